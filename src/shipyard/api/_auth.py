@@ -1,0 +1,113 @@
+"""Authentication (an ASGI middleware) and authorisation (a per-route dependency).
+
+Every path but ``/healthz`` needs a valid bearer token; the middleware turns a
+missing or unknown token into 401 before any route code runs, so no route can
+forget. Each route then declares the permission it needs with :func:`permit`,
+which both enforces it and records it in the OpenAPI document
+(``x-shipyard-permission``), so the route inventory test can check every route.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import anyio.to_thread
+from fastapi import Depends, Request
+
+from shipyard.errors import Forbidden, Unauthenticated
+from shipyard.tokens import Principal, TokenService, hash_token
+
+OPEN_PATHS = frozenset({"/healthz"})
+#: Revoking a token takes effect within this many seconds.
+CACHE_SECONDS = 1.0
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, body: dict[str, Any],
+                     extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService],
+                 max_body: Callable[[], int]) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.max_body = max_body
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def _lookup(self, token: str) -> Principal | None:
+        key = hash_token(token)
+        hit = self._cache.get(key)
+        now = time.monotonic()
+        if hit and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+        principal = self.tokens().authenticate(token)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[key] = (now, principal)
+        return principal
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = auth.partition(" ")
+        principal = None
+        if scheme.lower() == "bearer" and token.strip():
+            principal = await anyio.to_thread.run_sync(self._lookup, token.strip())
+        if principal is None:
+            err = Unauthenticated(
+                "A valid bearer token is required: send 'Authorization: Bearer <token>' "
+                "(the admin token is in $SHIPYARD_HOME/credentials)."
+            )
+            await _send_json(send, 401, err.to_dict(), [(b"www-authenticate", b"Bearer")])
+            return
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body():
+            body = {"error": {"code": "payload_too_large",
+                              "message": f"The request body is {int(length)} bytes; "
+                                         f"the limit is {self.max_body()} bytes."}}
+            await _send_json(send, 413, body)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def current_principal(request: Request) -> Principal:
+    principal = request.scope.get("state", {}).get("principal")
+    if principal is None:  # only reachable if the middleware was not installed
+        raise Unauthenticated("A valid bearer token is required.")
+    return principal  # type: ignore[no-any-return]
+
+
+def require(permission: str) -> Callable[[Request], Principal]:
+    def dependency(request: Request) -> Principal:
+        principal = current_principal(request)
+        if not principal.can(permission):
+            raise Forbidden(
+                f"Token {principal.name!r} has role {principal.role!r}, which may not {permission} "
+                f"here; ask an admin for a token with a role that may."
+            )
+        return principal
+
+    dependency.__name__ = f"require_{permission}"
+    return dependency
+
+
+def permit(permission: str) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: enforce and document ``permission``."""
+    return {
+        "dependencies": [Depends(require(permission))],
+        "openapi_extra": {"x-shipyard-permission": permission},
+    }

@@ -1,0 +1,47 @@
+"""The services one server process holds, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.datasets import DatasetService
+from shipyard.jobs import JobService, Supervisor
+from shipyard.settings import Settings
+from shipyard.store import Database, EventLog, upgrade
+from shipyard.tokens import TokenService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    events: EventLog
+    artifacts: ArtifactStore
+    tokens: TokenService
+    datasets: DatasetService
+    jobs: JobService
+    supervisor: Supervisor
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        """Open the stores (migrating the schema) and build every service; start nothing."""
+        for d in (settings.home, settings.jobs_dir, settings.tmp_dir, settings.venvs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.db_url)
+        upgrade(db)
+        events = EventLog(db)
+        artifacts = ArtifactStore(settings.artifacts_url, tmp_dir=settings.tmp_dir)
+        datasets = DatasetService(db, events, artifacts, settings)
+        jobs = JobService(db, events, artifacts, datasets, settings)
+        return cls(
+            settings=settings, db=db, events=events, artifacts=artifacts,
+            tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
+            supervisor=Supervisor(jobs, settings),
+        )
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]

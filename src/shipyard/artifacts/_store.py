@@ -1,0 +1,250 @@
+"""Content-addressed artifact storage over a local folder or any fsspec URL.
+
+Objects live at ``objects/<aa>/<sha256>`` and are named by the SHA-256 of their
+bytes; writes go to a temporary name first and are renamed into place, and every
+read checks the bytes against their name. Named objects (``named/<key>``) are
+for things found by name, such as a job's log; their keys pass
+:func:`safe_key`, and on a local folder the resolved path must stay inside the
+root even through symlinks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from shipyard.artifacts._keys import UnsafeKey, check_sha256, safe_key
+from shipyard.errors import IntegrityError, NotFound
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Blob:
+    sha256: str
+    size: int
+
+
+def sha256_file(path: str | Path) -> Blob:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return Blob(h.hexdigest(), size)
+
+
+class Backend(Protocol):
+    """The few operations a storage backend must provide (paths are safe relative keys)."""
+
+    def put_file(self, src: Path, key: str) -> None: ...
+    def open(self, key: str) -> IO[bytes]: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def list(self, prefix: str) -> list[str]: ...
+    def local_path(self, key: str) -> Path | None: ...
+
+
+class LocalBackend:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ".tmp").mkdir(exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = self.root / key
+        # Resolve symlinks in whatever already exists and require it to stay under root.
+        real = Path(os.path.realpath(path))
+        if real != self.root and self.root not in real.parents:
+            raise UnsafeKey(f"Artifact name {key!r} resolves outside the artifact store.")
+        return path
+
+    def put_file(self, src: Path, key: str) -> None:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._path(key)  # re-check now that parents exist
+        tmp = self.root / ".tmp" / f"{uuid.uuid4().hex}.part"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+
+    def open(self, key: str) -> IO[bytes]:
+        path = self._path(key)
+        if path.is_symlink():
+            raise UnsafeKey(f"Artifact {key!r} is a symlink; the store never follows them.")
+        try:
+            return open(path, "rb")
+        except FileNotFoundError as exc:
+            raise NotFound(f"No artifact {key!r} in the store.") from exc
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        if path.is_symlink():
+            raise UnsafeKey(f"Artifact {key!r} is a symlink; the store never follows them.")
+        path.unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(
+            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.is_symlink()
+        )
+
+    def local_path(self, key: str) -> Path | None:
+        return self._path(key)
+
+
+class FsspecBackend:
+    def __init__(self, url: str) -> None:
+        import fsspec
+
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.root = root.rstrip("/")
+        self.fs.makedirs(self.root, exist_ok=True)
+
+    def _p(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def put_file(self, src: Path, key: str) -> None:
+        tmp = self._p(f".tmp/{uuid.uuid4().hex}.part")
+        self.fs.put_file(str(src), tmp)
+        self.fs.mv(tmp, self._p(key))
+
+    def open(self, key: str) -> IO[bytes]:
+        try:
+            return self.fs.open(self._p(key), "rb")  # type: ignore[no-any-return]
+        except FileNotFoundError as exc:
+            raise NotFound(f"No artifact {key!r} in the store.") from exc
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._p(key)))
+
+    def delete(self, key: str) -> None:
+        if self.fs.exists(self._p(key)):
+            self.fs.rm(self._p(key))
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._p(prefix)
+        if not self.fs.exists(base):
+            return []
+        n = len(self.root) + 1
+        return sorted(p.lstrip("/")[n - 1 :] if p.startswith("/") else p[n:]
+                      for p in self.fs.find(base))
+
+    def local_path(self, key: str) -> Path | None:
+        return None
+
+
+def open_backend(url: str) -> Backend:
+    """Choose the backend by URL scheme: a plain path or ``file://`` is a local folder."""
+    if "://" not in url:
+        return LocalBackend(Path(url))
+    if url.startswith("file://"):
+        return LocalBackend(Path(url[len("file://") :]))
+    return FsspecBackend(url)
+
+
+class ArtifactStore:
+    """Content-addressed objects plus safely named ones, over one backend."""
+
+    def __init__(self, url: str, tmp_dir: Path | None = None) -> None:
+        self.url = url
+        self.backend = open_backend(url)
+        self.tmp_dir = tmp_dir
+
+    @staticmethod
+    def _object_key(sha: str) -> str:
+        check_sha256(sha)
+        return f"objects/{sha[:2]}/{sha}"
+
+    # -- content-addressed ---------------------------------------------------------------
+    def put_file(self, path: str | Path) -> Blob:
+        blob = sha256_file(path)
+        key = self._object_key(blob.sha256)
+        if not self.backend.exists(key):
+            self.backend.put_file(Path(path), key)
+        return blob
+
+    def put_bytes(self, data: bytes) -> Blob:
+        with tempfile.NamedTemporaryFile(dir=self.tmp_dir, delete=False) as fh:
+            fh.write(data)
+        try:
+            return self.put_file(fh.name)
+        finally:
+            os.unlink(fh.name)
+
+    def exists(self, sha: str) -> bool:
+        return self.backend.exists(self._object_key(sha))
+
+    def delete(self, sha: str) -> None:
+        self.backend.delete(self._object_key(sha))
+
+    def iter_chunks(self, sha: str) -> Iterator[bytes]:
+        """Stream an object; raise :class:`IntegrityError` at the end if it was altered."""
+        h = hashlib.sha256()
+        with self.backend.open(self._object_key(sha)) as fh:
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+                yield chunk
+        if h.hexdigest() != sha:
+            raise IntegrityError(f"Artifact {sha} failed its SHA-256 check; it was altered.")
+
+    def read_bytes(self, sha: str) -> bytes:
+        return b"".join(self.iter_chunks(sha))
+
+    def verified_path(self, sha: str) -> Path:
+        """A local file holding the object, checked before it is handed out.
+
+        Local stores hand out the stored file itself; other stores a temporary copy.
+        """
+        key = self._object_key(sha)
+        local = self.backend.local_path(key)
+        if local is not None:
+            if not local.is_file():
+                raise NotFound(f"No artifact {sha} in the store.")
+            if sha256_file(local).sha256 != sha:
+                raise IntegrityError(f"Artifact {sha} failed its SHA-256 check; it was altered.")
+            return local
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".blob")
+        with os.fdopen(fd, "wb") as out:
+            for chunk in self.iter_chunks(sha):
+                out.write(chunk)
+        return Path(name)
+
+    def copy_to(self, sha: str, dest: Path) -> None:
+        """Write a checked copy of an object to ``dest`` (a local path Shipyard chose)."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        with open(tmp, "wb") as out:
+            for chunk in self.iter_chunks(sha):
+                out.write(chunk)
+        os.replace(tmp, dest)
+
+    # -- named ---------------------------------------------------------------------------
+    def put_named(self, key: str, path: str | Path) -> str:
+        safe = "named/" + safe_key(key)
+        self.backend.put_file(Path(path), safe)
+        return safe
+
+    def open_named(self, key: str) -> IO[bytes]:
+        return self.backend.open("named/" + safe_key(key))
+
+    def delete_named(self, key: str) -> None:
+        self.backend.delete("named/" + safe_key(key))
+
+    def list_named(self, prefix: str) -> list[str]:
+        return [k[len("named/") :] for k in self.backend.list("named/" + safe_key(prefix))]
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": self.url, "backend": type(self.backend).__name__}

@@ -1,0 +1,94 @@
+"""Process-wide configuration, read once from the environment.
+
+Everything a Shipyard process needs to find its state lives under one home
+folder (``SHIPYARD_HOME``, default ``~/.shipyard``):
+
+``shipyard.db``   the SQLite metadata store (unless ``SHIPYARD_DATABASE_URL``)
+``artifacts/``    the local artifact store (unless ``SHIPYARD_ARTIFACT_URL``)
+``jobs/``         one working folder per job (the runtime contract)
+``venvs/``        virtual environments cached by the hash of a requirements list
+``credentials``   the admin token written at first start (mode 0600)
+``server.json``   where the running server listens, and its PID
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_PORT = 8484
+DEFAULT_HOST = "127.0.0.1"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("SHIPYARD_HOME") or Path.home() / ".shipyard").expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Frozen configuration of one Shipyard home."""
+
+    home: Path = field(default_factory=_default_home)
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    database_url: str | None = None
+    artifact_url: str | None = None
+    max_concurrent_jobs: int = 2
+    job_poll_interval: float = 0.2
+    cancel_grace_period: float = 10.0
+    max_upload_bytes: int = 2 * 1024**3
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from ``SHIPYARD_*`` variables, then apply ``overrides``."""
+        env = os.environ
+        s = cls(
+            home=_default_home(),
+            host=env.get("SHIPYARD_HOST", DEFAULT_HOST),
+            port=int(env.get("SHIPYARD_PORT", DEFAULT_PORT)),
+            database_url=env.get("SHIPYARD_DATABASE_URL") or None,
+            artifact_url=env.get("SHIPYARD_ARTIFACT_URL") or None,
+            max_concurrent_jobs=int(env.get("SHIPYARD_MAX_CONCURRENT_JOBS", 2)),
+            cancel_grace_period=float(env.get("SHIPYARD_CANCEL_GRACE_PERIOD", 10.0)),
+        )
+        clean = {k: v for k, v in overrides.items() if v is not None}
+        if "home" in clean:
+            clean["home"] = Path(str(clean["home"])).expanduser()
+        return replace(s, **clean)  # type: ignore[arg-type]
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'shipyard.db'}"
+
+    @property
+    def artifacts_url(self) -> str:
+        return self.artifact_url or str(self.home / "artifacts")
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.home / "credentials"
+
+    @property
+    def server_info_path(self) -> Path:
+        return self.home / "server.json"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.home / "server.pid"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.home / "jobs"
+
+    @property
+    def venvs_dir(self) -> Path:
+        return self.home / "venvs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.home / "tmp"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"

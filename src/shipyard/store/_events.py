@@ -1,0 +1,60 @@
+"""The audit log: every state change worth knowing about is an event row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from shipyard.store._common import as_utc, utcnow
+from shipyard.store._engine import Database
+from shipyard.store._schema import events
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    created_at: datetime
+    kind: str
+    resource_type: str
+    resource_id: str
+    actor: str | None
+    payload: dict[str, Any]
+
+
+class EventLog:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record(
+        self, conn: Connection, event: str, resource_type: str, resource_id: str,
+        actor: str | None = None, **payload: Any,
+    ) -> None:
+        """Append an event inside the caller's transaction, so it commits with the change."""
+        conn.execute(
+            insert(events).values(
+                created_at=utcnow(), kind=event, resource_type=resource_type,
+                resource_id=str(resource_id), actor=actor, payload=payload,
+            )
+        )
+
+    def list(
+        self, resource_type: str | None = None, resource_id: str | None = None,
+        kind: str | None = None, after_id: int = 0, limit: int = 500,
+    ) -> list[EventRecord]:
+        q = select(events).where(events.c.id > after_id)
+        if resource_type:
+            q = q.where(events.c.resource_type == resource_type)
+        if resource_id:
+            q = q.where(events.c.resource_id == str(resource_id))
+        if kind:
+            q = q.where(events.c.kind == kind)
+        with self.db.read() as conn:
+            rows = conn.execute(q.order_by(events.c.id).limit(limit)).all()
+        return [
+            EventRecord(r.id, as_utc(r.created_at), r.kind, r.resource_type,  # type: ignore[arg-type]
+                        r.resource_id, r.actor, r.payload)
+            for r in rows
+        ]

@@ -1,0 +1,171 @@
+"""Job repository: job rows, guarded status transitions, and metric time series."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from shipyard.errors import NotFound
+from shipyard.store import _idempotency
+from shipyard.store._common import as_utc, utcnow
+from shipyard.store._engine import Database
+from shipyard.store._events import EventLog
+from shipyard.store._schema import job_metrics, jobs
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    kind: str
+    name: str | None
+    spec: dict[str, Any]
+    status: str
+    reason: str | None
+    message: str | None
+    attempts: int
+    max_attempts: int
+    pid: int | None
+    pid_started_at: float | None
+    outputs: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    updated_at: datetime
+    created_by: str | None
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    name: str
+    value: float
+    step: int | None
+    timestamp: float
+
+
+def _record(row: Any) -> JobRecord:
+    return JobRecord(
+        id=row.id, kind=row.kind, name=row.name, spec=row.spec, status=row.status,
+        reason=row.reason, message=row.message, attempts=row.attempts,
+        max_attempts=row.max_attempts, pid=row.pid, pid_started_at=row.pid_started_at,
+        outputs=row.outputs or {}, created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        started_at=as_utc(row.started_at), ended_at=as_utc(row.ended_at),
+        updated_at=as_utc(row.updated_at), created_by=row.created_by,  # type: ignore[arg-type]
+    )
+
+
+class JobRepository:
+    def __init__(self, db: Database, events: EventLog) -> None:
+        self.db = db
+        self.events = events
+
+    def create(
+        self, job_id: str, kind: str, spec: dict[str, Any], *, name: str | None,
+        max_attempts: int, actor: str | None, initial_status: str,
+        idempotency: tuple[str, str] | None = None,
+    ) -> tuple[JobRecord, bool]:
+        """Insert a job; return it and whether it is new (False: the key already made it)."""
+        try:
+            with self.db.write() as conn:
+                if idempotency:
+                    done = _idempotency.lookup(conn, "jobs", *idempotency)
+                    if done is not None:
+                        return self._get(conn, done), False
+                now = utcnow()
+                conn.execute(
+                    insert(jobs).values(
+                        id=job_id, kind=kind, name=name, spec=spec, status=initial_status,
+                        attempts=0, max_attempts=max_attempts, outputs={}, created_at=now,
+                        updated_at=now, created_by=actor,
+                    )
+                )
+                if idempotency:
+                    _idempotency.claim(conn, "jobs", idempotency[0], idempotency[1], job_id)
+                self.events.record(conn, "job.created", "job", job_id, actor, kind=kind,
+                                   status=initial_status)
+                return self._get(conn, job_id), True
+        except SAIntegrityError:
+            if not idempotency:
+                raise
+            with self.db.read() as conn:
+                done = _idempotency.lookup(conn, "jobs", *idempotency)
+                if done is None:
+                    raise
+                return self._get(conn, done), False
+
+    def transition(
+        self, job_id: str, to: str, from_statuses: Iterable[str], *, actor: str | None = None,
+        **fields: Any,
+    ) -> JobRecord | None:
+        """Move a job to ``to`` only if it is in one of ``from_statuses``.
+
+        Returns the updated job, or ``None`` if it was not in an allowed status (another
+        actor got there first). The status change is recorded as an event.
+        """
+        allowed = list(from_statuses)
+        with self.db.write() as conn:
+            values = {"status": to, "updated_at": utcnow(), **fields}
+            res = conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(allowed)).values(**values)
+            )
+            if res.rowcount == 0:
+                return None
+            job = self._get(conn, job_id)
+            self.events.record(conn, "job.status_changed", "job", job_id, actor, status=to,
+                               reason=job.reason, attempt=job.attempts)
+            return job
+
+    def update_fields(self, job_id: str, **fields: Any) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=utcnow(), **fields))
+
+    def _get(self, conn: Connection, job_id: str) -> JobRecord:
+        row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"No job with id {job_id!r}; `shipyard jobs list` shows the ids.")
+        return _record(row)
+
+    def get(self, job_id: str) -> JobRecord:
+        with self.db.read() as conn:
+            return self._get(conn, job_id)
+
+    def list(
+        self, statuses: Sequence[str] | None = None, kind: str | None = None, limit: int = 200,
+        oldest_first: bool = False,
+    ) -> list[JobRecord]:
+        q = select(jobs)
+        if statuses:
+            q = q.where(jobs.c.status.in_(list(statuses)))
+        if kind:
+            q = q.where(jobs.c.kind == kind)
+        order = jobs.c.created_at.asc() if oldest_first else jobs.c.created_at.desc()
+        with self.db.read() as conn:
+            rows = conn.execute(q.order_by(order, jobs.c.id).limit(limit)).all()
+        return [_record(r) for r in rows]
+
+    # -- metrics --------------------------------------------------------------------------
+    def add_metrics(self, job_id: str, points: Sequence[MetricPoint]) -> None:
+        if not points:
+            return
+        with self.db.write() as conn:
+            conn.execute(
+                insert(job_metrics),
+                [
+                    dict(job_id=job_id, name=p.name, value=p.value, step=p.step,
+                         timestamp=p.timestamp)
+                    for p in points
+                ],
+            )
+
+    def metrics(self, job_id: str, name: str | None = None) -> list[MetricPoint]:
+        q = select(job_metrics).where(job_metrics.c.job_id == job_id)
+        if name:
+            q = q.where(job_metrics.c.name == name)
+        with self.db.read() as conn:
+            self._get(conn, job_id)
+            rows = conn.execute(q.order_by(job_metrics.c.id)).all()
+        return [MetricPoint(r.name, r.value, r.step, r.timestamp) for r in rows]

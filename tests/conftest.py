@@ -1,0 +1,67 @@
+"""Shared fixtures: a real Shipyard server on 127.0.0.1, and store URLs for both backends."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard.testing import LocalServer
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """One server per test module, in a fresh home (fast cancel grace for the tests)."""
+    home = tmp_path_factory.mktemp("home")
+    srv = LocalServer.start(home, SHIPYARD_CANCEL_GRACE_PERIOD="2")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[LocalServer]:
+    """A server of the test's own, for tests that kill or restart it."""
+    srv = LocalServer.start(tmp_path / "home", SHIPYARD_CANCEL_GRACE_PERIOD="2")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _postgres_available() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install 'shipyard[postgres]')"
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return f"no PostgreSQL answers on 127.0.0.1:5432 ({type(exc).__name__})"
+    return None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each backend (PostgreSQL: a database of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    reason = _postgres_available()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
