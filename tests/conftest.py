@@ -52,6 +52,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
+    yield from _fresh_pg_database()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (skipped, with the reason, where none answers)."""
+    yield from _fresh_pg_database()
+
+
+def _fresh_pg_database() -> Iterator[str]:
     reason = _postgres_available()
     if reason:
         pytest.skip(reason)

@@ -38,6 +38,7 @@ class LocalServer:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     _tokens: dict[str, str] = field(default_factory=dict)
+    _clients: list[httpx.Client] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -54,13 +55,13 @@ class LocalServer:
         env = {**os.environ, "SHIPYARD_HOME": str(self.home), **self.env}
         env.pop("SHIPYARD_TOKEN", None)
         env.pop("SHIPYARD_URL", None)
-        log = open(self.home / "server-test.log", "ab")  # noqa: SIM115 - lives with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "shipyard.server", "--home", str(self.home),
-             "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        with open(self.home / "server-test.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "shipyard.server", "--home", str(self.home),
+                 "--host", "127.0.0.1", "--port", str(self.port)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -89,14 +90,19 @@ class LocalServer:
         if role == "admin":
             return self.admin_token
         if role not in self._tokens:
-            r = self.client().post("/api/v1/tokens", json={"name": f"test-{role}", "role": role})
+            with httpx.Client(base_url=self.url, timeout=60) as c:
+                r = c.post("/api/v1/tokens", json={"name": f"test-{role}", "role": role},
+                           headers={"Authorization": f"Bearer {self.admin_token}"})
             r.raise_for_status()
             self._tokens[role] = r.json()["token"]
         return self._tokens[role]
 
     def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        """An HTTP client for ``role`` (``None``: no token); closed when the server stops."""
         headers = {"Authorization": f"Bearer {self.token(role)}"} if role else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+        client = httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+        self._clients.append(client)
+        return client
 
     def sdk_env(self, role: str = "admin") -> dict[str, str]:
         """Environment for a CLI or SDK process that should talk to this server."""
@@ -110,6 +116,9 @@ class LocalServer:
             self.proc.wait(10)
 
     def stop(self) -> None:
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

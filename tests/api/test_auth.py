@@ -1,0 +1,138 @@
+"""Auth over a real server: the route inventory, tokens, roles and credentials."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from shipyard.api import create_app
+from shipyard.settings import Settings
+from shipyard.testing import LocalServer
+from shipyard.tokens import PERMISSIONS, read_credentials
+
+#: For each permission, a role that lacks it (None: every role has it).
+TOO_WEAK = {"read": None, "write": "viewer", "approve": "data-scientist", "admin": "data-scientist"}
+
+
+def _fill(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "x", path)
+
+
+def _operations(server: LocalServer) -> list[tuple[str, str, dict]]:
+    spec = server.client().get("/api/v1/openapi.json").json()
+    return [
+        (method.upper(), path, op)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+    ]
+
+
+def test_every_documented_route_needs_a_token_and_the_right_role(server: LocalServer) -> None:
+    ops = _operations(server)
+    assert len(ops) >= 10
+    for method, path, op in ops:
+        url = server.url + _fill(path)
+        if path == "/healthz":
+            assert httpx.request(method, url).status_code == 200
+            continue
+        r = httpx.request(method, url)
+        assert r.status_code == 401, (method, path, r.text)
+        assert r.json()["error"]["code"] == "unauthenticated"
+        bad = httpx.request(method, url, headers={"Authorization": "Bearer sy_not-a-real-token"})
+        assert bad.status_code == 401, (method, path)
+        permission = op.get("x-shipyard-permission")
+        assert permission in TOO_WEAK, f"{method} {path} declares no permission"
+        weak = TOO_WEAK[permission]
+        if weak is None:
+            continue
+        r = httpx.request(method, url, headers={"Authorization": f"Bearer {server.token(weak)}"})
+        assert r.status_code == 403, (method, path, weak, r.text)
+        assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_every_mounted_route_needs_a_token(server: LocalServer, tmp_path: Path) -> None:
+    app = create_app(Settings.from_env(home=tmp_path))
+    seen = 0
+    for route in app.routes:
+        path = getattr(route, "path", None)
+        if path is None:
+            continue
+        methods = sorted(getattr(route, "methods", None) or {"GET"})
+        for method in methods:
+            if method == "HEAD":
+                continue
+            r = httpx.request(method, server.url + _fill(path))
+            expected = 200 if path == "/healthz" else 401
+            assert r.status_code == expected, (method, path, r.status_code)
+            seen += 1
+        if isinstance(route, APIRoute) and path != "/healthz":
+            assert (route.openapi_extra or {}).get("x-shipyard-permission") in PERMISSIONS["admin"]
+    assert seen >= 10
+    # Paths that match no route answer 401 too: nothing leaks without a token.
+    assert httpx.get(server.url + "/no/such/thing").status_code == 401
+    assert httpx.get(server.url + "/api/v1/docs").status_code == 401
+
+
+def test_roles(server: LocalServer) -> None:
+    viewer = server.client("viewer")
+    assert viewer.get("/api/v1/whoami").json() == {"name": "test-viewer", "role": "viewer"}
+    assert viewer.get("/api/v1/events").status_code == 200
+    assert viewer.post("/api/v1/tokens", json={"name": "n", "role": "admin"}).status_code == 403
+    ds = server.client("data-scientist")
+    assert ds.get("/api/v1/tokens").status_code == 403
+    admin = server.client()
+    assert admin.get("/api/v1/tokens").status_code == 200
+
+
+def test_token_lifecycle(server: LocalServer) -> None:
+    admin = server.client()
+    r = admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "data-scientist"})
+    assert r.status_code == 201
+    secret = r.json()["token"]
+    assert secret.startswith("sy_") and len(secret) > 40
+    listed = {t["name"]: t for t in admin.get("/api/v1/tokens").json()}
+    assert "token" not in listed["ci-bot"] and listed["ci-bot"]["active"]
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert httpx.get(server.url + "/api/v1/whoami", headers=headers).status_code == 200
+    assert admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"}).status_code == 409
+    bad_role = admin.post("/api/v1/tokens", json={"name": "x1", "role": "root"})
+    assert bad_role.status_code == 400 and "admin, data-scientist" in bad_role.json()["error"]["message"]
+    assert admin.delete("/api/v1/tokens/ci-bot").status_code == 200
+    import time
+
+    time.sleep(1.1)  # the auth cache keeps a decision for at most a second
+    assert httpx.get(server.url + "/api/v1/whoami", headers=headers).status_code == 401
+    assert admin.delete("/api/v1/tokens/nobody").status_code == 404
+
+
+def test_credentials_are_private_and_only_hashes_are_stored(server: LocalServer) -> None:
+    creds_path = server.home / "credentials"
+    assert creds_path.stat().st_mode & 0o777 == 0o600
+    secret = read_credentials(creds_path)["token"]
+    with sqlite3.connect(server.home / "shipyard.db") as conn:
+        rows = conn.execute("SELECT token_hash FROM tokens").fetchall()
+    assert rows and all(len(h) == 64 for (h,) in rows)
+    assert secret.encode() not in (server.home / "shipyard.db").read_bytes()
+
+
+def test_two_fresh_homes_never_share_a_secret(tmp_path: Path) -> None:
+    tokens = []
+    for i in range(2):
+        with LocalServer.start(tmp_path / f"home{i}") as srv:
+            tokens.append(srv.admin_token)
+            other = tokens[0] if i else None
+            if other:
+                r = httpx.get(srv.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {other}"})
+                assert r.status_code == 401
+    assert tokens[0] != tokens[1]
+
+
+@pytest.mark.parametrize("header", ["Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer  x y", "Token abc", ""])
+def test_malformed_authorization_headers(server: LocalServer, header: str) -> None:
+    r = httpx.get(server.url + "/api/v1/whoami", headers={"Authorization": header})
+    assert r.status_code == 401

@@ -1,0 +1,27 @@
+"""Path-traversal strings, shared by every test that feeds user names to a path-like field."""
+
+TRAVERSAL = [
+    "../canary.txt",
+    "../../canary.txt",
+    "a/../../canary.txt",
+    "..%2fcanary.txt",
+    "%2e%2e/canary.txt",
+    "%2e%2e%2fcanary.txt",
+    "%252e%252e%252fcanary.txt",
+    "%25252e%25252e/canary.txt",
+    "/etc/passwd",
+    "//etc/passwd",
+    "C:\\Windows\\win.ini",
+    "..\\canary.txt",
+    "a\\..\\..\\canary.txt",
+    "x\x00.txt",
+    "a/%00/b",
+    "./canary.txt",
+    "a//b",
+    "..",
+    ".",
+    "....//canary.txt",
+    "file:///etc/passwd",
+    "\u2025/canary.txt",
+    "~/canary.txt",
+]
