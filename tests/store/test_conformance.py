@@ -152,3 +152,64 @@ def test_job_metrics_series(db: Database) -> None:
     assert series[-1].value == pytest.approx(0.2)
     with pytest.raises(NotFound):
         repo.metrics("nope")
+
+
+def test_migration_from_0001_keeps_data(db_url: str) -> None:
+    from alembic import command
+
+    from shipyard.store._migrate import alembic_config
+
+    database = Database(db_url)
+    cfg = alembic_config()
+    with database.write() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with database.write() as conn:
+        conn.execute(text(
+            "INSERT INTO jobs (id, kind, spec, status, attempts, max_attempts, outputs, created_at,"
+            " updated_at) VALUES ('old', 'script', '{}', 'Completed', 1, 1, '{}',"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        conn.execute(text(
+            "INSERT INTO job_metrics (job_id, name, value, step, timestamp)"
+            " VALUES ('old', 'loss', 0.5, 1, 1.0)"))
+    upgrade(database)
+    repo = JobRepository(database, EventLog(database))
+    old = repo.get("old")
+    assert old.status == "Completed" and old.experiment is None and old.tags == {}
+    assert [p.value for p in repo.metrics("old")] == [0.5]
+    database.dispose()
+
+
+def test_experiments(db: Database) -> None:
+    from shipyard.store import ExperimentRepository
+
+    repo = ExperimentRepository(db, EventLog(db))
+    crit = [{"metric": "roc_auc", "split": "test", "op": ">=", "threshold": 0.8}]
+    rec = repo.upsert("churn", "u", problem_statement="Who leaves?", success_criteria=crit)
+    assert rec.success_criteria == crit and rec.problem_statement == "Who leaves?"
+    rec = repo.upsert("churn", "u", description="d")
+    assert rec.description == "d" and rec.success_criteria == crit
+    assert [e.name for e in repo.list()] == ["churn"]
+    assert repo.find("nope") is None
+
+
+def test_registry_versions_and_status(db: Database) -> None:
+    from shipyard.store import RegistryRepository
+
+    repo = RegistryRepository(db, EventLog(db))
+    kw = dict(job_id="j1", bundle={}, metrics={"test": {"roc_auc": 0.8}}, lineage={}, card={},
+              criteria={}, actor="ds")
+    v1 = repo.add_version("churn", status="PendingManualApproval", **kw)
+    v2 = repo.add_version("churn", status="PendingManualApproval", **kw)
+    assert (v1.version, v2.version) == (1, 2)
+    ok = repo.set_status("churn", 1, "Approved", ["PendingManualApproval"], comment="lgtm",
+                         actor="boss")
+    assert (ok.status, ok.status_comment, ok.status_changed_by) == ("Approved", "lgtm", "boss")
+    with pytest.raises(Conflict):
+        repo.set_status("churn", 1, "Approved", ["PendingManualApproval"], comment=None, actor="x")
+    assert repo.get("churn", status="Approved").version == 1
+    assert repo.get("churn").version == 2
+    with pytest.raises(NotFound):
+        repo.get("nope")
+    kinds = [e.kind for e in EventLog(db).list(resource_type="model_version")]
+    assert kinds == ["model_version.registered"] * 2 + ["model_version.status_changed"]

@@ -8,13 +8,16 @@ from shipyard.store._common import canonical_hash, iso, utcnow
 from shipyard.store._datasets import DatasetRecord, DatasetRepository, NewVersion, VersionRecord
 from shipyard.store._engine import Database, make_engine
 from shipyard.store._events import EventLog, EventRecord
+from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
 from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
+from shipyard.store._registry import ModelGroupRecord, ModelVersionRecord, RegistryRepository
 from shipyard.store._tokens import TokenRecord, TokenRepository
 
 __all__ = [
-    "Database", "DatasetRecord", "DatasetRepository", "EventLog", "EventRecord", "JobRecord",
-    "JobRepository", "MetricPoint", "NewVersion", "TokenRecord", "TokenRepository", "VersionRecord",
+    "Database", "DatasetRecord", "DatasetRepository", "EventLog", "EventRecord",
+    "ExperimentRecord", "ExperimentRepository", "JobRecord", "JobRepository", "MetricPoint",
+    "ModelGroupRecord", "ModelVersionRecord", "RegistryRepository", "NewVersion", "TokenRecord", "TokenRepository", "VersionRecord",
     "canonical_hash", "current_revisions", "head_revision", "iso", "make_engine", "upgrade",
     "utcnow",
 ]

@@ -37,6 +37,9 @@ class JobRecord:
     ended_at: datetime | None
     updated_at: datetime
     created_by: str | None
+    experiment: str | None = None
+    tags: dict[str, str] | None = None
+    notes: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ def _record(row: Any) -> JobRecord:
         outputs=row.outputs or {}, created_at=as_utc(row.created_at),  # type: ignore[arg-type]
         started_at=as_utc(row.started_at), ended_at=as_utc(row.ended_at),
         updated_at=as_utc(row.updated_at), created_by=row.created_by,  # type: ignore[arg-type]
+        experiment=row.experiment, tags=row.tags or {}, notes=row.notes,
     )
 
 
@@ -66,7 +70,8 @@ class JobRepository:
     def create(
         self, job_id: str, kind: str, spec: dict[str, Any], *, name: str | None,
         max_attempts: int, actor: str | None, initial_status: str,
-        idempotency: tuple[str, str] | None = None,
+        idempotency: tuple[str, str] | None = None, experiment: str | None = None,
+        tags: dict[str, str] | None = None, notes: str | None = None,
     ) -> tuple[JobRecord, bool]:
         """Insert a job; return it and whether it is new (False: the key already made it)."""
         try:
@@ -80,7 +85,8 @@ class JobRepository:
                     insert(jobs).values(
                         id=job_id, kind=kind, name=name, spec=spec, status=initial_status,
                         attempts=0, max_attempts=max_attempts, outputs={}, created_at=now,
-                        updated_at=now, created_by=actor,
+                        updated_at=now, created_by=actor, experiment=experiment,
+                        tags=tags or {}, notes=notes,
                     )
                 )
                 if idempotency:
@@ -135,9 +141,11 @@ class JobRepository:
 
     def list(
         self, statuses: Sequence[str] | None = None, kind: str | None = None, limit: int = 200,
-        oldest_first: bool = False,
+        oldest_first: bool = False, experiment: str | None = None,
     ) -> list[JobRecord]:
         q = select(jobs)
+        if experiment:
+            q = q.where(jobs.c.experiment == experiment)
         if statuses:
             q = q.where(jobs.c.status.in_(list(statuses)))
         if kind:
@@ -160,6 +168,18 @@ class JobRepository:
                     for p in points
                 ],
             )
+
+    def last_metrics(self, job_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """The last value of every metric of each job (one query for a whole experiment)."""
+        out: dict[str, dict[str, float]] = {j: {} for j in job_ids}
+        if not job_ids:
+            return out
+        q = (select(job_metrics.c.job_id, job_metrics.c.name, job_metrics.c.value)
+             .where(job_metrics.c.job_id.in_(list(job_ids))).order_by(job_metrics.c.id))
+        with self.db.read() as conn:
+            for row in conn.execute(q):
+                out[row.job_id][row.name] = row.value
+        return out
 
     def metrics(self, job_id: str, name: str | None = None) -> list[MetricPoint]:
         q = select(job_metrics).where(job_metrics.c.job_id == job_id)

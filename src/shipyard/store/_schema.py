@@ -113,7 +113,11 @@ jobs = Table(
     Column("ended_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("created_by", String(128)),
+    Column("experiment", String(128)),
+    Column("tags", JSON),
+    Column("notes", Text),
     Index("ix_jobs_status", "status"),
+    Index("ix_jobs_experiment", "experiment"),
 )
 
 job_metrics = Table(
@@ -126,4 +130,52 @@ job_metrics = Table(
     Column("step", BigInteger),
     Column("timestamp", Float, nullable=False),
     Index("ix_job_metrics_job", "job_id", "name"),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text),
+    Column("problem_statement", Text),
+    Column("success_criteria", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128)),
+)
+
+model_groups = Table(
+    "model_groups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text),
+    Column("settings", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128)),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_id", Integer, ForeignKey("model_groups.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("job_id", String(40), nullable=False),
+    Column("bundle", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("lineage", JSON, nullable=False),
+    Column("card", JSON, nullable=False),
+    Column("criteria", JSON, nullable=False),
+    Column("status_comment", Text),
+    Column("status_changed_by", String(128)),
+    Column("status_changed_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128)),
+    UniqueConstraint("group_id", "version", name="uq_model_version"),
+    Index("ix_model_versions_status", "group_id", "status"),
 )
