@@ -20,6 +20,7 @@ HTTP_STATUS: dict[str, int] = {
     "forbidden": 403,
     "not_found": 404,
     "conflict": 409,
+    "criteria_not_met": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "unprocessable": 422,

@@ -8,7 +8,9 @@ from fastapi import Request
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import DatasetService
+from shipyard.experiments import ExperimentService
 from shipyard.jobs import JobService, Supervisor
+from shipyard.registry import RegistryService
 from shipyard.settings import Settings
 from shipyard.store import Database, EventLog, upgrade
 from shipyard.tokens import TokenService
@@ -24,6 +26,8 @@ class Services:
     datasets: DatasetService
     jobs: JobService
     supervisor: Supervisor
+    experiments: ExperimentService
+    registry: RegistryService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -40,6 +44,8 @@ class Services:
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
             supervisor=Supervisor(jobs, settings),
+            experiments=ExperimentService(db, events),
+            registry=RegistryService(db, events, artifacts),
         )
 
 

@@ -14,7 +14,7 @@ from shipyard import __version__
 from shipyard.api import _errors
 from shipyard.api._auth import AuthMiddleware
 from shipyard.api._context import Services
-from shipyard.api.routes import datasets, jobs, system, tokens
+from shipyard.api.routes import datasets, experiments, jobs, models, system, tokens
 from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.server")
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tokens.router, prefix="/api/v1")
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(jobs.router, prefix="/api/v1")
+    app.include_router(experiments.router, prefix="/api/v1")
+    app.include_router(models.router, prefix="/api/v1")
     app.add_middleware(
         AuthMiddleware,  # type: ignore[arg-type]
         tokens=lambda: app.state.services.tokens,

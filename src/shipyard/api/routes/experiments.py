@@ -1,0 +1,70 @@
+"""Experiments: runs to compare, the problem they serve and its success criteria."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from shipyard.api._auth import current_principal, permit
+from shipyard.api._context import Services, services
+from shipyard.experiments import experiment_to_dict
+from shipyard.tokens import Principal
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+
+
+class ExperimentBody(BaseModel):
+    name: str
+    description: str | None = None
+    problem_statement: str | None = None
+    success_criteria: list[Any] | None = None
+
+
+class ExperimentUpdate(BaseModel):
+    description: str | None = None
+    problem_statement: str | None = None
+    success_criteria: list[Any] | None = None
+
+
+@router.get("", **permit("read"))
+def list_experiments(svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    out = []
+    for e in svc.experiments.list():
+        runs = svc.experiments.runs(e.name)
+        out.append({**experiment_to_dict(e), "runs": len(runs)})
+    return out
+
+
+@router.post("", status_code=201, **permit("write"))
+def create_experiment(body: ExperimentBody, svc: Services = Depends(services),
+                      who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Create an experiment, or update an existing one's description and criteria."""
+    rec = svc.experiments.upsert(body.name, who.name, description=body.description,
+                                 problem_statement=body.problem_statement,
+                                 success_criteria=body.success_criteria)
+    return experiment_to_dict(rec)
+
+
+@router.patch("/{name}", **permit("write"))
+def update_experiment(name: str, body: ExperimentUpdate, svc: Services = Depends(services),
+                      who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    svc.experiments.get(name)
+    rec = svc.experiments.upsert(name, who.name, description=body.description,
+                                 problem_statement=body.problem_statement,
+                                 success_criteria=body.success_criteria)
+    return experiment_to_dict(rec)
+
+
+@router.get("/{name}", **permit("read"))
+def show_experiment(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    rec = svc.experiments.get(name)
+    return {**experiment_to_dict(rec), "runs": svc.experiments.runs(name)}
+
+
+@router.get("/{name}/runs", **permit("read"))
+def list_runs(name: str, metric: str | None = None, descending: bool | None = None,
+              svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    """Runs with parameters, metrics and pass/fail; ``metric`` sorts best first."""
+    return svc.experiments.runs(name, metric, descending)

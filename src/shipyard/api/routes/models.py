@@ -1,0 +1,118 @@
+"""The model registry: groups, versions, approval and model cards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from shipyard.api._auth import current_principal, permit
+from shipyard.api._context import Services, services
+from shipyard.errors import NotFound
+from shipyard.registry import APPROVED, REJECTED, card_markdown, group_to_dict, version_to_dict
+from shipyard.tokens import Principal
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+class RegisterBody(BaseModel):
+    job_id: str
+    override_criteria: str | None = Field(None, description="Reason to register despite failing criteria")
+    card: dict[str, str] | None = None
+    description: str | None = None
+
+
+class DecisionBody(BaseModel):
+    comment: str
+
+
+class GroupSettingsBody(BaseModel):
+    description: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.get("", **permit("read"))
+def list_groups(svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    return [group_to_dict(g, svc.registry.versions(g.name)) for g in svc.registry.groups()]
+
+
+@router.get("/{group}", **permit("read"))
+def show_group(group: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    g = svc.registry.group(group)
+    versions = svc.registry.versions(group)
+    return {**group_to_dict(g, versions), "version_list": [version_to_dict(v) for v in versions]}
+
+
+@router.patch("/{group}", **permit("write"))
+def update_group(group: str, body: GroupSettingsBody, svc: Services = Depends(services),
+                 who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    g = svc.registry.update_group_settings(group, body.settings, who.name)
+    return group_to_dict(g, svc.registry.versions(group))
+
+
+@router.post("/{group}/versions", status_code=201, **permit("write"))
+def register(group: str, body: RegisterBody, svc: Services = Depends(services),
+             who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Register a Completed job's model as a new version (PendingManualApproval)."""
+    rec = svc.registry.register(group, body.job_id, who.name, card=body.card,
+                                override_reason=body.override_criteria,
+                                description=body.description)
+    return version_to_dict(rec)
+
+
+@router.get("/{group}/versions", **permit("read"))
+def list_versions(group: str, svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    return [version_to_dict(v) for v in svc.registry.versions(group)]
+
+
+@router.get("/{group}/latest", **permit("read"))
+def latest(group: str, status: str | None = APPROVED,
+           svc: Services = Depends(services)) -> dict[str, Any]:
+    """The newest version with ``status`` (default Approved; ``status=`` for any)."""
+    return version_to_dict(svc.registry.get(group, None, status or None))
+
+
+@router.get("/{group}/versions/{version}", **permit("read"))
+def show_version(group: str, version: int, svc: Services = Depends(services)) -> dict[str, Any]:
+    return version_to_dict(svc.registry.get(group, version))
+
+
+@router.post("/{group}/versions/{version}/approve", **permit("approve"))
+def approve(group: str, version: int, body: DecisionBody, svc: Services = Depends(services),
+            who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    return version_to_dict(svc.registry.set_status(group, version, APPROVED, body.comment, who.name))
+
+
+@router.post("/{group}/versions/{version}/reject", **permit("approve"))
+def reject(group: str, version: int, body: DecisionBody, svc: Services = Depends(services),
+           who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    return version_to_dict(svc.registry.set_status(group, version, REJECTED, body.comment, who.name))
+
+
+@router.get("/{group}/versions/{version}/card", **permit("read"))
+def get_card(group: str, version: int, format: str = "json",
+             svc: Services = Depends(services)) -> Any:
+    rec = svc.registry.get(group, version)
+    if format == "markdown":
+        return PlainTextResponse(card_markdown(rec), media_type="text/markdown")
+    return rec.card
+
+
+@router.patch("/{group}/versions/{version}/card", **permit("write"))
+def edit_card(group: str, version: int, body: dict[str, str], svc: Services = Depends(services),
+              who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    return svc.registry.update_card(group, version, body, who.name).card
+
+
+@router.get("/{group}/versions/{version}/files/{path:path}", **permit("read"))
+def download_file(group: str, version: int, path: str,
+                  svc: Services = Depends(services)) -> StreamingResponse:
+    """A file of the version's bundle, looked up by name in its manifest (never a path)."""
+    rec = svc.registry.get(group, version)
+    entry = next((f for f in rec.bundle.get("files", []) if f["path"] == path), None)
+    if entry is None:
+        raise NotFound(f"Model {group}:{version} has no file {path!r}.")
+    return StreamingResponse(svc.artifacts.iter_chunks(entry["sha256"]),
+                             media_type="application/octet-stream")
