@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Dataset", "Job", "__version__", "connect"]
+__all__ = ["SQL", "Client", "Dataset", "Job", "JobFailed", "__version__", "connect"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from shipyard.client import Dataset, Job, connect
+    from shipyard.client import SQL, Client, Dataset, Job, JobFailed, connect
 
 
 def __getattr__(name: str) -> Any:
     # The SDK is imported lazily so `import shipyard` stays cheap inside jobs and servers.
-    if name in ("Dataset", "Job", "connect", "Client"):
+    if name in ("SQL", "Client", "Dataset", "Job", "JobFailed", "connect"):
         from shipyard import client
 
         return getattr(client, name)

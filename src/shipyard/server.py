@@ -109,9 +109,7 @@ def stop(settings: Settings, wait: float = 20.0) -> int | None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _alive(pid):
             break
         time.sleep(0.1)
     else:
@@ -120,9 +118,24 @@ def stop(settings: Settings, wait: float = 20.0) -> int | None:
     return pid
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child: reap it
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        import psutil
+
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except Exception:  # noqa: BLE001 - NoSuchProcess and friends: gone
+        return False
+
+
 def server_info(settings: Settings) -> dict[str, object] | None:
     try:
-        return json.loads(Path(settings.server_info_path).read_text())  # type: ignore[no-any-return]
+        return json.loads(Path(settings.server_info_path).read_text())
     except (FileNotFoundError, ValueError):
         return None
 

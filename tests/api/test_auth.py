@@ -55,13 +55,22 @@ def test_every_documented_route_needs_a_token_and_the_right_role(server: LocalSe
         assert r.json()["error"]["code"] == "forbidden"
 
 
+def _mounted(routes: list) -> list[tuple[str, object]]:
+    """Every (full path, route) the app serves, through included routers too."""
+    out = []
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:  # FastAPI keeps included routers lazily
+            out += [(ctx.path, ctx.original_route) for ctx in contexts()]
+        elif getattr(route, "path", None) is not None:
+            out.append((route.path, route))
+    return out
+
+
 def test_every_mounted_route_needs_a_token(server: LocalServer, tmp_path: Path) -> None:
     app = create_app(Settings.from_env(home=tmp_path))
     seen = 0
-    for route in app.routes:
-        path = getattr(route, "path", None)
-        if path is None:
-            continue
+    for path, route in _mounted(app.routes):
         methods = sorted(getattr(route, "methods", None) or {"GET"})
         for method in methods:
             if method == "HEAD":

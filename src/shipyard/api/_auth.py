@@ -88,7 +88,7 @@ def current_principal(request: Request) -> Principal:
     principal = request.scope.get("state", {}).get("principal")
     if principal is None:  # only reachable if the middleware was not installed
         raise Unauthenticated("A valid bearer token is required.")
-    return principal  # type: ignore[no-any-return]
+    return principal
 
 
 def require(permission: str) -> Callable[[Request], Principal]:

@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments.router, prefix="/api/v1")
     app.include_router(models.router, prefix="/api/v1")
     app.add_middleware(
-        AuthMiddleware,  # type: ignore[arg-type]
+        AuthMiddleware,
         tokens=lambda: app.state.services.tokens,
         max_body=lambda: settings.max_upload_bytes,
     )

@@ -1,6 +1,31 @@
-"""Datasets (placeholder: being built)."""
-from typing import Any
+"""Datasets: files in, immutable versions of Parquet parts out, with schema and semantic types.
 
+``DatasetService`` ingests uploads (CSV, TSV, Parquet, JSON, JSON Lines) into
+versions and reads them back; ``infer_semantic_type`` and ``profile_table`` are
+the pure column typing it uses.
+"""
 
-class DatasetService:
-    def __init__(self, *a: Any) -> None: ...
+from shipyard.datasets._readers import FORMATS, detect_format
+from shipyard.datasets._semantic import (
+    SEMANTIC_TYPES,
+    ColumnSchema,
+    infer_semantic_type,
+    looks_like_id,
+    profile_column,
+    profile_table,
+)
+from shipyard.datasets._service import (
+    DatasetService,
+    Download,
+    content_hash,
+    dataset_to_dict,
+    parse_ref,
+    version_to_dict,
+)
+from shipyard.datasets._types import DECLARED_TYPES, parse_column_types
+
+__all__ = [
+    "DECLARED_TYPES", "FORMATS", "SEMANTIC_TYPES", "ColumnSchema", "DatasetService", "Download",
+    "content_hash", "dataset_to_dict", "detect_format", "infer_semantic_type", "looks_like_id",
+    "parse_column_types", "parse_ref", "profile_column", "profile_table", "version_to_dict",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,7 +182,7 @@ class JobRepository:
                 out[row.job_id][row.name] = row.value
         return out
 
-    def metrics(self, job_id: str, name: str | None = None) -> list[MetricPoint]:
+    def metrics(self, job_id: str, name: str | None = None) -> builtins.list[MetricPoint]:
         q = select(job_metrics).where(job_metrics.c.job_id == job_id)
         if name:
             q = q.where(job_metrics.c.name == name)

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from shipyard.tokens import read_credentials
+from shipyard.credentials import read_credentials
 
 
 def free_port() -> int:

@@ -8,12 +8,11 @@ creates an admin token and writes it to ``$SHIPYARD_HOME/credentials`` (0600).
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from shipyard.credentials import read_credentials, write_credentials
 from shipyard.errors import InvalidRequest
 from shipyard.names import check_name
 from shipyard.store import Database, EventLog, TokenRecord, TokenRepository
@@ -50,25 +49,6 @@ def new_secret() -> str:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def write_credentials(path: Path, token: str, name: str, url: str | None = None) -> None:
-    """Write the credentials file with mode 0600 from the start (never readable by others)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"name": name, "token": token, "url": url}, fh)
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
-
-
-def read_credentials(path: Path) -> dict[str, str] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("token") else None
 
 
 class TokenService:

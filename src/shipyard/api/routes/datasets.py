@@ -1,3 +1,145 @@
-from fastapi import APIRouter
+"""Datasets: create and append from uploaded files, list, show, head, versions, download, delete."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi.responses import StreamingResponse
+
+from shipyard.api._auth import current_principal, permit
+from shipyard.api._context import Services, services
+from shipyard.datasets import dataset_to_dict, version_to_dict
+from shipyard.datasets._export import table_rows
+from shipyard.errors import InvalidRequest
+from shipyard.names import check_name
+from shipyard.tokens import Principal
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+MAX_HEAD_ROWS = 10_000
+
+Files = Annotated[list[UploadFile], File(description="One or more files, concatenated.")]
+FormText = Annotated[str | None, Form()]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def _json_object(field: str, raw: str | None) -> dict[str, Any] | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"The form field {field!r} is not valid JSON: {exc.msg}.") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The form field {field!r} must be a JSON object; got {raw[:40]!r}.")
+    return value
+
+
+def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[UploadFile],
+            format: str | None, column_types: str | None, description: str | None,
+            source: str | None, key: str | None) -> dict[str, Any]:
+    """Save the uploads to files of Shipyard's own naming, ingest, and always clean up."""
+    check_name(name, "dataset name")
+    types = _json_object("column_types", column_types)
+    lineage = _json_object("source", source)
+    svc.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=svc.settings.tmp_dir))
+    try:
+        saved: list[tuple[str, Path]] = []
+        for i, upload in enumerate(files):
+            path = work / f"upload-{i:05d}"
+            with open(path, "wb") as out:
+                shutil.copyfileobj(upload.file, out, 1024 * 1024)
+            # The client's file name is a label for messages and format detection only.
+            saved.append((os.path.basename(upload.filename or f"file-{i + 1}"), path))
+        rec = svc.datasets.ingest(
+            name, saved, mode=mode, format=format or None, column_types=types,
+            description=description, source=lineage, actor=who.name, idempotency_key=key,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        for upload in files:
+            upload.file.close()
+    return version_to_dict(rec)
+
+
+@router.post("", status_code=201, **permit("write"))
+def create_dataset(
+    name: Annotated[str, Form()], file: Files, format: FormText = None,
+    column_types: FormText = None, description: FormText = None, source: FormText = None,
+    idempotency_key: IdempotencyKey = None,
+    svc: Services = Depends(services), who: Principal = Depends(current_principal),
+) -> dict[str, Any]:
+    """Create a dataset from uploaded files; its first version is the answer."""
+    return _ingest(svc, who, name, "create", file, format, column_types, description, source,
+                   idempotency_key)
+
+
+@router.post("/{name}/versions", status_code=201, **permit("write"))
+def append_version(
+    name: str, file: Files, format: FormText = None, column_types: FormText = None,
+    description: FormText = None, source: FormText = None,
+    idempotency_key: IdempotencyKey = None,
+    svc: Services = Depends(services), who: Principal = Depends(current_principal),
+) -> dict[str, Any]:
+    """Append rows: the new version holds the previous version's rows and the uploaded ones."""
+    return _ingest(svc, who, name, "append", file, format, column_types, description, source,
+                   idempotency_key)
+
+
+@router.get("", **permit("read"))
+def list_datasets(svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    return [dataset_to_dict(d) for d in svc.datasets.list()]
+
+
+@router.get("/{name}", **permit("read"))
+def get_dataset(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    return dataset_to_dict(svc.datasets.get(name))
+
+
+@router.get("/{name}/versions", **permit("read"))
+def list_versions(name: str, svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    return [version_to_dict(v) for v in svc.datasets.versions(name)]
+
+
+@router.get("/{name}/versions/{version}", **permit("read"))
+def get_version(name: str, version: int, svc: Services = Depends(services)) -> dict[str, Any]:
+    return version_to_dict(svc.datasets.version(name, version))
+
+
+@router.get("/{name}/head", **permit("read"))
+def head(
+    name: str, n: Annotated[int, Query(ge=0, le=MAX_HEAD_ROWS)] = 10,
+    version: Annotated[int | None, Query(ge=1)] = None, svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """The first ``n`` rows as ``{"columns", "data", "version"}`` with JSON-safe values."""
+    rec = svc.datasets.version(name, version)
+    table = svc.datasets.head(name, rec.version, n)
+    return {"columns": table.column_names, "data": table_rows(table), "version": rec.version}
+
+
+@router.get("/{name}/download", **permit("read"))
+def download(
+    name: str, version: Annotated[int | None, Query(ge=1)] = None,
+    format: Annotated[str, Query(pattern="^(parquet|csv)$")] = "parquet",
+    svc: Services = Depends(services),
+) -> StreamingResponse:
+    """The version as one Parquet file (default) or CSV, streamed."""
+    out = svc.datasets.download(name, version, format)
+    return StreamingResponse(
+        out.chunks, media_type=out.media_type,
+        # The file name is built from the checked dataset name and a number only.
+        headers={"Content-Disposition": f'attachment; filename="{out.filename}"'},
+    )
+
+
+@router.delete("/{name}", **permit("write"))
+def delete_dataset(name: str, svc: Services = Depends(services),
+                   who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    return {"name": name, "deleted_versions": svc.datasets.delete(name, who.name)}

@@ -1,3 +1,96 @@
-from fastapi import APIRouter
+"""Jobs: submit, list, show, cancel; logs (followed by polling), metrics, artifacts."""
 
-router = APIRouter()
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from shipyard.api._auth import current_principal, permit
+from shipyard.api._context import Services, services
+from shipyard.errors import InvalidRequest, UnsupportedMediaType
+from shipyard.jobs import job_to_dict
+from shipyard.tokens import Principal
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+
+@router.post("", status_code=201, **permit("write"))
+async def submit_job(
+    request: Request, response: Response, svc: Services = Depends(services),
+    who: Principal = Depends(current_principal),
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+) -> dict[str, Any]:
+    """Submit a job spec (JSON). 201: a new job; 200: the job this Idempotency-Key made."""
+    ctype = request.headers.get("content-type", "application/json")
+    if not ctype.split(";")[0].strip().lower().endswith("json"):
+        raise UnsupportedMediaType(f"A job spec is sent as JSON (application/json); got {ctype!r}.")
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
+    job, created = await anyio.to_thread.run_sync(
+        lambda: svc.jobs.submit(body, who.name, idempotency_key))
+    response.status_code = 201 if created else 200
+    return job_to_dict(job, {})
+
+
+@router.get("", **permit("read"))
+def list_jobs(status: str | None = None, kind: str | None = None,
+              limit: int = Query(100, ge=1, le=1000),
+              svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    """Jobs, newest first; ``status`` may list several, comma-separated."""
+    return [job_to_dict(j) for j in svc.jobs.list(status=status, kind=kind, limit=limit)]
+
+
+@router.get("/{job_id}", **permit("read"))
+def get_job(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    job = svc.jobs.get(job_id)
+    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+
+
+@router.post("/{job_id}/cancel", **permit("write"))
+def cancel_job(job_id: str, svc: Services = Depends(services),
+               who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Cancel: a Pending job stops at once; a started one gets SIGTERM, then SIGKILL."""
+    job = svc.jobs.cancel(job_id, who.name)
+    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+
+
+@router.get("/{job_id}/logs", **permit("read"))
+def job_logs(job_id: str, offset: int = Query(0, ge=0),
+             svc: Services = Depends(services)) -> Response:
+    """Log bytes from ``offset``. Follow a live log by calling again with
+    ``X-Shipyard-Next-Offset`` until ``X-Shipyard-Job-Status`` is terminal and no bytes
+    come back."""
+    data, next_offset, status = svc.jobs.logs(job_id, offset)
+    return Response(content=data, media_type="text/plain; charset=utf-8", headers={
+        "X-Shipyard-Next-Offset": str(next_offset), "X-Shipyard-Job-Status": status})
+
+
+@router.get("/{job_id}/metrics", **permit("read"))
+def job_metrics(job_id: str, name: str | None = None,
+                svc: Services = Depends(services)) -> dict[str, Any]:
+    """Metric time series: ``{"job_id", "metrics": {name: [{step, value, timestamp}]}}``."""
+    return {"job_id": job_id, "metrics": svc.jobs.metrics(job_id, name)}
+
+
+@router.get("/{job_id}/artifacts", **permit("read"))
+def job_artifacts(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    """The job's files (model files, its log) and the dataset versions it wrote."""
+    return svc.jobs.artifacts_of(job_id)
+
+
+@router.get("/{job_id}/artifacts/{path:path}", **permit("read"))
+def download_artifact(job_id: str, path: str,
+                      svc: Services = Depends(services)) -> StreamingResponse:
+    """One file of the job's manifest, by its path there (e.g. ``model/weights.json``)."""
+    entry, chunks = svc.jobs.open_artifact(job_id, path)
+    filename = path.rsplit("/", 1)[-1]
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
+        "Content-Length": str(entry["size"]), "X-Shipyard-SHA256": entry["sha256"],
+        "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,79 @@
+"""The ``shipyard`` command line: ``shipyard <resource> <verb>``.
+
+Every command takes ``--json``; errors are one sentence on stderr and a non-zero
+exit. The server and token are found as the SDK finds them (``SHIPYARD_URL``,
+``SHIPYARD_TOKEN``, the credentials file in ``SHIPYARD_HOME``), but the CLI never
+starts a server on its own: ``shipyard server start`` does.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import httpx
+import typer
+
+from shipyard import __version__
+from shipyard.cli import _datasets, _jobs, _server, _tokens
+from shipyard.cli._common import CONNECTION, fail
+from shipyard.errors import ShipyardError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="shipyard", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Shipyard: a self-hosted ML platform. `shipyard <resource> <verb> --help` for more.",
+)
+app.add_typer(_server.app, name="server")
+app.add_typer(_datasets.app, name="datasets")
+app.add_typer(_jobs.app, name="jobs")
+app.add_typer(_tokens.app, name="tokens")
+app.command("whoami")(_tokens.whoami)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"shipyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    url: Annotated[str | None, typer.Option(
+        "--url", metavar="URL",
+        help="Server URL [$SHIPYARD_URL, else the home's running server].")] = None,
+    token: Annotated[str | None, typer.Option(
+        "--token", metavar="TOKEN",
+        help="API token [$SHIPYARD_TOKEN, else $SHIPYARD_HOME/credentials].")] = None,
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    CONNECTION.url = url
+    CONNECTION.token = token
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) if message.count("\n") < 2 else message.strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; a ShipyardError or a network error becomes one sentence and exit 1."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="shipyard", standalone_mode=True)
+    except ShipyardError as exc:
+        _exit(exc.message)
+    except httpx.HTTPError as exc:
+        _exit(f"The request to the server failed ({type(exc).__name__}): {exc}.")
+    except OSError as exc:
+        # A local file the user named could not be read or written.
+        _exit(f"{exc.strerror or exc}: {exc.filename}." if exc.filename else str(exc))
+
+
+def _exit(message: str) -> None:
+    try:
+        fail(_one_line(message))
+    except typer.Exit as done:
+        sys.exit(done.exit_code)

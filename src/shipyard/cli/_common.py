@@ -1,0 +1,128 @@
+"""What every command shares: the connection, ``--json`` output, tables and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from shipyard.client import Client, connect
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False, markup=False)
+    if not console.is_terminal:
+        # Piped output keeps whole rows on one line instead of wrapping at 80 columns.
+        console.width = max(console.width, 160)
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
+
+
+@dataclass
+class Connection:
+    """``--url`` / ``--token`` from the command line; the rest is found as the SDK finds it."""
+
+    url: str | None = None
+    token: str | None = None
+    _client: Client | None = None
+
+    def client(self) -> Client:
+        # The CLI never starts a server on its own: only `shipyard server start` does.
+        if self._client is None:
+            self._client = connect(self.url, self.token, autostart=False, set_default=False)
+        return self._client
+
+
+CONNECTION = Connection()
+
+
+def client() -> Client:
+    return CONNECTION.client()
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` as one line on stderr and exit with ``code``."""
+    if err.is_terminal:
+        err.print(Text.assemble(("Error: ", "bold red"), message), soft_wrap=True)
+    else:
+        print(f"Error: {message}", file=sys.stderr, flush=True)
+    raise typer.Exit(code)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+def when(value: Any) -> str:
+    """An ISO timestamp from the API as ``YYYY-MM-DD HH:MM:SS`` (UTC) for tables."""
+    if not isinstance(value, str):
+        return fmt(value)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return value
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    for i, c in enumerate(columns):
+        # The first column names the row (an id, a name): keep it whole.
+        t.add_column(c, overflow="fold", no_wrap=i == 0)
+    for row in rows:
+        t.add_row(*(fmt(v) for v in row))
+    return t
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                title: str | None = None, empty: str | None = None) -> None:
+    rows = list(rows)
+    if not rows and empty:
+        out.print(empty)
+        return
+    out.print(table(columns, rows, title))
+
+
+def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; a missing ``=`` is a clear error."""
+    pairs: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"Invalid {what} {item!r}: expected KEY=VALUE.")
+        pairs[key.strip()] = value
+    return pairs
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover

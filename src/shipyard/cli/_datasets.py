@@ -1,0 +1,246 @@
+"""``shipyard datasets``: create, append, inspect, download and delete datasets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
+
+from shipyard.cli._common import (
+    JsonOpt,
+    client,
+    fail,
+    fmt,
+    human_bytes,
+    out,
+    parse_pairs,
+    print_json,
+    print_table,
+    table,
+    when,
+)
+from shipyard.client._datasets import _latest, upload
+from shipyard.client._sources import SQL, Upload, prepare
+
+app = typer.Typer(help="Versioned datasets: create from files or SQL, inspect, download.",
+                  no_args_is_help=True)
+
+FileOpt = Annotated[list[Path] | None, typer.Option(
+    "--file", "-f", metavar="FILE",
+    help="A data file (CSV, TSV, Parquet, JSON, JSONL); repeat for several.")]
+PathOpt = Annotated[str | None, typer.Option(
+    "--path", metavar="GLOB",
+    help="A glob such as 'data/*.csv' (quote it), or a folder of data files.")]
+SqlOpt = Annotated[str | None, typer.Option(
+    "--sql", metavar="QUERY", help="A query run here, on this machine, against --db.")]
+DbOpt = Annotated[str | None, typer.Option(
+    "--db", metavar="URL",
+    help="SQLAlchemy URL of the database for --sql, e.g. sqlite:///data.db.")]
+FormatOpt = Annotated[str | None, typer.Option(
+    "--format", metavar="FORMAT",
+    help="File format when the suffix does not say: csv, tsv, parquet, json, jsonl.")]
+TypeOpt = Annotated[list[str] | None, typer.Option(
+    "--type", metavar="COLUMN=TYPE",
+    help="COLUMN=TYPE to override the inferred semantic type; repeatable.")]
+VersionOpt = Annotated[int | None, typer.Option(
+    "--version", "-v", metavar="N", help="Version [latest].")]
+
+
+def _source(file: list[Path] | None, path: str | None, sql: str | None,
+            db: str | None) -> Any:
+    given = [opt for opt, val in (("--file", file), ("--path", path), ("--sql", sql)) if val]
+    if len(given) != 1:
+        fail("Give exactly one of --file, --path or --sql (with --db)"
+             + (f"; got {' and '.join(given)}." if given else "."))
+    if db and not sql:
+        fail("--db goes with --sql; give the query with --sql.")
+    if sql:
+        if not db:
+            fail("--sql needs --db, the database to run the query against.")
+        return SQL(sql, db)
+    return [str(f) for f in file] if file else path
+
+
+def _send(api_path: str, data: Any, fields: dict[str, Any], json_out: bool,
+          idempotency_key: str | None = None) -> dict[str, Any]:
+    """Prepare ``data`` and upload it, with a spinner for a query and a bar for the bytes."""
+    quiet = json_out or not out.is_terminal
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        DownloadColumn(), console=out, transient=True, disable=quiet)
+    with progress:
+        task = progress.add_task("Preparing…", total=None)
+
+        def on_query(sql: SQL) -> None:
+            progress.update(task, description="Running the query…")
+
+        up: Upload
+        with prepare(data, format=fields.get("format"), on_query=on_query) as up:
+            n = len(up.files)
+            progress.update(task, description=f"Uploading {n} file{'s' * (n != 1)}",
+                            total=up.total_bytes, completed=0)
+
+            def on_bytes(sent: int, total: int) -> None:
+                done = "; the server is reading it…" if sent >= total else ""
+                progress.update(task, completed=sent,
+                                description=f"Uploading {n} file{'s' * (n != 1)}{done}")
+
+            return upload(client(), api_path, up, fields, idempotency_key=idempotency_key,
+                          progress=on_bytes)
+
+
+def _report(verb: str, doc: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print_json(doc)
+        return
+    name = doc.get("dataset") or doc.get("name")
+    out.print(f"{verb} dataset {name} version {doc.get('version')}: "
+              f"{doc.get('num_rows')} rows × {doc.get('num_columns')} columns.")
+
+
+def _path(name: str, suffix: str = "") -> str:
+    return f"/datasets/{quote(name, safe='')}{suffix}"
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="Name of the new dataset.")],
+    file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
+    format: FormatOpt = None, type: TypeOpt = None,
+    description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
+    idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="KEY")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a dataset (version 1) from files, a glob or a SQL query."""
+    data = _source(file, path, sql, db)
+    fields = {"name": name, "format": format, "description": description,
+              "column_types": parse_pairs(type, "--type") or None}
+    _report("Created", _send("/datasets", data, fields, json_out, idempotency_key), json_out)
+
+
+@app.command("append")
+def append(
+    name: Annotated[str, typer.Argument(help="The dataset to add a version to.")],
+    file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
+    format: FormatOpt = None, type: TypeOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Add a version: the latest rows plus the new ones."""
+    data = _source(file, path, sql, db)
+    fields = {"format": format, "column_types": parse_pairs(type, "--type") or None}
+    _report("Appended to", _send(_path(name, "/versions"), data, fields, json_out), json_out)
+
+
+@app.command("list")
+def list_(json_out: JsonOpt = False) -> None:
+    """Every dataset with its latest version."""
+    docs = client().get("/datasets")
+    if json_out:
+        print_json(docs)
+        return
+    rows = []
+    for d in docs:
+        v = _latest(d)
+        rows.append([d.get("name"), v.get("version"), v.get("num_rows"), v.get("num_columns"),
+                     human_bytes(v.get("size_bytes")),
+                     when(d.get("updated_at") or v.get("created_at")), d.get("description")])
+    print_table(["name", "version", "rows", "columns", "size", "updated", "description"], rows,
+                empty="No datasets yet; create one with `shipyard datasets create`.")
+
+
+def _schema_rows(schema: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    first = ["name", "dtype", "semantic_type"]
+    extra = [k for s in schema for k in s if k not in first]
+    columns = first + list(dict.fromkeys(extra))
+    return columns, [[s.get(c) for c in columns] for s in schema]
+
+
+@app.command("show")
+def show(name: str, version: VersionOpt = None, json_out: JsonOpt = False) -> None:
+    """A dataset's latest version (or --version) and its schema as a table."""
+    c = client()
+    doc = c.get(_path(name))
+    v = c.get(_path(name, f"/versions/{version}")) if version is not None else _latest(doc)
+    if json_out:
+        print_json(doc if version is None else {**doc, "version_detail": v})
+        return
+    out.print(f"Dataset {name}, version {v.get('version')}: {v.get('num_rows')} rows × "
+              f"{v.get('num_columns')} columns, {human_bytes(v.get('size_bytes'))}; "
+              f"created {when(v.get('created_at'))} by {fmt(v.get('created_by')) or 'unknown'}.")
+    if doc.get("description"):
+        out.print(doc["description"])
+    if v.get("source"):
+        out.print(f"Source: {fmt(v['source'])}")
+    columns, rows = _schema_rows(v.get("schema") or [])
+    out.print(table(columns, rows, title="Schema"))
+
+
+@app.command("head")
+def head(name: str, n: Annotated[int, typer.Option("-n", metavar="N", help="Number of rows.")] = 10,
+         version: VersionOpt = None, json_out: JsonOpt = False) -> None:
+    """The first rows of a dataset."""
+    body = client().get(_path(name, "/head"), n=n, version=version)
+    if json_out:
+        print_json(body)
+        return
+    print_table(body["columns"], body["data"], empty="(no rows)")
+
+
+@app.command("versions")
+def versions(name: str, json_out: JsonOpt = False) -> None:
+    """Every version of a dataset, oldest first."""
+    docs = client().get(_path(name, "/versions"))
+    if json_out:
+        print_json(docs)
+        return
+    print_table(["version", "rows", "columns", "size", "created", "by", "source"],
+                ([d.get("version"), d.get("num_rows"), d.get("num_columns"),
+                  human_bytes(d.get("size_bytes")), when(d.get("created_at")), d.get("created_by"),
+                  d.get("source")] for d in docs))
+
+
+@app.command("download")
+def download(
+    name: str,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="FILE", help="File to write.")],
+    format: Annotated[str | None, typer.Option(
+        "--format", metavar="FORMAT",
+        help="parquet or csv [from the --output suffix, else parquet].")] = None,
+    version: VersionOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """Write a dataset version to a Parquet or CSV file."""
+    fmt_ = format or ("csv" if output.suffix.lower() == ".csv" else "parquet")
+    if fmt_ not in ("parquet", "csv"):
+        fail(f"Unknown --format {fmt_!r}; choose parquet or csv.")
+    if not output.expanduser().parent.is_dir():
+        fail(f"Folder {str(output.parent)!r} does not exist; create it or pick another --output.")
+    params = {"format": fmt_, **({"version": version} if version is not None else {})}
+    if json_out or not out.is_terminal:
+        size = client().download(_path(name, "/download"), output.expanduser(), params)
+    else:
+        with out.status(f"Downloading {name}…"):
+            size = client().download(_path(name, "/download"), output.expanduser(), params)
+    if json_out:
+        print_json({"dataset": name, "version": version, "format": fmt_,
+                    "path": str(output), "bytes": size})
+    else:
+        out.print(f"Wrote {output} ({human_bytes(size)}, {fmt_}).")
+
+
+@app.command("delete")
+def delete(name: str, yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help="Do not ask for confirmation.")] = False,
+           json_out: JsonOpt = False) -> None:
+    """Delete a dataset and every version of it."""
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"Deleting dataset {name!r} needs confirmation; pass --yes.")
+        typer.confirm(f"Delete dataset {name!r} and all its versions?", abort=True)
+    client().delete(_path(name))
+    if json_out:
+        print_json({"deleted": name})
+    else:
+        out.print(f"Deleted dataset {name}.")

@@ -1,0 +1,100 @@
+"""Showing a job's status while waiting: a Rich spinner in a terminal, a line in Jupyter."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from shipyard.client import _render
+
+
+def in_jupyter() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    try:
+        ip = shell.get_ipython()
+    except AttributeError:  # pragma: no cover - an unusual IPython
+        return False
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
+class WaitDisplay:
+    """Status and log output of one wait; a context manager that cleans up its spinner.
+
+    Log text goes to stdout, whole lines at a time (a partial last line is held until
+    its newline or the end). Status goes to a spinner in a terminal, to an updating
+    HTML line in Jupyter, or to one stderr line per status change otherwise.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._pending = ""
+        self._status: Any = None
+        self._handle: Any = None
+        self._console: Any = None
+        self._last_status: str | None = None
+        self._mode = "off"
+        if not enabled:
+            return
+        if in_jupyter():
+            self._mode = "jupyter"
+            return
+        from rich.console import Console
+
+        self._console = Console()
+        self._mode = "terminal" if self._console.is_terminal else "lines"
+
+    def __enter__(self) -> WaitDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def update(self, doc: dict[str, Any], elapsed: float) -> None:
+        status = str(doc.get("status"))
+        text = f"Job {doc.get('id')} ({doc.get('kind')}): {status}"
+        if self._mode == "terminal":
+            label = f"{text} [dim]{elapsed:.0f} s[/dim]"
+            if self._status is None:
+                self._status = self._console.status(label)
+                self._status.start()
+            else:
+                self._status.update(label)
+        elif self._mode == "jupyter":
+            from IPython.display import HTML, display
+
+            html = HTML(_render.job_status_line(doc, elapsed))
+            if self._handle is None:
+                self._handle = display(html, display_id=True)
+            else:
+                self._handle.update(html)
+        elif self._mode == "lines" and status != self._last_status:
+            reason = f" ({doc.get('reason')})" if doc.get("reason") else ""
+            print(f"{text}{reason}", file=sys.stderr, flush=True)
+        self._last_status = status
+
+    def log(self, text: str) -> None:
+        if not text:
+            return
+        text = self._pending + text
+        complete, _, self._pending = text.rpartition("\n")
+        if complete:
+            self._write(complete + "\n")
+
+    def _write(self, text: str) -> None:
+        if self._status is not None:
+            # Printed through the live spinner so it stays at the bottom.
+            self._status.console.print(text, end="", markup=False, highlight=False,
+                                       soft_wrap=True)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        if self._pending:
+            self._write(self._pending + "\n")
+            self._pending = ""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None

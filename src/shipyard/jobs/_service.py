@@ -1,0 +1,240 @@
+"""The job service: submit, look at, cancel jobs, and read what they left behind.
+
+It never runs a job itself: it records the wish (a Pending job, a Stopping job)
+and wakes the :class:`~shipyard.jobs.Supervisor`, which does the work.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.datasets import parse_ref
+from shipyard.errors import InvalidRequest, NotFound
+from shipyard.jobs import _states as st
+from shipyard.jobs._spec import KINDS, JobSpec, parse_spec
+from shipyard.runtime import _contract as c
+from shipyard.settings import Settings
+from shipyard.store import (
+    Database,
+    EventLog,
+    JobRecord,
+    JobRepository,
+    MetricPoint,
+    canonical_hash,
+    iso,
+    utcnow,
+)
+
+#: The most log bytes one call returns; a client follows a log by calling again.
+MAX_LOG_CHUNK = 1024 * 1024
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def new_job_id() -> str:
+    return f"job-{uuid.uuid4().hex[:16]}"
+
+
+class JobService:
+    """Jobs as a resource: the API's side of the job lifecycle."""
+
+    def __init__(self, db: Database, events: EventLog, artifacts: ArtifactStore, datasets: Any,
+                 settings: Settings) -> None:
+        self.repo = JobRepository(db, events)
+        self.events = events
+        self.artifacts = artifacts
+        self.datasets = datasets
+        self.settings = settings
+        #: Set on every submit and cancel so the supervisor acts at once instead of at its
+        #: next poll.
+        self.wakeup = threading.Event()
+
+    # -- submit ---------------------------------------------------------------------------
+    def submit(self, body: Any, actor: str | None,
+               idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+        """Validate and record a job; return it and whether it is new.
+
+        The same ``idempotency_key`` with the same body returns the job it made;
+        with another body it raises :class:`~shipyard.errors.Conflict`.
+
+        Raises:
+            InvalidRequest: the spec is invalid. NotFound: an input dataset does not exist.
+        """
+        if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+            raise InvalidRequest(
+                f"An Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters; got "
+                f"{len(idempotency_key)}."
+            )
+        spec = parse_spec(body)
+        stored = self._stored_spec(spec)
+        job, created = self.repo.create(
+            new_job_id(), spec.kind, stored, name=spec.name, max_attempts=spec.max_attempts,
+            actor=actor, initial_status=st.PENDING,
+            idempotency=(idempotency_key, canonical_hash(body)) if idempotency_key else None,
+        )
+        if created:
+            self.wakeup.set()
+        return job, created
+
+    def _stored_spec(self, spec: JobSpec) -> dict[str, Any]:
+        """The spec as kept on the job: sources by SHA-256, inputs pinned to a version."""
+        inputs = {}
+        for channel, ref in spec.inputs.items():
+            name, version = parse_ref(ref)
+            try:
+                rec = self.datasets.version(name, version)
+            except NotFound as exc:
+                raise NotFound(f"Input {channel!r}: {exc.message}") from None
+            inputs[channel] = {"dataset": rec.dataset, "version": rec.version}
+        source = spec.script.source.encode()
+        script = self.artifacts.put_bytes(source)
+        requirements = None
+        if spec.requirements:
+            req = self.artifacts.put_bytes(spec.requirements.encode())
+            requirements = {"sha256": req.sha256, "size": req.size}
+        resources = spec.resources
+        return {
+            "kind": spec.kind,
+            "name": spec.name,
+            "script": {"filename": spec.script.filename, "sha256": script.sha256,
+                       "size": script.size},
+            "requirements": requirements,
+            "inputs": inputs,
+            "outputs": list(spec.outputs),
+            "hyperparameters": spec.hyperparameters,
+            "resources": {"cpus": resources.cpus, "memory": resources.memory,
+                          "memory_bytes": resources.memory_bytes},
+            "max_runtime_seconds": spec.max_runtime_seconds,
+            "retries": spec.retries,
+            "grace_period_seconds": spec.grace_period_seconds,
+            "environment": spec.environment,
+        }
+
+    # -- read -----------------------------------------------------------------------------
+    def get(self, job_id: str) -> JobRecord:
+        return self.repo.get(job_id)
+
+    def list(self, status: str | None = None, kind: str | None = None,
+             limit: int = 100) -> list[JobRecord]:
+        statuses = None
+        if status:
+            statuses = [s.strip() for s in status.split(",") if s.strip()]
+            bad = [s for s in statuses if s not in st.STATUSES]
+            if bad:
+                raise InvalidRequest(f"Unknown job status {bad[0]!r}; use one of: "
+                                     f"{', '.join(st.STATUSES)}.")
+        if kind and kind not in KINDS:
+            raise InvalidRequest(f"Unknown job kind {kind!r}; use one of: {', '.join(KINDS)}.")
+        if not 1 <= limit <= 1000:
+            raise InvalidRequest(f"limit must be between 1 and 1000; got {limit}.")
+        return self.repo.list(statuses=statuses, kind=kind, limit=limit)
+
+    # -- cancel ---------------------------------------------------------------------------
+    def cancel(self, job_id: str, actor: str | None) -> JobRecord:
+        """Stop a job: a Pending one at once, a started one through Stopping (SIGTERM, grace,
+        SIGKILL by the supervisor). A finished job is returned unchanged."""
+        for _ in range(10):
+            job = self.repo.get(job_id)
+            if job.status in st.TERMINAL or job.status == st.STOPPING:
+                return job
+            who = f" by {actor}" if actor else ""
+            if job.status == st.PENDING:
+                done = st.transition(self.repo, job_id, st.STOPPED, st.PENDING, actor=actor,
+                                     message=f"Cancelled{who} before it started.",
+                                     ended_at=utcnow())
+            else:
+                done = st.transition(self.repo, job_id, st.STOPPING, [st.STARTING, st.RUNNING],
+                                     actor=actor, message=f"Cancel requested{who}.")
+            if done is not None:
+                self.wakeup.set()
+                return done
+        return self.repo.get(job_id)
+
+    # -- logs, metrics, artifacts ---------------------------------------------------------
+    def log_path(self, job_id: str) -> Path:
+        return self.settings.jobs_dir / job_id / c.LOG_FILE
+
+    def logs(self, job_id: str, offset: int = 0,
+             limit: int = MAX_LOG_CHUNK) -> tuple[bytes, int, str]:
+        """Log bytes from ``offset``; return them, the next offset, and the job's status.
+
+        The status is read before the bytes, so once a terminal status comes back with
+        no bytes, the log is complete.
+        """
+        if offset < 0:
+            raise InvalidRequest(f"offset must be 0 or more; got {offset}.")
+        job = self.repo.get(job_id)
+        limit = max(1, min(limit, MAX_LOG_CHUNK))
+        path = self.log_path(job_id)
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(limit)
+        except FileNotFoundError:
+            log = job.outputs.get("log")
+            data = b""
+            if log:  # the working folder was cleaned; the stored copy remains
+                data = self.artifacts.read_bytes(log["sha256"])[offset:offset + limit]
+        return data, offset + len(data), job.status
+
+    def metrics(self, job_id: str,
+                name: str | None = None) -> dict[str, builtins.list[dict[str, Any]]]:
+        """Every metric of a job as time series: name → [{step, value, timestamp}]."""
+        series: dict[str, builtins.list[dict[str, Any]]] = {}
+        # cast: the repository's annotation names its own ``list`` method (mypy).
+        points = cast("builtins.list[MetricPoint]", self.repo.metrics(job_id, name))
+        for p in points:
+            series.setdefault(p.name, []).append(
+                {"step": p.step, "value": p.value, "timestamp": p.timestamp})
+        return series
+
+    def metrics_summary(self, job_id: str) -> dict[str, float]:
+        """The last value of each metric."""
+        return {name: points[-1]["value"] for name, points in self.metrics(job_id).items()}
+
+    def artifacts_of(self, job_id: str) -> dict[str, Any]:
+        job = self.repo.get(job_id)
+        return {"job_id": job.id, "files": _manifest_files(job),
+                "datasets": job.outputs.get("datasets", {})}
+
+    def open_artifact(self, job_id: str, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
+        """A file of the job's manifest and its checked bytes, found by its path.
+
+        Only paths in the manifest are served; the path never reaches a filesystem.
+        """
+        job = self.repo.get(job_id)
+        for entry in _manifest_files(job):
+            if entry["path"] == path:
+                return entry, self.artifacts.iter_chunks(entry["sha256"])
+        raise NotFound(
+            f"Job {job_id!r} has no artifact {path!r}; GET /api/v1/jobs/{job_id}/artifacts "
+            "lists them."
+        )
+
+
+def _manifest_files(job: JobRecord) -> list[dict[str, Any]]:
+    files = list(job.outputs.get("model", {}).get("files", []))
+    if job.outputs.get("log"):
+        files.append(job.outputs["log"])
+    return files
+
+
+def job_to_dict(rec: JobRecord, metrics_summary: dict[str, float] | None = None) -> dict[str, Any]:
+    """A job as the API shows it."""
+    out: dict[str, Any] = {
+        "id": rec.id, "kind": rec.kind, "name": rec.name, "status": rec.status,
+        "reason": rec.reason, "message": rec.message, "attempts": rec.attempts,
+        "max_attempts": rec.max_attempts, "pid": rec.pid, "spec": rec.spec,
+        "outputs": rec.outputs, "created_at": iso(rec.created_at),
+        "started_at": iso(rec.started_at), "ended_at": iso(rec.ended_at),
+        "updated_at": iso(rec.updated_at), "created_by": rec.created_by,
+    }
+    if metrics_summary is not None:
+        out["metrics"] = metrics_summary
+    return out
+

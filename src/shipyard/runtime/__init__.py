@@ -1,0 +1,141 @@
+"""What a job's own code uses: its inputs, hyperparameters, outputs, model folder, metrics.
+
+Runs inside the job process, never in the server. It imports only the standard
+library (pandas and pyarrow are imported when a table is read or written), so a
+job starts fast::
+
+    from shipyard import runtime
+
+    df = runtime.read_input("raw")
+    runtime.log_metric("rows", len(df))
+    runtime.write_output(df.dropna(), "churn-clean")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.runtime import _contract as c
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas
+
+__all__ = [
+    "checkpoint_dir", "hyperparameters", "input_dir", "job_dir", "job_id", "log_metric",
+    "model_dir", "output_dir", "read_input", "write_output",
+]
+
+_metrics_lock = threading.Lock()
+
+
+class NotInJob(RuntimeError):
+    """The in-job API was called outside a Shipyard job."""
+
+
+def job_dir() -> Path:
+    """The job's working folder (``$SHIPYARD_JOB_DIR``)."""
+    value = os.environ.get(c.ENV_JOB_DIR)
+    if not value:
+        raise NotInJob(
+            f"{c.ENV_JOB_DIR} is not set: shipyard.runtime works inside a Shipyard job; "
+            "submit the script as a job (or set the variable to a prepared working folder)."
+        )
+    return Path(value)
+
+
+def job_id() -> str | None:
+    """The id of the running job (``$SHIPYARD_JOB_ID``), or None outside a job."""
+    return os.environ.get(c.ENV_JOB_ID)
+
+
+def _read_json(rel: str) -> dict[str, Any]:
+    path = job_dir() / rel
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+    except FileNotFoundError:
+        return {}
+
+
+def hyperparameters() -> dict[str, Any]:
+    """The job's hyperparameters, with the JSON types they were submitted with."""
+    return _read_json(c.HYPERPARAMETERS_FILE)
+
+
+def input_dir(channel: str) -> Path:
+    """The folder holding the Parquet parts of input ``channel``."""
+    path = os.environ.get(c.ENV_CHANNEL_PREFIX + c.env_suffix(channel))
+    if path:
+        return Path(path)
+    known = sorted(_read_json(c.INPUTDATA_FILE))
+    raise KeyError(f"The job has no input channel {channel!r}; its channels are {known}.")
+
+
+def read_input(channel: str) -> pandas.DataFrame:
+    """Read input ``channel`` (every Parquet part, in order) as a pandas DataFrame."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(p for p in input_dir(channel).iterdir() if p.suffix == ".parquet")
+    if not parts:
+        raise FileNotFoundError(f"Input channel {channel!r} holds no Parquet files.")
+    tables = [pq.read_table(p) for p in parts]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return table.to_pandas()
+
+
+def output_dir(name: str) -> Path:
+    """The folder whose files become a new version of output dataset ``name``."""
+    path = os.environ.get(c.ENV_OUTPUT_DATA_PREFIX + c.env_suffix(name))
+    if not path:
+        declared = _read_json(c.JOB_FILE).get("outputs", [])
+        raise KeyError(
+            f"The job has no output {name!r}; declare it in the job's 'outputs' "
+            f"(declared: {declared})."
+        )
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_output(df: pandas.DataFrame, name: str) -> Path:
+    """Write ``df`` as the next Parquet part of output dataset ``name``; return the file."""
+    folder = output_dir(name)
+    n = sum(1 for p in folder.iterdir() if p.suffix == ".parquet")
+    path = folder / f"part-{n:05d}.parquet"
+    tmp = path.with_name(path.name + ".tmp")
+    df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def model_dir() -> Path:
+    """The folder whose files become the job's model artifact."""
+    return Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir() / c.MODEL_DIR)
+
+
+def checkpoint_dir() -> Path:
+    """A folder kept across the attempts of one job."""
+    return job_dir() / c.CHECKPOINTS_DIR
+
+
+def log_metric(name: str, value: float, step: int | None = None) -> None:
+    """Record one point of metric ``name``; the server collects it while the job runs."""
+    if not isinstance(name, str) or not name or len(name) > 128:
+        raise ValueError(f"A metric name must be a string of 1-128 characters; got {name!r}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"Metric {name!r} must be a finite number; got {value!r}.")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int)):
+        raise ValueError(f"A metric step must be an integer; got {step!r}.")
+    line = json.dumps({"name": name, "value": number, "step": step, "timestamp": time.time()})
+    path = Path(os.environ.get(c.ENV_OUTPUT_DIR) or job_dir() / c.OUTPUT_DIR) / "metrics.jsonl"
+    with _metrics_lock, open(path, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+        fh.flush()

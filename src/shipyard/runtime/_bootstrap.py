@@ -1,0 +1,69 @@
+"""The bootstrap of a job process: read the config, run the user's script, report a failure.
+
+A failure is written to ``output/failure`` (first line the reason, then a message)
+so the supervisor can tell a script error from an out-of-memory error from a lost
+worker; the traceback itself goes to the job log like everything the script prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import traceback
+from pathlib import Path
+
+from shipyard.runtime import _contract as c
+
+#: How many lines of a traceback the failure message keeps.
+TAIL_LINES = 20
+
+
+def write_failure(job_dir: Path, reason: str, message: str) -> None:
+    path = job_dir / c.FAILURE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{reason}\n{message}\n", encoding="utf-8")
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m shipyard.runtime JOB_DIR", file=sys.stderr)
+        return 2
+    job_dir = Path(argv[0]).resolve()
+    config = json.loads((job_dir / c.JOB_FILE).read_text(encoding="utf-8"))
+    script = job_dir / c.CODE_DIR / config["script"]
+    os.chdir(job_dir)
+    sys.path.insert(0, str(job_dir / c.CODE_DIR))
+    sys.argv = [str(script)]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return 0
+        code = exc.code if isinstance(exc.code, int) else 1
+        if not (job_dir / c.FAILURE_FILE).exists():
+            detail = "" if isinstance(exc.code, int) else f": {exc.code}"
+            write_failure(job_dir, c.SCRIPT_ERROR,
+                          f"The script exited with code {code}{detail}.")
+        return code
+    except MemoryError:
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.MEMORY_LIMIT,
+                      "The script ran out of memory (MemoryError); ask for more memory in "
+                      "resources.memory or use less.\n" + _tail(text))
+        return 1
+    except BaseException:  # noqa: BLE001 - any error of the user's script is its failure
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
