@@ -123,7 +123,7 @@ class FsspecBackend:
 
     def open(self, key: str) -> IO[bytes]:
         try:
-            return self.fs.open(self._p(key), "rb")  # type: ignore[no-any-return]
+            return self.fs.open(self._p(key), "rb")
         except FileNotFoundError as exc:
             raise NotFound(f"No artifact {key!r} in the store.") from exc
 

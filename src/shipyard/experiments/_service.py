@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from shipyard.errors import InvalidRequest
@@ -44,7 +45,7 @@ class ExperimentService:
         return self.repo.list()
 
     def runs(self, name: str, metric: str | None = None, descending: bool | None = None
-             ) -> list[dict[str, Any]]:
+             ) -> builtins.list[dict[str, Any]]:
         """The experiment's runs: parameters, metrics and pass/fail against its criteria."""
         exp = self.repo.get(name)
         jobs = self.jobs.list(experiment=name, limit=10_000, oldest_first=True)
