@@ -69,7 +69,7 @@ def run_lifecycle(home: Path) -> None:
     section("4. Script-mode training job: scikit-learn on the cleaned data")
     train_job = sy.Job.run(
         "script", HERE / "scripts" / "train_churn.py",
-        inputs={"train": "churn-clean"}, hyperparameters={"epochs": 15, "alpha": 1e-4},
+        inputs={"train": "churn-clean"}, hyperparameters={"epochs": 15, "alpha": 1e-3, "eta0": 0.05},
         cpus=1, memory="2G",
     ).wait(logs=True)
 
@@ -88,7 +88,7 @@ def run_lifecycle(home: Path) -> None:
     for art in train_job.artifacts():
         sha = art["sha256"]
         path = home / "artifacts" / "objects" / sha[:2] / sha
-        console.print(f"model/{art['path']}  {art['size']:,} bytes  sha256 {sha[:12]}…  -> {path}")
+        console.print(f"{art['path']}  {art['size']:,} bytes  sha256 {sha[:12]}…\n  -> {path}")
     console.print(f"job working folders: {home / 'jobs'}")
     console.print(f"metadata store: {home / 'shipyard.db'}")
 

@@ -17,7 +17,8 @@ from shipyard import runtime
 
 hp = runtime.hyperparameters()
 epochs = int(hp.get("epochs", 20))
-alpha = float(hp.get("alpha", 1e-4))
+alpha = float(hp.get("alpha", 1e-3))
+eta0 = float(hp.get("eta0", 0.05))
 target = hp.get("target", "churn")
 
 df = runtime.read_input("train")
@@ -33,7 +34,8 @@ mean, std = X_train.mean(axis=0), X_train.std(axis=0) + 1e-9
 X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
 print(f"training on {len(X_train):,} rows, {len(columns)} features, {epochs} epochs")
 
-model = SGDClassifier(loss="log_loss", alpha=alpha, random_state=0)
+model = SGDClassifier(loss="log_loss", alpha=alpha, learning_rate="invscaling", eta0=eta0,
+                      random_state=0)
 for epoch in range(epochs):
     model.partial_fit(X_train, y_train, classes=np.array([0, 1]))
     train_loss = log_loss(y_train, model.predict_proba(X_train))

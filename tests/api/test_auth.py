@@ -108,9 +108,11 @@ def test_token_lifecycle(server: LocalServer) -> None:
     assert "token" not in listed["ci-bot"] and listed["ci-bot"]["active"]
     headers = {"Authorization": f"Bearer {secret}"}
     assert httpx.get(server.url + "/api/v1/whoami", headers=headers).status_code == 200
-    assert admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"}).status_code == 409
+    dup = admin.post("/api/v1/tokens", json={"name": "ci-bot", "role": "viewer"})
+    assert dup.status_code == 409
     bad_role = admin.post("/api/v1/tokens", json={"name": "x1", "role": "root"})
-    assert bad_role.status_code == 400 and "admin, data-scientist" in bad_role.json()["error"]["message"]
+    assert bad_role.status_code == 400
+    assert "admin, data-scientist" in bad_role.json()["error"]["message"]
     assert admin.delete("/api/v1/tokens/ci-bot").status_code == 200
     import time
 
@@ -136,12 +138,14 @@ def test_two_fresh_homes_never_share_a_secret(tmp_path: Path) -> None:
             tokens.append(srv.admin_token)
             other = tokens[0] if i else None
             if other:
-                r = httpx.get(srv.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {other}"})
+                r = httpx.get(srv.url + "/api/v1/whoami",
+                              headers={"Authorization": f"Bearer {other}"})
                 assert r.status_code == 401
     assert tokens[0] != tokens[1]
 
 
-@pytest.mark.parametrize("header", ["Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer  x y", "Token abc", ""])
+@pytest.mark.parametrize(
+    "header", ["Basic YWRtaW46YWRtaW4=", "Bearer", "Bearer  x y", "Token abc", ""])
 def test_malformed_authorization_headers(server: LocalServer, header: str) -> None:
     r = httpx.get(server.url + "/api/v1/whoami", headers={"Authorization": header})
     assert r.status_code == 401

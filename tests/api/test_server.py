@@ -21,7 +21,8 @@ def test_errors_are_json_with_a_code(server: LocalServer) -> None:
     r = server.client().get("/api/v1/no-such-route")
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
-    r = server.client().post("/api/v1/tokens", content=b"{not json", headers={"content-type": "application/json"})
+    r = server.client().post("/api/v1/tokens", content=b"{not json",
+                             headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
 
 

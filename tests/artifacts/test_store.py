@@ -9,8 +9,7 @@ import pytest
 
 from shipyard.artifacts import ArtifactStore, UnsafeKey, safe_key
 from shipyard.errors import IntegrityError, NotFound
-
-from .corpus import TRAVERSAL
+from shipyard.testing.corpus import TRAVERSAL
 
 
 @pytest.fixture(params=["local", "memory"])
