@@ -1,0 +1,202 @@
+"""One adapter per model framework: serialise to its native safe format, load, predict.
+
+Training evaluates a model through the same adapter serving uses, so the figures
+in MODEL.json are those of the code path that will answer requests.
+
+Outputs are arrays keyed by kind: ``proba`` (n × classes) for classification,
+``value`` for regression, ``cluster`` for clustering, ``score`` (higher = more
+anomalous) and ``is_anomaly`` for anomaly detection, ``components`` for
+dimensionality reduction.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shipyard.bundle._manifest import BundleError
+from shipyard.bundle._skops import dumps_skops, load_skops
+
+Outputs = dict[str, np.ndarray]
+_UNSAFE_NAME = re.compile(r"[\[\]<>,:\"{}]")
+
+
+def safe_feature_names(names: list[str]) -> list[str]:
+    """Feature names every framework accepts (no brackets, JSON punctuation), kept unique."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in names:
+        base = _UNSAFE_NAME.sub("_", name)
+        candidate, n = base, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{base}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _renamed(X: pd.DataFrame) -> pd.DataFrame:
+    return X.set_axis(safe_feature_names([str(c) for c in X.columns]), axis=1)
+
+
+def _two_columns(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype="float64").reshape(-1)
+    return np.column_stack([1.0 - p, p])
+
+
+class Framework:
+    """Base adapter; subclasses set ``name``, ``package`` (the module) and ``extension``."""
+
+    name: ClassVar[str]
+    package: ClassVar[str]
+    extension: ClassVar[str]
+
+    def version(self) -> str:
+        # The module's own version: distributions differ in name (xgboost-cpu, xgboost).
+        return str(importlib.import_module(self.package).__version__)
+
+    def dumps(self, model: Any) -> bytes:
+        raise NotImplementedError
+
+    def load(self, path: Path) -> Any:
+        raise NotImplementedError
+
+    def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
+        raise NotImplementedError
+
+
+class XGBoostFramework(Framework):
+    name, package, extension = "xgboost", "xgboost", ".ubj"
+
+    @staticmethod
+    def matrix(X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
+        import xgboost as xgb
+
+        return xgb.DMatrix(_renamed(X), label=y, enable_categorical=True)
+
+    def dumps(self, model: Any) -> bytes:
+        return bytes(model.save_raw(raw_format="ubj"))
+
+    def load(self, path: Path) -> Any:
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        booster.load_model(str(path))
+        return booster
+
+    def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
+        raw = model.predict(self.matrix(X))
+        if task == "classification":
+            return {"proba": _two_columns(raw) if n_classes == 2 else np.asarray(raw, "float64")}
+        return {"value": np.asarray(raw, dtype="float64")}
+
+
+class LightGBMFramework(Framework):
+    name, package, extension = "lightgbm", "lightgbm", ".txt"
+
+    @staticmethod
+    def frame(X: pd.DataFrame) -> pd.DataFrame:
+        return _renamed(X)
+
+    def dumps(self, model: Any) -> bytes:
+        return str(model.model_to_string()).encode("utf-8")
+
+    def load(self, path: Path) -> Any:
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path))
+
+    def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
+        raw = np.asarray(model.predict(self.frame(X)), dtype="float64")
+        if task == "classification":
+            return {"proba": _two_columns(raw) if n_classes == 2 else raw}
+        return {"value": raw}
+
+
+class CatBoostFramework(Framework):
+    name, package, extension = "catboost", "catboost", ".cbm"
+
+    @staticmethod
+    def pool(X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
+        from catboost import Pool
+
+        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        frame = X.astype({c: "object" for c in cats}) if cats else X
+        return Pool(frame, label=y, cat_features=cats or None)
+
+    def dumps(self, model: Any) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"model{self.extension}"
+            model.save_model(str(path), format="cbm")
+            return path.read_bytes()
+
+    def load(self, path: Path) -> Any:
+        from catboost import CatBoost
+
+        model = CatBoost()
+        model.load_model(str(path), format="cbm")
+        return model
+
+    def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
+        pool = self.pool(X)
+        if task == "classification":
+            proba = np.asarray(model.predict(pool, prediction_type="Probability"), "float64")
+            return {"proba": proba.reshape(len(X), -1)}
+        return {"value": np.asarray(model.predict(pool, prediction_type="RawFormulaVal"),
+                                    dtype="float64").reshape(-1)}
+
+
+class SklearnFramework(Framework):
+    name, package, extension = "scikit-learn", "sklearn", ".skops"
+
+    @staticmethod
+    def array(X: pd.DataFrame) -> np.ndarray:
+        cats = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+        if cats:
+            raise BundleError(
+                f"Columns {cats} are categories; scikit-learn models need numbers. Use the "
+                "recipe's one-hot encoding (categorical step with encoding 'onehot').")
+        return X.to_numpy(dtype="float64")
+
+    def dumps(self, model: Any) -> bytes:
+        return dumps_skops(model)
+
+    def load(self, path: Path) -> Any:
+        return load_skops(path)
+
+    def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
+        A = self.array(X)
+        if task == "classification":
+            proba = np.zeros((len(A), n_classes))
+            proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(A)
+            return {"proba": proba}
+        if task == "regression":
+            return {"value": np.asarray(model.predict(A), dtype="float64")}
+        if task == "clustering":
+            return {"cluster": np.asarray(model.predict(A), dtype="int64")}
+        if task == "anomaly_detection":
+            score = -np.asarray(model.score_samples(A), dtype="float64")
+            return {"score": score, "is_anomaly": model.predict(A) == -1}
+        return {"components": np.asarray(model.transform(A), dtype="float64")}
+
+
+FRAMEWORKS: dict[str, Framework] = {
+    f.name: f for f in (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(),
+                        SklearnFramework())
+}
+
+
+def get_framework(name: str) -> Framework:
+    try:
+        return FRAMEWORKS[name]
+    except KeyError:
+        raise BundleError(
+            f"Unknown model framework {name!r}; this Shipyard loads {sorted(FRAMEWORKS)}."
+        ) from None

@@ -1,0 +1,172 @@
+"""A loaded bundle as a whole inference pipeline: raw rows → recipe → model → decoded labels."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.bundle._frameworks import Framework, Outputs, get_framework
+from shipyard.bundle._manifest import BundleError, read_manifest, verify_files
+from shipyard.errors import InvalidRequest
+from shipyard.features import FittedRecipe
+from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+
+#: Bad values named in an input error, at most.
+_SHOWN = 3
+
+
+def output_schema(task: str, classes: list[str] | None, n_components: int = 0) -> list[dict]:
+    """The columns :meth:`InferencePipeline.predict` returns for ``task``."""
+    if task == "classification":
+        return [{"name": "prediction", "dtype": "str"}] + [
+            {"name": f"probability.{c}", "dtype": "float64"} for c in classes or []]
+    if task == "regression":
+        return [{"name": "prediction", "dtype": "float64"}]
+    if task == "clustering":
+        return [{"name": "prediction", "dtype": "int64"}]
+    if task == "anomaly_detection":
+        return [{"name": "score", "dtype": "float64"}, {"name": "is_anomaly", "dtype": "bool"}]
+    return [{"name": f"component.{i + 1}", "dtype": "float64"} for i in range(n_components)]
+
+
+class InferencePipeline:
+    """Feature recipe → model → label decoding, as one object (what an endpoint serves)."""
+
+    def __init__(self, manifest: Mapping[str, Any], recipe: FittedRecipe, model: Any,
+                 framework: Framework) -> None:
+        self.manifest = dict(manifest)
+        self.recipe = recipe
+        self.model = model
+        self.framework = framework
+        classes = self.manifest.get("classes")
+        self.classes: list[str] | None = list(classes) if classes else None
+        self.input_signature: list[dict[str, Any]] = recipe.input_signature
+        self.task: str = self.manifest["task"]
+
+    def _check_columns(self, df: pd.DataFrame, *, allow_extra: bool) -> None:
+        names = {e["name"] for e in self.input_signature}
+        for entry in self.input_signature:
+            if entry.get("required", True) and entry["name"] not in df.columns:
+                raise InvalidRequest(
+                    f"Column {entry['name']!r} is missing; the model needs it "
+                    f"({entry['semantic_type']}). Add it to the input rows.")
+        if not allow_extra:
+            target = self.manifest.get("target")
+            extra = [str(c) for c in df.columns if c not in names and c != target]
+            if extra:
+                raise InvalidRequest(
+                    f"Unknown column {extra[0]!r}; the model's inputs are "
+                    f"{sorted(names)}. Remove the column or fix its name.")
+
+    def validate_input(self, df: pd.DataFrame) -> None:
+        """Refuse rows the model cannot read: a missing or unknown column, a wrongly typed value.
+
+        Raises:
+            InvalidRequest: naming the column (and the first bad values).
+        """
+        self._check_columns(df, allow_extra=False)
+        for entry in self.input_signature:
+            if entry["name"] in df.columns:
+                _check_values(entry, df[entry["name"]])
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows → the model's features (the fitted recipe)."""
+        return self.recipe.transform(df)
+
+    def outputs(self, df: pd.DataFrame) -> Outputs:
+        """Raw rows → the model's raw outputs (class probabilities, values, scores…)."""
+        self._check_columns(df, allow_extra=True)
+        return self.framework.outputs(self.model, self.transform(df), self.task,
+                                      len(self.classes or []))
+
+    def predict(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows → one output row each (columns per :func:`output_schema`)."""
+        out = self.outputs(df)
+        index = pd.RangeIndex(len(df))
+        if self.task == "classification":
+            classes = self.classes or []
+            proba = out["proba"]
+            labels = np.asarray(classes, dtype=object)[np.argmax(proba, axis=1)]
+            cols: dict[str, Any] = {"prediction": pd.Series(labels, index=index, dtype="str")}
+            for i, label in enumerate(classes):
+                cols[f"probability.{label}"] = proba[:, i]
+            return pd.DataFrame(cols, index=index)
+        if self.task == "regression":
+            return pd.DataFrame({"prediction": out["value"]}, index=index)
+        if self.task == "clustering":
+            return pd.DataFrame({"prediction": out["cluster"]}, index=index)
+        if self.task == "anomaly_detection":
+            return pd.DataFrame({"score": out["score"],
+                                 "is_anomaly": out["is_anomaly"].astype(bool)}, index=index)
+        comps = out["components"]
+        return pd.DataFrame(comps, index=index,
+                            columns=[f"component.{i + 1}" for i in range(comps.shape[1])])
+
+
+def _bad(series: pd.Series, ok: pd.Series) -> str:
+    bad = series[~ok & series.notna()]
+    return ", ".join(f"{v!r} in row {i}" for i, v in list(bad.items())[:_SHOWN])
+
+
+def _check_values(entry: Mapping[str, Any], s: pd.Series) -> None:
+    name, kind = entry["name"], entry["semantic_type"]
+    if kind == "numeric" and not pd.api.types.is_numeric_dtype(s.dtype):
+        ok = pd.to_numeric(s.astype("object"), errors="coerce").notna() | s.isna()
+        if not ok.all():
+            raise InvalidRequest(
+                f"Column {name!r} must be numeric; got {_bad(s, ok)}. Send numbers "
+                "(or null for a missing value).")
+    elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        parsed = pd.to_datetime(s.astype("object"), errors="coerce", utc=True, format="ISO8601")
+        ok = parsed.notna() | s.isna()
+        if not ok.all():
+            raise InvalidRequest(
+                f"Column {name!r} must hold dates/times; got {_bad(s, ok)}. Send ISO 8601 "
+                "text such as '2024-01-31' or '2024-01-31T12:00:00'.")
+    elif kind == "boolean" and not (pd.api.types.is_bool_dtype(s.dtype)
+                                    or pd.api.types.is_numeric_dtype(s.dtype)):
+        words = s.astype("object").map(lambda v: str(v).strip().lower())
+        ok = words.isin(TRUE_WORDS | FALSE_WORDS) | s.isna()
+        if not ok.all():
+            raise InvalidRequest(
+                f"Column {name!r} must be true/false (or yes/no); got {_bad(s, ok)}.")
+
+
+def load_bundle(path: Path) -> InferencePipeline:
+    """Verify bundle folder ``path`` and load it as an :class:`InferencePipeline`.
+
+    Raises:
+        BundleError: MODEL.json missing or invalid, a file altered, missing or not
+            listed, or a model file that is not in its framework's safe format.
+    """
+    path = Path(path)
+    manifest = read_manifest(path)
+    verify_files(path, manifest)
+    try:
+        recipe = FittedRecipe.from_dict(json.loads((path / manifest["recipe"]).read_text()))
+    except (OSError, ValueError, InvalidRequest) as exc:
+        raise BundleError(f"The bundle's recipe {manifest['recipe']!r} cannot be read: "
+                          f"{exc}") from None
+    framework = get_framework(str(manifest["framework"].get("name", "")))
+    files = manifest["model_files"]
+    if not isinstance(files, list) or len(files) != 1:
+        raise BundleError(f"A bundle has exactly one model file; MODEL.json lists {files!r}.")
+    model_path = path / files[0]
+    if model_path.suffix != framework.extension:
+        raise BundleError(
+            f"Model file {files[0]!r} does not have the {framework.name} extension "
+            f"{framework.extension!r}; Shipyard loads each framework only from its native "
+            "safe format.")
+    try:
+        model = framework.load(model_path)
+    except BundleError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a framework's own error on a bad file
+        raise BundleError(f"Model file {files[0]!r} could not be loaded by "
+                          f"{framework.name}: {exc}") from None
+    return InferencePipeline(manifest, recipe, model, framework)

@@ -1,0 +1,28 @@
+"""Feature recipes: the transformations between a raw table and a model's features.
+
+A :class:`Recipe` is an ordered list of named steps (a registry: ``drop``,
+``datetime_parts``, ``boolean``, ``impute``, ``scale``, ``categorical``…), each
+JSON-serialisable; fitting it on training rows gives a :class:`FittedRecipe`
+whose state is JSON too, so it travels inside the model bundle and runs the same
+at serving time. :func:`default_recipe` builds one that makes any table
+trainable, with notes that say what it did::
+
+    recipe, notes = default_recipe(df, "churn", scale=False)
+    fitted = recipe.fit(df, "churn")
+    X = fitted.transform(df)
+
+Pure: DataFrames and dicts in, frozen results out; no I/O.
+"""
+
+from __future__ import annotations
+
+from shipyard.features._default import default_recipe
+from shipyard.features._recipe import FittedRecipe, Recipe, StepSpec
+from shipyard.features._semantic import SEMANTIC_TYPES, ColumnFacts, column_facts, looks_like_id
+from shipyard.features._steps import MISSING, MISSING_SUFFIX, OTHER, STEPS, Step, register_step
+
+__all__ = [
+    "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "ColumnFacts",
+    "FittedRecipe", "Recipe", "Step", "StepSpec", "column_facts", "default_recipe",
+    "looks_like_id", "register_step",
+]

@@ -1,0 +1,181 @@
+"""Recipes: ordered step specs (unfitted), and the fitted recipe that is part of a model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidRequest
+from shipyard.features._semantic import column_facts, is_numeric_dtype
+from shipyard.features._steps import Step, make_step
+
+FORMAT_VERSION = 1
+#: Categories listed in the input signature of a categorical column, at most.
+SIGNATURE_CATEGORIES = 100
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One recipe step: the registered step name, its columns (None: all it accepts), params."""
+
+    step: str
+    columns: tuple[str, ...] | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step,
+                "columns": None if self.columns is None else list(self.columns),
+                "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StepSpec:
+        if not isinstance(d, Mapping) or not isinstance(d.get("step"), str):
+            raise InvalidRequest(
+                f"A recipe step must be an object with a 'step' name; got {d!r}.")
+        columns = d.get("columns")
+        if columns is not None and (
+                not isinstance(columns, list | tuple)
+                or not all(isinstance(c, str) for c in columns)):
+            raise InvalidRequest(
+                f"The columns of recipe step {d['step']!r} must be a list of names or null; "
+                f"got {columns!r}.")
+        params = d.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise InvalidRequest(
+                f"The params of recipe step {d['step']!r} must be an object; got {params!r}.")
+        make_step(d["step"], None, params)  # unknown step or parameter: refuse now, not at fit
+        return cls(step=d["step"], columns=None if columns is None else tuple(columns),
+                   params=dict(params))
+
+    def build(self) -> Step:
+        return make_step(self.step, self.columns, self.params)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An unfitted feature recipe: the steps to fit, in order. JSON in, JSON out."""
+
+    steps: tuple[StepSpec, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "steps": [s.to_dict() for s in self.steps]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
+        steps = d.get("steps") if isinstance(d, Mapping) else None
+        if not isinstance(steps, list):
+            raise InvalidRequest(
+                "A recipe must be an object with a 'steps' list, e.g. "
+                '{"steps": [{"step": "impute"}, {"step": "categorical"}]}; '
+                f"got {d!r}.")
+        return cls(steps=tuple(StepSpec.from_dict(s) for s in steps))
+
+    def fit(self, df: pd.DataFrame, target: str | None = None) -> FittedRecipe:
+        """Fit every step in order on ``df`` (the target column is kept aside)."""
+        if target is not None and target not in df.columns:
+            raise InvalidRequest(f"The target column {target!r} is not in the data.")
+        y = df[target] if target is not None else None
+        frame = df.drop(columns=[target]) if target is not None else df
+        fitted: list[tuple[StepSpec, dict[str, Any]]] = []
+        for spec in self.steps:
+            step = spec.build()
+            state = step.fit(frame, y)
+            fitted.append((spec, state))
+            frame = step.transform(frame, state)
+        features, categorical = _check_output(frame)
+        dropped = _unused_inputs(df.drop(columns=[target]) if target else df, fitted)
+        signature = [_signature_entry(df, str(c), str(c) not in dropped, fitted)
+                     for c in df.columns if c != target]
+        return FittedRecipe(steps=tuple(fitted), input_signature=signature,
+                            feature_names=features, categorical_features=categorical,
+                            target=target)
+
+
+def _check_output(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    categorical = [str(c) for c in frame.columns
+                   if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    for c in frame.columns:
+        if not is_numeric_dtype(frame[c]) and str(c) not in categorical:
+            raise InvalidRequest(
+                f"Column {c!r} is still not numeric after the recipe (dtype {frame[c].dtype}); "
+                "add a 'categorical', 'boolean' or 'datetime_parts' step for it, or 'drop' it.")
+    return [str(c) for c in frame.columns], categorical
+
+
+def _unused_inputs(raw: pd.DataFrame, fitted: list[tuple[StepSpec, dict[str, Any]]]) -> set[str]:
+    """Input columns a 'drop' step removed: the model never needs them."""
+    out: set[str] = set()
+    for spec, state in fitted:
+        if spec.step == "drop":
+            out.update(c for c in state["columns"] if c in raw.columns)
+    return out
+
+
+def _signature_entry(df: pd.DataFrame, name: str, required: bool,
+                     fitted: list[tuple[StepSpec, dict[str, Any]]]) -> dict[str, Any]:
+    facts = column_facts(name, df[name])
+    entry: dict[str, Any] = {"name": name, "dtype": facts.dtype,
+                             "semantic_type": facts.semantic_type, "categories": None,
+                             "required": required}
+    for spec, state in fitted:
+        if spec.step == "categorical" and name in state["columns"]:
+            entry["semantic_type"] = "categorical"
+            entry["categories"] = state["columns"][name]["categories"][:SIGNATURE_CATEGORIES]
+    return entry
+
+
+@dataclass(frozen=True)
+class FittedRecipe:
+    """A fitted recipe: every step's fitted state, the input signature and the feature names."""
+
+    steps: tuple[tuple[StepSpec, dict[str, Any]], ...]
+    input_signature: list[dict[str, Any]]
+    feature_names: list[str]
+    categorical_features: list[str]
+    target: str | None = None
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Raw rows → model features (float columns; pandas categories when native).
+
+        Never raises on values: unseen categories become ``__other__``, a missing
+        input column is treated as all missing.
+        """
+        frame = df.drop(columns=[self.target], errors="ignore") if self.target else df
+        known = [e["name"] for e in self.input_signature]
+        absent = {n: np.nan for n in known if n not in frame.columns}
+        frame = frame[[n for n in known if n in frame.columns]]
+        if absent:
+            frame = frame.assign(**absent)
+        frame = frame.reset_index(drop=True)
+        for spec, state in self.steps:
+            frame = spec.build().transform(frame, state)
+        out = frame.reindex(columns=self.feature_names)
+        cats = set(self.categorical_features)
+        return out.astype({c: "float64" for c in self.feature_names if c not in cats})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "target": self.target,
+                "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],
+                "input_signature": self.input_signature, "feature_names": self.feature_names,
+                "categorical_features": self.categorical_features}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FittedRecipe:
+        try:
+            version = d["format_version"]
+            if version != FORMAT_VERSION:
+                raise InvalidRequest(
+                    f"Fitted recipe format {version!r} is not supported; this Shipyard reads "
+                    f"format {FORMAT_VERSION}. Upgrade Shipyard to load it.")
+            steps = tuple((StepSpec.from_dict(s), dict(s["state"])) for s in d["steps"])
+            return cls(steps=steps, input_signature=list(d["input_signature"]),
+                       feature_names=list(d["feature_names"]),
+                       categorical_features=list(d["categorical_features"]),
+                       target=d.get("target"))
+        except (KeyError, TypeError) as exc:
+            raise InvalidRequest(
+                f"A fitted recipe lacks a field or has a wrong one: {exc}.") from exc

@@ -1,0 +1,299 @@
+"""The registry of recipe steps: named, JSON-serialisable transformations with fit/transform.
+
+A step is declared by a class registered under its name. Its spec (the columns it
+works on and its parameters) and its fitted state are plain JSON, so a fitted
+recipe is data, never code: it is stored in the model bundle as ``recipe.json``.
+
+``fit`` sees the frame as the steps before it left it (and the target, for steps
+that need it); ``transform`` must never raise on values it has not seen: an unseen
+category becomes ``__other__``, an unparseable number becomes missing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidRequest
+from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS, is_numeric_dtype
+
+OTHER = "__other__"
+MISSING = "__missing__"
+#: Suffix of the indicator column an imputed column gets.
+MISSING_SUFFIX = "__missing"
+
+State = dict[str, Any]
+
+
+class Step:
+    """Base of every recipe step; subclasses declare ``name``, ``defaults`` and ``accepts``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Parameter name → default value (JSON). Unknown parameters are refused.
+    defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Column kinds the step takes when its columns are not listed ("numeric", "text", "any").
+    accepts: ClassVar[str] = "any"
+
+    def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any]) -> None:
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise InvalidRequest(
+                f"Recipe step {self.name!r} has no parameter {unknown[0]!r}; "
+                f"its parameters are {sorted(self.defaults) or 'none'}."
+            )
+        self.columns = columns
+        self.params = {**self.defaults, **params}
+
+    def select(self, df: pd.DataFrame) -> list[str]:
+        """The columns this step works on in ``df``: listed ones present, or all it accepts."""
+        if self.columns is not None:
+            return [c for c in self.columns if c in df.columns]
+        if self.accepts == "numeric":
+            return [str(c) for c in df.columns if is_numeric_dtype(df[c])]
+        if self.accepts == "text":
+            return [str(c) for c in df.columns if not is_numeric_dtype(df[c])
+                    and not pd.api.types.is_bool_dtype(df[c].dtype)]
+        return [str(c) for c in df.columns]
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        raise NotImplementedError
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        raise NotImplementedError
+
+
+STEPS: dict[str, type[Step]] = {}
+
+
+def register_step(cls: type[Step]) -> type[Step]:
+    """Class decorator: make a step available to recipes under ``cls.name``."""
+    if cls.name in STEPS:
+        raise ValueError(f"A recipe step named {cls.name!r} is already registered.")
+    STEPS[cls.name] = cls
+    return cls
+
+
+def make_step(name: str, columns: tuple[str, ...] | None, params: Mapping[str, Any]) -> Step:
+    try:
+        cls = STEPS[name]
+    except KeyError:
+        raise InvalidRequest(
+            f"Unknown recipe step {name!r}; the known steps are {sorted(STEPS)}."
+        ) from None
+    return cls(columns, params)
+
+
+def _numbers(s: pd.Series) -> pd.Series:
+    """``s`` as float64; values that are not numbers become NaN (never an error)."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype("float64")
+    if is_numeric_dtype(s):
+        return s.astype("float64")
+    return pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
+
+
+def _labels(s: pd.Series) -> pd.Series:
+    """``s`` as Python strings (object dtype); missing values stay missing."""
+    return s.astype("str").astype("object")
+
+
+def _float(value: float) -> float:
+    return 0.0 if value is None or not math.isfinite(value) else float(value)
+
+
+@register_step
+class Drop(Step):
+    name = "drop"
+    description = "Remove columns (identifiers, constants, free text, or any the user lists)."
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        return {"columns": self.select(df)}
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        return df.drop(columns=[c for c in state["columns"] if c in df.columns])
+
+
+_PARTS: dict[str, Callable[[Any], Any]] = {
+    "year": lambda d: d.dt.year, "month": lambda d: d.dt.month, "day": lambda d: d.dt.day,
+    "dayofweek": lambda d: d.dt.day_of_week, "hour": lambda d: d.dt.hour,
+}
+
+
+def _to_datetime(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        out = s
+    else:
+        out = pd.to_datetime(s.astype("object"), errors="coerce", utc=True, format="ISO8601")
+    if getattr(out.dt, "tz", None) is not None:
+        out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
+@register_step
+class DatetimeParts(Step):
+    name = "datetime_parts"
+    description = "Replace a date/time column by its parts (year, month, day, weekday, hour)."
+    defaults = {"parts": ["year", "month", "day", "dayofweek", "hour"]}
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        unknown = sorted(set(self.params["parts"]) - set(_PARTS))
+        if unknown:
+            raise InvalidRequest(f"Unknown date part {unknown[0]!r}; use some of {list(_PARTS)}.")
+        kept: dict[str, list[str]] = {}
+        for col in self.select(df):
+            d = _to_datetime(df[col])
+            # A part that never varies (the hour of plain dates) tells the model nothing.
+            kept[col] = [p for p in self.params["parts"] if _PARTS[p](d).nunique() > 1]
+        return {"parts": kept}
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        out = df.copy()
+        for col, parts in state["parts"].items():
+            d = _to_datetime(out[col]) if col in out.columns else pd.Series(
+                pd.NaT, index=out.index, dtype="datetime64[ns]")
+            for part in parts:
+                out[f"{col}.{part}"] = _PARTS[part](d).astype("float64")
+            out = out.drop(columns=[col], errors="ignore")
+        return out
+
+
+@register_step
+class Boolean(Step):
+    name = "boolean"
+    description = "Two-state columns (bool, yes/no, true/false) as 0/1."
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        return {"columns": self.select(df)}
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        out = df.copy()
+        for col in state["columns"]:
+            if col not in out.columns:
+                continue
+            s = out[col]
+            if pd.api.types.is_bool_dtype(s.dtype) or is_numeric_dtype(s):
+                out[col] = _numbers(s)
+                continue
+            words = _labels(s).map(lambda v: v.strip().lower() if isinstance(v, str) else None)
+            out[col] = words.map(
+                lambda v: 1.0 if v in TRUE_WORDS else 0.0 if v in FALSE_WORDS else np.nan
+            ).astype("float64")
+        return out
+
+
+@register_step
+class Impute(Step):
+    name = "impute"
+    description = ("Fill missing numbers with the median (or mean, or a constant), adding a "
+                   "missing-indicator column where the training data had gaps.")
+    defaults = {"strategy": "median", "fill_value": 0.0, "indicator": True}
+    accepts = "numeric"
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        strategy = self.params["strategy"]
+        if strategy not in ("median", "mean", "constant"):
+            raise InvalidRequest(
+                f"Impute strategy must be 'median', 'mean' or 'constant'; got {strategy!r}.")
+        fitted: dict[str, dict[str, Any]] = {}
+        for col in self.select(df):
+            s = _numbers(df[col])
+            if strategy == "constant":
+                value = float(self.params["fill_value"])
+            else:
+                value = _float(s.median() if strategy == "median" else s.mean())
+            fitted[col] = {"value": value,
+                           "indicator": bool(self.params["indicator"] and s.isna().any())}
+        return {"columns": fitted}
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        out = df.copy()
+        for col, fit in state["columns"].items():
+            s = _numbers(out[col]) if col in out.columns else pd.Series(
+                np.nan, index=out.index, dtype="float64")
+            if fit["indicator"]:
+                out[col + MISSING_SUFFIX] = s.isna().astype("float64")
+            out[col] = s.fillna(fit["value"])
+        return out
+
+
+@register_step
+class Scale(Step):
+    name = "scale"
+    description = "Standardise numbers (subtract the mean, divide by the standard deviation)."
+    accepts = "numeric"
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        fitted = {}
+        for col in self.select(df):
+            s = _numbers(df[col])
+            std = _float(s.std(ddof=0))
+            fitted[col] = [_float(s.mean()), std if std > 0 else 1.0]
+        return {"columns": fitted}
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        out = df.copy()
+        for col, (mean, std) in state["columns"].items():
+            if col in out.columns:
+                out[col] = (_numbers(out[col]) - mean) / std
+        return out
+
+
+@register_step
+class Categorical(Step):
+    name = "categorical"
+    description = ("Labels as one-hot columns or a native pandas category; rare and unseen "
+                   "labels become __other__, missing ones __missing__.")
+    defaults = {"encoding": "onehot", "max_categories": 20, "min_count": 5}
+    accepts = "text"
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        if self.params["encoding"] not in ("onehot", "native"):
+            raise InvalidRequest("Categorical encoding must be 'onehot' or 'native'; "
+                                 f"got {self.params['encoding']!r}.")
+        fitted = {}
+        for col in self.select(df):
+            labels = _labels(df[col])
+            counts = labels.dropna().value_counts()
+            frequent = counts[counts >= int(self.params["min_count"])]
+            kept = sorted(str(v) for v in frequent.index[: int(self.params["max_categories"])])
+            if not kept and len(counts):  # tiny data: keep the most frequent label at least
+                kept = [str(counts.index[0])]
+            fitted[col] = {"categories": kept,
+                           "other": bool(len(counts) > len(kept)),
+                           "missing": bool(labels.isna().any())}
+        return {"columns": fitted, "encoding": self.params["encoding"]}
+
+    @staticmethod
+    def _grouped(s: pd.Series | None, index: pd.Index, categories: list[str]) -> pd.Series:
+        if s is None:
+            return pd.Series(MISSING, index=index, dtype="object")
+        labels = _labels(s)
+        grouped = labels.where(labels.isin(categories), OTHER)
+        return grouped.where(labels.notna(), MISSING)
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        out = df.copy()
+        new: dict[str, pd.Series] = {}
+        for col, fit in state["columns"].items():
+            grouped = self._grouped(out[col] if col in out.columns else None, out.index,
+                                    fit["categories"])
+            out = out.drop(columns=[col], errors="ignore")
+            if state["encoding"] == "native":
+                levels = [*fit["categories"], OTHER, MISSING]
+                new[col] = pd.Series(pd.Categorical(grouped, categories=levels), index=out.index)
+                continue
+            levels = list(fit["categories"])
+            if fit["other"]:
+                levels.append(OTHER)
+            if fit["missing"]:
+                levels.append(MISSING)
+            codes = pd.Index(levels, dtype="object").get_indexer(grouped)  # -1: not a column
+            onehot = (codes[:, None] == np.arange(len(levels))[None, :]).astype("float64")
+            for i, level in enumerate(levels):
+                new[f"{col}={level}"] = pd.Series(onehot[:, i], index=out.index)
+        return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out

@@ -1,0 +1,140 @@
+"""The algorithm registry: what each built-in declares, and the one way they are fitted."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidRequest
+from shipyard.training._hyperparameters import Hyperparameter, validate_all
+
+SUPERVISED = frozenset({"binary", "multiclass", "regression"})
+UNSUPERVISED = frozenset({"clustering", "dimensionality_reduction", "anomaly_detection"})
+PROBLEM_TYPES = ("binary", "multiclass", "regression", "clustering",
+                 "dimensionality_reduction", "anomaly_detection")
+
+
+def task_of(problem_type: str) -> str:
+    """The bundle task of a problem type (binary and multiclass are classification)."""
+    return "classification" if problem_type in ("binary", "multiclass") else problem_type
+
+
+@dataclass(frozen=True)
+class AlgorithmInfo:
+    """What an algorithm declares: problem types, hyperparameters, and the features it needs."""
+
+    name: str
+    problem_types: frozenset[str]
+    hyperparameters: tuple[Hyperparameter, ...]
+    needs_scaling: bool
+    categorical: str  # "onehot" | "native"
+    framework: str
+    description: str
+
+    @property
+    def supervised(self) -> bool:
+        return bool(self.problem_types & SUPERVISED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "problem_types": sorted(self.problem_types),
+                "hyperparameters": [h.to_dict() for h in self.hyperparameters],
+                "needs_scaling": self.needs_scaling, "categorical": self.categorical,
+                "framework": self.framework, "description": self.description}
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Everything an algorithm's ``fit`` gets: one context object.
+
+    ``y_*`` hold class indices for classification, values for regression, None
+    for the unsupervised problem types.
+    """
+
+    X_train: pd.DataFrame
+    y_train: np.ndarray | None
+    problem_type: str
+    hyperparameters: Mapping[str, Any]
+    X_valid: pd.DataFrame | None = None
+    y_valid: np.ndarray | None = None
+    n_classes: int = 0
+    seed: int = 42
+    n_jobs: int = 1
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class FitResult:
+    """A fitted model (the framework's own object) and what training recorded."""
+
+    model: Any
+    #: ``{"<split>.<metric>": [value per iteration]}`` (boosting), else empty.
+    curves: dict[str, list[float | None]] = field(default_factory=dict)
+    best_iteration: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Algorithm:
+    """A built-in algorithm: its declaration and its fit."""
+
+    info: ClassVar[AlgorithmInfo]
+
+    def fit(self, data: FitData) -> FitResult:
+        raise NotImplementedError
+
+
+ALGORITHMS: dict[str, Algorithm] = {}
+
+
+def register(cls: type[Algorithm]) -> type[Algorithm]:
+    """Class decorator: add a built-in algorithm to :data:`ALGORITHMS`."""
+    if cls.info.name in ALGORITHMS:
+        raise ValueError(f"An algorithm named {cls.info.name!r} is already registered.")
+    ALGORITHMS[cls.info.name] = cls()
+    return cls
+
+
+def get_algorithm(name: str) -> Algorithm:
+    """The registered algorithm ``name``, or InvalidRequest listing the known names."""
+    try:
+        return ALGORITHMS[name]
+    except (KeyError, TypeError):
+        raise InvalidRequest(
+            f"Unknown algorithm {name!r}; the built-in algorithms are {sorted(ALGORITHMS)}."
+        ) from None
+
+
+def validate_hyperparameters(algorithm: str, hp: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``hp`` checked against the algorithm's declarations, with defaults filled in.
+
+    Raises:
+        InvalidRequest: an unknown algorithm or hyperparameter (listing the known
+            ones), a value of the wrong type or out of range.
+    """
+    if hp is not None and not isinstance(hp, Mapping):
+        raise InvalidRequest(f"Hyperparameters must be an object of name → value; got {hp!r}.")
+    info = get_algorithm(algorithm).info
+    return validate_all(algorithm, info.hyperparameters, dict(hp or {}))
+
+
+def num_cpus() -> int:
+    """The CPUs the job may use (``SHIPYARD_NUM_CPUS``), else the machine's."""
+    value = os.environ.get("SHIPYARD_NUM_CPUS", "")
+    try:
+        return max(1, int(float(value)))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def early_stopping(data: FitData) -> int | None:
+    """The early-stopping patience asked for, checked to have a validation split to watch."""
+    rounds = data.hyperparameters.get("early_stopping_rounds")
+    if rounds is not None and (data.X_valid is None or len(data.X_valid) == 0):
+        raise InvalidRequest(
+            "early_stopping_rounds needs a validation split to watch; give the split a "
+            "validation fraction (e.g. [0.7, 0.2, 0.1]) or a 'validation' input.")
+    return rounds

@@ -1,0 +1,188 @@
+"""Gradient boosting built-ins: XGBoost, LightGBM, CatBoost (native APIs, native files).
+
+Each records the per-iteration loss on the training and the validation split.
+The validation split stops training early only when ``early_stopping_rounds`` is
+given; otherwise every round is kept and the curves just show how training went.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shipyard.bundle import get_framework
+from shipyard.evaluation import curves_from_evals
+from shipyard.training._algorithms import (
+    Algorithm,
+    AlgorithmInfo,
+    FitData,
+    FitResult,
+    early_stopping,
+    register,
+)
+from shipyard.training._hyperparameters import Hyperparameter as H
+
+BOOSTING_PROBLEMS = frozenset({"binary", "multiclass", "regression"})
+
+_EARLY = H("early_stopping_rounds", "int", None, 1, 1000,
+           description="stop when the validation loss has not improved for this many rounds; "
+                       "null trains every round")
+
+
+def _has_valid(data: FitData) -> bool:
+    return data.X_valid is not None and len(data.X_valid) > 0 and data.y_valid is not None
+
+
+@register
+class XGBoost(Algorithm):
+    info = AlgorithmInfo(
+        name="xgboost", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
+        categorical="onehot", framework="xgboost",
+        description="Gradient-boosted trees (XGBoost, histogram method).",
+        hyperparameters=(
+            H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
+            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
+            H("max_depth", "int", 4, 1, 20, description="depth of each tree"),
+            H("min_child_weight", "float", 1.0, 0.0, 1000.0,
+              description="minimum hessian weight in a leaf"),
+            H("subsample", "float", 0.8, 0.05, 1.0, description="share of rows per tree"),
+            H("colsample_bytree", "float", 0.8, 0.05, 1.0,
+              description="share of features per tree"),
+            H("reg_lambda", "float", 1.0, 1e-8, 100.0, log=True, description="L2 penalty"),
+            H("reg_alpha", "float", 0.0, 0.0, 100.0, description="L1 penalty"),
+            H("gamma", "float", 0.0, 0.0, 100.0, description="minimum loss reduction to split"),
+            _EARLY,
+        ),
+    )
+
+    def fit(self, data: FitData) -> FitResult:
+        import xgboost as xgb
+
+        hp, rounds = data.hyperparameters, early_stopping(data)
+        objective, metric = {
+            "binary": ("binary:logistic", "logloss"),
+            "multiclass": ("multi:softprob", "mlogloss"),
+            "regression": ("reg:squarederror", "rmse"),
+        }[data.problem_type]
+        params: dict[str, Any] = {
+            "objective": objective, "eval_metric": metric, "tree_method": "hist",
+            "eta": hp["learning_rate"], "max_depth": hp["max_depth"],
+            "min_child_weight": hp["min_child_weight"], "subsample": hp["subsample"],
+            "colsample_bytree": hp["colsample_bytree"], "lambda": hp["reg_lambda"],
+            "alpha": hp["reg_alpha"], "gamma": hp["gamma"], "seed": data.seed,
+            "nthread": data.n_jobs, "verbosity": 0,
+        }
+        if data.problem_type == "multiclass":
+            params["num_class"] = data.n_classes
+        adapter = get_framework("xgboost")
+        dtrain = adapter.matrix(data.X_train, data.y_train)  # type: ignore[attr-defined]
+        evals = [(dtrain, "train")]
+        if _has_valid(data):
+            evals.append((adapter.matrix(data.X_valid, data.y_valid), "validation"))  # type: ignore[attr-defined]
+        history: dict[str, Any] = {}
+        booster = xgb.train(params, dtrain, num_boost_round=hp["n_estimators"], evals=evals,
+                            evals_result=history, early_stopping_rounds=rounds,
+                            verbose_eval=False)
+        best = None
+        if rounds is not None:
+            best = int(booster.best_iteration)
+            booster = booster[: best + 1]  # the saved model is exactly the one evaluated
+        return FitResult(model=booster, curves=curves_from_evals(history), best_iteration=best)
+
+
+@register
+class LightGBM(Algorithm):
+    info = AlgorithmInfo(
+        name="lightgbm", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
+        categorical="native", framework="lightgbm",
+        description="Gradient-boosted trees (LightGBM, leaf-wise, native categories).",
+        hyperparameters=(
+            H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
+            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
+            H("num_leaves", "int", 31, 2, 4096, description="leaves per tree"),
+            H("max_depth", "int", None, 1, 64, description="depth limit; null for none"),
+            H("min_child_samples", "int", 20, 1, 10_000, description="minimum rows in a leaf"),
+            H("subsample", "float", 0.8, 0.05, 1.0, description="share of rows per round"),
+            H("colsample_bytree", "float", 0.8, 0.05, 1.0,
+              description="share of features per tree"),
+            H("reg_lambda", "float", 0.0, 0.0, 100.0, description="L2 penalty"),
+            H("reg_alpha", "float", 0.0, 0.0, 100.0, description="L1 penalty"),
+            _EARLY,
+        ),
+    )
+
+    def fit(self, data: FitData) -> FitResult:
+        import lightgbm as lgb
+
+        hp, rounds = data.hyperparameters, early_stopping(data)
+        objective, metric = {
+            "binary": ("binary", "binary_logloss"),
+            "multiclass": ("multiclass", "multi_logloss"),
+            "regression": ("regression", "rmse"),
+        }[data.problem_type]
+        params: dict[str, Any] = {
+            "objective": objective, "metric": metric, "learning_rate": hp["learning_rate"],
+            "num_leaves": hp["num_leaves"], "max_depth": hp["max_depth"] or -1,
+            "min_child_samples": hp["min_child_samples"],
+            "bagging_fraction": hp["subsample"], "bagging_freq": 1 if hp["subsample"] < 1 else 0,
+            "feature_fraction": hp["colsample_bytree"], "lambda_l2": hp["reg_lambda"],
+            "lambda_l1": hp["reg_alpha"], "seed": data.seed, "num_threads": data.n_jobs,
+            "verbosity": -1, "deterministic": True, "force_row_wise": True,
+        }
+        if data.problem_type == "multiclass":
+            params["num_class"] = data.n_classes
+        frame = get_framework("lightgbm").frame  # type: ignore[attr-defined]
+        train = lgb.Dataset(frame(data.X_train), label=data.y_train, free_raw_data=False)
+        sets, names = [train], ["train"]
+        if _has_valid(data):
+            sets.append(lgb.Dataset(frame(data.X_valid), label=data.y_valid, reference=train))
+            names.append("validation")
+        history: dict[str, Any] = {}
+        callbacks = [lgb.record_evaluation(history)]
+        if rounds is not None:
+            callbacks.append(lgb.early_stopping(rounds, verbose=False))
+        booster = lgb.train(params, train, num_boost_round=hp["n_estimators"], valid_sets=sets,
+                            valid_names=names, callbacks=callbacks)
+        best = int(booster.best_iteration) - 1 if rounds is not None else None
+        return FitResult(model=booster, curves=curves_from_evals(history), best_iteration=best)
+
+
+@register
+class CatBoost(Algorithm):
+    info = AlgorithmInfo(
+        name="catboost", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
+        categorical="native", framework="catboost",
+        description="Gradient-boosted oblivious trees (CatBoost, native categories).",
+        hyperparameters=(
+            H("iterations", "int", 500, 1, 10_000, description="boosting rounds"),
+            H("learning_rate", "float", 0.08, 1e-4, 1.0, log=True, description="shrinkage"),
+            H("depth", "int", 6, 1, 16, description="depth of each tree"),
+            H("l2_leaf_reg", "float", 3.0, 1e-3, 100.0, log=True, description="L2 penalty"),
+            H("random_strength", "float", 1.0, 0.0, 100.0,
+              description="randomness of split scores"),
+            _EARLY,
+        ),
+    )
+
+    def fit(self, data: FitData) -> FitResult:
+        from catboost import CatBoost as Model
+
+        hp, rounds = data.hyperparameters, early_stopping(data)
+        loss = {"binary": "Logloss", "multiclass": "MultiClass",
+                "regression": "RMSE"}[data.problem_type]
+        model = Model({
+            "loss_function": loss, "iterations": hp["iterations"],
+            "learning_rate": hp["learning_rate"], "depth": hp["depth"],
+            "l2_leaf_reg": hp["l2_leaf_reg"], "random_strength": hp["random_strength"],
+            "random_seed": data.seed, "thread_count": data.n_jobs, "verbose": False,
+            "allow_writing_files": False,
+        })
+        pool = get_framework("catboost").pool  # type: ignore[attr-defined]
+        valid = pool(data.X_valid, data.y_valid) if _has_valid(data) else None
+        model.fit(pool(data.X_train, data.y_train), eval_set=valid,
+                  early_stopping_rounds=rounds,
+                  use_best_model=rounds is not None and valid is not None)
+        history = model.get_evals_result()
+        best = int(model.get_best_iteration()) if rounds is not None else None
+        curves = curves_from_evals({k: {m.lower(): v for m, v in metrics.items()}
+                                    for k, metrics in history.items()})
+        return FitResult(model=model, curves=curves, best_iteration=best)

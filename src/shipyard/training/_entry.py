@@ -1,0 +1,379 @@
+"""The in-job training flow: data in, a verified model bundle out.
+
+:func:`run_training` is the whole flow on DataFrames (callable from tests and
+notebooks, no server); :func:`main` reads a job's working folder per the runtime
+contract and calls it. The steps: validate the request, split, fit the recipe on
+the training split only, train, evaluate validation and test through the same
+adapter serving uses, log metrics and curves, write the bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import shipyard
+from shipyard.bundle import InferencePipeline, get_framework, output_schema, write_bundle
+from shipyard.errors import InvalidRequest
+from shipyard.evaluation import EvaluationReport, SplitSpec, scalar_metrics, split_frame
+from shipyard.features import FittedRecipe, Recipe, default_recipe
+from shipyard.training._algorithms import (
+    FitData,
+    FitResult,
+    get_algorithm,
+    num_cpus,
+    task_of,
+    validate_hyperparameters,
+)
+from shipyard.training._metrics import evaluate_split
+from shipyard.training._problem import check_training_data, infer_problem_type
+
+TRAINING_CONFIG = "input/config/training.json"
+RECIPE_FILE = "recipe.json"
+EVALUATION_DIR = "evaluation"
+EVAL_SPLITS = ("validation", "test")
+
+
+def _no_metric(name: str, value: float, step: int | None = None) -> None:
+    """Metrics go nowhere outside a job unless a sink is given."""
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """One training request, as the in-job entry (or a test) hands it to :func:`run_training`."""
+
+    train: pd.DataFrame
+    algorithm: str
+    target: str | None
+    model_dir: Path
+    validation: pd.DataFrame | None = None
+    test: pd.DataFrame | None = None
+    problem_type: str | None = None
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    split: Mapping[str, Any] | None = None
+    recipe: Mapping[str, Any] | None = None
+    seed: int = 42
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    n_jobs: int | None = None
+    log: Callable[[str], None] = print
+    log_metric: Callable[..., None] = _no_metric
+    #: Render the evaluation plots into the bundle (tests that only need metrics skip them).
+    plots: bool = True
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What a training produced: the bundle's manifest, its folder and the notes logged."""
+
+    manifest: dict[str, Any]
+    model_dir: Path
+    notes: list[str]
+    fit_seconds: float
+    #: The trained model in memory, as the bundle will load it (recipe → model → labels).
+    pipeline: InferencePipeline
+
+    @property
+    def metrics(self) -> dict[str, dict[str, float]]:
+        return self.manifest["metrics"]
+
+
+@dataclass
+class _Splits:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    record: dict[str, Any]
+
+
+def _split(ctx: TrainingContext, target: str | None, problem_type: str) -> _Splits:
+    if ctx.validation is not None and ctx.test is not None:
+        return _Splits(ctx.train, ctx.validation, ctx.test, {
+            "method": "given", "row_counts": {"train": len(ctx.train),
+                                              "validation": len(ctx.validation),
+                                              "test": len(ctx.test)}})
+    split = dict(ctx.split or {})
+    split.setdefault("seed", ctx.seed)
+    spec = SplitSpec.from_dict(split)
+    tr, va, te = spec.fractions
+    # A split given as its own input is not cut from 'train': its share goes to the others.
+    if ctx.validation is not None:
+        spec = replace(spec, fractions=(tr / (tr + te), 0.0, te / (tr + te)))
+    elif ctx.test is not None:
+        spec = replace(spec, fractions=(tr / (tr + va), va / (tr + va), 0.0))
+    df = ctx.train.reset_index(drop=True)
+    cut = split_frame(df, spec, target=target, problem_type=problem_type)
+    train, validation, test = cut.frames(df)
+    validation = ctx.validation if ctx.validation is not None else validation
+    test = ctx.test if ctx.test is not None else test
+    record = dict(cut.record)
+    record["given"] = [n for n, f in (("validation", ctx.validation), ("test", ctx.test))
+                       if f is not None]
+    record["row_counts"] = {"train": len(train), "validation": len(validation),
+                            "test": len(test)}
+    return _Splits(train, validation, test, record)
+
+
+def _classes(frames: list[pd.DataFrame], target: str) -> list[str]:
+    values = pd.concat([f[target] for f in frames]).dropna()
+    distinct = pd.unique(values)
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        return [str(v) for v in sorted(distinct)]
+    return sorted(str(v) for v in distinct)
+
+
+def _encode(y: pd.Series, problem_type: str, classes: list[str] | None) -> np.ndarray:
+    if problem_type == "regression":
+        return y.to_numpy(dtype="float64")
+    index = {c: i for i, c in enumerate(classes or [])}
+    return np.array([index[str(v)] for v in y], dtype="int64")
+
+
+def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None,
+                   notes: list[str]) -> FittedRecipe:
+    info = get_algorithm(ctx.algorithm).info
+    if ctx.recipe is not None:
+        recipe = Recipe.from_dict(ctx.recipe)
+        notes.append(f"recipe: the user's ({len(recipe.steps)} steps)")
+    else:
+        recipe, recipe_notes = default_recipe(train, target, scale=info.needs_scaling,
+                                              categorical=info.categorical)
+        notes.extend(f"recipe: {n}" for n in recipe_notes)
+    fitted = recipe.fit(train, target)
+    if fitted.categorical_features and info.categorical == "onehot" and \
+            info.framework == "scikit-learn":
+        raise InvalidRequest(
+            f"Algorithm {ctx.algorithm!r} needs numeric features, but the recipe leaves "
+            f"{fitted.categorical_features[:3]} as categories; use encoding 'onehot' in the "
+            "recipe's categorical step.")
+    if not fitted.feature_names:
+        raise InvalidRequest("The recipe leaves no feature columns to train on; keep at "
+                             "least one column (check its 'drop' steps).")
+    return fitted
+
+
+def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]]) -> None:
+    for key, values in curves.items():
+        for step, value in enumerate(values):
+            if value is not None and np.isfinite(value):
+                ctx.log_metric(f"curve.{key}", float(value), step)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The request once checked: the frames to use, the target, problem type and classes."""
+
+    ctx: TrainingContext
+    target: str | None
+    problem_type: str
+    classes: list[str] | None
+    hyperparameters: dict[str, Any]
+    notes: list[str]
+
+
+def _frames(ctx: TrainingContext) -> dict[str, pd.DataFrame]:
+    given = {"train": ctx.train, "validation": ctx.validation, "test": ctx.test}
+    return {k: f for k, f in given.items() if f is not None}
+
+
+def _prepare(ctx: TrainingContext) -> _Problem:
+    info = get_algorithm(ctx.algorithm).info
+    hp = validate_hyperparameters(ctx.algorithm, ctx.hyperparameters)
+    notes = check_training_data(ctx.train, ctx.target, ctx.algorithm, ctx.problem_type)
+    if not info.supervised:
+        # The target column of an unsupervised request is not one of its features.
+        frames = {k: f.drop(columns=[ctx.target], errors="ignore") if ctx.target else f
+                  for k, f in _frames(ctx).items()}
+        return _Problem(replace(ctx, **frames), None, next(iter(info.problem_types)), None,
+                        hp, notes)
+    target = str(ctx.target)  # check_training_data refused a request without one
+    for name, frame in _frames(ctx).items():
+        if target not in frame.columns:
+            raise InvalidRequest(f"The {name} input has no target column {target!r}; every "
+                                 "input of a training job needs it.")
+    problem_type = ctx.problem_type or infer_problem_type(ctx.train[target])
+    classes = None if problem_type == "regression" else _classes(
+        list(_frames(ctx).values()), target)
+    frames = {k: f[f[target].notna()].reset_index(drop=True) for k, f in _frames(ctx).items()}
+    return _Problem(replace(ctx, **frames), target, problem_type, classes, hp, notes)
+
+
+def _evaluate(problem: _Problem, pipeline: InferencePipeline, model: Any,
+              X: dict[str, pd.DataFrame], y: dict[str, np.ndarray | None],
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    ctx = problem.ctx
+    metrics: dict[str, dict[str, Any]] = {}
+    baseline: dict[str, dict[str, Any]] = {}
+    for split in EVAL_SPLITS:
+        if len(X[split]) == 0:
+            continue
+        metrics[split], base = evaluate_split(problem.problem_type, pipeline, model, X[split],
+                                              y[split], y["train"], problem.classes)
+        if base is not None:
+            baseline[split] = base
+        scalars = scalar_metrics(metrics[split])
+        for name, value in scalars.items():
+            ctx.log_metric(f"{split}.{name}", value)
+        ctx.log(f"[training] {split}: " + ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
+    return metrics, baseline
+
+
+def run_training(ctx: TrainingContext) -> TrainingResult:
+    """Train ``ctx.algorithm`` on ``ctx.train`` and write the model bundle into ``ctx.model_dir``.
+
+    Raises:
+        InvalidRequest: a bad request (unknown algorithm or hyperparameter, a value
+            out of range, a missing or constant target, an all-missing column…),
+            before anything is trained.
+    """
+    problem = _prepare(ctx)
+    ctx, target, problem_type, notes = problem.ctx, problem.target, problem.problem_type, \
+        problem.notes
+    algorithm = get_algorithm(ctx.algorithm)
+    for note in notes:
+        ctx.log(f"[training] {note}")
+    parts = _split(ctx, target, problem_type)
+    ctx.log(f"[training] {ctx.algorithm} ({problem_type}); rows: train {len(parts.train)}, "
+            f"validation {len(parts.validation)}, test {len(parts.test)}")
+    fitted = _fitted_recipe(ctx, parts.train, target, notes)
+    for note in notes:
+        if note.startswith("recipe:"):
+            ctx.log(f"[training] {note}")
+    named = {"train": parts.train, "validation": parts.validation, "test": parts.test}
+    X = {name: fitted.transform(frame) for name, frame in named.items()}
+    y = {name: _encode(frame[target], problem_type, problem.classes) if target else None
+         for name, frame in named.items()}
+    ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
+    started = time.perf_counter()
+    result: FitResult = algorithm.fit(FitData(
+        X_train=X["train"], y_train=y["train"], X_valid=X["validation"], y_valid=y["validation"],
+        problem_type=problem_type, hyperparameters=problem.hyperparameters,
+        n_classes=len(problem.classes or []), seed=ctx.seed,
+        n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log))
+    fit_seconds = time.perf_counter() - started
+    ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
+    for note in result.notes:
+        notes.append(note)
+        ctx.log(f"[training] {note}")
+    _log_curves(ctx, result.curves)
+
+    task = task_of(problem_type)
+    framework = get_framework(algorithm.info.framework)
+    draft = {"task": task, "classes": problem.classes, "target": target}
+    metrics, baseline = _evaluate(problem, InferencePipeline(draft, fitted, result.model,
+                                                             framework), result.model, X, y)
+    report = EvaluationReport(problem_type=problem_type, metrics=metrics,
+                              curves=result.curves or None, baseline=baseline or None)
+    model_file = f"model{framework.extension}"
+    files: dict[str, bytes] = {
+        RECIPE_FILE: _json(fitted.to_dict()),
+        model_file: framework.dumps(result.model),
+        f"{EVALUATION_DIR}/evaluation.json": _json(report.to_dict()),
+    }
+    if ctx.plots:
+        files.update({f"{EVALUATION_DIR}/{name}": png for name, png in report.plots().items()})
+    n_components = int(getattr(result.model, "n_components_", 0)) \
+        if problem_type == "dimensionality_reduction" else 0
+    manifest = {
+        "task": task, "problem_type": problem_type, "algorithm": ctx.algorithm,
+        "framework": {"name": framework.name, "version": framework.version()},
+        "shipyard_version": shipyard.__version__, "target": target,
+        "classes": problem.classes, "input_signature": fitted.input_signature,
+        "feature_names": fitted.feature_names,
+        "output_schema": output_schema(task, problem.classes, n_components),
+        "recipe": RECIPE_FILE, "model_files": [model_file],
+        "hyperparameters": problem.hyperparameters, "split": parts.record,
+        "metrics": {s: scalar_metrics(m) for s, m in metrics.items()},
+        "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
+        "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
+                     "notes": notes},
+        "lineage": dict(ctx.lineage), "created_at": datetime.now(UTC).isoformat(),
+    }
+    written = write_bundle(ctx.model_dir, manifest=manifest, files=files)
+    ctx.log(f"[training] model bundle written to {ctx.model_dir}")
+    return TrainingResult(manifest=written, model_dir=ctx.model_dir, notes=notes,
+                          fit_seconds=fit_seconds,
+                          pipeline=InferencePipeline(written, fitted, result.model, framework))
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, indent=2, sort_keys=True, allow_nan=False).encode("utf-8")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"{path.name} is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"{path.name} must hold a JSON object; got {type(data).__name__}.")
+    return data
+
+
+def read_channel(folder: Path) -> pd.DataFrame:
+    """Every Parquet part of a channel folder, in order, as one DataFrame."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = sorted(p for p in folder.iterdir() if p.suffix == ".parquet")
+    if not parts:
+        raise InvalidRequest(f"Input channel {folder.name!r} holds no Parquet files.")
+    tables = [pq.read_table(p) for p in parts]
+    return (tables[0] if len(tables) == 1 else pa.concat_tables(tables)).to_pandas()
+
+
+def main(job_dir: Path) -> None:
+    """The entry the runtime calls for a job of kind ``training``.
+
+    Reads ``input/config/training.json`` (algorithm, target, problem_type, split,
+    recipe, seed), ``input/config/hyperparameters.json`` and the channels
+    ``input/data/{train,validation,test}/*.parquet``; writes the bundle into
+    ``model/`` and metrics through :func:`shipyard.runtime.log_metric`.
+    """
+    from shipyard import runtime
+    from shipyard.runtime import _contract as c
+
+    job_dir = Path(job_dir).resolve()
+    # log_metric finds the job's output folder through the contract's variables.
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    (job_dir / c.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
+    config = _read_json(job_dir / TRAINING_CONFIG)
+    if not config.get("algorithm"):
+        raise InvalidRequest(f"{TRAINING_CONFIG} names no 'algorithm'.")
+    data = job_dir / c.INPUT_DATA_DIR
+    channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
+                if (data / ch).is_dir() and any((data / ch).iterdir())}
+    if "train" not in channels:
+        raise InvalidRequest("A training job needs an input channel named 'train'.")
+    inputs = _read_json(job_dir / c.INPUTDATA_FILE)
+    job = _read_json(job_dir / c.JOB_FILE)
+    train_ref = inputs.get("train", {}) if isinstance(inputs.get("train"), dict) else {}
+    lineage = {
+        "dataset": train_ref.get("dataset"), "version": train_ref.get("version"),
+        "content_hash": train_ref.get("content_hash"), "job_id": job.get("job_id"),
+        "inputs": {ch: {k: v for k, v in ref.items() if k != "path"}
+                   for ch, ref in inputs.items() if isinstance(ref, dict)},
+    }
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
+    run_training(TrainingContext(
+        train=channels["train"], validation=channels.get("validation"),
+        test=channels.get("test"), algorithm=str(config["algorithm"]),
+        target=config.get("target"), problem_type=config.get("problem_type"),
+        hyperparameters=_read_json(job_dir / c.HYPERPARAMETERS_FILE),
+        split=config.get("split"), recipe=config.get("recipe"),
+        seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
+        log=log, log_metric=runtime.log_metric))

@@ -1,0 +1,119 @@
+"""Declared hyperparameters: name, type, range, default, scale; and their validation.
+
+Tuning reads these declarations to build its search space, so each one says
+everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
+searched on a log scale, ``choices`` for categorical ones. A default of None
+means "off" or "unlimited" (said in the description) and is the only None allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+
+TYPES = ("int", "float", "categorical", "bool")
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+
+
+@dataclass(frozen=True)
+class Hyperparameter:
+    """One hyperparameter of an algorithm, as tuning and validation read it."""
+
+    name: str
+    type: str
+    default: Any
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"Hyperparameter {self.name!r}: type must be one of {TYPES}.")
+        if self.type == "categorical" and not self.choices:
+            raise ValueError(f"Hyperparameter {self.name!r}: a categorical one needs choices.")
+        if self.log and (self.low is None or self.low <= 0):
+            raise ValueError(f"Hyperparameter {self.name!r}: a log scale needs low > 0.")
+        if self.default is not None:
+            self.validate(self.default)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "default": self.default,
+                "low": self.low, "high": self.high, "log": self.log,
+                "choices": list(self.choices) if self.choices else None,
+                "description": self.description}
+
+    def _range(self) -> str:
+        if self.type == "categorical":
+            return f"one of {list(self.choices or ())}"
+        if self.type == "bool":
+            return "true or false"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        kind = "an integer" if self.type == "int" else "a number"
+        return f"{kind} in [{lo}, {hi}]"
+
+    def _refuse(self, value: Any) -> InvalidRequest:
+        none = " (or null)" if self.default is None else ""
+        return InvalidRequest(
+            f"Hyperparameter {self.name!r} must be {self._range()}{none}; got {value!r}.")
+
+    def validate(self, value: Any) -> Any:
+        """``value`` coerced to its declared type; InvalidRequest names name, range and value."""
+        if value is None:
+            if self.default is None:
+                return None
+            raise self._refuse(value)
+        if self.type == "bool":
+            return self._bool(value)
+        if self.type == "categorical":
+            for choice in self.choices or ():
+                if value == choice or (isinstance(value, str) and value == str(choice)):
+                    return choice
+            raise self._refuse(value)
+        number = self._number(value)
+        if (self.low is not None and number < self.low) or (
+                self.high is not None and number > self.high):
+            raise self._refuse(value)
+        return number
+
+    def _bool(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise self._refuse(value)
+
+    def _number(self, value: Any) -> int | float:
+        if isinstance(value, bool):
+            raise self._refuse(value)
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                raise self._refuse(value) from None
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise self._refuse(value)
+        if self.type == "int":
+            if float(value) != int(value):
+                raise self._refuse(value)
+            return int(value)
+        return float(value)
+
+
+def validate_all(algorithm: str, declared: tuple[Hyperparameter, ...],
+                 given: dict[str, Any]) -> dict[str, Any]:
+    """Every declared hyperparameter, validated, with defaults for those not given."""
+    by_name = {h.name: h for h in declared}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        raise InvalidRequest(
+            f"Algorithm {algorithm!r} has no hyperparameter {unknown[0]!r}; its "
+            f"hyperparameters are {sorted(by_name)}.")
+    return {h.name: h.validate(given[h.name]) if h.name in given else h.default
+            for h in declared}

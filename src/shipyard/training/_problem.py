@@ -1,0 +1,138 @@
+"""Problem-type inference and the pre-flight checks of a training request.
+
+:func:`check_training_data` is cheap and pure: the jobs service calls it at submit
+time on a dataset's sample to refuse a bad request before a job starts, and the
+training entry calls it again on the real rows.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from shipyard.errors import InvalidRequest
+from shipyard.training._algorithms import PROBLEM_TYPES, SUPERVISED, get_algorithm
+
+#: Integer targets with at most this many distinct values (and few per row) are classes.
+MAX_INTEGER_CLASSES = 20
+#: ... and at most this share of distinct values per row.
+MAX_CLASS_RATIO = 0.05
+#: Fewer training rows than this cannot be split and evaluated meaningfully.
+MIN_ROWS = 10
+
+
+def infer_problem_type(y: pd.Series) -> str:
+    """binary, multiclass or regression, from the target's values.
+
+    Two distinct values (or a bool) are binary; text, categories, and integers
+    with few distinct values (≤ 20 and ≤ 5% of the rows) are multiclass; other
+    numbers are regression.
+    """
+    values = y.dropna()
+    distinct = int(values.nunique())
+    if pd.api.types.is_bool_dtype(values.dtype) or distinct == 2:
+        return "binary"
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        return "multiclass"
+    if pd.api.types.is_integer_dtype(values.dtype) and distinct <= MAX_INTEGER_CLASSES and (
+            len(values) and distinct / len(values) <= MAX_CLASS_RATIO):
+        return "multiclass"
+    return "regression"
+
+
+def _columns_hint(df: pd.DataFrame) -> str:
+    names = [str(c) for c in df.columns]
+    shown = ", ".join(repr(n) for n in names[:12])
+    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+
+
+def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
+    if not target:
+        raise InvalidRequest(
+            f"Algorithm {algorithm!r} learns to predict a column; name it as 'target' "
+            "in the training request.")
+    if target not in df.columns:
+        raise InvalidRequest(
+            f"The target column {target!r} is not in the data; its columns are "
+            f"{_columns_hint(df)}. Fix the target name.")
+    y = df[target]
+    present = y.dropna()
+    if present.empty:
+        raise InvalidRequest(
+            f"The target column {target!r} has no values (every row is missing); "
+            "choose a target with values.")
+    if present.astype(str).nunique() < 2:
+        raise InvalidRequest(
+            f"The target column {target!r} is constant ({present.iloc[0]!r} in every row), "
+            "so there is nothing to learn; choose another target or add varied rows.")
+    return y
+
+
+def _check_problem_type(problem_type: str, y: pd.Series, target: str) -> None:
+    distinct = int(y.dropna().astype(str).nunique())
+    if problem_type == "regression" and not (
+            pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)):
+        raise InvalidRequest(
+            f"Problem type 'regression' needs a numeric target; {target!r} holds "
+            f"{y.dtype} values. Use 'binary' or 'multiclass', or another target.")
+    if problem_type == "binary" and distinct != 2:
+        raise InvalidRequest(
+            f"Problem type 'binary' needs a target with 2 classes; {target!r} has "
+            f"{distinct}. Use 'multiclass' (or leave problem_type out to infer it).")
+
+
+def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
+                        problem_type: str | None = None) -> list[str]:
+    """Refuse a training request that cannot work, before training; return notes for the log.
+
+    Checks: the algorithm exists; a supervised one has a target that is present,
+    not all missing and not constant; the problem type (given or inferred) is one
+    the algorithm supports and fits the target; no column is missing in every row;
+    there are enough rows. An unsupervised algorithm ignores a target (noted).
+
+    Raises:
+        InvalidRequest: a sentence saying what is wrong and how to fix it.
+    """
+    info = get_algorithm(algorithm).info
+    notes: list[str] = []
+    if problem_type is not None and problem_type not in PROBLEM_TYPES:
+        raise InvalidRequest(
+            f"Unknown problem type {problem_type!r}; use one of {list(PROBLEM_TYPES)} "
+            "(or leave it out to infer it from the target).")
+    if len(df) < MIN_ROWS:
+        raise InvalidRequest(
+            f"The training data has {len(df)} rows; at least {MIN_ROWS} are needed to "
+            "train and evaluate a model.")
+    if info.supervised:
+        y = _check_target(df, target, algorithm)
+        if problem_type is None:
+            problem_type = infer_problem_type(y)
+            notes.append(f"problem type {problem_type} inferred from the target {target!r}")
+        elif problem_type not in SUPERVISED:
+            raise InvalidRequest(
+                f"Problem type {problem_type!r} has no target; algorithm {algorithm!r} "
+                f"solves {sorted(info.problem_types)}.")
+        _check_problem_type(problem_type, y, str(target))
+        missing = int(y.isna().sum())
+        if missing:
+            notes.append(f"{missing} rows with a missing target are left out")
+    else:
+        fixed = next(iter(info.problem_types))
+        if problem_type is not None and problem_type != fixed:
+            raise InvalidRequest(
+                f"Algorithm {algorithm!r} does {fixed}, not {problem_type!r}; leave "
+                "problem_type out or choose another algorithm.")
+        problem_type = fixed
+        if target:
+            notes.append(f"the target {target!r} is not used: {algorithm} is unsupervised "
+                         f"({fixed}), so the column is left out of the features")
+    if problem_type not in info.problem_types:
+        raise InvalidRequest(
+            f"Algorithm {algorithm!r} does not support {problem_type} problems; it supports "
+            f"{sorted(info.problem_types)}. Choose another algorithm or problem type.")
+    empty = [str(c) for c in df.columns if c != target and df[c].isna().all()]
+    if empty:
+        raise InvalidRequest(
+            f"Column {empty[0]!r} has no values (missing in every row)"
+            + (f", as do {len(empty) - 1} other(s)" if len(empty) > 1 else "")
+            + "; drop it from the dataset, or pass a recipe with a 'drop' step for it.")
+    return notes
