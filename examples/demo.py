@@ -37,8 +37,10 @@ def main() -> int:
     section("1. Start a server")
     t0 = time.perf_counter()
     pid = start_detached(settings)
-    console.print(f"server PID {pid} on {settings.url}, home {home} "
-                  f"(started in {time.perf_counter() - t0:.1f} s)")
+    console.print(
+        f"server PID {pid} on {settings.url}, home {home} "
+        f"(started in {time.perf_counter() - t0:.1f} s)"
+    )
     console.print(f"admin token written to {settings.credentials_path} (mode 0600)")
     try:
         sy.connect(url=settings.url, home=home)
@@ -59,24 +61,33 @@ def run_lifecycle(home: Path) -> None:
 
     section("3. Processing job: clean the table into a new dataset")
     clean_job = sy.Job.run(
-        "processing", HERE / "scripts" / "clean_churn.py",
-        inputs={"raw": "churn"}, outputs=["churn-clean"], memory="2G",
+        "processing",
+        HERE / "scripts" / "clean_churn.py",
+        inputs={"raw": "churn"},
+        outputs=["churn-clean"],
+        memory="2G",
     ).wait(logs=True)
     clean = sy.Dataset.get("churn-clean")
-    console.print(f"job {clean_job.id}: {clean_job.status}; "
-                  f"churn-clean v{clean.version}: {clean.num_rows:,} rows x {clean.num_columns} columns")
+    console.print(
+        f"job {clean_job.id}: {clean_job.status}; "
+        f"churn-clean v{clean.version}: {clean.num_rows:,} rows x {clean.num_columns} columns"
+    )
 
     section("4. Script-mode training job: scikit-learn on the cleaned data")
     train_job = sy.Job.run(
-        "script", HERE / "scripts" / "train_churn.py",
-        inputs={"train": "churn-clean"}, hyperparameters={"epochs": 15, "alpha": 1e-3, "eta0": 0.05},
-        cpus=1, memory="2G",
+        "script",
+        HERE / "scripts" / "train_churn.py",
+        inputs={"train": "churn-clean"},
+        hyperparameters={"epochs": 15, "alpha": 1e-3, "eta0": 0.05},
+        cpus=1,
+        memory="2G",
     ).wait(logs=True)
 
     section("5. Metrics reported from inside the job")
     metrics = train_job.metrics()
     curve = metrics[metrics["name"].str.endswith("log_loss")].pivot(
-        index="step", columns="name", values="value")
+        index="step", columns="name", values="value"
+    )
     console.print(curve.round(4).to_string())
     final = metrics.groupby("name")["value"].last()
     table = Table("metric", "value")

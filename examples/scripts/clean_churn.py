@@ -4,8 +4,6 @@ Runs inside a Shipyard job: reads the `raw` input channel and writes the
 `churn-clean` output dataset.
 """
 
-import pandas as pd
-
 from shipyard import runtime
 
 df = runtime.read_input("raw")

@@ -34,8 +34,9 @@ mean, std = X_train.mean(axis=0), X_train.std(axis=0) + 1e-9
 X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
 print(f"training on {len(X_train):,} rows, {len(columns)} features, {epochs} epochs")
 
-model = SGDClassifier(loss="log_loss", alpha=alpha, learning_rate="invscaling", eta0=eta0,
-                      random_state=0)
+model = SGDClassifier(
+    loss="log_loss", alpha=alpha, learning_rate="invscaling", eta0=eta0, random_state=0
+)
 for epoch in range(epochs):
     model.partial_fit(X_train, y_train, classes=np.array([0, 1]))
     train_loss = log_loss(y_train, model.predict_proba(X_train))
@@ -52,15 +53,20 @@ runtime.log_metric("validation_accuracy", acc)
 print(f"validation ROC AUC {auc:.3f}, accuracy {acc:.3f}")
 
 model_dir = runtime.model_dir()
-(model_dir / "model.json").write_text(json.dumps({
-    "kind": "logistic-regression",
-    "target": target,
-    "columns": columns,
-    "categorical": categorical,
-    "mean": mean.tolist(),
-    "std": std.tolist(),
-    "coef": model.coef_[0].tolist(),
-    "intercept": float(model.intercept_[0]),
-}, indent=1))
+(model_dir / "model.json").write_text(
+    json.dumps(
+        {
+            "kind": "logistic-regression",
+            "target": target,
+            "columns": columns,
+            "categorical": categorical,
+            "mean": mean.tolist(),
+            "std": std.tolist(),
+            "coef": model.coef_[0].tolist(),
+            "intercept": float(model.intercept_[0]),
+        },
+        indent=1,
+    )
+)
 (model_dir / "metrics.json").write_text(json.dumps({"roc_auc": auc, "accuracy": acc}))
 print(f"saved the model to {model_dir}")

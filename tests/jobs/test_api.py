@@ -26,7 +26,8 @@ def test_invalid_specs_create_nothing(server: LocalServer) -> None:
         (spec("pass", inputs={"raw": "bad name!"}), 400, "dataset name"),
         (spec("pass", resources={"memory": "a lot"}), 400, "memory must be a size"),
         (spec("pass", environment={"SHIPYARD_JOB_ID": "x"}), 400, "SHIPYARD_"),
-        ({"kind": "script"}, 400, "script: Field required"),
+        ({"kind": "script"}, 400, "a script job needs a 'script'"),
+        ({**spec("pass"), "algorithm": "xgboost"}, 400, "'algorithm' is for kind 'training'"),
     ]
     for body, status, text in cases:
         r = client.post("/api/v1/jobs", json=body)

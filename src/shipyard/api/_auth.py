@@ -25,14 +25,17 @@ OPEN_PATHS = frozenset({"/healthz"})
 CACHE_SECONDS = 1.0
 
 Scope = MutableMapping[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[Any], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, body: dict[str, Any],
                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
     raw = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers + (extra or [])})
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(raw)).encode()), *(extra or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": raw})
 
 

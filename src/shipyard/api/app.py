@@ -14,7 +14,15 @@ from shipyard import __version__
 from shipyard.api import _errors
 from shipyard.api._auth import AuthMiddleware
 from shipyard.api._context import Services
-from shipyard.api.routes import datasets, experiments, jobs, models, system, tokens
+from shipyard.api.routes import (
+    algorithms,
+    datasets,
+    experiments,
+    jobs,
+    models,
+    system,
+    tokens,
+)
 from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.server")
@@ -54,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(experiments.router, prefix="/api/v1")
     app.include_router(models.router, prefix="/api/v1")
+    app.include_router(algorithms.router, prefix="/api/v1")
     app.add_middleware(
         AuthMiddleware,
         tokens=lambda: app.state.services.tokens,

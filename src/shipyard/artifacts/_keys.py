@@ -53,7 +53,8 @@ def safe_key(name: str) -> str:
     for part in parts:
         if part in ("", ".", ".."):
             raise UnsafeKey(
-                f"Artifact name {name!r} has an empty, '.' or '..' part; give a plain relative path."
+                f"Artifact name {name!r} has an empty, '.' or '..' part; "
+                "give a plain relative path."
             )
         if not _SEGMENT.fullmatch(part):
             raise UnsafeKey(

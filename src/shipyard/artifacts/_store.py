@@ -98,7 +98,9 @@ class LocalBackend:
         if not base.is_dir():
             return []
         return sorted(
-            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.is_symlink()
+            str(p.relative_to(self.root))
+            for p in base.rglob("*")
+            if p.is_file() and not p.is_symlink()
         )
 
     def local_path(self, key: str) -> Path | None:
@@ -139,8 +141,9 @@ class FsspecBackend:
         if not self.fs.exists(base):
             return []
         n = len(self.root) + 1
-        return sorted(p.lstrip("/")[n - 1 :] if p.startswith("/") else p[n:]
-                      for p in self.fs.find(base))
+        return sorted(
+            p.lstrip("/")[n - 1 :] if p.startswith("/") else p[n:] for p in self.fs.find(base)
+        )
 
     def local_path(self, key: str) -> Path | None:
         return None

@@ -15,8 +15,12 @@ _TEXT = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>>=|<=|>|<)\s*(?P<threshold>[-+0-9.eE]+%?)"
     r"\s*(?:@\s*(?P<split>[a-z]+))?\s*$"
 )
-_OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b, "<": lambda a, b: a < b}
+_OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,16 @@ class Criterion:
         """From ``"roc_auc>=0.80@test"``, ``"mape<=5%"`` or a dict with the same fields."""
         if isinstance(value, dict):
             try:
-                crit = cls(metric=str(value["metric"]), op=str(value.get("op", ">=")),
-                           threshold=float(value["threshold"]), split=str(value.get("split", "test")))
+                crit = cls(
+                    metric=str(value["metric"]),
+                    op=str(value.get("op", ">=")),
+                    threshold=float(value["threshold"]),
+                    split=str(value.get("split", "test")),
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 raise InvalidRequest(
-                    f"A success criterion needs 'metric', 'op' and a numeric 'threshold'; got {value!r}."
+                    "A success criterion needs 'metric', 'op' and a numeric 'threshold'; "
+                    f"got {value!r}."
                 ) from exc
         else:
             m = _TEXT.match(str(value))
@@ -69,7 +78,7 @@ class Criterion:
 
 
 def evaluate_criteria(criteria: list[dict[str, Any]], metrics: dict[str, float]) -> dict[str, Any]:
-    """Judge every criterion; overall ``passed`` is False if any fails, None if any is unmeasured."""
+    """Judge every criterion; overall ``passed``: False if any fails, None if any is unmeasured."""
     results = [Criterion.parse(c).check(metrics) for c in criteria]
     if not results:
         return {"passed": None, "results": []}
@@ -83,7 +92,7 @@ def evaluate_criteria(criteria: list[dict[str, Any]], metrics: dict[str, float])
 
 
 def nest_metrics(flat: dict[str, float]) -> dict[str, dict[str, float]]:
-    """``{"test.roc_auc": x}`` → ``{"test": {"roc_auc": x}}`` (names without a split go under "")."""
+    """``{"test.roc_auc": x}`` → ``{"test": {"roc_auc": x}}`` (no split: under "")."""
     out: dict[str, dict[str, float]] = {}
     for name, value in flat.items():
         split, _, metric = name.partition(".") if "." in name else ("", "", name)

@@ -25,15 +25,25 @@ class ExperimentService:
         self.jobs = JobRepository(db, events)
 
     def upsert(
-        self, name: str, actor: str | None, *, description: str | None = None,
-        problem_statement: str | None = None, success_criteria: list[Any] | None = None,
+        self,
+        name: str,
+        actor: str | None,
+        *,
+        description: str | None = None,
+        problem_statement: str | None = None,
+        success_criteria: list[Any] | None = None,
     ) -> ExperimentRecord:
         check_name(name, "experiment name")
         criteria = None
         if success_criteria is not None:
             criteria = [Criterion.parse(c).to_dict() for c in success_criteria]
-        return self.repo.upsert(name, actor, description=description,
-                                problem_statement=problem_statement, success_criteria=criteria)
+        return self.repo.upsert(
+            name,
+            actor,
+            description=description,
+            problem_statement=problem_statement,
+            success_criteria=criteria,
+        )
 
     def ensure(self, name: str, actor: str | None) -> ExperimentRecord:
         return self.repo.find(name) or self.upsert(name, actor)
@@ -44,8 +54,9 @@ class ExperimentService:
     def list(self) -> list[ExperimentRecord]:
         return self.repo.list()
 
-    def runs(self, name: str, metric: str | None = None, descending: bool | None = None
-             ) -> builtins.list[dict[str, Any]]:
+    def runs(
+        self, name: str, metric: str | None = None, descending: bool | None = None
+    ) -> builtins.list[dict[str, Any]]:
         """The experiment's runs: parameters, metrics and pass/fail against its criteria."""
         exp = self.repo.get(name)
         jobs = self.jobs.list(experiment=name, limit=10_000, oldest_first=True)
@@ -56,19 +67,24 @@ class ExperimentService:
             if not any(key in r["metrics"] for r in runs) and runs:
                 known = sorted({m for r in runs for m in r["metrics"]})
                 raise InvalidRequest(
-                    f"No run of {name!r} has the metric {key!r}; known: {', '.join(known) or 'none'}."
+                    f"No run of {name!r} has the metric {key!r}; "
+                    f"known: {', '.join(known) or 'none'}."
                 )
             lower = key.rsplit(".", 1)[-1] in {"rmse", "mae", "mape", "log_loss"}
             desc = (not lower) if descending is None else descending
             missing = [r for r in runs if key not in r["metrics"]]
-            ranked = sorted((r for r in runs if key in r["metrics"]),
-                            key=lambda r: r["metrics"][key], reverse=desc)
+            ranked = sorted(
+                (r for r in runs if key in r["metrics"]),
+                key=lambda r: r["metrics"][key],
+                reverse=desc,
+            )
             runs = ranked + missing
         return runs
 
 
-def run_summary(job: JobRecord, metrics: dict[str, float],
-                criteria: list[dict[str, Any]]) -> dict[str, Any]:
+def run_summary(
+    job: JobRecord, metrics: dict[str, float], criteria: list[dict[str, Any]]
+) -> dict[str, Any]:
     spec = job.spec
     return {
         "job_id": job.id,
@@ -89,9 +105,12 @@ def run_summary(job: JobRecord, metrics: dict[str, float],
 
 def experiment_to_dict(rec: ExperimentRecord) -> dict[str, Any]:
     return {
-        "name": rec.name, "description": rec.description,
-        "problem_statement": rec.problem_statement, "success_criteria": rec.success_criteria,
+        "name": rec.name,
+        "description": rec.description,
+        "problem_statement": rec.problem_statement,
+        "success_criteria": rec.success_criteria,
         "success_criteria_text": [str(Criterion.parse(c)) for c in rec.success_criteria],
-        "created_at": iso(rec.created_at), "updated_at": iso(rec.updated_at),
+        "created_at": iso(rec.created_at),
+        "updated_at": iso(rec.updated_at),
         "created_by": rec.created_by,
     }

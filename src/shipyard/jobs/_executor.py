@@ -150,9 +150,11 @@ class LocalExecutor:
         job_dir.mkdir(parents=True, exist_ok=True)
         layout(job_dir, spec, job.id, job.attempts)
         append_log(job_dir, f"attempt {job.attempts} of {job.max_attempts} starting")
-        script = spec["script"]
+        script = spec.get("script")
         try:
-            self.artifacts.copy_to(script["sha256"], job_dir / c.CODE_DIR / script["filename"])
+            if script:
+                self.artifacts.copy_to(script["sha256"],
+                                       job_dir / c.CODE_DIR / script["filename"])
         except ShipyardError as exc:
             raise JobFailure(st.INPUT_ERROR,
                              f"The job's script could not be read: {exc.message}") from None

@@ -23,6 +23,7 @@ from shipyard.settings import Settings
 from shipyard.store import (
     Database,
     EventLog,
+    ExperimentRepository,
     JobRecord,
     JobRepository,
     MetricPoint,
@@ -34,6 +35,9 @@ from shipyard.store import (
 #: The most log bytes one call returns; a client follows a log by calling again.
 MAX_LOG_CHUNK = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
+#: Training submits are checked on the whole dataset up to this many rows, else a sample.
+TRAINING_SAMPLE_ROWS = 200_000
+TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe")
 
 
 def new_job_id() -> str:
@@ -46,6 +50,7 @@ class JobService:
     def __init__(self, db: Database, events: EventLog, artifacts: ArtifactStore, datasets: Any,
                  settings: Settings) -> None:
         self.repo = JobRepository(db, events)
+        self.experiments = ExperimentRepository(db, events)
         self.events = events
         self.artifacts = artifacts
         self.datasets = datasets
@@ -72,10 +77,17 @@ class JobService:
             )
         spec = parse_spec(body)
         stored = self._stored_spec(spec)
+        experiment = spec.experiment
+        if spec.kind == "training":
+            self._check_training(spec, stored)
+            experiment = experiment or stored["inputs"]["train"]["dataset"]
+        if experiment and self.experiments.find(experiment) is None:
+            self.experiments.upsert(experiment, actor)
         job, created = self.repo.create(
             new_job_id(), spec.kind, stored, name=spec.name, max_attempts=spec.max_attempts,
             actor=actor, initial_status=st.PENDING,
             idempotency=(idempotency_key, canonical_hash(body)) if idempotency_key else None,
+            experiment=experiment, tags=spec.tags, notes=spec.notes,
         )
         if created:
             self.wakeup.set()
@@ -90,9 +102,13 @@ class JobService:
                 rec = self.datasets.version(name, version)
             except NotFound as exc:
                 raise NotFound(f"Input {channel!r}: {exc.message}") from None
-            inputs[channel] = {"dataset": rec.dataset, "version": rec.version}
-        source = spec.script.source.encode()
-        script = self.artifacts.put_bytes(source)
+            inputs[channel] = {"dataset": rec.dataset, "version": rec.version,
+                               "content_hash": rec.content_hash}
+        script = None
+        if spec.script is not None:
+            blob = self.artifacts.put_bytes(spec.script.source.encode())
+            script = {"filename": spec.script.filename, "sha256": blob.sha256,
+                      "size": blob.size}
         requirements = None
         if spec.requirements:
             req = self.artifacts.put_bytes(spec.requirements.encode())
@@ -101,8 +117,7 @@ class JobService:
         return {
             "kind": spec.kind,
             "name": spec.name,
-            "script": {"filename": spec.script.filename, "sha256": script.sha256,
-                       "size": script.size},
+            "script": script,
             "requirements": requirements,
             "inputs": inputs,
             "outputs": list(spec.outputs),
@@ -113,7 +128,38 @@ class JobService:
             "retries": spec.retries,
             "grace_period_seconds": spec.grace_period_seconds,
             "environment": spec.environment,
+            **({k: getattr(spec, k) for k in TRAINING_FIELDS} if spec.kind == "training" else {}),
         }
+
+    def _check_training(self, spec: JobSpec, stored: dict[str, Any]) -> None:
+        """Refuse a training job that cannot work before it exists (4xx, nothing started).
+
+        Fills the algorithm's defaults into the stored hyperparameters, so runs compare.
+        """
+        from shipyard.evaluation import SplitSpec
+        from shipyard.features import Recipe
+        from shipyard.training import check_training_data, validate_hyperparameters
+
+        algorithm = spec.algorithm or ""
+        stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
+        if spec.recipe is not None:
+            Recipe.from_dict(spec.recipe)
+        if spec.split is not None:
+            if set(spec.inputs) >= {"validation", "test"}:
+                raise InvalidRequest("Give either validation and test datasets or a split, "
+                                     "not both.")
+            SplitSpec.from_dict(spec.split)
+        train = stored["inputs"]["train"]
+        version = self.datasets.version(train["dataset"], train["version"])
+        for col in version.schema:
+            if version.num_rows and col.get("missing") == version.num_rows:
+                raise InvalidRequest(
+                    f"Column {col['name']!r} of {train['dataset']}:{train['version']} is missing "
+                    "in every row; drop it (a processing job) or fill it before training.")
+        rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
+        table = (self.datasets.head(train["dataset"], train["version"], n=rows) if rows
+                 else self.datasets.read_table(train["dataset"], train["version"]))
+        check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
 
     # -- read -----------------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord:
@@ -133,6 +179,22 @@ class JobService:
         if not 1 <= limit <= 1000:
             raise InvalidRequest(f"limit must be between 1 and 1000; got {limit}.")
         return self.repo.list(statuses=statuses, kind=kind, limit=limit)
+
+    def annotate(self, job_id: str, actor: str | None, *, tags: dict[str, str] | None = None,
+                 notes: str | None = None) -> JobRecord:
+        """Merge tags into a job's and/or replace its notes (runs are found again by them)."""
+        job = self.repo.get(job_id)
+        fields: dict[str, Any] = {}
+        if tags is not None:
+            bad = [k for k in tags if not k or len(k) > 64 or len(str(tags[k])) > 256]
+            if bad:
+                raise InvalidRequest("Tag names must be 1-64 characters and values at most 256.")
+            fields["tags"] = {**(job.tags or {}), **{k: str(v) for k, v in tags.items()}}
+        if notes is not None:
+            fields["notes"] = notes[:10_000]
+        if fields:
+            self.repo.update_fields(job_id, **fields)
+        return self.repo.get(job_id)
 
     # -- cancel ---------------------------------------------------------------------------
     def cancel(self, job_id: str, actor: str | None) -> JobRecord:
@@ -233,8 +295,21 @@ def job_to_dict(rec: JobRecord, metrics_summary: dict[str, float] | None = None)
         "outputs": rec.outputs, "created_at": iso(rec.created_at),
         "started_at": iso(rec.started_at), "ended_at": iso(rec.ended_at),
         "updated_at": iso(rec.updated_at), "created_by": rec.created_by,
+        "experiment": rec.experiment, "tags": rec.tags or {}, "notes": rec.notes,
     }
     if metrics_summary is not None:
-        out["metrics"] = metrics_summary
+        out["metrics"] = nest_metrics(metrics_summary)
+    return out
+
+
+def nest_metrics(flat: dict[str, float]) -> dict[str, Any]:
+    """Last values, with ``<split>.<metric>`` names nested: ``metrics.test.roc_auc``."""
+    out: dict[str, Any] = {}
+    for name, value in flat.items():
+        head, dot, rest = name.partition(".")
+        if dot and head in ("train", "validation", "test") and not isinstance(out.get(head), float):
+            out.setdefault(head, {})[rest] = value
+        else:
+            out[name] = value
     return out
 

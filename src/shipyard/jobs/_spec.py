@@ -18,7 +18,9 @@ from shipyard.errors import InvalidName, InvalidRequest
 from shipyard.names import check_name
 from shipyard.runtime._contract import env_suffix
 
-KINDS = ("processing", "script")
+KINDS = ("processing", "script", "training")
+#: The input channels a built-in training job reads.
+TRAINING_CHANNELS = ("train", "validation", "test")
 MIN_MEMORY = 64 * 1024**2
 DEFAULT_MEMORY = "4G"
 DEFAULT_MAX_RUNTIME = 86400.0
@@ -136,7 +138,7 @@ class JobSpec(BaseModel):
 
     kind: str
     name: str | None = None
-    script: ScriptSpec
+    script: ScriptSpec | None = None
     requirements: str | None = Field(default=None, max_length=MAX_REQUIREMENTS_BYTES)
     inputs: dict[str, str] = Field(default_factory=dict, max_length=64)
     outputs: list[str] = Field(default_factory=list, max_length=64)
@@ -147,6 +149,30 @@ class JobSpec(BaseModel):
     grace_period_seconds: float | None = Field(default=None, ge=0, le=3600)
     environment: dict[str, str | int | float | bool] = Field(default_factory=dict,
                                                              max_length=256)
+    # Runs: the experiment a job belongs to, and tags and notes to find it again.
+    experiment: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict, max_length=64)
+    notes: str | None = Field(default=None, max_length=10_000)
+    # kind "training": a built-in algorithm instead of a script (docs/training.md).
+    algorithm: str | None = None
+    target: str | None = Field(default=None, max_length=256)
+    problem_type: str | None = None
+    split: dict[str, Any] | None = None
+    recipe: dict[str, Any] | None = None
+
+    @field_validator("experiment")
+    @classmethod
+    def _experiment(cls, v: str | None) -> str | None:
+        return None if v is None else _name_or_value_error(v, "experiment name")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if not _HYPERPARAMETER.fullmatch(key) or len(str(value)) > 256:
+                raise ValueError(f"tag names must match [A-Za-z_][A-Za-z0-9_.-]* and values be "
+                                 f"at most 256 characters; got {key!r}")
+        return v
 
     @field_validator("kind")
     @classmethod
@@ -224,6 +250,31 @@ class JobSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
         _check_env_collisions(list(self.inputs), "inputs")
+        training_fields = [f for f in ("algorithm", "target", "problem_type", "split", "recipe")
+                           if getattr(self, f) is not None]
+        if self.kind == "training":
+            if not self.algorithm:
+                raise ValueError("a training job needs an 'algorithm' (GET /api/v1/algorithms "
+                                 "lists them)")
+            if self.script is not None:
+                raise ValueError("a training job runs a built-in algorithm and takes no "
+                                 "'script'; use kind 'script' to run your own training script")
+            if self.outputs:
+                raise ValueError("a training job writes a model, not datasets; drop 'outputs'")
+            if "train" not in self.inputs:
+                raise ValueError("a training job needs an input channel named 'train' "
+                                 "(e.g. inputs: {\"train\": \"churn\"})")
+            extra = sorted(set(self.inputs) - set(TRAINING_CHANNELS))
+            if extra:
+                raise ValueError(f"a training job reads the channels train, validation and "
+                                 f"test; got {extra[0]!r}")
+        else:
+            if self.script is None:
+                raise ValueError(f"a {self.kind} job needs a 'script' "
+                                 "({\"filename\": ..., \"source\": ...})")
+            if training_fields:
+                raise ValueError(f"{training_fields[0]!r} is for kind 'training'; a {self.kind} "
+                                 "job reads its settings from hyperparameters")
         return self
 
     @property

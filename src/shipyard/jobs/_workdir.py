@@ -55,9 +55,12 @@ def layout(job_dir: Path, spec: Mapping[str, Any], job_id: str, attempt: int) ->
                            "memory_bytes": resources["memory_bytes"]},
         c.INPUTDATA_FILE: inputs,
         c.JOB_FILE: {"job_id": job_id, "kind": spec["kind"],
-                     "script": spec["script"]["filename"], "outputs": spec.get("outputs", []),
-                     "attempt": attempt},
+                     "script": (spec.get("script") or {}).get("filename"),
+                     "outputs": spec.get("outputs", []), "attempt": attempt},
     }
+    if spec["kind"] == "training":
+        configs[c.TRAINING_FILE] = {k: spec.get(k) for k in
+                                    ("algorithm", "target", "problem_type", "split", "recipe")}
     for rel, data in configs.items():
         (job_dir / rel).write_text(json.dumps(data, indent=2, sort_keys=True))
 
@@ -99,7 +102,7 @@ def read_failure(job_dir: Path) -> tuple[str | None, str]:
     except (FileNotFoundError, IsADirectoryError):
         return None, ""
     first, _, rest = text.partition("\n")
-    if first.strip() in (c.SCRIPT_ERROR, c.MEMORY_LIMIT):
+    if first.strip() in (c.SCRIPT_ERROR, c.MEMORY_LIMIT, c.INPUT_ERROR):
         return first.strip(), rest.strip()
     return c.SCRIPT_ERROR, text.strip()
 

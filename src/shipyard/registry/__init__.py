@@ -12,5 +12,14 @@ from shipyard.registry._service import (
     version_to_dict,
 )
 
-__all__ = ["APPROVED", "PENDING", "REJECTED", "STATUSES", "CriteriaNotMet", "RegistryService",
-           "card_markdown", "group_to_dict", "version_to_dict"]
+__all__ = [
+    "APPROVED",
+    "PENDING",
+    "REJECTED",
+    "STATUSES",
+    "CriteriaNotMet",
+    "RegistryService",
+    "card_markdown",
+    "group_to_dict",
+    "version_to_dict",
+]

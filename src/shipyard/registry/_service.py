@@ -50,8 +50,14 @@ class RegistryService:
 
     # -- register -------------------------------------------------------------------------
     def register(
-        self, group: str, job_id: str, actor: str | None, *, card: dict[str, Any] | None = None,
-        override_reason: str | None = None, description: str | None = None,
+        self,
+        group: str,
+        job_id: str,
+        actor: str | None,
+        *,
+        card: dict[str, Any] | None = None,
+        override_reason: str | None = None,
+        description: str | None = None,
     ) -> ModelVersionRecord:
         check_name(group, "model group name")
         job = self.jobs.get(job_id)
@@ -59,10 +65,15 @@ class RegistryService:
             raise Conflict(
                 f"Job {job_id} is {job.status}; only a Completed job's model can be registered."
             )
-        files = (job.outputs.get("model") or {}).get("files") or []
+        # The bundle is the job's model/ folder; its files are named relative to it.
+        files = [
+            {**f, "path": f["path"].removeprefix("model/")}
+            for f in (job.outputs.get("model") or {}).get("files") or []
+        ]
         if not files:
             raise InvalidRequest(
-                f"Job {job_id} saved no model; a job's model is what it writes to its model/ folder."
+                f"Job {job_id} saved no model; a job's model is what it writes to its "
+                "model/ folder."
             )
         manifest = self._manifest(files)
         flat = self.jobs.last_metrics([job_id])[job_id]
@@ -73,9 +84,12 @@ class RegistryService:
         verdict = evaluate_criteria(criteria_list, flat)
         override = None
         if verdict["passed"] is not True and criteria_list:
-            failing = [r["text"] + (f" (got {r['value']:.4g})" if r["value"] is not None
-                                    else " (not measured)")
-                       for r in verdict["results"] if r["passed"] is not True]
+            failing = [
+                r["text"]
+                + (f" (got {r['value']:.4g})" if r["value"] is not None else " (not measured)")
+                for r in verdict["results"]
+                if r["passed"] is not True
+            ]
             if not override_reason:
                 raise CriteriaNotMet(
                     f"Job {job_id} does not meet the success criteria of experiment "
@@ -90,8 +104,15 @@ class RegistryService:
         full_card.update({k: v for k, v in (card or {}).items() if k in CARD_FIELDS})
         bundle = {"files": files, "manifest": manifest}
         return self.repo.add_version(
-            group, status=PENDING, job_id=job_id, bundle=bundle, metrics=metrics,
-            lineage=lineage, card=full_card, criteria=verdict, actor=actor,
+            group,
+            status=PENDING,
+            job_id=job_id,
+            bundle=bundle,
+            metrics=metrics,
+            lineage=lineage,
+            card=full_card,
+            criteria=verdict,
+            actor=actor,
         )
 
     def _manifest(self, files: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -103,8 +124,18 @@ class RegistryService:
         except ValueError as exc:
             raise InvalidRequest("The job's MODEL.json is not valid JSON.") from exc
         # Keep what the registry shows; the full manifest stays in the bundle.
-        keep = ("task", "problem_type", "algorithm", "framework", "target", "classes",
-                "input_signature", "output_schema", "hyperparameters", "split")
+        keep = (
+            "task",
+            "problem_type",
+            "algorithm",
+            "framework",
+            "target",
+            "classes",
+            "input_signature",
+            "output_schema",
+            "hyperparameters",
+            "split",
+        )
         return {k: manifest.get(k) for k in keep if k in manifest}
 
     def _lineage(self, job: Any, files: list[dict[str, Any]]) -> dict[str, Any]:
@@ -112,7 +143,11 @@ class RegistryService:
         for channel, ref in (job.spec.get("inputs") or {}).items():
             if not isinstance(ref, dict):
                 continue
-            entry = {"channel": channel, "dataset": ref.get("dataset"), "version": ref.get("version")}
+            entry = {
+                "channel": channel,
+                "dataset": ref.get("dataset"),
+                "version": ref.get("version"),
+            }
             try:
                 v = self.datasets.version(ref["dataset"], ref.get("version"))
                 entry.update(content_hash=v.content_hash, rows=v.num_rows)
@@ -120,18 +155,28 @@ class RegistryService:
                 entry["note"] = "dataset version no longer exists"
             datasets.append(entry)
         model_json = next((f["sha256"] for f in files if f["path"] == "MODEL.json"), None)
-        return {"datasets": datasets, "job_id": job.id, "job_kind": job.kind,
-                "bundle": {"model_json_sha256": model_json, "files": len(files)}}
+        return {
+            "datasets": datasets,
+            "job_id": job.id,
+            "job_kind": job.kind,
+            "bundle": {"model_json_sha256": model_json, "files": len(files)},
+        }
 
     @staticmethod
-    def _default_card(job: Any, manifest: dict[str, Any] | None, metrics: dict[str, Any],
-                      lineage: dict[str, Any], verdict: dict[str, Any],
-                      description: str | None) -> dict[str, Any]:
+    def _default_card(
+        job: Any,
+        manifest: dict[str, Any] | None,
+        metrics: dict[str, Any],
+        lineage: dict[str, Any],
+        verdict: dict[str, Any],
+        description: str | None,
+    ) -> dict[str, Any]:
         algo = (manifest or {}).get("algorithm") or job.spec.get("algorithm") or job.kind
         target = (manifest or {}).get("target") or job.spec.get("target")
         return {
-            "description": description or f"{algo} model trained by job {job.id}"
-                           + (f" to predict {target!r}" if target else ""),
+            "description": description
+            or f"{algo} model trained by job {job.id}"
+            + (f" to predict {target!r}" if target else ""),
             "intended_use": "",
             "limitations": "",
             "ethical_considerations": "",
@@ -142,18 +187,21 @@ class RegistryService:
         }
 
     # -- status ---------------------------------------------------------------------------
-    def set_status(self, group: str, version: int, status: str, comment: str | None,
-                   actor: str | None) -> ModelVersionRecord:
+    def set_status(
+        self, group: str, version: int, status: str, comment: str | None, actor: str | None
+    ) -> ModelVersionRecord:
         if status not in ALLOWED_FROM:
             raise InvalidRequest(f"Unknown decision {status!r}; approve or reject.")
         if not comment or not comment.strip():
             raise InvalidRequest("Approving or rejecting needs a comment (--comment TEXT).")
-        return self.repo.set_status(group, version, status, ALLOWED_FROM[status],
-                                    comment=comment.strip(), actor=actor)
+        return self.repo.set_status(
+            group, version, status, ALLOWED_FROM[status], comment=comment.strip(), actor=actor
+        )
 
     # -- reads and edits ------------------------------------------------------------------
-    def get(self, group: str, version: int | None = None,
-            status: str | None = None) -> ModelVersionRecord:
+    def get(
+        self, group: str, version: int | None = None, status: str | None = None
+    ) -> ModelVersionRecord:
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"Unknown status {status!r}; use one of {', '.join(STATUSES)}.")
         return self.repo.get(group, version, status)
@@ -167,8 +215,9 @@ class RegistryService:
     def group(self, name: str) -> ModelGroupRecord:
         return self.repo.group(name)
 
-    def update_card(self, group: str, version: int, changes: dict[str, Any],
-                    actor: str | None) -> ModelVersionRecord:
+    def update_card(
+        self, group: str, version: int, changes: dict[str, Any], actor: str | None
+    ) -> ModelVersionRecord:
         unknown = sorted(set(changes) - set(CARD_FIELDS))
         if unknown:
             raise InvalidRequest(
@@ -179,19 +228,29 @@ class RegistryService:
         card = {**current.card, **{k: str(v) for k, v in changes.items()}}
         return self.repo.update_card(group, version, card, actor)
 
-    def update_group_settings(self, group: str, changes: dict[str, Any],
-                              actor: str | None) -> ModelGroupRecord:
+    def update_group_settings(
+        self, group: str, changes: dict[str, Any], actor: str | None
+    ) -> ModelGroupRecord:
         current = self.repo.group(group)
         return self.repo.update_group_settings(group, {**current.settings, **changes}, actor)
 
 
 def version_to_dict(rec: ModelVersionRecord) -> dict[str, Any]:
     return {
-        "group": rec.group, "version": rec.version, "status": rec.status, "job_id": rec.job_id,
-        "metrics": rec.metrics, "lineage": rec.lineage, "card": rec.card,
-        "criteria": rec.criteria, "bundle": rec.bundle, "status_comment": rec.status_comment,
-        "status_changed_by": rec.status_changed_by, "status_changed_at": iso(rec.status_changed_at),
-        "created_at": iso(rec.created_at), "updated_at": iso(rec.updated_at),
+        "group": rec.group,
+        "version": rec.version,
+        "status": rec.status,
+        "job_id": rec.job_id,
+        "metrics": rec.metrics,
+        "lineage": rec.lineage,
+        "card": rec.card,
+        "criteria": rec.criteria,
+        "bundle": rec.bundle,
+        "status_comment": rec.status_comment,
+        "status_changed_by": rec.status_changed_by,
+        "status_changed_at": iso(rec.status_changed_at),
+        "created_at": iso(rec.created_at),
+        "updated_at": iso(rec.updated_at),
         "created_by": rec.created_by,
     }
 
@@ -200,9 +259,13 @@ def group_to_dict(rec: ModelGroupRecord, versions: list[ModelVersionRecord]) -> 
     latest = versions[-1] if versions else None
     approved = [v for v in versions if v.status == APPROVED]
     return {
-        "name": rec.name, "description": rec.description, "settings": rec.settings,
-        "created_at": iso(rec.created_at), "updated_at": iso(rec.updated_at),
-        "created_by": rec.created_by, "versions": len(versions),
+        "name": rec.name,
+        "description": rec.description,
+        "settings": rec.settings,
+        "created_at": iso(rec.created_at),
+        "updated_at": iso(rec.updated_at),
+        "created_by": rec.created_by,
+        "versions": len(versions),
         "latest_version": latest.version if latest else None,
         "latest_status": latest.status if latest else None,
         "latest_approved_version": approved[-1].version if approved else None,
@@ -212,31 +275,54 @@ def group_to_dict(rec: ModelGroupRecord, versions: list[ModelVersionRecord]) -> 
 def card_markdown(rec: ModelVersionRecord) -> str:
     """The model card as Markdown (for the CLI and notebooks)."""
     c = rec.card
-    lines = [f"# Model card: {rec.group} v{rec.version}", "", f"Status: **{rec.status}**"
-             + (f" ({rec.status_comment} — {rec.status_changed_by})" if rec.status_comment else ""),
-             "", c.get("description", ""), ""]
-    for title, key in (("Intended use", "intended_use"), ("Limitations", "limitations"),
-                       ("Ethical considerations", "ethical_considerations"), ("Caveats", "caveats")):
+    lines = [
+        f"# Model card: {rec.group} v{rec.version}",
+        "",
+        f"Status: **{rec.status}**"
+        + (f" ({rec.status_comment} — {rec.status_changed_by})" if rec.status_comment else ""),
+        "",
+        c.get("description", ""),
+        "",
+    ]
+    for title, key in (
+        ("Intended use", "intended_use"),
+        ("Limitations", "limitations"),
+        ("Ethical considerations", "ethical_considerations"),
+        ("Caveats", "caveats"),
+    ):
         lines += [f"## {title}", c.get(key) or "_not written yet_", ""]
     lines += ["## Metrics", "", "| split | metric | value |", "|---|---|---|"]
     for split, values in sorted((c.get("metrics") or {}).items()):
+        if split not in ("train", "validation", "test", ""):
+            continue  # per-iteration curves and the like are in the evaluation plots
         for name, value in sorted(values.items()):
-            if isinstance(value, int | float):
+            if isinstance(value, int | float) and name != "n_samples":
                 lines.append(f"| {split or '-'} | {name} | {value:.4g} |")
     lines += ["", "## Training data", ""]
     for d in c.get("training_data") or []:
-        lines.append(f"- `{d.get('channel')}`: dataset {d.get('dataset')} v{d.get('version')}"
-                     + (f", {d['rows']:,} rows, content {d['content_hash'][:12]}…"
-                        if d.get("rows") is not None else ""))
+        lines.append(
+            f"- `{d.get('channel')}`: dataset {d.get('dataset')} v{d.get('version')}"
+            + (
+                f", {d['rows']:,} rows, content {d['content_hash'][:12]}…"
+                if d.get("rows") is not None
+                else ""
+            )
+        )
     crit = c.get("success_criteria") or {}
     if crit.get("results"):
         lines += ["", "## Success criteria", ""]
         for r in crit["results"]:
             mark = {True: "PASS", False: "FAIL", None: "not measured"}[r["passed"]]
-            lines.append(f"- {r['text']}: {mark}" + (f" ({r['value']:.4g})" if r["value"] is not None else ""))
+            lines.append(
+                f"- {r['text']}: {mark}"
+                + (f" ({r['value']:.4g})" if r["value"] is not None else "")
+            )
         if crit.get("override"):
             o = crit["override"]
             lines.append(f"- **Registered despite failing, override by {o['by']}: {o['reason']}**")
-    lines += ["", f"Lineage: job {rec.job_id}; MODEL.json sha256 "
-              f"{(rec.lineage.get('bundle') or {}).get('model_json_sha256') or '-'}"]
+    lines += [
+        "",
+        f"Lineage: job {rec.job_id}; MODEL.json sha256 "
+        f"{(rec.lineage.get('bundle') or {}).get('model_json_sha256') or '-'}",
+    ]
     return "\n".join(lines) + "\n"

@@ -30,12 +30,45 @@ def _tail(text: str) -> str:
     return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])
 
 
+def _run_builtin_training(job_dir: Path) -> int:
+    """A ``training`` job: the built-in entry instead of a user script, same failure rules."""
+    os.chdir(job_dir)
+    try:
+        from shipyard.errors import InvalidRequest
+        from shipyard.training import main as train
+
+        try:
+            train(job_dir)
+        except InvalidRequest as exc:  # the data or settings, not a bug: say so plainly
+            sys.stderr.write(f"error: {exc.message}\n")
+            write_failure(job_dir, c.INPUT_ERROR, exc.message)
+            return 1
+    except MemoryError:
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.MEMORY_LIMIT,
+                      "Training ran out of memory (MemoryError); ask for more memory in "
+                      "resources.memory.\n" + _tail(text))
+        return 1
+    except BaseException:  # noqa: BLE001 - reported as the job's failure
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m shipyard.runtime JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
     config = json.loads((job_dir / c.JOB_FILE).read_text(encoding="utf-8"))
+    if config["kind"] == "training":
+        return _run_builtin_training(job_dir)
     script = job_dir / c.CODE_DIR / config["script"]
     os.chdir(job_dir)
     sys.path.insert(0, str(job_dir / c.CODE_DIR))

@@ -15,6 +15,8 @@ RESOURCES_FILE = "input/config/resources.json"
 INPUTDATA_FILE = "input/config/inputdata.json"
 #: What the bootstrap needs to run the job: id, kind, script filename, outputs.
 JOB_FILE = "input/config/job.json"
+#: kind "training": algorithm, target, problem type, split and recipe (docs/training.md).
+TRAINING_FILE = "input/config/training.json"
 INPUT_DATA_DIR = "input/data"
 CODE_DIR = "code"
 MODEL_DIR = "model"
@@ -40,6 +42,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 #: Reasons the job itself can report in ``output/failure``.
 SCRIPT_ERROR = "script_error"
 MEMORY_LIMIT = "memory_limit"
+#: A built-in job found its input unusable (a training job's data or settings).
+INPUT_ERROR = "input_error"
 
 _NOT_ENV = re.compile(r"[^A-Z0-9_]")
 

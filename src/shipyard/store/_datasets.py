@@ -58,10 +58,17 @@ class NewVersion:
 
 def _version(name: str, row: Any) -> VersionRecord:
     return VersionRecord(
-        dataset=name, version=row.version, parts=row.parts, schema=row.schema,
-        num_rows=row.num_rows, num_columns=row.num_columns, size_bytes=row.size_bytes,
-        content_hash=row.content_hash, source=row.source,
-        created_at=as_utc(row.created_at), created_by=row.created_by,  # type: ignore[arg-type]
+        dataset=name,
+        version=row.version,
+        parts=row.parts,
+        schema=row.schema,
+        num_rows=row.num_rows,
+        num_columns=row.num_columns,
+        size_bytes=row.size_bytes,
+        content_hash=row.content_hash,
+        source=row.source,
+        created_at=as_utc(row.created_at),
+        created_by=row.created_by,  # type: ignore[arg-type]
     )
 
 
@@ -72,8 +79,14 @@ class DatasetRepository:
 
     # -- writes ---------------------------------------------------------------------------
     def add_version(
-        self, name: str, new: NewVersion, *, must_exist: bool | None, actor: str | None,
-        description: str | None = None, idempotency: tuple[str, str] | None = None,
+        self,
+        name: str,
+        new: NewVersion,
+        *,
+        must_exist: bool | None,
+        actor: str | None,
+        description: str | None = None,
+        idempotency: tuple[str, str] | None = None,
     ) -> VersionRecord:
         """Store a new version of ``name``.
 
@@ -101,8 +114,11 @@ class DatasetRepository:
                 if ds is None:
                     ds_id = conn.execute(
                         insert(datasets).values(
-                            name=name, description=description, created_at=now,
-                            updated_at=now, created_by=actor,
+                            name=name,
+                            description=description,
+                            created_at=now,
+                            updated_at=now,
+                            created_by=actor,
                         )
                     ).inserted_primary_key[0]  # type: ignore[index]
                     number = 1
@@ -114,20 +130,37 @@ class DatasetRepository:
                         )
                     ).scalar()
                     number = int(top or 0) + 1
-                    conn.execute(update(datasets).where(datasets.c.id == ds_id).values(updated_at=now))
+                    conn.execute(
+                        update(datasets).where(datasets.c.id == ds_id).values(updated_at=now)
+                    )
                 conn.execute(
                     insert(dataset_versions).values(
-                        dataset_id=ds_id, version=number, parts=new.parts, schema=new.schema,
-                        num_rows=new.num_rows, num_columns=new.num_columns,
-                        size_bytes=new.size_bytes, content_hash=new.content_hash,
-                        source=new.source, created_at=now, created_by=actor,
+                        dataset_id=ds_id,
+                        version=number,
+                        parts=new.parts,
+                        schema=new.schema,
+                        num_rows=new.num_rows,
+                        num_columns=new.num_columns,
+                        size_bytes=new.size_bytes,
+                        content_hash=new.content_hash,
+                        source=new.source,
+                        created_at=now,
+                        created_by=actor,
                     )
                 )
                 if idempotency:
-                    _idempotency.claim(conn, "datasets", idempotency[0], idempotency[1],
-                                       f"{name}:{number}")
-                self.events.record(conn, "dataset.version_created", "dataset", name, actor,
-                                   version=number, rows=new.num_rows)
+                    _idempotency.claim(
+                        conn, "datasets", idempotency[0], idempotency[1], f"{name}:{number}"
+                    )
+                self.events.record(
+                    conn,
+                    "dataset.version_created",
+                    "dataset",
+                    name,
+                    actor,
+                    version=number,
+                    rows=new.num_rows,
+                )
                 return self._get_version(conn, name, number)
         except SAIntegrityError as exc:
             # Lost a race: a concurrent create took the name, version number or key.
@@ -206,7 +239,11 @@ class DatasetRepository:
     @staticmethod
     def _dataset(row: Any, latest: VersionRecord | None) -> DatasetRecord:
         return DatasetRecord(
-            id=row.id, name=row.name, description=row.description,
-            created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
-            created_by=row.created_by, latest=latest,
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+            created_by=row.created_by,
+            latest=latest,
         )

@@ -29,20 +29,33 @@ class EventLog:
         self.db = db
 
     def record(
-        self, conn: Connection, event: str, resource_type: str, resource_id: str,
-        actor: str | None = None, **payload: Any,
+        self,
+        conn: Connection,
+        event: str,
+        resource_type: str,
+        resource_id: str,
+        actor: str | None = None,
+        **payload: Any,
     ) -> None:
         """Append an event inside the caller's transaction, so it commits with the change."""
         conn.execute(
             insert(events).values(
-                created_at=utcnow(), kind=event, resource_type=resource_type,
-                resource_id=str(resource_id), actor=actor, payload=payload,
+                created_at=utcnow(),
+                kind=event,
+                resource_type=resource_type,
+                resource_id=str(resource_id),
+                actor=actor,
+                payload=payload,
             )
         )
 
     def list(
-        self, resource_type: str | None = None, resource_id: str | None = None,
-        kind: str | None = None, after_id: int = 0, limit: int = 500,
+        self,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        kind: str | None = None,
+        after_id: int = 0,
+        limit: int = 500,
     ) -> list[EventRecord]:
         q = select(events).where(events.c.id > after_id)
         if resource_type:
@@ -54,7 +67,14 @@ class EventLog:
         with self.db.read() as conn:
             rows = conn.execute(q.order_by(events.c.id).limit(limit)).all()
         return [
-            EventRecord(r.id, as_utc(r.created_at), r.kind, r.resource_type,  # type: ignore[arg-type]
-                        r.resource_id, r.actor, r.payload)
+            EventRecord(
+                r.id,
+                as_utc(r.created_at),
+                r.kind,
+                r.resource_type,  # type: ignore[arg-type]
+                r.resource_id,
+                r.actor,
+                r.payload,
+            )
             for r in rows
         ]

@@ -29,9 +29,13 @@ class ExperimentRecord:
 
 def _record(row: Any) -> ExperimentRecord:
     return ExperimentRecord(
-        name=row.name, description=row.description, problem_statement=row.problem_statement,
-        success_criteria=row.success_criteria or [], created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=as_utc(row.updated_at), created_by=row.created_by,  # type: ignore[arg-type]
+        name=row.name,
+        description=row.description,
+        problem_statement=row.problem_statement,
+        success_criteria=row.success_criteria or [],
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),
+        created_by=row.created_by,  # type: ignore[arg-type]
     )
 
 
@@ -46,18 +50,36 @@ class ExperimentRepository:
         for _ in range(2):  # a concurrent create of the same name: retry as an update
             try:
                 with self.db.write() as conn:
-                    row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+                    row = conn.execute(
+                        select(experiments).where(experiments.c.name == name)
+                    ).first()
                     now = utcnow()
                     if row is None:
-                        conn.execute(insert(experiments).values(
-                            name=name, created_at=now, updated_at=now, created_by=actor,
-                            success_criteria=fields.pop("success_criteria", []), **fields))
+                        conn.execute(
+                            insert(experiments).values(
+                                name=name,
+                                created_at=now,
+                                updated_at=now,
+                                created_by=actor,
+                                success_criteria=fields.pop("success_criteria", []),
+                                **fields,
+                            )
+                        )
                         self.events.record(conn, "experiment.created", "experiment", name, actor)
                     elif fields:
-                        conn.execute(update(experiments).where(experiments.c.name == name)
-                                     .values(updated_at=now, **fields))
-                        self.events.record(conn, "experiment.updated", "experiment", name, actor,
-                                           fields=sorted(fields))
+                        conn.execute(
+                            update(experiments)
+                            .where(experiments.c.name == name)
+                            .values(updated_at=now, **fields)
+                        )
+                        self.events.record(
+                            conn,
+                            "experiment.updated",
+                            "experiment",
+                            name,
+                            actor,
+                            fields=sorted(fields),
+                        )
                 return self.get(name)
             except SAIntegrityError:
                 continue

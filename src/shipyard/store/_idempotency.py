@@ -17,7 +17,10 @@ def claim(conn: Connection, scope: str, key: str, request_hash: str, resource_id
     """
     conn.execute(
         insert(idempotency_keys).values(
-            scope=scope, key=key, request_hash=request_hash, resource_id=resource_id,
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            resource_id=resource_id,
             created_at=utcnow(),
         )
     )

@@ -53,13 +53,26 @@ class MetricPoint:
 
 def _record(row: Any) -> JobRecord:
     return JobRecord(
-        id=row.id, kind=row.kind, name=row.name, spec=row.spec, status=row.status,
-        reason=row.reason, message=row.message, attempts=row.attempts,
-        max_attempts=row.max_attempts, pid=row.pid, pid_started_at=row.pid_started_at,
-        outputs=row.outputs or {}, created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        started_at=as_utc(row.started_at), ended_at=as_utc(row.ended_at),
-        updated_at=as_utc(row.updated_at), created_by=row.created_by,  # type: ignore[arg-type]
-        experiment=row.experiment, tags=row.tags or {}, notes=row.notes,
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        spec=row.spec,
+        status=row.status,
+        reason=row.reason,
+        message=row.message,
+        attempts=row.attempts,
+        max_attempts=row.max_attempts,
+        pid=row.pid,
+        pid_started_at=row.pid_started_at,
+        outputs=row.outputs or {},
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        started_at=as_utc(row.started_at),
+        ended_at=as_utc(row.ended_at),
+        updated_at=as_utc(row.updated_at),
+        created_by=row.created_by,  # type: ignore[arg-type]
+        experiment=row.experiment,
+        tags=row.tags or {},
+        notes=row.notes,
     )
 
 
@@ -69,10 +82,19 @@ class JobRepository:
         self.events = events
 
     def create(
-        self, job_id: str, kind: str, spec: dict[str, Any], *, name: str | None,
-        max_attempts: int, actor: str | None, initial_status: str,
-        idempotency: tuple[str, str] | None = None, experiment: str | None = None,
-        tags: dict[str, str] | None = None, notes: str | None = None,
+        self,
+        job_id: str,
+        kind: str,
+        spec: dict[str, Any],
+        *,
+        name: str | None,
+        max_attempts: int,
+        actor: str | None,
+        initial_status: str,
+        idempotency: tuple[str, str] | None = None,
+        experiment: str | None = None,
+        tags: dict[str, str] | None = None,
+        notes: str | None = None,
     ) -> tuple[JobRecord, bool]:
         """Insert a job; return it and whether it is new (False: the key already made it)."""
         try:
@@ -84,16 +106,27 @@ class JobRepository:
                 now = utcnow()
                 conn.execute(
                     insert(jobs).values(
-                        id=job_id, kind=kind, name=name, spec=spec, status=initial_status,
-                        attempts=0, max_attempts=max_attempts, outputs={}, created_at=now,
-                        updated_at=now, created_by=actor, experiment=experiment,
-                        tags=tags or {}, notes=notes,
+                        id=job_id,
+                        kind=kind,
+                        name=name,
+                        spec=spec,
+                        status=initial_status,
+                        attempts=0,
+                        max_attempts=max_attempts,
+                        outputs={},
+                        created_at=now,
+                        updated_at=now,
+                        created_by=actor,
+                        experiment=experiment,
+                        tags=tags or {},
+                        notes=notes,
                     )
                 )
                 if idempotency:
                     _idempotency.claim(conn, "jobs", idempotency[0], idempotency[1], job_id)
-                self.events.record(conn, "job.created", "job", job_id, actor, kind=kind,
-                                   status=initial_status)
+                self.events.record(
+                    conn, "job.created", "job", job_id, actor, kind=kind, status=initial_status
+                )
                 return self._get(conn, job_id), True
         except SAIntegrityError:
             if not idempotency:
@@ -105,7 +138,12 @@ class JobRepository:
                 return self._get(conn, done), False
 
     def transition(
-        self, job_id: str, to: str, from_statuses: Iterable[str], *, actor: str | None = None,
+        self,
+        job_id: str,
+        to: str,
+        from_statuses: Iterable[str],
+        *,
+        actor: str | None = None,
         **fields: Any,
     ) -> JobRecord | None:
         """Move a job to ``to`` only if it is in one of ``from_statuses``.
@@ -122,13 +160,23 @@ class JobRepository:
             if res.rowcount == 0:
                 return None
             job = self._get(conn, job_id)
-            self.events.record(conn, "job.status_changed", "job", job_id, actor, status=to,
-                               reason=job.reason, attempt=job.attempts)
+            self.events.record(
+                conn,
+                "job.status_changed",
+                "job",
+                job_id,
+                actor,
+                status=to,
+                reason=job.reason,
+                attempt=job.attempts,
+            )
             return job
 
     def update_fields(self, job_id: str, **fields: Any) -> None:
         with self.db.write() as conn:
-            conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=utcnow(), **fields))
+            conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(updated_at=utcnow(), **fields)
+            )
 
     def _get(self, conn: Connection, job_id: str) -> JobRecord:
         row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
@@ -141,8 +189,12 @@ class JobRepository:
             return self._get(conn, job_id)
 
     def list(
-        self, statuses: Sequence[str] | None = None, kind: str | None = None, limit: int = 200,
-        oldest_first: bool = False, experiment: str | None = None,
+        self,
+        statuses: Sequence[str] | None = None,
+        kind: str | None = None,
+        limit: int = 200,
+        oldest_first: bool = False,
+        experiment: str | None = None,
     ) -> list[JobRecord]:
         q = select(jobs)
         if experiment:
@@ -164,8 +216,13 @@ class JobRepository:
             conn.execute(
                 insert(job_metrics),
                 [
-                    dict(job_id=job_id, name=p.name, value=p.value, step=p.step,
-                         timestamp=p.timestamp)
+                    dict(
+                        job_id=job_id,
+                        name=p.name,
+                        value=p.value,
+                        step=p.step,
+                        timestamp=p.timestamp,
+                    )
                     for p in points
                 ],
             )
@@ -175,8 +232,11 @@ class JobRepository:
         out: dict[str, dict[str, float]] = {j: {} for j in job_ids}
         if not job_ids:
             return out
-        q = (select(job_metrics.c.job_id, job_metrics.c.name, job_metrics.c.value)
-             .where(job_metrics.c.job_id.in_(list(job_ids))).order_by(job_metrics.c.id))
+        q = (
+            select(job_metrics.c.job_id, job_metrics.c.name, job_metrics.c.value)
+            .where(job_metrics.c.job_id.in_(list(job_ids)))
+            .order_by(job_metrics.c.id)
+        )
         with self.db.read() as conn:
             for row in conn.execute(q):
                 out[row.job_id][row.name] = row.value

@@ -47,19 +47,31 @@ class ModelGroupRecord:
 
 def _version(group: str, row: Any) -> ModelVersionRecord:
     return ModelVersionRecord(
-        group=group, version=row.version, status=row.status, job_id=row.job_id,
-        bundle=row.bundle, metrics=row.metrics, lineage=row.lineage, card=row.card,
-        criteria=row.criteria, status_comment=row.status_comment,
+        group=group,
+        version=row.version,
+        status=row.status,
+        job_id=row.job_id,
+        bundle=row.bundle,
+        metrics=row.metrics,
+        lineage=row.lineage,
+        card=row.card,
+        criteria=row.criteria,
+        status_comment=row.status_comment,
         status_changed_by=row.status_changed_by,
-        status_changed_at=as_utc(row.status_changed_at), created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=as_utc(row.updated_at), created_by=row.created_by,  # type: ignore[arg-type]
+        status_changed_at=as_utc(row.status_changed_at),
+        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),
+        created_by=row.created_by,  # type: ignore[arg-type]
     )
 
 
 def _group(row: Any) -> ModelGroupRecord:
     return ModelGroupRecord(
-        name=row.name, description=row.description, settings=row.settings or {},
-        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+        name=row.name,
+        description=row.description,
+        settings=row.settings or {},
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
         created_by=row.created_by,
     )
 
@@ -76,9 +88,17 @@ class RegistryRepository:
         return row
 
     def add_version(
-        self, group: str, *, status: str, job_id: str, bundle: dict[str, Any],
-        metrics: dict[str, Any], lineage: dict[str, Any], card: dict[str, Any],
-        criteria: dict[str, Any], actor: str | None,
+        self,
+        group: str,
+        *,
+        status: str,
+        job_id: str,
+        bundle: dict[str, Any],
+        metrics: dict[str, Any],
+        lineage: dict[str, Any],
+        card: dict[str, Any],
+        criteria: dict[str, Any],
+        actor: str | None,
     ) -> ModelVersionRecord:
         """Register a new version (creating the group on first use)."""
         try:
@@ -86,31 +106,66 @@ class RegistryRepository:
                 now = utcnow()
                 row = conn.execute(select(model_groups).where(model_groups.c.name == group)).first()
                 if row is None:
-                    gid = conn.execute(insert(model_groups).values(
-                        name=group, settings={}, created_at=now, updated_at=now, created_by=actor,
-                    )).inserted_primary_key[0]  # type: ignore[index]
+                    gid = conn.execute(
+                        insert(model_groups).values(
+                            name=group,
+                            settings={},
+                            created_at=now,
+                            updated_at=now,
+                            created_by=actor,
+                        )
+                    ).inserted_primary_key[0]  # type: ignore[index]
                     self.events.record(conn, "model_group.created", "model_group", group, actor)
                 else:
                     gid = row.id
-                top = conn.execute(select(func.max(model_versions.c.version))
-                                   .where(model_versions.c.group_id == gid)).scalar()
+                top = conn.execute(
+                    select(func.max(model_versions.c.version)).where(
+                        model_versions.c.group_id == gid
+                    )
+                ).scalar()
                 number = int(top or 0) + 1
-                conn.execute(insert(model_versions).values(
-                    group_id=gid, version=number, status=status, job_id=job_id, bundle=bundle,
-                    metrics=metrics, lineage=lineage, card=card, criteria=criteria,
-                    status_changed_by=actor, status_changed_at=now, created_at=now,
-                    updated_at=now, created_by=actor,
-                ))
-                self.events.record(conn, "model_version.registered", "model_version",
-                                   f"{group}:{number}", actor, group=group, version=number,
-                                   status=status, job_id=job_id)
+                conn.execute(
+                    insert(model_versions).values(
+                        group_id=gid,
+                        version=number,
+                        status=status,
+                        job_id=job_id,
+                        bundle=bundle,
+                        metrics=metrics,
+                        lineage=lineage,
+                        card=card,
+                        criteria=criteria,
+                        status_changed_by=actor,
+                        status_changed_at=now,
+                        created_at=now,
+                        updated_at=now,
+                        created_by=actor,
+                    )
+                )
+                self.events.record(
+                    conn,
+                    "model_version.registered",
+                    "model_version",
+                    f"{group}:{number}",
+                    actor,
+                    group=group,
+                    version=number,
+                    status=status,
+                    job_id=job_id,
+                )
                 return self._get(conn, group, number)
         except SAIntegrityError as exc:
             raise Conflict(f"Model group {group!r} changed at the same time; retry.") from exc
 
     def set_status(
-        self, group: str, version: int, status: str, from_statuses: list[str], *,
-        comment: str | None, actor: str | None,
+        self,
+        group: str,
+        version: int,
+        status: str,
+        from_statuses: list[str],
+        *,
+        comment: str | None,
+        actor: str | None,
     ) -> ModelVersionRecord:
         with self.db.write() as conn:
             current = self._get(conn, group, version)
@@ -121,39 +176,77 @@ class RegistryRepository:
                 )
             gid = self._group_row(conn, group).id
             now = utcnow()
-            conn.execute(update(model_versions).where(
-                model_versions.c.group_id == gid, model_versions.c.version == version,
-            ).values(status=status, status_comment=comment, status_changed_by=actor,
-                     status_changed_at=now, updated_at=now))
-            self.events.record(conn, "model_version.status_changed", "model_version",
-                               f"{group}:{version}", actor, group=group, version=version,
-                               status=status, previous=current.status, comment=comment)
+            conn.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.group_id == gid,
+                    model_versions.c.version == version,
+                )
+                .values(
+                    status=status,
+                    status_comment=comment,
+                    status_changed_by=actor,
+                    status_changed_at=now,
+                    updated_at=now,
+                )
+            )
+            self.events.record(
+                conn,
+                "model_version.status_changed",
+                "model_version",
+                f"{group}:{version}",
+                actor,
+                group=group,
+                version=version,
+                status=status,
+                previous=current.status,
+                comment=comment,
+            )
             return self._get(conn, group, version)
 
-    def update_card(self, group: str, version: int, card: dict[str, Any],
-                    actor: str | None) -> ModelVersionRecord:
+    def update_card(
+        self, group: str, version: int, card: dict[str, Any], actor: str | None
+    ) -> ModelVersionRecord:
         with self.db.write() as conn:
             gid = self._group_row(conn, group).id
             self._get(conn, group, version)
-            conn.execute(update(model_versions).where(
-                model_versions.c.group_id == gid, model_versions.c.version == version,
-            ).values(card=card, updated_at=utcnow()))
-            self.events.record(conn, "model_version.card_updated", "model_version",
-                               f"{group}:{version}", actor, group=group, version=version)
+            conn.execute(
+                update(model_versions)
+                .where(
+                    model_versions.c.group_id == gid,
+                    model_versions.c.version == version,
+                )
+                .values(card=card, updated_at=utcnow())
+            )
+            self.events.record(
+                conn,
+                "model_version.card_updated",
+                "model_version",
+                f"{group}:{version}",
+                actor,
+                group=group,
+                version=version,
+            )
             return self._get(conn, group, version)
 
-    def update_group_settings(self, group: str, settings: dict[str, Any],
-                              actor: str | None) -> ModelGroupRecord:
+    def update_group_settings(
+        self, group: str, settings: dict[str, Any], actor: str | None
+    ) -> ModelGroupRecord:
         with self.db.write() as conn:
             self._group_row(conn, group)
-            conn.execute(update(model_groups).where(model_groups.c.name == group)
-                         .values(settings=settings, updated_at=utcnow()))
-            self.events.record(conn, "model_group.updated", "model_group", group, actor,
-                               settings=settings)
+            conn.execute(
+                update(model_groups)
+                .where(model_groups.c.name == group)
+                .values(settings=settings, updated_at=utcnow())
+            )
+            self.events.record(
+                conn, "model_group.updated", "model_group", group, actor, settings=settings
+            )
             return _group(self._group_row(conn, group))
 
-    def _get(self, conn: Connection, group: str, version: int | None,
-             status: str | None = None) -> ModelVersionRecord:
+    def _get(
+        self, conn: Connection, group: str, version: int | None, status: str | None = None
+    ) -> ModelVersionRecord:
         gid = self._group_row(conn, group).id
         q = select(model_versions).where(model_versions.c.group_id == gid)
         if status:
@@ -165,12 +258,15 @@ class RegistryRepository:
         row = conn.execute(q).first()
         if row is None:
             what = f"version {version}" if version is not None else f"{status or 'any'} version"
-            raise NotFound(f"Model group {group!r} has no {what}; "
-                           f"`shipyard models list {group}` lists its versions.")
+            raise NotFound(
+                f"Model group {group!r} has no {what}; "
+                f"`shipyard models list {group}` lists its versions."
+            )
         return _version(group, row)
 
-    def get(self, group: str, version: int | None = None,
-            status: str | None = None) -> ModelVersionRecord:
+    def get(
+        self, group: str, version: int | None = None, status: str | None = None
+    ) -> ModelVersionRecord:
         with self.db.read() as conn:
             return self._get(conn, group, version, status)
 
@@ -180,12 +276,17 @@ class RegistryRepository:
 
     def groups(self) -> list[ModelGroupRecord]:
         with self.db.read() as conn:
-            return [_group(r) for r in
-                    conn.execute(select(model_groups).order_by(model_groups.c.name)).all()]
+            return [
+                _group(r)
+                for r in conn.execute(select(model_groups).order_by(model_groups.c.name)).all()
+            ]
 
     def versions(self, group: str) -> list[ModelVersionRecord]:
         with self.db.read() as conn:
             gid = self._group_row(conn, group).id
-            rows = conn.execute(select(model_versions).where(model_versions.c.group_id == gid)
-                                .order_by(model_versions.c.version)).all()
+            rows = conn.execute(
+                select(model_versions)
+                .where(model_versions.c.group_id == gid)
+                .order_by(model_versions.c.version)
+            ).all()
         return [_version(group, r) for r in rows]

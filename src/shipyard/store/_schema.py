@@ -77,9 +77,7 @@ dataset_versions = Table(
     "dataset_versions",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("parts", JSON, nullable=False),
     Column("schema", JSON, nullable=False),

@@ -8,6 +8,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
@@ -50,6 +51,19 @@ def list_jobs(status: str | None = None, kind: str | None = None,
 @router.get("/{job_id}", **permit("read"))
 def get_job(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
     job = svc.jobs.get(job_id)
+    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+
+
+class Annotation(BaseModel):
+    tags: dict[str, str] | None = None
+    notes: str | None = None
+
+
+@router.patch("/{job_id}", **permit("write"))
+def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services),
+                 who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Add tags to a job (merged) and/or replace its notes."""
+    job = svc.jobs.annotate(job_id, who.name, tags=body.tags, notes=body.notes)
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 
 

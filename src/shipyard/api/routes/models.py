@@ -19,7 +19,8 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 class RegisterBody(BaseModel):
     job_id: str
-    override_criteria: str | None = Field(None, description="Reason to register despite failing criteria")
+    override_criteria: str | None = Field(
+        None, description="Reason to register despite failing criteria")
     card: dict[str, str] | None = None
     description: str | None = None
 
@@ -82,13 +83,15 @@ def show_version(group: str, version: int, svc: Services = Depends(services)) ->
 @router.post("/{group}/versions/{version}/approve", **permit("approve"))
 def approve(group: str, version: int, body: DecisionBody, svc: Services = Depends(services),
             who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return version_to_dict(svc.registry.set_status(group, version, APPROVED, body.comment, who.name))
+    rec = svc.registry.set_status(group, version, APPROVED, body.comment, who.name)
+    return version_to_dict(rec)
 
 
 @router.post("/{group}/versions/{version}/reject", **permit("approve"))
 def reject(group: str, version: int, body: DecisionBody, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return version_to_dict(svc.registry.set_status(group, version, REJECTED, body.comment, who.name))
+    rec = svc.registry.set_status(group, version, REJECTED, body.comment, who.name)
+    return version_to_dict(rec)
 
 
 @router.get("/{group}/versions/{version}/card", **permit("read"))
