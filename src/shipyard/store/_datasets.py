@@ -68,7 +68,7 @@ def _version(name: str, row: Any) -> VersionRecord:
         content_hash=row.content_hash,
         source=row.source,
         created_at=as_utc(row.created_at),
-        created_by=row.created_by,  # type: ignore[arg-type]
+        created_by=row.created_by,
     )
 
 
@@ -243,7 +243,7 @@ class DatasetRepository:
             name=row.name,
             description=row.description,
             created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+            updated_at=as_utc(row.updated_at),
             created_by=row.created_by,
             latest=latest,
         )

@@ -71,7 +71,7 @@ class EventLog:
                 r.id,
                 as_utc(r.created_at),
                 r.kind,
-                r.resource_type,  # type: ignore[arg-type]
+                r.resource_type,
                 r.resource_id,
                 r.actor,
                 r.payload,

@@ -33,9 +33,9 @@ def _record(row: Any) -> ExperimentRecord:
         description=row.description,
         problem_statement=row.problem_statement,
         success_criteria=row.success_criteria or [],
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
-        created_by=row.created_by,  # type: ignore[arg-type]
+        created_by=row.created_by,
     )
 
 

@@ -65,11 +65,11 @@ def _record(row: Any) -> JobRecord:
         pid=row.pid,
         pid_started_at=row.pid_started_at,
         outputs=row.outputs or {},
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=as_utc(row.created_at),
         started_at=as_utc(row.started_at),
         ended_at=as_utc(row.ended_at),
         updated_at=as_utc(row.updated_at),
-        created_by=row.created_by,  # type: ignore[arg-type]
+        created_by=row.created_by,
         experiment=row.experiment,
         tags=row.tags or {},
         notes=row.notes,

@@ -59,9 +59,9 @@ def _version(group: str, row: Any) -> ModelVersionRecord:
         status_comment=row.status_comment,
         status_changed_by=row.status_changed_by,
         status_changed_at=as_utc(row.status_changed_at),
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
-        created_by=row.created_by,  # type: ignore[arg-type]
+        created_by=row.created_by,
     )
 
 
@@ -71,7 +71,7 @@ def _group(row: Any) -> ModelGroupRecord:
         description=row.description,
         settings=row.settings or {},
         created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+        updated_at=as_utc(row.updated_at),
         created_by=row.created_by,
     )
 

@@ -35,7 +35,7 @@ def _record(row: Any) -> TokenRecord:
         id=row.id,
         name=row.name,
         role=row.role,
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
+        created_at=as_utc(row.created_at),
         created_by=row.created_by,
         revoked_at=as_utc(row.revoked_at),
     )
