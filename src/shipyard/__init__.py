@@ -5,6 +5,8 @@ In a notebook::
     import shipyard as sy
     sy.connect()
     ds = sy.Dataset.create("churn", df)
+    job = sy.Job.train("xgboost", ds, target="churned").wait()
+    sy.Experiment("churn").compare("roc_auc")
 """
 
 from __future__ import annotations
@@ -13,15 +15,30 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SQL", "Client", "Dataset", "Job", "JobFailed", "__version__", "connect"]
+__all__ = ["SQL", "Client", "Dataset", "Experiment", "Job", "JobFailed", "ModelGroup",
+           "ModelVersion", "__version__", "algorithms", "connect"]
+
+_SDK_NAMES = frozenset({"SQL", "Client", "Dataset", "Experiment", "Job", "JobFailed",
+                        "ModelGroup", "ModelVersion", "algorithms", "connect"})
 
 if TYPE_CHECKING:  # pragma: no cover
-    from shipyard.client import SQL, Client, Dataset, Job, JobFailed, connect
+    from shipyard.client import (
+        SQL,
+        Client,
+        Dataset,
+        Experiment,
+        Job,
+        JobFailed,
+        ModelGroup,
+        ModelVersion,
+        algorithms,
+        connect,
+    )
 
 
 def __getattr__(name: str) -> Any:
     # The SDK is imported lazily so `import shipyard` stays cheap inside jobs and servers.
-    if name in ("SQL", "Client", "Dataset", "Job", "JobFailed", "connect"):
+    if name in _SDK_NAMES:
         from shipyard import client
 
         return getattr(client, name)

@@ -24,7 +24,10 @@ def test_every_command_takes_json() -> None:
     leaves = _leaves(typer.main.get_command(app))
     names = {path for path, _ in leaves}
     assert {"shipyard server", "shipyard server start", "shipyard datasets create",
-            "shipyard jobs logs", "shipyard tokens revoke", "shipyard whoami"} <= names
+            "shipyard jobs logs", "shipyard tokens revoke", "shipyard whoami",
+            "shipyard jobs tag", "shipyard experiments compare", "shipyard models approve",
+            "shipyard models card", "shipyard models download", "shipyard algorithms show"
+            } <= names
     missing = [path for path, cmd in leaves
                if "--json" not in {o for p in cmd.params for o in p.opts}]
     assert missing == []

@@ -15,7 +15,7 @@ import httpx
 import typer
 
 from shipyard import __version__
-from shipyard.cli import _datasets, _jobs, _server, _tokens
+from shipyard.cli import _algorithms, _datasets, _experiments, _jobs, _models, _server, _tokens
 from shipyard.cli._common import CONNECTION, fail
 from shipyard.errors import ShipyardError
 
@@ -29,6 +29,9 @@ app = typer.Typer(
 app.add_typer(_server.app, name="server")
 app.add_typer(_datasets.app, name="datasets")
 app.add_typer(_jobs.app, name="jobs")
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_models.app, name="models")
+app.add_typer(_algorithms.app, name="algorithms")
 app.add_typer(_tokens.app, name="tokens")
 app.command("whoami")(_tokens.whoami)
 

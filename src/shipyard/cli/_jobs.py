@@ -25,8 +25,18 @@ from shipyard.cli._common import (
 from shipyard.client import Job
 from shipyard.client._jobs import build_spec
 from shipyard.client._logs import LogReader
+from shipyard.client._training import (
+    SPLITS,
+    TRAINING_CHANNELS,
+    flat_metrics,
+    headline,
+    nest_metrics,
+    parse_split,
+    training_spec,
+)
 
-app = typer.Typer(help="Jobs: run a script on the server, follow it, read its results.",
+app = typer.Typer(help="Jobs: run a script or train an algorithm on the server, follow it, "
+                       "read its results.",
                   no_args_is_help=True)
 
 
@@ -48,15 +58,21 @@ def _failed_sentence(job: Job) -> str:
             f"`shipyard jobs logs {job.id}` shows its log.")
 
 
+_TRAINING_ONLY = ("--algorithm", "--target", "--split", "--split-method", "--time-column",
+                  "--seed", "--problem-type")
+
+
 @app.command("run")
 def run(
-    script: Annotated[Path, typer.Option(
-        "--script", "-s", metavar="FILE", help="The Python file to run.")],
+    script: Annotated[Path | None, typer.Option(
+        "--script", "-s", metavar="FILE",
+        help="The Python file to run (processing and script jobs).")] = None,
     kind: Annotated[str, typer.Option(
-        "--kind", metavar="KIND", help="processing or script.")] = "script",
+        "--kind", metavar="KIND", help="processing, script or training.")] = "script",
     input: Annotated[list[str] | None, typer.Option(
         "--input", "-i", metavar="CHANNEL=DATASET",
-        help="An input channel: CHANNEL=DATASET or CHANNEL=DATASET:VERSION; repeatable.")] = None,
+        help="An input channel: CHANNEL=DATASET or CHANNEL=DATASET:VERSION; repeatable. "
+             "Training reads train (and optionally validation, test).")] = None,
     output: Annotated[list[str] | None, typer.Option(
         "--output", "-o", metavar="DATASET",
         help="A dataset the job writes (a new version); repeatable.")] = None,
@@ -77,6 +93,34 @@ def run(
         "--retries", metavar="N", help="Retries after an infrastructure failure.")] = 0,
     name: Annotated[str | None, typer.Option(
         "--name", metavar="NAME", help="A name for the job.")] = None,
+    algorithm: Annotated[str | None, typer.Option(
+        "--algorithm", metavar="NAME",
+        help="Training: the built-in algorithm (`shipyard algorithms list`).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="COLUMN", help="Training: the column to predict.")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", metavar="TRAIN,VAL,TEST",
+        help="Training: split fractions [default: 0.7,0.2,0.1].")] = None,
+    split_method: Annotated[str | None, typer.Option(
+        "--split-method", metavar="METHOD",
+        help="Training: auto, random, stratified or time [default: auto].")] = None,
+    time_column: Annotated[str | None, typer.Option(
+        "--time-column", metavar="COLUMN", help="Training: the column a time split uses.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", metavar="N", help="Training: the split's random seed [default: 42].")] = None,
+    problem_type: Annotated[str | None, typer.Option(
+        "--problem-type", metavar="TYPE",
+        help="Training: binary, multiclass or regression [default: inferred].")] = None,
+    experiment: Annotated[str | None, typer.Option(
+        "--experiment", metavar="NAME",
+        help="The experiment the job is a run of [training default: the train dataset's "
+             "name].")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option(
+        "--tag", metavar="KEY=VALUE", help="A tag of the job; repeatable.")] = None,
+    notes: Annotated[str | None, typer.Option(
+        "--notes", metavar="TEXT", help="Notes on the job.")] = None,
     wait: Annotated[bool, typer.Option(
         "--wait/--no-wait", help="Follow the log until the job ends; exit 1 if it fails.")
     ] = False,
@@ -86,13 +130,35 @@ def run(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Submit a script as a job."""
-    spec = build_spec(
-        kind, script, inputs=parse_pairs(input, "--input"), outputs=output,
-        requirements=requirements,
-        hyperparameters={k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
-        cpus=cpus, memory=memory, max_runtime=max_runtime, retries=retries, name=name,
-    )
+    """Submit a job: a script (--script), or a built-in algorithm (--kind training)."""
+    inputs = parse_pairs(input, "--input")
+    hyperparameters = {k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()}
+    if kind == "training":
+        if script is not None or output or requirements is not None:
+            fail("A training job runs a built-in algorithm: drop --script, --output and "
+                 "--requirements, and name it with --algorithm.")
+        spec = _training_spec(
+            inputs, hyperparameters, algorithm=algorithm, target=target, split=split,
+            split_method=split_method, time_column=time_column, seed=seed,
+            problem_type=problem_type, experiment=experiment, tags=parse_pairs(tag, "--tag"),
+            notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
+        if retries:
+            spec["retries"] = retries
+    else:
+        given = [flag for flag, value in zip(_TRAINING_ONLY, (
+            algorithm, target, split, split_method, time_column, seed, problem_type),
+            strict=True) if value is not None]
+        if given:
+            fail(f"{', '.join(given)} only apply to --kind training; this job is {kind!r}.")
+        if script is None:
+            fail(f"A {kind} job runs a script: give it with --script FILE (or use --kind "
+                 "training --algorithm NAME for a built-in algorithm).")
+        spec = build_spec(
+            kind, script, inputs=inputs, outputs=output, requirements=requirements,
+            hyperparameters=hyperparameters, cpus=cpus, memory=memory,
+            max_runtime=max_runtime, retries=retries, name=name, experiment=experiment,
+            tags=parse_pairs(tag, "--tag"), notes=notes,
+        )
     c = client()
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     doc = c.post("/jobs", spec, headers=headers)
@@ -108,10 +174,42 @@ def run(
         print_json(_job_json(job.doc))
     elif wait and job.status == "Completed":
         out.print(f"Job {job.id} completed.")
+        _print_summary(job.doc)
     elif not wait:
         out.print(f"Follow it with `shipyard jobs logs {job.id} -f`.")
     if wait and job.status != "Completed":
         fail(_failed_sentence(job))
+
+
+def _training_spec(inputs: dict[str, str], hyperparameters: dict[str, Any], *,
+                   algorithm: str | None, split: str | None, split_method: str | None,
+                   seed: int | None, **fields: Any) -> dict[str, Any]:
+    if not algorithm:
+        fail("A training job needs --algorithm NAME; `shipyard algorithms list` shows them.")
+    unknown = sorted(set(inputs) - set(TRAINING_CHANNELS))
+    if unknown:
+        fail(f"A training job reads the inputs train, validation and test; got "
+             f"{', '.join(unknown)}.")
+    if "train" not in inputs:
+        fail("A training job needs its training data: --input train=DATASET.")
+    if (split or split_method) and {"validation", "test"} <= set(inputs):
+        fail("With both validation and test datasets given nothing is split: drop --split "
+             "and --split-method.")
+    return training_spec(
+        algorithm, inputs["train"], validation=inputs.get("validation"),
+        test=inputs.get("test"), split=parse_split(split) if split else (0.7, 0.2, 0.1),
+        split_method=split_method or "auto", seed=42 if seed is None else seed,
+        hyperparameters=hyperparameters, **fields)
+
+
+def _print_summary(doc: dict[str, Any]) -> None:
+    """The headline metrics of a finished job: a row per metric, a column per split."""
+    nested = nest_metrics(doc.get("metrics"))
+    splits = {k: v for k, v in nested.items() if k in SPLITS and isinstance(v, dict)}
+    if not splits:
+        return
+    names = headline(list(dict.fromkeys(n for values in splits.values() for n in values)), 8)
+    print_table(["metric", *splits], ([n, *(splits[s].get(n) for s in splits)] for n in names))
 
 
 def _detached(job_id: str) -> None:
@@ -120,7 +218,12 @@ def _detached(job_id: str) -> None:
 
 
 def _job_json(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc.get("id"), "status": doc.get("status"), "reason": doc.get("reason"), **doc}
+    shaped = {"id": doc.get("id"), "status": doc.get("status"), "reason": doc.get("reason"),
+              **doc}
+    if isinstance(doc.get("metrics"), dict):
+        # `metrics.test.roc_auc`, whichever shape this server version sends.
+        shaped["metrics"] = nest_metrics(doc["metrics"])
+    return shaped
 
 
 @app.command("list")
@@ -160,16 +263,52 @@ def show(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonOpt
             ["created", when(doc.get("created_at"))], ["started", when(doc.get("started_at"))],
             ["ended", when(doc.get("ended_at"))],
             ["script", (spec.get("script") or {}).get("filename")],
+            ["algorithm", spec.get("algorithm")], ["target", spec.get("target")],
+            ["problem type", spec.get("problem_type")],
             ["inputs", spec.get("inputs")], ["outputs", spec.get("outputs") or None],
+            ["split", spec.get("split") if spec.get("kind") == "training" else None],
             ["hyperparameters", spec.get("hyperparameters")],
+            ["experiment", doc.get("experiment")],
+            ["tags", ", ".join(f"{k}={v}" for k, v in (doc.get("tags") or {}).items())],
+            ["notes", doc.get("notes")],
             ["resources", {k: v for k, v in (spec.get("resources") or {}).items()
                            if k != "memory_bytes"}],
-            ["metrics", doc.get("metrics")],
+            ["metrics", _metrics_text(doc.get("metrics"))],
             ["datasets written", results.get("datasets")],
             ["model files", len(model_files) if model_files else None]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "", {}, [])])
     t.show_header = False
     out.print(t)
+
+
+def _metrics_text(metrics: Any) -> str | None:
+    flat = {k: v for k, v in flat_metrics(metrics).items() if not k.startswith("curve.")}
+    return ", ".join(f"{k}={fmt(v)}" for k, v in flat.items()) or None
+
+
+@app.command("tag")
+def tag(
+    job_id: Annotated[str, typer.Argument(metavar="ID")],
+    tags: Annotated[list[str] | None, typer.Option(
+        "--tag", metavar="KEY=VALUE", help="A tag to add or change; repeatable.")] = None,
+    notes: Annotated[str | None, typer.Option(
+        "--notes", metavar="TEXT", help="Replace the job's notes.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Tag a job (KEY=VALUE labels, e.g. to find runs in an experiment) or set its notes."""
+    new = parse_pairs(tags, "--tag")
+    if not new and notes is None:
+        fail("Nothing to change: give --tag KEY=VALUE and/or --notes TEXT.")
+    job = Job(job_id, client=client())
+    if new:
+        job.tag(**new)
+    if notes is not None:
+        job.set_notes(notes)
+    if json_out:
+        print_json(_job_json(job.doc))
+        return
+    shown = ", ".join(f"{k}={v}" for k, v in job.tags.items()) or "none"
+    out.print(f"Job {job.id}: tags {shown}" + ("; notes updated." if notes is not None else "."))
 
 
 @app.command("logs")

@@ -9,14 +9,31 @@
     job = sy.Job.run("processing", "clean.py", inputs={"raw": "churn"},
                      outputs=["churn-clean"]).wait(logs=True)
     job.metrics()
+
+    run = sy.Job.train("xgboost", "churn", target="churned").wait()
+    run.evaluation()                               # metrics per split and plots
+    sy.Experiment("churn").compare("roc_auc")      # runs side by side, best first
+    version = run.register("churn")                # waits for approval
+    sy.ModelGroup("churn").latest()                # the newest Approved version
 """
 
 from __future__ import annotations
 
 from shipyard.client._client import Client, connect, default_client
 from shipyard.client._datasets import Dataset
+from shipyard.client._evaluation import Evaluation
+from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
+from shipyard.client._models import (
+    CriteriaNotMet,
+    ModelCard,
+    ModelGroup,
+    ModelVersion,
+    algorithms,
+    hyperparameters,
+)
 from shipyard.client._sources import SQL
 
-__all__ = ["SQL", "Client", "Dataset", "Job", "JobFailed", "WaitTimeout", "connect",
-           "default_client"]
+__all__ = ["SQL", "Client", "CriteriaNotMet", "Dataset", "Evaluation", "Experiment", "Job",
+           "JobFailed", "ModelCard", "ModelGroup", "ModelVersion", "WaitTimeout", "algorithms",
+           "connect", "default_client", "hyperparameters"]

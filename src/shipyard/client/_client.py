@@ -115,6 +115,14 @@ class Client:
     def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, json=json, **kwargs).json()
 
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, json=json, **kwargs).json()
+
+    def get_bytes(self, path: str, **params: Any) -> bytes:
+        """The body of ``GET path`` as bytes (small files: artifacts, plots, cards)."""
+        clean = {k: v for k, v in params.items() if v is not None}
+        return self.request("GET", path, params=clean).content
+
     def delete(self, path: str) -> Any:
         response = self.request("DELETE", path)
         return response.json() if response.content else None

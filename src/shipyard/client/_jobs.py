@@ -13,10 +13,14 @@ from shipyard.client import _render
 from shipyard.client._client import Client, default_client
 from shipyard.client._logs import TERMINAL, LogReader
 from shipyard.client._progress import WaitDisplay
+from shipyard.client._training import flat_metrics, nest_metrics, training_spec
 from shipyard.errors import InvalidRequest, ShipyardError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+    from shipyard.client._evaluation import Evaluation
+    from shipyard.client._models import ModelVersion
 
 METRIC_COLUMNS = ["name", "value", "step", "timestamp"]
 
@@ -66,8 +70,14 @@ def build_spec(
     hyperparameters: Mapping[str, Any] | None = None, cpus: int | None = None,
     memory: str | int | None = None, max_runtime: float | None = None, retries: int = 0,
     name: str | None = None, environment: Mapping[str, str] | None = None,
+    experiment: str | None = None, tags: Mapping[str, Any] | None = None,
+    notes: str | None = None,
 ) -> dict[str, Any]:
     """The JSON job spec of ``POST /jobs`` (see docs/architecture.md), read from local files."""
+    if kind == "training":
+        raise InvalidRequest("A training job runs a built-in algorithm, not a script: use "
+                             "Job.train(algorithm, train, target) (or --kind training "
+                             "--algorithm NAME on the command line).")
     spec: dict[str, Any] = {
         "kind": kind,
         "script": {"filename": Path(script).name, "source": _read_file(script, "script")},
@@ -97,6 +107,12 @@ def build_spec(
         spec["max_runtime_seconds"] = max_runtime
     if environment:
         spec["environment"] = dict(environment)
+    if experiment:
+        spec["experiment"] = experiment
+    if tags:
+        spec["tags"] = {str(k): str(v) for k, v in tags.items()}
+    if notes is not None:
+        spec["notes"] = notes
     return spec
 
 
@@ -129,7 +145,9 @@ class Job:
         hyperparameters: Mapping[str, Any] | None = None, cpus: int | None = None,
         memory: str | int | None = None, max_runtime: float | None = None, retries: int = 0,
         name: str | None = None, idempotency_key: str | None = None,
-        environment: Mapping[str, str] | None = None, client: Client | None = None,
+        environment: Mapping[str, str] | None = None, experiment: str | None = None,
+        tags: Mapping[str, Any] | None = None, notes: str | None = None,
+        client: Client | None = None,
     ) -> Job:
         """Submit ``script`` (a local .py file) as a job of ``kind`` (processing | script).
 
@@ -141,12 +159,53 @@ class Job:
             memory: a size such as ``"2G"``.
             max_runtime: seconds before the job is stopped as ``max_runtime``.
             idempotency_key: submitting again with the same key returns the same job.
+            experiment: an experiment to count the job among its runs (a training script
+                that logs ``test.<metric>`` values is judged by its success criteria).
+            tags: labels of the job, e.g. ``{"team": "growth"}``.
         """
         c = client or default_client()
         spec = build_spec(kind, script, inputs=inputs, outputs=outputs,
                           requirements=requirements, hyperparameters=hyperparameters,
                           cpus=cpus, memory=memory, max_runtime=max_runtime, retries=retries,
-                          name=name, environment=environment)
+                          name=name, environment=environment, experiment=experiment,
+                          tags=tags, notes=notes)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", spec, headers=headers)
+        return cls(doc["id"], client=c, _doc=doc)
+
+    @classmethod
+    def train(
+        cls, algorithm: str, train: Any, target: str | None = None, *, validation: Any = None,
+        test: Any = None, split: Sequence[float] = (0.7, 0.2, 0.1), split_method: str = "auto",
+        time_column: str | None = None, seed: int = 42,
+        hyperparameters: Mapping[str, Any] | None = None, problem_type: str | None = None,
+        experiment: str | None = None, tags: Mapping[str, Any] | None = None,
+        notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
+        max_runtime: float | None = None, name: str | None = None,
+        idempotency_key: str | None = None, client: Client | None = None,
+    ) -> Job:
+        """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
+
+        The job splits ``train`` into train/validation/test by ``split`` (unless
+        ``validation`` and ``test`` datasets are given), fits, evaluates and saves a
+        model bundle; :meth:`evaluation` shows the result and :meth:`register` puts the
+        model in the registry.
+
+        Args:
+            train: dataset name, ``"name:version"`` or a :class:`Dataset`.
+            target: the column to predict (None for clustering, PCA, anomaly detection).
+            split: fractions of train, validation and test.
+            split_method: auto, random, stratified or time (with ``time_column``).
+            problem_type: binary, multiclass or regression (None: inferred from the target).
+            experiment: the experiment the run joins (default: the train dataset's name).
+            tags: labels of the run; :meth:`tag` adds more later.
+        """
+        c = client or default_client()
+        spec = training_spec(
+            algorithm, train, target, validation=validation, test=test, split=split,
+            split_method=split_method, time_column=time_column, seed=seed,
+            hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
+            tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)
@@ -187,6 +246,27 @@ class Job:
     @property
     def name(self) -> str | None:
         return self._doc.get("name")
+
+    @property
+    def experiment(self) -> str | None:
+        return self._doc.get("experiment") or (self._doc.get("spec") or {}).get("experiment")
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self._doc.get("tags") or {})
+
+    @property
+    def notes(self) -> str | None:
+        return self._doc.get("notes")
+
+    @property
+    def summary_metrics(self) -> dict[str, Any]:
+        """The last value of each metric, nested by split: ``{"test": {"roc_auc": 0.84}}``.
+
+        Metrics logged without a split (``rows``) stay at the top level;
+        :meth:`metrics` has every point of every series.
+        """
+        return nest_metrics(self._doc.get("metrics"))
 
     @property
     def done(self) -> bool:
@@ -243,6 +323,47 @@ class Job:
         frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
         return frame.sort_values(["timestamp"], kind="stable", ignore_index=True)
 
+    def evaluation(self) -> Evaluation:
+        """The evaluation a training job saved: metrics per split and its plots (PNG).
+
+        Raises:
+            NotFound: the job saved no evaluation (it is not a Completed training job).
+        """
+        from shipyard.client._evaluation import load_evaluation
+
+        return load_evaluation(self.client, self.id, self.artifacts())
+
+    # -- tags, notes, registration ----------------------------------------------------------
+    def tag(self, **tags: Any) -> Job:
+        """Add or change tags of the job (merged into its tags; values become strings)."""
+        self._doc = self.client.patch(self._path(),
+                                      {"tags": {k: str(v) for k, v in tags.items()}})
+        return self
+
+    def set_notes(self, text: str) -> Job:
+        """Replace the job's notes; return self."""
+        self._doc = self.client.patch(self._path(), {"notes": text})
+        return self
+
+    def register(self, group: str, *, override_criteria: str | None = None,
+                 card: Mapping[str, str] | None = None,
+                 description: str | None = None) -> ModelVersion:
+        """Register this job's model as a new version of model group ``group``.
+
+        The version waits for approval (PendingManualApproval). If the job's experiment
+        has success criteria the job does not meet, registering raises
+        :class:`CriteriaNotMet` unless ``override_criteria`` gives the reason to go on
+        (recorded on the version and its card).
+
+        Args:
+            card: model card fields: intended_use, limitations, ethical_considerations,
+                caveats.
+        """
+        from shipyard.client._models import register
+
+        return register(self.client, group, self.id, override_criteria=override_criteria,
+                        card=dict(card) if card else None, description=description)
+
     def cancel(self) -> Job:
         """Ask the server to stop the job (Pending jobs stop at once); return self."""
         self._doc = self.client.post(self._path("/cancel"))
@@ -269,8 +390,9 @@ class Job:
         return f"<Job {self.id} {self.kind} {self.status}{reason}>"
 
     def _repr_html_(self) -> str:
-        last = self._doc.get("metrics")
-        if not isinstance(last, dict):
+        raw = self._doc.get("metrics")
+        last = flat_metrics(raw) if isinstance(raw, dict) else None
+        if last is None:
             last = {}
             try:
                 for row in self.metrics().itertuples(index=False):

@@ -8,6 +8,7 @@ from typing import Any
 STATUS_COLOURS = {
     "Pending": "#6b7280", "Starting": "#2563eb", "Running": "#2563eb", "Stopping": "#d97706",
     "Completed": "#16a34a", "Failed": "#dc2626", "Stopped": "#92400e",
+    "PendingManualApproval": "#d97706", "Approved": "#16a34a", "Rejected": "#dc2626",
 }
 _TABLE = 'style="border-collapse:collapse;font-size:12px;margin-top:4px"'
 _CELL = 'style="padding:2px 8px;text-align:left;border-bottom:1px solid #e5e7eb"'
@@ -21,6 +22,16 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
         for row in rows
     )
     return f"<table {_TABLE}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def table_html(headers: list[str], rows: list[list[Any]]) -> str:
+    """An HTML table of plain values (escaped)."""
+    return _table(headers, rows)
+
+
+def number(value: Any) -> Any:
+    """Floats to 4 significant digits for display; anything else as it is."""
+    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def dataset_html(name: str, version: int, num_rows: int, num_columns: int,
@@ -52,6 +63,15 @@ def job_html(doc: dict[str, Any], last_metrics: dict[str, Any]) -> str:
     facts = [["id", doc.get("id")], ["kind", doc.get("kind")],
              ["created", doc.get("created_at")], ["started", doc.get("started_at")],
              ["ended", doc.get("ended_at")], ["attempts", doc.get("attempts")]]
+    spec = doc.get("spec") or {}
+    for key in ("algorithm", "target"):
+        if spec.get(key):
+            facts.append([key, spec[key]])
+    for key in ("experiment", "notes"):
+        if doc.get(key):
+            facts.append([key, doc[key]])
+    if doc.get("tags"):
+        facts.append(["tags", ", ".join(f"{k}={v}" for k, v in doc["tags"].items())])
     if doc.get("reason"):
         facts.append(["reason", doc.get("reason")])
     if doc.get("message"):
@@ -68,3 +88,71 @@ def job_status_line(doc: dict[str, Any], elapsed: float) -> str:
     return (f"<div class='shipyard-job-status'>Job <code>{escape(str(doc.get('id')))}</code> "
             f"{status_badge(str(doc.get('status')))} <span style='color:#6b7280'>"
             f"{elapsed:.0f} s</span></div>")
+
+
+def _facts(rows: list[list[Any]]) -> str:
+    return _table(["", ""], [[k, v] for k, v in rows if v not in (None, "", [], {})])
+
+
+def _passed(value: Any) -> str:
+    return {True: "pass", False: "FAIL"}.get(value, "not judged")
+
+
+def experiment_html(doc: dict[str, Any], criteria: list[str], runs: list[dict[str, Any]],
+                    max_runs: int = 20) -> str:
+    facts = _facts([["problem", doc.get("problem_statement")],
+                    ["description", doc.get("description")],
+                    ["success criteria", ", ".join(criteria)], ["runs", len(runs)]])
+    rows = []
+    for r in runs[-max_runs:][::-1]:
+        metrics = r.get("metrics") or {}
+        shown = ", ".join(f"{k}={number(v)}" for k, v in sorted(metrics.items())
+                          if k.startswith(("test.", "validation.")))
+        rows.append([r.get("job_id"), r.get("status"), r.get("algorithm"), shown,
+                     _passed((r.get("criteria") or {}).get("passed"))])
+    table = (f"<div style='margin-top:6px'><b>Latest runs</b></div>"
+             f"{_table(['job', 'status', 'algorithm', 'metrics', 'criteria'], rows)}"
+             if rows else "")
+    return (f"<div class='shipyard-experiment'><b>Experiment {escape(str(doc.get('name')))}"
+            f"</b>{facts}{table}</div>")
+
+
+def _metric_rows(metrics: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for split, values in sorted(metrics.items()):
+        if isinstance(values, dict):
+            rows += [[split or "-", k, number(v)] for k, v in sorted(values.items())
+                     if isinstance(v, int | float)]
+        else:
+            rows.append(["-", split, number(values)])
+    return rows
+
+
+def model_version_html(doc: dict[str, Any]) -> str:
+    crit = doc.get("criteria") or {}
+    override = crit.get("override") or {}
+    card = doc.get("card") or {}
+    datasets = ", ".join(f"{d.get('dataset')} v{d.get('version')}"
+                         for d in (doc.get("lineage") or {}).get("datasets") or [])
+    facts = _facts([["job", doc.get("job_id")], ["description", card.get("description")],
+                    ["criteria", _passed(crit.get("passed")) if crit.get("results") else None],
+                    ["override", override.get("reason")], ["training data", datasets],
+                    ["decision", doc.get("status_comment")],
+                    ["decided by", doc.get("status_changed_by")],
+                    ["created", doc.get("created_at")], ["by", doc.get("created_by")]])
+    metrics = _metric_rows(doc.get("metrics") or {})
+    table = (f"<div style='margin-top:6px'><b>Metrics</b></div>"
+             f"{_table(['split', 'metric', 'value'], metrics)}" if metrics else "")
+    return (f"<div class='shipyard-model-version'><b>Model {escape(str(doc.get('group')))} "
+            f"v{escape(str(doc.get('version')))}</b> {status_badge(str(doc.get('status')))}"
+            f"{facts}{table}</div>")
+
+
+def model_group_html(doc: dict[str, Any], versions: list[dict[str, Any]]) -> str:
+    rows = [[v.get("version"), v.get("status"), v.get("job_id"),
+             _passed((v.get("criteria") or {}).get("passed")), v.get("created_at")]
+            for v in versions[::-1]]
+    return (f"<div class='shipyard-model-group'><b>Model group {escape(str(doc.get('name')))}"
+            f"</b> <span style='color:#6b7280'>{len(versions)} versions · latest approved: "
+            f"{escape(str(doc.get('latest_approved_version') or '-'))}</span>"
+            f"{_table(['version', 'status', 'job', 'criteria', 'created'], rows)}</div>")

@@ -1,0 +1,120 @@
+"""A training job's evaluation, as the job saved it: metrics per split and its plots.
+
+Built from the bundle's ``evaluation/evaluation.json`` and the PNGs beside it,
+downloaded from the job's artifacts; nothing is recomputed or re-rendered here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard.client import _render
+from shipyard.errors import NotFound
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.client._client import Client
+
+EVALUATION_FILE = "evaluation/evaluation.json"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics per split (``.metrics``), plots by file name (``.plots``: PNG bytes).
+
+    In Jupyter it shows a table of the headline metrics of each split (and of the
+    trivial baseline beside it) and every plot.
+    """
+
+    job_id: str
+    report: dict[str, Any]
+    plots: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def problem_type(self) -> str | None:
+        return self.report.get("problem_type")
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """``{"validation": {...}, "test": {...}}`` as evaluation.json holds them."""
+        return dict(self.report.get("metrics") or {})
+
+    @property
+    def baseline(self) -> dict[str, dict[str, Any]]:
+        return dict(self.report.get("baseline") or {})
+
+    def headline(self) -> dict[str, dict[str, Any]]:
+        """The headline numbers by row (each split, then each split's baseline)."""
+        from shipyard.errors import ShipyardError
+        from shipyard.evaluation import EvaluationReport
+
+        try:
+            return EvaluationReport.from_dict(self.report).headline()
+        except ShipyardError:
+            # A problem type this version does not know: show every number it has.
+            rows = {s: _scalars(m) for s, m in self.metrics.items() if m}
+            rows.update({f"{s} (baseline)": _scalars(m) for s, m in self.baseline.items() if m})
+            return rows
+
+    def save_plots(self, folder: str | Path) -> list[Path]:
+        """Write every plot into ``folder``; return the paths written."""
+        target = Path(folder).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, png in self.plots.items():
+            path = target / name
+            path.write_bytes(png)
+            written.append(path)
+        return written
+
+    def __repr__(self) -> str:
+        splits = ", ".join(self.metrics) or "no splits"
+        return (f"<Evaluation of job {self.job_id} ({self.problem_type}): {splits}; "
+                f"{len(self.plots)} plots>")
+
+    def _repr_html_(self) -> str:
+        rows = self.headline()
+        keys = list(dict.fromkeys(k for values in rows.values() for k in values))
+        table = _render.table_html(
+            ["split", *keys], [[row, *(_render.number(values.get(k)) for k in keys)]
+                               for row, values in rows.items()])
+        images = "".join(
+            f'<figure style="display:inline-block;margin:4px;max-width:48%">'
+            f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+            f'alt="{escape(name)}" style="max-width:100%">'
+            f'<figcaption style="font-size:11px;color:#6b7280">{escape(name)}</figcaption>'
+            "</figure>"
+            for name, png in self.plots.items()
+        )
+        return (f"<div class='shipyard-evaluation'><b>Evaluation of job "
+                f"{escape(self.job_id)}</b> <span style='color:#6b7280'>"
+                f"{escape(str(self.problem_type))}</span>{table}<div>{images}</div></div>")
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def load_evaluation(client: Client, job_id: str, files: list[dict[str, Any]]) -> Evaluation:
+    """Download a job's evaluation.json and the PNGs in its folder."""
+    paths = [str(f.get("path")) for f in files]
+    report_path = next((p for p in paths if p == f"model/{EVALUATION_FILE}"), None) or next(
+        (p for p in paths if p.endswith(EVALUATION_FILE)), None)
+    if report_path is None:
+        raise NotFound(
+            f"Job {job_id} has no evaluation ({EVALUATION_FILE} among its artifacts); only a "
+            "Completed training job saves one."
+        )
+    base = f"/jobs/{quote(job_id, safe='')}/artifacts/"
+    report = json.loads(client.get_bytes(base + quote(report_path)))
+    folder = report_path.rsplit("/", 1)[0] + "/"
+    plots = {p[len(folder):]: client.get_bytes(base + quote(p))
+             for p in sorted(paths)
+             if p.startswith(folder) and p.endswith(".png") and "/" not in p[len(folder):]}
+    return Evaluation(job_id=job_id, report=report, plots=plots)
