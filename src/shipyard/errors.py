@@ -84,6 +84,12 @@ class Conflict(ShipyardError):
     code = "conflict"
 
 
+class CriteriaNotMet(Conflict):
+    """A model fails its experiment's success criteria and no override was given."""
+
+    code = "criteria_not_met"
+
+
 class PayloadTooLarge(ShipyardError):
     code = "payload_too_large"
 
@@ -122,6 +128,6 @@ def error_from_response(status: int, body: Any) -> ShipyardError:
 
 _ALL: tuple[type[ShipyardError], ...] = (
     InvalidName, MalformedData, InvalidRequest, Unauthenticated, Forbidden, NotFound,
-    Conflict, PayloadTooLarge, UnsupportedMediaType, SchemaTooNew, IntegrityError,
+    CriteriaNotMet, Conflict, PayloadTooLarge, UnsupportedMediaType, SchemaTooNew, IntegrityError,
     ServerUnavailable,
 )

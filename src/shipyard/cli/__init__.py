@@ -61,11 +61,25 @@ def _one_line(message: str) -> str:
     return " ".join(message.split()) if message.count("\n") < 2 else message.strip()
 
 
+try:  # Typer vendors its own Click; usage errors are raised from there
+    from typer._click import exceptions as _click_errors
+except ImportError:  # pragma: no cover - a Typer that uses Click itself
+    from click import exceptions as _click_errors  # type: ignore[no-redef]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; a ShipyardError or a network error becomes one sentence and exit 1."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="shipyard", standalone_mode=True)
+        code = command.main(args=argv, prog_name="shipyard", standalone_mode=False)
+    except _click_errors.UsageError as exc:
+        # One sentence, not Click's usage block: what is wrong and where the help is.
+        path = exc.ctx.command_path if exc.ctx else "shipyard"
+        _exit(f"{exc.format_message().rstrip('.')}. Run '{path} --help' for usage.", code=2)
+    except typer.Abort:
+        _exit("Aborted.", code=1)
+    except _click_errors.ClickException as exc:
+        _exit(exc.format_message(), code=exc.exit_code)
     except ShipyardError as exc:
         _exit(exc.message)
     except httpx.HTTPError as exc:
@@ -73,10 +87,13 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         # A local file the user named could not be read or written.
         _exit(f"{exc.strerror or exc}: {exc.filename}." if exc.filename else str(exc))
+    else:
+        if isinstance(code, int) and code:
+            sys.exit(code)
 
 
-def _exit(message: str) -> None:
+def _exit(message: str, code: int | None = None) -> None:
     try:
         fail(_one_line(message))
     except typer.Exit as done:
-        sys.exit(done.exit_code)
+        sys.exit(code if code is not None else done.exit_code)

@@ -25,7 +25,6 @@ from shipyard.client._evaluation import Evaluation
 from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
 from shipyard.client._models import (
-    CriteriaNotMet,
     ModelCard,
     ModelGroup,
     ModelVersion,
@@ -33,6 +32,7 @@ from shipyard.client._models import (
     hyperparameters,
 )
 from shipyard.client._sources import SQL
+from shipyard.errors import CriteriaNotMet
 
 __all__ = ["SQL", "Client", "CriteriaNotMet", "Dataset", "Evaluation", "Experiment", "Job",
            "JobFailed", "ModelCard", "ModelGroup", "ModelVersion", "WaitTimeout", "algorithms",

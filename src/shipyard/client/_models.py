@@ -10,7 +10,7 @@ from urllib.parse import quote
 from shipyard.client import _render
 from shipyard.client._client import Client, default_client
 from shipyard.client._training import flat_metrics
-from shipyard.errors import InvalidRequest, ShipyardError
+from shipyard.errors import InvalidRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -21,24 +21,13 @@ CARD_FIELDS = ("intended_use", "limitations", "ethical_considerations", "caveats
 MODEL_PREFIX = "model/"
 
 
-class CriteriaNotMet(ShipyardError):
-    """Registering failed: the job does not meet its experiment's success criteria."""
-
-    code = "criteria_not_met"
-
-
 def register(client: Client, group: str, job_id: str, *, override_criteria: str | None = None,
              card: dict[str, str] | None = None,
              description: str | None = None) -> ModelVersion:
     """Register a Completed job's model as a new version of ``group``."""
     body = {"job_id": job_id, "override_criteria": override_criteria, "card": card,
             "description": description}
-    try:
-        doc = client.post(f"/models/{quote(group, safe='')}/versions", body)
-    except ShipyardError as exc:
-        if exc.code == CriteriaNotMet.code:
-            raise CriteriaNotMet(exc.message) from None
-        raise
+    doc = client.post(f"/models/{quote(group, safe='')}/versions", body)  # CriteriaNotMet: 409
     return ModelVersion(group, int(doc["version"]), client=client, _doc=doc)
 
 

@@ -6,7 +6,7 @@ import builtins
 from typing import Any
 
 from shipyard.errors import InvalidRequest
-from shipyard.experiments._criteria import Criterion, evaluate_criteria
+from shipyard.experiments._criteria import LOWER_IS_BETTER, Criterion, evaluate_criteria
 from shipyard.names import check_name
 from shipyard.store import (
     Database,
@@ -70,7 +70,7 @@ class ExperimentService:
                     f"No run of {name!r} has the metric {key!r}; "
                     f"known: {', '.join(known) or 'none'}."
                 )
-            lower = key.rsplit(".", 1)[-1] in {"rmse", "mae", "mape", "log_loss"}
+            lower = key.rsplit(".", 1)[-1] in LOWER_IS_BETTER
             desc = (not lower) if descending is None else descending
             missing = [r for r in runs if key not in r["metrics"]]
             ranked = sorted(

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
@@ -186,9 +188,12 @@ class JobService:
         job = self.repo.get(job_id)
         fields: dict[str, Any] = {}
         if tags is not None:
-            bad = [k for k in tags if not k or len(k) > 64 or len(str(tags[k])) > 256]
-            if bad:
-                raise InvalidRequest("Tag names must be 1-64 characters and values at most 256.")
+            try:
+                JobSpec.model_validate({"kind": "training", "algorithm": "-", "tags": tags,
+                                        "inputs": {"train": "-"}})
+            except ValidationError as exc:
+                msg = str(exc.errors()[0].get("msg", "")).removeprefix("Value error, ")
+                raise InvalidRequest(f"Invalid tags: {msg}.") from None
             fields["tags"] = {**(job.tags or {}), **{k: str(v) for k, v in tags.items()}}
         if notes is not None:
             fields["notes"] = notes[:10_000]

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from shipyard.artifacts import ArtifactStore
-from shipyard.errors import Conflict, InvalidRequest, ShipyardError
+from shipyard.errors import Conflict, CriteriaNotMet, InvalidRequest, ShipyardError
 from shipyard.experiments import evaluate_criteria, nest_metrics
 from shipyard.names import check_name
 from shipyard.store import (
@@ -34,10 +34,6 @@ STATUSES = (PENDING, APPROVED, REJECTED)
 #: Which statuses a version may move to, from which.
 ALLOWED_FROM = {APPROVED: [PENDING, REJECTED], REJECTED: [PENDING, APPROVED]}
 CARD_FIELDS = ("intended_use", "limitations", "ethical_considerations", "caveats")
-
-
-class CriteriaNotMet(ShipyardError):
-    code = "criteria_not_met"
 
 
 class RegistryService:
