@@ -127,3 +127,31 @@ def test_logs_by_offset(server: LocalServer) -> None:
     assert end.content == b"" and end.headers["X-Shipyard-Next-Offset"] == str(len(full))
     assert client.get(f"/api/v1/jobs/{job['id']}/logs", params={"offset": -1}).status_code \
         in (400, 422)
+
+
+def test_metric_definitions_read_metrics_from_the_log(server: LocalServer) -> None:
+    client = server.client()
+    body = spec("""
+        for epoch, loss in enumerate([0.9, 0.5, 0.25]):
+            print(f"epoch={epoch} train loss={loss} acc: {1 - loss:.2f}", flush=True)
+        print("no metric on this line")
+    """, metric_definitions=[
+        {"name": "loss", "regex": r"loss=([0-9.]+)"},
+        {"name": "accuracy", "regex": r"epoch=(?P<step>\d+).*acc: (?P<value>[0-9.]+)"},
+    ])
+    job = submit(client, body)
+    wait_for(client, job["id"], "Completed")
+    series = client.get(f"/api/v1/jobs/{job['id']}/metrics").json()["metrics"]
+    assert [(p["step"], p["value"]) for p in series["loss"]] == [(0, 0.9), (1, 0.5), (2, 0.25)]
+    assert [(p["step"], p["value"]) for p in series["accuracy"]] == [
+        (0, 0.1), (1, 0.5), (2, 0.75)]
+
+
+def test_metric_definitions_are_checked_at_submit(server: LocalServer) -> None:
+    client = server.client()
+    for regex, needle in [("loss=([0-9.]+", "does not compile"),
+                          ("loss=[0-9.]+", "must capture the value"),
+                          ("(a)(b)", "must capture the value")]:
+        r = client.post("/api/v1/jobs", json=spec("pass", metric_definitions=[
+            {"name": "loss", "regex": regex}]))
+        assert r.status_code == 400 and needle in r.json()["error"]["message"], r.text

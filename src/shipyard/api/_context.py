@@ -8,6 +8,7 @@ from fastapi import Request
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import DatasetService
+from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.jobs import JobService, Supervisor
 from shipyard.registry import RegistryService
@@ -28,6 +29,7 @@ class Services:
     supervisor: Supervisor
     experiments: ExperimentService
     registry: RegistryService
+    dispatcher: EventDispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -46,6 +48,7 @@ class Services:
             supervisor=Supervisor(jobs, settings),
             experiments=ExperimentService(db, events),
             registry=RegistryService(db, events, artifacts),
+            dispatcher=EventDispatcher(events),
         )
 
 

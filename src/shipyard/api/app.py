@@ -39,10 +39,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if svc.tokens.bootstrap(settings.credentials_path, settings.url):
             log.warning("created the admin token in %s", settings.credentials_path)
         svc.supervisor.start()
+        svc.dispatcher.start()
         _write_server_info(settings)
         try:
             yield
         finally:
+            svc.dispatcher.stop()
             svc.supervisor.stop()
             settings.server_info_path.unlink(missing_ok=True)
             svc.db.dispose()

@@ -121,6 +121,10 @@ def run(
         "--tag", metavar="KEY=VALUE", help="A tag of the job; repeatable.")] = None,
     notes: Annotated[str | None, typer.Option(
         "--notes", metavar="TEXT", help="Notes on the job.")] = None,
+    metric_definition: Annotated[list[str] | None, typer.Option(
+        "--metric-definition", metavar="NAME=REGEX",
+        help="A metric read from the job's log: each match of REGEX (its one group is the "
+             "value) is a point; repeatable.")] = None,
     wait: Annotated[bool, typer.Option(
         "--wait/--no-wait", help="Follow the log until the job ends; exit 1 if it fails.")
     ] = False,
@@ -158,6 +162,7 @@ def run(
             hyperparameters=hyperparameters, cpus=cpus, memory=memory,
             max_runtime=max_runtime, retries=retries, name=name, experiment=experiment,
             tags=parse_pairs(tag, "--tag"), notes=notes,
+            metric_definitions=parse_pairs(metric_definition, "--metric-definition"),
         )
     c = client()
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None

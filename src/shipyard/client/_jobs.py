@@ -71,7 +71,7 @@ def build_spec(
     memory: str | int | None = None, max_runtime: float | None = None, retries: int = 0,
     name: str | None = None, environment: Mapping[str, str] | None = None,
     experiment: str | None = None, tags: Mapping[str, Any] | None = None,
-    notes: str | None = None,
+    notes: str | None = None, metric_definitions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON job spec of ``POST /jobs`` (see docs/architecture.md), read from local files."""
     if kind == "training":
@@ -113,6 +113,9 @@ def build_spec(
         spec["tags"] = {str(k): str(v) for k, v in tags.items()}
     if notes is not None:
         spec["notes"] = notes
+    if metric_definitions:
+        spec["metric_definitions"] = [{"name": k, "regex": v}
+                                      for k, v in metric_definitions.items()]
     return spec
 
 
@@ -147,7 +150,7 @@ class Job:
         name: str | None = None, idempotency_key: str | None = None,
         environment: Mapping[str, str] | None = None, experiment: str | None = None,
         tags: Mapping[str, Any] | None = None, notes: str | None = None,
-        client: Client | None = None,
+        metric_definitions: Mapping[str, str] | None = None, client: Client | None = None,
     ) -> Job:
         """Submit ``script`` (a local .py file) as a job of ``kind`` (processing | script).
 
@@ -162,13 +165,16 @@ class Job:
             experiment: an experiment to count the job among its runs (a training script
                 that logs ``test.<metric>`` values is judged by its success criteria).
             tags: labels of the job, e.g. ``{"team": "growth"}``.
+            metric_definitions: metric name → regular expression over the job's log whose
+                one group (or group named ``value``) is the value, e.g.
+                ``{"loss": r"loss=([0-9.]+)"}``: for scripts that cannot call ``log_metric``.
         """
         c = client or default_client()
         spec = build_spec(kind, script, inputs=inputs, outputs=outputs,
                           requirements=requirements, hyperparameters=hyperparameters,
                           cpus=cpus, memory=memory, max_runtime=max_runtime, retries=retries,
                           name=name, environment=environment, experiment=experiment,
-                          tags=tags, notes=notes)
+                          tags=tags, notes=notes, metric_definitions=metric_definitions)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

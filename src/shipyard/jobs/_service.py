@@ -130,6 +130,7 @@ class JobService:
             "retries": spec.retries,
             "grace_period_seconds": spec.grace_period_seconds,
             "environment": spec.environment,
+            "metric_definitions": [d.model_dump() for d in spec.metric_definitions],
             **({k: getattr(spec, k) for k in TRAINING_FIELDS} if spec.kind == "training" else {}),
         }
 

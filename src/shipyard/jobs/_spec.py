@@ -98,6 +98,35 @@ class ScriptSpec(BaseModel):
         return v
 
 
+class MetricDefinition(BaseModel):
+    """A metric read from the job's log: each match of ``regex`` is one point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    regex: str = Field(max_length=512)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _HYPERPARAMETER.fullmatch(v):
+            raise ValueError(f"metric names must match [A-Za-z_][A-Za-z0-9_.-]*; got {v!r}")
+        return v
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        try:
+            rx = re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"metric regex {v!r} does not compile: {exc}") from None
+        if "value" not in rx.groupindex and rx.groups != 1:
+            raise ValueError(
+                f"metric regex {v!r} must capture the value: exactly one group, e.g. "
+                "'loss=([0-9.eE+-]+)', or a group named 'value'")
+        return v
+
+
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -149,6 +178,8 @@ class JobSpec(BaseModel):
     grace_period_seconds: float | None = Field(default=None, ge=0, le=3600)
     environment: dict[str, str | int | float | bool] = Field(default_factory=dict,
                                                              max_length=256)
+    #: Metrics read from the log by regular expressions (script and processing jobs).
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=32)
     # Runs: the experiment a job belongs to, and tags and notes to find it again.
     experiment: str | None = None
     tags: dict[str, str] = Field(default_factory=dict, max_length=64)

@@ -56,7 +56,8 @@ def layout(job_dir: Path, spec: Mapping[str, Any], job_id: str, attempt: int) ->
         c.INPUTDATA_FILE: inputs,
         c.JOB_FILE: {"job_id": job_id, "kind": spec["kind"],
                      "script": (spec.get("script") or {}).get("filename"),
-                     "outputs": spec.get("outputs", []), "attempt": attempt},
+                     "outputs": spec.get("outputs", []), "attempt": attempt,
+                     "metric_definitions": spec.get("metric_definitions") or []},
     }
     if spec["kind"] == "training":
         configs[c.TRAINING_FILE] = {k: spec.get(k) for k in

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from shipyard.runtime import _contract as c
+from shipyard.runtime._logmetrics import LogMetricScanner
 
 #: How many lines of a traceback the failure message keeps.
 TAIL_LINES = 20
@@ -69,7 +70,29 @@ def main(argv: list[str]) -> int:
     config = json.loads((job_dir / c.JOB_FILE).read_text(encoding="utf-8"))
     if config["kind"] == "training":
         return _run_builtin_training(job_dir)
-    script = job_dir / c.CODE_DIR / config["script"]
+    scanner = _log_scanner(job_dir, config.get("metric_definitions") or [])
+    try:
+        return _run_script(job_dir, config)
+    finally:
+        if scanner is not None:
+            scanner.stop()
+
+
+def _log_scanner(job_dir: Path, definitions: list[dict[str, str]]) -> LogMetricScanner | None:
+    """Start reading metrics from the job's own log, if the spec defines any."""
+    if not definitions:
+        return None
+    from shipyard.runtime import log_metric
+
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    scanner = LogMetricScanner(job_dir / c.LOG_FILE, definitions,
+                               lambda name, value, step: log_metric(name, value, step=step))
+    scanner.start()
+    return scanner
+
+
+def _run_script(job_dir: Path, config: dict[str, object]) -> int:
+    script = job_dir / c.CODE_DIR / str(config["script"])
     os.chdir(job_dir)
     sys.path.insert(0, str(job_dir / c.CODE_DIR))
     sys.argv = [str(script)]

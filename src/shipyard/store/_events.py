@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
@@ -48,6 +48,11 @@ class EventLog:
                 payload=payload,
             )
         )
+
+    def latest_id(self) -> int:
+        """The id of the newest event (0 when the log is empty)."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.max(events.c.id))).scalar() or 0)
 
     def list(
         self,
