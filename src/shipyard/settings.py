@@ -38,6 +38,8 @@ class Settings:
     job_poll_interval: float = 0.2
     cancel_grace_period: float = 10.0
     max_upload_bytes: int = 2 * 1024**3
+    #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
+    warm_runtime: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             artifact_url=env.get("SHIPYARD_ARTIFACT_URL") or None,
             max_concurrent_jobs=int(env.get("SHIPYARD_MAX_CONCURRENT_JOBS", 2)),
             cancel_grace_period=float(env.get("SHIPYARD_CANCEL_GRACE_PERIOD", 10.0)),
+            warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

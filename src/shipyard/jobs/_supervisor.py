@@ -82,6 +82,7 @@ class Supervisor:
         if self._thread is not None:
             return
         self.recover()
+        self.executor.spares.fill()
         self._thread = threading.Thread(target=self._loop, name="shipyard-supervisor",
                                         daemon=True)
         self._thread.start()
@@ -116,6 +117,7 @@ class Supervisor:
                       "The server shut down while the job was starting.")
         for t in list(self._helpers):
             t.join(timeout=5)
+        self.executor.spares.close()
 
     def recover(self) -> None:
         """End what a previous server process left: no job stays Starting/Running/Stopping."""

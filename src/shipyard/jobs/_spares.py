@@ -1,0 +1,97 @@
+"""Warm runtimes ("spares") for built-in jobs: started ahead, each runs one job.
+
+See :mod:`shipyard.runtime._spare` for the process side. The pool keeps one spare
+of the server's own interpreter ready; taking it starts the next one in the
+background, so back-to-back training jobs all start warm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+log = logging.getLogger("shipyard.jobs")
+
+#: The libraries' own thread pools start at import, before the job's CPU count is
+#: known; the spare keeps them at one thread and the job pins its threads to its cores.
+_SPARE_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def spare_command_line(python: str = sys.executable) -> list[str]:
+    return [python, "-m", "shipyard.runtime", "--spare"]
+
+
+class SparePool:
+    def __init__(self, log_dir: Path, enabled: bool = True) -> None:
+        self.log_dir = log_dir
+        self.enabled = enabled
+        self._spare: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _start(self) -> subprocess.Popen[bytes] | None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+        env.update(_SPARE_THREADS)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(self.log_dir / "spare.log", "ab") as out:
+                return subprocess.Popen(
+                    spare_command_line(), stdin=subprocess.PIPE, stdout=out,
+                    stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                    cwd=self.log_dir,
+                )
+        except OSError as exc:
+            log.warning("could not start a warm runtime: %s", exc)
+            return None
+
+    def fill(self) -> None:
+        """Make sure a spare is starting or ready (no-op when disabled or closed)."""
+        with self._lock:
+            if not self.enabled or self._closed:
+                return
+            if self._spare is not None and self._spare.poll() is None:
+                return
+            self._spare = self._start()
+
+    def take(self, job_dir: Path, env: Mapping[str, str],
+             cores: Sequence[int]) -> subprocess.Popen[bytes] | None:
+        """Hand a job to the ready spare; None if there is none (start cold then)."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None or spare.stdin is None:
+            self._refill_later()
+            return None
+        order = {"job_dir": str(job_dir), "env": dict(env), "cores": list(cores)}
+        try:
+            spare.stdin.write((json.dumps(order) + "\n").encode())
+            spare.stdin.close()
+        except OSError:
+            spare.kill()
+            spare.wait()
+            self._refill_later()
+            return None
+        self._refill_later()
+        return spare
+
+    def _refill_later(self) -> None:
+        threading.Thread(target=self.fill, name="shipyard-spare", daemon=True).start()
+
+    def close(self) -> None:
+        """Stop the idle spare (closing its stdin makes it exit at once)."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, None
+        if spare is not None and spare.poll() is None:
+            try:
+                if spare.stdin:
+                    spare.stdin.close()
+                spare.wait(5)
+            except (OSError, subprocess.TimeoutExpired):
+                spare.kill()
+                spare.wait()
