@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -248,3 +248,30 @@ def connect(url: str | None = None, token: str | None = None, home: str | Path |
 def default_client() -> Client:
     """The client set by the last :func:`connect`, connecting with defaults if none was."""
     return _default if _default is not None else connect()
+
+
+class Resource:
+    """Base of the SDK's resource objects: a server document and the client it came from.
+
+    A subclass sets its identifying attributes, calls :meth:`_attach`, and says where
+    it lives with :meth:`_path`.
+    """
+
+    _client: Client | None
+    _doc: dict[str, Any]
+
+    def _attach(self, client: Client | None, doc: dict[str, Any] | None) -> None:
+        self._client = client
+        self._doc = doc if doc is not None else self.client.get(self._path())
+
+    @property
+    def client(self) -> Client:
+        return self._client or default_client()
+
+    def _path(self, suffix: str = "") -> str:
+        raise NotImplementedError
+
+    def refresh(self) -> Self:
+        """Read the resource again from the server."""
+        self._doc = self.client.get(self._path())
+        return self

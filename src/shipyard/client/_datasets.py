@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client import _render
-from shipyard.client._client import Client, default_client
+from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._sources import SQL, ProgressFile, Upload, prepare
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +68,7 @@ def upload(client: Client, path: str, upload: Upload, fields: dict[str, Any], *,
             h.close()
 
 
-class Dataset:
+class Dataset(Resource):
     """A dataset on the server: ``sy.Dataset("churn")`` loads it, ``Dataset.create`` makes one.
 
     Versions are immutable; :meth:`append` adds one. Tables come back as pandas
@@ -78,12 +78,7 @@ class Dataset:
     def __init__(self, name: str, *, client: Client | None = None,
                  _doc: dict[str, Any] | None = None) -> None:
         self.name = name
-        self._client = client
-        self._doc = _doc if _doc is not None else self.client.get(self._path())
-
-    @property
-    def client(self) -> Client:
-        return self._client or default_client()
+        self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
         return f"/datasets/{quote(self.name, safe='')}{suffix}"
@@ -165,10 +160,6 @@ class Dataset:
     def schema(self) -> pd.DataFrame:
         """One row per column: name, dtype, semantic type, missing values…"""
         return _schema_frame(_latest(self._doc).get("schema") or [])
-
-    def refresh(self) -> Dataset:
-        self._doc = self.client.get(self._path())
-        return self
 
     # -- data -------------------------------------------------------------------------------
     def to_pandas(self, version: int | None = None) -> pd.DataFrame:

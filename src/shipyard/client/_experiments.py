@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client import _plots, _render
-from shipyard.client._client import Client, default_client
+from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._progress import in_jupyter
 from shipyard.client._training import criterion_text, lower_is_better, metric_key
 
@@ -42,7 +42,7 @@ def runs_frame(runs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-class Experiment:
+class Experiment(Resource):
     """An experiment on the server: ``sy.Experiment("churn")`` loads it.
 
     Training jobs join the experiment named in their spec (by default, their train
@@ -53,12 +53,7 @@ class Experiment:
     def __init__(self, name: str, *, client: Client | None = None,
                  _doc: dict[str, Any] | None = None) -> None:
         self.name = name
-        self._client = client
-        self._doc = _doc if _doc is not None else self.client.get(self._path())
-
-    @property
-    def client(self) -> Client:
-        return self._client or default_client()
+        self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
         return f"/experiments/{quote(self.name, safe='')}{suffix}"
@@ -108,10 +103,6 @@ class Experiment:
                 [dict(s) if isinstance(s, Mapping) else s for s in success_criteria]}
         self.client.patch(self._path(), body)
         return self.refresh()
-
-    def refresh(self) -> Experiment:
-        self._doc = self.client.get(self._path())
-        return self
 
     # -- state ------------------------------------------------------------------------------
     @property

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client import _render
-from shipyard.client._client import Client, default_client
+from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._logs import TERMINAL, LogReader
 from shipyard.client._progress import WaitDisplay
 from shipyard.client._training import flat_metrics, nest_metrics, training_spec
@@ -119,18 +119,13 @@ def build_spec(
     return spec
 
 
-class Job:
+class Job(Resource):
     """A job on the server: ``sy.Job.run(...)`` submits one, ``sy.Job(id)`` loads one."""
 
     def __init__(self, id: str, *, client: Client | None = None,
                  _doc: dict[str, Any] | None = None) -> None:
         self.id = id
-        self._client = client
-        self._doc = _doc if _doc is not None else self.client.get(self._path())
-
-    @property
-    def client(self) -> Client:
-        return self._client or default_client()
+        self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
         return f"/jobs/{quote(self.id, safe='')}{suffix}"
@@ -278,10 +273,6 @@ class Job:
     def done(self) -> bool:
         """True once the job is Completed, Failed or Stopped (final states)."""
         return self.status in TERMINAL
-
-    def refresh(self) -> Job:
-        self._doc = self.client.get(self._path())
-        return self
 
     def wait(self, timeout: float | None = None, progress: bool = True, logs: bool = False,
              raise_on_failure: bool = True, poll_interval: float = 0.5) -> Job:

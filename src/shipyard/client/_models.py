@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client import _render
-from shipyard.client._client import Client, default_client
+from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._training import flat_metrics
 from shipyard.errors import InvalidRequest
 
@@ -46,7 +46,7 @@ class ModelCard(str):
         return f"<div class='shipyard-model-card'>{html}</div>"
 
 
-class ModelVersion:
+class ModelVersion(Resource):
     """One registered model: ``sy.ModelVersion("churn", 3)``.
 
     A new version waits in PendingManualApproval until an approver approves or
@@ -57,12 +57,7 @@ class ModelVersion:
                  _doc: dict[str, Any] | None = None) -> None:
         self.group = group
         self.version = int(version)
-        self._client = client
-        self._doc = _doc if _doc is not None else self.client.get(self._path())
-
-    @property
-    def client(self) -> Client:
-        return self._client or default_client()
+        self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
         return f"/models/{quote(self.group, safe='')}/versions/{self.version}{suffix}"
@@ -70,10 +65,6 @@ class ModelVersion:
     @classmethod
     def get(cls, group: str, version: int, *, client: Client | None = None) -> ModelVersion:
         return cls(group, version, client=client)
-
-    def refresh(self) -> ModelVersion:
-        self._doc = self.client.get(self._path())
-        return self
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -176,18 +167,13 @@ def _local_path(path: str) -> PurePosixPath:
     return p
 
 
-class ModelGroup:
+class ModelGroup(Resource):
     """A model group: the versions of one model, ``sy.ModelGroup("churn")``."""
 
     def __init__(self, name: str, *, client: Client | None = None,
                  _doc: dict[str, Any] | None = None) -> None:
         self.name = name
-        self._client = client
-        self._doc = _doc if _doc is not None else self.client.get(self._path())
-
-    @property
-    def client(self) -> Client:
-        return self._client or default_client()
+        self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
         return f"/models/{quote(self.name, safe='')}{suffix}"
@@ -205,10 +191,6 @@ class ModelGroup:
         columns = ["name", "versions", "latest_version", "latest_status",
                    "latest_approved_version", "description", "updated_at"]
         return pd.DataFrame([{c: d.get(c) for c in columns} for d in docs], columns=columns)
-
-    def refresh(self) -> ModelGroup:
-        self._doc = self.client.get(self._path())
-        return self
 
     @property
     def doc(self) -> dict[str, Any]:
