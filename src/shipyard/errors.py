@@ -90,6 +90,12 @@ class CriteriaNotMet(Conflict):
     code = "criteria_not_met"
 
 
+class Unprocessable(ShipyardError):
+    """Well-formed input that does not fit what it is for (rows against a model's signature)."""
+
+    code = "unprocessable"
+
+
 class PayloadTooLarge(ShipyardError):
     code = "payload_too_large"
 
@@ -128,6 +134,6 @@ def error_from_response(status: int, body: Any) -> ShipyardError:
 
 _ALL: tuple[type[ShipyardError], ...] = (
     InvalidName, MalformedData, InvalidRequest, Unauthenticated, Forbidden, NotFound,
-    CriteriaNotMet, Conflict, PayloadTooLarge, UnsupportedMediaType, SchemaTooNew, IntegrityError,
-    ServerUnavailable,
+    CriteriaNotMet, Conflict, Unprocessable, PayloadTooLarge, UnsupportedMediaType,
+    SchemaTooNew, IntegrityError, ServerUnavailable,
 )

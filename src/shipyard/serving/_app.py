@@ -1,0 +1,179 @@
+"""The serving instance's ASGI app: ``GET /health`` and ``POST /invocations``, nothing else.
+
+Plain ASGI (no framework on the hot path). The body's media type is checked before
+a byte is read (415), its size before and while reading (413); client mistakes are
+4xx JSON errors ``{"error": {"code", "message", "details"}}`` naming the field, an
+unexpected failure a 500 with a log line — the process keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shipyard.errors import PayloadTooLarge, ShipyardError
+from shipyard.serving._capture import CaptureWriter, new_inference_id
+from shipyard.serving._codec import encode_json, media_kind, parse_body
+from shipyard.serving._predictor import Predictor
+
+log = logging.getLogger("shipyard.serving")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+#: Requests with more rows than this are predicted off the event loop.
+INLINE_ROWS = 64
+_JSON = [(b"content-type", b"application/json")]
+
+
+@dataclass
+class AppConfig:
+    """What an instance serves and how; ``model`` is echoed in every response."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    model: dict[str, Any] = field(default_factory=dict)
+    instance: str = ""
+
+
+class ServingApp:
+    """ASGI callable for one serving instance."""
+
+    def __init__(self, predictor: Predictor, config: AppConfig,
+                 capture: CaptureWriter | None = None) -> None:
+        self.predictor = predictor
+        self.config = config
+        self.capture = capture
+        self.started = time.time()
+        self._model = {k: v for k, v in config.model.items() if v is not None}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self.capture is not None:
+                    self.capture.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.capture is not None:
+                    await asyncio.to_thread(self.capture.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path, method = scope["path"], scope["method"]
+        if path == "/invocations":
+            if method != "POST":
+                await _error(send, 405, "method_not_allowed", "Use POST for /invocations.")
+                return
+            await self._invoke(scope, receive, send)
+        elif path in ("/health", "/ping"):
+            if method not in ("GET", "HEAD"):
+                await _error(send, 405, "method_not_allowed", f"Use GET for {path}.")
+                return
+            await _respond(send, 200, encode_json(self.health()))
+        else:
+            await _error(send, 404, "not_found",
+                         f"No route {path!r}; this endpoint serves POST /invocations and "
+                         "GET /health.")
+
+    def health(self) -> dict[str, Any]:
+        p = self.predictor
+        return {"status": "ok", "model": self._model, "instance": self.config.instance,
+                "task": p.task, "classes": p.classes or None,
+                "algorithm": p.pipeline.manifest.get("algorithm"),
+                "framework": p.pipeline.manifest.get("framework"),
+                "inputs": [{"name": e["name"], "semantic_type": e["semantic_type"],
+                            "required": e.get("required", True)} for e in p.schema.signature],
+                "fast_path": p.fast_reason,
+                "capture_percent": self.capture.percent if self.capture else 0.0,
+                "uptime_seconds": round(time.time() - self.started, 3)}
+
+    async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
+        content_type = length = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"content-length":
+                length = value
+        try:
+            kind = media_kind(content_type)  # before a byte of the body is read
+            body = await _read_body(receive, length, self.config.max_body_bytes)
+            table = parse_body(kind, body)
+            if len(table) <= INLINE_ROWS:
+                prediction = self.predictor.predict(table)
+            else:
+                prediction = await asyncio.to_thread(self.predictor.predict, table)
+        except ShipyardError as exc:
+            status = exc.http_status
+            if status >= 500:
+                log.error("invocation failed: %s", exc.message)
+            await _respond(send, status, encode_json(exc.to_dict()))
+            return
+        except Exception:  # noqa: BLE001 - the model's own failure: answer 500, keep serving
+            log.exception("invocation failed")
+            await _error(send, 500, "internal",
+                         "The model failed on this request; see the endpoint's log.")
+            return
+        now = time.time()
+        ids = [new_inference_id() for _ in prediction.predictions]
+        doc: dict[str, Any] = {"inference_ids": ids, "predictions": prediction.predictions}
+        if prediction.probabilities is not None:
+            doc["probabilities"] = prediction.probabilities
+            doc["labels"] = self.predictor.classes
+        doc["model"] = self._model
+        headers = [(b"x-inference-id", ids[0].encode())] if len(ids) == 1 else []
+        await _respond(send, 200, encode_json(doc), headers)
+        if self.capture is not None:
+            self.capture.record(ids, now, prediction.rows, prediction.predictions,
+                                prediction.proba, self.predictor.classes)
+
+
+async def _read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
+    too_large = PayloadTooLarge(
+        f"The body is larger than this endpoint's limit of {cap} bytes; send fewer rows "
+        "per request.", limit=cap)
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            declared = 0
+        if declared > cap:
+            raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, body: bytes,
+                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*_JSON, (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send: Send, status: int, code: str, message: str) -> None:
+    await _respond(send, status, encode_json({"error": {"code": code, "message": message}}))

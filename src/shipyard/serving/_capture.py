@@ -1,0 +1,192 @@
+"""Data capture: a sample of invocations, buffered in memory, written as Parquet off the hot path.
+
+Each endpoint instance samples ``percent`` % of rows, decided by a hash of the
+row's inference id (:func:`is_sampled`, so anyone holding the id can tell whether
+it was captured). Captured rows wait in a buffer; a background thread writes them
+every ``flush_seconds`` (or as soon as ``max_rows`` wait) to
+``capture-YYYYMMDDTHHMMSS-<instance>-<seq>.parquet`` in the capture folder, via a
+temporary name and a rename so a reader never sees half a file. :meth:`close`
+writes what is left (the server calls it on shutdown, SIGTERM included).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+log = logging.getLogger("shipyard.serving")
+
+#: Columns every captured row has, besides the model's inputs and outputs.
+META_COLUMNS = ("inference_id", "timestamp", "variant")
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def new_inference_id() -> str:
+    """A unique id that sorts by time: UUID version 7 (48-bit milliseconds + 74 random bits)."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62) | (
+        rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def is_sampled(inference_id: str, percent: float) -> bool:
+    """Whether the row with ``inference_id`` is captured at ``percent`` % (deterministic)."""
+    if percent >= 100:
+        return True
+    if percent <= 0:
+        return False
+    return zlib.crc32(inference_id.encode()) % 10_000 < percent * 100
+
+
+def capture_schema(signature: Sequence[dict[str, Any]], task: str,
+                   classes: Sequence[str]) -> pa.Schema:
+    """The Arrow schema of capture files: meta columns, inputs, prediction, probabilities.
+
+    An input named like a meta or output column is stored as ``input.<name>``.
+    """
+    reserved = set(META_COLUMNS) | {"prediction"} | {f"probability.{c}" for c in classes}
+    fields = [pa.field("inference_id", pa.string()), pa.field("timestamp", _TIMESTAMP),
+              pa.field("variant", pa.string())]
+    for e in signature:
+        name = e["name"] if e["name"] not in reserved else f"input.{e['name']}"
+        typ = pa.float64() if e["semantic_type"] in ("numeric", "boolean") else pa.string()
+        fields.append(pa.field(name, typ))
+    if task == "classification":
+        fields.append(pa.field("prediction", pa.string()))
+        fields += [pa.field(f"probability.{c}", pa.float64()) for c in classes]
+    elif task == "regression":
+        fields.append(pa.field("prediction", pa.float64()))
+    else:
+        fields.append(pa.field("prediction", pa.string()))
+    return pa.schema(fields)
+
+
+class CaptureWriter:
+    """Buffers captured rows and writes them as Parquet from a background thread."""
+
+    def __init__(self, directory: Path, percent: float, *, schema: pa.Schema,
+                 inputs: Sequence[str], instance: str, variant: str | None = None,
+                 flush_seconds: float = 1.0, max_rows: int = 10_000) -> None:
+        self.directory = Path(directory)
+        self.percent = float(percent)
+        self.schema = schema
+        self.instance = instance
+        self.variant = variant
+        self.flush_seconds = flush_seconds
+        self.max_rows = max_rows
+        self._names = [(n, column) for n, column in zip(
+            inputs, schema.names[len(META_COLUMNS):], strict=False)]
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._seq = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread.start()
+
+    def record(self, ids: Sequence[str], timestamp: float, rows: Sequence[dict[str, Any]],
+               predictions: Sequence[Any], proba: Any, classes: Sequence[str]) -> None:
+        """Buffer the sampled rows of one invocation (cheap: the hot path calls it)."""
+        if self.percent <= 0:
+            return
+        when = datetime.fromtimestamp(timestamp, UTC)
+        picked = []
+        for i, iid in enumerate(ids):
+            if not is_sampled(iid, self.percent):
+                continue
+            rec: dict[str, Any] = {"inference_id": iid, "timestamp": when,
+                                   "variant": self.variant}
+            row = rows[i]
+            for name, column in self._names:
+                v = row.get(name)
+                rec[column] = v if v is None or isinstance(v, float | str) else str(v)
+            p = predictions[i]
+            rec["prediction"] = p if isinstance(p, str | float) else str(p)
+            if proba is not None:
+                for k, c in enumerate(classes):
+                    rec[f"probability.{c}"] = float(proba[i, k])
+            picked.append(rec)
+        if picked:
+            with self._lock:
+                self._buffer.extend(picked)
+                full = len(self._buffer) >= self.max_rows
+            if full:
+                self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows now; the file written, or None when there was nothing."""
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        if not batch:
+            return None
+        try:
+            return self._write(batch)
+        except Exception:  # noqa: BLE001 - capture must never take the endpoint down
+            log.exception("capture: writing %d rows to %s failed", len(batch), self.directory)
+            return None
+
+    def _write(self, batch: list[dict[str, Any]]) -> Path:
+        table = pa.Table.from_pylist(batch, schema=self.schema)
+        self._seq += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self.directory / f"capture-{stamp}-{self.instance}-{self._seq:06d}.parquet"
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        """Stop the writer thread and write what is still buffered."""
+        self._stop = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self.flush()
+
+
+def read_capture(directory: Path | str, start: datetime | None = None,
+                 end: datetime | None = None) -> pd.DataFrame:
+    """Captured rows with ``start <= timestamp < end`` (either bound optional), oldest first.
+
+    Naive datetimes are taken as UTC.
+    """
+    import pyarrow.dataset as ds
+
+    files = sorted(str(p) for p in Path(directory).glob("capture-*.parquet"))
+    if not files:
+        return pd.DataFrame(columns=list(META_COLUMNS))
+    dataset = ds.dataset(files, format="parquet")
+    condition = None
+    for bound, op in ((start, "ge"), (end, "lt")):
+        if bound is None:
+            continue
+        when = bound if bound.tzinfo else bound.replace(tzinfo=UTC)
+        scalar = pa.scalar(when, type=_TIMESTAMP)
+        expr = ds.field("timestamp") >= scalar if op == "ge" else ds.field("timestamp") < scalar
+        condition = expr if condition is None else condition & expr
+    table = dataset.to_table(filter=condition)
+    frame = table.to_pandas()
+    return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)

@@ -1,0 +1,119 @@
+"""Checked rows → predictions: the fast path when it covers the bundle, else the pipeline."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.bundle import InferencePipeline
+from shipyard.errors import InvalidRequest
+from shipyard.serving._codec import Table
+from shipyard.serving._fastpath import FastPath, Unsupported, compile_fast_path, same_outputs
+from shipyard.serving._schema import Schema, SchemaError
+
+log = logging.getLogger("shipyard.serving")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One answer per row: the decoded prediction and, for classification, the probabilities."""
+
+    rows: list[dict[str, Any]]
+    predictions: list[Any]
+    probabilities: list[dict[str, float]] | None = None
+    #: Probability matrix (rows × classes), for capture.
+    proba: np.ndarray | None = field(default=None, repr=False)
+
+
+class Predictor:
+    """A loaded bundle made ready to answer requests.
+
+    Args:
+        pipeline: the bundle as :func:`shipyard.bundle.load_bundle` loaded it.
+        fast: compile the per-row fast path (it is checked against the pipeline on a
+            warm-up row and dropped, with a log line, if the two ever disagree).
+    """
+
+    def __init__(self, pipeline: InferencePipeline, *, fast: bool = True) -> None:
+        self.pipeline = pipeline
+        self.task = pipeline.task
+        self.classes = list(pipeline.classes or [])
+        self.schema = Schema(pipeline.input_signature, pipeline.manifest.get("target"))
+        self.fast: FastPath | None = None
+        self.fast_reason = "disabled"
+        if fast:
+            try:
+                self.fast = compile_fast_path(pipeline)
+                self.fast_reason = "compiled"
+            except Unsupported as exc:
+                self.fast_reason = f"not covered: {exc}"
+
+    def warm_up(self) -> None:
+        """Predict one synthetic row on every path in use, and check they agree."""
+        rows = self.schema.check(Table(tuple(self.schema.kinds), [self.example_row()]))
+        general = self._general_outputs(rows)
+        if self.fast is not None:
+            fast = self.fast.outputs(rows)
+            if not same_outputs(fast, general):
+                log.warning("fast path disagrees with the pipeline on a warm-up row; "
+                            "serving through the pipeline")
+                self.fast, self.fast_reason = None, "disagreed with the pipeline at warm-up"
+
+    def example_row(self) -> dict[str, Any]:
+        """A plausible row: the first category of label columns, 0 for numbers, else null."""
+        row: dict[str, Any] = {}
+        for e in self.pipeline.input_signature:
+            kind = e["semantic_type"]
+            if kind == "numeric" or kind == "boolean":
+                row[e["name"]] = 0
+            elif e.get("categories"):
+                row[e["name"]] = e["categories"][0]
+            else:
+                row[e["name"]] = None
+        return row
+
+    def predict(self, table: Table) -> Prediction:
+        """Check ``table`` against the signature and predict every row.
+
+        Raises:
+            SchemaError: the rows do not fit the model's input signature (422).
+        """
+        rows = self.schema.check(table)
+        out = self.fast.outputs(rows) if self.fast is not None else self._general_outputs(rows)
+        if self.task == "classification":
+            proba = out["proba"]
+            labels = self.classes
+            picks = np.argmax(proba, axis=1).tolist()
+            plist = proba.tolist()
+            return Prediction(rows, [labels[k] for k in picks],
+                              [dict(zip(labels, p, strict=True)) for p in plist], proba)
+        if self.task == "regression":
+            return Prediction(rows, out["value"].tolist())
+        frame = self._general_frame(rows)
+        result = self.pipeline.predict(frame)
+        if len(result.columns) == 1:
+            return Prediction(rows, result.iloc[:, 0].tolist())
+        return Prediction(rows, result.to_dict("records"))
+
+    def _general_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        present = [n for n in self.schema.kinds if any(n in r for r in rows)]
+        data: dict[str, Any] = {}
+        for name in present:
+            values = [r.get(name) for r in rows]
+            if name in self.schema.numeric:
+                data[name] = np.array([np.nan if v is None else v for v in values], "float64")
+            else:
+                data[name] = pd.Series(values, dtype="object")
+        frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+        try:
+            self.pipeline.validate_input(frame)
+        except InvalidRequest as exc:  # a date the signature cannot read, say
+            raise SchemaError(exc.message) from None
+        return frame
+
+    def _general_outputs(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+        return dict(self.pipeline.outputs(self._general_frame(rows)))

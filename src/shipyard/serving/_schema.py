@@ -1,0 +1,123 @@
+"""The model's input signature, checked against raw rows, and the values made uniform.
+
+The rules are those of :meth:`shipyard.bundle.InferencePipeline.validate_input`,
+applied value by value (no DataFrame per request): a numeric column takes numbers,
+booleans or text that reads as a number; a boolean column takes true/false, yes/no,
+numbers; a label column takes anything scalar (numbers become their text). Every
+checked row comes out with one canonical Python type per column kind, so the fast
+path and the general path see exactly the same values:
+
+=============  ==================================================
+numeric        ``float`` (``nan`` for missing)
+boolean        ``float`` 1.0 / 0.0 (``nan`` for missing)
+datetime       the value as sent (checked by the pipeline)
+other          ``str`` or ``None``
+=============  ==================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.errors import Unprocessable
+from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+from shipyard.serving._codec import Table
+
+NAN = float("nan")
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class SchemaError(Unprocessable):
+    """Rows that do not match the model's input signature (HTTP 422)."""
+
+
+def _where(row: int, n: int) -> str:
+    return f" in row {row}" if n > 1 else ""
+
+
+class Schema:
+    """A model's input signature, ready to check rows against."""
+
+    def __init__(self, signature: Sequence[Mapping[str, Any]], target: str | None = None) -> None:
+        self.signature = [dict(e) for e in signature]
+        self.kinds: dict[str, str] = {e["name"]: str(e["semantic_type"]) for e in signature}
+        self.required = [e["name"] for e in signature if e.get("required", True)]
+        self.target = target
+        self.numeric = frozenset(n for n, k in self.kinds.items() if k in ("numeric", "boolean"))
+
+    def check(self, table: Table) -> list[dict[str, Any]]:
+        """Check ``table`` and return its rows with canonical values (signature columns only).
+
+        Raises:
+            SchemaError: a missing required column, an unknown column, or a value of the
+                wrong type; ``details`` name the ``field`` (and the ``row``).
+        """
+        present = set(table.columns)
+        for name in self.required:
+            if name not in present:
+                raise SchemaError(
+                    f"Column {name!r} is missing; the model needs it "
+                    f"({self.kinds[name]}). Add it to every row.", field=name)
+        extra = [c for c in table.columns if c not in self.kinds and c != self.target]
+        if extra:
+            raise SchemaError(
+                f"Unknown column {extra[0]!r}; the model's inputs are {sorted(self.kinds)}. "
+                "Remove the column or fix its name.", field=extra[0])
+        columns = [(c, self.kinds[c]) for c in table.columns if c in self.kinds]
+        n = len(table.records)
+        out: list[dict[str, Any]] = []
+        for i, record in enumerate(table.records):
+            row: dict[str, Any] = {}
+            for name, kind in columns:
+                if name in record:
+                    row[name] = self._value(name, kind, record[name], i, n)
+            out.append(row)
+        return out
+
+    def _value(self, name: str, kind: str, v: Any, row: int, n: int) -> Any:
+        if not isinstance(v, _SCALARS):
+            raise SchemaError(
+                f"Column {name!r} must hold a single value{_where(row, n)}; got a "
+                f"{type(v).__name__}. Send a number, text, true/false or null.",
+                field=name, row=row)
+        if kind == "numeric":
+            return self._number(name, v, row, n)
+        if kind == "boolean":
+            return self._boolean(name, v, row, n)
+        if kind == "datetime":
+            return v
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return None
+        return v if isinstance(v, str) else str(v)
+
+    @staticmethod
+    def _number(name: str, v: Any, row: int, n: int) -> float:
+        if v is None:
+            return NAN
+        if isinstance(v, float):
+            return v
+        if isinstance(v, int):  # bool included: True is 1.0, as pandas reads it
+            return float(v)
+        try:
+            return float(v.strip())  # text that reads as a number, as pandas.to_numeric does
+        except ValueError:
+            raise SchemaError(
+                f"Column {name!r} must be numeric; got {v!r}{_where(row, n)}. Send numbers "
+                "(or null for a missing value).", field=name, row=row) from None
+
+    @staticmethod
+    def _boolean(name: str, v: Any, row: int, n: int) -> float:
+        if v is None:
+            return NAN
+        if isinstance(v, int | float):
+            return float(v)
+        word = v.strip().lower()
+        if word in TRUE_WORDS:
+            return 1.0
+        if word in FALSE_WORDS:
+            return 0.0
+        raise SchemaError(
+            f"Column {name!r} must be true/false (or yes/no); got {v!r}{_where(row, n)}.",
+            field=name, row=row)
