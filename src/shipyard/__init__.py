@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SQL", "Client", "Dataset", "Experiment", "Job", "JobFailed", "ModelGroup",
+__all__ = ["SQL", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed", "ModelGroup",
            "ModelVersion", "__version__", "algorithms", "connect"]
 
-_SDK_NAMES = frozenset({"SQL", "Client", "Dataset", "Experiment", "Job", "JobFailed",
+_SDK_NAMES = frozenset({"SQL", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
                         "ModelGroup", "ModelVersion", "algorithms", "connect"})
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
         SQL,
         Client,
         Dataset,
+        Endpoint,
         Experiment,
         Job,
         JobFailed,

@@ -8,12 +8,13 @@ from fastapi import Request
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import DatasetService
+from shipyard.endpoints import EndpointService, EndpointSupervisor
 from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.jobs import JobService, Supervisor
 from shipyard.registry import RegistryService
 from shipyard.settings import Settings
-from shipyard.store import Database, EventLog, upgrade
+from shipyard.store import Database, EndpointRepository, EventLog, upgrade
 from shipyard.tokens import TokenService
 
 
@@ -30,6 +31,8 @@ class Services:
     experiments: ExperimentService
     registry: RegistryService
     dispatcher: EventDispatcher
+    endpoints: EndpointService
+    endpoint_supervisor: EndpointSupervisor
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -42,13 +45,17 @@ class Services:
         artifacts = ArtifactStore(settings.artifacts_url, tmp_dir=settings.tmp_dir)
         datasets = DatasetService(db, events, artifacts, settings)
         jobs = JobService(db, events, artifacts, datasets, settings)
+        registry = RegistryService(db, events, artifacts)
+        endpoints = EndpointService(EndpointRepository(db, events), registry)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
             supervisor=Supervisor(jobs, settings),
             experiments=ExperimentService(db, events),
-            registry=RegistryService(db, events, artifacts),
+            registry=registry,
             dispatcher=EventDispatcher(events),
+            endpoints=endpoints,
+            endpoint_supervisor=EndpointSupervisor(endpoints, registry, artifacts, settings),
         )
 
 

@@ -8,6 +8,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from shipyard import __version__
@@ -17,6 +18,7 @@ from shipyard.api._context import Services
 from shipyard.api.routes import (
     algorithms,
     datasets,
+    endpoints,
     experiments,
     jobs,
     models,
@@ -40,10 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("created the admin token in %s", settings.credentials_path)
         svc.supervisor.start()
         svc.dispatcher.start()
+        svc.endpoint_supervisor.start()
+        app.state.endpoint_proxy = httpx.AsyncClient(
+            timeout=httpx.Timeout(60.0, connect=5.0),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
         _write_server_info(settings)
         try:
             yield
         finally:
+            await app.state.endpoint_proxy.aclose()
+            svc.endpoint_supervisor.stop()
             svc.dispatcher.stop()
             svc.supervisor.stop()
             settings.server_info_path.unlink(missing_ok=True)
@@ -65,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(experiments.router, prefix="/api/v1")
     app.include_router(models.router, prefix="/api/v1")
     app.include_router(algorithms.router, prefix="/api/v1")
+    app.include_router(endpoints.router, prefix="/api/v1")
     app.add_middleware(
         AuthMiddleware,
         tokens=lambda: app.state.services.tokens,

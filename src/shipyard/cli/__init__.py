@@ -15,7 +15,16 @@ import httpx
 import typer
 
 from shipyard import __version__
-from shipyard.cli import _algorithms, _datasets, _experiments, _jobs, _models, _server, _tokens
+from shipyard.cli import (
+    _algorithms,
+    _datasets,
+    _endpoints,
+    _experiments,
+    _jobs,
+    _models,
+    _server,
+    _tokens,
+)
 from shipyard.cli._common import CONNECTION, fail
 from shipyard.errors import ShipyardError
 
@@ -31,6 +40,7 @@ app.add_typer(_datasets.app, name="datasets")
 app.add_typer(_jobs.app, name="jobs")
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_models.app, name="models")
+app.add_typer(_endpoints.app, name="endpoints")
 app.add_typer(_algorithms.app, name="algorithms")
 app.add_typer(_tokens.app, name="tokens")
 app.command("whoami")(_tokens.whoami)

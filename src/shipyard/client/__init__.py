@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from shipyard.client._client import Client, connect, default_client
 from shipyard.client._datasets import Dataset
+from shipyard.client._endpoints import Endpoint, EndpointFailed
 from shipyard.client._evaluation import Evaluation
 from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
@@ -34,6 +35,7 @@ from shipyard.client._models import (
 from shipyard.client._sources import SQL
 from shipyard.errors import CriteriaNotMet
 
-__all__ = ["SQL", "Client", "CriteriaNotMet", "Dataset", "Evaluation", "Experiment", "Job",
-           "JobFailed", "ModelCard", "ModelGroup", "ModelVersion", "WaitTimeout", "algorithms",
+__all__ = ["SQL", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
+           "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",
+           "ModelVersion", "WaitTimeout", "algorithms",
            "connect", "default_client", "hyperparameters"]

@@ -15,6 +15,8 @@ from shipyard.errors import InvalidRequest
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from shipyard.client._endpoints import Endpoint
+
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 CARD_FIELDS = ("intended_use", "limitations", "ethical_considerations", "caveats")
 #: The folder a job's model files sit in among its artifacts (``model/MODEL.json``).
@@ -147,6 +149,16 @@ class ModelVersion(Resource):
             target.parent.mkdir(parents=True, exist_ok=True)
             self.client.download(self._path(f"/files/{quote(path)}"), target)
         return dest
+
+    # -- deploy -----------------------------------------------------------------------------
+    def deploy(self, name: str, instances: int = 1, capture_percent: float = 0.0,
+               allow_unapproved: bool = False, wait: bool = True) -> Endpoint:
+        """Deploy this version as real-time endpoint ``name``; wait until InService."""
+        from shipyard.client._endpoints import create_endpoint
+
+        return create_endpoint(self.client, name, f"{self.group}:{self.version}",
+                               instances=instances, capture_percent=capture_percent,
+                               allow_unapproved=allow_unapproved, wait=wait)
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -6,6 +6,7 @@ One repository per domain (tokens, datasets, jobs, events); they share a
 
 from shipyard.store._common import canonical_hash, iso, utcnow
 from shipyard.store._datasets import DatasetRecord, DatasetRepository, NewVersion, VersionRecord
+from shipyard.store._endpoints import EndpointRecord, EndpointRepository
 from shipyard.store._engine import Database, make_engine
 from shipyard.store._events import EventLog, EventRecord
 from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
@@ -18,6 +19,8 @@ __all__ = [
     "Database",
     "DatasetRecord",
     "DatasetRepository",
+    "EndpointRecord",
+    "EndpointRepository",
     "EventLog",
     "EventRecord",
     "ExperimentRecord",

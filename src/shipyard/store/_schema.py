@@ -177,3 +177,16 @@ model_versions = Table(
     UniqueConstraint("group_id", "version", name="uq_model_version"),
     Index("ix_model_versions_status", "group_id", "status"),
 )
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("spec", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(128)),
+)

@@ -1,0 +1,123 @@
+"""``shipyard endpoints``: deploy a model version as a real-time endpoint, invoke, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, table, when
+from shipyard.client._endpoints import Endpoint, create_endpoint
+
+app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
+                  no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The endpoint's name.")]
+#: File extension → the content type the rows are sent as.
+CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+
+
+def _models(doc: dict[str, Any]) -> str:
+    return ", ".join(v["model"] for v in doc.get("variants", []))
+
+
+@app.command("create")
+def create(
+    name: NameArg,
+    model: Annotated[str, typer.Option(
+        "--model", metavar="GROUP:VERSION", help="The registered model version to deploy.")],
+    instances: Annotated[int, typer.Option(
+        "--instances", min=1, help="Serving processes to run.")] = 1,
+    capture_percent: Annotated[float, typer.Option(
+        "--capture-percent", min=0, max=100,
+        help="Percentage of invocations to capture for monitoring.")] = 0.0,
+    allow_unapproved: Annotated[bool, typer.Option(
+        "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
+    ] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="Wait until the endpoint is InService.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deploy a model version as an endpoint (waits until it is InService)."""
+    ep = create_endpoint(client(), name, model, instances=instances,
+                         capture_percent=capture_percent, allow_unapproved=allow_unapproved,
+                         wait=wait)
+    if json_out:
+        print_json(ep.doc)
+        return
+    state = "is InService" if wait else "is being created"
+    out.print(f"Endpoint {name} ({model}) {state}; invoke it with "
+              f"`shipyard endpoints invoke {name} --file rows.json` or POST rows to {ep.url}.")
+
+
+@app.command("list")
+def list_(json_out: JsonOpt = False) -> None:
+    """Every endpoint with its status and model."""
+    docs = client().get("/endpoints")
+    if json_out:
+        print_json(docs)
+        return
+    print_table(["name", "status", "model", "instances", "healthy", "invocations", "updated"],
+                ([d["name"], d["status"], _models(d), d["instances"], d["healthy_instances"],
+                  d["invocations"], when(d.get("updated_at"))] for d in docs),
+                empty="No endpoints.")
+
+
+@app.command("show")
+def show(name: NameArg, json_out: JsonOpt = False) -> None:
+    """An endpoint: status, reason, model, URL and instances."""
+    ep = Endpoint(name, client=client())
+    doc = ep.doc
+    if json_out:
+        print_json(doc)
+        return
+    rows = [["status", doc["status"]], ["reason", doc.get("reason")], ["model", _models(doc)],
+            ["url", doc.get("url")], ["capture", f"{doc.get('capture_percent', 0):g}%"],
+            ["created", when(doc.get("created_at"))], ["by", doc.get("created_by")]]
+    t = table(["", ""], [r for r in rows if r[1] not in (None, "")])
+    t.show_header = False
+    out.print(t)
+    print_table(["instance", "address", "pid", "healthy", "restarts", "invocations"],
+                ([i["name"], i["url"], i["pid"], "yes" if i["healthy"] else "no",
+                  i["restarts"], i["invocations"]] for i in ep.instances),
+                title="Instances", empty="No instances are running.")
+
+
+@app.command("delete")
+def delete(name: NameArg, json_out: JsonOpt = False) -> None:
+    """Stop an endpoint's instances and delete it."""
+    doc = client().delete(f"/endpoints/{name}")
+    if json_out:
+        print_json(doc)
+        return
+    out.print(f"Deleted endpoint {name}.")
+
+
+@app.command("invoke")
+def invoke(
+    name: NameArg,
+    file: Annotated[Path, typer.Option(
+        "--file", "-f", metavar="PATH",
+        help="Rows to predict: JSON records (.json) or CSV (.csv).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Predict the rows in a file with the endpoint."""
+    content_type = CONTENT_TYPES.get(file.suffix.lower())
+    if content_type is None:
+        fail(f"The rows file must end in .json or .csv (its content type); got {file.name!r}.")
+    if not file.is_file():
+        fail(f"No file at {file}.")
+    r = client().request("POST", f"/endpoints/{name}/invocations", content=file.read_bytes(),
+                         headers={"Content-Type": content_type})
+    doc = r.json()
+    if json_out:
+        print_json(doc)
+        return
+    probs = doc.get("probabilities") or []
+    labels = list(probs[0]) if probs else []
+    print_table(["inference id", "prediction", *labels],
+                ([iid, pred, *(f"{(probs[k] or {}).get(lbl, 0):.3f}" for lbl in labels)]
+                 for k, (iid, pred) in enumerate(zip(doc.get("inference_ids", []),
+                                                     doc.get("predictions", []), strict=False))),
+                empty="No predictions.")

@@ -1,0 +1,32 @@
+"""Real-time endpoints: deploy a registered model version as supervised serving processes.
+
+:class:`EndpointService` validates and records what to deploy; the
+:class:`EndpointSupervisor` (a daemon thread of the control plane) materialises the
+bundle, runs the instance processes (``python -m shipyard.serving``), restarts
+any that die and picks a healthy one for each invocation the control plane proxies.
+"""
+
+from shipyard.endpoints._service import (
+    ACTIVE,
+    CREATING,
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    UPDATING,
+    EndpointService,
+    endpoint_to_dict,
+)
+from shipyard.endpoints._supervisor import EndpointSupervisor, Instance
+
+__all__ = [
+    "ACTIVE",
+    "CREATING",
+    "DELETING",
+    "FAILED",
+    "IN_SERVICE",
+    "UPDATING",
+    "EndpointService",
+    "EndpointSupervisor",
+    "Instance",
+    "endpoint_to_dict",
+]

@@ -1,0 +1,444 @@
+"""The endpoint supervisor: runs, watches and restarts the serving instances of endpoints.
+
+Each instance is ``python -m shipyard.serving BUNDLE --port N ...`` in a session of
+its own, logging to ``$SHIPYARD_HOME/endpoints/<name>/<instance>.log``. A deploy
+runs on a thread of its own (materialise the bundle, start the instances, wait for
+``/health``); one daemon thread then polls every instance about twice a second and
+restarts one that died, with backoff. The proxy asks :meth:`EndpointSupervisor.pick`
+for a healthy instance: in memory, never the database, so an invocation never waits
+on the control plane's own work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.endpoints._service import (
+    ACTIVE,
+    DELETING,
+    FAILED,
+    IN_SERVICE,
+    EndpointService,
+)
+from shipyard.errors import NotFound, ShipyardError
+from shipyard.registry import RegistryService
+from shipyard.settings import Settings
+from shipyard.store import EndpointRecord
+
+log = logging.getLogger("shipyard.endpoints")
+
+POLL_SECONDS = 0.5
+#: How long an instance gets to answer /health after it starts.
+START_TIMEOUT = float(os.environ.get("SHIPYARD_ENDPOINT_START_TIMEOUT", "120"))
+#: How long instances get to exit on SIGTERM before SIGKILL.
+STOP_GRACE = 5.0
+MAX_BACKOFF = 10.0
+#: An instance healthy this long has its restart backoff reset.
+STABLE_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+@dataclass
+class Instance:
+    """One serving process of an endpoint variant, as the supervisor sees it."""
+
+    endpoint: str
+    name: str
+    variant: str
+    model_group: str
+    model_version: int
+    bundle: Path
+    log_path: Path
+    port: int = 0
+    popen: subprocess.Popen[bytes] | None = None
+    healthy: bool = False
+    healthy_since: float | None = None
+    restarts: int = 0
+    failures: int = 0
+    next_start: float | None = None
+    invocations: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "variant": self.variant, "url": self.url, "pid": self.pid,
+                "healthy": self.healthy, "alive": self.alive(), "restarts": self.restarts,
+                "invocations": self.invocations}
+
+
+@dataclass
+class _Live:
+    """An endpoint whose instances this server runs."""
+
+    name: str
+    status: str
+    weights: dict[str, float]
+    instances: list[Instance] = field(default_factory=list)
+    deploying: bool = True
+    removed: bool = False
+    rr: dict[str, int] = field(default_factory=dict)
+
+
+class EndpointSupervisor:
+    def __init__(self, service: EndpointService, registry: RegistryService,
+                 artifacts: ArtifactStore, settings: Settings) -> None:
+        self.service = service
+        self.repo = service.repo
+        self.registry = registry
+        self.artifacts = artifacts
+        self.settings = settings
+        self.root = settings.home / "endpoints"
+        self._lock = threading.Lock()
+        self._live: dict[str, _Live] = {}
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._http = httpx.Client(timeout=1.0)
+        service.supervisor = self
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Kill instances a killed server left behind, then bring active endpoints back."""
+        if self._thread is not None:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.kill_orphans()
+        for rec in self.repo.list():
+            if rec.status == DELETING:
+                shutil.rmtree(self.root / rec.name, ignore_errors=True)
+                with contextlib.suppress(NotFound):
+                    self.repo.delete(rec.name, None)
+            elif rec.status in ACTIVE:
+                self.deploy(rec)
+        self._thread = threading.Thread(target=self._loop, name="shipyard-endpoints",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """On server shutdown: stop every instance (their endpoints start again next time)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            lives = list(self._live.values())
+            for live in lives:
+                live.removed = True
+            self._live.clear()
+        _stop_all([i for live in lives for i in live.instances])
+        for t in list(self._threads):
+            t.join(timeout=10)
+        self._http.close()
+
+    def kill_orphans(self) -> int:
+        """Kill serving processes whose bundle lies under this home's endpoints folder."""
+        prefix = str(self.root) + os.sep
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            cmd = proc.info.get("cmdline") or []
+            if "shipyard.serving" in cmd and any(a.startswith(prefix) for a in cmd):
+                found.append(proc)
+        for proc in found:
+            with contextlib.suppress(psutil.Error):
+                log.warning("killing orphan endpoint instance pid %d", proc.pid)
+                proc.terminate()
+        _, alive = psutil.wait_procs(found, timeout=STOP_GRACE)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=STOP_GRACE)
+        return len(found)
+
+    # -- deploy and remove -----------------------------------------------------------------
+    def deploy(self, rec: EndpointRecord) -> None:
+        """Start deploying ``rec`` on a thread of its own."""
+        variants = rec.spec.get("variants", [])
+        live = _Live(rec.name, rec.status,
+                     weights={v["name"]: float(v.get("weight", 1.0)) for v in variants})
+        with self._lock:
+            old = self._live.get(rec.name)
+            if old is not None:
+                old.removed = True
+            self._live[rec.name] = live
+        if old is not None:
+            _stop_all(old.instances)
+        t = threading.Thread(target=self._deploy, args=(rec, live),
+                             name=f"shipyard-deploy-{rec.name}", daemon=True)
+        self._threads = [x for x in self._threads if x.is_alive()] + [t]
+        t.start()
+
+    def _deploy(self, rec: EndpointRecord, live: _Live) -> None:
+        folder = self.root / rec.name
+        try:
+            for v in rec.spec.get("variants", []):
+                bundle = folder / v["name"] / "bundle"
+                self._materialise(v["model_group"], int(v["model_version"]), bundle)
+                for n in range(int(v.get("instances", 1))):
+                    inst = Instance(rec.name, f"{v['name']}-{n + 1}", v["name"],
+                                    v["model_group"], int(v["model_version"]), bundle,
+                                    folder / f"{v['name']}-{n + 1}.log")
+                    with self._lock:
+                        if live.removed:
+                            return
+                        live.instances.append(inst)
+                        self._launch(inst, rec.spec)
+            problem = self._wait_healthy(live)
+        except ShipyardError as exc:
+            problem = exc.message
+        except Exception as exc:  # noqa: BLE001 - recorded as the endpoint's failure
+            log.exception("deploying endpoint %s failed", rec.name)
+            problem = f"Deploying failed: {type(exc).__name__}: {exc}"
+        if live.removed:
+            return
+        try:
+            if problem is None:
+                with self._lock:
+                    live.deploying = False
+                    live.status = IN_SERVICE
+                if self.repo.get(rec.name).status != IN_SERVICE:
+                    self.repo.update(rec.name, status=IN_SERVICE)
+                log.warning("endpoint %s is InService", rec.name)
+                return
+            with self._lock:
+                live.removed = True
+                if self._live.get(rec.name) is live:
+                    del self._live[rec.name]
+            _stop_all(live.instances)
+            self.repo.update(rec.name, status=FAILED, reason=problem)
+            log.warning("endpoint %s failed: %s", rec.name, problem)
+        except NotFound:  # deleted meanwhile
+            return
+
+    def _materialise(self, group: str, version: int, bundle: Path) -> None:
+        """Write verified copies of the version's bundle files into ``bundle``."""
+        rec = self.registry.get(group, version)
+        root = bundle.resolve()
+        for entry in rec.bundle.get("files", []):
+            target = (root / entry["path"]).resolve()
+            if not target.is_relative_to(root):
+                raise ShipyardError(f"Refusing the unsafe bundle file path {entry['path']!r}.")
+            self.artifacts.copy_to(entry["sha256"], target)
+
+    def _launch(self, inst: Instance, spec: dict[str, Any]) -> None:
+        """Start ``inst``'s process on a new free port (caller holds the lock)."""
+        inst.port = free_port()
+        inst.healthy = False
+        inst.healthy_since = None
+        inst.next_start = None
+        capture = self.root / inst.endpoint / "capture"
+        cmd = [sys.executable, "-m", "shipyard.serving", str(inst.bundle),
+               "--host", "127.0.0.1", "--port", str(inst.port),
+               "--variant", inst.variant, "--model-group", inst.model_group,
+               "--model-version", str(inst.model_version),
+               "--instance", f"{inst.endpoint}-{inst.name}",
+               "--capture-dir", str(capture),
+               "--capture-percent", str(spec.get("capture_percent", 0.0))]
+        inst.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(inst.log_path, "ab") as out:
+            out.write(f"--- starting {inst.name} on port {inst.port} at "
+                      f"{time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+            out.flush()
+            inst.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          cwd=str(inst.log_path.parent))
+
+    def _probe(self, inst: Instance) -> bool:
+        try:
+            return self._http.get(inst.url + "/health", timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _wait_healthy(self, live: _Live) -> str | None:
+        """None once every instance answers /health; else why not."""
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = list(live.instances)
+        while pending:
+            if live.removed or self._stop.is_set():
+                return "The server stopped while the endpoint was starting."
+            for inst in list(pending):
+                if not inst.alive():
+                    code = inst.popen.poll() if inst.popen else None
+                    return (f"Instance {inst.name} exited with code {code} before it was "
+                            f"healthy; its log ends:\n{log_tail(inst.log_path)}")
+                if self._probe(inst):
+                    with self._lock:
+                        inst.healthy = True
+                        inst.healthy_since = time.monotonic()
+                    pending.remove(inst)
+            if pending and time.monotonic() > deadline:
+                inst = pending[0]
+                return (f"Instance {inst.name} did not answer /health within "
+                        f"{START_TIMEOUT:.0f} s; its log ends:\n{log_tail(inst.log_path)}")
+            if pending:
+                time.sleep(0.1)
+        return None
+
+    def remove(self, name: str) -> None:
+        """Stop ``name``'s instances and remove its folder (the row is the caller's)."""
+        with self._lock:
+            live = self._live.pop(name, None)
+            if live is not None:
+                live.removed = True
+        if live is not None:
+            _stop_all(live.instances)
+        shutil.rmtree(self.root / name, ignore_errors=True)
+
+    # -- watching ---------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL_SECONDS):
+            try:
+                self._tick()
+            except Exception:  # noqa: BLE001 - the watcher must keep running
+                log.exception("endpoint supervisor tick failed")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            lives = [x for x in self._live.values() if not x.deploying and not x.removed]
+        for live in lives:
+            for inst in list(live.instances):
+                self._watch(live, inst, now)
+
+    def _watch(self, live: _Live, inst: Instance, now: float) -> None:
+        if inst.alive():
+            if inst.healthy:
+                if inst.failures and inst.healthy_since and now - inst.healthy_since > \
+                        STABLE_SECONDS:
+                    inst.failures = 0
+            elif self._probe(inst):
+                with self._lock:
+                    inst.healthy = True
+                    inst.healthy_since = now
+                log.warning("endpoint %s instance %s is healthy again", live.name, inst.name)
+            return
+        if inst.next_start is None:  # just died
+            code = inst.popen.poll() if inst.popen else None
+            with self._lock:
+                inst.healthy = False
+                inst.failures += 1
+                inst.next_start = now + min(0.25 * 2 ** (inst.failures - 1), MAX_BACKOFF)
+            log.warning("endpoint %s instance %s (pid %s) exited with %s; restarting",
+                        live.name, inst.name, inst.pid, code)
+            with contextlib.suppress(ShipyardError):
+                self.repo.record(live.name, "endpoint.instance_exited", instance=inst.name,
+                                 pid=inst.pid, exit_code=code)
+            return
+        if now < inst.next_start:
+            return
+        try:
+            spec = self.repo.get(live.name).spec
+        except NotFound:
+            return
+        with self._lock:
+            if live.removed:
+                return
+            inst.restarts += 1
+            self._launch(inst, spec)
+        with contextlib.suppress(ShipyardError):
+            self.repo.record(live.name, "endpoint.instance_restarted", instance=inst.name,
+                             pid=inst.pid, restarts=inst.restarts)
+
+    # -- the hot path -----------------------------------------------------------------------
+    def status(self, name: str) -> str | None:
+        """The endpoint's status as this server runs it (None: it runs no instances)."""
+        live = self._live.get(name)
+        return None if live is None or live.removed else live.status
+
+    def pick(self, name: str) -> Instance | None:
+        """A healthy instance of ``name`` (weighted across variants, round robin within)."""
+        with self._lock:
+            live = self._live.get(name)
+            if live is None or live.removed:
+                return None
+            by_variant: dict[str, list[Instance]] = {}
+            for inst in live.instances:
+                if inst.healthy:
+                    by_variant.setdefault(inst.variant, []).append(inst)
+            if not by_variant:
+                return None
+            names = list(by_variant)
+            if len(names) == 1:
+                variant = names[0]
+            else:
+                weights = [max(live.weights.get(n, 1.0), 0.0) for n in names]
+                variant = random.choices(  # noqa: S311 - a traffic split, not a secret
+                    names, weights=weights if sum(weights) else None)[0]
+            pool = by_variant[variant]
+            k = live.rr.get(variant, 0)
+            live.rr[variant] = k + 1
+            inst = pool[k % len(pool)]
+            inst.invocations += 1
+            return inst
+
+    def mark_unhealthy(self, inst: Instance) -> None:
+        """The proxy could not reach ``inst``: take it out of rotation until it answers."""
+        with self._lock:
+            inst.healthy = False
+
+    def snapshot(self, name: str) -> dict[str, list[dict[str, Any]]]:
+        with self._lock:
+            live = self._live.get(name)
+            if live is None:
+                return {}
+            out: dict[str, list[dict[str, Any]]] = {}
+            for inst in live.instances:
+                out.setdefault(inst.variant, []).append(inst.to_dict())
+            return out
+
+
+def _stop_all(instances: list[Instance]) -> None:
+    """SIGTERM every instance's process group, wait a grace, SIGKILL what is left."""
+    procs = [i.popen for i in instances if i.popen is not None]
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(5)
+    for i in instances:
+        i.healthy = False
