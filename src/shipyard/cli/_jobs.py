@@ -23,7 +23,7 @@ from shipyard.cli._common import (
     when,
 )
 from shipyard.client import Job
-from shipyard.client._jobs import build_spec
+from shipyard.client._jobs import build_spec, transform_spec
 from shipyard.client._logs import LogReader
 from shipyard.client._training import (
     SPLITS,
@@ -68,7 +68,8 @@ def run(
         "--script", "-s", metavar="FILE",
         help="The Python file to run (processing and script jobs).")] = None,
     kind: Annotated[str, typer.Option(
-        "--kind", metavar="KIND", help="processing, script or training.")] = "script",
+        "--kind", metavar="KIND",
+        help="processing, script, training or transform.")] = "script",
     input: Annotated[list[str] | None, typer.Option(
         "--input", "-i", metavar="CHANNEL=DATASET",
         help="An input channel: CHANNEL=DATASET or CHANNEL=DATASET:VERSION; repeatable. "
@@ -125,6 +126,16 @@ def run(
         "--metric-definition", metavar="NAME=REGEX",
         help="A metric read from the job's log: each match of REGEX (its one group is the "
              "value) is a point; repeatable.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="GROUP:VERSION",
+        help="Transform: the registered model version to run over --input data=DATASET.")
+    ] = None,
+    keep_column: Annotated[list[str] | None, typer.Option(
+        "--keep-column", metavar="COLUMN",
+        help="Transform: an input column copied to the output; repeatable.")] = None,
+    chunk_rows: Annotated[int | None, typer.Option(
+        "--chunk-rows", metavar="N",
+        help="Transform: rows predicted at a time [default: 10000].")] = None,
     wait: Annotated[bool, typer.Option(
         "--wait/--no-wait", help="Follow the log until the job ends; exit 1 if it fails.")
     ] = False,
@@ -137,7 +148,21 @@ def run(
     """Submit a job: a script (--script), or a built-in algorithm (--kind training)."""
     inputs = parse_pairs(input, "--input")
     hyperparameters = {k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()}
-    if kind == "training":
+    transform_only = [flag for flag, value in (("--model", model),
+                                               ("--keep-column", keep_column),
+                                               ("--chunk-rows", chunk_rows)) if value]
+    if kind != "transform" and transform_only:
+        fail(f"{', '.join(transform_only)} only apply to --kind transform; this job is "
+             f"{kind!r}.")
+    if kind == "transform":
+        spec = _transform_spec(
+            inputs, output, script=script, requirements=requirements, hyperparameters=hp,
+            model=model, keep_columns=keep_column, chunk_rows=chunk_rows, cpus=cpus,
+            memory=memory, max_runtime=max_runtime, name=name, retries=retries,
+            training_flags=[flag for flag, value in zip(_TRAINING_ONLY, (
+                algorithm, target, split, split_method, time_column, seed, problem_type),
+                strict=True) if value is not None])
+    elif kind == "training":
         if script is not None or output or requirements is not None:
             fail("A training job runs a built-in algorithm: drop --script, --output and "
                  "--requirements, and name it with --algorithm.")
@@ -205,6 +230,24 @@ def _training_spec(inputs: dict[str, str], hyperparameters: dict[str, Any], *,
         test=inputs.get("test"), split=parse_split(split) if split else (0.7, 0.2, 0.1),
         split_method=split_method or "auto", seed=42 if seed is None else seed,
         hyperparameters=hyperparameters, **fields)
+
+
+def _transform_spec(inputs: dict[str, str], output: list[str] | None, *,
+                    script: Path | None, requirements: Path | None,
+                    hyperparameters: list[str] | None, model: str | None,
+                    training_flags: list[str], **fields: Any) -> dict[str, Any]:
+    if script is not None or requirements is not None or hyperparameters or training_flags:
+        extra = [*(["--script"] if script is not None else []),
+                 *(["--requirements"] if requirements is not None else []),
+                 *(["--hp"] if hyperparameters else []), *training_flags]
+        fail(f"A transform job runs a registered model: drop {', '.join(extra)}.")
+    if not model:
+        fail("A transform job needs --model GROUP:VERSION (`shipyard models list` shows them).")
+    if set(inputs) != {"data"}:
+        fail("A transform job reads one input: --input data=DATASET (or DATASET:VERSION).")
+    if not output or len(output) != 1:
+        fail("A transform job writes one predictions dataset: --output DATASET.")
+    return transform_spec(model, inputs["data"], output[0], **fields)
 
 
 def _print_summary(doc: dict[str, Any]) -> None:

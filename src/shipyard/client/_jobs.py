@@ -13,7 +13,7 @@ from shipyard.client import _render
 from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._logs import TERMINAL, LogReader
 from shipyard.client._progress import WaitDisplay
-from shipyard.client._training import flat_metrics, nest_metrics, training_spec
+from shipyard.client._training import dataset_ref, flat_metrics, nest_metrics, training_spec
 from shipyard.errors import InvalidRequest, ShipyardError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -119,6 +119,41 @@ def build_spec(
     return spec
 
 
+def model_ref(value: Any) -> str:
+    """``"group:version"`` from such a string or a :class:`ModelVersion`."""
+    group, version = getattr(value, "group", None), getattr(value, "version", None)
+    if group is not None and version is not None:
+        return f"{group}:{int(version)}"
+    if not isinstance(value, str) or ":" not in value:
+        raise InvalidRequest(f"A model is named like 'churn-model:3' (group:version) or "
+                             f"given as a ModelVersion; got {value!r}.")
+    return value
+
+
+def transform_spec(model: Any, data: Any, output: str, *,
+                   keep_columns: Sequence[str] | None = None, chunk_rows: int | None = None,
+                   cpus: int | None = None, memory: str | int | None = None,
+                   max_runtime: float | None = None, name: str | None = None,
+                   retries: int = 0) -> dict[str, Any]:
+    """The job spec of a batch transform (kind ``transform``)."""
+    spec: dict[str, Any] = {"kind": "transform", "model": model_ref(model),
+                            "inputs": {"data": dataset_ref(data)}, "outputs": [output]}
+    if keep_columns:
+        spec["keep_columns"] = list(keep_columns)
+    if chunk_rows is not None:
+        spec["chunk_rows"] = chunk_rows
+    resources = {k: v for k, v in (("cpus", cpus), ("memory", memory)) if v is not None}
+    if resources:
+        spec["resources"] = resources
+    if max_runtime is not None:
+        spec["max_runtime_seconds"] = max_runtime
+    if name:
+        spec["name"] = name
+    if retries:
+        spec["retries"] = retries
+    return spec
+
+
 class Job(Resource):
     """A job on the server: ``sy.Job.run(...)`` submits one, ``sy.Job(id)`` loads one."""
 
@@ -207,6 +242,32 @@ class Job(Resource):
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", spec, headers=headers)
+        return cls(doc["id"], client=c, _doc=doc)
+
+    @classmethod
+    def transform(
+        cls, model: Any, data: Any, output: str, *,
+        keep_columns: Sequence[str] | None = None, chunk_rows: int = 10_000,
+        cpus: int | None = None, memory: str | int | None = None, name: str | None = None,
+        idempotency_key: str | None = None, client: Client | None = None,
+    ) -> Job:
+        """Run a registered model version over a dataset as a batch transform job.
+
+        The job reads ``data`` in chunks of ``chunk_rows`` rows (memory stays bounded)
+        and writes dataset ``output``: the ``keep_columns`` of the input, then the
+        model's ``prediction`` (and ``probability.<label>``) columns.
+
+        Args:
+            model: ``"group:version"`` or a :class:`ModelVersion`.
+            data: dataset name, ``"name:version"`` or a :class:`Dataset`.
+            output: the predictions dataset (a new version of it).
+            keep_columns: input columns copied to the output, e.g. an id.
+        """
+        c = client or default_client()
+        spec = transform_spec(model, data, output, keep_columns=keep_columns,
+                              chunk_rows=chunk_rows, cpus=cpus, memory=memory, name=name)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

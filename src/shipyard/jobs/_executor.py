@@ -160,6 +160,8 @@ class LocalExecutor:
         except ShipyardError as exc:
             raise JobFailure(st.INPUT_ERROR,
                              f"The job's script could not be read: {exc.message}") from None
+        if spec.get("kind") == "transform":
+            self._materialize_model(spec["model"], job_dir / c.INPUT_MODEL_DIR)
         for channel, ref in spec.get("inputs", {}).items():
             if should_abort():
                 return sys.executable
@@ -183,6 +185,22 @@ class LocalExecutor:
             raise JobFailure(st.ENVIRONMENT_ERROR, exc.message) from None
         return str(venv_python(venv))
 
+    def _materialize_model(self, model: dict[str, Any], dest: Path) -> None:
+        """Checked copies of a model version's bundle files (a transform job's model)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        root = dest.resolve()
+        for entry in model["files"]:
+            target = (dest / entry["path"]).resolve()
+            try:
+                if not target.is_relative_to(root) or target == root:
+                    raise ShipyardError(f"unsafe file name {entry['path']!r}")
+                self.artifacts.copy_to(entry["sha256"], target)
+            except ShipyardError as exc:
+                raise JobFailure(
+                    st.INPUT_ERROR,
+                    f"Model {model['group']}:{model['version']} could not be prepared: "
+                    f"{exc.message}") from None
+
     def spawn(self, job: JobRecord, python: str) -> JobProcess:
         """Start the job process: own session and group, output appended to the job log."""
         job_dir = self.job_dir(job.id)
@@ -190,7 +208,7 @@ class LocalExecutor:
         cores = self.cores.take(int(job.spec["resources"]["cpus"]))
         try:
             popen = None
-            if job.kind == "training" and python == sys.executable:
+            if job.kind in ("training", "transform") and python == sys.executable:
                 # Built-in code of ours: a warm runtime skips seconds of imports.
                 popen = self.spares.take(job_dir, env, cores)
                 if popen is not None:

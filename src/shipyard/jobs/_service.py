@@ -19,7 +19,14 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.jobs import _states as st
-from shipyard.jobs._spec import KINDS, JobSpec, parse_spec
+from shipyard.jobs._spec import (
+    DEFAULT_CHUNK_ROWS,
+    KINDS,
+    TRANSFORM_CHANNEL,
+    JobSpec,
+    parse_model_ref,
+    parse_spec,
+)
 from shipyard.runtime import _contract as c
 from shipyard.settings import Settings
 from shipyard.store import (
@@ -29,6 +36,7 @@ from shipyard.store import (
     JobRecord,
     JobRepository,
     MetricPoint,
+    RegistryRepository,
     canonical_hash,
     iso,
     utcnow,
@@ -53,6 +61,7 @@ class JobService:
                  settings: Settings) -> None:
         self.repo = JobRepository(db, events)
         self.experiments = ExperimentRepository(db, events)
+        self.models = RegistryRepository(db, events)
         self.events = events
         self.artifacts = artifacts
         self.datasets = datasets
@@ -83,6 +92,8 @@ class JobService:
         if spec.kind == "training":
             self._check_training(spec, stored)
             experiment = experiment or stored["inputs"]["train"]["dataset"]
+        elif spec.kind == "transform":
+            self._check_transform(spec, stored)
         if experiment and self.experiments.find(experiment) is None:
             self.experiments.upsert(experiment, actor)
         job, created = self.repo.create(
@@ -132,7 +143,38 @@ class JobService:
             "environment": spec.environment,
             "metric_definitions": [d.model_dump() for d in spec.metric_definitions],
             **({k: getattr(spec, k) for k in TRAINING_FIELDS} if spec.kind == "training" else {}),
+            **({"keep_columns": list(spec.keep_columns or []),
+                "chunk_rows": spec.chunk_rows or DEFAULT_CHUNK_ROWS}
+               if spec.kind == "transform" else {}),
         }
+
+    def _check_transform(self, spec: JobSpec, stored: dict[str, Any]) -> None:
+        """Refuse a transform job that cannot work (4xx, nothing started); pin its model.
+
+        The stored spec names the model version and every file of its bundle by SHA-256,
+        so the executor needs no registry and a retry runs the very same bundle.
+        """
+        group, number = parse_model_ref(spec.model or "")
+        version = self.models.get(group, number)  # NotFound → 404
+        files = (version.bundle or {}).get("files") or []
+        if not any(f.get("path") == "MODEL.json" for f in files):
+            raise InvalidRequest(f"Model {group}:{number} has no MODEL.json in its bundle; "
+                                 "only a bundle of a built-in training job can transform data.")
+        stored["model"] = {"group": group, "version": number,
+                           "files": [{"path": f["path"], "sha256": f["sha256"],
+                                      "size": f["size"]} for f in files]}
+        data = stored["inputs"][TRANSFORM_CHANNEL]
+        rec = self.datasets.version(data["dataset"], data["version"])
+        columns = [str(col["name"]) for col in rec.schema]
+        for name in stored["keep_columns"]:
+            if name not in columns:
+                raise InvalidRequest(
+                    f"keep_columns: {data['dataset']}:{data['version']} has no column "
+                    f"{name!r}; its columns are {columns}.")
+            if name == "prediction" or name.startswith("probability."):
+                raise InvalidRequest(
+                    f"keep_columns: {name!r} would clash with the model's output columns; "
+                    "rename it in the dataset first.")
 
     def _check_training(self, spec: JobSpec, stored: dict[str, Any]) -> None:
         """Refuse a training job that cannot work before it exists (4xx, nothing started).

@@ -18,7 +18,7 @@ from shipyard.errors import InvalidName, InvalidRequest
 from shipyard.names import check_name
 from shipyard.runtime._contract import env_suffix
 
-KINDS = ("processing", "script", "training")
+KINDS = ("processing", "script", "training", "transform")
 #: The input channels a built-in training job reads.
 TRAINING_CHANNELS = ("train", "validation", "test")
 MIN_MEMORY = 64 * 1024**2
@@ -27,6 +27,11 @@ DEFAULT_MAX_RUNTIME = 86400.0
 MAX_RETRIES = 5
 MAX_SCRIPT_BYTES = 10 * 1024**2
 MAX_REQUIREMENTS_BYTES = 64 * 1024
+#: kind "transform": the one input channel it reads, and its chunk size.
+TRANSFORM_CHANNEL = "data"
+DEFAULT_CHUNK_ROWS = 10_000
+MAX_CHUNK_ROWS = 1_000_000
+_MODEL_REF = re.compile(r"^(?P<group>[^:\s]+):(?P<version>[1-9][0-9]{0,8})$")
 
 _FILENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,124}\.py$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -190,6 +195,10 @@ class JobSpec(BaseModel):
     problem_type: str | None = None
     split: dict[str, Any] | None = None
     recipe: dict[str, Any] | None = None
+    # kind "transform": a registered model version over a dataset (docs/architecture.md).
+    model: str | None = Field(default=None, max_length=300)
+    keep_columns: list[str] | None = Field(default=None, max_length=1000)
+    chunk_rows: int | None = Field(default=None, ge=1, le=MAX_CHUNK_ROWS)
 
     @field_validator("experiment")
     @classmethod
@@ -283,7 +292,13 @@ class JobSpec(BaseModel):
         _check_env_collisions(list(self.inputs), "inputs")
         training_fields = [f for f in ("algorithm", "target", "problem_type", "split", "recipe")
                            if getattr(self, f) is not None]
-        if self.kind == "training":
+        transform_fields = [f for f in ("model", "keep_columns", "chunk_rows")
+                            if getattr(self, f) is not None]
+        if self.kind != "transform" and transform_fields:
+            raise ValueError(f"{transform_fields[0]!r} is for kind 'transform'")
+        if self.kind == "transform":
+            self._check_transform(training_fields)
+        elif self.kind == "training":
             if not self.algorithm:
                 raise ValueError("a training job needs an 'algorithm' (GET /api/v1/algorithms "
                                  "lists them)")
@@ -308,9 +323,36 @@ class JobSpec(BaseModel):
                                  "job reads its settings from hyperparameters")
         return self
 
+    def _check_transform(self, training_fields: list[str]) -> None:
+        if not self.model or not _MODEL_REF.fullmatch(self.model):
+            raise ValueError("a transform job needs a 'model' like 'churn-model:3' (a model "
+                             f"group and a registered version); got {self.model!r}")
+        if self.script is not None or self.requirements:
+            raise ValueError("a transform job runs the model's own pipeline and takes no "
+                             "'script' or 'requirements'")
+        if training_fields:
+            raise ValueError(f"{training_fields[0]!r} is for kind 'training'")
+        if set(self.inputs) != {TRANSFORM_CHANNEL}:
+            raise ValueError("a transform job reads one input channel named 'data' "
+                             "(e.g. inputs: {\"data\": \"churn\"})")
+        if len(self.outputs) != 1:
+            raise ValueError("a transform job writes exactly one output dataset, the "
+                             f"predictions; got {len(self.outputs)}")
+        keep = self.keep_columns or []
+        if len(set(keep)) != len(keep):
+            raise ValueError(f"keep_columns must not repeat a column; got {keep}")
+
     @property
     def max_attempts(self) -> int:
         return self.retries + 1
+
+
+def parse_model_ref(ref: str) -> tuple[str, int]:
+    """``"churn-model:3"`` → ``("churn-model", 3)`` (a spec's ``model`` is checked already)."""
+    m = _MODEL_REF.fullmatch(ref)
+    if m is None:
+        raise InvalidRequest(f"A model is named like 'churn-model:3'; got {ref!r}.")
+    return m.group("group"), int(m.group("version"))
 
 
 def parse_spec(body: object) -> JobSpec:

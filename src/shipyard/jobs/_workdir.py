@@ -62,6 +62,12 @@ def layout(job_dir: Path, spec: Mapping[str, Any], job_id: str, attempt: int) ->
     if spec["kind"] == "training":
         configs[c.TRAINING_FILE] = {k: spec.get(k) for k in
                                     ("algorithm", "target", "problem_type", "split", "recipe")}
+    if spec["kind"] == "transform":
+        model = spec["model"]
+        configs[c.TRANSFORM_FILE] = {
+            "model": f"{model['group']}:{model['version']}",
+            "keep_columns": spec.get("keep_columns") or [],
+            "chunk_rows": spec.get("chunk_rows")}
     for rel, data in configs.items():
         (job_dir / rel).write_text(json.dumps(data, indent=2, sort_keys=True))
 

@@ -33,13 +33,27 @@ def _tail(text: str) -> str:
 
 def _run_builtin_training(job_dir: Path) -> int:
     """A ``training`` job: the built-in entry instead of a user script, same failure rules."""
+    return _run_builtin(job_dir, "training")
+
+
+def _run_builtin_transform(job_dir: Path) -> int:
+    """A ``transform`` job: a registered model over a dataset, chunk by chunk."""
+    return _run_builtin(job_dir, "transform")
+
+
+def _run_builtin(job_dir: Path, kind: str) -> int:
     os.chdir(job_dir)
+    what = "Training" if kind == "training" else "The transform"
     try:
         from shipyard.errors import InvalidRequest
-        from shipyard.training import main as train
+
+        if kind == "training":
+            from shipyard.training import main as entry
+        else:
+            from shipyard.runtime._transform import main as entry
 
         try:
-            train(job_dir)
+            entry(job_dir)
         except InvalidRequest as exc:  # the data or settings, not a bug: say so plainly
             sys.stderr.write(f"error: {exc.message}\n")
             write_failure(job_dir, c.INPUT_ERROR, exc.message)
@@ -48,8 +62,9 @@ def _run_builtin_training(job_dir: Path) -> int:
         text = traceback.format_exc()
         sys.stderr.write(text)
         write_failure(job_dir, c.MEMORY_LIMIT,
-                      "Training ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory.\n" + _tail(text))
+                      f"{what} ran out of memory (MemoryError); ask for more memory in "
+                      "resources.memory" + (" or use a smaller chunk_rows" if kind == "transform"
+                                            else "") + ".\n" + _tail(text))
         return 1
     except BaseException:  # noqa: BLE001 - reported as the job's failure
         text = traceback.format_exc()
@@ -70,6 +85,8 @@ def main(argv: list[str]) -> int:
     config = json.loads((job_dir / c.JOB_FILE).read_text(encoding="utf-8"))
     if config["kind"] == "training":
         return _run_builtin_training(job_dir)
+    if config["kind"] == "transform":
+        return _run_builtin_transform(job_dir)
     scanner = _log_scanner(job_dir, config.get("metric_definitions") or [])
     try:
         return _run_script(job_dir, config)

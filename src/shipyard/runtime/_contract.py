@@ -17,7 +17,11 @@ INPUTDATA_FILE = "input/config/inputdata.json"
 JOB_FILE = "input/config/job.json"
 #: kind "training": algorithm, target, problem type, split and recipe (docs/training.md).
 TRAINING_FILE = "input/config/training.json"
+#: kind "transform": the model version, the input columns to keep and the chunk size.
+TRANSFORM_FILE = "input/config/transform.json"
 INPUT_DATA_DIR = "input/data"
+#: kind "transform": the registered model's bundle, its files checked against their SHA-256.
+INPUT_MODEL_DIR = "input/model"
 CODE_DIR = "code"
 MODEL_DIR = "model"
 OUTPUT_DIR = "output"

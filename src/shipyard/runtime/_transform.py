@@ -1,0 +1,112 @@
+"""The entry of a ``transform`` job: a registered model over a dataset, chunk by chunk.
+
+Reads ``input/config/transform.json`` (model, keep_columns, chunk_rows), the
+bundle in ``input/model/`` and the Parquet parts of ``input/data/data/``. Each part
+is streamed in batches of ``chunk_rows`` rows, so memory stays bounded by a chunk
+whatever the dataset's size; each chunk's predictions are appended to
+``output/data/<output>/part-00000.parquet`` by one Parquet writer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+from shipyard.runtime import _contract as c
+
+#: The input channel a transform job reads (the spec's ``TRANSFORM_CHANNEL``).
+CHANNEL = "data"
+#: Progress lines are written at most this often (and once at the end).
+PROGRESS_SECONDS = 1.0
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"{path.name} must hold a JSON object.")
+    return data
+
+
+def main(job_dir: Path) -> None:
+    """Run the transform; raise :class:`InvalidRequest` when the input does not fit the model."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shipyard import runtime
+    from shipyard.bundle import load_bundle
+
+    job_dir = Path(job_dir).resolve()
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    (job_dir / c.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
+    config = _read_json(job_dir / c.TRANSFORM_FILE)
+    job = _read_json(job_dir / c.JOB_FILE)
+    keep = [str(k) for k in config.get("keep_columns") or []]
+    chunk_rows = int(config.get("chunk_rows") or 10_000)
+    outputs = job.get("outputs") or []
+    if len(outputs) != 1:
+        raise InvalidRequest("A transform job writes exactly one output dataset.")
+
+    pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
+    signature = [str(e["name"]) for e in pipeline.input_signature]
+    print(f"model {config.get('model')}: {pipeline.task}, {len(signature)} input columns",
+          flush=True)
+
+    parts = sorted((job_dir / c.INPUT_DATA_DIR / CHANNEL).glob("*.parquet"))
+    files = [pq.ParquetFile(p) for p in parts]
+    total = sum(f.metadata.num_rows for f in files)
+    available = set(files[0].schema_arrow.names) if files else set()
+    missing = [k for k in keep if k not in available]
+    if missing:
+        raise InvalidRequest(f"keep_columns: the input has no column {missing[0]!r}.")
+    # Only the columns the model reads and those kept are read at all.
+    wanted = list(dict.fromkeys([*keep, *(n for n in signature if n in available)]))
+    model_columns = [n for n in signature if n in available]
+
+    dest = job_dir / c.OUTPUT_DATA_DIR / outputs[0]
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "part-00000.parquet"
+    tmp = path.with_name(path.name + ".tmp")
+    writer: pq.ParquetWriter | None = None
+    done = 0
+    start = last = time.monotonic()
+    try:
+        for f in files:
+            for batch in f.iter_batches(batch_size=chunk_rows, columns=wanted):
+                if batch.num_rows == 0:
+                    continue
+                frame = batch.select(model_columns).to_pandas()
+                try:
+                    pipeline.validate_input(frame)
+                    predicted = pipeline.predict(frame)
+                except InvalidRequest as exc:
+                    raise InvalidRequest(
+                        f"Rows {done + 1:,}-{done + batch.num_rows:,} do not fit model "
+                        f"{config.get('model')}: {exc.message}") from None
+                table = pa.Table.from_pandas(predicted, preserve_index=False)
+                for i, name in enumerate(keep):
+                    table = table.add_column(i, name, batch.column(name))
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                else:
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+                done += batch.num_rows
+                runtime.log_metric("rows", done, step=done)
+                now = time.monotonic()
+                if now - last >= PROGRESS_SECONDS or done == total:
+                    print(f"rows {done:,} / {total:,}", flush=True)
+                    last = now
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise InvalidRequest("The input dataset has no rows to transform.")
+    os.replace(tmp, path)
+    seconds = max(time.monotonic() - start, 1e-6)
+    runtime.log_metric("rows_per_second", done / seconds)
+    print(f"wrote {done:,} predictions to {outputs[0]} in {seconds:.1f} s "
+          f"({done / seconds:,.0f} rows/s)", flush=True)
