@@ -22,13 +22,42 @@ def _models(doc: dict[str, Any]) -> str:
     return ", ".join(v["model"] for v in doc.get("variants", []))
 
 
+VariantOpt = Annotated[list[str] | None, typer.Option(
+    "--variant", metavar="name=N,model=G:V[,weight=W][,instances=I][,shadow=true]",
+    help="A variant (repeat for several); replaces --model/--instances.")]
+
+
+def _parse_variants(specs: list[str] | None) -> list[dict[str, Any]] | None:
+    if not specs:
+        return None
+    variants = []
+    for text in specs:
+        v: dict[str, Any] = {}
+        for part in text.split(","):
+            key, sep, value = part.partition("=")
+            key = key.strip()
+            if not sep or key not in ("name", "model", "weight", "instances", "shadow"):
+                fail(f"A --variant is name=N,model=GROUP:VERSION[,weight=W][,instances=I]"
+                     f"[,shadow=true]; cannot read {part!r}.")
+            try:
+                v[key] = (float(value) if key == "weight" else int(value) if key == "instances"
+                          else value.strip().lower() in ("1", "true", "yes") if key == "shadow"
+                          else value.strip())
+            except ValueError:
+                fail(f"The {key} of a --variant must be a number; got {value!r}.")
+        variants.append(v)
+    return variants
+
+
 @app.command("create")
 def create(
     name: NameArg,
-    model: Annotated[str, typer.Option(
-        "--model", metavar="GROUP:VERSION", help="The registered model version to deploy.")],
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="GROUP:VERSION", help="The registered model version to deploy.")
+    ] = None,
     instances: Annotated[int, typer.Option(
         "--instances", min=1, help="Serving processes to run.")] = 1,
+    variant: VariantOpt = None,
     capture_percent: Annotated[float, typer.Option(
         "--capture-percent", min=0, max=100,
         help="Percentage of invocations to capture for monitoring.")] = 0.0,
@@ -41,13 +70,14 @@ def create(
 ) -> None:
     """Deploy a model version as an endpoint (waits until it is InService)."""
     ep = create_endpoint(client(), name, model, instances=instances,
+                         variants=_parse_variants(variant),
                          capture_percent=capture_percent, allow_unapproved=allow_unapproved,
                          wait=wait)
     if json_out:
         print_json(ep.doc)
         return
     state = "is InService" if wait else "is being created"
-    out.print(f"Endpoint {name} ({model}) {state}; invoke it with "
+    out.print(f"Endpoint {name} ({_models(ep.doc)}) {state}; invoke it with "
               f"`shipyard endpoints invoke {name} --file rows.json` or POST rows to {ep.url}.")
 
 
@@ -78,10 +108,74 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
     t = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     t.show_header = False
     out.print(t)
+    print_table(["variant", "model", "weight", "shadow", "instances", "invocations", "errors",
+                 "p50 ms", "p99 ms"],
+                ([v["name"], v["model"], f"{v.get('weight', 1.0):g}",
+                  "yes" if v.get("shadow") else "no", v.get("instances"),
+                  v["stats"]["invocations"], v["stats"]["errors"],
+                  _ms(v["stats"]["p50_ms"]), _ms(v["stats"]["p99_ms"])]
+                 for v in ep.variants),
+                title="Variants", empty="No variants.")
     print_table(["instance", "address", "pid", "healthy", "restarts", "invocations"],
                 ([i["name"], i["url"], i["pid"], "yes" if i["healthy"] else "no",
                   i["restarts"], i["invocations"]] for i in ep.instances),
                 title="Instances", empty="No instances are running.")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+@app.command("update")
+def update(
+    name: NameArg,
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="GROUP:VERSION", help="The model version to roll over to.")] = None,
+    instances: Annotated[int | None, typer.Option(
+        "--instances", min=1, help="Serving processes to run.")] = None,
+    variant: VariantOpt = None,
+    capture_percent: Annotated[float | None, typer.Option(
+        "--capture-percent", min=0, max=100,
+        help="Percentage of invocations to capture for monitoring.")] = None,
+    allow_unapproved: Annotated[bool, typer.Option(
+        "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
+    ] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="Wait until the update ends.")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Roll an endpoint over without downtime (new instances first, then the old ones drain)."""
+    ep = Endpoint(name, client=client())
+    ep.update(model, instances=instances, variants=_parse_variants(variant),
+              capture_percent=capture_percent, allow_unapproved=allow_unapproved, wait=wait)
+    if json_out:
+        print_json(ep.doc)
+        return
+    state = "is updated" if wait else "is updating"
+    out.print(f"Endpoint {name} ({_models(ep.doc)}) {state}.")
+
+
+@app.command("capture")
+def capture(
+    name: NameArg,
+    start: Annotated[str | None, typer.Option(
+        "--start", metavar="ISO", help="Rows captured at or after this time.")] = None,
+    end: Annotated[str | None, typer.Option(
+        "--end", metavar="ISO", help="Rows captured before this time.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many rows.")] = 1000,
+    json_out: JsonOpt = False,
+) -> None:
+    """Captured invocations of an endpoint (inputs, prediction, inference id), oldest first."""
+    doc = client().get(f"/endpoints/{name}/capture", start=start, end=end, limit=limit)
+    if json_out:
+        print_json(doc["rows"])
+        return
+    rows = doc["rows"]
+    shown = [c for c in ("timestamp", "inference_id", "variant", "prediction")
+             if rows and c in rows[0]]
+    print_table(shown, ([r.get(c) for c in shown] for r in rows), empty="No captured rows.")
+    if doc.get("truncated"):
+        out.print(f"Showing the first {len(rows)} rows; pass --limit for more.")
 
 
 @app.command("delete")

@@ -25,13 +25,29 @@ class EndpointFailed(ShipyardError):
     code = "endpoint_failed"
 
 
-def create_endpoint(client: Client, name: str, model: str, *, instances: int = 1,
+class EndpointUpdateFailed(ShipyardError):
+    """A rolling update failed; the endpoint still serves what it served before."""
+
+    code = "endpoint_update_failed"
+
+
+def create_endpoint(client: Client, name: str, model: str | None = None, *, instances: int = 1,
+                    variants: list[dict[str, Any]] | None = None,
                     capture_percent: float = 0.0, allow_unapproved: bool = False,
                     wait: bool = True, timeout: float | None = 300) -> Endpoint:
-    """Deploy ``model`` (``GROUP:VERSION``) as endpoint ``name``; wait for InService."""
-    doc = client.post("/endpoints", {"name": name, "model": model, "instances": instances,
-                                     "capture_percent": capture_percent,
-                                     "allow_unapproved": allow_unapproved})
+    """Deploy ``model`` (``GROUP:VERSION``) or ``variants`` as endpoint ``name``.
+
+    Each variant is ``{"name", "model", "weight", "instances", "shadow"}``; waits for
+    InService unless ``wait`` is False.
+    """
+    body: dict[str, Any] = {"name": name, "instances": instances,
+                            "capture_percent": capture_percent,
+                            "allow_unapproved": allow_unapproved}
+    if model is not None:
+        body["model"] = model
+    if variants:
+        body["variants"] = variants
+    doc = client.post("/endpoints", body)
     endpoint = Endpoint(name, client=client, _doc=doc)
     return endpoint.wait(timeout=timeout) if wait else endpoint
 
@@ -64,11 +80,13 @@ class Endpoint(Resource):
         return cls(name, client=client)
 
     @classmethod
-    def create(cls, name: str, model: str, *, instances: int = 1, capture_percent: float = 0.0,
+    def create(cls, name: str, model: str | None = None, *, instances: int = 1,
+               variants: builtins.list[dict[str, Any]] | None = None,
+               capture_percent: float = 0.0,
                allow_unapproved: bool = False, wait: bool = True,
                client: Client | None = None) -> Endpoint:
         return create_endpoint(client or default_client(), name, model, instances=instances,
-                               capture_percent=capture_percent,
+                               variants=variants, capture_percent=capture_percent,
                                allow_unapproved=allow_unapproved, wait=wait)
 
     @classmethod
@@ -101,6 +119,11 @@ class Endpoint(Resource):
     def url(self) -> str | None:
         """The stable invocation URL (POST rows to it with a bearer token)."""
         return self._doc.get("url")
+
+    @property
+    def variants(self) -> builtins.list[dict[str, Any]]:
+        """The variants with their model, weight, instances and stats (as last fetched)."""
+        return list(self._doc.get("variants", []))
 
     @property
     def instances(self) -> builtins.list[dict[str, Any]]:
@@ -139,6 +162,50 @@ class Endpoint(Resource):
             out = pd.concat([out, p], axis=1)
         out["inference_id"] = doc.get("inference_ids")
         return out
+
+    def update(self, model: str | None = None, *, instances: int | None = None,
+               variants: builtins.list[dict[str, Any]] | None = None,
+               capture_percent: float | None = None, allow_unapproved: bool = False,
+               wait: bool = True, timeout: float | None = 300,
+               poll_interval: float = 0.5) -> Endpoint:
+        """Roll the endpoint over to a new model, instance count or variants, without downtime.
+
+        Waits until the update ends; raises :class:`EndpointUpdateFailed` when it was
+        rolled back (the endpoint still serves what it served before).
+        """
+        body: dict[str, Any] = {"allow_unapproved": allow_unapproved}
+        for key, value in (("model", model), ("instances", instances), ("variants", variants),
+                           ("capture_percent", capture_percent)):
+            if value is not None:
+                body[key] = value
+        self._doc = self.client.patch(self._path(), body)
+        if not wait:
+            return self
+        start = time.monotonic()
+        while self.refresh()._doc.get("status") == "Updating":
+            if timeout is not None and time.monotonic() - start > timeout:
+                from shipyard.client._jobs import WaitTimeout
+
+                raise WaitTimeout(f"Endpoint {self.name!r} is still Updating after "
+                                  f"{timeout:g} s.")
+            time.sleep(poll_interval)
+        if self._doc.get("reason"):
+            raise EndpointUpdateFailed(f"Updating endpoint {self.name!r} failed: {self.reason}")
+        return self
+
+    def capture(self, start: Any = None, end: Any = None, limit: int = 100_000) -> pd.DataFrame:
+        """Captured invocations (inputs, prediction, inference id, variant) in ``[start, end)``."""
+        import pandas as pd
+
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("start", start), ("end", end)):
+            if value is not None:
+                params[key] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        doc = self.client.get(self._path("/capture"), **params)
+        frame = pd.DataFrame(doc.get("rows", []))
+        if "timestamp" in frame:
+            frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        return frame
 
     def delete(self) -> None:
         """Stop the endpoint's instances and delete it."""

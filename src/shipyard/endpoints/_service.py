@@ -17,6 +17,7 @@ CREATING, IN_SERVICE, UPDATING, FAILED, DELETING = (
 #: Statuses whose instances should be running (started again when the server starts).
 ACTIVE = (CREATING, IN_SERVICE, UPDATING)
 DEFAULT_VARIANT = "primary"
+_NO_STATS = {"invocations": 0, "errors": 0, "p50_ms": None, "p99_ms": None, "window": 0}
 MAX_INSTANCES = 16
 
 
@@ -34,18 +35,9 @@ class EndpointService:
         self.registry = registry
         self.supervisor: EndpointSupervisor | None = None
 
-    def create(self, name: str, model: str, *, instances: int = 1,
-               capture_percent: float = 0.0, allow_unapproved: bool = False,
-               actor: str | None = None, actor_role: str | None = None) -> EndpointRecord:
-        """Record a new endpoint (Creating); the supervisor deploys it in the background."""
-        check_name(name, "endpoint name")
+    def _check_model(self, model: str, allow_unapproved: bool,
+                     actor_role: str | None) -> tuple[str, int]:
         group, version = parse_model(model)
-        if not 1 <= instances <= MAX_INSTANCES:
-            raise InvalidRequest(
-                f"An endpoint runs 1 to {MAX_INSTANCES} instances per variant; got {instances}.")
-        if not 0 <= capture_percent <= 100:
-            raise InvalidRequest(
-                f"capture_percent is a percentage from 0 to 100; got {capture_percent}.")
         rec = self.registry.get(group, version)
         if rec.status != APPROVED:
             if not allow_unapproved:
@@ -56,16 +48,153 @@ class EndpointService:
                 raise Forbidden(
                     f"Model {group}:{version} is {rec.status}, and only an admin may deploy "
                     "an unapproved version with allow_unapproved.")
-        spec = {
-            "variants": [{"name": DEFAULT_VARIANT, "model_group": group,
-                          "model_version": version, "weight": 1.0, "instances": instances}],
-            "capture_percent": float(capture_percent),
+        return group, version
+
+    def _variants(self, variants: list[dict[str, Any]], allow_unapproved: bool,
+                  actor_role: str | None) -> list[dict[str, Any]]:
+        """Validated spec variants from ``[{name, model, weight, instances, shadow}]``."""
+        if not variants:
+            raise InvalidRequest("An endpoint needs at least one variant.")
+        out: list[dict[str, Any]] = []
+        for v in variants:
+            name = str(v.get("name") or DEFAULT_VARIANT)
+            check_name(name, "variant name")
+            if any(o["name"] == name for o in out):
+                raise InvalidRequest(f"Variant names must be unique; {name!r} appears twice.")
+            if not v.get("model"):
+                raise InvalidRequest(f"Variant {name!r} needs a model (GROUP:VERSION).")
+            instances = int(v.get("instances", 1))
+            if not 1 <= instances <= MAX_INSTANCES:
+                raise InvalidRequest(f"An endpoint runs 1 to {MAX_INSTANCES} instances per "
+                                     f"variant; got {instances}.")
+            weight = float(v.get("weight", 1.0))
+            if weight < 0:
+                raise InvalidRequest(f"Variant {name!r} has a negative weight ({weight:g}).")
+            group, version = self._check_model(str(v["model"]), allow_unapproved, actor_role)
+            out.append({"name": name, "model_group": group, "model_version": version,
+                        "weight": weight, "instances": instances,
+                        "shadow": bool(v.get("shadow", False))})
+        production = [v for v in out if not v["shadow"]]
+        if not production:
+            raise InvalidRequest("An endpoint needs at least one variant that is not a shadow.")
+        if sum(v["weight"] for v in production) <= 0:
+            raise InvalidRequest("The weights of the production variants must not all be 0.")
+        return out
+
+    @staticmethod
+    def _autoscaling(auto: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Validated ``{min_instances, max_instances, target_concurrency, cooldown_seconds}``."""
+        if not auto:
+            return None
+        try:
+            lo = int(auto.get("min_instances", 1))
+            hi = int(auto.get("max_instances", lo))
+            target = float(auto.get("target_concurrency", 4))
+            cooldown = float(auto.get("cooldown_seconds", 60))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"autoscaling takes numbers: {exc}") from None
+        if not 1 <= lo <= hi <= MAX_INSTANCES:
+            raise InvalidRequest(f"autoscaling needs 1 <= min_instances <= max_instances <= "
+                                 f"{MAX_INSTANCES}; got {lo} and {hi}.")
+        if target <= 0 or cooldown < 0:
+            raise InvalidRequest("autoscaling needs target_concurrency > 0 and "
+                                 "cooldown_seconds >= 0.")
+        return {"min_instances": lo, "max_instances": hi, "target_concurrency": target,
+                "cooldown_seconds": cooldown}
+
+    @staticmethod
+    def _clamp(variants: list[dict[str, Any]],
+               auto: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Production variants start within the autoscaling bounds."""
+        if auto is None:
+            return variants
+        return [v if v.get("shadow") else
+                {**v, "instances": min(max(v["instances"], auto["min_instances"]),
+                                       auto["max_instances"])} for v in variants]
+
+    @staticmethod
+    def _capture(capture_percent: float) -> float:
+        if not 0 <= capture_percent <= 100:
+            raise InvalidRequest(
+                f"capture_percent is a percentage from 0 to 100; got {capture_percent}.")
+        return float(capture_percent)
+
+    def create(self, name: str, model: str | None = None, *, instances: int = 1,
+               variants: list[dict[str, Any]] | None = None,
+               capture_percent: float = 0.0, allow_unapproved: bool = False,
+               autoscaling: dict[str, Any] | None = None,
+               actor: str | None = None, actor_role: str | None = None) -> EndpointRecord:
+        """Record a new endpoint (Creating); the supervisor deploys it in the background."""
+        check_name(name, "endpoint name")
+        if variants and model:
+            raise InvalidRequest("Give either model (one variant) or variants, not both.")
+        if not variants:
+            if not model:
+                raise InvalidRequest("Give the model to deploy as GROUP:VERSION, or variants.")
+            parse_model(model)
+            variants = [{"name": DEFAULT_VARIANT, "model": model, "instances": instances}]
+        auto = self._autoscaling(autoscaling)
+        spec: dict[str, Any] = {
+            "variants": self._clamp(self._variants(variants, allow_unapproved, actor_role),
+                                    auto),
+            "capture_percent": self._capture(capture_percent),
             "allow_unapproved": bool(allow_unapproved),
         }
+        if auto is not None:
+            spec["autoscaling"] = auto
         created = self.repo.create(name, CREATING, spec, actor)
         if self.supervisor is not None:
             self.supervisor.deploy(created)
         return created
+
+    def update(self, name: str, *, model: str | None = None, instances: int | None = None,
+               variants: list[dict[str, Any]] | None = None,
+               capture_percent: float | None = None, allow_unapproved: bool = False,
+               autoscaling: dict[str, Any] | None = None,
+               actor: str | None = None, actor_role: str | None = None) -> EndpointRecord:
+        """Start a rolling update (Updating): new instances first, then swap, then drain."""
+        rec = self.repo.get(name)
+        if rec.status != IN_SERVICE:
+            raise Conflict(f"Endpoint {name!r} is {rec.status}; only an InService endpoint "
+                           "can be updated.")
+        if self.supervisor is None or self.supervisor.status(name) != IN_SERVICE:
+            raise Conflict(f"Endpoint {name!r} is not running on this server right now.")
+        if variants and (model or instances is not None):
+            raise InvalidRequest("Give either model/instances (one variant) or variants, "
+                                 "not both.")
+        current = rec.spec.get("variants", [])
+        if variants:
+            new_variants = self._variants(variants, allow_unapproved, actor_role)
+        elif model is not None or instances is not None:
+            if len(current) != 1:
+                raise InvalidRequest(f"Endpoint {name!r} has {len(current)} variants; give "
+                                     "variants to change them.")
+            v = current[0]
+            new_variants = self._variants([{
+                "name": v["name"],
+                "model": model or f"{v['model_group']}:{v['model_version']}",
+                "weight": v.get("weight", 1.0),
+                "instances": v.get("instances", 1) if instances is None else instances,
+                "shadow": False}], allow_unapproved, actor_role)
+        else:
+            new_variants = current
+        if capture_percent is None and autoscaling is None and new_variants == current:
+            raise InvalidRequest("Nothing to update: give model, instances, variants, "
+                                 "capture_percent or autoscaling.")
+        auto = self._autoscaling(autoscaling) if autoscaling is not None else \
+            rec.spec.get("autoscaling")
+        spec = {
+            **rec.spec,
+            "variants": self._clamp(new_variants, auto),
+            "autoscaling": auto,
+            "capture_percent": self._capture(rec.spec.get("capture_percent", 0.0)
+                                             if capture_percent is None else capture_percent),
+            "allow_unapproved": bool(allow_unapproved or rec.spec.get("allow_unapproved")),
+        }
+        updated = self.repo.update(name, status=UPDATING, actor=actor,
+                                   event="endpoint.update_started", target=spec)
+        self.supervisor.update(name, spec, actor)
+        return updated
 
     def get(self, name: str) -> EndpointRecord:
         return self.repo.get(name)
@@ -85,17 +214,21 @@ class EndpointService:
 def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
                      base_url: str | None = None) -> dict[str, Any]:
     live = supervisor.snapshot(rec.name) if supervisor is not None else {}
+    stats = supervisor.stats(rec.name) if supervisor is not None else {}
     variants = []
     for v in rec.spec.get("variants", []):
         insts = live.get(v["name"], [])
-        variants.append({**v, "model": f"{v['model_group']}:{v['model_version']}",
+        variants.append({**v, "shadow": bool(v.get("shadow", False)),
+                         "model": f"{v['model_group']}:{v['model_version']}",
                          "instance_list": insts,
-                         "healthy_instances": sum(1 for i in insts if i["healthy"])})
+                         "healthy_instances": sum(1 for i in insts if i["healthy"]),
+                         "stats": stats.get(v["name"], _NO_STATS)})
     doc: dict[str, Any] = {
         "name": rec.name,
         "status": rec.status,
         "reason": rec.reason,
         "capture_percent": rec.spec.get("capture_percent", 0.0),
+        "autoscaling": rec.spec.get("autoscaling"),
         "variants": variants,
         "instances": sum(len(v["instance_list"]) for v in variants),
         "healthy_instances": sum(v["healthy_instances"] for v in variants),

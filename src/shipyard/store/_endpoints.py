@@ -99,8 +99,14 @@ class EndpointRepository:
         reason: str | None = None,
         spec: dict[str, Any] | None = None,
         actor: str | None = None,
+        event: str | None = None,
+        **payload: Any,
     ) -> EndpointRecord:
-        """Change status (with its reason) and/or spec; ``endpoint.failed`` when it fails."""
+        """Change status (with its reason) and/or spec; ``endpoint.failed`` when it fails.
+
+        ``event`` names the event recorded instead (``endpoint.update_failed``), with
+        ``payload`` added to it.
+        """
         with self.db.write() as conn:
             current = self._get(conn, name)
             values: dict[str, Any] = {"updated_at": utcnow(), "reason": reason}
@@ -109,7 +115,7 @@ class EndpointRepository:
             if spec is not None:
                 values["spec"] = spec
             conn.execute(update(endpoints).where(endpoints.c.name == name).values(**values))
-            kind = "endpoint.failed" if status == "Failed" else "endpoint.updated"
+            kind = event or ("endpoint.failed" if status == "Failed" else "endpoint.updated")
             self.events.record(
                 conn,
                 kind,
@@ -119,6 +125,7 @@ class EndpointRepository:
                 status=status or current.status,
                 previous=current.status,
                 reason=reason,
+                **payload,
             )
             return self._get(conn, name)
 

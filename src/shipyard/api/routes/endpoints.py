@@ -8,17 +8,21 @@ shared keep-alive ``httpx.AsyncClient``; the control plane never parses the rows
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
 import httpx
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
-from shipyard.endpoints import IN_SERVICE, endpoint_to_dict
-from shipyard.errors import NotFound, ServerUnavailable
+from shipyard.endpoints import IN_SERVICE, UPDATING, EndpointSupervisor, Instance, endpoint_to_dict
+from shipyard.errors import InvalidRequest, NotFound, ServerUnavailable
 from shipyard.tokens import Principal
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
@@ -28,13 +32,39 @@ _DROP = frozenset({"content-length", "transfer-encoding", "connection", "keep-al
                    "server"})
 
 
+#: Shadow copies in flight (a reference keeps each task alive until it ends).
+_shadow_tasks: set[asyncio.Task[None]] = set()
+
+
+class VariantBody(BaseModel):
+    name: str = "primary"
+    model: str = Field(description="The model version this variant serves, as GROUP:VERSION.")
+    weight: float = 1.0
+    instances: int = 1
+    shadow: bool = Field(
+        False, description="Receives a copy of each request; its answers are only recorded.")
+
+
 class CreateBody(BaseModel):
     name: str
-    model: str = Field(description="The model version to deploy, as GROUP:VERSION.")
+    model: str | None = Field(None, description="The model version to deploy, as GROUP:VERSION.")
     instances: int = 1
+    variants: list[VariantBody] | None = None
     capture_percent: float = 0.0
     allow_unapproved: bool = Field(
         False, description="Deploy a version that is not Approved (admin only).")
+    autoscaling: dict[str, float] | None = Field(
+        None, description="min_instances, max_instances, target_concurrency (requests in "
+        "flight per instance) and cooldown_seconds, per production variant.")
+
+
+class UpdateBody(BaseModel):
+    model: str | None = None
+    instances: int | None = None
+    variants: list[VariantBody] | None = None
+    capture_percent: float | None = None
+    allow_unapproved: bool = False
+    autoscaling: dict[str, float] | None = None
 
 
 def _doc(svc: Services, name: str) -> dict[str, Any]:
@@ -46,8 +76,10 @@ def create(body: CreateBody, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create an endpoint (Creating); it becomes InService once its instances are healthy."""
     rec = svc.endpoints.create(body.name, body.model, instances=body.instances,
+                               variants=[v.model_dump() for v in body.variants or []] or None,
                                capture_percent=body.capture_percent,
                                allow_unapproved=body.allow_unapproved,
+                               autoscaling=body.autoscaling,
                                actor=who.name, actor_role=who.role)
     return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
 
@@ -63,6 +95,43 @@ def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return _doc(svc, name)
 
 
+@router.patch("/{name}", status_code=202, **permit("write"))
+def update(name: str, body: UpdateBody, svc: Services = Depends(services),
+           who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Roll the endpoint over without downtime (Updating, then InService again).
+
+    New instances start and must be healthy before traffic moves to them; the old ones
+    then finish their requests and stop. If the new ones fail, the old ones keep
+    serving and ``reason`` says why.
+    """
+    rec = svc.endpoints.update(
+        name, model=body.model, instances=body.instances,
+        variants=[v.model_dump() for v in body.variants] if body.variants else None,
+        capture_percent=body.capture_percent, allow_unapproved=body.allow_unapproved,
+        autoscaling=body.autoscaling, actor=who.name, actor_role=who.role)
+    return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
+
+
+@router.get("/{name}/capture", **permit("read"))
+def capture(name: str, start: datetime | None = None, end: datetime | None = None,
+            limit: int = Query(1000, ge=1, le=100_000),
+            svc: Services = Depends(services)) -> dict[str, Any]:
+    """Captured invocations with ``start <= timestamp < end``, oldest first (JSON records)."""
+    from shipyard.serving import read_capture
+
+    svc.endpoints.get(name)
+    if start is not None and end is not None and end <= start:
+        raise InvalidRequest("end must be after start.")
+    sup = svc.endpoint_supervisor
+    folder = sup.capture_dir(name) if sup is not None else \
+        svc.settings.home / "endpoints" / name / "capture"
+    frame = read_capture(folder, start, end)
+    total = len(frame)
+    frame = frame.head(limit)
+    rows = json.loads(frame.to_json(orient="records", date_format="iso")) if total else []
+    return {"name": name, "rows": rows, "count": len(rows), "truncated": total > len(rows)}
+
+
 @router.delete("/{name}", **permit("write"))
 def delete(name: str, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
@@ -76,7 +145,7 @@ def delete(name: str, svc: Services = Depends(services),
 def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     """Whether the endpoint can take invocations now (503 when it cannot)."""
     doc = _doc(svc, name)
-    ok = doc["status"] == IN_SERVICE and doc["healthy_instances"] > 0
+    ok = doc["status"] in (IN_SERVICE, UPDATING) and doc["healthy_instances"] > 0
     if not ok:
         raise ServerUnavailable(_unavailable(name, doc["status"], doc["reason"]))
     return {"name": name, "status": doc["status"], "healthy_instances": doc["healthy_instances"]}
@@ -98,23 +167,47 @@ async def invoke(name: str, request: Request) -> Response:
     sup = svc.endpoint_supervisor
     body = await request.body()
     headers = {"content-type": request.headers.get("content-type", "")}
+    for shadow in sup.pick_shadows(name):
+        task = asyncio.create_task(_shadow(sup, proxy, shadow, body, headers))
+        _shadow_tasks.add(task)
+        task.add_done_callback(_shadow_tasks.discard)
     for _ in range(3):
         inst = sup.pick(name)
         if inst is None:
             break
+        t0 = time.perf_counter()
         try:
             r = await proxy.post(inst.url + "/invocations", content=body, headers=headers)
         except httpx.TransportError:
+            sup.release(inst, None, time.perf_counter() - t0)
             sup.mark_unhealthy(inst)
             continue
+        except BaseException:
+            sup.release(inst, None, time.perf_counter() - t0)
+            raise
+        sup.release(inst, r.status_code, time.perf_counter() - t0)
         out = {k: v for k, v in r.headers.items() if k.lower() not in _DROP}
         out["X-Shipyard-Variant"] = inst.variant
         out["X-Shipyard-Instance"] = inst.name
         return Response(content=r.content, status_code=r.status_code, headers=out)
     status = sup.status(name)
-    if status is None or status != IN_SERVICE:
+    if status is None or status not in (IN_SERVICE, UPDATING):
         rec = await anyio.to_thread.run_sync(svc.endpoints.repo.find, name)
         if rec is None:
             raise NotFound(f"No endpoint named {name!r}; `shipyard endpoints list` shows them.")
         raise ServerUnavailable(_unavailable(name, rec.status, rec.reason))
     raise ServerUnavailable(_unavailable(name, status, None))
+
+
+async def _shadow(sup: EndpointSupervisor, proxy: httpx.AsyncClient, inst: Instance,
+                  body: bytes, headers: dict[str, str]) -> None:
+    """Send a shadow variant its copy; only its status and latency are recorded."""
+    t0 = time.perf_counter()
+    code: int | None = None
+    try:
+        code = (await proxy.post(inst.url + "/invocations", content=body,
+                                 headers=headers)).status_code
+    except httpx.HTTPError:
+        sup.mark_unhealthy(inst)
+    finally:
+        sup.release(inst, code, time.perf_counter() - t0)
