@@ -13,7 +13,13 @@ from shipyard.client import _render
 from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._logs import TERMINAL, LogReader
 from shipyard.client._progress import WaitDisplay
-from shipyard.client._training import dataset_ref, flat_metrics, nest_metrics, training_spec
+from shipyard.client._training import (
+    add_limits,
+    dataset_ref,
+    flat_metrics,
+    nest_metrics,
+    training_spec,
+)
 from shipyard.errors import InvalidRequest, ShipyardError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,15 +102,7 @@ def build_spec(
         spec["outputs"] = [outputs] if isinstance(outputs, str) else list(outputs)
     if hyperparameters:
         spec["hyperparameters"] = dict(hyperparameters)
-    resources: dict[str, Any] = {}
-    if cpus is not None:
-        resources["cpus"] = cpus
-    if memory is not None:
-        resources["memory"] = memory
-    if resources:
-        spec["resources"] = resources
-    if max_runtime is not None:
-        spec["max_runtime_seconds"] = max_runtime
+    add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
     if environment:
         spec["environment"] = dict(environment)
     if experiment:
@@ -142,11 +140,7 @@ def transform_spec(model: Any, data: Any, output: str, *,
         spec["keep_columns"] = list(keep_columns)
     if chunk_rows is not None:
         spec["chunk_rows"] = chunk_rows
-    resources = {k: v for k, v in (("cpus", cpus), ("memory", memory)) if v is not None}
-    if resources:
-        spec["resources"] = resources
-    if max_runtime is not None:
-        spec["max_runtime_seconds"] = max_runtime
+    add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
     if name:
         spec["name"] = name
     if retries:

@@ -89,11 +89,13 @@ def training_spec(
         spec["notes"] = notes
     if name:
         spec["name"] = name
-    resources: dict[str, Any] = {}
-    if cpus is not None:
-        resources["cpus"] = cpus
-    if memory is not None:
-        resources["memory"] = memory
+    return add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
+
+
+def add_limits(spec: dict[str, Any], *, cpus: int | None, memory: str | int | None,
+               max_runtime: float | None) -> dict[str, Any]:
+    """Put the resource limits every job kind takes into ``spec`` (only those given)."""
+    resources = {k: v for k, v in (("cpus", cpus), ("memory", memory)) if v is not None}
     if resources:
         spec["resources"] = resources
     if max_runtime is not None:
