@@ -17,6 +17,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Depends, Request
 
+from shipyard.api._invoke import InvocationPath
 from shipyard.errors import Forbidden, Unauthenticated
 from shipyard.tokens import Principal, TokenService, hash_token
 
@@ -41,18 +42,23 @@ async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, body: 
 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService],
-                 max_body: Callable[[], int]) -> None:
+                 max_body: Callable[[], int], invocations: InvocationPath | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.max_body = max_body
+        self.invocations = invocations
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def _cached(self, token: str) -> tuple[bool, Principal | None]:
+        """(hit, principal) from the cache, without touching the store."""
+        hit = self._cache.get(hash_token(token))
+        if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
+            return True, hit[1]
+        return False, None
 
     def _lookup(self, token: str) -> Principal | None:
         key = hash_token(token)
-        hit = self._cache.get(key)
         now = time.monotonic()
-        if hit and now - hit[0] < CACHE_SECONDS:
-            return hit[1]
         principal = self.tokens().authenticate(token)
         if len(self._cache) > 10_000:
             self._cache.clear()
@@ -68,7 +74,10 @@ class AuthMiddleware:
         scheme, _, token = auth.partition(" ")
         principal = None
         if scheme.lower() == "bearer" and token.strip():
-            principal = await anyio.to_thread.run_sync(self._lookup, token.strip())
+            # A cached token costs no thread hop: most requests of a busy client are these.
+            hit, principal = self._cached(token.strip())
+            if not hit:
+                principal = await anyio.to_thread.run_sync(self._lookup, token.strip())
         if principal is None:
             err = Unauthenticated(
                 "A valid bearer token is required: send 'Authorization: Bearer <token>' "
@@ -82,6 +91,9 @@ class AuthMiddleware:
                               "message": f"The request body is {int(length)} bytes; "
                                          f"the limit is {self.max_body()} bytes."}}
             await _send_json(send, 413, body)
+            return
+        if self.invocations is not None and (name := self.invocations.match(scope)):
+            await self.invocations(name, principal, headers, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -8,13 +8,13 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import FastAPI
 
 from shipyard import __version__
 from shipyard.api import _errors
 from shipyard.api._auth import AuthMiddleware
 from shipyard.api._context import Services
+from shipyard.api._invoke import InvocationPath
 from shipyard.api.routes import (
     algorithms,
     datasets,
@@ -25,6 +25,7 @@ from shipyard.api.routes import (
     system,
     tokens,
 )
+from shipyard.endpoints import Forwarder
 from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.server")
@@ -43,14 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.supervisor.start()
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
-        app.state.endpoint_proxy = httpx.AsyncClient(
-            timeout=httpx.Timeout(60.0, connect=5.0),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        app.state.forwarder = Forwarder()
         _write_server_info(settings)
         try:
             yield
         finally:
-            await app.state.endpoint_proxy.aclose()
+            await app.state.forwarder.aclose()
             svc.endpoint_supervisor.stop()
             svc.dispatcher.stop()
             svc.supervisor.stop()
@@ -78,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         AuthMiddleware,
         tokens=lambda: app.state.services.tokens,
         max_body=lambda: settings.max_upload_bytes,
+        invocations=InvocationPath(lambda: app.state.services, lambda: app.state.forwarder),
     )
     return app
 

@@ -6,6 +6,8 @@ bundle, runs the instance processes (``python -m shipyard.serving``), restarts
 any that die and picks a healthy one for each invocation the control plane proxies.
 """
 
+from shipyard.endpoints._forward import Answer, Forwarder, ForwardError
+from shipyard.endpoints._invoke import invoke, unavailable
 from shipyard.endpoints._service import (
     ACTIVE,
     CREATING,
@@ -20,13 +22,18 @@ from shipyard.endpoints._supervisor import EndpointSupervisor, Instance
 
 __all__ = [
     "ACTIVE",
+    "Answer",
     "CREATING",
     "DELETING",
     "FAILED",
+    "ForwardError",
+    "Forwarder",
     "IN_SERVICE",
     "UPDATING",
     "EndpointService",
     "EndpointSupervisor",
     "Instance",
     "endpoint_to_dict",
+    "invoke",
+    "unavailable",
 ]

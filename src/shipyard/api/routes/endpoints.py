@@ -2,39 +2,31 @@
 
 ``POST /endpoints/{name}/invocations`` needs only ``read``, so a viewer token can
 call a deployed model; changing endpoints needs ``write``. The invocation is
-proxied byte for byte (body and content type) to a healthy instance through one
-shared keep-alive ``httpx.AsyncClient``; the control plane never parses the rows.
+forwarded byte for byte (body and content type) to a healthy instance over pooled
+keep-alive connections (:mod:`shipyard.endpoints._invoke`); the control plane never
+parses the rows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
-import httpx
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
-from shipyard.endpoints import IN_SERVICE, UPDATING, EndpointSupervisor, Instance, endpoint_to_dict
-from shipyard.errors import InvalidRequest, NotFound, ServerUnavailable
+from shipyard.endpoints import IN_SERVICE, UPDATING, endpoint_to_dict, unavailable
+from shipyard.endpoints import invoke as invoke_endpoint
+from shipyard.errors import InvalidRequest, ServerUnavailable
+from shipyard.store import EndpointRecord
 from shipyard.tokens import Principal
 
 router = APIRouter(prefix="/endpoints", tags=["endpoints"])
-
-#: Response headers of an instance that are not passed on (hop by hop, or recomputed).
-_DROP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "date",
-                   "server"})
-
-
-#: Shadow copies in flight (a reference keeps each task alive until it ends).
-_shadow_tasks: set[asyncio.Task[None]] = set()
-
 
 class VariantBody(BaseModel):
     name: str = "primary"
@@ -147,67 +139,31 @@ def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     doc = _doc(svc, name)
     ok = doc["status"] in (IN_SERVICE, UPDATING) and doc["healthy_instances"] > 0
     if not ok:
-        raise ServerUnavailable(_unavailable(name, doc["status"], doc["reason"]))
+        raise ServerUnavailable(unavailable(name, doc["status"], doc["reason"]))
     return {"name": name, "status": doc["status"], "healthy_instances": doc["healthy_instances"]}
-
-
-def _unavailable(name: str, status: str, reason: str | None) -> str:
-    if status == IN_SERVICE:
-        return (f"Endpoint {name!r} has no healthy instance right now; it is being restarted, "
-                "retry in a few seconds.")
-    why = f" ({reason.splitlines()[0]})" if reason else ""
-    return f"Endpoint {name!r} is {status}{why}, so it cannot take invocations yet."
 
 
 @router.post("/{name}/invocations", **permit("read"))
 async def invoke(name: str, request: Request) -> Response:
-    """Proxy the rows (JSON records or CSV) to a healthy instance; answer what it answers."""
+    """Forward the rows (JSON records, JSON columns/data, or CSV) to a healthy instance.
+
+    The answer is the instance's, byte for byte: the predictions with their inference
+    ids, or a 4xx naming the field. ``X-Shipyard-Variant`` and ``X-Shipyard-Instance``
+    say which variant and instance answered. The control plane's middleware serves
+    this path directly (same code, without the routing overhead); this route is what
+    the API document shows.
+    """
     svc: Services = request.app.state.services
-    proxy: httpx.AsyncClient = request.app.state.endpoint_proxy
-    sup = svc.endpoint_supervisor
-    body = await request.body()
-    headers = {"content-type": request.headers.get("content-type", "")}
-    for shadow in sup.pick_shadows(name):
-        task = asyncio.create_task(_shadow(sup, proxy, shadow, body, headers))
-        _shadow_tasks.add(task)
-        task.add_done_callback(_shadow_tasks.discard)
-    for _ in range(3):
-        inst = sup.pick(name)
-        if inst is None:
-            break
-        t0 = time.perf_counter()
-        try:
-            r = await proxy.post(inst.url + "/invocations", content=body, headers=headers)
-        except httpx.TransportError:
-            sup.release(inst, None, time.perf_counter() - t0)
-            sup.mark_unhealthy(inst)
-            continue
-        except BaseException:
-            sup.release(inst, None, time.perf_counter() - t0)
-            raise
-        sup.release(inst, r.status_code, time.perf_counter() - t0)
-        out = {k: v for k, v in r.headers.items() if k.lower() not in _DROP}
-        out["X-Shipyard-Variant"] = inst.variant
-        out["X-Shipyard-Instance"] = inst.name
-        return Response(content=r.content, status_code=r.status_code, headers=out)
-    status = sup.status(name)
-    if status is None or status not in (IN_SERVICE, UPDATING):
-        rec = await anyio.to_thread.run_sync(svc.endpoints.repo.find, name)
-        if rec is None:
-            raise NotFound(f"No endpoint named {name!r}; `shipyard endpoints list` shows them.")
-        raise ServerUnavailable(_unavailable(name, rec.status, rec.reason))
-    raise ServerUnavailable(_unavailable(name, status, None))
+    answer = await invoke_endpoint(
+        svc.endpoint_supervisor, request.app.state.forwarder, find_endpoint(svc), name,
+        await request.body(), request.headers.get("content-type", "").encode("latin-1"))
+    return Response(content=answer.body, status_code=answer.status,
+                    headers={k.decode("latin-1"): v.decode("latin-1")
+                             for k, v in answer.headers})
 
 
-async def _shadow(sup: EndpointSupervisor, proxy: httpx.AsyncClient, inst: Instance,
-                  body: bytes, headers: dict[str, str]) -> None:
-    """Send a shadow variant its copy; only its status and latency are recorded."""
-    t0 = time.perf_counter()
-    code: int | None = None
-    try:
-        code = (await proxy.post(inst.url + "/invocations", content=body,
-                                 headers=headers)).status_code
-    except httpx.HTTPError:
-        sup.mark_unhealthy(inst)
-    finally:
-        sup.release(inst, code, time.perf_counter() - t0)
+def find_endpoint(svc: Services) -> Callable[[str], Awaitable[EndpointRecord | None]]:
+    """The endpoint record lookup the invocation path uses off the event loop."""
+    async def find(name: str) -> EndpointRecord | None:
+        return await anyio.to_thread.run_sync(svc.endpoints.repo.find, name)
+    return find

@@ -1,0 +1,110 @@
+"""The fast path of ``POST /api/v1/endpoints/{name}/invocations`` inside the ASGI stack.
+
+Every prediction through the stable URL passes here, so the auth middleware hands
+it over straight after authenticating, instead of going through FastAPI's router,
+its dependency threads and a general HTTP client: the body is read with the
+endpoint's payload cap, forwarded by :func:`shipyard.endpoints.invoke`, and the
+instance's answer written back. The permission is the route's (``read``), and
+errors leave in the API's usual ``{"error": {"code", "message"}}`` shape. The
+documented FastAPI route runs the same function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio.to_thread
+
+from shipyard.endpoints import Forwarder, invoke
+from shipyard.errors import Forbidden, PayloadTooLarge, ShipyardError
+from shipyard.serving import DEFAULT_MAX_BODY_BYTES
+from shipyard.tokens import Principal
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.api._context import Services
+    from shipyard.store import EndpointRecord
+
+PATH = re.compile(r"^/api/v1/endpoints/([^/]+)/invocations$")
+PERMISSION = "read"
+
+Send = Callable[[Any], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
+
+
+class InvocationPath:
+    """Serve invocations of the stable URL; ``match`` says whether a request is one."""
+
+    def __init__(self, services: Callable[[], Services], forwarder: Callable[[], Forwarder],
+                 max_body: int = DEFAULT_MAX_BODY_BYTES) -> None:
+        self.services = services
+        self.forwarder = forwarder
+        self.max_body = max_body
+
+    @staticmethod
+    def match(scope: dict[str, Any] | Any) -> str | None:
+        """The endpoint name when ``scope`` is ``POST …/endpoints/{name}/invocations``."""
+        if scope.get("method") != "POST":
+            return None
+        m = PATH.match(scope["path"])
+        return m.group(1) if m else None
+
+    async def __call__(self, name: str, principal: Principal, headers: dict[bytes, bytes],
+                       receive: Receive, send: Send) -> None:
+        try:
+            if not principal.can(PERMISSION):
+                raise Forbidden(
+                    f"Token {principal.name!r} has role {principal.role!r}, which may not "
+                    f"{PERMISSION} here; ask an admin for a token with a role that may.")
+            body = await _read_body(receive, headers.get(b"content-length"), self.max_body)
+            svc = self.services()
+            answer = await invoke(svc.endpoint_supervisor, self.forwarder(), _finder(svc), name,
+                                  body, headers.get(b"content-type", b""))
+        except _Disconnected:
+            return  # the caller went away before sending the whole body: nothing to answer
+        except ShipyardError as exc:
+            raw = json.dumps(exc.to_dict()).encode()
+            await _respond(send, exc.http_status,
+                           [(b"content-type", b"application/json")], raw)
+            return
+        await _respond(send, answer.status, answer.headers, answer.body)
+
+
+def _finder(svc: Services) -> Callable[[str], Awaitable[EndpointRecord | None]]:
+    async def find(name: str) -> EndpointRecord | None:
+        return await anyio.to_thread.run_sync(svc.endpoints.repo.find, name)
+    return find
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]],
+                   body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
+    too_large = PayloadTooLarge(
+        f"The body is larger than the invocation limit of {cap} bytes; send fewer rows "
+        "per request.", limit=cap)
+    if length is not None and length.isdigit() and int(length) > cap:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise too_large
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _Disconnected(Exception):
+    pass
