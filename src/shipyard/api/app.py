@@ -25,7 +25,7 @@ from shipyard.api.routes import (
     system,
     tokens,
 )
-from shipyard.endpoints import Forwarder
+from shipyard.endpoints import AutoDeployer, Forwarder
 from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.server")
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if svc.tokens.bootstrap(settings.credentials_path, settings.url):
             log.warning("created the admin token in %s", settings.credentials_path)
         svc.supervisor.start()
+        svc.dispatcher.subscribe("model_version.status_changed",
+                                 AutoDeployer(svc.registry, svc.endpoints))
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
         app.state.forwarder = Forwarder()

@@ -160,6 +160,33 @@ def latest(
     _show(v)
 
 
+@app.command("auto-deploy")
+def auto_deploy(
+    group: GroupArg,
+    endpoint: Annotated[str | None, typer.Option(
+        "--endpoint", metavar="NAME", help="The endpoint each newly approved version goes to.")
+    ] = None,
+    instances: Annotated[int, typer.Option("--instances", min=1, max=64)] = 1,
+    variant: Annotated[str | None, typer.Option(
+        "--variant", metavar="NAME", help="The variant to roll over, when there are several.")
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop deploying on approval.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Deploy each newly approved version of GROUP to an endpoint (approval -> deploy)."""
+    if off == (endpoint is not None):
+        fail("Give either --endpoint NAME to turn auto-deploy on, or --off.")
+    g = ModelGroup(group, client=client(), _doc={"name": group}).auto_deploy(
+        None if off else endpoint, instances=instances, variant=variant)
+    if json_out:
+        print_json(g.doc)
+    elif off:
+        out.print(f"Model group {group}: auto-deploy is off.")
+    else:
+        out.print(f"Model group {group}: each newly approved version deploys to endpoint "
+                  f"{endpoint} ({instances} instance{'s' if instances != 1 else ''}).")
+
+
 def _decide(group: str, version: int, comment: str, approve: bool, json_out: bool) -> None:
     v = ModelVersion(group, version, client=client(), _doc={})
     v = v.approve(comment) if approve else v.reject(comment)

@@ -222,6 +222,20 @@ class ModelGroup(Resource):
         self.client.patch(self._path(), {"settings": settings})
         return self.refresh()
 
+    def auto_deploy(self, endpoint: str | None, *, instances: int = 1,
+                    variant: str | None = None) -> ModelGroup:
+        """Deploy each version approved from now on to ``endpoint`` (None turns it off).
+
+        The endpoint is created with the approved version if it does not exist, or rolled
+        over to it without downtime if it does; ``variant`` names the variant to roll
+        over when the endpoint has several. Outcomes are the endpoint's events
+        (``endpoint.auto_deployed``, ``endpoint.auto_deploy_failed``).
+        """
+        setting = None if endpoint is None else {
+            "endpoint": endpoint, "instances": instances,
+            **({"variant": variant} if variant else {})}
+        return self.update_settings(auto_deploy=setting)
+
     def versions(self) -> pd.DataFrame:
         """One row per version: status, job, criteria verdict, metrics (flat names)…"""
         return versions_frame(self.version_docs())

@@ -6,6 +6,8 @@ bundle, runs the instance processes (``python -m shipyard.serving``), restarts
 any that die and picks a healthy one for each invocation the control plane proxies.
 """
 
+from shipyard.endpoints._autodeploy import SETTING as AUTO_DEPLOY_SETTING
+from shipyard.endpoints._autodeploy import AutoDeployer, check_auto_deploy
 from shipyard.endpoints._forward import Answer, Forwarder, ForwardError
 from shipyard.endpoints._invoke import invoke, unavailable
 from shipyard.endpoints._service import (
@@ -22,7 +24,9 @@ from shipyard.endpoints._supervisor import EndpointSupervisor, Instance
 
 __all__ = [
     "ACTIVE",
+    "AUTO_DEPLOY_SETTING",
     "Answer",
+    "AutoDeployer",
     "CREATING",
     "DELETING",
     "FAILED",
@@ -33,6 +37,7 @@ __all__ = [
     "EndpointService",
     "EndpointSupervisor",
     "Instance",
+    "check_auto_deploy",
     "endpoint_to_dict",
     "invoke",
     "unavailable",

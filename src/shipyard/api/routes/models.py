@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.endpoints import AUTO_DEPLOY_SETTING as SETTING
+from shipyard.endpoints import check_auto_deploy
 from shipyard.errors import NotFound
 from shipyard.registry import APPROVED, REJECTED, card_markdown, group_to_dict, version_to_dict
 from shipyard.tokens import Principal
@@ -49,7 +51,10 @@ def show_group(group: str, svc: Services = Depends(services)) -> dict[str, Any]:
 @router.patch("/{group}", **permit("write"))
 def update_group(group: str, body: GroupSettingsBody, svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    g = svc.registry.update_group_settings(group, body.settings, who.name)
+    settings = dict(body.settings)
+    if SETTING in settings:  # approval → deploy: refuse a broken setting before it is stored
+        settings[SETTING] = check_auto_deploy(settings[SETTING])
+    g = svc.registry.update_group_settings(group, settings, who.name)
     return group_to_dict(g, svc.registry.versions(group))
 
 
