@@ -155,6 +155,23 @@ def test_failed_update_rolls_back(server: LocalServer, versions: dict[str, int])
     assert c.delete("/api/v1/endpoints/stay").status_code == 200
 
 
+def test_a_version_that_cannot_serve_fails_the_create(server: LocalServer,
+                                                      versions: dict[str, int]) -> None:
+    c = server.client()
+    r = c.post("/api/v1/endpoints", json={"name": "doomed",
+                                          "model": f"churn:{versions['broken']}"})
+    assert r.status_code == 202, r.text
+    doc = _until(lambda: (d := c.get("/api/v1/endpoints/doomed").json())["status"] == "Failed"
+                 and d, 120, "the create to fail")
+    assert doc["reason"] and doc["healthy_instances"] == 0
+    r = c.post("/api/v1/endpoints/doomed/invocations", json=rows(1))
+    assert r.status_code == 503 and "Failed" in r.json()["error"]["message"]
+    assert c.get("/api/v1/endpoints/doomed/health").status_code == 503
+    assert "endpoint.failed" in _kinds(c, "doomed")
+    assert c.delete("/api/v1/endpoints/doomed").status_code == 200
+    assert c.get("/api/v1/endpoints/doomed").status_code == 404
+
+
 def test_weighted_variants_and_shadow(server: LocalServer, versions: dict[str, int]) -> None:
     c = server.client()
     created = ok_json(run_cli(
