@@ -261,6 +261,19 @@ def test_endpoint_survives_a_killed_control_plane(fresh_server: LocalServer) -> 
         return r if r.status_code == 200 else None
     assert _until(answers, 60, "the endpoint to answer again").json()["predictions"]
     assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
+
+    # Killed in the middle of an update: back on the previous version, saying why.
+    r = c.patch("/api/v1/endpoints/ep", json={"instances": 2})
+    assert r.status_code == 202 and r.json()["status"] == "Updating", r.text
+    fresh_server.kill()
+    fresh_server.launch()
+    c = fresh_server.client()
+    doc = wait_in_service(c, "ep")
+    assert doc["variants"][0]["instances"] == 1 and "Run the update again" in doc["reason"]
+    kinds = [e["kind"] for e in c.get("/api/v1/events", params={
+        "resource_type": "endpoint", "resource_id": "ep"}).json()]
+    assert "endpoint.update_failed" in kinds
+    assert _until(answers, 60, "the endpoint to answer after the interrupted update")
     pids = [i["pid"] for i in c.get("/api/v1/endpoints/ep").json()["variants"][0]
             ["instance_list"]]
     fresh_server.stop()  # a clean shutdown stops the instances (they start again next time)

@@ -44,6 +44,7 @@ import psutil
 from shipyard.artifacts import ArtifactStore
 from shipyard.endpoints._service import (
     ACTIVE,
+    CREATING,
     DELETING,
     FAILED,
     IN_SERVICE,
@@ -63,6 +64,9 @@ START_TIMEOUT = float(os.environ.get("SHIPYARD_ENDPOINT_START_TIMEOUT", "120"))
 #: How long instances get to exit on SIGTERM before SIGKILL.
 STOP_GRACE = 5.0
 MAX_BACKOFF = 10.0
+#: The reason an endpoint gives when the control plane stopped in the middle of its update.
+INTERRUPTED_UPDATE = ("The control plane stopped during an update; the endpoint came back on "
+                      "its previous version. Run the update again.")
 #: An instance healthy this long has its restart backoff reset.
 STABLE_SECONDS = 60.0
 #: How long a rolling update lets the old instances finish their requests in flight.
@@ -214,6 +218,12 @@ class EndpointSupervisor:
                 shutil.rmtree(self.root / rec.name, ignore_errors=True)
                 with contextlib.suppress(NotFound):
                     self.repo.delete(rec.name, None)
+            elif rec.status == UPDATING:
+                # The update's new instances died with the server; the spec is still the
+                # previous one, so the endpoint comes back on it, and says so.
+                self.deploy(self.repo.update(
+                    rec.name, status=CREATING, reason=INTERRUPTED_UPDATE,
+                    event="endpoint.update_failed"))
             elif rec.status in ACTIVE:
                 self.deploy(rec)
         self._thread = threading.Thread(target=self._loop, name="shipyard-endpoints",
@@ -312,7 +322,7 @@ class EndpointSupervisor:
                     live.deploying = False
                     live.status = IN_SERVICE
                 if self.repo.get(rec.name).status != IN_SERVICE:
-                    self.repo.update(rec.name, status=IN_SERVICE)
+                    self.repo.update(rec.name, status=IN_SERVICE, reason=rec.reason)
                 log.warning("endpoint %s is InService", rec.name)
                 return
             with self._lock:
