@@ -30,3 +30,15 @@ def penguins() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def ames() -> pd.DataFrame:
     return load("openintro", "ames")
+
+
+@pytest.fixture(scope="session")
+def reviews() -> pd.DataFrame:
+    """Amazon fine-food reviews: free text with a great/other score."""
+    return load("modeldata", "training_data")
+
+
+@pytest.fixture(scope="session")
+def chicago() -> pd.DataFrame:
+    """Daily Chicago ridership with ISO dates in ``date``."""
+    return load("modeldata", "Chicago")

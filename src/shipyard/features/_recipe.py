@@ -76,23 +76,41 @@ class Recipe:
 
     def fit(self, df: pd.DataFrame, target: str | None = None) -> FittedRecipe:
         """Fit every step in order on ``df`` (the target column is kept aside)."""
+        return self.fit_transform(df, target)[0]
+
+    def fit_transform(self, df: pd.DataFrame, target: str | None = None,
+                      ) -> tuple[FittedRecipe, pd.DataFrame]:
+        """Fit on ``df`` and return the fitted recipe and the training rows as features.
+
+        The features are what the model trains on: target encoding's columns are
+        out of fold there, and a ``balance`` step has resampled the rows. When
+        ``target`` is given it is the last column of the frame (resampled with the
+        rows), so ``frame[fitted.feature_names]`` and ``frame[target]`` line up.
+        """
         if target is not None and target not in df.columns:
             raise InvalidRequest(f"The target column {target!r} is not in the data.")
-        y = df[target] if target is not None else None
-        frame = df.drop(columns=[target]) if target is not None else df
+        raw = df.reset_index(drop=True)
+        y = raw[target] if target is not None else None
+        frame = raw.drop(columns=[target]) if target is not None else raw
         fitted: list[tuple[StepSpec, dict[str, Any]]] = []
         for spec in self.steps:
-            step = spec.build()
-            state = step.fit(frame, y)
+            state, frame, y = spec.build().fit_transform(frame, y)
             fitted.append((spec, state))
-            frame = step.transform(frame, state)
         features, categorical = _check_output(frame)
-        dropped = _unused_inputs(df.drop(columns=[target]) if target else df, fitted)
-        signature = [_signature_entry(df, str(c), str(c) not in dropped, fitted)
-                     for c in df.columns if c != target]
-        return FittedRecipe(steps=tuple(fitted), input_signature=signature,
-                            feature_names=features, categorical_features=categorical,
-                            target=target)
+        if target is not None and target in features:
+            raise InvalidRequest(f"A recipe step made a column named like the target "
+                                 f"{target!r}; give it another name.")
+        inputs = raw.drop(columns=[target]) if target else raw
+        dropped = _unused_inputs(inputs, fitted)
+        signature = [_signature_entry(raw, str(c), str(c) not in dropped, fitted)
+                     for c in inputs.columns]
+        recipe = FittedRecipe(steps=tuple(fitted), input_signature=signature,
+                              feature_names=features, categorical_features=categorical,
+                              target=target)
+        out = recipe.finish(frame.reset_index(drop=True))
+        if y is not None and target is not None:
+            out = pd.concat([out, y.reset_index(drop=True).rename(target)], axis=1)
+        return recipe, out
 
 
 def _check_output(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -112,6 +130,12 @@ def _unused_inputs(raw: pd.DataFrame, fitted: list[tuple[StepSpec, dict[str, Any
     for spec, state in fitted:
         if spec.step == "drop":
             out.update(c for c in state["columns"] if c in raw.columns)
+    # A column a derived one is computed from is needed, even if dropped after.
+    for spec, state in fitted:
+        if spec.step == "expression":
+            out.difference_update(state["inputs"])
+        elif spec.step == "elapsed_days" and state.get("reference_column"):
+            out.discard(state["reference_column"])
     return out
 
 
@@ -122,7 +146,9 @@ def _signature_entry(df: pd.DataFrame, name: str, required: bool,
                              "semantic_type": facts.semantic_type, "categories": None,
                              "required": required}
     for spec, state in fitted:
-        if spec.step == "categorical" and name in state["columns"]:
+        if spec.step in ("categorical", "encode") and name in state["columns"] \
+                and isinstance(state["columns"][name], dict) \
+                and "categories" in state["columns"][name]:
             entry["semantic_type"] = "categorical"
             entry["categories"] = state["columns"][name]["categories"][:SIGNATURE_CATEGORIES]
     return entry
@@ -153,6 +179,10 @@ class FittedRecipe:
         frame = frame.reset_index(drop=True)
         for spec, state in self.steps:
             frame = spec.build().transform(frame, state)
+        return self.finish(frame)
+
+    def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The recipe's last frame as features: the feature columns in order, numbers as float."""
         out = frame.reindex(columns=self.feature_names)
         cats = set(self.categorical_features)
         return out.astype({c: "float64" for c in self.feature_names if c not in cats})

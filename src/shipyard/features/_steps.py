@@ -66,6 +66,17 @@ class Step:
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         raise NotImplementedError
 
+    def fit_transform(self, df: pd.DataFrame, y: pd.Series | None,
+                      ) -> tuple[State, pd.DataFrame, pd.Series | None]:
+        """Fit, and give the training rows as the next step sees them (and the target).
+
+        The default is ``transform`` of the fitted state; a step overrides it when its
+        training rows differ from what it does to new rows: target encoding gives
+        out-of-fold values, ``balance`` resamples the rows (and so the target).
+        """
+        state = self.fit(df, y)
+        return state, self.transform(df, state), y
+
 
 STEPS: dict[str, type[Step]] = {}
 
@@ -186,60 +197,152 @@ class Boolean(Step):
         return out
 
 
+IMPUTE_STRATEGIES = ("median", "mean", "most_frequent", "constant", "knn")
+
+
 @register_step
 class Impute(Step):
     name = "impute"
-    description = ("Fill missing numbers with the median (or mean, or a constant), adding a "
-                   "missing-indicator column where the training data had gaps.")
-    defaults = {"strategy": "median", "fill_value": 0.0, "indicator": True}
+    description = ("Fill missing values with the median, mean, most frequent value, a constant, "
+                   "or the mean of the k nearest training rows (knn), adding a missing-indicator "
+                   "column where the training data had gaps.")
+    defaults = {"strategy": "median", "fill_value": 0.0, "indicator": True, "n_neighbors": 5,
+                "max_reference_rows": 1000, "seed": 0}
     accepts = "numeric"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         strategy = self.params["strategy"]
-        if strategy not in ("median", "mean", "constant"):
-            raise InvalidRequest(
-                f"Impute strategy must be 'median', 'mean' or 'constant'; got {strategy!r}.")
+        if strategy not in IMPUTE_STRATEGIES:
+            raise InvalidRequest(f"Impute strategy must be one of {list(IMPUTE_STRATEGIES)}; "
+                                 f"got {strategy!r}.")
         fitted: dict[str, dict[str, Any]] = {}
-        for col in self.select(df):
-            s = _numbers(df[col])
-            if strategy == "constant":
-                value = float(self.params["fill_value"])
+        columns = self.select(df)
+        for col in columns:
+            indicator = bool(self.params["indicator"] and df[col].isna().any())
+            if is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype):
+                value: float | str | None = self._number(_numbers(df[col]))
             else:
-                value = _float(s.median() if strategy == "median" else s.mean())
-            fitted[col] = {"value": value,
-                           "indicator": bool(self.params["indicator"] and s.isna().any())}
-        return {"columns": fitted}
+                value = self._label(col, df[col])
+            fitted[col] = {"value": value, "indicator": indicator}
+        state: State = {"columns": fitted}
+        if strategy == "knn":
+            state["strategy"] = "knn"
+            state["knn"] = knn_reference(df, columns, int(self.params["n_neighbors"]),
+                                         int(self.params["max_reference_rows"]),
+                                         int(self.params["seed"]))
+        return state
+
+    def _number(self, s: pd.Series) -> float | None:
+        strategy = self.params["strategy"]
+        if strategy == "constant":
+            return float(self.params["fill_value"])
+        if strategy == "most_frequent":
+            modes = s.mode()
+            return _float(modes.iloc[0]) if len(modes) else 0.0
+        if strategy == "knn":
+            return None
+        return _float(s.median() if strategy == "median" else s.mean())
+
+    def _label(self, col: str, s: pd.Series) -> str:
+        strategy = self.params["strategy"]
+        if strategy == "constant":
+            return str(self.params["fill_value"])
+        if strategy != "most_frequent":
+            raise InvalidRequest(
+                f"Column {col!r} holds labels; impute it with strategy 'most_frequent' or "
+                f"'constant', not {strategy!r}.")
+        counts = _labels(s).dropna().value_counts()
+        return str(counts.index[0]) if len(counts) else MISSING
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         out = df.copy()
         for col, fit in state["columns"].items():
-            s = _numbers(out[col]) if col in out.columns else pd.Series(
+            raw = out[col] if col in out.columns else pd.Series(
                 np.nan, index=out.index, dtype="float64")
             if fit["indicator"]:
-                out[col + MISSING_SUFFIX] = s.isna().astype("float64")
-            out[col] = s.fillna(fit["value"])
+                out[col + MISSING_SUFFIX] = raw.isna().astype("float64")
+            if isinstance(fit["value"], str):
+                labels = _labels(raw)
+                out[col] = labels.where(labels.notna(), fit["value"])
+            elif fit["value"] is not None:
+                out[col] = _numbers(raw).fillna(fit["value"])
+            else:
+                out[col] = _numbers(raw)
+        if state.get("strategy") == "knn":
+            cols = list(state["knn"]["columns"])
+            out[cols] = knn_fill(out[cols], state["knn"])
         return out
+
+
+def knn_reference(df: pd.DataFrame, columns: list[str], k: int, max_rows: int,
+                  seed: int) -> State:
+    """The reference rows of a KNN imputation: a seeded sample of at most ``max_rows``."""
+    if k < 1 or max_rows < k:
+        raise InvalidRequest(f"KNN imputation needs n_neighbors >= 1 and max_reference_rows "
+                             f">= n_neighbors; got {k} and {max_rows}.")
+    for col in columns:
+        if not (is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype)):
+            raise InvalidRequest(f"KNN imputation works on numbers; column {col!r} holds "
+                                 "labels. Encode it first or impute it with 'most_frequent'.")
+    values = pd.DataFrame({c: _numbers(df[c]) for c in columns}, index=df.index)
+    if len(values) > max_rows:
+        values = values.sample(max_rows, random_state=seed)
+    rows = [[None if v != v else float(v) for v in row] for row in values.to_numpy().tolist()]
+    return {"columns": columns, "n_neighbors": k, "rows": rows}
+
+
+def knn_fill(frame: pd.DataFrame, knn: Mapping[str, Any]) -> pd.DataFrame:
+    """Fill ``frame``'s gaps from the reference rows (scikit-learn's KNNImputer over them)."""
+    from sklearn.impute import KNNImputer
+
+    columns = list(knn["columns"])
+    if not columns or not len(frame):
+        return frame
+    reference = np.array([[np.nan if v is None else v for v in row] for row in knn["rows"]],
+                         dtype="float64").reshape(-1, len(columns))
+    imputer = KNNImputer(n_neighbors=int(knn["n_neighbors"]), keep_empty_features=True)
+    imputer.fit(reference)
+    X = np.column_stack([_numbers(frame[c]).to_numpy() for c in columns])
+    filled = imputer.transform(X)
+    return pd.DataFrame(filled, index=frame.index, columns=columns)
+
+
+SCALE_METHODS = ("standard", "minmax", "robust")
 
 
 @register_step
 class Scale(Step):
     name = "scale"
-    description = "Standardise numbers (subtract the mean, divide by the standard deviation)."
+    description = ("Scale numbers: standard (subtract the mean, divide by the standard "
+                   "deviation), minmax (to 0..1 on the training range) or robust (subtract the "
+                   "median, divide by the interquartile range).")
+    defaults = {"method": "standard"}
     accepts = "numeric"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        method = self.params["method"]
+        if method not in SCALE_METHODS:
+            raise InvalidRequest(f"Scale method must be one of {list(SCALE_METHODS)}; "
+                                 f"got {method!r}.")
         fitted = {}
         for col in self.select(df):
             s = _numbers(df[col])
-            std = _float(s.std(ddof=0))
-            fitted[col] = [_float(s.mean()), std if std > 0 else 1.0]
-        return {"columns": fitted}
+            if method == "standard":
+                center, spread = _float(s.mean()), _float(s.std(ddof=0))
+            elif method == "minmax":
+                center, spread = _float(s.min()), _float(s.max() - s.min())
+            else:
+                center = _float(s.median())
+                spread = _float(s.quantile(0.75) - s.quantile(0.25))
+            # Every method is (x - center) / spread, so the state keeps one shape.
+            fitted[col] = [center, spread if spread > 0 else 1.0]
+        return {"columns": fitted, "method": method}
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         out = df.copy()
-        for col, (mean, std) in state["columns"].items():
+        for col, (center, spread) in state["columns"].items():
             if col in out.columns:
-                out[col] = (_numbers(out[col]) - mean) / std
+                out[col] = (_numbers(out[col]) - center) / spread
         return out
 
 

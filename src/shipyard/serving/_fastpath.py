@@ -5,8 +5,9 @@ into a small function over one row's dict (the values :class:`Schema` made
 canonical), then calls the model's own fast entry on a NumPy array: XGBoost's
 ``inplace_predict``, LightGBM's ``predict`` on an array, scikit-learn on an array.
 It returns ``None`` (with the reason) for anything it does not cover — a step such
-as ``datetime_parts``, a framework such as CatBoost, a task other than
-classification or regression — and the caller uses the general pipeline.
+as ``datetime_parts``, ``elapsed_days``, ``expression`` or ``tfidf``, KNN imputation,
+a framework such as CatBoost, a task other than classification or regression — and
+the caller uses the general pipeline.
 
 The results equal :meth:`InferencePipeline.predict`'s; serving checks that on a
 warm-up row at start (and the tests on hundreds of real rows).
@@ -14,6 +15,7 @@ warm-up row at start (and the tests on hundreds of real rows).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import numpy as np
 
 from shipyard.bundle import InferencePipeline
 from shipyard.features import MISSING, MISSING_SUFFIX, OTHER
+from shipyard.features._encode import target_output_names
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
 
 Row = dict[str, Any]
@@ -74,11 +77,25 @@ def _boolean(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
     return op
 
 
+def _label(v: Any) -> str | None:
+    """A value as the recipe's ``_labels`` reads it: text, or None when missing."""
+    return None if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
 def _impute(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
-    cols = [(c, float(f["value"]), bool(f["indicator"])) for c, f in state["columns"].items()]
+    if state.get("strategy") == "knn":
+        raise Unsupported("impute strategy 'knn'")
+    cols = [(c, f["value"] if isinstance(f["value"], str) else float(f["value"]),
+             bool(f["indicator"])) for c, f in state["columns"].items()]
 
     def op(row: Row) -> None:
         for c, value, indicator in cols:
+            if isinstance(value, str):
+                label = _label(row.get(c))
+                if indicator:
+                    row[c + MISSING_SUFFIX] = 1.0 if label is None else 0.0
+                row[c] = value if label is None else label
+                continue
             x = _num(row.get(c))
             missing = x != x
             if indicator:
@@ -125,9 +142,88 @@ def _categorical(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
     return op
 
 
+def _encode(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    method = state.get("method", "onehot")
+    if method == "onehot":
+        return _categorical(state, kinds)
+    if method == "ordinal":
+        unknown = float(state["unknown_value"])
+        codes = [(c, {lv: float(i) for i, lv in enumerate(f["categories"])})
+                 for c, f in state["columns"].items()]
+
+        def ordinal(row: Row) -> None:
+            for col, table in codes:
+                label = _label(row.get(col))
+                row[col] = unknown if label is None else table.get(label, unknown)
+        return ordinal
+    prior = [float(v) for v in state["prior"]]
+    plan = [(c, {k: [float(x) for x in v] for k, v in f["mapping"].items()},
+             target_output_names(c, dict(state))) for c, f in state["columns"].items()]
+
+    def target(row: Row) -> None:
+        for col, mapping, names in plan:
+            label = _label(row.pop(col, None))
+            values = mapping.get(MISSING if label is None else label, prior)
+            for name, x in zip(names, values, strict=True):
+                row[name] = x
+    return target
+
+
+def _clip(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    cols = [(c, lo, hi) for c, (lo, hi) in state["columns"].items()]
+
+    def op(row: Row) -> None:
+        for c, lo, hi in cols:
+            if c in row:
+                x = _num(row[c])
+                if lo is not None and x < lo:
+                    x = float(lo)
+                if hi is not None and x > hi:
+                    x = float(hi)
+                row[c] = x
+    return op
+
+
+def _log(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    cols = [(c, float(off)) for c, off in state["columns"].items()]
+
+    def op(row: Row) -> None:
+        for c, off in cols:
+            if c in row:
+                x = _num(row[c]) + off
+                row[c] = math.log(x) if x > 0 else NAN
+    return op
+
+
+def _bin(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    onehot = state["output"] == "onehot"
+    plan = [(c, [float(e) for e in f["edges"]], [f"{c}={lb}" for lb in f["labels"]])
+            for c, f in state["columns"].items()]
+
+    def op(row: Row) -> None:
+        for c, edges, names in plan:
+            x = _num(row.pop(c, None))
+            code = NAN if x != x else float(bisect.bisect_right(edges, x))
+            if not onehot:
+                row[c] = code
+                continue
+            for i, name in enumerate(names):
+                row[name] = 1.0 if code == i else 0.0
+    return op
+
+
+def _select(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    return _drop({"columns": list(state["dropped"])}, kinds)
+
+
+def _balance(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    return lambda row: None  # training only: rows pass unchanged
+
+
 _STEPS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], Op]] = {
     "drop": _drop, "boolean": _boolean, "impute": _impute, "scale": _scale,
-    "categorical": _categorical,
+    "categorical": _categorical, "encode": _encode, "clip": _clip, "log": _log, "bin": _bin,
+    "select": _select, "balance": _balance,
 }
 
 

@@ -138,7 +138,9 @@ def _encode(y: pd.Series, problem_type: str, classes: list[str] | None) -> np.nd
 
 
 def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None,
-                   notes: list[str]) -> FittedRecipe:
+                   notes: list[str]) -> tuple[FittedRecipe, pd.DataFrame]:
+    """The recipe fitted on the training split only, and those rows as the model trains on
+    them (out-of-fold target encoding; resampled by a ``balance`` step, target included)."""
     info = get_algorithm(ctx.algorithm).info
     if ctx.recipe is not None:
         recipe = Recipe.from_dict(ctx.recipe)
@@ -147,7 +149,14 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
         recipe, recipe_notes = default_recipe(train, target, scale=info.needs_scaling,
                                               categorical=info.categorical)
         notes.extend(f"recipe: {n}" for n in recipe_notes)
-    fitted = recipe.fit(train, target)
+    fitted, fit_rows = recipe.fit_transform(train, target)
+    for spec, state in fitted.steps:
+        if spec.step == "balance":
+            notes.append(f"recipe: balance ({state['method']}) resampled the training rows: "
+                         f"classes {state['before']} became {state['after']}")
+        elif spec.step == "select":
+            notes.extend(f"recipe: select dropped {c}: {d['reason']}"
+                         for c, d in state["dropped"].items())
     if fitted.categorical_features and info.categorical == "onehot" and \
             info.framework == "scikit-learn":
         raise InvalidRequest(
@@ -157,7 +166,7 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
     if not fitted.feature_names:
         raise InvalidRequest("The recipe leaves no feature columns to train on; keep at "
                              "least one column (check its 'drop' steps).")
-    return fitted
+    return fitted, fit_rows
 
 
 def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]]) -> None:
@@ -243,7 +252,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     parts = _split(ctx, target, problem_type)
     ctx.log(f"[training] {ctx.algorithm} ({problem_type}); rows: train {len(parts.train)}, "
             f"validation {len(parts.validation)}, test {len(parts.test)}")
-    fitted = _fitted_recipe(ctx, parts.train, target, notes)
+    fitted, fit_rows = _fitted_recipe(ctx, parts.train, target, notes)
     for note in notes:
         if note.startswith("recipe:"):
             ctx.log(f"[training] {note}")
@@ -251,10 +260,14 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     X = {name: fitted.transform(frame) for name, frame in named.items()}
     y = {name: _encode(frame[target], problem_type, problem.classes) if target else None
          for name, frame in named.items()}
+    # The model trains on the rows as the recipe's fit left them (a 'balance' step
+    # resampled them); validation, test and the train-split baseline use the rows as they are.
+    X_fit = fit_rows[fitted.feature_names]
+    y_fit = _encode(fit_rows[target], problem_type, problem.classes) if target else None
     ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
     started = time.perf_counter()
     result: FitResult = algorithm.fit(FitData(
-        X_train=X["train"], y_train=y["train"], X_valid=X["validation"], y_valid=y["validation"],
+        X_train=X_fit, y_train=y_fit, X_valid=X["validation"], y_valid=y["validation"],
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log))
