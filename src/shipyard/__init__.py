@@ -15,15 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SQL", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed", "ModelGroup",
-           "ModelVersion", "__version__", "algorithms", "connect"]
+__all__ = ["SQL", "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
+           "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__", "algorithms",
+           "connect",
+           "sql"]
 
-_SDK_NAMES = frozenset({"SQL", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
-                        "ModelGroup", "ModelVersion", "algorithms", "connect"})
+_SDK_NAMES = frozenset({"SQL", "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
+                        "JobFailed", "ModelGroup", "ModelVersion", "Monitor", "Schedule",
+                        "algorithms",
+                        "connect", "sql"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
         SQL,
+        Catalog,
         Client,
         Dataset,
         Endpoint,
@@ -32,8 +37,11 @@ if TYPE_CHECKING:  # pragma: no cover
         JobFailed,
         ModelGroup,
         ModelVersion,
+        Monitor,
+        Schedule,
         algorithms,
         connect,
+        sql,
     )
 
 

@@ -16,6 +16,7 @@ HTTP_STATUS: dict[str, int] = {
     "invalid_request": 400,
     "malformed_data": 400,
     "invalid_name": 400,
+    "webhook_refused": 400,
     "unauthenticated": 401,
     "forbidden": 403,
     "not_found": 404,
@@ -60,6 +61,12 @@ class InvalidRequest(ShipyardError):
 
 class InvalidName(InvalidRequest):
     code = "invalid_name"
+
+
+class WebhookRefused(InvalidRequest):
+    """A webhook URL that could reach the server's own network (SSRF) or is not a URL at all."""
+
+    code = "webhook_refused"
 
 
 class MalformedData(InvalidRequest):
@@ -133,7 +140,8 @@ def error_from_response(status: int, body: Any) -> ShipyardError:
 
 
 _ALL: tuple[type[ShipyardError], ...] = (
-    InvalidName, MalformedData, InvalidRequest, Unauthenticated, Forbidden, NotFound,
+    InvalidName, MalformedData, WebhookRefused, InvalidRequest, Unauthenticated, Forbidden,
+    NotFound,
     CriteriaNotMet, Conflict, Unprocessable, PayloadTooLarge, UnsupportedMediaType,
     SchemaTooNew, IntegrityError, ServerUnavailable,
 )

@@ -40,6 +40,9 @@ class Settings:
     max_upload_bytes: int = 2 * 1024**3
     #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
     warm_runtime: bool = True
+    #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
+    #: off by default so a webhook cannot be used to probe the server's own network).
+    webhook_allow_private: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -54,6 +57,8 @@ class Settings:
             max_concurrent_jobs=int(env.get("SHIPYARD_MAX_CONCURRENT_JOBS", 2)),
             cancel_grace_period=float(env.get("SHIPYARD_CANCEL_GRACE_PERIOD", 10.0)),
             warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
+            webhook_allow_private=env.get("SHIPYARD_WEBHOOK_ALLOW_PRIVATE", "0").lower()
+            in ("1", "true", "yes"),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from shipyard.artifacts import ArtifactStore
+from shipyard.catalog import CatalogService, SqlService, register_crawl_kind
 from shipyard.datasets import DatasetService
 from shipyard.endpoints import EndpointService, EndpointSupervisor
 from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.jobs import JobService, Supervisor
+from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.registry import RegistryService
+from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
 from shipyard.settings import Settings
-from shipyard.store import Database, EndpointRepository, EventLog, upgrade
+from shipyard.store import Database, EndpointRepository, EventLog, ScheduleRepository, upgrade
 from shipyard.tokens import TokenService
 
 
@@ -33,6 +36,11 @@ class Services:
     dispatcher: EventDispatcher
     endpoints: EndpointService
     endpoint_supervisor: EndpointSupervisor
+    scheduler: Scheduler
+    schedules: ScheduleService
+    catalog: CatalogService
+    sql: SqlService
+    monitors: MonitorService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -47,6 +55,17 @@ class Services:
         jobs = JobService(db, events, artifacts, datasets, settings)
         registry = RegistryService(db, events, artifacts)
         endpoints = EndpointService(EndpointRepository(db, events), registry)
+        store_root = artifacts.backend.local_path("objects")
+        catalog = CatalogService(db, events, settings,
+                                 protected=[store_root.parent] if store_root else [])
+        jobs.catalog = catalog
+        scheduler = Scheduler(ScheduleRepository(db, events))
+        register_job_kind(scheduler, jobs)
+        register_crawl_kind(scheduler, catalog)
+        schedules = ScheduleService(scheduler.repo, scheduler)
+        monitors = MonitorService(db, events, artifacts, datasets, jobs, endpoints, registry,
+                                  schedules, settings)
+        register_monitor_kind(scheduler, monitors)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -56,6 +75,8 @@ class Services:
             dispatcher=EventDispatcher(events),
             endpoints=endpoints,
             endpoint_supervisor=EndpointSupervisor(endpoints, registry, artifacts, settings),
+            scheduler=scheduler, schedules=schedules,
+            catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
         )
 
 

@@ -17,11 +17,15 @@ from shipyard.api._context import Services
 from shipyard.api._invoke import InvocationPath
 from shipyard.api.routes import (
     algorithms,
+    catalog,
     datasets,
     endpoints,
     experiments,
     jobs,
     models,
+    monitors,
+    schedules,
+    sql,
     system,
     tokens,
 )
@@ -44,14 +48,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc.supervisor.start()
         svc.dispatcher.subscribe("model_version.status_changed",
                                  AutoDeployer(svc.registry, svc.endpoints))
+        svc.dispatcher.subscribe("job.status_changed", svc.monitors.on_job_event)
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
+        svc.scheduler.start()
         app.state.forwarder = Forwarder()
         _write_server_info(settings)
         try:
             yield
         finally:
             await app.state.forwarder.aclose()
+            svc.scheduler.stop()
             svc.endpoint_supervisor.stop()
             svc.dispatcher.stop()
             svc.supervisor.stop()
@@ -75,6 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(models.router, prefix="/api/v1")
     app.include_router(algorithms.router, prefix="/api/v1")
     app.include_router(endpoints.router, prefix="/api/v1")
+    app.include_router(schedules.router, prefix="/api/v1")
+    app.include_router(catalog.router, prefix="/api/v1")
+    app.include_router(sql.router, prefix="/api/v1")
+    app.include_router(monitors.router, prefix="/api/v1")
     app.add_middleware(
         AuthMiddleware,
         tokens=lambda: app.state.services.tokens,

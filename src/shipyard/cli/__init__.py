@@ -17,13 +17,18 @@ import typer
 from shipyard import __version__
 from shipyard.cli import (
     _algorithms,
+    _catalog,
     _datasets,
     _endpoints,
     _experiments,
     _jobs,
     _models,
+    _monitors,
+    _schedules,
     _server,
+    _sql,
     _tokens,
+    _wrangle,
 )
 from shipyard.cli._common import CONNECTION, fail
 from shipyard.errors import ShipyardError
@@ -41,8 +46,13 @@ app.add_typer(_jobs.app, name="jobs")
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_models.app, name="models")
 app.add_typer(_endpoints.app, name="endpoints")
+app.add_typer(_monitors.app, name="monitors")
 app.add_typer(_algorithms.app, name="algorithms")
 app.add_typer(_tokens.app, name="tokens")
+app.add_typer(_catalog.app, name="catalog")
+app.add_typer(_schedules.app, name="schedules")
+app.command("sql")(_sql.sql)
+_jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
 
 

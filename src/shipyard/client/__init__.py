@@ -19,9 +19,10 @@
 
 from __future__ import annotations
 
+from shipyard.client._catalog import Catalog, sql
 from shipyard.client._client import Client, connect, default_client
 from shipyard.client._datasets import Dataset
-from shipyard.client._endpoints import Endpoint, EndpointFailed
+from shipyard.client._endpoints import Endpoint, EndpointFailed, EndpointUpdateFailed
 from shipyard.client._evaluation import Evaluation
 from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
@@ -32,10 +33,13 @@ from shipyard.client._models import (
     algorithms,
     hyperparameters,
 )
+from shipyard.client._monitors import Monitor, Report
+from shipyard.client._schedules import Schedule
 from shipyard.client._sources import SQL
 from shipyard.errors import CriteriaNotMet
 
-__all__ = ["SQL", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
+__all__ = ["SQL", "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
+           "EndpointUpdateFailed", "Monitor", "Report",
            "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",
-           "ModelVersion", "WaitTimeout", "algorithms",
-           "connect", "default_client", "hyperparameters"]
+           "ModelVersion", "Schedule", "WaitTimeout", "algorithms",
+           "connect", "default_client", "hyperparameters", "sql"]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from shipyard.client._evaluation import Evaluation
     from shipyard.client._models import ModelVersion
+    from shipyard.client._schedules import Schedule
 
 METRIC_COLUMNS = ["name", "value", "step", "timestamp"]
 
@@ -213,6 +214,7 @@ class Job(Resource):
         notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
         max_runtime: float | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
+        recipe: Mapping[str, Any] | Any | None = None,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -229,6 +231,8 @@ class Job(Resource):
             problem_type: binary, multiclass or regression (None: inferred from the target).
             experiment: the experiment the run joins (default: the train dataset's name).
             tags: labels of the run; :meth:`tag` adds more later.
+            recipe: the feature recipe (``{"steps": [...]}`` or a ``shipyard.features.Recipe``)
+                instead of the default one; it is fitted on the train split only.
         """
         c = client or default_client()
         spec = training_spec(
@@ -236,6 +240,8 @@ class Job(Resource):
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
+        if recipe is not None:
+            spec["recipe"] = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)
@@ -262,6 +268,34 @@ class Job(Resource):
         c = client or default_client()
         spec = transform_spec(model, data, output, keep_columns=keep_columns,
                               chunk_rows=chunk_rows, cpus=cpus, memory=memory, name=name)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", spec, headers=headers)
+        return cls(doc["id"], client=c, _doc=doc)
+
+    @classmethod
+    def wrangle(
+        cls, output: str, *, sql: str | None = None, recipe: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, Any] | None = None, target: str | None = None,
+        every: str | None = None, cron: str | None = None, schedule: str | None = None,
+        cpus: int | None = None, memory: str | int | None = None, name: str | None = None,
+        idempotency_key: str | None = None, client: Client | None = None,
+    ) -> Job | Schedule:
+        """Run a SQL query or a feature recipe as a job writing a new version of ``output``.
+
+        The query sees each input channel as a table of its name and catalog tables
+        (``lake.flights``); a recipe is fitted on its one input. With ``every`` ("1h") or
+        ``cron`` ("0 6 * * *", UTC) nothing runs now: a :class:`Schedule` (named
+        ``schedule``, default ``wrangle-<output>``) submits the job on each run instead.
+        """
+        from shipyard.client._catalog import wrangle_spec
+        from shipyard.client._schedules import Schedule
+
+        c = client or default_client()
+        spec = wrangle_spec(output, sql=sql, recipe=recipe, inputs=inputs, target=target,
+                            cpus=cpus, memory=memory, name=name)
+        if every is not None or cron is not None:
+            return Schedule.create(schedule or f"wrangle-{output}", spec, every=every,
+                                   cron=cron, client=c)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

@@ -160,7 +160,7 @@ class LocalExecutor:
         except ShipyardError as exc:
             raise JobFailure(st.INPUT_ERROR,
                              f"The job's script could not be read: {exc.message}") from None
-        if spec.get("kind") == "transform":
+        if spec.get("kind") in ("transform", "monitoring"):
             self._materialize_model(spec["model"], job_dir / c.INPUT_MODEL_DIR)
         for channel, ref in spec.get("inputs", {}).items():
             if should_abort():
@@ -208,7 +208,7 @@ class LocalExecutor:
         cores = self.cores.take(int(job.spec["resources"]["cpus"]))
         try:
             popen = None
-            if job.kind in ("training", "transform") and python == sys.executable:
+            if job.kind in ("training", "transform", "monitoring") and python == sys.executable:
                 # Built-in code of ours: a warm runtime skips seconds of imports.
                 popen = self.spares.take(job_dir, env, cores)
                 if popen is not None:

@@ -66,6 +66,8 @@ class JobService:
         self.artifacts = artifacts
         self.datasets = datasets
         self.settings = settings
+        #: The catalog a wrangle job's query may read tables of (set by the server).
+        self.catalog: Any = None
         #: Set on every submit and cancel so the supervisor acts at once instead of at its
         #: next poll.
         self.wakeup = threading.Event()
@@ -94,6 +96,12 @@ class JobService:
             experiment = experiment or stored["inputs"]["train"]["dataset"]
         elif spec.kind == "transform":
             self._check_transform(spec, stored)
+        elif spec.kind == "monitoring":
+            self._pin_model(spec, stored)
+        elif spec.kind == "wrangle":
+            from shipyard.catalog import plan_wrangle
+
+            plan_wrangle(spec, stored, self.catalog, self.datasets)
         if experiment and self.experiments.find(experiment) is None:
             self.experiments.upsert(experiment, actor)
         job, created = self.repo.create(
@@ -146,6 +154,7 @@ class JobService:
             **({"keep_columns": list(spec.keep_columns or []),
                 "chunk_rows": spec.chunk_rows or DEFAULT_CHUNK_ROWS}
                if spec.kind == "transform" else {}),
+            **({"monitor": spec.monitor} if spec.kind == "monitoring" else {}),
         }
 
     def _check_transform(self, spec: JobSpec, stored: dict[str, Any]) -> None:
@@ -154,15 +163,7 @@ class JobService:
         The stored spec names the model version and every file of its bundle by SHA-256,
         so the executor needs no registry and a retry runs the very same bundle.
         """
-        group, number = parse_model_ref(spec.model or "")
-        version = self.models.get(group, number)  # NotFound → 404
-        files = (version.bundle or {}).get("files") or []
-        if not any(f.get("path") == "MODEL.json" for f in files):
-            raise InvalidRequest(f"Model {group}:{number} has no MODEL.json in its bundle; "
-                                 "only a bundle of a built-in training job can transform data.")
-        stored["model"] = {"group": group, "version": number,
-                           "files": [{"path": f["path"], "sha256": f["sha256"],
-                                      "size": f["size"]} for f in files]}
+        self._pin_model(spec, stored)
         data = stored["inputs"][TRANSFORM_CHANNEL]
         rec = self.datasets.version(data["dataset"], data["version"])
         columns = [str(col["name"]) for col in rec.schema]
@@ -175,6 +176,19 @@ class JobService:
                 raise InvalidRequest(
                     f"keep_columns: {name!r} would clash with the model's output columns; "
                     "rename it in the dataset first.")
+
+    def _pin_model(self, spec: JobSpec, stored: dict[str, Any]) -> None:
+        """Name the model version and every file of its bundle by SHA-256 in the stored spec."""
+        group, number = parse_model_ref(spec.model or "")
+        version = self.models.get(group, number)  # NotFound → 404
+        files = (version.bundle or {}).get("files") or []
+        if not any(f.get("path") == "MODEL.json" for f in files):
+            raise InvalidRequest(f"Model {group}:{number} has no MODEL.json in its bundle; "
+                                 f"only a bundle of a built-in training job can run a "
+                                 f"{spec.kind} job.")
+        stored["model"] = {"group": group, "version": number,
+                           "files": [{"path": f["path"], "sha256": f["sha256"],
+                                      "size": f["size"]} for f in files]}
 
     def _check_training(self, spec: JobSpec, stored: dict[str, Any]) -> None:
         """Refuse a training job that cannot work before it exists (4xx, nothing started).

@@ -18,7 +18,7 @@ from shipyard.errors import InvalidName, InvalidRequest
 from shipyard.names import check_name
 from shipyard.runtime._contract import env_suffix
 
-KINDS = ("processing", "script", "training", "transform")
+KINDS = ("processing", "script", "training", "transform", "wrangle", "monitoring")
 #: The input channels a built-in training job reads.
 TRAINING_CHANNELS = ("train", "validation", "test")
 MIN_MEMORY = 64 * 1024**2
@@ -27,9 +27,12 @@ DEFAULT_MAX_RUNTIME = 86400.0
 MAX_RETRIES = 5
 MAX_SCRIPT_BYTES = 10 * 1024**2
 MAX_REQUIREMENTS_BYTES = 64 * 1024
+#: kind "monitoring": the channels it reads (baseline and current are required).
+MONITORING_CHANNELS = ("baseline", "current", "ground_truth", "predictions")
 #: kind "transform": the one input channel it reads, and its chunk size.
 TRANSFORM_CHANNEL = "data"
 DEFAULT_CHUNK_ROWS = 10_000
+MAX_SQL_CHARS = 1_000_000
 MAX_CHUNK_ROWS = 1_000_000
 _MODEL_REF = re.compile(r"^(?P<group>[^:\s]+):(?P<version>[1-9][0-9]{0,8})$")
 
@@ -199,6 +202,10 @@ class JobSpec(BaseModel):
     model: str | None = Field(default=None, max_length=300)
     keep_columns: list[str] | None = Field(default=None, max_length=1000)
     chunk_rows: int | None = Field(default=None, ge=1, le=MAX_CHUNK_ROWS)
+    # kind "wrangle": a SQL query or a recipe that writes one dataset (docs/catalog.md).
+    sql: str | None = Field(default=None, max_length=MAX_SQL_CHARS)
+    # kind "monitoring": a monitor's run settings (docs/monitoring.md); the server writes it.
+    monitor: dict[str, Any] | None = None
 
     @field_validator("experiment")
     @classmethod
@@ -294,10 +301,19 @@ class JobSpec(BaseModel):
                            if getattr(self, f) is not None]
         transform_fields = [f for f in ("model", "keep_columns", "chunk_rows")
                             if getattr(self, f) is not None]
+        if self.kind == "monitoring":
+            self._check_monitoring(training_fields, transform_fields)
+            return self
+        if self.monitor is not None:
+            raise ValueError("'monitor' is for kind 'monitoring'")
         if self.kind != "transform" and transform_fields:
             raise ValueError(f"{transform_fields[0]!r} is for kind 'transform'")
+        if self.kind != "wrangle" and self.sql is not None:
+            raise ValueError("'sql' is for kind 'wrangle'")
         if self.kind == "transform":
             self._check_transform(training_fields)
+        elif self.kind == "wrangle":
+            self._check_wrangle(training_fields)
         elif self.kind == "training":
             if not self.algorithm:
                 raise ValueError("a training job needs an 'algorithm' (GET /api/v1/algorithms "
@@ -323,6 +339,22 @@ class JobSpec(BaseModel):
                                  "job reads its settings from hyperparameters")
         return self
 
+    def _check_monitoring(self, training_fields: list[str], transform_fields: list[str]) -> None:
+        if not self.model or not _MODEL_REF.fullmatch(self.model):
+            raise ValueError("a monitoring job needs the 'model' its endpoint serves, like "
+                             f"'churn-model:3'; got {self.model!r}")
+        extra = [f for f in (*training_fields, *transform_fields) if f != "model"]
+        if extra or self.script is not None or self.requirements or self.sql is not None:
+            raise ValueError("a monitoring job runs the built-in monitor and takes no script, "
+                             "requirements, sql or training fields")
+        if self.monitor is None:
+            raise ValueError("a monitoring job needs its 'monitor' settings")
+        if not {"baseline", "current"} <= set(self.inputs) <= set(MONITORING_CHANNELS):
+            raise ValueError("a monitoring job reads the channels baseline and current, and "
+                             "optionally ground_truth and predictions")
+        if self.outputs:
+            raise ValueError("a monitoring job writes a report, not datasets; drop 'outputs'")
+
     def _check_transform(self, training_fields: list[str]) -> None:
         if not self.model or not _MODEL_REF.fullmatch(self.model):
             raise ValueError("a transform job needs a 'model' like 'churn-model:3' (a model "
@@ -341,6 +373,25 @@ class JobSpec(BaseModel):
         keep = self.keep_columns or []
         if len(set(keep)) != len(keep):
             raise ValueError(f"keep_columns must not repeat a column; got {keep}")
+
+    def _check_wrangle(self, training_fields: list[str]) -> None:
+        if self.script is not None or self.requirements:
+            raise ValueError("a wrangle job runs its 'sql' or 'recipe' and takes no 'script' "
+                             "or 'requirements'")
+        if (self.sql is None) == (self.recipe is None):
+            raise ValueError("a wrangle job needs exactly one of 'sql' (a SELECT over its "
+                             "inputs and catalog tables) or 'recipe' (feature recipe steps)")
+        other = [f for f in training_fields if f not in ("recipe", "target")]
+        if other:
+            raise ValueError(f"{other[0]!r} is for kind 'training'")
+        if len(self.outputs) != 1:
+            raise ValueError("a wrangle job writes exactly one output dataset; got "
+                             f"{len(self.outputs)}")
+        if self.recipe is not None and len(self.inputs) != 1:
+            raise ValueError("a recipe wrangle job reads exactly one input channel (e.g. "
+                             "inputs: {\"raw\": \"churn\"})")
+        if self.sql is not None and self.target is not None:
+            raise ValueError("'target' is for a recipe (the column its steps keep aside)")
 
     @property
     def max_attempts(self) -> int:

@@ -68,6 +68,15 @@ def layout(job_dir: Path, spec: Mapping[str, Any], job_id: str, attempt: int) ->
             "model": f"{model['group']}:{model['version']}",
             "keep_columns": spec.get("keep_columns") or [],
             "chunk_rows": spec.get("chunk_rows")}
+    if spec["kind"] == "monitoring":
+        model = spec["model"]
+        configs[c.MONITORING_FILE] = {"model": f"{model['group']}:{model['version']}",
+                                      **spec["monitor"]}
+    if spec["kind"] == "wrangle":
+        configs[c.WRANGLE_FILE] = {
+            "output": spec["outputs"][0],
+            **{k: spec.get(k) for k in ("sql", "recipe", "target", "tables",
+                                         "allowed_directories", "filesystems")}}
     for rel, data in configs.items():
         (job_dir / rel).write_text(json.dumps(data, indent=2, sort_keys=True))
 

@@ -43,12 +43,17 @@ def _run_builtin_transform(job_dir: Path) -> int:
 
 def _run_builtin(job_dir: Path, kind: str) -> int:
     os.chdir(job_dir)
-    what = "Training" if kind == "training" else "The transform"
+    what = {"training": "Training", "wrangle": "The wrangle job",
+            "monitoring": "The monitoring job"}.get(kind, "The transform")
     try:
         from shipyard.errors import InvalidRequest
 
         if kind == "training":
             from shipyard.training import main as entry
+        elif kind == "wrangle":
+            from shipyard.runtime._wrangle import main as entry
+        elif kind == "monitoring":
+            from shipyard.monitoring._job import main as entry
         else:
             from shipyard.runtime._transform import main as entry
 
@@ -87,6 +92,8 @@ def main(argv: list[str]) -> int:
         return _run_builtin_training(job_dir)
     if config["kind"] == "transform":
         return _run_builtin_transform(job_dir)
+    if config["kind"] in ("wrangle", "monitoring"):
+        return _run_builtin(job_dir, config["kind"])
     scanner = _log_scanner(job_dir, config.get("metric_definitions") or [])
     try:
         return _run_script(job_dir, config)

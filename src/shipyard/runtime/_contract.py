@@ -19,6 +19,9 @@ JOB_FILE = "input/config/job.json"
 TRAINING_FILE = "input/config/training.json"
 #: kind "transform": the model version, the input columns to keep and the chunk size.
 TRANSFORM_FILE = "input/config/transform.json"
+#: kind "wrangle": the query or recipe, the output, the catalog tables the query may read.
+WRANGLE_FILE = "input/config/wrangle.json"
+MONITORING_FILE = "input/config/monitoring.json"
 INPUT_DATA_DIR = "input/data"
 #: kind "transform": the registered model's bundle, its files checked against their SHA-256.
 INPUT_MODEL_DIR = "input/model"

@@ -4,6 +4,7 @@ One repository per domain (tokens, datasets, jobs, events); they share a
 :class:`Database` and never reach into each other's tables.
 """
 
+from shipyard.store._catalog import CatalogRepository, LocationRecord, NewTable, TableRecord
 from shipyard.store._common import canonical_hash, iso, utcnow
 from shipyard.store._datasets import DatasetRecord, DatasetRepository, NewVersion, VersionRecord
 from shipyard.store._endpoints import EndpointRecord, EndpointRepository
@@ -12,10 +13,13 @@ from shipyard.store._events import EventLog, EventRecord
 from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
 from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
+from shipyard.store._monitors import MonitorRecord, MonitorRepository, MonitorRunRecord
 from shipyard.store._registry import ModelGroupRecord, ModelVersionRecord, RegistryRepository
+from shipyard.store._schedules import ScheduleRecord, ScheduleRepository
 from shipyard.store._tokens import TokenRecord, TokenRepository
 
 __all__ = [
+    "CatalogRepository",
     "Database",
     "DatasetRecord",
     "DatasetRepository",
@@ -27,11 +31,19 @@ __all__ = [
     "ExperimentRepository",
     "JobRecord",
     "JobRepository",
+    "LocationRecord",
     "MetricPoint",
     "ModelGroupRecord",
+    "MonitorRecord",
+    "MonitorRepository",
+    "MonitorRunRecord",
     "ModelVersionRecord",
     "RegistryRepository",
+    "NewTable",
     "NewVersion",
+    "ScheduleRecord",
+    "ScheduleRepository",
+    "TableRecord",
     "TokenRecord",
     "TokenRepository",
     "VersionRecord",

@@ -1,0 +1,236 @@
+"""``shipyard monitors``: watch an endpoint for data-quality problems, drift and model decay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, when
+from shipyard.client import Monitor
+
+app = typer.Typer(help="Model monitors: baselines, drift, data quality, model quality, alerts.",
+                  no_args_is_help=True)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor.")]
+
+
+def _json_file(path: Path | None, what: str) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    if not path.is_file():
+        fail(f"No {what} file at {path}.")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        fail(f"The {what} file {path} is not valid JSON: {exc}.")
+    if not isinstance(value, dict):
+        fail(f"The {what} file {path} must hold a JSON object.")
+    return value
+
+
+@app.command("create")
+def create(
+    name: NameArg,
+    endpoint: Annotated[str, typer.Option("--endpoint", metavar="EP",
+                                          help="The endpoint to watch.")],
+    baseline: Annotated[str, typer.Option(
+        "--baseline", metavar="DATASET[:VERSION]", help="The baseline (the training data).")],
+    every: Annotated[str | None, typer.Option("--every", metavar="INTERVAL",
+                                              help="Run every 30s, 15m, 1h, 1d…")] = None,
+    cron: Annotated[str | None, typer.Option("--cron", metavar="EXPR",
+                                             help="Run on a cron expression (UTC).")] = None,
+    webhook: Annotated[str | None, typer.Option(
+        "--webhook", metavar="URL", help="Post alerts to this URL.")] = None,
+    retrain: Annotated[Path | None, typer.Option(
+        "--retrain-spec", metavar="FILE", help="A job spec (JSON) to submit on alerts.")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", metavar="FILE", help="Settings (JSON): drift, thresholds, "
+        "quality_window, label_key, label_column.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a monitor of an endpoint; its baseline statistics are computed now."""
+    if every and cron:
+        fail("Give --every or --cron, not both.")
+    mon = Monitor.create(name, endpoint=endpoint, baseline=baseline, every=every, cron=cron,
+                         webhook=webhook, retrain=_json_file(retrain, "retrain spec"),
+                         client=client(), **(_json_file(config, "config") or {}))
+    if json_out:
+        print_json(mon.doc)
+        return
+    sched = mon.doc.get("schedule") or {}
+    when_ = sched.get("every") and f"every {sched['every']}" or sched.get("cron") and \
+        f"on cron {sched['cron']}" or "on demand (`shipyard monitors run`)"
+    out.print(f"Monitor {name} watches endpoint {endpoint} against "
+              f"{mon.doc['baseline']['dataset']}:{mon.doc['baseline']['version']} "
+              f"({len(mon.doc['baseline']['columns'])} columns); it runs {when_}.")
+
+
+@app.command("list")
+def list_(endpoint: Annotated[str | None, typer.Option("--endpoint", metavar="EP")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Every monitor, with its schedule and last run."""
+    docs = client().get("/monitors", endpoint=endpoint)
+    if json_out:
+        print_json(docs)
+        return
+    print_table(["name", "endpoint", "baseline", "schedule", "last run", "alerts"], (
+        [d["name"], d["endpoint"], f"{d['baseline']['dataset']}:{d['baseline']['version']}",
+         (d.get("schedule") or {}).get("every") or (d.get("schedule") or {}).get("cron") or "-",
+         (d.get("last_run") or {}).get("status", "-"),
+         len(((d.get("last_run") or {}).get("summary") or {}).get("alerts") or [])]
+        for d in docs), empty="No monitors yet; `shipyard monitors create` makes one.")
+
+
+@app.command("show")
+def show(name: NameArg, json_out: JsonOpt = False) -> None:
+    """A monitor: endpoint, baseline, schedule, settings and its last run."""
+    doc = client().get(f"/monitors/{name}")
+    if json_out:
+        print_json(doc)
+        return
+    base = doc["baseline"]
+    sched = doc.get("schedule") or {}
+    out.print(f"[bold]{doc['name']}[/bold]: endpoint {doc['endpoint']}, baseline "
+              f"{base['dataset']}:{base['version']} ({base['rows']} rows, "
+              f"{len(base['columns'])} columns)")
+    out.print(f"schedule: {sched.get('every') or sched.get('cron') or 'none'}"
+              + (f", next run {when(sched.get('next_run_at'))}" if sched else ""))
+    if doc["config"].get("webhook"):
+        out.print(f"webhook: {doc['config']['webhook']}")
+    if doc["config"].get("retrain"):
+        out.print("retraining: a job spec is submitted when a run raises alerts")
+    last = doc.get("last_run")
+    if last:
+        _run_line(last)
+
+
+def _run_line(run: dict[str, Any]) -> None:
+    s = run.get("summary") or {}
+    out.print(f"run {run['run']} ({run['trigger']}): {run['status']}, {s.get('rows', 0)} rows, "
+              f"{len(s.get('alerts') or [])} alert(s)"
+              + (f", drifted: {', '.join(s['drifted_columns'])}" if s.get("drifted_columns")
+                 else "") + (f" — {run['error']}" if run.get("error") else ""))
+    for alert in s.get("alerts") or []:
+        out.print(f"  ALERT {alert}")
+
+
+@app.command("run")
+def run(name: NameArg,
+        no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")] = False,
+        json_out: JsonOpt = False) -> None:
+    """Run the monitor now over what was captured since its last run."""
+    doc = Monitor(name, client=client(), _doc={}).run(wait=not no_wait)
+    if json_out:
+        print_json(doc)
+        return
+    _run_line(doc)
+
+
+@app.command("reports")
+def reports(
+    name: NameArg,
+    run_: Annotated[int | None, typer.Option("--run", metavar="N",
+                                             help="One run's report in full.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", metavar="FILE",
+                                              help="Write the report's HTML page.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The monitor's runs (its history), or one run's report."""
+    c = client()
+    if run_ is None and html is None:
+        docs = c.get(f"/monitors/{name}/runs")
+        if json_out:
+            print_json(docs)
+            return
+        print_table(["run", "status", "window end", "rows", "drift share", "drifted",
+                     "violations", "alerts"], (
+            [d["run"], d["status"], when(d["window_end"]), (d["summary"] or {}).get("rows"),
+             (d["summary"] or {}).get("drift_share"),
+             ", ".join((d["summary"] or {}).get("drifted_columns") or []),
+             (d["summary"] or {}).get("violations"),
+             len((d["summary"] or {}).get("alerts") or [])] for d in docs),
+            empty=f"Monitor {name} has not run yet.")
+        return
+    report = Monitor(name, client=c, _doc={}).report(run_)
+    if html is not None:
+        html.write_text(report.html or "", encoding="utf-8")
+        out.print(f"Wrote {html}.")
+    if json_out:
+        print_json(report.doc)
+    elif html is None:
+        _print_report(report.doc)
+
+
+def _print_report(doc: dict[str, Any]) -> None:
+    drift = doc.get("drift") or {}
+    out.print(f"{doc.get('n_current_rows')} rows against {doc.get('n_baseline_rows')} baseline "
+              f"rows; {drift.get('n_drifted', 0)} of {drift.get('n_tested', 0)} columns "
+              f"drifted (share {drift.get('share_drifted', 0):.2f}).")
+    print_table(["column", "test", "score", "threshold", "drifted"], (
+        [c.get("column"), c.get("test"), c.get("score"), c.get("threshold"), c.get("drifted")]
+        for c in drift.get("columns") or [] if c.get("test")))
+    for v in (doc.get("quality") or {}).get("violations") or []:
+        out.print(f"violation: {v.get('message')}")
+    overall = (doc.get("model_quality") or {}).get("overall") or {}
+    if overall:
+        out.print("model quality: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in overall.items() if isinstance(v, int | float)))
+    for a in doc.get("alerts") or []:
+        out.print(f"ALERT {a.get('kind')}: {a.get('message')}")
+
+
+@app.command("ground-truth")
+def ground_truth(
+    name: NameArg,
+    file: Annotated[Path, typer.Option("--file", "-f", metavar="PATH",
+                                       help="CSV, JSON or Parquet: inference_id and label.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Upload true labels for the endpoint's predictions (joined by inference id)."""
+    doc = Monitor(name, client=client(), _doc={}).upload_ground_truth(file)
+    if json_out:
+        print_json(doc)
+        return
+    out.print(f"Stored {doc['rows']} labels as {doc['dataset']}:{doc['version']}; the next run "
+              "scores the model against them.")
+
+
+@app.command("alerts")
+def alerts(name: NameArg, json_out: JsonOpt = False) -> None:
+    """The alerts the monitor's runs raised."""
+    docs = client().get(f"/monitors/{name}/alerts")
+    if json_out:
+        print_json(docs)
+        return
+    print_table(["when", "run", "kind", "message"], (
+        [when(d.get("created_at")), d.get("run"), d.get("kind"), d.get("message")]
+        for d in docs), empty=f"Monitor {name} has raised no alert.")
+
+
+@app.command("constraints")
+def constraints(
+    name: NameArg,
+    set_: Annotated[Path | None, typer.Option(
+        "--set", metavar="FILE", help="Replace them with an edited JSON document.")] = None,
+) -> None:
+    """Print the constraints runs check (JSON), or replace them with --set FILE."""
+    mon = Monitor(name, client=client(), _doc={})
+    if set_ is not None:
+        mon.set_constraints(_json_file(set_, "constraints") or {})
+    print_json(mon.constraints())
+
+
+@app.command("statistics")
+def statistics(name: NameArg) -> None:
+    """Print the baseline's statistics (JSON)."""
+    print_json(Monitor(name, client=client(), _doc={}).statistics())
+
+
+@app.command("delete")
+def delete(name: NameArg) -> None:
+    """Delete a monitor, its schedule and its history."""
+    client().delete(f"/monitors/{name}")
+    out.print(f"Deleted monitor {name}.")

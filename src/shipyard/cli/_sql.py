@@ -1,0 +1,42 @@
+"""``shipyard sql "SELECT …"``: a read-only query over catalog tables and datasets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli._common import JsonOpt, client, err, out, print_json, print_table
+
+
+def sql(
+    query: Annotated[str, typer.Argument(
+        metavar="QUERY", help="One SELECT (or WITH, VALUES, DESCRIBE, SUMMARIZE) statement.")],
+    save: Annotated[str | None, typer.Option(
+        "--save", metavar="DATASET",
+        help="Save every row as a new version of DATASET instead of printing them.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", metavar="N", help="Rows to print at most [default: 10000].")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", metavar="SECONDS", help="Stop the query after this long [default: 120].")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run SQL on the server: tables are datasets.NAME (or plain NAME), LOCATION.TABLE."""
+    body: dict[str, Any] = {"query": query}
+    for key, value in (("save", save), ("limit", limit), ("timeout", timeout)):
+        if value is not None:
+            body[key] = value
+    doc = client().post("/sql", body)
+    if json_out:
+        print_json(doc)
+        return
+    if save is not None:
+        saved = doc["saved"]
+        out.print(f"Saved {saved['num_rows']:,} rows as {saved['ref']}.")
+        return
+    print_table(doc["columns"], doc["data"], empty="(no rows)")
+    rows = doc.get("num_rows", 0)
+    more = " (truncated: the query has more; raise --limit or --save it)" \
+        if doc.get("truncated") else ""
+    err.print(f"{rows:,} row{'s' if rows != 1 else ''} in {doc.get('seconds', 0):.2f} s{more}.")

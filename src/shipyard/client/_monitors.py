@@ -1,0 +1,212 @@
+"""Model monitors: ``sy.Monitor.create("churn-drift", endpoint="churn", baseline="churn")``.
+
+A monitor watches an endpoint's captured invocations against a baseline dataset:
+data quality against the baseline's constraints, drift per column and of the
+predictions, and, once ground truth is uploaded, model quality over time::
+
+    mon = sy.Monitor.create("churn-drift", endpoint="churn", baseline="churn", every="1h")
+    run = mon.run(wait=True)                  # or wait for the schedule
+    mon.report()                              # the latest report (renders in Jupyter)
+    mon.upload_ground_truth(labels_df)        # inference_id + label
+    mon.alerts()
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import time
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shipyard.client._client import Client, Resource, default_client
+from shipyard.client._jobs import WaitTimeout
+from shipyard.errors import InvalidRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+RUNNING = ("Pending", "Running")
+
+
+class Report:
+    """A monitoring report: its JSON snapshot, and the server's HTML page for notebooks."""
+
+    def __init__(self, doc: dict[str, Any], html: str | None = None) -> None:
+        self.doc = doc
+        self.html = html
+
+    @property
+    def alerts(self) -> builtins.list[dict[str, Any]]:
+        return list(self.doc.get("alerts") or [])
+
+    @property
+    def drifted_columns(self) -> builtins.list[str]:
+        return list((self.doc.get("drift") or {}).get("drifted_columns") or [])
+
+    @property
+    def violations(self) -> builtins.list[dict[str, Any]]:
+        return list((self.doc.get("quality") or {}).get("violations") or [])
+
+    @property
+    def model_quality(self) -> dict[str, Any]:
+        return dict(self.doc.get("model_quality") or {})
+
+    def drift(self) -> pd.DataFrame:
+        """One row per tested column: test, score, threshold, drifted."""
+        import pandas as pd
+
+        return pd.DataFrame((self.doc.get("drift") or {}).get("columns") or [])
+
+    def _repr_html_(self) -> str:
+        if self.html:
+            return self.html
+        return f"<pre>{escape(json.dumps(self.doc, indent=2)[:20_000])}</pre>"
+
+    def __repr__(self) -> str:
+        return (f"Report(alerts={len(self.alerts)}, drifted={self.drifted_columns}, "
+                f"violations={len(self.violations)})")
+
+
+class Monitor(Resource):
+    """A monitor of an endpoint (see the module docstring)."""
+
+    def __init__(self, name: str, *, client: Client | None = None,
+                 _doc: dict[str, Any] | None = None) -> None:
+        self.name = name
+        self._attach(client, _doc)
+
+    def _path(self, suffix: str = "") -> str:
+        return f"/monitors/{quote(self.name, safe='')}{suffix}"
+
+    @classmethod
+    def create(cls, name: str, *, endpoint: str, baseline: str, every: str | None = None,
+               cron: str | None = None, webhook: str | None = None,
+               retrain: dict[str, Any] | None = None, client: Client | None = None,
+               **config: Any) -> Monitor:
+        """Create a monitor; ``config`` takes drift, thresholds, quality_window, label_key…"""
+        client = client or default_client()
+        doc = client.post("/monitors", {
+            "name": name, "endpoint": endpoint, "baseline": baseline, "every": every,
+            "cron": cron, "webhook": webhook, "retrain": retrain, "config": config or None})
+        return cls(name, client=client, _doc=doc)
+
+    @classmethod
+    def list(cls, endpoint: str | None = None, *, client: Client | None = None
+             ) -> pd.DataFrame:
+        import pandas as pd
+
+        params = {"endpoint": endpoint} if endpoint else {}
+        docs = (client or default_client()).get("/monitors", **params)
+        return pd.DataFrame([{
+            "name": d["name"], "endpoint": d["endpoint"],
+            "baseline": f"{d['baseline']['dataset']}:{d['baseline']['version']}",
+            "schedule": (d.get("schedule") or {}).get("every") or
+            (d.get("schedule") or {}).get("cron"),
+            "last_run": (d.get("last_run") or {}).get("status"),
+            "alerts": len(((d.get("last_run") or {}).get("summary") or {}).get("alerts") or []),
+        } for d in docs])
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return self._doc
+
+    def statistics(self) -> dict[str, Any]:
+        return dict(self.client.get(self._path("/baseline/statistics")))
+
+    def constraints(self) -> dict[str, Any]:
+        return dict(self.client.get(self._path("/baseline/constraints")))
+
+    def set_constraints(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Replace the constraints with an edited document (refused whole if it is wrong)."""
+        return dict(self.client.request("PUT", self._path("/baseline/constraints"),
+                                        json=doc).json())
+
+    def run(self, *, wait: bool = True, timeout: float = 300) -> dict[str, Any]:
+        """Run now over the invocations captured since the last run; wait for its report."""
+        doc = self.client.post(self._path("/runs"))
+        if not wait:
+            return dict(doc)
+        deadline = time.monotonic() + timeout
+        while doc["status"] in RUNNING:
+            if time.monotonic() > deadline:
+                raise WaitTimeout(f"Run {doc['run']} of monitor {self.name!r} is still "
+                                  f"{doc['status']} after {timeout:g} s.")
+            time.sleep(0.5)
+            doc = self.client.get(self._path(f"/runs/{doc['run']}"))
+        return dict(doc)
+
+    def runs(self) -> pd.DataFrame:
+        """The monitor's history: one row per run, with its drift share and alerts."""
+        import pandas as pd
+
+        rows = []
+        for r in self.client.get(self._path("/runs")):
+            s = r.get("summary") or {}
+            rows.append({"run": r["run"], "status": r["status"], "trigger": r["trigger"],
+                         "window_start": r["window_start"], "window_end": r["window_end"],
+                         "rows": s.get("rows"), "drift_share": s.get("drift_share"),
+                         "drifted": ", ".join(s.get("drifted_columns") or []),
+                         "violations": s.get("violations"),
+                         "alerts": len(s.get("alerts") or []), **{
+                             f"quality.{k}": v for k, v in
+                             (s.get("model_quality") or {}).items()}})
+        return pd.DataFrame(rows)
+
+    def report(self, run: int | None = None) -> Report:
+        """A run's report (the latest with one by default), with its HTML for notebooks."""
+        params = {"run": run} if run else {}
+        doc = self.client.get(self._path("/report"), **params)
+        html = self.client.get_bytes(self._path("/report.html"), **params).decode("utf-8")
+        return Report(doc, html)
+
+    def alerts(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.client.get(self._path("/alerts")))
+
+    def upload_ground_truth(self, labels: Any, *, format: str | None = None) -> dict[str, Any]:
+        """Upload true labels: a DataFrame or a CSV/JSON/Parquet file path, with the key
+        column (``inference_id`` unless the monitor says otherwise) and ``label``."""
+        if hasattr(labels, "to_parquet"):
+            buf = io.BytesIO()
+            labels.to_parquet(buf, index=False)
+            files = [("file", ("labels.parquet", buf.getvalue(), "application/octet-stream"))]
+            format = "parquet"
+        elif isinstance(labels, str | Path):
+            path = Path(labels)
+            if not path.is_file():
+                raise InvalidRequest(f"No file at {str(path)!r}; give a CSV, JSON or Parquet "
+                                     "file of labels, or a DataFrame.")
+            files = [("file", (path.name, path.read_bytes(), "application/octet-stream"))]
+        else:
+            raise InvalidRequest("Ground truth is a DataFrame or a file path; got "
+                                 f"{type(labels).__name__}.")
+        data = {"format": format} if format else {}
+        return dict(self.client.request("POST", self._path("/ground-truth"), data=data,
+                                        files=files).json())
+
+    def delete(self) -> None:
+        self.client.delete(self._path())
+
+    def __repr__(self) -> str:
+        d = self.doc
+        sched = d.get("schedule") or {}
+        return (f"Monitor({self.name!r}, endpoint={d.get('endpoint')!r}, baseline="
+                f"'{d['baseline'].get('dataset')}:{d['baseline'].get('version')}', schedule="
+                f"{sched.get('every') or sched.get('cron')!r}, columns="
+                f"{len(d['baseline'].get('columns') or [])})")
+
+    def _repr_html_(self) -> str:
+        d = self.doc
+        last = d.get("last_run") or {}
+        sched = d.get("schedule") or {}
+        return (f"<b>Monitor {escape(self.name)}</b> of endpoint "
+                f"<code>{escape(str(d.get('endpoint')))}</code>, baseline "
+                f"<code>{escape(str(d['baseline'].get('dataset')))}:"
+                f"{escape(str(d['baseline'].get('version')))}</code>; schedule "
+                f"{escape(str(sched.get('every') or sched.get('cron') or 'none'))}; last run "
+                f"{escape(str(last.get('status', '-')))}")

@@ -1,0 +1,171 @@
+"""Column kinds and the conversions every monitoring module shares.
+
+A column's *kind* uses the semantic-type words of :mod:`shipyard.datasets`
+(``numeric``, ``categorical``, ``boolean``, ``datetime``, ``text``,
+``identifier``). A service that monitors a dataset version passes the types
+its schema already holds; standalone use infers them here with the same rules,
+cheaply (pandas dtypes, names, and a look at the distinct values), so
+importing this package never pulls in the metadata store.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidRequest
+
+KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
+#: Columns the serving data capture adds to every row (see ``shipyard.serving``).
+CAPTURE_META = ("inference_id", "timestamp", "variant")
+#: A string column with more distinct values than this is treated as an identifier.
+MAX_CATEGORIES = 1000
+#: Mean length (characters) above which strings with spaces are free text.
+TEXT_MEAN_LENGTH = 30.0
+#: Unique strings only count as an identifier when there are enough of them to mean it.
+MIN_ROWS_FOR_UNIQUE_ID = 20
+
+_ID_WORDS = frozenset({"id", "uuid", "guid"})
+_SUFFIX_ID = re.compile(r"[_\-. ](id|uuid|guid)$")
+_CAMEL_ID = re.compile(r"[a-z0-9](Id|ID)$")
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def num(value: Any) -> float | None:
+    """A JSON-able float: Python ``float``, or None for missing, NaN and infinities."""
+    if value is None:
+        return None
+    out = float(value)
+    return out if math.isfinite(out) else None
+
+
+def is_output(name: str) -> bool:
+    """True for the model-output columns of a capture: ``prediction`` and ``probability.*``."""
+    return name == "prediction" or name.startswith("probability.")
+
+
+def looks_like_id(name: str) -> bool:
+    """True for column names such as ``id``, ``customer_id``, ``orderId`` or ``CustomerID``."""
+    low = name.lower()
+    return low in _ID_WORDS or bool(_SUFFIX_ID.search(low) or _CAMEL_ID.search(name))
+
+
+def column(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """The column ``name`` of a frame, or None.
+
+    The capture stores an input named like one of its own columns (``timestamp``,
+    ``prediction``…) as ``input.<name>``; that spelling wins when present.
+    """
+    alias = f"input.{name}"
+    if alias in frame.columns:
+        return frame[alias]
+    return frame[name] if name in frame.columns else None
+
+
+def as_frame(data: Any, what: str) -> pd.DataFrame:
+    """A pandas DataFrame from a DataFrame or an Arrow table, else a clear error."""
+    if isinstance(data, pd.DataFrame):
+        if not data.columns.is_unique:
+            dup = data.columns[data.columns.duplicated()][0]
+            raise InvalidRequest(f"The {what} has the column {dup!r} twice; rename one.")
+        return data
+    if hasattr(data, "to_pandas") and hasattr(data, "schema"):
+        return as_frame(data.to_pandas(), what)
+    raise InvalidRequest(
+        f"The {what} must be a pandas DataFrame or a pyarrow Table; got {type(data).__name__}."
+    )
+
+
+def is_numeric_dtype(series: pd.Series) -> bool:
+    """Numbers, not booleans."""
+    return bool(pd.api.types.is_numeric_dtype(series.dtype)
+                and not pd.api.types.is_bool_dtype(series.dtype))
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    """The column as float64 with NaN for missing (booleans become 0/1)."""
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def coerce_numeric(series: pd.Series) -> tuple[np.ndarray, int, str | None]:
+    """Float values of a column that should be numeric, the count that are not, and one example.
+
+    Numeric and boolean columns convert as they are; text is parsed, and what does
+    not parse counts as "not a number" (and as missing in the values returned).
+    """
+    if is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series.dtype):
+        return numeric_values(series), 0, None
+    parsed = pd.to_numeric(series, errors="coerce")
+    bad = parsed.isna().to_numpy() & series.notna().to_numpy()
+    count = int(bad.sum())
+    example = str(series[bad].iloc[0]) if count else None
+    return parsed.to_numpy(dtype=float, na_value=np.nan), count, example
+
+
+def category_counts(series: pd.Series, *, boolean: bool = False) -> dict[str, int]:
+    """Counts of each value's text form (booleans as ``false``/``true``), missing left out.
+
+    With ``boolean``, the numbers 0 and 1 count as ``false`` and ``true`` too (the
+    data capture stores boolean inputs as 0.0/1.0).
+    """
+    counts = series.value_counts(dropna=True, sort=False)
+    numbers = boolean and is_numeric_dtype(series)
+    out: dict[str, int] = {}
+    for key, count in zip(counts.index.tolist(), counts.to_numpy().tolist(), strict=True):
+        text = category_text(bool(key) if numbers and key in (0, 1) else key)
+        out[text] = out.get(text, 0) + int(count)
+    return out
+
+
+def category_text(value: Any) -> str:
+    """The text form a category is stored and compared as."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def infer_kind(name: str, series: pd.Series, counts: Mapping[str, int] | None = None) -> str:
+    """The kind of one column from its dtype, its name and (for text) its distinct values.
+
+    Args:
+        name: the column name (``*_id`` and the like are identifiers).
+        series: the values.
+        counts: :func:`category_counts` of ``series`` when the caller has them already.
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        integer = pd.api.types.is_integer_dtype(dtype)
+        return "identifier" if integer and looks_like_id(name) else "numeric"
+    counts = category_counts(series) if counts is None else counts
+    n = sum(counts.values())
+    if n == 0:
+        return "categorical"
+    keys = list(counts)
+    if set(keys) <= {"true", "false"}:
+        return "boolean"
+    if looks_like_id(name):
+        return "identifier"
+    probe = keys[:50]
+    if all(len(k) >= 10 and _ISO_DATE.match(k) for k in probe):
+        return "datetime"
+    mean_len = sum(len(k) * c for k, c in counts.items()) / n
+    spaced = sum(c for k, c in counts.items() if " " in k) / n
+    if spaced >= 0.5 and mean_len > TEXT_MEAN_LENGTH:
+        return "text"
+    if len(keys) == n and n >= MIN_ROWS_FOR_UNIQUE_ID:
+        return "identifier"
+    if len(keys) > MAX_CATEGORIES:
+        return "identifier"
+    return "categorical"

@@ -1,0 +1,153 @@
+"""The entry of a ``monitoring`` job: one run of a monitor, in its own process.
+
+Reads ``input/config/monitoring.json`` (written from the monitor by the server),
+the model bundle the endpoint serves in ``input/model/``, and the channels:
+
+- ``baseline``: the monitor's baseline dataset version (normally the training data);
+- ``current``: the captured window (inference id, timestamp, inputs, outputs);
+- ``ground_truth`` (optional): the labels uploaded for the endpoint.
+
+The baseline is computed here from the baseline rows, the same way (same seed) as
+the statistics the server stored when the monitor was created, plus the model's
+own outputs on those rows, so prediction drift compares like with like. The
+monitor's constraints (as the user edited them) replace the suggested ones. The
+report is written to ``output/report.json`` and ``output/report.html``; the drift
+share and the model-quality figures are also logged as job metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+from shipyard.runtime import _contract as c
+
+#: The baseline rows the model scores for prediction drift, at most (seeded sample).
+PREDICTION_SAMPLE_ROWS = 50_000
+REPORT_FILE = "report.json"
+HTML_FILE = "report.html"
+
+
+def _read_channel(job_dir: Path, channel: str) -> Any:
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    folder = job_dir / c.INPUT_DATA_DIR / channel
+    parts = sorted(folder.glob("*.parquet"))
+    if not parts:
+        return None
+    return pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
+
+
+def baseline_inputs(frame: Any, signature: list[str], exclude: list[str]) -> Any:
+    """The baseline columns a monitor watches: the model's inputs, never the target."""
+    keep = [n for n in signature if n in frame.columns and n not in exclude]
+    return frame[keep]
+
+
+def main(job_dir: Path) -> None:
+    """Run one monitoring pass; raise :class:`InvalidRequest` when the inputs do not fit."""
+    import numpy as np
+    import pandas as pd
+
+    from shipyard import runtime
+    from shipyard.bundle import load_bundle
+    from shipyard.monitoring._baseline import compute_baseline
+    from shipyard.monitoring._drift import DriftOptions
+    from shipyard.monitoring._html import render_html
+    from shipyard.monitoring._model_quality import MetricThreshold, model_quality
+    from shipyard.monitoring._report import build_report
+
+    job_dir = Path(job_dir).resolve()
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    out = job_dir / c.OUTPUT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    config = json.loads((job_dir / c.MONITORING_FILE).read_text(encoding="utf-8"))
+    pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
+    signature = [str(e["name"]) for e in pipeline.input_signature]
+
+    reference = _read_channel(job_dir, "baseline")
+    window = _read_channel(job_dir, "current")
+    if reference is None or window is None:
+        raise InvalidRequest("The monitoring job needs the baseline and current channels.")
+    print(f"monitor {config.get('monitor')}: baseline {len(reference)} rows, window "
+          f"{len(window)} rows, model {config.get('model')}", flush=True)
+
+    base = baseline_inputs(reference, signature, list(config.get("exclude") or []))
+    if len(base) > PREDICTION_SAMPLE_ROWS:
+        base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)
+    outputs = _model_outputs(pipeline, base)
+    baseline = compute_baseline(pd.concat([base.reset_index(drop=True), outputs], axis=1))
+    if config.get("constraints"):
+        baseline = baseline.with_constraints(merge_constraints(
+            config["constraints"], baseline.constraints, list(outputs.columns)))
+
+    quality = None
+    truth = _read_channel(job_dir, "ground_truth")
+    problem = config.get("problem_type")
+    scored = _read_channel(job_dir, "predictions")
+    scored = window if scored is None else scored
+    if truth is not None and problem and len(scored):
+        thresholds = [MetricThreshold(**t) for t in config["thresholds"]] \
+            if config.get("thresholds") else None
+        quality = model_quality(
+            scored, truth, problem_type=problem, labels=config.get("classes") or None,
+            key=config.get("label_key") or "inference_id",
+            label_column=config.get("label_column") or "label",
+            window=config.get("quality_window") or "1D",
+            baseline_metrics=config.get("baseline_metrics") or None, thresholds=thresholds,
+            min_rows=int(config.get("min_labelled_rows") or 30))
+        print(f"model quality: {quality.n_matched} of {len(scored)} predictions labelled",
+              flush=True)
+
+    report = build_report(baseline, window, drift=DriftOptions(**(config.get("drift") or {})),
+                          model_quality=quality, meta={
+                              k: config.get(k) for k in ("monitor", "endpoint", "model",
+                                                         "window_start", "window_end",
+                                                         "baseline_dataset")})
+    doc = report.to_dict()
+    tmp = out / (REPORT_FILE + ".tmp")
+    tmp.write_text(json.dumps(doc, default=_json_default), encoding="utf-8")
+    os.replace(tmp, out / REPORT_FILE)
+    (out / HTML_FILE).write_text(
+        render_html(report, title=f"Monitor {config.get('monitor')}"), encoding="utf-8")
+    drift = report.drift
+    if drift is not None:
+        runtime.log_metric("drift_share", float(drift.share_drifted))
+    if quality is not None:
+        for name, value in (quality.overall or {}).items():
+            if isinstance(value, int | float) and np.isfinite(value):
+                runtime.log_metric(name, float(value))
+    for alert in report.alerts:
+        print(f"ALERT {alert.kind}: {alert.message}", flush=True)
+    print(f"{len(report.alerts)} alert(s)", flush=True)
+
+
+def merge_constraints(user: dict[str, Any], suggested: dict[str, Any],
+                      outputs: list[str]) -> dict[str, Any]:
+    """The monitor's constraints (as the user edited them) for its columns, plus the model
+    outputs' kind and presence: their distribution is prediction drift's business, so they
+    get no range or category domain here."""
+    columns = dict(user.get("columns") or {})
+    for name in outputs:
+        if name not in columns and name in suggested.get("columns", {}):
+            entry = suggested["columns"][name]
+            columns[name] = {k: v for k, v in entry.items()
+                             if k not in ("min", "max", "allowed")}
+    return {**user, "columns": columns}
+
+
+def _model_outputs(pipeline: Any, rows: Any) -> Any:
+    """The model's outputs on ``rows``, named as capture names them (prediction, probability.*)."""
+    return pipeline.predict(rows).reset_index(drop=True)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON-able: {type(value).__name__}")

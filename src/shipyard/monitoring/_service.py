@@ -1,0 +1,481 @@
+"""Monitors on the server: baselines, scheduled runs as jobs, reports, alerts and feedback.
+
+A monitor watches one endpoint against a baseline dataset version:
+
+- **create** computes the baseline statistics and suggested constraints of the
+  baseline rows (the model's input columns; never the target) and stores both
+  JSON documents in the artifact store. The constraints can be edited and put
+  back (checked). A schedule (``every`` or ``cron``) of kind ``monitor`` fires runs.
+- **run** snapshots the captured window since the previous run into a version of
+  the dataset ``<monitor>.window`` and submits a ``monitoring`` job that reads the
+  baseline, the window and the endpoint's ground truth (the dataset
+  ``<endpoint>.ground-truth``), with the model version the endpoint serves.
+- **harvest**: when that job ends, its ``report.json`` and ``report.html`` go to the
+  artifact store, the run's summary is recorded, each alert becomes a
+  ``monitor.alert`` event, the alerts are posted to the webhook (SSRF-checked,
+  redirects included) and, if the monitor holds a retraining job spec, that job
+  is submitted: monitoring feeds retraining.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import logging
+import tempfile
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.errors import InvalidRequest, NotFound, ShipyardError
+from shipyard.monitoring._baseline import compute_baseline
+from shipyard.monitoring._constraints import validate_constraints
+from shipyard.monitoring._drift import DriftOptions
+from shipyard.monitoring._model_quality import MetricThreshold
+from shipyard.monitoring._webhooks import check_webhook_url, post_webhook
+from shipyard.names import check_name
+from shipyard.runtime import _contract as c
+from shipyard.settings import Settings
+from shipyard.store import (
+    Database,
+    EventLog,
+    EventRecord,
+    MonitorRecord,
+    MonitorRepository,
+    MonitorRunRecord,
+    iso,
+    utcnow,
+)
+
+log = logging.getLogger("shipyard.monitoring")
+
+#: Schedule kind of monitor runs, and the prefix of their schedule names.
+SCHEDULE_KIND = "monitor"
+#: Baseline rows read on the server to compute the stored statistics, at most.
+BASELINE_ROWS = 200_000
+TERMINAL = ("Completed", "Failed", "Stopped")
+CONFIG_KEYS = ("drift", "thresholds", "quality_window", "quality_lookback", "label_key",
+               "label_column", "min_labelled_rows")
+#: Instances write captured rows every second or so: a run's window ends this long before
+#: now, so a row still in an instance's buffer is read by the next run, never skipped.
+CAPTURE_SETTLE_SECONDS = 5.0
+#: How far back a run looks for predictions to score against ground truth, by default.
+QUALITY_LOOKBACK = "7d"
+
+
+def schedule_name(monitor: str) -> str:
+    return f"monitor.{monitor}"
+
+
+def window_dataset(monitor: str) -> str:
+    return f"{monitor}.window"
+
+
+def predictions_dataset(monitor: str) -> str:
+    return f"{monitor}.predictions"
+
+
+def ground_truth_dataset(endpoint: str) -> str:
+    return f"{endpoint}.ground-truth"
+
+
+class MonitorService:
+    """Create, run and read monitors (see the module docstring)."""
+
+    def __init__(self, db: Database, events: EventLog, artifacts: ArtifactStore,
+                 datasets: Any, jobs: Any, endpoints: Any, registry: Any, schedules: Any,
+                 settings: Settings) -> None:
+        self.repo = MonitorRepository(db, events)
+        self.events = events
+        self.artifacts = artifacts
+        self.datasets = datasets
+        self.jobs = jobs
+        self.endpoints = endpoints
+        self.registry = registry
+        self.schedules = schedules
+        self.settings = settings
+        self._runs = threading.Lock()
+
+    # -- create, read, edit -----------------------------------------------------------------
+    def create(self, name: str, endpoint: str, baseline: str, *, every: str | None = None,
+               cron: str | None = None, config: Mapping[str, Any] | None = None,
+               webhook: str | None = None, retrain: Mapping[str, Any] | None = None,
+               actor: str | None = None) -> MonitorRecord:
+        """Record a monitor of ``endpoint`` against the dataset version ``baseline``."""
+        check_name(name, "monitor name")
+        ep = self.endpoints.get(endpoint)  # NotFound → 404
+        model = self._model_of(ep)
+        dataset, version = _parse_ref(baseline)
+        rec = self.datasets.version(dataset, version)  # NotFound → 404
+        settings = self._config(config or {})
+        if webhook:
+            check_webhook_url(webhook, allow_private=self.settings.webhook_allow_private)
+        if retrain:
+            from shipyard.jobs._spec import parse_spec
+
+            parse_spec(dict(retrain))  # refuse a spec that could never run, now
+        manifest = model["manifest"]
+        signature = [str(e["name"]) for e in manifest.get("input_signature") or []]
+        target = manifest.get("target")
+        table = self.datasets.read_table(dataset, rec.version)
+        keep = [n for n in signature if n in table.column_names and n != target]
+        if not keep:
+            raise InvalidRequest(
+                f"Dataset {dataset}:{rec.version} has none of the model's input columns "
+                f"({', '.join(signature[:8])}); the baseline must be data like the training "
+                "data.")
+        frame = table.select(keep).to_pandas()
+        if len(frame) > BASELINE_ROWS:
+            frame = frame.sample(BASELINE_ROWS, random_state=0)
+        computed = compute_baseline(frame)
+        stats_blob = self.artifacts.put_bytes(json.dumps(computed.statistics).encode())
+        cons_blob = self.artifacts.put_bytes(json.dumps(computed.constraints).encode())
+        doc = {"dataset": dataset, "version": rec.version, "columns": keep, "target": target,
+               "statistics": stats_blob.sha256, "constraints": cons_blob.sha256,
+               "rows": len(frame)}
+        stored = {**settings, "webhook": webhook or None,
+                  "retrain": dict(retrain) if retrain else None,
+                  "schedule": {"every": every, "cron": cron} if (every or cron) else None}
+        monitor = self.repo.create(name, endpoint, doc, stored, actor)
+        if every or cron:
+            try:
+                self.schedules.create(schedule_name(name), SCHEDULE_KIND, {"monitor": name},
+                                      every=every, cron=cron, actor=actor)
+            except ShipyardError:
+                self.repo.delete(name, actor)  # nothing half-made stays behind
+                raise
+        return monitor
+
+    def _config(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(config) - set(CONFIG_KEYS))
+        if unknown:
+            raise InvalidRequest(f"Monitor settings have no {unknown[0]!r}; they are "
+                                 f"{', '.join(CONFIG_KEYS)}.")
+        out = {k: v for k, v in config.items() if v is not None}
+        if "quality_lookback" in out:
+            import pandas as pd
+
+            try:
+                if pd.Timedelta(str(out["quality_lookback"])).total_seconds() <= 0:
+                    raise ValueError
+            except ValueError:
+                raise InvalidRequest(f"quality_lookback must be a duration like 7d or 12h; "
+                                     f"got {out['quality_lookback']!r}.") from None
+        if "drift" in out:
+            if not isinstance(out["drift"], Mapping):
+                raise InvalidRequest("drift must be an object of drift options.")
+            try:
+                DriftOptions(**out["drift"])
+            except TypeError as exc:
+                raise InvalidRequest(f"Unknown drift option: {exc}.") from None
+        for t in out.get("thresholds") or []:
+            try:
+                MetricThreshold(**t)
+            except TypeError as exc:
+                raise InvalidRequest(f"A quality threshold is malformed: {exc}.") from None
+        return out
+
+    def _model_of(self, ep: Any) -> dict[str, Any]:
+        """The model version the endpoint's first production variant serves."""
+        variants = [v for v in ep.spec.get("variants", []) if not v.get("shadow")]
+        if not variants:
+            raise InvalidRequest(f"Endpoint {ep.name!r} serves no model to monitor.")
+        v = variants[0]
+        rec = self.registry.get(v["model_group"], int(v["model_version"]))
+        return {"ref": f"{rec.group}:{rec.version}", "manifest": (rec.bundle or {}).get(
+            "manifest") or {}, "metrics": rec.metrics or {}}
+
+    def get(self, name: str) -> MonitorRecord:
+        return self.repo.get(name)
+
+    def list(self, endpoint: str | None = None) -> list[MonitorRecord]:
+        return self.repo.list(endpoint)
+
+    def statistics(self, name: str) -> dict[str, Any]:
+        return json.loads(self.artifacts.read_bytes(self.repo.get(name).baseline["statistics"]))
+
+    def constraints(self, name: str) -> dict[str, Any]:
+        return json.loads(self.artifacts.read_bytes(self.repo.get(name).baseline["constraints"]))
+
+    def set_constraints(self, name: str, doc: Any, actor: str | None) -> dict[str, Any]:
+        """Replace the monitor's constraints with an edited document (checked first)."""
+        checked = validate_constraints(doc)
+        rec = self.repo.get(name)
+        blob = self.artifacts.put_bytes(json.dumps(checked).encode())
+        self.repo.update(name, actor, baseline={**rec.baseline, "constraints": blob.sha256})
+        return checked
+
+    def delete(self, name: str, actor: str | None) -> None:
+        self.repo.get(name)
+        with contextlib.suppress(NotFound):
+            self.schedules.delete(schedule_name(name), actor)
+        self.repo.delete(name, actor)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def run(self, name: str, trigger: str = "manual", actor: str | None = None,
+            end: datetime | None = None) -> MonitorRunRecord:
+        """Snapshot the captured window since the last run and submit its monitoring job."""
+        from shipyard.serving import read_capture
+
+        with self._runs:  # two runs of one monitor must not read overlapping windows
+            mon = self.repo.get(name)
+            start = self.repo.last_window_end(name)
+            end = end or utcnow() - timedelta(seconds=CAPTURE_SETTLE_SECONDS)
+            run = self.repo.add_run(name, trigger, start, end)
+            try:
+                frame = read_capture(self.settings.home / "endpoints" / mon.endpoint /
+                                     "capture", start, end)
+                if frame.empty:
+                    return self.repo.update_run(
+                        name, run.seq, status="NoData", finished_at=utcnow(), summary={
+                            "rows": 0, "note": "No captured invocations in the window; "
+                            "check the endpoint's capture percentage."})
+                window_version = self._ingest_frame(window_dataset(name), frame, "replace",
+                                                    actor)
+                job = self._submit(mon, run, window_version, actor)
+            except ShipyardError as exc:
+                return self.repo.update_run(name, run.seq, status="Failed", error=exc.message,
+                                            finished_at=utcnow())
+            return self.repo.update_run(name, run.seq, status="Running", job_id=job.id,
+                                        summary={"rows": len(frame)})
+
+    def _submit(self, mon: MonitorRecord, run: MonitorRunRecord, window_version: int,
+                actor: str | None) -> Any:
+        ep = self.endpoints.get(mon.endpoint)
+        model = self._model_of(ep)
+        manifest = model["manifest"]
+        inputs = {"baseline": f"{mon.baseline['dataset']}:{mon.baseline['version']}",
+                  "current": f"{window_dataset(mon.name)}:{window_version}"}
+        try:
+            truth = self.datasets.version(ground_truth_dataset(mon.endpoint))
+        except NotFound:
+            truth = None
+        if truth is not None:
+            # Labels come later than predictions: score what was captured over the lookback.
+            version = self._predictions(mon, run)
+            if version is not None:
+                inputs["ground_truth"] = f"{ground_truth_dataset(mon.endpoint)}:{truth.version}"
+                inputs["predictions"] = f"{predictions_dataset(mon.name)}:{version}"
+        problem = manifest.get("problem_type")
+        settings = {
+            "monitor": mon.name, "endpoint": mon.endpoint,
+            "baseline_dataset": inputs["baseline"],
+            "window_start": iso(run.window_start), "window_end": iso(run.window_end),
+            "exclude": [manifest["target"]] if manifest.get("target") else [],
+            "constraints": self.constraints(mon.name),
+            "problem_type": problem if problem in ("binary", "multiclass", "regression")
+            else None,
+            "classes": manifest.get("classes") or [],
+            "baseline_metrics": _test_metrics(model["metrics"]),
+            **{k: mon.config[k] for k in CONFIG_KEYS if k in mon.config},
+        }
+        job, _ = self.jobs.submit({
+            "kind": "monitoring", "name": f"{mon.name}.run-{run.seq}",
+            "model": model["ref"], "inputs": inputs, "monitor": settings,
+            "tags": {"monitor": mon.name, "endpoint": mon.endpoint}}, actor)
+        return job
+
+    def _predictions(self, mon: MonitorRecord, run: MonitorRunRecord) -> int | None:
+        """Snapshot the predictions captured over the quality lookback (None: there are none)."""
+        import pandas as pd
+
+        from shipyard.serving import read_capture
+
+        lookback = str(mon.config.get("quality_lookback") or QUALITY_LOOKBACK)
+        frame = read_capture(self.settings.home / "endpoints" / mon.endpoint / "capture",
+                             run.window_end - pd.Timedelta(lookback).to_pytimedelta(),
+                             run.window_end)
+        if frame.empty:
+            return None
+        key = mon.config.get("label_key") or "inference_id"
+        keep = [c for c in frame.columns if c in ("inference_id", "timestamp", "variant", key)
+                or c == "prediction" or str(c).startswith("probability.")]
+        return self._ingest_frame(predictions_dataset(mon.name), frame[keep], "replace", None)
+
+    def _ingest_frame(self, dataset: str, frame: Any, mode: str, actor: str | None) -> int:
+        with tempfile.TemporaryDirectory(dir=self.settings.tmp_dir) as tmp:
+            part = Path(tmp) / "part.parquet"
+            frame.to_parquet(part, index=False)
+            rec = self.datasets.ingest(dataset, [("part.parquet", part)], mode=mode,
+                                       format="parquet", actor=actor,
+                                       source={"kind": "monitor"})
+        return int(rec.version)
+
+    def runs(self, name: str, limit: int = 100) -> builtins.list[MonitorRunRecord]:
+        return self.repo.runs(name, limit)
+
+    def report(self, name: str, seq: int | None = None) -> dict[str, Any]:
+        run = self._finished_run(name, seq)
+        if not run.report_key:
+            raise NotFound(f"Run {run.seq} of monitor {name!r} has no report ({run.status}"
+                           f"{': ' + run.error if run.error else ''}).")
+        return json.loads(self.artifacts.read_bytes(run.report_key))
+
+    def html(self, name: str, seq: int | None = None) -> str:
+        run = self._finished_run(name, seq)
+        if not run.html_key:
+            raise NotFound(f"Run {run.seq} of monitor {name!r} has no report ({run.status}).")
+        return self.artifacts.read_bytes(run.html_key).decode("utf-8")
+
+    def _finished_run(self, name: str, seq: int | None) -> MonitorRunRecord:
+        if seq is not None:
+            return self.repo.get_run(name, seq)
+        done = [r for r in self.repo.runs(name) if r.report_key]
+        if not done:
+            raise NotFound(f"Monitor {name!r} has no report yet; `shipyard monitors run "
+                           f"{name}` starts a run.")
+        return done[-1]
+
+    def alerts(self, name: str, limit: int = 200) -> builtins.list[EventRecord]:
+        self.repo.get(name)
+        events = self.events.list(resource_type="monitor", resource_id=name, limit=10_000)
+        return [e for e in events if e.kind == "monitor.alert"][-limit:]
+
+    # -- ground truth ----------------------------------------------------------------------
+    def add_ground_truth(self, name: str, files: builtins.list[tuple[str, Path]], actor: str | None,
+                         format: str | None = None) -> dict[str, Any]:
+        """Append uploaded labels to the endpoint's ground truth (key and label columns).
+
+        Raises:
+            InvalidRequest: a file without the key or label column (nothing is stored).
+        """
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from shipyard.datasets._ingest import write_part
+        from shipyard.datasets._readers import detect_format
+
+        mon = self.repo.get(name)
+        key = mon.config.get("label_key") or "inference_id"
+        label = mon.config.get("label_column") or "label"
+        if not files:
+            raise InvalidRequest("Upload at least one file of labels (the form field 'file').")
+        frames: builtins.list[Any] = []
+        with tempfile.TemporaryDirectory(dir=self.settings.tmp_dir) as tmp:
+            for i, (display, upload) in enumerate(files):
+                out = Path(tmp) / f"labels-{i}.parquet"
+                # Both columns are read as text: ids and labels are names, not numbers.
+                write_part(display, upload, detect_format(display, format),
+                           {key: pa.string(), label: pa.string()}, out)
+                frames.append(pq.read_table(out, columns=[key, label]).to_pandas())
+        frame = pd.concat(frames, ignore_index=True).dropna(subset=[key])
+        if frame.empty:
+            raise InvalidRequest("The ground truth has no rows with a key; nothing was stored.")
+        version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
+        return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
+                "rows": len(frame)}
+
+    # -- harvest ------------------------------------------------------------------------------
+    def on_job_event(self, event: EventRecord) -> None:
+        """Dispatcher callback: a monitoring job ended, so record its report and act on it."""
+        if event.payload.get("status") not in TERMINAL:
+            return
+        run = self.repo.run_of_job(event.resource_id)
+        if run is None or run.status != "Running":
+            return
+        job = self.jobs.get(event.resource_id)
+        out = self.settings.jobs_dir / job.id / c.OUTPUT_DIR
+        if job.status != "Completed" or not (out / "report.json").exists():
+            self.repo.update_run(run.monitor, run.seq, status="Failed", finished_at=utcnow(),
+                                 error=job.message or job.reason or job.status)
+            return
+        from shipyard.monitoring._job import HTML_FILE, REPORT_FILE
+
+        report_blob = self.artifacts.put_file(out / REPORT_FILE)
+        html_blob = self.artifacts.put_file(out / HTML_FILE)
+        report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+        summary = _summary(report, run.summary)
+        run = self.repo.update_run(run.monitor, run.seq, status="Completed", summary=summary,
+                                   report_key=report_blob.sha256, html_key=html_blob.sha256,
+                                   finished_at=utcnow())
+        if report.get("alerts"):
+            self._act_on_alerts(run, report["alerts"])
+
+    def _act_on_alerts(self, run: MonitorRunRecord, alerts: builtins.list[dict[str, Any]]) -> None:
+        mon = self.repo.get(run.monitor)
+        for alert in alerts:
+            self.repo.record(mon.name, "monitor.alert", None, run=run.seq, **{
+                k: v for k, v in alert.items() if k not in ("run",)})
+        if mon.config.get("webhook"):
+            threading.Thread(target=self._deliver, args=(mon, run, alerts), daemon=True,
+                             name=f"webhook-{mon.name}").start()
+        retrain = mon.config.get("retrain")
+        if retrain:
+            try:
+                job, _ = self.jobs.submit(dict(retrain), mon.created_by,
+                                          idempotency_key=f"monitor:{mon.name}:{run.seq}")
+                self.repo.record(mon.name, "monitor.retraining_started", None, run=run.seq,
+                                 job_id=job.id)
+            except ShipyardError as exc:
+                self.repo.record(mon.name, "monitor.retraining_failed", None, run=run.seq,
+                                 reason=exc.message)
+
+    def _deliver(self, mon: MonitorRecord, run: MonitorRunRecord,
+                 alerts: builtins.list[dict[str, Any]]) -> None:
+        payload = {"monitor": mon.name, "endpoint": mon.endpoint, "run": run.seq,
+                   "window_start": iso(run.window_start), "window_end": iso(run.window_end),
+                   "alerts": alerts, "summary": run.summary}
+        try:
+            result = post_webhook(mon.config["webhook"], payload,
+                                  allow_private=self.settings.webhook_allow_private)
+            kind = "monitor.webhook_delivered" if result.ok else "monitor.webhook_failed"
+            self.repo.record(mon.name, kind, None, run=run.seq, status=result.status_code,
+                             error=result.error)
+        except ShipyardError as exc:  # refused (e.g. a redirect to a private address)
+            self.repo.record(mon.name, "monitor.webhook_failed", None, run=run.seq,
+                             error=exc.message)
+
+
+def _parse_ref(ref: str) -> tuple[str, int | None]:
+    name, _, version = str(ref).partition(":")
+    if version and not version.isdigit():
+        raise InvalidRequest(f"A dataset reference is NAME or NAME:VERSION; got {ref!r}.")
+    return name, int(version) if version else None
+
+
+def _test_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The model's held-out metrics (test split, else validation) as the quality baseline."""
+    for split in ("test", "validation"):
+        if isinstance(metrics.get(split), Mapping):
+            return dict(metrics[split])
+    return {}
+
+
+def _summary(report: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
+    drift = report.get("drift") or {}
+    quality = report.get("quality") or {}
+    mq = report.get("model_quality") or {}
+    return {
+        "rows": report.get("n_current_rows", before.get("rows")),
+        "alerts": [a.get("message") for a in report.get("alerts") or []],
+        "drifted_columns": drift.get("drifted_columns") or [],
+        "drift_share": drift.get("share_drifted"),
+        "dataset_drift": drift.get("dataset_drift"),
+        "violations": len(quality.get("violations") or []),
+        "model_quality": mq.get("overall") or {},
+        "labelled": mq.get("n_matched"),
+    }
+
+
+def register_monitor_kind(scheduler: Any, monitors: MonitorService) -> None:
+    """Schedules of kind ``monitor`` run a monitor; the target names it."""
+
+    def validate(target: dict[str, Any]) -> dict[str, Any]:
+        if set(target) != {"monitor"}:
+            raise InvalidRequest('A monitor schedule\'s target is {"monitor": NAME}.')
+        monitors.get(str(target["monitor"]))
+        return {"monitor": str(target["monitor"])}
+
+    def fire(ctx: Any) -> str | None:
+        run = monitors.run(ctx.target["monitor"], "schedule", ctx.actor)
+        if run.status == "Failed":
+            raise InvalidRequest(run.error or "the monitor run failed")
+        return run.job_id
+
+    scheduler.register(SCHEDULE_KIND, fire, validate)
+

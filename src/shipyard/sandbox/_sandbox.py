@@ -1,0 +1,374 @@
+"""The SQL sandbox: one locked-down, in-memory DuckDB connection per query.
+
+The caller says which tables exist (:class:`View`: a name over a list of files)
+and which files and folders may be read at all (:class:`Sources`). A query is
+run only if DuckDB's own parser finds exactly one statement, of type SELECT
+(which covers ``WITH``, ``VALUES``, ``FROM t``, ``DESCRIBE`` and ``SUMMARIZE``).
+Then DuckDB itself holds the line: external access is off, so the only files it
+opens are those under ``allowed_directories`` and the exact ``allowed_paths``
+(symlinks are resolved before the check), extensions are neither installed nor
+loaded, Python variables are not scanned, and the configuration is locked so the
+query cannot undo any of it. A timer interrupts a query that runs too long.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shipyard.errors import InvalidRequest
+
+#: Rows a query returns by default; more are cut and the result says it was truncated.
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_TIMEOUT_SECONDS = 120.0
+DEFAULT_MEMORY_LIMIT = "2GB"
+MAX_QUERY_CHARS = 1_000_000
+BATCH_ROWS = 64 * 1024
+FORMATS = ("parquet", "csv", "json")
+_ALLOWED_TYPES = {duckdb.StatementType.SELECT}
+_SPACE = re.compile(r"\s+")
+_DENIED = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a DuckDB identifier (double quotes, doubled inside)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class View:
+    """A table the query may use: ``schema.name`` over ``files`` of one format."""
+
+    name: str
+    files: tuple[str, ...]
+    format: str = "parquet"
+    schema: str | None = None
+    hive_partitioning: bool = False
+
+    def sql(self) -> str:
+        """The ``CREATE VIEW`` statement (run by the sandbox itself, never by a user)."""
+        if self.format not in FORMATS:
+            raise InvalidRequest(f"Unknown table format {self.format!r}; use one of "
+                                 f"{', '.join(FORMATS)}.")
+        if not self.files:
+            raise InvalidRequest(f"Table {self.name!r} has no files; crawl its location again.")
+        files = "[" + ", ".join(quote_literal(f) for f in self.files) + "]"
+        hive = "true" if self.hive_partitioning else "false"
+        reader = {"parquet": "read_parquet", "csv": "read_csv", "json": "read_json"}[self.format]
+        target = quote_identifier(self.name)
+        if self.schema:
+            target = f"{quote_identifier(self.schema)}.{target}"
+        return (f"CREATE VIEW {target} AS SELECT * FROM {reader}({files}, "
+                f"hive_partitioning={hive}, union_by_name=true)")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a query may see: its views, and the only files and folders it may read."""
+
+    views: tuple[View, ...] = ()
+    #: Folders (and everything under them) a query may read, e.g. catalog locations.
+    allowed_directories: tuple[str, ...] = ()
+    #: Single files a query may read, e.g. the Parquet parts of a dataset version.
+    allowed_paths: tuple[str, ...] = ()
+    #: fsspec filesystems to register (for locations such as ``s3://`` or ``memory://``).
+    filesystems: tuple[Any, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rows: int = DEFAULT_MAX_ROWS
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
+    threads: int | None = None
+    #: A folder DuckDB may spill to (a private subfolder per query); None: no spilling.
+    temp_directory: Path | None = None
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    table: pa.Table
+    truncated: bool
+    seconds: float
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+
+def _one_line(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def _new_connection() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                              "autoload_known_extensions": False})
+
+
+class _Spares:
+    """Fresh, unconfigured connections made ahead of time: opening one takes ~20 ms."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._ready: list[duckdb.DuckDBPyConnection] = []
+        self._lock = threading.Lock()
+        self._filling = False
+
+    def keep(self, size: int) -> None:
+        self.size = size
+        self._fill()
+
+    def take(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            con = self._ready.pop() if self._ready else None
+            refill = self.size > 0 and not self._filling
+            self._filling = self._filling or refill
+        if refill:
+            threading.Thread(target=self._fill, name="sandbox-spares", daemon=True).start()
+        return con if con is not None else _new_connection()
+
+    def _fill(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if len(self._ready) >= self.size:
+                        return
+                con = _new_connection()
+                with self._lock:
+                    self._ready.append(con)
+        finally:
+            with self._lock:
+                self._filling = False
+
+
+_spares = _Spares()
+_parser: duckdb.DuckDBPyConnection | None = None
+_parser_lock = threading.Lock()
+
+
+def keep_warm(connections: int = 1) -> None:
+    """Keep ``connections`` fresh DuckDB connections ready, so a query does not wait for one
+    (a server does this; a one-off query in a job does not need to)."""
+    _spares.keep(connections)
+
+
+def check_query(query: str) -> str:
+    """The one read-only statement of ``query``, as DuckDB's parser sees it.
+
+    Raises:
+        InvalidRequest: empty, unparseable, several statements, or not a SELECT.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidRequest("The query is empty; send one SELECT statement.")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidRequest(f"The query is longer than {MAX_QUERY_CHARS} characters.")
+    try:
+        statements = duckdb.extract_statements(query)
+    except duckdb.Error as exc:
+        raise InvalidRequest(f"The query does not parse: {_one_line(str(exc))}") from None
+    if len(statements) != 1:
+        raise InvalidRequest(f"Send exactly one statement; the query holds {len(statements)}.")
+    statement = statements[0]
+    if statement.type not in _ALLOWED_TYPES:
+        kind = statement.type.name
+        article = "an" if kind[:1] in "AEIOU" else "a"
+        raise InvalidRequest(
+            f"Only read-only queries run here (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE); "
+            f"this is {article} {kind} statement, which is refused."
+        )
+    return str(statement.query).strip().rstrip(";")
+
+
+def table_references(query: str) -> set[tuple[str, str]]:
+    """The ``(schema, table)`` names ``query`` refers to (schema ``""`` when unqualified).
+
+    Read from DuckDB's parse tree (``json_serialize_sql``), which binds nothing and
+    opens no file; names of common table expressions are among them, which is
+    harmless to a caller that only looks names up.
+    """
+    statement = check_query(query)
+    global _parser
+    with _parser_lock:
+        if _parser is None:
+            con = _new_connection()
+            con.execute("SET enable_external_access=false")
+            con.execute("SET lock_configuration=true")
+            _parser = con
+        # The statement is a bound parameter of a parse-only function: it never runs.
+        row = _parser.execute("SELECT json_serialize_sql(?)", [statement]).fetchone()
+    tree = json.loads(row[0]) if row else {}
+    if tree.get("error"):
+        raise InvalidRequest(f"The query does not parse: {tree.get('error_message')}.")
+    found: set[tuple[str, str]] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                found.add((str(node.get("schema_name") or ""), str(node["table_name"])))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _directory(path: str) -> str:
+    """A folder as DuckDB's allow-list wants it: with a trailing slash, so that
+    ``/data/lake`` does not also allow ``/data/lake2``."""
+    return path if path.endswith("/") else path + "/"
+
+
+def _allow_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(quote_literal(i) for i in items) + "]"
+
+
+@contextlib.contextmanager
+def _connection(sources: Sources, limits: Limits) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection that sees ``sources`` and nothing else; closed (and its spill folder
+    removed) on exit."""
+    spill = None
+    if limits.temp_directory is not None:
+        limits.temp_directory.mkdir(parents=True, exist_ok=True)
+        spill = Path(tempfile.mkdtemp(prefix="sql-", dir=limits.temp_directory))
+    con = _spares.take()
+    try:
+        for fs in sources.filesystems:
+            con.register_filesystem(fs)
+        directories = [_directory(d) for d in sources.allowed_directories]
+        settings = [
+            ("python_enable_replacements", "false"),
+            ("autoinstall_known_extensions", "false"),
+            ("autoload_known_extensions", "false"),
+            ("allow_community_extensions", "false"),
+            ("enable_progress_bar", "false"),
+            ("memory_limit", quote_literal(limits.memory_limit)),
+            ("temp_directory", quote_literal(str(spill) if spill else "")),
+            ("allowed_directories", _allow_list(directories)),
+            ("allowed_paths", _allow_list(list(sources.allowed_paths))),
+            ("enable_external_access", "false"),
+        ]
+        if limits.threads:
+            settings.append(("threads", str(int(limits.threads))))
+        for name, value in settings:
+            con.execute(f"SET {name}={value}")
+        schemas = sorted({v.schema for v in sources.views if v.schema})
+        for schema in schemas:
+            con.execute(f"CREATE SCHEMA {quote_identifier(schema)}")
+        for view in sources.views:
+            try:
+                con.execute(view.sql())
+            except duckdb.Error as exc:
+                where = f"{view.schema}.{view.name}" if view.schema else view.name
+                raise InvalidRequest(f"Table {where} cannot be read: "
+                                     f"{_one_line(str(exc))}") from None
+        con.execute("SET lock_configuration=true")
+        yield con
+    finally:
+        con.close()
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def _failure(exc: duckdb.Error, limits: Limits) -> InvalidRequest:
+    text = _one_line(str(exc))
+    if isinstance(exc, duckdb.InterruptException):
+        return InvalidRequest(f"The query ran longer than {limits.timeout_seconds:g} s and was "
+                              "stopped; filter or aggregate more, or raise the timeout.")
+    if isinstance(exc, duckdb.PermissionException):
+        m = _DENIED.search(text)
+        what = f"it reads {m.group(1)!r}, which is" if m else "it reads a file"
+        return InvalidRequest(f"The query was refused: {what} outside the registered catalog "
+                              "locations; query catalog tables and datasets by name, or files "
+                              "inside a registered location.")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return InvalidRequest(f"The query needs more than the sandbox's {limits.memory_limit} of "
+                              f"memory: {text}")
+    return InvalidRequest(f"The query failed: {text}")
+
+
+@contextlib.contextmanager
+def _batches(query: str, sources: Sources,
+             limits: Limits) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    statement = check_query(query)
+    with _connection(sources, limits) as con:
+        timer = threading.Timer(limits.timeout_seconds, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            try:
+                reader = con.sql(statement).to_arrow_reader(BATCH_ROWS)
+            except duckdb.Error as exc:
+                raise _failure(exc, limits) from None
+            if reader is None:  # not a query that returns rows
+                raise InvalidRequest("The statement returns no rows; send a SELECT.")
+
+            def stream() -> Iterator[pa.RecordBatch]:
+                try:
+                    yield from reader
+                except duckdb.Error as exc:
+                    raise _failure(exc, limits) from None
+                except pa.ArrowException as exc:  # DuckDB errors may surface through Arrow
+                    if "interrupt" in str(exc).lower():
+                        raise _failure(duckdb.InterruptException(str(exc)), limits) from None
+                    raise InvalidRequest(f"The query failed: {_one_line(str(exc))}") from None
+
+            yield reader.schema, stream()
+        finally:
+            timer.cancel()
+
+
+def run(query: str, sources: Sources, limits: Limits | None = None) -> QueryResult:
+    """Run ``query`` and return at most ``limits.max_rows`` rows as an Arrow table.
+
+    Raises:
+        InvalidRequest: the query is refused, fails, or runs out of time or memory.
+    """
+    limits = limits or Limits()
+    start = time.monotonic()
+    kept: list[pa.RecordBatch] = []
+    rows, truncated = 0, False
+    with _batches(query, sources, limits) as (schema, batches):
+        for batch in batches:
+            room = limits.max_rows - rows
+            if batch.num_rows > room:
+                kept.append(batch.slice(0, room))
+                truncated = True
+                break
+            kept.append(batch)
+            rows += batch.num_rows
+    table = pa.Table.from_batches([b for b in kept if b.num_rows], schema=schema)
+    return QueryResult(table, truncated, time.monotonic() - start)
+
+
+def write_parquet(query: str, sources: Sources, dest: Path, limits: Limits | None = None) -> int:
+    """Run ``query`` and write every row of its result to the Parquet file ``dest``.
+
+    Returns:
+        The number of rows written.
+    """
+    limits = limits or Limits()
+    rows = 0
+    with _batches(query, sources, limits) as (schema, batches), \
+            pq.ParquetWriter(dest, schema, compression="zstd") as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    return rows

@@ -1,0 +1,147 @@
+"""Wrangle jobs: a query or a recipe writes a dataset version; on a schedule, again and again."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import shipyard as sy
+from shipyard.testing import LocalServer
+
+from .conftest import CLI
+from .data import churn, flights
+
+TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+@pytest.fixture(scope="module")
+def sdk(server: LocalServer, registered: dict[str, Any]) -> Iterator[sy.Client]:
+    with sy.connect(url=server.url, token=server.token(), set_default=False) as client:
+        yield client
+
+
+def versions(admin: httpx.Client, name: str) -> list[dict[str, Any]]:
+    r = admin.get(f"/api/v1/datasets/{name}/versions")
+    return list(r.json()) if r.status_code == 200 else []
+
+
+@pytest.mark.slow
+def test_a_query_over_an_input_and_a_catalog_table(sdk: sy.Client, admin: httpx.Client) -> None:
+    job = sy.Job.wrangle(
+        "churn-by-contract", inputs={"raw": "churn"}, client=sdk,
+        sql="""SELECT r.contract, count(*) AS customers,
+                      (SELECT count(*) FROM lake.carriers) AS carriers
+               FROM raw r GROUP BY 1 ORDER BY 1""")
+    assert isinstance(job, sy.Job) and job.kind == "wrangle"
+    job.wait(timeout=120, progress=False)
+    assert job.doc["outputs"]["datasets"]["churn-by-contract"]["version"] == 1
+    frame = sy.Dataset("churn-by-contract", client=sdk).head(10)
+    expected = churn().groupby("contract").size().sort_index()
+    assert list(frame["contract"]) == list(expected.index)
+    assert list(frame["customers"]) == list(expected.values)
+    assert set(frame["carriers"]) == {flights()["carrier"].nunique()}
+    spec = job.doc["spec"]
+    (table,) = spec["tables"]
+    assert (table["schema"], table["name"]) == ("lake", "carriers")
+    assert spec["inputs"]["raw"] == {"dataset": "churn", "version": 1,
+                                     "content_hash": spec["inputs"]["raw"]["content_hash"]}
+    assert [m for m in job.metrics()["name"]] == ["rows"]
+
+
+@pytest.mark.slow
+def test_a_recipe_job_writes_the_features(sdk: sy.Client) -> None:
+    job = sy.Job.wrangle("churn-features", inputs={"raw": "churn"}, target="churn", client=sdk,
+                         recipe={"steps": [{"step": "impute"}, {"step": "categorical"}]})
+    assert isinstance(job, sy.Job)
+    job.wait(timeout=120, progress=False)
+    ds = sy.Dataset("churn-features", client=sdk)
+    assert ds.doc["num_rows"] == len(churn())
+    head = ds.head(5)
+    assert head.columns[-1] == "churn"
+    assert "total_charges__missing" in head.columns  # 11 rows lack total_charges
+    assert any(c.startswith("contract=") for c in head.columns)
+    assert all(str(head[c].dtype) == "float64" for c in head.columns if c != "churn")
+
+
+@pytest.mark.parametrize(("spec", "status", "words"), [
+    ({"sql": "SELECT * FROM churn"}, 400, "not an input of the job"),
+    ({"sql": "COPY (SELECT 1) TO '/tmp/x.csv'", "inputs": {"raw": "churn"}}, 400,
+     "COPY statement"),
+    ({"sql": "SELECT 1", "recipe": {"steps": []}}, 400, "exactly one of 'sql'"),
+    ({"sql": "SELECT * FROM raw", "inputs": {"raw": "nope"}}, 404, "nope"),
+    ({"recipe": {"steps": [{"step": "no-such-step"}]}, "inputs": {"raw": "churn"}}, 400,
+     "Unknown recipe step"),
+    ({"recipe": {"steps": []}, "inputs": {"raw": "churn"}, "target": "gone"}, 400,
+     "has no column 'gone'"),
+    ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"}, "outputs": ["a", "b"]}, 400,
+     "exactly one output"),
+    ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"},
+      "script": {"filename": "a.py", "source": ""}}, 400, "takes no 'script'"),
+])
+def test_bad_wrangle_jobs_are_refused_at_submit(admin: httpx.Client, registered: dict,
+                                                spec: dict, status: int, words: str) -> None:
+    body = {"kind": "wrangle", "outputs": ["never"], **spec}
+    r = admin.post("/api/v1/jobs", json=body)
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]["message"]
+
+
+def test_a_query_that_fails_in_the_job_is_an_input_error(sdk: sy.Client) -> None:
+    job = sy.Job.wrangle("never-written", inputs={"raw": "churn"}, client=sdk,
+                         sql="SELECT * FROM raw WHERE contract = 'none'")
+    assert isinstance(job, sy.Job)
+    job.wait(timeout=120, progress=False, raise_on_failure=False)
+    assert (job.status, job.reason) == ("Failed", "input_error")
+    assert "produced no rows" in str(job.message)
+
+
+@pytest.mark.slow
+def test_a_scheduled_wrangle_job_makes_successive_versions(sdk: sy.Client,
+                                                           admin: httpx.Client) -> None:
+    schedule = sy.Job.wrangle("flights-per-origin", every="2s", schedule="per-origin",
+                              client=sdk,
+                              sql="SELECT origin, count(*) AS n FROM lake.flights GROUP BY 1")
+    assert isinstance(schedule, sy.Schedule) and schedule.enabled
+    deadline = time.monotonic() + 90
+    while len(versions(admin, "flights-per-origin")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    schedule.pause()
+    made = versions(admin, "flights-per-origin")
+    assert len(made) >= 2, admin.get("/api/v1/schedules/per-origin").text
+    jobs = {v["source"]["job_id"] for v in made}
+    assert len(jobs) == len(made)  # each version by a job of its own
+    assert all(v["num_rows"] == flights()["origin"].nunique() for v in made)
+    events = admin.get("/api/v1/events", params={"resource_type": "schedule",
+                                                 "resource_id": "per-origin"}).json()
+    fired = [e["payload"]["job_id"] for e in events if e["kind"] == "schedule.fired"]
+    assert jobs <= set(fired)
+    for job_id in fired:  # leave nothing running for the other tests
+        admin.post(f"/api/v1/jobs/{job_id}/cancel")
+    schedule.delete()
+
+
+@pytest.mark.slow
+def test_cli_wrangle_now_and_on_a_schedule(cli: CLI, registered: dict, tmp_path: Path) -> None:
+    done = cli("jobs", "wrangle", "--sql", "SELECT contract, avg(tenure) AS t FROM raw GROUP BY 1",
+               "-i", "raw=churn", "-o", "tenure-by-contract", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "Completed"
+    assert doc["outputs"]["datasets"]["tenure-by-contract"]["version"] == 1
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps({"steps": [{"step": "impute"}]}))
+    made = cli("jobs", "wrangle", "--recipe", str(recipe), "-i", "raw=churn", "-o", "imputed",
+               "--every", "1d", "--schedule-name", "daily-impute")
+    assert made.returncode == 0, made.stderr
+    assert "Created schedule 'daily-impute' (every 1 day)" in made.stdout
+    shown = json.loads(cli("schedules", "show", "daily-impute", "--json").stdout)
+    assert shown["target"]["spec"]["kind"] == "wrangle" and shown["every"] == "1d"
+    both = cli("jobs", "wrangle", "--sql", "SELECT 1", "--recipe", str(recipe), "-o", "x")
+    assert both.returncode == 1 and "exactly one of --sql" in both.stderr
+    assert cli("schedules", "delete", "daily-impute").returncode == 0
