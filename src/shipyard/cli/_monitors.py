@@ -215,6 +215,7 @@ def constraints(
     name: NameArg,
     set_: Annotated[Path | None, typer.Option(
         "--set", metavar="FILE", help="Replace them with an edited JSON document.")] = None,
+    json_out: JsonOpt = True,
 ) -> None:
     """Print the constraints runs check (JSON), or replace them with --set FILE."""
     mon = Monitor(name, client=client(), _doc={})
@@ -224,13 +225,16 @@ def constraints(
 
 
 @app.command("statistics")
-def statistics(name: NameArg) -> None:
-    """Print the baseline's statistics (JSON)."""
+def statistics(name: NameArg, json_out: JsonOpt = True) -> None:
+    """Print the baseline's statistics (JSON; it is a document, so always JSON)."""
     print_json(Monitor(name, client=client(), _doc={}).statistics())
 
 
 @app.command("delete")
-def delete(name: NameArg) -> None:
+def delete(name: NameArg, json_out: JsonOpt = False) -> None:
     """Delete a monitor, its schedule and its history."""
-    client().delete(f"/monitors/{name}")
+    doc = client().delete(f"/monitors/{name}")
+    if json_out:
+        print_json(doc)
+        return
     out.print(f"Deleted monitor {name}.")
