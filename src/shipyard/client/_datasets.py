@@ -16,6 +16,8 @@ from shipyard.client._sources import SQL, ProgressFile, Upload, prepare
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from shipyard.profiling import Profile
+
 #: Called with (bytes sent, total bytes) while an upload runs.
 ProgressCallback = Callable[[int, int], None]
 
@@ -194,6 +196,23 @@ class Dataset(Resource):
             if heavy in frame.columns:
                 frame = frame.drop(columns=heavy)
         return frame
+
+    def profile(self, target: str | None = None, version: int | None = None,
+                problem_type: str | None = None) -> Profile:
+        """The profile of ``version`` (default: the latest), computed on the server and cached.
+
+        Args:
+            target: a column to analyse the others against (distribution, associations,
+                predictive power, leaks).
+            problem_type: ``classification`` or ``regression`` [inferred from the target].
+
+        Returns a :class:`~shipyard.profiling.Profile`: ``.warnings``, ``.suggestions()``,
+        ``.to_html()``; it renders as the report in a notebook.
+        """
+        from shipyard.profiling import Profile
+
+        body = _params(version=version, target=target, problem_type=problem_type)
+        return Profile.from_dict(self.client.post(self._path("/profile"), json=body))
 
     def append(self, data: Any, *, format: str | None = None, db: str | None = None,
                column_types: dict[str, str] | None = None,

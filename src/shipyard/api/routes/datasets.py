@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
@@ -18,6 +19,7 @@ from shipyard.datasets import dataset_to_dict, version_to_dict
 from shipyard.datasets._export import table_rows
 from shipyard.errors import InvalidRequest
 from shipyard.names import check_name
+from shipyard.profiling import Profile, VersionProfiles
 from shipyard.tokens import Principal
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
@@ -143,3 +145,41 @@ def download(
 def delete_dataset(name: str, svc: Services = Depends(services),
                    who: Principal = Depends(current_principal)) -> dict[str, Any]:
     return {"name": name, "deleted_versions": svc.datasets.delete(name, who.name)}
+
+
+class ProfileBody(BaseModel):
+    version: int | None = Field(default=None, ge=1, description="The version to profile [latest].")
+    target: str | None = Field(default=None, description="A column to analyse the others against.")
+    problem_type: str | None = Field(
+        default=None, description="classification or regression [inferred from the target].")
+
+
+#: The report may show any text from the data: let the browser run nothing and fetch nothing.
+_REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+def _profiles(svc: Services) -> VersionProfiles:
+    return VersionProfiles(svc.datasets, svc.artifacts, svc.settings.tmp_dir)
+
+
+@router.post("/{name}/profile", **permit("read"))
+def profile_dataset(name: str, body: ProfileBody | None = None,
+                    svc: Services = Depends(services)) -> dict[str, Any]:
+    """The profile snapshot of a version: computed once per content and target, then cached."""
+    body = body or ProfileBody()
+    return _profiles(svc).snapshot(name, body.version, body.target, body.problem_type)
+
+
+@router.get("/{name}/profile.html", response_class=HTMLResponse, **permit("read"))
+def profile_report(
+    name: str, version: Annotated[int | None, Query(ge=1)] = None,
+    target: str | None = None, problem_type: str | None = None,
+    svc: Services = Depends(services),
+) -> HTMLResponse:
+    """The profile as a self-contained HTML report, drawn from the cached snapshot."""
+    doc = _profiles(svc).snapshot(name, version, target, problem_type)
+    source = doc["source"]
+    title = f"Profile of {source['dataset']} v{source['version']}" + (
+        f", target {target}" if target else "")
+    return HTMLResponse(Profile.from_dict(doc).to_html(title),
+                        headers={"Content-Security-Policy": _REPORT_CSP})
