@@ -169,6 +169,22 @@ def test_drift_alerts_webhook_retraining_and_model_quality(loop: dict[str, Any],
     assert "accuracy" in html.read_text()
     del constraints
 
+    # Any dataset version can be checked too: a version with a broken column is flagged,
+    # and the capture's window chain is left alone.
+    broken = df.head(300).assign(tenure=-5, contract="Weekly")
+    c.post("/api/v1/datasets", data={"name": "churn-broken"}, files={
+        "file": ("b.csv", broken.to_csv(index=False).encode(), "text/csv")}).raise_for_status()
+    with sy.connect(url=srv.url, token=srv.token(), set_default=False) as sc:
+        checked = sy.Monitor("churn-watch", client=sc).check("churn-broken", timeout=240)
+    assert checked["status"] == "Completed" and checked["trigger"] == "dataset", checked
+    report = c.get("/api/v1/monitors/churn-watch/report",
+                   params={"run": checked["run"]}).json()
+    found = {(v["column"], v["check"]) for v in report["quality"]["violations"]}
+    assert ("tenure", "out_of_range") in found and ("contract", "unseen_category") in found, found
+    assert "churn" not in {v["column"] for v in report["quality"]["violations"]}
+    assert any(col["column"] == "prediction" and col["test"]
+               for col in report["drift"]["outputs"])
+
 
 def test_bad_input_is_refused_and_nothing_is_stored(loop: dict[str, Any], tmp_path: Path
                                                     ) -> None:

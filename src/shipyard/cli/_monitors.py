@@ -129,6 +129,21 @@ def run(name: NameArg,
     _run_line(doc)
 
 
+@app.command("check")
+def check(name: NameArg,
+          dataset: Annotated[str, typer.Option("--dataset", metavar="DATASET[:VERSION]",
+                                               help="The dataset version to check.")],
+          no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")
+                             ] = False,
+          json_out: JsonOpt = False) -> None:
+    """Check a dataset version against the monitor's baseline (quality and drift)."""
+    doc = Monitor(name, client=client(), _doc={}).check(dataset, wait=not no_wait)
+    if json_out:
+        print_json(doc)
+        return
+    _run_line(doc)
+
+
 @app.command("reports")
 def reports(
     name: NameArg,

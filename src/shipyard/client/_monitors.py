@@ -127,7 +127,15 @@ class Monitor(Resource):
 
     def run(self, *, wait: bool = True, timeout: float = 300) -> dict[str, Any]:
         """Run now over the invocations captured since the last run; wait for its report."""
-        doc = self.client.post(self._path("/runs"))
+        return self._follow(self.client.post(self._path("/runs")), wait, timeout)
+
+    def check(self, dataset: Any, *, wait: bool = True, timeout: float = 300) -> dict[str, Any]:
+        """Check a dataset version (``"name[:version]"`` or a Dataset) against the baseline."""
+        ref = dataset if isinstance(dataset, str) else f"{dataset.name}:{dataset.version}"
+        return self._follow(self.client.post(self._path("/checks"), {"dataset": ref}),
+                            wait, timeout)
+
+    def _follow(self, doc: dict[str, Any], wait: bool, timeout: float) -> dict[str, Any]:
         if not wait:
             return dict(doc)
         deadline = time.monotonic() + timeout

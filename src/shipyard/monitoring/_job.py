@@ -76,6 +76,12 @@ def main(job_dir: Path) -> None:
     print(f"monitor {config.get('monitor')}: baseline {len(reference)} rows, window "
           f"{len(window)} rows, model {config.get('model')}", flush=True)
 
+    if "prediction" not in window.columns and len(window):
+        # A dataset version, not a capture: the model scores it, for prediction drift.
+        exclude = list(config.get("exclude") or [])
+        inputs = baseline_inputs(window, signature, exclude)
+        window = pd.concat([window.drop(columns=exclude, errors="ignore").reset_index(drop=True),
+                            _model_outputs(pipeline, inputs)], axis=1)
     base = baseline_inputs(reference, signature, list(config.get("exclude") or []))
     if len(base) > PREDICTION_SAMPLE_ROWS:
         base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)

@@ -236,22 +236,43 @@ class MonitorService:
                             "check the endpoint's capture percentage."})
                 window_version = self._ingest_frame(window_dataset(name), frame, "replace",
                                                     actor)
-                job = self._submit(mon, run, window_version, actor)
+                job = self._submit(mon, run, f"{window_dataset(name)}:{window_version}", actor)
             except ShipyardError as exc:
                 return self.repo.update_run(name, run.seq, status="Failed", error=exc.message,
                                             finished_at=utcnow())
             return self.repo.update_run(name, run.seq, status="Running", job_id=job.id,
                                         summary={"rows": len(frame)})
 
-    def _submit(self, mon: MonitorRecord, run: MonitorRunRecord, window_version: int,
-                actor: str | None) -> Any:
+    def check_dataset(self, name: str, dataset: str, actor: str | None = None
+                      ) -> MonitorRunRecord:
+        """Check a dataset version (not the capture) against the baseline: a run of its own.
+
+        The model scores the rows, so prediction drift is reported too; the window chain
+        of the capture runs is not touched.
+        """
+        ds, version = _parse_ref(dataset)
+        rec = self.datasets.version(ds, version)  # NotFound → 404
+        mon = self.repo.get(name)
+        run = self.repo.add_run(name, "dataset", None, utcnow())
+        try:
+            job = self._submit(mon, run, f"{ds}:{rec.version}", actor, labels=False)
+        except ShipyardError as exc:
+            return self.repo.update_run(name, run.seq, status="Failed", error=exc.message,
+                                        finished_at=utcnow())
+        return self.repo.update_run(name, run.seq, status="Running", job_id=job.id,
+                                    summary={"rows": rec.num_rows, "dataset": f"{ds}:"
+                                             f"{rec.version}"})
+
+    def _submit(self, mon: MonitorRecord, run: MonitorRunRecord, current: str,
+                actor: str | None, labels: bool = True) -> Any:
         ep = self.endpoints.get(mon.endpoint)
         model = self._model_of(ep)
         manifest = model["manifest"]
         inputs = {"baseline": f"{mon.baseline['dataset']}:{mon.baseline['version']}",
-                  "current": f"{window_dataset(mon.name)}:{window_version}"}
+                  "current": current}
         try:
-            truth = self.datasets.version(ground_truth_dataset(mon.endpoint))
+            truth = self.datasets.version(ground_truth_dataset(mon.endpoint)) if labels \
+                else None
         except NotFound:
             truth = None
         if truth is not None:

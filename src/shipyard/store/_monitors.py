@@ -212,12 +212,16 @@ class MonitorRepository:
             return [_run(r, name) for r in reversed(rows)]
 
     def last_window_end(self, name: str) -> datetime | None:
-        """Where the latest run that did not fail stopped reading (the next one starts there)."""
+        """Where the latest window run that did not fail stopped reading (the next starts there).
+
+        Checks of a dataset version (trigger ``dataset``) read no window and do not count.
+        """
         with self.db.read() as conn:
             mon = self._get(conn, name)
             value = conn.execute(select(func.max(monitor_runs.c.window_end)).where(
                 monitor_runs.c.monitor_id == mon.id,
-                monitor_runs.c.status != "Failed")).scalar()
+                monitor_runs.c.status != "Failed",
+                monitor_runs.c.trigger != "dataset")).scalar()
             return as_utc(value) if value is not None else None
 
     def run_of_job(self, job_id: str) -> MonitorRunRecord | None:

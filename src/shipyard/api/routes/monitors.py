@@ -121,6 +121,17 @@ def run(name: str, svc: Services = Depends(services),
     return run_to_dict(svc.monitors.run(name, "manual", who.name))
 
 
+class CheckBody(BaseModel):
+    dataset: str = Field(description="The dataset version to check, NAME or NAME:VERSION.")
+
+
+@router.post("/{name}/checks", status_code=202, **permit("write"))
+def check(name: str, body: CheckBody, svc: Services = Depends(services),
+          who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Check a dataset version against the baseline (data quality, drift): a run of its own."""
+    return run_to_dict(svc.monitors.check_dataset(name, body.dataset, who.name))
+
+
 @router.get("/{name}/runs", **permit("read"))
 def runs(name: str, limit: int = Query(100, ge=1, le=10_000),
          svc: Services = Depends(services)) -> list[dict[str, Any]]:
