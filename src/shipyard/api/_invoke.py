@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 import anyio.to_thread
 
 from shipyard.endpoints import Forwarder, invoke
-from shipyard.errors import Forbidden, PayloadTooLarge, ShipyardError
+from shipyard.errors import Forbidden, ShipyardError
 from shipyard.serving import DEFAULT_MAX_BODY_BYTES
+from shipyard.serving._app import read_body
 from shipyard.tokens import Principal
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,12 +59,10 @@ class InvocationPath:
                 raise Forbidden(
                     f"Token {principal.name!r} has role {principal.role!r}, which may not "
                     f"{PERMISSION} here; ask an admin for a token with a role that may.")
-            body = await _read_body(receive, headers.get(b"content-length"), self.max_body)
+            body = await read_body(receive, headers.get(b"content-length"), self.max_body)
             svc = self.services()
             answer = await invoke(svc.endpoint_supervisor, self.forwarder(), _finder(svc), name,
                                   body, headers.get(b"content-type", b""))
-        except _Disconnected:
-            return  # the caller went away before sending the whole body: nothing to answer
         except ShipyardError as exc:
             raw = json.dumps(exc.to_dict()).encode()
             await _respond(send, exc.http_status,
@@ -83,28 +82,3 @@ async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]],
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
-    too_large = PayloadTooLarge(
-        f"The body is larger than the invocation limit of {cap} bytes; send fewer rows "
-        "per request.", limit=cap)
-    if length is not None and length.isdigit() and int(length) > cap:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > cap:
-            raise too_large
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-class _Disconnected(Exception):
-    pass

@@ -111,7 +111,7 @@ class ServingApp:
                 length = value
         try:
             kind = media_kind(content_type)  # before a byte of the body is read
-            body = await _read_body(receive, length, self.config.max_body_bytes)
+            body = await read_body(receive, length, self.config.max_body_bytes)
             table = parse_body(kind, body)
             if len(table) <= INLINE_ROWS:
                 prediction = self.predictor.predict(table)
@@ -142,7 +142,8 @@ class ServingApp:
                                 prediction.proba, self.predictor.classes)
 
 
-async def _read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
+async def read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
+    """The request body, refused with 413 past ``cap`` bytes (declared or as it arrives)."""
     too_large = PayloadTooLarge(
         f"The body is larger than this endpoint's limit of {cap} bytes; send fewer rows "
         "per request.", limit=cap)
