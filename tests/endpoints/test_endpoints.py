@@ -152,6 +152,17 @@ def test_invocation_errors(server: LocalServer, deployed: dict) -> None:
     assert r.status_code == 401
     r = c.post("/api/v1/endpoints", json={"name": "x", "model": f"churn:{deployed['approved']}"})
     assert r.status_code == 403  # a viewer may invoke but not deploy
+    # Through the stable URL too: a body over the cap is 413 before it is read whole, and
+    # a pickle is 415 at the instance (the control plane never parses a body).
+    r = c.post("/api/v1/endpoints/churn-ep/invocations", content=b"[" + b" " * (7 << 20) + b"]",
+               headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    import pickle
+
+    r = c.post("/api/v1/endpoints/churn-ep/invocations", content=pickle.dumps(rows(1)),
+               headers={"content-type": "application/python-pickle"})
+    assert r.status_code == 415, r.text
+    assert c.post("/api/v1/endpoints/churn-ep/invocations", json=rows(1)).status_code == 200
 
 
 def test_sdk_deploy_invoke_delete(server: LocalServer, deployed: dict) -> None:
