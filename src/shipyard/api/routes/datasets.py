@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
@@ -15,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._uploads import saved_uploads
 from shipyard.datasets import dataset_to_dict, version_to_dict
 from shipyard.datasets._export import table_rows
 from shipyard.errors import InvalidRequest
@@ -50,24 +47,11 @@ def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[Upl
     check_name(name, "dataset name")
     types = _json_object("column_types", column_types)
     lineage = _json_object("source", source)
-    svc.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=svc.settings.tmp_dir))
-    try:
-        saved: list[tuple[str, Path]] = []
-        for i, upload in enumerate(files):
-            path = work / f"upload-{i:05d}"
-            with open(path, "wb") as out:
-                shutil.copyfileobj(upload.file, out, 1024 * 1024)
-            # The client's file name is a label for messages and format detection only.
-            saved.append((os.path.basename(upload.filename or f"file-{i + 1}"), path))
+    with saved_uploads(files, svc.settings.tmp_dir) as saved:
         rec = svc.datasets.ingest(
             name, saved, mode=mode, format=format or None, column_types=types,
             description=description, source=lineage, actor=who.name, idempotency_key=key,
         )
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        for upload in files:
-            upload.file.close()
     return version_to_dict(rec)
 
 

@@ -7,10 +7,6 @@ Reading needs ``read``; creating, editing, running and uploading ground truth ne
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -19,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._uploads import saved_uploads
 from shipyard.errors import NotFound
 from shipyard.monitoring._service import schedule_name
 from shipyard.scheduling import schedule_to_dict
@@ -175,17 +172,5 @@ def ground_truth(name: str,
                  svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Upload true labels keyed by inference id (or the monitor's label_key column)."""
-    svc.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="labels-", dir=svc.settings.tmp_dir))
-    try:
-        saved: list[tuple[str, Path]] = []
-        for i, upload in enumerate(file):
-            path = work / f"upload-{i:05d}"
-            with open(path, "wb") as out:
-                shutil.copyfileobj(upload.file, out, 1024 * 1024)
-            saved.append((os.path.basename(upload.filename or f"file-{i + 1}"), path))
+    with saved_uploads(file, svc.settings.tmp_dir, prefix="labels-") as saved:
         return svc.monitors.add_ground_truth(name, saved, who.name, format or None)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        for upload in file:
-            upload.file.close()
