@@ -199,6 +199,10 @@ def test_bad_input_is_refused_and_nothing_is_stored(loop: dict[str, Any], tmp_pa
           "config": {"drift": {"tests": {"tenure": "no-such-test"}}}}, 400),
         ({"name": "m1", "endpoint": "churn-live", "baseline": "churn",
           "retrain": {"kind": "training"}}, 400),
+        ({"name": "m1", "endpoint": "churn-live", "baseline": "churn",
+          "config": {"drift": {"speed": "fast"}}}, 400),
+        ({"name": "m1", "endpoint": "churn-live", "baseline": "churn", "every": "1h",
+          "cron": "0 * * * *"}, 400),
     ]
     for body, status in cases:
         r = c.post("/api/v1/monitors", json=body)

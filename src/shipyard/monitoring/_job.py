@@ -109,7 +109,7 @@ def main(job_dir: Path) -> None:
         print(f"model quality: {quality.n_matched} of {len(scored)} predictions labelled",
               flush=True)
 
-    report = build_report(baseline, window, drift=DriftOptions(**(config.get("drift") or {})),
+    report = build_report(baseline, window, drift=DriftOptions.from_dict(config.get("drift")),
                           model_quality=quality, meta={
                               k: config.get(k) for k in ("monitor", "endpoint", "model",
                                                          "window_start", "window_end",

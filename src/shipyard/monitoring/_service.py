@@ -112,6 +112,10 @@ class MonitorService:
         dataset, version = _parse_ref(baseline)
         rec = self.datasets.version(dataset, version)  # NotFound → 404
         settings = self._config(config or {})
+        if every or cron:
+            from shipyard.scheduling import Schedule
+
+            Schedule.parse(every=every, cron=cron)  # a bad timing is refused before any work
         if webhook:
             check_webhook_url(webhook, allow_private=self.settings.webhook_allow_private)
         if retrain:
@@ -169,9 +173,9 @@ class MonitorService:
             if not isinstance(out["drift"], Mapping):
                 raise InvalidRequest("drift must be an object of drift options.")
             try:
-                DriftOptions(**out["drift"])
+                DriftOptions.from_dict(out["drift"])
             except TypeError as exc:
-                raise InvalidRequest(f"Unknown drift option: {exc}.") from None
+                raise InvalidRequest(f"A drift option is malformed: {exc}.") from None
         for t in out.get("thresholds") or []:
             try:
                 MetricThreshold(**t)
