@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, S3Server, moto_available
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -75,3 +75,23 @@ def _fresh_pg_database() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """moto's S3 server (``python -m moto.server``) on 127.0.0.1, one per test session."""
+    reason = moto_available()
+    if reason:
+        pytest.skip(reason)
+    srv = S3Server.start(tmp_path_factory.mktemp("moto"))
+    try:
+        srv.create_bucket("shipyard-test")
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def s3_url(s3_server: S3Server) -> str:
+    """A fresh ``s3://bucket/prefix`` of the session's S3 server (endpoint: ``s3_server.env()``)."""
+    return f"s3://shipyard-test/{uuid.uuid4().hex[:12]}"

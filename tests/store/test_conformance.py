@@ -1,48 +1,118 @@
-"""Store conformance: the same behaviour on SQLite and on PostgreSQL."""
+"""Store conformance: migrations, and a conformance case for every repository.
+
+Each repository has a module ``test_<domain>.py`` here that names it in
+``REPOSITORY`` and runs on SQLite and PostgreSQL (the ``db`` fixture). A
+repository exported from :mod:`shipyard.store` without such a module, or with a
+public method its module never calls, fails this file.
+"""
 
 from __future__ import annotations
 
-import threading
+import ast
+import importlib
+import inspect
+from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
-from shipyard.errors import Conflict, NotFound, SchemaTooNew
+import shipyard.store as store
+from shipyard.errors import SchemaTooNew
 from shipyard.store import (
     Database,
-    DatasetRepository,
     EventLog,
     JobRepository,
-    MetricPoint,
-    NewVersion,
-    TokenRepository,
     current_revisions,
     head_revision,
     upgrade,
 )
+from shipyard.store._schema import metadata
+
+from .helpers import errors, race
+
+HERE = Path(__file__).parent
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
+def repository_classes() -> set[type]:
+    """Every class exported from ``shipyard.store`` that is built on a ``Database``."""
+    found = set()
+    for name in store.__all__:
+        obj = getattr(store, name)
+        if inspect.isclass(obj) and obj is not Database:
+            params = list(inspect.signature(obj).parameters)
+            if params[:1] == ["db"]:
+                found.add(obj)
+    return found
+
+
+def conformance_modules() -> dict[type, Path]:
+    out: dict[type, Path] = {}
+    for path in sorted(HERE.glob("test_*.py")):
+        module = importlib.import_module(f"{__package__}.{path.stem}")
+        repo = getattr(module, "REPOSITORY", None)
+        if repo is not None:
+            assert repo not in out, f"{repo.__name__} has two conformance modules"
+            out[repo] = path
+    return out
+
+
+def called_methods(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {node.func.attr for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)}
+
+
+def test_every_repository_has_a_conformance_module() -> None:
+    repos = repository_classes()
+    assert {"TokenRepository", "EventLog", "EndpointRepository", "CatalogRepository",
+            "MonitorRepository", "ScheduleRepository"} <= {r.__name__ for r in repos}
+    missing = sorted(r.__name__ for r in repos - set(conformance_modules()))
+    assert not missing, f"no conformance module (REPOSITORY = ...) for {missing}"
+
+
+@pytest.mark.parametrize("repo", sorted(repository_classes(), key=lambda r: r.__name__),
+                         ids=lambda r: r.__name__)
+def test_every_public_method_is_exercised(repo: type) -> None:
+    path = conformance_modules()[repo]
+    public = {n for n, v in vars(repo).items() if callable(v) and not n.startswith("_")}
+    untested = sorted(public - called_methods(path))
+    assert not untested, f"{path.name} never calls {repo.__name__}.{untested}"
+
+
+# -- migrations -------------------------------------------------------------------------------
+def test_migrations_from_empty_reach_head_and_are_repeatable(db_url: str) -> None:
     database = Database(db_url)
-    upgrade(database)
-    yield database
-    database.dispose()
+    try:
+        assert sa_inspect(database.engine).get_table_names() == []
+        assert upgrade(database) == head_revision()
+        assert current_revisions(database) == {head_revision()}
+        assert upgrade(database) == head_revision()  # a second start changes nothing
+        assert current_revisions(database) == {head_revision()}
+    finally:
+        database.dispose()
 
 
-def _version(shas: list[str], rows: int = 3) -> NewVersion:
-    return NewVersion(
-        parts=[{"sha256": s, "rows": rows, "bytes": 10} for s in shas],
-        schema=[{"name": "a", "dtype": "int64", "semantic_type": "numeric"}],
-        num_rows=rows * len(shas), num_columns=1, size_bytes=10 * len(shas),
-        content_hash="h" + "".join(shas)[:10], source={"type": "upload"},
-    )
+def test_migrated_schema_matches_the_table_definitions(db: Database) -> None:
+    """What the migrations build is what the repositories' Table objects describe."""
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(ctx, metadata)
+    assert diff == []
 
 
-def test_migrations_reach_head_and_are_repeatable(db: Database) -> None:
-    assert current_revisions(db) == {head_revision()}
-    assert upgrade(db) == head_revision()  # a second start changes nothing
-    assert current_revisions(db) == {head_revision()}
+def test_two_servers_migrating_one_empty_database_at_once(db_url: str) -> None:
+    databases = [Database(db_url) for _ in range(3)]
+    try:
+        results = race(lambda i: upgrade(databases[i]), n=3)
+        assert not errors(results), errors(results)
+        assert results == [head_revision()] * 3
+        assert current_revisions(databases[0]) == {head_revision()}
+    finally:
+        for d in databases:
+            d.dispose()
 
 
 def test_schema_newer_than_known_is_refused(db: Database) -> None:
@@ -50,108 +120,6 @@ def test_schema_newer_than_known_is_refused(db: Database) -> None:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
     with pytest.raises(SchemaTooNew, match="newer than this Shipyard knows"):
         upgrade(db)
-
-
-def test_tokens(db: Database) -> None:
-    repo = TokenRepository(db, EventLog(db))
-    rec = repo.create("alice", "viewer", "a" * 64, "admin")
-    assert (rec.name, rec.role, rec.active) == ("alice", "viewer", True)
-    with pytest.raises(Conflict):
-        repo.create("alice", "admin", "b" * 64)
-    assert repo.find_active_by_hash("a" * 64).name == "alice"
-    assert repo.revoke("alice").revoked_at is not None
-    assert repo.find_active_by_hash("a" * 64) is None
-    with pytest.raises(NotFound):
-        repo.revoke("nobody")
-    kinds = [e.kind for e in EventLog(db).list(resource_type="token")]
-    assert kinds == ["token.created", "token.revoked"]
-
-
-def test_dataset_versions_append_and_delete(db: Database) -> None:
-    repo = DatasetRepository(db, EventLog(db))
-    v1 = repo.add_version("churn", _version(["s1"]), must_exist=False, actor="u")
-    assert v1.version == 1 and v1.num_rows == 3
-    with pytest.raises(Conflict):
-        repo.add_version("churn", _version(["s9"]), must_exist=False, actor="u")
-    with pytest.raises(NotFound):
-        repo.add_version("nope", _version(["s9"]), must_exist=True, actor="u")
-    v2 = repo.add_version("churn", _version(["s1", "s2"]), must_exist=True, actor="u")
-    assert v2.version == 2 and v2.num_rows == 6
-    assert [v.version for v in repo.versions("churn")] == [1, 2]
-    assert repo.get("churn").latest.version == 2
-    assert repo.version("churn", 1).parts[0]["sha256"] == "s1"
-    repo.add_version("other", _version(["s2"]), must_exist=None, actor="u")
-    assert [d.name for d in repo.list()] == ["churn", "other"]
-    # s2 is still used by "other": only s1 is free to delete.
-    assert repo.delete("churn", "u") == ["s1"]
-    with pytest.raises(NotFound):
-        repo.get("churn")
-
-
-def test_dataset_idempotency(db: Database) -> None:
-    repo = DatasetRepository(db, EventLog(db))
-    a = repo.add_version("d", _version(["x"]), must_exist=None, actor="u", idempotency=("k1", "h1"))
-    b = repo.add_version("d", _version(["x"]), must_exist=None, actor="u", idempotency=("k1", "h1"))
-    assert (a.version, b.version) == (1, 1)
-    with pytest.raises(Conflict, match="different request body"):
-        repo.add_version("d", _version(["y"]), must_exist=None, actor="u", idempotency=("k1", "h2"))
-    assert len(repo.versions("d")) == 1
-
-
-def _job(repo: JobRepository, job_id: str, key: tuple[str, str] | None = None):
-    return repo.create(job_id, "processing", {"x": 1}, name=None, max_attempts=1, actor="u",
-                       initial_status="Pending", idempotency=key)
-
-
-def test_job_transitions_are_guarded(db: Database) -> None:
-    repo = JobRepository(db, EventLog(db))
-    job, created = _job(repo, "j1")
-    assert created and job.status == "Pending" and job.attempts == 0
-    assert repo.transition("j1", "Starting", ["Pending"], attempts=1).status == "Starting"
-    # A second actor trying the same move loses.
-    assert repo.transition("j1", "Starting", ["Pending"]) is None
-    assert repo.transition("j1", "Running", ["Starting"], pid=123).pid == 123
-    done = repo.transition("j1", "Failed", ["Running"], reason="worker_lost")
-    assert (done.status, done.reason) == ("Failed", "worker_lost")
-    assert [j.id for j in repo.list(statuses=["Failed"])] == ["j1"]
-    statuses = [e.payload["status"] for e in EventLog(db).list(resource_id="j1")
-                if e.kind == "job.status_changed"]
-    assert statuses == ["Starting", "Running", "Failed"]
-
-
-def test_job_idempotency_under_concurrency(db: Database) -> None:
-    repo = JobRepository(db, EventLog(db))
-    results: list[str] = []
-    errors: list[Exception] = []
-
-    def submit(i: int) -> None:
-        try:
-            job, _ = _job(repo, f"job-{i}", ("same-key", "same-body"))
-            results.append(job.id)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert len(set(results)) == 1
-    assert len(repo.list()) == 1
-    with pytest.raises(Conflict):
-        _job(repo, "job-x", ("same-key", "other-body"))
-
-
-def test_job_metrics_series(db: Database) -> None:
-    repo = JobRepository(db, EventLog(db))
-    _job(repo, "j1")
-    repo.add_metrics("j1", [MetricPoint("loss", 1.0 / (i + 1), i, 1000.0 + i) for i in range(5)])
-    series = repo.metrics("j1", "loss")
-    assert [p.step for p in series] == [0, 1, 2, 3, 4]
-    assert series[-1].value == pytest.approx(0.2)
-    with pytest.raises(NotFound):
-        repo.metrics("nope")
 
 
 def test_migration_from_0001_keeps_data(db_url: str) -> None:
@@ -178,38 +146,3 @@ def test_migration_from_0001_keeps_data(db_url: str) -> None:
     assert old.status == "Completed" and old.experiment is None and old.tags == {}
     assert [p.value for p in repo.metrics("old")] == [0.5]
     database.dispose()
-
-
-def test_experiments(db: Database) -> None:
-    from shipyard.store import ExperimentRepository
-
-    repo = ExperimentRepository(db, EventLog(db))
-    crit = [{"metric": "roc_auc", "split": "test", "op": ">=", "threshold": 0.8}]
-    rec = repo.upsert("churn", "u", problem_statement="Who leaves?", success_criteria=crit)
-    assert rec.success_criteria == crit and rec.problem_statement == "Who leaves?"
-    rec = repo.upsert("churn", "u", description="d")
-    assert rec.description == "d" and rec.success_criteria == crit
-    assert [e.name for e in repo.list()] == ["churn"]
-    assert repo.find("nope") is None
-
-
-def test_registry_versions_and_status(db: Database) -> None:
-    from shipyard.store import RegistryRepository
-
-    repo = RegistryRepository(db, EventLog(db))
-    kw = dict(job_id="j1", bundle={}, metrics={"test": {"roc_auc": 0.8}}, lineage={}, card={},
-              criteria={}, actor="ds")
-    v1 = repo.add_version("churn", status="PendingManualApproval", **kw)
-    v2 = repo.add_version("churn", status="PendingManualApproval", **kw)
-    assert (v1.version, v2.version) == (1, 2)
-    ok = repo.set_status("churn", 1, "Approved", ["PendingManualApproval"], comment="lgtm",
-                         actor="boss")
-    assert (ok.status, ok.status_comment, ok.status_changed_by) == ("Approved", "lgtm", "boss")
-    with pytest.raises(Conflict):
-        repo.set_status("churn", 1, "Approved", ["PendingManualApproval"], comment=None, actor="x")
-    assert repo.get("churn", status="Approved").version == 1
-    assert repo.get("churn").version == 2
-    with pytest.raises(NotFound):
-        repo.get("nope")
-    kinds = [e.kind for e in EventLog(db).list(resource_type="model_version")]
-    assert kinds == ["model_version.registered"] * 2 + ["model_version.status_changed"]

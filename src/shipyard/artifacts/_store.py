@@ -6,6 +6,13 @@ read checks the bytes against their name. Named objects (``named/<key>``) are
 for things found by name, such as a job's log; their keys pass
 :func:`safe_key`, and on a local folder the resolved path must stay inside the
 root even through symlinks.
+
+On S3 (``s3://bucket/prefix``, needs ``pip install 'shipyard[s3]'``) an object is
+written with one PUT, or a multipart upload for a large one; S3 makes either
+visible whole or not at all, so there is no temporary name to rename. Reads and
+writes go in bounded blocks, never a whole object in memory. The endpoint and
+credentials come from the standard AWS settings (``AWS_ENDPOINT_URL_S3`` for an
+S3-compatible server, ``AWS_ACCESS_KEY_ID``…), or from ``options``.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -24,6 +31,13 @@ from shipyard.artifacts._keys import UnsafeKey, check_sha256, safe_key
 from shipyard.errors import IntegrityError, NotFound
 
 CHUNK = 1024 * 1024
+#: Bytes an fsspec file fetches per request when read (s3fs would fetch 50 MiB ahead).
+READ_BLOCK = 8 * CHUNK
+#: Part size of a multipart upload to S3 (5 MiB is S3's minimum, 10,000 parts its maximum).
+S3_PART = 8 * CHUNK
+S3_MAX_PARTS = 10_000
+#: URL schemes of object stores that write an object atomically with one request.
+_OBJECT_STORES = ("s3", "s3a")
 
 
 @dataclass(frozen=True)
@@ -108,10 +122,25 @@ class LocalBackend:
 
 
 class FsspecBackend:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: Mapping[str, Any] | None = None) -> None:
         import fsspec
 
-        self.fs, root = fsspec.core.url_to_fs(url)
+        scheme = url.split("://", 1)[0].lower()
+        self.object_store = scheme in _OBJECT_STORES
+        opts = dict(options or {})
+        if self.object_store:
+            # Another server or a job may change the bucket: never answer from a listing
+            # this process cached earlier.
+            opts.setdefault("use_listings_cache", False)
+        try:
+            self.fs, root = fsspec.core.url_to_fs(url, **opts)
+        except ImportError as exc:
+            fix = ("install it with: pip install 'shipyard[s3]'" if self.object_store
+                   else "install the package it names")
+            raise ModuleNotFoundError(
+                f"An artifact store at {scheme}:// needs a package that is not installed "
+                f"({exc}); {fix}."
+            ) from exc
         self.root = root.rstrip("/")
         self.fs.makedirs(self.root, exist_ok=True)
 
@@ -119,13 +148,22 @@ class FsspecBackend:
         return f"{self.root}/{key}"
 
     def put_file(self, src: Path, key: str) -> None:
+        if self.object_store:
+            # One PUT (or a multipart upload completed in one request) is atomic on S3: a
+            # reader sees the old object or the whole new one, never a part of it.
+            size = src.stat().st_size
+            part = max(S3_PART, -(-size // S3_MAX_PARTS))
+            # One part in flight: s3fs reads max_concurrency parts ahead, each copied once
+            # more by the HTTP client, so memory stays at about two parts per upload.
+            self.fs.put_file(str(src), self._p(key), chunksize=part, max_concurrency=1)
+            return
         tmp = self._p(f".tmp/{uuid.uuid4().hex}.part")
         self.fs.put_file(str(src), tmp)
         self.fs.mv(tmp, self._p(key))
 
     def open(self, key: str) -> IO[bytes]:
         try:
-            return self.fs.open(self._p(key), "rb")
+            return self.fs.open(self._p(key), "rb", block_size=READ_BLOCK)
         except FileNotFoundError as exc:
             raise NotFound(f"No artifact {key!r} in the store.") from exc
 
@@ -149,21 +187,26 @@ class FsspecBackend:
         return None
 
 
-def open_backend(url: str) -> Backend:
-    """Choose the backend by URL scheme: a plain path or ``file://`` is a local folder."""
+def open_backend(url: str, options: Mapping[str, Any] | None = None) -> Backend:
+    """Choose the backend by URL scheme: a plain path or ``file://`` is a local folder.
+
+    ``options`` are fsspec storage options for any other URL (for S3, e.g.
+    ``endpoint_url``, ``key``, ``secret``); without them the AWS defaults apply.
+    """
     if "://" not in url:
         return LocalBackend(Path(url))
     if url.startswith("file://"):
         return LocalBackend(Path(url[len("file://") :]))
-    return FsspecBackend(url)
+    return FsspecBackend(url, options)
 
 
 class ArtifactStore:
     """Content-addressed objects plus safely named ones, over one backend."""
 
-    def __init__(self, url: str, tmp_dir: Path | None = None) -> None:
+    def __init__(self, url: str, tmp_dir: Path | None = None,
+                 options: Mapping[str, Any] | None = None) -> None:
         self.url = url
-        self.backend = open_backend(url)
+        self.backend = open_backend(url, options)
         self.tmp_dir = tmp_dir
 
     @staticmethod
@@ -220,19 +263,28 @@ class ArtifactStore:
                 raise IntegrityError(f"Artifact {sha} failed its SHA-256 check; it was altered.")
             return local
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".blob")
-        with os.fdopen(fd, "wb") as out:
-            for chunk in self.iter_chunks(sha):
-                out.write(chunk)
+        self._write_checked(sha, fd, Path(name))
         return Path(name)
 
     def copy_to(self, sha: str, dest: Path) -> None:
-        """Write a checked copy of an object to ``dest`` (a local path Shipyard chose)."""
+        """Write a checked copy of an object to ``dest`` (a local path Shipyard chose).
+
+        An object that is missing or fails its check leaves nothing at ``dest``.
+        """
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
-        with open(tmp, "wb") as out:
-            for chunk in self.iter_chunks(sha):
-                out.write(chunk)
+        self._write_checked(sha, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), tmp)
         os.replace(tmp, dest)
+
+    def _write_checked(self, sha: str, fd: int, path: Path) -> None:
+        """Stream an object into ``fd``; remove ``path`` if it is missing or altered."""
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.iter_chunks(sha):
+                    out.write(chunk)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
     # -- named ---------------------------------------------------------------------------
     def put_named(self, key: str, path: str | Path) -> str:

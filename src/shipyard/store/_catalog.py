@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -31,6 +30,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import metadata
+from shipyard.store._types import UtcDateTime, by_code_point
 
 catalog_locations = Table(
     "catalog_locations",
@@ -40,10 +40,10 @@ catalog_locations = Table(
     Column("url", Text, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("description", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
-    Column("crawled_at", DateTime(timezone=True)),
+    Column("crawled_at", UtcDateTime()),
     Column("crawl", JSON, nullable=False),
 )
 
@@ -63,7 +63,7 @@ catalog_tables = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("num_rows", BigInteger),
     Column("error", Text),
-    Column("crawled_at", DateTime(timezone=True), nullable=False),
+    Column("crawled_at", UtcDateTime(), nullable=False),
     UniqueConstraint("location_id", "name", name="uq_catalog_table"),
 )
 
@@ -174,7 +174,7 @@ class CatalogRepository:
     def list_locations(self) -> builtins.list[LocationRecord]:
         with self.db.read() as conn:
             rows = conn.execute(select(catalog_locations)
-                                .order_by(catalog_locations.c.name)).all()
+                                .order_by(by_code_point(catalog_locations.c.name))).all()
         return [_location(r) for r in rows]
 
     def delete_location(self, name: str, actor: str | None) -> int:
@@ -220,7 +220,8 @@ class CatalogRepository:
     def list_tables(self, location: str | None = None) -> builtins.list[TableRecord]:
         q = (select(catalog_tables, catalog_locations.c.name.label("location_name"))
              .join(catalog_locations, catalog_locations.c.id == catalog_tables.c.location_id)
-             .order_by(catalog_locations.c.name, catalog_tables.c.name))
+             .order_by(by_code_point(catalog_locations.c.name),
+                       by_code_point(catalog_tables.c.name)))
         with self.db.read() as conn:
             if location is not None:
                 self._location_row(conn, location)
@@ -232,7 +233,8 @@ class CatalogRepository:
         """Tables called ``name`` in any location."""
         q = (select(catalog_tables, catalog_locations.c.name.label("location_name"))
              .join(catalog_locations, catalog_locations.c.id == catalog_tables.c.location_id)
-             .where(catalog_tables.c.name == name).order_by(catalog_locations.c.name))
+             .where(catalog_tables.c.name == name)
+             .order_by(by_code_point(catalog_locations.c.name)))
         with self.db.read() as conn:
             return [_table(r.location_name, r) for r in conn.execute(q).all()]
 

@@ -15,6 +15,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import dataset_versions, datasets
+from shipyard.store._types import by_code_point
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class DatasetRepository:
 
     def list(self) -> list[DatasetRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(select(datasets).order_by(datasets.c.name)).all()
+            rows = conn.execute(select(datasets).order_by(by_code_point(datasets.c.name))).all()
             return [self._dataset(r, self._get_version(conn, r.name, None)) for r in rows]
 
     @staticmethod

@@ -14,6 +14,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import endpoints
+from shipyard.store._types import by_code_point
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class EndpointRepository:
 
     def list(self) -> list[EndpointRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(select(endpoints).order_by(endpoints.c.name)).all()
+            rows = conn.execute(select(endpoints).order_by(by_code_point(endpoints.c.name))).all()
         return [_endpoint(r) for r in rows]
 
     def update(

@@ -10,6 +10,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from shipyard.errors import InvalidRequest
+from shipyard.store._types import json_dumps
+
+#: The PostgreSQL advisory lock every write transaction takes first (see :func:`_setup_postgres`).
+WRITE_LOCK_KEY = 0x5368_6970_7961_7264  # "Shipyard"
+#: How long a write waits for another one before it fails (SQLite's busy timeout is the same).
+WRITE_LOCK_TIMEOUT_S = 30
 
 
 def normalise_url(url: str) -> str:
@@ -43,16 +49,34 @@ def _setup_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _setup_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # Write transactions run one at a time, as on SQLite (BEGIN IMMEDIATE). The
+        # repositories rely on it: version numbers are max + 1, checks read before they
+        # write, and event ids must commit in id order or a follower reading
+        # ``after_id`` skips the one committed late. The lock is a transaction-level
+        # advisory lock taken before anything else, so it cannot deadlock with row
+        # locks, and it covers every server sharing the database (migrations included).
+        if conn.get_execution_options().get("shipyard_write"):
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT_S}s'")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with the settings Shipyard relies on."""
     real = normalise_url(url)
     if real.startswith("sqlite"):
         engine = create_engine(
-            real, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool
+            real, connect_args={"check_same_thread": False, "timeout": 30}, poolclass=NullPool,
+            json_serializer=json_dumps,
         )
         _setup_sqlite(engine)
         return engine
-    return create_engine(real, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(real, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                           json_serializer=json_dumps)
+    _setup_postgres(engine)
+    return engine
 
 
 class Database:

@@ -14,6 +14,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import experiments
+from shipyard.store._types import by_code_point
 
 
 @dataclass(frozen=True)
@@ -100,5 +101,6 @@ class ExperimentRepository:
 
     def list(self) -> list[ExperimentRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(select(experiments).order_by(experiments.c.name)).all()
+            q = select(experiments).order_by(by_code_point(experiments.c.name))
+            rows = conn.execute(q).all()
         return [_record(r) for r in rows]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from shipyard.errors import NotFound
+from shipyard.errors import Conflict, InvalidRequest, NotFound
 from shipyard.store import _idempotency
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
@@ -128,14 +129,15 @@ class JobRepository:
                     conn, "job.created", "job", job_id, actor, kind=kind, status=initial_status
                 )
                 return self._get(conn, job_id), True
-        except SAIntegrityError:
-            if not idempotency:
-                raise
-            with self.db.read() as conn:
-                done = _idempotency.lookup(conn, "jobs", *idempotency)
-                if done is None:
-                    raise
-                return self._get(conn, done), False
+        except SAIntegrityError as exc:
+            if idempotency:
+                with self.db.read() as conn:
+                    done = _idempotency.lookup(conn, "jobs", *idempotency)
+                    if done is not None:
+                        return self._get(conn, done), False
+            raise Conflict(
+                f"A job with id {job_id!r} already exists; submit again for a new id."
+            ) from exc
 
     def transition(
         self,
@@ -210,8 +212,20 @@ class JobRepository:
 
     # -- metrics --------------------------------------------------------------------------
     def add_metrics(self, job_id: str, points: Sequence[MetricPoint]) -> None:
+        """Append metric points; all or none (a NaN or infinity refuses the whole batch).
+
+        Raises:
+            InvalidRequest: a value or timestamp is not a finite number (SQLite would
+                store NaN as NULL and fail, PostgreSQL would keep it).
+        """
         if not points:
             return
+        for p in points:
+            if not (math.isfinite(p.value) and math.isfinite(p.timestamp)):
+                raise InvalidRequest(
+                    f"Metric {p.name!r} of job {job_id} must be a finite number; got "
+                    f"{p.value!r} at {p.timestamp!r}. Log finite values only."
+                )
         with self.db.write() as conn:
             conn.execute(
                 insert(job_metrics),

@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Connection,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -32,6 +31,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import metadata
+from shipyard.store._types import UtcDateTime, by_code_point
 
 monitors = Table(
     "monitors",
@@ -41,8 +41,8 @@ monitors = Table(
     Column("endpoint", String(128), nullable=False),
     Column("baseline", JSON, nullable=False),
     Column("config", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
 )
 
@@ -56,14 +56,14 @@ monitor_runs = Table(
     Column("status", String(32), nullable=False),
     Column("trigger", String(32), nullable=False),
     Column("job_id", String(128)),
-    Column("window_start", DateTime(timezone=True)),
-    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("window_start", UtcDateTime()),
+    Column("window_end", UtcDateTime(), nullable=False),
     Column("summary", JSON, nullable=False),
     Column("report_key", String(128)),
     Column("html_key", String(128)),
     Column("error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime()),
     UniqueConstraint("monitor_id", "seq", name="uq_monitor_run_seq"),
     Index("ix_monitor_runs_job", "job_id"),
 )
@@ -146,7 +146,7 @@ class MonitorRepository:
             return self._get(conn, name)
 
     def list(self, endpoint: str | None = None) -> builtins.list[MonitorRecord]:
-        query = select(monitors).order_by(monitors.c.name)
+        query = select(monitors).order_by(by_code_point(monitors.c.name))
         if endpoint is not None:
             query = query.where(monitors.c.endpoint == endpoint)
         with self.db.read() as conn:

@@ -14,6 +14,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import model_groups, model_versions
+from shipyard.store._types import by_code_point
 
 
 @dataclass(frozen=True)
@@ -278,7 +279,9 @@ class RegistryRepository:
         with self.db.read() as conn:
             return [
                 _group(r)
-                for r in conn.execute(select(model_groups).order_by(model_groups.c.name)).all()
+                for r in conn.execute(
+                    select(model_groups).order_by(by_code_point(model_groups.c.name))
+                ).all()
             ]
 
     def versions(self, group: str) -> list[ModelVersionRecord]:

@@ -12,7 +12,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
-    DateTime,
     Index,
     Integer,
     String,
@@ -30,6 +29,7 @@ from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
 from shipyard.store._schema import metadata
+from shipyard.store._types import UtcDateTime, by_code_point
 
 schedules = Table(
     "schedules",
@@ -41,12 +41,12 @@ schedules = Table(
     Column("cron", String(128)),
     Column("every", String(32)),
     Column("enabled", Boolean, nullable=False),
-    Column("next_run_at", DateTime(timezone=True)),
-    Column("last_run_at", DateTime(timezone=True)),
+    Column("next_run_at", UtcDateTime()),
+    Column("last_run_at", UtcDateTime()),
     Column("last_job_id", String(128)),
     Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
     Index("ix_schedules_due", "enabled", "next_run_at"),
 )
@@ -120,7 +120,7 @@ class ScheduleRepository:
             return self._get(conn, name)
 
     def list(self, kind: str | None = None) -> builtins.list[ScheduleRecord]:
-        q = select(schedules).order_by(schedules.c.name)
+        q = select(schedules).order_by(by_code_point(schedules.c.name))
         if kind:
             q = q.where(schedules.c.kind == kind)
         with self.db.read() as conn:

@@ -10,7 +10,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -22,6 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from shipyard.store._types import UtcDateTime
+
 metadata = MetaData()
 
 tokens = Table(
@@ -31,19 +32,19 @@ tokens = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("role", String(32), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_at", UtcDateTime()),
 )
 
 events = Table(
     "events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("resource_type", String(32), nullable=False),
-    Column("resource_id", String(128), nullable=False),
+    Column("resource_id", String(255), nullable=False),
     Column("actor", String(128)),
     Column("payload", JSON, nullable=False),
     Index("ix_events_resource", "resource_type", "resource_id"),
@@ -57,8 +58,8 @@ idempotency_keys = Table(
     Column("scope", String(32), nullable=False),
     Column("key", String(255), nullable=False),
     Column("request_hash", String(64), nullable=False),
-    Column("resource_id", String(128), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resource_id", String(255), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),
 )
 
@@ -68,8 +69,8 @@ datasets = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False, unique=True),
     Column("description", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
 )
 
@@ -86,7 +87,7 @@ dataset_versions = Table(
     Column("size_bytes", BigInteger, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("source", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
     UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),
 )
@@ -106,10 +107,10 @@ jobs = Table(
     Column("pid", Integer),
     Column("pid_started_at", Float),
     Column("outputs", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("started_at", DateTime(timezone=True)),
-    Column("ended_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("started_at", UtcDateTime()),
+    Column("ended_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
     Column("experiment", String(128)),
     Column("tags", JSON),
@@ -138,8 +139,8 @@ experiments = Table(
     Column("description", Text),
     Column("problem_statement", Text),
     Column("success_criteria", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
 )
 
@@ -150,8 +151,8 @@ model_groups = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("description", Text),
     Column("settings", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
 )
 
@@ -170,9 +171,9 @@ model_versions = Table(
     Column("criteria", JSON, nullable=False),
     Column("status_comment", Text),
     Column("status_changed_by", String(128)),
-    Column("status_changed_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("status_changed_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
     UniqueConstraint("group_id", "version", name="uq_model_version"),
     Index("ix_model_versions_status", "group_id", "status"),
@@ -186,7 +187,7 @@ endpoints = Table(
     Column("status", String(16), nullable=False),
     Column("reason", Text),
     Column("spec", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("created_by", String(128)),
 )

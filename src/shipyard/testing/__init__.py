@@ -1,6 +1,7 @@
 """Test helpers shipped with Shipyard: a real server on 127.0.0.1 in a throwaway home.
 
-Used by Shipyard's own tests and usable by anyone testing code against Shipyard::
+Used by Shipyard's own tests and usable by anyone testing code against Shipyard
+(:class:`S3Server` is a real S3-compatible server for an artifact store on S3)::
 
     with LocalServer.start(tmp_path) as srv:
         srv.client().get("/api/v1/datasets")
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +21,10 @@ from typing import Any
 import httpx
 
 from shipyard.credentials import read_credentials
+from shipyard.testing._ports import free_port
+from shipyard.testing._s3 import S3Server, moto_available
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["LocalServer", "S3Server", "free_port", "moto_available"]
 
 
 @dataclass
