@@ -146,27 +146,28 @@ def check_text(path: Path, display: str, encoding: str = "utf-8",
     """Refuse a text file that is empty, or not in ``encoding`` (naming the line of the first
     bad byte), or that expands past ``limits``.
 
-    Reads in blocks cut at line ends, so memory stays bounded and a multi-byte
-    character is never split.
+    Decodes block by block with an incremental decoder, so memory stays bounded and a
+    multi-byte character split between blocks is still whole (long lines, or a file
+    without any line end, cost no more than short ones).
     """
     line = 1
-    carry = b""
     seen_text = False
+    decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with open_binary(path, limits, display) as fh:
             while True:
                 block = fh.read(1024 * 1024)
-                data = carry + block
-                cut = len(data) if not block else data.rfind(b"\n") + 1
-                head, carry = data[:cut], data[cut:]
                 try:
-                    text = head.decode(encoding)
+                    text = decoder.decode(block, final=not block)
                 except UnicodeDecodeError as exc:
-                    at = line + head.count(b"\n", 0, exc.start)
+                    # exc.object is this block after the few bytes of a character the last
+                    # one cut short, which hold no line end.
+                    data = exc.object
+                    at = line + data.count(b"\n", 0, exc.start)
                     raise _undecodable(display, encoding, at,
-                                       head[exc.start:exc.start + 1]) from None
+                                       data[exc.start:exc.start + 1]) from None
                 seen_text = seen_text or bool(text.lstrip("\ufeff").strip())
-                line += head.count(b"\n")
+                line += block.count(b"\n")
                 if not block:
                     break
     except (OSError, EOFError, zlib.error) as exc:

@@ -154,8 +154,8 @@ class _ArrayStream:
     """The elements of a JSON array, decoded one at a time from a text stream.
 
     A JSON array is read a block at a time, never whole (a ``.json.gz`` may expand
-    to gigabytes); the buffer always starts at a line start, so a syntax error names
-    the line and column of the file.
+    to gigabytes, on one line or many); the line and column the buffer starts at are
+    kept, so a syntax error names the line and column of the file.
     """
 
     BLOCK = 1 << 20
@@ -169,14 +169,17 @@ class _ArrayStream:
         self.buf = ""
         self.pos = 0
         self.line = 1  # the line self.buf starts on
+        self.column = 0  # characters of that line before self.buf
         self.eof = False
 
     def _more(self) -> bool:
         if self.eof:
             return False
-        cut = self.buf.rfind("\n", 0, self.pos) + 1
+        cut = self.pos  # what was decoded is dropped
+        newline = self.buf.rfind("\n", 0, cut)
         self.line += self.buf.count("\n", 0, cut)
-        self.buf, self.pos = self.buf[cut:], self.pos - cut
+        self.column = cut - newline - 1 if newline >= 0 else self.column + cut
+        self.buf, self.pos = self.buf[cut:], 0
         block = self.fh.read(self.BLOCK)
         self.eof = not block
         self.buf += block
@@ -192,7 +195,8 @@ class _ArrayStream:
 
     def _error(self, msg: str, at: int) -> MalformedData:
         line = self.line + self.buf.count("\n", 0, at)
-        column = at - (self.buf.rfind("\n", 0, at) + 1) + 1
+        newline = self.buf.rfind("\n", 0, at)
+        column = at - newline if newline >= 0 else self.column + at + 1
         return MalformedData(
             f"{self.display!r} is not valid JSON: {msg} at line {line} column {column}. Fix the "
             "file, or upload JSON Lines (one object per line) as .jsonl.")
@@ -204,10 +208,11 @@ class _ArrayStream:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
+                error = self._error(exc.msg, exc.pos)  # where it is, before the buffer moves
                 # The element may just go on in the next block; read on, up to a bound.
                 if len(self.buf) - self.pos < self.MAX_ELEMENT and self._more():
                     continue
-                raise self._error(exc.msg, exc.pos) from None
+                raise error from None
             if end >= len(self.buf) and self._more():
                 continue  # a number may go on in the next block
             self.pos = end

@@ -9,6 +9,7 @@ column. The uploaded file name is used for messages only, never as a path.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import threading
@@ -184,16 +185,25 @@ class CsvReader:
                 decimal_point=self.dialect.decimal or "."),
         )
 
+    def _header(self) -> list[str]:
+        """The header's fields, read apart (when pyarrow refused a row before naming them)."""
+        with open_binary(self.path, self.limits, self.display) as fh:
+            line = fh.readline(1 << 20).decode(self.dialect.encoding, errors="replace")
+        rows = list(csv.reader([line.lstrip("\ufeff")], delimiter=self.delimiter))
+        return rows[0] if rows else []
+
     def _refuse(self, exc: pa.ArrowException, schema: pa.Schema | None) -> Exception:
         if self._bad_row is not None:
             row = self._bad_row
+            if row.expected_columns == 1 and (one := self._one_column(self._header())):
+                return one
             where = f"row {row.number - 1}" if row.number else "a row"
             got = row.actual_columns
             return MalformedData(
                 f"{where.capitalize()} of {self.display!r} has {got} field{'s' * (got != 1)} but "
                 f"the header has {row.expected_columns}: {row.text[:80]!r}. Every row needs one "
                 "value per column; quote values that contain the delimiter (it was read as "
-                f"{sep_label(self.delimiter)}; pass sep if that is wrong)."
+                f"{sep_label(self.delimiter)}; pass sep, --sep on the CLI, if that is wrong)."
             )
         msg = str(exc)
         if "Empty CSV file" in msg:
@@ -207,15 +217,21 @@ class CsvReader:
                 return Restart()
         return MalformedData(f"{self.display!r} could not be read as CSV: {msg}")
 
+    def _one_column(self, names: list[str]) -> MalformedData | None:
+        """The refusal of a file read as one column whose name holds another delimiter."""
+        hint = single_column_hint(names, self.delimiter)
+        if hint is None:
+            return None
+        return MalformedData(
+            f"{self.display!r} reads as a single column named {names[0][:60]!r}, so its "
+            f"fields are probably separated by {sep_label(hint)}, not "
+            f"{sep_label(self.delimiter)}: pass sep={hint!r} (--sep on the CLI).")
+
     def _check_header(self, names: list[str]) -> list[str]:
         if names and names[0] == "":
             names = [UNNAMED_FIRST, *names[1:]]
-        hint = single_column_hint(names, self.delimiter)
-        if hint is not None:
-            raise MalformedData(
-                f"{self.display!r} reads as a single column named {names[0][:60]!r}, so its "
-                f"fields are probably separated by {sep_label(hint)}, not "
-                f"{sep_label(self.delimiter)}: pass sep={hint!r} (--sep on the CLI).")
+        if (one := self._one_column(names)) is not None:
+            raise one
         check_names(names, self.display)
         return names
 
