@@ -23,6 +23,7 @@ from shipyard.profiling._result import (
     TargetAnalysis,
     rank_warnings,
 )
+from shipyard.profiling._target import STRONG_ASSOCIATION
 
 NEAR_CONSTANT_SHARE = 0.98
 #: More distinct labels than the recipe's default ``max_categories`` (20) is high cardinality.
@@ -265,12 +266,12 @@ def _scales(columns: Sequence[ColumnProfile], excluded: set[str]) -> list[Profil
         "models.", ratio, None)]
 
 
-def _strength(f: FeatureAssociation, solo: bool = True) -> str:
+def _strength(f: FeatureAssociation) -> str:
     """"spearman 0.93; alone r2 0.86 on held-out rows"."""
     said = []
     if f.association is not None:
         said.append(f"{(f.measure or '').replace('_', ' ')} {f.association:.2f}")
-    if f.solo_score is not None and (solo or not said):
+    if f.solo_score is not None:
         said.append(f"alone {(f.solo_metric or '').replace('_', ' ')} {f.solo_score:.2f} on "
                     "held-out rows")
     return "; ".join(said)
@@ -280,14 +281,15 @@ def _target_warnings(target: TargetAnalysis, rows: int) -> list[ProfileWarning]:
     out = []
     for f in target.features:
         if f.leak:
+            strong = (f" ({(f.measure or '').replace('_', ' ')} {f.association:.2f})"
+                      if f.association is not None and f.association >= STRONG_ASSOCIATION
+                      else "")
             out.append(ProfileWarning(
                 "target_leak", "high", (f.column,),
-                f"Column {f.column!r} predicts the target {target.column!r} strongly "
-                f"({_strength(f, solo=False)}) and {' and '.join(f.leak_reasons)}: a likely leak "
-                "(derived "
-                "from the target, or recorded after it); drop it unless it is known at "
-                "prediction time.", max(f.association or 0.0, f.solo_score or 0.0),
-                _drop(f.column), leak=True))
+                f"Column {f.column!r} looks like a leak of the target {target.column!r}{strong}: "
+                f"{' and '.join(f.leak_reasons)}; drop it unless it is known at prediction "
+                "time.", max(f.association or 0.0, f.solo_score or 0.0), _drop(f.column),
+                leak=True))
         elif f.strong:
             out.append(ProfileWarning(
                 "strong_predictor", "medium", (f.column,),
@@ -322,11 +324,10 @@ def warnings_for(columns: Sequence[ColumnProfile], corr: Correlations,
     for c in columns:
         if c.name == facts.target:
             continue
-        dropping = _dropping(c, facts)
-        if dropping is not None:
-            out.append(dropping)
+        if c.name in leaks:  # its leak warning says to drop it, and why
             excluded.add(c.name)
-        elif c.name in leaks:  # its leak warning already says to drop it
+        elif (dropping := _dropping(c, facts)) is not None:
+            out.append(dropping)
             excluded.add(c.name)
         else:
             out.extend(_keeping(c, facts))
