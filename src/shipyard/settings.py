@@ -19,6 +19,9 @@ from pathlib import Path
 
 DEFAULT_PORT = 8484
 DEFAULT_HOST = "127.0.0.1"
+#: What one dataset upload may expand to once decompressed (per file), and its rows (all files).
+DEFAULT_MAX_DECOMPRESSED_BYTES = 10 * 1024**3
+DEFAULT_MAX_UPLOAD_ROWS = 50_000_000
 
 
 def _default_home() -> Path:
@@ -38,6 +41,10 @@ class Settings:
     job_poll_interval: float = 0.2
     cancel_grace_period: float = 10.0
     max_upload_bytes: int = 2 * 1024**3
+    #: A compressed upload (``.csv.gz``…) expanding past this is refused with a 413.
+    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
+    #: An upload holding more rows than this (all its files together) is refused with a 413.
+    max_upload_rows: int = DEFAULT_MAX_UPLOAD_ROWS
     #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
     warm_runtime: bool = True
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
@@ -56,6 +63,9 @@ class Settings:
             artifact_url=env.get("SHIPYARD_ARTIFACT_URL") or None,
             max_concurrent_jobs=int(env.get("SHIPYARD_MAX_CONCURRENT_JOBS", 2)),
             cancel_grace_period=float(env.get("SHIPYARD_CANCEL_GRACE_PERIOD", 10.0)),
+            max_decompressed_bytes=int(env.get("SHIPYARD_MAX_DECOMPRESSED_BYTES",
+                                               DEFAULT_MAX_DECOMPRESSED_BYTES)),
+            max_upload_rows=int(env.get("SHIPYARD_MAX_UPLOAD_ROWS", DEFAULT_MAX_UPLOAD_ROWS)),
             warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
             webhook_allow_private=env.get("SHIPYARD_WEBHOOK_ALLOW_PRIVATE", "0").lower()
             in ("1", "true", "yes"),

@@ -61,12 +61,17 @@ def test_create_from_each_format(upload: Upload, client: httpx.Client, filename:
     assert (body["dataset"], body["version"], body["num_rows"], body["num_columns"]) == (
         name, 1, 3, 4)
     cols = schema_of(body)
-    assert cols["id"]["dtype"] == "int64" and cols["id"]["semantic_type"] == "identifier"
+    # 1, 2, 3 under the name "id": the rows' numbers, not keys that describe them.
+    assert cols["id"]["dtype"] == "int64" and cols["id"]["semantic_type"] == "row_number"
     assert cols["score"]["dtype"] == "double" and cols["score"]["missing"] == 1
     assert cols["active"]["dtype"] == "bool" and cols["active"]["semantic_type"] == "boolean"
     assert cols["name"]["dtype"] == "string"
-    assert body["source"]["files"] == [{"name": filename, "format": body["source"]["files"][0]
-                                        ["format"], "rows": 3}]
+    files = body["source"]["files"]
+    assert [{k: f[k] for k in ("name", "format", "rows")} for f in files] == [
+        {"name": filename, "format": files[0]["format"], "rows": 3}]
+    if files[0]["format"] in ("csv", "tsv"):  # how the text was read, given or sniffed
+        sep = "," if files[0]["format"] == "csv" else "\t"
+        assert files[0]["dialect"] == {"sep": sep, "decimal": ".", "encoding": "utf-8"}
     pd.testing.assert_frame_equal(download(client, name), FRAME)
 
 

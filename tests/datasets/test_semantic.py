@@ -33,7 +33,9 @@ LONG_TEXT = [
         ("tenure", pa.array([1, 5, 72, 30]), "numeric"),
         # An integer column with two values is still a number, not a flag.
         ("senior_citizen", pa.array([0, 1, 0, 1, 1]), "numeric"),
-        ("id", pa.array([1, 2, 3]), "identifier"),
+        ("id", pa.array([17, 4, 99]), "identifier"),
+        # 1..n under an index-like name numbers the rows (tests/datasets/test_row_numbers.py).
+        ("id", pa.array([1, 2, 3]), "row_number"),
         ("customer_id", pa.array(["a", "b", "a"]), "identifier"),
         ("orderId", pa.array([10, 11]), "identifier"),
         ("churn", pa.array(["Yes", "No", "No", None]), "boolean"),
@@ -81,7 +83,8 @@ def test_profile_of_string_column_ignores_nulls() -> None:
     prof = profile_column("churn", pa.chunked_array([["Yes", None], ["No", "No"]]))
     assert (prof.semantic_type, prof.missing, prof.distinct) == ("boolean", 1, 2)
     assert prof.to_dict() == {"name": "churn", "dtype": "string", "semantic_type": "boolean",
-                              "missing": 1, "distinct": 2}
+                              "missing": 1, "distinct": 2, "infinite": 0,
+                              "semantic_reason": None}
 
 
 def test_profile_table_keeps_column_order_and_is_frozen() -> None:

@@ -289,3 +289,30 @@ def test_endpoint_survives_a_killed_control_plane(fresh_server: LocalServer) -> 
             ["instance_list"]]
     fresh_server.stop()  # a clean shutdown stops the instances (they start again next time)
     assert not any(psutil.pid_exists(p) for p in pids)
+
+
+def test_cli_invoke_reads_parquet_and_json_lines(server: LocalServer, deployed: dict,
+                                                 tmp_path: Any) -> None:
+    """`endpoints invoke --file` takes Parquet, JSON records and JSON Lines, by extension."""
+    env = server.sdk_env()
+    frame = _churn().drop(columns="churn").head(4)
+    frame.loc[1, "total_charges"] = None  # a gap travels as null
+    files = {"rows.parquet": None, "rows.jsonl": frame.to_json(orient="records", lines=True),
+             "lines.json": frame.to_json(orient="records", lines=True),
+             "records.json": frame.to_json(orient="records")}
+    frame.to_parquet(tmp_path / "rows.parquet", index=False)
+    for name, text in files.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        got = ok_json(run_cli("endpoints", "invoke", "churn-ep", "--file", str(tmp_path / name),
+                              "--json", env=env))
+        assert len(got["predictions"]) == 4, name
+        assert set(got["predictions"]) <= {"Yes", "No"}
+    (tmp_path / "rows.xlsx").write_bytes(b"PK")
+    err = one_sentence_error(run_cli("endpoints", "invoke", "churn-ep", "--file",
+                                     str(tmp_path / "rows.xlsx"), env=env))
+    assert ".parquet" in err and ".jsonl" in err
+    (tmp_path / "bad.jsonl").write_text('{"tenure": 1}\n{oops\n')
+    err = one_sentence_error(run_cli("endpoints", "invoke", "churn-ep", "--file",
+                                     str(tmp_path / "bad.jsonl"), env=env))
+    assert "Line 2 of bad.jsonl" in err

@@ -111,8 +111,8 @@ def test_target_errors_are_clear(churn: pd.DataFrame) -> None:
     with pytest.raises(InvalidRequest, match="neither a class label nor a number; pick another "
                                              "target.$"):
         profile(ids, target="id")
-    with pytest.raises(InvalidRequest, match="an identifier column .* problem_type='regression'"):
-        profile(ids, target="x")
+    with pytest.raises(InvalidRequest, match="a row-number column .* problem_type='regression'"):
+        profile(ids, target="x")  # 0..299: the rows' numbers
     assert profile(ids, target="x", problem_type="regression").target is not None
     with pytest.raises(InvalidRequest, match="300 classes, more than the 50"):
         profile(ids, target="x", problem_type="classification")

@@ -33,9 +33,11 @@ def test_ames_high_cardinality_missing_and_identifiers(ames: pd.DataFrame,
     assert missing["Lot.Frontage"].suggestion["step"] == "impute"
     assert missing["Garage.Type"].suggestion["step"] == "categorical"
 
+    rows = _by(ames_profile, "row_number")
+    assert rows["Order"].severity == "high"  # the row number 1..n
+    assert "1..2,930, unique" in rows["Order"].message
+    assert ames_profile.column("Order").semantic_type == "row_number"
     ids = _by(ames_profile, "identifier")
-    assert ids["Order"].severity == "high"  # the row number 1..n
-    assert ames_profile.column("Order").semantic_type == "identifier"
     assert ids["PID"].severity == "medium"  # a unique parcel number
     near = _by(ames_profile, "near_constant")
     assert {"Utilities", "Street", "Pool.Area"} <= set(near)
@@ -62,11 +64,15 @@ def test_skew_suggests_log_for_positive_columns(ames: pd.DataFrame, ames_profile
     assert len(scale) == 1 and scale[0].columns[0] == "Lot.Area"
 
 
-def test_flights_constant_leak_and_correlated_pairs(flights_profile: Profile) -> None:
+def test_flights_constant_strong_predictor_and_correlated_pairs(flights_profile: Profile) -> None:
     assert _by(flights_profile, "constant")["year"].severity == "high"
-    leak = _by(flights_profile, "target_leak")
-    assert set(leak) == {"dep_delay"}
-    assert "dep_delay" not in _by(flights_profile, "skew")  # one opinion: drop it
+    # The departure delay predicts the arrival delay strongly, but nothing else points to a
+    # leak: whether it is known at prediction time is the user's call, not a "drop it".
+    assert _by(flights_profile, "target_leak") == {}
+    strong = _by(flights_profile, "strong_predictor")
+    assert set(strong) == {"dep_delay"}
+    assert strong["dep_delay"].severity == "medium" and strong["dep_delay"].suggestion is None
+    assert "known at prediction time" in strong["dep_delay"].message
     pairs = {frozenset(w.columns): w for w in flights_profile.warnings
              if w.kind == "high_correlation"}
     assert frozenset({"air_time", "distance"}) in pairs
@@ -99,7 +105,8 @@ def test_identifier_and_personal_data_detectors(ames: pd.DataFrame) -> None:
     assert "email addresses" in pii["email"].message and "phone numbers" in pii["phone"].message
     assert all(w.severity == "high" for w in pii.values())
     ids = _by(p, "identifier")
-    assert {"customer_id", "Order"} <= set(ids)
+    assert {"customer_id"} <= set(ids)
+    assert set(_by(p, "row_number")) == {"Order"}  # 1..400
     assert "city" not in ids and "price" not in pii
 
 

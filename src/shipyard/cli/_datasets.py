@@ -47,6 +47,14 @@ FormatOpt = Annotated[str | None, typer.Option(
 TypeOpt = Annotated[list[str] | None, typer.Option(
     "--type", metavar="COLUMN=TYPE",
     help="COLUMN=TYPE to override the inferred semantic type; repeatable.")]
+SepOpt = Annotated[str | None, typer.Option(
+    "--sep", metavar="CHAR",
+    help="CSV/TSV delimiter: ',', ';', '|' or tab [sniffed from the file].")]
+DecimalOpt = Annotated[str | None, typer.Option(
+    "--decimal", metavar="MARK", help="Decimal mark of CSV/TSV numbers: '.' or ',' [sniffed].")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", metavar="NAME",
+    help="Text encoding of the files, e.g. latin-1 or cp1252 [utf-8].")]
 VersionOpt = Annotated[int | None, typer.Option(
     "--version", "-v", metavar="N", help="Version [latest].")]
 
@@ -113,12 +121,14 @@ def create(
     format: FormatOpt = None, type: TypeOpt = None,
     description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="KEY")] = None,
+    sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a dataset (version 1) from files, a glob or a SQL query."""
     data = _source(file, path, sql, db)
     fields = {"name": name, "format": format, "description": description,
-              "column_types": parse_pairs(type, "--type") or None}
+              "column_types": parse_pairs(type, "--type") or None,
+              "sep": sep, "decimal": decimal, "encoding": encoding}
     _report("Created", _send("/datasets", data, fields, json_out, idempotency_key), json_out)
 
 
@@ -126,11 +136,14 @@ def create(
 def append(
     name: Annotated[str, typer.Argument(help="The dataset to add a version to.")],
     file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
-    format: FormatOpt = None, type: TypeOpt = None, json_out: JsonOpt = False,
+    format: FormatOpt = None, type: TypeOpt = None,
+    sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Add a version: the latest rows plus the new ones."""
     data = _source(file, path, sql, db)
-    fields = {"format": format, "column_types": parse_pairs(type, "--type") or None}
+    fields = {"format": format, "column_types": parse_pairs(type, "--type") or None,
+              "sep": sep, "decimal": decimal, "encoding": encoding}
     _report("Appended to", _send(_path(name, "/versions"), data, fields, json_out), json_out)
 
 
@@ -252,7 +265,8 @@ def _print_profile(name: str, doc: dict[str, Any], limit: int = 10) -> None:
                   if model.get("metric") else "")
         print_table(["rank", "feature", "importance", "mutual info", "association", "leak?"],
                     ([f["rank"], f["column"], f["importance"], f["mutual_info"],
-                      f["association"], "yes" if f["leak"] else ""]
+                      f["association"],
+                      "yes" if f["leak"] else "strong" if f.get("strong") else ""]
                      for f in target["features"][:limit]),
                     title=f"Most predictive of {target['column']} "
                           f"({target['problem_type']}{scored})")

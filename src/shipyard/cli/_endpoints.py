@@ -14,8 +14,8 @@ app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, 
                   no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The endpoint's name.")]
-#: File extension → the content type the rows are sent as.
-CONTENT_TYPES = {".json": "application/json", ".csv": "text/csv"}
+#: Extensions of the files `endpoints invoke --file` reads rows from.
+ROW_FILES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
 
 
 def _models(doc: dict[str, Any]) -> str:
@@ -188,21 +188,61 @@ def delete(name: NameArg, json_out: JsonOpt = False) -> None:
     out.print(f"Deleted endpoint {name}.")
 
 
+def _rows_body(file: Path) -> tuple[bytes, str]:
+    """The rows of ``file`` as an invocation body and its content type.
+
+    CSV goes as it is; JSON goes as it is when it is one document (records, or any body
+    the endpoint takes), and as a list of records when it holds JSON Lines; Parquet
+    (and .jsonl) is read here and sent as JSON records.
+    """
+    import json
+
+    suffix = file.suffix.lower()
+    if suffix not in ROW_FILES:
+        fail(f"The rows file must be CSV (.csv), JSON (.json, .jsonl) or Parquet (.parquet); "
+             f"got {file.name!r}.")
+    if not file.is_file():
+        fail(f"No file at {file}.")
+    if suffix == ".csv":
+        return file.read_bytes(), "text/csv"
+    if suffix == ".parquet":
+        import pandas as pd
+
+        try:
+            frame = pd.read_parquet(file)
+        except Exception as exc:  # noqa: BLE001 - any reader failure is the file's
+            fail(f"{file.name} is not a readable Parquet file ({exc}).")
+        return frame.to_json(orient="records", date_format="iso").encode(), "application/json"
+    text = file.read_bytes().decode("utf-8-sig", errors="replace")
+    if suffix == ".json":
+        try:
+            json.loads(text)
+            return text.encode(), "application/json"
+        except json.JSONDecodeError:
+            pass  # one object per line, perhaps
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                fail(f"Line {number} of {file.name} is not valid JSON ({exc.msg}); give JSON "
+                     "records, JSON Lines (one object per line), CSV or Parquet.")
+    return json.dumps(records).encode(), "application/json"
+
+
 @app.command("invoke")
 def invoke(
     name: NameArg,
     file: Annotated[Path, typer.Option(
         "--file", "-f", metavar="PATH",
-        help="Rows to predict: JSON records (.json) or CSV (.csv).")],
+        help="Rows to predict: CSV (.csv), JSON records or JSON Lines (.json, .jsonl), or "
+             "Parquet (.parquet).")],
     json_out: JsonOpt = False,
 ) -> None:
     """Predict the rows in a file with the endpoint."""
-    content_type = CONTENT_TYPES.get(file.suffix.lower())
-    if content_type is None:
-        fail(f"The rows file must end in .json or .csv (its content type); got {file.name!r}.")
-    if not file.is_file():
-        fail(f"No file at {file}.")
-    r = client().request("POST", f"/endpoints/{name}/invocations", content=file.read_bytes(),
+    body, content_type = _rows_body(file)
+    r = client().request("POST", f"/endpoints/{name}/invocations", content=body,
                          headers={"Content-Type": content_type})
     doc = r.json()
     if json_out:

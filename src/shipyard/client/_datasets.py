@@ -97,6 +97,7 @@ class Dataset(Resource):
         column_types: dict[str, str] | None = None, description: str | None = None,
         db: str | None = None, append: bool = False, idempotency_key: str | None = None,
         client: Client | None = None, progress: ProgressCallback | None = None,
+        sep: str | None = None, decimal: str | None = None, encoding: str | None = None,
     ) -> Dataset:
         """Create dataset ``name`` (version 1) from ``data``, or append to it with ``append=True``.
 
@@ -107,9 +108,14 @@ class Dataset(Resource):
             format: the files' format when their suffix does not say it.
             column_types: column → semantic type, overriding inference.
             db: a SQLAlchemy URL to run ``data`` (a query) against, here on the client.
+            sep: the delimiter of CSV/TSV files (``","``, ``";"``, ``"|"``, ``"tab"``);
+                sniffed by the server when not given.
+            decimal: the decimal mark of their numbers, ``"."`` or ``","`` (sniffed).
+            encoding: the text encoding of the files (``"latin-1"``, ``"cp1252"``…; UTF-8).
         """
         c = client or default_client()
-        fields: dict[str, Any] = {"description": description, "column_types": column_types}
+        fields: dict[str, Any] = {"description": description, "column_types": column_types,
+                                  "sep": sep, "decimal": decimal, "encoding": encoding}
         with prepare(data, db=db, format=format) as up:
             if append:
                 path = f"/datasets/{quote(name, safe='')}/versions"
@@ -216,10 +222,15 @@ class Dataset(Resource):
 
     def append(self, data: Any, *, format: str | None = None, db: str | None = None,
                column_types: dict[str, str] | None = None,
-               progress: ProgressCallback | None = None) -> Dataset:
-        """Add a version made of the latest rows plus those of ``data``; return self."""
+               progress: ProgressCallback | None = None, sep: str | None = None,
+               decimal: str | None = None, encoding: str | None = None) -> Dataset:
+        """Add a version made of the latest rows plus those of ``data``; return self.
+
+        ``sep``, ``decimal`` and ``encoding`` are as for :meth:`create`.
+        """
         Dataset.create(self.name, data, format=format, db=db, column_types=column_types,
-                       append=True, client=self.client, progress=progress)
+                       append=True, client=self.client, progress=progress, sep=sep,
+                       decimal=decimal, encoding=encoding)
         return self.refresh()
 
     def delete(self) -> None:

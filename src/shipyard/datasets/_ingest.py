@@ -15,7 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shipyard.datasets._readers import Chunk, Reader, Restart, Where, open_reader
+from shipyard.datasets._base import Limits
+from shipyard.datasets._dialect import Dialect, ungroup
+from shipyard.datasets._readers import Chunk, CsvReader, Reader, Restart, Where, open_reader
 from shipyard.datasets._semantic import ColumnSchema, profile_column
 from shipyard.datasets._types import BadValue, Incompatible, cast_to, type_name
 from shipyard.errors import InvalidRequest, MalformedData
@@ -34,6 +36,8 @@ class Part:
     format: str
     rows: int
     schema: pa.Schema
+    #: How a CSV/TSV was read (given or sniffed): ``{"sep", "decimal", "encoding"}``.
+    dialect: dict[str, str] | None = None
 
 
 def _short(value: object) -> str:
@@ -52,11 +56,13 @@ def _check_declared(names: list[str], declared: dict[str, pa.DataType], display:
 
 
 def _apply_declared(table: pa.Table, declared: dict[str, pa.DataType], where: Where,
-                    display: str) -> pa.Table:
+                    display: str, decimal_comma: bool = False) -> pa.Table:
     for name, target in declared.items():
         i = table.schema.get_field_index(name)
         column = table.column(i).combine_chunks()
         try:
+            if decimal_comma and pa.types.is_floating(target) and pa.types.is_string(column.type):
+                column = _ungrouped(column)
             converted = cast_to(column, target)
         except BadValue as bad:
             raise MalformedData(
@@ -72,18 +78,30 @@ def _apply_declared(table: pa.Table, declared: dict[str, pa.DataType], where: Wh
     return table
 
 
-def _write(reader: Reader, part: Part, declared: dict[str, pa.DataType]) -> Part:
+def _ungrouped(column: pa.Array) -> pa.Array:
+    """``1.234,5`` → 1234.5, or the column as it was when a value is not such a number."""
+    try:
+        return ungroup(column)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return column  # cast_to names the first value that is not a number
+
+
+def _write(reader: Reader, part: Part, declared: dict[str, pa.DataType], limits: Limits,
+           rows_before: int) -> Part:
     writer: pq.ParquetWriter | None = None
     rows = 0
+    comma = isinstance(reader, CsvReader) and reader.dialect.decimal == ","
     try:
         chunk: Chunk
         for chunk in reader.chunks():
             table = chunk.table
             if writer is None:
                 _check_declared(table.column_names, declared, part.display)
-            table = _apply_declared(table, declared, chunk.where, part.display)
+            table = _apply_declared(table, declared, chunk.where, part.display, comma)
             if table.num_columns == 0:  # an empty JSON array
                 continue
+            if rows_before + rows + table.num_rows > limits.rows:
+                raise limits.too_many_rows(part.display)
             if writer is None:
                 writer = pq.ParquetWriter(part.path, table.schema, compression=PARQUET_COMPRESSION)
             writer.write_table(table)
@@ -100,18 +118,30 @@ def _write(reader: Reader, part: Part, declared: dict[str, pa.DataType]) -> Part
 
 
 def write_part(display: str, path: Path, fmt: str, declared: dict[str, pa.DataType],
-               out: Path) -> Part:
+               out: Path, *, dialect: Dialect | None = None, limits: Limits | None = None,
+               rows_before: int = 0) -> Part:
     """Read one uploaded file and write it as the Parquet file ``out``.
+
+    Args:
+        dialect: the delimiter, decimal mark and encoding where the user gave them.
+        limits: what the upload may expand to; ``rows_before`` rows of it were read already.
 
     Raises:
         MalformedData: the file cannot become a table (the message names row or column).
         InvalidRequest: ``declared`` names a column the file does not have.
+        PayloadTooLarge: the file expands past ``limits``.
     """
-    reader = open_reader(path, display, fmt, set(declared))
-    part = Part(path=out, display=display, format=fmt, rows=0, schema=pa.schema([]))
+    limits = limits or Limits()
+    reader = open_reader(path, display, fmt, set(declared), dialect, limits)
+    used = None
+    if isinstance(reader, CsvReader):
+        used = {"sep": reader.delimiter, "decimal": reader.dialect.decimal or ".",
+                "encoding": reader.dialect.encoding}
+    part = Part(path=out, display=display, format=fmt, rows=0, schema=pa.schema([]),
+                dialect=used)
     for _ in range(MAX_RESTARTS):
         try:
-            return _write(reader, part, declared)
+            return _write(reader, part, declared, limits, rows_before)
         except Restart:
             continue
     raise MalformedData(
@@ -220,10 +250,10 @@ def profile_parts(paths: list[Path], schema: pa.Schema) -> list[ColumnSchema]:
     """Column schemas over all ``paths`` (one column in memory at a time)."""
     files = [pq.ParquetFile(p) for p in paths]
     result = []
-    for name in schema.names:
+    for position, name in enumerate(schema.names):
         column = pa.chunked_array(
             [chunk for f in files for chunk in f.read(columns=[name]).column(0).chunks],
             type=schema.field(name).type,
         )
-        result.append(profile_column(name, column))
+        result.append(profile_column(name, column, position))
     return result

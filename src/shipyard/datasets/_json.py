@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from shipyard.datasets._base import Chunk, Where, check_names, open_binary
+from shipyard.datasets._base import Chunk, Limits, Where, check_names, open_binary
 from shipyard.errors import MalformedData
 
 JSONL_CHUNK_RECORDS = 50_000
@@ -62,11 +62,35 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value)
 
 
+def _not_unicode(value: Any) -> bool:
+    """Text (also inside lists and objects) that UTF-8 cannot encode: a lone surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list):
+        return any(_not_unicode(v) for v in value)
+    if isinstance(value, dict):
+        return any(_not_unicode(k) or _not_unicode(v) for k, v in value.items())
+    return False
+
+
+def _surrogate(name: str, values: list[Any], where: Where) -> MalformedData:
+    at = next((i for i, v in enumerate(values) if _not_unicode(v)), 0)
+    return MalformedData(
+        f"Column {name!r} holds text that is not valid Unicode in {where(at)} (a lone surrogate "
+        "such as \\ud800, which no UTF-8 text can hold); fix or remove that value.")
+
+
 def _column(name: str, values: list[Any], as_text: bool, where: Where) -> pa.Array:
-    if as_text:
-        return pa.array([_as_text(v) for v in values], pa.string())
     try:
+        if as_text:
+            return pa.array([_as_text(v) for v in values], pa.string())
         return pa.array(values)
+    except UnicodeEncodeError:
+        raise _surrogate(name, values, where) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     lo, hi = 0, len(values)  # values[:lo] convert, values[:hi] do not
@@ -122,51 +146,173 @@ def _not_object(display: str, where: str, value: Any) -> MalformedData:
     )
 
 
-class JsonReader:
-    """A JSON file holding an array of objects (or a single object: one row)."""
+def _codec(encoding: str) -> str:
+    return "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
 
-    def __init__(self, path: Path, display: str, text_columns: set[str]) -> None:
+
+class _ArrayStream:
+    """The elements of a JSON array, decoded one at a time from a text stream.
+
+    A JSON array is read a block at a time, never whole (a ``.json.gz`` may expand
+    to gigabytes, on one line or many); the line and column the buffer starts at are
+    kept, so a syntax error names the line and column of the file.
+    """
+
+    BLOCK = 1 << 20
+    #: Characters one element may span before an error in it is reported as it stands.
+    MAX_ELEMENT = 64 << 20
+
+    def __init__(self, fh: Any, display: str) -> None:
+        self.fh = fh
+        self.display = display
+        self.decoder = json.JSONDecoder(object_pairs_hook=_pairs)
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # the line self.buf starts on
+        self.column = 0  # characters of that line before self.buf
+        self.eof = False
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        cut = self.pos  # what was decoded is dropped
+        newline = self.buf.rfind("\n", 0, cut)
+        self.line += self.buf.count("\n", 0, cut)
+        self.column = cut - newline - 1 if newline >= 0 else self.column + cut
+        self.buf, self.pos = self.buf[cut:], 0
+        block = self.fh.read(self.BLOCK)
+        self.eof = not block
+        self.buf += block
+        return bool(block)
+
+    def _char(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n\ufeff":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._more():
+                return self.buf[self.pos:self.pos + 1]
+
+    def _error(self, msg: str, at: int) -> MalformedData:
+        line = self.line + self.buf.count("\n", 0, at)
+        newline = self.buf.rfind("\n", 0, at)
+        column = at - newline if newline >= 0 else self.column + at + 1
+        return MalformedData(
+            f"{self.display!r} is not valid JSON: {msg} at line {line} column {column}. Fix the "
+            "file, or upload JSON Lines (one object per line) as .jsonl.")
+
+    def _value(self) -> Any:
+        if not self._char():
+            raise self._error("Expecting value", self.pos)
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                error = self._error(exc.msg, exc.pos)  # where it is, before the buffer moves
+                # The element may just go on in the next block; read on, up to a bound.
+                if len(self.buf) - self.pos < self.MAX_ELEMENT and self._more():
+                    continue
+                raise error from None
+            if end >= len(self.buf) and self._more():
+                continue  # a number may go on in the next block
+            self.pos = end
+            return value
+
+    def values(self) -> Iterator[Any]:
+        """The array's elements; a document that is one object yields that object."""
+        first = self._char()
+        if first != "[":
+            yield self._value()
+        else:
+            self.pos += 1
+            if self._char() == "]":
+                self.pos += 1
+            else:
+                while True:
+                    yield self._value()
+                    sep = self._char()
+                    self.pos += 1
+                    if sep == "]":
+                        break
+                    if sep != ",":
+                        raise self._error("Expecting ',' delimiter", self.pos - 1)
+        if self._char():
+            raise self._error("Extra data", self.pos)
+
+
+class JsonReader:
+    """A JSON file holding an array of objects (or a single object: one row), read a block
+    and :data:`JSONL_CHUNK_RECORDS` records at a time."""
+
+    def __init__(self, path: Path, display: str, text_columns: set[str],
+                 encoding: str = "utf-8", limits: Limits | None = None) -> None:
         self.path = path
         self.display = display
         self.text_columns = text_columns
+        self.encoding = encoding
+        self.limits = limits or Limits()
+
+    def _batches(self) -> Iterator[list[dict[str, Any]]]:
+        raw = open_binary(self.path, self.limits, self.display)
+        with codecs.getreader(_codec(self.encoding))(raw) as fh:
+            batch: list[dict[str, Any]] = []
+            count = 0
+            try:
+                for value in _ArrayStream(fh, self.display).values():
+                    if not isinstance(value, dict):
+                        raise _not_object(self.display, f"record {count + 1}", value)
+                    batch.append(value)
+                    count += 1
+                    if len(batch) >= JSONL_CHUNK_RECORDS:
+                        yield batch
+                        batch = []
+            except _DuplicateKey as dup:
+                raise MalformedData(
+                    f"{self.display!r} has an object with the key {dup.args[0]!r} twice; "
+                    "keys must be unique within an object."
+                ) from None
+            if batch:
+                yield batch
 
     def chunks(self) -> Iterator[Chunk]:
-        try:
-            with codecs.getreader("utf-8-sig")(open_binary(self.path)) as fh:
-                data = json.load(fh, object_pairs_hook=_pairs)
-        except json.JSONDecodeError as exc:
-            raise MalformedData(
-                f"{self.display!r} is not valid JSON: {exc.msg} at line {exc.lineno} column "
-                f"{exc.colno}. Fix the file, or upload JSON Lines (one object per line) as .jsonl."
-            ) from None
-        except _DuplicateKey as dup:
-            raise MalformedData(
-                f"{self.display!r} has an object with the key {dup.args[0]!r} twice; "
-                "keys must be unique within an object."
-            ) from None
-        records = data if isinstance(data, list) else [data]
+        tables: list[pa.Table] = []
+        offset = 0
+        for records in self._batches():
+            def where(i: int, base: int = offset) -> str:
+                return f"record {base + i + 1}"
 
-        def where(i: int) -> str:
-            return f"record {i + 1}"
+            tables.append(records_to_table(records, self.text_columns, where, self.display))
+            offset += len(records)
+        if tables:
+            yield Chunk(_concat(tables, self.display), lambda i: f"record {i + 1}")
 
-        for i, rec in enumerate(records):
-            if not isinstance(rec, dict):
-                raise _not_object(self.display, where(i), rec)
-        yield Chunk(records_to_table(records, self.text_columns, where, self.display), where)
+
+def _concat(tables: list[pa.Table], display: str) -> pa.Table:
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise MalformedData(
+            f"{display!r} holds values of different types in one column ({exc}); "
+            "make them one type, or declare the column as string in column_types."
+        ) from None
 
 
 class JsonLinesReader:
     """JSON Lines: one object per line; blank lines are skipped; errors name the line."""
 
-    def __init__(self, path: Path, display: str, text_columns: set[str]) -> None:
+    def __init__(self, path: Path, display: str, text_columns: set[str],
+                 encoding: str = "utf-8", limits: Limits | None = None) -> None:
         self.path = path
         self.display = display
         self.text_columns = text_columns
+        self.encoding = encoding
+        self.limits = limits or Limits()
 
     def _parse(self) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         records: list[dict[str, Any]] = []
         lines: list[int] = []
-        with codecs.getreader("utf-8-sig")(open_binary(self.path)) as fh:
+        raw = open_binary(self.path, self.limits, self.display)
+        with codecs.getreader(_codec(self.encoding))(raw) as fh:
             for number, text in enumerate(fh, 1):
                 if not text.strip():
                     continue
@@ -201,13 +347,5 @@ class JsonLinesReader:
 
             tables.append(records_to_table(records, self.text_columns, where, self.display))
             all_lines.extend(lines)
-        if not tables:
-            return
-        try:
-            table = pa.concat_tables(tables, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise MalformedData(
-                f"{self.display!r} holds values of different types in one column ({exc}); "
-                "make them one type, or declare the column as string in column_types."
-            ) from None
-        yield Chunk(table, lambda i: f"line {all_lines[i]}")
+        if tables:
+            yield Chunk(_concat(tables, self.display), lambda i: f"line {all_lines[i]}")

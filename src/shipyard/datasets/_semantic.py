@@ -9,6 +9,14 @@ semantic type says how a person or an algorithm should treat them:
 ``datetime``     points in time (timestamps, dates, or text that parses as ISO dates)
 ``text``         free text (long values with spaces)
 ``identifier``   keys that name rows (``id``, ``*_id``, ``customerId``, or unique strings)
+``row_number``   row numbers: integers 0..n-1 or 1..n in any order, a contiguous range
+                 under an index-like name (``index``, ``id``), R's ``rownames``, pandas'
+                 ``Unnamed: 0`` (see :func:`shipyard.profiling.row_number_reason`);
+                 judged on the whole version, since any sample of 1..n looks ordinary
+
+A column's schema also counts its ``infinite`` values (±inf in a floating-point
+column: accepted, but the default recipe treats them as missing) and says why it is
+a ``row_number`` (``semantic_reason``).
 
 Nothing here does I/O: columns in, frozen results out.
 """
@@ -24,8 +32,10 @@ import pyarrow.compute as pc
 import pyarrow.types as pat
 
 from shipyard.datasets._types import ZONED_TIME
+from shipyard.profiling import row_number_reason
 
-SEMANTIC_TYPES = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
+SEMANTIC_TYPES = ("numeric", "categorical", "boolean", "datetime", "text", "identifier",
+                  "row_number")
 
 _TRUE = frozenset({"yes", "true", "y", "t"})
 _FALSE = frozenset({"no", "false", "n", "f"})
@@ -49,6 +59,10 @@ class ColumnSchema:
     semantic_type: str
     missing: int
     distinct: int
+    #: ±inf values of a floating-point column (they count neither as missing nor as values).
+    infinite: int = 0
+    #: Why the semantic type was chosen where it is not obvious (a ``row_number``'s evidence).
+    semantic_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,16 +138,35 @@ def infer_semantic_type(name: str, column: pa.Array | pa.ChunkedArray) -> str:
     return profile_column(name, column).semantic_type
 
 
-def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnSchema:
-    """Physical type, semantic type, missing and distinct counts of one column."""
+def _row_number(name: str, position: int | None, column: pa.Array | pa.ChunkedArray,
+                missing: int, distinct: int) -> str | None:
+    if not pat.is_integer(column.type) or missing or len(column) == 0:
+        return None
+    bounds = pc.min_max(column).as_py()
+    return row_number_reason(name, position, integer=True, rows=len(column), missing=missing,
+                             distinct=distinct, lo=bounds["min"], hi=bounds["max"])
+
+
+def profile_column(name: str, column: pa.Array | pa.ChunkedArray,
+                   position: int | None = None) -> ColumnSchema:
+    """Physical type, semantic type, missing, distinct and infinite counts of one column.
+
+    Args:
+        position: the column's place in the table (0 first), which a blank or ``X``
+            header makes a row-number signal; ``None`` when unknown.
+    """
     t = column.type
     # NaN is as missing as null to anyone reading the numbers, and no value of its own.
     nans = int(pc.sum(pc.is_nan(column)).as_py() or 0) if pat.is_floating(t) else 0
+    infinite = int(pc.sum(pc.is_inf(column)).as_py() or 0) if pat.is_floating(t) else 0
     missing = int(column.null_count) + nans
     nested = pat.is_nested(t) or pat.is_dictionary(t)
     distinct = 0 if nested or pat.is_null(t) else int(pc.count_distinct(column).as_py())
     distinct -= 1 if nans else 0
-    if pat.is_boolean(t):
+    reason = _row_number(name, position, column, missing, distinct)
+    if reason is not None:
+        semantic = "row_number"
+    elif pat.is_boolean(t):
         semantic = "boolean"
     elif pat.is_temporal(t) and not pat.is_duration(t):
         semantic = "datetime"
@@ -147,9 +180,10 @@ def profile_column(name: str, column: pa.Array | pa.ChunkedArray) -> ColumnSchem
     else:  # null, binary, lists, structs: no finer claim can be made
         semantic = "categorical"
     return ColumnSchema(name=name, dtype=str(t), semantic_type=semantic, missing=missing,
-                        distinct=distinct)
+                        distinct=distinct, infinite=infinite, semantic_reason=reason)
 
 
 def profile_table(table: pa.Table) -> tuple[ColumnSchema, ...]:
     """:func:`profile_column` for every column of ``table``, in order."""
-    return tuple(profile_column(n, table.column(i)) for i, n in enumerate(table.column_names))
+    return tuple(profile_column(n, table.column(i), i)
+                 for i, n in enumerate(table.column_names))

@@ -26,6 +26,8 @@ import pyarrow.parquet as pq
 
 from shipyard.artifacts import ArtifactStore, sha256_file
 from shipyard.datasets import _export
+from shipyard.datasets._base import Limits
+from shipyard.datasets._dialect import Dialect
 from shipyard.datasets._ingest import Part, conform, profile_parts, write_part
 from shipyard.datasets._readers import detect_format
 from shipyard.datasets._types import parse_column_types
@@ -186,6 +188,7 @@ class DatasetService:
         format: str | None = None, column_types: dict[str, str] | None = None,
         description: str | None = None, source: dict[str, Any] | None = None,
         actor: str | None = None, idempotency_key: str | None = None,
+        sep: str | None = None, decimal: str | None = None, encoding: str | None = None,
     ) -> VersionRecord:
         """Read uploaded files into a new version of ``name``.
 
@@ -194,9 +197,13 @@ class DatasetService:
                 and messages only. Several files are concatenated (a glob).
             mode: ``create`` (409 if it exists), ``append`` (404 if not), ``auto`` (create or
                 append) or ``replace`` (create, or a new version holding only these rows).
+            sep, decimal: the delimiter and decimal mark of CSV/TSV files (sniffed when
+                ``None``); ``encoding`` of text files (UTF-8 when ``None``).
 
         Raises:
             MalformedData: a file that cannot become a table, naming row or column.
+            PayloadTooLarge: the upload expands past the server's decompressed-bytes or
+                rows limit (nothing is stored).
             InvalidRequest, UnsupportedMediaType, Conflict, NotFound.
         """
         check_name(name, "dataset name")
@@ -206,13 +213,15 @@ class DatasetService:
             raise InvalidRequest("Upload at least one file (the form field 'file').")
         must_exist, extend = _MODES[mode]
         declared = parse_column_types(column_types)
+        dialect = Dialect.parse(sep, decimal, encoding)
         lineage = _lineage(source)
         formats = [detect_format(display, format) for display, _ in files]
         idempotency = None
         if idempotency_key:
             request = {
                 "name": name, "mode": mode, "format": format, "column_types": column_types,
-                "description": description, "source": source,
+                "description": description, "source": source, "sep": dialect.sep,
+                "decimal": dialect.decimal, "encoding": dialect.encoding,
                 "files": [[d, sha256_file(p).sha256] for d, p in files],
             }
             idempotency = (idempotency_key, canonical_hash(request))
@@ -223,11 +232,16 @@ class DatasetService:
                                "instead or choose another name.")
             if must_exist is True and not exists:
                 raise NotFound(f"No dataset named {name!r}; create it first.")
+        limits = Limits(self.settings.max_decompressed_bytes, self.settings.max_upload_rows)
         work = self._work_dir()
         try:
-            parts = [write_part(display, path, fmt, declared, work / f"upload-{i:05d}.parquet")
-                     for i, ((display, path), fmt) in enumerate(zip(files, formats, strict=True))]
-            lineage["files"] = [{"name": p.display, "format": p.format, "rows": p.rows}
+            parts: list[Part] = []
+            for i, ((display, path), fmt) in enumerate(zip(files, formats, strict=True)):
+                parts.append(write_part(display, path, fmt, declared,
+                                        work / f"upload-{i:05d}.parquet", dialect=dialect,
+                                        limits=limits, rows_before=sum(p.rows for p in parts)))
+            lineage["files"] = [{"name": p.display, "format": p.format, "rows": p.rows,
+                                 **({"dialect": p.dialect} if p.dialect else {})}
                                 for p in parts]
             if declared:
                 lineage["column_types"] = {k: str(v) for k, v in declared.items()}

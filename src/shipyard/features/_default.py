@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from shipyard.features._recipe import Recipe, StepSpec
@@ -22,10 +24,35 @@ def _drop_reason(f: ColumnFacts) -> str | None:
     return None
 
 
+#: Semantic types of the dataset version's schema that are dropped whatever ``df`` shows.
+DECLARED_DROPS = ("row_number", "identifier")
+
+
+def _declared_reason(kind: str, s: pd.Series) -> str:
+    """Why a column the dataset's schema types ``kind`` goes, in the words of the job log.
+
+    The schema judged the whole version: a random 70% of 1..n no longer looks like
+    row numbers, so these columns are dropped whatever the split.
+    """
+    values = s.dropna()
+    span = ""
+    if len(values) and pd.api.types.is_integer_dtype(values.dtype):
+        span = f"{values.min()}..{values.max()}" + (", unique" if values.is_unique else "")
+    if kind == "row_number":
+        return (f"row number ({span})" if span else "row number") + \
+            " per the dataset version's schema, whatever the split"
+    return (f"identifier ({values.nunique()} distinct of {len(values)}) per the dataset "
+            "version's schema")
+
+
 def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
-                   categorical: str = "onehot",
-                   max_categories: int = 20) -> tuple[Recipe, list[str]]:
+                   categorical: str = "onehot", max_categories: int = 20,
+                   declared: Mapping[str, str] | None = None) -> tuple[Recipe, list[str]]:
     """A recipe that makes ``df`` trainable, and the notes for the job log.
+
+    ``declared`` maps columns to the semantic types of the dataset version they come
+    from (its schema, judged on every row): a ``row_number`` or ``identifier`` there is
+    dropped even when the rows at hand (a random split) do not show it.
 
     Identifier-like, constant, all-missing and free-text columns are dropped;
     date/times become their parts; two-state columns 0/1; numbers are imputed
@@ -37,8 +64,10 @@ def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
     notes: list[str] = []
     drop: list[str] = []
     by_type: dict[str, list[str]] = {"datetime": [], "boolean": [], "categorical": []}
+    forced = {n: k for n, k in (declared or {}).items() if k in DECLARED_DROPS}
     for f in facts:
-        reason = _drop_reason(f)
+        reason = (_declared_reason(forced[f.name], df[f.name]) if f.name in forced
+                  else _drop_reason(f))
         if reason:
             drop.append(f.name)
             notes.append(f"dropped {f.name}: {reason}")

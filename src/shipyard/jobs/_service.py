@@ -210,6 +210,10 @@ class JobService:
             SplitSpec.from_dict(spec.split)
         train = stored["inputs"]["train"]
         version = self.datasets.version(train["dataset"], train["version"])
+        # The schema judged every row of the version (row numbers, identifiers); the job
+        # sees only its split, so it gets the schema's word for them.
+        stored["semantic_types"] = {str(c["name"]): str(c["semantic_type"])
+                                    for c in version.schema if c.get("semantic_type")}
         for col in version.schema:
             if version.num_rows and col.get("missing") == version.num_rows:
                 raise InvalidRequest(

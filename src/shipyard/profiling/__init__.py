@@ -27,9 +27,10 @@ from shipyard.profiling._result import (
     ProfileWarning,
     TargetAnalysis,
 )
+from shipyard.profiling._semantic import row_number_reason
 
 __all__ = [
     "FORMAT_VERSION", "SAMPLE_ROWS", "ColumnProfile", "Correlations", "FeatureAssociation",
     "Matrix", "Profile", "ProfileWarning", "TargetAnalysis", "VersionProfiles", "cache_key",
-    "profile",
+    "profile", "row_number_reason",
 ]

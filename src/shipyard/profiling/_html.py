@@ -163,8 +163,9 @@ def _target(t: TargetAnalysis, column: ColumnProfile) -> str:
     elif column.histogram:
         out.append("<h3>Distribution</h3>" + _svg.histogram(column.histogram, width=420,
                                                              label=f"histogram of {t.column}"))
-    rows = [[str(f.rank), escape(f.column) + (" <span class='sev high'>leak?</span>"
-                                              if f.leak else ""),
+    rows = [[str(f.rank), escape(f.column) + (" <span class='sev high'>leak?</span>" if f.leak
+                                              else " <span class='sev medium'>strong</span>"
+                                              if f.strong else ""),
              _num(f.importance, 3), _num(f.mutual_info, 3),
              f"{_num(f.association, 3)} <span class='muted'>"
              f"{escape((f.measure or '').replace('_', ' '))}</span>"]

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +32,7 @@ from shipyard.profiling._columns import Col, Scan, columns_of
 from shipyard.profiling._result import ColumnProfile, Correlations, Profile, TargetAnalysis
 from shipyard.profiling._semantic import (
     MIN_ROWS_FOR_UNIQUE_ID,
+    is_row_number,
     personal_data,
     semantic_type,
 )
@@ -39,6 +41,7 @@ from shipyard.profiling._target import (
     MAX_CLASSES,
     Prepared,
     analyse,
+    order_association,
     prepare,
     problem_type_of,
     quick_model,
@@ -97,9 +100,17 @@ def _check_target(target: str | None, source: Source) -> None:
             f"The target column {target!r} is not in the data; its columns are {listed}.")
 
 
+def _order_columns(cols: list[Col], profiles: dict[str, ColumnProfile], sample: pa.Table,
+                   target: str) -> list[Encoded]:
+    """Row numbers and numeric identifiers, encoded to judge whether they follow the target."""
+    return [encode_numeric(c.name, sample.column(c.name)) for c in cols
+            if c.name != target and c.kind == "numeric"
+            and profiles[c.name].semantic_type in ("row_number", "identifier")]
+
+
 def _prepare_target(target: str, col: Col, profiles: dict[str, ColumnProfile],
                     encoded: dict[str, Encoded], sample: pa.Table,
-                    problem_type: str | None) -> tuple[str, Prepared]:
+                    problem_type: str | None, order: list[Encoded]) -> tuple[str, Prepared]:
     tp = profiles[target]
     if tp.count == 0:
         raise InvalidRequest(f"The target column {target!r} has no values; pick another target.")
@@ -110,25 +121,32 @@ def _prepare_target(target: str, col: Col, profiles: dict[str, ColumnProfile],
          else encode_numeric(target, column))
     features = [e for name, e in encoded.items()
                 if name != target and profiles[name].distinct > 1]
-    return kind, prepare(y, features, kind)
+    datetimes = frozenset(n for n, p in profiles.items() if p.semantic_type == "datetime")
+    return kind, prepare(y, features, kind, order, datetimes)
+
+
+Associated = tuple[Correlations, TargetAnalysis | None, dict[str, tuple[float, str]]]
 
 
 def _associate(target: str | None, cols: list[Col], profiles: dict[str, ColumnProfile],
                encoded: dict[str, Encoded], sample: pa.Table, second: Scan,
-               problem_type: str | None, seed: int) -> tuple[Correlations, TargetAnalysis | None]:
-    """Correlations and the target analysis; the quick model trains meanwhile in a thread."""
+               problem_type: str | None, seed: int) -> Associated:
+    """Correlations, the target analysis, and how far row numbers follow the target's order;
+    the quick model trains meanwhile in a thread."""
     usable = [e for n, e in encoded.items() if profiles[n].semantic_type != "datetime"]
     if target is None:
-        return correlations(usable, sample.num_rows), None
+        return correlations(usable, sample.num_rows), None, {}
     col = next(c for c in cols if c.name == target)
-    kind, prepared = _prepare_target(target, col, profiles, encoded, sample, problem_type)
+    order = _order_columns(cols, profiles, sample, target)
+    kind, prepared = _prepare_target(target, col, profiles, encoded, sample, problem_type,
+                                     order)
     with ThreadPoolExecutor(max_workers=1) as pool:
         model = pool.submit(quick_model, prepared, seed)
         corr = correlations(usable, sample.num_rows)
         found = model.result()
     analysis = analyse(prepared, kind, profiles[target].missing, second.top.get(col.i, []), corr,
-                       found)
-    return corr, analysis
+                       found, seed)
+    return corr, analysis, order_association(prepared, corr)
 
 
 def _describe(cols: list[Col], second: Scan, sample: pa.Table, source: Source,
@@ -220,10 +238,14 @@ def profile(data: Any, target: str | None = None, *, problem_type: str | None = 
         source.close()
     profiles, encoded, facts = _describe(cols, second, sample, source, semantic_types, target)
     lap("columns")
-    corr, analysis = _associate(target, cols, profiles, encoded, sample, second, problem_type,
-                                seed)
+    corr, analysis, row_order = _associate(target, cols, profiles, encoded, sample, second,
+                                           problem_type, seed)
     lap("associations")
     columns = tuple(profiles[c.name] for c in cols)
+    facts = replace(facts, row_order=row_order,
+                    row_numbers={c.name: r for c in cols
+                                 if (r := is_row_number(c, second.stats.get(c.i, {}),
+                                                        source.rows)) is not None})
     warnings = warnings_for(columns, corr, analysis, facts)
     lap("warnings")
     names = list(clock)

@@ -15,7 +15,8 @@ from typing import Any
 from shipyard.errors import InvalidRequest
 
 #: Bumped whenever the snapshot's shape or the meaning of a figure changes; part of cache keys.
-FORMAT_VERSION = 1
+#: 2: row_number columns, strong predictors told apart from leaks, warnings marked as leaks.
+FORMAT_VERSION = 2
 
 SEVERITIES = ("high", "medium", "low")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -156,6 +157,11 @@ class FeatureAssociation:
     ``measure``; ``importance`` the quick model's share; ``plot`` the binned data of
     the feature-against-target plot (``bins``, ``counts`` and ``target_mean`` or
     ``class_shares``).
+
+    ``strong``: the feature predicts the target strongly (association or, where it was
+    fitted, a one-feature model's held-out score ``solo_score`` in ``solo_metric``).
+    ``leak``: strong *and* something else points to a leak, said by ``leak_reasons``
+    (its name, a near-perfect score on its own, a timestamp set by the outcome).
     """
 
     column: str
@@ -166,11 +172,17 @@ class FeatureAssociation:
     rank: int
     leak: bool = False
     plot: Mapping[str, Any] | None = None
+    strong: bool = False
+    solo_score: float | None = None
+    solo_metric: str | None = None
+    leak_reasons: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return clean({"column": self.column, "mutual_info": self.mutual_info,
                       "association": self.association, "measure": self.measure,
                       "importance": self.importance, "rank": self.rank, "leak": self.leak,
+                      "strong": self.strong, "solo_score": self.solo_score,
+                      "solo_metric": self.solo_metric, "leak_reasons": list(self.leak_reasons),
                       "plot": self.plot})
 
     @classmethod
@@ -178,7 +190,9 @@ class FeatureAssociation:
         return cls(column=str(d["column"]), mutual_info=d.get("mutual_info"),
                    association=d.get("association"), measure=d.get("measure"),
                    importance=d.get("importance"), rank=int(d["rank"]),
-                   leak=bool(d.get("leak")), plot=d.get("plot"))
+                   leak=bool(d.get("leak")), plot=d.get("plot"), strong=bool(d.get("strong")),
+                   solo_score=d.get("solo_score"), solo_metric=d.get("solo_metric"),
+                   leak_reasons=tuple(d.get("leak_reasons") or ()))
 
 
 @dataclass(frozen=True)
@@ -218,7 +232,9 @@ class ProfileWarning:
     """A finding worth acting on, with an optional recipe step that would address it.
 
     ``suggestion`` is a step in the feature recipe's JSON format:
-    ``{"step": name, "columns": [...], "params": {...}}``.
+    ``{"step": name, "columns": [...], "params": {...}}``. ``leak`` marks a warning
+    that the data gives the target away (a leaking feature, row numbers that follow
+    the target's order): those rank first.
     """
 
     kind: str
@@ -227,23 +243,27 @@ class ProfileWarning:
     message: str
     value: float | None = None
     suggestion: Mapping[str, Any] | None = None
+    leak: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return clean({"kind": self.kind, "severity": self.severity, "columns": list(self.columns),
                       "message": self.message, "value": self.value,
-                      "suggestion": self.suggestion})
+                      "suggestion": self.suggestion, "leak": self.leak})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ProfileWarning:
         return cls(kind=str(d["kind"]), severity=str(d["severity"]),
                    columns=tuple(d.get("columns") or ()), message=str(d["message"]),
-                   value=d.get("value"), suggestion=d.get("suggestion"))
+                   value=d.get("value"), suggestion=d.get("suggestion"),
+                   leak=bool(d.get("leak")))
 
 
 def rank_warnings(warnings: Sequence[ProfileWarning]) -> tuple[ProfileWarning, ...]:
-    """Most severe first; within a severity, the larger figure first, then by columns."""
+    """Most severe first; within a severity, leaks first, then the larger figure, then by
+    columns."""
     return tuple(sorted(warnings, key=lambda w: (_RANK.get(w.severity, len(SEVERITIES)),
-                                                 -(w.value or 0.0), w.kind, w.columns)))
+                                                 not w.leak, -(w.value or 0.0), w.kind,
+                                                 w.columns)))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Semantic types, identifiers and personal data, decided from a column's figures.
+"""Semantic types, identifiers, row numbers and personal data, decided from a column's figures.
 
 The semantic types and their rules are the dataset schema's (see
 ``shipyard.datasets``): ``numeric``, ``categorical``, ``boolean``, ``datetime``,
-``text`` and ``identifier``. When the caller knows them (a dataset version's
-schema), they are taken as given. Personal data (emails, phone numbers, card,
-IBAN, social security and account numbers) is recognised from the sampled values
-and, for account numbers, the column's name.
+``text``, ``identifier`` and ``row_number``. When the caller knows them (a dataset
+version's schema), they are taken as given. The row-number rule
+(:func:`row_number_reason`) lives here, in the core, and the dataset schema uses it
+too, so a column reads the same everywhere. Personal data (emails, phone numbers,
+card, IBAN, social security and account numbers) is recognised from the sampled
+values and, for account numbers, the column's name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pyarrow.types as pat
 
 from shipyard.profiling._columns import Col
 
-SEMANTIC_TYPES = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
+SEMANTIC_TYPES = ("numeric", "categorical", "boolean", "datetime", "text", "identifier",
+                  "row_number")
 
 _TRUE = frozenset({"yes", "true", "y", "t"})
 _FALSE = frozenset({"no", "false", "n", "f"})
@@ -55,13 +58,62 @@ def looks_like_id(name: str) -> bool:
     return low in _ID_WORDS or bool(_SUFFIX_ID.search(low) or _CAMEL_ID.search(name))
 
 
-def is_row_number(col: Col, stats: dict[str, Any], rows: int) -> bool:
-    """An integer column holding 0..n-1 or 1..n (every row once): a row number."""
-    count = int(stats.get("count") or 0)
+#: Names no feature has: R's row names and pandas' unnamed index columns.
+_ROW_NAMES = frozenset({"rownames", "row.names", "row_names", "rowname"})
+_UNNAMED = re.compile(r"^unnamed: \d+$")  # pandas' name for a blank header cell
+#: Names of a column that numbers or keys the rows, when its values are a contiguous range.
+_INDEX_NAMES = frozenset({"index", "idx", "id", "row", "rowid", "row_id", "row_number",
+                          "rownumber", "row_num", "rownum", "obs", "observation"})
+#: What R's ``read.csv`` ("X") and readr ("...1") call a blank first header cell.
+_FIRST_INDEX_NAMES = frozenset({"x", "...1"})
+
+
+def _index_name(name: str, position: int | None) -> tuple[bool, bool]:
+    """(a name only row numbers have, a name a row number often has)."""
+    low = name.strip().lower()
+    strong = low in _ROW_NAMES or bool(_UNNAMED.match(low)) or (position == 0 and low == "")
+    usual = strong or low in _INDEX_NAMES or (position == 0 and low in _FIRST_INDEX_NAMES)
+    return strong, usual
+
+
+def row_number_reason(name: str, position: int | None, *, integer: bool, rows: int,
+                      missing: int, distinct: int, lo: int | None, hi: int | None) -> str | None:
+    """Why a column numbers the rows rather than describing them, or ``None`` when it does not.
+
+    A row number is an integer column without gaps that is
+
+    - a permutation of ``0..n-1`` or ``1..n`` (any name; 20 rows at least, as for
+      unique identifiers), or
+    - a permutation of any contiguous range under a name row numbers have (``index``,
+      ``id``, ``row_id``, ``rownames``, ``Unnamed: 0``; ``X`` or ``...1`` as the first
+      column, as R names a blank first header cell), or
+    - under a name only row numbers have (``rownames``, ``Unnamed: N``), even with
+      repeats (exports concatenated).
+
+    A sorted feature (``year`` 2001..2010 repeated, ``tenure``) is not unique, and a
+    unique one (one row per year, 1990..2019) has neither a range from 0 or 1 nor such a
+    name, so neither is taken for a row number.
+    """
+    if not integer or rows == 0 or missing or lo is None or hi is None:
+        return None
+    strong, usual = _index_name(name, position)
+    contiguous = distinct == rows and hi - lo + 1 == rows
+    if contiguous and ((lo in (0, 1) and rows >= MIN_ROWS_FOR_UNIQUE_ID) or usual):
+        return f"{lo:,}..{hi:,}, unique"
+    if strong:
+        repeats = rows - distinct
+        return f"named {name!r}" + (f", {repeats:,} values repeated" if repeats else "")
+    return None
+
+
+def is_row_number(col: Col, stats: dict[str, Any], rows: int) -> str | None:
+    """The reason ``col`` is a row number (see :func:`row_number_reason`), from its figures."""
     lo, hi = stats.get("min"), stats.get("max")
-    return (pat.is_integer(col.dtype) and count == rows >= MIN_ROWS_FOR_UNIQUE_ID
-            and int(stats.get("distinct") or 0) == count and lo in (0, 1)
-            and hi is not None and int(hi) - int(lo) + 1 == count)
+    count = int(stats.get("count") or 0)
+    return row_number_reason(
+        col.name, col.i, integer=bool(pat.is_integer(col.dtype)), rows=rows,
+        missing=rows - count, distinct=int(stats.get("distinct") or 0),
+        lo=None if lo is None else int(lo), hi=None if hi is None else int(hi))
 
 
 def _boolean_words(top: list[tuple[Any, int]], distinct: int) -> bool:
@@ -84,9 +136,9 @@ def semantic_type(col: Col, stats: dict[str, Any], top: list[tuple[Any, int]], r
         return declared
     count, distinct = int(stats.get("count") or 0), int(stats.get("distinct") or 0)
     if col.kind == "numeric":
-        if looks_like_id(col.name) or is_row_number(col, stats, rows):
-            return "identifier"
-        return "numeric"
+        if is_row_number(col, stats, rows):
+            return "row_number"
+        return "identifier" if looks_like_id(col.name) else "numeric"
     if col.kind in ("boolean", "datetime"):
         return col.kind
     if col.kind != "text" or count == 0:

@@ -5,12 +5,22 @@ The quick model is scikit-learn's extremely randomised trees, on at most
 :data:`MODEL_ROWS` sampled rows with a quarter more held out to score it; its
 impurity importances rank the features by predictive power. Missing numbers are
 put below the column's minimum, so a tree can still split them off.
+
+A strong feature is not a leak by itself: size predicts a house's price. A feature is
+*strong* when its association with the target (or a one-feature model's held-out
+score) reaches :data:`STRONG_ASSOCIATION`; it is a suspected *leak* only when, on top
+of that, something else points to one (:func:`judge`): its name repeats the target
+or says "label", "outcome"…; on its own it scores :data:`LEAK_SOLO_SCORE` or more on
+held-out rows; or it is a timestamp whose mere presence tells the outcome. Row
+numbers and identifiers are judged by :func:`order_association`: whether their order
+follows the target.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,8 +46,19 @@ MODEL_ROWS = 6_000
 MODEL_TREES = 20
 #: Classes shown apart in a feature-against-target plot; the rest are "(other)".
 PLOT_CLASSES = 8
-#: A feature whose association with the target reaches this may be leaking it.
-LEAK_ASSOCIATION = 0.9
+#: A feature whose association with the target (or one-feature score) reaches this is strong.
+STRONG_ASSOCIATION = 0.9
+#: A strong feature whose one-feature model scores this on held-out rows (R², ROC AUC or
+#: accuracy) predicts the target almost perfectly on its own: a suspected leak.
+LEAK_SOLO_SCORE = 0.98
+#: Features a one-feature model is fitted for, at most (the most associated first).
+SOLO_CANDIDATES = 30
+SOLO_DEPTH = 8
+#: Words in a feature's name that point to a leak when the feature is also strong.
+LEAK_WORDS = frozenset({"label", "labels", "outcome", "outcomes", "result", "results", "target",
+                        "response", "score", "decision", "actual", "final", "prediction",
+                        "predicted"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def problem_type_of(semantic: str, numbers: bool, integer: bool, distinct: int, name: str,
@@ -73,11 +94,10 @@ def problem_type_of(semantic: str, numbers: bool, integer: bool, distinct: int, 
                 "profile analyses; group its values, or pick another target.")
         return "classification"
     hint = " (or pass problem_type='regression')" if numbers else ""
+    kind = {"identifier": "an identifier", "row_number": "a row-number"}.get(semantic,
+                                                                              f"a {semantic}")
     raise InvalidRequest(
-        f"The target {name!r} is an {semantic} column with {distinct} distinct values, so it "
-        f"is neither a class label nor a number; pick another target{hint}."
-        if semantic == "identifier" else
-        f"The target {name!r} is a {semantic} column with {distinct} distinct values, so it "
+        f"The target {name!r} is {kind} column with {distinct} distinct values, so it "
         f"is neither a class label nor a number; pick another target{hint}.")
 
 
@@ -163,29 +183,138 @@ def _design(features: list[Encoded], rows: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Prepared:
-    """The sampled target and features, restricted to the rows that have a target."""
+    """The sampled target and features, restricted to the rows that have a target.
+
+    ``order`` holds row numbers and numeric identifiers, kept out of the features (they
+    describe no property of a row) but judged for following the target's order;
+    ``datetimes`` names the features that are timestamps.
+    """
 
     y: Encoded
     y_codes: np.ndarray
     class_names: list[str]
     features: list[Encoded]
     classification: bool
+    order: list[Encoded] = field(default_factory=list)
+    datetimes: frozenset[str] = frozenset()
 
 
-def prepare(y: Encoded, features: list[Encoded], problem_type: str) -> Prepared:
+def prepare(y: Encoded, features: list[Encoded], problem_type: str,
+            order: Sequence[Encoded] = (), datetimes: frozenset[str] = frozenset()) -> Prepared:
     """Keep the rows with a target; code the target (classes, or bins of a number)."""
     classification = problem_type == "classification"
     has_target = (y.values >= 0) if y.kind == "categorical" else np.isfinite(y.values)
     y = Encoded(y.name, y.kind, y.values[has_target], y.labels)
     features = [Encoded(f.name, f.kind, f.values[has_target], f.labels) for f in features]
+    kept = [Encoded(f.name, f.kind, f.values[has_target], f.labels) for f in order]
     if classification:
         if y.kind != "categorical":
             raise ValueError("a classification target must be encoded as categories")
-        return Prepared(y, y.values, list(y.labels), features, True)
-    return Prepared(y, bin_numbers(y.values)[0], [], features, False)
+        return Prepared(y, y.values, list(y.labels), features, True, kept, datetimes)
+    return Prepared(y, bin_numbers(y.values)[0], [], features, False, kept, datetimes)
 
 
 Model = tuple[np.ndarray, dict[str, Any]]
+
+
+def _held_out(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded (test, train) rows every model of the analysis uses."""
+    order = np.random.default_rng(seed).permutation(n)
+    held = min(n // 4, MODEL_ROWS // 4)
+    return order[:held], order[held:held + MODEL_ROWS]
+
+
+def solo_score(prep: Prepared, x: np.ndarray, seed: int) -> tuple[float, str] | None:
+    """How well one feature ``x`` (a column of the design) predicts the target on its own:
+    a depth-limited tree's held-out R² (regression), ROC AUC (two classes) or accuracy."""
+    from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    n = len(prep.y_codes)
+    test, train = _held_out(n, seed)
+    if len(test) < 10 or len(np.unique(prep.y_codes)) < 2:
+        return None
+    target = prep.y_codes if prep.classification else prep.y.values
+    params = {"max_depth": SOLO_DEPTH, "min_samples_leaf": 5, "random_state": seed}
+    model: Any = (DecisionTreeClassifier(**params) if prep.classification
+                  else DecisionTreeRegressor(**params))
+    model.fit(x[train].reshape(-1, 1), target[train])
+    x_test = x[test].reshape(-1, 1)
+    if prep.classification:
+        if len(model.classes_) == 2 and len(np.unique(target[test])) == 2:
+            proba = model.predict_proba(x_test)[:, 1]
+            return float(roc_auc_score(target[test] == model.classes_[1], proba)), "roc_auc"
+        return float(accuracy_score(target[test], model.predict(x_test))), "accuracy"
+    return float(r2_score(target[test], model.predict(x_test))), "r2"
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def name_points(feature: str, target: str) -> str | None:
+    """What in ``feature``'s name points to a leak of ``target``, if anything."""
+    t = _normal(target)
+    if len(t) >= 3 and t in _normal(feature):
+        return f"its name contains the target's name {target!r}"
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub(" ", feature)) if w}
+    found = sorted(words & LEAK_WORDS)
+    return f"its name says {found[0]!r}" if found else None
+
+
+def _design_one(f: Encoded) -> np.ndarray:
+    return _design([f], np.arange(len(f.values)))[:, 0]
+
+
+def judge(prep: Prepared, scored: list[dict[str, Any]], seed: int) -> None:
+    """Mark each scored feature ``strong`` and, when something else points to one, ``leak``
+    (with ``leak_reasons``); fits one-feature models for the candidates only."""
+    by_name = {f.name: f for f in prep.features}
+    target = prep.y.name
+    candidates = []
+    for s in scored:
+        s["leak_reasons"] = []
+        s["name_points"] = name_points(s["column"], target)
+        if ((s["association"] or 0.0) >= STRONG_ASSOCIATION or s["name_points"]
+                or s["column"] in prep.datetimes):
+            candidates.append(s)
+    candidates.sort(key=lambda s: -(s["association"] or 0.0))
+    for s in candidates[:SOLO_CANDIDATES]:
+        f = by_name[s["column"]]
+        found = solo_score(prep, _design_one(f), seed)
+        if found is not None:
+            s["solo_score"], s["solo_metric"] = found
+        if s["column"] in prep.datetimes:
+            present = np.where(np.isfinite(f.values), 1.0, 0.0)
+            timing = solo_score(prep, present, seed) if present.min() < 1 else None
+            if timing is not None and timing[0] >= STRONG_ASSOCIATION:
+                s["leak_reasons"].append(
+                    f"it is a timestamp set only in rows with some outcomes (its presence "
+                    f"alone scores {timing[1].replace('_', ' ')} {timing[0]:.2f}), as if "
+                    "recorded after the target")
+                s["strong"] = True
+    for s in scored:
+        solo = s.get("solo_score")
+        s["strong"] = bool(s.get("strong") or (s["association"] or 0.0) >= STRONG_ASSOCIATION
+                           or (solo is not None and solo >= STRONG_ASSOCIATION))
+        if s["name_points"]:
+            s["leak_reasons"].insert(0, s["name_points"])
+        if solo is not None and solo >= LEAK_SOLO_SCORE:
+            s["leak_reasons"].append(
+                f"on its own it scores {s['solo_metric'].replace('_', ' ')} {solo:.3f} on "
+                "held-out rows")
+        s["leak"] = s["strong"] and bool(s["leak_reasons"])
+
+
+def order_association(prep: Prepared, corr: Correlations) -> dict[str, tuple[float, str]]:
+    """How far each row number or numeric identifier follows the target's order:
+    max(|Pearson|, |Spearman|) for a numeric target, the correlation ratio for classes."""
+    out = {}
+    for f in prep.order:
+        assoc, measure = _association(f, prep.y, prep.y_codes, corr)
+        if assoc is not None and measure is not None:
+            out[f.name] = (float(assoc), measure)
+    return out
 
 
 def quick_model(prep: Prepared, seed: int) -> Model | None:
@@ -202,10 +331,7 @@ def quick_model(prep: Prepared, seed: int) -> Model | None:
         raise ModuleNotFoundError(
             "The target analysis needs scikit-learn; install it with: "
             "pip install 'shipyard[ml]'") from exc
-    n = len(prep.y_codes)
-    order = np.random.default_rng(seed).permutation(n)
-    held = min(n // 4, MODEL_ROWS // 4)
-    test, train = order[:held], order[held:held + MODEL_ROWS]
+    test, train = _held_out(len(prep.y_codes), seed)
     target = prep.y_codes if prep.classification else prep.y.values
     params = {"n_estimators": MODEL_TREES, "min_samples_leaf": 3, "max_depth": 12,
               "max_features": "sqrt", "random_state": seed, "n_jobs": 1}
@@ -233,7 +359,7 @@ def quick_model(prep: Prepared, seed: int) -> Model | None:
 
 
 def analyse(prep: Prepared, problem_type: str, missing: int, classes: list[tuple[Any, int]],
-            corr: Correlations, model: Model | None) -> TargetAnalysis:
+            corr: Correlations, model: Model | None, seed: int = 0) -> TargetAnalysis:
     """The target analysis of the prepared sample.
 
     Args:
@@ -241,6 +367,7 @@ def analyse(prep: Prepared, problem_type: str, missing: int, classes: list[tuple
         classes: the target's values and counts over the whole table (classification).
         corr: the sample's correlation matrices (associations found there are reused).
         model: what :func:`quick_model` found, if it ran.
+        seed: the seed of the one-feature models that judge leaks.
     """
     y, y_codes = prep.y, prep.y_codes
     scored: list[dict[str, Any]] = []
@@ -256,11 +383,16 @@ def analyse(prep: Prepared, problem_type: str, missing: int, classes: list[tuple
         for s, imp in zip(scored, importances, strict=True):
             s["importance"] = float(imp)
     scored.sort(key=lambda s: (-(s.get("importance") or 0.0), -s["mutual_info"], s["column"]))
+    if model is not None:  # scikit-learn is there; the one-feature models need it too
+        judge(prep, scored, seed)
     ranked = tuple(
         FeatureAssociation(column=s["column"], mutual_info=s["mutual_info"],
                            association=s["association"], measure=s["measure"],
                            importance=s.get("importance"), rank=r + 1,
-                           leak=(s["association"] or 0.0) >= LEAK_ASSOCIATION, plot=s["plot"])
+                           leak=bool(s.get("leak")), plot=s["plot"],
+                           strong=bool(s.get("strong")), solo_score=s.get("solo_score"),
+                           solo_metric=s.get("solo_metric"),
+                           leak_reasons=tuple(s.get("leak_reasons") or ()))
         for r, s in enumerate(scored))
     classification = prep.classification
     total = sum(n for _, n in classes)

@@ -63,6 +63,9 @@ class TrainingContext:
     recipe: Mapping[str, Any] | None = None
     seed: int = 42
     lineage: Mapping[str, Any] = field(default_factory=dict)
+    #: Column → semantic type in the train input's dataset version schema (judged on all of
+    #: its rows): the default recipe drops its row numbers and identifiers whatever the split.
+    semantic_types: Mapping[str, str] | None = None
     n_jobs: int | None = None
     log: Callable[[str], None] = print
     log_metric: Callable[..., None] = _no_metric
@@ -147,7 +150,8 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
         notes.append(f"recipe: the user's ({len(recipe.steps)} steps)")
     else:
         recipe, recipe_notes = default_recipe(train, target, scale=info.needs_scaling,
-                                              categorical=info.categorical)
+                                              categorical=info.categorical,
+                                              declared=ctx.semantic_types)
         notes.extend(f"recipe: {n}" for n in recipe_notes)
     fitted, fit_rows = recipe.fit_transform(train, target)
     for spec, state in fitted.steps:
@@ -389,4 +393,5 @@ def main(job_dir: Path) -> None:
         hyperparameters=_read_json(job_dir / c.HYPERPARAMETERS_FILE),
         split=config.get("split"), recipe=config.get("recipe"),
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
+        semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric))

@@ -40,9 +40,17 @@ def _json_object(field: str, raw: str | None) -> dict[str, Any] | None:
     return value
 
 
+#: The CSV dialect fields: delimiter (',', ';', '|', 'tab'), decimal mark ('.' or ','), and
+#: text encoding (utf-8, latin-1, cp1252…); the first two are sniffed when absent.
+Sep = Annotated[str | None, Form(description="CSV/TSV delimiter; sniffed if absent.")]
+DecimalMark = Annotated[str | None, Form(description="Decimal mark '.' or ','; sniffed if absent.")]
+Encoding = Annotated[str | None, Form(description="Text encoding; UTF-8 if absent.")]
+
+
 def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[UploadFile],
             format: str | None, column_types: str | None, description: str | None,
-            source: str | None, key: str | None) -> dict[str, Any]:
+            source: str | None, key: str | None, dialect: tuple[str | None, ...]
+            ) -> dict[str, Any]:
     """Save the uploads to files of Shipyard's own naming, ingest, and always clean up."""
     check_name(name, "dataset name")
     types = _json_object("column_types", column_types)
@@ -51,6 +59,7 @@ def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[Upl
         rec = svc.datasets.ingest(
             name, saved, mode=mode, format=format or None, column_types=types,
             description=description, source=lineage, actor=who.name, idempotency_key=key,
+            sep=dialect[0], decimal=dialect[1], encoding=dialect[2],
         )
     return version_to_dict(rec)
 
@@ -59,24 +68,26 @@ def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[Upl
 def create_dataset(
     name: Annotated[str, Form()], file: Files, format: FormText = None,
     column_types: FormText = None, description: FormText = None, source: FormText = None,
+    sep: Sep = None, decimal: DecimalMark = None, encoding: Encoding = None,
     idempotency_key: IdempotencyKey = None,
     svc: Services = Depends(services), who: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Create a dataset from uploaded files; its first version is the answer."""
     return _ingest(svc, who, name, "create", file, format, column_types, description, source,
-                   idempotency_key)
+                   idempotency_key, (sep, decimal, encoding))
 
 
 @router.post("/{name}/versions", status_code=201, **permit("write"))
 def append_version(
     name: str, file: Files, format: FormText = None, column_types: FormText = None,
     description: FormText = None, source: FormText = None,
+    sep: Sep = None, decimal: DecimalMark = None, encoding: Encoding = None,
     idempotency_key: IdempotencyKey = None,
     svc: Services = Depends(services), who: Principal = Depends(current_principal),
 ) -> dict[str, Any]:
     """Append rows: the new version holds the previous version's rows and the uploaded ones."""
     return _ingest(svc, who, name, "append", file, format, column_types, description, source,
-                   idempotency_key)
+                   idempotency_key, (sep, decimal, encoding))
 
 
 @router.get("", **permit("read"))

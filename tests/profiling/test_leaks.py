@@ -1,0 +1,137 @@
+"""Leak warnings that point the right way: strong features are kept ("check how it is
+collected"), real leaks are dropped, and row numbers that follow the target rank first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.profiling import Profile, ProfileWarning, profile
+from shipyard.profiling._target import name_points
+
+#: ames' best predictors of the price: living area, quality, garage, basement, age.
+STRONG = {"area", "Overall.Qual", "Garage.Area", "Garage.Cars", "Total.Bsmt.SF", "X1st.Flr.SF",
+          "Year.Built", "Exter.Qual", "Kitchen.Qual", "Bsmt.Qual"}
+
+
+def _by(p: Profile, kind: str) -> dict[str, ProfileWarning]:
+    return {w.columns[0]: w for w in p.warnings if w.kind == kind and w.columns}
+
+
+def _dropped(p: Profile) -> set[str]:
+    return {c for w in p.warnings if w.suggestion and w.suggestion["step"] == "drop"
+            for c in w.suggestion["columns"]}
+
+
+@pytest.fixture(scope="module")
+def leaky_ames(ames: pd.DataFrame) -> pd.DataFrame:
+    """ames with a true leak and a strong honest proxy, both named innocently, and a leak
+    that gives itself away by its name."""
+    rng = np.random.default_rng(11)
+    df = ames.copy()
+    df["adjusted_value"] = df["price"] * (1 + rng.normal(0, 0.01, len(df)))
+    df["appraisal"] = df["price"] * (1 + rng.normal(0, 0.12, len(df)))
+    df["price_final"] = df["price"] * (1 + rng.normal(0, 0.12, len(df)))
+    return df
+
+
+@pytest.fixture(scope="module")
+def leaky_profile(leaky_ames: pd.DataFrame) -> Profile:
+    return profile(leaky_ames, target="price")
+
+
+def test_ames_strong_features_are_not_dropped(ames_profile: Profile) -> None:
+    assert not _dropped(ames_profile) & STRONG
+    assert not _by(ames_profile, "target_leak")
+    features = {f.column: f for f in ames_profile.target.features}
+    assert not any(features[c].leak for c in STRONG)
+    assert features["Overall.Qual"].association > 0.75  # strong indeed, yet kept
+
+
+def test_a_true_leak_is_flagged_with_drop_advice(leaky_profile: Profile) -> None:
+    leak = _by(leaky_profile, "target_leak")["adjusted_value"]
+    assert leak.severity == "high" and leak.leak
+    assert leak.suggestion == {"step": "drop", "columns": ["adjusted_value"], "params": {}}
+    assert "on its own it scores r2 0.9" in leak.message and "drop it" in leak.message
+    feature = next(f for f in leaky_profile.target.features if f.column == "adjusted_value")
+    assert feature.solo_metric == "r2" and feature.solo_score >= 0.98
+    assert leaky_profile.warnings[0] == leak  # a leak ranks first
+
+
+def test_a_strong_honest_proxy_is_kept_with_a_question(leaky_profile: Profile) -> None:
+    """Associated at 0.9+ with the price (the old rule said "drop it"), but nothing else
+    points to a leak: the advice is to check how it is collected."""
+    feature = next(f for f in leaky_profile.target.features if f.column == "appraisal")
+    assert feature.association >= 0.9 and feature.strong and not feature.leak
+    assert 0.5 < feature.solo_score < 0.98
+    warning = _by(leaky_profile, "strong_predictor")["appraisal"]
+    assert warning.severity == "medium" and warning.suggestion is None and not warning.leak
+    assert "check how it is collected" in warning.message
+    assert "appraisal" not in _dropped(leaky_profile)
+    assert not _dropped(leaky_profile) & STRONG
+
+
+def test_a_name_that_repeats_the_target_points_to_a_leak(leaky_profile: Profile) -> None:
+    leak = _by(leaky_profile, "target_leak")["price_final"]
+    assert "its name contains the target's name 'price'" in leak.message
+    assert leak.severity == "high" and leak.suggestion["step"] == "drop"
+
+
+def test_a_timestamp_set_by_the_outcome_is_a_leak(churn: pd.DataFrame) -> None:
+    rng = np.random.default_rng(5)
+    df = churn.copy()
+    churned = df["churn"] == "Yes"
+    days = rng.integers(0, 365, len(df))
+    df["closed_on"] = pd.to_datetime("2023-01-01") + pd.to_timedelta(days, unit="D")
+    # Set for every churned customer, and by mistake for 3% of the others.
+    df.loc[~churned & (rng.random(len(df)) > 0.03), "closed_on"] = pd.NaT
+    p = profile(df, target="churn")
+    leak = _by(p, "target_leak")["closed_on"]
+    assert "timestamp set only in rows with some outcomes" in leak.message
+    assert leak.severity == "high" and leak.leak
+    # One opinion per column: the leak, not also "mostly missing".
+    assert [w.kind for w in p.warnings if "closed_on" in w.columns] == ["target_leak"]
+
+
+def test_row_numbers_that_follow_the_target_rank_first(ames: pd.DataFrame) -> None:
+    df = ames.sort_values("price", kind="stable").reset_index(drop=True)
+    df.insert(0, "rownames", range(1, len(df) + 1))
+    p = profile(df, target="price")
+    first = p.warnings[0]
+    assert (first.kind, first.columns, first.severity, first.leak) == (
+        "row_number", ("rownames",), "high", True)
+    assert "its order follows the target 'price'" in first.message
+    assert first.suggestion == {"step": "drop", "columns": ["rownames"], "params": {}}
+    # ames' own 'Order' keeps the original row order, which does not follow the price.
+    order = _by(p, "row_number")["Order"]
+    assert not order.leak and "follows" not in order.message
+
+
+def test_row_numbers_in_random_order_are_warned_but_not_called_a_leak(ames: pd.DataFrame) -> None:
+    df = ames.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    df.insert(0, "rownames", range(1, len(df) + 1))
+    warning = _by(profile(df, target="price"), "row_number")["rownames"]
+    assert warning.severity == "high" and not warning.leak
+    assert warning.suggestion == {"step": "drop", "columns": ["rownames"], "params": {}}
+
+
+def test_the_snapshot_keeps_the_judgement(leaky_profile: Profile) -> None:
+    again = Profile.from_dict(leaky_profile.to_dict())
+    assert again.warnings == leaky_profile.warnings
+    assert again.target is not None and again.target.features == leaky_profile.target.features
+
+
+@pytest.mark.parametrize(("feature", "target", "points"), [
+    ("price_final", "price", True),
+    ("SalePrice", "price", True),
+    ("churn_label", "churned", True),  # says "label"
+    ("outcomeCode", "Status", True),  # camelCase words
+    ("test_result", "y", True),
+    ("area", "price", False),
+    ("Overall.Qual", "price", False),
+    ("scoreboard", "win", False),  # a word must be whole
+    ("x", "x1", False),  # too short a target name to look for
+])
+def test_name_points(feature: str, target: str, points: bool) -> None:
+    assert (name_points(feature, target) is not None) is points
