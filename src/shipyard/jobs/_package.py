@@ -138,8 +138,16 @@ def build_package(job: JobRecord, datasets: DatasetService) -> JobPackage:
     """The package of a job's next attempt: its stored spec, inputs resolved to parts.
 
     Raises:
-        JobFailure: ``input_error`` when an input version is gone since the submit.
+        JobFailure: ``input_error`` when an input version is gone since the submit;
+            ``environment_error`` when the job's kind is not registered here (a plug-in
+            that is no longer loaded).
     """
+    try:
+        get_kind(job.kind)
+    except ShipyardError as exc:
+        raise JobFailure(c.ENVIRONMENT_ERROR,
+                         f"{exc.message} Load the plug-in that defines it (SHIPYARD_PLUGINS) "
+                         "and submit the job again.") from None
     files: list[StagedFile] = []
     for channel, ref in (job.spec.get("inputs") or {}).items():
         what = f"Input {channel!r} (dataset {ref['dataset']!r} version {ref['version']})"
@@ -188,9 +196,10 @@ def staged_path(job_dir: Path, rel: str) -> Path:
     if (pure.is_absolute() or ".." in pure.parts or "\\" in rel
             or not rel.startswith(STAGE_ROOTS)):
         raise ShipyardError(f"unsafe file name {rel!r}")
-    root = job_dir.resolve()
+    root = (job_dir / pure.parts[0]).resolve()
     target = (job_dir / pure).resolve()
-    if not target.is_relative_to(root) or target == root:
+    if (not target.is_relative_to(root) or target == root
+            or not target.is_relative_to(job_dir.resolve())):
         raise ShipyardError(f"unsafe file name {rel!r}")
     return target
 
