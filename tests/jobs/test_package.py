@@ -111,3 +111,20 @@ def test_staging_stops_when_asked(store: ArtifactStore, tmp_path: Path) -> None:
     package = package_for("job-1", _spec(store))
     assert stage(package, tmp_path / "job", store, should_abort=lambda: True) is False
     assert not (tmp_path / "job" / "code" / "main.py").exists()
+
+
+def test_what_a_worker_runs_needs_no_database() -> None:
+    """Staging, collecting and the command line import neither the store nor the API, so a
+    cluster worker with only the artifact store can run them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, shipyard.jobs._package, shipyard.jobs._collect, "
+            "shipyard.jobs._workdir\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sqlalchemy', 'fastapi', 'alembic', 'uvicorn') or m.startswith(("
+            "'shipyard.store', 'shipyard.api', 'shipyard.jobs._service', "
+            "'shipyard.datasets'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

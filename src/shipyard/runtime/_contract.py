@@ -50,7 +50,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 #: Reasons the job itself can report in ``output/failure``.
 SCRIPT_ERROR = "script_error"
 MEMORY_LIMIT = "memory_limit"
-#: A built-in job found its input unusable (a training job's data or settings).
+#: A built-in entry found its input unusable (the data or settings it was given).
 INPUT_ERROR = "input_error"
 #: The job's entry point could not be imported (a plug-in missing where the job runs).
 ENVIRONMENT_ERROR = "environment_error"

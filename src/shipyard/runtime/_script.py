@@ -1,7 +1,7 @@
 """Script mode: run the user's ``code/<script>`` as ``__main__`` under the runtime contract.
 
-The entry point of every kind that runs a user's own script (``processing``,
-``script``, and any plug-in kind that wants it): ``shipyard.runtime._script:main``.
+The entry point of every job kind that runs a user's own script (the kinds name it
+as ``shipyard.runtime._script:main``; this module knows none of them).
 Whatever the script raises is its failure (``script_error``, or ``memory_limit``
 for a MemoryError), written to ``output/failure`` unless the script wrote its own.
 """
