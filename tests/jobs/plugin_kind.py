@@ -33,7 +33,7 @@ class EchoSpec(JobSpecBase):
         return self
 
 
-def check(ctx: SubmitContext) -> None:
+def check(ctx: SubmitContext[EchoSpec]) -> None:
     """A submit-time check that needs the services: the output must not exist yet."""
     if ctx.spec.message.strip().lower() == "forbidden":
         raise InvalidRequest("message: 'forbidden' is refused at submit by the echo-test kind.")

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import Field, TypeAdapter, ValidationError
 
@@ -54,8 +54,11 @@ _KIND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
+S = TypeVar("S", bound=JobSpecBase)
+
+
 @dataclass
-class SubmitContext:
+class SubmitContext(Generic[S]):
     """What a kind's submit-time check gets: the spec, the stored spec, the services.
 
     ``stored`` is the spec as it will be kept on the job: the common fields, the
@@ -65,7 +68,8 @@ class SubmitContext:
     ``stored`` (a model version's file hashes, a script's blob, catalog files).
     """
 
-    spec: Any
+    #: The validated spec: an instance of the kind's own spec model.
+    spec: S
     stored: dict[str, Any]
     datasets: DatasetService
     models: RegistryRepository
@@ -77,7 +81,7 @@ class SubmitContext:
     experiment: str | None = None
 
 
-Check = Callable[[SubmitContext], None]
+Check = Callable[[SubmitContext[Any]], None]
 Configs = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 Stage = Callable[[Mapping[str, Any]], "Sequence[StagedFile]"]
 
@@ -191,11 +195,18 @@ def register(kind: JobKind) -> JobKind:
     return kind
 
 
+_LOADING = threading.RLock()
+
+
 def load_builtin_kinds() -> None:
-    """Import the built-in kind modules (each registers itself); cheap after the first call."""
+    """Import the built-in kind modules (each registers itself); cheap after the first call.
+
+    The imports happen under a lock of their own, not the registry's, so a module that
+    registers while another thread loads the built-ins cannot deadlock with it.
+    """
     if _REGISTRY._builtins_loaded:
         return
-    with _REGISTRY.lock:
+    with _LOADING:
         if _REGISTRY._builtins_loaded:
             return
         for name in BUILTIN_KINDS:

@@ -215,7 +215,10 @@ class Supervisor:
             launched = self.executor.launch(
                 handle, should_abort=lambda: self._stop.is_set() or self._cancelled(job.id))
             if not launched:
-                if not self._stop.is_set():  # else stop() records the shutdown
+                if self._stop.is_set():
+                    self._end(job.id, st.FAILED, st.SERVER_SHUTDOWN,
+                              "The server shut down while the job was starting.", handle=handle)
+                else:
                     self._stopped(job.id, handle)
                 return
             started_at = time.time()

@@ -33,7 +33,7 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
-from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, Usage
+from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import SparePool
 from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
@@ -256,13 +256,15 @@ class LocalExecutor:
         handle.append_log(f"attempt {package.attempt} of {package.max_attempts} starting")
         return handle
 
-    def launch(self, handle: Any, should_abort: Callable[[], bool]) -> bool:
+    def launch(self, handle: JobHandle, should_abort: Callable[[], bool]) -> bool:
         """Stage the folder, build the venv if the job has requirements, start the process.
 
         Raises:
             JobFailure: ``input_error`` (staging) or ``environment_error`` (venv, spawn).
         """
-        h: LocalHandle = handle
+        if not isinstance(handle, LocalHandle):
+            raise TypeError(f"the local executor launches its own handles; got {handle!r}")
+        h = handle
         package = h.package
         if not stage(package, h.job_dir, self.artifacts, should_abort) or should_abort():
             return False

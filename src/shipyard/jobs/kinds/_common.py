@@ -19,7 +19,7 @@ from shipyard.runtime import _contract as c
 SCRIPT_ENTRY = "shipyard.runtime._script:main"
 
 
-def store_script(ctx: SubmitContext) -> None:
+def store_script(ctx: SubmitContext[Any]) -> None:
     """Keep the script and the requirements as blobs; the stored spec names them by SHA-256."""
     spec = ctx.spec
     blob = ctx.artifacts.put_bytes(spec.script.source.encode())
@@ -38,7 +38,7 @@ def script_file(stored: Mapping[str, Any]) -> list[StagedFile]:
                        int(script["size"]), "The job's script")]
 
 
-def pin_model(ctx: SubmitContext) -> None:
+def pin_model(ctx: SubmitContext[Any]) -> None:
     """Name the model version and every file of its bundle by SHA-256 in the stored spec.
 
     The executor then needs no registry, and a retry runs the very same bundle.

@@ -52,7 +52,7 @@ class TrainingSpec(JobSpecBase):
         return self
 
 
-def check(ctx: SubmitContext) -> None:
+def check(ctx: SubmitContext[TrainingSpec]) -> None:
     """Refuse a training job that cannot work before it exists (4xx, nothing started).
 
     Fills the algorithm's defaults into the stored hyperparameters, so runs compare, and
@@ -62,7 +62,7 @@ def check(ctx: SubmitContext) -> None:
     from shipyard.features import Recipe
     from shipyard.training import check_training_data, validate_hyperparameters
 
-    spec: TrainingSpec = ctx.spec
+    spec = ctx.spec
     algorithm = spec.algorithm or ""
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
     if spec.recipe is not None:

@@ -43,7 +43,7 @@ class TransformSpec(JobSpecBase):
         return self
 
 
-def check(ctx: SubmitContext) -> None:
+def check(ctx: SubmitContext[TransformSpec]) -> None:
     """Refuse a transform that cannot work (4xx, nothing started); pin its model."""
     pin_model(ctx)
     data = ctx.stored["inputs"][CHANNEL]

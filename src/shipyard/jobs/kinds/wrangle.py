@@ -45,7 +45,7 @@ class WrangleSpec(JobSpecBase):
         return self
 
 
-def check(ctx: SubmitContext) -> None:
+def check(ctx: SubmitContext[WrangleSpec]) -> None:
     from shipyard.catalog import plan_wrangle
 
     plan_wrangle(ctx.spec, ctx.stored, ctx.catalog, ctx.datasets)
