@@ -398,6 +398,7 @@ def test_outputs_are_in_the_store_before_the_job_counts_as_completed(srv: LocalS
         runtime.write_output(df[df.x > 1], "suite-out")
         (runtime.model_dir() / "model.bin").write_bytes(b"weights")
         (runtime.job_dir() / "output" / "summary.txt").write_text("2 rows")
+        runtime.log_metric("rows", 2)
         print("wrote everything")
     """, kind="processing", inputs={"raw": "suite-in"}, outputs=["suite-out"]))
     seen = None
@@ -412,7 +413,8 @@ def test_outputs_are_in_the_store_before_the_job_counts_as_completed(srv: LocalS
     out = seen["outputs"]
     assert out["datasets"] == {"suite-out": {"dataset": "suite-out", "version": 1}}
     assert [f["path"] for f in out["model"]["files"]] == ["model/model.bin"]
-    assert [f["path"] for f in out["files"]] == ["output/summary.txt"]
+    assert [f["path"] for f in out["files"]] == ["output/metrics.jsonl", "output/summary.txt"]
+    assert seen["metrics"] == {"rows": 2.0}  # harvested into the metadata store too
     assert [f["path"] for f in out["data"]["suite-out"]] == [
         "output/data/suite-out/part-00000.parquet"]
     assert "completed (1 model files, 1 outputs)" in _stored_log(client, seen)

@@ -27,8 +27,10 @@ if TYPE_CHECKING:  # pragma: no cover
 METRICS_CHUNK = 4 * 1024 * 1024
 #: Files a job may write as an output dataset.
 DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".json", ".jsonl")
-#: Files of ``output/`` that are the platform's own, not job artifacts.
-_PLATFORM_OUTPUTS = {Path(c.METRICS_FILE).name, Path(c.FAILURE_FILE).name}
+#: Files of ``output/`` that are not job artifacts (the failure is the job's message).
+#: ``metrics.jsonl`` is kept: its points are in the metadata store already, and the file
+#: is the raw series as the job wrote it.
+_PLATFORM_OUTPUTS = {Path(c.FAILURE_FILE).name}
 OUTPUT_ERROR = "output_error"
 
 
@@ -41,7 +43,8 @@ class Manifest:
     model: list[dict[str, Any]] = field(default_factory=list)
     #: output dataset name → its files ``output/data/<name>/<path>``.
     data: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    #: ``output/<path>``: any other file the job left in ``output/`` (a report, a plot).
+    #: ``output/<path>``: any other file the job left in ``output/`` (a report, a plot,
+    #: ``metrics.jsonl``).
     files: list[dict[str, Any]] = field(default_factory=list)
     #: ``job.log``: the log as it was when collected.
     log: dict[str, Any] | None = None
