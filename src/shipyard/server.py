@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from shipyard.errors import InvalidRequest, ServerUnavailable
+from shipyard.errors import InvalidRequest, ServerUnavailable, ShipyardError
 from shipyard.settings import Settings
 
 
@@ -29,10 +29,28 @@ def serve(settings: Settings) -> None:
     from shipyard.api import create_app
 
     settings.home.mkdir(parents=True, exist_ok=True)
+    try:
+        _preflight(settings)
+    except ShipyardError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
     uvicorn.run(
         create_app(settings), host=settings.host, port=settings.port, log_level="warning",
         access_log=False, timeout_graceful_shutdown=5,
     )
+
+
+def _preflight(settings: Settings) -> None:
+    """Refuse settings the server cannot run with, in one sentence, before it binds.
+
+    Raises:
+        ShipyardError: a plug-in module that does not import, an unknown or unavailable
+            executor.
+    """
+    from shipyard.artifacts import ArtifactStore
+    from shipyard.jobs import load_plugins, make_executor
+
+    load_plugins(settings.plugins)
+    make_executor(settings, ArtifactStore(settings.artifacts_url, tmp_dir=settings.tmp_dir))
 
 
 def command_line(settings: Settings) -> list[str]:

@@ -50,6 +50,14 @@ class Settings:
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
     #: off by default so a webhook cannot be used to probe the server's own network).
     webhook_allow_private: bool = False
+    #: What runs jobs: ``local`` (subprocesses here) or ``ray`` (see shipyard.jobs._executors).
+    executor: str = "local"
+    #: The Ray cluster: ``auto``, ``ray://host:port``, or empty to start a local Ray instance.
+    ray_address: str = ""
+    #: A running job not seen alive for this many seconds is ``worker_lost`` (and retried).
+    heartbeat_timeout: float = 60.0
+    #: Modules that register job kinds, imported at server start (``SHIPYARD_PLUGINS``).
+    plugins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -69,6 +77,11 @@ class Settings:
             warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
             webhook_allow_private=env.get("SHIPYARD_WEBHOOK_ALLOW_PRIVATE", "0").lower()
             in ("1", "true", "yes"),
+            executor=(env.get("SHIPYARD_EXECUTOR") or "local").strip().lower(),
+            ray_address=(env.get("SHIPYARD_RAY_ADDRESS") or "").strip(),
+            heartbeat_timeout=float(env.get("SHIPYARD_HEARTBEAT_TIMEOUT") or 60.0),
+            plugins=tuple(m.strip() for m in (env.get("SHIPYARD_PLUGINS") or "").split(",")
+                          if m.strip()),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

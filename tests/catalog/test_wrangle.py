@@ -82,7 +82,8 @@ def test_a_recipe_job_writes_the_features(sdk: sy.Client) -> None:
     ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"}, "outputs": ["a", "b"]}, 400,
      "exactly one output"),
     ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"},
-      "script": {"filename": "a.py", "source": ""}}, 400, "takes no 'script'"),
+      "script": {"filename": "a.py", "source": ""}}, 400,
+     "'script' is for kind 'processing' or 'script', not 'wrangle'"),
 ])
 def test_bad_wrangle_jobs_are_refused_at_submit(admin: httpx.Client, registered: dict,
                                                 spec: dict, status: int, words: str) -> None:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipyard.jobs import command_line, environment
-from shipyard.jobs._workdir import layout, read_failure
+from shipyard.jobs import command_line, environment, package_for
+from shipyard.jobs._collect import read_failure
+from shipyard.jobs._package import layout
 
 
 def _spec(**fields: object) -> dict:
-    return {"kind": "processing", "script": {"filename": "main.py"},
+    return {"kind": "processing", "script": {"filename": "main.py", "sha256": "0" * 64,
+                                             "size": 0},
             "resources": {"cpus": 1, "memory": "1G", "memory_bytes": 1024**3},
             "inputs": {}, "outputs": [], "hyperparameters": {}, "environment": {}, **fields}
 
@@ -24,12 +26,12 @@ def _spec(**fields: object) -> dict:
 def _run(tmp_path: Path, source: str, setup: Callable[[Path], None] = lambda _: None,
          **fields: object) -> tuple[subprocess.CompletedProcess[str], Path]:
     job_dir = tmp_path / "job"
-    spec = _spec(**fields)
-    layout(job_dir, spec, "job-test", attempt=1)
+    package = package_for("job-test", _spec(**fields))
+    layout(job_dir, package)
     setup(job_dir)
     (job_dir / "code" / "main.py").write_text(textwrap.dedent(source))
     (job_dir / "code" / "helper.py").write_text("VALUE = 42\n")
-    proc = subprocess.run(command_line(job_dir), env=environment(job_dir, spec, "job-test"),
+    proc = subprocess.run(command_line(job_dir), env=environment(job_dir, package),
                           capture_output=True, text=True, timeout=60, cwd=tmp_path)
     return proc, job_dir
 
@@ -124,7 +126,8 @@ def test_user_written_failure_is_kept(tmp_path: Path) -> None:
 
 
 def test_runtime_imports_only_the_standard_library() -> None:
-    code = ("import sys; import shipyard.runtime, shipyard.runtime._bootstrap; "
+    code = ("import sys; import shipyard.runtime, shipyard.runtime._bootstrap, "
+            "shipyard.runtime._script; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('pandas', 'pyarrow', 'numpy', 'fastapi', 'sqlalchemy', 'httpx', 'psutil', "
             "'pydantic') or m.startswith(('shipyard.api', 'shipyard.store', 'shipyard.jobs'))))")
@@ -132,10 +135,27 @@ def test_runtime_imports_only_the_standard_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_entry_modules_of_the_built_in_kinds_stay_server_free() -> None:
+    """What a job process imports to run any built-in kind never pulls in the server."""
+    from shipyard.jobs import registered_kinds
+
+    modules = sorted({k.entry_module for k in registered_kinds() if k.builtin})
+    assert "shipyard.jobs.kinds._transform_entry" in modules and len(modules) >= 5
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('fastapi', 'sqlalchemy', 'alembic', 'uvicorn', 'httpx', 'psutil', 'pydantic') "
+            "or m.startswith(('shipyard.api', 'shipyard.store', 'shipyard.jobs._', "
+            "'shipyard.datasets', 'shipyard.registry', 'shipyard.client'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
+
+
 def test_environment_keeps_server_secrets_out(tmp_path: Path) -> None:
     spec = _spec(inputs={"raw_2": {}}, outputs=["churn-clean.v2"], environment={"A": True},
                  hyperparameters={"lr": 0.1, "name": "x", "layers": [1, 2]})
-    env = environment(tmp_path, spec, "job-1",
+    env = environment(tmp_path, package_for("job-1", spec),
                       base={"PATH": "/bin", "SHIPYARD_TOKEN": "sy_secret", "PYTHONPATH": "/x"})
     assert "SHIPYARD_TOKEN" not in env and "PYTHONPATH" not in env and env["PATH"] == "/bin"
     assert env["SHIPYARD_CHANNEL_RAW_2"] == str(tmp_path / "input/data/raw_2")

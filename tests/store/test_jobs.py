@@ -140,3 +140,27 @@ def test_non_finite_metric_values_are_refused_alike(db: Database, events: EventL
     with pytest.raises(InvalidRequest, match="finite"):
         repo.add_metrics("j1", [MetricPoint("ok", 1.0, 0, 1.0), MetricPoint("loss", bad, 1, 1.0)])
     assert repo.metrics("j1") == []  # nothing half-written
+
+
+def test_handle_heartbeat_and_metrics_offset(db: Database, events: EventLog) -> None:
+    """What the supervisor records for recovery: the executor's handle, the last heartbeat,
+    and how far the metrics file was read (moved in the same transaction as the points)."""
+    from datetime import UTC
+
+    repo = JobRepository(db, events)
+    job, _ = _job(repo, "j1")
+    assert (job.executor, job.handle, job.heartbeat_at, job.metrics_offset) == (None, None,
+                                                                                None, 0)
+    state = {"executor": "local", "host": "h", "pid": 42, "cores": [0, 1]}
+    repo.transition("j1", "Starting", ["Pending"], attempts=1)
+    running = repo.transition("j1", "Running", ["Starting"], executor="local", handle=state)
+    assert (running.executor, running.handle) == ("local", state)
+    beat = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    repo.update_fields("j1", heartbeat_at=beat)
+    repo.add_metrics("j1", [MetricPoint("loss", 0.5, 0, 1.0)], offset=57)
+    repo.add_metrics("j1", [], offset=90)  # a line that was no metric still moves the offset
+    job = repo.get("j1")
+    assert job.heartbeat_at == beat and job.metrics_offset == 90
+    assert [p.value for p in repo.metrics("j1")] == [0.5]
+    back = repo.transition("j1", "Pending", ["Running"], handle=None, metrics_offset=0)
+    assert back.handle is None and back.metrics_offset == 0

@@ -12,7 +12,7 @@ from shipyard.datasets import DatasetService
 from shipyard.endpoints import EndpointService, EndpointSupervisor
 from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
-from shipyard.jobs import JobService, Supervisor
+from shipyard.jobs import JobService, Supervisor, load_plugins, make_executor
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
@@ -52,13 +52,14 @@ class Services:
         events = EventLog(db)
         artifacts = ArtifactStore(settings.artifacts_url, tmp_dir=settings.tmp_dir)
         datasets = DatasetService(db, events, artifacts, settings)
-        jobs = JobService(db, events, artifacts, datasets, settings)
-        registry = RegistryService(db, events, artifacts)
-        endpoints = EndpointService(EndpointRepository(db, events), registry)
         store_root = artifacts.backend.local_path("objects")
         catalog = CatalogService(db, events, settings,
                                  protected=[store_root.parent] if store_root else [])
-        jobs.catalog = catalog
+        load_plugins(settings.plugins)  # job kinds from outside shipyard.jobs
+        jobs = JobService(db, events, artifacts, datasets, settings, catalog=catalog,
+                          executor=make_executor(settings, artifacts))
+        registry = RegistryService(db, events, artifacts)
+        endpoints = EndpointService(EndpointRepository(db, events), registry)
         scheduler = Scheduler(ScheduleRepository(db, events))
         register_job_kind(scheduler, jobs)
         register_crawl_kind(scheduler, catalog)

@@ -69,7 +69,8 @@ def run(
         help="The Python file to run (processing and script jobs).")] = None,
     kind: Annotated[str, typer.Option(
         "--kind", metavar="KIND",
-        help="processing, script, training or transform.")] = "script",
+        help="A kind the server runs (`shipyard jobs kinds` lists them): processing, script, "
+             "training, transform, …")] = "script",
     input: Annotated[list[str] | None, typer.Option(
         "--input", "-i", metavar="CHANNEL=DATASET",
         help="An input channel: CHANNEL=DATASET or CHANNEL=DATASET:VERSION; repeatable. "
@@ -190,6 +191,10 @@ def run(
             metric_definitions=parse_pairs(metric_definition, "--metric-definition"),
         )
     c = client()
+    known = [str(k.get("name")) for k in c.get("/jobs/kinds")]
+    if kind not in known:  # the choices are the server's: built-in kinds and plug-ins
+        fail(f"Unknown job kind {kind!r}; the server runs: {', '.join(known)} "
+             "(`shipyard jobs kinds` describes them).")
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     doc = c.post("/jobs", spec, headers=headers)
     job = Job(doc["id"], client=c, _doc=doc)
@@ -272,6 +277,18 @@ def _job_json(doc: dict[str, Any]) -> dict[str, Any]:
         # `metrics.test.roc_auc`, whichever shape this server version sends.
         shaped["metrics"] = nest_metrics(doc["metrics"])
     return shaped
+
+
+@app.command("kinds")
+def kinds(json_out: JsonOpt = False) -> None:
+    """The job kinds the server runs (built-in and plug-ins), with what each one does."""
+    docs = client().get("/jobs/kinds")
+    if json_out:
+        print_json(docs)
+        return
+    print_table(["kind", "summary", "plug-in"],
+                ([d.get("name"), d.get("summary"), "" if d.get("builtin") else "yes"]
+                 for d in docs), empty="No job kinds.")
 
 
 @app.command("list")

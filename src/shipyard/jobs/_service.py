@@ -10,24 +10,23 @@ import builtins
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, cast
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.jobs import _states as st
-from shipyard.jobs._spec import (
-    DEFAULT_CHUNK_ROWS,
-    KINDS,
-    TRANSFORM_CHANNEL,
-    JobSpec,
-    parse_model_ref,
+from shipyard.jobs._executors import Executor, make_executor
+from shipyard.jobs._kinds import (
+    JobKind,
+    SubmitContext,
+    get_kind,
+    kind_names,
     parse_spec,
+    registered_kinds,
 )
-from shipyard.runtime import _contract as c
+from shipyard.jobs._live import LiveJobs
+from shipyard.jobs._spec import JobSpecBase, check_tags
 from shipyard.settings import Settings
 from shipyard.store import (
     Database,
@@ -42,12 +41,13 @@ from shipyard.store import (
     utcnow,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.catalog import CatalogService
+    from shipyard.datasets import DatasetService
+
 #: The most log bytes one call returns; a client follows a log by calling again.
 MAX_LOG_CHUNK = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
-#: Training submits are checked on the whole dataset up to this many rows, else a sample.
-TRAINING_SAMPLE_ROWS = 200_000
-TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe")
 
 
 def new_job_id() -> str:
@@ -55,10 +55,20 @@ def new_job_id() -> str:
 
 
 class JobService:
-    """Jobs as a resource: the API's side of the job lifecycle."""
+    """Jobs as a resource: the API's side of the job lifecycle.
 
-    def __init__(self, db: Database, events: EventLog, artifacts: ArtifactStore, datasets: Any,
-                 settings: Settings) -> None:
+    Args:
+        executor: what runs the jobs (the supervisor launches on it; submit checks
+            ``resources`` against its capacity). Default: the one ``settings`` name.
+        live: the handles of the jobs this process runs (live logs), shared with the
+            supervisor.
+        catalog: the catalog a wrangle job's query may read tables of.
+    """
+
+    def __init__(self, db: Database, events: EventLog, artifacts: ArtifactStore,
+                 datasets: DatasetService, settings: Settings, *,
+                 executor: Executor | None = None, live: LiveJobs | None = None,
+                 catalog: CatalogService | None = None) -> None:
         self.repo = JobRepository(db, events)
         self.experiments = ExperimentRepository(db, events)
         self.models = RegistryRepository(db, events)
@@ -66,8 +76,9 @@ class JobService:
         self.artifacts = artifacts
         self.datasets = datasets
         self.settings = settings
-        #: The catalog a wrangle job's query may read tables of (set by the server).
-        self.catalog: Any = None
+        self.executor = executor if executor is not None else make_executor(settings, artifacts)
+        self.live = live if live is not None else LiveJobs()
+        self.catalog = catalog
         #: Set on every submit and cancel so the supervisor acts at once instead of at its
         #: next poll.
         self.wakeup = threading.Event()
@@ -77,36 +88,34 @@ class JobService:
                idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
         """Validate and record a job; return it and whether it is new.
 
-        The same ``idempotency_key`` with the same body returns the job it made;
-        with another body it raises :class:`~shipyard.errors.Conflict`.
+        The spec is checked by its kind (the registry's discriminated union, then the
+        kind's submit-time check, which pins what a retry must see unchanged). The same
+        ``idempotency_key`` with the same body returns the job it made; with another body
+        it raises :class:`~shipyard.errors.Conflict`.
 
         Raises:
-            InvalidRequest: the spec is invalid. NotFound: an input dataset does not exist.
+            InvalidRequest: the spec is invalid. NotFound: an input dataset (or a model
+            version a kind names) does not exist.
         """
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidRequest(
                 f"An Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters; got "
                 f"{len(idempotency_key)}."
             )
-        spec = parse_spec(body)
-        stored = self._stored_spec(spec)
-        experiment = spec.experiment
-        if spec.kind == "training":
-            self._check_training(spec, stored)
-            experiment = experiment or stored["inputs"]["train"]["dataset"]
-        elif spec.kind == "transform":
-            self._check_transform(spec, stored)
-        elif spec.kind == "monitoring":
-            self._pin_model(spec, stored)
-        elif spec.kind == "wrangle":
-            from shipyard.catalog import plan_wrangle
-
-            plan_wrangle(spec, stored, self.catalog, self.datasets)
+        spec = parse_spec(body, capacity=self.executor.capacity())
+        kind = get_kind(spec.kind)
+        ctx = SubmitContext(spec=spec, stored=self._stored_spec(spec, kind),
+                            datasets=self.datasets, models=self.models,
+                            artifacts=self.artifacts, catalog=self.catalog, actor=actor,
+                            experiment=spec.experiment)
+        if kind.check is not None:
+            kind.check(ctx)
+        experiment = ctx.experiment
         if experiment and self.experiments.find(experiment) is None:
             self.experiments.upsert(experiment, actor)
         job, created = self.repo.create(
-            new_job_id(), spec.kind, stored, name=spec.name, max_attempts=spec.max_attempts,
-            actor=actor, initial_status=st.PENDING,
+            new_job_id(), spec.kind, ctx.stored, name=spec.name,
+            max_attempts=spec.max_attempts, actor=actor, initial_status=st.PENDING,
             idempotency=(idempotency_key, canonical_hash(body)) if idempotency_key else None,
             experiment=experiment, tags=spec.tags, notes=spec.notes,
         )
@@ -114,8 +123,9 @@ class JobService:
             self.wakeup.set()
         return job, created
 
-    def _stored_spec(self, spec: JobSpec) -> dict[str, Any]:
-        """The spec as kept on the job: sources by SHA-256, inputs pinned to a version."""
+    def _stored_spec(self, spec: JobSpecBase, kind: JobKind) -> dict[str, Any]:
+        """The spec as kept on the job: the common part with inputs pinned to a version,
+        and the kind's own fields as submitted (its check may pin them further)."""
         inputs = {}
         for channel, ref in spec.inputs.items():
             name, version = parse_ref(ref)
@@ -125,21 +135,10 @@ class JobService:
                 raise NotFound(f"Input {channel!r}: {exc.message}") from None
             inputs[channel] = {"dataset": rec.dataset, "version": rec.version,
                                "content_hash": rec.content_hash}
-        script = None
-        if spec.script is not None:
-            blob = self.artifacts.put_bytes(spec.script.source.encode())
-            script = {"filename": spec.script.filename, "sha256": blob.sha256,
-                      "size": blob.size}
-        requirements = None
-        if spec.requirements:
-            req = self.artifacts.put_bytes(spec.requirements.encode())
-            requirements = {"sha256": req.sha256, "size": req.size}
         resources = spec.resources
         return {
             "kind": spec.kind,
             "name": spec.name,
-            "script": script,
-            "requirements": requirements,
             "inputs": inputs,
             "outputs": list(spec.outputs),
             "hyperparameters": spec.hyperparameters,
@@ -149,80 +148,13 @@ class JobService:
             "retries": spec.retries,
             "grace_period_seconds": spec.grace_period_seconds,
             "environment": spec.environment,
-            "metric_definitions": [d.model_dump() for d in spec.metric_definitions],
-            **({k: getattr(spec, k) for k in TRAINING_FIELDS} if spec.kind == "training" else {}),
-            **({"keep_columns": list(spec.keep_columns or []),
-                "chunk_rows": spec.chunk_rows or DEFAULT_CHUNK_ROWS}
-               if spec.kind == "transform" else {}),
-            **({"monitor": spec.monitor} if spec.kind == "monitoring" else {}),
+            **spec.model_dump(mode="json", include=set(kind.own_fields)),
         }
 
-    def _check_transform(self, spec: JobSpec, stored: dict[str, Any]) -> None:
-        """Refuse a transform job that cannot work (4xx, nothing started); pin its model.
-
-        The stored spec names the model version and every file of its bundle by SHA-256,
-        so the executor needs no registry and a retry runs the very same bundle.
-        """
-        self._pin_model(spec, stored)
-        data = stored["inputs"][TRANSFORM_CHANNEL]
-        rec = self.datasets.version(data["dataset"], data["version"])
-        columns = [str(col["name"]) for col in rec.schema]
-        for name in stored["keep_columns"]:
-            if name not in columns:
-                raise InvalidRequest(
-                    f"keep_columns: {data['dataset']}:{data['version']} has no column "
-                    f"{name!r}; its columns are {columns}.")
-            if name == "prediction" or name.startswith("probability."):
-                raise InvalidRequest(
-                    f"keep_columns: {name!r} would clash with the model's output columns; "
-                    "rename it in the dataset first.")
-
-    def _pin_model(self, spec: JobSpec, stored: dict[str, Any]) -> None:
-        """Name the model version and every file of its bundle by SHA-256 in the stored spec."""
-        group, number = parse_model_ref(spec.model or "")
-        version = self.models.get(group, number)  # NotFound → 404
-        files = (version.bundle or {}).get("files") or []
-        if not any(f.get("path") == "MODEL.json" for f in files):
-            raise InvalidRequest(f"Model {group}:{number} has no MODEL.json in its bundle; "
-                                 f"only a bundle of a built-in training job can run a "
-                                 f"{spec.kind} job.")
-        stored["model"] = {"group": group, "version": number,
-                           "files": [{"path": f["path"], "sha256": f["sha256"],
-                                      "size": f["size"]} for f in files]}
-
-    def _check_training(self, spec: JobSpec, stored: dict[str, Any]) -> None:
-        """Refuse a training job that cannot work before it exists (4xx, nothing started).
-
-        Fills the algorithm's defaults into the stored hyperparameters, so runs compare.
-        """
-        from shipyard.evaluation import SplitSpec
-        from shipyard.features import Recipe
-        from shipyard.training import check_training_data, validate_hyperparameters
-
-        algorithm = spec.algorithm or ""
-        stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
-        if spec.recipe is not None:
-            Recipe.from_dict(spec.recipe)
-        if spec.split is not None:
-            if set(spec.inputs) >= {"validation", "test"}:
-                raise InvalidRequest("Give either validation and test datasets or a split, "
-                                     "not both.")
-            SplitSpec.from_dict(spec.split)
-        train = stored["inputs"]["train"]
-        version = self.datasets.version(train["dataset"], train["version"])
-        # The schema judged every row of the version (row numbers, identifiers); the job
-        # sees only its split, so it gets the schema's word for them.
-        stored["semantic_types"] = {str(c["name"]): str(c["semantic_type"])
-                                    for c in version.schema if c.get("semantic_type")}
-        for col in version.schema:
-            if version.num_rows and col.get("missing") == version.num_rows:
-                raise InvalidRequest(
-                    f"Column {col['name']!r} of {train['dataset']}:{train['version']} is missing "
-                    "in every row; drop it (a processing job) or fill it before training.")
-        rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
-        table = (self.datasets.head(train["dataset"], train["version"], n=rows) if rows
-                 else self.datasets.read_table(train["dataset"], train["version"]))
-        check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
+    @staticmethod
+    def kinds() -> builtins.list[dict[str, Any]]:
+        """The registered job kinds, with the JSON schema of each one's spec."""
+        return [k.describe() for k in registered_kinds()]
 
     # -- read -----------------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord:
@@ -237,8 +169,9 @@ class JobService:
             if bad:
                 raise InvalidRequest(f"Unknown job status {bad[0]!r}; use one of: "
                                      f"{', '.join(st.STATUSES)}.")
-        if kind and kind not in KINDS:
-            raise InvalidRequest(f"Unknown job kind {kind!r}; use one of: {', '.join(KINDS)}.")
+        if kind and kind not in kind_names():
+            raise InvalidRequest(f"Unknown job kind {kind!r}; use one of: "
+                                 f"{', '.join(kind_names())}.")
         if not 1 <= limit <= 1000:
             raise InvalidRequest(f"limit must be between 1 and 1000; got {limit}.")
         return self.repo.list(statuses=statuses, kind=kind, limit=limit)
@@ -250,11 +183,9 @@ class JobService:
         fields: dict[str, Any] = {}
         if tags is not None:
             try:
-                JobSpec.model_validate({"kind": "training", "algorithm": "-", "tags": tags,
-                                        "inputs": {"train": "-"}})
-            except ValidationError as exc:
-                msg = str(exc.errors()[0].get("msg", "")).removeprefix("Value error, ")
-                raise InvalidRequest(f"Invalid tags: {msg}.") from None
+                check_tags(tags)
+            except ValueError as exc:
+                raise InvalidRequest(f"Invalid tags: {exc}.") from None
             fields["tags"] = {**(job.tags or {}), **{k: str(v) for k, v in tags.items()}}
         if notes is not None:
             fields["notes"] = notes[:10_000]
@@ -284,30 +215,27 @@ class JobService:
         return self.repo.get(job_id)
 
     # -- logs, metrics, artifacts ---------------------------------------------------------
-    def log_path(self, job_id: str) -> Path:
-        return self.settings.jobs_dir / job_id / c.LOG_FILE
-
     def logs(self, job_id: str, offset: int = 0,
              limit: int = MAX_LOG_CHUNK) -> tuple[bytes, int, str]:
         """Log bytes from ``offset``; return them, the next offset, and the job's status.
 
-        The status is read before the bytes, so once a terminal status comes back with
-        no bytes, the log is complete.
+        A job this server runs is read live through its executor handle; any other job's
+        log is the copy in the artifact store (a finished job's, or the earlier attempts'
+        of a retried one); the job's working folder is never read. The status is read
+        before the bytes, so once a terminal status comes back with no bytes, the log is
+        complete.
         """
         if offset < 0:
             raise InvalidRequest(f"offset must be 0 or more; got {offset}.")
         job = self.repo.get(job_id)
         limit = max(1, min(limit, MAX_LOG_CHUNK))
-        path = self.log_path(job_id)
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(limit)
-        except FileNotFoundError:
-            log = job.outputs.get("log")
-            data = b""
-            if log:  # the working folder was cleaned; the stored copy remains
-                data = self.artifacts.read_bytes(log["sha256"])[offset:offset + limit]
+        handle = self.live.get(job_id) if job.status not in st.TERMINAL else None
+        if handle is not None:
+            data = handle.read_log(offset, limit)
+        else:
+            log = (job.outputs or {}).get("log")
+            data = self.artifacts.read_bytes(log["sha256"])[offset:offset + limit] \
+                if log else b""
         return data, offset + len(data), job.status
 
     def metrics(self, job_id: str,
@@ -346,9 +274,14 @@ class JobService:
 
 
 def _manifest_files(job: JobRecord) -> list[dict[str, Any]]:
-    files = list(job.outputs.get("model", {}).get("files", []))
-    if job.outputs.get("log"):
-        files.append(job.outputs["log"])
+    """Every stored file of a job: model files, output data files, other output files, log."""
+    outputs = job.outputs or {}
+    files = list((outputs.get("model") or {}).get("files") or [])
+    for entries in (outputs.get("data") or {}).values():
+        files.extend(entries)
+    files.extend(outputs.get("files") or [])
+    if outputs.get("log"):
+        files.append(outputs["log"])
     return files
 
 
@@ -362,6 +295,7 @@ def job_to_dict(rec: JobRecord, metrics_summary: dict[str, float] | None = None)
         "started_at": iso(rec.started_at), "ended_at": iso(rec.ended_at),
         "updated_at": iso(rec.updated_at), "created_by": rec.created_by,
         "experiment": rec.experiment, "tags": rec.tags or {}, "notes": rec.notes,
+        "executor": rec.executor, "heartbeat_at": iso(rec.heartbeat_at),
     }
     if metrics_summary is not None:
         out["metrics"] = nest_metrics(metrics_summary)

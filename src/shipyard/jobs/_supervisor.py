@@ -2,10 +2,15 @@
 
 One daemon thread ticks every ``job_poll_interval`` seconds, or at once when a job
 is submitted or cancelled. A tick starts Pending jobs (oldest first) while fewer
-than ``max_concurrent_jobs`` hold a slot, and watches every running process:
-its exit, its memory (the whole process tree), its run time, a cancel, and the
-metrics it writes. Preparing a job (inputs, environment) and finishing one
-(outputs) happen on a thread of their own, so a slow job never delays another.
+than ``max_concurrent_jobs`` hold a slot, and watches every running job through
+its executor handle: its exit, its memory (the whole process tree), its run time,
+its heartbeat, a cancel, and the metrics it writes. Preparing a job and finishing
+one (collecting its outputs into the artifact store) happen on a thread of their
+own, so a slow job never delays another.
+
+It knows jobs only through the :class:`~shipyard.jobs._executors.Executor` and
+:class:`~shipyard.jobs._executors.JobHandle` protocols: no processes, no signals
+sent by hand, no job folders (docs/architecture.md, "Executors").
 """
 
 from __future__ import annotations
@@ -16,20 +21,15 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from shipyard.jobs import _states as st
-from shipyard.jobs._executor import (
-    JobProcess,
-    LocalExecutor,
-    find_job_processes,
-    process_alive,
-    signal_group,
-)
-from shipyard.jobs._outputs import collect_model, ingest_outputs, read_metrics, store_log
+from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
+from shipyard.jobs._outputs import ingest_outputs
+from shipyard.jobs._package import build_package
 from shipyard.jobs._service import JobService
-from shipyard.jobs._workdir import JobFailure, append_log, read_failure
-from shipyard.runtime import _contract as c
+from shipyard.jobs._workdir import JobFailure
 from shipyard.settings import Settings
 from shipyard.store import JobRecord, utcnow
 
@@ -37,6 +37,8 @@ log = logging.getLogger("shipyard.jobs")
 
 #: How long running jobs get to exit on SIGTERM when the server shuts down.
 SHUTDOWN_GRACE = 3.0
+#: A running job's last heartbeat is written to the store at most this often.
+HEARTBEAT_RECORD_SECONDS = 10.0
 CANCEL = "cancel"
 
 
@@ -45,30 +47,44 @@ class _Watched:
     """A running job as the supervisor sees it."""
 
     job: JobRecord
-    proc: JobProcess
+    handle: JobHandle
     memory_limit: int
     max_runtime: float
     grace: float
+    #: Wall time the attempt's process started (max runtime counts from here).
+    started_at: float
     metrics_offset: int = 0
     stop_reason: str | None = None
     term_at: float | None = None
     killed: bool = False
     finishing: bool = False
     peak_rss: int = 0
+    beat_recorded: float = 0.0
 
 
 def _mib(n: int) -> str:
     return f"{n / 1024**2:.0f} MiB"
 
 
+def _watched(job: JobRecord, handle: JobHandle, settings: Settings,
+             started_at: float) -> _Watched:
+    spec = job.spec
+    grace = spec.get("grace_period_seconds")
+    return _Watched(job=job, handle=handle, memory_limit=int(spec["resources"]["memory_bytes"]),
+                    max_runtime=float(spec["max_runtime_seconds"]),
+                    grace=settings.cancel_grace_period if grace is None else float(grace),
+                    started_at=started_at, metrics_offset=job.metrics_offset)
+
+
 class Supervisor:
-    """Runs the jobs of one server process on the local executor."""
+    """Runs the jobs of one server process on the executor the settings name."""
 
     def __init__(self, jobs: JobService, settings: Settings) -> None:
         self.jobs = jobs
         self.repo = jobs.repo
         self.settings = settings
-        self.executor = LocalExecutor(settings, jobs.artifacts, jobs.datasets)
+        self.executor = jobs.executor
+        self.live = jobs.live
         self._lock = threading.Lock()
         self._watched: dict[str, _Watched] = {}
         self._starting: set[str] = set()
@@ -82,7 +98,7 @@ class Supervisor:
         if self._thread is not None:
             return
         self.recover()
-        self.executor.spares.fill()
+        self.executor.start()
         self._thread = threading.Thread(target=self._loop, name="shipyard-supervisor",
                                         daemon=True)
         self._thread.start()
@@ -101,45 +117,53 @@ class Supervisor:
                     w.stop_reason = st.SERVER_SHUTDOWN
             starting = list(self._starting)
         for w in watched:
-            w.proc.signal(signal.SIGTERM)
+            w.handle.signal(signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE
-        while any(w.proc.poll() is None for w in watched) and time.monotonic() < deadline:
+        while any(w.handle.poll() is None for w in watched) and time.monotonic() < deadline:
             time.sleep(0.05)
         for w in watched:
-            w.proc.signal(signal.SIGKILL)
-            try:
-                w.proc.popen.wait(5)
-            except Exception:  # noqa: BLE001 - nothing more can be done for it here
-                log.warning("job %s did not exit after SIGKILL", w.job.id)
-            self._finish(w, w.proc.poll())
+            w.handle.signal(signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while w.handle.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._finish(w, w.handle.poll())
         for job_id in starting:
             self._end(job_id, st.FAILED, st.SERVER_SHUTDOWN,
                       "The server shut down while the job was starting.")
         for t in list(self._helpers):
             t.join(timeout=5)
-        self.executor.spares.close()
+        self.executor.close()
 
     def recover(self) -> None:
-        """End what a previous server process left: no job stays Starting/Running/Stopping."""
+        """Take back what a previous server process left: no job stays Starting/Running/
+        Stopping unwatched.
+
+        The executor re-attaches the jobs whose process still runs (they are watched
+        again, and finish normally) and reaches the others' logs; a job that was still
+        starting, or whose process is gone without an exit code, is lost (retried while
+        attempts remain) or, if it was being cancelled, Stopped.
+        """
         left = self.repo.list(statuses=sorted(st.ACTIVE), limit=10_000)
         if not left:
             return
-        orphans = find_job_processes({self.executor.job_dir(job.id) for job in left})
+        handles = self.executor.recover(left)
         for job in left:
-            if job.pid and process_alive(job.pid, job.pid_started_at):
-                signal_group(job.pid, signal.SIGKILL)
-            for proc in orphans.get(self.executor.job_dir(job.id), []):
-                signal_group(proc.pid, signal.SIGKILL)
-                with contextlib.suppress(Exception):  # it is gone already
-                    proc.kill()
-            job_dir = self.executor.job_dir(job.id)
-            if job_dir.is_dir():
-                append_log(job_dir, "the control plane restarted while the job ran")
+            handle = handles.get(job.id)
+            if handle is not None:
+                self.live.add(job.id, handle)
+                handle.append_log("the control plane restarted while the job ran")
+            if handle is not None and job.status in (st.RUNNING, st.STOPPING):
+                started = job.started_at.timestamp() if job.started_at else time.time()
+                with self._lock:
+                    self._watched[job.id] = _watched(job, handle, self.settings, started)
+                continue
+            if handle is not None:
+                handle.signal(signal.SIGKILL)
             if job.status == st.STOPPING:
-                self._stopped(job.id)
+                self._stopped(job.id, handle)
             else:
-                self._lost(job, "The control plane restarted while the job ran; its process "
-                                "was stopped.")
+                self._lost(job, "The control plane restarted while the job was starting; "
+                                "its process was stopped.", handle)
 
     # -- the loop -------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -171,7 +195,7 @@ class Supervisor:
         for job in self.repo.list(statuses=[st.PENDING], oldest_first=True, limit=slots):
             started = st.transition(self.repo, job.id, st.STARTING, st.PENDING,
                                     attempts=job.attempts + 1, reason=None, pid=None,
-                                    pid_started_at=None)
+                                    pid_started_at=None, handle=None, metrics_offset=0)
             if started is None:
                 continue  # cancelled meanwhile
             with self._lock:
@@ -182,45 +206,46 @@ class Supervisor:
         return self.repo.get(job_id).status == st.STOPPING
 
     def _launch(self, job: JobRecord) -> None:
-        """Prepare and start one job (on a helper thread)."""
+        """Package, prepare and launch one attempt (on a helper thread)."""
+        handle: JobHandle | None = None
         try:
-            python = self.executor.prepare(
-                job, should_abort=lambda: self._stop.is_set() or self._cancelled(job.id))
-            if self._stop.is_set():
-                return  # stop() records it as ended by the shutdown
-            if self._cancelled(job.id):
-                self._stopped(job.id)
+            package = build_package(job, self.jobs.datasets)
+            handle = self.executor.prepare(package)
+            self.live.add(job.id, handle)
+            launched = self.executor.launch(
+                handle, should_abort=lambda: self._stop.is_set() or self._cancelled(job.id))
+            if not launched:
+                if self._stop.is_set():
+                    self._end(job.id, st.FAILED, st.SERVER_SHUTDOWN,
+                              "The server shut down while the job was starting.", handle=handle)
+                else:
+                    self._stopped(job.id, handle)
                 return
-            proc = self.executor.spawn(job, python)
-            spec = job.spec
-            grace = spec.get("grace_period_seconds")
-            watched = _Watched(
-                job=job, proc=proc, memory_limit=int(spec["resources"]["memory_bytes"]),
-                max_runtime=float(spec["max_runtime_seconds"]),
-                grace=self.settings.cancel_grace_period if grace is None else float(grace),
-            )
-            running = st.transition(self.repo, job.id, st.RUNNING, st.STARTING, pid=proc.pid,
-                                    pid_started_at=proc.create_time, started_at=utcnow())
+            started_at = time.time()
+            watched = _watched(job, handle, self.settings, started_at)
+            fields: dict[str, Any] = {"pid": handle.pid, "pid_started_at": None,
+                                      "executor": self.executor.name, "handle": handle.state}
+            running = st.transition(self.repo, job.id, st.RUNNING, st.STARTING,
+                                    started_at=utcnow(), **fields)
             if running is None:  # cancelled while starting: the watcher signals it
-                self.repo.update_fields(job.id, pid=proc.pid, pid_started_at=proc.create_time)
+                self.repo.update_fields(job.id, **fields)
             with self._lock:
                 registered = not self._stop.is_set()
                 if registered:
                     self._watched[job.id] = watched
             if not registered:  # the server is going down and stop() did not see this one
-                proc.signal(signal.SIGKILL)
-                proc.popen.wait()
-                self.executor.release(proc)
+                handle.signal(signal.SIGKILL)
                 self._end(job.id, st.FAILED, st.SERVER_SHUTDOWN,
-                          "The server shut down while the job was starting.")
+                          "The server shut down while the job was starting.", handle=handle)
         except JobFailure as exc:
             first = exc.message.splitlines()[0] if exc.message else ""
-            append_log(self.executor.job_dir(job.id), f"failed: {exc.reason}: {first}")
-            self._end(job.id, st.FAILED, exc.reason, exc.message)
+            if handle is not None:
+                handle.append_log(f"failed: {exc.reason}: {first}")
+            self._end(job.id, st.FAILED, exc.reason, exc.message, handle=handle)
         except Exception as exc:
             log.exception("starting job %s failed", job.id)
             self._end(job.id, st.FAILED, st.ENVIRONMENT_ERROR,
-                      f"The job could not be started: {exc!r}")
+                      f"The job could not be started: {exc!r}", handle=handle)
         finally:
             with self._lock:
                 self._starting.discard(job.id)
@@ -235,7 +260,7 @@ class Supervisor:
         stopping = {j.id for j in self.repo.list(statuses=[st.STOPPING], limit=10_000)}
         now = time.monotonic()
         for w in watched:
-            code = w.proc.poll()
+            code = w.handle.poll()
             self._harvest(w)
             if code is not None:
                 w.finishing = True
@@ -244,132 +269,172 @@ class Supervisor:
                 if w.job.id in stopping:
                     self._terminate(w, CANCEL, "cancel requested")
                     continue
-                rss = w.proc.rss()
-                w.peak_rss = max(w.peak_rss, rss)
-                if rss > w.memory_limit:
-                    w.stop_reason, w.killed = st.MEMORY_LIMIT, True
-                    append_log(w.proc.job_dir, f"the job uses {_mib(rss)}, over its memory "
-                                               f"limit of {_mib(w.memory_limit)}: killed")
-                    w.proc.signal(signal.SIGKILL)
-                elif now - w.proc.started > w.max_runtime:
-                    self._terminate(w, st.MAX_RUNTIME,
-                                    f"max_runtime_seconds={w.max_runtime:g} reached")
+                self._check_limits(w)
             elif not w.killed and w.term_at is not None and now - w.term_at >= w.grace:
-                append_log(w.proc.job_dir, f"still running {w.grace:g} s after SIGTERM: SIGKILL")
-                w.proc.signal(signal.SIGKILL)
+                w.handle.append_log(f"still running {w.grace:g} s after SIGTERM: SIGKILL")
+                w.handle.signal(signal.SIGKILL)
                 w.killed = True
+
+    def _check_limits(self, w: _Watched) -> None:
+        """Memory, run time and heartbeat of a running job (usage first: it is also a sign
+        of life)."""
+        rss = w.handle.usage().rss_bytes
+        w.peak_rss = max(w.peak_rss, rss)
+        wall = time.time()
+        if rss > w.memory_limit:
+            w.stop_reason, w.killed = st.MEMORY_LIMIT, True
+            w.handle.append_log(f"the job uses {_mib(rss)}, over its memory limit of "
+                                f"{_mib(w.memory_limit)}: killed")
+            w.handle.signal(signal.SIGKILL)
+            return
+        if wall - w.started_at > w.max_runtime:
+            self._terminate(w, st.MAX_RUNTIME, f"max_runtime_seconds={w.max_runtime:g} reached")
+            return
+        beat = w.handle.heartbeat()
+        if wall - beat > self.settings.heartbeat_timeout:
+            w.stop_reason, w.killed = st.WORKER_LOST, True
+            w.handle.append_log(f"no heartbeat for {wall - beat:.0f} s: the job is taken for "
+                                "lost and killed")
+            w.handle.signal(signal.SIGKILL)
+            return
+        if time.monotonic() - w.beat_recorded >= HEARTBEAT_RECORD_SECONDS:
+            w.beat_recorded = time.monotonic()
+            self.repo.update_fields(w.job.id, heartbeat_at=datetime.fromtimestamp(beat, UTC))
 
     def _terminate(self, w: _Watched, reason: str, why: str) -> None:
         w.stop_reason, w.term_at = reason, time.monotonic()
-        append_log(w.proc.job_dir, f"{why}: SIGTERM, then SIGKILL after {w.grace:g} s")
-        w.proc.signal(signal.SIGTERM)
+        w.handle.append_log(f"{why}: SIGTERM, then SIGKILL after {w.grace:g} s")
+        w.handle.signal(signal.SIGTERM)
 
     def _harvest(self, w: _Watched) -> None:
-        points, w.metrics_offset = read_metrics(w.proc.job_dir / c.METRICS_FILE,
-                                                w.metrics_offset)
-        if points:
-            self.repo.add_metrics(w.job.id, points)
+        points, offset = w.handle.read_metrics(w.metrics_offset)
+        if offset != w.metrics_offset:
+            self.repo.add_metrics(w.job.id, points, offset=offset)
+            w.metrics_offset = offset
 
     # -- finishing ------------------------------------------------------------------------
     def _finish(self, w: _Watched, code: int | None) -> None:
-        """Record how a job process ended (on a helper thread, or in stop())."""
-        job_id = w.job.id
+        """Record how a job ended (on a helper thread, or in stop())."""
+        job_id, h = w.job.id, w.handle
         try:
             self._harvest(w)
-            self.executor.release(w.proc)
             job = self.repo.get(job_id)
             spec = job.spec
             if job.status == st.STOPPING or w.stop_reason == CANCEL:
-                self._stopped(job_id)
+                self._stopped(job_id, h)
             elif w.stop_reason == st.MEMORY_LIMIT:
                 self._end(job_id, st.FAILED, st.MEMORY_LIMIT,
                           f"The job used {_mib(w.peak_rss)}, over its memory limit of "
                           f"{spec['resources']['memory']}; it was killed. Ask for more in "
-                          "resources.memory, or use less.")
+                          "resources.memory, or use less.", handle=h)
             elif w.stop_reason == st.MAX_RUNTIME:
                 self._end(job_id, st.FAILED, st.MAX_RUNTIME,
                           f"The job ran longer than max_runtime_seconds="
-                          f"{spec['max_runtime_seconds']:g} and was stopped.")
+                          f"{spec['max_runtime_seconds']:g} and was stopped.", handle=h)
+            elif w.stop_reason == st.WORKER_LOST:
+                self._lost(job, f"The job was not seen alive for more than "
+                                f"{self.settings.heartbeat_timeout:g} s (no heartbeat) and was "
+                                "killed.", h)
             elif w.stop_reason == st.SERVER_SHUTDOWN and code != 0:
                 self._end(job_id, st.FAILED, st.SERVER_SHUTDOWN,
-                          "The server shut down while the job ran; submit it again.")
+                          "The server shut down while the job ran; submit it again.", handle=h)
             elif code == 0:
-                self._complete(job, w)
-            elif code is None or code < 0:
-                sig = signal.Signals(-code).name if code and -code in signal.valid_signals() \
+                self._complete(job, h)
+            elif code is None or code == EXIT_UNKNOWN:
+                self._lost(job, "The job process ended while the control plane was "
+                                "restarting and left no exit code (it was killed).", h)
+            elif code < 0:
+                sig = signal.Signals(-code).name if -code in signal.valid_signals() \
                     else "unknown"
-                self._lost(job, f"The job process was killed by {sig}, not by Shipyard.")
+                self._lost(job, f"The job process was killed by {sig}, not by Shipyard.", h)
             else:
-                reason, message = read_failure(w.proc.job_dir)
+                reason, message = h.failure()
                 if reason is None:
                     reason = st.SCRIPT_ERROR
                     message = f"The job exited with code {code}; see its log."
-                append_log(w.proc.job_dir, f"failed: {reason} (exit code {code})")
-                self._end(job_id, st.FAILED, reason, message)
+                h.append_log(f"failed: {reason} (exit code {code})")
+                self._end(job_id, st.FAILED, reason, message, handle=h)
         except Exception as exc:
             log.exception("finishing job %s failed", job_id)
-            self._end(job_id, st.FAILED, st.WORKER_LOST, f"Finishing the job failed: {exc!r}")
+            self._end(job_id, st.FAILED, st.WORKER_LOST, f"Finishing the job failed: {exc!r}",
+                      handle=h)
         finally:
             with self._lock:
                 self._watched.pop(job_id, None)
             self.jobs.wakeup.set()
 
-    def _complete(self, job: JobRecord, w: _Watched) -> None:
-        job_dir = w.proc.job_dir
+    def _complete(self, job: JobRecord, h: JobHandle) -> None:
+        """Outputs into the store, output datasets from there, the final log: then Completed."""
         try:
-            model = collect_model(job_dir, self.jobs.artifacts)
-            datasets = ingest_outputs(job.id, job.spec, job.created_by, job_dir,
-                                      self.jobs.datasets)
+            manifest = h.collect(log=False)
+            datasets = ingest_outputs(job.id, manifest.data, job.created_by, self.jobs.datasets,
+                                      self.jobs.artifacts, self.settings.tmp_dir)
         except JobFailure as exc:
-            append_log(job_dir, f"failed: {exc.reason}: {exc.message}")
-            self._end(job.id, st.FAILED, exc.reason, exc.message)
+            h.append_log(f"failed: {exc.reason}: {exc.message}")
+            self._end(job.id, st.FAILED, exc.reason, exc.message, handle=h)
             return
-        append_log(job_dir, f"completed ({len(model)} model files, {len(datasets)} outputs)")
-        outputs = {"model": {"files": model}, "datasets": datasets,
-                   "log": store_log(job_dir, self.jobs.artifacts)}
-        self._end(job.id, st.COMPLETED, None, None, outputs=outputs)
+        h.append_log(f"completed ({len(manifest.model)} model files, {len(datasets)} outputs)")
+        outputs = {"model": {"files": manifest.model}, "datasets": datasets,
+                   "data": manifest.data, "files": manifest.files,
+                   "log": h.collect(outputs=False).log}
+        self._end(job.id, st.COMPLETED, None, None, outputs=outputs, handle=h)
 
-    def _log_outputs(self, job_id: str) -> dict[str, Any]:
-        try:
-            entry = store_log(self.executor.job_dir(job_id), self.jobs.artifacts)
-        except Exception:  # noqa: BLE001 - the log stays in the working folder anyway
-            log.exception("storing the log of job %s failed", job_id)
-            return {}
-        return {"log": entry} if entry else {}
+    def _log_outputs(self, job_id: str, handle: JobHandle | None) -> dict[str, Any]:
+        """``{"log": entry}``: the attempt's log stored now, or the one stored before."""
+        if handle is not None:
+            try:
+                entry = handle.collect(outputs=False).log
+                if entry:
+                    return {"log": entry}
+            except Exception:  # noqa: BLE001 - the job must still reach its status
+                log.exception("storing the log of job %s failed", job_id)
+        earlier = (self.repo.get(job_id).outputs or {}).get("log")
+        return {"log": earlier} if earlier else {}
+
+    def _close(self, job_id: str, handle: JobHandle | None) -> None:
+        """After the status moved on: live logs come from the store now; free the handle."""
+        if handle is None:
+            return
+        self.live.remove(job_id, handle)
+        with contextlib.suppress(Exception):  # released already, or its process is gone
+            handle.release()
 
     def _end(self, job_id: str, to: str, reason: str | None, message: str | None,
-             outputs: dict[str, Any] | None = None) -> None:
+             outputs: dict[str, Any] | None = None, handle: JobHandle | None = None) -> None:
         """Move a started job to a terminal status (Stopped instead, if it was cancelled)."""
         if outputs is None:
-            outputs = self._log_outputs(job_id)
+            outputs = self._log_outputs(job_id, handle)
         among = [s for s in (st.STARTING, st.RUNNING) if to in st.TRANSITIONS[s]]
         done = st.transition(self.repo, job_id, to, among, reason=reason,
                              message=message, ended_at=utcnow(), outputs=outputs)
         if done is None and self.repo.get(job_id).status == st.STOPPING:
-            self._stopped(job_id)
+            self._stopped(job_id, handle)
+            return
+        self._close(job_id, handle)
 
-    def _stopped(self, job_id: str) -> None:
-        job_dir = self.executor.job_dir(job_id)
-        if job_dir.is_dir():
-            append_log(job_dir, "stopped")
+    def _stopped(self, job_id: str, handle: JobHandle | None) -> None:
+        if handle is not None:
+            handle.append_log("stopped")
         st.transition(self.repo, job_id, st.STOPPED, st.STOPPING, ended_at=utcnow(),
-                      outputs=self._log_outputs(job_id))
+                      outputs=self._log_outputs(job_id, handle))
+        self._close(job_id, handle)
 
-    def _lost(self, job: JobRecord, message: str) -> None:
+    def _lost(self, job: JobRecord, message: str, handle: JobHandle | None) -> None:
         """An infrastructure failure: retry while attempts remain, else Failed worker_lost."""
-        job_dir = self.executor.job_dir(job.id)
         if job.attempts < job.max_attempts:
-            if job_dir.is_dir():
-                append_log(job_dir, f"{message} Retrying.")
+            if handle is not None:
+                handle.append_log(f"{message} Retrying.")
             done = st.transition(
                 self.repo, job.id, st.PENDING, [st.STARTING, st.RUNNING], pid=None,
-                pid_started_at=None,
+                pid_started_at=None, handle=None, outputs=self._log_outputs(job.id, handle),
                 message=f"Attempt {job.attempts} was lost: {message} Retrying.",
             )
             if done is None and self.repo.get(job.id).status == st.STOPPING:
-                self._stopped(job.id)
+                self._stopped(job.id, handle)
+            else:
+                self._close(job.id, handle)
             self.jobs.wakeup.set()
             return
-        if job_dir.is_dir():
-            append_log(job_dir, f"failed: worker_lost: {message}")
-        self._end(job.id, st.FAILED, st.WORKER_LOST, message)
+        if handle is not None:
+            handle.append_log(f"failed: worker_lost: {message}")
+        self._end(job.id, st.FAILED, st.WORKER_LOST, message, handle=handle)

@@ -28,6 +28,8 @@ from shipyard.runtime import _contract as c
 #: The baseline rows the model scores for prediction drift, at most (seeded sample).
 PREDICTION_SAMPLE_ROWS = 50_000
 REPORT_FILE = "report.json"
+#: The monitor's run settings, written by the ``monitoring`` job kind.
+CONFIG_NAME = "monitoring.json"
 HTML_FILE = "report.html"
 
 
@@ -65,7 +67,7 @@ def main(job_dir: Path) -> None:
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
     out = job_dir / c.OUTPUT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    config = json.loads((job_dir / c.MONITORING_FILE).read_text(encoding="utf-8"))
+    config = json.loads((job_dir / c.CONFIG_DIR / CONFIG_NAME).read_text(encoding="utf-8"))
     pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
     signature = [str(e["name"]) for e in pipeline.input_signature]
 

@@ -10,8 +10,9 @@ A monitor watches one endpoint against a baseline dataset version:
   the dataset ``<monitor>.window`` and submits a ``monitoring`` job that reads the
   baseline, the window and the endpoint's ground truth (the dataset
   ``<endpoint>.ground-truth``), with the model version the endpoint serves.
-- **harvest**: when that job ends, its ``report.json`` and ``report.html`` go to the
-  artifact store, the run's summary is recorded, each alert becomes a
+- **harvest**: when that job ends, its ``output/report.json`` and ``output/report.html``
+  are already in the artifact store (the executor put them there before the job
+  counted as Completed); the run's summary is recorded, each alert becomes a
   ``monitor.alert`` event, the alerts are posted to the webhook (SSRF-checked,
   redirects included) and, if the monitor holds a retraining job spec, that job
   is submitted: monitoring feeds retraining.
@@ -38,7 +39,6 @@ from shipyard.monitoring._drift import DriftOptions
 from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._webhooks import check_webhook_url, post_webhook
 from shipyard.names import check_name
-from shipyard.runtime import _contract as c
 from shipyard.settings import Settings
 from shipyard.store import (
     Database,
@@ -119,7 +119,7 @@ class MonitorService:
         if webhook:
             check_webhook_url(webhook, allow_private=self.settings.webhook_allow_private)
         if retrain:
-            from shipyard.jobs._spec import parse_spec
+            from shipyard.jobs import parse_spec
 
             parse_spec(dict(retrain))  # refuse a spec that could never run, now
         manifest = model["manifest"]
@@ -404,19 +404,21 @@ class MonitorService:
         if run is None or run.status != "Running":
             return
         job = self.jobs.get(event.resource_id)
-        out = self.settings.jobs_dir / job.id / c.OUTPUT_DIR
-        if job.status != "Completed" or not (out / "report.json").exists():
+        from shipyard.monitoring._job import HTML_FILE, REPORT_FILE
+
+        # The job's output files reached the artifact store before it counted as Completed.
+        stored = {f["path"]: f for f in (job.outputs or {}).get("files") or []}
+        report_entry = stored.get(f"output/{REPORT_FILE}")
+        html_entry = stored.get(f"output/{HTML_FILE}")
+        if job.status != "Completed" or report_entry is None or html_entry is None:
             self.repo.update_run(run.monitor, run.seq, status="Failed", finished_at=utcnow(),
                                  error=job.message or job.reason or job.status)
             return
-        from shipyard.monitoring._job import HTML_FILE, REPORT_FILE
-
-        report_blob = self.artifacts.put_file(out / REPORT_FILE)
-        html_blob = self.artifacts.put_file(out / HTML_FILE)
-        report = json.loads((out / REPORT_FILE).read_text(encoding="utf-8"))
+        report = json.loads(self.artifacts.read_bytes(report_entry["sha256"]))
         summary = _summary(report, run.summary)
         run = self.repo.update_run(run.monitor, run.seq, status="Completed", summary=summary,
-                                   report_key=report_blob.sha256, html_key=html_blob.sha256,
+                                   report_key=report_entry["sha256"],
+                                   html_key=html_entry["sha256"],
                                    finished_at=utcnow())
         if report.get("alerts"):
             self._act_on_alerts(run, report["alerts"])

@@ -1,20 +1,32 @@
-"""The bootstrap of a job process: read the config, run the user's script, report a failure.
+"""The bootstrap of a job process: read the config, run the kind's entry, report a failure.
+
+``python -m shipyard.runtime JOB_DIR`` reads ``input/config/job.json``, starts the
+heartbeat (and the log-metric scanner when the spec defines metrics), imports the
+entry point the job's kind named there (``"module:function"``) and calls it with the
+folder. The bootstrap knows no kind: script mode is just another entry
+(:mod:`shipyard.runtime._script`).
 
 A failure is written to ``output/failure`` (first line the reason, then a message)
 so the supervisor can tell a script error from an out-of-memory error from a lost
-worker; the traceback itself goes to the job log like everything the script prints.
+worker; the traceback itself goes to the job log like everything the job prints.
+The exit code is written to ``exit_code`` as the bootstrap returns, for an executor
+that can no longer wait for the process (see docs/architecture.md, "Recovery").
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
-import runpy
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from shipyard.runtime import _contract as c
+from shipyard.runtime._heartbeat import Heartbeat
 from shipyard.runtime._logmetrics import LogMetricScanner
 
 #: How many lines of a traceback the failure message keeps.
@@ -27,59 +39,8 @@ def write_failure(job_dir: Path, reason: str, message: str) -> None:
     path.write_text(f"{reason}\n{message}\n", encoding="utf-8")
 
 
-def _tail(text: str) -> str:
+def tail(text: str) -> str:
     return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])
-
-
-def _run_builtin_training(job_dir: Path) -> int:
-    """A ``training`` job: the built-in entry instead of a user script, same failure rules."""
-    return _run_builtin(job_dir, "training")
-
-
-def _run_builtin_transform(job_dir: Path) -> int:
-    """A ``transform`` job: a registered model over a dataset, chunk by chunk."""
-    return _run_builtin(job_dir, "transform")
-
-
-def _run_builtin(job_dir: Path, kind: str) -> int:
-    os.chdir(job_dir)
-    what = {"training": "Training", "wrangle": "The wrangle job",
-            "monitoring": "The monitoring job"}.get(kind, "The transform")
-    try:
-        from shipyard.errors import InvalidRequest
-
-        if kind == "training":
-            from shipyard.training import main as entry
-        elif kind == "wrangle":
-            from shipyard.runtime._wrangle import main as entry
-        elif kind == "monitoring":
-            from shipyard.monitoring._job import main as entry
-        else:
-            from shipyard.runtime._transform import main as entry
-
-        try:
-            entry(job_dir)
-        except InvalidRequest as exc:  # the data or settings, not a bug: say so plainly
-            sys.stderr.write(f"error: {exc.message}\n")
-            write_failure(job_dir, c.INPUT_ERROR, exc.message)
-            return 1
-    except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.MEMORY_LIMIT,
-                      f"{what} ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory" + (" or use a smaller chunk_rows" if kind == "transform"
-                                            else "") + ".\n" + _tail(text))
-        return 1
-    except BaseException:  # noqa: BLE001 - reported as the job's failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    return 0
 
 
 def main(argv: list[str]) -> int:
@@ -87,19 +48,83 @@ def main(argv: list[str]) -> int:
         print("usage: python -m shipyard.runtime JOB_DIR", file=sys.stderr)
         return 2
     job_dir = Path(argv[0]).resolve()
+    code = 1
+    try:
+        code = run(job_dir)
+    finally:
+        with contextlib.suppress(OSError):
+            (job_dir / c.EXIT_FILE).write_text(f"{code}\n", encoding="utf-8")
+    return code
+
+
+def run(job_dir: Path) -> int:
+    """Run the job in ``job_dir``; return its exit code."""
     config = json.loads((job_dir / c.JOB_FILE).read_text(encoding="utf-8"))
-    if config["kind"] == "training":
-        return _run_builtin_training(job_dir)
-    if config["kind"] == "transform":
-        return _run_builtin_transform(job_dir)
-    if config["kind"] in ("wrangle", "monitoring"):
-        return _run_builtin(job_dir, config["kind"])
+    heartbeat = Heartbeat(job_dir / c.HEARTBEAT_FILE)
+    heartbeat.start()
     scanner = _log_scanner(job_dir, config.get("metric_definitions") or [])
     try:
-        return _run_script(job_dir, config)
+        return _run_entry(job_dir, config)
     finally:
         if scanner is not None:
             scanner.stop()
+        heartbeat.stop()
+
+
+def resolve_entry(entry: str) -> Callable[[Path], Any]:
+    """Import ``"module:function"`` (a plug-in kind's module is imported right here)."""
+    module, _, name = entry.partition(":")
+    func = getattr(importlib.import_module(module), name)
+    if not callable(func):
+        raise TypeError(f"{entry} is not a function")
+    return func
+
+
+def _run_entry(job_dir: Path, config: dict[str, Any]) -> int:
+    os.chdir(job_dir)
+    what = f"The {config.get('kind') or 'job'} job"
+    entry = str(config.get("entry") or "")
+    try:
+        func = resolve_entry(entry)
+    except Exception as exc:  # noqa: BLE001 - reported as the job's failure
+        message = (f"{what}'s entry point {entry!r} could not be loaded where the job runs "
+                   f"({type(exc).__name__}: {exc}); install the package that defines the kind "
+                   "there.")
+        sys.stderr.write(message + "\n")
+        write_failure(job_dir, c.ENVIRONMENT_ERROR, message)
+        return 1
+    try:
+        from shipyard.errors import InvalidRequest
+
+        try:
+            result = func(job_dir)
+        except InvalidRequest as exc:  # the data or settings, not a bug: say so plainly
+            sys.stderr.write(f"error: {exc.message}\n")
+            write_failure(job_dir, c.INPUT_ERROR, exc.message)
+            return 1
+        except SystemExit as exc:
+            if exc.code in (None, 0):
+                return 0
+            code = exc.code if isinstance(exc.code, int) else 1
+            if not (job_dir / c.FAILURE_FILE).exists():
+                write_failure(job_dir, c.SCRIPT_ERROR, f"{what} exited with code {code}.")
+            return code
+        return int(result or 0)
+    except MemoryError:
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.MEMORY_LIMIT,
+                      f"{what} ran out of memory (MemoryError); ask for more memory in "
+                      "resources.memory or give it less data at a time.\n" + tail(text))
+        return 1
+    except BaseException:  # noqa: BLE001 - reported as the job's failure
+        text = traceback.format_exc()
+        sys.stderr.write(text)
+        write_failure(job_dir, c.SCRIPT_ERROR, tail(text))
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
 def _log_scanner(job_dir: Path, definitions: list[dict[str, str]]) -> LogMetricScanner | None:
@@ -113,37 +138,3 @@ def _log_scanner(job_dir: Path, definitions: list[dict[str, str]]) -> LogMetricS
                                lambda name, value, step: log_metric(name, value, step=step))
     scanner.start()
     return scanner
-
-
-def _run_script(job_dir: Path, config: dict[str, object]) -> int:
-    script = job_dir / c.CODE_DIR / str(config["script"])
-    os.chdir(job_dir)
-    sys.path.insert(0, str(job_dir / c.CODE_DIR))
-    sys.argv = [str(script)]
-    try:
-        runpy.run_path(str(script), run_name="__main__")
-    except SystemExit as exc:
-        if exc.code in (None, 0):
-            return 0
-        code = exc.code if isinstance(exc.code, int) else 1
-        if not (job_dir / c.FAILURE_FILE).exists():
-            detail = "" if isinstance(exc.code, int) else f": {exc.code}"
-            write_failure(job_dir, c.SCRIPT_ERROR,
-                          f"The script exited with code {code}{detail}.")
-        return code
-    except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.MEMORY_LIMIT,
-                      "The script ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory or use less.\n" + _tail(text))
-        return 1
-    except BaseException:  # noqa: BLE001 - any error of the user's script is its failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
-        return 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    return 0

@@ -13,17 +13,12 @@ CONFIG_DIR = "input/config"
 HYPERPARAMETERS_FILE = "input/config/hyperparameters.json"
 RESOURCES_FILE = "input/config/resources.json"
 INPUTDATA_FILE = "input/config/inputdata.json"
-#: What the bootstrap needs to run the job: id, kind, script filename, outputs.
+#: What the bootstrap needs to run the job: id, kind, entry ("module:function"), attempt,
+#: script filename (script mode), outputs, metric definitions. A job kind writes its own
+#: settings beside it (``input/config/<name>.json``); this module knows no kind.
 JOB_FILE = "input/config/job.json"
-#: kind "training": algorithm, target, problem type, split and recipe (docs/training.md).
-TRAINING_FILE = "input/config/training.json"
-#: kind "transform": the model version, the input columns to keep and the chunk size.
-TRANSFORM_FILE = "input/config/transform.json"
-#: kind "wrangle": the query or recipe, the output, the catalog tables the query may read.
-WRANGLE_FILE = "input/config/wrangle.json"
-MONITORING_FILE = "input/config/monitoring.json"
 INPUT_DATA_DIR = "input/data"
-#: kind "transform": the registered model's bundle, its files checked against their SHA-256.
+#: A model bundle a job kind staged (its files checked against their SHA-256).
 INPUT_MODEL_DIR = "input/model"
 CODE_DIR = "code"
 MODEL_DIR = "model"
@@ -34,6 +29,12 @@ METRICS_FILE = "output/metrics.jsonl"
 FAILURE_FILE = "output/failure"
 CHECKPOINTS_DIR = "checkpoints"
 LOG_FILE = "job.log"
+#: Touched by the runtime every :data:`HEARTBEAT_SECONDS` while the job runs.
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_SECONDS = 2.0
+#: The bootstrap's exit code, written as it returns (read when the process that ran the
+#: job is no longer the executor's child, e.g. after a control-plane restart).
+EXIT_FILE = "exit_code"
 
 ENV_JOB_ID = "SHIPYARD_JOB_ID"
 ENV_JOB_DIR = "SHIPYARD_JOB_DIR"
@@ -49,8 +50,10 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 #: Reasons the job itself can report in ``output/failure``.
 SCRIPT_ERROR = "script_error"
 MEMORY_LIMIT = "memory_limit"
-#: A built-in job found its input unusable (a training job's data or settings).
+#: A built-in entry found its input unusable (the data or settings it was given).
 INPUT_ERROR = "input_error"
+#: The job's entry point could not be imported (a plug-in missing where the job runs).
+ENVIRONMENT_ERROR = "environment_error"
 
 _NOT_ENV = re.compile(r"[^A-Z0-9_]")
 

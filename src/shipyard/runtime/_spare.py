@@ -1,13 +1,13 @@
 """A warm runtime: an interpreter that has already imported what a built-in job needs.
 
 A fresh interpreter spends seconds importing pandas, scikit-learn, the boosting
-libraries and matplotlib before a built-in training job does any work. The local
-executor keeps one *spare* process started ahead of time: it imports those modules,
-then blocks reading one line from its stdin. When a training job starts, the
-executor writes the job's order there (its folder, environment and CPU cores); the
-spare takes on the job's environment, redirects its output to the job's log,
-pins all its threads to the job's cores, and runs the very same bootstrap as
-``python -m shipyard.runtime JOB_DIR``. Each spare runs one job, then exits.
+libraries and matplotlib before a built-in entry does any work. The local executor
+keeps one *spare* process started ahead of time: it imports those modules, then
+blocks reading one line from its stdin. When a job of a kind that allows it (the
+kind's ``warm`` flag) starts, the executor writes the job's order there (its folder,
+environment and CPU cores); the spare takes on the job's environment, redirects its
+output to the job's log, pins all its threads to the job's cores, and runs the very
+same bootstrap as ``python -m shipyard.runtime JOB_DIR``. Each spare runs one job, then exits.
 
 The spare is the executor's direct child in a session of its own, so exit codes,
 signals, memory sampling and cancellation work exactly as for a cold start. If the

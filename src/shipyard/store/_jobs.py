@@ -42,6 +42,12 @@ class JobRecord:
     experiment: str | None = None
     tags: dict[str, str] | None = None
     notes: str | None = None
+    executor: str | None = None
+    #: The executor's handle state of the running attempt (JSON), for recovery.
+    handle: dict[str, Any] | None = None
+    heartbeat_at: datetime | None = None
+    #: How far the running attempt's metrics have been read into ``job_metrics``.
+    metrics_offset: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,10 @@ def _record(row: Any) -> JobRecord:
         experiment=row.experiment,
         tags=row.tags or {},
         notes=row.notes,
+        executor=row.executor,
+        handle=row.handle,
+        heartbeat_at=as_utc(row.heartbeat_at),
+        metrics_offset=int(row.metrics_offset or 0),
     )
 
 
@@ -211,14 +221,17 @@ class JobRepository:
         return [_record(r) for r in rows]
 
     # -- metrics --------------------------------------------------------------------------
-    def add_metrics(self, job_id: str, points: Sequence[MetricPoint]) -> None:
-        """Append metric points; all or none (a NaN or infinity refuses the whole batch).
+    def add_metrics(self, job_id: str, points: Sequence[MetricPoint],
+                    offset: int | None = None) -> None:
+        """Append metric points, all or none; with ``offset``, record in the same transaction
+        how far the job's metrics file has been read, so a control plane that restarts reads
+        on from there (no point is stored twice).
 
         Raises:
             InvalidRequest: a value or timestamp is not a finite number (SQLite would
                 store NaN as NULL and fail, PostgreSQL would keep it).
         """
-        if not points:
+        if not points and offset is None:
             return
         for p in points:
             if not (math.isfinite(p.value) and math.isfinite(p.timestamp)):
@@ -227,6 +240,11 @@ class JobRepository:
                     f"{p.value!r} at {p.timestamp!r}. Log finite values only."
                 )
         with self.db.write() as conn:
+            if offset is not None:
+                conn.execute(update(jobs).where(jobs.c.id == job_id)
+                             .values(metrics_offset=offset))
+            if not points:
+                return
             conn.execute(
                 insert(job_metrics),
                 [

@@ -115,6 +115,13 @@ jobs = Table(
     Column("experiment", String(128)),
     Column("tags", JSON),
     Column("notes", Text),
+    # The executor running the job's current attempt and its handle's state (for recovery
+    # after a control-plane restart), when it was last seen alive, and how far its
+    # metrics file has been read.
+    Column("executor", String(16)),
+    Column("handle", JSON),
+    Column("heartbeat_at", UtcDateTime()),
+    Column("metrics_offset", BigInteger),
     Index("ix_jobs_status", "status"),
     Index("ix_jobs_experiment", "experiment"),
 )

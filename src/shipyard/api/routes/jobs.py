@@ -48,6 +48,13 @@ def list_jobs(status: str | None = None, kind: str | None = None,
     return [job_to_dict(j) for j in svc.jobs.list(status=status, kind=kind, limit=limit)]
 
 
+@router.get("/kinds", **permit("read"))
+def job_kinds(svc: Services = Depends(services)) -> list[dict[str, Any]]:
+    """The registered job kinds: ``{name, summary, entry, warm, builtin, schema}`` each, where
+    ``schema`` is the JSON schema of that kind's spec (the spec is a union on ``kind``)."""
+    return svc.jobs.kinds()
+
+
 @router.get("/{job_id}", **permit("read"))
 def get_job(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
     job = svc.jobs.get(job_id)

@@ -1,4 +1,7 @@
-"""The entry of a ``wrangle`` job: a SQL query or a feature recipe that writes one dataset.
+"""The in-job entry of a ``wrangle`` job: a SQL query or a feature recipe that writes one dataset.
+
+Runs in the job process (``shipyard.jobs.kinds._wrangle_entry:main``); it imports the
+SQL sandbox or the feature recipes when it runs, never the server.
 
 Reads ``input/config/wrangle.json``. A query runs in the same sandbox as
 ``shipyard sql``: each input channel is a table of its name (its Parquet parts
@@ -24,6 +27,8 @@ from shipyard.runtime import _contract as c
 DUCKDB_MEMORY_SHARE = 0.6
 #: The job's own limit (max_runtime_seconds) stops it; the sandbox timer only backs it up.
 QUERY_TIMEOUT_SECONDS = 31 * 86400.0
+#: The kind's settings (query or recipe, output, pinned catalog tables).
+CONFIG_NAME = "wrangle.json"
 
 
 def _read_json(path: Path) -> Any:
@@ -82,7 +87,7 @@ def main(job_dir: Path) -> None:
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
-    config = _read_json(job_dir / c.WRANGLE_FILE)
+    config = _read_json(job_dir / c.CONFIG_DIR / CONFIG_NAME)
     output = str(config["output"])
     folder = job_dir / c.OUTPUT_DATA_DIR / output
     folder.mkdir(parents=True, exist_ok=True)

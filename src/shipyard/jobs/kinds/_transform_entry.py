@@ -1,4 +1,8 @@
-"""The entry of a ``transform`` job: a registered model over a dataset, chunk by chunk.
+"""The in-job entry of a ``transform`` job: a registered model over a dataset, chunk by chunk.
+
+Runs in the job process (``shipyard.jobs.kinds._transform_entry:main``): it imports
+only the runtime contract and, when it runs, the bundle loader and pyarrow; never
+the server.
 
 Reads ``input/config/transform.json`` (model, keep_columns, chunk_rows), the
 bundle in ``input/model/`` and the Parquet parts of ``input/data/data/``. Each part
@@ -18,8 +22,11 @@ from typing import Any
 from shipyard.errors import InvalidRequest
 from shipyard.runtime import _contract as c
 
-#: The input channel a transform job reads (the spec's ``TRANSFORM_CHANNEL``).
+#: The input channel a transform job reads.
 CHANNEL = "data"
+#: The kind's settings (model, keep_columns, chunk_rows), written by the kind module.
+CONFIG_NAME = "transform.json"
+DEFAULT_CHUNK_ROWS = 10_000
 #: Progress lines are written at most this often (and once at the end).
 PROGRESS_SECONDS = 1.0
 
@@ -42,10 +49,10 @@ def main(job_dir: Path) -> None:
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
     (job_dir / c.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
-    config = _read_json(job_dir / c.TRANSFORM_FILE)
+    config = _read_json(job_dir / c.CONFIG_DIR / CONFIG_NAME)
     job = _read_json(job_dir / c.JOB_FILE)
     keep = [str(k) for k in config.get("keep_columns") or []]
-    chunk_rows = int(config.get("chunk_rows") or 10_000)
+    chunk_rows = int(config.get("chunk_rows") or DEFAULT_CHUNK_ROWS)
     outputs = job.get("outputs") or []
     if len(outputs) != 1:
         raise InvalidRequest("A transform job writes exactly one output dataset.")

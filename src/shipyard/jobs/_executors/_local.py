@@ -1,0 +1,354 @@
+"""The local executor: each job is a subprocess in its own process group and working folder.
+
+Working folder ``$SHIPYARD_HOME/jobs/<id>/``. Limits: CPUs by affinity to N cores
+(chosen least-used first); memory by the supervisor sampling the resident size of
+the job's whole process tree through :meth:`LocalHandle.usage`. Built-in kinds
+that allow it start in a warm runtime (:mod:`shipyard.jobs._spares`); a job with
+requirements runs in a venv cached by their hash (:mod:`shipyard.jobs._venv`).
+
+Jobs outlive a killed control plane (own session, output to the log file); the
+next one re-attaches to them (:meth:`LocalExecutor.recover`) by the host, pid and
+start time recorded in the handle's state, and reads the exit code the bootstrap
+writes, since it can no longer wait for a process that is not its child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.errors import ShipyardError
+from shipyard.jobs import _states as st
+from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
+from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
+from shipyard.jobs._package import JobPackage, open_log, package_for, stage
+from shipyard.jobs._spares import SparePool
+from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
+from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
+from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
+from shipyard.runtime import _contract as c
+from shipyard.settings import Settings
+from shipyard.store import JobRecord, MetricPoint
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` to a process group; False if the group no longer exists."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def process_alive(pid: int, create_time: float | None) -> bool:
+    """True if ``pid`` is still the process that was started at ``create_time``."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return create_time is None or abs(proc.create_time() - create_time) < 0.5
+    except psutil.Error:
+        return False
+
+
+def find_job_processes(job_dirs: set[Path]) -> dict[Path, list[psutil.Process]]:
+    """Processes started with :func:`command_line` for one of ``job_dirs``, by job folder.
+
+    Found by their command line, so a job whose pid was never recorded is found too.
+    """
+    targets = {str(d): d for d in job_dirs}
+    found: dict[Path, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info.get("cmdline") or []
+        if len(cmd) >= 4 and cmd[-3:-1] == ["-m", "shipyard.runtime"] and cmd[-1] in targets:
+            found.setdefault(targets[cmd[-1]], []).append(proc)
+    return found
+
+
+class CorePool:
+    """Hands out CPU cores to jobs, the least used ones first."""
+
+    def __init__(self) -> None:
+        self.cores = usable_cpus()
+        self.use: Counter[int] = Counter()
+        self.lock = threading.Lock()
+
+    def take(self, n: int) -> tuple[int, ...]:
+        with self.lock:
+            chosen = sorted(self.cores, key=lambda core: (self.use[core], core))[:n]
+            self.use.update(chosen)
+            return tuple(sorted(chosen))
+
+    def reserve(self, cores: Sequence[int]) -> tuple[int, ...]:
+        """Count ``cores`` as used (a re-attached job keeps the cores it had)."""
+        kept = tuple(core for core in cores if core in self.cores)
+        with self.lock:
+            self.use.update(kept)
+        return kept
+
+    def give_back(self, cores: tuple[int, ...]) -> None:
+        with self.lock:
+            self.use.subtract(cores)
+
+
+class LocalHandle:
+    """One attempt of a job in a local working folder (see :class:`JobHandle`)."""
+
+    def __init__(self, executor: LocalExecutor, package: JobPackage, job_dir: Path) -> None:
+        self.executor = executor
+        self.package = package
+        self.job_id = package.job_id
+        self.job_dir = job_dir
+        self.popen: subprocess.Popen[bytes] | None = None
+        self._pid: int | None = None
+        self.create_time: float | None = None
+        self.cores: tuple[int, ...] = ()
+        self.python = sys.executable
+        self.seen_at = time.time()
+        self._cpu = -1.0
+        self._released = False
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return {"executor": "local", "host": socket.gethostname(), "pid": self._pid,
+                "create_time": self.create_time, "job_dir": str(self.job_dir),
+                "cores": list(self.cores)}
+
+    def _started(self, pid: int, cores: tuple[int, ...],
+                 popen: subprocess.Popen[bytes] | None) -> None:
+        self.popen, self._pid, self.cores = popen, pid, cores
+        try:
+            self.create_time = psutil.Process(pid).create_time()
+        except psutil.Error:
+            self.create_time = time.time()
+        self.seen_at = time.time()
+
+    # -- watching -------------------------------------------------------------------------
+    def poll(self) -> int | None:
+        if self.popen is not None:
+            return self.popen.poll()
+        if self._pid is None:
+            return EXIT_UNKNOWN
+        if process_alive(self._pid, self.create_time):
+            return None
+        try:  # not our child (re-attached): the bootstrap wrote its exit code, or was killed
+            return int((self.job_dir / c.EXIT_FILE).read_text().strip())
+        except (OSError, ValueError):
+            return EXIT_UNKNOWN
+
+    def signal(self, sig: int) -> None:
+        if self._pid is not None:
+            signal_group(self._pid, sig)
+
+    def _tree(self) -> list[psutil.Process]:
+        if self._pid is None:
+            return []
+        try:
+            root = psutil.Process(self._pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def usage(self) -> Usage:
+        rss, cpu = 0, 0.0
+        for p in self._tree():
+            try:
+                rss += p.memory_info().rss
+                times = p.cpu_times()
+                cpu += times.user + times.system
+            except psutil.Error:
+                continue
+        if cpu > self._cpu:  # busy (maybe in one long C call, heartbeat thread blocked)
+            self._cpu, self.seen_at = cpu, time.time()
+        return Usage(rss_bytes=rss, cpu_seconds=cpu)
+
+    def heartbeat(self) -> float:
+        try:
+            beat = (self.job_dir / c.HEARTBEAT_FILE).stat().st_mtime
+        except OSError:
+            beat = 0.0
+        return max(beat, self.seen_at)
+
+    # -- the log, metrics, failure --------------------------------------------------------
+    def read_log(self, offset: int, limit: int) -> bytes:
+        try:
+            with open(self.job_dir / c.LOG_FILE, "rb") as fh:
+                fh.seek(offset)
+                return fh.read(limit)
+        except FileNotFoundError:
+            return b""
+
+    def append_log(self, line: str) -> None:
+        with contextlib.suppress(OSError):  # the folder was removed under us
+            append_log(self.job_dir, line)
+
+    def read_metrics(self, offset: int) -> tuple[list[MetricPoint], int]:
+        lines, offset = read_metric_lines(self.job_dir / c.METRICS_FILE, offset)
+        return [MetricPoint(p["name"], p["value"], p["step"], p["timestamp"])
+                for p in lines], offset
+
+    def failure(self) -> tuple[str | None, str]:
+        return read_failure(self.job_dir)
+
+    def collect(self, *, outputs: bool = True, log: bool = True) -> Manifest:
+        if outputs and self._pid is not None:  # nothing the job left may write meanwhile
+            signal_group(self._pid, signal.SIGKILL)
+        return collect(self.job_dir, dict(self.package.spec), self.executor.artifacts,
+                       outputs=outputs, log=log)
+
+    def release(self) -> None:
+        """End any process the job left in its group; free its cores (once)."""
+        if self._pid is not None:
+            signal_group(self._pid, signal.SIGKILL)
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(5)
+        if not self._released:
+            self._released = True
+            self.executor.cores.give_back(self.cores)
+
+
+class LocalExecutor:
+    """Prepares working folders and starts job processes on this machine."""
+
+    name = "local"
+
+    def __init__(self, settings: Settings, artifacts: ArtifactStore) -> None:
+        self.settings = settings
+        self.artifacts = artifacts
+        self.cores = CorePool()
+        self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime)
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.settings.jobs_dir / job_id
+
+    def capacity(self) -> Capacity:
+        return local_capacity()
+
+    def start(self) -> None:
+        self.spares.fill()
+
+    def close(self) -> None:
+        self.spares.close()
+
+    def prepare(self, package: JobPackage) -> LocalHandle:
+        job_dir = self.job_dir(package.job_id)
+        open_log(package, job_dir, self.artifacts)
+        handle = LocalHandle(self, package, job_dir)
+        handle.append_log(f"attempt {package.attempt} of {package.max_attempts} starting")
+        return handle
+
+    def launch(self, handle: JobHandle, should_abort: Callable[[], bool]) -> bool:
+        """Stage the folder, build the venv if the job has requirements, start the process.
+
+        Raises:
+            JobFailure: ``input_error`` (staging) or ``environment_error`` (venv, spawn).
+        """
+        if not isinstance(handle, LocalHandle):
+            raise TypeError(f"the local executor launches its own handles; got {handle!r}")
+        h = handle
+        package = h.package
+        if not stage(package, h.job_dir, self.artifacts, should_abort) or should_abort():
+            return False
+        if package.requirements:
+            try:
+                text = self.artifacts.read_bytes(package.requirements).decode()
+                venv = ensure_venv(text, self.settings.venvs_dir, h.job_dir / c.LOG_FILE,
+                                   should_abort)
+            except (EnvironmentFailed, ShipyardError) as exc:
+                raise JobFailure(st.ENVIRONMENT_ERROR, exc.message) from None
+            h.python = str(venv_python(venv))
+        if should_abort():
+            return False
+        self._spawn(h)
+        return True
+
+    def _spawn(self, h: LocalHandle) -> None:
+        """Start the job process: own session and group, output appended to the job log."""
+        env = environment(h.job_dir, h.package)
+        cores = self.cores.take(h.package.cpus)
+        try:
+            popen = None
+            if h.package.warm and h.python == sys.executable:
+                # Built-in code of ours: a warm runtime skips seconds of imports.
+                popen = self.spares.take(h.job_dir, env, cores)
+                if popen is not None:
+                    h.append_log("running in a warm runtime")
+            if popen is None:
+                with open(h.job_dir / c.LOG_FILE, "ab") as log:
+                    popen = subprocess.Popen(
+                        command_line(h.job_dir, h.python), cwd=h.job_dir, env=env,
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+        except OSError as exc:
+            self.cores.give_back(cores)
+            raise JobFailure(st.ENVIRONMENT_ERROR,
+                             f"The job process could not start: {exc}") from None
+        # Set before the interpreter has finished starting, so the script and anything it
+        # starts inherit the affinity.
+        if hasattr(os, "sched_setaffinity"):  # Linux; elsewhere only the thread variables
+            with contextlib.suppress(OSError):  # already exited: the supervisor sees the exit
+                os.sched_setaffinity(popen.pid, cores)
+        h._started(popen.pid, cores, popen)
+
+    def recover(self, active: Sequence[JobRecord]) -> dict[str, LocalHandle]:
+        """Handles of the ``active`` jobs whose folder is here; end every stray process.
+
+        A job whose recorded process (this host, pid and start time) still runs is
+        re-attached and keeps its cores; the handle of one whose process is gone reads
+        the exit code the bootstrap left (or reports :data:`EXIT_UNKNOWN`); a job that was
+        still starting has no process to watch, and any process of it is killed.
+        """
+        host = socket.gethostname()
+        handles: dict[str, LocalHandle] = {}
+        alive: set[str] = set()
+        for job in active:
+            state = job.handle or {}
+            if state and (state.get("executor") != self.name or state.get("host") != host):
+                continue  # not run by this machine's executor
+            job_dir = self.job_dir(job.id)
+            if not job_dir.is_dir():
+                continue
+            try:
+                package = package_for(job.id, job.spec, attempt=job.attempts,
+                                      max_attempts=job.max_attempts)
+            except ShipyardError:  # its kind is no longer registered here
+                continue
+            h = LocalHandle(self, package, job_dir)
+            pid, created = state.get("pid"), state.get("create_time")
+            if isinstance(pid, int):
+                h._pid, h.create_time = pid, created
+                if process_alive(pid, created):
+                    h.cores = self.cores.reserve(state.get("cores") or ())
+                    alive.add(job.id)
+            handles[job.id] = h
+        rest = [job for job in active if job.id not in alive]
+        orphans = find_job_processes({self.job_dir(job.id) for job in rest})
+        for job in rest:
+            # (A job recorded before handles were, by pid and start time.)
+            if job.pid and job.pid_started_at and process_alive(job.pid, job.pid_started_at):
+                signal_group(job.pid, signal.SIGKILL)
+            for proc in orphans.get(self.job_dir(job.id), []):
+                signal_group(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(psutil.Error):  # it is gone already
+                    proc.kill()
+        return handles

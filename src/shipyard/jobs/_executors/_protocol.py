@@ -1,0 +1,116 @@
+"""The executor boundary: what the supervisor may ask of whatever runs jobs.
+
+An :class:`Executor` turns a :class:`~shipyard.jobs._package.JobPackage` into a
+running job and gives back a :class:`JobHandle`; the supervisor watches, limits,
+stops and finishes jobs through that handle alone (docs/architecture.md,
+"Executors"). One module per executor: ``_local.py`` runs subprocesses on this
+machine; a cluster executor (Ray) implements the same two protocols and runs the
+same runtime on its workers, so the executor test suite
+(``tests/jobs/test_executor_suite.py``) runs unchanged on each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.jobs._collect import Manifest
+    from shipyard.jobs._package import JobPackage
+    from shipyard.jobs._spec import Capacity
+    from shipyard.store import JobRecord, MetricPoint
+
+#: What :meth:`JobHandle.poll` returns for a process that ended while nobody could wait
+#: for it and left no exit code (killed while the control plane was down).
+EXIT_UNKNOWN = -1000
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A sample of a running job's resources."""
+
+    #: Resident bytes of the job's whole process tree.
+    rss_bytes: int
+    #: CPU seconds the job's process tree has used so far.
+    cpu_seconds: float
+
+
+class JobHandle(Protocol):
+    """One attempt of a job on an executor, from :meth:`Executor.prepare` to :meth:`release`."""
+
+    job_id: str
+
+    @property
+    def pid(self) -> int | None:
+        """The job process's id where it runs (shown on the job); None where there is none."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """JSON the supervisor records on the job while it runs; :meth:`Executor.recover`
+        gets it back after a control-plane restart to find the job again."""
+
+    def poll(self) -> int | None:
+        """The exit code once the job ended (negative: killed by that signal), else None."""
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the job's whole process group (no error if it is gone)."""
+
+    def usage(self) -> Usage: ...
+
+    def heartbeat(self) -> float:
+        """The wall time (``time.time()``) the job was last seen alive."""
+
+    def read_log(self, offset: int, limit: int) -> bytes:
+        """Up to ``limit`` bytes of the attempt's log from ``offset`` (live)."""
+
+    def append_log(self, line: str) -> None:
+        """Add a line of the platform's own (``[shipyard] …``) to the job's log."""
+
+    def read_metrics(self, offset: int) -> tuple[list[MetricPoint], int]:
+        """Metric points the job logged after ``offset``; and the next offset."""
+
+    def failure(self) -> tuple[str | None, str]:
+        """The failure reason and message the job wrote (None, "" if none)."""
+
+    def collect(self, *, outputs: bool = True, log: bool = True) -> Manifest:
+        """Put the job's model files, output data files and other output files (with
+        ``outputs``) and its log (with ``log``) into the artifact store.
+
+        Raises:
+            JobFailure: ``output_error`` (a declared output without data, a symlink, …).
+        """
+
+    def release(self) -> None:
+        """After the end: stop what the job left running, free its cores or slot."""
+
+
+class Executor(Protocol):
+    """Runs jobs somewhere: this machine's processes, or a cluster's workers."""
+
+    name: str
+
+    def capacity(self) -> Capacity:
+        """The most CPUs and memory one job may ask for."""
+
+    def start(self) -> None:
+        """Get ready to run jobs (warm runtimes, a cluster connection)."""
+
+    def close(self) -> None: ...
+
+    def prepare(self, package: JobPackage) -> JobHandle:
+        """A place for the attempt with its log open (the log is live from here on:
+        a venv's pip output shows while it builds). Nothing the job caused can fail here."""
+
+    def launch(self, handle: JobHandle, should_abort: Callable[[], bool]) -> bool:
+        """Stage the package where the job runs (inputs, model, script, venv) and start it.
+
+        Returns False when ``should_abort`` stopped it before the process started.
+
+        Raises:
+            JobFailure: ``input_error`` or ``environment_error``.
+        """
+
+    def recover(self, active: Sequence[JobRecord]) -> Mapping[str, JobHandle]:
+        """After a control-plane restart: handles of the ``active`` jobs still running,
+        re-attached; every other process of those jobs is ended."""

@@ -1,0 +1,102 @@
+"""Kind ``training``: a built-in algorithm over a training dataset (docs/training.md).
+
+Submit time checks the data and the hyperparameters (filling the algorithm's
+defaults, so runs compare); the job runs ``shipyard.training:main``, which reads
+``input/config/training.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shipyard.errors import InvalidRequest
+from shipyard.jobs._kinds import JobKind, SubmitContext, register
+from shipyard.jobs._spec import JobSpecBase
+
+#: The input channels a built-in training job reads.
+TRAINING_CHANNELS = ("train", "validation", "test")
+#: The spec fields written to ``training.json``.
+TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
+                   "semantic_types")
+#: Training submits are checked on the whole dataset up to this many rows, else a sample.
+TRAINING_SAMPLE_ROWS = 200_000
+CONFIG_NAME = "training.json"
+
+
+class TrainingSpec(JobSpecBase):
+    """A training job: ``algorithm`` over ``inputs.train`` (and validation/test or a split)."""
+
+    kind: Literal["training"]
+    algorithm: str | None = None
+    target: str | None = Field(default=None, max_length=256)
+    problem_type: str | None = None
+    split: dict[str, Any] | None = None
+    recipe: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingSpec:
+        if not self.algorithm:
+            raise ValueError("a training job needs an 'algorithm' (GET /api/v1/algorithms "
+                             "lists them)")
+        if self.outputs:
+            raise ValueError("a training job writes a model, not datasets; drop 'outputs'")
+        if "train" not in self.inputs:
+            raise ValueError("a training job needs an input channel named 'train' "
+                             "(e.g. inputs: {\"train\": \"churn\"})")
+        extra = sorted(set(self.inputs) - set(TRAINING_CHANNELS))
+        if extra:
+            raise ValueError(f"a training job reads the channels train, validation and "
+                             f"test; got {extra[0]!r}")
+        return self
+
+
+def check(ctx: SubmitContext[TrainingSpec]) -> None:
+    """Refuse a training job that cannot work before it exists (4xx, nothing started).
+
+    Fills the algorithm's defaults into the stored hyperparameters, so runs compare, and
+    makes the train dataset's name the default experiment.
+    """
+    from shipyard.evaluation import SplitSpec
+    from shipyard.features import Recipe
+    from shipyard.training import check_training_data, validate_hyperparameters
+
+    spec = ctx.spec
+    algorithm = spec.algorithm or ""
+    ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
+    if spec.recipe is not None:
+        Recipe.from_dict(spec.recipe)
+    if spec.split is not None:
+        if set(spec.inputs) >= {"validation", "test"}:
+            raise InvalidRequest("Give either validation and test datasets or a split, "
+                                 "not both.")
+        SplitSpec.from_dict(spec.split)
+    train = ctx.stored["inputs"]["train"]
+    version = ctx.datasets.version(train["dataset"], train["version"])
+    # The schema judged every row of the version (row numbers, identifiers); the job
+    # sees only its split, so it gets the schema's word for them.
+    ctx.stored["semantic_types"] = {str(c["name"]): str(c["semantic_type"])
+                                    for c in version.schema if c.get("semantic_type")}
+    for col in version.schema:
+        if version.num_rows and col.get("missing") == version.num_rows:
+            raise InvalidRequest(
+                f"Column {col['name']!r} of {train['dataset']}:{train['version']} is missing "
+                "in every row; drop it (a processing job) or fill it before training.")
+    rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
+    table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
+             else ctx.datasets.read_table(train["dataset"], train["version"]))
+    check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
+    ctx.experiment = ctx.experiment or train["dataset"]
+
+
+def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
+    return {CONFIG_NAME: {k: stored.get(k) for k in TRAINING_FIELDS}}
+
+
+register(JobKind(
+    name="training", spec=TrainingSpec,
+    summary="A built-in algorithm trained on a dataset; the model bundle is kept.",
+    entry="shipyard.training:main", check=check, configs=configs, warm=True,
+))

@@ -1,0 +1,74 @@
+"""Kind ``transform`` (batch transform): a registered model version over a dataset.
+
+Submit time pins the model version and every bundle file's SHA-256; staging copies
+the bundle into ``input/model/``; the entry (:mod:`._transform_entry`) streams the
+input in chunks and writes the predictions as one output dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shipyard.errors import InvalidRequest
+from shipyard.jobs._kinds import JobKind, SubmitContext, register
+from shipyard.jobs._spec import JobSpecBase, check_model_ref
+from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
+from shipyard.jobs.kinds._transform_entry import CHANNEL, CONFIG_NAME, DEFAULT_CHUNK_ROWS
+
+MAX_CHUNK_ROWS = 1_000_000
+
+
+class TransformSpec(JobSpecBase):
+    """``model`` "group:version" over ``inputs.data``, predictions into one output."""
+
+    kind: Literal["transform"]
+    model: str | None = Field(default=None, max_length=300)
+    keep_columns: list[str] = Field(default_factory=list, max_length=1000)
+    chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, ge=1, le=MAX_CHUNK_ROWS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TransformSpec:
+        check_model_ref(self.model, "transform")
+        if set(self.inputs) != {CHANNEL}:
+            raise ValueError("a transform job reads one input channel named 'data' "
+                             "(e.g. inputs: {\"data\": \"churn\"})")
+        if len(self.outputs) != 1:
+            raise ValueError("a transform job writes exactly one output dataset, the "
+                             f"predictions; got {len(self.outputs)}")
+        if len(set(self.keep_columns)) != len(self.keep_columns):
+            raise ValueError(f"keep_columns must not repeat a column; got {self.keep_columns}")
+        return self
+
+
+def check(ctx: SubmitContext[TransformSpec]) -> None:
+    """Refuse a transform that cannot work (4xx, nothing started); pin its model."""
+    pin_model(ctx)
+    data = ctx.stored["inputs"][CHANNEL]
+    rec = ctx.datasets.version(data["dataset"], data["version"])
+    columns = [str(col["name"]) for col in rec.schema]
+    for name in ctx.stored["keep_columns"]:
+        if name not in columns:
+            raise InvalidRequest(
+                f"keep_columns: {data['dataset']}:{data['version']} has no column "
+                f"{name!r}; its columns are {columns}.")
+        if name == "prediction" or name.startswith("probability."):
+            raise InvalidRequest(
+                f"keep_columns: {name!r} would clash with the model's output columns; "
+                "rename it in the dataset first.")
+
+
+def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
+    return {CONFIG_NAME: {"model": model_ref(stored),
+                          "keep_columns": list(stored.get("keep_columns") or []),
+                          "chunk_rows": stored.get("chunk_rows") or DEFAULT_CHUNK_ROWS}}
+
+
+register(JobKind(
+    name="transform", spec=TransformSpec,
+    summary="A registered model version predicts over a dataset, in chunks (batch transform).",
+    entry="shipyard.jobs.kinds._transform_entry:main", check=check, configs=configs,
+    stage=model_files, warm=True,
+))
