@@ -59,5 +59,5 @@ def check_force(principal: Principal, what: str) -> None:
     """Only an admin may delete something that is still in use (``force``)."""
     if not principal.can("admin"):
         raise Forbidden(
-            f"Only an admin may force the delete of {what} while it is in use; token "
+            f"{what} is in use, and only an admin may delete it anyway (force); token "
             f"{principal.name!r} has role {principal.role!r}.")
