@@ -25,6 +25,7 @@ HTTP_STATUS: dict[str, int] = {
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "unprocessable": 422,
+    "invalid_bundle": 422,
     "schema_too_new": 500,
     "integrity_error": 500,
     "server_unavailable": 503,
@@ -103,6 +104,12 @@ class Unprocessable(ShipyardError):
     code = "unprocessable"
 
 
+class InvalidBundle(Unprocessable):
+    """A model that would be refused at load (not a valid bundle): refused at registration."""
+
+    code = "invalid_bundle"
+
+
 class PayloadTooLarge(ShipyardError):
     code = "payload_too_large"
 
@@ -142,6 +149,7 @@ def error_from_response(status: int, body: Any) -> ShipyardError:
 _ALL: tuple[type[ShipyardError], ...] = (
     InvalidName, MalformedData, WebhookRefused, InvalidRequest, Unauthenticated, Forbidden,
     NotFound,
-    CriteriaNotMet, Conflict, Unprocessable, PayloadTooLarge, UnsupportedMediaType,
+    CriteriaNotMet, Conflict, InvalidBundle, Unprocessable, PayloadTooLarge,
+    UnsupportedMediaType,
     SchemaTooNew, IntegrityError, ServerUnavailable,
 )

@@ -12,10 +12,10 @@ from shipyard.testing import LocalServer
 from .helpers import Run, ok, ok_json, one_sentence_error, run_cli
 
 SAVE_MODEL = """\
-import json
 from shipyard import runtime
+from shipyard.testing.bundles import write_handmade_bundle
 hp = runtime.hyperparameters()
-(runtime.model_dir() / "MODEL.json").write_text(json.dumps({"algorithm": "hand-made"}))
+write_handmade_bundle(runtime.model_dir())
 runtime.log_metric("test.roc_auc", hp["auc"])
 """
 
@@ -92,8 +92,8 @@ def test_register_approve_card_download(cli: Run, server: LocalServer,
 
     out = tmp_path / "bundle"
     done = ok_json(cli("models", "download", "cli-model", "1", "--output", str(out), "--json"))
-    assert done["files"] == ["MODEL.json"]
-    assert json.loads((out / "MODEL.json").read_text()) == {"algorithm": "hand-made"}
+    assert sorted(done["files"]) == ["MODEL.json", "model.skops", "recipe.json"]
+    assert json.loads((out / "MODEL.json").read_text())["algorithm"] == "hand-made"
 
 
 def test_experiment_commands(cli: Run, scored_jobs: dict[str, str], tmp_path: Path) -> None:

@@ -13,15 +13,12 @@ from shipyard.client import CriteriaNotMet, ModelCard
 from shipyard.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from shipyard.testing import LocalServer
 
-# A stand-in for a training job: it saves a bundle manifest and logs test metrics.
+# A stand-in for a training job: it saves a small real bundle and logs test metrics.
 SAVE_MODEL = """\
-import json
 from shipyard import runtime
+from shipyard.testing.bundles import write_handmade_bundle
 hp = runtime.hyperparameters()
-(runtime.model_dir() / "MODEL.json").write_text(json.dumps({"task": "classification",
-    "algorithm": "hand-made", "target": "churn"}))
-(runtime.model_dir() / "weights").mkdir()
-(runtime.model_dir() / "weights" / "w.txt").write_text(str(hp["auc"]))
+write_handmade_bundle(runtime.model_dir(), extra={"weights/w.txt": str(hp["auc"]).encode()})
 runtime.log_metric("test.roc_auc", hp["auc"])
 runtime.log_metric("validation.roc_auc", hp["auc"] - 0.01)
 """

@@ -48,7 +48,7 @@ def test_each_approved_version_is_deployed(server: LocalServer) -> None:
     doc = _until(lambda: (r := c.get("/api/v1/endpoints/churn-live")).status_code == 200
                  and r.json()["status"] == "InService" and r.json(), 120, "auto-deploy")
     assert doc["variants"][0]["model"] == f"churn:{v1}"
-    assert doc["created_by"] == "auto-deploy"
+    assert doc["created_by"] == "admin"  # the group's owner; the events name auto-deploy
 
     # The next approval rolls the endpoint over to the new version.
     v2 = c.post("/api/v1/models/churn/versions", json={"job_id": job_id}).json()["version"]

@@ -19,10 +19,11 @@ from shipyard.testing import LocalServer
 
 from .test_endpoints import _until, ok_json, rows, run_cli, train_and_register, wait_in_service
 
+# Passes the registration checks (a well-formed bundle), fails to load at deploy.
 BROKEN = """
-    import json
     from shipyard import runtime
-    (runtime.model_dir() / "MODEL.json").write_text(json.dumps({"task": "classification"}))
+    from shipyard.testing.bundles import write_handmade_bundle
+    write_handmade_bundle(runtime.model_dir(), unloadable=True)
 """
 
 
@@ -99,12 +100,12 @@ def _settled(c: httpx.Client, name: str) -> dict:
 def test_rolling_update_and_scale_without_downtime(server: LocalServer,
                                                    versions: dict[str, int]) -> None:
     c = server.client()
-    r = c.post("/api/v1/endpoints", json={"name": "roll", "model": f"churn:{versions['v1']}"})
+    ds = server.client("data-scientist")  # its own endpoint: a data-scientist may update it
+    r = ds.post("/api/v1/endpoints", json={"name": "roll", "model": f"churn:{versions['v1']}"})
     assert r.status_code == 202, r.text
     old = _pids(wait_in_service(c, "roll"))
     with Load(server, "roll") as load:
         _until(lambda: len(load.versions) >= 5, 30, "load to start")
-        ds = server.client("data-scientist")
         r = ds.patch("/api/v1/endpoints/roll", json={"model": f"churn:{versions['v2']}"})
         assert r.status_code == 202, r.text
         assert r.json()["status"] == "Updating"

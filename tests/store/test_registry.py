@@ -124,3 +124,19 @@ def test_concurrent_approvals_one_wins(db: Database, events: EventLog) -> None:
     assert len(values(results)) == 1
     assert all(isinstance(e, Conflict) for e in errors(results)), errors(results)
     assert len(events.list(kind="model_version.status_changed")) == 1
+
+
+def test_registry_all_versions_and_delete_group(db: Database) -> None:
+    repo = RegistryRepository(db, EventLog(db))
+    kw = dict(job_id="j1", bundle={}, metrics={}, card={}, criteria={}, actor="ds")
+    repo.add_version("a", status="PendingManualApproval",
+                     lineage={"datasets": [{"dataset": "churn", "version": 2}]}, **kw)
+    repo.add_version("b", status="PendingManualApproval", lineage={}, **kw)
+    repo.add_version("a", status="PendingManualApproval", lineage={}, **kw)
+    assert [(v.group, v.version) for v in repo.all_versions()] == [("a", 1), ("a", 2), ("b", 1)]
+    assert repo.delete_group("a", "ds", forced=True, referrers=[]) == 2
+    assert [(v.group, v.version) for v in repo.all_versions()] == [("b", 1)]
+    with pytest.raises(NotFound):
+        repo.group("a")
+    event = EventLog(db).list(resource_type="model_group", kind="model_group.deleted")[0]
+    assert event.payload == {"versions": 2, "forced": True, "referrers": []}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from shipyard.errors import Conflict, NotFound
@@ -72,3 +74,46 @@ def test_concurrent_revokes_record_one_event(db: Database, events: EventLog) -> 
     assert not errors(results), errors(results)
     assert len({r.revoked_at for r in values(results)}) == 1
     assert [e.kind for e in events.list(kind="token.revoked")] == ["token.revoked"]
+
+
+def test_the_last_admin_token_stays_and_reset_admin(db: Database) -> None:
+    repo = TokenRepository(db, EventLog(db))
+    repo.create("admin", "admin", "a" * 64, "bootstrap")
+    with pytest.raises(Conflict, match="last active admin token"):
+        repo.revoke("admin")
+    assert repo.find_active_by_hash("a" * 64).name == "admin"
+    # Reset gives the named admin token a new secret; the old one stops working.
+    rec = repo.reset_admin("admin", "b" * 64, "reset-admin (OS user x)")
+    assert (rec.name, rec.active) == ("admin", True)
+    assert repo.find_active_by_hash("a" * 64) is None
+    assert repo.find_active_by_hash("b" * 64).name == "admin"
+    # Named token revoked (another admin exists): a new admin token is created instead.
+    repo.create("ops", "admin", "c" * 64, "admin")
+    repo.revoke("admin")
+    rec = repo.reset_admin("admin", "d" * 64, "reset-admin (OS user x)")
+    assert (rec.name, rec.role) == ("admin-2", "admin")
+    assert repo.find_active_by_hash("c" * 64).name == "ops"  # other admins are kept
+
+
+def test_two_admins_revoking_each_other_at_once_leave_one(db: Database) -> None:
+    repo = TokenRepository(db, EventLog(db))
+    repo.create("a1", "admin", "1" * 64)
+    repo.create("a2", "admin", "2" * 64)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def revoke(name: str) -> None:
+        barrier.wait()
+        try:
+            repo.revoke(name)
+            outcomes.append("revoked")
+        except Conflict:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=revoke, args=(n,)) for n in ("a1", "a2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refused", "revoked"]
+    assert sum(t.active for t in repo.list()) == 1

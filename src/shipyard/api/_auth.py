@@ -10,7 +10,6 @@ which both enforces it and records it in the OpenAPI document
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -19,11 +18,9 @@ from fastapi import Depends, Request
 
 from shipyard.api._invoke import InvocationPath
 from shipyard.errors import Forbidden, Unauthenticated
-from shipyard.tokens import Principal, TokenService, hash_token
+from shipyard.tokens import Principal, TokenService
 
 OPEN_PATHS = frozenset({"/healthz"})
-#: Revoking a token takes effect within this many seconds.
-CACHE_SECONDS = 1.0
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
@@ -47,23 +44,6 @@ class AuthMiddleware:
         self.tokens = tokens
         self.max_body = max_body
         self.invocations = invocations
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-
-    def _cached(self, token: str) -> tuple[bool, Principal | None]:
-        """(hit, principal) from the cache, without touching the store."""
-        hit = self._cache.get(hash_token(token))
-        if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
-            return True, hit[1]
-        return False, None
-
-    def _lookup(self, token: str) -> Principal | None:
-        key = hash_token(token)
-        now = time.monotonic()
-        principal = self.tokens().authenticate(token)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (now, principal)
-        return principal
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -75,9 +55,11 @@ class AuthMiddleware:
         principal = None
         if scheme.lower() == "bearer" and token.strip():
             # A cached token costs no thread hop: most requests of a busy client are these.
-            hit, principal = self._cached(token.strip())
+            # The cache lives in the TokenService, so a revocation here forgets it at once.
+            tokens = self.tokens()
+            hit, principal = tokens.cached(token.strip())
             if not hit:
-                principal = await anyio.to_thread.run_sync(self._lookup, token.strip())
+                principal = await anyio.to_thread.run_sync(tokens.authenticate, token.strip())
         if principal is None:
             err = Unauthenticated(
                 "A valid bearer token is required: send 'Authorization: Bearer <token>' "

@@ -14,6 +14,7 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.jobs import JobService, Supervisor, load_plugins, make_executor
 from shipyard.monitoring import MonitorService, register_monitor_kind
+from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
 from shipyard.settings import Settings
@@ -41,6 +42,8 @@ class Services:
     catalog: CatalogService
     sql: SqlService
     monitors: MonitorService
+    #: Who still uses a dataset, model group or endpoint (asked before each delete).
+    references: References
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -78,6 +81,7 @@ class Services:
             endpoint_supervisor=EndpointSupervisor(endpoints, registry, artifacts, settings),
             scheduler=scheduler, schedules=schedules,
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
+            references=register_builtin(References(), db, events),
         )
 
 

@@ -237,14 +237,29 @@ class ArtifactStore:
         self.backend.delete(self._object_key(sha))
 
     def iter_chunks(self, sha: str) -> Iterator[bytes]:
-        """Stream an object; raise :class:`IntegrityError` at the end if it was altered."""
+        """Stream an object, checking its SHA-256 on the way; never hand out all of a bad one.
+
+        The last chunk is held back until the whole object is hashed: on a mismatch
+        :class:`IntegrityError` is raised instead, so a consumer (an HTTP response) ends
+        short of the full length and can never pass for the complete, altered file.
+        """
         h = hashlib.sha256()
+        held: bytes | None = None
         with self.backend.open(self._object_key(sha)) as fh:
             while chunk := fh.read(CHUNK):
                 h.update(chunk)
-                yield chunk
+                if held is not None:
+                    yield held
+                held = chunk
         if h.hexdigest() != sha:
             raise IntegrityError(f"Artifact {sha} failed its SHA-256 check; it was altered.")
+        if held is not None:
+            yield held
+
+    def verify(self, sha: str) -> None:
+        """Read the whole object and check it (IntegrityError, NotFound) before use."""
+        for _ in self.iter_chunks(sha):
+            pass
 
     def read_bytes(self, sha: str) -> bytes:
         return b"".join(self.iter_chunks(sha))

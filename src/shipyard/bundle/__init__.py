@@ -10,7 +10,8 @@ A bundle is a folder::
 :func:`load_bundle` checks every file against its recorded SHA-256, refuses
 unlisted files, and loads the model only through its framework's native safe
 format (scikit-learn through skops with an allow-list of types). Nothing is ever
-unpickled.
+unpickled. :func:`check_bundle` makes the same checks without loading the model (no
+framework import): the registry runs it when a model is registered.
 """
 
 from __future__ import annotations
@@ -26,12 +27,18 @@ from shipyard.bundle._manifest import (
     verify_files,
     write_bundle,
 )
-from shipyard.bundle._pipeline import InferencePipeline, load_bundle, output_schema
+from shipyard.bundle._pipeline import (
+    InferencePipeline,
+    check_bundle,
+    load_bundle,
+    output_schema,
+)
 from shipyard.bundle._skops import ALLOWED_NODES, ALLOWED_TYPES, check_types, load_skops
 
 __all__ = [
     "ALLOWED_NODES", "ALLOWED_TYPES", "FORMAT_VERSION", "FRAMEWORKS", "MANIFEST", "TASKS",
-    "BundleError", "Framework", "InferencePipeline", "check_types", "get_framework",
+    "BundleError", "Framework", "InferencePipeline", "check_bundle", "check_types",
+    "get_framework",
     "load_bundle", "load_skops", "output_schema", "read_manifest", "safe_feature_names",
     "sha256_file", "verify_files", "write_bundle",
 ]

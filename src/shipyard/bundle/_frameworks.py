@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.bundle._manifest import BundleError
-from shipyard.bundle._skops import dumps_skops, load_skops
+from shipyard.bundle._skops import check_types, dumps_skops, load_skops
 
 Outputs = dict[str, np.ndarray]
 _UNSAFE_NAME = re.compile(r"[\[\]<>,:\"{}]")
@@ -51,12 +51,33 @@ def _two_columns(p: np.ndarray) -> np.ndarray:
     return np.column_stack([1.0 - p, p])
 
 
+#: How a Python pickle starts (protocol 2 and later); named in the refusal.
+_PICKLE = b"\x80"
+
+
 class Framework:
-    """Base adapter; subclasses set ``name``, ``package`` (the module) and ``extension``."""
+    """Base adapter; subclasses set ``name``, ``package`` (the module), ``extension`` and
+    ``magic`` (how every file of the native format starts)."""
 
     name: ClassVar[str]
     package: ClassVar[str]
     extension: ClassVar[str]
+    magic: ClassVar[bytes]
+
+    def check(self, path: Path) -> None:
+        """Refuse a model file that is not in the native format, without loading it.
+
+        This needs neither the framework's package nor any deserializer, so the control
+        plane runs it at registration; :meth:`load` still checks the rest.
+        """
+        with open(path, "rb") as fh:
+            head = fh.read(max(len(self.magic), 8))
+        if not head.startswith(self.magic):
+            what = ("a Python pickle, which Shipyard never loads" if head.startswith(_PICKLE)
+                    else f"not a {self.name} file (it starts with {head[:8]!r})")
+            raise BundleError(
+                f"Model file {path.name!r} is {what}; {self.name} models are loaded only "
+                f"from their native {self.extension} format.")
 
     def version(self) -> str:
         # The module's own version: distributions differ in name (xgboost-cpu, xgboost).
@@ -74,6 +95,7 @@ class Framework:
 
 class XGBoostFramework(Framework):
     name, package, extension = "xgboost", "xgboost", ".ubj"
+    magic = b"{"  # a UBJSON object
 
     @staticmethod
     def matrix(X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
@@ -100,6 +122,7 @@ class XGBoostFramework(Framework):
 
 class LightGBMFramework(Framework):
     name, package, extension = "lightgbm", "lightgbm", ".txt"
+    magic = b"tree\n"
 
     @staticmethod
     def frame(X: pd.DataFrame) -> pd.DataFrame:
@@ -122,6 +145,7 @@ class LightGBMFramework(Framework):
 
 class CatBoostFramework(Framework):
     name, package, extension = "catboost", "catboost", ".cbm"
+    magic = b"CBM1"
 
     @staticmethod
     def pool(X: pd.DataFrame, y: np.ndarray | None = None) -> Any:
@@ -155,6 +179,11 @@ class CatBoostFramework(Framework):
 
 class SklearnFramework(Framework):
     name, package, extension = "scikit-learn", "sklearn", ".skops"
+    magic = b"PK\x03\x04"  # a zip
+
+    def check(self, path: Path) -> None:
+        """A zip whose skops schema holds only allowed node kinds and types."""
+        check_types(path.read_bytes(), path.name)
 
     @staticmethod
     def array(X: pd.DataFrame) -> np.ndarray:

@@ -137,6 +137,52 @@ def _check_values(entry: Mapping[str, Any], s: pd.Series) -> None:
                 f"Column {name!r} must be true/false (or yes/no); got {_bad(s, ok)}.")
 
 
+def check_bundle(path: Path) -> dict[str, Any]:
+    """Every check :func:`load_bundle` makes, short of building the model; return MODEL.json.
+
+    MODEL.json valid, every file listed with its SHA-256 and nothing else there, the
+    recipe readable, a known framework, one model file with its native extension and
+    format (a skops file's types on the allow-list). Nothing is imported from the
+    framework and nothing is deserialised, so the control plane runs this when a model
+    is registered: a bundle that a deploy would refuse is refused there.
+
+    Raises:
+        BundleError: naming the file and the rule it breaks.
+    """
+    return _checked(Path(path))[0]
+
+
+def _checked(path: Path) -> tuple[dict[str, Any], FittedRecipe, Framework, Path]:
+    manifest = read_manifest(path)
+    verify_files(path, manifest)
+    listed = manifest["files"]
+    # The recipe and the model file are opened by name: only names of checked files count.
+    if manifest["recipe"] not in listed:
+        raise BundleError(f"The bundle's recipe {manifest['recipe']!r} is not one of the files "
+                          "MODEL.json lists with their SHA-256.")
+    try:
+        recipe = FittedRecipe.from_dict(json.loads((path / manifest["recipe"]).read_text()))
+    except (OSError, ValueError, InvalidRequest) as exc:
+        raise BundleError(f"The bundle's recipe {manifest['recipe']!r} cannot be read: "
+                          f"{exc}") from None
+    fw = manifest["framework"]
+    framework = get_framework(str(fw.get("name", "") if isinstance(fw, Mapping) else fw))
+    files = manifest["model_files"]
+    if not isinstance(files, list) or len(files) != 1:
+        raise BundleError(f"A bundle has exactly one model file; MODEL.json lists {files!r}.")
+    if files[0] not in listed:
+        raise BundleError(f"Model file {files[0]!r} is not one of the files MODEL.json lists "
+                          "with their SHA-256.")
+    model_path = path / files[0]
+    if model_path.suffix != framework.extension:
+        raise BundleError(
+            f"Model file {files[0]!r} does not have the {framework.name} extension "
+            f"{framework.extension!r}; Shipyard loads each framework only from its native "
+            "safe format.")
+    framework.check(model_path)
+    return manifest, recipe, framework, model_path
+
+
 def load_bundle(path: Path) -> InferencePipeline:
     """Verify bundle folder ``path`` and load it as an :class:`InferencePipeline`.
 
@@ -144,24 +190,8 @@ def load_bundle(path: Path) -> InferencePipeline:
         BundleError: MODEL.json missing or invalid, a file altered, missing or not
             listed, or a model file that is not in its framework's safe format.
     """
-    path = Path(path)
-    manifest = read_manifest(path)
-    verify_files(path, manifest)
-    try:
-        recipe = FittedRecipe.from_dict(json.loads((path / manifest["recipe"]).read_text()))
-    except (OSError, ValueError, InvalidRequest) as exc:
-        raise BundleError(f"The bundle's recipe {manifest['recipe']!r} cannot be read: "
-                          f"{exc}") from None
-    framework = get_framework(str(manifest["framework"].get("name", "")))
+    manifest, recipe, framework, model_path = _checked(Path(path))
     files = manifest["model_files"]
-    if not isinstance(files, list) or len(files) != 1:
-        raise BundleError(f"A bundle has exactly one model file; MODEL.json lists {files!r}.")
-    model_path = path / files[0]
-    if model_path.suffix != framework.extension:
-        raise BundleError(
-            f"Model file {files[0]!r} does not have the {framework.name} extension "
-            f"{framework.extension!r}; Shipyard loads each framework only from its native "
-            "safe format.")
     try:
         model = framework.load(model_path)
     except BundleError:

@@ -18,6 +18,8 @@ from rich.text import Text
 from shipyard.client import Client, connect
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Delete it even though something still uses it (admin only; audited).")]
 
 
 def _console(stderr: bool = False) -> Console:

@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
 from shipyard.cli._common import (
+    ForceOpt,
     JsonOpt,
     client,
     fail,
@@ -308,14 +309,14 @@ def profile(
 @app.command("delete")
 def delete(name: str, yes: Annotated[bool, typer.Option(
         "--yes", "-y", help="Do not ask for confirmation.")] = False,
-           json_out: JsonOpt = False) -> None:
-    """Delete a dataset and every version of it."""
+           force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+    """Delete a dataset and every version of it (refused while something uses it)."""
     if not yes:
         if not sys.stdin.isatty():
             fail(f"Deleting dataset {name!r} needs confirmation; pass --yes.")
         typer.confirm(f"Delete dataset {name!r} and all its versions?", abort=True)
-    client().delete(_path(name))
+    doc = client().delete(_path(name), force=force or None)
     if json_out:
-        print_json({"deleted": name})
+        print_json({"deleted": name, "forced": bool(doc and doc.get("forced"))})
     else:
         out.print(f"Deleted dataset {name}.")

@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, table, when
+from shipyard.cli._common import (
+    ForceOpt,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    print_json,
+    print_table,
+    table,
+    when,
+)
 from shipyard.client._endpoints import Endpoint, create_endpoint
 
 app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
@@ -179,9 +189,9 @@ def capture(
 
 
 @app.command("delete")
-def delete(name: NameArg, json_out: JsonOpt = False) -> None:
-    """Stop an endpoint's instances and delete it."""
-    doc = client().delete(f"/endpoints/{name}")
+def delete(name: NameArg, force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+    """Stop an endpoint's instances and delete it (refused while a monitor watches it)."""
+    doc = client().delete(f"/endpoints/{name}", force=force or None)
     if json_out:
         print_json(doc)
         return

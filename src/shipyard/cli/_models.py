@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli._common import (
+    ForceOpt,
     JsonOpt,
     client,
     fail,
@@ -234,6 +235,16 @@ def card(
     from rich.markdown import Markdown
 
     out.print(Markdown(str(v.card)))
+
+
+@app.command("delete")
+def delete(group: GroupArg, force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+    """Delete a model group and its versions (refused while an endpoint serves it)."""
+    doc = client().delete(f"/models/{group}", force=force or None)
+    if json_out:
+        print_json(doc)
+        return
+    out.print(f"Deleted model group {group} ({doc.get('deleted_versions')} versions).")
 
 
 @app.command("download")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from shipyard.cli._common import JsonOpt, client, out, print_json, print_table, when
 
-app = typer.Typer(help="API tokens (admin): create, list, revoke.", no_args_is_help=True)
+app = typer.Typer(help="API tokens (admin): create, list, revoke, reset-admin.",
+                  no_args_is_help=True)
 
 
 @app.command("create")
@@ -43,12 +45,39 @@ def list_(json_out: JsonOpt = False) -> None:
 
 @app.command("revoke")
 def revoke(name: str, json_out: JsonOpt = False) -> None:
-    """Revoke a token; requests with it are refused from then on."""
+    """Revoke a token; requests with it are refused from then on (the last admin cannot be)."""
     doc = client().revoke_token(name)
     if json_out:
         print_json(doc)
     else:
         out.print(f"Revoked token {name!r}.")
+
+
+@app.command("reset-admin")
+def reset_admin(
+    home: Annotated[Path | None, typer.Option(
+        "--home", metavar="DIR",
+        help="The server's home folder [$SHIPYARD_HOME or ~/.shipyard].")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a new admin token to the home's credentials file (when the old one is lost).
+
+    Needs no server and no token: run it as the OS user who owns the home. The admin
+    token the credentials file names gets a new secret; other admin tokens are kept.
+    """
+    from shipyard.settings import Settings
+    from shipyard.tokens import CACHE_SECONDS
+    from shipyard.tokens import reset_admin as reset
+
+    settings = Settings.from_env(home=home)
+    rec = reset(settings)
+    path = settings.credentials_path
+    if json_out:
+        print_json({"name": rec.name, "role": rec.role, "credentials": str(path)})
+        return
+    out.print(f"Wrote a new secret for admin token {rec.name!r} to {path}; the old secret no "
+              f"longer works (a running server may accept it for up to {CACHE_SECONDS:g} s).",
+              soft_wrap=True)
 
 
 def whoami(json_out: JsonOpt = False) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import httpx
 
 from shipyard import __version__
 from shipyard.credentials import read_credentials
 from shipyard.errors import (
+    IntegrityError,
     ServerUnavailable,
     ShipyardError,
     Unauthenticated,
@@ -26,6 +29,10 @@ API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 _default: Client | None = None
+
+
+class _BrokenTransfer(Exception):
+    """The server started its answer and stopped before the end (see Client.download)."""
 
 
 class Client:
@@ -94,18 +101,74 @@ class Client:
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
 
-    def download(self, path: str, dest: Path, params: dict[str, Any] | None = None) -> int:
-        """Stream ``GET path`` into ``dest`` (written whole or not at all); return its size."""
+    def download(self, path: str, dest: Path, params: dict[str, Any] | None = None, *,
+                 what: str | None = None, sha256: str | None = None) -> int:
+        """Stream ``GET path`` into ``dest``, checked, written whole or not at all; return its size.
+
+        The bytes are checked against the server's ``X-Shipyard-SHA256`` (or ``sha256``
+        when the caller knows it); on a mismatch nothing is written and
+        :class:`IntegrityError` names the file (``what``). A transfer the server cuts
+        off (it does so when the stored file fails its own check) is asked for once
+        more with ``verify=true``, so the answer is either the file or the server's
+        clear error.
+
+        Raises:
+            IntegrityError: the file is damaged (on the server, or on the way).
+        """
         tmp = dest.with_name(dest.name + ".part")
-        size = 0
         try:
-            with self.stream("GET", path, params=params) as response, open(tmp, "wb") as fh:
-                for chunk in response.iter_bytes():
-                    fh.write(chunk)
-                    size += len(chunk)
+            with open(tmp, "wb") as fh:
+                size = self._checked_get(path, params, fh, what or path, sha256)
             tmp.replace(dest)
         finally:
             tmp.unlink(missing_ok=True)
+        return size
+
+    def fetch(self, path: str, params: dict[str, Any] | None = None, *,
+              what: str | None = None, sha256: str | None = None) -> bytes:
+        """The body of ``GET path`` in memory, checked as :meth:`download` checks it."""
+        buf = io.BytesIO()
+        self._checked_get(path, params, buf, what or path, sha256)
+        return buf.getvalue()
+
+    def _checked_get(self, path: str, params: dict[str, Any] | None, sink: IO[bytes],
+                     what: str, sha256: str | None) -> int:
+        try:
+            return self._receive(path, params, sink, what, sha256)
+        except _BrokenTransfer:
+            sink.seek(0)
+            sink.truncate()
+        try:  # once more, asking the server to check the whole file before the first byte
+            return self._receive(path, {**(params or {}), "verify": "true"}, sink, what, sha256)
+        except _BrokenTransfer as exc:
+            raise ServerUnavailable(
+                f"The download of {what} from {self.url} broke off twice before the end "
+                f"({exc}); nothing was kept. Check the server's log.") from None
+
+    def _receive(self, path: str, params: dict[str, Any] | None, sink: IO[bytes], what: str,
+                 sha256: str | None) -> int:
+        self._check_token(path)
+        digest, size, expected = hashlib.sha256(), 0, sha256
+        try:
+            with self._http.stream("GET", self._full_path(path), params=params) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._error(response)
+                expected = response.headers.get("x-shipyard-sha256") or sha256
+                try:
+                    for chunk in response.iter_bytes():
+                        sink.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+                except httpx.TransportError as exc:
+                    raise _BrokenTransfer(f"{size} of {response.headers.get('content-length')}"
+                                          " bytes came") from exc
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        if expected and digest.hexdigest() != expected:
+            raise IntegrityError(
+                f"The download of {what} does not match its SHA-256 (expected {expected[:12]}…,"
+                f" got {digest.hexdigest()[:12]}…); it was damaged, so it was discarded.")
         return size
 
     def get(self, path: str, **params: Any) -> Any:
@@ -119,12 +182,14 @@ class Client:
         return self.request("PATCH", path, json=json, **kwargs).json()
 
     def get_bytes(self, path: str, **params: Any) -> bytes:
-        """The body of ``GET path`` as bytes (small files: artifacts, plots, cards)."""
+        """The body of ``GET path`` as bytes (small files: artifacts, plots, cards), checked
+        against ``X-Shipyard-SHA256`` when the server sends it."""
         clean = {k: v for k, v in params.items() if v is not None}
-        return self.request("GET", path, params=clean).content
+        return self.fetch(path, clean)
 
-    def delete(self, path: str) -> Any:
-        response = self.request("DELETE", path)
+    def delete(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        response = self.request("DELETE", path, params=clean)
         return response.json() if response.content else None
 
     def _unreachable(self, exc: httpx.TransportError) -> ShipyardError:
@@ -133,6 +198,10 @@ class Client:
                 f"The server at {self.url} did not answer in time ({type(exc).__name__}); "
                 "check that it is running with `shipyard server status`."
             )
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return ServerUnavailable(
+                f"The server at {self.url} closed the connection before its answer was "
+                f"complete ({exc}); if this repeats, check the server's log.")
         return ServerUnavailable(
             f"Cannot reach the server at {self.url}; start it with `shipyard server start`."
         )

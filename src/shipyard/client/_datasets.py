@@ -174,8 +174,9 @@ class Dataset(Resource):
         """The whole table of ``version`` (default: the latest) as a DataFrame."""
         import pandas as pd
 
-        raw = self.client.request("GET", self._path("/download"),
-                                  params=_params(version=version, format="parquet")).content
+        raw = self.client.fetch(self._path("/download"),
+                                _params(version=version, format="parquet"),
+                                what=f"dataset {self.name!r}")
         return pd.read_parquet(io.BytesIO(raw))
 
     def head(self, n: int = 10, version: int | None = None) -> pd.DataFrame:
@@ -189,7 +190,9 @@ class Dataset(Resource):
                  version: int | None = None) -> Path:
         """Write ``version`` to the file ``dest`` as Parquet or CSV; return the path."""
         dest = Path(dest).expanduser()
-        self.client.download(self._path("/download"), dest, _params(version=version, format=format))
+        self.client.download(self._path("/download"), dest,
+                             _params(version=version, format=format),
+                             what=f"dataset {self.name!r}")
         return dest
 
     def versions(self) -> pd.DataFrame:
@@ -233,9 +236,15 @@ class Dataset(Resource):
                        decimal=decimal, encoding=encoding)
         return self.refresh()
 
-    def delete(self) -> None:
-        """Delete the dataset and every version."""
-        self.client.delete(self._path())
+    def delete(self, force: bool = False) -> None:
+        """Delete the dataset and every version (its creator or an admin).
+
+        Raises:
+            Conflict: something still uses it (a model's lineage, a monitor, an unfinished
+                job, a schedule); the message names each. An admin may pass ``force=True``,
+                which is recorded with those referrers in the audit log.
+        """
+        self.client.delete(self._path(), force=force or None)
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -207,9 +207,13 @@ class Endpoint(Resource):
             frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         return frame
 
-    def delete(self) -> None:
-        """Stop the endpoint's instances and delete it."""
-        self.client.delete(self._path())
+    def delete(self, force: bool = False) -> None:
+        """Stop the endpoint's instances and delete it (its creator or an admin).
+
+        Raises:
+            Conflict: a monitor watches it; an admin may pass ``force=True`` (audited).
+        """
+        self.client.delete(self._path(), force=force or None)
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

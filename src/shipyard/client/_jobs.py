@@ -467,7 +467,8 @@ class Job(Resource):
         target = Path(dest).expanduser()
         if target.is_dir():
             target = target / Path(path).name
-        self.client.download(self._path(f"/artifacts/{quote(path)}"), target)
+        self.client.download(self._path(f"/artifacts/{quote(path)}"), target,
+                             what=f"{path!r} of job {self.id}")
         return target
 
     # -- display ----------------------------------------------------------------------------

@@ -152,7 +152,9 @@ class ModelVersion(Resource):
             if not target.is_relative_to(root):  # pragma: no cover - _local_path refuses it
                 raise InvalidRequest(f"Refusing to write the bundle file {path!r} outside {dest}.")
             target.parent.mkdir(parents=True, exist_ok=True)
-            self.client.download(self._path(f"/files/{quote(path)}"), target)
+            self.client.download(self._path(f"/files/{quote(path)}"), target,
+                                 what=f"{path!r} of model {self.group}:{self.version}",
+                                 sha256=entry.get("sha256"))
         return dest
 
     # -- deploy -----------------------------------------------------------------------------
@@ -235,6 +237,15 @@ class ModelGroup(Resource):
             "endpoint": endpoint, "instances": instances,
             **({"variant": variant} if variant else {})}
         return self.update_settings(auto_deploy=setting)
+
+    def delete(self, force: bool = False) -> None:
+        """Delete the group and its versions (its creator or an admin); files stay.
+
+        Raises:
+            Conflict: an endpoint serves one of its versions, or an unfinished job or a
+                schedule uses it; an admin may pass ``force=True`` (audited).
+        """
+        self.client.delete(self._path(), force=force or None)
 
     def versions(self) -> pd.DataFrame:
         """One row per version: status, job, criteria verdict, metrics (flat names)…"""

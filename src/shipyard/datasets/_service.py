@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,11 +130,17 @@ def dataset_to_dict(rec: DatasetRecord) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Download:
-    """A version's bytes in one format, produced as the response is sent."""
+    """A version's bytes in one format, produced as the response is sent.
+
+    ``sha256`` and ``size`` are set when the bytes are one stored object as it is (a
+    one-part version as Parquet): ``chunks`` then checks them while streaming.
+    """
 
     filename: str
     media_type: str
     chunks: Iterator[bytes]
+    sha256: str | None = None
+    size: int | None = None
 
 
 class DatasetService:
@@ -292,12 +298,18 @@ class DatasetService:
                     self.artifacts.delete(sha)
         return rec
 
-    def delete(self, name: str, actor: str | None) -> int:
-        """Delete a dataset, its versions and the objects no other version uses."""
+    def delete(self, name: str, actor: str | None,
+               audit: Mapping[str, Any] | None = None) -> int:
+        """Delete a dataset, its versions and the objects no other version uses.
+
+        Whether anything still uses it is the caller's question
+        (:meth:`shipyard.references.References.check_delete`); ``audit`` is what that
+        check wants the delete event to record (a forced delete's referrers).
+        """
         check_name(name, "dataset name")
         with self._lock(name), self._store_lock:
             count = len(self.repo.versions(name))
-            for sha in self.repo.delete(name, actor):
+            for sha in self.repo.delete(name, actor, **(audit or {})):
                 self.artifacts.delete(sha)
         return count
 
@@ -362,6 +374,10 @@ class DatasetService:
         rec = self.version(name, version)
         filename = f"{rec.dataset}-v{rec.version}.{format}"
         media = "text/csv; charset=utf-8" if format == "csv" else "application/vnd.apache.parquet"
+        if format == "parquet" and len(rec.parts) == 1:
+            part = rec.parts[0]  # the stored object itself, checked as it streams
+            return Download(filename, media, self.artifacts.iter_chunks(part["sha256"]),
+                            sha256=part["sha256"], size=int(part["size"]))
         # Check the parts before the first byte goes out, so a damaged object is a clean
         # error rather than a truncated file; the generator releases them when it ends.
         stack = ExitStack()
@@ -371,11 +387,6 @@ class DatasetService:
     @staticmethod
     def _download_chunks(stack: ExitStack, paths: Paths, format: str) -> Iterator[bytes]:
         with stack:
-            if format == "parquet" and len(paths) == 1:
-                with open(paths[0], "rb") as fh:
-                    while chunk := fh.read(1024 * 1024):
-                        yield chunk
-                return
             schema = pq.read_schema(paths[0])
             if format == "csv":
                 yield from _export.stream_csv(paths, schema)

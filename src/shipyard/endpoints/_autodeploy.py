@@ -100,8 +100,10 @@ class AutoDeployer:
             while True:
                 rec = self.endpoints.repo.find(name)
                 if rec is None:
+                    # The endpoint belongs to the group's owner, who may then change it.
                     self.endpoints.create(name, model, instances=setting["instances"],
-                                          actor=ACTOR, actor_role="admin")
+                                          actor=ACTOR, actor_role="admin",
+                                          owner=self.registry.group(group).created_by)
                     break
                 if rec.status == IN_SERVICE and self._serving(name):
                     self._update(name, model, setting)

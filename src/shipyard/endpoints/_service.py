@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import Conflict, Forbidden, InvalidRequest
@@ -123,8 +124,13 @@ class EndpointService:
                variants: list[dict[str, Any]] | None = None,
                capture_percent: float = 0.0, allow_unapproved: bool = False,
                autoscaling: dict[str, Any] | None = None,
-               actor: str | None = None, actor_role: str | None = None) -> EndpointRecord:
-        """Record a new endpoint (Creating); the supervisor deploys it in the background."""
+               actor: str | None = None, actor_role: str | None = None,
+               owner: str | None = None) -> EndpointRecord:
+        """Record a new endpoint (Creating); the supervisor deploys it in the background.
+
+        ``owner`` is recorded as its creator when someone else acts for them (auto-deploy
+        acts for the model group's owner); by default the creator is ``actor``.
+        """
         check_name(name, "endpoint name")
         if variants and model:
             raise InvalidRequest("Give either model (one variant) or variants, not both.")
@@ -142,7 +148,7 @@ class EndpointService:
         }
         if auto is not None:
             spec["autoscaling"] = auto
-        created = self.repo.create(name, CREATING, spec, actor)
+        created = self.repo.create(name, CREATING, spec, actor, owner=owner)
         if self.supervisor is not None:
             self.supervisor.deploy(created)
         return created
@@ -202,13 +208,15 @@ class EndpointService:
     def list(self) -> list[EndpointRecord]:
         return self.repo.list()
 
-    def delete(self, name: str, actor: str | None) -> None:
+    def delete(self, name: str, actor: str | None,
+               audit: Mapping[str, Any] | None = None) -> None:
+        """Stop the endpoint and forget it; ``audit`` goes into the delete event."""
         rec = self.repo.get(name)
         if rec.status != DELETING:
             self.repo.update(name, status=DELETING, actor=actor)
         if self.supervisor is not None:
             self.supervisor.remove(name)
-        self.repo.delete(name, actor)
+        self.repo.delete(name, actor, **(audit or {}))
 
 
 def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,

@@ -259,14 +259,19 @@ class JobService:
                 "datasets": job.outputs.get("datasets", {})}
 
     def open_artifact(self, job_id: str, path: str) -> tuple[dict[str, Any], Iterator[bytes]]:
-        """A file of the job's manifest and its checked bytes, found by its path.
+        """A file of the job's manifest and its checked bytes, found by its path."""
+        entry = self.artifact_entry(job_id, path)
+        return entry, self.artifacts.iter_chunks(entry["sha256"])
+
+    def artifact_entry(self, job_id: str, path: str) -> dict[str, Any]:
+        """The manifest entry (path, sha256, size) of a file of the job, found by its path.
 
         Only paths in the manifest are served; the path never reaches a filesystem.
         """
         job = self.repo.get(job_id)
         for entry in _manifest_files(job):
             if entry["path"] == path:
-                return entry, self.artifacts.iter_chunks(entry["sha256"])
+                return entry
         raise NotFound(
             f"Job {job_id!r} has no artifact {path!r}; GET /api/v1/jobs/{job_id}/artifacts "
             "lists them."

@@ -58,11 +58,16 @@ from shipyard.monitoring._webhooks import (
 )
 
 if TYPE_CHECKING:
-    from shipyard.monitoring._service import MonitorService, register_monitor_kind
+    from shipyard.monitoring._service import (
+        MonitorService,
+        ground_truth_dataset,
+        register_monitor_kind,
+    )
 
 #: Names served by the monitor service, imported on first use: the service needs the
 #: metadata store, and the pure core should stay quick to import (notebooks, jobs).
-_LAZY = {"MonitorService": "_service", "register_monitor_kind": "_service"}
+_LAZY = {"MonitorService": "_service", "register_monitor_kind": "_service",
+         "ground_truth_dataset": "_service"}
 
 
 def __getattr__(name: str) -> Any:
@@ -107,6 +112,7 @@ __all__ = [
     "default_test",
     "drift_alerts",
     "get_test",
+    "ground_truth_dataset",
     "infer_kind",
     "join_ground_truth",
     "model_quality",

@@ -11,10 +11,19 @@ every change is an event in the audit log.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shipyard.artifacts import ArtifactStore
-from shipyard.errors import Conflict, CriteriaNotMet, InvalidRequest, ShipyardError
+from shipyard.bundle import MANIFEST, BundleError, check_bundle
+from shipyard.errors import (
+    Conflict,
+    CriteriaNotMet,
+    InvalidBundle,
+    InvalidRequest,
+    ShipyardError,
+)
 from shipyard.experiments import evaluate_criteria, nest_metrics
 from shipyard.names import check_name
 from shipyard.store import (
@@ -71,6 +80,7 @@ class RegistryService:
                 f"Job {job_id} saved no model; a job's model is what it writes to its "
                 "model/ folder."
             )
+        self._check_bundle(job_id, files)
         manifest = self._manifest(files)
         flat = self.jobs.last_metrics([job_id])[job_id]
         criteria_list = []
@@ -110,6 +120,37 @@ class RegistryService:
             criteria=verdict,
             actor=actor,
         )
+
+    def _check_bundle(self, job_id: str, files: list[dict[str, Any]]) -> None:
+        """Refuse a model a deploy would refuse: the same checks as load, nothing deserialised.
+
+        The files are copied out of the store (each checked against its SHA-256) into a
+        scratch folder, where :func:`shipyard.bundle.check_bundle` looks at them.
+
+        Raises:
+            InvalidBundle: (422) naming the file and the rule it breaks.
+        """
+        if not any(f["path"] == MANIFEST for f in files):
+            raise InvalidBundle(
+                f"Job {job_id} saved no {MANIFEST} in its model/ folder, so its model could "
+                "never be deployed; a registered model is a Shipyard bundle (MODEL.json with "
+                "the SHA-256 of every file, a recipe and one model file in a safe native "
+                "format), as training jobs write.")
+        with tempfile.TemporaryDirectory(prefix="register-", dir=self.artifacts.tmp_dir) as tmp:
+            root = Path(tmp)
+            try:
+                for f in files:
+                    rel = PurePosixPath(f["path"])
+                    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+                        raise BundleError(f"Bundle file name {f['path']!r} is not a plain "
+                                          "relative path inside the bundle.")
+                    self.artifacts.copy_to(f["sha256"], root / rel)
+                check_bundle(root)
+            except BundleError as exc:
+                message = exc.message.replace(f" in {root}", "").replace(str(root), "model/")
+                raise InvalidBundle(
+                    f"Job {job_id}'s model is refused, as a deploy would refuse it: "
+                    f"{message}") from None
 
     def _manifest(self, files: list[dict[str, Any]]) -> dict[str, Any] | None:
         entry = next((f for f in files if f["path"] == "MODEL.json"), None)
@@ -223,6 +264,17 @@ class RegistryService:
         current = self.repo.get(group, version)
         card = {**current.card, **{k: str(v) for k, v in changes.items()}}
         return self.repo.update_card(group, version, card, actor)
+
+    def delete_group(self, group: str, actor: str | None,
+                     audit: dict[str, Any] | None = None) -> int:
+        """Delete a model group and all its versions; return how many versions went.
+
+        Nothing is deleted from the artifact store: a version's files are its job's
+        outputs. Whether anything still uses the group (an endpoint serving it) is the
+        caller's question (:meth:`shipyard.references.References.check_delete`).
+        """
+        check_name(group, "model group name")
+        return self.repo.delete_group(group, actor, **(audit or {}))
 
     def update_group_settings(
         self, group: str, changes: dict[str, Any], actor: str | None

@@ -175,7 +175,7 @@ class DatasetRepository:
                 f"Dataset {name!r} was changed by another request at the same time; retry."
             ) from exc
 
-    def delete(self, name: str, actor: str | None) -> list[str]:
+    def delete(self, name: str, actor: str | None, **audit: Any) -> list[str]:
         """Delete a dataset and its versions; return the part hashes nothing else uses."""
         with self.db.write() as conn:
             ds = self._get_row(conn, name)
@@ -187,7 +187,7 @@ class DatasetRepository:
             conn.execute(delete(datasets).where(datasets.c.id == ds.id))
             others = conn.execute(select(dataset_versions.c.parts)).all()
             still_used = {p["sha256"] for r in others for p in r.parts}
-            self.events.record(conn, "dataset.deleted", "dataset", name, actor)
+            self.events.record(conn, "dataset.deleted", "dataset", name, actor, **audit)
         return sorted(mine - still_used)
 
     # -- reads ----------------------------------------------------------------------------

@@ -52,7 +52,8 @@ class EndpointRepository:
         return _endpoint(row)
 
     def create(
-        self, name: str, status: str, spec: dict[str, Any], actor: str | None
+        self, name: str, status: str, spec: dict[str, Any], actor: str | None,
+        owner: str | None = None,
     ) -> EndpointRecord:
         try:
             with self.db.write() as conn:
@@ -70,10 +71,11 @@ class EndpointRepository:
                         spec=spec,
                         created_at=now,
                         updated_at=now,
-                        created_by=actor,
+                        created_by=owner or actor,
                     )
                 )
-                self.events.record(conn, "endpoint.created", "endpoint", name, actor, spec=spec)
+                self.events.record(conn, "endpoint.created", "endpoint", name, actor, spec=spec,
+                                   **({"owner": owner} if owner else {}))
                 return self._get(conn, name)
         except SAIntegrityError as exc:
             raise Conflict(f"An endpoint named {name!r} was created at the same time.") from exc
@@ -130,11 +132,11 @@ class EndpointRepository:
             )
             return self._get(conn, name)
 
-    def delete(self, name: str, actor: str | None) -> None:
+    def delete(self, name: str, actor: str | None, **audit: Any) -> None:
         with self.db.write() as conn:
             self._get(conn, name)
             conn.execute(delete(endpoints).where(endpoints.c.name == name))
-            self.events.record(conn, "endpoint.deleted", "endpoint", name, actor)
+            self.events.record(conn, "endpoint.deleted", "endpoint", name, actor, **audit)
 
     def record(self, name: str, kind: str, actor: str | None = None, **payload: Any) -> None:
         """An event about the endpoint that changes no row (an instance restarted)."""

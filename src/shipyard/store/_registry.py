@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard.errors import Conflict, NotFound
@@ -245,6 +245,17 @@ class RegistryRepository:
             )
             return _group(self._group_row(conn, group))
 
+    def delete_group(self, group: str, actor: str | None, **audit: Any) -> int:
+        """Forget a group and its versions (their files stay: they are the jobs' outputs)."""
+        with self.db.write() as conn:
+            gid = self._group_row(conn, group).id
+            count = conn.execute(delete(model_versions)
+                                 .where(model_versions.c.group_id == gid)).rowcount
+            conn.execute(delete(model_groups).where(model_groups.c.id == gid))
+            self.events.record(conn, "model_group.deleted", "model_group", group, actor,
+                               versions=count, **audit)
+        return int(count)
+
     def _get(
         self, conn: Connection, group: str, version: int | None, status: str | None = None
     ) -> ModelVersionRecord:
@@ -293,3 +304,11 @@ class RegistryRepository:
                 .order_by(model_versions.c.version)
             ).all()
         return [_version(group, r) for r in rows]
+
+    def all_versions(self) -> list[ModelVersionRecord]:
+        """Every version of every group (for lineage questions: who was trained on what)."""
+        q = (select(model_groups.c.name.label("group_name"), model_versions)
+             .join(model_groups, model_groups.c.id == model_versions.c.group_id)
+             .order_by(model_groups.c.name, model_versions.c.version))
+        with self.db.read() as conn:
+            return [_version(r.group_name, r) for r in conn.execute(q).all()]

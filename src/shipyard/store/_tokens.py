@@ -88,7 +88,28 @@ class TokenRepository:
         return [_record(r) for r in rows]
 
     def revoke(self, name: str, actor: str | None = None) -> TokenRecord:
+        """Revoke a token; the last active admin token is refused (409).
+
+        The active admin rows are locked (PostgreSQL ``FOR UPDATE``; SQLite write
+        transactions are serialised anyway), so two admins revoking each other at the
+        same moment cannot leave the home with none.
+        """
         with self.db.write() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"No token named {name!r}; `shipyard tokens list` shows the names.")
+            if row.role == "admin" and row.revoked_at is None:
+                admins = conn.execute(
+                    select(tokens.c.name)
+                    .where(tokens.c.role == "admin", tokens.c.revoked_at.is_(None))
+                    .with_for_update()
+                ).all()
+                if [a.name for a in admins] == [name]:
+                    raise Conflict(
+                        f"Token {name!r} is the last active admin token, and a home needs "
+                        "one; create another admin token first (shipyard tokens create "
+                        "--role admin), or replace its secret with `shipyard tokens "
+                        "reset-admin`.")
             res = conn.execute(
                 update(tokens)
                 .where(tokens.c.name == name, tokens.c.revoked_at.is_(None))
@@ -96,6 +117,31 @@ class TokenRepository:
             )
             if res.rowcount:
                 self.events.record(conn, "token.revoked", "token", name, actor)
-        if res.rowcount == 0:
-            self.get(name)  # raises NotFound when the name is unknown
         return self.get(name)
+
+    def reset_admin(self, name: str | None, token_hash: str, actor: str) -> TokenRecord:
+        """Give admin token ``name`` a new secret, or create an admin token if it is gone.
+
+        ``name`` is the token the credentials file names; when it is not an active admin
+        token, a new one is created as ``admin`` (or ``admin-2``, ``admin-3``… when taken).
+        """
+        with self.db.write() as conn:
+            row = None
+            if name:
+                row = conn.execute(select(tokens).where(
+                    tokens.c.name == name, tokens.c.role == "admin",
+                    tokens.c.revoked_at.is_(None))).first()
+            if row is not None:
+                conn.execute(update(tokens).where(tokens.c.id == row.id)
+                             .values(token_hash=token_hash))
+                self.events.record(conn, "token.reset", "token", row.name, actor, role="admin")
+                return _record(conn.execute(select(tokens).where(tokens.c.id == row.id)).one())
+            taken = {r.name for r in conn.execute(select(tokens.c.name)).all()}
+            new = next(n for n in ("admin", *(f"admin-{i}" for i in range(2, 10_000)))
+                       if n not in taken)
+            conn.execute(insert(tokens).values(
+                name=new, role="admin", token_hash=token_hash, created_at=utcnow(),
+                created_by=actor))
+            self.events.record(conn, "token.created", "token", new, actor, role="admin",
+                               reset=True)
+            return _record(conn.execute(select(tokens).where(tokens.c.name == new)).one())

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._downloads import checked, verify_stored
+from shipyard.api._owners import owned
 from shipyard.api._uploads import saved_uploads
 from shipyard.datasets import dataset_to_dict, version_to_dict
 from shipyard.datasets._export import table_rows
@@ -125,21 +127,42 @@ def head(
 def download(
     name: str, version: Annotated[int | None, Query(ge=1)] = None,
     format: Annotated[str, Query(pattern="^(parquet|csv)$")] = "parquet",
+    verify: Annotated[bool, Query(
+        description="Check the whole stored file before sending a byte.")] = False,
     svc: Services = Depends(services),
 ) -> StreamingResponse:
-    """The version as one Parquet file (default) or CSV, streamed."""
+    """The version as one Parquet file (default) or CSV, streamed.
+
+    Every stored part is checked against its SHA-256: a one-part version as Parquet is
+    the stored object itself, checked while it streams and sent with
+    ``X-Shipyard-SHA256``; any other download is built from parts checked before the
+    first byte.
+    """
     out = svc.datasets.download(name, version, format)
-    return StreamingResponse(
-        out.chunks, media_type=out.media_type,
-        # The file name is built from the checked dataset name and a number only.
-        headers={"Content-Disposition": f'attachment; filename="{out.filename}"'},
-    )
+    # The file name is built from the checked dataset name and a number only.
+    headers = {"Content-Disposition": f'attachment; filename="{out.filename}"'}
+    chunks = out.chunks
+    if out.sha256 is not None:
+        what = f"{out.filename!r} of dataset {name!r}"
+        if verify:
+            verify_stored(svc, out.sha256, what)
+        chunks = checked(svc, out.chunks, what, out.sha256)
+        headers.update({"Content-Length": str(out.size), "X-Shipyard-SHA256": out.sha256})
+    return StreamingResponse(chunks, media_type=out.media_type, headers=headers)
 
 
-@router.delete("/{name}", **permit("write"))
-def delete_dataset(name: str, svc: Services = Depends(services),
+Force = Annotated[bool, Query(
+    description="Delete it even though something still uses it (admin only; audited).")]
+
+
+@router.delete("/{name}", **owned("write", "dataset"))
+def delete_dataset(name: str, force: Force = False, svc: Services = Depends(services),
                    who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    return {"name": name, "deleted_versions": svc.datasets.delete(name, who.name)}
+    """Delete a dataset and its versions: its creator or an admin, and only when nothing
+    uses it (a model's lineage, a monitor, an unfinished job, a schedule) unless forced."""
+    audit = svc.references.check_delete("dataset", f"Dataset {name!r}", name, who, force)
+    deleted = svc.datasets.delete(name, who.name, audit)
+    return {"name": name, "deleted_versions": deleted, "forced": bool(audit)}
 
 
 class ProfileBody(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._owners import owned
 from shipyard.endpoints import IN_SERVICE, UPDATING, endpoint_to_dict, unavailable
 from shipyard.endpoints import invoke as invoke_endpoint
 from shipyard.errors import InvalidRequest, ServerUnavailable
@@ -87,7 +88,7 @@ def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return _doc(svc, name)
 
 
-@router.patch("/{name}", status_code=202, **permit("write"))
+@router.patch("/{name}", status_code=202, **owned("write", "endpoint"))
 def update(name: str, body: UpdateBody, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Roll the endpoint over without downtime (Updating, then InService again).
@@ -124,13 +125,18 @@ def capture(name: str, start: datetime | None = None, end: datetime | None = Non
     return {"name": name, "rows": rows, "count": len(rows), "truncated": total > len(rows)}
 
 
-@router.delete("/{name}", **permit("write"))
-def delete(name: str, svc: Services = Depends(services),
+@router.delete("/{name}", **owned("write", "endpoint"))
+def delete(name: str, force: Annotated[bool, Query(
+               description="Delete it even though a monitor watches it (admin only; "
+                           "audited).")] = False,
+           svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Stop the endpoint's instances, remove its files and its record."""
+    """Stop the endpoint's instances, remove its files and its record (its creator or an
+    admin; refused while a monitor watches it, unless an admin forces it)."""
+    audit = svc.references.check_delete("endpoint", f"Endpoint {name!r}", name, who, force)
     doc = _doc(svc, name)
-    svc.endpoints.delete(name, who.name)
-    return {**doc, "status": "Deleted"}
+    svc.endpoints.delete(name, who.name, audit)
+    return {**doc, "status": "Deleted", "forced": bool(audit)}
 
 
 @router.get("/{name}/health", **permit("read"))

@@ -9,8 +9,10 @@ from pydantic import BaseModel
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._owners import owned
+from shipyard.errors import NotFound
 from shipyard.experiments import experiment_to_dict
-from shipyard.tokens import Principal
+from shipyard.tokens import Principal, check_owner
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 
@@ -40,17 +42,23 @@ def list_experiments(svc: Services = Depends(services)) -> list[dict[str, Any]]:
 @router.post("", status_code=201, **permit("write"))
 def create_experiment(body: ExperimentBody, svc: Services = Depends(services),
                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Create an experiment, or update an existing one's description and criteria."""
+    """Create an experiment, or update an existing one's description and criteria
+    (its creator or an admin)."""
+    try:
+        existing = svc.experiments.get(body.name)
+    except NotFound:
+        pass
+    else:
+        check_owner(who, f"Experiment {body.name!r}", existing.created_by)
     rec = svc.experiments.upsert(body.name, who.name, description=body.description,
                                  problem_statement=body.problem_statement,
                                  success_criteria=body.success_criteria)
     return experiment_to_dict(rec)
 
 
-@router.patch("/{name}", **permit("write"))
+@router.patch("/{name}", **owned("write", "experiment"))
 def update_experiment(name: str, body: ExperimentUpdate, svc: Services = Depends(services),
                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    svc.experiments.get(name)
     rec = svc.experiments.upsert(name, who.name, description=body.description,
                                  problem_statement=body.problem_statement,
                                  success_criteria=body.success_criteria)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -12,11 +12,17 @@ from pydantic import BaseModel
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._downloads import stored_file
+from shipyard.api._owners import owned
 from shipyard.errors import InvalidRequest, UnsupportedMediaType
 from shipyard.jobs import job_to_dict
 from shipyard.tokens import Principal
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+Verify = Annotated[bool, Query(
+    description="Check the whole file before sending a byte: a damaged one is then a clear "
+                "error instead of a cut-off transfer.")]
 
 
 @router.post("", status_code=201, **permit("write"))
@@ -66,7 +72,7 @@ class Annotation(BaseModel):
     notes: str | None = None
 
 
-@router.patch("/{job_id}", **permit("write"))
+@router.patch("/{job_id}", **owned("write", "job"))
 def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Add tags to a job (merged) and/or replace its notes."""
@@ -74,7 +80,7 @@ def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 
 
-@router.post("/{job_id}/cancel", **permit("write"))
+@router.post("/{job_id}/cancel", **owned("write", "job"))
 def cancel_job(job_id: str, svc: Services = Depends(services),
                who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Cancel: a Pending job stops at once; a started one gets SIGTERM, then SIGKILL."""
@@ -107,11 +113,14 @@ def job_artifacts(job_id: str, svc: Services = Depends(services)) -> dict[str, A
 
 
 @router.get("/{job_id}/artifacts/{path:path}", **permit("read"))
-def download_artifact(job_id: str, path: str,
+def download_artifact(job_id: str, path: str, verify: Verify = False,
                       svc: Services = Depends(services)) -> StreamingResponse:
-    """One file of the job's manifest, by its path there (e.g. ``model/weights.json``)."""
-    entry, chunks = svc.jobs.open_artifact(job_id, path)
+    """One file of the job's manifest, by its path there (e.g. ``model/weights.json``).
+
+    Checked against its SHA-256 while it streams (``X-Shipyard-SHA256``): a damaged file
+    is an error or a cut-off transfer, never a complete answer.
+    """
+    entry = svc.jobs.artifact_entry(job_id, path)
     filename = path.rsplit("/", 1)[-1]
-    return StreamingResponse(chunks, media_type="application/octet-stream", headers={
-        "Content-Length": str(entry["size"]), "X-Shipyard-SHA256": entry["sha256"],
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+    return stored_file(svc, entry["sha256"], int(entry["size"]), what=f"{path!r} of job {job_id}",
+                       filename=filename, verify=verify)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._downloads import stored_file
+from shipyard.api._owners import owned
 from shipyard.endpoints import AUTO_DEPLOY_SETTING as SETTING
 from shipyard.endpoints import check_auto_deploy
 from shipyard.errors import NotFound
 from shipyard.registry import APPROVED, REJECTED, card_markdown, group_to_dict, version_to_dict
-from shipyard.tokens import Principal
+from shipyard.tokens import Principal, check_owner
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -48,14 +50,32 @@ def show_group(group: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return {**group_to_dict(g, versions), "version_list": [version_to_dict(v) for v in versions]}
 
 
-@router.patch("/{group}", **permit("write"))
+@router.patch("/{group}", **owned("write", "model_group"))
 def update_group(group: str, body: GroupSettingsBody, svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
     settings = dict(body.settings)
     if SETTING in settings:  # approval → deploy: refuse a broken setting before it is stored
         settings[SETTING] = check_auto_deploy(settings[SETTING])
+        target = settings[SETTING] and svc.endpoints.repo.find(settings[SETTING]["endpoint"])
+        if target:  # approvals would roll that endpoint over: it must be the caller's own
+            check_owner(who, f"Endpoint {target.name!r}", target.created_by)
     g = svc.registry.update_group_settings(group, settings, who.name)
     return group_to_dict(g, svc.registry.versions(group))
+
+
+@router.delete("/{group}", **owned("write", "model_group"))
+def delete_group(group: str, force: Annotated[bool, Query(
+                     description="Delete it even though an endpoint serves it (admin only; "
+                                 "audited).")] = False,
+                 svc: Services = Depends(services),
+                 who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Delete a model group and its versions (its creator or an admin); refused while an
+    endpoint serves one of them or a job or schedule uses it, unless an admin forces it.
+    The bundles' files stay: they are the training jobs' outputs."""
+    audit = svc.references.check_delete("model_group", f"Model group {group!r}", group, who,
+                                        force)
+    deleted = svc.registry.delete_group(group, who.name, audit)
+    return {"name": group, "deleted_versions": deleted, "forced": bool(audit)}
 
 
 @router.post("/{group}/versions", status_code=201, **permit("write"))
@@ -108,7 +128,7 @@ def get_card(group: str, version: int, format: str = "json",
     return rec.card
 
 
-@router.patch("/{group}/versions/{version}/card", **permit("write"))
+@router.patch("/{group}/versions/{version}/card", **owned("write", "model_version"))
 def edit_card(group: str, version: int, body: dict[str, str], svc: Services = Depends(services),
               who: Principal = Depends(current_principal)) -> dict[str, Any]:
     return svc.registry.update_card(group, version, body, who.name).card
@@ -116,11 +136,18 @@ def edit_card(group: str, version: int, body: dict[str, str], svc: Services = De
 
 @router.get("/{group}/versions/{version}/files/{path:path}", **permit("read"))
 def download_file(group: str, version: int, path: str,
+                  verify: Annotated[bool, Query(
+                      description="Check the whole file before sending a byte.")] = False,
                   svc: Services = Depends(services)) -> StreamingResponse:
-    """A file of the version's bundle, looked up by name in its manifest (never a path)."""
+    """A file of the version's bundle, looked up by name in its manifest (never a path).
+
+    Checked against its SHA-256 while it streams (``X-Shipyard-SHA256``), as job
+    artifacts are.
+    """
     rec = svc.registry.get(group, version)
     entry = next((f for f in rec.bundle.get("files", []) if f["path"] == path), None)
     if entry is None:
         raise NotFound(f"Model {group}:{version} has no file {path!r}.")
-    return StreamingResponse(svc.artifacts.iter_chunks(entry["sha256"]),
-                             media_type="application/octet-stream")
+    return stored_file(svc, entry["sha256"], int(entry["size"]),
+                       what=f"{path!r} of model {group}:{version}",
+                       filename=path.rsplit("/", 1)[-1], verify=verify)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._owners import owned
 from shipyard.api._uploads import saved_uploads
 from shipyard.errors import NotFound
 from shipyard.monitoring._service import schedule_name
@@ -85,7 +86,7 @@ def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return monitor_to_dict(svc.monitors.get(name), svc)
 
 
-@router.delete("/{name}", **permit("write"))
+@router.delete("/{name}", **owned("write", "monitor"))
 def delete(name: str, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     svc.monitors.delete(name, who.name)
@@ -104,7 +105,7 @@ def constraints(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return svc.monitors.constraints(name)
 
 
-@router.put("/{name}/baseline/constraints", **permit("write"))
+@router.put("/{name}/baseline/constraints", **owned("write", "monitor"))
 def put_constraints(name: str, body: dict[str, Any], svc: Services = Depends(services),
                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Replace the constraints with an edited document (checked; refused whole if wrong)."""
@@ -164,7 +165,7 @@ def alerts(name: str, limit: int = Query(200, ge=1, le=10_000),
             for e in svc.monitors.alerts(name, limit)]
 
 
-@router.post("/{name}/ground-truth", status_code=201, **permit("write"))
+@router.post("/{name}/ground-truth", status_code=201, **owned("write", "monitor"))
 def ground_truth(name: str,
                  file: Annotated[list[UploadFile], File(description="CSV, JSON or Parquet "
                                                         "with the key and label columns.")],

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._owners import owned
 from shipyard.scheduling import schedule_to_dict
 from shipyard.tokens import Principal
 
@@ -47,21 +48,21 @@ def get_schedule(name: str, svc: Services = Depends(services)) -> dict[str, Any]
     return schedule_to_dict(svc.schedules.get(name))
 
 
-@router.delete("/{name}", **permit("write"))
+@router.delete("/{name}", **owned("write", "schedule"))
 def delete_schedule(name: str, svc: Services = Depends(services),
                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
     svc.schedules.delete(name, who.name)
     return {"name": name, "deleted": True}
 
 
-@router.post("/{name}/pause", **permit("write"))
+@router.post("/{name}/pause", **owned("write", "schedule"))
 def pause_schedule(name: str, svc: Services = Depends(services),
                    who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Stop firing the schedule until it is resumed."""
     return schedule_to_dict(svc.schedules.pause(name, who.name))
 
 
-@router.post("/{name}/resume", **permit("write"))
+@router.post("/{name}/resume", **owned("write", "schedule"))
 def resume_schedule(name: str, svc: Services = Depends(services),
                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Fire the schedule again, from its next planned time after now."""
