@@ -19,6 +19,19 @@ from shipyard.client import Client, connect
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
+#: One default for every command that starts work on the server (``jobs run``, ``jobs
+#: wrangle``, ``endpoints create|update``, ``monitors run|check``): wait for it. A person at
+#: a terminal wants the outcome (and a failure as a non-zero exit) where they typed the
+#: command; a script that only starts work says ``--no-wait``.
+WAIT_DEFAULT = True
+
+
+def wait_option(until: str) -> Any:
+    """The ``--wait/--no-wait`` option of a command that starts work (see WAIT_DEFAULT)."""
+    return typer.Option("--wait/--no-wait",
+                        help=f"Wait until {until}. The default; --no-wait returns once it "
+                             "has started.")
+
 
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr, highlight=False, markup=False)

@@ -7,7 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, table, when
+from shipyard.cli._common import (
+    WAIT_DEFAULT,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    print_json,
+    print_table,
+    table,
+    wait_option,
+    when,
+)
 from shipyard.client._endpoints import Endpoint, create_endpoint
 
 app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
@@ -64,8 +75,7 @@ def create(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Wait until the endpoint is InService.")] = True,
+    wait: Annotated[bool, wait_option("the endpoint is InService")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
     """Deploy a model version as an endpoint (waits until it is InService)."""
@@ -140,8 +150,7 @@ def update(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Wait until the update ends.")] = True,
+    wait: Annotated[bool, wait_option("the update ends")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
     """Roll an endpoint over without downtime (new instances first, then the old ones drain)."""

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, when
+from shipyard.cli._common import (
+    WAIT_DEFAULT,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    print_json,
+    print_table,
+    wait_option,
+    when,
+)
 from shipyard.client import Monitor
 
 app = typer.Typer(help="Model monitors: baselines, drift, data quality, model quality, alerts.",
@@ -119,10 +129,10 @@ def _run_line(run: dict[str, Any]) -> None:
 
 @app.command("run")
 def run(name: NameArg,
-        no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")] = False,
+        wait: Annotated[bool, wait_option("the run's report is ready")] = WAIT_DEFAULT,
         json_out: JsonOpt = False) -> None:
     """Run the monitor now over what was captured since its last run."""
-    doc = Monitor(name, client=client(), _doc={}).run(wait=not no_wait)
+    doc = Monitor(name, client=client(), _doc={}).run(wait=wait)
     if json_out:
         print_json(doc)
         return
@@ -133,11 +143,10 @@ def run(name: NameArg,
 def check(name: NameArg,
           dataset: Annotated[str, typer.Option("--dataset", metavar="DATASET[:VERSION]",
                                                help="The dataset version to check.")],
-          no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")
-                             ] = False,
+          wait: Annotated[bool, wait_option("the check's report is ready")] = WAIT_DEFAULT,
           json_out: JsonOpt = False) -> None:
     """Check a dataset version against the monitor's baseline (quality and drift)."""
-    doc = Monitor(name, client=client(), _doc={}).check(dataset, wait=not no_wait)
+    doc = Monitor(name, client=client(), _doc={}).check(dataset, wait=wait)
     if json_out:
         print_json(doc)
         return

@@ -2,7 +2,9 @@
 
 A failure is written to ``output/failure`` (first line the reason, then a message)
 so the supervisor can tell a script error from an out-of-memory error from a lost
-worker; the traceback itself goes to the job log like everything the script prints.
+worker. The message is one sentence (:mod:`shipyard.runtime._failure`: the last frame
+of the user's code and the exception line); the traceback itself goes to the job log
+like everything the script prints.
 """
 
 from __future__ import annotations
@@ -15,20 +17,14 @@ import traceback
 from pathlib import Path
 
 from shipyard.runtime import _contract as c
+from shipyard.runtime._failure import failure_sentence, user_frame
 from shipyard.runtime._logmetrics import LogMetricScanner
-
-#: How many lines of a traceback the failure message keeps.
-TAIL_LINES = 20
 
 
 def write_failure(job_dir: Path, reason: str, message: str) -> None:
     path = job_dir / c.FAILURE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{reason}\n{message}\n", encoding="utf-8")
-
-
-def _tail(text: str) -> str:
-    return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])
 
 
 def _run_builtin_training(job_dir: Path) -> int:
@@ -64,17 +60,15 @@ def _run_builtin(job_dir: Path, kind: str) -> int:
             write_failure(job_dir, c.INPUT_ERROR, exc.message)
             return 1
     except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
+        sys.stderr.write(traceback.format_exc())
         write_failure(job_dir, c.MEMORY_LIMIT,
                       f"{what} ran out of memory (MemoryError); ask for more memory in "
                       "resources.memory" + (" or use a smaller chunk_rows" if kind == "transform"
-                                            else "") + ".\n" + _tail(text))
+                                            else "") + ".")
         return 1
-    except BaseException:  # noqa: BLE001 - reported as the job's failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
+    except BaseException as exc:  # noqa: BLE001 - reported as the job's failure
+        sys.stderr.write(traceback.format_exc())
+        write_failure(job_dir, c.SCRIPT_ERROR, failure_sentence(exc, what=what))
         return 1
     finally:
         sys.stdout.flush()
@@ -131,17 +125,17 @@ def _run_script(job_dir: Path, config: dict[str, object]) -> int:
             write_failure(job_dir, c.SCRIPT_ERROR,
                           f"The script exited with code {code}{detail}.")
         return code
-    except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
+    except MemoryError as exc:
+        sys.stderr.write(traceback.format_exc())
+        where = user_frame(exc, job_dir / c.CODE_DIR)
+        at = f" at {where}" if where else ""
         write_failure(job_dir, c.MEMORY_LIMIT,
-                      "The script ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory or use less.\n" + _tail(text))
+                      f"The script ran out of memory (MemoryError){at}; ask for more memory "
+                      "in resources.memory or use less.")
         return 1
-    except BaseException:  # noqa: BLE001 - any error of the user's script is its failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, _tail(text))
+    except BaseException as exc:  # noqa: BLE001 - any error of the user's script is its failure
+        sys.stderr.write(traceback.format_exc())
+        write_failure(job_dir, c.SCRIPT_ERROR, failure_sentence(exc, job_dir / c.CODE_DIR))
         return 1
     finally:
         sys.stdout.flush()
