@@ -171,7 +171,7 @@ def test_sdk_deploy_invoke_delete(server: LocalServer, deployed: dict) -> None:
         assert ep.status == "InService" and ep.url and "sdk-ep" in ep._repr_html_()
         df = _churn().drop(columns="churn").head(4)
         out = ep.invoke(df)
-        assert list(out.columns) == ["prediction", "probability_No", "probability_Yes",
+        assert list(out.columns) == ["prediction", "probability.No", "probability.Yes",
                                      "inference_id"], list(out.columns)
         assert len(out) == 4 and set(out["prediction"]) <= {"Yes", "No"}
         assert len(sy.Endpoint("sdk-ep", client=c).invoke(rows(1)[0])) == 1

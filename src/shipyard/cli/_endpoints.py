@@ -20,6 +20,7 @@ from shipyard.cli._common import (
     when,
 )
 from shipyard.client._endpoints import Endpoint, create_endpoint
+from shipyard.humanize import count, number
 
 app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
                   no_args_is_help=True)
@@ -36,6 +37,34 @@ def _models(doc: dict[str, Any]) -> str:
 VariantOpt = Annotated[list[str] | None, typer.Option(
     "--variant", metavar="name=N,model=G:V[,weight=W][,instances=I][,shadow=true]",
     help="A variant (repeat for several); replaces --model/--instances.")]
+
+
+MinOpt = Annotated[int | None, typer.Option(
+    "--min-instances", min=1, metavar="N",
+    help="Autoscaling: instances each production variant keeps at least [1].")]
+MaxOpt = Annotated[int | None, typer.Option(
+    "--max-instances", min=1, metavar="N",
+    help="Autoscaling: the most instances to scale out to (turns autoscaling on).")]
+TargetOpt = Annotated[float | None, typer.Option(
+    "--target-concurrency", metavar="N",
+    help="Autoscaling: requests in flight per instance above which one more starts [4].")]
+CooldownOpt = Annotated[float | None, typer.Option(
+    "--cooldown", "--cooldown-seconds", metavar="SECONDS",
+    help="Autoscaling: idle seconds before an instance is removed [60].")]
+UnseenOpt = Annotated[str | None, typer.Option(
+    "--unseen-categories", metavar="allow|warn|refuse",
+    help="A category the model never saw in training: allow (answer, count), warn (answer, "
+         "count, say so in the answer) or refuse (422 naming the column and value) "
+         "[default: warn].")]
+
+
+def _autoscaling_text(auto: dict[str, Any] | None) -> str:
+    """The autoscaling settings in one line (``endpoints show``)."""
+    if not auto:
+        return "off (fixed instance count)"
+    return (f"{auto['min_instances']}–{count(auto['max_instances'], 'instance')} per "
+            f"variant; one more above {number(auto['target_concurrency'])} in flight per "
+            f"instance, one fewer after {number(auto['cooldown_seconds'])} s idle")
 
 
 def _parse_variants(specs: list[str] | None) -> list[dict[str, Any]] | None:
@@ -75,6 +104,11 @@ def create(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    target_concurrency: TargetOpt = None,
+    cooldown: CooldownOpt = None,
+    unseen_categories: UnseenOpt = None,
     wait: Annotated[bool, wait_option("the endpoint is InService")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
@@ -82,7 +116,9 @@ def create(
     ep = create_endpoint(client(), name, model, instances=instances,
                          variants=_parse_variants(variant),
                          capture_percent=capture_percent, allow_unapproved=allow_unapproved,
-                         wait=wait)
+                         min_instances=min_instances, max_instances=max_instances,
+                         target_concurrency=target_concurrency, cooldown_seconds=cooldown,
+                         unseen_categories=unseen_categories, wait=wait)
     if json_out:
         print_json(ep.doc)
         return
@@ -114,6 +150,8 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
         return
     rows = [["status", doc["status"]], ["reason", doc.get("reason")], ["model", _models(doc)],
             ["url", doc.get("url")], ["capture", f"{doc.get('capture_percent', 0):g}%"],
+            ["autoscaling", _autoscaling_text(doc.get("autoscaling"))],
+            ["unseen categories", doc.get("unseen_categories")],
             ["created", when(doc.get("created_at"))], ["by", doc.get("created_by")]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     t.show_header = False
@@ -127,7 +165,7 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
                  for v in ep.variants),
                 title="Variants", empty="No variants.")
     print_table(["instance", "address", "pid", "healthy", "restarts", "invocations"],
-                ([i["name"], i["url"], i["pid"], "yes" if i["healthy"] else "no",
+                ([i["name"], i["url"], str(i["pid"] or ""), "yes" if i["healthy"] else "no",
                   i["restarts"], i["invocations"]] for i in ep.instances),
                 title="Instances", empty="No instances are running.")
 
@@ -150,13 +188,27 @@ def update(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    target_concurrency: TargetOpt = None,
+    cooldown: CooldownOpt = None,
+    no_autoscaling: Annotated[bool, typer.Option(
+        "--no-autoscaling", help="Turn autoscaling off (a fixed instance count).")] = False,
+    unseen_categories: UnseenOpt = None,
     wait: Annotated[bool, wait_option("the update ends")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
-    """Roll an endpoint over without downtime (new instances first, then the old ones drain)."""
+    """Roll an endpoint over without downtime (new instances first, then the old ones drain).
+
+    Autoscaling settings given change; the others stay as they were.
+    """
     ep = Endpoint(name, client=client())
     ep.update(model, instances=instances, variants=_parse_variants(variant),
-              capture_percent=capture_percent, allow_unapproved=allow_unapproved, wait=wait)
+              capture_percent=capture_percent, allow_unapproved=allow_unapproved,
+              min_instances=min_instances, max_instances=max_instances,
+              target_concurrency=target_concurrency, cooldown_seconds=cooldown,
+              autoscaling=False if no_autoscaling else None,
+              unseen_categories=unseen_categories, wait=wait)
     if json_out:
         print_json(ep.doc)
         return

@@ -17,6 +17,9 @@ import re
 import traceback
 from pathlib import Path
 
+#: The log line a serving instance that cannot start begins with; the control plane reads
+#: the cause after it into the endpoint's reason (shipyard.endpoints._reasons).
+SERVING_FAILURE_MARK = "shipyard.serving cannot serve: "
 #: A sentence is cut here (an exception message can be a whole data dump).
 MAX_CHARS = 500
 #: Lines that are frames of a native stack, not the cause: ``[bt] (0) libxgboost.so(...)``,
@@ -25,8 +28,10 @@ _FRAME = re.compile(
     r"^\s*(\[bt\]|#\d+\s|\d+:\s+0x|0x[0-9a-f]+\s|at\s\S+[:(]|File \"|Traceback \()", re.I)
 #: Where a native stack starts: everything after it is frames.
 _STACK_START = re.compile(r"^\s*(stack trace|backtrace|call stack)\s*:?\s*$", re.I)
-#: A log-style prefix of a native error line: ``[10:20:30] /src/learner.cc:123: ``.
-_PREFIX = re.compile(r"^(\[\d{1,2}:\d{2}:\d{2}\]\s*)?(\S+\.(cc|cpp|cxx|c|h|hpp|cu):\d+:\s*)?")
+#: The time stamp and C++ source location of a native log line, wherever it sits in the
+#: line: ``[10:20:30] /workspace/src/learner.cc:123: ``.
+_PREFIX = re.compile(r"(\[\d{1,2}:\d{2}:\d{2}\]\s*)?\S+\.(cc|cpp|cxx|c|h|hpp|cu):\d+:\s*"
+                     r"|^\[\d{1,2}:\d{2}:\d{2}\]\s*")
 
 
 def error_line(text: str) -> str:
@@ -46,7 +51,7 @@ def error_line(text: str) -> str:
         if _FRAME.match(raw):
             native = True
         elif raw.strip():
-            lines.append(_PREFIX.sub("", raw.strip(), count=1).strip() or raw.strip())
+            lines.append(_PREFIX.sub("", raw.strip()).strip() or raw.strip())
     if not lines:
         return ""
     return _cut(lines[-1] if native else " ".join(lines))
