@@ -11,6 +11,7 @@ from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
     client,
+    err,
     fail,
     out,
     print_json,
@@ -20,7 +21,7 @@ from shipyard.cli._common import (
     when,
 )
 from shipyard.client._endpoints import Endpoint, create_endpoint
-from shipyard.humanize import count, number
+from shipyard.humanize import count, number, plural
 
 app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
                   no_args_is_help=True)
@@ -65,6 +66,20 @@ def _autoscaling_text(auto: dict[str, Any] | None) -> str:
     return (f"{auto['min_instances']}–{count(auto['max_instances'], 'instance')} per "
             f"variant; one more above {number(auto['target_concurrency'])} in flight per "
             f"instance, one fewer after {number(auto['cooldown_seconds'])} s idle")
+
+
+def _unseen_text(doc: dict[str, Any]) -> str:
+    """The endpoint's unseen-category setting and what its instances met since they started."""
+    mode = str(doc.get("unseen_categories") or "warn")
+    seen = doc.get("unseen") or {}
+    if not seen.get("rows"):
+        return f"{mode}; none met"
+    parts = []
+    for column, entry in sorted(seen.get("columns", {}).items()):
+        values = ", ".join(f"{v!r} ×{number(n)}" for v, n in sorted(
+            entry.get("values", {}).items(), key=lambda kv: -kv[1])[:3])
+        parts.append(f"{column}: {values}")
+    return f"{mode}; {count(seen['rows'], 'row')} held one ({'; '.join(parts)})"
 
 
 def _parse_variants(specs: list[str] | None) -> list[dict[str, Any]] | None:
@@ -151,7 +166,7 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
     rows = [["status", doc["status"]], ["reason", doc.get("reason")], ["model", _models(doc)],
             ["url", doc.get("url")], ["capture", f"{doc.get('capture_percent', 0):g}%"],
             ["autoscaling", _autoscaling_text(doc.get("autoscaling"))],
-            ["unseen categories", doc.get("unseen_categories")],
+            ["unseen categories", _unseen_text(doc)],
             ["created", when(doc.get("created_at"))], ["by", doc.get("created_by")]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     t.show_header = False
@@ -269,6 +284,11 @@ def invoke(
     if json_out:
         print_json(doc)
         return
+    for column, values in (doc.get("unseen_categories") or {}).items():
+        shown = ", ".join(f"{v!r} ({count(n, 'row')})" for v, n in values.items())
+        what = plural(len(values), "a category", "categories")
+        err.print(f"Note: column {column!r} holds {what} the model never saw in training: "
+                  f"{shown}; its predictions there are guesses.")
     probs = doc.get("probabilities") or []
     labels = list(probs[0]) if probs else []
     print_table(["inference id", "prediction", *labels],

@@ -279,7 +279,9 @@ class EndpointService:
 
 
 def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
-                     base_url: str | None = None) -> dict[str, Any]:
+                     base_url: str | None = None, instances: bool = False) -> dict[str, Any]:
+    """The endpoint as the API shows it; ``instances`` also asks the running instances what
+    they counted (categories the model never saw) — one local request each."""
     live = supervisor.snapshot(rec.name) if supervisor is not None else {}
     stats = supervisor.stats(rec.name) if supervisor is not None else {}
     variants = []
@@ -308,4 +310,6 @@ def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
     }
     if base_url:
         doc["url"] = f"{base_url.rstrip('/')}/api/v1/endpoints/{rec.name}/invocations"
+    if instances and supervisor is not None:
+        doc["unseen"] = supervisor.unseen(rec.name)
     return doc

@@ -42,6 +42,7 @@ import httpx
 import psutil
 
 from shipyard.artifacts import ArtifactStore
+from shipyard.endpoints._probe import flush_captures, unseen_summary
 from shipyard.endpoints._reasons import instance_failed
 from shipyard.endpoints._service import (
     ACTIVE,
@@ -663,6 +664,21 @@ class EndpointSupervisor:
 
     def capture_dir(self, name: str) -> Path:
         return self.root / name / "capture"
+
+    def _running(self, name: str, healthy: bool = False) -> list[Instance]:
+        with self._lock:
+            live = self._live.get(name)
+            if live is None or live.removed:
+                return []
+            return [i for i in live.instances if not healthy or i.healthy]
+
+    def flush_capture(self, name: str) -> list[str]:
+        """Have every running instance of ``name`` write its captured rows now."""
+        return flush_captures(self._running(name), self._http)
+
+    def unseen(self, name: str) -> dict[str, Any]:
+        """Categories the model never saw, as the healthy instances of ``name`` counted them."""
+        return unseen_summary(self._running(name, healthy=True), self._http)
 
     def mark_unhealthy(self, inst: Instance) -> None:
         """The proxy could not reach ``inst``: take it out of rotation until it answers."""

@@ -128,7 +128,10 @@ def list_endpoints(svc: Services = Depends(services)) -> list[dict[str, Any]]:
 
 @router.get("/{name}", **permit("read"))
 def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
-    return _doc(svc, name)
+    """The endpoint, its variants, instances and stats; ``unseen`` sums the categories its
+    instances met that the model never saw in training (since they started)."""
+    return endpoint_to_dict(svc.endpoints.get(name), svc.endpoint_supervisor, svc.settings.url,
+                            instances=True)
 
 
 @router.patch("/{name}", status_code=202, **permit("write"))
