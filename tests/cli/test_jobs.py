@@ -89,7 +89,10 @@ def test_run_wait_processing_job(cli: Run, tmp_path: Path) -> None:
 
     listed = ok_json(cli("jobs", "list", "--kind", "processing", "--json"))
     assert job_id in [j["id"] for j in listed]
-    assert job_id in ok(cli("jobs", "list", "--status", "Completed")).stdout
+    table = ok(cli("jobs", "list", "--status", "Completed")).stdout
+    assert "algorithm" in table and "dataset" in table
+    line = next(ln for ln in table.splitlines() if job_id in ln)
+    assert "raw:1" in line  # the input dataset, pinned to its version
 
 
 def test_failed_job_exits_non_zero(cli: Run, tmp_path: Path) -> None:

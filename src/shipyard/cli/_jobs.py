@@ -287,10 +287,24 @@ def list_(
     if json_out:
         print_json(docs)
         return
-    print_table(["id", "name", "kind", "status", "reason", "created"],
-                ([d.get("id"), d.get("name"), d.get("kind"), d.get("status"), d.get("reason"),
-                  when(d.get("created_at"))] for d in docs),
+    print_table(["id", "name", "kind", "algorithm", "dataset", "status", "reason", "created"],
+                ([d.get("id"), d.get("name"), d.get("kind"), (d.get("spec") or {}).get(
+                    "algorithm"), _datasets(d.get("spec") or {}), d.get("status"),
+                  d.get("reason"), when(d.get("created_at"))] for d in docs),
                 empty="No jobs.")
+
+
+def _datasets(spec: dict[str, Any]) -> str:
+    """A job's input datasets: ``churn:3``, or ``train=churn:3, test=churn-test:1``."""
+    refs = []
+    for channel, ref in (spec.get("inputs") or {}).items():
+        if isinstance(ref, dict):
+            ref = f"{ref.get('dataset')}:{ref.get('version')}" if ref.get("version") is not None \
+                else str(ref.get("dataset"))
+        refs.append((str(channel), str(ref)))
+    if len(refs) == 1:
+        return refs[0][1]
+    return ", ".join(f"{channel}={ref}" for channel, ref in refs)
 
 
 @app.command("show")
