@@ -1,4 +1,5 @@
-"""The serving instance's ASGI app: ``GET /health`` and ``POST /invocations``, nothing else.
+"""The serving instance's ASGI app: ``POST /invocations``, ``GET /health`` and
+``POST /capture/flush`` (write the captured rows now; a manual monitor run asks for it).
 
 Plain ASGI (no framework on the hot path). The body's media type is checked before
 a byte is read (415), its size before and while reading (413); client mistakes are
