@@ -342,8 +342,10 @@ def test_autoscaling_burst(server: LocalServer, versions: dict[str, int]) -> Non
             t.join(30)
     assert not failures, failures[:3]
     _until(lambda: c.get("/api/v1/endpoints/auto").json()["instances"] == 1, 30, "a scale in")
-    kinds = _kinds(c, "auto")
-    assert "endpoint.scaled_out" in kinds and kinds[-1] == "endpoint.scaled_in", kinds
+    # The event is written just after the routing table changes: wait for it too.
+    kinds = _until(lambda: (k := _kinds(c, "auto"))[-1] == "endpoint.scaled_in" and k, 30,
+                   "the scale-in event")
+    assert "endpoint.scaled_out" in kinds, kinds
     r = c.post("/api/v1/endpoints", json={"name": "badauto", "model": f"churn:{versions['v1']}",
                                           "autoscaling": {"min_instances": 3,
                                                           "max_instances": 2}})
