@@ -88,3 +88,14 @@ def test_numpy_scalars_are_numbers() -> None:
     import numpy as np
 
     assert number(np.int64(10790)) == "10,790" and number(np.float64(0.5)) == "0.5"
+
+
+@pytest.mark.parametrize("command", ["jobs run", "jobs wrangle", "endpoints create",
+                                     "endpoints update", "monitors run", "monitors check"])
+def test_one_wait_default_for_commands_that_start_work(command: str) -> None:
+    group = typer.main.get_command(app)
+    for word in command.split():
+        group = group.commands[word]  # type: ignore[attr-defined]
+    (wait,) = [p for p in group.params if p.name == "wait"]
+    assert wait.default is True and "--no-wait" in wait.secondary_opts  # type: ignore[attr-defined]
+    assert "The default; --no-wait returns once it has started." in (wait.help or "")  # type: ignore[attr-defined]
