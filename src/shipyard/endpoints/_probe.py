@@ -18,7 +18,7 @@ log = logging.getLogger("shipyard.endpoints")
 
 #: Seconds an instance gets to write its buffer (it first lets invocations in flight end).
 FLUSH_TIMEOUT = 15.0
-HEALTH_TIMEOUT = 1.0
+HEALTH_TIMEOUT = 0.5
 
 
 class _Instance(Protocol):

@@ -247,6 +247,8 @@ class MonitorService:
                 end = utcnow()
                 self._flush(mon.endpoint)
             end = end or utcnow() - timedelta(seconds=CAPTURE_SETTLE_SECONDS)
+            if start is not None and end < start:  # a scheduled run just after a manual one
+                end = start
             run = self.repo.add_run(name, trigger, start, end)
             try:
                 frame = read_capture(self.settings.home / "endpoints" / mon.endpoint /
