@@ -64,7 +64,7 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     return name, int(version) if version else None
 
 
-def test_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+def held_out_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The model's held-out metrics (test split, else validation) as the quality baseline."""
     for split in ("test", "validation"):
         if isinstance(metrics.get(split), Mapping):

@@ -39,13 +39,13 @@ from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._runs import (
     SCHEDULE_KIND,
     ground_truth_dataset,
+    held_out_metrics,
     model_inputs,
     new_labels,
     no_data,
     parse_ref,
     register_monitor_kind,
     run_summary,
-    test_metrics,
 )
 from shipyard.monitoring._webhooks import check_webhook_url, post_webhook
 from shipyard.names import check_name
@@ -340,7 +340,7 @@ class MonitorService:
             "problem_type": problem if problem in ("binary", "multiclass", "regression")
             else None,
             "classes": manifest.get("classes") or [],
-            "baseline_metrics": test_metrics(model["metrics"]),
+            "baseline_metrics": held_out_metrics(model["metrics"]),
             "labels_only": current is None,
             **{k: mon.config[k] for k in CONFIG_KEYS if k in mon.config},
         }

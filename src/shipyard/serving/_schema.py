@@ -23,6 +23,7 @@ from typing import Any
 
 from shipyard.errors import Unprocessable
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+from shipyard.humanize import count
 from shipyard.serving._codec import Table
 
 NAN = float("nan")
@@ -94,7 +95,7 @@ class Schema:
         column = unseen[i][0]
         value = rows[i][column]
         more = sum(1 for cols in unseen if cols) - 1
-        also = f" (and {more} more row{'s' if more != 1 else ''})" if more > 0 else ""
+        also = f" (and {count(more, 'more row')})" if more > 0 else ""
         return SchemaError(
             f"Column {column!r} has the category {value!r}{_where(i, n)}{also}, which the model "
             "never saw in training, and this endpoint refuses such rows; send one of the "
