@@ -236,7 +236,7 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
     out = endpoint.invoke(rows.drop(columns="churn"))
     batch_ms = (time.perf_counter() - t0) * 1000
     shown = out.head(5).assign(actual=rows["churn"].head(5).to_numpy())
-    console.print(shown[["inference_id", "prediction", "probability_Yes", "actual"]]
+    console.print(shown[["inference_id", "prediction", "probability.Yes", "actual"]]
                   .round(3).to_string(index=False))
     accuracy = float((out["prediction"].to_numpy() == rows["churn"].to_numpy()).mean())
     console.print(f"200 rows in one request: {batch_ms:.0f} ms; accuracy on them {accuracy:.3f}")

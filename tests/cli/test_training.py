@@ -30,6 +30,9 @@ def test_train_through_the_cli(cli: Run, tmp_path: Path) -> None:
     assert 0.6 < shown["metrics"]["test"]["roc_auc"] <= 1
     text = ok(cli("jobs", "show", job_id)).stdout
     assert "linear" in text and "test.roc_auc=" in text and "owner=cli" in text
+    listed = ok(cli("jobs", "list", "--kind", "training")).stdout
+    row = next(ln for ln in listed.splitlines() if job_id in ln)
+    assert "linear" in row and "cli-churn:1" in row  # the algorithm and the dataset
 
     ranked = ok(cli("experiments", "compare", "cli-churn", "--metric", "roc_auc")).stdout
     assert job_id in ranked and "pass" in ranked

@@ -60,7 +60,7 @@ def test_run_wait_logs_metrics(sdk: sy.Client, tmp_path: Path,
 def test_failing_script_raises_job_failed(sdk: sy.Client, tmp_path: Path) -> None:
     script = _script(tmp_path, "bad.py", "raise ValueError('no good')\n")
     job = sy.Job.run("script", script)
-    with pytest.raises(JobFailed, match="script_error") as info:
+    with pytest.raises(JobFailed, match="failed: bad.py:1: ValueError: no good. ") as info:
         job.wait(timeout=120, progress=False)
     assert info.value.job is job and info.value.reason == "script_error"
     assert "ValueError: no good" in job.logs()

@@ -171,7 +171,7 @@ def test_sdk_deploy_invoke_delete(server: LocalServer, deployed: dict) -> None:
         assert ep.status == "InService" and ep.url and "sdk-ep" in ep._repr_html_()
         df = _churn().drop(columns="churn").head(4)
         out = ep.invoke(df)
-        assert list(out.columns) == ["prediction", "probability_No", "probability_Yes",
+        assert list(out.columns) == ["prediction", "probability.No", "probability.Yes",
                                      "inference_id"], list(out.columns)
         assert len(out) == 4 and set(out["prediction"]) <= {"Yes", "No"}
         assert len(sy.Endpoint("sdk-ep", client=c).invoke(rows(1)[0])) == 1
@@ -204,7 +204,7 @@ def test_cli(server: LocalServer, deployed: dict, tmp_path: Any) -> None:
     assert "nope" in err
     err = one_sentence_error(run_cli("endpoints", "create", "cli-ep", "--model",
                                      f"churn:{deployed['pending']}", env=env))
-    assert "Approved" in err
+    assert "Approved" in err and "--allow-unapproved" in err and "allow_unapproved" not in err
     created = ok_json(run_cli("endpoints", "create", "cli-ep", "--model",
                               f"churn:{deployed['approved']}", "--json", env=env))
     assert created["status"] == "InService"
@@ -316,3 +316,43 @@ def test_cli_invoke_reads_parquet_and_json_lines(server: LocalServer, deployed: 
     err = one_sentence_error(run_cli("endpoints", "invoke", "churn-ep", "--file",
                                      str(tmp_path / "bad.jsonl"), env=env))
     assert "Line 2 of bad.jsonl" in err
+
+
+def test_unseen_categories_are_said_counted_and_refused(server: LocalServer, deployed: dict,
+                                                        tmp_path: Any) -> None:
+    """A contract type churn was never trained on: warned (the default), then refused."""
+    env = server.sdk_env()
+    created = ok_json(run_cli("endpoints", "create", "unseen-ep", "--model",
+                              f"churn:{deployed['approved']}", "--json", env=env))
+    assert created["unseen_categories"] == "warn"
+    c = server.client("viewer")
+    weekly = [{**rows(1)[0], "contract": "Weekly"}, rows(2)[1]]
+    r = c.post("/api/v1/endpoints/unseen-ep/invocations", json=weekly)
+    assert r.status_code == 200, r.text
+    assert r.json()["unseen_categories"] == {"contract": {"Weekly": 1}}
+    assert r.headers["x-shipyard-unseen-categories"] == "1"
+    doc = c.get("/api/v1/endpoints/unseen-ep").json()
+    assert doc["unseen"] == {"rows": 1, "columns": {"contract": {"rows": 1,
+                                                                "values": {"Weekly": 1}}}}
+    shown = run_cli("endpoints", "show", "unseen-ep", env=env)
+    assert "warn; 1 row held one (contract: 'Weekly' ×1)" in shown.stdout, shown.stdout
+    rows_json = tmp_path / "weekly.json"
+    rows_json.write_text(json.dumps(weekly))
+    invoked = run_cli("endpoints", "invoke", "unseen-ep", "--file", str(rows_json), env=env)
+    assert invoked.returncode == 0 and "'Weekly'" in invoked.stderr
+    assert "never saw in training" in invoked.stderr
+    with sy.connect(url=server.url, token=server.token(), set_default=False) as sc:
+        out = sy.Endpoint("unseen-ep", client=sc).invoke(pd.DataFrame(weekly))
+        assert out.attrs["unseen_categories"] == {"contract": {"Weekly": 1}}
+
+    updated = ok_json(run_cli("endpoints", "update", "unseen-ep", "--unseen-categories",
+                              "refuse", "--json", env=env))
+    assert updated["unseen_categories"] == "refuse" and updated["status"] == "InService"
+    r = c.post("/api/v1/endpoints/unseen-ep/invocations", json=weekly)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"] == {"field": "contract", "row": 0, "value": "Weekly"}
+    assert c.post("/api/v1/endpoints/unseen-ep/invocations", json=rows(2)).status_code == 200
+    bad = server.client().patch("/api/v1/endpoints/unseen-ep",
+                                json={"unseen_categories": "ignore"})
+    assert bad.status_code == 422 and "unseen_categories" in bad.text
+    assert server.client().delete("/api/v1/endpoints/unseen-ep").status_code == 200

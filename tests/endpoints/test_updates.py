@@ -26,6 +26,34 @@ BROKEN = """
     write_handmade_bundle(runtime.model_dir(), unloadable=True)
 """
 
+# A bundle whose XGBoost model file starts like UBJSON but is not a model: it passes the
+# registration check and loading it fails in C++, with a stack.
+NATIVE = """
+    import json
+    from shipyard import runtime
+    from shipyard.bundle import write_bundle
+    recipe = {"format_version": 1, "target": "churn", "steps": [], "input_signature": [
+        {"name": "tenure", "dtype": "int64", "semantic_type": "numeric", "categories": None,
+         "required": True}], "feature_names": ["tenure"], "categorical_features": []}
+    write_bundle(runtime.model_dir(), manifest={
+        "task": "classification", "algorithm": "xgboost", "framework": {"name": "xgboost"},
+        "recipe": "recipe.json", "model_files": ["model.ubj"], "classes": ["No", "Yes"],
+        "target": "churn"}, files={"recipe.json": json.dumps(recipe).encode(),
+                                   "model.ubj": b"{this is not an XGBoost model"})
+"""
+
+
+def _register_script(c: httpx.Client, source: str) -> int:
+    """Run ``source`` as a script job and register what it left as a version of churn."""
+    r = c.post("/api/v1/jobs", json={"kind": "script", "script": {
+        "filename": "main.py", "source": textwrap.dedent(source)}})
+    assert r.status_code == 201, r.text
+    job = r.json()["id"]
+    _until(lambda: c.get(f"/api/v1/jobs/{job}").json()["status"] == "Completed", 60, "script")
+    r = c.post("/api/v1/models/churn/versions", json={"job_id": job})
+    assert r.status_code == 201, r.text
+    return int(r.json()["version"])
+
 
 @pytest.fixture(scope="module")
 def versions(server: LocalServer) -> dict[str, int]:
@@ -36,18 +64,12 @@ def versions(server: LocalServer) -> dict[str, int]:
     r = c.post("/api/v1/models/churn/versions", json={"job_id": job_id})
     assert r.status_code == 201, r.text
     v2 = r.json()["version"]
-    r = c.post("/api/v1/jobs", json={"kind": "script", "script": {
-        "filename": "main.py", "source": textwrap.dedent(BROKEN)}})
-    assert r.status_code == 201, r.text
-    job = r.json()["id"]
-    _until(lambda: c.get(f"/api/v1/jobs/{job}").json()["status"] == "Completed", 60, "script")
-    r = c.post("/api/v1/models/churn/versions", json={"job_id": job})
-    assert r.status_code == 201, r.text
-    broken = r.json()["version"]
-    for v in (v2, broken):
+    broken = _register_script(c, BROKEN)
+    native = _register_script(c, NATIVE)
+    for v in (v2, broken, native):
         r = c.post(f"/api/v1/models/churn/versions/{v}/approve", json={"comment": "ok"})
         assert r.status_code == 200, r.text
-    return {"v1": v1, "v2": v2, "broken": broken}
+    return {"v1": v1, "v2": v2, "broken": broken, "native": native}
 
 
 class Load:
@@ -156,21 +178,54 @@ def test_failed_update_rolls_back(server: LocalServer, versions: dict[str, int])
     assert c.delete("/api/v1/endpoints/stay").status_code == 200
 
 
+def _failed(c: httpx.Client, name: str, version: int) -> dict:
+    r = c.post("/api/v1/endpoints", json={"name": name, "model": f"churn:{version}"})
+    assert r.status_code == 202, r.text
+    return _until(lambda: (d := c.get(f"/api/v1/endpoints/{name}").json())["status"] == "Failed"
+                  and d, 120, f"the create of {name} to fail")
+
+
 def test_a_version_that_cannot_serve_fails_the_create(server: LocalServer,
                                                       versions: dict[str, int]) -> None:
     c = server.client()
-    r = c.post("/api/v1/endpoints", json={"name": "doomed",
-                                          "model": f"churn:{versions['broken']}"})
-    assert r.status_code == 202, r.text
-    doc = _until(lambda: (d := c.get("/api/v1/endpoints/doomed").json())["status"] == "Failed"
-                 and d, 120, "the create to fail")
-    assert doc["reason"] and doc["healthy_instances"] == 0
+    doc = _failed(c, "doomed", versions["broken"])
+    reason = doc["reason"]
+    log = server.home / "endpoints" / "doomed" / "primary-1.log"
+    # One sentence: what happened, the cause, and where the whole log is.
+    assert reason.startswith("Instance primary-1 exited with code 1 before it was healthy: "
+                             "Model file 'model.ubj' could not be loaded by xgboost: "), reason
+    assert reason.endswith(f"Its log is {log}.") and "\n" not in reason, reason
+    assert doc["healthy_instances"] == 0 and log.is_file()
     r = c.post("/api/v1/endpoints/doomed/invocations", json=rows(1))
-    assert r.status_code == 503 and "Failed" in r.json()["error"]["message"]
+    message = r.json()["error"]["message"]
+    assert r.status_code == 503 and "Failed" in message
+    assert "could not be loaded by xgboost" in message and str(log) in message  # the cause is not cut off
     assert c.get("/api/v1/endpoints/doomed/health").status_code == 503
-    assert "endpoint.failed" in _kinds(c, "doomed")
+    events = c.get("/api/v1/events", params={"resource_type": "endpoint",
+                                             "resource_id": "doomed"}).json()
+    failed = [e for e in events if e["kind"] == "endpoint.failed"]
+    assert failed and failed[-1]["payload"]["reason"] == reason
     assert c.delete("/api/v1/endpoints/doomed").status_code == 200
     assert c.get("/api/v1/endpoints/doomed").status_code == 404
+
+
+def test_a_native_load_failure_gives_its_cause_not_a_cpp_stack(server: LocalServer,
+                                                                versions: dict[str, int]) -> None:
+    c = server.client()
+    doc = _failed(c, "native", versions["native"])
+    reason = doc["reason"]
+    log = server.home / "endpoints" / "native" / "primary-1.log"
+    assert "[bt]" in log.read_text()  # the log keeps the whole stack for whoever needs it
+    assert "\n" not in reason and "[bt]" not in reason and "Stack trace" not in reason, reason
+    assert "could not be loaded by xgboost: Expecting:" in reason and "json.cc" not in reason
+    assert "~^~" not in reason  # the echoed input under the native line is context, not cause
+    assert reason.endswith(f"Its log is {log}.")
+    shown = run_cli("endpoints", "show", "native", env=server.sdk_env())
+    assert shown.returncode == 0 and "Expecting:" in shown.stdout
+    assert "[bt]" not in shown.stdout
+    r = c.post("/api/v1/endpoints/native/invocations", json=rows(1))
+    assert r.status_code == 503 and "Expecting:" in r.json()["error"]["message"]
+    assert c.delete("/api/v1/endpoints/native").status_code == 200
 
 
 def test_weighted_variants_and_shadow(server: LocalServer, versions: dict[str, int]) -> None:
@@ -247,15 +302,29 @@ def test_capture_query(server: LocalServer, versions: dict[str, int]) -> None:
 
 def test_autoscaling_burst(server: LocalServer, versions: dict[str, int]) -> None:
     c = server.client()
-    auto = {"min_instances": 1, "max_instances": 2, "target_concurrency": 1,
-            "cooldown_seconds": 2}
-    r = c.post("/api/v1/endpoints", json={"name": "auto", "model": f"churn:{versions['v1']}",
-                                          "autoscaling": auto})
-    assert r.status_code == 202, r.text
-    assert r.json()["autoscaling"]["max_instances"] == 2
-    wait_in_service(c, "auto")
+    # Unknown keys (the names an older page of the docs gave) are refused, each named.
+    r = c.post("/api/v1/endpoints", json={
+        "name": "auto", "model": f"churn:{versions['v1']}",
+        "autoscaling": {"min": 1, "max": 2, "target_concurrency": 1, "cooldown": 2}})
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    for hint in ("'min' (did you mean min_instances?)", "'max' (did you mean max_instances?)",
+                 "'cooldown' (did you mean cooldown_seconds?)"):
+        assert hint in message, message
+    assert c.get("/api/v1/endpoints/auto").status_code == 404
+    # Set from the CLI, by the same names.
+    created = ok_json(run_cli(
+        "endpoints", "create", "auto", "--model", f"churn:{versions['v1']}",
+        "--min-instances", "1", "--max-instances", "2", "--target-concurrency", "1",
+        "--cooldown", "2", "--json", env=server.sdk_env()))
+    assert created["status"] == "InService"
+    assert created["autoscaling"] == {"min_instances": 1, "max_instances": 2,
+                                      "target_concurrency": 1.0, "cooldown_seconds": 2.0}
+    shown = run_cli("endpoints", "show", "auto", env=server.sdk_env())
+    assert shown.returncode == 0 and "1–2 instances per variant" in shown.stdout, shown.stdout
     stop = threading.Event()
     failures: list[str] = []
+    server.token("viewer")  # made once here: six threads asking at once would race for it
 
     def burst() -> None:
         client = server.client("viewer")
@@ -275,10 +344,22 @@ def test_autoscaling_burst(server: LocalServer, versions: dict[str, int]) -> Non
             t.join(30)
     assert not failures, failures[:3]
     _until(lambda: c.get("/api/v1/endpoints/auto").json()["instances"] == 1, 30, "a scale in")
-    kinds = _kinds(c, "auto")
-    assert "endpoint.scaled_out" in kinds and kinds[-1] == "endpoint.scaled_in", kinds
+    # The event is written just after the routing table changes: wait for it too.
+    kinds = _until(lambda: (k := _kinds(c, "auto"))[-1] == "endpoint.scaled_in" and k, 30,
+                   "the scale-in event")
+    assert "endpoint.scaled_out" in kinds, kinds
     r = c.post("/api/v1/endpoints", json={"name": "badauto", "model": f"churn:{versions['v1']}",
                                           "autoscaling": {"min_instances": 3,
                                                           "max_instances": 2}})
     assert r.status_code == 400, r.text
+    # An update changes the settings it names and keeps the rest; unknown keys are refused.
+    r = c.patch("/api/v1/endpoints/auto", json={"autoscaling": {"maximum": 3}})
+    assert r.status_code == 422 and "'maximum'" in r.text, r.text
+    updated = ok_json(run_cli("endpoints", "update", "auto", "--max-instances", "3", "--json",
+                              env=server.sdk_env()))
+    assert updated["autoscaling"] == {"min_instances": 1, "max_instances": 3,
+                                      "target_concurrency": 1.0, "cooldown_seconds": 2.0}
+    off = ok_json(run_cli("endpoints", "update", "auto", "--no-autoscaling", "--json",
+                          env=server.sdk_env()))
+    assert off["autoscaling"] is None
     assert c.delete("/api/v1/endpoints/auto").status_code == 200

@@ -98,13 +98,16 @@ def test_script_error_is_reported(tmp_path: Path) -> None:
     assert "ValueError: column 'tenure' is broken" in proc.stderr
     reason, message = read_failure(job_dir)
     assert reason == "script_error"
-    assert "ValueError: column 'tenure' is broken" in message and "deep()" in message
+    # One sentence: the user's last frame and the exception; the traceback is in the log.
+    assert message == "main.py:3: ValueError: column 'tenure' is broken"
+    assert "deep()" in proc.stderr
 
 
 def test_memory_error_is_memory_limit(tmp_path: Path) -> None:
     proc, job_dir = _run(tmp_path, "raise MemoryError()\n")
     assert proc.returncode == 1
-    assert read_failure(job_dir)[0] == "memory_limit"
+    reason, message = read_failure(job_dir)
+    assert reason == "memory_limit" and "MemoryError) at main.py:1;" in message
 
 
 def test_sys_exit(tmp_path: Path) -> None:

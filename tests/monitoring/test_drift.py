@@ -19,6 +19,7 @@ from shipyard.monitoring import (
     compute_drift,
     default_test,
 )
+from shipyard.monitoring._drift import SKIPS
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,11 @@ def test_identifiers_datetimes_and_constants_are_skipped_with_a_reason(
     assert cols["time_hour"].kind == "datetime" and "time moves forward" in cols["time_hour"].reason
     assert "constant" in cols["year"].reason
     assert not any(cols[c].tested for c in ("tailnum", "time_hour", "year"))
+    # The short word a table shows (docs: SKIPS), beside the sentence.
+    assert [cols[c].skip for c in ("tailnum", "time_hour", "year")] == [
+        "identifier", "datetime", "constant"]
+    assert all(c.skip is None for c in shifted.columns if c.tested)
+    assert all(c.skip in SKIPS for c in shifted.columns if not c.tested)
 
 
 def test_lower_thresholds_flag_the_delays_and_destinations(
@@ -156,6 +162,7 @@ def test_small_windows_are_skipped_not_tested(baseline_h1: Baseline,
                                               flights_h2: pd.DataFrame) -> None:
     cols = _by_column(compute_drift(baseline_h1, flights_h2.iloc[:10]))
     assert not cols["dep_delay"].tested and "fewer than min_rows=30" in cols["dep_delay"].reason
+    assert cols["dep_delay"].skip == "too few rows"
 
 
 def test_missing_and_non_numeric_columns_are_skipped(baseline_h1: Baseline,
@@ -165,6 +172,7 @@ def test_missing_and_non_numeric_columns_are_skipped(baseline_h1: Baseline,
     cols = _by_column(compute_drift(baseline_h1, window))
     assert "not in the current data" in cols["carrier"].reason
     assert "not numbers, e.g. 'far'" in cols["distance"].reason
+    assert (cols["carrier"].skip, cols["distance"].skip) == ("not in the window", "not numbers")
 
 
 def test_prediction_drift_is_reported_apart(flights_h1: pd.DataFrame,

@@ -101,3 +101,26 @@ def test_model_quality_section_and_notebook_view(report: MonitoringReport,
     assert fragment.startswith('<div class="shipyard-monitoring">')
     assert "rmse over time" in fragment and "<polyline" in fragment
     assert "baseline 0.2" in fragment
+
+
+def test_categories_never_seen_in_training_are_counted_from_the_capture(
+        baseline_h1: Baseline, flights_h2: pd.DataFrame) -> None:
+    window = flights_h2.iloc[:200].copy()
+    # As instances write it: the columns of a row whose category the model never saw.
+    window["unseen"] = None
+    window.loc[window.index[:3], "unseen"] = "carrier"
+    window.loc[window.index[:3], "carrier"] = ["ZZ", "ZZ", "QQ"]
+    window.loc[window.index[3], "unseen"] = "carrier,origin"
+    result = build_report(baseline_h1, window, created_at=WHEN)
+    unseen = result.unseen_categories
+    assert unseen is not None and unseen["rows"] == 4 and unseen["share"] == 4 / 200
+    assert unseen["columns"]["carrier"]["rows"] == 4
+    assert unseen["columns"]["carrier"]["values"]["ZZ"] == 2
+    assert unseen["columns"]["origin"]["rows"] == 1
+    # The capture's own column is not an input: no quality violation, no drift test.
+    assert result.quality is not None
+    assert "unseen" not in {v.column for v in result.quality.violations}
+    doc = result.to_dict()
+    assert MonitoringReport.from_dict(doc).to_dict() == doc
+    assert "Categories the model never saw" in render_html(result)
+    assert build_report(baseline_h1, flights_h2.iloc[:50]).unseen_categories is None

@@ -8,19 +8,21 @@ Names a query may use (docs/catalog.md):
   table of that name if exactly one location has it.
 
 Only the tables a query names become views, and only their files (the exact
-Parquet parts of a dataset version; the folders of the locations used) may be
-read by the query.
+Parquet parts of a dataset version; the folders of the locations used, and of those
+holding a file the query names by path) may be read by the query.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from shipyard.catalog._location import Location
 from shipyard.catalog._service import CatalogService, as_location
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
@@ -32,6 +34,7 @@ from shipyard.sandbox import (
     Sources,
     View,
     keep_warm,
+    path_references,
     run,
     table_references,
     write_parquet,
@@ -42,6 +45,36 @@ from shipyard.store import TableRecord, VersionRecord
 MAX_ROWS = 1_000_000
 MAX_TIMEOUT_SECONDS = 3600.0
 DATASETS_SCHEMA = "datasets"
+
+
+def path_locations(catalog: CatalogService, paths: Iterable[str]) -> list[Location]:
+    """The registered locations whose folder holds one of ``paths`` (files a query names by
+    path). Decided on the text, with ``..`` folded; DuckDB then checks each file it opens
+    against the allowed folders after resolving symlinks and ``..`` itself, so a link or a
+    ``..`` out of a location is still refused."""
+    wanted = [p for p in paths if p]
+    if not wanted:
+        return []
+    found = []
+    for rec in catalog.repo.list_locations():
+        location = as_location(rec)
+        if any(_inside(location, p) for p in wanted):
+            found.append(location)
+    return found
+
+
+def _inside(location: Location, path: str) -> bool:
+    if location.kind == "local":
+        text = path[len("file://"):] if path.startswith("file://") else path
+        if "://" in text:
+            return False
+        folded = Path(os.path.normpath(os.path.expanduser(text)))
+        return folded.is_absolute() and folded.is_relative_to(location.url)
+    try:
+        prefixes = location.allowed_directories()
+    except InvalidRequest:
+        return False
+    return any(path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
 def table_view(table: TableRecord, location: Any, schema: str | None) -> View:
@@ -144,6 +177,12 @@ class SqlService:
                     use(self.catalog.repo.get_table(schema, name), schema)
                 except NotFound:
                     continue
+            # Files named by path: the folders of the locations that hold them (docs/catalog.md).
+            for location in path_locations(self.catalog, path_references(query)):
+                if location.name not in used_locations:
+                    used_locations.add(location.name)
+                    directories.update(dict.fromkeys(location.allowed_directories()))
+                    filesystems.extend(location.filesystems())
             yield Sources(views=tuple(views.values()), allowed_directories=tuple(directories),
                           allowed_paths=tuple(dict.fromkeys(paths)),
                           filesystems=tuple(filesystems))

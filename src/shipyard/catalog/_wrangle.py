@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.errors import InvalidRequest, NotFound
-from shipyard.sandbox import check_query, table_references
+from shipyard.sandbox import check_query, path_references, table_references
 
 
 def _pin(catalog: Any, schema: str | None, location: str, name: str,
@@ -67,6 +67,16 @@ def plan_sql(sql: str, channels: dict[str, Any], catalog: Any,
                                  f"({where}); name it with its location.")
         if found:
             _pin(catalog, None, found[0].location, name, pinned)
+    if catalog is not None:
+        # Files named by path: their locations' folders may be read too (as in /sql).
+        from shipyard.catalog._sql import path_locations
+
+        for location in path_locations(catalog, path_references(sql)):
+            if location.name not in pinned["_seen"]:
+                pinned["_seen"].add(location.name)
+                pinned["allowed_directories"].extend(location.allowed_directories())
+                if location.kind != "local":
+                    pinned["filesystems"].append(location.url)
     pinned.pop("_seen")
     return pinned
 

@@ -31,6 +31,7 @@ from shipyard.cli import (
     _wrangle,
 )
 from shipyard.cli._common import CONNECTION, fail
+from shipyard.cli._errors import command_of, in_flags
 from shipyard.errors import ShipyardError
 
 __all__ = ["app", "main"]
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     except _click_errors.ClickException as exc:
         _exit(exc.format_message(), code=exc.exit_code)
     except ShipyardError as exc:
-        _exit(exc.message)
+        # The server words its errors in API fields; the user typed this command's flags.
+        _exit(in_flags(exc.message, command_of(sys.argv[1:] if argv is None else argv)))
     except httpx.HTTPError as exc:
         _exit(f"The request to the server failed ({type(exc).__name__}): {exc}.")
     except OSError as exc:

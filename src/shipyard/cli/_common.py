@@ -16,10 +16,24 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.client import Client, connect
+from shipyard.humanize import number
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Delete it even though something still uses it (admin only; audited).")]
+
+#: One default for every command that starts work on the server (``jobs run``, ``jobs
+#: wrangle``, ``endpoints create|update``, ``monitors run|check``): wait for it. A person at
+#: a terminal wants the outcome (and a failure as a non-zero exit) where they typed the
+#: command; a script that only starts work says ``--no-wait``.
+WAIT_DEFAULT = True
+
+
+def wait_option(until: str) -> Any:
+    """The ``--wait/--no-wait`` option of a command that starts work (see WAIT_DEFAULT)."""
+    return typer.Option("--wait/--no-wait",
+                        help=f"Wait until {until}. The default; --no-wait returns once it "
+                             "has started.")
 
 
 def _console(stderr: bool = False) -> Console:
@@ -71,13 +85,20 @@ def print_json(value: Any) -> None:
 
 
 def fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    """A table cell: numbers for people (``10,790``, ``0.8123``), JSON for structures."""
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
-    return str(value)
+    return number(value)
+
+
+def data_cell(value: Any) -> str:
+    """A cell of a data preview (rows of a dataset or a query): the value as stored, so a
+    year stays ``2013`` and an id ``10790``; floats without exponent noise."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.10g}"
+    return fmt(value) if isinstance(value, dict | list) else str(value)
 
 
 def when(value: Any) -> str:
@@ -90,23 +111,26 @@ def when(value: Any) -> str:
         return value
 
 
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> Table:
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None,
+          data: bool = False) -> Table:
+    """A table; ``data`` for rows of data (cells as stored), else figures for people."""
     t = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
     for i, c in enumerate(columns):
         # The first column names the row (an id, a name): keep it whole.
         t.add_column(c, overflow="fold", no_wrap=i == 0)
+    cell = data_cell if data else fmt
     for row in rows:
-        t.add_row(*(fmt(v) for v in row))
+        t.add_row(*(cell(v) for v in row))
     return t
 
 
 def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                title: str | None = None, empty: str | None = None) -> None:
+                title: str | None = None, empty: str | None = None, data: bool = False) -> None:
     rows = list(rows)
     if not rows and empty:
         out.print(empty)
         return
-    out.print(table(columns, rows, title))
+    out.print(table(columns, rows, title, data=data))
 
 
 def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from shipyard.cli._common import (
 )
 from shipyard.client._datasets import _latest, upload
 from shipyard.client._sources import SQL, Upload, prepare
+from shipyard.humanize import count
 
 app = typer.Typer(help="Versioned datasets: create from files or SQL, inspect, download.",
                   no_args_is_help=True)
@@ -90,13 +91,13 @@ def _send(api_path: str, data: Any, fields: dict[str, Any], json_out: bool,
         up: Upload
         with prepare(data, format=fields.get("format"), on_query=on_query) as up:
             n = len(up.files)
-            progress.update(task, description=f"Uploading {n} file{'s' * (n != 1)}",
+            progress.update(task, description=f"Uploading {count(n, 'file')}",
                             total=up.total_bytes, completed=0)
 
             def on_bytes(sent: int, total: int) -> None:
                 done = "; the server is reading it…" if sent >= total else ""
                 progress.update(task, completed=sent,
-                                description=f"Uploading {n} file{'s' * (n != 1)}{done}")
+                                description=f"Uploading {count(n, 'file')}{done}")
 
             return upload(client(), api_path, up, fields, idempotency_key=idempotency_key,
                           progress=on_bytes)
@@ -108,7 +109,8 @@ def _report(verb: str, doc: dict[str, Any], json_out: bool) -> None:
         return
     name = doc.get("dataset") or doc.get("name")
     out.print(f"{verb} dataset {name} version {doc.get('version')}: "
-              f"{doc.get('num_rows')} rows × {doc.get('num_columns')} columns.")
+              f"{count(doc.get('num_rows') or 0, 'row')} × "
+              f"{count(doc.get('num_columns') or 0, 'column')}.")
 
 
 def _path(name: str, suffix: str = "") -> str:
@@ -181,8 +183,9 @@ def show(name: str, version: VersionOpt = None, json_out: JsonOpt = False) -> No
     if json_out:
         print_json(doc if version is None else {**doc, "version_detail": v})
         return
-    out.print(f"Dataset {name}, version {v.get('version')}: {v.get('num_rows')} rows × "
-              f"{v.get('num_columns')} columns, {human_bytes(v.get('size_bytes'))}; "
+    out.print(f"Dataset {name}, version {v.get('version')}: "
+              f"{count(v.get('num_rows') or 0, 'row')} × "
+              f"{count(v.get('num_columns') or 0, 'column')}, {human_bytes(v.get('size_bytes'))}; "
               f"created {when(v.get('created_at'))} by {fmt(v.get('created_by')) or 'unknown'}.")
     if doc.get("description"):
         out.print(doc["description"])
@@ -200,7 +203,7 @@ def head(name: str, n: Annotated[int, typer.Option("-n", metavar="N", help="Numb
     if json_out:
         print_json(body)
         return
-    print_table(body["columns"], body["data"], empty="(no rows)")
+    print_table(body["columns"], body["data"], empty="(no rows)", data=True)
 
 
 @app.command("versions")

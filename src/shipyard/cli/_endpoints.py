@@ -8,17 +8,21 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli._common import (
+    WAIT_DEFAULT,
     ForceOpt,
     JsonOpt,
     client,
+    err,
     fail,
     out,
     print_json,
     print_table,
     table,
+    wait_option,
     when,
 )
 from shipyard.client._endpoints import Endpoint, create_endpoint
+from shipyard.humanize import count, number, plural
 
 app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, delete it.",
                   no_args_is_help=True)
@@ -35,6 +39,48 @@ def _models(doc: dict[str, Any]) -> str:
 VariantOpt = Annotated[list[str] | None, typer.Option(
     "--variant", metavar="name=N,model=G:V[,weight=W][,instances=I][,shadow=true]",
     help="A variant (repeat for several); replaces --model/--instances.")]
+
+
+MinOpt = Annotated[int | None, typer.Option(
+    "--min-instances", min=1, metavar="N",
+    help="Autoscaling: instances each production variant keeps at least [1].")]
+MaxOpt = Annotated[int | None, typer.Option(
+    "--max-instances", min=1, metavar="N",
+    help="Autoscaling: the most instances to scale out to (turns autoscaling on).")]
+TargetOpt = Annotated[float | None, typer.Option(
+    "--target-concurrency", metavar="N",
+    help="Autoscaling: requests in flight per instance above which one more starts [4].")]
+CooldownOpt = Annotated[float | None, typer.Option(
+    "--cooldown", "--cooldown-seconds", metavar="SECONDS",
+    help="Autoscaling: idle seconds before an instance is removed [60].")]
+UnseenOpt = Annotated[str | None, typer.Option(
+    "--unseen-categories", metavar="allow|warn|refuse",
+    help="A category the model never saw in training: allow (answer, count), warn (answer, "
+         "count, say so in the answer) or refuse (422 naming the column and value) "
+         "[default: warn].")]
+
+
+def _autoscaling_text(auto: dict[str, Any] | None) -> str:
+    """The autoscaling settings in one line (``endpoints show``)."""
+    if not auto:
+        return "off (fixed instance count)"
+    return (f"{auto['min_instances']}–{count(auto['max_instances'], 'instance')} per "
+            f"variant; one more above {number(auto['target_concurrency'])} in flight per "
+            f"instance, one fewer after {number(auto['cooldown_seconds'])} s idle")
+
+
+def _unseen_text(doc: dict[str, Any]) -> str:
+    """The endpoint's unseen-category setting and what its instances met since they started."""
+    mode = str(doc.get("unseen_categories") or "warn")
+    seen = doc.get("unseen") or {}
+    if not seen.get("rows"):
+        return f"{mode}; none met"
+    parts = []
+    for column, entry in sorted(seen.get("columns", {}).items()):
+        values = ", ".join(f"{v!r} ×{number(n)}" for v, n in sorted(
+            entry.get("values", {}).items(), key=lambda kv: -kv[1])[:3])
+        parts.append(f"{column}: {values}")
+    return f"{mode}; {count(seen['rows'], 'row')} held one ({'; '.join(parts)})"
 
 
 def _parse_variants(specs: list[str] | None) -> list[dict[str, Any]] | None:
@@ -74,15 +120,21 @@ def create(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Wait until the endpoint is InService.")] = True,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    target_concurrency: TargetOpt = None,
+    cooldown: CooldownOpt = None,
+    unseen_categories: UnseenOpt = None,
+    wait: Annotated[bool, wait_option("the endpoint is InService")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
     """Deploy a model version as an endpoint (waits until it is InService)."""
     ep = create_endpoint(client(), name, model, instances=instances,
                          variants=_parse_variants(variant),
                          capture_percent=capture_percent, allow_unapproved=allow_unapproved,
-                         wait=wait)
+                         min_instances=min_instances, max_instances=max_instances,
+                         target_concurrency=target_concurrency, cooldown_seconds=cooldown,
+                         unseen_categories=unseen_categories, wait=wait)
     if json_out:
         print_json(ep.doc)
         return
@@ -114,6 +166,8 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
         return
     rows = [["status", doc["status"]], ["reason", doc.get("reason")], ["model", _models(doc)],
             ["url", doc.get("url")], ["capture", f"{doc.get('capture_percent', 0):g}%"],
+            ["autoscaling", _autoscaling_text(doc.get("autoscaling"))],
+            ["unseen categories", _unseen_text(doc)],
             ["created", when(doc.get("created_at"))], ["by", doc.get("created_by")]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     t.show_header = False
@@ -127,7 +181,7 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
                  for v in ep.variants),
                 title="Variants", empty="No variants.")
     print_table(["instance", "address", "pid", "healthy", "restarts", "invocations"],
-                ([i["name"], i["url"], i["pid"], "yes" if i["healthy"] else "no",
+                ([i["name"], i["url"], str(i["pid"] or ""), "yes" if i["healthy"] else "no",
                   i["restarts"], i["invocations"]] for i in ep.instances),
                 title="Instances", empty="No instances are running.")
 
@@ -150,14 +204,27 @@ def update(
     allow_unapproved: Annotated[bool, typer.Option(
         "--allow-unapproved", help="Deploy a version that is not Approved (admin only).")
     ] = False,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Wait until the update ends.")] = True,
+    min_instances: MinOpt = None,
+    max_instances: MaxOpt = None,
+    target_concurrency: TargetOpt = None,
+    cooldown: CooldownOpt = None,
+    no_autoscaling: Annotated[bool, typer.Option(
+        "--no-autoscaling", help="Turn autoscaling off (a fixed instance count).")] = False,
+    unseen_categories: UnseenOpt = None,
+    wait: Annotated[bool, wait_option("the update ends")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
-    """Roll an endpoint over without downtime (new instances first, then the old ones drain)."""
+    """Roll an endpoint over without downtime (new instances first, then the old ones drain).
+
+    Autoscaling settings given change; the others stay as they were.
+    """
     ep = Endpoint(name, client=client())
     ep.update(model, instances=instances, variants=_parse_variants(variant),
-              capture_percent=capture_percent, allow_unapproved=allow_unapproved, wait=wait)
+              capture_percent=capture_percent, allow_unapproved=allow_unapproved,
+              min_instances=min_instances, max_instances=max_instances,
+              target_concurrency=target_concurrency, cooldown_seconds=cooldown,
+              autoscaling=False if no_autoscaling else None,
+              unseen_categories=unseen_categories, wait=wait)
     if json_out:
         print_json(ep.doc)
         return
@@ -231,12 +298,12 @@ def _rows_body(file: Path) -> tuple[bytes, str]:
         except json.JSONDecodeError:
             pass  # one object per line, perhaps
     records = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for line_no, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                fail(f"Line {number} of {file.name} is not valid JSON ({exc.msg}); give JSON "
+                fail(f"Line {line_no} of {file.name} is not valid JSON ({exc.msg}); give JSON "
                      "records, JSON Lines (one object per line), CSV or Parquet.")
     return json.dumps(records).encode(), "application/json"
 
@@ -258,6 +325,11 @@ def invoke(
     if json_out:
         print_json(doc)
         return
+    for column, values in (doc.get("unseen_categories") or {}).items():
+        shown = ", ".join(f"{v!r} ({count(n, 'row')})" for v, n in values.items())
+        what = plural(len(values), "a category", "categories")
+        err.print(f"Note: column {column!r} holds {what} the model never saw in training: "
+                  f"{shown}; its predictions there are guesses.")
     probs = doc.get("probabilities") or []
     labels = list(probs[0]) if probs else []
     print_table(["inference id", "prediction", *labels],

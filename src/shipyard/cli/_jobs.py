@@ -11,6 +11,7 @@ from urllib.parse import quote
 import typer
 
 from shipyard.cli._common import (
+    WAIT_DEFAULT,
     JsonOpt,
     client,
     fail,
@@ -20,10 +21,11 @@ from shipyard.cli._common import (
     print_json,
     print_table,
     table,
+    wait_option,
     when,
 )
 from shipyard.client import Job
-from shipyard.client._jobs import build_spec, transform_spec
+from shipyard.client._jobs import build_spec, failure_sentence, transform_spec
 from shipyard.client._logs import LogReader
 from shipyard.client._training import (
     SPLITS,
@@ -52,10 +54,7 @@ def _path(job_id: str, suffix: str = "") -> str:
 
 
 def _failed_sentence(job: Job) -> str:
-    reason = job.reason or "unknown reason"
-    detail = f": {' '.join(job.message.split())}" if job.message else ""
-    return (f"Job {job.id} ended {job.status} ({reason}){detail}. "
-            f"`shipyard jobs logs {job.id}` shows its log.")
+    return failure_sentence(job.id, job.status, job.reason, job.message)
 
 
 _TRAINING_ONLY = ("--algorithm", "--target", "--split", "--split-method", "--time-column",
@@ -137,9 +136,8 @@ def run(
     chunk_rows: Annotated[int | None, typer.Option(
         "--chunk-rows", metavar="N",
         help="Transform: rows predicted at a time [default: 10000].")] = None,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Follow the log until the job ends; exit 1 if it fails.")
-    ] = False,
+    wait: Annotated[bool, wait_option(
+        "the job ends, following its log (exit 1 if it fails)")] = WAIT_DEFAULT,
     idempotency_key: Annotated[str | None, typer.Option(
         "--idempotency-key", metavar="KEY",
         help="Submitting again with this key returns the same job.")
@@ -306,10 +304,24 @@ def list_(
     if json_out:
         print_json(docs)
         return
-    print_table(["id", "name", "kind", "status", "reason", "created"],
-                ([d.get("id"), d.get("name"), d.get("kind"), d.get("status"), d.get("reason"),
-                  when(d.get("created_at"))] for d in docs),
+    print_table(["id", "name", "kind", "algorithm", "dataset", "status", "reason", "created"],
+                ([d.get("id"), d.get("name"), d.get("kind"), (d.get("spec") or {}).get(
+                    "algorithm"), _datasets(d.get("spec") or {}), d.get("status"),
+                  d.get("reason"), when(d.get("created_at"))] for d in docs),
                 empty="No jobs.")
+
+
+def _datasets(spec: dict[str, Any]) -> str:
+    """A job's input datasets: ``churn:3``, or ``train=churn:3, test=churn-test:1``."""
+    refs = []
+    for channel, ref in (spec.get("inputs") or {}).items():
+        if isinstance(ref, dict):
+            ref = f"{ref.get('dataset')}:{ref.get('version')}" if ref.get("version") is not None \
+                else str(ref.get("dataset"))
+        refs.append((str(channel), str(ref)))
+    if len(refs) == 1:
+        return refs[0][1]
+    return ", ".join(f"{channel}={ref}" for channel, ref in refs)
 
 
 @app.command("show")

@@ -8,8 +8,19 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, when
+from shipyard.cli._common import (
+    WAIT_DEFAULT,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    print_json,
+    print_table,
+    wait_option,
+    when,
+)
 from shipyard.client import Monitor
+from shipyard.humanize import count, number
 
 app = typer.Typer(help="Model monitors: baselines, drift, data quality, model quality, alerts.",
                   no_args_is_help=True)
@@ -65,7 +76,8 @@ def create(
         f"on cron {sched['cron']}" or "on demand (`shipyard monitors run`)"
     out.print(f"Monitor {name} watches endpoint {endpoint} against "
               f"{mon.doc['baseline']['dataset']}:{mon.doc['baseline']['version']} "
-              f"({len(mon.doc['baseline']['columns'])} columns); it runs {when_}.")
+              f"({count(len(mon.doc['baseline']['columns']), 'column')} the model reads); it "
+              f"runs {when_}.")
 
 
 @app.command("list")
@@ -93,9 +105,9 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
         return
     base = doc["baseline"]
     sched = doc.get("schedule") or {}
-    out.print(f"[bold]{doc['name']}[/bold]: endpoint {doc['endpoint']}, baseline "
-              f"{base['dataset']}:{base['version']} ({base['rows']} rows, "
-              f"{len(base['columns'])} columns)")
+    out.print(f"{doc['name']}: endpoint {doc['endpoint']}, baseline "
+              f"{base['dataset']}:{base['version']} ({count(base['rows'], 'row')}, "
+              f"{count(len(base['columns']), 'column')})")
     out.print(f"schedule: {sched.get('every') or sched.get('cron') or 'none'}"
               + (f", next run {when(sched.get('next_run_at'))}" if sched else ""))
     if doc["config"].get("webhook"):
@@ -109,39 +121,59 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
 
 def _run_line(run: dict[str, Any]) -> None:
     s = run.get("summary") or {}
-    out.print(f"run {run['run']} ({run['trigger']}): {run['status']}, {s.get('rows', 0)} rows, "
-              f"{len(s.get('alerts') or [])} alert(s)"
+    out.print(f"run {run['run']} ({run['trigger']}): {run['status']}, "
+              f"{count(s.get('rows') or 0, 'row')}, {count(len(s.get('alerts') or []), 'alert')}"
               + (f", drifted: {', '.join(s['drifted_columns'])}" if s.get("drifted_columns")
                  else "") + (f" — {run['error']}" if run.get("error") else ""))
+    if s.get("note"):
+        out.print(f"  {s['note']}")
+    if s.get("labels_only"):
+        out.print("  No new traffic; the labels uploaded since the last run were scored.")
+    for column, rows in (s.get("unseen_categories") or {}).items():
+        out.print(f"  {count(rows, 'row')} held a {column} category the model never saw in "
+                  "training")
     for alert in s.get("alerts") or []:
         out.print(f"  ALERT {alert}")
 
 
+def _after_run(mon: Monitor, run: dict[str, Any]) -> None:
+    """The run's line, then (once it has a report) its drift table with the skip reasons."""
+    _run_line(run)
+    if run.get("has_report"):
+        _drift_table(mon.client.get(f"/monitors/{mon.name}/report", run=run["run"]))
+
+
 @app.command("run")
 def run(name: NameArg,
-        no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")] = False,
+        wait: Annotated[bool, wait_option("the run's report is ready")] = WAIT_DEFAULT,
         json_out: JsonOpt = False) -> None:
-    """Run the monitor now over what was captured since its last run."""
-    doc = Monitor(name, client=client(), _doc={}).run(wait=not no_wait)
+    """Run the monitor now over everything the endpoint answered since its last run.
+
+    The endpoint's instances first write the rows they hold in memory, so the run reads
+    up to the moment it was asked. With no new traffic it says why (capture off, or no
+    traffic since run N); labels uploaded since the last run are scored all the same.
+    """
+    mon = Monitor(name, client=client(), _doc={})
+    doc = mon.run(wait=wait)
     if json_out:
         print_json(doc)
         return
-    _run_line(doc)
+    _after_run(mon, doc)
 
 
 @app.command("check")
 def check(name: NameArg,
           dataset: Annotated[str, typer.Option("--dataset", metavar="DATASET[:VERSION]",
                                                help="The dataset version to check.")],
-          no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once started.")
-                             ] = False,
+          wait: Annotated[bool, wait_option("the check's report is ready")] = WAIT_DEFAULT,
           json_out: JsonOpt = False) -> None:
     """Check a dataset version against the monitor's baseline (quality and drift)."""
-    doc = Monitor(name, client=client(), _doc={}).check(dataset, wait=not no_wait)
+    mon = Monitor(name, client=client(), _doc={})
+    doc = mon.check(dataset, wait=wait)
     if json_out:
         print_json(doc)
         return
-    _run_line(doc)
+    _after_run(mon, doc)
 
 
 @app.command("reports")
@@ -161,13 +193,17 @@ def reports(
             print_json(docs)
             return
         print_table(["run", "status", "window end", "rows", "drift share", "drifted",
-                     "violations", "alerts"], (
+                     "not tested", "violations", "alerts"], (
             [d["run"], d["status"], when(d["window_end"]), (d["summary"] or {}).get("rows"),
              (d["summary"] or {}).get("drift_share"),
              ", ".join((d["summary"] or {}).get("drifted_columns") or []),
+             _not_tested(d["summary"] or {}),
              (d["summary"] or {}).get("violations"),
              len((d["summary"] or {}).get("alerts") or [])] for d in docs),
             empty=f"Monitor {name} has not run yet.")
+        for d in docs:
+            if (d["summary"] or {}).get("note"):
+                out.print(f"run {d['run']}: {d['summary']['note']}")
         return
     report = Monitor(name, client=c, _doc={}).report(run_)
     if html is not None:
@@ -179,20 +215,50 @@ def reports(
         _print_report(report.doc)
 
 
+def _not_tested(summary: dict[str, Any]) -> str:
+    """``tailnum (identifier); year (constant); 17 columns (too few rows)``: the columns drift
+    did not test, grouped by why."""
+    by_reason: dict[str, list[str]] = {}
+    for column, why in (summary.get("skipped") or {}).items():
+        by_reason.setdefault(str(why), []).append(column)
+    return "; ".join(
+        f"{', '.join(cols) if len(cols) <= 3 else count(len(cols), 'column')} ({why})"
+        for why, cols in by_reason.items())
+
+
+def _drift_table(doc: dict[str, Any]) -> None:
+    """Every column of the report's drift: its test and verdict, or why it was not tested."""
+    drift = doc.get("drift") or {}
+    columns = drift.get("columns") or []
+    if not columns:
+        return
+    print_table(["column", "kind", "test", "score", "threshold", "drifted", "not tested"], (
+        [c.get("column"), c.get("kind"), c.get("test"), c.get("score"), c.get("threshold"),
+         ("yes" if c.get("drifted") else "no") if c.get("test") else "",
+         "" if c.get("test") else (c.get("skip") or c.get("reason"))] for c in columns))
+
+
 def _print_report(doc: dict[str, Any]) -> None:
     drift = doc.get("drift") or {}
-    out.print(f"{doc.get('n_current_rows')} rows against {doc.get('n_baseline_rows')} baseline "
-              f"rows; {drift.get('n_drifted', 0)} of {drift.get('n_tested', 0)} columns "
-              f"drifted (share {drift.get('share_drifted', 0):.2f}).")
-    print_table(["column", "test", "score", "threshold", "drifted"], (
-        [c.get("column"), c.get("test"), c.get("score"), c.get("threshold"), c.get("drifted")]
-        for c in drift.get("columns") or [] if c.get("test")))
+    rows = count(doc.get("n_current_rows") or 0, "row")
+    base = count(doc.get("n_baseline_rows") or 0, "baseline row")
+    if drift:
+        out.print(f"{rows} against {base}; {drift.get('n_drifted', 0)} of "
+                  f"{count(drift.get('n_tested', 0), 'column')} drifted (share "
+                  f"{number(drift.get('share_drifted', 0))}).")
+    else:
+        out.print(f"{rows} against {base}; {(doc.get('meta') or {}).get('note') or 'no drift'}.")
+    _drift_table(doc)
     for v in (doc.get("quality") or {}).get("violations") or []:
         out.print(f"violation: {v.get('message')}")
+    unseen = doc.get("unseen_categories") or {}
+    for column, entry in (unseen.get("columns") or {}).items():
+        values = ", ".join(f"{v!r} ({number(n)})" for v, n in entry.get("values", {}).items())
+        out.print(f"never seen in training: {column}, {count(entry['rows'], 'row')}: {values}")
     overall = (doc.get("model_quality") or {}).get("overall") or {}
     if overall:
         out.print("model quality: " + ", ".join(
-            f"{k} {v:.4g}" for k, v in overall.items() if isinstance(v, int | float)))
+            f"{k} {number(v)}" for k, v in overall.items() if isinstance(v, int | float)))
     for a in doc.get("alerts") or []:
         out.print(f"ALERT {a.get('kind')}: {a.get('message')}")
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli._common import JsonOpt, client, err, out, print_json, print_table
+from shipyard.humanize import count
 
 
 def sql(
@@ -33,10 +34,10 @@ def sql(
         return
     if save is not None:
         saved = doc["saved"]
-        out.print(f"Saved {saved['num_rows']:,} rows as {saved['ref']}.")
+        out.print(f"Saved {count(saved['num_rows'], 'row')} as {saved['ref']}.")
         return
-    print_table(doc["columns"], doc["data"], empty="(no rows)")
+    print_table(doc["columns"], doc["data"], empty="(no rows)", data=True)
     rows = doc.get("num_rows", 0)
     more = " (truncated: the query has more; raise --limit or --save it)" \
         if doc.get("truncated") else ""
-    err.print(f"{rows:,} row{'s' if rows != 1 else ''} in {doc.get('seconds', 0):.2f} s{more}.")
+    err.print(f"{count(rows, 'row')} in {doc.get('seconds', 0):.2f} s{more}.")

@@ -8,9 +8,20 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, parse_pairs, print_json, when
+from shipyard.cli._common import (
+    WAIT_DEFAULT,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    parse_pairs,
+    print_json,
+    wait_option,
+    when,
+)
 from shipyard.client import Job
 from shipyard.client._catalog import wrangle_spec
+from shipyard.client._jobs import failure_sentence
 
 
 def wrangle(
@@ -43,8 +54,7 @@ def wrangle(
         "--memory", metavar="SIZE", help="Memory limit, e.g. 2G.")] = None,
     name: Annotated[str | None, typer.Option(
         "--name", metavar="NAME", help="A name for the job.")] = None,
-    wait: Annotated[bool, typer.Option(
-        "--wait/--no-wait", help="Wait until the job ends; exit 1 if it fails.")] = False,
+    wait: Annotated[bool, wait_option("the job ends (exit 1 if it fails)")] = WAIT_DEFAULT,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a query or a recipe as a job writing a dataset, now or on a schedule."""
@@ -86,5 +96,4 @@ def wrangle(
         out.print(f"Job {job.id} is {job.status}" + (f"; wrote {versions}." if versions
                                                       else "."))
     if wait and job.status != "Completed":
-        fail(f"Job {job.id} ended {job.status} ({job.reason}): {job.message or ''} "
-             f"`shipyard jobs logs {job.id}` shows its log.")
+        fail(failure_sentence(job.id, job.status, job.reason, job.message))

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from shipyard.client import _render
 from shipyard.client._client import Client, Resource, default_client
 from shipyard.client._sources import SQL, ProgressFile, Upload, prepare
+from shipyard.humanize import count
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -251,8 +252,8 @@ class Dataset(Resource):
         cols = ", ".join(f"{s.get('name')}: {s.get('semantic_type') or s.get('dtype')}"
                          for s in (_latest(self._doc).get("schema") or [])[:8])
         more = "…" if self.num_columns > 8 else ""
-        return (f"<Dataset {self.name!r} v{self.version}: {self.num_rows} rows × "
-                f"{self.num_columns} columns ({cols}{more})>")
+        return (f"<Dataset {self.name!r} v{self.version}: {count(self.num_rows, 'row')} × "
+                f"{count(self.num_columns, 'column')} ({cols}{more})>")
 
     def _repr_html_(self) -> str:
         return _render.dataset_html(self.name, self.version, self.num_rows, self.num_columns,

@@ -31,14 +31,33 @@ class EndpointUpdateFailed(ShipyardError):
     code = "endpoint_update_failed"
 
 
+def autoscaling_body(min_instances: int | None = None, max_instances: int | None = None,
+                     target_concurrency: float | None = None,
+                     cooldown_seconds: float | None = None) -> dict[str, Any] | None:
+    """The API's ``autoscaling`` object from the settings given (None: none given)."""
+    given = {"min_instances": min_instances, "max_instances": max_instances,
+             "target_concurrency": target_concurrency, "cooldown_seconds": cooldown_seconds}
+    body = {k: v for k, v in given.items() if v is not None}
+    return body or None
+
+
 def create_endpoint(client: Client, name: str, model: str | None = None, *, instances: int = 1,
                     variants: list[dict[str, Any]] | None = None,
                     capture_percent: float = 0.0, allow_unapproved: bool = False,
+                    min_instances: int | None = None, max_instances: int | None = None,
+                    target_concurrency: float | None = None,
+                    cooldown_seconds: float | None = None,
+                    unseen_categories: str | None = None,
                     wait: bool = True, timeout: float | None = 300) -> Endpoint:
     """Deploy ``model`` (``GROUP:VERSION``) or ``variants`` as endpoint ``name``.
 
     Each variant is ``{"name", "model", "weight", "instances", "shadow"}``; waits for
-    InService unless ``wait`` is False.
+    InService unless ``wait`` is False. With ``max_instances`` each production variant
+    autoscales between ``min_instances`` (1) and ``max_instances``: one more instance
+    while more than ``target_concurrency`` (4) requests per instance are in flight, one
+    fewer after ``cooldown_seconds`` (60) without any. ``unseen_categories`` says what an
+    instance does with a category the model never saw: ``allow``, ``warn`` (the
+    default: answered, counted and said so) or ``refuse`` (422).
     """
     body: dict[str, Any] = {"name": name, "instances": instances,
                             "capture_percent": capture_percent,
@@ -47,6 +66,11 @@ def create_endpoint(client: Client, name: str, model: str | None = None, *, inst
         body["model"] = model
     if variants:
         body["variants"] = variants
+    auto = autoscaling_body(min_instances, max_instances, target_concurrency, cooldown_seconds)
+    if auto:
+        body["autoscaling"] = auto
+    if unseen_categories is not None:
+        body["unseen_categories"] = unseen_categories
     doc = client.post("/endpoints", body)
     endpoint = Endpoint(name, client=client, _doc=doc)
     return endpoint.wait(timeout=timeout) if wait else endpoint
@@ -83,11 +107,18 @@ class Endpoint(Resource):
     def create(cls, name: str, model: str | None = None, *, instances: int = 1,
                variants: builtins.list[dict[str, Any]] | None = None,
                capture_percent: float = 0.0,
-               allow_unapproved: bool = False, wait: bool = True,
-               client: Client | None = None) -> Endpoint:
+               allow_unapproved: bool = False, min_instances: int | None = None,
+               max_instances: int | None = None, target_concurrency: float | None = None,
+               cooldown_seconds: float | None = None, unseen_categories: str | None = None,
+               wait: bool = True, client: Client | None = None) -> Endpoint:
+        """Deploy a model version (see :func:`create_endpoint` for the settings)."""
         return create_endpoint(client or default_client(), name, model, instances=instances,
                                variants=variants, capture_percent=capture_percent,
-                               allow_unapproved=allow_unapproved, wait=wait)
+                               allow_unapproved=allow_unapproved, min_instances=min_instances,
+                               max_instances=max_instances,
+                               target_concurrency=target_concurrency,
+                               cooldown_seconds=cooldown_seconds,
+                               unseen_categories=unseen_categories, wait=wait)
 
     @classmethod
     def list(cls, *, client: Client | None = None) -> pd.DataFrame:
@@ -157,27 +188,46 @@ class Endpoint(Resource):
         out = pd.DataFrame({"prediction": doc.get("predictions", [])})
         probs = doc.get("probabilities")
         if probs:
+            # The capture's, the batch transform's and the reports' spelling.
             p = pd.DataFrame(probs)
-            p.columns = [f"probability_{c}" for c in p.columns]
+            p.columns = [f"probability.{c}" for c in p.columns]
             out = pd.concat([out, p], axis=1)
         out["inference_id"] = doc.get("inference_ids")
+        # Categories the model never saw (the endpoint warns): {column: {value: rows}}.
+        out.attrs["unseen_categories"] = doc.get("unseen_categories") or {}
         return out
 
     def update(self, model: str | None = None, *, instances: int | None = None,
                variants: builtins.list[dict[str, Any]] | None = None,
                capture_percent: float | None = None, allow_unapproved: bool = False,
+               min_instances: int | None = None, max_instances: int | None = None,
+               target_concurrency: float | None = None, cooldown_seconds: float | None = None,
+               autoscaling: bool | None = None, unseen_categories: str | None = None,
                wait: bool = True, timeout: float | None = 300,
                poll_interval: float = 0.5) -> Endpoint:
-        """Roll the endpoint over to a new model, instance count or variants, without downtime.
+        """Roll the endpoint over to a new model, instance count, variants or settings,
+        without downtime.
 
-        Waits until the update ends; raises :class:`EndpointUpdateFailed` when it was
-        rolled back (the endpoint still serves what it served before).
+        The autoscaling settings given change, the others stay; ``autoscaling=False``
+        turns autoscaling off. Waits until the update ends; raises
+        :class:`EndpointUpdateFailed` when it was rolled back (the endpoint still serves
+        what it served before).
         """
         body: dict[str, Any] = {"allow_unapproved": allow_unapproved}
         for key, value in (("model", model), ("instances", instances), ("variants", variants),
-                           ("capture_percent", capture_percent)):
+                           ("capture_percent", capture_percent),
+                           ("unseen_categories", unseen_categories)):
             if value is not None:
                 body[key] = value
+        auto = autoscaling_body(min_instances, max_instances, target_concurrency,
+                                cooldown_seconds)
+        if autoscaling is False:
+            if auto:
+                raise InvalidRequest("autoscaling=False turns autoscaling off; give no "
+                                     "autoscaling settings with it.")
+            body["autoscaling"] = {}
+        elif auto:
+            body["autoscaling"] = auto
         self._doc = self.client.patch(self._path(), body)
         if not wait:
             return self

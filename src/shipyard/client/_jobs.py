@@ -38,13 +38,28 @@ class JobFailed(ShipyardError):
     code = "job_failed"
 
     def __init__(self, job: Job) -> None:
-        reason = job.reason or "unknown reason"
-        detail = f": {job.message.strip()}" if job.message and job.message.strip() else ""
-        super().__init__(
-            f"Job {job.id} failed ({reason}){detail}. `shipyard jobs logs {job.id}` shows its log."
-        )
+        super().__init__(failure_sentence(job.id, job.status, job.reason, job.message))
         self.job = job
         self.reason = job.reason
+
+
+def failure_sentence(job_id: str, status: str | None, reason: str | None,
+                     message: str | None) -> str:
+    """Why a job ended without completing, in one sentence, and where the rest is.
+
+    ``Job 3f2a failed: train.py:12: KeyError: 'price'. `shipyard jobs logs 3f2a` shows the
+    rest.`` The job's message is already one sentence (the runtime writes it); an older
+    multi-line one is reduced to its last line, so a traceback is never shown cut mid-frame.
+    """
+    lines = [line.strip() for line in (message or "").splitlines() if line.strip()]
+    detail = lines[-1] if len(lines) > 1 and lines[0].startswith("Traceback") else " ".join(
+        lines)
+    verb = "failed" if status in (None, "Failed") else f"ended {status}"
+    why = f" ({reason})" if reason and reason != "script_error" else ""
+    head = f"Job {job_id} {verb}{why}"
+    body = f"{head}: {detail.rstrip('.')}" if detail else (
+        head if why else f"{head} ({reason or 'unknown reason'})")
+    return f"{body}. `shipyard jobs logs {job_id}` shows the rest."
 
 
 class WaitTimeout(ShipyardError, TimeoutError):

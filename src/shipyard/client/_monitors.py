@@ -71,6 +71,70 @@ class Report:
                 f"violations={len(self.violations)})")
 
 
+class MonitorRun(dict[str, Any]):
+    """One run of a monitor: its JSON document (a dict, as the API gives it) that renders in
+    Jupyter: status, rows, drift, the columns not tested and why, alerts, or why there was
+    no data."""
+
+    def __init__(self, doc: dict[str, Any], monitor: Monitor | None = None) -> None:
+        super().__init__(doc)
+        self._monitor = monitor
+
+    @property
+    def status(self) -> str:
+        return str(self.get("status"))
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return dict(self.get("summary") or {})
+
+    def report(self) -> Report:
+        """This run's report (drift per column, violations, alerts; HTML for notebooks)."""
+        if self._monitor is None:
+            raise InvalidRequest("This run was not read through a Monitor; use "
+                                 "Monitor(name).report(run).")
+        return self._monitor.report(int(self["run"]))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"MonitorRun({self.get('monitor')!r}, run={self.get('run')}, "
+                f"status={self.status!r}, rows={s.get('rows')}, "
+                f"alerts={len(s.get('alerts') or [])})")
+
+    def _repr_html_(self) -> str:
+        from shipyard.client import _render
+        from shipyard.humanize import count, number
+
+        s = self.summary
+        facts: list[list[Any]] = [["trigger", self.get("trigger")],
+                                  ["window", f"{self.get('window_start') or 'start'} … "
+                                             f"{self.get('window_end')}"],
+                                  ["rows", number(s.get("rows"))]]
+        if s.get("note"):
+            facts.append(["why no data", s["note"]])
+        if self.get("error"):
+            facts.append(["error", self["error"]])
+        if s.get("drift_share") is not None:
+            facts.append(["drift share", number(s["drift_share"])])
+            facts.append(["drifted", ", ".join(s.get("drifted_columns") or []) or "none"])
+        if s.get("skipped"):
+            facts.append(["not tested", "; ".join(f"{c} ({why})"
+                                                  for c, why in s["skipped"].items())])
+        if s.get("unseen_categories"):
+            facts.append(["categories never seen in training", ", ".join(
+                f"{c} ({count(n, 'row')})" for c, n in s["unseen_categories"].items())])
+        if s.get("model_quality"):
+            facts.append(["model quality", ", ".join(
+                f"{k} {number(v)}" for k, v in s["model_quality"].items())])
+        alerts = [[a] for a in s.get("alerts") or []]
+        return (f"<div class='shipyard-monitor-run'><b>Run {escape(str(self.get('run')))} of "
+                f"monitor {escape(str(self.get('monitor')))}</b> "
+                f"{_render.status_badge(self.status)}"
+                f"{_render.table_html(['', ''], [r for r in facts if r[1] not in (None, '')])}"
+                + (f"<div><b>Alerts</b></div>{_render.table_html(['alert'], alerts)}"
+                   if alerts else "") + "</div>")
+
+
 class Monitor(Resource):
     """A monitor of an endpoint (see the module docstring)."""
 
@@ -125,19 +189,23 @@ class Monitor(Resource):
         return dict(self.client.request("PUT", self._path("/baseline/constraints"),
                                         json=doc).json())
 
-    def run(self, *, wait: bool = True, timeout: float = 300) -> dict[str, Any]:
-        """Run now over the invocations captured since the last run; wait for its report."""
+    def run(self, *, wait: bool = True, timeout: float = 300) -> MonitorRun:
+        """Run now over everything the endpoint answered until now; wait for its report.
+
+        Returns the run (a dict of its document that renders in Jupyter); a ``NoData``
+        run's ``summary["note"]`` says why (capture off, or no new traffic since run N).
+        """
         return self._follow(self.client.post(self._path("/runs")), wait, timeout)
 
-    def check(self, dataset: Any, *, wait: bool = True, timeout: float = 300) -> dict[str, Any]:
+    def check(self, dataset: Any, *, wait: bool = True, timeout: float = 300) -> MonitorRun:
         """Check a dataset version (``"name[:version]"`` or a Dataset) against the baseline."""
         ref = dataset if isinstance(dataset, str) else f"{dataset.name}:{dataset.version}"
         return self._follow(self.client.post(self._path("/checks"), {"dataset": ref}),
                             wait, timeout)
 
-    def _follow(self, doc: dict[str, Any], wait: bool, timeout: float) -> dict[str, Any]:
+    def _follow(self, doc: dict[str, Any], wait: bool, timeout: float) -> MonitorRun:
         if not wait:
-            return dict(doc)
+            return MonitorRun(doc, self)
         deadline = time.monotonic() + timeout
         while doc["status"] in RUNNING:
             if time.monotonic() > deadline:
@@ -145,7 +213,7 @@ class Monitor(Resource):
                                   f"{doc['status']} after {timeout:g} s.")
             time.sleep(0.5)
             doc = self.client.get(self._path(f"/runs/{doc['run']}"))
-        return dict(doc)
+        return MonitorRun(doc, self)
 
     def runs(self) -> pd.DataFrame:
         """The monitor's history: one row per run, with its drift share and alerts."""
@@ -158,6 +226,8 @@ class Monitor(Resource):
                          "window_start": r["window_start"], "window_end": r["window_end"],
                          "rows": s.get("rows"), "drift_share": s.get("drift_share"),
                          "drifted": ", ".join(s.get("drifted_columns") or []),
+                         "not_tested": "; ".join(f"{c} ({why})" for c, why in
+                                                 (s.get("skipped") or {}).items()),
                          "violations": s.get("violations"),
                          "alerts": len(s.get("alerts") or []), **{
                              f"quality.{k}": v for k, v in

@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from shipyard import humanize
+
 STATUS_COLOURS = {
     "Pending": "#6b7280", "Starting": "#2563eb", "Running": "#2563eb", "Stopping": "#d97706",
     "Completed": "#16a34a", "Failed": "#dc2626", "Stopped": "#92400e",
@@ -30,8 +32,9 @@ def table_html(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def number(value: Any) -> Any:
-    """Floats to 4 significant digits for display; anything else as it is."""
-    return f"{value:.4g}" if isinstance(value, float) else value
+    """Floats for people (``0.8123``, ``10,790``; :func:`shipyard.humanize.number`), so a
+    notebook shows a figure as the CLI does; anything else as it is."""
+    return humanize.number(value) if isinstance(value, float) else value
 
 
 def dataset_html(name: str, version: int, num_rows: int, num_columns: int,
@@ -46,7 +49,8 @@ def dataset_html(name: str, version: int, num_rows: int, num_columns: int,
     return (
         "<div class='shipyard-dataset'>"
         f"<b>Dataset {escape(name)}</b> <span style='color:#6b7280'>v{version} · "
-        f"{num_rows:,} rows × {num_columns} columns</span>{desc}"
+        f"{humanize.count(num_rows, 'row')} × {humanize.count(num_columns, 'column')}"
+        f"</span>{desc}"
         f"{_table(headers, rows)}{more}</div>"
     )
 

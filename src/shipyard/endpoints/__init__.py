@@ -12,18 +12,22 @@ from shipyard.endpoints._forward import Answer, Forwarder, ForwardError
 from shipyard.endpoints._invoke import invoke, unavailable
 from shipyard.endpoints._service import (
     ACTIVE,
+    AUTOSCALING_DEFAULTS,
     CREATING,
     DELETING,
     FAILED,
     IN_SERVICE,
+    UNSEEN_CATEGORIES,
     UPDATING,
     EndpointService,
     endpoint_to_dict,
+    unknown_autoscaling_keys,
 )
 from shipyard.endpoints._supervisor import EndpointSupervisor, Instance
 
 __all__ = [
     "ACTIVE",
+    "AUTOSCALING_DEFAULTS",
     "AUTO_DEPLOY_SETTING",
     "Answer",
     "AutoDeployer",
@@ -33,6 +37,7 @@ __all__ = [
     "ForwardError",
     "Forwarder",
     "IN_SERVICE",
+    "UNSEEN_CATEGORIES",
     "UPDATING",
     "EndpointService",
     "EndpointSupervisor",
@@ -41,4 +46,5 @@ __all__ = [
     "endpoint_to_dict",
     "invoke",
     "unavailable",
+    "unknown_autoscaling_keys",
 ]

@@ -77,7 +77,7 @@ def unavailable(name: str, status: str, reason: str | None) -> str:
     if status == IN_SERVICE:
         return (f"Endpoint {name!r} has no healthy instance right now; it is being restarted, "
                 "retry in a few seconds.")
-    why = f" ({reason.splitlines()[0]})" if reason else ""
+    why = f" ({' '.join(reason.split()).rstrip('.')})" if reason else ""
     return f"Endpoint {name!r} is {status}{why}, so it cannot take invocations yet."
 
 

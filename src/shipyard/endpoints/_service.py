@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import Conflict, Forbidden, InvalidRequest
+from shipyard.errors import Conflict, Forbidden, InvalidRequest, Unprocessable
 from shipyard.names import check_name
 from shipyard.registry import APPROVED, RegistryService
 from shipyard.store import EndpointRecord, EndpointRepository, iso
@@ -20,6 +21,31 @@ ACTIVE = (CREATING, IN_SERVICE, UPDATING)
 DEFAULT_VARIANT = "primary"
 _NO_STATS = {"invocations": 0, "errors": 0, "p50_ms": None, "p99_ms": None, "window": 0}
 MAX_INSTANCES = 16
+#: The autoscaling settings, by their one name in the API, the SDK, the CLI
+#: (``--min-instances`` …, ``--cooldown``) and the docs, with their defaults
+#: (``max_instances`` has none: without it an endpoint would never scale out).
+AUTOSCALING_DEFAULTS: dict[str, float | None] = {
+    "min_instances": 1, "max_instances": None, "target_concurrency": 4.0,
+    "cooldown_seconds": 60.0}
+#: What an instance does with a category its model never saw in training.
+UNSEEN_CATEGORIES = ("allow", "warn", "refuse")
+#: Warn: the answer is given, the rows are counted, and the answer says so.
+DEFAULT_UNSEEN_CATEGORIES = "warn"
+
+
+def unknown_autoscaling_keys(auto: Mapping[str, Any]) -> str | None:
+    """The sentence refusing keys that are not autoscaling settings (None: all are known)."""
+    unknown = [str(k) for k in auto if k not in AUTOSCALING_DEFAULTS]
+    if not unknown:
+        return None
+    hints = []
+    for key in unknown:
+        close = [k for k in AUTOSCALING_DEFAULTS if k.startswith(key.lower())] or \
+            difflib.get_close_matches(key, list(AUTOSCALING_DEFAULTS), n=1, cutoff=0.6)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+    keys = "key " if len(unknown) == 1 else "keys "
+    return (f"autoscaling has no {keys}{', '.join(hints)}; its keys are "
+            f"{', '.join(AUTOSCALING_DEFAULTS)}.")
 
 
 def parse_model(model: str) -> tuple[str, int]:
@@ -83,17 +109,30 @@ class EndpointService:
         return out
 
     @staticmethod
-    def _autoscaling(auto: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Validated ``{min_instances, max_instances, target_concurrency, cooldown_seconds}``."""
+    def _autoscaling(auto: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Validated ``{min_instances, max_instances, target_concurrency, cooldown_seconds}``.
+
+        Raises:
+            Unprocessable: a key that is not one of these (422, naming it).
+            InvalidRequest: a value out of range, or no ``max_instances``.
+        """
         if not auto:
             return None
+        unknown = unknown_autoscaling_keys(auto)
+        if unknown:
+            raise Unprocessable(unknown)
+        given = {**{k: v for k, v in AUTOSCALING_DEFAULTS.items() if v is not None},
+                 **{k: v for k, v in auto.items() if v is not None}}
+        if "max_instances" not in given:
+            raise InvalidRequest("autoscaling needs max_instances, the most instances to scale "
+                                 "out to (min_instances is 1 unless given).")
         try:
-            lo = int(auto.get("min_instances", 1))
-            hi = int(auto.get("max_instances", lo))
-            target = float(auto.get("target_concurrency", 4))
-            cooldown = float(auto.get("cooldown_seconds", 60))
+            lo = int(given["min_instances"])
+            hi = int(given["max_instances"])
+            target = float(given["target_concurrency"])
+            cooldown = float(given["cooldown_seconds"])
         except (TypeError, ValueError) as exc:
-            raise InvalidRequest(f"autoscaling takes numbers: {exc}") from None
+            raise InvalidRequest(f"autoscaling takes numbers: {exc}.") from None
         if not 1 <= lo <= hi <= MAX_INSTANCES:
             raise InvalidRequest(f"autoscaling needs 1 <= min_instances <= max_instances <= "
                                  f"{MAX_INSTANCES}; got {lo} and {hi}.")
@@ -102,6 +141,14 @@ class EndpointService:
                                  "cooldown_seconds >= 0.")
         return {"min_instances": lo, "max_instances": hi, "target_concurrency": target,
                 "cooldown_seconds": cooldown}
+
+    @staticmethod
+    def _unseen(mode: str | None) -> str:
+        value = DEFAULT_UNSEEN_CATEGORIES if mode is None else str(mode).lower()
+        if value not in UNSEEN_CATEGORIES:
+            raise InvalidRequest(f"unseen_categories is one of {', '.join(UNSEEN_CATEGORIES)}; "
+                                 f"got {mode!r}.")
+        return value
 
     @staticmethod
     def _clamp(variants: list[dict[str, Any]],
@@ -123,7 +170,8 @@ class EndpointService:
     def create(self, name: str, model: str | None = None, *, instances: int = 1,
                variants: list[dict[str, Any]] | None = None,
                capture_percent: float = 0.0, allow_unapproved: bool = False,
-               autoscaling: dict[str, Any] | None = None,
+               autoscaling: Mapping[str, Any] | None = None,
+               unseen_categories: str | None = None,
                actor: str | None = None, actor_role: str | None = None,
                owner: str | None = None) -> EndpointRecord:
         """Record a new endpoint (Creating); the supervisor deploys it in the background.
@@ -145,6 +193,7 @@ class EndpointService:
                                     auto),
             "capture_percent": self._capture(capture_percent),
             "allow_unapproved": bool(allow_unapproved),
+            "unseen_categories": self._unseen(unseen_categories),
         }
         if auto is not None:
             spec["autoscaling"] = auto
@@ -156,9 +205,13 @@ class EndpointService:
     def update(self, name: str, *, model: str | None = None, instances: int | None = None,
                variants: list[dict[str, Any]] | None = None,
                capture_percent: float | None = None, allow_unapproved: bool = False,
-               autoscaling: dict[str, Any] | None = None,
+               autoscaling: Mapping[str, Any] | None = None,
+               unseen_categories: str | None = None,
                actor: str | None = None, actor_role: str | None = None) -> EndpointRecord:
-        """Start a rolling update (Updating): new instances first, then swap, then drain."""
+        """Start a rolling update (Updating): new instances first, then swap, then drain.
+
+        ``autoscaling`` changes only the settings it gives (``{}`` turns autoscaling off).
+        """
         rec = self.repo.get(name)
         if rec.status != IN_SERVICE:
             raise Conflict(f"Endpoint {name!r} is {rec.status}; only an InService endpoint "
@@ -184,11 +237,21 @@ class EndpointService:
                 "shadow": False}], allow_unapproved, actor_role)
         else:
             new_variants = current
-        if capture_percent is None and autoscaling is None and new_variants == current:
+        if capture_percent is None and autoscaling is None and unseen_categories is None \
+                and new_variants == current:
             raise InvalidRequest("Nothing to update: give model, instances, variants, "
-                                 "capture_percent or autoscaling.")
-        auto = self._autoscaling(autoscaling) if autoscaling is not None else \
-            rec.spec.get("autoscaling")
+                                 "capture_percent, autoscaling or unseen_categories.")
+        before = rec.spec.get("autoscaling")
+        if autoscaling is None:
+            auto = before
+        elif not autoscaling:
+            auto = None
+        else:
+            unknown = unknown_autoscaling_keys(autoscaling)
+            if unknown:
+                raise Unprocessable(unknown)
+            auto = self._autoscaling({**(before or {}), **{
+                k: v for k, v in autoscaling.items() if v is not None}})
         spec = {
             **rec.spec,
             "variants": self._clamp(new_variants, auto),
@@ -196,6 +259,9 @@ class EndpointService:
             "capture_percent": self._capture(rec.spec.get("capture_percent", 0.0)
                                              if capture_percent is None else capture_percent),
             "allow_unapproved": bool(allow_unapproved or rec.spec.get("allow_unapproved")),
+            "unseen_categories": self._unseen(rec.spec.get("unseen_categories")
+                                              if unseen_categories is None
+                                              else unseen_categories),
         }
         updated = self.repo.update(name, status=UPDATING, actor=actor,
                                    event="endpoint.update_started", target=spec)
@@ -220,7 +286,9 @@ class EndpointService:
 
 
 def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
-                     base_url: str | None = None) -> dict[str, Any]:
+                     base_url: str | None = None, instances: bool = False) -> dict[str, Any]:
+    """The endpoint as the API shows it; ``instances`` also asks the running instances what
+    they counted (categories the model never saw) — one local request each."""
     live = supervisor.snapshot(rec.name) if supervisor is not None else {}
     stats = supervisor.stats(rec.name) if supervisor is not None else {}
     variants = []
@@ -236,6 +304,7 @@ def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
         "status": rec.status,
         "reason": rec.reason,
         "capture_percent": rec.spec.get("capture_percent", 0.0),
+        "unseen_categories": rec.spec.get("unseen_categories", DEFAULT_UNSEEN_CATEGORIES),
         "autoscaling": rec.spec.get("autoscaling"),
         "variants": variants,
         "instances": sum(len(v["instance_list"]) for v in variants),
@@ -248,4 +317,6 @@ def endpoint_to_dict(rec: EndpointRecord, supervisor: EndpointSupervisor | None,
     }
     if base_url:
         doc["url"] = f"{base_url.rstrip('/')}/api/v1/endpoints/{rec.name}/invocations"
+    if instances and supervisor is not None:
+        doc["unseen"] = supervisor.unseen(rec.name)
     return doc

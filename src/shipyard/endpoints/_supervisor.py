@@ -42,6 +42,8 @@ import httpx
 import psutil
 
 from shipyard.artifacts import ArtifactStore
+from shipyard.endpoints._probe import flush_captures, unseen_summary
+from shipyard.endpoints._reasons import instance_failed
 from shipyard.endpoints._service import (
     ACTIVE,
     CREATING,
@@ -79,14 +81,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 @dataclass
@@ -358,7 +352,8 @@ class EndpointSupervisor:
                "--model-version", str(inst.model_version),
                "--instance", f"{inst.endpoint}-{inst.name}",
                "--capture-dir", str(capture),
-               "--capture-percent", str(spec.get("capture_percent", 0.0))]
+               "--capture-percent", str(spec.get("capture_percent", 0.0)),
+               "--unseen-categories", str(spec.get("unseen_categories") or "warn")]
         inst.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(inst.log_path, "ab") as out:
             out.write(f"--- starting {inst.name} on port {inst.port} at "
@@ -384,8 +379,8 @@ class EndpointSupervisor:
             for inst in list(pending):
                 if not inst.alive():
                     code = inst.popen.poll() if inst.popen else None
-                    return (f"Instance {inst.name} exited with code {code} before it was "
-                            f"healthy; its log ends:\n{log_tail(inst.log_path)}")
+                    return instance_failed(inst.name, f"exited with code {code} before it "
+                                           "was healthy", inst.log_path)
                 if self._probe(inst):
                     with self._lock:
                         inst.healthy = True
@@ -393,8 +388,8 @@ class EndpointSupervisor:
                     pending.remove(inst)
             if pending and time.monotonic() > deadline:
                 inst = pending[0]
-                return (f"Instance {inst.name} did not answer /health within "
-                        f"{START_TIMEOUT:.0f} s; its log ends:\n{log_tail(inst.log_path)}")
+                return instance_failed(inst.name, f"did not answer /health within "
+                                       f"{START_TIMEOUT:.0f} s", inst.log_path)
             if pending:
                 time.sleep(0.1)
         return None
@@ -669,6 +664,21 @@ class EndpointSupervisor:
 
     def capture_dir(self, name: str) -> Path:
         return self.root / name / "capture"
+
+    def _running(self, name: str, healthy: bool = False) -> list[Instance]:
+        with self._lock:
+            live = self._live.get(name)
+            if live is None or live.removed:
+                return []
+            return [i for i in live.instances if not healthy or i.healthy]
+
+    def flush_capture(self, name: str) -> list[str]:
+        """Have every running instance of ``name`` write its captured rows now."""
+        return flush_captures(self._running(name), self._http)
+
+    def unseen(self, name: str) -> dict[str, Any]:
+        """Categories the model never saw, as the healthy instances of ``name`` counted them."""
+        return unseen_summary(self._running(name, healthy=True), self._http)
 
     def mark_unhealthy(self, inst: Instance) -> None:
         """The proxy could not reach ``inst``: take it out of rotation until it answers."""

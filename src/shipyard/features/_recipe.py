@@ -16,6 +16,8 @@ from shipyard.features._steps import Step, make_step
 FORMAT_VERSION = 1
 #: Categories listed in the input signature of a categorical column, at most.
 SIGNATURE_CATEGORIES = 100
+#: A label column's categories listed in full in the signature (``seen``) up to this many.
+SEEN_CATEGORIES = 1000
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,15 @@ def _signature_entry(df: pd.DataFrame, name: str, required: bool,
                 and "categories" in state["columns"][name]:
             entry["semantic_type"] = "categorical"
             entry["categories"] = state["columns"][name]["categories"][:SIGNATURE_CATEGORIES]
+            entry["seen"] = _seen_labels(df[name])
     return entry
+
+
+def _seen_labels(s: pd.Series) -> list[str] | None:
+    """Every label of a column as the recipe reads it (text), so an endpoint can tell a
+    category the model never saw from a rare one; None past SEEN_CATEGORIES labels."""
+    labels = s.dropna().astype("str").unique()
+    return sorted(str(v) for v in labels) if len(labels) <= SEEN_CATEGORIES else None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from shipyard.humanize import count
 from shipyard.monitoring._drift import ColumnDrift, DriftResult
 from shipyard.monitoring._quality import QualityResult
 from shipyard.monitoring._stattests import TESTS
@@ -48,8 +49,9 @@ def drift_alerts(result: DriftResult) -> list[Alert]:
     if result.dataset_drift:
         out.append(Alert(
             "drift", "dataset_drift", None, result.share_drifted, result.drift_share,
-            f"Dataset drift: {len(result.drifted_columns)} of {result.n_tested} tested columns "
-            f"drifted ({result.share_drifted:.0%}, threshold {result.drift_share:.0%}).",
+            f"Dataset drift: {len(result.drifted_columns)} of "
+            f"{count(result.n_tested, 'tested column')} drifted ({result.share_drifted:.0%}, "
+            f"threshold {result.drift_share:.0%}).",
         ))
     return out
 

@@ -22,7 +22,7 @@ from shipyard.errors import InvalidRequest
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
 #: Columns the serving data capture adds to every row (see ``shipyard.serving``).
-CAPTURE_META = ("inference_id", "timestamp", "variant")
+CAPTURE_META = ("inference_id", "timestamp", "variant", "unseen")
 #: A string column with more distinct values than this is treated as an identifier.
 MAX_CATEGORIES = 1000
 #: Mean length (characters) above which strings with spaces are free text.

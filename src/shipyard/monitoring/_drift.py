@@ -55,6 +55,10 @@ PLOT_CATEGORIES = 20
 #: A few-valued numeric column compared value by value unless the window has more values.
 MAX_NEW_VALUES = 200
 
+#: A column not tested, by its short word: the kinds never tested, and the other reasons.
+SKIPS = ("skipped by options", "identifier", "text", "datetime", "not in the window",
+         "no baseline values", "constant", "not numbers", "too few rows")
+
 _SKIP_KINDS = {
     "identifier": "identifiers name rows; their values are not expected to repeat",
     "text": "free text has no distribution to compare value by value",
@@ -134,6 +138,9 @@ class ColumnDrift:
     n_reference: int = 0
     n_current: int = 0
     distribution: dict[str, Any] | None = None
+    #: Why the column was not tested, as a short word for tables (``reason`` says it in
+    #: full): one of :data:`SKIPS`.
+    skip: str | None = None
 
     @property
     def tested(self) -> bool:
@@ -233,32 +240,35 @@ def _column_drift(baseline: Baseline, name: str, stats: Mapping[str, Any],
                        n_reference=int(stats["count"]))
     series = column(frame, name)
 
-    def skipped(reason: str, n_current: int = 0) -> ColumnDrift:
-        return ColumnDrift(**{**asdict(head), "reason": reason, "n_current": n_current})
+    def skipped(skip: str, reason: str, n_current: int = 0) -> ColumnDrift:
+        return ColumnDrift(**{**asdict(head), "reason": reason, "n_current": n_current,
+                              "skip": skip})
 
     if name in opts.skip:
-        return skipped("skipped by the drift options")
+        return skipped("skipped by options", "skipped by the drift options")
     if kind in _SKIP_KINDS:
-        return skipped(f"{kind} column: {_SKIP_KINDS[kind]}")
+        return skipped(kind, f"{kind} column: {_SKIP_KINDS[kind]}")
     if series is None:
-        return skipped("not in the current data (the data-quality check reports it)")
+        return skipped("not in the window",
+                       "not in the current data (the data-quality check reports it)")
     if head.n_reference == 0:
-        return skipped("the baseline has no values in this column")
+        return skipped("no baseline values", "the baseline has no values in this column")
     if int(stats.get("distinct") or 0) <= 1:
-        return skipped("constant in the baseline; the data-quality checks watch its value")
+        return skipped("constant",
+                       "constant in the baseline; the data-quality checks watch its value")
     if kind == "numeric":
         values, bad, example = coerce_numeric(series)
         if bad:
-            return skipped(f"{bad} current values are not numbers, e.g. {example!r} (see the "
-                           "data-quality check)")
+            return skipped("not numbers", f"{bad} current values are not numbers, e.g. "
+                           f"{example!r} (see the data-quality check)")
         cur = sorted_finite(values)
         n_cur = int(cur.size)
     else:
         counts = category_counts(series, boolean=kind == "boolean")
         n_cur = sum(counts.values())
     if n_cur < opts.min_rows:
-        return skipped(f"only {n_cur} current values, fewer than min_rows={opts.min_rows}",
-                       n_cur)
+        return skipped("too few rows", f"only {n_cur} current values, fewer than "
+                       f"min_rows={opts.min_rows}", n_cur)
     reference = baseline.reference_values(name) if kind == "numeric" else None
     test = _choose(name, stats, opts, has_sample=reference is not None and reference.size > 0)
     threshold = float(opts.column_thresholds.get(name, opts.thresholds.get(test.name,

@@ -47,6 +47,8 @@ def render_html(report: MonitoringReport, *, full_page: bool = True,
     parts = [_summary(report), _alerts(report)]
     if report.quality is not None:
         parts.append(_quality(report))
+    if report.unseen_categories and report.unseen_categories.get("rows"):
+        parts.append(_unseen(report.unseen_categories))
     if report.drift is not None:
         parts.append(_drift(report.drift))
     if report.model_quality is not None:
@@ -108,6 +110,17 @@ def _quality(r: MonitoringReport) -> str:
         f"<td>{e(_brief(v.expected))}</td></tr>" for v in q.violations)
     return (head + "</p><table><tr><th>column</th><th>check</th><th>observed</th>"
             f"<th>expected</th></tr>{rows}</table>")
+
+
+def _unseen(u: dict[str, Any]) -> str:
+    rows = "".join(
+        f"<tr><td>{e(name)}</td><td>{c['rows']:,}</td><td>{c['share']:.2%}</td><td>"
+        f"{e(', '.join(f'{v} ({n:,})' for v, n in c['values'].items()))}</td></tr>"
+        for name, c in u.get("columns", {}).items())
+    return (f"<h2>Categories the model never saw</h2><p>{u['rows']:,} rows "
+            f"({u['share']:.2%}) held a category absent from the model's training data; "
+            "its predictions there are guesses.</p><table><tr><th>column</th><th>rows</th>"
+            f"<th>share</th><th>categories</th></tr>{rows}</table>")
 
 
 def _drift(d: DriftResult) -> str:

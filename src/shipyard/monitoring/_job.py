@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidRequest
+from shipyard.humanize import count, number
 from shipyard.runtime import _contract as c
 
 #: The baseline rows the model scores for prediction drift, at most (seeded sample).
@@ -50,6 +52,23 @@ def baseline_inputs(frame: Any, signature: list[str], exclude: list[str]) -> Any
     return frame[keep]
 
 
+def model_inputs(pipeline: Any) -> list[str]:
+    """The input columns the model reads (the signature without those its recipe drops)."""
+    return [str(e["name"]) for e in pipeline.input_signature if e.get("required", True)]
+
+
+def window_columns(window: Any, inputs: list[str]) -> Any:
+    """The window without input columns the model never reads: they raise no alert.
+
+    Kept: the model's inputs (also as the capture's ``input.<name>``), its outputs and
+    the capture's own columns. A dataset version checked as a window may hold anything.
+    """
+    from shipyard.monitoring._common import CAPTURE_META, is_output
+
+    wanted = set(inputs) | {f"input.{n}" for n in inputs} | set(CAPTURE_META)
+    return window[[c for c in window.columns if c in wanted or is_output(str(c))]]
+
+
 def main(job_dir: Path) -> None:
     """Run one monitoring pass; raise :class:`InvalidRequest` when the inputs do not fit."""
     import numpy as np
@@ -61,7 +80,7 @@ def main(job_dir: Path) -> None:
     from shipyard.monitoring._drift import DriftOptions
     from shipyard.monitoring._html import render_html
     from shipyard.monitoring._model_quality import MetricThreshold, model_quality
-    from shipyard.monitoring._report import build_report
+    from shipyard.monitoring._report import MonitoringReport, build_report
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
@@ -69,14 +88,20 @@ def main(job_dir: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     config = json.loads((job_dir / c.CONFIG_DIR / CONFIG_NAME).read_text(encoding="utf-8"))
     pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
-    signature = [str(e["name"]) for e in pipeline.input_signature]
+    signature = model_inputs(pipeline)
+    labels_only = bool(config.get("labels_only"))
 
     reference = _read_channel(job_dir, "baseline")
     window = _read_channel(job_dir, "current")
     if reference is None or window is None:
         raise InvalidRequest("The monitoring job needs the baseline and current channels.")
-    print(f"monitor {config.get('monitor')}: baseline {len(reference)} rows, window "
-          f"{len(window)} rows, model {config.get('model')}", flush=True)
+    if labels_only:
+        print(f"monitor {config.get('monitor')}: no new traffic; scoring the labels uploaded "
+              f"since the last run, model {config.get('model')}", flush=True)
+        window = window.iloc[0:0]
+    else:
+        print(f"monitor {config.get('monitor')}: baseline {count(len(reference), 'row')}, "
+              f"window {count(len(window), 'row')}, model {config.get('model')}", flush=True)
 
     if "prediction" not in window.columns and len(window):
         # A dataset version, not a capture: the model scores it, for prediction drift.
@@ -84,14 +109,17 @@ def main(job_dir: Path) -> None:
         inputs = baseline_inputs(window, signature, exclude)
         window = pd.concat([window.drop(columns=exclude, errors="ignore").reset_index(drop=True),
                             _model_outputs(pipeline, inputs)], axis=1)
-    base = baseline_inputs(reference, signature, list(config.get("exclude") or []))
-    if len(base) > PREDICTION_SAMPLE_ROWS:
-        base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)
-    outputs = _model_outputs(pipeline, base)
-    baseline = compute_baseline(pd.concat([base.reset_index(drop=True), outputs], axis=1))
-    if config.get("constraints"):
-        baseline = baseline.with_constraints(merge_constraints(
-            config["constraints"], baseline.constraints, list(outputs.columns)))
+    window = window_columns(window, signature)
+    baseline = None
+    if not labels_only:
+        base = baseline_inputs(reference, signature, list(config.get("exclude") or []))
+        if len(base) > PREDICTION_SAMPLE_ROWS:
+            base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)
+        outputs = _model_outputs(pipeline, base)
+        baseline = compute_baseline(pd.concat([base.reset_index(drop=True), outputs], axis=1))
+        if config.get("constraints"):
+            baseline = baseline.with_constraints(merge_constraints(
+                config["constraints"], baseline.constraints, list(outputs.columns)))
 
     quality = None
     truth = _read_channel(job_dir, "ground_truth")
@@ -108,14 +136,23 @@ def main(job_dir: Path) -> None:
             window=config.get("quality_window") or "1D",
             baseline_metrics=config.get("baseline_metrics") or None, thresholds=thresholds,
             min_rows=int(config.get("min_labelled_rows") or 30))
-        print(f"model quality: {quality.n_matched} of {len(scored)} predictions labelled",
+        print(f"model quality: {number(quality.n_matched)} of "
+              f"{count(len(scored), 'prediction')} labelled",
               flush=True)
 
-    report = build_report(baseline, window, drift=DriftOptions.from_dict(config.get("drift")),
-                          model_quality=quality, meta={
-                              k: config.get(k) for k in ("monitor", "endpoint", "model",
-                                                         "window_start", "window_end",
-                                                         "baseline_dataset")})
+    meta = {k: config.get(k) for k in ("monitor", "endpoint", "model", "window_start",
+                                       "window_end", "baseline_dataset")}
+    if baseline is None:
+        # No traffic to test for drift or quality: the labels that arrived are the news.
+        meta["note"] = "no new traffic since the last run; labels uploaded since are scored"
+        report = MonitoringReport(
+            created_at=datetime.now(UTC).isoformat(), n_baseline_rows=len(reference),
+            n_current_rows=0, model_quality=quality,
+            alerts=tuple(quality.alerts) if quality else (), meta=meta)
+    else:
+        report = build_report(baseline, window,
+                              drift=DriftOptions.from_dict(config.get("drift")),
+                              model_quality=quality, meta=meta)
     doc = report.to_dict()
     tmp = out / (REPORT_FILE + ".tmp")
     tmp.write_text(json.dumps(doc, default=_json_default), encoding="utf-8")
@@ -131,7 +168,7 @@ def main(job_dir: Path) -> None:
                 runtime.log_metric(name, float(value))
     for alert in report.alerts:
         print(f"ALERT {alert.kind}: {alert.message}", flush=True)
-    print(f"{len(report.alerts)} alert(s)", flush=True)
+    print(count(len(report.alerts), "alert"), flush=True)
 
 
 def merge_constraints(user: dict[str, Any], suggested: dict[str, Any],
@@ -140,6 +177,10 @@ def merge_constraints(user: dict[str, Any], suggested: dict[str, Any],
     outputs' kind and presence: their distribution is prediction drift's business, so they
     get no range or category domain here."""
     columns = dict(user.get("columns") or {})
+    known = suggested.get("columns", {})
+    if known:
+        # A column the baseline no longer watches (one the model never reads) is not checked.
+        columns = {name: entry for name, entry in columns.items() if name in known}
     for name in outputs:
         if name not in columns and name in suggested.get("columns", {}):
             entry = suggested["columns"][name]

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.humanize import count as counted
+from shipyard.humanize import number
 from shipyard.monitoring._common import (
     CAPTURE_META,
     as_frame,
@@ -125,7 +127,8 @@ def _check_column(name: str, series: pd.Series, rules: Mapping[str, Any],
             out.append(Violation(
                 name, "type", {"dtype": str(series.dtype), "not_numbers": bad,
                                "example": example}, "numeric",
-                f"Column {name!r} should be numeric but {bad} of {n} values are not numbers, "
+                f"Column {name!r} should be numeric but {number(bad)} of "
+                f"{counted(n, 'value')} {'is not a number' if bad == 1 else 'are not numbers'}, "
                 f"e.g. {example!r}.",
             ))
         missing = int(np.count_nonzero(~np.isfinite(values))) - bad
@@ -145,8 +148,8 @@ def _check_column(name: str, series: pd.Series, rules: Mapping[str, Any],
     if floor is not None and n and completeness < floor:
         out.append(Violation(
             name, "completeness", num(completeness), floor,
-            f"Column {name!r} is {completeness:.2%} complete ({missing} of {n} missing); the "
-            f"constraints expect at least {floor:.2%}.",
+            f"Column {name!r} is {completeness:.2%} complete ({number(missing)} of "
+            f"{number(n)} missing); the constraints expect at least {floor:.2%}.",
         ))
     return out
 
@@ -170,8 +173,9 @@ def _range(name: str, values: np.ndarray, rules: Mapping[str, Any], tolerance: f
                 "max": num(finite.max())}
     return [Violation(
         name, "out_of_range", observed, {"min": lo, "max": hi, "max_share": tolerance},
-        f"Column {name!r} has {count} values ({share:.2%}) outside [{lo}, {hi}] (observed "
-        f"{finite.min():g} to {finite.max():g}); at most {tolerance:.2%} may be.",
+        f"Column {name!r} has {counted(count, 'value')} ({share:.2%}) outside [{number(lo)}, "
+        f"{number(hi)}] (observed {number(float(finite.min()))} to "
+        f"{number(float(finite.max()))}); at most {tolerance:.2%} may be.",
     )]
 
 
@@ -192,7 +196,7 @@ def _unseen(name: str, counts: Mapping[str, int], allowed: list[str], tolerance:
         name, "unseen_category",
         {"share": share, "count": count, "categories": len(new), "examples": examples},
         {"allowed": len(allowed), "max_share": tolerance},
-        f"Column {name!r} has {count} values ({share:.2%}) in {len(new)} categories the "
-        f"baseline never saw, e.g. {', '.join(repr(e) for e in examples)}; at most "
-        f"{tolerance:.2%} may be.",
+        f"Column {name!r} has {counted(count, 'value')} ({share:.2%}) in "
+        f"{counted(len(new), 'category')} the baseline never saw, e.g. "
+        f"{', '.join(repr(e) for e in examples)}; at most {tolerance:.2%} may be.",
     )]

@@ -21,6 +21,7 @@ from shipyard.monitoring._common import as_frame
 from shipyard.monitoring._drift import DriftOptions, DriftResult, compute_drift
 from shipyard.monitoring._model_quality import ModelQualityResult
 from shipyard.monitoring._quality import QualityResult, check_quality
+from shipyard.monitoring._unseen import unseen_categories
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class MonitoringReport:
     model_quality: ModelQualityResult | None = None
     alerts: tuple[Alert, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Categories the model never saw, met at invocation (see ``_unseen``); None: not known.
+    unseen_categories: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON snapshot of the run."""
@@ -47,6 +50,7 @@ class MonitoringReport:
             "drift": self.drift.to_dict() if self.drift else None,
             "model_quality": self.model_quality.to_dict() if self.model_quality else None,
             "alerts": [a.to_dict() for a in self.alerts],
+            "unseen_categories": copy.deepcopy(self.unseen_categories),
             "meta": copy.deepcopy(self.meta),
         }
 
@@ -73,6 +77,7 @@ class MonitoringReport:
                                if doc.get("model_quality") else None),
                 alerts=tuple(Alert.from_dict(a) for a in doc.get("alerts") or ()),
                 meta=copy.deepcopy(dict(doc.get("meta") or {})),
+                unseen_categories=copy.deepcopy(doc.get("unseen_categories")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidRequest(f"The monitoring report is damaged ({type(exc).__name__}: "
@@ -111,5 +116,5 @@ def build_report(baseline: Baseline, current: Any, *, drift: DriftOptions | None
     return MonitoringReport(
         created_at=when, n_baseline_rows=baseline.n_rows, n_current_rows=len(frame),
         quality=q, drift=d, model_quality=model_quality, alerts=tuple(alerts),
-        meta=copy.deepcopy(dict(meta or {})),
+        meta=copy.deepcopy(dict(meta or {})), unseen_categories=unseen_categories(frame),
     )

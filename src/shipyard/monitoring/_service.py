@@ -37,6 +37,17 @@ from shipyard.monitoring._baseline import compute_baseline
 from shipyard.monitoring._constraints import validate_constraints
 from shipyard.monitoring._drift import DriftOptions
 from shipyard.monitoring._model_quality import MetricThreshold
+from shipyard.monitoring._runs import (
+    SCHEDULE_KIND,
+    ground_truth_dataset,
+    held_out_metrics,
+    model_inputs,
+    new_labels,
+    no_data,
+    parse_ref,
+    register_monitor_kind,
+    run_summary,
+)
 from shipyard.monitoring._webhooks import check_webhook_url, post_webhook
 from shipyard.names import check_name
 from shipyard.settings import Settings
@@ -53,15 +64,15 @@ from shipyard.store import (
 
 log = logging.getLogger("shipyard.monitoring")
 
-#: Schedule kind of monitor runs, and the prefix of their schedule names.
-SCHEDULE_KIND = "monitor"
 #: Baseline rows read on the server to compute the stored statistics, at most.
 BASELINE_ROWS = 200_000
 TERMINAL = ("Completed", "Failed", "Stopped")
 CONFIG_KEYS = ("drift", "thresholds", "quality_window", "quality_lookback", "label_key",
                "label_column", "min_labelled_rows")
-#: Instances write captured rows every second or so: a run's window ends this long before
-#: now, so a row still in an instance's buffer is read by the next run, never skipped.
+#: Instances write captured rows every second or so: a scheduled run's window ends this long
+#: before now, so a row still in an instance's buffer is read by the next run, never
+#: skipped. A manual run instead asks the instances to write their buffers first and reads
+#: up to the moment it was asked.
 CAPTURE_SETTLE_SECONDS = 5.0
 #: How far back a run looks for predictions to score against ground truth, by default.
 QUALITY_LOOKBACK = "7d"
@@ -77,10 +88,6 @@ def window_dataset(monitor: str) -> str:
 
 def predictions_dataset(monitor: str) -> str:
     return f"{monitor}.predictions"
-
-
-def ground_truth_dataset(endpoint: str) -> str:
-    return f"{endpoint}.ground-truth"
 
 
 class MonitorService:
@@ -109,7 +116,7 @@ class MonitorService:
         check_name(name, "monitor name")
         ep = self.endpoints.get(endpoint)  # NotFound → 404
         model = self._model_of(ep)
-        dataset, version = _parse_ref(baseline)
+        dataset, version = parse_ref(baseline)
         rec = self.datasets.version(dataset, version)  # NotFound → 404
         settings = self._config(config or {})
         if every or cron:
@@ -123,9 +130,10 @@ class MonitorService:
 
             parse_spec(dict(retrain))  # refuse a spec that could never run, now
         manifest = model["manifest"]
-        signature = [str(e["name"]) for e in manifest.get("input_signature") or []]
+        signature = model_inputs(manifest.get("input_signature") or [])
         target = manifest.get("target")
         table = self.datasets.read_table(dataset, rec.version)
+        # Only what the model reads: a column it never reads raises no alert.
         keep = [n for n in signature if n in table.column_names and n != target]
         if not keep:
             raise InvalidRequest(
@@ -222,30 +230,56 @@ class MonitorService:
     # -- runs ---------------------------------------------------------------------------------
     def run(self, name: str, trigger: str = "manual", actor: str | None = None,
             end: datetime | None = None) -> MonitorRunRecord:
-        """Snapshot the captured window since the last run and submit its monitoring job."""
+        """Snapshot the captured window since the last run and submit its monitoring job.
+
+        A manual run reads everything answered until the moment it was asked (the
+        endpoint's instances write their capture buffers first); a scheduled one reads up
+        to :data:`CAPTURE_SETTLE_SECONDS` ago. With no new traffic but labels uploaded
+        since the last run, the job scores them alone; with neither, the run is NoData
+        and its summary says why.
+        """
         from shipyard.serving import read_capture
 
         with self._runs:  # two runs of one monitor must not read overlapping windows
             mon = self.repo.get(name)
             start = self.repo.last_window_end(name)
+            if end is None and trigger == "manual":
+                end = utcnow()
+                self._flush(mon.endpoint)
             end = end or utcnow() - timedelta(seconds=CAPTURE_SETTLE_SECONDS)
+            if start is not None and end < start:  # a scheduled run just after a manual one
+                end = start
             run = self.repo.add_run(name, trigger, start, end)
             try:
                 frame = read_capture(self.settings.home / "endpoints" / mon.endpoint /
                                      "capture", start, end)
                 if frame.empty:
-                    return self.repo.update_run(
-                        name, run.seq, status="NoData", finished_at=utcnow(), summary={
-                            "rows": 0, "note": "No captured invocations in the window; "
-                            "check the endpoint's capture percentage."})
+                    job, truth = (self._submit(mon, run, None, actor)
+                                  if new_labels(self.repo, self.datasets, mon) is not None
+                                  else (None, None))
+                    if job is None:
+                        why = no_data(self.repo, self.endpoints, mon, run)
+                        return self.repo.update_run(name, run.seq, status="NoData",
+                                                    finished_at=utcnow(), summary=why)
+                    return self.repo.update_run(name, run.seq, status="Running", job_id=job.id,
+                                                summary={"rows": 0, "labels_only": True,
+                                                         "ground_truth_version": truth})
                 window_version = self._ingest_frame(window_dataset(name), frame, "replace",
                                                     actor)
-                job = self._submit(mon, run, f"{window_dataset(name)}:{window_version}", actor)
+                job, truth = self._submit(mon, run, f"{window_dataset(name)}:{window_version}",
+                                          actor)
             except ShipyardError as exc:
                 return self.repo.update_run(name, run.seq, status="Failed", error=exc.message,
                                             finished_at=utcnow())
             return self.repo.update_run(name, run.seq, status="Running", job_id=job.id,
-                                        summary={"rows": len(frame)})
+                                        summary={"rows": len(frame),
+                                                 "ground_truth_version": truth})
+
+    def _flush(self, endpoint: str) -> None:
+        """Have the endpoint's instances write their captured rows now (a manual run)."""
+        supervisor = getattr(self.endpoints, "supervisor", None)
+        if supervisor is not None:
+            supervisor.flush_capture(endpoint)
 
     def check_dataset(self, name: str, dataset: str, actor: str | None = None
                       ) -> MonitorRunRecord:
@@ -254,12 +288,12 @@ class MonitorService:
         The model scores the rows, so prediction drift is reported too; the window chain
         of the capture runs is not touched.
         """
-        ds, version = _parse_ref(dataset)
+        ds, version = parse_ref(dataset)
         rec = self.datasets.version(ds, version)  # NotFound → 404
         mon = self.repo.get(name)
         run = self.repo.add_run(name, "dataset", None, utcnow())
         try:
-            job = self._submit(mon, run, f"{ds}:{rec.version}", actor, labels=False)
+            job, _ = self._submit(mon, run, f"{ds}:{rec.version}", actor, labels=False)
         except ShipyardError as exc:
             return self.repo.update_run(name, run.seq, status="Failed", error=exc.message,
                                         finished_at=utcnow())
@@ -267,13 +301,20 @@ class MonitorService:
                                     summary={"rows": rec.num_rows, "dataset": f"{ds}:"
                                              f"{rec.version}"})
 
-    def _submit(self, mon: MonitorRecord, run: MonitorRunRecord, current: str,
-                actor: str | None, labels: bool = True) -> Any:
+    def _submit(self, mon: MonitorRecord, run: MonitorRunRecord, current: str | None,
+                actor: str | None, labels: bool = True) -> tuple[Any, int | None]:
+        """Submit the run's monitoring job; the job and the ground-truth version it scores.
+
+        ``current`` None: no new traffic, only labels to score (the job then reads the
+        predictions of the lookback as its window and reports model quality alone); None
+        is returned for the job when there are no predictions to score either.
+        """
         ep = self.endpoints.get(mon.endpoint)
         model = self._model_of(ep)
         manifest = model["manifest"]
-        inputs = {"baseline": f"{mon.baseline['dataset']}:{mon.baseline['version']}",
-                  "current": current}
+        inputs = {"baseline": f"{mon.baseline['dataset']}:{mon.baseline['version']}"}
+        if current is not None:
+            inputs["current"] = current
         try:
             truth = self.datasets.version(ground_truth_dataset(mon.endpoint)) if labels \
                 else None
@@ -285,6 +326,10 @@ class MonitorService:
             if version is not None:
                 inputs["ground_truth"] = f"{ground_truth_dataset(mon.endpoint)}:{truth.version}"
                 inputs["predictions"] = f"{predictions_dataset(mon.name)}:{version}"
+        if current is None:
+            if "predictions" not in inputs:
+                return None, None
+            inputs["current"] = inputs["predictions"]  # the job reads no drift window
         problem = manifest.get("problem_type")
         settings = {
             "monitor": mon.name, "endpoint": mon.endpoint,
@@ -295,14 +340,15 @@ class MonitorService:
             "problem_type": problem if problem in ("binary", "multiclass", "regression")
             else None,
             "classes": manifest.get("classes") or [],
-            "baseline_metrics": _test_metrics(model["metrics"]),
+            "baseline_metrics": held_out_metrics(model["metrics"]),
+            "labels_only": current is None,
             **{k: mon.config[k] for k in CONFIG_KEYS if k in mon.config},
         }
         job, _ = self.jobs.submit({
             "kind": "monitoring", "name": f"{mon.name}.run-{run.seq}",
             "model": model["ref"], "inputs": inputs, "monitor": settings,
             "tags": {"monitor": mon.name, "endpoint": mon.endpoint}}, actor)
-        return job
+        return job, int(truth.version) if "ground_truth" in inputs and truth else None
 
     def _predictions(self, mon: MonitorRecord, run: MonitorRunRecord) -> int | None:
         """Snapshot the predictions captured over the quality lookback (None: there are none)."""
@@ -415,7 +461,7 @@ class MonitorService:
                                  error=job.message or job.reason or job.status)
             return
         report = json.loads(self.artifacts.read_bytes(report_entry["sha256"]))
-        summary = _summary(report, run.summary)
+        summary = run_summary(report, run.summary)
         run = self.repo.update_run(run.monitor, run.seq, status="Completed", summary=summary,
                                    report_key=report_entry["sha256"],
                                    html_key=html_entry["sha256"],
@@ -458,51 +504,4 @@ class MonitorService:
                              error=exc.message)
 
 
-def _parse_ref(ref: str) -> tuple[str, int | None]:
-    name, _, version = str(ref).partition(":")
-    if version and not version.isdigit():
-        raise InvalidRequest(f"A dataset reference is NAME or NAME:VERSION; got {ref!r}.")
-    return name, int(version) if version else None
-
-
-def _test_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The model's held-out metrics (test split, else validation) as the quality baseline."""
-    for split in ("test", "validation"):
-        if isinstance(metrics.get(split), Mapping):
-            return dict(metrics[split])
-    return {}
-
-
-def _summary(report: Mapping[str, Any], before: Mapping[str, Any]) -> dict[str, Any]:
-    drift = report.get("drift") or {}
-    quality = report.get("quality") or {}
-    mq = report.get("model_quality") or {}
-    return {
-        "rows": report.get("n_current_rows", before.get("rows")),
-        "alerts": [a.get("message") for a in report.get("alerts") or []],
-        "drifted_columns": drift.get("drifted_columns") or [],
-        "drift_share": drift.get("share_drifted"),
-        "dataset_drift": drift.get("dataset_drift"),
-        "violations": len(quality.get("violations") or []),
-        "model_quality": mq.get("overall") or {},
-        "labelled": mq.get("n_matched"),
-    }
-
-
-def register_monitor_kind(scheduler: Any, monitors: MonitorService) -> None:
-    """Schedules of kind ``monitor`` run a monitor; the target names it."""
-
-    def validate(target: dict[str, Any]) -> dict[str, Any]:
-        if set(target) != {"monitor"}:
-            raise InvalidRequest('A monitor schedule\'s target is {"monitor": NAME}.')
-        monitors.get(str(target["monitor"]))
-        return {"monitor": str(target["monitor"])}
-
-    def fire(ctx: Any) -> str | None:
-        run = monitors.run(ctx.target["monitor"], "schedule", ctx.actor)
-        if run.status == "Failed":
-            raise InvalidRequest(run.error or "the monitor run failed")
-        return run.job_id
-
-    scheduler.register(SCHEDULE_KIND, fire, validate)
-
+__all__ = ["SCHEDULE_KIND", "MonitorService", "ground_truth_dataset", "register_monitor_kind"]

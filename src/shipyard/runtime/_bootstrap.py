@@ -8,7 +8,9 @@ folder. The bootstrap knows no kind: script mode is just another entry
 
 A failure is written to ``output/failure`` (first line the reason, then a message)
 so the supervisor can tell a script error from an out-of-memory error from a lost
-worker; the traceback itself goes to the job log like everything the job prints.
+worker. The message is one sentence (:mod:`shipyard.runtime._failure`: the last frame
+of the user's code and the exception line); the traceback itself goes to the job log
+like everything the job prints.
 The exit code is written to ``exit_code`` as the bootstrap returns, for an executor
 that can no longer wait for the process (see docs/architecture.md, "Recovery").
 """
@@ -26,21 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.runtime import _contract as c
+from shipyard.runtime._failure import failure_sentence
 from shipyard.runtime._heartbeat import Heartbeat
 from shipyard.runtime._logmetrics import LogMetricScanner
-
-#: How many lines of a traceback the failure message keeps.
-TAIL_LINES = 20
 
 
 def write_failure(job_dir: Path, reason: str, message: str) -> None:
     path = job_dir / c.FAILURE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{reason}\n{message}\n", encoding="utf-8")
-
-
-def tail(text: str) -> str:
-    return "\n".join(text.rstrip().splitlines()[-TAIL_LINES:])
 
 
 def main(argv: list[str]) -> int:
@@ -111,16 +107,14 @@ def _run_entry(job_dir: Path, config: dict[str, Any]) -> int:
             return code
         return int(result or 0)
     except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
+        sys.stderr.write(traceback.format_exc())
         write_failure(job_dir, c.MEMORY_LIMIT,
                       f"{what} ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory or give it less data at a time.\n" + tail(text))
+                      "resources.memory or give it less data at a time.")
         return 1
-    except BaseException:  # noqa: BLE001 - reported as the job's failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, tail(text))
+    except BaseException as exc:  # noqa: BLE001 - reported as the job's failure
+        sys.stderr.write(traceback.format_exc())
+        write_failure(job_dir, c.SCRIPT_ERROR, failure_sentence(exc, what=what))
         return 1
     finally:
         sys.stdout.flush()

@@ -16,7 +16,8 @@ import traceback
 from pathlib import Path
 
 from shipyard.runtime import _contract as c
-from shipyard.runtime._bootstrap import tail, write_failure
+from shipyard.runtime._bootstrap import write_failure
+from shipyard.runtime._failure import failure_sentence, user_frame
 
 
 def main(job_dir: Path) -> int:
@@ -36,17 +37,17 @@ def main(job_dir: Path) -> int:
             write_failure(job_dir, c.SCRIPT_ERROR,
                           f"The script exited with code {code}{detail}.")
         return code
-    except MemoryError:
-        text = traceback.format_exc()
-        sys.stderr.write(text)
+    except MemoryError as exc:
+        sys.stderr.write(traceback.format_exc())
+        where = user_frame(exc, job_dir / c.CODE_DIR)
+        at = f" at {where}" if where else ""
         write_failure(job_dir, c.MEMORY_LIMIT,
-                      "The script ran out of memory (MemoryError); ask for more memory in "
-                      "resources.memory or use less.\n" + tail(text))
+                      f"The script ran out of memory (MemoryError){at}; ask for more memory "
+                      "in resources.memory or use less.")
         return 1
-    except BaseException:  # noqa: BLE001 - any error of the user's script is its failure
-        text = traceback.format_exc()
-        sys.stderr.write(text)
-        write_failure(job_dir, c.SCRIPT_ERROR, tail(text))
+    except BaseException as exc:  # noqa: BLE001 - any error of the user's script is its failure
+        sys.stderr.write(traceback.format_exc())
+        write_failure(job_dir, c.SCRIPT_ERROR, failure_sentence(exc, job_dir / c.CODE_DIR))
         return 1
     finally:
         sys.stdout.flush()

@@ -21,6 +21,7 @@ from shipyard.sandbox._sandbox import (
     View,
     check_query,
     keep_warm,
+    path_references,
     quote_identifier,
     run,
     table_references,
@@ -29,5 +30,6 @@ from shipyard.sandbox._sandbox import (
 
 __all__ = [
     "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_SECONDS", "Limits", "QueryResult", "Sources", "View",
-    "check_query", "keep_warm", "quote_identifier", "run", "table_references", "write_parquet",
+    "check_query", "keep_warm", "path_references", "quote_identifier", "run", "table_references",
+    "write_parquet",
 ]

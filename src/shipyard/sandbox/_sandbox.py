@@ -41,6 +41,10 @@ FORMATS = ("parquet", "csv", "json")
 _ALLOWED_TYPES = {duckdb.StatementType.SELECT}
 _SPACE = re.compile(r"\s+")
 _DENIED = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
+_LEADING_WORDS = re.compile(r"[A-Za-z_]+")
+#: First words named with what follows them (``CREATE VIEW``), and words between them.
+_TAKES_OBJECT = frozenset({"CREATE", "DROP", "ALTER", "FORCE"})
+_MODIFIERS = frozenset({"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "IF", "NOT", "EXISTS"})
 
 
 def quote_identifier(name: str) -> str:
@@ -187,13 +191,29 @@ def check_query(query: str) -> str:
         raise InvalidRequest(f"Send exactly one statement; the query holds {len(statements)}.")
     statement = statements[0]
     if statement.type not in _ALLOWED_TYPES:
-        kind = statement.type.name
+        kind = statement_name(str(statement.query), statement.type.name)
         article = "an" if kind[:1] in "AEIOU" else "a"
         raise InvalidRequest(
             f"Only read-only queries run here (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE); "
             f"this is {article} {kind} statement, which is refused."
         )
     return str(statement.query).strip().rstrip(";")
+
+
+def statement_name(text: str, kind: str) -> str:
+    """The statement as the user wrote it (``INSTALL``, ``FORCE INSTALL``, ``CREATE OR
+    REPLACE VIEW``), not DuckDB's statement type, which files INSTALL under LOAD and BEGIN
+    under TRANSACTION; ``kind`` when the text starts otherwise (``WITH … INSERT``)."""
+    words = [w.upper() for w in _LEADING_WORDS.findall(text.lstrip(" \t\r\n("))[:6]]
+    if not words or words[0] in ("WITH", "FROM"):
+        return kind
+    name = [words[0]]
+    if words[0] in _TAKES_OBJECT:
+        for word in words[1:]:
+            name.append(word)
+            if word not in _MODIFIERS:
+                break
+    return " ".join(name)
 
 
 def table_references(query: str) -> set[tuple[str, str]]:
@@ -203,7 +223,52 @@ def table_references(query: str) -> set[tuple[str, str]]:
     opens no file; names of common table expressions are among them, which is
     harmless to a caller that only looks names up.
     """
-    statement = check_query(query)
+    tree = _parse_tree(check_query(query))
+    found: set[tuple[str, str]] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                found.add((str(node.get("schema_name") or ""), str(node["table_name"])))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def path_references(query: str) -> set[str]:
+    """Every string in ``query`` that names a file or folder: the arguments of file readers
+    (``read_csv('/srv/lake/x.csv')``, ``glob(…)``, lists of paths) and paths used as
+    tables (``FROM '/srv/lake/x.csv'``).
+
+    Read from the parse tree, like :func:`table_references`; nothing is opened. The
+    caller decides which of them may be read (by allowing the folders of the catalog
+    locations they lie in); DuckDB then refuses anything outside those folders.
+    """
+    tree = _parse_tree(check_query(query))
+    found: set[str] = set()
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            literal = node.get("literal")
+            if node.get("class") == "CONSTANT" and isinstance(literal, dict) \
+                    and isinstance(literal.get("text"), str) and _looks_like_path(literal["text"]):
+                found.add(literal["text"])
+            if node.get("type") == "BASE_TABLE" and _looks_like_path(str(node.get("table_name"))):
+                found.add(str(node["table_name"]))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith(("/", "~", "./", "../")) or "://" in text
+
+
+def _parse_tree(statement: str) -> dict[str, Any]:
     global _parser
     with _parser_lock:
         if _parser is None:
@@ -216,17 +281,7 @@ def table_references(query: str) -> set[tuple[str, str]]:
     tree = json.loads(row[0]) if row else {}
     if tree.get("error"):
         raise InvalidRequest(f"The query does not parse: {tree.get('error_message')}.")
-    found: set[tuple[str, str]] = set()
-    stack: list[Any] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
-                found.add((str(node.get("schema_name") or ""), str(node["table_name"])))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
+    return dict(tree)
 
 
 def _directory(path: str) -> str:
@@ -295,8 +350,9 @@ def _failure(exc: duckdb.Error, limits: Limits) -> InvalidRequest:
         m = _DENIED.search(text)
         what = f"it reads {m.group(1)!r}, which is" if m else "it reads a file"
         return InvalidRequest(f"The query was refused: {what} outside the registered catalog "
-                              "locations; query catalog tables and datasets by name, or files "
-                              "inside a registered location.")
+                              "locations (symbolic links and '..' are followed first); query "
+                              "catalog tables and datasets by name, or name a file inside a "
+                              "registered location by its path.")
     if isinstance(exc, duckdb.OutOfMemoryException):
         return InvalidRequest(f"The query needs more than the sandbox's {limits.memory_limit} of "
                               f"memory: {text}")

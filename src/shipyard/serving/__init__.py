@@ -5,9 +5,11 @@ it loads the bundle (SHA-256 checked, nothing unpickled), warms it, and answers
 ``POST /invocations`` (JSON records, a single record, ``{"columns", "data"}``,
 ``{"instances"}`` or CSV) and ``GET /health`` under uvicorn, never waiting on the
 control plane. Rows are checked against the model's input signature (4xx naming
-the field), predicted through the whole pipeline (recipe → model → decoded labels)
-— a compiled per-row fast path where it covers the bundle — and a sample is
-captured as Parquet for monitoring::
+the field), a category the model never saw in training is counted (and, per the
+endpoint's ``--unseen-categories``, said in the answer or refused), rows are predicted
+through the whole pipeline (recipe → model → decoded labels) — a compiled per-row fast
+path where it covers the bundle — and a sample is captured as Parquet for monitoring
+(``POST /capture/flush`` writes the buffer at once)::
 
     from shipyard.serving import read_capture
     df = read_capture("capture/", start=datetime(2026, 1, 1))

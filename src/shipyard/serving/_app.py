@@ -1,4 +1,5 @@
-"""The serving instance's ASGI app: ``GET /health`` and ``POST /invocations``, nothing else.
+"""The serving instance's ASGI app: ``POST /invocations``, ``GET /health`` and
+``POST /capture/flush`` (write the captured rows now; a manual monitor run asks for it).
 
 Plain ASGI (no framework on the hot path). The body's media type is checked before
 a byte is read (415), its size before and while reading (413); client mistakes are
@@ -30,7 +31,35 @@ Send = Callable[[Message], Awaitable[None]]
 DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
 #: Requests with more rows than this are predicted off the event loop.
 INLINE_ROWS = 64
+#: How long a capture flush waits for the invocations already in flight to be recorded.
+FLUSH_WAIT_SECONDS = 10.0
+#: Unseen categories kept per column in the instance's counts (the rest are only counted).
+UNSEEN_VALUES_KEPT = 20
 _JSON = [(b"content-type", b"application/json")]
+
+
+@dataclass
+class UnseenCounts:
+    """Categories the model never saw, as this instance met them since it started."""
+
+    mode: str = "warn"
+    rows: int = 0
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, request: dict[str, dict[str, int]], rows: int) -> None:
+        self.rows += rows
+        for column, values in request.items():
+            entry = self.columns.setdefault(column, {"rows": 0, "values": {}})
+            entry["rows"] += sum(values.values())
+            kept = entry["values"]
+            for value, n in values.items():
+                if value in kept or len(kept) < UNSEEN_VALUES_KEPT:
+                    kept[value] = kept.get(value, 0) + n
+
+    def to_dict(self, checked: list[str]) -> dict[str, Any]:
+        return {"mode": self.mode, "checked_columns": checked, "rows": self.rows,
+                "columns": {c: {"rows": e["rows"], "values": dict(e["values"])}
+                            for c, e in self.columns.items()}}
 
 
 @dataclass
@@ -52,6 +81,10 @@ class ServingApp:
         self.capture = capture
         self.started = time.time()
         self._model = {k: v for k, v in config.model.items() if v is not None}
+        self.unseen = UnseenCounts(mode=predictor.unseen_mode)
+        #: Invocations being answered now (a capture flush waits for those it finds).
+        self._active: set[int] = set()
+        self._next = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -85,10 +118,30 @@ class ServingApp:
                 await _error(send, 405, "method_not_allowed", f"Use GET for {path}.")
                 return
             await _respond(send, 200, encode_json(self.health()))
+        elif path == "/capture/flush":
+            if method != "POST":
+                await _error(send, 405, "method_not_allowed", "Use POST for /capture/flush.")
+                return
+            await _respond(send, 200, encode_json(await self.flush_capture()))
         else:
             await _error(send, 404, "not_found",
                          f"No route {path!r}; this endpoint serves POST /invocations and "
                          "GET /health.")
+
+    async def flush_capture(self) -> dict[str, Any]:
+        """Write the captured rows now, including those of the invocations in flight.
+
+        A manual monitor run asks every instance for this, so its window holds everything
+        answered before it asked (a scheduled run instead reads up to a few seconds ago).
+        """
+        if self.capture is None:
+            return {"capture": False, "file": None}
+        pending = set(self._active)
+        deadline = time.monotonic() + FLUSH_WAIT_SECONDS
+        while pending & self._active and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        written = await asyncio.to_thread(self.capture.flush)
+        return {"capture": True, "file": written.name if written else None}
 
     def health(self) -> dict[str, Any]:
         p = self.predictor
@@ -100,9 +153,19 @@ class ServingApp:
                             "required": e.get("required", True)} for e in p.schema.signature],
                 "fast_path": p.fast_reason,
                 "capture_percent": self.capture.percent if self.capture else 0.0,
+                "unseen_categories": self.unseen.to_dict(sorted(p.schema.seen)),
                 "uptime_seconds": round(time.time() - self.started, 3)}
 
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = self._next
+        self._next += 1
+        self._active.add(token)
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self._active.discard(token)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         content_type = length = None
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -136,10 +199,19 @@ class ServingApp:
             doc["labels"] = self.predictor.classes
         doc["model"] = self._model
         headers = [(b"x-inference-id", ids[0].encode())] if len(ids) == 1 else []
+        if prediction.unseen is not None:
+            counts = prediction.unseen_counts()
+            rows = sum(1 for cols in prediction.unseen if cols)
+            self.unseen.add(counts, rows)
+            if self.unseen.mode == "warn":
+                # Answered, and said so: {column: {category: rows}} and the rows in a header.
+                doc["unseen_categories"] = counts
+                headers.append((b"x-shipyard-unseen-categories", str(rows).encode()))
         await _respond(send, 200, encode_json(doc), headers)
         if self.capture is not None:
             self.capture.record(ids, now, prediction.rows, prediction.predictions,
-                                prediction.proba, self.predictor.classes)
+                                prediction.proba, self.predictor.classes,
+                                unseen=prediction.unseen)
 
 
 async def read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:

@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 
 log = logging.getLogger("shipyard.serving")
 
-#: Columns every captured row has, besides the model's inputs and outputs.
-META_COLUMNS = ("inference_id", "timestamp", "variant")
+#: Columns every captured row has, besides the model's inputs and outputs. ``unseen`` names
+#: the columns (comma-separated) whose category the model never saw in training.
+META_COLUMNS = ("inference_id", "timestamp", "variant", "unseen")
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
@@ -59,7 +60,7 @@ def capture_schema(signature: Sequence[dict[str, Any]], task: str,
     """
     reserved = set(META_COLUMNS) | {"prediction"} | {f"probability.{c}" for c in classes}
     fields = [pa.field("inference_id", pa.string()), pa.field("timestamp", _TIMESTAMP),
-              pa.field("variant", pa.string())]
+              pa.field("variant", pa.string()), pa.field("unseen", pa.string())]
     for e in signature:
         name = e["name"] if e["name"] not in reserved else f"input.{e['name']}"
         typ = pa.float64() if e["semantic_type"] in ("numeric", "boolean") else pa.string()
@@ -88,12 +89,14 @@ class CaptureWriter:
         self.flush_seconds = flush_seconds
         self.max_rows = max_rows
         self._names = [(n, column) for n, column in zip(
-            inputs, schema.names[len(META_COLUMNS):], strict=False)]
+            inputs, [c for c in schema.names if c not in META_COLUMNS], strict=False)]
         self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
         self._seq = 0
+        #: One write at a time: the writer thread and a flush asked for over HTTP.
+        self._writing = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -102,7 +105,8 @@ class CaptureWriter:
         self._thread.start()
 
     def record(self, ids: Sequence[str], timestamp: float, rows: Sequence[dict[str, Any]],
-               predictions: Sequence[Any], proba: Any, classes: Sequence[str]) -> None:
+               predictions: Sequence[Any], proba: Any, classes: Sequence[str],
+               unseen: Sequence[tuple[str, ...]] | None = None) -> None:
         """Buffer the sampled rows of one invocation (cheap: the hot path calls it)."""
         if self.percent <= 0:
             return
@@ -112,7 +116,9 @@ class CaptureWriter:
             if not is_sampled(iid, self.percent):
                 continue
             rec: dict[str, Any] = {"inference_id": iid, "timestamp": when,
-                                   "variant": self.variant}
+                                   "variant": self.variant,
+                                   "unseen": ",".join(unseen[i]) if unseen and unseen[i]
+                                   else None}
             row = rows[i]
             for name, column in self._names:
                 v = row.get(name)
@@ -138,15 +144,17 @@ class CaptureWriter:
 
     def flush(self) -> Path | None:
         """Write the buffered rows now; the file written, or None when there was nothing."""
-        with self._lock:
-            batch, self._buffer = self._buffer, []
-        if not batch:
-            return None
-        try:
-            return self._write(batch)
-        except Exception:  # noqa: BLE001 - capture must never take the endpoint down
-            log.exception("capture: writing %d rows to %s failed", len(batch), self.directory)
-            return None
+        with self._writing:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return None
+            try:
+                return self._write(batch)
+            except Exception:  # noqa: BLE001 - capture must never take the endpoint down
+                log.exception("capture: writing %d rows to %s failed", len(batch),
+                              self.directory)
+                return None
 
     def _write(self, batch: list[dict[str, Any]]) -> Path:
         table = pa.Table.from_pylist(batch, schema=self.schema)
@@ -179,6 +187,9 @@ def read_capture(directory: Path | str, start: datetime | None = None,
     if not files:
         return pd.DataFrame(columns=list(META_COLUMNS))
     dataset = ds.dataset(files, format="parquet")
+    if "unseen" not in dataset.schema.names:  # files written before the column existed
+        dataset = ds.dataset(files, format="parquet", schema=dataset.schema.append(
+            pa.field("unseen", pa.string())))
     condition = None
     for bound, op in ((start, "ge"), (end, "lt")):
         if bound is None:

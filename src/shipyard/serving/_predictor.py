@@ -27,6 +27,17 @@ class Prediction:
     probabilities: list[dict[str, float]] | None = None
     #: Probability matrix (rows × classes), for capture.
     proba: np.ndarray | None = field(default=None, repr=False)
+    #: Per row, the columns holding a category the model never saw (None: no row has one).
+    unseen: list[tuple[str, ...]] | None = None
+
+    def unseen_counts(self) -> dict[str, dict[str, int]]:
+        """Column → unseen category → rows holding it, for this request."""
+        out: dict[str, dict[str, int]] = {}
+        for row, columns in zip(self.rows, self.unseen or [], strict=False):
+            for c in columns:
+                values = out.setdefault(c, {})
+                values[str(row[c])] = values.get(str(row[c]), 0) + 1
+        return out
 
 
 class Predictor:
@@ -38,8 +49,11 @@ class Predictor:
             warm-up row and dropped, with a log line, if the two ever disagree).
     """
 
-    def __init__(self, pipeline: InferencePipeline, *, fast: bool = True) -> None:
+    def __init__(self, pipeline: InferencePipeline, *, fast: bool = True,
+                 unseen: str = "warn") -> None:
         self.pipeline = pipeline
+        #: allow | warn | refuse: what a category the model never saw does (see Schema).
+        self.unseen_mode = unseen
         self.task = pipeline.task
         self.classes = list(pipeline.classes or [])
         self.schema = Schema(pipeline.input_signature, pipeline.manifest.get("target"))
@@ -80,9 +94,13 @@ class Predictor:
         """Check ``table`` against the signature and predict every row.
 
         Raises:
-            SchemaError: the rows do not fit the model's input signature (422).
+            SchemaError: the rows do not fit the model's input signature, or hold a
+                category the model never saw while the endpoint refuses those (422).
         """
         rows = self.schema.check(table)
+        unseen = self.schema.unseen(rows)
+        if unseen is not None and self.unseen_mode == "refuse":
+            raise self.schema.refuse_unseen(rows, unseen)
         out = self.fast.outputs(rows) if self.fast is not None else self._general_outputs(rows)
         if self.task == "classification":
             proba = out["proba"]
@@ -90,14 +108,15 @@ class Predictor:
             picks = np.argmax(proba, axis=1).tolist()
             plist = proba.tolist()
             return Prediction(rows, [labels[k] for k in picks],
-                              [dict(zip(labels, p, strict=True)) for p in plist], proba)
+                              [dict(zip(labels, p, strict=True)) for p in plist], proba,
+                              unseen)
         if self.task == "regression":
-            return Prediction(rows, out["value"].tolist())
+            return Prediction(rows, out["value"].tolist(), unseen=unseen)
         frame = self._general_frame(rows)
         result = self.pipeline.predict(frame)
         if len(result.columns) == 1:
-            return Prediction(rows, result.iloc[:, 0].tolist())
-        return Prediction(rows, result.to_dict("records"))
+            return Prediction(rows, result.iloc[:, 0].tolist(), unseen=unseen)
+        return Prediction(rows, result.to_dict("records"), unseen=unseen)
 
     def _general_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         present = [n for n in self.schema.kinds if any(n in r for r in rows)]

@@ -23,6 +23,7 @@ from typing import Any
 
 from shipyard.errors import Unprocessable
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+from shipyard.humanize import count
 from shipyard.serving._codec import Table
 
 NAN = float("nan")
@@ -37,6 +38,28 @@ def _where(row: int, n: int) -> str:
     return f" in row {row}" if n > 1 else ""
 
 
+def _known(categories: frozenset[str], shown: int = 5) -> str:
+    names = sorted(categories)
+    head = ", ".join(repr(c) for c in names[:shown])
+    return head + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def seen_categories(signature: Sequence[Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Per label column the model reads, every category it saw in training.
+
+    From the signature's ``seen`` lists (written at training time). A column without
+    one (a bundle trained before they were recorded, or one with too many categories
+    to list) is not checked: a category cannot be called unseen without the list.
+    """
+    out: dict[str, frozenset[str]] = {}
+    for e in signature:
+        seen = e.get("seen")
+        if e.get("required", True) and str(e.get("semantic_type")) == "categorical" \
+                and isinstance(seen, list):
+            out[str(e["name"])] = frozenset(str(v) for v in seen)
+    return out
+
+
 class Schema:
     """A model's input signature, ready to check rows against."""
 
@@ -46,6 +69,38 @@ class Schema:
         self.required = [e["name"] for e in signature if e.get("required", True)]
         self.target = target
         self.numeric = frozenset(n for n, k in self.kinds.items() if k in ("numeric", "boolean"))
+        #: Label columns checked for categories the model never saw (see seen_categories).
+        self.seen = seen_categories(self.signature)
+
+    def unseen(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, ...]] | None:
+        """Per checked row, the columns holding a category the model never saw in training;
+        None when no row has one (the common case costs one set lookup per label)."""
+        if not self.seen:
+            return None
+        found: list[tuple[str, ...]] | None = None
+        for i, row in enumerate(rows):
+            bad = tuple(c for c, known in self.seen.items()
+                        if (v := row.get(c)) is not None and v not in known)
+            if bad:
+                if found is None:
+                    found = [()] * len(rows)
+                found[i] = bad
+        return found
+
+    def refuse_unseen(self, rows: Sequence[Mapping[str, Any]],
+                      unseen: Sequence[tuple[str, ...]]) -> SchemaError:
+        """The 422 of an endpoint that refuses unseen categories: the first column and value."""
+        n = len(rows)
+        i = next(k for k, cols in enumerate(unseen) if cols)
+        column = unseen[i][0]
+        value = rows[i][column]
+        more = sum(1 for cols in unseen if cols) - 1
+        also = f" (and {count(more, 'more row')})" if more > 0 else ""
+        return SchemaError(
+            f"Column {column!r} has the category {value!r}{_where(i, n)}{also}, which the model "
+            "never saw in training, and this endpoint refuses such rows; send one of the "
+            f"categories it knows ({_known(self.seen[column])}), or set the endpoint's "
+            "unseen_categories to warn.", field=column, row=i, value=value)
 
     def check(self, table: Table) -> list[dict[str, Any]]:
         """Check ``table`` and return its rows with canonical values (signature columns only).

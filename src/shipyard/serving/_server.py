@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shipyard.bundle import load_bundle
+from shipyard.runtime._failure import SERVING_FAILURE_MARK, error_line, exception_line
 from shipyard.serving._app import DEFAULT_MAX_BODY_BYTES, AppConfig, ServingApp
 from shipyard.serving._capture import CaptureWriter, capture_schema
 from shipyard.serving._predictor import Predictor
@@ -41,12 +42,14 @@ class ServingOptions:
     instance: str = ""
     fast_path: bool = True
     graceful_seconds: float = 30.0
+    #: allow | warn | refuse: a category the model never saw in training.
+    unseen_categories: str = "warn"
 
 
 def build_app(options: ServingOptions) -> ServingApp:
     """Load and warm the bundle, and wire the ASGI app (with capture when asked)."""
     pipeline = load_bundle(options.bundle)  # SHA-256 checked, never unpickles
-    predictor = Predictor(pipeline, fast=options.fast_path)
+    predictor = Predictor(pipeline, fast=options.fast_path, unseen=options.unseen_categories)
     predictor.warm_up()
     instance = options.instance or f"{os.getpid()}-{secrets.token_hex(3)}"
     capture = None
@@ -92,6 +95,9 @@ def parse_args(argv: list[str] | None = None) -> ServingOptions:
     parser.add_argument("--instance", default="", help="instance name in capture file names")
     parser.add_argument("--no-fast-path", dest="fast_path", action="store_false",
                         help="serve through the general pipeline only")
+    parser.add_argument("--unseen-categories", choices=("allow", "warn", "refuse"),
+                        default="warn", help="a category the model never saw in training: "
+                        "answer (allow), answer and say so (warn), or refuse with 422")
     args = parser.parse_args(argv)
     if not 0 <= args.capture_percent <= 100:
         parser.error("--capture-percent must be between 0 and 100")
@@ -102,7 +108,8 @@ def parse_args(argv: list[str] | None = None) -> ServingOptions:
                           capture_percent=args.capture_percent,
                           capture_flush_seconds=args.capture_flush_seconds, variant=args.variant,
                           model_group=args.model_group, model_version=args.model_version,
-                          instance=args.instance, fast_path=args.fast_path)
+                          instance=args.instance, fast_path=args.fast_path,
+                          unseen_categories=args.unseen_categories)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,5 +120,16 @@ def main(argv: list[str] | None = None) -> int:
         serve(options)
     except Exception as exc:  # noqa: BLE001 - one clear sentence, non-zero exit
         log.error("could not serve %s: %s", options.bundle, exc)
+        # One line the control plane reads into the endpoint's reason: the cause, no stack.
+        print(f"{SERVING_FAILURE_MARK}{exception_sentence(exc)}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def exception_sentence(exc: BaseException) -> str:
+    """The cause of a failure to serve: a Shipyard error's message, else ``Type: cause``."""
+    from shipyard.errors import ShipyardError
+
+    if isinstance(exc, ShipyardError):
+        return error_line(exc.message)
+    return exception_line(exc)

@@ -12,16 +12,23 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
 from shipyard.api._owners import owned
-from shipyard.endpoints import IN_SERVICE, UPDATING, endpoint_to_dict, unavailable
+from shipyard.endpoints import (
+    IN_SERVICE,
+    UPDATING,
+    endpoint_to_dict,
+    unavailable,
+    unknown_autoscaling_keys,
+)
 from shipyard.endpoints import invoke as invoke_endpoint
 from shipyard.errors import InvalidRequest, ServerUnavailable
 from shipyard.store import EndpointRecord
@@ -38,6 +45,39 @@ class VariantBody(BaseModel):
         False, description="Receives a copy of each request; its answers are only recorded.")
 
 
+class AutoscalingBody(BaseModel):
+    """Autoscaling of each production variant; a key that is not one of these is a 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_instances: int | None = Field(None, description="Instances kept at least [1].")
+    max_instances: int | None = Field(
+        None, description="The most instances to scale out to (required to scale).")
+    target_concurrency: float | None = Field(
+        None, description="Requests in flight per instance above which one more starts [4].")
+    cooldown_seconds: float | None = Field(
+        None, description="Idle seconds before an instance is removed, and between two "
+        "scaling steps [60].")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        # Name every unknown key at once, with the key it was probably meant to be.
+        problem = unknown_autoscaling_keys(data) if isinstance(data, dict) else None
+        if problem:
+            raise PydanticCustomError("extra_forbidden", problem)
+        return data
+
+    def given(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+UnseenField = Field(
+    None, description="A category the model never saw in training: allow (answer, count), "
+    "warn (answer, count, and say so in the answer) or refuse (422 naming the column and "
+    "value) [warn].")
+
+
 class CreateBody(BaseModel):
     name: str
     model: str | None = Field(None, description="The model version to deploy, as GROUP:VERSION.")
@@ -46,9 +86,10 @@ class CreateBody(BaseModel):
     capture_percent: float = 0.0
     allow_unapproved: bool = Field(
         False, description="Deploy a version that is not Approved (admin only).")
-    autoscaling: dict[str, float] | None = Field(
+    autoscaling: AutoscalingBody | None = Field(
         None, description="min_instances, max_instances, target_concurrency (requests in "
         "flight per instance) and cooldown_seconds, per production variant.")
+    unseen_categories: Literal["allow", "warn", "refuse"] | None = UnseenField
 
 
 class UpdateBody(BaseModel):
@@ -57,7 +98,9 @@ class UpdateBody(BaseModel):
     variants: list[VariantBody] | None = None
     capture_percent: float | None = None
     allow_unapproved: bool = False
-    autoscaling: dict[str, float] | None = None
+    autoscaling: AutoscalingBody | None = Field(
+        None, description="The settings to change; {} turns autoscaling off.")
+    unseen_categories: Literal["allow", "warn", "refuse"] | None = UnseenField
 
 
 def _doc(svc: Services, name: str) -> dict[str, Any]:
@@ -72,7 +115,8 @@ def create(body: CreateBody, svc: Services = Depends(services),
                                variants=[v.model_dump() for v in body.variants or []] or None,
                                capture_percent=body.capture_percent,
                                allow_unapproved=body.allow_unapproved,
-                               autoscaling=body.autoscaling,
+                               autoscaling=body.autoscaling.given() if body.autoscaling
+                               else None, unseen_categories=body.unseen_categories,
                                actor=who.name, actor_role=who.role)
     return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
 
@@ -85,7 +129,10 @@ def list_endpoints(svc: Services = Depends(services)) -> list[dict[str, Any]]:
 
 @router.get("/{name}", **permit("read"))
 def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
-    return _doc(svc, name)
+    """The endpoint, its variants, instances and stats; ``unseen`` sums the categories its
+    instances met that the model never saw in training (since they started)."""
+    return endpoint_to_dict(svc.endpoints.get(name), svc.endpoint_supervisor, svc.settings.url,
+                            instances=True)
 
 
 @router.patch("/{name}", status_code=202, **owned("write", "endpoint"))
@@ -101,7 +148,8 @@ def update(name: str, body: UpdateBody, svc: Services = Depends(services),
         name, model=body.model, instances=body.instances,
         variants=[v.model_dump() for v in body.variants] if body.variants else None,
         capture_percent=body.capture_percent, allow_unapproved=body.allow_unapproved,
-        autoscaling=body.autoscaling, actor=who.name, actor_role=who.role)
+        autoscaling=body.autoscaling.given() if body.autoscaling is not None else None,
+        unseen_categories=body.unseen_categories, actor=who.name, actor_role=who.role)
     return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
 
 
