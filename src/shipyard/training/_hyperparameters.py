@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidRequest
+from shipyard.names import did_you_mean
 
 TYPES = ("int", "float", "categorical", "bool")
 _TRUE = frozenset({"true", "yes", "1"})
@@ -114,6 +115,6 @@ def validate_all(algorithm: str, declared: tuple[Hyperparameter, ...],
     if unknown:
         raise InvalidRequest(
             f"Algorithm {algorithm!r} has no hyperparameter {unknown[0]!r}; its "
-            f"hyperparameters are {sorted(by_name)}.")
+            f"hyperparameters are {sorted(by_name)}.{did_you_mean(unknown[0], by_name)}")
     return {h.name: h.validate(given[h.name]) if h.name in given else h.default
             for h in declared}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.names import names_hint
 from shipyard.training._algorithms import PROBLEM_TYPES, SUPERVISED, get_algorithm
 
 #: Integer targets with at most this many distinct values (and few per row) are classes.
@@ -39,12 +40,6 @@ def infer_problem_type(y: pd.Series) -> str:
     return "regression"
 
 
-def _columns_hint(df: pd.DataFrame) -> str:
-    names = [str(c) for c in df.columns]
-    shown = ", ".join(repr(n) for n in names[:12])
-    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-
-
 def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
     if not target:
         raise InvalidRequest(
@@ -52,8 +47,9 @@ def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Se
             "in the training request.")
     if target not in df.columns:
         raise InvalidRequest(
-            f"The target column {target!r} is not in the data; its columns are "
-            f"{_columns_hint(df)}. Fix the target name.")
+            f"The target column {target!r} is not in the data; "
+            f"{names_hint(target, [str(c) for c in df.columns], 'column')}. "
+            "Fix the target name.")
     y = df[target]
     present = y.dropna()
     if present.empty:
