@@ -97,7 +97,7 @@ def _impute(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
                 row[c] = value if label is None else label
                 continue
             x = _num(row.get(c))
-            missing = x != x
+            missing = not math.isfinite(x)  # ±inf is a gap, as the recipe's impute reads it
             if indicator:
                 row[c + MISSING_SUFFIX] = 1.0 if missing else 0.0
             row[c] = value if missing else x
