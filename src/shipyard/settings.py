@@ -43,6 +43,9 @@ class Settings:
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
     #: off by default so a webhook cannot be used to probe the server's own network).
     webhook_allow_private: bool = False
+    #: Model bundles of built-in training over this many bytes are called out in the job
+    #: log and the model card (``SHIPYARD_BUNDLE_SIZE_WARNING_MB``, default 100).
+    bundle_size_warning: int = 100 * 1024**2
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -59,6 +62,8 @@ class Settings:
             warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
             webhook_allow_private=env.get("SHIPYARD_WEBHOOK_ALLOW_PRIVATE", "0").lower()
             in ("1", "true", "yes"),
+            bundle_size_warning=int(float(env.get("SHIPYARD_BUNDLE_SIZE_WARNING_MB", 100))
+                                    * 1024**2),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

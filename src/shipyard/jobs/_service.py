@@ -196,13 +196,17 @@ class JobService:
         Fills the algorithm's defaults into the stored hyperparameters, so runs compare.
         """
         from shipyard.evaluation import SplitSpec
-        from shipyard.features import Recipe
-        from shipyard.training import check_training_data, validate_hyperparameters
+        from shipyard.features import UserRecipe
+        from shipyard.training import (
+            check_training_columns,
+            check_training_data,
+            get_algorithm,
+            validate_hyperparameters,
+        )
 
         algorithm = spec.algorithm or ""
         stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
-        if spec.recipe is not None:
-            Recipe.from_dict(spec.recipe)
+        recipe = UserRecipe.from_dict(spec.recipe) if spec.recipe is not None else None
         if spec.split is not None:
             if set(spec.inputs) >= {"validation", "test"}:
                 raise InvalidRequest("Give either validation and test datasets or a split, "
@@ -210,6 +214,15 @@ class JobService:
             SplitSpec.from_dict(spec.split)
         train = stored["inputs"]["train"]
         version = self.datasets.version(train["dataset"], train["version"])
+        held_out = {f"{r['dataset']}:{r['version']}": _column_names(
+            self.datasets.version(r["dataset"], r["version"]))
+            for ch, r in stored["inputs"].items() if ch != "train"}
+        check_training_columns(
+            _column_names(version), f"{train['dataset']}:{train['version']}",
+            target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
+            split=spec.split, recipe=recipe, others=held_out)
+        # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
+        stored["bundle_size_warning"] = self.settings.bundle_size_warning
         for col in version.schema:
             if version.num_rows and col.get("missing") == version.num_rows:
                 raise InvalidRequest(
@@ -339,6 +352,10 @@ class JobService:
             f"Job {job_id!r} has no artifact {path!r}; GET /api/v1/jobs/{job_id}/artifacts "
             "lists them."
         )
+
+
+def _column_names(version: Any) -> list[str]:
+    return [str(col["name"]) for col in version.schema]
 
 
 def _manifest_files(job: JobRecord) -> list[dict[str, Any]]:

@@ -61,7 +61,8 @@ def layout(job_dir: Path, spec: Mapping[str, Any], job_id: str, attempt: int) ->
     }
     if spec["kind"] == "training":
         configs[c.TRAINING_FILE] = {k: spec.get(k) for k in
-                                    ("algorithm", "target", "problem_type", "split", "recipe")}
+                                    ("algorithm", "target", "problem_type", "split", "recipe",
+                                     "bundle_size_warning")}
     if spec["kind"] == "transform":
         model = spec["model"]
         configs[c.TRANSFORM_FILE] = {
