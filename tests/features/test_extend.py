@@ -51,7 +51,8 @@ def test_a_plain_recipe_still_replaces_the_default(churn: pd.DataFrame) -> None:
     recipe, notes = _resolve(churn, "churn", {"steps": [{"step": "impute"}],
                                               "drop": ["female"]})
     assert recipe.steps[0].step == "drop" and recipe.steps[0].columns == ("female",)
-    assert notes == ["the user's (1 steps, dropping female first)"]
+    assert notes == ["the user's (1 steps, dropping female first)",
+                     "dropped female: listed in the recipe's drop list (--drop)"]
 
 
 def test_extending_keeps_the_default_and_its_notes(churn: pd.DataFrame) -> None:
@@ -82,8 +83,10 @@ def test_drop_comes_first_so_the_default_never_sees_the_column(churn: pd.DataFra
                                               "drop": ["contract", "customer_id"]})
     assert recipe.steps[0].step == "drop"
     assert recipe.steps[0].columns == ("contract", "customer_id")
-    assert notes[0] == "the default recipe, extended: contract, customer_id dropped first"
-    assert not any("customer_id" in n for n in notes[1:])
+    assert notes[:3] == ["the default recipe, extended: contract, customer_id dropped first",
+                         "dropped contract: listed in the recipe's drop list (--drop)",
+                         "dropped customer_id: listed in the recipe's drop list (--drop)"]
+    assert not any("customer_id" in n for n in notes[3:])  # the default never saw it
     fitted = recipe.fit(churn, "churn")
     assert not any(f.startswith(("contract", "customer_id")) for f in fitted.feature_names)
     assert [e for e in fitted.input_signature if e["name"] == "contract"][0]["required"] is False

@@ -153,10 +153,11 @@ class UserRecipe:
         ``scale``, ``categorical`` and ``default_options`` are :func:`default_recipe`'s.
         """
         head = (StepSpec("drop", self.drop),) if self.drop else ()
+        dropped = [f"dropped {c}: listed in the recipe's drop list (--drop)" for c in self.drop]
         if not self.extends:
             dropping = f", dropping {', '.join(self.drop)} first" if self.drop else ""
             return Recipe((*head, *self.steps)), [
-                f"the user's ({len(self.steps)} steps{dropping})"]
+                f"the user's ({len(self.steps)} steps{dropping})", *dropped]
         before = (*head, *(s for s in self.steps if s.step not in AFTER_DEFAULT))
         after = tuple(s for s in self.steps if s.step in AFTER_DEFAULT)
         frame = _partial(train, target, before)
@@ -173,7 +174,7 @@ class UserRecipe:
         if after:
             intro.append("the user's steps (" + ", ".join(s.step for s in after)
                          + ") run last, on the default's features")
-        return Recipe((*before, *default.steps, *after)), [*intro, *notes]
+        return Recipe((*before, *default.steps, *after)), [*intro, *dropped, *notes]
 
 
 def extending_recipe(steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
