@@ -81,8 +81,8 @@ class RandomForest(Algorithm):
             H("min_samples_leaf", "int", 3, 1, 10_000, description="minimum rows in a leaf"),
             H("max_leaf_nodes", "int", 2000, 2, 10_000_000,
               description="leaves per tree at most, the best splits first: bounds the "
-                          "model's size however many rows (about 0.3 MB a tree); null for "
-                          "no limit"),
+                          "model's size however many rows (about 0.3 MB a tree); raise it "
+                          "to lift the bound"),
             H("max_features", "categorical", "auto", choices=("auto", "sqrt", "log2", "all"),
               description="features tried per split; auto: sqrt (classification), "
                           "all (regression)"),

@@ -18,7 +18,7 @@ from shipyard.names import names_hint
 
 def _missing(column: str, columns: Sequence[str], what: str, dataset: str,
              fix: str) -> InvalidRequest:
-    return InvalidRequest(f"The {what} {column!r} is not a column of {dataset}; "
+    return InvalidRequest(f"{what} {column!r}, which is not a column of {dataset}; "
                           f"{names_hint(column, columns, 'column')}. {fix}")
 
 
@@ -42,23 +42,23 @@ def check_training_columns(columns: Sequence[str], dataset: str, *, target: str 
     """
     if supervised and target:
         if target not in columns:
-            raise _missing(target, columns, "target", dataset, "Fix --target.")
+            raise _missing(target, columns, "The target is", dataset, "Fix --target.")
         for name, cols in (others or {}).items():
             if target not in cols:
-                raise _missing(target, cols, "target", name,
+                raise _missing(target, cols, "The target is", name,
                                "Every input of a training job needs the target column.")
     for key, flag in (("time_column", "--time-column"), ("group_column", "--group-column")):
         column = (split or {}).get(key)
         if isinstance(column, str) and column not in columns:
-            raise _missing(column, columns, key.replace("_", " "), dataset, f"Fix {flag}.")
+            raise _missing(column, columns, f"The {key.replace('_', ' ')} is", dataset,
+                           f"Fix {flag}.")
     if recipe is None:
         return
     for where, column in recipe.unknown_columns(columns):
         if where == "drop":
-            raise _missing(column, columns, "column to drop", dataset,
+            raise _missing(column, columns, "The recipe drops", dataset,
                            "Fix --drop (or the recipe's 'drop' list).")
-        raise _missing(column, columns, f"column named by the recipe's {where}", dataset,
-                       "Fix the recipe.")
+        raise _missing(column, columns, f"Recipe {where} names", dataset, "Fix the recipe.")
     if supervised and target and target in recipe.drop:
         raise InvalidRequest(f"The recipe drops the target {target!r}; the target is kept "
                              "aside for the model to learn, so leave it out of --drop.")
