@@ -1,7 +1,9 @@
-"""Validation of the names users give to resources.
+"""Validation of the names users give to resources, and "did you mean" for unknown ones.
 
 A resource name is never used as a path, but it travels through URLs, file
-names of downloads and log lines, so it is held to one safe alphabet.
+names of downloads and log lines, so it is held to one safe alphabet. An unknown
+name (a dataset, an algorithm, a column, a recipe step) is answered with the closest
+known ones, by one helper so every message reads the same.
 """
 
 from __future__ import annotations

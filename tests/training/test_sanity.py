@@ -112,3 +112,18 @@ def test_a_large_bundle_is_called_out_with_its_hyperparameters(churn: pd.DataFra
     assert "(here n_estimators=10, max_depth=None, min_samples_leaf=" in size["warning"]
     assert f"[training] WARNING: {size['warning']}" in lines
     assert size["warning"] in result.manifest["training"]["warnings"]
+
+
+def test_rows_with_an_inf_target_are_left_out_and_counted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    y = 2 * x + rng.normal(scale=0.3, size=300)
+    y[::37], y[5] = np.inf, -np.inf
+    lines: list[str] = []
+    result = run_training(TrainingContext(
+        train=pd.DataFrame({"x": x, "y": y}), algorithm="xgboost", target="y",
+        hyperparameters={"n_estimators": 30}, model_dir=tmp_path / "m", plots=False,
+        log=lines.append))
+    assert "[training] 10 rows with a ±inf target are left out (as missing)" in lines
+    assert sum(result.manifest["split"]["row_counts"].values()) == 290
+    assert result.metrics["test"]["r2"] > 0.8

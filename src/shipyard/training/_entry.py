@@ -35,7 +35,7 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._metrics import evaluate_split
-from shipyard.training._problem import check_training_data, infer_problem_type
+from shipyard.training._problem import check_training_data, infer_problem_type, known_target
 from shipyard.training._progress import PROGRESS_SECONDS
 from shipyard.training._recipes import dropped_columns, fit_recipe
 from shipyard.training._sanity import BUNDLE_SIZE_WARNING, chance_warnings, size_warning
@@ -193,7 +193,8 @@ def _prepare(ctx: TrainingContext) -> _Problem:
     problem_type = ctx.problem_type or infer_problem_type(ctx.train[target])
     classes = None if problem_type == "regression" else _classes(
         list(_frames(ctx).values()), target)
-    frames = {k: f[f[target].notna()].reset_index(drop=True) for k, f in _frames(ctx).items()}
+    frames = {k: f[known_target(f[target])].reset_index(drop=True)
+              for k, f in _frames(ctx).items()}
     return _Problem(replace(ctx, **frames), target, problem_type, classes, hp, notes)
 
 
