@@ -10,7 +10,8 @@ a framework such as CatBoost, a task other than classification or regression —
 the caller uses the general pipeline.
 
 The results equal :meth:`InferencePipeline.predict`'s; serving checks that on a
-warm-up row at start (and the tests on hundreds of real rows).
+warm-up row at start (and the tests on hundreds of real rows). Like the recipe's
+``impute``, the fast path reads ±inf as a missing value.
 """
 
 from __future__ import annotations
