@@ -58,6 +58,9 @@ class Settings:
     heartbeat_timeout: float = 60.0
     #: Modules that register job kinds, imported at server start (``SHIPYARD_PLUGINS``).
     plugins: tuple[str, ...] = ()
+    #: Model bundles of built-in training over this many bytes are called out in the job
+    #: log and the model card (``SHIPYARD_BUNDLE_SIZE_WARNING_MB``, default 100).
+    bundle_size_warning: int = 100 * 1024**2
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -82,6 +85,8 @@ class Settings:
             heartbeat_timeout=float(env.get("SHIPYARD_HEARTBEAT_TIMEOUT") or 60.0),
             plugins=tuple(m.strip() for m in (env.get("SHIPYARD_PLUGINS") or "").split(",")
                           if m.strip()),
+            bundle_size_warning=int(float(env.get("SHIPYARD_BUNDLE_SIZE_WARNING_MB", 100))
+                                    * 1024**2),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

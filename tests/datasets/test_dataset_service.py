@@ -134,8 +134,10 @@ def test_an_altered_object_is_never_served(tmp_path: Path) -> None:
         Path(path).write_bytes(Path(path).read_bytes()[:-1] + b"!")
         with pytest.raises(IntegrityError):
             svc.read_table("fragile")
-        with pytest.raises(IntegrityError):
-            svc.download("fragile")
+        with pytest.raises(IntegrityError):  # one stored object: checked as it streams
+            b"".join(svc.download("fragile").chunks)
+        with pytest.raises(IntegrityError):  # produced from the parts: checked before
+            svc.download("fragile", format="csv")
         with pytest.raises(IntegrityError):
             svc.materialize("fragile", 1, tmp_path / "out")
     finally:

@@ -199,7 +199,8 @@ def test_a_version_that_cannot_serve_fails_the_create(server: LocalServer,
     r = c.post("/api/v1/endpoints/doomed/invocations", json=rows(1))
     message = r.json()["error"]["message"]
     assert r.status_code == 503 and "Failed" in message
-    assert "could not be loaded by xgboost" in message and str(log) in message  # the cause is not cut off
+    # The cause is not cut off.
+    assert "could not be loaded by xgboost" in message and str(log) in message
     assert c.get("/api/v1/endpoints/doomed/health").status_code == 503
     events = c.get("/api/v1/events", params={"resource_type": "endpoint",
                                              "resource_id": "doomed"}).json()

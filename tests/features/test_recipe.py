@@ -112,9 +112,12 @@ def test_datetime_boolean_constant_and_text_columns() -> None:
     })
     recipe, notes = default_recipe(df, "y", scale=True)
     assert "dropped country: constant (one value in every row)" in notes
-    assert any(n.startswith("dropped review: free text") for n in notes)
+    # Free text is not dropped: it becomes TF-IDF features of its frequent words.
+    assert any(n.startswith("review: free text, turned into TF-IDF features") for n in notes)
     fitted = recipe.fit(df, "y")
     X = fitted.transform(df)
+    assert {"review.tfidf.customer", "review.tfidf.review"} <= set(X.columns)
+    assert "review" not in X.columns
     assert {"when.year", "when.month", "when.day", "when.dayofweek", "when.hour",
             "day.month", "day.day", "day.dayofweek"} <= set(X.columns)
     assert "day.hour" not in X.columns  # plain dates: the hour never varies

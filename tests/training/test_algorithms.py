@@ -119,3 +119,25 @@ def test_problem_types_of_the_real_targets(churn: pd.DataFrame, penguins: pd.Dat
     assert infer_problem_type(churn["churn"]) == "binary"
     assert infer_problem_type(penguins["species"]) == "multiclass"
     assert infer_problem_type(ames["price"]) == "regression"
+
+
+def test_a_nullable_hyperparameter_takes_null_for_no_limit() -> None:
+    hp = validate_hyperparameters("random-forest", {"max_leaf_nodes": None})
+    assert hp["max_leaf_nodes"] is None
+    assert validate_hyperparameters("random-forest", {})["max_leaf_nodes"] == 2000
+    declared = {h["name"]: h for h in ALGORITHMS["random-forest"].info.to_dict()[
+        "hyperparameters"]}
+    assert declared["max_leaf_nodes"]["nullable"] is True
+    assert declared["n_estimators"]["nullable"] is False
+    with pytest.raises(InvalidRequest, match=r"'max_leaf_nodes' must be an integer in "
+                                             r"\[2, 200000\] \(or null\); got 1"):
+        validate_hyperparameters("random-forest", {"max_leaf_nodes": 1})
+
+
+def test_tree_learners_say_what_drives_their_size() -> None:
+    for name in ("xgboost", "lightgbm", "catboost", "random-forest", "knn",
+                 "isolation-forest"):
+        drivers = ALGORITHMS[name].info.size_drivers
+        assert drivers, name
+        declared = {h.name for h in ALGORITHMS[name].info.hyperparameters}
+        assert any(h in drivers for h in declared) or name == "knn", name

@@ -23,7 +23,10 @@ def test_a_good_request_passes_with_notes(churn: pd.DataFrame) -> None:
 @pytest.mark.parametrize("mutate, target, algorithm, problem_type, words", [
     (None, "churn", "gbm", None, r"Unknown algorithm 'gbm'; the built-in algorithms are"),
     (None, "churned", "xgboost", None,
-     r"The target column 'churned' is not in the data; its columns are 'churn', 'female'"),
+     r"The target column 'churned' is not in the data; the closest column is 'churn'\. Fix"),
+    (None, "zzz", "xgboost", None,
+     r"The target column 'zzz' is not in the data; the columns are 'churn', 'female'"),
+    (None, "churn", "xgbost", None, r"Unknown algorithm 'xgbost'; .* Did you mean 'xgboost'\?"),
     (None, None, "xgboost", None, r"learns to predict a column; name it as 'target'"),
     (lambda d: d.assign(churn="No"), "churn", "xgboost", None,
      r"The target column 'churn' is constant \('No' in every row\)"),

@@ -287,11 +287,17 @@ def profile(
         "--target", "-t", metavar="COLUMN", help="A column to analyse the others against.")] = None,
     html: Annotated[Path | None, typer.Option(
         "--html", metavar="FILE", help="Also write the offline HTML report to FILE.")] = None,
+    recipe_out: Annotated[Path | None, typer.Option(
+        "--recipe-out", metavar="FILE",
+        help="Also write the suggested recipe steps to FILE, as a recipe that extends the "
+             "default (`shipyard jobs run --kind training --recipe FILE` reads it).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Profile a version: statistics, correlations, warnings; with --target, predictive power."""
-    if html is not None and not html.expanduser().parent.is_dir():
-        fail(f"Folder {str(html.parent)!r} does not exist; create it or pick another --html.")
+    for flag, path in (("--html", html), ("--recipe-out", recipe_out)):
+        if path is not None and not path.expanduser().parent.is_dir():
+            fail(f"Folder {str(path.parent)!r} does not exist; create it or pick another "
+                 f"{flag}.")
     params = {k: v for k, v in (("version", version), ("target", target)) if v is not None}
     c = client()
     if json_out or not out.is_terminal:
@@ -301,12 +307,30 @@ def profile(
             doc = c.post(_path(name, "/profile"), json=params)
     if html is not None:
         c.download(_path(name, "/profile.html"), html.expanduser(), params)
+    written = _write_recipe(doc, recipe_out) if recipe_out is not None else None
     if json_out:
         print_json(doc)
         return
     _print_profile(name, doc)
     if html is not None:
         out.print(f"Wrote the report to {html}.")
+    if written is not None:
+        dropped = len(written.get("drop") or [])
+        out.print(f"Wrote the suggested recipe to {recipe_out}: the default recipe plus "
+                  f"{len(written['steps'])} step(s)"
+                  + (f" and {dropped} column(s) to drop" if dropped else "")
+                  + f"; review it, then `shipyard jobs run --kind training --recipe "
+                    f"{recipe_out} …`.")
+
+
+def _write_recipe(doc: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The profile's suggested steps as a recipe file that extends the default; returns it."""
+    from shipyard.features import extending_recipe
+    from shipyard.profiling import Profile
+
+    recipe = extending_recipe(Profile.from_dict(doc).suggestions())
+    path.expanduser().write_text(json.dumps(recipe, indent=2) + "\n", encoding="utf-8")
+    return recipe
 
 
 @app.command("delete")

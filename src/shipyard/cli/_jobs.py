@@ -58,7 +58,7 @@ def _failed_sentence(job: Job) -> str:
 
 
 _TRAINING_ONLY = ("--algorithm", "--target", "--split", "--split-method", "--time-column",
-                  "--seed", "--problem-type")
+                  "--seed", "--problem-type", "--group-column", "--recipe", "--drop")
 
 
 @app.command("run")
@@ -104,10 +104,21 @@ def run(
         help="Training: split fractions [default: 0.7,0.2,0.1].")] = None,
     split_method: Annotated[str | None, typer.Option(
         "--split-method", metavar="METHOD",
-        help="Training: auto, random, stratified or time [default: auto].")] = None,
+        help="Training: auto, random, stratified, time or group [default: auto].")] = None,
     time_column: Annotated[str | None, typer.Option(
         "--time-column", metavar="COLUMN", help="Training: the column a time split uses.")
     ] = None,
+    group_column: Annotated[str | None, typer.Option(
+        "--group-column", metavar="COLUMN",
+        help="Training: the column a group split keeps together (no group spans two "
+             "splits).")] = None,
+    recipe: Annotated[Path | None, typer.Option(
+        "--recipe", metavar="FILE",
+        help='Training: a feature recipe (JSON). {"extends": "default", "steps": [...]} adds '
+             'steps to the default recipe; {"steps": [...]} replaces it.')] = None,
+    drop: Annotated[list[str] | None, typer.Option(
+        "--drop", metavar="COLUMN",
+        help="Training: a column to leave out of the features; repeatable.")] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", metavar="N", help="Training: the split's random seed [default: 42].")] = None,
     problem_type: Annotated[str | None, typer.Option(
@@ -159,23 +170,25 @@ def run(
             model=model, keep_columns=keep_column, chunk_rows=chunk_rows, cpus=cpus,
             memory=memory, max_runtime=max_runtime, name=name, retries=retries,
             training_flags=[flag for flag, value in zip(_TRAINING_ONLY, (
-                algorithm, target, split, split_method, time_column, seed, problem_type),
-                strict=True) if value is not None])
+                algorithm, target, split, split_method, time_column, seed, problem_type,
+                group_column, recipe, drop or None), strict=True) if value is not None])
     elif kind == "training":
         if script is not None or output or requirements is not None:
             fail("A training job runs a built-in algorithm: drop --script, --output and "
                  "--requirements, and name it with --algorithm.")
         spec = _training_spec(
             inputs, hyperparameters, algorithm=algorithm, target=target, split=split,
-            split_method=split_method, time_column=time_column, seed=seed,
-            problem_type=problem_type, experiment=experiment, tags=parse_pairs(tag, "--tag"),
-            notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
+            split_method=split_method, time_column=time_column, group_column=group_column,
+            seed=seed, problem_type=problem_type, experiment=experiment,
+            tags=parse_pairs(tag, "--tag"), notes=notes, cpus=cpus, memory=memory,
+            max_runtime=max_runtime, name=name,
+            recipe=read_recipe(recipe) if recipe is not None else None, drop=drop)
         if retries:
             spec["retries"] = retries
     else:
         given = [flag for flag, value in zip(_TRAINING_ONLY, (
-            algorithm, target, split, split_method, time_column, seed, problem_type),
-            strict=True) if value is not None]
+            algorithm, target, split, split_method, time_column, seed, problem_type,
+            group_column, recipe, drop or None), strict=True) if value is not None]
         if given:
             fail(f"{', '.join(given)} only apply to --kind training; this job is {kind!r}.")
         if script is None:
@@ -233,6 +246,21 @@ def _training_spec(inputs: dict[str, str], hyperparameters: dict[str, Any], *,
         test=inputs.get("test"), split=parse_split(split) if split else (0.7, 0.2, 0.1),
         split_method=split_method or "auto", seed=42 if seed is None else seed,
         hyperparameters=hyperparameters, **fields)
+
+
+def read_recipe(path: Path) -> dict[str, Any]:
+    """A recipe file's JSON object, or a one-sentence exit naming the file."""
+    try:
+        doc = json.loads(path.expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"Cannot read the recipe file {str(path)!r}: {exc.strerror or exc}.")
+    except (ValueError, UnicodeDecodeError) as exc:
+        fail(f"The recipe file {str(path)!r} is not valid JSON ({exc}); write an object such "
+             'as {"extends": "default", "steps": [...]}.')
+    if not isinstance(doc, dict):
+        fail(f"The recipe file {str(path)!r} must hold a JSON object such as "
+             f'{{"extends": "default", "steps": [...]}}; got {type(doc).__name__}.')
+    return doc
 
 
 def _transform_spec(inputs: dict[str, str], output: list[str] | None, *,
@@ -344,6 +372,7 @@ def show(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonOpt
             ["problem type", spec.get("problem_type")],
             ["inputs", spec.get("inputs")], ["outputs", spec.get("outputs") or None],
             ["split", spec.get("split") if spec.get("kind") == "training" else None],
+            ["recipe", spec.get("recipe") if spec.get("kind") == "training" else None],
             ["hyperparameters", spec.get("hyperparameters")],
             ["experiment", doc.get("experiment")],
             ["tags", ", ".join(f"{k}={v}" for k, v in (doc.get("tags") or {}).items())],

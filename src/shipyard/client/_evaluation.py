@@ -48,6 +48,11 @@ class Evaluation:
     def baseline(self) -> dict[str, dict[str, Any]]:
         return dict(self.report.get("baseline") or {})
 
+    @property
+    def warnings(self) -> list[str]:
+        """What the job said a reader must know: a model at chance level, a large bundle."""
+        return [str(w) for w in self.report.get("warnings") or []]
+
     def headline(self) -> dict[str, dict[str, Any]]:
         """The headline numbers by row (each split, then each split's baseline)."""
         from shipyard.errors import ShipyardError
@@ -74,8 +79,9 @@ class Evaluation:
 
     def __repr__(self) -> str:
         splits = ", ".join(self.metrics) or "no splits"
+        warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
         return (f"<Evaluation of job {self.job_id} ({self.problem_type}): {splits}; "
-                f"{len(self.plots)} plots>")
+                f"{len(self.plots)} plots{warned}>")
 
     def _repr_html_(self) -> str:
         rows = self.headline()
@@ -91,9 +97,12 @@ class Evaluation:
             "</figure>"
             for name, png in self.plots.items()
         )
+        warned = "".join(f"<p style='color:#b91c1c'><b>Warning:</b> {escape(w)}</p>"
+                         for w in self.warnings)
         return (f"<div class='shipyard-evaluation'><b>Evaluation of job "
                 f"{escape(self.job_id)}</b> <span style='color:#6b7280'>"
-                f"{escape(str(self.problem_type))}</span>{table}<div>{images}</div></div>")
+                f"{escape(str(self.problem_type))}</span>{warned}{table}<div>{images}</div>"
+                "</div>")
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:

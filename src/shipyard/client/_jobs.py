@@ -229,7 +229,8 @@ class Job(Resource):
         notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
         max_runtime: float | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
-        recipe: Mapping[str, Any] | Any | None = None,
+        recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
+        group_column: str | None = None,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -242,21 +243,24 @@ class Job(Resource):
             train: dataset name, ``"name:version"`` or a :class:`Dataset`.
             target: the column to predict (None for clustering, PCA, anomaly detection).
             split: fractions of train, validation and test.
-            split_method: auto, random, stratified or time (with ``time_column``).
+            split_method: auto, random, stratified, time (with ``time_column``) or group
+                (with ``group_column``: no group spans two splits).
             problem_type: binary, multiclass or regression (None: inferred from the target).
             experiment: the experiment the run joins (default: the train dataset's name).
             tags: labels of the run; :meth:`tag` adds more later.
-            recipe: the feature recipe (``{"steps": [...]}`` or a ``shipyard.features.Recipe``)
-                instead of the default one; it is fitted on the train split only.
+            recipe: the feature recipe, fitted on the train split only:
+                ``{"extends": "default", "steps": [...], "drop": [...]}`` adds to the
+                default recipe; ``{"steps": [...]}`` (or a ``shipyard.features.Recipe``)
+                replaces it. See docs/features.md for the order the steps run in.
+            drop: columns to leave out of the features (on top of the recipe's).
         """
         c = client or default_client()
         spec = training_spec(
             algorithm, train, target, validation=validation, test=test, split=split,
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
-            tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name)
-        if recipe is not None:
-            spec["recipe"] = recipe.to_dict() if hasattr(recipe, "to_dict") else dict(recipe)
+            tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name,
+            recipe=recipe, drop=drop, group_column=group_column)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

@@ -45,11 +45,12 @@ def parse_split(text: str) -> tuple[float, ...]:
 def training_spec(
     algorithm: str, train: Any, target: str | None = None, *, validation: Any = None,
     test: Any = None, split: Sequence[float] = (0.7, 0.2, 0.1), split_method: str = "auto",
-    time_column: str | None = None, seed: int = 42,
+    time_column: str | None = None, group_column: str | None = None, seed: int = 42,
     hyperparameters: Mapping[str, Any] | None = None, problem_type: str | None = None,
     experiment: str | None = None, tags: Mapping[str, Any] | None = None,
     notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
     max_runtime: float | None = None, name: str | None = None,
+    recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of a training job (``POST /jobs`` with ``kind: training``).
 
@@ -61,6 +62,10 @@ def training_spec(
         experiment: the experiment the run belongs to (the server's default: the train
             dataset's name).
         tags: labels of the run, e.g. ``{"team": "growth"}`` (values become strings).
+        recipe: the feature recipe: ``{"extends": "default", "steps": [...]}`` adds steps
+            to the default recipe, ``{"steps": [...]}`` replaces it (a
+            ``shipyard.features.Recipe`` works too); see docs/features.md.
+        drop: columns to leave out of the features, on top of what the recipe drops.
     """
     if not algorithm:
         raise InvalidRequest("A training job needs an algorithm; `shipyard algorithms list` "
@@ -81,6 +86,11 @@ def training_spec(
         # With both held-out datasets given, nothing is split.
         spec["split"] = {"fractions": [float(f) for f in split], "method": split_method,
                          "time_column": time_column, "seed": seed}
+        if group_column:
+            spec["split"]["group_column"] = group_column
+    merged = recipe_with_drops(recipe, drop)
+    if merged is not None:
+        spec["recipe"] = merged
     if experiment:
         spec["experiment"] = experiment
     if tags:
@@ -90,6 +100,30 @@ def training_spec(
     if name:
         spec["name"] = name
     return add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
+
+
+def recipe_with_drops(recipe: Mapping[str, Any] | Any | None,
+                      drop: Sequence[str] | None) -> dict[str, Any] | None:
+    """The recipe to send: ``recipe`` as JSON with ``drop`` columns added to its ``drop`` list.
+
+    With no recipe, dropping columns means "the default recipe, without these":
+    ``{"extends": "default", "drop": [...]}``.
+    """
+    if recipe is not None and hasattr(recipe, "to_dict"):
+        recipe = recipe.to_dict()
+    if recipe is not None and not isinstance(recipe, Mapping):
+        raise InvalidRequest(f"A recipe must be a JSON object (or a shipyard.features.Recipe); "
+                             f"got {type(recipe).__name__}.")
+    if isinstance(drop, str):
+        drop = [drop]
+    columns = [str(c) for c in drop or []]
+    if recipe is None:
+        return {"extends": "default", "drop": columns} if columns else None
+    out = dict(recipe)
+    if columns:
+        given: list[Any] = out["drop"] if isinstance(out.get("drop"), list) else []
+        out["drop"] = list(dict.fromkeys([*given, *columns]))
+    return out
 
 
 def add_limits(spec: dict[str, Any], *, cpus: int | None, memory: str | int | None,

@@ -56,6 +56,8 @@ class EvaluationReport:
     metrics: dict[str, dict[str, Any]]
     curves: dict[str, list[float | None]] | None = None
     baseline: dict[str, dict[str, Any]] | None = None
+    #: Sentences a reader must see: a model at chance level, a very large bundle.
+    warnings: list[str] | None = None
 
     def __post_init__(self) -> None:
         check_problem_type(self.problem_type)
@@ -72,6 +74,7 @@ class EvaluationReport:
         return copy.deepcopy({
             "format_version": self.FORMAT_VERSION, "problem_type": self.problem_type,
             "metrics": self.metrics, "curves": self.curves, "baseline": self.baseline,
+            "warnings": self.warnings or [],
         })
 
     @classmethod
@@ -94,6 +97,7 @@ class EvaluationReport:
             metrics=copy.deepcopy(dict(data.get("metrics") or {})),
             curves=copy.deepcopy(data.get("curves")),
             baseline=copy.deepcopy(data.get("baseline")),
+            warnings=[str(w) for w in data.get("warnings") or []] or None,
         )
 
     def headline(self) -> dict[str, dict[str, Any]]:

@@ -7,7 +7,8 @@ A :class:`Recipe` is an ordered list of named steps (a registry: ``drop``,
 JSON-serialisable; fitting it on training rows gives a :class:`FittedRecipe`
 whose state is JSON too, so it travels inside the model bundle and runs the same
 at serving time. :func:`default_recipe` builds one that makes any table
-trainable, with notes that say what it did::
+trainable, with notes that say what it did; a training job's recipe may extend it
+(:class:`UserRecipe`: ``{"extends": "default", "steps": [...], "drop": [...]}``)::
 
     recipe, notes = default_recipe(df, "churn", scale=False)
     fitted = recipe.fit(df, "churn")
@@ -25,6 +26,7 @@ from __future__ import annotations
 from shipyard.features import _balance, _derive, _encode, _numeric  # noqa: F401
 from shipyard.features._default import default_recipe
 from shipyard.features._expression import Expression, parse_expression
+from shipyard.features._extend import UserRecipe, extending_recipe
 from shipyard.features._recipe import FittedRecipe, Recipe, StepSpec
 from shipyard.features._selection import Dropped, SelectionResult, select_features
 from shipyard.features._semantic import SEMANTIC_TYPES, ColumnFacts, column_facts, looks_like_id
@@ -32,7 +34,7 @@ from shipyard.features._steps import MISSING, MISSING_SUFFIX, OTHER, STEPS, Step
 
 __all__ = [
     "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "ColumnFacts", "Dropped",
-    "Expression", "FittedRecipe", "Recipe", "SelectionResult", "Step", "StepSpec",
-    "column_facts", "default_recipe", "looks_like_id", "parse_expression", "register_step",
-    "select_features",
+    "Expression", "FittedRecipe", "Recipe", "SelectionResult", "Step", "StepSpec", "UserRecipe",
+    "column_facts", "default_recipe", "extending_recipe", "looks_like_id", "parse_expression",
+    "register_step", "select_features",
 ]

@@ -172,7 +172,7 @@ class Tfidf(Step):
         from sklearn.preprocessing import normalize
 
         out = df.copy()
-        new: dict[str, np.ndarray] = {}
+        new: list[pd.DataFrame] = []
         for col, fit in state["columns"].items():
             counts = CountVectorizer(
                 vocabulary=fit["terms"], lowercase=state["lowercase"],
@@ -183,8 +183,9 @@ class Tfidf(Step):
                 np.log(tf.data, out=tf.data)
                 tf.data += 1.0
             weighted = normalize(tf.multiply(np.asarray(fit["idf"])[None, :]).tocsr())
-            dense = weighted.toarray()
-            for i, term in enumerate(fit["terms"]):
-                new[f"{col}.tfidf.{term}"] = dense[:, i]
+            # One block per column (not a Series per term): 300 terms of 50k rows is one
+            # 120 MB array, not 300 copies on the way to a frame.
+            new.append(pd.DataFrame(weighted.toarray(), index=out.index,
+                                    columns=[f"{col}.tfidf.{term}" for term in fit["terms"]]))
             out = out.drop(columns=[col], errors="ignore")
-        return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+        return pd.concat([out, *new], axis=1) if new else out

@@ -68,6 +68,12 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
+        if isinstance(d, Mapping) and ("extends" in d or "drop" in d):
+            # Only a training job knows the default it would extend (it depends on the
+            # data and the algorithm): shipyard.features.UserRecipe reads that form.
+            raise InvalidRequest(
+                "A recipe with 'extends' or 'drop' is for a training job; here list every "
+                "step (a 'drop' step for the columns to remove).")
         steps = d.get("steps") if isinstance(d, Mapping) else None
         if not isinstance(steps, list):
             raise InvalidRequest(

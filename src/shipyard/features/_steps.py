@@ -20,6 +20,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidRequest
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS, is_numeric_dtype
+from shipyard.names import did_you_mean
 
 OTHER = "__other__"
 MISSING = "__missing__"
@@ -45,6 +46,7 @@ class Step:
             raise InvalidRequest(
                 f"Recipe step {self.name!r} has no parameter {unknown[0]!r}; "
                 f"its parameters are {sorted(self.defaults) or 'none'}."
+                + did_you_mean(str(unknown[0]), self.defaults)
             )
         self.columns = columns
         self.params = {**self.defaults, **params}
@@ -95,6 +97,7 @@ def make_step(name: str, columns: tuple[str, ...] | None, params: Mapping[str, A
     except KeyError:
         raise InvalidRequest(
             f"Unknown recipe step {name!r}; the known steps are {sorted(STEPS)}."
+            + did_you_mean(str(name), STEPS)
         ) from None
     return cls(columns, params)
 
@@ -106,6 +109,12 @@ def _numbers(s: pd.Series) -> pd.Series:
     if is_numeric_dtype(s):
         return s.astype("float64")
     return pd.to_numeric(s.astype("object"), errors="coerce").astype("float64")
+
+
+def _finite(s: pd.Series) -> pd.Series:
+    """``s`` as float64 with ±inf (and anything not a number) as NaN: a gap to impute."""
+    x = _numbers(s)
+    return x.where(np.isfinite(x.to_numpy()))
 
 
 def _labels(s: pd.Series) -> pd.Series:
@@ -218,11 +227,14 @@ class Impute(Step):
         fitted: dict[str, dict[str, Any]] = {}
         columns = self.select(df)
         for col in columns:
-            indicator = bool(self.params["indicator"] and df[col].isna().any())
             if is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype):
-                value: float | str | None = self._number(_numbers(df[col]))
+                numbers = _finite(df[col])  # ±inf is a gap too: no model can use it
+                gaps = bool(numbers.isna().any())
+                value: float | str | None = self._number(numbers)
             else:
+                gaps = bool(df[col].isna().any())
                 value = self._label(col, df[col])
+            indicator = bool(self.params["indicator"] and gaps)
             fitted[col] = {"value": value, "indicator": indicator}
         state: State = {"columns": fitted}
         if strategy == "knn":
@@ -259,15 +271,16 @@ class Impute(Step):
         for col, fit in state["columns"].items():
             raw = out[col] if col in out.columns else pd.Series(
                 np.nan, index=out.index, dtype="float64")
-            if fit["indicator"]:
-                out[col + MISSING_SUFFIX] = raw.isna().astype("float64")
             if isinstance(fit["value"], str):
+                if fit["indicator"]:
+                    out[col + MISSING_SUFFIX] = raw.isna().astype("float64")
                 labels = _labels(raw)
                 out[col] = labels.where(labels.notna(), fit["value"])
-            elif fit["value"] is not None:
-                out[col] = _numbers(raw).fillna(fit["value"])
-            else:
-                out[col] = _numbers(raw)
+                continue
+            numbers = _finite(raw)  # a gap: missing, ±inf, or not a number at all
+            if fit["indicator"]:
+                out[col + MISSING_SUFFIX] = numbers.isna().astype("float64")
+            out[col] = numbers if fit["value"] is None else numbers.fillna(fit["value"])
         if state.get("strategy") == "knn":
             cols = list(state["knn"]["columns"])
             out[cols] = knn_fill(out[cols], state["knn"])
@@ -284,7 +297,7 @@ def knn_reference(df: pd.DataFrame, columns: list[str], k: int, max_rows: int,
         if not (is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype)):
             raise InvalidRequest(f"KNN imputation works on numbers; column {col!r} holds "
                                  "labels. Encode it first or impute it with 'most_frequent'.")
-    values = pd.DataFrame({c: _numbers(df[c]) for c in columns}, index=df.index)
+    values = pd.DataFrame({c: _finite(df[c]) for c in columns}, index=df.index)
     if len(values) > max_rows:
         values = values.sample(max_rows, random_state=seed)
     rows = [[None if v != v else float(v) for v in row] for row in values.to_numpy().tolist()]
@@ -302,7 +315,7 @@ def knn_fill(frame: pd.DataFrame, knn: Mapping[str, Any]) -> pd.DataFrame:
                          dtype="float64").reshape(-1, len(columns))
     imputer = KNNImputer(n_neighbors=int(knn["n_neighbors"]), keep_empty_features=True)
     imputer.fit(reference)
-    X = np.column_stack([_numbers(frame[c]).to_numpy() for c in columns])
+    X = np.column_stack([_finite(frame[c]).to_numpy() for c in columns])
     filled = imputer.transform(X)
     return pd.DataFrame(filled, index=frame.index, columns=columns)
 
@@ -326,7 +339,7 @@ class Scale(Step):
                                  f"got {method!r}.")
         fitted = {}
         for col in self.select(df):
-            s = _numbers(df[col])
+            s = _finite(df[col])  # ±inf would make every statistic useless; impute takes it
             if method == "standard":
                 center, spread = _float(s.mean()), _float(s.std(ddof=0))
             elif method == "minmax":

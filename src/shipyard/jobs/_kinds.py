@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.catalog import CatalogService
     from shipyard.datasets import DatasetService
     from shipyard.jobs._package import StagedFile
+    from shipyard.settings import Settings
     from shipyard.store import RegistryRepository
 
 log = logging.getLogger("shipyard.jobs")
@@ -76,6 +77,9 @@ class SubmitContext(Generic[S]):
     artifacts: ArtifactStore
     catalog: CatalogService | None
     actor: str | None
+    #: The server's settings (limits and thresholds a job reads from its config, since
+    #: jobs see no ``SHIPYARD_*`` variables).
+    settings: Settings | None = None
     #: The experiment the job is a run of; a check may default it (training: the train
     #: dataset's name).
     experiment: str | None = None

@@ -107,7 +107,7 @@ class JobService:
         ctx = SubmitContext(spec=spec, stored=self._stored_spec(spec, kind),
                             datasets=self.datasets, models=self.models,
                             artifacts=self.artifacts, catalog=self.catalog, actor=actor,
-                            experiment=spec.experiment)
+                            settings=self.settings, experiment=spec.experiment)
         if kind.check is not None:
             kind.check(ctx)
         experiment = ctx.experiment

@@ -172,6 +172,7 @@ class RegistryService:
             "output_schema",
             "hyperparameters",
             "split",
+            "bundle_size",
         )
         return {k: manifest.get(k) for k in keep if k in manifest}
 
@@ -221,6 +222,8 @@ class RegistryService:
             "metrics": metrics,
             "training_data": lineage["datasets"],
             "success_criteria": verdict,
+            # Written by a built-in training job: bytes, and a sentence when it is large.
+            "bundle_size": (manifest or {}).get("bundle_size"),
         }
 
     # -- status ---------------------------------------------------------------------------
@@ -346,6 +349,9 @@ def card_markdown(rec: ModelVersionRecord) -> str:
         for name, value in sorted(values.items()):
             if isinstance(value, int | float) and name != "n_samples":
                 lines.append(f"| {split or '-'} | {name} | {value:.4g} |")
+    size = c.get("bundle_size") or {}
+    if size.get("warning"):
+        lines += ["", "## Bundle size", "", f"**{size['warning']}**"]
     lines += ["", "## Training data", ""]
     for d in c.get("training_data") or []:
         lines.append(

@@ -10,7 +10,8 @@ a framework such as CatBoost, a task other than classification or regression —
 the caller uses the general pipeline.
 
 The results equal :meth:`InferencePipeline.predict`'s; serving checks that on a
-warm-up row at start (and the tests on hundreds of real rows).
+warm-up row at start (and the tests on hundreds of real rows). Like the recipe's
+``impute``, the fast path reads ±inf as a missing value.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _impute(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
                 row[c] = value if label is None else label
                 continue
             x = _num(row.get(c))
-            missing = x != x
+            missing = not math.isfinite(x)  # ±inf is a gap, as the recipe's impute reads it
             if indicator:
                 row[c + MISSING_SUFFIX] = 1.0 if missing else 0.0
             row[c] = value if missing else x

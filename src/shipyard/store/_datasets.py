@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard.errors import Conflict, NotFound
+from shipyard.names import did_you_mean
 from shipyard.store import _idempotency
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
@@ -194,7 +195,9 @@ class DatasetRepository:
     def _get_row(self, conn: Connection, name: str) -> Any:
         row = conn.execute(select(datasets).where(datasets.c.name == name)).first()
         if row is None:
-            raise NotFound(f"No dataset named {name!r}; `shipyard datasets list` shows the names.")
+            known = conn.execute(select(datasets.c.name)).scalars().all()
+            raise NotFound(f"No dataset named {name!r}.{did_you_mean(name, known)} "
+                           "`shipyard datasets list` shows the names.")
         return row
 
     def _get_version(self, conn: Connection, name: str, version: int | None) -> VersionRecord:

@@ -29,10 +29,12 @@ from shipyard.training._algorithms import (
 from shipyard.training._entry import TrainingContext, TrainingResult, main, run_training
 from shipyard.training._hyperparameters import Hyperparameter
 from shipyard.training._problem import check_training_data, infer_problem_type
+from shipyard.training._submit import check_training_columns
 
 __all__ = [
     "ALGORITHMS", "PROBLEM_TYPES", "Algorithm", "AlgorithmInfo", "FitData", "FitResult",
-    "Hyperparameter", "TrainingContext", "TrainingResult", "check_training_data",
+    "Hyperparameter", "TrainingContext", "TrainingResult", "check_training_columns",
+    "check_training_data",
     "get_algorithm", "infer_problem_type", "main", "run_training", "task_of",
     "validate_hyperparameters",
 ]

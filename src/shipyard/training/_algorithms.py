@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.names import did_you_mean
 from shipyard.training._hyperparameters import Hyperparameter, validate_all
+from shipyard.training._progress import PROGRESS_SECONDS, Progress
 
 SUPERVISED = frozenset({"binary", "multiclass", "regression"})
 UNSUPERVISED = frozenset({"clustering", "dimensionality_reduction", "anomaly_detection"})
@@ -22,6 +24,10 @@ PROBLEM_TYPES = ("binary", "multiclass", "regression", "clustering",
 def task_of(problem_type: str) -> str:
     """The bundle task of a problem type (binary and multiclass are classification)."""
     return "classification" if problem_type in ("binary", "multiclass") else problem_type
+
+
+def _no_metric(name: str, value: float, step: int | None = None) -> None:
+    """Metrics go nowhere unless a sink is given."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class AlgorithmInfo:
     categorical: str  # "onehot" | "native"
     framework: str
     description: str
+    #: What makes its model big, named by the hyperparameters that drive it (said in the
+    #: job log and the model card when a bundle is large).
+    size_drivers: str = ""
 
     @property
     def supervised(self) -> bool:
@@ -44,7 +53,8 @@ class AlgorithmInfo:
         return {"name": self.name, "problem_types": sorted(self.problem_types),
                 "hyperparameters": [h.to_dict() for h in self.hyperparameters],
                 "needs_scaling": self.needs_scaling, "categorical": self.categorical,
-                "framework": self.framework, "description": self.description}
+                "framework": self.framework, "description": self.description,
+                "size_drivers": self.size_drivers}
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,15 @@ class FitData:
     seed: int = 42
     n_jobs: int = 1
     log: Callable[[str], None] = print
+    #: Where the ``progress`` metric goes (the job's ``log_metric``).
+    log_metric: Callable[..., None] = _no_metric
+    #: Seconds between progress lines, at most (tests set 0: a line per update).
+    progress_interval: float = PROGRESS_SECONDS
+
+    def progress(self, total: int, unit: str) -> Progress:
+        """A reporter of ``total`` trees or rounds for this fit (see ``_progress``)."""
+        return Progress(total=total, unit=unit, log=self.log, log_metric=self.log_metric,
+                        interval=self.progress_interval)
 
 
 @dataclass
@@ -105,6 +124,7 @@ def get_algorithm(name: str) -> Algorithm:
     except (KeyError, TypeError):
         raise InvalidRequest(
             f"Unknown algorithm {name!r}; the built-in algorithms are {sorted(ALGORITHMS)}."
+            + (did_you_mean(name, ALGORITHMS) if isinstance(name, str) else "")
         ) from None
 
 

@@ -20,6 +20,7 @@ from shipyard.training._algorithms import (
     register,
 )
 from shipyard.training._hyperparameters import Hyperparameter as H
+from shipyard.training._progress import Progress
 
 BOOSTING_PROBLEMS = frozenset({"binary", "multiclass", "regression"})
 
@@ -32,12 +33,38 @@ def _has_valid(data: FitData) -> bool:
     return data.X_valid is not None and len(data.X_valid) > 0 and data.y_valid is not None
 
 
+def _xgboost_callback(progress: Progress) -> Any:
+    import xgboost as xgb
+
+    class Report(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            progress.update(epoch + 1)
+            return False  # never stops training
+
+    return Report()
+
+
+class _CatBoostReport:
+    """CatBoost's callback protocol: ``after_iteration(info)`` returns whether to go on."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.done = 0
+
+    def after_iteration(self, info: Any) -> bool:
+        self.done = int(info.iteration)
+        self.progress.update(self.done)
+        return True
+
+
 @register
 class XGBoost(Algorithm):
     info = AlgorithmInfo(
         name="xgboost", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
         categorical="onehot", framework="xgboost",
         description="Gradient-boosted trees (XGBoost, histogram method).",
+        size_drivers="n_estimators (one tree per round and class) and max_depth (up to "
+                     "2^max_depth leaves per tree)",
         hyperparameters=(
             H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
             H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
@@ -79,9 +106,11 @@ class XGBoost(Algorithm):
         if _has_valid(data):
             evals.append((adapter.matrix(data.X_valid, data.y_valid), "validation"))  # type: ignore[attr-defined]
         history: dict[str, Any] = {}
+        progress = data.progress(hp["n_estimators"], "boosting rounds")
         booster = xgb.train(params, dtrain, num_boost_round=hp["n_estimators"], evals=evals,
                             evals_result=history, early_stopping_rounds=rounds,
-                            verbose_eval=False)
+                            verbose_eval=False, callbacks=[_xgboost_callback(progress)])
+        progress.finish(booster.num_boosted_rounds())
         best = None
         if rounds is not None:
             best = int(booster.best_iteration)
@@ -95,6 +124,7 @@ class LightGBM(Algorithm):
         name="lightgbm", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
         categorical="native", framework="lightgbm",
         description="Gradient-boosted trees (LightGBM, leaf-wise, native categories).",
+        size_drivers="n_estimators (one tree per round and class) and num_leaves",
         hyperparameters=(
             H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
             H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
@@ -137,11 +167,17 @@ class LightGBM(Algorithm):
             sets.append(lgb.Dataset(frame(data.X_valid), label=data.y_valid, reference=train))
             names.append("validation")
         history: dict[str, Any] = {}
-        callbacks = [lgb.record_evaluation(history)]
+        progress = data.progress(hp["n_estimators"], "boosting rounds")
+
+        def report(env: Any) -> None:
+            progress.update(env.iteration - env.begin_iteration + 1)
+
+        callbacks = [lgb.record_evaluation(history), report]
         if rounds is not None:
             callbacks.append(lgb.early_stopping(rounds, verbose=False))
         booster = lgb.train(params, train, num_boost_round=hp["n_estimators"], valid_sets=sets,
                             valid_names=names, callbacks=callbacks)
+        progress.finish(booster.current_iteration())
         best = int(booster.best_iteration) - 1 if rounds is not None else None
         return FitResult(model=booster, curves=curves_from_evals(history), best_iteration=best)
 
@@ -152,6 +188,7 @@ class CatBoost(Algorithm):
         name="catboost", problem_types=BOOSTING_PROBLEMS, needs_scaling=False,
         categorical="native", framework="catboost",
         description="Gradient-boosted oblivious trees (CatBoost, native categories).",
+        size_drivers="iterations (one tree per round) and depth (2^depth leaves per tree)",
         hyperparameters=(
             H("iterations", "int", 500, 1, 10_000, description="boosting rounds"),
             H("learning_rate", "float", 0.08, 1e-4, 1.0, log=True, description="shrinkage"),
@@ -178,9 +215,12 @@ class CatBoost(Algorithm):
         })
         pool = get_framework("catboost").pool  # type: ignore[attr-defined]
         valid = pool(data.X_valid, data.y_valid) if _has_valid(data) else None
+        report = _CatBoostReport(data.progress(hp["iterations"], "boosting rounds"))
         model.fit(pool(data.X_train, data.y_train), eval_set=valid,
                   early_stopping_rounds=rounds,
-                  use_best_model=rounds is not None and valid is not None)
+                  use_best_model=rounds is not None and valid is not None,
+                  callbacks=[report])
+        report.progress.finish(report.done)
         history = model.get_evals_result()
         best = int(model.get_best_iteration()) if rounds is not None else None
         curves = curves_from_evals({k: {m.lower(): v for m, v in metrics.items()}

@@ -25,7 +25,7 @@ import shipyard
 from shipyard.bundle import InferencePipeline, get_framework, output_schema, write_bundle
 from shipyard.errors import InvalidRequest
 from shipyard.evaluation import EvaluationReport, SplitSpec, scalar_metrics, split_frame
-from shipyard.features import FittedRecipe, Recipe, default_recipe
+from shipyard.features import FittedRecipe
 from shipyard.training._algorithms import (
     FitData,
     FitResult,
@@ -35,7 +35,10 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._metrics import evaluate_split
-from shipyard.training._problem import check_training_data, infer_problem_type
+from shipyard.training._problem import check_training_data, infer_problem_type, known_target
+from shipyard.training._progress import PROGRESS_SECONDS
+from shipyard.training._recipes import dropped_columns, fit_recipe
+from shipyard.training._sanity import BUNDLE_SIZE_WARNING, chance_warnings, size_warning
 
 TRAINING_CONFIG = "input/config/training.json"
 RECIPE_FILE = "recipe.json"
@@ -71,6 +74,10 @@ class TrainingContext:
     log_metric: Callable[..., None] = _no_metric
     #: Render the evaluation plots into the bundle (tests that only need metrics skip them).
     plots: bool = True
+    #: A bundle over this many bytes is called out (log, manifest, model card).
+    bundle_size_warning: int = BUNDLE_SIZE_WARNING
+    #: Seconds between progress lines of a fit, at most.
+    progress_interval: float = PROGRESS_SECONDS
 
 
 @dataclass(frozen=True)
@@ -144,33 +151,8 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
                    notes: list[str]) -> tuple[FittedRecipe, pd.DataFrame]:
     """The recipe fitted on the training split only, and those rows as the model trains on
     them (out-of-fold target encoding; resampled by a ``balance`` step, target included)."""
-    info = get_algorithm(ctx.algorithm).info
-    if ctx.recipe is not None:
-        recipe = Recipe.from_dict(ctx.recipe)
-        notes.append(f"recipe: the user's ({len(recipe.steps)} steps)")
-    else:
-        recipe, recipe_notes = default_recipe(train, target, scale=info.needs_scaling,
-                                              categorical=info.categorical,
-                                              declared=ctx.semantic_types)
-        notes.extend(f"recipe: {n}" for n in recipe_notes)
-    fitted, fit_rows = recipe.fit_transform(train, target)
-    for spec, state in fitted.steps:
-        if spec.step == "balance":
-            notes.append(f"recipe: balance ({state['method']}) resampled the training rows: "
-                         f"classes {state['before']} became {state['after']}")
-        elif spec.step == "select":
-            notes.extend(f"recipe: select dropped {c}: {d['reason']}"
-                         for c, d in state["dropped"].items())
-    if fitted.categorical_features and info.categorical == "onehot" and \
-            info.framework == "scikit-learn":
-        raise InvalidRequest(
-            f"Algorithm {ctx.algorithm!r} needs numeric features, but the recipe leaves "
-            f"{fitted.categorical_features[:3]} as categories; use encoding 'onehot' in the "
-            "recipe's categorical step.")
-    if not fitted.feature_names:
-        raise InvalidRequest("The recipe leaves no feature columns to train on; keep at "
-                             "least one column (check its 'drop' steps).")
-    return fitted, fit_rows
+    return fit_recipe(ctx.recipe, ctx.algorithm, train, target, notes,
+                      declared=ctx.semantic_types)
 
 
 def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]]) -> None:
@@ -215,7 +197,8 @@ def _prepare(ctx: TrainingContext) -> _Problem:
     problem_type = ctx.problem_type or infer_problem_type(ctx.train[target])
     classes = None if problem_type == "regression" else _classes(
         list(_frames(ctx).values()), target)
-    frames = {k: f[f[target].notna()].reset_index(drop=True) for k, f in _frames(ctx).items()}
+    frames = {k: f[known_target(f[target])].reset_index(drop=True)
+              for k, f in _frames(ctx).items()}
     return _Problem(replace(ctx, **frames), target, problem_type, classes, hp, notes)
 
 
@@ -274,7 +257,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         X_train=X_fit, y_train=y_fit, X_valid=X["validation"], y_valid=y["validation"],
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
-        n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log))
+        n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
+        progress_interval=ctx.progress_interval))
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
@@ -287,14 +271,20 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     draft = {"task": task, "classes": problem.classes, "target": target}
     metrics, baseline = _evaluate(problem, InferencePipeline(draft, fitted, result.model,
                                                              framework), result.model, X, y)
-    report = EvaluationReport(problem_type=problem_type, metrics=metrics,
-                              curves=result.curves or None, baseline=baseline or None)
+    warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     model_file = f"model{framework.extension}"
-    files: dict[str, bytes] = {
-        RECIPE_FILE: _json(fitted.to_dict()),
-        model_file: framework.dumps(result.model),
-        f"{EVALUATION_DIR}/evaluation.json": _json(report.to_dict()),
-    }
+    files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()),
+                               model_file: framework.dumps(result.model)}
+    size = sum(len(b) for b in files.values())
+    too_big = size_warning(size, ctx.bundle_size_warning, ctx.algorithm,
+                           algorithm.info.size_drivers, problem.hyperparameters)
+    warnings += [too_big] if too_big else []
+    for warning in warnings:
+        ctx.log(f"[training] WARNING: {warning}")
+    report = EvaluationReport(problem_type=problem_type, metrics=metrics,
+                              curves=result.curves or None, baseline=baseline or None,
+                              warnings=warnings or None)
+    files[f"{EVALUATION_DIR}/evaluation.json"] = _json(report.to_dict())
     if ctx.plots:
         files.update({f"{EVALUATION_DIR}/{name}": png for name, png in report.plots().items()})
     n_components = int(getattr(result.model, "n_components_", 0)) \
@@ -311,7 +301,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "metrics": {s: scalar_metrics(m) for s, m in metrics.items()},
         "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
         "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
-                     "notes": notes},
+                     "notes": notes, "warnings": warnings},
+        "bundle_size": {"bytes": size, "warning": too_big},
         "lineage": dict(ctx.lineage), "created_at": datetime.now(UTC).isoformat(),
     }
     written = write_bundle(ctx.model_dir, manifest=manifest, files=files)
@@ -394,4 +385,5 @@ def main(job_dir: Path) -> None:
         split=config.get("split"), recipe=config.get("recipe"),
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
-        log=log, log_metric=runtime.log_metric))
+        log=log, log_metric=runtime.log_metric,
+        bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))

@@ -3,7 +3,8 @@
 Tuning reads these declarations to build its search space, so each one says
 everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
 searched on a log scale, ``choices`` for categorical ones. A default of None
-means "off" or "unlimited" (said in the description) and is the only None allowed.
+means "off" or "unlimited" (said in the description); ``nullable`` allows None
+(that same "off") for a hyperparameter whose default is a value.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidRequest
+from shipyard.names import did_you_mean
 
 TYPES = ("int", "float", "categorical", "bool")
 _TRUE = frozenset({"true", "yes", "1"})
@@ -31,6 +33,8 @@ class Hyperparameter:
     log: bool = False
     choices: tuple[Any, ...] | None = None
     description: str = ""
+    #: None is allowed although the default is a value (it means "no limit").
+    nullable: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -46,7 +50,8 @@ class Hyperparameter:
         return {"name": self.name, "type": self.type, "default": self.default,
                 "low": self.low, "high": self.high, "log": self.log,
                 "choices": list(self.choices) if self.choices else None,
-                "description": self.description}
+                "description": self.description,
+                "nullable": self.nullable or self.default is None}
 
     def _range(self) -> str:
         if self.type == "categorical":
@@ -59,14 +64,14 @@ class Hyperparameter:
         return f"{kind} in [{lo}, {hi}]"
 
     def _refuse(self, value: Any) -> InvalidRequest:
-        none = " (or null)" if self.default is None else ""
+        none = " (or null)" if self.default is None or self.nullable else ""
         return InvalidRequest(
             f"Hyperparameter {self.name!r} must be {self._range()}{none}; got {value!r}.")
 
     def validate(self, value: Any) -> Any:
         """``value`` coerced to its declared type; InvalidRequest names name, range and value."""
         if value is None:
-            if self.default is None:
+            if self.default is None or self.nullable:
                 return None
             raise self._refuse(value)
         if self.type == "bool":
@@ -114,6 +119,6 @@ def validate_all(algorithm: str, declared: tuple[Hyperparameter, ...],
     if unknown:
         raise InvalidRequest(
             f"Algorithm {algorithm!r} has no hyperparameter {unknown[0]!r}; its "
-            f"hyperparameters are {sorted(by_name)}.")
+            f"hyperparameters are {sorted(by_name)}.{did_you_mean(unknown[0], by_name)}")
     return {h.name: h.validate(given[h.name]) if h.name in given else h.default
             for h in declared}

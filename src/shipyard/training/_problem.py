@@ -7,9 +7,11 @@ training entry calls it again on the real rows.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.names import names_hint
 from shipyard.training._algorithms import PROBLEM_TYPES, SUPERVISED, get_algorithm
 
 #: Integer targets with at most this many distinct values (and few per row) are classes.
@@ -18,6 +20,17 @@ MAX_INTEGER_CLASSES = 20
 MAX_CLASS_RATIO = 0.05
 #: Fewer training rows than this cannot be split and evaluated meaningfully.
 MIN_ROWS = 10
+
+
+def is_numeric_target(y: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype))
+
+
+def known_target(y: pd.Series) -> pd.Series:
+    """Rows whose target is usable: not missing, and not ±inf for a number."""
+    if is_numeric_target(y):
+        return pd.Series(np.isfinite(y.to_numpy(dtype="float64")), index=y.index)
+    return y.notna()
 
 
 def infer_problem_type(y: pd.Series) -> str:
@@ -39,12 +52,6 @@ def infer_problem_type(y: pd.Series) -> str:
     return "regression"
 
 
-def _columns_hint(df: pd.DataFrame) -> str:
-    names = [str(c) for c in df.columns]
-    shown = ", ".join(repr(n) for n in names[:12])
-    return shown + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-
-
 def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
     if not target:
         raise InvalidRequest(
@@ -52,8 +59,9 @@ def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Se
             "in the training request.")
     if target not in df.columns:
         raise InvalidRequest(
-            f"The target column {target!r} is not in the data; its columns are "
-            f"{_columns_hint(df)}. Fix the target name.")
+            f"The target column {target!r} is not in the data; "
+            f"{names_hint(target, [str(c) for c in df.columns], 'column')}. "
+            "Fix the target name.")
     y = df[target]
     present = y.dropna()
     if present.empty:
@@ -115,6 +123,10 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
         missing = int(y.isna().sum())
         if missing:
             notes.append(f"{missing} rows with a missing target are left out")
+        infinite = int(np.isinf(y.to_numpy(dtype="float64")).sum()) \
+            if is_numeric_target(y) else 0
+        if infinite:
+            notes.append(f"{infinite} rows with a ±inf target are left out (as missing)")
     else:
         fixed = next(iter(info.problem_types))
         if problem_type is not None and problem_type != fixed:

@@ -7,6 +7,7 @@ round trip. Every type they are made of is on the bundle's skops allow-list.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -70,10 +71,20 @@ class RandomForest(Algorithm):
         name="random-forest", problem_types=SUPERVISED, needs_scaling=False,
         categorical="onehot", framework="scikit-learn",
         description="Random forest of decision trees (scikit-learn).",
+        size_drivers="n_estimators, and each tree's leaves: they grow with the training rows "
+                     "unless max_leaf_nodes, min_samples_leaf or max_depth bound them",
         hyperparameters=(
-            H("n_estimators", "int", 200, 1, 5000, description="trees"),
+            # Sized so the bundle stays under 50 MB on 50k rows (benchmarks/
+            # bench_bundle_size.py): 200 unbounded trees made 171 MB on 50k flights.
+            H("n_estimators", "int", 100, 1, 5000, description="trees"),
             H("max_depth", "int", None, 1, 200, description="depth limit; null for none"),
             H("min_samples_leaf", "int", 3, 1, 10_000, description="minimum rows in a leaf"),
+            # At most 200k: scikit-learn reserves room for 2 × max_leaf_nodes nodes a tree
+            # up front (10 million would reserve GBs).
+            H("max_leaf_nodes", "int", 2000, 2, 200_000, nullable=True,
+              description="leaves per tree at most, the best splits first: bounds the "
+                          "model's size however many rows (about 0.3 MB a tree); null for "
+                          "no limit"),
             H("max_features", "categorical", "auto", choices=("auto", "sqrt", "log2", "all"),
               description="features tried per split; auto: sqrt (classification), "
                           "all (regression)"),
@@ -90,12 +101,41 @@ class RandomForest(Algorithm):
         features = {"auto": 1.0 if regression else "sqrt", "all": 1.0}.get(
             hp["max_features"], hp["max_features"])
         common = {"n_estimators": hp["n_estimators"], "max_depth": hp["max_depth"],
-                  "min_samples_leaf": hp["min_samples_leaf"], "max_features": features,
+                  "min_samples_leaf": hp["min_samples_leaf"],
+                  "max_leaf_nodes": hp["max_leaf_nodes"], "max_features": features,
                   "n_jobs": data.n_jobs, "random_state": data.seed}
         model: Any = (RandomForestRegressor(**common) if regression else RandomForestClassifier(
             **common, class_weight=_class_weight(hp["class_weight"])))
-        model.fit(_array(data), data.y_train)
+        grow_in_slices(model, _array(data), data.y_train, hp["n_estimators"], data)
         return FitResult(model=model)
+
+
+#: Seconds one slice of a growing forest should take: progress lines stay seconds apart.
+SLICE_SECONDS = 2.0
+
+
+def grow_in_slices(model: Any, X: np.ndarray, y: Any, total: int, data: FitData) -> None:
+    """Fit a forest ``total`` trees at a time slice, reporting progress between slices.
+
+    scikit-learn's ``warm_start`` adds trees to a fitted forest and draws their seeds
+    as one fit would, so the forest is the same as ``fit`` in one go. The first slice
+    has one tree per CPU; later ones are sized from the time per tree so far to take
+    about :data:`SLICE_SECONDS`, in whole multiples of the CPUs (no idle core).
+    """
+    progress = data.progress(total, "trees")
+    cpus = max(1, data.n_jobs)
+    done, size = 0, cpus
+    model.set_params(warm_start=True)
+    while done < total:
+        n = min(total, done + size)
+        started = time.perf_counter()
+        model.set_params(n_estimators=n)
+        model.fit(X, y)
+        per_tree = max((time.perf_counter() - started) / (n - done), 1e-6)
+        done = n
+        progress.update(done)
+        size = max(cpus, int(SLICE_SECONDS / per_tree) // cpus * cpus)
+    model.set_params(warm_start=False)  # the saved model reads as one plain fit
 
 
 @register
@@ -104,6 +144,7 @@ class KNN(Algorithm):
         name="knn", problem_types=SUPERVISED, needs_scaling=True, categorical="onehot",
         framework="scikit-learn",
         description="k nearest neighbours (scikit-learn), on standardised features.",
+        size_drivers="the training rows: the model keeps every one of them",
         hyperparameters=(
             H("n_neighbors", "int", 25, 1, 1000, description="neighbours that vote"),
             H("weights", "categorical", "uniform", choices=("uniform", "distance"),
@@ -191,6 +232,7 @@ class IsolationForestAlgorithm(Algorithm):
         needs_scaling=False, categorical="onehot", framework="scikit-learn",
         description="Isolation forest anomaly detection (scikit-learn); higher score means "
                     "more anomalous.",
+        size_drivers="n_estimators and max_samples (the rows each tree isolates)",
         hyperparameters=(
             H("n_estimators", "int", 200, 1, 5000, description="trees"),
             H("contamination", "float", None, 1e-4, 0.5,

@@ -20,7 +20,7 @@ from shipyard.jobs._spec import JobSpecBase
 TRAINING_CHANNELS = ("train", "validation", "test")
 #: The spec fields written to ``training.json``.
 TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
-                   "semantic_types")
+                   "semantic_types", "bundle_size_warning")
 #: Training submits are checked on the whole dataset up to this many rows, else a sample.
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
@@ -60,14 +60,18 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     makes the train dataset's name the default experiment.
     """
     from shipyard.evaluation import SplitSpec
-    from shipyard.features import Recipe
-    from shipyard.training import check_training_data, validate_hyperparameters
+    from shipyard.features import UserRecipe
+    from shipyard.training import (
+        check_training_columns,
+        check_training_data,
+        get_algorithm,
+        validate_hyperparameters,
+    )
 
     spec = ctx.spec
     algorithm = spec.algorithm or ""
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
-    if spec.recipe is not None:
-        Recipe.from_dict(spec.recipe)
+    recipe = UserRecipe.from_dict(spec.recipe) if spec.recipe is not None else None
     if spec.split is not None:
         if set(spec.inputs) >= {"validation", "test"}:
             raise InvalidRequest("Give either validation and test datasets or a split, "
@@ -79,6 +83,16 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     # sees only its split, so it gets the schema's word for them.
     ctx.stored["semantic_types"] = {str(c["name"]): str(c["semantic_type"])
                                     for c in version.schema if c.get("semantic_type")}
+    held_out = {f"{r['dataset']}:{r['version']}": _column_names(
+        ctx.datasets.version(r["dataset"], r["version"]))
+        for ch, r in ctx.stored["inputs"].items() if ch != "train"}
+    check_training_columns(
+        _column_names(version), f"{train['dataset']}:{train['version']}",
+        target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
+        split=spec.split, recipe=recipe, others=held_out)
+    # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
+    if ctx.settings is not None:
+        ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
     for col in version.schema:
         if version.num_rows and col.get("missing") == version.num_rows:
             raise InvalidRequest(
@@ -89,6 +103,10 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
              else ctx.datasets.read_table(train["dataset"], train["version"]))
     check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
     ctx.experiment = ctx.experiment or train["dataset"]
+
+
+def _column_names(version: Any) -> list[str]:
+    return [str(col["name"]) for col in version.schema]
 
 
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,84 @@
+"""Progress of a fit: trees or rounds done of the total, elapsed time and an estimate.
+
+A long fit must not look like a hung job. Each built-in that grows trees reports
+through a :class:`Progress` (from the libraries' own callbacks; the random forest by
+growing its trees in slices), which writes a log line and a ``progress`` metric
+point (the share done, by step) at most every :data:`PROGRESS_SECONDS`, and always
+at the end (1.0, also when early stopping ended the fit before its last round).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Seconds between two progress lines, at most (plus the one iteration that crosses it).
+PROGRESS_SECONDS = 4.0
+#: The metric holding the share done (0..1), one point per progress line.
+PROGRESS_METRIC = "progress"
+
+
+def duration(seconds: float) -> str:
+    """``75.2`` → ``"1m15s"``; ``8.04`` → ``"8s"``: for people, not for parsing."""
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+@dataclass
+class Progress:
+    """Reports ``done`` of ``total`` units (trees, boosting rounds) as a fit goes on.
+
+    ``clock`` is injectable so the reporting rule is testable without waiting.
+    """
+
+    total: int
+    unit: str
+    log: Callable[[str], None]
+    log_metric: Callable[..., None]
+    interval: float = PROGRESS_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(init=False)
+    _last: float = field(init=False)
+    _reported: int = field(init=False, default=-1)
+
+    def __post_init__(self) -> None:
+        self.started = self._last = self.clock()
+
+    def update(self, done: int) -> None:
+        """Call after each unit (or slice of units); reports when the interval has passed."""
+        if done >= self.total or self.clock() - self._last >= self.interval:
+            self._report(min(done, self.total))
+
+    def finish(self, done: int) -> None:
+        """The last line: all done, or stopped early at ``done`` (early stopping)."""
+        if done < self.total:
+            self._report(done, early=True)
+        elif self._reported != self.total:
+            self._report(self.total)
+
+    def _report(self, done: int, early: bool = False) -> None:
+        if done == self._reported:
+            return
+        now = self.clock()
+        elapsed = now - self.started
+        share = done / self.total if self.total else 1.0
+        if early:
+            tail = f"stopped early (no improvement), elapsed {duration(elapsed)}"
+        elif done >= self.total:
+            tail = f"done in {duration(elapsed)}"
+        else:
+            eta = elapsed / done * (self.total - done) if done else float("nan")
+            tail = (f"elapsed {duration(elapsed)}, ETA "
+                    + (duration(eta) if eta == eta else "unknown"))
+        self.log(f"[training] progress: {done:,} of {self.total:,} {self.unit} "
+                 f"({share:.0%}), {tail}")
+        # An early stop completes the fit: the series ends at 1 either way.
+        self.log_metric(PROGRESS_METRIC, 1.0 if early else share, done)
+        self._last, self._reported = now, done

@@ -1,0 +1,94 @@
+"""What a finished training is told about itself: a chance-level model, a large bundle.
+
+A job that completes with a model no better than a coin, or a bundle too large to
+serve comfortably, must say so loudly: a ``WARNING`` line in the job log, a
+``warnings`` entry in the evaluation (and the manifest), and, for size, the model
+card. Pure functions: metrics and sizes in, sentences out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.evaluation import scalar_metrics
+
+#: ROC AUC this close to 0.5 is chance level.
+CHANCE_AUC_MARGIN = 0.02
+#: Bundles above this size are called out (``SHIPYARD_BUNDLE_SIZE_WARNING_MB`` on a server).
+BUNDLE_SIZE_WARNING = 100 * 1024**2
+MB = 1024**2
+
+
+def size_text(n: float) -> str:
+    """Bytes for people: ``"240 MB"``, ``"1.5 MB"``, ``"29 KB"`` (binary units)."""
+    if n >= 10 * MB:
+        return f"{n / MB:,.0f} MB"
+    if n >= MB:
+        return f"{n / MB:.1f} MB"
+    return f"{n / 1024:,.0f} KB"
+
+
+def _judged_split(metrics: Mapping[str, Mapping[str, Any]]) -> str | None:
+    for split in ("test", "validation"):
+        if metrics.get(split):
+            return split
+    return None
+
+
+def chance_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
+                    baseline: Mapping[str, Mapping[str, Any]],
+                    dropped: Sequence[str] = ()) -> list[str]:
+    """Sentences for a model at chance level on its test split (else validation).
+
+    Classification: ROC AUC within :data:`CHANCE_AUC_MARGIN` of 0.5, or accuracy no
+    better than always predicting the most frequent class. Regression: R² ≤ 0 (no
+    better than predicting the training mean). ``dropped`` names the columns the
+    recipe dropped, the usual cause.
+    """
+    split = _judged_split(metrics)
+    if split is None:
+        return []
+    m = scalar_metrics(metrics[split])
+    base = scalar_metrics(baseline.get(split) or {})
+    cause = (f" The recipe dropped {', '.join(dropped[:8])}"
+             + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
+             + "; the job log says why: keep an informative column with a recipe "
+               "(--recipe) if one was dropped." if dropped else
+             " Check that the features can explain the target.")
+    out = []
+    if problem_type in ("binary", "multiclass"):
+        auc = m.get("roc_auc")
+        if auc is not None and abs(auc - 0.5) <= CHANCE_AUC_MARGIN:
+            out.append(f"The {split} ROC AUC {auc:.3f} is at chance level (0.5 ± "
+                       f"{CHANCE_AUC_MARGIN}): the model ranks rows no better than a coin."
+                       + cause)
+        acc, majority = m.get("accuracy"), base.get("accuracy")
+        if acc is not None and majority is not None and acc <= majority:
+            ranks = auc is not None and auc > 0.5 + CHANCE_AUC_MARGIN
+            out.append(
+                f"The {split} accuracy {acc:.3f} is no better than always predicting the most "
+                f"frequent class ({majority:.3f})."
+                + (f" Its ROC AUC {auc:.3f} says the ranking may still help: choose a "
+                   "decision threshold, or balance the classes." if ranks else cause))
+    elif problem_type == "regression":
+        r2 = m.get("r2")
+        if r2 is not None and r2 <= 0:
+            out.append(f"The {split} R² {r2:.3f} is at most 0: the model predicts no better "
+                       "than the training mean." + cause)
+    return out
+
+
+def size_warning(size: int, threshold: int, algorithm: str, size_drivers: str,
+                 hyperparameters: Mapping[str, Any]) -> str | None:
+    """A sentence when a bundle of ``size`` bytes is over ``threshold``, naming what drives it."""
+    if size <= threshold:
+        return None
+    named = [h for h in hyperparameters if re.search(rf"\b{re.escape(h)}\b", size_drivers)]
+    settings = ", ".join(f"{h}={hyperparameters[h]}" for h in named)
+    why = (f" {algorithm}'s size grows with {size_drivers}" if size_drivers else
+           f" {algorithm}'s size grows with its features")
+    return (f"The model bundle is {size_text(size)}, over {size_text(threshold)}:{why}"
+            + (f" (here {settings})" if settings else "")
+            + "; lower those to shrink it, as a large bundle is slow to load, copy and serve.")

