@@ -1,7 +1,15 @@
-"""Error handlers: every error leaves as ``{"error": {"code", "message"}}``."""
+"""Error handlers: every error leaves as ``{"error": {"code", "message"}}``.
+
+A full disk is the server's condition, not the client's mistake nor a bug: an
+``ENOSPC``/``EDQUOT`` anywhere in the chain of causes of what a request raised (an
+``OSError``, SQLite's "database or disk is full", PostgreSQL's ``disk_full``, or a
+``ShipyardError`` raised because of one) is answered 507 with the home it ran out
+in, so an operator knows where to look.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
@@ -9,16 +17,53 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shipyard.errors import HTTP_STATUS, ShipyardError
+from shipyard.errors import HTTP_STATUS, DiskFull, ShipyardError
+from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.api")
 
 _HTTP_CODES = {v: k for k, v in reversed(list(HTTP_STATUS.items()))}
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_FULL_WORDS = ("no space left on device", "disk quota exceeded", "database or disk is full")
+#: PostgreSQL's SQLSTATE for disk_full.
+_PG_DISK_FULL = "53100"
+
+
+def disk_full(exc: BaseException) -> bool:
+    """True when ``exc`` or anything that caused it says the disk (or quota) is full."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen or len(seen) > 20:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
+            return True
+        if getattr(e, "sqlstate", None) == _PG_DISK_FULL:
+            return True
+        if any(w in str(e).lower() for w in _FULL_WORDS):
+            return True
+        orig = getattr(e, "orig", None)  # SQLAlchemy's wrapper around the driver's error
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return False
+
+
+def _disk_full_answer(request: Request, exc: BaseException) -> JSONResponse:
+    settings: Settings | None = getattr(
+        getattr(request.app.state, "services", None), "settings", None)
+    home = str(settings.home) if settings is not None else "unknown"
+    log.error("the disk is full (home %s): %s: %s", home, type(exc).__name__, exc)
+    err = DiskFull(f"The server's disk is full (home: {home}); nothing of this request was "
+                   "kept. Free space there (or ask the operator to) and try again.")
+    return JSONResponse(err.to_dict(), status_code=err.http_status)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ShipyardError)
-    async def _shipyard(_: Request, exc: ShipyardError) -> JSONResponse:
+    async def _shipyard(request: Request, exc: ShipyardError) -> JSONResponse:
+        if not isinstance(exc, DiskFull) and disk_full(exc):
+            return _disk_full_answer(request, exc)
         if exc.http_status >= 500:
             log.error("internal error: %s", exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.http_status)
@@ -34,7 +79,9 @@ def install(app: FastAPI) -> None:
                             status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if disk_full(exc):  # e.g. spooling a multipart upload, wrapped by FastAPI as a 400
+            return _disk_full_answer(request, exc)
         code = _HTTP_CODES.get(exc.status_code, "invalid_request")
         if exc.status_code == 404:
             code, msg = "not_found", "No such route; see /api/v1/openapi.json for the API."
@@ -46,7 +93,9 @@ def install(app: FastAPI) -> None:
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if disk_full(exc):
+            return _disk_full_answer(request, exc)
         log.exception("unhandled error")
         return JSONResponse(
             {"error": {"code": "internal", "message": f"Internal error: {type(exc).__name__}."}},

@@ -10,6 +10,7 @@ root even through symlinks.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -72,8 +73,12 @@ class LocalBackend:
         dest.parent.mkdir(parents=True, exist_ok=True)
         self._path(key)  # re-check now that parents exist
         tmp = self.root / ".tmp" / f"{uuid.uuid4().hex}.part"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half object behind
+            raise
 
     def open(self, key: str) -> IO[bytes]:
         path = self._path(key)
@@ -120,8 +125,14 @@ class FsspecBackend:
 
     def put_file(self, src: Path, key: str) -> None:
         tmp = self._p(f".tmp/{uuid.uuid4().hex}.part")
-        self.fs.put_file(str(src), tmp)
-        self.fs.mv(tmp, self._p(key))
+        try:
+            self.fs.put_file(str(src), tmp)
+            self.fs.mv(tmp, self._p(key))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
+            raise
 
     def open(self, key: str) -> IO[bytes]:
         try:
@@ -180,12 +191,13 @@ class ArtifactStore:
         return blob
 
     def put_bytes(self, data: bytes) -> Blob:
-        with tempfile.NamedTemporaryFile(dir=self.tmp_dir, delete=False) as fh:
-            fh.write(data)
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir)
         try:
-            return self.put_file(fh.name)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.put_file(name)
         finally:
-            os.unlink(fh.name)
+            os.unlink(name)
 
     def exists(self, sha: str) -> bool:
         return self.backend.exists(self._object_key(sha))
@@ -220,19 +232,27 @@ class ArtifactStore:
                 raise IntegrityError(f"Artifact {sha} failed its SHA-256 check; it was altered.")
             return local
         fd, name = tempfile.mkstemp(dir=self.tmp_dir, suffix=".blob")
-        with os.fdopen(fd, "wb") as out:
-            for chunk in self.iter_chunks(sha):
-                out.write(chunk)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in self.iter_chunks(sha):
+                    out.write(chunk)
+        except BaseException:
+            os.unlink(name)
+            raise
         return Path(name)
 
     def copy_to(self, sha: str, dest: Path) -> None:
         """Write a checked copy of an object to ``dest`` (a local path Shipyard chose)."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
-        with open(tmp, "wb") as out:
-            for chunk in self.iter_chunks(sha):
-                out.write(chunk)
-        os.replace(tmp, dest)
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in self.iter_chunks(sha):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     # -- named ---------------------------------------------------------------------------
     def put_named(self, key: str, path: str | Path) -> str:
