@@ -96,12 +96,12 @@ def check(doc: Any, *, where: str = "The JSON body", max_depth: int = MAX_DEPTH)
         elif isinstance(value, int):
             if not MIN_INT <= value <= MAX_INT:
                 raise InvalidRequest(
-                    f"{where} holds an integer of {len(str(abs(value)))} digits at "
-                    f"{spell(path)}; integers must fit in 64 bits (up to {MAX_INT}). Send a "
+                    f"{where} holds an integer of {len(str(abs(value)))} digits in field "
+                    f"{spell(path)!r}; integers must fit in 64 bits (up to {MAX_INT}). Send a "
                     "smaller number, or a string.", field=spell(path))
         elif isinstance(value, float) and not math.isfinite(value):
             raise InvalidRequest(
-                f"{where} holds a number out of range at {spell(path)} (it reads as "
+                f"{where} holds a number out of range in field {spell(path)!r} (it reads as "
                 f"{value}); numbers must fit a 64-bit float (about 1.8e308).",
                 field=spell(path))
 
@@ -124,7 +124,10 @@ def _text(s: str, path: Any, where: str, *, key: bool = False) -> None:
     problem = bad_text(s)
     if problem is None:
         return
-    what = f"a key under {spell(path)}" if key else spell(path)
+    if path is None:
+        what = "a key at the top level" if key else "its top-level value"
+    else:
+        what = f"a key under {spell(path)!r}" if key else f"field {spell(path)!r}"
     raise InvalidRequest(
         f"{where} holds {problem} in {what}; send valid UTF-8 text without NUL there.",
         field=spell(path))

@@ -53,6 +53,8 @@ OVERRIDES: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/jobs"): 16 * MIB,
 }
 INVOCATIONS = ("POST", "/api/v1/endpoints/{name}/invocations")
+#: A declared body at most this much over its limit is read (and dropped) before the 413.
+DRAIN_BYTES = 8 * MIB
 _DISCONNECT: Message = {"type": "http.disconnect"}
 
 
@@ -148,10 +150,16 @@ class BodyGuard:
         try:
             _check_url(scope)
             declared = _declared_length(headers)
-            if declared is not None and declared > route.limit:
-                raise self._too_large(route, f"The request body is {declared} bytes")
         except ShipyardError as exc:
             await answer(send, exc, close=True)
+            return None
+        if declared is not None and declared > route.limit:
+            # A body a little over its limit is read and dropped, so the client, still
+            # sending, gets the 413 rather than a reset; a large one is cut at once.
+            drained = declared - route.limit <= DRAIN_BYTES and \
+                await _drain(receive, declared, self.timeout())
+            await answer(send, self._too_large(route, f"The request body is {declared} bytes"),
+                         close=not drained)
             return None
         stream = _Stream(receive, send, route, self.timeout(), self)
         if route.kind != JSON:
@@ -191,6 +199,23 @@ def _malformed(body: bytes) -> bool:
         return False
     except ValueError as exc:
         return isinstance(exc, json.JSONDecodeError)
+    return False
+
+
+async def _drain(receive: Receive, declared: int, timeout: float) -> bool:
+    """Read and drop a body of ``declared`` bytes; False when it did not all come."""
+    size = 0
+    while size <= declared:
+        try:
+            with anyio.fail_after(timeout):
+                message = await receive()
+        except TimeoutError:
+            return False
+        if message["type"] != "http.request":
+            return False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
     return False
 
 

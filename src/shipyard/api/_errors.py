@@ -15,9 +15,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
-from shipyard.errors import HTTP_STATUS, DiskFull, ShipyardError
+from shipyard.errors import HTTP_STATUS, DiskFull, InvalidRequest, ShipyardError
 from shipyard.settings import Settings
 
 log = logging.getLogger("shipyard.api")
@@ -31,22 +32,33 @@ _PG_DISK_FULL = "53100"
 
 def disk_full(exc: BaseException) -> bool:
     """True when ``exc`` or anything that caused it says the disk (or quota) is full."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen or len(seen) > 20:
-            continue
-        seen.add(id(e))
+    for e in _causes(exc):
         if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
             return True
         if getattr(e, "sqlstate", None) == _PG_DISK_FULL:
             return True
         if any(w in str(e).lower() for w in _FULL_WORDS):
             return True
-        orig = getattr(e, "orig", None)  # SQLAlchemy's wrapper around the driver's error
-        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
     return False
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``__cause__``, ``__context__``, a driver's ``orig``)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 20:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return seen
+
+
+def nul_in_text(exc: BaseException) -> bool:
+    """True when PostgreSQL refused a text value for holding NUL (a form field, a query)."""
+    return any("cannot contain NUL" in str(e) for e in _causes(exc))
 
 
 def _disk_full_answer(request: Request, exc: BaseException) -> JSONResponse:
@@ -91,6 +103,25 @@ def install(app: FastAPI) -> None:
             msg = str(exc.detail)
         return JSONResponse({"error": {"code": code, "message": msg}},
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    async def _server_side(request: Request, exc: Exception) -> JSONResponse:
+        """OS and database errors: a full disk (507) or a NUL PostgreSQL refused (400) are
+        answered here, so the connection stays usable (the catch-all below re-raises, and
+        uvicorn then closes it)."""
+        if disk_full(exc):
+            return _disk_full_answer(request, exc)
+        if nul_in_text(exc):  # nothing was stored: the transaction rolled back
+            err = InvalidRequest("A text value of this request holds a NUL character "
+                                 "(\\u0000), which the database cannot store; remove it.")
+            return JSONResponse(err.to_dict(), status_code=err.http_status)
+        log.error("unhandled error", exc_info=exc)
+        return JSONResponse(
+            {"error": {"code": "internal", "message": f"Internal error: {type(exc).__name__}."}},
+            status_code=500,
+        )
+
+    app.add_exception_handler(OSError, _server_side)
+    app.add_exception_handler(SQLAlchemyError, _server_side)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
