@@ -86,6 +86,7 @@ class RouteLimits:
         self.upload_limit = upload_limit
         self.invocation_limit = invocation_limit
         self._table: list[tuple[re.Pattern[str], RouteLimit]] | None = None
+        self._seen: dict[tuple[str, str], RouteLimit] = {}
 
     def table(self) -> list[RouteLimit]:
         return [limit for _, limit in self._routes()]
@@ -111,10 +112,17 @@ class RouteLimits:
         return self._table
 
     def find(self, method: str, path: str) -> RouteLimit:
-        for regex, limit in self._routes():
-            if limit.method == method and regex.match(path):
-                return limit
-        return RouteLimit(method, path, JSON, self.json_limit)
+        key = (method, path)
+        hit = self._seen.get(key)
+        if hit is not None:
+            return hit
+        found = next((limit for regex, limit in self._routes()
+                      if limit.method == method and regex.match(path)),
+                     RouteLimit(method, path, JSON, self.json_limit))
+        if len(self._seen) > 4096:  # paths carry names: keep the memo bounded
+            self._seen.clear()
+        self._seen[key] = found
+        return found
 
 
 def _content_type(headers: dict[bytes, bytes]) -> str:

@@ -6,17 +6,19 @@ endpoint supervisor, the schedules and the event subscribers (auto-deploy,
 monitor harvests). A job's claim (Pending → Starting) is an atomic update either
 way, so even a misbehaving replica could not start a job twice.
 
-Endpoint instances are processes of the leader, so a follower forwards
-``/api/v1/endpoints…`` requests (invocations included) to the leader's URL with
-the caller's own token: :class:`LeaderProxy`. A request that was forwarded once is
-never forwarded again (``x-shipyard-forwarded``), so two replicas that both think
-the other leads answer 503 instead of bouncing it between them.
+Endpoint instances are processes of the leader, and capture files and live job logs
+lie in its home, so a follower forwards the requests that read them
+(:data:`LEADER_ROUTES`: ``/api/v1/endpoints…`` with invocations, a monitor's run,
+a job's log) to the leader's URL with the caller's own token: :class:`LeaderProxy`.
+A request that was forwarded once is never forwarded again (``x-shipyard-forwarded``),
+so two replicas that both think the other leads answer 503 instead of bouncing it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -42,8 +44,13 @@ Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-#: Paths a follower forwards to the leader (whose processes serve them).
-LEADER_PREFIXES = ("/api/v1/endpoints",)
+#: Requests a follower forwards to the leader, (method or None for any, path pattern):
+#: what reads the leader's own home (instances, capture files, live job logs).
+LEADER_ROUTES: tuple[tuple[str | None, re.Pattern[str]], ...] = (
+    (None, re.compile(r"^/api/v1/endpoints(/|$)")),
+    ("POST", re.compile(r"^/api/v1/monitors/[^/]+/runs$")),  # snapshots the capture
+    ("GET", re.compile(r"^/api/v1/jobs/[^/]+/logs$")),  # a running job's log is there
+)
 FORWARDED = b"x-shipyard-forwarded"
 #: How long a follower trusts what it read about the leader (seconds).
 LEADER_CACHE_SECONDS = 1.0
@@ -117,8 +124,10 @@ class LeaderProxy:
 
     def should_forward(self, scope: Scope) -> bool:
         election = self.election()
-        return (election is not None and not election.leading
-                and scope["path"].startswith(LEADER_PREFIXES))
+        if election is None or election.leading:
+            return False
+        return any((method is None or method == scope["method"]) and rx.match(scope["path"])
+                   for method, rx in LEADER_ROUTES)
 
     def _leader(self, election: Election) -> LeaderInfo | None:
         now = time.monotonic()

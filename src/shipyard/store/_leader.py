@@ -117,8 +117,8 @@ class PostgresLeaderLock:
 
     def release(self) -> None:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
-            with contextlib.suppress(Exception):
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+            with contextlib.suppress(Exception):  # at once: a closing session lingers a bit
+                self._conn.execute("SELECT pg_advisory_unlock_all()")
         self._close()
 
     def _close(self) -> None:
