@@ -199,6 +199,13 @@ def test_a_leader_that_loses_its_lock_stops_and_the_other_takes_over(pair: Pair)
     assert {j["status"] for j in done.values()} == {"Completed"}
     assert {p.name for p in (pair.b.home / "jobs").iterdir()} == set(ids)
     assert set(Counter(pair.starts.read_text().split()).values()) == {1}
+    # The deposed one leads again once the other stops: with fresh supervisors.
+    pair.b.stop()
+    _wait_role(pair, pair.a, "leader")
+    again = pair.submit(pair.a, 3, "again")
+    done = _wait_terminal(pair.client(pair.a), again, timeout=300)
+    assert {j["status"] for j in done.values()} == {"Completed"}
+    assert set(again) <= {p.name for p in (pair.a.home / "jobs").iterdir()}
 
 
 def _until(check: object, timeout: float, what: str) -> object:

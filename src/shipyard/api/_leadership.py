@@ -82,11 +82,13 @@ class Duties:
         svc.scheduler.start()
 
     def stop(self) -> None:
+        """Stop each part, even when another fails (the database may be what went away)."""
         svc = self.svc
-        svc.scheduler.stop()
-        svc.endpoint_supervisor.stop()
-        svc.dispatcher.stop()
-        svc.supervisor.stop()
+        for part in (svc.scheduler, svc.endpoint_supervisor, svc.dispatcher, svc.supervisor):
+            try:
+                part.stop()
+            except Exception:  # noqa: BLE001 - logged; the next part must still stop
+                log.exception("stopping %s failed", type(part).__name__)
 
 
 def renew(svc: Services) -> None:
