@@ -107,8 +107,10 @@ def _wait(cond: object, timeout: float = 30.0) -> None:
 @pytest.mark.postgres
 def test_election_hands_over_when_the_leader_loses_its_connection(pg_url: str) -> None:
     a_rec, b_rec = _Recorder(), _Recorder()
-    a = Election(leader_lock(Database(pg_url), "http://a"), a_rec.elected, a_rec.deposed, 0.2)
-    b = Election(leader_lock(Database(pg_url), "http://b"), b_rec.elected, b_rec.deposed, 0.2)
+    a = Election(leader_lock(Database(pg_url), "http://a"), a_rec.elected, a_rec.deposed, 0.2,
+                 takeover_grace=0.5)
+    b = Election(leader_lock(Database(pg_url), "http://b"), b_rec.elected, b_rec.deposed, 0.2,
+                 takeover_grace=0.5)
     a.start()
     b.start()
     try:
@@ -116,7 +118,7 @@ def test_election_hands_over_when_the_leader_loses_its_connection(pg_url: str) -
         _terminate_leader_connection(pg_url)
         _wait(lambda: b.leading)
         # A noticed first (it re-checks every poll) and stopped its duties; B waited its
-        # two polls before starting its own.
+        # two polls and the grace before starting its own.
         assert a_rec.calls == ["elected", "deposed"] and not a.leading
         assert b_rec.calls == ["elected"]
         b.stop()

@@ -72,6 +72,8 @@ class Duties:
         svc = self.svc
         if self._used:  # this process led before: its stopped parts cannot start again
             renew(svc)
+        else:  # deliver events from now on, not from when this server started
+            svc.dispatcher = EventDispatcher(svc.events)
         self._used = True
         svc.supervisor.start()  # recovery of what a previous leader left, then the loop
         svc.dispatcher.subscribe("model_version.status_changed",

@@ -16,8 +16,11 @@ become the leader, and take over when it goes away.
 - **SQLite**: an exclusive ``flock`` on ``<database>.leader``, holding the
   leader's PID and URL; one machine, so the kernel drops it when the process dies.
 
-A new leader that saw another one hold the lock waits two polls before it starts
-its duties, so a leader cut off from the database has stopped its own first.
+A new leader that saw another one hold the lock waits two polls plus
+:data:`TAKEOVER_GRACE` before it starts its duties: a leader cut off from the
+database notices within a poll and needs a few seconds to stop its jobs (SIGTERM,
+a grace, SIGKILL) and endpoint instances, and the new leader's recovery must not
+find them still running.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ log = logging.getLogger("shipyard.leader")
 #: The advisory lock key: "shipyard" as a positive 64-bit integer.
 LOCK_KEY = int.from_bytes(b"shipyard", "big") & 0x7FFF_FFFF_FFFF_FFFF
 _APP_PREFIX = "shipyard-leader "
+#: What a deposed leader gets to stop its duties before the next one starts (seconds).
+TAKEOVER_GRACE = 10.0
 #: PostgreSQL keeps application_name to 63 bytes.
 _APP_NAME_MAX = 63
 
@@ -221,11 +226,13 @@ class Election:
     when it stops being it (the lock was lost, or :meth:`stop`)."""
 
     def __init__(self, lock: LeaderLock, on_elected: Callable[[], None],
-                 on_deposed: Callable[[], None], poll_seconds: float = 2.0) -> None:
+                 on_deposed: Callable[[], None], poll_seconds: float = 2.0,
+                 takeover_grace: float = TAKEOVER_GRACE) -> None:
         self.lock = lock
         self.on_elected = on_elected
         self.on_deposed = on_deposed
         self.poll_seconds = poll_seconds
+        self.takeover_grace = takeover_grace
         self._leading = False
         self._saw_leader = False
         self._stop = threading.Event()
@@ -277,7 +284,8 @@ class Election:
             if not self.lock.try_acquire():
                 self._saw_leader = True
                 return
-            if self._saw_leader and self._stop.wait(2 * self.poll_seconds):
+            if self._saw_leader and self._stop.wait(2 * self.poll_seconds +
+                                                    self.takeover_grace):
                 self.lock.release()
                 return
             log.warning("this control plane is the leader")
