@@ -3,6 +3,7 @@ connection (PostgreSQL), released with its descriptor (SQLite)."""
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -148,3 +149,36 @@ def test_an_election_whose_duties_fail_to_start_lets_go(tmp_path: Path) -> None:
     finally:
         election.stop()
         db.dispose()
+
+
+
+def test_sqlite_leader_file_of_a_dead_holder_names_nobody(tmp_path: Path) -> None:
+    """A holder killed with -9 leaves its PID and URL in the file, but no lock: no leader."""
+    import subprocess
+    import sys
+
+    db_path = tmp_path / "shipyard.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, time
+            from shipyard.store import Database, leader_lock
+            lock = leader_lock(Database("sqlite:///{db_path}"), "http://127.0.0.1:1111")
+            assert lock.try_acquire()
+            print("held", flush=True)
+            time.sleep(60)
+        """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        db = Database(f"sqlite:///{db_path}")
+        other = leader_lock(db, "http://127.0.0.1:2222")
+        info = other.leader()
+        assert info is not None and info.url == "http://127.0.0.1:1111"
+        assert info.pid == holder.pid and not other.try_acquire()
+    finally:
+        holder.kill()
+        holder.communicate(timeout=10)
+    assert "1111" in (tmp_path / "shipyard.db.leader").read_text()
+    assert other.leader() is None  # the kernel dropped the lock with the process
+    assert other.try_acquire() and other.leader().url == "http://127.0.0.1:2222"
+    other.release()
+    db.dispose()

@@ -182,11 +182,25 @@ class FileLeaderLock:
         if self._fd is not None:
             return LeaderInfo(self.url, os.getpid())
         try:
-            info = json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
             return None
-        if not isinstance(info, dict) or not info:
-            return None
+        try:
+            try:  # free to lock: nobody leads (what the file says is a dead holder's)
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raw = os.pread(fd, 4096, 0)
+            else:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return None
+        finally:
+            os.close(fd)
+        try:
+            info = json.loads(raw or b"{}")
+        except ValueError:
+            return LeaderInfo(None)
+        if not isinstance(info, dict):
+            return LeaderInfo(None)
         pid = info.get("pid")
         return LeaderInfo(info.get("url"), pid if isinstance(pid, int) else None)
 
