@@ -24,6 +24,7 @@ from shipyard.testing import LocalServer
 
 MIB = 1024**2
 TIMEOUT = 2.0
+pytestmark = pytest.mark.slow  # real servers, and bodies that time out
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,8 @@ from shipyard.testing.corpus import HOSTILE_BODIES, HOSTILE_JSON, JSON_CT
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WRITE = ("post", "put", "patch", "delete")
+#: A server per module (the hostile one trains a model first): seconds, not milliseconds.
+pytestmark = pytest.mark.slow
 
 
 def _pg_database() -> Iterator[str]:
