@@ -53,11 +53,18 @@ class HomeLock:
         """Take the lock or raise :class:`ServerRunning` naming the server that holds it."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ServerRunning(refusal(self.settings, lock_holder(self.settings))) from None
+        for attempt in range(5):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # `lock_holder` probes with a shared lock for an instant: only a holder
+                # that says who it is counts as a running server.
+                holder = lock_holder(self.settings)
+                if holder or attempt == 4:
+                    os.close(fd)
+                    raise ServerRunning(refusal(self.settings, holder)) from None
+                time.sleep(0.05)
         info = {"pid": os.getpid(), "url": self.settings.url,
                 "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)
