@@ -20,7 +20,9 @@ HTTP_STATUS: dict[str, int] = {
     "unauthenticated": 401,
     "forbidden": 403,
     "not_found": 404,
+    "request_timeout": 408,
     "conflict": 409,
+    "server_running": 409,
     "criteria_not_met": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
@@ -29,6 +31,7 @@ HTTP_STATUS: dict[str, int] = {
     "schema_too_new": 500,
     "integrity_error": 500,
     "server_unavailable": 503,
+    "disk_full": 507,
     "internal": 500,
 }
 
@@ -92,6 +95,12 @@ class Conflict(ShipyardError):
     code = "conflict"
 
 
+class ServerRunning(Conflict):
+    """Another control plane already holds this home (its lock file names its PID and URL)."""
+
+    code = "server_running"
+
+
 class CriteriaNotMet(Conflict):
     """A model fails its experiment's success criteria and no override was given."""
 
@@ -116,6 +125,18 @@ class PayloadTooLarge(ShipyardError):
 
 class UnsupportedMediaType(ShipyardError):
     code = "unsupported_media_type"
+
+
+class RequestTimeout(ShipyardError):
+    """The client stopped sending its request body before it was complete."""
+
+    code = "request_timeout"
+
+
+class DiskFull(ShipyardError):
+    """The server's disk (or quota) ran out while it handled a request (HTTP 507)."""
+
+    code = "disk_full"
 
 
 class SchemaTooNew(ShipyardError):
@@ -148,8 +169,7 @@ def error_from_response(status: int, body: Any) -> ShipyardError:
 
 _ALL: tuple[type[ShipyardError], ...] = (
     InvalidName, MalformedData, WebhookRefused, InvalidRequest, Unauthenticated, Forbidden,
-    NotFound,
-    CriteriaNotMet, Conflict, InvalidBundle, Unprocessable, PayloadTooLarge,
-    UnsupportedMediaType,
-    SchemaTooNew, IntegrityError, ServerUnavailable,
+    NotFound, RequestTimeout,
+    CriteriaNotMet, ServerRunning, Conflict, InvalidBundle, Unprocessable, PayloadTooLarge,
+    UnsupportedMediaType, SchemaTooNew, IntegrityError, ServerUnavailable, DiskFull,
 )

@@ -9,6 +9,7 @@ folder (``SHIPYARD_HOME``, default ``~/.shipyard``):
 ``venvs/``        virtual environments cached by the hash of a requirements list
 ``credentials``   the admin token written at first start (mode 0600)
 ``server.json``   where the running server listens, and its PID
+``server.lock``   held (``flock``) by the one server of this home, with its PID and URL
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ class Settings:
     max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES
     #: An upload holding more rows than this (all its files together) is refused with a 413.
     max_upload_rows: int = DEFAULT_MAX_UPLOAD_ROWS
+    #: The largest JSON request body a route takes unless its own limit says otherwise
+    #: (``shipyard.api._body``: uploads take ``max_upload_bytes``, a job spec 16 MiB).
+    max_json_bytes: int = 1024**2
+    #: A request body that sends nothing for this long is answered 408 (seconds).
+    body_timeout: float = 30.0
+    #: Where other control planes sharing the database reach this one (the leader's URL
+    #: that followers forward endpoint requests to); default: ``url``.
+    advertise_url: str | None = None
+    #: How often a follower tries to become the leader, and the leader re-checks its lock.
+    leader_poll_seconds: float = 2.0
     #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
     warm_runtime: bool = True
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
@@ -87,6 +98,11 @@ class Settings:
                           if m.strip()),
             bundle_size_warning=int(float(env.get("SHIPYARD_BUNDLE_SIZE_WARNING_MB", 100))
                                     * 1024**2),
+            max_upload_bytes=int(env.get("SHIPYARD_MAX_UPLOAD_BYTES", 2 * 1024**3)),
+            max_json_bytes=int(env.get("SHIPYARD_MAX_JSON_BYTES", 1024**2)),
+            body_timeout=float(env.get("SHIPYARD_BODY_TIMEOUT", 30.0)),
+            advertise_url=env.get("SHIPYARD_ADVERTISE_URL") or None,
+            leader_poll_seconds=float(env.get("SHIPYARD_LEADER_POLL_SECONDS", 2.0)),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:
@@ -126,5 +142,17 @@ class Settings:
         return self.home / "tmp"
 
     @property
+    def lock_path(self) -> Path:
+        return self.home / "server.lock"
+
+    @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The URL other control planes use to reach this one."""
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"

@@ -16,6 +16,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import Depends, Request
 
+from shipyard.api._body import BodyGuard
 from shipyard.api._invoke import InvocationPath
 from shipyard.errors import Forbidden, Unauthenticated
 from shipyard.tokens import Principal, TokenService
@@ -39,10 +40,11 @@ async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, body: 
 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService],
-                 max_body: Callable[[], int], invocations: InvocationPath | None = None) -> None:
+                 body: BodyGuard | None = None,
+                 invocations: InvocationPath | None = None) -> None:
         self.app = app
         self.tokens = tokens
-        self.max_body = max_body
+        self.body = body
         self.invocations = invocations
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -67,13 +69,11 @@ class AuthMiddleware:
             )
             await _send_json(send, 401, err.to_dict(), [(b"www-authenticate", b"Bearer")])
             return
-        length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body():
-            body = {"error": {"code": "payload_too_large",
-                              "message": f"The request body is {int(length)} bytes; "
-                                         f"the limit is {self.max_body()} bytes."}}
-            await _send_json(send, 413, body)
-            return
+        if self.body is not None:  # per-route body limits, read timeout, JSON checks
+            guarded = await self.body.guard(scope, receive, send, headers)
+            if guarded is None:
+                return
+            receive, send = guarded
         if self.invocations is not None and (name := self.invocations.match(scope)):
             await self.invocations(name, principal, headers, receive, send)
             return

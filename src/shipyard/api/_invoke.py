@@ -7,6 +7,10 @@ endpoint's payload cap, forwarded by :func:`shipyard.endpoints.invoke`, and the
 instance's answer written back. The permission is the route's (``read``), and
 errors leave in the API's usual ``{"error": {"code", "message"}}`` shape. The
 documented FastAPI route runs the same function.
+
+On a follower control plane (``shipyard.api._leadership``) the endpoint's instances
+are the leader's, so :meth:`InvocationPath.match` declines and the request goes
+down the app's stack to the follower middleware, which forwards it to the leader.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from shipyard.tokens import Principal
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.api._context import Services
+    from shipyard.api._leadership import LeaderProxy
     from shipyard.store import EndpointRecord
 
 PATH = re.compile(r"^/api/v1/endpoints/([^/]+)/invocations$")
@@ -39,18 +44,22 @@ class InvocationPath:
     """Serve invocations of the stable URL; ``match`` says whether a request is one."""
 
     def __init__(self, services: Callable[[], Services], forwarder: Callable[[], Forwarder],
-                 max_body: int = DEFAULT_MAX_BODY_BYTES) -> None:
+                 max_body: int = DEFAULT_MAX_BODY_BYTES,
+                 proxy: LeaderProxy | None = None) -> None:
         self.services = services
         self.forwarder = forwarder
         self.max_body = max_body
+        self.proxy = proxy
 
-    @staticmethod
-    def match(scope: dict[str, Any] | Any) -> str | None:
-        """The endpoint name when ``scope`` is ``POST …/endpoints/{name}/invocations``."""
+    def match(self, scope: dict[str, Any] | Any) -> str | None:
+        """The endpoint name when ``scope`` is ``POST …/endpoints/{name}/invocations`` and
+        this server runs the instances (None on a follower: the request is forwarded)."""
         if scope.get("method") != "POST":
             return None
         m = PATH.match(scope["path"])
-        return m.group(1) if m else None
+        if m is None or (self.proxy is not None and self.proxy.should_forward(scope)):
+            return None
+        return m.group(1)
 
     async def __call__(self, name: str, principal: Principal, headers: dict[bytes, bytes],
                        receive: Receive, send: Send) -> None:

@@ -1,4 +1,11 @@
-"""The control plane's FastAPI application."""
+"""The control plane's FastAPI application.
+
+Its lifespan opens the stores, then joins the leader election
+(``shipyard.store.Election``): the leader runs the supervisors, schedules and event
+subscribers (``_leadership.Duties``); every control plane serves the API. With
+SQLite, or a PostgreSQL database no other control plane uses, the one server is
+the leader from its first second.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,18 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from shipyard import __version__
 from shipyard.api import _errors
 from shipyard.api._auth import AuthMiddleware
+from shipyard.api._body import BodyGuard, RouteLimits
 from shipyard.api._context import Services
 from shipyard.api._invoke import InvocationPath
+from shipyard.api._leadership import Duties, FollowerMiddleware, LeaderProxy, reap_orphans
 from shipyard.api.routes import (
     algorithms,
     catalog,
@@ -29,15 +40,26 @@ from shipyard.api.routes import (
     system,
     tokens,
 )
-from shipyard.endpoints import AutoDeployer, Forwarder
+from shipyard.endpoints import Forwarder
+from shipyard.serving import DEFAULT_MAX_BODY_BYTES
 from shipyard.settings import Settings
+from shipyard.store import Election, leader_lock
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.server import HomeLock
 
 log = logging.getLogger("shipyard.server")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; stores are opened and supervisors started in its lifespan."""
+def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None = None
+               ) -> FastAPI:
+    """Build the app; stores are opened and supervisors started in its lifespan.
+
+    ``home_lock`` is the home's lock, held by the caller (``shipyard.server.serve``);
+    only its holder writes ``server.json``.
+    """
     settings = settings or Settings.from_env()
+    proxy = LeaderProxy(lambda: getattr(app.state, "election", None))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,24 +67,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = svc
         if svc.tokens.bootstrap(settings.credentials_path, settings.url):
             log.warning("created the admin token in %s", settings.credentials_path)
-        svc.supervisor.start()
-        svc.dispatcher.subscribe("model_version.status_changed",
-                                 AutoDeployer(svc.registry, svc.endpoints))
-        svc.dispatcher.subscribe("job.status_changed", svc.monitors.on_job_event)
-        svc.dispatcher.start()
-        svc.endpoint_supervisor.start()
-        svc.scheduler.start()
+        if home_lock is not None and home_lock.held:
+            reap_orphans(svc)
+        duties = Duties(svc)
+        election = Election(leader_lock(svc.db, settings.public_url), duties.start,
+                            duties.stop, settings.leader_poll_seconds)
+        await anyio.to_thread.run_sync(election.start)
+        app.state.election = election
         app.state.forwarder = Forwarder()
-        _write_server_info(settings)
+        if home_lock is not None and home_lock.held:
+            _write_server_info(settings)
         try:
             yield
         finally:
             await app.state.forwarder.aclose()
-            svc.scheduler.stop()
-            svc.endpoint_supervisor.stop()
-            svc.dispatcher.stop()
-            svc.supervisor.stop()
-            settings.server_info_path.unlink(missing_ok=True)
+            await proxy.aclose()
+            await anyio.to_thread.run_sync(election.stop)
+            if home_lock is not None and home_lock.held:
+                # Here, not after uvicorn returns: it re-raises SIGTERM once shut down.
+                settings.server_info_path.unlink(missing_ok=True)
+                settings.pid_path.unlink(missing_ok=True)
             svc.db.dispose()
 
     app = FastAPI(
@@ -86,12 +110,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(catalog.router, prefix="/api/v1")
     app.include_router(sql.router, prefix="/api/v1")
     app.include_router(monitors.router, prefix="/api/v1")
+    # Inner first: a follower forwards endpoint requests once auth and body checks passed.
+    app.add_middleware(FollowerMiddleware, proxy=proxy)
+    limits = RouteLimits(app.openapi, json_limit=settings.max_json_bytes,
+                         upload_limit=settings.max_upload_bytes,
+                         invocation_limit=DEFAULT_MAX_BODY_BYTES)
     app.add_middleware(
         AuthMiddleware,
         tokens=lambda: app.state.services.tokens,
-        max_body=lambda: settings.max_upload_bytes,
-        invocations=InvocationPath(lambda: app.state.services, lambda: app.state.forwarder),
+        body=BodyGuard(limits, lambda: settings.body_timeout),
+        invocations=InvocationPath(lambda: app.state.services, lambda: app.state.forwarder,
+                                   proxy=proxy),
     )
+    app.state.route_limits = limits
     return app
 
 

@@ -17,6 +17,7 @@ S3-compatible server, ``AWS_ACCESS_KEY_ID``…), or from ``options``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -86,8 +87,12 @@ class LocalBackend:
         dest.parent.mkdir(parents=True, exist_ok=True)
         self._path(key)  # re-check now that parents exist
         tmp = self.root / ".tmp" / f"{uuid.uuid4().hex}.part"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half object behind
+            raise
 
     def open(self, key: str) -> IO[bytes]:
         path = self._path(key)
@@ -158,8 +163,14 @@ class FsspecBackend:
             self.fs.put_file(str(src), self._p(key), chunksize=part, max_concurrency=1)
             return
         tmp = self._p(f".tmp/{uuid.uuid4().hex}.part")
-        self.fs.put_file(str(src), tmp)
-        self.fs.mv(tmp, self._p(key))
+        try:
+            self.fs.put_file(str(src), tmp)
+            self.fs.mv(tmp, self._p(key))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
+            raise
 
     def open(self, key: str) -> IO[bytes]:
         try:
@@ -223,12 +234,13 @@ class ArtifactStore:
         return blob
 
     def put_bytes(self, data: bytes) -> Blob:
-        with tempfile.NamedTemporaryFile(dir=self.tmp_dir, delete=False) as fh:
-            fh.write(data)
+        fd, name = tempfile.mkstemp(dir=self.tmp_dir)
         try:
-            return self.put_file(fh.name)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            return self.put_file(name)
         finally:
-            os.unlink(fh.name)
+            os.unlink(name)
 
     def exists(self, sha: str) -> bool:
         return self.backend.exists(self._object_key(sha))

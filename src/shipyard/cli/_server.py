@@ -33,6 +33,9 @@ def server(ctx: typer.Context, host: HostOpt = None, port: PortOpt = None,
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(home, host, port)
+    holder = srv.lock_holder(settings)
+    if holder is not None:  # serve() refuses too; say so before announcing anything
+        fail(srv.refusal(settings, holder))
     if json_out:
         print_json({"url": settings.url, "home": str(settings.home), "foreground": True})
     else:

@@ -50,9 +50,14 @@ class SparePool:
             log.warning("could not start a warm runtime: %s", exc)
             return None
 
-    def fill(self) -> None:
-        """Make sure a spare is starting or ready (no-op when disabled or closed)."""
+    def fill(self, reopen: bool = False) -> None:
+        """Make sure a spare is starting or ready (no-op when disabled or closed).
+
+        ``reopen``: a pool closed when its server stopped leading serves again.
+        """
         with self._lock:
+            if reopen:
+                self._closed = False
             if not self.enabled or self._closed:
                 return
             if self._spare is not None and self._spare.poll() is None:

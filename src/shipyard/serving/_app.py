@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.errors import PayloadTooLarge, ShipyardError
+from shipyard.errors import InvalidRequest, PayloadTooLarge, ShipyardError
 from shipyard.serving._capture import CaptureWriter, new_inference_id
 from shipyard.serving._codec import encode_json, media_kind, parse_body
 from shipyard.serving._predictor import Predictor
@@ -154,6 +154,8 @@ class ServingApp:
                 "fast_path": p.fast_reason,
                 "capture_percent": self.capture.percent if self.capture else 0.0,
                 "unseen_categories": self.unseen.to_dict(sorted(p.schema.seen)),
+                "capture_rows_written": self.capture.rows_written if self.capture else 0,
+                "capture_rows_skipped": self.capture.rows_skipped if self.capture else 0,
                 "uptime_seconds": round(time.time() - self.started, 3)}
 
     async def _invoke(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -215,7 +217,10 @@ class ServingApp:
 
 
 async def read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
-    """The request body, refused with 413 past ``cap`` bytes (declared or as it arrives)."""
+    """The request body, refused with 413 past ``cap`` bytes (declared or as it arrives).
+
+    A disconnect before the last chunk raises instead of predicting half a body.
+    """
     too_large = PayloadTooLarge(
         f"The body is larger than this endpoint's limit of {cap} bytes; send fewer rows "
         "per request.", limit=cap)
@@ -230,6 +235,9 @@ async def read_body(receive: Receive, length: bytes | None, cap: int) -> bytes:
     size = 0
     while True:
         message = await receive()
+        if message["type"] != "http.request":  # the client left (or was cut off) mid-body
+            raise InvalidRequest("The client closed the connection before the body was "
+                                 "complete; nothing was predicted.")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > cap:

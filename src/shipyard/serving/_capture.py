@@ -7,6 +7,11 @@ every ``flush_seconds`` (or as soon as ``max_rows`` wait) to
 ``capture-YYYYMMDDTHHMMSS-<instance>-<seq>.parquet`` in the capture folder, via a
 temporary name and a rename so a reader never sees half a file. :meth:`close`
 writes what is left (the server calls it on shutdown, SIGTERM included).
+
+One bad row never costs the good ones: when a batch cannot become an Arrow table
+(a value Arrow cannot encode, such as a lone surrogate that got past the codec),
+the rows are converted one by one, the bad ones skipped and counted
+(``rows_skipped``, reported by the instance's ``/health``), and the rest written.
 """
 
 from __future__ import annotations
@@ -98,6 +103,9 @@ class CaptureWriter:
         #: One write at a time: the writer thread and a flush asked for over HTTP.
         self._writing = threading.Lock()
         self._thread: threading.Thread | None = None
+        #: Rows written to capture files, and rows skipped because they could not be.
+        self.rows_written = 0
+        self.rows_skipped = 0
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -150,20 +158,46 @@ class CaptureWriter:
             if not batch:
                 return None
             try:
-                return self._write(batch)
+                table = self._table(batch)
+                if table.num_rows == 0:
+                    return None
+                path = self._write(table)
             except Exception:  # noqa: BLE001 - capture must never take the endpoint down
                 log.exception("capture: writing %d rows to %s failed", len(batch),
                               self.directory)
                 return None
+            self.rows_written += table.num_rows
+            return path
 
-    def _write(self, batch: list[dict[str, Any]]) -> Path:
-        table = pa.Table.from_pylist(batch, schema=self.schema)
+    def _table(self, batch: list[dict[str, Any]]) -> pa.Table:
+        """The batch as a table; rows Arrow cannot take are skipped and counted."""
+        try:
+            return pa.Table.from_pylist(batch, schema=self.schema)
+        except (pa.ArrowException, UnicodeError, TypeError, ValueError, OverflowError):
+            pass
+        good = []
+        for rec in batch:
+            try:
+                pa.Table.from_pylist([rec], schema=self.schema)
+            except (pa.ArrowException, UnicodeError, TypeError, ValueError, OverflowError):
+                self.rows_skipped += 1
+                continue
+            good.append(rec)
+        log.warning("capture: skipped %d of %d rows that cannot be written (%d skipped so "
+                    "far)", len(batch) - len(good), len(batch), self.rows_skipped)
+        return pa.Table.from_pylist(good, schema=self.schema)
+
+    def _write(self, table: pa.Table) -> Path:
         self._seq += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"capture-{stamp}-{self.instance}-{self._seq:06d}.parquet"
         tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
+        try:
+            pq.write_table(table, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+            raise
         return path
 
     def close(self) -> None:

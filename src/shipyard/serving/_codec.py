@@ -10,6 +10,14 @@ Pure functions, no I/O. Accepted bodies:
     a header row, then one line per row; an empty cell is a missing value.
 
 Anything else is refused before a byte of it is parsed (:func:`media_kind`).
+
+Text is checked here, once, so nothing later (the model, the capture writer) meets
+a value it cannot encode: a JSON string holding a lone UTF-16 surrogate
+(``"\\ud800"``, which Python's parser accepts) is refused with a 400 naming the row
+and column, never replaced. JSON nested past the parser's depth, an integer of
+thousands of digits and an ``Infinity`` literal are 400s too; ``NaN`` reads as a
+missing value, as pandas writes it. Numbers out of a float's range are refused by
+the signature check (:mod:`shipyard.serving._schema`).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,13 +94,55 @@ def _decode(body: bytes) -> str:
         ) from None
 
 
+#: A JSON escape that may spell a lone surrogate: only bodies holding one are walked.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _constant(name: str) -> float:
+    if name == "NaN":
+        return float("nan")
+    raise InvalidRequest(f"The body holds the literal {name}, which is not a number a model "
+                         "can take; send a finite number, or null for a missing value.")
+
+
 def _parse_json(body: bytes) -> Table:
     try:
-        doc = json.loads(_decode(body))
+        doc = json.loads(_decode(body), parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise InvalidRequest(
             f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}. Send a list "
             'of records, e.g. [{"tenure": 12, "contract": "One year"}].') from None
+    except RecursionError:
+        raise InvalidRequest(
+            "The JSON body is nested too deeply to read; an invocation is a list of records "
+            "(at most 4 levels of arrays and objects).") from None
+    except ValueError:  # an integer past Python's digit limit
+        raise InvalidRequest("The JSON body holds an integer with thousands of digits; send "
+                             "numbers a 64-bit float can hold.") from None
+    table = _table(doc)
+    if _SURROGATE_ESCAPE.search(body):
+        _check_text(table)
+    return table
+
+
+def _check_text(table: Table) -> None:
+    """Refuse a lone surrogate in any column name or text value, naming row and column."""
+    for i, row in enumerate(table.records):
+        for key, value in row.items():
+            for text, what in ((key, "its name"), (value, "its value")):
+                if isinstance(text, str) and not text.isascii():
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as exc:
+                        code = ord(text[exc.start])
+                        name = key.encode("utf-8", "backslashreplace").decode("utf-8")
+                        raise InvalidRequest(
+                            f"Row {i}, column {name!r}: {what} holds a lone UTF-16 surrogate "
+                            f"(\\u{code:04x}), which is not Unicode text; send valid UTF-8.",
+                            row=i, field=name) from None
+
+
+def _table(doc: Any) -> Table:
     if isinstance(doc, list):
         return _records(doc, "the body")
     if not isinstance(doc, dict):

@@ -30,6 +30,10 @@ NAN = float("nan")
 _SCALARS = (str, int, float, bool, type(None))
 
 
+#: How an infinity is spelled in text (CSV, pandas, R): treated as a missing value.
+INFINITY_WORDS = frozenset({"inf", "infinity"})
+
+
 class SchemaError(Unprocessable):
     """Rows that do not match the model's input signature (HTTP 422)."""
 
@@ -151,23 +155,36 @@ class Schema:
     def _number(name: str, v: Any, row: int, n: int) -> float:
         if v is None:
             return NAN
-        if isinstance(v, float):
-            return v
-        if isinstance(v, int):  # bool included: True is 1.0, as pandas reads it
-            return float(v)
+        if isinstance(v, str) and v.strip().lower().lstrip("+-") in INFINITY_WORDS:
+            # An infinity written as such (a CSV's "inf"): missing, as the recipe treats
+            # ±inf in training. A number too large for a float is refused below instead.
+            return NAN
         try:
-            return float(v.strip())  # text that reads as a number, as pandas.to_numeric does
+            if isinstance(v, float):
+                x = v
+            elif isinstance(v, int):  # bool included: True is 1.0, as pandas reads it
+                x = float(v)
+            else:
+                x = float(v.strip())  # text that reads as a number, as pandas.to_numeric does
+        except OverflowError:
+            x = math.inf
         except ValueError:
             raise SchemaError(
                 f"Column {name!r} must be numeric; got {v!r}{_where(row, n)}. Send numbers "
                 "(or null for a missing value).", field=name, row=row) from None
+        if math.isinf(x):
+            raise SchemaError(
+                f"Column {name!r} holds a number out of range{_where(row, n)} (it reads as "
+                f"{x}); send a finite number (at most about 1.8e308), or null for a missing "
+                "value.", field=name, row=row)
+        return x
 
     @staticmethod
     def _boolean(name: str, v: Any, row: int, n: int) -> float:
         if v is None:
             return NAN
         if isinstance(v, int | float):
-            return float(v)
+            return Schema._number(name, v, row, n)
         word = v.strip().lower()
         if word in TRUE_WORDS:
             return 1.0

@@ -12,6 +12,7 @@ from shipyard.store._engine import Database, make_engine
 from shipyard.store._events import EventLog, EventRecord
 from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
 from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
+from shipyard.store._leader import Election, LeaderInfo, LeaderLock, leader_lock
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
 from shipyard.store._monitors import MonitorRecord, MonitorRepository, MonitorRunRecord
 from shipyard.store._registry import ModelGroupRecord, ModelVersionRecord, RegistryRepository
@@ -23,6 +24,7 @@ __all__ = [
     "Database",
     "DatasetRecord",
     "DatasetRepository",
+    "Election",
     "EndpointRecord",
     "EndpointRepository",
     "EventLog",
@@ -31,6 +33,8 @@ __all__ = [
     "ExperimentRepository",
     "JobRecord",
     "JobRepository",
+    "LeaderInfo",
+    "LeaderLock",
     "LocationRecord",
     "MetricPoint",
     "ModelGroupRecord",
@@ -51,6 +55,7 @@ __all__ = [
     "current_revisions",
     "head_revision",
     "iso",
+    "leader_lock",
     "make_engine",
     "upgrade",
     "utcnow",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
+from shipyard import safejson
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
 from shipyard.api._downloads import checked, verify_stored
@@ -33,10 +33,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 def _json_object(field: str, raw: str | None) -> dict[str, Any] | None:
     if raw is None or not raw.strip():
         return None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"The form field {field!r} is not valid JSON: {exc.msg}.") from None
+    value = safejson.loads(raw, where=f"The form field {field!r}")
     if not isinstance(value, dict):
         raise InvalidRequest(f"The form field {field!r} must be a JSON object; got {raw[:40]!r}.")
     return value

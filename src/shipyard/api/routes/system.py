@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 
 from shipyard import __version__
 from shipyard.api._auth import current_principal, permit
@@ -24,6 +26,26 @@ def healthz() -> dict[str, str]:
 @router.get("/api/v1/whoami", tags=["system"], **permit("read"))
 def whoami(principal: Principal = Depends(current_principal)) -> dict[str, str]:
     return {"name": principal.name, "role": principal.role}
+
+
+class ControlPlane(BaseModel):
+    """This control plane's part in the leader election (docs/deploy.md)."""
+
+    role: Literal["leader", "follower"]
+    url: str
+    pid: int
+    leader_url: str | None
+
+
+@router.get("/api/v1/control-plane", tags=["system"], response_model=ControlPlane,
+            **permit("read"))
+def control_plane(request: Request, svc: Services = Depends(services)) -> ControlPlane:
+    """Whether this server leads (runs jobs, endpoints, schedules) and where the leader is."""
+    election = request.app.state.election
+    leader = election.lock.leader()
+    return ControlPlane(role="leader" if election.leading else "follower",
+                        url=svc.settings.public_url, pid=os.getpid(),
+                        leader_url=leader.url if leader else None)
 
 
 @router.get("/api/v1/events", tags=["system"], **permit("read"))

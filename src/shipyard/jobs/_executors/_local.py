@@ -244,7 +244,7 @@ class LocalExecutor:
         return local_capacity()
 
     def start(self) -> None:
-        self.spares.fill()
+        self.spares.fill(reopen=True)
 
     def close(self) -> None:
         self.spares.close()
