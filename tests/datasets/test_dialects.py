@@ -128,6 +128,15 @@ def test_one_column_that_holds_delimiters_is_refused(upload: Upload,
     assert client.get("/api/v1/datasets/one-column").status_code == 404
 
 
+def test_a_real_one_column_file_is_taken_with_an_explicit_sep(upload: Upload) -> None:
+    """A header that holds a ';' is refused when sniffed, taken as said with --sep."""
+    text = b"answer; free text\nyes\nno; not really\nmaybe\n"
+    assert upload("one-col", [("o.csv", text)]).status_code == 400
+    r = upload("one-col", [("o.csv", text)], sep=",")
+    assert r.status_code == 201, r.text
+    assert [c["name"] for c in r.json()["schema"]] == ["answer; free text"]
+
+
 LATIN = "name;city;price\nJosé;São Paulo;3,5\nAnaïs;Besançon;4,25\n"
 
 

@@ -46,6 +46,10 @@ class Dialect:
     sep: str | None = None
     decimal: str | None = None
     encoding: str = "utf-8"
+    #: The delimiter was the user's (``sep``/``--sep``) and no other one splits the file's
+    #: rows alike: a file that then reads as one column is taken as one column (a header
+    #: that merely holds a ';' is not refused).
+    sep_given: bool = False
 
     @classmethod
     def parse(cls, sep: str | None = None, decimal: str | None = None,
@@ -137,12 +141,13 @@ def sniff_decimal(text: str, sep: str) -> str:
 def resolve(dialect: Dialect, path: Path, default_sep: str, limits: Limits,
             display: str) -> Dialect:
     """``dialect`` with the delimiter and decimal mark filled in from the file where not given."""
-    if dialect.sep is not None and dialect.decimal is not None:
-        return dialect
     text = _sample(path, dialect.encoding, limits, display)
     sep = dialect.sep if dialect.sep is not None else sniff_sep(text, default_sep)
     decimal = dialect.decimal if dialect.decimal is not None else sniff_decimal(text, sep)
-    return Dialect(sep, decimal, dialect.encoding)
+    # A given delimiter is trusted unless another one splits the rows alike (then the
+    # one-column refusal says which to pass instead).
+    given = dialect.sep is not None and sniff_sep(text, sep) == sep
+    return Dialect(sep, decimal, dialect.encoding, sep_given=given)
 
 
 def single_column_hint(names: list[str], sep: str) -> str | None:

@@ -218,7 +218,10 @@ class CsvReader:
         return MalformedData(f"{self.display!r} could not be read as CSV: {msg}")
 
     def _one_column(self, names: list[str]) -> MalformedData | None:
-        """The refusal of a file read as one column whose name holds another delimiter."""
+        """The refusal of a file read as one column whose name holds another delimiter
+        (unless the user chose the delimiter: then one column it is)."""
+        if self.dialect.sep_given:
+            return None
         hint = single_column_hint(names, self.delimiter)
         if hint is None:
             return None
