@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from shipyard.errors import InvalidRequest
 from shipyard.evaluation._common import check_problem_type
 from shipyard.evaluation._plots import render_plots
+from shipyard.humanize import number
 
 #: The metrics a summary table shows first, per problem type.
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -142,5 +143,5 @@ def _cell(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return number(value)
     return html.escape(str(value))

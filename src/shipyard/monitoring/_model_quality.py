@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.humanize import number
 from shipyard.monitoring._alerts import Alert
 from shipyard.monitoring._common import as_frame, category_text, num
 
@@ -292,8 +293,8 @@ def _alerts(windows: Sequence[WindowMetrics], base: Mapping[str, float],
                 "model_quality", t.metric, None, value,
                 {"baseline": ref, "max_drop": t.max_drop,
                  "max_relative_drop": t.max_relative_drop},
-                f"{t.metric} is {value:.4g} in the window from {w.start}, {drop:.4g}{rel} worse "
-                f"than the baseline {ref:.4g}; allowed: "
+                f"{t.metric} is {number(value)} in the window from {w.start}, {number(drop)}{rel} "
+                f"worse than the baseline {number(ref)}; allowed: "
                 f"{_allowed(t)}.",
                 window=w.start,
             ))

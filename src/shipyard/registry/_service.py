@@ -25,6 +25,7 @@ from shipyard.errors import (
     ShipyardError,
 )
 from shipyard.experiments import evaluate_criteria, nest_metrics
+from shipyard.humanize import number
 from shipyard.names import check_name
 from shipyard.store import (
     Database,
@@ -348,7 +349,7 @@ def card_markdown(rec: ModelVersionRecord) -> str:
             continue  # per-iteration curves and the like are in the evaluation plots
         for name, value in sorted(values.items()):
             if isinstance(value, int | float) and name != "n_samples":
-                lines.append(f"| {split or '-'} | {name} | {value:.4g} |")
+                lines.append(f"| {split or '-'} | {name} | {number(value)} |")
     size = c.get("bundle_size") or {}
     if size.get("warning"):
         lines += ["", "## Bundle size", "", f"**{size['warning']}**"]

@@ -26,6 +26,7 @@ from shipyard.bundle import InferencePipeline, get_framework, output_schema, wri
 from shipyard.errors import InvalidRequest
 from shipyard.evaluation import EvaluationReport, SplitSpec, scalar_metrics, split_frame
 from shipyard.features import FittedRecipe
+from shipyard.humanize import number
 from shipyard.training._algorithms import (
     FitData,
     FitResult,
@@ -218,7 +219,7 @@ def _evaluate(problem: _Problem, pipeline: InferencePipeline, model: Any,
         scalars = scalar_metrics(metrics[split])
         for name, value in scalars.items():
             ctx.log_metric(f"{split}.{name}", value)
-        ctx.log(f"[training] {split}: " + ", ".join(f"{k} {v:.4g}" for k, v in scalars.items()))
+        ctx.log(f"[training] {split}: " + ", ".join(f"{k} {number(v)}" for k, v in scalars.items()))
     return metrics, baseline
 
 
