@@ -266,12 +266,18 @@ def _print_report(doc: dict[str, Any]) -> None:
 @app.command("ground-truth")
 def ground_truth(
     name: NameArg,
-    file: Annotated[Path, typer.Option("--file", "-f", metavar="PATH",
-                                       help="CSV, JSON or Parquet: inference_id and label.")],
+    file: Annotated[Path, typer.Option(
+        "--file", "-f", metavar="PATH",
+        help="CSV, JSON or Parquet: inference_id and the true label.")],
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", metavar="COLUMN",
+        help="The file's label column [default: the monitor's label_column, else 'label' or "
+             "the model's target].")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Upload true labels for the endpoint's predictions (joined by inference id)."""
-    doc = Monitor(name, client=client(), _doc={}).upload_ground_truth(file)
+    doc = Monitor(name, client=client(), _doc={}).upload_ground_truth(
+        file, label_column=label_column)
     if json_out:
         print_json(doc)
         return
