@@ -26,6 +26,8 @@ app = typer.Typer(help="Model monitors: baselines, drift, data quality, model qu
                   no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor.")]
+#: The model-quality metrics a run's line shows (classification, then regression).
+QUALITY_HEADLINE = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
 
 
 def _json_file(path: Path | None, what: str) -> dict[str, Any] | None:
@@ -132,9 +134,11 @@ def _run_line(run: dict[str, Any]) -> None:
     quality = {k: v for k, v in (s.get("model_quality") or {}).items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     if quality:
-        # The labels uploaded so far, joined to the predictions by inference id, scored.
+        # The labels uploaded so far, joined to the predictions by inference id, scored;
+        # the headline metrics here, every one in the report.
+        shown = [k for k in QUALITY_HEADLINE if k in quality] or list(quality)[:4]
         out.print(f"  model quality on {count(s.get('labelled') or 0, 'labelled prediction')}: "
-                  + ", ".join(f"{k} {number(v)}" for k, v in quality.items()))
+                  + ", ".join(f"{k} {number(quality[k])}" for k in shown))
     for column, rows in (s.get("unseen_categories") or {}).items():
         out.print(f"  {count(rows, 'row')} held a {column} category the model never saw in "
                   "training")
