@@ -158,7 +158,7 @@ def test_the_readme_runs_as_written_top_to_bottom(tmp_path: Path) -> None:
     for block in outcome.skipped:
         print(f"skipped README block at {block.describe()}: {block.skip}")
     ran: list[Block] = outcome.ran
-    # The quick start produced what it says it does.
-    work = tmp_path / "work"
+    # The quick start produced what it says it does, in the folder it made.
+    work = tmp_path / "work" / "churn-demo"
     assert (work / "report.html").stat().st_size > 0 and (work / "profile.html").exists()
     assert ran[-1].code.strip().startswith("shipyard server stop")
