@@ -33,7 +33,7 @@ def churn(
         print_json([{"path": str(f.path), "what": f.what} for f in files])
         return
     width = max(len(f.path.name) for f in files)
-    out.print(f"Wrote the churn example to {directory}:")
+    out.print(f"Wrote the churn example to {directory.expanduser().resolve()}:")
     for f in files:
         out.print(f"  {f.path.name:<{width}}  {f.what}")
     out.print("Next: the Quick start of README.md, run in that folder.")
