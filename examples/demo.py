@@ -23,6 +23,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 import shipyard as sy
+import shipyard.examples
 from shipyard.client import default_client
 from shipyard.evaluation import reproduce_split
 from shipyard.monitoring._service import CAPTURE_SETTLE_SECONDS
@@ -31,6 +32,8 @@ from shipyard.settings import Settings
 from shipyard.testing import free_port
 
 HERE = Path(__file__).parent
+#: The churn scripts `shipyard examples churn DIR` writes for the README: one copy of each.
+SCRIPTS = Path(shipyard.examples.__file__).parent / "churn"
 console = Console()
 
 
@@ -75,7 +78,7 @@ def run_lifecycle(home: Path) -> None:
     section("Processing job: clean the table into a new dataset")
     clean_job = sy.Job.run(
         "processing",
-        HERE / "scripts" / "clean_churn.py",
+        SCRIPTS / "clean.py",
         inputs={"raw": "churn"},
         outputs=["churn-clean"],
         memory="2G",
@@ -89,7 +92,7 @@ def run_lifecycle(home: Path) -> None:
     section("Script-mode training job: scikit-learn on the cleaned data")
     train_job = sy.Job.run(
         "script",
-        HERE / "scripts" / "train_churn.py",
+        SCRIPTS / "train.py",
         inputs={"train": "churn-clean"},
         hyperparameters={"epochs": 15, "alpha": 1e-3, "eta0": 0.05},
         cpus=1,

@@ -20,6 +20,7 @@ from shipyard.cli import (
     _catalog,
     _datasets,
     _endpoints,
+    _examples,
     _experiments,
     _jobs,
     _models,
@@ -52,6 +53,7 @@ app.add_typer(_algorithms.app, name="algorithms")
 app.add_typer(_tokens.app, name="tokens")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_schedules.app, name="schedules")
+app.add_typer(_examples.app, name="examples")
 app.command("sql")(_sql.sql)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)

@@ -19,6 +19,30 @@ from shipyard.client import Client, connect
 from shipyard.humanize import number
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def quiet_option(prints: str) -> Any:
+    """The ``-q/--quiet`` option of a command that creates something: print only its id.
+
+    One convention for scripts and the README: ``JOB=$(shipyard jobs run … -q)``. Nothing
+    else reaches stdout (no progress, no log); errors still go to stderr with exit 1.
+    """
+    return typer.Option("--quiet", "-q",
+                        help=f"Print only {prints} (for scripts: VAR=$(shipyard … -q)).")
+
+
+def output_mode(json_out: bool, quiet: bool) -> None:
+    """Refuse ``--json`` with ``--quiet``: each says what stdout holds."""
+    if json_out and quiet:
+        fail("Give --json or --quiet, not both: each says what the command prints.")
+
+
+def say(text: str) -> None:
+    """Print the one line a quiet command prints: plain, never wrapped or styled."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Delete it even though something still uses it (admin only; audited).")]
 

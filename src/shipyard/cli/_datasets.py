@@ -19,9 +19,12 @@ from shipyard.cli._common import (
     fmt,
     human_bytes,
     out,
+    output_mode,
     parse_pairs,
     print_json,
     print_table,
+    quiet_option,
+    say,
     table,
     when,
 )
@@ -57,6 +60,7 @@ DecimalOpt = Annotated[str | None, typer.Option(
 EncodingOpt = Annotated[str | None, typer.Option(
     "--encoding", metavar="NAME",
     help="Text encoding of the files, e.g. latin-1 or cp1252 [utf-8].")]
+QuietOpt = Annotated[bool, quiet_option("the new version as NAME:VERSION")]
 VersionOpt = Annotated[int | None, typer.Option(
     "--version", "-v", metavar="N", help="Version [latest].")]
 
@@ -103,11 +107,14 @@ def _send(api_path: str, data: Any, fields: dict[str, Any], json_out: bool,
                           progress=on_bytes)
 
 
-def _report(verb: str, doc: dict[str, Any], json_out: bool) -> None:
+def _report(verb: str, doc: dict[str, Any], json_out: bool, quiet: bool = False) -> None:
+    name = doc.get("dataset") or doc.get("name")
+    if quiet:
+        say(f"{name}:{doc.get('version')}")
+        return
     if json_out:
         print_json(doc)
         return
-    name = doc.get("dataset") or doc.get("name")
     out.print(f"{verb} dataset {name} version {doc.get('version')}: "
               f"{count(doc.get('num_rows') or 0, 'row')} × "
               f"{count(doc.get('num_columns') or 0, 'column')}.")
@@ -125,14 +132,16 @@ def create(
     description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="KEY")] = None,
     sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
-    json_out: JsonOpt = False,
+    json_out: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Create a dataset (version 1) from files, a glob or a SQL query."""
+    output_mode(json_out, quiet)
     data = _source(file, path, sql, db)
     fields = {"name": name, "format": format, "description": description,
               "column_types": parse_pairs(type, "--type") or None,
               "sep": sep, "decimal": decimal, "encoding": encoding}
-    _report("Created", _send("/datasets", data, fields, json_out, idempotency_key), json_out)
+    _report("Created", _send("/datasets", data, fields, json_out or quiet, idempotency_key),
+            json_out, quiet)
 
 
 @app.command("append")
@@ -141,13 +150,15 @@ def append(
     file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
     format: FormatOpt = None, type: TypeOpt = None,
     sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
-    json_out: JsonOpt = False,
+    json_out: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Add a version: the latest rows plus the new ones."""
+    output_mode(json_out, quiet)
     data = _source(file, path, sql, db)
     fields = {"format": format, "column_types": parse_pairs(type, "--type") or None,
               "sep": sep, "decimal": decimal, "encoding": encoding}
-    _report("Appended to", _send(_path(name, "/versions"), data, fields, json_out), json_out)
+    _report("Appended to", _send(_path(name, "/versions"), data, fields, json_out or quiet),
+            json_out, quiet)
 
 
 @app.command("list")

@@ -314,7 +314,8 @@ def invoke(
     file: Annotated[Path, typer.Option(
         "--file", "-f", metavar="PATH",
         help="Rows to predict: CSV (.csv), JSON records or JSON Lines (.json, .jsonl), or "
-             "Parquet (.parquet).")],
+             "Parquet (.parquet). An inference_id column keys each row (never passed to the "
+             "model), so ground truth keyed by it joins.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Predict the rows in a file with the endpoint."""

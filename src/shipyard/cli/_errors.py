@@ -33,6 +33,7 @@ FLAGS: dict[str, dict[str, str]] = {
     "endpoints create": _ENDPOINT,
     "endpoints update": _ENDPOINT,
     "jobs run": _TRAINING,
+    "monitors ground-truth": {"label_column": "--label-column"},
 }
 
 #: Options of the root command that take a value (skipped when finding the command).

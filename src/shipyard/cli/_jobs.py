@@ -17,9 +17,12 @@ from shipyard.cli._common import (
     fail,
     fmt,
     out,
+    output_mode,
     parse_pairs,
     print_json,
     print_table,
+    quiet_option,
+    say,
     table,
     wait_option,
     when,
@@ -154,8 +157,11 @@ def run(
         help="Submitting again with this key returns the same job.")
     ] = None,
     json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option(
+        "the job id, once the job ends (exit 1 if it fails)")] = False,
 ) -> None:
     """Submit a job: a script (--script), or a built-in algorithm (--kind training)."""
+    output_mode(json_out, quiet)
     inputs = parse_pairs(input, "--input")
     hyperparameters = {k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()}
     transform_only = [flag for flag, value in (("--model", model),
@@ -209,14 +215,17 @@ def run(
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
     doc = c.post("/jobs", spec, headers=headers)
     job = Job(doc["id"], client=c, _doc=doc)
-    if not json_out:
+    talk = not (json_out or quiet)
+    if talk:
         out.print(f"Submitted job {job.id} ({job.kind}).")
     if wait:
         try:
-            job.wait(progress=not json_out, logs=not json_out, raise_on_failure=False)
+            job.wait(progress=talk, logs=talk, raise_on_failure=False)
         except KeyboardInterrupt:
             _detached(job.id)
-    if json_out:
+    if quiet:
+        say(job.id)  # also when it failed: `shipyard jobs logs "$JOB"` needs it
+    elif json_out:
         print_json(_job_json(job.doc))
     elif wait and job.status == "Completed":
         out.print(f"Job {job.id} completed.")

@@ -13,9 +13,12 @@ from shipyard.cli._common import (
     client,
     fail,
     out,
+    output_mode,
     parse_pairs,
     print_json,
     print_table,
+    quiet_option,
+    say,
     table,
     when,
 )
@@ -62,12 +65,17 @@ def register_(
     description: Annotated[str | None, typer.Option(
         "--description", metavar="TEXT", help="Model card: a description.")] = None,
     json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the new version's number")] = False,
 ) -> None:
     """Register a job's model as a new version (it then waits for approval)."""
+    output_mode(json_out, quiet)
     card = {k: v for k, v in (("intended_use", intended_use), ("limitations", limitations))
             if v is not None}
     version = register(client(), group, job, override_criteria=override_criteria,
                        card=card or None, description=description)
+    if quiet:
+        say(str(version.version))
+        return
     if json_out:
         print_json(version.doc)
         return

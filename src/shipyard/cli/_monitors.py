@@ -26,6 +26,8 @@ app = typer.Typer(help="Model monitors: baselines, drift, data quality, model qu
                   no_args_is_help=True)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The monitor.")]
+#: The model-quality metrics a run's line shows (classification, then regression).
+QUALITY_HEADLINE = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
 
 
 def _json_file(path: Path | None, what: str) -> dict[str, Any] | None:
@@ -129,6 +131,14 @@ def _run_line(run: dict[str, Any]) -> None:
         out.print(f"  {s['note']}")
     if s.get("labels_only"):
         out.print("  No new traffic; the labels uploaded since the last run were scored.")
+    quality = {k: v for k, v in (s.get("model_quality") or {}).items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    if quality:
+        # The labels uploaded so far, joined to the predictions by inference id, scored;
+        # the headline metrics here, every one in the report.
+        shown = [k for k in QUALITY_HEADLINE if k in quality] or list(quality)[:4]
+        out.print(f"  model quality on {count(s.get('labelled') or 0, 'labelled prediction')}: "
+                  + ", ".join(f"{k} {number(quality[k])}" for k in shown))
     for column, rows in (s.get("unseen_categories") or {}).items():
         out.print(f"  {count(rows, 'row')} held a {column} category the model never saw in "
                   "training")
@@ -266,12 +276,18 @@ def _print_report(doc: dict[str, Any]) -> None:
 @app.command("ground-truth")
 def ground_truth(
     name: NameArg,
-    file: Annotated[Path, typer.Option("--file", "-f", metavar="PATH",
-                                       help="CSV, JSON or Parquet: inference_id and label.")],
+    file: Annotated[Path, typer.Option(
+        "--file", "-f", metavar="PATH",
+        help="CSV, JSON or Parquet: inference_id and the true label.")],
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", metavar="COLUMN",
+        help="The file's label column [default: the monitor's label_column, else 'label' or "
+             "the model's target].")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Upload true labels for the endpoint's predictions (joined by inference id)."""
-    doc = Monitor(name, client=client(), _doc={}).upload_ground_truth(file)
+    doc = Monitor(name, client=client(), _doc={}).upload_ground_truth(
+        file, label_column=label_column)
     if json_out:
         print_json(doc)
         return

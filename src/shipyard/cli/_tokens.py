@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, out, print_json, print_table, when
+from shipyard.cli._common import (
+    JsonOpt,
+    client,
+    out,
+    output_mode,
+    print_json,
+    print_table,
+    quiet_option,
+    say,
+    when,
+)
 
 app = typer.Typer(help="API tokens (admin): create, list, revoke, reset-admin.",
                   no_args_is_help=True)
@@ -19,9 +29,14 @@ def create(
         "--role", metavar="ROLE", help="admin, data-scientist, approver or viewer.")],
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="A name for the token.")],
     json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the secret")] = False,
 ) -> None:
     """Create a token; its secret is printed this once and never again."""
+    output_mode(json_out, quiet)
     doc = client().create_token(name, role)
+    if quiet:
+        say(doc["token"])
+        return
     if json_out:
         print_json(doc)
         return

@@ -179,7 +179,12 @@ class Endpoint(Resource):
 
     # -- use --------------------------------------------------------------------------------
     def invoke(self, rows: Any) -> pd.DataFrame:
-        """Predict ``rows``: one DataFrame row per input with prediction, probabilities, id."""
+        """Predict ``rows``: one DataFrame row per input with prediction, probabilities, id.
+
+        An ``inference_id`` column in ``rows`` is each row's id (text, unique in the call;
+        never passed to the model), so labels keyed by it join later; without one the
+        endpoint makes the ids. Either way they come back in ``inference_id``.
+        """
         import pandas as pd
 
         response = self.client.request("POST", self._path("/invocations"), content=_records(rows),

@@ -246,9 +246,11 @@ class Monitor(Resource):
 
         return pd.DataFrame(self.client.get(self._path("/alerts")))
 
-    def upload_ground_truth(self, labels: Any, *, format: str | None = None) -> dict[str, Any]:
+    def upload_ground_truth(self, labels: Any, *, format: str | None = None,
+                            label_column: str | None = None) -> dict[str, Any]:
         """Upload true labels: a DataFrame or a CSV/JSON/Parquet file path, with the key
-        column (``inference_id`` unless the monitor says otherwise) and ``label``."""
+        column (``inference_id`` unless the monitor says otherwise) and the label:
+        ``label_column``, else the monitor's, else ``label`` or the model's target."""
         if hasattr(labels, "to_parquet"):
             buf = io.BytesIO()
             labels.to_parquet(buf, index=False)
@@ -263,7 +265,7 @@ class Monitor(Resource):
         else:
             raise InvalidRequest("Ground truth is a DataFrame or a file path; got "
                                  f"{type(labels).__name__}.")
-        data = {"format": format} if format else {}
+        data = {k: v for k, v in (("format", format), ("label_column", label_column)) if v}
         return dict(self.client.request("POST", self._path("/ground-truth"), data=data,
                                         files=files).json())
 

@@ -37,6 +37,7 @@ from shipyard.monitoring._baseline import compute_baseline
 from shipyard.monitoring._common import as_served
 from shipyard.monitoring._constraints import validate_constraints
 from shipyard.monitoring._drift import DriftOptions
+from shipyard.monitoring._ground_truth import LABEL, read_labels
 from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._runs import (
     SCHEDULE_KIND,
@@ -411,35 +412,25 @@ class MonitorService:
 
     # -- ground truth ----------------------------------------------------------------------
     def add_ground_truth(self, name: str, files: builtins.list[tuple[str, Path]], actor: str | None,
-                         format: str | None = None) -> dict[str, Any]:
+                         format: str | None = None, label_column: str | None = None
+                         ) -> dict[str, Any]:
         """Append uploaded labels to the endpoint's ground truth (key and label columns).
+
+        The label column is ``label_column``, else the monitor's, else ``label`` or the
+        served model's target (:mod:`shipyard.monitoring._ground_truth`).
 
         Raises:
             InvalidRequest: a file without the key or label column (nothing is stored).
         """
-        import pandas as pd
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from shipyard.datasets._ingest import write_part
-        from shipyard.datasets._readers import detect_format
-
         mon = self.repo.get(name)
-        key = mon.config.get("label_key") or "inference_id"
-        label = mon.config.get("label_column") or "label"
-        if not files:
-            raise InvalidRequest("Upload at least one file of labels (the form field 'file').")
-        frames: builtins.list[Any] = []
-        with tempfile.TemporaryDirectory(dir=self.settings.tmp_dir) as tmp:
-            for i, (display, upload) in enumerate(files):
-                out = Path(tmp) / f"labels-{i}.parquet"
-                # Both columns are read as text: ids and labels are names, not numbers.
-                write_part(display, upload, detect_format(display, format),
-                           {key: pa.string(), label: pa.string()}, out)
-                frames.append(pq.read_table(out, columns=[key, label]).to_pandas())
-        frame = pd.concat(frames, ignore_index=True).dropna(subset=[key])
-        if frame.empty:
-            raise InvalidRequest("The ground truth has no rows with a key; nothing was stored.")
+        configured = mon.config.get("label_column")
+        target = None
+        with contextlib.suppress(ShipyardError):
+            target = self._model_of(self.endpoints.get(mon.endpoint))["manifest"].get("target")
+        frame = read_labels(files, mon.config.get("label_key") or "inference_id",
+                            configured or LABEL, asked=label_column or None,
+                            configured=configured, target=target, format=format,
+                            tmp_dir=self.settings.tmp_dir)
         version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
         return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
                 "rows": len(frame)}

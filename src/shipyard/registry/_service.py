@@ -324,6 +324,11 @@ def group_to_dict(rec: ModelGroupRecord, versions: list[ModelVersionRecord]) -> 
     }
 
 
+#: Metrics a card leaves out: a split's size, and the share of a fit done that training logs
+#: as it goes (``shipyard.training._progress.PROGRESS_METRIC``), which is 1 on every model.
+_NOT_ON_CARD = frozenset({"n_samples", "progress"})
+
+
 def card_markdown(rec: ModelVersionRecord) -> str:
     """The model card as Markdown (for the CLI and notebooks)."""
     c = rec.card
@@ -348,7 +353,7 @@ def card_markdown(rec: ModelVersionRecord) -> str:
         if split not in ("train", "validation", "test", ""):
             continue  # per-iteration curves and the like are in the evaluation plots
         for name, value in sorted(values.items()):
-            if isinstance(value, int | float) and name != "n_samples":
+            if isinstance(value, int | float) and name not in _NOT_ON_CARD:
                 lines.append(f"| {split or '-'} | {name} | {number(value)} |")
     size = c.get("bundle_size") or {}
     if size.get("warning"):

@@ -9,7 +9,9 @@ the field), a category the model never saw in training is counted (and, per the
 endpoint's ``--unseen-categories``, said in the answer or refused), rows are predicted
 through the whole pipeline (recipe → model → decoded labels) — a compiled per-row fast
 path where it covers the bundle — and a sample is captured as Parquet for monitoring
-(``POST /capture/flush`` writes the buffer at once)::
+(``POST /capture/flush`` writes the buffer at once). A caller may give each row its
+own id in an ``inference_id`` column (never passed to the model); the response and
+the capture carry it, so ground truth keyed by it joins::
 
     from shipyard.serving import read_capture
     df = read_capture("capture/", start=datetime(2026, 1, 1))
@@ -25,16 +27,26 @@ from shipyard.serving._capture import (
     new_inference_id,
     read_capture,
 )
-from shipyard.serving._codec import MEDIA_TYPES, Table, encode_json, media_kind, parse_body
+from shipyard.serving._codec import (
+    ID_COLUMN,
+    MAX_ID_LENGTH,
+    MEDIA_TYPES,
+    Table,
+    encode_json,
+    media_kind,
+    parse_body,
+    take_ids,
+)
 from shipyard.serving._fastpath import FastPath, Unsupported, compile_fast_path
 from shipyard.serving._predictor import Prediction, Predictor
 from shipyard.serving._schema import Schema, SchemaError
 from shipyard.serving._server import ServingOptions, build_app, main, parse_args, serve
 
 __all__ = [
-    "DEFAULT_MAX_BODY_BYTES", "MEDIA_TYPES", "AppConfig", "CaptureWriter", "FastPath",
+    "DEFAULT_MAX_BODY_BYTES", "ID_COLUMN", "MAX_ID_LENGTH", "MEDIA_TYPES", "AppConfig",
+    "CaptureWriter", "FastPath",
     "Prediction", "Predictor", "Schema", "SchemaError", "ServingApp", "ServingOptions",
     "Table", "Unsupported", "build_app", "capture_schema", "compile_fast_path", "encode_json",
     "is_sampled", "main", "media_kind", "new_inference_id", "parse_body", "parse_args",
-    "read_capture", "serve",
+    "read_capture", "serve", "take_ids",
 ]

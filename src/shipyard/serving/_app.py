@@ -5,6 +5,10 @@ Plain ASGI (no framework on the hot path). The body's media type is checked befo
 a byte is read (415), its size before and while reading (413); client mistakes are
 4xx JSON errors ``{"error": {"code", "message", "details"}}`` naming the field, an
 unexpected failure a 500 with a log line — the process keeps serving.
+
+Each answered row has an inference id: the caller's (an ``inference_id`` column, see
+:mod:`shipyard.serving._codec`) or a UUIDv7 made here; the response, its
+``x-inference-id`` header (one row) and the capture carry it.
 """
 
 from __future__ import annotations
@@ -194,7 +198,10 @@ class ServingApp:
                          "The model failed on this request; see the endpoint's log.")
             return
         now = time.time()
-        ids = [new_inference_id() for _ in prediction.predictions]
+        # The caller's own ids (an inference_id column) when it gave them, so ground truth
+        # keyed by them joins; else ids made here.
+        ids = list(table.ids) if table.ids is not None else [
+            new_inference_id() for _ in prediction.predictions]
         doc: dict[str, Any] = {"inference_ids": ids, "predictions": prediction.predictions}
         if prediction.probabilities is not None:
             doc["probabilities"] = prediction.probabilities

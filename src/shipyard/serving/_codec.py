@@ -9,6 +9,13 @@ Pure functions, no I/O. Accepted bodies:
 ``text/csv``
     a header row, then one line per row; an empty cell is a missing value.
 
+A column named ``inference_id`` is the caller's own id of each row, as the managed
+services take one: it is taken out of the rows (the model never sees it) and kept in
+:attr:`Table.ids`, so the response, the capture and ground truth uploaded later all
+use the caller's key. Each id is text of 1 to :data:`MAX_ID_LENGTH` characters without
+control characters, unique within the request (:func:`take_ids`); without the column
+the instance makes the ids.
+
 Anything else is refused before a byte of it is parsed (:func:`media_kind`).
 
 Text is checked here, once, so nothing later (the model, the capture writer) meets
@@ -42,15 +49,25 @@ MEDIA_TYPES: dict[str, str] = {
 }
 
 
+#: The column holding the caller's inference id of each row (never a model input).
+ID_COLUMN = "inference_id"
+#: The longest inference id a caller may give (the managed services' bound too).
+MAX_ID_LENGTH = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 @dataclass(frozen=True)
 class Table:
     """Raw rows as sent: the column names in first-seen order and one dict per row.
 
-    A column a row does not mention is simply absent from that row's dict.
+    A column a row does not mention is simply absent from that row's dict. ``ids`` are
+    the caller's inference ids (the ``inference_id`` column, taken out of the rows), or
+    None when the caller gave none.
     """
 
     columns: tuple[str, ...]
     records: list[dict[str, Any]]
+    ids: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.records)
@@ -82,7 +99,53 @@ def parse_body(kind: str, body: bytes) -> Table:
     table = _parse_csv(body) if kind == CSV else _parse_json(body)
     if not table.records:
         raise InvalidRequest("The request holds no rows; send at least one row to predict.")
-    return table
+    return take_ids(table)
+
+
+def take_ids(table: Table) -> Table:
+    """``table`` without its ``inference_id`` column, the ids checked and kept in ``ids``.
+
+    Raises:
+        InvalidRequest: a row without an id, an id that is not text, is empty, longer
+            than :data:`MAX_ID_LENGTH` characters or holds a control character, or two rows
+            with the same id (the message names the rows).
+    """
+    if ID_COLUMN not in table.columns:
+        return table
+    ids: list[str] = []
+    first: dict[str, int] = {}
+    for i, record in enumerate(table.records):
+        value = record.pop(ID_COLUMN, None)  # the records are this request's own
+        _check_id(value, i)
+        if value in first:
+            raise InvalidRequest(
+                f"Rows {first[value]} and {i} have the same inference_id {value!r}; give each "
+                "row of a request its own id.", row=i, field=ID_COLUMN)
+        first[value] = i
+        ids.append(value)
+    return Table(tuple(c for c in table.columns if c != ID_COLUMN), table.records, tuple(ids))
+
+
+def _check_id(value: Any, row: int) -> None:
+    def bad(problem: str) -> InvalidRequest:
+        return InvalidRequest(f"Row {row}: {problem}.", row=row, field=ID_COLUMN)
+
+    if value is None:
+        raise bad("the inference_id is missing; give every row an id, or leave the column "
+                  "out and the endpoint makes the ids")
+    if not isinstance(value, str):
+        hint = f' such as "{value}"' if type(value) is int else ""
+        raise bad(f"the inference_id must be text, not {type(value).__name__}; send it as a "
+                  f"JSON string{hint}")
+    if not value:
+        raise bad("the inference_id is empty; give every row an id of 1 to "
+                  f"{MAX_ID_LENGTH} characters")
+    if len(value) > MAX_ID_LENGTH:
+        raise bad(f"the inference_id is {len(value)} characters long; ids are at most "
+                  f"{MAX_ID_LENGTH}")
+    if _CONTROL.search(value):
+        raise bad("the inference_id holds a control character (a line break, a tab…); use "
+                  "printable text")
 
 
 def _decode(body: bytes) -> str:

@@ -170,8 +170,12 @@ def ground_truth(name: str,
                  file: Annotated[list[UploadFile], File(description="CSV, JSON or Parquet "
                                                         "with the key and label columns.")],
                  format: Annotated[str | None, Form()] = None,
+                 label_column: Annotated[str | None, Form(
+                     description="The files' label column [default: the monitor's "
+                     "label_column, else 'label' or the model's target].")] = None,
                  svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Upload true labels keyed by inference id (or the monitor's label_key column)."""
     with saved_uploads(file, svc.settings.tmp_dir, prefix="labels-") as saved:
-        return svc.monitors.add_ground_truth(name, saved, who.name, format or None)
+        return svc.monitors.add_ground_truth(name, saved, who.name, format or None,
+                                             label_column or None)

