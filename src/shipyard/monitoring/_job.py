@@ -69,6 +69,40 @@ def window_columns(window: Any, inputs: list[str]) -> Any:
     return window[[c for c in window.columns if c in wanted or is_output(str(c))]]
 
 
+def held_out_rows(reference: Any, manifest: dict[str, Any], job_dir: Path) -> Any:
+    """The rows of ``reference`` the model never trained on, when it is its training data.
+
+    A model is surer of its own training rows than of anything it will serve, so
+    predictions scored on them drift from any honest traffic: a false alarm on the
+    first run. When the baseline is the very dataset version the model was trained on
+    (same content hash, split by the training job itself), the recorded split is
+    reproduced and only its validation and test rows make the baseline. Otherwise (an
+    other dataset, or explicit validation/test inputs) every row does.
+    """
+    from shipyard.evaluation import reproduce_split
+
+    lineage = manifest.get("lineage") or {}
+    record = manifest.get("split") or {}
+    inputs = json.loads((job_dir / c.INPUTDATA_FILE).read_text(encoding="utf-8"))
+    baseline = inputs.get("baseline") or {}
+    same = (lineage.get("content_hash") and
+            lineage.get("content_hash") == baseline.get("content_hash"))
+    if not same or set(lineage.get("inputs") or {}) - {"train"} or not record:
+        return reference
+    try:
+        split = reproduce_split(reference, record)
+    except InvalidRequest as exc:
+        print(f"baseline: every row (the training split could not be reproduced: "
+              f"{exc.message})", flush=True)
+        return reference
+    held = sorted([*split.validation.tolist(), *split.test.tolist()])
+    if not held:
+        return reference
+    print(f"baseline: the {count(len(held), 'row')} of the training data the model did not "
+          "train on (its validation and test splits)", flush=True)
+    return reference.iloc[held].reset_index(drop=True)
+
+
 def main(job_dir: Path) -> None:
     """Run one monitoring pass; raise :class:`InvalidRequest` when the inputs do not fit."""
     import numpy as np
@@ -114,7 +148,8 @@ def main(job_dir: Path) -> None:
     window = window_columns(window, signature)
     baseline = None
     if not labels_only:
-        base = baseline_inputs(reference, signature, list(config.get("exclude") or []))
+        held = held_out_rows(reference, dict(pipeline.manifest), job_dir)
+        base = baseline_inputs(held, signature, list(config.get("exclude") or []))
         if len(base) > PREDICTION_SAMPLE_ROWS:
             base = base.sample(PREDICTION_SAMPLE_ROWS, random_state=0).reset_index(drop=True)
         outputs = _model_outputs(pipeline, base)
