@@ -20,8 +20,8 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from shipyard import __version__
-from shipyard.api import _errors
-from shipyard.api._auth import AuthMiddleware
+from shipyard.api import _document, _errors
+from shipyard.api._auth import OPEN_PATHS, AuthMiddleware
 from shipyard.api._body import BodyGuard, RouteLimits
 from shipyard.api._context import Services
 from shipyard.api._invoke import InvocationPath
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
         docs_url="/api/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        generate_unique_id_function=_document.operation_id,
     )
     _errors.install(app)
     app.include_router(system.router)
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(catalog.router, prefix="/api/v1")
     app.include_router(sql.router, prefix="/api/v1")
     app.include_router(monitors.router, prefix="/api/v1")
+    _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)
     limits = RouteLimits(app.openapi, json_limit=settings.max_json_bytes,

@@ -20,6 +20,7 @@ from shipyard.cli._common import (
     human_bytes,
     out,
     parse_pairs,
+    print_deleted,
     print_json,
     print_table,
     table,
@@ -344,6 +345,6 @@ def delete(name: str, yes: Annotated[bool, typer.Option(
         typer.confirm(f"Delete dataset {name!r} and all its versions?", abort=True)
     doc = client().delete(_path(name), force=force or None)
     if json_out:
-        print_json({"deleted": name, "forced": bool(doc and doc.get("forced"))})
+        print_json(doc)
     else:
-        out.print(f"Deleted dataset {name}.")
+        print_deleted(doc)

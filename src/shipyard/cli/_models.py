@@ -14,6 +14,7 @@ from shipyard.cli._common import (
     fail,
     out,
     parse_pairs,
+    print_deleted,
     print_json,
     print_table,
     table,
@@ -244,7 +245,7 @@ def delete(group: GroupArg, force: ForceOpt = False, json_out: JsonOpt = False) 
     if json_out:
         print_json(doc)
         return
-    out.print(f"Deleted model group {group} ({doc.get('deleted_versions')} versions).")
+    print_deleted(doc)
 
 
 @app.command("download")

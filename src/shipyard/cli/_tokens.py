@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, out, print_json, print_table, when
+from shipyard.cli._common import JsonOpt, client, out, print_deleted, print_json, print_table, when
 
 app = typer.Typer(help="API tokens (admin): create, list, revoke, reset-admin.",
                   no_args_is_help=True)
@@ -50,7 +50,7 @@ def revoke(name: str, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(doc)
     else:
-        out.print(f"Revoked token {name!r}.")
+        print_deleted(doc)
 
 
 @app.command("reset-admin")
