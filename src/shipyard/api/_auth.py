@@ -108,3 +108,9 @@ def permit(permission: str) -> dict[str, Any]:
         "dependencies": [Depends(require(permission))],
         "openapi_extra": {"x-shipyard-permission": permission},
     }
+
+
+def with_extra(kwargs: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``permit(...)``/``owned(...)`` arguments with more of the route's OpenAPI operation
+    (e.g. a request body the route reads itself)."""
+    return {**kwargs, "openapi_extra": {**kwargs.get("openapi_extra", {}), **extra}}

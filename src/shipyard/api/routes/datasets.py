@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard import safejson
 from shipyard.api._auth import current_principal, permit
@@ -175,11 +175,16 @@ def delete_dataset(name: str, force: Force = False, svc: Services = Depends(serv
 
 
 class ProfileBody(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     version: int | None = Field(default=None, ge=1, description="The version to profile [latest].")
     target: str | None = Field(default=None, description="A column to analyse the others against.")
     problem_type: str | None = Field(
         default=None, description="classification or regression [inferred from the target].")
 
+
+#: No body: the latest version, no target (frozen, so sharing one default is safe).
+_LATEST = ProfileBody()
 
 #: The report may show any text from the data: let the browser run nothing and fetch nothing.
 _REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -190,10 +195,11 @@ def _profiles(svc: Services) -> VersionProfiles:
 
 
 @router.post("/{name}/profile", response_model=OpenDoc, **permit("read"))
-def profile_dataset(name: str, body: ProfileBody | None = None,
+def profile_dataset(name: str, body: Annotated[ProfileBody, Body()] = _LATEST,
                     svc: Services = Depends(services)) -> dict[str, Any]:
-    """The profile snapshot of a version: computed once per content and target, then cached."""
-    body = body or ProfileBody()
+    """The profile snapshot of a version: computed once per content and target, then cached.
+
+    The body is optional: without one, the latest version is profiled with no target."""
     return _profiles(svc).snapshot(name, body.version, body.target, body.problem_type)
 
 

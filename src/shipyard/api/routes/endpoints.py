@@ -86,7 +86,7 @@ UnseenField = Field(
     "value) [warn].")
 
 
-class CreateBody(BaseModel):
+class NewEndpoint(BaseModel):
     name: str
     model: str | None = Field(None, description="The model version to deploy, as GROUP:VERSION.")
     instances: int = 1
@@ -100,7 +100,7 @@ class CreateBody(BaseModel):
     unseen_categories: Literal["allow", "warn", "refuse"] | None = UnseenField
 
 
-class UpdateBody(BaseModel):
+class EndpointChange(BaseModel):
     model: str | None = None
     instances: int | None = None
     variants: list[VariantBody] | None = None
@@ -116,7 +116,7 @@ def _doc(svc: Services, name: str) -> dict[str, Any]:
 
 
 @router.post("", status_code=202, response_model=Endpoint, **permit("write"))
-def create(body: CreateBody, svc: Services = Depends(services),
+def create(body: NewEndpoint, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create an endpoint (Creating); it becomes InService once its instances are healthy."""
     rec = svc.endpoints.create(body.name, body.model, instances=body.instances,
@@ -145,7 +145,7 @@ def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
 
 @router.patch("/{name}", status_code=202, response_model=Endpoint,
               **owned("write", "endpoint"))
-def update(name: str, body: UpdateBody, svc: Services = Depends(services),
+def update(name: str, body: EndpointChange, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Roll the endpoint over without downtime (Updating, then InService again).
 

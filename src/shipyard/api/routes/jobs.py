@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from shipyard.api._auth import current_principal, permit
+from shipyard.api._auth import current_principal, permit, with_extra
 from shipyard.api._context import Services, services
 from shipyard.api._downloads import stored_file
 from shipyard.api._owners import owned
@@ -26,9 +26,18 @@ Verify = Annotated[bool, Query(
                 "error instead of a cut-off transfer.")]
 
 
+#: The body of ``POST /jobs``, read by the route itself (its kinds are plug-ins: the union
+#: of their specs is only known at run time, and ``GET /jobs/kinds`` gives each schema).
+JOB_SPEC_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["kind"], "additionalProperties": True,
+    "properties": {"kind": {"type": "string", "description": "processing, training, …"}},
+    "description": "A job spec; GET /jobs/kinds has the JSON schema of each kind's spec."}}}}}
+
+
 @router.post("", status_code=201, response_model=JobDetail,
              responses={200: {"model": JobDetail, "description": "The job this Idempotency-Key "
-                              "made before."}}, **permit("write"))
+                              "made before."}},
+             **with_extra(permit("write"), JOB_SPEC_BODY))
 async def submit_job(
     request: Request, response: Response, svc: Services = Depends(services),
     who: Principal = Depends(current_principal),

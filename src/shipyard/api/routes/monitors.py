@@ -37,7 +37,7 @@ from shipyard.tokens import Principal
 router = APIRouter(prefix="/monitors", tags=["monitors"])
 
 
-class CreateBody(BaseModel):
+class NewMonitor(BaseModel):
     name: str
     endpoint: str = Field(description="The endpoint to watch (its captured invocations).")
     baseline: str = Field(description="The baseline dataset, NAME or NAME:VERSION (normally "
@@ -79,7 +79,7 @@ def execution_to_dict(rec: MonitorRunRecord) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=Monitor, **permit("write"))
-def create(body: CreateBody, svc: Services = Depends(services),
+def create(body: NewMonitor, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create a monitor: compute its baseline now; executions come on its schedule or on
     demand."""
