@@ -211,7 +211,8 @@ def test_an_unfinished_job_holds_its_input(world: dict[str, Any]) -> None:
            "the cancel")
     r = alice.delete("/api/v1/datasets/telco-scratch")
     assert r.status_code == 200 and r.json() == {
-        "name": "telco-scratch", "deleted_versions": 1, "forced": False}
+        "kind": "dataset", "name": "telco-scratch", "status": "Deleted", "forced": False,
+        "deleted": {"versions": 1}}
 
 
 def test_the_cli_says_each_refusal_in_one_sentence(world: dict[str, Any]) -> None:
@@ -244,7 +245,7 @@ def test_deleting_in_order_frees_each_referrer(world: dict[str, Any]) -> None:
     r = alice.delete("/api/v1/endpoints/telco-ep")
     assert r.status_code == 200 and r.json()["forced"] is False
     r = alice.delete("/api/v1/models/telco-model")
-    assert r.status_code == 200 and r.json()["deleted_versions"] == 1
+    assert r.status_code == 200 and r.json()["deleted"] == {"versions": 1}
     # bob's group, trained on telco too, still holds it; then the schedule does.
     _refused(alice.delete("/api/v1/datasets/telco"), 409, "model version 'bob-model:1'")
     assert world["bob"].delete("/api/v1/models/bob-model").status_code == 200

@@ -56,7 +56,7 @@ def get_location(name: str, svc: Services = Depends(services)) -> dict[str, Any]
 @router.post("/locations/{name}/crawl", response_model=CrawledLocation, **permit("write"))
 async def crawl_location(name: str, svc: Services = Depends(services),
                          who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Crawl a location again; the answer says which tables were added, removed, changed."""
+    """Crawl a location again; the answer says which tables are new, gone or changed."""
     summary = await anyio.to_thread.run_sync(lambda: svc.catalog.crawl(name, who.name))
     return {**location_to_dict(svc.catalog.location(name), svc.catalog.tables(name)),
             "changes": summary}

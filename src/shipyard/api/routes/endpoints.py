@@ -188,7 +188,7 @@ def delete(name: str, force: Annotated[bool, Query(
                            "audited).")] = False,
            svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> Deleted:
-    """Stop the endpoint's instances, remove its files and its record (its creator or an
+    """Stop the endpoint's instances, delete its files and its record (its creator or an
     admin; refused while a monitor watches it, unless an admin forces it)."""
     audit = svc.references.check_delete("endpoint", f"Endpoint {name!r}", name, who, force)
     svc.endpoints.delete(name, who.name, audit)

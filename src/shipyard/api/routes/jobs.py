@@ -87,7 +87,7 @@ class Annotation(BaseModel):
 @router.patch("/{job_id}", response_model=JobDetail, **owned("write", "job"))
 def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Add tags to a job (merged) and/or replace its notes."""
+    """Set tags on a job (merged with the ones it has) and/or replace its notes."""
     job = svc.jobs.annotate(job_id, who.name, tags=body.tags, notes=body.notes)
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 

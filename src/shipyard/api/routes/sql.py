@@ -53,7 +53,7 @@ def _arrow(result: QueryResult) -> Response:
                    "version (save).",
     "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
     **permit("read"))
-async def run_sql(body: Query, svc: Services = Depends(services),
+async def query(body: Query, svc: Services = Depends(services),
                   who: Principal = Depends(current_principal)) -> Any:
     """Run one read-only query (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE).
 
