@@ -111,8 +111,9 @@ def test_every_operation_documents_a_typed_success_answer(document: dict[str, An
 def test_errors_use_the_one_error_body(document: dict[str, Any]) -> None:
     body = _resolve(document, {"$ref": "#/components/schemas/ErrorBody"})
     assert body["required"] == ["error"]
-    assert set(_resolve(document, body["properties"]["error"])["properties"]) == {
-        "code", "message"}
+    detail = _resolve(document, body["properties"]["error"])
+    assert set(detail["properties"]) == {"code", "message", "details"}
+    assert set(detail["required"]) == {"code", "message"}
     assert "HTTPValidationError" not in document["components"]["schemas"]
     for method, path, op in _operations(document):
         errors = {c: r for c, r in op["responses"].items() if c[0] in "45"}

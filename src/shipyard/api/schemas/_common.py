@@ -30,6 +30,9 @@ class Out(BaseModel):
 class ErrorDetail(Out):
     code: str = Field(description="A stable code, e.g. not_found, invalid_request, conflict.")
     message: str = Field(description="One sentence: what was wrong and how to fix it.")
+    details: OpenDoc | None = Field(
+        None, description="Machine-readable facts where an error has them, e.g. a 409's "
+        "referrers: [{kind, name, how}].")
 
 
 class ErrorBody(Out):
