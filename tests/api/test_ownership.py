@@ -227,7 +227,9 @@ def test_the_cli_says_each_refusal_in_one_sentence(world: dict[str, Any]) -> Non
     done = _cli("datasets", "delete", "telco-baseline", "--yes", "--force", "--json",
                 env=world["admin_env"])
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"deleted": "telco-baseline", "forced": True}
+    assert json.loads(done.stdout) == {"kind": "dataset", "name": "telco-baseline",
+                                       "status": "Deleted", "forced": True,
+                                       "deleted": {"versions": 1}}
     admin = world["admin"]
     assert admin.get("/api/v1/datasets/telco-baseline").status_code == 404
     events = admin.get("/api/v1/events", params={"resource_type": "dataset",
