@@ -165,25 +165,35 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 def _seed(srv: LocalServer, lake: Path) -> dict[str, Any]:
     c = srv.client()
     df = _churn()
-    r = c.post("/api/v1/datasets", data={"name": "churn"},
-               files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
+    writes: list[tuple[str, str, httpx.Response]] = []
+
+    def kept(method: str, template: str, r: httpx.Response) -> httpx.Response:
+        """Keep a write's answer to validate against its operation's schema later."""
+        writes.append((method, template, r))
+        return r
+
+    r = kept("post", "/api/v1/datasets", c.post("/api/v1/datasets", data={"name": "churn"}, files={
+        "file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")}))
     assert r.status_code == 201, r.text
-    assert c.post("/api/v1/experiments", json={
-        "name": "churn-exp", "success_criteria": ["roc_auc>=0.5@test"]}).status_code == 201
-    r = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": "linear",
-                                     "inputs": {"train": "churn"}, "target": "churn",
-                                     "experiment": "churn-exp"})
+    r = kept("post", "/api/v1/experiments", c.post("/api/v1/experiments", json={
+        "name": "churn-exp", "success_criteria": ["roc_auc>=0.5@test"]}))
+    assert r.status_code == 201, r.text
+    r = kept("post", "/api/v1/jobs", c.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "linear", "inputs": {"train": "churn"},
+        "target": "churn", "experiment": "churn-exp"}))
     assert r.status_code == 201, r.text
     job_id = r.json()["id"]
     job = _until(lambda: (j := c.get(f"/api/v1/jobs/{job_id}").json())["status"] in (
         "Completed", "Failed", "Stopped") and j, 240, "training")
     assert job["status"] == "Completed", job
-    r = c.post("/api/v1/models/churn/versions", json={"job_id": job_id})
+    r = kept("post", "/api/v1/models/{group}/versions",
+             c.post("/api/v1/models/churn/versions", json={"job_id": job_id}))
     assert r.status_code == 201, r.text
-    assert c.post("/api/v1/models/churn/versions/1/approve",
-                  json={"comment": "ok"}).status_code == 200
-    r = c.post("/api/v1/endpoints", json={"name": "churn-ep", "model": "churn:1",
-                                          "capture_percent": 100})
+    r = kept("post", "/api/v1/models/{group}/versions/{version}/approve",
+             c.post("/api/v1/models/churn/versions/1/approve", json={"comment": "ok"}))
+    assert r.status_code == 200, r.text
+    r = kept("post", "/api/v1/endpoints", c.post("/api/v1/endpoints", json={
+        "name": "churn-ep", "model": "churn:1", "capture_percent": 100}))
     assert r.status_code == 202, r.text
     wait_in_service(c, "churn-ep")
     shifted = df[(df["contract"] == "Month-to-month") & (df["tenure"] <= 6)].head(300)
@@ -194,26 +204,35 @@ def _seed(srv: LocalServer, lake: Path) -> dict[str, Any]:
     _until(lambda: c.get("/api/v1/endpoints/churn-ep/capture").json()["count"] >= len(shifted),
            60, "the capture")
     time.sleep(CAPTURE_SETTLE_SECONDS)
-    r = c.post("/api/v1/monitors", json={"name": "churn-mon", "endpoint": "churn-ep",
-                                         "baseline": "churn", "every": "1d"})
+    r = kept("post", "/api/v1/monitors", c.post("/api/v1/monitors", json={
+        "name": "churn-mon", "endpoint": "churn-ep", "baseline": "churn", "every": "1d"}))
     assert r.status_code == 201, r.text
-    r = c.post("/api/v1/monitors/churn-mon/executions")
+    r = kept("post", "/api/v1/monitors/{name}/executions",
+             c.post("/api/v1/monitors/churn-mon/executions"))
     assert r.status_code == 202, r.text
     execution = _until(lambda: (e := c.get("/api/v1/monitors/churn-mon/executions/1").json())
                        ["status"] not in ("Pending", "Running") and e, 240, "the execution")
     assert execution["status"] == "Completed", execution
-    r = c.post("/api/v1/schedules", json={"name": "nightly", "every": "1d", "target": {
-        "spec": {"kind": "training", "algorithm": "linear", "inputs": {"train": "churn"},
-                 "target": "churn"}}})
+    r = kept("post", "/api/v1/schedules", c.post("/api/v1/schedules", json={
+        "name": "nightly", "every": "1d", "target": {"spec": {
+            "kind": "training", "algorithm": "linear", "inputs": {"train": "churn"},
+            "target": "churn"}}}))
     assert r.status_code == 201, r.text
     df.head(500).to_parquet(lake / "churn.parquet")
-    r = c.post("/api/v1/catalog/locations", json={"name": "lake", "path": str(lake)})
+    r = kept("post", "/api/v1/catalog/locations", c.post("/api/v1/catalog/locations", json={
+        "name": "lake", "path": str(lake)}))
     assert r.status_code == 201, r.text
+    r = kept("post", "/api/v1/sql", c.post("/api/v1/sql", json={
+        "query": "SELECT contract, count(*) AS n FROM churn GROUP BY 1"}))
+    assert r.status_code == 200, r.text
+    r = kept("post", "/api/v1/datasets/{name}/profile",
+             c.post("/api/v1/datasets/churn/profile", json={"target": "churn"}))
+    assert r.status_code == 200, r.text
     table = c.get("/api/v1/catalog/tables", params={"location": "lake"}).json()[0]["name"]
     artifact = c.get(f"/api/v1/jobs/{job_id}/artifacts").json()["files"][0]["path"]
     model_file = c.get("/api/v1/models/churn/versions/1").json()["bundle"]["files"][0]["path"]
     return {"server": srv, "job_id": job_id, "table": table, "artifact": artifact,
-            "model_file": model_file}
+            "model_file": model_file, "writes": writes}
 
 
 def _fill(path: str, seeded: dict[str, Any]) -> str:
@@ -270,6 +289,17 @@ def _validate(doc: dict[str, Any], schema: dict[str, Any], value: Any, where: st
 
 
 @pytest.mark.slow
+def test_writes_answer_what_their_schema_says(seeded: dict[str, Any]) -> None:
+    srv: LocalServer = seeded["server"]
+    doc = srv.client().get("/api/v1/openapi.json").json()
+    for method, template, r in seeded["writes"]:
+        answer = doc["paths"][template][method]["responses"][str(r.status_code)]
+        _validate(doc, answer["content"]["application/json"]["schema"], r.json(),
+                  f"{method.upper()} {template}")
+    assert len(seeded["writes"]) >= 12
+
+
+@pytest.mark.slow
 def test_a_field_the_model_does_not_declare_is_a_server_error_not_a_silent_loss(
         seeded: dict[str, Any]) -> None:
     """The strict models make drift loud: an undeclared field fails the answer (500)."""
@@ -279,3 +309,32 @@ def test_a_field_the_model_does_not_declare_is_a_server_error_not_a_silent_loss(
     Dataset.model_validate(good)  # what the server sent is exactly the model
     with pytest.raises(ValueError, match="Extra inputs are not permitted"):
         Dataset.model_validate({**good, "surprise": 1})
+
+
+@pytest.mark.slow
+def test_every_delete_answers_its_schema(seeded: dict[str, Any]) -> None:
+    """Runs last on the seeded server: it deletes what the other tests read."""
+    srv: LocalServer = seeded["server"]
+    c = srv.client()
+    doc = c.get("/api/v1/openapi.json").json()
+    schema = {"$ref": "#/components/schemas/Deleted"}
+    answers = {}
+    for path in ("/api/v1/schedules/nightly", "/api/v1/monitors/churn-mon",
+                 "/api/v1/endpoints/churn-ep", "/api/v1/catalog/locations/lake",
+                 "/api/v1/tokens/test-viewer"):
+        srv.token("viewer")  # the viewer token exists before it is revoked
+        r = c.delete(path)
+        assert r.status_code == 200, (path, r.text)
+        _validate(doc, schema, r.json(), f"DELETE {path}")
+        answers[r.json()["kind"]] = r.json()
+    forced = c.delete("/api/v1/models/churn", params={"force": "true"})
+    assert forced.status_code == 200, forced.text
+    dataset = c.delete("/api/v1/datasets/churn", params={"force": "true"})
+    assert dataset.status_code == 200, dataset.text
+    answers.update({"model_group": forced.json(), "dataset": dataset.json()})
+    assert answers["location"]["deleted"] == {"tables": 1}
+    assert answers["token"]["status"] == "Revoked"
+    assert answers["model_group"]["deleted"] == {"versions": 1}
+    assert answers["dataset"]["deleted"]["versions"] >= 1
+    assert answers["schedule"] == {"kind": "schedule", "name": "nightly",
+                                   "status": "Deleted", "forced": False, "deleted": {}}
