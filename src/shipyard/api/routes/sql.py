@@ -54,7 +54,7 @@ def _arrow(result: QueryResult) -> Response:
     "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
     **permit("read"))
 async def query(body: Query, svc: Services = Depends(services),
-                  who: Principal = Depends(current_principal)) -> Any:
+                who: Principal = Depends(current_principal)) -> Any:
     """Run one read-only query (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE).
 
     Names: ``datasets.<name>`` or ``datasets."<name>:<version>"``, ``<location>.<table>``,
