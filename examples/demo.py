@@ -279,8 +279,8 @@ def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None
                   f"{len(shifted) / len(df):.0%} of the training data")
     out = endpoint.invoke(shifted.drop(columns="churn"))
     time.sleep(CAPTURE_SETTLE_SECONDS + 1)  # captured rows are flushed every second or so
-    run = monitor.run()
-    report = monitor.report(run["run"])
+    execution = monitor.run()
+    report = monitor.report(execution["execution"])
     table = Table("column", "test", "score", "threshold", "drifted")
     for col in report.drift().itertuples():
         if getattr(col, "test", None):
@@ -306,9 +306,9 @@ def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None
     console.print(f"model quality on {scored['summary']['labelled']} labelled predictions: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in quality.items()
                               if isinstance(v, float)))
-    history = monitor.runs().reindex(columns=["run", "status", "rows", "drift_share",
-                                              "violations", "alerts",
-                                              "quality.accuracy", "quality.roc_auc"])
+    history = monitor.executions().reindex(columns=[
+        "execution", "status", "rows", "drift_share", "violations", "alerts",
+        "quality.accuracy", "quality.roc_auc"])
     console.print(history.to_string(index=False))
     alerts = monitor.alerts()
     console.print(f"{len(alerts)} alert event(s) recorded; `shipyard monitors alerts "

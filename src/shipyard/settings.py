@@ -56,6 +56,8 @@ class Settings:
     advertise_url: str | None = None
     #: How often a follower tries to become the leader, and the leader re-checks its lock.
     leader_poll_seconds: float = 2.0
+    #: How long a browser's sign-in (the /api/v1/docs session cookie) lasts, in seconds.
+    session_seconds: float = 8 * 3600.0
     #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
     warm_runtime: bool = True
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
@@ -103,6 +105,7 @@ class Settings:
             body_timeout=float(env.get("SHIPYARD_BODY_TIMEOUT", 30.0)),
             advertise_url=env.get("SHIPYARD_ADVERTISE_URL") or None,
             leader_poll_seconds=float(env.get("SHIPYARD_LEADER_POLL_SECONDS", 2.0)),
+            session_seconds=float(env.get("SHIPYARD_SESSION_SECONDS", 8 * 3600.0)),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

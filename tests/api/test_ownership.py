@@ -211,7 +211,8 @@ def test_an_unfinished_job_holds_its_input(world: dict[str, Any]) -> None:
            "the cancel")
     r = alice.delete("/api/v1/datasets/telco-scratch")
     assert r.status_code == 200 and r.json() == {
-        "name": "telco-scratch", "deleted_versions": 1, "forced": False}
+        "kind": "dataset", "name": "telco-scratch", "status": "Deleted", "forced": False,
+        "deleted": {"versions": 1}}
 
 
 def test_the_cli_says_each_refusal_in_one_sentence(world: dict[str, Any]) -> None:
@@ -226,7 +227,9 @@ def test_the_cli_says_each_refusal_in_one_sentence(world: dict[str, Any]) -> Non
     done = _cli("datasets", "delete", "telco-baseline", "--yes", "--force", "--json",
                 env=world["admin_env"])
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"deleted": "telco-baseline", "forced": True}
+    assert json.loads(done.stdout) == {"kind": "dataset", "name": "telco-baseline",
+                                       "status": "Deleted", "forced": True,
+                                       "deleted": {"versions": 1}}
     admin = world["admin"]
     assert admin.get("/api/v1/datasets/telco-baseline").status_code == 404
     events = admin.get("/api/v1/events", params={"resource_type": "dataset",
@@ -244,7 +247,7 @@ def test_deleting_in_order_frees_each_referrer(world: dict[str, Any]) -> None:
     r = alice.delete("/api/v1/endpoints/telco-ep")
     assert r.status_code == 200 and r.json()["forced"] is False
     r = alice.delete("/api/v1/models/telco-model")
-    assert r.status_code == 200 and r.json()["deleted_versions"] == 1
+    assert r.status_code == 200 and r.json()["deleted"] == {"versions": 1}
     # bob's group, trained on telco too, still holds it; then the schedule does.
     _refused(alice.delete("/api/v1/datasets/telco"), 409, "model version 'bob-model:1'")
     assert world["bob"].delete("/api/v1/models/bob-model").status_code == 200

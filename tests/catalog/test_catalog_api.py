@@ -190,7 +190,7 @@ def test_recrawl_and_remove(admin: httpx.Client, tmp_path: Path) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["changes"]["added"] == ["b"]
     assert sql(admin, "SELECT z FROM extra.b").json()["data"] == [[3]]
-    assert admin.delete("/api/v1/catalog/locations/extra").json()["deleted_tables"] == 2
+    assert admin.delete("/api/v1/catalog/locations/extra").json()["deleted"] == {"tables": 2}
     assert sql(admin, "SELECT * FROM extra.b").status_code == 400
     kinds = [e["kind"] for e in admin.get("/api/v1/events",
                                           params={"resource_id": "extra"}).json()]
@@ -219,7 +219,7 @@ def test_cli_catalog_and_sql(cli: CLI, registered: dict, tmp_path: Path) -> None
     root = tmp_path / "cli-lake"
     root.mkdir()
     (root / "numbers.csv").write_text("n\n1\n2\n3\n")
-    added = cli("catalog", "add", str(root), "--name", "cli_lake")
+    added = cli("catalog", "create", str(root), "--name", "cli_lake")
     assert added.returncode == 0, added.stderr
     assert "Registered location 'cli_lake'" in added.stdout and "numbers" in added.stdout
     listed = cli("catalog", "tables", "--location", "cli_lake", "--json")
@@ -235,5 +235,5 @@ def test_cli_catalog_and_sql(cli: CLI, registered: dict, tmp_path: Path) -> None
     refused = cli("sql", "COPY (SELECT 1) TO '/tmp/x.csv'")
     assert refused.returncode == 1 and "COPY statement, which is refused" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
-    denied = cli("catalog", "add", str(root), "--name", "again", role="data-scientist")
+    denied = cli("catalog", "create", str(root), "--name", "again", role="data-scientist")
     assert denied.returncode == 1 and "may not admin" in denied.stderr

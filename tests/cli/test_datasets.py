@@ -60,7 +60,8 @@ def test_create_from_file_then_inspect_and_delete(cli: Run, server: LocalServer,
     refused = one_sentence_error(cli("datasets", "delete", "sales"))
     assert "--yes" in refused
     assert ok_json(cli("datasets", "delete", "sales", "--yes", "--json")) == {
-        "deleted": "sales", "forced": False}
+        "kind": "dataset", "name": "sales", "status": "Deleted", "forced": False,
+        "deleted": {"versions": 2}}
     with server.client() as admin:
         assert admin.get("/api/v1/datasets/sales").status_code == 404
 

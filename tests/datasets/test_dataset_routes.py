@@ -96,7 +96,8 @@ def test_delete_removes_the_objects_no_other_version_uses(
     assert f"{own[:2]}/{own}" in after_upload and f"{common[:2]}/{common}" in after_upload
     r = client.delete("/api/v1/datasets/doomed")
     assert r.status_code == 200
-    assert r.json() == {"name": "doomed", "deleted_versions": 2, "forced": False}
+    assert r.json() == {"kind": "dataset", "name": "doomed", "status": "Deleted",
+                        "forced": False, "deleted": {"versions": 2}}
     assert client.get("/api/v1/datasets/doomed").status_code == 404
     left = objects()
     assert f"{own[:2]}/{own}" not in left

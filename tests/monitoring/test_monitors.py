@@ -154,17 +154,17 @@ def test_drift_alerts_webhook_retraining_and_model_quality(loop: dict[str, Any],
                             timeout=300)
     assert second.returncode == 0, second.stderr
     run2 = json.loads(second.stdout)
-    assert run2["status"] == "Completed" and run2["run"] == 2, run2
+    assert run2["status"] == "Completed" and run2["execution"] == 2, run2
     quality = run2["summary"]["model_quality"]
     assert run2["summary"]["labelled"] == len(ids)
     assert 0.5 <= quality["accuracy"] <= 1.0 and "roc_auc" in quality
     history = subprocess.run([sys.executable, "-m", "shipyard.cli", "monitors", "reports",
                               "churn-watch", "--json"], env=env, capture_output=True,
                              text=True, timeout=60)
-    assert [r["run"] for r in json.loads(history.stdout)] == [1, 2]
+    assert [r["execution"] for r in json.loads(history.stdout)] == [1, 2]
     html = tmp_path / "report.html"
     subprocess.run([sys.executable, "-m", "shipyard.cli", "monitors", "reports", "churn-watch",
-                    "--run", "2", "--html", str(html)], env=env, check=True, timeout=60,
+                    "--execution", "2", "--html", str(html)], env=env, check=True, timeout=60,
                    capture_output=True)
     assert "accuracy" in html.read_text()
     del constraints
@@ -178,7 +178,7 @@ def test_drift_alerts_webhook_retraining_and_model_quality(loop: dict[str, Any],
         checked = sy.Monitor("churn-watch", client=sc).check("churn-broken", timeout=240)
     assert checked["status"] == "Completed" and checked["trigger"] == "dataset", checked
     report = c.get("/api/v1/monitors/churn-watch/report",
-                   params={"run": checked["run"]}).json()
+                   params={"execution": checked["execution"]}).json()
     found = {(v["column"], v["check"]) for v in report["quality"]["violations"]}
     assert ("tenure", "out_of_range") in found and ("contract", "unseen_category") in found, found
     assert "churn" not in {v["column"] for v in report["quality"]["violations"]}

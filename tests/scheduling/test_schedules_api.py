@@ -45,7 +45,8 @@ def test_create_show_pause_resume_delete(server: LocalServer, admin: httpx.Clien
     assert paused["status"] == "paused" and paused["next_run_at"] is None
     resumed = admin.post("/api/v1/schedules/hello/resume").json()
     assert resumed["status"] == "active" and resumed["next_run_at"].endswith("03:00:00Z")
-    assert admin.delete("/api/v1/schedules/hello").json() == {"name": "hello", "deleted": True}
+    assert admin.delete("/api/v1/schedules/hello").json() == {
+        "kind": "schedule", "name": "hello", "status": "Deleted", "forced": False, "deleted": {}}
     assert admin.get("/api/v1/schedules/hello").status_code == 404
 
 

@@ -30,20 +30,20 @@ def _table(name: str, files: int = 1, column: str = "a") -> NewTable:
 
 def test_locations(db: Database, events: EventLog) -> None:
     repo = CatalogRepository(db, events)
-    loc = repo.add_location("lake", "file:///data/lake", "folder", "données ✓", "admin")
+    loc = repo.create_location("lake", "file:///data/lake", "folder", "données ✓", "admin")
     assert (loc.name, loc.url, loc.kind, loc.description, loc.crawl, loc.crawled_at) == (
         "lake", "file:///data/lake", "folder", "données ✓", {}, None)
     assert_utc(loc.created_at, loc.updated_at)
     assert recent(loc.created_at)
     assert repo.get_location("lake") == loc
     with pytest.raises(Conflict, match="already exists"):
-        repo.add_location("lake", "file:///elsewhere", "folder", None, "admin")
+        repo.create_location("lake", "file:///elsewhere", "folder", None, "admin")
     with pytest.raises(NotFound):
         repo.get_location("nope")
     # Location names are lower case; '_' sorts before digits in a linguistic collation.
     names = ["ab", "a_lake", "a1", "zz"]
     for name in names:
-        repo.add_location(name, f"file:///{name}", "folder", None, None)
+        repo.create_location(name, f"file:///{name}", "folder", None, None)
     assert [x.name for x in repo.list_locations()] == code_point_order([*names, "lake"])
     repo.replace_tables("lake", [_table("t1"), _table("t2")], {"files": 2}, "admin")
     assert repo.delete_location("lake", "admin") == 2
@@ -56,7 +56,7 @@ def test_locations(db: Database, events: EventLog) -> None:
 
 def test_replace_tables_reports_changes(db: Database, events: EventLog) -> None:
     repo = CatalogRepository(db, events)
-    repo.add_location("lake", "file:///lake", "folder", None, None)
+    repo.create_location("lake", "file:///lake", "folder", None, None)
     first = repo.replace_tables("lake", [_table("Beta"), _table("alpha"), _table("gone")],
                                 {"seconds": 0.5}, "u")
     assert first == {"seconds": 0.5, "added": ["Beta", "alpha", "gone"], "removed": [],
@@ -86,7 +86,7 @@ def test_replace_tables_reports_changes(db: Database, events: EventLog) -> None:
 def test_tables_across_locations_and_json(db: Database, events: EventLog) -> None:
     repo = CatalogRepository(db, events)
     for loc in ("b_lake", "a_lake"):
-        repo.add_location(loc, f"file:///{loc}", "folder", None, None)
+        repo.create_location(loc, f"file:///{loc}", "folder", None, None)
     odd = NewTable(name="sales", path="ventes/", format="csv",
                    files=[{"path": "ventes/é.csv", "meta": UNICODE_JSON}], partition_keys=[],
                    columns=[{"name": "prénom", "type": "VARCHAR", "doc": UNICODE_JSON}],
@@ -106,7 +106,7 @@ def test_tables_across_locations_and_json(db: Database, events: EventLog) -> Non
 def test_concurrent_crawls_of_one_location(db: Database, events: EventLog) -> None:
     """Two crawls at once both finish, and the tables are one crawl's whole result."""
     repo = CatalogRepository(db, events)
-    repo.add_location("lake", "file:///lake", "folder", None, None)
+    repo.create_location("lake", "file:///lake", "folder", None, None)
     repo.replace_tables("lake", [_table("t0")], {}, None)
     crawls = [[_table("shared", column=f"c{i}"), _table(f"only{i}")] for i in range(6)]
     results = race(lambda i: repo.replace_tables("lake", crawls[i], {"crawl": i}, None))
@@ -121,6 +121,6 @@ def test_concurrent_crawls_of_one_location(db: Database, events: EventLog) -> No
 
 def test_concurrent_adds_of_one_location(db: Database, events: EventLog) -> None:
     repo = CatalogRepository(db, events)
-    results = race(lambda i: repo.add_location("lake", f"file:///l{i}", "folder", None, None))
+    results = race(lambda i: repo.create_location("lake", f"file:///l{i}", "folder", None, None))
     assert len(values(results)) == 1
     assert all(isinstance(e, Conflict) for e in errors(results)), errors(results)

@@ -106,8 +106,9 @@ def test_runs_windows_and_json(db: Database, events: EventLog) -> None:
     with pytest.raises(ValueError, match="not a run field"):
         repo.update_run("m", 1, trigger="manual")
     kinds = [e.kind for e in events.list(resource_id="m")]
-    assert kinds == ["monitor.created", "monitor.run_failed", "monitor.run_completed"]
-    assert events.list(kind="monitor.run_completed")[0].payload["alerts"] == 1
+    assert kinds == ["monitor.created", "monitor.execution_failed",
+                     "monitor.execution_completed"]
+    assert events.list(kind="monitor.execution_completed")[0].payload["alerts"] == 1
 
 
 def test_concurrent_runs_get_distinct_numbers(db: Database, events: EventLog) -> None:

@@ -1,9 +1,11 @@
 """Authentication (an ASGI middleware) and authorisation (a per-route dependency).
 
-Every path but ``/healthz`` needs a valid bearer token; the middleware turns a
-missing or unknown token into 401 before any route code runs, so no route can
-forget. Each route then declares the permission it needs with :func:`permit`,
-which both enforces it and records it in the OpenAPI document
+Every path but ``/healthz`` and the sign-in form needs a valid bearer token; the
+middleware turns a missing or unknown token into 401 before any route code runs, so no
+route can forget. A browser's session cookie (``_session.py``) stands for a token on
+``GET`` of the API docs and document only; a browser without one asking for the docs
+page is sent to the sign-in form. Each route then declares the permission it needs
+with :func:`permit`, which both enforces it and records it in the OpenAPI document
 (``x-shipyard-permission``), so the route inventory test can check every route.
 """
 
@@ -18,10 +20,12 @@ from fastapi import Depends, Request
 
 from shipyard.api._body import BodyGuard
 from shipyard.api._invoke import InvocationPath
+from shipyard.api._session import COOKIE, DOCS, SIGN_IN, SIGN_OUT, Sessions, cookie_allowed
 from shipyard.errors import Forbidden, Unauthenticated
 from shipyard.tokens import Principal, TokenService
 
-OPEN_PATHS = frozenset({"/healthz"})
+#: Paths that answer without a token: liveness, and how a browser signs in (or out).
+OPEN_PATHS = frozenset({"/healthz", SIGN_IN, SIGN_OUT})
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Any]]
@@ -41,11 +45,13 @@ async def _send_json(send: Callable[[Any], Awaitable[None]], status: int, body: 
 class AuthMiddleware:
     def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService],
                  body: BodyGuard | None = None,
-                 invocations: InvocationPath | None = None) -> None:
+                 invocations: InvocationPath | None = None,
+                 sessions: Callable[[], Sessions | None] | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.body = body
         self.invocations = invocations
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -62,6 +68,11 @@ class AuthMiddleware:
             hit, principal = tokens.cached(token.strip())
             if not hit:
                 principal = await anyio.to_thread.run_sync(tokens.authenticate, token.strip())
+        if principal is None and cookie_allowed(scope["method"], scope["path"]):
+            principal = await self._session(headers)
+            if principal is None and scope["path"] == DOCS and _wants_html(headers):
+                await _send_redirect(send, SIGN_IN)
+                return
         if principal is None:
             err = Unauthenticated(
                 "A valid bearer token is required: send 'Authorization: Bearer <token>' "
@@ -79,6 +90,27 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
+
+    async def _session(self, headers: dict[bytes, bytes]) -> Principal | None:
+        """The principal of a valid session cookie (docs GETs only; see ``_session.py``)."""
+        sessions = self.sessions() if self.sessions is not None else None
+        raw = headers.get(b"cookie", b"").decode("latin-1")
+        value = next((v for k, _, v in (p.strip().partition("=") for p in raw.split(";"))
+                      if k == COOKIE), None)
+        if sessions is None or not value:
+            return None
+        return await anyio.to_thread.run_sync(sessions.check, value)
+
+
+def _wants_html(headers: dict[bytes, bytes]) -> bool:
+    return b"text/html" in headers.get(b"accept", b"")
+
+
+async def _send_redirect(send: Callable[[Any], Awaitable[None]], location: str) -> None:
+    await send({"type": "http.response.start", "status": 303, "headers": [
+        (b"location", location.encode()), (b"content-length", b"0"),
+        (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def current_principal(request: Request) -> Principal:
@@ -108,3 +140,9 @@ def permit(permission: str) -> dict[str, Any]:
         "dependencies": [Depends(require(permission))],
         "openapi_extra": {"x-shipyard-permission": permission},
     }
+
+
+def with_extra(kwargs: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``permit(...)``/``owned(...)`` arguments with more of the route's OpenAPI operation
+    (e.g. a request body the route reads itself)."""
+    return {**kwargs, "openapi_extra": {**kwargs.get("openapi_extra", {}), **extra}}

@@ -50,7 +50,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 #: what reads the leader's own home (instances, capture files, live job logs).
 LEADER_ROUTES: tuple[tuple[str | None, re.Pattern[str]], ...] = (
     (None, re.compile(r"^/api/v1/endpoints(/|$)")),
-    ("POST", re.compile(r"^/api/v1/monitors/[^/]+/runs$")),  # snapshots the capture
+    ("POST", re.compile(r"^/api/v1/monitors/[^/]+/executions$")),  # snapshots the capture
     ("GET", re.compile(r"^/api/v1/jobs/[^/]+/logs$")),  # a running job's log is there
 )
 FORWARDED = b"x-shipyard-forwarded"

@@ -20,8 +20,8 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from shipyard import __version__
-from shipyard.api import _errors
-from shipyard.api._auth import AuthMiddleware
+from shipyard.api import _docs, _document, _errors, _session
+from shipyard.api._auth import OPEN_PATHS, AuthMiddleware
 from shipyard.api._body import BodyGuard, RouteLimits
 from shipyard.api._context import Services
 from shipyard.api._invoke import InvocationPath
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = Services.build(settings)
         app.state.services = svc
+        app.state.sessions = _session.Sessions(svc.tokens, settings)
         if svc.tokens.bootstrap(settings.credentials_path, settings.url):
             log.warning("created the admin token in %s", settings.credentials_path)
         if home_lock is not None and home_lock.held:
@@ -93,12 +94,16 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
         title="Shipyard",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served offline, behind sign-in, by _docs.router
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
+        generate_unique_id_function=_document.operation_id,
     )
     _errors.install(app)
     app.include_router(system.router)
+    app.include_router(_session.router)
+    app.include_router(_docs.router)
     app.include_router(tokens.router, prefix="/api/v1")
     app.include_router(datasets.router, prefix="/api/v1")
     app.include_router(jobs.router, prefix="/api/v1")
@@ -110,6 +115,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(catalog.router, prefix="/api/v1")
     app.include_router(sql.router, prefix="/api/v1")
     app.include_router(monitors.router, prefix="/api/v1")
+    _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)
     limits = RouteLimits(app.openapi, json_limit=settings.max_json_bytes,
@@ -121,6 +127,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
         body=BodyGuard(limits, lambda: settings.body_timeout),
         invocations=InvocationPath(lambda: app.state.services, lambda: app.state.forwarder,
                                    proxy=proxy),
+        sessions=lambda: getattr(app.state, "sessions", None),
     )
     app.state.route_limits = limits
     return app

@@ -68,7 +68,7 @@ class CatalogService:
         self._crawl_lock = threading.Lock()
         self._crawling: set[str] = set()
 
-    def add_location(self, name: str, target: str, *, description: str | None = None,
+    def create_location(self, name: str, target: str, *, description: str | None = None,
                      actor: str | None = None) -> LocationRecord:
         """Register a folder (resolved on this machine) or an fsspec URL, then crawl it.
 
@@ -76,7 +76,7 @@ class CatalogService:
         client gives is opened by the server.
         """
         location = resolve_location(name, target, self.protected)
-        rec = self.repo.add_location(location.name, location.url, location.kind,
+        rec = self.repo.create_location(location.name, location.url, location.kind,
                                      description, actor)
         self.crawl(rec.name, actor)
         return self.repo.get_location(rec.name)

@@ -12,6 +12,7 @@ from shipyard.cli._common import (
     fail,
     human_bytes,
     out,
+    print_deleted,
     print_json,
     print_table,
     table,
@@ -39,8 +40,8 @@ def _print_tables(docs: list[dict[str, Any]], empty: str) -> None:
                 empty=empty)
 
 
-@app.command("add")
-def add(
+@app.command("create")
+def create(
     path: Annotated[str, typer.Argument(
         metavar="PATH", help="An absolute folder path on the server, or an fsspec URL.")],
     name: Annotated[str, typer.Option(
@@ -51,7 +52,7 @@ def add(
     json_out: JsonOpt = False,
 ) -> None:
     """Register a data location (admin) and crawl it into tables."""
-    doc = Catalog.add(name, path, description=description, client=client())
+    doc = Catalog.create(name, path, description=description, client=client())
     if json_out:
         print_json(doc)
         return
@@ -81,7 +82,7 @@ def locations(json_out: JsonOpt = False) -> None:
                 ([d.get("name"), d.get("url"), d.get("kind"),
                   (d.get("crawl") or {}).get("tables"), when(d.get("crawled_at")),
                   d.get("created_by")] for d in docs),
-                empty="No locations; register one with `shipyard catalog add PATH --name NAME`.")
+                empty="No locations; register one with `shipyard catalog create PATH --name NAME`.")
 
 
 @app.command("tables")
@@ -121,11 +122,11 @@ def show(ref: Annotated[str, typer.Argument(metavar="LOCATION.TABLE")],
                                      for c in doc.get("columns") or []))
 
 
-@app.command("remove")
-def remove(name: Annotated[str, typer.Argument(metavar="NAME")], json_out: JsonOpt = False) -> None:
+@app.command("delete")
+def delete(name: Annotated[str, typer.Argument(metavar="NAME")], json_out: JsonOpt = False) -> None:
     """Forget a location and its tables (admin); its files are not touched."""
-    doc = Catalog.remove(name, client=client())
+    doc = Catalog.delete(name, client=client())
     if json_out:
         print_json(doc)
         return
-    out.print(f"Removed location {name!r} ({doc.get('deleted_tables')} tables).")
+    print_deleted(doc)

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.client import Client, connect
-from shipyard.humanize import number
+from shipyard.humanize import count, number
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -106,6 +106,18 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_deleted(doc: dict[str, Any]) -> None:
+    """The one line every ``delete`` (and ``tokens revoke``) prints, read from the API's one
+    DELETE answer ``{kind, name, status, forced, deleted: {versions: 3}}``."""
+    kind = str(doc.get("kind") or "resource").replace("_", " ")
+    verb = "Revoked" if doc.get("status") == "Revoked" else "Deleted"
+    with_it = ", ".join(count(n, str(noun).removesuffix("s"))
+                        for noun, n in (doc.get("deleted") or {}).items())
+    out.print(f"{verb} {kind} {doc.get('name')!r}" + (f" with {with_it}" if with_it else "")
+              + (", although something still used it (forced; audited)"
+                 if doc.get("forced") else "") + ".")
 
 
 def fmt(value: Any) -> str:

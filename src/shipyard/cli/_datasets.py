@@ -21,6 +21,7 @@ from shipyard.cli._common import (
     out,
     output_mode,
     parse_pairs,
+    print_deleted,
     print_json,
     print_table,
     quiet_option,
@@ -355,6 +356,6 @@ def delete(name: str, yes: Annotated[bool, typer.Option(
         typer.confirm(f"Delete dataset {name!r} and all its versions?", abort=True)
     doc = client().delete(_path(name), force=force or None)
     if json_out:
-        print_json({"deleted": name, "forced": bool(doc and doc.get("forced"))})
+        print_json(doc)
     else:
-        out.print(f"Deleted dataset {name}.")
+        print_deleted(doc)

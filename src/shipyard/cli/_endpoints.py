@@ -15,6 +15,7 @@ from shipyard.cli._common import (
     err,
     fail,
     out,
+    print_deleted,
     print_json,
     print_table,
     table,
@@ -262,7 +263,7 @@ def delete(name: NameArg, force: ForceOpt = False, json_out: JsonOpt = False) ->
     if json_out:
         print_json(doc)
         return
-    out.print(f"Deleted endpoint {name}.")
+    print_deleted(doc)
 
 
 def _rows_body(file: Path) -> tuple[bytes, str]:

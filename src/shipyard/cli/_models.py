@@ -15,6 +15,7 @@ from shipyard.cli._common import (
     out,
     output_mode,
     parse_pairs,
+    print_deleted,
     print_json,
     print_table,
     quiet_option,
@@ -252,7 +253,7 @@ def delete(group: GroupArg, force: ForceOpt = False, json_out: JsonOpt = False) 
     if json_out:
         print_json(doc)
         return
-    out.print(f"Deleted model group {group} ({doc.get('deleted_versions')} versions).")
+    print_deleted(doc)
 
 
 @app.command("download")

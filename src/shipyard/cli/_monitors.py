@@ -14,6 +14,7 @@ from shipyard.cli._common import (
     client,
     fail,
     out,
+    print_deleted,
     print_json,
     print_table,
     wait_option,
@@ -52,9 +53,9 @@ def create(
     baseline: Annotated[str, typer.Option(
         "--baseline", metavar="DATASET[:VERSION]", help="The baseline (the training data).")],
     every: Annotated[str | None, typer.Option("--every", metavar="INTERVAL",
-                                              help="Run every 30s, 15m, 1h, 1d…")] = None,
+                                              help="Evaluate every 30s, 15m, 1h, 1d…")] = None,
     cron: Annotated[str | None, typer.Option("--cron", metavar="EXPR",
-                                             help="Run on a cron expression (UTC).")] = None,
+                                             help="Evaluate on a cron expression (UTC).")] = None,
     webhook: Annotated[str | None, typer.Option(
         "--webhook", metavar="URL", help="Post alerts to this URL.")] = None,
     retrain: Annotated[Path | None, typer.Option(
@@ -79,28 +80,28 @@ def create(
     out.print(f"Monitor {name} watches endpoint {endpoint} against "
               f"{mon.doc['baseline']['dataset']}:{mon.doc['baseline']['version']} "
               f"({count(len(mon.doc['baseline']['columns']), 'column')} the model reads); it "
-              f"runs {when_}.")
+              f"is evaluated {when_}.")
 
 
 @app.command("list")
 def list_(endpoint: Annotated[str | None, typer.Option("--endpoint", metavar="EP")] = None,
           json_out: JsonOpt = False) -> None:
-    """Every monitor, with its schedule and last run."""
+    """Every monitor, with its schedule and last execution."""
     docs = client().get("/monitors", endpoint=endpoint)
     if json_out:
         print_json(docs)
         return
-    print_table(["name", "endpoint", "baseline", "schedule", "last run", "alerts"], (
+    print_table(["name", "endpoint", "baseline", "schedule", "last execution", "alerts"], (
         [d["name"], d["endpoint"], f"{d['baseline']['dataset']}:{d['baseline']['version']}",
          (d.get("schedule") or {}).get("every") or (d.get("schedule") or {}).get("cron") or "-",
-         (d.get("last_run") or {}).get("status", "-"),
-         len(((d.get("last_run") or {}).get("summary") or {}).get("alerts") or [])]
+         (d.get("last_execution") or {}).get("status", "-"),
+         len(((d.get("last_execution") or {}).get("summary") or {}).get("alerts") or [])]
         for d in docs), empty="No monitors yet; `shipyard monitors create` makes one.")
 
 
 @app.command("show")
 def show(name: NameArg, json_out: JsonOpt = False) -> None:
-    """A monitor: endpoint, baseline, schedule, settings and its last run."""
+    """A monitor: endpoint, baseline, schedule, settings and its last execution."""
     doc = client().get(f"/monitors/{name}")
     if json_out:
         print_json(doc)
@@ -111,26 +112,27 @@ def show(name: NameArg, json_out: JsonOpt = False) -> None:
               f"{base['dataset']}:{base['version']} ({count(base['rows'], 'row')}, "
               f"{count(len(base['columns']), 'column')})")
     out.print(f"schedule: {sched.get('every') or sched.get('cron') or 'none'}"
-              + (f", next run {when(sched.get('next_run_at'))}" if sched else ""))
+              + (f", next at {when(sched.get('next_run_at'))}" if sched else ""))
     if doc["config"].get("webhook"):
         out.print(f"webhook: {doc['config']['webhook']}")
     if doc["config"].get("retrain"):
-        out.print("retraining: a job spec is submitted when a run raises alerts")
-    last = doc.get("last_run")
+        out.print("retraining: a job spec is submitted when an execution raises alerts")
+    last = doc.get("last_execution")
     if last:
-        _run_line(last)
+        _execution_line(last)
 
 
-def _run_line(run: dict[str, Any]) -> None:
-    s = run.get("summary") or {}
-    out.print(f"run {run['run']} ({run['trigger']}): {run['status']}, "
+def _execution_line(doc: dict[str, Any]) -> None:
+    s = doc.get("summary") or {}
+    out.print(f"execution {doc['execution']} ({doc['trigger']}): {doc['status']}, "
               f"{count(s.get('rows') or 0, 'row')}, {count(len(s.get('alerts') or []), 'alert')}"
               + (f", drifted: {', '.join(s['drifted_columns'])}" if s.get("drifted_columns")
-                 else "") + (f" — {run['error']}" if run.get("error") else ""))
+                 else "") + (f" — {doc['error']}" if doc.get("error") else ""))
     if s.get("note"):
         out.print(f"  {s['note']}")
     if s.get("labels_only"):
-        out.print("  No new traffic; the labels uploaded since the last run were scored.")
+        out.print("  No new traffic; the labels uploaded since the last execution were "
+                  "scored.")
     quality = {k: v for k, v in (s.get("model_quality") or {}).items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     if quality:
@@ -146,29 +148,32 @@ def _run_line(run: dict[str, Any]) -> None:
         out.print(f"  ALERT {alert}")
 
 
-def _after_run(mon: Monitor, run: dict[str, Any]) -> None:
-    """The run's line, then (once it has a report) its drift table with the skip reasons."""
-    _run_line(run)
-    if run.get("has_report"):
-        _drift_table(mon.client.get(f"/monitors/{mon.name}/report", run=run["run"]))
+def _after_execution(mon: Monitor, doc: dict[str, Any]) -> None:
+    """The execution's line, then (once it has a report) its drift table with the skip
+    reasons."""
+    _execution_line(doc)
+    if doc.get("has_report"):
+        _drift_table(mon.client.get(f"/monitors/{mon.name}/report",
+                                    execution=doc["execution"]))
 
 
 @app.command("run")
 def run(name: NameArg,
-        wait: Annotated[bool, wait_option("the run's report is ready")] = WAIT_DEFAULT,
+        wait: Annotated[bool, wait_option("the execution's report is ready")] = WAIT_DEFAULT,
         json_out: JsonOpt = False) -> None:
-    """Run the monitor now over everything the endpoint answered since its last run.
+    """Run the monitor now over everything the endpoint answered since its last execution.
 
-    The endpoint's instances first write the rows they hold in memory, so the run reads
-    up to the moment it was asked. With no new traffic it says why (capture off, or no
-    traffic since run N); labels uploaded since the last run are scored all the same.
+    The endpoint's instances first write the rows they hold in memory, so the execution
+    reads up to the moment it was asked. With no new traffic it says why (capture off, or
+    no traffic since execution N); labels uploaded since the last execution are scored all
+    the same.
     """
     mon = Monitor(name, client=client(), _doc={})
     doc = mon.run(wait=wait)
     if json_out:
         print_json(doc)
         return
-    _after_run(mon, doc)
+    _after_execution(mon, doc)
 
 
 @app.command("check")
@@ -183,39 +188,39 @@ def check(name: NameArg,
     if json_out:
         print_json(doc)
         return
-    _after_run(mon, doc)
+    _after_execution(mon, doc)
 
 
 @app.command("reports")
 def reports(
     name: NameArg,
-    run_: Annotated[int | None, typer.Option("--run", metavar="N",
-                                             help="One run's report in full.")] = None,
+    execution: Annotated[int | None, typer.Option(
+        "--execution", metavar="N", help="One monitoring execution's report in full.")] = None,
     html: Annotated[Path | None, typer.Option("--html", metavar="FILE",
                                               help="Write the report's HTML page.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """The monitor's runs (its history), or one run's report."""
+    """The monitor's executions (its history), or one execution's report."""
     c = client()
-    if run_ is None and html is None:
-        docs = c.get(f"/monitors/{name}/runs")
+    if execution is None and html is None:
+        docs = c.get(f"/monitors/{name}/executions")
         if json_out:
             print_json(docs)
             return
-        print_table(["run", "status", "window end", "rows", "drift share", "drifted",
+        print_table(["execution", "status", "window end", "rows", "drift share", "drifted",
                      "not tested", "violations", "alerts"], (
-            [d["run"], d["status"], when(d["window_end"]), (d["summary"] or {}).get("rows"),
+            [d["execution"], d["status"], when(d["window_end"]), (d["summary"] or {}).get("rows"),
              (d["summary"] or {}).get("drift_share"),
              ", ".join((d["summary"] or {}).get("drifted_columns") or []),
              _not_tested(d["summary"] or {}),
              (d["summary"] or {}).get("violations"),
              len((d["summary"] or {}).get("alerts") or [])] for d in docs),
-            empty=f"Monitor {name} has not run yet.")
+            empty=f"Monitor {name} has no execution yet; `shipyard monitors run {name}`.")
         for d in docs:
             if (d["summary"] or {}).get("note"):
-                out.print(f"run {d['run']}: {d['summary']['note']}")
+                out.print(f"execution {d['execution']}: {d['summary']['note']}")
         return
-    report = Monitor(name, client=c, _doc={}).report(run_)
+    report = Monitor(name, client=c, _doc={}).report(execution)
     if html is not None:
         html.write_text(report.html or "", encoding="utf-8")
         out.print(f"Wrote {html}.")
@@ -291,19 +296,19 @@ def ground_truth(
     if json_out:
         print_json(doc)
         return
-    out.print(f"Stored {doc['rows']} labels as {doc['dataset']}:{doc['version']}; the next run "
-              "scores the model against them.")
+    out.print(f"Stored {doc['rows']} labels as {doc['dataset']}:{doc['version']}; the next "
+              "execution scores the model against them.")
 
 
 @app.command("alerts")
 def alerts(name: NameArg, json_out: JsonOpt = False) -> None:
-    """The alerts the monitor's runs raised."""
+    """The alerts the monitor's executions raised."""
     docs = client().get(f"/monitors/{name}/alerts")
     if json_out:
         print_json(docs)
         return
-    print_table(["when", "run", "kind", "message"], (
-        [when(d.get("created_at")), d.get("run"), d.get("kind"), d.get("message")]
+    print_table(["when", "execution", "kind", "message"], (
+        [when(d.get("created_at")), d.get("execution"), d.get("kind"), d.get("message")]
         for d in docs), empty=f"Monitor {name} has raised no alert.")
 
 
@@ -314,7 +319,7 @@ def constraints(
         "--set", metavar="FILE", help="Replace them with an edited JSON document.")] = None,
     json_out: JsonOpt = True,
 ) -> None:
-    """Print the constraints runs check (JSON), or replace them with --set FILE."""
+    """Print the constraints each execution checks (JSON), or replace them with --set FILE."""
     mon = Monitor(name, client=client(), _doc={})
     if set_ is not None:
         mon.set_constraints(_json_file(set_, "constraints") or {})
@@ -334,4 +339,4 @@ def delete(name: NameArg, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(doc)
         return
-    out.print(f"Deleted monitor {name}.")
+    print_deleted(doc)

@@ -9,7 +9,17 @@ from urllib.parse import quote
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, table, when
+from shipyard.cli._common import (
+    JsonOpt,
+    client,
+    fail,
+    out,
+    print_deleted,
+    print_json,
+    print_table,
+    table,
+    when,
+)
 
 app = typer.Typer(help="Schedules: submit a job (or crawl a location) every interval or on a "
                        "cron expression.", no_args_is_help=True)
@@ -132,4 +142,4 @@ def delete(name: Name, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(doc)
         return
-    out.print(f"Deleted schedule {name!r}.")
+    print_deleted(doc)

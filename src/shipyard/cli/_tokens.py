@@ -12,6 +12,7 @@ from shipyard.cli._common import (
     client,
     out,
     output_mode,
+    print_deleted,
     print_json,
     print_table,
     quiet_option,
@@ -65,7 +66,7 @@ def revoke(name: str, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(doc)
     else:
-        out.print(f"Revoked token {name!r}.")
+        print_deleted(doc)
 
 
 @app.command("reset-admin")

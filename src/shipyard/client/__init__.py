@@ -33,13 +33,13 @@ from shipyard.client._models import (
     algorithms,
     hyperparameters,
 )
-from shipyard.client._monitors import Monitor, MonitorRun, Report
+from shipyard.client._monitors import Monitor, MonitoringExecution, Report
 from shipyard.client._schedules import Schedule
 from shipyard.client._sources import SQL
 from shipyard.errors import CriteriaNotMet
 
 __all__ = ["SQL", "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
-           "EndpointUpdateFailed", "Monitor", "MonitorRun", "Report",
+           "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
            "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",
            "ModelVersion", "Schedule", "WaitTimeout", "algorithms",
            "connect", "default_client", "hyperparameters", "sql"]

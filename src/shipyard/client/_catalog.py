@@ -2,7 +2,7 @@
 
 ::
 
-    sy.Catalog.add("lake", "/srv/data/lake")        # admin: register and crawl a folder
+    sy.Catalog.create("lake", "/srv/data/lake")     # admin: register and crawl a folder
     sy.Catalog.tables()                              # what the crawl found
     df = sy.sql("SELECT carrier, avg(arr_delay) FROM lake.flights GROUP BY 1")
     sy.sql("SELECT * FROM churn WHERE churn = 'Yes'", save="churners")  # a new version
@@ -73,8 +73,8 @@ class Catalog:
     """The server's data catalog: registered locations and the tables crawled in them."""
 
     @staticmethod
-    def add(name: str, path: str, *, description: str | None = None,
-            client: Client | None = None) -> dict[str, Any]:
+    def create(name: str, path: str, *, description: str | None = None,
+               client: Client | None = None) -> dict[str, Any]:
         """Register a folder on the server (an absolute path there) or an fsspec URL as
         location ``name``, and crawl it (needs an admin token); return the location."""
         body = {"name": name, "path": path, "description": description}
@@ -113,8 +113,11 @@ class Catalog:
         return (client or default_client()).get(path)
 
     @staticmethod
-    def remove(name: str, *, client: Client | None = None) -> dict[str, Any]:
-        """Forget location ``name`` and its tables (admin); the files are not touched."""
+    def delete(name: str, *, client: Client | None = None) -> dict[str, Any]:
+        """Forget location ``name`` and its tables (admin); the files are not touched.
+
+        Returns the API's DELETE answer: ``{"kind": "location", "name", "status": "Deleted",
+        "forced": false, "deleted": {"tables": N}}``."""
         c = client or default_client()
         return c.delete(f"/catalog/locations/{quote(name, safe='')}")
 

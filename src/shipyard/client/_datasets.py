@@ -237,15 +237,19 @@ class Dataset(Resource):
                        decimal=decimal, encoding=encoding)
         return self.refresh()
 
-    def delete(self, force: bool = False) -> None:
+    def delete(self, force: bool = False) -> dict[str, Any]:
         """Delete the dataset and every version (its creator or an admin).
+
+        Returns:
+            The API's one DELETE answer: ``{"kind": "dataset", "name", "status": "Deleted",
+            "forced", "deleted": {...counts}}``.
 
         Raises:
             Conflict: something still uses it (a model's lineage, a monitor, an unfinished
                 job, a schedule); the message names each. An admin may pass ``force=True``,
                 which is recorded with those referrers in the audit log.
         """
-        self.client.delete(self._path(), force=force or None)
+        return dict(self.client.delete(self._path(), force=force or None))
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

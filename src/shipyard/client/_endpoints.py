@@ -262,13 +262,17 @@ class Endpoint(Resource):
             frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
         return frame
 
-    def delete(self, force: bool = False) -> None:
+    def delete(self, force: bool = False) -> dict[str, Any]:
         """Stop the endpoint's instances and delete it (its creator or an admin).
+
+        Returns:
+            The API's one DELETE answer: ``{"kind": "endpoint", "name", "status": "Deleted",
+            "forced", "deleted": {...counts}}``.
 
         Raises:
             Conflict: a monitor watches it; an admin may pass ``force=True`` (audited).
         """
-        self.client.delete(self._path(), force=force or None)
+        return dict(self.client.delete(self._path(), force=force or None))
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -238,14 +238,18 @@ class ModelGroup(Resource):
             **({"variant": variant} if variant else {})}
         return self.update_settings(auto_deploy=setting)
 
-    def delete(self, force: bool = False) -> None:
+    def delete(self, force: bool = False) -> dict[str, Any]:
         """Delete the group and its versions (its creator or an admin); files stay.
+
+        Returns:
+            The API's one DELETE answer: ``{"kind": "model_group", "name", "status": "Deleted",
+            "forced", "deleted": {...counts}}``.
 
         Raises:
             Conflict: an endpoint serves one of its versions, or an unfinished job or a
                 schedule uses it; an admin may pass ``force=True`` (audited).
         """
-        self.client.delete(self._path(), force=force or None)
+        return dict(self.client.delete(self._path(), force=force or None))
 
     def versions(self) -> pd.DataFrame:
         """One row per version: status, job, criteria verdict, metrics (flat names)…"""

@@ -5,7 +5,7 @@ data quality against the baseline's constraints, drift per column and of the
 predictions, and, once ground truth is uploaded, model quality over time::
 
     mon = sy.Monitor.create("churn-drift", endpoint="churn", baseline="churn", every="1h")
-    run = mon.run(wait=True)                  # or wait for the schedule
+    execution = mon.run(wait=True)            # or wait for the schedule
     mon.report()                              # the latest report (renders in Jupyter)
     mon.upload_ground_truth(labels_df)        # inference_id + label
     mon.alerts()
@@ -71,10 +71,10 @@ class Report:
                 f"violations={len(self.violations)})")
 
 
-class MonitorRun(dict[str, Any]):
-    """One run of a monitor: its JSON document (a dict, as the API gives it) that renders in
-    Jupyter: status, rows, drift, the columns not tested and why, alerts, or why there was
-    no data."""
+class MonitoringExecution(dict[str, Any]):
+    """One evaluation of a monitor: its JSON document (a dict, as the API gives it) that
+    renders in Jupyter: status, rows, drift, the columns not tested and why, alerts, or why
+    there was no data. ("Run" is a training job in an experiment; this is an execution.)"""
 
     def __init__(self, doc: dict[str, Any], monitor: Monitor | None = None) -> None:
         super().__init__(doc)
@@ -89,15 +89,17 @@ class MonitorRun(dict[str, Any]):
         return dict(self.get("summary") or {})
 
     def report(self) -> Report:
-        """This run's report (drift per column, violations, alerts; HTML for notebooks)."""
+        """This execution's report (drift per column, violations, alerts; HTML for
+        notebooks)."""
         if self._monitor is None:
-            raise InvalidRequest("This run was not read through a Monitor; use "
-                                 "Monitor(name).report(run).")
-        return self._monitor.report(int(self["run"]))
+            raise InvalidRequest("This execution was not read through a Monitor; use "
+                                 "Monitor(name).report(execution).")
+        return self._monitor.report(int(self["execution"]))
 
     def __repr__(self) -> str:
         s = self.summary
-        return (f"MonitorRun({self.get('monitor')!r}, run={self.get('run')}, "
+        return (f"MonitoringExecution({self.get('monitor')!r}, "
+                f"execution={self.get('execution')}, "
                 f"status={self.status!r}, rows={s.get('rows')}, "
                 f"alerts={len(s.get('alerts') or [])})")
 
@@ -127,7 +129,8 @@ class MonitorRun(dict[str, Any]):
             facts.append(["model quality", ", ".join(
                 f"{k} {number(v)}" for k, v in s["model_quality"].items())])
         alerts = [[a] for a in s.get("alerts") or []]
-        return (f"<div class='shipyard-monitor-run'><b>Run {escape(str(self.get('run')))} of "
+        return (f"<div class='shipyard-monitoring-execution'><b>Execution "
+                f"{escape(str(self.get('execution')))} of "
                 f"monitor {escape(str(self.get('monitor')))}</b> "
                 f"{_render.status_badge(self.status)}"
                 f"{_render.table_html(['', ''], [r for r in facts if r[1] not in (None, '')])}"
@@ -170,8 +173,9 @@ class Monitor(Resource):
             "baseline": f"{d['baseline']['dataset']}:{d['baseline']['version']}",
             "schedule": (d.get("schedule") or {}).get("every") or
             (d.get("schedule") or {}).get("cron"),
-            "last_run": (d.get("last_run") or {}).get("status"),
-            "alerts": len(((d.get("last_run") or {}).get("summary") or {}).get("alerts") or []),
+            "last_execution": (d.get("last_execution") or {}).get("status"),
+            "alerts": len(((d.get("last_execution") or {}).get("summary") or {}).get("alerts")
+                          or []),
         } for d in docs])
 
     @property
@@ -189,40 +193,49 @@ class Monitor(Resource):
         return dict(self.client.request("PUT", self._path("/baseline/constraints"),
                                         json=doc).json())
 
-    def run(self, *, wait: bool = True, timeout: float = 300) -> MonitorRun:
-        """Run now over everything the endpoint answered until now; wait for its report.
+    def run(self, *, wait: bool = True, timeout: float = 300) -> MonitoringExecution:
+        """Run the monitor now over everything the endpoint answered until now; wait for
+        its report.
 
-        Returns the run (a dict of its document that renders in Jupyter); a ``NoData``
-        run's ``summary["note"]`` says why (capture off, or no new traffic since run N).
+        Returns the monitoring execution (a dict of its document that renders in Jupyter);
+        a ``NoData`` execution's ``summary["note"]`` says why (capture off, or no new
+        traffic since execution N).
         """
-        return self._follow(self.client.post(self._path("/runs")), wait, timeout)
+        return self._follow(self.client.post(self._path("/executions")), wait, timeout)
 
-    def check(self, dataset: Any, *, wait: bool = True, timeout: float = 300) -> MonitorRun:
+    def check(self, dataset: Any, *, wait: bool = True,
+              timeout: float = 300) -> MonitoringExecution:
         """Check a dataset version (``"name[:version]"`` or a Dataset) against the baseline."""
         ref = dataset if isinstance(dataset, str) else f"{dataset.name}:{dataset.version}"
         return self._follow(self.client.post(self._path("/checks"), {"dataset": ref}),
                             wait, timeout)
 
-    def _follow(self, doc: dict[str, Any], wait: bool, timeout: float) -> MonitorRun:
+    def _follow(self, doc: dict[str, Any], wait: bool, timeout: float) -> MonitoringExecution:
         if not wait:
-            return MonitorRun(doc, self)
+            return MonitoringExecution(doc, self)
         deadline = time.monotonic() + timeout
         while doc["status"] in RUNNING:
             if time.monotonic() > deadline:
-                raise WaitTimeout(f"Run {doc['run']} of monitor {self.name!r} is still "
-                                  f"{doc['status']} after {timeout:g} s.")
+                raise WaitTimeout(f"Execution {doc['execution']} of monitor {self.name!r} is "
+                                  f"still {doc['status']} after {timeout:g} s.")
             time.sleep(0.5)
-            doc = self.client.get(self._path(f"/runs/{doc['run']}"))
-        return MonitorRun(doc, self)
+            doc = self.client.get(self._path(f"/executions/{doc['execution']}"))
+        return MonitoringExecution(doc, self)
 
-    def runs(self) -> pd.DataFrame:
-        """The monitor's history: one row per run, with its drift share and alerts."""
+    def execution(self, number: int) -> MonitoringExecution:
+        """One monitoring execution, by its number in the monitor's history."""
+        return MonitoringExecution(self.client.get(self._path(f"/executions/{int(number)}")),
+                                   self)
+
+    def executions(self) -> pd.DataFrame:
+        """The monitor's history: one row per execution, with its drift share and alerts."""
         import pandas as pd
 
         rows = []
-        for r in self.client.get(self._path("/runs")):
+        for r in self.client.get(self._path("/executions")):
             s = r.get("summary") or {}
-            rows.append({"run": r["run"], "status": r["status"], "trigger": r["trigger"],
+            rows.append({"execution": r["execution"], "status": r["status"],
+                         "trigger": r["trigger"],
                          "window_start": r["window_start"], "window_end": r["window_end"],
                          "rows": s.get("rows"), "drift_share": s.get("drift_share"),
                          "drifted": ", ".join(s.get("drifted_columns") or []),
@@ -234,9 +247,10 @@ class Monitor(Resource):
                              (s.get("model_quality") or {}).items()}})
         return pd.DataFrame(rows)
 
-    def report(self, run: int | None = None) -> Report:
-        """A run's report (the latest with one by default), with its HTML for notebooks."""
-        params = {"run": run} if run else {}
+    def report(self, execution: int | None = None) -> Report:
+        """An execution's report (the latest with one by default), with its HTML for
+        notebooks."""
+        params = {"execution": execution} if execution else {}
         doc = self.client.get(self._path("/report"), **params)
         html = self.client.get_bytes(self._path("/report.html"), **params).decode("utf-8")
         return Report(doc, html)
@@ -269,8 +283,9 @@ class Monitor(Resource):
         return dict(self.client.request("POST", self._path("/ground-truth"), data=data,
                                         files=files).json())
 
-    def delete(self) -> None:
-        self.client.delete(self._path())
+    def delete(self) -> dict[str, Any]:
+        """Delete the monitor (and its schedule); the answer is the API's Deleted document."""
+        return dict(self.client.delete(self._path()) or {})
 
     def __repr__(self) -> str:
         d = self.doc
@@ -282,11 +297,11 @@ class Monitor(Resource):
 
     def _repr_html_(self) -> str:
         d = self.doc
-        last = d.get("last_run") or {}
+        last = d.get("last_execution") or {}
         sched = d.get("schedule") or {}
         return (f"<b>Monitor {escape(self.name)}</b> of endpoint "
                 f"<code>{escape(str(d.get('endpoint')))}</code>, baseline "
                 f"<code>{escape(str(d['baseline'].get('dataset')))}:"
                 f"{escape(str(d['baseline'].get('version')))}</code>; schedule "
-                f"{escape(str(sched.get('every') or sched.get('cron') or 'none'))}; last run "
+                f"{escape(str(sched.get('every') or sched.get('cron') or 'none'))}; last execution "
                 f"{escape(str(last.get('status', '-')))}")

@@ -72,8 +72,9 @@ class Schedule(Resource):
         self._doc = self.client.post(self._path("/resume"))
         return self
 
-    def delete(self) -> None:
-        self.client.delete(self._path())
+    def delete(self) -> dict[str, Any]:
+        """Delete the schedule (the jobs it started stay); the API's DELETE answer."""
+        return dict(self.client.delete(self._path()))
 
     def __repr__(self) -> str:
         return (f"<Schedule {self.name} {self._doc.get('timing')} "

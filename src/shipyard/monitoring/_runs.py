@@ -49,11 +49,11 @@ def no_data(repo: MonitorRepository, endpoints: Any, mon: MonitorRecord,
             and int(r.summary.get("rows") or 0) > 0]
     if seen:
         last = seen[-1]
-        return {"rows": 0, "reason": "no_traffic", "since_run": last.seq, "note": (
-            f"No new traffic since run {last.seq} (its window ended "
+        return {"rows": 0, "reason": "no_traffic", "since_execution": last.seq, "note": (
+            f"No new traffic since execution {last.seq} (its window ended "
             f"{iso(last.window_end)}); invoke endpoint {mon.endpoint}, then run again.")}
-    return {"rows": 0, "reason": "no_traffic", "since_run": None, "note": (
-        f"No traffic yet: endpoint {mon.endpoint} captured no invocation before this run; "
+    return {"rows": 0, "reason": "no_traffic", "since_execution": None, "note": (
+        f"No traffic yet: endpoint {mon.endpoint} captured no invocation before this execution; "
         "invoke it, then run again.")}
 
 
@@ -112,7 +112,7 @@ def register_monitor_kind(scheduler: Any, monitors: MonitorService) -> None:
     def fire(ctx: Any) -> str | None:
         run = monitors.run(ctx.target["monitor"], "schedule", ctx.actor)
         if run.status == "Failed":
-            raise InvalidRequest(run.error or "the monitor run failed")
+            raise InvalidRequest(run.error or "the monitoring execution failed")
         return run.job_id
 
     scheduler.register(SCHEDULE_KIND, fire, validate)

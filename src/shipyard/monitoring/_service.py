@@ -349,7 +349,7 @@ class MonitorService:
             **{k: mon.config[k] for k in CONFIG_KEYS if k in mon.config},
         }
         job, _ = self.jobs.submit({
-            "kind": "monitoring", "name": f"{mon.name}.run-{run.seq}",
+            "kind": "monitoring", "name": f"{mon.name}.execution-{run.seq}",
             "model": model["ref"], "inputs": inputs, "monitor": settings,
             "tags": {"monitor": mon.name, "endpoint": mon.endpoint}}, actor)
         return job, int(truth.version) if "ground_truth" in inputs and truth else None
@@ -386,14 +386,14 @@ class MonitorService:
     def report(self, name: str, seq: int | None = None) -> dict[str, Any]:
         run = self._finished_run(name, seq)
         if not run.report_key:
-            raise NotFound(f"Run {run.seq} of monitor {name!r} has no report ({run.status}"
+            raise NotFound(f"Execution {run.seq} of monitor {name!r} has no report ({run.status}"
                            f"{': ' + run.error if run.error else ''}).")
         return json.loads(self.artifacts.read_bytes(run.report_key))
 
     def html(self, name: str, seq: int | None = None) -> str:
         run = self._finished_run(name, seq)
         if not run.html_key:
-            raise NotFound(f"Run {run.seq} of monitor {name!r} has no report ({run.status}).")
+            raise NotFound(f"Execution {run.seq} of monitor {name!r} has no report ({run.status}).")
         return self.artifacts.read_bytes(run.html_key).decode("utf-8")
 
     def _finished_run(self, name: str, seq: int | None) -> MonitorRunRecord:
@@ -402,7 +402,7 @@ class MonitorService:
         done = [r for r in self.repo.runs(name) if r.report_key]
         if not done:
             raise NotFound(f"Monitor {name!r} has no report yet; `shipyard monitors run "
-                           f"{name}` starts a run.")
+                           f"{name}` starts an execution.")
         return done[-1]
 
     def alerts(self, name: str, limit: int = 200) -> builtins.list[EventRecord]:
@@ -466,8 +466,8 @@ class MonitorService:
     def _act_on_alerts(self, run: MonitorRunRecord, alerts: builtins.list[dict[str, Any]]) -> None:
         mon = self.repo.get(run.monitor)
         for alert in alerts:
-            self.repo.record(mon.name, "monitor.alert", None, run=run.seq, **{
-                k: v for k, v in alert.items() if k not in ("run",)})
+            self.repo.record(mon.name, "monitor.alert", None, execution=run.seq, **{
+                k: v for k, v in alert.items() if k not in ("run", "execution")})
         if mon.config.get("webhook"):
             threading.Thread(target=self._deliver, args=(mon, run, alerts), daemon=True,
                              name=f"webhook-{mon.name}").start()
@@ -476,25 +476,25 @@ class MonitorService:
             try:
                 job, _ = self.jobs.submit(dict(retrain), mon.created_by,
                                           idempotency_key=f"monitor:{mon.name}:{run.seq}")
-                self.repo.record(mon.name, "monitor.retraining_started", None, run=run.seq,
-                                 job_id=job.id)
+                self.repo.record(mon.name, "monitor.retraining_started", None,
+                                 execution=run.seq, job_id=job.id)
             except ShipyardError as exc:
-                self.repo.record(mon.name, "monitor.retraining_failed", None, run=run.seq,
-                                 reason=exc.message)
+                self.repo.record(mon.name, "monitor.retraining_failed", None,
+                                 execution=run.seq, reason=exc.message)
 
     def _deliver(self, mon: MonitorRecord, run: MonitorRunRecord,
                  alerts: builtins.list[dict[str, Any]]) -> None:
-        payload = {"monitor": mon.name, "endpoint": mon.endpoint, "run": run.seq,
+        payload = {"monitor": mon.name, "endpoint": mon.endpoint, "execution": run.seq,
                    "window_start": iso(run.window_start), "window_end": iso(run.window_end),
                    "alerts": alerts, "summary": run.summary}
         try:
             result = post_webhook(mon.config["webhook"], payload,
                                   allow_private=self.settings.webhook_allow_private)
             kind = "monitor.webhook_delivered" if result.ok else "monitor.webhook_failed"
-            self.repo.record(mon.name, kind, None, run=run.seq, status=result.status_code,
+            self.repo.record(mon.name, kind, None, execution=run.seq, status=result.status_code,
                              error=result.error)
         except ShipyardError as exc:  # refused (e.g. a redirect to a private address)
-            self.repo.record(mon.name, "monitor.webhook_failed", None, run=run.seq,
+            self.repo.record(mon.name, "monitor.webhook_failed", None, execution=run.seq,
                              error=exc.message)
 
 

@@ -147,7 +147,7 @@ class CatalogRepository:
         return row
 
     # -- locations ------------------------------------------------------------------------
-    def add_location(self, name: str, url: str, kind: str, description: str | None,
+    def create_location(self, name: str, url: str, kind: str, description: str | None,
                      actor: str | None) -> LocationRecord:
         try:
             with self.db.write() as conn:

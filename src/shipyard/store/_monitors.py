@@ -243,7 +243,7 @@ class MonitorRepository:
                 monitor_runs.c.monitor_id == mon.id, monitor_runs.c.seq == seq).values(**values))
             run = self._get_run(conn, mon, seq)
             if "status" in values:
-                self.events.record(conn, "monitor.run_" + values["status"].lower(), "monitor",
+                self.events.record(conn, "monitor.execution_" + values["status"].lower(), "monitor",
                                    name, None, run=seq, job_id=run.job_id, error=run.error,
                                    alerts=len(run.summary.get("alerts", [])))
             return run

@@ -82,6 +82,13 @@ class TokenRepository:
             ).first()
         return _record(row) if row is not None else None
 
+    def active_hash(self, name: str) -> tuple[TokenRecord, str] | None:
+        """An active token and its stored hash (a browser session is bound to that hash)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(tokens).where(
+                tokens.c.name == name, tokens.c.revoked_at.is_(None))).first()
+        return (_record(row), str(row.token_hash)) if row is not None else None
+
     def list(self) -> list[TokenRecord]:
         with self.db.read() as conn:
             rows = conn.execute(select(tokens).order_by(tokens.c.id)).all()

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from shipyard.api._auth import permit
+from shipyard.api.schemas import Algorithm
 
 router = APIRouter(prefix="/algorithms", tags=["algorithms"])
 
@@ -24,13 +25,13 @@ def _info(name: str) -> dict[str, Any]:
     }
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[Algorithm], **permit("read"))
 def list_algorithms() -> list[dict[str, Any]]:
     from shipyard.training import ALGORITHMS
 
     return [_info(name) for name in sorted(ALGORITHMS)]
 
 
-@router.get("/{name}", **permit("read"))
+@router.get("/{name}", response_model=Algorithm, **permit("read"))
 def show_algorithm(name: str) -> dict[str, Any]:
     return _info(name)

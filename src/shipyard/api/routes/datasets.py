@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, UploadFile
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard import safejson
 from shipyard.api._auth import current_principal, permit
@@ -14,6 +14,15 @@ from shipyard.api._context import Services, services
 from shipyard.api._downloads import checked, verify_stored
 from shipyard.api._owners import owned
 from shipyard.api._uploads import saved_uploads
+from shipyard.api.schemas import (
+    Dataset,
+    DatasetVersion,
+    Deleted,
+    Head,
+    OpenDoc,
+    binary,
+    deleted,
+)
 from shipyard.datasets import dataset_to_dict, version_to_dict
 from shipyard.datasets._export import table_rows
 from shipyard.errors import InvalidRequest
@@ -63,7 +72,7 @@ def _ingest(svc: Services, who: Principal, name: str, mode: str, files: list[Upl
     return version_to_dict(rec)
 
 
-@router.post("", status_code=201, **permit("write"))
+@router.post("", status_code=201, response_model=DatasetVersion, **permit("write"))
 def create_dataset(
     name: Annotated[str, Form()], file: Files, format: FormText = None,
     column_types: FormText = None, description: FormText = None, source: FormText = None,
@@ -76,7 +85,8 @@ def create_dataset(
                    idempotency_key, (sep, decimal, encoding))
 
 
-@router.post("/{name}/versions", status_code=201, **permit("write"))
+@router.post("/{name}/versions", status_code=201, response_model=DatasetVersion,
+             **permit("write"))
 def append_version(
     name: str, file: Files, format: FormText = None, column_types: FormText = None,
     description: FormText = None, source: FormText = None,
@@ -89,27 +99,27 @@ def append_version(
                    idempotency_key, (sep, decimal, encoding))
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[Dataset], **permit("read"))
 def list_datasets(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return [dataset_to_dict(d) for d in svc.datasets.list()]
 
 
-@router.get("/{name}", **permit("read"))
+@router.get("/{name}", response_model=Dataset, **permit("read"))
 def get_dataset(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return dataset_to_dict(svc.datasets.get(name))
 
 
-@router.get("/{name}/versions", **permit("read"))
+@router.get("/{name}/versions", response_model=list[DatasetVersion], **permit("read"))
 def list_versions(name: str, svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return [version_to_dict(v) for v in svc.datasets.versions(name)]
 
 
-@router.get("/{name}/versions/{version}", **permit("read"))
+@router.get("/{name}/versions/{version}", response_model=DatasetVersion, **permit("read"))
 def get_version(name: str, version: int, svc: Services = Depends(services)) -> dict[str, Any]:
     return version_to_dict(svc.datasets.version(name, version))
 
 
-@router.get("/{name}/head", **permit("read"))
+@router.get("/{name}/head", response_model=Head, **permit("read"))
 def head(
     name: str, n: Annotated[int, Query(ge=0, le=MAX_HEAD_ROWS)] = 10,
     version: Annotated[int | None, Query(ge=1)] = None, svc: Services = Depends(services),
@@ -120,7 +130,9 @@ def head(
     return {"columns": table.column_names, "data": table_rows(table), "version": rec.version}
 
 
-@router.get("/{name}/download", **permit("read"))
+@router.get("/{name}/download", response_class=StreamingResponse,
+            responses=binary("The version as one file.", "application/vnd.apache.parquet",
+                             "text/csv"), **permit("read"))
 def download(
     name: str, version: Annotated[int | None, Query(ge=1)] = None,
     format: Annotated[str, Query(pattern="^(parquet|csv)$")] = "parquet",
@@ -152,22 +164,27 @@ Force = Annotated[bool, Query(
     description="Delete it even though something still uses it (admin only; audited).")]
 
 
-@router.delete("/{name}", **owned("write", "dataset"))
+@router.delete("/{name}", response_model=Deleted, **owned("write", "dataset"))
 def delete_dataset(name: str, force: Force = False, svc: Services = Depends(services),
-                   who: Principal = Depends(current_principal)) -> dict[str, Any]:
+                   who: Principal = Depends(current_principal)) -> Deleted:
     """Delete a dataset and its versions: its creator or an admin, and only when nothing
     uses it (a model's lineage, a monitor, an unfinished job, a schedule) unless forced."""
     audit = svc.references.check_delete("dataset", f"Dataset {name!r}", name, who, force)
-    deleted = svc.datasets.delete(name, who.name, audit)
-    return {"name": name, "deleted_versions": deleted, "forced": bool(audit)}
+    count = svc.datasets.delete(name, who.name, audit)
+    return deleted("dataset", name, forced=bool(audit), versions=count)
 
 
 class ProfileBody(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     version: int | None = Field(default=None, ge=1, description="The version to profile [latest].")
     target: str | None = Field(default=None, description="A column to analyse the others against.")
     problem_type: str | None = Field(
         default=None, description="classification or regression [inferred from the target].")
 
+
+#: No body: the latest version, no target (frozen, so sharing one default is safe).
+_LATEST = ProfileBody()
 
 #: The report may show any text from the data: let the browser run nothing and fetch nothing.
 _REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -177,11 +194,12 @@ def _profiles(svc: Services) -> VersionProfiles:
     return VersionProfiles(svc.datasets, svc.artifacts, svc.settings.tmp_dir)
 
 
-@router.post("/{name}/profile", **permit("read"))
-def profile_dataset(name: str, body: ProfileBody | None = None,
+@router.post("/{name}/profile", response_model=OpenDoc, **permit("read"))
+def profile_dataset(name: str, body: Annotated[ProfileBody, Body()] = _LATEST,
                     svc: Services = Depends(services)) -> dict[str, Any]:
-    """The profile snapshot of a version: computed once per content and target, then cached."""
-    body = body or ProfileBody()
+    """The profile snapshot of a version: computed once per content and target, then cached.
+
+    The body is optional: without one, the latest version is profiled with no target."""
     return _profiles(svc).snapshot(name, body.version, body.target, body.problem_type)
 
 

@@ -22,6 +22,14 @@ from pydantic_core import PydanticCustomError
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
 from shipyard.api._owners import owned
+from shipyard.api.schemas import (
+    Capture,
+    Deleted,
+    Endpoint,
+    EndpointDetail,
+    EndpointHealth,
+    deleted,
+)
 from shipyard.endpoints import (
     IN_SERVICE,
     UPDATING,
@@ -78,7 +86,7 @@ UnseenField = Field(
     "value) [warn].")
 
 
-class CreateBody(BaseModel):
+class NewEndpoint(BaseModel):
     name: str
     model: str | None = Field(None, description="The model version to deploy, as GROUP:VERSION.")
     instances: int = 1
@@ -92,7 +100,7 @@ class CreateBody(BaseModel):
     unseen_categories: Literal["allow", "warn", "refuse"] | None = UnseenField
 
 
-class UpdateBody(BaseModel):
+class EndpointChange(BaseModel):
     model: str | None = None
     instances: int | None = None
     variants: list[VariantBody] | None = None
@@ -107,8 +115,8 @@ def _doc(svc: Services, name: str) -> dict[str, Any]:
     return endpoint_to_dict(svc.endpoints.get(name), svc.endpoint_supervisor, svc.settings.url)
 
 
-@router.post("", status_code=202, **permit("write"))
-def create(body: CreateBody, svc: Services = Depends(services),
+@router.post("", status_code=202, response_model=Endpoint, **permit("write"))
+def create(body: NewEndpoint, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create an endpoint (Creating); it becomes InService once its instances are healthy."""
     rec = svc.endpoints.create(body.name, body.model, instances=body.instances,
@@ -121,13 +129,13 @@ def create(body: CreateBody, svc: Services = Depends(services),
     return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[Endpoint], **permit("read"))
 def list_endpoints(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return [endpoint_to_dict(r, svc.endpoint_supervisor, svc.settings.url)
             for r in svc.endpoints.list()]
 
 
-@router.get("/{name}", **permit("read"))
+@router.get("/{name}", response_model=EndpointDetail, **permit("read"))
 def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     """The endpoint, its variants, instances and stats; ``unseen`` sums the categories its
     instances met that the model never saw in training (since they started)."""
@@ -135,8 +143,9 @@ def show(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
                             instances=True)
 
 
-@router.patch("/{name}", status_code=202, **owned("write", "endpoint"))
-def update(name: str, body: UpdateBody, svc: Services = Depends(services),
+@router.patch("/{name}", status_code=202, response_model=Endpoint,
+              **owned("write", "endpoint"))
+def update(name: str, body: EndpointChange, svc: Services = Depends(services),
            who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Roll the endpoint over without downtime (Updating, then InService again).
 
@@ -153,7 +162,7 @@ def update(name: str, body: UpdateBody, svc: Services = Depends(services),
     return endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
 
 
-@router.get("/{name}/capture", **permit("read"))
+@router.get("/{name}/capture", response_model=Capture, **permit("read"))
 def capture(name: str, start: datetime | None = None, end: datetime | None = None,
             limit: int = Query(1000, ge=1, le=100_000),
             svc: Services = Depends(services)) -> dict[str, Any]:
@@ -173,21 +182,20 @@ def capture(name: str, start: datetime | None = None, end: datetime | None = Non
     return {"name": name, "rows": rows, "count": len(rows), "truncated": total > len(rows)}
 
 
-@router.delete("/{name}", **owned("write", "endpoint"))
+@router.delete("/{name}", response_model=Deleted, **owned("write", "endpoint"))
 def delete(name: str, force: Annotated[bool, Query(
                description="Delete it even though a monitor watches it (admin only; "
                            "audited).")] = False,
            svc: Services = Depends(services),
-           who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Stop the endpoint's instances, remove its files and its record (its creator or an
+           who: Principal = Depends(current_principal)) -> Deleted:
+    """Stop the endpoint's instances, delete its files and its record (its creator or an
     admin; refused while a monitor watches it, unless an admin forces it)."""
     audit = svc.references.check_delete("endpoint", f"Endpoint {name!r}", name, who, force)
-    doc = _doc(svc, name)
     svc.endpoints.delete(name, who.name, audit)
-    return {**doc, "status": "Deleted", "forced": bool(audit)}
+    return deleted("endpoint", name, forced=bool(audit))
 
 
-@router.get("/{name}/health", **permit("read"))
+@router.get("/{name}/health", response_model=EndpointHealth, **permit("read"))
 def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     """Whether the endpoint can take invocations now (503 when it cannot)."""
     doc = _doc(svc, name)
@@ -197,7 +205,12 @@ def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return {"name": name, "status": doc["status"], "healthy_instances": doc["healthy_instances"]}
 
 
-@router.post("/{name}/invocations", **permit("read"))
+@router.post("/{name}/invocations", response_class=Response, responses={200: {
+    "description": "The instance's answer, byte for byte: predictions (with labels and "
+                   "probabilities for a classifier) and inference ids.",
+    "content": {"application/json": {"schema": {"type": "object",
+                                             "additionalProperties": True}}}}},
+    **permit("read"))
 async def invoke(name: str, request: Request) -> Response:
     """Forward the rows (JSON records, JSON columns/data, or CSV) to a healthy instance.
 

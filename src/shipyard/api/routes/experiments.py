@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
 from shipyard.api._owners import owned
+from shipyard.api.schemas import Experiment, ExperimentDetail, ExperimentSummary, Run
 from shipyard.errors import NotFound
 from shipyard.experiments import experiment_to_dict
 from shipyard.tokens import Principal, check_owner
@@ -30,7 +31,7 @@ class ExperimentUpdate(BaseModel):
     success_criteria: list[Any] | None = None
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[ExperimentSummary], **permit("read"))
 def list_experiments(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     out = []
     for e in svc.experiments.list():
@@ -39,7 +40,7 @@ def list_experiments(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return out
 
 
-@router.post("", status_code=201, **permit("write"))
+@router.post("", status_code=201, response_model=Experiment, **permit("write"))
 def create_experiment(body: ExperimentBody, svc: Services = Depends(services),
                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create an experiment, or update an existing one's description and criteria
@@ -56,7 +57,7 @@ def create_experiment(body: ExperimentBody, svc: Services = Depends(services),
     return experiment_to_dict(rec)
 
 
-@router.patch("/{name}", **owned("write", "experiment"))
+@router.patch("/{name}", response_model=Experiment, **owned("write", "experiment"))
 def update_experiment(name: str, body: ExperimentUpdate, svc: Services = Depends(services),
                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
     rec = svc.experiments.upsert(name, who.name, description=body.description,
@@ -65,13 +66,13 @@ def update_experiment(name: str, body: ExperimentUpdate, svc: Services = Depends
     return experiment_to_dict(rec)
 
 
-@router.get("/{name}", **permit("read"))
+@router.get("/{name}", response_model=ExperimentDetail, **permit("read"))
 def show_experiment(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     rec = svc.experiments.get(name)
     return {**experiment_to_dict(rec), "runs": svc.experiments.runs(name)}
 
 
-@router.get("/{name}/runs", **permit("read"))
+@router.get("/{name}/runs", response_model=list[Run], **permit("read"))
 def list_runs(name: str, metric: str | None = None, descending: bool | None = None,
               svc: Services = Depends(services)) -> list[dict[str, Any]]:
     """Runs with parameters, metrics and pass/fail; ``metric`` sorts best first."""

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from shipyard.api._auth import current_principal, permit
+from shipyard.api._auth import current_principal, permit, with_extra
 from shipyard.api._context import Services, services
 from shipyard.api._downloads import stored_file
 from shipyard.api._owners import owned
+from shipyard.api.schemas import Job, JobArtifacts, JobDetail, JobKind, JobMetrics, binary
 from shipyard.errors import InvalidRequest, UnsupportedMediaType
 from shipyard.jobs import job_to_dict
 from shipyard.tokens import Principal
@@ -25,7 +26,18 @@ Verify = Annotated[bool, Query(
                 "error instead of a cut-off transfer.")]
 
 
-@router.post("", status_code=201, **permit("write"))
+#: The body of ``POST /jobs``, read by the route itself (its kinds are plug-ins: the union
+#: of their specs is only known at run time, and ``GET /jobs/kinds`` gives each schema).
+JOB_SPEC_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["kind"], "additionalProperties": True,
+    "properties": {"kind": {"type": "string", "description": "processing, training, …"}},
+    "description": "A job spec; GET /jobs/kinds has the JSON schema of each kind's spec."}}}}}
+
+
+@router.post("", status_code=201, response_model=JobDetail,
+             responses={200: {"model": JobDetail, "description": "The job this Idempotency-Key "
+                              "made before."}},
+             **with_extra(permit("write"), JOB_SPEC_BODY))
 async def submit_job(
     request: Request, response: Response, svc: Services = Depends(services),
     who: Principal = Depends(current_principal),
@@ -46,7 +58,7 @@ async def submit_job(
     return job_to_dict(job, {})
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[Job], **permit("read"))
 def list_jobs(status: str | None = None, kind: str | None = None,
               limit: int = Query(100, ge=1, le=1000),
               svc: Services = Depends(services)) -> list[dict[str, Any]]:
@@ -54,14 +66,14 @@ def list_jobs(status: str | None = None, kind: str | None = None,
     return [job_to_dict(j) for j in svc.jobs.list(status=status, kind=kind, limit=limit)]
 
 
-@router.get("/kinds", **permit("read"))
+@router.get("/kinds", response_model=list[JobKind], **permit("read"))
 def job_kinds(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     """The registered job kinds: ``{name, summary, entry, warm, builtin, schema}`` each, where
     ``schema`` is the JSON schema of that kind's spec (the spec is a union on ``kind``)."""
     return svc.jobs.kinds()
 
 
-@router.get("/{job_id}", **permit("read"))
+@router.get("/{job_id}", response_model=JobDetail, **permit("read"))
 def get_job(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
     job = svc.jobs.get(job_id)
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
@@ -72,15 +84,15 @@ class Annotation(BaseModel):
     notes: str | None = None
 
 
-@router.patch("/{job_id}", **owned("write", "job"))
+@router.patch("/{job_id}", response_model=JobDetail, **owned("write", "job"))
 def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Add tags to a job (merged) and/or replace its notes."""
+    """Set tags on a job (merged with the ones it has) and/or replace its notes."""
     job = svc.jobs.annotate(job_id, who.name, tags=body.tags, notes=body.notes)
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 
 
-@router.post("/{job_id}/cancel", **owned("write", "job"))
+@router.post("/{job_id}/cancel", response_model=JobDetail, **owned("write", "job"))
 def cancel_job(job_id: str, svc: Services = Depends(services),
                who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Cancel: a Pending job stops at once; a started one gets SIGTERM, then SIGKILL."""
@@ -88,7 +100,8 @@ def cancel_job(job_id: str, svc: Services = Depends(services),
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 
 
-@router.get("/{job_id}/logs", **permit("read"))
+@router.get("/{job_id}/logs", response_class=Response,
+            responses=binary("Log bytes from offset.", "text/plain"), **permit("read"))
 def job_logs(job_id: str, offset: int = Query(0, ge=0),
              svc: Services = Depends(services)) -> Response:
     """Log bytes from ``offset``. Follow a live log by calling again with
@@ -99,20 +112,21 @@ def job_logs(job_id: str, offset: int = Query(0, ge=0),
         "X-Shipyard-Next-Offset": str(next_offset), "X-Shipyard-Job-Status": status})
 
 
-@router.get("/{job_id}/metrics", **permit("read"))
+@router.get("/{job_id}/metrics", response_model=JobMetrics, **permit("read"))
 def job_metrics(job_id: str, name: str | None = None,
                 svc: Services = Depends(services)) -> dict[str, Any]:
     """Metric time series: ``{"job_id", "metrics": {name: [{step, value, timestamp}]}}``."""
     return {"job_id": job_id, "metrics": svc.jobs.metrics(job_id, name)}
 
 
-@router.get("/{job_id}/artifacts", **permit("read"))
+@router.get("/{job_id}/artifacts", response_model=JobArtifacts, **permit("read"))
 def job_artifacts(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
     """The job's files (model files, its log) and the dataset versions it wrote."""
     return svc.jobs.artifacts_of(job_id)
 
 
-@router.get("/{job_id}/artifacts/{path:path}", **permit("read"))
+@router.get("/{job_id}/artifacts/{path:path}", response_class=StreamingResponse,
+            responses=binary("The file's bytes.", "application/octet-stream"), **permit("read"))
 def download_artifact(job_id: str, path: str, verify: Verify = False,
                       svc: Services = Depends(services)) -> StreamingResponse:
     """One file of the job's manifest, by its path there (e.g. ``model/weights.json``).

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
 from shipyard.api._owners import owned
+from shipyard.api.schemas import Deleted, Schedule, deleted
 from shipyard.scheduling import schedule_to_dict
 from shipyard.tokens import Principal
 
@@ -28,13 +29,13 @@ class NewSchedule(BaseModel):
     cron: str | None = Field(default=None, max_length=128)
 
 
-@router.get("", **permit("read"))
+@router.get("", response_model=list[Schedule], **permit("read"))
 def list_schedules(kind: str | None = None,
                    svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return [schedule_to_dict(s) for s in svc.schedules.list(kind)]
 
 
-@router.post("", status_code=201, **permit("write"))
+@router.post("", status_code=201, response_model=Schedule, **permit("write"))
 async def create_schedule(body: NewSchedule, svc: Services = Depends(services),
                           who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Create a schedule; its runs act on behalf of the token that created it."""
@@ -43,26 +44,26 @@ async def create_schedule(body: NewSchedule, svc: Services = Depends(services),
     return schedule_to_dict(rec)
 
 
-@router.get("/{name}", **permit("read"))
+@router.get("/{name}", response_model=Schedule, **permit("read"))
 def get_schedule(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     return schedule_to_dict(svc.schedules.get(name))
 
 
-@router.delete("/{name}", **owned("write", "schedule"))
+@router.delete("/{name}", response_model=Deleted, **owned("write", "schedule"))
 def delete_schedule(name: str, svc: Services = Depends(services),
-                    who: Principal = Depends(current_principal)) -> dict[str, Any]:
+                    who: Principal = Depends(current_principal)) -> Deleted:
     svc.schedules.delete(name, who.name)
-    return {"name": name, "deleted": True}
+    return deleted("schedule", name)
 
 
-@router.post("/{name}/pause", **owned("write", "schedule"))
+@router.post("/{name}/pause", response_model=Schedule, **owned("write", "schedule"))
 def pause_schedule(name: str, svc: Services = Depends(services),
                    who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Stop firing the schedule until it is resumed."""
     return schedule_to_dict(svc.schedules.pause(name, who.name))
 
 
-@router.post("/{name}/resume", **owned("write", "schedule"))
+@router.post("/{name}/resume", response_model=Schedule, **owned("write", "schedule"))
 def resume_schedule(name: str, svc: Services = Depends(services),
                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Fire the schedule again, from its next planned time after now."""

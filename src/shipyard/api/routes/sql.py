@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api.schemas import QueryAnswer, SavedQuery
 from shipyard.datasets import version_to_dict
 from shipyard.datasets._export import table_rows
 from shipyard.errors import Forbidden
@@ -47,9 +48,13 @@ def _arrow(result: QueryResult) -> Response:
         "X-Shipyard-Seconds": f"{result.seconds:.3f}"})
 
 
-@router.post("/sql", **permit("read"))
-async def run_sql(body: Query, svc: Services = Depends(services),
-                  who: Principal = Depends(current_principal)) -> Any:
+@router.post("/sql", response_model=QueryAnswer | SavedQuery, responses={200: {
+    "description": "Rows (format json), an Arrow IPC stream (format arrow), or the saved "
+                   "version (save).",
+    "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
+    **permit("read"))
+async def query(body: Query, svc: Services = Depends(services),
+                who: Principal = Depends(current_principal)) -> Any:
     """Run one read-only query (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE).
 
     Names: ``datasets.<name>`` or ``datasets."<name>:<version>"``, ``<location>.<table>``,

@@ -3,38 +3,29 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
 
 from shipyard import __version__
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api.schemas import ControlPlane, Event, Health, Identity
 from shipyard.store import iso
 from shipyard.tokens import Principal
 
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["system"])
+@router.get("/healthz", tags=["system"], response_model=Health)
 def healthz() -> dict[str, str]:
     """Liveness: answers without a token."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/api/v1/whoami", tags=["system"], **permit("read"))
+@router.get("/api/v1/whoami", tags=["system"], response_model=Identity, **permit("read"))
 def whoami(principal: Principal = Depends(current_principal)) -> dict[str, str]:
     return {"name": principal.name, "role": principal.role}
-
-
-class ControlPlane(BaseModel):
-    """This control plane's part in the leader election (docs/deploy.md)."""
-
-    role: Literal["leader", "follower"]
-    url: str
-    pid: int
-    leader_url: str | None
 
 
 @router.get("/api/v1/control-plane", tags=["system"], response_model=ControlPlane,
@@ -48,7 +39,7 @@ def control_plane(request: Request, svc: Services = Depends(services)) -> Contro
                         leader_url=leader.url if leader else None)
 
 
-@router.get("/api/v1/events", tags=["system"], **permit("read"))
+@router.get("/api/v1/events", tags=["system"], response_model=list[Event], **permit("read"))
 def list_events(
     resource_type: str | None = None, resource_id: str | None = None, kind: str | None = None,
     after_id: int = 0, limit: int = 500, svc: Services = Depends(services),

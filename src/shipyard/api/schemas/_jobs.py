@@ -1,0 +1,154 @@
+"""Response models of jobs, algorithms and experiments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from shipyard.api.schemas._common import OpenDoc, Out, Timestamp
+
+
+class StoredFile(Out):
+    """A file in the artifact store, as a job's manifest lists it."""
+
+    path: str = Field(description="As the artifacts route names it: model/…, output/…, job.log.")
+    sha256: str
+    size: int
+
+
+class ModelFiles(Out):
+    files: list[StoredFile]
+
+
+class JobOutputs(Out):
+    """What a job left in the artifact store (empty until it ends)."""
+
+    model: ModelFiles | None = None
+    datasets: dict[str, Any] | None = Field(
+        None, description="Output dataset name → the version the job wrote.")
+    data: dict[str, list[StoredFile]] | None = None
+    files: list[StoredFile] | None = None
+    log: StoredFile | None = None
+
+
+class Job(Out):
+    id: str
+    kind: str
+    name: str | None
+    status: str = Field(description="Pending, Starting, Running, Completed, Failed, Stopping, "
+                        "Stopped.")
+    reason: str | None = Field(description="Why it failed: script_error, memory_limit, …")
+    message: str | None = Field(description="The failure in one sentence.")
+    attempts: int
+    max_attempts: int
+    pid: int | None
+    spec: OpenDoc = Field(description="The job spec as stored (pinned at submit).")
+    outputs: JobOutputs
+    created_at: Timestamp
+    started_at: Timestamp | None
+    ended_at: Timestamp | None
+    updated_at: Timestamp
+    created_by: str | None
+    experiment: str | None
+    tags: dict[str, str]
+    notes: str | None
+    executor: str | None
+    heartbeat_at: Timestamp | None
+
+
+class JobDetail(Job):
+    metrics: dict[str, Any] = Field(
+        description="Last value of each metric, nested by split: metrics.test.roc_auc.")
+
+
+class JobKind(Out):
+    name: str
+    summary: str
+    entry: str
+    warm: bool
+    builtin: bool
+    schema_: OpenDoc = Field(alias="schema", description="The JSON schema of this kind's spec.")
+
+
+class MetricPoint(Out):
+    step: int | None
+    value: float
+    timestamp: float = Field(description="Seconds since the epoch.")
+
+
+class JobMetrics(Out):
+    job_id: str
+    metrics: dict[str, list[MetricPoint]]
+
+
+class JobArtifacts(Out):
+    job_id: str
+    files: list[StoredFile]
+    datasets: dict[str, Any]
+
+
+class Hyperparameter(Out):
+    name: str
+    type: str
+    default: Any
+    low: float | None
+    high: float | None
+    log: bool
+    choices: list[Any] | None
+    description: str
+    nullable: bool
+
+
+class Algorithm(Out):
+    name: str
+    problem_types: list[str]
+    framework: str
+    description: str
+    needs_scaling: bool
+    categorical: str = Field(description="onehot or native.")
+    hyperparameters: list[Hyperparameter]
+
+
+class Experiment(Out):
+    name: str
+    description: str | None
+    problem_statement: str | None
+    success_criteria: list[Any]
+    success_criteria_text: list[str]
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by: str | None
+
+
+class Verdict(Out):
+    """Pass/fail against the experiment's success criteria."""
+
+    passed: bool | None = Field(description="None when there are no criteria.")
+    results: list[dict[str, Any]] = Field(description="One entry per criterion.")
+
+
+class Run(Out):
+    """A training job seen inside an experiment."""
+
+    job_id: str
+    name: str | None
+    kind: str
+    status: str
+    algorithm: str | None
+    target: str | None
+    hyperparameters: OpenDoc
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    notes: str | None
+    criteria: Verdict
+    created_at: Timestamp
+    ended_at: Timestamp | None
+
+
+class ExperimentSummary(Experiment):
+    runs: int = Field(description="How many runs it holds.")
+
+
+class ExperimentDetail(Experiment):
+    runs: list[Run]
