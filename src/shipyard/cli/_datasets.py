@@ -329,7 +329,7 @@ def profile(
     if written is not None:
         dropped = len(written.get("drop") or [])
         out.print(f"Wrote the suggested recipe to {recipe_out}: the default recipe plus "
-                  f"{len(written['steps'])} step(s)"
+                  f"{count(len(written['steps']), 'step')}"
                   + (f" and {dropped} column(s) to drop" if dropped else "")
                   + f"; review it, then `shipyard jobs run --kind training --recipe "
                     f"{recipe_out} …`.")

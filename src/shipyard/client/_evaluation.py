@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from shipyard.client import _render
 from shipyard.errors import NotFound
+from shipyard.humanize import count
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client._client import Client
@@ -79,7 +80,7 @@ class Evaluation:
 
     def __repr__(self) -> str:
         splits = ", ".join(self.metrics) or "no splits"
-        warned = f"; {len(self.warnings)} warning(s)" if self.warnings else ""
+        warned = f"; {count(len(self.warnings), 'warning')}" if self.warnings else ""
         return (f"<Evaluation of job {self.job_id} ({self.problem_type}): {splits}; "
                 f"{len(self.plots)} plots{warned}>")
 

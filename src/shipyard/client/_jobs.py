@@ -426,7 +426,10 @@ class Job(Resource):
 
         rows = _metric_points(self.client.get(self._path("/metrics")))
         frame = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-        return frame.sort_values(["timestamp"], kind="stable", ignore_index=True)
+        frame = frame.sort_values(["timestamp"], kind="stable", ignore_index=True)
+        # Seconds since the epoch as the job logged them → times a person can read.
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
+        return frame
 
     def evaluation(self) -> Evaluation:
         """The evaluation a training job saved: metrics per split and its plots (PNG).

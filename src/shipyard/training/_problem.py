@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.humanize import count
 from shipyard.names import names_hint
 from shipyard.training._algorithms import PROBLEM_TYPES, SUPERVISED, get_algorithm
 
@@ -145,6 +146,6 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
     if empty:
         raise InvalidRequest(
             f"Column {empty[0]!r} has no values (missing in every row)"
-            + (f", as do {len(empty) - 1} other(s)" if len(empty) > 1 else "")
+            + (f", as do {count(len(empty) - 1, 'other')}" if len(empty) > 1 else "")
             + "; drop it from the dataset, or pass a recipe with a 'drop' step for it.")
     return notes
