@@ -97,7 +97,11 @@ def _monitored(c: httpx.Client, job: dict) -> None:
     files = {f["path"]: f for f in job["outputs"]["files"]}
     assert {"output/report.json", "output/report.html"} <= set(files)
     report = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.json").json()
-    assert report["drift"]["share_drifted"] == 0  # the window is the baseline itself
+    # The baseline is the model's own training data, so only the rows it did not train on
+    # make it (its validation and test splits); the window is the whole table, the same
+    # population, so at most the odd column drifts by chance (1 of 19 is a 5% test's lot).
+    assert report["n_current_rows"] == ROWS and 0 < report["n_baseline_rows"] < ROWS
+    assert report["drift"]["share_drifted"] < 0.25
 
 
 def _echoed(c: httpx.Client, job: dict) -> None:

@@ -99,7 +99,7 @@ def test_labels_keyed_by_the_callers_ids_are_scored(live: LocalServer, tmp_path:
     ran = _cli(live, "monitors", "run", "gt")
     assert ran.returncode == 0, ran.stderr
     assert "model quality on 120 labelled predictions: roc_auc " in ran.stdout, ran.stdout
-    run = c.get("/api/v1/monitors/gt/runs").json()[-1]
+    run = c.get("/api/v1/monitors/gt/executions").json()[-1]
     summary = run["summary"]
     assert run["status"] == "Completed", run
     assert summary["labelled"] == 120, summary

@@ -29,12 +29,16 @@ def test_create_get_list_and_revoke(db: Database, events: EventLog) -> None:
         repo.get("bob")  # names are case-sensitive on both backends
     assert repo.find_active_by_hash("a" * 64).name == "alice"
     assert repo.find_active_by_hash("c" * 64) is None
+    record, stored = repo.active_hash("alice")  # a sign-in session is bound to this hash
+    assert (record.name, stored) == ("alice", "a" * 64)
+    assert repo.active_hash("nobody") is None
 
     revoked = repo.revoke("alice", actor="admin")
     assert not revoked.active
     assert_utc(revoked.revoked_at)
     assert repo.revoke("alice").revoked_at == revoked.revoked_at  # a second revoke: no change
     assert repo.find_active_by_hash("a" * 64) is None
+    assert repo.active_hash("alice") is None  # revoked: its sessions end with it
     with pytest.raises(NotFound):
         repo.revoke("nobody")
     kinds = [e.kind for e in events.list(resource_type="token")]

@@ -102,7 +102,7 @@ def test_a_chance_level_model_warns_on_its_evaluation(sdk: sy.Client) -> None:
         "The test ROC AUC 0.500 is at chance level")
     # ... and its accuracy is no better than the majority class (both halves: 0.5).
     assert evaluation.warnings[1].startswith("The test accuracy 0.500 is no better than")
-    assert "Warning:" in evaluation._repr_html_() and "2 warning(s)" in repr(evaluation)
+    assert "Warning:" in evaluation._repr_html_() and "2 warnings" in repr(evaluation)
     assert f"WARNING: {evaluation.warnings[0]}" in job.logs()
 
 
