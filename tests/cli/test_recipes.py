@@ -66,6 +66,10 @@ def test_dropping_the_only_informative_column_fails_saying_what_was_dropped(
     assert "input_error" in err and "Nothing is left to train on" in err
     assert "review: listed in the recipe's drop list (--drop)" in err
     assert "product: identifier" in err
+    # A comma-separated list is read as the columns it names, as people write it.
+    err = one_sentence_error(_train(cli, "--drop", "review, product"))
+    assert "review: listed in the recipe's drop list (--drop)" in err
+    assert "product: listed in the recipe's drop list (--drop)" in err
 
 
 def test_a_recipe_that_extends_the_default(cli: Run, reviews: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.training import TrainingContext, run_training
-from shipyard.training._sanity import chance_warnings, size_warning
+from shipyard.training._sanity import chance_warnings, leak_warnings, size_warning
 
 MB = 1024**2
 
@@ -30,6 +30,19 @@ def test_chance_level_rules() -> None:
     assert r2.startswith("The validation R² -0.010 is at most 0")
     assert chance_warnings("regression", {"test": {"r2": 0.3}}, {}) == []
     assert chance_warnings("clustering", {"test": {"silhouette": 0.0}}, {}) == []
+
+
+def test_a_score_too_good_to_be_true_names_its_suspects() -> None:
+    perfect = {"test": {"roc_auc": 1.0, "n_samples": 75}}
+    (text,) = leak_warnings("binary", perfect, ["hoursw", "hearnw"], "mroz", "work")
+    assert text.startswith("The test ROC AUC 1.000 is near perfect")
+    assert "leans most on hoursw, hearnw" in text
+    assert "shipyard datasets profile mroz --target work" in text
+    assert leak_warnings("regression", {"test": {"r2": 0.9995, "n_samples": 400}})
+    # Ordinary scores, or a perfect score on a handful of rows (iris), say nothing.
+    assert leak_warnings("binary", {"test": {"roc_auc": 0.97, "n_samples": 900}}) == []
+    assert leak_warnings("multiclass", {"test": {"roc_auc": 1.0, "n_samples": 23}}) == []
+    assert leak_warnings("clustering", {"test": {"silhouette": 1.0, "n_samples": 900}}) == []
 
 
 def test_size_warning_names_what_drives_the_size() -> None:
@@ -81,6 +94,20 @@ def test_a_useful_model_has_no_warning(churn: pd.DataFrame, tmp_path: Path) -> N
     assert result.manifest["training"]["warnings"] == []
     assert result.manifest["bundle_size"] == {"bytes": pytest.approx(
         result.manifest["bundle_size"]["bytes"]), "warning": None}
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "random-forest", "linear"])
+def test_a_leaked_target_is_called_out_by_the_column_the_model_leans_on(
+        churn: pd.DataFrame, algorithm: str, tmp_path: Path) -> None:
+    # 'cancel_date' is known only once the customer left: the target in disguise.
+    sample = churn.sample(1500, random_state=0)
+    leaky = sample.assign(cancel_date=np.where(sample["churn"] == "Yes", 1.0, 0.0))
+    result = run_training(TrainingContext(train=leaky, algorithm=algorithm, target="churn",
+                                          model_dir=tmp_path / "m", plots=False,
+                                          log=lambda line: None))
+    (warning,) = result.manifest["training"]["warnings"]
+    assert warning.startswith("The test ROC AUC 1.000 is near perfect")
+    assert "The model leans most on cancel_date" in warning
 
 
 def test_nothing_left_to_train_on_names_each_dropped_column(tmp_path: Path) -> None:

@@ -121,7 +121,8 @@ def run(
              'steps to the default recipe; {"steps": [...]} replaces it.')] = None,
     drop: Annotated[list[str] | None, typer.Option(
         "--drop", metavar="COLUMN",
-        help="Training: a column to leave out of the features; repeatable.")] = None,
+        help="Training: columns to leave out of the features: repeatable, or comma-separated "
+             "(--drop a,b).")] = None,
     seed: Annotated[int | None, typer.Option(
         "--seed", metavar="N", help="Training: the split's random seed [default: 42].")] = None,
     problem_type: Annotated[str | None, typer.Option(
@@ -188,7 +189,9 @@ def run(
             seed=seed, problem_type=problem_type, experiment=experiment,
             tags=parse_pairs(tag, "--tag"), notes=notes, cpus=cpus, memory=memory,
             max_runtime=max_runtime, name=name,
-            recipe=read_recipe(recipe) if recipe is not None else None, drop=drop)
+            recipe=read_recipe(recipe) if recipe is not None else None,
+            drop=[col.strip() for flag in drop for col in flag.split(",") if col.strip()]
+            if drop else None)
         if retries:
             spec["retries"] = retries
     else:

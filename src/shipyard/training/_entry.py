@@ -39,7 +39,12 @@ from shipyard.training._metrics import evaluate_split
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
 from shipyard.training._progress import PROGRESS_SECONDS
 from shipyard.training._recipes import dropped_columns, fit_recipe
-from shipyard.training._sanity import BUNDLE_SIZE_WARNING, chance_warnings, size_warning
+from shipyard.training._sanity import (
+    BUNDLE_SIZE_WARNING,
+    chance_warnings,
+    leak_warnings,
+    size_warning,
+)
 
 TRAINING_CONFIG = "input/config/training.json"
 RECIPE_FILE = "recipe.json"
@@ -273,6 +278,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     metrics, baseline = _evaluate(problem, InferencePipeline(draft, fitted, result.model,
                                                              framework), result.model, X, y)
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
+    warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
+                              ctx.lineage.get("dataset"), target)
     model_file = f"model{framework.extension}"
     files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()),
                                model_file: framework.dumps(result.model)}
@@ -388,3 +395,23 @@ def main(job_dir: Path) -> None:
         semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
+
+
+def _leaders(model: Any, feature_names: list[str]) -> list[str]:
+    """The features a fitted model weighs most, when it says (trees, boosters, linear)."""
+    weights: Any = getattr(model, "feature_importances_", None)
+    if weights is None and hasattr(model, "get_score"):  # an XGBoost booster: gain by name
+        gain = model.get_score(importance_type="gain")
+        weights = [gain.get(name, gain.get(f"f{i}", 0.0)) for i, name in enumerate(feature_names)]
+    elif weights is None and hasattr(model, "feature_importance"):  # a LightGBM booster
+        weights = model.feature_importance(importance_type="gain")
+    elif weights is None and hasattr(model, "get_feature_importance"):  # CatBoost
+        weights = model.get_feature_importance()
+    elif weights is None and getattr(model, "coef_", None) is not None:
+        weights = np.abs(np.asarray(model.coef_, dtype=float)).reshape(
+            -1, len(feature_names)).sum(axis=0)
+    if weights is None or len(weights) != len(feature_names):
+        return []
+    weights = np.asarray(weights, dtype=float)
+    order = np.argsort(-weights, kind="stable")
+    return [feature_names[i] for i in order[:3] if weights[i] > 0]

@@ -1,4 +1,4 @@
-"""What a finished training is told about itself: a chance-level model, a large bundle.
+"""What a finished training is told about itself: chance level, too good to be true, too big.
 
 A job that completes with a model no better than a coin, or a bundle too large to
 serve comfortably, must say so loudly: a ``WARNING`` line in the job log, a
@@ -16,6 +16,10 @@ from shipyard.evaluation import scalar_metrics
 
 #: ROC AUC this close to 0.5 is chance level.
 CHANCE_AUC_MARGIN = 0.02
+#: A score at least this close to perfect (ROC AUC, R²) on a split of at least
+#: :data:`SUSPECT_MIN_ROWS` rows is more often a leak than a solved problem.
+SUSPECT_MARGIN = 0.001
+SUSPECT_MIN_ROWS = 50
 #: Bundles above this size are called out (``SHIPYARD_BUNDLE_SIZE_WARNING_MB`` on a server).
 BUNDLE_SIZE_WARNING = 100 * 1024**2
 MB = 1024**2
@@ -78,6 +82,34 @@ def chance_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
             out.append(f"The {split} R² {r2:.3f} is at most 0: the model predicts no better "
                        "than the training mean." + cause)
     return out
+
+
+def leak_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
+                  top_features: Sequence[str] = (), dataset: str | None = None,
+                  target: str | None = None) -> list[str]:
+    """A sentence for a score too good to be true on its test split (else validation).
+
+    A near-perfect ROC AUC (classification) or R² (regression) on a split of at least
+    :data:`SUSPECT_MIN_ROWS` rows: real problems rarely allow it, a column that is known
+    only once the outcome is (hours worked, for "did she work") usually does. Small
+    splits are left alone (a perfect score on 20 iris rows is ordinary).
+    """
+    split = _judged_split(metrics)
+    if split is None:
+        return []
+    m = scalar_metrics(metrics[split])
+    name = {"binary": "ROC AUC", "multiclass": "ROC AUC", "regression": "R²"}.get(problem_type)
+    score = m.get("r2" if problem_type == "regression" else "roc_auc")
+    if name is None or score is None or score < 1 - SUSPECT_MARGIN \
+            or (m.get("n_samples") or 0) < SUSPECT_MIN_ROWS:
+        return []
+    leaders = f" The model leans most on {', '.join(top_features[:3])}." if top_features else ""
+    profile = (f" `shipyard datasets profile {dataset} --target {target}` scores each column on "
+               "its own and names the likely leaks." if dataset and target else "")
+    return [f"The {split} {name} {score:.3f} is near perfect: real problems rarely allow "
+            "that, so a feature may leak the target (a value known only once the outcome is)."
+            + leaders + profile + " Drop such columns (--drop) unless they are known at "
+            "prediction time."]
 
 
 def size_warning(size: int, threshold: int, algorithm: str, size_drivers: str,
