@@ -38,6 +38,9 @@ def environment(job_dir: Path, package: JobPackage,
                 base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The job's variables: the server's (less ``SHIPYARD_*``), the user's, the contract's.
 
+    No user's or admin token reaches a job: ``SHIPYARD_*`` of the server are dropped,
+    and ``SHIPYARD_TOKEN`` is the attempt's own job token (with ``SHIPYARD_URL``), so
+    the SDK inside the job can read its own job and nothing else.
     ``PYTHONPATH`` is the package's extra import roots only (a plug-in kind's module
     that is not installed), never the server's.
     """
@@ -58,6 +61,10 @@ def environment(job_dir: Path, package: JobPackage,
         c.ENV_NUM_CPUS: cpus,
         "PYTHONUNBUFFERED": "1",
     })
+    if package.token:
+        env[c.ENV_TOKEN] = package.token
+    if package.server_url:
+        env[c.ENV_URL] = package.server_url
     for var in c.THREAD_VARIABLES:
         env[var] = cpus
     for ch in spec.get("inputs") or {}:
