@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import sys
+import sysconfig
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +15,22 @@ import pytest
 from shipyard.testing import LocalServer, S3Server, moto_available
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _job_user_reaches_python() -> None:
+    """As root, every job test runs its jobs as the job user (``shipyard-job``), which
+    must pass through the folders above this interpreter (a pyenv under 0700 ``/root``,
+    say); a server whose job user cannot refuses to start, naming the folder. The test
+    machine is set up as the server says: ``o+x`` (pass through, never list) on each."""
+    if os.geteuid() != 0:
+        return
+    for top in {Path(sys.prefix), Path(sys.executable).resolve().parent,
+                Path(sysconfig.get_paths()["purelib"])}:
+        for folder in [top, *top.parents]:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 @pytest.fixture(scope="module")

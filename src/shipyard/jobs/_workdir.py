@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ShipyardError
+from shipyard.jobs._identity import open_below
 from shipyard.jobs._spec import env_value
 from shipyard.runtime import _contract as c
 
@@ -79,5 +80,6 @@ def environment(job_dir: Path, package: JobPackage,
 
 def append_log(job_dir: Path, line: str) -> None:
     """Add a line of the platform's own to the job log (prefixed ``[shipyard]``)."""
-    with open(job_dir / c.LOG_FILE, "ab") as fh:
+    fd = open_below(job_dir, c.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as fh:  # never through a link the job put in its place
         fh.write(f"[shipyard] {line}\n".encode())
