@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import sysconfig
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,20 @@ import pytest
 from shipyard.testing import LocalServer, S3Server, moto_available
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, test folders live in a base folder of this session's own.
+
+    Jobs there run as the job user, which must pass through the folders above each test
+    home (``shipyard.testing.reachable_by_jobs`` opens them). Under the shared
+    ``/tmp/pytest-of-root``, any other pytest session that starts resets that folder to
+    0700, and the job user loses its way mid-test.
+    """
+    if os.geteuid() == 0 and config.option.basetemp is None:
+        base = Path(tempfile.mkdtemp(prefix="shipyard-tests-"))
+        config.option.basetemp = str(base / "t")
+        config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
 
 
 @pytest.fixture(scope="session", autouse=True)
