@@ -63,9 +63,9 @@ def environment(job_dir: Path, package: JobPackage,
         "PYTHONUNBUFFERED": "1",
     })
     if package.token:
-        env[c.ENV_TOKEN] = package.token
+        env[c.TOKEN_VARIABLE] = package.token
     if package.server_url:
-        env[c.ENV_URL] = package.server_url
+        env[c.URL_VARIABLE] = package.server_url
     for var in c.THREAD_VARIABLES:
         env[var] = cpus
     for ch in spec.get("inputs") or {}:
