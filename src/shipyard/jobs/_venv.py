@@ -104,6 +104,8 @@ def ensure_venv(
         try:
             if (venv / READY).exists():
                 log.write(f"[shipyard] using the cached environment {key[:12]}\n".encode())
+                if venv.stat().st_gid != venvs_dir.stat().st_gid:  # built before jobs ran
+                    share_with_group(venv)  # as the job user: let its group read it now
                 return venv
             log.write(f"[shipyard] building the environment {key[:12]} for the requirements\n"
                       .encode())
