@@ -22,7 +22,7 @@ import pytest
 
 from shipyard.testing import LocalServer, free_port, reachable_by_jobs
 
-from .helpers import spec, submit, wait_for
+from .helpers import TERMINAL, spec, submit, wait_for
 
 ROOT = os.geteuid() == 0
 AS_JOB_USER = ROOT and os.environ.get("SHIPYARD_JOB_USER", "shipyard-job") != "root"
@@ -118,8 +118,11 @@ def test_the_job_reads_no_secret_and_no_other_job(probe: dict) -> None:
 
 def test_its_token_and_anything_it_found_open_nothing(server: LocalServer, probe: dict) -> None:
     calls = probe["seen"]["calls"]
-    assert calls and set(calls.values()) == {403}, calls
-    assert server.admin_token not in probe["log"]
+    own = {k: v for k, v in calls.items() if k.startswith("0:")}  # with SHIPYARD_TOKEN
+    assert len(own) == 3 and set(own.values()) == {403}, calls
+    if AS_JOB_USER:  # (a job running as the server's user can read the credentials)
+        assert set(calls.values()) == {403}, calls
+        assert server.admin_token not in probe["log"]
 
 
 @needs_job_user
@@ -220,3 +223,51 @@ def test_opting_out_as_root_is_loud(tmp_path: Path) -> None:
         job = wait_for(c, submit(c, spec("import os; print('UID', os.getuid())"))["id"])
         assert "UID 0" in c.get(f"/api/v1/jobs/{job['id']}/logs").text
         assert "WARNING: SHIPYARD_JOB_USER=root: jobs run as root" in srv.log()
+
+
+#: Replaces its log and its failure message with links to the credentials, then fails:
+#: a server that followed them would show the admin token to anyone who reads the job.
+LINKS = """
+    import os, sys, time
+    home = os.environ["PROBE_HOME"]
+    print("planting", flush=True)
+    os.remove("job.log")
+    os.symlink(f"{home}/credentials", "job.log")
+    os.symlink(f"{home}/credentials", "output/failure")
+    time.sleep(2)
+    sys.exit(3)
+"""
+
+
+def test_links_the_job_leaves_are_never_followed(server: LocalServer) -> None:
+    ds = server.client("data-scientist")
+    job = submit(ds, spec(LINKS, environment={"PROBE_HOME": str(server.home)}))
+    seen = ""
+    while (doc := ds.get(f"/api/v1/jobs/{job['id']}").json())["status"] not in TERMINAL:
+        seen += ds.get(f"/api/v1/jobs/{job['id']}/logs").text  # the live log, read meanwhile
+    log = ds.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert doc["status"] == "Failed" and doc["reason"] == "script_error", doc
+    assert doc["message"] == "The job exited with code 3; see its log."
+    token = server.admin_token
+    assert token not in seen and token not in log and token not in json.dumps(doc)
+    if AS_JOB_USER:  # reclaimed: the link is gone, and the log says so
+        assert "the job left links in place of job.log; they were removed, not followed" in log
+        assert not (server.home / "jobs" / job["id"] / "job.log").is_symlink()
+
+
+def test_a_model_folder_that_is_a_link_is_not_collected(server: LocalServer) -> None:
+    ds = server.client("data-scientist")
+    job = submit(ds, spec("""
+        import os
+        os.rmdir("model")
+        os.symlink(os.environ["PROBE_HOME"] + "/artifacts", "model")
+    """, environment={"PROBE_HOME": str(server.home)}))
+    done = wait_for(ds, job["id"], timeout=60)
+    files = ds.get(f"/api/v1/jobs/{job['id']}/artifacts").json()["files"]
+    assert [f["path"] for f in files] == ["job.log"], files  # no artifact object of the home
+    log = ds.get(f"/api/v1/jobs/{job['id']}/logs").text
+    if AS_JOB_USER:  # the folder was reclaimed: the link is removed before collecting
+        assert "the job left links in place of model" in log and done["status"] == "Completed"
+    else:  # collected as it is: the link is refused
+        assert (done["reason"], "model is a symbolic link") == (
+            "output_error", done["message"].split(";")[0]), done

@@ -170,25 +170,31 @@ def hand_over(job_dir: Path, user: JobUser) -> None:
     os.chmod(job_dir, 0o700)
 
 
-def reclaim(job_dir: Path) -> None:
+def reclaim(job_dir: Path) -> list[str]:
     """Take a job folder back for root (0700), following no link the job left.
 
     The folder itself first, so a job process still alive loses its way in at once;
     then everything below it; links at its top are removed, so writing the log or
     laying out a retry there can never write through one.
+
+    Returns:
+        The names of the links removed (``job.log``, ``model``…), to say so in the log.
     """
     try:
         st = os.lstat(job_dir)
     except FileNotFoundError:
-        return
+        return []
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        return  # the server made it a folder; anything else is not ours to touch
+        return []  # the server made it a folder; anything else is not ours to touch
     os.chown(job_dir, 0, 0)
     os.chmod(job_dir, 0o700)
     _chown_tree(job_dir, 0, 0)
+    removed = []
     for entry in os.scandir(job_dir):
         if entry.is_symlink():
             os.unlink(entry.path)
+            removed.append(entry.name)
+    return sorted(removed)
 
 
 def _chown_tree(top: Path, uid: int, gid: int) -> None:

@@ -213,11 +213,17 @@ class LocalHandle:
     def failure(self) -> tuple[str | None, str]:
         return read_failure(self.job_dir)
 
+    def _reclaim(self) -> None:
+        links = reclaim(self.job_dir)
+        if links:
+            self.append_log(f"the job left links in place of {', '.join(links)}; they were "
+                            "removed, not followed (what they replaced is lost)")
+
     def collect(self, *, outputs: bool = True, log: bool = True) -> Manifest:
         if outputs and self._pid is not None:  # nothing the job left may write meanwhile
             signal_group(self._pid, signal.SIGKILL)
         if self.executor.user is not None and self.poll() is not None:
-            reclaim(self.job_dir)  # root's again: what is collected is what the job left
+            self._reclaim()  # root's again: what is collected is what the job left
         return collect(self.job_dir, dict(self.package.spec), self.executor.artifacts,
                        outputs=outputs, log=log)
 
@@ -230,7 +236,7 @@ class LocalHandle:
                 self.popen.wait(5)
         if self.executor.user is not None:  # a later job cannot read this one's folder
             with contextlib.suppress(OSError):
-                reclaim(self.job_dir)
+                self._reclaim()
         if not self._released:
             self._released = True
             self.executor.cores.give_back(self.cores)
