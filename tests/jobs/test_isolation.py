@@ -16,10 +16,12 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from shipyard.server import is_healthy
 from shipyard.testing import LocalServer, free_port, reachable_by_jobs
 
 from .helpers import TERMINAL, spec, submit, wait_for
@@ -271,3 +273,35 @@ def test_a_model_folder_that_is_a_link_is_not_collected(server: LocalServer) -> 
     else:  # collected as it is: the link is refused
         assert (done["reason"], "model is a symbolic link") == (
             "output_error", done["message"].split(";")[0]), done
+
+
+@needs_job_user
+def test_a_server_that_is_not_root_says_jobs_run_as_its_user(tmp_path: Path) -> None:
+    """The job user itself stands in for an ordinary account running `shipyard server`."""
+    import pwd
+
+    user = pwd.getpwnam("shipyard-job")
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    reachable_by_jobs(home)
+    os.chown(home, user.pw_uid, user.pw_gid)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shipyard.server", "--home", str(home), "--port", str(port)],
+        env={**os.environ, "HOME": str(home), "SHIPYARD_HOME": str(home)},
+        user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=home,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        deadline = time.monotonic() + 60
+        while not is_healthy(f"http://127.0.0.1:{port}", timeout=0.5):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read()
+            time.sleep(0.1)
+        mode = stat.S_IMODE(home.stat().st_mode)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert first.startswith("Jobs run as this server's OS user ('shipyard-job'): a job can "
+                            "read what 'shipyard-job' can"), first
+    assert mode == 0o700  # no job group: private
