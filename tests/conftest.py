@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.testing import LocalServer, S3Server, moto_available
+from shipyard.testing import LocalServer, S3Server, moto_available, reachable_by_jobs
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -31,6 +31,14 @@ def pytest_configure(config: pytest.Config) -> None:
         base = Path(tempfile.mkdtemp(prefix="shipyard-tests-"))
         config.option.basetemp = str(base / "t")
         config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_reachable_by_jobs(request: pytest.FixtureRequest) -> None:
+    """A test's ``tmp_path`` is one the job user passes through (root only): a home made
+    there by the CLI, or a file a job reads there, works as it would on a real machine."""
+    if os.geteuid() == 0 and "tmp_path" in request.fixturenames:
+        reachable_by_jobs(request.getfixturevalue("tmp_path"))
 
 
 @pytest.fixture(scope="session", autouse=True)
