@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import sys
+import sysconfig
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shipyard.testing import LocalServer, S3Server, moto_available
+from shipyard.testing import LocalServer, S3Server, moto_available, reachable_by_jobs
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, test folders live in a base folder of this session's own.
+
+    Jobs there run as the job user, which must pass through the folders above each test
+    home (``shipyard.testing.reachable_by_jobs`` opens them). Under the shared
+    ``/tmp/pytest-of-root``, any other pytest session that starts resets that folder to
+    0700, and the job user loses its way mid-test.
+    """
+    if os.geteuid() == 0 and config.option.basetemp is None:
+        base = Path(tempfile.mkdtemp(prefix="shipyard-tests-"))
+        config.option.basetemp = str(base / "t")
+        config.add_cleanup(lambda: shutil.rmtree(base, ignore_errors=True))
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_reachable_by_jobs(request: pytest.FixtureRequest) -> None:
+    """A test's ``tmp_path`` is one the job user passes through (root only): a home made
+    there by the CLI, or a file a job reads there, works as it would on a real machine."""
+    if os.geteuid() == 0 and "tmp_path" in request.fixturenames:
+        reachable_by_jobs(request.getfixturevalue("tmp_path"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _job_user_reaches_python() -> None:
+    """As root, every job test runs its jobs as the job user (``shipyard-job``), which
+    must pass through the folders above this interpreter (a pyenv under 0700 ``/root``,
+    say); a server whose job user cannot refuses to start, naming the folder. The test
+    machine is set up as the server says: ``o+x`` (pass through, never list) on each."""
+    if os.geteuid() != 0:
+        return
+    for top in {Path(sys.prefix), Path(sys.executable).resolve().parent,
+                Path(sysconfig.get_paths()["purelib"])}:
+        for folder in [top, *top.parents]:
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 @pytest.fixture(scope="module")

@@ -120,10 +120,13 @@ def serve(settings: Settings) -> None:
         ShipyardError: settings it cannot run with (a plug-in that does not import, an
             unknown or unavailable executor), before it binds.
     """
+    os.umask(0o077)  # what the server writes (database, artifacts, logs) is its user's alone
+    _not_dumpable()
     lock = HomeLock(settings)
     lock.acquire()
     try:
         _preflight(settings)
+        _announce_job_user(settings)
         import uvicorn
 
         from shipyard.api import create_app
@@ -144,6 +147,49 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _not_dumpable() -> None:
+    """PR_SET_DUMPABLE 0: no process of another user, nor a job of this one, may ptrace
+    the server or read its ``/proc/<pid>/environ`` and memory (Linux; elsewhere no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+
+
+def _announce_job_user(settings: Settings) -> None:
+    """Say once, at start, which OS user jobs run as (and refuse a job user that cannot
+    reach the home).
+
+    Raises:
+        JobUserError: the job user cannot pass through a folder above the home.
+    """
+    import pwd
+
+    from shipyard.jobs import check_reachable, job_user
+
+    if settings.executor != "local":
+        return
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() != 0:
+        print(f"Jobs run as this server's OS user ({me!r}): a job can read what {me!r} can, "
+              "this home's credentials and database included. To isolate jobs, run the "
+              "server as root (jobs then run as SHIPYARD_JOB_USER) or see docs/security.md.",
+              file=sys.stderr, flush=True)
+        return
+    user = job_user(settings)
+    if user is None:
+        print("WARNING: SHIPYARD_JOB_USER=root: jobs run as root and can read and change "
+              "everything on this machine, this home's credentials and database included. "
+              "Unset SHIPYARD_JOB_USER to run them as the unprivileged 'shipyard-job'.",
+              file=sys.stderr, flush=True)
+        return
+    check_reachable(settings, user)
+    print(f"Jobs run as the OS user {user.name!r} (uid {user.uid}).", file=sys.stderr,
+          flush=True)
 
 
 def _preflight(settings: Settings) -> None:

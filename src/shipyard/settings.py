@@ -74,6 +74,10 @@ class Settings:
     #: Model bundles of built-in training over this many bytes are called out in the job
     #: log and the model card (``SHIPYARD_BUNDLE_SIZE_WARNING_MB``, default 100).
     bundle_size_warning: int = 100 * 1024**2
+    #: The OS user local jobs run as when the server runs as root (created at first start
+    #: when absent); ``root`` opts out. Ignored when the server is not root: jobs then run
+    #: as the server's own user (see shipyard.jobs._identity).
+    job_user: str = "shipyard-job"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -106,6 +110,7 @@ class Settings:
             advertise_url=env.get("SHIPYARD_ADVERTISE_URL") or None,
             leader_poll_seconds=float(env.get("SHIPYARD_LEADER_POLL_SECONDS", 2.0)),
             session_seconds=float(env.get("SHIPYARD_SESSION_SECONDS", 8 * 3600.0)),
+            job_user=(env.get("SHIPYARD_JOB_USER") or "shipyard-job").strip(),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

@@ -37,6 +37,7 @@ class Pair:
         self.root = root
         self.starts = root / "starts.log"
         self.starts.touch()
+        self.starts.chmod(0o666)  # the jobs (as the job user, when root) append to it
         env = {"SHIPYARD_DATABASE_URL": pg_url,
                "SHIPYARD_ARTIFACT_URL": str(root / "shared-artifacts"),
                "SHIPYARD_LEADER_POLL_SECONDS": POLL, "SHIPYARD_MAX_CONCURRENT_JOBS": "4",

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, reachable_by_jobs
 
 from .data import Lake, churn, write_lake
 
@@ -29,7 +29,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 
 @pytest.fixture(scope="package")
 def served_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    return write_lake(tmp_path_factory.mktemp("served"))
+    """A data folder as a real one is: readable by others (wrangle jobs read it, as the
+    job user when the server is root)."""
+    root = tmp_path_factory.mktemp("served")
+    root.chmod(0o755)
+    reachable_by_jobs(root)
+    return write_lake(root)
 
 
 @pytest.fixture(scope="package")

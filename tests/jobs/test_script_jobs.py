@@ -50,7 +50,9 @@ def test_script_job_keeps_its_model(server: LocalServer) -> None:
     assert hashlib.sha256(r.content).hexdigest() == paths["model/sub/vocab.txt"]["sha256"]
     env = client.get(f"/api/v1/jobs/{job['id']}/artifacts/model/env.json").json()
     assert env == {"job_id": job["id"], "hp": "0.25", "cores": 1, "cpus": "1", "threads": "1",
-                   "token": None}
+                   "token": env["token"]}
+    # The job's own token (only its hash is stored), never a user's or the admin's.
+    assert env["token"].startswith("syj_")
     assert client.get(f"/api/v1/jobs/{job['id']}/artifacts/model/weights.json").json()["alpha"] \
         == 0.25
 

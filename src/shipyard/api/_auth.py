@@ -120,9 +120,31 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
+#: Where a job's own token may read: its own job's document, log, metrics, artifacts.
+JOB_ROUTES = "/api/v1/jobs/"
+
+
+def _job_in_path(request: Request) -> str | None:
+    """The job id of a ``/api/v1/jobs/{job_id}…`` route (None on any other route)."""
+    job_id = request.path_params.get("job_id")
+    path = request.scope.get("path", "")
+    own = f"{JOB_ROUTES}{job_id}"
+    if isinstance(job_id, str) and (path == own or path.startswith(own + "/")):
+        return job_id
+    return None
+
+
 def require(permission: str) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         principal = current_principal(request)
+        if principal.is_job:
+            if principal.may_use_job(_job_in_path(request), permission):
+                return principal
+            raise Forbidden(
+                f"A job's own token ({principal.name}) may only read its own job "
+                f"(GET /api/v1/jobs/{principal.job_id}, its logs, metrics and artifacts); "
+                "this route needs a user's token."
+            )
         if not principal.can(permission):
             raise Forbidden(
                 f"Token {principal.name!r} has role {principal.role!r}, which may not {permission} "

@@ -12,7 +12,8 @@ from shipyard.datasets import DatasetService
 from shipyard.endpoints import EndpointService, EndpointSupervisor
 from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
-from shipyard.jobs import JobService, Supervisor, load_plugins, make_executor
+from shipyard.home import secure_home
+from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
@@ -52,6 +53,8 @@ class Services:
             d.mkdir(parents=True, exist_ok=True)
         db = Database(settings.db_url)
         upgrade(db)
+        user = job_user(settings) if settings.executor == "local" else None
+        secure_home(settings, user.gid if user else None)  # after the database exists
         events = EventLog(db)
         artifacts = ArtifactStore(settings.artifacts_url, tmp_dir=settings.tmp_dir)
         datasets = DatasetService(db, events, artifacts, settings)

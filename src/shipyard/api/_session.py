@@ -88,7 +88,7 @@ class Sessions:
     def issue(self, token: str) -> tuple[str, Principal] | None:
         """A cookie value for a valid ``token`` (None for anything else)."""
         principal = self.tokens.authenticate(token)
-        if principal is None:
+        if principal is None or principal.is_job:  # a job's token signs no browser in
             return None
         expires = int(time.time() + self.seconds)
         name = base64.urlsafe_b64encode(principal.name.encode()).decode().rstrip("=")

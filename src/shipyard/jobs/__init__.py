@@ -39,10 +39,13 @@ _EXPORTS = {
     "REASONS": "_states", "RETRYABLE": "_states", "STATUSES": "_states", "TERMINAL": "_states",
     "TRANSITIONS": "_states",
     "JobFailure": "_workdir", "command_line": "_workdir", "environment": "_workdir",
+    "JobUser": "_identity", "JobUserError": "_identity", "job_user": "_identity",
+    "check_reachable": "_identity",
 }
 
 __all__ = [
     "Capacity", "Executor", "JobFailure", "JobHandle", "JobKind", "JobPackage", "JobService",
+    "JobUser", "JobUserError", "check_reachable", "job_user",
     "JobSpecBase", "LiveJobs", "LocalExecutor", "LocalHandle", "Manifest", "REASONS", "RETRYABLE",
     "Resources", "STATUSES", "ScriptFields", "StagedFile", "SubmitContext", "Supervisor",
     "TERMINAL", "TRANSITIONS", "Usage", "build_package", "command_line", "environment",
@@ -62,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
         make_executor,
         register_executor,
     )
+    from shipyard.jobs._identity import JobUser, JobUserError, check_reachable, job_user
     from shipyard.jobs._kinds import (
         JobKind,
         SubmitContext,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,11 +64,14 @@ def read_metric_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], in
     """Complete lines of ``metrics.jsonl`` after ``offset`` as ``{name, value, step,
     timestamp}``; return them and the new offset. Lines a job wrote by hand that are not
     metrics are skipped (metrics are best effort)."""
-    try:
-        with open(path, "rb") as fh:
+    try:  # never through a link the job put in its place, never a FIFO
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return [], offset
             fh.seek(offset)
             data = fh.read(METRICS_CHUNK)
-    except FileNotFoundError:
+    except OSError:
         return [], offset
     end = data.rfind(b"\n")
     if end < 0:
@@ -90,10 +95,14 @@ def read_metric_lines(path: Path, offset: int) -> tuple[list[dict[str, Any]], in
 
 def read_failure(job_dir: Path) -> tuple[str | None, str]:
     """The reason and message the job left in ``output/failure`` (None, "" if none)."""
-    path = job_dir / c.FAILURE_FILE
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:20_000]
-    except (FileNotFoundError, IsADirectoryError):
+    try:  # never through a link: the message is shown to anyone who may read the job
+        fd = os.open(job_dir / c.FAILURE_FILE,
+                     os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None, ""
+            text = fh.read(80_000).decode("utf-8", errors="replace")[:20_000]
+    except OSError:
         return None, ""
     first, _, rest = text.partition("\n")
     if first.strip() in (c.SCRIPT_ERROR, c.MEMORY_LIMIT, c.INPUT_ERROR, c.ENVIRONMENT_ERROR):
@@ -102,6 +111,8 @@ def read_failure(job_dir: Path) -> tuple[str | None, str]:
 
 
 def _files(folder: Path, what: str, skip: set[Path] | None = None) -> list[Path]:
+    if folder.is_symlink():
+        raise JobFailure(OUTPUT_ERROR, f"{what} is a symbolic link; save real files there.")
     if not folder.is_dir():
         return []
     found = []
@@ -172,7 +183,7 @@ def collect_files(job_dir: Path, artifacts: ArtifactStore) -> list[dict[str, Any
 
 def store_log(job_dir: Path, artifacts: ArtifactStore) -> dict[str, Any] | None:
     path = job_dir / c.LOG_FILE
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():  # a link the job left is not its log
         return None
     blob = artifacts.put_file(path)
     return {"path": c.LOG_FILE, "sha256": blob.sha256, "size": blob.size}

@@ -15,7 +15,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -75,13 +75,18 @@ class JobPackage:
     python_path: tuple[str, ...] = ()
     #: SHA-256 of the log earlier attempts left, so a fresh folder continues it.
     log: str | None = None
+    #: The attempt's own job token (``SHIPYARD_TOKEN`` in the job; see shipyard.tokens),
+    #: and the URL the job reaches the server at (``SHIPYARD_URL``).
+    token: str | None = field(default=None, repr=False)
+    server_url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "kind": self.kind, "attempt": self.attempt,
                 "max_attempts": self.max_attempts, "spec": dict(self.spec),
                 "entry": self.entry, "configs": dict(self.configs),
                 "files": [f.to_dict() for f in self.files], "requirements": self.requirements,
-                "warm": self.warm, "python_path": list(self.python_path), "log": self.log}
+                "warm": self.warm, "python_path": list(self.python_path), "log": self.log,
+                "token": self.token, "server_url": self.server_url}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> JobPackage:
@@ -91,7 +96,8 @@ class JobPackage:
                    configs=dict(doc["configs"]),
                    files=tuple(StagedFile(**f) for f in doc.get("files") or []),
                    requirements=doc.get("requirements"), warm=bool(doc.get("warm")),
-                   python_path=tuple(doc.get("python_path") or ()), log=doc.get("log"))
+                   python_path=tuple(doc.get("python_path") or ()), log=doc.get("log"),
+                   token=doc.get("token"), server_url=doc.get("server_url"))
 
     @property
     def cpus(self) -> int:

@@ -2,7 +2,9 @@
 
 See :mod:`shipyard.runtime._spare` for the process side. The pool keeps one spare
 of the server's own interpreter ready; taking it starts the next one in the
-background, so back-to-back training jobs all start warm.
+background, so back-to-back training jobs all start warm. When jobs run as the job
+user (a root server, :mod:`shipyard.jobs._identity`), the spare is started as that
+user, so the job it takes never had the server's privileges.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.jobs._identity import JobUser
 
 log = logging.getLogger("shipyard.jobs")
 
@@ -28,9 +34,11 @@ def spare_command_line(python: str = sys.executable) -> list[str]:
 
 
 class SparePool:
-    def __init__(self, log_dir: Path, enabled: bool = True) -> None:
+    def __init__(self, log_dir: Path, enabled: bool = True,
+                 user: JobUser | None = None) -> None:
         self.log_dir = log_dir
         self.enabled = enabled
+        self.user = user
         self._spare: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._closed = False
@@ -38,13 +46,17 @@ class SparePool:
     def _start(self) -> subprocess.Popen[bytes] | None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
         env.update(_SPARE_THREADS)
+        drop: dict[str, Any] = {}
+        if self.user is not None:
+            drop = {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
+            env["HOME"] = "/"  # not the server's home folder; the job sets its own
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             with open(self.log_dir / "spare.log", "ab") as out:
                 return subprocess.Popen(
                     spare_command_line(), stdin=subprocess.PIPE, stdout=out,
                     stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                    cwd=self.log_dir,
+                    cwd=self.log_dir, **drop,
                 )
         except OSError as exc:
             log.warning("could not start a warm runtime: %s", exc)

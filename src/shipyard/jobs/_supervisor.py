@@ -20,7 +20,7 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,8 @@ from shipyard.jobs._package import build_package
 from shipyard.jobs._service import JobService
 from shipyard.jobs._workdir import JobFailure
 from shipyard.settings import Settings
-from shipyard.store import JobRecord, utcnow
+from shipyard.store import JobRecord, JobTokenRepository, utcnow
+from shipyard.tokens import issue_job_token
 
 log = logging.getLogger("shipyard.jobs")
 
@@ -85,6 +86,7 @@ class Supervisor:
         self.settings = settings
         self.executor = jobs.executor
         self.live = jobs.live
+        self.job_tokens = JobTokenRepository(jobs.repo.db)
         self._lock = threading.Lock()
         self._watched: dict[str, _Watched] = {}
         self._starting: set[str] = set()
@@ -210,6 +212,9 @@ class Supervisor:
         handle: JobHandle | None = None
         try:
             package = build_package(job, self.jobs.datasets)
+            # The attempt's own token: it ends with the attempt (JobRepository.transition).
+            package = replace(package, server_url=self.settings.public_url,
+                              token=issue_job_token(self.job_tokens, job.id, job.attempts))
             handle = self.executor.prepare(package)
             self.live.add(job.id, handle)
             launched = self.executor.launch(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.errors import ShipyardError
+from shipyard.home import share_with_group
 
 READY = ".ready"
 PIP_TIMEOUT = 30 * 60.0
@@ -103,6 +104,8 @@ def ensure_venv(
         try:
             if (venv / READY).exists():
                 log.write(f"[shipyard] using the cached environment {key[:12]}\n".encode())
+                if venv.stat().st_gid != venvs_dir.stat().st_gid:  # built before jobs ran
+                    share_with_group(venv)  # as the job user: let its group read it now
                 return venv
             log.write(f"[shipyard] building the environment {key[:12]} for the requirements\n"
                       .encode())
@@ -138,4 +141,6 @@ def _build(venv: Path, requirements: str, log: BinaryIO,
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     lines = [f"import site; site.addsitedir({d!r})" for d in _server_site_dirs()]
     (site / "zz_shipyard_server.pth").write_text("\n".join(lines) + "\n")
+    # A job running as the job user reads it through the group of venvs/ (shipyard.home).
+    share_with_group(venv)
     (venv / READY).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ShipyardError
+from shipyard.jobs._identity import open_below
 from shipyard.jobs._spec import env_value
 from shipyard.runtime import _contract as c
 
@@ -38,6 +39,9 @@ def environment(job_dir: Path, package: JobPackage,
                 base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The job's variables: the server's (less ``SHIPYARD_*``), the user's, the contract's.
 
+    No user's or admin token reaches a job: ``SHIPYARD_*`` of the server are dropped,
+    and ``SHIPYARD_TOKEN`` is the attempt's own job token (with ``SHIPYARD_URL``), so
+    the SDK inside the job can read its own job and nothing else.
     ``PYTHONPATH`` is the package's extra import roots only (a plug-in kind's module
     that is not installed), never the server's.
     """
@@ -58,6 +62,10 @@ def environment(job_dir: Path, package: JobPackage,
         c.ENV_NUM_CPUS: cpus,
         "PYTHONUNBUFFERED": "1",
     })
+    if package.token:
+        env[c.TOKEN_VARIABLE] = package.token
+    if package.server_url:
+        env[c.URL_VARIABLE] = package.server_url
     for var in c.THREAD_VARIABLES:
         env[var] = cpus
     for ch in spec.get("inputs") or {}:
@@ -72,5 +80,6 @@ def environment(job_dir: Path, package: JobPackage,
 
 def append_log(job_dir: Path, line: str) -> None:
     """Add a line of the platform's own to the job log (prefixed ``[shipyard]``)."""
-    with open(job_dir / c.LOG_FILE, "ab") as fh:
+    fd = open_below(job_dir, c.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "ab") as fh:  # never through a link the job put in its place
         fh.write(f"[shipyard] {line}\n".encode())

@@ -44,6 +44,10 @@ ENV_NUM_CPUS = "SHIPYARD_NUM_CPUS"
 ENV_CHANNEL_PREFIX = "SHIPYARD_CHANNEL_"
 ENV_OUTPUT_DATA_PREFIX = "SHIPYARD_OUTPUT_DATA_"
 ENV_HP_PREFIX = "SHIPYARD_HP_"
+#: The attempt's own token and the server's URL (the SDK's own variables, which it reads
+#: inside a job too: it reads its own job with them).
+TOKEN_VARIABLE = "SHIPYARD_TOKEN"  # noqa: S105 - the name, not a secret
+URL_VARIABLE = "SHIPYARD_URL"
 #: Thread pools of BLAS/OpenMP libraries are sized to the job's CPUs.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 

@@ -11,6 +11,7 @@ from shipyard.store._endpoints import EndpointRecord, EndpointRepository
 from shipyard.store._engine import Database, make_engine
 from shipyard.store._events import EventLog, EventRecord
 from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
+from shipyard.store._job_tokens import JobTokenRecord, JobTokenRepository
 from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
 from shipyard.store._leader import Election, LeaderInfo, LeaderLock, leader_lock
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
@@ -32,6 +33,8 @@ __all__ = [
     "ExperimentRecord",
     "ExperimentRepository",
     "JobRecord",
+    "JobTokenRecord",
+    "JobTokenRepository",
     "JobRepository",
     "LeaderInfo",
     "LeaderLock",

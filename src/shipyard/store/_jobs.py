@@ -17,6 +17,7 @@ from shipyard.store import _idempotency
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
+from shipyard.store._job_tokens import LIVE_STATUSES, revoke_job_tokens
 from shipyard.store._schema import job_metrics, jobs
 
 
@@ -171,6 +172,8 @@ class JobRepository:
             )
             if res.rowcount == 0:
                 return None
+            if to not in LIVE_STATUSES:  # the attempt is over: so is its token
+                revoke_job_tokens(conn, job_id)
             job = self._get(conn, job_id)
             self.events.record(
                 conn,

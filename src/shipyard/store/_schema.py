@@ -126,6 +126,21 @@ jobs = Table(
     Index("ix_jobs_experiment", "experiment"),
 )
 
+#: A job attempt's own token (``SHIPYARD_TOKEN`` inside the job), stored only as its hash.
+#: Active while ``revoked_at`` is null: the job repository revokes it in the transaction
+#: that moves the job out of Starting/Running/Stopping.
+job_tokens = Table(
+    "job_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(40), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+    Index("ix_job_tokens_job", "job_id"),
+)
+
 job_metrics = Table(
     "job_metrics",
     metadata,

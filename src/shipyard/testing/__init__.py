@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,26 @@ from shipyard.credentials import read_credentials
 from shipyard.testing._ports import free_port
 from shipyard.testing._s3 import S3Server, moto_available
 
-__all__ = ["LocalServer", "S3Server", "free_port", "moto_available"]
+__all__ = ["LocalServer", "S3Server", "free_port", "moto_available", "reachable_by_jobs"]
+
+
+def reachable_by_jobs(path: Path) -> None:
+    """Let the job user pass through the temporary folders above ``path`` (root only).
+
+    A root server runs jobs as ``SHIPYARD_JOB_USER``, which must pass through every
+    folder above the home, and refuses to start otherwise. Test folders (pytest's
+    ``tmp_path``) are 0700: the ones under the system temp folder get ``o+x``, which
+    lets others pass through, never list. Not for real homes: choose where they live.
+    """
+    if os.geteuid() != 0:
+        return
+    tmp = Path(tempfile.gettempdir()).resolve()
+    for folder in [path.resolve(), *path.resolve().parents]:
+        if folder == tmp or not folder.is_relative_to(tmp):
+            break
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            os.chmod(folder, stat.S_IMODE(mode) | 0o001)
 
 
 @dataclass
@@ -50,6 +71,7 @@ class LocalServer:
 
     def launch(self, timeout: float = 60.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
+        reachable_by_jobs(self.home)
         env = {**os.environ, "SHIPYARD_HOME": str(self.home), **self.env}
         env.pop("SHIPYARD_TOKEN", None)
         env.pop("SHIPYARD_URL", None)

@@ -16,6 +16,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
 }
 ROLES = tuple(PERMISSIONS)
+#: The role of a job's own token: no permission of its own; it may read only its own
+#: job (:meth:`Principal.may_use_job`). Not a role a token can be created with.
+JOB_ROLE = "job"
 
 
 @dataclass(frozen=True)
@@ -23,15 +26,26 @@ class Principal:
     """Who a request acts for: a token's name and its role.
 
     Resources record the name of the principal that created them (``created_by``), so
-    ownership is by name; a future kind of principal (a job's own token, say) needs
-    only a name and a role to obey the same rules.
+    ownership is by name. A job's own token is a principal too: role ``job``, named
+    ``job:<id>``, bound to its job by ``job_id``.
     """
 
     name: str
     role: str
+    #: The job a job token is bound to (role ``job``); None for every other token.
+    job_id: str | None = None
 
     def can(self, permission: str) -> bool:
         return permission in PERMISSIONS.get(self.role, frozenset())
+
+    @property
+    def is_job(self) -> bool:
+        return self.role == JOB_ROLE
+
+    def may_use_job(self, job_id: str | None, permission: str) -> bool:
+        """Whether a job token may do ``permission`` on job ``job_id``: read its own job."""
+        return self.is_job and permission == "read" and job_id is not None \
+            and job_id == self.job_id
 
     def may_change(self, owner: str | None) -> bool:
         """Whether this principal may change or delete what ``owner`` created."""

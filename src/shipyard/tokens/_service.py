@@ -9,9 +9,9 @@ from pathlib import Path
 from shipyard.credentials import read_credentials, write_credentials
 from shipyard.errors import InvalidRequest
 from shipyard.names import check_name
-from shipyard.store import Database, EventLog, TokenRecord, TokenRepository
+from shipyard.store import Database, EventLog, JobTokenRepository, TokenRecord, TokenRepository
 from shipyard.tokens._cache import AuthCache
-from shipyard.tokens._roles import PERMISSIONS, ROLES, Principal
+from shipyard.tokens._roles import JOB_ROLE, PERMISSIONS, ROLES, Principal
 
 
 def new_secret() -> str:
@@ -22,9 +22,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def job_principal(job_id: str) -> Principal:
+    """Who a job's own token acts as: ``job:<id>``, role ``job``, bound to that job."""
+    return Principal(f"job:{job_id}", JOB_ROLE, job_id=job_id)
+
+
+def issue_job_token(repo: JobTokenRepository, job_id: str, attempt: int) -> str:
+    """A fresh token for one attempt of a job (only its hash is stored); return the secret.
+
+    It works until the job leaves Starting/Running/Stopping (the job repository revokes
+    it then) or the job's next attempt gets its own.
+    """
+    secret = "syj_" + secrets.token_urlsafe(32)
+    repo.issue(job_id, attempt, hash_token(secret))
+    return secret
+
+
 class TokenService:
     def __init__(self, db: Database, events: EventLog) -> None:
         self.repo = TokenRepository(db, events)
+        self.job_tokens = JobTokenRepository(db)
         self.cache = AuthCache()
 
     def create(self, name: str, role: str, actor: str | None) -> tuple[TokenRecord, str]:
@@ -53,10 +70,17 @@ class TokenService:
         return self.cache.get(hash_token(token))
 
     def authenticate(self, token: str) -> Principal | None:
-        """The principal of an active token (None: unknown or revoked); the answer is cached."""
+        """The principal of an active token (None: unknown or revoked).
+
+        A user's token is cached (:class:`AuthCache`). A job token is looked up every
+        time, so it stops working the moment its job leaves Running, whichever process
+        moved it; a job makes few requests.
+        """
         key = hash_token(token)
         generation = self.cache.generation
         rec = self.repo.find_active_by_hash(key)
+        if rec is None and (job := self.job_tokens.find_active(key)) is not None:
+            return job_principal(job.job_id)
         principal = Principal(rec.name, rec.role) if rec else None
         self.cache.put(key, principal, generation)
         return principal

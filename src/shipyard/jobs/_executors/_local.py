@@ -1,6 +1,8 @@
 """The local executor: each job is a subprocess in its own process group and working folder.
 
-Working folder ``$SHIPYARD_HOME/jobs/<id>/``. Limits: CPUs by affinity to N cores
+Working folder ``$SHIPYARD_HOME/jobs/<id>/``. A server running as root runs its
+jobs as the job user (:mod:`shipyard.jobs._identity`: the folder is handed over
+before the process starts and reclaimed when it ends). Limits: CPUs by affinity to N cores
 (chosen least-used first); memory by the supervisor sampling the resident size of
 the job's whole process tree through :meth:`LocalHandle.usage`. Built-in kinds
 that allow it start in a warm runtime (:mod:`shipyard.jobs._spares`); a job with
@@ -34,6 +36,7 @@ from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
 from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
+from shipyard.jobs._identity import hand_over, job_user, open_below, reclaim
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import SparePool
 from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
@@ -150,7 +153,9 @@ class LocalHandle:
         if process_alive(self._pid, self.create_time):
             return None
         try:  # not our child (re-attached): the bootstrap wrote its exit code, or was killed
-            return int((self.job_dir / c.EXIT_FILE).read_text().strip())
+            fd = open_below(self.job_dir, c.EXIT_FILE)
+            with os.fdopen(fd, "rb") as fh:
+                return int(fh.read(64).strip())
         except (OSError, ValueError):
             return EXIT_UNKNOWN
 
@@ -189,11 +194,11 @@ class LocalHandle:
 
     # -- the log, metrics, failure --------------------------------------------------------
     def read_log(self, offset: int, limit: int) -> bytes:
-        try:
-            with open(self.job_dir / c.LOG_FILE, "rb") as fh:
+        try:  # the job may own its log: never through a link it put there
+            with os.fdopen(open_below(self.job_dir, c.LOG_FILE), "rb") as fh:
                 fh.seek(offset)
                 return fh.read(limit)
-        except FileNotFoundError:
+        except OSError:
             return b""
 
     def append_log(self, line: str) -> None:
@@ -208,9 +213,17 @@ class LocalHandle:
     def failure(self) -> tuple[str | None, str]:
         return read_failure(self.job_dir)
 
+    def _reclaim(self) -> None:
+        links = reclaim(self.job_dir)
+        if links:
+            self.append_log(f"the job left links in place of {', '.join(links)}; they were "
+                            "removed, not followed (what they replaced is lost)")
+
     def collect(self, *, outputs: bool = True, log: bool = True) -> Manifest:
         if outputs and self._pid is not None:  # nothing the job left may write meanwhile
             signal_group(self._pid, signal.SIGKILL)
+        if self.executor.user is not None and self.poll() is not None:
+            self._reclaim()  # root's again: what is collected is what the job left
         return collect(self.job_dir, dict(self.package.spec), self.executor.artifacts,
                        outputs=outputs, log=log)
 
@@ -221,6 +234,9 @@ class LocalHandle:
         if self.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)
+        if self.executor.user is not None:  # a later job cannot read this one's folder
+            with contextlib.suppress(OSError):
+                self._reclaim()
         if not self._released:
             self._released = True
             self.executor.cores.give_back(self.cores)
@@ -235,7 +251,10 @@ class LocalExecutor:
         self.settings = settings
         self.artifacts = artifacts
         self.cores = CorePool()
-        self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime)
+        #: Who jobs run as (None: the server's own user; see shipyard.jobs._identity).
+        self.user = job_user(settings)
+        self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime,
+                                user=self.user)
 
     def job_dir(self, job_id: str) -> Path:
         return self.settings.jobs_dir / job_id
@@ -251,6 +270,8 @@ class LocalExecutor:
 
     def prepare(self, package: JobPackage) -> LocalHandle:
         job_dir = self.job_dir(package.job_id)
+        if self.user is not None:  # a retry: the last attempt's folder is root's first
+            reclaim(job_dir)
         open_log(package, job_dir, self.artifacts)
         handle = LocalHandle(self, package, job_dir)
         handle.append_log(f"attempt {package.attempt} of {package.max_attempts} starting")
@@ -278,12 +299,18 @@ class LocalExecutor:
             h.python = str(venv_python(venv))
         if should_abort():
             return False
+        if self.user is not None:
+            hand_over(h.job_dir, self.user)
         self._spawn(h)
         return True
 
     def _spawn(self, h: LocalHandle) -> None:
         """Start the job process: own session and group, output appended to the job log."""
         env = environment(h.job_dir, h.package)
+        drop: dict[str, Any] = {}
+        if self.user is not None:  # the server is root: the job runs as the job user
+            env["HOME"] = str(h.job_dir)
+            drop = {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
         cores = self.cores.take(h.package.cpus)
         try:
             popen = None
@@ -293,11 +320,12 @@ class LocalExecutor:
                 if popen is not None:
                     h.append_log("running in a warm runtime")
             if popen is None:
-                with open(h.job_dir / c.LOG_FILE, "ab") as log:
+                with os.fdopen(open_below(h.job_dir, c.LOG_FILE, os.O_WRONLY | os.O_APPEND),
+                               "ab") as log:
                     popen = subprocess.Popen(
                         command_line(h.job_dir, h.python), cwd=h.job_dir, env=env,
                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                        start_new_session=True,
+                        start_new_session=True, **drop,
                     )
         except OSError as exc:
             self.cores.give_back(cores)
