@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
-import sys
-import sysconfig
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -39,22 +36,6 @@ def _tmp_path_reachable_by_jobs(request: pytest.FixtureRequest) -> None:
     there by the CLI, or a file a job reads there, works as it would on a real machine."""
     if os.geteuid() == 0 and "tmp_path" in request.fixturenames:
         reachable_by_jobs(request.getfixturevalue("tmp_path"))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _job_user_reaches_python() -> None:
-    """As root, every job test runs its jobs as the job user (``shipyard-job``), which
-    must pass through the folders above this interpreter (a pyenv under 0700 ``/root``,
-    say); a server whose job user cannot refuses to start, naming the folder. The test
-    machine is set up as the server says: ``o+x`` (pass through, never list) on each."""
-    if os.geteuid() != 0:
-        return
-    for top in {Path(sys.prefix), Path(sys.executable).resolve().parent,
-                Path(sysconfig.get_paths()["purelib"])}:
-        for folder in [top, *top.parents]:
-            mode = folder.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import errno
 import os
+import pwd
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,34 @@ def test_unreachable_names_the_first_folder_the_job_user_cannot_pass(tmp_path: P
     assert unreachable(locked / "home", user) == locked
     locked.chmod(0o701)  # pass through, no listing: enough
     assert unreachable(locked / "home", user) is None
+
+
+@needs_root
+def test_an_acl_entry_lets_one_user_pass_and_nobody_else(tmp_path: Path) -> None:
+    from shipyard.jobs import _acl as acl
+
+    user = _job_user()
+    locked = tmp_path / "a" / "b"
+    (locked / "c").mkdir(parents=True)
+    reachable_by_jobs(tmp_path / "a")
+    locked.chmod(0o750)  # the owning group may read and pass: that stays as it was
+    assert unreachable(locked / "c" / "x", user) == locked
+    acl.grant_pass(locked, user.uid)
+    acl.grant_pass(locked, user.uid)  # twice: one entry
+    assert unreachable(locked / "c" / "x", user) is None
+    entries = acl.read(locked)
+    assert entries is not None
+    assert [e for e in entries if e[0] == acl.USER] == [(acl.USER, 1, user.uid)]
+    assert (acl.GROUP_OBJ, 5, 0xFFFFFFFF) in entries  # the group keeps r-x
+    assert stat.S_IMODE(locked.stat().st_mode) & 0o007 == 0
+    as_job = subprocess.run(["test", "-x", str(locked)], user=user.uid, group=user.gid,
+                            extra_groups=[], check=False)
+    assert as_job.returncode == 0  # the kernel agrees: it may pass...
+    listing = subprocess.run(["ls", str(locked)], user=user.uid, group=user.gid,
+                             extra_groups=[], capture_output=True, check=False)
+    assert listing.returncode != 0  # ...but not list
+    nobody = pwd.getpwnam("nobody")
+    assert subprocess.run(["test", "-x", str(locked)], user=nobody.pw_uid, group=nobody.pw_gid,
+                          extra_groups=[], check=False).returncode != 0
+    assert not acl.may_pass(locked, nobody.pw_uid, {nobody.pw_gid})
+

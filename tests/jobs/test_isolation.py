@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import stat
 import subprocess
@@ -21,7 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.jobs import _acl as acl
+from shipyard.jobs import job_user
 from shipyard.server import is_healthy
+from shipyard.settings import Settings
 from shipyard.testing import LocalServer, free_port, reachable_by_jobs
 
 from .helpers import TERMINAL, spec, submit, wait_for
@@ -200,14 +204,30 @@ def _start_fails(home: Path, **env: str) -> str:
 
 
 @needs_job_user
-def test_a_home_the_job_user_cannot_reach_is_refused_with_the_fix(tmp_path: Path) -> None:
+def test_a_folder_the_job_user_cannot_pass_is_opened_to_it_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # /root is 0700 on most machines and holds the Python: the job user is let through
+    # by an ACL entry of its own, not by opening the folder to everybody.
     locked = tmp_path / "locked"
     locked.mkdir()
     reachable_by_jobs(tmp_path)
     locked.chmod(0o700)
-    err = _start_fails(locked / "home")
-    assert f"cannot reach the home ({locked / 'home'}): {locked} is 0700" in err
-    assert f"chmod o+x {locked}" in err
+    # The test harness opens test folders (o+x) before a server starts; not this one.
+    monkeypatch.setattr("shipyard.testing.reachable_by_jobs", lambda path: None)
+    with LocalServer.start(locked / "home") as srv:
+        c = srv.client()
+        job = wait_for(c, submit(c, spec("import os; print('UID', os.getuid())"))["id"])
+        assert job["status"] == "Completed", job
+        log = srv.log()
+    user = job_user(Settings(job_user="shipyard-job"))
+    assert user is not None
+    assert stat.S_IMODE(locked.stat().st_mode) & 0o007 == 0  # others: still nothing
+    assert acl.may_pass(locked, user.uid, {user.gid})
+    nobody = pwd.getpwnam("nobody")
+    assert not acl.may_pass(locked, nobody.pw_uid, {nobody.pw_gid})
+    assert subprocess.run(["ls", str(locked)], user=user.uid, group=user.gid, extra_groups=[],
+                          capture_output=True, check=False).returncode != 0  # never list
+    assert f"Let 'shipyard-job' pass through {locked} to reach" in log
 
 
 @needs_job_user

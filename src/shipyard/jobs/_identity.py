@@ -7,7 +7,8 @@ the first start when absent (``useradd --system --no-create-home --shell
 loud warning at start. When the server is not root, jobs run as the server's own
 OS user: nothing here applies, and the server says so once at start.
 
-The layout (there are no ACLs: only owner, group and mode bits)::
+The layout (owner, group and mode bits; an ACL entry only where the job user must pass
+through a folder above the home or the Python it runs, see :func:`check_reachable`)::
 
     $SHIPYARD_HOME        0710 root:<job group>   the group may traverse, not list
       jobs/               0710 root:<job group>   the group may traverse, not list
@@ -44,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from shipyard.errors import ShipyardError
+from shipyard.jobs import _acl as acl
 from shipyard.runtime import _contract as c
 from shipyard.settings import Settings
 
@@ -111,46 +113,67 @@ def _create(name: str) -> pwd.struct_passwd:
         "run jobs as root (not recommended).")
 
 
-def _can_traverse(st: os.stat_result, user: JobUser) -> bool:
-    if st.st_uid == user.uid:
-        return bool(st.st_mode & stat.S_IXUSR)
-    if st.st_gid == user.gid:
-        return bool(st.st_mode & stat.S_IXGRP)
-    return bool(st.st_mode & stat.S_IXOTH)
-
-
 def unreachable(path: Path, user: JobUser) -> Path | None:
     """The first folder above ``path`` the job user may not pass through (None: all can)."""
     for folder in reversed(path.resolve().parents):
         try:
-            st = folder.stat()
+            if not acl.may_pass(folder, user.uid, {user.gid}):
+                return folder
         except OSError:
-            return folder
-        if not _can_traverse(st, user):
             return folder
     return None
 
 
-def check_reachable(settings: Settings, user: JobUser) -> None:
-    """Refuse to start when the job user cannot reach the home or the Python it runs.
+def _places(settings: Settings) -> dict[str, Path]:
+    """What a job must reach, each as a path below it: the home and the Python it runs."""
+    import shipyard
+
+    below = "x"  # a child name: every folder down to the place itself is checked
+    return {"the home": settings.home,
+            "the server's Python": Path(sys.prefix) / below,
+            "the Python installation": Path(sys.base_prefix) / below,
+            "the Python interpreter": Path(os.path.realpath(sys.executable)).parent / below,
+            "the server's packages": Path(sysconfig.get_paths()["purelib"]) / below,
+            "the shipyard package": Path(shipyard.__file__).resolve().parent / below}
+
+
+def check_reachable(settings: Settings, user: JobUser) -> list[Path]:
+    """Let the job user pass through the folders above the home and the Python it runs.
+
+    A folder it cannot pass (``/root`` is 0700 on most machines) gets the ACL entry
+    ``u:<job user>:--x`` (:mod:`shipyard.jobs._acl`): that user alone may pass through
+    it, never list it; its mode bits and everybody else's access stay as they were.
+
+    Returns:
+        The folders that were opened this way (named on stderr, once).
 
     Raises:
-        JobUserError: naming the folder and the fix.
+        JobUserError: a folder the job user cannot pass, on a file system without ACLs;
+            naming the folder and the fix.
     """
-    places = {"the home": settings.home,
-              "the server's Python": Path(sys.prefix) / "x",
-              "the server's packages": Path(sysconfig.get_paths()["purelib"]) / "x"}
-    for what, path in places.items():
-        folder = unreachable(path, user)
-        if folder is not None:
-            st = folder.stat()
-            owner = pwd.getpwuid(st.st_uid).pw_name if st.st_uid == 0 else st.st_uid
-            raise JobUserError(
-                f"Jobs run as the OS user {user.name!r}, which cannot reach {what} "
-                f"({path.parent if path.name == 'x' else path}): {folder} is "
-                f"{stat.S_IMODE(st.st_mode):04o} (owner {owner}). Let it pass through "
-                f"(`chmod o+x {folder}`: traverse only, no listing), or choose a "
-                "--home under a folder it can reach.")
+    opened: list[Path] = []
+    for what, path in _places(settings).items():
+        while (folder := unreachable(path, user)) is not None:
+            try:
+                acl.grant_pass(folder, user.uid)
+            except OSError as exc:
+                st = folder.stat()
+                raise JobUserError(
+                    f"Jobs run as the OS user {user.name!r}, which cannot reach {what} "
+                    f"({path.parent if path.name == 'x' else path}): {folder} is "
+                    f"{stat.S_IMODE(st.st_mode):04o} and keeps no ACL for it "
+                    f"({exc.strerror}). Let it pass through (`setfacl -m u:{user.name}:x "
+                    f"{folder}`, or `chmod o+x {folder}`: traverse only, no listing), or "
+                    "choose a --home under a folder it can reach.") from exc
+            if not acl.may_pass(folder, user.uid, {user.gid}):
+                raise JobUserError(f"Could not let the job user {user.name!r} pass through "
+                                   f"{folder}; `chmod o+x {folder}` does (no listing).")
+            opened.append(folder)
+    if opened:  # a change to the machine: said once, where the server's output goes
+        print(f"Let {user.name!r} pass through {', '.join(map(str, opened))} to reach the "
+              f"home and Python (an ACL entry u:{user.name}:--x on each: it may pass, not "
+              "list; nothing else changed).", file=sys.stderr, flush=True)
+    return opened
 
 
 # -- the folder changing hands ---------------------------------------------------------------

@@ -36,7 +36,7 @@ from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
 from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
-from shipyard.jobs._identity import hand_over, job_user, open_below, reclaim
+from shipyard.jobs._identity import check_reachable, hand_over, job_user, open_below, reclaim
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import SparePool
 from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
@@ -253,6 +253,8 @@ class LocalExecutor:
         self.cores = CorePool()
         #: Who jobs run as (None: the server's own user; see shipyard.jobs._identity).
         self.user = job_user(settings)
+        if self.user is not None:  # it must reach the home and Python (opened if need be)
+            check_reachable(settings, self.user)
         self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime,
                                 user=self.user)
 
