@@ -307,11 +307,16 @@ class RayExecutor:
 
     def _runner_options(self, package: JobPackage) -> dict[str, Any]:
         env = {k: os.environ[k] for k in PASSED_VARIABLES if os.environ.get(k)}
+        # A job over several instances only coordinates them; each instance asks for the
+        # CPUs and memory of ``resources`` (kinds/_transform_ray.py, training/_distributed.py).
+        spread = int(package.spec.get("instances") or 1) > 1
         options: dict[str, Any] = {
             "name": actor_name(package.job_id, package.attempt), "namespace": NAMESPACE,
             "lifetime": "detached", "max_restarts": 0, "max_concurrency": 8,
-            "num_cpus": package.cpus, "memory": package.memory_bytes,
+            "num_cpus": 0 if spread else package.cpus,
         }
+        if not spread:
+            options["memory"] = package.memory_bytes
         if env:
             options["runtime_env"] = {"env_vars": env}
         return options

@@ -8,7 +8,8 @@ group, and answers the control plane's questions about it (exit, usage,
 heartbeat, log, metrics, failure); at the end it puts the job's outputs into the
 artifact store from where they were written (:func:`~shipyard.jobs._collect.collect`).
 
-This module never imports Ray: :mod:`._ray` wraps :class:`JobRunner` as an actor.
+This module imports Ray only to name the cluster: :mod:`._ray` wraps :class:`JobRunner`
+as an actor.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from shipyard.runtime import _contract as c
 #: At most this much of the log goes back per :meth:`JobRunner.status` call.
 LOG_CHUNK = 1024 * 1024
 _PR_SET_PDEATHSIG = 1
+#: The job's variable naming its cluster (set by this executor only).
+RAY_ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
 
 
 def work_root() -> Path:
@@ -56,6 +59,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
     must not leave the job running unwatched)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _cluster_address() -> str:
+    """The GCS address of the cluster this actor runs on (a job that spreads over several
+    instances connects its own driver to it)."""
+    import ray
+
+    return str(ray.get_runtime_context().gcs_address)
 
 
 def take_cores(job_key: str, n: int) -> tuple[int, ...]:
@@ -142,6 +153,7 @@ class JobRunner:
                 raise JobFailure(st.ENVIRONMENT_ERROR, exc.message) from None
             python = str(venv_python(venv))
         env = environment(self.job_dir, self.package)
+        env[RAY_ADDRESS_VARIABLE] = _cluster_address()
         self.cores = take_cores(self.key, self.package.cpus)
         try:
             with open(self.job_dir / c.LOG_FILE, "ab") as log:

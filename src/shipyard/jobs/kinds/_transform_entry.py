@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,41 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def predict_table(pipeline: Any, batch: Any, model_columns: list[str], keep: list[str],
+                  first_row: int, model: str) -> Any:
+    """One chunk's predictions as an Arrow table: the ``keep`` columns, then the model's.
+
+    Raises:
+        InvalidRequest: the chunk does not fit the model (naming its rows).
+    """
+    import pyarrow as pa
+
+    frame = batch.select(model_columns).to_pandas()
+    try:
+        pipeline.validate_input(frame)
+        predicted = pipeline.predict(frame)
+    except InvalidRequest as exc:
+        raise InvalidRequest(
+            f"Rows {first_row + 1:,}-{first_row + batch.num_rows:,} do not fit model "
+            f"{model}: {exc.message}") from None
+    table = pa.Table.from_pandas(predicted, preserve_index=False)
+    for i, name in enumerate(keep):
+        table = table.add_column(i, name, batch.column(name))
+    return table
+
+
+def _numbered(files: list[Any], chunk_rows: int, columns: list[str]) -> Iterator[tuple[int, Any]]:
+    """(number of rows before it, batch) for every non-empty batch of ``files``, in order."""
+    first = 0
+    for f in files:
+        for batch in f.iter_batches(batch_size=chunk_rows, columns=columns):
+            if batch.num_rows:
+                yield first, batch
+                first += batch.num_rows
+
+
 def main(job_dir: Path) -> None:
     """Run the transform; raise :class:`InvalidRequest` when the input does not fit the model."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from shipyard import runtime
@@ -80,33 +113,31 @@ def main(job_dir: Path) -> None:
     writer: pq.ParquetWriter | None = None
     done = 0
     start = last = time.monotonic()
+    batches = _numbered(files, chunk_rows, wanted)
+    instances = int(config.get("instances") or 1)
+    if instances > 1:
+        from shipyard.jobs.kinds._transform_ray import predict_on_ray
+
+        print(f"predicting on {instances} Ray instances", flush=True)
+        tables = predict_on_ray(job_dir / c.INPUT_MODEL_DIR, batches, instances=instances,
+                                model_columns=model_columns, keep=keep,
+                                model=str(config.get("model")))
+    else:
+        tables = (predict_table(pipeline, batch, model_columns, keep, first,
+                                str(config.get("model"))) for first, batch in batches)
     try:
-        for f in files:
-            for batch in f.iter_batches(batch_size=chunk_rows, columns=wanted):
-                if batch.num_rows == 0:
-                    continue
-                frame = batch.select(model_columns).to_pandas()
-                try:
-                    pipeline.validate_input(frame)
-                    predicted = pipeline.predict(frame)
-                except InvalidRequest as exc:
-                    raise InvalidRequest(
-                        f"Rows {done + 1:,}-{done + batch.num_rows:,} do not fit model "
-                        f"{config.get('model')}: {exc.message}") from None
-                table = pa.Table.from_pandas(predicted, preserve_index=False)
-                for i, name in enumerate(keep):
-                    table = table.add_column(i, name, batch.column(name))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                else:
-                    table = table.cast(writer.schema)
-                writer.write_table(table)
-                done += batch.num_rows
-                runtime.log_metric("rows", done, step=done)
-                now = time.monotonic()
-                if now - last >= PROGRESS_SECONDS or done == total:
-                    print(f"rows {done:,} / {total:,}", flush=True)
-                    last = now
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            else:
+                table = table.cast(writer.schema)
+            writer.write_table(table)
+            done += table.num_rows
+            runtime.log_metric("rows", done, step=done)
+            now = time.monotonic()
+            if now - last >= PROGRESS_SECONDS or done == total:
+                print(f"rows {done:,} / {total:,}", flush=True)
+                last = now
     finally:
         if writer is not None:
             writer.close()
