@@ -230,7 +230,7 @@ class Job(Resource):
         max_runtime: float | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
         recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
-        group_column: str | None = None,
+        group_column: str | None = None, instances: int | None = None,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -253,6 +253,8 @@ class Job(Resource):
                 default recipe; ``{"steps": [...]}`` (or a ``shipyard.features.Recipe``)
                 replaces it. See docs/features.md for the order the steps run in.
             drop: columns to leave out of the features (on top of the recipe's).
+            instances: workers that train one model together, data parallel (xgboost and
+                lightgbm, on a server whose executor is Ray).
         """
         c = client or default_client()
         spec = training_spec(
@@ -260,7 +262,7 @@ class Job(Resource):
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name,
-            recipe=recipe, drop=drop, group_column=group_column)
+            recipe=recipe, drop=drop, group_column=group_column, instances=instances)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)
