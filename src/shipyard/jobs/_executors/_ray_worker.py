@@ -48,10 +48,9 @@ RAY_ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
 
 
 def work_root() -> Path:
-    """Where job folders live on this node (``$SHIPYARD_RAY_WORK_DIR`` of the worker, else
-    the system's temporary folder)."""
-    root = os.environ.get("SHIPYARD_RAY_WORK_DIR") or tempfile.gettempdir()
-    return Path(root) / "shipyard-ray"
+    """Where job folders live on this node: under the worker's temporary folder
+    (``TMPDIR`` moves it)."""
+    return Path(tempfile.gettempdir()) / "shipyard-ray"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
