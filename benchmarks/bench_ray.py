@@ -138,7 +138,8 @@ def main(scale: int = 10, n: int = 10) -> None:
                       "(100 rounds, depth 6, 1 CPU per instance):")
                 for instances in (1, 2):
                     done, wall = _train(client, "flights-big", instances)
-                    rmse = done["metrics"]["test.rmse"]
+                    m = done["metrics"]
+                    rmse = m["test"]["rmse"] if "test" in m else m["test.rmse"]
                     print(f"  {instances} instance(s): job {wall:.0f} s, test RMSE {rmse:.3f}")
     finally:
         stop_ray()

@@ -131,6 +131,8 @@ class RayHandle:
     def _refresh(self) -> dict[str, Any]:
         """The actor's status, its new log bytes appended to the mirror."""
         with self._lock:
+            if self._released:  # the actor was ended on purpose: nothing more to fetch
+                return self._status
             offset = self.mirror.stat().st_size - self.log_base if self.mirror.exists() else 0
             try:
                 status = self._call("status", max(offset, 0))

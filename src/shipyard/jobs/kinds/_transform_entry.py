@@ -72,6 +72,39 @@ def _numbered(files: list[Any], chunk_rows: int, columns: list[str]) -> Iterator
                 first += batch.num_rows
 
 
+def _predict_here(pipeline: Any, files: list[Any], tmp: Path, chunk_rows: int,
+                  wanted: list[str], model_columns: list[str], keep: list[str], model: str,
+                  total: int) -> int:
+    """The one-process transform: chunk after chunk into one Parquet file; the rows."""
+    import pyarrow.parquet as pq
+
+    from shipyard import runtime
+
+    writer: pq.ParquetWriter | None = None
+    done = 0
+    last = time.monotonic()
+    try:
+        for first, batch in _numbered(files, chunk_rows, wanted):
+            table = predict_table(pipeline, batch, model_columns, keep, first, model)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            else:
+                table = table.cast(writer.schema)
+            writer.write_table(table)
+            done += table.num_rows
+            runtime.log_metric("rows", done, step=done)
+            now = time.monotonic()
+            if now - last >= PROGRESS_SECONDS or done == total:
+                print(f"rows {done:,} / {total:,}", flush=True)
+                last = now
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise InvalidRequest("The input dataset has no rows to transform.")
+    return done
+
+
 def main(job_dir: Path) -> None:
     """Run the transform; raise :class:`InvalidRequest` when the input does not fit the model."""
     import pyarrow.parquet as pq
@@ -110,40 +143,30 @@ def main(job_dir: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "part-00000.parquet"
     tmp = path.with_name(path.name + ".tmp")
-    writer: pq.ParquetWriter | None = None
-    done = 0
     start = last = time.monotonic()
-    batches = _numbered(files, chunk_rows, wanted)
     instances = int(config.get("instances") or 1)
     if instances > 1:
         from shipyard.jobs.kinds._transform_ray import predict_on_ray
 
         print(f"predicting on {instances} Ray instances", flush=True)
-        tables = predict_on_ray(job_dir / c.INPUT_MODEL_DIR, batches, instances=instances,
-                                model_columns=model_columns, keep=keep,
-                                model=str(config.get("model")))
+
+        def progress(rows: int) -> None:
+            nonlocal last
+            runtime.log_metric("rows", rows, step=rows)
+            if time.monotonic() - last >= PROGRESS_SECONDS or rows == total:
+                print(f"rows {rows:,} / {total:,}", flush=True)
+                last = time.monotonic()
+
+        done = predict_on_ray(job_dir / c.INPUT_MODEL_DIR, parts, dest, instances=instances,
+                              columns=wanted, model_columns=model_columns, keep=keep,
+                              chunk_rows=chunk_rows, model=str(config.get("model")),
+                              progress=progress)
+        if done == 0:
+            raise InvalidRequest("The input dataset has no rows to transform.")
     else:
-        tables = (predict_table(pipeline, batch, model_columns, keep, first,
-                                str(config.get("model"))) for first, batch in batches)
-    try:
-        for table in tables:
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            else:
-                table = table.cast(writer.schema)
-            writer.write_table(table)
-            done += table.num_rows
-            runtime.log_metric("rows", done, step=done)
-            now = time.monotonic()
-            if now - last >= PROGRESS_SECONDS or done == total:
-                print(f"rows {done:,} / {total:,}", flush=True)
-                last = now
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise InvalidRequest("The input dataset has no rows to transform.")
-    os.replace(tmp, path)
+        done = _predict_here(pipeline, files, tmp, chunk_rows, wanted, model_columns, keep,
+                             str(config.get("model")), total)
+        os.replace(tmp, path)
     seconds = max(time.monotonic() - start, 1e-6)
     runtime.log_metric("rows_per_second", done / seconds)
     print(f"wrote {done:,} predictions to {outputs[0]} in {seconds:.1f} s "

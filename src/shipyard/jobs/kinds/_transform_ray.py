@@ -5,8 +5,10 @@ Runs inside the transform job's process when its spec asks for ``instances`` > 1
 process connects to the cluster as a driver, starts one :class:`Predictor` actor
 per instance, each asking for the job's CPUs and loading the bundle once (its
 files travel through Ray's object store, so an instance may be on any node), and
-streams the chunks to them round robin. Results come back in input order, so
-the output is the same, row for row, as the one-process transform's.
+hands them the input's Parquet row groups round robin (the raw file bytes, shared
+through the object store; each instance decodes, predicts and encodes). Results are
+written in input order, one part file per row group, so the output dataset is the
+same, row for row, as the one-process transform's.
 
 The actors belong to the job's process: they end when it ends (or is killed).
 """
@@ -17,7 +19,7 @@ import logging
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,10 @@ ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
 
 
 class Predictor:
-    """One instance: the bundle loaded once, then chunk after chunk."""
+    """One instance: the bundle loaded once, then row group after row group."""
 
-    def __init__(self, files: dict[str, bytes], model_columns: list[str], keep: list[str],
-                 model: str) -> None:
+    def __init__(self, files: dict[str, bytes], columns: list[str], model_columns: list[str],
+                 keep: list[str], chunk_rows: int, model: str) -> None:
         from shipyard.bundle import load_bundle
 
         self._dir = tempfile.TemporaryDirectory(prefix="shipyard-bundle-")
@@ -41,13 +43,36 @@ class Predictor:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
         self.pipeline = load_bundle(root)
-        self.model_columns, self.keep, self.model = model_columns, keep, model
+        self.columns, self.model_columns, self.keep = columns, model_columns, keep
+        self.chunk_rows, self.model = chunk_rows, model
 
-    def predict(self, first_row: int, batch: Any) -> Any:
+    def predict(self, part: Any, row_group: int, offset: int, length: int,
+                first_row: int) -> tuple[bytes, int]:
+        """Predictions of rows ``offset``..``offset + length`` of one row group of ``part``
+        (a Parquet file's bytes) as the bytes of a Parquet file, and its number of rows."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         from shipyard.jobs.kinds._transform_entry import predict_table
 
-        return predict_table(self.pipeline, batch, self.model_columns, self.keep, first_row,
-                             self.model)
+        source = pq.ParquetFile(pa.BufferReader(pa.py_buffer(part)))
+        rows_in = source.read_row_group(row_group, columns=self.columns).slice(offset, length)
+        sink = pa.BufferOutputStream()
+        writer: pq.ParquetWriter | None = None
+        rows = 0
+        for batch in rows_in.to_batches(max_chunksize=self.chunk_rows):
+            if not batch.num_rows:
+                continue
+            table = predict_table(self.pipeline, batch, self.model_columns, self.keep,
+                                  first_row + rows, self.model)
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema)
+            writer.write_table(table)
+            rows += batch.num_rows
+        if writer is None:
+            return b"", 0
+        writer.close()
+        return sink.getvalue().to_pybytes(), rows
 
 
 def _bundle_files(bundle_dir: Path) -> dict[str, bytes]:
@@ -55,14 +80,21 @@ def _bundle_files(bundle_dir: Path) -> dict[str, bytes]:
             for p in sorted(bundle_dir.rglob("*")) if p.is_file()}
 
 
-def predict_on_ray(bundle_dir: Path, batches: Iterable[tuple[int, Any]], *, instances: int,
-                   model_columns: list[str], keep: list[str], model: str) -> Iterator[Any]:
-    """Predictions of every batch, in order, from ``instances`` actors on the cluster.
+def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances: int,
+                   columns: list[str], model_columns: list[str], keep: list[str],
+                   chunk_rows: int, model: str,
+                   progress: Callable[[int], None]) -> int:
+    """Write the predictions of every row group of ``parts`` into ``dest`` as
+    ``part-NNNNN.parquet`` files, in input order, from ``instances`` actors; return the rows.
+
+    The job's process only moves bytes: each instance decodes its row group, predicts
+    chunk by chunk and encodes the result.
 
     Raises:
         InvalidRequest: no Ray cluster is given to the job, or a chunk does not fit the
             model (the instance's message, naming its rows).
     """
+
     address = os.environ.get(ADDRESS_VARIABLE)
     if not address:
         raise InvalidRequest(f"instances={instances} needs the Ray executor; this job runs "
@@ -74,17 +106,56 @@ def predict_on_ray(bundle_dir: Path, batches: Iterable[tuple[int, Any]], *, inst
     try:
         files = ray.put(_bundle_files(bundle_dir))
         actor = ray.remote(Predictor).options(num_cpus=cpus)
-        pool: list[Any] = [actor.remote(files, model_columns, keep, model)
+        pool: list[Any] = [actor.remote(files, columns, model_columns, keep, chunk_rows, model)
                            for _ in range(instances)]
+        units = _units(ray, parts, instances * IN_FLIGHT_PER_INSTANCE)
+        print(f"{len(units)} pieces over {instances} instances", flush=True)
         pending: deque[Any] = deque()
-        for i, (first, batch) in enumerate(batches):
-            pending.append(pool[i % instances].predict.remote(first, batch))
+        done = written = 0
+
+        def drain() -> None:
+            nonlocal done, written
+            data, rows = _get(ray, pending.popleft())
+            if rows:
+                (dest / f"part-{written:05d}.parquet").write_bytes(data)
+                written += 1
+                done += rows
+                progress(done)
+
+        for i, unit in enumerate(units):
+            pending.append(pool[i % instances].predict.remote(*unit))
             if len(pending) >= instances * IN_FLIGHT_PER_INSTANCE:
-                yield _get(ray, pending.popleft())
+                drain()
         while pending:
-            yield _get(ray, pending.popleft())
+            drain()
+        return done
     finally:
         ray.shutdown()
+
+
+def _units(ray: Any, parts: list[Path], at_least: int) -> list[tuple[Any, int, int, int, int]]:
+    """(part bytes, row group, offset, length, rows before) for each piece of work: a row
+    group, or a slice of one when there are fewer row groups than ``at_least`` (an
+    instance then decodes the whole row group for its slice: only for small inputs)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    metas = [pq.ParquetFile(path).metadata for path in parts]
+    groups = sum(m.num_row_groups for m in metas)
+    slices = max(1, -(-at_least // max(groups, 1)))
+    units: list[tuple[Any, int, int, int, int]] = []
+    first = 0
+    for path, meta in zip(parts, metas, strict=True):
+        # The raw bytes (nothing decoded here), shared by the instances through Ray.
+        ref = ray.put(np.frombuffer(path.read_bytes(), dtype=np.uint8))
+        for rg in range(meta.num_row_groups):
+            n = meta.row_group(rg).num_rows
+            step = max(1, -(-n // slices))
+            for offset in range(0, n, step):
+                length = min(step, n - offset)
+                units.append((ref, rg, offset, length, first + offset))
+            first += n
+    return units
 
 
 def _get(ray: Any, ref: Any) -> Any:
