@@ -309,9 +309,10 @@ class RayExecutor:
 
     def _runner_options(self, package: JobPackage) -> dict[str, Any]:
         env = {k: os.environ[k] for k in PASSED_VARIABLES if os.environ.get(k)}
-        # A job over several instances only coordinates them; each instance asks for the
-        # CPUs and memory of ``resources`` (kinds/_transform_ray.py, training/_distributed.py).
-        spread = int(package.spec.get("instances") or 1) > 1
+        # A training job over several instances only coordinates them; each instance asks
+        # for the CPUs and memory of ``resources`` (training/_distributed.py). (A transform's
+        # own process is one of its instances: kinds/_transform_ray.py.)
+        spread = package.kind == "training" and int(package.spec.get("instances") or 1) > 1
         options: dict[str, Any] = {
             "name": actor_name(package.job_id, package.attempt), "namespace": NAMESPACE,
             "lifetime": "detached", "max_restarts": 0, "max_concurrency": 8,

@@ -1,14 +1,14 @@
-"""A batch transform's chunks in parallel on Ray: ``instances`` predictor actors.
+"""A batch transform's chunks in parallel on Ray: ``instances`` predictors.
 
 Runs inside the transform job's process when its spec asks for ``instances`` > 1
-(only on the Ray executor, which gives the job ``SHIPYARD_RAY_ADDRESS``). The job
-process connects to the cluster as a driver, starts one :class:`Predictor` actor
-per instance, each asking for the job's CPUs and loading the bundle once (its
-files travel through Ray's object store, so an instance may be on any node), and
-hands them the input's Parquet row groups round robin (the raw file bytes, shared
-through the object store; each instance decodes, predicts and encodes). Results are
-written in input order, one part file per row group, so the output dataset is the
-same, row for row, as the one-process transform's.
+(only on the Ray executor, which gives the job ``SHIPYARD_RAY_ADDRESS``). The job's
+process connects to the cluster as a driver and is the first instance; it starts one
+:class:`Predictor` actor for each other one, each asking for the job's CPUs and
+loading the bundle once (its files travel through Ray's object store, so an actor may
+be on any node). The input's Parquet row groups are the pieces of work: their raw
+bytes go through the object store, and each instance decodes, predicts and encodes.
+Results are written in input order, one part file per piece, so the output dataset
+is the same, row for row, as the one-process transform's.
 
 The actors belong to the job's process: they end when it ends (or is killed).
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -85,16 +84,18 @@ def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances
                    chunk_rows: int, model: str,
                    progress: Callable[[int], None]) -> int:
     """Write the predictions of every row group of ``parts`` into ``dest`` as
-    ``part-NNNNN.parquet`` files, in input order, from ``instances`` actors; return the rows.
+    ``part-NNNNN.parquet`` files, in input order, over ``instances`` instances; return the
+    rows.
 
-    The job's process only moves bytes: each instance decodes its row group, predicts
-    chunk by chunk and encodes the result.
+    The job's process is one of the instances: it predicts a piece itself whenever no
+    actor's result is ready (so it works while the actors start), and writes the pieces
+    in input order. Each instance decodes its piece, predicts chunk by chunk and encodes
+    the result; only bytes travel.
 
     Raises:
         InvalidRequest: no Ray cluster is given to the job, or a chunk does not fit the
             model (the instance's message, naming its rows).
     """
-
     address = os.environ.get(ADDRESS_VARIABLE)
     if not address:
         raise InvalidRequest(f"instances={instances} needs the Ray executor; this job runs "
@@ -104,58 +105,66 @@ def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances
     cpus = int(os.environ.get("SHIPYARD_NUM_CPUS") or 1)
     ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     try:
-        files = ray.put(_bundle_files(bundle_dir))
+        bundle = _bundle_files(bundle_dir)
         actor = ray.remote(Predictor).options(num_cpus=cpus)
+        files = ray.put(bundle)
         pool: list[Any] = [actor.remote(files, columns, model_columns, keep, chunk_rows, model)
-                           for _ in range(instances)]
-        units = _units(ray, parts, instances * IN_FLIGHT_PER_INSTANCE)
-        print(f"{len(units)} pieces over {instances} instances", flush=True)
-        pending: deque[Any] = deque()
-        done = written = 0
-
-        def drain() -> None:
-            nonlocal done, written
-            data, rows = _get(ray, pending.popleft())
-            if rows:
+                           for _ in range(instances - 1)]
+        here = Predictor(bundle, columns, model_columns, keep, chunk_rows, model)
+        arrays, refs, units = _units(ray, parts, instances * IN_FLIGHT_PER_INSTANCE)
+        print(f"{len(units)} pieces over {instances} instances (this job's process and "
+              f"{len(pool)} Ray actors)", flush=True)
+        results: dict[int, tuple[bytes, int]] = {}
+        running: dict[Any, int] = {}
+        done = written = turn = given = 0
+        while written < len(units):
+            while given < len(units) and len(running) < len(pool) * IN_FLIGHT_PER_INSTANCE:
+                part, *rest = units[given]
+                ref = pool[turn % len(pool)].predict.remote(refs[part], *rest)
+                running[ref], turn, given = given, turn + 1, given + 1
+            ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0) \
+                if running else ([], [])
+            for ref in ready:
+                results[running.pop(ref)] = _get(ray, ref)
+            if not ready and given < len(units):  # nothing back yet: predict a piece here
+                part, *rest = units[given]
+                results[given], given = here.predict(arrays[part], *rest), given + 1
+            elif not ready:
+                ray.wait(list(running), num_returns=1)
+            while written in results:
+                data, rows = results.pop(written)
                 (dest / f"part-{written:05d}.parquet").write_bytes(data)
-                written += 1
-                done += rows
+                written, done = written + 1, done + rows
                 progress(done)
-
-        for i, unit in enumerate(units):
-            pending.append(pool[i % instances].predict.remote(*unit))
-            if len(pending) >= instances * IN_FLIGHT_PER_INSTANCE:
-                drain()
-        while pending:
-            drain()
         return done
     finally:
         ray.shutdown()
 
 
-def _units(ray: Any, parts: list[Path], at_least: int) -> list[tuple[Any, int, int, int, int]]:
-    """(part bytes, row group, offset, length, rows before) for each piece of work: a row
-    group, or a slice of one when there are fewer row groups than ``at_least`` (an
-    instance then decodes the whole row group for its slice: only for small inputs)."""
+def _units(ray: Any, parts: list[Path], at_least: int
+           ) -> tuple[list[Any], list[Any], list[tuple[int, int, int, int, int]]]:
+    """Each part's raw bytes (nothing decoded here), the same in Ray's object store, and the
+    pieces of work: (part, row group, offset, length, rows before). A piece is a row group,
+    or a slice of one when there are fewer row groups than ``at_least`` (the whole row
+    group is then decoded for each slice: only small inputs have so few)."""
     import numpy as np
     import pyarrow.parquet as pq
 
     metas = [pq.ParquetFile(path).metadata for path in parts]
     groups = sum(m.num_row_groups for m in metas)
     slices = max(1, -(-at_least // max(groups, 1)))
-    units: list[tuple[Any, int, int, int, int]] = []
+    arrays = [np.frombuffer(path.read_bytes(), dtype=np.uint8) for path in parts]
+    refs = [ray.put(a) for a in arrays]
+    units: list[tuple[int, int, int, int, int]] = []
     first = 0
-    for path, meta in zip(parts, metas, strict=True):
-        # The raw bytes (nothing decoded here), shared by the instances through Ray.
-        ref = ray.put(np.frombuffer(path.read_bytes(), dtype=np.uint8))
+    for i, meta in enumerate(metas):
         for rg in range(meta.num_row_groups):
             n = meta.row_group(rg).num_rows
             step = max(1, -(-n // slices))
             for offset in range(0, n, step):
-                length = min(step, n - offset)
-                units.append((ref, rg, offset, length, first + offset))
+                units.append((i, rg, offset, min(step, n - offset), first + offset))
             first += n
-    return units
+    return arrays, refs, units
 
 
 def _get(ray: Any, ref: Any) -> Any:
