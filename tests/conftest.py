@@ -120,3 +120,23 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 def s3_url(s3_server: S3Server) -> str:
     """A fresh ``s3://bucket/prefix`` of the session's S3 server (endpoint: ``s3_server.env()``)."""
     return f"s3://shipyard-test/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def ray_address() -> Iterator[str]:
+    """The address of the test session's one local Ray instance (servers connect to it with
+    ``SHIPYARD_RAY_ADDRESS``); skipped, with the reason, where Ray is not installed.
+
+    Four logical CPUs on this 2-core machine: Ray only counts them, and the executor
+    suite runs three one-CPU jobs at once (recovery after a control-plane restart).
+    """
+    from shipyard.testing import ray_available, start_ray
+
+    reason = ray_available()
+    if reason:
+        pytest.skip(reason)
+    address, stop = start_ray(num_cpus=4)
+    try:
+        yield address
+    finally:
+        stop()

@@ -38,11 +38,17 @@ def test_an_unknown_executor_is_refused_with_the_choices(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("value", "needle"), [
     ("nomad", "SHIPYARD_EXECUTOR must be one of local, ray; got 'nomad'"),
-    ("ray", "the Ray executor is not available yet"),
+    ("ray", "SHIPYARD_EXECUTOR=ray needs Ray: pip install 'shipyard[ray]'"),
 ])
 def test_the_server_refuses_to_start_with_an_executor_it_cannot_use(
         tmp_path: Path, value: str, needle: str) -> None:
+    # Ray made impossible to import (a package named ray that refuses), as where the
+    # extra is not installed.
+    shadow = tmp_path / "shadow" / "ray"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no ray here')\n")
     with pytest.raises(RuntimeError) as err:
-        LocalServer.start(tmp_path / "home", SHIPYARD_EXECUTOR=value)
+        LocalServer.start(tmp_path / "home", SHIPYARD_EXECUTOR=value,
+                          PYTHONPATH=str(shadow.parent))
     assert needle in str(err.value)
     assert "Traceback" not in str(err.value)  # one sentence, not a stack

@@ -25,6 +25,7 @@ _TRAINING = {
     "time_column": "--time-column", "split_method": "--split-method",
     "problem_type": "--problem-type", "max_runtime_seconds": "--max-runtime",
     "keep_columns": "--keep-column", "chunk_rows": "--chunk-rows",
+    "instances": "--instances",
     "metric_definitions": "--metric-definition", "hyperparameters": "--hp",
 }
 

@@ -151,6 +151,10 @@ def run(
     chunk_rows: Annotated[int | None, typer.Option(
         "--chunk-rows", metavar="N",
         help="Transform: rows predicted at a time [default: 10000].")] = None,
+    instances: Annotated[int | None, typer.Option(
+        "--instances", metavar="N", min=1,
+        help="Training (xgboost, lightgbm) and transform: N workers share the work, data "
+             "parallel; needs a server whose executor is Ray [default: 1].")] = None,
     wait: Annotated[bool, wait_option(
         "the job ends, following its log (exit 1 if it fails)")] = WAIT_DEFAULT,
     idempotency_key: Annotated[str | None, typer.Option(
@@ -168,6 +172,9 @@ def run(
     transform_only = [flag for flag, value in (("--model", model),
                                                ("--keep-column", keep_column),
                                                ("--chunk-rows", chunk_rows)) if value]
+    if instances is not None and kind not in ("training", "transform"):
+        fail(f"--instances only applies to --kind training and --kind transform; this job is "
+             f"{kind!r}.")
     if kind != "transform" and transform_only:
         fail(f"{', '.join(transform_only)} only apply to --kind transform; this job is "
              f"{kind!r}.")
@@ -179,6 +186,8 @@ def run(
             training_flags=[flag for flag, value in zip(_TRAINING_ONLY, (
                 algorithm, target, split, split_method, time_column, seed, problem_type,
                 group_column, recipe, drop or None), strict=True) if value is not None])
+        if instances is not None:
+            spec["instances"] = instances
     elif kind == "training":
         if script is not None or output or requirements is not None:
             fail("A training job runs a built-in algorithm: drop --script, --output and "
@@ -191,7 +200,7 @@ def run(
             max_runtime=max_runtime, name=name,
             recipe=read_recipe(recipe) if recipe is not None else None,
             drop=[col.strip() for flag in drop for col in flag.split(",") if col.strip()]
-            if drop else None)
+            if drop else None, instances=instances)
         if retries:
             spec["retries"] = retries
     else:

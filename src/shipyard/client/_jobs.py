@@ -148,7 +148,7 @@ def transform_spec(model: Any, data: Any, output: str, *,
                    keep_columns: Sequence[str] | None = None, chunk_rows: int | None = None,
                    cpus: int | None = None, memory: str | int | None = None,
                    max_runtime: float | None = None, name: str | None = None,
-                   retries: int = 0) -> dict[str, Any]:
+                   retries: int = 0, instances: int | None = None) -> dict[str, Any]:
     """The job spec of a batch transform (kind ``transform``)."""
     spec: dict[str, Any] = {"kind": "transform", "model": model_ref(model),
                             "inputs": {"data": dataset_ref(data)}, "outputs": [output]}
@@ -156,6 +156,8 @@ def transform_spec(model: Any, data: Any, output: str, *,
         spec["keep_columns"] = list(keep_columns)
     if chunk_rows is not None:
         spec["chunk_rows"] = chunk_rows
+    if instances is not None:
+        spec["instances"] = instances
     add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
     if name:
         spec["name"] = name
@@ -230,7 +232,7 @@ class Job(Resource):
         max_runtime: float | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
         recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
-        group_column: str | None = None,
+        group_column: str | None = None, instances: int | None = None,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -253,6 +255,8 @@ class Job(Resource):
                 default recipe; ``{"steps": [...]}`` (or a ``shipyard.features.Recipe``)
                 replaces it. See docs/features.md for the order the steps run in.
             drop: columns to leave out of the features (on top of the recipe's).
+            instances: workers that train one model together, data parallel (xgboost and
+                lightgbm, on a server whose executor is Ray).
         """
         c = client or default_client()
         spec = training_spec(
@@ -260,7 +264,7 @@ class Job(Resource):
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name,
-            recipe=recipe, drop=drop, group_column=group_column)
+            recipe=recipe, drop=drop, group_column=group_column, instances=instances)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)
@@ -271,6 +275,7 @@ class Job(Resource):
         keep_columns: Sequence[str] | None = None, chunk_rows: int = 10_000,
         cpus: int | None = None, memory: str | int | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
+        instances: int | None = None,
     ) -> Job:
         """Run a registered model version over a dataset as a batch transform job.
 
@@ -283,10 +288,13 @@ class Job(Resource):
             data: dataset name, ``"name:version"`` or a :class:`Dataset`.
             output: the predictions dataset (a new version of it).
             keep_columns: input columns copied to the output, e.g. an id.
+            instances: Ray instances predicting chunks in parallel (a server whose
+                executor is Ray); the output is the same, row for row.
         """
         c = client or default_client()
         spec = transform_spec(model, data, output, keep_columns=keep_columns,
-                              chunk_rows=chunk_rows, cpus=cpus, memory=memory, name=name)
+                              chunk_rows=chunk_rows, cpus=cpus, memory=memory, name=name,
+                              instances=instances)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

@@ -51,6 +51,7 @@ def training_spec(
     notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
     max_runtime: float | None = None, name: str | None = None,
     recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
+    instances: int | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of a training job (``POST /jobs`` with ``kind: training``).
 
@@ -66,6 +67,8 @@ def training_spec(
             to the default recipe, ``{"steps": [...]}`` replaces it (a
             ``shipyard.features.Recipe`` works too); see docs/features.md.
         drop: columns to leave out of the features, on top of what the recipe drops.
+        instances: workers that train one model together, data parallel (xgboost and
+            lightgbm on a server whose executor is Ray); not sent when None.
     """
     if not algorithm:
         raise InvalidRequest("A training job needs an algorithm; `shipyard algorithms list` "
@@ -99,6 +102,8 @@ def training_spec(
         spec["notes"] = notes
     if name:
         spec["name"] = name
+    if instances is not None:
+        spec["instances"] = instances
     return add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
 
 

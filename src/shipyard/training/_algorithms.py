@@ -79,6 +79,8 @@ class FitData:
     log_metric: Callable[..., None] = _no_metric
     #: Seconds between progress lines, at most (tests set 0: a line per update).
     progress_interval: float = PROGRESS_SECONDS
+    #: Workers that train together, data parallel (XGBoost and LightGBM on Ray only).
+    instances: int = 1
 
     def progress(self, total: int, unit: str) -> Progress:
         """A reporter of ``total`` trees or rounds for this fit (see ``_progress``)."""

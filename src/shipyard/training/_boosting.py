@@ -19,6 +19,7 @@ from shipyard.training._algorithms import (
     early_stopping,
     register,
 )
+from shipyard.training._distributed import fit_distributed
 from shipyard.training._hyperparameters import Hyperparameter as H
 from shipyard.training._progress import Progress
 
@@ -100,6 +101,13 @@ class XGBoost(Algorithm):
         }
         if data.problem_type == "multiclass":
             params["num_class"] = data.n_classes
+        if data.instances > 1:
+            model, evals_log, best_round = fit_distributed(
+                "xgboost", params, data, hp["n_estimators"], rounds, _has_valid(data))
+            if best_round is not None:
+                model = model[: best_round + 1]
+            return FitResult(model=model, curves=curves_from_evals(evals_log),
+                             best_iteration=best_round)
         adapter = get_framework("xgboost")
         dtrain = adapter.matrix(data.X_train, data.y_train)  # type: ignore[attr-defined]
         evals = [(dtrain, "train")]
@@ -160,6 +168,11 @@ class LightGBM(Algorithm):
         }
         if data.problem_type == "multiclass":
             params["num_class"] = data.n_classes
+        if data.instances > 1:
+            model, evals_log, best_round = fit_distributed(
+                "lightgbm", params, data, hp["n_estimators"], rounds, _has_valid(data))
+            return FitResult(model=model, curves=curves_from_evals(evals_log),
+                             best_iteration=best_round)
         frame = get_framework("lightgbm").frame  # type: ignore[attr-defined]
         train = lgb.Dataset(frame(data.X_train), label=data.y_train, free_raw_data=False)
         sets, names = [train], ["train"]

@@ -84,6 +84,8 @@ class TrainingContext:
     bundle_size_warning: int = BUNDLE_SIZE_WARNING
     #: Seconds between progress lines of a fit, at most.
     progress_interval: float = PROGRESS_SECONDS
+    #: Workers that train together (``--instances``; XGBoost and LightGBM on Ray).
+    instances: int = 1
 
 
 @dataclass(frozen=True)
@@ -264,7 +266,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
-        progress_interval=ctx.progress_interval))
+        progress_interval=ctx.progress_interval, instances=ctx.instances))
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
@@ -393,7 +395,7 @@ def main(job_dir: Path) -> None:
         split=config.get("split"), recipe=config.get("recipe"),
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
-        log=log, log_metric=runtime.log_metric,
+        log=log, log_metric=runtime.log_metric, instances=int(config.get("instances") or 1),
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 

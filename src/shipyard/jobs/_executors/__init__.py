@@ -28,9 +28,10 @@ class ExecutorUnavailable(ShipyardError):
 
 
 def _ray(settings: Settings, artifacts: ArtifactStore) -> Executor:
-    raise ExecutorUnavailable(
-        "SHIPYARD_EXECUTOR=ray: the Ray executor is not available yet in this version of "
-        "Shipyard; unset SHIPYARD_EXECUTOR (or set it to 'local') to run jobs on this machine.")
+    """The Ray executor, imported only when chosen (Ray is the optional ``ray`` extra)."""
+    from shipyard.jobs._executors._ray import RayExecutor
+
+    return RayExecutor(settings, artifacts)
 
 
 _FACTORIES: dict[str, Factory] = {"local": LocalExecutor, "ray": _ray}

@@ -15,6 +15,8 @@ from shipyard.jobs._package import StagedFile
 from shipyard.jobs._spec import parse_model_ref
 from shipyard.runtime import _contract as c
 
+#: The most instances one job may spread over (``instances``).
+MAX_INSTANCES = 64
 #: The entry of every kind that runs the user's own script.
 SCRIPT_ENTRY = "shipyard.runtime._script:main"
 
@@ -69,3 +71,14 @@ def model_files(stored: Mapping[str, Any]) -> list[StagedFile]:
     what = f"Model {model_ref(stored)}"
     return [StagedFile(f"{c.INPUT_MODEL_DIR}/{f['path']}", f["sha256"], int(f["size"]), what)
             for f in model["files"]]
+
+
+def check_instances(ctx: SubmitContext[Any], what: str) -> None:
+    """``instances`` > 1 needs the Ray executor: refused at submit (400) elsewhere."""
+    instances = int(ctx.stored.get("instances") or 1)
+    executor = ctx.settings.executor if ctx.settings is not None else "local"
+    if instances > 1 and executor != "ray":
+        raise InvalidRequest(
+            f"instances={instances}: {what} spreads over several instances only on the Ray "
+            f"executor (SHIPYARD_EXECUTOR=ray), and this server runs jobs on {executor!r}; "
+            "use instances=1.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,74 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def predict_table(pipeline: Any, batch: Any, model_columns: list[str], keep: list[str],
+                  first_row: int, model: str) -> Any:
+    """One chunk's predictions as an Arrow table: the ``keep`` columns, then the model's.
+
+    Raises:
+        InvalidRequest: the chunk does not fit the model (naming its rows).
+    """
+    import pyarrow as pa
+
+    frame = batch.select(model_columns).to_pandas()
+    try:
+        pipeline.validate_input(frame)
+        predicted = pipeline.predict(frame)
+    except InvalidRequest as exc:
+        raise InvalidRequest(
+            f"Rows {first_row + 1:,}-{first_row + batch.num_rows:,} do not fit model "
+            f"{model}: {exc.message}") from None
+    table = pa.Table.from_pandas(predicted, preserve_index=False)
+    for i, name in enumerate(keep):
+        table = table.add_column(i, name, batch.column(name))
+    return table
+
+
+def _numbered(files: list[Any], chunk_rows: int, columns: list[str]) -> Iterator[tuple[int, Any]]:
+    """(number of rows before it, batch) for every non-empty batch of ``files``, in order."""
+    first = 0
+    for f in files:
+        for batch in f.iter_batches(batch_size=chunk_rows, columns=columns):
+            if batch.num_rows:
+                yield first, batch
+                first += batch.num_rows
+
+
+def _predict_here(pipeline: Any, files: list[Any], tmp: Path, chunk_rows: int,
+                  wanted: list[str], model_columns: list[str], keep: list[str], model: str,
+                  total: int) -> int:
+    """The one-process transform: chunk after chunk into one Parquet file; the rows."""
+    import pyarrow.parquet as pq
+
+    from shipyard import runtime
+
+    writer: pq.ParquetWriter | None = None
+    done = 0
+    last = time.monotonic()
+    try:
+        for first, batch in _numbered(files, chunk_rows, wanted):
+            table = predict_table(pipeline, batch, model_columns, keep, first, model)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema)
+            else:
+                table = table.cast(writer.schema)
+            writer.write_table(table)
+            done += table.num_rows
+            runtime.log_metric("rows", done, step=done)
+            now = time.monotonic()
+            if now - last >= PROGRESS_SECONDS or done == total:
+                print(f"rows {done:,} / {total:,}", flush=True)
+                last = now
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise InvalidRequest("The input dataset has no rows to transform.")
+    return done
+
+
 def main(job_dir: Path) -> None:
     """Run the transform; raise :class:`InvalidRequest` when the input does not fit the model."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from shipyard import runtime
@@ -77,42 +143,30 @@ def main(job_dir: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / "part-00000.parquet"
     tmp = path.with_name(path.name + ".tmp")
-    writer: pq.ParquetWriter | None = None
-    done = 0
     start = last = time.monotonic()
-    try:
-        for f in files:
-            for batch in f.iter_batches(batch_size=chunk_rows, columns=wanted):
-                if batch.num_rows == 0:
-                    continue
-                frame = batch.select(model_columns).to_pandas()
-                try:
-                    pipeline.validate_input(frame)
-                    predicted = pipeline.predict(frame)
-                except InvalidRequest as exc:
-                    raise InvalidRequest(
-                        f"Rows {done + 1:,}-{done + batch.num_rows:,} do not fit model "
-                        f"{config.get('model')}: {exc.message}") from None
-                table = pa.Table.from_pandas(predicted, preserve_index=False)
-                for i, name in enumerate(keep):
-                    table = table.add_column(i, name, batch.column(name))
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                else:
-                    table = table.cast(writer.schema)
-                writer.write_table(table)
-                done += batch.num_rows
-                runtime.log_metric("rows", done, step=done)
-                now = time.monotonic()
-                if now - last >= PROGRESS_SECONDS or done == total:
-                    print(f"rows {done:,} / {total:,}", flush=True)
-                    last = now
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        raise InvalidRequest("The input dataset has no rows to transform.")
-    os.replace(tmp, path)
+    instances = int(config.get("instances") or 1)
+    if instances > 1:
+        from shipyard.jobs.kinds._transform_ray import predict_on_ray
+
+        print(f"predicting on {instances} Ray instances", flush=True)
+
+        def progress(rows: int) -> None:
+            nonlocal last
+            runtime.log_metric("rows", rows, step=rows)
+            if time.monotonic() - last >= PROGRESS_SECONDS or rows == total:
+                print(f"rows {rows:,} / {total:,}", flush=True)
+                last = time.monotonic()
+
+        done = predict_on_ray(job_dir / c.INPUT_MODEL_DIR, parts, dest, instances=instances,
+                              columns=wanted, model_columns=model_columns, keep=keep,
+                              chunk_rows=chunk_rows, model=str(config.get("model")),
+                              progress=progress)
+        if done == 0:
+            raise InvalidRequest("The input dataset has no rows to transform.")
+    else:
+        done = _predict_here(pipeline, files, tmp, chunk_rows, wanted, model_columns, keep,
+                             str(config.get("model")), total)
+        os.replace(tmp, path)
     seconds = max(time.monotonic() - start, 1e-6)
     runtime.log_metric("rows_per_second", done / seconds)
     print(f"wrote {done:,} predictions to {outputs[0]} in {seconds:.1f} s "

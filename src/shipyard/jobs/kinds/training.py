@@ -15,12 +15,13 @@ from pydantic import Field, model_validator
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._spec import JobSpecBase
+from shipyard.jobs.kinds._common import MAX_INSTANCES, check_instances
 
 #: The input channels a built-in training job reads.
 TRAINING_CHANNELS = ("train", "validation", "test")
 #: The spec fields written to ``training.json``.
 TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
-                   "semantic_types", "bundle_size_warning")
+                   "semantic_types", "bundle_size_warning", "instances")
 #: Training submits are checked on the whole dataset up to this many rows, else a sample.
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
@@ -35,6 +36,9 @@ class TrainingSpec(JobSpecBase):
     problem_type: str | None = None
     split: dict[str, Any] | None = None
     recipe: dict[str, Any] | None = None
+    #: Workers that train one model together, data parallel (XGBoost and LightGBM on the
+    #: Ray executor; see shipyard.training._distributed).
+    instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingSpec:
@@ -67,9 +71,15 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         get_algorithm,
         validate_hyperparameters,
     )
+    from shipyard.training._distributed import DISTRIBUTED_ALGORITHMS
 
     spec = ctx.spec
     algorithm = spec.algorithm or ""
+    if spec.instances > 1 and algorithm not in DISTRIBUTED_ALGORITHMS:
+        raise InvalidRequest(
+            f"instances={spec.instances}: only {' and '.join(DISTRIBUTED_ALGORITHMS)} train "
+            f"over several instances, not {algorithm!r}; use instances=1.")
+    check_instances(ctx, "training")
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
     recipe = UserRecipe.from_dict(spec.recipe) if spec.recipe is not None else None
     if spec.split is not None:

@@ -15,7 +15,13 @@ from pydantic import Field, model_validator
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._spec import JobSpecBase, check_model_ref
-from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
+from shipyard.jobs.kinds._common import (
+    MAX_INSTANCES,
+    check_instances,
+    model_files,
+    model_ref,
+    pin_model,
+)
 from shipyard.jobs.kinds._transform_entry import CHANNEL, CONFIG_NAME, DEFAULT_CHUNK_ROWS
 
 MAX_CHUNK_ROWS = 1_000_000
@@ -28,6 +34,8 @@ class TransformSpec(JobSpecBase):
     model: str | None = Field(default=None, max_length=300)
     keep_columns: list[str] = Field(default_factory=list, max_length=1000)
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, ge=1, le=MAX_CHUNK_ROWS)
+    #: Predictor instances working on chunks in parallel (more than one: Ray executor only).
+    instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
 
     @model_validator(mode="after")
     def _consistent(self) -> TransformSpec:
@@ -45,6 +53,7 @@ class TransformSpec(JobSpecBase):
 
 def check(ctx: SubmitContext[TransformSpec]) -> None:
     """Refuse a transform that cannot work (4xx, nothing started); pin its model."""
+    check_instances(ctx, "a batch transform")
     pin_model(ctx)
     data = ctx.stored["inputs"][CHANNEL]
     rec = ctx.datasets.version(data["dataset"], data["version"])
@@ -63,7 +72,8 @@ def check(ctx: SubmitContext[TransformSpec]) -> None:
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
     return {CONFIG_NAME: {"model": model_ref(stored),
                           "keep_columns": list(stored.get("keep_columns") or []),
-                          "chunk_rows": stored.get("chunk_rows") or DEFAULT_CHUNK_ROWS}}
+                          "chunk_rows": stored.get("chunk_rows") or DEFAULT_CHUNK_ROWS,
+                          "instances": stored.get("instances") or 1}}
 
 
 register(JobKind(

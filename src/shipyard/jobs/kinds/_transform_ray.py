@@ -1,0 +1,177 @@
+"""A batch transform's chunks in parallel on Ray: ``instances`` predictors.
+
+Runs inside the transform job's process when its spec asks for ``instances`` > 1
+(only on the Ray executor, which gives the job ``SHIPYARD_RAY_ADDRESS``). The job's
+process connects to the cluster as a driver and is the first instance; it starts one
+:class:`Predictor` actor for each other one, each asking for the job's CPUs and
+loading the bundle once (its files travel through Ray's object store, so an actor may
+be on any node). The input's Parquet row groups are the pieces of work: their raw
+bytes go through the object store, and each instance decodes, predicts and encodes.
+Results are written in input order, one part file per piece, so the output dataset
+is the same, row for row, as the one-process transform's.
+
+The actors belong to the job's process: they end when it ends (or is killed).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+
+#: Chunks in flight per instance (one predicting, one waiting), so no actor idles.
+IN_FLIGHT_PER_INSTANCE = 2
+ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
+
+
+class Predictor:
+    """One instance: the bundle loaded once, then row group after row group."""
+
+    def __init__(self, files: dict[str, bytes], columns: list[str], model_columns: list[str],
+                 keep: list[str], chunk_rows: int, model: str) -> None:
+        from shipyard.bundle import load_bundle
+
+        self._dir = tempfile.TemporaryDirectory(prefix="shipyard-bundle-")
+        root = Path(self._dir.name)
+        for rel, data in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        self.pipeline = load_bundle(root)
+        self.columns, self.model_columns, self.keep = columns, model_columns, keep
+        self.chunk_rows, self.model = chunk_rows, model
+
+    def predict(self, part: Any, row_group: int, offset: int, length: int,
+                first_row: int) -> tuple[bytes, int]:
+        """Predictions of rows ``offset``..``offset + length`` of one row group of ``part``
+        (a Parquet file's bytes) as the bytes of a Parquet file, and its number of rows."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from shipyard.jobs.kinds._transform_entry import predict_table
+
+        source = pq.ParquetFile(pa.BufferReader(pa.py_buffer(part)))
+        rows_in = source.read_row_group(row_group, columns=self.columns).slice(offset, length)
+        sink = pa.BufferOutputStream()
+        writer: pq.ParquetWriter | None = None
+        rows = 0
+        for batch in rows_in.to_batches(max_chunksize=self.chunk_rows):
+            if not batch.num_rows:
+                continue
+            table = predict_table(self.pipeline, batch, self.model_columns, self.keep,
+                                  first_row + rows, self.model)
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema)
+            writer.write_table(table)
+            rows += batch.num_rows
+        if writer is None:
+            return b"", 0
+        writer.close()
+        return sink.getvalue().to_pybytes(), rows
+
+
+def _bundle_files(bundle_dir: Path) -> dict[str, bytes]:
+    return {p.relative_to(bundle_dir).as_posix(): p.read_bytes()
+            for p in sorted(bundle_dir.rglob("*")) if p.is_file()}
+
+
+def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances: int,
+                   columns: list[str], model_columns: list[str], keep: list[str],
+                   chunk_rows: int, model: str,
+                   progress: Callable[[int], None]) -> int:
+    """Write the predictions of every row group of ``parts`` into ``dest`` as
+    ``part-NNNNN.parquet`` files, in input order, over ``instances`` instances; return the
+    rows.
+
+    The job's process is one of the instances: it predicts a piece itself whenever no
+    actor's result is ready (so it works while the actors start), and writes the pieces
+    in input order. Each instance decodes its piece, predicts chunk by chunk and encodes
+    the result; only bytes travel.
+
+    Raises:
+        InvalidRequest: no Ray cluster is given to the job, or a chunk does not fit the
+            model (the instance's message, naming its rows).
+    """
+    address = os.environ.get(ADDRESS_VARIABLE)
+    if not address:
+        raise InvalidRequest(f"instances={instances} needs the Ray executor; this job runs "
+                             "without a Ray cluster. Use instances=1.")
+    import ray
+
+    cpus = int(os.environ.get("SHIPYARD_NUM_CPUS") or 1)
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        bundle = _bundle_files(bundle_dir)
+        actor = ray.remote(Predictor).options(num_cpus=cpus)
+        files = ray.put(bundle)
+        pool: list[Any] = [actor.remote(files, columns, model_columns, keep, chunk_rows, model)
+                           for _ in range(instances - 1)]
+        here = Predictor(bundle, columns, model_columns, keep, chunk_rows, model)
+        arrays, refs, units = _units(ray, parts, instances * IN_FLIGHT_PER_INSTANCE)
+        print(f"{len(units)} pieces over {instances} instances (this job's process and "
+              f"{len(pool)} Ray actors)", flush=True)
+        results: dict[int, tuple[bytes, int]] = {}
+        running: dict[Any, int] = {}
+        done = written = turn = given = 0
+        while written < len(units):
+            while given < len(units) and len(running) < len(pool) * IN_FLIGHT_PER_INSTANCE:
+                part, *rest = units[given]
+                ref = pool[turn % len(pool)].predict.remote(refs[part], *rest)
+                running[ref], turn, given = given, turn + 1, given + 1
+            ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0) \
+                if running else ([], [])
+            for ref in ready:
+                results[running.pop(ref)] = _get(ray, ref)
+            if not ready and given < len(units):  # nothing back yet: predict a piece here
+                part, *rest = units[given]
+                results[given], given = here.predict(arrays[part], *rest), given + 1
+            elif not ready:
+                ray.wait(list(running), num_returns=1)
+            while written in results:
+                data, rows = results.pop(written)
+                (dest / f"part-{written:05d}.parquet").write_bytes(data)
+                written, done = written + 1, done + rows
+                progress(done)
+        return done
+    finally:
+        ray.shutdown()
+
+
+def _units(ray: Any, parts: list[Path], at_least: int
+           ) -> tuple[list[Any], list[Any], list[tuple[int, int, int, int, int]]]:
+    """Each part's raw bytes (nothing decoded here), the same in Ray's object store, and the
+    pieces of work: (part, row group, offset, length, rows before). A piece is a row group,
+    or a slice of one when there are fewer row groups than ``at_least`` (the whole row
+    group is then decoded for each slice: only small inputs have so few)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    metas = [pq.ParquetFile(path).metadata for path in parts]
+    groups = sum(m.num_row_groups for m in metas)
+    slices = max(1, -(-at_least // max(groups, 1)))
+    arrays = [np.frombuffer(path.read_bytes(), dtype=np.uint8) for path in parts]
+    refs = [ray.put(a) for a in arrays]
+    units: list[tuple[int, int, int, int, int]] = []
+    first = 0
+    for i, meta in enumerate(metas):
+        for rg in range(meta.num_row_groups):
+            n = meta.row_group(rg).num_rows
+            step = max(1, -(-n // slices))
+            for offset in range(0, n, step):
+                units.append((i, rg, offset, min(step, n - offset), first + offset))
+            first += n
+    return arrays, refs, units
+
+
+def _get(ray: Any, ref: Any) -> Any:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, InvalidRequest):
+            raise InvalidRequest(cause.message) from None
+        raise
