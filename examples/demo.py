@@ -267,8 +267,8 @@ def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None
     time.sleep(CAPTURE_SETTLE_SECONDS + 1)  # captured rows are flushed every second or so
     first = monitor.run()
     s = first["summary"]
-    console.print(f"run {first['run']} ({first['status']}) over the {s['rows']} rows served so "
-                  f"far (the test split): drifted columns: "
+    console.print(f"execution {first['execution']} ({first['status']}) over the {s['rows']} "
+                  f"rows served so far (the test split): drifted columns: "
                   f"{', '.join(s.get('drifted_columns') or []) or 'none'}; "
                   f"{len(s.get('alerts') or [])} alert(s)")
 
