@@ -159,8 +159,10 @@ def test_environment_keeps_server_secrets_out(tmp_path: Path) -> None:
     spec = _spec(inputs={"raw_2": {}}, outputs=["churn-clean.v2"], environment={"A": True},
                  hyperparameters={"lr": 0.1, "name": "x", "layers": [1, 2]})
     env = environment(tmp_path, package_for("job-1", spec),
-                      base={"PATH": "/bin", "SHIPYARD_TOKEN": "sy_secret", "PYTHONPATH": "/x"})
+                      base={"PATH": "/bin", "SHIPYARD_TOKEN": "sy_secret", "PYTHONPATH": "/x",
+                            "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s3cret"})
     assert "SHIPYARD_TOKEN" not in env and "PYTHONPATH" not in env and env["PATH"] == "/bin"
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
     assert env["SHIPYARD_CHANNEL_RAW_2"] == str(tmp_path / "input/data/raw_2")
     out = env["SHIPYARD_OUTPUT_DATA_CHURN_CLEAN_V2"]
     assert out == str(tmp_path / "output/data/churn-clean.v2")

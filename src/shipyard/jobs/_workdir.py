@@ -22,6 +22,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.jobs._package import JobPackage
 
 
+#: The artifact store's keys in the server's environment: never inherited by a job.
+STORE_SECRETS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                           "AWS_SECURITY_TOKEN"})
+
+
 class JobFailure(ShipyardError):
     """A job cannot go on; carries the failure reason recorded on the job."""
 
@@ -40,6 +45,9 @@ def environment(job_dir: Path, package: JobPackage,
     """The job's variables: the server's (less ``SHIPYARD_*``), the user's, the contract's.
 
     No user's or admin token reaches a job: ``SHIPYARD_*`` of the server are dropped,
+    and so are the keys the server (or a Ray worker) reaches the artifact store with
+    (:data:`STORE_SECRETS`: a job that had them could rewrite any stored model; a job
+    that needs keys of its own gets them from its spec's ``environment``),
     and ``SHIPYARD_TOKEN`` is the attempt's own job token (with ``SHIPYARD_URL``), so
     the SDK inside the job can read its own job and nothing else.
     ``PYTHONPATH`` is the package's extra import roots only (a plug-in kind's module
@@ -47,7 +55,8 @@ def environment(job_dir: Path, package: JobPackage,
     """
     spec = package.spec
     base = os.environ if base is None else base
-    env = {k: v for k, v in base.items() if not k.startswith("SHIPYARD_")}
+    env = {k: v for k, v in base.items()
+           if not k.startswith("SHIPYARD_") and k not in STORE_SECRETS}
     for var in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"):
         env.pop(var, None)
     if package.python_path:
