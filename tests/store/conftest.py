@@ -7,50 +7,24 @@ that is not UTC. Whatever the repositories promise must still hold there.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shipyard.store import Database, EventLog, upgrade
+from shipyard.testing import fresh_postgres_database, postgres_unavailable
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: The session time zone of the test databases on PostgreSQL (+05:30, no DST).
 PG_TIMEZONE = "Asia/Kolkata"
 
 
-def _postgres_reason() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install 'shipyard[postgres]')"
-    try:
-        psycopg.connect(PG_ADMIN_URL, connect_timeout=2).close()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        return f"no PostgreSQL answers on 127.0.0.1:5432 ({type(exc).__name__})"
-    return None
-
-
 def _create_pg_database() -> Iterator[str]:
-    reason = _postgres_reason()
+    reason = postgres_unavailable()
     if reason:
         pytest.skip(reason)
-    import psycopg
-
-    name = f"shipyard_store_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        try:
-            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 "
-                         "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
-        except psycopg.Error:  # PostgreSQL < 15 or built without ICU: the default collation
-            conn.execute(f'CREATE DATABASE "{name}"')
-        conn.execute(f"ALTER DATABASE \"{name}\" SET timezone TO '{PG_TIMEZONE}'")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("shipyard_store", icu=True, timezone=PG_TIMEZONE) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
