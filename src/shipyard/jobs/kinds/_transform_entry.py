@@ -13,6 +13,7 @@ whatever the dataset's size; each chunk's predictions are appended to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -107,11 +108,6 @@ def _predict_here(pipeline: Any, files: list[Any], tmp: Path, chunk_rows: int,
 
 def main(job_dir: Path) -> None:
     """Run the transform; raise :class:`InvalidRequest` when the input does not fit the model."""
-    import pyarrow.parquet as pq
-
-    from shipyard import runtime
-    from shipyard.bundle import load_bundle
-
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
     (job_dir / c.OUTPUT_DIR).mkdir(parents=True, exist_ok=True)
@@ -122,6 +118,24 @@ def main(job_dir: Path) -> None:
     outputs = job.get("outputs") or []
     if len(outputs) != 1:
         raise InvalidRequest("A transform job writes exactly one output dataset.")
+
+    instances = int(config.get("instances") or 1)
+    with contextlib.ExitStack() as stack:
+        helpers = None
+        if instances > 1:  # first, so the actors start while this process loads the bundle
+            from shipyard.jobs.kinds._transform_ray import Instances
+
+            helpers = stack.enter_context(Instances.start(job_dir / c.INPUT_MODEL_DIR,
+                                                          instances))
+        _transform(job_dir, config, outputs, keep, chunk_rows, helpers)
+
+
+def _transform(job_dir: Path, config: dict[str, Any], outputs: list[str], keep: list[str],
+               chunk_rows: int, helpers: Any) -> None:
+    import pyarrow.parquet as pq
+
+    from shipyard import runtime
+    from shipyard.bundle import load_bundle
 
     pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
     signature = [str(e["name"]) for e in pipeline.input_signature]
@@ -144,11 +158,10 @@ def main(job_dir: Path) -> None:
     path = dest / "part-00000.parquet"
     tmp = path.with_name(path.name + ".tmp")
     start = last = time.monotonic()
-    instances = int(config.get("instances") or 1)
-    if instances > 1:
-        from shipyard.jobs.kinds._transform_ray import predict_on_ray
+    if helpers is not None:
+        from shipyard.jobs.kinds._transform_ray import Work
 
-        print(f"predicting on {instances} Ray instances", flush=True)
+        print(f"predicting on {len(helpers.pool) + 1} Ray instances", flush=True)
 
         def progress(rows: int) -> None:
             nonlocal last
@@ -157,10 +170,9 @@ def main(job_dir: Path) -> None:
                 print(f"rows {rows:,} / {total:,}", flush=True)
                 last = time.monotonic()
 
-        done = predict_on_ray(job_dir / c.INPUT_MODEL_DIR, parts, dest, instances=instances,
-                              columns=wanted, model_columns=model_columns, keep=keep,
-                              chunk_rows=chunk_rows, model=str(config.get("model")),
-                              progress=progress)
+        how = Work(columns=wanted, model_columns=model_columns, keep=keep,
+                   chunk_rows=chunk_rows, model=str(config.get("model")))
+        done = helpers.predict(pipeline, parts, dest, how, progress)
         if done == 0:
             raise InvalidRequest("The input dataset has no rows to transform.")
     else:

@@ -2,9 +2,10 @@
 
 Runs inside the transform job's process when its spec asks for ``instances`` > 1
 (only on the Ray executor, which gives the job ``SHIPYARD_RAY_ADDRESS``). The job's
-process connects to the cluster as a driver and is the first instance; it starts one
-:class:`Predictor` actor for each other one, each asking for the job's CPUs and
-loading the bundle once (its files travel through Ray's object store, so an actor may
+process connects to the cluster as a driver and is the first instance; as its first
+step, before it loads the bundle itself, it starts one :class:`Predictor` actor for
+each other one (:meth:`Instances.start`), each asking for the job's CPUs and loading
+the bundle once (its files travel through Ray's object store, so an actor may
 be on any node). The input's Parquet row groups are the pieces of work: their raw
 bytes go through the object store, and each instance decodes, predicts and encodes.
 Results are written in input order, one part file per piece, so the output dataset
@@ -19,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,7 @@ ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
 class Predictor:
     """One instance: the bundle loaded once, then row group after row group."""
 
-    def __init__(self, files: dict[str, bytes], columns: list[str], model_columns: list[str],
-                 keep: list[str], chunk_rows: int, model: str) -> None:
+    def __init__(self, files: dict[str, bytes]) -> None:
         from shipyard.bundle import load_bundle
 
         self._dir = tempfile.TemporaryDirectory(prefix="shipyard-bundle-")
@@ -42,36 +43,50 @@ class Predictor:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
         self.pipeline = load_bundle(root)
-        self.columns, self.model_columns, self.keep = columns, model_columns, keep
-        self.chunk_rows, self.model = chunk_rows, model
 
-    def predict(self, part: Any, row_group: int, offset: int, length: int,
-                first_row: int) -> tuple[bytes, int]:
-        """Predictions of rows ``offset``..``offset + length`` of one row group of ``part``
-        (a Parquet file's bytes) as the bytes of a Parquet file, and its number of rows."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    def predict(self, part: Any, row_group: int, offset: int, length: int, first_row: int,
+                how: Work) -> tuple[bytes, int]:
+        return predict_piece(self.pipeline, part, row_group, offset, length, first_row, how)
 
-        from shipyard.jobs.kinds._transform_entry import predict_table
 
-        source = pq.ParquetFile(pa.BufferReader(pa.py_buffer(part)))
-        rows_in = source.read_row_group(row_group, columns=self.columns).slice(offset, length)
-        sink = pa.BufferOutputStream()
-        writer: pq.ParquetWriter | None = None
-        rows = 0
-        for batch in rows_in.to_batches(max_chunksize=self.chunk_rows):
-            if not batch.num_rows:
-                continue
-            table = predict_table(self.pipeline, batch, self.model_columns, self.keep,
-                                  first_row + rows, self.model)
-            if writer is None:
-                writer = pq.ParquetWriter(sink, table.schema)
-            writer.write_table(table)
-            rows += batch.num_rows
+def predict_piece(pipeline: Any, part: Any, row_group: int, offset: int, length: int,
+                  first_row: int, how: Work) -> tuple[bytes, int]:
+    """Predictions of rows ``offset``..``offset + length`` of one row group of ``part`` (a
+    Parquet file's bytes) as the bytes of a Parquet file, and its number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shipyard.jobs.kinds._transform_entry import predict_table
+
+    source = pq.ParquetFile(pa.BufferReader(pa.py_buffer(part)))
+    rows_in = source.read_row_group(row_group, columns=how.columns).slice(offset, length)
+    sink = pa.BufferOutputStream()
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    for batch in rows_in.to_batches(max_chunksize=how.chunk_rows):
+        if not batch.num_rows:
+            continue
+        table = predict_table(pipeline, batch, how.model_columns, how.keep,
+                              first_row + rows, how.model)
         if writer is None:
-            return b"", 0
-        writer.close()
-        return sink.getvalue().to_pybytes(), rows
+            writer = pq.ParquetWriter(sink, table.schema)
+        writer.write_table(table)
+        rows += batch.num_rows
+    if writer is None:
+        return b"", 0
+    writer.close()
+    return sink.getvalue().to_pybytes(), rows
+
+
+@dataclass(frozen=True)
+class Work:
+    """What every piece is predicted with: the columns read, the model's, those kept."""
+
+    columns: list[str]
+    model_columns: list[str]
+    keep: list[str]
+    chunk_rows: int
+    model: str
 
 
 def _bundle_files(bundle_dir: Path) -> dict[str, bytes]:
@@ -79,56 +94,86 @@ def _bundle_files(bundle_dir: Path) -> dict[str, bytes]:
             for p in sorted(bundle_dir.rglob("*")) if p.is_file()}
 
 
-def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances: int,
-                   columns: list[str], model_columns: list[str], keep: list[str],
-                   chunk_rows: int, model: str,
-                   progress: Callable[[int], None]) -> int:
-    """Write the predictions of every row group of ``parts`` into ``dest`` as
-    ``part-NNNNN.parquet`` files, in input order, over ``instances`` instances; return the
-    rows.
+class Instances:
+    """The Ray actors of one transform, started as the job's first step.
 
-    The job's process is one of the instances: it predicts a piece itself whenever no
-    actor's result is ready (so it works while the actors start), and writes the pieces
-    in input order. Each instance decodes its piece, predicts chunk by chunk and encodes
-    the result; only bytes travel.
-
-    Raises:
-        InvalidRequest: no Ray cluster is given to the job, or a chunk does not fit the
-            model (the instance's message, naming its rows).
+    :meth:`start` connects to the cluster and asks for the actors before the job's
+    process loads the bundle itself: a cold actor (a new Ray worker process, the
+    imports of pyarrow, scikit-learn and the model's library, the bundle) takes several
+    seconds, and they are spent while the job's process does the same work instead of
+    after it. Use as a context manager: leaving it disconnects, and the actors end.
     """
-    address = os.environ.get(ADDRESS_VARIABLE)
-    if not address:
-        raise InvalidRequest(f"instances={instances} needs the Ray executor; this job runs "
-                             "without a Ray cluster. Use instances=1.")
-    import ray
 
-    cpus = int(os.environ.get("SHIPYARD_NUM_CPUS") or 1)
-    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    try:
-        bundle = _bundle_files(bundle_dir)
-        actor = ray.remote(Predictor).options(num_cpus=cpus)
-        files = ray.put(bundle)
-        pool: list[Any] = [actor.remote(files, columns, model_columns, keep, chunk_rows, model)
-                           for _ in range(instances - 1)]
-        here = Predictor(bundle, columns, model_columns, keep, chunk_rows, model)
-        arrays, refs, units = _units(ray, parts, instances * IN_FLIGHT_PER_INSTANCE)
-        print(f"{len(units)} pieces over {instances} instances (this job's process and "
-              f"{len(pool)} Ray actors)", flush=True)
+    def __init__(self, ray: Any, pool: list[Any]) -> None:
+        self.ray = ray
+        self.pool = pool
+
+    @classmethod
+    def start(cls, bundle_dir: Path, instances: int) -> Instances:
+        """Connect and start ``instances - 1`` actors (the job's process is the other one).
+
+        Raises:
+            InvalidRequest: no Ray cluster is given to the job.
+        """
+        address = os.environ.get(ADDRESS_VARIABLE)
+        if not address:
+            raise InvalidRequest(f"instances={instances} needs the Ray executor; this job "
+                                 "runs without a Ray cluster. Use instances=1.")
+        import ray
+
+        cpus = int(os.environ.get("SHIPYARD_NUM_CPUS") or 1)
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        try:
+            files = ray.put(_bundle_files(bundle_dir))
+            actor = ray.remote(Predictor).options(num_cpus=cpus)
+            return cls(ray, [actor.remote(files) for _ in range(instances - 1)])
+        except BaseException:
+            ray.shutdown()
+            raise
+
+    def __enter__(self) -> Instances:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ray.shutdown()
+
+    def predict(self, here: Any, parts: list[Path], dest: Path, how: Work,
+                progress: Callable[[int], None]) -> int:
+        """Write the predictions of every row group of ``parts`` into ``dest`` as
+        ``part-NNNNN.parquet`` files, in input order; return the rows.
+
+        ``here`` is the job process's own loaded bundle: the process is one of the
+        instances and predicts a piece itself whenever no actor's result is ready (so
+        it works while the actors start), and writes the pieces in input order. Each
+        instance decodes its piece, predicts chunk by chunk and encodes the result; only
+        bytes travel.
+
+        Raises:
+            InvalidRequest: a chunk does not fit the model (the instance's message,
+                naming its rows).
+        """
+        ray, pool = self.ray, self.pool
+        arrays, refs, units = _units(ray, parts, (len(pool) + 1) * IN_FLIGHT_PER_INSTANCE)
+        print(f"{len(units)} pieces over {len(pool) + 1} instances (this job's process "
+              f"and {len(pool)} Ray actors)", flush=True)
         results: dict[int, tuple[bytes, int]] = {}
         running: dict[Any, int] = {}
         done = written = turn = given = 0
         while written < len(units):
             while given < len(units) and len(running) < len(pool) * IN_FLIGHT_PER_INSTANCE:
-                part, *rest = units[given]
-                ref = pool[turn % len(pool)].predict.remote(refs[part], *rest)
+                part, rg, offset, length, first = units[given]
+                ref = pool[turn % len(pool)].predict.remote(refs[part], rg, offset, length,
+                                                            first, how)
                 running[ref], turn, given = given, turn + 1, given + 1
             ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0) \
                 if running else ([], [])
             for ref in ready:
                 results[running.pop(ref)] = _get(ray, ref)
             if not ready and given < len(units):  # nothing back yet: predict a piece here
-                part, *rest = units[given]
-                results[given], given = here.predict(arrays[part], *rest), given + 1
+                part, rg, offset, length, first = units[given]
+                results[given] = predict_piece(here, arrays[part], rg, offset, length, first,
+                                               how)
+                given += 1
             elif not ready:
                 ray.wait(list(running), num_returns=1)
             while written in results:
@@ -137,8 +182,6 @@ def predict_on_ray(bundle_dir: Path, parts: list[Path], dest: Path, *, instances
                 written, done = written + 1, done + rows
                 progress(done)
         return done
-    finally:
-        ray.shutdown()
 
 
 def _units(ray: Any, parts: list[Path], at_least: int
