@@ -155,6 +155,13 @@ def run(
         "--instances", metavar="N", min=1,
         help="Training (xgboost, lightgbm) and transform: N workers share the work, data "
              "parallel; needs a server whose executor is Ray [default: 1].")] = None,
+    rule: Annotated[list[str] | None, typer.Option(
+        "--rule", metavar="NAME[:PARAM=VALUE,...]",
+        help="A debugger rule judged while the job runs, e.g. overfit:patience=5,action=stop "
+             "(action: record, alert or stop); repeatable. Training jobs have the default "
+             "rules too.")] = None,
+    no_default_rules: Annotated[bool, typer.Option(
+        "--no-default-rules", help="Leave out the kind's default debugger rules.")] = False,
     wait: Annotated[bool, wait_option(
         "the job ends, following its log (exit 1 if it fails)")] = WAIT_DEFAULT,
     idempotency_key: Annotated[str | None, typer.Option(
@@ -219,6 +226,15 @@ def run(
             tags=parse_pairs(tag, "--tag"), notes=notes,
             metric_definitions=parse_pairs(metric_definition, "--metric-definition"),
         )
+    if rule:
+        from shipyard.jobs._debugger import parse_rule
+
+        try:
+            spec["rules"] = [parse_rule(r).model_dump() for r in rule]
+        except ValueError as exc:
+            fail(str(exc))
+    if no_default_rules:
+        spec["default_rules"] = False
     c = client()
     known = [str(k.get("name")) for k in c.get("/jobs/kinds")]
     if kind not in known:  # the choices are the server's: built-in kinds and plug-ins
@@ -401,6 +417,8 @@ def show(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonOpt
             ["resources", {k: v for k, v in (spec.get("resources") or {}).items()
                            if k != "memory_bytes"}],
             ["metrics", _metrics_text(doc.get("metrics"))],
+            ["findings", "\n".join(f"{f['rule']} ({f['action']}): {f['message']}"
+                                    for f in doc.get("findings") or []) or None],
             ["datasets written", results.get("datasets")],
             ["model files", len(model_files) if model_files else None]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "", {}, [])])
@@ -483,6 +501,46 @@ def metrics(job_id: Annotated[str, typer.Argument(metavar="ID")],
     print_table(["name", "value", "step", "timestamp"],
                 ([r["name"], r["value"], r["step"], r["timestamp"]] for r in records),
                 empty=f"Job {job_id} logged no metrics.")
+
+
+@app.command("profile")
+def profile(job_id: Annotated[str, typer.Argument(metavar="ID")],
+            html: Annotated[Path | None, typer.Option(
+                "--html", metavar="FILE",
+                help="Also write the profile with its plots as one HTML page.")] = None,
+            json_out: JsonOpt = False) -> None:
+    """Where a job's time and resources went: CPU, memory and I/O over time, the seconds
+    of each phase, and what to change."""
+    from shipyard.jobs._profile import READ, WRITE, render_html
+
+    prof = Job(job_id, client=client(), _doc={"id": job_id}).profile()
+    if html is not None:
+        try:
+            html.write_text(render_html(prof), encoding="utf-8")
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot write {html}: {exc.strerror}",
+                                     param_hint="--html") from None
+    if json_out:
+        print_json(prof.to_dict())
+        return
+    mib = 1024**2
+    cpu = "—" if prof.cpu_mean is None else \
+        f"{prof.cpu_mean:,.0f}% mean, {prof.cpu_peak:,.0f}% peak (100% = one core)"
+    rows = [["duration", f"{prof.duration:,.1f} s"], ["CPUs", str(prof.cpus)], ["CPU", cpu],
+            ["peak memory", "—" if prof.rss_peak is None else
+             f"{prof.rss_peak / mib:,.0f} MiB of {prof.memory_limit / mib:,.0f} MiB"],
+            ["read / written", f"{(prof.io_total(READ) or 0) / mib:,.1f} MiB / "
+                               f"{(prof.io_total(WRITE) or 0) / mib:,.1f} MiB"]]
+    total = sum(prof.phases.values())
+    rows += [[f"phase {name}", f"{secs:,.2f} s ({secs / total:.0%})"]
+             for name, secs in prof.phases.items()]
+    print_table(["", f"job {job_id}"], rows)
+    for finding in prof.findings:
+        out.print(f"- {finding.message}")
+    if not prof.findings:
+        out.print("Nothing stands out.")
+    if html is not None:
+        out.print(f"Wrote {html}.")
 
 
 @app.command("artifacts")

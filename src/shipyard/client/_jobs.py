@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client._evaluation import Evaluation
     from shipyard.client._models import ModelVersion
     from shipyard.client._schedules import Schedule
+    from shipyard.jobs._profile import Profile
 
 METRIC_COLUMNS = ["name", "value", "step", "timestamp"]
 
@@ -438,6 +439,19 @@ class Job(Resource):
         # Seconds since the epoch as the job logged them → times a person can read.
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
         return frame
+
+    def findings(self) -> builtins.list[dict[str, Any]]:
+        """What the job's debugger rules found so far: ``{rule, action, message, params,
+        at}`` each, oldest first (``rules`` in the spec; training has default rules)."""
+        return list(self.client.get(self._path()).get("findings") or [])
+
+    def profile(self) -> Profile:
+        """The job's resource profile (live while it runs): CPU, memory and I/O over time,
+        the seconds of each phase, and findings. Renders in Jupyter with its plots;
+        ``.to_dict()`` has the figures, ``render_html(profile)`` a whole page."""
+        from shipyard.jobs._profile import Profile
+
+        return Profile.from_dict(self.client.get(self._path("/profile")))
 
     def evaluation(self) -> Evaluation:
         """The evaluation a training job saved: metrics per split and its plots (PNG).

@@ -107,6 +107,8 @@ class JobKind:
             datasets, e.g. a model bundle into ``input/model/``.
         warm: a warm runtime (an interpreter with the ML libraries imported) may take
             it; only for built-in code with no requirements of its own.
+        default_rules: the debugger's rules a job of this kind gets when its spec names
+            none (``jobs/_debugger.py``).
     """
 
     name: str
@@ -117,6 +119,7 @@ class JobKind:
     configs: Configs | None = None
     stage: Stage | None = None
     warm: bool = False
+    default_rules: tuple[str, ...] = ()
     own_fields: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

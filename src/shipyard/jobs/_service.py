@@ -16,6 +16,8 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.jobs import _states as st
+from shipyard.jobs._debugger import EVENT as RULE_EVENT
+from shipyard.jobs._debugger import RuleSpec, check_rules
 from shipyard.jobs._executors import Executor, make_executor
 from shipyard.jobs._kinds import (
     JobKind,
@@ -26,6 +28,7 @@ from shipyard.jobs._kinds import (
     registered_kinds,
 )
 from shipyard.jobs._live import LiveJobs
+from shipyard.jobs._profile import Profile, build_profile
 from shipyard.jobs._spec import JobSpecBase, check_tags
 from shipyard.settings import Settings
 from shipyard.store import (
@@ -52,6 +55,15 @@ MAX_IDEMPOTENCY_KEY = 255
 
 def new_job_id() -> str:
     return f"job-{uuid.uuid4().hex[:16]}"
+
+
+def _rules(spec: JobSpecBase, kind: JobKind) -> list[RuleSpec]:
+    """The rules a job judges: its kind's defaults (unless it says default_rules=False),
+    each replaced by the spec's rule of the same name, then the spec's other rules."""
+    given = {r.name: r for r in spec.rules}
+    defaults = kind.default_rules if spec.default_rules else ()
+    rules = [given.pop(n) if n in given else RuleSpec(name=n) for n in defaults]
+    return check_rules([*rules, *given.values()])
 
 
 class JobService:
@@ -148,6 +160,7 @@ class JobService:
             "retries": spec.retries,
             "grace_period_seconds": spec.grace_period_seconds,
             "environment": spec.environment,
+            "rules": [r.model_dump(mode="json") for r in _rules(spec, kind)],
             **spec.model_dump(mode="json", include=set(kind.own_fields)),
         }
 
@@ -248,6 +261,26 @@ class JobService:
             series.setdefault(p.name, []).append(
                 {"step": p.step, "value": p.value, "timestamp": p.timestamp})
         return series
+
+    def profile(self, job_id: str) -> Profile:
+        """The job's resource profile so far (live while it runs): its ``system.*``
+        samples and phases, with findings."""
+        job = self.repo.get(job_id)
+        points = cast("builtins.list[MetricPoint]", self.repo.metrics(job_id, system=True))
+        end = job.ended_at or utcnow()
+        duration = (end - job.started_at).total_seconds() if job.started_at else 0.0
+        resources = job.spec.get("resources") or {}
+        return build_profile(job_id, points, cpus=int(resources.get("cpus") or 1),
+                             memory_limit=int(resources.get("memory_bytes") or 0),
+                             duration=max(duration, 0.0))
+
+    def findings(self, job_id: str) -> builtins.list[dict[str, Any]]:
+        """What the job's debugger rules found: ``{rule, action, message, params, at}``
+        each, oldest first."""
+        events = self.repo.events.list(resource_type="job", resource_id=job_id,
+                                       kind=RULE_EVENT, limit=1000)
+        return [{**{k: e.payload.get(k) for k in ("rule", "action", "message", "params")},
+                 "at": e.created_at.isoformat()} for e in events]
 
     def metrics_summary(self, job_id: str) -> dict[str, float]:
         """The last value of each metric."""

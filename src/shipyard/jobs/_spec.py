@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from shipyard.errors import InvalidName
+from shipyard.jobs._debugger import RuleSpec, check_rules
 from shipyard.names import check_name
 from shipyard.runtime._contract import env_suffix
 
@@ -238,6 +239,16 @@ class JobSpecBase(BaseModel):
     experiment: str | None = None
     tags: dict[str, str] = Field(default_factory=dict, max_length=64)
     notes: str | None = Field(default=None, max_length=10_000)
+    # The debugger (jobs/_debugger.py): rules judged while the job runs, on top of the
+    # kind's defaults (a rule named again replaces its default); default_rules=False
+    # leaves the defaults out.
+    rules: list[RuleSpec] = Field(default_factory=list, max_length=32)
+    default_rules: bool = True
+
+    @field_validator("rules")
+    @classmethod
+    def _rules(cls, v: list[RuleSpec]) -> list[RuleSpec]:
+        return check_rules(v)
 
     @field_validator("experiment")
     @classmethod

@@ -4,9 +4,10 @@ One daemon thread ticks every ``job_poll_interval`` seconds, or at once when a j
 is submitted or cancelled. A tick starts Pending jobs (oldest first) while fewer
 than ``max_concurrent_jobs`` hold a slot, and watches every running job through
 its executor handle: its exit, its memory (the whole process tree), its run time,
-its heartbeat, a cancel, and the metrics it writes. Preparing a job and finishing
-one (collecting its outputs into the artifact store) happen on a thread of their
-own, so a slow job never delays another.
+its heartbeat, a cancel, and the metrics it writes; every few seconds it keeps a
+sample of the job's CPU, memory and I/O as the job's profile (``jobs/_profile.py``).
+Preparing a job and finishing one (collecting its outputs into the artifact store)
+happen on a thread of their own, so a slow job never delays another.
 
 It knows jobs only through the :class:`~shipyard.jobs._executors.Executor` and
 :class:`~shipyard.jobs._executors.JobHandle` protocols: no processes, no signals
@@ -25,9 +26,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shipyard.jobs import _states as st
+from shipyard.jobs._debugger import EVENT as RULE_EVENT
+from shipyard.jobs._debugger import Debugger
 from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
 from shipyard.jobs._outputs import ingest_outputs
 from shipyard.jobs._package import build_package
+from shipyard.jobs._profile import Sampler
 from shipyard.jobs._service import JobService
 from shipyard.jobs._workdir import JobFailure
 from shipyard.settings import Settings
@@ -61,6 +65,8 @@ class _Watched:
     finishing: bool = False
     peak_rss: int = 0
     beat_recorded: float = 0.0
+    sampler: Sampler | None = None
+    debugger: Debugger | None = None
 
 
 def _mib(n: int) -> str:
@@ -74,7 +80,8 @@ def _watched(job: JobRecord, handle: JobHandle, settings: Settings,
     return _Watched(job=job, handle=handle, memory_limit=int(spec["resources"]["memory_bytes"]),
                     max_runtime=float(spec["max_runtime_seconds"]),
                     grace=settings.cancel_grace_period if grace is None else float(grace),
-                    started_at=started_at, metrics_offset=job.metrics_offset)
+                    started_at=started_at, metrics_offset=job.metrics_offset,
+                    sampler=Sampler(started_at))
 
 
 class Supervisor:
@@ -156,8 +163,10 @@ class Supervisor:
                 handle.append_log("the control plane restarted while the job ran")
             if handle is not None and job.status in (st.RUNNING, st.STOPPING):
                 started = job.started_at.timestamp() if job.started_at else time.time()
+                w = _watched(job, handle, self.settings, started)
+                w.debugger = self._debugger(job, started, seen=True)
                 with self._lock:
-                    self._watched[job.id] = _watched(job, handle, self.settings, started)
+                    self._watched[job.id] = w
                 continue
             if handle is not None:
                 handle.signal(signal.SIGKILL)
@@ -228,6 +237,7 @@ class Supervisor:
                 return
             started_at = time.time()
             watched = _watched(job, handle, self.settings, started_at)
+            watched.debugger = self._debugger(job, started_at)
             fields: dict[str, Any] = {"pid": handle.pid, "pid_started_at": None,
                                       "executor": self.executor.name, "handle": handle.state}
             running = st.transition(self.repo, job.id, st.RUNNING, st.STARTING,
@@ -275,6 +285,9 @@ class Supervisor:
                     self._terminate(w, CANCEL, "cancel requested")
                     continue
                 self._check_limits(w)
+                if w.stop_reason is None and w.debugger is not None \
+                        and w.debugger.due(time.time()):
+                    self._judge(w)
             elif not w.killed and w.term_at is not None and now - w.term_at >= w.grace:
                 w.handle.append_log(f"still running {w.grace:g} s after SIGTERM: SIGKILL")
                 w.handle.signal(signal.SIGKILL)
@@ -283,9 +296,19 @@ class Supervisor:
     def _check_limits(self, w: _Watched) -> None:
         """Memory, run time and heartbeat of a running job (usage first: it is also a sign
         of life)."""
-        rss = w.handle.usage().rss_bytes
+        usage = w.handle.usage()
+        rss = usage.rss_bytes
         w.peak_rss = max(w.peak_rss, rss)
         wall = time.time()
+        if w.sampler is not None and w.sampler.due(wall):  # the job's profile
+            try:
+                samples = w.sampler.sample(usage, wall)
+                self.repo.add_metrics(w.job.id, samples)
+                if w.debugger is not None:
+                    w.debugger.observe(samples)
+            except Exception:  # a profile sample is never worth a job
+                log.warning("could not record a usage sample of job %s", w.job.id,
+                            exc_info=True)
         if rss > w.memory_limit:
             w.stop_reason, w.killed = st.MEMORY_LIMIT, True
             w.handle.append_log(f"the job uses {_mib(rss)}, over its memory limit of "
@@ -306,6 +329,42 @@ class Supervisor:
             w.beat_recorded = time.monotonic()
             self.repo.update_fields(w.job.id, heartbeat_at=datetime.fromtimestamp(beat, UTC))
 
+    # -- the debugger -----------------------------------------------------------------------
+    def _debugger(self, job: JobRecord, started_at: float, seen: bool = False) -> Debugger:
+        """The rules of a job's attempt, knowing which fired before (an earlier attempt, or
+        before a control-plane restart); ``seen``: also the points stored so far."""
+        spec = job.spec
+        fired = [e.payload.get("rule") for e in self.repo.events.list(
+            resource_type="job", resource_id=job.id, kind=RULE_EVENT, limit=1000)]
+        debugger = Debugger(spec.get("rules") or [], started_at=started_at,
+                            cpus=int(spec["resources"]["cpus"]),
+                            memory_limit=int(spec["resources"]["memory_bytes"]),
+                            fired=[str(f) for f in fired if f])
+        if seen and debugger.rules:
+            debugger.observe(self.repo.metrics(job.id, system=None))
+        return debugger
+
+    def _judge(self, w: _Watched, ended: bool = False) -> None:
+        """Judge the job's rules; record what fired, and act on it."""
+        assert w.debugger is not None
+        try:
+            firings = w.debugger.judge(time.time(), ended=ended)
+        except Exception:  # a rule's bug is never worth a job
+            log.exception("judging the rules of job %s failed", w.job.id)
+            return
+        for f in firings:
+            with self.repo.db.write() as conn:
+                self.repo.events.record(conn, RULE_EVENT, "job", w.job.id, rule=f.rule,
+                                        action=f.action, message=f.message, params=f.params)
+            if f.action == "record":
+                continue
+            w.handle.append_log(f"rule {f.rule} ({f.action}): {f.message}")
+            if f.action == "stop" and not ended and w.stop_reason is None:
+                moved = st.transition(self.repo, w.job.id, st.STOPPING, st.RUNNING,
+                                      message=f"Stopped by rule {f.rule}: {f.message}")
+                if moved is not None:
+                    self._terminate(w, CANCEL, f"rule {f.rule}")
+
     def _terminate(self, w: _Watched, reason: str, why: str) -> None:
         w.stop_reason, w.term_at = reason, time.monotonic()
         w.handle.append_log(f"{why}: SIGTERM, then SIGKILL after {w.grace:g} s")
@@ -316,6 +375,8 @@ class Supervisor:
         if offset != w.metrics_offset:
             self.repo.add_metrics(w.job.id, points, offset=offset)
             w.metrics_offset = offset
+            if w.debugger is not None:
+                w.debugger.observe(points)
 
     # -- finishing ------------------------------------------------------------------------
     def _finish(self, w: _Watched, code: int | None) -> None:
@@ -323,6 +384,8 @@ class Supervisor:
         job_id, h = w.job.id, w.handle
         try:
             self._harvest(w)
+            if w.debugger is not None and code == 0:  # full curves come at the end of a fit
+                self._judge(w, ended=True)
             job = self.repo.get(job_id)
             spec = job.spec
             if job.status == st.STOPPING or w.stop_reason == CANCEL:

@@ -9,15 +9,19 @@ job starts fast::
     df = runtime.read_input("raw")
     runtime.log_metric("rows", len(df))
     runtime.write_output(df.dropna(), "churn-clean")
+
+Parts of a job timed with ``with runtime.phase("read"): ...`` show in its profile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,10 +32,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "checkpoint_dir", "hyperparameters", "input_dir", "job_dir", "job_id", "log_metric",
-    "model_dir", "output_dir", "read_input", "write_output",
+    "model_dir", "output_dir", "phase", "read_input", "record_phase", "watch",
+    "write_output",
 ]
 
 _metrics_lock = threading.Lock()
+#: Metric names the platform keeps for itself (see shipyard/jobs/_profile.py).
+SYSTEM_PREFIX = "system."
 
 
 class NotInJob(RuntimeError):
@@ -126,7 +133,91 @@ def checkpoint_dir() -> Path:
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:
-    """Record one point of metric ``name``; the server collects it while the job runs."""
+    """Record one point of metric ``name``; the server collects it while the job runs.
+
+    Names starting with ``system.`` are the platform's (a job's profile); time a part
+    of the job with :func:`phase` instead.
+    """
+    if isinstance(name, str) and name.startswith(SYSTEM_PREFIX):
+        raise ValueError(f"Metric names starting with {SYSTEM_PREFIX!r} are Shipyard's own; "
+                         f"rename {name!r} (time a part of the job with runtime.phase()).")
+    _write_metric(name, value, step)
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Time a part of the job (``with runtime.phase("read"): ...``): its seconds show in
+    the job's profile (``shipyard jobs profile ID``), beside its CPU, memory and I/O.
+    A phase entered again adds up."""
+    _phase_name(name)
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        record_phase(name, time.perf_counter() - started)
+
+
+def record_phase(name: str, seconds: float) -> None:
+    """Add ``seconds`` to phase ``name`` of the job's profile (what :func:`phase` does
+    when its block ends), for code that times its parts itself."""
+    _write_metric(f"{SYSTEM_PREFIX}phase.{_phase_name(name)}", seconds, None)
+
+
+def system_metric(name: str, value: float, step: int | None = None) -> None:
+    """A fact the platform's own in-job code records about the job (``system.<name>``:
+    kept out of the job's metrics; the debugger's rules read it). Not for job code."""
+    _write_metric(f"{SYSTEM_PREFIX}{name}", value, step)
+
+
+def watch(model: Any, every: int = 1) -> Any:
+    """Record the total gradient norm of a PyTorch ``model`` after every ``every``-th
+    backward pass (``system.gradients.norm``), so the debugger's ``vanishing_gradient``
+    and ``exploding_gradient`` rules can judge it. Returns a handle; ``.remove()`` stops.
+
+    Raises:
+        TypeError: ``model`` has no parameters that need gradients.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise TypeError("runtime.watch() needs a torch model with parameters that require "
+                        "gradients.")
+    return _GradientWatch(params, every)
+
+
+class _GradientWatch:
+    """Sums the squares of each parameter's gradient as it is accumulated; when all of
+    them are in (one backward pass), writes the norm."""
+
+    def __init__(self, params: list[Any], every: int) -> None:
+        self.count, self.every = len(params), max(1, int(every))
+        self.seen, self.squares, self.step = 0, 0.0, 0
+        self.hooks = [p.register_post_accumulate_grad_hook(self._after) for p in params]
+
+    def _after(self, param: Any) -> None:
+        if param.grad is not None:
+            self.squares += float(param.grad.detach().float().pow(2).sum())
+        self.seen += 1
+        if self.seen < self.count:
+            return
+        if self.step % self.every == 0:
+            norm = math.sqrt(self.squares)
+            _write_metric(f"{SYSTEM_PREFIX}gradients.norm",
+                          norm if math.isfinite(norm) else 1e300, self.step)
+        self.seen, self.squares, self.step = 0, 0.0, self.step + 1
+
+    def remove(self) -> None:
+        for hook in self.hooks:
+            hook.remove()
+
+
+def _phase_name(name: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > 64 \
+            or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise ValueError(f"A phase name is 1-64 letters, digits, '_' or '-'; got {name!r}.")
+    return name
+
+
+def _write_metric(name: str, value: float, step: int | None) -> None:
     if not isinstance(name, str) or not name or len(name) > 128:
         raise ValueError(f"A metric name must be a string of 1-128 characters; got {name!r}.")
     number = float(value)

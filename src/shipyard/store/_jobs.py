@@ -20,6 +20,9 @@ from shipyard.store._events import EventLog
 from shipyard.store._job_tokens import LIVE_STATUSES, revoke_job_tokens
 from shipyard.store._schema import job_metrics, jobs
 
+#: Metric names the platform keeps for itself (a job's profile: ``jobs/_profile.py``).
+SYSTEM_METRICS = "system."
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -263,13 +266,15 @@ class JobRepository:
             )
 
     def last_metrics(self, job_ids: Sequence[str]) -> dict[str, dict[str, float]]:
-        """The last value of every metric of each job (one query for a whole experiment)."""
+        """The last value of every metric of each job (one query for a whole experiment);
+        the platform's ``system.*`` samples are not the job's metrics."""
         out: dict[str, dict[str, float]] = {j: {} for j in job_ids}
         if not job_ids:
             return out
         q = (
             select(job_metrics.c.job_id, job_metrics.c.name, job_metrics.c.value)
             .where(job_metrics.c.job_id.in_(list(job_ids)))
+            .where(~job_metrics.c.name.startswith(SYSTEM_METRICS, autoescape=True))
             .order_by(job_metrics.c.id)
         )
         with self.db.read() as conn:
@@ -277,10 +282,17 @@ class JobRepository:
                 out[row.job_id][row.name] = row.value
         return out
 
-    def metrics(self, job_id: str, name: str | None = None) -> builtins.list[MetricPoint]:
+    def metrics(self, job_id: str, name: str | None = None, *,
+                system: bool | None = False) -> builtins.list[MetricPoint]:
+        """A job's metric points in order: ``name``'s only, or all of them; ``system``:
+        only the platform's ``system.*`` samples (True), none of them (False), or both
+        (None)."""
         q = select(job_metrics).where(job_metrics.c.job_id == job_id)
         if name:
             q = q.where(job_metrics.c.name == name)
+        elif system is not None:
+            sys_rows = job_metrics.c.name.startswith(SYSTEM_METRICS, autoescape=True)
+            q = q.where(sys_rows if system else ~sys_rows)
         with self.db.read() as conn:
             self._get(conn, job_id)
             rows = conn.execute(q.order_by(job_metrics.c.id)).all()

@@ -52,6 +52,25 @@ EVALUATION_DIR = "evaluation"
 EVAL_SPLITS = ("validation", "test")
 
 
+def _no_phase(name: str, seconds: float) -> None:
+    return None
+
+
+class _Phases:
+    """A stopwatch over the phases of a fit: :meth:`start` ends the one running."""
+
+    def __init__(self, record: Callable[[str, float], None]) -> None:
+        self.record = record
+        self.name: str | None = None
+        self.at = 0.0
+
+    def start(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self.name is not None:
+            self.record(self.name, now - self.at)
+        self.name, self.at = name, now
+
+
 def _no_metric(name: str, value: float, step: int | None = None) -> None:
     """Metrics go nowhere outside a job unless a sink is given."""
 
@@ -86,6 +105,12 @@ class TrainingContext:
     progress_interval: float = PROGRESS_SECONDS
     #: Workers that train together (``--instances``; XGBoost and LightGBM on Ray).
     instances: int = 1
+    #: Where the seconds of each phase (prepare, fit, evaluate, write) go: the job's
+    #: profile (:func:`shipyard.runtime.record_phase`); nowhere by default.
+    record_phase: Callable[[str, float], None] = _no_phase
+    #: Facts about the fit the debugger's rules read (``data.imbalance_ratio``,
+    #: ``importance.<feature>``): :func:`shipyard.runtime.system_metric`.
+    record_fact: Callable[[str, float], None] = _no_phase
 
 
 @dataclass(frozen=True)
@@ -238,6 +263,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
             out of range, a missing or constant target, an all-missing column…),
             before anything is trained.
     """
+    phases = _Phases(ctx.record_phase)
+    phases.start("prepare")
     problem = _prepare(ctx)
     ctx, target, problem_type, notes = problem.ctx, problem.target, problem.problem_type, \
         problem.notes
@@ -259,7 +286,11 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     # resampled them); validation, test and the train-split baseline use the rows as they are.
     X_fit = fit_rows[fitted.feature_names]
     y_fit = _encode(fit_rows[target], problem_type, problem.classes) if target else None
+    if problem.classes and y["train"] is not None and len(y["train"]):
+        counts = np.bincount(y["train"], minlength=len(problem.classes))
+        ctx.record_fact("data.imbalance_ratio", float(counts.max() / max(counts.min(), 1)))
     ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
+    phases.start("fit")
     started = time.perf_counter()
     result: FitResult = algorithm.fit(FitData(
         X_train=X_fit, y_train=y_fit, X_valid=X["validation"], y_valid=y["validation"],
@@ -273,7 +304,10 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         notes.append(note)
         ctx.log(f"[training] {note}")
     _log_curves(ctx, result.curves)
+    for name, share in _importance_shares(result.model, fitted.feature_names)[:5]:
+        ctx.record_fact(f"importance.{name[:100]}", share)
 
+    phases.start("evaluate")
     task = task_of(problem_type)
     framework = get_framework(algorithm.info.framework)
     draft = {"task": task, "classes": problem.classes, "target": target}
@@ -297,6 +331,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     files[f"{EVALUATION_DIR}/evaluation.json"] = _json(report.to_dict())
     if ctx.plots:
         files.update({f"{EVALUATION_DIR}/{name}": png for name, png in report.plots().items()})
+    phases.start("write")
     n_components = int(getattr(result.model, "n_components_", 0)) \
         if problem_type == "dimensionality_reduction" else 0
     manifest = {
@@ -316,6 +351,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "lineage": dict(ctx.lineage), "created_at": datetime.now(UTC).isoformat(),
     }
     written = write_bundle(ctx.model_dir, manifest=manifest, files=files)
+    phases.start(None)
     ctx.log(f"[training] model bundle written to {ctx.model_dir}")
     return TrainingResult(manifest=written, model_dir=ctx.model_dir, notes=notes,
                           fit_seconds=fit_seconds,
@@ -369,8 +405,9 @@ def main(job_dir: Path) -> None:
     if not config.get("algorithm"):
         raise InvalidRequest(f"{TRAINING_CONFIG} names no 'algorithm'.")
     data = job_dir / c.INPUT_DATA_DIR
-    channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
-                if (data / ch).is_dir() and any((data / ch).iterdir())}
+    with runtime.phase("read"):
+        channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
+                    if (data / ch).is_dir() and any((data / ch).iterdir())}
     if "train" not in channels:
         raise InvalidRequest("A training job needs an input channel named 'train'.")
     inputs = _read_json(job_dir / c.INPUTDATA_FILE)
@@ -396,11 +433,12 @@ def main(job_dir: Path) -> None:
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric, instances=int(config.get("instances") or 1),
+        record_phase=runtime.record_phase, record_fact=runtime.system_metric,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 
-def _leaders(model: Any, feature_names: list[str]) -> list[str]:
-    """The features a fitted model weighs most, when it says (trees, boosters, linear)."""
+def _weights(model: Any, feature_names: list[str]) -> np.ndarray | None:
+    """How much a fitted model weighs each feature, when it says (trees, boosters, linear)."""
     weights: Any = getattr(model, "feature_importances_", None)
     if weights is None and hasattr(model, "get_score"):  # an XGBoost booster: gain by name
         gain = model.get_score(importance_type="gain")
@@ -413,7 +451,24 @@ def _leaders(model: Any, feature_names: list[str]) -> list[str]:
         weights = np.abs(np.asarray(model.coef_, dtype=float)).reshape(
             -1, len(feature_names)).sum(axis=0)
     if weights is None or len(weights) != len(feature_names):
+        return None
+    return np.asarray(weights, dtype=float)
+
+
+def _leaders(model: Any, feature_names: list[str]) -> list[str]:
+    """The features a fitted model weighs most (at most three)."""
+    weights = _weights(model, feature_names)
+    if weights is None:
         return []
-    weights = np.asarray(weights, dtype=float)
     order = np.argsort(-weights, kind="stable")
     return [feature_names[i] for i in order[:3] if weights[i] > 0]
+
+
+def _importance_shares(model: Any, feature_names: list[str]) -> list[tuple[str, float]]:
+    """(feature, share of the model's total importance), largest first."""
+    weights = _weights(model, feature_names)
+    if weights is None or not np.isfinite(weights).all() or weights.sum() <= 0:
+        return []
+    order = np.argsort(-weights, kind="stable")
+    total = float(weights.sum())
+    return [(feature_names[i], float(weights[i]) / total) for i in order if weights[i] > 0]

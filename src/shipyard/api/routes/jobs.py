@@ -14,7 +14,15 @@ from shipyard.api._auth import current_principal, permit, with_extra
 from shipyard.api._context import Services, services
 from shipyard.api._downloads import stored_file
 from shipyard.api._owners import owned
-from shipyard.api.schemas import Job, JobArtifacts, JobDetail, JobKind, JobMetrics, binary
+from shipyard.api.schemas import (
+    Job,
+    JobArtifacts,
+    JobDetail,
+    JobKind,
+    JobMetrics,
+    JobProfile,
+    binary,
+)
 from shipyard.errors import InvalidRequest, UnsupportedMediaType
 from shipyard.jobs import job_to_dict
 from shipyard.tokens import Principal
@@ -76,7 +84,8 @@ def job_kinds(svc: Services = Depends(services)) -> list[dict[str, Any]]:
 @router.get("/{job_id}", response_model=JobDetail, **permit("read"))
 def get_job(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
     job = svc.jobs.get(job_id)
-    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+    return {**job_to_dict(job, svc.jobs.metrics_summary(job_id)),
+            "findings": svc.jobs.findings(job_id)}
 
 
 class Annotation(BaseModel):
@@ -89,7 +98,8 @@ def annotate_job(job_id: str, body: Annotation, svc: Services = Depends(services
                  who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Set tags on a job (merged with the ones it has) and/or replace its notes."""
     job = svc.jobs.annotate(job_id, who.name, tags=body.tags, notes=body.notes)
-    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+    return {**job_to_dict(job, svc.jobs.metrics_summary(job_id)),
+            "findings": svc.jobs.findings(job_id)}
 
 
 @router.post("/{job_id}/cancel", response_model=JobDetail, **owned("write", "job"))
@@ -117,6 +127,15 @@ def job_metrics(job_id: str, name: str | None = None,
                 svc: Services = Depends(services)) -> dict[str, Any]:
     """Metric time series: ``{"job_id", "metrics": {name: [{step, value, timestamp}]}}``."""
     return {"job_id": job_id, "metrics": svc.jobs.metrics(job_id, name)}
+
+
+@router.get("/{job_id}/profile", response_model=JobProfile, **permit("read"))
+def job_profile(job_id: str, svc: Services = Depends(services)) -> dict[str, Any]:
+    """The job's resource profile (live while it runs): CPU % of its process tree and of
+    each core it is pinned to, resident memory and I/O bytes over time (``series``), the
+    seconds in each phase it reported, and findings such as "CPU-bound on one core of
+    2: set n_jobs"."""
+    return svc.jobs.profile(job_id).to_dict()
 
 
 @router.get("/{job_id}/artifacts", response_model=JobArtifacts, **permit("read"))

@@ -57,9 +57,21 @@ class Job(Out):
     heartbeat_at: Timestamp | None
 
 
+class RuleFinding(Out):
+    """A debugger rule that fired on the job (an event ``job.rule_fired``)."""
+
+    rule: str
+    action: str = Field(description="record, alert or stop")
+    message: str
+    params: dict[str, Any]
+    at: Timestamp
+
+
 class JobDetail(Job):
     metrics: dict[str, Any] = Field(
         description="Last value of each metric, nested by split: metrics.test.roc_auc.")
+    findings: list[RuleFinding] = Field(
+        default_factory=list, description="What the job's debugger rules found, oldest first.")
 
 
 class JobKind(Out):
@@ -80,6 +92,30 @@ class MetricPoint(Out):
 class JobMetrics(Out):
     job_id: str
     metrics: dict[str, list[MetricPoint]]
+
+
+class ProfilePoint(Out):
+    second: int
+    value: float
+
+
+class ProfileFinding(Out):
+    code: str = Field(description="single_core, mostly_idle, read_bound, memory_near_limit")
+    message: str
+
+
+class JobProfile(Out):
+    """A job's resource profile: samples the supervisor took while it ran (``system.*``),
+    the seconds in each phase the job reported, and what they suggest."""
+
+    job_id: str
+    cpus: int
+    memory_limit_bytes: int
+    duration_seconds: float
+    summary: dict[str, float | int | None]
+    phases: dict[str, float]
+    series: dict[str, list[ProfilePoint]]
+    findings: list[ProfileFinding]
 
 
 class JobArtifacts(Out):

@@ -35,7 +35,7 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
-from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
+from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, CoreMeter, JobHandle, Usage, tree_io
 from shipyard.jobs._identity import check_reachable, hand_over, job_user, open_below, reclaim
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import SparePool
@@ -122,6 +122,7 @@ class LocalHandle:
         self.python = sys.executable
         self.seen_at = time.time()
         self._cpu = -1.0
+        self._meter = CoreMeter()
         self._released = False
 
     # -- identity -------------------------------------------------------------------------
@@ -173,17 +174,19 @@ class LocalHandle:
             return []
 
     def usage(self) -> Usage:
-        rss, cpu = 0, 0.0
+        rss, cpu, read, written = 0, 0.0, 0, 0
         for p in self._tree():
             try:
                 rss += p.memory_info().rss
                 times = p.cpu_times()
                 cpu += times.user + times.system
+                read, written = tree_io(p, read, written)
             except psutil.Error:
                 continue
         if cpu > self._cpu:  # busy (maybe in one long C call, heartbeat thread blocked)
             self._cpu, self.seen_at = cpu, time.time()
-        return Usage(rss_bytes=rss, cpu_seconds=cpu)
+        return Usage(rss_bytes=rss, cpu_seconds=cpu, read_bytes=read, write_bytes=written,
+                     core_percent=self._meter.percent(self.cores))
 
     def heartbeat(self) -> float:
         try:

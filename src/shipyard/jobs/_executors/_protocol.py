@@ -12,7 +12,7 @@ same runtime on its workers, so the executor test suite
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,6 +34,12 @@ class Usage:
     rss_bytes: int
     #: CPU seconds the job's process tree has used so far.
     cpu_seconds: float
+    #: Bytes the tree's live processes have read and written so far (where known).
+    read_bytes: int = 0
+    write_bytes: int = 0
+    #: Busy % of each core the job is pinned to (by any process), over the last second
+    #: or so; empty where the executor cannot tell.
+    core_percent: dict[int, float] = field(default_factory=dict)
 
 
 class JobHandle(Protocol):
@@ -114,3 +120,50 @@ class Executor(Protocol):
     def recover(self, active: Sequence[JobRecord]) -> Mapping[str, JobHandle]:
         """After a control-plane restart: handles of the ``active`` jobs still running,
         re-attached; every other process of those jobs is ended."""
+
+
+def tree_io(process: Any, read: int, written: int) -> tuple[int, int]:
+    """``read`` and ``written`` plus the bytes ``process`` (a :class:`psutil.Process`) has
+    read and written through any file or pipe (``read_chars``: page-cache hits count);
+    unchanged where the platform cannot tell."""
+    try:
+        io = process.io_counters()
+    except (AttributeError, OSError, NotImplementedError):
+        return read, written
+    except Exception:  # psutil.AccessDenied and friends: this one process is unreadable
+        return read, written
+    return (read + int(getattr(io, "read_chars", io.read_bytes)),
+            written + int(getattr(io, "write_chars", io.write_bytes)))
+
+
+class CoreMeter:
+    """Busy % of given cores between readings at least :attr:`window` seconds apart (a
+    reading sooner gives the last figures again, so a fast supervisor tick does not turn
+    them into noise)."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._at = 0.0
+        self._times: list[Any] = []
+        self._last: dict[int, float] = {}
+
+    def percent(self, cores: Sequence[int]) -> dict[int, float]:
+        import time
+
+        import psutil
+
+        now = time.monotonic()
+        if now - self._at < self.window:
+            return {core: self._last[core] for core in cores if core in self._last}
+        times = psutil.cpu_times(percpu=True)
+        if self._times:
+            for core in cores:
+                if core < len(times) and core < len(self._times):
+                    before, after = self._times[core], times[core]
+                    total = sum(after) - sum(before)
+                    idle = (after.idle + getattr(after, "iowait", 0.0)) \
+                        - (before.idle + getattr(before, "iowait", 0.0))
+                    self._last[core] = round(100.0 * (1 - idle / total), 1) if total > 0 \
+                        else 0.0
+        self._times, self._at = times, now
+        return {core: self._last[core] for core in cores if core in self._last}

@@ -178,7 +178,11 @@ class RayHandle:
     def usage(self) -> Usage:
         status = self._fresh()
         return Usage(rss_bytes=int(status.get("rss") or 0),
-                     cpu_seconds=float(status.get("cpu") or 0.0))
+                     cpu_seconds=float(status.get("cpu") or 0.0),
+                     read_bytes=int(status.get("read") or 0),
+                     write_bytes=int(status.get("written") or 0),
+                     core_percent={int(k): float(v)
+                                   for k, v in (status.get("cores") or {}).items()})
 
     def heartbeat(self) -> float:
         return float(self._fresh().get("beat") or 0.0)

@@ -35,6 +35,7 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._collect import collect, read_failure, read_metric_lines
+from shipyard.jobs._executors._protocol import CoreMeter, tree_io
 from shipyard.jobs._package import JobPackage, stage
 from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
 from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
@@ -125,6 +126,7 @@ class JobRunner:
         self.cores: tuple[int, ...] = ()
         self.seen_at = time.time()
         self._cpu = -1.0
+        self._meter = CoreMeter()
         # A fresh folder each attempt: the control plane holds the log of earlier ones.
         shutil.rmtree(self.job_dir, ignore_errors=True)
         self.job_dir.mkdir(parents=True)
@@ -176,18 +178,36 @@ class JobRunner:
         """Everything the supervisor asks each tick, in one call: the exit code (None while
         it runs), usage, the last sign of life, and the log after ``log_offset``."""
         code = None if self.popen is None else self.popen.poll()
-        rss, cpu = self._usage()
+        rss, cpu, read, written = self._usage()
         try:
             beat = (self.job_dir / c.HEARTBEAT_FILE).stat().st_mtime
         except OSError:
             beat = 0.0
-        return {"exit": code, "rss": rss, "cpu": cpu, "beat": max(beat, self.seen_at),
+        return {"exit": code, "rss": rss, "cpu": cpu, "read": read, "written": written,
+                "cores": {str(k): v for k, v in self._meter.percent(self.cores).items()},
+                "beat": max(beat, self.seen_at),
                 "log": self.read_log(log_offset, LOG_CHUNK)}
 
-    def _usage(self) -> tuple[int, float]:
-        rss, cpu = 0, 0.0
+    def _usage(self) -> tuple[int, float, int, int]:
+        rss, cpu, read, written = 0, 0.0, 0, 0
         if self.popen is None:
-            return rss, cpu
+            return rss, cpu, read, written
+        try:
+            root = psutil.Process(self.popen.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return rss, cpu, read, written
+        for p in tree:
+            try:
+                rss += p.memory_info().rss
+                times = p.cpu_times()
+                cpu += times.user + times.system
+                read, written = tree_io(p, read, written)
+            except psutil.Error:
+                continue
+        if cpu > self._cpu:  # busy in one long C call counts as alive
+            self._cpu, self.seen_at = cpu, time.time()
+        return rss, cpu, read, written
         try:
             root = psutil.Process(self.popen.pid)
             tree = [root, *root.children(recursive=True)]

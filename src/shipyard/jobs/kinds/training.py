@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from shipyard.errors import InvalidRequest
+from shipyard.jobs._debugger import DEFAULT_RULE_NAMES
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._spec import JobSpecBase
 from shipyard.jobs.kinds._common import MAX_INSTANCES, check_instances
@@ -148,4 +149,5 @@ register(JobKind(
     name="training", spec=TrainingSpec,
     summary="A built-in algorithm trained on a dataset; the model bundle is kept.",
     entry="shipyard.training:main", check=check, configs=configs, warm=True,
+    default_rules=DEFAULT_RULE_NAMES,
 ))
