@@ -86,6 +86,9 @@ class TrainingContext:
     progress_interval: float = PROGRESS_SECONDS
     #: Workers that train together (``--instances``; XGBoost and LightGBM on Ray).
     instances: int = 1
+    #: Score the test split. A tuning trial does not: its test rows stay unseen until the
+    #: study's best settings are scored on them once (docs/tuning.md).
+    score_test: bool = True
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ def _evaluate(problem: _Problem, pipeline: InferencePipeline, model: Any,
     metrics: dict[str, dict[str, Any]] = {}
     baseline: dict[str, dict[str, Any]] = {}
     for split in EVAL_SPLITS:
-        if len(X[split]) == 0:
+        if len(X[split]) == 0 or (split == "test" and not ctx.score_test):
             continue
         metrics[split], base = evaluate_split(problem.problem_type, pipeline, model, X[split],
                                               y[split], y["train"], problem.classes)
@@ -396,6 +399,8 @@ def main(job_dir: Path) -> None:
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric, instances=int(config.get("instances") or 1),
+        score_test=config.get("score_test") is not False,
+        plots=config.get("plots") is not False,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 
