@@ -129,7 +129,7 @@ class RegistryService:
         (the scoring job: the best trial's settings, scored on test)."""
         if job.kind != "tuning":
             return job
-        best = (job.outputs or {}).get("best") or {}
+        best = ((job.outputs or {}).get("study") or {}).get("best") or {}
         if job.status != "Completed" or not best.get("model_job_id"):
             raise Conflict(f"Tuning job {job.id} is {job.status}; its best model can be "
                            "registered once it is Completed.")

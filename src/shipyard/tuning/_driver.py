@@ -94,10 +94,13 @@ def drive(ctx: DriveContext) -> None:
                           outputs=_results(job, trials, stored, scoring, metrics, "stopped"))
         return
 
-    why_over = _over(job, stored, space)
+    # A trial the server's shutdown cut short is kept (as failed) but not counted: the
+    # study starts another in its place once the control plane is back.
+    counted = len(stored) - sum(1 for j in trials if j.reason == st.SERVER_SHUTDOWN)
+    why_over = _over(job, stored, counted, space)
     if why_over is None:
         running = sum(1 for t in stored if t.state == RUNNING)
-        want = min(int(spec["parallel"]) - running, int(spec["max_trials"]) - len(stored))
+        want = min(int(spec["parallel"]) - running, int(spec["max_trials"]) - counted)
         for _ in range(max(0, want)):
             trial, asked = _submit_trial(ctx, space, metric, stored)
             trials.append(trial)
@@ -136,10 +139,11 @@ def _best(stored: Sequence[StoredTrial], metric: str) -> StoredTrial | None:
     return max(done, key=lambda t: (sign * float(t.value or 0), -t.number))
 
 
-def _over(job: JobRecord, stored: Sequence[StoredTrial], space: SearchSpace) -> str | None:
+def _over(job: JobRecord, stored: Sequence[StoredTrial], counted: int,
+          space: SearchSpace) -> str | None:
     """Why no further trial starts (a stopping reason), or None while the study goes on."""
     spec = job.spec
-    if len(stored) >= int(spec["max_trials"]):
+    if counted >= int(spec["max_trials"]):
         return "max_trials"
     if spec["strategy"] == "grid" and len(stored) >= space.grid_size():
         return "grid_exhausted"
