@@ -13,7 +13,8 @@ import httpx
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
-def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: dict[str, str],
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], env=env,
                           capture_output=True, text=True, timeout=timeout, input="")
 

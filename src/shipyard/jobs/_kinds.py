@@ -49,8 +49,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.catalog import CatalogService
     from shipyard.datasets import DatasetService
     from shipyard.jobs._package import StagedFile
-    from shipyard.settings import Settings
     from shipyard.jobs._service import JobService
+    from shipyard.settings import Settings
     from shipyard.store import JobRecord, RegistryRepository
 
 log = logging.getLogger("shipyard.jobs")
