@@ -143,7 +143,7 @@ CASES: dict[str, KindCase] = {
                              outputs=["conf-processed"]),
         refused=[({"kind": "processing"}, 400, "a processing job needs a 'script'"),
                  ({**spec("pass", kind="processing"), "algorithm": "linear"}, 400,
-                  "'algorithm' is for kind 'training', not 'processing'"),
+                  "'algorithm' is for kind 'training' or 'tuning', not 'processing'"),
                  (spec("pass", kind="processing", inputs={"raw": "nope"}), 404, "nope")],
         configs=set(), staged=["code/main.py"], then=_processed),
     "script": KindCase(
