@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from shipyard.errors import InvalidRequest
+from shipyard.store import JobRecord
 from shipyard.training import get_algorithm
 from shipyard.tuning import SearchSpace, build_space, direction
+from shipyard.tuning._driver import _over
 from shipyard.tuning._study import COMPLETE, RUNNING, StoredTrial, suggest
 
 LGBM = get_algorithm("lightgbm").info.hyperparameters
@@ -67,3 +72,34 @@ def test_random_trials_differ_and_the_direction_follows_the_metric() -> None:
         trials.append(StoredTrial(s.number, s.params, COMPLETE, value=1.0))
     assert len({t.params["num_leaves"] for t in trials}) == 3
     assert direction("rmse") == "minimize" and direction("roc_auc") == "maximize"
+
+
+def _study_job(started_seconds_ago: float = 0.0, **spec: Any) -> JobRecord:
+    now = datetime.now(UTC)
+    return JobRecord(
+        id="job-tuning", kind="tuning", name=None, status="Running", reason=None,
+        message=None, attempts=1, max_attempts=1, pid=None, pid_started_at=None, outputs={},
+        created_at=now, started_at=now - timedelta(seconds=started_seconds_ago),
+        ended_at=None, updated_at=now, created_by="admin",
+        spec={"max_trials": 10, "strategy": "random", "max_runtime_seconds": 60,
+              "objective": "rmse", "patience": None, **spec})
+
+
+def _done(values: list[float | None]) -> list[StoredTrial]:
+    return [StoredTrial(i, {}, COMPLETE if v is not None else RUNNING, value=v)
+            for i, v in enumerate(values)]
+
+
+def test_a_study_stops_for_trials_runtime_patience_or_an_exhausted_grid() -> None:
+    space = build_space("lightgbm", LGBM, {"num_leaves": "4,8"},
+                        {h.name: h.default for h in LGBM if h.name != "num_leaves"})
+    three = _done([3.0, 2.0, 2.5])
+    assert _over(_study_job(), three, 3, space) is None
+    assert _over(_study_job(max_trials=3), three, 3, space) == "max_trials"
+    assert _over(_study_job(max_trials=3), three, 2, space) is None  # one cut short
+    assert _over(_study_job(started_seconds_ago=61), three, 3, space) == "max_runtime"
+    # rmse is minimised: 2.0 (trial 1) is the best; one finished trial after it.
+    assert _over(_study_job(patience=1), three, 3, space) == "no_improvement"
+    assert _over(_study_job(patience=2), three, 3, space) is None
+    assert _over(_study_job(patience=1), _done([3.0, 2.0, None]), 3, space) is None
+    assert _over(_study_job(strategy="grid"), _done([1.0, 2.0]), 2, space) == "grid_exhausted"

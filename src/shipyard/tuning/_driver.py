@@ -63,10 +63,11 @@ def _state(status: str) -> str:
 
 
 def _seconds(j: JobRecord) -> float | None:
-    if j.started_at is None:
+    """A finished trial's run time (None while it runs: the results change only when a
+    trial does, so they are written only then)."""
+    if j.started_at is None or j.ended_at is None:
         return None
-    end = j.ended_at or utcnow()
-    return round((end - j.started_at).total_seconds(), 3)
+    return round((j.ended_at - j.started_at).total_seconds(), 3)
 
 
 def _split(metrics: Mapping[str, float], split: str) -> dict[str, float]:
@@ -113,8 +114,7 @@ def drive(ctx: DriveContext) -> None:
             if j.status in _ACTIVE:
                 ctx.jobs.cancel(j.id, job.created_by)
     if any(t.state == RUNNING for t in stored) or why_over is None:
-        ctx.jobs.repo.update_fields(
-            job.id, outputs=_results(job, trials, stored, scoring, metrics, "running"))
+        _record(ctx, _results(job, trials, stored, scoring, metrics, "running"))
         return
     _finish(ctx, trials, stored, scoring, metrics, why_over)
 
@@ -226,6 +226,12 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
     return {"study": out}
 
 
+def _record(ctx: DriveContext, outputs: dict[str, Any]) -> None:
+    """Write the study's results on the tuning job when they changed (not on every tick)."""
+    if outputs != ctx.job.outputs:
+        ctx.jobs.repo.update_fields(ctx.job.id, outputs=outputs)
+
+
 def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[StoredTrial],
             scoring: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
             why: str) -> None:
@@ -242,12 +248,10 @@ def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[Sto
     if scoring is None:
         bj = next(j for j in trials if _number(j) == best.number)
         _submit(ctx, bj.spec.get("hyperparameters") or {}, SCORING, {}, score_test=True)
-        repo.update_fields(job.id, outputs=_results(job, trials, stored, None, metrics,
-                                                    "scoring", why))
+        _record(ctx, _results(job, trials, stored, None, metrics, "scoring", why))
         return
     if scoring.status in _ACTIVE:
-        repo.update_fields(job.id, outputs=_results(job, trials, stored, scoring, metrics,
-                                                    "scoring", why))
+        _record(ctx, _results(job, trials, stored, scoring, metrics, "scoring", why))
         return
     results = _results(job, trials, stored, scoring, metrics, "completed", why)
     if scoring.status == st.COMPLETED:
