@@ -200,9 +200,14 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
     rows = []
     for j in trials:
         t = by_number[_number(j)]
+        if t.state == COMPLETE:
+            state = "complete"
+        elif j.status == st.COMPLETED:  # it ran, but measured no objective
+            state = "no_objective"
+        else:
+            state = j.status.lower()
         rows.append({"number": t.number, "job_id": j.id, "hyperparameters": dict(t.params),
-                     "objective": t.value, "state": j.status.lower() if t.state != COMPLETE
-                     else "complete", "duration_seconds": _seconds(j)})
+                     "objective": t.value, "state": state, "duration_seconds": _seconds(j)})
     out: dict[str, Any] = {
         "objective": {"metric": f"validation.{metric}", "direction": direction(metric)},
         "state": state, "trials": rows, "best": None,
