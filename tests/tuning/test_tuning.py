@@ -129,6 +129,8 @@ def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
 
     table = ok(run_cli("tune", "trials", doc["id"], env=env)).stdout
     assert all(t["job_id"] in table for t in trials) and "validation.roc_auc" in table
+    shown = ok(run_cli("jobs", "show", doc["id"], env=env)).stdout
+    assert "3 trials, best" in shown and best["trial_job_id"] in shown
     version = ok_json(run_cli("models", "register", "churn-tuned", "--job", doc["id"],
                               "--json", env=env))
     assert version["job_id"] == best["model_job_id"]
