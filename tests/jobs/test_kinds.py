@@ -104,6 +104,16 @@ def _monitored(c: httpx.Client, job: dict) -> None:
     assert report["drift"]["share_drifted"] < 0.25
 
 
+def _tuned(c: httpx.Client, job: dict) -> None:
+    # A driven kind: no process of its own; its one trial and the scoring of the best are
+    # training jobs carrying its id.
+    assert job["pid"] is None and [t["state"] for t in job["trials"]] == ["complete"]
+    best = job["best"]
+    assert best["test"]["roc_auc"] > 0.5 and best["model_job_id"] != best["trial_job_id"]
+    scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
+    assert scoring["spec"]["tuning"] == {"job": job["id"], "number": -1, "system_attrs": {}}
+
+
 def _echoed(c: httpx.Client, job: dict) -> None:
     assert job["spec"]["checked_by"] == "echo-test"  # the kind's submit-time check ran
     assert _rows(c, "conf-echo") == 3
@@ -133,7 +143,7 @@ CASES: dict[str, KindCase] = {
                              outputs=["conf-processed"]),
         refused=[({"kind": "processing"}, 400, "a processing job needs a 'script'"),
                  ({**spec("pass", kind="processing"), "algorithm": "linear"}, 400,
-                  "'algorithm' is for kind 'training', not 'processing'"),
+                  "'algorithm' is for kind 'training' or 'tuning', not 'processing'"),
                  (spec("pass", kind="processing", inputs={"raw": "nope"}), 404, "nope")],
         configs=set(), staged=["code/main.py"], then=_processed),
     "script": KindCase(
@@ -176,6 +186,17 @@ CASES: dict[str, KindCase] = {
                    "inputs": {"baseline": "churn", "current": "churn"}}, 400,
                   "needs its 'monitor' settings")],
         configs={"monitoring.json"}, staged=["input/model/MODEL.json"], then=_monitored),
+    "tuning": KindCase(
+        valid=lambda m: {"kind": "tuning", "algorithm": "linear", "inputs": {"train": "churn"},
+                         "target": "churn", "objective": "roc_auc", "max_trials": 1,
+                         "ranges": {"alpha": "0.1:1"},
+                         "hyperparameters": {"max_iter": 200, "class_weight": "none"}},
+        refused=[({"kind": "tuning", "algorithm": "linear", "inputs": {"train": "churn"},
+                   "target": "churn", "objective": "roc_auc", "ranges": {"alpah": "1:2"}},
+                  400, "no hyperparameter 'alpah'"),
+                 ({"kind": "tuning", "algorithm": "linear", "inputs": {"train": "churn"},
+                   "target": "churn"}, 400, "needs an 'objective'")],
+        configs=set(), then=_tuned),
     plugin_kind.KIND: KindCase(
         valid=lambda m: {"kind": "echo-test", "message": "hello", "repeat": 3,
                          "outputs": ["conf-echo"]},

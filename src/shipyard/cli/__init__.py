@@ -29,6 +29,7 @@ from shipyard.cli import (
     _server,
     _sql,
     _tokens,
+    _tune,
     _wrangle,
 )
 from shipyard.cli._common import CONNECTION, fail
@@ -54,6 +55,7 @@ app.add_typer(_tokens.app, name="tokens")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_schedules.app, name="schedules")
 app.add_typer(_examples.app, name="examples")
+app.add_typer(_tune.app, name="tune")
 app.command("sql")(_sql.sql)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)

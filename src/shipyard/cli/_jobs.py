@@ -420,10 +420,22 @@ def show(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonOpt
             ["findings", "\n".join(f"{f['rule']} ({f['action']}): {f['message']}"
                                     for f in doc.get("findings") or []) or None],
             ["datasets written", results.get("datasets")],
-            ["model files", len(model_files) if model_files else None]]
+            ["model files", len(model_files) if model_files else None],
+            ["study", _study_text(doc)]]
     t = table(["", ""], [r for r in rows if r[1] not in (None, "", {}, [])])
     t.show_header = False
     out.print(t)
+
+
+def _study_text(doc: dict[str, Any]) -> str | None:
+    """A tuning job's study in one line (its trials: `shipyard tune trials ID`)."""
+    if doc.get("trials") is None:
+        return None
+    best = doc.get("best")
+    line = f"{len(doc['trials'])} trials"
+    if best:
+        line += f", best {fmt(best['objective'])} (trial {best['number']}, {best['trial_job_id']})"
+    return f"{line}; `shipyard tune trials {doc['id']}` lists them"
 
 
 def _metrics_text(metrics: Any) -> str | None:

@@ -271,6 +271,43 @@ class Job(Resource):
         return cls(doc["id"], client=c, _doc=doc)
 
     @classmethod
+    def tune(
+        cls, algorithm: str, train: Any, target: str | None, objective: str, *,
+        max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
+        ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
+        patience: int | None = None, seed: int = 0,
+        hyperparameters: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None, client: Client | None = None, **training: Any,
+    ) -> Job:
+        """Tune a built-in algorithm's hyperparameters: a tuning job whose trials are
+        training jobs, ``parallel`` at a time (docs/tuning.md).
+
+        The objective is a validation metric (``roc_auc``, ``rmse``, ...; the direction
+        follows from it); only the best settings are scored on test. :attr:`best` and
+        :meth:`trials` show the results; :meth:`register` registers the best model.
+
+        Args:
+            strategy: bayesian (TPE), random or grid.
+            ranges: hyperparameter → ``"LOW:HIGH"``, ``"LOW:HIGH:log"``, ``"a,b,c"`` or a
+                list, narrowing or adding to the declared search space.
+            max_runtime: seconds the study may run.
+            patience: stop after this many finished trials in a row without improvement.
+            hyperparameters: fixed values for every trial.
+            training: what :meth:`train` takes (validation, test, split, recipe, drop,
+                experiment, cpus, memory, ...), for every trial.
+        """
+        from shipyard.client._tuning import tuning_spec
+
+        c = client or default_client()
+        spec = tuning_spec(algorithm, train, target, objective, max_trials=max_trials,
+                           parallel=parallel, strategy=strategy, ranges=ranges,
+                           max_runtime=max_runtime, patience=patience, seed=seed,
+                           hyperparameters=hyperparameters, **training)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", spec, headers=headers)
+        return cls(doc["id"], client=c, _doc=doc)
+
+    @classmethod
     def transform(
         cls, model: Any, data: Any, output: str, *,
         keep_columns: Sequence[str] | None = None, chunk_rows: int = 10_000,
@@ -452,6 +489,21 @@ class Job(Resource):
         from shipyard.jobs._profile import Profile
 
         return Profile.from_dict(self.client.get(self._path("/profile")))
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """A tuning job's best trial: its job id, hyperparameters, validation metrics, and
+        its test metrics once the study is over (None before any trial completed)."""
+        return self.refresh()._doc.get("best")
+
+    def trials(self) -> pd.DataFrame:
+        """A tuning job's trials: number, job_id, state, objective, duration_seconds, best,
+        and a column per searched hyperparameter."""
+        import pandas as pd
+
+        from shipyard.client._tuning import trial_rows
+
+        return pd.DataFrame(trial_rows(self.refresh()._doc))
 
     def evaluation(self) -> Evaluation:
         """The evaluation a training job saved: metrics per split and its plots (PNG).

@@ -11,6 +11,13 @@ kind to check and pin a spec at submit (:class:`SubmitContext`), the package
 builder asks it for its config files and the files it stages, the executor asks
 whether a warm runtime may take it, and the job process runs its ``entry``.
 
+A *driven* kind (``driver=...``, e.g. ``tuning``) runs no process of its own: it is a
+parent whose work is to submit and watch child jobs. The supervisor moves its Pending
+jobs to Running without an executor slot and calls its driver on every tick for each
+of its Running or Stopping jobs (:class:`DriveContext`); the driver ends the job. All
+of a driven job's state lives in the metadata store, so a restarted control plane
+simply goes on driving it.
+
 The built-in kinds live in ``shipyard/jobs/kinds/`` and are loaded the first time
 the registry is read. Plug-ins are modules named by ``SHIPYARD_PLUGINS`` or
 entry points of the group ``shipyard.job_kinds`` (:func:`load_plugins`).
@@ -42,13 +49,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.catalog import CatalogService
     from shipyard.datasets import DatasetService
     from shipyard.jobs._package import StagedFile
+    from shipyard.jobs._service import JobService
     from shipyard.settings import Settings
-    from shipyard.store import RegistryRepository
+    from shipyard.store import JobRecord, RegistryRepository
 
 log = logging.getLogger("shipyard.jobs")
 
 #: The kinds that ship with Shipyard, each a module ``shipyard.jobs.kinds.<name>``.
-BUILTIN_KINDS = ("processing", "script", "training", "transform", "wrangle", "monitoring")
+BUILTIN_KINDS = ("processing", "script", "training", "transform", "wrangle", "monitoring",
+                 "tuning")
 #: The entry-point group a distribution declares its job kinds in.
 ENTRY_POINT_GROUP = "shipyard.job_kinds"
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -85,7 +94,20 @@ class SubmitContext(Generic[S]):
     experiment: str | None = None
 
 
+@dataclass(frozen=True)
+class DriveContext:
+    """What a driven kind's driver gets on each supervisor tick: its job and the services.
+
+    ``jobs`` is the :class:`~shipyard.jobs.JobService` (submit, cancel, read children);
+    the driver moves ``job`` to a terminal status itself when its work is done.
+    """
+
+    job: JobRecord
+    jobs: JobService
+
+
 Check = Callable[[SubmitContext[Any]], None]
+Drive = Callable[[DriveContext], None]
 Configs = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 Stage = Callable[[Mapping[str, Any]], "Sequence[StagedFile]"]
 
@@ -109,6 +131,9 @@ class JobKind:
             it; only for built-in code with no requirements of its own.
         default_rules: the debugger's rules a job of this kind gets when its spec names
             none (``jobs/_debugger.py``).
+        driver: for a parent kind that runs no process: called by the supervisor on each
+            tick for every Running or Stopping job of the kind (:class:`DriveContext`).
+            Its ``entry`` is never launched.
     """
 
     name: str
@@ -120,6 +145,7 @@ class JobKind:
     stage: Stage | None = None
     warm: bool = False
     default_rules: tuple[str, ...] = ()
+    driver: Drive | None = None
     own_fields: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:

@@ -337,6 +337,10 @@ def job_to_dict(rec: JobRecord, metrics_summary: dict[str, float] | None = None)
     }
     if metrics_summary is not None:
         out["metrics"] = nest_metrics(metrics_summary)
+    # A tuning job's results are its study (outputs.study); shown at the top as well.
+    study = (rec.outputs or {}).get("study")
+    if study:
+        out["trials"], out["best"] = study.get("trials"), study.get("best")
     return out
 
 

@@ -9,6 +9,11 @@ sample of the job's CPU, memory and I/O as the job's profile (``jobs/_profile.py
 Preparing a job and finishing one (collecting its outputs into the artifact store)
 happen on a thread of their own, so a slow job never delays another.
 
+Jobs of a driven kind (a parent such as ``tuning``, see ``jobs/_kinds.py``) hold no
+slot and no process: a tick moves them from Pending to Running and calls their kind's
+driver for each one that is Running or Stopping (after the slots were filled, so
+children it submits start on the next tick).
+
 It knows jobs only through the :class:`~shipyard.jobs._executors.Executor` and
 :class:`~shipyard.jobs._executors.JobHandle` protocols: no processes, no signals
 sent by hand, no job folders (docs/architecture.md, "Executors").
@@ -29,6 +34,7 @@ from shipyard.jobs import _states as st
 from shipyard.jobs._debugger import EVENT as RULE_EVENT
 from shipyard.jobs._debugger import Debugger
 from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
+from shipyard.jobs._kinds import DriveContext, get_kind, registered_kinds
 from shipyard.jobs._outputs import ingest_outputs
 from shipyard.jobs._package import build_package
 from shipyard.jobs._profile import Sampler
@@ -152,7 +158,10 @@ class Supervisor:
         starting, or whose process is gone without an exit code, is lost (retried while
         attempts remain) or, if it was being cancelled, Stopped.
         """
-        left = self.repo.list(statuses=sorted(st.ACTIVE), limit=10_000)
+        driven = _driven_kinds()
+        # A driven job has no process to take back: the next tick drives it again.
+        left = [j for j in self.repo.list(statuses=sorted(st.ACTIVE), limit=10_000)
+                if j.kind not in driven]
         if not left:
             return
         handles = self.executor.recover(left)
@@ -187,6 +196,7 @@ class Supervisor:
             try:
                 self._watch()
                 self._start_pending()
+                self._drive()
             except Exception:
                 log.exception("supervisor tick failed")
 
@@ -199,11 +209,20 @@ class Supervisor:
 
     # -- starting -------------------------------------------------------------------------
     def _start_pending(self) -> None:
+        driven = _driven_kinds()
+        for kind in driven:  # a parent holds no slot: it only submits and watches children
+            for job in self.repo.list(statuses=[st.PENDING], kind=kind, limit=10_000):
+                if st.transition(self.repo, job.id, st.STARTING, st.PENDING,
+                                 attempts=job.attempts + 1) is not None:
+                    st.transition(self.repo, job.id, st.RUNNING, st.STARTING,
+                                  started_at=utcnow(), executor="control-plane")
         with self._lock:
             slots = self.settings.max_concurrent_jobs - len(self._watched) - len(self._starting)
         if slots <= 0:
             return
-        for job in self.repo.list(statuses=[st.PENDING], oldest_first=True, limit=slots):
+        pending = [j for j in self.repo.list(statuses=[st.PENDING], oldest_first=True,
+                                             limit=slots + 100) if j.kind not in driven]
+        for job in pending[:slots]:
             started = st.transition(self.repo, job.id, st.STARTING, st.PENDING,
                                     attempts=job.attempts + 1, reason=None, pid=None,
                                     pid_started_at=None, handle=None, metrics_offset=0)
@@ -212,6 +231,27 @@ class Supervisor:
             with self._lock:
                 self._starting.add(job.id)
             self._spawn_helper(self._launch, started)
+
+    def _drive(self) -> None:
+        """One step of every Running or Stopping job of a driven kind (a failing driver
+        fails its job, not the tick)."""
+        for kind in _driven_kinds():
+            driver = get_kind(kind).driver
+            if driver is None:  # re-registered without one since
+                continue
+            for job in self.repo.list(statuses=[st.RUNNING, st.STOPPING], kind=kind,
+                                      oldest_first=True, limit=10_000):
+                if self._stop.is_set():
+                    return
+                try:
+                    driver(DriveContext(job=job, jobs=self.jobs))
+                except Exception as exc:
+                    log.exception("driving job %s failed", job.id)
+                    to = st.STOPPED if job.status == st.STOPPING else st.FAILED
+                    st.transition(self.repo, job.id, to, job.status,
+                                  reason=None if to == st.STOPPED else st.ENVIRONMENT_ERROR,
+                                  message=f"Driving the job failed: {exc!r}",
+                                  ended_at=utcnow())
 
     def _cancelled(self, job_id: str) -> bool:
         return self.repo.get(job_id).status == st.STOPPING
@@ -506,3 +546,8 @@ class Supervisor:
         if handle is not None:
             handle.append_log(f"failed: worker_lost: {message}")
         self._end(job.id, st.FAILED, st.WORKER_LOST, message, handle=handle)
+
+
+def _driven_kinds() -> list[str]:
+    """The names of the registered kinds with a driver (parents that run no process)."""
+    return [k.name for k in registered_kinds() if k.driver is not None]

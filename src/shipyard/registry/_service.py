@@ -32,6 +32,7 @@ from shipyard.store import (
     DatasetRepository,
     EventLog,
     ExperimentRepository,
+    JobRecord,
     JobRepository,
     ModelGroupRecord,
     ModelVersionRecord,
@@ -66,7 +67,8 @@ class RegistryService:
         description: str | None = None,
     ) -> ModelVersionRecord:
         check_name(group, "model group name")
-        job = self.jobs.get(job_id)
+        job = self._model_job(self.jobs.get(job_id))
+        job_id = job.id
         if job.status != "Completed":
             raise Conflict(
                 f"Job {job_id} is {job.status}; only a Completed job's model can be registered."
@@ -121,6 +123,17 @@ class RegistryService:
             criteria=verdict,
             actor=actor,
         )
+
+    def _model_job(self, job: JobRecord) -> JobRecord:
+        """The job whose model a registration takes: a tuning job's is its best settings'
+        (the scoring job: the best trial's settings, scored on test)."""
+        if job.kind != "tuning":
+            return job
+        best = ((job.outputs or {}).get("study") or {}).get("best") or {}
+        if job.status != "Completed" or not best.get("model_job_id"):
+            raise Conflict(f"Tuning job {job.id} is {job.status}; its best model can be "
+                           "registered once it is Completed.")
+        return self.jobs.get(str(best["model_job_id"]))
 
     def _check_bundle(self, job_id: str, files: list[dict[str, Any]]) -> None:
         """Refuse a model a deploy would refuse: the same checks as load, nothing deserialised.

@@ -111,6 +111,9 @@ class TrainingContext:
     #: Facts about the fit the debugger's rules read (``data.imbalance_ratio``,
     #: ``importance.<feature>``): :func:`shipyard.runtime.system_metric`.
     record_fact: Callable[[str, float], None] = _no_phase
+    #: Score the test split. A tuning trial does not: its test rows stay unseen until the
+    #: study's best settings are scored on them once (docs/tuning.md).
+    score_test: bool = True
 
 
 @dataclass(frozen=True)
@@ -242,7 +245,7 @@ def _evaluate(problem: _Problem, pipeline: InferencePipeline, model: Any,
     metrics: dict[str, dict[str, Any]] = {}
     baseline: dict[str, dict[str, Any]] = {}
     for split in EVAL_SPLITS:
-        if len(X[split]) == 0:
+        if len(X[split]) == 0 or (split == "test" and not ctx.score_test):
             continue
         metrics[split], base = evaluate_split(problem.problem_type, pipeline, model, X[split],
                                               y[split], y["train"], problem.classes)
@@ -434,6 +437,8 @@ def main(job_dir: Path) -> None:
         semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric, instances=int(config.get("instances") or 1),
         record_phase=runtime.record_phase, record_fact=runtime.system_metric,
+        score_test=config.get("score_test") is not False,
+        plots=config.get("plots") is not False,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 

@@ -21,6 +21,43 @@ class ModelFiles(Out):
     files: list[StoredFile]
 
 
+class TuningTrial(Out):
+    """One trial of a tuning job (a training job)."""
+
+    number: int
+    job_id: str
+    hyperparameters: dict[str, Any] = Field(description="The searched hyperparameters.")
+    objective: float | None = Field(description="The validation metric it reached.")
+    state: str = Field(description="complete, or the trial job's status (running, failed…).")
+    duration_seconds: float | None
+
+
+class TuningBest(Out):
+    """The best trial of a tuning job so far; its test metrics once the study is over."""
+
+    trial_job_id: str
+    number: int
+    hyperparameters: dict[str, Any] = Field(description="All of them, fixed and searched.")
+    objective: float | None
+    validation: dict[str, float]
+    test: dict[str, float] | None = Field(
+        description="The best settings scored on test, once (by the scoring job).")
+    model_job_id: str | None = Field(
+        description="The scoring job: the model `models register --job` takes.")
+    scoring_validation: dict[str, float] | None = None
+
+
+class TuningStudy(Out):
+    """Where a tuning job's study stands."""
+
+    objective: dict[str, str] = Field(description="metric (validation.<name>) and direction.")
+    state: str = Field(description="running, scoring, completed, failed or stopped.")
+    stopped_by: str | None = Field(
+        None, description="max_trials, max_runtime, no_improvement or grid_exhausted.")
+    trials: list[TuningTrial]
+    best: TuningBest | None
+
+
 class JobOutputs(Out):
     """What a job left in the artifact store (empty until it ends)."""
 
@@ -30,6 +67,7 @@ class JobOutputs(Out):
     data: dict[str, list[StoredFile]] | None = None
     files: list[StoredFile] | None = None
     log: StoredFile | None = None
+    study: TuningStudy | None = Field(None, description="A tuning job's study.")
 
 
 class Job(Out):
@@ -55,6 +93,8 @@ class Job(Out):
     notes: str | None
     executor: str | None
     heartbeat_at: Timestamp | None
+    trials: list[TuningTrial] | None = Field(None, description="A tuning job's trials.")
+    best: TuningBest | None = Field(None, description="A tuning job's best trial.")
 
 
 class RuleFinding(Out):

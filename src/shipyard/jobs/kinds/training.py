@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._debugger import DEFAULT_RULE_NAMES
@@ -22,10 +22,23 @@ from shipyard.jobs.kinds._common import MAX_INSTANCES, check_instances
 TRAINING_CHANNELS = ("train", "validation", "test")
 #: The spec fields written to ``training.json``.
 TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
-                   "semantic_types", "bundle_size_warning", "instances")
+                   "semantic_types", "bundle_size_warning", "instances", "score_test", "plots")
 #: Training submits are checked on the whole dataset up to this many rows, else a sample.
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
+
+
+class TrialOf(BaseModel):
+    """What makes a training job a trial of a tuning job (written by the tuning driver)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: str = Field(max_length=40)
+    #: The trial's number in the study (0, 1, ...), or -1 for the scoring of the best.
+    number: int = Field(ge=-1)
+    #: The Optuna trial's system attributes (e.g. the grid sampler's grid id), kept so the
+    #: study is rebuilt exactly from the stored trials.
+    system_attrs: dict[str, Any] = Field(default_factory=dict)
 
 
 class TrainingSpec(JobSpecBase):
@@ -40,6 +53,13 @@ class TrainingSpec(JobSpecBase):
     #: Workers that train one model together, data parallel (XGBoost and LightGBM on the
     #: Ray executor; see shipyard.training._distributed).
     instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
+    #: Score the test split (a tuning trial does not; see docs/tuning.md).
+    score_test: bool = True
+    #: Render the evaluation plots into the bundle (tuning trials skip them: seconds each).
+    plots: bool = True
+    #: Set on the trials of a tuning job (and its final scoring of the best settings): the
+    #: tuning job's id, the trial's number and the sampler's state of the trial.
+    tuning: TrialOf | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainingSpec:
@@ -81,6 +101,8 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
             f"instances={spec.instances}: only {' and '.join(DISTRIBUTED_ALGORITHMS)} train "
             f"over several instances, not {algorithm!r}; use instances=1.")
     check_instances(ctx, "training")
+    if spec.tuning is not None:
+        _check_trial(ctx, spec.tuning)
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
     recipe = UserRecipe.from_dict(spec.recipe) if spec.recipe is not None else None
     if spec.split is not None:
@@ -115,6 +137,23 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
              else ctx.datasets.read_table(train["dataset"], train["version"]))
     check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
     ctx.experiment = ctx.experiment or train["dataset"]
+
+
+def _check_trial(ctx: SubmitContext[TrainingSpec], trial: TrialOf) -> None:
+    """Only a running tuning job's own driver (acting as its owner) adds trials to it."""
+    from shipyard.store import JobRepository
+
+    # The registry's repository shares the jobs' database.
+    repo = JobRepository(ctx.models.db, ctx.models.events)
+    try:
+        job = repo.get(trial.job)
+    except Exception:  # noqa: BLE001 - NotFound, reworded below
+        job = None
+    if job is None or job.kind != "tuning" or job.status != "Running" or \
+            job.created_by != ctx.actor:
+        raise InvalidRequest(f"'tuning' names {trial.job!r}, which is not a running tuning "
+                             "job of yours; trials are submitted by a tuning job itself "
+                             "(shipyard tune).")
 
 
 #: Semantic types a split by time can order rows by.

@@ -1,0 +1,183 @@
+"""``shipyard tune``: tune a built-in algorithm's hyperparameters; ``tune trials ID``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from shipyard.cli._common import (
+    WAIT_DEFAULT,
+    JsonOpt,
+    client,
+    fail,
+    out,
+    output_mode,
+    parse_pairs,
+    print_json,
+    print_table,
+    quiet_option,
+    say,
+    wait_option,
+)
+from shipyard.client import Job
+from shipyard.client._jobs import failure_sentence
+from shipyard.client._training import TRAINING_CHANNELS, parse_split
+from shipyard.client._tuning import STRATEGIES, parse_ranges, trial_rows, tuning_spec
+from shipyard.errors import InvalidRequest
+
+app = typer.Typer(help="Tune a built-in algorithm's hyperparameters: trials are training "
+                       "jobs; the best settings are scored on test (docs/tuning.md).",
+                  invoke_without_command=True)
+
+
+def _hp_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@app.callback()
+def tune(
+    ctx: typer.Context,
+    algorithm: Annotated[str | None, typer.Option(
+        "--algorithm", metavar="NAME", help="The built-in algorithm (`shipyard algorithms "
+                                            "list`).")] = None,
+    input: Annotated[list[str] | None, typer.Option(
+        "--input", "-i", metavar="CHANNEL=DATASET",
+        help="train=DATASET (and optionally validation=, test=); repeatable.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="COLUMN", help="The column to predict.")] = None,
+    objective: Annotated[str | None, typer.Option(
+        "--objective", metavar="METRIC",
+        help="The validation metric to optimise: roc_auc, accuracy, log_loss, rmse, mae, r2, "
+             "… (the direction follows from it).")] = None,
+    max_trials: Annotated[int, typer.Option(
+        "--max-trials", metavar="N", min=1, help="Trials at most.")] = 20,
+    parallel: Annotated[int, typer.Option(
+        "--parallel", metavar="P", min=1, help="Trials running at a time.")] = 1,
+    strategy: Annotated[str, typer.Option(
+        "--strategy", metavar="NAME", help=f"{', '.join(STRATEGIES)}.")] = "bayesian",
+    range_: Annotated[list[str] | None, typer.Option(
+        "--range", metavar="NAME=LOW:HIGH[:log]|NAME=a,b,c",
+        help="Narrow or add a searched hyperparameter; repeatable.")] = None,
+    hp: Annotated[list[str] | None, typer.Option(
+        "--hp", metavar="KEY=VALUE", help="A fixed hyperparameter of every trial; "
+                                          "repeatable.")] = None,
+    max_runtime: Annotated[float | None, typer.Option(
+        "--max-runtime", metavar="SECONDS",
+        help="Seconds the study may run; trials still running then are stopped.")] = None,
+    patience: Annotated[int | None, typer.Option(
+        "--patience", metavar="K", min=1,
+        help="Stop after K finished trials in a row without improvement.")] = None,
+    split: Annotated[str | None, typer.Option(
+        "--split", metavar="TRAIN,VAL,TEST", help="Split fractions [default: 0.7,0.2,0.1].")
+    ] = None,
+    seed: Annotated[int, typer.Option(
+        "--seed", metavar="N", help="The samplers' seed.")] = 0,
+    experiment: Annotated[str | None, typer.Option(
+        "--experiment", metavar="NAME",
+        help="The experiment the trials are runs of [default: the train dataset's name].")
+    ] = None,
+    cpus: Annotated[int | None, typer.Option(
+        "--cpus", metavar="N", help="CPUs for each trial.")] = None,
+    memory: Annotated[str | None, typer.Option(
+        "--memory", metavar="SIZE", help="Memory limit of each trial, e.g. 2G.")] = None,
+    wait: Annotated[bool, wait_option(
+        "the study ends (exit 1 if it fails)")] = WAIT_DEFAULT,
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the tuning job's id")] = False,
+) -> None:
+    """Submit a tuning job: `shipyard tune --algorithm NAME --input train=DATASET --target
+    COLUMN --objective METRIC`. `shipyard tune trials ID` shows its trials."""
+    if ctx.invoked_subcommand is not None:
+        return
+    output_mode(json_out, quiet)
+    if not algorithm or not objective or not input:
+        fail("shipyard tune needs --algorithm NAME, --input train=DATASET and --objective "
+             "METRIC (and --target COLUMN); `shipyard tune --help` shows the rest.")
+    inputs = parse_pairs(input, "--input")
+    unknown = sorted(set(inputs) - set(TRAINING_CHANNELS))
+    if unknown or "train" not in inputs:
+        fail("A tuning job reads --input train=DATASET (and optionally validation=, test=); "
+             f"got {', '.join(sorted(inputs))}.")
+    try:
+        spec = tuning_spec(
+            algorithm, inputs["train"], target, objective, max_trials=max_trials,
+            parallel=parallel, strategy=strategy, ranges=parse_ranges(range_ or []),
+            max_runtime=max_runtime, patience=patience, seed=seed,
+            hyperparameters={k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
+            validation=inputs.get("validation"), test=inputs.get("test"),
+            split=parse_split(split) if split else (0.7, 0.2, 0.1), experiment=experiment,
+            cpus=cpus, memory=memory)
+    except InvalidRequest as exc:
+        fail(exc.message)
+    c = client()
+    doc = c.post("/jobs", spec)
+    job = Job(doc["id"], client=c, _doc=doc)
+    talk = not (json_out or quiet)
+    if talk:
+        out.print(f"Submitted tuning job {job.id}: up to {max_trials} trials, {parallel} at a "
+                  "time.")
+    if wait:
+        job.wait(progress=talk, raise_on_failure=False)
+    if quiet:
+        say(job.id)
+    elif json_out:
+        print_json(job.doc)
+    elif wait:
+        _print_trials(job.doc)
+        _print_best(job.doc)
+    else:
+        out.print(f"Follow it with `shipyard tune trials {job.id}`.")
+    if wait and job.status != "Completed":
+        fail(failure_sentence(job.id, job.status, job.reason, job.message))
+
+
+def _print_trials(doc: dict[str, Any]) -> None:
+    rows = trial_rows(doc)
+    names = list(dict.fromkeys(k for r in rows for k in r if k not in (
+        "number", "job_id", "state", "objective", "duration_seconds", "best")))
+    metric = ((doc.get("outputs") or {}).get("study") or {}).get("objective", {}).get(
+        "metric", "objective")
+    print_table(["#", "job", "state", metric, "seconds", *names],
+                ([f"{r['number']}{' *' if r['best'] else ''}", r["job_id"], r["state"],
+                  r["objective"], r["duration_seconds"], *(r.get(n) for n in names)]
+                 for r in rows),
+                title=f"Trials of {doc['id']} ({doc['status']}; * best)",
+                empty=f"Tuning job {doc['id']} has no trials yet.")
+
+
+def _print_best(doc: dict[str, Any]) -> None:
+    best = doc.get("best")
+    if not best:
+        return
+    test = best.get("test")
+    tail = (f"; scored on test by job {best['model_job_id']}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items()) if k != "n_samples")
+            if test else "")
+    out.print(f"Best: trial {best['number']} (job {best['trial_job_id']}), objective "
+              f"{best['objective']:.4g}{tail}.")
+    if test:
+        out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}`.")
+
+
+@app.command("trials")
+def trials(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="The tuning job.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """The trials of a tuning job: state, objective, duration and hyperparameters."""
+    doc = client().get(f"/jobs/{quote(job_id, safe='')}")
+    if doc.get("kind") != "tuning":
+        fail(f"Job {job_id} is a {doc.get('kind')} job, not a tuning job; `shipyard jobs list "
+             "--kind tuning` lists those.")
+    if json_out:
+        print_json({"id": doc["id"], "status": doc["status"], "trials": doc.get("trials") or [],
+                    "best": doc.get("best")})
+        return
+    _print_trials(doc)
+    _print_best(doc)

@@ -1,0 +1,79 @@
+"""Tuning jobs from the client side: the spec of ``kind: tuning`` and its trials as a table.
+
+Pure helpers shared by the SDK (``sy.Job.tune``) and the CLI (``shipyard tune``), so
+both send the same spec (docs/tuning.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.client._training import training_spec
+from shipyard.errors import InvalidRequest
+
+#: ``--strategy`` values.
+STRATEGIES = ("bayesian", "random", "grid")
+
+
+def parse_ranges(pairs: Sequence[str]) -> dict[str, str]:
+    """``["num_leaves=8:64", "learning_rate=0.01:0.3:log", "depth=4,6,8"]`` → a dict.
+
+    The server checks each range against the algorithm's declarations.
+    """
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name.strip() or not value.strip():
+            raise InvalidRequest(f"Invalid --range {pair!r}: expected NAME=LOW:HIGH, "
+                                 "NAME=LOW:HIGH:log or NAME=a,b,c.")
+        if name.strip() in out:
+            raise InvalidRequest(f"--range {name.strip()} is given twice; keep one.")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def tuning_spec(
+    algorithm: str, train: Any, target: str | None, objective: str, *,
+    max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
+    ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
+    patience: int | None = None, seed: int = 0,
+    hyperparameters: Mapping[str, Any] | None = None, **training: Any,
+) -> dict[str, Any]:
+    """The JSON spec of a tuning job (``POST /jobs`` with ``kind: tuning``).
+
+    Args:
+        objective: the validation metric to optimise (``roc_auc``, ``rmse``, ...); the
+            direction follows from it.
+        ranges: hyperparameter → ``"LOW:HIGH"``, ``"LOW:HIGH:log"``, ``"a,b,c"`` or a list;
+            they narrow or add to the algorithm's declared search space.
+        max_runtime: seconds the study may run; trials still running then are stopped.
+        patience: stop after this many finished trials in a row without improvement.
+        hyperparameters: fixed values for every trial (not searched).
+        training: the training arguments of :func:`training_spec` (validation, test,
+            split, recipe, experiment, cpus, memory, ...), which every trial uses.
+    """
+    if strategy not in STRATEGIES:
+        raise InvalidRequest(f"Unknown strategy {strategy!r}; use one of: "
+                             f"{', '.join(STRATEGIES)}.")
+    spec = training_spec(algorithm, train, target, hyperparameters=hyperparameters,
+                         **training)
+    spec.update(kind="tuning", objective=objective, max_trials=max_trials,
+                parallel=parallel, strategy=strategy, ranges=dict(ranges or {}), seed=seed)
+    if max_runtime is not None:
+        spec["max_runtime_seconds"] = max_runtime
+    if patience is not None:
+        spec["patience"] = patience
+    return spec
+
+
+def trial_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A tuning job's trials as flat rows (number, job, state, objective, duration, each
+    searched hyperparameter), the best one marked."""
+    best = (doc.get("best") or {}).get("trial_job_id")
+    rows = []
+    for t in doc.get("trials") or []:
+        rows.append({"number": t["number"], "job_id": t["job_id"], "state": t["state"],
+                     "objective": t["objective"], "duration_seconds": t["duration_seconds"],
+                     "best": t["job_id"] == best, **t["hyperparameters"]})
+    return rows

@@ -1,0 +1,269 @@
+"""The tuning driver: one step of a tuning job, run by the supervisor on every tick.
+
+A tuning job runs no process. Each tick :func:`drive` reads its trials (ordinary
+``training`` jobs whose spec carries ``tuning.job``), rebuilds the study from them,
+and then does whichever one thing is due:
+
+1. the job is Stopping: cancel its active trials; once none is active, Stopped;
+2. the study may go on (trials left, runtime left, not ``patience`` trials in a row
+   without improvement, grid not exhausted): submit trials until ``parallel`` are
+   active, each through the job service (so the executor runs them P at a time);
+3. the study is over and no trial is active: submit the *scoring* job, the best
+   trial's settings trained again with ``score_test`` (number -1) - the only job of the
+   study that sees the test split; once it completed, the tuning job is Completed.
+
+Every decision is derived from the store, so nothing is lost or repeated when the
+control plane restarts between two ticks: a trial exists as a job or not at all, and a
+trial's number is the count of trials before it. Results (``trials``, ``best``) are
+written into the tuning job's ``outputs`` on every tick, so ``jobs show`` follows along.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.jobs import _states as st
+from shipyard.jobs._kinds import DriveContext
+from shipyard.store import JobRecord, utcnow
+from shipyard.tuning._space import SearchSpace
+from shipyard.tuning._study import (
+    COMPLETE,
+    FAIL,
+    RUNNING,
+    StoredTrial,
+    Suggestion,
+    direction,
+    suggest,
+)
+
+log = logging.getLogger("shipyard.tuning")
+
+#: The trial number of the scoring job (the best settings, scored on test).
+SCORING = -1
+_ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
+
+
+def children(ctx: DriveContext) -> list[JobRecord]:
+    """The training jobs of a tuning job (its trials and its scoring job), oldest first."""
+    job = ctx.job
+    found = ctx.jobs.repo.list(kind="training", experiment=job.experiment, limit=100_000,
+                               oldest_first=True)
+    return [j for j in found if (j.spec.get("tuning") or {}).get("job") == job.id]
+
+
+def _number(j: JobRecord) -> int:
+    return int((j.spec.get("tuning") or {}).get("number", SCORING))
+
+
+def _state(status: str) -> str:
+    return COMPLETE if status == st.COMPLETED else FAIL if status in st.TERMINAL else RUNNING
+
+
+def _seconds(j: JobRecord) -> float | None:
+    """A finished trial's run time (None while it runs: the results change only when a
+    trial does, so they are written only then)."""
+    if j.started_at is None or j.ended_at is None:
+        return None
+    return round((j.ended_at - j.started_at).total_seconds(), 3)
+
+
+def _split(metrics: Mapping[str, float], split: str) -> dict[str, float]:
+    prefix = f"{split}."
+    return {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+
+
+def drive(ctx: DriveContext) -> None:
+    """One step of the tuning job ``ctx.job`` (see the module's docstring)."""
+    job, spec = ctx.job, ctx.job.spec
+    space = SearchSpace.from_list(spec["space"])
+    metric = str(spec["objective"])
+    kids = children(ctx)
+    trials = sorted((j for j in kids if _number(j) >= 0), key=_number)
+    scoring = next((j for j in kids if _number(j) == SCORING), None)
+    metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
+    stored = [_stored(j, metrics[j.id], metric, space) for j in trials]
+    active = [j for j in kids if j.status in _ACTIVE]
+
+    if job.status == st.STOPPING:
+        for j in active:
+            ctx.jobs.cancel(j.id, job.created_by)
+        if not active:
+            st.transition(ctx.jobs.repo, job.id, st.STOPPED, st.STOPPING, ended_at=utcnow(),
+                          outputs=_results(job, trials, stored, scoring, metrics, "stopped"))
+        return
+
+    # A trial the server's shutdown cut short is kept (as failed) but not counted: the
+    # study starts another in its place once the control plane is back.
+    counted = len(stored) - sum(1 for j in trials if j.reason == st.SERVER_SHUTDOWN)
+    why_over = _over(job, stored, counted, space)
+    if why_over is None:
+        running = sum(1 for t in stored if t.state == RUNNING)
+        want = min(int(spec["parallel"]) - running, int(spec["max_trials"]) - counted)
+        for _ in range(max(0, want)):
+            trial, asked = _submit_trial(ctx, space, metric, stored)
+            trials.append(trial)
+            stored.append(StoredTrial(number=asked.number, params=asked.params, state=RUNNING,
+                                      system_attrs=asked.system_attrs))
+            if spec["strategy"] == "grid" and len(stored) >= space.grid_size():
+                break
+    elif why_over == "max_runtime":
+        for j in trials:
+            if j.status in _ACTIVE:
+                ctx.jobs.cancel(j.id, job.created_by)
+    if any(t.state == RUNNING for t in stored) or why_over is None:
+        _record(ctx, _results(job, trials, stored, scoring, metrics, "running"))
+        return
+    _finish(ctx, trials, stored, scoring, metrics, why_over)
+
+
+def _stored(j: JobRecord, metrics: Mapping[str, float], metric: str,
+            space: SearchSpace) -> StoredTrial:
+    state = _state(j.status)
+    value = metrics.get(f"validation.{metric}")
+    if state == COMPLETE and value is None:
+        state = FAIL  # completed without the objective (e.g. an empty validation split)
+    hp = j.spec.get("hyperparameters") or {}
+    return StoredTrial(number=_number(j), params={n: hp.get(n) for n in space.names},
+                       state=state, value=value,
+                       system_attrs=(j.spec.get("tuning") or {}).get("system_attrs") or {})
+
+
+def _best(stored: Sequence[StoredTrial], metric: str) -> StoredTrial | None:
+    done = [t for t in stored if t.state == COMPLETE and t.value is not None]
+    if not done:
+        return None
+    sign = -1.0 if direction(metric) == "minimize" else 1.0
+    return max(done, key=lambda t: (sign * float(t.value or 0), -t.number))
+
+
+def _over(job: JobRecord, stored: Sequence[StoredTrial], counted: int,
+          space: SearchSpace) -> str | None:
+    """Why no further trial starts (a stopping reason), or None while the study goes on."""
+    spec = job.spec
+    if counted >= int(spec["max_trials"]):
+        return "max_trials"
+    if spec["strategy"] == "grid" and len(stored) >= space.grid_size():
+        return "grid_exhausted"
+    started = job.started_at.timestamp() if job.started_at else time.time()
+    if time.time() - started > float(spec["max_runtime_seconds"]):
+        return "max_runtime"
+    patience = spec.get("patience")
+    if patience:
+        finished = [t for t in stored if t.state != RUNNING]
+        best = _best(finished, str(spec["objective"]))
+        if best is not None and sum(1 for t in finished if t.number > best.number) >= patience:
+            return "no_improvement"
+    return None
+
+
+def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
+                  stored: Sequence[StoredTrial]) -> tuple[JobRecord, Suggestion]:
+    spec = ctx.job.spec
+    s = suggest(str(spec["strategy"]), space, metric, int(spec.get("seed") or 0), stored)
+    job = _submit(ctx, {**(spec.get("fixed") or {}), **s.params}, s.number, s.system_attrs,
+                  score_test=False)
+    return job, s
+
+
+def _submit(ctx: DriveContext, hyperparameters: Mapping[str, Any], number: int,
+            system_attrs: Mapping[str, Any], *, score_test: bool) -> JobRecord:
+    job, spec = ctx.job, ctx.job.spec
+    label = "scoring" if number == SCORING else f"trial {number}"
+    body = {
+        "kind": "training", "algorithm": spec["algorithm"], "target": spec.get("target"),
+        "problem_type": spec.get("problem_type"), "split": spec.get("split"),
+        "recipe": spec.get("recipe"),
+        "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
+        "hyperparameters": dict(hyperparameters),
+        "resources": {"cpus": spec["resources"]["cpus"],
+                      "memory": spec["resources"]["memory"]},
+        "retries": spec.get("retries", 0), "experiment": job.experiment,
+        "tags": {"tuning_job": job.id, "tuning_trial": str(number)},
+        "notes": f"{label} of tuning job {job.id}", "score_test": score_test,
+        "plots": score_test,  # only the scored best's bundle is one to look at
+        "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs)},
+    }
+    trial, _ = ctx.jobs.submit(body, job.created_by)
+    log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
+    return trial
+
+
+def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[StoredTrial],
+             scoring: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
+             state: str, stopped_by: str | None = None) -> dict[str, Any]:
+    """The tuning job's outputs: ``{"study": {objective, state, stopped_by, trials, best}}``."""
+    metric = str(job.spec["objective"])
+    by_number = {t.number: t for t in stored}
+    rows = []
+    for j in trials:
+        t = by_number[_number(j)]
+        if t.state == COMPLETE:
+            state = "complete"
+        elif j.status == st.COMPLETED:  # it ran, but measured no objective
+            state = "no_objective"
+        else:
+            state = j.status.lower()
+        rows.append({"number": t.number, "job_id": j.id, "hyperparameters": dict(t.params),
+                     "objective": t.value, "state": state, "duration_seconds": _seconds(j)})
+    out: dict[str, Any] = {
+        "objective": {"metric": f"validation.{metric}", "direction": direction(metric)},
+        "state": state, "trials": rows, "best": None,
+    }
+    if stopped_by:
+        out["stopped_by"] = stopped_by
+    best = _best(stored, metric)
+    if best is not None:
+        bj = next(j for j in trials if _number(j) == best.number)
+        out["best"] = {
+            "trial_job_id": bj.id, "number": best.number,
+            "hyperparameters": dict(bj.spec.get("hyperparameters") or {}),
+            "objective": best.value, "validation": _split(metrics.get(bj.id, {}), "validation"),
+            "test": None, "model_job_id": None,
+        }
+        if scoring is not None and scoring.status == st.COMPLETED:
+            out["best"]["test"] = _split(metrics.get(scoring.id, {}), "test")
+            out["best"]["model_job_id"] = scoring.id
+            out["best"]["scoring_validation"] = _split(metrics.get(scoring.id, {}),
+                                                       "validation")
+    return {"study": out}
+
+
+def _record(ctx: DriveContext, outputs: dict[str, Any]) -> None:
+    """Write the study's results on the tuning job when they changed (not on every tick)."""
+    if outputs != ctx.job.outputs:
+        ctx.jobs.repo.update_fields(ctx.job.id, outputs=outputs)
+
+
+def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[StoredTrial],
+            scoring: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
+            why: str) -> None:
+    """The study is over: score the best settings on test once, then end the job."""
+    job, repo = ctx.job, ctx.jobs.repo
+    best = _best(stored, str(job.spec["objective"]))
+    if best is None:
+        first = next((j for j in trials if j.status == st.FAILED), None)
+        hint = f" Trial {first.id} failed: {first.message}" if first is not None else ""
+        st.transition(repo, job.id, st.FAILED, st.RUNNING, reason=st.SCRIPT_ERROR,
+                      message=f"No trial of the study completed.{hint}", ended_at=utcnow(),
+                      outputs=_results(job, trials, stored, None, metrics, "failed", why))
+        return
+    if scoring is None:
+        bj = next(j for j in trials if _number(j) == best.number)
+        _submit(ctx, bj.spec.get("hyperparameters") or {}, SCORING, {}, score_test=True)
+        _record(ctx, _results(job, trials, stored, None, metrics, "scoring", why))
+        return
+    if scoring.status in _ACTIVE:
+        _record(ctx, _results(job, trials, stored, scoring, metrics, "scoring", why))
+        return
+    results = _results(job, trials, stored, scoring, metrics, "completed", why)
+    if scoring.status == st.COMPLETED:
+        st.transition(repo, job.id, st.COMPLETED, st.RUNNING, ended_at=utcnow(),
+                      outputs=results)
+    else:
+        st.transition(repo, job.id, st.FAILED, st.RUNNING, reason=st.SCRIPT_ERROR,
+                      message=f"Scoring the best settings on test (job {scoring.id}) ended "
+                              f"{scoring.status}: {scoring.message}", ended_at=utcnow(),
+                      outputs={"study": {**results["study"], "state": "failed"}})

