@@ -485,6 +485,12 @@ class Job(Resource):
         self._doc = self.client.post(self._path("/cancel"))
         return self
 
+    def resume(self) -> Job:
+        """Start a Failed or Stopped job again as a new attempt, from its last checkpoint
+        (``checkpoints/``, see ``shipyard.runtime.checkpoint_dir``); return self."""
+        self._doc = self.client.post(self._path("/resume"))
+        return self
+
     def artifacts(self) -> builtins.list[dict[str, Any]]:
         """The files the job left (model, outputs, log), each with its ``path``."""
         body = self.client.get(self._path("/artifacts"))

@@ -86,6 +86,11 @@ class TrainingContext:
     progress_interval: float = PROGRESS_SECONDS
     #: Workers that train together (``--instances``; XGBoost and LightGBM on Ray).
     instances: int = 1
+    #: The job's ``checkpoints/``: boosting saves checkpoints there and continues from the
+    #: last one (None: no checkpoints; see shipyard.training._checkpoints).
+    checkpoint_dir: Path | None = None
+    #: Rounds between two checkpoints (None: a tenth of the rounds).
+    checkpoint_every: int | None = None
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
-        progress_interval=ctx.progress_interval, instances=ctx.instances))
+        progress_interval=ctx.progress_interval, instances=ctx.instances,
+        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every))
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
@@ -396,6 +402,7 @@ def main(job_dir: Path) -> None:
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
         log=log, log_metric=runtime.log_metric, instances=int(config.get("instances") or 1),
+        checkpoint_dir=job_dir / c.CHECKPOINTS_DIR,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 
