@@ -197,7 +197,8 @@ def staged_path(job_dir: Path, rel: str) -> Path:
     """``job_dir / rel`` for a staged file, refusing anything that would leave the folder.
 
     Raises:
-        ShipyardError: ``rel`` is absolute, climbs out, or is not under input/, code/ or checkpoints/.
+        ShipyardError: ``rel`` is absolute, climbs out, or is not under input/, code/ or
+            checkpoints/.
     """
     pure = PurePosixPath(rel)
     if (pure.is_absolute() or ".." in pure.parts or "\\" in rel

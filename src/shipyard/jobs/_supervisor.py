@@ -24,8 +24,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from shipyard.jobs import _states as st
 from shipyard.errors import ShipyardError
+from shipyard.jobs import _states as st
 from shipyard.jobs._checkpoints import checkpoint_files
 from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
 from shipyard.jobs._outputs import ingest_outputs

@@ -127,8 +127,10 @@ class BoostingCheckpoints:
                 foreign += 1
                 continue
             self._saved = done
-            history = doc.get("history") if isinstance(doc.get("history"), dict) else {}
-            return Resume(round=done, model_path=model, history=merge_history({}, history))
+            history = doc.get("history")
+            return Resume(round=done, model_path=model,
+                          history=merge_history({}, history if isinstance(history, dict)
+                                                else {}))
         if foreign:
             self.log(f"[training] ignoring {foreign} checkpoint(s) in {self.folder.name}/ made "
                      "for other settings or data; training from round 0")
