@@ -73,11 +73,29 @@ def test_links_are_never_followed(setup: tuple[Path, ArtifactStore, CheckpointSy
     sync.sync()
     assert [f["path"] for f in read_manifest(store, "job-1")] == ["ok.bin"]
 
-    # A link in place of the whole folder: nothing is read through it.
+    # A link in place of the whole folder: nothing is read through it, and the last
+    # checkpoint stays (so does it when the folder is gone).
     os.rename(job_dir / "checkpoints", job_dir / "old")
     (job_dir / "checkpoints").symlink_to(tmp_path, target_is_directory=True)
-    result = sync.sync()
-    assert result.files == 0 and read_manifest(store, "job-1") == []
+    assert sync.sync().changed is False
+    assert [f["path"] for f in read_manifest(store, "job-1")] == ["ok.bin"]
+    (job_dir / "checkpoints").unlink()
+    assert sync.sync().changed is False
+    assert [f["path"] for f in read_manifest(store, "job-1")] == ["ok.bin"]
+
+
+def test_an_emptied_folder_empties_the_manifest_and_a_closed_sync_does_nothing(
+        setup: tuple[Path, ArtifactStore, CheckpointSync]) -> None:
+    job_dir, store, sync = setup
+    (job_dir / "checkpoints" / "a.bin").write_bytes(b"a")
+    sync.sync()
+    (job_dir / "checkpoints" / "a.bin").unlink()  # the job dropped its checkpoint
+    assert sync.sync().changed is True
+    assert read_manifest(store, "job-1") == []
+    (job_dir / "checkpoints" / "b.bin").write_bytes(b"b")
+    sync.close()  # the attempt is over
+    assert sync.sync().uploaded == 0
+    assert read_manifest(store, "job-1") == []
 
 
 def test_a_damaged_manifest_is_refused(tmp_path: Path) -> None:

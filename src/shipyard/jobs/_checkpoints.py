@@ -81,13 +81,25 @@ class CheckpointSync:
         #: path → (inode, mtime_ns, size) and the stored entry of that version.
         self._seen: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self._manifest: list[dict[str, Any]] | None = None
+        self._closed = False
+
+    def close(self) -> None:
+        """The attempt is over: a sync still queued does nothing (the next attempt may be
+        restoring files into the same folder meanwhile)."""
+        with self._lock:
+            self._closed = True
 
     def sync(self) -> SyncResult:
         """Store the folder's new or changed complete files; rewrite the manifest if the
         set changed. Files that vanish while being read are left out."""
         with self._lock:
+            if self._closed:
+                return SyncResult(uploaded=0, files=len(self._manifest or []), changed=False)
+            candidates = self._candidates()
+            if candidates is None:  # no folder (removed, or a link): the manifest stays
+                return SyncResult(uploaded=0, files=len(self._manifest or []), changed=False)
             entries, uploaded = [], 0
-            for rel in self._candidates():
+            for rel in candidates:
                 try:
                     entry, fresh = self._store(rel)
                 except OSError:  # removed, replaced by a link, not a regular file
@@ -101,13 +113,15 @@ class CheckpointSync:
             self._manifest = entries
             return SyncResult(uploaded=uploaded, files=len(entries), changed=bool(changed))
 
-    def _candidates(self) -> list[str]:
+    def _candidates(self) -> list[str] | None:
+        """The complete files' paths, or None when there is no folder to read (a link in
+        place of the folder is never followed)."""
         root = self.job_dir / c.CHECKPOINTS_DIR
         try:
             if not stat.S_ISDIR(os.lstat(root).st_mode):
-                return []  # a link in place of the folder is never followed
+                return None
         except OSError:
-            return []
+            return None
         found = []
         for folder, dirs, files in os.walk(root, followlinks=False):
             dirs[:] = [d for d in dirs if not d.startswith(".")]

@@ -237,6 +237,7 @@ class LocalHandle:
 
     def release(self) -> None:
         """End any process the job left in its group; free its cores (once)."""
+        self.checkpoints.close()
         if self._pid is not None:
             signal_group(self._pid, signal.SIGKILL)
         if self.popen is not None:

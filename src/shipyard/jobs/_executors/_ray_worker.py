@@ -249,6 +249,7 @@ class JobRunner:
 
     def release(self) -> None:
         """Stop what the job left running, free its cores, remove the folder."""
+        self.checkpoints.close()
         self.signal(signal.SIGKILL)
         if self.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
