@@ -79,6 +79,7 @@ class _CatBoostReport:
     def after_iteration(self, info: Any) -> bool:
         if self.done == 0 and int(info.iteration) > 1 and self.log is not None:
             start = int(info.iteration) - 1
+            self.progress.resumed_at = start
             self.log(f"[training] resuming from checkpoint at round {start} of {self.total}; "
                      f"training the other {self.total - start}")
         self.done = int(info.iteration)
@@ -150,6 +151,7 @@ class XGBoost(Algorithm):
         if resume is not None:
             start, earlier = resume.round, resume.history
             init = xgb.Booster(model_file=str(resume.model_path))  # the job's own file
+            progress.resumed_at = start
         booster = xgb.train(params, dtrain, num_boost_round=total - start, evals=evals,
                             evals_result=history, early_stopping_rounds=rounds,
                             verbose_eval=False, xgb_model=init,
@@ -222,6 +224,7 @@ class LightGBM(Algorithm):
         ckpt = checkpoints_for(data, "lightgbm", ".txt", total)
         resume = resuming(ckpt, total, data.log)
         start, earlier = (resume.round, resume.history) if resume is not None else (0, {})
+        progress.resumed_at = start
 
         def report(env: Any) -> None:
             # ``iteration`` counts from the continued model's rounds (``begin_iteration``).

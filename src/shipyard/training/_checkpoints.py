@@ -2,25 +2,28 @@
 the last one.
 
 In a job, ``checkpoints/`` is synced to the artifact store while the job runs and given
-back to a retried or resumed attempt (``shipyard.jobs._checkpoints``). A checkpoint at
-round R is two files there:
+back to a retried or resumed attempt (``shipyard.jobs._checkpoints``). XGBoost and
+LightGBM take a checkpoint every tenth of their rounds; one at round R is two files:
 
 ``<algorithm>-<R:07d>.json``   the fit's fingerprint (algorithm, hyperparameters,
                                problem, a hash of the training and validation rows) and
                                the evaluation history of rounds 1..R
 ``<algorithm>-<R:07d>.<ext>``  the model after R rounds, in the library's own format
-                               (XGBoost ``.ubj``, LightGBM ``.txt``, CatBoost ``.cbm``),
-                               loaded only by the job's own library, never unpickled
+                               (XGBoost ``.ubj``, LightGBM ``.txt``), loaded only by the
+                               job's own library, never unpickled
 
 Each is written under a temporary name (a leading ``.``, which the sync never stores)
 and renamed into place, the history first and the model last, so a model file always
 has its history and a half-written model is never found. The two newest rounds are
 kept. A checkpoint made for another fit (other settings or data) is ignored, and said so.
-
 The resumed fit loads the model with the library's own way to continue training
-(XGBoost ``xgb_model=``, LightGBM ``init_model=``, CatBoost ``init_model=``), trains only
-the missing rounds, and prepends the saved history, so its bundle is the bundle of a fit
-that was never interrupted: the same files, every round in the curves.
+(XGBoost ``xgb_model=``, LightGBM ``init_model=``), trains only the missing rounds, and
+prepends the saved history, so its bundle is the bundle of a fit that was never
+interrupted: the same files, every round in the curves.
+
+CatBoost keeps its own snapshot there instead (``catboost-<fingerprint>.snapshot``,
+written to a temporary name and renamed by CatBoost itself, every few seconds), and
+continues from it natively, history included (``shipyard.training._boosting``).
 """
 
 from __future__ import annotations
