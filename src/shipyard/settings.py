@@ -78,6 +78,9 @@ class Settings:
     #: when absent); ``root`` opts out. Ignored when the server is not root: jobs then run
     #: as the server's own user (see shipyard.jobs._identity).
     job_user: str = "shipyard-job"
+    #: How often a running job's ``checkpoints/`` folder is synced to the artifact store
+    #: (``SHIPYARD_CHECKPOINT_SYNC_SECONDS``; only changed files are stored again).
+    checkpoint_sync_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -111,6 +114,8 @@ class Settings:
             leader_poll_seconds=float(env.get("SHIPYARD_LEADER_POLL_SECONDS", 2.0)),
             session_seconds=float(env.get("SHIPYARD_SESSION_SECONDS", 8 * 3600.0)),
             job_user=(env.get("SHIPYARD_JOB_USER") or "shipyard-job").strip(),
+            checkpoint_sync_seconds=float(env.get("SHIPYARD_CHECKPOINT_SYNC_SECONDS")
+                                          or 10.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

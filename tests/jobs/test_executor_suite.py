@@ -64,6 +64,23 @@ WAIT_FOR_RELEASE = """
 """
 
 
+#: Saves a checkpoint on its first attempt, then hangs; says what it found on each attempt.
+CHECKPOINTED = """
+    import json, os, time
+    from shipyard import runtime
+    attempt = json.load(open("input/config/job.json"))["attempt"]
+    state = runtime.checkpoint_dir() / "state.txt"
+    found = state.read_text() if state.exists() else "nothing"
+    print(f"attempt {attempt} found {found}", flush=True)
+    if attempt == 1:
+        tmp = state.with_name("state.txt.tmp")
+        tmp.write_text("the state of attempt 1")
+        os.replace(tmp, state)
+        print("saved", flush=True)
+        time.sleep(60)
+"""
+
+
 class Driver(Protocol):
     """What the suite does to an executor's machinery directly."""
 
@@ -128,7 +145,8 @@ def driver(executor: str) -> Driver:
 def srv(executor: str, executor_env: dict[str, str],
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     server = LocalServer.start(tmp_path_factory.mktemp(f"exec-{executor}"), **executor_env,
-                               SHIPYARD_CANCEL_GRACE_PERIOD="2")
+                               SHIPYARD_CANCEL_GRACE_PERIOD="2",
+                               SHIPYARD_CHECKPOINT_SYNC_SECONDS="0.3")
     try:
         yield server
     finally:
@@ -296,6 +314,26 @@ def test_lost_worker_is_retried(srv: LocalServer, driver: Driver) -> None:
     log = client.get(f"/api/v1/jobs/{job['id']}/logs").text
     assert "attempt 1" in log and "attempt 2" in log and "Retrying" in log
     assert log == _stored_log(client, done)
+
+
+def test_a_lost_worker_gets_its_checkpoint_back(srv: LocalServer, driver: Driver) -> None:
+    """The checkpoint synced while the job ran is staged into the retry's folder (a new
+    folder on Ray: it can only come from the artifact store)."""
+    client = srv.client()
+    job = submit(client, spec(CHECKPOINTED, retries=1))
+    wait_log(client, job["id"], "saved")
+    manifest = srv.home / "artifacts" / "named" / "checkpoints" / f"{job['id']}.json"
+    deadline = time.monotonic() + 30
+    while "state.txt" not in (manifest.read_text() if manifest.exists() else ""):
+        assert time.monotonic() < deadline, "the checkpoint was not synced"
+        time.sleep(0.05)
+    driver.kill_worker(srv, client.get(f"/api/v1/jobs/{job['id']}").json())
+    done = wait_for(client, job["id"], "Completed", timeout=60)
+    assert done["attempts"] == 2
+    log = client.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert "attempt 1 found nothing" in log
+    assert "restoring the last checkpoint (1 files, 22 bytes) into checkpoints/" in log
+    assert "attempt 2 found the state of attempt 1" in log
 
 
 def test_a_hung_job_without_heartbeat_is_lost_and_retried(fresh: LocalServer) -> None:

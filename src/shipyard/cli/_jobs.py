@@ -1,4 +1,4 @@
-"""``shipyard jobs``: run scripts as jobs, follow their logs, read metrics, cancel."""
+"""``shipyard jobs``: run scripts as jobs, follow their logs, read metrics, cancel, resume."""
 
 from __future__ import annotations
 
@@ -499,6 +499,18 @@ def cancel(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonO
         print_json(_job_json(doc))
     else:
         out.print(f"Job {job_id} is {doc.get('status')}.")
+
+
+@app.command("resume")
+def resume(job_id: Annotated[str, typer.Argument(metavar="ID")], json_out: JsonOpt = False) -> None:
+    """Start a Failed or Stopped job again as a new attempt, from its last checkpoint."""
+    doc = client().post(_path(job_id, "/resume"))
+    if json_out:
+        print_json(_job_json(doc))
+    else:
+        out.print(f"Job {job_id} is {doc.get('status')} again (attempt "
+                  f"{int(doc.get('attempts') or 0) + 1} will start from its last checkpoint, "
+                  f"if it saved one); follow it with `shipyard jobs logs {job_id} -f`.")
 
 
 @app.command("metrics")

@@ -233,7 +233,7 @@ class Job(Resource):
         max_runtime: float | None = None, name: str | None = None,
         idempotency_key: str | None = None, client: Client | None = None,
         recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
-        group_column: str | None = None, instances: int | None = None,
+        group_column: str | None = None, instances: int | None = None, retries: int = 0,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -258,6 +258,8 @@ class Job(Resource):
             drop: columns to leave out of the features (on top of the recipe's).
             instances: workers that train one model together, data parallel (xgboost and
                 lightgbm, on a server whose executor is Ray).
+            retries: attempts after a lost worker (``worker_lost``); xgboost, lightgbm and
+                catboost continue from their last checkpoint.
         """
         c = client or default_client()
         spec = training_spec(
@@ -265,7 +267,8 @@ class Job(Resource):
             split_method=split_method, time_column=time_column, seed=seed,
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name,
-            recipe=recipe, drop=drop, group_column=group_column, instances=instances)
+            recipe=recipe, drop=drop, group_column=group_column, instances=instances,
+            retries=retries)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)
@@ -549,6 +552,12 @@ class Job(Resource):
     def cancel(self) -> Job:
         """Ask the server to stop the job (Pending jobs stop at once); return self."""
         self._doc = self.client.post(self._path("/cancel"))
+        return self
+
+    def resume(self) -> Job:
+        """Start a Failed or Stopped job again as a new attempt, from its last checkpoint
+        (``checkpoints/``, see ``shipyard.runtime.checkpoint_dir``); return self."""
+        self._doc = self.client.post(self._path("/resume"))
         return self
 
     def artifacts(self) -> builtins.list[dict[str, Any]]:

@@ -51,7 +51,7 @@ def training_spec(
     notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
     max_runtime: float | None = None, name: str | None = None,
     recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
-    instances: int | None = None,
+    instances: int | None = None, retries: int = 0,
 ) -> dict[str, Any]:
     """The JSON spec of a training job (``POST /jobs`` with ``kind: training``).
 
@@ -69,6 +69,8 @@ def training_spec(
         drop: columns to leave out of the features, on top of what the recipe drops.
         instances: workers that train one model together, data parallel (xgboost and
             lightgbm on a server whose executor is Ray); not sent when None.
+        retries: attempts after a lost worker; a retried boosting fit continues from its
+            last checkpoint (docs/training.md, "Checkpoints").
     """
     if not algorithm:
         raise InvalidRequest("A training job needs an algorithm; `shipyard algorithms list` "
@@ -104,6 +106,8 @@ def training_spec(
         spec["name"] = name
     if instances is not None:
         spec["instances"] = instances
+    if retries:
+        spec["retries"] = retries
     return add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
 
 

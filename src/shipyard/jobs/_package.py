@@ -29,8 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.datasets import DatasetService
     from shipyard.store import JobRecord
 
-#: Where staged files may go (relative to the job folder).
-STAGE_ROOTS = ("input/", "code/")
+#: Where staged files may go (relative to the job folder; ``checkpoints/``: a restored
+#: checkpoint, see shipyard.jobs._checkpoints).
+STAGE_ROOTS = ("input/", "code/", "checkpoints/")
 #: Config documents every job gets; a kind's own may not reuse these names.
 COMMON_CONFIGS = ("hyperparameters.json", "resources.json", "inputdata.json", "job.json")
 _CONFIG_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.json$")
@@ -196,7 +197,8 @@ def staged_path(job_dir: Path, rel: str) -> Path:
     """``job_dir / rel`` for a staged file, refusing anything that would leave the folder.
 
     Raises:
-        ShipyardError: ``rel`` is absolute, climbs out, or is not under input/ or code/.
+        ShipyardError: ``rel`` is absolute, climbs out, or is not under input/, code/ or
+            checkpoints/.
     """
     pure = PurePosixPath(rel)
     if (pure.is_absolute() or ".." in pure.parts or "\\" in rel

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.datasets import parse_ref
-from shipyard.errors import InvalidRequest, NotFound
+from shipyard.errors import Conflict, InvalidRequest, NotFound
 from shipyard.jobs import _states as st
 from shipyard.jobs._debugger import EVENT as RULE_EVENT
 from shipyard.jobs._debugger import RuleSpec, check_rules
@@ -226,6 +226,35 @@ class JobService:
                 self.wakeup.set()
                 return done
         return self.repo.get(job_id)
+
+    # -- resume ---------------------------------------------------------------------------
+    def resume(self, job_id: str, actor: str | None) -> JobRecord:
+        """Start a Failed or Stopped job again as a new attempt (Pending, then the next
+        attempt number), with its retries anew; it gets its last synced checkpoint back in
+        ``checkpoints/`` before its process starts.
+
+        Raises:
+            NotFound: no such job. Conflict: the job is not Failed or Stopped.
+        """
+        job = self.repo.get(job_id)
+        if job.status not in st.RESUMABLE:
+            raise Conflict(
+                f"Job {job_id} is {job.status}; only a Failed or Stopped job can be resumed "
+                + ("(a completed job is final: submit it again to train anew)."
+                   if job.status == st.COMPLETED else "(wait until it has ended, or cancel "
+                   "it first).")
+            )
+        who = f" by {actor}" if actor else ""
+        retries = int(job.spec.get("retries") or 0)
+        done = self.repo.transition(
+            job_id, st.PENDING, sorted(st.RESUMABLE), actor=actor, reason=None,
+            ended_at=None, max_attempts=job.attempts + 1 + retries,
+            message=f"Resumed{who} after attempt {job.attempts} ({job.status.lower()}"
+                    + (f": {job.reason}" if job.reason else "") + ").")
+        if done is None:  # resumed by someone else meanwhile
+            return self.repo.get(job_id)
+        self.wakeup.set()
+        return done
 
     # -- logs, metrics, artifacts ---------------------------------------------------------
     def logs(self, job_id: str, offset: int = 0,

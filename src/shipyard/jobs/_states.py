@@ -37,6 +37,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     STOPPED: frozenset(),
 }
 
+#: Statuses a person may resume a job from (``shipyard jobs resume``): the one way out of
+#: a terminal status, as a new attempt that gets the job's last checkpoint back. Not an
+#: edge of :data:`TRANSITIONS`: the supervisor never takes it on its own.
+RESUMABLE = frozenset({FAILED, STOPPED})
+
 # Failure reasons.
 SCRIPT_ERROR = "script_error"
 MEMORY_LIMIT = "memory_limit"

@@ -30,13 +30,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._debugger import EVENT as RULE_EVENT
 from shipyard.jobs._debugger import Debugger
+from shipyard.jobs._checkpoints import checkpoint_files
 from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
 from shipyard.jobs._kinds import DriveContext, get_kind, registered_kinds
 from shipyard.jobs._outputs import ingest_outputs
-from shipyard.jobs._package import build_package
+from shipyard.jobs._package import StagedFile, build_package
 from shipyard.jobs._profile import Sampler
 from shipyard.jobs._service import JobService
 from shipyard.jobs._workdir import JobFailure
@@ -73,6 +75,9 @@ class _Watched:
     beat_recorded: float = 0.0
     sampler: Sampler | None = None
     debugger: Debugger | None = None
+    #: When the checkpoints were last synced (monotonic), and whether a sync is under way.
+    synced_at: float = 0.0
+    syncing: bool = False
 
 
 def _mib(n: int) -> str:
@@ -87,7 +92,7 @@ def _watched(job: JobRecord, handle: JobHandle, settings: Settings,
                     max_runtime=float(spec["max_runtime_seconds"]),
                     grace=settings.cancel_grace_period if grace is None else float(grace),
                     started_at=started_at, metrics_offset=job.metrics_offset,
-                    sampler=Sampler(started_at))
+                    sampler=Sampler(started_at), synced_at=time.monotonic())
 
 
 class Supervisor:
@@ -261,11 +266,18 @@ class Supervisor:
         handle: JobHandle | None = None
         try:
             package = build_package(job, self.jobs.datasets)
+            restored = self._checkpoint_files(job)
+            if restored:
+                package = replace(package, files=(*package.files, *restored))
             # The attempt's own token: it ends with the attempt (JobRepository.transition).
             package = replace(package, server_url=self.settings.public_url,
                               token=issue_job_token(self.job_tokens, job.id, job.attempts))
             handle = self.executor.prepare(package)
             self.live.add(job.id, handle)
+            if restored:
+                size = sum(f.size for f in restored)
+                handle.append_log(f"restoring the last checkpoint ({len(restored)} files, "
+                                  f"{size:,} bytes) into checkpoints/")
             launched = self.executor.launch(
                 handle, should_abort=lambda: self._stop.is_set() or self._cancelled(job.id))
             if not launched:
@@ -306,6 +318,32 @@ class Supervisor:
                 self._starting.discard(job.id)
             self.jobs.wakeup.set()
 
+    def _checkpoint_files(self, job: JobRecord) -> tuple[StagedFile, ...]:
+        """The job's last synced checkpoint, for an attempt after the first (a retry or
+        a resume); a damaged manifest fails the attempt as an input error."""
+        if job.attempts <= 1:
+            return ()
+        try:
+            return checkpoint_files(self.jobs.artifacts, job.id)
+        except ShipyardError as exc:
+            raise JobFailure(st.INPUT_ERROR, exc.message) from None
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _maybe_sync(self, w: _Watched) -> None:
+        """Start a sync of a running job's checkpoints on a helper when one is due."""
+        if w.syncing or time.monotonic() - w.synced_at < self.settings.checkpoint_sync_seconds:
+            return
+        w.syncing = True
+        self._spawn_helper(self._sync, w)
+
+    def _sync(self, w: _Watched) -> None:
+        try:
+            w.handle.sync_checkpoints()
+        except Exception:  # noqa: BLE001 - retried at the next interval; the job goes on
+            log.exception("syncing the checkpoints of job %s failed", w.job.id)
+        finally:
+            w.synced_at, w.syncing = time.monotonic(), False
+
     # -- watching -------------------------------------------------------------------------
     def _watch(self) -> None:
         with self._lock:
@@ -328,6 +366,8 @@ class Supervisor:
                 if w.stop_reason is None and w.debugger is not None \
                         and w.debugger.due(time.time()):
                     self._judge(w)
+                if w.stop_reason is None:
+                    self._maybe_sync(w)
             elif not w.killed and w.term_at is not None and now - w.term_at >= w.grace:
                 w.handle.append_log(f"still running {w.grace:g} s after SIGTERM: SIGKILL")
                 w.handle.signal(signal.SIGKILL)
@@ -426,6 +466,7 @@ class Supervisor:
             self._harvest(w)
             if w.debugger is not None and code == 0:  # full curves come at the end of a fit
                 self._judge(w, ended=True)
+            self._sync(w)  # the last complete checkpoint, for a retry or a resume
             job = self.repo.get(job_id)
             spec = job.spec
             if job.status == st.STOPPING or w.stop_reason == CANCEL:

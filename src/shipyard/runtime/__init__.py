@@ -128,8 +128,24 @@ def model_dir() -> Path:
 
 
 def checkpoint_dir() -> Path:
-    """A folder kept across the attempts of one job."""
-    return job_dir() / c.CHECKPOINTS_DIR
+    """The job's ``checkpoints/`` folder, kept across its attempts.
+
+    The server syncs it to the artifact store while the job runs and puts its last
+    synced files back before a retried (``worker_lost``) or resumed
+    (``shipyard jobs resume``) attempt starts. Write each file under a temporary name and
+    rename it, so only complete files are synced (names starting with ``.`` or ending in
+    ``.tmp``, ``.part``, ``.bak``, ``~`` never are)::
+
+        state = runtime.checkpoint_dir() / "state.json"
+        start = json.loads(state.read_text())["epoch"] if state.exists() else 0
+        ...
+        tmp = state.with_name("state.json.tmp")
+        tmp.write_text(json.dumps({"epoch": epoch}))
+        os.replace(tmp, state)
+    """
+    folder = job_dir() / c.CHECKPOINTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -81,6 +82,11 @@ class FitData:
     progress_interval: float = PROGRESS_SECONDS
     #: Workers that train together, data parallel (XGBoost and LightGBM on Ray only).
     instances: int = 1
+    #: Where the boosting built-ins keep checkpoints and find one to continue from (the
+    #: job's ``checkpoints/``; None outside a job: no checkpoints).
+    checkpoint_dir: Path | None = None
+    #: Rounds between two checkpoints (None: a tenth of the rounds).
+    checkpoint_every: int | None = None
 
     def progress(self, total: int, unit: str) -> Progress:
         """A reporter of ``total`` trees or rounds for this fit (see ``_progress``)."""

@@ -3,10 +3,13 @@
 Each records the per-iteration loss on the training and the validation split.
 The validation split stops training early only when ``early_stopping_rounds`` is
 given; otherwise every round is kept and the curves just show how training went.
+In a job, each writes a checkpoint every tenth of its rounds and continues from the
+last one it finds (:mod:`shipyard.training._checkpoints`).
 """
 
 from __future__ import annotations
 
+import tempfile
 from typing import Any
 
 from shipyard.bundle import get_framework
@@ -19,10 +22,19 @@ from shipyard.training._algorithms import (
     early_stopping,
     register,
 )
+from shipyard.training._checkpoints import (
+    BoostingCheckpoints,
+    History,
+    checkpoints_for,
+    merge_history,
+    resuming,
+)
 from shipyard.training._distributed import fit_distributed
 from shipyard.training._hyperparameters import Hyperparameter as H
 from shipyard.training._progress import Progress
 
+#: CatBoost rewrites its snapshot (its checkpoint) at most this often, in seconds.
+CATBOOST_SNAPSHOT_SECONDS = 5
 BOOSTING_PROBLEMS = frozenset({"binary", "multiclass", "regression"})
 
 _EARLY = H("early_stopping_rounds", "int", None, 1, 1000,
@@ -34,25 +46,42 @@ def _has_valid(data: FitData) -> bool:
     return data.X_valid is not None and len(data.X_valid) > 0 and data.y_valid is not None
 
 
-def _xgboost_callback(progress: Progress) -> Any:
+def _xgboost_callback(progress: Progress, start: int = 0,
+                      ckpt: BoostingCheckpoints | None = None,
+                      earlier: History | None = None) -> Any:
+    """Progress after each round; a checkpoint when one is due. ``epoch`` counts the
+    rounds of this call of ``xgb.train`` (from 0 also when it continues a model)."""
     import xgboost as xgb
 
     class Report(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            progress.update(epoch + 1)
+            done = start + epoch + 1
+            progress.update(done)
+            if ckpt is not None and ckpt.due(done):
+                ckpt.save(done, lambda path: model.save_model(str(path)),
+                          merge_history(earlier or {}, evals_log))
             return False  # never stops training
 
     return Report()
 
 
 class _CatBoostReport:
-    """CatBoost's callback protocol: ``after_iteration(info)`` returns whether to go on."""
+    """CatBoost's callback protocol: ``after_iteration(info)`` returns whether to go on.
 
-    def __init__(self, progress: Progress) -> None:
+    A fit that continued a snapshot starts past iteration 1: that is said in the log."""
+
+    def __init__(self, progress: Progress, log: Any = None, total: int = 0) -> None:
         self.progress = progress
+        self.log = log
+        self.total = total
         self.done = 0
 
     def after_iteration(self, info: Any) -> bool:
+        if self.done == 0 and int(info.iteration) > 1 and self.log is not None:
+            start = int(info.iteration) - 1
+            self.progress.resumed_at = start
+            self.log(f"[training] resuming from checkpoint at round {start} of {self.total}; "
+                     f"training the other {self.total - start}")
         self.done = int(info.iteration)
         self.progress.update(self.done)
         return True
@@ -114,10 +143,20 @@ class XGBoost(Algorithm):
         if _has_valid(data):
             evals.append((adapter.matrix(data.X_valid, data.y_valid), "validation"))  # type: ignore[attr-defined]
         history: dict[str, Any] = {}
-        progress = data.progress(hp["n_estimators"], "boosting rounds")
-        booster = xgb.train(params, dtrain, num_boost_round=hp["n_estimators"], evals=evals,
+        total = hp["n_estimators"]
+        progress = data.progress(total, "boosting rounds")
+        ckpt = checkpoints_for(data, "xgboost", ".ubj", total)
+        resume = resuming(ckpt, total, data.log)
+        start, earlier, init = 0, {}, None
+        if resume is not None:
+            start, earlier = resume.round, resume.history
+            init = xgb.Booster(model_file=str(resume.model_path))  # the job's own file
+            progress.resumed_at = start
+        booster = xgb.train(params, dtrain, num_boost_round=total - start, evals=evals,
                             evals_result=history, early_stopping_rounds=rounds,
-                            verbose_eval=False, callbacks=[_xgboost_callback(progress)])
+                            verbose_eval=False, xgb_model=init,
+                            callbacks=[_xgboost_callback(progress, start, ckpt, earlier)])
+        history = merge_history(earlier, history)
         progress.finish(booster.num_boosted_rounds())
         best = None
         if rounds is not None:
@@ -180,16 +219,29 @@ class LightGBM(Algorithm):
             sets.append(lgb.Dataset(frame(data.X_valid), label=data.y_valid, reference=train))
             names.append("validation")
         history: dict[str, Any] = {}
-        progress = data.progress(hp["n_estimators"], "boosting rounds")
+        total = hp["n_estimators"]
+        progress = data.progress(total, "boosting rounds")
+        ckpt = checkpoints_for(data, "lightgbm", ".txt", total)
+        resume = resuming(ckpt, total, data.log)
+        start, earlier = (resume.round, resume.history) if resume is not None else (0, {})
+        progress.resumed_at = start
 
         def report(env: Any) -> None:
-            progress.update(env.iteration - env.begin_iteration + 1)
+            # ``iteration`` counts from the continued model's rounds (``begin_iteration``).
+            done = start + env.iteration - env.begin_iteration + 1
+            progress.update(done)
+            if ckpt is not None and ckpt.due(done):
+                ckpt.save(done, lambda path: env.model.save_model(str(path)),
+                          merge_history(earlier, history))
 
+        report.order = 40  # type: ignore[attr-defined]  # after record_evaluation (20)
         callbacks = [lgb.record_evaluation(history), report]
         if rounds is not None:
             callbacks.append(lgb.early_stopping(rounds, verbose=False))
-        booster = lgb.train(params, train, num_boost_round=hp["n_estimators"], valid_sets=sets,
-                            valid_names=names, callbacks=callbacks)
+        booster = lgb.train(params, train, num_boost_round=total - start, valid_sets=sets,
+                            valid_names=names, callbacks=callbacks,
+                            init_model=str(resume.model_path) if resume is not None else None)
+        history = merge_history(earlier, history)
         progress.finish(booster.current_iteration())
         best = int(booster.best_iteration) - 1 if rounds is not None else None
         return FitResult(model=booster, curves=curves_from_evals(history), best_iteration=best)
@@ -219,23 +271,54 @@ class CatBoost(Algorithm):
         hp, rounds = data.hyperparameters, early_stopping(data)
         loss = {"binary": "Logloss", "multiclass": "MultiClass",
                 "regression": "RMSE"}[data.problem_type]
-        model = Model({
+        params = {
             "loss_function": loss, "iterations": hp["iterations"],
             "learning_rate": hp["learning_rate"], "depth": hp["depth"],
             "l2_leaf_reg": hp["l2_leaf_reg"], "random_strength": hp["random_strength"],
             "random_seed": data.seed, "thread_count": data.n_jobs, "verbose": False,
             "allow_writing_files": False,
-        })
+        }
         pool = get_framework("catboost").pool  # type: ignore[attr-defined]
+        train = pool(data.X_train, data.y_train)
         valid = pool(data.X_valid, data.y_valid) if _has_valid(data) else None
-        report = _CatBoostReport(data.progress(hp["iterations"], "boosting rounds"))
-        model.fit(pool(data.X_train, data.y_train), eval_set=valid,
-                  early_stopping_rounds=rounds,
-                  use_best_model=rounds is not None and valid is not None,
-                  callbacks=[report])
-        report.progress.finish(report.done)
-        history = model.get_evals_result()
+        progress = data.progress(hp["iterations"], "boosting rounds")
+        ckpt = checkpoints_for(data, "catboost", ".cbm", hp["iterations"])
+        if ckpt is not None:
+            model, history, done = _catboost_with_snapshots(Model, params, train, valid, ckpt,
+                                                            progress, data.log)
+            progress.finish(done)
+        else:
+            model = Model(params)
+            report = _CatBoostReport(progress)
+            model.fit(train, eval_set=valid, early_stopping_rounds=rounds,
+                      use_best_model=rounds is not None and valid is not None,
+                      callbacks=[report])
+            progress.finish(report.done)
+            history = model.get_evals_result()
         best = int(model.get_best_iteration()) if rounds is not None else None
         curves = curves_from_evals({k: {m.lower(): v for m, v in metrics.items()}
                                     for k, metrics in history.items()})
         return FitResult(model=model, curves=curves, best_iteration=best)
+
+
+
+def _catboost_with_snapshots(model_class: Any, params: dict[str, Any], train: Any,
+                             valid: Any, ckpt: BoostingCheckpoints,
+                             progress: Progress, log: Any) -> tuple[Any, History, int]:
+    """CatBoost with its own snapshots, its native way to continue a fit: a snapshot file
+    of this fit in the checkpoints folder, rewritten every :data:`CATBOOST_SNAPSHOT_SECONDS`
+    (CatBoost writes a temporary file and renames it), and continued from when present.
+    Returns the model, its history (every round) and the rounds done."""
+    total = int(params["iterations"])
+    snapshot = ckpt.folder / f"catboost-{ckpt.fingerprint[:16]}.snapshot"
+    if any(p.suffix == ".snapshot" and p != snapshot for p in ckpt.folder.glob("catboost-*")):
+        log("[training] ignoring a CatBoost snapshot made for other settings or data")
+    ckpt.folder.mkdir(parents=True, exist_ok=True)
+    report = _CatBoostReport(progress, log=log, total=total)
+    with tempfile.TemporaryDirectory(prefix="catboost-") as train_dir:
+        model = model_class({**params, "allow_writing_files": True, "train_dir": train_dir,
+                             "save_snapshot": True, "snapshot_file": str(snapshot),
+                             "snapshot_interval": CATBOOST_SNAPSHOT_SECONDS})
+        model.fit(train, eval_set=valid, use_best_model=False, callbacks=[report])
+    history = merge_history({}, model.get_evals_result())
+    return model, history, int(model.tree_count_)

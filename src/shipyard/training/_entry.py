@@ -114,6 +114,11 @@ class TrainingContext:
     #: Score the test split. A tuning trial does not: its test rows stay unseen until the
     #: study's best settings are scored on them once (docs/tuning.md).
     score_test: bool = True
+    #: The job's ``checkpoints/``: boosting saves checkpoints there and continues from the
+    #: last one (None: no checkpoints; see shipyard.training._checkpoints).
+    checkpoint_dir: Path | None = None
+    #: Rounds between two checkpoints (None: a tenth of the rounds).
+    checkpoint_every: int | None = None
 
 
 @dataclass(frozen=True)
@@ -300,7 +305,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
-        progress_interval=ctx.progress_interval, instances=ctx.instances))
+        progress_interval=ctx.progress_interval, instances=ctx.instances,
+        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every))
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
@@ -439,6 +445,7 @@ def main(job_dir: Path) -> None:
         record_phase=runtime.record_phase, record_fact=runtime.system_metric,
         score_test=config.get("score_test") is not False,
         plots=config.get("plots") is not False,
+        checkpoint_dir=job_dir / c.CHECKPOINTS_DIR,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 

@@ -44,6 +44,9 @@ class Progress:
     log_metric: Callable[..., None]
     interval: float = PROGRESS_SECONDS
     clock: Callable[[], float] = time.monotonic
+    #: Units done before this fit started (a fit continued from a checkpoint): the ETA
+    #: is measured on the units this fit did.
+    resumed_at: int = 0
     started: float = field(init=False)
     _last: float = field(init=False)
     _reported: int = field(init=False, default=-1)
@@ -74,7 +77,8 @@ class Progress:
         elif done >= self.total:
             tail = f"done in {duration(elapsed)}"
         else:
-            eta = elapsed / done * (self.total - done) if done else float("nan")
+            fresh = done - self.resumed_at
+            eta = elapsed / fresh * (self.total - done) if fresh > 0 else float("nan")
             tail = (f"elapsed {duration(elapsed)}, ETA "
                     + (duration(eta) if eta == eta else "unknown"))
         self.log(f"[training] progress: {done:,} of {self.total:,} {self.unit} "

@@ -1,4 +1,4 @@
-"""Jobs: submit, list, show, cancel; logs (followed by polling), metrics, artifacts."""
+"""Jobs: submit, list, show, cancel, resume; logs (followed by polling), metrics, artifacts."""
 
 from __future__ import annotations
 
@@ -107,6 +107,17 @@ def cancel_job(job_id: str, svc: Services = Depends(services),
                who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """Cancel: a Pending job stops at once; a started one gets SIGTERM, then SIGKILL."""
     job = svc.jobs.cancel(job_id, who.name)
+    return job_to_dict(job, svc.jobs.metrics_summary(job_id))
+
+
+@router.post("/{job_id}/resume", response_model=JobDetail,
+             responses={409: {"description": "The job is not Failed or Stopped."}},
+             **owned("write", "job"))
+def resume_job(job_id: str, svc: Services = Depends(services),
+               who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Resume a Failed or Stopped job as a new attempt: it goes back to Pending and gets
+    its last checkpoint back in ``checkpoints/`` before its process starts."""
+    job = svc.jobs.resume(job_id, who.name)
     return job_to_dict(job, svc.jobs.metrics_summary(job_id))
 
 

@@ -34,6 +34,7 @@ import psutil
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
+from shipyard.jobs._checkpoints import CheckpointSync
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
 from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, CoreMeter, JobHandle, Usage, tree_io
 from shipyard.jobs._identity import check_reachable, hand_over, job_user, open_below, reclaim
@@ -124,6 +125,8 @@ class LocalHandle:
         self._cpu = -1.0
         self._meter = CoreMeter()
         self._released = False
+        self.checkpoints = CheckpointSync(job_dir, package.job_id, executor.artifacts,
+                                          executor.settings.tmp_dir)
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -230,8 +233,14 @@ class LocalHandle:
         return collect(self.job_dir, dict(self.package.spec), self.executor.artifacts,
                        outputs=outputs, log=log)
 
+    def sync_checkpoints(self) -> int:
+        # Read as the server's user through descriptors that never follow a link the job
+        # (maybe another OS user) left there.
+        return self.checkpoints.sync().uploaded
+
     def release(self) -> None:
         """End any process the job left in its group; free its cores (once)."""
+        self.checkpoints.close()
         if self._pid is not None:
             signal_group(self._pid, signal.SIGKILL)
         if self.popen is not None:

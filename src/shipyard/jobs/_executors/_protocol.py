@@ -87,6 +87,15 @@ class JobHandle(Protocol):
             JobFailure: ``output_error`` (a declared output without data, a symlink, …).
         """
 
+    def sync_checkpoints(self) -> int:
+        """Put the job's complete ``checkpoints/`` files that changed into the artifact
+        store and update its checkpoint manifest (``shipyard.jobs._checkpoints``); return
+        how many files were stored anew. Called while the job runs and once as it ends.
+
+        Raises:
+            Exception: whatever reaching the store raised (the caller logs it, goes on).
+        """
+
     def release(self) -> None:
         """After the end: stop what the job left running, free its cores or slot."""
 

@@ -34,6 +34,7 @@ import psutil
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
+from shipyard.jobs._checkpoints import CheckpointSync
 from shipyard.jobs._collect import collect, read_failure, read_metric_lines
 from shipyard.jobs._executors._protocol import CoreMeter, tree_io
 from shipyard.jobs._package import JobPackage, stage
@@ -131,6 +132,8 @@ class JobRunner:
         shutil.rmtree(self.job_dir, ignore_errors=True)
         self.job_dir.mkdir(parents=True)
         (self.job_dir / c.LOG_FILE).touch()
+        self.checkpoints = CheckpointSync(self.job_dir, self.package.job_id, self.artifacts,
+                                          tmp)
 
     def where(self) -> dict[str, Any]:
         return {"host": socket.gethostname(), "job_dir": str(self.job_dir),
@@ -259,8 +262,14 @@ class JobRunner:
         return collect(self.job_dir, dict(self.package.spec), self.artifacts,
                        log=False).to_dict()
 
+    def sync_checkpoints(self) -> int:
+        """The job's changed checkpoint files into the artifact store (see
+        ``shipyard.jobs._checkpoints``); how many were stored anew."""
+        return self.checkpoints.sync().uploaded
+
     def release(self) -> None:
         """Stop what the job left running, free its cores, remove the folder."""
+        self.checkpoints.close()
         self.signal(signal.SIGKILL)
         if self.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
