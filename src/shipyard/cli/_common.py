@@ -169,6 +169,14 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]],
     out.print(table(columns, rows, title, data=data))
 
 
+def hp_value(text: str) -> Any:
+    """A ``--hp`` value: JSON when it parses (3, 0.1, true, [1, 2]), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     """``["a=1", "b=x"]`` → ``{"a": "1", "b": "x"}``; a missing ``=`` is a clear error."""
     pairs: dict[str, str] = {}

@@ -16,6 +16,7 @@ from shipyard.cli._common import (
     client,
     fail,
     fmt,
+    hp_value,
     out,
     output_mode,
     parse_pairs,
@@ -43,13 +44,6 @@ from shipyard.client._training import (
 app = typer.Typer(help="Jobs: run a script or train an algorithm on the server, follow it, "
                        "read its results.",
                   no_args_is_help=True)
-
-
-def _hp_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _path(job_id: str, suffix: str = "") -> str:
@@ -175,7 +169,7 @@ def run(
     """Submit a job: a script (--script), or a built-in algorithm (--kind training)."""
     output_mode(json_out, quiet)
     inputs = parse_pairs(input, "--input")
-    hyperparameters = {k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()}
+    hyperparameters = {k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()}
     transform_only = [flag for flag, value in (("--model", model),
                                                ("--keep-column", keep_column),
                                                ("--chunk-rows", chunk_rows)) if value]

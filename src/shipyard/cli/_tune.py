@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -13,6 +12,7 @@ from shipyard.cli._common import (
     JsonOpt,
     client,
     fail,
+    hp_value,
     out,
     output_mode,
     parse_pairs,
@@ -31,13 +31,6 @@ from shipyard.errors import InvalidRequest
 app = typer.Typer(help="Tune a built-in algorithm's hyperparameters: trials are training "
                        "jobs; the best settings are scored on test (docs/tuning.md).",
                   invoke_without_command=True)
-
-
-def _hp_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 @app.callback()
@@ -109,7 +102,7 @@ def tune(
             algorithm, inputs["train"], target, objective, max_trials=max_trials,
             parallel=parallel, strategy=strategy, ranges=parse_ranges(range_ or []),
             max_runtime=max_runtime, patience=patience, seed=seed,
-            hyperparameters={k: _hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
+            hyperparameters={k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
             validation=inputs.get("validation"), test=inputs.get("test"),
             split=parse_split(split) if split else (0.7, 0.2, 0.1), experiment=experiment,
             cpus=cpus, memory=memory)

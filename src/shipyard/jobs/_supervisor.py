@@ -32,9 +32,9 @@ from typing import Any
 
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
+from shipyard.jobs._checkpoints import checkpoint_files
 from shipyard.jobs._debugger import EVENT as RULE_EVENT
 from shipyard.jobs._debugger import Debugger
-from shipyard.jobs._checkpoints import checkpoint_files
 from shipyard.jobs._executors import EXIT_UNKNOWN, JobHandle
 from shipyard.jobs._kinds import DriveContext, get_kind, registered_kinds
 from shipyard.jobs._outputs import ingest_outputs

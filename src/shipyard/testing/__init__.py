@@ -23,13 +23,15 @@ from typing import Any
 import httpx
 
 from shipyard.credentials import read_credentials
+from shipyard.testing._cli import ok, ok_json, one_sentence_error, run_cli
 from shipyard.testing._ports import free_port
 from shipyard.testing._postgres import fresh_postgres_database, postgres_unavailable
 from shipyard.testing._ray import ray_available, start_ray
 from shipyard.testing._s3 import S3Server, moto_available
 
 __all__ = ["LocalServer", "S3Server", "free_port", "fresh_postgres_database", "moto_available",
-           "postgres_unavailable", "ray_available", "reachable_by_jobs", "start_ray"]
+           "ok", "ok_json", "one_sentence_error", "postgres_unavailable", "ray_available",
+           "reachable_by_jobs", "run_cli", "start_ray"]
 
 
 def reachable_by_jobs(path: Path) -> None:

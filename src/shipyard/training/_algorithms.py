@@ -87,11 +87,13 @@ class FitData:
     checkpoint_dir: Path | None = None
     #: Rounds between two checkpoints (None: a tenth of the rounds).
     checkpoint_every: int | None = None
+    #: ``curve.*`` points the fit logged live (name -> steps), filled by its Progress.
+    curves_logged: dict[str, int] = field(default_factory=dict)
 
     def progress(self, total: int, unit: str) -> Progress:
         """A reporter of ``total`` trees or rounds for this fit (see ``_progress``)."""
         return Progress(total=total, unit=unit, log=self.log, log_metric=self.log_metric,
-                        interval=self.progress_interval)
+                        interval=self.progress_interval, curves_logged=self.curves_logged)
 
 
 @dataclass

@@ -57,6 +57,8 @@ def _xgboost_callback(progress: Progress, start: int = 0,
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             done = start + epoch + 1
             progress.update(done)
+            if progress.curves_due():
+                progress.curves(curves_from_evals(merge_history(earlier or {}, evals_log)))
             if ckpt is not None and ckpt.due(done):
                 ckpt.save(done, lambda path: model.save_model(str(path)),
                           merge_history(earlier or {}, evals_log))
@@ -230,6 +232,8 @@ class LightGBM(Algorithm):
             # ``iteration`` counts from the continued model's rounds (``begin_iteration``).
             done = start + env.iteration - env.begin_iteration + 1
             progress.update(done)
+            if progress.curves_due():
+                progress.curves(curves_from_evals(merge_history(earlier, history)))
             if ckpt is not None and ckpt.due(done):
                 ckpt.save(done, lambda path: env.model.save_model(str(path)),
                           merge_history(earlier, history))

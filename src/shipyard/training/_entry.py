@@ -196,9 +196,13 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
                       declared=ctx.semantic_types)
 
 
-def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]]) -> None:
+def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]],
+                logged: Mapping[str, int]) -> None:
+    """The fit's per-round metrics as ``curve.*`` points, but for the first ``logged[name]``
+    steps of each, which the fit logged live."""
     for key, values in curves.items():
-        for step, value in enumerate(values):
+        for step in range(logged.get(f"curve.{key}", 0), len(values)):
+            value = values[step]
             if value is not None and np.isfinite(value):
                 ctx.log_metric(f"curve.{key}", float(value), step)
 
@@ -300,19 +304,20 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
     phases.start("fit")
     started = time.perf_counter()
-    result: FitResult = algorithm.fit(FitData(
+    fit_data = FitData(
         X_train=X_fit, y_train=y_fit, X_valid=X["validation"], y_valid=y["validation"],
         problem_type=problem_type, hyperparameters=problem.hyperparameters,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
         progress_interval=ctx.progress_interval, instances=ctx.instances,
-        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every))
+        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every)
+    result: FitResult = algorithm.fit(fit_data)
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
         notes.append(note)
         ctx.log(f"[training] {note}")
-    _log_curves(ctx, result.curves)
+    _log_curves(ctx, result.curves, fit_data.curves_logged)
     for name, share in _importance_shares(result.model, fitted.feature_names)[:5]:
         ctx.record_fact(f"importance.{name[:100]}", share)
 

@@ -9,12 +9,15 @@ at the end (1.0, also when early stopping ended the fit before its last round).
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 #: Seconds between two progress lines, at most (plus the one iteration that crosses it).
 PROGRESS_SECONDS = 4.0
+#: Seconds between two flushes of the live per-round metrics, at most.
+CURVE_SECONDS = 1.0
 #: The metric holding the share done (0..1), one point per progress line.
 PROGRESS_METRIC = "progress"
 
@@ -47,7 +50,11 @@ class Progress:
     #: Units done before this fit started (a fit continued from a checkpoint): the ETA
     #: is measured on the units this fit did.
     resumed_at: int = 0
+    #: ``curve.<split>.<metric>`` points logged live so far (name -> steps), shared with
+    #: the caller, which logs only the rest when the fit ends.
+    curves_logged: dict[str, int] = field(default_factory=dict)
     started: float = field(init=False)
+    _curves_at: float = field(init=False, default=float("-inf"))
     _last: float = field(init=False)
     _reported: int = field(init=False, default=-1)
 
@@ -58,6 +65,24 @@ class Progress:
         """Call after each unit (or slice of units); reports when the interval has passed."""
         if done >= self.total or self.clock() - self._last >= self.interval:
             self._report(min(done, self.total))
+
+    def curves_due(self) -> bool:
+        """Whether :meth:`curves` would log now (build the history only then)."""
+        return self.clock() - self._curves_at >= CURVE_SECONDS
+
+    def curves(self, curves: Mapping[str, Sequence[float | None]]) -> None:
+        """Log the per-round metrics not logged yet (``{"<split>.<metric>": values}``, the
+        whole history so far) as ``curve.*`` points: the debugger's rules read them while
+        the fit runs. Call when :meth:`curves_due`."""
+        self._curves_at = self.clock()
+        for key, values in curves.items():
+            name = f"curve.{key}"
+            first = self.curves_logged.get(name, 0)
+            for step in range(first, len(values)):
+                value = values[step]
+                if value is not None and math.isfinite(value):
+                    self.log_metric(name, float(value), step)
+            self.curves_logged[name] = max(first, len(values))
 
     def finish(self, done: int) -> None:
         """The last line: all done, or stopped early at ``done`` (early stopping)."""
