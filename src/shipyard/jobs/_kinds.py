@@ -131,6 +131,11 @@ class JobKind:
             it; only for built-in code with no requirements of its own.
         default_rules: the debugger's rules a job of this kind gets when its spec names
             none (``jobs/_debugger.py``).
+        helpers: stored spec → (``"module:Class"``, how many) or None: on the Ray
+            executor, actors of that class (no constructor arguments) started beside the
+            job as it launches, before its package is staged, so their cold start
+            overlaps the job's; the job finds them by the names in
+            ``SHIPYARD_RAY_HELPERS`` (comma-separated) and they end with the attempt.
         driver: for a parent kind that runs no process: called by the supervisor on each
             tick for every Running or Stopping job of the kind (:class:`DriveContext`).
             Its ``entry`` is never launched.
@@ -145,6 +150,7 @@ class JobKind:
     stage: Stage | None = None
     warm: bool = False
     default_rules: tuple[str, ...] = ()
+    helpers: Callable[[Mapping[str, Any]], tuple[str, int] | None] | None = None
     driver: Drive | None = None
     own_fields: tuple[str, ...] = field(init=False, default=())
 

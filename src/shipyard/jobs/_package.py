@@ -80,6 +80,8 @@ class JobPackage:
     #: and the URL the job reaches the server at (``SHIPYARD_URL``).
     token: str | None = field(default=None, repr=False)
     server_url: str | None = None
+    #: Actors started beside the job on Ray: ("module:Class", how many) (JobKind.helpers).
+    helpers: tuple[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "kind": self.kind, "attempt": self.attempt,
@@ -87,7 +89,8 @@ class JobPackage:
                 "entry": self.entry, "configs": dict(self.configs),
                 "files": [f.to_dict() for f in self.files], "requirements": self.requirements,
                 "warm": self.warm, "python_path": list(self.python_path), "log": self.log,
-                "token": self.token, "server_url": self.server_url}
+                "token": self.token, "server_url": self.server_url,
+                "helpers": list(self.helpers) if self.helpers else None}
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> JobPackage:
@@ -98,7 +101,9 @@ class JobPackage:
                    files=tuple(StagedFile(**f) for f in doc.get("files") or []),
                    requirements=doc.get("requirements"), warm=bool(doc.get("warm")),
                    python_path=tuple(doc.get("python_path") or ()), log=doc.get("log"),
-                   token=doc.get("token"), server_url=doc.get("server_url"))
+                   token=doc.get("token"), server_url=doc.get("server_url"),
+                   helpers=(str(doc["helpers"][0]), int(doc["helpers"][1]))
+                   if doc.get("helpers") else None)
 
     @property
     def cpus(self) -> int:
@@ -138,7 +143,8 @@ def package_for(job_id: str, spec: Mapping[str, Any], *, attempt: int = 1,
         job_id=job_id, kind=kind.name, attempt=attempt, max_attempts=max_attempts,
         spec=dict(spec), entry=kind.entry, configs=configs, files=(*input_files, *staged),
         requirements=requirements, warm=kind.warm and not requirements,
-        python_path=(root,) if root else (), log=log)
+        python_path=(root,) if root else (), log=log,
+        helpers=kind.helpers(spec) if kind.helpers else None)
 
 
 def build_package(job: JobRecord, datasets: DatasetService) -> JobPackage:

@@ -50,6 +50,9 @@ log = logging.getLogger("shipyard.jobs")
 
 #: How long running jobs get to exit on SIGTERM when the server shuts down.
 SHUTDOWN_GRACE = 3.0
+#: A running job's metrics are read at most this often (and when it ends): each read is
+#: a call to its worker, and a tight loop of them is CPU the jobs beside it do not get.
+HARVEST_SECONDS = 0.5
 #: A running job's last heartbeat is written to the store at most this often.
 HEARTBEAT_RECORD_SECONDS = 10.0
 CANCEL = "cancel"
@@ -74,6 +77,8 @@ class _Watched:
     peak_rss: int = 0
     beat_recorded: float = 0.0
     sampler: Sampler | None = None
+    #: When its metrics were last read (monotonic).
+    harvested_at: float = 0.0
     debugger: Debugger | None = None
     #: When the checkpoints were last synced (monotonic), and whether a sync is under way.
     synced_at: float = 0.0
@@ -354,7 +359,9 @@ class Supervisor:
         now = time.monotonic()
         for w in watched:
             code = w.handle.poll()
-            self._harvest(w)
+            if code is not None or now - w.harvested_at >= HARVEST_SECONDS:
+                w.harvested_at = now
+                self._harvest(w)
             if code is not None:
                 w.finishing = True
                 self._spawn_helper(self._finish, w, code)

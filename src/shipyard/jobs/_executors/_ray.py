@@ -165,7 +165,7 @@ class RayHandle:
             return self._exit
         if self.actor is None:
             return EXIT_UNKNOWN
-        status = self._refresh()
+        status = self._fresh()  # one call to the actor per STATUS_TTL, however fast the tick
         if self._exit is not None:
             return self._exit
         code = status.get("exit")

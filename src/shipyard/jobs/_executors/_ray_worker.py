@@ -47,6 +47,8 @@ LOG_CHUNK = 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 #: The job's variable naming its cluster (set by this executor only).
 RAY_ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
+#: The names of the helper actors started beside the job (``JobKind.helpers``).
+HELPERS_VARIABLE = "SHIPYARD_RAY_HELPERS"
 
 
 def work_root() -> Path:
@@ -128,6 +130,7 @@ class JobRunner:
         self.seen_at = time.time()
         self._cpu = -1.0
         self._meter = CoreMeter()
+        self.helpers: list[Any] = []
         # A fresh folder each attempt: the control plane holds the log of earlier ones.
         shutil.rmtree(self.job_dir, ignore_errors=True)
         self.job_dir.mkdir(parents=True)
@@ -146,6 +149,7 @@ class JobRunner:
         Raises:
             JobFailure: ``input_error`` (staging) or ``environment_error`` (venv, spawn).
         """
+        helpers = self._start_helpers()  # first: their cold start overlaps the staging
         stage(self.package, self.job_dir, self.artifacts)
         python = sys.executable
         if self.package.requirements:
@@ -158,6 +162,8 @@ class JobRunner:
             python = str(venv_python(venv))
         env = environment(self.job_dir, self.package)
         env[RAY_ADDRESS_VARIABLE] = _cluster_address()
+        if helpers:
+            env[HELPERS_VARIABLE] = ",".join(helpers)
         self.cores = take_cores(self.key, self.package.cpus)
         try:
             with open(self.job_dir / c.LOG_FILE, "ab") as log:
@@ -175,6 +181,23 @@ class JobRunner:
                 os.sched_setaffinity(self.popen.pid, self.cores)
         self.seen_at = time.time()
         return {**self.where(), "pid": self.popen.pid, "cores": list(self.cores)}
+
+    def _start_helpers(self) -> list[str]:
+        """The actors the job's kind asks for beside it (``JobKind.helpers``), named after
+        this attempt; owned by this actor, so they end with it at the latest."""
+        if not self.package.helpers or self.package.helpers[1] < 1:
+            return []
+        import importlib
+
+        import ray
+
+        path, count = self.package.helpers
+        module, _, name = path.partition(":")
+        actor = ray.remote(getattr(importlib.import_module(module), name))
+        names = [f"shipyard-job-{self.key}-helper-{i}" for i in range(count)]
+        self.helpers = [actor.options(name=n, num_cpus=self.package.cpus).remote()
+                        for n in names]
+        return names
 
     # -- watching -------------------------------------------------------------------------
     def status(self, log_offset: int) -> dict[str, Any]:
@@ -271,6 +294,13 @@ class JobRunner:
         """Stop what the job left running, free its cores, remove the folder."""
         self.checkpoints.close()
         self.signal(signal.SIGKILL)
+        if self.helpers:
+            import ray
+
+            for helper in self.helpers:
+                with contextlib.suppress(Exception):
+                    ray.kill(helper)
+            self.helpers = []
         if self.popen is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(5)

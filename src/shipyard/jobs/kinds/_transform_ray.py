@@ -11,7 +11,13 @@ bytes go through the object store, and each instance decodes, predicts and encod
 Results are written in input order, one part file per piece, so the output dataset
 is the same, row for row, as the one-process transform's.
 
-The actors belong to the job's process: they end when it ends (or is killed).
+On the Ray executor the other instances are the transform kind's helper actors
+(``JobKind.helpers``): the executor starts them as the job launches, before the
+input is staged, so their cold start (a worker process, pyarrow, scikit-learn and
+the boosting libraries) is spent while the job is staged and starts; the job's
+process finds them by name (``SHIPYARD_RAY_HELPERS``) and loads its model into them.
+They end with the attempt. Anywhere else the job's process starts its own actors,
+which end with it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +36,39 @@ from shipyard.errors import InvalidRequest
 #: Chunks in flight per instance (one predicting, one waiting), so no actor idles.
 IN_FLIGHT_PER_INSTANCE = 2
 ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
+#: Helper actors the Ray executor started beside the job (their names, comma-separated).
+HELPERS_VARIABLE = "SHIPYARD_RAY_HELPERS"
+#: Ray's namespace of Shipyard's actors (the executor's).
+NAMESPACE = "shipyard"
+#: The model libraries a helper imports before it knows the model (the built-ins').
+PRELOADED = ("sklearn.pipeline", "xgboost", "lightgbm")
 
 
 class Predictor:
-    """One instance: the bundle loaded once, then row group after row group."""
+    """One instance: the bundle loaded once, then row group after row group.
 
-    def __init__(self, files: dict[str, bytes]) -> None:
+    Started with ``files`` by the job's process, or without, as the transform kind's
+    helper actor the Ray executor starts while the job is staged (``JobKind.helpers``):
+    it then imports what predicting needs at once, and the job :meth:`load` s the bundle.
+    """
+
+    def __init__(self, files: dict[str, bytes] | None = None) -> None:
+        import importlib
+
+        import pyarrow.parquet  # noqa: F401 - imported now, while the job is staged
+
+        from shipyard import bundle  # noqa: F401
+
+        self.pipeline: Any = None
+        for library in PRELOADED:
+            try:
+                importlib.import_module(library)
+            except ImportError:
+                continue
+        if files is not None:
+            self.load(files)
+
+    def load(self, files: dict[str, bytes]) -> bool:
         from shipyard.bundle import load_bundle
 
         self._dir = tempfile.TemporaryDirectory(prefix="shipyard-bundle-")
@@ -43,6 +77,7 @@ class Predictor:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_bytes(data)
         self.pipeline = load_bundle(root)
+        return True
 
     def predict(self, part: Any, row_group: int, offset: int, length: int, first_row: int,
                 how: Work) -> tuple[bytes, int]:
@@ -125,8 +160,14 @@ class Instances:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         try:
             files = ray.put(_bundle_files(bundle_dir))
+            names = [n for n in os.environ.get(HELPERS_VARIABLE, "").split(",") if n]
+            pool: list[Any] = [ray.get_actor(n, namespace=NAMESPACE)
+                               for n in names[:instances - 1]]
+            for helper in pool:  # started as the job launched: they load the model now
+                helper.load.remote(files)
             actor = ray.remote(Predictor).options(num_cpus=cpus)
-            return cls(ray, [actor.remote(files) for _ in range(instances - 1)])
+            pool += [actor.remote(files) for _ in range(instances - 1 - len(pool))]
+            return cls(ray, pool)
         except BaseException:
             ray.shutdown()
             raise
@@ -158,7 +199,9 @@ class Instances:
               f"and {len(pool)} Ray actors)", flush=True)
         results: dict[int, tuple[bytes, int]] = {}
         running: dict[Any, int] = {}
-        done = written = turn = given = 0
+        done = written = turn = given = here_pieces = 0
+        here_seconds = 0.0
+        started, first_back = time.monotonic(), None
         while written < len(units):
             while given < len(units) and len(running) < len(pool) * IN_FLIGHT_PER_INSTANCE:
                 part, rg, offset, length, first = units[given]
@@ -169,11 +212,15 @@ class Instances:
                 if running else ([], [])
             for ref in ready:
                 results[running.pop(ref)] = _get(ray, ref)
+                if first_back is None:
+                    first_back = time.monotonic() - started
             if not ready and given < len(units):  # nothing back yet: predict a piece here
                 part, rg, offset, length, first = units[given]
+                t0 = time.monotonic()
                 results[given] = predict_piece(here, arrays[part], rg, offset, length, first,
                                                how)
-                given += 1
+                here_seconds += time.monotonic() - t0
+                given, here_pieces = given + 1, here_pieces + 1
             elif not ready:
                 ray.wait(list(running), num_returns=1)
             while written in results:
@@ -181,6 +228,9 @@ class Instances:
                 (dest / f"part-{written:05d}.parquet").write_bytes(data)
                 written, done = written + 1, done + rows
                 progress(done)
+        print(f"this job's process predicted {here_pieces} of {len(units)} pieces "
+              f"({here_seconds:.1f} s of {time.monotonic() - started:.1f} s); the actors' "
+              f"first result came {first_back or 0:.1f} s in", flush=True)
         return done
 
 

@@ -76,9 +76,17 @@ def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
                           "instances": stored.get("instances") or 1}}
 
 
+def helpers(stored: Mapping[str, Any]) -> tuple[str, int] | None:
+    """On Ray, the other instances' predictors start as the job launches (they import
+    the ML libraries while the job's input is staged; the job loads its model into them)."""
+    instances = int(stored.get("instances") or 1)
+    return ("shipyard.jobs.kinds._transform_ray:Predictor", instances - 1) \
+        if instances > 1 else None
+
+
 register(JobKind(
     name="transform", spec=TransformSpec,
     summary="A registered model version predicts over a dataset, in chunks (batch transform).",
     entry="shipyard.jobs.kinds._transform_entry:main", check=check, configs=configs,
-    stage=model_files, warm=True,
+    stage=model_files, warm=True, helpers=helpers,
 ))
