@@ -47,8 +47,6 @@ LOG_CHUNK = 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 #: The job's variable naming its cluster (set by this executor only).
 RAY_ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
-#: The names of the helper actors started beside the job (``JobKind.helpers``).
-HELPERS_VARIABLE = "SHIPYARD_RAY_HELPERS"
 
 
 def work_root() -> Path:
@@ -163,7 +161,7 @@ class JobRunner:
         env = environment(self.job_dir, self.package)
         env[RAY_ADDRESS_VARIABLE] = _cluster_address()
         if helpers:
-            env[HELPERS_VARIABLE] = ",".join(helpers)
+            env[c.ENV_RAY_HELPERS] = ",".join(helpers)
         self.cores = take_cores(self.key, self.package.cpus)
         try:
             with open(self.job_dir / c.LOG_FILE, "ab") as log:

@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidRequest
+from shipyard.runtime._contract import ENV_RAY_HELPERS
 
 #: Chunks in flight per instance (one predicting, one waiting), so no actor idles.
 IN_FLIGHT_PER_INSTANCE = 2
 ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
-#: Helper actors the Ray executor started beside the job (their names, comma-separated).
-HELPERS_VARIABLE = "SHIPYARD_RAY_HELPERS"
 #: Ray's namespace of Shipyard's actors (the executor's).
 NAMESPACE = "shipyard"
 #: The model libraries a helper imports before it knows the model (the built-ins').
@@ -160,7 +159,7 @@ class Instances:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         try:
             files = ray.put(_bundle_files(bundle_dir))
-            names = [n for n in os.environ.get(HELPERS_VARIABLE, "").split(",") if n]
+            names = [n for n in os.environ.get(ENV_RAY_HELPERS, "").split(",") if n]
             pool: list[Any] = [ray.get_actor(n, namespace=NAMESPACE)
                                for n in names[:instances - 1]]
             for helper in pool:  # started as the job launched: they load the model now
