@@ -36,7 +36,7 @@ from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._checkpoints import CheckpointSync
 from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_lines
-from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, CoreMeter, JobHandle, Usage, tree_io
+from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, CoreMeter, JobHandle, Usage, tree_usage
 from shipyard.jobs._identity import check_reachable, hand_over, job_user, open_below, reclaim
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import SparePool
@@ -167,25 +167,8 @@ class LocalHandle:
         if self._pid is not None:
             signal_group(self._pid, sig)
 
-    def _tree(self) -> list[psutil.Process]:
-        if self._pid is None:
-            return []
-        try:
-            root = psutil.Process(self._pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
     def usage(self) -> Usage:
-        rss, cpu, read, written = 0, 0.0, 0, 0
-        for p in self._tree():
-            try:
-                rss += p.memory_info().rss
-                times = p.cpu_times()
-                cpu += times.user + times.system
-                read, written = tree_io(p, read, written)
-            except psutil.Error:
-                continue
+        rss, cpu, read, written = tree_usage(self._pid)
         if cpu > self._cpu:  # busy (maybe in one long C call, heartbeat thread blocked)
             self._cpu, self.seen_at = cpu, time.time()
         return Usage(rss_bytes=rss, cpu_seconds=cpu, read_bytes=read, write_bytes=written,

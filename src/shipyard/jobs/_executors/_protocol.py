@@ -131,18 +131,34 @@ class Executor(Protocol):
         re-attached; every other process of those jobs is ended."""
 
 
-def tree_io(process: Any, read: int, written: int) -> tuple[int, int]:
-    """``read`` and ``written`` plus the bytes ``process`` (a :class:`psutil.Process`) has
-    read and written through any file or pipe (``read_chars``: page-cache hits count);
-    unchanged where the platform cannot tell."""
+def tree_usage(pid: int | None) -> tuple[int, float, int, int]:
+    """Resident bytes, CPU seconds, bytes read and bytes written (through any file or pipe:
+    ``read_chars``, page-cache hits count) of process ``pid`` and all its descendants;
+    zeros when it is gone. A process that cannot be read is left out."""
+    import psutil
+
+    rss, cpu, read, written = 0, 0.0, 0, 0
+    if pid is None:
+        return rss, cpu, read, written
     try:
-        io = process.io_counters()
-    except (AttributeError, OSError, NotImplementedError):
-        return read, written
-    except Exception:  # psutil.AccessDenied and friends: this one process is unreadable
-        return read, written
-    return (read + int(getattr(io, "read_chars", io.read_bytes)),
-            written + int(getattr(io, "write_chars", io.write_bytes)))
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return rss, cpu, read, written
+    for proc in tree:
+        try:
+            rss += proc.memory_info().rss
+            times = proc.cpu_times()
+            cpu += times.user + times.system
+        except psutil.Error:
+            continue
+        try:
+            io = proc.io_counters()
+        except (psutil.Error, AttributeError, OSError, NotImplementedError):
+            continue
+        read += int(getattr(io, "read_chars", io.read_bytes))
+        written += int(getattr(io, "write_chars", io.write_bytes))
+    return rss, cpu, read, written
 
 
 class CoreMeter:

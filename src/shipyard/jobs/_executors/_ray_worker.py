@@ -36,7 +36,7 @@ from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.jobs._checkpoints import CheckpointSync
 from shipyard.jobs._collect import collect, read_failure, read_metric_lines
-from shipyard.jobs._executors._protocol import CoreMeter, tree_io
+from shipyard.jobs._executors._protocol import CoreMeter, tree_usage
 from shipyard.jobs._package import JobPackage, stage
 from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
 from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
@@ -213,22 +213,7 @@ class JobRunner:
                 "log": self.read_log(log_offset, LOG_CHUNK)}
 
     def _usage(self) -> tuple[int, float, int, int]:
-        rss, cpu, read, written = 0, 0.0, 0, 0
-        if self.popen is None:
-            return rss, cpu, read, written
-        try:
-            root = psutil.Process(self.popen.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return rss, cpu, read, written
-        for p in tree:
-            try:
-                rss += p.memory_info().rss
-                times = p.cpu_times()
-                cpu += times.user + times.system
-                read, written = tree_io(p, read, written)
-            except psutil.Error:
-                continue
+        rss, cpu, read, written = tree_usage(None if self.popen is None else self.popen.pid)
         if cpu > self._cpu:  # busy in one long C call counts as alive
             self._cpu, self.seen_at = cpu, time.time()
         return rss, cpu, read, written
