@@ -217,21 +217,6 @@ class JobRunner:
         if cpu > self._cpu:  # busy in one long C call counts as alive
             self._cpu, self.seen_at = cpu, time.time()
         return rss, cpu, read, written
-        try:
-            root = psutil.Process(self.popen.pid)
-            tree = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return rss, cpu
-        for p in tree:
-            try:
-                rss += p.memory_info().rss
-                times = p.cpu_times()
-                cpu += times.user + times.system
-            except psutil.Error:
-                continue
-        if cpu > self._cpu:  # busy in one long C call counts as alive
-            self._cpu, self.seen_at = cpu, time.time()
-        return rss, cpu
 
     def signal(self, sig: int) -> None:
         if self.popen is not None:
