@@ -36,6 +36,8 @@ from shipyard.runtime._contract import ENV_RAY_HELPERS
 
 #: Chunks in flight per instance (one predicting, one waiting), so no actor idles.
 IN_FLIGHT_PER_INSTANCE = 2
+#: Slices of each of the last row groups (see :func:`_units`).
+TAIL_SLICES = 4
 ADDRESS_VARIABLE = "SHIPYARD_RAY_ADDRESS"
 #: Ray's namespace of Shipyard's actors (the executor's).
 NAMESPACE = "shipyard"
@@ -236,26 +238,32 @@ class Instances:
 def _units(ray: Any, parts: list[Path], at_least: int
            ) -> tuple[list[Any], list[Any], list[tuple[int, int, int, int, int]]]:
     """Each part's raw bytes (nothing decoded here), the same in Ray's object store, and the
-    pieces of work: (part, row group, offset, length, rows before). A piece is a row group,
-    or a slice of one when there are fewer row groups than ``at_least`` (the whole row
-    group is then decoded for each slice: only small inputs have so few)."""
+    pieces of work: (part, row group, offset, length, rows before).
+
+    A piece is a row group, or a slice of one (the whole row group is then decoded for
+    each slice): when there are fewer row groups than ``at_least``, every group is
+    sliced; and the last ``at_least`` row groups are cut into :data:`TAIL_SLICES` each,
+    so the work ends in small pieces - with whole row groups, an instance could be left
+    with a queue of big ones while the others have nothing more to take.
+    """
     import numpy as np
     import pyarrow.parquet as pq
 
     metas = [pq.ParquetFile(path).metadata for path in parts]
     groups = sum(m.num_row_groups for m in metas)
-    slices = max(1, -(-at_least // max(groups, 1)))
+    every = max(1, -(-at_least // max(groups, 1)))
     arrays = [np.frombuffer(path.read_bytes(), dtype=np.uint8) for path in parts]
     refs = [ray.put(a) for a in arrays]
     units: list[tuple[int, int, int, int, int]] = []
-    first = 0
+    first = index = 0
     for i, meta in enumerate(metas):
         for rg in range(meta.num_row_groups):
             n = meta.row_group(rg).num_rows
+            slices = max(every, TAIL_SLICES) if index >= groups - at_least else every
             step = max(1, -(-n // slices))
             for offset in range(0, n, step):
                 units.append((i, rg, offset, min(step, n - offset), first + offset))
-            first += n
+            first, index = first + n, index + 1
     return arrays, refs, units
 
 
