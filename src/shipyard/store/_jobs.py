@@ -283,11 +283,14 @@ class JobRepository:
         return out
 
     def metrics(self, job_id: str, name: str | None = None, *,
-                system: bool | None = False) -> builtins.list[MetricPoint]:
+                system: bool | None = False,
+                steps: Sequence[int] | None = None) -> builtins.list[MetricPoint]:
         """A job's metric points in order: ``name``'s only, or all of them; ``system``:
         only the platform's ``system.*`` samples (True), none of them (False), or both
-        (None)."""
+        (None); ``steps``: only the points at these steps."""
         q = select(job_metrics).where(job_metrics.c.job_id == job_id)
+        if steps is not None:
+            q = q.where(job_metrics.c.step.in_(list(steps)))
         if name:
             q = q.where(job_metrics.c.name == name)
         elif system is not None:

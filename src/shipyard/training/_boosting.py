@@ -86,6 +86,10 @@ class _CatBoostReport:
                      f"training the other {self.total - start}")
         self.done = int(info.iteration)
         self.progress.update(self.done)
+        if self.progress.curves_due():  # live, for the debugger's rules and hyperband
+            metrics = getattr(info, "metrics", None) or {}
+            self.progress.curves(curves_from_evals(
+                {k: {m.lower(): v for m, v in ms.items()} for k, ms in metrics.items()}))
         return True
 
 
@@ -98,17 +102,24 @@ class XGBoost(Algorithm):
         size_drivers="n_estimators (one tree per round and class) and max_depth (up to "
                      "2^max_depth leaves per tree)",
         hyperparameters=(
-            H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
-            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
-            H("max_depth", "int", 4, 1, 20, description="depth of each tree"),
-            H("min_child_weight", "float", 1.0, 0.0, 1000.0,
+            H("n_estimators", "int", 300, 1, 10_000, search=(50, 1000, True),
+              description="boosting rounds"),
+            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, search=(0.01, 0.3, True),
+              description="shrinkage"),
+            H("max_depth", "int", 4, 1, 20, search=(2, 10, False),
+              description="depth of each tree"),
+            H("min_child_weight", "float", 1.0, 0.0, 1000.0, search=(0.1, 20.0, True),
               description="minimum hessian weight in a leaf"),
-            H("subsample", "float", 0.8, 0.05, 1.0, description="share of rows per tree"),
-            H("colsample_bytree", "float", 0.8, 0.05, 1.0,
+            H("subsample", "float", 0.8, 0.05, 1.0, search=(0.5, 1.0, False),
+              description="share of rows per tree"),
+            H("colsample_bytree", "float", 0.8, 0.05, 1.0, search=(0.5, 1.0, False),
               description="share of features per tree"),
-            H("reg_lambda", "float", 1.0, 1e-8, 100.0, log=True, description="L2 penalty"),
-            H("reg_alpha", "float", 0.0, 0.0, 100.0, description="L1 penalty"),
-            H("gamma", "float", 0.0, 0.0, 100.0, description="minimum loss reduction to split"),
+            H("reg_lambda", "float", 1.0, 1e-8, 100.0, log=True, search=(1e-3, 10.0, True),
+              description="L2 penalty"),
+            H("reg_alpha", "float", 0.0, 0.0, 100.0, search=(1e-3, 10.0, True),
+              description="L1 penalty"),
+            H("gamma", "float", 0.0, 0.0, 100.0, search=(0.0, 5.0, False),
+              description="minimum loss reduction to split"),
             _EARLY,
         ),
     )
@@ -175,16 +186,23 @@ class LightGBM(Algorithm):
         description="Gradient-boosted trees (LightGBM, leaf-wise, native categories).",
         size_drivers="n_estimators (one tree per round and class) and num_leaves",
         hyperparameters=(
-            H("n_estimators", "int", 300, 1, 10_000, description="boosting rounds"),
-            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, description="shrinkage"),
-            H("num_leaves", "int", 31, 2, 4096, description="leaves per tree"),
+            H("n_estimators", "int", 300, 1, 10_000, search=(50, 1000, True),
+              description="boosting rounds"),
+            H("learning_rate", "float", 0.05, 1e-4, 1.0, log=True, search=(0.01, 0.3, True),
+              description="shrinkage"),
+            H("num_leaves", "int", 31, 2, 4096, search=(4, 256, True),
+              description="leaves per tree"),
             H("max_depth", "int", None, 1, 64, description="depth limit; null for none"),
-            H("min_child_samples", "int", 20, 1, 10_000, description="minimum rows in a leaf"),
-            H("subsample", "float", 0.8, 0.05, 1.0, description="share of rows per round"),
-            H("colsample_bytree", "float", 0.8, 0.05, 1.0,
+            H("min_child_samples", "int", 20, 1, 10_000, search=(2, 100, True),
+              description="minimum rows in a leaf"),
+            H("subsample", "float", 0.8, 0.05, 1.0, search=(0.5, 1.0, False),
+              description="share of rows per round"),
+            H("colsample_bytree", "float", 0.8, 0.05, 1.0, search=(0.5, 1.0, False),
               description="share of features per tree"),
-            H("reg_lambda", "float", 0.0, 0.0, 100.0, description="L2 penalty"),
-            H("reg_alpha", "float", 0.0, 0.0, 100.0, description="L1 penalty"),
+            H("reg_lambda", "float", 0.0, 0.0, 100.0, search=(1e-3, 10.0, True),
+              description="L2 penalty"),
+            H("reg_alpha", "float", 0.0, 0.0, 100.0, search=(1e-3, 10.0, True),
+              description="L1 penalty"),
             _EARLY,
         ),
     )
@@ -259,11 +277,14 @@ class CatBoost(Algorithm):
         description="Gradient-boosted oblivious trees (CatBoost, native categories).",
         size_drivers="iterations (one tree per round) and depth (2^depth leaves per tree)",
         hyperparameters=(
-            H("iterations", "int", 500, 1, 10_000, description="boosting rounds"),
-            H("learning_rate", "float", 0.08, 1e-4, 1.0, log=True, description="shrinkage"),
-            H("depth", "int", 6, 1, 16, description="depth of each tree"),
-            H("l2_leaf_reg", "float", 3.0, 1e-3, 100.0, log=True, description="L2 penalty"),
-            H("random_strength", "float", 1.0, 0.0, 100.0,
+            H("iterations", "int", 500, 1, 10_000, search=(100, 1000, True),
+              description="boosting rounds"),
+            H("learning_rate", "float", 0.08, 1e-4, 1.0, log=True, search=(0.01, 0.3, True),
+              description="shrinkage"),
+            H("depth", "int", 6, 1, 16, search=(3, 10, False), description="depth of each tree"),
+            H("l2_leaf_reg", "float", 3.0, 1e-3, 100.0, log=True, search=(0.1, 30.0, True),
+              description="L2 penalty"),
+            H("random_strength", "float", 1.0, 0.0, 100.0, search=(0.0, 10.0, False),
               description="randomness of split scores"),
             _EARLY,
         ),

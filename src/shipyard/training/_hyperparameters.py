@@ -5,6 +5,11 @@ everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
 searched on a log scale, ``choices`` for categorical ones. A default of None
 means "off" or "unlimited" (said in the description); ``nullable`` allows None
 (that same "off") for a hyperparameter whose default is a value.
+
+The declared range is what is *valid*; ``search`` is what tuning searches by default
+when that is narrower (``(low, high, log)``: 50 to 1,000 boosting rounds, not 1 to
+10,000), and ``tuned=False`` keeps a hyperparameter out of the default search (a
+solver's iteration cap). A ``--range`` may still name any valid domain.
 """
 
 from __future__ import annotations
@@ -35,6 +40,11 @@ class Hyperparameter:
     description: str = ""
     #: None is allowed although the default is a value (it means "no limit").
     nullable: bool = False
+    #: The default search domain ``(low, high, log)``, inside ``low``..``high``; None:
+    #: the declared range, on the declared scale.
+    search: tuple[float, float, bool] | None = None
+    #: Whether tuning searches it when no ``--range`` names it.
+    tuned: bool = True
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -45,13 +55,35 @@ class Hyperparameter:
             raise ValueError(f"Hyperparameter {self.name!r}: a log scale needs low > 0.")
         if self.default is not None:
             self.validate(self.default)
+        if self.search is not None:
+            low, high, log = self.search
+            if self.type not in ("int", "float") or not low < high or (log and low <= 0):
+                raise ValueError(f"Hyperparameter {self.name!r}: search must be (low, high, "
+                                 "log) of a number, low < high, low > 0 on a log scale.")
+            self.validate(low)
+            self.validate(high)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "default": self.default,
                 "low": self.low, "high": self.high, "log": self.log,
                 "choices": list(self.choices) if self.choices else None,
                 "description": self.description,
-                "nullable": self.nullable or self.default is None}
+                "nullable": self.nullable or self.default is None,
+                "search": self._search_dict()}
+
+    def _search_dict(self) -> dict[str, Any] | None:
+        """The domain tuning searches when no range names it (None: not searched)."""
+        if not self.tuned or self.default is None:
+            return None
+        if self.type == "bool":
+            return {"choices": [True, False]}
+        if self.type == "categorical":
+            return {"choices": list(self.choices or ())}
+        if self.search is not None:
+            return {"low": self.search[0], "high": self.search[1], "log": self.search[2]}
+        if self.low is None or self.high is None or self.low >= self.high:
+            return None
+        return {"low": self.low, "high": self.high, "log": self.log}
 
     def _range(self) -> str:
         if self.type == "categorical":

@@ -37,9 +37,9 @@ class Linear(Algorithm):
         description="The linear learner: L2-regularised logistic regression (classification) "
                     "or ridge regression.",
         hyperparameters=(
-            H("alpha", "float", 1.0, 1e-6, 1e4, log=True,
+            H("alpha", "float", 1.0, 1e-6, 1e4, log=True, search=(1e-4, 100.0, True),
               description="L2 regularisation strength (C = 1/alpha for logistic regression)"),
-            H("max_iter", "int", 1000, 10, 100_000, description="solver iterations"),
+            H("max_iter", "int", 1000, 10, 100_000, tuned=False, description="solver iterations"),
             H("class_weight", "categorical", "none", choices=("none", "balanced"),
               description="weigh classes by inverse frequency (classification)"),
         ),
@@ -76,12 +76,13 @@ class RandomForest(Algorithm):
         hyperparameters=(
             # Sized so the bundle stays under 50 MB on 50k rows (benchmarks/
             # bench_bundle_size.py): 200 unbounded trees made 171 MB on 50k flights.
-            H("n_estimators", "int", 100, 1, 5000, description="trees"),
+            H("n_estimators", "int", 100, 1, 5000, search=(50, 500, True), description="trees"),
             H("max_depth", "int", None, 1, 200, description="depth limit; null for none"),
-            H("min_samples_leaf", "int", 3, 1, 10_000, description="minimum rows in a leaf"),
+            H("min_samples_leaf", "int", 3, 1, 10_000, search=(1, 50, True),
+              description="minimum rows in a leaf"),
             # At most 200k: scikit-learn reserves room for 2 × max_leaf_nodes nodes a tree
             # up front (10 million would reserve GBs).
-            H("max_leaf_nodes", "int", 2000, 2, 200_000, nullable=True,
+            H("max_leaf_nodes", "int", 2000, 2, 200_000, nullable=True, search=(16, 4096, True),
               description="leaves per tree at most, the best splits first: bounds the "
                           "model's size however many rows (about 0.3 MB a tree); null for "
                           "no limit"),
@@ -146,7 +147,8 @@ class KNN(Algorithm):
         description="k nearest neighbours (scikit-learn), on standardised features.",
         size_drivers="the training rows: the model keeps every one of them",
         hyperparameters=(
-            H("n_neighbors", "int", 25, 1, 1000, description="neighbours that vote"),
+            H("n_neighbors", "int", 25, 1, 1000, search=(3, 100, True),
+              description="neighbours that vote"),
             H("weights", "categorical", "uniform", choices=("uniform", "distance"),
               description="equal votes, or votes weighted by inverse distance"),
             H("p", "int", 2, 1, 2, description="1: Manhattan distance, 2: Euclidean"),

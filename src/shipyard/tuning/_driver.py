@@ -8,6 +8,11 @@ and then does whichever one thing is due:
 2. the study may go on (trials left, runtime left, not ``patience`` trials in a row
    without improvement, grid not exhausted): submit trials until ``parallel`` are
    active, each through the job service (so the executor runs them P at a time);
+With ``hyperband``, each running trial is first judged on its per-round validation loss
+(the ``curve.validation.*`` points its fit logs while it runs) by Optuna's
+HyperbandPruner: a pruned trial is marked in its spec (``tuning.pruned``) and cancelled,
+so its process ends; the rung values it reached are kept in ``tuning.system_attrs``.
+
 3. the study is over and no trial is active: submit the *scoring* job, the best
    trial's settings trained again with ``score_test`` (number -1) - the only job of the
    study that sees the test split; once it completed, the tuning job is Completed.
@@ -32,10 +37,13 @@ from shipyard.tuning._space import SearchSpace
 from shipyard.tuning._study import (
     COMPLETE,
     FAIL,
+    PRUNED,
     RUNNING,
     StoredTrial,
     Suggestion,
     direction,
+    prune,
+    rungs,
     suggest,
 )
 
@@ -85,6 +93,8 @@ def drive(ctx: DriveContext) -> None:
     scoring = next((j for j in kids if _number(j) == SCORING), None)
     metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
     stored = [_stored(j, metrics[j.id], metric, space) for j in trials]
+    if spec["strategy"] == "hyperband" and job.status == st.RUNNING:
+        stored = _prune(ctx, trials, stored, metrics)
     active = [j for j in kids if j.status in _ACTIVE]
 
     if job.status == st.STOPPING:
@@ -121,14 +131,64 @@ def drive(ctx: DriveContext) -> None:
 
 def _stored(j: JobRecord, metrics: Mapping[str, float], metric: str,
             space: SearchSpace) -> StoredTrial:
+    tuning = j.spec.get("tuning") or {}
     state = _state(j.status)
     value = metrics.get(f"validation.{metric}")
     if state == COMPLETE and value is None:
         state = FAIL  # completed without the objective (e.g. an empty validation split)
+    pruned = tuning.get("pruned")
     hp = j.spec.get("hyperparameters") or {}
     return StoredTrial(number=_number(j), params={n: hp.get(n) for n in space.names},
-                       state=state, value=value,
-                       system_attrs=(j.spec.get("tuning") or {}).get("system_attrs") or {})
+                       state=PRUNED if pruned else state, value=None if pruned else value,
+                       system_attrs=tuning.get("system_attrs") or {},
+                       intermediate={int(pruned["round"]): float(pruned["loss"])}
+                       if pruned else {})
+
+
+def _curve_name(metrics: Mapping[str, float]) -> str | None:
+    """The trial's per-round validation loss (``curve.validation.<loss>``), if it logs one."""
+    names = sorted(k for k in metrics if k.startswith("curve.validation."))
+    return names[0] if names else None
+
+
+def _prune(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[StoredTrial],
+           metrics: Mapping[str, Mapping[str, float]]) -> list[StoredTrial]:
+    """Judge each running trial with Hyperband; mark and cancel the pruned ones. Returns
+    the trials as they stand after it."""
+    job = ctx.job
+    out = list(stored)
+    for i, (j, t) in enumerate(zip(trials, stored, strict=True)):
+        if j.status != st.RUNNING or t.state != RUNNING:
+            continue
+        name = _curve_name(metrics.get(j.id, {}))
+        if name is None:
+            continue
+        # Only the rung steps matter: the loss the trial had when it reached each one.
+        max_rounds = int(job.spec["max_rounds"])
+        curve = {int(p.step): p.value for p in
+                 ctx.jobs.repo.metrics(j.id, name, steps=rungs(max_rounds)[1])}
+        judged = prune(job.id, out, t.number, curve, max_rounds)
+        tuning = dict(j.spec.get("tuning") or {})
+        if judged.system_attrs == (tuning.get("system_attrs") or {}) and \
+                judged.pruned_at is None:
+            continue
+        tuning["system_attrs"] = judged.system_attrs
+        if judged.pruned_at is not None:
+            tuning["pruned"] = {"round": judged.pruned_at, "loss": curve[judged.pruned_at],
+                                "metric": name.removeprefix("curve.")}
+        # Written before the cancel: a restart in between still knows the trial is pruned.
+        ctx.jobs.repo.update_fields(j.id, spec={**j.spec, "tuning": tuning})
+        out[i] = StoredTrial(number=t.number, params=t.params, state=t.state,
+                             system_attrs=judged.system_attrs)
+        if judged.pruned_at is not None:
+            out[i] = StoredTrial(number=t.number, params=t.params, state=PRUNED,
+                                 system_attrs=judged.system_attrs,
+                                 intermediate={judged.pruned_at: curve[judged.pruned_at]})
+            ctx.jobs.cancel(j.id, f"hyperband (tuning job {job.id}: pruned at round "
+                                  f"{judged.pruned_at})")
+            log.info("tuning job %s: trial %d (job %s) pruned at round %d", job.id,
+                     t.number, j.id, judged.pruned_at)
+    return out
 
 
 def _best(stored: Sequence[StoredTrial], metric: str) -> StoredTrial | None:
@@ -200,14 +260,20 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
     rows = []
     for j in trials:
         t = by_number[_number(j)]
+        pruned = (j.spec.get("tuning") or {}).get("pruned")
         if t.state == COMPLETE:
-            state = "complete"
+            trial_state = "complete"
+        elif pruned:
+            trial_state = "pruned"
         elif j.status == st.COMPLETED:  # it ran, but measured no objective
-            state = "no_objective"
+            trial_state = "no_objective"
         else:
-            state = j.status.lower()
-        rows.append({"number": t.number, "job_id": j.id, "hyperparameters": dict(t.params),
-                     "objective": t.value, "state": state, "duration_seconds": _seconds(j)})
+            trial_state = j.status.lower()
+        row = {"number": t.number, "job_id": j.id, "hyperparameters": dict(t.params),
+               "objective": t.value, "state": trial_state, "duration_seconds": _seconds(j)}
+        if pruned:
+            row["pruned_at"] = {"round": pruned["round"], pruned["metric"]: pruned["loss"]}
+        rows.append(row)
     out: dict[str, Any] = {
         "objective": {"metric": f"validation.{metric}", "direction": direction(metric)},
         "state": state, "trials": rows, "best": None,

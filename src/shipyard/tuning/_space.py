@@ -5,7 +5,9 @@ Pure: declarations and the request's ranges in, a frozen :class:`SearchSpace` ou
 tuning job is refused with a 400 before any trial exists).
 
 The default space holds every declared hyperparameter that has a domain to search: a
-number with both bounds (on a log scale where declared), a categorical one or a boolean.
+number over its declared search domain (``Hyperparameter.search``: where good settings
+are, e.g. 50 to 1,000 boosting rounds) or else both its bounds, a categorical one or a
+boolean; one declared ``tuned=False`` is left out.
 Hyperparameters whose default is None ("off", e.g. ``early_stopping_rounds``) stay off
 unless a range names them. A range replaces or adds a dimension:
 
@@ -99,15 +101,15 @@ class SearchSpace:
 
 
 def _default_dimension(h: Hyperparameter) -> Dimension | None:
-    if h.default is None:
+    """The declaration's default search (``Hyperparameter.search``, else its valid range)."""
+    domain = h.to_dict()["search"]
+    if domain is None:
         return None
-    if h.type == "bool":
-        return Dimension(h.name, "categorical", choices=(True, False))
-    if h.type == "categorical":
-        return Dimension(h.name, "categorical", choices=tuple(h.choices or ()))
-    if h.low is None or h.high is None or h.low >= h.high:
-        return None
-    return Dimension(h.name, h.type, low=h.low, high=h.high, log=h.log)
+    if "choices" in domain:
+        return Dimension(h.name, "categorical", choices=tuple(domain["choices"]))
+    low, high = (int(v) if h.type == "int" else float(v) for v in (domain["low"],
+                                                                   domain["high"]))
+    return Dimension(h.name, h.type, low=low, high=high, log=bool(domain["log"]))
 
 
 def _bad(name: str, text: Any, why: str) -> InvalidRequest:

@@ -22,7 +22,11 @@ from typing import Any
 from shipyard.tuning._space import Dimension, SearchSpace
 
 #: The strategies a tuning job may use, as ``--strategy`` names them.
-STRATEGIES = ("bayesian", "random", "grid")
+STRATEGIES = ("bayesian", "random", "grid", "hyperband")
+#: Hyperband's reduction factor: a third of the trials at a rung go on to the next.
+REDUCTION_FACTOR = 3
+#: Rungs of the most aggressive bracket: the first rung is at max rounds / 3**RUNGS.
+RUNGS = 3
 #: Validation metrics a tuning job can optimise, by problem type.
 OBJECTIVES: dict[str, tuple[str, ...]] = {
     "binary": ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1_macro",
@@ -34,7 +38,7 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
 #: Metrics for which a smaller value is better (the others are maximised).
 LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss", "mse"})
 #: Trial outcomes as Optuna knows them.
-COMPLETE, FAIL, RUNNING = "complete", "fail", "running"
+COMPLETE, FAIL, RUNNING, PRUNED = "complete", "fail", "running", "pruned"
 
 
 def direction(metric: str) -> str:
@@ -71,6 +75,8 @@ class StoredTrial:
     state: str  # COMPLETE | FAIL | RUNNING
     value: float | None = None
     system_attrs: Mapping[str, Any] = field(default_factory=dict)
+    #: A pruned trial's last intermediate value, as ``{step: value}`` (a loss).
+    intermediate: Mapping[int, float] = field(default_factory=dict)
 
 
 def _sampler(strategy: str, space: SearchSpace, seed: int) -> Any:
@@ -82,8 +88,15 @@ def _sampler(strategy: str, space: SearchSpace, seed: int) -> Any:
         # n-th point.
         return optuna.samplers.GridSampler(space.grid(), seed=seed)
     # constant_liar: trials still running count as bad guesses, so P trials started
-    # together do not all go to the same place.
+    # together do not all go to the same place. (hyperband samples as bayesian does; its
+    # pruner is in prune().)
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=5)
+
+
+def _states() -> dict[str, Any]:
+    state = _optuna().trial.TrialState
+    return {COMPLETE: state.COMPLETE, FAIL: state.FAIL, RUNNING: state.RUNNING,
+            PRUNED: state.PRUNED}
 
 
 def rebuild(strategy: str, space: SearchSpace, metric: str, seed: int,
@@ -94,16 +107,88 @@ def rebuild(strategy: str, space: SearchSpace, metric: str, seed: int,
                                 sampler=_sampler(strategy, space, seed if strategy == "grid"
                                                  else seed + len(trials)))
     dists = {d.name: distribution(d) for d in space.dimensions}
-    states = {COMPLETE: optuna.trial.TrialState.COMPLETE,
-              FAIL: optuna.trial.TrialState.FAIL,
-              RUNNING: optuna.trial.TrialState.RUNNING}
+    states = _states()
+    # A pruned trial's loss, turned to the study's direction (TPE ranks pruned trials by
+    # their last step, then their last intermediate value).
+    sign = 1.0 if direction(metric) == "minimize" else -1.0
     for t in sorted(trials, key=lambda t: t.number):
         params = {k: v for k, v in t.params.items() if k in dists and v in _Contains(dists[k])}
         study.add_trial(optuna.trial.create_trial(
             state=states[t.state], value=t.value if t.state == COMPLETE else None,
             params=params, distributions={k: dists[k] for k in params},
-            system_attrs=dict(t.system_attrs)))
+            system_attrs=dict(t.system_attrs),
+            intermediate_values={int(k): sign * v for k, v in t.intermediate.items()}
+            if t.state == PRUNED else None))
     return study
+
+
+def rungs(max_resource: int) -> tuple[int, list[int]]:
+    """Hyperband's first rung (``min_resource``) for fits of ``max_resource`` rounds, and
+    every step at which some bracket judges a trial (``min_resource * 3**k``).
+
+    Rounded up, so the last rung falls past ``max_resource``: a rung at 9,990 of 10,000
+    rounds would judge trials that have all but finished."""
+    first = max(1, -(-max_resource // REDUCTION_FACTOR ** RUNGS))
+    steps, step = [], first
+    while step < max_resource:
+        steps.append(step)
+        step *= REDUCTION_FACTOR
+    return first, steps
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """Hyperband's judgement of one running trial: its sampler state after the rungs it
+    reached (``completed_rung_<i>``), and the step at which it is pruned (None: go on)."""
+
+    system_attrs: dict[str, Any]
+    pruned_at: int | None = None
+
+
+def prune(study_name: str, trials: Sequence[StoredTrial], number: int,
+          curve: Mapping[int, float], max_resource: int) -> Pruning:
+    """Optuna's HyperbandPruner on trial ``number`` (running) given its per-round
+    validation loss ``curve`` (``{round: loss}``, lower is better) and the other trials'
+    rung values (``completed_rung_<i>`` in their ``system_attrs``).
+
+    The pruner is asked at each rung step the curve has reached, in order, with the curve
+    cut there (Optuna's own loop reports every step; the driver sees the curve a second
+    at a time): a trial is judged at each rung on the loss it had at that rung. Brackets
+    follow from ``study_name`` (the tuning job's id) and the trial's number, as in Optuna.
+    """
+    import copy
+
+    optuna = _optuna()
+    first, steps = rungs(max_resource)
+    pruner = optuna.pruners.HyperbandPruner(min_resource=first, max_resource=max_resource,
+                                            reduction_factor=REDUCTION_FACTOR)
+    study = optuna.create_study(study_name=study_name, direction="minimize", pruner=pruner)
+    states = _states()
+    for t in sorted(trials, key=lambda t: t.number):
+        here = t.number == number
+        study.add_trial(optuna.trial.create_trial(
+            state=states[RUNNING if here else t.state],
+            value=0.0 if t.state == COMPLETE and not here else None,
+            system_attrs=dict(t.system_attrs),
+            intermediate_values={int(k): float(v) for k, v in
+                                 (curve if here else t.intermediate).items()} or None))
+    storage = study._storage
+    frozen = next(f for f in storage.get_all_trials(study._study_id, deepcopy=False)
+                  if f.number == number)
+    last = max(curve) if curve else -1
+    for step in (s for s in steps if s <= last):
+        if step not in curve:
+            continue
+        judged = copy.deepcopy(storage.get_trial(frozen._trial_id))
+        judged.intermediate_values = {k: v for k, v in curve.items() if k <= step}
+        if pruner.prune(study, judged):
+            attrs = storage.get_trial(frozen._trial_id).system_attrs
+            return Pruning(system_attrs=_json_attrs(attrs), pruned_at=step)
+    return Pruning(system_attrs=_json_attrs(storage.get_trial(frozen._trial_id).system_attrs))
+
+
+def _json_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if _jsonable(v)}
 
 
 class _Contains:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,7 +20,7 @@ def _info(name: str) -> dict[str, Any]:
         "name": info.name, "problem_types": sorted(info.problem_types),
         "framework": info.framework, "description": info.description,
         "needs_scaling": info.needs_scaling, "categorical": info.categorical,
-        "hyperparameters": [asdict(hp) for hp in info.hyperparameters],
+        "hyperparameters": [hp.to_dict() for hp in info.hyperparameters],
     }
 
 

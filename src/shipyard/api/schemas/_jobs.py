@@ -28,8 +28,12 @@ class TuningTrial(Out):
     job_id: str
     hyperparameters: dict[str, Any] = Field(description="The searched hyperparameters.")
     objective: float | None = Field(description="The validation metric it reached.")
-    state: str = Field(description="complete, or the trial job's status (running, failed…).")
+    state: str = Field(description="complete, pruned (hyperband stopped it), no_objective, "
+                                   "or the trial job's status (running, failed…).")
     duration_seconds: float | None
+    pruned_at: dict[str, float] | None = Field(
+        None, description="A pruned trial's round and its validation loss there, e.g. "
+                          "{\"round\": 370, \"validation.binary_logloss\": 0.61}.")
 
 
 class TuningBest(Out):
@@ -174,6 +178,9 @@ class Hyperparameter(Out):
     choices: list[Any] | None
     description: str
     nullable: bool
+    search: dict[str, Any] | None = Field(
+        None, description="What tuning searches when no --range names it: {low, high, log} "
+                          "or {choices}; null: not searched by default.")
 
 
 class Algorithm(Out):

@@ -21,6 +21,9 @@ from shipyard.jobs.kinds import training
 #: The most trials one tuning job may run, and the most at a time.
 MAX_TRIALS = 1000
 MAX_PARALLEL = 32
+#: The hyperparameter counting boosting rounds, of the algorithms hyperband can prune
+#: (the ones that log a per-round validation loss while they fit).
+ROUNDS = {"xgboost": "n_estimators", "lightgbm": "n_estimators", "catboost": "iterations"}
 
 
 class TuningSpec(JobSpecBase):
@@ -35,7 +38,7 @@ class TuningSpec(JobSpecBase):
     #: The validation metric to optimise (``roc_auc``, ``rmse``, ...); a ``validation.``
     #: prefix is allowed. The direction follows from the metric.
     objective: str | None = Field(default=None, max_length=64)
-    strategy: Literal["bayesian", "random", "grid"] = "bayesian"
+    strategy: Literal["bayesian", "random", "grid", "hyperband"] = "bayesian"
     max_trials: int = Field(default=20, ge=1, le=MAX_TRIALS)
     parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     #: ``{name: "LOW:HIGH[:log]" | "a,b,c" | [a, b, c]}``: narrow or add dimensions.
@@ -109,9 +112,28 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
         raise InvalidRequest(
             f"The grid has {space.grid_size():,} points ({len(space.names)} hyperparameters); "
             "fix some (hyperparameters) or give each a short list with --range a,b,c.")
+    if spec.strategy == "hyperband":
+        ctx.stored["max_rounds"] = _max_rounds(algorithm, info.hyperparameters, space, fixed)
     ctx.stored.update(space=space.to_list(), fixed=fixed, objective=metric,
                       problem_type=problem_type)
     ctx.experiment = trial_ctx.experiment
+
+
+def _max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any]) -> int:
+    """Hyperband's resource: the most boosting rounds a trial may fit (the searched high,
+    the fixed value, or the default)."""
+    rounds = ROUNDS.get(algorithm)
+    if rounds is None:
+        raise InvalidRequest(
+            f"--strategy hyperband prunes trials on the validation loss they report each "
+            f"boosting round, which only {', '.join(ROUNDS)} report; use bayesian, random "
+            f"or grid for {algorithm!r}.")
+    if rounds in fixed:
+        return int(fixed[rounds])
+    dim = next((d for d in space.dimensions if d.name == rounds), None)
+    if dim is not None:
+        return int(max(dim.choices) if dim.choices is not None else dim.high)
+    return int(next(h.default for h in declared if h.name == rounds))
 
 
 def drive(ctx: DriveContext) -> None:
