@@ -152,3 +152,77 @@ def test_hyperband_prunes_the_worse_curves_at_its_rungs_and_keeps_its_state() ->
     # A pruned trial was worse at its rung than one that went on past that rung.
     for n, step in pruned_at.items():
         assert any(bases[m] < bases[n] for m in range(n) if m not in pruned_at), n
+
+
+def _declared(*names: str) -> dict[str, Any]:
+    return {n: get_algorithm(n).info.hyperparameters for n in names}
+
+
+def test_a_study_over_several_algorithms_names_each_ones_space() -> None:
+    from shipyard.tuning._space import space_params, study_space, trial_settings
+
+    space, fixed = study_space(["xgboost", "lightgbm"], _declared("xgboost", "lightgbm"),
+                               {"learning_rate": "0.05:0.2:log",
+                                "lightgbm.num_leaves": "8:32"},
+                               {"n_estimators": 100, "xgboost.max_depth": 3})
+    dims = {d.name: d for d in space.dimensions}
+    assert dims["algorithm"].choices == ("xgboost", "lightgbm")
+    # A bare name is every algorithm's that declares it; ALGORITHM.NAME only that one's.
+    assert dims["xgboost.learning_rate"].low == dims["lightgbm.learning_rate"].low == 0.05
+    assert (dims["lightgbm.num_leaves"].low, dims["lightgbm.num_leaves"].high) == (8, 32)
+    assert fixed == {"xgboost.n_estimators": 100, "lightgbm.n_estimators": 100,
+                     "xgboost.max_depth": 3}
+    assert "xgboost.max_depth" not in dims and "lightgbm.n_estimators" not in dims
+    # A trial is one algorithm's settings, and back.
+    algo, hp = trial_settings(space, {"algorithm": "lightgbm", "lightgbm.num_leaves": 9,
+                                      "lightgbm.learning_rate": 0.1}, fixed, "unused")
+    assert algo == "lightgbm" and hp == {"n_estimators": 100, "num_leaves": 9,
+                                         "learning_rate": 0.1}
+    assert space_params(space, "lightgbm", hp) == {
+        "algorithm": "lightgbm", "lightgbm.num_leaves": 9, "lightgbm.learning_rate": 0.1}
+    assert space_params(space, "catboost", {}) is None
+    with pytest.raises(InvalidRequest) as err:
+        study_space(["xgboost", "lightgbm"], _declared("xgboost", "lightgbm"),
+                    {"num_leafs": "8:32"}, {})
+    assert "num_leafs" in err.value.message and "ALGORITHM.NAME" in err.value.message
+
+
+@pytest.mark.parametrize("strategy", ["bayesian", "random", "hyperband"])
+def test_each_trial_of_several_algorithms_asks_only_its_own_hyperparameters(
+        strategy: str) -> None:
+    from shipyard.tuning._space import study_space
+
+    space, _ = study_space(["xgboost", "lightgbm"], _declared("xgboost", "lightgbm"), {}, {})
+    trials: list[StoredTrial] = []
+    seen = set()
+    for i in range(12):
+        s = suggest(strategy, space, "roc_auc", 0, trials)
+        algo = s.params["algorithm"]
+        seen.add(algo)
+        assert all(k == "algorithm" or k.startswith(f"{algo}.") for k in s.params), s.params
+        assert len(s.params) == 1 + sum(1 for n in space.names if n.startswith(f"{algo}."))
+        trials.append(StoredTrial(number=i, params=s.params, state=COMPLETE,
+                                  value=0.8 + (0.05 if algo == "lightgbm" else 0.0)))
+    assert seen == {"xgboost", "lightgbm"}
+
+
+def test_a_warm_start_tells_the_sampler_the_earlier_trials_first() -> None:
+    """Earlier trials where only a high learning rate scored well: TPE's first own trials
+    follow them; without them it starts at random."""
+    space = build_space("lightgbm", LGBM, {"learning_rate": "0.01:0.3:log"},
+                        {h.name: h.default for h in LGBM if h.name != "learning_rate"})
+    seeds = [StoredTrial(number=i, params={"learning_rate": lr}, state=COMPLETE,
+                         value=0.5 + lr)
+             for i, lr in enumerate([0.01 * 1.18 ** k for k in range(21)])]
+
+    def first(n: int, warm: list[StoredTrial]) -> list[float]:
+        trials: list[StoredTrial] = []
+        for i in range(n):
+            s = suggest("bayesian", space, "roc_auc", 0, trials, warm)
+            trials.append(StoredTrial(number=i, params=s.params, state=COMPLETE,
+                                      value=0.5 + s.params["learning_rate"]))
+        return [t.params["learning_rate"] for t in trials]
+
+    warm, cold = first(4, seeds), first(4, [])
+    assert min(warm) > 0.1, warm  # TPE from the first trial, where the seeds did well
+    assert warm != cold

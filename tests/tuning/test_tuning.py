@@ -64,6 +64,10 @@ def _children(c: httpx.Client, tuning_id: str) -> list[dict[str, Any]]:
      "both a value and a range"),
     ({"objective": "rmse"}, "not a validation metric of a binary problem"),
     ({"target": "nope"}, "'nope'"),
+    ({"algorithm": "linear,lightgbm", "strategy": "grid"}, "A grid is one algorithm's"),
+    ({"algorithm": "linear,lightgbm", "ranges": {"num_leafs": "4:8"}}, "ALGORITHM.NAME"),
+    ({"algorithm": "linear", "strategy": "hyperband"}, "only xgboost, lightgbm, catboost"),
+    ({"warm_start": ["job-nope"]}, "--warm-start job-nope: there is no such job"),
 ])
 def test_a_bad_study_is_a_400_before_any_trial(server: LocalServer, fields: dict,
                                                needle: str) -> None:
@@ -227,3 +231,39 @@ def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) ->
     # Stopped during its fit: not one pruned trial fitted its last round.
     assert max(reached.values()) < 9_999, reached
     assert any(t["job_id"] in pids for t in pruned)  # seen running, then ended
+
+
+def test_a_study_over_two_algorithms_warm_started_from_an_earlier_one(
+        server: LocalServer) -> None:
+    c = server.client()
+    first = submit(c, _tuning(algorithm="linear", max_trials=2, parallel=2, strategy="random",
+                              ranges={"alpha": "0.01:10:log"}, experiment="churn-warm",
+                              hyperparameters={"class_weight": "none"}))
+    first = wait_for(c, first["id"], "Completed", timeout=180)
+    # Only a study of the same objective can seed another.
+    r = c.post("/api/v1/jobs", json=_tuning(algorithm="linear", objective="accuracy",
+                                            warm_start=[first["id"]]))
+    assert r.status_code == 400 and "cannot seed" in r.json()["error"]["message"], r.text
+    r = c.post("/api/v1/jobs", json=_tuning(warm_start=[first["trials"][0]["job_id"]]))
+    assert r.status_code == 400 and "is a training job" in r.json()["error"]["message"]
+
+    job = submit(c, _tuning(
+        algorithm="linear,lightgbm", max_trials=3, parallel=2, experiment="churn-warm",
+        warm_start=[first["id"]], hyperparameters={"class_weight": "none"},
+        ranges={"linear.alpha": "0.01:10:log", "lightgbm.n_estimators": "50:150"}))
+    done = wait_for(c, job["id"], "Completed", timeout=240)
+    assert done["outputs"]["study"]["state"] == "completed"
+    algorithms = {t["algorithm"] for t in done["trials"]}
+    assert algorithms == {"linear", "lightgbm"}, done["trials"]
+    for t in done["trials"]:  # each trial is one algorithm's, with its own settings only
+        kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
+        assert kid["spec"]["algorithm"] == t["algorithm"]
+        declared = {h["name"] for h in c.get(f"/api/v1/algorithms/{t['algorithm']}").json()[
+            "hyperparameters"]}
+        assert set(kid["spec"]["hyperparameters"]) <= declared
+        assert set(t["hyperparameters"]) <= declared
+    best = done["best"]
+    scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
+    assert scoring["spec"]["algorithm"] == best["algorithm"]
+    assert {t["job_id"] for t in first["trials"]}.isdisjoint(
+        {t["job_id"] for t in done["trials"]})  # the seeds are told, not run again

@@ -37,8 +37,9 @@ app = typer.Typer(help="Tune a built-in algorithm's hyperparameters: trials are 
 def tune(
     ctx: typer.Context,
     algorithm: Annotated[str | None, typer.Option(
-        "--algorithm", metavar="NAME", help="The built-in algorithm (`shipyard algorithms "
-                                            "list`).")] = None,
+        "--algorithm", metavar="NAME[,NAME…]",
+        help="The built-in algorithm (`shipyard algorithms list`), or several, comma-"
+             "separated: each trial is one of them.")] = None,
     input: Annotated[list[str] | None, typer.Option(
         "--input", "-i", metavar="CHANNEL=DATASET",
         help="train=DATASET (and optionally validation=, test=); repeatable.")] = None,
@@ -71,6 +72,10 @@ def tune(
     ] = None,
     seed: Annotated[int, typer.Option(
         "--seed", metavar="N", help="The samplers' seed.")] = 0,
+    warm_start: Annotated[list[str] | None, typer.Option(
+        "--warm-start", metavar="JOB_ID",
+        help="An earlier tuning job with the same objective whose trials seed the sampler; "
+             "repeatable.")] = None,
     experiment: Annotated[str | None, typer.Option(
         "--experiment", metavar="NAME",
         help="The experiment the trials are runs of [default: the train dataset's name].")
@@ -102,6 +107,7 @@ def tune(
             algorithm, inputs["train"], target, objective, max_trials=max_trials,
             parallel=parallel, strategy=strategy, ranges=parse_ranges(range_ or []),
             max_runtime=max_runtime, patience=patience, seed=seed,
+            warm_start=warm_start or [],
             hyperparameters={k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
             validation=inputs.get("validation"), test=inputs.get("test"),
             split=parse_split(split) if split else (0.7, 0.2, 0.1), experiment=experiment,

@@ -279,10 +279,11 @@ class Job(Resource):
         max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
         ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
         patience: int | None = None, seed: int = 0,
-        hyperparameters: Mapping[str, Any] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None, warm_start: Sequence[str] = (),
         idempotency_key: str | None = None, client: Client | None = None, **training: Any,
     ) -> Job:
-        """Tune a built-in algorithm's hyperparameters: a tuning job whose trials are
+        """Tune a built-in algorithm's hyperparameters (or several algorithms':
+        ``"xgboost,lightgbm"``): a tuning job whose trials are
         training jobs, ``parallel`` at a time (docs/tuning.md).
 
         The objective is a validation metric (``roc_auc``, ``rmse``, ...; the direction
@@ -290,12 +291,16 @@ class Job(Resource):
         :meth:`trials` show the results; :meth:`register` registers the best model.
 
         Args:
-            strategy: bayesian (TPE), random or grid.
+            strategy: bayesian (TPE), random, grid or hyperband (TPE, and trials whose
+                per-round validation loss lags are stopped early).
             ranges: hyperparameter → ``"LOW:HIGH"``, ``"LOW:HIGH:log"``, ``"a,b,c"`` or a
                 list, narrowing or adding to the declared search space.
             max_runtime: seconds the study may run.
             patience: stop after this many finished trials in a row without improvement.
-            hyperparameters: fixed values for every trial.
+            hyperparameters: fixed values for every trial (``ALGORITHM.NAME``: one
+                algorithm's, in a study over several).
+            warm_start: ids of earlier tuning jobs with the same objective: their trials
+                seed the sampler.
             training: what :meth:`train` takes (validation, test, split, recipe, drop,
                 experiment, cpus, memory, ...), for every trial.
         """
@@ -305,7 +310,8 @@ class Job(Resource):
         spec = tuning_spec(algorithm, train, target, objective, max_trials=max_trials,
                            parallel=parallel, strategy=strategy, ranges=ranges,
                            max_runtime=max_runtime, patience=patience, seed=seed,
-                           hyperparameters=hyperparameters, **training)
+                           hyperparameters=hyperparameters, warm_start=warm_start,
+                           **training)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

@@ -38,7 +38,8 @@ def tuning_spec(
     max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
     ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
     patience: int | None = None, seed: int = 0,
-    hyperparameters: Mapping[str, Any] | None = None, **training: Any,
+    hyperparameters: Mapping[str, Any] | None = None,
+    warm_start: Sequence[str] = (), **training: Any,
 ) -> dict[str, Any]:
     """The JSON spec of a tuning job (``POST /jobs`` with ``kind: tuning``).
 
@@ -49,7 +50,9 @@ def tuning_spec(
             they narrow or add to the algorithm's declared search space.
         max_runtime: seconds the study may run; trials still running then are stopped.
         patience: stop after this many finished trials in a row without improvement.
-        hyperparameters: fixed values for every trial (not searched).
+        hyperparameters: fixed values for every trial (not searched); with several
+            algorithms (``"xgboost,lightgbm"``), ``ALGORITHM.NAME`` is one algorithm's.
+        warm_start: earlier tuning jobs (same objective) whose trials seed the sampler.
         training: the training arguments of :func:`training_spec` (validation, test,
             split, recipe, experiment, cpus, memory, ...), which every trial uses.
     """
@@ -64,6 +67,8 @@ def tuning_spec(
         spec["max_runtime_seconds"] = max_runtime
     if patience is not None:
         spec["patience"] = patience
+    if warm_start:
+        spec["warm_start"] = list(warm_start)
     return spec
 
 
@@ -76,7 +81,9 @@ def trial_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         state = t["state"]
         if t.get("pruned_at"):  # hyperband: where it was stopped
             state = f"pruned at round {int(t['pruned_at']['round']):,}"
-        rows.append({"number": t["number"], "job_id": t["job_id"], "state": state,
+        several = len({x.get("algorithm") for x in doc.get("trials") or []}) > 1
+        algo = {"algorithm": t.get("algorithm")} if several else {}
+        rows.append({"number": t["number"], "job_id": t["job_id"], "state": state, **algo,
                      "objective": t["objective"], "duration_seconds": t["duration_seconds"],
                      "best": t["job_id"] == best, **t["hyperparameters"]})
     return rows

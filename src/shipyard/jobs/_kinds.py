@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.jobs._package import StagedFile
     from shipyard.jobs._service import JobService
     from shipyard.settings import Settings
-    from shipyard.store import JobRecord, RegistryRepository
+    from shipyard.store import JobRecord, JobRepository, RegistryRepository
 
 log = logging.getLogger("shipyard.jobs")
 
@@ -92,6 +92,8 @@ class SubmitContext(Generic[S]):
     #: The experiment the job is a run of; a check may default it (training: the train
     #: dataset's name).
     experiment: str | None = None
+    #: Earlier jobs, for a kind whose spec names some (tuning's warm start).
+    jobs: JobRepository | None = None
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,8 @@ class JobService:
         ctx = SubmitContext(spec=spec, stored=self._stored_spec(spec, kind),
                             datasets=self.datasets, models=self.models,
                             artifacts=self.artifacts, catalog=self.catalog, actor=actor,
-                            settings=self.settings, experiment=spec.experiment)
+                            settings=self.settings, experiment=spec.experiment,
+                            jobs=self.repo)
         if kind.check is not None:
             kind.check(ctx)
         experiment = ctx.experiment

@@ -18,11 +18,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from shipyard.tuning._driver import SCORING, drive
-from shipyard.tuning._space import Dimension, SearchSpace, build_space, parse_range
+from shipyard.tuning._space import (
+    Dimension,
+    SearchSpace,
+    build_space,
+    parse_range,
+    study_space,
+)
 from shipyard.tuning._study import LOWER_IS_BETTER, OBJECTIVES, STRATEGIES, direction
 
 __all__ = ["LOWER_IS_BETTER", "OBJECTIVES", "SCORING", "STRATEGIES", "Dimension",
-           "SearchSpace", "build_space", "direction", "drive", "main", "parse_range"]
+           "SearchSpace", "build_space", "direction", "drive", "main", "parse_range",
+           "study_space"]
 
 
 def main(job_dir: Path) -> int:

@@ -30,10 +30,17 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shipyard.errors import NotFound
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, utcnow
-from shipyard.tuning._space import SearchSpace
+from shipyard.tuning._space import (
+    ALGORITHM,
+    SearchSpace,
+    space_params,
+    study_algorithms,
+    trial_settings,
+)
 from shipyard.tuning._study import (
     COMPLETE,
     FAIL,
@@ -54,12 +61,48 @@ SCORING = -1
 _ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
 
 
-def children(ctx: DriveContext) -> list[JobRecord]:
+def children(ctx: DriveContext, job: JobRecord | None = None) -> list[JobRecord]:
     """The training jobs of a tuning job (its trials and its scoring job), oldest first."""
-    job = ctx.job
+    job = job or ctx.job
     found = ctx.jobs.repo.list(kind="training", experiment=job.experiment, limit=100_000,
                                oldest_first=True)
     return [j for j in found if (j.spec.get("tuning") or {}).get("job") == job.id]
+
+
+def _algorithm(spec: Mapping[str, Any]) -> str:
+    """A one-algorithm study's algorithm."""
+    return str((spec.get("algorithms") or [spec["algorithm"]])[0])
+
+
+def _params(j: JobRecord, space: SearchSpace, study_algorithm: str) -> dict[str, Any] | None:
+    """A training job's parameters as the study names them; None: not of its algorithms."""
+    hp = j.spec.get("hyperparameters") or {}
+    if study_algorithms(space) is None:
+        if j.spec.get("algorithm") != study_algorithm:
+            return None
+        return {n: hp.get(n) for n in space.names}
+    return space_params(space, str(j.spec.get("algorithm")), hp)
+
+
+def _seeds(ctx: DriveContext, space: SearchSpace) -> list[StoredTrial]:
+    """The completed trials of the studies this one starts from (``warm_start``), in this
+    study's names: told to the sampler before its own trials."""
+    spec, out = ctx.job.spec, list[StoredTrial]()
+    for job_id in spec.get("warm_start") or []:
+        try:
+            earlier = ctx.jobs.repo.get(job_id)
+        except NotFound:  # deleted since: nothing to learn from
+            continue
+        kids = [j for j in children(ctx, earlier) if _number(j) >= 0
+                and j.status == st.COMPLETED]
+        metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
+        for j in kids:
+            value = metrics[j.id].get(f"validation.{spec['objective']}")
+            params = _params(j, space, _algorithm(spec))
+            if value is not None and params is not None:
+                out.append(StoredTrial(number=len(out), params=params, state=COMPLETE,
+                                       value=value))
+    return out
 
 
 def _number(j: JobRecord) -> int:
@@ -137,8 +180,7 @@ def _stored(j: JobRecord, metrics: Mapping[str, float], metric: str,
     if state == COMPLETE and value is None:
         state = FAIL  # completed without the objective (e.g. an empty validation split)
     pruned = tuning.get("pruned")
-    hp = j.spec.get("hyperparameters") or {}
-    return StoredTrial(number=_number(j), params={n: hp.get(n) for n in space.names},
+    return StoredTrial(number=_number(j), params=_params(j, space, j.spec["algorithm"]) or {},
                        state=PRUNED if pruned else state, value=None if pruned else value,
                        system_attrs=tuning.get("system_attrs") or {},
                        intermediate={int(pruned["round"]): float(pruned["loss"])}
@@ -165,7 +207,7 @@ def _prune(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[StoredTr
             continue
         # Only the rung steps matter: the loss the trial had when it reached each one.
         max_rounds = int(job.spec["max_rounds"])
-        curve = {int(p.step): p.value for p in
+        curve = {int(p.step or 0): p.value for p in
                  ctx.jobs.repo.metrics(j.id, name, steps=rungs(max_rounds)[1])}
         judged = prune(job.id, out, t.number, curve, max_rounds)
         tuning = dict(j.spec.get("tuning") or {})
@@ -222,18 +264,22 @@ def _over(job: JobRecord, stored: Sequence[StoredTrial], counted: int,
 def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
                   stored: Sequence[StoredTrial]) -> tuple[JobRecord, Suggestion]:
     spec = ctx.job.spec
-    s = suggest(str(spec["strategy"]), space, metric, int(spec.get("seed") or 0), stored)
-    job = _submit(ctx, {**(spec.get("fixed") or {}), **s.params}, s.number, s.system_attrs,
+    seeds = _seeds(ctx, space) if spec.get("warm_start") else []
+    s = suggest(str(spec["strategy"]), space, metric, int(spec.get("seed") or 0), stored,
+                seeds)
+    algorithm, hyperparameters = trial_settings(space, s.params, spec.get("fixed") or {},
+                                                _algorithm(spec))
+    job = _submit(ctx, algorithm, hyperparameters, s.number, s.system_attrs,
                   score_test=False)
     return job, s
 
 
-def _submit(ctx: DriveContext, hyperparameters: Mapping[str, Any], number: int,
-            system_attrs: Mapping[str, Any], *, score_test: bool) -> JobRecord:
+def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any],
+            number: int, system_attrs: Mapping[str, Any], *, score_test: bool) -> JobRecord:
     job, spec = ctx.job, ctx.job.spec
     label = "scoring" if number == SCORING else f"trial {number}"
     body = {
-        "kind": "training", "algorithm": spec["algorithm"], "target": spec.get("target"),
+        "kind": "training", "algorithm": algorithm, "target": spec.get("target"),
         "problem_type": spec.get("problem_type"), "split": spec.get("split"),
         "recipe": spec.get("recipe"),
         "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
@@ -269,7 +315,11 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
             trial_state = "no_objective"
         else:
             trial_state = j.status.lower()
-        row = {"number": t.number, "job_id": j.id, "hyperparameters": dict(t.params),
+        algorithm = str(j.spec.get("algorithm"))
+        searched = {k.removeprefix(f"{algorithm}."): v for k, v in t.params.items()
+                    if k != ALGORITHM}
+        row = {"number": t.number, "job_id": j.id, "algorithm": algorithm,
+               "hyperparameters": searched,
                "objective": t.value, "state": trial_state, "duration_seconds": _seconds(j)}
         if pruned:
             row["pruned_at"] = {"round": pruned["round"], pruned["metric"]: pruned["loss"]}
@@ -284,7 +334,7 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
     if best is not None:
         bj = next(j for j in trials if _number(j) == best.number)
         out["best"] = {
-            "trial_job_id": bj.id, "number": best.number,
+            "trial_job_id": bj.id, "number": best.number, "algorithm": bj.spec["algorithm"],
             "hyperparameters": dict(bj.spec.get("hyperparameters") or {}),
             "objective": best.value, "validation": _split(metrics.get(bj.id, {}), "validation"),
             "test": None, "model_job_id": None,
@@ -318,7 +368,8 @@ def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[Sto
         return
     if scoring is None:
         bj = next(j for j in trials if _number(j) == best.number)
-        _submit(ctx, bj.spec.get("hyperparameters") or {}, SCORING, {}, score_test=True)
+        _submit(ctx, str(bj.spec["algorithm"]), bj.spec.get("hyperparameters") or {}, SCORING,
+                {}, score_test=True)
         _record(ctx, _results(job, trials, stored, None, metrics, "scoring", why))
         return
     if scoring.status in _ACTIVE:

@@ -197,3 +197,88 @@ def build_space(algorithm: str, declared: Sequence[Hyperparameter],
         raise InvalidRequest(f"Nothing to tune: every hyperparameter of {algorithm!r} is "
                              "fixed; drop a fixed value or add a --range.")
     return SearchSpace(tuple(dims))
+
+
+#: The dimension naming a trial's algorithm, in a study over several.
+ALGORITHM = "algorithm"
+
+
+def study_space(algorithms: Sequence[str], declared: Mapping[str, Sequence[Hyperparameter]],
+                ranges: Mapping[str, Any], fixed: Mapping[str, Any]
+                ) -> tuple[SearchSpace, dict[str, Any]]:
+    """The search space of a study over one or several algorithms, and its fixed values.
+
+    One algorithm: :func:`build_space`, names as declared. Several: a categorical
+    ``algorithm`` dimension first, then each algorithm's own space with its names
+    prefixed ``<algorithm>.`` (each trial searches only its algorithm's). A range or a
+    fixed value named ``<algorithm>.<name>`` is that algorithm's; a bare ``<name>`` is
+    every algorithm's that declares it. Fixed values come back named the same way.
+
+    Raises:
+        InvalidRequest: as :func:`build_space`, or a name no algorithm of the study
+            declares.
+    """
+    if len(algorithms) == 1:
+        return build_space(algorithms[0], declared[algorithms[0]], ranges, fixed), dict(fixed)
+    for what, given in (("--range", ranges), ("--hp", fixed)):
+        for key in given:
+            algo, dot, name = key.partition(".")
+            if dot and algo in algorithms:
+                continue
+            if not any(h.name == key for a in algorithms for h in declared[a]):
+                known = sorted({h.name for a in algorithms for h in declared[a]})
+                raise InvalidRequest(
+                    f"{what} {key}: none of {', '.join(algorithms)} has a hyperparameter "
+                    f"{key!r}; name one as ALGORITHM.NAME (e.g. {algorithms[0]}."
+                    f"{declared[algorithms[0]][0].name}) or use one of {known}."
+                    f"{did_you_mean(key, known)}")
+    dims = [Dimension(ALGORITHM, "categorical", choices=tuple(algorithms))]
+    fixed_out: dict[str, Any] = {}
+    for algo in algorithms:
+        names = {h.name for h in declared[algo]}
+        mine_r = {k: v for k, v in ranges.items() if k in names}
+        mine_f = {k: v for k, v in fixed.items() if k in names}
+        for key, value in ranges.items():
+            if key.startswith(f"{algo}."):
+                mine_r[key.removeprefix(f"{algo}.")] = value
+        for key, value in fixed.items():
+            if key.startswith(f"{algo}."):
+                mine_f[key.removeprefix(f"{algo}.")] = value
+        space = build_space(algo, declared[algo], mine_r, mine_f)
+        dims += [Dimension(f"{algo}.{d.name}", d.type, d.low, d.high, d.log, d.choices)
+                 for d in space.dimensions]
+        fixed_out.update({f"{algo}.{k}": v for k, v in mine_f.items()})
+    return SearchSpace(tuple(dims)), fixed_out
+
+
+def study_algorithms(space: SearchSpace) -> tuple[str, ...] | None:
+    """The algorithms of a study over several (None: a study over one)."""
+    dim = next((d for d in space.dimensions if d.name == ALGORITHM), None)
+    return tuple(dim.choices or ()) if dim is not None else None
+
+
+def trial_settings(space: SearchSpace, params: Mapping[str, Any], fixed: Mapping[str, Any],
+                   algorithm: str) -> tuple[str, dict[str, Any]]:
+    """A trial's algorithm and hyperparameters (names as the algorithm declares them) from
+    the study's ``params`` and ``fixed`` values; ``algorithm``: a one-algorithm study's."""
+    if study_algorithms(space) is None:
+        return algorithm, {**fixed, **params}
+    chosen = str(params[ALGORITHM])
+    prefix = f"{chosen}."
+    return chosen, {k.removeprefix(prefix): v for k, v in {**fixed, **params}.items()
+                    if k.startswith(prefix)}
+
+
+def space_params(space: SearchSpace, algorithm: str,
+                 hyperparameters: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The parameters of a training job as the study names them (None: its algorithm is
+    not one of the study's)."""
+    algorithms = study_algorithms(space)
+    if algorithms is None:
+        return {n: hyperparameters[n] for n in space.names if n in hyperparameters}
+    if algorithm not in algorithms:
+        return None
+    prefix = f"{algorithm}."
+    return {ALGORITHM: algorithm, **{n: hyperparameters[n.removeprefix(prefix)]
+                                     for n in space.names if n.startswith(prefix)
+                                     and n.removeprefix(prefix) in hyperparameters}}

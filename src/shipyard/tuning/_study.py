@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shipyard.tuning._space import Dimension, SearchSpace
+from shipyard.tuning._space import ALGORITHM, Dimension, SearchSpace, study_algorithms
 
 #: The strategies a tuning job may use, as ``--strategy`` names them.
 STRATEGIES = ("bayesian", "random", "grid", "hyperband")
@@ -215,13 +215,39 @@ class Suggestion:
 
 
 def suggest(strategy: str, space: SearchSpace, metric: str, seed: int,
-            trials: Sequence[StoredTrial]) -> Suggestion:
-    """The parameters of trial number ``len(trials)``, given the trials so far."""
-    study = rebuild(strategy, space, metric, seed, trials)
-    trial = study.ask({d.name: distribution(d) for d in space.dimensions})
+            trials: Sequence[StoredTrial], seeds: Sequence[StoredTrial] = ()) -> Suggestion:
+    """The parameters of trial number ``len(trials)``, given the trials so far.
+
+    ``seeds``: finished trials of earlier studies (warm start), told to the sampler
+    before this study's own. A study over several algorithms asks define-by-run: the
+    algorithm first, then only that algorithm's dimensions (``<algorithm>.<name>``), so
+    TPE models each algorithm's hyperparameters on the trials that had them.
+    """
+    numbered = [StoredTrial(number=i - len(seeds), params=t.params, state=t.state,
+                            value=t.value, intermediate=t.intermediate)
+                for i, t in enumerate(seeds)]  # before this study's trial 0, in order
+    study = rebuild(strategy, space, metric, seed, [*numbered, *trials])
+    algorithms = study_algorithms(space)
+    if algorithms is None:
+        trial = study.ask({d.name: distribution(d) for d in space.dimensions})
+    else:
+        trial = study.ask()
+        chosen = trial.suggest_categorical(ALGORITHM, list(algorithms))
+        for d in space.dimensions:
+            if d.name.startswith(f"{chosen}."):
+                _ask(trial, d)
     frozen = study._storage.get_trial(trial._trial_id)
     attrs = {k: v for k, v in frozen.system_attrs.items() if _jsonable(v)}
     return Suggestion(number=len(trials), params=dict(trial.params), system_attrs=attrs)
+
+
+def _ask(trial: Any, d: Dimension) -> Any:
+    """``trial.suggest_*`` for one dimension (define-by-run)."""
+    if d.type == "categorical":
+        return trial.suggest_categorical(d.name, list(d.choices or ()))
+    if d.type == "int":
+        return trial.suggest_int(d.name, int(d.low or 0), int(d.high or 0), log=d.log)
+    return trial.suggest_float(d.name, float(d.low or 0), float(d.high or 0), log=d.log)
 
 
 def _jsonable(value: Any) -> bool:

@@ -26,6 +26,7 @@ class TuningTrial(Out):
 
     number: int
     job_id: str
+    algorithm: str | None = Field(None, description="The trial's algorithm.")
     hyperparameters: dict[str, Any] = Field(description="The searched hyperparameters.")
     objective: float | None = Field(description="The validation metric it reached.")
     state: str = Field(description="complete, pruned (hyperband stopped it), no_objective, "
@@ -41,6 +42,7 @@ class TuningBest(Out):
 
     trial_job_id: str
     number: int
+    algorithm: str | None = None
     hyperparameters: dict[str, Any] = Field(description="All of them, fixed and searched.")
     objective: float | None
     validation: dict[str, float]

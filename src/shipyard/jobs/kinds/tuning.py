@@ -26,11 +26,19 @@ MAX_PARALLEL = 32
 ROUNDS = {"xgboost": "n_estimators", "lightgbm": "n_estimators", "catboost": "iterations"}
 
 
+#: Earlier tuning jobs one study may start from, at most.
+MAX_WARM_START = 20
+
+
 class TuningSpec(JobSpecBase):
-    """A tuning job: ``algorithm`` over ``inputs.train``; ``hyperparameters`` are fixed."""
+    """A tuning job: ``algorithm`` over ``inputs.train``; ``hyperparameters`` are fixed.
+
+    ``algorithm`` may name several, comma-separated (``xgboost,lightgbm``): each trial is
+    one of them, with its own space. ``warm_start``: earlier tuning jobs whose finished
+    trials the sampler is told first."""
 
     kind: Literal["tuning"]
-    algorithm: str | None = None
+    algorithm: str | None = Field(default=None, max_length=256)
     target: str | None = Field(default=None, max_length=256)
     problem_type: str | None = None
     split: dict[str, Any] | None = None
@@ -47,12 +55,13 @@ class TuningSpec(JobSpecBase):
     patience: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
     #: The samplers' seed (a study is reproducible given its trials' outcomes).
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    warm_start: list[str] = Field(default_factory=list, max_length=MAX_WARM_START)
 
     @model_validator(mode="after")
     def _consistent(self) -> TuningSpec:
         if not self.algorithm:
             raise ValueError("a tuning job needs an 'algorithm' (GET /api/v1/algorithms "
-                             "lists them)")
+                             "lists them), or several separated by commas")
         if not self.objective:
             raise ValueError("a tuning job needs an 'objective': the validation metric to "
                              "optimise, e.g. roc_auc or rmse")
@@ -68,35 +77,62 @@ class TuningSpec(JobSpecBase):
         return self
 
 
+def _algorithms(text: str) -> list[str]:
+    names = list(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    if not names:
+        raise InvalidRequest("A tuning job needs an 'algorithm' (GET /api/v1/algorithms "
+                             "lists them), or several separated by commas.")
+    return names
+
+
+def _own(fixed: dict[str, Any], algorithm: str, several: bool) -> dict[str, Any]:
+    """The fixed values of one algorithm of the study, named as it declares them."""
+    if not several:
+        return dict(fixed)
+    prefix = f"{algorithm}."
+    return {k.removeprefix(prefix): v for k, v in fixed.items() if k.startswith(prefix)}
+
+
 def check(ctx: SubmitContext[TuningSpec]) -> None:
     """Refuse a study that cannot work before it exists: the training request its trials
-    make, the objective for the problem type, and the search space (400, nothing started).
+    make (for each algorithm), the objective for the problem type, the search space and
+    the studies it starts from (400, nothing started).
 
-    Pins the search space (``space``), the fixed hyperparameters (``fixed``), the metric
-    without its ``validation.`` prefix (``objective``) and the problem type.
+    Pins the search space (``space``), the fixed hyperparameters (``fixed``, named
+    ``<algorithm>.<name>`` in a study over several), the metric without its
+    ``validation.`` prefix (``objective``), the problem type and, for hyperband, the
+    most rounds a trial fits (``max_rounds``).
     """
     from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
-    from shipyard.tuning import OBJECTIVES, build_space
+    from shipyard.tuning import OBJECTIVES, study_space
 
     spec = ctx.spec
-    algorithm = spec.algorithm or ""
-    info = get_algorithm(algorithm).info
-    if not info.supervised:
-        raise InvalidRequest(f"Algorithm {algorithm!r} is unsupervised: there is no "
-                             "validation metric to tune it on; tune a supervised one.")
-    fixed = validate_hyperparameters(algorithm, spec.hyperparameters)
-    fixed = {k: fixed[k] for k in spec.hyperparameters}
-    space = build_space(algorithm, info.hyperparameters, spec.ranges, fixed)
-    # Every check a trial's submit makes, on a trial with the default settings.
-    trial = training.TrainingSpec.model_validate({
-        "kind": "training", "algorithm": algorithm, "target": spec.target,
-        "problem_type": spec.problem_type, "split": spec.split, "recipe": spec.recipe,
-        "inputs": spec.inputs, "hyperparameters": fixed})
-    trial_ctx: SubmitContext[Any] = SubmitContext(
-        spec=trial, stored=dict(ctx.stored), datasets=ctx.datasets, models=ctx.models,
-        artifacts=ctx.artifacts, catalog=ctx.catalog, actor=ctx.actor, settings=ctx.settings,
-        experiment=ctx.experiment)
-    training.check(trial_ctx)
+    algorithms = _algorithms(spec.algorithm or "")
+    several = len(algorithms) > 1
+    declared = {}
+    for algorithm in algorithms:
+        info = get_algorithm(algorithm).info
+        if not info.supervised:
+            raise InvalidRequest(f"Algorithm {algorithm!r} is unsupervised: there is no "
+                                 "validation metric to tune it on; tune a supervised one.")
+        declared[algorithm] = info.hyperparameters
+    space, fixed = study_space(algorithms, declared, spec.ranges, spec.hyperparameters)
+    checked: dict[str, Any] = {}
+    for algorithm in algorithms:
+        mine = _own(fixed, algorithm, several)
+        valid = validate_hyperparameters(algorithm, mine)
+        mine = {k: valid[k] for k in mine}
+        checked.update({(f"{algorithm}.{k}" if several else k): v for k, v in mine.items()})
+        # Every check a trial's submit makes, on a trial with the default settings.
+        trial = training.TrainingSpec.model_validate({
+            "kind": "training", "algorithm": algorithm, "target": spec.target,
+            "problem_type": spec.problem_type, "split": spec.split, "recipe": spec.recipe,
+            "inputs": spec.inputs, "hyperparameters": mine})
+        trial_ctx: SubmitContext[Any] = SubmitContext(
+            spec=trial, stored=dict(ctx.stored), datasets=ctx.datasets, models=ctx.models,
+            artifacts=ctx.artifacts, catalog=ctx.catalog, actor=ctx.actor,
+            settings=ctx.settings, experiment=ctx.experiment)
+        training.check(trial_ctx)
     problem_type = spec.problem_type
     if problem_type is None:
         train = ctx.stored["inputs"]["train"]
@@ -108,20 +144,57 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
         raise InvalidRequest(
             f"Objective {spec.objective!r} is not a validation metric of a {problem_type} "
             f"problem; use one of: {', '.join(allowed)}.")
+    if spec.strategy == "grid" and several:
+        raise InvalidRequest("A grid is one algorithm's: give one --algorithm with "
+                             "--strategy grid, or use bayesian or random over several.")
     if spec.strategy == "grid" and space.grid_size() > 100_000:
         raise InvalidRequest(
             f"The grid has {space.grid_size():,} points ({len(space.names)} hyperparameters); "
             "fix some (hyperparameters) or give each a short list with --range a,b,c.")
     if spec.strategy == "hyperband":
-        ctx.stored["max_rounds"] = _max_rounds(algorithm, info.hyperparameters, space, fixed)
-    ctx.stored.update(space=space.to_list(), fixed=fixed, objective=metric,
-                      problem_type=problem_type)
+        ctx.stored["max_rounds"] = max(
+            _max_rounds(a, declared[a], space, _own(checked, a, several),
+                        f"{a}." if several else "") for a in algorithms)
+    _check_warm_start(ctx, algorithms, metric, problem_type)
+    ctx.stored.update(space=space.to_list(), fixed=checked, objective=metric,
+                      problem_type=problem_type, algorithms=algorithms)
     ctx.experiment = trial_ctx.experiment
 
 
-def _max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any]) -> int:
-    """Hyperband's resource: the most boosting rounds a trial may fit (the searched high,
-    the fixed value, or the default)."""
+def _check_warm_start(ctx: SubmitContext[TuningSpec], algorithms: list[str], metric: str,
+                      problem_type: str) -> None:
+    """Each study to start from exists, is a tuning job, optimises the same metric of the
+    same problem type and shares an algorithm with this one."""
+    from shipyard.errors import NotFound
+
+    for job_id in dict.fromkeys(ctx.spec.warm_start):
+        if ctx.jobs is None:
+            raise InvalidRequest("warm_start needs the job store.")
+        try:
+            earlier = ctx.jobs.get(job_id)
+        except NotFound:
+            raise InvalidRequest(f"--warm-start {job_id}: there is no such job; `shipyard "
+                                 "jobs list --kind tuning` lists tuning jobs.") from None
+        if earlier.kind != "tuning":
+            raise InvalidRequest(f"--warm-start {job_id}: it is a {earlier.kind} job; warm "
+                                 "start takes earlier tuning jobs.")
+        theirs = earlier.spec.get("algorithms") or [earlier.spec.get("algorithm")]
+        if earlier.spec.get("objective") != metric or \
+                earlier.spec.get("problem_type") != problem_type:
+            raise InvalidRequest(
+                f"--warm-start {job_id}: it optimised validation."
+                f"{earlier.spec.get('objective')} of a {earlier.spec.get('problem_type')} "
+                f"problem; this study optimises validation.{metric} of a {problem_type} "
+                "problem, so its trials' scores cannot seed this one.")
+        if not set(theirs) & set(algorithms):
+            raise InvalidRequest(f"--warm-start {job_id}: it tuned {', '.join(theirs)}; this "
+                                 f"study tunes {', '.join(algorithms)}: no trial of it fits.")
+
+
+def _max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any],
+                prefix: str) -> int:
+    """Hyperband's resource: the most boosting rounds a trial of ``algorithm`` may fit
+    (the searched high, the fixed value, or the default)."""
     rounds = ROUNDS.get(algorithm)
     if rounds is None:
         raise InvalidRequest(
@@ -130,7 +203,7 @@ def _max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any]
             f"or grid for {algorithm!r}.")
     if rounds in fixed:
         return int(fixed[rounds])
-    dim = next((d for d in space.dimensions if d.name == rounds), None)
+    dim = next((d for d in space.dimensions if d.name == f"{prefix}{rounds}"), None)
     if dim is not None:
         return int(max(dim.choices) if dim.choices is not None else dim.high)
     return int(next(h.default for h in declared if h.name == rounds))
