@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -87,7 +88,7 @@ def test_the_cli_says_a_bad_range_in_one_sentence(server: LocalServer) -> None:
 
 
 def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
-        server: LocalServer) -> None:
+        server: LocalServer, tmp_path: Path) -> None:
     c, env = server.client(), server.sdk_env()
     default = submit(c, {"kind": "training", "algorithm": "lightgbm", "target": "churn",
                          "inputs": {"train": "churn"}, "resources": {"cpus": 1},
@@ -135,6 +136,11 @@ def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
 
     table = ok(run_cli("tune", "trials", doc["id"], env=env)).stdout
     assert all(t["job_id"] in table for t in trials) and "validation.roc_auc" in table
+    page = tmp_path / "report.html"
+    ok(run_cli("tune", "report", doc["id"], "--html", str(page), env=env))
+    text = page.read_text()
+    assert "Objective over trials" in text and "Parallel coordinates" in text
+    assert best["trial_job_id"] in text
     shown = ok(run_cli("jobs", "show", doc["id"], env=env)).stdout
     assert "3 trials, best" in shown and best["trial_job_id"] in shown
     version = ok_json(run_cli("models", "register", "churn-tuned", "--job", doc["id"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -180,3 +181,25 @@ def trials(
         return
     _print_trials(doc)
     _print_best(doc)
+
+
+@app.command("report")
+def report(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="The tuning job.")],
+    html: Annotated[Path, typer.Option(
+        "--html", metavar="FILE", help="Where to write the report (one offline HTML page "
+                                       "with its plots).")] = Path("tuning-report.html"),
+) -> None:
+    """A tuning job's report as one HTML page: objective over trials, hyperparameter
+    importances, parallel coordinates, the best trial and every trial."""
+    from shipyard.tuning._report import TuningReport
+
+    doc = client().get(f"/jobs/{quote(job_id, safe='')}")
+    if doc.get("kind") != "tuning":
+        fail(f"Job {job_id} is a {doc.get('kind')} job, not a tuning job; `shipyard jobs list "
+             "--kind tuning` lists those.")
+    try:
+        html.write_text(TuningReport.from_job(doc).render_html(), encoding="utf-8")
+    except OSError as exc:
+        fail(f"Cannot write the report to {html}: {exc.strerror}; give another --html FILE.")
+    say(f"Wrote the report of tuning job {job_id} to {html}.")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client._models import ModelVersion
     from shipyard.client._schedules import Schedule
     from shipyard.jobs._profile import Profile
+    from shipyard.tuning._report import TuningReport
 
 METRIC_COLUMNS = ["name", "value", "step", "timestamp"]
 
@@ -513,6 +514,22 @@ class Job(Resource):
         from shipyard.client._tuning import trial_rows
 
         return pd.DataFrame(trial_rows(self.refresh()._doc))
+
+    def tuning_report(self) -> TuningReport:
+        """A tuning job's report: objective over trials, hyperparameter importances
+        (fANOVA), parallel coordinates and the trials. Renders in Jupyter;
+        ``.render_html()`` is one offline page, ``.plots()`` the PNGs (base64).
+
+        Raises:
+            InvalidRequest: the job is not a tuning job.
+        """
+        from shipyard.tuning._report import TuningReport
+
+        doc = self.refresh()._doc
+        if doc.get("kind") != "tuning":
+            raise InvalidRequest(f"Job {self.id} is a {doc.get('kind')} job, not a tuning "
+                                 "job: it has no tuning report.")
+        return TuningReport.from_job(doc)
 
     def evaluation(self) -> Evaluation:
         """The evaluation a training job saved: metrics per split and its plots (PNG).
