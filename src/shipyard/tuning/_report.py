@@ -76,7 +76,8 @@ class TuningReport:
                     if d.name != ALGORITHM and d.name.startswith(prefix)}
             if len(trials) < 4 or not dims:
                 continue
-            study = optuna.create_study(direction=self.direction)
+            study = optuna.create_study(
+                direction="minimize" if self.direction == "minimize" else "maximize")
             for t in trials:
                 params = {k: v for k, v in t["hyperparameters"].items()
                           if k in dims and _fits(dims[k], v)}
