@@ -273,3 +273,70 @@ def test_a_study_over_two_algorithms_warm_started_from_an_earlier_one(
     assert scoring["spec"]["algorithm"] == best["algorithm"]
     assert {t["job_id"] for t in first["trials"]}.isdisjoint(
         {t["job_id"] for t in done["trials"]})  # the seeds are told, not run again
+
+
+SCRIPT = """\
+from shipyard import runtime
+
+hp = runtime.hyperparameters()
+x, width = float(hp["x"]), int(hp["width"])
+# A smooth score with its top at x = 0.3, width = 8, logged per "epoch" as a script does.
+score = 1.0 - (x - 0.3) ** 2 - ((width - 8) / 10) ** 2
+for epoch in range(3):
+    runtime.log_metric("val_score", score - 0.1 * (2 - epoch), step=epoch)
+(runtime.model_dir() / "model.txt").write_text(f"{x} {width}")
+print(f"score={score:.4f}")
+"""
+
+
+def test_a_script_study_tunes_what_the_script_logs(server: LocalServer,
+                                                   tmp_path: Path) -> None:
+    c, env = server.client(), server.sdk_env()
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    base = ["tune", "--script", str(script), "--objective", "val_score",
+            "--range", "x=0:1", "--range", "width=2,4,8,16", "--experiment", "script-study"]
+    # A metric of its own needs its direction; a built-in algorithm's flags do not apply.
+    err = one_sentence_error(run_cli(*base, env=env))
+    assert "--direction" in err
+    err = one_sentence_error(run_cli(*base, "--algorithm", "lightgbm", env=env))
+    assert "--algorithm" in err and "drop them" in err
+    doc = ok_json(run_cli(*base, "--direction", "maximize", "--strategy", "random",
+                          "--max-trials", "4", "--parallel", "2", "--json", env=env,
+                          timeout=240))
+    assert doc["status"] == "Completed", doc
+    study, trials = doc["outputs"]["study"], doc["trials"]
+    assert study["objective"] == {"metric": "val_score", "direction": "maximize"}
+    assert len(trials) == 4 and all(t["state"] == "complete" for t in trials)
+    for t in trials:
+        kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
+        assert kid["kind"] == "script" and kid["spec"]["tuning"]["job"] == doc["id"]
+        x, width = kid["spec"]["hyperparameters"]["x"], kid["spec"]["hyperparameters"]["width"]
+        assert 0 <= x <= 1 and width in (2, 4, 8, 16)
+        expected = 1.0 - (x - 0.3) ** 2 - ((width - 8) / 10) ** 2
+        assert t["objective"] == pytest.approx(expected, abs=1e-9)  # the last value logged
+    best = doc["best"]
+    assert best["objective"] == max(t["objective"] for t in trials)
+    # No test split of the platform's: the best trial's own model is the study's.
+    assert best["model_job_id"] == best["trial_job_id"] and best["test"] is None
+    assert best["validation"]["val_score"] == best["objective"]
+
+
+@pytest.mark.parametrize(("fields", "needle"), [
+    ({}, "--range"),  # a script declares nothing: the space is its ranges
+    ({"ranges": {"x": "0:1"}, "strategy": "hyperband"}, "bayesian, random or grid"),
+    ({"ranges": {"x": "1:0"}}, "LOW must be less than HIGH"),
+    ({"ranges": {"x": "0:1"}, "target": "churn"}, "a built-in algorithm's"),
+    ({"ranges": {"x": "0:1"}, "algorithm": "lightgbm"}, "give exactly one"),
+])
+def test_a_bad_script_study_is_a_400_before_any_trial(server: LocalServer, fields: dict,
+                                                      needle: str) -> None:
+    c = server.client()
+    before = _job_count(c)
+    r = c.post("/api/v1/jobs", json={
+        "kind": "tuning", "script": {"filename": "train.py", "source": SCRIPT},
+        "objective": "val_score", "direction": "maximize", **fields})
+    assert r.status_code in (400, 422), r.text
+    body = r.json()["error"]
+    assert needle in (body.get("message") or "") + str(body.get("details") or ""), body
+    assert _job_count(c) == before

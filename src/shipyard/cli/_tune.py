@@ -26,7 +26,13 @@ from shipyard.cli._common import (
 from shipyard.client import Job
 from shipyard.client._jobs import failure_sentence
 from shipyard.client._training import TRAINING_CHANNELS, parse_split
-from shipyard.client._tuning import STRATEGIES, parse_ranges, trial_rows, tuning_spec
+from shipyard.client._tuning import (
+    STRATEGIES,
+    parse_ranges,
+    script_tuning_spec,
+    trial_rows,
+    tuning_spec,
+)
 from shipyard.errors import InvalidRequest
 
 app = typer.Typer(help="Tune a built-in algorithm's hyperparameters: trials are training "
@@ -73,6 +79,19 @@ def tune(
     ] = None,
     seed: Annotated[int, typer.Option(
         "--seed", metavar="N", help="The samplers' seed.")] = 0,
+    script: Annotated[Path | None, typer.Option(
+        "--script", metavar="FILE",
+        help="Tune a script of yours instead of a built-in algorithm: each trial runs it with "
+             "the trial's hyperparameters; --objective is a metric it logs.")] = None,
+    direction: Annotated[str | None, typer.Option(
+        "--direction", metavar="minimize|maximize",
+        help="Whether a lower or higher objective is better (a script's own metric).")
+    ] = None,
+    requirements: Annotated[Path | None, typer.Option(
+        "--requirements", "-r", metavar="FILE", help="A script's requirements file.")] = None,
+    metric_definition: Annotated[list[str] | None, typer.Option(
+        "--metric-definition", metavar="NAME=REGEX",
+        help="A metric read from a script's log; repeatable.")] = None,
     warm_start: Annotated[list[str] | None, typer.Option(
         "--warm-start", metavar="JOB_ID",
         help="An earlier tuning job with the same objective whose trials seed the sampler; "
@@ -95,9 +114,34 @@ def tune(
     if ctx.invoked_subcommand is not None:
         return
     output_mode(json_out, quiet)
+    if script is not None:
+        if algorithm or target or split:
+            fail("--script tunes a script of yours; --algorithm, --target and --split are "
+                 "a built-in algorithm's: drop them.")
+        if not objective:
+            fail("shipyard tune --script FILE needs --objective METRIC: a metric the script "
+                 "logs (and --direction minimize|maximize for a metric of its own).")
+        if direction not in (None, "minimize", "maximize"):
+            fail(f"--direction is minimize or maximize; got {direction!r}.")
+        try:
+            spec = script_tuning_spec(
+                script, objective, inputs=parse_pairs(input or [], "--input"),
+                direction=direction, requirements=requirements,
+                metric_definitions=parse_pairs(metric_definition or [],
+                                               "--metric-definition"),
+                max_trials=max_trials, parallel=parallel, strategy=strategy,
+                ranges=parse_ranges(range_ or []), max_runtime=max_runtime,
+                patience=patience, seed=seed, warm_start=warm_start or [],
+                hyperparameters={k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
+                experiment=experiment, cpus=cpus, memory=memory)
+        except InvalidRequest as exc:
+            fail(exc.message)
+        _submit_and_follow(spec, max_trials, parallel, wait, json_out, quiet)
+        return
     if not algorithm or not objective or not input:
-        fail("shipyard tune needs --algorithm NAME, --input train=DATASET and --objective "
-             "METRIC (and --target COLUMN); `shipyard tune --help` shows the rest.")
+        fail("shipyard tune needs --algorithm NAME (or --script FILE), --input "
+             "train=DATASET and --objective METRIC (and --target COLUMN); `shipyard tune "
+             "--help` shows the rest.")
     inputs = parse_pairs(input, "--input")
     unknown = sorted(set(inputs) - set(TRAINING_CHANNELS))
     if unknown or "train" not in inputs:
@@ -112,9 +156,14 @@ def tune(
             hyperparameters={k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
             validation=inputs.get("validation"), test=inputs.get("test"),
             split=parse_split(split) if split else (0.7, 0.2, 0.1), experiment=experiment,
-            cpus=cpus, memory=memory)
+            cpus=cpus, memory=memory, direction=direction)
     except InvalidRequest as exc:
         fail(exc.message)
+    _submit_and_follow(spec, max_trials, parallel, wait, json_out, quiet)
+
+
+def _submit_and_follow(spec: dict[str, Any], max_trials: int, parallel: int, wait: bool,
+                       json_out: bool, quiet: bool) -> None:
     c = client()
     doc = c.post("/jobs", spec)
     job = Job(doc["id"], client=c, _doc=doc)

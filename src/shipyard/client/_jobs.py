@@ -318,6 +318,26 @@ class Job(Resource):
         return cls(doc["id"], client=c, _doc=doc)
 
     @classmethod
+    def tune_script(cls, script: str | Path, objective: str, *,
+                    idempotency_key: str | None = None, client: Client | None = None,
+                    **options: Any) -> Job:
+        """Tune a script of yours: each trial runs it with the trial's hyperparameters
+        (``shipyard.runtime.hyperparameters()``); the objective is a metric it logs.
+
+        ``options`` are :func:`~shipyard.client._tuning.script_tuning_spec`'s: ``ranges``
+        (the whole space), ``direction`` (minimize or maximize), ``inputs``,
+        ``requirements``, ``metric_definitions``, ``max_trials``, ``parallel``,
+        ``strategy``, ``hyperparameters`` (fixed), ``warm_start``, ``experiment``, ...
+        """
+        from shipyard.client._tuning import script_tuning_spec
+
+        c = client or default_client()
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", script_tuning_spec(script, objective, **options),
+                     headers=headers)
+        return cls(doc["id"], client=c, _doc=doc)
+
+    @classmethod
     def transform(
         cls, model: Any, data: Any, output: str, *,
         keep_columns: Sequence[str] | None = None, chunk_rows: int = 10_000,

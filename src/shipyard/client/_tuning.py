@@ -39,7 +39,7 @@ def tuning_spec(
     ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
     patience: int | None = None, seed: int = 0,
     hyperparameters: Mapping[str, Any] | None = None,
-    warm_start: Sequence[str] = (), **training: Any,
+    warm_start: Sequence[str] = (), direction: str | None = None, **training: Any,
 ) -> dict[str, Any]:
     """The JSON spec of a tuning job (``POST /jobs`` with ``kind: tuning``).
 
@@ -67,6 +67,46 @@ def tuning_spec(
         spec["max_runtime_seconds"] = max_runtime
     if patience is not None:
         spec["patience"] = patience
+    if warm_start:
+        spec["warm_start"] = list(warm_start)
+    if direction is not None:
+        spec["direction"] = direction
+    return spec
+
+
+def script_tuning_spec(
+    script: Any, objective: str, *, inputs: Mapping[str, Any] | None = None,
+    direction: str | None = None, requirements: Any = None,
+    metric_definitions: Mapping[str, str] | None = None, max_trials: int = 20,
+    parallel: int = 1, strategy: str = "bayesian", ranges: Mapping[str, Any] | None = None,
+    max_runtime: float | None = None, patience: int | None = None, seed: int = 0,
+    hyperparameters: Mapping[str, Any] | None = None, warm_start: Sequence[str] = (),
+    experiment: str | None = None, cpus: int | None = None, memory: str | int | None = None,
+) -> dict[str, Any]:
+    """The JSON spec of a tuning job over a script of yours (``script``: its path): each
+    trial runs it with the trial's hyperparameters (``shipyard.runtime.hyperparameters()``)
+    and the objective is a metric it logs (``log_metric`` or ``metric_definitions``).
+
+    Args:
+        ranges: name → ``"LOW:HIGH"``, ``"LOW:HIGH:log"`` or ``"a,b,c"``: the whole space
+            (a script declares no hyperparameters).
+        direction: minimize or maximize (needed unless the metric is a built-in one's
+            name, such as rmse or roc_auc).
+    """
+    from shipyard.client._jobs import build_spec
+
+    if strategy not in STRATEGIES:
+        raise InvalidRequest(f"Unknown strategy {strategy!r}; use one of: "
+                             f"{', '.join(STRATEGIES)}.")
+    spec = build_spec("script", script, inputs=inputs, requirements=requirements,
+                      hyperparameters=hyperparameters, cpus=cpus, memory=memory,
+                      experiment=experiment, metric_definitions=metric_definitions)
+    spec.update(kind="tuning", objective=objective, max_trials=max_trials,
+                parallel=parallel, strategy=strategy, ranges=dict(ranges or {}), seed=seed)
+    for key, value in (("max_runtime_seconds", max_runtime), ("patience", patience),
+                       ("direction", direction)):
+        if value is not None:
+            spec[key] = value
     if warm_start:
         spec["warm_start"] = list(warm_start)
     return spec

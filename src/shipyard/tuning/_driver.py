@@ -64,9 +64,26 @@ _ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
 def children(ctx: DriveContext, job: JobRecord | None = None) -> list[JobRecord]:
     """The training jobs of a tuning job (its trials and its scoring job), oldest first."""
     job = job or ctx.job
-    found = ctx.jobs.repo.list(kind="training", experiment=job.experiment, limit=100_000,
+    kind = "script" if job.spec.get("script") else "training"
+    found = ctx.jobs.repo.list(kind=kind, experiment=job.experiment, limit=100_000,
                                oldest_first=True)
     return [j for j in found if (j.spec.get("tuning") or {}).get("job") == job.id]
+
+
+def _key(spec: Mapping[str, Any]) -> str:
+    """The metric a trial is judged by: ``validation.<objective>`` for a built-in
+    algorithm, the metric as a script logs it."""
+    return str(spec.get("objective_metric") or f"validation.{spec['objective']}")
+
+
+def _goal(spec: Mapping[str, Any]) -> str:
+    """minimize or maximize (pinned at submit; inferred for studies from before)."""
+    return str(spec.get("direction") or direction(str(spec["objective"])))
+
+
+def _trial_algorithm(j: JobRecord) -> str:
+    """A trial's algorithm (``script`` for a script job)."""
+    return str(j.spec.get("algorithm") or j.kind)
 
 
 def _algorithm(spec: Mapping[str, Any]) -> str:
@@ -78,10 +95,10 @@ def _params(j: JobRecord, space: SearchSpace, study_algorithm: str) -> dict[str,
     """A training job's parameters as the study names them; None: not of its algorithms."""
     hp = j.spec.get("hyperparameters") or {}
     if study_algorithms(space) is None:
-        if j.spec.get("algorithm") != study_algorithm:
+        if _trial_algorithm(j) != study_algorithm:
             return None
         return {n: hp.get(n) for n in space.names}
-    return space_params(space, str(j.spec.get("algorithm")), hp)
+    return space_params(space, _trial_algorithm(j), hp)
 
 
 def _seeds(ctx: DriveContext, space: SearchSpace) -> list[StoredTrial]:
@@ -97,7 +114,7 @@ def _seeds(ctx: DriveContext, space: SearchSpace) -> list[StoredTrial]:
                 and j.status == st.COMPLETED]
         metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
         for j in kids:
-            value = metrics[j.id].get(f"validation.{spec['objective']}")
+            value = metrics[j.id].get(_key(spec))
             params = _params(j, space, _algorithm(spec))
             if value is not None and params is not None:
                 out.append(StoredTrial(number=len(out), params=params, state=COMPLETE,
@@ -135,7 +152,7 @@ def drive(ctx: DriveContext) -> None:
     trials = sorted((j for j in kids if _number(j) >= 0), key=_number)
     scoring = next((j for j in kids if _number(j) == SCORING), None)
     metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
-    stored = [_stored(j, metrics[j.id], metric, space) for j in trials]
+    stored = [_stored(j, metrics[j.id], _key(spec), space) for j in trials]
     if spec["strategy"] == "hyperband" and job.status == st.RUNNING:
         stored = _prune(ctx, trials, stored, metrics)
     active = [j for j in kids if j.status in _ACTIVE]
@@ -172,15 +189,15 @@ def drive(ctx: DriveContext) -> None:
     _finish(ctx, trials, stored, scoring, metrics, why_over)
 
 
-def _stored(j: JobRecord, metrics: Mapping[str, float], metric: str,
+def _stored(j: JobRecord, metrics: Mapping[str, float], key: str,
             space: SearchSpace) -> StoredTrial:
     tuning = j.spec.get("tuning") or {}
     state = _state(j.status)
-    value = metrics.get(f"validation.{metric}")
+    value = metrics.get(key)
     if state == COMPLETE and value is None:
         state = FAIL  # completed without the objective (e.g. an empty validation split)
     pruned = tuning.get("pruned")
-    return StoredTrial(number=_number(j), params=_params(j, space, j.spec["algorithm"]) or {},
+    return StoredTrial(number=_number(j), params=_params(j, space, _trial_algorithm(j)) or {},
                        state=PRUNED if pruned else state, value=None if pruned else value,
                        system_attrs=tuning.get("system_attrs") or {},
                        intermediate={int(pruned["round"]): float(pruned["loss"])}
@@ -233,11 +250,11 @@ def _prune(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[StoredTr
     return out
 
 
-def _best(stored: Sequence[StoredTrial], metric: str) -> StoredTrial | None:
+def _best(stored: Sequence[StoredTrial], goal: str) -> StoredTrial | None:
     done = [t for t in stored if t.state == COMPLETE and t.value is not None]
     if not done:
         return None
-    sign = -1.0 if direction(metric) == "minimize" else 1.0
+    sign = -1.0 if goal == "minimize" else 1.0
     return max(done, key=lambda t: (sign * float(t.value or 0), -t.number))
 
 
@@ -255,7 +272,7 @@ def _over(job: JobRecord, stored: Sequence[StoredTrial], counted: int,
     patience = spec.get("patience")
     if patience:
         finished = [t for t in stored if t.state != RUNNING]
-        best = _best(finished, str(spec["objective"]))
+        best = _best(finished, _goal(spec))
         if best is not None and sum(1 for t in finished if t.number > best.number) >= patience:
             return "no_improvement"
     return None
@@ -266,7 +283,7 @@ def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
     spec = ctx.job.spec
     seeds = _seeds(ctx, space) if spec.get("warm_start") else []
     s = suggest(str(spec["strategy"]), space, metric, int(spec.get("seed") or 0), stored,
-                seeds)
+                seeds, goal=_goal(spec))
     algorithm, hyperparameters = trial_settings(space, s.params, spec.get("fixed") or {},
                                                 _algorithm(spec))
     job = _submit(ctx, algorithm, hyperparameters, s.number, s.system_attrs,
@@ -278,6 +295,30 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             number: int, system_attrs: Mapping[str, Any], *, score_test: bool) -> JobRecord:
     job, spec = ctx.job, ctx.job.spec
     label = "scoring" if number == SCORING else f"trial {number}"
+    common = {
+        "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
+        "hyperparameters": dict(hyperparameters),
+        "resources": {"cpus": spec["resources"]["cpus"],
+                      "memory": spec["resources"]["memory"]},
+        "retries": spec.get("retries", 0), "experiment": job.experiment,
+        "tags": {"tuning_job": job.id, "tuning_trial": str(number)},
+        "notes": f"{label} of tuning job {job.id}",
+        "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs)},
+    }
+    if spec.get("script"):  # a script job given the trial's hyperparameters
+        artifacts = ctx.jobs.artifacts
+        requirements = spec.get("requirements")
+        body: dict[str, Any] = {
+            **common, "kind": "script",
+            "script": {"filename": spec["script"]["filename"],
+                       "source": artifacts.read_bytes(spec["script"]["sha256"]).decode()},
+            "requirements": artifacts.read_bytes(requirements["sha256"]).decode()
+            if requirements else None,
+            "metric_definitions": spec.get("metric_definitions") or [],
+        }
+        trial, _ = ctx.jobs.submit(body, job.created_by)
+        log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
+        return trial
     body = {
         "kind": "training", "algorithm": algorithm, "target": spec.get("target"),
         "problem_type": spec.get("problem_type"), "split": spec.get("split"),
@@ -292,6 +333,7 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
         "plots": score_test,  # only the scored best's bundle is one to look at
         "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs)},
     }
+    body = {**common, **{k: v for k, v in body.items() if k not in common}}
     trial, _ = ctx.jobs.submit(body, job.created_by)
     log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
     return trial
@@ -301,7 +343,8 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
              scoring: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
              state: str, stopped_by: str | None = None) -> dict[str, Any]:
     """The tuning job's outputs: ``{"study": {objective, state, stopped_by, trials, best}}``."""
-    metric = str(job.spec["objective"])
+    key, goal = _key(job.spec), _goal(job.spec)
+    script = bool(job.spec.get("script"))
     by_number = {t.number: t for t in stored}
     rows = []
     for j in trials:
@@ -315,7 +358,7 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
             trial_state = "no_objective"
         else:
             trial_state = j.status.lower()
-        algorithm = str(j.spec.get("algorithm"))
+        algorithm = _trial_algorithm(j)
         searched = {k.removeprefix(f"{algorithm}."): v for k, v in t.params.items()
                     if k != ALGORITHM}
         row = {"number": t.number, "job_id": j.id, "algorithm": algorithm,
@@ -325,20 +368,25 @@ def _results(job: JobRecord, trials: Sequence[JobRecord], stored: Sequence[Store
             row["pruned_at"] = {"round": pruned["round"], pruned["metric"]: pruned["loss"]}
         rows.append(row)
     out: dict[str, Any] = {
-        "objective": {"metric": f"validation.{metric}", "direction": direction(metric)},
+        "objective": {"metric": key, "direction": goal},
         "state": state, "trials": rows, "best": None,
     }
     if stopped_by:
         out["stopped_by"] = stopped_by
-    best = _best(stored, metric)
+    best = _best(stored, goal)
     if best is not None:
         bj = next(j for j in trials if _number(j) == best.number)
         out["best"] = {
-            "trial_job_id": bj.id, "number": best.number, "algorithm": bj.spec["algorithm"],
+            "trial_job_id": bj.id, "number": best.number, "algorithm": _trial_algorithm(bj),
             "hyperparameters": dict(bj.spec.get("hyperparameters") or {}),
             "objective": best.value, "validation": _split(metrics.get(bj.id, {}), "validation"),
             "test": None, "model_job_id": None,
         }
+        if script:  # its metrics as it logged them; its own model is the study's
+            out["best"]["validation"] = {
+                k: v for k, v in metrics.get(bj.id, {}).items()
+                if not k.startswith("curve.") and k != "progress"}
+            out["best"]["model_job_id"] = bj.id if bj.status == st.COMPLETED else None
         if scoring is not None and scoring.status == st.COMPLETED:
             out["best"]["test"] = _split(metrics.get(scoring.id, {}), "test")
             out["best"]["model_job_id"] = scoring.id
@@ -356,15 +404,20 @@ def _record(ctx: DriveContext, outputs: dict[str, Any]) -> None:
 def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[StoredTrial],
             scoring: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
             why: str) -> None:
-    """The study is over: score the best settings on test once, then end the job."""
+    """The study is over: score the best settings on test once, then end the job (a study
+    over a script ends at once: its trials' models are the models)."""
     job, repo = ctx.job, ctx.jobs.repo
-    best = _best(stored, str(job.spec["objective"]))
+    best = _best(stored, _goal(job.spec))
     if best is None:
         first = next((j for j in trials if j.status == st.FAILED), None)
         hint = f" Trial {first.id} failed: {first.message}" if first is not None else ""
         st.transition(repo, job.id, st.FAILED, st.RUNNING, reason=st.SCRIPT_ERROR,
                       message=f"No trial of the study completed.{hint}", ended_at=utcnow(),
                       outputs=_results(job, trials, stored, None, metrics, "failed", why))
+        return
+    if job.spec.get("script"):
+        st.transition(repo, job.id, st.COMPLETED, st.RUNNING, ended_at=utcnow(),
+                      outputs=_results(job, trials, stored, None, metrics, "completed", why))
         return
     if scoring is None:
         bj = next(j for j in trials if _number(j) == best.number)

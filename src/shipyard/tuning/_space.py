@@ -282,3 +282,56 @@ def space_params(space: SearchSpace, algorithm: str,
     return {ALGORITHM: algorithm, **{n: hyperparameters[n.removeprefix(prefix)]
                                      for n in space.names if n.startswith(prefix)
                                      and n.removeprefix(prefix) in hyperparameters}}
+
+
+def _value(text: str) -> Any:
+    """A list value of a script's range: a number, true/false, or the text itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text.strip())
+        except ValueError:
+            continue
+    return text.strip()
+
+
+def script_space(ranges: Mapping[str, Any], fixed: Mapping[str, Any]) -> SearchSpace:
+    """The search space of a study over a script: a script declares no hyperparameters, so
+    every dimension is a range. ``LOW:HIGH[:log]`` is an int range when both bounds are
+    integers, else a float range; ``a,b,c`` (or a list) is a choice among the values
+    (numbers and true/false read as such).
+
+    Raises:
+        InvalidRequest: no range, a bad range, or a name both fixed and ranged.
+    """
+    if not ranges:
+        raise InvalidRequest("A study over a script searches only what its --range options "
+                             "give (a script declares no hyperparameters): add one, e.g. "
+                             "--range lr=0.001:0.1:log or --range optimizer=adam,sgd.")
+    dims = []
+    for name, value in ranges.items():
+        if name in fixed:
+            raise InvalidRequest(f"{name!r} is given both a value and a range; keep one.")
+        if isinstance(value, list | tuple) or (isinstance(value, str) and ":" not in value):
+            values = list(value) if isinstance(value, list | tuple) else value.split(",")
+            chosen = [_value(v) if isinstance(v, str) else v for v in values]
+            if not chosen or any(v == "" for v in chosen):
+                raise _bad(name, value, "the list of values is empty")
+            dims.append(Dimension(name, "categorical", choices=tuple(dict.fromkeys(chosen))))
+            continue
+        parts = str(value).split(":")
+        log = len(parts) == 3 and parts[2].strip().lower() == "log"
+        if len(parts) not in (2, 3) or (len(parts) == 3 and not log):
+            raise _bad(name, value, "a range is LOW:HIGH or LOW:HIGH:log")
+        low, high = (_value(p) for p in parts[:2])
+        if not all(isinstance(b, int | float) and not isinstance(b, bool) for b in (low, high)):
+            raise _bad(name, value, "LOW and HIGH must be numbers")
+        if not low < high:
+            raise _bad(name, value, "LOW must be less than HIGH")
+        if log and low <= 0:
+            raise _bad(name, value, "a log scale needs LOW > 0")
+        kind = "int" if isinstance(low, int) and isinstance(high, int) else "float"
+        dims.append(Dimension(name, kind, low=low, high=high, log=log))
+    return SearchSpace(tuple(dims))

@@ -100,17 +100,19 @@ def _states() -> dict[str, Any]:
 
 
 def rebuild(strategy: str, space: SearchSpace, metric: str, seed: int,
-            trials: Sequence[StoredTrial]) -> Any:
-    """An in-memory Optuna study holding ``trials``, with the strategy's sampler."""
+            trials: Sequence[StoredTrial], goal: str | None = None) -> Any:
+    """An in-memory Optuna study holding ``trials``, with the strategy's sampler; ``goal``
+    (minimize or maximize) overrides the direction the metric's name implies."""
     optuna = _optuna()
-    study = optuna.create_study(direction=direction(metric),
+    goal = goal or direction(metric)
+    study = optuna.create_study(direction=goal,
                                 sampler=_sampler(strategy, space, seed if strategy == "grid"
                                                  else seed + len(trials)))
     dists = {d.name: distribution(d) for d in space.dimensions}
     states = _states()
     # A pruned trial's loss, turned to the study's direction (TPE ranks pruned trials by
     # their last step, then their last intermediate value).
-    sign = 1.0 if direction(metric) == "minimize" else -1.0
+    sign = 1.0 if goal == "minimize" else -1.0
     for t in sorted(trials, key=lambda t: t.number):
         params = {k: v for k, v in t.params.items() if k in dists and v in _Contains(dists[k])}
         study.add_trial(optuna.trial.create_trial(
@@ -215,7 +217,8 @@ class Suggestion:
 
 
 def suggest(strategy: str, space: SearchSpace, metric: str, seed: int,
-            trials: Sequence[StoredTrial], seeds: Sequence[StoredTrial] = ()) -> Suggestion:
+            trials: Sequence[StoredTrial], seeds: Sequence[StoredTrial] = (),
+            goal: str | None = None) -> Suggestion:
     """The parameters of trial number ``len(trials)``, given the trials so far.
 
     ``seeds``: finished trials of earlier studies (warm start), told to the sampler
@@ -226,7 +229,7 @@ def suggest(strategy: str, space: SearchSpace, metric: str, seed: int,
     numbered = [StoredTrial(number=i - len(seeds), params=t.params, state=t.state,
                             value=t.value, intermediate=t.intermediate)
                 for i, t in enumerate(seeds)]  # before this study's trial 0, in order
-    study = rebuild(strategy, space, metric, seed, [*numbered, *trials])
+    study = rebuild(strategy, space, metric, seed, [*numbered, *trials], goal)
     algorithms = study_algorithms(space)
     if algorithms is None:
         trial = study.ask({d.name: distribution(d) for d in space.dimensions})

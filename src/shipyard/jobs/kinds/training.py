@@ -29,7 +29,8 @@ CONFIG_NAME = "training.json"
 
 
 class TrialOf(BaseModel):
-    """What makes a training job a trial of a tuning job (written by the tuning driver)."""
+    """What makes a training (or script) job a trial of a tuning job (written by the tuning
+    driver)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -102,7 +103,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
             f"over several instances, not {algorithm!r}; use instances=1.")
     check_instances(ctx, "training")
     if spec.tuning is not None:
-        _check_trial(ctx, spec.tuning)
+        check_trial(ctx, spec.tuning)
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
     recipe = UserRecipe.from_dict(spec.recipe) if spec.recipe is not None else None
     if spec.split is not None:
@@ -139,7 +140,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     ctx.experiment = ctx.experiment or train["dataset"]
 
 
-def _check_trial(ctx: SubmitContext[TrainingSpec], trial: TrialOf) -> None:
+def check_trial(ctx: SubmitContext[Any], trial: TrialOf) -> None:
     """Only a running tuning job's own driver (acting as its owner) adds trials to it."""
     from shipyard.store import JobRepository
 

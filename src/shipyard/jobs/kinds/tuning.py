@@ -15,7 +15,12 @@ from pydantic import Field, model_validator
 
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import DriveContext, JobKind, SubmitContext, register
-from shipyard.jobs._spec import JobSpecBase
+from shipyard.jobs._spec import (
+    MAX_REQUIREMENTS_BYTES,
+    JobSpecBase,
+    MetricDefinition,
+    ScriptSpec,
+)
 from shipyard.jobs.kinds import training
 
 #: The most trials one tuning job may run, and the most at a time.
@@ -56,18 +61,33 @@ class TuningSpec(JobSpecBase):
     #: The samplers' seed (a study is reproducible given its trials' outcomes).
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     warm_start: list[str] = Field(default_factory=list, max_length=MAX_WARM_START)
+    #: A study over a script of yours (instead of ``algorithm``): each trial is a script
+    #: job given the trial's hyperparameters; the objective is a metric it logs
+    #: (``log_metric``, or a ``metric_definitions`` regex over its log).
+    script: ScriptSpec | None = None
+    requirements: str | None = Field(default=None, max_length=MAX_REQUIREMENTS_BYTES)
+    metric_definitions: list[MetricDefinition] = Field(default_factory=list, max_length=32)
+    #: ``minimize`` or ``maximize``; inferred for the built-in metrics, needed for a
+    #: script's own metric.
+    direction: Literal["minimize", "maximize"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TuningSpec:
-        if not self.algorithm:
-            raise ValueError("a tuning job needs an 'algorithm' (GET /api/v1/algorithms "
-                             "lists them), or several separated by commas")
+        if bool(self.algorithm) == (self.script is not None):
+            raise ValueError("a tuning job tunes either an 'algorithm' (GET /api/v1/"
+                             "algorithms lists them; several separated by commas) or a "
+                             "'script' of yours; give exactly one")
         if not self.objective:
             raise ValueError("a tuning job needs an 'objective': the validation metric to "
-                             "optimise, e.g. roc_auc or rmse")
+                             "optimise, e.g. roc_auc or rmse (or the metric a script logs)")
         if self.outputs:
             raise ValueError("a tuning job's trials write models, not datasets; drop "
                              "'outputs'")
+        if self.script is not None:
+            return self  # a script reads the channels it likes
+        if self.requirements or self.metric_definitions:
+            raise ValueError("requirements and metric_definitions are a script's; a built-in "
+                             "algorithm takes neither")
         if "train" not in self.inputs:
             raise ValueError("a tuning job needs an input channel named 'train'")
         extra = sorted(set(self.inputs) - set(training.TRAINING_CHANNELS))
@@ -104,9 +124,17 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     most rounds a trial fits (``max_rounds``).
     """
     from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
-    from shipyard.tuning import OBJECTIVES, study_space
+    from shipyard.tuning import OBJECTIVES, direction, study_space
 
     spec = ctx.spec
+    if spec.script is not None:
+        _check_script(ctx)
+        return
+    if spec.direction is not None and spec.direction != direction(
+            str(spec.objective).removeprefix("validation.")):
+        raise InvalidRequest(f"The direction of {spec.objective!r} is "
+                             f"{direction(str(spec.objective).removeprefix('validation.'))}; "
+                             "drop 'direction' (it follows from a built-in metric).")
     algorithms = _algorithms(spec.algorithm or "")
     several = len(algorithms) > 1
     declared = {}
@@ -157,8 +185,44 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
                         f"{a}." if several else "") for a in algorithms)
     _check_warm_start(ctx, algorithms, metric, problem_type)
     ctx.stored.update(space=space.to_list(), fixed=checked, objective=metric,
+                      objective_metric=f"validation.{metric}", direction=direction(metric),
                       problem_type=problem_type, algorithms=algorithms)
     ctx.experiment = trial_ctx.experiment
+
+
+def _check_script(ctx: SubmitContext[TuningSpec]) -> None:
+    """A study over a script: the script kept as a blob, the space from ``ranges`` only,
+    the objective the metric as the script logs it, and its direction (given, or known
+    from a built-in metric's name)."""
+    from shipyard.jobs.kinds._common import store_script
+    from shipyard.tuning import LOWER_IS_BETTER, OBJECTIVES
+    from shipyard.tuning._space import script_space
+
+    spec = ctx.spec
+    if spec.strategy == "hyperband":
+        raise InvalidRequest("--strategy hyperband prunes the built-in boosting algorithms' "
+                             "trials on their per-round loss; tune a script with bayesian, "
+                             "random or grid.")
+    if spec.target or spec.split or spec.recipe or spec.problem_type:
+        raise InvalidRequest("target, split, recipe and problem_type are a built-in "
+                             "algorithm's; a script reads its inputs as it likes.")
+    space = script_space(spec.ranges, spec.hyperparameters)
+    if spec.strategy == "grid" and space.grid_size() > 100_000:
+        raise InvalidRequest(f"The grid has {space.grid_size():,} points; give shorter "
+                             "lists with --range a,b,c.")
+    metric = str(spec.objective)
+    last = metric.rsplit(".", 1)[-1]
+    known = last in LOWER_IS_BETTER or any(last in m for m in OBJECTIVES.values())
+    goal = spec.direction or (("minimize" if last in LOWER_IS_BETTER else "maximize")
+                              if known else None)
+    if goal is None:
+        raise InvalidRequest(f"Is a higher {metric!r} better or worse? Give --direction "
+                             "maximize or --direction minimize for a script's own metric.")
+    store_script(ctx)
+    _check_warm_start(ctx, ["script"], metric, "script")
+    ctx.stored.update(space=space.to_list(), fixed=dict(spec.hyperparameters),
+                      objective=metric, objective_metric=metric, direction=goal,
+                      problem_type="script", algorithms=["script"])
 
 
 def _check_warm_start(ctx: SubmitContext[TuningSpec], algorithms: list[str], metric: str,
