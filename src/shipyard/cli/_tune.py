@@ -238,6 +238,7 @@ def report(
     html: Annotated[Path, typer.Option(
         "--html", metavar="FILE", help="Where to write the report (one offline HTML page "
                                        "with its plots).")] = Path("tuning-report.html"),
+    json_out: JsonOpt = False,
 ) -> None:
     """A tuning job's report as one HTML page: objective over trials, hyperparameter
     importances, parallel coordinates, the best trial and every trial."""
@@ -251,4 +252,7 @@ def report(
         html.write_text(TuningReport.from_job(doc).render_html(), encoding="utf-8")
     except OSError as exc:
         fail(f"Cannot write the report to {html}: {exc.strerror}; give another --html FILE.")
+    if json_out:
+        print_json({"id": doc["id"], "html": str(html)})
+        return
     say(f"Wrote the report of tuning job {job_id} to {html}.")

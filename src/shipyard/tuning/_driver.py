@@ -8,14 +8,15 @@ and then does whichever one thing is due:
 2. the study may go on (trials left, runtime left, not ``patience`` trials in a row
    without improvement, grid not exhausted): submit trials until ``parallel`` are
    active, each through the job service (so the executor runs them P at a time);
+3. the study is over and no trial is active: submit the *scoring* job, the best
+   trial's settings trained again with ``score_test`` (number -1) - the only job of the
+   study that sees the test split; once it completed, the tuning job is Completed.
+   (A study over a script has no scoring job: the best trial's model is the study's.)
+
 With ``hyperband``, each running trial is first judged on its per-round validation loss
 (the ``curve.validation.*`` points its fit logs while it runs) by Optuna's
 HyperbandPruner: a pruned trial is marked in its spec (``tuning.pruned``) and cancelled,
 so its process ends; the rung values it reached are kept in ``tuning.system_attrs``.
-
-3. the study is over and no trial is active: submit the *scoring* job, the best
-   trial's settings trained again with ``score_test`` (number -1) - the only job of the
-   study that sees the test split; once it completed, the tuning job is Completed.
 
 Every decision is derived from the store, so nothing is lost or repeated when the
 control plane restarts between two ticks: a trial exists as a job or not at all, and a
