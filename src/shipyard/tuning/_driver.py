@@ -317,24 +317,14 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             if requirements else None,
             "metric_definitions": spec.get("metric_definitions") or [],
         }
-        trial, _ = ctx.jobs.submit(body, job.created_by)
-        log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
-        return trial
-    body = {
-        "kind": "training", "algorithm": algorithm, "target": spec.get("target"),
-        "problem_type": spec.get("problem_type"), "split": spec.get("split"),
-        "recipe": spec.get("recipe"),
-        "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
-        "hyperparameters": dict(hyperparameters),
-        "resources": {"cpus": spec["resources"]["cpus"],
-                      "memory": spec["resources"]["memory"]},
-        "retries": spec.get("retries", 0), "experiment": job.experiment,
-        "tags": {"tuning_job": job.id, "tuning_trial": str(number)},
-        "notes": f"{label} of tuning job {job.id}", "score_test": score_test,
-        "plots": score_test,  # only the scored best's bundle is one to look at
-        "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs)},
-    }
-    body = {**common, **{k: v for k, v in body.items() if k not in common}}
+    else:
+        body = {
+            **common, "kind": "training", "algorithm": algorithm,
+            "target": spec.get("target"), "problem_type": spec.get("problem_type"),
+            "split": spec.get("split"), "recipe": spec.get("recipe"),
+            "score_test": score_test,
+            "plots": score_test,  # only the scored best's bundle is one to look at
+        }
     trial, _ = ctx.jobs.submit(body, job.created_by)
     log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
     return trial
