@@ -7,6 +7,7 @@ registered, and a study that goes on across a control-plane restart.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -339,4 +340,29 @@ def test_a_bad_script_study_is_a_400_before_any_trial(server: LocalServer, field
     assert r.status_code in (400, 422), r.text
     body = r.json()["error"]
     assert needle in (body.get("message") or "") + str(body.get("details") or ""), body
+    assert _job_count(c) == before
+
+
+
+@pytest.mark.parametrize("fields", [
+    {"warm_start": ["job\u0000x"]},
+    {"warm_start": ["x" * 1000]},
+    {"warm_start": ["\ud800"]},
+    {"ranges": {"num_leaves\u0000": "4:8"}},
+    {"ranges": {"../../etc": "4:8"}},
+    {"ranges": {"x" * 100: "4:8"}},
+    {"ranges": {"num_leaves": "4:" + "9" * 400}},
+    {"algorithm": "lightgbm," * 40},
+    {"script": {"filename": "t.py", "source": "x"}, "algorithm": None,
+     "ranges": {"lr": "0:1", "LR": "0:1"}, "direction": "maximize", "inputs": {}},
+])
+def test_hostile_tuning_fields_get_a_4xx_and_create_nothing(server: LocalServer,
+                                                            fields: dict) -> None:
+    c = server.client()
+    before = _job_count(c)
+    # Sent as JSON text (json.dumps escapes a lone surrogate, which httpx would refuse).
+    r = c.post("/api/v1/jobs", content=json.dumps(_tuning(**fields)),
+               headers={"content-type": "application/json"})
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"]["message"], r.text
     assert _job_count(c) == before

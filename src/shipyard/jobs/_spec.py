@@ -44,7 +44,7 @@ MAX_REQUIREMENTS_BYTES = 64 * 1024
 
 _FILENAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,124}\.py$")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_HYPERPARAMETER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+HYPERPARAMETER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
@@ -159,7 +159,7 @@ class MetricDefinition(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not _HYPERPARAMETER.fullmatch(v):
+        if not HYPERPARAMETER_NAME.fullmatch(v):
             raise ValueError(f"metric names must match [A-Za-z_][A-Za-z0-9_.-]*; got {v!r}")
         return v
 
@@ -294,7 +294,7 @@ class JobSpecBase(BaseModel):
     @classmethod
     def _hyperparameters(cls, v: dict[str, Any]) -> dict[str, Any]:
         for key in v:
-            if not _HYPERPARAMETER.fullmatch(key):
+            if not HYPERPARAMETER_NAME.fullmatch(key):
                 raise ValueError(
                     f"hyperparameter names must match [A-Za-z_][A-Za-z0-9_.-]* (at most 64 "
                     f"characters); got {key!r}"
@@ -322,7 +322,7 @@ class JobSpecBase(BaseModel):
 def check_tags(v: dict[str, str]) -> dict[str, str]:
     """Tag names like hyperparameter names; values at most 256 characters."""
     for key, value in v.items():
-        if not _HYPERPARAMETER.fullmatch(key) or len(str(value)) > 256:
+        if not HYPERPARAMETER_NAME.fullmatch(key) or len(str(value)) > 256:
             raise ValueError(f"tag names must match [A-Za-z_][A-Za-z0-9_.-]* and values be "
                              f"at most 256 characters; got {key!r}")
     return v

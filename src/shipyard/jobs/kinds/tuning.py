@@ -9,17 +9,19 @@ calls :func:`shipyard.tuning.drive` on every tick; trials are ``training`` jobs.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import DriveContext, JobKind, SubmitContext, register
 from shipyard.jobs._spec import (
+    HYPERPARAMETER_NAME,
     MAX_REQUIREMENTS_BYTES,
     JobSpecBase,
     MetricDefinition,
     ScriptSpec,
+    check_env_collisions,
 )
 from shipyard.jobs.kinds import training
 
@@ -60,7 +62,8 @@ class TuningSpec(JobSpecBase):
     patience: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
     #: The samplers' seed (a study is reproducible given its trials' outcomes).
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    warm_start: list[str] = Field(default_factory=list, max_length=MAX_WARM_START)
+    warm_start: list[Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]] = \
+        Field(default_factory=list, max_length=MAX_WARM_START)
     #: A study over a script of yours (instead of ``algorithm``): each trial is a script
     #: job given the trial's hyperparameters; the objective is a metric it logs
     #: (``log_metric``, or a ``metric_definitions`` regex over its log).
@@ -70,6 +73,21 @@ class TuningSpec(JobSpecBase):
     #: ``minimize`` or ``maximize``; inferred for the built-in metrics, needed for a
     #: script's own metric.
     direction: Literal["minimize", "maximize"] | None = None
+
+    @field_validator("ranges")
+    @classmethod
+    def _ranges(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """Range names become hyperparameter names (and a script's variables): the same
+        rules as ``hyperparameters``."""
+        for key, value in v.items():
+            if not HYPERPARAMETER_NAME.fullmatch(key):
+                raise ValueError(f"range names are hyperparameter names, matching "
+                                 f"[A-Za-z_][A-Za-z0-9_.-]* (at most 64 characters); got "
+                                 f"{key!r}")
+            if len(str(value)) > 10_000:
+                raise ValueError(f"the range of {key!r} is over 10,000 characters")
+        check_env_collisions(list(v), "ranges")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> TuningSpec:
@@ -206,6 +224,10 @@ def _check_script(ctx: SubmitContext[TuningSpec]) -> None:
     if spec.target or spec.split or spec.recipe or spec.problem_type:
         raise InvalidRequest("target, split, recipe and problem_type are a built-in "
                              "algorithm's; a script reads its inputs as it likes.")
+    try:  # each becomes a variable of the trial's process: no two may share one
+        check_env_collisions([*spec.ranges, *spec.hyperparameters], "hyperparameters")
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc}.") from None
     space = script_space(spec.ranges, spec.hyperparameters)
     if spec.strategy == "grid" and space.grid_size() > 100_000:
         raise InvalidRequest(f"The grid has {space.grid_size():,} points; give shorter "
