@@ -186,18 +186,34 @@ def _submit_and_follow(spec: dict[str, Any], max_trials: int, parallel: int, wai
         fail(failure_sentence(job.id, job.status, job.reason, job.message))
 
 
+#: Searched hyperparameters shown as columns of their own at most; more go in one column.
+WIDE = 4
+
+
 def _print_trials(doc: dict[str, Any]) -> None:
     rows = trial_rows(doc)
-    names = list(dict.fromkeys(k for r in rows for k in r if k not in (
-        "number", "job_id", "state", "objective", "duration_seconds", "best")))
+    fixed = ("number", "job_id", "state", "objective", "duration_seconds", "best",
+             "algorithm")
+    names = list(dict.fromkeys(k for r in rows for k in r if k not in fixed))
+    several = any("algorithm" in r for r in rows)
     metric = ((doc.get("outputs") or {}).get("study") or {}).get("objective", {}).get(
         "metric", "objective")
-    print_table(["#", "job", "state", metric, "seconds", *names],
+    wide = len(names) <= WIDE  # else one "settings" column, name=value, fits a terminal
+    head = ["#", "job", "state", metric, "seconds", *(["algorithm"] if several else []),
+            *(names if wide else ["settings"])]
+    print_table(head,
                 ([f"{r['number']}{' *' if r['best'] else ''}", r["job_id"], r["state"],
-                  r["objective"], r["duration_seconds"], *(r.get(n) for n in names)]
+                  r["objective"], r["duration_seconds"],
+                  *([r.get("algorithm")] if several else []),
+                  *((r.get(n) for n in names) if wide else
+                    [", ".join(f"{n}={_short(r[n])}" for n in names if r.get(n) is not None)])]
                  for r in rows),
                 title=f"Trials of {doc['id']} ({doc['status']}; * best)",
                 empty=f"Tuning job {doc['id']} has no trials yet.")
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
 def _print_best(doc: dict[str, Any]) -> None:
