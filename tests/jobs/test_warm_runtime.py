@@ -66,3 +66,34 @@ def test_training_runs_warm_and_faults_still_apply(fresh_server: LocalServer) ->
     fresh_server.kill()
     gone, alive = psutil.wait_procs(spares, timeout=15)
     assert not alive
+
+
+def test_the_pool_keeps_one_spare_more_per_running_job_up_to_its_most(tmp_path) -> None:
+    """Idle: one spare. Each job a spare runs asks for one more (up to ``most``), so jobs
+    side by side (a study's trials) start warm; once they end, the extra goes."""
+    from shipyard.jobs._spares import SparePool
+
+    pool = SparePool(tmp_path / "spares", most=2)
+    jobs = []
+    try:
+        pool.fill()
+        assert len(pool._spares) == 1
+        for n in range(2):  # two jobs side by side
+            job_dir = tmp_path / f"job-{n}"
+            job_dir.mkdir()
+            taken = pool.take(job_dir, {}, [])
+            assert taken is not None
+            jobs.append(taken)
+            pool.fill()  # what take() starts in the background, done here and now
+            assert len(pool._spares) == 2  # 1 + running, capped at 2
+        for job in jobs:  # a folder with no job in it: each fails at once
+            job.wait(60)
+        pool.fill()
+        assert len(pool._spares) == 1  # idle again: the newest extra is stopped
+        idle = list(pool._spares)
+    finally:
+        pool.close()
+        for job in jobs:
+            if job.poll() is None:
+                job.kill()
+    assert all(p.poll() is not None for p in idle)  # close() ends the idle spares

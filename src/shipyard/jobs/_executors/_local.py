@@ -251,7 +251,7 @@ class LocalExecutor:
         if self.user is not None:  # it must reach the home and Python (opened if need be)
             check_reachable(settings, self.user)
         self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime,
-                                user=self.user)
+                                user=self.user, most=settings.warm_runtimes)
 
     def job_dir(self, job_id: str) -> Path:
         return self.settings.jobs_dir / job_id
