@@ -96,7 +96,7 @@ def test_a_recipe_job_writes_the_features(sdk: sy.Client) -> None:
      "exactly one output"),
     ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"},
       "script": {"filename": "a.py", "source": ""}}, 400,
-     "'script' is for kind 'processing' or 'script', not 'wrangle'"),
+     "'script' is for kind 'processing', 'script' or 'tuning', not 'wrangle'"),
 ])
 def test_bad_wrangle_jobs_are_refused_at_submit(admin: httpx.Client, registered: dict,
                                                 spec: dict, status: int, words: str) -> None:

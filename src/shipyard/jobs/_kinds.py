@@ -324,7 +324,9 @@ def _problem(err: Any, kind: str) -> str:
         if len(loc) == 1:
             owners = [k.name for k in registered_kinds() if loc[0] in k.own_fields]
             if owners:
-                which = " or ".join(repr(o) for o in owners)
+                names = [repr(o) for o in owners]
+                which = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1
+                                    else names)
                 msg = f"{loc[0]!r} is for kind {which}, not {kind!r}"
     return f"{'.'.join(loc) or 'spec'}: {msg}"
 
