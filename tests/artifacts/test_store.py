@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import tracemalloc
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,24 +56,31 @@ class Case:
 
 
 @pytest.fixture(params=BACKENDS)
-def case(request: pytest.FixtureRequest, tmp_path: Path) -> Case:
+def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Case]:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     if request.param == "local":
         import fsspec
 
         root = tmp_path / "root"
-        return Case("local", ArtifactStore(str(root), tmp_dir=tmp),
-                    fsspec.filesystem("file"), str(root))
+        yield Case("local", ArtifactStore(str(root), tmp_dir=tmp),
+                   fsspec.filesystem("file"), str(root))
+        return
     if request.param == "memory":
-        url = f"memory://shipyard-test-{os.getpid()}-{id(request)}"
+        # fsspec's memory filesystem is one dict per process: each test gets a
+        # bucket of its own (id(request) is reused once a request is freed, which
+        # let one test see another's objects) and empties it afterwards.
+        url = f"memory://shipyard-test-{uuid.uuid4().hex}"
         store = ArtifactStore(url, tmp_dir=tmp)
         backend: Any = store.backend
-        return Case("memory", store, backend.fs, backend.root)
+        yield Case("memory", store, backend.fs, backend.root)
+        if backend.fs.exists(backend.root):
+            backend.fs.rm(backend.root, recursive=True)
+        return
     s3 = request.getfixturevalue("s3_server")
     url = request.getfixturevalue("s3_url")
     store = ArtifactStore(url, tmp_dir=tmp, options=s3.storage_options())
-    return Case("s3", store, s3.filesystem(), url[len("s3://"):])
+    yield Case("s3", store, s3.filesystem(), url[len("s3://"):])
 
 
 @pytest.fixture
