@@ -58,11 +58,8 @@ class Settings:
     leader_poll_seconds: float = 2.0
     #: How long a browser's sign-in (the /api/v1/docs session cookie) lasts, in seconds.
     session_seconds: float = 8 * 3600.0
-    #: Keep a warm runtime ready for built-in training jobs (see shipyard.runtime._spare).
+    #: Fork built-in jobs from a warm runtime (see shipyard.runtime._spare).
     warm_runtime: bool = True
-    #: The most warm runtimes kept while jobs run (one while idle, one more per job that
-    #: a warm runtime is running; shipyard.jobs._spares).
-    warm_runtimes: int = 2
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
     #: off by default so a webhook cannot be used to probe the server's own network).
     webhook_allow_private: bool = False
@@ -101,7 +98,6 @@ class Settings:
                                                DEFAULT_MAX_DECOMPRESSED_BYTES)),
             max_upload_rows=int(env.get("SHIPYARD_MAX_UPLOAD_ROWS", DEFAULT_MAX_UPLOAD_ROWS)),
             warm_runtime=env.get("SHIPYARD_WARM_RUNTIME", "1") not in ("0", "false", "no"),
-            warm_runtimes=int(env.get("SHIPYARD_WARM_RUNTIMES") or 2),
             webhook_allow_private=env.get("SHIPYARD_WEBHOOK_ALLOW_PRIVATE", "0").lower()
             in ("1", "true", "yes"),
             executor=(env.get("SHIPYARD_EXECUTOR") or "local").strip().lower(),

@@ -41,6 +41,7 @@ def test_training_runs_warm_and_faults_still_apply(fresh_server: LocalServer) ->
     while not _spares(fresh_server) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _spares(fresh_server), "the server keeps a warm runtime ready"
+    warm = _spares(fresh_server)
 
     job = _training(client)
     done = wait_for(client, job["id"], "Completed", timeout=120)
@@ -56,8 +57,16 @@ def test_training_runs_warm_and_faults_still_apply(fresh_server: LocalServer) ->
     os.kill(pid, signal.SIGKILL)
     lost = wait_for(client, slow["id"], "Failed", timeout=15)
     assert lost["reason"] == "worker_lost"
+    assert "killed by SIGKILL" in lost["message"]
 
-    # The idle spare goes when the server dies: its stdin reaches end of file.
+    # Jobs back to back all start warm, forked by the one warm runtime.
+    again = [_training(client) for _ in range(3)]
+    for job in again:
+        wait_for(client, job["id"], "Completed", timeout=120)
+        assert "running in a warm runtime" in client.get(f"/api/v1/jobs/{job['id']}/logs").text
+    assert _spares(fresh_server) == warm
+
+    # The warm runtime goes when the server dies: its stdin reaches end of file.
     deadline = time.monotonic() + 30
     while not _spares(fresh_server) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -68,32 +77,74 @@ def test_training_runs_warm_and_faults_still_apply(fresh_server: LocalServer) ->
     assert not alive
 
 
-def test_the_pool_keeps_one_spare_more_per_running_job_up_to_its_most(tmp_path) -> None:
-    """Idle: one spare. Each job a spare runs asks for one more (up to ``most``), so jobs
-    side by side (a study's trials) start warm; once they end, the extra goes."""
-    from shipyard.jobs._spares import SparePool
+def _job_dir(tmp_path, name: str, body: str):
+    """A job folder whose entry is ``body`` (a plug-in entry in a module of its own)."""
+    import json
 
-    pool = SparePool(tmp_path / "spares", most=2)
-    jobs = []
+    from shipyard.runtime import _contract as c
+
+    job_dir = tmp_path / name
+    (job_dir / "input" / "config").mkdir(parents=True)
+    (job_dir / "output").mkdir()
+    mod = f"warm_entry_{name.replace('-', '_')}"
+    (tmp_path / f"{mod}.py").write_text(body)
+    (job_dir / c.JOB_FILE).write_text(json.dumps({"kind": "test", "entry": f"{mod}:main"}))
+    return job_dir
+
+
+def test_the_warm_runtime_forks_each_job_and_reports_how_it_ended(tmp_path) -> None:
+    """One fork server runs any number of jobs, side by side, each in a session of its
+    own with the order's environment and log; it reports each exit code, a signal's too."""
+    from shipyard.jobs._spares import WarmRuntime
+    from shipyard.runtime import _contract as c
+
+    body = """import os, sys, time
+import numpy as np
+def main(job_dir):
+    print("env", os.environ.get("MARK"), "sid", os.getsid(0) == os.getpid(), flush=True)
+    print("draw", np.random.random_sample(), flush=True)
+    if os.environ.get("MODE") == "sleep":
+        time.sleep(60)
+    return int(os.environ.get("CODE", "0"))
+"""
+    runtime = WarmRuntime(tmp_path / "spares")
+    env = {"PYTHONPATH": str(tmp_path), "PATH": os.environ.get("PATH", "")}
+    pids = {}
     try:
-        pool.fill()
-        assert len(pool._spares) == 1
-        for n in range(2):  # two jobs side by side
-            job_dir = tmp_path / f"job-{n}"
-            job_dir.mkdir()
-            taken = pool.take(job_dir, {}, [])
-            assert taken is not None
-            jobs.append(taken)
-            pool.fill()  # what take() starts in the background, done here and now
-            assert len(pool._spares) == 2  # 1 + running, capped at 2
-        for job in jobs:  # a folder with no job in it: each fails at once
-            job.wait(60)
-        pool.fill()
-        assert len(pool._spares) == 1  # idle again: the newest extra is stopped
-        idle = list(pool._spares)
+        runtime.fill()
+        for name, extra in (("ok", {"CODE": "0"}), ("bad", {"CODE": "3"}),
+                            ("slow", {"MODE": "sleep"})):
+            job_dir = _job_dir(tmp_path, name, body)
+            pid = runtime.take(job_dir, {**env, "MARK": name, **extra}, [])
+            assert pid is not None
+            pids[name] = (pid, job_dir)
+        slow_log = pids["slow"][1] / c.LOG_FILE
+        deadline = time.monotonic() + 30
+        while "draw" not in (slow_log.read_text() if slow_log.exists() else ""):
+            assert time.monotonic() < deadline, "the slow job never started"
+            time.sleep(0.02)
+        os.kill(pids["slow"][0], signal.SIGKILL)
+
+        def code_of(pid: int) -> int | None:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                known, code = runtime.exit_code(pid)
+                if known:
+                    return code
+                time.sleep(0.02)
+            raise AssertionError(f"no exit reported for {pid}")
+
+        assert code_of(pids["ok"][0]) == 0
+        assert code_of(pids["bad"][0]) == 3
+        assert code_of(pids["slow"][0]) == -signal.SIGKILL
+        draws = set()
+        for name, (_, job_dir) in pids.items():
+            log = (job_dir / c.LOG_FILE).read_text()
+            assert f"env {name} sid True" in log
+            draws.add(log.split("draw ")[1].split()[0])
+        assert len(draws) == 3  # NumPy's global generator is reseeded in each child
+        assert (pids["bad"][1] / c.EXIT_FILE).read_text().strip() == "3"
+        assert runtime.proc is not None and runtime.proc.poll() is None  # serves on
     finally:
-        pool.close()
-        for job in jobs:
-            if job.poll() is None:
-                job.kill()
-    assert all(p.poll() is not None for p in idle)  # close() ends the idle spares
+        runtime.close()
+    assert runtime.proc is None

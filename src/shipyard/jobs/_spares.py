@@ -1,21 +1,28 @@
-"""Warm runtimes ("spares") for built-in jobs: started ahead, each runs one job.
+"""The warm runtime for built-in jobs: one fork server, started ahead, forks each job.
 
-See :mod:`shipyard.runtime._spare` for the process side. The pool keeps one spare
-of the server's own interpreter ready while idle, and one more for each job a spare
-is running, up to ``most`` (``SHIPYARD_WARM_RUNTIMES``): taking one starts the next
-ones in the background, so back-to-back jobs, and jobs that run side by side such as
-a tuning job's trials, all start warm. Spares beyond what is needed once those jobs
-have ended are stopped when the next job takes one (an idle spare holds ~170 MB).
+See :mod:`shipyard.runtime._spare` for the process side and its protocol. The
+executor starts the fork server with the server's own interpreter when it starts (and
+again whenever it finds it gone); :meth:`WarmRuntime.take` hands it a job and returns
+the job process's pid within milliseconds, so every job of a warm kind starts warm,
+however many run back to back or side by side (a tuning study's trials).
+
+A job the fork server started is not the executor's child: the executor watches it by
+pid and start time (as a job re-attached after a restart), and learns its exit code
+from the fork server's report (:meth:`WarmRuntime.exit_code`), which also tells a job
+killed by a signal from one that returned.
 
 When jobs run as the job user (a root server, :mod:`shipyard.jobs._identity`), the
-spares are started as that user, so the job one takes never had the server's privileges.
+fork server is started as that user, so the jobs it forks never had the server's
+privileges.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -29,32 +36,37 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger("shipyard.jobs")
 
 #: The libraries' own thread pools start at import, before the job's CPU count is
-#: known; the spare keeps them at one thread and the job pins its threads to its cores.
+#: known; the fork server keeps them at one thread and each job sets its own count.
 _SPARE_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+#: How long a job waits for the fork server's answer before it starts cold (the first
+#: job after the server starts waits out the imports, a few seconds).
+TAKE_TIMEOUT = 60.0
 
 
 def spare_command_line(python: str = sys.executable) -> list[str]:
     return [python, "-m", "shipyard.runtime", "--spare"]
 
 
-class SparePool:
+class WarmRuntime:
+    """The fork server of this executor, and what it reported."""
+
     def __init__(self, log_dir: Path, enabled: bool = True,
-                 user: JobUser | None = None, most: int = 2) -> None:
+                 user: JobUser | None = None) -> None:
         self.log_dir = log_dir
         self.enabled = enabled
         self.user = user
-        self.most = max(1, most)
-        #: Ready (or still warming up) spares, the oldest first.
-        self._spares: list[subprocess.Popen[bytes]] = []
-        #: Spares handed a job: while they run, the pool keeps one more spare each.
-        self._running: list[subprocess.Popen[bytes]] = []
-        self._lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._answers: queue.Queue[dict[str, Any]] = queue.Queue()
+        #: Exit codes the fork server reported, by pid, until a handle reads them.
+        self._exits: dict[int, int] = {}
+        #: Pids forked by the current fork server and not yet reported ended.
+        self._children: set[int] = set()
+        self._lock = threading.Lock()  # one order at a time
+        self._state = threading.Lock()
         self._closed = False
 
-    def _wanted(self) -> int:
-        self._running = [p for p in self._running if p.poll() is None]
-        return min(self.most, 1 + len(self._running))
-
+    # -- the process ---------------------------------------------------------------------
     def _start(self) -> subprocess.Popen[bytes] | None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
         env.update(_SPARE_THREADS)
@@ -64,84 +76,119 @@ class SparePool:
             env["HOME"] = "/"  # not the server's home folder; the job sets its own
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with open(self.log_dir / "spare.log", "ab") as out:
-                return subprocess.Popen(
-                    spare_command_line(), stdin=subprocess.PIPE, stdout=out,
-                    stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                    cwd=self.log_dir, **drop,
+            with open(self.log_dir / "spare.log", "ab") as err:
+                proc = subprocess.Popen(
+                    spare_command_line(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=err, start_new_session=True, env=env, cwd=self.log_dir, **drop,
                 )
         except OSError as exc:
-            log.warning("could not start a warm runtime: %s", exc)
+            log.warning("could not start the warm runtime: %s", exc)
             return None
+        self._answers = queue.Queue()
+        with self._state:
+            self._children = set()  # this fork server's: an earlier one's report no more
+        threading.Thread(target=self._read, args=(proc, self._answers, self._children),
+                         daemon=True, name="shipyard-warm-runtime").start()
+        return proc
+
+    def _read(self, proc: subprocess.Popen[bytes], answers: queue.Queue[dict[str, Any]],
+              children: set[int]) -> None:
+        """Sort the fork server's lines: a child's pid is noted before its exit report
+        can arrive (the fork server says them in that order), answers go to take()."""
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            try:
+                doc = json.loads(raw)
+                if not isinstance(doc, dict):
+                    continue
+                if "exit" in doc:
+                    pid, code = int(doc["exit"]), int(doc["code"])
+                    with self._state:
+                        if pid in children:
+                            children.discard(pid)
+                            self._exits[pid] = code
+                    continue
+                if "pid" in doc:
+                    with self._state:
+                        pid = int(doc["pid"])
+                        self._exits.pop(pid, None)  # a reused pid's old report
+                        children.add(pid)
+            except (ValueError, TypeError):
+                continue
+            answers.put(doc)
+        proc.stdout.close()
+        answers.put({"error": "the warm runtime ended"})
+        with self._state:
+            children.clear()  # what it forked is no longer reported: see exit_code
 
     def fill(self, reopen: bool = False) -> None:
-        """Start spares until as many as wanted are starting or ready, and stop the ones
-        beyond that (no-op when disabled or closed).
+        """Start the fork server if it is not running (no-op when disabled or closed).
 
-        ``reopen``: a pool closed when its server stopped leading serves again.
+        ``reopen``: a runtime closed when its server stopped leading serves again.
         """
-        extra: list[subprocess.Popen[bytes]] = []
         with self._lock:
             if reopen:
                 self._closed = False
             if not self.enabled or self._closed:
                 return
-            self._spares = [p for p in self._spares if p.poll() is None]
-            wanted = self._wanted()
-            while len(self._spares) < wanted:
-                spare = self._start()
-                if spare is None:
-                    break
-                self._spares.append(spare)
-            if len(self._spares) > wanted:  # the newest go: the oldest are the warmest
-                self._spares, extra = self._spares[:wanted], self._spares[wanted:]
-        for spare in extra:
-            _stop(spare)
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = self._start()
 
-    def take(self, job_dir: Path, env: Mapping[str, str],
-             cores: Sequence[int]) -> subprocess.Popen[bytes] | None:
-        """Hand a job to the ready spare; None if there is none (start cold then)."""
-        with self._lock:
-            alive = [p for p in self._spares if p.poll() is None]
-            spare = alive[0] if alive else None
-            self._spares = alive[1:]
-            if spare is not None:
-                self._running.append(spare)
-        if spare is None or spare.stdin is None:
-            self._refill_later()
-            return None
+    def take(self, job_dir: Path, env: Mapping[str, str], cores: Sequence[int]) -> int | None:
+        """Fork the job's process from the warm runtime; its pid, or None (start cold)."""
+        self.fill()
         order = {"job_dir": str(job_dir), "env": dict(env), "cores": list(cores)}
-        try:
-            spare.stdin.write((json.dumps(order) + "\n").encode())
-            spare.stdin.close()
-        except OSError:
-            spare.kill()
-            spare.wait()
-            self._refill_later()
-            return None
-        self._refill_later()
-        return spare
+        with self._lock:
+            proc = self.proc
+            if proc is None or proc.stdin is None or proc.poll() is not None:
+                return None
+            try:
+                proc.stdin.write((json.dumps(order) + "\n").encode())
+                proc.stdin.flush()
+                answer = self._answers.get(timeout=TAKE_TIMEOUT)
+            except (OSError, queue.Empty) as exc:
+                log.warning("the warm runtime did not answer (%s); restarting it", exc)
+                _stop(proc, kill=True)
+                self.proc = None
+                return None
+            if "pid" not in answer:
+                log.warning("the warm runtime could not start a job: %s", answer.get("error"))
+                return None
+            return int(answer["pid"])
 
-    def _refill_later(self) -> None:
-        threading.Thread(target=self.fill, name="shipyard-spare", daemon=True).start()
+    def exit_code(self, pid: int) -> tuple[bool, int | None]:
+        """``(known, code)``: the exit code the fork server reported for ``pid`` (read
+        once); ``known`` False while it may still report one (it has not yet reaped the
+        child), True with ``code`` None when it never will (it ended before)."""
+        with self._state:
+            if pid in self._exits:
+                return True, self._exits.pop(pid)
+            if pid in self._children:
+                return False, None
+            return True, None
 
     def close(self) -> None:
-        """Stop the idle spares (closing its stdin makes a spare exit at once)."""
+        """Stop the fork server (closing its stdin ends it; the jobs it runs go on)."""
         with self._lock:
             self._closed = True
-            spares, self._spares = self._spares, []
-        for spare in spares:
-            _stop(spare)
+            proc, self.proc = self.proc, None
+        if proc is not None:
+            _stop(proc)
 
 
-def _stop(spare: subprocess.Popen[bytes]) -> None:
-    """End an idle spare: closing its stdin makes it exit at once."""
-    if spare.poll() is not None:
-        return
+def _stop(proc: subprocess.Popen[bytes], kill: bool = False) -> None:
+    """End the fork server (its reader thread closes its stdout at end of file)."""
     try:
-        if spare.stdin:
-            spare.stdin.close()
-        spare.wait(5)
+        if kill:
+            proc.kill()
+        elif proc.stdin:
+            proc.stdin.close()
+        proc.wait(5)
     except (OSError, subprocess.TimeoutExpired):
-        spare.kill()
-        spare.wait()
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()

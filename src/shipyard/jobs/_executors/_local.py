@@ -5,7 +5,7 @@ jobs as the job user (:mod:`shipyard.jobs._identity`: the folder is handed over
 before the process starts and reclaimed when it ends). Limits: CPUs by affinity to N cores
 (chosen least-used first); memory by the supervisor sampling the resident size of
 the job's whole process tree through :meth:`LocalHandle.usage`. Built-in kinds
-that allow it start in a warm runtime (:mod:`shipyard.jobs._spares`); a job with
+that allow it are forked from a warm runtime (:mod:`shipyard.jobs._spares`); a job with
 requirements runs in a venv cached by their hash (:mod:`shipyard.jobs._venv`).
 
 Jobs outlive a killed control plane (own session, output to the log file); the
@@ -39,7 +39,7 @@ from shipyard.jobs._collect import Manifest, collect, read_failure, read_metric_
 from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, CoreMeter, JobHandle, Usage, tree_usage
 from shipyard.jobs._identity import check_reachable, hand_over, job_user, open_below, reclaim
 from shipyard.jobs._package import JobPackage, open_log, package_for, stage
-from shipyard.jobs._spares import SparePool
+from shipyard.jobs._spares import WarmRuntime
 from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
 from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
 from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
@@ -117,6 +117,9 @@ class LocalHandle:
         self.job_id = package.job_id
         self.job_dir = job_dir
         self.popen: subprocess.Popen[bytes] | None = None
+        #: The warm runtime that forked the process (it reports the exit code).
+        self.forked_by: WarmRuntime | None = None
+        self._code: int | None = None
         self._pid: int | None = None
         self.create_time: float | None = None
         self.cores: tuple[int, ...] = ()
@@ -154,8 +157,17 @@ class LocalHandle:
             return self.popen.poll()
         if self._pid is None:
             return EXIT_UNKNOWN
+        if self._code is not None:
+            return self._code
         if process_alive(self._pid, self.create_time):
             return None
+        if self.forked_by is not None:  # not our child: the warm runtime reaped it
+            known, code = self.forked_by.exit_code(self._pid)
+            if not known:
+                return None  # ended a moment ago; its report is on the way
+            if code is not None:
+                self._code = code
+                return code
         try:  # not our child (re-attached): the bootstrap wrote its exit code, or was killed
             fd = open_below(self.job_dir, c.EXIT_FILE)
             with os.fdopen(fd, "rb") as fh:
@@ -250,8 +262,8 @@ class LocalExecutor:
         self.user = job_user(settings)
         if self.user is not None:  # it must reach the home and Python (opened if need be)
             check_reachable(settings, self.user)
-        self.spares = SparePool(settings.tmp_dir / "spares", enabled=settings.warm_runtime,
-                                user=self.user, most=settings.warm_runtimes)
+        self.spares = WarmRuntime(settings.tmp_dir / "spares", enabled=settings.warm_runtime,
+                                  user=self.user)
 
     def job_dir(self, job_id: str) -> Path:
         return self.settings.jobs_dir / job_id
@@ -310,13 +322,14 @@ class LocalExecutor:
             drop = {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
         cores = self.cores.take(h.package.cpus)
         try:
-            popen = None
+            popen, pid = None, None
             if h.package.warm and h.python == sys.executable:
                 # Built-in code of ours: a warm runtime skips seconds of imports.
-                popen = self.spares.take(h.job_dir, env, cores)
-                if popen is not None:
+                pid = self.spares.take(h.job_dir, env, cores)
+                if pid is not None:
+                    h.forked_by = self.spares
                     h.append_log("running in a warm runtime")
-            if popen is None:
+            if pid is None:
                 with os.fdopen(open_below(h.job_dir, c.LOG_FILE, os.O_WRONLY | os.O_APPEND),
                                "ab") as log:
                     popen = subprocess.Popen(
@@ -324,6 +337,7 @@ class LocalExecutor:
                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         start_new_session=True, **drop,
                     )
+                pid = popen.pid
         except OSError as exc:
             self.cores.give_back(cores)
             raise JobFailure(st.ENVIRONMENT_ERROR,
@@ -332,8 +346,8 @@ class LocalExecutor:
         # starts inherit the affinity.
         if hasattr(os, "sched_setaffinity"):  # Linux; elsewhere only the thread variables
             with contextlib.suppress(OSError):  # already exited: the supervisor sees the exit
-                os.sched_setaffinity(popen.pid, cores)
-        h._started(popen.pid, cores, popen)
+                os.sched_setaffinity(pid, cores)
+        h._started(pid, cores, popen)
 
     def recover(self, active: Sequence[JobRecord]) -> dict[str, LocalHandle]:
         """Handles of the ``active`` jobs whose folder is here; end every stray process.
