@@ -111,7 +111,8 @@ def _tuned(c: httpx.Client, job: dict) -> None:
     best = job["best"]
     assert best["test"]["roc_auc"] > 0.5 and best["model_job_id"] != best["trial_job_id"]
     scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
-    assert scoring["spec"]["tuning"] == {"job": job["id"], "number": -1, "system_attrs": {}}
+    assert scoring["spec"]["tuning"] == {"job": job["id"], "number": -1, "system_attrs": {},
+                                         "prepared": None, "save_prepared": False}
 
 
 def _echoed(c: httpx.Client, job: dict) -> None:

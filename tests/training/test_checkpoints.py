@@ -42,11 +42,19 @@ def churn_small() -> pd.DataFrame:
 
 
 def _fit(df: pd.DataFrame, algorithm: str, model_dir: Path, ckpt: Path | None,
-         lines: list[str], rounds: int = 20, **hp: object):
+         lines: list[str], rounds: int = 20, seconds: float = 0, **hp: object):
     return run_training(TrainingContext(
         train=df, algorithm=algorithm, target="churn", model_dir=model_dir, n_jobs=1,
-        plots=False, log=lines.append, checkpoint_dir=ckpt,
+        plots=False, log=lines.append, checkpoint_dir=ckpt, checkpoint_seconds=seconds,
         hyperparameters={ROUNDS[algorithm]: rounds, **hp}))
+
+
+def test_a_fit_shorter_than_the_time_floor_takes_no_checkpoint(
+        tmp_path: Path, churn_small: pd.DataFrame) -> None:
+    lines: list[str] = []
+    _fit(churn_small, "lightgbm", tmp_path / "m", tmp_path / "ckpt", lines, seconds=600)
+    assert not any("checkpoint saved" in line for line in lines)
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())
 
 
 def _rounds_in(model_dir: Path, algorithm: str) -> int:

@@ -191,6 +191,59 @@ def test_cancelling_a_study_stops_its_trials_and_starts_no_more(server: LocalSer
     assert len(_children(c, job["id"])) == len(kids)
 
 
+def test_later_trials_train_on_the_data_the_first_prepared_and_nothing_else(
+        server: LocalServer) -> None:
+    """The first trials keep what they prepared; later ones of the study are staged those
+    files and skip the raw data. A trial cannot be pointed at any other job's files."""
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", max_trials=40, strategy="random", parallel=1,
+                            ranges={"alpha": "0.01:10:log"}, experiment="churn-prepared",
+                            hyperparameters={"max_iter": 200, "class_weight": "none"}))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        kids = _children(c, job["id"])
+        if sum(k["status"] == "Completed" for k in kids) >= 2:
+            break
+        time.sleep(0.2)
+    first, second = sorted(kids, key=lambda k: k["spec"]["tuning"]["number"])[:2]
+    assert first["spec"]["tuning"]["save_prepared"] is True
+    kept = [f for f in first["outputs"]["files"] if f["path"].startswith("output/prepared/")]
+    assert {"output/prepared/prepared.json", "output/prepared/fit.parquet"} <= \
+        {f["path"] for f in kept}
+    assert second["spec"]["tuning"]["prepared"]["job"] == first["id"]
+    assert second["spec"]["tuning"]["save_prepared"] is False
+    log = c.get(f"/api/v1/jobs/{second['id']}/logs").text
+    assert f"data as trial job {first['id']} of the study prepared it" in log
+
+    # Forged trials: another job's files, a job outside the study, a different algorithm.
+    other = c.get(f"/api/v1/jobs/{first['id']}").json()["outputs"]["model"]["files"][0]
+    files = [{k: f[k] for k in ("path", "sha256", "size")} for f in kept]
+    forged = {"kind": "training", "algorithm": "linear", "target": "churn",
+              "inputs": {"train": "churn"}, "problem_type": first["spec"]["problem_type"],
+              "split": first["spec"]["split"], "recipe": first["spec"]["recipe"],
+              "hyperparameters": {"max_iter": 200, "class_weight": "none"},
+              "experiment": "churn-prepared"}
+    cases = [
+        ({"job": first["id"], "files": [{**files[0], "sha256": other["sha256"],
+                                        "size": other["size"]}]}, "linear", "did not leave"),
+        ({"job": first["id"], "files": files}, "lightgbm", "not a completed trial"),
+        ({"job": "job-nope", "files": files}, "linear", "not a completed trial"),
+        ({"job": first["id"], "files": [{**files[0], "path": "model/MODEL.json"}]}, "linear",
+         "output/prepared"),
+    ]
+    before = _job_count(c)
+    for prepared, algorithm, needle in cases:
+        body = {**forged, "algorithm": algorithm,
+                "tuning": {"job": job["id"], "number": 999, "prepared": prepared}}
+        if algorithm != "linear":
+            body.pop("hyperparameters")
+        r = c.post("/api/v1/jobs", json=body)
+        assert r.status_code in (400, 422) and needle in r.text, (needle, r.text)
+    assert _job_count(c) == before
+    assert c.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    wait_for(c, job["id"], "Stopped", timeout=60)
+
+
 def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) -> None:
     """Long fits (10,000 rounds) over a wide learning rate: the slow learners' validation
     loss lags at the first rungs, Hyperband prunes them, and their processes end before

@@ -87,6 +87,9 @@ class FitData:
     checkpoint_dir: Path | None = None
     #: Rounds between two checkpoints (None: a tenth of the rounds).
     checkpoint_every: int | None = None
+    #: Seconds between two checkpoints, at least: a fit shorter than this takes none (a
+    #: tuning trial of a second wrote ten); tests set 0.
+    checkpoint_seconds: float = 2.0
     #: ``curve.*`` points the fit logged live (name -> steps), filled by its Progress.
     curves_logged: dict[str, int] = field(default_factory=dict)
 

@@ -3,7 +3,8 @@ the last one.
 
 In a job, ``checkpoints/`` is synced to the artifact store while the job runs and given
 back to a retried or resumed attempt (``shipyard.jobs._checkpoints``). XGBoost and
-LightGBM take a checkpoint every tenth of their rounds; one at round R is two files:
+LightGBM take a checkpoint every tenth of their rounds, and at most one every
+``checkpoint_seconds`` (2 s: a fit of a second takes none); one at round R is two files:
 
 ``<algorithm>-<R:07d>.json``   the fit's fingerprint (algorithm, hyperparameters,
                                problem, a hash of the training and validation rows) and
@@ -33,6 +34,7 @@ import json
 import math
 import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +95,8 @@ class BoostingCheckpoints:
     """Checkpoints of one boosting fit in one folder (see the module docstring)."""
 
     def __init__(self, folder: Path, algorithm: str, extension: str, total: int,
-                 fingerprint: str, log: Callable[[str], None], every: int | None = None) -> None:
+                 fingerprint: str, log: Callable[[str], None], every: int | None = None,
+                 min_seconds: float = 0.0) -> None:
         self.folder = folder
         self.algorithm = algorithm
         self.extension = extension
@@ -103,6 +106,8 @@ class BoostingCheckpoints:
         self.every = every or max(1, math.ceil(total * CHECKPOINT_SHARE))
         self._pattern = re.compile(rf"^{re.escape(algorithm)}-(\d{{7}})\.json$")
         self._saved = 0
+        self.min_seconds = min_seconds
+        self._saved_at = time.monotonic()  # the fit's start counts as a save
 
     def _name(self, done: int, suffix: str) -> str:
         return f"{self.algorithm}-{done:07d}{suffix}"
@@ -140,8 +145,10 @@ class BoostingCheckpoints:
         return None
 
     def due(self, done: int) -> bool:
-        """Whether to save after round ``done`` (never after the last: the bundle is next)."""
-        return done < self.total and done - self._saved >= self.every
+        """Whether to save after round ``done``: ``every`` rounds and ``min_seconds`` after
+        the last save (never after the last round: the bundle is next)."""
+        return done < self.total and done - self._saved >= self.every and \
+            time.monotonic() - self._saved_at >= self.min_seconds
 
     def save(self, done: int, write_model: Callable[[Path], None], history: History) -> None:
         """Write the checkpoint of round ``done``; drop all but the :data:`KEEP` newest."""
@@ -155,7 +162,7 @@ class BoostingCheckpoints:
         model_tmp = self.folder / f".{self._name(done, self.extension)}"
         write_model(model_tmp)
         os.replace(model_tmp, self.folder / self._name(done, self.extension))
-        self._saved = done
+        self._saved, self._saved_at = done, time.monotonic()
         self.log(f"[training] checkpoint saved at round {done} of {self.total}")
         for old in self._rounds()[KEEP:]:
             for suffix in (self.extension, ".json"):
@@ -178,7 +185,8 @@ def checkpoints_for(data: FitData, algorithm: str, extension: str,
         return None
     return BoostingCheckpoints(data.checkpoint_dir, algorithm, extension, total,
                                fingerprint(data, algorithm), data.log,
-                               every=data.checkpoint_every)
+                               every=data.checkpoint_every,
+                               min_seconds=data.checkpoint_seconds)
 
 
 def resuming(ckpt: BoostingCheckpoints | None, total: int,

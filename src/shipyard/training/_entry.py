@@ -36,6 +36,7 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._metrics import evaluate_split
+from shipyard.training._prepared import META_FILE, PreparedData, PreparedDataError
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
 from shipyard.training._progress import PROGRESS_SECONDS
 from shipyard.training._recipes import dropped_columns, fit_recipe
@@ -50,6 +51,9 @@ TRAINING_CONFIG = "input/config/training.json"
 RECIPE_FILE = "recipe.json"
 EVALUATION_DIR = "evaluation"
 EVAL_SPLITS = ("validation", "test")
+#: Where a trial finds the data an earlier trial prepared, and where it keeps its own.
+PREPARED_INPUT = "input/prepared"
+PREPARED_OUTPUT = "output/prepared"
 
 
 def _no_phase(name: str, seconds: float) -> None:
@@ -114,11 +118,18 @@ class TrainingContext:
     #: Score the test split. A tuning trial does not: its test rows stay unseen until the
     #: study's best settings are scored on them once (docs/tuning.md).
     score_test: bool = True
+    #: The data as an earlier trial of the same study prepared it: the frames above are
+    #: not read, and nothing is split or fitted again (shipyard.training._prepared).
+    prepared: PreparedData | None = None
+    #: Keep what this run prepares in this folder, for the study's later trials.
+    save_prepared: Path | None = None
     #: The job's ``checkpoints/``: boosting saves checkpoints there and continues from the
     #: last one (None: no checkpoints; see shipyard.training._checkpoints).
     checkpoint_dir: Path | None = None
     #: Rounds between two checkpoints (None: a tenth of the rounds).
     checkpoint_every: int | None = None
+    #: Seconds between two checkpoints, at least (see FitData.checkpoint_seconds).
+    checkpoint_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -267,6 +278,52 @@ def _evaluate(problem: _Problem, pipeline: InferencePipeline, model: Any,
     return metrics, baseline
 
 
+def _prepare_data(ctx: TrainingContext) -> tuple[_Problem, PreparedData]:
+    """Validate, split, fit the recipe on the training split, and make the features."""
+    problem = _prepare(ctx)
+    ctx, target, problem_type, notes = problem.ctx, problem.target, problem.problem_type, \
+        problem.notes
+    for note in notes:
+        ctx.log(f"[training] {note}")
+    parts = _split(ctx, target, problem_type)
+    fitted, fit_rows = _fitted_recipe(ctx, parts.train, target, notes)
+    named = {"train": parts.train, "validation": parts.validation, "test": parts.test}
+    # The train split's features as such are never scored (the model's are "fit"); its
+    # targets are the baseline's.
+    X = {name: fitted.transform(named[name]) for name in EVAL_SPLITS}
+    y = {name: _encode(frame[target], problem_type, problem.classes) if target else None
+         for name, frame in named.items()}
+    # The model trains on the rows as the recipe's fit left them (a 'balance' step
+    # resampled them); validation, test and the train-split baseline use the rows as they are.
+    X["fit"] = fit_rows[fitted.feature_names]
+    y["fit"] = _encode(fit_rows[target], problem_type, problem.classes) if target else None
+    data = PreparedData(target=target, problem_type=problem_type, classes=problem.classes,
+                        notes=list(notes), record=parts.record, fitted=fitted, X=X, y=y)
+    _rows_line(ctx, data)
+    for note in notes:
+        if note.startswith("recipe:"):
+            ctx.log(f"[training] {note}")
+    return problem, data
+
+
+def _rows_line(ctx: TrainingContext, data: PreparedData) -> None:
+    rows = data.record["row_counts"]
+    ctx.log(f"[training] {ctx.algorithm} ({data.problem_type}); rows: train {rows['train']}, "
+            f"validation {rows['validation']}, test {rows['test']}")
+
+
+def _save_prepared(ctx: TrainingContext, data: PreparedData, folder: Path) -> None:
+    """Keep the prepared data for the study's later trials; a failure only costs them time."""
+    import shutil
+
+    try:
+        data.save(folder)
+    except Exception as exc:  # noqa: BLE001 - the trial itself goes on
+        shutil.rmtree(folder, ignore_errors=True)
+        ctx.log(f"[training] the prepared data could not be kept for later trials "
+                f"({type(exc).__name__}: {exc}); they prepare it again")
+
+
 def run_training(ctx: TrainingContext) -> TrainingResult:
     """Train ``ctx.algorithm`` on ``ctx.train`` and write the model bundle into ``ctx.model_dir``.
 
@@ -277,27 +334,23 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     """
     phases = _Phases(ctx.record_phase)
     phases.start("prepare")
-    problem = _prepare(ctx)
+    if ctx.prepared is not None:
+        data = ctx.prepared
+        for note in data.notes:
+            ctx.log(f"[training] {note}")
+        _rows_line(ctx, data)
+        problem = _Problem(ctx, data.target, data.problem_type, data.classes,
+                           validate_hyperparameters(ctx.algorithm, ctx.hyperparameters),
+                           list(data.notes))
+    else:
+        problem, data = _prepare_data(ctx)
+        if ctx.save_prepared is not None:
+            _save_prepared(ctx, data, ctx.save_prepared)
     ctx, target, problem_type, notes = problem.ctx, problem.target, problem.problem_type, \
         problem.notes
     algorithm = get_algorithm(ctx.algorithm)
-    for note in notes:
-        ctx.log(f"[training] {note}")
-    parts = _split(ctx, target, problem_type)
-    ctx.log(f"[training] {ctx.algorithm} ({problem_type}); rows: train {len(parts.train)}, "
-            f"validation {len(parts.validation)}, test {len(parts.test)}")
-    fitted, fit_rows = _fitted_recipe(ctx, parts.train, target, notes)
-    for note in notes:
-        if note.startswith("recipe:"):
-            ctx.log(f"[training] {note}")
-    named = {"train": parts.train, "validation": parts.validation, "test": parts.test}
-    X = {name: fitted.transform(frame) for name, frame in named.items()}
-    y = {name: _encode(frame[target], problem_type, problem.classes) if target else None
-         for name, frame in named.items()}
-    # The model trains on the rows as the recipe's fit left them (a 'balance' step
-    # resampled them); validation, test and the train-split baseline use the rows as they are.
-    X_fit = fit_rows[fitted.feature_names]
-    y_fit = _encode(fit_rows[target], problem_type, problem.classes) if target else None
+    fitted, X, y = data.fitted, data.X, data.y
+    X_fit, y_fit = X["fit"], y["fit"]
     if problem.classes and y["train"] is not None and len(y["train"]):
         counts = np.bincount(y["train"], minlength=len(problem.classes))
         ctx.record_fact("data.imbalance_ratio", float(counts.max() / max(counts.min(), 1)))
@@ -310,7 +363,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
         progress_interval=ctx.progress_interval, instances=ctx.instances,
-        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every)
+        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every,
+        checkpoint_seconds=ctx.checkpoint_seconds)
     result: FitResult = algorithm.fit(fit_data)
     fit_seconds = time.perf_counter() - started
     ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
@@ -356,7 +410,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "feature_names": fitted.feature_names,
         "output_schema": output_schema(task, problem.classes, n_components),
         "recipe": RECIPE_FILE, "model_files": [model_file],
-        "hyperparameters": problem.hyperparameters, "split": parts.record,
+        "hyperparameters": problem.hyperparameters, "split": data.record,
         "metrics": {s: scalar_metrics(m) for s, m in metrics.items()},
         "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
         "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
@@ -419,9 +473,21 @@ def main(job_dir: Path) -> None:
     if not config.get("algorithm"):
         raise InvalidRequest(f"{TRAINING_CONFIG} names no 'algorithm'.")
     data = job_dir / c.INPUT_DATA_DIR
+    study = config.get("prepared") if isinstance(config.get("prepared"), dict) else {}
+    prepared = None
     with runtime.phase("read"):
-        channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
-                    if (data / ch).is_dir() and any((data / ch).iterdir())}
+        if study.get("from") and (job_dir / PREPARED_INPUT / META_FILE).is_file():
+            try:
+                prepared = PreparedData.load(job_dir / PREPARED_INPUT,
+                                             test=config.get("score_test") is not False)
+                print(f"[training] data as trial job {study['from']} of the study prepared it",
+                      flush=True)
+            except PreparedDataError as exc:
+                print(f"[training] the study's prepared data is not usable ({exc}); "
+                      "preparing it again", flush=True)
+        channels = {"train": pd.DataFrame()} if prepared is not None else {
+            ch: read_channel(data / ch) for ch in ("train", "validation", "test")
+            if (data / ch).is_dir() and any((data / ch).iterdir())}
     if "train" not in channels:
         raise InvalidRequest("A training job needs an input channel named 'train'.")
     inputs = _read_json(job_dir / c.INPUTDATA_FILE)
@@ -450,7 +516,9 @@ def main(job_dir: Path) -> None:
         record_phase=runtime.record_phase, record_fact=runtime.system_metric,
         score_test=config.get("score_test") is not False,
         plots=config.get("plots") is not False,
-        checkpoint_dir=job_dir / c.CHECKPOINTS_DIR,
+        checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
+        save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
+        else None,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
 
 

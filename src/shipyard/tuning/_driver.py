@@ -60,6 +60,8 @@ log = logging.getLogger("shipyard.tuning")
 #: The trial number of the scoring job (the best settings, scored on test).
 SCORING = -1
 _ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
+#: The file that marks a trial's complete ``output/prepared/`` (shipyard.training._prepared).
+PREPARED_META = "prepared.json"
 
 
 def children(ctx: DriveContext, job: JobRecord | None = None) -> list[JobRecord]:
@@ -288,12 +290,28 @@ def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
     algorithm, hyperparameters = trial_settings(space, s.params, spec.get("fixed") or {},
                                                 _algorithm(spec))
     job = _submit(ctx, algorithm, hyperparameters, s.number, s.system_attrs,
-                  score_test=False)
+                  score_test=False, prepared=_prepared_source(ctx, algorithm))
     return job, s
 
 
+def _prepared_source(ctx: DriveContext, algorithm: str) -> dict[str, Any] | None:
+    """``{"job", "files"}`` of a completed trial of ``algorithm`` that kept its prepared
+    data (shipyard.training._prepared), the latest; None while none has."""
+    if ctx.job.spec.get("script"):
+        return None
+    for trial in reversed(children(ctx)):
+        files = [f for f in (trial.outputs or {}).get("files") or []
+                 if str(f.get("path", "")).startswith("output/prepared/")]
+        if trial.status == st.COMPLETED and trial.spec.get("algorithm") == algorithm and \
+                any(f["path"] == f"output/prepared/{PREPARED_META}" for f in files):
+            return {"job": trial.id, "files": [{k: f[k] for k in ("path", "sha256", "size")}
+                                               for f in files]}
+    return None
+
+
 def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any],
-            number: int, system_attrs: Mapping[str, Any], *, score_test: bool) -> JobRecord:
+            number: int, system_attrs: Mapping[str, Any], *, score_test: bool,
+            prepared: Mapping[str, Any] | None = None) -> JobRecord:
     job, spec = ctx.job, ctx.job.spec
     label = "scoring" if number == SCORING else f"trial {number}"
     common = {
@@ -325,6 +343,10 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             "score_test": score_test,
             "plots": score_test,  # only the scored best's bundle is one to look at
         }
+        if number != SCORING:  # trials share one preparation of the data (the scoring
+            # job prepares its own, the test split included, from the raw inputs)
+            body["tuning"] = {**common["tuning"], "prepared": prepared,
+                              "save_prepared": prepared is None}
     trial, _ = ctx.jobs.submit(body, job.created_by)
     log.info("tuning job %s: %s is job %s", job.id, label, trial.id)
     return trial

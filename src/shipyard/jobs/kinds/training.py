@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._debugger import DEFAULT_RULE_NAMES
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
+from shipyard.jobs._package import StagedFile
 from shipyard.jobs._spec import JobSpecBase
 from shipyard.jobs.kinds._common import MAX_INSTANCES, check_instances
 
@@ -40,6 +41,29 @@ class TrialOf(BaseModel):
     #: The Optuna trial's system attributes (e.g. the grid sampler's grid id), kept so the
     #: study is rebuilt exactly from the stored trials.
     system_attrs: dict[str, Any] = Field(default_factory=dict)
+    #: An earlier trial of the same study and algorithm whose prepared data (its
+    #: ``output/prepared/`` files, as its outputs list them) this trial trains on.
+    prepared: PreparedFrom | None = None
+    #: Keep what this trial prepares, for the later ones (the driver sets it until one did).
+    save_prepared: bool = False
+
+
+class PreparedFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(max_length=200, pattern=r"^output/prepared/[A-Za-z0-9_.-]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class PreparedFrom(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job: str = Field(max_length=40)
+    files: list[PreparedFile] = Field(max_length=20)
+
+
+TrialOf.model_rebuild()
 
 
 class TrainingSpec(JobSpecBase):
@@ -138,6 +162,11 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
              else ctx.datasets.read_table(train["dataset"], train["version"]))
     check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
     ctx.experiment = ctx.experiment or train["dataset"]
+    if spec.tuning is not None and spec.tuning.prepared is not None:
+        from shipyard.store import JobRepository
+
+        _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
+                        spec.tuning)
 
 
 def check_trial(ctx: SubmitContext[Any], trial: TrialOf) -> None:
@@ -155,6 +184,44 @@ def check_trial(ctx: SubmitContext[Any], trial: TrialOf) -> None:
         raise InvalidRequest(f"'tuning' names {trial.job!r}, which is not a running tuning "
                              "job of yours; trials are submitted by a tuning job itself "
                              "(shipyard tune).")
+
+
+def _check_prepared(repo: Any, stored: Mapping[str, Any], trial: TrialOf) -> None:
+    """The prepared data comes from a completed trial of the same study and algorithm,
+    and only files that trial left: no other artifact can be staged this way."""
+    assert trial.prepared is not None
+    try:
+        source = repo.get(trial.prepared.job)
+    except Exception:  # noqa: BLE001 - NotFound, reworded below
+        source = None
+    src_trial = (source.spec.get("tuning") or {}) if source is not None else {}
+    if source is None or source.kind != "training" or source.status != "Completed" or \
+            src_trial.get("job") != trial.job or \
+            source.spec.get("algorithm") != stored.get("algorithm") or \
+            source.spec.get("inputs") != stored.get("inputs") or \
+            any(source.spec.get(k) != stored.get(k) for k in _SAME_DATA):
+        raise InvalidRequest(f"'tuning.prepared' names {trial.prepared.job!r}, which is not a "
+                             "completed trial of the same study, algorithm and data.")
+    left = {(f["path"], f["sha256"], int(f["size"]))
+            for f in (source.outputs or {}).get("files") or []}
+    for f in trial.prepared.files:
+        if (f.path, f.sha256, f.size) not in left:
+            raise InvalidRequest(f"'tuning.prepared' lists {f.path!r}, which trial "
+                                 f"{trial.prepared.job} did not leave.")
+
+
+#: The fields that decide what a training job prepares (with its algorithm and inputs).
+_SAME_DATA = ("target", "problem_type", "split", "recipe", "semantic_types")
+
+
+def stage(stored: Mapping[str, Any]) -> list[StagedFile]:
+    """A trial's prepared data, from the earlier trial that left it, under input/prepared/."""
+    prepared = (stored.get("tuning") or {}).get("prepared")
+    if not prepared:
+        return []
+    return [StagedFile(f"input/prepared/{f['path'].rsplit('/', 1)[-1]}", f["sha256"],
+                       int(f["size"]), f"the prepared data of trial {prepared['job']}")
+            for f in prepared["files"]]
 
 
 #: Semantic types a split by time can order rows by.
@@ -182,12 +249,17 @@ def _column_names(version: Any) -> list[str]:
 
 
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
-    return {CONFIG_NAME: {k: stored.get(k) for k in TRAINING_FIELDS}}
+    config = {k: stored.get(k) for k in TRAINING_FIELDS}
+    trial = stored.get("tuning") or {}
+    if trial.get("prepared") or trial.get("save_prepared"):
+        config["prepared"] = {"from": (trial.get("prepared") or {}).get("job"),
+                              "save": bool(trial.get("save_prepared"))}
+    return {CONFIG_NAME: config}
 
 
 register(JobKind(
     name="training", spec=TrainingSpec,
     summary="A built-in algorithm trained on a dataset; the model bundle is kept.",
-    entry="shipyard.training:main", check=check, configs=configs, warm=True,
+    entry="shipyard.training:main", check=check, configs=configs, stage=stage, warm=True,
     default_rules=DEFAULT_RULE_NAMES,
 ))
