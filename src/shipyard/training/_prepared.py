@@ -102,7 +102,11 @@ class PreparedData:
                     continue
                 frame = pd.read_parquet(folder / f"{name}.parquet")
                 for col, cats in saved["categories"].items():
-                    ordered = getattr(frame[col].dtype, "ordered", False)
+                    read = frame[col].dtype
+                    if isinstance(read, pd.CategoricalDtype) and \
+                            read.categories.tolist() == cats:
+                        continue  # read back as saved (Parquet keeps the dictionary)
+                    ordered = getattr(read, "ordered", False)
                     values = frame[col].dropna()
                     if not values.astype(object).isin(cats).all():  # a label read back as another
                         raise PreparedDataError(f"the categories of {col!r} read back differently")
