@@ -148,3 +148,13 @@ def main(job_dir):
     finally:
         runtime.close()
     assert runtime.proc is None
+
+
+def test_a_pid_the_warm_runtime_names_must_be_its_own_child() -> None:
+    """The fork server runs as the job user: the executor checks a pid it names before it
+    watches or signals it (init is nobody's job)."""
+    from shipyard.jobs._spares import _child_of
+
+    assert _child_of(os.getpid(), os.getppid())
+    assert not _child_of(1, os.getpid())
+    assert not _child_of(0, os.getpid()) and not _child_of(-5, os.getpid())

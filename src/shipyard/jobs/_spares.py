@@ -154,7 +154,16 @@ class WarmRuntime:
             if "pid" not in answer:
                 log.warning("the warm runtime could not start a job: %s", answer.get("error"))
                 return None
-            return int(answer["pid"])
+            pid = int(answer["pid"])
+            if not _child_of(pid, proc.pid):
+                # The fork server runs as the job user: a pid it names is checked, so no
+                # answer makes the executor watch or signal a process that is not its job.
+                log.warning("the warm runtime named pid %s, not a child of its own; "
+                            "restarting it", pid)
+                _stop(proc, kill=True)
+                self.proc = None
+                return None
+            return pid
 
     def exit_code(self, pid: int) -> tuple[bool, int | None]:
         """``(known, code)``: the exit code the fork server reported for ``pid`` (read
@@ -174,6 +183,18 @@ class WarmRuntime:
             proc, self.proc = self.proc, None
         if proc is not None:
             _stop(proc)
+
+
+def _child_of(pid: int, parent: int) -> bool:
+    """``pid`` is ``parent``'s child, or already gone (a job that failed at once)."""
+    import psutil
+
+    try:
+        return bool(pid > 0 and psutil.Process(pid).ppid() == parent)
+    except psutil.NoSuchProcess:
+        return pid > 0
+    except psutil.Error:
+        return False
 
 
 def _stop(proc: subprocess.Popen[bytes], kill: bool = False) -> None:
