@@ -81,6 +81,9 @@ class Settings:
     #: How often a running job's ``checkpoints/`` folder is synced to the artifact store
     #: (``SHIPYARD_CHECKPOINT_SYNC_SECONDS``; only changed files are stored again).
     checkpoint_sync_seconds: float = 10.0
+    #: The built-in boosting algorithms checkpoint at most this often, in seconds
+    #: (``SHIPYARD_CHECKPOINT_SECONDS``): a fit shorter than this takes none.
+    checkpoint_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -116,6 +119,7 @@ class Settings:
             job_user=(env.get("SHIPYARD_JOB_USER") or "shipyard-job").strip(),
             checkpoint_sync_seconds=float(env.get("SHIPYARD_CHECKPOINT_SYNC_SECONDS")
                                           or 10.0),
+            checkpoint_seconds=float(env.get("SHIPYARD_CHECKPOINT_SECONDS") or 2.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

@@ -519,7 +519,9 @@ def main(job_dir: Path) -> None:
         checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
         save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
         else None,
-        bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING)))
+        bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING),
+        checkpoint_seconds=float(config["checkpoint_seconds"])
+        if isinstance(config.get("checkpoint_seconds"), (int, float)) else 2.0))
 
 
 def _weights(model: Any, feature_names: list[str]) -> np.ndarray | None:

@@ -23,7 +23,8 @@ from shipyard.jobs.kinds._common import MAX_INSTANCES, check_instances
 TRAINING_CHANNELS = ("train", "validation", "test")
 #: The spec fields written to ``training.json``.
 TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
-                   "semantic_types", "bundle_size_warning", "instances", "score_test", "plots")
+                   "semantic_types", "bundle_size_warning", "instances", "score_test", "plots",
+                   "checkpoint_seconds")
 #: Training submits are checked on the whole dataset up to this many rows, else a sample.
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
@@ -152,6 +153,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
     if ctx.settings is not None:
         ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
+        ctx.stored["checkpoint_seconds"] = ctx.settings.checkpoint_seconds
     for col in version.schema:
         if version.num_rows and col.get("missing") == version.num_rows:
             raise InvalidRequest(
