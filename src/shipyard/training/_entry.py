@@ -473,7 +473,8 @@ def main(job_dir: Path) -> None:
     if not config.get("algorithm"):
         raise InvalidRequest(f"{TRAINING_CONFIG} names no 'algorithm'.")
     data = job_dir / c.INPUT_DATA_DIR
-    study = config.get("prepared") if isinstance(config.get("prepared"), dict) else {}
+    given = config.get("prepared")
+    study: dict[str, Any] = given if isinstance(given, dict) else {}
     prepared = None
     with runtime.phase("read"):
         if study.get("from") and (job_dir / PREPARED_INPUT / META_FILE).is_file():

@@ -118,10 +118,11 @@ class PreparedData:
             rows = {**{k: v["rows"] for k, v in meta["frames"].items()},
                     "train": meta["record"]["row_counts"]["train"]}
             for name in TARGETS:
-                y[name] = np.load(folder / f"{name}.y.npy", allow_pickle=False) \
+                target = np.load(folder / f"{name}.y.npy", allow_pickle=False) \
                     if meta["targets"][name] else None
-                if y[name] is not None and len(y[name]) != rows[name]:
+                if target is not None and len(target) != rows[name]:
                     raise PreparedDataError(f"the {name} targets do not match its rows")
+                y[name] = target
             return cls(target=meta["target"], problem_type=str(meta["problem_type"]),
                        classes=meta["classes"], notes=[str(n) for n in meta["notes"]],
                        record=dict(meta["record"]),
