@@ -176,7 +176,7 @@ def drive(ctx: DriveContext) -> None:
         running = sum(1 for t in stored if t.state == RUNNING)
         want = min(int(spec["parallel"]) - running, int(spec["max_trials"]) - counted)
         for _ in range(max(0, want)):
-            trial, asked = _submit_trial(ctx, space, metric, stored)
+            trial, asked = _submit_trial(ctx, space, metric, stored, trials)
             trials.append(trial)
             stored.append(StoredTrial(number=asked.number, params=asked.params, state=RUNNING,
                                       system_attrs=asked.system_attrs))
@@ -282,7 +282,8 @@ def _over(job: JobRecord, stored: Sequence[StoredTrial], counted: int,
 
 
 def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
-                  stored: Sequence[StoredTrial]) -> tuple[JobRecord, Suggestion]:
+                  stored: Sequence[StoredTrial],
+                  trials: Sequence[JobRecord]) -> tuple[JobRecord, Suggestion]:
     spec = ctx.job.spec
     seeds = _seeds(ctx, space) if spec.get("warm_start") else []
     s = suggest(str(spec["strategy"]), space, metric, int(spec.get("seed") or 0), stored,
@@ -290,16 +291,18 @@ def _submit_trial(ctx: DriveContext, space: SearchSpace, metric: str,
     algorithm, hyperparameters = trial_settings(space, s.params, spec.get("fixed") or {},
                                                 _algorithm(spec))
     job = _submit(ctx, algorithm, hyperparameters, s.number, s.system_attrs,
-                  score_test=False, prepared=_prepared_source(ctx, algorithm))
+                  score_test=False, prepared=_prepared_source(ctx, algorithm, trials))
     return job, s
 
 
-def _prepared_source(ctx: DriveContext, algorithm: str) -> dict[str, Any] | None:
-    """``{"job", "files"}`` of a completed trial of ``algorithm`` that kept its prepared
-    data (shipyard.training._prepared), the latest; None while none has."""
+def _prepared_source(ctx: DriveContext, algorithm: str,
+                     trials: Sequence[JobRecord]) -> dict[str, Any] | None:
+    """``{"job", "files"}`` of a completed one of ``trials`` (this tick's, oldest first)
+    of ``algorithm`` that kept its prepared data (shipyard.training._prepared), the
+    latest; None while none has."""
     if ctx.job.spec.get("script"):
         return None
-    for trial in reversed(children(ctx)):
+    for trial in reversed(trials):
         files = [f for f in (trial.outputs or {}).get("files") or []
                  if str(f.get("path", "")).startswith("output/prepared/")]
         if trial.status == st.COMPLETED and trial.spec.get("algorithm") == algorithm and \
