@@ -29,14 +29,32 @@ def normalise_url(url: str) -> str:
     )
 
 
+def _wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: on a new file that another connection is
+    setting up at the same moment (servers migrating one empty database at once), SQLite
+    answers "database is locked" at once, without waiting out the busy timeout."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _setup_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN, so writers can take the lock up front.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA busy_timeout=30000")
+        _wal(cur)
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
