@@ -24,7 +24,8 @@ of the better competitor or above it; on ames, test RMSE no worse than the bette
 The overhead of a trial (goal < 0.3 s with the warm runtime) is read off the Shipyard
 study's own trials: submitted -> process started, and submitted -> its first metric point.
 
-    python benchmarks/bench_tune.py [--budget 60] [--splits 3] [--skip-competitors]
+    python benchmarks/bench_tune.py [--budget 60] [--splits 3] [--cases churn ames]
+                                    [--skip-competitors]
 """
 
 from __future__ import annotations
@@ -208,6 +209,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=60, help="seconds of tuning per side")
     parser.add_argument("--skip-competitors", action="store_true")
+    parser.add_argument("--cases", nargs="+", choices=sorted(CASES), default=list(CASES),
+                        help="data sets to run (default: all)")
     parser.add_argument("--splits", type=int, default=1,
                         help="split seeds to run (42, 43, ...): the goal is read off the means")
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
@@ -221,7 +224,7 @@ def main() -> None:
         "tune", PINS, "import flaml, optuna; from flaml import AutoML; "
                       "print(flaml.__version__, optuna.__version__)")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in CASES:
+        for name in args.cases:
             runs: list[dict[str, Any]] = []
             for k in range(args.splits):
                 seed = 42 + k
