@@ -7,6 +7,10 @@ A bundle is a folder::
     model.<ext>           xgboost .ubj, lightgbm .txt, catboost .cbm, scikit-learn .skops
     evaluation/…          metrics and plots
 
+An *ensemble* bundle holds whole member bundles under ``members/`` and their weights
+(:func:`write_ensemble`); it loads as an :class:`EnsemblePipeline` that serves like any
+other (see ``_ensemble.py``).
+
 :func:`load_bundle` checks every file against its recorded SHA-256, refuses
 unlisted files, and loads the model only through its framework's native safe
 format (scikit-learn through skops with an allow-list of types). Nothing is ever
@@ -16,6 +20,7 @@ framework import): the registry runs it when a model is registered.
 
 from __future__ import annotations
 
+from shipyard.bundle._ensemble import ENSEMBLE, is_ensemble, write_ensemble
 from shipyard.bundle._frameworks import FRAMEWORKS, Framework, get_framework, safe_feature_names
 from shipyard.bundle._manifest import (
     FORMAT_VERSION,
@@ -28,6 +33,7 @@ from shipyard.bundle._manifest import (
     write_bundle,
 )
 from shipyard.bundle._pipeline import (
+    EnsemblePipeline,
     InferencePipeline,
     check_bundle,
     load_bundle,
@@ -36,9 +42,9 @@ from shipyard.bundle._pipeline import (
 from shipyard.bundle._skops import ALLOWED_NODES, ALLOWED_TYPES, check_types, load_skops
 
 __all__ = [
-    "ALLOWED_NODES", "ALLOWED_TYPES", "FORMAT_VERSION", "FRAMEWORKS", "MANIFEST", "TASKS",
-    "BundleError", "Framework", "InferencePipeline", "check_bundle", "check_types",
-    "get_framework",
-    "load_bundle", "load_skops", "output_schema", "read_manifest", "safe_feature_names",
-    "sha256_file", "verify_files", "write_bundle",
+    "ALLOWED_NODES", "ALLOWED_TYPES", "ENSEMBLE", "FORMAT_VERSION", "FRAMEWORKS", "MANIFEST",
+    "TASKS", "BundleError", "EnsemblePipeline", "Framework", "InferencePipeline",
+    "check_bundle", "check_types", "get_framework", "is_ensemble", "load_bundle",
+    "load_skops", "output_schema", "read_manifest", "safe_feature_names", "sha256_file",
+    "verify_files", "write_bundle", "write_ensemble",
 ]

@@ -10,6 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard.bundle._ensemble import (
+    ENSEMBLE,
+    check_members,
+    is_ensemble,
+    merged_signature,
+    weighted_outputs,
+)
 from shipyard.bundle._frameworks import Framework, Outputs, get_framework
 from shipyard.bundle._manifest import BundleError, read_manifest, verify_files
 from shipyard.errors import InvalidRequest
@@ -108,6 +115,37 @@ class InferencePipeline:
                             columns=[f"component.{i + 1}" for i in range(comps.shape[1])])
 
 
+class EnsemblePipeline(InferencePipeline):
+    """Several loaded bundles as one model: each member reads the raw rows through its own
+    recipe, and the outputs are their weighted mean (see :mod:`shipyard.bundle._ensemble`).
+
+    It answers what an :class:`InferencePipeline` answers (``predict``, ``outputs``,
+    ``validate_input``, ``input_signature``, ``task``, ``classes``, ``manifest``); it has
+    no single recipe, model or feature space, so :meth:`transform` is refused and the
+    serving fast path leaves it to the general path.
+    """
+
+    def __init__(self, manifest: Mapping[str, Any],
+                 members: list[tuple[float, InferencePipeline]]) -> None:
+        self.manifest = dict(manifest)
+        self.members = members
+        self.recipe = None  # type: ignore[assignment]
+        self.model = None
+        self.framework = None  # type: ignore[assignment]
+        classes = self.manifest.get("classes")
+        self.classes = list(classes) if classes else None
+        self.input_signature = merged_signature([m.input_signature for _, m in members])
+        self.task = self.manifest["task"]
+
+    def transform(self, df: pd.DataFrame) -> pd.DataFrame:
+        raise BundleError("An ensemble has no single feature space: each member applies its "
+                          "own recipe. Transform with one member's pipeline instead.")
+
+    def outputs(self, df: pd.DataFrame) -> Outputs:
+        self._check_columns(df, allow_extra=True)
+        return weighted_outputs(self.task, [(w, m.outputs(df)) for w, m in self.members])
+
+
 def _bad(series: pd.Series, ok: pd.Series) -> str:
     bad = series[~ok & series.notna()]
     return ", ".join(f"{v!r} in row {i}" for i, v in list(bad.items())[:_SHOWN])
@@ -146,14 +184,32 @@ def check_bundle(path: Path) -> dict[str, Any]:
     framework and nothing is deserialised, so the control plane runs this when a model
     is registered: a bundle that a deploy would refuse is refused there.
 
+    An ensemble (:mod:`shipyard.bundle._ensemble`) is checked as a whole (every file
+    under it listed with its SHA-256), then each member as a bundle of its own.
+
     Raises:
         BundleError: naming the file and the rule it breaks.
     """
-    return _checked(Path(path))[0]
+    path = Path(path)
+    manifest = read_manifest(path)
+    if is_ensemble(manifest):
+        verify_files(path, manifest)
+        for folder, _, _ in check_members(path, manifest):
+            _checked(folder)
+        return manifest
+    return _checked(path)[0]
+
+
+def member_signature(path: Path) -> list[dict[str, Any]]:
+    """The input signature of the plain bundle at ``path`` (its recipe's), model not loaded."""
+    return _checked(Path(path))[1].input_signature
 
 
 def _checked(path: Path) -> tuple[dict[str, Any], FittedRecipe, Framework, Path]:
     manifest = read_manifest(path)
+    if is_ensemble(manifest):
+        raise BundleError(f"{path.name!r} is an ensemble; {ENSEMBLE} members are plain "
+                          "bundles, each one recipe and one model file.")
     verify_files(path, manifest)
     listed = manifest["files"]
     # The recipe and the model file are opened by name: only names of checked files count.
@@ -184,13 +240,19 @@ def _checked(path: Path) -> tuple[dict[str, Any], FittedRecipe, Framework, Path]
 
 
 def load_bundle(path: Path) -> InferencePipeline:
-    """Verify bundle folder ``path`` and load it as an :class:`InferencePipeline`.
+    """Verify bundle folder ``path`` and load it as an :class:`InferencePipeline` (an
+    :class:`EnsemblePipeline` for an ensemble: each member loaded as below).
 
     Raises:
         BundleError: MODEL.json missing or invalid, a file altered, missing or not
             listed, or a model file that is not in its framework's safe format.
     """
-    manifest, recipe, framework, model_path = _checked(Path(path))
+    path = Path(path)
+    if is_ensemble(read_manifest(path)):
+        manifest = check_bundle(path)
+        return EnsemblePipeline(manifest, [
+            (weight, load_bundle(folder)) for folder, weight, _ in check_members(path, manifest)])
+    manifest, recipe, framework, model_path = _checked(path)
     files = manifest["model_files"]
     try:
         model = framework.load(model_path)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from shipyard.bundle import InferencePipeline
+from shipyard.bundle import EnsemblePipeline, InferencePipeline
 from shipyard.features import MISSING, MISSING_SUFFIX, OTHER
 from shipyard.features._encode import target_output_names
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
@@ -287,6 +287,8 @@ def compile_fast_path(pipeline: InferencePipeline) -> FastPath:
     """
     if pipeline.task not in ("classification", "regression"):
         raise Unsupported(f"task {pipeline.task!r}")
+    if isinstance(pipeline, EnsemblePipeline):
+        raise Unsupported("an ensemble (each member has its own recipe)")
     kinds = {e["name"]: str(e["semantic_type"]) for e in pipeline.input_signature}
     ops: list[Op] = []
     for spec, state in pipeline.recipe.steps:
