@@ -130,6 +130,11 @@ class TrainingContext:
     checkpoint_every: int | None = None
     #: Seconds between two checkpoints, at least (see FitData.checkpoint_seconds).
     checkpoint_seconds: float = 2.0
+    #: Keep the model's outputs on the validation split in this folder
+    #: (``validation.npy``: class probabilities or values, through the serving adapter;
+    #: ``validation_target.npy``: the encoded targets), for ensemble selection over
+    #: candidates that share the split (shipyard.automl.select). None: not kept.
+    save_predictions: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -381,6 +386,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     draft = {"task": task, "classes": problem.classes, "target": target}
     metrics, baseline = _evaluate(problem, InferencePipeline(draft, fitted, result.model,
                                                              framework), result.model, X, y)
+    if ctx.save_predictions is not None:
+        _save_predictions(ctx.save_predictions, framework, result.model, task, problem, X, y)
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
@@ -424,6 +431,23 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     return TrainingResult(manifest=written, model_dir=ctx.model_dir, notes=notes,
                           fit_seconds=fit_seconds,
                           pipeline=InferencePipeline(written, fitted, result.model, framework))
+
+
+#: The files :attr:`TrainingContext.save_predictions` writes.
+PREDICTIONS_FILE, PREDICTIONS_TARGET_FILE = "validation.npy", "validation_target.npy"
+
+
+def _save_predictions(folder: Path, framework: Any, model: Any, task: str, problem: _Problem,
+                      X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray | None]) -> None:
+    """The validation split's outputs and targets, as plain ``.npy`` (read without pickle)."""
+    if task not in ("classification", "regression") or not len(X["validation"]):
+        return
+    out = framework.outputs(model, X["validation"], task, len(problem.classes or []))
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / PREDICTIONS_FILE,
+            np.asarray(out["proba" if task == "classification" else "value"], "float64"),
+            allow_pickle=False)
+    np.save(folder / PREDICTIONS_TARGET_FILE, np.asarray(y["validation"]), allow_pickle=False)
 
 
 def _json(data: Any) -> bytes:
