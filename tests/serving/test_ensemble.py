@@ -158,3 +158,17 @@ def test_members_must_agree_and_never_nest(
         write_ensemble(tmp_path / "zero", [(bundles[("churn", "xgboost")], 0.0)])
     # A failed write leaves no ensemble and no partial folder behind.
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_ensemble_is_written_only_into_a_new_or_empty_folder(
+        bundles: dict, tmp_path: Path) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    with pytest.raises(BundleError, match="not an empty folder"):
+        write_ensemble(busy, [(bundles[("churn", "linear")], 1.0)])
+    assert (busy / "keep.txt").read_text() == "mine"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_ensemble(empty, [(bundles[("churn", "linear")], 1.0)])
+    assert isinstance(load_bundle(empty), EnsemblePipeline)

@@ -27,6 +27,7 @@ the union of the members' (a column is required when any member requires it).
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -154,8 +155,8 @@ def write_ensemble(dest: Path, members: Sequence[tuple[Path, float]], *,
                    manifest: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Write an ensemble bundle of the bundles ``members`` (folder, weight) under ``dest``.
 
-    Each member folder is checked as a bundle first (:func:`shipyard.bundle.check_bundle`)
-    and copied whole; the ensemble's task, target, classes and problem type are the
+    ``dest`` must be missing or empty. Each member folder is checked as a bundle first
+    (:func:`shipyard.bundle.check_bundle`) and copied whole; the ensemble's task, target, classes and problem type are the
     members' (which must agree). ``manifest`` adds fields (metrics, lineage, a
     description); it cannot override the members or the framework.
 
@@ -193,16 +194,19 @@ def write_ensemble(dest: Path, members: Sequence[tuple[Path, float]], *,
             "algorithm": ENSEMBLE, "framework": {"name": ENSEMBLE},
             "recipe": None, "model_files": [], "members": entries,
             "input_signature": signature}
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BundleError(f"{dest} is not an empty folder; an ensemble is written into a "
+                          "new or empty one (nothing already there is replaced).")
     tmp = dest.with_name(dest.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         out = write_bundle(tmp, manifest=body, files=files)
         check_members(tmp, out)  # the members agree (task, target, classes)
+        os.replace(tmp, dest)  # onto a missing or empty folder: all of it or nothing
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
     return out
 
 
