@@ -157,8 +157,9 @@ def write_ensemble(dest: Path, members: Sequence[tuple[Path, float]], *,
 
     ``dest`` must be missing or empty. Each member folder is checked as a bundle first
     (:func:`shipyard.bundle.check_bundle`) and copied whole; the ensemble's task, target,
-    classes and problem type are the members' (which must agree). ``manifest`` adds fields (metrics, lineage, a
-    description); it cannot override the members or the framework.
+    classes and problem type are the members' (which must agree). ``manifest`` adds
+    fields (metrics, lineage, a description); it cannot override the members or the
+    framework.
 
     Raises:
         BundleError: a member is not a valid bundle, or the members do not agree.
