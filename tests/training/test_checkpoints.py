@@ -126,7 +126,9 @@ def test_no_checkpoints_with_early_stopping(tmp_path: Path, churn_small: pd.Data
 
 def test_catboost_continues_its_snapshot_after_a_kill(tmp_path: Path,
                                                      churn_small: pd.DataFrame) -> None:
-    ckpt, rounds = tmp_path / "checkpoints", 300
+    # Long enough that the first snapshot (1 s in) comes well before the fit's end: a fit
+    # that ended before the kill leaves a complete snapshot, and nothing to resume.
+    ckpt, rounds = tmp_path / "checkpoints", 3000
     code = CATBOOST_CHILD.format(tests=str(Path(__file__).parents[1]), out=str(tmp_path / "x"),
                                  ckpt=str(ckpt), rounds=rounds)
     child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
@@ -136,6 +138,7 @@ def test_catboost_continues_its_snapshot_after_a_kill(tmp_path: Path,
             assert child.poll() is None, "the CatBoost fit ended before its first snapshot"
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        assert child.poll() is None, "the CatBoost fit ended before it could be killed"
     finally:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
@@ -149,3 +152,14 @@ def test_catboost_continues_its_snapshot_after_a_kill(tmp_path: Path,
     curves = json.loads((tmp_path / "m" / "evaluation" / "evaluation.json").read_text())["curves"]
     assert all(len(values) == rounds for values in curves.values())
     assert resumed.metrics["test"]["roc_auc"] > 0.75
+
+
+def test_a_catboost_snapshot_of_a_finished_fit_says_nothing_is_left(
+        tmp_path: Path, churn_small: pd.DataFrame) -> None:
+    ckpt = tmp_path / "checkpoints"
+    _fit(churn_small, "catboost", tmp_path / "a", ckpt, [], rounds=40)
+    lines: list[str] = []
+    _fit(churn_small, "catboost", tmp_path / "b", ckpt, lines, rounds=40)
+    assert any("resuming from checkpoint at round 40 of 40; nothing left to train" in line
+               for line in lines), lines
+    assert _rounds_in(tmp_path / "b", "catboost") == 40

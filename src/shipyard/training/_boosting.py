@@ -340,10 +340,15 @@ def _catboost_with_snapshots(model_class: Any, params: dict[str, Any], train: An
         log("[training] ignoring a CatBoost snapshot made for other settings or data")
     ckpt.folder.mkdir(parents=True, exist_ok=True)
     report = _CatBoostReport(progress, log=log, total=total)
+    continued = snapshot.is_file()
     with tempfile.TemporaryDirectory(prefix="catboost-") as train_dir:
         model = model_class({**params, "allow_writing_files": True, "train_dir": train_dir,
                              "save_snapshot": True, "snapshot_file": str(snapshot),
                              "snapshot_interval": CATBOOST_SNAPSHOT_SECONDS})
         model.fit(train, eval_set=valid, use_best_model=False, callbacks=[report])
+    if continued and report.done == 0:  # the snapshot held every round: no callback ran
+        progress.resumed_at = total
+        log(f"[training] resuming from checkpoint at round {total} of {total}; nothing "
+            "left to train")
     history = merge_history({}, model.get_evals_result())
     return model, history, int(model.tree_count_)
