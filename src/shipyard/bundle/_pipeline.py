@@ -248,10 +248,12 @@ def load_bundle(path: Path) -> InferencePipeline:
             listed, or a model file that is not in its framework's safe format.
     """
     path = Path(path)
-    if is_ensemble(read_manifest(path)):
-        manifest = check_bundle(path)
-        return EnsemblePipeline(manifest, [
-            (weight, load_bundle(folder)) for folder, weight, _ in check_members(path, manifest)])
+    top = read_manifest(path)
+    if is_ensemble(top):
+        # The whole folder's hashes, then each member loaded (and checked) as a bundle.
+        verify_files(path, top)
+        return EnsemblePipeline(top, [
+            (weight, load_bundle(folder)) for folder, weight, _ in check_members(path, top)])
     manifest, recipe, framework, model_path = _checked(path)
     files = manifest["model_files"]
     try:
