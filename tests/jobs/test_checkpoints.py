@@ -82,8 +82,12 @@ def test_a_boosting_job_killed_halfway_resumes_from_its_checkpoint(
     assert done["status"] == "Completed", (done, log)
     assert done["attempts"] == 2
     assert "killed by SIGKILL, not by Shipyard. Retrying." in log
-    # One or two checkpoints (a model and its history each), as the last sync found them.
-    assert re.search(r"restoring the last checkpoint \([24] files, [\d,]+ bytes\)", log), log
+    # The checkpoints folder as the last sync found it: one or two checkpoints (a model and
+    # its history each), and a sync during a save also sees the next one's history without
+    # its model yet (which the resume skips), or a third checkpoint before the oldest is
+    # dropped.
+    restored = re.search(r"restoring the last checkpoint \((\d+) files, [\d,]+ bytes\)", log)
+    assert restored and 2 <= int(restored.group(1)) <= 6, log
     resumed = re.search(rf"resuming from checkpoint at round (\d+) of {ROUNDS}", log)
     assert resumed, log
     start = int(resumed.group(1))
