@@ -244,15 +244,22 @@ def test_later_trials_train_on_the_data_the_first_prepared_and_nothing_else(
     wait_for(c, job["id"], "Stopped", timeout=60)
 
 
+#: Rounds of the hyperband test's fits (lightgbm's most), and leaves per tree: on the
+#: fork-server runtime 10,000 rounds of 8-leaf trees took ~3.5 s, and a trial judged at
+#: its first rung could finish them all before the driver's next look (fresh-clone CI saw
+#: one reach round 9,999); bigger trees make each round slower.
+HYPERBAND_ROUNDS, HYPERBAND_LEAVES = 10_000, 64
+
+
 def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) -> None:
-    """Long fits (10,000 rounds) over a wide learning rate: the slow learners' validation
+    """Long fits (HYPERBAND_ROUNDS) over a wide learning rate: the slow learners' validation
     loss lags at the first rungs, Hyperband prunes them, and their processes end before
     their last round."""
     c = server.client()
     job = submit(c, _tuning(
         strategy="hyperband", max_trials=6, parallel=2, experiment="churn-hyperband",
         ranges={"learning_rate": "0.0005:0.2:log"}, resources={"cpus": 1},
-        hyperparameters={"n_estimators": 10_000, "num_leaves": 8, "min_child_samples": 20,
+        hyperparameters={"n_estimators": HYPERBAND_ROUNDS, "num_leaves": HYPERBAND_LEAVES, "min_child_samples": 20,
                          "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0,
                          "reg_alpha": 0}))
     pids: dict[str, int] = {}
@@ -278,7 +285,7 @@ def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) ->
     for t in pruned:
         kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
         assert kid["status"] == "Stopped" and t["objective"] is None
-        assert t["pruned_at"]["round"] < 10_000 and "validation.binary_logloss" in t["pruned_at"]
+        assert t["pruned_at"]["round"] < HYPERBAND_ROUNDS and "validation.binary_logloss" in t["pruned_at"]
         points = c.get(f"/api/v1/jobs/{t['job_id']}/metrics",
                        params={"name": "curve.validation.binary_logloss"}).json()["metrics"]
         reached[t["number"]] = max(p["step"] for p in points["curve.validation.binary_logloss"])
@@ -289,7 +296,7 @@ def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) ->
     print({t["number"]: (t["pruned_at"]["round"], reached.get(t["number"]),
                          t["duration_seconds"]) for t in pruned})
     # Stopped during its fit: not one pruned trial fitted its last round.
-    assert max(reached.values()) < 9_999, reached
+    assert max(reached.values()) < HYPERBAND_ROUNDS - 1, reached
     assert any(t["job_id"] in pids for t in pruned)  # seen running, then ended
 
 
