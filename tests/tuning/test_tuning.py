@@ -259,9 +259,9 @@ def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) ->
     job = submit(c, _tuning(
         strategy="hyperband", max_trials=6, parallel=2, experiment="churn-hyperband",
         ranges={"learning_rate": "0.0005:0.2:log"}, resources={"cpus": 1},
-        hyperparameters={"n_estimators": HYPERBAND_ROUNDS, "num_leaves": HYPERBAND_LEAVES, "min_child_samples": 20,
-                         "subsample": 1.0, "colsample_bytree": 1.0, "reg_lambda": 0,
-                         "reg_alpha": 0}))
+        hyperparameters={"n_estimators": HYPERBAND_ROUNDS, "num_leaves": HYPERBAND_LEAVES,
+                         "min_child_samples": 20, "subsample": 1.0,
+                         "colsample_bytree": 1.0, "reg_lambda": 0, "reg_alpha": 0}))
     pids: dict[str, int] = {}
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -285,7 +285,8 @@ def test_hyperband_prunes_trials_and_their_processes_end(server: LocalServer) ->
     for t in pruned:
         kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
         assert kid["status"] == "Stopped" and t["objective"] is None
-        assert t["pruned_at"]["round"] < HYPERBAND_ROUNDS and "validation.binary_logloss" in t["pruned_at"]
+        assert t["pruned_at"]["round"] < HYPERBAND_ROUNDS
+        assert "validation.binary_logloss" in t["pruned_at"]
         points = c.get(f"/api/v1/jobs/{t['job_id']}/metrics",
                        params={"name": "curve.validation.binary_logloss"}).json()["metrics"]
         reached[t["number"]] = max(p["step"] for p in points["curve.validation.binary_logloss"])
