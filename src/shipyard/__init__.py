@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SQL", "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
+__all__ = ["SQL", "AutoML",
+           "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
            "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__", "algorithms",
            "connect",
            "sql"]
 
-_SDK_NAMES = frozenset({"SQL", "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
+_SDK_NAMES = frozenset({"SQL", "AutoML",
+                        "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
                         "JobFailed", "ModelGroup", "ModelVersion", "Monitor", "Schedule",
                         "algorithms",
                         "connect", "sql"})
@@ -28,6 +30,7 @@ _SDK_NAMES = frozenset({"SQL", "Catalog", "Client", "Dataset", "Endpoint", "Expe
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
         SQL,
+        AutoML,
         Catalog,
         Client,
         Dataset,

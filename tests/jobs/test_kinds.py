@@ -33,6 +33,8 @@ from .helpers import spec, submit, wait_for
 
 HERE = Path(__file__).resolve().parent
 ROWS = 600
+#: The training job of the ``model`` fixture (the ensemble case's candidate).
+TRAINED: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,9 @@ def model(server: LocalServer) -> str:
                files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
     assert r.status_code == 201, r.text
     job = submit(c, {"kind": "training", "algorithm": "linear", "inputs": {"train": "churn"},
-                     "target": "churn"})
+                     "target": "churn", "keep_predictions": True})
     done = wait_for(c, job["id"], "Completed", timeout=180)
+    TRAINED.append(done["id"])  # an ensemble's candidate (it kept its predictions)
     r = c.post("/api/v1/models/conformance-model/versions", json={"job_id": done["id"]})
     assert r.status_code == 201, r.text
     return f"conformance-model:{r.json()['version']}"
@@ -113,6 +116,29 @@ def _tuned(c: httpx.Client, job: dict) -> None:
     scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
     assert scoring["spec"]["tuning"] == {"job": job["id"], "number": -1, "system_attrs": {},
                                          "prepared": None, "save_prepared": False}
+
+
+def _ensembled(c: httpx.Client, job: dict) -> None:
+    # One candidate: the final model is its bundle, scored on the test rows it held out.
+    assert job["metrics"]["test"]["roc_auc"] > 0.5
+    assert job["metrics"]["test"]["n_samples"] == ROWS // 10
+    result = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/ensemble.json").json()
+    assert result["members"] == TRAINED and result["weights"] == {TRAINED[0]: 1.0}
+    assert result["refit"] == []
+
+
+def _automl(c: httpx.Client, job: dict) -> None:
+    # A driven kind: its candidates are training jobs carrying its id, its final model an
+    # ensemble job's.
+    board = job["outputs"]["automl"]
+    assert job["pid"] is None and board["state"] == "completed"
+    assert [r["state"] for r in board["candidates"]] == ["complete", "complete"]
+    assert board["test"]["roc_auc"] > 0.5 and job["metrics"]["test"]["roc_auc"] > 0.5
+    final = c.get(f"/api/v1/jobs/{board['model_job_id']}").json()
+    assert final["kind"] == "ensemble" and final["spec"]["automl"] == {"job": job["id"]}
+    candidate = c.get(f"/api/v1/jobs/{board['candidates'][0]['job_id']}").json()
+    assert candidate["spec"]["tuning"]["job"] == job["id"]
+    assert candidate["spec"]["keep_predictions"] is True
 
 
 def _echoed(c: httpx.Client, job: dict) -> None:
@@ -198,6 +224,23 @@ CASES: dict[str, KindCase] = {
                  ({"kind": "tuning", "algorithm": "linear", "inputs": {"train": "churn"},
                    "target": "churn"}, 400, "needs an 'objective'")],
         configs=set(), then=_tuned),
+    "ensemble": KindCase(
+        valid=lambda m: {"kind": "ensemble", "candidates": TRAINED},
+        refused=[({"kind": "ensemble", "candidates": ["job-nope"]}, 400,
+                  "not a training job of yours"),
+                 ({"kind": "ensemble", "candidates": ["job-a"], "inputs": {"train": "churn"}},
+                  400, "drop 'inputs'")],
+        configs={"ensemble.json"},
+        staged=["input/candidates/00/model/MODEL.json",
+                "input/candidates/00/predictions/validation.npy"], then=_ensembled),
+    "automl": KindCase(
+        valid=lambda m: {"kind": "automl", "inputs": {"train": "churn"}, "target": "churn",
+                         "algorithms": ["linear"], "max_candidates": 2, "time_budget": 120},
+        refused=[({"kind": "automl", "inputs": {"train": "churn"}, "target": "nope"}, 400,
+                  "'nope' is not in churn"),
+                 ({"kind": "automl", "inputs": {"train": "churn"}, "target": "churn",
+                   "metric": "rmse"}, 400, "not a validation metric of a binary problem")],
+        configs=set(), then=_automl),
     plugin_kind.KIND: KindCase(
         valid=lambda m: {"kind": "echo-test", "message": "hello", "repeat": 3,
                          "outputs": ["conf-echo"]},

@@ -1,16 +1,25 @@
-"""AutoML (issue 14; the plan is docs/automl.md). What is built so far:
+"""AutoML (issue 14; docs/automl.md): a table and a target in, a ranked, deployable model out.
 
-- :func:`select`: Caruana's greedy ensemble selection over held-out (validation-split)
-  or out-of-fold predictions (``_ensemble.py``);
-- :func:`build_ensemble`: select over candidates' kept validation predictions
-  (``TrainingContext.save_predictions``) and write the chosen ones as an ensemble bundle
-  (:func:`shipyard.bundle.write_ensemble`), which loads and serves like any bundle.
+Service layer. An AutoML job is a *driven* job kind (``jobs/kinds/automl.py``): it runs
+no process; the supervisor calls :func:`drive` on every tick, which submits candidates
+(ordinary ``training`` jobs carrying the AutoML job's id, keeping their validation
+predictions) through the job service, P at a time, within the time budget, then one
+``ensemble`` job (``jobs/kinds/ensemble.py``) that makes the final model. Its pieces:
 
-The AutoML job kind, its driver, portfolio, budget and notebooks are not built yet.
+- :mod:`~shipyard.automl._portfolio`: the first candidates, cheapest first;
+- :mod:`~shipyard.automl._driver`: one step of a job, every decision derived from the
+  metadata store (the budget, the portfolio, then the tuning sampler, the final job);
+- :mod:`~shipyard.automl._ensemble`: Caruana's greedy selection (:func:`select`) and
+  :func:`build_ensemble` over kept predictions;
+- :mod:`~shipyard.automl._final`: the ``ensemble`` job's entry: select, write the bundle,
+  score it on test.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from shipyard.automl._driver import drive
 from shipyard.automl._ensemble import (
     PATIENCE,
     ROUNDS,
@@ -19,5 +28,14 @@ from shipyard.automl._ensemble import (
     loss_function,
     select,
 )
+from shipyard.automl._portfolio import DEFAULT_ALGORITHMS, portfolio
 
-__all__ = ["PATIENCE", "ROUNDS", "Selection", "build_ensemble", "loss_function", "select"]
+__all__ = ["DEFAULT_ALGORITHMS", "PATIENCE", "ROUNDS", "Selection", "build_ensemble", "drive",
+           "loss_function", "main", "portfolio", "select"]
+
+
+def main(job_dir: Path) -> int:
+    """The kind's declared entry, never launched: an AutoML job runs in the control plane."""
+    print("An AutoML job runs in the control plane's supervisor, not as a process.",
+          flush=True)
+    return 2

@@ -32,6 +32,12 @@ ROUNDS = 50
 PATIENCE = 10
 
 Loss = Callable[[np.ndarray], float]
+#: Classification metrics counted on hard labels, whose ties log loss breaks.
+HARD_LABEL_METRICS = frozenset({"accuracy", "balanced_accuracy", "f1_macro",
+                                "precision_macro", "recall_macro"})
+#: The weight of log loss (clipped at 35) in a hard-label metric's loss: below a row's
+#: share of the metric for up to ~10^7 rows.
+TIE_BREAK = 1e-9
 
 
 def _metrics():  # noqa: ANN202 - scikit-learn's module, imported when needed
@@ -87,7 +93,14 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
                           onehot(), p, average="macro"))),
         }
         if metric in classification:
-            return classification[metric]
+            primary = classification[metric]
+            if metric in HARD_LABEL_METRICS:
+                # Counted on hard labels, these tie often (on a small split, every good
+                # candidate may reach the same accuracy): log loss breaks ties, scaled far
+                # below one row's share of the metric so it never outweighs a row.
+                smooth = classification["log_loss"]
+                return lambda p: primary(p) + TIE_BREAK * min(smooth(p), 35.0)
+            return primary
     raise InvalidRequest(f"An ensemble cannot be selected on metric {metric!r} for a "
                          f"{problem_type} problem.")
 

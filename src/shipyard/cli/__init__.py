@@ -17,6 +17,7 @@ import typer
 from shipyard import __version__
 from shipyard.cli import (
     _algorithms,
+    _automl,
     _catalog,
     _datasets,
     _endpoints,
@@ -56,6 +57,7 @@ app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_schedules.app, name="schedules")
 app.add_typer(_examples.app, name="examples")
 app.add_typer(_tune.app, name="tune")
+app.add_typer(_automl.app, name="automl")
 app.command("sql")(_sql.sql)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)

@@ -65,6 +65,10 @@ def register_(
     ] = None,
     description: Annotated[str | None, typer.Option(
         "--description", metavar="TEXT", help="Model card: a description.")] = None,
+    candidate: Annotated[int | None, typer.Option(
+        "--candidate", metavar="N", min=0,
+        help="An AutoML job's candidate N (`shipyard automl leaderboard ID`) instead of "
+             "its final model.")] = None,
     json_out: JsonOpt = False,
     quiet: Annotated[bool, quiet_option("the new version's number")] = False,
 ) -> None:
@@ -73,7 +77,7 @@ def register_(
     card = {k: v for k, v in (("intended_use", intended_use), ("limitations", limitations))
             if v is not None}
     version = register(client(), group, job, override_criteria=override_criteria,
-                       card=card or None, description=description)
+                       card=card or None, description=description, candidate=candidate)
     if quiet:
         say(str(version.version))
         return

@@ -11,6 +11,8 @@
     job.metrics()
 
     run = sy.Job.train("xgboost", "churn", target="churned").wait()
+    automl = sy.AutoML("churn", "churned", time_budget=60).wait()
+    automl.leaderboard()                           # every candidate, best first
     run.evaluation()                               # metrics per split and plots
     sy.Experiment("churn").compare("roc_auc")      # runs side by side, best first
     version = run.register("churn")                # waits for approval
@@ -19,6 +21,7 @@
 
 from __future__ import annotations
 
+from shipyard.client._automl import AutoML
 from shipyard.client._catalog import Catalog, sql
 from shipyard.client._client import Client, connect, default_client
 from shipyard.client._datasets import Dataset
@@ -38,7 +41,8 @@ from shipyard.client._schedules import Schedule
 from shipyard.client._sources import SQL
 from shipyard.errors import CriteriaNotMet
 
-__all__ = ["SQL", "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
+__all__ = ["SQL", "AutoML",
+           "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
            "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
            "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",
            "ModelVersion", "Schedule", "WaitTimeout", "algorithms",

@@ -575,8 +575,10 @@ class Job(Resource):
 
     def register(self, group: str, *, override_criteria: str | None = None,
                  card: Mapping[str, str] | None = None,
-                 description: str | None = None) -> ModelVersion:
-        """Register this job's model as a new version of model group ``group``.
+                 description: str | None = None,
+                 candidate: int | None = None) -> ModelVersion:
+        """Register this job's model as a new version of model group ``group`` (an AutoML
+        job's final model, or with ``candidate`` its candidate of that number).
 
         The version waits for approval (PendingManualApproval). If the job's experiment
         has success criteria the job does not meet, registering raises
@@ -590,7 +592,8 @@ class Job(Resource):
         from shipyard.client._models import register
 
         return register(self.client, group, self.id, override_criteria=override_criteria,
-                        card=dict(card) if card else None, description=description)
+                        card=dict(card) if card else None, description=description,
+                        candidate=candidate)
 
     def cancel(self) -> Job:
         """Ask the server to stop the job (Pending jobs stop at once); return self."""

@@ -26,10 +26,13 @@ MODEL_PREFIX = "model/"
 
 def register(client: Client, group: str, job_id: str, *, override_criteria: str | None = None,
              card: dict[str, str] | None = None,
-             description: str | None = None) -> ModelVersion:
-    """Register a Completed job's model as a new version of ``group``."""
-    body = {"job_id": job_id, "override_criteria": override_criteria, "card": card,
-            "description": description}
+             description: str | None = None, candidate: int | None = None) -> ModelVersion:
+    """Register a Completed job's model as a new version of ``group`` (an AutoML job's
+    final model, or its candidate numbered ``candidate``)."""
+    body: dict[str, object] = {"job_id": job_id, "override_criteria": override_criteria,
+                               "card": card, "description": description}
+    if candidate is not None:
+        body["candidate"] = candidate
     doc = client.post(f"/models/{quote(group, safe='')}/versions", body)  # CriteriaNotMet: 409
     return ModelVersion(group, int(doc["version"]), client=client, _doc=doc)
 

@@ -65,9 +65,10 @@ class RegistryService:
         card: dict[str, Any] | None = None,
         override_reason: str | None = None,
         description: str | None = None,
+        candidate: int | None = None,
     ) -> ModelVersionRecord:
         check_name(group, "model group name")
-        job = self._model_job(self.jobs.get(job_id))
+        job = self._model_job(self.jobs.get(job_id), candidate)
         job_id = job.id
         if job.status != "Completed":
             raise Conflict(
@@ -124,9 +125,16 @@ class RegistryService:
             actor=actor,
         )
 
-    def _model_job(self, job: JobRecord) -> JobRecord:
+    def _model_job(self, job: JobRecord, candidate: int | None = None) -> JobRecord:
         """The job whose model a registration takes: a tuning job's is its best settings'
-        (the scoring job: the best trial's settings, scored on test)."""
+        (the scoring job: the best trial's settings, scored on test); an AutoML job's is its
+        final model (the best candidate or the ensemble, scored on test), or the candidate
+        numbered ``candidate``."""
+        if candidate is not None and job.kind != "automl":
+            raise InvalidRequest(f"--candidate picks one of an AutoML job's candidates; job "
+                                 f"{job.id} is a {job.kind} job.")
+        if job.kind == "automl":
+            return self._automl_model_job(job, candidate)
         if job.kind != "tuning":
             return job
         best = ((job.outputs or {}).get("study") or {}).get("best") or {}
@@ -134,6 +142,25 @@ class RegistryService:
             raise Conflict(f"Tuning job {job.id} is {job.status}; its best model can be "
                            "registered once it is Completed.")
         return self.jobs.get(str(best["model_job_id"]))
+
+    def _automl_model_job(self, job: JobRecord, candidate: int | None) -> JobRecord:
+        board = (job.outputs or {}).get("automl") or {}
+        if candidate is None:
+            if job.status != "Completed" or not board.get("model_job_id"):
+                raise Conflict(f"AutoML job {job.id} is {job.status}; its final model can be "
+                               "registered once it is Completed (or pick a completed "
+                               "candidate with --candidate N).")
+            return self.jobs.get(str(board["model_job_id"]))
+        row = next((r for r in board.get("candidates") or [] if r.get("number") == candidate),
+                   None)
+        if row is None:
+            raise InvalidRequest(f"AutoML job {job.id} has no candidate {candidate}; `shipyard "
+                                 f"automl leaderboard {job.id}` lists them.")
+        picked = self.jobs.get(str(row["job_id"]))
+        if picked.status != "Completed":
+            raise Conflict(f"Candidate {candidate} of AutoML job {job.id} (job {picked.id}) is "
+                           f"{picked.status}; only a completed candidate can be registered.")
+        return picked
 
     def _check_bundle(self, job_id: str, files: list[dict[str, Any]]) -> None:
         """Refuse a model a deploy would refuse: the same checks as load, nothing deserialised.

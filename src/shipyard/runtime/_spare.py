@@ -51,10 +51,34 @@ WARM_MODULES = (
 )
 
 
+def _matplotlib_dir() -> None:
+    """A config folder for matplotlib that this process alone removes at its exit.
+
+    Without a writable one, matplotlib makes a temporary folder and registers its removal
+    at exit: every forked job would inherit that registration, the first to end would
+    remove the folder under the others, and each later one would print a traceback."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="shipyard-matplotlib-")
+    os.environ["MPLCONFIGDIR"] = folder
+    owner = os.getpid()
+
+    def _remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(_remove)
+
+
 def warm_up() -> list[str]:
     """Import the warm modules; return the ones that could not be imported."""
     import importlib
 
+    _matplotlib_dir()
     missing = []
     for name in WARM_MODULES:
         try:

@@ -189,6 +189,29 @@ def _split(ctx: TrainingContext, target: str | None, problem_type: str) -> _Spli
     return _Splits(train, validation, test, record)
 
 
+def rebuild_split(train: pd.DataFrame, validation: pd.DataFrame | None,
+                  test: pd.DataFrame | None, target: str, problem_type: str,
+                  split: Mapping[str, Any] | None,
+                  seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The train, validation and test rows a training job of these inputs and split used
+    (a given ``validation`` or ``test`` input as it is), rows of a missing target left out
+    as training leaves them: what an ``ensemble`` job refits its members on and scores
+    their combination on."""
+    frames = {k: f for k, f in (("train", train), ("validation", validation), ("test", test))
+              if f is not None}
+    kept = {k: f[known_target(f[target])].reset_index(drop=True) for k, f in frames.items()}
+    ctx = TrainingContext(train=kept["train"], validation=kept.get("validation"),
+                          test=kept.get("test"), algorithm="", target=target,
+                          model_dir=Path("."), split=split, seed=seed)
+    parts = _split(ctx, target, problem_type)
+    return parts.train, parts.validation, parts.test
+
+
+def encode_target(y: pd.Series, problem_type: str, classes: list[str] | None) -> np.ndarray:
+    """A target column as the model's metrics read it (class indices, or values)."""
+    return _encode(y, problem_type, classes)
+
+
 def _classes(frames: list[pd.DataFrame], target: str) -> list[str]:
     values = pd.concat([f[target] for f in frames]).dropna()
     distinct = pd.unique(values)
@@ -433,8 +456,12 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
                           pipeline=InferencePipeline(written, fitted, result.model, framework))
 
 
-#: The files :attr:`TrainingContext.save_predictions` writes.
+#: The files :attr:`TrainingContext.save_predictions` writes: the outputs, the encoded
+#: targets, and ``{"rows", "seconds"}`` (how long predicting them took, in this process).
 PREDICTIONS_FILE, PREDICTIONS_TARGET_FILE = "validation.npy", "validation_target.npy"
+PREDICTIONS_TIMING_FILE = "predictions.json"
+#: Where a training job keeps them (``save_predictions`` in its config: AutoML candidates).
+PREDICTIONS_OUTPUT = "output/predictions"
 
 
 def _save_predictions(folder: Path, framework: Any, model: Any, task: str, problem: _Problem,
@@ -442,8 +469,12 @@ def _save_predictions(folder: Path, framework: Any, model: Any, task: str, probl
     """The validation split's outputs and targets, as plain ``.npy`` (read without pickle)."""
     if task not in ("classification", "regression") or not len(X["validation"]):
         return
+    started = time.perf_counter()
     out = framework.outputs(model, X["validation"], task, len(problem.classes or []))
+    seconds = time.perf_counter() - started
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / PREDICTIONS_TIMING_FILE).write_text(json.dumps(
+        {"rows": len(X["validation"]), "seconds": round(seconds, 6)}), encoding="utf-8")
     np.save(folder / PREDICTIONS_FILE,
             np.asarray(out["proba" if task == "classification" else "value"], "float64"),
             allow_pickle=False)
@@ -543,6 +574,8 @@ def main(job_dir: Path) -> None:
         plots=config.get("plots") is not False,
         checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
         save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
+        else None,
+        save_predictions=job_dir / PREDICTIONS_OUTPUT if config.get("save_predictions")
         else None,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING),
         checkpoint_seconds=float(config["checkpoint_seconds"])

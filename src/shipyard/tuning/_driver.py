@@ -302,6 +302,12 @@ def _prepared_source(ctx: DriveContext, algorithm: str,
     latest; None while none has."""
     if ctx.job.spec.get("script"):
         return None
+    return prepared_source(algorithm, trials)
+
+
+def prepared_source(algorithm: str, trials: Sequence[JobRecord]) -> dict[str, Any] | None:
+    """``{"job", "files"}`` of the latest completed training job of ``trials`` (oldest
+    first) of ``algorithm`` that kept its prepared data; None while none has."""
     for trial in reversed(trials):
         files = [f for f in (trial.outputs or {}).get("files") or []
                  if str(f.get("path", "")).startswith("output/prepared/")]

@@ -36,6 +36,9 @@ class RegisterBody(BaseModel):
         None, description="Reason to register despite failing criteria")
     card: dict[str, str] | None = None
     description: str | None = None
+    candidate: int | None = Field(
+        None, ge=0, description="An AutoML job's candidate to register instead of its final "
+                                "model (the leaderboard's number)")
 
 
 class DecisionBody(BaseModel):
@@ -94,7 +97,7 @@ def register(group: str, body: RegisterBody, svc: Services = Depends(services),
     """Register a Completed job's model as a new version (PendingManualApproval)."""
     rec = svc.registry.register(group, body.job_id, who.name, card=body.card,
                                 override_reason=body.override_criteria,
-                                description=body.description)
+                                description=body.description, candidate=body.candidate)
     return version_to_dict(rec)
 
 

@@ -64,6 +64,56 @@ class TuningStudy(Out):
     best: TuningBest | None
 
 
+class AutoMLCandidate(Out):
+    """One candidate of an AutoML job (a training job): a row of its leaderboard."""
+
+    number: int
+    job_id: str
+    algorithm: str | None
+    pipeline: str = Field(description="The recipe variant the candidate's features come from.")
+    hyperparameters: dict[str, Any] | None = Field(description="All of them, as trained.")
+    source: str = Field(description="portfolio (a fixed first configuration) or search (the "
+                                    "sampler's proposal).")
+    state: str = Field(description="complete, no_objective, or the candidate job's status.")
+    validation: float | None = Field(description="The validation metric it reached.")
+    fit_seconds: float | None = Field(description="The candidate job's run time.")
+    model_bytes: int | None
+    predict_seconds_per_1k_rows: float | None = Field(
+        None, description="Seconds to predict 1,000 validation rows (in its job's process), "
+                          "once the AutoML job ended.")
+    weight: float | None = Field(None, description="Its weight in the final model, once "
+                                                   "the AutoML job ended (0: left out).")
+
+
+class AutoMLBest(Out):
+    candidate: int
+    job_id: str
+    algorithm: str | None
+    validation: float | None
+
+
+class AutoMLBoard(Out):
+    """Where an AutoML job stands: its leaderboard and, once it ended, its final model."""
+
+    state: str = Field(description="searching, finishing, completed, failed or stopped.")
+    problem_type: str
+    objective: dict[str, str] = Field(description="metric (validation.<name>) and direction.")
+    mode: str = Field(description="ensembling or hpo (auto resolved at submit).")
+    time_budget: float
+    elapsed_seconds: float
+    stopped_by: str | None = Field(None, description="time_budget or max_candidates.")
+    candidates: list[AutoMLCandidate]
+    best: AutoMLBest | None = Field(description="The best single candidate on validation.")
+    final_job_id: str | None = Field(None, description="The ensemble job making the final "
+                                                       "model.")
+    model_job_id: str | None = Field(description="The final model's job, once Completed: "
+                                                 "what `models register --job` takes.")
+    validation: float | None = Field(None, description="The final model's validation metric.")
+    test: dict[str, float] | None = Field(description="The final model scored on test, once.")
+    ensemble: dict[str, Any] | None = Field(
+        None, description="members (job ids, heaviest first), selection, best_single.")
+
+
 class JobOutputs(Out):
     """What a job left in the artifact store (empty until it ends)."""
 
@@ -74,6 +124,7 @@ class JobOutputs(Out):
     files: list[StoredFile] | None = None
     log: StoredFile | None = None
     study: TuningStudy | None = Field(None, description="A tuning job's study.")
+    automl: AutoMLBoard | None = Field(None, description="An AutoML job's leaderboard.")
 
 
 class Job(Out):

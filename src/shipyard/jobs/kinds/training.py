@@ -31,8 +31,8 @@ CONFIG_NAME = "training.json"
 
 
 class TrialOf(BaseModel):
-    """What makes a training (or script) job a trial of a tuning job (written by the tuning
-    driver)."""
+    """What makes a training (or script) job a trial of a tuning job, or a candidate of an
+    AutoML job (written by their drivers)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +83,9 @@ class TrainingSpec(JobSpecBase):
     score_test: bool = True
     #: Render the evaluation plots into the bundle (tuning trials skip them: seconds each).
     plots: bool = True
+    #: Keep the model's outputs on the validation split (``output/predictions/``), so an
+    #: ``ensemble`` job can select over it (AutoML candidates keep them).
+    keep_predictions: bool = False
     #: Set on the trials of a tuning job (and its final scoring of the best settings): the
     #: tuning job's id, the trial's number and the sampler's state of the trial.
     tuning: TrialOf | None = None
@@ -171,8 +174,13 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
                         spec.tuning)
 
 
+#: The kinds whose drivers submit training jobs as their trials (or candidates).
+PARENT_KINDS = ("tuning", "automl")
+
+
 def check_trial(ctx: SubmitContext[Any], trial: TrialOf) -> None:
-    """Only a running tuning job's own driver (acting as its owner) adds trials to it."""
+    """Only a running tuning (or AutoML) job's own driver, acting as its owner, adds trials
+    (candidates) to it."""
     from shipyard.store import JobRepository
 
     # The registry's repository shares the jobs' database.
@@ -181,11 +189,12 @@ def check_trial(ctx: SubmitContext[Any], trial: TrialOf) -> None:
         job = repo.get(trial.job)
     except Exception:  # noqa: BLE001 - NotFound, reworded below
         job = None
-    if job is None or job.kind != "tuning" or job.status != "Running" or \
+    if job is None or job.kind not in PARENT_KINDS or job.status != "Running" or \
             job.created_by != ctx.actor:
         raise InvalidRequest(f"'tuning' names {trial.job!r}, which is not a running tuning "
-                             "job of yours; trials are submitted by a tuning job itself "
-                             "(shipyard tune).")
+                             "or AutoML job of yours; trials are submitted by a tuning job "
+                             "itself (shipyard tune), candidates by an AutoML job (shipyard "
+                             "automl).")
 
 
 def _check_prepared(repo: Any, stored: Mapping[str, Any], trial: TrialOf) -> None:
@@ -256,6 +265,8 @@ def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
     if trial.get("prepared") or trial.get("save_prepared"):
         config["prepared"] = {"from": (trial.get("prepared") or {}).get("job"),
                               "save": bool(trial.get("save_prepared"))}
+    if stored.get("keep_predictions"):
+        config["save_predictions"] = True
     return {CONFIG_NAME: config}
 
 

@@ -1,0 +1,399 @@
+"""The AutoML driver: one step of an AutoML job, run by the supervisor on every tick.
+
+An AutoML job runs no process. Each tick :func:`drive` reads its children from the store
+(candidates: ``training`` jobs whose spec carries ``tuning.job`` = the AutoML job; the
+final model: an ``ensemble`` job whose spec carries ``automl.job``) and does the one
+thing that is due:
+
+1. the job is Stopping: cancel its active children; once none is active, Stopped;
+2. the search goes on (candidates left, time left before the reserve): submit
+   candidates until ``parallel`` are active. The first come from the pinned portfolio,
+   in order, skipping any whose expected run time (its algorithm's median so far) would
+   pass the search's end; then the tuning sampler (TPE over the union of the
+   algorithms' spaces, told every finished candidate) proposes the next;
+3. the search's time is up: cancel the candidates still training;
+4. nothing is active: submit the ``ensemble`` job over the best candidates (``caruana``
+   selection in ensembling mode, ``best`` in hpo mode) - the only job that sees the
+   test split; once it completed, the AutoML job is Completed, its model is that job's
+   and its test metrics are copied onto it (``jobs show``: ``metrics.test.*``).
+
+The budget is kept from the job's submit time: the search ends ``reserve`` seconds
+before it, the time the final job is expected to take (see :func:`reserve`).
+
+Every decision is derived from the store, so nothing is lost or repeated when the
+control plane restarts between two ticks. The leaderboard (``outputs.automl``) is
+written whenever it changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+from shipyard.jobs import _states as st
+from shipyard.jobs._kinds import DriveContext
+from shipyard.store import JobRecord, MetricPoint, utcnow
+from shipyard.tuning._driver import _ACTIVE, _stored, prepared_source
+from shipyard.tuning._space import SearchSpace, space_params, trial_settings
+from shipyard.tuning._study import COMPLETE, RUNNING, StoredTrial, suggest
+
+log = logging.getLogger("shipyard.automl")
+
+#: Candidates an ensemble selects over, at most (the best by validation metric).
+ENSEMBLE_CANDIDATES = 32
+#: Seconds the final (ensemble) job is expected to take at least: start, staging the
+#: candidates, selection, scoring the test rows, plots, storing.
+FINAL_SECONDS = 4.0
+#: Members an ensemble is expected to keep, for the refit's share of the reserve.
+EXPECTED_MEMBERS = 3
+#: How many more rows a refit trains on than a candidate did (train and validation
+#: together, against train: 0.9 / 0.7 with the default split), with some slack.
+REFIT_ROWS = 1.4
+#: The reserve's largest share of the budget.
+MAX_RESERVE = 0.25
+#: Seconds before the budget's end the final job aims to end (its outputs are stored
+#: after it exits).
+STORE_SECONDS = 0.5
+#: Sampler proposals tried per free slot before waiting for the next tick (a proposal
+#: whose expected run time passes the search's end is not started).
+PROPOSALS = 3
+
+
+def children(ctx: DriveContext, job: JobRecord | None = None
+             ) -> tuple[list[JobRecord], JobRecord | None]:
+    """The candidates of an AutoML job (oldest first) and its final ensemble job."""
+    job = job or ctx.job
+    found = ctx.jobs.repo.list(kind="training", experiment=job.experiment, limit=100_000,
+                               oldest_first=True)
+    candidates = [j for j in found if (j.spec.get("tuning") or {}).get("job") == job.id]
+    finals = [j for j in ctx.jobs.repo.list(kind="ensemble", experiment=job.experiment,
+                                            limit=1000, oldest_first=True)
+              if (j.spec.get("automl") or {}).get("job") == job.id]
+    return candidates, (finals[-1] if finals else None)
+
+
+def _number(j: JobRecord) -> int:
+    return int((j.spec.get("tuning") or {}).get("number", -1))
+
+
+def _portfolio_index(j: JobRecord) -> int | None:
+    value = ((j.spec.get("tuning") or {}).get("system_attrs") or {}).get("portfolio")
+    return int(value) if isinstance(value, int) else None
+
+
+def _goal(spec: Mapping[str, Any]) -> str:
+    return str(spec.get("direction") or "maximize")
+
+
+def _started(job: JobRecord) -> float:
+    """The budget counts from submit."""
+    return job.created_at.timestamp()
+
+
+def _duration(j: JobRecord) -> float | None:
+    if j.started_at is None or j.ended_at is None:
+        return None
+    return (j.ended_at - j.started_at).total_seconds()
+
+
+def _launch_delay(j: JobRecord) -> float | None:
+    if j.started_at is None:
+        return None
+    return max(0.0, (j.started_at - j.created_at).total_seconds())
+
+
+def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
+    """How long a candidate of ``algorithm`` is expected to run: the median of its
+    algorithm's finished candidates, else twice the median of all (None: none finished)."""
+    mine = [d for j in done if j.spec.get("algorithm") == algorithm
+            and (d := _duration(j)) is not None]
+    if mine:
+        return statistics.median(mine)
+    every = [d for j in done if (d := _duration(j)) is not None]
+    return 2 * statistics.median(every) if every else None
+
+
+def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
+    """Seconds kept at the end of the budget for the final job: starting it, selecting,
+    scoring the test rows (more on bigger data), and refitting the members on every
+    training row. The members are not known before the selection, so the refit is
+    estimated as the best candidates' run times (the best one in hpo mode, else the best
+    :data:`EXPECTED_MEMBERS`) scaled to the refit's rows and spread over the CPUs the
+    search used. At most :data:`MAX_RESERVE` of the budget."""
+    rows = int(spec.get("rows") or 0)
+    budget = float(spec["time_budget"])
+    top = 1 if spec.get("resolved_mode") == "hpo" else EXPECTED_MEMBERS
+    refit = sum(d for j in ranked[:top] if (d := _duration(j)) is not None)
+    refit *= REFIT_ROWS / max(1, int(spec.get("parallel") or 1))
+    return min(FINAL_SECONDS + rows / 200_000 + refit, MAX_RESERVE * budget)
+
+
+def drive(ctx: DriveContext) -> None:
+    """One step of the AutoML job ``ctx.job`` (see the module's docstring)."""
+    job, spec = ctx.job, ctx.job.spec
+    space = SearchSpace.from_list(spec["space"])
+    candidates, final = children(ctx)
+    candidates.sort(key=_number)
+    metrics = ctx.jobs.repo.last_metrics([j.id for j in candidates]
+                                         + ([final.id] if final else []))
+    stored = [_stored(j, metrics[j.id], str(spec["objective_metric"]), space)
+              for j in candidates]
+    active = [j for j in [*candidates, *([final] if final else [])] if j.status in _ACTIVE]
+
+    if job.status == st.STOPPING:
+        for j in active:
+            ctx.jobs.cancel(j.id, job.created_by)
+        if not active:
+            st.transition(ctx.jobs.repo, job.id, st.STOPPED, st.STOPPING, ended_at=utcnow(),
+                          outputs=_results(ctx, candidates, stored, final, metrics,
+                                           "stopped"))
+        return
+
+    now = time.time()
+    ranked = [j for j, _ in _ranked(candidates, stored, _goal(spec))]
+    search_end = _started(job) + float(spec["time_budget"]) - reserve(spec, ranked)
+    counted = len(candidates) - sum(1 for j in candidates if j.reason == st.SERVER_SHUTDOWN)
+    why_over = ("final" if final is not None else
+                "max_candidates" if counted >= int(spec["max_candidates"]) else
+                "time_budget" if now >= search_end else None)
+    if why_over is None:
+        running = sum(1 for j in candidates if j.status in _ACTIVE)
+        want = min(int(spec["parallel"]) - running, int(spec["max_candidates"]) - counted)
+        done = [j for j in candidates if j.status == st.COMPLETED]
+        for _ in range(max(0, want)):
+            submitted = _next_candidate(ctx, space, candidates, stored, done, now, search_end)
+            if submitted is None:
+                break
+            j, trial = submitted
+            candidates.append(j)
+            stored.append(trial)
+    elif why_over == "time_budget":
+        for j in candidates:
+            if j.status in _ACTIVE:
+                ctx.jobs.cancel(j.id, f"the time budget of AutoML job {job.id}")
+    if why_over is None or any(j.status in _ACTIVE for j in candidates):
+        _record(ctx, _results(ctx, candidates, stored, final, metrics, "searching"))
+        return
+    _finish(ctx, candidates, stored, final, metrics, why_over)
+
+
+def _next_candidate(ctx: DriveContext, space: SearchSpace, candidates: Sequence[JobRecord],
+                    stored: Sequence[StoredTrial], done: Sequence[JobRecord], now: float,
+                    search_end: float) -> tuple[JobRecord, StoredTrial] | None:
+    """Submit the next candidate that fits in the search's time (None: none does now)."""
+    spec = ctx.job.spec
+    plan = spec.get("portfolio") or []
+    used = [i for j in candidates if (i := _portfolio_index(j)) is not None]
+    start = (max(used) + 1) if used else 0
+    for index in range(start, len(plan)):
+        entry = plan[index]
+        if _fits(entry["algorithm"], done, now, search_end):
+            hyperparameters = dict(entry["hyperparameters"])
+            params = space_params(space, entry["algorithm"], hyperparameters) or {}
+            j = _submit(ctx, entry["algorithm"], hyperparameters, len(candidates),
+                        {"portfolio": index}, candidates)
+            return j, StoredTrial(number=_number(j), params=params, state=RUNNING)
+    for _ in range(PROPOSALS):
+        s = suggest("bayesian", space, str(spec["objective"]), int(spec.get("seed") or 0),
+                    stored, goal=_goal(spec))
+        algorithm, hyperparameters = trial_settings(space, s.params, spec.get("fixed") or {},
+                                                    str(spec["algorithms"][0]))
+        if not _fits(algorithm, done, now, search_end):
+            continue
+        j = _submit(ctx, algorithm, hyperparameters, len(candidates), s.system_attrs,
+                    candidates)
+        return j, StoredTrial(number=s.number, params=s.params, state=RUNNING,
+                              system_attrs=s.system_attrs)
+    return None
+
+
+def _fits(algorithm: str, done: Sequence[JobRecord], now: float, search_end: float) -> bool:
+    expected = expected_seconds(algorithm, done)
+    return expected is None or now + expected <= search_end
+
+
+def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any],
+            number: int, system_attrs: Mapping[str, Any],
+            candidates: Sequence[JobRecord]) -> JobRecord:
+    job, spec = ctx.job, ctx.job.spec
+    prepared = prepared_source(algorithm, candidates)
+    body = {
+        "kind": "training", "algorithm": algorithm,
+        "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
+        "target": spec["target"], "problem_type": spec["problem_type"],
+        "split": spec.get("split"), "hyperparameters": dict(hyperparameters),
+        "resources": {"cpus": spec["resources"]["cpus"],
+                      "memory": spec["resources"]["memory"]},
+        "retries": spec.get("retries", 0), "experiment": job.experiment,
+        "tags": {"automl_job": job.id, "automl_candidate": str(number)},
+        "notes": f"candidate {number} of AutoML job {job.id}",
+        "score_test": False, "plots": False, "keep_predictions": True,
+        "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs),
+                   "prepared": prepared, "save_prepared": prepared is None},
+    }
+    candidate, _ = ctx.jobs.submit(body, job.created_by)
+    log.info("automl job %s: candidate %d (%s) is job %s", job.id, number, algorithm,
+             candidate.id)
+    return candidate
+
+
+def _ranked(candidates: Sequence[JobRecord], stored: Sequence[StoredTrial],
+            goal: str) -> list[tuple[JobRecord, StoredTrial]]:
+    """Completed candidates with a validation metric, best first."""
+    sign = -1.0 if goal == "minimize" else 1.0
+    done = [(j, t) for j, t in zip(candidates, stored, strict=True)
+            if t.state == COMPLETE and t.value is not None
+            and any(str(f.get("path", "")).startswith("output/predictions/")
+                    for f in (j.outputs or {}).get("files") or [])]
+    return sorted(done, key=lambda p: (-sign * float(p[1].value or 0), p[1].number))
+
+
+def _finish(ctx: DriveContext, candidates: Sequence[JobRecord], stored: Sequence[StoredTrial],
+            final: JobRecord | None, metrics: Mapping[str, Mapping[str, float]],
+            why: str) -> None:
+    job, repo, spec = ctx.job, ctx.jobs.repo, ctx.job.spec
+    if final is None:
+        ranked = _ranked(candidates, stored, _goal(spec))
+        if not ranked:
+            failed = next((j for j in candidates if j.status == st.FAILED), None)
+            hint = f" Candidate {failed.id} failed: {failed.message}" if failed else ""
+            st.transition(repo, job.id, st.FAILED, st.RUNNING, reason=st.SCRIPT_ERROR,
+                          message=f"No candidate completed within the time budget.{hint}",
+                          ended_at=utcnow(),
+                          outputs=_results(ctx, candidates, stored, None, metrics, "failed",
+                                           why))
+            return
+        hpo = spec["resolved_mode"] == "hpo"
+        chosen = ranked[:1] if hpo else ranked[:ENSEMBLE_CANDIDATES]
+        cpus = int(spec["resources"]["cpus"])
+        body = {"kind": "ensemble", "candidates": [j.id for j, _ in chosen],
+                "metric": spec["objective"], "selection": "best" if hpo else "caruana",
+                "refit": True, "deadline": _started(job) + float(spec["time_budget"])
+                - STORE_SECONDS,
+                "experiment": job.experiment, "automl": {"job": job.id},
+                # The refits use every CPU the search did (one model at a time).
+                "resources": {"cpus": cpus * int(spec["parallel"]),
+                              "memory": spec["resources"]["memory"]},
+                "tags": {"automl_job": job.id}, "notes": f"final model of AutoML job {job.id}"}
+        try:
+            final, _ = ctx.jobs.submit(body, job.created_by)
+        except InvalidRequest:  # more CPUs than one job may have here: the candidates' own
+            final, _ = ctx.jobs.submit({**body, "resources": {**body["resources"],
+                                                              "cpus": cpus}}, job.created_by)
+        log.info("automl job %s: final model is job %s over %d candidates", job.id, final.id,
+                 len(chosen))
+        _record(ctx, _results(ctx, candidates, stored, final, metrics, "finishing", why))
+        return
+    if final.status in _ACTIVE:
+        _record(ctx, _results(ctx, candidates, stored, final, metrics, "finishing", why))
+        return
+    if final.status == st.COMPLETED:
+        results = _results(ctx, candidates, stored, final, metrics, "completed", why,
+                           details=True)
+        now = time.time()
+        repo.add_metrics(job.id, [MetricPoint(name, value, None, now)
+                                  for name, value in metrics.get(final.id, {}).items()
+                                  if name.startswith(("test.", "validation."))])
+        st.transition(repo, job.id, st.COMPLETED, st.RUNNING, ended_at=utcnow(),
+                      outputs=results)
+        return
+    st.transition(repo, job.id, st.FAILED, st.RUNNING, reason=st.SCRIPT_ERROR,
+                  message=f"The final model (job {final.id}) ended {final.status}: "
+                          f"{final.message}", ended_at=utcnow(),
+                  outputs=_results(ctx, candidates, stored, final, metrics, "failed", why))
+
+
+def _model_bytes(j: JobRecord) -> int | None:
+    files = ((j.outputs or {}).get("model") or {}).get("files") or []
+    return sum(int(f.get("size") or 0) for f in files) or None
+
+
+def _read_json(ctx: DriveContext, j: JobRecord, path: str) -> dict[str, Any] | None:
+    entry = next((f for f in (j.outputs or {}).get("files") or [] if f.get("path") == path),
+                 None)
+    if entry is None:
+        return None
+    try:
+        data = json.loads(ctx.jobs.artifacts.read_bytes(str(entry["sha256"])))
+    except (OSError, ValueError, KeyError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
+             stored: Sequence[StoredTrial], final: JobRecord | None,
+             metrics: Mapping[str, Mapping[str, float]], state: str,
+             stopped_by: str | None = None, *, details: bool = False) -> dict[str, Any]:
+    """The AutoML job's outputs: ``{"automl": {...the leaderboard...}}``.
+
+    ``details`` (once, at the end) reads what each candidate's predictions took and the
+    final job's selection from the artifact store."""
+    job, spec = ctx.job, ctx.job.spec
+    key, goal = str(spec["objective_metric"]), _goal(spec)
+    ensemble = _read_json(ctx, final, "output/ensemble.json") \
+        if details and final is not None and final.status == st.COMPLETED else None
+    weights = (ensemble or {}).get("weights") or {}
+    rows = []
+    for j, t in zip(candidates, stored, strict=True):
+        row: dict[str, Any] = {
+            "number": t.number, "job_id": j.id, "algorithm": j.spec.get("algorithm"),
+            "pipeline": "default recipe", "hyperparameters": j.spec.get("hyperparameters"),
+            "source": "portfolio" if _portfolio_index(j) is not None else "search",
+            "state": "complete" if t.state == COMPLETE else
+            "no_objective" if j.status == st.COMPLETED else j.status.lower(),
+            "validation": t.value, "fit_seconds": _duration(j),
+            "model_bytes": _model_bytes(j),
+        }
+        if details and j.status == st.COMPLETED:
+            timing = _read_json(ctx, j, "output/predictions/predictions.json") or {}
+            rows_ = int(timing.get("rows") or 0)
+            if rows_ > 0:
+                row["predict_seconds_per_1k_rows"] = round(
+                    float(timing.get("seconds") or 0) * 1000 / rows_, 6)
+        if j.id in weights:
+            row["weight"] = weights[j.id]
+        rows.append(row)
+    ranked = _ranked(candidates, stored, goal)
+    out: dict[str, Any] = {
+        "state": state, "problem_type": spec["problem_type"],
+        "objective": {"metric": key, "direction": goal},
+        "mode": spec["resolved_mode"], "time_budget": spec["time_budget"],
+        "elapsed_seconds": round(time.time() - _started(job), 3),
+        "candidates": rows, "best": None, "model_job_id": None, "test": None,
+    }
+    if stopped_by:
+        out["stopped_by"] = stopped_by
+    if ranked:
+        bj, bt = ranked[0]
+        out["best"] = {"candidate": bt.number, "job_id": bj.id,
+                       "algorithm": bj.spec.get("algorithm"), "validation": bt.value}
+    if final is not None:
+        out["final_job_id"] = final.id
+        if final.status == st.COMPLETED:
+            prefix = "test."
+            out["test"] = {k.removeprefix(prefix): v for k, v in metrics.get(final.id, {}).items()
+                           if k.startswith(prefix)}
+            out["validation"] = metrics.get(final.id, {}).get(key)
+            out["model_job_id"] = final.id
+        if ensemble is not None:
+            out["ensemble"] = {"members": ensemble.get("members"),
+                               "selection": ensemble.get("selection"),
+                               "best_single": ensemble.get("best_single")}
+    return {"automl": out}
+
+
+def _record(ctx: DriveContext, outputs: dict[str, Any]) -> None:
+    """Write the leaderboard when it changed (not on every tick); ``elapsed_seconds``
+    alone changing is not a change."""
+    old = dict((ctx.job.outputs or {}).get("automl") or {})
+    new = dict(outputs["automl"])
+    old.pop("elapsed_seconds", None)
+    compare = dict(new)
+    compare.pop("elapsed_seconds", None)
+    if compare != old:
+        ctx.jobs.repo.update_fields(ctx.job.id, outputs=outputs)

@@ -1,0 +1,259 @@
+"""The entry of an ``ensemble`` job: candidates' models → one model, scored on test once.
+
+Reads ``input/config/ensemble.json`` and each candidate's bundle and kept validation
+predictions under ``input/candidates/NN/`` (``jobs/kinds/ensemble.py`` staged them),
+then:
+
+1. chooses: ``caruana`` runs greedy selection over the validation predictions
+   (:func:`shipyard.automl.select`); ``best`` keeps the best single candidate;
+2. with ``refit``, trains each chosen member again on the train and validation rows
+   together (the same settings; the boosting rounds early stopping kept), heaviest
+   first, while its expected time fits before the ``deadline`` (a member that does not
+   fit keeps its candidate's model);
+3. writes ``model/``: the chosen candidate's own bundle when one is chosen, else an
+   ensemble bundle of the chosen ones with their weights
+   (:func:`shipyard.bundle.write_ensemble`); its MODEL.json keeps the candidates'
+   split, so a monitor baselines on the same rows training did;
+4. scores it on the test split, through the bundle as an endpoint would load it (the
+   ``test`` input, or the rows the candidates' split held out, rebuilt from the train
+   input), and logs ``validation.*`` (on the selection's rows) and ``test.*`` metrics;
+5. leaves ``output/ensemble.json`` (weights, losses, metrics) and the test plots in
+   ``output/plots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: What the job leaves besides its model.
+RESULT_FILE = "ensemble.json"
+
+
+def _read_config(job_dir: Path) -> dict[str, Any]:
+    from shipyard.errors import InvalidRequest
+
+    try:
+        data = json.loads((job_dir / "input" / "config" / "ensemble.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(f"ensemble.json cannot be read: {exc}.") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("ensemble.json must hold a JSON object.")
+    return data
+
+
+def _split_metrics(problem_type: str, y: np.ndarray, out: np.ndarray,
+                   classes: Sequence[str] | None) -> dict[str, Any]:
+    from shipyard.evaluation import classification_metrics, regression_metrics
+
+    if problem_type == "regression":
+        return regression_metrics(y, out)
+    return classification_metrics(y, out, list(classes or []))
+
+
+def choose(predictions: Sequence[np.ndarray], y: np.ndarray, metric: str, problem_type: str,
+           selection: str) -> tuple[np.ndarray, float, int, float]:
+    """(weights, kept loss, best single candidate, its loss) for ``selection``."""
+    from shipyard.automl._ensemble import loss_function, select
+
+    if selection == "caruana":
+        sel = select(predictions, y, metric, problem_type)
+        return sel.weights, sel.loss, sel.best_single, sel.best_single_loss
+    n_classes = predictions[0].shape[1] if np.ndim(predictions[0]) == 2 else 0
+    loss = loss_function(metric, problem_type, y, n_classes)
+    losses = [loss(np.asarray(p, dtype="float64")) for p in predictions]
+    best = int(np.argmin(losses))
+    weights = np.zeros(len(predictions))
+    weights[best] = 1.0
+    return weights, float(losses[best]), best, float(losses[best])
+
+
+#: The hyperparameter counting boosting rounds, by algorithm (a refit trains the rounds
+#: early stopping kept, with no validation split to watch).
+ROUNDS = {"xgboost": "n_estimators", "lightgbm": "n_estimators", "catboost": "iterations"}
+#: Seconds kept before the deadline for scoring the test rows and storing the model.
+SCORING_SECONDS = 2.0
+
+
+def refit_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A member's hyperparameters for a refit on every training row: the same settings,
+    with the boosting rounds early stopping chose and early stopping off."""
+    hp = dict(manifest.get("hyperparameters") or {})
+    best = (manifest.get("training") or {}).get("best_iteration")
+    rounds = ROUNDS.get(str(manifest.get("algorithm")))
+    if hp.get("early_stopping_rounds") is not None:
+        if rounds is not None and isinstance(best, int):
+            hp[rounds] = max(1, best + 1)
+        hp["early_stopping_rounds"] = None
+    return hp
+
+
+def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
+                  train: pd.DataFrame, validation: pd.DataFrame, test: pd.DataFrame,
+                  target: str, problem_type: str, work: Path,
+                  deadline: float | None) -> dict[int, Path]:
+    """Train each member again on the train and validation rows together (heaviest first),
+    as long as its expected time (its fit's, scaled by the rows) ends before
+    ``deadline``; returns member index → the refit bundle's folder."""
+    from shipyard.bundle import read_manifest
+    from shipyard.training._entry import TrainingContext, run_training
+
+    full = pd.concat([train, validation], ignore_index=True)
+    done: dict[int, Path] = {}
+    for index, folder, settings in members:
+        manifest = read_manifest(folder)
+        fit = float((manifest.get("training") or {}).get("fit_seconds") or 0.0)
+        expected = 0.5 + fit * len(full) / max(len(train), 1)
+        left = None if deadline is None else deadline - SCORING_SECONDS - time.time()
+        if left is not None and expected > left:
+            print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) kept "
+                  "as trained: a "
+                  f"refit (~{expected:.1f} s) would pass the time budget ({left:.1f} s left)",
+                  flush=True)
+            continue
+        started = time.perf_counter()
+        dest = work / f"{index:02d}"
+        run_training(TrainingContext(
+            train=full, validation=full.iloc[:0], test=test, algorithm=str(
+                manifest["algorithm"]), target=target, problem_type=problem_type,
+            hyperparameters=refit_settings(manifest), recipe=settings.get("recipe"),
+            semantic_types=settings.get("semantic_types"), model_dir=dest,
+            score_test=False, plots=False, log=lambda line: None))
+        done[index] = dest
+        print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) refit "
+              f"on {len(full)} "
+              f"rows in {time.perf_counter() - started:.1f} s", flush=True)
+    return done
+
+
+def main(job_dir: Path) -> None:
+    """Build, write and score the ensemble (see the module's docstring)."""
+    from shipyard import runtime
+    from shipyard.bundle import load_bundle, read_manifest, write_ensemble
+    from shipyard.errors import InvalidRequest
+    from shipyard.evaluation import render_plots, scalar_metrics
+    from shipyard.jobs.kinds.ensemble import CANDIDATES_DIR
+    from shipyard.runtime import _contract as c
+    from shipyard.training._entry import (
+        PREDICTIONS_FILE,
+        PREDICTIONS_TARGET_FILE,
+        encode_target,
+        read_channel,
+        rebuild_split,
+    )
+
+    job_dir = Path(job_dir).resolve()
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    config = _read_config(job_dir)
+    problem_type, metric = str(config["problem_type"]), str(config["metric"])
+    target = str(config["target"])
+    selection = str(config.get("selection") or "caruana")
+    candidates = config.get("candidates") or []
+    names = [m["job"] for m in candidates]
+    folders = [job_dir / CANDIDATES_DIR / f"{i:02d}" for i in range(len(names))]
+    deadline = config.get("deadline")
+    with runtime.phase("read"):
+        preds, targets = [], []
+        for name, folder in zip(names, folders, strict=True):
+            try:
+                preds.append(np.load(folder / "predictions" / PREDICTIONS_FILE,
+                                     allow_pickle=False))
+                targets.append(np.load(folder / "predictions" / PREDICTIONS_TARGET_FILE,
+                                       allow_pickle=False))
+            except (OSError, ValueError) as exc:
+                raise InvalidRequest(f"The validation predictions of candidate {name} cannot "
+                                     f"be read ({exc}).") from None
+        for name, t in zip(names[1:], targets[1:], strict=True):
+            if t.shape != targets[0].shape or not np.array_equal(t, targets[0]):
+                raise InvalidRequest(f"Candidate {name} was validated on other rows than "
+                                     f"candidate {names[0]}; an ensemble is selected over "
+                                     "candidates of one split.")
+        data = job_dir / c.INPUT_DATA_DIR
+        channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
+                    if (data / ch).is_dir() and any((data / ch).iterdir())}
+        train, validation, test = rebuild_split(
+            channels["train"], channels.get("validation"), channels.get("test"), target,
+            problem_type, config.get("split"))
+    with runtime.phase("select"):
+        weights, kept, best, best_loss = choose(preds, targets[0], metric, problem_type,
+                                                selection)
+    chosen = [int(i) for i in np.argsort(-weights, kind="stable") if weights[i] > 0]
+    print(f"[ensemble] {selection} selection on validation.{metric} over {len(names)} "
+          f"candidates: {len(chosen)} chosen; "
+          + ", ".join(f"{names[i]} {weights[i]:.3f}" for i in chosen), flush=True)
+    first = read_manifest(folders[chosen[0]] / "model")
+    record = first.get("split") or {}
+    expected_rows = (record.get("row_counts") or {}).get("validation")
+    if expected_rows is not None and expected_rows != len(validation):
+        raise InvalidRequest(f"The split rebuilt from the inputs has {len(validation)} "
+                             f"validation rows; the candidates had {expected_rows}. Were they "
+                             "trained on other data?")
+
+    members = {i: folders[i] / "model" for i in chosen}
+    if config.get("refit"):
+        with runtime.phase("refit"):
+            members.update(refit_members(
+                [(i, folders[i] / "model", candidates[i]) for i in chosen], train, validation,
+                test, target, problem_type, job_dir / "work" / "refit",
+                float(deadline) if isinstance(deadline, int | float) else None))
+    refit = sorted(i for i in chosen if members[i] != folders[i] / "model")
+
+    model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
+    with runtime.phase("write"):
+        if len(chosen) == 1:  # one model: its own bundle, served on the fast path
+            model_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(members[chosen[0]], model_dir, dirs_exist_ok=True)
+        else:
+            if model_dir.exists() and not any(model_dir.iterdir()):
+                model_dir.rmdir()
+            write_ensemble(model_dir, [(members[i], float(weights[i])) for i in chosen],
+                           manifest={"split": record, "ensemble": {
+                               "metric": metric, "selection": selection, "loss": kept,
+                               "best_single": names[best], "best_single_loss": best_loss,
+                               "refit": [names[i] for i in refit],
+                               "candidates": [{"job": n, "weight": float(weights[i])}
+                                              for i, n in enumerate(names)]}})
+
+    with runtime.phase("evaluate"):
+        pipeline = load_bundle(model_dir)
+        classes = pipeline.classes
+        metrics: dict[str, dict[str, Any]] = {}
+        mix = np.tensordot(weights, np.stack([np.asarray(p, "float64") for p in preds]),
+                           axes=1)
+        metrics["validation"] = _split_metrics(problem_type, targets[0], mix, classes)
+        if len(test):
+            out = pipeline.outputs(test.drop(columns=[target]))
+            y = encode_target(test[target], problem_type, classes)
+            metrics["test"] = _split_metrics(
+                problem_type, y, out["value" if problem_type == "regression" else "proba"],
+                classes)
+        for split, values in metrics.items():
+            scalars = scalar_metrics(values)
+            for key, value in scalars.items():
+                runtime.log_metric(f"{split}.{key}", value)
+            print(f"[ensemble] {split}: " + ", ".join(f"{k} {v:.4g}" for k, v in
+                                                       scalars.items()), flush=True)
+    out_dir = job_dir / c.OUTPUT_DIR
+    if "test" in metrics:
+        (out_dir / "plots").mkdir(parents=True, exist_ok=True)
+        for name, png in render_plots(problem_type, {"test": metrics["test"]}, None).items():
+            (out_dir / "plots" / name).write_bytes(png)
+    result = {
+        "selection": selection, "metric": metric, "loss": kept,
+        "best_single": names[best], "best_single_loss": best_loss,
+        "weights": {n: float(weights[i]) for i, n in enumerate(names)},
+        "members": [names[i] for i in chosen], "refit": [names[i] for i in refit],
+        "validation": scalar_metrics(metrics["validation"]),
+        "test": scalar_metrics(metrics["test"]) if "test" in metrics else None,
+        "test_rows": len(test),
+    }
+    (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True),
+                                       encoding="utf-8")

@@ -1,0 +1,186 @@
+"""AutoML jobs from the client side: the spec of ``kind: automl``, its leaderboard, and
+``sy.AutoML``, the SDK's handle on one (docs/automl.md).
+
+The CLI (``shipyard automl``) and the SDK send the same spec through
+:func:`automl_spec` and show the same leaderboard rows (:func:`leaderboard_rows`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from shipyard.client._jobs import Job
+from shipyard.client._training import add_limits, dataset_ref
+from shipyard.errors import InvalidRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from shipyard.client._client import Client
+    from shipyard.client._models import ModelVersion
+
+#: ``--mode`` values.
+MODES = ("auto", "ensembling", "hpo")
+
+
+def automl_spec(
+    train: Any, target: str, *, test: Any = None, validation: Any = None,
+    metric: str | None = None, problem_type: str | None = None, time_budget: float = 300.0,
+    mode: str = "auto", max_candidates: int = 200, parallel: int | None = None,
+    algorithms: Sequence[str] | str | None = None, split: Sequence[float] | None = None,
+    seed: int = 0, experiment: str | None = None, name: str | None = None,
+    cpus: int | None = None, memory: str | int | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON spec of an AutoML job (``POST /jobs`` with ``kind: automl``).
+
+    Args:
+        train: the dataset (a name, ``"name:version"`` or a :class:`Dataset`); it is split
+            into train, validation (candidates are compared on it) and test (the final
+            model is scored on it once) unless ``validation``/``test`` are given.
+        target: the column to predict.
+        metric: the validation metric to optimise (``roc_auc``, ``accuracy``, ``rmse``…);
+            the problem type's usual one by default.
+        time_budget: seconds from submit to the final model, everything included.
+        mode: ``ensembling`` (a weighted ensemble of the candidates), ``hpo`` (the single
+            best tuned candidate) or ``auto`` (ensembling up to 200,000 rows).
+        algorithms: the built-in algorithms to use (default: lightgbm, xgboost, catboost,
+            random-forest and linear, as suit the problem).
+        split: fractions of train, validation and test (default 0.7, 0.2, 0.1).
+        cpus, memory: each candidate's resources.
+    """
+    if mode not in MODES:
+        raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
+    if not target:
+        raise InvalidRequest("An AutoML job needs a target: the column to predict.")
+    if train is None or train == "":
+        raise InvalidRequest("An AutoML job needs a train dataset (the 'train' input).")
+    inputs = {"train": dataset_ref(train)}
+    if validation is not None:
+        inputs["validation"] = dataset_ref(validation)
+    if test is not None:
+        inputs["test"] = dataset_ref(test)
+    spec: dict[str, Any] = {"kind": "automl", "inputs": inputs, "target": target,
+                            "time_budget": float(time_budget), "mode": mode,
+                            "max_candidates": int(max_candidates), "seed": int(seed)}
+    if metric:
+        spec["metric"] = metric
+    if problem_type:
+        spec["problem_type"] = problem_type
+    if parallel is not None:
+        spec["parallel"] = int(parallel)
+    if algorithms:
+        names = algorithms.split(",") if isinstance(algorithms, str) else list(algorithms)
+        spec["algorithms"] = [a.strip() for a in names if a.strip()]
+    if split is not None:
+        spec["split"] = {"fractions": [float(f) for f in split]}
+    if experiment:
+        spec["experiment"] = experiment
+    if name:
+        spec["name"] = name
+    if tags:
+        spec["tags"] = {str(k): str(v) for k, v in tags.items()}
+    return add_limits(spec, cpus=cpus, memory=memory, max_runtime=None)
+
+
+def board(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """An AutoML job document's leaderboard (``outputs.automl``; empty before its first
+    tick)."""
+    return dict((doc.get("outputs") or {}).get("automl") or {})
+
+
+def leaderboard_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The candidates, best validation metric first (unfinished ones last, by number)."""
+    b = board(doc)
+    goal = (b.get("objective") or {}).get("direction", "maximize")
+    sign = -1.0 if goal == "minimize" else 1.0
+    best = (b.get("best") or {}).get("candidate")
+    rows = []
+    for r in b.get("candidates") or []:
+        rows.append({**r, "best": r.get("number") == best})
+    return sorted(rows, key=lambda r: (r.get("validation") is None,
+                                       -sign * float(r.get("validation") or 0),
+                                       r.get("number", 0)))
+
+
+class AutoML(Job):
+    """An AutoML job: ``sy.AutoML("churn", "churn", time_budget=60)`` submits one.
+
+    ``sy.AutoML.get(job_id)`` loads an existing one. Wait for it with :meth:`wait`; then
+    :meth:`leaderboard` ranks every candidate, :attr:`test_metrics` is the final model
+    scored on test, and :meth:`register` registers the final model (or a candidate).
+    """
+
+    def __init__(self, train: Any = None, target: str | None = None, *,
+                 id: str | None = None, client: Client | None = None,
+                 _doc: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                 **options: Any) -> None:
+        from shipyard.client._client import default_client
+
+        if id is not None:
+            super().__init__(id, client=client, _doc=_doc)
+            return
+        if target is None:
+            raise InvalidRequest("sy.AutoML(train, target, ...) needs the target column; "
+                                 "sy.AutoML.get(job_id) loads an existing AutoML job.")
+        c = client or default_client()
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        doc = c.post("/jobs", automl_spec(train, target, **options), headers=headers)
+        super().__init__(doc["id"], client=c, _doc=doc)
+
+    @classmethod
+    def get(cls, id: str, *, client: Client | None = None) -> AutoML:
+        job = cls(id=id, client=client)
+        if job.kind != "automl":
+            raise InvalidRequest(f"Job {id} is a {job.kind} job, not an AutoML job.")
+        return job
+
+    @property
+    def board(self) -> dict[str, Any]:
+        """The leaderboard document as the server keeps it (``outputs.automl``)."""
+        return board(self.doc)
+
+    def leaderboard(self) -> pd.DataFrame:
+        """Every candidate, best first: algorithm, validation metric, fit and predict time,
+        model size, weight in the final model (renders as a table in Jupyter)."""
+        import pandas as pd
+
+        self.refresh()
+        rows = leaderboard_rows(self.doc)
+        metric = (self.board.get("objective") or {}).get("metric", "validation")
+        columns = ["number", "algorithm", "state", "validation", "fit_seconds",
+                   "predict_seconds_per_1k_rows", "model_bytes", "weight", "source",
+                   "job_id", "hyperparameters"]
+        frame = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
+        return frame.rename(columns={"validation": metric}).set_index("number")
+
+    @property
+    def test_metrics(self) -> dict[str, float] | None:
+        """The final model's metrics on the test split (None until it is Completed)."""
+        return self.board.get("test")
+
+    def register(self, group: str, *, override_criteria: str | None = None,
+                 card: Mapping[str, str] | None = None, description: str | None = None,
+                 candidate: int | None = None) -> ModelVersion:
+        """Register the final model (or candidate number ``candidate``) in ``group``."""
+        return super().register(group, override_criteria=override_criteria, card=card,
+                                description=description, candidate=candidate)
+
+    def _repr_html_(self) -> str:
+        b = self.board
+        best = b.get("best") or {}
+        test = b.get("test") or {}
+        metric = (b.get("objective") or {}).get("metric", "")
+        head = (f"<p><b>AutoML job {self.id}</b>: {self.status}, "
+                f"{len(b.get('candidates') or [])} candidates, mode {b.get('mode')}; "
+                f"best single: {best.get('algorithm')} {metric} "
+                f"{best.get('validation')}"
+                + ("; final model on test: "
+                   + ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items())
+                               if k != "n_samples") if test else "") + "</p>")
+        try:
+            table = self.leaderboard().head(20).to_html()
+        except Exception:  # noqa: BLE001 - a display must not raise
+            table = ""
+        return head + table

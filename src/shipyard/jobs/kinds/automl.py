@@ -1,0 +1,190 @@
+"""Kind ``automl``: a table and a target in, a ranked, deployable model out, in a budget.
+
+A driven kind (docs/automl.md): it runs no process. Submit time refuses what cannot
+work before anything starts (a target that is an identifier, a row number, constant or
+missing in every row; an unknown metric or algorithm; a bad split) and pins the plan: the
+problem type, the metric and its direction, the algorithms, the portfolio of first
+candidates, the search space the sampler explores after them, the mode (``auto`` is
+resolved here) and how many candidates run at a time. The supervisor then calls
+:func:`shipyard.automl.drive` on every tick; candidates are ``training`` jobs and the
+final model is an ``ensemble`` job's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from shipyard.errors import InvalidRequest, ShipyardError
+from shipyard.jobs._kinds import DriveContext, JobKind, SubmitContext, register
+from shipyard.jobs._spec import JobSpecBase
+from shipyard.jobs.kinds import training
+
+#: The most candidates one AutoML job may train, and the most at a time.
+MAX_CANDIDATES = 1000
+MAX_PARALLEL = 32
+#: ``--mode auto`` ensembles up to this many training rows and keeps the single best
+#: tuned pipeline above (an ensemble of many models costs memory and latency on big data).
+ENSEMBLE_ROWS = 200_000
+#: The shortest budget worth running (a few candidates and the final model).
+MIN_BUDGET = 10.0
+#: The metric optimised when none is given, by problem type.
+DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
+#: Semantic types a target cannot have: they name rows, they do not describe them.
+NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
+
+
+class AutoMLSpec(JobSpecBase):
+    """An AutoML job over ``inputs.train`` (and optionally ``test``), predicting ``target``."""
+
+    kind: Literal["automl"]
+    target: str = Field(max_length=256)
+    problem_type: Literal["binary", "multiclass", "regression"] | None = None
+    #: The validation metric to optimise (``roc_auc``, ``accuracy``, ``rmse``, ...); the
+    #: problem type's usual one by default.
+    metric: str | None = Field(default=None, max_length=64)
+    #: Seconds from submit to the final model, everything included.
+    time_budget: float = Field(default=300.0, ge=MIN_BUDGET, le=7 * 86400)
+    mode: Literal["auto", "ensembling", "hpo"] = "auto"
+    max_candidates: int = Field(default=200, ge=1, le=MAX_CANDIDATES)
+    #: Candidates training at a time (default: the CPUs Shipyard may use / each one's).
+    parallel: int | None = Field(default=None, ge=1, le=MAX_PARALLEL)
+    #: The built-in algorithms to use (default: every suitable one of
+    #: shipyard.automl.DEFAULT_ALGORITHMS).
+    algorithms: list[str] | None = Field(default=None, max_length=16)
+    split: dict[str, Any] | None = None
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AutoMLSpec:
+        if self.outputs:
+            raise ValueError("an AutoML job's candidates write models, not datasets; drop "
+                             "'outputs'")
+        if self.hyperparameters:
+            raise ValueError("an AutoML job chooses the hyperparameters; drop "
+                             "'hyperparameters' (or tune them yourself with a tuning job)")
+        if "train" not in self.inputs:
+            raise ValueError("an AutoML job needs an input channel named 'train'")
+        extra = sorted(set(self.inputs) - set(training.TRAINING_CHANNELS))
+        if extra:
+            raise ValueError(f"an AutoML job reads the channels train, validation and test; "
+                             f"got {extra[0]!r}")
+        return self
+
+
+def _check_target(ctx: SubmitContext[AutoMLSpec], version: Any, name: str) -> None:
+    """The target is a column with values to learn: not an identifier or row number, not
+    missing in every row (constant targets are refused by the training check)."""
+    from shipyard.names import names_hint
+
+    target = ctx.spec.target
+    column = next((col for col in version.schema if col.get("name") == target), None)
+    if column is None:
+        columns = [str(col["name"]) for col in version.schema]
+        raise InvalidRequest(f"The target column {target!r} is not in {name}; "
+                             f"{names_hint(target, columns, 'column')}. Fix --target.")
+    if version.num_rows and column.get("missing") == version.num_rows:
+        raise InvalidRequest(f"The target column {target!r} of {name} is missing in every "
+                             "row, so there is nothing to learn; pick a column with values.")
+    kind = column.get("semantic_type")
+    if kind in NOT_TARGETS:
+        raise InvalidRequest(
+            f"The target column {target!r} of {name} is {NOT_TARGETS[kind]} (its values name "
+            "rows rather than describe them), so no model can learn it; pick the column you "
+            "want to predict.")
+
+
+def check(ctx: SubmitContext[AutoMLSpec]) -> None:
+    """Refuse an AutoML job that cannot work (400, nothing started) and pin its plan."""
+    from shipyard.automl._portfolio import (
+        BOOSTING,
+        DEFAULT_ALGORITHMS,
+        EARLY_STOPPING,
+        portfolio,
+    )
+    from shipyard.jobs._spec import local_capacity
+    from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
+    from shipyard.tuning import OBJECTIVES, direction, study_space
+
+    spec = ctx.spec
+    train = ctx.stored["inputs"]["train"]
+    name = f"{train['dataset']}:{train['version']}"
+    version = ctx.datasets.version(train["dataset"], train["version"])
+    _check_target(ctx, version, name)
+    problem_type: str | None = spec.problem_type
+    if problem_type is None:
+        head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
+        problem_type = infer_problem_type(head[spec.target])
+    assert problem_type is not None
+    metric = str(spec.metric or DEFAULT_METRIC[problem_type]).removeprefix("validation.")
+    if metric not in OBJECTIVES[problem_type]:
+        raise InvalidRequest(f"Metric {spec.metric!r} is not a validation metric of a "
+                             f"{problem_type} problem; use one of: "
+                             f"{', '.join(OBJECTIVES[problem_type])}.")
+    named = list(dict.fromkeys(spec.algorithms or []))
+    algorithms = named or [a for a in DEFAULT_ALGORITHMS if _usable(a, problem_type)]
+    declared = {}
+    for algorithm in algorithms:
+        info = get_algorithm(algorithm).info  # unknown: a 400 naming the known ones
+        if problem_type not in info.problem_types:
+            raise InvalidRequest(f"Algorithm {algorithm!r} does not solve {problem_type} "
+                                 f"problems; it solves {sorted(info.problem_types)}.")
+        declared[algorithm] = info.hyperparameters
+    if not algorithms:
+        raise InvalidRequest(f"No installed algorithm solves {problem_type} problems; "
+                             "install shipyard[ml].")
+    # Every check a candidate's submit makes (data, target, split), once.
+    trial = training.TrainingSpec.model_validate({
+        "kind": "training", "algorithm": algorithms[0], "target": spec.target,
+        "problem_type": problem_type, "split": spec.split, "inputs": spec.inputs})
+    trial_ctx: SubmitContext[Any] = SubmitContext(
+        spec=trial, stored=dict(ctx.stored), datasets=ctx.datasets, models=ctx.models,
+        artifacts=ctx.artifacts, catalog=ctx.catalog, actor=ctx.actor,
+        settings=ctx.settings, experiment=ctx.experiment)
+    training.check(trial_ctx)
+    several = len(algorithms) > 1
+    fixed = {(f"{a}.early_stopping_rounds" if several else "early_stopping_rounds"):
+             EARLY_STOPPING for a in algorithms if a in BOOSTING}
+    space, _ = study_space(algorithms, declared, {}, {})
+    plan = portfolio(algorithms)
+    for entry in plan:
+        try:
+            validate_hyperparameters(entry["algorithm"], entry["hyperparameters"])
+        except InvalidRequest as exc:  # the portfolio is ours: a bug, not the user's
+            raise ShipyardError(f"AutoML portfolio entry {entry}: {exc.message}") from None
+    mode = spec.mode
+    if mode == "auto":
+        mode = "ensembling" if version.num_rows <= ENSEMBLE_ROWS else "hpo"
+    parallel = spec.parallel or max(1, local_capacity().cpus // spec.resources.cpus)
+    ctx.stored.update(
+        problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
+        direction=direction(metric), algorithms=algorithms, space=space.to_list(),
+        fixed=fixed, portfolio=plan, resolved_mode=mode, parallel=parallel,
+        strategy="bayesian", rows=version.num_rows)
+    ctx.experiment = trial_ctx.experiment
+
+
+def _usable(algorithm: str, problem_type: str) -> bool:
+    """An algorithm of the default set that is installed and solves the problem."""
+    from shipyard.training import get_algorithm
+
+    try:
+        return problem_type in get_algorithm(algorithm).info.problem_types
+    except (InvalidRequest, ShipyardError, ImportError):
+        return False
+
+
+def drive(ctx: DriveContext) -> None:
+    from shipyard.automl import drive as drive_automl
+
+    drive_automl(ctx)
+
+
+register(JobKind(
+    name="automl", spec=AutoMLSpec,
+    summary="AutoML: candidate pipelines in a time budget, ranked; the best (or an "
+            "ensemble) scored on test.",
+    # Never launched: a driven kind runs in the control plane's supervisor.
+    entry="shipyard.automl:main", check=check, driver=drive,
+))
