@@ -158,7 +158,8 @@ def drive(ctx: DriveContext) -> None:
     ranked = [j for j, _ in _ranked(candidates, stored, _goal(spec))]
     search_end = _started(job) + float(spec["time_budget"]) - reserve(spec, ranked)
     counted = len(candidates) - sum(1 for j in candidates if j.reason == st.SERVER_SHUTDOWN)
-    why_over = ("final" if final is not None else
+    recorded = ((job.outputs or {}).get("automl") or {}).get("stopped_by")
+    why_over = (str(recorded or "time_budget") if final is not None else
                 "max_candidates" if counted >= int(spec["max_candidates"]) else
                 "time_budget" if now >= search_end else None)
     if why_over is None:

@@ -104,37 +104,63 @@ def leaderboard_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
                                        r.get("number", 0)))
 
 
-class AutoML(Job):
+class AutoML:
     """An AutoML job: ``sy.AutoML("churn", "churn", time_budget=60)`` submits one.
 
     ``sy.AutoML.get(job_id)`` loads an existing one. Wait for it with :meth:`wait`; then
     :meth:`leaderboard` ranks every candidate, :attr:`test_metrics` is the final model
     scored on test, and :meth:`register` registers the final model (or a candidate).
+    :attr:`job` is the job itself (logs, metrics, cancel).
     """
 
     def __init__(self, train: Any = None, target: str | None = None, *,
-                 id: str | None = None, client: Client | None = None,
-                 _doc: dict[str, Any] | None = None, idempotency_key: str | None = None,
+                 client: Client | None = None, idempotency_key: str | None = None,
                  **options: Any) -> None:
         from shipyard.client._client import default_client
 
-        if id is not None:
-            super().__init__(id, client=client, _doc=_doc)
-            return
         if target is None:
             raise InvalidRequest("sy.AutoML(train, target, ...) needs the target column; "
                                  "sy.AutoML.get(job_id) loads an existing AutoML job.")
         c = client or default_client()
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", automl_spec(train, target, **options), headers=headers)
-        super().__init__(doc["id"], client=c, _doc=doc)
+        self.job = Job(doc["id"], client=c, _doc=doc)
 
     @classmethod
     def get(cls, id: str, *, client: Client | None = None) -> AutoML:
-        job = cls(id=id, client=client)
+        job = Job(id, client=client)
         if job.kind != "automl":
             raise InvalidRequest(f"Job {id} is a {job.kind} job, not an AutoML job.")
-        return job
+        automl = cls.__new__(cls)
+        automl.job = job
+        return automl
+
+    @property
+    def id(self) -> str:
+        return self.job.id
+
+    @property
+    def status(self) -> str:
+        return self.job.status
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        return self.job.doc
+
+    def refresh(self) -> AutoML:
+        self.job.refresh()
+        return self
+
+    def wait(self, timeout: float | None = None, progress: bool = True,
+             raise_on_failure: bool = True) -> AutoML:
+        """Block until the job ends (its final model is scored); return self."""
+        self.job.wait(timeout=timeout, progress=progress, raise_on_failure=raise_on_failure)
+        return self
+
+    def cancel(self) -> AutoML:
+        """Stop the search and its candidates."""
+        self.job.cancel()
+        return self
 
     @property
     def board(self) -> dict[str, Any]:
@@ -164,21 +190,25 @@ class AutoML(Job):
                  card: Mapping[str, str] | None = None, description: str | None = None,
                  candidate: int | None = None) -> ModelVersion:
         """Register the final model (or candidate number ``candidate``) in ``group``."""
-        return super().register(group, override_criteria=override_criteria, card=card,
-                                description=description, candidate=candidate)
+        return self.job.register(group, override_criteria=override_criteria, card=card,
+                                 description=description, candidate=candidate)
+
+    def __repr__(self) -> str:
+        return f"AutoML({self.id!r}, status={self.status!r})"
 
     def _repr_html_(self) -> str:
+        from html import escape
+
         b = self.board
         best = b.get("best") or {}
         test = b.get("test") or {}
         metric = (b.get("objective") or {}).get("metric", "")
-        head = (f"<p><b>AutoML job {self.id}</b>: {self.status}, "
-                f"{len(b.get('candidates') or [])} candidates, mode {b.get('mode')}; "
-                f"best single: {best.get('algorithm')} {metric} "
-                f"{best.get('validation')}"
-                + ("; final model on test: "
-                   + ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items())
-                               if k != "n_samples") if test else "") + "</p>")
+        tail = ("; final model on test: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in sorted(test.items()) if k != "n_samples")) if test else ""
+        head = (f"<p><b>AutoML job {escape(self.id)}</b>: {escape(self.status)}, "
+                f"{len(b.get('candidates') or [])} candidates, mode {escape(str(b.get('mode')))}"
+                f"; best single: {escape(str(best.get('algorithm')))} {escape(metric)} "
+                f"{best.get('validation')}{escape(tail)}</p>")
         try:
             table = self.leaderboard().head(20).to_html()
         except Exception:  # noqa: BLE001 - a display must not raise

@@ -1,0 +1,75 @@
+"""The AutoML plan without a server: the portfolio, the refit's settings, the reserve, and
+ties of hard-label metrics broken by log loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shipyard.automl import DEFAULT_ALGORITHMS, loss_function, portfolio, select
+from shipyard.automl._driver import MAX_RESERVE, reserve
+from shipyard.automl._final import refit_settings
+from shipyard.training import get_algorithm, validate_hyperparameters
+
+
+@pytest.mark.parametrize("problem_type", ["binary", "multiclass", "regression"])
+def test_every_portfolio_entry_is_a_valid_training_request(problem_type: str) -> None:
+    plan = portfolio(list(DEFAULT_ALGORITHMS))
+    assert [e["algorithm"] for e in plan][:3] == ["lightgbm", "linear", "xgboost"]
+    assert {e["algorithm"] for e in plan} == set(DEFAULT_ALGORITHMS)
+    for entry in plan:
+        assert problem_type in get_algorithm(entry["algorithm"]).info.problem_types
+        validate_hyperparameters(entry["algorithm"], entry["hyperparameters"])
+        boosting = entry["algorithm"] in ("lightgbm", "xgboost", "catboost")
+        assert (entry["hyperparameters"].get("early_stopping_rounds") is not None) == boosting
+
+
+def test_a_portfolio_keeps_to_the_algorithms_asked_for() -> None:
+    plan = portfolio(["linear", "knn"])
+    assert [e["algorithm"] for e in plan] == ["knn", "linear", "linear"]
+    assert plan[0]["hyperparameters"] == {}  # knn has no entry: its defaults
+
+
+def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:
+    manifest = {"algorithm": "lightgbm", "training": {"best_iteration": 136},
+                "hyperparameters": {"n_estimators": 1000, "early_stopping_rounds": 50,
+                                    "learning_rate": 0.03}}
+    assert refit_settings(manifest) == {"n_estimators": 137, "early_stopping_rounds": None,
+                                        "learning_rate": 0.03}
+    catboost = {"algorithm": "catboost", "training": {"best_iteration": 9},
+                "hyperparameters": {"iterations": 500, "early_stopping_rounds": 50}}
+    assert refit_settings(catboost)["iterations"] == 10
+    linear = {"algorithm": "linear", "training": {"best_iteration": None},
+              "hyperparameters": {"alpha": 1.0}}
+    assert refit_settings(linear) == {"alpha": 1.0}
+
+
+class _Job:
+    def __init__(self, seconds: float) -> None:
+        from datetime import UTC, datetime, timedelta
+
+        self.started_at = datetime(2026, 1, 1, tzinfo=UTC)
+        self.ended_at = self.started_at + timedelta(seconds=seconds)
+
+
+def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
+    spec = {"time_budget": 300, "rows": 0, "parallel": 2, "resolved_mode": "ensembling"}
+    base = reserve(spec)
+    assert base == pytest.approx(4.0)
+    leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
+    # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
+    assert reserve(spec, leaders) == pytest.approx(4.0 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(4 + 4 * 1.4 / 2)
+    assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
+
+
+def test_log_loss_breaks_ties_of_accuracy() -> None:
+    y = np.array([0, 1, 1, 0])
+    sure = np.array([[0.9, 0.1], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])
+    unsure = np.array([[0.6, 0.4], [0.4, 0.6], [0.45, 0.55], [0.55, 0.45]])
+    loss = loss_function("accuracy", "binary", y, 2)
+    assert loss(sure) < loss(unsure) < 1e-6  # both right on every row
+    # The first listed would win a plain tie; log loss picks the surer one.
+    assert select([unsure, sure], y, "accuracy", "binary").best_single == 1
+    wrong = np.array([[0.1, 0.9], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])
+    assert loss(wrong) > loss(unsure) + 0.2  # a row's share outweighs any log loss
