@@ -346,3 +346,36 @@ def test_cancelling_an_automl_job_stops_its_candidates(server: LocalServer) -> N
             if (j["spec"].get("tuning") or {}).get("job") == job["id"]]
     assert kids and all(k["status"] in TERMINAL for k in kids)
     assert done["outputs"]["automl"]["state"] == "stopped"
+
+
+# -- notebooks ---------------------------------------------------------------------------------
+def test_the_notebooks_execute_offline_and_reproduce_the_candidates(
+        server: LocalServer, budgeted: dict[str, Any], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    env = server.sdk_env()
+    doc = ok_json(run_cli("automl", "notebooks", budgeted["id"], "--out", str(tmp_path),
+                          "--json", env=env))
+    paths = [Path(p) for p in doc["notebooks"]]
+    assert [p.name for p in paths] == ["exploration.ipynb", "candidates.ipynb"]
+    for key in ("SHIPYARD_URL", "SHIPYARD_TOKEN", "SHIPYARD_HOME"):
+        monkeypatch.setenv(key, env[key])
+    for path in paths:
+        nb = nbformat.read(str(path), as_version=4)
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        outputs = [o for cell in nb.cells if cell.cell_type == "code"
+                   for o in cell.get("outputs", [])]
+        assert not [o for o in outputs if o.get("output_type") == "error"]
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        if path.name == "exploration.ipynb":
+            assert "What the profile found" in text and "Why the recipe" in text
+            assert "impute" in text  # total_charges has missing values
+        else:
+            # Each of the top 3 candidates was trained again and checked to 3 decimals.
+            assert text.count("## Candidate ") == 3 and "## The final model" in text
+    err = one_sentence_error(run_cli("automl", "notebooks", "job-nope", "--out",
+                                     str(tmp_path / "x"), env=env))
+    assert "job-nope" in err

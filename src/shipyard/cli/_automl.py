@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,7 +24,13 @@ from shipyard.cli._common import (
     wait_option,
 )
 from shipyard.client import Job
-from shipyard.client._automl import MODES, automl_spec, board, leaderboard_rows
+from shipyard.client._automl import (
+    MODES,
+    automl_spec,
+    board,
+    leaderboard_rows,
+    write_notebooks,
+)
 from shipyard.client._jobs import failure_sentence
 from shipyard.client._training import TRAINING_CHANNELS, parse_split
 from shipyard.errors import InvalidRequest
@@ -187,6 +194,33 @@ def _print_final(doc: dict[str, Any]) -> None:
               + ".")
     out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}` "
               "(or a candidate with --candidate N).")
+
+
+@app.command("notebooks")
+def notebooks(
+    job_id: Annotated[str, typer.Argument(metavar="ID", help="The AutoML job.")],
+    out_dir: Annotated[Path, typer.Option(
+        "--out", metavar="DIR", help="The folder to write the notebooks into (created).")
+    ] = Path("automl-notebooks"),
+    top: Annotated[int, typer.Option(
+        "--top", metavar="N", min=1, max=20,
+        help="Candidates the definition notebook writes out.")] = 3,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write an AutoML job's notebooks: data exploration (the profile's findings and why
+    the recipe did what it did) and candidate definitions (the top candidates as plain
+    code that trains each again and checks its validation metric)."""
+    try:
+        paths = write_notebooks(client(), job_id, out_dir, top)
+    except InvalidRequest as exc:
+        fail(exc.message)
+    except OSError as exc:
+        fail(f"Cannot write the notebooks into {out_dir}: {exc.strerror}; give another --out.")
+    if json_out:
+        print_json({"id": job_id, "notebooks": [str(p) for p in paths]})
+        return
+    say(f"Wrote {' and '.join(str(p) for p in paths)}. Run them against this server "
+        "(SHIPYARD_URL, SHIPYARD_TOKEN), e.g. in Jupyter.")
 
 
 @app.command("leaderboard")

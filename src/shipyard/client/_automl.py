@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.client._jobs import Job
 from shipyard.client._training import add_limits, dataset_ref
 from shipyard.errors import InvalidRequest
+from shipyard.errors import ShipyardError as ShipyardErrorBase
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -214,3 +215,57 @@ class AutoML:
         except Exception:  # noqa: BLE001 - a display must not raise
             table = ""
         return head + table
+
+
+def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list[Any]:
+    """Write an AutoML job's exploration and candidate notebooks into folder ``out``
+    (created); return their paths. See :mod:`shipyard.automl._notebooks`."""
+    import json
+    from pathlib import Path
+    from urllib.parse import quote
+
+    import nbformat
+
+    from shipyard.automl._notebooks import candidates_notebook, exploration_notebook
+    from shipyard.client._datasets import Dataset
+
+    job = client.get(f"/jobs/{quote(job_id, safe='')}")
+    if job.get("kind") != "automl":
+        raise InvalidRequest(f"Job {job_id} is a {job.get('kind')} job, not an AutoML job; "
+                             "`shipyard jobs list --kind automl` lists those.")
+    b = board(job)
+    rows = [r for r in leaderboard_rows(job) if r.get("validation") is not None]
+    if not rows:
+        raise InvalidRequest(f"AutoML job {job_id} has no completed candidate yet; write its "
+                             "notebooks once one has completed.")
+    candidates = [client.get(f"/jobs/{quote(r['job_id'], safe='')}") for r in rows[:top]]
+    best = (b.get("best") or {}).get("job_id") or rows[0]["job_id"]
+
+    def artifact(path: str) -> dict[str, Any] | None:
+        try:
+            return dict(json.loads(client.fetch(f"/jobs/{quote(best, safe='')}/artifacts/"
+                                                f"{path}")))
+        except (ShipyardErrorBase, ValueError):
+            return None
+
+    recipe, manifest = artifact("model/recipe.json"), artifact("model/MODEL.json") or {}
+    spec = job["spec"]
+    train = spec["inputs"]["train"]
+    try:
+        profile = Dataset(train["dataset"], client=client).profile(
+            target=spec["target"], version=int(train["version"])).to_dict()
+    except ShipyardErrorBase:
+        profile = None
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidRequest(f"{folder} is a file; give --out a folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, nb in (
+            ("exploration.ipynb", exploration_notebook(
+                job, profile, recipe, (manifest.get("training") or {}).get("notes") or [])),
+            ("candidates.ipynb", candidates_notebook(job, candidates, top))):
+        path = folder / name
+        nbformat.write(nb, str(path))
+        written.append(path)
+    return written
