@@ -173,7 +173,7 @@ def test_automl_beats_the_best_default_built_in_on_test(server: LocalServer, nam
 
 
 # -- the budget, the final model through the platform ---------------------------------------
-BUDGET = 30.0
+BUDGET = 40.0
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +206,11 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert board["best"]["validation"] == max(r["validation"] for r in done)
     members = board["ensemble"]["members"]
     assert members and set(members) <= {r["job_id"] for r in done}
+    # Explained: permutation importance over the raw columns; on churn the contract and
+    # the tenure matter more than the customer's gender.
+    importance = {r["column"]: r["importance"] for r in board["importance"]}
+    assert "churn" not in importance and len(importance) == 19
+    assert max(importance["contract"], importance["tenure"]) > importance["female"]
 
     env = server.sdk_env()
     doc = ok_json(run_cli("automl", "leaderboard", budgeted["id"], "--json", env=env))
@@ -213,6 +218,7 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert values == sorted(values, reverse=True) and doc["test"] == board["test"]
     table = ok(run_cli("automl", "leaderboard", budgeted["id"], env=env)).stdout
     assert "validation.roc_auc" in table and "Final model" in table and "* best" in table
+    assert "Most important input columns" in table
     err = one_sentence_error(run_cli("automl", "leaderboard", board["model_job_id"], env=env))
     assert "not an AutoML job" in err
 
@@ -228,6 +234,7 @@ def test_the_sdk_shows_the_leaderboard(server: LocalServer, budgeted: dict[str, 
     assert len(frame) == len(board["candidates"])
     assert frame["validation.roc_auc"].iloc[0] == board["best"]["validation"]
     assert automl.test_metrics == board["test"]
+    assert list(automl.importance().index) == [r["column"] for r in board["importance"]]
     assert "AutoML job" in html and "<table" in html
 
 

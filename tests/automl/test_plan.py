@@ -55,11 +55,11 @@ class _Job:
 def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
     spec = {"time_budget": 300, "rows": 0, "parallel": 2, "resolved_mode": "ensembling"}
     base = reserve(spec)
-    assert base == pytest.approx(4.0)
+    assert base == pytest.approx(5.0)
     leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
     # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
-    assert reserve(spec, leaders) == pytest.approx(4.0 + 8 * 1.4 / 2)
-    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(4 + 4 * 1.4 / 2)
+    assert reserve(spec, leaders) == pytest.approx(5.0 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(5 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
 
 
@@ -73,3 +73,15 @@ def test_log_loss_breaks_ties_of_accuracy() -> None:
     assert select([unsure, sure], y, "accuracy", "binary").best_single == 1
     wrong = np.array([[0.1, 0.9], [0.1, 0.9], [0.2, 0.8], [0.8, 0.2]])
     assert loss(wrong) > loss(unsure) + 0.2  # a row's share outweighs any log loss
+
+
+def test_the_fast_roc_auc_is_scikit_learns() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from shipyard.automl._ensemble import _binary_auc
+
+    rng = np.random.default_rng(0)
+    for n in (7, 1174, 20_000):
+        y = rng.integers(0, 2, n)
+        score = np.round(rng.random(n), 2)  # many ties
+        assert _binary_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

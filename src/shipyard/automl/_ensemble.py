@@ -85,7 +85,7 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
                 y, hard(p), labels=labels, average="macro", zero_division=0)),
             "recall_macro": lambda p: 1.0 - float(m.recall_score(
                 y, hard(p), labels=labels, average="macro", zero_division=0)),
-            "roc_auc": (lambda p: 1.0 - float(m.roc_auc_score(y, p[:, 1]))) if binary else
+            "roc_auc": (lambda p: 1.0 - _binary_auc(y, p[:, 1])) if binary else
                        (lambda p: 1.0 - float(m.roc_auc_score(
                            y, p, multi_class="ovr", average="macro", labels=labels))),
             "pr_auc": (lambda p: 1.0 - float(m.average_precision_score(y, p[:, 1]))) if binary
@@ -103,6 +103,21 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
             return primary
     raise InvalidRequest(f"An ensemble cannot be selected on metric {metric!r} for a "
                          f"{problem_type} problem.")
+
+
+def _binary_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of a binary target from ranks (ties share their mean rank), as scikit-learn's
+    ``roc_auc_score`` gives it, in a fraction of its time: selection computes it thousands
+    of times."""
+    from scipy.stats import rankdata
+
+    positive = np.asarray(y) == 1
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise InvalidRequest("ROC AUC needs both classes among the selection's rows.")
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,11 @@ then:
 4. scores it on the test split, through the bundle as an endpoint would load it (the
    ``test`` input, or the rows the candidates' split held out, rebuilt from the train
    input), and logs ``validation.*`` (on the selection's rows) and ``test.*`` metrics;
-5. leaves ``output/ensemble.json`` (weights, losses, metrics) and the test plots in
+5. measures the permutation importance of each raw input column on the test rows, in
+   the time left before the deadline (:func:`permutation_importance`; SHAP comes with
+   the explainability issue);
+6. leaves ``output/ensemble.json`` (weights, losses, metrics, importance),
+   ``output/importance.json`` and the plots (test evaluation, importance) in
    ``output/plots/``.
 """
 
@@ -134,9 +138,74 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
     return done
 
 
+#: Rows permutation importance is measured on, at most, and its repeats at most.
+IMPORTANCE_ROWS = 2000
+IMPORTANCE_REPEATS = 3
+
+
+def permutation_importance(outputs: Any, X: pd.DataFrame, loss: Any, *,
+                           deadline: float | None = None, seed: int = 0,
+                           repeats: int = IMPORTANCE_REPEATS) -> dict[str, Any]:
+    """How much worse the model gets when one raw input column is shuffled, per column.
+
+    ``outputs``: rows → the model's outputs (class probabilities or values, as the metric
+    reads them); ``loss``: outputs → loss (lower is better). Each column is shuffled
+    ``repeats`` times (fewer when the time left before ``deadline`` allows fewer; none
+    when not even one pass fits): ``{"repeats", "rows", "baseline_loss", "columns":
+    [{"column", "importance", "std"}]}``, most important first.
+    """
+    rng = np.random.default_rng(seed)
+    if len(X) > IMPORTANCE_ROWS:
+        X = X.iloc[rng.choice(len(X), IMPORTANCE_ROWS, replace=False)].reset_index(drop=True)
+    started = time.perf_counter()
+    base = float(loss(outputs(X)))
+    one = max(time.perf_counter() - started, 1e-3)  # seconds of one scoring
+    columns = list(X.columns)
+    if deadline is not None:
+        left = deadline - SCORING_SECONDS - time.time()
+        repeats = min(repeats, int(left / (one * max(len(columns), 1))))
+    if repeats < 1:
+        return {"repeats": 0, "rows": len(X), "baseline_loss": base, "columns": [],
+                "skipped": "the time budget left no time to shuffle every column once"}
+    found: list[dict[str, Any]] = []
+    for column in columns:
+        deltas = []
+        for _ in range(repeats):
+            shuffled = X.copy()
+            shuffled[column] = rng.permutation(shuffled[column].to_numpy())
+            deltas.append(float(loss(outputs(shuffled))) - base)
+        found.append({"column": str(column), "importance": float(np.mean(deltas)),
+                      "std": float(np.std(deltas))})
+    found.sort(key=lambda r: -float(r["importance"]))
+    return {"repeats": repeats, "rows": len(X), "baseline_loss": base, "columns": found}
+
+
+def _importance_plot(importance: Mapping[str, Any], metric: str) -> bytes | None:
+    """A bar chart of the 20 most important columns (None when none was measured)."""
+    rows = [r for r in importance.get("columns") or []][:20]
+    if not rows:
+        return None
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 0.3 * len(rows) + 1.2))
+    ax = fig.add_subplot()
+    names = [r["column"] for r in rows][::-1]
+    ax.barh(names, [r["importance"] for r in rows][::-1],
+            xerr=[r["std"] for r in rows][::-1], color="#3b7dd8")
+    ax.set_xlabel(f"loss increase when shuffled ({metric})")
+    ax.set_title("Permutation importance of the input columns (test rows)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return buf.getvalue()
+
+
 def main(job_dir: Path) -> None:
     """Build, write and score the ensemble (see the module's docstring)."""
     from shipyard import runtime
+    from shipyard.automl._ensemble import loss_function
     from shipyard.bundle import load_bundle, read_manifest, write_ensemble
     from shipyard.errors import InvalidRequest
     from shipyard.evaluation import render_plots, scalar_metrics
@@ -242,10 +311,30 @@ def main(job_dir: Path) -> None:
             print(f"[ensemble] {split}: " + ", ".join(f"{k} {v:.4g}" for k, v in
                                                        scalars.items()), flush=True)
     out_dir = job_dir / c.OUTPUT_DIR
+    importance: dict[str, Any] | None = None
     if "test" in metrics:
         (out_dir / "plots").mkdir(parents=True, exist_ok=True)
         for name, png in render_plots(problem_type, {"test": metrics["test"]}, None).items():
             (out_dir / "plots" / name).write_bytes(png)
+        with runtime.phase("explain"):
+            key = "value" if problem_type == "regression" else "proba"
+            n_classes = len(classes or [])
+            importance = permutation_importance(
+                lambda rows: pipeline.outputs(rows)[key],
+                test.drop(columns=[target]).reset_index(drop=True),
+                loss_function(metric, problem_type, y, n_classes),
+                deadline=float(deadline) if isinstance(deadline, int | float) else None)
+        importance["metric"] = metric
+        (out_dir / "importance.json").write_text(json.dumps(importance, indent=2),
+                                                 encoding="utf-8")
+        chart = _importance_plot(importance, metric)
+        if chart is not None:
+            (out_dir / "plots" / "importance.png").write_bytes(chart)
+        top = ", ".join(f"{r['column']} {r['importance']:.4g}"
+                        for r in importance["columns"][:5])
+        print(f"[ensemble] permutation importance on {importance['rows']} test rows, "
+              f"{importance['repeats']} repeats: {top or importance.get('skipped')}",
+              flush=True)
     result = {
         "selection": selection, "metric": metric, "loss": kept,
         "best_single": names[best], "best_single_loss": best_loss,
@@ -254,6 +343,7 @@ def main(job_dir: Path) -> None:
         "validation": scalar_metrics(metrics["validation"]),
         "test": scalar_metrics(metrics["test"]) if "test" in metrics else None,
         "test_rows": len(test),
+        "importance": (importance or {}).get("columns", [])[:20],
     }
     (out_dir / RESULT_FILE).write_text(json.dumps(result, indent=2, sort_keys=True),
                                        encoding="utf-8")

@@ -192,6 +192,11 @@ def _print_final(doc: dict[str, Any]) -> None:
     out.print(f"Final model (job {b.get('model_job_id')}): {what}; on test: "
               + ", ".join(f"{k} {v:.4g}" for k, v in sorted(test.items()) if k != "n_samples")
               + ".")
+    importance = b.get("importance") or []
+    if importance:
+        out.print("Most important input columns (loss increase when shuffled, on test): "
+                  + ", ".join(f"{r['column']} {r['importance']:.3g}" for r in importance[:5])
+                  + ".")
     out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}` "
               "(or a candidate with --candidate N).")
 

@@ -182,6 +182,14 @@ class AutoML:
         frame = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
         return frame.rename(columns={"validation": metric}).set_index("number")
 
+    def importance(self) -> pd.DataFrame:
+        """The final model's permutation importance of each raw input column on the test
+        rows (the loss increase when the column is shuffled), most important first."""
+        import pandas as pd
+
+        rows = self.board.get("importance") or []
+        return pd.DataFrame(rows, columns=["column", "importance", "std"]).set_index("column")
+
     @property
     def test_metrics(self) -> dict[str, float] | None:
         """The final model's metrics on the test split (None until it is Completed)."""

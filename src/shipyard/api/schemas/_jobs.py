@@ -111,7 +111,12 @@ class AutoMLBoard(Out):
     validation: float | None = Field(None, description="The final model's validation metric.")
     test: dict[str, float] | None = Field(description="The final model scored on test, once.")
     ensemble: dict[str, Any] | None = Field(
-        None, description="members (job ids, heaviest first), selection, best_single.")
+        None, description="members (job ids, heaviest first), selection, best_single, refit "
+                          "(the members trained again on train and validation rows).")
+    importance: list[dict[str, Any]] | None = Field(
+        None, description="The final model's permutation importance of each raw input "
+                          "column on the test rows, most important first (at most 20): "
+                          "column, importance (loss increase when shuffled), std.")
 
 
 class JobOutputs(Out):
