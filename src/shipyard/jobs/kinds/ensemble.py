@@ -87,7 +87,7 @@ def check(ctx: SubmitContext[EnsembleSpec]) -> None:
     repo = JobRepository(ctx.models.db, ctx.models.events)
     if spec.automl is not None:
         _check_parent(repo, spec.automl.job, ctx.actor)
-    members = []
+    members: list[dict[str, Any]] = []
     first: Any = None
     for number, job_id in enumerate(spec.candidates):
         try:
