@@ -377,9 +377,13 @@ class RayExecutor:
             return None
         ray, package = self.ray, h.package
         try:
+            asked = time.monotonic()
             runner = runners.take(should_abort)
             if runner is None:
                 return None
+            waited = time.monotonic() - asked
+            if waited >= 0.1:  # none was idle: it took the one being started
+                h.append_log(f"waited {waited:.1f} s for a warm runner being started")
             try:
                 idle = ray.get(runner.actor.assigned.remote(), timeout=CALL_TIMEOUT) is None
             except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
