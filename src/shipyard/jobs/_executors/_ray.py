@@ -385,7 +385,7 @@ class RayExecutor:
             if waited >= 0.1:  # none was idle: it took the one being started
                 h.append_log(f"waited {waited:.1f} s for a warm runner being started")
             try:
-                idle = ray.get(runner.actor.assigned.remote(), timeout=CALL_TIMEOUT) is None
+                idle = ray.get(runner.actor.assigned.remote(), timeout=5.0) is None
             except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
                 idle = False  # died (or hangs) while idle: dropped
             if not idle:
