@@ -4,7 +4,8 @@ Starts one local Ray instance (2 CPUs, this process its driver) and real servers
 throwaway homes, and prints:
 
 1. submit -> first line of user code, one job at a time, on the local executor and
-   on Ray (warm: Ray keeps its idle worker processes; goal < 2 s, local < 1 s);
+   on Ray (with the server's warm pool of runners, SHIPYARD_RAY_WARM_RUNNERS; goal
+   < 2 s, local < 1 s);
 2. batch transform rows/s over flights x SCALE (x10: ~3.3 M rows) with an XGBoost
    model trained on flights: 1 worker (instances=1, the one-process transform) against
    2 Ray instances (goal >= 1.7x on this 2-core machine);
