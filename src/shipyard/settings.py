@@ -67,6 +67,10 @@ class Settings:
     executor: str = "local"
     #: The Ray cluster: ``auto``, ``ray://host:port``, or empty to start a local Ray instance.
     ray_address: str = ""
+    #: Idle job-runner actors the Ray executor keeps started, so a job starts without
+    #: waiting for a new actor (``SHIPYARD_RAY_WARM_RUNNERS``; 0: none; jobs/_executors/
+    #: _ray_pool.py).
+    ray_warm_runners: int = 1
     #: A running job not seen alive for this many seconds is ``worker_lost`` (and retried).
     heartbeat_timeout: float = 60.0
     #: Modules that register job kinds, imported at server start (``SHIPYARD_PLUGINS``).
@@ -105,6 +109,7 @@ class Settings:
             in ("1", "true", "yes"),
             executor=(env.get("SHIPYARD_EXECUTOR") or "local").strip().lower(),
             ray_address=(env.get("SHIPYARD_RAY_ADDRESS") or "").strip(),
+            ray_warm_runners=max(0, int(env.get("SHIPYARD_RAY_WARM_RUNNERS") or 1)),
             heartbeat_timeout=float(env.get("SHIPYARD_HEARTBEAT_TIMEOUT") or 60.0),
             plugins=tuple(m.strip() for m in (env.get("SHIPYARD_PLUGINS") or "").split(",")
                           if m.strip()),

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from shipyard.testing import LocalServer
+
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
@@ -68,3 +70,24 @@ def follow_log(client: httpx.Client, job_id: str, timeout: float = 30.0) -> byte
         if not r.content:
             time.sleep(0.05)
     raise AssertionError(f"the log of {job_id} did not end within {timeout} s")
+
+
+
+def job_handle(server: LocalServer, job: dict) -> dict[str, Any]:
+    """The job's handle state (what its executor recorded to find it again), as the
+    server's database holds it."""
+    from shipyard.store import Database, EventLog, JobRepository
+
+    db = Database(f"sqlite:///{server.home / 'shipyard.db'}")
+    try:
+        return dict(JobRepository(db, EventLog(db)).get(job["id"]).handle or {})
+    finally:
+        db.dispose()
+
+
+def job_actor(server: LocalServer, job: dict) -> str:
+    """The name of the Ray actor running ``job``: a warm pool runner's or the job's own."""
+    from shipyard.jobs._executors._ray import actor_name
+
+    state = job_handle(server, job)
+    return str(state.get("actor") or actor_name(job["id"], job["attempts"]))

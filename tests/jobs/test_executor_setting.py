@@ -19,15 +19,17 @@ def test_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("SHIPYARD_RAY_ADDRESS", "ray://10.0.0.5:10001")
     monkeypatch.setenv("SHIPYARD_HEARTBEAT_TIMEOUT", "90")
     monkeypatch.setenv("SHIPYARD_PLUGINS", "a.kinds, b ,")
+    monkeypatch.setenv("SHIPYARD_RAY_WARM_RUNNERS", "0")
     s = Settings.from_env(home=tmp_path)
-    assert (s.executor, s.ray_address, s.heartbeat_timeout, s.plugins) == (
-        "local", "ray://10.0.0.5:10001", 90.0, ("a.kinds", "b"))
+    assert (s.executor, s.ray_address, s.heartbeat_timeout, s.plugins, s.ray_warm_runners) == (
+        "local", "ray://10.0.0.5:10001", 90.0, ("a.kinds", "b"), 0)
     assert isinstance(make_executor(s, ArtifactStore(str(tmp_path / "a"))), LocalExecutor)
     for var in ("SHIPYARD_EXECUTOR", "SHIPYARD_RAY_ADDRESS", "SHIPYARD_HEARTBEAT_TIMEOUT",
-                "SHIPYARD_PLUGINS"):
+                "SHIPYARD_PLUGINS", "SHIPYARD_RAY_WARM_RUNNERS"):
         monkeypatch.delenv(var)
     s = Settings.from_env(home=tmp_path)
-    assert (s.executor, s.ray_address, s.heartbeat_timeout, s.plugins) == ("local", "", 60.0, ())
+    assert (s.executor, s.ray_address, s.heartbeat_timeout, s.plugins, s.ray_warm_runners) == (
+        "local", "", 60.0, (), 1)
 
 
 def test_an_unknown_executor_is_refused_with_the_choices(tmp_path: Path) -> None:

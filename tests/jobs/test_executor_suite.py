@@ -29,7 +29,7 @@ import pytest
 
 from shipyard.testing import LocalServer
 
-from .helpers import TERMINAL, spec, submit, wait_for, wait_log
+from .helpers import TERMINAL, job_actor, spec, submit, wait_for, wait_log
 
 #: The executors the suite runs on (Ray: on the session's local Ray instance; skipped,
 #: with the reason, where Ray is not installed).
@@ -113,10 +113,9 @@ class RayDriver(LocalDriver):
     def kill_worker(self, server: LocalServer, job: dict) -> None:
         import ray
 
-        from shipyard.jobs._executors._ray import NAMESPACE, actor_name
+        from shipyard.jobs._executors._ray import NAMESPACE
 
-        actor = ray.get_actor(actor_name(job["id"], job["attempts"]), namespace=NAMESPACE)
-        ray.kill(actor, no_restart=True)
+        ray.kill(ray.get_actor(job_actor(server, job), namespace=NAMESPACE), no_restart=True)
 
 
 DRIVERS: dict[str, Driver] = {"local": LocalDriver(), "ray": RayDriver()}

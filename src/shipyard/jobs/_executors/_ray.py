@@ -5,13 +5,17 @@ machine belongs to), ``ray://host:port`` (Ray Client), a GCS ``host:port``, or e
 to start a local Ray instance with the server. The actor
 (:class:`~shipyard.jobs._executors._ray_worker.JobRunner`) asks Ray for the job's
 CPUs and memory, stages the package on its node from the artifact store, runs the
-one command line there, and stores the outputs from there (docs/deploy.md).
+one command line there, and stores the outputs from there (docs/deploy.md). A job
+takes an idle runner of the warm pool when there is one (:mod:`._ray_pool`: its CPUs
+and memory are then reserved on that runner's node), else it gets an actor of its own,
+named :func:`actor_name`; the handle's state names the actor either way.
 
 The control plane keeps the attempt's log in its own job folder as a mirror
 (everything before the launch, then the worker's log as each supervisor tick
 fetches it), so the log survives a worker that dies, and a control-plane restart
-re-attaches to the actors by name (:meth:`RayExecutor.recover`). An actor that
-dies under a running job is a worker killed by ``SIGKILL``: ``worker_lost``.
+re-attaches to the actors by the name in each job's handle state
+(:meth:`RayExecutor.recover`). An actor that dies under a running job is a worker
+killed by ``SIGKILL``: ``worker_lost``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ShipyardError
 from shipyard.jobs._collect import Manifest, store_log
+from shipyard.jobs._executors import _ray_pool
 from shipyard.jobs._executors._protocol import EXIT_UNKNOWN, JobHandle, Usage
 from shipyard.jobs._package import JobPackage, open_log, package_for
 from shipyard.jobs._spec import Capacity
@@ -86,8 +91,12 @@ class RayHandle:
         self.package = package
         self.job_id = package.job_id
         self.mirror = mirror
+        #: The actor's name: a pool runner's, or :func:`actor_name` for an actor of its own.
         self.name = actor_name(package.job_id, package.attempt)
         self.actor: Any = None
+        #: The job runs on a runner of the warm pool, its resources in this reservation.
+        self.warm = False
+        self.reservation: str | None = None
         self.where: dict[str, Any] = {}
         #: Bytes of the mirror before the worker's log starts.
         self.log_base = 0
@@ -107,6 +116,7 @@ class RayHandle:
     @property
     def state(self) -> dict[str, Any]:
         return {"executor": "ray", "actor": self.name, "namespace": NAMESPACE,
+                "warm": self.warm, "reservation": self.reservation,
                 "log_base": self.log_base, **self.where}
 
     # -- talking to the actor -------------------------------------------------------------
@@ -258,7 +268,7 @@ class RayHandle:
             return 0
 
     def release(self) -> None:
-        """Sync the log, stop the job, then end the actor (once)."""
+        """Sync the log, stop the job, then end the actor and free its reservation (once)."""
         with self._lock:
             if self._released:
                 return
@@ -270,10 +280,13 @@ class RayHandle:
             if self.actor is not None:
                 with contextlib.suppress(Exception):  # gone already
                     self.executor.ray.kill(self.actor, no_restart=True)
+            if self.reservation:
+                _ray_pool.unreserve(self.reservation)
 
 
 class RayExecutor:
-    """Starts job actors on a Ray cluster and finds them again after a restart."""
+    """Starts job actors on a Ray cluster, keeps the warm pool, and finds a job's actor
+    again after a restart."""
 
     name = "ray"
 
@@ -283,6 +296,9 @@ class RayExecutor:
         self.artifacts = artifacts
         self._ray: Any = None
         self._lock = threading.Lock()
+        self.pool: _ray_pool.RunnerPool | None = None
+        #: Pool runners that :meth:`recover` took back as running jobs' actors.
+        self._recovered: set[str] = set()
 
     @property
     def ray(self) -> Any:
@@ -299,9 +315,21 @@ class RayExecutor:
                         where="a node of the Ray cluster")
 
     def start(self) -> None:
-        _ = self.ray
+        """Kill the pool runners a previous process of this home left (but those that
+        :meth:`recover` took back), then start the warm pool."""
+        ray = self.ray
+        prefix = _ray_pool.pool_prefix(self.settings.home)
+        _ray_pool.reap(ray, prefix, keep=self._recovered)
+        self._recovered = set()
+        if self.settings.ray_warm_runners > 0 and self.pool is None:
+            self.pool = _ray_pool.RunnerPool(ray, self.settings.ray_warm_runners, prefix,
+                                        self._create_idle)
+            self.pool.refill()
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         with self._lock:
             if self._ray is not None:
                 with contextlib.suppress(Exception):
@@ -318,41 +346,91 @@ class RayExecutor:
                           "on Ray")
         return handle
 
-    def _runner_options(self, package: JobPackage) -> dict[str, Any]:
+    def _actor_options(self, name: str) -> dict[str, Any]:
+        options: dict[str, Any] = {"name": name, "namespace": NAMESPACE, "lifetime": "detached",
+                                   "max_restarts": 0, "max_concurrency": 8}
         env = {k: os.environ[k] for k in PASSED_VARIABLES if os.environ.get(k)}
-        # A training job over several instances only coordinates them; each instance asks
-        # for the CPUs and memory of ``resources`` (training/_distributed.py). (A transform's
-        # own process is one of its instances: kinds/_transform_ray.py.)
-        spread = package.kind == "training" and int(package.spec.get("instances") or 1) > 1
-        options: dict[str, Any] = {
-            "name": actor_name(package.job_id, package.attempt), "namespace": NAMESPACE,
-            "lifetime": "detached", "max_restarts": 0, "max_concurrency": 8,
-            "num_cpus": 0 if spread else package.cpus,
-        }
-        if not spread:
-            options["memory"] = package.memory_bytes
         if env:
             options["runtime_env"] = {"env_vars": env}
         return options
 
+    def _runner_options(self, package: JobPackage) -> dict[str, Any]:
+        """A job's own actor asks for the job's CPUs and memory."""
+        options = self._actor_options(actor_name(package.job_id, package.attempt))
+        options["num_cpus"] = 0 if _spread(package) else package.cpus
+        if not _spread(package):
+            options["memory"] = package.memory_bytes
+        return options
+
+    def _create_idle(self, name: str) -> Any:
+        """An idle pool runner: it asks for nothing until its job reserves (see _ray_pool);
+        spread over the nodes, so a job's reservation is likelier to fit beside one."""
+        from shipyard.jobs._executors._ray_worker import JobRunner
+
+        options = {**self._actor_options(name), "num_cpus": 0, "scheduling_strategy": "SPREAD"}
+        return self.ray.remote(JobRunner).options(**options).remote(None, self.artifacts.url)
+
+    def _start_warm(self, h: RayHandle, should_abort: Callable[[], bool]) -> Any:
+        """Hand the job to an idle runner of the pool; None when it must go cold."""
+        runners = self.pool
+        if runners is None:
+            return None
+        ray, package = self.ray, h.package
+        try:
+            asked = time.monotonic()
+            runner = runners.take(should_abort)
+            if runner is None:
+                return None
+            waited = time.monotonic() - asked
+            if waited >= 0.1:  # none was idle: it took the one being started
+                h.append_log(f"waited {waited:.1f} s for a warm runner being started")
+            try:
+                idle = ray.get(runner.actor.assigned.remote(), timeout=5.0) is None
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                idle = False  # died (or hangs) while idle: dropped
+            if not idle:
+                with contextlib.suppress(Exception):
+                    ray.kill(runner.actor, no_restart=True)
+                return None
+            reservation = None
+            if not _spread(package):  # a spread job's own process only coordinates
+                reservation = _ray_pool.reserve(ray, runner, package.cpus, package.memory_bytes)
+                if reservation is None:
+                    runners.put_back(runner)
+                    h.append_log(f"the warm runner's node has no room for {package.cpus} "
+                                 "CPUs and the job's memory now: starting an actor of its own")
+                    return None
+            h.name, h.actor, h.warm, h.reservation = runner.name, runner.actor, True, reservation
+            h.log_base = h.mirror.stat().st_size
+            return h.actor.assign.remote(package.to_dict())
+        finally:
+            runners.refill()  # the replacement, on a thread of its own
+
+    def _start_cold(self, h: RayHandle) -> Any:
+        from shipyard.jobs._executors._ray_worker import JobRunner
+
+        runner = self.ray.remote(JobRunner).options(**self._runner_options(h.package))
+        h.log_base = h.mirror.stat().st_size
+        h.actor = runner.remote(h.package.to_dict(), self.artifacts.url)
+        return h.actor.launch.remote()
+
     def launch(self, handle: JobHandle, should_abort: Callable[[], bool]) -> bool:
-        """Create the job's actor (Ray places it where its CPUs and memory are free), then
-        have it stage the package and start the job.
+        """Hand the job to a warm runner, or create its own actor (Ray places it where its
+        CPUs and memory are free); the runner stages the package and starts the job.
 
         Raises:
             JobFailure: ``input_error`` or ``environment_error`` (as the actor raised them).
         """
         if not isinstance(handle, RayHandle):
             raise TypeError(f"the Ray executor launches its own handles; got {handle!r}")
-        from shipyard.jobs._executors._ray_worker import JobRunner
-
         ray, h = self.ray, handle
         if should_abort():
             return False
-        runner = ray.remote(JobRunner).options(**self._runner_options(h.package))
-        h.log_base = h.mirror.stat().st_size
-        h.actor = runner.remote(h.package.to_dict(), self.artifacts.url)
-        ref = h.actor.launch.remote()
+        ref = self._start_warm(h, should_abort)
+        if ref is None:
+            if should_abort():
+                return False
+            ref = self._start_cold(h)
         while True:  # waiting for a place in the cluster, then for staging
             ready, _ = ray.wait([ref], timeout=0.2)
             if ready:
@@ -374,12 +452,15 @@ class RayExecutor:
             h.release()
             raise JobFailure(c.ENVIRONMENT_ERROR,
                              f"The job's Ray actor could not start: {exc}") from None
-        h.append_log(f"running on Ray node {h.where.get('host')} (pid {h.pid})")
+        how = "a warm runner" if h.warm else "its own actor"
+        h.append_log(f"running on Ray node {h.where.get('host')} (pid {h.pid}), in {how} "
+                     f"({h.name})")
         return True
 
     def recover(self, active: Sequence[JobRecord]) -> dict[str, RayHandle]:
-        """Handles of the ``active`` jobs whose actor is alive, found by name; a job whose
-        actor is gone gets a handle that reports no exit code (it is lost and retried)."""
+        """Handles of the ``active`` jobs whose actor is alive, found by the name their
+        handle state holds (:func:`actor_name` when it holds none); a job whose actor is
+        gone gets a handle that reports no exit code (it is lost and retried)."""
         handles: dict[str, RayHandle] = {}
         for job in active:
             state = job.handle or {}
@@ -394,13 +475,24 @@ class RayExecutor:
             mirror.parent.mkdir(parents=True, exist_ok=True)
             mirror.touch()
             h = RayHandle(self, package, mirror)
+            h.name = str(state.get("actor") or h.name)
+            h.warm = bool(state.get("warm"))
+            h.reservation = state.get("reservation") or None
             h.log_base = int(state.get("log_base") or 0)
             h.where = {k: v for k, v in state.items()
                        if k in ("host", "job_dir", "actor_pid", "pid", "cores")}
             try:
                 h.actor = self.ray.get_actor(h.name, namespace=NAMESPACE)
+                self._recovered.add(h.name)
             except ValueError:
                 if not state:
                     continue  # never launched: nothing to watch, nothing to stop
             handles[job.id] = h
         return handles
+
+
+def _spread(package: JobPackage) -> bool:
+    """A training job over several instances only coordinates them; each instance asks
+    for the CPUs and memory of ``resources`` (training/_distributed.py). (A transform's
+    own process is one of its instances: kinds/_transform_ray.py.)"""
+    return package.kind == "training" and int(package.spec.get("instances") or 1) > 1

@@ -8,6 +8,11 @@ group, and answers the control plane's questions about it (exit, usage,
 heartbeat, log, metrics, failure); at the end it puts the job's outputs into the
 artifact store from where they were written (:func:`~shipyard.jobs._collect.collect`).
 
+A runner is created either for one attempt (the package given at creation: the cold
+path) or idle, for the executor's warm pool (:mod:`._ray_pool`): it has its process
+started and this module imported, and takes an attempt later with :meth:`JobRunner.assign`.
+Once assigned it behaves exactly like a runner created for that attempt.
+
 This module imports Ray only to name the cluster: :mod:`._ray` wraps :class:`JobRunner`
 as an actor.
 """
@@ -25,6 +30,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -113,28 +119,73 @@ def _read_table(path: Path) -> dict[str, Any]:
 
 
 class JobRunner:
-    """One attempt of a job on this node (a Ray actor; see the module docstring)."""
+    """One attempt of a job on this node (a Ray actor; see the module docstring).
 
-    def __init__(self, package: dict[str, Any], artifact_url: str,
+    Args:
+        package: the attempt (:meth:`JobPackage.to_dict`), or None for an idle runner
+            of the warm pool, which gets its attempt from :meth:`assign`.
+    """
+
+    #: The attempt, its key and folder: set once, at creation or by :meth:`assign`.
+    package: JobPackage
+    key: str
+    job_dir: Path
+    checkpoints: CheckpointSync
+
+    def __init__(self, package: dict[str, Any] | None, artifact_url: str,
                  artifact_options: dict[str, Any] | None = None) -> None:
-        self.package = JobPackage.from_dict(package)
-        self.key = f"{self.package.job_id}-{self.package.attempt}"
-        tmp = work_root() / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.artifacts = ArtifactStore(artifact_url, tmp_dir=tmp, options=artifact_options)
-        self.job_dir = work_root() / "jobs" / self.key
+        self.tmp = work_root() / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.artifacts = ArtifactStore(artifact_url, tmp_dir=self.tmp,
+                                       options=artifact_options)
         self.popen: subprocess.Popen[bytes] | None = None
         self.cores: tuple[int, ...] = ()
         self.seen_at = time.time()
         self._cpu = -1.0
         self._meter = CoreMeter()
         self.helpers: list[Any] = []
+        self._assigned = False
+        self._assign_lock = threading.Lock()
+        if package is not None:
+            self._take(package)
+
+    def _take(self, package: dict[str, Any]) -> None:
+        self.package = JobPackage.from_dict(package)
+        self.key = f"{self.package.job_id}-{self.package.attempt}"
+        self.job_dir = work_root() / "jobs" / self.key
         # A fresh folder each attempt: the control plane holds the log of earlier ones.
         shutil.rmtree(self.job_dir, ignore_errors=True)
         self.job_dir.mkdir(parents=True)
         (self.job_dir / c.LOG_FILE).touch()
         self.checkpoints = CheckpointSync(self.job_dir, self.package.job_id, self.artifacts,
-                                          tmp)
+                                          self.tmp)
+        self.seen_at = time.time()
+        self._assigned = True
+
+    # -- the warm pool --------------------------------------------------------------------
+    def node(self) -> str:
+        """The Ray node this runner lives on (hex id): a job's CPUs are reserved there."""
+        import ray
+
+        return str(ray.get_runtime_context().get_node_id())
+
+    def assigned(self) -> tuple[str, int] | None:
+        """(job id, attempt) of the attempt this runner has, None while it is idle."""
+        return (self.package.job_id, self.package.attempt) if self._assigned else None
+
+    def assign(self, package: dict[str, Any]) -> dict[str, Any]:
+        """Take the attempt ``package`` and start it, as :meth:`launch` does (one call:
+        a threaded actor does not keep the order of two).
+
+        Raises:
+            RuntimeError: this runner has an attempt already (it is never given another).
+            JobFailure: as :meth:`launch`.
+        """
+        with self._assign_lock:
+            if self._assigned:
+                raise RuntimeError(f"this runner runs {self.key} already")
+            self._take(package)
+        return self.launch()
 
     def where(self) -> dict[str, Any]:
         return {"host": socket.gethostname(), "job_dir": str(self.job_dir),
