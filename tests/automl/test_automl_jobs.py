@@ -386,3 +386,4 @@ def test_the_notebooks_execute_offline_and_reproduce_the_candidates(
     err = one_sentence_error(run_cli("automl", "notebooks", "job-nope", "--out",
                                      str(tmp_path / "x"), env=env))
     assert "job-nope" in err
+

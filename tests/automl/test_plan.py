@@ -55,11 +55,11 @@ class _Job:
 def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
     spec = {"time_budget": 300, "rows": 0, "parallel": 2, "resolved_mode": "ensembling"}
     base = reserve(spec)
-    assert base == pytest.approx(5.0)
+    assert base == pytest.approx(6.5)
     leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
     # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
-    assert reserve(spec, leaders) == pytest.approx(5.0 + 8 * 1.4 / 2)
-    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(5 + 4 * 1.4 / 2)
+    assert reserve(spec, leaders) == pytest.approx(6.5 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(6.5 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
 
 
@@ -85,3 +85,29 @@ def test_the_fast_roc_auc_is_scikit_learns() -> None:
         y = rng.integers(0, 2, n)
         score = np.round(rng.random(n), 2)  # many ties
         assert _binary_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_permutation_importance_finds_the_column_that_matters_on_a_sample() -> None:
+    import pandas as pd
+
+    from shipyard.automl._final import IMPORTANCE_ROWS, permutation_importance
+
+    rng = np.random.default_rng(1)
+    n = IMPORTANCE_ROWS + 500  # more rows than it measures on: it samples rows and targets
+    X = pd.DataFrame({"signal": rng.normal(size=n), "noise": rng.normal(size=n)})
+    y = 3 * X["signal"].to_numpy()
+
+    def loss_for(targets: np.ndarray):  # noqa: ANN202
+        return loss_function("rmse", "regression", targets)
+
+    found = permutation_importance(lambda rows: 3 * rows["signal"].to_numpy(), X, y, loss_for)
+    assert found["rows"] == IMPORTANCE_ROWS and found["repeats"] == 3
+    assert found["baseline_loss"] == pytest.approx(0.0)
+    assert [r["column"] for r in found["columns"]] == ["signal", "noise"]
+    assert found["columns"][0]["importance"] > 3 and found["columns"][1]["importance"] == 0
+    # No time left: nothing measured, and it says why.
+    import time
+
+    none = permutation_importance(lambda rows: 3 * rows["signal"].to_numpy(), X, y, loss_for,
+                                  deadline=time.time() - 10)
+    assert none["repeats"] == 0 and none["columns"] == [] and "time budget" in none["skipped"]
