@@ -64,12 +64,7 @@ class AutoMLSpec(JobSpecBase):
         if self.hyperparameters:
             raise ValueError("an AutoML job chooses the hyperparameters; drop "
                              "'hyperparameters' (or tune them yourself with a tuning job)")
-        if "train" not in self.inputs:
-            raise ValueError("an AutoML job needs an input channel named 'train'")
-        extra = sorted(set(self.inputs) - set(training.TRAINING_CHANNELS))
-        if extra:
-            raise ValueError(f"an AutoML job reads the channels train, validation and test; "
-                             f"got {extra[0]!r}")
+        training.check_channels(self.inputs, "an AutoML job")
         return self
 
 

@@ -67,6 +67,21 @@ class PreparedFrom(BaseModel):
 TrialOf.model_rebuild()
 
 
+def check_channels(inputs: Mapping[str, Any], what: str) -> None:
+    """A built-in algorithm's inputs: ``train``, and optionally ``validation`` and ``test``.
+
+    Raises:
+        ValueError: (a 400 at submit) naming what is missing or extra.
+    """
+    if "train" not in inputs:
+        raise ValueError(f"{what} needs an input channel named 'train' "
+                         "(e.g. inputs: {\"train\": \"churn\"})")
+    extra = sorted(set(inputs) - set(TRAINING_CHANNELS))
+    if extra:
+        raise ValueError(f"{what} reads the channels train, validation and test; got "
+                         f"{extra[0]!r}")
+
+
 class TrainingSpec(JobSpecBase):
     """A training job: ``algorithm`` over ``inputs.train`` (and validation/test or a split)."""
 
@@ -97,13 +112,7 @@ class TrainingSpec(JobSpecBase):
                              "lists them)")
         if self.outputs:
             raise ValueError("a training job writes a model, not datasets; drop 'outputs'")
-        if "train" not in self.inputs:
-            raise ValueError("a training job needs an input channel named 'train' "
-                             "(e.g. inputs: {\"train\": \"churn\"})")
-        extra = sorted(set(self.inputs) - set(TRAINING_CHANNELS))
-        if extra:
-            raise ValueError(f"a training job reads the channels train, validation and "
-                             f"test; got {extra[0]!r}")
+        check_channels(self.inputs, "a training job")
         return self
 
 

@@ -106,12 +106,7 @@ class TuningSpec(JobSpecBase):
         if self.requirements or self.metric_definitions:
             raise ValueError("requirements and metric_definitions are a script's; a built-in "
                              "algorithm takes neither")
-        if "train" not in self.inputs:
-            raise ValueError("a tuning job needs an input channel named 'train'")
-        extra = sorted(set(self.inputs) - set(training.TRAINING_CHANNELS))
-        if extra:
-            raise ValueError(f"a tuning job reads the channels train, validation and test; "
-                             f"got {extra[0]!r}")
+        training.check_channels(self.inputs, "a tuning job")
         return self
 
 
