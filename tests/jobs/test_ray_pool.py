@@ -140,6 +140,16 @@ def test_no_pool_with_zero_warm_runners(ray: Any, start: Callable[..., LocalServ
     assert runners(ray, srv) == set()
 
 
+def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 @pytest.mark.slow
 def test_restart_recovers_a_pooled_job_and_kills_leftover_runners(
         ray: Any, start: Callable[..., LocalServer], tmp_path: Path) -> None:
@@ -153,7 +163,9 @@ def test_restart_recovers_a_pooled_job_and_kills_leftover_runners(
     client = srv.client()
     job = submit(client, spec(WAIT_FOR_RELEASE, environment={"RELEASE": str(tmp_path / "go")}))
     wait_log(client, job["id"], "waiting")
-    taken = job_handle(srv, job)["actor"]
+    # The job's process may print before the supervisor stores where it runs.
+    wait_for(client, job["id"], "Running")
+    taken = str(_until(lambda: job_handle(srv, job).get("actor"), 30, "the handle's actor"))
     before = wait_runners(ray, srv, lambda n: len(n) == 3)
     left_idle = before - {taken}
     srv.kill()

@@ -18,20 +18,37 @@ predictions) through the job service, P at a time, within the time budget, then 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from shipyard.automl._driver import drive
-from shipyard.automl._ensemble import (
-    PATIENCE,
-    ROUNDS,
-    Selection,
-    build_ensemble,
-    loss_function,
-    select,
-)
-from shipyard.automl._portfolio import DEFAULT_ALGORITHMS, portfolio
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.automl._driver import drive
+    from shipyard.automl._ensemble import (
+        PATIENCE,
+        ROUNDS,
+        Selection,
+        build_ensemble,
+        loss_function,
+        select,
+    )
+    from shipyard.automl._portfolio import DEFAULT_ALGORITHMS, portfolio
 
 __all__ = ["DEFAULT_ALGORITHMS", "PATIENCE", "ROUNDS", "Selection", "build_ensemble", "drive",
            "loss_function", "main", "portfolio", "select"]
+
+#: Where each public name lives. Imported when first used: the ensemble job's entry
+#: (``shipyard.automl._final``) runs in a job process, which must not import the driver
+#: (it needs the job service) by importing this package.
+_HOMES = {"drive": "_driver", "DEFAULT_ALGORITHMS": "_portfolio", "portfolio": "_portfolio",
+          **dict.fromkeys(("PATIENCE", "ROUNDS", "Selection", "build_ensemble",
+                           "loss_function", "select"), "_ensemble")}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"shipyard.automl.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'shipyard.automl' has no attribute {name!r}")
 
 
 def main(job_dir: Path) -> int:

@@ -105,12 +105,6 @@ def _duration(j: JobRecord) -> float | None:
     return (j.ended_at - j.started_at).total_seconds()
 
 
-def _launch_delay(j: JobRecord) -> float | None:
-    if j.started_at is None:
-        return None
-    return max(0.0, (j.started_at - j.created_at).total_seconds())
-
-
 def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
     """How long a candidate of ``algorithm`` is expected to run: the median of its
     algorithm's finished candidates, else twice the median of all (None: none finished)."""
@@ -166,6 +160,8 @@ def drive(ctx: DriveContext) -> None:
     why_over = (str(recorded or "time_budget") if final is not None else
                 "max_candidates" if counted >= int(spec["max_candidates"]) else
                 "time_budget" if now >= search_end else None)
+    if why_over == "max_candidates" and now >= search_end:
+        why_over = "time_budget"  # the last candidates would pass the budget: stop them
     if why_over is None:
         running = sum(1 for j in candidates if j.status in _ACTIVE)
         want = min(int(spec["parallel"]) - running, int(spec["max_candidates"]) - counted)

@@ -40,6 +40,9 @@ import pandas as pd
 
 #: What the job leaves besides its model.
 RESULT_FILE = "ensemble.json"
+#: Where the ``ensemble`` kind stages each candidate: ``input/candidates/NN/{model,
+#: predictions}/``.
+CANDIDATES_DIR = "input/candidates"
 
 
 def _read_config(job_dir: Path) -> dict[str, Any]:
@@ -235,7 +238,6 @@ def main(job_dir: Path) -> None:
     from shipyard.bundle import load_bundle, read_manifest, write_ensemble
     from shipyard.errors import InvalidRequest
     from shipyard.evaluation import render_plots, scalar_metrics
-    from shipyard.jobs.kinds.ensemble import CANDIDATES_DIR
     from shipyard.runtime import _contract as c
     from shipyard.training._entry import (
         PREDICTIONS_FILE,

@@ -171,7 +171,7 @@ def _usable(algorithm: str, problem_type: str) -> bool:
 
 
 def drive(ctx: DriveContext) -> None:
-    from shipyard.automl import drive as drive_automl
+    from shipyard.automl._driver import drive as drive_automl
 
     drive_automl(ctx)
 

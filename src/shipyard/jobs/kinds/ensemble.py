@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shipyard.automl._final import CANDIDATES_DIR
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._package import StagedFile
@@ -29,8 +30,6 @@ from shipyard.jobs._spec import JobSpecBase
 #: members; the selection keeps fewer).
 MAX_CANDIDATES = 64
 CONFIG_NAME = "ensemble.json"
-#: Where a candidate's files are staged: ``input/candidates/NN/{model,predictions}/``.
-CANDIDATES_DIR = "input/candidates"
 #: The spec fields a candidate must share with the first one (its data, so its rows).
 SAME_DATA = ("inputs", "target", "problem_type", "split")
 PREDICTIONS_PREFIX = "output/predictions/"
