@@ -38,7 +38,7 @@ from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, MetricPoint, utcnow
-from shipyard.tuning._driver import _ACTIVE, _stored, prepared_source
+from shipyard.tuning._driver import ACTIVE, prepared_source, stored_trial
 from shipyard.tuning._space import SearchSpace, space_params, trial_settings
 from shipyard.tuning._study import COMPLETE, RUNNING, StoredTrial, suggest
 
@@ -139,9 +139,9 @@ def drive(ctx: DriveContext) -> None:
     candidates.sort(key=_number)
     metrics = ctx.jobs.repo.last_metrics([j.id for j in candidates]
                                          + ([final.id] if final else []))
-    stored = [_stored(j, metrics[j.id], str(spec["objective_metric"]), space)
+    stored = [stored_trial(j, metrics[j.id], str(spec["objective_metric"]), space)
               for j in candidates]
-    active = [j for j in [*candidates, *([final] if final else [])] if j.status in _ACTIVE]
+    active = [j for j in [*candidates, *([final] if final else [])] if j.status in ACTIVE]
 
     if job.status == st.STOPPING:
         for j in active:
@@ -163,7 +163,7 @@ def drive(ctx: DriveContext) -> None:
     if why_over == "max_candidates" and now >= search_end:
         why_over = "time_budget"  # the last candidates would pass the budget: stop them
     if why_over is None:
-        running = sum(1 for j in candidates if j.status in _ACTIVE)
+        running = sum(1 for j in candidates if j.status in ACTIVE)
         want = min(int(spec["parallel"]) - running, int(spec["max_candidates"]) - counted)
         done = [j for j in candidates if j.status == st.COMPLETED]
         for _ in range(max(0, want)):
@@ -182,7 +182,7 @@ def drive(ctx: DriveContext) -> None:
             if j.status in (st.PENDING, st.STARTING, st.RUNNING):
                 ctx.jobs.cancel(j.id, f"the time budget of AutoML job {job.id}")
     if why_over is None or (why_over == "max_candidates"
-                            and any(j.status in _ACTIVE for j in candidates)):
+                            and any(j.status in ACTIVE for j in candidates)):
         _record(ctx, _results(ctx, candidates, stored, final, metrics, "searching"))
         return
     _finish(ctx, candidates, stored, final, metrics, why_over)
@@ -297,7 +297,7 @@ def _finish(ctx: DriveContext, candidates: Sequence[JobRecord], stored: Sequence
                  len(chosen))
         _record(ctx, _results(ctx, candidates, stored, final, metrics, "finishing", why))
         return
-    if final.status in _ACTIVE:
+    if final.status in ACTIVE:
         _record(ctx, _results(ctx, candidates, stored, final, metrics, "finishing", why))
         return
     if final.status == st.COMPLETED:

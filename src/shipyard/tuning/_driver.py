@@ -59,7 +59,8 @@ log = logging.getLogger("shipyard.tuning")
 
 #: The trial number of the scoring job (the best settings, scored on test).
 SCORING = -1
-_ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
+#: Statuses of a child job still running or about to (the AutoML driver shares them).
+ACTIVE = (st.PENDING, st.STARTING, st.RUNNING, st.STOPPING)
 #: The file that marks a trial's complete ``output/prepared/`` (shipyard.training._prepared).
 PREPARED_META = "prepared.json"
 
@@ -155,10 +156,10 @@ def drive(ctx: DriveContext) -> None:
     trials = sorted((j for j in kids if _number(j) >= 0), key=_number)
     scoring = next((j for j in kids if _number(j) == SCORING), None)
     metrics = ctx.jobs.repo.last_metrics([j.id for j in kids])
-    stored = [_stored(j, metrics[j.id], _key(spec), space) for j in trials]
+    stored = [stored_trial(j, metrics[j.id], _key(spec), space) for j in trials]
     if spec["strategy"] == "hyperband" and job.status == st.RUNNING:
         stored = _prune(ctx, trials, stored, metrics)
-    active = [j for j in kids if j.status in _ACTIVE]
+    active = [j for j in kids if j.status in ACTIVE]
 
     if job.status == st.STOPPING:
         for j in active:
@@ -184,7 +185,7 @@ def drive(ctx: DriveContext) -> None:
                 break
     elif why_over == "max_runtime":
         for j in trials:
-            if j.status in _ACTIVE:
+            if j.status in ACTIVE:
                 ctx.jobs.cancel(j.id, job.created_by)
     if any(t.state == RUNNING for t in stored) or why_over is None:
         _record(ctx, _results(job, trials, stored, scoring, metrics, "running"))
@@ -192,7 +193,7 @@ def drive(ctx: DriveContext) -> None:
     _finish(ctx, trials, stored, scoring, metrics, why_over)
 
 
-def _stored(j: JobRecord, metrics: Mapping[str, float], key: str,
+def stored_trial(j: JobRecord, metrics: Mapping[str, float], key: str,
             space: SearchSpace) -> StoredTrial:
     tuning = j.spec.get("tuning") or {}
     state = _state(j.status)
@@ -447,7 +448,7 @@ def _finish(ctx: DriveContext, trials: Sequence[JobRecord], stored: Sequence[Sto
                 {}, score_test=True)
         _record(ctx, _results(job, trials, stored, None, metrics, "scoring", why))
         return
-    if scoring.status in _ACTIVE:
+    if scoring.status in ACTIVE:
         _record(ctx, _results(job, trials, stored, scoring, metrics, "scoring", why))
         return
     results = _results(job, trials, stored, scoring, metrics, "completed", why)
