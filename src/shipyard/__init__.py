@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["SQL", "AutoML",
+__all__ = ["SQL", "AutoML", "bias", "explain",
            "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
            "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__", "algorithms",
            "connect",
            "sql"]
 
-_SDK_NAMES = frozenset({"SQL", "AutoML",
+_SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
                         "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
                         "JobFailed", "ModelGroup", "ModelVersion", "Monitor", "Schedule",
                         "algorithms",
@@ -43,7 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover
         Monitor,
         Schedule,
         algorithms,
+        bias,
         connect,
+        explain,
         sql,
     )
 

@@ -86,7 +86,8 @@ class AuthMiddleware:
                 return
             receive, send = guarded
         if self.invocations is not None and (name := self.invocations.match(scope)):
-            await self.invocations(name, principal, headers, receive, send)
+            await self.invocations(name, principal, headers, receive, send,
+                                   scope.get("query_string") or b"")
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -62,7 +62,7 @@ class InvocationPath:
         return m.group(1)
 
     async def __call__(self, name: str, principal: Principal, headers: dict[bytes, bytes],
-                       receive: Receive, send: Send) -> None:
+                       receive: Receive, send: Send, query: bytes = b"") -> None:
         try:
             if not principal.can(PERMISSION):
                 raise Forbidden(
@@ -71,7 +71,7 @@ class InvocationPath:
             body = await read_body(receive, headers.get(b"content-length"), self.max_body)
             svc = self.services()
             answer = await invoke(svc.endpoint_supervisor, self.forwarder(), _finder(svc), name,
-                                  body, headers.get(b"content-type", b""))
+                                  body, headers.get(b"content-type", b""), query)
         except ShipyardError as exc:
             raw = json.dumps(exc.to_dict()).encode()
             await _respond(send, exc.http_status,

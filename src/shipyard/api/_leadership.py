@@ -81,6 +81,7 @@ class Duties:
         svc.dispatcher.subscribe("model_version.status_changed",
                                  AutoDeployer(svc.registry, svc.endpoints))
         svc.dispatcher.subscribe("job.status_changed", svc.monitors.on_job_event)
+        svc.dispatcher.subscribe("job.status_changed", svc.registry.on_job_event)
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
         svc.scheduler.start()

@@ -26,6 +26,7 @@ from shipyard.cli import (
     _jobs,
     _models,
     _monitors,
+    _reports,
     _schedules,
     _server,
     _sql,
@@ -59,6 +60,8 @@ app.add_typer(_examples.app, name="examples")
 app.add_typer(_tune.app, name="tune")
 app.add_typer(_automl.app, name="automl")
 app.command("sql")(_sql.sql)
+app.command("bias")(_reports.bias)
+app.command("explain")(_reports.explain)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
 

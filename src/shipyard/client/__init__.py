@@ -13,6 +13,8 @@
     run = sy.Job.train("xgboost", "churn", target="churned").wait()
     automl = sy.AutoML("churn", "churned", time_budget=60).wait()
     automl.leaderboard()                           # every candidate, best first
+    sy.bias("churn", label="churned", positive="yes", facet="senior=1", model="churn:3")
+    sy.explain("churn:3", "churn").importance()    # SHAP: what drives the model
     run.evaluation()                               # metrics per split and plots
     sy.Experiment("churn").compare("roc_auc")      # runs side by side, best first
     version = run.register("churn")                # waits for approval
@@ -37,11 +39,12 @@ from shipyard.client._models import (
     hyperparameters,
 )
 from shipyard.client._monitors import Monitor, MonitoringExecution, Report
+from shipyard.client._reports import BiasReport, ExplainReport, bias, explain
 from shipyard.client._schedules import Schedule
 from shipyard.client._sources import SQL
 from shipyard.errors import CriteriaNotMet
 
-__all__ = ["SQL", "AutoML",
+__all__ = ["SQL", "AutoML", "BiasReport", "ExplainReport", "bias", "explain",
            "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
            "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
            "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",

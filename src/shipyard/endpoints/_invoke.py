@@ -31,14 +31,18 @@ FindRecord = Callable[[str], Awaitable[EndpointRecord | None]]
 
 
 async def invoke(sup: EndpointSupervisor, forwarder: Forwarder, find: FindRecord, name: str,
-                 body: bytes, content_type: bytes) -> Answer:
+                 body: bytes, content_type: bytes, query: bytes = b"") -> Answer:
     """Forward one invocation of endpoint ``name``; the answer carries variant and instance.
+
+    ``query`` is the request's query string: only ``explain`` reaches the instance
+    (``?explain=true``: each row's SHAP values too); shadow variants get the plain request.
 
     Raises:
         NotFound: there is no such endpoint.
         ServerUnavailable: it exists but has no healthy instance (status and reason said).
     """
     headers = [(b"content-type", content_type)]
+    path = forwarded_path(query)
     for shadow in sup.pick_shadows(name):
         task = asyncio.create_task(_shadow(sup, forwarder, shadow, body, headers))
         _shadow_tasks.add(task)
@@ -49,7 +53,7 @@ async def invoke(sup: EndpointSupervisor, forwarder: Forwarder, find: FindRecord
             break
         t0 = time.perf_counter()
         try:
-            answer = await forwarder.post(inst.port, "/invocations", body, headers)
+            answer = await forwarder.post(inst.port, path, body, headers)
         except ForwardError:
             sup.release(inst, None, time.perf_counter() - t0)
             sup.mark_unhealthy(inst)
@@ -70,6 +74,18 @@ async def invoke(sup: EndpointSupervisor, forwarder: Forwarder, find: FindRecord
             raise NotFound(f"No endpoint named {name!r}; `shipyard endpoints list` shows them.")
         raise ServerUnavailable(unavailable(name, rec.status, rec.reason))
     raise ServerUnavailable(unavailable(name, status, None))
+
+
+def forwarded_path(query: bytes) -> str:
+    """The instance's path for a request with ``query``: the ``explain`` parameter only
+    (URL-quoted again, so nothing else of the caller's query reaches the instance)."""
+    if not query or b"explain" not in query:
+        return "/invocations"
+    from urllib.parse import parse_qsl, urlencode
+
+    kept = [(k, v) for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            if k == "explain"]
+    return f"/invocations?{urlencode(kept)}" if kept else "/invocations"
 
 
 def unavailable(name: str, status: str, reason: str | None) -> str:

@@ -37,6 +37,11 @@ from shipyard.monitoring._baseline import compute_baseline
 from shipyard.monitoring._common import as_served
 from shipyard.monitoring._constraints import validate_constraints
 from shipyard.monitoring._drift import DriftOptions
+from shipyard.monitoring._explain_drift import (
+    check_attribution_settings,
+    check_bias_settings,
+    check_monitor_columns,
+)
 from shipyard.monitoring._ground_truth import LABEL, read_labels
 from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._runs import (
@@ -70,7 +75,7 @@ log = logging.getLogger("shipyard.monitoring")
 BASELINE_ROWS = 200_000
 TERMINAL = ("Completed", "Failed", "Stopped")
 CONFIG_KEYS = ("drift", "thresholds", "quality_window", "quality_lookback", "label_key",
-               "label_column", "min_labelled_rows")
+               "label_column", "min_labelled_rows", "bias", "attribution")
 #: Instances write captured rows every second or so: a scheduled run's window ends this long
 #: before now, so a row still in an instance's buffer is read by the next run, never
 #: skipped. A manual run instead asks the instances to write their buffers first and reads
@@ -134,6 +139,7 @@ class MonitorService:
         manifest = model["manifest"]
         signature = model_inputs(manifest.get("input_signature") or [])
         target = manifest.get("target")
+        check_monitor_columns(settings, signature, manifest)
         table = self.datasets.read_table(dataset, rec.version)
         # Only what the model reads: a column it never reads raises no alert.
         keep = [n for n in signature if n in table.column_names and n != target]
@@ -188,6 +194,10 @@ class MonitorService:
                 DriftOptions.from_dict(out["drift"])
             except TypeError as exc:
                 raise InvalidRequest(f"A drift option is malformed: {exc}.") from None
+        if "bias" in out:
+            out["bias"] = check_bias_settings(out["bias"])
+        if "attribution" in out:
+            out["attribution"] = check_attribution_settings(out["attribution"])
         for t in out.get("thresholds") or []:
             try:
                 MetricThreshold(**t)
@@ -367,8 +377,11 @@ class MonitorService:
         if frame.empty:
             return None
         key = mon.config.get("label_key") or "inference_id"
+        # Bias drift groups the labelled predictions by the facet (and group) inputs.
+        bias = mon.config.get("bias") or {}
+        facets = {bias.get("facet"), bias.get("group")} - {None}
         keep = [c for c in frame.columns if c in ("inference_id", "timestamp", "variant", key)
-                or c == "prediction" or str(c).startswith("probability.")]
+                or c == "prediction" or str(c).startswith("probability.") or c in facets]
         return self._ingest_frame(predictions_dataset(mon.name), frame[keep], "replace", None)
 
     def _ingest_frame(self, dataset: str, frame: Any, mode: str, actor: str | None) -> int:

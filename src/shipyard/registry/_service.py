@@ -11,6 +11,7 @@ every change is an event in the audit log.
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,6 +28,13 @@ from shipyard.errors import (
 from shipyard.experiments import evaluate_criteria, nest_metrics
 from shipyard.humanize import number
 from shipyard.names import check_name
+from shipyard.registry._reports import (
+    KEEP_REPORTS,
+    REPORT_FILE,
+    REPORT_KINDS,
+    report_entry,
+    reports_markdown,
+)
 from shipyard.store import (
     Database,
     DatasetRepository,
@@ -44,6 +52,7 @@ PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 #: Which statuses a version may move to, from which.
 ALLOWED_FROM = {APPROVED: [PENDING, REJECTED], REJECTED: [PENDING, APPROVED]}
+log = logging.getLogger("shipyard.registry")
 CARD_FIELDS = ("intended_use", "limitations", "ethical_considerations", "caveats")
 
 
@@ -320,6 +329,29 @@ class RegistryService:
         check_name(group, "model group name")
         return self.repo.delete_group(group, actor, **(audit or {}))
 
+    def on_job_event(self, event: Any) -> None:
+        """Dispatcher callback: a bias or explain job of a model version completed, so its
+        report's summary goes on that version's card (see :mod:`shipyard.registry._reports`)."""
+        if event.payload.get("status") != "Completed":
+            return
+        try:
+            job = self.jobs.get(event.resource_id)
+        except ShipyardError:
+            return
+        model = job.spec.get("model")
+        if job.kind not in REPORT_KINDS or not isinstance(model, dict):
+            return
+        stored = {f["path"]: f for f in (job.outputs or {}).get("files") or []}
+        entry = stored.get(REPORT_FILE)
+        if entry is None:
+            return
+        try:
+            card_entry = report_entry(job, self.artifacts.read_bytes(entry["sha256"]))
+            self.repo.add_card_report(str(model["group"]), int(model["version"]), card_entry,
+                                      KEEP_REPORTS)
+        except (ShipyardError, ValueError, KeyError, TypeError, OSError):
+            log.exception("could not put the report of job %s on the model card", job.id)
+
     def update_group_settings(
         self, group: str, changes: dict[str, Any], actor: str | None
     ) -> ModelGroupRecord:
@@ -420,6 +452,7 @@ def card_markdown(rec: ModelVersionRecord) -> str:
         if crit.get("override"):
             o = crit["override"]
             lines.append(f"- **Registered despite failing, override by {o['by']}: {o['reason']}**")
+    lines += reports_markdown(c)
     lines += [
         "",
         f"Lineage: job {rec.job_id}; MODEL.json sha256 "

@@ -23,6 +23,7 @@ from typing import Any
 from shipyard.errors import InvalidRequest, PayloadTooLarge, ShipyardError
 from shipyard.serving._capture import CaptureWriter, new_inference_id
 from shipyard.serving._codec import encode_json, media_kind, parse_body
+from shipyard.serving._explain import OnlineExplainer, wants_explanations
 from shipyard.serving._predictor import Predictor
 
 log = logging.getLogger("shipyard.serving")
@@ -89,6 +90,8 @@ class ServingApp:
         #: Invocations being answered now (a capture flush waits for those it finds).
         self._active: set[int] = set()
         self._next = 0
+        #: Built on the first ``?explain=true`` (plain invocations never touch it).
+        self._explainer: OnlineExplainer | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -178,14 +181,24 @@ class ServingApp:
                 content_type = value.decode("latin-1")
             elif name == b"content-length":
                 length = value
+        explanations = None
         try:
             kind = media_kind(content_type)  # before a byte of the body is read
+            explain = wants_explanations(scope.get("query_string") or b"")
+            if explain:
+                if self._explainer is None:
+                    self._explainer = OnlineExplainer(self.predictor.pipeline)
+                self._explainer.check()
             body = await read_body(receive, length, self.config.max_body_bytes)
             table = parse_body(kind, body)
             if len(table) <= INLINE_ROWS:
                 prediction = self.predictor.predict(table)
             else:
                 prediction = await asyncio.to_thread(self.predictor.predict, table)
+            if explain and self._explainer is not None:
+                frame = self.predictor.frame(prediction.rows)
+                explanations = await asyncio.to_thread(self._explainer.explain, frame,
+                                                       prediction.proba)
         except ShipyardError as exc:
             status = exc.http_status
             if status >= 500:
@@ -207,6 +220,8 @@ class ServingApp:
             doc["probabilities"] = prediction.probabilities
             doc["labels"] = self.predictor.classes
         doc["model"] = self._model
+        if explanations is not None:
+            doc["explanations"] = explanations
         headers = [(b"x-inference-id", ids[0].encode())] if len(ids) == 1 else []
         if prediction.unseen is not None:
             counts = prediction.unseen_counts()

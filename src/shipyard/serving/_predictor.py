@@ -118,6 +118,10 @@ class Predictor:
             return Prediction(rows, result.iloc[:, 0].tolist(), unseen=unseen)
         return Prediction(rows, result.to_dict("records"), unseen=unseen)
 
+    def frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        """Checked rows as the pipeline's input frame (what explanations read)."""
+        return self._general_frame(rows)
+
     def _general_frame(self, rows: list[dict[str, Any]]) -> pd.DataFrame:
         present = [n for n in self.schema.kinds if any(n in r for r in rows)]
         data: dict[str, Any] = {}

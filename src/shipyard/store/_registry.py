@@ -230,6 +230,26 @@ class RegistryRepository:
             )
             return self._get(conn, group, version)
 
+    def add_card_report(self, group: str, version: int, entry: dict[str, Any],
+                        keep: int) -> ModelVersionRecord:
+        """Put ``entry`` first in the card's ``reports`` (one per job, ``keep`` at most),
+        read and written in one transaction so a concurrent card edit is not lost."""
+        with self.db.write() as conn:
+            gid = self._group_row(conn, group).id
+            current = self._get(conn, group, version)
+            reports = [r for r in (current.card.get("reports") or [])
+                       if r.get("job_id") != entry.get("job_id")]
+            card = {**current.card, "reports": [entry, *reports][:keep]}
+            conn.execute(
+                update(model_versions)
+                .where(model_versions.c.group_id == gid, model_versions.c.version == version)
+                .values(card=card, updated_at=utcnow())
+            )
+            self.events.record(conn, "model_version.report_added", "model_version",
+                               f"{group}:{version}", None, group=group, version=version,
+                               kind=entry.get("kind"), job_id=entry.get("job_id"))
+            return self._get(conn, group, version)
+
     def update_group_settings(
         self, group: str, settings: dict[str, Any], actor: str | None
     ) -> ModelGroupRecord:

@@ -211,7 +211,10 @@ def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
     "content": {"application/json": {"schema": {"type": "object",
                                              "additionalProperties": True}}}}},
     **permit("read"))
-async def invoke(name: str, request: Request) -> Response:
+async def invoke(name: str, request: Request, explain: bool = Query(
+        False, description="Also each row's SHAP values over the raw input columns "
+                           "(`explanations`): exact TreeSHAP for xgboost, lightgbm and "
+                           "catboost models; 400 for other models.")) -> Response:
     """Forward the rows (JSON records, JSON columns/data, or CSV) to a healthy instance.
 
     The answer is the instance's, byte for byte: the predictions with their inference
@@ -223,7 +226,8 @@ async def invoke(name: str, request: Request) -> Response:
     svc: Services = request.app.state.services
     answer = await invoke_endpoint(
         svc.endpoint_supervisor, request.app.state.forwarder, find_endpoint(svc), name,
-        await request.body(), request.headers.get("content-type", "").encode("latin-1"))
+        await request.body(), request.headers.get("content-type", "").encode("latin-1"),
+        request.url.query.encode("latin-1"))
     return Response(content=answer.body, status_code=answer.status,
                     headers={k.decode("latin-1"): v.decode("latin-1")
                              for k, v in answer.headers})

