@@ -142,8 +142,9 @@ def _tick(v: float) -> str:
 
 def _legend() -> str:
     return ('<p class="note">Facet d is the group the facet selects; facet a is the rest. '
-            "Each bar runs from the metric's fair value (0, or 1 for DI) to its value; for "
-            "every signed metric a positive value means bias against facet d (DI: below 1). "
+            "Each bar runs from the metric's fair value (0, or 1 for DI) to its value. Signs "
+            "follow SageMaker Clarify: a positive value (DI: below 1) is the direction "
+            "Clarify reads as bias against facet d; docs/bias.md says what each means. "
             "The shaded band is a rule of thumb (±0.1 for differences, 0.8–1.25 for DI), not "
             "a verdict. A null metric could not be computed on these rows (the reason is "
             "shown).</p>")

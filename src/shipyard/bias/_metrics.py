@@ -3,8 +3,8 @@
 Definitions follow Amazon SageMaker Clarify's published bias metrics. Facet *d* (the
 disadvantaged facet) is the rows the facet selects, facet *a* (advantaged) the rest;
 ``n`` counts rows, ``q = n^(1) / n`` is the share of positive outcomes, a hat marks the
-model's predicted labels. Signs are Clarify's: a positive value means bias against
-*d* for every signed metric (DI: below 1 means bias against *d*).
+model's predicted labels. Signs are Clarify's, formula for formula: a positive value
+(DI: below 1) is the direction Clarify reads as bias against *d*.
 
 A quantity that divides by zero is *undefined*: the function raises :class:`Undefined`
 with the reason, and the report shows null (never inf or NaN).
