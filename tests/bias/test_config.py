@@ -165,3 +165,14 @@ def test_one_valued_facet_and_wrong_prediction_count() -> None:
         bias_report(df, BiasConfig(label="y", positive=(1,), facet="f"))
     with pytest.raises(InvalidRequest, match="3 predicted labels for 2 rows"):
         bias_report(df, BiasConfig(label="y", positive=(1,), facet="f"), [1, 0, 1])
+
+
+def test_bool_label_with_predictions_as_class_text() -> None:
+    # A bundle's classes are text: "True"/"False" for a bool label; "yes" is the CLI's word.
+    df = small(f=["x", "x", "z", "z"], y=[True, False, True, True])
+    report = bias_report(df, BiasConfig(label="y", positive=("yes",), facet="f",
+                                        facet_values=("x",)), ["True", "True", "False", "True"])
+    f = report.facets[0]
+    # q̂_a = 1/2, q̂_d = 2/2; TPR_a = 1/2, TPR_d = 1/1
+    assert f.metric("DPPL").value == pytest.approx(-0.5)
+    assert f.metric("RD").value == pytest.approx(-0.5)

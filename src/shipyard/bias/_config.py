@@ -154,6 +154,18 @@ def positive_mask(series: pd.Series, config: BiasConfig, *, what: str = "label",
     return value_mask(series, config.positive, column=config.label, role=what, check=check)
 
 
+def like_labels(predicted: pd.Series, labels: pd.Series) -> pd.Series:
+    """Predicted labels in the label column's dtype family: a bundle gives class values as
+    text (``"True"``, ``"1"``), which a bool or numeric label's rule reads as such."""
+    if pd.api.types.is_bool_dtype(labels.dtype) and not pd.api.types.is_bool_dtype(
+            predicted.dtype):
+        return predicted.map(lambda v: None if pd.isna(v) else _as_bool(v)).astype("boolean")
+    if pd.api.types.is_numeric_dtype(labels.dtype) and not pd.api.types.is_numeric_dtype(
+            predicted.dtype):
+        return pd.to_numeric(predicted, errors="coerce")
+    return predicted
+
+
 def facet_splits(series: pd.Series, config: BiasConfig) -> list[FacetSplit]:
     """Each disadvantaged facet *d* the config asks for, as a row mask over ``series``.
 
@@ -205,15 +217,16 @@ def _equal(series: pd.Series, value: Scalar) -> np.ndarray:
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         flag = _as_bool(value)
-        return np.zeros(len(series), bool) if flag is None else (series == flag).to_numpy(bool)
+        if flag is None:
+            return np.zeros(len(series), bool)
+        return (series == flag).fillna(False).to_numpy(bool)
     if pd.api.types.is_numeric_dtype(dtype):
         number = _as_number(value)
         if number is None:
             return np.zeros(len(series), bool)
         return (series == number).fillna(False).to_numpy(bool)
     # Text, categories, mixed objects: compare what each value reads as.
-    forms = _forms(value)
-    return series.map(lambda x: x is not None and x == x and str(x) in forms).to_numpy(bool)
+    return (series.notna() & series.astype(str).isin(_forms(value))).to_numpy(bool)
 
 
 def _forms(value: Scalar) -> set[str]:

@@ -22,6 +22,7 @@ from shipyard.bias._config import (
     BiasConfig,
     FacetSplit,
     facet_splits,
+    like_labels,
     positive_mask,
     require_columns,
 )
@@ -140,6 +141,7 @@ def bias_report(df: pd.DataFrame, config: BiasConfig, predicted: Any = None, *,
     if predicted is not None:
         predicted = pd.Series(np.asarray(predicted), index=df.index, name="prediction") \
             if len(predicted) == len(df) else _wrong_length(predicted, df)
+        predicted = like_labels(predicted, df[config.label])
     missing = {"label": int(df[config.label].isna().sum()),
                "facet": int(df[config.facet].isna().sum())}
     keep = (df[config.label].notna() & df[config.facet].notna()).to_numpy(bool)
