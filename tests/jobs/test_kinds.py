@@ -141,6 +141,24 @@ def _automl(c: httpx.Client, job: dict) -> None:
     assert candidate["spec"]["keep_predictions"] is True
 
 
+def _biased(c: httpx.Client, job: dict) -> None:
+    report = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.json").json()
+    facet = report["facets"][0]
+    assert facet["n_d"] + facet["n_a"] == ROWS
+    assert facet["pre"]["CI"]["value"] is not None and facet["post"]["DPPL"] is not None
+    assert report["model"]["ref"] == job["spec"]["model"]["group"] + ":" + str(
+        job["spec"]["model"]["version"])
+    page = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.html").text
+    assert "<svg" in page
+
+
+def _explained(c: httpx.Client, job: dict) -> None:
+    report = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.json").json()
+    assert report["method"] == "kernel"  # a linear model: KernelSHAP against a background
+    assert report["global_importance"] and len(report["local"]) == 1
+    assert c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.html").status_code == 200
+
+
 def _echoed(c: httpx.Client, job: dict) -> None:
     assert job["spec"]["checked_by"] == "echo-test"  # the kind's submit-time check ran
     assert _rows(c, "conf-echo") == 3
@@ -241,6 +259,23 @@ CASES: dict[str, KindCase] = {
                  ({"kind": "automl", "inputs": {"train": "churn"}, "target": "churn",
                    "metric": "rmse"}, 400, "not a validation metric of a binary problem")],
         configs=set(), then=_automl),
+    "bias": KindCase(
+        valid=lambda m: {"kind": "bias", "inputs": {"dataset": "churn"}, "label": "churn",
+                         "positive": ["Yes"], "facet": "senior_citizen", "facet_values": [1],
+                         "model": m},
+        refused=[({"kind": "bias", "inputs": {"dataset": "churn"}, "label": "churn",
+                   "facet": "female"}, 400, "'positive'"),
+                 ({"kind": "bias", "inputs": {"dataset": "churn"}, "label": "churn",
+                   "positive": ["Yes"], "facet": "sex"}, 400, "The facet column 'sex'")],
+        configs={"bias.json"}, staged=["input/model/MODEL.json"], then=_biased),
+    "explain": KindCase(
+        valid=lambda m: {"kind": "explain", "model": m, "inputs": {"dataset": "churn"},
+                         "rows": 20, "local_rows": 1},
+        refused=[({"kind": "explain", "inputs": {"dataset": "churn"}}, 400,
+                  "'churn-model:3'"),
+                 ({"kind": "explain", "model": "conformance-model:1",
+                   "inputs": {"data": "churn"}}, 400, "named 'dataset'")],
+        configs={"explain.json"}, staged=["input/model/MODEL.json"], then=_explained),
     plugin_kind.KIND: KindCase(
         valid=lambda m: {"kind": "echo-test", "message": "hello", "repeat": 3,
                          "outputs": ["conf-echo"]},

@@ -77,7 +77,11 @@ def main(job_dir: Path) -> None:
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
     out = job_dir / c.OUTPUT_DIR
     out.mkdir(parents=True, exist_ok=True)
-    config = BiasConfig.from_dict(read_config(job_dir))
+    settings = read_config(job_dir)
+    # What the bias job kind adds besides the config: the model and dataset it names.
+    model_ref = settings.pop("model", None)
+    dataset = settings.pop("dataset", None)
+    config = BiasConfig.from_dict(settings)
     df = read_rows(job_dir)
     print(f"bias: {count(len(df), 'row')}, label {config.label!r}, facet "
           f"{config.facet!r}", flush=True)
@@ -103,7 +107,8 @@ def main(job_dir: Path) -> None:
     with runtime.phase("metrics"):
         report = bias_report(df, config, predicted, features=features)
     doc = report.to_dict()
-    doc["model"] = model
+    doc["model"] = None if model is None else {"ref": model_ref, **model}
+    doc["dataset"] = dataset
     tmp = out / (REPORT_FILE + ".tmp")
     tmp.write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
     os.replace(tmp, out / REPORT_FILE)

@@ -30,7 +30,9 @@ from shipyard.cli._common import (
     when,
 )
 from shipyard.client._datasets import _latest, upload
+from shipyard.client._reports import bias_rows, parse_facet, parse_positive
 from shipyard.client._sources import SQL, Upload, prepare
+from shipyard.errors import InvalidRequest
 from shipyard.humanize import count
 
 app = typer.Typer(help="Versioned datasets: create from files or SQL, inspect, download.",
@@ -286,6 +288,14 @@ def _print_profile(name: str, doc: dict[str, Any], limit: int = 10) -> None:
                      for f in target["features"][:limit]),
                     title=f"Most predictive of {target['column']} "
                           f"({target['problem_type']}{scored})")
+    if doc.get("bias"):
+        rows = bias_rows(doc["bias"])
+        print_table(["facet", "metric", "value", "meaning"],
+                    ([r["facet"], r["metric"], fmt(r["value"]),
+                      r["title"] if r["value"] is not None else r.get("reason") or r["title"]]
+                     for r in rows),
+                    title="Pre-training bias of the target across the facet's groups "
+                          "(docs/bias.md)")
     steps = {json.dumps(w["suggestion"], sort_keys=True) for w in warnings if w.get("suggestion")}
     if steps:
         out.print(f"{len(steps)} suggested recipe steps; --json shows them under each warning.")
@@ -299,6 +309,14 @@ def profile(
         "--target", "-t", metavar="COLUMN", help="A column to analyse the others against.")] = None,
     html: Annotated[Path | None, typer.Option(
         "--html", metavar="FILE", help="Also write the offline HTML report to FILE.")] = None,
+    facet: Annotated[str | None, typer.Option(
+        "--facet", metavar="COLUMN[=VALUE]",
+        help="A sensitive column (and its disadvantaged group): the target's pre-training "
+             "bias metrics across its groups (docs/bias.md). Needs --target.")] = None,
+    positive: Annotated[list[str] | None, typer.Option(
+        "--positive", metavar="VALUE",
+        help="With --facet: a target value that is the positive outcome (repeatable), or "
+             "'>X' for a numeric target above X.")] = None,
     recipe_out: Annotated[Path | None, typer.Option(
         "--recipe-out", metavar="FILE",
         help="Also write the suggested recipe steps to FILE, as a recipe that extends the "
@@ -310,7 +328,21 @@ def profile(
         if path is not None and not path.expanduser().parent.is_dir():
             fail(f"Folder {str(path.parent)!r} does not exist; create it or pick another "
                  f"{flag}.")
-    params = {k: v for k, v in (("version", version), ("target", target)) if v is not None}
+    params: dict[str, Any] = {k: v for k, v in (("version", version), ("target", target))
+                              if v is not None}
+    if positive and not facet:
+        fail("--positive goes with --facet COLUMN[=VALUE]: the groups whose outcomes are "
+             "compared.")
+    if facet is not None:
+        if target is None:
+            fail("--facet compares the target between the facet's groups; give --target "
+                 "COLUMN too.")
+        try:
+            params.update(parse_facet(facet))
+            if positive:
+                params.update(parse_positive(positive))
+        except InvalidRequest as exc:
+            fail(exc.message)
     c = client()
     if json_out or not out.is_terminal:
         doc = c.post(_path(name, "/profile"), json=params)

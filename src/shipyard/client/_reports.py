@@ -296,7 +296,7 @@ def bias_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def importance_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"column": r.get("column"), "importance": r.get("importance")}
+    return [{"column": r.get("column"), "importance": r.get("mean_abs_shap")}
             for r in report.get("global_importance") or []]
 
 

@@ -155,3 +155,115 @@ def ndcg(baseline: Mapping[str, float], current: Mapping[str, float]) -> float:
     dcg = sum(a.get(col, 0.0) / math.log2(i + 2) for i, col in enumerate(ranked))
     ideal = sum(v / math.log2(i + 2) for i, v in enumerate(sorted(a.values(), reverse=True)))
     return 1.0 if ideal == 0 else dcg / ideal
+
+
+def _alert(kind: str, check: str, column: str | None, observed: Any, threshold: Any,
+           message: str) -> Any:
+    from shipyard.monitoring._alerts import Alert
+
+    return Alert(kind=kind, check=check, column=column, observed=observed,
+                 threshold=threshold, message=message)
+
+
+def _bias_config(settings: Mapping[str, Any], label: str) -> Any:
+    from shipyard.bias import BiasConfig
+
+    keys = ("facet", "facet_values", "facet_threshold", "positive", "label_threshold",
+            "group")
+    return BiasConfig(label=label, **{k: settings[k] for k in keys if settings.get(k)
+                                      is not None})
+
+
+def _post_values(report: Any, metrics: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Facet split → metric → value (None with no value) of a bias report."""
+    out: dict[str, dict[str, Any]] = {}
+    for f in report.facets:
+        out[f.facet] = {m.code: m.value for m in f.post or () if m.code in metrics}
+    return out
+
+
+def bias_drift(settings: Mapping[str, Any], *, baseline: Any, baseline_predicted: Any,
+               label: str, window: Any, min_rows: int = 30) -> tuple[dict[str, Any], list[Any]]:
+    """The post-training bias metrics of the window against the baseline's (see the module).
+
+    Args:
+        baseline: the baseline's held-out rows (the label column ``label`` and the facet).
+        baseline_predicted: the model's predicted labels on them.
+        window: the labelled predictions: the facet (and group) inputs, ``prediction``
+            and the true ``label``.
+    """
+    from shipyard.bias import bias_report
+
+    metrics = list(settings.get("metrics") or DEFAULT_BIAS_METRICS)
+    tolerance = float(settings.get("tolerance") or DEFAULT_TOLERANCE)
+    config = _bias_config(settings, label)
+    base = _post_values(bias_report(baseline, config, baseline_predicted, features=[]),
+                        metrics)
+    doc: dict[str, Any] = {"facet": config.facet, "metrics": metrics, "tolerance": tolerance,
+                           "baseline": base, "current": None, "n_labelled": len(window),
+                           "note": None}
+    if len(window) < min_rows:
+        doc["note"] = (f"{len(window)} labelled predictions in the window, fewer than "
+                       f"{min_rows}: bias drift is not measured")
+        return doc, []
+    frame = window.rename(columns={"label": "__label__"})
+    current_config = _bias_config(settings, "__label__")
+    try:
+        report = bias_report(frame, current_config, frame["prediction"].to_numpy(),
+                             features=[])
+    except InvalidRequest as exc:  # e.g. the window holds one facet group only
+        doc["note"] = f"bias drift is not measured: {exc.message}"
+        return doc, []
+    current = _post_values(report, metrics)
+    doc["current"] = current
+    alerts = []
+    for split, values in current.items():
+        for code, value in values.items():
+            before = base.get(split, {}).get(code)
+            if value is None or before is None:
+                continue
+            if abs(value - before) > tolerance:
+                alerts.append(_alert(
+                    "bias_drift", code, config.facet, round(value, 6), round(before, 6),
+                    f"Bias drift on {split}: {code} is {value:.3g} on the window against "
+                    f"{before:.3g} on the baseline (more than {tolerance:g} apart)."))
+    return doc, alerts
+
+
+def importance_of(pipeline: Any, rows: Any, background: Any, seed: int = 0) -> dict[str, float]:
+    """Mean |SHAP| per raw input column of ``rows`` (TreeSHAP for tree models, else
+    KernelSHAP against ``background``)."""
+    from shipyard.explain import Explainer
+
+    explanation = Explainer(pipeline, background=background).explain(rows)
+    return {str(k): float(v) for k, v in explanation.global_importance()}
+
+
+def attribution_drift(settings: Mapping[str, Any], *, pipeline: Any, baseline: Any,
+                      window: Any, seed: int = 0) -> tuple[dict[str, Any], list[Any]]:
+    """NDCG of the window's SHAP importance ranking against the baseline's."""
+    threshold = float(settings.get("threshold", DEFAULT_NDCG_THRESHOLD))
+    rows = int(settings.get("rows", DEFAULT_ATTRIBUTION_ROWS))
+    doc: dict[str, Any] = {"threshold": threshold, "ndcg": None, "baseline": None,
+                           "current": None, "rows": None}
+    if len(window) == 0:
+        doc["note"] = "no traffic in the window: attribution drift is not measured"
+        return doc, []
+    base = baseline.sample(min(rows, len(baseline)), random_state=seed)
+    current = window.sample(min(rows, len(window)), random_state=seed)
+    background = baseline.sample(min(100, len(baseline)), random_state=seed + 1)
+    before = importance_of(pipeline, base, background, seed)
+    after = importance_of(pipeline, current, background, seed)
+    score = ndcg(before, after)
+    doc.update(ndcg=round(score, 6), rows={"baseline": len(base), "current": len(current)},
+               baseline=dict(sorted(before.items(), key=lambda kv: -kv[1])),
+               current=dict(sorted(after.items(), key=lambda kv: -kv[1])))
+    if score >= threshold:
+        return doc, []
+    top_before = next(iter(doc["baseline"]), None)
+    top_after = next(iter(doc["current"]), None)
+    return doc, [_alert(
+        "attribution_drift", "ndcg", None, round(score, 6), threshold,
+        f"Attribution drift: the ranking of input columns by mean |SHAP| moved (NDCG "
+        f"{score:.3f} < {threshold:g}); the top column was {top_before!r} on the baseline "
+        f"and is {top_after!r} on the window.")]

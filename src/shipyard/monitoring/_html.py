@@ -53,6 +53,10 @@ def render_html(report: MonitoringReport, *, full_page: bool = True,
         parts.append(_drift(report.drift))
     if report.model_quality is not None:
         parts.append(_model_quality(report.model_quality))
+    if report.bias_drift is not None:
+        parts.append(_bias_drift(report.bias_drift))
+    if report.attribution_drift is not None:
+        parts.append(_attribution_drift(report.attribution_drift))
     body = "\n".join(parts)
     if not full_page:
         return f'<div class="shipyard-monitoring"><style>{_CSS}</style>{body}</div>'
@@ -121,6 +125,46 @@ def _unseen(u: dict[str, Any]) -> str:
             f"({u['share']:.2%}) held a category absent from the model's training data; "
             "its predictions there are guesses.</p><table><tr><th>column</th><th>rows</th>"
             f"<th>share</th><th>categories</th></tr>{rows}</table>")
+
+
+def _bias_drift(b: dict[str, Any]) -> str:
+    out = [f"<h2>Bias drift ({e(b.get('facet'))})</h2>"]
+    if b.get("note"):
+        out.append(f"<p class='muted'>{e(b['note'])}</p>")
+    current = b.get("current") or {}
+    base = b.get("baseline") or {}
+    tol = float(b.get("tolerance") or 0)
+    rows = []
+    for split in sorted(set(base) | set(current)):
+        for code in b.get("metrics") or []:
+            now, before = (current.get(split) or {}).get(code), (base.get(split) or {}).get(code)
+            moved = now is not None and before is not None and abs(now - before) > tol
+            rows.append(f"<tr><td>{e(split)}</td><td>{e(code)}</td><td>{_fmt(before)}</td>"
+                        f"<td>{'<b>' if moved else ''}{_fmt(now)}{'</b>' if moved else ''}"
+                        "</td></tr>")
+    out.append(f"<p class='muted'>Post-training bias metrics of the labelled window against "
+               f"the baseline; a change above {tol:g} alerts.</p><table><tr><th>facet</th>"
+               f"<th>metric</th><th>baseline</th><th>window</th></tr>{''.join(rows)}</table>")
+    return "\n".join(out)
+
+
+def _attribution_drift(a: dict[str, Any]) -> str:
+    if a.get("note"):
+        return f"<h2>Attribution drift</h2><p class='muted'>{e(a['note'])}</p>"
+    base, now = a.get("baseline") or {}, a.get("current") or {}
+    rank_now = {k: i + 1 for i, k in enumerate(now)}
+    top = max([*base.values(), *now.values(), 1e-12])
+    rows = "".join(
+        f"<tr><td>{i + 1}</td><td>{e(k)}</td><td>{_fmt(v)}</td><td>{rank_now.get(k, '')}</td>"
+        f"<td>{_fmt(now.get(k))}</td><td><div style='background:#4c78a8;height:8px;width:"
+        f"{120 * v / top:.0f}px'></div><div style='background:#f58518;height:8px;width:"
+        f"{120 * float(now.get(k) or 0) / top:.0f}px'></div></td></tr>"
+        for i, (k, v) in enumerate(base.items()))
+    return (f"<h2>Attribution drift</h2><p>NDCG of the window's ranking of input columns by "
+            f"mean |SHAP| against the baseline's: <b>{_fmt(a.get('ndcg'))}</b> (alert below "
+            f"{_fmt(a.get('threshold'))}).</p><table><tr><th>baseline rank</th><th>column</th>"
+            "<th>baseline</th><th>window rank</th><th>window</th><th>blue: baseline, "
+            f"orange: window</th></tr>{rows}</table>")
 
 
 def _drift(d: DriftResult) -> str:

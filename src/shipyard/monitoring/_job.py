@@ -179,6 +179,37 @@ def main(job_dir: Path) -> None:
               f"{count(len(scored), 'prediction')} labelled",
               flush=True)
 
+    bias_doc, attribution_doc, extra_alerts = None, None, []
+    if config.get("bias") and truth is not None and not labels_only and baseline is not None:
+        from shipyard.monitoring._explain_drift import bias_drift
+        from shipyard.monitoring._model_quality import join_ground_truth
+
+        label = pipeline.manifest.get("target")
+        held_rows = held.sample(min(len(held), PREDICTION_SAMPLE_ROWS), random_state=0)
+        joined = join_ground_truth(scored, truth, key=config.get("label_key") or "inference_id",
+                                   label_column=config.get("label_column") or "label") \
+            if len(scored) else scored
+        if label and label in held_rows.columns:
+            with runtime.phase("bias_drift"):
+                bias_doc, found = bias_drift(
+                    config["bias"], baseline=held_rows.reset_index(drop=True),
+                    baseline_predicted=pipeline.predict(held_rows)["prediction"].to_numpy(),
+                    label=label, window=joined.reset_index(drop=True),
+                    min_rows=int(config.get("min_labelled_rows") or 30))
+            extra_alerts += found
+    if config.get("attribution") and baseline is not None and len(window):
+        from shipyard.monitoring._explain_drift import attribution_drift
+
+        live = pd.DataFrame({n: window[n] if n in window.columns else window[f"input.{n}"]
+                             for n in signature
+                             if n in window.columns or f"input.{n}" in window.columns})
+        with runtime.phase("attribution_drift"):
+            attribution_doc, found = attribution_drift(
+                config["attribution"], pipeline=pipeline, baseline=base.reset_index(drop=True),
+                window=live.reset_index(drop=True))
+        print(f"attribution drift: NDCG {attribution_doc.get('ndcg')}", flush=True)
+        extra_alerts += found
+
     meta = {k: config.get(k) for k in ("monitor", "endpoint", "model", "window_start",
                                        "window_end", "baseline_dataset")}
     if baseline is None:
@@ -192,6 +223,11 @@ def main(job_dir: Path) -> None:
         report = build_report(baseline, window,
                               drift=DriftOptions.from_dict(config.get("drift")),
                               model_quality=quality, meta=meta)
+    if bias_doc is not None or attribution_doc is not None:
+        from dataclasses import replace
+
+        report = replace(report, bias_drift=bias_doc, attribution_drift=attribution_doc,
+                         alerts=(*report.alerts, *extra_alerts))
     doc = report.to_dict()
     tmp = out / (REPORT_FILE + ".tmp")
     tmp.write_text(json.dumps(doc, default=_json_default), encoding="utf-8")

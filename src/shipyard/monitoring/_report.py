@@ -40,6 +40,10 @@ class MonitoringReport:
     meta: dict[str, Any] = field(default_factory=dict)
     #: Categories the model never saw, met at invocation (see ``_unseen``); None: not known.
     unseen_categories: dict[str, Any] | None = None
+    #: Post-training bias metrics of the window against the baseline (``_explain_drift``).
+    bias_drift: dict[str, Any] | None = None
+    #: NDCG of the window's SHAP importance ranking against the baseline's.
+    attribution_drift: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON snapshot of the run."""
@@ -51,6 +55,8 @@ class MonitoringReport:
             "model_quality": self.model_quality.to_dict() if self.model_quality else None,
             "alerts": [a.to_dict() for a in self.alerts],
             "unseen_categories": copy.deepcopy(self.unseen_categories),
+            "bias_drift": copy.deepcopy(self.bias_drift),
+            "attribution_drift": copy.deepcopy(self.attribution_drift),
             "meta": copy.deepcopy(self.meta),
         }
 
@@ -78,6 +84,8 @@ class MonitoringReport:
                 alerts=tuple(Alert.from_dict(a) for a in doc.get("alerts") or ()),
                 meta=copy.deepcopy(dict(doc.get("meta") or {})),
                 unseen_categories=copy.deepcopy(doc.get("unseen_categories")),
+                bias_drift=copy.deepcopy(doc.get("bias_drift")),
+                attribution_drift=copy.deepcopy(doc.get("attribution_drift")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidRequest(f"The monitoring report is damaged ({type(exc).__name__}: "

@@ -92,6 +92,8 @@ def run_summary(report: Mapping[str, Any], before: Mapping[str, Any]) -> dict[st
         "labelled": mq.get("n_matched"),
         "labels_only": bool(before.get("labels_only")),
         "ground_truth_version": before.get("ground_truth_version"),
+        "attribution_ndcg": (report.get("attribution_drift") or {}).get("ndcg"),
+        "bias_drift": (report.get("bias_drift") or {}).get("current"),
     }
 
 

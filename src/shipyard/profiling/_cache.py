@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,32 @@ class VersionProfiles:
         doc["source"] = {"kind": "dataset", "dataset": rec.dataset, "version": rec.version,
                          "content_hash": rec.content_hash, "cached": cached}
         return doc
+
+    def bias(self, name: str, version: int | None, label: str | None,
+             facet: Mapping[str, Any]) -> Any:
+        """The pre-training bias metrics of a version (docs/bias.md): the label (the
+        profile's target) across the facet's groups, over every row (only the label,
+        facet and group columns are read).
+
+        Raises:
+            InvalidRequest: no target to use as the label, an unknown column, a value
+                that matches no row.
+        """
+        from shipyard.bias import BiasConfig, bias_report
+
+        if not label:
+            raise InvalidRequest("A facet's bias metrics compare the target between the "
+                                 "facet's groups: give the target (--target COLUMN) too.")
+        config = BiasConfig(label=label, **{k: v for k, v in facet.items() if v is not None})
+        rec = self.datasets.version(name, version)
+        columns = [c["name"] for c in rec.schema]
+        wanted = [c for c in (config.label, config.facet, config.group) if c is not None]
+        missing = [c for c in wanted if c not in columns]
+        if missing:
+            raise InvalidRequest(f"Column {missing[0]!r} is not in {rec.dataset}:"
+                                 f"{rec.version}; its columns are {columns[:30]}.")
+        frame = self.datasets.read_table(rec.dataset, rec.version).select(wanted).to_pandas()
+        return bias_report(frame, config)
 
     def _load(self, key: str) -> dict[str, Any] | None:
         try:

@@ -53,10 +53,10 @@ def summarize(kind: str, report: dict[str, Any]) -> dict[str, Any]:
             positive = f"> {config['label_threshold']}"
         return {"label": config.get("label"), "positive": positive,
                 "model": report.get("model"), "facets": groups}
-    top = [{"column": r.get("column"), "importance": _finite(r.get("importance"))}
+    top = [{"column": r.get("column"), "importance": _finite(r.get("mean_abs_shap"))}
            for r in (report.get("global_importance") or [])[:SUMMARY_COLUMNS]]
     return {"method": report.get("method"), "output_space": report.get("output_space"),
-            "rows": report.get("rows"), "top": top}
+            "rows": report.get("rows_explained"), "top": top}
 
 
 def report_entry(job: Any, report_bytes: bytes) -> dict[str, Any]:

@@ -181,6 +181,27 @@ class ProfileBody(BaseModel):
     target: str | None = Field(default=None, description="A column to analyse the others against.")
     problem_type: str | None = Field(
         default=None, description="classification or regression [inferred from the target].")
+    facet: str | None = Field(
+        default=None, max_length=300,
+        description="A sensitive column: the target's pre-training bias metrics across its "
+                    "groups are added as `bias` (docs/bias.md). Needs `target`.")
+    facet_values: list[str | int | float | bool] | None = Field(
+        default=None, max_length=1000,
+        description="The facet values of the disadvantaged group [each value in turn].")
+    facet_threshold: float | None = Field(
+        default=None, description="A numeric facet's disadvantaged group is above this.")
+    positive: list[str | int | float | bool] | None = Field(
+        default=None, max_length=1000,
+        description="The target values that are the positive outcome.")
+    label_threshold: float | None = Field(
+        default=None, description="A numeric target is positive above this.")
+    group: str | None = Field(default=None, max_length=300,
+                              description="A column to condition CDDL on.")
+
+    def facet_settings(self) -> dict[str, Any]:
+        return {"facet": self.facet, "facet_values": self.facet_values,
+                "facet_threshold": self.facet_threshold, "positive": self.positive,
+                "label_threshold": self.label_threshold, "group": self.group}
 
 
 #: No body: the latest version, no target (frozen, so sharing one default is safe).
@@ -200,19 +221,40 @@ def profile_dataset(name: str, body: Annotated[ProfileBody, Body()] = _LATEST,
     """The profile snapshot of a version: computed once per content and target, then cached.
 
     The body is optional: without one, the latest version is profiled with no target."""
-    return _profiles(svc).snapshot(name, body.version, body.target, body.problem_type)
+    profiles = _profiles(svc)
+    doc = profiles.snapshot(name, body.version, body.target, body.problem_type)
+    if body.facet is not None:
+        doc["bias"] = profiles.bias(name, body.version, body.target,
+                                    body.facet_settings()).to_dict()
+    return doc
 
 
 @router.get("/{name}/profile.html", response_class=HTMLResponse, **permit("read"))
 def profile_report(
     name: str, version: Annotated[int | None, Query(ge=1)] = None,
     target: str | None = None, problem_type: str | None = None,
+    facet: Annotated[str | None, Query(max_length=300)] = None,
+    facet_values: Annotated[list[str] | None, Query()] = None,
+    facet_threshold: float | None = None,
+    positive: Annotated[list[str] | None, Query()] = None,
+    label_threshold: float | None = None, group: str | None = None,
     svc: Services = Depends(services),
 ) -> HTMLResponse:
-    """The profile as a self-contained HTML report, drawn from the cached snapshot."""
-    doc = _profiles(svc).snapshot(name, version, target, problem_type)
+    """The profile as a self-contained HTML report, drawn from the cached snapshot (with a
+    facet: and the target's pre-training bias metrics across its groups)."""
+    profiles = _profiles(svc)
+    doc = profiles.snapshot(name, version, target, problem_type)
     source = doc["source"]
     title = f"Profile of {source['dataset']} v{source['version']}" + (
         f", target {target}" if target else "")
-    return HTMLResponse(Profile.from_dict(doc).to_html(title),
-                        headers={"Content-Security-Policy": _REPORT_CSP})
+    page = Profile.from_dict(doc).to_html(title)
+    if facet is not None:
+        from shipyard.bias import render_html
+
+        report = profiles.bias(name, version, target, {
+            "facet": facet, "facet_values": facet_values, "facet_threshold": facet_threshold,
+            "positive": positive, "label_threshold": label_threshold, "group": group})
+        section = ("<h2>Pre-training bias</h2>"
+                   + render_html(report, full_page=False))
+        page = page.replace("</body>", section + "</body>", 1)
+    return HTMLResponse(page, headers={"Content-Security-Policy": _REPORT_CSP})
