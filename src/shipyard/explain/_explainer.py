@@ -157,8 +157,8 @@ class Explainer:
                                      "training data): Explainer(pipeline, background=df).")
             rows, weights = summarise_background(pipeline, background, background_size,
                                                  summary=summary, seed=seed)
-            self.background = self._raw(rows)
-            self.background_weights = weights
+            self.background = self._background = self._raw(rows)
+            self.background_weights = self._weights = weights
 
     def _raw(self, rows: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.columns if c not in rows.columns]
@@ -192,9 +192,8 @@ class Explainer:
         if self.method == "tree":
             values, base = self._tree(raw)
         else:
-            assert self.background is not None and self.background_weights is not None
             values, base = kernel_shap(
-                self._model, raw, self.background, self.background_weights,
+                self._model, raw, self._background, self._weights,
                 n_coalitions=self.n_coalitions, seed=self.seed, batch_rows=self.batch_rows,
                 progress=progress)
         return Explanation(columns=self.columns, values=values, base_values=base,
