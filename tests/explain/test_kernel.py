@@ -122,3 +122,34 @@ def test_an_ensemble_is_explained_over_the_union_of_its_members_columns(
     np.testing.assert_allclose(
         e.output_values[:, 0], ensemble.predict(rows)["probability.Yes"].to_numpy(), atol=1e-9)
     assert "tenure" in e.columns and "customer_id" not in e.columns
+
+
+def test_masked_rows_are_built_once_each_and_keep_their_values() -> None:
+    from shipyard.explain._kernel import masked_values
+
+    rows = pd.DataFrame({"n": [1.5, np.nan, 3.0], "s": ["a", None, "b"],
+                         "d": pd.to_datetime(["2024-01-01", "2024-02-01", None]),
+                         "i": [1, 2, 3]})
+    background = pd.DataFrame({"n": [1.5, 7.0], "s": ["c", "a"],
+                               "d": pd.to_datetime(["2023-05-05", None]), "i": [3, 4]})
+    z, _ = coalitions(4, 100, np.random.default_rng(0))
+    seen: list[pd.DataFrame] = []
+
+    def f(frame: pd.DataFrame) -> np.ndarray:
+        seen.append(frame)
+        code = (frame["n"].fillna(-1) * 1000 + frame["s"].map({"a": 1, "b": 2, "c": 3})
+                .fillna(0) * 100 + frame["d"].dt.month.fillna(0) + frame["i"] * 10000)
+        return code.to_numpy(dtype="float64")[:, None]
+
+    got = masked_values(f, rows, background, z)
+    assert got.shape == (3, len(z), 2, 1)
+    frame = seen[0]
+    assert frame["d"].dtype == rows["d"].dtype and frame["i"].dtype == rows["i"].dtype
+    assert len(frame) == len(frame.drop_duplicates()) < 3 * len(z) * 2
+    for i in range(3):
+        for k, coalition in enumerate(z):
+            for j in range(2):
+                mixed = {c: rows[c].iloc[i] if coalition[m] else background[c].iloc[j]
+                         for m, c in enumerate(rows.columns)}
+                assert got[i, k, j, 0] == f(pd.DataFrame([mixed]).astype(
+                    {"d": "datetime64[ns]", "n": "float64"}))[0, 0]

@@ -200,10 +200,41 @@ class Explainer:
                            outputs=self.outputs, output_space=self.output_space,
                            method=self.method, data=raw)
 
+    def explain_features(self, X: pd.DataFrame | np.ndarray,
+                         rows: pd.DataFrame | None = None) -> Explanation:
+        """Tree models: SHAP values of rows whose model features are already built.
+
+        For a caller with a faster feature builder than the recipe's DataFrame path (the
+        serving fast path's per-row matrix): ``X`` is the features (a frame as
+        :meth:`FittedRecipe.transform` gives, or a float array in ``feature_names``
+        order when there are no categorical features); ``rows`` the raw rows, for the
+        explanation's ``data`` (left missing when not given).
+
+        Raises:
+            InvalidRequest: a KernelSHAP explainer (it needs raw rows), or a wrong width.
+        """
+        if self.method != "tree":
+            raise InvalidRequest("explain_features is for tree models; KernelSHAP explains "
+                                 "raw rows: call explain(rows).")
+        names = self.pipeline.recipe.feature_names
+        if X.shape[1] != len(names):
+            raise InvalidRequest(f"The model has {len(names)} features; got {X.shape[1]}.")
+        values, base = self._contributions(X)
+        data = self._raw(rows) if rows is not None else pd.DataFrame(
+            {c: [None] * len(X) for c in self.columns})
+        return Explanation(columns=self.columns, values=values, base_values=base,
+                           outputs=self.outputs, output_space=self.output_space,
+                           method=self.method, data=data)
+
     def _tree(self, raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self._contributions(self.pipeline.recipe.transform(raw))
+
+    def _contributions(self, X: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.pipeline
-        X = p.recipe.transform(raw)
-        c = contributions(p.framework.name, p.model, X)  # n × (F + 1) × K
+        if isinstance(X, pd.DataFrame) and not p.recipe.categorical_features:
+            X = X.to_numpy(dtype="float64")  # the library reads an array faster than a frame
+        c = contributions(p.framework.name, p.model, X,
+                          p.recipe.feature_names)  # n × (F + 1) × K
         values = np.einsum("nfk,fr->nrk", c[:, :-1, :], self._matrix)
         base = c[0, -1, :] if len(c) else np.zeros(c.shape[2])
         return values, np.asarray(base, dtype="float64")

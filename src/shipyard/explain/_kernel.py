@@ -26,8 +26,9 @@ import pandas as pd
 
 #: Coalitions used per row when the caller does not say (shap's default is 2M + 2048).
 DEFAULT_COALITIONS = 1024
-#: Rows handed to the model in one call, at most (coalitions × background × rows).
-DEFAULT_BATCH_ROWS = 250_000
+#: Masked rows built in one batch, at most (rows × coalitions × background); the model
+#: sees only the distinct ones.
+DEFAULT_BATCH_ROWS = 1_000_000
 
 Model = Callable[[pd.DataFrame], np.ndarray]
 
@@ -91,19 +92,55 @@ def _subsets(m: int, s: int) -> list[tuple[int, ...]]:
     return list(combinations(range(m), s))
 
 
-def masked_frame(rows: pd.DataFrame, background: pd.DataFrame, z: np.ndarray) -> pd.DataFrame:
-    """Every row × coalition × background row: present columns from the row, the rest from
-    the background (row-major in that order)."""
-    n, s, b = len(rows), len(z), len(background)
-    data: dict[str, object] = {}
+def _codes(rows: pd.DataFrame, background: pd.DataFrame,
+           ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Per column, the distinct values of rows and background, and both as codes into them."""
+    uniques: list[np.ndarray] = []
+    x_codes = np.empty((len(rows), rows.shape[1]), dtype=np.int64)
+    b_codes = np.empty((len(background), rows.shape[1]), dtype=np.int64)
     for j, col in enumerate(rows.columns):
-        x = rows[col].to_numpy()
-        bg = background[col].to_numpy()
-        if x.dtype != bg.dtype:
-            x, bg = x.astype(object), bg.astype(object)
-        mixed = np.where(z[None, :, None, j], x[:, None, None], bg[None, None, :])
-        data[str(col)] = mixed.reshape(n * s * b)
-    return pd.DataFrame(data)
+        both = pd.concat([rows[col], background[col]], ignore_index=True)
+        codes, values = pd.factorize(both, use_na_sentinel=False)
+        uniques.append(values if isinstance(values, np.ndarray) and values.dtype.kind in "fiub"
+                       else np.asarray(values, dtype=object))
+        x_codes[:, j], b_codes[:, j] = codes[:len(rows)], codes[len(rows):]
+    return uniques, x_codes, b_codes
+
+
+def masked_values(f: Model, rows: pd.DataFrame, background: pd.DataFrame,
+                  z: np.ndarray) -> np.ndarray:
+    """``f`` of every row × coalition × background row (present columns from the row, the
+    rest from the background): rows × coalitions × background × outputs.
+
+    Many of these rows are the same (a coalition that leaves out one label column takes
+    only its few distinct background values; rows that share a label share every
+    coalition of it alone), so each distinct row is handed to ``f`` once.
+    """
+    n, s, b = len(rows), len(z), len(background)
+    uniques, x_codes, b_codes = _codes(rows, background)
+    # Each masked row's codes as two independent hashes, computed without building the
+    # rows: sum_j (z_j ? x_j : b_j) * mult_j = (x * mult) z' + (b * mult) (1 - z)'.
+    zi = z.astype(np.int64)
+    keys = []
+    for seed in (12345, 67890):
+        mult = np.random.default_rng(seed).integers(1, 2 ** 62, size=z.shape[1],
+                                                    dtype=np.int64) | 1
+        with np.errstate(over="ignore"):
+            hx, hb = (x_codes * mult) @ zi.T, (b_codes * mult) @ (1 - zi).T  # n × s, b × s
+            keys.append((hx[:, :, None] + hb.T[None, :, :]).reshape(-1))
+    _, first, inverse = np.unique(keys[0], return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if not np.array_equal(keys[1][first][inverse], keys[1]):  # a collision: every row
+        first = inverse = np.arange(n * s * b)
+    i, k, j = np.unravel_index(first, (n, s, b))
+    distinct = np.where(z[k], x_codes[i], b_codes[j])
+    frame = pd.DataFrame({str(col): uniques[j][distinct[:, j]]
+                          for j, col in enumerate(rows.columns)})
+    for col in rows.columns:  # numbers and dates keep their dtype; labels are objects
+        if frame[str(col)].dtype != rows[col].dtype and rows[col].dtype.kind in "fiumbM":
+            frame[str(col)] = frame[str(col)].astype(rows[col].dtype)
+    out = f(frame)
+    return out[inverse].reshape(n, s, b, -1)
 
 
 def solve(z: np.ndarray, w: np.ndarray, v: np.ndarray, fx: np.ndarray,
@@ -157,9 +194,7 @@ def kernel_shap(f: Model, rows: pd.DataFrame, background: pd.DataFrame,
         part = rows.iloc[start:start + chunk].reset_index(drop=True)
         fx = f(part)
         if len(z):
-            pred = f(masked_frame(part, background, z))
-            v = pred.reshape(len(part), len(z), len(background), -1)
-            v = np.einsum("nsbk,b->nsk", v, weights)
+            v = np.einsum("nsbk,b->nsk", masked_values(f, part, background, z), weights)
         else:
             v = np.zeros((len(part), 0, base.shape[0]))
         out[start:start + len(part)] = solve(z, w, v, fx, base)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.bundle import FRAMEWORKS
+from shipyard.bundle import FRAMEWORKS, safe_feature_names
 
 #: The frameworks whose own TreeSHAP is used.
 TREE_FRAMEWORKS = ("xgboost", "lightgbm", "catboost")
@@ -33,9 +33,17 @@ def _as_nfk(raw: Any, n: int, n_features: int) -> np.ndarray:
     return a.reshape(n, k, width).transpose(0, 2, 1)
 
 
-def contributions(framework: str, model: Any, X: pd.DataFrame) -> np.ndarray:
-    """TreeSHAP of feature frame ``X``: rows × (features + bias) × outputs, margin space."""
+def contributions(framework: str, model: Any, X: pd.DataFrame | np.ndarray,
+                  names: list[str] | None = None) -> np.ndarray:
+    """TreeSHAP of features ``X``: rows × (features + bias) × outputs, margin space.
+
+    ``X`` is the recipe's feature frame, or (no categorical features) the same values as
+    a float array whose columns are ``names``, the way a per-row fast path builds them.
+    """
     fw: Any = FRAMEWORKS[framework]
+    if isinstance(X, np.ndarray):
+        return _as_nfk(_array_contributions(framework, model, X, names or []), len(X),
+                       X.shape[1])
     if framework == "xgboost":
         raw = model.predict(fw.matrix(X), pred_contribs=True, validate_features=False)
     elif framework == "lightgbm":
@@ -43,6 +51,19 @@ def contributions(framework: str, model: Any, X: pd.DataFrame) -> np.ndarray:
     else:
         raw = model.get_feature_importance(fw.pool(X), type="ShapValues")
     return _as_nfk(raw, len(X), X.shape[1])
+
+
+def _array_contributions(framework: str, model: Any, X: np.ndarray, names: list[str]) -> Any:
+    if framework == "xgboost":
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(X, feature_names=safe_feature_names(names))
+        return model.predict(matrix, pred_contribs=True, validate_features=False)
+    if framework == "lightgbm":
+        return model.predict(X, pred_contrib=True)
+    from catboost import Pool
+
+    return model.get_feature_importance(Pool(X), type="ShapValues")
 
 
 def margin(framework: str, model: Any, X: pd.DataFrame) -> np.ndarray:
