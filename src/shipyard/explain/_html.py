@@ -85,9 +85,9 @@ def beeswarm(x: Explanation, output: int = 0) -> str:
         colours = np.where(np.isfinite(scaled), scaled, np.nan)
         y = rank + rng.uniform(-0.3, 0.3, len(shap))
         known = np.isfinite(colours)
-        ax.scatter(shap[~known], y[~known], s=6, c="#999999", alpha=0.6)
+        ax.scatter(shap[~known], y[~known], s=6, c="#999999", alpha=0.6, rasterized=True)
         ax.scatter(shap[known], y[known], s=6, c=colours[known], cmap="coolwarm", vmin=0,
-                   vmax=1, alpha=0.8)
+                   vmax=1, alpha=0.8, rasterized=True)
     ax.set_yticks(range(len(top)), [_label(c) for c in reversed(top)])
     ax.axvline(0, color="#888", lw=0.8)
     ax.set_xlabel(_label(f"SHAP value ({x.output_space} of {x.outputs[output]})", 80))
@@ -113,6 +113,7 @@ def waterfall(x: Explanation, i: int, output: int = 0) -> str:
     ax.set_yticks(range(len(items)), [n for n, _ in reversed(items)])
     ax.axvline(float(local.base_values[output]), color="#888", lw=0.8, ls="--")
     ax.axvline(start, color="#222", lw=0.8)
+    ax.margins(x=0.08)
     ax.set_xlabel(_label(f"{x.output_space} of {x.outputs[output]}: base "
                          f"{local.base_values[output]:.4g} → {start:.4g}", 80))
     return _svg(fig)

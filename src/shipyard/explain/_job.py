@@ -79,8 +79,10 @@ def main(job_dir: Path) -> None:
     config = ReportConfig.from_dict(raw)
     pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
     df = _read_dataset(job_dir)
+    framework = pipeline.manifest.get("framework")
+    name = framework.get("name") if isinstance(framework, dict) else framework
     print(f"explaining {count(min(config.rows, len(df)), 'row')} of {number(len(df))} with "
-          f"model {pipeline.manifest.get('name') or pipeline.task}", flush=True)
+          f"the {name} {pipeline.task} model", flush=True)
     report = build_report(pipeline, df, config, progress=progress_printer())
     x = report.explanation
     print(f"{x.method} SHAP in the {x.output_space} space: "
