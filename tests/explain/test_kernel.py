@@ -153,3 +153,25 @@ def test_masked_rows_are_built_once_each_and_keep_their_values() -> None:
                          for m, c in enumerate(rows.columns)}
                 assert got[i, k, j, 0] == f(pd.DataFrame([mixed]).astype(
                     {"d": "datetime64[ns]", "n": "float64"}))[0, 0]
+
+
+def test_columns_a_select_step_dropped_are_not_explained(tmp_path: Path,
+                                                         penguins: pd.DataFrame) -> None:
+    from shipyard.training import TrainingContext, run_training
+
+    run_training(TrainingContext(
+        train=penguins, algorithm="linear", target="species", model_dir=tmp_path / "m",
+        recipe={"steps": [{"step": "impute"}, {"step": "categorical"},
+                          {"step": "select", "params": {"method": "importance", "k": 3}}]},
+        n_jobs=1, plots=False, log=lambda line: None))
+    pipeline = load_bundle(tmp_path / "m")
+    signature = [e["name"] for e in pipeline.input_signature if e.get("required", True)]
+    df = penguins.drop(columns="species")
+    explainer = Explainer(pipeline, df, background_size=10)
+    assert set(explainer.columns) < set(signature)  # some required columns read by nothing
+    rows = df.dropna().head(4)
+    e = explainer.explain(rows)
+    np.testing.assert_allclose(e.output_values, explainer.output(rows), atol=1e-9)
+    np.testing.assert_allclose(
+        e.output_values, pipeline.predict(rows)[[f"probability.{c}" for c in e.outputs]],
+        atol=1e-9)

@@ -16,6 +16,7 @@ and the whole pipeline predicts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from shipyard.explain._tree import TREE_FRAMEWORKS, contributions, margin
 
 METHODS = ("auto", "tree", "kernel")
 SUMMARIES = ("kmeans", "sample")
+#: Cells (rows × the widest of raw columns and features) of one KernelSHAP batch, about.
+BATCH_CELLS = 20_000_000
 #: Background rows KernelSHAP averages over, by default.
 BACKGROUND_SIZE = 50
 
@@ -82,6 +85,7 @@ def summarise_background(pipeline: InferencePipeline, df: pd.DataFrame, size: in
         rows = df.sample(size, random_state=seed).reset_index(drop=True)
         return rows, np.full(size, 1.0 / size)
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     pool = df.sample(min(len(df), 20_000), random_state=seed).reset_index(drop=True)
     X = _pipelines(pipeline)[0].transform(pool)
@@ -90,7 +94,10 @@ def summarise_background(pipeline: InferencePipeline, df: pd.DataFrame, size: in
     A = np.nan_to_num(A.astype("float64"))
     spread = A.std(axis=0)
     A = (A - A.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-    km = KMeans(n_clusters=size, n_init=1, random_state=seed).fit(A)
+    with warnings.catch_warnings():
+        # Fewer distinct rows than clusters: some clusters stay empty and are dropped below.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=size, n_init=1, random_state=seed).fit(A)
     counts = np.bincount(km.labels_, minlength=size).astype("float64")
     nearest = [int(np.argmin(((A - c) ** 2).sum(axis=1))) for c in km.cluster_centers_]
     keep = counts > 0
@@ -110,7 +117,8 @@ class Explainer:
         summary: "kmeans" or "sample" (see :func:`summarise_background`).
         n_coalitions: KernelSHAP coalitions per row (None: every one when 2^M - 2 is
             at most 1024, else 1024, paired-sampled).
-        batch_rows: rows handed to the model in one KernelSHAP call, at most.
+        batch_rows: masked rows built in one KernelSHAP batch, at most (None: about
+            20 million cells of raw columns or features, within 50,000 to 1,000,000 rows).
         seed: for the background summary and the coalition sampling.
 
     Raises:
@@ -121,7 +129,7 @@ class Explainer:
     def __init__(self, pipeline: InferencePipeline, background: pd.DataFrame | None = None,
                  *, method: str = "auto", background_size: int = BACKGROUND_SIZE,
                  summary: str = "kmeans", n_coalitions: int | None = None,
-                 batch_rows: int = DEFAULT_BATCH_ROWS, seed: int = 0) -> None:
+                 batch_rows: int | None = None, seed: int = 0) -> None:
         if method not in METHODS:
             raise InvalidRequest(f"The explain method must be one of {list(METHODS)}; got "
                                  f"{method!r}.")
@@ -141,9 +149,16 @@ class Explainer:
         else:
             self.outputs = tuple(classes[1:] if len(classes) == 2 else classes)
         self.columns: tuple[str, ...] = tuple(raw_columns(pipeline))
+        # Columns the signature requires but no feature reads (a 'select' step dropped them):
+        # they cannot change the output, so the model is given them as missing.
+        self._absent = {str(e["name"]): np.nan for e in pipeline.input_signature
+                        if e.get("required", True) and e["name"] not in self.columns}
         self.seed = seed
         self.n_coalitions = n_coalitions
-        self.batch_rows = batch_rows
+        width = max([len(self.columns), *(len(p.recipe.feature_names)
+                                           for p in _pipelines(pipeline))])
+        self.batch_rows = batch_rows or int(min(DEFAULT_BATCH_ROWS, max(
+            50_000, BATCH_CELLS // max(width, 1))))
         if self.method == "tree":
             self.output_space = "value" if pipeline.task == "regression" else "margin"
             lineage = pipeline.recipe.lineage()
@@ -176,7 +191,7 @@ class Explainer:
         return self._model(raw)
 
     def _model(self, raw: pd.DataFrame) -> np.ndarray:
-        out = self.pipeline.outputs(raw)
+        out = self.pipeline.outputs(raw.assign(**self._absent) if self._absent else raw)
         if self.pipeline.task == "regression":
             return np.asarray(out["value"], dtype="float64").reshape(-1, 1)
         proba = np.asarray(out["proba"], dtype="float64")
@@ -217,6 +232,9 @@ class Explainer:
             raise InvalidRequest("explain_features is for tree models; KernelSHAP explains "
                                  "raw rows: call explain(rows).")
         names = self.pipeline.recipe.feature_names
+        if isinstance(X, np.ndarray) and self.pipeline.recipe.categorical_features:
+            raise InvalidRequest("This model has categorical features; give them as the "
+                                 "frame FittedRecipe.transform makes, not as an array.")
         if X.shape[1] != len(names):
             raise InvalidRequest(f"The model has {len(names)} features; got {X.shape[1]}.")
         values, base = self._contributions(X)

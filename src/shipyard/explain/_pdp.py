@@ -21,7 +21,7 @@ class PartialDependence:
     """The mean output (``values``: grid × outputs) with ``column`` set to each grid value."""
 
     column: str
-    kind: str  # "numeric" or "categorical"
+    kind: str  # "numeric", "datetime" or "categorical"
     grid: tuple[Any, ...]
     values: np.ndarray
     outputs: tuple[str, ...]
@@ -34,6 +34,12 @@ class PartialDependence:
 
 
 def _grid(s: pd.Series, size: int) -> tuple[str, list[Any]]:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        stamps = s.dropna().sort_values()
+        if not len(stamps):
+            return "datetime", []
+        at = np.unique(np.linspace(0, len(stamps) - 1, size).round().astype(int))
+        return "datetime", list(dict.fromkeys(stamps.iloc[at].tolist()))
     numbers = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_bool_dtype(s.dtype) \
         else None
     if numbers is not None and (pd.api.types.is_numeric_dtype(s.dtype)
@@ -52,8 +58,8 @@ def partial_dependence(pipeline: InferencePipeline, df: pd.DataFrame, column: st
                        seed: int = 0) -> PartialDependence:
     """The pipeline's mean output over ``df``'s rows as ``column`` takes each grid value.
 
-    Numbers: a grid of ``grid`` quantiles (every distinct value when fewer); labels: the
-    ``grid`` most frequent. Output: class probabilities (the positive class's only, for
+    Numbers and dates: a grid of ``grid`` quantiles (every distinct value when fewer);
+    labels: the ``grid`` most frequent. Output: class probabilities (the positive class's only, for
     binary) or the predicted value; one batched model call.
 
     Raises:
@@ -67,6 +73,8 @@ def partial_dependence(pipeline: InferencePipeline, df: pd.DataFrame, column: st
         raise InvalidRequest(f"Column {column!r} holds no values to vary.")
     base = df.sample(min(len(df), rows), random_state=seed).reset_index(drop=True)
     frame = pd.concat([base.assign(**{column: p}) for p in points], ignore_index=True)
+    if kind == "datetime":
+        frame[column] = frame[column].astype(df[column].dtype)
     if kind == "categorical":
         frame[column] = frame[column].astype(object)
     out = pipeline.outputs(frame)
