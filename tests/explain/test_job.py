@@ -140,3 +140,30 @@ def test_partial_dependence_of_a_date_column(tmp_path: Path) -> None:
     assert all(isinstance(g, pd.Timestamp) for g in p.grid)
     assert p.to_dict()["grid"][0].startswith(str(df["date"].min().year))
     assert np.isfinite(p.values).all()
+
+
+def test_the_job_process_stays_server_free_and_never_loads_shap(
+        bundles: BundleFactory, penguins: pd.DataFrame, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    job = job_folder(tmp_path / "job", bundles.path("random-forest", "penguins"), penguins,
+                     {"rows": 20, "local_rows": 1})
+    code = ("import sys; from pathlib import Path; from shipyard.explain._job import main; "
+            f"main(Path({str(job)!r})); "
+            "print(sorted(m for m in sys.modules if m == 'shap' or m.split('.')[:2] in ("
+            "['shipyard', 'jobs'], ['shipyard', 'api'], ['shipyard', 'store'], "
+            "['shipyard', 'registry'], ['shipyard', 'serving'])))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ,
+                                          c.ENV_JOB_DIR: str(job)})
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert json.loads((job / "output" / "report.json").read_text())["method"] == "kernel"
+
+
+def test_no_rows_is_an_empty_explanation(bundles: BundleFactory,
+                                         penguins: pd.DataFrame) -> None:
+    from shipyard.explain import Explainer
+
+    e = Explainer(bundles("xgboost", "penguins")).explain(penguins.head(0))
+    assert e.values.shape == (0, len(e.columns), 3) and e.global_importance()[0][1] == 0.0

@@ -204,6 +204,11 @@ class Explainer:
         ``progress`` (KernelSHAP) is called with (rows done, rows) after each batch.
         """
         raw = self._raw(rows)
+        if not len(raw):
+            k = len(self.outputs)
+            return Explanation(columns=self.columns, values=np.zeros((0, len(self.columns), k)),
+                               base_values=np.full(k, np.nan), outputs=self.outputs,
+                               output_space=self.output_space, method=self.method, data=raw)
         if self.method == "tree":
             values, base = self._tree(raw)
         else:
