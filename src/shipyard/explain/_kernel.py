@@ -178,7 +178,8 @@ def kernel_shap(f: Model, rows: pd.DataFrame, background: pd.DataFrame,
         f: raw rows → outputs (rows × outputs), the whole pipeline.
         rows, background: the same columns; ``weights`` the background rows' (sum 1).
         n_coalitions: coalitions per row (None: :func:`default_coalitions`).
-        batch_rows: rows given to ``f`` in one call, at most.
+        batch_rows: masked rows (rows × coalitions × background) built in one batch, at
+            most; ``f`` sees only the distinct ones.
         progress: called with (rows done, rows) after each batch.
     """
     m = rows.shape[1]
