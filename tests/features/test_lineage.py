@@ -121,10 +121,13 @@ def test_lineage_survives_the_json_round_trip(request: pytest.FixtureRequest) ->
 
 @pytest.mark.parametrize("table,target", [("churn", "churn"), ("ames", "price")])
 @pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "catboost", "linear",
-                                       "random-forest", "knn"])
+                                       "random-forest", "knn", "kmeans", "pca",
+                                       "isolation-forest"])
 def test_default_training_recipes(table: str, target: str, algorithm: str,
                                   request: pytest.FixtureRequest) -> None:
     df = request.getfixturevalue(table)
-    fitted, _ = fit_recipe(None, algorithm, df, target, [])
+    supervised = algorithm not in ("kmeans", "pca", "isolation-forest")
+    fitted, _ = fit_recipe(None, algorithm, df if supervised else df.drop(columns=target),
+                           target if supervised else None, [])
     lineage = _check_covers(fitted)
     assert "customer_id" not in {c for s in lineage.values() for c in s}
