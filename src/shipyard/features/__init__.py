@@ -30,11 +30,20 @@ from shipyard.features._extend import UserRecipe, extending_recipe
 from shipyard.features._recipe import FittedRecipe, Recipe, StepSpec
 from shipyard.features._selection import Dropped, SelectionResult, select_features
 from shipyard.features._semantic import SEMANTIC_TYPES, ColumnFacts, column_facts, looks_like_id
-from shipyard.features._steps import MISSING, MISSING_SUFFIX, OTHER, STEPS, Step, register_step
+from shipyard.features._steps import (
+    MISSING,
+    MISSING_SUFFIX,
+    OTHER,
+    STEPS,
+    Lineage,
+    Step,
+    register_step,
+)
 
 __all__ = [
     "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "ColumnFacts", "Dropped",
-    "Expression", "FittedRecipe", "Recipe", "SelectionResult", "Step", "StepSpec", "UserRecipe",
+    "Expression", "FittedRecipe", "Lineage", "Recipe", "SelectionResult", "Step", "StepSpec",
+    "UserRecipe",
     "column_facts", "default_recipe", "extending_recipe", "looks_like_id", "parse_expression",
     "register_step", "select_features",
 ]

@@ -20,7 +20,15 @@ import pandas as pd
 
 from shipyard.errors import InvalidRequest
 from shipyard.features._expression import parse_expression
-from shipyard.features._steps import State, Step, _labels, _to_datetime, register_step
+from shipyard.features._steps import (
+    Lineage,
+    State,
+    Step,
+    _labels,
+    _to_datetime,
+    passthrough,
+    register_step,
+)
 
 _DAY = np.timedelta64(1, "D")
 #: Most TF-IDF terms kept per column (each is a column of the features).
@@ -86,6 +94,11 @@ class ElapsedDays(Step):
                 out = out.drop(columns=[col], errors="ignore")
         return out
 
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        ref = state["reference_column"]
+        return passthrough(inputs, drop=state["columns"] if state["drop"] else (), add={
+            f"{col}.elapsed_days": (col, ref) if ref else (col,) for col in state["columns"]})
+
 
 @register_step
 class Expression(Step):
@@ -115,6 +128,10 @@ class Expression(Step):
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         expression = parse_expression(state["expression"])
         return df.assign(**{state["name"]: expression.evaluate(df)})
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        # An expression of no column (a constant) comes from no input.
+        return passthrough(inputs, add={state["name"]: tuple(state["inputs"])})
 
 
 def _tfidf_options(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -189,3 +206,8 @@ class Tfidf(Step):
                                     columns=[f"{col}.tfidf.{term}" for term in fit["terms"]]))
             out = out.drop(columns=[col], errors="ignore")
         return pd.concat([out, *new], axis=1) if new else out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        return passthrough(inputs, drop=state["columns"], add={
+            f"{col}.tfidf.{term}": (col,) for col, fit in state["columns"].items()
+            for term in fit["terms"]})

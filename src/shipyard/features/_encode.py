@@ -23,9 +23,11 @@ from shipyard.features._semantic import is_numeric_dtype
 from shipyard.features._steps import (
     MISSING,
     Categorical,
+    Lineage,
     State,
     Step,
     _labels,
+    passthrough,
     register_step,
 )
 
@@ -196,6 +198,16 @@ class Encode(Step):
         if method == "ordinal":
             return _ordinal(df, state)
         return _target(df, state)
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        method = state.get("method", "onehot")
+        if method == "onehot":
+            return self._onehot().lineage(state, inputs)
+        if method == "ordinal":
+            return passthrough(inputs, add={col: (col,) for col in state["columns"]})
+        return passthrough(inputs, drop=state["columns"], add={
+            name: (col,) for col in state["columns"]
+            for name in target_output_names(col, state)})
 
 
 def _ordinal(df: pd.DataFrame, state: State) -> pd.DataFrame:

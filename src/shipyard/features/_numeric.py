@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.features._steps import State, Step, _float, _numbers, register_step
+from shipyard.features._steps import (
+    Lineage,
+    State,
+    Step,
+    _float,
+    _numbers,
+    passthrough,
+    register_step,
+)
 
 BIN_METHODS = ("quantile", "edges")
 BIN_OUTPUTS = ("ordinal", "onehot")
@@ -95,6 +103,13 @@ class Bin(Step):
             for i, label in enumerate(fit["labels"]):
                 new[f"{col}={label}"] = pd.Series((codes == i).astype("float64"), index=out.index)
         return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        if state["output"] == "ordinal":
+            return passthrough(inputs, add={col: (col,) for col in state["columns"]})
+        return passthrough(inputs, drop=state["columns"], add={
+            f"{col}={label}": (col,) for col, fit in state["columns"].items()
+            for label in fit["labels"]})
 
 
 def _bound(v: Any, what: str) -> float | None:

@@ -203,6 +203,24 @@ class FittedRecipe:
         cats = set(self.categorical_features)
         return out.astype({c: "float64" for c in self.feature_names if c not in cats})
 
+    def lineage(self) -> dict[str, list[str]]:
+        """Each feature name → the raw input columns it is computed from (signature order).
+
+        Chains every step's :meth:`Step.lineage` from the input signature: a one-hot
+        column comes from its label column, an expression from each column it reads, an
+        imputation indicator from the imputed column. A feature that no input reaches
+        (an expression of constants only) maps to an empty list.
+        """
+        raw = [str(e["name"]) for e in self.input_signature if e["name"] != self.target]
+        order = {name: i for i, name in enumerate(raw)}
+        sources: dict[str, tuple[str, ...]] = {name: (name,) for name in raw}
+        for spec, state in self.steps:
+            local = spec.build().lineage(state, list(sources))
+            sources = {out: tuple(dict.fromkeys(
+                r for i in ins for r in sources.get(i, ()))) for out, ins in local.items()}
+        return {f: sorted(sources.get(f, ()), key=order.__getitem__)
+                for f in self.feature_names}
+
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "target": self.target,
                 "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],

@@ -31,7 +31,7 @@ import pandas as pd
 from shipyard.errors import InvalidRequest
 from shipyard.features._encode import target_matrix, target_task
 from shipyard.features._semantic import is_numeric_dtype
-from shipyard.features._steps import State, Step, _numbers, register_step
+from shipyard.features._steps import Lineage, State, Step, _numbers, passthrough, register_step
 
 SELECTION_METHODS = ("variance", "correlation", "mutual_info", "importance")
 _DEFAULT_THRESHOLD = {"variance": 0.0, "correlation": 0.9, "mutual_info": 0.0,
@@ -261,3 +261,6 @@ class Select(Step):
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         return df.drop(columns=[c for c in state["dropped"] if c in df.columns])
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        return passthrough(inputs, drop=state["dropped"])

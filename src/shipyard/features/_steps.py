@@ -28,6 +28,16 @@ MISSING = "__missing__"
 MISSING_SUFFIX = "__missing"
 
 State = dict[str, Any]
+#: Output column → the input columns (of the frame the step sees) it is computed from.
+Lineage = dict[str, tuple[str, ...]]
+
+
+def passthrough(inputs: list[str], *, drop: Any = (), add: Lineage | None = None) -> Lineage:
+    """Every input kept as itself, but those in ``drop``; then the ``add`` columns."""
+    gone = set(drop)
+    out: Lineage = {c: (c,) for c in inputs if c not in gone}
+    out.update(add or {})
+    return out
 
 
 class Step:
@@ -67,6 +77,15 @@ class Step:
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         raise NotImplementedError
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        """Which of ``inputs`` (the columns this step sees) each column it outputs comes from.
+
+        The default keeps every column as itself: right for steps that change values in
+        place (scale, clip, log, boolean, balance). A step that renames, drops or makes
+        columns overrides it; :meth:`FittedRecipe.lineage` chains them back to raw columns.
+        """
+        return passthrough(inputs)
 
     def fit_transform(self, df: pd.DataFrame, y: pd.Series | None,
                       ) -> tuple[State, pd.DataFrame, pd.Series | None]:
@@ -137,6 +156,9 @@ class Drop(Step):
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         return df.drop(columns=[c for c in state["columns"] if c in df.columns])
 
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        return passthrough(inputs, drop=state["columns"])
+
 
 _PARTS: dict[str, Callable[[Any], Any]] = {
     "year": lambda d: d.dt.year, "month": lambda d: d.dt.month, "day": lambda d: d.dt.day,
@@ -180,6 +202,10 @@ class DatetimeParts(Step):
                 out[f"{col}.{part}"] = _PARTS[part](d).astype("float64")
             out = out.drop(columns=[col], errors="ignore")
         return out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        return passthrough(inputs, drop=state["parts"], add={
+            f"{col}.{part}": (col,) for col, parts in state["parts"].items() for part in parts})
 
 
 @register_step
@@ -285,6 +311,14 @@ class Impute(Step):
             cols = list(state["knn"]["columns"])
             out[cols] = knn_fill(out[cols], state["knn"])
         return out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        # KNN imputation fills a gap from the other columns, but a filled value stands
+        # for the column's own (missing) value: it stays that column's.
+        return passthrough(inputs, add={
+            col: (col,) for col in state["columns"]} | {
+            col + MISSING_SUFFIX: (col,) for col, fit in state["columns"].items()
+            if fit["indicator"]})
 
 
 def knn_reference(df: pd.DataFrame, columns: list[str], k: int, max_rows: int,
@@ -413,3 +447,14 @@ class Categorical(Step):
             for i, level in enumerate(levels):
                 new[f"{col}={level}"] = pd.Series(onehot[:, i], index=out.index)
         return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        add: Lineage = {}
+        for col, fit in state["columns"].items():
+            if state["encoding"] == "native":
+                add[col] = (col,)
+                continue
+            levels = [*fit["categories"], *([OTHER] if fit["other"] else []),
+                      *([MISSING] if fit["missing"] else [])]
+            add.update({f"{col}={level}": (col,) for level in levels})
+        return passthrough(inputs, drop=state["columns"], add=add)
