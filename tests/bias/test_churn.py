@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipyard.bias import METRICS, BiasConfig, bias_report
+from shipyard.fairness import METRICS, BiasConfig, bias_report
 
 from .conftest import CHURN_NUMERIC
 

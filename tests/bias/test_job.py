@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shipyard.bias import BiasConfig, bias_report
-from shipyard.bias._job import main
 from shipyard.errors import InvalidRequest
+from shipyard.fairness import BiasConfig, bias_report
+from shipyard.fairness._job import main
 from shipyard.runtime import _contract as c
 from shipyard.training import TrainingResult
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipyard.bias import METRICS, BiasConfig, BiasReport, bias_report
+from shipyard.fairness import METRICS, BiasConfig, BiasReport, bias_report
 
 # SMALL: facet d = rows 0-3 (n_d = 4), facet a = rows 4-9 (n_a = 6).
 #   d: label [1,0,0,0]      pred [1,1,1,0]  → TP_d=1 FP_d=2 FN_d=0 TN_d=1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipyard.bias import METRICS, BiasConfig, bias_report
+from shipyard.fairness import METRICS, BiasConfig, bias_report
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -38,7 +38,7 @@ def test_repr_html_is_a_fragment() -> None:
 
 
 def test_package_imports_no_server_module_and_no_sklearn() -> None:
-    code = ("import sys, shipyard.bias, shipyard.bias._job; "
+    code = ("import sys, shipyard.fairness, shipyard.fairness._job; "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'sklearn' or m.split('.')[:2]"
             " in (['shipyard','jobs'], ['shipyard','api'], ['shipyard','store'], "
             "['shipyard','registry'])]; print(bad)")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import InvalidRequest
-from shipyard.explain import partial_dependence
-from shipyard.explain._job import main, progress_printer
+from shipyard.explanations import partial_dependence
+from shipyard.explanations._job import main, progress_printer
 from shipyard.runtime import _contract as c
 
 from .conftest import BundleFactory, train
@@ -149,7 +149,7 @@ def test_the_job_process_stays_server_free_and_never_loads_shap(
 
     job = job_folder(tmp_path / "job", bundles.path("random-forest", "penguins"), penguins,
                      {"rows": 20, "local_rows": 1})
-    code = ("import sys; from pathlib import Path; from shipyard.explain._job import main; "
+    code = ("import sys; from pathlib import Path; from shipyard.explanations._job import main; "
             f"main(Path({str(job)!r})); "
             "print(sorted(m for m in sys.modules if m == 'shap' or m.split('.')[:2] in ("
             "['shipyard', 'jobs'], ['shipyard', 'api'], ['shipyard', 'store'], "
@@ -163,7 +163,7 @@ def test_the_job_process_stays_server_free_and_never_loads_shap(
 
 def test_no_rows_is_an_empty_explanation(bundles: BundleFactory,
                                          penguins: pd.DataFrame) -> None:
-    from shipyard.explain import Explainer
+    from shipyard.explanations import Explainer
 
     e = Explainer(bundles("xgboost", "penguins")).explain(penguins.head(0))
     assert e.values.shape == (0, len(e.columns), 3) and e.global_importance()[0][1] == 0.0

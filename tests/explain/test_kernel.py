@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from shipyard.bundle import InferencePipeline, load_bundle, write_ensemble
-from shipyard.explain import Explainer, coalitions, lineage_matrix
+from shipyard.explanations import Explainer, coalitions, lineage_matrix
 
 from .conftest import BundleFactory, train
 
@@ -125,7 +125,7 @@ def test_an_ensemble_is_explained_over_the_union_of_its_members_columns(
 
 
 def test_masked_rows_are_built_once_each_and_keep_their_values() -> None:
-    from shipyard.explain._kernel import masked_values
+    from shipyard.explanations._kernel import masked_values
 
     rows = pd.DataFrame({"n": [1.5, np.nan, 3.0], "s": ["a", None, "b"],
                          "d": pd.to_datetime(["2024-01-01", "2024-02-01", None]),

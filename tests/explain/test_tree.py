@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from shipyard.bundle import FRAMEWORKS
-from shipyard.explain import Explainer, explain
-from shipyard.explain._tree import contributions
+from shipyard.explanations import Explainer, explain
+from shipyard.explanations._tree import contributions
 
 from .conftest import BundleFactory
 
@@ -79,7 +79,7 @@ def test_matches_shap_tree_explainer(bundles: BundleFactory, churn: pd.DataFrame
 
 
 def pipeline_matrix(pipeline: object, columns: tuple[str, ...]) -> np.ndarray:
-    from shipyard.explain import lineage_matrix
+    from shipyard.explanations import lineage_matrix
 
     return lineage_matrix(pipeline.recipe.lineage(), list(columns))  # type: ignore[attr-defined]
 

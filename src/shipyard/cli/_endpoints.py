@@ -317,11 +317,15 @@ def invoke(
         help="Rows to predict: CSV (.csv), JSON records or JSON Lines (.json, .jsonl), or "
              "Parquet (.parquet). An inference_id column keys each row (never passed to the "
              "model), so ground truth keyed by it joins.")],
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Also each row's SHAP values over the input columns (tree models; "
+                          "docs/explain.md).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Predict the rows in a file with the endpoint."""
     body, content_type = _rows_body(file)
-    r = client().request("POST", f"/endpoints/{name}/invocations", content=body,
+    query = "?explain=true" if explain else ""
+    r = client().request("POST", f"/endpoints/{name}/invocations{query}", content=body,
                          headers={"Content-Type": content_type})
     doc = r.json()
     if json_out:
@@ -339,3 +343,8 @@ def invoke(
                  for k, (iid, pred) in enumerate(zip(doc.get("inference_ids", []),
                                                      doc.get("predictions", []), strict=False))),
                 empty="No predictions.")
+    for iid, e in zip(doc.get("inference_ids", []), doc.get("explanations") or [],
+                      strict=False):
+        top = sorted(e["values"].items(), key=lambda kv: -abs(kv[1]))[:5]
+        out.print(f"{iid}: {e['space']} of {e['output']!r} = {e['base_value']:.3g} (base) "
+                  + " ".join(f"{v:+.3g} {k}" for k, v in top) + " …")

@@ -178,16 +178,21 @@ class Endpoint(Resource):
             time.sleep(poll_interval)
 
     # -- use --------------------------------------------------------------------------------
-    def invoke(self, rows: Any) -> pd.DataFrame:
+    def invoke(self, rows: Any, *, explain: bool = False) -> pd.DataFrame:
         """Predict ``rows``: one DataFrame row per input with prediction, probabilities, id.
 
         An ``inference_id`` column in ``rows`` is each row's id (text, unique in the call;
         never passed to the model), so labels keyed by it join later; without one the
         endpoint makes the ids. Either way they come back in ``inference_id``.
+
+        ``explain=True`` (tree models) also returns each row's SHAP values over the input
+        columns, as ``shap.<column>`` columns plus ``shap.base_value`` and
+        ``shap.output`` (base value + the values = the model's output, docs/explain.md).
         """
         import pandas as pd
 
-        response = self.client.request("POST", self._path("/invocations"), content=_records(rows),
+        path = self._path("/invocations") + ("?explain=true" if explain else "")
+        response = self.client.request("POST", path, content=_records(rows),
                                        headers={"Content-Type": "application/json"})
         doc = response.json()
         out = pd.DataFrame({"prediction": doc.get("predictions", [])})
@@ -198,6 +203,11 @@ class Endpoint(Resource):
             p.columns = [f"probability.{c}" for c in p.columns]
             out = pd.concat([out, p], axis=1)
         out["inference_id"] = doc.get("inference_ids")
+        if doc.get("explanations") is not None:
+            shap = pd.DataFrame([{"shap.output": e["output"], "shap.base_value": e["base_value"],
+                                  **{f"shap.{k}": v for k, v in e["values"].items()}}
+                                 for e in doc["explanations"]])
+            out = pd.concat([out, shap], axis=1)
         # Categories the model never saw (the endpoint warns): {column: {value: rows}}.
         out.attrs["unseen_categories"] = doc.get("unseen_categories") or {}
         return out

@@ -1,7 +1,7 @@
 """Bias drift and attribution drift: two monitor checks on live traffic (docs/monitoring.md).
 
 **Bias drift** (monitor setting ``bias``): the post-training bias metrics
-(:mod:`shipyard.bias`) of the window's labelled predictions (captured predictions
+(:mod:`shipyard.fairness`) of the window's labelled predictions (captured predictions
 joined with the uploaded ground truth, grouped by the captured facet input) against
 the same metrics of the model on the baseline's held-out rows. A metric alerts when it
 moves more than ``tolerance`` (default 0.1) from its baseline value. Settings::
@@ -10,7 +10,7 @@ moves more than ``tolerance`` (default 0.1) from its baseline value. Settings::
               "metrics": ["DPPL", "DI", "AD", "RD"], "tolerance": 0.1}}
 
 **Attribution drift** (setting ``attribution``): the global SHAP importances
-(mean |SHAP| per raw input column, :mod:`shipyard.explain`) of a sample of the window's
+(mean |SHAP| per raw input column, :mod:`shipyard.explanations`) of a sample of the window's
 inputs against those of the baseline rows, scored by NDCG as the managed service
 does: ``DCG = Σ_i a(s_i) / log2(i + 1)`` over the window's ranking ``s_1, s_2, …``
 with ``a`` the baseline attributions, divided by the same sum over the baseline's own
@@ -166,7 +166,7 @@ def _alert(kind: str, check: str, column: str | None, observed: Any, threshold: 
 
 
 def _bias_config(settings: Mapping[str, Any], label: str) -> Any:
-    from shipyard.bias import BiasConfig
+    from shipyard.fairness import BiasConfig
 
     keys = ("facet", "facet_values", "facet_threshold", "positive", "label_threshold",
             "group")
@@ -192,7 +192,7 @@ def bias_drift(settings: Mapping[str, Any], *, baseline: Any, baseline_predicted
         window: the labelled predictions: the facet (and group) inputs, ``prediction``
             and the true ``label``.
     """
-    from shipyard.bias import bias_report
+    from shipyard.fairness import bias_report
 
     metrics = list(settings.get("metrics") or DEFAULT_BIAS_METRICS)
     tolerance = float(settings.get("tolerance") or DEFAULT_TOLERANCE)
@@ -233,7 +233,7 @@ def bias_drift(settings: Mapping[str, Any], *, baseline: Any, baseline_predicted
 def importance_of(pipeline: Any, rows: Any, background: Any, seed: int = 0) -> dict[str, float]:
     """Mean |SHAP| per raw input column of ``rows`` (TreeSHAP for tree models, else
     KernelSHAP against ``background``)."""
-    from shipyard.explain import Explainer
+    from shipyard.explanations import Explainer
 
     explanation = Explainer(pipeline, background=background).explain(rows)
     return {str(k): float(v) for k, v in explanation.global_importance()}

@@ -95,7 +95,7 @@ class VersionProfiles:
             InvalidRequest: no target to use as the label, an unknown column, a value
                 that matches no row.
         """
-        from shipyard.bias import BiasConfig, bias_report
+        from shipyard.fairness import BiasConfig, bias_report
 
         if not label:
             raise InvalidRequest("A facet's bias metrics compare the target between the "

@@ -196,9 +196,13 @@ class ServingApp:
             else:
                 prediction = await asyncio.to_thread(self.predictor.predict, table)
             if explain and self._explainer is not None:
-                frame = self.predictor.frame(prediction.rows)
-                explanations = await asyncio.to_thread(self._explainer.explain, frame,
-                                                       prediction.proba)
+                if len(table) <= INLINE_ROWS:
+                    explanations = self._explainer.explain(self.predictor, prediction.rows,
+                                                           prediction.proba)
+                else:
+                    explanations = await asyncio.to_thread(
+                        self._explainer.explain, self.predictor, prediction.rows,
+                        prediction.proba)
         except ShipyardError as exc:
             status = exc.http_status
             if status >= 500:

@@ -2,7 +2,7 @@
 
 Nothing is built until the first request asks: a plain invocation never touches this
 module's state, so the fast path's latency does not change. The explainer
-(:class:`shipyard.explain.Explainer`) is built once, on the first ``explain=true``,
+(:class:`shipyard.explanations.Explainer`) is built once, on the first ``explain=true``,
 from the loaded pipeline: exact TreeSHAP through the model library's own
 contributions for xgboost, lightgbm and catboost (no background data needed). Other
 models need a background sample to explain against, which an endpoint does not hold:
@@ -84,15 +84,25 @@ class OnlineExplainer:
         if self._explainer is None:
             with self._lock:
                 if self._explainer is None:
-                    from shipyard.explain import Explainer
+                    from shipyard.explanations import Explainer
 
                     self._explainer = Explainer(self.pipeline, method="tree")
         return self._explainer
 
-    def explain(self, frame: Any, proba: np.ndarray | None) -> list[dict[str, Any]]:
+    def explain(self, predictor: Any, rows: list[dict[str, Any]],
+                proba: np.ndarray | None) -> list[dict[str, Any]]:
         """Each row's explanation (see the module's doc); ``proba`` picks a multiclass
-        row's predicted class."""
-        exp = self.explainer().explain(frame)
+        row's predicted class.
+
+        With the serving fast path compiled, the features are its per-row matrix (the same
+        numbers the prediction used, without the recipe's DataFrame path: about 1 ms a
+        row instead of 15); else the recipe builds them from the checked rows.
+        """
+        explainer = self.explainer()
+        if predictor.fast is not None:
+            exp = explainer.explain_features(predictor.fast.matrix(rows))
+        else:
+            exp = explainer.explain(predictor.frame(rows))
         values = np.asarray(exp.values, dtype="float64")
         if values.ndim == 2:
             values = values[:, :, None]

@@ -249,7 +249,7 @@ def profile_report(
         f", target {target}" if target else "")
     page = Profile.from_dict(doc).to_html(title)
     if facet is not None:
-        from shipyard.bias import render_html
+        from shipyard.fairness import render_html
 
         report = profiles.bias(name, version, target, {
             "facet": facet, "facet_values": facet_values, "facet_threshold": facet_threshold,

@@ -3,7 +3,7 @@
 Pre-training metrics (class imbalance, label proportions and distances between the
 facet's groups) need only the dataset; with ``model`` the model version is pinned
 like a transform's and the post-training metrics (the model's predictions per group)
-are computed too. The entry, :func:`shipyard.bias._job.main`, writes
+are computed too. The entry, :func:`shipyard.fairness._job.main`, writes
 ``output/report.json`` and ``output/report.html``; when a model was given, the
 registry summarises the report on that version's card (:mod:`shipyard.registry._reports`).
 """
@@ -22,7 +22,7 @@ from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
 
 #: The channel the rows come in on.
 CHANNEL = "dataset"
-#: The settings written for the entry (``shipyard.bias._job`` reads this name).
+#: The settings written for the entry (``shipyard.fairness._job`` reads this name).
 CONFIG_NAME = "bias.json"
 
 Value = str | int | float | bool
@@ -147,5 +147,5 @@ register(JobKind(
     name="bias", spec=BiasSpec,
     summary="Bias metrics of a dataset's label across a facet's groups, and of a model's "
             "predictions when one is given.",
-    entry="shipyard.bias._job:main", check=check, configs=configs, stage=stage, warm=True,
+    entry="shipyard.fairness._job:main", check=check, configs=configs, stage=stage, warm=True,
 ))

@@ -1,7 +1,7 @@
 """Kind ``explain``: SHAP values of a model version over a dataset's rows (docs/explain.md).
 
 The model version is pinned like a transform's; the entry,
-:func:`shipyard.explain._job.main`, explains a seeded sample of ``rows`` rows
+:func:`shipyard.explanations._job.main`, explains a seeded sample of ``rows`` rows
 (exact TreeSHAP for tree models, KernelSHAP otherwise) over the raw input columns and
 writes ``output/report.json`` and ``output/report.html`` (global importance, a
 beeswarm, waterfalls of ``local_rows`` rows, partial dependence of the top
@@ -21,7 +21,7 @@ from shipyard.jobs._spec import JobSpecBase, check_model_ref
 from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
 from shipyard.jobs.kinds.bias import CHANNEL, _manifest, check_model_inputs
 
-#: The settings written for the entry (``shipyard.explain._job`` reads this name).
+#: The settings written for the entry (``shipyard.explanations._job`` reads this name).
 CONFIG_NAME = "explain.json"
 #: Rows a job explains at most.
 MAX_ROWS = 100_000
@@ -70,6 +70,6 @@ register(JobKind(
     name="explain", spec=ExplainSpec,
     summary="SHAP values of a model over a dataset's rows: global importance, local "
             "explanations, partial dependence.",
-    entry="shipyard.explain._job:main", check=check, configs=configs, stage=model_files,
+    entry="shipyard.explanations._job:main", check=check, configs=configs, stage=model_files,
     warm=True,
 ))

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.bias._config import (
+from shipyard.errors import InvalidRequest
+from shipyard.fairness._config import (
     BiasConfig,
     FacetSplit,
     facet_splits,
@@ -26,9 +27,8 @@ from shipyard.bias._config import (
     positive_mask,
     require_columns,
 )
-from shipyard.bias._features import encode_features
-from shipyard.bias._metrics import METRICS, FacetData, Undefined
-from shipyard.errors import InvalidRequest
+from shipyard.fairness._features import encode_features
+from shipyard.fairness._metrics import METRICS, FacetData, Undefined
 from shipyard.humanize import count, number
 
 #: The flip test queries at most this many facet-d rows (a seeded sample above it). Each
@@ -113,7 +113,7 @@ class BiasReport:
                 "notes": list(self.notes)}
 
     def _repr_html_(self) -> str:
-        from shipyard.bias._html import render_html
+        from shipyard.fairness._html import render_html
 
         return render_html(self, full_page=False)
 

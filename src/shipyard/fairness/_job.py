@@ -69,9 +69,9 @@ def read_rows(job_dir: Path) -> Any:
 def main(job_dir: Path) -> None:
     """Run one bias analysis in ``job_dir``; raise :class:`InvalidRequest` on bad input."""
     from shipyard import runtime
-    from shipyard.bias._config import BiasConfig
-    from shipyard.bias._html import render_html
-    from shipyard.bias._report import bias_report
+    from shipyard.fairness._config import BiasConfig
+    from shipyard.fairness._html import render_html
+    from shipyard.fairness._report import bias_report
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))

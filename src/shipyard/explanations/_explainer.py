@@ -9,7 +9,7 @@ value split equally among them: SHAP has no finer answer without re-running the 
 and the split keeps the row's values adding up to its output.
 
 ``method="kernel"`` (every other model, and ensembles) runs KernelSHAP over the raw
-columns themselves (:mod:`shipyard.explain._kernel`), in probability space for a
+columns themselves (:mod:`shipyard.explanations._kernel`), in probability space for a
 classifier: no lineage is needed, an absent raw column is replaced by background rows
 and the whole pipeline predicts.
 """
@@ -25,9 +25,9 @@ import pandas as pd
 
 from shipyard.bundle import EnsemblePipeline, InferencePipeline
 from shipyard.errors import InvalidRequest
-from shipyard.explain._explanation import Explanation
-from shipyard.explain._kernel import DEFAULT_BATCH_ROWS, kernel_shap
-from shipyard.explain._tree import TREE_FRAMEWORKS, contributions, margin
+from shipyard.explanations._explanation import Explanation
+from shipyard.explanations._kernel import DEFAULT_BATCH_ROWS, kernel_shap
+from shipyard.explanations._tree import TREE_FRAMEWORKS, contributions, margin
 
 METHODS = ("auto", "tree", "kernel")
 SUMMARIES = ("kmeans", "sample")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from shipyard.bias._metrics import METRICS, Metric
+from shipyard.fairness._metrics import METRICS, Metric
 from shipyard.humanize import count, number
 
 if TYPE_CHECKING:
-    from shipyard.bias._report import BiasReport, FacetResult, MetricValue
+    from shipyard.fairness._report import BiasReport, FacetResult, MetricValue
 
 OK, BAD, BAND, AXIS = "#4c78a8", "#f58518", "#e3f1e3", "#444"
 WIDTH, HEIGHT, PAD = 260, 18, 6

@@ -17,7 +17,7 @@ the ``shap`` package.
 
 from __future__ import annotations
 
-from shipyard.explain._explainer import (
+from shipyard.explanations._explainer import (
     BACKGROUND_SIZE,
     METHODS,
     Explainer,
@@ -26,9 +26,9 @@ from shipyard.explain._explainer import (
     raw_columns,
     summarise_background,
 )
-from shipyard.explain._explanation import OUTPUT_SPACES, Explanation, LocalExplanation
-from shipyard.explain._kernel import coalitions, kernel_shap
-from shipyard.explain._pdp import PartialDependence, partial_dependence
+from shipyard.explanations._explanation import OUTPUT_SPACES, Explanation, LocalExplanation
+from shipyard.explanations._kernel import coalitions, kernel_shap
+from shipyard.explanations._pdp import PartialDependence, partial_dependence
 
 __all__ = [
     "BACKGROUND_SIZE", "METHODS", "OUTPUT_SPACES", "Explainer", "Explanation",

@@ -63,8 +63,8 @@ def main(job_dir: Path) -> None:
     """Run one explain job; raise :class:`InvalidRequest` when the inputs do not fit."""
     from shipyard import runtime
     from shipyard.bundle import load_bundle
-    from shipyard.explain._html import render_html
-    from shipyard.explain._report import ReportConfig, build_report
+    from shipyard.explanations._html import render_html
+    from shipyard.explanations._report import ReportConfig, build_report
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
@@ -76,6 +76,8 @@ def main(job_dir: Path) -> None:
             else {}
     except ValueError as exc:
         raise InvalidRequest(f"{CONFIG_NAME} is not valid JSON: {exc}.") from None
+    # What the explain job kind adds besides the settings: the model and dataset it names.
+    model_ref, dataset = raw.pop("model", None), raw.pop("dataset", None)
     config = ReportConfig.from_dict(raw)
     pipeline = load_bundle(job_dir / c.INPUT_MODEL_DIR)
     df = _read_dataset(job_dir)
@@ -89,6 +91,8 @@ def main(job_dir: Path) -> None:
           f"{count(len(x), 'row')} in {report.seconds:.1f} s; top columns "
           + ", ".join(col for col, _ in x.global_importance()[:5]), flush=True)
     doc = report.to_dict()
+    doc["model"] = {"ref": model_ref, **(doc.get("model") or {})}
+    doc["dataset"] = dataset
     tmp = out / (REPORT_FILE + ".tmp")
     tmp.write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
     os.replace(tmp, out / REPORT_FILE)

@@ -11,9 +11,9 @@ import pandas as pd
 
 from shipyard.bundle import InferencePipeline
 from shipyard.errors import InvalidRequest
-from shipyard.explain._explainer import Explainer
-from shipyard.explain._explanation import Explanation, json_value
-from shipyard.explain._pdp import PartialDependence, partial_dependence
+from shipyard.explanations._explainer import Explainer
+from shipyard.explanations._explanation import Explanation, json_value
+from shipyard.explanations._pdp import PartialDependence, partial_dependence
 
 #: Columns whose partial dependence the report shows (the most important ones).
 PDP_COLUMNS = 5

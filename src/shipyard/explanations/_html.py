@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.explain._explanation import Explanation
-from shipyard.explain._pdp import PartialDependence
-from shipyard.explain._report import ExplainReport
+from shipyard.explanations._explanation import Explanation
+from shipyard.explanations._pdp import PartialDependence
+from shipyard.explanations._report import ExplainReport
 from shipyard.humanize import count, number
 
 #: Columns in the beeswarm, at most (the most important).

@@ -10,7 +10,7 @@ import pandas as pd
 
 from shipyard.bundle import InferencePipeline
 from shipyard.errors import InvalidRequest
-from shipyard.explain._explanation import _floats, json_value
+from shipyard.explanations._explanation import _floats, json_value
 
 #: Rows averaged over, at most (a seeded sample): the grid multiplies them.
 PDP_ROWS = 500
