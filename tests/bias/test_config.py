@@ -176,3 +176,16 @@ def test_bool_label_with_predictions_as_class_text() -> None:
     # q̂_a = 1/2, q̂_d = 2/2; TPR_a = 1/2, TPR_d = 1/1
     assert f.metric("DPPL").value == pytest.approx(-0.5)
     assert f.metric("RD").value == pytest.approx(-0.5)
+
+
+def test_a_true_false_word_matches_a_numeric_column_only_when_it_holds_0_and_1() -> None:
+    import pandas as pd
+
+    from shipyard.errors import InvalidRequest
+    from shipyard.fairness import BiasConfig, bias_report
+
+    df = pd.DataFrame({"tenure": [1, 2, 30, 1], "senior": [0, 1, 1, 0], "y": [1, 0, 1, 0]})
+    with pytest.raises(InvalidRequest, match="matches no row"):
+        bias_report(df, BiasConfig(label="tenure", facet="senior", positive=("Yes",)))
+    report = bias_report(df, BiasConfig(label="y", facet="senior", positive=("yes",)))
+    assert report.facets[0].n_d + report.facets[0].n_a == 4

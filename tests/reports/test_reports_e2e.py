@@ -117,6 +117,11 @@ def test_bias_refusals_are_one_sentence_and_start_nothing(srv: dict[str, Any]) -
     r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
                                      "label": "churn", "facet": "female"})
     assert r.status_code == 400 and "positive" in r.json()["error"]["message"]
+    # A positive value the model never predicts would make every prediction negative.
+    r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
+                                     "label": "churn", "positive": ["yes please"],
+                                     "facet": "female", "model": srv["xgb"]})
+    assert r.status_code == 400 and "['No', 'Yes']" in r.json()["error"]["message"]
     assert len(c.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
 
 

@@ -224,9 +224,23 @@ def _equal(series: pd.Series, value: Scalar) -> np.ndarray:
         number = _as_number(value)
         if number is None:
             return np.zeros(len(series), bool)
+        if _is_word(value) and not set(series.dropna().unique()) <= {0, 1}:
+            # "yes" is 1 only in a 0/1 column: in tenure it would silently pick month 1.
+            return np.zeros(len(series), bool)
         return (series == number).fillna(False).to_numpy(bool)
     # Text, categories, mixed objects: compare what each value reads as.
     return (series.notna() & series.astype(str).isin(_forms(value))).to_numpy(bool)
+
+
+def _is_word(value: Scalar) -> bool:
+    """A true/false word ("yes", "no", "true"…), not a number or a bool."""
+    if isinstance(value, bool | np.bool_ | int | float):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return True
+    return False
 
 
 def _forms(value: Scalar) -> set[str]:

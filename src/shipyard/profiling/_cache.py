@@ -99,7 +99,8 @@ class VersionProfiles:
 
         if not label:
             raise InvalidRequest("A facet's bias metrics compare the target between the "
-                                 "facet's groups: give the target (--target COLUMN) too.")
+                                 "facet's groups: give the target too ('target'; --target "
+                                 "on the CLI).")
         config = BiasConfig(label=label, **{k: v for k, v in facet.items() if v is not None})
         rec = self.datasets.version(name, version)
         columns = [c["name"] for c in rec.schema]

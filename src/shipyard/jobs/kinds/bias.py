@@ -108,6 +108,29 @@ def check(ctx: SubmitContext[BiasSpec]) -> None:
                 f"Model {spec.model} predicts a number; say which predictions count as "
                 "positive with label_threshold (--positive '>VALUE' on the CLI).")
         check_model_inputs(ctx, manifest)
+        classes = [str(c) for c in manifest.get("classes") or []]
+        if task == "classification" and classes and spec.positive is not None:
+            wanted = set().union(*(_forms(v) for v in spec.positive))
+            if not wanted & {c.lower() for c in classes}:
+                raise InvalidRequest(
+                    f"Model {spec.model} predicts {classes[:10]}, none of which is a positive "
+                    f"value {spec.positive}; give the positive outcome as the model names it.")
+
+
+_TRUE_FORMS = frozenset({"true", "yes", "1", "1.0", "t", "y"})
+_FALSE_FORMS = frozenset({"false", "no", "0", "0.0", "f", "n"})
+
+
+def _forms(value: Any) -> set[str]:
+    """How a positive value may read as a class name: ``1.0`` → "1"; a true/false word
+    → every spelling of it (a bool label's classes are "False" and "True")."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip().lower()
+    for words in (_TRUE_FORMS, _FALSE_FORMS):
+        if text in words:
+            return set(words)
+    return {text}
 
 
 def _manifest(ctx: SubmitContext[Any]) -> dict[str, Any]:
