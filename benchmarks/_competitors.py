@@ -58,3 +58,26 @@ def run_child(script: str | Path, python: Path, child: str, data: Path,
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["wall_s"] = wall
     return result
+
+
+def deploy_churn_xgboost(client: Any, df: Any) -> None:
+    """On a running server: the churn table as dataset ``churn``, an xgboost model trained
+    on it, registered and approved as ``churn:1``, deployed as endpoint ``churn`` (waits
+    until it is InService)."""
+    client.post("/api/v1/datasets", data={"name": "churn"}, files={
+        "file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")}
+    ).raise_for_status()
+    job_id = client.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "xgboost", "inputs": {"train": "churn"},
+        "target": "churn"}).json()["id"]
+    while client.get(f"/api/v1/jobs/{job_id}").json()["status"] not in ("Completed", "Failed"):
+        time.sleep(0.2)
+    client.post("/api/v1/models/churn/versions", json={"job_id": job_id}).raise_for_status()
+    client.post("/api/v1/models/churn/versions/1/approve",
+                json={"comment": "benchmark"}).raise_for_status()
+    client.post("/api/v1/endpoints", json={"name": "churn", "model": "churn:1"}
+                ).raise_for_status()
+    while (doc := client.get("/api/v1/endpoints/churn").json())["status"] != "InService":
+        if doc["status"] == "Failed":
+            raise SystemExit(f"deploy failed: {doc['reason']}")
+        time.sleep(0.2)

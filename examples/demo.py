@@ -200,6 +200,7 @@ def train_compare_register(home: Path, recipe: dict[str, Any]) -> None:
     version = best.register("churn-model")
     console.print(f"registered {version.group} v{version.version} from job {best.id}: "
                   f"{version.status}")
+    review_bias_and_explain(version)
     admin = default_client()
     secret = admin.post("/tokens", {"name": "demo-approver", "role": "approver"})["token"]
     approver = sy.Client(admin.url, secret)
@@ -217,6 +218,31 @@ def train_compare_register(home: Path, recipe: dict[str, Any]) -> None:
     latest = sy.ModelGroup("churn-model").latest()
     console.print(f"latest approved version of churn-model: v{latest.version}")
     deploy_and_invoke(latest)
+
+
+def review_bias_and_explain(version: sy.ModelVersion) -> None:
+    section("Before approval: is the model fair to senior citizens? What drives it?")
+    ref = f"{version.group}:{version.version}"
+    report = sy.bias("churn", label="churn", positive="Yes", facet="senior_citizen=1",
+                     model=ref, wait=False)
+    report.wait(progress=False)
+    metrics = report.metrics().set_index("metric")
+    table = Table("metric", "stage", "value", "meaning")
+    for code in ("CI", "DPL", "DPPL", "DI", "RD", "AD", "FT"):
+        row = metrics.loc[code]
+        value = "-" if row["value"] is None or row["value"] != row["value"] \
+            else f"{row['value']:+.3f}"
+        table.add_row(code, row["stage"], value, str(row["title"]))
+    console.print(table)
+    console.print(f"bias job {report.id}: every metric, with fairness bands, in its HTML "
+                  "report (`shipyard bias ... --html FILE`)")
+    shap = sy.explain(ref, "churn", rows=500, wait=False)
+    shap.wait(progress=False)
+    top = shap.importance().head(6)
+    console.print(f"explain job {shap.id} ({shap.report['method']} SHAP): the input columns "
+                  "by mean |SHAP value|: " + ", ".join(
+                      f"{name} {value:.3f}" for name, value in top["importance"].items()))
+    console.print("Both reports are on the model card below, for the approver.")
 
 
 def deploy_and_invoke(version: sy.ModelVersion) -> None:
@@ -243,6 +269,15 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
                   .round(3).to_string(index=False))
     accuracy = float((out["prediction"].to_numpy() == rows["churn"].to_numpy()).mean())
     console.print(f"200 rows in one request: {batch_ms:.0f} ms; accuracy on them {accuracy:.3f}")
+    fw = version.manifest().get("framework")
+    framework = fw.get("name") if isinstance(fw, dict) else fw
+    if framework in ("xgboost", "lightgbm", "catboost"):
+        why = endpoint.invoke(rows.drop(columns="churn").head(1), explain=True)
+        shap = why.filter(like="shap.").drop(columns=["shap.output", "shap.base_value"])
+        top = shap.iloc[0].sort_values(key=abs, ascending=False).head(5)
+        console.print(f"why the first customer got {why['prediction'][0]!r} (explain=true, "
+                      f"log-odds of Yes from a base of {why['shap.base_value'][0]:+.2f}): "
+                      + ", ".join(f"{k.removeprefix('shap.')} {v:+.2f}" for k, v in top.items()))
 
     latencies = []
     records = rows.drop(columns="churn").to_dict(orient="records")

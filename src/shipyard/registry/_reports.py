@@ -87,13 +87,11 @@ def reports_markdown(card: dict[str, Any]) -> list[str]:
                   f"Job {r.get('job_id')} on dataset {r.get('dataset')}: label "
                   f"{s.get('label')!r}, positive {s.get('positive')!r}.", ""]
         for g in s.get("facets") or []:
-            codes = sorted(set(g.get("pre") or {}) | set(g.get("post") or {}))
             lines += [f"**{g.get('facet')}** (facet d: {g.get('n_d')} rows, the rest: "
-                      f"{g.get('n_a')})", "",
-                      "| metric | value |", "|---|---|"]
-            for code in codes:
-                value = (g.get("post") or {}).get(code, (g.get("pre") or {}).get(code))
-                lines.append(f"| {code} | {_num(value)} |")
+                      f"{g.get('n_a')})", "", "| stage | metric | value |", "|---|---|---|"]
+            for stage, what in (("pre", "data"), ("post", "model")):
+                lines += [f"| {what} | {code} | {_num(value)} |"
+                          for code, value in (g.get(stage) or {}).items()]
             lines.append("")
     if explain:
         r = explain[0]
