@@ -269,15 +269,14 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
                   .round(3).to_string(index=False))
     accuracy = float((out["prediction"].to_numpy() == rows["churn"].to_numpy()).mean())
     console.print(f"200 rows in one request: {batch_ms:.0f} ms; accuracy on them {accuracy:.3f}")
-    fw = version.manifest().get("framework")
-    framework = fw.get("name") if isinstance(fw, dict) else fw
-    if framework in ("xgboost", "lightgbm", "catboost"):
-        why = endpoint.invoke(rows.drop(columns="churn").head(1), explain=True)
-        shap = why.filter(like="shap.").drop(columns=["shap.output", "shap.base_value"])
-        top = shap.iloc[0].sort_values(key=abs, ascending=False).head(5)
-        console.print(f"why the first customer got {why['prediction'][0]!r} (explain=true, "
-                      f"log-odds of Yes from a base of {why['shap.base_value'][0]:+.2f}): "
-                      + ", ".join(f"{k.removeprefix('shap.')} {v:+.2f}" for k, v in top.items()))
+    why = endpoint.invoke(rows.drop(columns="churn").head(1), explain=True)
+    shap = why.filter(like="shap.").drop(columns=["shap.output", "shap.space",
+                                                  "shap.base_value"])
+    top = shap.iloc[0].sort_values(key=abs, ascending=False).head(5)
+    console.print(f"why the first customer got {why['prediction'][0]!r} (explain=true: "
+                  f"{why['shap.space'][0]} of {why['shap.output'][0]!r} from a base of "
+                  f"{why['shap.base_value'][0]:+.2f}): "
+                  + ", ".join(f"{k.removeprefix('shap.')} {v:+.2f}" for k, v in top.items()))
 
     latencies = []
     records = rows.drop(columns="churn").to_dict(orient="records")

@@ -34,7 +34,11 @@ def test_default_recipe_on_churn_drops_the_identifier_with_a_note(churn: pd.Data
     assert sig["customer_id"]["required"] is False
     assert sig["customer_id"]["semantic_type"] == "identifier"
     assert sig["tenure"] == {"name": "tenure", "dtype": "int64", "semantic_type": "numeric",
-                             "categories": None, "required": True}
+                             "categories": None, "required": True,
+                             "typical": float(churn["tenure"].median())}
+    # The typical values an endpoint explains against: aggregates, never a row's own.
+    assert sig["contract"]["typical"] == churn["contract"].mode()[0]
+    assert sig["customer_id"]["typical"] is None
     assert sig["contract"]["categories"] == ["Month-to-month", "One year", "Two year"]
     assert "churn" not in sig
 

@@ -318,7 +318,7 @@ def invoke(
              "Parquet (.parquet). An inference_id column keys each row (never passed to the "
              "model), so ground truth keyed by it joins.")],
     explain: Annotated[bool, typer.Option(
-        "--explain", help="Also each row's SHAP values over the input columns (tree models; "
+        "--explain", help="Also each row's SHAP values over the input columns ("
                           "docs/explain.md).")] = False,
     json_out: JsonOpt = False,
 ) -> None:

@@ -185,9 +185,10 @@ class Endpoint(Resource):
         never passed to the model), so labels keyed by it join later; without one the
         endpoint makes the ids. Either way they come back in ``inference_id``.
 
-        ``explain=True`` (tree models) also returns each row's SHAP values over the input
-        columns, as ``shap.<column>`` columns plus ``shap.base_value`` and
-        ``shap.output`` (base value + the values = the model's output, docs/explain.md).
+        ``explain=True`` also returns each row's SHAP values over the input
+        columns, as ``shap.<column>`` columns plus ``shap.base_value``, ``shap.output``
+        and ``shap.space`` (base value + the values = the model's output for that class
+        in that space, docs/explain.md).
         """
         import pandas as pd
 
@@ -204,7 +205,8 @@ class Endpoint(Resource):
             out = pd.concat([out, p], axis=1)
         out["inference_id"] = doc.get("inference_ids")
         if doc.get("explanations") is not None:
-            shap = pd.DataFrame([{"shap.output": e["output"], "shap.base_value": e["base_value"],
+            shap = pd.DataFrame([{"shap.output": e["output"], "shap.space": e["space"],
+                                  "shap.base_value": e["base_value"],
                                   **{f"shap.{k}": v for k, v in e["values"].items()}}
                                  for e in doc["explanations"]])
             out = pd.concat([out, shap], axis=1)

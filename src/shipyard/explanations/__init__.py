@@ -25,6 +25,7 @@ from shipyard.explanations._explainer import (
     lineage_matrix,
     raw_columns,
     summarise_background,
+    typical_row,
 )
 from shipyard.explanations._explanation import OUTPUT_SPACES, Explanation, LocalExplanation
 from shipyard.explanations._kernel import coalitions, kernel_shap
@@ -34,4 +35,5 @@ __all__ = [
     "BACKGROUND_SIZE", "METHODS", "OUTPUT_SPACES", "Explainer", "Explanation",
     "LocalExplanation", "PartialDependence", "coalitions", "explain", "kernel_shap",
     "lineage_matrix", "partial_dependence", "raw_columns", "summarise_background",
+    "typical_row",
 ]

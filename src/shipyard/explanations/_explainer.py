@@ -52,6 +52,21 @@ def raw_columns(pipeline: InferencePipeline) -> list[str]:
     return [str(e["name"]) for e in pipeline.input_signature if e["name"] in used]
 
 
+def typical_row(pipeline: InferencePipeline) -> pd.DataFrame | None:
+    """One row of the model's typical training values (each raw column's median or most
+    frequent value, recorded in its input signature at training; see
+    :func:`shipyard.features._recipe.typical_value`), or None for a model trained before
+    they were recorded. KernelSHAP against this row needs no training data at hand: an
+    endpoint's baseline, as a managed service's online explainer takes a baseline row."""
+    entries = {str(e["name"]): e for e in pipeline.input_signature}
+    columns = raw_columns(pipeline)
+    if any("typical" not in entries[c] for c in columns):
+        return None
+    return pd.DataFrame({c: pd.Series([entries[c]["typical"]], dtype="object"
+                                      if not isinstance(entries[c]["typical"], float) else
+                                      "float64") for c in columns})
+
+
 def lineage_matrix(lineage: dict[str, list[str]], columns: list[str]) -> np.ndarray:
     """features × raw columns: a feature's share of each raw column it comes from (rows sum to
     1; a feature from k columns gives each 1/k)."""

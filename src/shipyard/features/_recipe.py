@@ -153,6 +153,9 @@ def _signature_entry(df: pd.DataFrame, name: str, required: bool,
     entry: dict[str, Any] = {"name": name, "dtype": facts.dtype,
                              "semantic_type": facts.semantic_type, "categories": None,
                              "required": required}
+    # Never a value that points at one training row: not an identifier's, nor free text.
+    entry["typical"] = typical_value(df[name], facts.semantic_type) \
+        if required and facts.semantic_type not in ("identifier", "text") else None
     for spec, state in fitted:
         if spec.step in ("categorical", "encode") and name in state["columns"] \
                 and isinstance(state["columns"][name], dict) \
@@ -161,6 +164,35 @@ def _signature_entry(df: pd.DataFrame, name: str, required: bool,
             entry["categories"] = state["columns"][name]["categories"][:SIGNATURE_CATEGORIES]
             entry["seen"] = _seen_labels(df[name])
     return entry
+
+
+def typical_value(s: pd.Series, semantic_type: str) -> Any:
+    """The column's typical training value: the median of a number, else the most frequent
+    value (as the recipe reads it: text; a bool stays a bool; a date as ISO 8601), None
+    when every value is missing.
+
+    One aggregate per column, never a training row: an endpoint explains a prediction
+    against the row of typical values (KernelSHAP's baseline, docs/explain.md).
+    """
+    values = s.dropna()
+    if values.empty:
+        return None
+    if semantic_type == "numeric" and pd.api.types.is_numeric_dtype(values.dtype) \
+            and not pd.api.types.is_bool_dtype(values.dtype):
+        median = float(np.nanmedian(values.to_numpy(dtype="float64")))
+        return median if np.isfinite(median) else None
+    mode = values.mode(dropna=True)
+    if mode.empty:
+        return None
+    value = mode.iloc[0]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.integer | np.floating):
+        number = value.item()
+        return number if not isinstance(number, float) or np.isfinite(number) else None
+    return str(value)
 
 
 def _seen_labels(s: pd.Series) -> list[str] | None:

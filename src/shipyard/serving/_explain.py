@@ -4,15 +4,17 @@ Nothing is built until the first request asks: a plain invocation never touches 
 module's state, so the fast path's latency does not change. The explainer
 (:class:`shipyard.explanations.Explainer`) is built once, on the first ``explain=true``,
 from the loaded pipeline: exact TreeSHAP through the model library's own
-contributions for xgboost, lightgbm and catboost (no background data needed). Other
-models need a background sample to explain against, which an endpoint does not hold:
-they answer 400, naming ``shipyard explain`` (a job over a dataset) instead.
+contributions for xgboost, lightgbm and catboost (no background data needed); for
+any other model (and ensembles), KernelSHAP in probability space against the row of
+typical training values the model's input signature records (each column's median or
+most frequent value; no training row is in a bundle). A model trained before those
+were recorded answers 400, naming ``shipyard explain`` (a job over a dataset) instead.
 
 Each row's explanation is over the raw input columns (encoded columns summed back):
 ``{"output", "space", "base_value", "values": {column: shap}}`` with base value plus
-the values equal to the model's output for that row in ``space`` (the positive class's
-log-odds for a binary classifier, the predicted class's margin for a multiclass one,
-the value for regression).
+the values equal to the model's output for that row in ``space``: for trees the
+positive class's log-odds (binary) or the predicted class's margin (multiclass); for
+KernelSHAP that class's probability; for regression the value.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from shipyard.errors import InvalidRequest
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
+#: KernelSHAP coalitions per explained row online (paired samples; every coalition when a
+#: model has at most 7 input columns). The values stay exactly additive; sampling error
+#: on churn's logistic model is about 3% of a value's mean size (docs/explain.md).
+ONLINE_COALITIONS = 128
 #: Frameworks whose models an endpoint explains exactly (their own TreeSHAP).
 TREE_FRAMEWORKS = frozenset({"xgboost", "lightgbm", "catboost"})
 
@@ -68,25 +74,33 @@ class OnlineExplainer:
         self._explainer: Any = None
         self._lock = threading.Lock()
 
+    def tree(self) -> bool:
+        return getattr(self.pipeline, "members", None) is None and \
+            framework_name(self.pipeline) in TREE_FRAMEWORKS
+
     def check(self) -> None:
         """Refuse (400) a model the endpoint cannot explain, before predicting."""
-        name = framework_name(self.pipeline)
-        if getattr(self.pipeline, "members", None) is not None or name not in TREE_FRAMEWORKS:
-            what = "an ensemble" if getattr(self.pipeline, "members", None) is not None \
-                else f"a {name or 'non-tree'} model"
+        if self.tree():
+            return
+        from shipyard.explanations import typical_row
+
+        if typical_row(self.pipeline) is None:
             raise InvalidRequest(
-                f"This endpoint serves {what}; online explanations (explain=true) are exact "
-                "TreeSHAP for xgboost, lightgbm and catboost models. Explain this model over "
-                "a dataset with `shipyard explain GROUP:VERSION --dataset DATASET` (KernelSHAP "
-                "against a background sample).")
+                "This endpoint's model was trained before Shipyard recorded each input "
+                "column's typical value, which online KernelSHAP explains against; retrain "
+                "it, or explain it over a dataset with `shipyard explain GROUP:VERSION "
+                "--dataset DATASET`.")
 
     def explainer(self) -> Any:
         if self._explainer is None:
             with self._lock:
                 if self._explainer is None:
-                    from shipyard.explanations import Explainer
+                    from shipyard.explanations import Explainer, typical_row
 
-                    self._explainer = Explainer(self.pipeline, method="tree")
+                    self._explainer = Explainer(self.pipeline, method="tree") if self.tree() \
+                        else Explainer(self.pipeline, typical_row(self.pipeline),
+                                       method="kernel", background_size=1,
+                                       n_coalitions=ONLINE_COALITIONS)
         return self._explainer
 
     def explain(self, predictor: Any, rows: list[dict[str, Any]],
@@ -99,7 +113,7 @@ class OnlineExplainer:
         row instead of 15); else the recipe builds them from the checked rows.
         """
         explainer = self.explainer()
-        if predictor.fast is not None:
+        if predictor.fast is not None and explainer.method == "tree":
             exp = explainer.explain_features(predictor.fast.matrix(rows))
         else:
             exp = explainer.explain(predictor.frame(rows))

