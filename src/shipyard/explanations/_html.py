@@ -106,14 +106,19 @@ def waterfall(x: Explanation, i: int, output: int = 0) -> str:
         items.append((f"{len(rest)} other columns", float(shap[rest].sum())))
     fig, ax = _figure(7, 0.35 * len(items) + 1.2)
     start = float(local.base_values[output])
+    ends = [start]
     for k, (_name, v) in enumerate(items):
         y = len(items) - 1 - k
         ax.barh(y, v, left=start, color="#d62728" if v > 0 else "#1f77b4")
         start += v
+        ends.append(start)
+    # Bars stick to the axis at their ends; pad explicitly so the base line shows.
+    lo, hi = min(ends), max(ends)
+    pad = 0.08 * (hi - lo) or 0.1
+    ax.set_xlim(lo - pad, hi + pad)
     ax.set_yticks(range(len(items)), [n for n, _ in reversed(items)])
     ax.axvline(float(local.base_values[output]), color="#888", lw=0.8, ls="--")
     ax.axvline(start, color="#222", lw=0.8)
-    ax.margins(x=0.08)
     ax.set_xlabel(_label(f"{x.output_space} of {x.outputs[output]}: base "
                          f"{local.base_values[output]:.4g} → {start:.4g}", 80))
     return _svg(fig)
