@@ -167,3 +167,15 @@ def test_steps_are_a_registry_of_json_declarations() -> None:
     for cls in STEPS.values():
         json.dumps(dict(cls.defaults))
         assert cls.description
+
+
+def test_typical_values_are_aggregates() -> None:
+    from shipyard.features._recipe import typical_value
+
+    assert typical_value(pd.Series([1, 2, 30, None]), "numeric") == 2.0  # the median
+    assert typical_value(pd.Series(["a", "b", "b"]), "categorical") == "b"
+    assert typical_value(pd.Series([True, False, True]), "boolean") is True
+    # A date's median, not its mode (unique dates would give the first of them).
+    assert typical_value(pd.Series(["2020-01-01", "2020-06-01", "2021-01-01"]),
+                         "datetime") == "2020-06-01"
+    assert typical_value(pd.Series([None, None], dtype=object), "categorical") is None

@@ -167,9 +167,9 @@ def _signature_entry(df: pd.DataFrame, name: str, required: bool,
 
 
 def typical_value(s: pd.Series, semantic_type: str) -> Any:
-    """The column's typical training value: the median of a number, else the most frequent
-    value (as the recipe reads it: text; a bool stays a bool; a date as ISO 8601), None
-    when every value is missing.
+    """The column's typical training value: the median of a number or a date (ISO 8601),
+    else the most frequent value (as the recipe reads it: text; a bool stays a bool),
+    None when every value is missing.
 
     One aggregate per column, never a training row: an endpoint explains a prediction
     against the row of typical values (KernelSHAP's baseline, docs/explain.md).
@@ -181,6 +181,16 @@ def typical_value(s: pd.Series, semantic_type: str) -> Any:
             and not pd.api.types.is_bool_dtype(values.dtype):
         median = float(np.nanmedian(values.to_numpy(dtype="float64")))
         return median if np.isfinite(median) else None
+    if semantic_type == "datetime":
+        # The median moment (a date's mode is often just the first of many unique dates).
+        moments = pd.to_datetime(values.astype("object") if not
+                                 pd.api.types.is_datetime64_any_dtype(values.dtype) else values,
+                                 errors="coerce", utc=True, format="mixed").dropna()
+        if moments.empty:
+            return None
+        middle = moments.sort_values().iloc[len(moments) // 2]
+        return middle.date().isoformat() if middle == middle.normalize() \
+            else middle.isoformat()
     mode = values.mode(dropna=True)
     if mode.empty:
         return None
