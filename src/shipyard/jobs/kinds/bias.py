@@ -96,18 +96,13 @@ def check(ctx: SubmitContext[BiasSpec]) -> None:
     spec = ctx.spec
     check_columns(ctx, {"label": spec.label, "facet": spec.facet, "group": spec.group})
     if spec.model is not None:
-        pin_model(ctx)
-        manifest = _manifest(ctx)
+        manifest = pin_predictor(ctx, "post-training bias needs a model that predicts the "
+                                      "label")
         task = manifest.get("task")
-        if task not in (None, "classification", "regression"):
-            raise InvalidRequest(
-                f"Model {spec.model} is a {task} model; post-training bias needs a model "
-                "that predicts the label (classification or regression).")
         if task == "regression" and spec.label_threshold is None:
             raise InvalidRequest(
                 f"Model {spec.model} predicts a number; say which predictions count as "
                 "positive with label_threshold (--positive '>VALUE' on the CLI).")
-        check_model_inputs(ctx, manifest)
         classes = [str(c) for c in manifest.get("classes") or []]
         if task == "classification" and classes and spec.positive is not None:
             wanted = set().union(*(_forms(v) for v in spec.positive))
@@ -131,6 +126,19 @@ def _forms(value: Any) -> set[str]:
         if text in words:
             return set(words)
     return {text}
+
+
+def pin_predictor(ctx: SubmitContext[Any], purpose: str) -> dict[str, Any]:
+    """Pin the spec's model; refuse one that predicts neither a label nor a number, or
+    whose inputs the dataset lacks; return its MODEL.json."""
+    pin_model(ctx)
+    manifest = _manifest(ctx)
+    task = manifest.get("task")
+    if task not in (None, "classification", "regression"):
+        raise InvalidRequest(f"Model {ctx.spec.model} is a {task} model; {purpose} "
+                             "(classification or regression).")
+    check_model_inputs(ctx, manifest)
+    return manifest
 
 
 def _manifest(ctx: SubmitContext[Any]) -> dict[str, Any]:

@@ -15,11 +15,10 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._spec import JobSpecBase, check_model_ref
-from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
-from shipyard.jobs.kinds.bias import CHANNEL, _manifest, check_model_inputs
+from shipyard.jobs.kinds._common import model_files, model_ref
+from shipyard.jobs.kinds.bias import CHANNEL, pin_predictor
 
 #: The settings written for the entry (``shipyard.explanations._job`` reads this name).
 CONFIG_NAME = "explain.json"
@@ -49,14 +48,7 @@ class ExplainSpec(JobSpecBase):
 
 def check(ctx: SubmitContext[ExplainSpec]) -> None:
     """Refuse an explain job that cannot work (4xx, nothing started); pin its model."""
-    pin_model(ctx)
-    manifest = _manifest(ctx)
-    task = manifest.get("task")
-    if task not in (None, "classification", "regression"):
-        raise InvalidRequest(
-            f"Model {ctx.spec.model} is a {task} model; SHAP explanations are for models "
-            "that predict a label or a number (classification or regression).")
-    check_model_inputs(ctx, manifest)
+    pin_predictor(ctx, "SHAP explanations are for models that predict a label or a number")
 
 
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
