@@ -53,13 +53,17 @@ class _Job:
 
 
 def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
-    spec = {"time_budget": 300, "rows": 0, "parallel": 2, "resolved_mode": "ensembling"}
-    base = reserve(spec)
-    assert base == pytest.approx(6.5)
+    spec = {"time_budget": 300, "rows": 7000, "parallel": 2, "resolved_mode": "ensembling"}
+    # The final job's own cost: 2.5 s, plus 4 s at churn's size (7,000 rows) and beyond,
+    # plus a second per 200,000 rows.
+    assert reserve(spec) == pytest.approx(6.5 + 7000 / 200_000)
+    assert reserve({**spec, "rows": 700}) == pytest.approx(2.5 + 0.4 + 700 / 200_000)
+    assert reserve({**spec, "rows": 70_000}) == pytest.approx(6.5 + 70_000 / 200_000)
+    spec["rows"] = 0
     leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
     # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
-    assert reserve(spec, leaders) == pytest.approx(6.5 + 8 * 1.4 / 2)
-    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(6.5 + 4 * 1.4 / 2)
+    assert reserve(spec, leaders) == pytest.approx(2.5 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(2.5 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
 
 
