@@ -15,6 +15,7 @@ from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
 from shipyard.monitoring import MonitorService, register_monitor_kind
+from shipyard.pipelines import PipelineEngine, PipelineService
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
@@ -45,6 +46,9 @@ class Services:
     monitors: MonitorService
     #: Who still uses a dataset, model group or endpoint (asked before each delete).
     references: References
+    pipelines: PipelineService
+    #: Advances pipeline executions (a leader duty, like the supervisors).
+    pipeline_engine: PipelineEngine
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -73,6 +77,7 @@ class Services:
         monitors = MonitorService(db, events, artifacts, datasets, jobs, endpoints, registry,
                                   schedules, settings)
         register_monitor_kind(scheduler, monitors)
+        pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -85,6 +90,7 @@ class Services:
             scheduler=scheduler, schedules=schedules,
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
             references=register_builtin(References(), db, events),
+            pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
         )
 
 

@@ -34,6 +34,7 @@ from shipyard.events import EventDispatcher
 from shipyard.jobs import Supervisor
 from shipyard.jobs import _states as job_states
 from shipyard.jobs._executors._local import find_job_processes
+from shipyard.pipelines import PipelineEngine
 from shipyard.store import Election, LeaderInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,14 +83,19 @@ class Duties:
                                  AutoDeployer(svc.registry, svc.endpoints))
         svc.dispatcher.subscribe("job.status_changed", svc.monitors.on_job_event)
         svc.dispatcher.subscribe("job.status_changed", svc.registry.on_job_event)
+        svc.dispatcher.subscribe("job.status_changed", svc.pipeline_engine.on_event)
+        svc.dispatcher.subscribe("model_version.status_changed", svc.pipeline_engine.on_event)
+        svc.dispatcher.subscribe("endpoint.*", svc.pipeline_engine.on_event)
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
         svc.scheduler.start()
+        svc.pipeline_engine.start()
 
     def stop(self) -> None:
         """Stop each part, even when another fails (the database may be what went away)."""
         svc = self.svc
-        for part in (svc.scheduler, svc.endpoint_supervisor, svc.dispatcher, svc.supervisor):
+        for part in (svc.pipeline_engine, svc.scheduler, svc.endpoint_supervisor,
+                     svc.dispatcher, svc.supervisor):
             try:
                 part.stop()
             except Exception:  # noqa: BLE001 - logged; the next part must still stop
@@ -102,6 +108,7 @@ def renew(svc: Services) -> None:
     svc.endpoint_supervisor = EndpointSupervisor(svc.endpoints, svc.registry, svc.artifacts,
                                                  svc.settings)
     svc.dispatcher = EventDispatcher(svc.events)
+    svc.pipeline_engine = PipelineEngine(svc.pipelines)
 
 
 def reap_orphans(svc: Services) -> int:

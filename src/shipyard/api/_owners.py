@@ -50,6 +50,11 @@ LOOKUPS: dict[str, Lookup] = {
     "monitor": lambda svc, p: (f"Monitor {p['name']!r}", svc.monitors.get(p["name"]).created_by),
     "schedule": lambda svc, p: (f"Schedule {p['name']!r}",
                                 svc.schedules.get(p["name"]).created_by),
+    "pipeline": lambda svc, p: (f"Pipeline {p['name']!r}",
+                                svc.pipelines.get(p["name"]).created_by),
+    "pipeline_execution": lambda svc, p: (
+        f"Pipeline execution {p['execution_id']!r}",
+        svc.pipelines.execution(p["execution_id"]).created_by),
 }
 
 

@@ -35,6 +35,7 @@ from shipyard.api.routes import (
     jobs,
     models,
     monitors,
+    pipelines,
     schedules,
     sql,
     system,
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(catalog.router, prefix="/api/v1")
     app.include_router(sql.router, prefix="/api/v1")
     app.include_router(monitors.router, prefix="/api/v1")
+    app.include_router(pipelines.router, prefix="/api/v1")
     _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)

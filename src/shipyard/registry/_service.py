@@ -134,6 +134,15 @@ class RegistryService:
             actor=actor,
         )
 
+    def model_job(self, job_id: str, candidate: int | None = None) -> JobRecord:
+        """The job whose model registering ``job_id`` would take (itself, a tuning job's
+        best, an AutoML job's final model or its candidate ``candidate``).
+
+        Raises:
+            NotFound: no such job. Conflict: a tuning or AutoML job that has no model yet.
+        """
+        return self._model_job(self.jobs.get(job_id), candidate)
+
     def _model_job(self, job: JobRecord, candidate: int | None = None) -> JobRecord:
         """The job whose model a registration takes: a tuning job's is its best settings'
         (the scoring job: the best trial's settings, scored on test); an AutoML job's is its

@@ -16,11 +16,27 @@ from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
 from shipyard.store._leader import Election, LeaderInfo, LeaderLock, leader_lock
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
 from shipyard.store._monitors import MonitorRecord, MonitorRepository, MonitorRunRecord
+from shipyard.store._pipelines import (
+    CacheRecord,
+    ExecutionRecord,
+    PipelineRecord,
+    PipelineRepository,
+    PipelineVersionRecord,
+    StepRecord,
+    TriggerRecord,
+)
 from shipyard.store._registry import ModelGroupRecord, ModelVersionRecord, RegistryRepository
 from shipyard.store._schedules import ScheduleRecord, ScheduleRepository
 from shipyard.store._tokens import TokenRecord, TokenRepository
 
 __all__ = [
+    "CacheRecord",
+    "ExecutionRecord",
+    "PipelineRecord",
+    "PipelineRepository",
+    "PipelineVersionRecord",
+    "StepRecord",
+    "TriggerRecord",
     "CatalogRepository",
     "Database",
     "DatasetRecord",

@@ -51,6 +51,15 @@ from shipyard.api.schemas._jobs import (
     StoredFile,
     Verdict,
 )
+from shipyard.api.schemas._pipelines import (
+    Execution,
+    ExecutionDetail,
+    ExecutionStep,
+    Pipeline,
+    PipelineDetail,
+    PipelineSaved,
+    PipelineVersion,
+)
 from shipyard.api.schemas._registry import (
     Bundle,
     ModelCard,
@@ -78,6 +87,13 @@ from shipyard.api.schemas._serving import (
 from shipyard.api.schemas._system import ControlPlane, Event, Health, Identity, NewToken, Token
 
 __all__ = [
+    "Execution",
+    "ExecutionDetail",
+    "ExecutionStep",
+    "Pipeline",
+    "PipelineDetail",
+    "PipelineSaved",
+    "PipelineVersion",
     "Alert", "Algorithm", "Autoscaling", "Bundle", "CatalogColumn", "CatalogFile", "Capture",
     "Column", "ControlPlane", "CrawlSummary", "CrawledLocation", "Dataset", "DatasetVersion",
     "Deleted", "Endpoint", "EndpointDetail", "EndpointHealth", "ErrorBody", "ErrorDetail",

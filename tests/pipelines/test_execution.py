@@ -1,0 +1,196 @@
+"""Pipeline executions end to end on a real server: DAG order, concurrency, conditions,
+failures that stop their dependants, retries from the failed step, stop."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from shipyard.testing import LocalServer
+
+from .helpers import create, processing, ref, start, steps, upload, wait
+
+SLEEP = """
+    import time
+    from shipyard import runtime
+    started = time.time()
+    time.sleep(1.5)
+    print(f"slept from {started} to {time.time()}")
+"""
+NOOP = "print('nothing to do')\n"
+CLEAN = """
+    from shipyard import runtime
+    df = runtime.read_input("raw")
+    runtime.write_output(df.dropna().reset_index(drop=True), "pl-clean")
+"""
+COUNT = """
+    from shipyard import runtime
+    df = runtime.read_input("clean")
+    runtime.log_metric("test.rows", float(len(df)))
+"""
+
+
+def _interval(client, job_id: str) -> tuple[datetime, datetime]:
+    job = client.get(f"/api/v1/jobs/{job_id}").json()
+    return (datetime.fromisoformat(job["started_at"].replace("Z", "+00:00")),
+            datetime.fromisoformat(job["ended_at"].replace("Z", "+00:00")))
+
+
+def test_a_diamond_runs_its_two_middle_steps_concurrently(server: LocalServer) -> None:
+    client = server.client()
+    create(client, {"name": "diamond", "steps": [
+        processing("top", NOOP),
+        processing("left", SLEEP, depends_on=["top"]),
+        processing("right", SLEEP, depends_on=["top"]),
+        processing("bottom", NOOP, depends_on=["left", "right"]),
+    ]})
+    ex = wait(client, start(client, "diamond")["id"], "Succeeded")
+    by = steps(ex)
+    assert all(s["status"] == "Succeeded" for s in by.values())
+    top, left, right, bottom = (_interval(client, by[n]["job_id"])
+                                for n in ("top", "left", "right", "bottom"))
+    assert left[0] >= top[1] and right[0] >= top[1]
+    # The middle steps overlap in time: each started before the other ended.
+    assert left[0] < right[1] and right[0] < left[1], (left, right)
+    assert bottom[0] >= max(left[1], right[1])
+
+
+def test_data_flows_by_reference_and_a_condition_branches_both_ways(
+        server: LocalServer) -> None:
+    client = server.client()
+    upload(client, "pl-raw")
+    create(client, {"name": "gated", "parameters": [
+        {"name": "data", "type": "dataset", "default": "pl-raw"},
+        {"name": "min_rows", "type": "float", "default": 2}], "steps": [
+        processing("clean", CLEAN, inputs={"raw": ref("parameters.data")}, outputs=["pl-clean"]),
+        processing("count", COUNT, inputs={"clean": ref("steps.clean.outputs.pl-clean")}),
+        {"name": "gate", "type": "condition",
+         "if": {"left": ref("steps.count.metrics.test.rows"), "op": ">=",
+                "right": ref("parameters.min_rows")},
+         "then": ["enough"], "else": ["too-few"]},
+        processing("enough", NOOP),
+        {"name": "too-few", "type": "fail", "message": "too few rows"},
+        processing("after", NOOP, depends_on=["enough"]),
+    ]})
+    ok = wait(client, start(client, "gated")["id"])
+    by = steps(ok)
+    assert ok["status"] == "Succeeded", ok
+    assert by["clean"]["outputs"]["outputs"] == {"pl-clean": "pl-clean:1"}
+    assert by["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+    assert by["gate"]["outputs"] == {"result": True, "branch": "then"}
+    assert [by[n]["status"] for n in ("enough", "too-few", "after")] == [
+        "Succeeded", "Skipped", "Succeeded"]
+    assert "took its then branch" in by["too-few"]["reason"]
+
+    low = wait(client, start(client, "gated", min_rows=10)["id"])
+    by = steps(low)
+    assert low["status"] == "Failed"
+    assert [by[n]["status"] for n in ("enough", "too-few", "after")] == [
+        "Skipped", "Failed", "Skipped"]
+    assert by["too-few"]["reason"] == "too few rows"
+    assert "too few rows" in low["reason"]
+    # The unchanged processing steps were cache hits the second time.
+    assert by["clean"]["cache_hit"] and by["count"]["cache_hit"]
+
+
+def test_a_failing_step_stops_its_dependants_and_retry_resumes_from_it(
+        server: LocalServer, tmp_path) -> None:
+    client = server.client()
+    flag = tmp_path / "fixed"
+    flaky = f"""
+        import pathlib, sys
+        if not pathlib.Path({str(flag)!r}).exists():
+            sys.exit("the input is not ready")
+        print("fixed")
+    """
+    create(client, {"name": "flaky", "steps": [
+        processing("first", NOOP, cache=False),
+        processing("second", flaky, depends_on=["first"], cache=False),
+        processing("third", NOOP, depends_on=["second"], cache=False),
+        processing("aside", NOOP, cache=False),
+    ]})
+    ex = wait(client, start(client, "flaky")["id"])
+    by = steps(ex)
+    assert ex["status"] == "Failed"
+    assert by["first"]["status"] == "Succeeded" and by["aside"]["status"] == "Succeeded"
+    assert by["second"]["status"] == "Failed"
+    assert "the input is not ready" in by["second"]["reason"]
+    assert by["third"]["status"] == "Skipped"
+    assert by["third"]["reason"] == "not run: step 'second' failed"
+    assert "step 'second' failed" in ex["reason"]
+    first_job = by["first"]["job_id"]
+
+    flag.write_text("ok")
+    r = client.post(f"/api/v1/pipeline-executions/{ex['id']}/retry")
+    assert r.status_code == 200, r.text
+    again = wait(client, ex["id"])
+    by = steps(again)
+    assert again["status"] == "Succeeded", again
+    assert by["first"]["job_id"] == first_job  # not run again
+    assert by["second"]["attempt"] == 2 and by["third"]["status"] == "Succeeded"
+    assert client.post(f"/api/v1/pipeline-executions/{ex['id']}/retry").status_code == 409
+
+
+def test_stop_cancels_the_running_job_and_skips_the_rest(server: LocalServer) -> None:
+    client = server.client()
+    long = "import time\ntime.sleep(60)\n"
+    create(client, {"name": "stoppable", "steps": [
+        processing("long", long, cache=False),
+        processing("next", NOOP, depends_on=["long"]),
+    ]})
+    ex = start(client, "stoppable")
+    wait(client, ex["id"], "Executing", timeout=5)
+    import time
+    deadline = time.monotonic() + 30
+    while steps(client.get(f"/api/v1/pipeline-executions/{ex['id']}").json())["long"][
+            "job_id"] is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    r = client.post(f"/api/v1/pipeline-executions/{ex['id']}/stop")
+    assert r.status_code == 200 and r.json()["status"] in ("Stopping", "Stopped")
+    done = wait(client, ex["id"], "Stopped", timeout=60)
+    by = steps(done)
+    assert by["long"]["status"] == "Stopped" and by["next"]["status"] == "Stopped"
+    job = client.get(f"/api/v1/jobs/{by['long']['job_id']}").json()
+    assert job["status"] == "Stopped"
+
+
+@pytest.mark.parametrize(("definition", "needle"), [
+    ({"name": "cyc", "steps": [processing("a", NOOP, depends_on=["b"]),
+                               processing("b", NOOP, depends_on=["a"])]},
+     "the steps form a cycle: a → b → a"),
+    ({"name": "unk", "steps": [processing("a", NOOP, inputs={"x": ref("steps.nope.outputs.y")})]},
+     "references unknown step 'nope'"),
+    ({"name": "unkp", "steps": [processing("a", NOOP, inputs={"x": ref("parameters.dta")})]},
+     "unknown parameter 'dta'"),
+    ({"name": "typ", "parameters": [{"name": "n", "type": "int", "default": "many"}],
+      "steps": [processing("a", NOOP)]},
+     "the default of parameter 'n' must be a whole number; got 'many'"),
+    ({"name": "dep", "steps": [processing("a", NOOP, depends_on=["ghost"])]},
+     "step 'a' depends on unknown step 'ghost'"),
+    ({"name": "kind", "steps": [{"name": "a", "type": "trainnig", "job": {}}]},
+     "did you mean 'training'?"),
+])
+def test_an_invalid_definition_is_a_400_naming_the_problem(
+        server: LocalServer, definition: dict, needle: str) -> None:
+    r = server.client().post("/api/v1/pipelines", json=definition)
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["error"]["message"]
+
+
+def test_parameters_are_typed_at_start(server: LocalServer) -> None:
+    client = server.client()
+    create(client, {"name": "typed", "parameters": [
+        {"name": "n", "type": "int", "default": 1}, {"name": "flag", "type": "bool"}],
+        "steps": [processing("a", NOOP)]})
+    r = client.post("/api/v1/pipelines/typed/executions",
+                    json={"parameters": {"n": "x", "flag": True}})
+    assert r.status_code == 400 and "parameter 'n' must be a whole number" in r.text
+    r = client.post("/api/v1/pipelines/typed/executions", json={"parameters": {"n": 2}})
+    assert r.status_code == 400 and "parameter 'flag' has no default" in r.text
+    r = client.post("/api/v1/pipelines/typed/executions",
+                    json={"parameters": {"flag": True, "m": 1}})
+    assert r.status_code == 400 and "no parameter 'm'" in r.text
+    a = start(client, "typed", key="k1", flag="true")
+    b = start(client, "typed", key="k1", flag="true")
+    assert a["id"] == b["id"] and a["parameters"] == {"n": 1, "flag": True}
