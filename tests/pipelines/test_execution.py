@@ -194,3 +194,35 @@ def test_parameters_are_typed_at_start(server: LocalServer) -> None:
     a = start(client, "typed", key="k1", flag="true")
     b = start(client, "typed", key="k1", flag="true")
     assert a["id"] == b["id"] and a["parameters"] == {"n": 1, "flag": True}
+
+
+def test_caching_hits_on_the_same_inputs_and_misses_on_changed_data(
+        server: LocalServer) -> None:
+    client = server.client()
+    upload(client, "cache-raw")
+    create(client, {"name": "cached", "steps": [
+        processing("clean", CLEAN.replace("pl-clean", "cache-clean"),
+                   inputs={"raw": "cache-raw"}, outputs=["cache-clean"]),
+        processing("count", COUNT, inputs={"clean": ref("steps.clean.outputs.cache-clean")}),
+        processing("fresh", NOOP, cache=False),
+    ]})
+    first = steps(wait(client, start(client, "cached")["id"], "Succeeded"))
+    assert not any(s["cache_hit"] for s in first.values())
+
+    second = steps(wait(client, start(client, "cached")["id"], "Succeeded"))
+    assert second["clean"]["cache_hit"] and second["count"]["cache_hit"]
+    assert second["clean"]["job_id"] == first["clean"]["job_id"]
+    assert second["clean"]["outputs"]["outputs"] == first["clean"]["outputs"]["outputs"]
+    assert not second["fresh"]["cache_hit"]  # opted out
+    assert second["fresh"]["job_id"] != first["fresh"]["job_id"]
+
+    # A new version with more rows: the step runs again, and so does what reads its output.
+    upload(client, "cache-raw", "customer,tenure,churned\nz,9,no\n", append=True)
+    third = steps(wait(client, start(client, "cached")["id"], "Succeeded"))
+    assert not third["clean"]["cache_hit"] and not third["count"]["cache_hit"]
+    assert third["count"]["outputs"]["metrics"]["test"]["rows"] == 4.0
+
+    # Nothing changed since: the new output is what is reused.
+    fourth = steps(wait(client, start(client, "cached")["id"], "Succeeded"))
+    assert fourth["clean"]["cache_hit"]
+    assert fourth["clean"]["job_id"] == third["clean"]["job_id"]
