@@ -22,7 +22,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "JobService": "_service", "job_to_dict": "_service",
+    "JobService": "_service", "job_to_dict": "_service", "nest_metrics": "_service",
     "Supervisor": "_supervisor",
     "LiveJobs": "_live",
     "JobKind": "_kinds", "SubmitContext": "_kinds", "register": "_kinds",
@@ -49,7 +49,7 @@ __all__ = [
     "JobSpecBase", "LiveJobs", "LocalExecutor", "LocalHandle", "Manifest", "REASONS", "RETRYABLE",
     "Resources", "STATUSES", "ScriptFields", "StagedFile", "SubmitContext", "Supervisor",
     "TERMINAL", "TRANSITIONS", "Usage", "build_package", "command_line", "environment",
-    "get_kind", "job_to_dict", "kind_names", "load_plugins", "make_executor", "package_for",
+    "get_kind", "job_to_dict", "kind_names", "nest_metrics", "load_plugins", "make_executor", "package_for",
     "parse_memory", "parse_spec", "register", "register_executor", "registered_kinds",
     "spec_schema", "stage",
 ]
@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from shipyard.jobs._live import LiveJobs
     from shipyard.jobs._package import JobPackage, StagedFile, build_package, package_for, stage
-    from shipyard.jobs._service import JobService, job_to_dict
+    from shipyard.jobs._service import JobService, job_to_dict, nest_metrics
     from shipyard.jobs._spec import Capacity, JobSpecBase, Resources, ScriptFields, parse_memory
     from shipyard.jobs._states import REASONS, RETRYABLE, STATUSES, TERMINAL, TRANSITIONS
     from shipyard.jobs._supervisor import Supervisor

@@ -37,7 +37,7 @@ constraints, which fails on violations; it runs a monitoring job) and ``fail``.
 wrote, as ``name:version``); ``steps.STEP.model`` (the job whose model a training,
 tuning or AutoML step made); ``steps.STEP.job``; ``steps.STEP.metrics.a.b``
 (``metrics.test.roc_auc``); ``steps.STEP.model_version`` (what a register step
-registered, ``group:version``); ``steps.STEP.endpoint``; ``execution.id``.
+registered, or an approval step saw approved: ``group:version``); ``steps.STEP.endpoint``; ``execution.id``.
 A reference to a step is a dependency on it; ``depends_on`` adds others.
 
 **Conditions** name the steps of their ``then`` and ``else`` branches; those steps
@@ -331,7 +331,7 @@ _OWN: dict[str, set[str]] = {
     "deploy": {"model_version", "endpoint", "instances", "wait"},
     "callback": {"url", "body"},
     "fail": {"message"},
-    "quality_check": {"dataset", "baseline"},
+    "quality_check": {"dataset", "baseline", "model"},
 }
 
 
@@ -398,6 +398,7 @@ def _check_own(name: str, stype: str, raw: Mapping[str, Any], problems: list[str
     elif stype == "quality_check":
         need("dataset", "the dataset version to check")
         need("baseline", "the dataset whose statistics and constraints it must meet")
+        need("model", "the model version (GROUP:VERSION) whose input columns are checked")
 
 
 def _check_test(name: str, test: Any, problems: list[str]) -> None:
@@ -536,9 +537,9 @@ def _step_ref_problem(s: Step, ref: Ref, by_name: Mapping[str, Step]) -> str | N
         if isinstance(declared, list) and declared and ref.path[1] not in declared:
             return (f"step {target.name!r} has no output {ref.path[1]!r}; its outputs are "
                     f"{', '.join(map(str, declared))}")
-    if what == "model_version" and target.type != "register":
-        return f"step {target.name!r} is a {target.type} step; only a register step makes a " \
-               "model version"
+    if what == "model_version" and target.type not in ("register", "approval"):
+        return f"step {target.name!r} is a {target.type} step; only register and approval " \
+               "steps give a model version"
     if what == "endpoint" and target.type != "deploy":
         return f"step {target.name!r} is not a deploy step"
     if what == "result" and target.type != "condition":

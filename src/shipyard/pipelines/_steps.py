@@ -103,7 +103,7 @@ def job_spec(ctx: StepContext) -> dict[str, Any]:
 
 def job_outcome(ctx: StepContext, job_id: str) -> Outcome:
     """The outcome of a step whose work is the job ``job_id``."""
-    from shipyard.experiments import nest_metrics
+    from shipyard.jobs import nest_metrics
 
     jobs = ctx.services.jobs
     job = jobs.get(job_id)
@@ -340,7 +340,7 @@ class DeployRunner:
 
 def _serves(rec: Any, model: str) -> bool:
     variants = (rec.spec or {}).get("variants") or []
-    return any(v.get("model") == model for v in variants)
+    return any(f"{v.get('model_group')}:{v.get('model_version')}" == model for v in variants)
 
 
 class CallbackRunner:
