@@ -49,7 +49,8 @@ __all__ = [
     "JobSpecBase", "LiveJobs", "LocalExecutor", "LocalHandle", "Manifest", "REASONS", "RETRYABLE",
     "Resources", "STATUSES", "ScriptFields", "StagedFile", "SubmitContext", "Supervisor",
     "TERMINAL", "TRANSITIONS", "Usage", "build_package", "command_line", "environment",
-    "get_kind", "job_to_dict", "kind_names", "nest_metrics", "load_plugins", "make_executor", "package_for",
+    "get_kind", "job_to_dict", "kind_names", "load_plugins", "make_executor", "nest_metrics",
+    "package_for",
     "parse_memory", "parse_spec", "register", "register_executor", "registered_kinds",
     "spec_schema", "stage",
 ]

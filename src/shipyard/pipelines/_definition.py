@@ -37,7 +37,8 @@ constraints, which fails on violations; it runs a monitoring job) and ``fail``.
 wrote, as ``name:version``); ``steps.STEP.model`` (the job whose model a training,
 tuning or AutoML step made); ``steps.STEP.job``; ``steps.STEP.metrics.a.b``
 (``metrics.test.roc_auc``); ``steps.STEP.model_version`` (what a register step
-registered, or an approval step saw approved: ``group:version``); ``steps.STEP.endpoint``; ``execution.id``.
+registered, or an approval step saw approved: ``group:version``);
+``steps.STEP.endpoint``; ``execution.id``.
 A reference to a step is a dependency on it; ``depends_on`` adds others.
 
 **Conditions** name the steps of their ``then`` and ``else`` branches; those steps
