@@ -7,9 +7,10 @@ and wakes the :class:`~shipyard.jobs.Supervisor`, which does the work.
 from __future__ import annotations
 
 import builtins
+import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from shipyard.artifacts import ArtifactStore
@@ -47,6 +48,8 @@ from shipyard.store import (
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.catalog import CatalogService
     from shipyard.datasets import DatasetService
+
+logger = logging.getLogger("shipyard.jobs")
 
 #: The most log bytes one call returns; a client follows a log by calling again.
 MAX_LOG_CHUNK = 1024 * 1024
@@ -94,6 +97,20 @@ class JobService:
         #: Set on every submit and cancel so the supervisor acts at once instead of at its
         #: next poll.
         self.wakeup = threading.Event()
+        self._end_listeners: builtins.list[Callable[[str], None]] = []
+
+    # -- who waits for jobs to end ------------------------------------------------------
+    def on_end(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(job_id)`` when this process's supervisor ends a job (a pipeline
+        engine starts the next step at once instead of at its next poll)."""
+        self._end_listeners.append(callback)
+
+    def notify_ended(self, job_id: str) -> None:
+        for callback in list(self._end_listeners):
+            try:
+                callback(job_id)
+            except Exception:  # noqa: BLE001 - a listener must not break the supervisor
+                logger.exception("a job-end listener failed on %s", job_id)
 
     # -- submit ---------------------------------------------------------------------------
     def submit(self, body: Any, actor: str | None,

@@ -548,7 +548,9 @@ class Supervisor:
         return {"log": earlier} if earlier else {}
 
     def _close(self, job_id: str, handle: JobHandle | None) -> None:
-        """After the status moved on: live logs come from the store now; free the handle."""
+        """After the status moved on: tell who waits for jobs to end; live logs come from
+        the store now; free the handle."""
+        self.jobs.notify_ended(job_id)
         if handle is None:
             return
         self.live.remove(job_id, handle)

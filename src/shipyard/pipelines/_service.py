@@ -54,6 +54,7 @@ class PipelineService:
                                               settings=settings)
         #: Set when there is work for the engine (it waits on it between ticks).
         self.wakeup = threading.Event()
+        jobs.on_end(lambda _job_id: self.wakeup.set())
         self._parsed: dict[tuple[str, int], Definition] = {}
         self._lock = threading.Lock()
 
