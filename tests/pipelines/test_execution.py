@@ -226,3 +226,15 @@ def test_caching_hits_on_the_same_inputs_and_misses_on_changed_data(
     fourth = steps(wait(client, start(client, "cached")["id"], "Succeeded"))
     assert fourth["clean"]["cache_hit"]
     assert fourth["clean"]["job_id"] == third["clean"]["job_id"]
+
+
+def test_a_job_steps_own_spec_is_checked_at_create(server: LocalServer) -> None:
+    r = server.client().post("/api/v1/pipelines", json={"name": "badjob", "parameters": [
+        {"name": "data", "type": "dataset", "default": "x"}], "steps": [
+        {"name": "train", "type": "training",
+         "job": {"inputs": {"train": {"ref": "parameters.data"}}, "target": "y"}},
+        {"name": "prep", "type": "processing", "job": {"bogus": 1}}]})
+    assert r.status_code == 400
+    message = r.json()["error"]["message"]
+    assert "step 'train': Invalid job spec" in message and "needs an 'algorithm'" in message
+    assert "step 'prep': Invalid job spec: bogus: unknown field" in message

@@ -152,7 +152,13 @@ class PipelineEngine:
         return len(executions)
 
     def advance(self, ex: ExecutionRecord) -> None:
-        defn = self.service.parsed(ex.pipeline, ex.version)
+        try:
+            defn = self.service.parsed(ex.pipeline, ex.version)
+        except ShipyardError as exc:  # e.g. a plug-in kind it uses is no longer installed
+            self.repo.set_execution_status(
+                ex.id, FAILED_X, [EXECUTING, STOPPING], ended=True,
+                reason=f"its definition (version {ex.version}) no longer loads: {exc.message}")
+            return
         if ex.status == STOPPING:
             self._stopping(ex, defn)
             return
