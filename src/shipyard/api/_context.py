@@ -14,6 +14,7 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
+from shipyard.lineage import LineageService
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
@@ -45,6 +46,8 @@ class Services:
     monitors: MonitorService
     #: Who still uses a dataset, model group or endpoint (asked before each delete).
     references: References
+    #: What made an object and what it made (``GET /lineage``).
+    lineage: LineageService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -73,6 +76,7 @@ class Services:
         monitors = MonitorService(db, events, artifacts, datasets, jobs, endpoints, registry,
                                   schedules, settings)
         register_monitor_kind(scheduler, monitors)
+        references = register_builtin(References(), db, events)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -84,7 +88,7 @@ class Services:
             endpoint_supervisor=EndpointSupervisor(endpoints, registry, artifacts, settings),
             scheduler=scheduler, schedules=schedules,
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
-            references=register_builtin(References(), db, events),
+            references=references, lineage=LineageService(db, events, references),
         )
 
 
