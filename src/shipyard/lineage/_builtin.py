@@ -234,12 +234,12 @@ class Builtin:
             edges.append(Edge(model, node, "input_of"))
         run = self.monitors.run_of_job(key)
         if run is not None:
-            edges.append(Edge(f"monitor-execution:{run.monitor}:{run.seq}", node, "submitted"))
+            edges.append(Edge(_run_id(run), node, "submitted"))
         for event in self.events.list(resource_type="monitor", kind=RETRAINING_STARTED,
                                       payload_contains=json.dumps(key), limit=EVENT_SCAN):
             if event.payload.get("job_id") == key and event.payload.get("execution"):
-                edges.append(Edge(f"monitor-execution:{event.resource_id}:"
-                                  f"{event.payload['execution']}", node, "triggered"))
+                edges.append(Edge(_execution_id(event.resource_id, event.payload["execution"]),
+                                  node, "triggered"))
         return edges
 
     def _job_down(self, key: str) -> list[Edge]:
@@ -342,5 +342,9 @@ def _served(variant: Mapping[str, Any]) -> str | None:
     return f"{group}:{version}" if group and version else None
 
 
+def _execution_id(monitor: str, seq: Any) -> str:
+    return f"monitor-execution:{monitor}:{seq}"
+
+
 def _run_id(run: MonitorRunRecord) -> str:
-    return f"monitor-execution:{run.monitor}:{run.seq}"
+    return _execution_id(run.monitor, run.seq)
