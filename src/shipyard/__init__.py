@@ -17,15 +17,13 @@ __version__ = "0.1.0"
 
 __all__ = ["SQL", "AutoML", "bias", "explain",
            "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
-           "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__", "algorithms",
-           "connect",
-           "sql"]
+           "Lineage", "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__",
+           "algorithms", "connect", "sql"]
 
 _SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
                         "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
-                        "JobFailed", "ModelGroup", "ModelVersion", "Monitor", "Schedule",
-                        "algorithms",
-                        "connect", "sql"})
+                        "JobFailed", "Lineage", "ModelGroup", "ModelVersion", "Monitor",
+                        "Schedule", "algorithms", "connect", "sql"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
@@ -38,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Experiment,
         Job,
         JobFailed,
+        Lineage,
         ModelGroup,
         ModelVersion,
         Monitor,

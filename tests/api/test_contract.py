@@ -266,6 +266,8 @@ def _fill(path: str, seeded: dict[str, Any]) -> str:
     out = out.replace("{name}", names.get(resource, "x"))
     if resource == "jobs":
         out = out.replace("{path}", seeded["artifact"])
+    if resource == "lineage":  # its one required parameter is a query
+        out += "?ref=endpoint:churn-ep"
     return out.replace("{path}", seeded["model_file"])
 
 

@@ -64,7 +64,11 @@ def test_register_criteria_override_and_approval(sdk: sy.Client, server: LocalSe
     assert (v1.group, v1.version, v1.status) == ("reg-model", 1, "PendingManualApproval")
     assert v1.criteria["passed"] is True and v1.job_id == good.id
     assert v1.metrics["test"]["roc_auc"] == 0.9
-    assert v1.lineage["job_id"] == good.id
+    assert v1.doc["lineage"]["job_id"] == good.id
+    assert v1.training_data == []  # a script that read no dataset
+    made_by = v1.lineage("upstream")
+    assert [(e.source, e.relation) for e in made_by.edges] == [(f"job:{good.id}",
+                                                                 "registered_as")]
 
     with pytest.raises(CriteriaNotMet, match=r"roc_auc >= 0.8 on test \(got 0.6\)"):
         bad.register("reg-model")

@@ -20,6 +20,8 @@ def test_free_targets_are_deleted_and_used_ones_refused_naming_each_referrer() -
     held = {"churn": [Referrer("pipeline", f"p{i}", "its first step") for i in range(7)]}
     refs.register("dataset", "pipeline", lambda name: held.get(name, []))  # the plug-in point
     assert refs.check_delete("dataset", "Dataset 'free'", "free", DS) == {}
+    assert len(refs.of("dataset", "churn", kinds=("pipeline",))) == 7
+    assert refs.of("dataset", "churn", kinds=("monitor",)) == []  # only the kinds asked
     with pytest.raises(Conflict) as refused:
         refs.check_delete("dataset", "Dataset 'churn'", "churn", DS)
     message = refused.value.message

@@ -53,6 +53,15 @@ def test_filters_cursor_and_limit(db: Database, events: EventLog) -> None:
     assert events.list(after_id=ids[-1]) == []
 
 
+def test_list_by_text_in_the_payload(db: Database, events: EventLog) -> None:
+    _record(db, events, "monitor.retraining_started", "m1", execution=1, job_id="job-a_1")
+    _record(db, events, "monitor.retraining_started", "m1", execution=2, job_id="job-ab1")
+    _record(db, events, "monitor.alert", "m1", execution=2, note="job-a_1")
+    found = events.list(kind="monitor.retraining_started", payload_contains='"job-a_1"')
+    assert [e.payload["execution"] for e in found] == [1]  # "_" is no wildcard
+    assert len(events.list(payload_contains='"job-a_1"')) == 2
+    assert events.list(payload_contains='"job-zzz"') == []
+
 def test_payload_json_round_trip(db: Database, events: EventLog) -> None:
     _record(db, events, "thing.created", doc=UNICODE_JSON, text="ü", number=1.5, flag=False)
     (event,) = events.list()

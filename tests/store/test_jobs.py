@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 
@@ -89,6 +90,25 @@ def test_list_filters_and_ordering(db: Database, events: EventLog) -> None:
     assert {j.id for j in repo.list(statuses=["Pending"], kind="training",
                                     experiment="exp")} == {"j1"}
 
+
+def test_list_by_text_in_the_spec(db: Database, events: EventLog) -> None:
+    """``spec_contains`` finds the text in the stored JSON, as stored on both backends; a
+    LIKE wildcard in it is a plain character."""
+    repo = JobRepository(db, events)
+    specs = {"a": {"inputs": {"train": {"dataset": "churn", "version": 1}}},
+             "b": {"inputs": {"train": {"dataset": "churn_2", "version": 1}}},
+             "c": {"inputs": {"train": {"dataset": "café", "version": 1}}, "target": "churn"},
+             "d": {"model": {"group": "churn", "version": 3}}}
+    for job_id, spec in specs.items():
+        repo.create(job_id, "training", spec, name=None, max_attempts=1, actor="u",
+                    initial_status="Pending")
+    assert [j.id for j in repo.list(spec_contains='"dataset": "churn"')] == ["a"]
+    assert [j.id for j in repo.list(spec_contains='"dataset": "churn_2"')] == ["b"]
+    assert repo.list(spec_contains='"dataset": "churn%"') == []
+    assert [j.id for j in repo.list(spec_contains=json.dumps({"dataset": "café"})[1:-1])
+            ] == ["c"]
+    assert [j.id for j in repo.list(spec_contains='"group": "churn"', limit=5)] == ["d"]
+    assert [j.id for j in repo.list(spec_contains='"churn', limit=2)] == ["d", "c"]
 
 def test_concurrent_transitions_one_wins(db: Database, events: EventLog) -> None:
     repo = JobRepository(db, events)

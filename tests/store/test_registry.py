@@ -151,8 +151,13 @@ def test_registry_all_versions_and_delete_group(db: Database) -> None:
     repo.add_version("b", status="PendingManualApproval", lineage={}, **kw)
     repo.add_version("a", status="PendingManualApproval", lineage={}, **kw)
     assert [(v.group, v.version) for v in repo.all_versions()] == [("a", 1), ("a", 2), ("b", 1)]
+    repo.add_version("b", status="PendingManualApproval", lineage={}, **{**kw, "job_id": "j2"})
+    assert [(v.group, v.version) for v in repo.versions_of_job("j1")] == [
+        ("a", 1), ("a", 2), ("b", 1)]
+    assert [(v.group, v.version) for v in repo.versions_of_job("j2")] == [("b", 2)]
+    assert repo.versions_of_job("nope") == []
     assert repo.delete_group("a", "ds", forced=True, referrers=[]) == 2
-    assert [(v.group, v.version) for v in repo.all_versions()] == [("b", 1)]
+    assert [(v.group, v.version) for v in repo.all_versions()] == [("b", 1), ("b", 2)]
     with pytest.raises(NotFound):
         repo.group("a")
     event = EventLog(db).list(resource_type="model_group", kind="model_group.deleted")[0]

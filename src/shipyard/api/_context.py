@@ -14,6 +14,7 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
+from shipyard.lineage import LineageService
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.pipelines import PipelineEngine, PipelineService
 from shipyard.references import References, register_builtin
@@ -49,6 +50,8 @@ class Services:
     pipelines: PipelineService
     #: Advances pipeline executions (a leader duty, like the supervisors).
     pipeline_engine: PipelineEngine
+    #: What made an object and what it made (``GET /lineage``).
+    lineage: LineageService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -78,6 +81,7 @@ class Services:
                                   schedules, settings)
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
+        references = register_builtin(References(), db, events)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -89,7 +93,7 @@ class Services:
             endpoint_supervisor=EndpointSupervisor(endpoints, registry, artifacts, settings),
             scheduler=scheduler, schedules=schedules,
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
-            references=register_builtin(References(), db, events),
+            references=references, lineage=LineageService(db, events, references),
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
         )
 

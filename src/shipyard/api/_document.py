@@ -10,7 +10,8 @@ without saying so:
   (``components.securitySchemes.bearer``);
 - the errors a route can answer, each with the one error body
   ``{"error": {"code", "message"}}``: 401 without a valid token, 403 with a token whose
-  role lacks the permission, 404 for a path that names a resource, 400/422 for bad
+  role lacks the permission, 404 for a path that names a resource (or a route that
+  declares it: a query that names one), 400/422 for bad
   input, 409 for a write that conflicts, 408/413 for a request body that is too slow or
   too big, and 507 when the server's disk is full.
 """
@@ -50,7 +51,7 @@ def _errors(path: str, method: str, op: dict[str, Any]) -> list[int]:
     codes = [400, 422]
     if op.get("x-shipyard-permission"):
         codes += [401, 403]
-    if "{" in path:
+    if "{" in path or "404" in op.get("responses", {}):  # a path or a query names one
         codes.append(404)
     if method in _WRITES:
         codes += [409, 507]

@@ -24,6 +24,7 @@ from shipyard.cli import (
     _examples,
     _experiments,
     _jobs,
+    _lineage,
     _models,
     _monitors,
     _reports,
@@ -62,6 +63,7 @@ app.add_typer(_automl.app, name="automl")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)
+app.command("lineage")(_lineage.lineage)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
 

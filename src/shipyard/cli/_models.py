@@ -128,7 +128,7 @@ def _show(version: ModelVersion) -> None:
     doc = version.doc
     crit = version.criteria
     datasets = ", ".join(f"{d.get('dataset')} v{d.get('version')}"
-                         for d in version.lineage.get("datasets") or [])
+                         for d in version.training_data)
     rows: list[list[Any]] = [
         ["model", f"{version.group} v{version.version}"], ["status", version.status],
         ["decision", doc.get("status_comment")],

@@ -19,6 +19,7 @@
     sy.Experiment("churn").compare("roc_auc")      # runs side by side, best first
     version = run.register("churn")                # waits for approval
     sy.ModelGroup("churn").latest()                # the newest Approved version
+    print(sy.Lineage("endpoint:churn-ep", direction="upstream"))  # back to its data
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from shipyard.client._endpoints import Endpoint, EndpointFailed, EndpointUpdateF
 from shipyard.client._evaluation import Evaluation
 from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
+from shipyard.client._lineage import Lineage
 from shipyard.client._models import (
     ModelCard,
     ModelGroup,
@@ -47,6 +49,6 @@ from shipyard.errors import CriteriaNotMet
 __all__ = ["SQL", "AutoML", "BiasReport", "ExplainReport", "bias", "explain",
            "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
            "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
-           "Evaluation", "Experiment", "Job", "JobFailed", "ModelCard", "ModelGroup",
+           "Evaluation", "Experiment", "Job", "JobFailed", "Lineage", "ModelCard", "ModelGroup",
            "ModelVersion", "Schedule", "WaitTimeout", "algorithms",
            "connect", "default_client", "hyperparameters", "sql"]

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from shipyard.client import _render
 from shipyard.client._client import Client, Resource, default_client
+from shipyard.client._lineage import Lineage
 from shipyard.errors import InvalidRequest, ShipyardError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -285,6 +286,12 @@ class Endpoint(Resource):
             Conflict: a monitor watches it; an admin may pass ``force=True`` (audited).
         """
         return dict(self.client.delete(self._path(), force=force or None))
+
+    def lineage(self, direction: str = "both", depth: int | None = None) -> Lineage:
+        """What made this endpoint (upstream: the model versions it serves, their jobs and
+        dataset versions) and what it made (downstream: its capture, monitors, executions,
+        the retraining jobs they started)."""
+        return Lineage(f"endpoint:{self.name}", direction, depth, client=self.client)
 
     # -- display ----------------------------------------------------------------------------
     def __repr__(self) -> str:

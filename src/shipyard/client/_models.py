@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from shipyard.client import _render
 from shipyard.client._client import Client, Resource, default_client
+from shipyard.client._lineage import Lineage
 from shipyard.client._training import flat_metrics
 from shipyard.errors import InvalidRequest
 
@@ -91,9 +92,16 @@ class ModelVersion(Resource):
         return dict(self._doc.get("metrics") or {})
 
     @property
-    def lineage(self) -> dict[str, Any]:
-        """Dataset versions → job → bundle this version came from."""
-        return dict(self._doc.get("lineage") or {})
+    def training_data(self) -> builtins.list[dict[str, Any]]:
+        """The dataset versions it was trained on, as recorded when it was registered:
+        ``[{"channel", "dataset", "version", "content_hash", "rows"}]``."""
+        return list((self._doc.get("lineage") or {}).get("datasets") or [])
+
+    def lineage(self, direction: str = "both", depth: int | None = None) -> Lineage:
+        """What made this version (upstream: its job, the dataset versions it read) and what
+        it made (downstream: endpoints serving it, their monitors, jobs that used it)."""
+        return Lineage(f"model:{self.group}:{self.version}", direction, depth,
+                       client=self.client)
 
     @property
     def criteria(self) -> dict[str, Any]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard import humanize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.lineage import Branch, LineageGraph
 
 STATUS_COLOURS = {
     "Pending": "#6b7280", "Starting": "#2563eb", "Running": "#2563eb", "Stopping": "#d97706",
@@ -160,3 +163,26 @@ def model_group_html(doc: dict[str, Any], versions: list[dict[str, Any]]) -> str
             f"</b> <span style='color:#6b7280'>{len(versions)} versions · latest approved: "
             f"{escape(str(doc.get('latest_approved_version') or '-'))}</span>"
             f"{_table(['version', 'status', 'job', 'criteria', 'created'], rows)}</div>")
+
+
+def lineage_html(graph: LineageGraph) -> str:
+    """A lineage graph as nested lists from its root: what made it, then what it made."""
+    from shipyard.lineage import Node, branches, line, sides, summary
+
+    def items(tree: tuple[Branch, ...]) -> str:
+        if not tree:
+            return ""
+        return ("<ul style='margin:0;padding-left:18px'>" + "".join(
+            f"<li>{escape(line(b))}{items(b.children)}</li>" for b in tree) + "</ul>")
+
+    root = graph.node(graph.root) or Node.bare(graph.root)
+    parts = []
+    for side in sides(graph):
+        tree = branches(graph, side)
+        body = items(tree) if tree else "<div style='color:#6b7280'>nothing</div>"
+        parts.append(f"<div style='margin-top:4px'><b>{escape(side)}</b>{body}</div>")
+    more = ("<div style='color:#6b7280'>stopped at "
+            f"{humanize.count(len(graph.nodes), 'node')}; ask for less depth or one side</div>"
+            if graph.truncated else "")
+    return (f"<div class='shipyard-lineage'><b>Lineage of {escape(summary(root))}</b>"
+            f"{''.join(parts)}{more}</div>")

@@ -11,7 +11,7 @@ plugs in with one :meth:`References.register` call; no delete path changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +59,14 @@ class References:
         """The referrer kinds registered for ``target`` (for docs and the completeness test)."""
         return [kind for kind, _ in self._finders[target]]
 
-    def of(self, target: str, name: str) -> list[Referrer]:
-        """Everything that uses ``target`` ``name`` now, in registration order."""
+    def of(self, target: str, name: str,
+           kinds: Collection[str] | None = None) -> list[Referrer]:
+        """Everything that uses ``target`` ``name`` now, in registration order; with
+        ``kinds``, only referrers of those kinds are looked for (lineage asks for one)."""
         found: list[Referrer] = []
-        for _, finder in self._finders[target]:
-            found.extend(finder(name))
+        for kind, finder in self._finders[target]:
+            if kinds is None or kind in kinds:
+                found.extend(finder(name))
         return found
 
     def check_delete(self, target: str, what: str, name: str, principal: Principal,

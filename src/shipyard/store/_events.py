@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Text, cast, func, insert, select
 
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
@@ -61,8 +61,17 @@ class EventLog:
         kind: str | None = None,
         after_id: int = 0,
         limit: int = 500,
+        payload_contains: str | None = None,
     ) -> list[EventRecord]:
+        """Events after ``after_id``, oldest first, at most ``limit``.
+
+        ``payload_contains`` keeps those whose payload JSON holds that text (a coarse
+        ``LIKE`` filter; callers check each payload themselves).
+        """
         q = select(events).where(events.c.id > after_id)
+        if payload_contains:
+            q = q.where(cast(events.c.payload, Text).contains(payload_contains,
+                                                              autoescape=True))
         if resource_type:
             q = q.where(events.c.resource_type == resource_type)
         if resource_id:

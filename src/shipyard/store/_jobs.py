@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Text, cast, insert, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from shipyard.errors import Conflict, InvalidRequest, NotFound
@@ -213,8 +213,17 @@ class JobRepository:
         limit: int = 200,
         oldest_first: bool = False,
         experiment: str | None = None,
+        spec_contains: str | None = None,
     ) -> list[JobRecord]:
+        """Jobs, newest first (``oldest_first``: the other way), at most ``limit``.
+
+        ``spec_contains`` keeps the jobs whose stored spec JSON holds that text (such as
+        ``'"dataset": "churn"'``): a coarse filter in SQL (``LIKE`` over the JSON text; on
+        SQLite it ignores ASCII case), for callers that then check each spec themselves.
+        """
         q = select(jobs)
+        if spec_contains:
+            q = q.where(cast(jobs.c.spec, Text).contains(spec_contains, autoescape=True))
         if experiment:
             q = q.where(jobs.c.experiment == experiment)
         if statuses:

@@ -332,3 +332,12 @@ class RegistryRepository:
              .order_by(model_groups.c.name, model_versions.c.version))
         with self.db.read() as conn:
             return [_version(r.group_name, r) for r in conn.execute(q).all()]
+
+    def versions_of_job(self, job_id: str) -> list[ModelVersionRecord]:
+        """The versions registered from job ``job_id`` (a model may be registered twice)."""
+        q = (select(model_groups.c.name.label("group_name"), model_versions)
+             .join(model_groups, model_groups.c.id == model_versions.c.group_id)
+             .where(model_versions.c.job_id == job_id)
+             .order_by(model_groups.c.name, model_versions.c.version))
+        with self.db.read() as conn:
+            return [_version(r.group_name, r) for r in conn.execute(q).all()]

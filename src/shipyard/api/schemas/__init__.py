@@ -51,6 +51,7 @@ from shipyard.api.schemas._jobs import (
     StoredFile,
     Verdict,
 )
+from shipyard.api.schemas._lineage import Lineage, LineageEdge, LineageNode
 from shipyard.api.schemas._pipelines import (
     Execution,
     ExecutionDetail,
@@ -99,7 +100,8 @@ __all__ = [
     "Deleted", "Endpoint", "EndpointDetail", "EndpointHealth", "ErrorBody", "ErrorDetail",
     "Event", "Experiment", "ExperimentDetail", "ExperimentSummary", "GroundTruth", "Head",
     "Health", "Hyperparameter", "Identity", "Instance", "Job", "JobArtifacts", "JobDetail",
-    "JobKind", "JobMetrics", "JobOutputs", "JobProfile", "Location", "LocationDetail",
+    "JobKind", "JobMetrics", "JobOutputs", "JobProfile", "Lineage", "LineageEdge", "LineageNode",
+    "Location", "LocationDetail",
     "MetricPoint",
     "ModelCard", "ModelGroup", "ModelGroupDetail", "ModelVerdict", "ModelVersion", "Monitor",
     "MonitoringExecution", "NewToken", "OpenDoc", "Out", "Part", "QueryAnswer", "Run",
