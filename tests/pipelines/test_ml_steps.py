@@ -90,6 +90,21 @@ def test_train_register_approve_deploy(server: LocalServer, churn: pd.DataFrame)
     assert r.status_code == 200, r.text
     assert len(r.json()["predictions"]) == 3
 
+    # Lineage: from the endpoint back through the model version and the training job to the
+    # execution that ran it and the dataset version it read.
+    graph = c.get("/api/v1/lineage", params={"ref": "endpoint:plml-ep",
+                                              "direction": "upstream"}).json()
+    ids = {n["id"] for n in graph["nodes"]}
+    assert {f"execution:{ex['id']}", "model:plml-churn:1", f"job:{by['train']['job_id']}",
+            "dataset:plml-train:1"} <= ids, ids
+    edges = {(e["from"], e["relation"], e["to"]) for e in graph["edges"]}
+    assert (f"execution:{ex['id']}", "ran", f"job:{by['train']['job_id']}") in edges
+    down = c.get("/api/v1/lineage", params={"ref": f"execution:{ex['id']}",
+                                             "direction": "downstream", "depth": 1}).json()
+    down_edges = {(e["relation"], e["to"]) for e in down["edges"]}
+    assert {("registered_as", "model:plml-churn:1"), ("deployed", "endpoint:plml-ep")} <= \
+        down_edges
+
     # A second execution on the same data: training is a cache hit, the version is reused,
     # and the endpoint already serves it.
     again = wait(c, start(c, "plml-release")["id"], timeout=120)

@@ -14,9 +14,9 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
-from shipyard.lineage import LineageService
+from shipyard.lineage import LineageService, register_provider
 from shipyard.monitoring import MonitorService, register_monitor_kind
-from shipyard.pipelines import PipelineEngine, PipelineService
+from shipyard.pipelines import PIPELINE_LINEAGE, PipelineEngine, PipelineService
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
@@ -82,6 +82,7 @@ class Services:
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         references = register_builtin(References(), db, events)
+        register_provider(PIPELINE_LINEAGE)  # execution:ID nodes in every lineage walk
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,

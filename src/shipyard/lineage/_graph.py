@@ -35,7 +35,10 @@ RELATIONS: dict[str, str] = {
     "baseline_of": "a dataset version is a monitor's baseline",
     "checked": "a monitor checked once: one monitoring execution",
     "submitted": "a monitoring execution ran as a monitoring job",
-    "triggered": "a monitoring execution's alerts started a retraining job",
+    "triggered": "a monitoring execution's alerts started a retraining job, or an event "
+                 "(an alert, an approval, a dataset version) started a pipeline execution",
+    "ran": "a pipeline execution ran one of its steps as a job",
+    "deployed": "a pipeline execution's deploy step put a model version behind an endpoint",
 }
 
 

@@ -11,6 +11,7 @@ Modules (each with its own docstring):
 - ``_engine``: :class:`PipelineEngine`, the leader's thread that advances executions, a
   state machine kept in the store (``shipyard.store.PipelineRepository``).
 - ``_service``: :class:`PipelineService`, what the API calls (create, start, retry, stop).
+- ``_lineage``: ``execution:ID`` nodes in the lineage graph (an edge provider).
 - ``_triggers``: what starts executions: schedules, git commits (a hook and a watcher),
   model approvals, monitor alerts, new dataset versions; one execution per event.
 
@@ -36,6 +37,7 @@ from shipyard.pipelines._engine import (
     PipelineEngine,
     resolver,
 )
+from shipyard.pipelines._lineage import PROVIDER as PIPELINE_LINEAGE
 from shipyard.pipelines._service import (
     PipelineService,
     execution_to_dict,
@@ -47,6 +49,7 @@ from shipyard.pipelines._steps import EngineServices, Outcome, StepContext, eval
 __all__ = [
     "CONTROL_TYPES",
     "EXECUTION_STATUSES",
+    "PIPELINE_LINEAGE",
     "STEP_STATUSES",
     "Definition",
     "EngineServices",
