@@ -331,7 +331,7 @@ _OWN: dict[str, set[str]] = {
     "deploy": {"model_version", "endpoint", "instances", "wait"},
     "callback": {"url", "body"},
     "fail": {"message"},
-    "quality_check": {"dataset", "baseline"},
+    "quality_check": {"dataset", "baseline", "model"},
 }
 
 
@@ -398,6 +398,7 @@ def _check_own(name: str, stype: str, raw: Mapping[str, Any], problems: list[str
     elif stype == "quality_check":
         need("dataset", "the dataset version to check")
         need("baseline", "the dataset whose statistics and constraints it must meet")
+        need("model", "the model version (GROUP:VERSION) whose input columns are checked")
 
 
 def _check_test(name: str, test: Any, problems: list[str]) -> None:
