@@ -20,6 +20,7 @@ from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
     client,
+    err,
     fail,
     out,
     output_mode,
@@ -233,7 +234,8 @@ def _finish(execution: Execution, wait: bool, json_out: bool, quiet: bool) -> No
     elif json_out:
         print_json(execution.doc)
     elif wait:
-        _print_execution(execution.doc)
+        # A terminal kept the live table of the steps; elsewhere stdout gets them here.
+        _print_execution(execution.doc, steps=not err.is_terminal)
     else:
         out.print(f"Follow it with `shipyard pipelines show {execution.id}`.")
     if wait and execution.status != "Succeeded":
@@ -302,7 +304,7 @@ def executions(
                       + (f" that are {status}." if status else "."))
 
 
-def _print_execution(doc: dict[str, Any]) -> None:
+def _print_execution(doc: dict[str, Any], steps: bool = True) -> None:
     params = ", ".join(f"{k}={json.dumps(v)}" for k, v in (doc.get("parameters") or {}).items())
     rows: list[list[Any]] = [["execution", doc.get("id")],
             ["pipeline", f"{doc.get('pipeline')} (version {doc.get('version')})"],
@@ -313,7 +315,8 @@ def _print_execution(doc: dict[str, Any]) -> None:
     facts = table(["", ""], [r for r in rows if r[1] not in (None, "")])
     facts.show_header = False
     out.print(facts)
-    print_table(STEP_COLUMNS, step_rows(doc))
+    if steps:
+        print_table(STEP_COLUMNS, step_rows(doc))
 
 
 @app.command("show")

@@ -103,9 +103,9 @@ class WaitDisplay:
 class ExecutionDisplay:
     """The steps of a pipeline execution while waiting for it; a context manager.
 
-    In a terminal, a live table of the steps (cleared at the end, so the caller prints
-    the final one); in Jupyter, an updating HTML table; otherwise one stderr line per
-    change of a step's status: step, status, cache hit, job id, and the reason.
+    In a terminal, a live table of the steps on stderr (it stays, as the final one); in
+    Jupyter, an updating HTML table; otherwise one stderr line per change of a step's
+    status: step, status, cache hit, job id, and the reason.
     """
 
     def __init__(self, enabled: bool = True) -> None:
@@ -123,6 +123,11 @@ class ExecutionDisplay:
         self._console = Console(stderr=True, highlight=False, markup=False)
         self._mode = "terminal" if self._console.is_terminal else "lines"
 
+    @property
+    def live(self) -> bool:
+        """True when the steps show as a live table (it stays on screen afterwards)."""
+        return self._mode == "terminal"
+
     def __enter__(self) -> ExecutionDisplay:
         return self
 
@@ -136,8 +141,7 @@ class ExecutionDisplay:
 
             table = _steps_table(doc, rows)
             if self._live is None:
-                self._live = Live(table, console=self._console, transient=True,
-                                  refresh_per_second=4)
+                self._live = Live(table, console=self._console, refresh_per_second=4)
                 self._live.start()
             else:
                 self._live.update(table)
@@ -194,7 +198,8 @@ def _steps_table(doc: dict[str, Any], rows: list[list[Any]]) -> Any:
                         f"{doc.get('status')}", title_justify="left", header_style="bold",
                   box=box.SIMPLE_HEAD)
     for c in STEP_COLUMNS:
-        table.add_column(c, overflow="fold")
+        # Short columns stay whole; the job id and the reason fold when the terminal is narrow.
+        table.add_column(c, overflow="fold", no_wrap=c not in ("job", "reason"))
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     return table
