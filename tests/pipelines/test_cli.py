@@ -96,6 +96,10 @@ def test_create_from_a_python_file_builds_it_here_in_its_folder(
     (folder / "empty.py").write_text("import shipyard as sy\n")
     err = one_sentence_error(cli("create", "cli-py", "--file", str(folder / "empty.py")))
     assert "defines no module-level `pipeline`" in err
+    (folder / "missing.py").write_text("import shipyard as sy\n"
+                                       "sy.steps.Processing('p', 'nowhere.py')\n")
+    err = one_sentence_error(cli("create", "cli-py", "--file", str(folder / "missing.py")))
+    assert err == "Error: missing.py: No such script file: 'nowhere.py'.", err
     (folder / "broken.py").write_text("x = 1 / 0\n")
     err = one_sentence_error(cli("create", "cli-py", "--file", str(folder / "broken.py")))
     assert "Building the pipeline of" in err and "ZeroDivisionError" in err

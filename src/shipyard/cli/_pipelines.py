@@ -53,13 +53,19 @@ import json, os, runpy, sys
 path = sys.argv[1]
 sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
 real, sys.stdout = sys.stdout, sys.stderr
-found = runpy.run_path(path, run_name="__shipyard_pipeline__").get("pipeline")
+from shipyard.errors import ShipyardError
+try:
+    found = runpy.run_path(path, run_name="__shipyard_pipeline__").get("pipeline")
+    doc = found.to_dict() if callable(getattr(found, "to_dict", None)) else None
+except ShipyardError as exc:  # the DSL's own sentence, without a traceback
+    sys.stderr.write(f"{path}: {exc.message}\n")
+    sys.exit(3)
 sys.stdout = real
-if found is None or not callable(getattr(found, "to_dict", None)):
+if doc is None:
     sys.stderr.write(f"{path} defines no module-level `pipeline`; end it with "
                      "pipeline = sy.Pipeline(NAME, steps=[...]).\n")
     sys.exit(3)
-json.dump(found.to_dict(), real)
+json.dump(doc, real)
 """
 
 
@@ -132,7 +138,7 @@ def create(
     doc = read_definition(file)
     given = doc.get("name")
     if given in (None, ""):
-        doc = {"name": name, **doc}
+        doc = {"name": name, **{k: v for k, v in doc.items() if k != "name"}}
     elif given != name:
         fail(f"The definition in {str(file)!r} is named {given!r}, not {name!r}; run "
              f"`shipyard pipelines create {given} --file {file}` or change its name.")
