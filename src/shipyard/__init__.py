@@ -7,6 +7,8 @@ In a notebook::
     ds = sy.Dataset.create("churn", df)
     job = sy.Job.train("xgboost", ds, target="churned").wait()
     sy.Experiment("churn").compare("roc_auc")
+    sy.Pipeline("retrain", steps=[sy.steps.Training("train", algorithm="xgboost",
+                                                    train="churn", target="churned")]).start()
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = ["SQL", "AutoML", "bias", "explain",
-           "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job", "JobFailed",
-           "Lineage", "ModelGroup", "ModelVersion", "Monitor", "Schedule", "__version__",
-           "algorithms", "connect", "sql"]
+           "Catalog", "Client", "Dataset", "Endpoint", "Execution", "ExecutionFailed",
+           "Experiment", "Job", "JobFailed", "Lineage", "ModelGroup", "ModelVersion", "Monitor",
+           "Parameter", "Pipeline", "Schedule", "__version__", "algorithms", "connect",
+           "sql", "steps"]
 
 _SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
-                        "Catalog", "Client", "Dataset", "Endpoint", "Experiment", "Job",
-                        "JobFailed", "Lineage", "ModelGroup", "ModelVersion", "Monitor",
-                        "Schedule", "algorithms", "connect", "sql"})
+                        "Catalog", "Client", "Dataset", "Endpoint", "Execution",
+                        "ExecutionFailed", "Experiment", "Job", "JobFailed", "Lineage",
+                        "ModelGroup", "ModelVersion", "Monitor", "Parameter", "Pipeline",
+                        "Schedule", "algorithms", "connect", "sql", "steps"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
@@ -33,6 +37,8 @@ if TYPE_CHECKING:  # pragma: no cover
         Client,
         Dataset,
         Endpoint,
+        Execution,
+        ExecutionFailed,
         Experiment,
         Job,
         JobFailed,
@@ -40,12 +46,15 @@ if TYPE_CHECKING:  # pragma: no cover
         ModelGroup,
         ModelVersion,
         Monitor,
+        Parameter,
+        Pipeline,
         Schedule,
         algorithms,
         bias,
         connect,
         explain,
         sql,
+        steps,
     )
 
 

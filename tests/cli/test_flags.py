@@ -91,7 +91,8 @@ def test_numpy_scalars_are_numbers() -> None:
 
 
 @pytest.mark.parametrize("command", ["jobs run", "jobs wrangle", "endpoints create",
-                                     "endpoints update", "monitors run", "monitors check"])
+                                     "endpoints update", "monitors run", "monitors check",
+                                     "pipelines start", "pipelines retry"])
 def test_one_wait_default_for_commands_that_start_work(command: str) -> None:
     group = typer.main.get_command(app)
     for word in command.split():

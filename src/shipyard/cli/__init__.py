@@ -27,6 +27,7 @@ from shipyard.cli import (
     _lineage,
     _models,
     _monitors,
+    _pipelines,
     _reports,
     _schedules,
     _server,
@@ -60,6 +61,7 @@ app.add_typer(_schedules.app, name="schedules")
 app.add_typer(_examples.app, name="examples")
 app.add_typer(_tune.app, name="tune")
 app.add_typer(_automl.app, name="automl")
+app.add_typer(_pipelines.app, name="pipelines")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)

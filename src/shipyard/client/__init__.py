@@ -20,10 +20,17 @@
     version = run.register("churn")                # waits for approval
     sy.ModelGroup("churn").latest()                # the newest Approved version
     print(sy.Lineage("endpoint:churn-ep", direction="upstream"))  # back to its data
+
+    prep = sy.steps.Processing("prep", "prep.py", inputs={"raw": "churn"},
+                               outputs=["churn-clean"])
+    train = sy.steps.Training("train", algorithm="xgboost", train=prep.outputs["churn-clean"],
+                              target="churned")
+    sy.Pipeline("retrain", steps=[train]).start(wait=True)   # docs/pipelines.md
 """
 
 from __future__ import annotations
 
+from shipyard.client import _pipeline_dsl as steps
 from shipyard.client._automl import AutoML
 from shipyard.client._catalog import Catalog, sql
 from shipyard.client._client import Client, connect, default_client
@@ -41,6 +48,8 @@ from shipyard.client._models import (
     hyperparameters,
 )
 from shipyard.client._monitors import Monitor, MonitoringExecution, Report
+from shipyard.client._pipeline_refs import Parameter
+from shipyard.client._pipelines import Execution, ExecutionFailed, Pipeline
 from shipyard.client._reports import BiasReport, ExplainReport, bias, explain
 from shipyard.client._schedules import Schedule
 from shipyard.client._sources import SQL
@@ -49,6 +58,7 @@ from shipyard.errors import CriteriaNotMet
 __all__ = ["SQL", "AutoML", "BiasReport", "ExplainReport", "bias", "explain",
            "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
            "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
-           "Evaluation", "Experiment", "Job", "JobFailed", "Lineage", "ModelCard", "ModelGroup",
-           "ModelVersion", "Schedule", "WaitTimeout", "algorithms",
-           "connect", "default_client", "hyperparameters", "sql"]
+           "Evaluation", "Execution", "ExecutionFailed", "Experiment", "Job", "JobFailed",
+           "Lineage", "ModelCard", "ModelGroup", "ModelVersion", "Parameter", "Pipeline",
+           "Schedule", "WaitTimeout", "algorithms", "connect", "default_client",
+           "hyperparameters", "sql", "steps"]

@@ -14,6 +14,7 @@ STATUS_COLOURS = {
     "Pending": "#6b7280", "Starting": "#2563eb", "Running": "#2563eb", "Stopping": "#d97706",
     "Completed": "#16a34a", "Failed": "#dc2626", "Stopped": "#92400e",
     "PendingManualApproval": "#d97706", "Approved": "#16a34a", "Rejected": "#dc2626",
+    "Executing": "#2563eb", "Succeeded": "#16a34a", "Skipped": "#9ca3af",
 }
 _TABLE = 'style="border-collapse:collapse;font-size:12px;margin-top:4px"'
 _CELL = 'style="padding:2px 8px;text-align:left;border-bottom:1px solid #e5e7eb"'
@@ -186,3 +187,25 @@ def lineage_html(graph: LineageGraph) -> str:
             if graph.truncated else "")
     return (f"<div class='shipyard-lineage'><b>Lineage of {escape(summary(root))}</b>"
             f"{''.join(parts)}{more}</div>")
+def pipeline_html(name: Any, version: int | None, description: Any,
+                  parameters: list[list[Any]], steps: list[list[Any]]) -> str:
+    """A pipeline's definition: its parameters and its steps with what each waits for."""
+    version_text = f" <span style='color:#6b7280'>v{int(version)}</span>" if version else ""
+    desc = f"<div>{escape(str(description))}</div>" if description else ""
+    params = (f"<div style='margin-top:6px'><b>Parameters</b></div>"
+              f"{_table(['name', 'type', 'default', 'description'], parameters)}"
+              if parameters else "")
+    return (f"<div class='shipyard-pipeline'><b>Pipeline {escape(str(name))}</b>{version_text}"
+            f"{desc}{params}<div style='margin-top:6px'><b>Steps</b></div>"
+            f"{_table(['step', 'type', 'depends on'], steps)}</div>")
+
+
+def execution_html(doc: dict[str, Any], columns: list[str], rows: list[list[Any]]) -> str:
+    """A pipeline execution: its status, parameters and a row per step."""
+    params = ", ".join(f"{k}={v}" for k, v in (doc.get("parameters") or {}).items())
+    facts = _facts([["pipeline", f"{doc.get('pipeline')} v{doc.get('version')}"],
+                    ["reason", doc.get("reason")], ["parameters", params],
+                    ["trigger", (doc.get("trigger") or {}).get("kind")],
+                    ["created", doc.get("created_at")], ["ended", doc.get("ended_at")]])
+    return (f"<div class='shipyard-execution'><b>Execution {escape(str(doc.get('id')))}</b> "
+            f"{status_badge(str(doc.get('status')))}{facts}{_table(columns, rows)}</div>")
