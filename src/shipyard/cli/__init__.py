@@ -62,6 +62,7 @@ app.add_typer(_automl.app, name="automl")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)
+app.command("evaluate")(_reports.evaluate)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
 
