@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -40,7 +41,9 @@ TRAINED: list[str] = []
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("kinds")
-    srv = LocalServer.start(home, SHIPYARD_PLUGINS="plugin_kind", PYTHONPATH=str(HERE),
+    # This folder goes before the PYTHONPATH the tests run with (a worktree's src/).
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+    srv = LocalServer.start(home, SHIPYARD_PLUGINS="plugin_kind", PYTHONPATH=path,
                             SHIPYARD_CANCEL_GRACE_PERIOD="2")
     try:
         yield srv
@@ -157,6 +160,15 @@ def _explained(c: httpx.Client, job: dict) -> None:
     assert report["method"] == "kernel"  # a linear model: KernelSHAP against a background
     assert report["global_importance"] and len(report["local"]) == 1
     assert c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/report.html").status_code == 200
+
+
+def _evaluated(c: httpx.Client, job: dict) -> None:
+    # The model's own training rows: its test metrics as training names them.
+    test = job["metrics"]["test"]
+    assert test["roc_auc"] > 0.5 and test["n_samples"] == ROWS
+    assert {"accuracy", "f1", "log_loss"} <= set(test)
+    report = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/evaluation/evaluation.json")
+    assert report.json()["metrics"]["test"]["roc_auc"] == test["roc_auc"]
 
 
 def _echoed(c: httpx.Client, job: dict) -> None:
@@ -276,6 +288,17 @@ CASES: dict[str, KindCase] = {
                  ({"kind": "explain", "model": "conformance-model:1",
                    "inputs": {"data": "churn"}}, 400, "named 'dataset'")],
         configs={"explain.json"}, staged=["input/model/MODEL.json"], then=_explained),
+    "evaluate": KindCase(
+        valid=lambda m: {"kind": "evaluate", "model": m, "inputs": {"test": "churn"},
+                         "plots": False},
+        refused=[({"kind": "evaluate", "inputs": {"test": "churn"}}, 400,
+                  "exactly one of 'model'"),
+                 ({"kind": "evaluate", "model": "conformance-model:1",
+                   "inputs": {"test": "churn"}, "target": "nope"}, 400,
+                  "The target column 'nope' is not in churn"),
+                 ({"kind": "evaluate", "job": "job-nope", "inputs": {"test": "churn"}}, 404,
+                  "job-nope")],
+        configs={"evaluate.json"}, staged=["input/model/MODEL.json"], then=_evaluated),
     plugin_kind.KIND: KindCase(
         valid=lambda m: {"kind": "echo-test", "message": "hello", "repeat": 3,
                          "outputs": ["conf-echo"]},
@@ -405,6 +428,4 @@ def test_a_plugin_that_does_not_import_stops_the_server(tmp_path: Path) -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}

@@ -66,6 +66,7 @@ app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)
 app.command("lineage")(_lineage.lineage)
+app.command("evaluate")(_reports.evaluate)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
 

@@ -1,5 +1,6 @@
-"""``shipyard bias`` and ``shipyard explain``: bias metrics and SHAP explanations as jobs,
-their reports printed, saved as offline HTML, or as JSON (docs/bias.md, docs/explain.md)."""
+"""``shipyard bias``, ``shipyard explain`` and ``shipyard evaluate``: bias metrics, SHAP
+explanations and a model's metrics on a dataset as jobs, their results printed, saved as
+offline HTML, or as JSON (docs/bias.md, docs/explain.md, docs/training.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from shipyard.cli._common import (
     fmt,
     out,
     output_mode,
+    parse_pairs,
     print_json,
     print_table,
     quiet_option,
@@ -23,6 +25,7 @@ from shipyard.cli._common import (
     wait_option,
 )
 from shipyard.client import Job
+from shipyard.client._evaluation import evaluate_spec
 from shipyard.client._jobs import failure_sentence
 from shipyard.client._reports import (
     BiasReport,
@@ -105,6 +108,56 @@ def explain(
         fail(exc.message)
     report = ExplainReport(_submit(spec))
     _finish(report, wait, html_out, json_out, quiet, _print_explain)
+
+
+def evaluate(
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="GROUP:VERSION", help="The registered model version to score.")
+    ] = None,
+    job: Annotated[str | None, typer.Option(
+        "--job", metavar="JOB_ID",
+        help="Or the model a Completed job saved (a tuning or AutoML job: its best).")
+    ] = None,
+    input: Annotated[list[str] | None, typer.Option(
+        "--input", "-i", metavar="test=DATASET",
+        help="The rows to score: test=NAME or test=NAME:VERSION.")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="COLUMN",
+        help="The column of the true values (default: the model's own target).")] = None,
+    wait: Annotated[bool, wait_option("the metrics are computed")] = WAIT_DEFAULT,
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the evaluate job's id")] = False,
+) -> None:
+    """The metrics of a model on a dataset, as training scores its test split:
+    `shipyard evaluate --model GROUP:VERSION|--job JOB_ID --input test=DATASET`."""
+    output_mode(json_out, quiet)
+    inputs = parse_pairs(input, "--input")
+    extra = sorted(set(inputs) - {"test"})
+    if extra:
+        fail(f"--input {extra[0]}=...: an evaluate job reads one input, test=DATASET.")
+    try:
+        spec = evaluate_spec(model=model, job=job, test=inputs.get("test"), target=target)
+    except InvalidRequest as exc:
+        fail(exc.message)
+    submitted = _submit(spec)
+    talk = not (json_out or quiet)
+    if talk:
+        out.print(f"Submitted evaluate job {submitted.id}.")
+    if wait:
+        submitted.wait(progress=talk, raise_on_failure=False)
+        if submitted.status != "Completed":
+            fail(failure_sentence(submitted.id, submitted.status, submitted.reason,
+                                  submitted.message))
+    if quiet:
+        say(submitted.id)
+    elif json_out:
+        print_json(submitted.doc)
+    elif not wait:
+        out.print(f"Follow it with `shipyard jobs show {submitted.id}`.")
+    else:
+        scores = submitted.summary_metrics.get("test") or {}
+        print_table(["metric", "value"], ([k, fmt(v)] for k, v in sorted(scores.items())),
+                    title=f"Test metrics on {inputs['test']}", empty="The job logged no metric.")
 
 
 def _submit(spec: dict[str, Any]) -> Job:

@@ -1,7 +1,9 @@
-"""A training job's evaluation, as the job saved it: metrics per split and its plots.
+"""A job's evaluation, as the job saved it: metrics per split and its plots; and the spec
+of an ``evaluate`` job, which scores a model on a dataset.
 
-Built from the bundle's ``evaluation/evaluation.json`` and the PNGs beside it,
-downloaded from the job's artifacts; nothing is recomputed or re-rendered here.
+Built from ``evaluation/evaluation.json`` (a training job's bundle, or an evaluate job's
+``output/``) and the PNGs beside it, downloaded from the job's artifacts; nothing is
+recomputed or re-rendered here.
 """
 
 from __future__ import annotations
@@ -15,13 +17,45 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shipyard.client import _render
-from shipyard.errors import NotFound
+from shipyard.client._training import dataset_ref
+from shipyard.errors import InvalidRequest, NotFound
 from shipyard.humanize import count
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client._client import Client
 
 EVALUATION_FILE = "evaluation/evaluation.json"
+
+
+def evaluate_spec(*, model: Any = None, job: Any = None, test: Any,
+                  target: str | None = None, name: str | None = None) -> dict[str, Any]:
+    """The JSON spec of an evaluate job (``POST /jobs`` with ``kind: evaluate``).
+
+    Args:
+        model: a registered version, ``"group:version"`` (or a :class:`ModelVersion`).
+        job: or a Completed job whose model is evaluated (its id or a :class:`Job`).
+        test: the rows to score (a name, ``"name:version"`` or a :class:`Dataset`).
+        target: the column of the true values (default: the model's own target).
+    """
+    from shipyard.client._jobs import model_ref
+
+    if (model is None) == (job is None):
+        raise InvalidRequest("Name the model to evaluate: a registered version (--model "
+                             "GROUP:VERSION) or a Completed job's model (--job JOB_ID), one "
+                             "of the two.")
+    if test is None or test == "":
+        raise InvalidRequest("Name the dataset to evaluate the model on (--input "
+                             "test=DATASET).")
+    spec: dict[str, Any] = {"kind": "evaluate", "inputs": {"test": dataset_ref(test)}}
+    if model is not None:
+        spec["model"] = model_ref(model)
+    else:
+        spec["job"] = str(getattr(job, "id", job))
+    if target:
+        spec["target"] = target
+    if name:
+        spec["name"] = name
+    return spec
 
 
 @dataclass(frozen=True)
@@ -119,7 +153,7 @@ def load_evaluation(client: Client, job_id: str, files: list[dict[str, Any]]) ->
     if report_path is None:
         raise NotFound(
             f"Job {job_id} has no evaluation ({EVALUATION_FILE} among its artifacts); only a "
-            "Completed training job saves one."
+            "Completed training or evaluate job saves one."
         )
     base = f"/jobs/{quote(job_id, safe='')}/artifacts/"
     report = json.loads(client.get_bytes(base + quote(report_path)))

@@ -552,10 +552,10 @@ class Job(Resource):
         return TuningReport.from_job(doc)
 
     def evaluation(self) -> Evaluation:
-        """The evaluation a training job saved: metrics per split and its plots (PNG).
+        """The evaluation a training or evaluate job saved: metrics per split and its plots.
 
         Raises:
-            NotFound: the job saved no evaluation (it is not a Completed training job).
+            NotFound: the job saved no evaluation (not a Completed training or evaluate job).
         """
         from shipyard.client._evaluation import load_evaluation
 

@@ -9,6 +9,8 @@
   :class:`Executor` (``SHIPYARD_EXECUTOR``: :class:`LocalExecutor`), watches them
   through their :class:`JobHandle`, and records how they end once their outputs and
   log are in the artifact store.
+- :func:`model_job` / :func:`job_model_files`: the model a job saved (a tuning or AutoML
+  job's best), as the registry and the ``evaluate`` kind take it.
 - Inside a job, :mod:`shipyard.runtime` is the bootstrap and the in-job API.
 
 Names are re-exported lazily: an in-job entry module living under
@@ -41,6 +43,7 @@ _EXPORTS = {
     "JobFailure": "_workdir", "command_line": "_workdir", "environment": "_workdir",
     "JobUser": "_identity", "JobUserError": "_identity", "job_user": "_identity",
     "check_reachable": "_identity",
+    "model_job": "_job_models", "job_model_files": "_job_models",
 }
 
 __all__ = [
@@ -49,8 +52,8 @@ __all__ = [
     "JobSpecBase", "LiveJobs", "LocalExecutor", "LocalHandle", "Manifest", "REASONS", "RETRYABLE",
     "Resources", "STATUSES", "ScriptFields", "StagedFile", "SubmitContext", "Supervisor",
     "TERMINAL", "TRANSITIONS", "Usage", "build_package", "command_line", "environment",
-    "get_kind", "job_to_dict", "kind_names", "load_plugins", "make_executor", "nest_metrics",
-    "package_for",
+    "get_kind", "job_model_files", "job_to_dict", "kind_names", "load_plugins",
+    "make_executor", "model_job", "nest_metrics", "package_for",
     "parse_memory", "parse_spec", "register", "register_executor", "registered_kinds",
     "spec_schema", "stage",
 ]
@@ -67,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
         register_executor,
     )
     from shipyard.jobs._identity import JobUser, JobUserError, check_reachable, job_user
+    from shipyard.jobs._job_models import job_model_files, model_job
     from shipyard.jobs._kinds import (
         JobKind,
         SubmitContext,

@@ -57,7 +57,7 @@ log = logging.getLogger("shipyard.jobs")
 
 #: The kinds that ship with Shipyard, each a module ``shipyard.jobs.kinds.<name>``.
 BUILTIN_KINDS = ("processing", "script", "training", "transform", "wrangle", "monitoring",
-                 "tuning", "ensemble", "automl", "bias", "explain")
+                 "tuning", "ensemble", "automl", "bias", "explain", "evaluate")
 #: The entry-point group a distribution declares its job kinds in.
 ENTRY_POINT_GROUP = "shipyard.job_kinds"
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")

@@ -27,6 +27,7 @@ from shipyard.errors import (
 )
 from shipyard.experiments import evaluate_criteria, nest_metrics
 from shipyard.humanize import number
+from shipyard.jobs import job_model_files, model_job
 from shipyard.names import check_name
 from shipyard.registry._reports import (
     KEEP_REPORTS,
@@ -79,20 +80,8 @@ class RegistryService:
         check_name(group, "model group name")
         job = self._model_job(self.jobs.get(job_id), candidate)
         job_id = job.id
-        if job.status != "Completed":
-            raise Conflict(
-                f"Job {job_id} is {job.status}; only a Completed job's model can be registered."
-            )
         # The bundle is the job's model/ folder; its files are named relative to it.
-        files = [
-            {**f, "path": f["path"].removeprefix("model/")}
-            for f in (job.outputs.get("model") or {}).get("files") or []
-        ]
-        if not files:
-            raise InvalidRequest(
-                f"Job {job_id} saved no model; a job's model is what it writes to its "
-                "model/ folder."
-            )
+        files = job_model_files(job, use="registered")
         self._check_bundle(job_id, files)
         manifest = self._manifest(files)
         flat = self.jobs.last_metrics([job_id])[job_id]
@@ -151,24 +140,13 @@ class RegistryService:
         if candidate is not None and job.kind != "automl":
             raise InvalidRequest(f"--candidate picks one of an AutoML job's candidates; job "
                                  f"{job.id} is a {job.kind} job.")
-        if job.kind == "automl":
-            return self._automl_model_job(job, candidate)
-        if job.kind != "tuning":
-            return job
-        best = ((job.outputs or {}).get("study") or {}).get("best") or {}
-        if job.status != "Completed" or not best.get("model_job_id"):
-            raise Conflict(f"Tuning job {job.id} is {job.status}; its best model can be "
-                           "registered once it is Completed.")
-        return self.jobs.get(str(best["model_job_id"]))
-
-    def _automl_model_job(self, job: JobRecord, candidate: int | None) -> JobRecord:
-        board = (job.outputs or {}).get("automl") or {}
         if candidate is None:
-            if job.status != "Completed" or not board.get("model_job_id"):
-                raise Conflict(f"AutoML job {job.id} is {job.status}; its final model can be "
-                               "registered once it is Completed (or pick a completed "
-                               "candidate with --candidate N).")
-            return self.jobs.get(str(board["model_job_id"]))
+            return model_job(self.jobs, job, use="registered",
+                             pick="or pick a completed candidate with --candidate N")
+        return self._automl_candidate(job, candidate)
+
+    def _automl_candidate(self, job: JobRecord, candidate: int) -> JobRecord:
+        board = (job.outputs or {}).get("automl") or {}
         row = next((r for r in board.get("candidates") or [] if r.get("number") == candidate),
                    None)
         if row is None:

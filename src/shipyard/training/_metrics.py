@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,25 @@ def _held_out_variance(model: Any, X: np.ndarray) -> np.ndarray:
     return np.asarray(np.var(projected, axis=0) / total)
 
 
+#: The problem types whose splits are scored against a target.
+SUPERVISED = ("binary", "multiclass", "regression")
+
+
+def supervised_metrics(problem_type: str, out: Mapping[str, Any], y: np.ndarray | None,
+                       classes: list[str] | None) -> dict[str, Any]:
+    """Metrics of a classifier's or regressor's outputs on one split's rows against their
+    target ``y`` (class indices into ``classes``, or values): what training scores a
+    held-out split with, and the ``evaluate`` kind a dataset.
+
+    Args:
+        out: the model's raw outputs (``proba`` or ``value``), as
+            :meth:`shipyard.bundle.InferencePipeline.outputs` gives them.
+    """
+    if problem_type in ("binary", "multiclass"):
+        return classification_metrics(y, out["proba"], classes or [])
+    return regression_metrics(y, out["value"])
+
+
 def evaluate_split(problem_type: str, pipeline: InferencePipeline, model: Any,
                    X: pd.DataFrame, y: np.ndarray | None, y_train: np.ndarray | None,
                    classes: list[str] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -36,12 +56,9 @@ def evaluate_split(problem_type: str, pipeline: InferencePipeline, model: Any,
     Predictions go through the pipeline's framework adapter: the code path serving uses.
     """
     out = pipeline.framework.outputs(model, X, pipeline.task, len(classes or []))
-    if problem_type in ("binary", "multiclass"):
-        return (classification_metrics(y, out["proba"], classes or []),
+    if problem_type in SUPERVISED:
+        return (supervised_metrics(problem_type, out, y, classes),
                 baseline_metrics(problem_type, y_train, y, classes))
-    if problem_type == "regression":
-        return (regression_metrics(y, out["value"]),
-                baseline_metrics(problem_type, y_train, y))
     if problem_type == "clustering":
         return clustering_metrics(X.to_numpy(dtype="float64"), out["cluster"]), None
     if problem_type == "anomaly_detection":

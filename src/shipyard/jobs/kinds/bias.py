@@ -18,7 +18,13 @@ from pydantic import Field, model_validator
 from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._spec import JobSpecBase, check_model_ref
-from shipyard.jobs.kinds._common import model_files, model_ref, pin_model
+from shipyard.jobs.kinds._common import (
+    model_files,
+    model_label,
+    model_ref,
+    pin_job_model,
+    pin_model,
+)
 
 #: The channel the rows come in on.
 CHANNEL = "dataset"
@@ -128,16 +134,22 @@ def _forms(value: Any) -> set[str]:
     return {text}
 
 
-def pin_predictor(ctx: SubmitContext[Any], purpose: str) -> dict[str, Any]:
-    """Pin the spec's model; refuse one that predicts neither a label nor a number, or
-    whose inputs the dataset lacks; return its MODEL.json."""
-    pin_model(ctx)
-    manifest = _manifest(ctx)
+def pin_predictor(ctx: SubmitContext[Any], purpose: str, *, channel: str = CHANNEL,
+                  job: str | None = None) -> dict[str, Any]:
+    """Pin the spec's model (with ``job``: the model that job saved, see
+    :func:`pin_job_model`); refuse one that predicts neither a label nor a number, or
+    whose inputs the dataset of input ``channel`` lacks; return its MODEL.json."""
+    if job is not None:
+        manifest = pin_job_model(ctx, job, use=f"used by {ctx.spec.kind} jobs")
+    else:
+        pin_model(ctx)
+        manifest = _manifest(ctx)
     task = manifest.get("task")
     if task not in (None, "classification", "regression"):
-        raise InvalidRequest(f"Model {ctx.spec.model} is a {task} model; {purpose} "
+        raise InvalidRequest(f"{model_label(ctx.stored, start=True)} is a {task} model; "
+                             f"{purpose} "
                              "(classification or regression).")
-    check_model_inputs(ctx, manifest)
+    check_model_inputs(ctx, manifest, channel)
     return manifest
 
 
@@ -147,17 +159,19 @@ def _manifest(ctx: SubmitContext[Any]) -> dict[str, Any]:
     return dict((version.bundle or {}).get("manifest") or {})
 
 
-def check_model_inputs(ctx: SubmitContext[Any], manifest: Mapping[str, Any]) -> None:
-    """The dataset holds every column the model needs (a 400 now, not a failed job)."""
-    columns = set(columns_of(ctx))
+def check_model_inputs(ctx: SubmitContext[Any], manifest: Mapping[str, Any],
+                       channel: str = CHANNEL) -> None:
+    """The dataset of input ``channel`` holds every column the model needs (a 400 now, not
+    a failed job)."""
+    columns = set(columns_of(ctx, channel))
     needed = [str(e["name"]) for e in manifest.get("input_signature") or []
               if e.get("required", True)]
     missing = [n for n in needed if n not in columns]
     if missing:
-        data = ctx.stored["inputs"][CHANNEL]
+        data = ctx.stored["inputs"][channel]
         raise InvalidRequest(
             f"{data['dataset']}:{data['version']} lacks the column(s) {missing[:5]} that "
-            f"model {model_ref(ctx.stored)} reads; use a dataset with the model's inputs.")
+            f"{model_label(ctx.stored)} reads; use a dataset with the model's inputs.")
 
 
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
