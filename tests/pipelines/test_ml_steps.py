@@ -40,8 +40,10 @@ def test_train_register_approve_deploy(server: LocalServer, churn: pd.DataFrame)
         {"name": "data", "type": "dataset", "default": "plml-train"},
         {"name": "min_auc", "type": "float", "default": 0.7}], "steps": [
         _train(),
+        {"name": "eval", "type": "evaluate",
+         "job": {"job": ref("steps.train.model"), "inputs": {"test": "plml-new"}}},
         {"name": "good-enough", "type": "condition",
-         "if": {"all": [{"left": ref("steps.train.metrics.test.roc_auc"), "op": ">=",
+         "if": {"all": [{"left": ref("steps.eval.metrics.test.roc_auc"), "op": ">=",
                          "right": ref("parameters.min_auc")},
                         {"left": ref("steps.train.metrics.test.accuracy"), "op": ">",
                          "right": 0.5}]},
@@ -66,6 +68,9 @@ def test_train_register_approve_deploy(server: LocalServer, churn: pd.DataFrame)
         assert time.monotonic() < deadline, by
         time.sleep(0.2)
     assert by["train"]["outputs"]["metrics"]["test"]["roc_auc"] > 0.7
+    # Scored on held-out rows the training job never saw (rows 1500-2000).
+    held_out = by["eval"]["outputs"]["metrics"]["test"]
+    assert held_out["roc_auc"] > 0.7 and held_out["n_samples"] == 500
     assert by["register"]["outputs"]["model_version"] == "plml-churn:1"
     assert by["deploy"]["status"] == "Pending"
     assert by["check"]["status"] in ("Running", "Succeeded")
