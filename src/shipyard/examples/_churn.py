@@ -9,6 +9,8 @@ rows no model has seen, and the labels a user uploads later score it honestly:
 ``clean.py``            the processing script (``--input raw=churn --output churn-clean``)
 ``train.py``            a script-mode training script (logistic regression, one metric
                         per epoch)
+``pipeline.py``         a retraining pipeline (``shipyard pipelines create --file``)
+``split.py``            its processing step: churn -> churn-train, churn-holdout
 ``rows.csv``            held-out customers to invoke, no ``churn`` column, each with its
                         own ``inference_id`` (so ground truth joins by it)
 ``labels.csv``          whether those customers left: ``inference_id,churn``
@@ -110,6 +112,9 @@ def write_churn(directory: Path | str, *, force: bool = False) -> list[ExampleFi
         "clean.py": (_script("clean.py"), "the processing script: churn -> churn-clean"),
         "train.py": (_script("train.py"),
                      "a script-mode training script (logistic regression, a metric per epoch)"),
+        "pipeline.py": (_script("pipeline.py"),
+                        "a retraining pipeline: split -> train -> evaluate -> gate -> register"),
+        "split.py": (_script("split.py"), "the pipeline's processing script: a fixed holdout"),
         "rows.csv": (rows.to_csv(index=False),
                      f"{len(rows)} held-out customers to invoke, each with an inference_id"),
         "labels.csv": (labels.to_csv(index=False),
