@@ -15,7 +15,13 @@ from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
 from shipyard.monitoring import MonitorService, register_monitor_kind
-from shipyard.pipelines import PipelineEngine, PipelineService
+from shipyard.pipelines import (
+    GitWatcher,
+    PipelineEngine,
+    PipelineService,
+    TriggerService,
+    register_pipeline_kind,
+)
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
@@ -49,6 +55,10 @@ class Services:
     pipelines: PipelineService
     #: Advances pipeline executions (a leader duty, like the supervisors).
     pipeline_engine: PipelineEngine
+    #: What starts pipeline executions on its own (schedules, commits, events).
+    pipeline_triggers: TriggerService
+    #: Polls the branch heads of git triggers (a leader duty).
+    git_watcher: GitWatcher
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -78,6 +88,9 @@ class Services:
                                   schedules, settings)
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
+        triggers = TriggerService(pipelines, schedules, registry, monitors, datasets, jobs,
+                                  protected=catalog.protected)
+        register_pipeline_kind(scheduler, triggers)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -91,6 +104,8 @@ class Services:
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
             references=register_builtin(References(), db, events),
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
+            pipeline_triggers=triggers,
+            git_watcher=GitWatcher(triggers, settings.git_poll_seconds),
         )
 
 

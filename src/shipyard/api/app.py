@@ -35,6 +35,7 @@ from shipyard.api.routes import (
     jobs,
     models,
     monitors,
+    pipeline_triggers,
     pipelines,
     schedules,
     sql,
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(sql.router, prefix="/api/v1")
     app.include_router(monitors.router, prefix="/api/v1")
     app.include_router(pipelines.router, prefix="/api/v1")
+    app.include_router(pipeline_triggers.router, prefix="/api/v1")
     _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)

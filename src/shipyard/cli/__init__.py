@@ -26,6 +26,7 @@ from shipyard.cli import (
     _jobs,
     _models,
     _monitors,
+    _pipeline_triggers,
     _reports,
     _schedules,
     _server,
@@ -59,6 +60,8 @@ app.add_typer(_schedules.app, name="schedules")
 app.add_typer(_examples.app, name="examples")
 app.add_typer(_tune.app, name="tune")
 app.add_typer(_automl.app, name="automl")
+# Provisional, until `shipyard pipelines` (cli/_pipelines.py) exists: its triggers and hook.
+app.add_typer(_pipeline_triggers.pipelines_app, name="pipelines")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)

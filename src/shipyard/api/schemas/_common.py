@@ -49,7 +49,8 @@ class Deleted(Out):
     """
 
     kind: Literal["dataset", "model_group", "endpoint", "monitor", "schedule", "location",
-                  "token"] = Field(description="The kind of resource deleted.")
+                  "token", "pipeline", "pipeline_trigger"] = Field(
+        description="The kind of resource deleted.")
     name: str
     status: Literal["Deleted", "Revoked"]
     forced: bool = Field(description="An admin deleted it although something still used it "
