@@ -103,7 +103,7 @@ def from_a_commit(workdir: Path, section: object) -> sy.Pipeline:
 
 def on_drift(pipeline: sy.Pipeline, monitor: str) -> None:
     """The monitor's alerts start the pipeline (one execution per monitoring execution)."""
-    trigger = pipeline.add_trigger("monitor-alert", monitor=monitor)
+    trigger = pipeline.create_trigger("monitor-alert", monitor=monitor)
     console.print(f"trigger {trigger['id']}: a drift or quality alert of {monitor} starts "
                   f"{NAME}")
 

@@ -88,6 +88,9 @@ class Settings:
     #: The built-in boosting algorithms checkpoint at most this often, in seconds
     #: (``SHIPYARD_CHECKPOINT_SECONDS``): a fit shorter than this takes none.
     checkpoint_seconds: float = 2.0
+    #: How often the leader reads the branch head of each git pipeline trigger, in seconds
+    #: (``SHIPYARD_GIT_POLL_SECONDS``; see shipyard.pipelines._watcher).
+    git_poll_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -125,6 +128,7 @@ class Settings:
             checkpoint_sync_seconds=float(env.get("SHIPYARD_CHECKPOINT_SYNC_SECONDS")
                                           or 10.0),
             checkpoint_seconds=float(env.get("SHIPYARD_CHECKPOINT_SECONDS") or 2.0),
+            git_poll_seconds=float(env.get("SHIPYARD_GIT_POLL_SECONDS") or 5.0),
         )
         clean = {k: v for k, v in overrides.items() if v is not None}
         if "home" in clean:

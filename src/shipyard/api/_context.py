@@ -16,7 +16,14 @@ from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
 from shipyard.lineage import LineageService, register_provider
 from shipyard.monitoring import MonitorService, register_monitor_kind
-from shipyard.pipelines import PIPELINE_LINEAGE, PipelineEngine, PipelineService
+from shipyard.pipelines import (
+    PIPELINE_LINEAGE,
+    GitWatcher,
+    PipelineEngine,
+    PipelineService,
+    TriggerService,
+    register_pipeline_kind,
+)
 from shipyard.references import References, register_builtin
 from shipyard.registry import RegistryService
 from shipyard.scheduling import Scheduler, ScheduleService, register_job_kind
@@ -52,6 +59,10 @@ class Services:
     pipeline_engine: PipelineEngine
     #: What made an object and what it made (``GET /lineage``).
     lineage: LineageService
+    #: What starts pipeline executions on its own (schedules, commits, events).
+    pipeline_triggers: TriggerService
+    #: Polls the branch heads of git triggers (a leader duty).
+    git_watcher: GitWatcher
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -83,6 +94,9 @@ class Services:
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         references = register_builtin(References(), db, events)
         register_provider(PIPELINE_LINEAGE)  # execution:ID nodes in every lineage walk
+        triggers = TriggerService(pipelines, schedules, registry, monitors, datasets, jobs,
+                                  protected=catalog.protected)
+        register_pipeline_kind(scheduler, triggers)
         return cls(
             settings=settings, db=db, events=events, artifacts=artifacts,
             tokens=TokenService(db, events), datasets=datasets, jobs=jobs,
@@ -96,6 +110,8 @@ class Services:
             catalog=catalog, sql=SqlService(catalog, datasets), monitors=monitors,
             references=references, lineage=LineageService(db, events, references),
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
+            pipeline_triggers=triggers,
+            git_watcher=GitWatcher(triggers, settings.git_poll_seconds),
         )
 
 

@@ -2,8 +2,9 @@
 
 Every control plane serves the API. The leader (``shipyard.store.Election``) also
 runs its :class:`Duties`: the job supervisor with its startup recovery, the
-endpoint supervisor, the schedules and the event subscribers (auto-deploy,
-monitor harvests). A job's claim (Pending → Starting) is an atomic update either
+endpoint supervisor, the schedules, the event subscribers (auto-deploy,
+monitor harvests, pipeline triggers) and the git watcher of pipeline triggers.
+A job's claim (Pending → Starting) is an atomic update either
 way, so even a misbehaving replica could not start a job twice.
 
 Endpoint instances are processes of the leader, and capture files and live job logs
@@ -34,7 +35,7 @@ from shipyard.events import EventDispatcher
 from shipyard.jobs import Supervisor
 from shipyard.jobs import _states as job_states
 from shipyard.jobs._executors._local import find_job_processes
-from shipyard.pipelines import PipelineEngine
+from shipyard.pipelines import TRIGGER_EVENTS, GitWatcher, PipelineEngine
 from shipyard.store import Election, LeaderInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,16 +87,19 @@ class Duties:
         svc.dispatcher.subscribe("job.status_changed", svc.pipeline_engine.on_event)
         svc.dispatcher.subscribe("model_version.status_changed", svc.pipeline_engine.on_event)
         svc.dispatcher.subscribe("endpoint.*", svc.pipeline_engine.on_event)
+        for kind in TRIGGER_EVENTS:  # approvals, monitor alerts, dataset versions
+            svc.dispatcher.subscribe(kind, svc.pipeline_triggers.on_event)
         svc.dispatcher.start()
         svc.endpoint_supervisor.start()
         svc.scheduler.start()
         svc.pipeline_engine.start()
+        svc.git_watcher.start()
 
     def stop(self) -> None:
         """Stop each part, even when another fails (the database may be what went away)."""
         svc = self.svc
-        for part in (svc.pipeline_engine, svc.scheduler, svc.endpoint_supervisor,
-                     svc.dispatcher, svc.supervisor):
+        for part in (svc.git_watcher, svc.pipeline_engine, svc.scheduler,
+                     svc.endpoint_supervisor, svc.dispatcher, svc.supervisor):
             try:
                 part.stop()
             except Exception:  # noqa: BLE001 - logged; the next part must still stop
@@ -109,6 +113,7 @@ def renew(svc: Services) -> None:
                                                  svc.settings)
     svc.dispatcher = EventDispatcher(svc.events)
     svc.pipeline_engine = PipelineEngine(svc.pipelines)
+    svc.git_watcher = GitWatcher(svc.pipeline_triggers, svc.settings.git_poll_seconds)
 
 
 def reap_orphans(svc: Services) -> int:

@@ -52,6 +52,9 @@ LOOKUPS: dict[str, Lookup] = {
                                 svc.schedules.get(p["name"]).created_by),
     "pipeline": lambda svc, p: (f"Pipeline {p['name']!r}",
                                 svc.pipelines.get(p["name"]).created_by),
+    "pipeline_trigger": lambda svc, p: (
+        f"Trigger {p['trigger_id']} of pipeline {p['name']!r}",
+        svc.pipeline_triggers.get(p["name"], _number(p, "trigger_id")).created_by),
     "pipeline_execution": lambda svc, p: (
         f"Pipeline execution {p['execution_id']!r}",
         svc.pipelines.execution(p["execution_id"]).created_by),

@@ -36,6 +36,7 @@ from shipyard.api.routes import (
     lineage,
     models,
     monitors,
+    pipeline_triggers,
     pipelines,
     schedules,
     sql,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(monitors.router, prefix="/api/v1")
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(lineage.router, prefix="/api/v1")
+    app.include_router(pipeline_triggers.router, prefix="/api/v1")
     _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)

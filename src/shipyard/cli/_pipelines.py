@@ -34,6 +34,7 @@ from shipyard.cli._common import (
     wait_option,
     when,
 )
+from shipyard.cli._pipeline_triggers import hook_app, triggers_app
 from shipyard.client._pipeline_refs import condition_text, step_dependencies
 from shipyard.client._pipelines import Execution, duration, failure_sentence, step_rows
 from shipyard.client._progress import STEP_COLUMNS
@@ -365,7 +366,6 @@ def stop(execution_id: ExecutionId, json_out: JsonOpt = False) -> None:
     out.print(f"Execution {execution_id} is {doc.get('status')}.")
 
 
-# triggers and hook: registered in _pipeline_triggers (`shipyard pipelines triggers …`,
-# `shipyard pipelines hook install …`); wired here at merge:
-#     app.add_typer(triggers_app, name="triggers")
-#     app.add_typer(hook_app, name="hook")
+# What starts a pipeline: `shipyard pipelines triggers …`, `shipyard pipelines hook install …`.
+app.add_typer(triggers_app, name="triggers")
+app.add_typer(hook_app, name="hook")

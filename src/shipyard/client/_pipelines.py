@@ -254,6 +254,27 @@ class Pipeline:
                  "trigger": (d.get("trigger") or {}).get("kind")} for d in docs]
         return pd.DataFrame(rows, columns=EXECUTION_COLUMNS)
 
+    # -- triggers (docs/pipeline-triggers.md) ------------------------------------------
+    def create_trigger(self, on: str, *, parameters: Mapping[str, Any] | None = None,
+                       **config: Any) -> dict[str, Any]:
+        """Start this pipeline on ``on``: ``schedule`` (``every=``/``cron=``), ``git``
+        (``repo=``, ``branch=``), ``model-approval`` (``group=``), ``monitor-alert``
+        (``monitor=``) or ``dataset-version`` (``dataset=``); one execution per event."""
+        from shipyard.client._pipeline_triggers import create_trigger
+
+        return create_trigger(self.name, on, parameters=parameters, client=self.client,
+                              **config)
+
+    def triggers(self) -> builtins.list[dict[str, Any]]:
+        from shipyard.client._pipeline_triggers import list_triggers
+
+        return list_triggers(self.name, client=self.client)
+
+    def delete_trigger(self, trigger_id: int) -> dict[str, Any]:
+        from shipyard.client._pipeline_triggers import delete_trigger
+
+        return delete_trigger(self.name, trigger_id, client=self.client)
+
     def delete(self) -> dict[str, Any]:
         """Delete the pipeline with its versions and executions; the API's DELETE answer."""
         return dict(self.client.delete(f"/pipelines/{quote(self.name, safe='')}"))

@@ -12,8 +12,11 @@ Modules (each with its own docstring):
   state machine kept in the store (``shipyard.store.PipelineRepository``).
 - ``_service``: :class:`PipelineService`, what the API calls (create, start, retry, stop).
 - ``_lineage``: ``execution:ID`` nodes in the lineage graph (an edge provider).
-- ``_triggers``: what starts executions: schedules, git commits (a hook and a watcher),
-  model approvals, monitor alerts, new dataset versions; one execution per event.
+- ``_triggers``: :class:`TriggerService`, what starts executions: schedules, git commits
+  (a hook and a watcher), model approvals, monitor alerts, new dataset versions; one
+  execution per event. ``_trigger_kinds``: each kind's config and its checks. ``_git``:
+  the git commands the server runs. ``_watcher``: :class:`GitWatcher`, the leader's
+  thread that polls branch heads.
 
 Execution statuses: Executing → Succeeded | Failed | Stopping → Stopped (a Failed or
 Stopped execution may be retried). Step statuses: Pending → Starting → Running →
@@ -45,6 +48,14 @@ from shipyard.pipelines._service import (
     step_to_dict,
 )
 from shipyard.pipelines._steps import EngineServices, Outcome, StepContext, evaluate_test
+from shipyard.pipelines._trigger_kinds import EVENT_KINDS as TRIGGER_EVENTS
+from shipyard.pipelines._trigger_kinds import KINDS as TRIGGER_KINDS
+from shipyard.pipelines._triggers import (
+    TriggerService,
+    register_pipeline_kind,
+    trigger_to_dict,
+)
+from shipyard.pipelines._watcher import GitWatcher
 
 __all__ = [
     "CONTROL_TYPES",
@@ -53,6 +64,7 @@ __all__ = [
     "STEP_STATUSES",
     "Definition",
     "EngineServices",
+    "GitWatcher",
     "Outcome",
     "Parameter",
     "PipelineEngine",
@@ -61,12 +73,17 @@ __all__ = [
     "Retry",
     "Step",
     "StepContext",
+    "TRIGGER_EVENTS",
+    "TRIGGER_KINDS",
+    "TriggerService",
     "evaluate_test",
     "execution_to_dict",
     "parse_definition",
     "parse_ref",
     "pipeline_to_dict",
+    "register_pipeline_kind",
     "resolve_parameters",
     "resolver",
     "step_to_dict",
+    "trigger_to_dict",
 ]

@@ -56,7 +56,7 @@ def list_pipelines(svc: Services = Depends(services)) -> list[dict[str, Any]]:
              **with_extra(permit("write"), DEFINITION_BODY))
 async def save_pipeline(request: Request, response: Response, svc: Services = Depends(services),
                         who: Principal = Depends(current_principal)) -> dict[str, Any]:
-    """Create a pipeline from its JSON definition, or save a new version of an existing one
+    """Create a pipeline from its JSON definition, or make a new version of an existing one
     (201); the same definition as the latest version changes nothing (200)."""
     ctype = request.headers.get("content-type", "application/json")
     if not ctype.split(";")[0].strip().lower().endswith("json"):
@@ -88,6 +88,7 @@ def delete_pipeline(name: str, svc: Services = Depends(services),
                     who: Principal = Depends(current_principal)) -> Deleted:
     """Delete a pipeline with its versions, executions and triggers (not while one runs)."""
     svc.pipelines.delete(name, who.name)
+    svc.pipeline_triggers.forget(name, who.name)
     return deleted("pipeline", name)
 
 

@@ -59,6 +59,7 @@ from shipyard.api.schemas._pipelines import (
     Pipeline,
     PipelineDetail,
     PipelineSaved,
+    PipelineTrigger,
     PipelineVersion,
 )
 from shipyard.api.schemas._registry import (
@@ -94,6 +95,7 @@ __all__ = [
     "Pipeline",
     "PipelineDetail",
     "PipelineSaved",
+    "PipelineTrigger",
     "PipelineVersion",
     "Alert", "Algorithm", "Autoscaling", "Bundle", "CatalogColumn", "CatalogFile", "Capture",
     "Column", "ControlPlane", "CrawlSummary", "CrawledLocation", "Dataset", "DatasetVersion",

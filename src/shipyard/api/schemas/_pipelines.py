@@ -68,3 +68,23 @@ class Execution(Out):
 
 class ExecutionDetail(Execution):
     steps: list[ExecutionStep]
+
+
+class PipelineTrigger(Out):
+    id: int
+    pipeline: str
+    kind: str = Field(description="schedule, git, model_approval, monitor_alert or "
+                      "dataset_version.")
+    config: OpenDoc = Field(description="schedule: every or cron; git: repo and branch; "
+                            "model_approval: group; monitor_alert: monitor; dataset_version: "
+                            "dataset.")
+    parameters: OpenDoc = Field(description="Fixed parameters of the executions it starts.")
+    state: OpenDoc = Field(description="What the trigger remembers. git: last_commit, the "
+                           "branch head it last started an execution for; event kinds: "
+                           "after_event, the newest event when it was created (older events "
+                           "start nothing).")
+    enabled: bool
+    schedule: str | None = Field(description="A schedule trigger's schedule (kind pipeline).")
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by: str | None
