@@ -238,3 +238,43 @@ def test_a_job_steps_own_spec_is_checked_at_create(server: LocalServer) -> None:
     message = r.json()["error"]["message"]
     assert "step 'train': Invalid job spec" in message and "needs an 'algorithm'" in message
     assert "step 'prep': Invalid job spec: bogus: unknown field" in message
+
+
+def test_a_step_is_retried_with_backoff_on_the_failures_its_policy_names(
+        server: LocalServer, tmp_path) -> None:
+    import os
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    flag = shared / "tried"
+    flaky = f"""
+        import pathlib, sys
+        flag = pathlib.Path({str(flag)!r})
+        if not flag.exists():
+            flag.write_text("once")
+            sys.exit("a hiccup on the first attempt")
+        print("second attempt")
+    """
+    client = server.client()
+    create(client, {"name": "retried", "steps": [
+        processing("flaky", flaky, cache=False,
+                   retry={"max_attempts": 3, "backoff_seconds": 1.0, "backoff_rate": 2.0,
+                          "on": ["script_error"]}),
+        processing("strict", "import sys\nsys.exit('always')\n", cache=False,
+                   retry={"max_attempts": 3, "backoff_seconds": 0}),
+    ]})
+    ex = wait(client, start(client, "retried")["id"])
+    by = steps(ex)
+    assert by["flaky"]["status"] == "Succeeded" and by["flaky"]["attempt"] == 2
+    jobs = [j for j in client.get("/api/v1/jobs", params={"limit": 1000}).json()
+            if (j.get("tags") or {}).get("pipeline_execution") == ex["id"]
+            and j["tags"]["pipeline_step"] == "flaky"]
+    first, second = sorted(jobs, key=lambda j: j["created_at"])
+    assert first["status"] == "Failed" and first["reason"] == "script_error"
+    gap = (datetime.fromisoformat(second["created_at"].replace("Z", "+00:00"))
+           - datetime.fromisoformat(first["ended_at"].replace("Z", "+00:00")))
+    assert gap.total_seconds() >= 0.9  # the backoff was waited
+    # A script error is the step's own: not retried by the default policy.
+    assert by["strict"]["status"] == "Failed" and by["strict"]["attempt"] == 1
+    assert ex["status"] == "Failed"

@@ -150,9 +150,9 @@ def test_a_rejected_version_fails_the_gate(server: LocalServer, churn: pd.DataFr
     assert c.get("/api/v1/endpoints/plml-never").status_code == 404
 
 
-def test_a_quality_check_fails_on_violations(server: LocalServer, churn: pd.DataFrame) -> None:
-    """Rows 1500-2000 of the real data break a suggested constraint of rows 0-1500 (a
-    monthly charge outside the baseline's range): the check fails and says which."""
+@pytest.fixture(scope="module")
+def registered(server: LocalServer, churn: pd.DataFrame) -> str:
+    """A linear churn model trained on plml-train, registered as plml-base:1."""
     c = server.client()
     r = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": "linear",
                                      "inputs": {"train": "plml-train"}, "target": "churn"})
@@ -160,11 +160,18 @@ def test_a_quality_check_fails_on_violations(server: LocalServer, churn: pd.Data
     while (job := c.get(f"/api/v1/jobs/{r.json()['id']}").json())["status"] != "Completed":
         assert job["status"] not in ("Failed", "Stopped") and time.monotonic() < deadline, job
         time.sleep(0.2)
-    r = c.post("/api/v1/models/plml-quality/versions", json={"job_id": job["id"]})
+    r = c.post("/api/v1/models/plml-base/versions", json={"job_id": job["id"]})
     assert r.status_code == 201, r.text
+    return "plml-base:1"
+
+
+def test_a_quality_check_fails_on_violations(server: LocalServer, registered: str) -> None:
+    """Rows 1500-2000 of the real data break a suggested constraint of rows 0-1500 (a
+    monthly charge outside the baseline's range): the check fails and says which."""
+    c = server.client()
     create(c, {"name": "plml-quality", "steps": [
         {"name": "check", "type": "quality_check", "dataset": "plml-new",
-         "baseline": "plml-train", "model": "plml-quality:1"},
+         "baseline": "plml-train", "model": registered},
         {"name": "after", "type": "fail", "message": "not reached", "depends_on": ["check"]}]})
     done = wait(c, start(c, "plml-quality")["id"], timeout=120)
     by = steps(done)
@@ -172,6 +179,29 @@ def test_a_quality_check_fails_on_violations(server: LocalServer, churn: pd.Data
     assert by["check"]["outputs"]["violations"] >= 1
     assert "data-quality violation" in by["check"]["reason"]
     assert "monthly_charges" in by["check"]["reason"]
+
+
+def test_a_bias_check_gates_on_a_measured_metric(server: LocalServer, registered: str) -> None:
+    """A bias step's metrics (``bias.post.DI``, flat names with dots) feed a condition."""
+    c = server.client()
+    create(c, {"name": "plml-fair", "parameters": [
+        {"name": "min_di", "type": "float", "default": 0.5}], "steps": [
+        {"name": "bias", "type": "bias", "job": {
+            "inputs": {"dataset": "plml-new"}, "label": "churn", "positive": ["Yes"],
+            "facet": "senior_citizen", "facet_values": [1], "model": registered}},
+        {"name": "fair", "type": "condition",
+         "if": {"left": ref("steps.bias.metrics.bias.post.DI"), "op": ">=",
+                "right": ref("parameters.min_di")},
+         "then": [], "else": ["unfair"]},
+        {"name": "unfair", "type": "fail", "message": "disparate impact below the bar"}]})
+    ok = wait(c, start(c, "plml-fair")["id"], timeout=120)
+    di = steps(ok)["bias"]["outputs"]["metrics"]["bias.post.DI"]
+    assert ok["status"] == ("Succeeded" if di >= 0.5 else "Failed"), ok
+    strict = wait(c, start(c, "plml-fair", min_di=di + 0.01)["id"], timeout=120)
+    by = steps(strict)
+    assert by["bias"]["cache_hit"] and by["fair"]["outputs"]["branch"] == "else"
+    assert strict["status"] == "Failed" and by["unfair"]["reason"] == \
+        "disparate impact below the bar"
 
 
 def test_a_callback_to_the_servers_own_network_is_refused(server: LocalServer) -> None:

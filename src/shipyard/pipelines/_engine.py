@@ -73,10 +73,7 @@ def resolver(execution: ExecutionRecord,
         outputs = records[ref.name].outputs
         what = ref.path[0]
         if what == "metrics":
-            node: Any = outputs.get("metrics") or {}
-            for part in ref.path[1:]:
-                node = node.get(part) if isinstance(node, Mapping) else None
-            return node
+            return _metric(outputs.get("metrics") or {}, ref.path[1:])
         if what == "outputs":
             made = outputs.get("outputs") or {}
             if ref.path[1] not in made:
@@ -100,6 +97,19 @@ def resolver(execution: ExecutionRecord,
         return value
 
     return resolve
+
+
+def _metric(node: Any, parts: tuple[str, ...]) -> Any:
+    """``metrics.test.roc_auc`` walks the nested splits; a name with dots of its own
+    (``bias.post.DI``, kept flat) is found whole at the level where it starts."""
+    for i, part in enumerate(parts):
+        if not isinstance(node, Mapping):
+            return None
+        whole = ".".join(parts[i:])
+        if whole in node:
+            return node[whole]
+        node = node.get(part)
+    return node
 
 
 class PipelineEngine:
