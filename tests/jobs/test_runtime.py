@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from shipyard.jobs import command_line, environment, package_for
+from shipyard.jobs import admit, command_line, environment, package_for
 from shipyard.jobs._collect import read_failure
 from shipyard.jobs._package import layout
 
@@ -28,6 +28,7 @@ def _run(tmp_path: Path, source: str, setup: Callable[[Path], None] = lambda _: 
     job_dir = tmp_path / "job"
     package = package_for("job-test", _spec(**fields))
     layout(job_dir, package)
+    admit(job_dir, package.attempt)  # the control plane's part: no supervisor here
     setup(job_dir)
     (job_dir / "code" / "main.py").write_text(textwrap.dedent(source))
     (job_dir / "code" / "helper.py").write_text("VALUE = 42\n")

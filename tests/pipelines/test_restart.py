@@ -71,11 +71,9 @@ def test_an_execution_survives_a_kill_9_and_no_step_runs_twice(fresh_server: Loc
 def test_repeated_kill_9s_while_steps_start(fresh_server: LocalServer, tmp_path: Path) -> None:
     """Kill the control plane again and again while steps start: the execution completes
     with one completed job per step (a step's submit is keyed by execution, step and
-    attempt, so a restart never submits it twice).
-
-    The one window the job layer leaves: a job whose process started but whose Running
-    status was not yet recorded is lost on restart and retried (``worker_lost``), and a
-    script that short may already have run. Only such a step may show in the ledger twice.
+    attempt, so a restart never submits it twice), and each step's script ran exactly once
+    (a job whose process started but whose Running status was not yet recorded waited at
+    the start gate: it is lost on restart and retried, and only the retry ran the script).
     """
     ledger = _shared(tmp_path) / "ledger.txt"
     client = fresh_server.client()
@@ -95,8 +93,5 @@ def test_repeated_kill_9s_while_steps_start(fresh_server: LocalServer, tmp_path:
             if (j.get("tags") or {}).get("pipeline_execution") == ex["id"]]
     completed = sorted(j["name"] for j in jobs if j["status"] == "Completed")
     assert completed == [f"chain.{n}" for n in names]
-    lost = {j["name"].removeprefix("chain.") for j in jobs if j["status"] != "Completed"}
     assert all(j["reason"] == "worker_lost" for j in jobs if j["status"] != "Completed")
-    ran = ledger.read_text().split()
-    assert set(ran) == set(names)
-    assert all(ran.count(n) == 1 or n in lost for n in names), (ran, lost)
+    assert sorted(ledger.read_text().split()) == names

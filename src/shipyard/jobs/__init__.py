@@ -40,7 +40,8 @@ _EXPORTS = {
     "register_executor": "_executors",
     "REASONS": "_states", "RETRYABLE": "_states", "STATUSES": "_states", "TERMINAL": "_states",
     "TRANSITIONS": "_states",
-    "JobFailure": "_workdir", "command_line": "_workdir", "environment": "_workdir",
+    "JobFailure": "_workdir", "admit": "_workdir", "command_line": "_workdir",
+    "environment": "_workdir",
     "JobUser": "_identity", "JobUserError": "_identity", "job_user": "_identity",
     "check_reachable": "_identity",
     "model_job": "_job_models", "job_model_files": "_job_models",
@@ -51,7 +52,7 @@ __all__ = [
     "JobUser", "JobUserError", "check_reachable", "job_user",
     "JobSpecBase", "LiveJobs", "LocalExecutor", "LocalHandle", "Manifest", "REASONS", "RETRYABLE",
     "Resources", "STATUSES", "ScriptFields", "StagedFile", "SubmitContext", "Supervisor",
-    "TERMINAL", "TRANSITIONS", "Usage", "build_package", "command_line", "environment",
+    "TERMINAL", "TRANSITIONS", "Usage", "admit", "build_package", "command_line", "environment",
     "get_kind", "job_model_files", "job_to_dict", "kind_names", "load_plugins",
     "make_executor", "model_job", "nest_metrics", "package_for",
     "parse_memory", "parse_spec", "register", "register_executor", "registered_kinds",
@@ -88,7 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from shipyard.jobs._spec import Capacity, JobSpecBase, Resources, ScriptFields, parse_memory
     from shipyard.jobs._states import REASONS, RETRYABLE, STATUSES, TERMINAL, TRANSITIONS
     from shipyard.jobs._supervisor import Supervisor
-    from shipyard.jobs._workdir import JobFailure, command_line, environment
+    from shipyard.jobs._workdir import JobFailure, admit, command_line, environment
 
 
 def __getattr__(name: str) -> Any:

@@ -133,6 +133,7 @@ def package_for(job_id: str, spec: Mapping[str, Any], *, attempt: int = 1,
         "job.json": {"job_id": job_id, "kind": kind.name, "entry": kind.entry,
                      "script": (spec.get("script") or {}).get("filename"),
                      "outputs": list(spec.get("outputs") or []), "attempt": attempt,
+                     "gated": True,
                      "metric_definitions": list(spec.get("metric_definitions") or [])},
         **own,
     }
@@ -182,7 +183,7 @@ def layout(job_dir: Path, package: JobPackage) -> None:
     """Create (or, for a retry, reset) the folder; keep ``checkpoints/`` and ``job.log``."""
     for sub in ("input", c.CODE_DIR, c.MODEL_DIR, c.OUTPUT_DIR):
         shutil.rmtree(job_dir / sub, ignore_errors=True)
-    for name in (c.HEARTBEAT_FILE, c.EXIT_FILE):
+    for name in (c.HEARTBEAT_FILE, c.EXIT_FILE, c.ADMITTED_FILE):
         (job_dir / name).unlink(missing_ok=True)
     for sub in (c.CONFIG_DIR, c.INPUT_DATA_DIR, c.CODE_DIR, c.MODEL_DIR, c.OUTPUT_DATA_DIR,
                 c.CHECKPOINTS_DIR):

@@ -164,9 +164,12 @@ class Supervisor:
         Stopping unwatched.
 
         The executor re-attaches the jobs whose process still runs (they are watched
-        again, and finish normally) and reaches the others' logs; a job that was still
-        starting, or whose process is gone without an exit code, is lost (retried while
-        attempts remain) or, if it was being cancelled, Stopped.
+        again, and finish normally; a Running one is admitted again, in case the last
+        server died between its Running record and opening its start gate) and reaches
+        the others' logs; a job that was still starting, or whose process is gone without
+        an exit code, is lost (retried while attempts remain) or, if it was being
+        cancelled, Stopped. A job still starting ran none of its code (it waited at the
+        start gate), so its retry is the only run of it.
         """
         driven = _driven_kinds()
         # A driven job has no process to take back: the next tick drives it again.
@@ -186,6 +189,8 @@ class Supervisor:
                 w.debugger = self._debugger(job, started, seen=True)
                 with self._lock:
                     self._watched[job.id] = w
+                if job.status == st.RUNNING:  # the last server may have died before it did
+                    handle.admit()
                 continue
             if handle is not None:
                 handle.signal(signal.SIGKILL)
@@ -309,6 +314,10 @@ class Supervisor:
                 handle.signal(signal.SIGKILL)
                 self._end(job.id, st.FAILED, st.SERVER_SHUTDOWN,
                           "The server shut down while the job was starting.", handle=handle)
+            elif running is not None:
+                # The start gate: the job's code runs only now that the store says Running
+                # (a cancelled one is never admitted; the watcher ends it).
+                handle.admit()
         except JobFailure as exc:
             first = exc.message.splitlines()[0] if exc.message else ""
             if handle is not None:

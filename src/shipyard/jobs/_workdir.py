@@ -92,3 +92,13 @@ def append_log(job_dir: Path, line: str) -> None:
     fd = open_below(job_dir, c.LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "ab") as fh:  # never through a link the job put in its place
         fh.write(f"[shipyard] {line}\n".encode())
+
+
+def admit(job_dir: Path, attempt: int) -> None:
+    """Open the start gate of ``attempt`` (:data:`~shipyard.runtime._contract.ADMITTED_FILE`):
+    its process may run the job's code now. Idempotent (a restarted control plane admits
+    a running attempt again); never through a link the job put in its place."""
+    fd = open_below(job_dir, c.ADMITTED_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.fchmod(fd, 0o644)  # the job (maybe another OS user) reads it, whatever the umask
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(f"{attempt}\n".encode())

@@ -13,6 +13,11 @@ of the user's code and the exception line); the traceback itself goes to the job
 like everything the job prints.
 The exit code is written to ``exit_code`` as the bootstrap returns, for an executor
 that can no longer wait for the process (see docs/architecture.md, "Recovery").
+
+A gated job (``"gated": true``) waits, heartbeat running, until the control plane
+admits its attempt (:data:`~shipyard.runtime._contract.ADMITTED_FILE`) before it
+imports the entry: no code of the job runs for an attempt the control plane never
+recorded as Running, so a restart never runs a job's code twice.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import importlib
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -60,11 +66,40 @@ def run(job_dir: Path) -> int:
     heartbeat.start()
     scanner = _log_scanner(job_dir, config.get("metric_definitions") or [])
     try:
+        if config.get("gated") and not wait_admitted(job_dir, int(config.get("attempt") or 1)):
+            message = (f"The control plane did not admit attempt {config.get('attempt')} within "
+                       f"{c.ADMIT_TIMEOUT_SECONDS:g} s of its start (it went away); none of the "
+                       "job's code ran.")
+            sys.stderr.write(message + "\n")
+            write_failure(job_dir, c.ENVIRONMENT_ERROR, message)
+            return 1
         return _run_entry(job_dir, config)
     finally:
         if scanner is not None:
             scanner.stop()
         heartbeat.stop()
+
+
+def wait_admitted(job_dir: Path, attempt: int,
+                  timeout: float = c.ADMIT_TIMEOUT_SECONDS) -> bool:
+    """Wait until ``admitted`` names ``attempt``; False after ``timeout`` seconds.
+
+    Polled: a few ms at first (the control plane admits right after its Running record,
+    usually before this interpreter got here), then less often."""
+    path = job_dir / c.ADMITTED_FILE
+    want = str(attempt)
+    deadline = time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        try:
+            if path.read_text(encoding="utf-8").strip() == want:
+                return True
+        except (OSError, UnicodeDecodeError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.05)
 
 
 def resolve_entry(entry: str) -> Callable[[Path], Any]:

@@ -35,6 +35,16 @@ HEARTBEAT_SECONDS = 2.0
 #: The bootstrap's exit code, written as it returns (read when the process that ran the
 #: job is no longer the executor's child, e.g. after a control-plane restart).
 EXIT_FILE = "exit_code"
+#: The start gate: a gated job (``"gated": true`` in ``job.json``) runs no code of its own
+#: until the control plane writes its attempt number here, which it does only once the
+#: attempt is recorded as Running. A control plane that dies before that record finds the
+#: process on restart and ends it, and the retry is the only run of the job's code; one
+#: that dies after it admits the process again when it restarts (docs/architecture.md,
+#: "Recovery").
+ADMITTED_FILE = "admitted"
+#: How long a gated job waits to be admitted before it gives up (the control plane that
+#: started it is gone and did not come back).
+ADMIT_TIMEOUT_SECONDS = 300.0
 
 ENV_JOB_ID = "SHIPYARD_JOB_ID"
 ENV_JOB_DIR = "SHIPYARD_JOB_DIR"

@@ -42,7 +42,7 @@ from shipyard.jobs._package import JobPackage, open_log, package_for, stage
 from shipyard.jobs._spares import WarmRuntime
 from shipyard.jobs._spec import Capacity, local_capacity, usable_cpus
 from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
-from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
+from shipyard.jobs._workdir import JobFailure, admit, append_log, command_line, environment
 from shipyard.runtime import _contract as c
 from shipyard.settings import Settings
 from shipyard.store import JobRecord, MetricPoint
@@ -71,14 +71,25 @@ def process_alive(pid: int, create_time: float | None) -> bool:
 def find_job_processes(job_dirs: set[Path]) -> dict[Path, list[psutil.Process]]:
     """Processes started with :func:`command_line` for one of ``job_dirs``, by job folder.
 
-    Found by their command line, so a job whose pid was never recorded is found too.
+    Found by their command line, so a job whose pid was never recorded is found too; a
+    job forked by a warm runtime has the fork server's command line (``--spare``) and is
+    found by its working folder, which it moved to before anything else.
     """
     targets = {str(d): d for d in job_dirs}
     found: dict[Path, list[psutil.Process]] = {}
+    if not targets:
+        return found
     for proc in psutil.process_iter(["cmdline"]):
         cmd = proc.info.get("cmdline") or []
         if len(cmd) >= 4 and cmd[-3:-1] == ["-m", "shipyard.runtime"] and cmd[-1] in targets:
             found.setdefault(targets[cmd[-1]], []).append(proc)
+        elif len(cmd) >= 3 and cmd[-3:] == ["-m", "shipyard.runtime", "--spare"]:
+            try:
+                cwd = proc.cwd()
+            except psutil.Error:  # gone, or not ours to read
+                continue
+            if cwd in targets:
+                found.setdefault(targets[cwd], []).append(proc)
     return found
 
 
@@ -178,6 +189,10 @@ class LocalHandle:
     def signal(self, sig: int) -> None:
         if self._pid is not None:
             signal_group(self._pid, sig)
+
+    def admit(self) -> None:
+        with contextlib.suppress(OSError):  # the folder was removed: the job is gone
+            admit(self.job_dir, self.package.attempt)
 
     def usage(self) -> Usage:
         rss, cpu, read, written = tree_usage(self._pid)

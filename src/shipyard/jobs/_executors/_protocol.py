@@ -62,6 +62,11 @@ class JobHandle(Protocol):
     def signal(self, sig: int) -> None:
         """Send ``sig`` to the job's whole process group (no error if it is gone)."""
 
+    def admit(self) -> None:
+        """Open the attempt's start gate: its process, waiting since it started, may run
+        the job's code now. Called once the attempt is recorded as Running (and again
+        after a control-plane restart; idempotent). A gone job is no error."""
+
     def usage(self) -> Usage: ...
 
     def heartbeat(self) -> float:

@@ -185,6 +185,10 @@ class RayHandle:
         with contextlib.suppress(LookupError, TimeoutError):
             self._call("signal", int(sig))
 
+    def admit(self) -> None:
+        with contextlib.suppress(LookupError, TimeoutError):  # gone: nothing to admit
+            self._call("admit")
+
     def usage(self) -> Usage:
         status = self._fresh()
         return Usage(rss_bytes=int(status.get("rss") or 0),

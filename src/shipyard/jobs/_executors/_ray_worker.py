@@ -45,7 +45,7 @@ from shipyard.jobs._collect import collect, read_failure, read_metric_lines
 from shipyard.jobs._executors._protocol import CoreMeter, tree_usage
 from shipyard.jobs._package import JobPackage, stage
 from shipyard.jobs._venv import EnvironmentFailed, ensure_venv, venv_python
-from shipyard.jobs._workdir import JobFailure, append_log, command_line, environment
+from shipyard.jobs._workdir import JobFailure, admit, append_log, command_line, environment
 from shipyard.runtime import _contract as c
 
 #: At most this much of the log goes back per :meth:`JobRunner.status` call.
@@ -268,6 +268,11 @@ class JobRunner:
         if cpu > self._cpu:  # busy in one long C call counts as alive
             self._cpu, self.seen_at = cpu, time.time()
         return rss, cpu, read, written
+
+    def admit(self) -> None:
+        """Open the start gate of the attempt (see ``JobHandle.admit``)."""
+        with contextlib.suppress(OSError):
+            admit(self.job_dir, self.package.attempt)
 
     def signal(self, sig: int) -> None:
         if self.popen is not None:
