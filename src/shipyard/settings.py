@@ -58,6 +58,9 @@ class Settings:
     leader_poll_seconds: float = 2.0
     #: How long a browser's sign-in (the /api/v1/docs session cookie) lasts, in seconds.
     session_seconds: float = 8 * 3600.0
+    #: More Host header values the studio answers to (comma-separated), e.g. a name a
+    #: reverse proxy forwards (SHIPYARD_STUDIO_HOSTS).
+    studio_hosts: str = ""
     #: Fork built-in jobs from a warm runtime (see shipyard.runtime._spare).
     warm_runtime: bool = True
     #: Let monitor webhooks reach loopback, link-local and private addresses (admin setting;
@@ -124,6 +127,7 @@ class Settings:
             advertise_url=env.get("SHIPYARD_ADVERTISE_URL") or None,
             leader_poll_seconds=float(env.get("SHIPYARD_LEADER_POLL_SECONDS", 2.0)),
             session_seconds=float(env.get("SHIPYARD_SESSION_SECONDS", 8 * 3600.0)),
+            studio_hosts=env.get("SHIPYARD_STUDIO_HOSTS", ""),
             job_user=(env.get("SHIPYARD_JOB_USER") or "shipyard-job").strip(),
             checkpoint_sync_seconds=float(env.get("SHIPYARD_CHECKPOINT_SYNC_SECONDS")
                                           or 10.0),

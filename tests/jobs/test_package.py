@@ -48,7 +48,7 @@ def test_package_is_json_and_stages_a_complete_folder(store: ArtifactStore,
     job = json.loads((job_dir / c.JOB_FILE).read_text())
     assert job == {"job_id": "job-1", "kind": "processing",
                    "entry": "shipyard.runtime._script:main", "script": "main.py",
-                   "outputs": ["out"], "attempt": 2, "metric_definitions": []}
+                   "outputs": ["out"], "attempt": 2, "gated": True, "metric_definitions": []}
     assert json.loads((job_dir / c.HYPERPARAMETERS_FILE).read_text()) == {"lr": 0.1}
     assert json.loads((job_dir / c.INPUTDATA_FILE).read_text()) == {
         "raw": {"dataset": "churn", "version": 2, "path": str(job_dir / "input/data/raw")}}

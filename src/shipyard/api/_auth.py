@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 from fastapi import Depends, Request
@@ -23,6 +23,9 @@ from shipyard.api._invoke import InvocationPath
 from shipyard.api._session import COOKIE, DOCS, SIGN_IN, SIGN_OUT, Sessions, cookie_allowed
 from shipyard.errors import Forbidden, Unauthenticated
 from shipyard.tokens import Principal, TokenService
+
+if TYPE_CHECKING:  # pragma: no cover - the studio imports this package
+    from shipyard.studio import StudioGate
 
 #: Paths that answer without a token: liveness, and how a browser signs in (or out).
 OPEN_PATHS = frozenset({"/healthz", SIGN_IN, SIGN_OUT})
@@ -46,18 +49,30 @@ class AuthMiddleware:
     def __init__(self, app: ASGIApp, tokens: Callable[[], TokenService],
                  body: BodyGuard | None = None,
                  invocations: InvocationPath | None = None,
-                 sessions: Callable[[], Sessions | None] | None = None) -> None:
+                 sessions: Callable[[], Sessions | None] | None = None,
+                 studio: StudioGate | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.body = body
         self.invocations = invocations
         self.sessions = sessions
+        self.studio = studio
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
+        if self.studio is not None and self.studio.wants(scope["path"]):
+            # The studio's own checks: host, session cookie, CSRF, security headers.
+            who, send, handled = await self.studio(scope, headers, send)
+            if handled:
+                return
+            if who is None:  # its sign-in page and one-time link
+                await self.app(scope, receive, send)
+                return
+            await self._admitted(scope, receive, send, headers, who)
+            return
         auth = headers.get(b"authorization", b"").decode("latin-1")
         scheme, _, token = auth.partition(" ")
         principal = None
@@ -80,6 +95,12 @@ class AuthMiddleware:
             )
             await _send_json(send, 401, err.to_dict(), [(b"www-authenticate", b"Bearer")])
             return
+        await self._admitted(scope, receive, send, headers, principal)
+
+    async def _admitted(self, scope: Scope, receive: Any, send: Any,
+                        headers: dict[bytes, bytes], principal: Principal) -> None:
+        """An authenticated request: its body checked, then the invocation fast path or
+        the app."""
         if self.body is not None:  # per-route body limits, read timeout, JSON checks
             guarded = await self.body.guard(scope, receive, send, headers)
             if guarded is None:

@@ -39,6 +39,9 @@ from shipyard.settings import Settings
 from shipyard.tokens import Principal, TokenService, hash_token
 
 COOKIE = "shipyard_session"
+#: The studio's own session cookie and the path it is sent on (shipyard.studio).
+STUDIO_COOKIE = "shipyard_studio"
+STUDIO_PREFIX = "/studio"
 SIGN_IN = "/api/v1/sign-in"
 SIGN_OUT = "/api/v1/sign-out"
 DOCS = "/api/v1/docs"
@@ -120,6 +123,35 @@ class Sessions:
         """``Secure`` when this request came over https or the server's URL is https."""
         response.set_cookie(COOKIE, value, max_age=int(self.seconds), path="/api/v1",
                             httponly=True, samesite="strict", secure=self.secure or https)
+
+
+class StudioSessions(Sessions):
+    """The studio's session cookies: the API docs' scheme under a cookie of their own,
+    scoped to ``/studio``, plus a CSRF token derived from each cookie."""
+
+    def set_cookie(self, response: Response, value: str, *, https: bool) -> None:
+        response.set_cookie(STUDIO_COOKIE, value, max_age=int(self.seconds), path=STUDIO_PREFIX,
+                            httponly=True, samesite="strict", secure=self.secure or https)
+
+    def clear_cookie(self, response: Response, *, https: bool) -> None:
+        response.delete_cookie(STUDIO_COOKIE, path=STUDIO_PREFIX, httponly=True,
+                               samesite="strict", secure=self.secure or https)
+
+    def issue_for(self, name: str) -> str | None:
+        """A cookie value for the active token named ``name`` (a redeemed one-time link)."""
+        found = self.tokens.repo.active_hash(name)
+        if found is None:
+            return None
+        rec, token_hash = found
+        if rec.role == "job":
+            return None
+        expires = int(time.time() + self.seconds)
+        encoded = base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+        return f"{encoded}.{expires}.{self._mac(name, expires, token_hash)}"
+
+    def csrf(self, value: str) -> str:
+        """The CSRF token of the session whose cookie is ``value``."""
+        return hmac.new(self._key, b"csrf\n" + value.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 router = APIRouter(include_in_schema=False)

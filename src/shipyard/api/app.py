@@ -47,6 +47,8 @@ from shipyard.endpoints import Forwarder
 from shipyard.serving import DEFAULT_MAX_BODY_BYTES
 from shipyard.settings import Settings
 from shipyard.store import Election, leader_lock
+from shipyard.studio import LoginLinks, StudioGate
+from shipyard.studio import _pages as studio_pages
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.server import HomeLock
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
         svc = Services.build(settings)
         app.state.services = svc
         app.state.sessions = _session.Sessions(svc.tokens, settings)
+        app.state.studio_sessions = _session.StudioSessions(svc.tokens, settings)
         if svc.tokens.bootstrap(settings.credentials_path, settings.url):
             log.warning("created the admin token in %s", settings.credentials_path)
         if home_lock is not None and home_lock.held:
@@ -121,6 +124,9 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(lineage.router, prefix="/api/v1")
     app.include_router(pipeline_triggers.router, prefix="/api/v1")
+    app.include_router(studio_pages.api_router, prefix="/api/v1")
+    app.include_router(studio_pages.router)
+    app.state.studio_links = LoginLinks()
     _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.
     app.add_middleware(FollowerMiddleware, proxy=proxy)
@@ -134,6 +140,8 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
         invocations=InvocationPath(lambda: app.state.services, lambda: app.state.forwarder,
                                    proxy=proxy),
         sessions=lambda: getattr(app.state, "sessions", None),
+        studio=StudioGate(settings, lambda: app.state.services.tokens,
+                          lambda: getattr(app.state, "studio_sessions", None)),
     )
     app.state.route_limits = limits
     return app

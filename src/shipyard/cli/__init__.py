@@ -32,6 +32,7 @@ from shipyard.cli import (
     _schedules,
     _server,
     _sql,
+    _studio,
     _tokens,
     _tune,
     _wrangle,
@@ -69,6 +70,7 @@ app.command("lineage")(_lineage.lineage)
 app.command("evaluate")(_reports.evaluate)
 _jobs.app.command("wrangle")(_wrangle.wrangle)
 app.command("whoami")(_tokens.whoami)
+app.command("studio")(_studio.studio)
 
 
 def _version(value: bool) -> None:

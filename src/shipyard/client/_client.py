@@ -230,6 +230,11 @@ class Client:
         """The name and role of this client's token."""
         return self.get("/whoami")
 
+    def studio_link(self) -> dict[str, Any]:
+        """A one-time sign-in link to the studio for this client's token: ``path`` (under
+        the server's URL) and ``expires_at`` (epoch seconds); good once, for 5 minutes."""
+        return self.post("/studio/links")
+
     def tokens(self) -> list[dict[str, Any]]:
         """Every token (admin only); secrets are never listed."""
         return self.get("/tokens")

@@ -1,0 +1,61 @@
+"""Small line charts as inline SVG, drawn here (a metric's points over steps or time).
+
+Only numbers reach the SVG (the metric's name is outside it, escaped by the template),
+and it uses presentation attributes, no ``style``, so it renders under the studio's
+Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+WIDTH, HEIGHT, PAD = 320, 120, 28
+
+
+def _fmt(value: float) -> str:
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.2e}"
+
+
+def line_chart(points: Sequence[Mapping[str, Any]]) -> str:
+    """An SVG polyline of ``points`` (``value`` against ``step``, else ``timestamp``)."""
+    pairs = []
+    for i, p in enumerate(points):
+        y = p.get("value")
+        if not isinstance(y, int | float) or not math.isfinite(y):
+            continue
+        x: Any = p.get("step")
+        if not isinstance(x, int | float):
+            stamp = p.get("timestamp")
+            x = stamp if isinstance(stamp, int | float) else i
+        pairs.append((float(x), float(y)))
+    if len(pairs) < 2:
+        return ""
+    xs, ys = [x for x, _ in pairs], [y for _, y in pairs]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    if x1 == x0:
+        x1 = x0 + 1
+    if y1 == y0:
+        y0, y1 = y0 - 1, y1 + 1
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+
+    def sx(x: float) -> float:
+        return PAD + (x - x0) / (x1 - x0) * inner_w
+
+    def sy(y: float) -> float:
+        return HEIGHT - PAD - (y - y0) / (y1 - y0) * inner_h
+
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pairs)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+            f'width="{WIDTH}" height="{HEIGHT}" role="img" class="chart">'
+            f'<rect x="{PAD}" y="{PAD}" width="{inner_w}" height="{inner_h}" fill="none" '
+            'stroke="#ccc"/>'
+            f'<polyline points="{line}" fill="none" stroke="#1f6feb" stroke-width="1.5"/>'
+            f'<text x="2" y="{PAD - 4}" font-size="10" fill="#555">{_fmt(y1)}</text>'
+            f'<text x="2" y="{HEIGHT - 6}" font-size="10" fill="#555">{_fmt(y0)}</text>'
+            f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" font-size="10" fill="#555" '
+            f'text-anchor="end">{_fmt(x1)}</text></svg>')

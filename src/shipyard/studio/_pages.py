@@ -1,0 +1,481 @@
+"""The studio's routes: pages, the fragments htmx swaps in, and the actions.
+
+Reads go through the same services as the REST API. An action is the REST route's own
+check (:func:`authorize`: the role's permission, then ownership where the REST route
+checks it) followed by the same service call, so the studio can do nothing the API
+would refuse. Each action names its REST twin in its docstring.
+
+Errors: a service's :class:`~shipyard.errors.ShipyardError` on a page renders the error
+page with its status (404 for a missing job, …); on an action, a fragment with the
+message and the status, which the page shows in place.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from shipyard import __version__
+from shipyard.api._auth import current_principal, permit, require
+from shipyard.api._context import Services, services
+from shipyard.api._owners import LOOKUPS
+from shipyard.api._session import StudioSessions
+from shipyard.errors import ShipyardError
+from shipyard.jobs import _states as st
+from shipyard.registry._service import ALLOWED_FROM, APPROVED, PENDING, REJECTED
+from shipyard.studio._nav import visible_sections
+from shipyard.studio._security import LOGIN, PREFIX, SIGN_IN, LoginLinks, safe_next
+from shipyard.tokens import Principal, check_owner
+
+router = APIRouter(include_in_schema=False)
+#: REST routes of the studio itself (in the API document, with their permission).
+api_router = APIRouter(tags=["studio"])
+
+#: The static files pages may load: a fixed list, so no request path names a file.
+STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
+          "studio.js": "text/javascript; charset=utf-8",
+          "studio.css": "text/css; charset=utf-8"}
+MAX_FORM_BYTES = 64 * 1024
+LOG_TAIL_BYTES = 64 * 1024
+ACTIVE = frozenset(st.ACTIVE)
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("shipyard.studio", "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["when"] = _when
+    env.filters["number"] = _number
+    env.globals["prefix"] = PREFIX
+    env.globals["version"] = __version__
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return str(value)
+
+
+TEMPLATES = _environment()
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _principal(request: Request) -> Principal:
+    return current_principal(request)
+
+
+def render(request: Request, name: str, http_status: int = 200, **context: Any
+           ) -> HTMLResponse:
+    """A page (or a fragment) rendered with the signed-in user, its CSRF token and the
+    navigation it may see."""
+    principal = request.scope.get("state", {}).get("principal")
+    page = TEMPLATES.get_template(name).render(
+        request=request, principal=principal, csrf=request.scope.get("state", {}).get("csrf", ""),
+        sections=visible_sections(principal) if principal else [],
+        can=(lambda permission: principal is not None and principal.can(permission)),
+        path=request.url.path, **context)
+    return HTMLResponse(page, status_code=http_status)
+
+
+def error_page(request: Request, exc: ShipyardError) -> HTMLResponse:
+    return render(request, "error.html", http_status=exc.http_status, message=exc.message)
+
+
+def authorize(request: Request, svc: Services, permission: str,
+              owner: tuple[str, dict[str, str]] | None = None) -> Principal:
+    """The REST route's own check of an action: the permission, then (where the REST route
+    checks it) ownership of the resource, found the same way (``_owners.LOOKUPS``).
+
+    Raises:
+        Forbidden: the role may not, or the resource is someone else's.
+        NotFound: the resource does not exist.
+    """
+    principal: Principal = require(permission)(request)
+    if owner is not None:
+        kind, params = owner
+        what, created_by = LOOKUPS[kind](svc, params)
+        check_owner(principal, what, created_by)
+    return principal
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (an action's fields), first value of each."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise _FormTooLarge
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[0] for k, v in fields.items()}
+
+
+class _FormTooLarge(ShipyardError):
+    code = "payload_too_large"
+
+    def __init__(self) -> None:
+        super().__init__(f"The form is larger than {MAX_FORM_BYTES:,} bytes.")
+
+
+def action_error(exc: ShipyardError) -> HTMLResponse:
+    """What an action answers when the service refused it: the message, shown in place."""
+    text = html.escape(exc.message)
+    return HTMLResponse(f'<p class="error" role="alert">{text}</p>', status_code=exc.http_status)
+
+
+async def run(fn: Callable[[], Any]) -> Any:
+    return await anyio.to_thread.run_sync(fn)
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+def _sessions(request: Request) -> StudioSessions:
+    sessions: StudioSessions = request.app.state.studio_sessions
+    return sessions
+
+
+def _links(request: Request) -> LoginLinks:
+    links: LoginLinks = request.app.state.studio_links
+    return links
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return origin != "null" and origin.split("://", 1)[-1].lower() == \
+        request.headers.get("host", "").lower()
+
+
+@router.get(SIGN_IN)
+def sign_in_form(request: Request, next: str | None = None) -> HTMLResponse:  # noqa: A002
+    """The studio's sign-in page (open): paste a token, or use `shipyard studio`'s link."""
+    return render(request, "sign_in.html", next=safe_next(next), message="")
+
+
+@router.post(SIGN_IN)
+async def sign_in(request: Request) -> Response:
+    """Check a pasted token; on success the session cookie, and on to the page asked for."""
+    if not _same_origin(request):
+        return render(request, "sign_in.html", http_status=403, next=PREFIX,
+                      message="This form can only be sent from this server's own page.")
+    try:
+        form = await read_form(request)
+    except _FormTooLarge:
+        form = {}
+    token = (form.get("token") or "").strip()
+    target = safe_next(form.get("next"))
+    issued = await run(lambda: _sessions(request).issue(token)) if token else None
+    if issued is None:
+        return render(request, "sign_in.html", http_status=401, next=target,
+                      message="That is not an active Shipyard token; check it and paste it "
+                              "again.")
+    response = RedirectResponse(target, status_code=303)
+    _sessions(request).set_cookie(response, issued[0], https=request.url.scheme == "https")
+    return response
+
+
+@router.get(LOGIN)
+async def login_link(request: Request, code: str = "") -> Response:
+    """A one-time link from `shipyard studio`: good once, for 5 minutes."""
+    name = _links(request).redeem(code)
+    value = await run(lambda: _sessions(request).issue_for(name)) if name else None
+    if value is None:
+        return render(request, "sign_in.html", http_status=401, next=PREFIX,
+                      message="That sign-in link was used already or has expired; run "
+                              "`shipyard studio` again, or paste a token.")
+    response = RedirectResponse(PREFIX, status_code=303)
+    _sessions(request).set_cookie(response, value, https=request.url.scheme == "https")
+    return response
+
+
+@router.post(f"{PREFIX}/sign-out")
+def sign_out(request: Request) -> Response:
+    """Forget the session in this browser (the token itself stays valid)."""
+    response = Response(status_code=204, headers={"HX-Redirect": SIGN_IN})
+    _sessions(request).clear_cookie(response, https=request.url.scheme == "https")
+    return response
+
+
+@api_router.post("/studio/links", **permit("read"))
+def create_login_link(request: Request) -> JSONResponse:
+    """A one-time sign-in link to the studio for the calling token (what `shipyard studio`
+    prints): good once, for 5 minutes."""
+    principal = current_principal(request)
+    code, expires = _links(request).create(principal.name)
+    return JSONResponse({"path": f"{LOGIN}?code={code}", "expires_at": expires}, status_code=201)
+
+
+# -- static files ----------------------------------------------------------------------------
+def _static_route(name: str, media: str) -> None:
+    data = resources.files("shipyard.studio").joinpath("static", name).read_bytes()
+
+    def asset() -> Response:
+        return Response(data, media_type=media)
+
+    asset.__name__ = "studio_static_" + name.replace(".", "_").replace("-", "_")
+    router.add_api_route(f"{PREFIX}/static/{name}", asset, methods=["GET"])
+
+
+for _name, _media in STATIC.items():
+    _static_route(_name, _media)
+
+
+# -- home ------------------------------------------------------------------------------------
+@router.get(PREFIX)
+def home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    """Recent jobs, endpoints, models waiting for approval, recent monitor alerts."""
+    jobs = svc.jobs.list(limit=10)
+    endpoints = svc.endpoints.list()
+    waiting = []
+    for group in svc.registry.groups():
+        waiting += [v for v in svc.registry.versions(group.name) if v.status == PENDING]
+    alerts = []
+    for monitor in svc.monitors.list():
+        alerts += [(monitor.name, a) for a in svc.monitors.alerts(monitor.name, limit=5)]
+    alerts.sort(key=lambda pair: pair[1].created_at, reverse=True)
+    return render(request, "home.html", jobs=jobs, endpoints=endpoints, waiting=waiting,
+                  alerts=alerts[:10])
+
+
+# -- jobs ------------------------------------------------------------------------------------
+@router.get(f"{PREFIX}/jobs")
+def jobs_page(request: Request, status: str | None = None, kind: str | None = None,
+              svc: Services = Depends(services)) -> HTMLResponse:
+    """Every job, newest first, filtered by status and kind."""
+    try:
+        jobs = svc.jobs.list(status=status or None, kind=kind or None, limit=200)
+    except ShipyardError as exc:
+        return error_page(request, exc)
+    return render(request, "jobs.html", jobs=jobs, status=status or "", kind=kind or "",
+                  statuses=st.STATUSES, kinds=[k["name"] for k in svc.jobs.kinds()])
+
+
+@router.get(PREFIX + "/jobs/{job_id}")
+def job_page(request: Request, job_id: str, svc: Services = Depends(services)) -> HTMLResponse:
+    """One job: status, the live log, metrics, resource profile, debugger findings, cancel."""
+    try:
+        job = svc.jobs.get(job_id)
+    except ShipyardError as exc:
+        return error_page(request, exc)
+    return render(request, "job.html", job=job, active=job.status in ACTIVE,
+                  summary=svc.jobs.metrics_summary(job_id), findings=svc.jobs.findings(job_id),
+                  profile=_profile(svc, job_id))
+
+
+def _profile(svc: Services, job_id: str) -> dict[str, Any]:
+    try:
+        return svc.jobs.profile(job_id).to_dict()
+    except ShipyardError:
+        return {}
+
+
+@router.get(PREFIX + "/jobs/{job_id}/log")
+def job_log(request: Request, job_id: str, offset: int = 0, live: bool = False,
+            svc: Services = Depends(services)) -> HTMLResponse:
+    """The log from ``offset`` as a fragment that asks for the rest until the job ended
+    (the last ``LOG_TAIL_BYTES`` on first load). A poll (``live``) that finds the job
+    ended reloads the page once, so its status, metrics and buttons are the final ones."""
+    try:
+        if offset < 0:
+            offset = 0
+        data, nxt, status = svc.jobs.logs(job_id, offset)
+        if offset == 0 and len(data) >= LOG_TAIL_BYTES:
+            data = data[-LOG_TAIL_BYTES:]
+        more = b""
+        while len(more) < 4 * 1024 * 1024:  # the rest of a long log, up to 4 MB a call
+            chunk, after, status = svc.jobs.logs(job_id, nxt)
+            if not chunk:
+                break
+            more += chunk
+            nxt = after
+        data = (data + more)[-LOG_TAIL_BYTES:] if offset == 0 else data + more
+    except ShipyardError as exc:
+        return action_error(exc)
+    page = render(request, "_log.html", job_id=job_id, text=data.decode("utf-8", "replace"),
+                  offset=nxt, follow=status in ACTIVE, status=status)
+    if live and status not in ACTIVE and status != st.PENDING:
+        page.headers["HX-Refresh"] = "true"
+    return page
+
+
+@router.get(PREFIX + "/jobs/{job_id}/metrics")
+def job_metrics(request: Request, job_id: str,
+                svc: Services = Depends(services)) -> HTMLResponse:
+    """The job's metric curves as inline SVG (htmx polls it while the job runs)."""
+    from shipyard.studio._charts import line_chart
+
+    try:
+        job = svc.jobs.get(job_id)
+        series = svc.jobs.metrics(job_id)
+    except ShipyardError as exc:
+        return action_error(exc)
+    charts = [(name, Markup(line_chart(points)))  # noqa: S704 - SVG we drew, text escaped
+              for name, points in sorted(series.items()) if len(points) > 1][:12]
+    single = {name: points[-1]["value"] for name, points in sorted(series.items())
+              if len(points) == 1}
+    return render(request, "_metrics.html", job_id=job_id, charts=charts, single=single,
+                  follow=job.status in ACTIVE)
+
+
+@router.post(PREFIX + "/jobs/{job_id}/cancel")
+async def cancel_job(request: Request, job_id: str,
+                     svc: Services = Depends(services)) -> Response:
+    """Cancel a job (REST: ``POST /api/v1/jobs/{job_id}/cancel``)."""
+    try:
+        who = authorize(request, svc, "write", ("job", {"job_id": job_id}))
+        await run(lambda: svc.jobs.cancel(job_id, who.name))
+    except ShipyardError as exc:
+        return action_error(exc)
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+# -- models ----------------------------------------------------------------------------------
+@router.get(PREFIX + "/models")
+def models_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    """Model groups with their versions' statuses."""
+    groups = [(g, svc.registry.versions(g.name)) for g in svc.registry.groups()]
+    return render(request, "models.html", groups=groups)
+
+
+@router.get(PREFIX + "/models/{group}")
+def model_group_page(request: Request, group: str,
+                     svc: Services = Depends(services)) -> HTMLResponse:
+    try:
+        rec = svc.registry.group(group)
+        versions = svc.registry.versions(group)
+    except ShipyardError as exc:
+        return error_page(request, exc)
+    return render(request, "model_group.html", group=rec, versions=list(reversed(versions)))
+
+
+@router.get(PREFIX + "/models/{group}/{version}")
+def model_version_page(request: Request, group: str, version: int,
+                       svc: Services = Depends(services)) -> HTMLResponse:
+    """A version: metrics, success criteria, its card (Markdown rendered safely), the
+    bias and explainability summaries, its lineage, and approve/reject for approvers."""
+    from shipyard.studio._markdown import render_markdown
+
+    try:
+        rec = svc.registry.get(group, version)
+    except ShipyardError as exc:
+        return error_page(request, exc)
+    card = rec.card or {}
+    texts = {k: Markup(render_markdown(str(v)))  # noqa: S704 - rendered with raw HTML off
+             for k, v in card.items() if isinstance(v, str) and v.strip()}
+    from shipyard.registry._service import CARD_FIELDS
+
+    who = request.scope.get("state", {}).get("principal")
+    may_edit = who is not None and who.can("write") and who.may_change(rec.created_by)
+    return render(request, "model_version.html", rec=rec, card_texts=texts,
+                  reports=card.get("reports") or [], metrics=_flat(rec.metrics),
+                  card_fields=CARD_FIELDS, card=card, may_edit=may_edit,
+                  may_approve=rec.status in ALLOWED_FROM[APPROVED],
+                  may_reject=rec.status in ALLOWED_FROM[REJECTED])
+
+
+def _flat(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out += _flat(value, f"{prefix}{key}.")
+    elif isinstance(doc, int | float) and not isinstance(doc, bool):
+        out.append((prefix.rstrip("."), doc))
+    return out
+
+
+@router.post(PREFIX + "/models/{group}/{version}/decision")
+async def decide(request: Request, group: str, version: int,
+                 svc: Services = Depends(services)) -> Response:
+    """Approve or reject with a comment (REST: ``POST /api/v1/models/{group}/versions/
+    {version}/approve`` and ``…/reject``)."""
+    try:
+        form = await read_form(request)
+        who = authorize(request, svc, "approve")
+        decision = {"approve": APPROVED, "reject": REJECTED}.get(form.get("decision", ""))
+        if decision is None:
+            raise _Bad("Choose approve or reject.")
+        await run(lambda: svc.registry.set_status(group, version, decision,
+                                                  form.get("comment"), who.name))
+    except ShipyardError as exc:
+        return action_error(exc)
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+@router.post(PREFIX + "/models/{group}/{version}/card")
+async def edit_card(request: Request, group: str, version: int,
+                    svc: Services = Depends(services)) -> Response:
+    """Edit the card's Markdown fields (REST: ``PATCH /api/v1/models/{group}/versions/
+    {version}/card``)."""
+    from shipyard.registry._service import CARD_FIELDS
+
+    try:
+        form = await read_form(request)
+        who = authorize(request, svc, "write",
+                        ("model_version", {"group": group, "version": str(version)}))
+        changes = {k: v.replace("\r\n", "\n") for k, v in form.items() if k in CARD_FIELDS}
+        await run(lambda: svc.registry.update_card(group, version, changes, who.name))
+    except ShipyardError as exc:
+        return action_error(exc)
+    return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+class _Bad(ShipyardError):
+    code = "invalid_request"
+
+
+# -- datasets --------------------------------------------------------------------------------
+@router.get(PREFIX + "/datasets")
+def datasets_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    return render(request, "datasets.html", datasets=svc.datasets.list())
+
+
+@router.get(PREFIX + "/datasets/{name}")
+def dataset_page(request: Request, name: str, version: int | None = None,
+                 svc: Services = Depends(services)) -> HTMLResponse:
+    """A dataset: its versions, a version's schema and its first rows."""
+    try:
+        rec = svc.datasets.get(name)
+        versions = svc.datasets.versions(name)
+        shown = svc.datasets.version(name, version)
+        head = svc.datasets.head(name, shown.version, n=20).to_pylist()
+    except ShipyardError as exc:
+        return error_page(request, exc)
+    columns = [c["name"] for c in shown.schema]
+    rows = [[_cell(row.get(c)) for c in columns] for row in head]
+    return render(request, "dataset.html", rec=rec, versions=list(reversed(versions)),
+                  shown=shown, columns=columns, rows=rows)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+# -- endpoints -------------------------------------------------------------------------------
+@router.get(PREFIX + "/endpoints")
+def endpoints_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    return render(request, "endpoints.html", endpoints=svc.endpoints.list())
+
+
