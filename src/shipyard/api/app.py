@@ -124,8 +124,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(lineage.router, prefix="/api/v1")
     app.include_router(pipeline_triggers.router, prefix="/api/v1")
-    app.include_router(studio_pages.api_router, prefix="/api/v1")
-    app.include_router(studio_pages.router)
+    studio_pages.include(app)
     app.state.studio_links = LoginLinks()
     _document.install(app, OPEN_PATHS)
     # Inner first: a follower forwards endpoint requests once auth and body checks passed.

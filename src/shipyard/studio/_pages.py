@@ -12,30 +12,31 @@ message and the status, which the page shows in place.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable
-from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs
 
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from shipyard import __version__
-from shipyard.api._auth import current_principal, permit, require
+from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
-from shipyard.api._owners import LOOKUPS
 from shipyard.api._session import StudioSessions
 from shipyard.errors import ShipyardError
 from shipyard.jobs import _states as st
 from shipyard.registry._service import ALLOWED_FROM, APPROVED, PENDING, REJECTED
-from shipyard.studio._nav import visible_sections
 from shipyard.studio._security import LOGIN, PREFIX, SIGN_IN, LoginLinks, safe_next
-from shipyard.tokens import Principal, check_owner
+from shipyard.studio._web import (
+    ACTIVE,
+    BadRequest,
+    FormTooLarge,
+    action_error,
+    authorize,
+    error_page,
+    read_form,
+    render,
+    run,
+)
 
 router = APIRouter(include_in_schema=False)
 #: REST routes of the studio itself (in the API document, with their permission).
@@ -45,106 +46,7 @@ api_router = APIRouter(tags=["studio"])
 STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "studio.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
-MAX_FORM_BYTES = 64 * 1024
 LOG_TAIL_BYTES = 64 * 1024
-ACTIVE = frozenset(st.ACTIVE)
-
-
-def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("shipyard.studio", "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    env.filters["when"] = _when
-    env.filters["number"] = _number
-    env.globals["prefix"] = PREFIX
-    env.globals["version"] = __version__
-    return env
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return "" if value is None else str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-    return str(value)
-
-
-TEMPLATES = _environment()
-
-
-# -- helpers ---------------------------------------------------------------------------------
-def _principal(request: Request) -> Principal:
-    return current_principal(request)
-
-
-def render(request: Request, name: str, http_status: int = 200, **context: Any
-           ) -> HTMLResponse:
-    """A page (or a fragment) rendered with the signed-in user, its CSRF token and the
-    navigation it may see."""
-    principal = request.scope.get("state", {}).get("principal")
-    page = TEMPLATES.get_template(name).render(
-        request=request, principal=principal, csrf=request.scope.get("state", {}).get("csrf", ""),
-        sections=visible_sections(principal) if principal else [],
-        can=(lambda permission: principal is not None and principal.can(permission)),
-        path=request.url.path, **context)
-    return HTMLResponse(page, status_code=http_status)
-
-
-def error_page(request: Request, exc: ShipyardError) -> HTMLResponse:
-    return render(request, "error.html", http_status=exc.http_status, message=exc.message)
-
-
-def authorize(request: Request, svc: Services, permission: str,
-              owner: tuple[str, dict[str, str]] | None = None) -> Principal:
-    """The REST route's own check of an action: the permission, then (where the REST route
-    checks it) ownership of the resource, found the same way (``_owners.LOOKUPS``).
-
-    Raises:
-        Forbidden: the role may not, or the resource is someone else's.
-        NotFound: the resource does not exist.
-    """
-    principal: Principal = require(permission)(request)
-    if owner is not None:
-        kind, params = owner
-        what, created_by = LOOKUPS[kind](svc, params)
-        check_owner(principal, what, created_by)
-    return principal
-
-
-async def read_form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (an action's fields), first value of each."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise _FormTooLarge
-    try:
-        fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return {k: v[0] for k, v in fields.items()}
-
-
-class _FormTooLarge(ShipyardError):
-    code = "payload_too_large"
-
-    def __init__(self) -> None:
-        super().__init__(f"The form is larger than {MAX_FORM_BYTES:,} bytes.")
-
-
-def action_error(exc: ShipyardError) -> HTMLResponse:
-    """What an action answers when the service refused it: the message, shown in place."""
-    text = html.escape(exc.message)
-    return HTMLResponse(f'<p class="error" role="alert">{text}</p>', status_code=exc.http_status)
-
-
-async def run(fn: Callable[[], Any]) -> Any:
-    return await anyio.to_thread.run_sync(fn)
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -180,7 +82,7 @@ async def sign_in(request: Request) -> Response:
                       message="This form can only be sent from this server's own page.")
     try:
         form = await read_form(request)
-    except _FormTooLarge:
+    except FormTooLarge:
         form = {}
     token = (form.get("token") or "").strip()
     target = safe_next(form.get("next"))
@@ -413,7 +315,7 @@ async def decide(request: Request, group: str, version: int,
         who = authorize(request, svc, "approve")
         decision = {"approve": APPROVED, "reject": REJECTED}.get(form.get("decision", ""))
         if decision is None:
-            raise _Bad("Choose approve or reject.")
+            raise BadRequest("Choose approve or reject.")
         await run(lambda: svc.registry.set_status(group, version, decision,
                                                   form.get("comment"), who.name))
     except ShipyardError as exc:
@@ -439,43 +341,11 @@ async def edit_card(request: Request, group: str, version: int,
     return Response(status_code=204, headers={"HX-Refresh": "true"})
 
 
-class _Bad(ShipyardError):
-    code = "invalid_request"
+def include(app: Any) -> None:
+    """Mount the studio on ``app``: its REST routes under ``/api/v1``, then every page
+    module's router (a page module that lands later is listed here)."""
+    from shipyard.studio import _pages_datasets, _pages_endpoints
 
-
-# -- datasets --------------------------------------------------------------------------------
-@router.get(PREFIX + "/datasets")
-def datasets_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
-    return render(request, "datasets.html", datasets=svc.datasets.list())
-
-
-@router.get(PREFIX + "/datasets/{name}")
-def dataset_page(request: Request, name: str, version: int | None = None,
-                 svc: Services = Depends(services)) -> HTMLResponse:
-    """A dataset: its versions, a version's schema and its first rows."""
-    try:
-        rec = svc.datasets.get(name)
-        versions = svc.datasets.versions(name)
-        shown = svc.datasets.version(name, version)
-        head = svc.datasets.head(name, shown.version, n=20).to_pylist()
-    except ShipyardError as exc:
-        return error_page(request, exc)
-    columns = [c["name"] for c in shown.schema]
-    rows = [[_cell(row.get(c)) for c in columns] for row in head]
-    return render(request, "dataset.html", rec=rec, versions=list(reversed(versions)),
-                  shown=shown, columns=columns, rows=rows)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
-# -- endpoints -------------------------------------------------------------------------------
-@router.get(PREFIX + "/endpoints")
-def endpoints_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
-    return render(request, "endpoints.html", endpoints=svc.endpoints.list())
-
-
+    app.include_router(api_router, prefix="/api/v1")
+    for module_router in (router, _pages_datasets.router, _pages_endpoints.router):
+        app.include_router(module_router)
