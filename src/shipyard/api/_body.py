@@ -52,6 +52,10 @@ OVERRIDES: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/jobs"): 16 * MIB,
 }
 INVOCATIONS = ("POST", "/api/v1/endpoints/{name}/invocations")
+#: The studio's pages are not in the OpenAPI document: a studio POST whose path ends in
+#: ``/upload`` takes a file (multipart) and gets the upload limit; every other studio
+#: request gets the JSON limit (its forms are small).
+STUDIO_UPLOAD = re.compile(r"^/studio/.+/upload$")
 #: A declared body at most this much over its limit is read (and dropped) before the 413.
 DRAIN_BYTES = 8 * MIB
 _DISCONNECT: Message = {"type": "http.disconnect"}
@@ -116,8 +120,11 @@ class RouteLimits:
         if hit is not None:
             return hit
         found = next((limit for regex, limit in self._routes()
-                      if limit.method == method and regex.match(path)),
-                     RouteLimit(method, path, JSON, self.json_limit))
+                      if limit.method == method and regex.match(path)), None)
+        if found is None and method == "POST" and STUDIO_UPLOAD.match(path):
+            found = RouteLimit(method, path, UPLOAD, self.upload_limit)
+        if found is None:
+            found = RouteLimit(method, path, JSON, self.json_limit)
         if len(self._seen) > 4096:  # paths carry names: keep the memo bounded
             self._seen.clear()
         self._seen[key] = found
