@@ -20,6 +20,7 @@ from shipyard.jobs.kinds._common import (
     check_instances,
     model_files,
     model_ref,
+    pin_job_model,
     pin_model,
 )
 from shipyard.jobs.kinds._transform_entry import CHANNEL, CONFIG_NAME, DEFAULT_CHUNK_ROWS
@@ -28,10 +29,13 @@ MAX_CHUNK_ROWS = 1_000_000
 
 
 class TransformSpec(JobSpecBase):
-    """``model`` "group:version" over ``inputs.data``, predictions into one output."""
+    """``model`` "group:version" or ``job`` (a Completed job's model, e.g. a Canvas build's
+    before it is registered) over ``inputs.data``, predictions into one output."""
 
     kind: Literal["transform"]
     model: str | None = Field(default=None, max_length=300)
+    #: A Completed job whose saved model predicts (a tuning or AutoML job: its best).
+    job: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     keep_columns: list[str] = Field(default_factory=list, max_length=1000)
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, ge=1, le=MAX_CHUNK_ROWS)
     #: Predictor instances working on chunks in parallel (more than one: Ray executor only).
@@ -39,7 +43,12 @@ class TransformSpec(JobSpecBase):
 
     @model_validator(mode="after")
     def _consistent(self) -> TransformSpec:
-        check_model_ref(self.model, "transform")
+        if self.model is not None and self.job is not None:
+            raise ValueError("a transform job needs one of 'model' (a registered version, "
+                             "e.g. 'churn-model:3') and 'job' (a Completed job whose model "
+                             "predicts), not both")
+        if self.job is None:
+            check_model_ref(self.model, "transform")
         if set(self.inputs) != {CHANNEL}:
             raise ValueError("a transform job reads one input channel named 'data' "
                              "(e.g. inputs: {\"data\": \"churn\"})")
@@ -54,7 +63,10 @@ class TransformSpec(JobSpecBase):
 def check(ctx: SubmitContext[TransformSpec]) -> None:
     """Refuse a transform that cannot work (4xx, nothing started); pin its model."""
     check_instances(ctx, "a batch transform")
-    pin_model(ctx)
+    if ctx.spec.job is not None:
+        pin_job_model(ctx, ctx.spec.job, "used by a batch transform")
+    else:
+        pin_model(ctx)
     data = ctx.stored["inputs"][CHANNEL]
     rec = ctx.datasets.version(data["dataset"], data["version"])
     columns = [str(col["name"]) for col in rec.schema]
