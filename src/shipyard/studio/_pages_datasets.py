@@ -131,8 +131,8 @@ async def _upload(request: Request, svc: Services, name: str | None) -> Response
     try:
         who = authorize(request, svc, "write")
         try:
-            parsed = request.form(max_files=MAX_UPLOAD_FILES, max_fields=len(UPLOAD_FIELDS))
-            form = await parsed
+            form = await request.form(max_files=MAX_UPLOAD_FILES,
+                                      max_fields=len(UPLOAD_FIELDS))
         except HTTPException as exc:  # a body that is not a multipart form
             raise BadRequest(f"The upload is not a form with a file: {exc.detail}") from exc
         try:
