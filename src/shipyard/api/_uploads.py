@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from fastapi import UploadFile
+from starlette.datastructures import UploadFile
 
 
 @contextmanager
-def saved_uploads(files: list[UploadFile], tmp_dir: Path, prefix: str = "upload-"
+def saved_uploads(files: Sequence[UploadFile], tmp_dir: Path, prefix: str = "upload-"
                   ) -> Iterator[list[tuple[str, Path]]]:
     """Save each upload to a file in a fresh folder under ``tmp_dir``; yield
     ``(display name, path)`` pairs. The client's file name is a label for messages and

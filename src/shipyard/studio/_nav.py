@@ -23,6 +23,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("Home", ""),
     Section("Datasets", "/datasets"),
+    Section("SQL", "/sql"),
     Section("Jobs", "/jobs"),
     Section("Models", "/models"),
     Section("Endpoints", "/endpoints"),

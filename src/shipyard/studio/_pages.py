@@ -45,6 +45,7 @@ api_router = APIRouter(tags=["studio"])
 #: The static files pages may load: a fixed list, so no request path names a file.
 STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "studio.js": "text/javascript; charset=utf-8",
+          "upload.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
 LOG_TAIL_BYTES = 64 * 1024
 

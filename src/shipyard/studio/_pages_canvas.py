@@ -274,7 +274,7 @@ async def canvas_upload(request: Request, svc: Services = Depends(services)) -> 
             raise BadRequest("Choose a CSV file to upload.")
         name = str(form.get("name") or "").strip() or _NAME.sub(
             "-", upload.filename.rsplit(".", 1)[0].lower()).strip("-")
-        with saved_uploads([upload], svc.settings.tmp_dir) as saved:  # type: ignore[list-item]
+        with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             rec = await run(lambda: svc.datasets.ingest(name, saved, mode="create",
                                                         actor=who.name))
     except ShipyardError as exc:
@@ -516,7 +516,7 @@ async def canvas_batch(request: Request, job_id: str,
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise BadRequest("Choose a CSV file of rows to predict.")
-        with saved_uploads([upload], svc.settings.tmp_dir) as saved:  # type: ignore[list-item]
+        with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             scoring = await run(lambda: _batch(svc, job_id, saved[0][1], who.name))
     except ShipyardError as exc:
         return action_error(exc)

@@ -99,13 +99,13 @@ def authorize(request: Request, svc: Services, permission: str,
     return principal
 
 
-async def read_form(request: Request) -> dict[str, str]:
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
     """A small urlencoded form (an action's fields), first value of each."""
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise FormTooLarge
+        if len(body) > max_bytes:
+            raise FormTooLarge(max_bytes)
     try:
         # A field per column (Canvas): bounded by MAX_FORM_BYTES, not by a count.
         fields = parse_qs(body.decode("utf-8"), max_num_fields=10_000)
@@ -118,8 +118,8 @@ async def read_form(request: Request) -> dict[str, str]:
 class FormTooLarge(ShipyardError):
     code = "payload_too_large"
 
-    def __init__(self) -> None:
-        super().__init__(f"The form is larger than {MAX_FORM_BYTES:,} bytes.")
+    def __init__(self, limit: int = MAX_FORM_BYTES) -> None:
+        super().__init__(f"The form is larger than {limit:,} bytes.")
 
 
 def action_error(exc: ShipyardError) -> HTMLResponse:
