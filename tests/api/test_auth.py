@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 from shipyard.api import create_app
 from shipyard.api._auth import OPEN_PATHS
 from shipyard.settings import Settings
+from shipyard.studio._security import OPEN as STUDIO_OPEN_PATHS
+from shipyard.studio._security import PREFIX
 from shipyard.testing import LocalServer
 from shipyard.tokens import PERMISSIONS, read_credentials
 
@@ -68,6 +70,10 @@ def _mounted(routes: list) -> list[tuple[str, object]]:
     return out
 
 
+STUDIO = PREFIX
+STUDIO_OPEN = STUDIO_OPEN_PATHS
+
+
 def test_every_mounted_route_needs_a_token(server: LocalServer, tmp_path: Path) -> None:
     app = create_app(Settings.from_env(home=tmp_path))
     seen = 0
@@ -77,12 +83,21 @@ def test_every_mounted_route_needs_a_token(server: LocalServer, tmp_path: Path) 
             if method == "HEAD":
                 continue
             r = httpx.request(method, server.url + _fill(path))
-            if path in OPEN_PATHS:  # liveness, and the sign-in form (a 401 for no token)
+            if path in OPEN_PATHS or path in STUDIO_OPEN:
+                # liveness, and the sign-in forms and link (a 401 for no token)
                 assert r.status_code in (200, 303, 401), (method, path, r.status_code)
+            elif path.startswith(STUDIO + "/") or path == STUDIO:
+                # The studio's pages send a browser to sign in; anything else is a 401.
+                if method == "GET":
+                    assert r.status_code == 303, (method, path, r.status_code)
+                    assert r.headers["location"].startswith(STUDIO + "/sign-in?next=")
+                else:
+                    assert r.status_code == 401, (method, path, r.status_code)
             else:
                 assert r.status_code == 401, (method, path, r.status_code)
             seen += 1
-        if isinstance(route, APIRoute) and path not in OPEN_PATHS:
+        if isinstance(route, APIRoute) and path not in OPEN_PATHS and \
+                not path.startswith(STUDIO):  # (studio actions: the REST twin's own check)
             assert (route.openapi_extra or {}).get("x-shipyard-permission") in PERMISSIONS["admin"]
     assert seen >= 10
     # Paths that match no route answer 401 too: nothing leaks without a token.

@@ -16,8 +16,9 @@ from importlib import resources
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from pydantic import BaseModel, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
@@ -119,13 +120,20 @@ def sign_out(request: Request) -> Response:
     return response
 
 
-@api_router.post("/studio/links", **permit("read"))
-def create_login_link(request: Request) -> JSONResponse:
+class StudioLink(BaseModel):
+    """A one-time sign-in link to the studio."""
+
+    path: str = Field(description="Under the server's URL: open it in a browser, once.")
+    expires_at: float = Field(description="When it stops working (epoch seconds).")
+
+
+@api_router.post("/studio/links", status_code=201, response_model=StudioLink, **permit("read"))
+def create_login_link(request: Request) -> dict[str, Any]:
     """A one-time sign-in link to the studio for the calling token (what `shipyard studio`
     prints): good once, for 5 minutes."""
     principal = current_principal(request)
     code, expires = _links(request).create(principal.name)
-    return JSONResponse({"path": f"{LOGIN}?code={code}", "expires_at": expires}, status_code=201)
+    return {"path": f"{LOGIN}?code={code}", "expires_at": expires}
 
 
 # -- static files ----------------------------------------------------------------------------
