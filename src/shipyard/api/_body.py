@@ -7,7 +7,8 @@ before any route (or the invocation fast path) sees it:
   OpenAPI document, so a route added later gets a limit without anyone listing it:
   a route that takes ``multipart/form-data`` is an upload (``max_upload_bytes``),
   the invocation URL takes its endpoint's cap, a few routes have their own entry
-  in :data:`OVERRIDES` (a job spec carries a script of up to 10 MB), and every
+  in :data:`OVERRIDES` (a job spec carries a script of up to 10 MB), the studio's
+  upload routes (not in the document) are listed in :data:`UNLISTED_UPLOADS`, and every
   other route takes JSON up to ``max_json_bytes``. The limit is checked against
   ``Content-Length`` before a byte is read, and again while the body streams
   (chunked bodies have no length to check): 413 at the first byte past it, so a
@@ -52,6 +53,11 @@ OVERRIDES: dict[tuple[str, str], int] = {
     ("POST", "/api/v1/jobs"): 16 * MIB,
 }
 INVOCATIONS = ("POST", "/api/v1/endpoints/{name}/invocations")
+#: Routes outside the API document (the studio's pages) that take an upload, with the
+#: upload limit of their REST twin (``/api/v1/monitors/{name}/ground-truth``).
+UNLISTED_UPLOADS: tuple[tuple[str, str], ...] = (
+    ("POST", "/studio/monitors/{name}/ground-truth"),
+)
 #: A declared body at most this much over its limit is read (and dropped) before the 413.
 DRAIN_BYTES = 8 * MIB
 _DISCONNECT: Message = {"type": "http.disconnect"}
@@ -105,6 +111,8 @@ class RouteLimits:
                         kind, limit = JSON, self.json_limit
                     limit = OVERRIDES.get((method, path), limit)
                     rows.append((_regex(path), RouteLimit(method, path, kind, limit)))
+            rows += [(_regex(path), RouteLimit(method, path, UPLOAD, self.upload_limit))
+                     for method, path in UNLISTED_UPLOADS]
             # Literal segments win over parameters (/jobs/x before /jobs/{id}).
             rows.sort(key=lambda r: r[1].path.count("{"))
             self._table = rows

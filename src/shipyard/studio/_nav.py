@@ -26,6 +26,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Jobs", "/jobs"),
     Section("Models", "/models"),
     Section("Endpoints", "/endpoints"),
+    Section("Monitors", "/monitors"),
 )
 
 
