@@ -49,6 +49,9 @@ def deployed(studio: LocalServer) -> Iterator[dict[str, Any]]:
         r = c.post("/api/v1/monitors", json={"name": MON, "endpoint": EP, "baseline": "churn"})
         assert r.status_code == 201, r.text
     yield {"version": version}
+    with studio.client() as c:  # its instances stop, so later tests of the package run alone
+        assert c.delete(f"/api/v1/monitors/{MON}").status_code == 200
+        assert c.delete(f"/api/v1/endpoints/{EP}").status_code == 200
 
 
 def _spec(srv: LocalServer) -> dict[str, Any]:

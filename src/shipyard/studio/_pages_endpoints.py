@@ -45,8 +45,9 @@ router = APIRouter(include_in_schema=False)
 FORMATS = {"json": "application/json", "csv": "text/csv"}
 #: Throughput is counted per minute over this much of the captured history.
 THROUGHPUT_WINDOW = timedelta(hours=1)
-#: The most variants the update form edits (read_form takes at most 20 fields).
-MAX_FORM_VARIANTS = 4
+#: The most variants the update form edits: five fields each and the capture percentage
+#: stay within the 20 fields ``read_form`` takes.
+MAX_FORM_VARIANTS = 3
 VARIANT_FIELDS = ("name", "model", "weight", "instances", "shadow")
 
 
