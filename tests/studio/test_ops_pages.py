@@ -255,3 +255,47 @@ def test_update_instances_then_roll_back(signed_in_page: Any, studio: LocalServe
     page.locator("#endpoint-status", has_text="InService").wait_for(timeout=60_000)
     assert _spec(studio)["variants"][0][3] == 1
     w.clean()
+
+
+def test_a_variant_created_from_the_form_takes_half_the_traffic_until_rolled_back(
+        studio: LocalServer, deployed: dict[str, Any]) -> None:
+    b, csrf = signed_in(studio, "admin")
+    model = f"churn:{deployed['version']}"
+    api = _api(studio)
+    wait_in_service(api, EP)
+    page = b.get(f"/studio/endpoints/{EP}").text
+    assert 'id="v1-name"' in page and 'placeholder="new variant"' in page
+    r = _htmx(b, f"/studio/endpoints/{EP}/update", csrf, data={
+        **UPDATE, "v0-model": model, "v0-instances": "1",
+        "v1-name": "challenger", "v1-model": model, "v1-weight": "1", "v1-instances": "1"})
+    assert r.status_code == 204 and r.headers["HX-Refresh"] == "true", r.text
+    wait_in_service(api, EP, timeout=120)
+    assert _spec(studio)["variants"] == [("primary", model, 1.0, 1), ("challenger", model, 1.0, 1)]
+    live = b.get(f"/studio/endpoints/{EP}/live").text
+    assert live.count("50.0 %") == 2 and "challenger" in live
+    page = b.get(f"/studio/endpoints/{EP}").text
+    assert "challenger" not in page.split('id="previous-spec"')[1].split("</ul>")[0]
+
+    # Removing the only variant is the service's own 400, in place.
+    r = _htmx(b, f"/studio/endpoints/{EP}/update", csrf, data={
+        **UPDATE, "v0-model": model, "v0-remove": "true", "v1-name": "challenger",
+        "v1-model": model, "v1-shadow": "false", "v1-remove": "true"})
+    assert r.status_code == 400 and "at least one variant" in html.unescape(r.text)
+
+    r = _htmx(b, f"/studio/endpoints/{EP}/rollback", csrf)
+    assert r.status_code == 204, r.text
+    wait_in_service(api, EP, timeout=120)
+    assert _spec(studio)["variants"] == [("primary", model, 1.0, 1)]
+
+
+def test_the_studio_upload_route_has_the_upload_limit(tmp_path: Any) -> None:
+    from shipyard.api import create_app
+    from shipyard.api._body import UPLOAD
+    from shipyard.settings import Settings
+
+    settings = Settings.from_env(home=tmp_path)
+    limits = create_app(settings).state.route_limits
+    found = limits.find("POST", "/studio/monitors/any-name/ground-truth")
+    assert (found.kind, found.limit) == (UPLOAD, settings.max_upload_bytes)
+    assert limits.find("POST", "/studio/endpoints/any-name/update").limit == \
+        settings.max_json_bytes

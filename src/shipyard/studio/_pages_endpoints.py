@@ -45,10 +45,11 @@ router = APIRouter(include_in_schema=False)
 FORMATS = {"json": "application/json", "csv": "text/csv"}
 #: Throughput is counted per minute over this much of the captured history.
 THROUGHPUT_WINDOW = timedelta(hours=1)
-#: The most variants the update form edits: five fields each and the capture percentage
-#: stay within the 20 fields ``read_form`` takes.
-MAX_FORM_VARIANTS = 3
-VARIANT_FIELDS = ("name", "model", "weight", "instances", "shadow")
+#: The most variants the update form edits (one more row creates a variant).
+MAX_FORM_VARIANTS = 4
+VARIANT_FIELDS = ("name", "model", "weight", "instances", "shadow", "remove")
+#: The update form's fields: each row's, and the capture percentage.
+MAX_UPDATE_FIELDS = (MAX_FORM_VARIANTS + 1) * len(VARIANT_FIELDS) + 1
 
 
 @router.get(PREFIX + "/endpoints")
@@ -191,16 +192,19 @@ async def test_invoke(request: Request, name: str,
 
 def _variants_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
     """The update form's variants (``v0-name``, ``v0-model``, …), numbers checked here so a
-    mistyped one is a 400 naming the field."""
+    mistyped one is a 400 naming the field. A row marked ``remove`` is left out; the blank
+    row for a new variant counts once it names a model."""
     out = []
-    for i in range(MAX_FORM_VARIANTS):
+    for i in range(MAX_FORM_VARIANTS + 1):
         if f"v{i}-name" not in form:
             break
         v: dict[str, Any] = {k: form.get(f"v{i}-{k}", "").strip() for k in VARIANT_FIELDS}
+        if v.pop("remove") == "true" or not (v["name"] or v["model"]):
+            continue
         label = v["name"] or f"#{i + 1}"
         for key, kind in (("weight", float), ("instances", int)):
             try:
-                v[key] = kind(v[key])
+                v[key] = kind(v[key] or 1)
             except ValueError:
                 what = "a whole number" if kind is int else "a number"
                 raise BadRequest(f"The {key} of variant {label!r} must be {what}; got "
@@ -208,7 +212,8 @@ def _variants_from_form(form: dict[str, str]) -> list[dict[str, Any]]:
         v["shadow"] = v["shadow"] == "true"
         out.append(v)
     if not out:
-        raise BadRequest("The update form sent no variants; reload the page and try again.")
+        raise BadRequest("An endpoint needs at least one variant; keep one, or name a model "
+                         "for a new one.")
     return out
 
 
@@ -225,10 +230,10 @@ def _percent(raw: str | None) -> float | None:
 @router.post(PREFIX + "/endpoints/{name}/update")
 async def update_endpoint(request: Request, name: str,
                           svc: Services = Depends(services)) -> Response:
-    """Roll the endpoint over to new variants, weights, instances or capture percentage
-    (REST: ``PATCH /api/v1/endpoints/{name}``)."""
+    """Roll the endpoint over to new variants (models, weights, instances; a variant created
+    or removed) or capture percentage (REST: ``PATCH /api/v1/endpoints/{name}``)."""
     try:
-        form = await read_form(request)
+        form = await read_form(request, MAX_UPDATE_FIELDS)
         who = authorize(request, svc, "write", ("endpoint", {"name": name}))
         variants = _variants_from_form(form)
         capture = _percent(form.get("capture_percent"))

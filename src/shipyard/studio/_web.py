@@ -99,15 +99,16 @@ def authorize(request: Request, svc: Services, permission: str,
     return principal
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (an action's fields), first value of each."""
+async def read_form(request: Request, max_fields: int = 20) -> dict[str, str]:
+    """A small urlencoded form (an action's fields, at most ``max_fields``), first value of
+    each."""
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise FormTooLarge
     try:
-        fields = parse_qs(body.decode("utf-8"), max_num_fields=20)
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=max_fields)
     except (UnicodeDecodeError, ValueError):
         return {}
     return {k: v[0] for k, v in fields.items()}
