@@ -74,8 +74,9 @@ def endpoint_page(request: Request, name: str,
     doc = endpoint_to_dict(rec, svc.endpoint_supervisor, svc.settings.url)
     history = spec_history(svc, name)
     previous = history[-2] if len(history) >= 2 else None
-    return render(request, "endpoint.html", ep=doc, may_change=_may_change(request,
-                  rec.created_by), in_service=rec.status == IN_SERVICE,
+    return render(request, "endpoint.html", ep=doc, created_at=rec.created_at,
+                  may_change=_may_change(request, rec.created_by),
+                  in_service=rec.status == IN_SERVICE,
                   previous=_describe(previous) if previous else None,
                   form_variants=doc["variants"][:MAX_FORM_VARIANTS],
                   too_many=len(doc["variants"]) > MAX_FORM_VARIANTS, **_live(svc, name, doc))
