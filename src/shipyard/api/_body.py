@@ -7,8 +7,10 @@ before any route (or the invocation fast path) sees it:
   OpenAPI document, so a route added later gets a limit without anyone listing it:
   a route that takes ``multipart/form-data`` is an upload (``max_upload_bytes``),
   the invocation URL takes its endpoint's cap, a few routes have their own entry
-  in :data:`OVERRIDES` (a job spec carries a script of up to 10 MB), and every
-  other route takes JSON up to ``max_json_bytes``. The limit is checked against
+  in :data:`OVERRIDES` (a job spec carries a script of up to 10 MB), the studio's
+  uploads (not in the document: a ``POST`` to ``/studio/…/upload``,
+  :data:`STUDIO_UPLOAD`) take ``max_upload_bytes`` too, and every other route takes
+  JSON up to ``max_json_bytes``. The limit is checked against
   ``Content-Length`` before a byte is read, and again while the body streams
   (chunked bodies have no length to check): 413 at the first byte past it, so a
   200 MB spec is never buffered.

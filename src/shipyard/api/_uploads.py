@@ -15,9 +15,10 @@ from starlette.datastructures import UploadFile
 @contextmanager
 def saved_uploads(files: Sequence[UploadFile], tmp_dir: Path, prefix: str = "upload-"
                   ) -> Iterator[list[tuple[str, Path]]]:
-    """Save each upload to a file in a fresh folder under ``tmp_dir``; yield
-    ``(display name, path)`` pairs. The client's file name is a label for messages and
-    format detection only: it never becomes a path. The folder is removed on exit."""
+    """Save each upload (FastAPI's ``UploadFile`` or the Starlette one it extends) to a file
+    in a fresh folder under ``tmp_dir``; yield ``(display name, path)`` pairs. The client's
+    file name is a label for messages and format detection only: it never becomes a path.
+    The folder is removed on exit."""
     tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=prefix, dir=tmp_dir))
     try:

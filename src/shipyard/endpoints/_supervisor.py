@@ -662,6 +662,15 @@ class EndpointSupervisor:
                 return {}
             return {k: v.to_dict() for k, v in live.stats.items()}
 
+    def latencies(self, name: str) -> dict[str, list[float]]:
+        """Per variant: the latencies (ms) of its recent answered requests, oldest first
+        (the window p50/p99 are computed over)."""
+        with self._lock:
+            live = self._live.get(name)
+            if live is None:
+                return {}
+            return {k: [round(s * 1000, 3) for s in v.latencies] for k, v in live.stats.items()}
+
     def capture_dir(self, name: str) -> Path:
         return self.root / name / "capture"
 

@@ -1,12 +1,15 @@
-"""Small line charts as inline SVG, drawn here (a metric's points over steps or time).
+"""Small charts as inline SVG, drawn here: a metric's points over steps or time, and a
+column's baseline against current proportions.
 
-Only numbers reach the SVG (the metric's name is outside it, escaped by the template),
-and it uses presentation attributes, no ``style``, so it renders under the studio's
+Only numbers reach the SVG, apart from category names in a bar's ``<title>`` (escaped
+here; a metric's name is outside the SVG, escaped by the template), and it uses
+presentation attributes, no ``style``, so it renders under the studio's
 Content-Security-Policy.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -86,3 +89,37 @@ def bar_chart(bars: Sequence[tuple[str, float]], width: int = 420) -> str:
                      f'fill="#333">{_fmt(value)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def paired_bars(reference: Sequence[float], current: Sequence[float],
+                labels: Sequence[str]) -> str:
+    """Baseline (grey) against current (blue) proportions per bin or category, side by side.
+
+    ``labels`` name the bars in each pair's ``<title>`` (escaped: they are the data's own
+    category names).
+    """
+    n = min(len(reference), len(current))
+    values = [(float(reference[i]), float(current[i])) for i in range(n)
+              if math.isfinite(float(reference[i])) and math.isfinite(float(current[i]))]
+    if not values:
+        return ""
+    top = max(max(r, c) for r, c in values) or 1.0
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    slot = inner_w / len(values)
+    bar = max(slot * 0.4, 0.5)
+    parts = []
+    for i, (r, c) in enumerate(values):
+        name = html.escape(str(labels[i]) if i < len(labels) else str(i))
+        for j, (value, colour, who) in enumerate(((r, "#aaa", "baseline"),
+                                                  (c, "#1f6feb", "current"))):
+            h = value / top * inner_h
+            x = PAD + i * slot + j * bar
+            parts.append(f'<rect x="{x:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{bar:.1f}" '
+                         f'height="{h:.1f}" fill="{colour}"><title>{name}: {who} '
+                         f'{value:.1%}</title></rect>')
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+            f'width="{WIDTH}" height="{HEIGHT}" role="img" class="chart bars">'
+            f'<rect x="{PAD}" y="{PAD}" width="{inner_w}" height="{inner_h}" fill="none" '
+            'stroke="#ccc"/>' + "".join(parts) +
+            f'<text x="2" y="{PAD - 4}" font-size="10" fill="#555">{top:.0%}</text>'
+            f'<text x="2" y="{HEIGHT - 6}" font-size="10" fill="#555">0</text></svg>')

@@ -27,6 +27,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Jobs", "/jobs"),
     Section("Models", "/models"),
     Section("Endpoints", "/endpoints"),
+    Section("Monitors", "/monitors"),
     Section("Canvas", "/canvas"),
 )
 
