@@ -48,8 +48,6 @@ THROUGHPUT_WINDOW = timedelta(hours=1)
 #: The most variants the update form edits (one more row creates a variant).
 MAX_FORM_VARIANTS = 4
 VARIANT_FIELDS = ("name", "model", "weight", "instances", "shadow", "remove")
-#: The update form's fields: each row's, and the capture percentage.
-MAX_UPDATE_FIELDS = (MAX_FORM_VARIANTS + 1) * len(VARIANT_FIELDS) + 1
 
 
 @router.get(PREFIX + "/endpoints")
@@ -234,7 +232,7 @@ async def update_endpoint(request: Request, name: str,
     """Roll the endpoint over to new variants (models, weights, instances; a variant created
     or removed) or capture percentage (REST: ``PATCH /api/v1/endpoints/{name}``)."""
     try:
-        form = await read_form(request, MAX_UPDATE_FIELDS)
+        form = await read_form(request)
         who = authorize(request, svc, "write", ("endpoint", {"name": name}))
         variants = _variants_from_form(form)
         capture = _percent(form.get("capture_percent"))
