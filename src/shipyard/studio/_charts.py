@@ -1,12 +1,14 @@
-"""Small line charts as inline SVG, drawn here (a metric's points over steps or time).
+"""Small charts as inline SVG, drawn here: a metric's points over steps or time, a
+metric compared across runs (bars), tuning trials in parallel coordinates.
 
-Only numbers reach the SVG (the metric's name is outside it, escaped by the template),
-and it uses presentation attributes, no ``style``, so it renders under the studio's
+Numbers reach the SVG, and labels (run names, hyperparameter names) escaped here. It
+uses presentation attributes, no ``style``, so it renders under the studio's
 Content-Security-Policy.
 """
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -59,3 +61,79 @@ def line_chart(points: Sequence[Mapping[str, Any]]) -> str:
             f'<text x="2" y="{HEIGHT - 6}" font-size="10" fill="#555">{_fmt(y0)}</text>'
             f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" font-size="10" fill="#555" '
             f'text-anchor="end">{_fmt(x1)}</text></svg>')
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+BAR_H, LABEL_W = 18, 150
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], *, best: str | None = None) -> str:
+    """Horizontal bars, one per ``(label, value)``: a metric compared across runs.
+
+    Labels are escaped here (they are user strings: run names, job ids); ``best`` is the
+    label drawn in the accent colour."""
+    rows = [(label, float(v)) for label, v in bars
+            if isinstance(v, int | float) and math.isfinite(v)]
+    if not rows:
+        return ""
+    low = min(0.0, *(v for _, v in rows))
+    high = max(0.0, *(v for _, v in rows))
+    if high == low:
+        high = low + 1
+    inner = WIDTH * 2 - LABEL_W - 60
+    height = PAD + len(rows) * (BAR_H + 4)
+
+    def sx(v: float) -> float:
+        return LABEL_W + (v - low) / (high - low) * inner
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH * 2} {height}" '
+             f'width="{WIDTH * 2}" height="{height}" role="img" class="chart compare">']
+    for i, (label, v) in enumerate(rows):
+        y = PAD // 2 + i * (BAR_H + 4)
+        x0, x1 = sorted((sx(0.0), sx(v)))
+        colour = "#d97706" if label == best else "#1f6feb"
+        parts.append(
+            f'<text x="{LABEL_W - 4}" y="{y + BAR_H - 5}" font-size="10" fill="#333" '
+            f'text-anchor="end">{_esc(label[:28])}</text>'
+            f'<rect class="bar" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
+            f'height="{BAR_H}" fill="{colour}"/>'
+            f'<text x="{x1 + 4:.1f}" y="{y + BAR_H - 5}" font-size="10" fill="#555">'
+            f'{_fmt(v)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def parallel_coordinates(axes: Sequence[str], lines: Sequence[Sequence[float]],
+                         shades: Sequence[float]) -> str:
+    """One polyline per line across ``axes`` (each value already scaled to 0..1, NaN for
+    none), coloured by its shade (0..1: 1 is the best objective). Axis names are escaped."""
+    if len(axes) < 2 or not lines:
+        return ""
+    width = max(WIDTH * 2, 110 * len(axes))
+    height = 220
+    top, bottom = PAD, height - PAD - 20
+    step = (width - 2 * PAD) / (len(axes) - 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" class="chart parallel">']
+    for i, name in enumerate(axes):
+        x = PAD + i * step
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" '
+                     'stroke="#999"/>'
+                     f'<text class="axis" x="{x:.1f}" y="{height - 8}" font-size="10" '
+                     f'fill="#333" text-anchor="middle">{_esc(name[:24])}</text>')
+    for values, shade in sorted(zip(lines, shades, strict=True), key=lambda p: p[1]):
+        points = [(PAD + i * step, bottom - v * (bottom - top))
+                  for i, v in enumerate(values) if math.isfinite(v)]
+        if len(points) < 2:
+            continue
+        s = min(max(shade, 0.0), 1.0)
+        # From grey-blue (worst) to orange (best): presentation attributes only.
+        colour = f"#{int(60 + 157 * s):02x}{int(110 + 9 * s):02x}{int(200 - 194 * s):02x}"
+        line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+        parts.append(f'<polyline class="trial" points="{line}" fill="none" '
+                     f'stroke="{colour}" stroke-width="1.5"/>')
+    parts.append("</svg>")
+    return "".join(parts)
