@@ -24,6 +24,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Home", ""),
     Section("Datasets", "/datasets"),
     Section("Jobs", "/jobs"),
+    Section("Experiments", "/experiments"),
     Section("Models", "/models"),
     Section("Endpoints", "/endpoints"),
 )
