@@ -73,7 +73,8 @@ def test_every_section_renders_offline_with_no_csp_error(signed_in_page: Any,
     w = signed_in_page("viewer")
     page = w.page
     titles = page.locator("header nav a").all_inner_texts()
-    assert titles == ["Home", "Datasets", "Jobs", "Experiments", "Models", "Endpoints"]
+    assert titles == ["Home", "Datasets", "Jobs", "Experiments", "Models", "Endpoints",
+                      "Pipelines"]
     for title in titles:
         page.click(f"header nav a:text-is('{title}')")
         page.wait_for_load_state("networkidle")

@@ -385,9 +385,14 @@ async def edit_card(request: Request, group: str, version: int,
 def include(app: Any) -> None:
     """Mount the studio on ``app``: its REST routes under ``/api/v1``, then every page
     module's router (a page module that lands later is listed here)."""
-    from shipyard.studio import _pages_datasets, _pages_endpoints, _pages_experiments
+    from shipyard.studio import (
+        _pages_datasets,
+        _pages_endpoints,
+        _pages_experiments,
+        _pages_pipelines,
+    )
 
     app.include_router(api_router, prefix="/api/v1")
     for module_router in (router, _pages_datasets.router, _pages_experiments.router,
-                          _pages_endpoints.router):
+                          _pages_endpoints.router, _pages_pipelines.router):
         app.include_router(module_router)
