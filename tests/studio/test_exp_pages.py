@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 
 EXPERIMENT = "exp-churn"
 PIPELINE = "exp-pipe"
+SLOW = "exp-slow"
 STEP = 'print("step ran", flush=True)\n'
 
 
@@ -77,12 +78,17 @@ def trained(studio: LocalServer) -> Iterator[dict[str, Any]]:
         "parameters": [{"name": "greeting", "type": "string", "default": "hello"},
                        {"name": "n", "type": "int", "default": 2}],
         "steps": [
-            {"name": "first", "type": "processing", "job": {
+            {"name": "first", "type": "processing", "description": "Says <i>hello</i>",
+             "job": {
                 "script": {"filename": "step.py", "source": STEP},
                 "hyperparameters": {"greeting": {"ref": "parameters.greeting"},
                                     "n": {"ref": "parameters.n"}}}},
             {"name": "second", "type": "processing", "depends_on": ["first"], "job": {
                 "script": {"filename": "step.py", "source": STEP}}}]})
+    assert r.status_code == 201, r.text
+    r = api.post("/api/v1/pipelines", json={"name": SLOW, "steps": [
+        {"name": "wait", "type": "processing", "cache": False, "job": {
+            "script": {"filename": "step.py", "source": "import time\ntime.sleep(300)\n"}}}]})
     assert r.status_code == 201, r.text
     yield {"runs": runs, "tuning": tuning}
 
@@ -146,6 +152,7 @@ def test_pipeline_actions_are_their_rest_twins_checks(
     page = viewer.get(f"/studio/pipelines/{PIPELINE}")
     assert page.status_code == 200 and 'id="start"' not in page.text
     assert "Two steps &lt;b&gt;bold&lt;/b&gt;" in page.text
+    assert "Says &lt;i&gt;hello&lt;/i&gt;" in page.text
     refused = viewer.post(url, data={"param.greeting": "x"},
                           headers={"X-CSRF-Token": viewer_csrf})
     assert refused.status_code == 403
@@ -276,7 +283,7 @@ def test_a_pipeline_started_from_its_page_runs_to_succeeded(
     page.fill("input[name='param.greeting']", "from the studio")
     page.click("#start button[type=submit]")
     page.wait_for_url(re.compile(r".*/studio/pipeline-executions/.+"))
-    page.locator("#execution-status", has_text="Succeeded").wait_for(timeout=180_000)
+    page.locator("#execution-status .status-succeeded").wait_for(timeout=180_000)
     steps = page.locator("#steps tr.step")
     assert steps.count() == 2
     for i in range(2):
@@ -290,6 +297,30 @@ def test_a_pipeline_started_from_its_page_runs_to_succeeded(
     page.fill("input[name='param.greeting']", "from the studio")
     page.click("#start button[type=submit]")
     page.wait_for_url(re.compile(r".*/studio/pipeline-executions/.+"))
-    page.locator("#execution-status", has_text="Succeeded").wait_for(timeout=120_000)
+    page.locator("#execution-status .status-succeeded").wait_for(timeout=120_000)
     assert page.locator("#steps .cache-hit").count() == 2
+    w.clean()
+
+
+def test_the_owner_stops_and_retries_an_execution_from_its_page(
+        open_as: Any, studio: LocalServer, trained: dict[str, Any]) -> None:
+    w = open_as("data-scientist")
+    page = w.page
+    page.goto(f"{studio.url}/studio/pipelines/{SLOW}")
+    page.click("#start button[type=submit]")
+    page.wait_for_url(re.compile(r".*/studio/pipeline-executions/.+"))
+    ex_id = page.url.rsplit("/", 1)[1]
+    # The steps refresh in place while it runs: the step's job shows up, then Running.
+    page.locator("#steps .step-status", has_text="Running").wait_for(timeout=60_000)
+    page.on("dialog", lambda d: d.accept())
+    page.click("#stop")
+    page.locator("#execution-status .status-stopped").wait_for(timeout=60_000)
+    assert "Stopped" in page.locator("#steps .step-status").inner_text()
+    assert page.locator("#stop").count() == 0
+    page.click("#retry")
+    page.locator("#execution-status .status-executing").wait_for(timeout=30_000)
+    api = _api(studio)
+    assert api.get(f"/api/v1/pipeline-executions/{ex_id}").json()["status"] == "Executing"
+    page.click("#stop")
+    page.locator("#execution-status .status-stopped").wait_for(timeout=60_000)
     w.clean()

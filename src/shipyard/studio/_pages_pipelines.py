@@ -58,7 +58,9 @@ def pipeline_page(request: Request, name: str, version: int | None = None,
         executions = svc.pipelines.executions(name, limit=50)
     except ShipyardError as exc:
         return error_page(request, exc)
-    steps = [(s, defn.needs.get(s.name, ())) for s in defn.steps]
+    described = {str(d.get("name")): str(d.get("description") or "")
+                 for d in defn.document.get("steps") or [] if isinstance(d, dict)}
+    steps = [(s, defn.needs.get(s.name, ()), described.get(s.name, "")) for s in defn.steps]
     return render(request, "pipeline.html", rec=rec, shown=shown, defn=defn, steps=steps,
                   versions=list(range(rec.latest_version, 0, -1)), executions=executions,
                   key=secrets.token_hex(16))
