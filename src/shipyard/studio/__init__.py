@@ -23,8 +23,11 @@ Modules:
   :func:`shipyard.api._auth.require` and :data:`shipyard.api._owners.LOOKUPS`) followed by
   the same service call. Buttons a role cannot use are not rendered, and the server
   refuses the action anyway.
+- ``_pages_datasets``, ``_pages_experiments``, ``_pages_endpoints``, ``_pages_pipelines``:
+  each section's pages, on the same terms (``_web`` holds what they share); ``_charts``
+  draws their SVG charts and ``_lineage`` an object's lineage tree.
 - ``_nav``: the sections of the navigation, in order. A capability that lands later
-  (pipelines, labeling) adds its section here and its routes in ``_pages``.
+  (labeling) adds its section here and its page module to ``_pages.include``.
 
 See docs/studio.md.
 """

@@ -70,11 +70,10 @@ def _esc(text: str) -> str:
 BAR_H, LABEL_W = 18, 150
 
 
-def bar_chart(bars: Sequence[tuple[str, float]], *, best: str | None = None) -> str:
+def bar_chart(bars: Sequence[tuple[str, float]]) -> str:
     """Horizontal bars, one per ``(label, value)``: a metric compared across runs.
 
-    Labels are escaped here (they are user strings: run names, job ids); ``best`` is the
-    label drawn in the accent colour."""
+    Labels are escaped here (they are user strings: run names, job ids)."""
     rows = [(label, float(v)) for label, v in bars
             if isinstance(v, int | float) and math.isfinite(v)]
     if not rows:
@@ -94,12 +93,11 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, best: str | None = None) -> 
     for i, (label, v) in enumerate(rows):
         y = PAD // 2 + i * (BAR_H + 4)
         x0, x1 = sorted((sx(0.0), sx(v)))
-        colour = "#d97706" if label == best else "#1f6feb"
         parts.append(
             f'<text x="{LABEL_W - 4}" y="{y + BAR_H - 5}" font-size="10" fill="#333" '
             f'text-anchor="end">{_esc(label[:28])}</text>'
             f'<rect class="bar" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" '
-            f'height="{BAR_H}" fill="{colour}"/>'
+            f'height="{BAR_H}" fill="#1f6feb"/>'
             f'<text x="{x1 + 4:.1f}" y="{y + BAR_H - 5}" font-size="10" fill="#555">'
             f'{_fmt(v)}</text>')
     parts.append("</svg>")
@@ -112,20 +110,24 @@ def parallel_coordinates(axes: Sequence[str], lines: Sequence[Sequence[float]],
     none), coloured by its shade (0..1: 1 is the best objective). Axis names are escaped."""
     if len(axes) < 2 or not lines:
         return ""
-    width = max(WIDTH * 2, 110 * len(axes))
+    side = 70  # room for an axis name centred under the first and the last axis
+    width = max(WIDTH * 2, 120 * len(axes))
     height = 220
     top, bottom = PAD, height - PAD - 20
-    step = (width - 2 * PAD) / (len(axes) - 1)
+    step = (width - 2 * side) / (len(axes) - 1)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
              f'width="{width}" height="{height}" role="img" class="chart parallel">']
+    parts.append(f'<text x="{side - 6}" y="{top + 4}" font-size="9" fill="#555" '
+                 f'text-anchor="end">high</text><text x="{side - 6}" y="{bottom}" '
+                 'font-size="9" fill="#555" text-anchor="end">low</text>')
     for i, name in enumerate(axes):
-        x = PAD + i * step
+        x = side + i * step
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" '
                      'stroke="#999"/>'
                      f'<text class="axis" x="{x:.1f}" y="{height - 8}" font-size="10" '
                      f'fill="#333" text-anchor="middle">{_esc(name[:24])}</text>')
     for values, shade in sorted(zip(lines, shades, strict=True), key=lambda p: p[1]):
-        points = [(PAD + i * step, bottom - v * (bottom - top))
+        points = [(side + i * step, bottom - v * (bottom - top))
                   for i, v in enumerate(values) if math.isfinite(v)]
         if len(points) < 2:
             continue

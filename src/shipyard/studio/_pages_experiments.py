@@ -59,12 +59,16 @@ def experiment_page(request: Request, name: str, sort: str | None = None,
             message, sort = exc.message, None
     metrics = sorted({m for r in runs for m in r["metrics"]}, key=_metric_order)
     chosen = chart if chart in metrics else _default_chart(sort, rec.success_criteria, metrics)
+    # The columns: the criteria's metrics, the sorted and the charted one, then the rest.
+    wanted = [f"{c.get('split', 'test')}.{c.get('metric')}" for c in rec.success_criteria]
+    first = [m for m in dict.fromkeys([*wanted, sort or "", chosen or ""]) if m in metrics]
+    columns = (first + [m for m in metrics if m not in first])[:MAX_COLUMNS]
     compare = Markup(bar_chart(  # noqa: S704 - SVG we drew, labels escaped there
         [(_label(r), r["metrics"][chosen]) for r in runs if chosen in r["metrics"]]
     )) if chosen else ""
     studies = [_study(svc, r["job_id"]) for r in runs if r["kind"] == "tuning"][-MAX_STUDIES:]
     return render(request, "experiment.html", rec=rec, runs=runs, message=message,
-                  columns=metrics[:MAX_COLUMNS], metrics=metrics, sort=sort or "",
+                  columns=columns, metrics=metrics, sort=sort or "",
                   order=order or "", chart=chosen or "", compare=compare,
                   criteria=experiment_to_dict(rec)["success_criteria_text"], studies=studies)
 
