@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from shipyard.api._context import Services, services
-from shipyard.errors import ShipyardError
+from shipyard.errors import InvalidRequest, ShipyardError
 from shipyard.experiments import experiment_to_dict
 from shipyard.jobs import job_to_dict
 from shipyard.studio._charts import bar_chart, parallel_coordinates
@@ -45,18 +45,17 @@ def experiment_page(request: Request, name: str, sort: str | None = None,
     """An experiment's runs, sorted by ``sort`` (a metric, ``order`` asc or desc; by
     default best first), the ``chart`` metric compared across them, and its tuning jobs'
     trials. An unknown metric leaves the table unsorted and says so in place."""
-    try:
-        rec = svc.experiments.get(name)
-        runs = svc.experiments.runs(name)
-    except ShipyardError as exc:
-        return error_page(request, exc)
     message = ""
     descending = {"asc": False, "desc": True}.get(order or "")
-    if sort:
+    try:
+        rec = svc.experiments.get(name)
         try:
-            runs = svc.experiments.runs(name, sort, descending)
-        except ShipyardError as exc:
+            runs = svc.experiments.runs(name, sort or None, descending)
+        except InvalidRequest as exc:  # an unknown metric: said in place, runs unsorted
             message, sort = exc.message, None
+            runs = svc.experiments.runs(name)
+    except ShipyardError as exc:
+        return error_page(request, exc)
     metrics = sorted({m for r in runs for m in r["metrics"]}, key=_metric_order)
     chosen = chart if chart in metrics else _default_chart(sort, rec.success_criteria, metrics)
     # The columns: the criteria's metrics, the sorted and the charted one, then the rest.
