@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from shipyard.studio._charts import bar_chart, line_chart, parallel_coordinates
+from shipyard.studio._charts import bar_chart, dag, line_chart, parallel_coordinates
 
 
 def test_bars_escape_their_labels_and_skip_what_is_not_a_number() -> None:
@@ -35,3 +35,17 @@ def test_parallel_coordinates_draw_one_line_per_trial_across_the_axes() -> None:
 def test_a_line_chart_needs_two_points() -> None:
     assert line_chart([{"step": 1, "value": 0.5}]) == ""
     assert "<polyline" in line_chart([{"step": 1, "value": 0.5}, {"step": 2, "value": 0.4}])
+
+
+def test_a_dag_puts_each_step_right_of_what_it_waits_for() -> None:
+    svg = dag([("load", "Succeeded"), ("<i>train</i>", "Running"), ("report", None),
+               ("side", "Failed")],
+              {"<i>train</i>": ["load"], "report": ["<i>train</i>", "load"], "side": []})
+    xs = {name: float(x) for x, name in re.findall(
+        r'<text x="([0-9.]+)" y="[0-9.]+" font-size="11" fill="#111">([^<]+)</text>', svg)}
+    assert xs["load"] == xs["side"] < xs["&lt;i&gt;train&lt;/i&gt;"] < xs["report"]
+    assert svg.count('class="edge"') == 3 and "<i>" not in svg
+    assert 'fill="#fff1c2"' in svg and 'fill="#f8d4d4"' in svg and "style" not in svg
+    # A loop (refused by the definition check) still draws, not recursing for ever.
+    assert dag([("a", None), ("b", None)], {"a": ["b"], "b": ["a"]}).count("<g") == 2
+    assert dag([], {}) == ""

@@ -279,7 +279,10 @@ def test_a_pipeline_started_from_its_page_runs_to_succeeded(
     page = w.page
     page.click("header nav a:text-is('Pipelines')")
     page.click(f"#pipelines a:text-is('{PIPELINE}')")
+    page.locator("#definition").wait_for()
     assert page.locator("#definition tbody tr").count() == 2
+    assert page.locator("#dag svg g.node").count() == 2
+    assert page.locator("#dag svg line.edge").count() == 1  # second waits for first
     assert "first" in page.locator("#definition tbody tr").nth(1).inner_text()
     page.fill("input[name='param.greeting']", "from the studio")
     page.click("#start button[type=submit]")
@@ -291,6 +294,8 @@ def test_a_pipeline_started_from_its_page_runs_to_succeeded(
         assert "Succeeded" in steps.nth(i).locator(".step-status").inner_text()
         assert steps.nth(i).locator("a[href^='/studio/jobs/']").count() == 1
     assert "first" in steps.nth(1).inner_text()  # second waits for first
+    nodes = page.locator("#dag svg g.node").all_text_contents()
+    assert nodes == ["firstSucceeded", "secondSucceeded"]
     assert page.locator("#stop").count() == 0 and page.locator("#retry").count() == 0
 
     # The same parameters again: every step is a cache hit.

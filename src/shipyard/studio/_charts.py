@@ -139,3 +139,57 @@ def parallel_coordinates(axes: Sequence[str], lines: Sequence[Sequence[float]],
                      f'stroke="{colour}" stroke-width="1.5"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+#: A step's fill by its status (anything else: grey).
+STEP_FILL = {"Succeeded": "#d1f0d8", "Failed": "#f8d4d4", "Running": "#fff1c2",
+             "Starting": "#fff1c2", "Pending": "#f3f3f3", "Skipped": "#e6e6e6",
+             "Stopped": "#e6e6e6"}
+BOX_W, BOX_H, GAP_X, GAP_Y = 150, 34, 50, 14
+
+
+def dag(steps: Sequence[tuple[str, str | None]], needs: Mapping[str, Sequence[str]]) -> str:
+    """Steps as boxes in columns by how many steps they wait for in a row (a step is one
+    column right of the last one it waits for), arrows from what each waits for; a box is
+    filled by its status (``None``: not started). Names are escaped here."""
+    names = [n for n, _ in steps]
+    if not names:
+        return ""
+    column: dict[str, int] = {}
+
+    def depth(name: str, seen: frozenset[str] = frozenset()) -> int:
+        if name not in column:
+            before = [d for d in needs.get(name, ()) if d in names and d not in seen]
+            column[name] = 1 + max((depth(d, seen | {name}) for d in before), default=-1)
+        return column[name]
+
+    rows: dict[int, int] = {}
+    place: dict[str, tuple[float, float]] = {}
+    for name in names:
+        c = depth(name)
+        r = rows.get(c, 0)
+        rows[c] = r + 1
+        place[name] = (PAD / 2 + c * (BOX_W + GAP_X), PAD / 2 + r * (BOX_H + GAP_Y))
+    width = PAD + (max(column.values()) + 1) * (BOX_W + GAP_X) - GAP_X
+    height = PAD + max(rows.values()) * (BOX_H + GAP_Y) - GAP_Y
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+             f'width="{width:.0f}" height="{height:.0f}" role="img" class="chart dag">']
+    for name in names:
+        x, y = place[name]
+        for d in needs.get(name, ()):
+            if d in place:
+                dx, dy = place[d]
+                parts.append(f'<line class="edge" x1="{dx + BOX_W:.1f}" y1="{dy + BOX_H / 2:.1f}" '
+                             f'x2="{x:.1f}" y2="{y + BOX_H / 2:.1f}" stroke="#888"/>'
+                             f'<circle cx="{x:.1f}" cy="{y + BOX_H / 2:.1f}" r="3" '
+                             'fill="#888"/>')
+    for name, status in steps:
+        x, y = place[name]
+        fill = STEP_FILL.get(status or "", "#ffffff")
+        parts.append(f'<g class="node"><rect x="{x:.1f}" y="{y:.1f}" width="{BOX_W}" '
+                     f'height="{BOX_H}" rx="4" fill="{fill}" stroke="#666"/>'
+                     f'<text x="{x + 8:.1f}" y="{y + 14:.1f}" font-size="11" fill="#111">'
+                     f'{_esc(name[:22])}</text><text x="{x + 8:.1f}" y="{y + 28:.1f}" '
+                     f'font-size="9" fill="#555">{_esc(status or "")}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,6 +1,6 @@
 """The studio's pipeline pages: pipelines, one pipeline's definition versions and
-executions (with a form to start one), and an execution's steps, refreshed live while it
-runs, with stop and retry.
+executions (with a form to start one), and an execution's steps (a graph and a table),
+refreshed live while it runs, with stop and retry.
 
 Actions are their REST twins' own checks and service calls:
 
@@ -16,11 +16,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 
 from shipyard.api._context import Services, services
 from shipyard.errors import ShipyardError
 from shipyard.pipelines import CONTROL_TYPES
 from shipyard.store import ExecutionRecord
+from shipyard.studio._charts import dag
 from shipyard.studio._security import PREFIX
 from shipyard.studio._web import (
     BadRequest,
@@ -61,7 +63,10 @@ def pipeline_page(request: Request, name: str, version: int | None = None,
     described = {str(d.get("name")): str(d.get("description") or "")
                  for d in defn.document.get("steps") or [] if isinstance(d, dict)}
     steps = [(s, defn.needs.get(s.name, ()), described.get(s.name, "")) for s in defn.steps]
+    graph = Markup(dag([(s.name, None) for s in defn.steps],  # noqa: S704 - SVG we drew
+                       {s.name: needs for s, needs, _ in steps}))
     return render(request, "pipeline.html", rec=rec, shown=shown, defn=defn, steps=steps,
+                  graph=graph,
                   versions=list(range(rec.latest_version, 0, -1)), executions=executions,
                   key=secrets.token_hex(16))
 
@@ -107,7 +112,7 @@ def execution_page(request: Request, execution_id: str,
         return error_page(request, exc)
     who = request.scope.get("state", {}).get("principal")
     may_change = who is not None and who.can("write") and who.may_change(ex.created_by)
-    return render(request, "pipeline_execution.html", ex=ex, rows=rows,
+    return render(request, "pipeline_execution.html", ex=ex, rows=rows, graph=_graph(rows),
                   running=ex.status in RUNNING, may_stop=may_change and ex.status in RUNNING,
                   may_retry=may_change and ex.status in RETRYABLE)
 
@@ -122,7 +127,7 @@ def execution_steps(request: Request, execution_id: str, live: bool = False,
         rows = _step_rows(svc, ex)
     except ShipyardError as exc:
         return action_error(exc)
-    page = render(request, "_pipeline_steps.html", ex=ex, rows=rows,
+    page = render(request, "_pipeline_steps.html", ex=ex, rows=rows, graph=_graph(rows),
                   running=ex.status in RUNNING)
     if live and ex.status not in RUNNING:
         page.headers["HX-Refresh"] = "true"
@@ -136,6 +141,13 @@ def _step_rows(svc: Services, ex: ExecutionRecord) -> list[dict[str, Any]]:
     records = {s.name: s for s in svc.pipelines.steps(ex.id)}
     return [{"step": s, "rec": records.get(s.name), "needs": defn.needs.get(s.name, ()),
              "control": s.type in CONTROL_TYPES} for s in defn.steps]
+
+
+def _graph(rows: list[dict[str, Any]]) -> Markup:
+    """The steps as a graph, each box filled by its step's status."""
+    return Markup(dag(  # noqa: S704 - SVG we drew, names escaped there
+        [(r["step"].name, r["rec"].status if r["rec"] else None) for r in rows],
+        {r["step"].name: r["needs"] for r in rows}))
 
 
 @router.post(PREFIX + "/pipeline-executions/{execution_id}/stop")
