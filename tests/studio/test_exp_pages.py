@@ -154,23 +154,30 @@ def test_pipeline_actions_are_their_rest_twins_checks(
     assert page.status_code == 200 and 'id="start"' not in page.text
     assert "Two steps &lt;b&gt;bold&lt;/b&gt;" in page.text
     assert "Says &lt;i&gt;hello&lt;/i&gt;" in page.text
-    refused = viewer.post(url, data={"param.greeting": "x"},
+    refused = viewer.post(url, data={"version": "1", "param.greeting": "x"},
                           headers={"X-CSRF-Token": viewer_csrf})
     assert refused.status_code == 403
 
     owner, csrf = signed_in(studio, "data-scientist")
     assert 'id="start"' in owner.get(f"/studio/pipelines/{PIPELINE}").text
-    assert owner.post(url, data={"param.n": "3"}).status_code == 403  # no CSRF token
-    bad = owner.post(url, data={"param.n": "many"}, headers={"X-CSRF-Token": csrf})
+    assert owner.post(url, data={"version": "1", "param.n": "3"}
+                      ).status_code == 403  # no CSRF token
+    empty = owner.post(url, headers={"X-CSRF-Token": csrf})
+    assert empty.status_code == 400 and "reload the page" in empty.text
+    bad = owner.post(url, data={"version": "1", "param.n": "many"},
+                     headers={"X-CSRF-Token": csrf})
     assert bad.status_code == 400 and "whole number" in bad.text and 'role="alert"' in bad.text
-    unknown = owner.post(url, data={"param.colour": "red"}, headers={"X-CSRF-Token": csrf})
+    unknown = owner.post(url, data={"version": "1", "param.colour": "red"},
+                         headers={"X-CSRF-Token": csrf})
     assert unknown.status_code == 400 and "colour" in unknown.text
     version = owner.post(url, data={"version": "x"}, headers={"X-CSRF-Token": csrf})
     assert version.status_code == 400
-    started = owner.post(url, data={"param.n": "3", "param.greeting": ""},
-                         headers={"X-CSRF-Token": csrf})
+    form = {"version": "1", "param.n": "3", "param.greeting": "", "idempotency_key": "k1"}
+    started = owner.post(url, data=form, headers={"X-CSRF-Token": csrf})
     assert started.status_code == 204, started.text
     ex_id = started.headers["hx-redirect"].rsplit("/", 1)[1]
+    twice = owner.post(url, data=form, headers={"X-CSRF-Token": csrf})  # a double click
+    assert twice.status_code == 204 and twice.headers["hx-redirect"].endswith(ex_id)
     api = _api(studio)
     ex = api.get(f"/api/v1/pipeline-executions/{ex_id}").json()
     assert ex["parameters"] == {"greeting": "hello", "n": 3}  # typed; empty is the default

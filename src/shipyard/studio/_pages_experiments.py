@@ -27,6 +27,8 @@ router = APIRouter(include_in_schema=False)
 
 #: Metric columns the runs table shows at most (the rest are in each run's job page).
 MAX_COLUMNS = 12
+#: Runs the compare chart shows at most (the first in the table's order).
+MAX_BARS = 50
 #: Tuning jobs of one experiment whose trials are drawn.
 MAX_STUDIES = 3
 
@@ -63,7 +65,7 @@ def experiment_page(request: Request, name: str, sort: str | None = None,
     first = [m for m in dict.fromkeys([*wanted, sort or "", chosen or ""]) if m in metrics]
     columns = (first + [m for m in metrics if m not in first])[:MAX_COLUMNS]
     compare = Markup(bar_chart(  # noqa: S704 - SVG we drew, labels escaped there
-        [(_label(r), r["metrics"][chosen]) for r in runs if chosen in r["metrics"]]
+        [(_label(r), r["metrics"][chosen]) for r in runs if chosen in r["metrics"]][:MAX_BARS]
     )) if chosen else ""
     studies = [_study(svc, r["job_id"]) for r in runs if r["kind"] == "tuning"][-MAX_STUDIES:]
     return render(request, "experiment.html", rec=rec, runs=runs, message=message,

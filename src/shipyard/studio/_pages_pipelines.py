@@ -76,11 +76,15 @@ async def start_execution(request: Request, name: str,
                           svc: Services = Depends(services)) -> Response:
     """Start an execution with the form's parameters (REST: ``POST /api/v1/pipelines/
     {name}/executions``): each value is sent as text and typed by the service, an empty
-    field takes the default. On to the execution's page."""
+    field takes the default. The form's idempotency key (new with each page) makes a
+    second click return the same execution. On to the execution's page."""
     try:
         form = await read_form(request)
         who = authorize(request, svc, "write")
-        version = _version(form.pop("version", ""))
+        if "version" not in form:  # the page's form always sends it; an empty form is refused
+            raise BadRequest("The start form came without its fields; reload the page and "
+                             "start again.")
+        version = _version(form.pop("version"))
         key = form.pop("idempotency_key", "") or None
         params = {k.removeprefix("param."): v for k, v in form.items()
                   if k.startswith("param.") and v != ""}
