@@ -193,6 +193,16 @@ def test_pipeline_actions_are_their_rest_twins_checks(
     for action in ("stop", "retry"):
         r = other.post(f"/studio/pipeline-executions/{ex_id}/{action}")
         assert r.status_code == 403 and 'role="alert"' in r.text, r.text
+    # Stop is shown to the execution's creator (and an admin) only.
+    slow = owner.post(f"/studio/pipelines/{SLOW}/executions", data={"version": "1"},
+                      headers={"X-CSRF-Token": csrf})
+    slow_id = slow.headers["hx-redirect"].rsplit("/", 1)[1]
+    assert 'id="stop"' in owner.get(f"/studio/pipeline-executions/{slow_id}").text
+    assert 'id="stop"' not in other.get(f"/studio/pipeline-executions/{slow_id}").text
+    assert 'id="stop"' not in viewer.get(f"/studio/pipeline-executions/{slow_id}").text
+    assert 'id="stop"' in api.get(f"/studio/pipeline-executions/{slow_id}").text  # admin
+    assert other.post(f"/studio/pipeline-executions/{slow_id}/stop").status_code == 403
+    assert api.post(f"/studio/pipeline-executions/{slow_id}/stop").status_code == 204
     deadline = time.monotonic() + 180
     while api.get(f"/api/v1/pipeline-executions/{ex_id}").json()["status"] not in (
             "Succeeded", "Failed", "Stopped"):
