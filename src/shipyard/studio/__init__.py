@@ -18,14 +18,17 @@ Modules:
     the Host-header check (a DNS-rebinding page cannot reach the studio), the session,
     the security headers (a Content-Security-Policy with no inline script and
     ``frame-ancestors 'none'``), and the CSRF check of every state-changing request.
-- ``_pages`` and the page modules beside it (``_pages_datasets``, ``_pages_endpoints``,
-  ``_pages_monitors``; what they share is in ``_web``): the routes. Every page reads
-  through the same services as the REST API; every action a page offers is the REST
-  route's own check (role, then ownership, via :func:`shipyard.api._auth.require` and
+- ``_pages``: the routes of sign-in, home, jobs and models. Every page reads through the
+  same services as the REST API; every action a page offers is the REST route's own
+  check (role, then ownership, via :func:`shipyard.api._auth.require` and
   :data:`shipyard.api._owners.LOOKUPS`) followed by the same service call. Buttons a role
   cannot use are not rendered, and the server refuses the action anyway.
+- ``_pages_datasets``, ``_pages_experiments``, ``_pages_endpoints``, ``_pages_monitors``,
+  ``_pages_pipelines``, ``_pages_canvas``: each section's pages, on the same terms
+  (``_web`` holds what they share); ``_charts`` draws their SVG charts and ``_lineage`` an
+  object's lineage tree.
 - ``_nav``: the sections of the navigation, in order. A capability that lands later
-  (pipelines, labeling) adds its section here and its routes in ``_pages``.
+  (labeling) adds its section here and its page module to ``_pages.include``.
 
 See docs/studio.md.
 """

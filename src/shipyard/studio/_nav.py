@@ -1,6 +1,6 @@
 """The studio's navigation: its sections, in order, and who sees each.
 
-A capability that lands later (pipelines, labeling) adds its section here and its
+A capability that lands later (labeling) adds its section here and its
 pages in ``_pages``; a section names the permission a principal needs to see it, so a
 role that may not use a section (an annotator, later) never sees it.
 """
@@ -25,9 +25,11 @@ SECTIONS: tuple[Section, ...] = (
     Section("Datasets", "/datasets"),
     Section("SQL", "/sql"),
     Section("Jobs", "/jobs"),
+    Section("Experiments", "/experiments"),
     Section("Models", "/models"),
     Section("Endpoints", "/endpoints"),
     Section("Monitors", "/monitors"),
+    Section("Pipelines", "/pipelines"),
     Section("Canvas", "/canvas"),
 )
 

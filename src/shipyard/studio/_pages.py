@@ -12,6 +12,7 @@ message and the status, which the page shows in place.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from typing import Any
 
@@ -49,6 +50,9 @@ STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "upload.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
 LOG_TAIL_BYTES = 64 * 1024
+#: Where a training job's bundle keeps its evaluation plots, and their names.
+PLOTS = "model/evaluation/"
+PLOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png")
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -294,14 +298,51 @@ def model_version_page(request: Request, group: str, version: int,
     texts = {k: Markup(render_markdown(str(v)))  # noqa: S704 - rendered with raw HTML off
              for k, v in card.items() if isinstance(v, str) and v.strip()}
     from shipyard.registry._service import CARD_FIELDS
+    from shipyard.studio._lineage import lineage_view, node_link, summary
 
     who = request.scope.get("state", {}).get("principal")
     may_edit = who is not None and who.can("write") and who.may_change(rec.created_by)
     return render(request, "model_version.html", rec=rec, card_texts=texts,
+                  plots=_plots(svc, rec.job_id),
+                  lineage=lineage_view(svc, f"model:{group}:{version}"), link=node_link,
+                  summary=summary,
                   reports=card.get("reports") or [], metrics=_flat(rec.metrics),
                   card_fields=CARD_FIELDS, card=card, may_edit=may_edit,
                   may_approve=rec.status in ALLOWED_FROM[APPROVED],
                   may_reject=rec.status in ALLOWED_FROM[REJECTED])
+
+
+def _plots(svc: Services, job_id: str) -> list[str]:
+    """The evaluation plots (PNG) the version's training job stored in its bundle, by
+    file name (``GET /api/v1/jobs/{id}/artifacts`` lists them)."""
+    try:
+        files = svc.jobs.artifacts_of(job_id)["files"]
+    except ShipyardError:
+        return []
+    return sorted(name for f in files
+                  if (name := str(f["path"]).removeprefix(PLOTS)) != f["path"]
+                  and PLOT_NAME.fullmatch(name))
+
+
+@router.get(PREFIX + "/models/{group}/{version}/plots/{name}")
+def model_plot(request: Request, group: str, version: int, name: str,
+               svc: Services = Depends(services)) -> Response:
+    """One evaluation plot of the version's job, as ``image/png``: found in the job's
+    manifest by its path (REST: ``GET /api/v1/jobs/{id}/artifacts/{path}``), never a file
+    path of the request's making."""
+    from shipyard.api._downloads import stored_file
+
+    try:
+        if not PLOT_NAME.fullmatch(name):
+            raise BadRequest(f"{name!r} is not the name of an evaluation plot (NAME.png).")
+        rec = svc.registry.get(group, version)
+        path = PLOTS + name
+        entry = svc.jobs.artifact_entry(rec.job_id, path)
+    except ShipyardError as exc:
+        return action_error(exc)
+    return stored_file(svc, entry["sha256"], int(entry["size"]),
+                       what=f"{path!r} of job {rec.job_id}", filename=name,
+                       media_type="image/png")
 
 
 def _flat(doc: Any, prefix: str = "") -> list[tuple[str, Any]]:
@@ -357,10 +398,13 @@ def include(app: Any) -> None:
         _pages_canvas,
         _pages_datasets,
         _pages_endpoints,
+        _pages_experiments,
         _pages_monitors,
+        _pages_pipelines,
     )
 
     app.include_router(api_router, prefix="/api/v1")
-    for module_router in (router, _pages_datasets.router, _pages_endpoints.router,
-                          _pages_monitors.router, _pages_canvas.router):
+    for module_router in (router, _pages_datasets.router, _pages_experiments.router,
+                          _pages_endpoints.router, _pages_monitors.router,
+                          _pages_pipelines.router, _pages_canvas.router):
         app.include_router(module_router)
