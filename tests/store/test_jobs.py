@@ -84,6 +84,9 @@ def test_list_filters_and_ordering(db: Database, events: EventLog) -> None:
     assert newest_first == [f"j{i}" for i in reversed(range(6))]
     assert [j.id for j in repo.list(oldest_first=True)] == [f"j{i}" for i in range(6)]
     assert [j.id for j in repo.list(limit=2)] == ["j5", "j4"]
+    assert [j.id for j in repo.list(limit=2, offset=2)] == ["j3", "j2"]  # a page
+    assert [j.id for j in repo.list(limit=2, offset=5)] == ["j0"]
+    assert repo.list(offset=6) == []
     assert {j.id for j in repo.list(statuses=["Running"])} == {"j0", "j3"}
     assert {j.id for j in repo.list(kind="training")} == {"j1", "j3", "j5"}
     assert {j.id for j in repo.list(experiment="exp")} == {"j0", "j1", "j2"}

@@ -162,3 +162,23 @@ def test_registry_all_versions_and_delete_group(db: Database) -> None:
         repo.group("a")
     event = EventLog(db).list(resource_type="model_group", kind="model_group.deleted")[0]
     assert event.payload == {"versions": 2, "forced": True, "referrers": []}
+
+
+def test_versions_by_status_and_group_summaries(db: Database, events: EventLog) -> None:
+    """What the studio's home and models pages read: light queries across groups."""
+    repo = RegistryRepository(db, events)
+    for group in ("b-churn", "a-price"):
+        _register(repo, group)
+        _register(repo, group)
+    repo.set_status("b-churn", 1, "Approved", ["PendingManualApproval"], comment="ok",
+                    actor="boss")
+    waiting = repo.with_status("PendingManualApproval")
+    assert [(v.group, v.version) for v in waiting] == [("a-price", 2), ("a-price", 1),
+                                                        ("b-churn", 2)]
+    assert [(v.group, v.version) for v in repo.with_status("PendingManualApproval", 1)] == \
+        [("a-price", 2)]
+    summaries = {g["name"]: g for g in repo.group_summaries()}
+    assert summaries["b-churn"] == {"name": "b-churn", "versions": 2, "latest": 2,
+                                    "latest_status": "PendingManualApproval", "approved": 1}
+    assert summaries["a-price"]["approved"] is None and summaries["a-price"]["versions"] == 2
+    assert [g["name"] for g in repo.group_summaries()][:2] == ["a-price", "b-churn"]

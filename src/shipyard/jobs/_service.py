@@ -192,7 +192,7 @@ class JobService:
         return self.repo.get(job_id)
 
     def list(self, status: str | None = None, kind: str | None = None,
-             limit: int = 100) -> list[JobRecord]:
+             limit: int = 100, offset: int = 0) -> list[JobRecord]:
         statuses = None
         if status:
             statuses = [s.strip() for s in status.split(",") if s.strip()]
@@ -205,7 +205,9 @@ class JobService:
                                  f"{', '.join(kind_names())}.")
         if not 1 <= limit <= 1000:
             raise InvalidRequest(f"limit must be between 1 and 1000; got {limit}.")
-        return self.repo.list(statuses=statuses, kind=kind, limit=limit)
+        if offset < 0:
+            raise InvalidRequest(f"offset must be 0 or more; got {offset}.")
+        return self.repo.list(statuses=statuses, kind=kind, limit=limit, offset=offset)
 
     def annotate(self, job_id: str, actor: str | None, *, tags: dict[str, str] | None = None,
                  notes: str | None = None) -> JobRecord:

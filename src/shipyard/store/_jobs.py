@@ -214,8 +214,10 @@ class JobRepository:
         oldest_first: bool = False,
         experiment: str | None = None,
         spec_contains: str | None = None,
+        offset: int = 0,
     ) -> list[JobRecord]:
-        """Jobs, newest first (``oldest_first``: the other way), at most ``limit``.
+        """Jobs, newest first (``oldest_first``: the other way), at most ``limit``, after
+        skipping ``offset`` (a page of a list).
 
         ``spec_contains`` keeps the jobs whose stored spec JSON holds that text (such as
         ``'"dataset": "churn"'``): a coarse filter in SQL (``LIKE`` over the JSON text; on
@@ -232,7 +234,8 @@ class JobRepository:
             q = q.where(jobs.c.kind == kind)
         order = jobs.c.created_at.asc() if oldest_first else jobs.c.created_at.desc()
         with self.db.read() as conn:
-            rows = conn.execute(q.order_by(order, jobs.c.id).limit(limit)).all()
+            rows = conn.execute(q.order_by(order, jobs.c.id).offset(max(offset, 0))
+                                .limit(limit)).all()
         return [_record(r) for r in rows]
 
     # -- metrics --------------------------------------------------------------------------

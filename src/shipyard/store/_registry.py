@@ -325,6 +325,37 @@ class RegistryRepository:
             ).all()
         return [_version(group, r) for r in rows]
 
+    def with_status(self, status: str, limit: int = 50) -> list[ModelVersionRecord]:
+        """The newest ``limit`` versions in ``status``, across groups (the studio's "waiting
+        for approval"; the status index serves it)."""
+        q = (select(model_groups.c.name.label("group_name"), model_versions)
+             .join(model_groups, model_groups.c.id == model_versions.c.group_id)
+             .where(model_versions.c.status == status)
+             .order_by(model_versions.c.created_at.desc(), model_versions.c.id.desc())
+             .limit(limit))
+        with self.db.read() as conn:
+            return [_version(r.group_name, r) for r in conn.execute(q).all()]
+
+    def group_summaries(self) -> list[dict[str, Any]]:
+        """Each group with its number of versions, latest version and status, and latest
+        approved version, in one query over the version numbers and statuses only."""
+        q = (select(model_groups.c.name, model_versions.c.version, model_versions.c.status)
+             .join(model_versions, model_versions.c.group_id == model_groups.c.id,
+                   isouter=True)
+             .order_by(by_code_point(model_groups.c.name), model_versions.c.version))
+        out: dict[str, dict[str, Any]] = {}
+        with self.db.read() as conn:
+            for name, version, status in conn.execute(q).all():
+                g = out.setdefault(name, {"name": name, "versions": 0, "latest": None,
+                                          "latest_status": None, "approved": None})
+                if version is None:
+                    continue
+                g["versions"] += 1
+                g["latest"], g["latest_status"] = version, status
+                if status == "Approved":
+                    g["approved"] = version
+        return list(out.values())
+
     def all_versions(self) -> list[ModelVersionRecord]:
         """Every version of every group (for lineage questions: who was trained on what)."""
         q = (select(model_groups.c.name.label("group_name"), model_versions)

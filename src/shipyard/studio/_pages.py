@@ -50,6 +50,8 @@ STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "upload.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
 LOG_TAIL_BYTES = 64 * 1024
+#: Jobs per page of the jobs list.
+JOBS_PAGE = 50
 #: Where a training job's bundle keeps its evaluation plots, and their names.
 PLOTS = "model/evaluation/"
 PLOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png")
@@ -161,9 +163,7 @@ def home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
     """Recent jobs, endpoints, models waiting for approval, recent monitor alerts."""
     jobs = svc.jobs.list(limit=10)
     endpoints = svc.endpoints.list()
-    waiting = []
-    for group in svc.registry.groups():
-        waiting += [v for v in svc.registry.versions(group.name) if v.status == PENDING]
+    waiting = svc.registry.repo.with_status(PENDING, limit=20)
     alerts = []
     for monitor in svc.monitors.list():
         alerts += [(monitor.name, a) for a in svc.monitors.alerts(monitor.name, limit=5)]
@@ -175,14 +175,19 @@ def home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
 # -- jobs ------------------------------------------------------------------------------------
 @router.get(f"{PREFIX}/jobs")
 def jobs_page(request: Request, status: str | None = None, kind: str | None = None,
-              svc: Services = Depends(services)) -> HTMLResponse:
-    """Every job, newest first, filtered by status and kind."""
+              page: int = 1, svc: Services = Depends(services)) -> HTMLResponse:
+    """Every job, newest first, filtered by status and kind, a page of ``JOBS_PAGE`` at a
+    time."""
+    page = max(page, 1)
     try:
-        jobs = svc.jobs.list(status=status or None, kind=kind or None, limit=200)
+        jobs = svc.jobs.list(status=status or None, kind=kind or None, limit=JOBS_PAGE + 1,
+                             offset=(page - 1) * JOBS_PAGE)
     except ShipyardError as exc:
         return error_page(request, exc)
-    return render(request, "jobs.html", jobs=jobs, status=status or "", kind=kind or "",
-                  statuses=st.STATUSES, kinds=[k["name"] for k in svc.jobs.kinds()])
+    return render(request, "jobs.html", jobs=jobs[:JOBS_PAGE], status=status or "",
+                  kind=kind or "", statuses=st.STATUSES,
+                  kinds=[k["name"] for k in svc.jobs.kinds()], page=page,
+                  more=len(jobs) > JOBS_PAGE)
 
 
 @router.get(PREFIX + "/jobs/{job_id}")
@@ -267,9 +272,8 @@ async def cancel_job(request: Request, job_id: str,
 # -- models ----------------------------------------------------------------------------------
 @router.get(PREFIX + "/models")
 def models_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
-    """Model groups with their versions' statuses."""
-    groups = [(g, svc.registry.versions(g.name)) for g in svc.registry.groups()]
-    return render(request, "models.html", groups=groups)
+    """Model groups with their versions' count, latest and latest approved version."""
+    return render(request, "models.html", groups=svc.registry.repo.group_summaries())
 
 
 @router.get(PREFIX + "/models/{group}")
