@@ -85,6 +85,24 @@ def test_cv_folds_is_a_training_option_checked_at_submit(client: httpx.Client) -
     client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
 
 
+def test_the_cli_and_the_sdk_send_cv_folds(server: LocalServer, client: httpx.Client) -> None:
+    import shipyard as sy
+    from shipyard.testing import ok_json, one_sentence_error, run_cli
+
+    env = server.sdk_env()
+    args = ("jobs", "run", "--kind", "training", "--algorithm", "linear", "--input",
+            "train=chicago", "--target", "ridership", "--no-wait")
+    doc = ok_json(run_cli(*args, "--cv-folds", "4", "--json", env=env))
+    assert doc["spec"]["cv_folds"] == 4
+    client.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    err = one_sentence_error(run_cli(*args, "--cv-folds", "30", env=env))
+    assert "cv_folds must be between 2 and 20; got 30" in err
+    with sy.connect(server.url, token=server.token(), set_default=False) as c:
+        job = sy.Job.train("linear", "chicago", "ridership", cv_folds=2, client=c)
+    assert job.doc["spec"]["cv_folds"] == 2
+    client.post(f"/api/v1/jobs/{job.id}/cancel")
+
+
 def test_a_recipe_naming_derived_columns_is_accepted(client: httpx.Client) -> None:
     r = client.post("/api/v1/jobs", json=_spec(
         recipe={"extends": "default", "drop": ["Blackhawks_Away"], "steps": [
