@@ -80,3 +80,16 @@ def test_bad_cv_settings_are_refused_before_training(tmp_path: Path,
     with pytest.raises(InvalidRequest, match="learns without one"):
         train(penguins, "kmeans", "species", tmp_path / "b", cv_folds=3)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_the_first_folds_curves_are_logged_once(tmp_path: Path, penguins: pd.DataFrame) -> None:
+    """The first fold's fit logs its curves live (the debugger's rules read them); the
+    other folds log none, and no step is logged twice."""
+    points: list[tuple[str, int | None]] = []
+    train(penguins, "xgboost", "species", tmp_path / "m", cv_folds=3, progress_interval=0,
+          hyperparameters={"n_estimators": 30},
+          log_metric=lambda name, value, step=None: points.append((name, step)))
+    curves = [p for p in points if p[0].startswith("curve.")]
+    assert curves and len(curves) == len(set(curves))
+    assert max(step for _, step in curves if step is not None) == 29
+    assert [p for p in points if p[0] == "validation.accuracy"] == [("validation.accuracy", None)]

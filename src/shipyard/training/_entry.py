@@ -395,9 +395,10 @@ def _no_log(line: str) -> None:
 
 
 def _cross_validate(ctx: TrainingContext, phases: _Phases
-                    ) -> tuple[_Problem, PreparedData, CrossValidation]:
+                    ) -> tuple[_Problem, PreparedData, CrossValidation, dict[str, int]]:
     """Split, then fit ``cv_folds`` models over the train and validation rows (see
-    shipyard.training._crossval); the data is the first fold's, as its bundle keeps it."""
+    shipyard.training._crossval); the data is the first fold's, as its bundle keeps it.
+    Also returns the ``curve.*`` steps the first fold logged live."""
     from shipyard.training._crossval import MAX_FOLDS, MIN_FOLDS, cross_validate
 
     folds = ctx.cv_folds or 0
@@ -425,11 +426,17 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
     framework, task = get_framework(algorithm.info.framework), task_of(problem_type)
     key = "proba" if task == "classification" else "value"
 
+    logged: dict[str, int] = {}
+
     def fit(k: int, X_fit: pd.DataFrame, y_fit: np.ndarray, X_held: pd.DataFrame,
             y_held: np.ndarray) -> FitResult:
         # Fold fits keep no checkpoints: each is short, and a retried job redoes them.
-        return algorithm.fit(_fit_data(ctx, problem, X_fit, y_fit, X_held, y_held,
-                                       live=k == 0, checkpoints=False))
+        data = _fit_data(ctx, problem, X_fit, y_fit, X_held, y_held, live=k == 0,
+                         checkpoints=False)
+        result = algorithm.fit(data)
+        if k == 0:
+            logged.update(data.curves_logged)
+        return result
 
     record = dict(parts.record)
     ctx.log(f"[training] {ctx.algorithm} ({problem_type}); {folds}-fold cross-validation "
@@ -459,7 +466,7 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
         "test": encode(parts.test[target]) if score else cv.y[:0]}
     data = PreparedData(target=target, problem_type=problem_type, classes=classes,
                         notes=notes, record=record, fitted=first.fitted, X=X, y=y)
-    return replace(problem, notes=notes), data, cv
+    return replace(problem, notes=notes), data, cv, logged
 
 
 def run_training(ctx: TrainingContext) -> TrainingResult:
@@ -474,7 +481,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     phases.start("prepare")
     cv: CrossValidation | None = None
     if ctx.cv_folds is not None:
-        problem, data, cv = _cross_validate(ctx, phases)
+        problem, data, cv, logged = _cross_validate(ctx, phases)
         result, fit_seconds = cv.first.result, sum(cv.fit_seconds)
     else:
         problem, data = _prepared(ctx)
@@ -492,11 +499,12 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         fit_data = _fit_data(ctx, problem, X["fit"], y["fit"], X["validation"], y["validation"])
         result = algorithm.fit(fit_data)
         fit_seconds = time.perf_counter() - started
+        logged = fit_data.curves_logged
         ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
         notes.append(note)
         ctx.log(f"[training] {note}")
-    _log_curves(ctx, result.curves, {} if cv is not None else fit_data.curves_logged)
+    _log_curves(ctx, result.curves, logged)
     for name, share in _importance_shares(result.model, fitted.feature_names)[:5]:
         ctx.record_fact(f"importance.{name[:100]}", share)
 
