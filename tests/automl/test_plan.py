@@ -42,6 +42,10 @@ def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:
     linear = {"algorithm": "linear", "training": {"best_iteration": None},
               "hyperparameters": {"alpha": 1.0}}
     assert refit_settings(linear) == {"alpha": 1.0}
+    # Cross-validated: the mean of the folds' rounds, not the saved first fold's.
+    folds = {**manifest, "training": {"best_iteration": 136, "cv": {
+        "folds": 5, "best_iterations": [136, 100, 120, 150, 140], "rounds": 130}}}
+    assert refit_settings(folds)["n_estimators"] == 130
 
 
 class _Job:
@@ -65,6 +69,8 @@ def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
     assert reserve(spec, leaders) == pytest.approx(2.5 + 8 * 1.4 / 2)
     assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(2.5 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
+    # Cross-validated candidates fitted 5 models on 4/5 of the rows a refit trains on.
+    assert reserve({**spec, "cv_folds": 5}, leaders) == pytest.approx(2.5 + 8 / 4 / 2)
 
 
 def test_log_loss_breaks_ties_of_accuracy() -> None:

@@ -55,6 +55,9 @@ def _spec(**fields: object) -> dict:
       "split": None},
      400, "The target is 'ridership', which is not a column of chicago-test:1"),
     ({"algorithm": "lineer"}, 400, "Unknown algorithm 'lineer'"),
+    ({"cv_folds": 1}, 400, "cv_folds must be between 2 and 20; got 1. Use e.g. 5"),
+    ({"cv_folds": 5, "split": {"method": "time", "time_column": "date"}},
+     400, "cv_folds=5 cuts shuffled folds, which would train on rows later than those"),
     ({"inputs": {"train": "chicgo"}}, 404,
      "Input 'train': No dataset named 'chicgo'. Did you mean 'chicago' or 'chicago-test'?"),
 ])
@@ -67,6 +70,37 @@ def test_a_misnamed_column_is_refused_at_submit(client: httpx.Client, fields: di
     if fields.get("algorithm"):
         assert "Did you mean 'linear'?" in r.json()["error"]["message"]
     assert len(client.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+
+
+def test_cv_folds_is_a_training_option_checked_at_submit(client: httpx.Client) -> None:
+    r = client.post("/api/v1/jobs", json=_spec(algorithm="kmeans", cv_folds=5))
+    assert r.status_code == 400, r.text
+    assert "cv_folds=5: cross-validation scores a model against a target, and 'kmeans' " \
+        "learns without one" in r.json()["error"]["message"]
+    r = client.post("/api/v1/jobs", json=_spec(cv_folds="five"))
+    assert r.status_code == 400 and "cv_folds" in r.text, r.text
+    r = client.post("/api/v1/jobs", json=_spec(cv_folds=3))
+    assert r.status_code == 201, r.text
+    assert r.json()["spec"]["cv_folds"] == 3
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
+
+
+def test_the_cli_and_the_sdk_send_cv_folds(server: LocalServer, client: httpx.Client) -> None:
+    import shipyard as sy
+    from shipyard.testing import ok_json, one_sentence_error, run_cli
+
+    env = server.sdk_env()
+    args = ("jobs", "run", "--kind", "training", "--algorithm", "linear", "--input",
+            "train=chicago", "--target", "ridership", "--no-wait")
+    doc = ok_json(run_cli(*args, "--cv-folds", "4", "--json", env=env))
+    assert doc["spec"]["cv_folds"] == 4
+    client.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    err = one_sentence_error(run_cli(*args, "--cv-folds", "30", env=env))
+    assert "cv_folds must be between 2 and 20; got 30" in err
+    with sy.connect(server.url, token=server.token(), set_default=False) as c:
+        job = sy.Job.train("linear", "chicago", "ridership", cv_folds=2, client=c)
+    assert job.doc["spec"]["cv_folds"] == 2
+    client.post(f"/api/v1/jobs/{job.id}/cancel")
 
 
 def test_a_recipe_naming_derived_columns_is_accepted(client: httpx.Client) -> None:

@@ -131,7 +131,9 @@ def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     budget = float(spec["time_budget"])
     top = 1 if spec.get("resolved_mode") == "hpo" else EXPECTED_MEMBERS
     refit = sum(d for j in ranked[:top] if (d := _duration(j)) is not None)
-    refit *= REFIT_ROWS / max(1, int(spec.get("parallel") or 1))
+    folds = int(spec.get("cv_folds") or 0)
+    # A cross-validated candidate fitted K models on (K-1)/K of the rows a refit trains on.
+    refit *= (1 / (folds - 1) if folds else REFIT_ROWS) / max(1, int(spec.get("parallel") or 1))
     final = FINAL_FIXED_SECONDS + FINAL_SCALED_SECONDS * min(1.0, rows / FINAL_SCALE_ROWS)
     return min(final + rows / 200_000 + refit, MAX_RESERVE * budget)
 
@@ -232,7 +234,9 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             number: int, system_attrs: Mapping[str, Any],
             candidates: Sequence[JobRecord]) -> JobRecord:
     job, spec = ctx.job, ctx.job.spec
-    prepared = prepared_source(algorithm, candidates)
+    # Cross-validated candidates fit a recipe per fold: there is no one preparation to share.
+    cv_folds = spec.get("cv_folds")
+    prepared = None if cv_folds else prepared_source(algorithm, candidates)
     body = {
         "kind": "training", "algorithm": algorithm,
         "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
@@ -243,11 +247,11 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
         "retries": spec.get("retries", 0), "experiment": job.experiment,
         "tags": {"automl_job": job.id, "automl_candidate": str(number)},
         "notes": f"candidate {number} of AutoML job {job.id}",
-        "score_test": False, "plots": False, "keep_predictions": True,
+        "score_test": False, "plots": False, "keep_predictions": True, "cv_folds": cv_folds,
         # A candidate stopped by the budget has nothing worth saving: end it at once.
         "grace_period_seconds": CANCEL_GRACE,
         "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs),
-                   "prepared": prepared, "save_prepared": prepared is None},
+                   "prepared": prepared, "save_prepared": prepared is None and not cv_folds},
     }
     candidate, _ = ctx.jobs.submit(body, job.created_by)
     log.info("automl job %s: candidate %d (%s) is job %s", job.id, number, algorithm,
@@ -376,6 +380,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
         "state": state, "problem_type": spec["problem_type"],
         "objective": {"metric": key, "direction": goal},
         "mode": spec["resolved_mode"], "time_budget": spec["time_budget"],
+        # Folds the candidates were cross-validated in (None: one validation split).
+        "cv_folds": spec.get("cv_folds"),
         "elapsed_seconds": round(time.time() - _started(job), 3),
         "candidates": rows, "best": None, "model_job_id": None, "test": None,
     }

@@ -5,7 +5,9 @@ predictions under ``input/candidates/NN/`` (``jobs/kinds/ensemble.py`` staged th
 then:
 
 1. chooses: ``caruana`` runs greedy selection over the validation predictions
-   (:func:`shipyard.automl.select`); ``best`` keeps the best single candidate;
+   (:func:`shipyard.automl.select`); ``best`` keeps the best single candidate. The
+   predictions of cross-validated candidates (``cv_folds``) are out of fold over every
+   train and validation row;
 2. with ``refit``, trains each chosen member again on the train and validation rows
    together (the same settings; the boosting rounds early stopping kept), heaviest
    first, while its expected time fits before the ``deadline`` (a member that does not
@@ -94,10 +96,15 @@ def refit_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A member's hyperparameters for a refit on every training row: the same settings,
     with the boosting rounds early stopping chose and early stopping off."""
     hp = dict(manifest.get("hyperparameters") or {})
-    best = (manifest.get("training") or {}).get("best_iteration")
+    training = manifest.get("training") or {}
+    best = training.get("best_iteration")
+    # Cross-validated: the mean of the folds' rounds, not the saved first fold's alone.
+    cv_rounds = (training.get("cv") or {}).get("rounds")
     rounds = ROUNDS.get(str(manifest.get("algorithm")))
     if hp.get("early_stopping_rounds") is not None:
-        if rounds is not None and isinstance(best, int):
+        if rounds is not None and isinstance(cv_rounds, int):
+            hp[rounds] = max(1, cv_rounds)
+        elif rounds is not None and isinstance(best, int):
             hp[rounds] = max(1, best + 1)
         hp["early_stopping_rounds"] = None
     return hp
@@ -118,7 +125,10 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
     for index, folder, settings in members:
         manifest = read_manifest(folder)
         fit = float((manifest.get("training") or {}).get("fit_seconds") or 0.0)
-        expected = 0.5 + fit * len(full) / max(len(train), 1)
+        folds = int(((manifest.get("training") or {}).get("cv") or {}).get("folds") or 0)
+        # A cross-validated candidate's fit_seconds are its K fits on (K-1)/K of the rows.
+        expected = 0.5 + (fit / (folds - 1) if folds > 1
+                          else fit * len(full) / max(len(train), 1))
         left = None if deadline is None else deadline - SCORING_SECONDS - time.time()
         if left is not None and expected > left:
             print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) kept "
@@ -288,11 +298,17 @@ def main(job_dir: Path) -> None:
           + ", ".join(f"{names[i]} {weights[i]:.3f}" for i in chosen), flush=True)
     first = read_manifest(folders[chosen[0]] / "model")
     record = first.get("split") or {}
-    expected_rows = (record.get("row_counts") or {}).get("validation")
-    if expected_rows is not None and expected_rows != len(validation):
-        raise InvalidRequest(f"The split rebuilt from the inputs has {len(validation)} "
-                             f"validation rows; the candidates had {expected_rows}. Were they "
-                             "trained on other data?")
+    # Cross-validated candidates' predictions are out of fold over the train and
+    # validation rows together; the others' are on the validation rows.
+    cv = record.get("cv") or {}
+    expected_rows = cv.get("rows") if cv else (record.get("row_counts") or {}).get(
+        "validation")
+    rebuilt = len(train) + len(validation) if cv else len(validation)
+    if expected_rows is not None and expected_rows != rebuilt:
+        raise InvalidRequest(f"The split rebuilt from the inputs has {rebuilt} "
+                             f"{'train and validation' if cv else 'validation'} rows; the "
+                             f"candidates had {expected_rows}. Were they trained on other "
+                             "data?")
 
     members = {i: folders[i] / "model" for i in chosen}
     if config.get("refit"):

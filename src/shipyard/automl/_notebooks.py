@@ -184,13 +184,18 @@ def candidates_notebook(job: Mapping[str, Any], candidates: Sequence[Mapping[str
                       "direction", "maximize") == "maximize" else float(r["validation"]),
                                  r["number"]))[:top]
     spec = job["spec"]
+    folds = spec.get("cv_folds")
+    how = (f"\n\nThe candidates were cross-validated (`cv_folds={folds}`): each trained "
+           f"{folds} models, one per fold of the train and validation rows, and its validation "
+           "metric is that of their out-of-fold predictions over all of those rows."
+           if folds else "")
     cells = [_md(f"""
 # Candidate definitions: AutoML job `{job['id']}`
 
 The {len(rows)} best of its {len(board.get('candidates') or [])} candidates on `{metric}`,
 each as the training it was: the same dataset versions, split, recipe and every
 hyperparameter. Each cell trains it again and checks that it reaches the candidate's
-validation metric (to 3 decimals). Run it against the same Shipyard server.
+validation metric (to 3 decimals). Run it against the same Shipyard server.{how}
 """), _code(_load_cell(job)), _code("""
 import tempfile
 from pathlib import Path
@@ -200,12 +205,13 @@ from shipyard.training import TrainingContext, run_training
 workdir = Path(tempfile.mkdtemp(prefix="automl-candidates-"))
 
 
-def train(number, algorithm, hyperparameters, split, recipe, semantic_types):
+def train(number, algorithm, hyperparameters, split, recipe, semantic_types, cv_folds):
     return run_training(TrainingContext(
         train=data["train"], validation=data.get("validation"), test=data.get("test"),
         algorithm=algorithm, target=TARGET, problem_type=PROBLEM_TYPE,
         hyperparameters=hyperparameters, split=split, recipe=recipe,
-        semantic_types=semantic_types, model_dir=workdir / f"candidate-{number}",
+        semantic_types=semantic_types, cv_folds=cv_folds,
+        model_dir=workdir / f"candidate-{number}",
         score_test=False, plots=False, log=lambda line: None))
 """.replace("TARGET", repr(spec["target"])).replace("PROBLEM_TYPE",
                                                       repr(spec.get("problem_type"))))]
@@ -221,7 +227,8 @@ hyperparameters = {_literal(c.get('hyperparameters') or {})}
 result = train({r['number']}, {c.get('algorithm')!r}, hyperparameters,
                split={_literal(c.get('split'))},
                recipe={_literal(c.get('recipe'))},
-               semantic_types={_literal(c.get('semantic_types'))})
+               semantic_types={_literal(c.get('semantic_types'))},
+               cv_folds={_literal(c.get('cv_folds'))})
 score = result.metrics["validation"][{name!r}]
 assert round(score, 3) == round({float(r['validation'])!r}, 3), score
 score
@@ -235,9 +242,10 @@ score
         cells.append(_md(f"""
 ## The final model
 
-Selection `{ensemble.get('selection')}` on the validation predictions of the best
-candidates kept these, then refit each on the train and validation rows together
-(the boosting rounds early stopping chose) before scoring the result once on test:
+Selection `{ensemble.get('selection')}` on the {'out-of-fold' if folds else 'validation'}
+predictions of the best candidates kept these, then refit each on the train and
+validation rows together (the boosting rounds early stopping chose) before scoring the
+result once on test:
 
 {listed}
 

@@ -55,7 +55,8 @@ def _failed_sentence(job: Job) -> str:
 
 
 _TRAINING_ONLY = ("--algorithm", "--target", "--split", "--split-method", "--time-column",
-                  "--seed", "--problem-type", "--group-column", "--recipe", "--drop")
+                  "--seed", "--problem-type", "--group-column", "--recipe", "--drop",
+                  "--cv-folds")
 
 
 @app.command("run")
@@ -145,6 +146,10 @@ def run(
     chunk_rows: Annotated[int | None, typer.Option(
         "--chunk-rows", metavar="N",
         help="Transform: rows predicted at a time [default: 10000].")] = None,
+    cv_folds: Annotated[int | None, typer.Option(
+        "--cv-folds", metavar="K",
+        help="Training: cross-validate over the train and validation rows in K folds (2-20); "
+             "the validation metrics are out of fold.")] = None,
     instances: Annotated[int | None, typer.Option(
         "--instances", metavar="N", min=1,
         help="Training (xgboost, lightgbm) and transform: N workers share the work, data "
@@ -186,7 +191,7 @@ def run(
             memory=memory, max_runtime=max_runtime, name=name, retries=retries,
             training_flags=[flag for flag, value in zip(_TRAINING_ONLY, (
                 algorithm, target, split, split_method, time_column, seed, problem_type,
-                group_column, recipe, drop or None), strict=True) if value is not None])
+                group_column, recipe, drop or None, cv_folds), strict=True) if value is not None])
         if instances is not None:
             spec["instances"] = instances
     elif kind == "training":
@@ -201,13 +206,13 @@ def run(
             max_runtime=max_runtime, name=name,
             recipe=read_recipe(recipe) if recipe is not None else None,
             drop=[col.strip() for flag in drop for col in flag.split(",") if col.strip()]
-            if drop else None, instances=instances)
+            if drop else None, instances=instances, cv_folds=cv_folds)
         if retries:
             spec["retries"] = retries
     else:
         given = [flag for flag, value in zip(_TRAINING_ONLY, (
             algorithm, target, split, split_method, time_column, seed, problem_type,
-            group_column, recipe, drop or None), strict=True) if value is not None]
+            group_column, recipe, drop or None, cv_folds), strict=True) if value is not None]
         if given:
             fail(f"{', '.join(given)} only apply to --kind training; this job is {kind!r}.")
         if script is None:

@@ -235,6 +235,7 @@ class Job(Resource):
         idempotency_key: str | None = None, client: Client | None = None,
         recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
         group_column: str | None = None, instances: int | None = None, retries: int = 0,
+        cv_folds: int | None = None,
     ) -> Job:
         """Train a built-in algorithm (``sy.algorithms()`` lists them) as a training job.
 
@@ -261,6 +262,8 @@ class Job(Resource):
                 lightgbm, on a server whose executor is Ray).
             retries: attempts after a lost worker (``worker_lost``); xgboost, lightgbm and
                 catboost continue from their last checkpoint.
+            cv_folds: cross-validate over the train and validation rows in this many folds
+                (2-20); the validation metrics are out of fold (docs/training.md).
         """
         c = client or default_client()
         spec = training_spec(
@@ -269,7 +272,7 @@ class Job(Resource):
             hyperparameters=hyperparameters, problem_type=problem_type, experiment=experiment,
             tags=tags, notes=notes, cpus=cpus, memory=memory, max_runtime=max_runtime, name=name,
             recipe=recipe, drop=drop, group_column=group_column, instances=instances,
-            retries=retries)
+            retries=retries, cv_folds=cv_folds)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

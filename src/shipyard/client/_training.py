@@ -51,7 +51,7 @@ def training_spec(
     notes: str | None = None, cpus: int | None = None, memory: str | int | None = None,
     max_runtime: float | None = None, name: str | None = None,
     recipe: Mapping[str, Any] | Any | None = None, drop: Sequence[str] | None = None,
-    instances: int | None = None, retries: int = 0,
+    instances: int | None = None, retries: int = 0, cv_folds: int | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of a training job (``POST /jobs`` with ``kind: training``).
 
@@ -71,6 +71,9 @@ def training_spec(
             lightgbm on a server whose executor is Ray); not sent when None.
         retries: attempts after a lost worker; a retried boosting fit continues from its
             last checkpoint (docs/training.md, "Checkpoints").
+        cv_folds: cross-validate over the train and validation rows in this many folds
+            (2-20): out-of-fold validation metrics (docs/training.md, "Cross-validation");
+            not sent when None.
     """
     if not algorithm:
         raise InvalidRequest("A training job needs an algorithm; `shipyard algorithms list` "
@@ -108,6 +111,8 @@ def training_spec(
         spec["instances"] = instances
     if retries:
         spec["retries"] = retries
+    if cv_folds is not None:
+        spec["cv_folds"] = cv_folds
     return add_limits(spec, cpus=cpus, memory=memory, max_runtime=max_runtime)
 
 

@@ -35,7 +35,8 @@ from shipyard.training._algorithms import (
     task_of,
     validate_hyperparameters,
 )
-from shipyard.training._metrics import evaluate_split
+from shipyard.training._crossval import CrossValidation
+from shipyard.training._metrics import evaluate_split, supervised_metrics
 from shipyard.training._prepared import META_FILE, PreparedData, PreparedDataError
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
 from shipyard.training._progress import PROGRESS_SECONDS
@@ -135,6 +136,10 @@ class TrainingContext:
     #: ``validation_target.npy``: the encoded targets), for ensemble selection over
     #: candidates that share the split (shipyard.automl.select). None: not kept.
     save_predictions: Path | None = None
+    #: Cross-validate over the train and validation rows in this many folds (None: no):
+    #: the validation metrics (and kept predictions) are out-of-fold, and the bundle is
+    #: the first fold's model (shipyard.training._crossval). Prepared data is not used.
+    cv_folds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +357,118 @@ def _save_prepared(ctx: TrainingContext, data: PreparedData, folder: Path) -> No
                 f"({type(exc).__name__}: {exc}); they prepare it again")
 
 
+def _prepared(ctx: TrainingContext) -> tuple[_Problem, PreparedData]:
+    """The data as an earlier trial prepared it, or prepared now (and kept if asked)."""
+    if ctx.prepared is None:
+        problem, data = _prepare_data(ctx)
+        if ctx.save_prepared is not None:
+            _save_prepared(ctx, data, ctx.save_prepared)
+        return problem, data
+    data = ctx.prepared
+    for note in data.notes:
+        ctx.log(f"[training] {note}")
+    _rows_line(ctx, data)
+    return _Problem(ctx, data.target, data.problem_type, data.classes,
+                    validate_hyperparameters(ctx.algorithm, ctx.hyperparameters),
+                    list(data.notes)), data
+
+
+def _fit_data(ctx: TrainingContext, problem: _Problem, X_fit: pd.DataFrame,
+              y_fit: np.ndarray | None, X_valid: pd.DataFrame | None,
+              y_valid: np.ndarray | None, *, live: bool = True,
+              checkpoints: bool = True) -> FitData:
+    """One fit's context; ``live`` False: its progress and curves are not logged (the
+    folds of a cross-validation after the first)."""
+    return FitData(
+        X_train=X_fit, y_train=y_fit, X_valid=X_valid, y_valid=y_valid,
+        problem_type=problem.problem_type, hyperparameters=problem.hyperparameters,
+        n_classes=len(problem.classes or []), seed=ctx.seed,
+        n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log if live else _no_log,
+        log_metric=ctx.log_metric if live else _no_metric,
+        progress_interval=ctx.progress_interval, instances=ctx.instances,
+        checkpoint_dir=ctx.checkpoint_dir if checkpoints else None,
+        checkpoint_every=ctx.checkpoint_every, checkpoint_seconds=ctx.checkpoint_seconds)
+
+
+def _no_log(line: str) -> None:
+    return None
+
+
+def _cross_validate(ctx: TrainingContext, phases: _Phases
+                    ) -> tuple[_Problem, PreparedData, CrossValidation, dict[str, int]]:
+    """Split, then fit ``cv_folds`` models over the train and validation rows (see
+    shipyard.training._crossval); the data is the first fold's, as its bundle keeps it.
+    Also returns the ``curve.*`` steps the first fold logged live."""
+    from shipyard.training._crossval import MAX_FOLDS, MIN_FOLDS, cross_validate
+
+    folds = ctx.cv_folds or 0
+    if not MIN_FOLDS <= folds <= MAX_FOLDS:
+        raise InvalidRequest(f"cv_folds must be between {MIN_FOLDS} and {MAX_FOLDS}; got "
+                             f"{folds}. Use e.g. 5, or leave it out for one validation split.")
+    if ctx.instances > 1:
+        raise InvalidRequest("cv_folds trains one model per fold on one instance; use "
+                             "instances=1 with cv_folds.")
+    problem = _prepare(ctx)
+    ctx, target, problem_type = problem.ctx, problem.target, problem.problem_type
+    if target is None:
+        raise InvalidRequest(f"cv_folds scores a model against a target; {ctx.algorithm} "
+                             "learns without one. Drop cv_folds.")
+    for note in problem.notes:
+        ctx.log(f"[training] {note}")
+    parts = _split(ctx, target, problem_type)
+    rows = pd.concat([parts.train, parts.validation], ignore_index=True)
+    classes = problem.classes
+
+    def encode(values: pd.Series) -> np.ndarray:
+        return _encode(values, problem_type, classes)
+
+    algorithm = get_algorithm(ctx.algorithm)
+    framework, task = get_framework(algorithm.info.framework), task_of(problem_type)
+    key = "proba" if task == "classification" else "value"
+
+    logged: dict[str, int] = {}
+
+    def fit(k: int, X_fit: pd.DataFrame, y_fit: np.ndarray, X_held: pd.DataFrame,
+            y_held: np.ndarray) -> FitResult:
+        # Fold fits keep no checkpoints: each is short, and a retried job redoes them.
+        data = _fit_data(ctx, problem, X_fit, y_fit, X_held, y_held, live=k == 0,
+                         checkpoints=False)
+        result = algorithm.fit(data)
+        if k == 0:
+            logged.update(data.curves_logged)
+        return result
+
+    record = dict(parts.record)
+    ctx.log(f"[training] {ctx.algorithm} ({problem_type}); {folds}-fold cross-validation "
+            f"over {len(rows)} train and validation rows; test {len(parts.test)}")
+    phases.start("fit")
+    cv = cross_validate(
+        rows, encode(rows[target]), target=target, problem_type=problem_type, folds=folds,
+        seed=ctx.seed, algorithm=ctx.algorithm,
+        recipe=dict(ctx.recipe) if ctx.recipe is not None else None,
+        semantic_types=dict(ctx.semantic_types) if ctx.semantic_types is not None else None,
+        encode=encode, log=ctx.log, fit=fit,
+        outputs=lambda model, X: framework.outputs(model, X, task, len(classes or []))[key])
+    ctx.log(f"[training] {folds} folds fitted in {sum(cv.fit_seconds):.1f}s "
+            f"({'stratified' if cv.stratified else 'shuffled'}, seed {ctx.seed}); the bundle "
+            "keeps fold 1's model")
+    first = cv.first
+    notes = problem.notes + first.notes
+    for note in first.notes:
+        ctx.log(f"[training] {note}")
+    record["cv"] = cv.record()
+    score = ctx.score_test and len(parts.test) > 0
+    X = {"fit": first.X_fit, "validation": first.X_held_out.iloc[:0],
+         "test": first.fitted.transform(parts.test) if score
+         else first.X_held_out.iloc[:0]}
+    y: dict[str, np.ndarray | None] = {
+        "fit": first.y_fit, "train": cv.y, "validation": cv.y[:0],
+        "test": encode(parts.test[target]) if score else cv.y[:0]}
+    data = PreparedData(target=target, problem_type=problem_type, classes=classes,
+                        notes=notes, record=record, fitted=first.fitted, X=X, y=y)
+    return replace(problem, notes=notes), data, cv, logged
+
+
 def run_training(ctx: TrainingContext) -> TrainingResult:
     """Train ``ctx.algorithm`` on ``ctx.train`` and write the model bundle into ``ctx.model_dir``.
 
@@ -362,44 +479,32 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     """
     phases = _Phases(ctx.record_phase)
     phases.start("prepare")
-    if ctx.prepared is not None:
-        data = ctx.prepared
-        for note in data.notes:
-            ctx.log(f"[training] {note}")
-        _rows_line(ctx, data)
-        problem = _Problem(ctx, data.target, data.problem_type, data.classes,
-                           validate_hyperparameters(ctx.algorithm, ctx.hyperparameters),
-                           list(data.notes))
+    cv: CrossValidation | None = None
+    if ctx.cv_folds is not None:
+        problem, data, cv, logged = _cross_validate(ctx, phases)
+        result, fit_seconds = cv.first.result, sum(cv.fit_seconds)
     else:
-        problem, data = _prepare_data(ctx)
-        if ctx.save_prepared is not None:
-            _save_prepared(ctx, data, ctx.save_prepared)
+        problem, data = _prepared(ctx)
     ctx, target, problem_type, notes = problem.ctx, problem.target, problem.problem_type, \
         problem.notes
     algorithm = get_algorithm(ctx.algorithm)
     fitted, X, y = data.fitted, data.X, data.y
-    X_fit, y_fit = X["fit"], y["fit"]
     if problem.classes and y["train"] is not None and len(y["train"]):
         counts = np.bincount(y["train"], minlength=len(problem.classes))
         ctx.record_fact("data.imbalance_ratio", float(counts.max() / max(counts.min(), 1)))
-    ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
-    phases.start("fit")
-    started = time.perf_counter()
-    fit_data = FitData(
-        X_train=X_fit, y_train=y_fit, X_valid=X["validation"], y_valid=y["validation"],
-        problem_type=problem_type, hyperparameters=problem.hyperparameters,
-        n_classes=len(problem.classes or []), seed=ctx.seed,
-        n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log, log_metric=ctx.log_metric,
-        progress_interval=ctx.progress_interval, instances=ctx.instances,
-        checkpoint_dir=ctx.checkpoint_dir, checkpoint_every=ctx.checkpoint_every,
-        checkpoint_seconds=ctx.checkpoint_seconds)
-    result: FitResult = algorithm.fit(fit_data)
-    fit_seconds = time.perf_counter() - started
-    ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
+    if cv is None:
+        ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
+        phases.start("fit")
+        started = time.perf_counter()
+        fit_data = _fit_data(ctx, problem, X["fit"], y["fit"], X["validation"], y["validation"])
+        result = algorithm.fit(fit_data)
+        fit_seconds = time.perf_counter() - started
+        logged = fit_data.curves_logged
+        ctx.log(f"[training] fitted in {fit_seconds:.1f}s")
     for note in result.notes:
         notes.append(note)
         ctx.log(f"[training] {note}")
-    _log_curves(ctx, result.curves, fit_data.curves_logged)
+    _log_curves(ctx, result.curves, logged)
     for name, share in _importance_shares(result.model, fitted.feature_names)[:5]:
         ctx.record_fact(f"importance.{name[:100]}", share)
 
@@ -409,7 +514,11 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     draft = {"task": task, "classes": problem.classes, "target": target}
     metrics, baseline = _evaluate(problem, InferencePipeline(draft, fitted, result.model,
                                                              framework), result.model, X, y)
-    if ctx.save_predictions is not None:
+    if cv is not None:
+        metrics, baseline = _out_of_fold(problem, cv, metrics, baseline)
+    if ctx.save_predictions is not None and cv is not None:
+        _write_predictions(ctx.save_predictions, cv.outputs, cv.y, cv.predict_seconds)
+    elif ctx.save_predictions is not None:
         _save_predictions(ctx.save_predictions, framework, result.model, task, problem, X, y)
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
@@ -444,7 +553,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "metrics": {s: scalar_metrics(m) for s, m in metrics.items()},
         "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
         "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
-                     "notes": notes, "warnings": warnings},
+                     "notes": notes, "warnings": warnings,
+                     **({"cv": data.record["cv"]} if cv is not None else {})},
         "bundle_size": {"bytes": size, "warning": too_big},
         "lineage": dict(ctx.lineage), "created_at": datetime.now(UTC).isoformat(),
     }
@@ -472,13 +582,35 @@ def _save_predictions(folder: Path, framework: Any, model: Any, task: str, probl
     started = time.perf_counter()
     out = framework.outputs(model, X["validation"], task, len(problem.classes or []))
     seconds = time.perf_counter() - started
+    _write_predictions(folder, out["proba" if task == "classification" else "value"],
+                       y["validation"], seconds)
+
+
+def _write_predictions(folder: Path, outputs: Any, y: Any, seconds: float) -> None:
+    """Outputs (validation or out-of-fold), their targets and the time predicting took."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / PREDICTIONS_TIMING_FILE).write_text(json.dumps(
-        {"rows": len(X["validation"]), "seconds": round(seconds, 6)}), encoding="utf-8")
-    np.save(folder / PREDICTIONS_FILE,
-            np.asarray(out["proba" if task == "classification" else "value"], "float64"),
-            allow_pickle=False)
-    np.save(folder / PREDICTIONS_TARGET_FILE, np.asarray(y["validation"]), allow_pickle=False)
+        {"rows": len(y), "seconds": round(seconds, 6)}), encoding="utf-8")
+    np.save(folder / PREDICTIONS_FILE, np.asarray(outputs, "float64"), allow_pickle=False)
+    np.save(folder / PREDICTIONS_TARGET_FILE, np.asarray(y), allow_pickle=False)
+
+
+def _out_of_fold(problem: _Problem, cv: CrossValidation, metrics: dict[str, dict[str, Any]],
+                 baseline: dict[str, dict[str, Any]]
+                 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The validation metrics of a cross-validation: its out-of-fold outputs' over every
+    train and validation row (the baseline: their own targets' prior), logged."""
+    from shipyard.evaluation import baseline_metrics
+
+    ctx, key = problem.ctx, "value" if problem.problem_type == "regression" else "proba"
+    oof = supervised_metrics(problem.problem_type, {key: cv.outputs}, cv.y, problem.classes)
+    base = baseline_metrics(problem.problem_type, cv.y, cv.y, problem.classes)
+    scalars = scalar_metrics(oof)
+    for name, value in scalars.items():
+        ctx.log_metric(f"validation.{name}", value)
+    ctx.log(f"[training] validation ({cv.folds}-fold, out of fold): "
+            + ", ".join(f"{k} {number(v)}" for k, v in scalars.items()))
+    return {"validation": oof, **metrics}, {"validation": base, **baseline}
 
 
 def _json(data: Any) -> bytes:
@@ -532,7 +664,8 @@ def main(job_dir: Path) -> None:
     study: dict[str, Any] = given if isinstance(given, dict) else {}
     prepared = None
     with runtime.phase("read"):
-        if study.get("from") and (job_dir / PREPARED_INPUT / META_FILE).is_file():
+        if study.get("from") and not config.get("cv_folds") and \
+                (job_dir / PREPARED_INPUT / META_FILE).is_file():
             try:
                 prepared = PreparedData.load(job_dir / PREPARED_INPUT,
                                              test=config.get("score_test") is not False)
@@ -574,7 +707,8 @@ def main(job_dir: Path) -> None:
         plots=config.get("plots") is not False,
         checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
         save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
-        else None,
+        and not config.get("cv_folds") else None,
+        cv_folds=int(config["cv_folds"]) if config.get("cv_folds") is not None else None,
         save_predictions=job_dir / PREDICTIONS_OUTPUT if config.get("save_predictions")
         else None,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING),

@@ -100,6 +100,9 @@ class AutoMLBoard(Out):
     objective: dict[str, str] = Field(description="metric (validation.<name>) and direction.")
     mode: str = Field(description="ensembling or hpo (auto resolved at submit).")
     time_budget: float
+    cv_folds: int | None = Field(None, description="The folds candidates were cross-validated "
+                                                   "in (their validation metric is out of "
+                                                   "fold); null: one validation split.")
     elapsed_seconds: float
     stopped_by: str | None = Field(None, description="time_budget or max_candidates.")
     candidates: list[AutoMLCandidate]

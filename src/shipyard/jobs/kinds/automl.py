@@ -27,6 +27,14 @@ MAX_PARALLEL = 32
 #: ``--mode auto`` ensembles up to this many training rows and keeps the single best
 #: tuned pipeline above (an ensemble of many models costs memory and latency on big data).
 ENSEMBLE_ROWS = 200_000
+#: Candidates are cross-validated (``cv_folds``, docs/training.md) when the train and
+#: validation rows are at most this many: below it a validation split of a fifth of the
+#: rows is a few hundred to a few thousand rows, too noisy to select an ensemble on (ames,
+#: 2,197 rows: a linear member that looked fine on 488 validation rows lost on test);
+#: above it the split is big enough and K fits per candidate would cost most of the search.
+CV_ROWS = 20_000
+#: The folds of a cross-validated candidate.
+CV_FOLDS = 5
 #: The shortest budget worth running (a few candidates and the final model).
 MIN_BUDGET = 10.0
 #: The metric optimised when none is given, by problem type.
@@ -152,12 +160,36 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     if mode == "auto":
         mode = "ensembling" if version.num_rows <= ENSEMBLE_ROWS else "hpo"
     parallel = spec.parallel or max(1, local_capacity().cpus // spec.resources.cpus)
-    ctx.stored.update(
+    rows = _development_rows(ctx, version.num_rows)
+    cv_folds = CV_FOLDS if rows <= CV_ROWS and not (spec.split or {}).get("time_column") \
+        else None
+    ctx.stored.update(cv_folds=cv_folds, development_rows=rows,
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, resolved_mode=mode, parallel=parallel,
         strategy="bayesian", rows=version.num_rows)
     ctx.experiment = trial_ctx.experiment
+
+
+def _development_rows(ctx: SubmitContext[AutoMLSpec], train_rows: int) -> int:
+    """About how many train and validation rows the candidates get: the train input's
+    rows less the test share its split holds out (none when a test input is given),
+    plus a validation input's."""
+    from shipyard.evaluation import SplitSpec
+
+    inputs = ctx.stored["inputs"]
+    tr, va, te = SplitSpec.from_dict(dict(ctx.spec.split or {})).fractions
+    if "test" in inputs:
+        held_out = 0.0
+    elif "validation" in inputs:
+        held_out = te / (tr + te)
+    else:
+        held_out = te
+    rows = round(train_rows * (1 - held_out))
+    if "validation" in inputs:
+        ref = inputs["validation"]
+        rows += ctx.datasets.version(ref["dataset"], ref["version"]).num_rows
+    return rows
 
 
 def _usable(algorithm: str, problem_type: str) -> bool:

@@ -2,7 +2,8 @@
 
 The candidates are training jobs that kept their validation predictions
 (``keep_predictions``; an AutoML job's candidates do) and share their data: the same
-inputs, target, problem type and split, so their validation rows are the same rows.
+inputs, target, problem type, split and ``cv_folds``, so their validation rows (or, when
+cross-validated, their out-of-fold rows: every train and validation row) are the same.
 ``selection: caruana`` chooses weights over them by greedy selection on those
 predictions (:func:`shipyard.automl.build_ensemble`) and writes an ensemble bundle;
 ``selection: best`` keeps the best candidate's own bundle. Either way the job scores
@@ -31,7 +32,7 @@ from shipyard.jobs._spec import JobSpecBase
 MAX_CANDIDATES = 64
 CONFIG_NAME = "ensemble.json"
 #: The spec fields a candidate must share with the first one (its data, so its rows).
-SAME_DATA = ("inputs", "target", "problem_type", "split")
+SAME_DATA = ("inputs", "target", "problem_type", "split", "cv_folds")
 PREDICTIONS_PREFIX = "output/predictions/"
 JOB_ID = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -114,8 +115,8 @@ def check(ctx: SubmitContext[EnsembleSpec]) -> None:
             if differs:
                 raise InvalidRequest(
                     f"Candidate {job_id} differs from candidate {first.id} in {differs[0]}; "
-                    "an ensemble's candidates share their inputs, target, problem type and "
-                    "split (so they were validated on the same rows).")
+                    "an ensemble's candidates share their inputs, target, problem type, "
+                    "split and cv_folds (so they were validated on the same rows).")
         members.append({"job": job.id, "number": number,
                         "algorithm": job.spec.get("algorithm"),
                         "recipe": job.spec.get("recipe"),

@@ -24,7 +24,7 @@ TRAINING_CHANNELS = ("train", "validation", "test")
 #: The spec fields written to ``training.json``.
 TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
                    "semantic_types", "bundle_size_warning", "instances", "score_test", "plots",
-                   "checkpoint_seconds")
+                   "checkpoint_seconds", "cv_folds")
 #: Training submits are checked on the whole dataset up to this many rows, else a sample.
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
@@ -101,6 +101,11 @@ class TrainingSpec(JobSpecBase):
     #: Keep the model's outputs on the validation split (``output/predictions/``), so an
     #: ``ensemble`` job can select over it (AutoML candidates keep them).
     keep_predictions: bool = False
+    #: Cross-validate over the train and validation rows in this many folds: the
+    #: validation metrics (and kept predictions) are out-of-fold over all of those rows,
+    #: and the bundle is the first fold's model (shipyard.training._crossval).
+    #: (2 to 20, checked at submit.)
+    cv_folds: int | None = None
     #: Set on the trials of a tuning job (and its final scoring of the best settings): the
     #: tuning job's id, the trial's number and the sampler's state of the trial.
     tuning: TrialOf | None = None
@@ -139,6 +144,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
             f"instances={spec.instances}: only {' and '.join(DISTRIBUTED_ALGORITHMS)} train "
             f"over several instances, not {algorithm!r}; use instances=1.")
     check_instances(ctx, "training")
+    _check_cv(spec, get_algorithm(algorithm).info.supervised)
     if spec.tuning is not None:
         check_trial(ctx, spec.tuning)
     ctx.stored["hyperparameters"] = validate_hyperparameters(algorithm, spec.hyperparameters)
@@ -231,7 +237,7 @@ def _check_prepared(repo: Any, stored: Mapping[str, Any], trial: TrialOf) -> Non
 
 
 #: The fields that decide what a training job prepares (with its algorithm and inputs).
-_SAME_DATA = ("target", "problem_type", "split", "recipe", "semantic_types")
+_SAME_DATA = ("target", "problem_type", "split", "recipe", "semantic_types", "cv_folds")
 
 
 def stage(stored: Mapping[str, Any]) -> list[StagedFile]:
@@ -242,6 +248,31 @@ def stage(stored: Mapping[str, Any]) -> list[StagedFile]:
     return [StagedFile(f"input/prepared/{f['path'].rsplit('/', 1)[-1]}", f["sha256"],
                        int(f["size"]), f"the prepared data of trial {prepared['job']}")
             for f in prepared["files"]]
+
+
+def _check_cv(spec: TrainingSpec, supervised: bool) -> None:
+    """``cv_folds`` needs a supervised algorithm on one instance, and shuffled folds make no
+    sense of rows split by time (the folds would train on the future)."""
+    from shipyard.training._crossval import MAX_FOLDS, MIN_FOLDS
+
+    if spec.cv_folds is None:
+        return
+    if not MIN_FOLDS <= spec.cv_folds <= MAX_FOLDS:
+        raise InvalidRequest(f"cv_folds must be between {MIN_FOLDS} and {MAX_FOLDS}; got "
+                             f"{spec.cv_folds}. Use e.g. 5, or leave it out for one "
+                             "validation split.")
+    if not supervised:
+        raise InvalidRequest(f"cv_folds={spec.cv_folds}: cross-validation scores a model "
+                             f"against a target, and {spec.algorithm!r} learns without one; "
+                             "drop cv_folds.")
+    if spec.instances > 1:
+        raise InvalidRequest(f"cv_folds={spec.cv_folds} trains one model per fold on one "
+                             f"instance; got instances={spec.instances}. Use instances=1.")
+    if (spec.split or {}).get("time_column"):
+        raise InvalidRequest(f"cv_folds={spec.cv_folds} cuts shuffled folds, which would "
+                             "train on rows later than those they are scored on; a split by "
+                             "time_column keeps one validation split. Drop cv_folds or the "
+                             "time column.")
 
 
 #: Semantic types a split by time can order rows by.
