@@ -125,11 +125,28 @@ def test_a_target_that_cannot_be_learned_is_a_400_before_any_job(
     ({"algorithms": ["no-such"]}, "no-such"),
     ({"hyperparameters": {"n_estimators": 5}}, "chooses the hyperparameters"),
     ({"time_budget": 3}, "time_budget"),
+    ({"cv_folds": 1}, "cv_folds"),
+    ({"cv_folds": 5, "split": {"time_column": "tenure"}}, "split by time"),
 ])
 def test_a_bad_automl_request_is_a_400(server: LocalServer, fields: dict, needle: str) -> None:
     r = server.client().post("/api/v1/jobs", json=_automl("churn", **fields))
     assert r.status_code == 400, r.text
     assert needle in r.json()["error"]["message"], r.text
+
+
+def test_cross_validation_is_opt_in_and_pinned_in_the_spec(server: LocalServer) -> None:
+    """``cv_folds`` is stored with the plan (and sent to every candidate by the driver);
+    the job is cancelled at once: what it does is tests/training/test_crossval.py's."""
+    c = server.client()
+    plain = _submit(c, _automl("churn", time_budget=60))
+    folded = _submit(c, _automl("churn", time_budget=60, cv_folds=3))
+    for job in (plain, folded):
+        c.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert plain["spec"]["cv_folds"] is None
+    assert folded["spec"]["cv_folds"] == 3
+    assert folded["spec"]["development_rows"] > 0
+    for job in (plain, folded):
+        _wait(c, job["id"])
 
 
 def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
@@ -143,24 +160,19 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
 
 # -- better than the best default -----------------------------------------------------------
 @pytest.mark.parametrize("name", [
-    "churn",
-    pytest.param("penguins", marks=pytest.mark.xfail(strict=True, reason=(
-        "penguins: 0.9884 test accuracy (85 of 86 rows) against 1.0 for the xgboost, catboost "
-        "and random-forest defaults; the one row is an Adelie of Dream island with a 42.2 mm "
-        "bill that the ensemble (linear, lightgbm, catboost, selected on 258 out-of-fold rows "
-        "where the candidates differ by one or two rows) calls Chinstrap at 0.56"))),
-    "ames",
+    "churn", "penguins",
+    pytest.param("ames", marks=pytest.mark.xfail(strict=True, reason=(
+        "ames: 27,750 test RMSE against LightGBM defaults' 26,299 with one validation split "
+        "(the default); the 25% test split holds two partial sales of 4,500+ sq ft houses "
+        "at ~184k, which the linear member extrapolates to ~600k, and the 488-row "
+        "validation split has none to warn the selection. With cv_folds=5 (opt-in) ames "
+        "reaches 25,856 and wins, but penguins then loses one test row (0.9884) and the "
+        "13 candidates take 2.5-10 minutes here: docs/automl.md"))),
 ])
-# Cross-validated candidates fit 5 models each: the 13 candidates take 2.5-7 minutes here
-# (2 CPUs shared with other work), more than the suite's default 300 s per test.
-@pytest.mark.slow
-@pytest.mark.timeout(1200)
 def test_automl_beats_the_best_default_built_in_on_test(server: LocalServer, name: str) -> None:
     """The whole portfolio (13 candidates, a budget that does not bind, so the run does not
     depend on the machine's speed) against each built-in algorithm with its defaults, all
-    on the same train and test inputs. Every table here is small, so the candidates are
-    cross-validated and the ensemble is selected on out-of-fold predictions (ames lost to
-    LightGBM's defaults when it was selected on its 488 validation rows)."""
+    on the same train and test inputs."""
     c = server.client()
     metric, sign = CASES[name][3], CASES[name][4]
     job = _submit(c, _automl(name, mode="ensembling", time_budget=900,
@@ -168,10 +180,10 @@ def test_automl_beats_the_best_default_built_in_on_test(server: LocalServer, nam
     singles = [_submit(c, {"kind": "training", "algorithm": a, "plots": False,
                            "inputs": {"train": f"{name}-train", "test": f"{name}-test"},
                            "target": CASES[name][2]}) for a in DEFAULTS]
-    done = _wait(c, job["id"], timeout=1100)
+    done = _wait(c, job["id"])
     assert done["status"] == "Completed", done["message"]
     board = done["outputs"]["automl"]
-    assert board["cv_folds"] == 5
+    assert board["cv_folds"] is None
     ours = board["test"][metric]
     assert done["metrics"]["test"][metric] == ours
     theirs = {s["spec"]["algorithm"]: _wait(c, s["id"])["metrics"]["test"][metric]

@@ -32,7 +32,7 @@ def automl_spec(
     algorithms: Sequence[str] | str | None = None, split: Sequence[float] | None = None,
     seed: int = 0, experiment: str | None = None, name: str | None = None,
     cpus: int | None = None, memory: str | int | None = None,
-    tags: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None, cv_folds: int | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of an AutoML job (``POST /jobs`` with ``kind: automl``).
 
@@ -50,6 +50,8 @@ def automl_spec(
             random-forest and linear, as suit the problem).
         split: fractions of train, validation and test (default 0.7, 0.2, 0.1).
         cpus, memory: each candidate's resources.
+        cv_folds: cross-validate each candidate in this many folds and select on
+            out-of-fold predictions (tables up to 20,000 rows; K fits per candidate).
     """
     if mode not in MODES:
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
@@ -71,6 +73,8 @@ def automl_spec(
         spec["problem_type"] = problem_type
     if parallel is not None:
         spec["parallel"] = int(parallel)
+    if cv_folds is not None:
+        spec["cv_folds"] = int(cv_folds)
     if algorithms:
         names = algorithms.split(",") if isinstance(algorithms, str) else list(algorithms)
         spec["algorithms"] = [a.strip() for a in names if a.strip()]

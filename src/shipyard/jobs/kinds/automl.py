@@ -27,14 +27,12 @@ MAX_PARALLEL = 32
 #: ``--mode auto`` ensembles up to this many training rows and keeps the single best
 #: tuned pipeline above (an ensemble of many models costs memory and latency on big data).
 ENSEMBLE_ROWS = 200_000
-#: Candidates are cross-validated (``cv_folds``, docs/training.md) when the train and
-#: validation rows are at most this many: below it a validation split of a fifth of the
-#: rows is a few hundred to a few thousand rows, too noisy to select an ensemble on (ames,
-#: 2,197 rows: a linear member that looked fine on 488 validation rows lost on test);
-#: above it the split is big enough and K fits per candidate would cost most of the search.
+#: ``cv_folds`` (opt-in) cross-validates the candidates when the train and validation rows
+#: are at most this many: a validation split of a fifth of the rows is then a few hundred to
+#: a few thousand rows, noisy to select an ensemble on (ames, 2,197 rows: a linear member
+#: that looked fine on 488 validation rows lost on test); above it the split is big enough
+#: and K fits per candidate would cost most of the search, so the job keeps one split.
 CV_ROWS = 20_000
-#: The folds of a cross-validated candidate.
-CV_FOLDS = 5
 #: The shortest budget worth running (a few candidates and the final model).
 MIN_BUDGET = 10.0
 #: The metric optimised when none is given, by problem type.
@@ -63,6 +61,10 @@ class AutoMLSpec(JobSpecBase):
     algorithms: list[str] | None = Field(default=None, max_length=16)
     split: dict[str, Any] | None = None
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    #: Cross-validate each candidate in this many folds and select on out-of-fold
+    #: predictions (docs/automl.md): steadier selection on small tables, at K fits per
+    #: candidate, so fewer candidates in a budget. Off by default.
+    cv_folds: int | None = Field(default=None, ge=2, le=20)
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
@@ -161,8 +163,13 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         mode = "ensembling" if version.num_rows <= ENSEMBLE_ROWS else "hpo"
     parallel = spec.parallel or max(1, local_capacity().cpus // spec.resources.cpus)
     rows = _development_rows(ctx, version.num_rows)
-    cv_folds = CV_FOLDS if rows <= CV_ROWS and not (spec.split or {}).get("time_column") \
-        else None
+    cv_folds = spec.cv_folds
+    if cv_folds and (spec.split or {}).get("time_column"):
+        raise InvalidRequest("cv_folds: a split by time keeps its order (train before "
+                             "validation before test); cross-validation would shuffle it. "
+                             "Leave cv_folds out, or split at random.")
+    if cv_folds and rows > CV_ROWS:
+        cv_folds = None  # a split this size is steady: outputs.automl.cv_folds says None
     ctx.stored.update(cv_folds=cv_folds, development_rows=rows,
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
