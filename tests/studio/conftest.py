@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -92,3 +94,54 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+class Watched:
+    """A page with every request, failed request and console error recorded."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.requests: list[str] = []
+        self.problems: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}"))
+        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.problems.append(str(e)))
+        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+
+    def clean(self) -> None:
+        hosts = {urlsplit(u).hostname for u in self.requests if not u.startswith("data:")}
+        assert hosts <= {"127.0.0.1"}, hosts  # nothing leaves the machine
+        assert not self.problems, self.problems  # a CSP violation is a console error
+
+
+@contextmanager
+def open_pages(browser: Any, srv: LocalServer) -> Iterator[Callable[..., Watched]]:
+    """``open_as(role, **context_options)``: a fresh browser context on ``srv``, signed in
+    as ``role`` through a one-time link, its page watched; every context closed at exit."""
+    contexts: list[Any] = []
+
+    def open_as(role: str = "admin", **options: Any) -> Watched:
+        api = srv.client(role)
+        _OPEN.append(api)
+        link = api.post("/api/v1/studio/links").json()["path"]
+        context = browser.new_context(**options)
+        contexts.append(context)
+        watched = Watched(context.new_page())
+        watched.page.goto(srv.url + link)
+        watched.page.wait_for_url(srv.url + "/studio")
+        return watched
+
+    try:
+        yield open_as
+    finally:
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def signed_in_page(browser: Any, studio: LocalServer) -> Iterator[Callable[..., Watched]]:
+    """``signed_in_page(role)``: a watched page of the package's server, signed in."""
+    with open_pages(browser, studio) as open_as:
+        yield open_as

