@@ -252,6 +252,22 @@ def _residuals(evaluation: dict[str, Any]) -> list[tuple[str, float]]:
     return [(f"{edges[i]:,.3g} to {edges[i + 1]:,.3g}", float(c)) for i, c in enumerate(counts)]
 
 
+def _as_text(table: pa.Table) -> pa.Table:
+    """Every column as text (missing values stay missing), cast by Arrow column by column
+    (no Python object per value: a large table stays cheap)."""
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name in table.column_names:
+        column = table.column(name)
+        try:
+            columns[name] = pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. a nested type
+            columns[name] = pa.array([None if v is None else str(v)
+                                      for v in column.to_pylist()], pa.string())
+    return pa.table(columns)
+
+
 def _dataset_of(job: JobRecord) -> tuple[str, int]:
     ref = (job.spec.get("inputs") or {}).get("train") or {}
     return str(ref.get("dataset")), int(ref.get("version") or 1)
@@ -391,9 +407,7 @@ def _retype(svc: Services, name: str, version: int, chosen: dict[str, str],
     keep = [c for c in table.column_names if chosen.get(c) != "ignore"]
     table = table.select(keep)
     # Everything as text: the declared types decide, as they do for an uploaded CSV.
-    text = pa.table({c: pa.array([None if v is None else str(v)
-                                  for v in table.column(c).to_pylist()], pa.string())
-                     for c in keep})
+    text = _as_text(table)
     types = {c: str(TYPES[chosen[c]]) for c in keep if TYPES.get(chosen[c])}
     buffer = io.BytesIO()
     pacsv.write_csv(text, buffer)
@@ -544,9 +558,7 @@ def _batch(svc: Services, job_id: str, path: Any, actor: str) -> str:
             column_types=None, strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError) as exc:
         raise InvalidRequest(f"That file is not a CSV Canvas can read: {exc}") from None
-    text = pa.table({c: pa.array([None if v is None else str(v)
-                                  for v in text.column(c).to_pylist()], pa.string())
-                     for c in text.column_names})
+    text = _as_text(text)
     types = {str(f["name"]): str(f.get("dtype"))
              for f in svc.datasets.version(dataset, version).schema}
     return _score(svc, job, text, {c: t for c, t in types.items() if c in text.column_names},
