@@ -48,7 +48,6 @@ from shipyard.serving import DEFAULT_MAX_BODY_BYTES
 from shipyard.settings import Settings
 from shipyard.store import Election, leader_lock
 from shipyard.studio import LoginLinks, StudioGate
-from shipyard.studio import _pages as studio_pages
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.server import HomeLock
@@ -124,6 +123,9 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(lineage.router, prefix="/api/v1")
     app.include_router(pipeline_triggers.router, prefix="/api/v1")
+    # Imported here: the studio's page modules import this package's auth and context.
+    from shipyard.studio import _pages as studio_pages
+
     studio_pages.include(app)
     app.state.studio_links = LoginLinks()
     _document.install(app, OPEN_PATHS)

@@ -57,6 +57,7 @@ from shipyard.studio._web import (
     authorize,
     error_page,
     read_form,
+    readable,
     render,
     run,
 )
@@ -226,8 +227,8 @@ def _plain(job: JobRecord, svc: Services, target: str) -> list[str]:
                     f"{summary['test.roc_auc']:.0%} of the time (ROC AUC "
                     f"{summary['test.roc_auc']:.3f}).")
     if "test.mae" in summary:
-        said.append(f"Its predictions of {target} are off by {summary['test.mae']:,.4g} on "
-                    "average on rows it never saw while learning.")
+        said.append(f"Its predictions of {target} are off by {readable(summary['test.mae'])} "
+                    "on average on rows it never saw while learning.")
     if "test.r2" in summary:
         said.append(f"It explains {max(summary['test.r2'], 0):.0%} of the variation in "
                     f"{target} (R² {summary['test.r2']:.3f}).")

@@ -57,8 +57,19 @@ def _number(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return readable(value)
     return str(value)
+
+
+def readable(value: float) -> str:
+    """A number as people read it: ``884,800`` (not ``8.848e+05``), ``12.5``, ``0.8123``."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:.4g}"
 
 
 TEMPLATES = _environment()
