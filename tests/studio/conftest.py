@@ -17,6 +17,10 @@ import pytest
 from shipyard.testing import LocalServer
 
 CHROMIUM = "/usr/bin/chromium"
+#: Where browser tests save their screenshots (kept after the run; ``build/`` is ignored by
+#: git). ``SHIPYARD_SCREENSHOTS`` moves them.
+SCREENSHOTS = Path(os.environ.get("SHIPYARD_SCREENSHOTS")
+                   or Path(__file__).resolve().parents[2] / "build" / "screenshots")
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 
@@ -109,6 +113,13 @@ class Watched:
         page.on("pageerror", lambda e: self.problems.append(str(e)))
         page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
                 if r.status >= 400 else None)
+
+    def shot(self, name: str) -> Path:
+        """Save a full-page screenshot as ``build/screenshots/<name>.png``; its path."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
 
     def clean(self) -> None:
         hosts = {urlsplit(u).hostname for u in self.requests if not u.startswith("data:")}

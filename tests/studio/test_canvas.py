@@ -45,7 +45,7 @@ def test_an_analyst_goes_through_canvas_end_to_end(analyst: Any, studio: LocalSe
     page.select_option("#canvas-target", "churn")
     page.locator("#target-about", has_text="category").wait_for(timeout=30_000)
     assert "No 73%" in page.inner_text("#target-about")
-    page.screenshot(path=str(tmp_path / "canvas-prepare.png"))
+    analyst.shot("canvas-prepare")
 
     page.click("#canvas-build-button")
     page.wait_for_url("**/studio/canvas/builds/*", timeout=60_000)
@@ -56,7 +56,7 @@ def test_an_analyst_goes_through_canvas_end_to_end(analyst: Any, studio: LocalSe
     assert plain.startswith("Predicts churn correctly") and "%" in plain
     assert page.locator("table.confusion tbody tr").count() == 2
     assert page.locator("svg.chart rect").count() >= 3  # column impact
-    page.screenshot(path=str(tmp_path / "canvas-results.png"), full_page=True)
+    analyst.shot("canvas-results")
 
     api = studio.client()
     _OPEN.append(api)
