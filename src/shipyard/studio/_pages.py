@@ -405,10 +405,12 @@ def include(app: Any) -> None:
         _pages_experiments,
         _pages_monitors,
         _pages_pipelines,
+        _pages_train,
     )
 
     app.include_router(api_router, prefix="/api/v1")
-    for module_router in (router, _pages_datasets.router, _pages_experiments.router,
+    for module_router in (router, _pages_datasets.router, _pages_train.router,
+                          _pages_experiments.router,
                           _pages_endpoints.router, _pages_monitors.router,
                           _pages_pipelines.router, _pages_canvas.router):
         app.include_router(module_router)

@@ -1,5 +1,6 @@
 """The studio's dataset pages: the list, a dataset's versions, schema, first rows and
-profile report, uploads (a new dataset, or a new version), and the SQL editor.
+profile report, uploads (a new dataset, or a new version), and the SQL editor. The train
+form on a dataset's page is ``_pages_train``'s.
 
 Uploads are ``POST``s to paths ending in ``/upload``: the body guard gives those the
 upload limit (``max_upload_bytes``, see :data:`shipyard.api._body.STUDIO_UPLOAD`), not
@@ -23,6 +24,7 @@ from shipyard.api._context import Services, services
 from shipyard.api._uploads import saved_uploads
 from shipyard.errors import ShipyardError
 from shipyard.names import check_name
+from shipyard.studio._pages_train import train_form
 from shipyard.studio._security import CSP, PREFIX
 from shipyard.studio._web import (
     BadRequest,
@@ -60,7 +62,8 @@ def datasets_page(request: Request, svc: Services = Depends(services)) -> HTMLRe
 @router.get(PREFIX + "/datasets/{name}")
 def dataset_page(request: Request, name: str, version: int | None = None,
                  svc: Services = Depends(services)) -> HTMLResponse:
-    """A dataset: its versions, a version's schema, first rows and profile report."""
+    """A dataset: its versions, a version's schema, first rows and profile report, and
+    (for a writer) the form that trains a model on the version shown."""
     try:
         rec = svc.datasets.get(name)
         versions = svc.datasets.versions(name)
@@ -71,7 +74,7 @@ def dataset_page(request: Request, name: str, version: int | None = None,
     columns = [c["name"] for c in shown.schema]
     rows = [[_cell(row.get(c)) for c in columns] for row in head]
     page = render(request, "dataset.html", rec=rec, versions=list(reversed(versions)),
-                  shown=shown, columns=columns, rows=rows)
+                  shown=shown, columns=columns, rows=rows, train=train_form(shown))
     page.headers["Content-Security-Policy"] = FRAMING_CSP
     return page
 
