@@ -17,7 +17,7 @@ import pytest
 
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, signed_in, wait_for
+from .conftest import _OPEN, signed_in, submit_script, wait_for
 
 DATASET = "churn_train"
 TRAIN = f"/studio/datasets/{DATASET}/train"
@@ -177,6 +177,28 @@ def test_the_services_own_refusals_are_shown_in_place(
                      data=_form())
     assert missing.status_code == 404 and 'role="alert"' in missing.text
     assert _training_jobs(api) == before
+
+
+def test_a_queued_jobs_page_follows_it_until_it_starts(
+        studio: LocalServer, api: httpx.Client) -> None:
+    """The train action lands on the job page at once, often before the job started: the
+    page of a Pending job keeps asking, so it shows the run and its end without a reload."""
+    # The server runs two jobs at a time (SHIPYARD_MAX_CONCURRENT_JOBS): two that wait
+    # hold both slots, so the next one queues.
+    hogs = [submit_script(api, "import time\ntime.sleep(60)\n")["id"] for _ in range(2)]
+    queued = submit_script(api, "print('ran')\n")["id"]
+    try:
+        for hog in hogs:
+            wait_for(api, hog, "Running")
+        assert api.get(f"/api/v1/jobs/{queued}").json()["status"] == "Pending"
+        b, _ = signed_in(studio, "viewer")
+        log = b.get(f"/studio/jobs/{queued}/log?offset=0")
+        assert log.status_code == 200 and 'hx-trigger="every 2s"' in log.text, log.text
+        live = b.get(f"/studio/jobs/{queued}/log?offset=0&live=1")
+        assert 'hx-trigger="every 2s"' in live.text and "HX-Refresh" not in live.headers
+    finally:
+        for job_id in (queued, *hogs):
+            api.post(f"/api/v1/jobs/{job_id}/cancel")
 
 
 # -- in Chromium -----------------------------------------------------------------------------

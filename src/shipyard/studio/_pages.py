@@ -231,8 +231,10 @@ def job_log(request: Request, job_id: str, offset: int = 0, live: bool = False,
         data = (data + more)[-LOG_TAIL_BYTES:] if offset == 0 else data + more
     except ShipyardError as exc:
         return action_error(exc)
+    # A queued job is followed too: the train form lands on the page of a job that has
+    # often not started yet, and the page must show it run and end without a reload.
     page = render(request, "_log.html", job_id=job_id, text=data.decode("utf-8", "replace"),
-                  offset=nxt, follow=status in ACTIVE, status=status)
+                  offset=nxt, follow=status in ACTIVE or status == st.PENDING, status=status)
     if live and status not in ACTIVE and status != st.PENDING:
         page.headers["HX-Refresh"] = "true"
     return page
