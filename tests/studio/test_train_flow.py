@@ -196,6 +196,13 @@ def test_a_queued_jobs_page_follows_it_until_it_starts(
         assert log.status_code == 200 and 'hx-trigger="every 2s"' in log.text, log.text
         live = b.get(f"/studio/jobs/{queued}/log?offset=0&live=1")
         assert 'hx-trigger="every 2s"' in live.text and "HX-Refresh" not in live.headers
+        # Its owner may cancel it while it waits (REST stops a Pending job at once).
+        owner, csrf = signed_in(studio)
+        assert 'id="cancel"' in owner.get(f"/studio/jobs/{queued}").text
+        assert 'id="cancel"' not in b.get(f"/studio/jobs/{queued}").text  # a viewer
+        done = owner.post(f"/studio/jobs/{queued}/cancel", headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 204, done.text
+        assert api.get(f"/api/v1/jobs/{queued}").json()["status"] == "Stopped"
     finally:
         for job_id in (queued, *hogs):
             api.post(f"/api/v1/jobs/{job_id}/cancel")

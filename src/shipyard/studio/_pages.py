@@ -197,7 +197,9 @@ def job_page(request: Request, job_id: str, svc: Services = Depends(services)) -
         job = svc.jobs.get(job_id)
     except ShipyardError as exc:
         return error_page(request, exc)
+    # A queued job can be cancelled too (it stops at once, as over REST).
     return render(request, "job.html", job=job, active=job.status in ACTIVE,
+                  cancellable=job.status in ACTIVE or job.status == st.PENDING,
                   summary=svc.jobs.metrics_summary(job_id), findings=svc.jobs.findings(job_id),
                   profile=_profile(svc, job_id))
 
