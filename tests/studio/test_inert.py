@@ -1,9 +1,9 @@
 """Script in user text stays text, in a real browser: payloads planted in every free-text
 field a user controls (a dataset's description, a column's name and values, a model card,
-a version's description and decision comment, a job's log, tags and
-notes, an experiment's description) are shown as text on every page that shows them, and
-nothing fires: no dialog, no request to ``/pwned`` or off the machine, no
-``window.__pwned``, no element the payload would have made."""
+a version's description and decision comment, a job's log, tags and notes, an experiment's
+description, a pipeline's, its parameters' and its steps' descriptions) are shown as text on
+every page that shows them, and nothing fires: no dialog, no request to ``/pwned`` or off
+the machine, no ``window.__pwned``, no element the payload would have made."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 PAYLOADS = ('"><svg onload=alert(1)>', """<img src=x onerror="fetch('/pwned')">""",
             "<script>window.__pwned=1</script>")
 ALL = "".join(PAYLOADS)
-DATASET, EXPERIMENT, GROUP = "xss-data", "xss-exp", "xss-model"
+DATASET, EXPERIMENT, GROUP, PIPELINE = "xss-data", "xss-exp", "xss-model", "xss-pipe"
 #: A column named by the payloads (a CSV header may hold anything), and one plain one.
 COLUMN = "col " + ALL
 #: What a page would hold had a payload been parsed as HTML.
@@ -65,6 +65,13 @@ def planted(studio: LocalServer) -> Iterator[dict[str, Any]]:
     assert r.status_code == 200, r.text
     r = api.post(f"/api/v1/models/{GROUP}/versions/{version}/reject", json={"comment": ALL})
     assert r.status_code == 200, r.text
+    r = api.post("/api/v1/pipelines", json={
+        "name": PIPELINE, "description": ALL,
+        "parameters": [{"name": "greeting", "type": "string", "default": "hi",
+                        "description": ALL}],
+        "steps": [{"name": "say", "type": "processing", "description": ALL, "job": {
+            "script": {"filename": "step.py", "source": "print('hi')\n"}}}]})
+    assert r.status_code == 201, r.text
     yield {"job": job["id"], "version": version}
 
 
@@ -116,7 +123,8 @@ def test_payloads_render_as_text_on_every_page(signed_in_page: Any, studio: Loca
              ("experiment", f"{base}/experiments/{EXPERIMENT}"), ("models", f"{base}/models"),
              ("model group", f"{base}/models/{GROUP}"),
              ("model version", f"{base}/models/{GROUP}/{version}"),
-             ("canvas data", f"{base}/canvas/data/{DATASET}"), ("home", base)]
+             ("canvas data", f"{base}/canvas/data/{DATASET}"), ("home", base),
+             ("pipelines", f"{base}/pipelines"), ("pipeline", f"{base}/pipelines/{PIPELINE}")]
     for where, url in pages:
         page.goto(url)
         page.wait_for_load_state("networkidle")
@@ -128,6 +136,11 @@ def test_payloads_render_as_text_on_every_page(signed_in_page: Any, studio: Loca
     _shows(w, "canvas data")
     page.goto(f"{base}/experiments/{EXPERIMENT}")
     _shows(w, "experiment")
+    page.goto(f"{base}/pipelines")
+    _shows(w, "pipelines")
+    page.goto(f"{base}/pipelines/{PIPELINE}")
+    _shows(w, "pipeline")
+    assert page.inner_text("main").count(PAYLOADS[1]) >= 3  # its, a parameter's, a step's
     page.goto(f"{base}/models/{GROUP}/{version}")
     _shows(w, "model version")
     assert page.inner_text("#card-section-intended_use strong") == "Bold"
@@ -181,7 +194,8 @@ def test_the_payload_column_is_text_in_every_studio_answer(studio: LocalServer,
                  f"/studio/jobs/{planted['job']}/log?offset=0",
                  f"/studio/experiments/{EXPERIMENT}",
                  f"/studio/models/{GROUP}/{planted['version']}",
-                 f"/studio/canvas/data/{DATASET}"):
+                 f"/studio/canvas/data/{DATASET}", "/studio/pipelines",
+                 f"/studio/pipelines/{PIPELINE}"):
         r = b.get(path)
         assert r.status_code == 200, (path, r.text[:500])
         for payload in PAYLOADS:
