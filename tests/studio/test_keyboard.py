@@ -198,3 +198,35 @@ def test_no_page_is_wider_than_a_laptop_window(signed_in_page: Any, studio: Loca
             w.page.wait_for_load_state("networkidle")
             w.shot(f"laptop-1024-{name}")
     w.clean()
+
+
+def test_the_sign_in_page_has_the_studios_look_and_works_from_the_keyboard(
+        browser: Any, studio: LocalServer) -> None:
+    context = browser.new_context(viewport={"width": 1024, "height": 640})
+    try:
+        w = Watched(context.new_page())
+        page = w.page
+        page.goto(f"{studio.url}/studio/jobs")  # no session: on to the sign-in page
+        page.wait_for_url(f"{studio.url}/studio/sign-in?next=%2Fstudio%2Fjobs")
+        header = page.eval_on_selector("header", "el => getComputedStyle(el).backgroundColor")
+        assert header == "rgb(13, 27, 42)"  # studio.css loaded, as on every other page
+        assert page.evaluate(OVERFLOW)["over"] <= 0
+        focus = _tab_to(w, "token", most=5)
+        assert focus["ring"]
+        page.keyboard.type("not-a-token")
+        page.keyboard.press("Enter")
+        page.locator("p.error[role=alert]").wait_for(timeout=10_000)
+        assert "not an active Shipyard token" in page.inner_text("p.error")
+        w.shot("laptop-1024-sign-in")
+        # The refusal under test (its 401, and the console's note of it) is no fault.
+        assert all("401" in p for p in w.problems), w.problems
+        w.problems.clear()
+        # A real token, typed and sent from the keyboard, signs in.
+        _tab_to(w, "token", most=5)
+        page.keyboard.type(studio.token("viewer"))
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{studio.url}/studio/jobs")
+        assert "viewer" in page.inner_text("header .who")
+        w.clean()
+    finally:
+        context.close()
