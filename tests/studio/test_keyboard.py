@@ -2,7 +2,8 @@
 
 - Keyboard: "Skip to content" is the first stop and moves focus to ``<main>``; Tab reaches
   the navigation, Enter follows a section's link, and a form (the SQL editor) is filled
-  and sent, its result shown, with no mouse. Each focused control shows a focus outline.
+  and sent, its result shown, with no mouse. Every Tab stop on every page shows a focus
+  outline.
 - Labels: every input, select and textarea on every page has an accessible name (a
   ``<label>``, ``aria-label`` or ``aria-labelledby``).
 - Width: at 1280x720 and 1024x640 no page is wider than the window; a wide table scrolls
@@ -162,17 +163,38 @@ def test_a_keyboard_user_skips_navigates_and_submits_a_form(
     w.clean()
 
 
-def test_every_field_on_every_page_has_a_name(signed_in_page: Any, studio: LocalServer,
-                                              objects: dict[str, Any]) -> None:
+def _stops_without_a_ring(w: Watched, most: int = 120) -> list[dict[str, Any]]:
+    """Tab through the whole page (until the focus comes round to the top again); the stops
+    that showed no focus ring."""
+    bad, seen = [], 0
+    for _ in range(most):
+        w.page.keyboard.press("Tab")
+        focus = w.page.evaluate(FOCUS_RING)
+        if focus["tag"] == "body" or (seen and focus.get("text") == "Skip to content"):
+            break
+        seen += 1
+        if not focus["ring"]:
+            bad.append(focus)
+    assert seen > 5, "the page has hardly anything to Tab to"
+    return bad
+
+
+def test_every_field_has_a_name_and_every_tab_stop_shows_focus(
+        signed_in_page: Any, studio: LocalServer, objects: dict[str, Any]) -> None:
     w = signed_in_page("admin")
     unnamed: dict[str, list[str]] = {}
+    unringed: dict[str, list[dict[str, Any]]] = {}
     for path in _pages(objects):
         w.page.goto(studio.url + path)
         w.page.wait_for_load_state("networkidle")
         found = w.page.evaluate(UNNAMED)
         if found:
             unnamed[path] = found
+        bad = _stops_without_a_ring(w)
+        if bad:
+            unringed[path] = bad
     assert not unnamed, json.dumps(unnamed, indent=1)
+    assert not unringed, json.dumps(unringed, indent=1)
     w.clean()
 
 
