@@ -40,6 +40,10 @@ def test_without_a_session_pages_go_to_sign_in_and_actions_are_401(studio: Local
     assert r.headers["location"] == "/studio/sign-in?next=%2Fstudio%2Fjobs%3Fstatus%3DRunning"
     assert b.post("/studio/jobs/job-x/cancel").status_code == 401
     assert b.get("/studio/static/htmx.min.js").status_code == 303
+    # The stylesheet alone is open, so the sign-in page has the studio's look.
+    css = b.get("/studio/static/studio.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    assert css.headers["content-security-policy"] == CSP
     form = b.get("/studio/sign-in")
     assert form.status_code == 200 and form.headers["content-security-policy"] == CSP
 

@@ -295,7 +295,8 @@ def model_group_page(request: Request, group: str,
 def model_version_page(request: Request, group: str, version: int,
                        svc: Services = Depends(services)) -> HTMLResponse:
     """A version: metrics, success criteria, its card (Markdown rendered safely), the
-    bias and explainability summaries, its lineage, and approve/reject for approvers."""
+    bias and explainability summaries, its lineage, approve/reject for approvers, and
+    Deploy for writers once it is Approved (``_pages_endpoints.deploy``)."""
     from shipyard.studio._markdown import render_markdown
 
     try:
@@ -317,7 +318,8 @@ def model_version_page(request: Request, group: str, version: int,
                   reports=card.get("reports") or [], metrics=_flat(rec.metrics),
                   card_fields=CARD_FIELDS, card=card, may_edit=may_edit,
                   may_approve=rec.status in ALLOWED_FROM[APPROVED],
-                  may_reject=rec.status in ALLOWED_FROM[REJECTED])
+                  may_reject=rec.status in ALLOWED_FROM[REJECTED],
+                  may_deploy=rec.status == APPROVED and who is not None and who.can("write"))
 
 
 def _plots(svc: Services, job_id: str) -> list[str]:

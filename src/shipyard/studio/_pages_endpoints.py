@@ -1,5 +1,6 @@
 """The studio's endpoint pages: the list, and an endpoint's page with its variants, instances,
-latency and throughput, a test-invoke form, update and roll back.
+latency and throughput, a test-invoke form, update and roll back; and Deploy, which makes
+an endpoint from an Approved model version's page.
 
 The figures are the ones the server records already: the supervisor's per-variant counters
 and its window of recent latencies (what ``p50_ms``/``p99_ms`` of ``GET /api/v1/endpoints/
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -268,3 +270,38 @@ async def roll_back(request: Request, name: str,
     except ShipyardError as exc:
         return action_error(exc)
     return Response(status_code=204, headers={"HX-Refresh": "true"})
+
+
+def _whole(raw: str | None, field: str, default: int) -> int:
+    """A form's whole number, or a 400 naming the field (the service checks the range)."""
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise BadRequest(f"{field} must be a whole number; got {raw!r}. Fix it and deploy "
+                         "again.") from None
+
+
+@router.post(PREFIX + "/models/{group}/{version}/deploy")
+async def deploy(request: Request, group: str, version: int,
+                 svc: Services = Depends(services)) -> Response:
+    """Deploy this model version as a new endpoint (REST: ``POST /api/v1/endpoints`` with
+    ``name``, ``model``, ``instances`` and ``capture_percent``), then go to its page.
+
+    No ``allow_unapproved`` here: the form is on Approved versions only, and the service
+    refuses any other (409) as it refuses the API.
+    """
+    try:
+        form = await read_form(request)
+        who = authorize(request, svc, "write")
+        name = form.get("name", "").strip()
+        instances = _whole(form.get("instances"), "instances", 1)
+        capture = _percent(form.get("capture_percent")) or 0.0
+        rec = await run(lambda: svc.endpoints.create(
+            name, f"{group}:{version}", instances=instances, capture_percent=capture,
+            actor=who.name, actor_role=who.role))
+    except ShipyardError as exc:
+        return action_error(exc)
+    return Response(status_code=204,
+                    headers={"HX-Redirect": f"{PREFIX}/endpoints/{quote(rec.name, safe='')}"})

@@ -44,8 +44,11 @@ PREFIX = "/studio"  # = shipyard.api._session.STUDIO_PREFIX
 COOKIE = "shipyard_studio"  # = shipyard.api._session.STUDIO_COOKIE
 SIGN_IN = f"{PREFIX}/sign-in"
 LOGIN = f"{PREFIX}/login"
+#: The studio's stylesheet: open too, so the sign-in page looks like the rest (it holds
+#: nothing about the server or its data; the scripts stay behind the session).
+STYLESHEET = f"{PREFIX}/static/studio.css"
 #: Paths under the prefix that answer without a session.
-OPEN = frozenset({SIGN_IN, LOGIN})
+OPEN = frozenset({SIGN_IN, LOGIN, STYLESHEET})
 CSRF_HEADER = b"x-csrf-token"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
