@@ -71,6 +71,10 @@ def test_groups_settings_and_cards(db: Database, events: EventLog) -> None:
     settings = {"auto_deploy": {"endpoint": "é-endpoint", "instances": 2}, "doc": UNICODE_JSON}
     assert repo.update_group_settings("beta", settings, "admin").settings == settings
     assert repo.group("beta").settings == settings
+    # A description given is stored; none given leaves it as it was (PATCH without one).
+    assert repo.update_group_settings("beta", settings, "admin", "Churn — ü").description \
+        == "Churn — ü"
+    assert repo.update_group_settings("beta", {}, "admin").description == "Churn — ü"
     with pytest.raises(NotFound):
         repo.update_group_settings("nope", {}, "admin")
     card = {"intended_use": "tests — ü", "sections": UNICODE_JSON}

@@ -1,9 +1,10 @@
 """Script in user text stays text, in a real browser: payloads planted in every free-text
 field a user controls (a dataset's description, a column's name and values, a model card,
-a version's description and decision comment, a job's log, tags and notes, an experiment's
-description, a pipeline's, its parameters' and its steps' descriptions) are shown as text on
-every page that shows them, and nothing fires: no dialog, no request to ``/pwned`` or off
-the machine, no ``window.__pwned``, no element the payload would have made."""
+a model group's and a version's description and decision comment, a job's log, tags and
+notes, an experiment's description, a pipeline's, its parameters' and its steps'
+descriptions) are shown as text on every page that shows them, and nothing fires: no
+dialog, no request to ``/pwned`` or off the machine, no ``window.__pwned``, no element the
+payload would have made."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def planted(studio: LocalServer) -> Iterator[dict[str, Any]]:
     assert r.status_code == 200, r.text
     r = api.post(f"/api/v1/models/{GROUP}/versions/{version}/reject", json={"comment": ALL})
     assert r.status_code == 200, r.text
+    r = api.patch(f"/api/v1/models/{GROUP}", json={"description": ALL})
+    assert r.status_code == 200 and r.json()["description"] == ALL, r.text
     r = api.post("/api/v1/pipelines", json={
         "name": PIPELINE, "description": ALL,
         "parameters": [{"name": "greeting", "type": "string", "default": "hi",

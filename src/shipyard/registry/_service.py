@@ -340,10 +340,13 @@ class RegistryService:
             log.exception("could not put the report of job %s on the model card", job.id)
 
     def update_group_settings(
-        self, group: str, changes: dict[str, Any], actor: str | None
+        self, group: str, changes: dict[str, Any], actor: str | None,
+        description: str | None = None,
     ) -> ModelGroupRecord:
+        """Merge ``changes`` into the group's settings; set its description when given."""
         current = self.repo.group(group)
-        return self.repo.update_group_settings(group, {**current.settings, **changes}, actor)
+        return self.repo.update_group_settings(group, {**current.settings, **changes}, actor,
+                                               description)
 
 
 def version_to_dict(rec: ModelVersionRecord) -> dict[str, Any]:

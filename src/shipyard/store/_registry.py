@@ -251,17 +251,21 @@ class RegistryRepository:
             return self._get(conn, group, version)
 
     def update_group_settings(
-        self, group: str, settings: dict[str, Any], actor: str | None
+        self, group: str, settings: dict[str, Any], actor: str | None,
+        description: str | None = None,
     ) -> ModelGroupRecord:
+        """Store a group's settings, and its description when one is given."""
+        described = {} if description is None else {"description": description}
         with self.db.write() as conn:
             self._group_row(conn, group)
             conn.execute(
                 update(model_groups)
                 .where(model_groups.c.name == group)
-                .values(settings=settings, updated_at=utcnow())
+                .values(settings=settings, updated_at=utcnow(), **described)
             )
             self.events.record(
-                conn, "model_group.updated", "model_group", group, actor, settings=settings
+                conn, "model_group.updated", "model_group", group, actor, settings=settings,
+                **described,
             )
             return _group(self._group_row(conn, group))
 

@@ -46,7 +46,8 @@ class DecisionBody(BaseModel):
 
 
 class GroupSettingsBody(BaseModel):
-    description: str | None = None
+    #: The group's description (unchanged when absent).
+    description: str | None = Field(default=None, max_length=10_000)
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -71,7 +72,7 @@ def update_group(group: str, body: GroupSettingsBody, svc: Services = Depends(se
         target = settings[SETTING] and svc.endpoints.repo.find(settings[SETTING]["endpoint"])
         if target:  # approvals would roll that endpoint over: it must be the caller's own
             check_owner(who, f"Endpoint {target.name!r}", target.created_by)
-    g = svc.registry.update_group_settings(group, settings, who.name)
+    g = svc.registry.update_group_settings(group, settings, who.name, body.description)
     return group_to_dict(g, svc.registry.versions(group))
 
 
