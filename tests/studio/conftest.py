@@ -108,11 +108,17 @@ class Watched:
         self.requests: list[str] = []
         self.problems: list[str] = []
         page.on("request", lambda r: self.requests.append(r.url))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed {r.url}"))
+        page.on("requestfailed", self._failed)
         page.on("console", lambda m: self.problems.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: self.problems.append(str(e)))
         page.on("response", lambda r: self.problems.append(f"{r.status} {r.url}")
                 if r.status >= 400 else None)
+
+    def _failed(self, request: Any) -> None:
+        # A request the browser itself dropped because the page moved on (a lazy frame
+        # still loading when the test clicks away) is not a fault; any other failure is.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed {request.url}: {request.failure}")
 
     def shot(self, name: str) -> Path:
         """Save a full-page screenshot as ``build/screenshots/<name>.png``; its path."""
