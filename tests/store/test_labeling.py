@@ -59,11 +59,16 @@ def test_queue_serves_in_order_n_per_item_never_twice(db: Database, events: Even
     assert a is not None and (a.item, a.position, a.status) == ("0", 0, "leased")
     assert a.expires_at == T0 + timedelta(seconds=600)
     assert repo.next("reviews", "ann-a", now=T0) == a  # asking again: the same lease
+    assert repo.held("reviews", "ann-a", now=T0) == a
+    assert repo.held("reviews", "ann-a", now=T0 + timedelta(seconds=601)) is None
+    assert repo.assignment("reviews", "0", "ann-a") == a
+    assert repo.assignment("reviews", "1", "ann-a") is None
     b = repo.next("reviews", "ann-b", now=T0)
     assert b is not None and b.item == "0"
     c = repo.next("reviews", "ann-c", now=T0)
     assert c is not None and c.item == "1"  # item 0 has its two
-    rec, stored = repo.answer("reviews", "0", "ann-a", {"label": "pos"}, now=T0 + timedelta(seconds=5))
+    rec, stored = repo.answer("reviews", "0", "ann-a", {"label": "pos"},
+                              now=T0 + timedelta(seconds=5))
     assert stored and rec.status == "answered" and rec.seconds == 5
     again, stored = repo.answer("reviews", "0", "ann-a", {"label": "pos"}, now=T0)
     assert not stored and again.answer == {"label": "pos"}

@@ -236,13 +236,14 @@ class LabelingRepository:
                     raise Conflict(f"A labeling job named {job.name!r} already exists; "
                                    "choose another name.")
                 now = utcnow()
-                job_id = conn.execute(insert(labeling_jobs).values(
+                conn.execute(insert(labeling_jobs).values(
                     name=job.name, task=job.task, labels=job.labels, dataset=job.dataset,
                     version=job.version, column=job.column, instructions=job.instructions,
                     annotators_per_item=job.annotators_per_item, gold=job.gold,
                     auto_label=job.auto_label, workforce=job.workforce,
                     lease_seconds=job.lease_seconds, status="Running", num_items=0,
-                    created_at=now, updated_at=now, created_by=actor)).inserted_primary_key[0]
+                    created_at=now, updated_at=now, created_by=actor))
+                job_id = self._get(conn, job.name).id
                 rows = [{"job_id": job_id, "item": it.item, "position": it.position,
                          "priority": float(it.position), "taken": 0, "answers": 0,
                          "open": True, "gold": it.gold} for it in items]
@@ -407,6 +408,29 @@ class LabelingRepository:
                                conn.execute(select(_A).where(_A.c.id == row.id)).one())
 
     # -- reads for status and export -------------------------------------------------------
+    def assignment(self, name: str, item: str, annotator: str) -> AssignmentRecord | None:
+        """``annotator``'s assignment of ``item`` in any status (None: it never had one)."""
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            row = conn.execute(select(_A, _I.c.position)
+                               .join(_I, and_(_I.c.job_id == _A.c.job_id, _I.c.item == _A.c.item))
+                               .where(_A.c.job_id == job.id, _A.c.item == item,
+                                      _A.c.annotator == annotator)).first()
+        return None if row is None else _assignment(name, int(row.position), row)
+
+    def held(self, name: str, annotator: str, *, now: datetime | None = None
+             ) -> AssignmentRecord | None:
+        """The live lease ``annotator`` holds in the job, if any."""
+        now = now or utcnow()
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            row = conn.execute(select(_A, _I.c.position)
+                               .join(_I, and_(_I.c.job_id == _A.c.job_id, _I.c.item == _A.c.item))
+                               .where(_A.c.job_id == job.id, _A.c.annotator == annotator,
+                                      _A.c.status == LEASED, _A.c.expires_at > now)
+                               .order_by(_A.c.leased_at).limit(1)).first()
+        return None if row is None else _assignment(name, int(row.position), row)
+
     def counts(self, name: str, *, now: datetime | None = None) -> ItemCounts:
         now = now or utcnow()
         with self.db.read() as conn:
