@@ -14,6 +14,7 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
+from shipyard.labeling import LabelingService
 from shipyard.lineage import LineageService, register_provider
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.pipelines import (
@@ -63,6 +64,8 @@ class Services:
     pipeline_triggers: TriggerService
     #: Polls the branch heads of git triggers (a leader duty).
     git_watcher: GitWatcher
+    #: Labeling jobs, the annotators' queue, status and export (docs/labeling.md).
+    labeling: LabelingService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -112,6 +115,7 @@ class Services:
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
             pipeline_triggers=triggers,
             git_watcher=GitWatcher(triggers, settings.git_poll_seconds),
+            labeling=LabelingService(db, events, datasets),
         )
 
 
