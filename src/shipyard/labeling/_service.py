@@ -140,8 +140,8 @@ class LabelingService:
         if not 1 <= spec.annotators_per_item <= MAX_ANNOTATORS_PER_ITEM:
             raise InvalidRequest(f"annotators_per_item must be 1 to {MAX_ANNOTATORS_PER_ITEM}; "
                                  f"got {spec.annotators_per_item}.")
-        if not 10 <= spec.lease_seconds <= 86_400:
-            raise InvalidRequest(f"lease_seconds must be 10 to 86400; got {spec.lease_seconds}.")
+        if not 1 <= spec.lease_seconds <= 86_400:
+            raise InvalidRequest(f"lease_seconds must be 1 to 86400; got {spec.lease_seconds}.")
         if spec.instructions is not None and len(spec.instructions) > MAX_INSTRUCTIONS:
             raise InvalidRequest(f"Instructions are at most {MAX_INSTRUCTIONS:,} characters; "
                                  f"got {len(spec.instructions):,}.")
