@@ -3,7 +3,6 @@ own items and answers and nothing else on the server; bad input is a 4xx naming 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import time
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ import pytest
 from shipyard.testing import LocalServer
 
 JOBS = "/api/v1/labeling-jobs"
-HAS_CORE = importlib.util.find_spec("shipyard.labeling._consolidate") is not None
 
 
 def _annotator(server: LocalServer, name: str) -> httpx.Client:
@@ -157,7 +155,6 @@ def test_a_label_outside_the_set_is_a_400(world: tuple) -> None:
     assert "'meh' is not one of this job's labels: great, other" in r.json()["error"]["message"]
 
 
-@pytest.mark.skipif(not HAS_CORE, reason="export needs the labeling core (labeling-core)")
 def test_export_writes_a_dataset_version(world: tuple) -> None:
     server, a, b = world
     assert _create(server, name="exported").status_code == 201

@@ -3,7 +3,7 @@ queue, gold scoring, status and export of the review texts."""
 
 from __future__ import annotations
 
-import importlib.util
+import json
 
 import pandas as pd
 import pytest
@@ -12,10 +12,6 @@ from shipyard.errors import Conflict, InvalidRequest, NotFound
 from shipyard.labeling import LabelingSpec
 
 from .conftest import ADMIN, DS, World, annotator
-
-HAS_CORE = importlib.util.find_spec("shipyard.labeling._consolidate") is not None
-needs_core = pytest.mark.skipif(not HAS_CORE, reason="export needs the labeling core "
-                                "(branch labeling-core), not merged yet")
 
 
 def _spec(**kw: object) -> LabelingSpec:
@@ -178,7 +174,6 @@ def test_export_with_no_complete_item_is_a_400(world: World) -> None:
         svc.export("reviews", "reviews-labels", actor="ds")
 
 
-@needs_core
 def test_export_writes_a_training_ready_version(world: World, reviews_frame: pd.DataFrame
                                                 ) -> None:
     svc = world.labeling
@@ -207,8 +202,6 @@ def test_export_writes_a_training_ready_version(world: World, reviews_frame: pd.
         svc.export("reviews", "reviews-labels", method="vote", actor="ds")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("shipyard.labeling._agreement") is None,
-                    reason="agreement needs the labeling core (branch labeling-core)")
 def test_status_measures_agreement(world: World) -> None:
     svc = world.labeling
     svc.create(_spec(), "ds")
@@ -222,3 +215,35 @@ def test_status_measures_agreement(world: World) -> None:
     assert status.agreement is not None and -1 <= status.agreement < 1
     assert set(status.label_agreement) == {"great", "other"}
     assert "3 items" in status.agreement_note
+
+
+def _answer_all(world: World, name: str, n: int, answer: dict) -> None:
+    for i in range(n):
+        who = annotator(f"ann-{i}")
+        view = world.labeling.next(name, who)
+        assert view is not None
+        world.labeling.answer(name, view.assignment.item, who, answer)
+
+
+def test_export_of_every_buildable_task(world: World) -> None:
+    svc = world.labeling
+    svc.create(_spec(name="tags", task="text_multilabel", labels=["price", "taste"]), "ds")
+    _answer_all(world, "tags", 2, {"labels": ["taste", "price"]})
+    tags = world.datasets.read_table("tags-out", svc.export("tags", "tags-out").version)
+    assert tags.column("label").to_pylist() == ["price,taste"]
+
+    svc.create(_spec(name="ner", task="text_spans", labels=["FOOD"]), "ds")
+    _answer_all(world, "ner", 2, {"spans": [{"start": 0, "end": 3, "label": "FOOD"}]})
+    ner = world.datasets.read_table("ner-out", svc.export("ner", "ner-out").version)
+    (spans,) = [json.loads(v) for v in ner.column("label").to_pylist()]
+    assert [s["label"] for s in spans] == ["FOOD"] and spans[0]["start"] == 0
+
+    world.dataset("table", pd.DataFrame({"x": [1.5, 2.5], "label": ["a", "b"]}))
+    svc.create(_spec(name="rows", dataset="table", task="tabular_classification",
+                     column=None, labels=["ok", "bad"]), "ds")
+    _answer_all(world, "rows", 2, {"label": "ok"})
+    rows = world.datasets.read_table("rows-out", svc.export("rows", "rows-out").version)
+    assert rows.column_names == ["item", "x", "row_label", "label", "confidence", "source",
+                                 "annotators", "answers"]
+    assert json.loads(rows.column("annotators")[0].as_py()) == ["ann-0", "ann-1"]
+    assert json.loads(rows.column("answers")[0].as_py()) == [{"label": "ok"}] * 2

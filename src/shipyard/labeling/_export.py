@@ -14,16 +14,19 @@ column; a row task's whole row; a column named like one below gets the prefix ``
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
 
-from shipyard.errors import InvalidRequest, ServerUnavailable
+from shipyard.errors import InvalidRequest
+from shipyard.labeling._consolidate import (
+    consolidate_classes,
+    consolidate_multilabel,
+    consolidate_spans,
+)
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._tasks import task
 from shipyard.store import AssignmentRecord, LabelingJobRecord
@@ -31,14 +34,6 @@ from shipyard.store import AssignmentRecord, LabelingJobRecord
 #: The columns an export adds; an item column with one of these names is renamed ``row_…``.
 OUTPUT_COLUMNS = ("item", "label", "confidence", "source", "annotators", "answers")
 METHODS = ("dawid_skene", "majority")
-
-
-def _core() -> ModuleType:
-    try:  # by name: the core may not be merged into this tree yet
-        return importlib.import_module("shipyard.labeling._consolidate")
-    except ImportError as exc:  # the core lands on its own branch
-        raise ServerUnavailable("Export needs the labeling core (shipyard.labeling."
-                                "_consolidate), which this server does not have yet.") from exc
 
 
 def complete_answers(job: LabelingJobRecord, answers: list[AssignmentRecord]
@@ -56,25 +51,24 @@ def consolidate(job: LabelingJobRecord, items: dict[str, list[AssignmentRecord]]
     """item → (label as the output writes it, confidence)."""
     import pandas as pd
 
-    core = _core()
     kind = task(job.task).answer
     rows = [(a.item, a.annotator, a.answer or {}) for group in items.values() for a in group]
     if kind == "label":
         frame = pd.DataFrame([(i, n, ans["label"]) for i, n, ans in rows],
                              columns=["item", "annotator", "label"])
-        out = core.consolidate_classes(frame, job.labels, method=method)
+        out = consolidate_classes(frame, job.labels, method=method)
         return {str(r.item): (str(r.label), float(r.confidence)) for r in out.itertuples()}
     if kind == "labels":
         frame = pd.DataFrame([(i, n, list(ans["labels"])) for i, n, ans in rows],
                              columns=["item", "annotator", "labels"])
-        out = core.consolidate_multilabel(frame, job.labels)
+        out = consolidate_multilabel(frame, job.labels)
         return {str(r.item): (",".join(r.labels), float(r.confidence))
                 for r in out.itertuples()}
     if kind == "spans":
         frame = pd.DataFrame([(i, n, s["start"], s["end"], s["label"]) for i, n, ans in rows
                               for s in ans["spans"]],
                              columns=["item", "annotator", "start", "end", "label"])
-        voted = core.consolidate_spans(frame, texts(), {k: len(v) for k, v in items.items()})
+        voted = consolidate_spans(frame, texts(), {k: len(v) for k, v in items.items()})
         spans: dict[str, list[dict[str, Any]]] = {k: [] for k in items}
         for r in voted.itertuples():
             spans[str(r.item)].append({"start": int(r.start), "end": int(r.end),

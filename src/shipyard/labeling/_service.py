@@ -11,7 +11,6 @@ labels.
 
 from __future__ import annotations
 
-import importlib
 import math
 import shutil
 import statistics
@@ -27,6 +26,7 @@ import pyarrow.parquet as pq
 
 from shipyard.datasets import DatasetService, parse_ref
 from shipyard.errors import InvalidRequest, NotFound
+from shipyard.labeling._agreement import fleiss_kappa, per_label_agreement
 from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._tasks import Task, check_labels, parse_gold, task
@@ -349,11 +349,6 @@ def _agreement(job: LabelingJobRecord, answers: list[AssignmentRecord]
     """Fleiss' kappa over the items with two answers or more (one-label tasks only)."""
     if task(job.task).answer != "label":
         return None, {}, "Agreement is measured for one-label tasks only."
-    try:  # by name: the core may not be merged into this tree yet
-        core = importlib.import_module("shipyard.labeling._agreement")
-    except ImportError:
-        return None, {}, ("Agreement arrives with the labeling core "
-                          "(shipyard.labeling._agreement).")
     import pandas as pd
 
     frame = pd.DataFrame([{"item": a.item, "annotator": a.annotator,
@@ -362,6 +357,6 @@ def _agreement(job: LabelingJobRecord, answers: list[AssignmentRecord]
     frame = frame[frame.groupby("item")["annotator"].transform("count") >= 2]
     if frame.empty:
         return None, {}, "No item has two answers yet."
-    per_label = {k: _finite(v) for k, v in core.per_label_agreement(frame, job.labels).items()}
-    return (_finite(core.fleiss_kappa(frame, job.labels)), per_label,
+    per_label = {k: _finite(v) for k, v in per_label_agreement(frame, job.labels).items()}
+    return (_finite(fleiss_kappa(frame, job.labels)), per_label,
             f"Fleiss' kappa over {frame['item'].nunique():,} items with 2+ answers.")
