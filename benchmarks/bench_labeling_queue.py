@@ -38,7 +38,9 @@ from shipyard.testing import LocalServer, fresh_postgres_database
 from shipyard.tokens import Principal
 
 ANNOTATORS = 5
-WORDS = np.array(["good", "bad", "tasty", "stale", "sweet", "salty", "fresh", "cheap", "pricey", "crunchy", "soft", "bland", "great", "awful", "fine", "love", "hate", "again", "never", "always"])
+WORDS = np.array(["good", "bad", "tasty", "stale", "sweet", "salty", "fresh", "cheap",
+                  "pricey", "crunchy", "soft", "bland", "great", "awful", "fine", "love",
+                  "hate", "again", "never", "always"])
 
 
 def reviews(n: int) -> pd.DataFrame:
