@@ -171,3 +171,13 @@ def test_export_writes_a_dataset_version(world: tuple) -> None:
         "item", "review", "label", "confidence", "source", "annotators", "answers"]
     head = server.client().get("/api/v1/datasets/labels/head").json()
     assert head["data"][0][head["columns"].index("label")] == "great"
+
+
+def test_a_labelled_dataset_is_not_deleted_under_a_job(world: tuple,
+                                                      reviews_frame: pd.DataFrame) -> None:
+    server, _, _ = world
+    _upload(server, "tiny", reviews_frame.head(2))
+    assert _create(server, name="tiny-job", dataset="tiny").status_code == 201
+    r = server.client().delete("/api/v1/datasets/tiny")
+    assert r.status_code == 409
+    assert "labeling job 'tiny-job' (labels version 1)" in r.json()["error"]["message"]

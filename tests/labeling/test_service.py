@@ -247,3 +247,38 @@ def test_export_of_every_buildable_task(world: World) -> None:
                                  "annotators", "answers"]
     assert json.loads(rows.column("annotators")[0].as_py()) == ["ann-0", "ann-1"]
     assert json.loads(rows.column("answers")[0].as_py()) == [{"label": "ok"}] * 2
+
+
+def test_many_annotators_at_once_never_exceed_n(world: World) -> None:
+    """Eight annotators label in threads until the queue is empty: every item ends with
+    exactly N answers from N different annotators."""
+    import threading
+
+    svc = world.labeling
+    svc.create(_spec(dataset="reviews", annotators_per_item=3), "ds")
+    failures: list[BaseException] = []
+
+    def work(i: int) -> None:
+        who = annotator(f"ann-{i}")
+        try:
+            for _ in range(200):
+                view = svc.next("reviews", who)
+                if view is None:
+                    return
+                svc.answer("reviews", view.assignment.item, who, {"label": "great"})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures, failures
+    answers = svc.repo.answers("reviews")
+    per_item: dict[str, list[str]] = {}
+    for a in answers:
+        per_item.setdefault(a.item, []).append(a.annotator)
+    assert len(per_item) == 200
+    assert all(len(v) == 3 and len(set(v)) == 3 for v in per_item.values())
+    assert svc.status("reviews").counts.complete == 200

@@ -96,6 +96,8 @@ class Services:
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         references = register_builtin(References(), db, events)
+        labeling = LabelingService(db, events, datasets)
+        references.register("dataset", "labeling job", labeling.referrers)
         register_provider(PIPELINE_LINEAGE)  # execution:ID nodes in every lineage walk
         triggers = TriggerService(pipelines, schedules, registry, monitors, datasets, jobs,
                                   protected=catalog.protected)
@@ -115,7 +117,7 @@ class Services:
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
             pipeline_triggers=triggers,
             git_watcher=GitWatcher(triggers, settings.git_poll_seconds),
-            labeling=LabelingService(db, events, datasets),
+            labeling=labeling,
         )
 
 

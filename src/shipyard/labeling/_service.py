@@ -31,6 +31,7 @@ from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._tasks import Task, check_labels, parse_gold, task
 from shipyard.names import check_name, names_hint
+from shipyard.references import Referrer
 from shipyard.store import (
     AssignmentRecord,
     Database,
@@ -214,6 +215,17 @@ class LabelingService:
 
     def get(self, name: str) -> LabelingJobRecord:
         return self.repo.get(check_name(name, "labeling job name"))
+
+    def referrers(self, dataset: str) -> list[Referrer]:
+        """The labeling jobs that read ``dataset`` (its items, or its gold answers): a
+        delete would leave their items without content."""
+        out = []
+        for job in self.repo.list():
+            if job.dataset == dataset:
+                out.append(Referrer("labeling job", job.name, f"labels version {job.version}"))
+            elif job.gold and job.gold.get("dataset") == dataset:
+                out.append(Referrer("labeling job", job.name, "its gold answers"))
+        return out
 
     def stop(self, name: str, actor: str | None) -> LabelingJobRecord:
         return self.repo.stop(check_name(name, "labeling job name"), actor)
