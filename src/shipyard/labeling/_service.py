@@ -11,6 +11,7 @@ labels.
 
 from __future__ import annotations
 
+import builtins
 import math
 import shutil
 import statistics
@@ -216,7 +217,7 @@ class LabelingService:
     def get(self, name: str) -> LabelingJobRecord:
         return self.repo.get(check_name(name, "labeling job name"))
 
-    def referrers(self, dataset: str) -> list[Referrer]:
+    def referrers(self, dataset: str) -> builtins.list[Referrer]:
         """The labeling jobs that read ``dataset`` (its items, or its gold answers): a
         delete would leave their items without content."""
         out = []
