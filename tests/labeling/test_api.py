@@ -118,6 +118,20 @@ def test_a_lease_expires_and_goes_back(world: tuple) -> None:
     assert again["item"] == "0"  # A's lease expired: item 0 went back to the queue
 
 
+def test_create_takes_an_idempotency_key(world: tuple) -> None:
+    server, _, _ = world
+    c = server.client("data-scientist")
+    body = {"name": "keyed", "dataset": "reviews", "task": "text_classification",
+            "labels": ["great", "other"], "column": "review"}
+    first = c.post(JOBS, json=body, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201, first.text
+    again = c.post(JOBS, json=body, headers={"Idempotency-Key": "k-1"})
+    assert again.status_code == 200 and again.json() == first.json()
+    other = c.post(JOBS, json={**body, "name": "keyed-2"}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 409
+    assert c.post(JOBS, json=body).status_code == 409  # the name is taken
+
+
 def test_workforce_and_stop(world: tuple) -> None:
     server, a, b = world
     assert _create(server, name="only-a", workforce=["ann-a"]).status_code == 201

@@ -32,7 +32,8 @@ def _create(repo: LabelingRepository, name: str = "reviews", items: int = 5, n: 
 
 def test_create_get_list_stop(db: Database, events: EventLog) -> None:
     repo = LabelingRepository(db, events)
-    rec = repo.create(_job(), [NewItem(str(i), i) for i in range(3)], "ds")
+    rec, created = repo.create(_job(), [NewItem(str(i), i) for i in range(3)], "ds")
+    assert created
     assert (rec.task, rec.labels, rec.num_items, rec.status, rec.created_by) == (
         "text_classification", ["pos", "neg"], 3, "Running", "ds")
     assert_utc(rec.created_at, rec.updated_at)
@@ -42,6 +43,11 @@ def test_create_get_list_stop(db: Database, events: EventLog) -> None:
     for name in MIXED_CASE:
         repo.create(_job(name), [], "ds")
     assert [j.name for j in repo.list()] == code_point_order([*MIXED_CASE, "reviews"])
+    keyed, created = repo.create(_job("keyed"), [], "ds", idempotency=("k1", "h1"))
+    assert created
+    assert repo.create(_job("keyed"), [], "ds", idempotency=("k1", "h1")) == (keyed, False)
+    with pytest.raises(Conflict, match="different request body"):
+        repo.create(_job("other"), [], "ds", idempotency=("k1", "h2"))
     stopped = repo.stop("reviews", "ds")
     assert stopped.status == "Stopped"
     assert repo.stop("reviews", "ds").status == "Stopped"  # stopping twice is harmless

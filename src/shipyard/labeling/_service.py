@@ -18,7 +18,7 @@ import statistics
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from shipyard.store import (
     NewItem,
     NewLabelingJob,
     VersionRecord,
+    canonical_hash,
 )
 from shipyard.tokens import Principal
 
@@ -123,7 +124,13 @@ class LabelingService:
 
     # -- managing jobs (write / read) ------------------------------------------------------
     def create(self, spec: LabelingSpec, actor: str | None) -> LabelingJobRecord:
-        """Check ``spec`` against the dataset and store the job with one item per row.
+        """Check ``spec`` against the dataset and store the job with one item per row."""
+        return self.create_once(spec, actor)[0]
+
+    def create_once(self, spec: LabelingSpec, actor: str | None,
+                    idempotency_key: str | None = None) -> tuple[LabelingJobRecord, bool]:
+        """:meth:`create` under an ``Idempotency-Key``: ``(job, created?)``; the same key and
+        spec answer the job it made, another spec under the key is a 409.
 
         Raises:
             InvalidRequest: an unknown task, no labels, a bad column, bad gold rows, a task
@@ -158,7 +165,8 @@ class LabelingService:
             annotators_per_item=spec.annotators_per_item, gold=gold_ref,
             auto_label=spec.auto_label, workforce=workforce, lease_seconds=spec.lease_seconds)
         items = (NewItem(str(i), i, gold.get(str(i))) for i in range(version.num_rows))
-        return self.repo.create(job, items, actor)
+        keyed = (idempotency_key, canonical_hash(asdict(spec))) if idempotency_key else None
+        return self.repo.create(job, items, actor, idempotency=keyed)
 
     def _check_column(self, the_task: Task, column: str | None,
                       version: VersionRecord) -> str | None:

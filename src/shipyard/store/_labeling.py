@@ -47,6 +47,7 @@ from shipyard.errors import Conflict, NotFound
 from shipyard.store._common import as_utc, utcnow
 from shipyard.store._engine import Database
 from shipyard.store._events import EventLog
+from shipyard.store._idempotency import claim, lookup
 from shipyard.store._schema import metadata
 from shipyard.store._types import UtcDateTime, by_code_point
 
@@ -226,11 +227,20 @@ class LabelingRepository:
                            "them.")
         return _job(row)
 
-    def create(self, job: NewLabelingJob, items: Iterable[NewItem],
-               actor: str | None) -> LabelingJobRecord:
-        """Store a job and its items (references to rows, never the rows' data)."""
+    def create(self, job: NewLabelingJob, items: Iterable[NewItem], actor: str | None, *,
+               idempotency: tuple[str, str] | None = None) -> tuple[LabelingJobRecord, bool]:
+        """Store a job and its items (references to rows, never the rows' data).
+
+        Returns ``(job, created?)``: with ``idempotency`` = (key, request hash), a key
+        already used for the same request answers its job again (False); another request
+        under the key is a 409.
+        """
         try:
             with self.db.write() as conn:
+                if idempotency is not None:
+                    made = lookup(conn, "labeling_job", *idempotency)
+                    if made is not None:
+                        return self._get(conn, made), False
                 if conn.execute(select(labeling_jobs.c.id)
                                 .where(labeling_jobs.c.name == job.name)).first():
                     raise Conflict(f"A labeling job named {job.name!r} already exists; "
@@ -251,10 +261,12 @@ class LabelingRepository:
                     conn.execute(insert(labeling_items), rows[start:start + 10_000])
                 conn.execute(update(labeling_jobs).where(labeling_jobs.c.id == job_id)
                              .values(num_items=len(rows)))
+                if idempotency is not None:
+                    claim(conn, "labeling_job", idempotency[0], idempotency[1], job.name)
                 self.events.record(conn, "labeling_job.created", "labeling_job", job.name,
                                    actor, task=job.task, dataset=job.dataset,
                                    version=job.version, items=len(rows))
-                return self._get(conn, job.name)
+                return self._get(conn, job.name), True
         except SAIntegrityError as exc:
             raise Conflict(f"A labeling job named {job.name!r} was created at the same "
                            "time.") from exc

@@ -10,7 +10,7 @@ from contextlib import suppress
 from typing import Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.api._auth import current_principal, permit
@@ -92,12 +92,20 @@ def list_jobs(svc: Services = Depends(services)) -> list[dict[str, Any]]:
     return [job_to_dict(j) for j in svc.labeling.list()]
 
 
-@router.post(JOBS, status_code=201, response_model=LabelingJob, **permit("write"))
-async def create_job(body: NewLabelingJob, svc: Services = Depends(services),
-                     who: Principal = Depends(current_principal)) -> dict[str, Any]:
+@router.post(JOBS, status_code=201, response_model=LabelingJob, **permit("write"),
+             responses={200: {"model": LabelingJob,
+                              "description": "The job this Idempotency-Key created."}})
+async def create_job(body: NewLabelingJob, response: Response,
+                     svc: Services = Depends(services),
+                     who: Principal = Depends(current_principal),
+                     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key",
+                                                          max_length=255)) -> dict[str, Any]:
     """Create a labeling job over a dataset version (one item per row)."""
     spec = LabelingSpec(**body.model_dump())
-    rec = await anyio.to_thread.run_sync(lambda: svc.labeling.create(spec, who.name))
+    rec, created = await anyio.to_thread.run_sync(
+        lambda: svc.labeling.create_once(spec, who.name, idempotency_key))
+    if not created:
+        response.status_code = 200
     return job_to_dict(rec)
 
 
