@@ -17,6 +17,13 @@ logistic regression) learns from the human labels so far. Two uses:
 :func:`simulate` plays a labeling job against known true labels: a random seed
 set, rounds of the most uncertain items answered from the truth, then auto-labeling.
 
+What it reaches on modeldata's 4,000 review texts (``score`` great/other) after 300
+human labels (``benchmarks/bench_labeling_consolidation.py``): items chosen by
+uncertainty are the hard ones, so their out-of-fold accuracy is a pessimistic
+estimate, and at a 0.9 target two seeds of three find no threshold (nothing is
+machine-labeled) while the third labels 44% of the rest at 0.873. Random batches
+give an unbiased estimate: at a 0.85 target, 41–50% of the rest at 0.856–0.870.
+
 scikit-learn is imported on first use (``pip install 'shipyard[ml]'``).
 """
 
