@@ -200,3 +200,25 @@ def test_spans_with_slightly_different_boundaries_vote_to_one_span() -> None:
     assert out["confidence"].iloc[0] == pytest.approx((2 / 3 + 1) / 2)
     with pytest.raises(InvalidRequest, match="'doc'"):
         consolidate_spans(spans, {})
+
+
+def test_dawid_skene_with_three_classes_learns_each_annotators_reliability() -> None:
+    # Synthetic, for an exact truth: 3,000 items, 4 annotators right 0.9/0.7/0.5/0.4 of
+    # the time, wrong answers spread evenly. Measured: DS 0.890, majority 0.790.
+    rng = np.random.default_rng(1)
+    n, names = 3000, np.array(["x", "y", "z"])
+    truth = rng.integers(0, 3, n)
+    parts = []
+    for j, accuracy in enumerate([0.9, 0.7, 0.5, 0.4]):
+        right = rng.random(n) < accuracy
+        answer = np.where(right, truth, (truth + rng.integers(1, 3, n)) % 3)
+        parts.append(pd.DataFrame({"item": [f"i{i:04d}" for i in range(n)],
+                                   "annotator": f"a{j}", "label": names[answer]}))
+    answers = pd.concat(parts, ignore_index=True)
+    ds = dawid_skene(answers, ["x", "y", "z"])
+    mv = majority_vote(answers, ["x", "y", "z"])
+    ds_acc = (ds.consolidated["label"].to_numpy() == names[truth]).mean()
+    mv_acc = (mv["label"].to_numpy() == names[truth]).mean()
+    assert ds_acc > mv_acc + 0.05
+    assert [round(ds.annotator_accuracy[f"a{j}"], 1) for j in range(4)] == [0.9, 0.7, 0.5, 0.4]
+    assert all(m.shape == (3, 3) for m in ds.confusion.values())
