@@ -58,6 +58,12 @@ def test_cli_creates_shows_and_exports(server: LocalServer, annotator: Client,
 
 
 def test_cli_bad_input_is_one_sentence(server: LocalServer, annotator: Client) -> None:
+    made = ok_json(run_cli("tokens", "create", "--role", "annotator", "--name", "cli-ann",
+                           "--json", env=server.sdk_env()))
+    assert made["role"] == "annotator"
+    ann_env = {**server.sdk_env(), "SHIPYARD_TOKEN": made["token"]}
+    err = one_sentence_error(run_cli("datasets", "list", env=ann_env))
+    assert "'annotator'" in err and "may not read" in err
     env = server.sdk_env("data-scientist")
     err = one_sentence_error(run_cli("labeling", "create", "bad", "--dataset", "reviews",
                                      "--task", "sentiment", "--labels", "a,b", env=env))
