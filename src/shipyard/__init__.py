@@ -19,13 +19,15 @@ __version__ = "0.1.0"
 
 __all__ = ["SQL", "AutoML", "bias", "explain",
            "Catalog", "Client", "Dataset", "Endpoint", "Execution", "ExecutionFailed",
-           "Experiment", "Job", "JobFailed", "Lineage", "ModelGroup", "ModelVersion", "Monitor",
+           "Experiment", "Job", "JobFailed", "LabelingJob", "Lineage", "ModelGroup",
+           "ModelVersion", "Monitor",
            "Parameter", "Pipeline", "Schedule", "__version__", "algorithms", "connect",
            "sql", "steps"]
 
 _SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
                         "Catalog", "Client", "Dataset", "Endpoint", "Execution",
-                        "ExecutionFailed", "Experiment", "Job", "JobFailed", "Lineage",
+                        "ExecutionFailed", "Experiment", "Job", "JobFailed", "LabelingJob",
+                        "Lineage",
                         "ModelGroup", "ModelVersion", "Monitor", "Parameter", "Pipeline",
                         "Schedule", "algorithms", "connect", "sql", "steps"})
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Experiment,
         Job,
         JobFailed,
+        LabelingJob,
         Lineage,
         ModelGroup,
         ModelVersion,

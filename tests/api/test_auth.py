@@ -18,8 +18,10 @@ from shipyard.studio._security import PREFIX
 from shipyard.testing import LocalServer
 from shipyard.tokens import PERMISSIONS, read_credentials
 
-#: For each permission, a role that lacks it (None: every role has it).
-TOO_WEAK = {"read": None, "write": "viewer", "approve": "data-scientist", "admin": "data-scientist"}
+#: For each permission, a role that lacks it (None: every role has it). An annotator holds
+#: ``label`` alone, so every route that needs ``read`` must refuse it.
+TOO_WEAK = {"read": "annotator", "write": "viewer", "approve": "data-scientist",
+            "admin": "data-scientist", "label": "viewer"}
 
 
 def _fill(path: str) -> str:

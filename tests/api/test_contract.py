@@ -242,6 +242,17 @@ def _seed(srv: LocalServer, lake: Path) -> dict[str, Any]:
         "/api/v1/pipelines/churn-pipe/triggers",
         json={"kind": "dataset_version", "config": {"dataset": "churn"}}))
     assert r.status_code == 201, r.text
+    r = kept("post", "/api/v1/labeling-jobs", c.post("/api/v1/labeling-jobs", json={
+        "name": "churn-labels", "dataset": "churn", "task": "tabular_classification",
+        "labels": ["stays", "leaves"]}))
+    assert r.status_code == 201, r.text
+    r = kept("get", "/api/v1/labeling-jobs/{name}/next",  # the admin may label: it holds item 0
+             c.get("/api/v1/labeling-jobs/churn-labels/next"))
+    assert r.json()["item"]["item"] == "0", r.text
+    r = kept("post", "/api/v1/labeling-jobs/{name}/items/{item}/answers",
+             c.post("/api/v1/labeling-jobs/churn-labels/items/0/answers",
+                    json={"label": "stays"}))
+    assert r.status_code == 201, r.text
     table = c.get("/api/v1/catalog/tables", params={"location": "lake"}).json()[0]["name"]
     artifact = c.get(f"/api/v1/jobs/{job_id}/artifacts").json()["files"][0]["path"]
     model_file = c.get("/api/v1/models/churn/versions/1").json()["bundle"]["files"][0]["path"]
@@ -253,11 +264,12 @@ def _fill(path: str, seeded: dict[str, Any]) -> str:
     names = {"datasets": "churn", "experiments": "churn-exp", "algorithms": "linear",
              "endpoints": "churn-ep", "schedules": "nightly", "monitors": "churn-mon",
              "locations": "lake", "tables": "lake", "tokens": "test-viewer",
-             "pipelines": "churn-pipe"}
+             "pipelines": "churn-pipe", "labeling-jobs": "churn-labels"}
     resource = path.split("/")[3] if path.startswith("/api/v1/") else ""
     sub = path.split("/")[4] if path.count("/") > 3 else ""
     out = path.replace("{job_id}", seeded["job_id"]).replace("{group}", "churn")
     out = out.replace("{execution_id}", seeded["execution_id"])
+    out = out.replace("{item}", "0")
     out = out.replace("{version}", "1").replace("{seq}", "1").replace("{location}", "lake")
     if resource == "catalog" and sub == "tables":
         out = out.replace("{name}", seeded["table"])

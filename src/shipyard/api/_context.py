@@ -14,6 +14,7 @@ from shipyard.events import EventDispatcher
 from shipyard.experiments import ExperimentService
 from shipyard.home import secure_home
 from shipyard.jobs import JobService, Supervisor, job_user, load_plugins, make_executor
+from shipyard.labeling import LabelingService
 from shipyard.lineage import LineageService, register_provider
 from shipyard.monitoring import MonitorService, register_monitor_kind
 from shipyard.pipelines import (
@@ -63,6 +64,8 @@ class Services:
     pipeline_triggers: TriggerService
     #: Polls the branch heads of git triggers (a leader duty).
     git_watcher: GitWatcher
+    #: Labeling jobs, the annotators' queue, status and export (docs/labeling.md).
+    labeling: LabelingService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -93,6 +96,8 @@ class Services:
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         references = register_builtin(References(), db, events)
+        labeling = LabelingService(db, events, datasets)
+        references.register("dataset", "labeling job", labeling.referrers)
         register_provider(PIPELINE_LINEAGE)  # execution:ID nodes in every lineage walk
         triggers = TriggerService(pipelines, schedules, registry, monitors, datasets, jobs,
                                   protected=catalog.protected)
@@ -112,6 +117,7 @@ class Services:
             pipelines=pipelines, pipeline_engine=PipelineEngine(pipelines),
             pipeline_triggers=triggers,
             git_watcher=GitWatcher(triggers, settings.git_poll_seconds),
+            labeling=labeling,
         )
 
 

@@ -55,6 +55,8 @@ LOOKUPS: dict[str, Lookup] = {
     "pipeline_trigger": lambda svc, p: (
         f"Trigger {p['trigger_id']} of pipeline {p['name']!r}",
         svc.pipeline_triggers.get(p["name"], _number(p, "trigger_id")).created_by),
+    "labeling_job": lambda svc, p: (f"Labeling job {p['name']!r}",
+                                    svc.labeling.get(p["name"]).created_by),
     "pipeline_execution": lambda svc, p: (
         f"Pipeline execution {p['execution_id']!r}",
         svc.pipelines.execution(p["execution_id"]).created_by),

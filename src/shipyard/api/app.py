@@ -33,6 +33,7 @@ from shipyard.api.routes import (
     endpoints,
     experiments,
     jobs,
+    labeling,
     lineage,
     models,
     monitors,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(pipelines.router, prefix="/api/v1")
     app.include_router(lineage.router, prefix="/api/v1")
     app.include_router(pipeline_triggers.router, prefix="/api/v1")
+    app.include_router(labeling.router, prefix="/api/v1")
     # Imported here: the studio's page modules import this package's auth and context.
     from shipyard.studio import _pages as studio_pages
 

@@ -24,6 +24,7 @@ from shipyard.cli import (
     _examples,
     _experiments,
     _jobs,
+    _labeling,
     _lineage,
     _models,
     _monitors,
@@ -63,6 +64,7 @@ app.add_typer(_examples.app, name="examples")
 app.add_typer(_tune.app, name="tune")
 app.add_typer(_automl.app, name="automl")
 app.add_typer(_pipelines.app, name="pipelines")
+app.add_typer(_labeling.app, name="labeling")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)

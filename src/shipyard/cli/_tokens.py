@@ -27,7 +27,7 @@ app = typer.Typer(help="API tokens (admin): create, list, revoke, reset-admin.",
 @app.command("create")
 def create(
     role: Annotated[str, typer.Option(
-        "--role", metavar="ROLE", help="admin, data-scientist, approver or viewer.")],
+        "--role", metavar="ROLE", help="admin, data-scientist, approver, viewer or annotator.")],
     name: Annotated[str, typer.Option("--name", metavar="NAME", help="A name for the token.")],
     json_out: JsonOpt = False,
     quiet: Annotated[bool, quiet_option("the secret")] = False,

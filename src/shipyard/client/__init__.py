@@ -26,6 +26,8 @@
     train = sy.steps.Training("train", algorithm="xgboost", train=prep.outputs["churn-clean"],
                               target="churned")
     sy.Pipeline("retrain", steps=[train]).start(wait=True)   # docs/pipelines.md
+    sy.LabelingJob.create("reviews", "reviews", "text_classification", ["great", "other"],
+                          column="review").export("reviews-labels")  # docs/labeling.md
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from shipyard.client._endpoints import Endpoint, EndpointFailed, EndpointUpdateF
 from shipyard.client._evaluation import Evaluation
 from shipyard.client._experiments import Experiment
 from shipyard.client._jobs import Job, JobFailed, WaitTimeout
+from shipyard.client._labeling import LabelingJob
 from shipyard.client._lineage import Lineage
 from shipyard.client._models import (
     ModelCard,
@@ -59,6 +62,7 @@ __all__ = ["SQL", "AutoML", "BiasReport", "ExplainReport", "bias", "explain",
            "Catalog", "Client", "CriteriaNotMet", "Dataset", "Endpoint", "EndpointFailed",
            "EndpointUpdateFailed", "Monitor", "MonitoringExecution", "Report",
            "Evaluation", "Execution", "ExecutionFailed", "Experiment", "Job", "JobFailed",
+           "LabelingJob",
            "Lineage", "ModelCard", "ModelGroup", "ModelVersion", "Parameter", "Pipeline",
            "Schedule", "WaitTimeout", "algorithms", "connect", "default_client",
            "hyperparameters", "sql", "steps"]

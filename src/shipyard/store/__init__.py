@@ -13,6 +13,14 @@ from shipyard.store._events import EventLog, EventRecord
 from shipyard.store._experiments import ExperimentRecord, ExperimentRepository
 from shipyard.store._job_tokens import JobTokenRecord, JobTokenRepository
 from shipyard.store._jobs import JobRecord, JobRepository, MetricPoint
+from shipyard.store._labeling import (
+    AssignmentRecord,
+    ItemCounts,
+    LabelingJobRecord,
+    LabelingRepository,
+    NewItem,
+    NewLabelingJob,
+)
 from shipyard.store._leader import Election, LeaderInfo, LeaderLock, leader_lock
 from shipyard.store._migrate import current_revisions, head_revision, upgrade
 from shipyard.store._monitors import MonitorRecord, MonitorRepository, MonitorRunRecord
@@ -30,6 +38,12 @@ from shipyard.store._schedules import ScheduleRecord, ScheduleRepository
 from shipyard.store._tokens import TokenRecord, TokenRepository
 
 __all__ = [
+    "AssignmentRecord",
+    "ItemCounts",
+    "LabelingJobRecord",
+    "LabelingRepository",
+    "NewItem",
+    "NewLabelingJob",
     "CacheRecord",
     "ExecutionRecord",
     "PipelineRecord",

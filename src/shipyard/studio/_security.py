@@ -190,6 +190,12 @@ class StudioGate:
                 await _json_error(send, 401, "unauthenticated",
                                   "Sign in to the studio first (your session has expired).")
             return None, send, True
+        if not principal.can("read"):  # an annotator: its work is the labeling API for now
+            await _json_error(send, 403, "forbidden",
+                              f"Token {principal.name!r} has role {principal.role!r}, which may "
+                              "not read the studio's pages; annotators label through "
+                              "/api/v1/labeling-queues.")
+            return None, send, True
         csrf = ""
         sessions = self.sessions()
         if value is not None and sessions is not None:

@@ -8,12 +8,15 @@ from shipyard.errors import Forbidden
 
 #: What each role may do. ``read``: see everything; ``write``: create and change data,
 #: jobs, models, endpoints; ``approve``: approve or reject model versions; ``admin``:
-#: manage tokens and settings.
+#: manage tokens and settings; ``label``: fetch and answer items of the labeling jobs a
+#: token may work on (docs/labeling.md). An annotator holds ``label`` alone, so every
+#: route that needs ``read`` (datasets, models, endpoints, jobs…) refuses it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "write", "approve", "admin"}),
+    "admin": frozenset({"read", "write", "approve", "admin", "label"}),
     "data-scientist": frozenset({"read", "write"}),
     "approver": frozenset({"read", "approve"}),
     "viewer": frozenset({"read"}),
+    "annotator": frozenset({"label"}),
 }
 ROLES = tuple(PERMISSIONS)
 #: The role of a job's own token: no permission of its own; it may read only its own

@@ -1,0 +1,122 @@
+"""Response models of labeling jobs: the managers' view and the annotators' view.
+
+An annotator's models (:class:`LabelingQueue`, :class:`LabelingItem`,
+:class:`LabelingAnswer`, :class:`LabelingProgress`) name no dataset, no other
+annotator and no consolidated label: what an annotator may see is what they hold.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shipyard.api.schemas._common import OpenDoc, Out, Timestamp
+
+
+class GoldRef(Out):
+    dataset: str
+    version: int
+    items: int = Field(description="How many items have a known answer.")
+
+
+class LabelingJob(Out):
+    name: str
+    task: str = Field(description="text_classification, text_multilabel, text_spans, "
+                      "image_classification, image_boxes or tabular_classification.")
+    labels: list[str]
+    dataset: str = Field(description="The pinned dataset version, NAME:VERSION.")
+    column: str | None = Field(description="The text column of a text task.")
+    instructions: str | None
+    annotators_per_item: int
+    gold: GoldRef | None
+    auto_label: bool
+    workforce: list[str] = Field(description="Token names that may label; [] = every "
+                                 "annotator.")
+    lease_seconds: int = Field(description="How long an annotator holds an item before it "
+                               "goes back to the queue.")
+    status: str = Field(description="Running or Stopped.")
+    items: int
+    created_at: Timestamp
+    updated_at: Timestamp
+    created_by: str | None
+
+
+class ItemCounts(Out):
+    total: int
+    answered: int = Field(description="Items with at least one answer.")
+    complete: int = Field(description="Items with annotators_per_item answers.")
+    answers: int
+    leased: int = Field(description="Live leases: items being labelled now.")
+
+
+class AnnotatorStats(Out):
+    name: str
+    answered: int
+    gold_answered: int
+    gold_accuracy: float | None = Field(description="Share of gold items answered right.")
+    median_seconds: float | None = Field(description="Median time from lease to answer.")
+
+
+class LabelingStatus(Out):
+    name: str
+    task: str
+    status: str
+    items: ItemCounts
+    labels: dict[str, int] = Field(description="Answers per label.")
+    agreement: float | None = Field(description="Fleiss' kappa over items with 2+ answers.")
+    label_agreement: dict[str, float | None] = Field(
+        description="Each label's kappa against the rest.")
+    agreement_note: str
+    annotators: list[AnnotatorStats]
+
+
+class LabelingQueue(Out):
+    """A job as an annotator sees it in its list of queues."""
+
+    name: str
+    task: str
+    labels: list[str]
+    instructions: str | None
+    status: str
+    items: int
+
+
+class ItemContent(Out):
+    text: str | None = Field(None, description="A text task's text.")
+    row: OpenDoc | None = Field(None, description="A row task's whole row, column → value.")
+
+
+class LabelingItem(Out):
+    job: str
+    task: str
+    labels: list[str]
+    instructions: str | None
+    item: str = Field(description="The item's id: its row number in the dataset version.")
+    content: ItemContent
+    status: str = Field(description="leased or answered (this token's own assignment).")
+    leased_at: Timestamp
+    expires_at: Timestamp = Field(description="Answer before this, or the item goes back to "
+                                  "the queue.")
+    answer: OpenDoc | None = Field(description="This token's own answer, once given.")
+
+
+class NextItem(Out):
+    item: LabelingItem | None = Field(description="The leased item; null when nothing is left "
+                                      "for this token.")
+    message: str
+
+
+class LabelingAnswer(Out):
+    job: str
+    item: str
+    status: str = Field(description="answered or skipped.")
+    answer: OpenDoc | None
+    answered_at: Timestamp | None
+    seconds: float | None
+    replay: bool = Field(description="True when the same answer had been stored before.")
+
+
+class LabelingProgress(Out):
+    job: str
+    answered: int
+    median_seconds: float | None
+    holding: str | None = Field(description="The item this token holds now, if any.")

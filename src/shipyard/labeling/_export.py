@@ -1,0 +1,123 @@
+"""Export: a labeling job's answers consolidated into a table ready for a training job.
+
+Only complete items (N answers) are exported. The consolidation itself is the labeling
+core's (``shipyard.labeling._consolidate``: Dawid–Skene or majority for one label,
+label-by-label votes for several, token votes for spans); this module gathers the
+answers into the core's frames and joins the result back to the items' own columns, so
+the output trains with target ``label``.
+
+Columns: ``item`` (the row number, as text), the item's own columns (a text task's text
+column; a row task's whole row; a column named like one below gets the prefix ``row_``),
+``label``, ``confidence``, ``source`` (``human``; ``machine`` comes with auto-labeling),
+``annotators`` and ``answers`` (JSON lists, in the same order).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pyarrow as pa
+
+from shipyard.errors import InvalidRequest
+from shipyard.labeling._consolidate import (
+    consolidate_classes,
+    consolidate_multilabel,
+    consolidate_spans,
+)
+from shipyard.labeling._items import ItemReader
+from shipyard.labeling._tasks import task
+from shipyard.store import AssignmentRecord, LabelingJobRecord
+
+#: The columns an export adds; an item column with one of these names is renamed ``row_…``.
+OUTPUT_COLUMNS = ("item", "label", "confidence", "source", "annotators", "answers")
+METHODS = ("dawid_skene", "majority")
+
+
+def complete_answers(job: LabelingJobRecord, answers: list[AssignmentRecord]
+                     ) -> dict[str, list[AssignmentRecord]]:
+    """The answers of each item with the job's N answers, by item, in item order."""
+    by_item: dict[str, list[AssignmentRecord]] = defaultdict(list)
+    for a in answers:
+        by_item[a.item].append(a)
+    return {k: v for k, v in by_item.items() if len(v) >= job.annotators_per_item}
+
+
+def consolidate(job: LabelingJobRecord, items: dict[str, list[AssignmentRecord]],
+                texts: Callable[[], dict[str, str]], method: str
+                ) -> dict[str, tuple[str, float | None]]:
+    """item → (label as the output writes it, confidence)."""
+    import pandas as pd
+
+    kind = task(job.task).answer
+    rows = [(a.item, a.annotator, a.answer or {}) for group in items.values() for a in group]
+    if kind == "label":
+        frame = pd.DataFrame([(i, n, ans["label"]) for i, n, ans in rows],
+                             columns=["item", "annotator", "label"])
+        out = consolidate_classes(frame, job.labels, method=method)
+        return {str(r.item): (str(r.label), float(r.confidence)) for r in out.itertuples()}
+    if kind == "labels":
+        frame = pd.DataFrame([(i, n, list(ans["labels"])) for i, n, ans in rows],
+                             columns=["item", "annotator", "labels"])
+        out = consolidate_multilabel(frame, job.labels)
+        return {str(r.item): (",".join(r.labels), float(r.confidence))
+                for r in out.itertuples()}
+    if kind == "spans":
+        frame = pd.DataFrame([(i, n, s["start"], s["end"], s["label"]) for i, n, ans in rows
+                              for s in ans["spans"]],
+                             columns=["item", "annotator", "start", "end", "label"])
+        voted = consolidate_spans(frame, texts(), {k: len(v) for k, v in items.items()})
+        spans: dict[str, list[dict[str, Any]]] = {k: [] for k in items}
+        for r in voted.itertuples():
+            spans[str(r.item)].append({"start": int(r.start), "end": int(r.end),
+                                       "label": str(r.label),
+                                       "confidence": round(float(r.confidence), 4)})
+        return {k: (json.dumps(v), (sum(s["confidence"] for s in v) / len(v)) if v else None)
+                for k, v in spans.items()}
+    raise InvalidRequest(f"Task {job.task!r} cannot be exported yet.")
+
+
+def build_table(job: LabelingJobRecord, answers: list[AssignmentRecord], reader: ItemReader,
+                method: str) -> pa.Table:
+    """The export table of ``job`` (complete items only).
+
+    Raises:
+        InvalidRequest: an unknown method, or no complete item yet.
+    """
+    if method not in METHODS:
+        raise InvalidRequest(f"Unknown consolidation method {method!r}; choose one of: "
+                             f"{', '.join(METHODS)}.")
+    items = complete_answers(job, answers)
+    if not items:
+        raise InvalidRequest(
+            f"Labeling job {job.name!r} has no complete item yet (an item is complete with "
+            f"{job.annotators_per_item} answer(s)); `shipyard labeling status {job.name}` "
+            "shows how far it is.")
+    order = sorted(items, key=lambda k: items[k][0].position)
+    positions = [items[k][0].position for k in order]
+
+    def texts() -> dict[str, str]:
+        got = reader.texts(job.dataset, job.version, str(job.column), positions)
+        return dict(zip(order, got, strict=True))
+
+    voted = consolidate(job, items, texts, method)
+    if task(job.task).source == "text" and job.column is not None:
+        own = reader.table(job.dataset, job.version, job.column).take(
+            pa.array(positions, type=pa.int64()))
+    else:
+        own = reader.rows(job.dataset, job.version, positions)
+    own = own.rename_columns([f"row_{c}" if c in OUTPUT_COLUMNS else c
+                              for c in own.column_names])
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {"item": pa.array(order, pa.string())}
+    for name in own.column_names:
+        columns[name] = own.column(name)
+    columns["label"] = pa.array([voted[k][0] for k in order], pa.string())
+    columns["confidence"] = pa.array([voted[k][1] for k in order], pa.float64())
+    columns["source"] = pa.array(["human"] * len(order), pa.string())
+    columns["annotators"] = pa.array([json.dumps([a.annotator for a in items[k]])
+                                      for k in order], pa.string())
+    columns["answers"] = pa.array([json.dumps([a.answer for a in items[k]]) for k in order],
+                                  pa.string())
+    return pa.table(columns)

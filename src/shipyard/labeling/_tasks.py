@@ -1,0 +1,203 @@
+"""The labeling tasks: a registry of named tasks, each with what it shows and how it is answered.
+
+A task says where an item's content comes from (a text column, the whole row, an image),
+what an answer looks like, and how to check and normalise one. Answers are normalised
+(labels in the job's order, spans sorted) so two equal answers compare equal: replays,
+gold scoring and consolidation rely on it. Adding a task is one :func:`register` call;
+``tests/labeling/test_tasks.py`` fails for a task without a case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from shipyard.errors import InvalidRequest
+from shipyard.names import did_you_mean
+
+#: Where an item's content comes from.
+Source = Literal["text", "row", "image"]
+#: An answer body: ``{"label": …}``, ``{"labels": […]}``, ``{"spans": […]}``, ``{"boxes": […]}``.
+Answer = dict[str, Any]
+#: (answer body, the job's labels, the item's text or None) → the normalised answer.
+Checker = Callable[[Mapping[str, Any], Sequence[str], str | None], Answer]
+
+MAX_LABELS = 100
+MAX_LABEL_LENGTH = 64
+MAX_REGIONS = 500
+#: A label is a short name: no comma (the CLI's --labels A,B,C), no control character.
+_LABEL = re.compile(r"^[^,\x00-\x1f\x7f]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One kind of labeling work."""
+
+    name: str
+    summary: str
+    source: Source
+    #: The key of the answer body (``label``, ``labels``, ``spans``, ``boxes``).
+    answer: str
+    check: Checker
+    #: False for tasks whose items cannot exist yet (images need datasets of files).
+    available: bool = True
+    why_not: str = ""
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    TASKS[task.name] = task
+    return task
+
+
+def task(name: str) -> Task:
+    """The task called ``name``; a 400 naming it and the choices otherwise."""
+    found = TASKS.get(name) if isinstance(name, str) else None
+    if found is None:
+        raise InvalidRequest(f"Unknown labeling task {name!r}.{did_you_mean(str(name), TASKS)} "
+                             f"Choose one of: {', '.join(TASKS)}.")
+    return found
+
+
+def check_labels(labels: object) -> list[str]:
+    """The job's labels: 1 to 100 unique short names, in the order given."""
+    if not isinstance(labels, list | tuple) or not labels:
+        raise InvalidRequest("A labeling job needs labels: give at least one, e.g. "
+                             "--labels positive,negative (labels: [\"positive\", \"negative\"]).")
+    if len(labels) > MAX_LABELS:
+        raise InvalidRequest(f"A labeling job takes at most {MAX_LABELS} labels; got "
+                             f"{len(labels)}.")
+    out: list[str] = []
+    for value in labels:
+        if not isinstance(value, str) or not _LABEL.fullmatch(value) or not value.strip():
+            raise InvalidRequest(
+                f"Label {value!r} is not a short name: use 1-{MAX_LABEL_LENGTH} characters, "
+                "without commas or control characters.")
+        if value in out:
+            raise InvalidRequest(f"Label {value!r} is given twice; labels must be unique.")
+        out.append(value)
+    return out
+
+
+def _one_label(value: object, labels: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in labels:
+        raise InvalidRequest(f"Label {value!r} is not one of this job's labels: "
+                             f"{', '.join(labels)}.")
+    return value
+
+
+def _body(body: Mapping[str, Any], key: str, example: str) -> Any:
+    if not isinstance(body, Mapping) or key not in body:
+        raise InvalidRequest(f"An answer to this task is {example}; got {dict(body or {})!r}.")
+    extra = sorted(set(body) - {key})
+    if extra:
+        raise InvalidRequest(f"Unknown answer field(s) {', '.join(extra)}; an answer to this "
+                             f"task is {example}.")
+    return body[key]
+
+
+def _check_class(body: Mapping[str, Any], labels: Sequence[str], text: str | None) -> Answer:
+    return {"label": _one_label(_body(body, "label", '{"label": "<one label>"}'), labels)}
+
+
+def _check_multilabel(body: Mapping[str, Any], labels: Sequence[str],
+                      text: str | None) -> Answer:
+    chosen = _body(body, "labels", '{"labels": ["<label>", …]} (any subset, even none)')
+    if not isinstance(chosen, list):
+        raise InvalidRequest(f"'labels' must be a list of this job's labels; got {chosen!r}.")
+    picked = {_one_label(v, labels) for v in chosen}
+    return {"labels": [label for label in labels if label in picked]}
+
+
+def _whole(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{what} must be a whole number; got {value!r}.")
+    return value
+
+
+def _check_spans(body: Mapping[str, Any], labels: Sequence[str], text: str | None) -> Answer:
+    spans = _body(body, "spans", '{"spans": [{"start": 0, "end": 5, "label": "<label>"}, …]}')
+    if not isinstance(spans, list) or len(spans) > MAX_REGIONS:
+        raise InvalidRequest(f"'spans' must be a list of at most {MAX_REGIONS} spans.")
+    size = len(text or "")
+    out = []
+    for i, span in enumerate(spans):
+        if not isinstance(span, Mapping) or set(span) != {"start", "end", "label"}:
+            raise InvalidRequest(f"Span {i} must be {{start, end, label}}; got {span!r}.")
+        start, end = _whole(span["start"], f"Span {i}'s start"), _whole(span["end"],
+                                                                         f"Span {i}'s end")
+        if not 0 <= start < end <= size:
+            raise InvalidRequest(f"Span {i} [{start}, {end}) must have 0 <= start < end <= "
+                                 f"{size} (the text's length in characters).")
+        out.append({"start": start, "end": end, "label": _one_label(span["label"], labels)})
+    out.sort(key=lambda s: (s["start"], s["end"], labels.index(s["label"])))
+    return {"spans": out}
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise InvalidRequest(f"{what} must be a number of pixels, 0 or more; got {value!r}.")
+    return float(value)
+
+
+def _check_boxes(body: Mapping[str, Any], labels: Sequence[str], text: str | None) -> Answer:
+    boxes = _body(body, "boxes", '{"boxes": [{"x", "y", "width", "height", "label"}, …]}')
+    if not isinstance(boxes, list) or len(boxes) > MAX_REGIONS:
+        raise InvalidRequest(f"'boxes' must be a list of at most {MAX_REGIONS} boxes.")
+    out = []
+    for i, box in enumerate(boxes):
+        if not isinstance(box, Mapping) or set(box) != {"x", "y", "width", "height", "label"}:
+            raise InvalidRequest(f"Box {i} must be {{x, y, width, height, label}}; got {box!r}.")
+        x, y = _number(box["x"], f"Box {i}'s x"), _number(box["y"], f"Box {i}'s y")
+        w, h = _number(box["width"], f"Box {i}'s width"), _number(box["height"],
+                                                                  f"Box {i}'s height")
+        if w == 0 or h == 0:
+            raise InvalidRequest(f"Box {i} is empty (width and height must be above 0).")
+        out.append({"x": x, "y": y, "width": w, "height": h,
+                    "label": _one_label(box["label"], labels)})
+    return {"boxes": out}
+
+
+_IMAGES = ("Image tasks need a dataset of image files, which arrives with "
+           "`shipyard datasets create --files` (not built yet); label text or table rows "
+           "for now.")
+
+register(Task("text_classification", "one label per text", "text", "label", _check_class))
+register(Task("text_multilabel", "any subset of the labels per text", "text", "labels",
+              _check_multilabel))
+register(Task("text_spans", "labelled character spans in a text (named entities)", "text",
+              "spans", _check_spans))
+register(Task("image_classification", "one label per image", "image", "label", _check_class,
+              available=False, why_not=_IMAGES))
+register(Task("image_boxes", "labelled bounding boxes on an image", "image", "boxes",
+              _check_boxes, available=False, why_not=_IMAGES))
+register(Task("tabular_classification", "one label per table row", "row", "label",
+              _check_class))
+
+
+def parse_gold(task_: Task, value: object, labels: Sequence[str], where: str) -> Answer:
+    """A gold row's known answer as an answer of ``task_`` (normalised like one).
+
+    Gold answers are the ``label`` column: one label, or for ``text_multilabel`` the
+    labels joined by commas (empty: none of them).
+    """
+    if task_.answer == "label":
+        if not isinstance(value, str) or value not in labels:
+            raise InvalidRequest(f"{where}: label {value!r} is not one of this job's labels: "
+                                 f"{', '.join(labels)}.")
+        return {"label": value}
+    if task_.answer == "labels":
+        text = "" if value is None else str(value)
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        bad = [p for p in parts if p not in labels]
+        if bad:
+            raise InvalidRequest(f"{where}: label {bad[0]!r} is not one of this job's labels: "
+                                 f"{', '.join(labels)}.")
+        return {"labels": [label for label in labels if label in parts]}
+    raise InvalidRequest(f"Gold items are for classification tasks (one label or several); "
+                         f"task {task_.name!r} answers with {task_.answer}, which gold rows "
+                         "cannot hold yet.")

@@ -1,0 +1,479 @@
+"""Labeling repository: jobs, their items (references to dataset rows) and assignments.
+
+An assignment is one annotator's hold on one item: a lease (``leased``, until
+``expires_at``), then an answer (``answered``) or a release (``skipped``); a lease nobody
+answered in time becomes ``expired`` and its item goes back to the queue. One row per
+(job, item, annotator), so an annotator never holds or answers an item twice.
+
+Each item counts ``taken`` (answers plus live leases) and is ``open`` while that is below
+the job's annotators per item. The next-item query walks the index ``(job_id, open,
+priority, position)`` and skips the items this annotator already touched, so it reads a
+handful of rows whatever the job's size. Every write runs in one write transaction
+(serialised on both backends), and the take is a guarded update (``WHERE taken < N``),
+so two annotators asking at once never put more than N on one item.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from shipyard.errors import Conflict, NotFound
+from shipyard.store._common import as_utc, utcnow
+from shipyard.store._engine import Database
+from shipyard.store._events import EventLog
+from shipyard.store._idempotency import claim, lookup
+from shipyard.store._schema import metadata
+from shipyard.store._types import UtcDateTime, by_code_point
+
+labeling_jobs = Table(
+    "labeling_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("task", String(32), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("dataset", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("column", String(256)),
+    Column("instructions", Text),
+    Column("annotators_per_item", Integer, nullable=False),
+    Column("gold", JSON),
+    Column("auto_label", Boolean, nullable=False),
+    Column("workforce", JSON, nullable=False),
+    Column("lease_seconds", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("num_items", Integer, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("created_by", String(128)),
+)
+
+labeling_items = Table(
+    "labeling_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("labeling_jobs.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("item", String(64), nullable=False),
+    Column("position", Integer, nullable=False),
+    #: The order items are served in (lowest first); the row order until active learning
+    #: reorders it by uncertainty.
+    Column("priority", Float, nullable=False),
+    Column("taken", Integer, nullable=False),
+    Column("answers", Integer, nullable=False),
+    Column("open", Boolean, nullable=False),
+    #: The known answer of a gold item (normalised as answers are), else SQL NULL.
+    Column("gold", JSON(none_as_null=True)),
+    UniqueConstraint("job_id", "item", name="uq_labeling_item"),
+    Index("ix_labeling_items_queue", "job_id", "open", "priority", "position"),
+)
+
+labeling_assignments = Table(
+    "labeling_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("labeling_jobs.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("item", String(64), nullable=False),
+    Column("annotator", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("answer", JSON(none_as_null=True)),
+    #: Whether the answer matched a gold item's known answer (null: not a gold item).
+    Column("correct", Boolean),
+    Column("leased_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("answered_at", UtcDateTime()),
+    Column("seconds", Float),
+    UniqueConstraint("job_id", "item", "annotator", name="uq_labeling_assignment"),
+    Index("ix_labeling_assignments_leases", "job_id", "status", "expires_at"),
+    Index("ix_labeling_assignments_annotator", "job_id", "annotator", "status"),
+)
+
+#: Assignment statuses. Only ``leased`` and ``answered`` count toward an item's ``taken``.
+LEASED, ANSWERED, SKIPPED, EXPIRED = "leased", "answered", "skipped", "expired"
+
+
+@dataclass(frozen=True)
+class NewLabelingJob:
+    """A labeling job as the service checked it, before anything is stored."""
+
+    name: str
+    task: str
+    labels: list[str]
+    dataset: str
+    version: int
+    column: str | None
+    instructions: str | None
+    annotators_per_item: int
+    gold: dict[str, Any] | None
+    auto_label: bool
+    workforce: list[str]
+    lease_seconds: int
+
+
+@dataclass(frozen=True)
+class LabelingJobRecord:
+    id: int
+    name: str
+    task: str
+    labels: list[str]
+    dataset: str
+    version: int
+    column: str | None
+    instructions: str | None
+    annotators_per_item: int
+    gold: dict[str, Any] | None
+    auto_label: bool
+    workforce: list[str]
+    lease_seconds: int
+    status: str
+    num_items: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None
+
+
+@dataclass(frozen=True)
+class NewItem:
+    item: str
+    position: int
+    gold: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AssignmentRecord:
+    job: str
+    item: str
+    position: int
+    annotator: str
+    status: str
+    answer: dict[str, Any] | None
+    correct: bool | None
+    leased_at: datetime
+    expires_at: datetime
+    answered_at: datetime | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """How far a job is: items with at least one answer, items with N, answers given."""
+
+    total: int
+    answered: int
+    complete: int
+    answers: int
+    leased: int
+
+
+def _job(row: Any) -> LabelingJobRecord:
+    return LabelingJobRecord(
+        id=row.id, name=row.name, task=row.task, labels=list(row.labels), dataset=row.dataset,
+        version=row.version, column=row.column, instructions=row.instructions,
+        annotators_per_item=row.annotators_per_item, gold=row.gold,
+        auto_label=bool(row.auto_label), workforce=list(row.workforce or []),
+        lease_seconds=row.lease_seconds, status=row.status, num_items=row.num_items,
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
+        created_by=row.created_by)
+
+
+def _assignment(job: str, position: int, row: Any) -> AssignmentRecord:
+    return AssignmentRecord(
+        job=job, item=row.item, position=position, annotator=row.annotator, status=row.status,
+        answer=row.answer, correct=None if row.correct is None else bool(row.correct),
+        leased_at=as_utc(row.leased_at), expires_at=as_utc(row.expires_at),
+        answered_at=as_utc(row.answered_at), seconds=row.seconds)
+
+
+_A, _I = labeling_assignments, labeling_items
+
+
+class LabelingRepository:
+    def __init__(self, db: Database, events: EventLog) -> None:
+        self.db = db
+        self.events = events
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _get(self, conn: Connection, name: str) -> LabelingJobRecord:
+        row = conn.execute(select(labeling_jobs).where(labeling_jobs.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"No labeling job named {name!r}; `shipyard labeling list` shows "
+                           "them.")
+        return _job(row)
+
+    def create(self, job: NewLabelingJob, items: Iterable[NewItem], actor: str | None, *,
+               idempotency: tuple[str, str] | None = None) -> tuple[LabelingJobRecord, bool]:
+        """Store a job and its items (references to rows, never the rows' data).
+
+        Returns ``(job, created?)``: with ``idempotency`` = (key, request hash), a key
+        already used for the same request answers its job again (False); another request
+        under the key is a 409.
+        """
+        try:
+            with self.db.write() as conn:
+                if idempotency is not None:
+                    made = lookup(conn, "labeling_job", *idempotency)
+                    if made is not None:
+                        return self._get(conn, made), False
+                if conn.execute(select(labeling_jobs.c.id)
+                                .where(labeling_jobs.c.name == job.name)).first():
+                    raise Conflict(f"A labeling job named {job.name!r} already exists; "
+                                   "choose another name.")
+                now = utcnow()
+                conn.execute(insert(labeling_jobs).values(
+                    name=job.name, task=job.task, labels=job.labels, dataset=job.dataset,
+                    version=job.version, column=job.column, instructions=job.instructions,
+                    annotators_per_item=job.annotators_per_item, gold=job.gold,
+                    auto_label=job.auto_label, workforce=job.workforce,
+                    lease_seconds=job.lease_seconds, status="Running", num_items=0,
+                    created_at=now, updated_at=now, created_by=actor))
+                job_id = self._get(conn, job.name).id
+                rows = [{"job_id": job_id, "item": it.item, "position": it.position,
+                         "priority": float(it.position), "taken": 0, "answers": 0,
+                         "open": True, "gold": it.gold} for it in items]
+                for start in range(0, len(rows), 10_000):
+                    conn.execute(insert(labeling_items), rows[start:start + 10_000])
+                conn.execute(update(labeling_jobs).where(labeling_jobs.c.id == job_id)
+                             .values(num_items=len(rows)))
+                if idempotency is not None:
+                    claim(conn, "labeling_job", idempotency[0], idempotency[1], job.name)
+                self.events.record(conn, "labeling_job.created", "labeling_job", job.name,
+                                   actor, task=job.task, dataset=job.dataset,
+                                   version=job.version, items=len(rows))
+                return self._get(conn, job.name), True
+        except SAIntegrityError as exc:
+            raise Conflict(f"A labeling job named {job.name!r} was created at the same "
+                           "time.") from exc
+
+    def get(self, name: str) -> LabelingJobRecord:
+        with self.db.read() as conn:
+            return self._get(conn, name)
+
+    def list(self) -> builtins.list[LabelingJobRecord]:
+        q = select(labeling_jobs).order_by(by_code_point(labeling_jobs.c.name))
+        with self.db.read() as conn:
+            return [_job(r) for r in conn.execute(q).all()]
+
+    def stop(self, name: str, actor: str | None) -> LabelingJobRecord:
+        """No more assignments; answers to leases already held are still taken."""
+        with self.db.write() as conn:
+            rec = self._get(conn, name)
+            if rec.status == "Stopped":
+                return rec
+            conn.execute(update(labeling_jobs).where(labeling_jobs.c.id == rec.id)
+                         .values(status="Stopped", updated_at=utcnow()))
+            self.events.record(conn, "labeling_job.stopped", "labeling_job", name, actor)
+            return self._get(conn, name)
+
+    # -- the queue -------------------------------------------------------------------------
+    def _expire(self, conn: Connection, job_id: int, now: datetime) -> int:
+        """Turn leases past their time into ``expired`` and put their items back."""
+        items = conn.execute(select(_A.c.item).where(
+            _A.c.job_id == job_id, _A.c.status == LEASED, _A.c.expires_at <= now)).scalars().all()
+        if not items:
+            return 0
+        conn.execute(update(_A).where(_A.c.job_id == job_id, _A.c.status == LEASED,
+                                      _A.c.expires_at <= now).values(status=EXPIRED))
+        for item in items:
+            conn.execute(update(_I).where(_I.c.job_id == job_id, _I.c.item == item)
+                         .values(taken=_I.c.taken - 1, open=True))
+        return len(items)
+
+    def _position(self, conn: Connection, job_id: int, item: str) -> int:
+        pos = conn.execute(select(_I.c.position).where(_I.c.job_id == job_id, _I.c.item == item)
+                           ).scalar()
+        if pos is None:
+            raise NotFound(f"No item {item!r} in this labeling job; items are the row numbers "
+                           "of the job's dataset version (0, 1, …).")
+        return int(pos)
+
+    def next(self, name: str, annotator: str, *, now: datetime | None = None
+             ) -> AssignmentRecord | None:
+        """Lease the next item ``annotator`` may label (None: nothing left for it).
+
+        An annotator that already holds a live lease in the job gets that one back, so
+        asking twice never hoards two items.
+        """
+        now = now or utcnow()
+        with self.db.write() as conn:
+            job = self._get(conn, name)
+            self._expire(conn, job.id, now)
+            held = conn.execute(select(_A).where(
+                _A.c.job_id == job.id, _A.c.annotator == annotator, _A.c.status == LEASED
+            ).order_by(_A.c.leased_at).limit(1)).first()
+            if held is not None:
+                return _assignment(name, self._position(conn, job.id, held.item), held)
+            if job.status != "Running":
+                return None
+            mine = exists().where(_A.c.job_id == _I.c.job_id, _A.c.item == _I.c.item,
+                                  _A.c.annotator == annotator, _A.c.status != EXPIRED)
+            n = job.annotators_per_item
+            for _ in range(3):  # the guarded take below cannot lose under serialised writes
+                row = conn.execute(
+                    select(_I.c.id, _I.c.item, _I.c.position)
+                    .where(_I.c.job_id == job.id, _I.c.open.is_(True), ~mine)
+                    .order_by(_I.c.priority, _I.c.position).limit(1)).first()
+                if row is None:
+                    return None
+                took = conn.execute(update(_I).where(_I.c.id == row.id, _I.c.taken < n).values(
+                    taken=_I.c.taken + 1, open=_I.c.taken + 1 < n))
+                if took.rowcount == 1:
+                    break
+            else:  # pragma: no cover - only if writes stopped being serialised
+                raise Conflict("The labeling queue is busy; ask for the next item again.")
+            expires = now + timedelta(seconds=job.lease_seconds)
+            values = {"status": LEASED, "answer": None, "correct": None, "leased_at": now,
+                      "expires_at": expires, "answered_at": None, "seconds": None}
+            renewed = conn.execute(update(_A).where(
+                _A.c.job_id == job.id, _A.c.item == row.item, _A.c.annotator == annotator,
+                _A.c.status == EXPIRED).values(**values))
+            if renewed.rowcount == 0:
+                conn.execute(insert(_A).values(job_id=job.id, item=row.item,
+                                               annotator=annotator, **values))
+            got = conn.execute(select(_A).where(_A.c.job_id == job.id, _A.c.item == row.item,
+                                                _A.c.annotator == annotator)).one()
+            return _assignment(name, int(row.position), got)
+
+    def _held(self, conn: Connection, job: LabelingJobRecord, item: str,
+              annotator: str) -> Any:
+        row = conn.execute(select(_A).where(_A.c.job_id == job.id, _A.c.item == item,
+                                            _A.c.annotator == annotator)).first()
+        if row is None:
+            self._position(conn, job.id, item)  # 404 for an item the job does not have
+            raise Conflict(f"Token {annotator!r} holds no lease on item {item!r} of labeling "
+                           f"job {job.name!r}; ask for an item with GET …/next first.")
+        return row
+
+    def answer(self, name: str, item: str, annotator: str, answer: dict[str, Any], *,
+               now: datetime | None = None) -> tuple[AssignmentRecord, bool]:
+        """Record ``annotator``'s answer to a leased item; ``(record, stored now?)``.
+
+        The same answer sent again is a replay (False); another answer to an item already
+        answered, or any answer once the lease has gone, is a 409.
+        """
+        now = now or utcnow()
+        with self.db.write() as conn:
+            job = self._get(conn, name)
+            row = self._held(conn, job, item, annotator)
+            position = self._position(conn, job.id, item)
+            if row.status == ANSWERED:
+                if row.answer == answer:
+                    return _assignment(name, position, row), False
+                raise Conflict(f"Item {item!r} of labeling job {name!r} is already answered "
+                               "by this token; an answer cannot be changed.")
+            if row.status != LEASED or as_utc(row.expires_at) <= now:
+                why = "was skipped" if row.status == SKIPPED else "has expired"
+                raise Conflict(f"The lease of item {item!r} of labeling job {name!r} {why}; "
+                               "ask for the next item with GET …/next.")
+            gold = conn.execute(select(_I.c.gold).where(_I.c.job_id == job.id,
+                                                        _I.c.item == item)).scalar()
+            correct = None if gold is None else gold == answer
+            conn.execute(update(_A).where(_A.c.id == row.id).values(
+                status=ANSWERED, answer=answer, correct=correct, answered_at=now,
+                seconds=max(0.0, (now - as_utc(row.leased_at)).total_seconds())))
+            conn.execute(update(_I).where(_I.c.job_id == job.id, _I.c.item == item)
+                         .values(answers=_I.c.answers + 1))
+            got = conn.execute(select(_A).where(_A.c.id == row.id)).one()
+            return _assignment(name, position, got), True
+
+    def skip(self, name: str, item: str, annotator: str) -> AssignmentRecord:
+        """Give a leased item back to the queue; this annotator is not offered it again."""
+        with self.db.write() as conn:
+            job = self._get(conn, name)
+            row = self._held(conn, job, item, annotator)
+            position = self._position(conn, job.id, item)
+            if row.status == SKIPPED:
+                return _assignment(name, position, row)
+            if row.status != LEASED:
+                raise Conflict(f"Item {item!r} of labeling job {name!r} is {row.status} for "
+                               "this token; only a leased item can be skipped.")
+            conn.execute(update(_A).where(_A.c.id == row.id).values(status=SKIPPED))
+            conn.execute(update(_I).where(_I.c.job_id == job.id, _I.c.item == item)
+                         .values(taken=_I.c.taken - 1, open=True))
+            return _assignment(name, position,
+                               conn.execute(select(_A).where(_A.c.id == row.id)).one())
+
+    # -- reads for status and export -------------------------------------------------------
+    def assignment(self, name: str, item: str, annotator: str) -> AssignmentRecord | None:
+        """``annotator``'s assignment of ``item`` in any status (None: it never had one)."""
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            row = conn.execute(select(_A, _I.c.position)
+                               .join(_I, and_(_I.c.job_id == _A.c.job_id, _I.c.item == _A.c.item))
+                               .where(_A.c.job_id == job.id, _A.c.item == item,
+                                      _A.c.annotator == annotator)).first()
+        return None if row is None else _assignment(name, int(row.position), row)
+
+    def held(self, name: str, annotator: str, *, now: datetime | None = None
+             ) -> AssignmentRecord | None:
+        """The live lease ``annotator`` holds in the job, if any."""
+        now = now or utcnow()
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            row = conn.execute(select(_A, _I.c.position)
+                               .join(_I, and_(_I.c.job_id == _A.c.job_id, _I.c.item == _A.c.item))
+                               .where(_A.c.job_id == job.id, _A.c.annotator == annotator,
+                                      _A.c.status == LEASED, _A.c.expires_at > now)
+                               .order_by(_A.c.leased_at).limit(1)).first()
+        return None if row is None else _assignment(name, int(row.position), row)
+
+    def counts(self, name: str, *, now: datetime | None = None) -> ItemCounts:
+        now = now or utcnow()
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            n = job.annotators_per_item
+            row = conn.execute(select(
+                func.count(), func.coalesce(func.sum(_I.c.answers), 0),
+                func.count().filter(_I.c.answers >= 1),
+                func.count().filter(_I.c.answers >= n)).where(_I.c.job_id == job.id)).one()
+            leased = conn.execute(select(func.count()).where(
+                _A.c.job_id == job.id, _A.c.status == LEASED, _A.c.expires_at > now)).scalar()
+        return ItemCounts(total=int(row[0]), answers=int(row[1]), answered=int(row[2]),
+                          complete=int(row[3]), leased=int(leased or 0))
+
+    def answers(self, name: str, annotator: str | None = None
+                ) -> builtins.list[AssignmentRecord]:
+        """Every answer of the job (or of one annotator), in item order."""
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            q = (select(_A, _I.c.position)
+                 .join(_I, and_(_I.c.job_id == _A.c.job_id, _I.c.item == _A.c.item))
+                 .where(_A.c.job_id == job.id, _A.c.status == ANSWERED)
+                 .order_by(_I.c.position, by_code_point(_A.c.annotator)))
+            if annotator is not None:
+                q = q.where(_A.c.annotator == annotator)
+            return [_assignment(name, int(r.position), r) for r in conn.execute(q).all()]
+
+    def gold(self, name: str) -> dict[str, dict[str, Any]]:
+        """The gold items' known answers, by item."""
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            rows = conn.execute(select(_I.c.item, _I.c.gold).where(
+                _I.c.job_id == job.id, _I.c.gold.is_not(None))).all()
+        return {r.item: r.gold for r in rows if r.gold is not None}

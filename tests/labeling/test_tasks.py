@@ -1,0 +1,80 @@
+"""The task registry: every task has a case here (a new task without one fails), each checks
+and normalises its answers, and a bad answer is a 400 naming what was wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shipyard.errors import InvalidRequest
+from shipyard.labeling import TASKS
+from shipyard.labeling._tasks import check_labels, parse_gold, task
+
+LABELS = ["PER", "ORG", "LOC"]
+TEXT = "Ada Lovelace met Babbage in London."
+
+#: task → (a good answer, its normalised form, a bad answer and words of its error).
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]] = {
+    "text_classification": ({"label": "ORG"}, {"label": "ORG"}, {"label": "X"},
+                            "'X' is not one of this job's labels: PER, ORG, LOC"),
+    "text_multilabel": ({"labels": ["LOC", "PER", "LOC"]}, {"labels": ["PER", "LOC"]},
+                        {"labels": "PER"}, "must be a list"),
+    "text_spans": ({"spans": [{"start": 28, "end": 34, "label": "LOC"},
+                              {"start": 0, "end": 12, "label": "PER"}]},
+                   {"spans": [{"start": 0, "end": 12, "label": "PER"},
+                              {"start": 28, "end": 34, "label": "LOC"}]},
+                   {"spans": [{"start": 30, "end": 99, "label": "LOC"}]}, "<= 35"),
+    "image_classification": ({"label": "PER"}, {"label": "PER"}, {}, 'is {"label"'),
+    "image_boxes": ({"boxes": [{"x": 1, "y": 2, "width": 3, "height": 4, "label": "PER"}]},
+                    {"boxes": [{"x": 1.0, "y": 2.0, "width": 3.0, "height": 4.0,
+                                "label": "PER"}]},
+                    {"boxes": [{"x": 1, "y": 2, "width": 0, "height": 4, "label": "PER"}]},
+                    "is empty"),
+    "tabular_classification": ({"label": "LOC"}, {"label": "LOC"}, {"label": 3},
+                               "3 is not one of"),
+}
+
+
+def test_every_task_has_a_case() -> None:
+    assert set(CASES) == set(TASKS), f"tasks without a case: {set(TASKS) - set(CASES)}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_answers_are_checked_and_normalised(name: str) -> None:
+    good, normal, bad, words = CASES[name]
+    the_task = task(name)
+    assert the_task.check(good, LABELS, TEXT) == normal
+    with pytest.raises(InvalidRequest) as err:
+        the_task.check(bad, LABELS, TEXT)
+    assert words in err.value.message
+
+
+def test_image_tasks_say_why_they_wait() -> None:
+    assert [t.name for t in TASKS.values() if not t.available] == ["image_classification",
+                                                                    "image_boxes"]
+    assert all("datasets create --files" in t.why_not for t in TASKS.values()
+               if not t.available)
+
+
+def test_unknown_task_suggests_the_closest() -> None:
+    with pytest.raises(InvalidRequest, match="Did you mean 'text_spans'"):
+        task("text_span")
+
+
+@pytest.mark.parametrize(("labels", "words"), [
+    ([], "needs labels"), ("a,b", "needs labels"), (["a", "a"], "given twice"),
+    (["a", ""], "not a short name"), (["x" * 65], "not a short name"),
+    ([f"l{i}" for i in range(101)], "at most 100"), (["a", 1], "not a short name"),
+])
+def test_bad_labels(labels: Any, words: str) -> None:
+    with pytest.raises(InvalidRequest, match=words):
+        check_labels(labels)
+
+
+def test_gold_values_become_answers() -> None:
+    assert parse_gold(task("text_classification"), "ORG", LABELS, "g") == {"label": "ORG"}
+    assert parse_gold(task("text_multilabel"), "LOC, PER", LABELS, "g") == {
+        "labels": ["PER", "LOC"]}
+    with pytest.raises(InvalidRequest, match="cannot hold yet"):
+        parse_gold(task("text_spans"), "x", LABELS, "g")

@@ -1,0 +1,138 @@
+"""LabelingRepository on both backends: the queue gives each item to N annotators at most,
+never twice to one, takes expired leases back, and keeps answers idempotent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shipyard.errors import Conflict, NotFound
+from shipyard.store import Database, EventLog, LabelingRepository, NewItem, NewLabelingJob
+
+from .helpers import MIXED_CASE, assert_utc, code_point_order, errors, race, values
+
+REPOSITORY = LabelingRepository
+
+T0 = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def _job(name: str = "reviews", n: int = 2, lease: int = 600) -> NewLabelingJob:
+    return NewLabelingJob(
+        name=name, task="text_classification", labels=["pos", "neg"], dataset="reviews",
+        version=1, column="text", instructions="Is the review positive?",
+        annotators_per_item=n, gold=None, auto_label=False, workforce=[], lease_seconds=lease)
+
+
+def _create(repo: LabelingRepository, name: str = "reviews", items: int = 5, n: int = 2,
+            lease: int = 600, gold: dict | None = None) -> None:
+    repo.create(_job(name, n, lease),
+                [NewItem(str(i), i, (gold or {}).get(str(i))) for i in range(items)], "ds")
+
+
+def test_create_get_list_stop(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    rec, created = repo.create(_job(), [NewItem(str(i), i) for i in range(3)], "ds")
+    assert created
+    assert (rec.task, rec.labels, rec.num_items, rec.status, rec.created_by) == (
+        "text_classification", ["pos", "neg"], 3, "Running", "ds")
+    assert_utc(rec.created_at, rec.updated_at)
+    assert repo.get("reviews") == rec
+    with pytest.raises(Conflict):
+        repo.create(_job(), [], "ds")
+    for name in MIXED_CASE:
+        repo.create(_job(name), [], "ds")
+    assert [j.name for j in repo.list()] == code_point_order([*MIXED_CASE, "reviews"])
+    keyed, created = repo.create(_job("keyed"), [], "ds", idempotency=("k1", "h1"))
+    assert created
+    assert repo.create(_job("keyed"), [], "ds", idempotency=("k1", "h1")) == (keyed, False)
+    with pytest.raises(Conflict, match="different request body"):
+        repo.create(_job("other"), [], "ds", idempotency=("k1", "h2"))
+    stopped = repo.stop("reviews", "ds")
+    assert stopped.status == "Stopped"
+    assert repo.stop("reviews", "ds").status == "Stopped"  # stopping twice is harmless
+    assert repo.next("reviews", "ann-a") is None  # no more assignments
+    with pytest.raises(NotFound):
+        repo.get("nope")
+    kinds = [e.kind for e in events.list(resource_id="reviews")]
+    assert kinds == ["labeling_job.created", "labeling_job.stopped"]
+
+
+def test_queue_serves_in_order_n_per_item_never_twice(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=3, n=2)
+    a = repo.next("reviews", "ann-a", now=T0)
+    assert a is not None and (a.item, a.position, a.status) == ("0", 0, "leased")
+    assert a.expires_at == T0 + timedelta(seconds=600)
+    assert repo.next("reviews", "ann-a", now=T0) == a  # asking again: the same lease
+    assert repo.held("reviews", "ann-a", now=T0) == a
+    assert repo.held("reviews", "ann-a", now=T0 + timedelta(seconds=601)) is None
+    assert repo.assignment("reviews", "0", "ann-a") == a
+    assert repo.assignment("reviews", "1", "ann-a") is None
+    b = repo.next("reviews", "ann-b", now=T0)
+    assert b is not None and b.item == "0"
+    c = repo.next("reviews", "ann-c", now=T0)
+    assert c is not None and c.item == "1"  # item 0 has its two
+    rec, stored = repo.answer("reviews", "0", "ann-a", {"label": "pos"},
+                              now=T0 + timedelta(seconds=5))
+    assert stored and rec.status == "answered" and rec.seconds == 5
+    again, stored = repo.answer("reviews", "0", "ann-a", {"label": "pos"}, now=T0)
+    assert not stored and again.answer == {"label": "pos"}
+    with pytest.raises(Conflict, match="cannot be changed"):
+        repo.answer("reviews", "0", "ann-a", {"label": "neg"}, now=T0)
+    nxt = repo.next("reviews", "ann-a", now=T0)
+    assert nxt is not None and nxt.item == "1"  # never item 0 again
+    counts = repo.counts("reviews", now=T0)
+    assert (counts.total, counts.answers, counts.answered, counts.complete, counts.leased) == (
+        3, 1, 1, 0, 3)
+
+
+def test_skip_and_expiry_put_items_back(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=1, n=1, lease=60)
+    a = repo.next("reviews", "ann-a", now=T0)
+    assert a is not None
+    assert repo.next("reviews", "ann-b", now=T0) is None  # the one slot is leased
+    late = T0 + timedelta(seconds=61)
+    b = repo.next("reviews", "ann-b", now=late)  # a's lease expired: back to the queue
+    assert b is not None and b.item == "0"
+    with pytest.raises(Conflict, match="expired"):
+        repo.answer("reviews", "0", "ann-a", {"label": "pos"}, now=late)
+    skipped = repo.skip("reviews", "0", "ann-b")
+    assert skipped.status == "skipped"
+    assert repo.skip("reviews", "0", "ann-b").status == "skipped"
+    assert repo.next("reviews", "ann-b", now=late) is None  # a skip is not offered again
+    again = repo.next("reviews", "ann-a", now=late)  # its own expired lease comes back
+    assert again is not None and again.leased_at == late
+    with pytest.raises(Conflict, match="holds no lease"):
+        repo.answer("reviews", "0", "ann-c", {"label": "pos"}, now=late)
+    with pytest.raises(NotFound):
+        repo.answer("reviews", "99", "ann-c", {"label": "pos"}, now=late)
+    rec, _ = repo.answer("reviews", "0", "ann-a", {"label": "neg"}, now=late)
+    with pytest.raises(Conflict, match="only a leased item"):
+        repo.skip("reviews", "0", "ann-a")
+    assert [r.annotator for r in repo.answers("reviews")] == ["ann-a"]
+    assert repo.answers("reviews", annotator="ann-b") == []
+    assert rec.answered_at == late
+
+
+def test_gold_answers_are_scored(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=2, n=1, gold={"0": {"label": "pos"}})
+    assert repo.gold("reviews") == {"0": {"label": "pos"}}
+    repo.next("reviews", "ann-a", now=T0)
+    rec, _ = repo.answer("reviews", "0", "ann-a", {"label": "neg"}, now=T0)
+    assert rec.correct is False
+    repo.next("reviews", "ann-a", now=T0)
+    rec, _ = repo.answer("reviews", "1", "ann-a", {"label": "neg"}, now=T0)
+    assert rec.correct is None  # not a gold item
+
+
+def test_annotators_racing_never_exceed_n_per_item(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=2, n=2)
+    got = race(lambda i: repo.next("reviews", f"ann-{i}"), n=6)
+    assert not errors(got), errors(got)
+    leased = [g.item for g in values(got) if g is not None]
+    assert sorted(leased) == ["0", "0", "1", "1"]  # two each, and two annotators got none
+    assert repo.counts("reviews").leased == 4
