@@ -16,8 +16,8 @@ import pytest
 from shipyard.datasets._images import check_path
 from shipyard.errors import InvalidRequest
 from shipyard.testing import LocalServer, ok, ok_json, one_sentence_error, run_cli
-
-from .image_helpers import digits_folder, objects_in
+from shipyard.testing.corpus import TRAVERSAL
+from shipyard.testing.images import digits_folder, objects_in
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +148,7 @@ def test_append_adds_files_and_a_viewer_may_not_upload(server: LocalServer,
     assert r.status_code == 403
 
 
-@pytest.mark.parametrize("path", ["../a.png", "/a.png", "a/../b.png", "./a.png", "a//b.png",
+@pytest.mark.parametrize("path", [*TRAVERSAL, "a/../b.png", "a//b.png",
                                   "C:\\x.png", "a\\b.png", "a\x00.png", "a\nb.png", "",
                                   "x" * 1025])
 def test_check_path_refuses_what_reads_as_a_path_elsewhere(path: str) -> None:

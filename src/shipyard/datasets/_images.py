@@ -16,6 +16,7 @@ refused before decoding (decompression bombs).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -36,6 +37,8 @@ MAX_FILES = 100_000
 MANIFEST_COLUMNS = ("path", "sha256", "width", "height", "format", "bytes")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\:]")
+#: A percent-escape (``%2e``, ``%252e``): a tool that decodes names would read another path.
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,8 @@ def check_path(path: str) -> str:
     """A file's path inside the uploaded folder: relative, POSIX, no ``..``.
 
     It is a name in the manifest only (never a path on the server), but a name that
-    reads as a path elsewhere (``../x``, ``/etc/x``, ``C:\\x``) would mislead whoever
-    unpacks the dataset again, so it is refused.
+    reads as a path elsewhere (``../x``, ``/etc/x``, ``C:\\x``, ``%2e%2e/x``, ``~/x``)
+    would mislead whoever unpacks the dataset again, so it is refused.
     """
     if not isinstance(path, str) or not path or len(path) > MAX_PATH:
         raise InvalidRequest(f"A file's path must be 1-{MAX_PATH} characters; got "
@@ -70,8 +73,13 @@ def check_path(path: str) -> str:
     if _BAD_CHARS.search(path):
         raise InvalidRequest(f"File path {path[:200]!r} holds a control character, a "
                              "backslash or a colon; send POSIX paths relative to the folder.")
-    parts = path.split("/")
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    if _ESCAPE.search(path):
+        raise InvalidRequest(f"File path {path[:200]!r} holds a percent-escape; send the "
+                             "file's name as it is, not URL-encoded.")
+    # NFKC folds look-alikes ('\u2025' is '..'); '~' is a home folder to a shell.
+    parts = unicodedata.normalize("NFKC", path).split("/")
+    if path.startswith("/") or parts[0].startswith("~") or any(
+            p in ("", ".", "..") for p in parts):
         raise InvalidRequest(f"File path {path[:200]!r} must be relative to the uploaded "
                              "folder, without '..', '.', empty parts or a leading '/'.")
     return str(PurePosixPath(path))
