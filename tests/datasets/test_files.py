@@ -17,7 +17,7 @@ from shipyard.datasets._images import check_path
 from shipyard.errors import InvalidRequest
 from shipyard.testing import LocalServer, ok, ok_json, one_sentence_error, run_cli
 from shipyard.testing.corpus import TRAVERSAL
-from shipyard.testing.images import digits_folder, objects_in
+from shipyard.testing.images import digits_folder, objects_in, rectangle_png
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,63 @@ def test_check_path_refuses_what_reads_as_a_path_elsewhere(path: str) -> None:
 def test_check_path_keeps_relative_posix_paths() -> None:
     assert check_path("3/img-0001.png") == "3/img-0001.png"
     assert check_path("caf\u00e9 au lait.jpg") == "caf\u00e9 au lait.jpg"
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` × ``height`` 1-bit pixels and holds none (a bomb's head)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b""))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize(("size", "words"), [((100_000, 100_000), "decompression bomb"),
+                                             ((9_000, 9_000), "9000 × 9000 pixels")])
+def test_decompression_bombs_are_refused_before_decoding(server: LocalServer,
+                                                         size: tuple[int, int],
+                                                         words: str) -> None:
+    r = _post(server, "bomb", [("big/bomb.png", _png_header(*size))])
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "'big/bomb.png'" in message and words in message
+    assert server.client().get("/api/v1/datasets/bomb").status_code == 404
+
+
+def test_a_table_with_a_manifests_columns_serves_nothing(server: LocalServer,
+                                                         tmp_path: Path) -> None:
+    """Only versions written from image files serve files: a CSV listing any stored
+    object's SHA-256 (here a files dataset's manifest part) gets a 404."""
+    folder = digits_folder(tmp_path / "real", limit=1)
+    made = _post(server, "real", [(p.relative_to(folder).as_posix(), p.read_bytes())
+                                  for p in folder.rglob("*.png")]).json()
+    part = made["parts"][0]["sha256"]
+    forged = f"path,sha256,width,height,format,bytes\nx.png,{part},1,1,PNG,{made['size_bytes']}\n"
+    c = server.client()
+    c.post("/api/v1/datasets", data={"name": "forged"},
+           files={"file": ("f.csv", forged.encode())}).raise_for_status()
+    r = c.get(f"/api/v1/datasets/forged/versions/1/files/{part}")
+    assert r.status_code == 404 and "not a files manifest" in r.json()["error"]["message"]
+
+
+def test_delete_removes_the_images_no_other_version_lists(server: LocalServer,
+                                                          tmp_path: Path) -> None:
+    # images no other test of the module stores (the store is the module's server's)
+    pngs = [rectangle_png(tmp_path / f"r{i}.png", (37, 29), (i, i, 5, 5)) for i in range(3)]
+    files = [(p.name, p.read_bytes()) for p in pngs]
+    before = objects_in(server)
+    assert _post(server, "keep", files[:1]).status_code == 201  # shares the first image
+    assert _post(server, "gone", files).status_code == 201
+    assert objects_in(server) - before == 3 + 2  # three images, two manifest parts
+    r = server.client().delete("/api/v1/datasets/gone")
+    assert r.status_code == 200, r.text
+    # the manifest of 'gone' and its two own images are removed; the shared image stays
+    assert objects_in(server) - before == 1 + 1
+    sha = hashlib.sha256(files[0][1]).hexdigest()
+    assert server.client().get(f"/api/v1/datasets/keep/versions/1/files/{sha}").content == \
+        files[0][1]

@@ -3,11 +3,10 @@
 ``DatasetService`` ingests uploads (CSV, TSV, Parquet, JSON, JSON Lines) into
 versions and reads them back; ``infer_semantic_type`` and ``profile_table`` are
 the pure column typing it uses. A folder of image files becomes a version whose table
-is their manifest (``DatasetService.ingest_files``; ``is_manifest`` tells one apart).
+is their manifest (``DatasetService.ingest_files``; ``is_files`` tells one apart).
 """
 
 from shipyard.datasets._images import MEDIA_TYPES as IMAGE_MEDIA_TYPES
-from shipyard.datasets._images import is_manifest
 from shipyard.datasets._readers import FORMATS, detect_format
 from shipyard.datasets._semantic import (
     SEMANTIC_TYPES,
@@ -22,6 +21,7 @@ from shipyard.datasets._service import (
     Download,
     content_hash,
     dataset_to_dict,
+    is_files,
     parse_ref,
     version_to_dict,
 )
@@ -30,6 +30,6 @@ from shipyard.datasets._types import DECLARED_TYPES, parse_column_types
 __all__ = [
     "DECLARED_TYPES", "FORMATS", "IMAGE_MEDIA_TYPES", "SEMANTIC_TYPES", "ColumnSchema",
     "DatasetService", "Download", "content_hash", "dataset_to_dict", "detect_format",
-    "infer_semantic_type", "is_manifest", "looks_like_id", "parse_column_types", "parse_ref",
+    "infer_semantic_type", "is_files", "looks_like_id", "parse_column_types", "parse_ref",
     "profile_column", "profile_table", "version_to_dict",
 ]

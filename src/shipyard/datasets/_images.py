@@ -112,7 +112,10 @@ def inspect_image(path: str, local: Path, sha256: str, size: int) -> ImageFile:
             width, height = img.size
     except InvalidRequest:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        raise InvalidRequest(f"{path!r} declares more than {2 * MAX_PIXELS:,} pixels (a "
+                             "decompression bomb, or a huge image); scale it down.") from None
+    except UnidentifiedImageError as exc:
         raise InvalidRequest(
             f"{path!r} is not an image Shipyard accepts (PNG, JPEG, GIF, BMP, WebP or "
             f"TIFF, recognised by content): {exc}. Remove it from the folder.") from None
@@ -148,7 +151,3 @@ def manifest_part(images: list[ImageFile], out: Path) -> Part:
     pq.write_table(table, out, compression=PARQUET_COMPRESSION)
     return Part(out, "manifest", "parquet", table.num_rows, table.schema)
 
-
-def is_manifest(names: list[str]) -> bool:
-    """Whether a version's columns are a files manifest's."""
-    return all(c in names for c in MANIFEST_COLUMNS)

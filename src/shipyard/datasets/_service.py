@@ -101,6 +101,13 @@ def _lineage(source: object) -> dict[str, Any]:
     return {"type": "upload", **_redact(source)}
 
 
+def is_files(rec: VersionRecord) -> bool:
+    """Whether ``rec`` is a files manifest: its parts were written by
+    :meth:`DatasetService.ingest_files`, never a table a user uploaded with the same columns
+    (which could otherwise list any stored object's SHA-256 and have it served as an image)."""
+    return bool(rec.parts) and all(p.get("files") is True for p in rec.parts)
+
+
 def content_hash(part_hashes: list[str]) -> str:
     """SHA-256 over the ordered part hashes: equal data in equal parts, equal hash."""
     return hashlib.sha256("".join(part_hashes).encode()).hexdigest()
@@ -285,7 +292,8 @@ class DatasetService:
                 if not self.artifacts.exists(blob.sha256):
                     created.append(blob.sha256)
                 self.artifacts.put_file(part.path)
-                entries.append({"sha256": blob.sha256, "size": blob.size, "rows": part.rows})
+                entries.append({"sha256": blob.sha256, "size": blob.size, "rows": part.rows,
+                                **({"files": True} if objects is not None else {})})
             all_parts = base_parts + entries
             new = NewVersion(
                 parts=all_parts, schema=[c.to_dict() for c in schema],
@@ -351,7 +359,7 @@ class DatasetService:
 
     def _check_new_paths(self, base: VersionRecord, images: builtins_list[Any]) -> None:
         table = self.read_table(base.dataset, base.version)
-        if not _images.is_manifest(table.column_names):
+        if not is_files(base):
             raise InvalidRequest(f"Version {base.version} of {base.dataset!r} is a table, not "
                                  "a files manifest; append image files to a files dataset.")
         known = set(table.column("path").to_pylist())
@@ -369,10 +377,10 @@ class DatasetService:
         """
         _images.check_sha(sha256)
         rec = self.version(name, version)
-        table = self.read_table(name, rec.version)
         where = f"version {rec.version} of dataset {name!r}"
-        if not _images.is_manifest(table.column_names):
+        if not is_files(rec):
             raise NotFound(f"{where} is a table, not a files manifest; it holds no files.")
+        table = self.read_table(name, rec.version)
         import pyarrow.compute as pc
 
         rows = table.filter(pc.equal(table.column("sha256"), sha256))
@@ -391,10 +399,29 @@ class DatasetService:
         """
         check_name(name, "dataset name")
         with self._lock(name), self._store_lock:
-            count = len(self.repo.versions(name))
+            versions = self.repo.versions(name)
+            images = self._image_shas(versions)
             for sha in self.repo.delete(name, actor, **(audit or {})):
                 self.artifacts.delete(sha)
-        return count
+            if images:
+                others = [v for d in self.repo.list() for v in self.repo.versions(d.name)]
+                for sha in sorted(images - self._image_shas(others)):
+                    self.artifacts.delete(sha)
+        return len(versions)
+
+    def _image_shas(self, versions: Versions) -> set[str]:
+        """The image objects the files manifests among ``versions`` list.
+
+        They are not parts, so the repository does not count them: a delete reads the
+        manifests (only versions whose columns are a manifest's) to find which images no
+        other version still lists.
+        """
+        out: set[str] = set()
+        for rec in versions:
+            if is_files(rec):
+                table = self.read_table(rec.dataset, rec.version)
+                out.update(str(s) for s in table.column("sha256").to_pylist())
+        return out
 
     # -- reads -----------------------------------------------------------------------------
     def list(self) -> list[DatasetRecord]:

@@ -26,7 +26,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shipyard.datasets import IMAGE_MEDIA_TYPES, DatasetService, is_manifest, parse_ref
+from shipyard.datasets import IMAGE_MEDIA_TYPES, DatasetService, is_files, parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.labeling._agreement import fleiss_kappa, per_label_agreement
 from shipyard.labeling._export import build_table
@@ -173,7 +173,7 @@ class LabelingService:
                       version: VersionRecord) -> str | None:
         schema = _schema_fields(self.datasets.head(version.dataset, version.version, 0).schema)
         where = f"dataset {version.dataset}:{version.version}"
-        if the_task.source == "image" and not is_manifest(list(schema)):
+        if the_task.source == "image" and not is_files(version):
             raise InvalidRequest(
                 f"Task {the_task.name!r} needs a dataset of image files (a files manifest, "
                 f"made by `shipyard datasets create NAME --files DIR`); {where} is a table "
@@ -308,22 +308,24 @@ class LabelingService:
         """Check and store ``who``'s answer to an item it holds; ``(record, stored now?)``."""
         job = self._job_for(name, who)
         the_task = task(job.task)
+        # Spans are checked against the item's text, boxes against its image's size.
+        position = self._held(job, item, who) if the_task.answer in ("spans", "boxes") else 0
         text = None
-        if the_task.source == "text" and the_task.answer == "spans":
-            held = self.repo.assignment(job.name, item, who.name)
-            if held is None:
-                raise NotFound(f"Token {who.name!r} holds no item {item!r} in labeling job "
-                               f"{name!r}; GET …/next gives it one.")
-            text = self.items.text(job.dataset, job.version, str(job.column), held.position)
+        if the_task.answer == "spans":
+            text = self.items.text(job.dataset, job.version, str(job.column), position)
         answer = the_task.check(body, job.labels, text)
         if the_task.answer == "boxes":
-            held = self.repo.assignment(job.name, item, who.name)
-            if held is None:
-                raise NotFound(f"Token {who.name!r} holds no item {item!r} in labeling job "
-                               f"{name!r}; GET …/next gives it one.")
-            row = self.items.row(job.dataset, job.version, held.position)
+            row = self.items.row(job.dataset, job.version, position)
             answer = check_inside(answer, int(row["width"]), int(row["height"]))
         return self.repo.answer(job.name, item, who.name, answer)
+
+    def _held(self, job: LabelingJobRecord, item: str, who: Principal) -> int:
+        """The position of an item ``who`` has an assignment to (404 otherwise)."""
+        held = self.repo.assignment(job.name, item, who.name)
+        if held is None:
+            raise NotFound(f"Token {who.name!r} holds no item {item!r} in labeling job "
+                           f"{job.name!r}; GET …/next gives it one.")
+        return held.position
 
     def skip(self, name: str, item: str, who: Principal) -> AssignmentRecord:
         job = self._job_for(name, who)
