@@ -31,6 +31,7 @@ from shipyard.api import create_app
 from shipyard.monitoring._service import CAPTURE_SETTLE_SECONDS
 from shipyard.settings import Settings
 from shipyard.testing import LocalServer
+from shipyard.testing.images import rectangle_png
 
 #: The few success answers that stay open JSON objects, each with why.
 OPEN = {
@@ -253,11 +254,22 @@ def _seed(srv: LocalServer, lake: Path) -> dict[str, Any]:
              c.post("/api/v1/labeling-jobs/churn-labels/items/0/answers",
                     json={"label": "stays"}))
     assert r.status_code == 201, r.text
+    # A files dataset and an image labeling job whose item 0 the admin holds: the image routes.
+    pic = rectangle_png(lake.parent / "pic.png", (16, 12), (2, 2, 5, 5))
+    r = kept("post", "/api/v1/datasets/{name}/files", c.post(
+        "/api/v1/datasets/pics/files", files=[("file", ("pic.png", pic.read_bytes()))]))
+    assert r.status_code == 201, r.text
+    image_sha = c.get("/api/v1/datasets/pics/head").json()["data"][0][1]
+    r = c.post("/api/v1/labeling-jobs", json={"name": "pics-labels", "dataset": "pics",
+                                              "task": "image_boxes", "labels": ["square"]})
+    assert r.status_code == 201, r.text
+    assert c.get("/api/v1/labeling-jobs/pics-labels/next").json()["item"]["item"] == "0"
     table = c.get("/api/v1/catalog/tables", params={"location": "lake"}).json()[0]["name"]
     artifact = c.get(f"/api/v1/jobs/{job_id}/artifacts").json()["files"][0]["path"]
     model_file = c.get("/api/v1/models/churn/versions/1").json()["bundle"]["files"][0]["path"]
     return {"server": srv, "job_id": job_id, "table": table, "artifact": artifact,
-            "model_file": model_file, "execution_id": execution_id, "writes": writes}
+            "model_file": model_file, "execution_id": execution_id, "writes": writes,
+            "image_sha": image_sha}
 
 
 def _fill(path: str, seeded: dict[str, Any]) -> str:
@@ -267,6 +279,10 @@ def _fill(path: str, seeded: dict[str, Any]) -> str:
              "pipelines": "churn-pipe", "labeling-jobs": "churn-labels"}
     resource = path.split("/")[3] if path.startswith("/api/v1/") else ""
     sub = path.split("/")[4] if path.count("/") > 3 else ""
+    if path.endswith("/files/{sha256}"):
+        path = path.replace("{name}", "pics").replace("{sha256}", seeded["image_sha"])
+    if path.endswith("/items/{item}/image"):
+        path = path.replace("{name}", "pics-labels")
     out = path.replace("{job_id}", seeded["job_id"]).replace("{group}", "churn")
     out = out.replace("{execution_id}", seeded["execution_id"])
     out = out.replace("{item}", "0")

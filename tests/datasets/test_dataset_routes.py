@@ -167,7 +167,7 @@ def test_routes_declare_their_permission(client: httpx.Client) -> None:
     spec = client.get("/api/v1/openapi.json").json()
     ops = {(m, p): op for p, item in spec["paths"].items() if p.startswith("/api/v1/datasets")
            for m, op in item.items()}
-    assert len(ops) == 11
+    assert len(ops) == 13  # with POST …/files and GET …/versions/{v}/files/{sha256}
     for (method, path), op in ops.items():
         # Computing a profile changes no data, so it needs only read.
         reads = method == "get" or path.endswith("/profile")

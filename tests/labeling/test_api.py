@@ -148,7 +148,7 @@ def test_workforce_and_stop(world: tuple) -> None:
     ({"task": "sentiment"}, 400, "Unknown labeling task 'sentiment'"),
     ({"labels": []}, 400, "needs labels"),
     ({"column": "text"}, 400, "Column 'text' is not in dataset reviews:1"),
-    ({"task": "image_classification"}, 400, "datasets create --files"),
+    ({"task": "image_classification"}, 400, "needs a dataset of image files"),
     ({"dataset": "nope"}, 404, "nope"),
 ])
 def test_bad_input_is_a_4xx_naming_it(world: tuple, change: dict, status: int,

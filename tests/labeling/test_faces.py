@@ -70,7 +70,7 @@ def test_cli_bad_input_is_one_sentence(server: LocalServer, annotator: Client) -
     assert "Unknown labeling task 'sentiment'" in err
     err = one_sentence_error(run_cli("labeling", "create", "bad", "--dataset", "reviews",
                                      "--task", "image_boxes", "--labels", "a", env=env))
-    assert "datasets create --files" in err
+    assert "needs a dataset of image files" in err
 
 
 def test_sdk_labeling_job(server: LocalServer, annotator: Client) -> None:

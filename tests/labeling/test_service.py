@@ -30,8 +30,8 @@ def _spec(**kw: object) -> LabelingSpec:
     ({"column": "revew"}, ["Column 'revew' is not in dataset reviews:1", "'review'"]),
     ({"column": "rownames"}, ["'rownames'", "not text", "'review'"]),
     ({"column": None}, ["needs the text column", "'review'"]),
-    ({"task": "image_classification"}, ["datasets create --files", "not built yet"]),
-    ({"task": "image_boxes"}, ["datasets create --files"]),
+    ({"task": "image_classification"}, ["needs a dataset of image files", "reviews:1 is a table"]),
+    ({"task": "image_boxes"}, ["datasets create NAME --files DIR"]),
     ({"auto_label": True}, ["auto-label job (not built yet)"]),
     ({"annotators_per_item": 0}, ["annotators_per_item must be 1 to 20"]),
 ])

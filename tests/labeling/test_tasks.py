@@ -9,7 +9,7 @@ import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.labeling import TASKS
-from shipyard.labeling._tasks import check_labels, parse_gold, task
+from shipyard.labeling._tasks import check_inside, check_labels, parse_gold, task
 
 LABELS = ["PER", "ORG", "LOC"]
 TEXT = "Ada Lovelace met Babbage in London."
@@ -50,11 +50,18 @@ def test_answers_are_checked_and_normalised(name: str) -> None:
     assert words in err.value.message
 
 
-def test_image_tasks_say_why_they_wait() -> None:
-    assert [t.name for t in TASKS.values() if not t.available] == ["image_classification",
-                                                                    "image_boxes"]
-    assert all("datasets create --files" in t.why_not for t in TASKS.values()
-               if not t.available)
+def test_every_task_can_be_created() -> None:
+    assert [t.name for t in TASKS.values() if not t.available] == []
+
+
+def test_boxes_must_stay_inside_the_image() -> None:
+    inside = {"boxes": [{"x": 0, "y": 2.5, "width": 32, "height": 29.5, "label": "PER"}]}
+    assert check_inside(inside, 32, 32) == inside
+    for box in ({"x": 1, "y": 0, "width": 32, "height": 4}, {"x": 0, "y": 30, "width": 1,
+                                                             "height": 3}):
+        with pytest.raises(InvalidRequest) as err:
+            check_inside({"boxes": [{**box, "label": "PER"}]}, 32, 32)
+        assert "Box 0" in err.value.message and "32 × 32" in err.value.message
 
 
 def test_unknown_task_suggests_the_closest() -> None:

@@ -44,6 +44,10 @@ FileOpt = Annotated[list[Path] | None, typer.Option(
 PathOpt = Annotated[str | None, typer.Option(
     "--path", metavar="GLOB",
     help="A glob such as 'data/*.csv' (quote it), or a folder of data files.")]
+FilesOpt = Annotated[Path | None, typer.Option(
+    "--files", metavar="DIR",
+    help="A folder of image files (PNG, JPEG, GIF, BMP, WebP, TIFF), read recursively: "
+         "the version is their manifest (docs/datasets.md).")]
 SqlOpt = Annotated[str | None, typer.Option(
     "--sql", metavar="QUERY", help="A query run here, on this machine, against --db.")]
 DbOpt = Annotated[str | None, typer.Option(
@@ -83,6 +87,12 @@ def _source(file: list[Path] | None, path: str | None, sql: str | None,
     return [str(f) for f in file] if file else path
 
 
+def _only_files(*others: Any) -> None:
+    if any(others):
+        fail("--files takes a folder of images on its own; drop --file, --path, --sql, "
+             "--format and --type.")
+
+
 def _send(api_path: str, data: Any, fields: dict[str, Any], json_out: bool,
           idempotency_key: str | None = None) -> dict[str, Any]:
     """Prepare ``data`` and upload it, with a spinner for a query and a bar for the bytes."""
@@ -110,6 +120,25 @@ def _send(api_path: str, data: Any, fields: dict[str, Any], json_out: bool,
                           progress=on_bytes)
 
 
+def _send_files(name: str, folder: Path, mode: str, description: str | None,
+                json_out: bool) -> dict[str, Any]:
+    """Upload a folder of images, with a bar for the bytes; say what was skipped."""
+    from shipyard.client._files import scan, upload_folder
+
+    found = scan(folder)
+    if found.skipped and not json_out:
+        shown = ", ".join(found.skipped[:5]) + (" …" if len(found.skipped) > 5 else "")
+        say(f"Skipped {count(len(found.skipped), 'file')} that are not images: {shown}")
+    n = len(found.files)
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                        DownloadColumn(), console=out, transient=True,
+                        disable=json_out or not out.is_terminal)
+    with progress:
+        task = progress.add_task(f"Uploading {count(n, 'image')}", total=found.total_bytes)
+        return upload_folder(client(), name, found, mode=mode, description=description,
+                             progress=lambda sent, _: progress.update(task, completed=sent))
+
+
 def _report(verb: str, doc: dict[str, Any], json_out: bool, quiet: bool = False) -> None:
     name = doc.get("dataset") or doc.get("name")
     if quiet:
@@ -131,14 +160,19 @@ def _path(name: str, suffix: str = "") -> str:
 def create(
     name: Annotated[str, typer.Argument(help="Name of the new dataset.")],
     file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
-    format: FormatOpt = None, type: TypeOpt = None,
+    files: FilesOpt = None, format: FormatOpt = None, type: TypeOpt = None,
     description: Annotated[str | None, typer.Option("--description", "-d", metavar="TEXT")] = None,
     idempotency_key: Annotated[str | None, typer.Option("--idempotency-key", metavar="KEY")] = None,
     sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
     json_out: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
-    """Create a dataset (version 1) from files, a glob or a SQL query."""
+    """Create a dataset (version 1) from files, a glob, a SQL query or a folder of images."""
     output_mode(json_out, quiet)
+    if files is not None:
+        _only_files(file, path, sql, format, type)
+        _report("Created", _send_files(name, files, "create", description, json_out or quiet),
+                json_out, quiet)
+        return
     data = _source(file, path, sql, db)
     fields = {"name": name, "format": format, "description": description,
               "column_types": parse_pairs(type, "--type") or None,
@@ -151,12 +185,17 @@ def create(
 def append(
     name: Annotated[str, typer.Argument(help="The dataset to add a version to.")],
     file: FileOpt = None, path: PathOpt = None, sql: SqlOpt = None, db: DbOpt = None,
-    format: FormatOpt = None, type: TypeOpt = None,
+    files: FilesOpt = None, format: FormatOpt = None, type: TypeOpt = None,
     sep: SepOpt = None, decimal: DecimalOpt = None, encoding: EncodingOpt = None,
     json_out: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
-    """Add a version: the latest rows plus the new ones."""
+    """Add a version: the latest rows plus the new ones (or the new image files)."""
     output_mode(json_out, quiet)
+    if files is not None:
+        _only_files(file, path, sql, format, type)
+        _report("Appended to", _send_files(name, files, "append", None, json_out or quiet),
+                json_out, quiet)
+        return
     data = _source(file, path, sql, db)
     fields = {"format": format, "column_types": parse_pairs(type, "--type") or None,
               "sep": sep, "decimal": decimal, "encoding": encoding}

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shipyard.artifacts import ArtifactStore, sha256_file
-from shipyard.datasets import _export
+from shipyard.datasets import _export, _images
 from shipyard.datasets._base import Limits
 from shipyard.datasets._dialect import Dialect
 from shipyard.datasets._ingest import Part, conform, profile_parts, write_part
@@ -53,6 +53,7 @@ _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@:\s]*:)[^/@
 MAX_SOURCE_BYTES = 64 * 1024
 # ``DatasetService.list`` shadows the builtin inside the class body.
 Paths = list[Path]
+builtins_list = list
 Versions = list[VersionRecord]
 
 
@@ -98,6 +99,13 @@ def _lineage(source: object) -> dict[str, Any]:
     if len(json.dumps(source, default=str)) > MAX_SOURCE_BYTES:
         raise InvalidRequest(f"source is larger than {MAX_SOURCE_BYTES} bytes; send less lineage.")
     return {"type": "upload", **_redact(source)}
+
+
+def is_files(rec: VersionRecord) -> bool:
+    """Whether ``rec`` is a files manifest: its parts were written by
+    :meth:`DatasetService.ingest_files`, never a table a user uploaded with the same columns
+    (which could otherwise list any stored object's SHA-256 and have it served as an image)."""
+    return bool(rec.parts) and all(p.get("files") is True for p in rec.parts)
 
 
 def content_hash(part_hashes: list[str]) -> str:
@@ -259,7 +267,10 @@ class DatasetService:
 
     def _store(self, name: str, parts: list[Part], must_exist: bool | None, extend: bool,
                lineage: dict[str, Any], description: str | None, actor: str | None,
-               idempotency: tuple[str, str] | None) -> VersionRecord:
+               idempotency: tuple[str, str] | None,
+               objects: builtins_list[Path] | None = None) -> VersionRecord:
+        """Store ``parts`` as a new version; ``objects`` are files stored with it (the images
+        of a files manifest), removed again with the new parts if the version is refused."""
         base = self._latest(name) if extend and must_exist is not False else None
         base_parts = list(base.parts) if base else []
         with self._part_files(base_parts) as base_paths:
@@ -271,12 +282,18 @@ class DatasetService:
             schema = profile_parts(base_paths + [p.path for p in parts], parts[0].schema)
         with self._store_lock:
             entries, created = [], []
+            for path in objects or []:
+                blob = sha256_file(path)
+                if not self.artifacts.exists(blob.sha256) and blob.sha256 not in created:
+                    created.append(blob.sha256)
+                    self.artifacts.put_file(path)
             for part in parts:
                 blob = sha256_file(part.path)
                 if not self.artifacts.exists(blob.sha256):
                     created.append(blob.sha256)
                 self.artifacts.put_file(part.path)
-                entries.append({"sha256": blob.sha256, "size": blob.size, "rows": part.rows})
+                entries.append({"sha256": blob.sha256, "size": blob.size, "rows": part.rows,
+                                **({"files": True} if objects is not None else {})})
             all_parts = base_parts + entries
             new = NewVersion(
                 parts=all_parts, schema=[c.to_dict() for c in schema],
@@ -294,9 +311,83 @@ class DatasetService:
             # An idempotent replay answers with the earlier version; drop what it did not use.
             used = {p["sha256"] for p in rec.parts}
             for sha in created:
-                if sha not in used:
+                if idempotency is not None and sha not in used:
                     self.artifacts.delete(sha)
         return rec
+
+    def ingest_files(self, name: str, files: builtins_list[tuple[str, Path]], *,
+                     mode: str = "create", description: str | None = None,
+                     actor: str | None = None) -> VersionRecord:
+        """A version whose table is the manifest of uploaded image files (docs/datasets.md).
+
+        Every file is checked first (its path, then Pillow); one that is not an accepted
+        image is a 400 naming it, and nothing is stored. Each image is stored once, by its
+        SHA-256: uploading the same bytes again stores no new object.
+
+        Args:
+            files: ``(path inside the uploaded folder, local file)``.
+            mode: ``create``, ``append`` (the previous manifest's rows plus these) or ``replace``.
+        """
+        check_name(name, "dataset name")
+        if mode not in _MODES or mode == "auto":
+            raise InvalidRequest(f"Unknown mode {mode!r}; use create, append or replace.")
+        if not files:
+            raise InvalidRequest("Upload at least one image file (the form field 'file').")
+        if len(files) > _images.MAX_FILES:
+            raise InvalidRequest(f"An upload holds at most {_images.MAX_FILES:,} files; got "
+                                 f"{len(files):,}. Split the folder.")
+        must_exist, extend = _MODES[mode]
+        checked = [_images.check_path(path) for path, _ in files]
+        images = []
+        for path, (_, local) in zip(checked, files, strict=True):
+            blob = sha256_file(local)
+            images.append(_images.inspect_image(path, local, blob.sha256, blob.size))
+        work = self._work_dir()
+        try:
+            part = _images.manifest_part(images, work / "manifest.parquet")
+            lineage = {"type": "files", "files": len(images),
+                       "bytes": sum(i.bytes for i in images)}
+            with self._lock(name):
+                if extend and must_exist is not False:
+                    base = self._latest(name)
+                    if base is not None:
+                        self._check_new_paths(base, images)
+                return self._store(name, [part], must_exist, extend, lineage, description,
+                                   actor, None, objects=[i.local for i in images])
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _check_new_paths(self, base: VersionRecord, images: builtins_list[Any]) -> None:
+        table = self.read_table(base.dataset, base.version)
+        if not is_files(base):
+            raise InvalidRequest(f"Version {base.version} of {base.dataset!r} is a table, not "
+                                 "a files manifest; append image files to a files dataset.")
+        known = set(table.column("path").to_pylist())
+        again = [i.path for i in images if i.path in known]
+        if again:
+            raise InvalidRequest(f"File path {again[0]!r} is already in version "
+                                 f"{base.version} of {base.dataset!r}; paths must be unique.")
+
+    def file_object(self, name: str, version: int, sha256: str) -> tuple[str, int, str]:
+        """``(sha256, size, media type)`` of an image listed in the version's manifest.
+
+        Raises:
+            NotFound: the version is not a files manifest, or does not list ``sha256``
+                (whatever else the store holds is never served from here).
+        """
+        _images.check_sha(sha256)
+        rec = self.version(name, version)
+        where = f"version {rec.version} of dataset {name!r}"
+        if not is_files(rec):
+            raise NotFound(f"{where} is a table, not a files manifest; it holds no files.")
+        table = self.read_table(name, rec.version)
+        import pyarrow.compute as pc
+
+        rows = table.filter(pc.equal(table.column("sha256"), sha256))
+        if rows.num_rows == 0:
+            raise NotFound(f"No file with SHA-256 {sha256[:12]}… in {where}.")
+        fmt = str(rows.column("format")[0].as_py())
+        return sha256, int(rows.column("bytes")[0].as_py()), _images.MEDIA_TYPES[fmt]
 
     def delete(self, name: str, actor: str | None,
                audit: Mapping[str, Any] | None = None) -> int:
@@ -308,10 +399,29 @@ class DatasetService:
         """
         check_name(name, "dataset name")
         with self._lock(name), self._store_lock:
-            count = len(self.repo.versions(name))
+            versions = self.repo.versions(name)
+            images = self._image_shas(versions)
             for sha in self.repo.delete(name, actor, **(audit or {})):
                 self.artifacts.delete(sha)
-        return count
+            if images:
+                others = [v for d in self.repo.list() for v in self.repo.versions(d.name)]
+                for sha in sorted(images - self._image_shas(others)):
+                    self.artifacts.delete(sha)
+        return len(versions)
+
+    def _image_shas(self, versions: Versions) -> set[str]:
+        """The image objects the files manifests among ``versions`` list.
+
+        They are not parts, so the repository does not count them: a delete reads the
+        manifests (only versions whose columns are a manifest's) to find which images no
+        other version still lists.
+        """
+        out: set[str] = set()
+        for rec in versions:
+            if is_files(rec):
+                table = self.read_table(rec.dataset, rec.version)
+                out.update(str(s) for s in table.column("sha256").to_pylist())
+        return out
 
     # -- reads -----------------------------------------------------------------------------
     def list(self) -> list[DatasetRecord]:

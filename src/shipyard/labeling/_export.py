@@ -8,8 +8,17 @@ the output trains with target ``label``.
 
 Columns: ``item`` (the row number, as text), the item's own columns (a text task's text
 column; a row task's whole row; a column named like one below gets the prefix ``row_``),
-``label``, ``confidence``, ``source`` (``human``; ``machine`` comes with auto-labeling),
-``annotators`` and ``answers`` (JSON lists, in the same order).
+``label`` (spans and boxes: a JSON list), ``confidence``, ``source`` (``human``;
+``machine`` comes with auto-labeling), ``annotators`` and ``answers`` (JSON lists, in
+the same order).
+
+Boxes are exported one row per image, never one per box: a detection training job reads
+an image with all its objects at once (as COCO and YOLO label files hold them), and an
+image where the annotators agreed there is nothing keeps its row, with ``[]``: dropping
+it would lose the negatives a detector learns "background" from. ``label`` is the JSON
+list of ``{x, y, width, height, label, confidence, support}`` (pixels, top-left origin)
+and the item's own columns are its manifest row (``path``, ``sha256``, ``width``…; the
+manifest's folder ``label`` becomes ``row_label``).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from shipyard.labeling._consolidate import (
     consolidate_spans,
 )
 from shipyard.labeling._items import ItemReader
+from shipyard.labeling._regions import consolidate_boxes
 from shipyard.labeling._tasks import task
 from shipyard.store import AssignmentRecord, LabelingJobRecord
 
@@ -76,7 +86,29 @@ def consolidate(job: LabelingJobRecord, items: dict[str, list[AssignmentRecord]]
                                        "confidence": round(float(r.confidence), 4)})
         return {k: (json.dumps(v), (sum(s["confidence"] for s in v) / len(v)) if v else None)
                 for k, v in spans.items()}
+    if kind == "boxes":
+        return _boxes(items, rows)
     raise InvalidRequest(f"Task {job.task!r} cannot be exported yet.")
+
+
+def _boxes(items: dict[str, list[AssignmentRecord]],
+           rows: list[tuple[str, str, dict[str, Any]]]) -> dict[str, tuple[str, float | None]]:
+    """Each item's consolidated boxes as one JSON list (see the module doc for why)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([(i, n, b["label"], b["x"], b["y"], b["width"], b["height"])
+                          for i, n, ans in rows for b in ans["boxes"]],
+                         columns=["item", "annotator", "label", "x", "y", "width", "height"])
+    voted = consolidate_boxes(frame, annotators_per_item={k: len(v) for k, v in items.items()})
+    boxes: dict[str, list[dict[str, Any]]] = {k: [] for k in items}
+    for r in voted.itertuples():
+        boxes[str(r.item)].append({
+            "x": round(float(r.x), 2), "y": round(float(r.y), 2),
+            "width": round(float(r.width), 2), "height": round(float(r.height), 2),
+            "label": str(r.label), "confidence": round(float(r.confidence), 4),
+            "support": int(r.support)})
+    return {k: (json.dumps(v), (sum(b["confidence"] for b in v) / len(v)) if v else None)
+            for k, v in boxes.items()}
 
 
 def build_table(job: LabelingJobRecord, answers: list[AssignmentRecord], reader: ItemReader,

@@ -21,16 +21,17 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shipyard.datasets import DatasetService, parse_ref
+from shipyard.datasets import IMAGE_MEDIA_TYPES, DatasetService, is_files, parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.labeling._agreement import fleiss_kappa, per_label_agreement
 from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
-from shipyard.labeling._tasks import Task, check_labels, parse_gold, task
+from shipyard.labeling._tasks import Task, check_inside, check_labels, parse_gold, task
 from shipyard.names import check_name, names_hint
 from shipyard.references import Referrer
 from shipyard.store import (
@@ -172,6 +173,11 @@ class LabelingService:
                       version: VersionRecord) -> str | None:
         schema = _schema_fields(self.datasets.head(version.dataset, version.version, 0).schema)
         where = f"dataset {version.dataset}:{version.version}"
+        if the_task.source == "image" and not is_files(version):
+            raise InvalidRequest(
+                f"Task {the_task.name!r} needs a dataset of image files (a files manifest, "
+                f"made by `shipyard datasets create NAME --files DIR`); {where} is a table "
+                f"with columns {', '.join(list(schema)[:10])}.")
         if the_task.source != "text":
             if column is not None and column not in schema:
                 raise InvalidRequest(f"Column {column!r} is not in {where}; "
@@ -254,10 +260,31 @@ class LabelingService:
         return job
 
     def content(self, job: LabelingJobRecord, position: int) -> dict[str, Any]:
-        """What an annotator sees of an item: its text, or its whole row."""
-        if job.column is not None and task(job.task).source == "text":
+        """What an annotator sees of an item: its text, its whole row, or its image (the
+        manifest row and the URL its bytes come from, for this job and item only)."""
+        source = task(job.task).source
+        if job.column is not None and source == "text":
             return {"text": self.items.text(job.dataset, job.version, job.column, position)}
-        return {"row": self.items.row(job.dataset, job.version, position)}
+        row = self.items.row(job.dataset, job.version, position)
+        if source == "image":
+            url = f"/api/v1/labeling-jobs/{quote(job.name, safe='')}/items/{position}/image"
+            return {"image": {"sha256": row["sha256"], "width": row["width"],
+                              "height": row["height"], "path": row["path"], "url": url}}
+        return {"row": row}
+
+    def image(self, name: str, item: str, who: Principal) -> tuple[str, int, str]:
+        """``(sha256, size, media type)`` of the image of an item ``who`` holds or answered.
+
+        Raises:
+            NotFound: as :meth:`item` (not held nor answered by ``who``), or a job that is
+                not an image task.
+        """
+        view = self.item(name, item, who)
+        if task(view.job.task).source != "image":
+            raise NotFound(f"Labeling job {name!r} is a {view.job.task} job; its items have "
+                           "no image.")
+        row = self.items.row(view.job.dataset, view.job.version, view.assignment.position)
+        return (str(row["sha256"]), int(row["bytes"]), IMAGE_MEDIA_TYPES[str(row["format"])])
 
     def next(self, name: str, who: Principal) -> ItemView | None:
         """Lease the next item for ``who`` (None: nothing left for it, or the job stopped)."""
@@ -281,15 +308,24 @@ class LabelingService:
         """Check and store ``who``'s answer to an item it holds; ``(record, stored now?)``."""
         job = self._job_for(name, who)
         the_task = task(job.task)
+        # Spans are checked against the item's text, boxes against its image's size.
+        position = self._held(job, item, who) if the_task.answer in ("spans", "boxes") else 0
         text = None
-        if the_task.source == "text" and the_task.answer == "spans":
-            held = self.repo.assignment(job.name, item, who.name)
-            if held is None:
-                raise NotFound(f"Token {who.name!r} holds no item {item!r} in labeling job "
-                               f"{name!r}; GET …/next gives it one.")
-            text = self.items.text(job.dataset, job.version, str(job.column), held.position)
+        if the_task.answer == "spans":
+            text = self.items.text(job.dataset, job.version, str(job.column), position)
         answer = the_task.check(body, job.labels, text)
+        if the_task.answer == "boxes":
+            row = self.items.row(job.dataset, job.version, position)
+            answer = check_inside(answer, int(row["width"]), int(row["height"]))
         return self.repo.answer(job.name, item, who.name, answer)
+
+    def _held(self, job: LabelingJobRecord, item: str, who: Principal) -> int:
+        """The position of an item ``who`` has an assignment to (404 otherwise)."""
+        held = self.repo.assignment(job.name, item, who.name)
+        if held is None:
+            raise NotFound(f"Token {who.name!r} holds no item {item!r} in labeling job "
+                           f"{job.name!r}; GET …/next gives it one.")
+        return held.position
 
     def skip(self, name: str, item: str, who: Principal) -> AssignmentRecord:
         job = self._job_for(name, who)

@@ -162,21 +162,28 @@ def _check_boxes(body: Mapping[str, Any], labels: Sequence[str], text: str | Non
     return {"boxes": out}
 
 
-_IMAGES = ("Image tasks need a dataset of image files, which arrives with "
-           "`shipyard datasets create --files` (not built yet); label text or table rows "
-           "for now.")
-
 register(Task("text_classification", "one label per text", "text", "label", _check_class))
 register(Task("text_multilabel", "any subset of the labels per text", "text", "labels",
               _check_multilabel))
 register(Task("text_spans", "labelled character spans in a text (named entities)", "text",
               "spans", _check_spans))
-register(Task("image_classification", "one label per image", "image", "label", _check_class,
-              available=False, why_not=_IMAGES))
+register(Task("image_classification", "one label per image", "image", "label", _check_class))
 register(Task("image_boxes", "labelled bounding boxes on an image", "image", "boxes",
-              _check_boxes, available=False, why_not=_IMAGES))
+              _check_boxes))
 register(Task("tabular_classification", "one label per table row", "row", "label",
               _check_class))
+
+
+def check_inside(answer: Answer, width: int, height: int) -> Answer:
+    """``answer``'s boxes, each inside the ``width`` × ``height`` image (400 naming one that
+    is not: a box off the image would train a detector on pixels that do not exist)."""
+    for i, box in enumerate(answer.get("boxes", [])):
+        if box["x"] + box["width"] > width or box["y"] + box["height"] > height:
+            raise InvalidRequest(
+                f"Box {i} ({box['x']:g}, {box['y']:g}, {box['width']:g} × {box['height']:g}) "
+                f"goes outside the image, which is {width} × {height} pixels: keep x + width "
+                f"<= {width} and y + height <= {height}.")
+    return answer
 
 
 def parse_gold(task_: Task, value: object, labels: Sequence[str], where: str) -> Answer:

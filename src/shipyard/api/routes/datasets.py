@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Form, Header, Query, UploadFile
+import anyio.to_thread
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    File,
+    Form,
+    Header,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from shipyard import safejson
-from shipyard.api._auth import current_principal, permit
+from shipyard.api._auth import current_principal, permit, with_extra
 from shipyard.api._context import Services, services
-from shipyard.api._downloads import checked, verify_stored
+from shipyard.api._downloads import checked, image_file, verify_stored
 from shipyard.api._owners import owned
 from shipyard.api._uploads import saved_uploads
 from shipyard.api.schemas import (
@@ -25,6 +38,7 @@ from shipyard.api.schemas import (
 )
 from shipyard.datasets import dataset_to_dict, version_to_dict
 from shipyard.datasets._export import table_rows
+from shipyard.datasets._images import MAX_FILES
 from shipyard.errors import InvalidRequest
 from shipyard.names import check_name
 from shipyard.profiling import Profile, VersionProfiles
@@ -97,6 +111,64 @@ def append_version(
     """Append rows: the new version holds the previous version's rows and the uploaded ones."""
     return _ingest(svc, who, name, "append", file, format, column_types, description, source,
                    idempotency_key, (sep, decimal, encoding))
+
+
+#: The form fields of a files upload besides the files.
+_FILES_FIELDS = ("mode", "description")
+
+
+_FILES_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "required": ["file"], "properties": {
+        "file": {"type": "array", "items": {"type": "string", "format": "binary"},
+                 "description": "Each image; its file name is its path inside the folder."},
+        "mode": {"type": "string", "enum": ["create", "append", "replace"]},
+        "description": {"type": "string"}}}}}}}
+
+
+@router.post("/{name}/files", status_code=201, response_model=DatasetVersion,
+             **with_extra(permit("write"), _FILES_BODY))
+async def upload_files(name: str, request: Request, svc: Services = Depends(services),
+                       who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """A version whose table is the manifest of the uploaded image files.
+
+    Each ``file`` part's file name is its path inside the folder (POSIX, relative).
+    ``mode``: ``create`` (default; 409 if the dataset exists), ``append`` (the previous
+    manifest plus these files) or ``replace``. The form is read here rather than through
+    FastAPI's ``File`` so a folder may hold more than Starlette's default 1,000 files.
+    """
+    check_name(name, "dataset name")
+    try:
+        form = await request.form(max_files=MAX_FILES, max_fields=len(_FILES_FIELDS))
+    except Exception as exc:  # Starlette's HTTPException: a body that is not a form
+        raise InvalidRequest(f"The upload is not a multipart form of files: {exc}") from None
+    try:
+        uploads = [f for f in form.getlist("file") if isinstance(f, StarletteUpload)]
+        paths = [u.filename or "" for u in uploads]
+        mode = str(form.get("mode") or "create")
+        description = str(form.get("description") or "") or None
+
+        def ingest() -> dict[str, Any]:
+            with saved_uploads(uploads, svc.settings.tmp_dir, prefix="files-") as saved:
+                named = [(p, local) for p, (_, local) in zip(paths, saved, strict=True)]
+                rec = svc.datasets.ingest_files(name, named, mode=mode,
+                                                description=description, actor=who.name)
+            return version_to_dict(rec)
+
+        return await anyio.to_thread.run_sync(ingest)
+    finally:
+        await form.close()
+
+
+Sha = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="The file's SHA-256.")]
+
+
+@router.get("/{name}/versions/{version}/files/{sha256}", response_class=StreamingResponse,
+            responses=binary("The image file.", "image/png", "image/jpeg"), **permit("read"))
+def get_file(name: str, version: int, sha256: Sha,
+             svc: Services = Depends(services)) -> StreamingResponse:
+    """An image of a files version, by SHA-256: only one its manifest lists (404 otherwise)."""
+    sha, size, media = svc.datasets.file_object(name, version, sha256)
+    return image_file(svc, sha, size, media, what=f"{sha[:12]}… of dataset {name!r}")
 
 
 @router.get("", response_model=list[Dataset], **permit("read"))

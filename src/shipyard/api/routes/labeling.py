@@ -11,12 +11,14 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api._downloads import image_file
 from shipyard.api._owners import owned
-from shipyard.api.schemas import DatasetVersion
+from shipyard.api.schemas import DatasetVersion, binary
 from shipyard.api.schemas._labeling import (
     LabelingAnswer,
     LabelingItem,
@@ -189,6 +191,17 @@ def get_item(name: str, item: str, svc: Services = Depends(services),
              who: Principal = Depends(current_principal)) -> dict[str, Any]:
     """An item this token holds or answered, with its own answer (404 for any other)."""
     return _item(svc.labeling.item(name, item, who))
+
+
+@router.get(JOBS + "/{name}/items/{item}/image", response_class=StreamingResponse,
+            responses=binary("The item's image.", "image/png", "image/jpeg"),
+            **permit("label"))
+def get_item_image(name: str, item: str, svc: Services = Depends(services),
+                   who: Principal = Depends(current_principal)) -> StreamingResponse:
+    """The image of an item this token holds or answered (404 for any other): an annotator
+    may not read the dataset, so this is the one way its bytes reach it."""
+    sha, size, media = svc.labeling.image(name, item, who)
+    return image_file(svc, sha, size, media, what=f"item {item!r} of labeling job {name!r}")
 
 
 @router.post(JOBS + "/{name}/items/{item}/answers", status_code=201,

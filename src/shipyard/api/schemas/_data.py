@@ -29,6 +29,9 @@ class Part(Out):
     sha256: str
     size: int
     rows: int
+    files: bool | None = Field(
+        None, description="True for a files manifest's part: its rows list image files "
+        "served by GET …/versions/{v}/files/{sha256}.")
 
 
 class DatasetVersion(Out):

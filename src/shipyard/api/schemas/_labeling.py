@@ -80,9 +80,19 @@ class LabelingQueue(Out):
     items: int
 
 
+class ImageContent(Out):
+    sha256: str
+    width: int = Field(description="Pixels; boxes must stay inside.")
+    height: int
+    path: str = Field(description="The file's path in the uploaded folder.")
+    url: str = Field(description="Where this token fetches the image's bytes "
+                     "(GET, permission label).")
+
+
 class ItemContent(Out):
     text: str | None = Field(None, description="A text task's text.")
     row: OpenDoc | None = Field(None, description="A row task's whole row, column → value.")
+    image: ImageContent | None = Field(None, description="An image task's image.")
 
 
 class LabelingItem(Out):
