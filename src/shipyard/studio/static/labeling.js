@@ -19,7 +19,9 @@
       return;
     }
     var form = document.getElementById("answer-form");
-    if (!form) { return; }
+    // Not before htmx has taken the new item's form over: a press then would be the
+    // browser's own submit of the form, without the CSRF header.
+    if (!form || !form.dataset.ready) { return; }
     if (/^[1-9]$/.test(event.key)) {
       var control = form.querySelector('[data-key="' + event.key + '"]');
       if (control) { event.preventDefault(); control.click(); }
@@ -100,6 +102,8 @@
   }
 
   function setup() {
+    var form = document.getElementById("answer-form");
+    if (form) { form.dataset.ready = "1"; }
     var box = document.getElementById("span-text");
     if (!box || (state && state.box === box)) { return; }
     state = {box: box, chars: Array.from(JSON.parse(box.dataset.text)), spans: [], pending: null};
