@@ -21,7 +21,7 @@ from shipyard.tokens import PERMISSIONS, read_credentials
 #: For each permission, a role that lacks it (None: every role has it). An annotator holds
 #: ``label`` alone, so every route that needs ``read`` must refuse it.
 TOO_WEAK = {"read": "annotator", "write": "viewer", "approve": "data-scientist",
-            "admin": "data-scientist", "label": "viewer"}
+            "admin": "data-scientist", "label": "viewer", "studio": None}
 
 
 def _fill(path: str) -> str:

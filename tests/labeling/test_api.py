@@ -96,7 +96,7 @@ def test_an_annotator_sees_nothing_else(world: tuple, path: str) -> None:
     server, a, _ = world
     r = a.get(path)
     assert r.status_code == 403, (path, r.text)
-    assert a.get("/studio").status_code == 403
+    assert a.get("/studio/datasets").status_code == 403  # its studio: the labeling pages
     assert a.post("/api/v1/endpoints/x/invocations", json=[]).status_code == 403
     # The API document (the routes' shapes, no data) is read by any token, as a job's.
     assert a.get("/api/v1/openapi.json").status_code == 200

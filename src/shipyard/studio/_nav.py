@@ -1,8 +1,9 @@
 """The studio's navigation: its sections, in order, and who sees each.
 
-A capability that lands later (labeling) adds its section here and its
-pages in ``_pages``; a section names the permission a principal needs to see it, so a
-role that may not use a section (an annotator, later) never sees it.
+A capability that lands later adds its section here and its pages in ``_pages``; a
+section names the permissions that show it (any one of them), so a role that may not
+use a section never sees it: an annotator (``label`` alone) sees Labeling only, where
+a reader sees every job's progress and an annotator its own queues.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ class Section:
     title: str
     #: Its path under the studio's prefix.
     path: str
-    permission: str = "read"
+    #: Any one of these shows the section.
+    permissions: tuple[str, ...] = ("read",)
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -31,8 +33,9 @@ SECTIONS: tuple[Section, ...] = (
     Section("Monitors", "/monitors"),
     Section("Pipelines", "/pipelines"),
     Section("Canvas", "/canvas"),
+    Section("Labeling", "/labeling", ("read", "label")),
 )
 
 
 def visible_sections(principal: Principal) -> list[Section]:
-    return [s for s in SECTIONS if principal.can(s.permission)]
+    return [s for s in SECTIONS if any(principal.can(p) for p in s.permissions)]

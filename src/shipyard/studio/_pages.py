@@ -48,6 +48,7 @@ api_router = APIRouter(tags=["studio"])
 STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "studio.js": "text/javascript; charset=utf-8",
           "upload.js": "text/javascript; charset=utf-8",
+          "labeling.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
 LOG_TAIL_BYTES = 64 * 1024
 #: Jobs per page of the jobs list.
@@ -133,10 +134,12 @@ class StudioLink(BaseModel):
     expires_at: float = Field(description="When it stops working (epoch seconds).")
 
 
-@api_router.post("/studio/links", status_code=201, response_model=StudioLink, **permit("read"))
+@api_router.post("/studio/links", status_code=201, response_model=StudioLink,
+                 **permit("studio"))
 def create_login_link(request: Request) -> dict[str, Any]:
     """A one-time sign-in link to the studio for the calling token (what `shipyard studio`
-    prints): good once, for 5 minutes."""
+    prints): good once, for 5 minutes. Any user's role may ask (``studio``): an annotator
+    signs in to its labeling pages with one."""
     principal = current_principal(request)
     code, expires = _links(request).create(principal.name)
     return {"path": f"{LOGIN}?code={code}", "expires_at": expires}
@@ -409,6 +412,7 @@ def include(app: Any) -> None:
         _pages_datasets,
         _pages_endpoints,
         _pages_experiments,
+        _pages_labeling,
         _pages_monitors,
         _pages_pipelines,
         _pages_train,
@@ -418,5 +422,6 @@ def include(app: Any) -> None:
     for module_router in (router, _pages_datasets.router, _pages_train.router,
                           _pages_experiments.router,
                           _pages_endpoints.router, _pages_monitors.router,
-                          _pages_pipelines.router, _pages_canvas.router):
+                          _pages_pipelines.router, _pages_canvas.router,
+                          _pages_labeling.router):
         app.include_router(module_router)

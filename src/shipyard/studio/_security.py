@@ -9,7 +9,9 @@ before any route runs), in this order:
    address (DNS rebinding) gets nothing.
 2. **Who.** The session cookie (``shipyard_studio``), or a bearer token (a script).
    Without either: a ``GET`` is sent to the sign-in page, anything else is a 401.
-   The sign-in page and the one-time link are the only open paths.
+   The sign-in page and the one-time link are the only open paths. A principal that may
+   ``label`` but not ``read`` (an annotator) reaches the labeling pages only
+   (:data:`LABEL_ONLY`; its home ``/studio`` sends it to its queues); anything else is a 403.
 3. **CSRF.** A state-changing request (not GET/HEAD) made with the cookie must carry the
    session's CSRF token in ``X-CSRF-Token`` (the studio's script adds it to every htmx
    request from the page's ``<meta name="csrf-token">``) and, when the browser sends an
@@ -49,6 +51,10 @@ LOGIN = f"{PREFIX}/login"
 STYLESHEET = f"{PREFIX}/static/studio.css"
 #: Paths under the prefix that answer without a session.
 OPEN = frozenset({SIGN_IN, LOGIN, STYLESHEET})
+#: An annotator's part of the studio (``label`` without ``read``): its queues and items,
+#: the static files, and signing out.
+LABELING = f"{PREFIX}/labeling"
+LABEL_ONLY = (LABELING, f"{PREFIX}/static", f"{PREFIX}/sign-out")
 CSRF_HEADER = b"x-csrf-token"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
@@ -190,11 +196,8 @@ class StudioGate:
                 await _json_error(send, 401, "unauthenticated",
                                   "Sign in to the studio first (your session has expired).")
             return None, send, True
-        if not principal.can("read"):  # an annotator: its work is the labeling API for now
-            await _json_error(send, 403, "forbidden",
-                              f"Token {principal.name!r} has role {principal.role!r}, which may "
-                              "not read the studio's pages; annotators label through "
-                              "/api/v1/labeling-queues.")
+        if not principal.can("read") and \
+                not await self._labeling_only(principal, path, method, send):
             return None, send, True
         csrf = ""
         sessions = self.sessions()
@@ -214,6 +217,29 @@ class StudioGate:
                     return None, send, True
         scope.setdefault("state", {})["csrf"] = csrf
         return principal, send, False
+
+    @staticmethod
+    async def _labeling_only(principal: Principal, path: str, method: str, send: Send
+                             ) -> bool:
+        """Whether a principal that may not ``read`` (an annotator) may go on to ``path``.
+
+        Its work is labeling, so it reaches the labeling pages, the static files and
+        sign-out; its home is its queues; anything else is a 403 before any route runs,
+        as the REST API refuses it too.
+        """
+        if principal.can("label"):
+            if path == PREFIX and method in SAFE_METHODS:
+                await send({"type": "http.response.start", "status": 303, "headers": [
+                    (b"location", LABELING.encode()), (b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+                return False
+            if any(path == p or path.startswith(p + "/") for p in LABEL_ONLY):
+                return True
+        await _json_error(send, 403, "forbidden",
+                          f"Token {principal.name!r} has role {principal.role!r}, which may "
+                          "not read this studio page; its work is at "
+                          f"{LABELING if principal.can('label') else PREFIX}.")
+        return False
 
     async def _who(self, headers: dict[bytes, bytes]) -> tuple[Principal | None, str | None]:
         """The principal and the session cookie's value (None for a bearer token)."""

@@ -9,14 +9,16 @@ from shipyard.errors import Forbidden
 #: What each role may do. ``read``: see everything; ``write``: create and change data,
 #: jobs, models, endpoints; ``approve``: approve or reject model versions; ``admin``:
 #: manage tokens and settings; ``label``: fetch and answer items of the labeling jobs a
-#: token may work on (docs/labeling.md). An annotator holds ``label`` alone, so every
-#: route that needs ``read`` (datasets, models, endpoints, jobs…) refuses it.
+#: token may work on (docs/labeling.md); ``studio``: sign in to the studio (every
+#: user's role: what it sees there is what its other permissions allow). An annotator
+#: holds ``label`` (and ``studio``) alone, so every route that needs ``read`` (datasets,
+#: models, endpoints, jobs…) refuses it.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"read", "write", "approve", "admin", "label"}),
-    "data-scientist": frozenset({"read", "write"}),
-    "approver": frozenset({"read", "approve"}),
-    "viewer": frozenset({"read"}),
-    "annotator": frozenset({"label"}),
+    "admin": frozenset({"read", "write", "approve", "admin", "label", "studio"}),
+    "data-scientist": frozenset({"read", "write", "studio"}),
+    "approver": frozenset({"read", "approve", "studio"}),
+    "viewer": frozenset({"read", "studio"}),
+    "annotator": frozenset({"label", "studio"}),
 }
 ROLES = tuple(PERMISSIONS)
 #: The role of a job's own token: no permission of its own; it may read only its own

