@@ -24,9 +24,9 @@ Modules:
   :data:`shipyard.api._owners.LOOKUPS`) followed by the same service call. Buttons a role
   cannot use are not rendered, and the server refuses the action anyway.
 - ``_pages_datasets``, ``_pages_experiments``, ``_pages_endpoints``, ``_pages_monitors``,
-  ``_pages_pipelines``, ``_pages_canvas``, ``_pages_labeling``: each section's pages, on the same terms
-  (``_web`` holds what they share); ``_charts`` draws their SVG charts and ``_lineage`` an
-  object's lineage tree.
+  ``_pages_pipelines``, ``_pages_canvas``, ``_pages_labeling``: each section's pages, on
+  the same terms (``_web`` holds what they share); ``_charts`` draws their SVG charts
+  and ``_lineage`` an object's lineage tree.
 - ``_nav``: the sections of the navigation, in order, each with the permissions that show
   it. A capability that lands later adds its section here and its page module to
   ``_pages.include``.
