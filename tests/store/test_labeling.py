@@ -136,3 +136,60 @@ def test_annotators_racing_never_exceed_n_per_item(db: Database, events: EventLo
     leased = [g.item for g in values(got) if g is not None]
     assert sorted(leased) == ["0", "0", "1", "1"]  # two each, and two annotators got none
     assert repo.counts("reviews").leased == 4
+
+
+def test_undo_takes_back_the_latest_answer_or_skip(db: Database, events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=4, n=1, gold={"0": {"label": "pos"}})
+    with pytest.raises(Conflict, match="no answer or skip to undo"):
+        repo.undo("reviews", "ann-a", now=T0)
+    at = [T0 + timedelta(seconds=s) for s in range(10)]
+    repo.next("reviews", "ann-a", now=at[0])
+    repo.answer("reviews", "0", "ann-a", {"label": "pos"}, now=at[1])
+    repo.next("reviews", "ann-a", now=at[1])
+    repo.skip("reviews", "1", "ann-a", now=at[2])
+    held = repo.next("reviews", "ann-a", now=at[2])
+    assert held is not None and held.item == "2"
+    # The latest action is the skip: item 1 is held again; item 2 goes back to the queue.
+    back = repo.undo("reviews", "ann-a", now=at[3])
+    assert (back.item, back.status, back.answer, back.skipped_at) == ("1", "leased", None, None)
+    assert back.expires_at == at[3] + timedelta(seconds=600)
+    assert repo.held("reviews", "ann-a", now=at[3]) == back
+    assert repo.counts("reviews", now=at[3]).leased == 1
+    other = repo.next("reviews", "ann-b", now=at[3])
+    assert other is not None and other.item == "2"  # the released item is open again
+    # Again: the answer before it, kept as the pre-fill; the gold score goes with it.
+    back = repo.undo("reviews", "ann-a", now=at[4])
+    assert (back.item, back.status, back.answer, back.correct) == ("0", "leased",
+                                                                   {"label": "pos"}, None)
+    assert repo.answers("reviews") == []
+    c = repo.counts("reviews", now=at[4])
+    assert (c.answers, c.answered, c.complete) == (0, 0, 0)
+    # Answering anew counts once; the undone skip's item came back to ann-a's queue.
+    rec, stored = repo.answer("reviews", "0", "ann-a", {"label": "neg"}, now=at[5])
+    assert stored and rec.correct is False and rec.seconds == 1
+    again = repo.next("reviews", "ann-a", now=at[5])
+    assert again is not None and again.item == "1"
+    assert repo.counts("reviews", now=at[5]).answers == 1
+    # Another annotator's actions are never its to undo: ann-b has only its own lease.
+    with pytest.raises(Conflict, match="no answer or skip"):
+        repo.undo("reviews", "ann-b", now=at[5])
+    kinds = [e.kind for e in events.list(resource_id="reviews")]
+    assert kinds.count("labeling_job.undone") == 2
+
+
+def test_undo_refuses_a_skip_whose_item_is_taken_and_a_stopped_job(db: Database,
+                                                                  events: EventLog) -> None:
+    repo = LabelingRepository(db, events)
+    _create(repo, items=1, n=1)
+    repo.next("reviews", "ann-a", now=T0)
+    repo.skip("reviews", "0", "ann-a", now=T0)
+    repo.next("reviews", "ann-b", now=T0)  # the item's one place is ann-b's now
+    with pytest.raises(Conflict, match="since gone to 1 other"):
+        repo.undo("reviews", "ann-a", now=T0)
+    assert repo.assignment("reviews", "0", "ann-a").status == "skipped"  # rolled back
+    repo.answer("reviews", "0", "ann-b", {"label": "pos"}, now=T0)
+    repo.stop("reviews", "ds")
+    with pytest.raises(Conflict, match="Stopped"):
+        repo.undo("reviews", "ann-b", now=T0)
+    assert [a.annotator for a in repo.answers("reviews")] == ["ann-b"]

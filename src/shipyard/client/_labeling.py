@@ -138,6 +138,11 @@ class LabelingJob(Resource):
     def skip(self, item: str) -> dict[str, Any]:
         return dict(self.client.post(self._path(f"/items/{quote(item, safe='')}/skip")))
 
+    def undo(self) -> dict[str, Any]:
+        """Take back the calling token's latest answer or skip; the item is held again,
+        its ``answer`` the one taken back."""
+        return dict(self.client.post(self._path("/undo")))
+
     def progress(self) -> dict[str, Any]:
         """The calling token's own progress in this job."""
         return dict(self.client.get(self._path("/progress")))

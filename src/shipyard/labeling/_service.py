@@ -331,6 +331,23 @@ class LabelingService:
         job = self._job_for(name, who)
         return self.repo.skip(job.name, item, who.name)
 
+    def undo(self, name: str, who: Principal) -> ItemView:
+        """Take back ``who``'s own latest answer or skip in the job; the item is its lease
+        again, with the answer taken back as its ``answer`` (the pre-fill).
+
+        Raises:
+            Conflict: the job is stopped, ``who`` has nothing to undo, or the item it skipped
+                has since gone to other annotators.
+        """
+        job = self._job_for(name, who)
+        got = self.repo.undo(job.name, who.name)
+        return ItemView(job, got, self.content(job, got.position))
+
+    def undoable(self, name: str, who: Principal) -> bool:
+        """Whether :meth:`undo` has something to take back now (a running job)."""
+        job = self._job_for(name, who)
+        return job.status == "Running" and self.repo.last(job.name, who.name) is not None
+
     def progress(self, name: str, who: Principal) -> Progress:
         job = self._job_for(name, who)
         mine = self.repo.answers(job.name, annotator=who.name)

@@ -11,6 +11,10 @@ priority, position)`` and skips the items this annotator already touched, so it 
 handful of rows whatever the job's size. Every write runs in one write transaction
 (serialised on both backends), and the take is a guarded update (``WHERE taken < N``),
 so two annotators asking at once never put more than N on one item.
+
+An undo takes back an annotator's latest answer or skip while the job runs: the item is
+its lease again, the answer kept in the row as the pre-fill (an ``answer`` on a lease is
+that, never a counted answer: only ``answered`` rows count).
 """
 
 from __future__ import annotations
@@ -109,6 +113,8 @@ labeling_assignments = Table(
     Column("leased_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("answered_at", UtcDateTime()),
+    #: When the item was skipped (migration 0011): an undo takes back the latest action.
+    Column("skipped_at", UtcDateTime()),
     Column("seconds", Float),
     UniqueConstraint("job_id", "item", "annotator", name="uq_labeling_assignment"),
     Index("ix_labeling_assignments_leases", "job_id", "status", "expires_at"),
@@ -179,6 +185,7 @@ class AssignmentRecord:
     expires_at: datetime
     answered_at: datetime | None
     seconds: float | None
+    skipped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +215,8 @@ def _assignment(job: str, position: int, row: Any) -> AssignmentRecord:
         job=job, item=row.item, position=position, annotator=row.annotator, status=row.status,
         answer=row.answer, correct=None if row.correct is None else bool(row.correct),
         leased_at=as_utc(row.leased_at), expires_at=as_utc(row.expires_at),
-        answered_at=as_utc(row.answered_at), seconds=row.seconds)
+        answered_at=as_utc(row.answered_at), seconds=row.seconds,
+        skipped_at=as_utc(row.skipped_at))
 
 
 _A, _I = labeling_assignments, labeling_items
@@ -348,14 +356,16 @@ class LabelingRepository:
             else:  # pragma: no cover - only if writes stopped being serialised
                 raise Conflict("The labeling queue is busy; ask for the next item again.")
             expires = now + timedelta(seconds=job.lease_seconds)
-            values = {"status": LEASED, "answer": None, "correct": None, "leased_at": now,
+            values = {"status": LEASED, "correct": None, "leased_at": now,
                       "expires_at": expires, "answered_at": None, "seconds": None}
+            # An expired lease comes back with the answer it may hold: the one an undo
+            # took back, still the annotator's pre-fill.
             renewed = conn.execute(update(_A).where(
                 _A.c.job_id == job.id, _A.c.item == row.item, _A.c.annotator == annotator,
                 _A.c.status == EXPIRED).values(**values))
             if renewed.rowcount == 0:
                 conn.execute(insert(_A).values(job_id=job.id, item=row.item,
-                                               annotator=annotator, **values))
+                                               annotator=annotator, answer=None, **values))
             got = conn.execute(select(_A).where(_A.c.job_id == job.id, _A.c.item == row.item,
                                                 _A.c.annotator == annotator)).one()
             return _assignment(name, int(row.position), got)
@@ -402,8 +412,10 @@ class LabelingRepository:
             got = conn.execute(select(_A).where(_A.c.id == row.id)).one()
             return _assignment(name, position, got), True
 
-    def skip(self, name: str, item: str, annotator: str) -> AssignmentRecord:
+    def skip(self, name: str, item: str, annotator: str, *, now: datetime | None = None
+             ) -> AssignmentRecord:
         """Give a leased item back to the queue; this annotator is not offered it again."""
+        now = now or utcnow()
         with self.db.write() as conn:
             job = self._get(conn, name)
             row = self._held(conn, job, item, annotator)
@@ -413,11 +425,81 @@ class LabelingRepository:
             if row.status != LEASED:
                 raise Conflict(f"Item {item!r} of labeling job {name!r} is {row.status} for "
                                "this token; only a leased item can be skipped.")
-            conn.execute(update(_A).where(_A.c.id == row.id).values(status=SKIPPED))
+            conn.execute(update(_A).where(_A.c.id == row.id).values(status=SKIPPED,
+                                                                     skipped_at=now))
             conn.execute(update(_I).where(_I.c.job_id == job.id, _I.c.item == item)
                          .values(taken=_I.c.taken - 1, open=True))
             return _assignment(name, position,
                                conn.execute(select(_A).where(_A.c.id == row.id)).one())
+
+    # -- undo ------------------------------------------------------------------------------
+    @staticmethod
+    def _last(conn: Connection, job_id: int, annotator: str) -> Any:
+        """``annotator``'s latest answer or skip in the job (None: it has neither)."""
+        # A skip made before migration 0011 has no time: its lease's stands in.
+        when = func.coalesce(_A.c.answered_at, _A.c.skipped_at, _A.c.leased_at)
+        return conn.execute(select(_A).where(
+            _A.c.job_id == job_id, _A.c.annotator == annotator,
+            _A.c.status.in_((ANSWERED, SKIPPED))).order_by(when.desc(), _A.c.id.desc())
+            .limit(1)).first()
+
+    def last(self, name: str, annotator: str) -> AssignmentRecord | None:
+        """What :meth:`undo` would take back now (None: nothing)."""
+        with self.db.read() as conn:
+            job = self._get(conn, name)
+            row = self._last(conn, job.id, annotator)
+            return None if row is None else _assignment(
+                name, self._position(conn, job.id, row.item), row)
+
+    def undo(self, name: str, annotator: str, *, now: datetime | None = None
+             ) -> AssignmentRecord:
+        """Take back ``annotator``'s latest answer or skip: the item is its lease again
+        (a fresh one), the answer kept as the pre-fill; again takes back the one before.
+
+        The item it held is given back to the queue (it may come back to it, with any
+        pre-fill it had). An answer leaves the item's answers (and a gold score); a skip
+        takes the item again, so only while the item has room (``taken < N``).
+
+        Raises:
+            Conflict: the job is stopped, nothing to undo, or a skipped item has since
+                gone to other annotators.
+        """
+        now = now or utcnow()
+        with self.db.write() as conn:
+            job = self._get(conn, name)
+            if job.status != "Running":
+                raise Conflict(f"Labeling job {name!r} is {job.status}: its answers and skips "
+                               "are final and cannot be undone.")
+            self._expire(conn, job.id, now)
+            last = self._last(conn, job.id, annotator)
+            if last is None:
+                raise Conflict(f"Token {annotator!r} has no answer or skip to undo in labeling "
+                               f"job {name!r}.")
+            for held in conn.execute(select(_A.c.id, _A.c.item).where(
+                    _A.c.job_id == job.id, _A.c.annotator == annotator,
+                    _A.c.status == LEASED)).all():
+                conn.execute(update(_A).where(_A.c.id == held.id).values(status=EXPIRED))
+                conn.execute(update(_I).where(_I.c.job_id == job.id, _I.c.item == held.item)
+                             .values(taken=_I.c.taken - 1, open=True))
+            item = _I.c.job_id == job.id, _I.c.item == last.item
+            if last.status == ANSWERED:
+                conn.execute(update(_I).where(*item).values(answers=_I.c.answers - 1))
+            else:
+                n = job.annotators_per_item
+                took = conn.execute(update(_I).where(*item, _I.c.taken < n).values(
+                    taken=_I.c.taken + 1, open=_I.c.taken + 1 < n))
+                if took.rowcount != 1:
+                    raise Conflict(f"Item {last.item!r} of labeling job {name!r}, which token "
+                                   f"{annotator!r} skipped, has since gone to {n} other "
+                                   "annotator(s); the skip stands.")
+            conn.execute(update(_A).where(_A.c.id == last.id).values(
+                status=LEASED, correct=None, leased_at=now,
+                expires_at=now + timedelta(seconds=job.lease_seconds), answered_at=None,
+                skipped_at=None, seconds=None))
+            self.events.record(conn, "labeling_job.undone", "labeling_job", name, annotator,
+                               item=last.item, undone=last.status)
+            got = conn.execute(select(_A).where(_A.c.id == last.id)).one()
+            return _assignment(name, self._position(conn, job.id, last.item), got)
 
     # -- reads for status and export -------------------------------------------------------
     def assignment(self, name: str, item: str, annotator: str) -> AssignmentRecord | None:

@@ -1,6 +1,6 @@
 """Labeling jobs: managed with ``write``, seen with ``read``, worked on with ``label``.
 
-The annotator's routes (``label``: queues, next, item, answers, skip, progress) answer
+The annotator's routes (``label``: queues, next, item, answers, skip, undo, progress) answer
 only about the caller's own assignments, and a job it may not work on is a 404.
 """
 
@@ -226,3 +226,14 @@ async def skip_item(name: str, item: str, svc: Services = Depends(services),
     """Give a held item back to the queue; it is not offered to this token again."""
     rec = await anyio.to_thread.run_sync(lambda: svc.labeling.skip(name, item, who))
     return _answer(rec)
+
+
+@router.post(JOBS + "/{name}/undo", response_model=LabelingItem, **permit("label"))
+async def undo(name: str, svc: Services = Depends(services),
+               who: Principal = Depends(current_principal)) -> dict[str, Any]:
+    """Take back this token's own latest answer or skip while the job runs: the item is
+    its lease again, ``answer`` holding the answer taken back (the pre-fill); the item it
+    held goes back to the queue. 409 when there is nothing to undo, the job is stopped, or
+    a skipped item has since gone to other annotators."""
+    view = await anyio.to_thread.run_sync(lambda: svc.labeling.undo(name, who))
+    return _item(view)

@@ -106,7 +106,8 @@ class LabelingItem(Out):
     leased_at: Timestamp
     expires_at: Timestamp = Field(description="Answer before this, or the item goes back to "
                                   "the queue.")
-    answer: OpenDoc | None = Field(description="This token's own answer, once given.")
+    answer: OpenDoc | None = Field(description="This token's own answer, once given; on a "
+                                   "leased item, the answer an undo took back (a pre-fill).")
 
 
 class NextItem(Out):
