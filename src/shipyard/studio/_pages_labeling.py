@@ -9,7 +9,11 @@ An annotator sees only what the REST API shows it: its own item, its own answers
 progress, and how far the job as a whole is (a count, never another's answer).
 
 How an item is shown and answered is chosen per task (:data:`TASK_VIEWS`): a content
-template and an answer template. A task that lands later (images) adds its pair here.
+template and an answer template. An image comes through this module's own route, with the
+REST route's check (the item is the caller's lease or answer, 404 otherwise); boxes are
+drawn by ``static/images.js`` and sent as the REST answer's JSON, checked by the service.
+Undo takes back the caller's own latest answer or skip (``POST …/undo``) and shows that
+item again, its answer pre-filled.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ TASK_VIEWS: dict[str, tuple[str, str]] = {
     "text_multilabel": ("labeling/_text.html", "labeling/_many_labels.html"),
     "text_spans": ("labeling/_spans_text.html", "labeling/_spans.html"),
     "tabular_classification": ("labeling/_row.html", "labeling/_one_label.html"),
+    "image_classification": ("labeling/_image.html", "labeling/_one_label.html"),
+    "image_boxes": ("labeling/_image.html", "labeling/_boxes.html"),
 }
 #: Items shown in the admin page's "most disagreement" table.
 DISAGREEMENTS_SHOWN = 20
@@ -103,8 +109,12 @@ def _item_context(svc: Services, page: ItemPage, who: Principal) -> dict[str, An
     content, answer = TASK_VIEWS.get(page.job.task, ("labeling/_row.html",
                                                      "labeling/_one_label.html"))
     counts = svc.labeling.repo.counts(page.job.name)
-    text = (page.view.content.get("text") if page.view is not None else None)
-    return {"job": page.job, "view": page.view, "why": page.why,
+    view = page.view
+    text = view.content.get("text") if view is not None else None
+    # A lease that holds an answer is one an undo gave back: the answer is the pre-fill.
+    previous = view.assignment.answer if view is not None else None
+    return {"job": page.job, "view": view, "why": page.why, "previous": previous or {},
+            "undoable": svc.labeling.undoable(page.job.name, who),
             "content_template": content, "answer_template": answer,
             "text": text, "segments": _segments(text) if text is not None else [],
             "keys": list(zip(page.job.labels, _keys(len(page.job.labels)), strict=True)),
@@ -158,7 +168,7 @@ def work_page(request: Request, name: str, svc: Services = Depends(services)) ->
 
 async def _answer_form(request: Request) -> dict[str, Any]:
     """The answer body from the item's form: ``answer`` names its key (``label``,
-    ``labels`` or ``spans``), so an empty set of labels is still an answer."""
+    ``labels``, ``spans`` or ``boxes``), so an empty set of labels is still an answer."""
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -174,14 +184,14 @@ async def _answer_form(request: Request) -> dict[str, Any]:
         return {"label": (fields.get("label") or [""])[0]}
     if key == "labels":
         return {"labels": fields.get("labels") or []}
-    if key == "spans":
+    if key in ("spans", "boxes"):  # drawn by the page's script, checked by the service
         try:
-            spans = json.loads((fields.get("spans") or ["[]"])[0])
+            regions = json.loads((fields.get(key) or ["[]"])[0])
         except ValueError:
-            raise BadRequest("The marked spans could not be read; reload the page.") from None
-        return {"spans": spans}
-    raise BadRequest("The answer form names no answer (label, labels or spans); reload the "
-                     "page.")
+            raise BadRequest(f"The marked {key} could not be read; reload the page.") from None
+        return {key: regions}
+    raise BadRequest("The answer form names no answer (label, labels, spans or boxes); "
+                     "reload the page.")
 
 
 def _in_place(exc: ShipyardError) -> HTMLResponse:
@@ -224,6 +234,39 @@ async def skip(request: Request, name: str, item: str,
         return _in_place(exc)
 
 
+@router.post(BASE + "/{name}/undo")
+async def undo(request: Request, name: str, svc: Services = Depends(services)) -> HTMLResponse:
+    """Take back the caller's own latest answer or skip and show that item again, its
+    answer pre-filled (REST: ``POST /api/v1/labeling-jobs/{name}/undo``)."""
+    try:
+        who = authorize(request, svc, "label")
+
+        def go() -> HTMLResponse:
+            view = svc.labeling.undo(name, who)
+            page = ItemPage(view.job, view, "")
+            return render(request, "labeling/_item.html", oob=True,
+                          **_item_context(svc, page, who))
+
+        return await run(go)
+    except ShipyardError as exc:
+        return _in_place(exc)
+
+
+@router.get(BASE + "/{name}/items/{item}/image")
+def item_image(request: Request, name: str, item: str,
+               svc: Services = Depends(services)) -> Response:
+    """The image of an item the caller holds or answered (REST: ``GET /api/v1/labeling-jobs
+    /{name}/items/{item}/image``: ``label``, and 404 for any other item)."""
+    from shipyard.api._downloads import image_file
+
+    try:
+        who = authorize(request, svc, "label")
+        sha, size, media = svc.labeling.image(name, item, who)
+    except ShipyardError as exc:
+        return action_error(exc)
+    return image_file(svc, sha, size, media, what=f"item {item!r} of labeling job {name!r}")
+
+
 # -- the reader's page -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Disagreement:
@@ -241,9 +284,12 @@ def _summary(answer: dict[str, Any] | None) -> str:
         return str(a["label"])
     if "labels" in a:
         return ", ".join(a["labels"]) or "(none)"
-    regions = a.get("spans", a.get("boxes", []))
+    if "boxes" in a:
+        return "; ".join(f"{b.get('label')} ({b.get('x'):g}, {b.get('y'):g}, "
+                         f"{b.get('width'):g} × {b.get('height'):g})"
+                         for b in a["boxes"]) or "(none)"
     return "; ".join(f"{r.get('label')} [{r.get('start', '')}–{r.get('end', '')})"
-                     for r in regions) or "(none)"
+                     for r in a.get("spans", [])) or "(none)"
 
 
 def disagreements(svc: Services, job: LabelingJobRecord,
@@ -269,8 +315,8 @@ def disagreements(svc: Services, job: LabelingJobRecord,
     out = []
     for score, position, item, given in scored[:DISAGREEMENTS_SHOWN]:
         content = svc.labeling.content(job, position)
-        text = content.get("text") if "text" in content else json.dumps(
-            content.get("row"), default=str)
+        text = (content["text"] if "text" in content else content["image"]["path"]
+                if "image" in content else json.dumps(content.get("row"), default=str))
         text = str(text)
         out.append(Disagreement(item, score, [(a.annotator, _summary(a.answer)) for a in given],
                                 text if len(text) <= SNIPPET else text[:SNIPPET - 1] + "…"))

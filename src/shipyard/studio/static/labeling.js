@@ -1,4 +1,5 @@
-// The annotator's page: keyboard shortcuts for the labels, and span selection on text.
+// The annotator's page: keyboard shortcuts for the labels, skip and undo, and span
+// selection on text (boxes on images: images.js).
 // Loaded by labeling/work.html only; no inline script anywhere (the studio's CSP).
 (function () {
   "use strict";
@@ -6,7 +7,8 @@
   // -- keyboard ----------------------------------------------------------------------------
   // 1..9 press the label with that key (a one-label task submits; a multi-label task
   // toggles its box; a span task labels the selected text), Enter submits the answer of a
-  // task that has a Submit button, S skips. Keys typed into a field are the field's.
+  // task that has a Submit button, S skips, Z (or Ctrl+Z) undoes the last answer or skip.
+  // Keys typed into a field are the field's.
   function typing(target) {
     if (!target || !target.tagName) { return false; }
     var tag = target.tagName;
@@ -15,13 +17,18 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat || typing(event.target)) {
+    if (event.altKey || event.repeat || typing(event.target)) { return; }
+    // Not before htmx has taken the new item over: a press then would be the browser's
+    // own submit of the form, without the CSRF header.
+    var item = document.getElementById("item");
+    if (!item || !item.dataset.ready) { return; }
+    if ((event.key === "z" || event.key === "Z") && !event.shiftKey) {
+      var undo = document.getElementById("undo");
+      if (undo && !undo.disabled) { event.preventDefault(); undo.click(); }
       return;
     }
     var form = document.getElementById("answer-form");
-    // Not before htmx has taken the new item's form over: a press then would be the
-    // browser's own submit of the form, without the CSRF header.
-    if (!form || !form.dataset.ready) { return; }
+    if (!form || event.ctrlKey || event.metaKey) { return; }
     if (/^[1-9]$/.test(event.key)) {
       var control = form.querySelector('[data-key="' + event.key + '"]');
       if (control) { event.preventDefault(); control.click(); }
@@ -104,9 +111,14 @@
   function setup() {
     var form = document.getElementById("answer-form");
     if (form) { form.dataset.ready = "1"; }
+    var item = document.getElementById("item");
+    if (item) { item.dataset.ready = "1"; }
     var box = document.getElementById("span-text");
     if (!box || (state && state.box === box)) { return; }
-    state = {box: box, chars: Array.from(JSON.parse(box.dataset.text)), spans: [], pending: null};
+    // An undone answer's spans come back in the field: the pre-fill.
+    var spans = JSON.parse(document.getElementById("spans-field").value || "[]");
+    state = {box: box, chars: Array.from(JSON.parse(box.dataset.text)), spans: spans,
+             pending: null};
     draw();
     document.querySelectorAll("[data-span-label]").forEach(function (button) {
       button.addEventListener("click", function () {
