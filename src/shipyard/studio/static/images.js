@@ -91,6 +91,9 @@
       ed.layer.appendChild(el);
     });
     var list = document.getElementById("box-list");
+    // The list is drawn anew: the keyboard's focus stays on the same entry's button.
+    var focused = list.contains(document.activeElement) ? document.activeElement : null;
+    var refocus = focused ? [focused.dataset.index, focused.className] : null;
     list.textContent = "";
     ed.boxes.forEach(function (b, i) {
       var li = document.createElement("li");
@@ -99,11 +102,14 @@
       pick.className = "box-pick";
       pick.textContent = describe(b, i);
       pick.setAttribute("aria-pressed", i === ed.selected ? "true" : "false");
+      pick.dataset.index = String(i);
       pick.addEventListener("click", function () { select(i === ed.selected ? -1 : i); });
       var remove = document.createElement("button");
       remove.type = "button";
       remove.textContent = "Delete";
       remove.setAttribute("aria-label", "Delete box " + (i + 1) + " (" + b.label + ")");
+      remove.className = "box-delete";
+      remove.dataset.index = String(i);
       remove.addEventListener("click", function () { removeBox(i); });
       li.appendChild(pick);
       li.appendChild(document.createTextNode(" "));
@@ -115,6 +121,11 @@
       none.className = "muted";
       none.textContent = "No box yet.";
       list.appendChild(none);
+    }
+    if (refocus) {
+      var again = list.querySelector('[data-index="' + refocus[0] + '"].' +
+                                     refocus[1].split(" ")[0]);
+      if (again) { again.focus(); }
     }
     document.getElementById("delete-box").disabled = ed.selected < 0;
     document.getElementById("boxes-field").value = JSON.stringify(ed.boxes.map(settle));
