@@ -144,6 +144,28 @@ def test_workforce_and_stop(world: tuple) -> None:
     assert done["item"] is None and "stopped" in done["message"]
 
 
+def test_undo_takes_back_only_the_callers_own_answer(world: tuple) -> None:
+    server, a, b = world
+    assert _create(server, name="undo", annotators_per_item=1).status_code == 201
+    first = a.get(f"{JOBS}/undo/next").json()["item"]["item"]
+    assert a.post(f"{JOBS}/undo/items/{first}/answers", json={"label": "great"}
+                  ).status_code == 201
+    held = a.get(f"{JOBS}/undo/next").json()["item"]["item"]
+    r = b.post(f"{JOBS}/undo/undo")  # b never answered: nothing of its own to undo
+    assert r.status_code == 409 and "no answer or skip to undo" in r.json()["error"]["message"]
+    assert server.client("viewer").post(f"{JOBS}/undo/undo").status_code == 403
+    r = a.post(f"{JOBS}/undo/undo")
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["item"], got["status"], got["answer"]) == (first, "leased", {"label": "great"})
+    assert a.get(f"{JOBS}/undo/progress").json() == {
+        "job": "undo", "answered": 0, "median_seconds": None, "holding": first}
+    # The item a held went back to the queue: b gets it.
+    assert b.get(f"{JOBS}/undo/next").json()["item"]["item"] == held
+    r = a.post(f"{JOBS}/undo/items/{first}/answers", json={"label": "other"})
+    assert r.status_code == 201 and r.json()["answer"] == {"label": "other"}
+
+
 @pytest.mark.parametrize(("change", "status", "words"), [
     ({"task": "sentiment"}, 400, "Unknown labeling task 'sentiment'"),
     ({"labels": []}, 400, "needs labels"),

@@ -124,6 +124,46 @@ def test_gold_items_measure_accuracy(world: World) -> None:
     assert (status.counts.total, status.counts.answered, status.counts.complete) == (200, 3, 3)
 
 
+def test_undo_keeps_gold_accuracy_and_counts_right(world: World) -> None:
+    svc = world.labeling
+    world.dataset("gold", pd.DataFrame({"item": [0, 1], "label": ["great", "other"]}))
+    svc.create(_spec(gold="gold:1", annotators_per_item=2), "ds")
+    a, b = annotator("ann-a"), annotator("ann-b")
+    assert not svc.undoable("reviews", a)
+    for label in ("great", "great"):  # item 0 right, item 1 wrong
+        view = svc.next("reviews", a)
+        assert view is not None
+        svc.answer("reviews", view.assignment.item, a, {"label": label})
+    view = svc.next("reviews", b)
+    assert view is not None and view.assignment.item == "0"
+    svc.answer("reviews", "0", b, {"label": "other"})
+    assert svc.status("reviews").annotators[0].gold_accuracy == 0.5
+    # a takes back its wrong answer to item 1: the item is its lease again, pre-filled.
+    back = svc.undo("reviews", a)
+    assert (back.assignment.item, back.assignment.status, back.assignment.answer) == (
+        "1", "leased", {"label": "great"})
+    assert svc.item("reviews", "1", a).assignment.answer == {"label": "great"}
+    st = svc.status("reviews")
+    assert [(s.name, s.answered, s.gold_answered, s.gold_accuracy) for s in st.annotators] == [
+        ("ann-a", 1, 1, 1.0), ("ann-b", 1, 1, 0.0)]
+    assert (st.counts.answers, st.counts.answered, st.counts.complete, st.counts.leased) == (
+        2, 1, 1, 1)
+    assert st.label_counts == {"great": 1, "other": 1}
+    assert svc.progress("reviews", a).answered == 1
+    svc.answer("reviews", "1", a, {"label": "other"})
+    (ann_a, ann_b) = svc.status("reviews").annotators
+    assert (ann_a.answered, ann_a.gold_accuracy, ann_b.gold_accuracy) == (2, 1.0, 0.0)
+    # b's undo takes back b's answer only; a's stay.
+    assert svc.undo("reviews", b).assignment.item == "0"
+    assert [x.annotator for x in svc.repo.answers("reviews")] == ["ann-a", "ann-a"]
+    svc.stop("reviews", "ds")
+    with pytest.raises(Conflict, match="cannot be undone"):
+        svc.undo("reviews", a)
+    assert not svc.undoable("reviews", a)
+    with pytest.raises(NotFound):
+        svc.undo("nope", a)
+
+
 def test_multilabel_and_spans_answers_are_checked(world: World) -> None:
     svc = world.labeling
     svc.create(_spec(name="tags", task="text_multilabel", labels=["price", "quality", "fit"]),

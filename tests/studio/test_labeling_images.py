@@ -249,8 +249,8 @@ def test_another_annotator_gets_neither_an_image_nor_an_undo_not_its_own(
     other = browser_like(studio)
     assert other.get(b.post("/api/v1/studio/links").json()["path"]).status_code == 303
     for path in (f"/studio/labeling/lbl-boxes/items/{item}/image",
-                 f"/studio/labeling/lbl-boxes/items/0/image",
-                 f"/studio/labeling/lbl-digits/items/0/image"):
+                 "/studio/labeling/lbl-boxes/items/0/image",
+                 "/studio/labeling/lbl-digits/items/0/image"):
         r = other.get(path)
         assert r.status_code == 404, (path, r.status_code)
         assert "image" not in r.headers["content-type"]
