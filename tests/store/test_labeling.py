@@ -150,6 +150,10 @@ def test_undo_takes_back_the_latest_answer_or_skip(db: Database, events: EventLo
     repo.skip("reviews", "1", "ann-a", now=at[2])
     held = repo.next("reviews", "ann-a", now=at[2])
     assert held is not None and held.item == "2"
+    last = repo.last("reviews", "ann-a")
+    assert last is not None and (last.item, last.status, last.skipped_at) == (
+        "1", "skipped", at[2])
+    assert repo.last("reviews", "ann-b") is None
     # The latest action is the skip: item 1 is held again; item 2 goes back to the queue.
     back = repo.undo("reviews", "ann-a", now=at[3])
     assert (back.item, back.status, back.answer, back.skipped_at) == ("1", "leased", None, None)
