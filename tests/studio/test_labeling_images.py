@@ -245,6 +245,16 @@ def test_another_annotator_gets_neither_an_image_nor_an_undo_not_its_own(
     assert mine.status_code == 200 and mine.headers["content-type"] == "image/png"
     assert mine.headers["x-content-type-options"] == "nosniff"
     assert mine.content == a.get(held["content"]["image"]["url"]).content
+    # A box the page would have clamped, sent anyway: the service's own 400, in place.
+    token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page.get("/studio/labeling").text)
+    assert token
+    width = held["content"]["image"]["width"]
+    outside = [{"x": width - 5, "y": 0, "width": 10, "height": 5, "label": "car"}]
+    r = page.post(f"/studio/labeling/lbl-boxes/items/{item}/answer",
+                  data={"answer": "boxes", "boxes": json.dumps(outside)},
+                  headers={"X-CSRF-Token": token.group(1)})
+    assert r.status_code == 400 and "goes outside the image" in r.text, r.text
+    assert r.headers["HX-Retarget"] == "#item-error"
     # b holds nothing in this job: no image of a's, over REST or through the studio.
     other = browser_like(studio)
     assert other.get(b.post("/api/v1/studio/links").json()["path"]).status_code == 303
