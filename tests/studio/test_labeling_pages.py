@@ -319,6 +319,12 @@ def test_a_span_is_marked_by_selecting_text(browser: Any, studio: LocalServer) -
         w.page.keyboard.press("Enter")
         w.page.wait_for_function(NEXT_ITEM, arg="0")
         assert w.page.get_attribute("#item", "data-item") == "1"
+        # Undo: item 0 again, its two spans drawn from the answer taken back.
+        w.page.keyboard.press("z")
+        w.page.wait_for_selector("#item[data-ready='1'][data-item='0'] #span-list li")
+        assert w.page.locator("#span-text .mark").all_inner_texts() == ["coffee", "pricey"]
+        w.page.keyboard.press("Enter")
+        w.page.wait_for_selector("#item[data-ready='1'][data-item='1']")
         w.clean()
     mine = httpx.get(f"{studio.url}/api/v1/labeling-jobs/page-spans/items/0",
                      headers={"Authorization": f"Bearer {token}"}).json()
