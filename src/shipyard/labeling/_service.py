@@ -4,8 +4,8 @@ annotators, take their answers, report status and export the consolidated labels
 Who may do what: ``write`` creates and stops jobs and exports them; ``read`` sees jobs
 and their status; ``label`` fetches, answers and skips items of the jobs a token may
 work on (a job's ``workforce`` names them; empty: every annotator), and undoes its own
-latest answers and skips. A job an annotator
-may not work on answers 404, as if it did not exist, so a queue list reveals nothing.
+latest answers and skips. A job an annotator may not work on answers 404, as if it did
+not exist, so a queue list reveals nothing.
 An annotator sees its own items and answers only, never another's nor the consolidated
 labels.
 """
