@@ -18,8 +18,12 @@ install: $(STAMP)
 demo: install
 	$(PY) examples/demo.py
 
+# Two workers, one test file each at a time (a file's module fixtures stay in one process):
+# most tests wait on servers and job subprocesses. Tests that measure the CPU a job gets
+# (marked serial) then run alone. Exit 5 is "none selected" (PYTEST_ARGS naming one file).
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadfile -m "not serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 bench: install
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

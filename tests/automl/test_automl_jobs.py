@@ -161,7 +161,9 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
 # -- better than the best default -----------------------------------------------------------
 @pytest.mark.parametrize("name", [
     "churn", "penguins",
-    pytest.param("ames", marks=pytest.mark.xfail(strict=True, reason=(
+    # Not run: the budget does not bind, so the result is the same every time (measured
+    # below), and the 13 candidates take 2-5 minutes of CI. Issue 14 stays open on it.
+    pytest.param("ames", marks=pytest.mark.xfail(run=False, reason=(
         "ames: 27,750 test RMSE against LightGBM defaults' 26,299 with one validation split "
         "(the default); the 25% test split holds two partial sales of 4,500+ sq ft houses "
         "at ~184k, which the linear member extrapolates to ~600k, and the 488-row "

@@ -16,6 +16,10 @@ from shipyard.testing import LocalServer, ok, run_cli
 
 from .helpers import spec, submit, wait_for
 
+#: The verdicts read how much of a core the job got: another test file's jobs beside it
+#: (make test runs two at once) would make a CPU-bound job look starved.
+pytestmark = pytest.mark.serial
+
 
 def _profile(cpu: list[float], *, cpus: int = 2, phases: dict[str, float] | None = None,
              rss: float = 100e6, limit: int = 1024**3) -> Profile:

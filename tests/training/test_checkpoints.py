@@ -128,7 +128,7 @@ def test_catboost_continues_its_snapshot_after_a_kill(tmp_path: Path,
                                                      churn_small: pd.DataFrame) -> None:
     # Long enough that the first snapshot (1 s in) comes well before the fit's end: a fit
     # that ended before the kill leaves a complete snapshot, and nothing to resume.
-    ckpt, rounds = tmp_path / "checkpoints", 3000
+    ckpt, rounds = tmp_path / "checkpoints", 1000
     code = CATBOOST_CHILD.format(tests=str(Path(__file__).parents[1]), out=str(tmp_path / "x"),
                                  ckpt=str(ckpt), rounds=rounds)
     child = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
