@@ -146,3 +146,54 @@ def test_an_image_task_needs_a_files_dataset(world: tuple) -> None:
     r = _create(server, name="plain", dataset="plain", task="image_boxes", labels=["x"])
     assert r.status_code == 400
     assert "needs a dataset of image files" in r.json()["error"]["message"]
+
+
+def test_gold_boxes_score_annotators_by_overlap(world: tuple) -> None:
+    """Gold boxes (a JSON list in the gold row's label) score an answer right when each is
+    found at IoU ≥ 0.5 with its label and nothing is left over; hand-drawn boxes are never
+    pixel-equal, so an equality rule would score everyone wrong."""
+    server, (a, b, _), _ = world
+    ds = server.client("data-scientist")
+    doc = server.client().get("/api/v1/datasets/shapes/head", params={"n": 100}).json()
+    rows = [dict(zip(doc["columns"], row, strict=True)) for row in doc["data"]]
+    truth = {file: (size, box) for file, size, box in SHAPES}
+
+    def gold(boxes: dict[int, list[dict[str, object]]], name: str) -> None:
+        frame = "item,label\n" + "".join(
+            f'{i},"{json.dumps(v).replace(chr(34), chr(34) * 2)}"\n' for i, v in boxes.items())
+        r = ds.post("/api/v1/datasets", data={"name": name},
+                    files={"file": (f"{name}.csv", frame.encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+
+    def as_box(box: tuple[int, int, int, int], label: str = "rect") -> dict[str, object]:
+        return {"x": box[0], "y": box[1], "width": box[2], "height": box[3], "label": label}
+
+    gold({i: [as_box(truth[row["path"]][1])] for i, row in enumerate(rows)}, "shape-gold")
+    size = truth[rows[0]["path"]][0]
+    gold({0: [as_box((size[0] - 5, 0, 10, 5))]}, "off-gold")
+    ds.post("/api/v1/datasets", data={"name": "text-gold"},
+            files={"file": ("g.csv", b"item,label\n0,not json\n", "text/csv")}
+            ).raise_for_status()
+    for name, words in (("off-gold", "row 0: Box 0 ("),
+                        ("text-gold", "row 0: the label is not JSON")):
+        r = _create(server, name=f"shapes-{name}", dataset="shapes", task="image_boxes",
+                    labels=["rect", "blob"], gold=name)
+        assert r.status_code == 400 and words in r.json()["error"]["message"], r.text
+    r = _create(server, name="shapes-gold", dataset="shapes", task="image_boxes",
+                labels=["rect", "blob"], annotators_per_item=2, gold="shape-gold")
+    assert r.status_code == 201, r.text
+    rng = np.random.default_rng(7)
+    for n, who in enumerate((a, b)):
+        while (got := who.get(f"{JOBS}/shapes-gold/next").json()["item"]) is not None:
+            size, (x, y, w, h) = truth[got["content"]["image"]["path"]]
+            if n == 0:  # close to the truth, never on its exact pixels
+                boxes = [_noisy((x, y, w, h), rng, size)]
+            else:  # a quarter of the box, in its corner: IoU 0.25
+                boxes = [as_box((x, y, w // 2, h // 2))]
+            r = who.post(f"{JOBS}/shapes-gold/items/{got['item']}/answers",
+                         json={"boxes": boxes})
+            assert r.status_code == 201, r.text
+    stats = {s["name"]: s for s in
+             ds.get(f"{JOBS}/shapes-gold/status").json()["annotators"]}
+    assert (stats["img-a"]["gold_answered"], stats["img-a"]["gold_accuracy"]) == (4, 1.0)
+    assert (stats["img-b"]["gold_answered"], stats["img-b"]["gold_accuracy"]) == (4, 0.0)

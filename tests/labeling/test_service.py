@@ -4,6 +4,7 @@ queue, gold scoring, status and export of the review texts."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -122,6 +123,29 @@ def test_gold_items_measure_accuracy(world: World) -> None:
     assert stats.median_seconds is not None and stats.median_seconds >= 0
     assert status.label_counts == {"great": 2, "other": 1}
     assert (status.counts.total, status.counts.answered, status.counts.complete) == (200, 3, 3)
+
+
+def test_gold_spans_are_checked_against_the_item_text_and_score_exactly(
+        world: World, reviews_frame: pd.DataFrame) -> None:
+    svc = world.labeling
+    first = str(reviews_frame["review"][0])
+    span = json.dumps([{"start": 0, "end": 4, "label": "FOOD"}])
+    world.dataset("span-gold", pd.DataFrame({"item": [0], "label": [span]}))
+    long = json.dumps([{"start": 0, "end": len(first) + 1, "label": "FOOD"}])
+    world.dataset("long-gold", pd.DataFrame({"item": [0], "label": [long]}))
+    spec = _spec(task="text_spans", labels=["FOOD", "BRAND"], annotators_per_item=1)
+    with pytest.raises(InvalidRequest, match=r"long-gold:1, row 0: Span 0 .* \(the text's length"):
+        svc.create(replace(spec, gold="long-gold"), "ds")
+    svc.create(replace(spec, gold="span-gold"), "ds")
+    a = annotator("ann-s")
+    view = svc.next("reviews", a)
+    while view is not None and view.assignment.item != "0":
+        svc.skip("reviews", view.assignment.item, a)
+        view = svc.next("reviews", a)
+    assert view is not None
+    svc.answer("reviews", "0", a, {"spans": [{"start": 0, "end": 4, "label": "FOOD"}]})
+    (stats,) = svc.status("reviews").annotators
+    assert (stats.gold_answered, stats.gold_accuracy) == (1, 1.0)
 
 
 def test_undo_keeps_gold_accuracy_and_counts_right(world: World) -> None:

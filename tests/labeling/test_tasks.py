@@ -9,7 +9,7 @@ import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.labeling import TASKS
-from shipyard.labeling._tasks import check_inside, check_labels, parse_gold, task
+from shipyard.labeling._tasks import check_inside, check_labels, gold_agrees, parse_gold, task
 
 LABELS = ["PER", "ORG", "LOC"]
 TEXT = "Ada Lovelace met Babbage in London."
@@ -83,5 +83,34 @@ def test_gold_values_become_answers() -> None:
     assert parse_gold(task("text_classification"), "ORG", LABELS, "g") == {"label": "ORG"}
     assert parse_gold(task("text_multilabel"), "LOC, PER", LABELS, "g") == {
         "labels": ["PER", "LOC"]}
-    with pytest.raises(InvalidRequest, match="cannot hold yet"):
-        parse_gold(task("text_spans"), "x", LABELS, "g")
+    # Spans are a JSON list, checked against the item's text and normalised (sorted).
+    spans = '[{"start": 6, "end": 9, "label": "LOC"}, {"start": 0, "end": 5, "label": "PER"}]'
+    assert parse_gold(task("text_spans"), spans, LABELS, "g", "Alice met Bob") == {
+        "spans": [{"start": 0, "end": 5, "label": "PER"}, {"start": 6, "end": 9, "label": "LOC"}]}
+    with pytest.raises(InvalidRequest, match="g: the label is not JSON"):
+        parse_gold(task("text_spans"), "x", LABELS, "g", "Alice")
+    with pytest.raises(InvalidRequest, match=r"g: Span 0 \[0, 9\) must have"):
+        parse_gold(task("text_spans"), '[{"start": 0, "end": 9, "label": "PER"}]', LABELS,
+                   "g", "Alice")
+    with pytest.raises(InvalidRequest, match="JSON text"):
+        parse_gold(task("image_boxes"), None, LABELS, "g")
+
+
+def test_gold_boxes_agree_by_overlap_one_to_one() -> None:
+    def box(x: float, y: float, w: float, h: float, label: str = "PER") -> dict[str, Any]:
+        return {"x": x, "y": y, "width": w, "height": h, "label": label}
+
+    gold = {"boxes": [box(0, 0, 10, 10), box(20, 0, 10, 10, "LOC")]}
+    near = {"boxes": [box(21, 1, 10, 10, "LOC"), box(1, 0, 10, 10)]}  # any order
+    assert gold_agrees(gold, near)
+    assert not gold_agrees(gold, {"boxes": [box(0, 0, 10, 10), box(20, 0, 10, 10)]})  # label
+    assert not gold_agrees(gold, {"boxes": [box(0, 0, 10, 10)]})  # one gold box missed
+    assert not gold_agrees(gold, {"boxes": [*near["boxes"], box(50, 50, 5, 5)]})  # extra
+    assert not gold_agrees(gold, {"boxes": [box(5, 5, 10, 10), box(20, 0, 10, 10, "LOC")]})
+    # Two answer boxes on one gold box do not count for the other gold box.
+    twins = {"boxes": [box(0, 0, 10, 10), box(0, 0, 10, 10)]}
+    assert not gold_agrees({"boxes": [box(0, 0, 10, 10), box(0, 0, 9, 9)]}, {"boxes": [
+        box(0, 0, 10, 10), box(40, 40, 5, 5)]})
+    assert gold_agrees({"boxes": [box(0, 0, 10, 10), box(0, 0, 9, 9)]}, twins)
+    assert gold_agrees({"label": "PER"}, {"label": "PER"})
+    assert not gold_agrees({"label": "PER"}, {"label": "LOC"})

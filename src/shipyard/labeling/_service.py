@@ -32,7 +32,14 @@ from shipyard.errors import InvalidRequest, NotFound
 from shipyard.labeling._agreement import fleiss_kappa, per_label_agreement
 from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
-from shipyard.labeling._tasks import Task, check_inside, check_labels, parse_gold, task
+from shipyard.labeling._tasks import (
+    Task,
+    check_inside,
+    check_labels,
+    gold_agrees,
+    parse_gold,
+    task,
+)
 from shipyard.names import check_name, names_hint
 from shipyard.references import Referrer
 from shipyard.store import (
@@ -160,7 +167,7 @@ class LabelingService:
         name, number = parse_ref(spec.dataset)
         version = self.datasets.version(name, number)
         column = self._check_column(the_task, spec.column, version)
-        gold, gold_ref = self._gold(spec.gold, the_task, labels, version.num_rows)
+        gold, gold_ref = self._gold(spec.gold, the_task, labels, (version, column))
         job = NewLabelingJob(
             name=spec.name, task=the_task.name, labels=labels, dataset=version.dataset,
             version=version.version, column=column, instructions=spec.instructions,
@@ -198,9 +205,30 @@ class LabelingService:
                                  f"the text columns are {', '.join(map(repr, strings)) or 'none'}.")
         return column
 
-    def _gold(self, ref: str | None, the_task: Task, labels: list[str], num_rows: int
+    def _gold_answer(self, the_task: Task, label: object, labels: list[str], where: str,
+                     target: tuple[VersionRecord, str | None], position: int) -> dict[str, Any]:
+        """One gold row's answer, checked as an annotator's would be: spans against the
+        item's text, boxes against its image's size."""
+        version, column = target
+        text = None
+        if the_task.answer == "spans":
+            text = self.items.text(version.dataset, version.version, str(column), position)
+        answer = parse_gold(the_task, label, labels, where, text)
+        if the_task.answer == "boxes":
+            row = self.items.row(version.dataset, version.version, position)
+            try:
+                answer = check_inside(answer, int(row["width"]), int(row["height"]))
+            except InvalidRequest as exc:
+                raise InvalidRequest(f"{where}: {exc}") from None
+        return answer
+
+    def _gold(self, ref: str | None, the_task: Task, labels: list[str],
+              target: tuple[VersionRecord, str | None]
               ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
-        """Gold answers by item, and the reference the job records (None: no gold)."""
+        """Gold answers by item, and the reference the job records (None: no gold).
+
+        ``target``: the labelled version and the text column (spans are checked against
+        the item's text, boxes against its image)."""
         if ref is None:
             return {}, None
         name, number = parse_ref(ref)
@@ -214,13 +242,15 @@ class LabelingService:
                                  f"{', '.join(map(repr, missing))} "
                                  f"({names_hint(missing[0], table.column_names, 'column')}).")
         gold: dict[str, dict[str, Any]] = {}
+        num_rows = target[0].num_rows
         for i, (item, label) in enumerate(zip(table.column("item").to_pylist(),
                                               table.column("label").to_pylist(), strict=True)):
             key = str(item).strip() if item is not None else ""
             if not key.isdigit() or int(key) >= num_rows:
                 raise InvalidRequest(f"{where}, row {i}: item {item!r} is not a row number of "
                                      f"the labelled dataset (0 to {num_rows - 1}).")
-            gold[str(int(key))] = parse_gold(the_task, label, labels, f"{where}, row {i}")
+            gold[str(int(key))] = self._gold_answer(the_task, label, labels,
+                                                    f"{where}, row {i}", target, int(key))
         return gold, {"dataset": version.dataset, "version": version.version,
                       "items": len(gold)}
 
@@ -318,7 +348,7 @@ class LabelingService:
         if the_task.answer == "boxes":
             row = self.items.row(job.dataset, job.version, position)
             answer = check_inside(answer, int(row["width"]), int(row["height"]))
-        return self.repo.answer(job.name, item, who.name, answer)
+        return self.repo.answer(job.name, item, who.name, answer, agrees=gold_agrees)
 
     def _held(self, job: LabelingJobRecord, item: str, who: Principal) -> int:
         """The position of an item ``who`` has an assignment to (404 otherwise)."""

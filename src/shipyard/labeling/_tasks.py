@@ -9,6 +9,7 @@ gold scoring and consolidation rely on it. Adding a task is one :func:`register`
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -186,12 +187,35 @@ def check_inside(answer: Answer, width: int, height: int) -> Answer:
     return answer
 
 
-def parse_gold(task_: Task, value: object, labels: Sequence[str], where: str) -> Answer:
+#: Characters a gold row's JSON (spans or boxes) may have.
+MAX_GOLD_JSON = 100_000
+#: IoU at which an annotator's box counts as finding a gold box (PASCAL VOC's rule).
+GOLD_IOU = 0.5
+
+
+def parse_gold(task_: Task, value: object, labels: Sequence[str], where: str,
+               text: str | None = None) -> Answer:
     """A gold row's known answer as an answer of ``task_`` (normalised like one).
 
-    Gold answers are the ``label`` column: one label, or for ``text_multilabel`` the
-    labels joined by commas (empty: none of them).
+    Gold answers are the ``label`` column: one label; for ``text_multilabel`` the labels
+    joined by commas (empty: none of them); for spans and boxes a JSON list of them, as
+    an answer holds them (``[{"start": 0, "end": 5, "label": "FOOD"}]``), checked like an
+    answer (spans against the item's ``text``; the caller checks boxes against the image).
     """
+    if task_.answer in ("spans", "boxes"):
+        if not isinstance(value, str) or len(value) > MAX_GOLD_JSON:
+            raise InvalidRequest(f"{where}: a gold {task_.answer[:-1]} list is JSON text of at "
+                                 f"most {MAX_GOLD_JSON:,} characters; got {str(value)[:60]!r}.")
+        try:
+            regions = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequest(f"{where}: the label is not JSON ({exc.msg}); give the "
+                                 f"{task_.answer} as a JSON list, e.g. "
+                                 f"{_GOLD_EXAMPLE[task_.answer]}.") from None
+        try:
+            return task_.check({task_.answer: regions}, labels, text)
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"{where}: {exc}") from None
     if task_.answer == "label":
         if not isinstance(value, str) or value not in labels:
             raise InvalidRequest(f"{where}: label {value!r} is not one of this job's labels: "
@@ -205,6 +229,43 @@ def parse_gold(task_: Task, value: object, labels: Sequence[str], where: str) ->
             raise InvalidRequest(f"{where}: label {bad[0]!r} is not one of this job's labels: "
                                  f"{', '.join(labels)}.")
         return {"labels": [label for label in labels if label in parts]}
-    raise InvalidRequest(f"Gold items are for classification tasks (one label or several); "
-                         f"task {task_.name!r} answers with {task_.answer}, which gold rows "
-                         "cannot hold yet.")
+    raise InvalidRequest(f"Task {task_.name!r} answers with {task_.answer}, which gold rows "
+                         "cannot hold.")
+
+
+_GOLD_EXAMPLE = {
+    "spans": '[{"start": 0, "end": 5, "label": "FOOD"}]',
+    "boxes": '[{"x": 10, "y": 8, "width": 36, "height": 30, "label": "car"}]',
+}
+
+
+def gold_agrees(gold: Answer, answer: Answer) -> bool:
+    """Whether ``answer`` gets a gold item right (both normalised by the task's check).
+
+    Labels and spans must be equal (spans: the same boundaries and labels, the exact
+    match NER is scored by). Boxes: each gold box is found by its own answer box of the
+    same label with IoU ≥ :data:`GOLD_IOU`, and no answer box is left over; boxes drawn
+    by hand never land on the same pixel, so equality would score everyone wrong.
+    """
+    if "boxes" not in gold:
+        return gold == answer
+    want, got = gold["boxes"], answer.get("boxes", [])
+    if len(want) != len(got):
+        return False
+    from shipyard.labeling._regions import iou
+
+    def xywh(b: Mapping[str, Any]) -> tuple[float, float, float, float]:
+        return (b["x"], b["y"], b["width"], b["height"])
+
+    free = list(range(len(got)))
+    # Greedy on the best IoU first: each gold box takes the free answer box it overlaps most.
+    pairs = sorted(((iou(xywh(g), xywh(got[j])), i, j) for i, g in enumerate(want)
+                    for j in range(len(got)) if got[j]["label"] == g["label"]), reverse=True)
+    matched: set[int] = set()
+    for overlap, i, j in pairs:
+        if overlap < GOLD_IOU:
+            break
+        if i not in matched and j in free:
+            matched.add(i)
+            free.remove(j)
+    return len(matched) == len(want)

@@ -20,7 +20,8 @@ that, never a counted answer: only ``answered`` rows count).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -381,8 +382,13 @@ class LabelingRepository:
         return row
 
     def answer(self, name: str, item: str, annotator: str, answer: dict[str, Any], *,
-               now: datetime | None = None) -> tuple[AssignmentRecord, bool]:
+               now: datetime | None = None,
+               agrees: Callable[[Any, dict[str, Any]], bool] = operator.eq,
+               ) -> tuple[AssignmentRecord, bool]:
         """Record ``annotator``'s answer to a leased item; ``(record, stored now?)``.
+
+        ``agrees(gold, answer)`` scores an answer to a gold item (the task's rule; boxes
+        match by overlap, not equality).
 
         The same answer sent again is a replay (False); another answer to an item already
         answered, or any answer once the lease has gone, is a 409.
@@ -403,7 +409,7 @@ class LabelingRepository:
                                "ask for the next item with GET …/next.")
             gold = conn.execute(select(_I.c.gold).where(_I.c.job_id == job.id,
                                                         _I.c.item == item)).scalar()
-            correct = None if gold is None else gold == answer
+            correct = None if gold is None else bool(agrees(gold, answer))
             conn.execute(update(_A).where(_A.c.id == row.id).values(
                 status=ANSWERED, answer=answer, correct=correct, answered_at=now,
                 seconds=max(0.0, (now - as_utc(row.leased_at)).total_seconds())))
