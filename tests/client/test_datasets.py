@@ -113,3 +113,26 @@ def test_errors_are_typed(sdk: sy.Client, server: LocalServer, viewer_token: str
         assert set(sy.Dataset.list(client=viewer)["name"]) == set(sy.Dataset.list()["name"])
     with pytest.raises(InvalidRequest, match="Cannot make a dataset"):
         sy.Dataset.create("x", 42)
+
+
+def test_from_images_makes_a_files_dataset_and_appends(sdk: sy.Client, tmp_path: Path) -> None:
+    from shipyard.testing.images import digits_folder
+
+    folder = digits_folder(tmp_path / "digits", limit=6)
+    (folder / "README.txt").write_text("not an image")
+    seen: list[tuple[int, int]] = []
+    ds = sy.Dataset.from_images("sdk-digits", folder, description="six digits",
+                                progress=lambda sent, total: seen.append((sent, total)))
+    assert ds.skipped == ["README.txt"]
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+    head = ds.head(10)
+    assert len(head) == 6 and {"path", "sha256", "width", "height"} <= set(head.columns)
+    assert (head["width"] == 32).all() and (head["height"] == 32).all()
+    digits_folder(tmp_path / "more" / "batch-2", limit=2)  # paths under batch-2/: new ones
+    grown = sy.Dataset.from_images("sdk-digits", tmp_path / "more", append=True).head(100)
+    assert len(grown) == 8 and grown["path"].str.startswith("batch-2/").sum() == 2
+    with pytest.raises(InvalidRequest, match="is not a folder"):
+        sy.Dataset.from_images("sdk-none", tmp_path / "digits" / "README.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidRequest, match="No image files"):
+        sy.Dataset.from_images("sdk-none", tmp_path / "empty")

@@ -81,6 +81,8 @@ class Dataset(Resource):
     def __init__(self, name: str, *, client: Client | None = None,
                  _doc: dict[str, Any] | None = None) -> None:
         self.name = name
+        #: Files :meth:`from_images` left out because they are not images.
+        self.skipped: list[str] = []
         self._attach(client, _doc)
 
     def _path(self, suffix: str = "") -> str:
@@ -124,6 +126,31 @@ class Dataset(Resource):
                 path, fields["name"] = "/datasets", name
             upload(c, path, up, fields, idempotency_key=idempotency_key, progress=progress)
         return cls(name, client=c)
+
+    @classmethod
+    def from_images(cls, name: str, folder: str | Path, *, append: bool = False,
+                    description: str | None = None, client: Client | None = None,
+                    progress: ProgressCallback | None = None) -> Dataset:
+        """Create dataset ``name`` from a folder of image files, or add a version with
+        ``append=True`` (what ``shipyard datasets create NAME --files DIR`` does).
+
+        Each image is stored once by its content (sha256); the version is a manifest with
+        a row per file: ``path`` (relative to ``folder``), ``sha256``, ``width``, ``height``.
+        Files that are not images are left out; :attr:`skipped` on the returned dataset
+        lists them. An image task of a labeling job (:class:`LabelingJob`) labels it.
+
+        Raises:
+            InvalidRequest: ``folder`` is not a folder or holds no image.
+        """
+        from shipyard.client._files import scan, upload_folder
+
+        c = client or default_client()
+        found = scan(folder)
+        upload_folder(c, name, found, mode="append" if append else "create",
+                      description=description, progress=progress)
+        made = cls(name, client=c)
+        made.skipped = list(found.skipped)
+        return made
 
     @classmethod
     def list(cls, *, client: Client | None = None) -> pd.DataFrame:

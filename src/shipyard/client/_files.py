@@ -49,7 +49,7 @@ def scan(folder: str | Path) -> Folder:
     """The image files under ``folder`` (recursively, sorted, hidden files skipped)."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise InvalidRequest(f"--files takes a folder; {str(folder)!r} is not one.")
+        raise InvalidRequest(f"{str(folder)!r} is not a folder; give a folder of image files.")
     files: list[tuple[str, Path]] = []
     skipped: list[str] = []
     for here, dirs, names in os.walk(root):
