@@ -29,6 +29,7 @@ from shipyard.labeling._active import (
     simulate,
     uncertainty_order,
 )
+from shipyard.labeling._autolabel_service import AuditFigures, AutoLabeler, AutoLabelStatus
 from shipyard.labeling._agreement import fleiss_kappa, krippendorff_alpha, per_label_agreement
 from shipyard.labeling._consolidate import (
     CLASS_METHODS,
@@ -76,6 +77,6 @@ __all__ = [
     "iou",
     "majority_vote",
     # the service side
-    "TASKS", "AnnotatorStats", "ItemReader", "ItemView", "LabelingService", "LabelingSpec",
+    "TASKS", "AuditFigures", "AutoLabelStatus", "AutoLabeler", "AnnotatorStats", "ItemReader", "ItemView", "LabelingService", "LabelingSpec",
     "LabelingStatus", "Progress", "Task",
 ]
