@@ -28,7 +28,7 @@ from shipyard.testing import LocalServer
 
 JOBS = "/api/v1/labeling-jobs"
 #: The rows of the review texts the job labels, and K (human labels before the model).
-ROWS, K = 700, 250
+ROWS, K = 800, 300
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def _jobs(c: httpx.Client) -> int:
     ({"task": "text_spans"}, 400, ["'text_spans' cannot be auto-labeled",
                                    "text_classification"]),
     ({"auto_label_after": 3}, 400, ["auto_label_after", "10 to 1,000,000", "got 3"]),
-    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "700 items"]),
+    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "800 items"]),
     ({"target_accuracy": 0.3}, 400, ["target_accuracy", "got 0.3"]),
 ])
 def test_bad_auto_label_input_is_a_4xx_naming_it(labeled_world: tuple, change: dict,
