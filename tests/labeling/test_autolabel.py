@@ -114,7 +114,8 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     # The export marks each item's source; machine rows have no annotators.
     r = c.post(f"{JOBS}/reviews/export", json={"output": "reviews-labels"})
     assert r.status_code == 201, r.text
-    table = pq.read_table(io.BytesIO(c.get("/api/v1/datasets/reviews-labels/download").content)).to_pandas()
+    download = c.get("/api/v1/datasets/reviews-labels/download")
+    table = pq.read_table(io.BytesIO(download.content)).to_pandas()
     machine = table[table["source"] == "machine"]
     human = table[table["source"] == "human"]
     assert len(machine) == status["machine_labeled"] and len(human) == K
@@ -178,7 +179,7 @@ def test_pixel_features_tell_shapes_apart(tmp_path: object) -> None:
         Image.fromarray(img).save(path)
         paths.append(path)
     rows = pixel_features(paths)
-    assert rows.shape == (120, 256) and 0.0 <= rows.min() and rows.max() <= 1.0
+    assert rows.shape == (120, 256) and rows.min() >= 0.0 and rows.max() <= 1.0
     y = np.asarray(labels, dtype=object)
     result = auto_label_rows(rows[:60], y[:60], rows[60:], pixel_classifier, 0.95)
     assert len(result.indices) > 40

@@ -199,7 +199,8 @@ class AutolabelRepository:
                          .values(machine_label=None, machine_confidence=None,
                                  machine_job=None, audit=False, priority=_I.c.position))
             kept = [(i, lab, conf) for i, lab, conf in labels if i in free]
-            rng = random.Random(f"{name}:{seq}:{seed}")
+            # A sample, not a secret: seeded, so a run's audit sample can be reproduced.
+            rng = random.Random(f"{name}:{seq}:{seed}")  # noqa: S311
             n_audit = min(len(kept), max(min_audit, math.ceil(audit_share * len(kept))))
             audit = set(rng.sample([i for i, _, _ in kept], n_audit)) if kept else set()
             ranked = [i for i in order if i in free]

@@ -77,9 +77,9 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
     todo = [i for i in items if i not in labels]
     y = [labels[i] for i in known]
     target = float(config.get("target_accuracy") or 0.9)
-    kw = {"folds": int(config.get("folds") or 5),
-          "min_support": int(config.get("min_support") or 20),
-          "random_state": int(config.get("seed") or 0)}
+    folds = int(config.get("folds") or 5)
+    min_support = int(config.get("min_support") or 20)
+    seed = int(config.get("seed") or 0)
     started = time.monotonic()
     rows, make = _features(config, frame, job_dir)
     lab_idx = np.asarray([int(i) for i in known], dtype=int)
@@ -88,9 +88,10 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
         chars = config.get("text_features") == "words+chars"
         result = auto_label([rows[i] for i in lab_idx], y, [rows[i] for i in todo_idx],
                             target, config=LabelerConfig(char_ngrams=(2, 5) if chars else None),
-                            **kw)
+                            folds=folds, min_support=min_support, random_state=seed)
     else:
-        result = al.auto_label_rows(rows[lab_idx], y, rows[todo_idx], make, target, **kw)
+        result = al.auto_label_rows(rows[lab_idx], y, rows[todo_idx], make, target,
+                                    folds=folds, min_support=min_support, random_state=seed)
     machine = [(todo[int(i)], str(lab), float(conf)) for i, lab, conf in
                zip(result.indices, result.labels, result.confidences, strict=True)]
     order = [todo[int(i)] for i in result.uncertain_order]

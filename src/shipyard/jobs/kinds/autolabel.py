@@ -22,8 +22,8 @@ from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._package import StagedFile
 from shipyard.jobs._spec import JobSpecBase
-from shipyard.labeling._tasks import AUTO_LABEL_TASKS
 from shipyard.jobs.kinds._autolabel_entry import CHANNEL, CONFIG_NAME, IMAGES_DIR, LABELS_FILE
+from shipyard.labeling._tasks import AUTO_LABEL_TASKS
 
 #: Human-labeled items a model needs at least (the threshold is chosen on them).
 MIN_HUMAN_LABELS = 10
