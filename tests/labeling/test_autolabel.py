@@ -9,14 +9,18 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from shipyard.errors import InvalidRequest
 from shipyard.labeling._autolabel import (
     auto_label_rows,
     pixel_classifier,
@@ -24,6 +28,9 @@ from shipyard.labeling._autolabel import (
     tabular_classifier,
     tabular_features,
 )
+from shipyard.labeling._autolabel_service import _machine_labels, check_config
+from shipyard.labeling._export import build_table
+from shipyard.store import AssignmentRecord, LabelingJobRecord, MachineItem
 from shipyard.testing import LocalServer
 
 JOBS = "/api/v1/labeling-jobs"
@@ -161,10 +168,8 @@ def test_tabular_rows_and_pixels_are_auto_labeled() -> None:
     assert sorted([*result.indices, *result.uncertain_order]) == list(range(200))
 
 
-def test_pixel_features_tell_shapes_apart(tmp_path: object) -> None:
-    from pathlib import Path
-
-    folder = Path(str(tmp_path))
+def test_pixel_features_tell_shapes_apart(tmp_path: Path) -> None:
+    folder = tmp_path
     rng = np.random.default_rng(1)
     paths, labels = [], []
     for i in range(120):
@@ -185,3 +190,69 @@ def test_pixel_features_tell_shapes_apart(tmp_path: object) -> None:
     assert len(result.indices) > 40
     assert (y[60:][result.indices] == result.labels).all()
     assert json.dumps(result.labels.tolist())
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("text_spans", 100, 0.9, 1000), ["'text_spans' cannot be auto-labeled",
+                                      "image_classification"]),
+    (("text_classification", 9, 0.9, 1000), ["10 to 1,000,000", "got 9"]),
+    (("text_classification", True, 0.9, 1000), ["auto_label_after"]),
+    (("text_classification", 100, 0.9, 100), ["only 100 items"]),
+    (("tabular_classification", 100, 0.5, 1000), ["above 0.5", "got 0.5"]),
+    (("image_classification", 100, 1.2, 1000), ["at most 1", "got 1.2"]),
+])
+def test_auto_label_settings_are_checked(args: tuple, words: list[str]) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        check_config(*args)
+    for word in words:
+        assert word in err.value.message
+    assert check_config("text_classification", 10, 1.0, 11) == {
+        "after": 10, "target_accuracy": 1.0, "growth": 0.5}
+
+
+def _labeling_job(**kw: object) -> LabelingJobRecord:
+    now = datetime.now(UTC)
+    base: dict = dict(id=1, name="j", task="text_classification", labels=["great", "other"],
+                      dataset="d", version=1, column="review", instructions=None,
+                      annotators_per_item=1, gold=None, auto_label=True, workforce=[],
+                      lease_seconds=600, status="Running", num_items=10, created_at=now,
+                      updated_at=now, created_by="ds")
+    base.update(kw)
+    return LabelingJobRecord(**base)
+
+
+@pytest.mark.parametrize(("columns", "words"), [
+    ({"item": ["10"], "label": ["great"], "confidence": [0.9]}, ["unknown item '10'"]),
+    ({"item": ["x"], "label": ["great"], "confidence": [0.9]}, ["unknown item 'x'"]),
+    ({"item": ["1"], "label": ["meh"], "confidence": [0.9]}, ["label 'meh'"]),
+    ({"item": ["1"], "label": ["great"], "confidence": [1.5]}, ["not in [0, 1]"]),
+])
+def test_a_models_output_is_checked_before_it_is_stored(columns: dict,
+                                                       words: list[str]) -> None:
+    with pytest.raises(InvalidRequest) as err:
+        _machine_labels(columns, _labeling_job())
+    for word in words:
+        assert word in err.value.message
+    good = {"item": ["1", "2"], "label": ["great", "other"], "confidence": [0.9, 0.95]}
+    assert _machine_labels(good, _labeling_job()) == [("1", "great", 0.9), ("2", "other", 0.95)]
+
+
+def test_export_table_has_machine_rows_without_annotators(tmp_path: Path) -> None:
+    """A human answer beats a machine label; machine rows say so and name nobody."""
+    job = _labeling_job()
+    now = datetime.now(UTC)
+    answer = AssignmentRecord(job="j", item="0", position=0, annotator="ann", status="answered",
+                              answer={"label": "other"}, correct=None, leased_at=now,
+                              expires_at=now, answered_at=now, seconds=1.0)
+
+    class Reader:
+        def table(self, dataset: str, version: int, column: str) -> pa.Table:
+            return pa.table({"review": [f"text {i}" for i in range(10)]})
+
+    machine = [MachineItem("0", 0, "great", 0.99, "job-1", True, 1),
+               MachineItem("3", 3, "great", 0.97, "job-1", False, 0)]
+    table = build_table(job, [answer], Reader(), "majority", machine)  # type: ignore[arg-type]
+    rows = table.to_pylist()
+    assert [(r["item"], r["label"], r["source"], r["annotators"]) for r in rows] == [
+        ("0", "other", "human", '["ann"]'), ("3", "great", "machine", "[]")]
+    assert rows[1]["confidence"] == 0.97 and rows[1]["review"] == "text 3"
