@@ -71,6 +71,8 @@ def test_apply_labels_untouched_items_audits_some_and_orders_the_rest(
     run = repo.runs("reviews")[-1]
     assert run.status == "Completed" and run.summary is not None
     assert run.summary["applied"] == 27 and run.summary["threshold"] == 0.9
+    again = repo.apply("reviews", seq, machine, order, {"threshold": 0.5})
+    assert again == applied and repo.runs("reviews")[-1].summary == run.summary
     # The audit sample first, then the most uncertain; machine-labeled items never.
     served = []
     for k in range(13):

@@ -34,6 +34,7 @@ from shipyard.store import (
     EventLog,
     LabelingJobRecord,
     MachineItem,
+    utcnow,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,6 +51,8 @@ GROWTH = 0.5
 MIN_AFTER, MAX_AFTER = 10, 1_000_000
 #: The audit sample: this share of the machine labels (at least ``MIN_AUDIT``) goes to people.
 AUDIT_SHARE, MIN_AUDIT = 0.05, 5
+#: A run still ``Submitting`` after this long was left by a server that stopped.
+STALE_SUBMIT_SECONDS = 300
 #: The outputs of an ``autolabel`` job the server reads (``_autolabel_entry``'s names).
 SUMMARY, MACHINE, UNCERTAIN = ("output/autolabel.json", "output/machine_labels.parquet",
                                "output/uncertain.parquet")
@@ -127,7 +130,7 @@ class AutoLabeler:
         """Submit the next model's job when it is due; its id, or None."""
         if not job.auto_label or job.status != "Running":
             return None
-        due = self.next_at(job, self.repo.runs(job.name))
+        due = self.next_at(job, self.catch_up(self.repo.runs(job.name)))
         if due is None or human_labeled < due:
             return None
         seq = self.repo.claim(job.name, human_labeled)
@@ -147,6 +150,28 @@ class AutoLabeler:
             return None
         self.repo.started(job.name, seq, model_job.id)
         return model_job.id
+
+    def catch_up(self, runs: list[AutolabelRun]) -> list[AutolabelRun]:
+        """Settle an active run whose end no event delivered (the server was down when its
+        job ended, or stopped between claiming a run and submitting its job), so one lost
+        event never blocks auto-labeling; the runs as they are now."""
+        from shipyard.jobs import TERMINAL
+
+        active = next((r for r in runs if r.status in ("Submitting", "Running")), None)
+        if active is None:
+            return runs
+        age = (utcnow() - active.created_at).total_seconds()
+        if active.status == "Submitting" and age > STALE_SUBMIT_SECONDS:
+            self.repo.failed(active.job, active.seq, "The server stopped while submitting "
+                                                     "the model's job.")
+        elif active.model_job and self.jobs.get(active.model_job).status in TERMINAL:
+            try:
+                self.finish(active)
+            except ShipyardError as exc:
+                self.repo.failed(active.job, active.seq, exc.message)
+        else:
+            return runs
+        return self.repo.runs(active.job)
 
     # -- applying results ------------------------------------------------------------------
     def on_job_event(self, event: EventRecord) -> None:

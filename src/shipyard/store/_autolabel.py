@@ -180,7 +180,8 @@ class AutolabelRepository:
     def apply(self, name: str, seq: int, labels: builtins.list[tuple[str, str, float]],
               order: builtins.list[str], summary: dict[str, Any], *,
               audit_share: float = 0.05, min_audit: int = 5, seed: int = 0) -> Applied:
-        """Write a completed run's result (see the module docstring) and close the run.
+        """Write a completed run's result (see the module docstring) and close the run; a
+        run that is not ``Running`` any more is left as it is.
 
         Args:
             labels: ``(item, label, confidence)`` the model is sure enough of.
@@ -189,6 +190,10 @@ class AutolabelRepository:
         with self.db.write() as conn:
             job = self._job(conn, name)
             run = conn.execute(select(_R).where(_R.c.job_id == job.id, _R.c.seq == seq)).one()
+            if run.status != RUNNING:  # applied already (an event and a catch-up both came)
+                done = run.summary or {}
+                return Applied(int(done.get("applied") or 0), int(done.get("audit") or 0),
+                               int(done.get("skipped") or 0))
             model_job = str(run.model_job)
             untouched = conn.execute(select(_I.c.item).where(
                 _I.c.job_id == job.id, _I.c.answers == 0, _I.c.taken == 0)).scalars().all()
