@@ -146,6 +146,13 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     assert after["audit"]["accuracy"] is not None
     # A human answer beats the machine's: the audited items are human rows now.
     assert after["machine_labeled"] == status["machine_labeled"] - len(audit)
+    # The studio's job page shows the same figures.
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as b:
+        assert b.get(c.post("/api/v1/studio/links").json()["path"]).status_code == 303
+        page = b.get("/studio/labeling/reviews")
+        assert page.status_code == 200, page.text
+        assert 'id="auto-label"' in page.text and job_id in page.text
+        assert f"measured on {len(audit)} of {status['audit']['sampled']}" in page.text
     print(f"\nauto-label: {run['machine_labeled']} of {ROWS} items machine-labeled "
           f"({status['machine_share']:.1%}), threshold {status['threshold']:.3f}, "
           f"held-out estimate {status['estimated_accuracy']:.3f}, accuracy on the truth "

@@ -181,6 +181,7 @@ class LabelingService:
                                  f"{the_task.why_not}")
         labels = check_labels(spec.labels)
         if spec.auto_label and the_task.name not in AUTO_LABEL_TASKS:
+            # Raises at once, naming the task; the other settings are checked below.
             check_config(the_task.name, spec.auto_label_after, spec.target_accuracy, 0)
         if spec.auto_label and self.auto is None:
             raise InvalidRequest("This labeling service runs no jobs, so it cannot "
