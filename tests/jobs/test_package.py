@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,18 @@ def test_what_a_worker_runs_needs_no_database() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_shipyard_from_pythonpath_is_passed_on_to_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server run from a source tree through PYTHONPATH gives its jobs that tree, so a
+    job never imports another copy of Shipyard; an installed Shipyard needs no path."""
+    import shipyard
+    from shipyard.jobs._kinds import import_root
+
+    root = str(Path(shipyard.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/nowhere", root]))
+    assert import_root("shipyard.jobs.kinds._autolabel_entry") == root
+    monkeypatch.setenv("PYTHONPATH", "/nowhere")
+    assert import_root("shipyard.jobs.kinds._autolabel_entry") is None
+    monkeypatch.delenv("PYTHONPATH")
+    assert import_root("shipyard.runtime._script") is None

@@ -33,7 +33,8 @@ def _spec(**kw: object) -> LabelingSpec:
     ({"column": None}, ["needs the text column", "'review'"]),
     ({"task": "image_classification"}, ["needs a dataset of image files", "reviews:1 is a table"]),
     ({"task": "image_boxes"}, ["datasets create NAME --files DIR"]),
-    ({"auto_label": True}, ["auto-label job (not built yet)"]),
+    ({"auto_label": True, "task": "text_spans"}, ["'text_spans' cannot be auto-labeled"]),
+    ({"auto_label": True}, ["runs no jobs, so it cannot auto-label"]),
     ({"annotators_per_item": 0}, ["annotators_per_item must be 1 to 20"]),
 ])
 def test_bad_create_is_a_400_naming_it(world: World, change: dict, words: list[str]) -> None:

@@ -96,7 +96,7 @@ class Services:
         register_monitor_kind(scheduler, monitors)
         pipelines = PipelineService(db, events, jobs, registry, endpoints, datasets, settings)
         references = register_builtin(References(), db, events)
-        labeling = LabelingService(db, events, datasets)
+        labeling = LabelingService(db, events, datasets, jobs=jobs, artifacts=artifacts)
         references.register("dataset", "labeling job", labeling.referrers)
         register_provider(PIPELINE_LINEAGE)  # execution:ID nodes in every lineage walk
         triggers = TriggerService(pipelines, schedules, registry, monitors, datasets, jobs,

@@ -85,6 +85,7 @@ class Duties:
         svc.dispatcher.subscribe("job.status_changed", svc.monitors.on_job_event)
         svc.dispatcher.subscribe("job.status_changed", svc.registry.on_job_event)
         svc.dispatcher.subscribe("job.status_changed", svc.pipeline_engine.on_event)
+        svc.dispatcher.subscribe("job.status_changed", svc.labeling.on_job_event)
         svc.dispatcher.subscribe("model_version.status_changed", svc.pipeline_engine.on_event)
         svc.dispatcher.subscribe("endpoint.*", svc.pipeline_engine.on_event)
         for kind in TRIGGER_EVENTS:  # approvals, monitor alerts, dataset versions

@@ -48,9 +48,9 @@ def create(
     dataset: Annotated[str, typer.Option("--dataset", metavar="DATASET",
                                          help="NAME or NAME:VERSION; the version is pinned.")],
     task: Annotated[str, typer.Option(
-        "--task", metavar="TASK", help="text_classification, text_multilabel, text_spans or "
-        "tabular_classification (image_classification and image_boxes need datasets of "
-        "files, not built yet).")],
+        "--task", metavar="TASK", help="text_classification, text_multilabel, text_spans, "
+        "tabular_classification, image_classification or image_boxes (the image tasks need "
+        "a dataset of files).")],
     labels: Annotated[str, typer.Option("--labels", metavar="A,B,C",
                                         help="The labels, comma-separated.")],
     column: Annotated[str | None, typer.Option(
@@ -69,7 +69,14 @@ def create(
     lease_seconds: Annotated[int, typer.Option(
         "--lease-seconds", metavar="S", help="How long an annotator holds an item.")] = 600,
     auto_label: Annotated[bool, typer.Option(
-        "--auto-label", help="Label confident items by machine (not built yet).")] = False,
+        "--auto-label", help="After K human-labeled items, a model labels the items it is "
+        "sure of and orders the rest by uncertainty (one-label tasks).")] = False,
+    auto_label_after: Annotated[int, typer.Option(
+        "--auto-label-after", metavar="K", help="Human-labeled items before the first "
+        "model (--auto-label).")] = 100,
+    target_accuracy: Annotated[float, typer.Option(
+        "--target-accuracy", metavar="A", help="The accuracy machine labels must reach on "
+        "held-out human labels (--auto-label).")] = 0.9,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a labeling job: one item per row of the dataset version."""
@@ -81,6 +88,8 @@ def create(
         "column": column, "instructions": text, "annotators_per_item": annotators_per_item,
         "gold": gold, "workforce": _labels(workforce or ""), "lease_seconds": lease_seconds,
         "auto_label": auto_label}
+    if auto_label:
+        body.update(auto_label_after=auto_label_after, target_accuracy=target_accuracy)
     doc = client().post("/labeling-jobs", {k: v for k, v in body.items() if v is not None})
     if json_out:
         print_json(doc)
@@ -136,6 +145,29 @@ def status(name: Name, json_out: JsonOpt = False) -> None:
                 ([a["name"], humanize.number(a["answered"]), humanize.number(a["gold_answered"]),
                   _figure(a["gold_accuracy"]), _figure(a["median_seconds"])]
                  for a in doc["annotators"]), empty="No answers yet.")
+    if doc.get("auto_label"):
+        print_auto_label(doc["auto_label"])
+
+
+def print_auto_label(auto: dict[str, Any]) -> None:
+    """Auto-labeling's figures: the share machine-labeled, estimated and measured accuracy."""
+    audit = auto["audit"]
+    out.print(f"Auto-labeling: {humanize.number(auto['machine_labeled'])} items machine-labeled "
+              f"({auto['machine_share']:.1%}); held-out estimate of their accuracy "
+              f"{_figure(auto['estimated_accuracy']) or 'none yet'} (target "
+              f"{_figure(auto['target_accuracy'])}); measured on "
+              f"{humanize.number(audit['answered'])} of {humanize.number(audit['sampled'])} "
+              f"audited items: {_figure(audit['accuracy']) or 'not yet'}.")
+    nxt = auto.get("next_at")
+    out.print(f"Next model at {humanize.number(nxt)} human-labeled items." if nxt is not None
+              else "A model is being trained.")
+    print_table(["run", "job", "status", "human labels", "machine labels", "threshold",
+                 "estimate", "error"],
+                ([r["run"], r["job"], r["status"], humanize.number(r["human_labels"]),
+                  _figure(r["machine_labeled"]), _figure(r["threshold"]),
+                  _figure(r["estimated_accuracy"]), r["error"]] for r in auto["runs"]),
+                empty=f"No model yet (the first after {humanize.number(auto['after'])} "
+                      "human-labeled items).")
 
 
 @app.command("stop")

@@ -57,15 +57,19 @@ class LabelingJob(Resource):
                column: str | None = None, instructions: str | None = None,
                annotators_per_item: int = 1, gold: str | None = None,
                workforce: Sequence[str] = (), lease_seconds: int = 600,
-               auto_label: bool = False, client: Client | None = None) -> LabelingJob:
+               auto_label: bool = False, auto_label_after: int = 100,
+               target_accuracy: float = 0.9, client: Client | None = None) -> LabelingJob:
         """Create a job over ``dataset`` (``NAME`` or ``NAME:VERSION``, pinned now).
 
         Args:
-            task: text_classification, text_multilabel, text_spans or
-                tabular_classification (image tasks wait for datasets of files).
+            task: text_classification, text_multilabel, text_spans,
+                tabular_classification, image_classification or image_boxes.
             column: the text column of a text task.
             gold: a dataset with columns ``item`` (row number) and ``label``.
             workforce: token names that may label (empty: every annotator).
+            auto_label: after ``auto_label_after`` human-labeled items a model labels the
+                items it is sure of (held-out accuracy ``target_accuracy``) and orders the
+                rest by uncertainty; one-label tasks only.
         """
         c = client or default_client()
         body: dict[str, Any] = {
@@ -74,6 +78,8 @@ class LabelingJob(Resource):
             "annotators_per_item": annotators_per_item, "gold": gold,
             "workforce": list(workforce), "lease_seconds": lease_seconds,
             "auto_label": auto_label}
+        if auto_label:
+            body.update(auto_label_after=auto_label_after, target_accuracy=target_accuracy)
         doc = c.post("/labeling-jobs", {k: v for k, v in body.items() if v is not None})
         return cls(doc["name"], client=c, _doc=doc)
 
@@ -113,6 +119,14 @@ class LabelingJob(Resource):
         rows = self.status()["annotators"]
         return pd.DataFrame(rows, columns=["name", "answered", "gold_answered", "gold_accuracy",
                                            "median_seconds"])
+
+    def auto_label(self) -> dict[str, Any] | None:
+        """Auto-labeling's figures: ``machine_labeled`` and ``machine_share``, the held-out
+        ``estimated_accuracy``, the ``audit`` (the machine labels people checked and their
+        measured ``accuracy``) and the model's ``runs``; None when the job does not
+        auto-label."""
+        auto = self.status().get("auto_label")
+        return dict(auto) if auto else None
 
     def stop(self) -> LabelingJob:
         """Hand out no more items."""

@@ -57,7 +57,7 @@ log = logging.getLogger("shipyard.jobs")
 
 #: The kinds that ship with Shipyard, each a module ``shipyard.jobs.kinds.<name>``.
 BUILTIN_KINDS = ("processing", "script", "training", "transform", "wrangle", "monitoring",
-                 "tuning", "ensemble", "automl", "bias", "explain", "evaluate")
+                 "tuning", "ensemble", "automl", "bias", "explain", "evaluate", "autolabel")
 #: The entry-point group a distribution declares its job kinds in.
 ENTRY_POINT_GROUP = "shipyard.job_kinds"
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -372,10 +372,13 @@ def load_plugins(modules: Sequence[str] = ()) -> list[str]:
 def import_root(module: str) -> str | None:
     """The folder to put on ``sys.path`` so ``module`` imports in a fresh interpreter.
 
-    None for Shipyard's own modules and installed ones (the job finds them anyway).
+    None for installed modules (the job finds them anyway), and for Shipyard's own unless
+    the server imported Shipyard through ``PYTHONPATH`` (a source checkout run without
+    installing it, as the tests run a work tree): a job, which never inherits the server's
+    ``PYTHONPATH``, would otherwise import another copy of Shipyard, or none.
     """
     if module == "shipyard" or module.startswith("shipyard."):
-        return None
+        return _shipyard_root_from_pythonpath()
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
@@ -388,3 +391,15 @@ def import_root(module: str) -> str | None:
     installed = {Path(p).resolve() for p in (sysconfig.get_paths()["purelib"],
                                              sysconfig.get_paths()["platlib"])}
     return None if root in installed else str(root)
+
+
+def _shipyard_root_from_pythonpath() -> str | None:
+    """The folder Shipyard was imported from, when that folder came from ``PYTHONPATH``."""
+    import os
+
+    import shipyard
+
+    root = Path(shipyard.__file__).resolve().parents[1]
+    given = {Path(p).resolve() for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p}
+    return str(root) if root in given else None

@@ -30,6 +30,7 @@ from shipyard.labeling._active import (
     uncertainty_order,
 )
 from shipyard.labeling._agreement import fleiss_kappa, krippendorff_alpha, per_label_agreement
+from shipyard.labeling._autolabel_service import AuditFigures, AutoLabeler, AutoLabelStatus
 from shipyard.labeling._consolidate import (
     CLASS_METHODS,
     DawidSkeneResult,
@@ -76,6 +77,7 @@ __all__ = [
     "iou",
     "majority_vote",
     # the service side
-    "TASKS", "AnnotatorStats", "ItemReader", "ItemView", "LabelingService", "LabelingSpec",
+    "TASKS", "AuditFigures", "AutoLabelStatus", "AutoLabeler",
+    "AnnotatorStats", "ItemReader", "ItemView", "LabelingService", "LabelingSpec",
     "LabelingStatus", "Progress", "Task",
 ]

@@ -8,9 +8,9 @@ the output trains with target ``label``.
 
 Columns: ``item`` (the row number, as text), the item's own columns (a text task's text
 column; a row task's whole row; a column named like one below gets the prefix ``row_``),
-``label`` (spans and boxes: a JSON list), ``confidence``, ``source`` (``human``;
-``machine`` comes with auto-labeling), ``annotators`` and ``answers`` (JSON lists, in
-the same order).
+``label`` (spans and boxes: a JSON list), ``confidence``, ``source`` (``human``, or
+``machine`` for an auto-labeled item no human completed), ``annotators`` and ``answers``
+(JSON lists, in the same order; ``[]`` on a machine row).
 
 Boxes are exported one row per image, never one per box: a detection training job reads
 an image with all its objects at once (as COCO and YOLO label files hold them), and an
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -39,7 +39,7 @@ from shipyard.labeling._consolidate import (
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._regions import consolidate_boxes
 from shipyard.labeling._tasks import task
-from shipyard.store import AssignmentRecord, LabelingJobRecord
+from shipyard.store import AssignmentRecord, LabelingJobRecord, MachineItem
 
 #: The columns an export adds; an item column with one of these names is renamed ``row_…``.
 OUTPUT_COLUMNS = ("item", "label", "confidence", "source", "annotators", "answers")
@@ -111,30 +111,45 @@ def _boxes(items: dict[str, list[AssignmentRecord]],
             for k, v in boxes.items()}
 
 
+def human_labels(job: LabelingJobRecord, answers: list[AssignmentRecord],
+                 method: str = "dawid_skene") -> dict[str, str]:
+    """item → the consolidated human label of each complete item (one-label tasks)."""
+    items = complete_answers(job, answers)
+    if not items:
+        return {}
+    return {k: label for k, (label, _) in consolidate(job, items, dict, method).items()}
+
+
 def build_table(job: LabelingJobRecord, answers: list[AssignmentRecord], reader: ItemReader,
-                method: str) -> pa.Table:
-    """The export table of ``job`` (complete items only).
+                method: str, machine: Sequence[MachineItem] = ()) -> pa.Table:
+    """The export table of ``job``: its complete items, and the items whose label is the
+    machine's (``machine``: a machine label and no complete human answer; a human answer
+    always wins). Machine rows have no annotators nor answers (``[]``).
 
     Raises:
-        InvalidRequest: an unknown method, or no complete item yet.
+        InvalidRequest: an unknown method, or no complete item (nor machine label) yet.
     """
     if method not in METHODS:
         raise InvalidRequest(f"Unknown consolidation method {method!r}; choose one of: "
                              f"{', '.join(METHODS)}.")
     items = complete_answers(job, answers)
-    if not items:
+    by_machine = {m.item: m for m in machine if m.item not in items}
+    if not items and not by_machine:
         raise InvalidRequest(
             f"Labeling job {job.name!r} has no complete item yet (an item is complete with "
             f"{job.annotators_per_item} answer(s)); `shipyard labeling status {job.name}` "
             "shows how far it is.")
-    order = sorted(items, key=lambda k: items[k][0].position)
-    positions = [items[k][0].position for k in order]
+    position = {k: v[0].position for k, v in items.items()}
+    position.update({k: m.position for k, m in by_machine.items()})
+    order = sorted(position, key=position.__getitem__)
+    positions = [position[k] for k in order]
 
     def texts() -> dict[str, str]:
         got = reader.texts(job.dataset, job.version, str(job.column), positions)
         return dict(zip(order, got, strict=True))
 
-    voted = consolidate(job, items, texts, method)
+    voted = consolidate(job, items, texts, method) if items else {}
+    voted.update({k: (m.label, m.confidence) for k, m in by_machine.items()})
     if task(job.task).source == "text" and job.column is not None:
         own = reader.table(job.dataset, job.version, job.column).take(
             pa.array(positions, type=pa.int64()))
@@ -147,9 +162,10 @@ def build_table(job: LabelingJobRecord, answers: list[AssignmentRecord], reader:
         columns[name] = own.column(name)
     columns["label"] = pa.array([voted[k][0] for k in order], pa.string())
     columns["confidence"] = pa.array([voted[k][1] for k in order], pa.float64())
-    columns["source"] = pa.array(["human"] * len(order), pa.string())
-    columns["annotators"] = pa.array([json.dumps([a.annotator for a in items[k]])
+    columns["source"] = pa.array(["human" if k in items else "machine" for k in order],
+                                 pa.string())
+    columns["annotators"] = pa.array([json.dumps([a.annotator for a in items.get(k, [])])
                                       for k in order], pa.string())
-    columns["answers"] = pa.array([json.dumps([a.answer for a in items[k]]) for k in order],
-                                  pa.string())
+    columns["answers"] = pa.array([json.dumps([a.answer for a in items.get(k, [])])
+                                   for k in order], pa.string())
     return pa.table(columns)

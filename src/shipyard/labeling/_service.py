@@ -13,6 +13,7 @@ labels.
 from __future__ import annotations
 
 import builtins
+import logging
 import math
 import shutil
 import statistics
@@ -21,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -30,9 +31,17 @@ import pyarrow.parquet as pq
 from shipyard.datasets import IMAGE_MEDIA_TYPES, DatasetService, is_files, parse_ref
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.labeling._agreement import fleiss_kappa, per_label_agreement
+from shipyard.labeling._autolabel_service import (
+    DEFAULT_AFTER,
+    DEFAULT_TARGET_ACCURACY,
+    AutoLabeler,
+    AutoLabelStatus,
+    check_config,
+)
 from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._tasks import (
+    AUTO_LABEL_TASKS,
     Task,
     check_inside,
     check_labels,
@@ -56,6 +65,13 @@ from shipyard.store import (
 )
 from shipyard.tokens import Principal
 
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.artifacts import ArtifactStore
+    from shipyard.jobs import JobService
+    from shipyard.store import EventRecord
+
+log = logging.getLogger("shipyard.labeling")
+
 MAX_ANNOTATORS_PER_ITEM = 20
 DEFAULT_LEASE_SECONDS = 600
 MAX_INSTRUCTIONS = 20_000
@@ -78,6 +94,10 @@ class LabelingSpec:
     auto_label: bool = False
     workforce: list[str] = field(default_factory=list)
     lease_seconds: int = DEFAULT_LEASE_SECONDS
+    #: K: complete human-labeled items before the first auto-label model.
+    auto_label_after: int = DEFAULT_AFTER
+    #: The accuracy machine labels must reach on held-out human labels.
+    target_accuracy: float = DEFAULT_TARGET_ACCURACY
 
 
 @dataclass(frozen=True)
@@ -109,6 +129,8 @@ class LabelingStatus:
     label_agreement: dict[str, float | None]
     agreement_note: str
     annotators: list[AnnotatorStats]
+    #: Auto-labeling's figures (None: the job does not auto-label).
+    auto_label: AutoLabelStatus | None = None
 
 
 @dataclass(frozen=True)
@@ -126,10 +148,16 @@ def _schema_fields(schema: pa.Schema) -> dict[str, pa.DataType]:
 
 
 class LabelingService:
-    def __init__(self, db: Database, events: EventLog, datasets: DatasetService) -> None:
+    def __init__(self, db: Database, events: EventLog, datasets: DatasetService,
+                 jobs: JobService | None = None, artifacts: ArtifactStore | None = None
+                 ) -> None:
+        """``jobs`` and ``artifacts``: what auto-labeling submits its model's job to and
+        reads its outputs from (without them, ``auto_label`` is refused)."""
         self.repo = LabelingRepository(db, events)
         self.datasets = datasets
         self.items = ItemReader(datasets)
+        self.auto = (AutoLabeler(db, events, jobs, artifacts)
+                     if jobs is not None and artifacts is not None else None)
 
     # -- managing jobs (write / read) ------------------------------------------------------
     def create(self, spec: LabelingSpec, actor: str | None) -> LabelingJobRecord:
@@ -152,9 +180,12 @@ class LabelingService:
             raise InvalidRequest(f"Task {the_task.name!r} cannot be created yet: "
                                  f"{the_task.why_not}")
         labels = check_labels(spec.labels)
-        if spec.auto_label:
-            raise InvalidRequest("Auto-labeling arrives with the auto-label job (not built "
-                                 "yet); create the job without --auto-label (auto_label).")
+        if spec.auto_label and the_task.name not in AUTO_LABEL_TASKS:
+            # Raises at once, naming the task; the other settings are checked below.
+            check_config(the_task.name, spec.auto_label_after, spec.target_accuracy, 0)
+        if spec.auto_label and self.auto is None:
+            raise InvalidRequest("This labeling service runs no jobs, so it cannot "
+                                 "auto-label; create the job without auto_label.")
         if not 1 <= spec.annotators_per_item <= MAX_ANNOTATORS_PER_ITEM:
             raise InvalidRequest(f"annotators_per_item must be 1 to {MAX_ANNOTATORS_PER_ITEM}; "
                                  f"got {spec.annotators_per_item}.")
@@ -168,11 +199,14 @@ class LabelingService:
         version = self.datasets.version(name, number)
         column = self._check_column(the_task, spec.column, version)
         gold, gold_ref = self._gold(spec.gold, the_task, labels, (version, column))
+        auto_config = (check_config(the_task.name, spec.auto_label_after, spec.target_accuracy,
+                                    version.num_rows) if spec.auto_label else None)
         job = NewLabelingJob(
             name=spec.name, task=the_task.name, labels=labels, dataset=version.dataset,
             version=version.version, column=column, instructions=spec.instructions,
             annotators_per_item=spec.annotators_per_item, gold=gold_ref,
-            auto_label=spec.auto_label, workforce=workforce, lease_seconds=spec.lease_seconds)
+            auto_label=spec.auto_label, workforce=workforce, lease_seconds=spec.lease_seconds,
+            auto_label_config=auto_config)
         items = (NewItem(str(i), i, gold.get(str(i))) for i in range(version.num_rows))
         keyed = (idempotency_key, canonical_hash(asdict(spec))) if idempotency_key else None
         return self.repo.create(job, items, actor, idempotency=keyed)
@@ -348,7 +382,22 @@ class LabelingService:
         if the_task.answer == "boxes":
             row = self.items.row(job.dataset, job.version, position)
             answer = check_inside(answer, int(row["width"]), int(row["height"]))
-        return self.repo.answer(job.name, item, who.name, answer, agrees=gold_agrees)
+        got = self.repo.answer(job.name, item, who.name, answer, agrees=gold_agrees)
+        if got[1] and job.auto_label and self.auto is not None:
+            self._auto_label(self.auto, job)
+        return got
+
+    def _auto_label(self, auto: AutoLabeler, job: LabelingJobRecord) -> None:
+        """Start the auto-label model when it is due; an answer never fails because of it."""
+        try:
+            auto.maybe_start(job, self.repo.counts(job.name).complete)
+        except Exception:  # noqa: BLE001 - logged; the answer itself is stored
+            log.exception("starting the auto-label job of %s failed", job.name)
+
+    def on_job_event(self, event: EventRecord) -> None:
+        """Dispatcher callback (``job.status_changed``): apply an auto-label job's result."""
+        if self.auto is not None:
+            self.auto.on_job_event(event)
 
     def _held(self, job: LabelingJobRecord, item: str, who: Principal) -> int:
         """The position of an item ``who`` has an assignment to (404 otherwise)."""
@@ -407,7 +456,9 @@ class LabelingService:
                 sum(gold) / len(gold) if gold else None,
                 statistics.median(seconds) if seconds else None))
         kappa, per_label, note = _agreement(job, answers)
-        return LabelingStatus(job, counts, dict(labels), kappa, per_label, note, stats)
+        auto = (self.auto.status(job, answers, counts.total)
+                if job.auto_label and self.auto is not None else None)
+        return LabelingStatus(job, counts, dict(labels), kappa, per_label, note, stats, auto)
 
     # -- export (write) --------------------------------------------------------------------
     def export(self, name: str, output: str, *, method: str = "dawid_skene",
@@ -419,7 +470,8 @@ class LabelingService:
         """
         job = self.get(name)
         check_name(output, "dataset name")
-        table = build_table(job, self.repo.answers(job.name), self.items, method)
+        machine = self.auto.machine_items(job) if job.auto_label and self.auto else []
+        table = build_table(job, self.repo.answers(job.name), self.items, method, machine)
         tmp_root = self.datasets.settings.tmp_dir
         tmp_root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="labels-", dir=tmp_root))

@@ -25,6 +25,8 @@ Answer = dict[str, Any]
 #: (answer body, the job's labels, the item's text or None) → the normalised answer.
 Checker = Callable[[Mapping[str, Any], Sequence[str], str | None], Answer]
 
+#: The tasks auto-labeling does: one label per item, a model per source (text, row, image).
+AUTO_LABEL_TASKS = ("text_classification", "tabular_classification", "image_classification")
 MAX_LABELS = 100
 MAX_LABEL_LENGTH = 64
 MAX_REGIONS = 500

@@ -4,6 +4,7 @@ One repository per domain (tokens, datasets, jobs, events); they share a
 :class:`Database` and never reach into each other's tables.
 """
 
+from shipyard.store._autolabel import Applied, AutolabelRepository, AutolabelRun, MachineItem
 from shipyard.store._catalog import CatalogRepository, LocationRecord, NewTable, TableRecord
 from shipyard.store._common import canonical_hash, iso, utcnow
 from shipyard.store._datasets import DatasetRecord, DatasetRepository, NewVersion, VersionRecord
@@ -40,6 +41,10 @@ from shipyard.store._tokens import TokenRecord, TokenRepository
 __all__ = [
     "AssignmentRecord",
     "ItemCounts",
+    "Applied",
+    "AutolabelRepository",
+    "AutolabelRun",
+    "MachineItem",
     "LabelingJobRecord",
     "LabelingRepository",
     "NewItem",

@@ -41,6 +41,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     exists,
+    false,
     func,
     insert,
     select,
@@ -70,6 +71,8 @@ labeling_jobs = Table(
     Column("annotators_per_item", Integer, nullable=False),
     Column("gold", JSON),
     Column("auto_label", Boolean, nullable=False),
+    #: Auto-labeling's settings (``after``, ``target_accuracy``, ``step``), else NULL.
+    Column("auto_label_config", JSON(none_as_null=True)),
     Column("workforce", JSON, nullable=False),
     Column("lease_seconds", Integer, nullable=False),
     Column("status", String(16), nullable=False),
@@ -95,6 +98,12 @@ labeling_items = Table(
     Column("open", Boolean, nullable=False),
     #: The known answer of a gold item (normalised as answers are), else SQL NULL.
     Column("gold", JSON(none_as_null=True)),
+    #: The auto-label model's label, its confidence and the job that gave it (NULL: none);
+    #: a machine-labeled item leaves the human queue unless it is in the ``audit`` sample.
+    Column("machine_label", String(64)),
+    Column("machine_confidence", Float),
+    Column("machine_job", String(64)),
+    Column("audit", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("job_id", "item", name="uq_labeling_item"),
     Index("ix_labeling_items_queue", "job_id", "open", "priority", "position"),
 )
@@ -142,6 +151,7 @@ class NewLabelingJob:
     auto_label: bool
     workforce: list[str]
     lease_seconds: int
+    auto_label_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +174,7 @@ class LabelingJobRecord:
     created_at: datetime
     updated_at: datetime
     created_by: str | None
+    auto_label_config: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -208,7 +219,7 @@ def _job(row: Any) -> LabelingJobRecord:
         auto_label=bool(row.auto_label), workforce=list(row.workforce or []),
         lease_seconds=row.lease_seconds, status=row.status, num_items=row.num_items,
         created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
-        created_by=row.created_by)
+        created_by=row.created_by, auto_label_config=row.auto_label_config)
 
 
 def _assignment(job: str, position: int, row: Any) -> AssignmentRecord:
@@ -259,13 +270,14 @@ class LabelingRepository:
                     name=job.name, task=job.task, labels=job.labels, dataset=job.dataset,
                     version=job.version, column=job.column, instructions=job.instructions,
                     annotators_per_item=job.annotators_per_item, gold=job.gold,
-                    auto_label=job.auto_label, workforce=job.workforce,
+                    auto_label=job.auto_label, auto_label_config=job.auto_label_config,
+                    workforce=job.workforce,
                     lease_seconds=job.lease_seconds, status="Running", num_items=0,
                     created_at=now, updated_at=now, created_by=actor))
                 job_id = self._get(conn, job.name).id
                 rows = [{"job_id": job_id, "item": it.item, "position": it.position,
                          "priority": float(it.position), "taken": 0, "answers": 0,
-                         "open": True, "gold": it.gold} for it in items]
+                         "open": True, "gold": it.gold, "audit": False} for it in items]
                 for start in range(0, len(rows), 10_000):
                     conn.execute(insert(labeling_items), rows[start:start + 10_000])
                 conn.execute(update(labeling_jobs).where(labeling_jobs.c.id == job_id)
@@ -343,10 +355,12 @@ class LabelingRepository:
             mine = exists().where(_A.c.job_id == _I.c.job_id, _A.c.item == _I.c.item,
                                   _A.c.annotator == annotator, _A.c.status != EXPIRED)
             n = job.annotators_per_item
+            # A machine-labeled item needs no human, unless it is in the audit sample.
+            human = _I.c.machine_label.is_(None) | _I.c.audit.is_(True)
             for _ in range(3):  # the guarded take below cannot lose under serialised writes
                 row = conn.execute(
                     select(_I.c.id, _I.c.item, _I.c.position)
-                    .where(_I.c.job_id == job.id, _I.c.open.is_(True), ~mine)
+                    .where(_I.c.job_id == job.id, _I.c.open.is_(True), ~mine, human)
                     .order_by(_I.c.priority, _I.c.position).limit(1)).first()
                 if row is None:
                     return None

@@ -30,7 +30,7 @@ from shipyard.api.schemas._labeling import (
 )
 from shipyard.datasets import version_to_dict
 from shipyard.errors import NotFound
-from shipyard.labeling import ItemView, LabelingSpec
+from shipyard.labeling import AutoLabelStatus, ItemView, LabelingSpec
 from shipyard.store import AssignmentRecord, LabelingJobRecord, iso
 from shipyard.tokens import Principal, check_owner
 
@@ -51,6 +51,10 @@ class NewLabelingJob(BaseModel):
     gold: str | None = Field(default=None, max_length=160,
                              description="A dataset with columns item and label.")
     auto_label: bool = False
+    auto_label_after: int = Field(default=100, description="K: human-labeled items before "
+                                  "the first auto-label model (auto_label only).")
+    target_accuracy: float = Field(default=0.9, description="The accuracy machine labels must "
+                                   "reach on held-out human labels (auto_label only).")
     workforce: list[str] = Field(default_factory=list, max_length=1000)
     lease_seconds: int = 600
 
@@ -68,7 +72,10 @@ def job_to_dict(rec: LabelingJobRecord) -> dict[str, Any]:
         "name": rec.name, "task": rec.task, "labels": rec.labels,
         "dataset": f"{rec.dataset}:{rec.version}", "column": rec.column,
         "instructions": rec.instructions, "annotators_per_item": rec.annotators_per_item,
-        "gold": rec.gold, "auto_label": rec.auto_label, "workforce": rec.workforce,
+        "gold": rec.gold, "auto_label": rec.auto_label,
+        "auto_label_after": (rec.auto_label_config or {}).get("after"),
+        "target_accuracy": (rec.auto_label_config or {}).get("target_accuracy"),
+        "workforce": rec.workforce,
         "lease_seconds": rec.lease_seconds, "status": rec.status, "items": rec.num_items,
         "created_at": iso(rec.created_at), "updated_at": iso(rec.updated_at),
         "created_by": rec.created_by,
@@ -130,6 +137,27 @@ def job_status(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
         "annotators": [{"name": a.name, "answered": a.answered, "gold_answered": a.gold_answered,
                         "gold_accuracy": a.gold_accuracy, "median_seconds": a.median_seconds}
                        for a in st.annotators],
+        "auto_label": _auto_status(st.auto_label),
+    }
+
+
+def _auto_status(auto: AutoLabelStatus | None) -> dict[str, Any] | None:
+    if auto is None:
+        return None
+    a = auto.audit
+    return {
+        "after": auto.after, "target_accuracy": auto.target_accuracy, "next_at": auto.next_at,
+        "machine_labeled": auto.machine_labeled, "machine_share": auto.machine_share,
+        "estimated_accuracy": auto.estimated_accuracy, "threshold": auto.threshold,
+        "audit": {"sampled": a.sampled, "answered": a.answered, "correct": a.correct,
+                  "accuracy": a.accuracy},
+        "runs": [{"run": r.seq, "job": r.model_job, "status": r.status,
+                  "human_labels": r.human_labels,
+                  "machine_labeled": (r.summary or {}).get("applied"),
+                  "threshold": (r.summary or {}).get("threshold"),
+                  "estimated_accuracy": (r.summary or {}).get("estimated_accuracy"),
+                  "error": r.error, "created_at": iso(r.created_at),
+                  "finished_at": iso(r.finished_at)} for r in auto.runs],
     }
 
 

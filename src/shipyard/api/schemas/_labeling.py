@@ -29,6 +29,11 @@ class LabelingJob(Out):
     annotators_per_item: int
     gold: GoldRef | None
     auto_label: bool
+    auto_label_after: int | None = Field(
+        default=None, description="K: human-labeled items before the first auto-label model.")
+    target_accuracy: float | None = Field(
+        default=None, description="The accuracy machine labels must reach on held-out "
+        "human labels.")
     workforce: list[str] = Field(description="Token names that may label; [] = every "
                                  "annotator.")
     lease_seconds: int = Field(description="How long an annotator holds an item before it "
@@ -56,6 +61,41 @@ class AnnotatorStats(Out):
     median_seconds: float | None = Field(description="Median time from lease to answer.")
 
 
+class AutoLabelRun(Out):
+    run: int
+    job: str | None = Field(description="The autolabel job that trained the model.")
+    status: str = Field(description="Submitting, Running, Completed or Failed.")
+    human_labels: int = Field(description="Human-labeled items the model learned from.")
+    machine_labeled: int | None = Field(description="Items it labeled.")
+    threshold: float | None = Field(description="Confidence at or above which it labels.")
+    estimated_accuracy: float | None = Field(
+        description="Out-of-fold accuracy of the human labels at or above the threshold.")
+    error: str | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
+
+
+class AuditFigures(Out):
+    sampled: int = Field(description="Machine-labeled items sent to people to check.")
+    answered: int = Field(description="Of those, the ones people have labeled.")
+    correct: int = Field(description="Of those, the ones whose machine label was right.")
+    accuracy: float | None = Field(description="correct / answered: the measured accuracy.")
+
+
+class AutoLabelStatus(Out):
+    after: int = Field(description="K: human-labeled items before the first model.")
+    target_accuracy: float
+    next_at: int | None = Field(description="Human-labeled items at which the next model is "
+                                "trained (null: one is being trained).")
+    machine_labeled: int = Field(description="Items whose label is the machine's.")
+    machine_share: float = Field(description="machine_labeled / items.")
+    estimated_accuracy: float | None = Field(
+        description="The last model's held-out (out-of-fold) estimate.")
+    threshold: float | None
+    audit: AuditFigures
+    runs: list[AutoLabelRun]
+
+
 class LabelingStatus(Out):
     name: str
     task: str
@@ -67,6 +107,9 @@ class LabelingStatus(Out):
         description="Each label's kappa against the rest.")
     agreement_note: str
     annotators: list[AnnotatorStats]
+    auto_label: AutoLabelStatus | None = Field(
+        default=None, description="Auto-labeling's figures (null: the job does not "
+        "auto-label).")
 
 
 class LabelingQueue(Out):

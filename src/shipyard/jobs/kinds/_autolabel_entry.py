@@ -1,0 +1,146 @@
+"""The in-job entry of an ``autolabel`` job: train on a labeling job's human labels, label
+what the model is sure of, order the rest for people.
+
+Runs in the job process (``shipyard.jobs.kinds._autolabel_entry:main``); never the server.
+Reads ``input/config/autolabel.json`` (task, column, target accuracy, …), the human labels
+in ``input/labels/labels.json`` (``{item: label}``, the consolidated answers of the
+complete items), the labeled dataset version in ``input/data/items/`` (item = row number)
+and, for an image task, the images in ``input/images/<sha256>``.
+
+The model per task: ``text_classification`` the labeling core's
+:func:`~shipyard.labeling.auto_label` (TF-IDF + logistic regression);
+``tabular_classification`` histogram gradient boosting over the row's columns;
+``image_classification`` grayscale pixels + logistic regression
+(:mod:`shipyard.labeling._autolabel`). The threshold comes from out-of-fold predictions
+of the human-labeled items, never in-sample ones.
+
+Writes only JSON and Parquet, which is all the server reads back (nothing to unpickle):
+``output/autolabel.json`` (the summary), ``output/machine_labels.parquet`` (``item``,
+``label``, ``confidence``) and ``output/uncertain.parquet`` (``item``, ``rank``: most
+uncertain first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from shipyard.errors import InvalidRequest
+from shipyard.runtime import _contract as c
+
+CONFIG_NAME = "autolabel.json"
+#: The input channel of the labeled dataset version.
+CHANNEL = "items"
+#: Where the human labels and the images are staged (relative to the job folder).
+LABELS_FILE = "input/labels/labels.json"
+IMAGES_DIR = "input/images"
+SUMMARY_FILE = "autolabel.json"
+MACHINE_FILE = "machine_labels.parquet"
+UNCERTAIN_FILE = "uncertain.parquet"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidRequest(f"{path.name} cannot be read: {exc}.") from None
+
+
+def _features(config: dict[str, Any], frame: Any, job_dir: Path) -> tuple[Any, Any]:
+    """(the features of every row, the classifier factory) for the task; text: (texts, None)."""
+    from shipyard.labeling import _autolabel as al
+
+    task = config["task"]
+    if task == "text_classification":
+        return frame[config["column"]].fillna("").astype(str).tolist(), None
+    if task == "tabular_classification":
+        return al.tabular_features(frame), al.tabular_classifier
+    if task == "image_classification":
+        paths = [job_dir / IMAGES_DIR / str(sha) for sha in frame["sha256"]]
+        return al.pixel_features(paths), al.pixel_classifier
+    raise InvalidRequest(f"Auto-labeling does not do task {task!r}.")
+
+
+def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Path
+        ) -> tuple[dict[str, Any], list[tuple[str, str, float]], list[str]]:
+    """(summary, machine labels ``(item, label, confidence)``, uncertain items in order)."""
+    import numpy as np
+
+    from shipyard.labeling import LabelerConfig, auto_label
+    from shipyard.labeling import _autolabel as al
+
+    items = [str(i) for i in range(len(frame))]
+    known = [i for i in items if i in labels]
+    todo = [i for i in items if i not in labels]
+    y = [labels[i] for i in known]
+    target = float(config.get("target_accuracy") or 0.9)
+    folds = int(config.get("folds") or 5)
+    min_support = int(config.get("min_support") or 20)
+    seed = int(config.get("seed") or 0)
+    started = time.monotonic()
+    rows, make = _features(config, frame, job_dir)
+    lab_idx = np.asarray([int(i) for i in known], dtype=int)
+    todo_idx = np.asarray([int(i) for i in todo], dtype=int)
+    if make is None:
+        chars = config.get("text_features") == "words+chars"
+        result = auto_label([rows[i] for i in lab_idx], y, [rows[i] for i in todo_idx],
+                            target, config=LabelerConfig(char_ngrams=(2, 5) if chars else None),
+                            folds=folds, min_support=min_support, random_state=seed)
+    else:
+        result = al.auto_label_rows(rows[lab_idx], y, rows[todo_idx], make, target,
+                                    folds=folds, min_support=min_support, random_state=seed)
+    machine = [(todo[int(i)], str(lab), float(conf)) for i, lab, conf in
+               zip(result.indices, result.labels, result.confidences, strict=True)]
+    order = [todo[int(i)] for i in result.uncertain_order]
+    summary = {
+        "task": config["task"], "human_labels": len(known), "unlabeled": len(todo),
+        "machine_labeled": len(machine),
+        "machine_share": len(machine) / len(items) if items else 0.0,
+        "threshold": result.threshold, "estimated_accuracy": result.estimated_accuracy,
+        "target_accuracy": target, "seconds": round(time.monotonic() - started, 3),
+        "model": {"text_classification": "tfidf+logistic_regression",
+                  "tabular_classification": "hist_gradient_boosting",
+                  "image_classification": "pixels+logistic_regression"}[config["task"]],
+    }
+    return summary, machine, order
+
+
+def main(job_dir: Path) -> None:
+    """Train, label, order; write the outputs (see the module docstring)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shipyard import runtime
+    from shipyard.training._entry import read_channel
+
+    job_dir = Path(job_dir).resolve()
+    os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
+    out = job_dir / c.OUTPUT_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    config = _read_json(job_dir / c.CONFIG_DIR / CONFIG_NAME)
+    with runtime.phase("read"):
+        frame = read_channel(job_dir / c.INPUT_DATA_DIR / CHANNEL)
+        labels = {str(k): str(v) for k, v in _read_json(job_dir / LABELS_FILE).items()}
+    print(f"[autolabel] {config['task']} of labeling job {config.get('labeling_job')!r}: "
+          f"{len(frame):,} items, {len(labels):,} with human labels", flush=True)
+    with runtime.phase("train"):
+        summary, machine, order = run(config, frame, labels, job_dir)
+    summary["labeling_job"] = config.get("labeling_job")
+    for name in ("machine_share", "estimated_accuracy", "threshold"):
+        if summary.get(name) is not None:
+            runtime.log_metric(f"autolabel.{name}", float(summary[name]))
+    print(f"[autolabel] threshold {summary['threshold']}, held-out accuracy above it "
+          f"{summary['estimated_accuracy']}; {len(machine):,} machine labels, "
+          f"{len(order):,} items left for people", flush=True)
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True,
+                                               allow_nan=False), encoding="utf-8")
+    pq.write_table(pa.table({
+        "item": pa.array([m[0] for m in machine], pa.string()),
+        "label": pa.array([m[1] for m in machine], pa.string()),
+        "confidence": pa.array([m[2] for m in machine], pa.float64())}), out / MACHINE_FILE)
+    pq.write_table(pa.table({"item": pa.array(order, pa.string()),
+                             "rank": pa.array(range(len(order)), pa.int64())}),
+                   out / UNCERTAIN_FILE)
