@@ -63,8 +63,9 @@ from shipyard.names import closest
 #: Step types that run in the control plane; every other type is a job kind.
 CONTROL_TYPES = ("condition", "register", "approval", "deploy", "callback", "fail",
                  "quality_check")
-#: Job kinds that are not pipeline steps (a parent of its own or an internal detail).
-NOT_STEPS = frozenset({"monitoring", "ensemble", "script"})
+#: Job kinds that are not pipeline steps (a parent of its own or an internal detail:
+#: ``autolabel`` runs are started by their labeling job as human labels arrive).
+NOT_STEPS = frozenset({"monitoring", "ensemble", "script", "autolabel"})
 #: Job step types whose model (``steps.S.model``) a later step may use.
 MODEL_MAKERS = frozenset({"training", "tuning", "automl"})
 PARAMETER_TYPES = ("string", "int", "float", "bool", "dataset")
