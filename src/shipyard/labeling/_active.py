@@ -297,21 +297,32 @@ def auto_label(texts_labeled: Strings, y_labeled: Strings,
     y = _labels(y_labeled)
     held_out = labeler.out_of_fold_proba(labeled, y, folds=folds, random_state=random_state)
     labeler.fit(labeled, y)
-    proba = labeler.predict_proba(unlabeled)
+    return decide(held_out, y, labeler.classes_, labeler.predict_proba(unlabeled),
+                  target_accuracy, min_support)
+
+
+def decide(held_out: np.ndarray | None, y: np.ndarray, classes: np.ndarray,
+           proba: np.ndarray, target_accuracy: float, min_support: int) -> AutoLabelResult:
+    """Which unlabeled items get machine labels, from any classifier's probabilities.
+
+    ``held_out``: the out-of-fold probabilities of the human-labeled items (None: too
+    few of some label to fold, and then nothing is machine-labeled); ``y``: their
+    labels; ``proba``: the unlabeled items', columns in ``classes`` order.
+    """
     threshold = estimate = None
     if held_out is not None:
-        threshold = machine_label_threshold(held_out, y, labeler.classes_,
-                                            target_accuracy, min_support)
+        threshold = machine_label_threshold(held_out, y, classes, target_accuracy,
+                                            min_support)
     if threshold is not None and held_out is not None:
         above = held_out.max(axis=1) >= threshold
-        estimate = float((labeler.classes_[held_out[above].argmax(axis=1)] == y[above]).mean())
+        estimate = float((classes[held_out[above].argmax(axis=1)] == y[above]).mean())
     confidence = proba.max(axis=1) if len(proba) else np.zeros(0)
     machine = (confidence >= threshold) if threshold is not None \
         else np.zeros(len(proba), dtype=bool)
     rest = np.flatnonzero(~machine)
     return AutoLabelResult(
         indices=np.flatnonzero(machine),
-        labels=labeler.classes_[proba[machine].argmax(axis=1)] if machine.any()
+        labels=classes[proba[machine].argmax(axis=1)] if machine.any()
         else np.zeros(0, dtype=object),
         confidences=confidence[machine], threshold=threshold, estimated_accuracy=estimate,
         uncertain_order=rest[uncertainty_order(proba[rest])] if len(rest) else rest)

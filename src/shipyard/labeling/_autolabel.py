@@ -30,8 +30,7 @@ from shipyard.labeling._active import (
     Strings,
     _labels,
     _sklearn,
-    machine_label_threshold,
-    uncertainty_order,
+    decide,
 )
 
 #: One-hot columns a non-numeric column gets at most (its commonest values).
@@ -74,23 +73,7 @@ def auto_label_rows(labeled: Any, y_labeled: Strings, unlabeled: Any,
     classes = np.asarray(model.classes_, dtype=object)
     proba = (np.asarray(model.predict_proba(unlabeled), dtype=float) if unlabeled.shape[0]
              else np.zeros((0, len(classes))))
-    threshold = estimate = None
-    if held_out is not None:
-        threshold = machine_label_threshold(held_out, y, classes, target_accuracy,
-                                            min_support)
-    if threshold is not None and held_out is not None:
-        above = held_out.max(axis=1) >= threshold
-        estimate = float((classes[held_out[above].argmax(axis=1)] == y[above]).mean())
-    confidence = proba.max(axis=1) if len(proba) else np.zeros(0)
-    machine = (confidence >= threshold) if threshold is not None \
-        else np.zeros(len(proba), dtype=bool)
-    rest = np.flatnonzero(~machine)
-    return AutoLabelResult(
-        indices=np.flatnonzero(machine),
-        labels=classes[proba[machine].argmax(axis=1)] if machine.any()
-        else np.zeros(0, dtype=object),
-        confidences=confidence[machine], threshold=threshold, estimated_accuracy=estimate,
-        uncertain_order=rest[uncertainty_order(proba[rest])] if len(rest) else rest)
+    return decide(held_out, y, classes, proba, target_accuracy, min_support)
 
 
 def tabular_features(frame: Any) -> np.ndarray:
