@@ -68,6 +68,9 @@ CASES: dict[str, tuple[str, str | None, list[dict]]] = {
         {"step": "tfidf", "columns": ["review"],
          "params": {"max_features": 40, "ngram_range": [1, 2], "stop_words": "english",
                     "sublinear_tf": True}}]),
+    "raw_text": ("reviews", "score", [
+        {"step": "drop", "columns": ["product"]},
+        {"step": "raw_text", "columns": ["review"]}]),
     "balance": ("penguins", "species", [
         {"step": "impute"}, {"step": "categorical"},
         {"step": "balance", "params": {"method": "smote", "k_neighbors": 3}}]),

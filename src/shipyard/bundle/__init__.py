@@ -4,7 +4,8 @@ A bundle is a folder::
 
     MODEL.json            manifest: task, framework, signature, classes, metrics, lineage, files
     recipe.json           the fitted feature recipe
-    model.<ext>           xgboost .ubj, lightgbm .txt, catboost .cbm, scikit-learn .skops
+    model.<ext>           xgboost .ubj, lightgbm .txt, catboost .cbm, scikit-learn .skops,
+                          text-embedding model.json (+ encoder/ and head.*, see _sentence)
     evaluation/…          metrics and plots
 
 An *ensemble* bundle holds whole member bundles under ``members/`` and their weights
@@ -39,11 +40,13 @@ from shipyard.bundle._pipeline import (
     load_bundle,
     output_schema,
 )
+from shipyard.bundle._sentence import SentenceFramework, TextEncoder, TextSklearnFramework
 from shipyard.bundle._skops import ALLOWED_NODES, ALLOWED_TYPES, check_types, load_skops
 
 __all__ = [
     "ALLOWED_NODES", "ALLOWED_TYPES", "ENSEMBLE", "FORMAT_VERSION", "FRAMEWORKS", "MANIFEST",
     "TASKS", "BundleError", "EnsemblePipeline", "Framework", "InferencePipeline",
+    "SentenceFramework", "TextEncoder", "TextSklearnFramework",
     "check_bundle", "check_types", "get_framework", "is_ensemble", "load_bundle",
     "load_skops", "output_schema", "read_manifest", "safe_feature_names", "sha256_file",
     "verify_files", "write_bundle", "write_ensemble",

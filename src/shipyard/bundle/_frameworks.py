@@ -89,6 +89,11 @@ class Framework:
     def load(self, path: Path) -> Any:
         raise NotImplementedError
 
+    def extra_files(self, model: Any) -> dict[str, bytes | Path]:
+        """Files the model needs beside its model file (bundle-relative name → bytes or a
+        path to copy): none, but for a model made of several (a text encoder and a head)."""
+        return {}
+
     def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
         raise NotImplementedError
 
@@ -220,6 +225,14 @@ FRAMEWORKS: dict[str, Framework] = {
     f.name: f for f in (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(),
                         SklearnFramework())
 }
+
+
+def register_framework(framework: Framework) -> Framework:
+    """Add an adapter to :data:`FRAMEWORKS` (the text adapters register from their module)."""
+    if framework.name in FRAMEWORKS:
+        raise ValueError(f"A framework named {framework.name!r} is already registered.")
+    FRAMEWORKS[framework.name] = framework
+    return framework
 
 
 def get_framework(name: str) -> Framework:

@@ -45,13 +45,22 @@ ALLOWED_TYPES: frozenset[str] = frozenset({
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
     "sklearn.cluster._kmeans.KMeans",
     "sklearn.decomposition._pca.PCA",
+    # text-linear: TF-IDF over the raw text, the other features passed through.
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    # ColumnTransformer's "passthrough" (a FunctionTransformer without a function: one
+    # with a function would be a FunctionNode, refused below).
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "builtins.slice",
 })
 
 #: The skops node kinds those types are stored as. Function, method, operator and
 #: reduce nodes (what could call code while loading) are deliberately absent.
 ALLOWED_NODES: frozenset[str] = frozenset({
     "ObjectNode", "TreeNode", "NdArrayNode", "DictNode", "ListNode", "TupleNode",
-    "JsonNode", "TypeNode", "DTypeNode",
+    "JsonNode", "TypeNode", "DTypeNode", "SliceNode",
 })
 
 

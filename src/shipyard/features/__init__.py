@@ -2,7 +2,7 @@
 
 A :class:`Recipe` is an ordered list of named steps (a registry: ``drop``,
 ``datetime_parts``, ``boolean``, ``impute``, ``scale``, ``categorical``, ``encode``,
-``bin``, ``elapsed_days``, ``expression``, ``clip``, ``log``, ``tfidf``, ``balance``,
+``bin``, ``elapsed_days``, ``expression``, ``clip``, ``log``, ``tfidf``, ``raw_text``, ``balance``,
 ``select``; see docs/features.md), each
 JSON-serialisable; fitting it on training rows gives a :class:`FittedRecipe`
 whose state is JSON too, so it travels inside the model bundle and runs the same
@@ -23,7 +23,7 @@ Pure: DataFrames and dicts in, frozen results out; no I/O.
 from __future__ import annotations
 
 # The step modules register their steps on import, so import them all here.
-from shipyard.features import _balance, _derive, _encode, _numeric  # noqa: F401
+from shipyard.features import _balance, _derive, _encode, _numeric, _text  # noqa: F401
 from shipyard.features._default import default_recipe
 from shipyard.features._expression import Expression, parse_expression
 from shipyard.features._extend import UserRecipe, extending_recipe

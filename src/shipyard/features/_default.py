@@ -69,7 +69,8 @@ def _infinite(df: pd.DataFrame, name: str) -> int:
 
 def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
                    categorical: str = "onehot", max_categories: int = 20,
-                   declared: Mapping[str, str] | None = None) -> tuple[Recipe, list[str]]:
+                   declared: Mapping[str, str] | None = None,
+                   keep_text: str | None = None) -> tuple[Recipe, list[str]]:
     """A recipe that makes ``df`` trainable, and the notes for the job log.
 
     ``declared`` maps columns to the semantic types of the dataset version they come
@@ -81,7 +82,8 @@ def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
     0/1; numbers are imputed with the median (plus a missing indicator where the
     data had gaps; ±inf counts as missing) and scaled when ``scale``; labels
     become one-hot columns or native categories (``categorical="native"``),
-    rare ones grouped as ``__other__``.
+    rare ones grouped as ``__other__``. ``keep_text`` names the free-text column a text
+    model reads raw (a ``raw_text`` step, whatever its semantic type looks like).
     """
     facts = frame_facts(df, exclude=target)
     notes: list[str] = []
@@ -90,6 +92,9 @@ def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
                                      "text": []}
     forced = {n: k for n, k in (declared or {}).items() if k in DECLARED_DROPS}
     for f in facts:
+        if f.name == keep_text:
+            notes.append(f"{f.name}: free text, kept as raw text for the model to tokenise")
+            continue
         reason = (_declared_reason(forced[f.name], df[f.name]) if f.name in forced
                   else _drop_reason(f))
         if reason:
@@ -111,6 +116,8 @@ def default_recipe(df: pd.DataFrame, target: str | None, *, scale: bool,
         notes.append(f"{name}: date/time replaced by its parts (year, month, day, weekday, "
                      "hour where they vary)")
     steps: list[StepSpec] = []
+    if keep_text is not None:
+        steps.append(StepSpec("raw_text", (keep_text,)))
     if drop:
         steps.append(StepSpec("drop", tuple(drop)))
     if by_type["datetime"]:

@@ -104,7 +104,9 @@ class Recipe:
         for spec in self.steps:
             state, frame, y = spec.build().fit_transform(frame, y)
             fitted.append((spec, state))
-        features, categorical = _check_output(frame)
+        text = [c for spec, state in fitted if spec.step == "raw_text"
+                for c in state["columns"] if c in frame.columns]
+        features, categorical = _check_output(frame, text)
         if target is not None and target in features:
             raise InvalidRequest(f"A recipe step made a column named like the target "
                                  f"{target!r}; give it another name.")
@@ -114,18 +116,18 @@ class Recipe:
                      for c in inputs.columns]
         recipe = FittedRecipe(steps=tuple(fitted), input_signature=signature,
                               feature_names=features, categorical_features=categorical,
-                              target=target)
+                              target=target, text_features=text)
         out = recipe.finish(frame.reset_index(drop=True))
         if y is not None and target is not None:
             out = pd.concat([out, y.reset_index(drop=True).rename(target)], axis=1)
         return recipe, out
 
 
-def _check_output(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+def _check_output(frame: pd.DataFrame, text: list[str]) -> tuple[list[str], list[str]]:
     categorical = [str(c) for c in frame.columns
                    if isinstance(frame[c].dtype, pd.CategoricalDtype)]
     for c in frame.columns:
-        if not is_numeric_dtype(frame[c]) and str(c) not in categorical:
+        if not is_numeric_dtype(frame[c]) and str(c) not in categorical and str(c) not in text:
             raise InvalidRequest(
                 f"Column {c!r} is still not numeric after the recipe (dtype {frame[c].dtype}); "
                 "add a 'categorical', 'boolean' or 'datetime_parts' step for it, or 'drop' it.")
@@ -221,6 +223,8 @@ class FittedRecipe:
     feature_names: list[str]
     categorical_features: list[str]
     target: str | None = None
+    #: Raw free-text columns a text model tokenises itself (the ``raw_text`` step).
+    text_features: list[str] = field(default_factory=list)
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows → model features (float columns; pandas categories when native).
@@ -242,8 +246,8 @@ class FittedRecipe:
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The recipe's last frame as features: the feature columns in order, numbers as float."""
         out = frame.reindex(columns=self.feature_names)
-        cats = set(self.categorical_features)
-        return out.astype({c: "float64" for c in self.feature_names if c not in cats})
+        kept = set(self.categorical_features) | set(self.text_features)
+        return out.astype({c: "float64" for c in self.feature_names if c not in kept})
 
     def lineage(self) -> dict[str, list[str]]:
         """Each feature name → the raw input columns it is computed from (signature order).
@@ -267,7 +271,8 @@ class FittedRecipe:
         return {"format_version": FORMAT_VERSION, "target": self.target,
                 "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],
                 "input_signature": self.input_signature, "feature_names": self.feature_names,
-                "categorical_features": self.categorical_features}
+                "categorical_features": self.categorical_features,
+                **({"text_features": self.text_features} if self.text_features else {})}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FittedRecipe:
@@ -281,7 +286,8 @@ class FittedRecipe:
             return cls(steps=steps, input_signature=list(d["input_signature"]),
                        feature_names=list(d["feature_names"]),
                        categorical_features=list(d["categorical_features"]),
-                       target=d.get("target"))
+                       target=d.get("target"),
+                       text_features=list(d.get("text_features") or []))
         except (KeyError, TypeError) as exc:
             raise InvalidRequest(
                 f"A fitted recipe lacks a field or has a wrong one: {exc}.") from exc

@@ -45,6 +45,9 @@ class AlgorithmInfo:
     #: What makes its model big, named by the hyperparameters that drive it (said in the
     #: job log and the model card when a bundle is large).
     size_drivers: str = ""
+    #: A text algorithm: it reads one free-text column raw (``text_column``; the recipe
+    #: keeps that column as strings, see shipyard.training._text_column).
+    text: bool = False
 
     @property
     def supervised(self) -> bool:
@@ -55,7 +58,7 @@ class AlgorithmInfo:
                 "hyperparameters": [h.to_dict() for h in self.hyperparameters],
                 "needs_scaling": self.needs_scaling, "categorical": self.categorical,
                 "framework": self.framework, "description": self.description,
-                "size_drivers": self.size_drivers}
+                "size_drivers": self.size_drivers, "text": self.text}
 
 
 @dataclass(frozen=True)

@@ -233,11 +233,12 @@ def _encode(y: pd.Series, problem_type: str, classes: list[str] | None) -> np.nd
 
 
 def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None,
-                   notes: list[str]) -> tuple[FittedRecipe, pd.DataFrame]:
+                   notes: list[str], text_column: str | None = None,
+                   ) -> tuple[FittedRecipe, pd.DataFrame]:
     """The recipe fitted on the training split only, and those rows as the model trains on
     them (out-of-fold target encoding; resampled by a ``balance`` step, target included)."""
     return fit_recipe(ctx.recipe, ctx.algorithm, train, target, notes,
-                      declared=ctx.semantic_types)
+                      declared=ctx.semantic_types, text_column=text_column)
 
 
 def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]],
@@ -283,6 +284,10 @@ def _prepare(ctx: TrainingContext) -> _Problem:
         if target not in frame.columns:
             raise InvalidRequest(f"The {name} input has no target column {target!r}; every "
                                  "input of a training job needs it.")
+    if info.text:
+        from shipyard.training._text_column import TEXT_COLUMN, resolve_text_column
+
+        hp[TEXT_COLUMN] = resolve_text_column(ctx.train.drop(columns=[target]), hp)
     problem_type = ctx.problem_type or infer_problem_type(ctx.train[target])
     classes = None if problem_type == "regression" else _classes(
         list(_frames(ctx).values()), target)
@@ -319,7 +324,8 @@ def _prepare_data(ctx: TrainingContext) -> tuple[_Problem, PreparedData]:
     for note in notes:
         ctx.log(f"[training] {note}")
     parts = _split(ctx, target, problem_type)
-    fitted, fit_rows = _fitted_recipe(ctx, parts.train, target, notes)
+    fitted, fit_rows = _fitted_recipe(ctx, parts.train, target, notes,
+                                      problem.hyperparameters.get("text_column"))
     named = {"train": parts.train, "validation": parts.validation, "test": parts.test}
     # The train split's features as such are never scored (the model's are "fit"); its
     # targets are the baseline's.
@@ -524,9 +530,10 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
     model_file = f"model{framework.extension}"
-    files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()),
-                               model_file: framework.dumps(result.model)}
-    size = sum(len(b) for b in files.values())
+    files: dict[str, bytes | Path] = {RECIPE_FILE: _json(fitted.to_dict()),
+                                      model_file: framework.dumps(result.model),
+                                      **framework.extra_files(result.model)}
+    size = sum(len(b) if isinstance(b, bytes) else b.stat().st_size for b in files.values())
     too_big = size_warning(size, ctx.bundle_size_warning, ctx.algorithm,
                            algorithm.info.size_drivers, problem.hyperparameters)
     warnings += [too_big] if too_big else []

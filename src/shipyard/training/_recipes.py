@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.features import FittedRecipe, UserRecipe, default_recipe
+from shipyard.features import FittedRecipe, Recipe, StepSpec, UserRecipe, default_recipe
 from shipyard.training._algorithms import get_algorithm
 
 
 def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFrame,
                target: str | None, notes: list[str], *,
-               declared: Mapping[str, str] | None = None) -> tuple[FittedRecipe, pd.DataFrame]:
+               declared: Mapping[str, str] | None = None,
+               text_column: str | None = None) -> tuple[FittedRecipe, pd.DataFrame]:
     """The recipe of a training request fitted on ``train`` (the training split only).
 
     ``user`` is the request's recipe (None: the default); notes for the job log are
@@ -29,7 +30,8 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
     model trains on them (out-of-fold target encoding; resampled by a ``balance``
     step, target included). ``declared`` is the input version's schema (column →
     semantic type): its row numbers and identifiers are dropped by the default recipe
-    whatever the split.
+    whatever the split. ``text_column`` is the column a text algorithm reads raw: the
+    recipe keeps it as strings (a ``raw_text`` step) rather than TF-IDF columns.
 
     Raises:
         InvalidRequest: the recipe leaves nothing to train on (naming what it dropped
@@ -39,10 +41,14 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
     if user is not None:
         recipe, recipe_notes = UserRecipe.from_dict(user).resolve(
             train, target, scale=info.needs_scaling, categorical=info.categorical,
-            declared=declared)
+            declared=declared, keep_text=text_column)
+        if text_column is not None and not any(s.step == "raw_text" for s in recipe.steps):
+            # A recipe of the user's own steps: the text column is kept raw before them.
+            recipe = Recipe((StepSpec("raw_text", (text_column,)), *recipe.steps))
     else:
         recipe, recipe_notes = default_recipe(train, target, scale=info.needs_scaling,
-                                              categorical=info.categorical, declared=declared)
+                                              categorical=info.categorical, declared=declared,
+                                              keep_text=text_column)
     notes.extend(f"recipe: {n}" for n in recipe_notes)
     fitted, fit_rows = recipe.fit_transform(train, target)
     for spec, state in fitted.steps:

@@ -180,7 +180,13 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
     table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
              else ctx.datasets.read_table(train["dataset"], train["version"]))
-    check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
+    frame = table.to_pandas()
+    check_training_data(frame, spec.target, algorithm, spec.problem_type)
+    if get_algorithm(algorithm).info.text:  # a missing or non-text text_column: a 400 now
+        from shipyard.training._text_column import resolve_text_column
+
+        resolve_text_column(frame.drop(columns=[spec.target], errors="ignore")
+                            if spec.target else frame, ctx.stored["hyperparameters"])
     ctx.experiment = ctx.experiment or train["dataset"]
     if spec.tuning is not None and spec.tuning.prepared is not None:
         from shipyard.store import JobRepository
