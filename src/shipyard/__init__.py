@@ -22,14 +22,14 @@ __all__ = ["SQL", "AutoML", "bias", "explain",
            "Experiment", "Job", "JobFailed", "LabelingJob", "Lineage", "ModelGroup",
            "ModelVersion", "Monitor",
            "Parameter", "Pipeline", "Schedule", "__version__", "algorithms", "connect",
-           "sql", "steps"]
+           "hub", "sql", "steps"]
 
 _SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
                         "Catalog", "Client", "Dataset", "Endpoint", "Execution",
                         "ExecutionFailed", "Experiment", "Job", "JobFailed", "LabelingJob",
                         "Lineage",
                         "ModelGroup", "ModelVersion", "Monitor", "Parameter", "Pipeline",
-                        "Schedule", "algorithms", "connect", "sql", "steps"})
+                        "Schedule", "algorithms", "connect", "hub", "sql", "steps"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
         bias,
         connect,
         explain,
+        hub,
         sql,
         steps,
     )

@@ -27,6 +27,8 @@ EXPECTED = {
     "kmeans": {"clustering"},
     "pca": {"dimensionality_reduction"},
     "isolation-forest": {"anomaly_detection"},
+    "text-linear": {"binary", "multiclass", "regression"},
+    "text-embedding": {"binary", "multiclass", "regression"},
 }
 
 

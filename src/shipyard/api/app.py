@@ -32,6 +32,7 @@ from shipyard.api.routes import (
     datasets,
     endpoints,
     experiments,
+    hub,
     jobs,
     labeling,
     lineage,
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, home_lock: HomeLock | None =
     app.include_router(experiments.router, prefix="/api/v1")
     app.include_router(models.router, prefix="/api/v1")
     app.include_router(algorithms.router, prefix="/api/v1")
+    app.include_router(hub.router, prefix="/api/v1")
     app.include_router(endpoints.router, prefix="/api/v1")
     app.include_router(schedules.router, prefix="/api/v1")
     app.include_router(catalog.router, prefix="/api/v1")

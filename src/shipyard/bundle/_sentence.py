@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,10 @@ ENCODER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenize
                  "vocab.txt", "special_tokens_map.json", "modules.json",
                  "sentence_bert_config.json", "1_Pooling/config.json")
 ENCODER_DIR = "encoder"
-HEADS = {"linear": "head.skops", "boosting": "head.txt"}
+#: Head kind → its file. ``embedding`` (the vector itself) and ``similarity`` (the cosine
+#: of two texts' vectors) have no head: the hub serves the encoder as it is.
+HEADS: dict[str, str | None] = {"linear": "head.skops", "boosting": "head.txt",
+                                "embedding": None, "similarity": None}
 TEXT_EXTRA = "pip install 'shipyard[text]'"
 
 
@@ -155,18 +158,23 @@ class SentenceModel:
     head_kind: str  # "linear" | "boosting"
     head: Any
     batch_size: int = 32
-    classes: list[int] = field(default_factory=list)
+    #: ``similarity``: the second text of each pair.
+    second_text_column: str | None = None
 
     def features(self, X: pd.DataFrame) -> np.ndarray:
         """The head's input: the text's embedding, then the tabular features."""
-        texts = [str(v) for v in _text_features(list(X.columns), X, self.text_column)]
-        embedded = self.encoder.encode(texts, self.batch_size)
+        embedded = self.embed(X, self.text_column)
         if not self.tabular:
             return embedded
         return np.hstack([embedded, X[self.tabular].to_numpy(dtype="float64")])
 
+    def embed(self, X: pd.DataFrame, column: str) -> np.ndarray:
+        texts = [str(v) for v in _text_features(list(X.columns), X, column)]
+        return self.encoder.encode(texts, self.batch_size)
+
     def config(self) -> dict[str, Any]:
         return {"format": 1, "encoder": ENCODER_DIR, "text_column": self.text_column,
+                "second_text_column": self.second_text_column,
                 "tabular": self.tabular, "head": self.head_kind, "head_file": HEADS[self.head_kind],
                 "max_seq_length": self.encoder.max_seq_length, "batch_size": self.batch_size,
                 "dimensions": self.encoder.dimensions}
@@ -182,11 +190,13 @@ class SentenceFramework(Framework):
         """``model.json`` names a known head whose file is in its native format, and the
         encoder's files are there (their SHA-256 were checked with the bundle's)."""
         config = self._config(path)
-        head = path.parent / HEADS[config["head"]]
-        if config["head"] == "linear":
-            check_types(head.read_bytes(), head.name)
-        else:
-            LightGBMFramework().check(head)
+        head_file = HEADS[config["head"]]
+        if head_file is not None:
+            head = path.parent / head_file
+            if config["head"] == "linear":
+                check_types(head.read_bytes(), head.name)
+            else:
+                LightGBMFramework().check(head)
         for name in ENCODER_FILES:
             if not (path.parent / ENCODER_DIR / name).is_file():
                 raise BundleError(f"The bundle lacks the encoder file {ENCODER_DIR}/{name}.")
@@ -200,7 +210,9 @@ class SentenceFramework(Framework):
         if not isinstance(config, dict) or config.get("head") not in HEADS or \
                 config.get("encoder") != ENCODER_DIR or \
                 not isinstance(config.get("text_column"), str) or \
-                not isinstance(config.get("tabular"), list):
+                not isinstance(config.get("tabular"), list) or \
+                (config["head"] == "similarity"
+                 and not isinstance(config.get("second_text_column"), str)):
             raise BundleError(f"Model file {path.name!r} is not a sentence-embedding model "
                               f"config (head one of {sorted(HEADS)}, encoder "
                               f"{ENCODER_DIR!r}, text_column, tabular).")
@@ -211,24 +223,35 @@ class SentenceFramework(Framework):
 
     def extra_files(self, model: SentenceModel) -> dict[str, bytes | Path]:
         """The head in its native format and the encoder's files, beside ``model.json``."""
-        head: bytes = (dumps_skops(model.head) if model.head_kind == "linear"
-                       else LightGBMFramework().dumps(model.head))
-        return {HEADS[model.head_kind]: head, **encoder_files(model.encoder.folder)}
+        files: dict[str, bytes | Path] = dict(encoder_files(model.encoder.folder))
+        head_file = HEADS[model.head_kind]
+        if head_file is not None:
+            files[head_file] = (dumps_skops(model.head) if model.head_kind == "linear"
+                                else LightGBMFramework().dumps(model.head))
+        return files
 
     def load(self, path: Path) -> SentenceModel:
         self.check(path)
         config = self._config(path)
-        head_path = path.parent / HEADS[config["head"]]
-        head = (load_skops(head_path) if config["head"] == "linear"
-                else LightGBMFramework().load(head_path))
+        head_file, head = HEADS[config["head"]], None
+        if head_file is not None:
+            head = (load_skops(path.parent / head_file) if config["head"] == "linear"
+                    else LightGBMFramework().load(path.parent / head_file))
         encoder = TextEncoder(path.parent / ENCODER_DIR, int(config.get("max_seq_length", 128)))
         return SentenceModel(encoder=encoder, text_column=config["text_column"],
                              tabular=[str(c) for c in config["tabular"]],
                              head_kind=config["head"], head=head,
-                             batch_size=int(config.get("batch_size", 32)))
+                             batch_size=int(config.get("batch_size", 32)),
+                             second_text_column=config.get("second_text_column"))
 
     def outputs(self, model: SentenceModel, X: pd.DataFrame, task: str,
                 n_classes: int = 0) -> Outputs:
+        if model.head_kind == "embedding":
+            return {"components": model.embed(X, model.text_column)}
+        if model.head_kind == "similarity":
+            a = model.embed(X, model.text_column)
+            b = model.embed(X, str(model.second_text_column))
+            return {"value": np.clip(np.sum(a * b, axis=1), -1.0, 1.0)}  # unit vectors
         Z = model.features(X)
         if model.head_kind == "boosting":
             raw = np.asarray(model.head.predict(Z), dtype="float64")

@@ -23,6 +23,7 @@ from shipyard.cli import (
     _endpoints,
     _examples,
     _experiments,
+    _hub,
     _jobs,
     _labeling,
     _lineage,
@@ -57,6 +58,7 @@ app.add_typer(_models.app, name="models")
 app.add_typer(_endpoints.app, name="endpoints")
 app.add_typer(_monitors.app, name="monitors")
 app.add_typer(_algorithms.app, name="algorithms")
+app.add_typer(_hub.app, name="hub")
 app.add_typer(_tokens.app, name="tokens")
 app.add_typer(_catalog.app, name="catalog")
 app.add_typer(_schedules.app, name="schedules")

@@ -32,6 +32,7 @@
 
 from __future__ import annotations
 
+from shipyard.client import _hub as hub
 from shipyard.client import _pipeline_dsl as steps
 from shipyard.client._automl import AutoML
 from shipyard.client._catalog import Catalog, sql
@@ -65,4 +66,4 @@ __all__ = ["SQL", "AutoML", "BiasReport", "ExplainReport", "bias", "explain",
            "LabelingJob",
            "Lineage", "ModelCard", "ModelGroup", "ModelVersion", "Parameter", "Pipeline",
            "Schedule", "WaitTimeout", "algorithms", "connect", "default_client",
-           "hyperparameters", "sql", "steps"]
+           "hub", "hyperparameters", "sql", "steps"]

@@ -33,6 +33,7 @@ from shipyard.api.schemas._data import (
     Table,
     TableDetail,
 )
+from shipyard.api.schemas._hub import HubModelCard
 from shipyard.api.schemas._jobs import (
     Algorithm,
     Experiment,
@@ -101,6 +102,7 @@ __all__ = [
     "Column", "ControlPlane", "CrawlSummary", "CrawledLocation", "Dataset", "DatasetVersion",
     "Deleted", "Endpoint", "EndpointDetail", "EndpointHealth", "ErrorBody", "ErrorDetail",
     "Event", "Experiment", "ExperimentDetail", "ExperimentSummary", "GroundTruth", "Head",
+    "HubModelCard",
     "Health", "Hyperparameter", "Identity", "Instance", "Job", "JobArtifacts", "JobDetail",
     "JobKind", "JobMetrics", "JobOutputs", "JobProfile", "Lineage", "LineageEdge", "LineageNode",
     "Location", "LocationDetail",
