@@ -29,7 +29,7 @@ _SDK_NAMES = frozenset({"SQL", "AutoML", "bias", "explain",
                         "ExecutionFailed", "Experiment", "Job", "JobFailed", "LabelingJob",
                         "Lineage",
                         "ModelGroup", "ModelVersion", "Monitor", "Parameter", "Pipeline",
-                        "Schedule", "algorithms", "connect", "hub", "sql", "steps"})
+                        "Schedule", "algorithms", "connect", "sql", "steps"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.client import (
@@ -56,7 +56,6 @@ if TYPE_CHECKING:  # pragma: no cover
         bias,
         connect,
         explain,
-        hub,
         sql,
         steps,
     )
@@ -68,4 +67,8 @@ def __getattr__(name: str) -> Any:
         from shipyard import client
 
         return getattr(client, name)
+    if name == "hub":  # the package: its catalog, and sy.hub.list/show/deploy over HTTP
+        import importlib
+
+        return importlib.import_module("shipyard.hub")
     raise AttributeError(f"module 'shipyard' has no attribute {name!r}")

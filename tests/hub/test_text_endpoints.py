@@ -153,6 +153,19 @@ def test_text_linear_endpoint_serves_text(server: LocalServer, reviews_dataset: 
     assert all(abs(sum(p.values()) - 1) < 1e-9 for p in out["probabilities"])
     r = c.post("/api/v1/endpoints/reviews-ep/invocations", json=[{"product": "B003"}])
     assert r.status_code == 422 and "review" in r.text
+    # Batch transform reads the text column the same way.
+    r = c.post("/api/v1/jobs", json={"kind": "transform", "model": f"reviews:{version}",
+                                     "inputs": {"data": reviews_dataset},
+                                     "outputs": ["reviews-scored"]})
+    assert r.status_code == 201, r.text
+    tid = r.json()["id"]
+    job = _until(lambda: (j := c.get(f"/api/v1/jobs/{tid}").json())["status"] in TERMINAL
+                 and j, 300, "transform")
+    assert job["status"] == "Completed", job
+    head = c.get("/api/v1/datasets/reviews-scored/head", params={"n": 5}).json()
+    assert "prediction" in head["columns"] and len(head["data"]) == 5
+    at = head["columns"].index("prediction")
+    assert {row[at] for row in head["data"]} <= {"great", "other"}
 
 
 def test_a_non_text_column_given_as_text_is_a_400(server: LocalServer,

@@ -152,3 +152,30 @@ def test_a_non_text_column_given_as_text_is_refused(
         run_training(TrainingContext(train=train, algorithm="text-linear", target="score",
                                      model_dir=tmp_path, hyperparameters={"text_column": 3},
                                      plots=False, log=lambda line: None))
+
+
+def test_a_pickle_beside_the_encoder_or_a_function_in_the_pipeline_is_refused(
+        embedding: TrainingResult, tmp_path: Path) -> None:
+    import pickle
+
+    import numpy as np
+    import skops.io as sio
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from shipyard.bundle import check_types
+
+    stray = embedding.model_dir / "encoder" / "pytorch_model.bin"
+    stray.write_bytes(pickle.dumps({"weights": 1}))
+    try:
+        with pytest.raises(BundleError, match="pytorch_model.bin"):
+            load_bundle(embedding.model_dir)
+    finally:
+        stray.unlink()
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    pipe = Pipeline([("f", ColumnTransformer([("log", FunctionTransformer(np.log1p), ["x"])])),
+                     ("m", LogisticRegression())]).fit(df, [0, 1, 0, 1])
+    with pytest.raises(BundleError, match="could run code"):
+        check_types(sio.dumps(pipe))

@@ -11,7 +11,7 @@ the head under ``head.skops`` (logistic or ridge regression) or ``head.txt`` (a 
 booster), and ``model.json`` that says which, and how long a text may be. The encoder
 tokenises and embeds in the process that serves: mean pooling over the tokens, then unit
 length, as all-MiniLM-L6-v2's pooling config says. Loading reads safetensors and JSON
-only (``use_safetensors=True``, nothing is ever ``torch.load``-ed); every file was
+only (``use_safetensors=True``, no torch pickle is ever read); every file was
 checked against its SHA-256 by the bundle loader first.
 """
 

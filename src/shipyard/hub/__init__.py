@@ -1,6 +1,14 @@
-"""The hub: pre-trained models available offline from installed packages (see _catalog)."""
+"""The hub: pre-trained models available offline from installed packages (see _catalog).
+
+``sy.hub`` is this package: the catalog itself (:data:`CATALOG`, :func:`model_dir`, which
+need no server), and :func:`list`, :func:`show` and :func:`deploy`, which ask the server
+(the SDK's ``shipyard.client._hub``, imported when called so this package stays light in
+jobs and serving instances).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from shipyard.hub._catalog import (
     CATALOG,
@@ -10,4 +18,32 @@ from shipyard.hub._catalog import (
     model_dir,
 )
 
-__all__ = ["CATALOG", "DEFAULT_TEXT_MODEL", "HubModel", "get_model", "model_dir"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from shipyard.client import Endpoint
+
+
+def list(**kwargs: Any) -> pd.DataFrame:  # noqa: A001 - sy.hub.list()
+    """Every hub model on the server as a DataFrame (see shipyard.client._hub.list)."""
+    from shipyard.client import _hub
+
+    return _hub.list(**kwargs)
+
+
+def show(name: str, **kwargs: Any) -> dict[str, Any]:
+    """Hub model ``name``'s card from the server (``measure=True`` measures it first)."""
+    from shipyard.client import _hub
+
+    return _hub.show(name, **kwargs)
+
+
+def deploy(name: str, endpoint: str, **kwargs: Any) -> Endpoint:
+    """Serve hub model ``name`` as endpoint ``endpoint`` (``task``: embedding | similarity)."""
+    from shipyard.client import _hub
+
+    return _hub.deploy(name, endpoint, **kwargs)
+
+
+__all__ = ["CATALOG", "DEFAULT_TEXT_MODEL", "HubModel", "deploy", "get_model", "list",
+           "model_dir", "show"]

@@ -118,9 +118,11 @@ def cross_validate(rows: pd.DataFrame, y: np.ndarray, *, target: str, problem_ty
                    folds: int, seed: int, algorithm: str,
                    recipe: dict[str, Any] | None, semantic_types: dict[str, str] | None,
                    encode: Callable[[pd.Series], np.ndarray], fit: FoldFit,
-                   outputs: Outputs, log: Callable[[str], None]) -> CrossValidation:
+                   outputs: Outputs, log: Callable[[str], None],
+                   text_column: str | None = None) -> CrossValidation:
     """Fit ``folds`` models on ``rows`` (the development rows, targets ``y`` encoded) and
-    keep each one's outputs on its held-out fold (see the module's docstring)."""
+    keep each one's outputs on its held-out fold (see the module's docstring);
+    ``text_column``: the column a text algorithm reads raw."""
     if problem_type not in CV_PROBLEMS:
         raise InvalidRequest(f"cv_folds scores a model against a target; a {problem_type} "
                              "model has none. Drop cv_folds.")
@@ -135,7 +137,7 @@ def cross_validate(rows: pd.DataFrame, y: np.ndarray, *, target: str, problem_ty
         inside = rows[fold != k].reset_index(drop=True)
         held = rows[fold == k].reset_index(drop=True)
         fitted, fit_rows = fit_recipe(recipe, algorithm, inside, target, notes,
-                                      declared=semantic_types)
+                                      declared=semantic_types, text_column=text_column)
         X_fit, y_fit = fit_rows[fitted.feature_names], encode(fit_rows[target])
         X_held = fitted.transform(held)
         started = time.perf_counter()

@@ -454,6 +454,7 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
         recipe=dict(ctx.recipe) if ctx.recipe is not None else None,
         semantic_types=dict(ctx.semantic_types) if ctx.semantic_types is not None else None,
         encode=encode, log=ctx.log, fit=fit,
+        text_column=problem.hyperparameters.get("text_column"),
         outputs=lambda model, X: framework.outputs(model, X, task, len(classes or []))[key])
     ctx.log(f"[training] {folds} folds fitted in {sum(cv.fit_seconds):.1f}s "
             f"({'stratified' if cv.stratified else 'shuffled'}, seed {ctx.seed}); the bundle "
