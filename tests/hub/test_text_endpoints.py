@@ -84,6 +84,10 @@ def test_hub_show_measure_records_the_speed(server: LocalServer) -> None:
     assert "--measure" in speed["how"] and speed["measured_at"]
     again = server.client("viewer").get(f"/api/v1/hub/{MODEL}").json()
     assert again["speed"] == speed  # kept, not measured again
+    env = {**server.sdk_env("viewer"), "COLUMNS": "300"}  # no wrapped cells
+    for args in (("hub", "show", MODEL), ("hub", "list")):
+        shown = run_cli(*args, env=env)
+        assert shown.returncode == 0 and "sentences/s" in shown.stdout, shown
 
 
 def test_hub_deploy_embedding_through_the_cli(server: LocalServer) -> None:
