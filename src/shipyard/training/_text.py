@@ -17,6 +17,7 @@ between jobs: each job embeds its own rows.
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -172,8 +173,6 @@ class TextEmbedding(Algorithm):
     )
 
     def fit(self, data: FitData) -> FitResult:
-        import time
-
         from shipyard.bundle import TextEncoder
         from shipyard.bundle._sentence import SentenceModel
         from shipyard.hub import model_dir
