@@ -217,6 +217,14 @@ def test_boxes_are_drawn_moved_resized_deleted_and_stored_in_pixels(
         assert w.page.locator(".box").count() == 1 and _boxes(w)[0]["label"] == "car"
         w.page.keyboard.press("Enter")
         assert _next(w, "0") == "1"
+        # A box from the keyboard alone on item 1 (96 × 64): N puts a quarter-size box in
+        # the middle, Shift+arrows resize it, arrows move it, 2 labels it (not submitted).
+        w.page.keyboard.press("n")
+        assert _boxes(w) == [{"x": 36, "y": 24, "width": 24, "height": 16, "label": "car"}]
+        for key in ("Shift+ArrowRight",) * 3 + ("ArrowDown",) * 2 + ("2",):
+            w.page.keyboard.press(key)
+        assert _boxes(w) == [{"x": 36, "y": 26, "width": 27, "height": 16, "label": "person"}]
+        assert "box 1" in w.page.inner_text("#box-status").lower()
         w.clean()
     # What the service stored, as an admin reads it: the export of the job.
     admin = studio.client()

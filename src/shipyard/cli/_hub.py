@@ -1,7 +1,8 @@
-"""``shipyard hub``: pre-trained models installed packages ship — list, show, deploy.
+"""``shipyard hub``: pre-trained models installed packages ship (list, show, deploy), and
+end-to-end solutions.
 
-``app`` is the ``hub`` Typer app; other modules add commands to it (``hub fine-tune``
-lives in ``_hub_finetune.py``).
+``app`` is the ``hub`` Typer app; other modules add commands to it (``hub solutions`` and
+``hub launch`` from ``_hub_solutions.py``; ``hub fine-tune`` from ``_hub_finetune.py``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from typing import Annotated, Any
 
 import typer
 
+from shipyard.cli import _hub_solutions
 from shipyard.cli._common import JsonOpt, client, out, print_json, print_table, say, table
 from shipyard.humanize import number
 
-app = typer.Typer(help="The hub: pre-trained models shipped by installed packages, offline.",
-                  no_args_is_help=True)
+app = typer.Typer(help="The hub: pre-trained models from installed packages, and one-command "
+                       "solutions.", no_args_is_help=True)
+_hub_solutions.register(app)
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The hub model (hub list).")]
 

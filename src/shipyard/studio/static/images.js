@@ -150,6 +150,24 @@
     draw();
   }
 
+  // A box from the keyboard: a quarter of the image's width and height, centred (or just
+  // right of and below the selected box, so repeated boxes do not stack), selected, with
+  // the label chosen; the arrows then move it and Shift with the arrows resize it.
+  function newBox() {
+    var w = Math.max(1, Math.round(ed.w / 4)), h = Math.max(1, Math.round(ed.h / 4));
+    var x = Math.round((ed.w - w) / 2), y = Math.round((ed.h - h) / 2);
+    if (ed.selected >= 0) {
+      var prev = ed.boxes[ed.selected];
+      x = clamp(Math.round(prev.x + prev.width / 2), 0, ed.w - w);
+      y = clamp(Math.round(prev.y + prev.height / 2), 0, ed.h - h);
+    }
+    ed.boxes.push(settle({x: x, y: y, width: w, height: h, label: ed.select.value}));
+    ed.selected = ed.boxes.length - 1;
+    say("Drew " + describe(ed.boxes[ed.selected], ed.selected).replace(/^Box/, "box") +
+        ". Arrows move it; Shift with the arrows resizes it.");
+    draw();
+  }
+
   function relabel(label) {
     ed.select.value = label;
     if (ed.selected >= 0) {
@@ -235,7 +253,10 @@
     if (!ed || !document.body.contains(ed.layer) || event.ctrlKey || event.metaKey ||
         event.altKey || typing(event.target)) { return; }
     var i = ed.selected;
-    if (/^[1-9]$/.test(event.key)) {
+    if (event.key === "n" || event.key === "N") {
+      event.preventDefault();
+      newBox();
+    } else if (/^[1-9]$/.test(event.key)) {
       var label = ed.labels[Number(event.key) - 1];
       if (label !== undefined) { event.preventDefault(); relabel(label); }
     } else if ((event.key === "Delete" || event.key === "Backspace") && i >= 0) {
@@ -277,6 +298,7 @@
     layer.addEventListener("pointerup", up);
     layer.addEventListener("pointercancel", up);
     chooser.addEventListener("change", function () { relabel(chooser.value); });
+    document.getElementById("new-box").addEventListener("click", newBox);
     document.getElementById("delete-box").addEventListener("click", function () {
       removeBox(ed.selected);
     });
