@@ -276,7 +276,8 @@ def _fill(path: str, seeded: dict[str, Any]) -> str:
     names = {"datasets": "churn", "experiments": "churn-exp", "algorithms": "linear",
              "endpoints": "churn-ep", "schedules": "nightly", "monitors": "churn-mon",
              "locations": "lake", "tables": "lake", "tokens": "test-viewer",
-             "pipelines": "churn-pipe", "labeling-jobs": "churn-labels"}
+             "pipelines": "churn-pipe", "labeling-jobs": "churn-labels",
+             "hub": "all-minilm-l6-v2"}
     resource = path.split("/")[3] if path.startswith("/api/v1/") else ""
     sub = path.split("/")[4] if path.count("/") > 3 else ""
     if path.endswith("/files/{sha256}"):
