@@ -45,6 +45,9 @@ class AlgorithmInfo:
     #: What makes its model big, named by the hyperparameters that drive it (said in the
     #: job log and the model card when a bundle is large).
     size_drivers: str = ""
+    #: The recipe it trains with when the request gives none (None: the default recipe).
+    #: image-cnn keeps every pixel column as it is: ``{"steps": []}``.
+    recipe: Mapping[str, Any] | None = None
 
     @property
     def supervised(self) -> bool:

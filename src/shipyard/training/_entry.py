@@ -525,7 +525,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
                               ctx.lineage.get("dataset"), target)
     model_file = f"model{framework.extension}"
     files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()),
-                               model_file: framework.dumps(result.model)}
+                               model_file: framework.dumps(result.model),
+                               **framework.extra_files(result.model)}
     size = sum(len(b) for b in files.values())
     too_big = size_warning(size, ctx.bundle_size_warning, ctx.algorithm,
                            algorithm.info.size_drivers, problem.hyperparameters)

@@ -2,7 +2,8 @@
 
 Tuning reads these declarations to build its search space, so each one says
 everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
-searched on a log scale, ``choices`` for categorical ones. A default of None
+searched on a log scale, ``choices`` for categorical ones, ``pattern`` for a ``str``
+one (free text in a fixed form, such as an image shape ``"8x8"``; never searched). A default of None
 means "off" or "unlimited" (said in the description); ``nullable`` allows None
 (that same "off") for a hyperparameter whose default is a value.
 
@@ -15,13 +16,14 @@ solver's iteration cap). A ``--range`` may still name any valid domain.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidRequest
 from shipyard.names import did_you_mean
 
-TYPES = ("int", "float", "categorical", "bool")
+TYPES = ("int", "float", "categorical", "bool", "str")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -45,10 +47,14 @@ class Hyperparameter:
     search: tuple[float, float, bool] | None = None
     #: Whether tuning searches it when no ``--range`` names it.
     tuned: bool = True
+    #: The regular expression a ``str`` value must match whole.
+    pattern: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"Hyperparameter {self.name!r}: type must be one of {TYPES}.")
+        if self.type == "str" and not self.pattern:
+            raise ValueError(f"Hyperparameter {self.name!r}: a str one needs a pattern.")
         if self.type == "categorical" and not self.choices:
             raise ValueError(f"Hyperparameter {self.name!r}: a categorical one needs choices.")
         if self.log and (self.low is None or self.low <= 0):
@@ -67,7 +73,8 @@ class Hyperparameter:
         return {"name": self.name, "type": self.type, "default": self.default,
                 "low": self.low, "high": self.high, "log": self.log,
                 "choices": list(self.choices) if self.choices else None,
-                "description": self.description,
+                "description": self.description, **({"pattern": self.pattern}
+                                                     if self.pattern else {}),
                 "nullable": self.nullable or self.default is None,
                 "search": self._search_dict()}
 
@@ -90,6 +97,8 @@ class Hyperparameter:
             return f"one of {list(self.choices or ())}"
         if self.type == "bool":
             return "true or false"
+        if self.type == "str":
+            return f"text matching {self.pattern}"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -108,6 +117,10 @@ class Hyperparameter:
             raise self._refuse(value)
         if self.type == "bool":
             return self._bool(value)
+        if self.type == "str":
+            if not isinstance(value, str) or not re.fullmatch(str(self.pattern), value.strip()):
+                raise self._refuse(value)
+            return value.strip()
         if self.type == "categorical":
             for choice in self.choices or ():
                 if value == choice or (isinstance(value, str) and value == str(choice)):
