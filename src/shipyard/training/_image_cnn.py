@@ -8,10 +8,11 @@ of columns is a square grayscale image, three times a square a colour one.
 
 The network (:func:`shipyard.bundle._torch_image.build_network`) is two convolution
 blocks and a linear layer, trained with Adam on cross-entropy. Inputs are divided by
-the largest training pixel value, then standardised per channel with the training
-pixels' mean and deviation; ``image_size`` resizes the grid (bilinear) before the
-network. ``augmentation`` shifts each training image by up to one pixel per 16 of its
-side (at least one) each epoch. A fixed ``seed`` (else the job's) makes a fit
+``pixel_max`` (the value of full intensity: by default the largest training
+value), then standardised per channel with the training pixels' mean and deviation;
+``image_size`` resizes the grid (bilinear) before the network. ``augmentation``
+shifts each training image by up to one pixel per 16 of its side (at least one) each
+epoch. A fixed ``seed`` (else the job's) makes a fit
 reproducible: the weights' initialisation, the batch order, the shifts and dropout all
 draw from it, on a fixed number of threads.
 
@@ -103,6 +104,10 @@ class ImageCNN(Algorithm):
             H("image_shape", "str", None, pattern=SHAPE,
               description="the pixel grid, HEIGHTxWIDTH[xCHANNELS] such as '8x8'; null: "
                           "inferred from a square number of columns"),
+            H("pixel_max", "float", None, 1e-6, 1e9, tuned=False,
+              description="the value a full-intensity pixel has in the columns (255 for "
+                          "8-bit pixels; image files set it); null: the largest training "
+                          "value (16 for the digits)"),
             H("channels", "int", 32, 4, 256, search=(8, 64, True),
               description="convolution width (filters in the first block)"),
             H("dropout", "float", 0.25, 0.0, 0.9, search=(0.0, 0.5, False),
@@ -181,7 +186,7 @@ def _spec(X: np.ndarray, h: int, w: int, c: int, hp: Any, n_classes: int,
           columns: list[str]) -> ImageSpec:
     """Preprocessing measured on the training pixels, and the network's shape."""
     top = float(np.nanmax(X)) if X.size and np.isfinite(np.nanmax(X)) else 1.0
-    value_max = top if top > 0 else 1.0
+    value_max = float(hp["pixel_max"]) if hp["pixel_max"] else (top if top > 0 else 1.0)
     scaled = np.nan_to_num(X, nan=0.0).reshape(len(X), h, w, c) / value_max
     mean = scaled.mean(axis=(0, 1, 2))
     std = scaled.std(axis=(0, 1, 2))
