@@ -210,7 +210,8 @@ class TorchImageFramework(Framework):
         from safetensors.torch import save
 
         state = {k: v.detach().contiguous() for k, v in model.network.state_dict().items()}
-        return bytes(save(state, metadata={"format": "pt", "spec": SPEC_FILE}))
+        # One metadata key: safetensors writes a map of several in no fixed order.
+        return bytes(save(state, metadata={"format": "pt"}))
 
     def extra_files(self, model: Any) -> dict[str, bytes]:
         return {SPEC_FILE: json.dumps(model.spec.to_dict(), indent=2,

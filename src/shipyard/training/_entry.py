@@ -36,6 +36,7 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._crossval import CrossValidation
+from shipyard.training._image_files import IMAGES_DIR, decode_channels
 from shipyard.training._metrics import evaluate_split, supervised_metrics
 from shipyard.training._prepared import META_FILE, PreparedData, PreparedDataError
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
@@ -694,11 +695,16 @@ def main(job_dir: Path) -> None:
         print(line, flush=True)
 
     model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
+    hyperparameters = _read_json(job_dir / c.HYPERPARAMETERS_FILE)
+    if (job_dir / IMAGES_DIR).is_dir() and prepared is None:  # image-cnn on image files
+        with runtime.phase("read"):
+            channels, hyperparameters = decode_channels(
+                channels, job_dir / IMAGES_DIR, hyperparameters, config.get("target"), log)
     run_training(TrainingContext(
         train=channels["train"], validation=channels.get("validation"),
         test=channels.get("test"), algorithm=str(config["algorithm"]),
         target=config.get("target"), problem_type=config.get("problem_type"),
-        hyperparameters=_read_json(job_dir / c.HYPERPARAMETERS_FILE),
+        hyperparameters=hyperparameters,
         split=config.get("split"), recipe=config.get("recipe"),
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
