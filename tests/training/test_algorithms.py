@@ -27,6 +27,7 @@ EXPECTED = {
     "kmeans": {"clustering"},
     "pca": {"dimensionality_reduction"},
     "isolation-forest": {"anomaly_detection"},
+    "image-cnn": {"binary", "multiclass"},
 }
 
 
@@ -53,7 +54,7 @@ def test_every_builtin_declares_problem_types_and_hyperparameters() -> None:
 
 def test_unknown_algorithm_lists_the_known_ones() -> None:
     with pytest.raises(InvalidRequest, match=r"Unknown algorithm 'svm'; the built-in algorithms "
-                                             r"are \['catboost', 'isolation-forest', 'kmeans'"):
+                                             r"are \['catboost', .*'isolation-forest', 'kmeans'"):
         get_algorithm("svm")
 
 
@@ -97,6 +98,17 @@ def test_a_declaration_must_be_coherent() -> None:
         Hyperparameter("x", "float", 1.0, 0.0, 10.0, log=True)
     with pytest.raises(ValueError, match="needs choices"):
         Hyperparameter("x", "categorical", "a")
+    with pytest.raises(ValueError, match="needs a pattern"):
+        Hyperparameter("x", "str", None)
+
+
+def test_a_text_hyperparameter_must_match_its_pattern() -> None:
+    assert validate_hyperparameters("image-cnn", {"image_shape": " 8x8 "})["image_shape"] == "8x8"
+    assert validate_hyperparameters("image-cnn", {"image_shape": "28x28x3"})["image_shape"] \
+        == "28x28x3"
+    for bad in ("8", "8x8x2", "eight", 64):
+        with pytest.raises(InvalidRequest, match="'image_shape' must be text matching"):
+            validate_hyperparameters("image-cnn", {"image_shape": bad})
 
 
 @pytest.mark.parametrize("values, expected", [

@@ -31,7 +31,7 @@ IMAGES_DIR = "input/images"
 #: The columns a files manifest has (a ``label`` column too when folders name classes).
 MANIFEST_COLUMNS = frozenset({"path", "sha256", "width", "height", "format", "bytes"})
 DEFAULT_SIZE = 32
-_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F", "P"})
+_GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 
 
 def is_manifest(columns: Any) -> bool:
@@ -43,9 +43,9 @@ def _grayscale(path: Path) -> bool:
     from PIL import Image
 
     with Image.open(path, formats=["PNG", "JPEG"]) as img:
-        if img.mode == "P":
-            return all(r == g == b for r, g, b, *_ in img.convert("RGB").getcolors(1 << 24)
-                       or [(0, 0, 0)])
+        if img.mode == "P":  # a palette: grey when every colour it uses is
+            used = img.convert("RGB").getcolors(1 << 24) or []
+            return all(isinstance(rgb, tuple) and rgb[0] == rgb[1] == rgb[2] for _, rgb in used)
         return img.mode in _GRAY_MODES
 
 
