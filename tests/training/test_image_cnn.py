@@ -293,3 +293,8 @@ def test_a_bad_image_shape_is_refused_at_submit(server: LocalServer,
                                      "inputs": {"train": "digits"}, "target": "target",
                                      "hyperparameters": {"image_shape": "eight"}})
     assert r.status_code == 400 and "image_shape" in r.text, r.text
+    doc = c.get("/api/v1/algorithms/image-cnn")
+    assert doc.status_code == 200, doc.text
+    shape = next(h for h in doc.json()["hyperparameters"] if h["name"] == "image_shape")
+    assert shape["type"] == "str" and shape["pattern"] and shape["search"] is None
+    assert c.get("/api/v1/algorithms").status_code == 200
