@@ -9,6 +9,7 @@ module; a second, small job trains on a dataset of image files.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import time
@@ -28,6 +29,7 @@ from PIL import Image  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from shipyard.bundle import BundleError, load_bundle  # noqa: E402
+from shipyard.errors import InvalidRequest  # noqa: E402
 from shipyard.evaluation import SplitSpec, split_frame  # noqa: E402
 from shipyard.testing import LocalServer, ok_json, run_cli  # noqa: E402
 from shipyard.testing.images import digits_folder  # noqa: E402
@@ -298,3 +300,41 @@ def test_a_bad_image_shape_is_refused_at_submit(server: LocalServer,
     shape = next(h for h in doc.json()["hyperparameters"] if h["name"] == "image_shape")
     assert shape["type"] == "str" and shape["pattern"] and shape["search"] is None
     assert c.get("/api/v1/algorithms").status_code == 200
+
+
+def test_colour_files_decode_to_rgb_pixel_columns(tmp_path: Path) -> None:
+    """Files in colour (``color`` auto) become RGB columns, a grid the network reads."""
+    from shipyard.training._image_files import decode_channels
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(12):
+        red = i % 2 == 0
+        grid = rng.integers(0, 60, (20, 20, 3)).astype(np.uint8)
+        grid[5:15, 5:15, 0 if red else 2] = 250
+        out = io.BytesIO()
+        Image.fromarray(grid, mode="RGB").save(out, "PNG")
+        sha = hashlib.sha256(out.getvalue()).hexdigest()
+        (tmp_path / sha).write_bytes(out.getvalue())
+        rows.append({"path": f"{i}.png", "sha256": sha, "width": 20, "height": 20,
+                     "format": "PNG", "bytes": len(out.getvalue()),
+                     "label": "red" if red else "blue"})
+    manifest = pd.DataFrame(rows)
+    channels, hp = decode_channels({"train": manifest}, tmp_path, {"image_size": 8}, "label",
+                                   log=lambda line: None)
+    table = channels["train"]
+    assert hp["image_shape"] == "8x8x3" and hp["pixel_max"] == 255.0
+    assert list(table.columns[:3]) == ["pixel_0_0_0", "pixel_0_0_1", "pixel_0_0_2"]
+    assert table.shape == (12, 8 * 8 * 3 + 1) and list(table["label"]) == list(manifest["label"])
+    centre = table[["pixel_4_4_0", "pixel_4_4_2"]].to_numpy()
+    assert centre[0][0] == 250 and centre[1][1] == 250  # red square, then blue square
+    result = run_training(TrainingContext(
+        train=table, algorithm="image-cnn", target="label", model_dir=tmp_path / "m",
+        hyperparameters={**hp, "epochs": 3, "channels": 4}, n_jobs=1, plots=False,
+        split={"fractions": [0.5, 0.0, 0.5], "seed": 0}, log=lambda line: None))
+    spec = json.loads((tmp_path / "m" / "architecture.json").read_text())
+    assert (spec["channels"], spec["value_max"]) == (3, 255.0)
+    assert set(result.pipeline.predict(table.drop(columns="label"))["prediction"]) <= \
+        {"red", "blue"}
+    with pytest.raises(InvalidRequest, match="not a files manifest"):
+        decode_channels({"train": table}, tmp_path, {}, "label")

@@ -665,8 +665,11 @@ def main(job_dir: Path) -> None:
     given = config.get("prepared")
     study: dict[str, Any] = given if isinstance(given, dict) else {}
     prepared = None
+    # Image files are decoded by each job (they set image_shape and pixel_max): a study's
+    # prepared pixels are not reused.
+    images = (job_dir / IMAGES_DIR).is_dir()
     with runtime.phase("read"):
-        if study.get("from") and not config.get("cv_folds") and \
+        if study.get("from") and not config.get("cv_folds") and not images and \
                 (job_dir / PREPARED_INPUT / META_FILE).is_file():
             try:
                 prepared = PreparedData.load(job_dir / PREPARED_INPUT,
@@ -696,7 +699,7 @@ def main(job_dir: Path) -> None:
 
     model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
     hyperparameters = _read_json(job_dir / c.HYPERPARAMETERS_FILE)
-    if (job_dir / IMAGES_DIR).is_dir() and prepared is None:  # image-cnn on image files
+    if images:  # image-cnn on a dataset of image files
         with runtime.phase("read"):
             channels, hyperparameters = decode_channels(
                 channels, job_dir / IMAGES_DIR, hyperparameters, config.get("target"), log)
@@ -714,7 +717,7 @@ def main(job_dir: Path) -> None:
         plots=config.get("plots") is not False,
         checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
         save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
-        and not config.get("cv_folds") else None,
+        and not config.get("cv_folds") and not images else None,
         cv_folds=int(config["cv_folds"]) if config.get("cv_folds") is not None else None,
         save_predictions=job_dir / PREDICTIONS_OUTPUT if config.get("save_predictions")
         else None,
