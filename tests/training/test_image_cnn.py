@@ -338,3 +338,15 @@ def test_colour_files_decode_to_rgb_pixel_columns(tmp_path: Path) -> None:
         {"red", "blue"}
     with pytest.raises(InvalidRequest, match="not a files manifest"):
         decode_channels({"train": table}, tmp_path, {}, "label")
+
+
+def test_without_torch_a_load_says_what_to_install(trained: dict[str, Any],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from shipyard.bundle import check_bundle
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails
+    assert check_bundle(trained["bundle"])["framework"]["name"] == "torch-image"  # no torch
+    with pytest.raises(BundleError, match=r"pip install 'shipyard\[text\]'"):
+        load_bundle(trained["bundle"])

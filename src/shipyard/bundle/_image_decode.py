@@ -4,8 +4,9 @@ One function serves both sides, so an image is read the same way when a training
 decodes a dataset's files and when an endpoint decodes a request: the image is opened
 by content (PNG or JPEG only; no other Pillow plugin is tried), refused past
 :data:`MAX_PIXELS` from its header before a pixel is decoded (decompression bombs),
-decoded whole (a truncated file is refused, never padded), converted to grayscale or
-RGB (transparency composited onto black), and resized to the model's grid (area
+decoded whole (a truncated file is refused, never padded), turned upright by its EXIF
+orientation, brought to 8 bits (16-bit PNG), converted to grayscale or RGB
+(transparency composited onto black), and resized to the model's grid (area
 averaging when shrinking, bilinear when enlarging).
 
 The row's values are the 8-bit intensities scaled so that 255 is the model's
@@ -47,7 +48,7 @@ def decode_pixels(data: bytes, height: int, width: int, channels: int,
             truncated or damaged (the message names ``where``).
     """
     Image = _pillow()
-    from PIL import UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     if not data:
         raise InvalidRequest(f"{where.capitalize()} is empty; send the bytes of a PNG or "
@@ -63,6 +64,10 @@ def decode_pixels(data: bytes, height: int, width: int, channels: int,
                         f"{where.capitalize()} is {w} × {h} pixels, more than the "
                         f"{MAX_PIXELS:,} accepted; scale it down before sending it.")
                 img.load()
+                img = ImageOps.exif_transpose(img)  # a photo's orientation, as it is shown
+                if img.mode.startswith("I;16") or img.mode == "I":  # 16-bit: to 8 bits
+                    wide = np.asarray(img, dtype="float64") / 257.0
+                    img = Image.fromarray(np.clip(np.round(wide), 0, 255).astype(np.uint8), "L")
                 mode = "L" if channels == 1 else "RGB"
                 if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
                     rgba = img.convert("RGBA")
