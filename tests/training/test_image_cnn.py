@@ -350,3 +350,23 @@ def test_without_torch_a_load_says_what_to_install(trained: dict[str, Any],
     assert check_bundle(trained["bundle"])["framework"]["name"] == "torch-image"  # no torch
     with pytest.raises(BundleError, match=r"pip install 'shipyard\[text\]'"):
         load_bundle(trained["bundle"])
+
+
+def test_cli_and_sdk_send_images(server: LocalServer, trained: dict[str, Any],
+                                 tmp_path: Path) -> None:
+    import shipyard as sy
+
+    pixels = _test_rows().drop(columns="target")
+    rows = json.loads(pixels.head(3).to_json(orient="records"))
+    expected = server.client().post(URL, json=rows).json()["predictions"]
+    files = [tmp_path / f"digit-{i}.png" for i in range(3)]
+    for i, path in enumerate(files):
+        path.write_bytes(_png(pixels.iloc[i].to_numpy()))
+    got = ok_json(run_cli("endpoints", "invoke", "digits-ep", "--file", str(files[1]),
+                          "--json", env=server.sdk_env("viewer")))
+    assert got["predictions"] == [expected[1]]
+    with sy.connect(url=server.url, token=server.token("viewer"), set_default=False) as c:
+        out = sy.Endpoint("digits-ep", client=c).invoke_images(
+            [files[1], files[2].read_bytes()])
+    assert list(out["prediction"]) == expected[1:3]
+    assert list(out.columns[:2]) == ["prediction", "probability.0"]
