@@ -98,8 +98,11 @@ def test_a_declaration_must_be_coherent() -> None:
         Hyperparameter("x", "float", 1.0, 0.0, 10.0, log=True)
     with pytest.raises(ValueError, match="needs choices"):
         Hyperparameter("x", "categorical", "a")
-    with pytest.raises(ValueError, match="needs a pattern"):
-        Hyperparameter("x", "str", None)
+    with pytest.raises(ValueError, match="only a str one has a pattern"):
+        Hyperparameter("x", "int", None, pattern="[0-9]+")
+    assert Hyperparameter("x", "str", None).validate(" a b ") == "a b"
+    with pytest.raises(InvalidRequest, match="'x' must be a non-empty string"):
+        Hyperparameter("x", "str", None).validate("  ")
 
 
 def test_a_text_hyperparameter_must_match_its_pattern() -> None:

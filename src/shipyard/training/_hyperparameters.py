@@ -2,10 +2,10 @@
 
 Tuning reads these declarations to build its search space, so each one says
 everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
-searched on a log scale, ``choices`` for categorical ones, ``pattern`` for a ``str``
-one (free text in a fixed form, such as an image shape ``"8x8"``; never searched). A default of None
-means "off" or "unlimited" (said in the description); ``nullable`` allows None
-(that same "off") for a hyperparameter whose default is a value.
+searched on a log scale, ``choices`` for categorical ones. A ``str`` one is free text
+(never searched), in the form ``pattern`` says when it has one (an image shape
+``"8x8"``). A default of None means "off" or "unlimited" (said in the description);
+``nullable`` allows None (that same "off") for a hyperparameter whose default is a value.
 
 The declared range is what is *valid*; ``search`` is what tuning searches by default
 when that is narrower (``(low, high, log)``: 50 to 1,000 boosting rounds, not 1 to
@@ -47,14 +47,14 @@ class Hyperparameter:
     search: tuple[float, float, bool] | None = None
     #: Whether tuning searches it when no ``--range`` names it.
     tuned: bool = True
-    #: The regular expression a ``str`` value must match whole.
+    #: The regular expression a ``str`` value must match whole (None: any non-empty text).
     pattern: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"Hyperparameter {self.name!r}: type must be one of {TYPES}.")
-        if self.type == "str" and not self.pattern:
-            raise ValueError(f"Hyperparameter {self.name!r}: a str one needs a pattern.")
+        if self.pattern is not None and self.type != "str":
+            raise ValueError(f"Hyperparameter {self.name!r}: only a str one has a pattern.")
         if self.type == "categorical" and not self.choices:
             raise ValueError(f"Hyperparameter {self.name!r}: a categorical one needs choices.")
         if self.log and (self.low is None or self.low <= 0):
@@ -80,7 +80,7 @@ class Hyperparameter:
 
     def _search_dict(self) -> dict[str, Any] | None:
         """The domain tuning searches when no range names it (None: not searched)."""
-        if not self.tuned or self.default is None:
+        if not self.tuned or self.default is None or self.type == "str":
             return None
         if self.type == "bool":
             return {"choices": [True, False]}
@@ -98,7 +98,7 @@ class Hyperparameter:
         if self.type == "bool":
             return "true or false"
         if self.type == "str":
-            return f"text matching {self.pattern}"
+            return f"text matching {self.pattern}" if self.pattern else "a non-empty string"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -118,7 +118,8 @@ class Hyperparameter:
         if self.type == "bool":
             return self._bool(value)
         if self.type == "str":
-            if not isinstance(value, str) or not re.fullmatch(str(self.pattern), value.strip()):
+            if not isinstance(value, str) or not value.strip() or (
+                    self.pattern and not re.fullmatch(self.pattern, value.strip())):
                 raise self._refuse(value)
             return value.strip()
         if self.type == "categorical":
