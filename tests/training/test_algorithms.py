@@ -29,6 +29,7 @@ EXPECTED = {
     "isolation-forest": {"anomaly_detection"},
     "text-linear": {"binary", "multiclass", "regression"},
     "text-embedding": {"binary", "multiclass", "regression"},
+    "image-cnn": {"binary", "multiclass"},
 }
 
 
@@ -55,7 +56,7 @@ def test_every_builtin_declares_problem_types_and_hyperparameters() -> None:
 
 def test_unknown_algorithm_lists_the_known_ones() -> None:
     with pytest.raises(InvalidRequest, match=r"Unknown algorithm 'svm'; the built-in algorithms "
-                                             r"are \['catboost', 'isolation-forest', 'kmeans'"):
+                                             r"are \['catboost', .*'isolation-forest', 'kmeans'"):
         get_algorithm("svm")
 
 
@@ -99,6 +100,20 @@ def test_a_declaration_must_be_coherent() -> None:
         Hyperparameter("x", "float", 1.0, 0.0, 10.0, log=True)
     with pytest.raises(ValueError, match="needs choices"):
         Hyperparameter("x", "categorical", "a")
+    with pytest.raises(ValueError, match="only a str one has a pattern"):
+        Hyperparameter("x", "int", None, pattern="[0-9]+")
+    assert Hyperparameter("x", "str", None).validate(" a b ") == "a b"
+    with pytest.raises(InvalidRequest, match="'x' must be a non-empty string"):
+        Hyperparameter("x", "str", None).validate("  ")
+
+
+def test_a_text_hyperparameter_must_match_its_pattern() -> None:
+    assert validate_hyperparameters("image-cnn", {"image_shape": " 8x8 "})["image_shape"] == "8x8"
+    assert validate_hyperparameters("image-cnn", {"image_shape": "28x28x3"})["image_shape"] \
+        == "28x28x3"
+    for bad in ("8", "8x8x2", "eight", 64):
+        with pytest.raises(InvalidRequest, match="'image_shape' must be text matching"):
+            validate_hyperparameters("image-cnn", {"image_shape": bad})
 
 
 @pytest.mark.parametrize("values, expected", [

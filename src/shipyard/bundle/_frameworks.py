@@ -97,6 +97,11 @@ class Framework:
     def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
         raise NotImplementedError
 
+    def image_input(self, model: Any) -> dict[str, Any] | None:
+        """How an image becomes the model's input row (height, width, channels, columns,
+        value_max), for endpoints that take PNG or JPEG; None: the model takes rows only."""
+        return None
+
 
 class XGBoostFramework(Framework):
     name, package, extension = "xgboost", "xgboost", ".ubj"
@@ -225,6 +230,10 @@ FRAMEWORKS: dict[str, Framework] = {
     f.name: f for f in (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(),
                         SklearnFramework())
 }
+
+from shipyard.bundle._torch_image import TorchImageFramework  # noqa: E402 - it subclasses Framework
+
+FRAMEWORKS[TorchImageFramework.name] = TorchImageFramework()
 
 
 def register_framework(framework: Framework) -> Framework:

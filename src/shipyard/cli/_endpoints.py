@@ -31,6 +31,8 @@ app = typer.Typer(help="Real-time endpoints: deploy a model version, invoke it, 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The endpoint's name.")]
 #: Extensions of the files `endpoints invoke --file` reads rows from.
 ROW_FILES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet")
+#: One image sent as it is, to a model that takes images (docs/images.md).
+IMAGE_FILES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 
 
 def _models(doc: dict[str, Any]) -> str:
@@ -276,6 +278,8 @@ def _rows_body(file: Path) -> tuple[bytes, str]:
     import json
 
     suffix = file.suffix.lower()
+    if suffix in IMAGE_FILES and file.is_file():  # one image, for an image model
+        return file.read_bytes(), IMAGE_FILES[suffix]
     if suffix not in ROW_FILES:
         fail(f"The rows file must be CSV (.csv), JSON (.json, .jsonl) or Parquet (.parquet); "
              f"got {file.name!r}.")
@@ -314,7 +318,8 @@ def invoke(
     name: NameArg,
     file: Annotated[Path, typer.Option(
         "--file", "-f", metavar="PATH",
-        help="Rows to predict: CSV (.csv), JSON records or JSON Lines (.json, .jsonl), or "
+        help="Rows to predict: CSV (.csv), JSON records or JSON Lines (.json, .jsonl), one "
+             "image (.png, .jpg) for an image model, or "
              "Parquet (.parquet). An inference_id column keys each row (never passed to the "
              "model), so ground truth keyed by it joins.")],
     explain: Annotated[bool, typer.Option(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 import json
 import time
+from collections.abc import Iterable
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -191,29 +193,23 @@ class Endpoint(Resource):
         and ``shap.space`` (base value + the values = the model's output for that class
         in that space, docs/explain.md).
         """
-        import pandas as pd
-
         path = self._path("/invocations") + ("?explain=true" if explain else "")
         response = self.client.request("POST", path, content=_records(rows),
                                        headers={"Content-Type": "application/json"})
-        doc = response.json()
-        out = pd.DataFrame({"prediction": doc.get("predictions", [])})
-        probs = doc.get("probabilities")
-        if probs:
-            # The capture's, the batch transform's and the reports' spelling.
-            p = pd.DataFrame(probs)
-            p.columns = [f"probability.{c}" for c in p.columns]
-            out = pd.concat([out, p], axis=1)
-        out["inference_id"] = doc.get("inference_ids")
-        if doc.get("explanations") is not None:
-            shap = pd.DataFrame([{"shap.output": e["output"], "shap.space": e["space"],
-                                  "shap.base_value": e["base_value"],
-                                  **{f"shap.{k}": v for k, v in e["values"].items()}}
-                                 for e in doc["explanations"]])
-            out = pd.concat([out, shap], axis=1)
-        # Categories the model never saw (the endpoint warns): {column: {value: rows}}.
-        out.attrs["unseen_categories"] = doc.get("unseen_categories") or {}
-        return out
+        return _predictions(response.json())
+
+    def invoke_images(self, images: Iterable[bytes | str | Path]) -> pd.DataFrame:
+        """Predict PNG or JPEG images (bytes, or paths to files) with an image model
+        (docs/images.md): one DataFrame row per image, as :meth:`invoke` returns them."""
+        import base64
+
+        records = [{"image": base64.b64encode(
+            image if isinstance(image, bytes) else Path(image).read_bytes()).decode("ascii")}
+            for image in images]
+        response = self.client.request("POST", self._path("/invocations"),
+                                       content=json.dumps({"instances": records}).encode(),
+                                       headers={"Content-Type": "application/json"})
+        return _predictions(response.json())
 
     def update(self, model: str | None = None, *, instances: int | None = None,
                variants: builtins.list[dict[str, Any]] | None = None,
@@ -313,3 +309,26 @@ class Endpoint(Resource):
             f"{reason}"
             f"{_render.table_html(headers, rows)}</div>"
         )
+
+
+def _predictions(doc: dict[str, Any]) -> pd.DataFrame:
+    """An invocation's answer as one DataFrame row per input (:meth:`Endpoint.invoke`)."""
+    import pandas as pd
+
+    out = pd.DataFrame({"prediction": doc.get("predictions", [])})
+    probs = doc.get("probabilities")
+    if probs:
+        # The capture's, the batch transform's and the reports' spelling.
+        p = pd.DataFrame(probs)
+        p.columns = [f"probability.{c}" for c in p.columns]
+        out = pd.concat([out, p], axis=1)
+    out["inference_id"] = doc.get("inference_ids")
+    if doc.get("explanations") is not None:
+        shap = pd.DataFrame([{"shap.output": e["output"], "shap.space": e["space"],
+                              "shap.base_value": e["base_value"],
+                              **{f"shap.{k}": v for k, v in e["values"].items()}}
+                             for e in doc["explanations"]])
+        out = pd.concat([out, shap], axis=1)
+    # Categories the model never saw (the endpoint warns): {column: {value: rows}}.
+    out.attrs["unseen_categories"] = doc.get("unseen_categories") or {}
+    return out

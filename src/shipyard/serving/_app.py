@@ -190,7 +190,7 @@ class ServingApp:
                     self._explainer = OnlineExplainer(self.predictor.pipeline)
                 self._explainer.check()
             body = await read_body(receive, length, self.config.max_body_bytes)
-            table = parse_body(kind, body)
+            table = parse_body(kind, body, self.predictor.image_reader)
             if len(table) <= INLINE_ROWS:
                 prediction = self.predictor.predict(table)
             else:

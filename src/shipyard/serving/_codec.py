@@ -8,6 +8,12 @@ Pure functions, no I/O. Accepted bodies:
     MLflow's ``{"dataframe_split": {...}}`` / ``{"dataframe_records": [...]}``.
 ``text/csv``
     a header row, then one line per row; an empty cell is a missing value.
+``image/png``, ``image/jpeg``
+    the bytes of one image, for a model that takes images (``image-cnn``): it is
+    decoded here, in the serving instance, to the model's pixel row
+    (:mod:`shipyard.bundle._image_decode`, with its size and decompression limits).
+    In JSON, such a model also takes a record's ``"image"`` field holding a PNG or
+    JPEG as base64 (``[{"image": "iVBORw0…"}]``) in place of its pixel columns.
 
 A column named ``inference_id`` is the caller's own id of each row, as the managed
 services take one: it is taken out of the rows (the model never sees it) and kept in
@@ -29,11 +35,13 @@ the signature check (:mod:`shipyard.serving._schema`).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +49,16 @@ from shipyard.errors import InvalidRequest, UnsupportedMediaType
 
 JSON = "json"
 CSV = "csv"
+IMAGE = "image"
+#: The JSON field holding a base64 image, for a model that takes images.
+IMAGE_FIELD = "image"
 #: Media types (lower case, parameters stripped) → the parser that reads them.
 MEDIA_TYPES: dict[str, str] = {
     "application/json": JSON,
     "text/csv": CSV,
     "application/csv": CSV,
+    "image/png": IMAGE,
+    "image/jpeg": IMAGE,
 }
 
 
@@ -84,22 +97,68 @@ def media_kind(content_type: str | None) -> str:
     if kind is None:
         got = f"{media!r}" if media else "no Content-Type"
         raise UnsupportedMediaType(
-            f"Invocations accept application/json or text/csv; got {got}. Send the rows as "
-            "JSON records or CSV with a header row.", media_type=media or None)
+            f"Invocations accept application/json, text/csv, or image/png and image/jpeg for "
+            f"an image model; got {got}. Send the rows as JSON records or CSV with a header "
+            "row.", media_type=media or None)
     return kind
 
 
-def parse_body(kind: str, body: bytes) -> Table:
+def parse_body(kind: str, body: bytes, image: ImageReader | None = None) -> Table:
     """Parse a request body of media ``kind`` (see :func:`media_kind`) into a :class:`Table`.
+
+    ``image`` reads an image's bytes into the model's input row (an image model's
+    endpoint); without it an image body is refused (415) and ``"image"`` is a column
+    like any other.
 
     Raises:
         InvalidRequest: the body is not valid JSON/CSV, has no rows, or has the wrong shape
-            (the message names the row or field).
+            (the message names the row or field); an image that is not a whole PNG or JPEG
+            or is too large.
+        UnsupportedMediaType: an image body for a model that takes rows only.
     """
+    if kind == IMAGE:
+        if image is None:
+            raise UnsupportedMediaType(
+                "This endpoint's model takes rows, not images; send JSON records or CSV.",
+                media_type="image")
+        row = image(body, "the request body")
+        return Table(tuple(row), [row])
     table = _parse_csv(body) if kind == CSV else _parse_json(body)
+    if image is not None and kind == JSON:
+        table = _images_in(table, image)
     if not table.records:
         raise InvalidRequest("The request holds no rows; send at least one row to predict.")
     return take_ids(table)
+
+
+#: Reads an image's bytes into one input row; ``where`` names it in errors.
+ImageReader = Callable[[bytes, str], dict[str, Any]]
+
+
+def _images_in(table: Table, image: ImageReader) -> Table:
+    """Each record's base64 ``"image"`` replaced by the pixel columns it decodes to."""
+    if IMAGE_FIELD not in table.columns:
+        return table
+    records: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
+    for i, record in enumerate(table.records):
+        value = record.get(IMAGE_FIELD)
+        if value is not None:
+            if not isinstance(value, str):
+                raise InvalidRequest(
+                    f"Row {i}: 'image' must be a PNG or JPEG as base64 text; got "
+                    f"{type(value).__name__}.", row=i, field=IMAGE_FIELD)
+            try:
+                data = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidRequest(
+                    f"Row {i}: 'image' is not valid base64; encode the PNG or JPEG bytes as "
+                    "standard base64 (A-Z, a-z, 0-9, +, /).", row=i, field=IMAGE_FIELD) from None
+            rest = {k: v for k, v in record.items() if k != IMAGE_FIELD}
+            record = {**image(data, f"the image of row {i}"), **rest}
+        records.append(record)
+        columns.update(dict.fromkeys(record))
+    return Table(tuple(columns), records, table.ids)
 
 
 def take_ids(table: Table) -> Table:

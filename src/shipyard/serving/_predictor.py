@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from shipyard.bundle import InferencePipeline
+from shipyard.bundle._image_decode import image_row
 from shipyard.errors import InvalidRequest
-from shipyard.serving._codec import Table
+from shipyard.serving._codec import ImageReader, Table
 from shipyard.serving._fastpath import FastPath, Unsupported, compile_fast_path, same_outputs
 from shipyard.serving._schema import Schema, SchemaError
 
@@ -57,6 +58,8 @@ class Predictor:
         self.task = pipeline.task
         self.classes = list(pipeline.classes or [])
         self.schema = Schema(pipeline.input_signature, pipeline.manifest.get("target"))
+        #: Reads PNG or JPEG bytes into an input row, for a model that takes images.
+        self.image_reader: ImageReader | None = image_reader(pipeline)
         self.fast: FastPath | None = None
         self.fast_reason = "disabled"
         if fast:
@@ -140,3 +143,16 @@ class Predictor:
 
     def _general_outputs(self, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         return dict(self.pipeline.outputs(self._general_frame(rows)))
+
+
+def image_reader(pipeline: InferencePipeline) -> ImageReader | None:
+    """How the pipeline's model reads an image (its framework's ``image_input``), or None."""
+    framework = getattr(pipeline, "framework", None)  # None for an ensemble
+    spec = framework.image_input(pipeline.model) if framework is not None else None
+    if spec is None:
+        return None
+
+    def read(data: bytes, where: str) -> dict[str, Any]:
+        return image_row(data, spec, where)
+
+    return read

@@ -14,7 +14,12 @@ notebooks call :func:`run_training` directly::
 
 from __future__ import annotations
 
-from shipyard.training import _boosting, _sklearn, _text  # noqa: F401 - register the built-ins
+from shipyard.training import (  # noqa: F401 - register the built-ins
+    _boosting,
+    _image_cnn,
+    _sklearn,
+    _text,
+)
 from shipyard.training._algorithms import (
     ALGORITHMS,
     PROBLEM_TYPES,

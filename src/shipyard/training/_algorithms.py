@@ -48,6 +48,9 @@ class AlgorithmInfo:
     #: A text algorithm: it reads one free-text column raw (``text_column``; the recipe
     #: keeps that column as strings, see shipyard.training._text_column).
     text: bool = False
+    #: The recipe it trains with when the request gives none (None: the default recipe).
+    #: image-cnn keeps every pixel column as it is: ``{"steps": []}``.
+    recipe: Mapping[str, Any] | None = None
 
     @property
     def supervised(self) -> bool:

@@ -36,6 +36,7 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._crossval import CrossValidation
+from shipyard.training._image_files import IMAGES_DIR, decode_channels
 from shipyard.training._metrics import evaluate_split, supervised_metrics
 from shipyard.training._prepared import META_FILE, PreparedData, PreparedDataError
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
@@ -671,8 +672,11 @@ def main(job_dir: Path) -> None:
     given = config.get("prepared")
     study: dict[str, Any] = given if isinstance(given, dict) else {}
     prepared = None
+    # Image files are decoded by each job (they set image_shape and pixel_max): a study's
+    # prepared pixels are not reused.
+    images = (job_dir / IMAGES_DIR).is_dir()
     with runtime.phase("read"):
-        if study.get("from") and not config.get("cv_folds") and \
+        if study.get("from") and not config.get("cv_folds") and not images and \
                 (job_dir / PREPARED_INPUT / META_FILE).is_file():
             try:
                 prepared = PreparedData.load(job_dir / PREPARED_INPUT,
@@ -701,11 +705,16 @@ def main(job_dir: Path) -> None:
         print(line, flush=True)
 
     model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
+    hyperparameters = _read_json(job_dir / c.HYPERPARAMETERS_FILE)
+    if images:  # image-cnn on a dataset of image files
+        with runtime.phase("read"):
+            channels, hyperparameters = decode_channels(
+                channels, job_dir / IMAGES_DIR, hyperparameters, config.get("target"), log)
     run_training(TrainingContext(
         train=channels["train"], validation=channels.get("validation"),
         test=channels.get("test"), algorithm=str(config["algorithm"]),
         target=config.get("target"), problem_type=config.get("problem_type"),
-        hyperparameters=_read_json(job_dir / c.HYPERPARAMETERS_FILE),
+        hyperparameters=hyperparameters,
         split=config.get("split"), recipe=config.get("recipe"),
         seed=int(config.get("seed", 42)), lineage=lineage, model_dir=model_dir,
         semantic_types=config.get("semantic_types"),
@@ -715,7 +724,7 @@ def main(job_dir: Path) -> None:
         plots=config.get("plots") is not False,
         checkpoint_dir=job_dir / c.CHECKPOINTS_DIR, prepared=prepared,
         save_prepared=job_dir / PREPARED_OUTPUT if study.get("save") and prepared is None
-        and not config.get("cv_folds") else None,
+        and not config.get("cv_folds") and not images else None,
         cv_folds=int(config["cv_folds"]) if config.get("cv_folds") is not None else None,
         save_predictions=job_dir / PREDICTIONS_OUTPUT if config.get("save_predictions")
         else None,

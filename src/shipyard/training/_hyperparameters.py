@@ -2,9 +2,10 @@
 
 Tuning reads these declarations to build its search space, so each one says
 everything about its domain: ``low``/``high`` (inclusive), ``log`` for ranges
-searched on a log scale, ``choices`` for categorical ones. A default of None
-means "off" or "unlimited" (said in the description); ``nullable`` allows None
-(that same "off") for a hyperparameter whose default is a value.
+searched on a log scale, ``choices`` for categorical ones. A ``str`` one is free text
+(never searched), in the form ``pattern`` says when it has one (an image shape
+``"8x8"``). A default of None means "off" or "unlimited" (said in the description);
+``nullable`` allows None (that same "off") for a hyperparameter whose default is a value.
 
 The declared range is what is *valid*; ``search`` is what tuning searches by default
 when that is narrower (``(low, high, log)``: 50 to 1,000 boosting rounds, not 1 to
@@ -15,6 +16,7 @@ solver's iteration cap). A ``--range`` may still name any valid domain.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +48,14 @@ class Hyperparameter:
     search: tuple[float, float, bool] | None = None
     #: Whether tuning searches it when no ``--range`` names it.
     tuned: bool = True
+    #: The regular expression a ``str`` value must match whole (None: any non-empty text).
+    pattern: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"Hyperparameter {self.name!r}: type must be one of {TYPES}.")
+        if self.pattern is not None and self.type != "str":
+            raise ValueError(f"Hyperparameter {self.name!r}: only a str one has a pattern.")
         if self.type == "categorical" and not self.choices:
             raise ValueError(f"Hyperparameter {self.name!r}: a categorical one needs choices.")
         if self.log and (self.low is None or self.low <= 0):
@@ -68,7 +74,8 @@ class Hyperparameter:
         return {"name": self.name, "type": self.type, "default": self.default,
                 "low": self.low, "high": self.high, "log": self.log,
                 "choices": list(self.choices) if self.choices else None,
-                "description": self.description,
+                "description": self.description, **({"pattern": self.pattern}
+                                                     if self.pattern else {}),
                 "nullable": self.nullable or self.default is None,
                 "search": self._search_dict()}
 
@@ -92,7 +99,7 @@ class Hyperparameter:
         if self.type == "bool":
             return "true or false"
         if self.type == "str":
-            return "a non-empty string"
+            return f"text matching {self.pattern}" if self.pattern else "a non-empty string"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -112,9 +119,10 @@ class Hyperparameter:
         if self.type == "bool":
             return self._bool(value)
         if self.type == "str":
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or not value.strip() or (
+                    self.pattern and not re.fullmatch(self.pattern, value.strip())):
                 raise self._refuse(value)
-            return value
+            return value.strip() if self.pattern else value
         if self.type == "categorical":
             for choice in self.choices or ():
                 if value == choice or (isinstance(value, str) and value == str(choice)):

@@ -38,6 +38,7 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
             and why), leaves categories for a model that needs numbers, or ±inf.
     """
     info = get_algorithm(algorithm).info
+    user = user if user is not None else info.recipe
     if user is not None:
         recipe, recipe_notes = UserRecipe.from_dict(user).resolve(
             train, target, scale=info.needs_scaling, categorical=info.categorical,

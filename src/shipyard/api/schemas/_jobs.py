@@ -242,6 +242,9 @@ class Hyperparameter(Out):
     search: dict[str, Any] | None = Field(
         None, description="What tuning searches when no --range names it: {low, high, log} "
                           "or {choices}; null: not searched by default.")
+    pattern: str | None = Field(
+        None, description="A text hyperparameter's form: the regular expression its value "
+                          "matches (an image shape such as '8x8').")
 
 
 class Algorithm(Out):

@@ -188,6 +188,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         resolve_text_column(frame.drop(columns=[spec.target], errors="ignore")
                             if spec.target else frame, ctx.stored["hyperparameters"])
     ctx.experiment = ctx.experiment or train["dataset"]
+    ctx.stored["images"] = _image_files(ctx) if algorithm == "image-cnn" else None
     if spec.tuning is not None and spec.tuning.prepared is not None:
         from shipyard.store import JobRepository
 
@@ -246,12 +247,39 @@ def _check_prepared(repo: Any, stored: Mapping[str, Any], trial: TrialOf) -> Non
 _SAME_DATA = ("target", "problem_type", "split", "recipe", "semantic_types", "cv_folds")
 
 
+def _image_files(ctx: SubmitContext[TrainingSpec]) -> list[list[Any]] | None:
+    """``[sha256, size]`` of every image the inputs list, when they are files manifests
+    (image-cnn on a dataset of image files); None for pixel columns. Only a genuine files
+    version counts: a table that merely has a sha256 column could name any stored object."""
+    from shipyard.datasets._service import is_files
+
+    records = {ch: ctx.datasets.version(r["dataset"], r["version"])
+               for ch, r in ctx.stored["inputs"].items()}
+    files = {ch for ch, rec in records.items() if is_files(rec)}
+    if not files:
+        return None
+    if files != set(records):
+        raise InvalidRequest(
+            f"image-cnn reads image files in every input or pixel columns in every input; "
+            f"{', '.join(sorted(files))} hold files but {', '.join(sorted(set(records) - files))}"
+            " do not.")
+    sizes: dict[str, int] = {}
+    for rec in records.values():
+        table = ctx.datasets.read_table(rec.dataset, rec.version)
+        sizes.update(zip(table.column("sha256").to_pylist(), table.column("bytes").to_pylist(),
+                         strict=True))
+    return [[sha, int(size)] for sha, size in sorted(sizes.items())]
+
+
 def stage(stored: Mapping[str, Any]) -> list[StagedFile]:
-    """A trial's prepared data, from the earlier trial that left it, under input/prepared/."""
+    """The image files of image-cnn's inputs under input/images/, and a trial's prepared
+    data, from the earlier trial that left it, under input/prepared/."""
+    images = [StagedFile(f"input/images/{sha}", sha, int(size), f"Image {sha[:12]}")
+              for sha, size in stored.get("images") or []]
     prepared = (stored.get("tuning") or {}).get("prepared")
     if not prepared:
-        return []
-    return [StagedFile(f"input/prepared/{f['path'].rsplit('/', 1)[-1]}", f["sha256"],
+        return images
+    return images + [StagedFile(f"input/prepared/{f['path'].rsplit('/', 1)[-1]}", f["sha256"],
                        int(f["size"]), f"the prepared data of trial {prepared['job']}")
             for f in prepared["files"]]
 
