@@ -102,7 +102,10 @@ def test_a_declaration_must_be_coherent() -> None:
         Hyperparameter("x", "categorical", "a")
     with pytest.raises(ValueError, match="only a str one has a pattern"):
         Hyperparameter("x", "int", None, pattern="[0-9]+")
-    assert Hyperparameter("x", "str", None).validate(" a b ") == "a b"
+    # A free string is kept exactly (a column name may have spaces); a patterned one is
+    # trimmed before it is matched.
+    assert Hyperparameter("x", "str", None).validate(" a b ") == " a b "
+    assert Hyperparameter("x", "str", None, pattern="[0-9]+x[0-9]+").validate(" 8x8 ") == "8x8"
     with pytest.raises(InvalidRequest, match="'x' must be a non-empty string"):
         Hyperparameter("x", "str", None).validate("  ")
 
