@@ -14,7 +14,7 @@ notebooks call :func:`run_training` directly::
 
 from __future__ import annotations
 
-from shipyard.training import _boosting, _sklearn  # noqa: F401 - register the built-ins
+from shipyard.training import _boosting, _forecast, _sklearn  # noqa: F401 - register them
 from shipyard.training._algorithms import (
     ALGORITHMS,
     PROBLEM_TYPES,
@@ -27,13 +27,15 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._entry import TrainingContext, TrainingResult, main, run_training
+from shipyard.training._forecast import check_forecast_request
 from shipyard.training._hyperparameters import Hyperparameter
 from shipyard.training._problem import check_training_data, infer_problem_type
 from shipyard.training._submit import check_training_columns
 
 __all__ = [
     "ALGORITHMS", "PROBLEM_TYPES", "Algorithm", "AlgorithmInfo", "FitData", "FitResult",
-    "Hyperparameter", "TrainingContext", "TrainingResult", "check_training_columns",
+    "Hyperparameter", "TrainingContext", "TrainingResult", "check_forecast_request",
+    "check_training_columns",
     "check_training_data",
     "get_algorithm", "infer_problem_type", "main", "run_training", "task_of",
     "validate_hyperparameters",

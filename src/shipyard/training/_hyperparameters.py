@@ -21,7 +21,9 @@ from typing import Any
 from shipyard.errors import InvalidRequest
 from shipyard.names import did_you_mean
 
-TYPES = ("int", "float", "categorical", "bool")
+TYPES = ("int", "float", "categorical", "bool", "text")
+#: The longest value a ``text`` hyperparameter (a column name, a list of lags) takes.
+MAX_TEXT = 256
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -73,7 +75,7 @@ class Hyperparameter:
 
     def _search_dict(self) -> dict[str, Any] | None:
         """The domain tuning searches when no range names it (None: not searched)."""
-        if not self.tuned or self.default is None:
+        if not self.tuned or self.default is None or self.type == "text":
             return None
         if self.type == "bool":
             return {"choices": [True, False]}
@@ -90,6 +92,8 @@ class Hyperparameter:
             return f"one of {list(self.choices or ())}"
         if self.type == "bool":
             return "true or false"
+        if self.type == "text":
+            return f"text of 1 to {MAX_TEXT} characters"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -108,6 +112,10 @@ class Hyperparameter:
             raise self._refuse(value)
         if self.type == "bool":
             return self._bool(value)
+        if self.type == "text":
+            if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_TEXT:
+                raise self._refuse(value)
+            return value.strip()
         if self.type == "categorical":
             for choice in self.choices or ():
                 if value == choice or (isinstance(value, str) and value == str(choice)):

@@ -180,13 +180,30 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
     table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
              else ctx.datasets.read_table(train["dataset"], train["version"]))
-    check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
+    frame = table.to_pandas()
+    check_training_data(frame, spec.target, algorithm, spec.problem_type)
+    if get_algorithm(algorithm).info.problem_types == {"forecasting"}:
+        _check_forecast(spec, frame, ctx.stored["hyperparameters"], complete=rows is None)
     ctx.experiment = ctx.experiment or train["dataset"]
     if spec.tuning is not None and spec.tuning.prepared is not None:
         from shipyard.store import JobRepository
 
         _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
                         spec.tuning)
+
+
+def _check_forecast(spec: TrainingSpec, frame: Any, hp: Mapping[str, Any],
+                    complete: bool) -> None:
+    """A forecast needs a date/time column, one value per time per series, enough history;
+    it scores itself by backtests, so it takes no validation or test input."""
+    from shipyard.training import check_forecast_request
+
+    given = sorted(set(spec.inputs) - {"train"})
+    if given:
+        raise InvalidRequest(f"A forecast scores itself by rolling-origin backtests on its "
+                             f"train input; drop the {' and '.join(given)} input.")
+    check_forecast_request(frame, spec.target, (spec.split or {}).get("time_column"), hp,
+                           complete=complete)
 
 
 #: The kinds whose drivers submit training jobs as their trials (or candidates).
