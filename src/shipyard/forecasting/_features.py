@@ -182,7 +182,7 @@ def to_series(df: pd.DataFrame, time_column: str, target: str,
 
 
 def _calendar(times: pd.DatetimeIndex, hourly: bool) -> list[np.ndarray]:
-    cols = [times.dayofweek, times.day, times.month, times.dayofyear,
+    cols = [times.day_of_week, times.day, times.month, times.day_of_year,
             times.isocalendar().week.to_numpy()]
     if hourly:
         cols.append(times.hour)
