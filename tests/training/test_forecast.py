@@ -151,6 +151,24 @@ def test_several_series_and_an_unknown_one(chicago: pd.DataFrame, tmp_path: Path
         result.pipeline.predict(rows.assign(station=["Austin", "Harlem"]))
 
 
+def test_a_column_known_ahead_is_read_at_the_target_time(chicago: pd.DataFrame,
+                                                         tmp_path: Path) -> None:
+    """Days flagged 'closed' (a known-ahead column) carry a tenth of the ridership: the
+    model learns it from the flag at the target time, and a request must send the flag."""
+    closed = (np.arange(len(chicago)) * 7919 % 23 == 0).astype(int)
+    df = chicago.assign(closed=closed, ridership=np.where(closed == 1, chicago["ridership"] / 10,
+                                                          chicago["ridership"]))
+    result = _train(df, tmp_path / "model", {**QUICK, "n_estimators": 60, "backtest_folds": 1,
+                                             "max_history": 1200, "known_ahead": "closed"},
+                    plots=False)
+    assert "known_closed" in result.manifest["feature_names"]
+    rows = pd.DataFrame({"date": ["2016-08-30", "2016-08-30"], "closed": [0, 1]})
+    out = load_bundle(tmp_path / "model").predict(rows)
+    assert out.loc[1, "p50"] < 0.5 * out.loc[0, "p50"], out
+    with pytest.raises(InvalidRequest, match="Column 'closed' is missing"):
+        result.pipeline.predict(rows.drop(columns="closed"))
+
+
 @pytest.mark.parametrize(("change", "hp", "time_column", "message"), [
     (None, {}, None, "A forecast needs a time column"),
     (lambda d: d.assign(when=range(len(d))), {}, "when", "holds int64 values, not dates"),
@@ -162,6 +180,7 @@ def test_several_series_and_an_unknown_one(chicago: pd.DataFrame, tmp_path: Path
     (None, {"series_column": "nope"}, "date", "series column 'nope' is not in the data"),
     (None, {"lags": "0-3"}, "date", "'lags' must list positive whole numbers"),
     (None, {"quantiles": "0.1,0.9"}, "date", "including the median 0.5"),
+    (None, {"known_ahead": "weather"}, "date", "known-ahead column 'weather' is not in the"),
 ])
 def test_bad_input_is_refused_before_training(chicago: pd.DataFrame, change: Any,
                                               hp: dict[str, Any], time_column: str | None,

@@ -81,7 +81,8 @@ def input_signature(spec: ForecastSpec, series: list[str], example: str) -> list
         out.append({"name": spec.series_column, "semantic_type": "categorical",
                     "dtype": "object", "required": True, "categories": series,
                     "seen": series})
-    return out
+    return out + [{"name": c, "semantic_type": "numeric", "dtype": "float64",
+                   "required": True} for c in spec.known_ahead]
 
 
 def _files(path: Path, manifest: Mapping[str, Any]) -> tuple[Framework, list[Path]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,9 @@ class ForecastSpec:
     series_column: str | None = None
     #: The grid's step, in seconds (inferred from the data).
     step_seconds: float = 86400.0
+    #: Numeric columns known ahead (a holiday flag, a weather forecast): each a feature at
+    #: the target time, sent in every forecast request.
+    known_ahead: tuple[str, ...] = ()
 
     @property
     def step(self) -> pd.Timedelta:
@@ -69,7 +72,7 @@ class ForecastSpec:
         names += ["dayofweek", "day", "month", "dayofyear", "weekofyear"]
         if self.step_seconds < 86400:
             names.append("hour")
-        return names
+        return names + [f"known_{c}" for c in self.known_ahead]
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -82,7 +85,8 @@ class ForecastSpec:
                    season_length=int(data["season_length"]),
                    quantiles=tuple(float(v) for v in data["quantiles"]),
                    series_column=data.get("series_column"),
-                   step_seconds=float(data.get("step_seconds", 86400.0)))
+                   step_seconds=float(data.get("step_seconds", 86400.0)),
+                   known_ahead=tuple(str(c) for c in data.get("known_ahead") or ()))
 
 
 def quantile_name(q: float) -> str:
@@ -92,11 +96,21 @@ def quantile_name(q: float) -> str:
 
 @dataclass(frozen=True)
 class Series:
-    """One series on its regular grid: ``values[i]`` at ``start + i * step`` (NaN: a gap)."""
+    """One series on its regular grid: ``values[i]`` at ``start + i * step`` (NaN: a gap),
+    and the known-ahead columns on the same grid."""
 
     name: str
     start: pd.Timestamp
     values: np.ndarray
+    known: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def known_at(self, columns: Sequence[str], index: np.ndarray) -> np.ndarray:
+        """The known-ahead values at ``index`` (rows × columns; NaN past the series)."""
+        out = np.full((len(index), len(columns)), np.nan)
+        for j, c in enumerate(columns):
+            ok = (index >= 0) & (index < len(self.known[c]))
+            out[ok, j] = self.known[c][index[ok]]
+        return out
 
     def time(self, i: int | np.ndarray, step: pd.Timedelta) -> Any:
         """The time of index ``i`` (a Timestamp), or of each index (a DatetimeIndex)."""
@@ -107,12 +121,13 @@ class Series:
     def tail(self, n: int, step: pd.Timedelta) -> Series:
         """The last ``n`` steps of the series."""
         first = max(len(self.values) - n, 0)
-        return Series(self.name, self.time(first, step), self.values[first:])
+        return Series(self.name, self.time(first, step), self.values[first:],
+                      {c: v[first:] for c, v in self.known.items()})
 
     def upto(self, end: pd.Timestamp, step: pd.Timedelta) -> Series:
         """The series with only the values at or before ``end`` (what an origin knows)."""
         n = int(math.floor((end - self.start) / step)) + 1
-        return Series(self.name, self.start, self.values[:max(n, 0)].copy())
+        return Series(self.name, self.start, self.values[:max(n, 0)].copy(), self.known)
 
 
 def parse_times(values: pd.Series, column: str) -> pd.Series:
@@ -135,8 +150,8 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
     return times
 
 
-def to_series(df: pd.DataFrame, time_column: str, target: str,
-              series_column: str | None) -> tuple[list[Series], float]:
+def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: str | None,
+              known_ahead: Sequence[str] = ()) -> tuple[list[Series], float]:
     """The frame's rows as series on one regular grid, and the grid's step in seconds.
 
     Raises:
@@ -150,7 +165,9 @@ def to_series(df: pd.DataFrame, time_column: str, target: str,
                              "every row of a forecast needs its time.")
     ids = df[series_column].astype(str) if series_column else pd.Series(SINGLE, index=df.index)
     frame = pd.DataFrame({"id": ids.to_numpy(), "t": times.to_numpy(),
-                          "y": pd.to_numeric(df[target], errors="coerce").to_numpy("float64")})
+                          "y": pd.to_numeric(df[target], errors="coerce").to_numpy("float64"),
+                          **{f"k_{c}": pd.to_numeric(df[c], errors="coerce").to_numpy("float64")
+                             for c in known_ahead}})
     dup = frame.duplicated(["id", "t"])
     if dup.any():
         first = frame[dup].iloc[0]
@@ -175,9 +192,11 @@ def to_series(df: pd.DataFrame, time_column: str, target: str,
     for name, group in frame.groupby("id", sort=True):
         start = pd.Timestamp(group["t"].iloc[0])
         index = ((group["t"] - start) / step).round().astype("int64").to_numpy()
-        values = np.full(int(index[-1]) + 1, np.nan)
-        values[index] = group["y"].to_numpy()
-        out.append(Series(str(name), start, values))
+        def grid(column: str, at: np.ndarray = index, rows: pd.DataFrame = group) -> np.ndarray:
+            values = np.full(int(at[-1]) + 1, np.nan)
+            values[at] = rows[column].to_numpy()
+            return values
+        out.append(Series(str(name), start, grid("y"), {c: grid(f"k_{c}") for c in known_ahead}))
     return out, float(step.total_seconds())
 
 
@@ -189,8 +208,8 @@ def _calendar(times: pd.DatetimeIndex, hourly: bool) -> list[np.ndarray]:
     return [np.asarray(c, dtype="float64") for c in cols]
 
 
-def feature_rows(spec: ForecastSpec, series: Series, origins: np.ndarray,
-                 steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def feature_rows(spec: ForecastSpec, series: Series, origins: np.ndarray, steps: np.ndarray,
+                 known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Features (rows × :meth:`ForecastSpec.feature_names`) of forecasts from ``origins[r]``
     ``steps[r]`` periods ahead, the index of each target time, and each row's *level*.
 
@@ -199,8 +218,9 @@ def feature_rows(spec: ForecastSpec, series: Series, origins: np.ndarray,
     as one too (the level is added back to its forecasts): trees cannot extrapolate, so a
     series that drifts to levels it never had would otherwise be forecast at old ones.
 
-    Every value read sits at an index ≤ its row's origin: nothing after an origin reaches
-    its features.
+    Every value of the target read sits at an index ≤ its row's origin: nothing after an
+    origin reaches its features. The known-ahead columns are read at the target time, from
+    ``known`` (rows × columns, a request's values) or else from the series.
     """
     y = series.values
     origins = np.asarray(origins, dtype="int64")
@@ -212,19 +232,22 @@ def feature_rows(spec: ForecastSpec, series: Series, origins: np.ndarray,
         out[ok] = y[index[ok]]
         return out
 
-    known = pd.Series(y)
+    past = pd.Series(y)
     s = spec.season_length
-    level = known.rolling(s, min_periods=1).mean().to_numpy()[origins]
+    level = past.rolling(s, min_periods=1).mean().to_numpy()[origins]
     level = np.where(np.isfinite(level), level, 0.0)
     cols: list[np.ndarray] = [steps.astype("float64"), level]
     cols += [at(origins + 1 - j) - level for j in spec.lags]
     first = -(-steps // s)  # the latest season whose same point the origin knows
     cols += [at(origins + steps - (first + m) * s) - level for m in spec.seasonal_offsets]
     for w in spec.windows:
-        rolling = known.rolling(w, min_periods=1)
+        rolling = past.rolling(w, min_periods=1)
         cols += [rolling.mean().to_numpy()[origins] - level, rolling.std().to_numpy()[origins]]
     targets = origins + steps
     cols += _calendar(series.time(targets, spec.step), spec.step_seconds < 86400)
+    if spec.known_ahead:
+        future = known if known is not None else series.known_at(spec.known_ahead, targets)
+        cols += list(np.asarray(future, dtype="float64").T)
     return np.column_stack(cols), targets, level
 
 

@@ -39,9 +39,10 @@ def predict_quantiles(boosters: Sequence[Booster], X: np.ndarray) -> np.ndarray:
 
 
 def forecast_at(spec: ForecastSpec, boosters: Sequence[Booster], series: Series,
-                origin: int, steps: np.ndarray) -> np.ndarray:
-    """The quantiles of ``series`` ``steps`` periods after index ``origin`` (steps × q)."""
-    X, _, level = feature_rows(spec, series, np.full(len(steps), origin), steps)
+                origin: int, steps: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """The quantiles of ``series`` ``steps`` periods after index ``origin`` (steps × q);
+    ``known``: the known-ahead columns at those times (else read from the series)."""
+    X, _, level = feature_rows(spec, series, np.full(len(steps), origin), steps, known)
     return predict_quantiles(boosters, X) + level[:, None]
 
 
@@ -99,10 +100,20 @@ class Forecaster:
             ids = df[spec.series_column].astype(str).reset_index(drop=True)
         else:
             ids = pd.Series(SINGLE, index=range(len(df)))
+        known = np.empty((len(df), 0))
+        if spec.known_ahead:
+            missing = [c for c in spec.known_ahead if c not in df.columns]
+            if missing:
+                raise InvalidRequest(
+                    f"Column {missing[0]!r} is missing; the model reads it at each forecast "
+                    f"time (known ahead: {list(spec.known_ahead)}). Add it to every row.")
+            known = np.column_stack([pd.to_numeric(df[c].reset_index(drop=True),
+                                                   errors="coerce").to_numpy("float64")
+                                     for c in spec.known_ahead])
         out = np.full((len(df), len(spec.quantiles)), np.nan)
         for name in pd.unique(ids):
             rows = np.flatnonzero((ids == name).to_numpy())
-            out[rows] = self._one(str(name), times.iloc[rows], rows)
+            out[rows] = self._one(str(name), times.iloc[rows], rows, known[rows])
         return pd.DataFrame(out, columns=spec.quantile_names())
 
     def _known(self) -> str:
@@ -110,7 +121,8 @@ class Forecaster:
         return ", ".join(repr(n) for n in names[:5]) + (
             f" and {len(names) - 5} more" if len(names) > 5 else "")
 
-    def _one(self, name: str, times: pd.Series, rows: np.ndarray) -> np.ndarray:
+    def _one(self, name: str, times: pd.Series, rows: np.ndarray,
+             known: np.ndarray) -> np.ndarray:
         spec = self.spec
         if name not in self.windows:
             raise InvalidRequest(
@@ -134,4 +146,5 @@ class Forecaster:
                 f"{last.isoformat()}, i.e. {(last + spec.step).isoformat()} to "
                 f"{end.isoformat()}. Retrain on newer data to forecast further.")
         window = self.windows[name]
-        return forecast_at(spec, self.boosters, window, len(window.values) - 1, steps)
+        return forecast_at(spec, self.boosters, window, len(window.values) - 1, steps,
+                           known if spec.known_ahead else None)

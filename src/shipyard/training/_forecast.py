@@ -90,6 +90,9 @@ class Forecast(Algorithm):
                           "seasonal lags, seasonal naive and MASE's scale"),
             H("quantiles", "text", "0.1,0.5,0.9", tuned=False,
               description="the quantile levels forecast (must include 0.5)"),
+            H("known_ahead", "text", None, tuned=False,
+              description="numeric columns known ahead (holidays, a weather forecast), read "
+                          "at each target time; forecast requests send them"),
             H("learning_rate", "float", 0.05, 1e-3, 1.0, log=True,
               description="shrinkage of each tree's contribution"),
             H("num_leaves", "int", 31, 2, 1024, search=(8, 128, True),
@@ -143,7 +146,12 @@ def forecast_spec(hp: Mapping[str, Any], target: str, time_column: str,
         time_column=time_column, target=target, horizon=int(hp["horizon"]),
         lags=_ints("lags", hp["lags"]), windows=_ints("rolling_windows", hp["rolling_windows"]),
         season_length=int(hp["season_length"]), quantiles=_quantiles(hp["quantiles"]),
-        series_column=hp.get("series_column"), step_seconds=step_seconds)
+        series_column=hp.get("series_column"), step_seconds=step_seconds,
+        known_ahead=_columns(hp.get("known_ahead")))
+
+
+def _columns(text: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(c.strip() for c in str(text or "").split(",") if c.strip()))
 
 
 def min_history(spec: ForecastSpec, folds: int) -> int:
@@ -190,7 +198,19 @@ def check_forecast_request(df: pd.DataFrame, target: str | None, time_column: st
         raise InvalidRequest(f"series_column {series_column!r} is also the time column or the "
                              "target; name the column that identifies each series.")
     spec = forecast_spec(hp, target, time_column)
-    series, step = to_series(df, time_column, target, series_column)
+    for column in spec.known_ahead:
+        if column not in df.columns:
+            raise InvalidRequest(
+                f"The known-ahead column {column!r} is not in the data; "
+                f"{names_hint(column, columns, 'column')}. Fix known_ahead.")
+        values = df[column]
+        if column in (time_column, target, series_column) or not (
+                pd.api.types.is_numeric_dtype(values.dtype)
+                or pd.api.types.is_bool_dtype(values.dtype)):
+            raise InvalidRequest(
+                f"The known-ahead column {column!r} must hold numbers or true/false (and not "
+                f"be the time, target or series column); it holds {values.dtype} values.")
+    series, step = to_series(df, time_column, target, series_column, spec.known_ahead)
     spec = ForecastSpec.from_dict({**spec.to_dict(), "step_seconds": step})
     if complete:
         need = min_history(spec, int(hp["backtest_folds"]))

@@ -101,7 +101,8 @@ def backtest(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any],
         inside = index < len(full.values)
         actual[inside] = full.values[index[inside]]
         scale = naive_scale(known.values, spec.season_length)
-        q = forecast_at(spec, boosters, known, at, steps)
+        q = forecast_at(spec, boosters, known, at, steps,
+                        full.known_at(spec.known_ahead, index) if spec.known_ahead else None)
         point = seasonal_naive(spec, known, at, steps)
         band = point[:, None] + naive_residual_quantiles(spec, known.values)[None, :]
         model.append(Scored(actual, q, spec.quantiles, scale))
