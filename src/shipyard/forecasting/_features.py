@@ -46,6 +46,9 @@ class ForecastSpec:
     #: Numeric columns known ahead (a holiday flag, a weather forecast): each a feature at
     #: the target time, sent in every forecast request.
     known_ahead: tuple[str, ...] = ()
+    #: Per quantile level, what calibration adds to the model's forecast (empty: none;
+    #: see :func:`shipyard.forecasting.calibration_shifts`).
+    shifts: tuple[float, ...] = ()
 
     @property
     def step(self) -> pd.Timedelta:
@@ -86,7 +89,8 @@ class ForecastSpec:
                    quantiles=tuple(float(v) for v in data["quantiles"]),
                    series_column=data.get("series_column"),
                    step_seconds=float(data.get("step_seconds", 86400.0)),
-                   known_ahead=tuple(str(c) for c in data.get("known_ahead") or ()))
+                   known_ahead=tuple(str(c) for c in data.get("known_ahead") or ()),
+                   shifts=tuple(float(v) for v in data.get("shifts") or ()))
 
 
 def quantile_name(q: float) -> str:

@@ -30,12 +30,30 @@ class Booster(Protocol):
     def predict(self, X: Any, **kwargs: Any) -> Any: ...
 
 
-def predict_quantiles(boosters: Sequence[Booster], X: np.ndarray) -> np.ndarray:
-    """Rows × quantiles, sorted along each row so the quantiles never cross."""
+def predict_quantiles(boosters: Sequence[Booster], X: np.ndarray,
+                      shifts: Sequence[float] = ()) -> np.ndarray:
+    """Rows × quantiles (plus the calibration ``shifts``), sorted along each row so the
+    quantiles never cross."""
     if not len(X):
         return np.empty((0, len(boosters)))
     out = np.column_stack([np.asarray(b.predict(X), dtype="float64") for b in boosters])
+    if len(shifts):
+        out = out + np.asarray(shifts, dtype="float64")[None, :]
     return np.sort(out, axis=1)
+
+
+def calibration_shifts(levels: Sequence[float], actual: np.ndarray,
+                       forecast: np.ndarray) -> tuple[float, ...]:
+    """Per level q, the shift that puts a share q of ``actual`` at or below the shifted
+    forecast on these points (the q-quantile of the errors; the median is not moved, so
+    the point forecast stays the model's). Computed on the validation backtests, it
+    corrects bands that in-sample quantile boosting leaves too narrow."""
+    ok = np.isfinite(actual)
+    if not ok.any():
+        return tuple(0.0 for _ in levels)
+    errors = actual[ok, None] - forecast[ok]
+    return tuple(0.0 if q == 0.5 else float(np.quantile(errors[:, i], q))
+                 for i, q in enumerate(levels))
 
 
 def forecast_at(spec: ForecastSpec, boosters: Sequence[Booster], series: Series,
@@ -43,7 +61,7 @@ def forecast_at(spec: ForecastSpec, boosters: Sequence[Booster], series: Series,
     """The quantiles of ``series`` ``steps`` periods after index ``origin`` (steps × q);
     ``known``: the known-ahead columns at those times (else read from the series)."""
     X, _, level = feature_rows(spec, series, np.full(len(steps), origin), steps, known)
-    return predict_quantiles(boosters, X) + level[:, None]
+    return predict_quantiles(boosters, X, spec.shifts) + level[:, None]
 
 
 def history(spec: ForecastSpec, series: Sequence[Series]) -> dict[str, Any]:

@@ -104,6 +104,9 @@ class Forecast(Algorithm):
             H("max_history", "int", None, 10, 10_000_000, tuned=False,
               description="train on the last this many steps of each series only (faster "
                           "fits, and the recent regime); null: all of them"),
+            H("calibrate", "bool", True, tuned=False,
+              description="shift each quantile by its errors on the validation backtests, "
+                          "so the bands cover as they say (the median is not moved)"),
             H("backtest_folds", "int", 3, 1, 20, tuned=False,
               description="rolling origins the validation metrics average over (the test "
                           "metrics are one more, the most recent horizon)"),

@@ -6,13 +6,18 @@ it are the *validation* backtests. At each origin the data is cut at the origin
 (every series, so no series' future reaches another's features), the model is
 fitted on the cut data only and forecasts ``horizon`` steps; seasonal naive is
 scored on the same windows. The bundle's model is then fitted on every row.
+
+With ``calibrate`` (the default), each quantile is shifted by the quantile of its errors
+on the validation backtests (:func:`shipyard.forecasting.calibration_shifts`) before the
+test holdout is forecast: the test metrics are those of the calibrated model, as served,
+on data the calibration never saw.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +33,7 @@ from shipyard.forecasting import (
     ForecastSpec,
     Scored,
     Series,
+    calibration_shifts,
     forecast_at,
     history,
     naive_residual_quantiles,
@@ -176,8 +182,18 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
     ctx.log(f"[training] {len(series)} series, step {spec.step}, horizon {spec.horizon}; "
             f"{len(spec.feature_names())} features; backtests at "
             + ", ".join(o.date().isoformat() for o in reversed(origins)))
-    folds = []
+    folds: list[Fold] = []
     for i, origin in enumerate(reversed(origins)):
+        if i == len(origins) - 1 and hp["calibrate"]:
+            # The validation backtests calibrate the bands; the test holdout then scores
+            # the calibrated model, as it will be served.
+            parts = [p for f in folds for p in f.model]
+            spec = replace(spec, shifts=calibration_shifts(
+                spec.quantiles, np.concatenate([p.actual for p in parts]),
+                np.vstack([p.quantiles for p in parts])))
+            ctx.log("[training] band calibration on the validation backtests: "
+                    + ", ".join(f"{n} {v:+.4g}" for n, v in
+                                zip(spec.quantile_names(), spec.shifts, strict=True)))
         folds.append(backtest(ctx, spec, hp, series, origin))
         ctx.log(f"[training] backtest {i + 1} of {len(origins)} (origin "
                 f"{origin.isoformat()}) done")
