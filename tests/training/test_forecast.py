@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -228,6 +230,12 @@ def test_forecast_job_endpoint_and_batch_transform(server: LocalServer,
             "target": "ridership"}
     r = c.post("/api/v1/jobs", json=body)  # no time column: refused before a job exists
     assert r.status_code == 400 and "needs a time column" in r.json()["error"]["message"]
+    cli = subprocess.run(  # the CLI says it in one sentence, and exits non-zero
+        [sys.executable, "-m", "shipyard.cli", "jobs", "run", "--kind", "training",
+         "--algorithm", "forecast", "--input", "train=ridership", "--target", "ridership"],
+        env=server.sdk_env(), capture_output=True, text=True, timeout=120, input="")
+    assert cli.returncode != 0 and "needs a time column" in cli.stderr, cli
+    assert "Traceback" not in cli.stderr
     r = c.post("/api/v1/jobs", json={**body, "split": {"time_column": "date"},
                                      "hyperparameters": {"horizon": 0}})
     assert r.status_code == 400 and "'horizon'" in r.json()["error"]["message"], r.text
