@@ -69,7 +69,7 @@ def test_backtests_beat_seasonal_naive_on_mase(fitted: TrainingResult) -> None:
     assert 0 < model["coverage"] <= 1  # the p10–p90 band's empirical coverage, reported
     assert set(fitted.metrics["test"]) == set(model)  # the final holdout, the last horizon
     assert fitted.manifest["split"]["validation_folds"] == QUICK["backtest_folds"]
-    folds = json.loads((fitted.model_dir / "evaluation/forecast.json").read_text())["folds"]
+    folds = json.loads((fitted.model_dir / "evaluation/evaluation.json").read_text())["folds"]
     assert [f["role"] for f in folds] == ["test"] + ["validation"] * 6
     assert (fitted.model_dir / "evaluation/forecast.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -152,8 +152,10 @@ def test_several_series_and_an_unknown_one(chicago: pd.DataFrame, tmp_path: Path
     long = wide.melt(id_vars="date", var_name="station", value_name="ridership")
     result = _train(long, tmp_path / "model", {**QUICK, "n_estimators": 40,
                                                "backtest_folds": 1, "max_history": 600,
-                                               "series_column": "station"}, plots=False)
+                                               "series_column": "station", "calibrate": False},
+                    plots=False)
     assert result.manifest["forecast"]["series"] == 2
+    assert json.loads((tmp_path / "model/forecast.json").read_text())["spec"]["shifts"] == []
     rows = pd.DataFrame({"date": ["2016-08-29", "2016-08-29"],
                          "station": ["Austin", "Clark_Lake"]})
     out = load_bundle(tmp_path / "model").predict(rows)

@@ -14,8 +14,9 @@ import numpy as np
 def plot_forecast(record: Mapping[str, Any]) -> bytes:
     """Actuals (history tail and forecast window), the median and the band per origin.
 
-    ``record``: ``{"series", "history": {"times", "values"}, "origins": [{"times",
-    "actual", "median", "low", "high", "label"}], "band": "p10–p90"}``.
+    ``record``: ``{"series" (None: the only one), "target", "history": {"times",
+    "values"}, "origins": [{"times", "actual", "median", "low", "high"}], "band":
+    "p10–p90"}``.
     """
     from shipyard.evaluation._plots import _figure, _png
 
@@ -31,8 +32,9 @@ def plot_forecast(record: Mapping[str, Any]) -> bytes:
         ax.plot(t, o["median"], color="tab:blue", linewidth=1.5,
                 label="forecast (p50)" if i == 0 else None)
         ax.axvline(t[0], color="grey", linestyle=":", linewidth=1)
-    ax.set_title(f"Backtest forecasts vs actuals, series {record['series']!r} "
-                 f"(dotted: origins)", pad=14)
+    of = f", series {record['series']!r}" if record.get("series") else ""
+    ax.set_title(f"Backtest forecasts vs actuals of {record.get('target', 'the target')}{of} "
+                 "(dotted: origins)", pad=14)
     ax.set_ylabel(record.get("target", "value"))
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)

@@ -129,7 +129,8 @@ def _plot(spec: ForecastSpec, series: Series, folds: list[Fold]) -> bytes:
     lo, hi = int(np.argmin(spec.quantiles)), int(np.argmax(spec.quantiles))
     names = spec.quantile_names()
     return plot_forecast({
-        "series": series.name, "target": spec.target, "band": f"{names[lo]}–{names[hi]}",
+        "series": series.name if spec.series_column else None, "target": spec.target,
+        "band": f"{names[lo]}–{names[hi]}",
         "history": {"times": [t.isoformat() for t in times[keep]],
                     "values": series.values[keep].tolist()},
         "origins": [{"times": [t.isoformat() for t in f.times], "actual": f.actual.tolist(),
@@ -228,12 +229,14 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
                            get_algorithm("forecast").info.size_drivers, hp)
     evaluation = {
         "problem_type": FORECASTING, "metrics": {k: _finite(v) for k, v in metrics.items()},
-        "baseline": {"name": "seasonal naive",
-                     **{k: _finite(v) for k, v in baseline.items()}},
+        "baseline": {k: _finite(v) for k, v in baseline.items()},
+        "baseline_name": "seasonal naive", "warnings": [too_big] if too_big else [],
+        "shifts": dict(zip(spec.quantile_names(), spec.shifts, strict=False)),
         "folds": [{"origin": f.origin.isoformat(), "role": "test" if i == 0 else "validation",
                    "metrics": _finite(pool(f.model)), "naive": _finite(pool(f.naive))}
                   for i, f in enumerate(folds)]}
-    files[f"{EVALUATION_DIR}/forecast.json"] = _json(evaluation)
+    # evaluation.json, as every training's: the SDK's job.evaluation() reads it.
+    files[f"{EVALUATION_DIR}/evaluation.json"] = _json(evaluation)
     if ctx.plots:
         files[f"{EVALUATION_DIR}/forecast.png"] = _plot(spec, series[0], folds)
     first = series[0]
