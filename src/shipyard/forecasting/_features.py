@@ -196,12 +196,16 @@ def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: st
     for name, group in frame.groupby("id", sort=True):
         start = pd.Timestamp(group["t"].iloc[0])
         index = ((group["t"] - start) / step).round().astype("int64").to_numpy()
-        def grid(column: str, at: np.ndarray = index, rows: pd.DataFrame = group) -> np.ndarray:
-            values = np.full(int(at[-1]) + 1, np.nan)
-            values[at] = rows[column].to_numpy()
-            return values
-        out.append(Series(str(name), start, grid("y"), {c: grid(f"k_{c}") for c in known_ahead}))
+        out.append(Series(str(name), start, _on_grid(index, group["y"]),
+                          {c: _on_grid(index, group[f"k_{c}"]) for c in known_ahead}))
     return out, float(step.total_seconds())
+
+
+def _on_grid(index: np.ndarray, values: pd.Series) -> np.ndarray:
+    """``values`` placed at grid positions ``index`` (sorted), NaN in the gaps."""
+    out = np.full(int(index[-1]) + 1, np.nan)
+    out[index] = values.to_numpy(dtype="float64")
+    return out
 
 
 def _calendar(times: pd.DatetimeIndex, hourly: bool) -> list[np.ndarray]:
