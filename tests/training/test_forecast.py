@@ -268,6 +268,8 @@ def test_forecast_job_endpoint_and_batch_transform(server: LocalServer,
     out = r.json()["predictions"]
     assert [sorted(p) for p in out] == [["p10", "p50", "p90"]] * 2
     assert all(p["p10"] <= p["p50"] <= p["p90"] for p in out)
+    r = c.post("/api/v1/endpoints/ridership-ep/invocations?explain=true", json=rows)
+    assert r.status_code == 400 and "does not explain" in r.text, r.text
     r = c.post("/api/v1/endpoints/ridership-ep/invocations", json=[{"date": "2016-09-30"}])
     assert 400 <= r.status_code < 500 and "2016-09-30" in r.json()["error"]["message"], r.text
 
