@@ -182,8 +182,11 @@ def test_experiment_runs_compare(churn_server: LocalServer, trained: dict) -> No
 def test_algorithms_declare_their_hyperparameters(server: LocalServer) -> None:
     algos = {a["name"]: a for a in server.client("viewer").get("/api/v1/algorithms").json()}
     assert set(algos) == {"xgboost", "lightgbm", "catboost", "linear", "random-forest", "knn",
-                          "kmeans", "pca", "isolation-forest"}
+                          "kmeans", "pca", "isolation-forest", "forecast"}
     depth = next(h for h in algos["xgboost"]["hyperparameters"] if h["name"] == "max_depth")
     assert depth["type"] == "int" and depth["low"] >= 1 and depth["default"] is not None
     assert "binary" in algos["xgboost"]["problem_types"]
     assert algos["kmeans"]["problem_types"] == ["clustering"]
+    assert algos["forecast"]["problem_types"] == ["forecasting"]
+    lags = next(h for h in algos["forecast"]["hyperparameters"] if h["name"] == "lags")
+    assert lags["type"] == "text" and lags["search"] is None  # never tuned

@@ -77,6 +77,7 @@ def test_the_form_offers_columns_and_supervised_algorithms_each_with_a_label(
     offered = re.findall(r'<option value="([^"]+)"', algorithm)
     assert {"lightgbm", "xgboost", "linear", "random-forest"} <= set(offered)
     assert not {"kmeans", "pca", "isolation-forest"} & set(offered)  # no target to learn
+    assert "forecast" not in offered  # it needs a time column the form does not ask for
     assert re.search(r'<option value="lightgbm" selected>', algorithm)
     assert f'name="experiment" value="{dataset}"' in form
     assert 'name="version" value="1"' in form

@@ -30,6 +30,7 @@ EXPECTED = {
     "text-linear": {"binary", "multiclass", "regression"},
     "text-embedding": {"binary", "multiclass", "regression"},
     "image-cnn": {"binary", "multiclass"},
+    "forecast": {"forecasting"},
 }
 
 

@@ -17,7 +17,7 @@ FORMAT_VERSION = 1
 REQUIRED_FIELDS = ("format_version", "task", "algorithm", "framework", "recipe",
                    "model_files", "files")
 TASKS = ("classification", "regression", "clustering", "dimensionality_reduction",
-         "anomaly_detection")
+         "anomaly_detection", "forecasting")
 
 
 class BundleError(IntegrityError):

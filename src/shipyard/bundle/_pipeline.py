@@ -197,6 +197,10 @@ def check_bundle(path: Path) -> dict[str, Any]:
         for folder, _, _ in check_members(path, manifest):
             _checked(folder)
         return manifest
+    if manifest["task"] == "forecasting":
+        from shipyard.bundle._forecast import check_forecast
+
+        return check_forecast(path, manifest)
     return _checked(path)[0]
 
 
@@ -254,6 +258,10 @@ def load_bundle(path: Path) -> InferencePipeline:
         verify_files(path, top)
         return EnsemblePipeline(top, [
             (weight, load_bundle(folder)) for folder, weight, _ in check_members(path, top)])
+    if top["task"] == "forecasting":  # one booster per quantile (shipyard.bundle._forecast)
+        from shipyard.bundle._forecast import load_forecast
+
+        return load_forecast(path, top)
     manifest, recipe, framework, model_path = _checked(path)
     files = manifest["model_files"]
     try:

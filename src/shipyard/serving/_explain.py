@@ -80,6 +80,10 @@ class OnlineExplainer:
 
     def check(self) -> None:
         """Refuse (400) a model the endpoint cannot explain, before predicting."""
+        if self.pipeline.task == "forecasting":
+            raise InvalidRequest(
+                "A forecast endpoint does not explain its forecasts: each is made from the "
+                "series' stored history, not from the row's columns; drop explain=true.")
         if self.tree():
             return
         from shipyard.explanations import typical_row

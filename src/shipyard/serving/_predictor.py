@@ -85,7 +85,9 @@ class Predictor:
         row: dict[str, Any] = {}
         for e in self.pipeline.input_signature:
             kind = e["semantic_type"]
-            if kind == "numeric" or kind == "boolean":
+            if e.get("example") is not None:  # a forecast's first forecastable time
+                row[e["name"]] = e["example"]
+            elif kind == "numeric" or kind == "boolean":
                 row[e["name"]] = 0
             elif e.get("categories"):
                 row[e["name"]] = e["categories"][0]

@@ -44,11 +44,13 @@ class Choice:
 def algorithms() -> list[Choice]:
     """The built-in algorithms that learn a target (binary, multiclass, regression): the
     registry's own list, as ``GET /api/v1/algorithms`` shows it, less clustering, PCA
-    and anomaly detection, which a target-first form cannot use."""
+    and anomaly detection, which a target-first form cannot use, and forecasting, which
+    needs a time column the form does not ask for (docs/forecast.md)."""
     from shipyard.training import ALGORITHMS
 
     infos = [ALGORITHMS[name].info for name in sorted(ALGORITHMS)]
-    return [Choice(i.name, f"{i.name}: {i.description}") for i in infos if i.supervised]
+    return [Choice(i.name, f"{i.name}: {i.description}") for i in infos
+            if i.supervised and "forecasting" not in i.problem_types]
 
 
 def train_form(shown: VersionRecord) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from shipyard.training import (  # noqa: F401 - register the built-ins
     _boosting,
+    _forecast,
     _image_cnn,
     _sklearn,
     _text,
@@ -32,13 +33,15 @@ from shipyard.training._algorithms import (
     validate_hyperparameters,
 )
 from shipyard.training._entry import TrainingContext, TrainingResult, main, run_training
+from shipyard.training._forecast import check_forecast_request
 from shipyard.training._hyperparameters import Hyperparameter
 from shipyard.training._problem import check_training_data, infer_problem_type
 from shipyard.training._submit import check_training_columns
 
 __all__ = [
     "ALGORITHMS", "PROBLEM_TYPES", "Algorithm", "AlgorithmInfo", "FitData", "FitResult",
-    "Hyperparameter", "TrainingContext", "TrainingResult", "check_training_columns",
+    "Hyperparameter", "TrainingContext", "TrainingResult", "check_forecast_request",
+    "check_training_columns",
     "check_training_data",
     "get_algorithm", "infer_problem_type", "main", "run_training", "task_of",
     "validate_hyperparameters",

@@ -18,8 +18,10 @@ from shipyard.training._progress import PROGRESS_SECONDS, Progress
 
 SUPERVISED = frozenset({"binary", "multiclass", "regression"})
 UNSUPERVISED = frozenset({"clustering", "dimensionality_reduction", "anomaly_detection"})
+#: Forecasting has a target but no rows to predict from: its own flow (training/_forecast.py).
+FORECASTING = frozenset({"forecasting"})
 PROBLEM_TYPES = ("binary", "multiclass", "regression", "clustering",
-                 "dimensionality_reduction", "anomaly_detection")
+                 "dimensionality_reduction", "anomaly_detection", "forecasting")
 
 
 def task_of(problem_type: str) -> str:
@@ -54,7 +56,7 @@ class AlgorithmInfo:
 
     @property
     def supervised(self) -> bool:
-        return bool(self.problem_types & SUPERVISED)
+        return bool(self.problem_types & (SUPERVISED | FORECASTING))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "problem_types": sorted(self.problem_types),

@@ -485,6 +485,11 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
             out of range, a missing or constant target, an all-missing column…),
             before anything is trained.
     """
+    if get_algorithm(ctx.algorithm).info.problem_types == {"forecasting"}:
+        # Backtests and a bundle of its own shape (docs/forecast.md).
+        from shipyard.training._forecast_entry import run_forecast
+
+        return run_forecast(ctx)
     phases = _Phases(ctx.record_phase)
     phases.start("prepare")
     cv: CrossValidation | None = None

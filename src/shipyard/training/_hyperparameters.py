@@ -25,6 +25,8 @@ from shipyard.names import did_you_mean
 
 #: ``str`` is a free string (a column name, e.g. ``text_column``): never searched by tuning.
 TYPES = ("int", "float", "categorical", "bool", "str")
+#: The longest value a ``str`` hyperparameter (a column name, a list of lags) takes.
+MAX_TEXT = 256
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -99,7 +101,8 @@ class Hyperparameter:
         if self.type == "bool":
             return "true or false"
         if self.type == "str":
-            return f"text matching {self.pattern}" if self.pattern else "a non-empty string"
+            return (f"text matching {self.pattern}" if self.pattern
+                    else f"a non-empty string of at most {MAX_TEXT} characters")
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -119,7 +122,7 @@ class Hyperparameter:
         if self.type == "bool":
             return self._bool(value)
         if self.type == "str":
-            if not isinstance(value, str) or not value.strip() or (
+            if not isinstance(value, str) or not 0 < len(value.strip()) <= MAX_TEXT or (
                     self.pattern and not re.fullmatch(self.pattern, value.strip())):
                 raise self._refuse(value)
             return value.strip() if self.pattern else value

@@ -78,10 +78,10 @@ def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Se
 
 def _check_problem_type(problem_type: str, y: pd.Series, target: str) -> None:
     distinct = int(y.dropna().astype(str).nunique())
-    if problem_type == "regression" and not (
+    if problem_type in ("regression", "forecasting") and not (
             pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)):
         raise InvalidRequest(
-            f"Problem type 'regression' needs a numeric target; {target!r} holds "
+            f"Problem type {problem_type!r} needs a numeric target; {target!r} holds "
             f"{y.dtype} values. Use 'binary' or 'multiclass', or another target.")
     if problem_type == "binary" and distinct != 2:
         raise InvalidRequest(
@@ -113,10 +113,12 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
             "train and evaluate a model.")
     if info.supervised:
         y = _check_target(df, target, algorithm)
-        if problem_type is None:
+        if problem_type is None and info.problem_types == {"forecasting"}:
+            problem_type = "forecasting"  # a forecast's target is a series, never inferred
+        elif problem_type is None:
             problem_type = infer_problem_type(y)
             notes.append(f"problem type {problem_type} inferred from the target {target!r}")
-        elif problem_type not in SUPERVISED:
+        elif problem_type not in SUPERVISED | {"forecasting"}:
             raise InvalidRequest(
                 f"Problem type {problem_type!r} has no target; algorithm {algorithm!r} "
                 f"solves {sorted(info.problem_types)}.")

@@ -187,6 +187,8 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
 
         resolve_text_column(frame.drop(columns=[spec.target], errors="ignore")
                             if spec.target else frame, ctx.stored["hyperparameters"])
+    if get_algorithm(algorithm).info.problem_types == {"forecasting"}:
+        _check_forecast(spec, frame, ctx.stored["hyperparameters"], complete=rows is None)
     ctx.experiment = ctx.experiment or train["dataset"]
     ctx.stored["images"] = _image_files(ctx) if algorithm == "image-cnn" else None
     if spec.tuning is not None and spec.tuning.prepared is not None:
@@ -194,6 +196,20 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
 
         _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
                         spec.tuning)
+
+
+def _check_forecast(spec: TrainingSpec, frame: Any, hp: Mapping[str, Any],
+                    complete: bool) -> None:
+    """A forecast needs a date/time column, one value per time per series, enough history;
+    it scores itself by backtests, so it takes no validation or test input."""
+    from shipyard.training import check_forecast_request
+
+    given = sorted(set(spec.inputs) - {"train"})
+    if given:
+        raise InvalidRequest(f"A forecast scores itself by rolling-origin backtests on its "
+                             f"train input; drop the {' and '.join(given)} input.")
+    check_forecast_request(frame, spec.target, (spec.split or {}).get("time_column"), hp,
+                           complete=complete)
 
 
 #: The kinds whose drivers submit training jobs as their trials (or candidates).
