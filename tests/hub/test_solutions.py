@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import pandas as pd
 import pytest
 
 import shipyard as sy
@@ -145,3 +146,22 @@ def test_bad_launches_are_refused_before_anything_is_created(
                               progress=lambda line: None)
     names = set(sy.Dataset.list(client=sdk)["name"])
     assert not {"lacking-train", "lacking-test"} & names
+
+
+def test_demand_forecasting_launch_serves_quantile_forecasts(sdk: sy.Client) -> None:
+    launch = _hub_solutions.launch("demand-forecasting", prefix="rides", approve=True,
+                                   progress=lambda line: None, client=sdk)
+    assert launch.status == "Succeeded", launch
+    assert launch.datasets == {"history": "rides-history"} and launch.monitor is None
+    execution = sy.Execution.get(launch.execution)
+    metrics = execution.step("train")["outputs"]["metrics"]
+    # The gate held: better than seasonal naive over the validation backtests.
+    assert metrics["validation"]["mase"] < metrics["validation"]["naive_mase"]
+    assert execution.step("gate")["outputs"]["branch"] == "then"
+    # The endpoint forecasts the day after the history ends, with ordered quantiles.
+    history = sy.Dataset.get("rides-history").to_pandas()
+    day = (pd.to_datetime(history["date"]).max() + pd.Timedelta(days=1)).date().isoformat()
+    answer = sy.Endpoint.get("rides").invoke([{"date": day}])
+    quantiles = answer["prediction"].iloc[0]
+    assert quantiles["p10"] <= quantiles["p50"] <= quantiles["p90"]
+    assert 0 < quantiles["p50"] < 40  # ridership in thousands a day
