@@ -27,6 +27,7 @@ EXPECTED = {
     "kmeans": {"clustering"},
     "pca": {"dimensionality_reduction"},
     "isolation-forest": {"anomaly_detection"},
+    "text-bert": {"binary", "multiclass", "regression"},
 }
 
 

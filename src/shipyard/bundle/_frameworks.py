@@ -86,6 +86,12 @@ class Framework:
     def dumps(self, model: Any) -> bytes:
         raise NotImplementedError
 
+    def bundle_files(self, model: Any) -> dict[str, bytes]:
+        """The model's files in the bundle, by relative path: the first is the model file
+        (MODEL.json's ``model_files``); a framework whose model needs companions (a text
+        model's config and tokenizer) lists them after it."""
+        return {f"model{self.extension}": self.dumps(model)}
+
     def load(self, path: Path) -> Any:
         raise NotImplementedError
 
@@ -216,10 +222,14 @@ class SklearnFramework(Framework):
         return {"components": np.asarray(model.transform(A), dtype="float64")}
 
 
-FRAMEWORKS: dict[str, Framework] = {
-    f.name: f for f in (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(),
-                        SklearnFramework())
-}
+def _frameworks() -> tuple[Framework, ...]:
+    from shipyard.bundle._transformers import TransformersFramework
+
+    return (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(), SklearnFramework(),
+            TransformersFramework())
+
+
+FRAMEWORKS: dict[str, Framework] = {f.name: f for f in _frameworks()}
 
 
 def get_framework(name: str) -> Framework:

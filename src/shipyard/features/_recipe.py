@@ -221,6 +221,9 @@ class FittedRecipe:
     feature_names: list[str]
     categorical_features: list[str]
     target: str | None = None
+    #: Features handed to the model as raw strings (a text model's column; see
+    #: :func:`shipyard.features.raw_text_recipe`): never cast to numbers.
+    text_features: list[str] = field(default_factory=list)
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows → model features (float columns; pandas categories when native).
@@ -242,8 +245,8 @@ class FittedRecipe:
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The recipe's last frame as features: the feature columns in order, numbers as float."""
         out = frame.reindex(columns=self.feature_names)
-        cats = set(self.categorical_features)
-        return out.astype({c: "float64" for c in self.feature_names if c not in cats})
+        keep = set(self.categorical_features) | set(self.text_features)
+        return out.astype({c: "float64" for c in self.feature_names if c not in keep})
 
     def lineage(self) -> dict[str, list[str]]:
         """Each feature name → the raw input columns it is computed from (signature order).
@@ -264,10 +267,13 @@ class FittedRecipe:
                 for f in self.feature_names}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, "target": self.target,
-                "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],
-                "input_signature": self.input_signature, "feature_names": self.feature_names,
-                "categorical_features": self.categorical_features}
+        out = {"format_version": FORMAT_VERSION, "target": self.target,
+               "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],
+               "input_signature": self.input_signature, "feature_names": self.feature_names,
+               "categorical_features": self.categorical_features}
+        if self.text_features:  # absent otherwise: every other recipe's JSON is unchanged
+            out["text_features"] = self.text_features
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FittedRecipe:
@@ -281,7 +287,8 @@ class FittedRecipe:
             return cls(steps=steps, input_signature=list(d["input_signature"]),
                        feature_names=list(d["feature_names"]),
                        categorical_features=list(d["categorical_features"]),
-                       target=d.get("target"))
+                       target=d.get("target"),
+                       text_features=[str(c) for c in d.get("text_features") or []])
         except (KeyError, TypeError) as exc:
             raise InvalidRequest(
                 f"A fitted recipe lacks a field or has a wrong one: {exc}.") from exc

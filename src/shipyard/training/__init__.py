@@ -14,7 +14,7 @@ notebooks call :func:`run_training` directly::
 
 from __future__ import annotations
 
-from shipyard.training import _boosting, _sklearn  # noqa: F401 - register the built-ins
+from shipyard.training import _boosting, _sklearn, _text_bert  # noqa: F401 - the built-ins
 from shipyard.training._algorithms import (
     ALGORITHMS,
     PROBLEM_TYPES,

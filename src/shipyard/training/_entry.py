@@ -237,7 +237,7 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
     """The recipe fitted on the training split only, and those rows as the model trains on
     them (out-of-fold target encoding; resampled by a ``balance`` step, target included)."""
     return fit_recipe(ctx.recipe, ctx.algorithm, train, target, notes,
-                      declared=ctx.semantic_types)
+                      declared=ctx.semantic_types, hyperparameters=ctx.hyperparameters)
 
 
 def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]],
@@ -523,9 +523,11 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
-    model_file = f"model{framework.extension}"
-    files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()),
-                               model_file: framework.dumps(result.model)}
+    # The first of the framework's files is the model file; a text model has companions
+    # (its config and tokenizer), SHA-256-listed like every file.
+    model_files = framework.bundle_files(result.model)
+    model_file = next(iter(model_files))
+    files: dict[str, bytes] = {RECIPE_FILE: _json(fitted.to_dict()), **model_files}
     size = sum(len(b) for b in files.values())
     too_big = size_warning(size, ctx.bundle_size_warning, ctx.algorithm,
                            algorithm.info.size_drivers, problem.hyperparameters)

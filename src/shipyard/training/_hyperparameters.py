@@ -21,7 +21,7 @@ from typing import Any
 from shipyard.errors import InvalidRequest
 from shipyard.names import did_you_mean
 
-TYPES = ("int", "float", "categorical", "bool")
+TYPES = ("int", "float", "categorical", "bool", "str")
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
@@ -75,6 +75,8 @@ class Hyperparameter:
         """The domain tuning searches when no range names it (None: not searched)."""
         if not self.tuned or self.default is None:
             return None
+        if self.type == "str":  # a name (a column), never searched
+            return None
         if self.type == "bool":
             return {"choices": [True, False]}
         if self.type == "categorical":
@@ -90,6 +92,8 @@ class Hyperparameter:
             return f"one of {list(self.choices or ())}"
         if self.type == "bool":
             return "true or false"
+        if self.type == "str":
+            return "a non-empty string"
         lo = "-inf" if self.low is None else f"{self.low:g}"
         hi = "inf" if self.high is None else f"{self.high:g}"
         kind = "an integer" if self.type == "int" else "a number"
@@ -108,6 +112,10 @@ class Hyperparameter:
             raise self._refuse(value)
         if self.type == "bool":
             return self._bool(value)
+        if self.type == "str":
+            if not isinstance(value, str) or not value.strip():
+                raise self._refuse(value)
+            return value
         if self.type == "categorical":
             for choice in self.choices or ():
                 if value == choice or (isinstance(value, str) and value == str(choice)):

@@ -180,7 +180,11 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
     table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
              else ctx.datasets.read_table(train["dataset"], train["version"]))
-    check_training_data(table.to_pandas(), spec.target, algorithm, spec.problem_type)
+    frame = table.to_pandas()
+    check_training_data(frame, spec.target, algorithm, spec.problem_type)
+    # A text algorithm's text column (a 400 naming it), before any job exists.
+    get_algorithm(algorithm).check_data(frame, spec.target, ctx.stored["hyperparameters"],
+                                        spec.recipe)
     ctx.experiment = ctx.experiment or train["dataset"]
     if spec.tuning is not None and spec.tuning.prepared is not None:
         from shipyard.store import JobRepository
