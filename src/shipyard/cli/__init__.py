@@ -23,6 +23,8 @@ from shipyard.cli import (
     _endpoints,
     _examples,
     _experiments,
+    _hub,
+    _hub_finetune,  # noqa: F401 - registers `hub fine-tune` on _hub.app
     _jobs,
     _labeling,
     _lineage,
@@ -65,6 +67,7 @@ app.add_typer(_tune.app, name="tune")
 app.add_typer(_automl.app, name="automl")
 app.add_typer(_pipelines.app, name="pipelines")
 app.add_typer(_labeling.app, name="labeling")
+app.add_typer(_hub.app, name="hub")
 app.command("sql")(_sql.sql)
 app.command("bias")(_reports.bias)
 app.command("explain")(_reports.explain)
