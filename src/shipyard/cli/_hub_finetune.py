@@ -70,7 +70,7 @@ def fine_tune(
                  experiment=experiment, name=job_name, client=client())
     talk = not (json_out or quiet)
     if talk:
-        out.print(f"Submitted job {job.id} (training, {job.doc.get('algorithm') or 'text-bert'}"
+        out.print(f"Submitted job {job.id} (training, {job.doc['spec'].get('algorithm')}"
                   f" fine-tuning {name}).")
     if wait:
         try:
