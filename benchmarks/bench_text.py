@@ -109,7 +109,7 @@ def main() -> None:
             version = job.register(f"reviews-{algorithm}")
             version.approve("benchmark")
             bundle = version.download(Path(tmp) / algorithm)
-            manifest = version.manifest
+            manifest = version.manifest()
             m, base = manifest["metrics"]["test"], manifest["baseline"]["test"]
             fit_s = float(manifest["training"]["fit_seconds"])
             results[algorithm] = {"accuracy": m["accuracy"], "f1_macro": m["f1_macro"],

@@ -22,7 +22,8 @@ import shipyard as sy
 
 TRAIN_ROWS = 800
 TEST_ROWS = 500
-BERT = {"epochs": 1, "max_seq_length": 128, "learning_rate": 1e-4}
+#: Short but long enough to learn: 100 steps of 8 reviews (on 2 cores, about 2 minutes).
+BERT = {"epochs": 1, "max_seq_length": 128, "learning_rate": 1e-4, "batch_size": 8}
 NEW_SENTENCE = "Rich, smooth coffee and it arrived a day early; the best I have bought."
 
 
