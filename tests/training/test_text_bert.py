@@ -257,3 +257,21 @@ def test_a_resumed_fit_continues_from_its_checkpoint_exactly(tmp_path: Path) -> 
     assert np.array_equal(a, b)
     curves = json.loads((tmp_path / "resumed" / "evaluation" / "evaluation.json").read_text())
     assert len(curves["curves"]["train.loss"]) == 5
+
+
+def test_hub_fine_tune_submits_the_text_bert_job(server: LocalServer,
+                                                 fine_tuned: dict[str, Any]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shipyard.cli", "hub", "fine-tune", "all-minilm-l6-v2",
+         "--input", "train=reviews-train", "--input", "test=reviews-test", "--target", "score",
+         "--text-column", "review", "--hyperparameter", "epochs=2", "--no-wait", "--json"],
+        env=server.sdk_env(), capture_output=True, text=True, timeout=120, input="")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    c = server.client()
+    job = c.get(f"/api/v1/jobs/{doc['id']}").json()
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")  # only the submission is under test
+    assert job["kind"] == "training" and job["spec"]["algorithm"] == "text-bert"
+    hp = job["spec"]["hyperparameters"]
+    assert hp["model"] == "all-minilm-l6-v2" and hp["text_column"] == "review"
+    assert hp["epochs"] == 2 and hp["max_seq_length"] == 128  # the defaults filled in
