@@ -447,7 +447,7 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
         seed=ctx.seed, algorithm=ctx.algorithm,
         recipe=dict(ctx.recipe) if ctx.recipe is not None else None,
         semantic_types=dict(ctx.semantic_types) if ctx.semantic_types is not None else None,
-        encode=encode, log=ctx.log, fit=fit,
+        encode=encode, log=ctx.log, fit=fit, hyperparameters=problem.hyperparameters,
         outputs=lambda model, X: framework.outputs(model, X, task, len(classes or []))[key])
     ctx.log(f"[training] {folds} folds fitted in {sum(cv.fit_seconds):.1f}s "
             f"({'stratified' if cv.stratified else 'shuffled'}, seed {ctx.seed}); the bundle "

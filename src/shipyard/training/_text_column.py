@@ -27,10 +27,10 @@ from shipyard.names import names_hint
 
 
 def _holds_strings(s: pd.Series) -> bool:
-    if not is_text_dtype(s) or isinstance(s.dtype, pd.CategoricalDtype):
-        return bool(isinstance(s.dtype, pd.CategoricalDtype)
-                    and all(isinstance(v, str) for v in s.cat.categories))
-    return all(isinstance(v, str) for v in s.dropna().head(1000))
+    """Strings (of a string, object or categorical column), judged on the first values."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return all(isinstance(v, str) for v in s.cat.categories)
+    return is_text_dtype(s) and all(isinstance(v, str) for v in s.dropna().head(1000))
 
 
 def resolve_text_column(frame: pd.DataFrame, hyperparameters: Mapping[str, Any]) -> str:
