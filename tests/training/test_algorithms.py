@@ -31,6 +31,7 @@ EXPECTED = {
     "text-embedding": {"binary", "multiclass", "regression"},
     "image-cnn": {"binary", "multiclass"},
     "forecast": {"forecasting"},
+    "text-bert": {"binary", "multiclass", "regression"},
 }
 
 

@@ -86,6 +86,13 @@ class Framework:
     def dumps(self, model: Any) -> bytes:
         raise NotImplementedError
 
+    def bundle_files(self, model: Any) -> dict[str, bytes | Path]:
+        """The model's files in the bundle, by relative path (bytes, or a file to copy): the
+        first is the model file (MODEL.json's ``model_files``); a framework whose model
+        needs companions (a text model's config and tokenizer, an encoder beside its head)
+        lists them after it, by default its :meth:`extra_files`."""
+        return {f"model{self.extension}": self.dumps(model), **self.extra_files(model)}
+
     def load(self, path: Path) -> Any:
         raise NotImplementedError
 
@@ -226,10 +233,14 @@ class SklearnFramework(Framework):
         return {"components": np.asarray(model.transform(A), dtype="float64")}
 
 
-FRAMEWORKS: dict[str, Framework] = {
-    f.name: f for f in (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(),
-                        SklearnFramework())
-}
+def _frameworks() -> tuple[Framework, ...]:
+    from shipyard.bundle._transformers import TransformersFramework
+
+    return (XGBoostFramework(), LightGBMFramework(), CatBoostFramework(), SklearnFramework(),
+            TransformersFramework())
+
+
+FRAMEWORKS: dict[str, Framework] = {f.name: f for f in _frameworks()}
 
 from shipyard.bundle._torch_image import TorchImageFramework  # noqa: E402 - it subclasses Framework
 

@@ -228,10 +228,6 @@ class TorchImageFramework(Framework):
         return {SPEC_FILE: json.dumps(model.spec.to_dict(), indent=2,
                                       sort_keys=True).encode("utf-8")}
 
-    def bundle_files(self, model: Any) -> dict[str, bytes | Path]:
-        """The model file first, then its spec (the text branch's form of ``extra_files``)."""
-        return {f"model{self.extension}": self.dumps(model), **self.extra_files(model)}
-
     def load(self, path: Path) -> Any:
         torch_module()  # the install command when torch is absent
         from safetensors.torch import load_file

@@ -24,6 +24,7 @@ from shipyard.cli import (
     _examples,
     _experiments,
     _hub,
+    _hub_finetune,  # noqa: F401 - registers `hub fine-tune` on _hub.app
     _jobs,
     _labeling,
     _lineage,

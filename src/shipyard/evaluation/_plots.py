@@ -121,7 +121,11 @@ def plot_learning_curve(
     for ax, (metric, lines) in zip(axes, panels.items(), strict=False):
         for split, values in lines:
             y = np.asarray([np.nan if v is None else v for v in values], dtype=float)
-            ax.plot(np.arange(1, y.size + 1), y, label=split, linewidth=1.5)
+            # A series measured at some iterations only (text-bert's validation, once per
+            # epoch) shows as points: a line needs two neighbours.
+            marker = "o" if np.isnan(y).any() else None
+            ax.plot(np.arange(1, y.size + 1), y, label=split, linewidth=1.5, marker=marker,
+                    markersize=4)
         ax.set_xlabel("Iteration")
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)

@@ -39,11 +39,12 @@ from shipyard.features._steps import (
     Step,
     register_step,
 )
+from shipyard.features._text import raw_text_recipe
 
 __all__ = [
     "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "ColumnFacts", "Dropped",
     "Expression", "FittedRecipe", "Lineage", "Recipe", "SelectionResult", "Step", "StepSpec",
     "UserRecipe",
     "column_facts", "default_recipe", "extending_recipe", "looks_like_id", "parse_expression",
-    "register_step", "select_features",
+    "raw_text_recipe", "register_step", "select_features",
 ]

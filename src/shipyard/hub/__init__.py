@@ -45,5 +45,15 @@ def deploy(name: str, endpoint: str, **kwargs: Any) -> Endpoint:
     return _hub.deploy(name, endpoint, **kwargs)
 
 
-__all__ = ["CATALOG", "DEFAULT_TEXT_MODEL", "HubModel", "deploy", "get_model", "list",
-           "model_dir", "show"]
+__all__ = ["CATALOG", "DEFAULT_TEXT_MODEL", "HubModel", "deploy", "fine_tune", "get_model",
+           "list", "model_dir", "show"]
+
+
+def __getattr__(name: str) -> Any:
+    # sy.hub.fine_tune is the SDK's (over HTTP); imported lazily so jobs and servers that
+    # read the catalog never load the client.
+    if name == "fine_tune":
+        from shipyard.client._hub_finetune import fine_tune
+
+        return fine_tune
+    raise AttributeError(f"module 'shipyard.hub' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from shipyard.training import (  # noqa: F401 - register the built-ins
     _image_cnn,
     _sklearn,
     _text,
+    _text_bert,
 )
 from shipyard.training._algorithms import (
     ALGORITHMS,

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ from shipyard.errors import InvalidRequest
 from shipyard.names import did_you_mean
 from shipyard.training._hyperparameters import Hyperparameter, validate_all
 from shipyard.training._progress import PROGRESS_SECONDS, Progress
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.features import FittedRecipe
 
 SUPERVISED = frozenset({"binary", "multiclass", "regression"})
 UNSUPERVISED = frozenset({"clustering", "dimensionality_reduction", "anomaly_detection"})
@@ -125,6 +128,22 @@ class Algorithm:
 
     def fit(self, data: FitData) -> FitResult:
         raise NotImplementedError
+
+    def check_data(self, frame: pd.DataFrame, target: str | None,
+                   hyperparameters: Mapping[str, Any],
+                   recipe: Mapping[str, Any] | None = None) -> None:
+        """Refuse data (or a recipe) this algorithm cannot read, at submit and in the job.
+
+        Most built-ins read any table through the recipe: nothing to check. A text
+        algorithm checks its text column here (a 400 before a job exists).
+        """
+
+    def own_recipe(self, train: pd.DataFrame, target: str | None,
+                   hyperparameters: Mapping[str, Any], notes: list[str],
+                   ) -> tuple[FittedRecipe, pd.DataFrame] | None:
+        """The fitted recipe this algorithm needs instead of the default one, and the rows
+        as it trains on them; None (most built-ins): the default or the request's recipe."""
+        return None
 
 
 ALGORITHMS: dict[str, Algorithm] = {}

@@ -22,7 +22,7 @@ mean of the rounds early stopping chose over the folds, :data:`CrossValidation.r
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +119,8 @@ def cross_validate(rows: pd.DataFrame, y: np.ndarray, *, target: str, problem_ty
                    recipe: dict[str, Any] | None, semantic_types: dict[str, str] | None,
                    encode: Callable[[pd.Series], np.ndarray], fit: FoldFit,
                    outputs: Outputs, log: Callable[[str], None],
-                   text_column: str | None = None) -> CrossValidation:
+                   text_column: str | None = None,
+                   hyperparameters: Mapping[str, Any] | None = None) -> CrossValidation:
     """Fit ``folds`` models on ``rows`` (the development rows, targets ``y`` encoded) and
     keep each one's outputs on its held-out fold (see the module's docstring);
     ``text_column``: the column a text algorithm reads raw."""
@@ -137,7 +138,8 @@ def cross_validate(rows: pd.DataFrame, y: np.ndarray, *, target: str, problem_ty
         inside = rows[fold != k].reset_index(drop=True)
         held = rows[fold == k].reset_index(drop=True)
         fitted, fit_rows = fit_recipe(recipe, algorithm, inside, target, notes,
-                                      declared=semantic_types, text_column=text_column)
+                                      declared=semantic_types, text_column=text_column,
+                                      hyperparameters=hyperparameters)
         X_fit, y_fit = fit_rows[fitted.feature_names], encode(fit_rows[target])
         X_held = fitted.transform(held)
         started = time.perf_counter()

@@ -239,7 +239,8 @@ def _fitted_recipe(ctx: TrainingContext, train: pd.DataFrame, target: str | None
     """The recipe fitted on the training split only, and those rows as the model trains on
     them (out-of-fold target encoding; resampled by a ``balance`` step, target included)."""
     return fit_recipe(ctx.recipe, ctx.algorithm, train, target, notes,
-                      declared=ctx.semantic_types, text_column=text_column)
+                      declared=ctx.semantic_types, text_column=text_column,
+                      hyperparameters=ctx.hyperparameters)
 
 
 def _log_curves(ctx: TrainingContext, curves: Mapping[str, list[float | None]],
@@ -456,6 +457,7 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
         semantic_types=dict(ctx.semantic_types) if ctx.semantic_types is not None else None,
         encode=encode, log=ctx.log, fit=fit,
         text_column=problem.hyperparameters.get("text_column"),
+        hyperparameters=problem.hyperparameters,
         outputs=lambda model, X: framework.outputs(model, X, task, len(classes or []))[key])
     ctx.log(f"[training] {folds} folds fitted in {sum(cv.fit_seconds):.1f}s "
             f"({'stratified' if cv.stratified else 'shuffled'}, seed {ctx.seed}); the bundle "
@@ -536,10 +538,12 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
-    model_file = f"model{framework.extension}"
-    files: dict[str, bytes | Path] = {RECIPE_FILE: _json(fitted.to_dict()),
-                                      model_file: framework.dumps(result.model),
-                                      **framework.extra_files(result.model)}
+    # The first of the framework's files is the model file; a model made of several (a
+    # text model's config and tokenizer, an encoder and its head) lists its companions
+    # after it, SHA-256-listed like every file.
+    model_files = framework.bundle_files(result.model)
+    model_file = next(iter(model_files))
+    files: dict[str, bytes | Path] = {RECIPE_FILE: _json(fitted.to_dict()), **model_files}
     size = sum(len(b) if isinstance(b, bytes) else b.stat().st_size for b in files.values())
     too_big = size_warning(size, ctx.bundle_size_warning, ctx.algorithm,
                            algorithm.info.size_drivers, problem.hyperparameters)

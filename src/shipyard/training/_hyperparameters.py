@@ -85,6 +85,8 @@ class Hyperparameter:
         """The domain tuning searches when no range names it (None: not searched)."""
         if not self.tuned or self.default is None or self.type == "str":
             return None
+        if self.type == "str":  # a name (a column), never searched
+            return None
         if self.type == "bool":
             return {"choices": [True, False]}
         if self.type == "categorical":

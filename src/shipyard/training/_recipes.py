@@ -22,7 +22,9 @@ from shipyard.training._algorithms import get_algorithm
 def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFrame,
                target: str | None, notes: list[str], *,
                declared: Mapping[str, str] | None = None,
-               text_column: str | None = None) -> tuple[FittedRecipe, pd.DataFrame]:
+               text_column: str | None = None,
+               hyperparameters: Mapping[str, Any] | None = None,
+               ) -> tuple[FittedRecipe, pd.DataFrame]:
     """The recipe of a training request fitted on ``train`` (the training split only).
 
     ``user`` is the request's recipe (None: the default); notes for the job log are
@@ -37,7 +39,13 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
         InvalidRequest: the recipe leaves nothing to train on (naming what it dropped
             and why), leaves categories for a model that needs numbers, or ±inf.
     """
-    info = get_algorithm(algorithm).info
+    built_in = get_algorithm(algorithm)
+    info = built_in.info
+    # An algorithm with its own recipe (text-bert reads its text column as it is).
+    built_in.check_data(train, target, hyperparameters or {}, user)
+    own = built_in.own_recipe(train, target, hyperparameters or {}, notes)
+    if own is not None:
+        return own
     user = user if user is not None else info.recipe
     if user is not None:
         recipe, recipe_notes = UserRecipe.from_dict(user).resolve(

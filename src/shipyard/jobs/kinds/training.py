@@ -189,6 +189,9 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
                             if spec.target else frame, ctx.stored["hyperparameters"])
     if get_algorithm(algorithm).info.problem_types == {"forecasting"}:
         _check_forecast(spec, frame, ctx.stored["hyperparameters"], complete=rows is None)
+    # A text algorithm's text column (a 400 naming it), before any job exists.
+    get_algorithm(algorithm).check_data(frame, spec.target, ctx.stored["hyperparameters"],
+                                        spec.recipe)
     ctx.experiment = ctx.experiment or train["dataset"]
     ctx.stored["images"] = _image_files(ctx) if algorithm == "image-cnn" else None
     if spec.tuning is not None and spec.tuning.prepared is not None:
