@@ -5,6 +5,7 @@ monitor whose alerts start the pipeline again."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pandas as pd
@@ -101,8 +102,8 @@ def test_churn_launch_trains_gates_registers_approves_deploys_and_monitors(
     # A second launch with the same prefix reuses the stored data and the unchanged
     # pipeline (so training is a cache hit and the same version serves), and does not add
     # a second trigger.
-    again = _hub_solutions.launch("churn-prediction", prefix="churn-sol", approve=True,
-                                  progress=lambda line: None, client=sdk)
+    again = sy.hub.launch("churn-prediction", prefix="churn-sol", approve=True,
+                          progress=lambda line: None, client=sdk)
     assert again.status == "Succeeded" and again.model_version == "churn-sol:1"
     assert sy.Execution.get(again.execution).step("train")["cache_hit"]
     assert sy.Dataset.get("churn-sol-train").doc["version"] == 1
@@ -165,3 +166,24 @@ def test_demand_forecasting_launch_serves_quantile_forecasts(sdk: sy.Client) -> 
     quantiles = answer["prediction"].iloc[0]
     assert quantiles["p10"] <= quantiles["p50"] <= quantiles["p90"]
     assert 0 < quantiles["p50"] < 40  # ridership in thousands a day
+
+
+def test_review_sentiment_launch_fine_tunes_text_bert_on_the_reviews(sdk: sy.Client) -> None:
+    """Its data and its pipeline, up to the running fine-tune (the fine-tune itself, its
+    bundle and its endpoint are tests/training/test_text_bert.py's; a full one takes
+    minutes)."""
+    pytest.importorskip("transformers", reason="text-bert needs the text extra")
+    launch = _hub_solutions.launch("review-sentiment", prefix="reviews-sol", wait=False,
+                                   progress=lambda line: None, client=sdk)
+    assert launch.datasets == {"train": "reviews-sol-train", "test": "reviews-sol-test"}
+    train = sy.Dataset.get("reviews-sol-train").to_pandas()
+    assert len(train) == 4000 and {"review", "score"} <= set(train.columns)
+    for _ in range(120):
+        step = sy.Execution.get(launch.execution).step("train")
+        if step.get("job_id"):
+            break
+        time.sleep(0.5)
+    job = sy.Job.get(step["job_id"])
+    assert job.doc["spec"]["algorithm"] == "text-bert"
+    assert job.doc["spec"]["hyperparameters"]["text_column"] == "review"
+    sy.Execution.get(launch.execution).stop()

@@ -46,7 +46,7 @@ def deploy(name: str, endpoint: str, **kwargs: Any) -> Endpoint:
 
 
 __all__ = ["CATALOG", "DEFAULT_TEXT_MODEL", "HubModel", "deploy", "fine_tune", "get_model",
-           "list", "model_dir", "show"]
+           "launch", "list", "model_dir", "show", "solutions"]
 
 
 def __getattr__(name: str) -> Any:
@@ -56,4 +56,8 @@ def __getattr__(name: str) -> Any:
         from shipyard.client._hub_finetune import fine_tune
 
         return fine_tune
+    if name in ("launch", "solutions"):
+        from shipyard.client import _hub_solutions
+
+        return getattr(_hub_solutions, name)
     raise AttributeError(f"module 'shipyard.hub' has no attribute {name!r}")

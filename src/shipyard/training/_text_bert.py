@@ -67,7 +67,7 @@ def _layers(model: str) -> int:
 class TextBert(Algorithm):
     info = AlgorithmInfo(
         name=NAME, problem_types=frozenset({"binary", "multiclass", "regression"}),
-        needs_scaling=False, categorical="onehot", framework="transformers",
+        needs_scaling=False, categorical="onehot", framework="transformers", text=True,
         description="Fine-tunes a BERT-family encoder from the hub (default all-MiniLM-L6-v2) "
                     "end to end on one text column (PyTorch on CPU).",
         size_drivers="model (the encoder's weights: about 90 MB for all-MiniLM-L6-v2)",
