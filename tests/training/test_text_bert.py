@@ -220,13 +220,13 @@ def test_the_text_column_rule() -> None:
     frame = pd.DataFrame({"a": ["a long sentence with words " + str(i) for i in range(30)],
                           "b": ["another long free text value here " + str(i) for i in range(30)],
                           "n": range(30)})
-    with pytest.raises(InvalidRequest, match=r"Several columns read as free text: \['a', 'b'\]"):
+    with pytest.raises(InvalidRequest, match=r"several free-text columns \['a', 'b'\]"):
         resolve_text_column(frame, {})
     assert resolve_text_column(frame, {"text_column": "b"}) == "b"
     assert resolve_text_column(frame[["a", "n"]], {}) == "a"
     with pytest.raises(InvalidRequest, match="'n' is not a text column"):
         resolve_text_column(frame, {"text_column": "n"})
-    with pytest.raises(InvalidRequest, match="No column of the data reads as free text"):
+    with pytest.raises(InvalidRequest, match="The data has no free-text column"):
         resolve_text_column(frame[["n"]], {})
 
 
