@@ -182,7 +182,8 @@ def test_experiment_runs_compare(churn_server: LocalServer, trained: dict) -> No
 def test_algorithms_declare_their_hyperparameters(server: LocalServer) -> None:
     algos = {a["name"]: a for a in server.client("viewer").get("/api/v1/algorithms").json()}
     assert set(algos) == {"xgboost", "lightgbm", "catboost", "linear", "random-forest", "knn",
-                          "kmeans", "pca", "isolation-forest", "forecast"}
+                          "kmeans", "pca", "isolation-forest", "forecast", "text-linear",
+                          "text-embedding", "text-bert", "image-cnn"}
     depth = next(h for h in algos["xgboost"]["hyperparameters"] if h["name"] == "max_depth")
     assert depth["type"] == "int" and depth["low"] >= 1 and depth["default"] is not None
     assert "binary" in algos["xgboost"]["problem_types"]
