@@ -190,4 +190,4 @@ def test_algorithms_declare_their_hyperparameters(server: LocalServer) -> None:
     assert algos["kmeans"]["problem_types"] == ["clustering"]
     assert algos["forecast"]["problem_types"] == ["forecasting"]
     lags = next(h for h in algos["forecast"]["hyperparameters"] if h["name"] == "lags")
-    assert lags["type"] == "text" and lags["search"] is None  # never tuned
+    assert lags["type"] == "str" and lags["search"] is None  # never tuned
