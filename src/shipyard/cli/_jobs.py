@@ -245,22 +245,7 @@ def run(
     talk = not (json_out or quiet)
     if talk:
         out.print(f"Submitted job {job.id} ({job.kind}).")
-    if wait:
-        try:
-            job.wait(progress=talk, logs=talk, raise_on_failure=False)
-        except KeyboardInterrupt:
-            _detached(job.id)
-    if quiet:
-        say(job.id)  # also when it failed: `shipyard jobs logs "$JOB"` needs it
-    elif json_out:
-        print_json(_job_json(job.doc))
-    elif wait and job.status == "Completed":
-        out.print(f"Job {job.id} completed.")
-        _print_summary(job.doc)
-    elif not wait:
-        out.print(f"Follow it with `shipyard jobs logs {job.id} -f`.")
-    if wait and job.status != "Completed":
-        fail(_failed_sentence(job))
+    follow_submitted(job, wait=wait, json_out=json_out, quiet=quiet)
 
 
 def _training_spec(inputs: dict[str, str], hyperparameters: dict[str, Any], *,
@@ -593,3 +578,25 @@ def download(
         print_json({"id": job_id, "path": path, "output": str(target)})
     else:
         out.print(f"Wrote {target}.")
+
+
+def follow_submitted(job: Job, *, wait: bool, json_out: bool, quiet: bool) -> None:
+    """After a submit: follow the job when ``wait`` (progress and logs unless JSON or
+    quiet), then print its id, JSON or summary, and fail with one sentence if it failed."""
+    talk = not (json_out or quiet)
+    if wait:
+        try:
+            job.wait(progress=talk, logs=talk, raise_on_failure=False)
+        except KeyboardInterrupt:
+            _detached(job.id)
+    if quiet:
+        say(job.id)  # also when it failed: `shipyard jobs logs "$JOB"` needs it
+    elif json_out:
+        print_json(_job_json(job.doc))
+    elif wait and job.status == "Completed":
+        out.print(f"Job {job.id} completed.")
+        _print_summary(job.doc)
+    elif not wait:
+        out.print(f"Follow it with `shipyard jobs logs {job.id} -f`.")
+    if wait and job.status != "Completed":
+        fail(_failed_sentence(job))

@@ -28,10 +28,11 @@ from shipyard.testing._ports import free_port
 from shipyard.testing._postgres import fresh_postgres_database, postgres_unavailable
 from shipyard.testing._ray import ray_available, start_ray
 from shipyard.testing._s3 import S3Server, moto_available
+from shipyard.testing._wait import wait_until
 
 __all__ = ["LocalServer", "S3Server", "free_port", "fresh_postgres_database", "moto_available",
            "ok", "ok_json", "one_sentence_error", "postgres_unavailable", "ray_available",
-           "reachable_by_jobs", "run_cli", "start_ray"]
+           "reachable_by_jobs", "run_cli", "start_ray", "wait_until"]
 
 
 def reachable_by_jobs(path: Path) -> None:
