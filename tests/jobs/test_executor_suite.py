@@ -412,6 +412,9 @@ def test_graceful_shutdown_fails_running_jobs(fresh: LocalServer, driver: Driver
     client = fresh.client()
     job = submit(client, spec(SLEEPER))
     running = wait_for(client, job["id"], "Running")
+    # Running is when the worker starts; the script's first line comes a moment later (on
+    # Ray, a busy runner can take a while): stop only once it is in the log.
+    wait_log(client, job["id"], "sleeping")
     fresh.stop()
     assert driver.worker_gone(fresh, running)
     fresh.launch()
