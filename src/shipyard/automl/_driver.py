@@ -34,6 +34,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shipyard.automl._portfolio import describe, search_recipe
 from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
@@ -209,7 +210,7 @@ def _next_candidate(ctx: DriveContext, space: SearchSpace, candidates: Sequence[
             hyperparameters = dict(entry["hyperparameters"])
             params = space_params(space, entry["algorithm"], hyperparameters) or {}
             j = _submit(ctx, entry["algorithm"], hyperparameters, len(candidates),
-                        {"portfolio": index}, candidates)
+                        {"portfolio": index}, candidates, recipe=entry.get("recipe"))
             return j, StoredTrial(number=_number(j), params=params, state=RUNNING)
     for _ in range(PROPOSALS):
         s = suggest("bayesian", space, str(spec["objective"]), int(spec.get("seed") or 0),
@@ -219,7 +220,7 @@ def _next_candidate(ctx: DriveContext, space: SearchSpace, candidates: Sequence[
         if not _fits(algorithm, done, now, search_end):
             continue
         j = _submit(ctx, algorithm, hyperparameters, len(candidates), s.system_attrs,
-                    candidates)
+                    candidates, recipe=search_recipe(algorithm, spec.get("variants")))
         return j, StoredTrial(number=s.number, params=s.params, state=RUNNING,
                               system_attrs=s.system_attrs)
     return None
@@ -232,16 +233,20 @@ def _fits(algorithm: str, done: Sequence[JobRecord], now: float, search_end: flo
 
 def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any],
             number: int, system_attrs: Mapping[str, Any],
-            candidates: Sequence[JobRecord]) -> JobRecord:
+            candidates: Sequence[JobRecord],
+            recipe: Mapping[str, Any] | None = None) -> JobRecord:
     job, spec = ctx.job, ctx.job.spec
     # Cross-validated candidates fit a recipe per fold: there is no one preparation to share.
+    # Others share one per algorithm and recipe (a recipe variant prepares its own).
     cv_folds = spec.get("cv_folds")
-    prepared = None if cv_folds else prepared_source(algorithm, candidates)
+    alike = [c for c in candidates if c.spec.get("recipe") == (dict(recipe) if recipe else None)]
+    prepared = None if cv_folds else prepared_source(algorithm, alike)
     body = {
         "kind": "training", "algorithm": algorithm,
         "inputs": {ch: f"{r['dataset']}:{r['version']}" for ch, r in spec["inputs"].items()},
         "target": spec["target"], "problem_type": spec["problem_type"],
         "split": spec.get("split"), "hyperparameters": dict(hyperparameters),
+        "recipe": dict(recipe) if recipe else None,
         "resources": {"cpus": spec["resources"]["cpus"],
                       "memory": spec["resources"]["memory"]},
         "retries": spec.get("retries", 0), "experiment": job.experiment,
@@ -359,7 +364,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
     for j, t in zip(candidates, stored, strict=True):
         row: dict[str, Any] = {
             "number": t.number, "job_id": j.id, "algorithm": j.spec.get("algorithm"),
-            "pipeline": "default recipe", "hyperparameters": j.spec.get("hyperparameters"),
+            "pipeline": describe(j.spec.get("recipe")),
+            "hyperparameters": j.spec.get("hyperparameters"),
             "source": "portfolio" if _portfolio_index(j) is not None else "search",
             "state": "complete" if t.state == COMPLETE else
             "no_objective" if j.status == st.COMPLETED else j.status.lower(),

@@ -107,6 +107,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         DEFAULT_ALGORITHMS,
         EARLY_STOPPING,
         portfolio,
+        recipe_variants,
     )
     from shipyard.jobs._spec import local_capacity
     from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
@@ -152,7 +153,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     fixed = {(f"{a}.early_stopping_rounds" if several else "early_stopping_rounds"):
              EARLY_STOPPING for a in algorithms if a in BOOSTING}
     space, _ = study_space(algorithms, declared, {}, {})
-    plan = portfolio(algorithms)
+    variants = recipe_variants(version.schema, spec.target)
+    plan = portfolio(algorithms, variants)
     for entry in plan:
         try:
             validate_hyperparameters(entry["algorithm"], entry["hyperparameters"])
@@ -173,7 +175,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     ctx.stored.update(cv_folds=cv_folds, development_rows=rows,
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
-        fixed=fixed, portfolio=plan, resolved_mode=mode, parallel=parallel,
+        fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
         strategy="bayesian", rows=version.num_rows)
     ctx.experiment = trial_ctx.experiment
 
