@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from shipyard.errors import InvalidRequest
-from shipyard.evaluation import Split, SplitSpec, reproduce_split, split_frame
+from shipyard.evaluation import Split, SplitSpec, reproduce_split, sample_train, split_frame
 
 
 def assert_partition(split: Split, n: int) -> None:
@@ -244,3 +244,19 @@ def test_spec_round_trips_through_json() -> None:
         SplitSpec.from_dict({"stratify": True})
     with pytest.raises(InvalidRequest, match="must be an object"):
         SplitSpec.from_dict([0.7, 0.2, 0.1])  # type: ignore[arg-type]
+
+
+def test_train_rows_samples_the_training_rows_only(churn: pd.DataFrame) -> None:
+    spec = SplitSpec.from_dict({"train_rows": 500, "seed": 3})
+    assert spec.to_dict()["train_rows"] == 500
+    assert "train_rows" not in SplitSpec().to_dict()  # older records stay as they were
+    cut = split_frame(churn, spec, target="churn", problem_type="binary")
+    train, validation, _ = cut.frames(churn)
+    sample = sample_train(train, spec.train_rows, spec.seed)
+    assert len(sample) == 500 and sample.index.isin(train.index).all()
+    assert sample.index.is_monotonic_increasing and sample.index.is_unique
+    assert sample.equals(sample_train(train, 500, 3))  # seeded
+    assert not sample.index.equals(sample_train(train, 500, 4).index)
+    assert sample_train(validation, 10**6, 3) is validation  # fewer rows: as it is
+    with pytest.raises(InvalidRequest, match="train_rows must be an integer of at least 10"):
+        SplitSpec.from_dict({"train_rows": 0})

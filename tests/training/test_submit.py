@@ -58,6 +58,9 @@ def _spec(**fields: object) -> dict:
     ({"cv_folds": 1}, 400, "cv_folds must be between 2 and 20; got 1. Use e.g. 5"),
     ({"cv_folds": 5, "split": {"method": "time", "time_column": "date"}},
      400, "cv_folds=5 cuts shuffled folds, which would train on rows later than those"),
+    ({"cv_folds": 5, "split": {"train_rows": 500}},
+     400, "cv_folds=5 scores every train and validation row out of fold, so it cannot"),
+    ({"split": {"train_rows": 3}}, 400, "Split train_rows must be an integer of at least 10"),
     ({"inputs": {"train": "chicgo"}}, 404,
      "Input 'train': No dataset named 'chicgo'. Did you mean 'chicago' or 'chicago-test'?"),
 ])

@@ -134,7 +134,11 @@ def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     refit = sum(d for j in ranked[:top] if (d := _duration(j)) is not None)
     folds = int(spec.get("cv_folds") or 0)
     # A cross-validated candidate fitted K models on (K-1)/K of the rows a refit trains on.
-    refit *= (1 / (folds - 1) if folds else REFIT_ROWS) / max(1, int(spec.get("parallel") or 1))
+    # Candidates searched on a sample of the training rows are refit on all of them.
+    sample = int(spec.get("sample_rows") or 0)
+    grow = max(REFIT_ROWS, int(spec.get("development_rows") or rows) / sample) if sample \
+        else REFIT_ROWS
+    refit *= (1 / (folds - 1) if folds else grow) / max(1, int(spec.get("parallel") or 1))
     final = FINAL_FIXED_SECONDS + FINAL_SCALED_SECONDS * min(1.0, rows / FINAL_SCALE_ROWS)
     return min(final + rows / 200_000 + refit, MAX_RESERVE * budget)
 
@@ -388,6 +392,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
         "mode": spec["resolved_mode"], "time_budget": spec["time_budget"],
         # Folds the candidates were cross-validated in (None: one validation split).
         "cv_folds": spec.get("cv_folds"),
+        # Training rows each candidate kept (None: all; the final model refits on all).
+        "sample_rows": spec.get("sample_rows"),
         "elapsed_seconds": round(time.time() - _started(job), 3),
         "candidates": rows, "best": None, "model_job_id": None, "test": None,
     }

@@ -127,8 +127,11 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
         fit = float((manifest.get("training") or {}).get("fit_seconds") or 0.0)
         folds = int(((manifest.get("training") or {}).get("cv") or {}).get("folds") or 0)
         # A cross-validated candidate's fit_seconds are its K fits on (K-1)/K of the rows.
+        # A candidate trained on a sample (split.train_rows) scales from its sample's rows.
+        trained = int(((manifest.get("split") or {}).get("row_counts") or {}).get("train")
+                      or len(train))
         expected = 0.5 + (fit / (folds - 1) if folds > 1
-                          else fit * len(full) / max(len(train), 1))
+                          else fit * len(full) / max(trained, 1))
         left = None if deadline is None else deadline - SCORING_SECONDS - time.time()
         if left is not None and expected > left:
             print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) kept "
@@ -295,9 +298,11 @@ def main(job_dir: Path) -> None:
         data = job_dir / c.INPUT_DATA_DIR
         channels = {ch: read_channel(data / ch) for ch in ("train", "validation", "test")
                     if (data / ch).is_dir() and any((data / ch).iterdir())}
+        # Every training row: candidates searched on a sample (split.train_rows) are
+        # refit on the whole; the validation and test rows are the same either way.
         train, validation, test = rebuild_split(
             channels["train"], channels.get("validation"), channels.get("test"), target,
-            problem_type, config.get("split"))
+            problem_type, config.get("split"), sample=False)
     with runtime.phase("select"):
         weights, kept, best, best_loss = choose(preds, targets[0], metric, problem_type,
                                                 selection)

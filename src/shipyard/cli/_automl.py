@@ -80,6 +80,10 @@ def automl(
         "--cv-folds", metavar="K",
         help="Cross-validate each candidate in K folds and select on out-of-fold "
              "predictions (tables up to 20,000 rows; K fits per candidate).")] = None,
+    sample_rows: Annotated[int | None, typer.Option(
+        "--sample-rows", metavar="N",
+        help="Candidates train on at most N training rows, sampled; the final model is "
+             "refit on all [default: 50000 above 100,000 rows; 0: never].")] = None,
     experiment: Annotated[str | None, typer.Option(
         "--experiment", metavar="NAME",
         help="The experiment the candidates are runs of [default: the train dataset's name].")
@@ -115,7 +119,7 @@ def automl(
             time_budget=time_budget, mode=mode, max_candidates=max_candidates,
             parallel=parallel, algorithms=algorithm,
             split=parse_split(split) if split else None, seed=seed, experiment=experiment,
-            cpus=cpus, memory=memory, cv_folds=cv_folds)
+            cpus=cpus, memory=memory, cv_folds=cv_folds, sample_rows=sample_rows)
     except InvalidRequest as exc:
         fail(exc.message)
     c = client()

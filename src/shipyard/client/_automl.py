@@ -33,6 +33,7 @@ def automl_spec(
     seed: int = 0, experiment: str | None = None, name: str | None = None,
     cpus: int | None = None, memory: str | int | None = None,
     tags: Mapping[str, Any] | None = None, cv_folds: int | None = None,
+    sample_rows: int | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of an AutoML job (``POST /jobs`` with ``kind: automl``).
 
@@ -52,6 +53,9 @@ def automl_spec(
         cpus, memory: each candidate's resources.
         cv_folds: cross-validate each candidate in this many folds and select on
             out-of-fold predictions (tables up to 20,000 rows; K fits per candidate).
+        sample_rows: candidates train on at most this many training rows (sampled) and the
+            final model is refit on all of them; by default 50,000 above 100,000 train and
+            validation rows; 0 never samples.
     """
     if mode not in MODES:
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
@@ -75,6 +79,8 @@ def automl_spec(
         spec["parallel"] = int(parallel)
     if cv_folds is not None:
         spec["cv_folds"] = int(cv_folds)
+    if sample_rows is not None:
+        spec["sample_rows"] = int(sample_rows)
     if algorithms:
         names = algorithms.split(",") if isinstance(algorithms, str) else list(algorithms)
         spec["algorithms"] = [a.strip() for a in names if a.strip()]

@@ -27,7 +27,13 @@ from shipyard.evaluation._plots import (
 )
 from shipyard.evaluation._regression import regression_metrics
 from shipyard.evaluation._report import EvaluationReport, scalar_metrics
-from shipyard.evaluation._splits import Split, SplitSpec, reproduce_split, split_frame
+from shipyard.evaluation._splits import (
+    Split,
+    SplitSpec,
+    reproduce_split,
+    sample_train,
+    split_frame,
+)
 from shipyard.evaluation._unsupervised import (
     anomaly_metrics,
     clustering_metrics,
@@ -39,6 +45,7 @@ __all__ = [
     "EvaluationReport",
     "Split",
     "SplitSpec",
+    "sample_train",
     "anomaly_metrics",
     "baseline_metrics",
     "classification_metrics",

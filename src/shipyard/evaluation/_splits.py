@@ -28,7 +28,9 @@ from shipyard.evaluation._common import CLASSIFICATION, check_problem_type
 
 METHODS = ("auto", "random", "stratified", "time", "group")
 SPLITS = ("train", "validation", "test")
-_SPEC_KEYS = ("fractions", "method", "time_column", "group_column", "seed")
+_SPEC_KEYS = ("fractions", "method", "time_column", "group_column", "seed", "train_rows")
+#: The fewest training rows a sample may keep.
+MIN_TRAIN_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class SplitSpec:
 
     ``method="auto"`` splits by time when ``time_column`` is set, by group when
     ``group_column`` is set, stratified for classification, else at random.
+
+    ``train_rows``: after the split, the training rows are sampled (seeded, without
+    replacement) down to at most this many; validation and test rows stay whole, so
+    models trained on samples of one split are scored on the same rows. AutoML searches
+    large tables so and refits on every row (:func:`sample_train`).
     """
 
     fractions: tuple[float, float, float] = (0.7, 0.2, 0.1)
@@ -44,6 +51,7 @@ class SplitSpec:
     time_column: str | None = None
     group_column: str | None = None
     seed: int = 42
+    train_rows: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fractions", _check_fractions(self.fractions))
@@ -58,14 +66,23 @@ class SplitSpec:
                 )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InvalidRequest(f"Split seed must be a non-negative integer; got {self.seed!r}.")
+        rows = self.train_rows
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int)
+                                 or rows < MIN_TRAIN_ROWS):
+            raise InvalidRequest(f"Split train_rows must be an integer of at least "
+                                 f"{MIN_TRAIN_ROWS} (the training rows kept by a sample); "
+                                 f"got {rows!r}. Leave it out to train on every row.")
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as JSON (the ``split`` object of a training job spec)."""
-        return {
+        out: dict[str, Any] = {
             "fractions": list(self.fractions), "method": self.method,
             "time_column": self.time_column, "group_column": self.group_column,
             "seed": self.seed,
         }
+        if self.train_rows is not None:  # absent otherwise: older records stay as they were
+            out["train_rows"] = self.train_rows
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> SplitSpec:
@@ -88,6 +105,14 @@ class SplitSpec:
             )
         given = {k: v for k, v in data.items() if v is not None}
         return cls(**given)
+
+
+def sample_train(train: pd.DataFrame, rows: int | None, seed: int) -> pd.DataFrame:
+    """``train`` sampled down to ``rows`` rows (seeded, order kept), or as it is."""
+    if rows is None or len(train) <= rows:
+        return train
+    picked = np.sort(np.random.default_rng(seed).choice(len(train), size=rows, replace=False))
+    return train.iloc[picked]
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,7 +24,13 @@ import pandas as pd
 import shipyard
 from shipyard.bundle import InferencePipeline, get_framework, output_schema, write_bundle
 from shipyard.errors import InvalidRequest
-from shipyard.evaluation import EvaluationReport, SplitSpec, scalar_metrics, split_frame
+from shipyard.evaluation import (
+    EvaluationReport,
+    SplitSpec,
+    sample_train,
+    scalar_metrics,
+    split_frame,
+)
 from shipyard.features import FittedRecipe
 from shipyard.humanize import number
 from shipyard.training._algorithms import (
@@ -167,15 +173,21 @@ class _Splits:
     record: dict[str, Any]
 
 
-def _split(ctx: TrainingContext, target: str | None, problem_type: str) -> _Splits:
-    if ctx.validation is not None and ctx.test is not None:
-        return _Splits(ctx.train, ctx.validation, ctx.test, {
-            "method": "given", "row_counts": {"train": len(ctx.train),
-                                              "validation": len(ctx.validation),
-                                              "test": len(ctx.test)}})
+def _split(ctx: TrainingContext, target: str | None, problem_type: str,
+           sample: bool = True) -> _Splits:
+    """The train, validation and test rows, and the record of how they were cut; the
+    training rows sampled down to the split's ``train_rows`` when ``sample``."""
     split = dict(ctx.split or {})
     split.setdefault("seed", ctx.seed)
     spec = SplitSpec.from_dict(split)
+    keep = spec.train_rows if sample else None
+    if ctx.validation is not None and ctx.test is not None:
+        train = sample_train(ctx.train, keep, spec.seed)
+        record: dict[str, Any] = {"method": "given", "row_counts": {
+            "train": len(train), "validation": len(ctx.validation), "test": len(ctx.test)}}
+        if len(train) < len(ctx.train):
+            record["sampled_from"] = len(ctx.train)
+        return _Splits(train, ctx.validation, ctx.test, record)
     tr, va, te = spec.fractions
     # A split given as its own input is not cut from 'train': its share goes to the others.
     if ctx.validation is not None:
@@ -187,7 +199,11 @@ def _split(ctx: TrainingContext, target: str | None, problem_type: str) -> _Spli
     train, validation, test = cut.frames(df)
     validation = ctx.validation if ctx.validation is not None else validation
     test = ctx.test if ctx.test is not None else test
+    before = len(train)
+    train = sample_train(train, keep, spec.seed)
     record = dict(cut.record)
+    if len(train) < before:
+        record["sampled_from"] = before
     record["given"] = [n for n, f in (("validation", ctx.validation), ("test", ctx.test))
                        if f is not None]
     record["row_counts"] = {"train": len(train), "validation": len(validation),
@@ -198,18 +214,20 @@ def _split(ctx: TrainingContext, target: str | None, problem_type: str) -> _Spli
 def rebuild_split(train: pd.DataFrame, validation: pd.DataFrame | None,
                   test: pd.DataFrame | None, target: str, problem_type: str,
                   split: Mapping[str, Any] | None,
-                  seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                  seed: int = 42, *,
+                  sample: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The train, validation and test rows a training job of these inputs and split used
     (a given ``validation`` or ``test`` input as it is), rows of a missing target left out
     as training leaves them: what an ``ensemble`` job refits its members on and scores
-    their combination on."""
+    their combination on. ``sample=False``: every training row, not the split's
+    ``train_rows`` sample (a refit on the whole; the other rows are the same either way)."""
     frames = {k: f for k, f in (("train", train), ("validation", validation), ("test", test))
               if f is not None}
     kept = {k: f[known_target(f[target])].reset_index(drop=True) for k, f in frames.items()}
     ctx = TrainingContext(train=kept["train"], validation=kept.get("validation"),
                           test=kept.get("test"), algorithm="", target=target,
                           model_dir=Path("."), split=split, seed=seed)
-    parts = _split(ctx, target, problem_type)
+    parts = _split(ctx, target, problem_type, sample)
     return parts.train, parts.validation, parts.test
 
 

@@ -103,6 +103,9 @@ class AutoMLBoard(Out):
     cv_folds: int | None = Field(None, description="The folds candidates were cross-validated "
                                                    "in (their validation metric is out of "
                                                    "fold); null: one validation split.")
+    sample_rows: int | None = Field(None, description="The training rows each candidate "
+                                                      "kept, sampled (large data; the final "
+                                                      "model refits on all); null: all.")
     elapsed_seconds: float
     stopped_by: str | None = Field(None, description="time_budget or max_candidates.")
     candidates: list[AutoMLCandidate]

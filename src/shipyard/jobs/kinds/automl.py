@@ -35,6 +35,12 @@ ENSEMBLE_ROWS = 200_000
 CV_ROWS = 20_000
 #: The shortest budget worth running (a few candidates and the final model).
 MIN_BUDGET = 10.0
+#: Above this many train and validation rows, candidates train on a sample of the training
+#: rows (the split's ``train_rows``) and the final model's members are refit on all of
+#: them; the validation rows stay whole, so every candidate is scored on the same rows.
+SAMPLE_ABOVE = 100_000
+#: The training rows a candidate keeps then (``sample_rows`` overrides; 0: no sample).
+SAMPLE_ROWS = 50_000
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 #: Semantic types a target cannot have: they name rows, they do not describe them.
@@ -65,6 +71,10 @@ class AutoMLSpec(JobSpecBase):
     #: predictions (docs/automl.md): steadier selection on small tables, at K fits per
     #: candidate, so fewer candidates in a budget. Off by default.
     cv_folds: int | None = Field(default=None, ge=2, le=20)
+    #: Candidates train on at most this many training rows, sampled (seeded), and the
+    #: final model is refit on all of them. Default: SAMPLE_ROWS when the train and
+    #: validation rows pass SAMPLE_ABOVE; 0: never sample.
+    sample_rows: int | None = Field(default=None, ge=0, le=10**9)
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
@@ -172,12 +182,36 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
                              "Leave cv_folds out, or split at random.")
     if cv_folds and rows > CV_ROWS:
         cv_folds = None  # a split this size is steady: outputs.automl.cv_folds says None
-    ctx.stored.update(cv_folds=cv_folds, development_rows=rows,
+    split = _search_split(spec, rows, cv_folds)
+    ctx.stored.update(cv_folds=cv_folds, development_rows=rows, split=split,
+        sample_rows=(split or {}).get("train_rows"),
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
         strategy="bayesian", rows=version.num_rows)
     ctx.experiment = trial_ctx.experiment
+
+
+def _search_split(spec: AutoMLSpec, rows: int,
+                  cv_folds: int | None) -> dict[str, Any] | None:
+    """The split the candidates train on: the job's, with ``train_rows`` when they search
+    on a sample of the training rows (large data; ``sample_rows``)."""
+    from shipyard.evaluation._splits import MIN_TRAIN_ROWS
+
+    split = dict(spec.split) if spec.split else None
+    sample = spec.sample_rows
+    if sample is None:
+        sample = SAMPLE_ROWS if rows > SAMPLE_ABOVE and not cv_folds else 0
+    if not sample:
+        return split
+    if sample < MIN_TRAIN_ROWS:
+        raise InvalidRequest(f"sample_rows={sample} is too few training rows to learn from; "
+                             f"give at least {MIN_TRAIN_ROWS}, or 0 to train on every row.")
+    if cv_folds:
+        raise InvalidRequest(f"sample_rows={sample} with cv_folds={cv_folds}: "
+                             "cross-validation scores every train and validation row out of "
+                             "fold, so its candidates cannot train on a sample. Drop one.")
+    return {**(split or {}), "train_rows": sample}
 
 
 def _development_rows(ctx: SubmitContext[AutoMLSpec], train_rows: int) -> int:

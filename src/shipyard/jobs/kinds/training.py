@@ -321,6 +321,10 @@ def _check_cv(spec: TrainingSpec, supervised: bool) -> None:
     if spec.instances > 1:
         raise InvalidRequest(f"cv_folds={spec.cv_folds} trains one model per fold on one "
                              f"instance; got instances={spec.instances}. Use instances=1.")
+    if (spec.split or {}).get("train_rows") is not None:
+        raise InvalidRequest(f"cv_folds={spec.cv_folds} scores every train and validation "
+                             "row out of fold, so it cannot train on a sample of them "
+                             "(split.train_rows). Drop one of the two.")
     if (spec.split or {}).get("time_column"):
         raise InvalidRequest(f"cv_folds={spec.cv_folds} cuts shuffled folds, which would "
                              "train on rows later than those they are scored on; a split by "
