@@ -159,6 +159,80 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
           f"{accuracy:.3f}, audit {after['audit']}, {time.monotonic() - started:.1f} s")
 
 
+#: The digit images the image job labels, K for it, and its target accuracy.
+DIGITS, DIGITS_K, DIGITS_TARGET = 600, 200, 0.95
+
+
+def _digits_dataset(server: LocalServer, folder: Path) -> dict[str, str]:
+    """scikit-learn's digits in a random order (seeded), as 32×32 PNGs in one folder, uploaded
+    as the files dataset ``digits``; answers {file name: the digit}.
+
+    Shuffled because the digits come grouped by writer: a job whose first K rows are the
+    first writers' would be trained on other hands than those it labels.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))[:DIGITS]
+    folder.mkdir(parents=True)
+    truth = {}
+    for n, i in enumerate(order):
+        pixels = (digits.images[i] * (255 / 16)).astype(np.uint8)
+        name = f"img-{n:04d}.png"
+        Image.fromarray(pixels, mode="L").resize((32, 32), Image.Resampling.NEAREST).save(
+            folder / name)
+        truth[name] = str(int(digits.target[i]))
+    files = [("file", (name, (folder / name).read_bytes(), "image/png")) for name in truth]
+    r = server.client().post("/api/v1/datasets/digits/files", files=files)
+    assert r.status_code == 201, r.text
+    return truth
+
+
+def test_image_auto_label_end_to_end(server: LocalServer, tmp_path: Path) -> None:
+    """The pixel model through the server: K digits answered from the truth, the autolabel
+    job run, then machine labels at least as accurate as the target on the true digits."""
+    truth = _digits_dataset(server, tmp_path / "digits")
+    c = server.client()
+    started = time.monotonic()
+    r = c.post(JOBS, json={"name": "digits", "dataset": "digits",
+                           "task": "image_classification", "labels": [str(d) for d in range(10)],
+                           "auto_label": True, "auto_label_after": DIGITS_K,
+                           "target_accuracy": DIGITS_TARGET})
+    assert r.status_code == 201, r.text
+    token = c.post("/api/v1/tokens", json={"name": "digit-ann", "role": "annotator"})
+    assert token.status_code == 201, token.text
+    with httpx.Client(base_url=server.url, timeout=60, headers={
+            "Authorization": f"Bearer {token.json()['token']}"}) as ann:
+        for _ in range(DIGITS_K):
+            got = ann.get(f"{JOBS}/digits/next").json()["item"]
+            label = truth[got["content"]["image"]["path"]]
+            r = ann.post(f"{JOBS}/digits/items/{got['item']}/answers", json={"label": label})
+            assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = c.get(f"{JOBS}/digits/status").json()["auto_label"]
+        if status["runs"] and status["runs"][0]["status"] in ("Completed", "Failed"):
+            break
+        time.sleep(0.3)
+    run = status["runs"][0]
+    logs = c.get(f"/api/v1/jobs/{run['job']}/logs").text[-3000:]
+    assert run["status"] == "Completed", (run, logs)
+    assert run["human_labels"] == DIGITS_K
+    assert status["estimated_accuracy"] >= DIGITS_TARGET
+    r = c.post(f"{JOBS}/digits/export", json={"output": "digits-labels"})
+    assert r.status_code == 201, r.text
+    table = pq.read_table(io.BytesIO(c.get("/api/v1/datasets/digits-labels/download").content))
+    machine = table.to_pandas().query("source == 'machine'")
+    assert len(machine) == status["machine_labeled"] >= (DIGITS - DIGITS_K) // 2
+    assert (machine["confidence"] >= status["threshold"]).all()
+    accuracy = (machine["label"] == machine["path"].map(truth)).mean()
+    assert accuracy >= DIGITS_TARGET, accuracy
+    print(f"\nimage auto-label: {len(machine)} of {DIGITS - DIGITS_K} digits machine-labeled "
+          f"at threshold {status['threshold']:.3f}, held-out estimate "
+          f"{status['estimated_accuracy']:.3f}, accuracy on the truth {accuracy:.3f}, "
+          f"{time.monotonic() - started:.1f} s")
+
+
 def test_tabular_rows_and_pixels_are_auto_labeled() -> None:
     """The non-text models: gradient boosting on a table's rows, pixels of small images."""
     rng = np.random.default_rng(0)
