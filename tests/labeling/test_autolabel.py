@@ -34,8 +34,11 @@ from shipyard.store import AssignmentRecord, LabelingJobRecord, MachineItem
 from shipyard.testing import LocalServer
 
 JOBS = "/api/v1/labeling-jobs"
-#: The rows of the review texts the job labels, and K (human labels before the model).
-ROWS, K = 800, 300
+#: The rows of the review texts the job labels, K (human labels before the model) and the
+#: target (the issue's 85%). On the first 800 rows with K = 300 the held-out estimate of
+#: the default model (n-grams and sentiment) reached 0.85 at no threshold: nothing was
+#: machine-labeled (see docs/labeling.md); here it does.
+ROWS, K, TARGET = 1000, 400, 0.85
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def _jobs(c: httpx.Client) -> int:
     ({"task": "text_spans"}, 400, ["'text_spans' cannot be auto-labeled",
                                    "text_classification"]),
     ({"auto_label_after": 3}, 400, ["auto_label_after", "10 to 1,000,000", "got 3"]),
-    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "800 items"]),
+    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "1,000 items"]),
     ({"target_accuracy": 0.3}, 400, ["target_accuracy", "got 0.3"]),
 ])
 def test_bad_auto_label_input_is_a_4xx_naming_it(labeled_world: tuple, change: dict,
@@ -97,9 +100,9 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     r = c.post(JOBS, json={"name": "reviews", "dataset": "reviews",
                            "task": "text_classification", "labels": ["great", "other"],
                            "column": "review", "auto_label": True, "auto_label_after": K,
-                           "target_accuracy": 0.9})
+                           "target_accuracy": TARGET})
     assert r.status_code == 201, r.text
-    assert (r.json()["auto_label_after"], r.json()["target_accuracy"]) == (K, 0.9)
+    assert (r.json()["auto_label_after"], r.json()["target_accuracy"]) == (K, TARGET)
     answered = [_answer_next(ann, truth) for _ in range(K)]
     status = c.get(f"{JOBS}/reviews/status").json()["auto_label"]
     assert status["runs"] and status["runs"][0]["human_labels"] == K, status
@@ -115,7 +118,7 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     assert c.get(f"/api/v1/jobs/{job_id}").json()["kind"] == "autolabel"
     assert status["machine_labeled"] == run["machine_labeled"] > 0
     assert status["machine_share"] == pytest.approx(run["machine_labeled"] / ROWS)
-    assert status["estimated_accuracy"] >= 0.9 and status["threshold"] is not None
+    assert status["estimated_accuracy"] >= TARGET and status["threshold"] is not None
     assert status["audit"]["sampled"] >= 5 and status["next_at"] > K
 
     # The export marks each item's source; machine rows have no annotators.
@@ -131,7 +134,7 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     assert (machine["confidence"] >= status["threshold"]).all()
     accuracy = (machine["label"].to_numpy()
                 == truth.iloc[machine["item"].astype(int)].to_numpy()).mean()
-    assert accuracy >= 0.85, accuracy
+    assert accuracy >= TARGET, accuracy
 
     # The queue: the audit sample first, then the most uncertain items in the model's order.
     order = pq.read_table(io.BytesIO(c.get(
