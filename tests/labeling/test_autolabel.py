@@ -34,8 +34,11 @@ from shipyard.store import AssignmentRecord, LabelingJobRecord, MachineItem
 from shipyard.testing import LocalServer
 
 JOBS = "/api/v1/labeling-jobs"
-#: The rows of the review texts the job labels, and K (human labels before the model).
-ROWS, K = 800, 300
+#: The rows of the review texts the job labels, K (human labels before the model) and the
+#: target (the issue's 85%). On the first 800 rows with K = 300 the held-out estimate of
+#: the default model (n-grams and sentiment) reached 0.85 at no threshold: nothing was
+#: machine-labeled (see docs/labeling.md); here it does.
+ROWS, K, TARGET = 1000, 400, 0.85
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +74,7 @@ def _jobs(c: httpx.Client) -> int:
     ({"task": "text_spans"}, 400, ["'text_spans' cannot be auto-labeled",
                                    "text_classification"]),
     ({"auto_label_after": 3}, 400, ["auto_label_after", "10 to 1,000,000", "got 3"]),
-    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "800 items"]),
+    ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "1,000 items"]),
     ({"target_accuracy": 0.3}, 400, ["target_accuracy", "got 0.3"]),
 ])
 def test_bad_auto_label_input_is_a_4xx_naming_it(labeled_world: tuple, change: dict,
@@ -97,9 +100,9 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     r = c.post(JOBS, json={"name": "reviews", "dataset": "reviews",
                            "task": "text_classification", "labels": ["great", "other"],
                            "column": "review", "auto_label": True, "auto_label_after": K,
-                           "target_accuracy": 0.9})
+                           "target_accuracy": TARGET})
     assert r.status_code == 201, r.text
-    assert (r.json()["auto_label_after"], r.json()["target_accuracy"]) == (K, 0.9)
+    assert (r.json()["auto_label_after"], r.json()["target_accuracy"]) == (K, TARGET)
     answered = [_answer_next(ann, truth) for _ in range(K)]
     status = c.get(f"{JOBS}/reviews/status").json()["auto_label"]
     assert status["runs"] and status["runs"][0]["human_labels"] == K, status
@@ -115,7 +118,7 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     assert c.get(f"/api/v1/jobs/{job_id}").json()["kind"] == "autolabel"
     assert status["machine_labeled"] == run["machine_labeled"] > 0
     assert status["machine_share"] == pytest.approx(run["machine_labeled"] / ROWS)
-    assert status["estimated_accuracy"] >= 0.9 and status["threshold"] is not None
+    assert status["estimated_accuracy"] >= TARGET and status["threshold"] is not None
     assert status["audit"]["sampled"] >= 5 and status["next_at"] > K
 
     # The export marks each item's source; machine rows have no annotators.
@@ -131,7 +134,7 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
     assert (machine["confidence"] >= status["threshold"]).all()
     accuracy = (machine["label"].to_numpy()
                 == truth.iloc[machine["item"].astype(int)].to_numpy()).mean()
-    assert accuracy >= 0.85, accuracy
+    assert accuracy >= TARGET, accuracy
 
     # The queue: the audit sample first, then the most uncertain items in the model's order.
     order = pq.read_table(io.BytesIO(c.get(
@@ -157,6 +160,80 @@ def test_auto_label_end_to_end(labeled_world: tuple) -> None:
           f"({status['machine_share']:.1%}), threshold {status['threshold']:.3f}, "
           f"held-out estimate {status['estimated_accuracy']:.3f}, accuracy on the truth "
           f"{accuracy:.3f}, audit {after['audit']}, {time.monotonic() - started:.1f} s")
+
+
+#: The digit images the image job labels, K for it, and its target accuracy.
+DIGITS, DIGITS_K, DIGITS_TARGET = 600, 200, 0.95
+
+
+def _digits_dataset(server: LocalServer, folder: Path) -> dict[str, str]:
+    """scikit-learn's digits in a random order (seeded), as 32×32 PNGs in one folder, uploaded
+    as the files dataset ``digits``; answers {file name: the digit}.
+
+    Shuffled because the digits come grouped by writer: a job whose first K rows are the
+    first writers' would be trained on other hands than those it labels.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    order = np.random.default_rng(0).permutation(len(digits.target))[:DIGITS]
+    folder.mkdir(parents=True)
+    truth = {}
+    for n, i in enumerate(order):
+        pixels = (digits.images[i] * (255 / 16)).astype(np.uint8)
+        name = f"img-{n:04d}.png"
+        Image.fromarray(pixels, mode="L").resize((32, 32), Image.Resampling.NEAREST).save(
+            folder / name)
+        truth[name] = str(int(digits.target[i]))
+    files = [("file", (name, (folder / name).read_bytes(), "image/png")) for name in truth]
+    r = server.client().post("/api/v1/datasets/digits/files", files=files)
+    assert r.status_code == 201, r.text
+    return truth
+
+
+def test_image_auto_label_end_to_end(server: LocalServer, tmp_path: Path) -> None:
+    """The pixel model through the server: K digits answered from the truth, the autolabel
+    job run, then machine labels at least as accurate as the target on the true digits."""
+    truth = _digits_dataset(server, tmp_path / "digits")
+    c = server.client()
+    started = time.monotonic()
+    r = c.post(JOBS, json={"name": "digits", "dataset": "digits",
+                           "task": "image_classification", "labels": [str(d) for d in range(10)],
+                           "auto_label": True, "auto_label_after": DIGITS_K,
+                           "target_accuracy": DIGITS_TARGET})
+    assert r.status_code == 201, r.text
+    token = c.post("/api/v1/tokens", json={"name": "digit-ann", "role": "annotator"})
+    assert token.status_code == 201, token.text
+    with httpx.Client(base_url=server.url, timeout=60, headers={
+            "Authorization": f"Bearer {token.json()['token']}"}) as ann:
+        for _ in range(DIGITS_K):
+            got = ann.get(f"{JOBS}/digits/next").json()["item"]
+            label = truth[got["content"]["image"]["path"]]
+            r = ann.post(f"{JOBS}/digits/items/{got['item']}/answers", json={"label": label})
+            assert r.status_code == 201, r.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = c.get(f"{JOBS}/digits/status").json()["auto_label"]
+        if status["runs"] and status["runs"][0]["status"] in ("Completed", "Failed"):
+            break
+        time.sleep(0.3)
+    run = status["runs"][0]
+    logs = c.get(f"/api/v1/jobs/{run['job']}/logs").text[-3000:]
+    assert run["status"] == "Completed", (run, logs)
+    assert run["human_labels"] == DIGITS_K
+    assert status["estimated_accuracy"] >= DIGITS_TARGET
+    r = c.post(f"{JOBS}/digits/export", json={"output": "digits-labels"})
+    assert r.status_code == 201, r.text
+    table = pq.read_table(io.BytesIO(c.get("/api/v1/datasets/digits-labels/download").content))
+    machine = table.to_pandas().query("source == 'machine'")
+    assert len(machine) == status["machine_labeled"] >= (DIGITS - DIGITS_K) // 2
+    assert (machine["confidence"] >= status["threshold"]).all()
+    accuracy = (machine["label"] == machine["path"].map(truth)).mean()
+    assert accuracy >= DIGITS_TARGET, accuracy
+    print(f"\nimage auto-label: {len(machine)} of {DIGITS - DIGITS_K} digits machine-labeled "
+          f"at threshold {status['threshold']:.3f}, held-out estimate "
+          f"{status['estimated_accuracy']:.3f}, accuracy on the truth {accuracy:.3f}, "
+          f"{time.monotonic() - started:.1f} s")
 
 
 def test_tabular_rows_and_pixels_are_auto_labeled() -> None:

@@ -8,7 +8,8 @@ complete items), the labeled dataset version in ``input/data/items/`` (item = ro
 and, for an image task, the images in ``input/images/<sha256>``.
 
 The model per task: ``text_classification`` the labeling core's
-:func:`~shipyard.labeling.auto_label` (TF-IDF + logistic regression);
+:func:`~shipyard.labeling.auto_label` (TF-IDF of words and characters and VADER sentiment
+scores + logistic regression; ``text_features`` drops either block);
 ``tabular_classification`` histogram gradient boosting over the row's columns;
 ``image_classification`` grayscale pixels + logistic regression
 (:mod:`shipyard.labeling._autolabel`). The threshold comes from out-of-fold predictions
@@ -26,7 +27,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from shipyard.errors import InvalidRequest
 from shipyard.runtime import _contract as c
@@ -40,6 +41,8 @@ IMAGES_DIR = "input/images"
 SUMMARY_FILE = "autolabel.json"
 MACHINE_FILE = "machine_labels.parquet"
 UNCERTAIN_FILE = "uncertain.parquet"
+#: A text task's features unless the job says otherwise (``text_features``).
+TEXT_FEATURES: Final = "words+chars+sentiment"
 
 
 def _read_json(path: Path) -> Any:
@@ -84,11 +87,13 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
     rows, make = _features(config, frame, job_dir)
     lab_idx = np.asarray([int(i) for i in known], dtype=int)
     todo_idx = np.asarray([int(i) for i in todo], dtype=int)
+    text_features = str(config.get("text_features") or TEXT_FEATURES)
     if make is None:
-        chars = config.get("text_features") == "words+chars"
+        labeler = LabelerConfig(char_ngrams=(2, 5) if "chars" in text_features else None,
+                                sentiment="sentiment" in text_features)
         result = auto_label([rows[i] for i in lab_idx], y, [rows[i] for i in todo_idx],
-                            target, config=LabelerConfig(char_ngrams=(2, 5) if chars else None),
-                            folds=folds, min_support=min_support, random_state=seed)
+                            target, config=labeler, folds=folds, min_support=min_support,
+                            random_state=seed)
     else:
         result = al.auto_label_rows(rows[lab_idx], y, rows[todo_idx], make, target,
                                     folds=folds, min_support=min_support, random_state=seed)
@@ -101,7 +106,7 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
         "machine_share": len(machine) / len(items) if items else 0.0,
         "threshold": result.threshold, "estimated_accuracy": result.estimated_accuracy,
         "target_accuracy": target, "seconds": round(time.monotonic() - started, 3),
-        "model": {"text_classification": "tfidf+logistic_regression",
+        "model": {"text_classification": f"tfidf({text_features})+logistic_regression",
                   "tabular_classification": "hist_gradient_boosting",
                   "image_classification": "pixels+logistic_regression"}[config["task"]],
     }

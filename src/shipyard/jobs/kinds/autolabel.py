@@ -22,7 +22,13 @@ from shipyard.errors import InvalidRequest
 from shipyard.jobs._kinds import JobKind, SubmitContext, register
 from shipyard.jobs._package import StagedFile
 from shipyard.jobs._spec import JobSpecBase
-from shipyard.jobs.kinds._autolabel_entry import CHANNEL, CONFIG_NAME, IMAGES_DIR, LABELS_FILE
+from shipyard.jobs.kinds._autolabel_entry import (
+    CHANNEL,
+    CONFIG_NAME,
+    IMAGES_DIR,
+    LABELS_FILE,
+    TEXT_FEATURES,
+)
 from shipyard.labeling._tasks import AUTO_LABEL_TASKS
 
 #: Human-labeled items a model needs at least (the threshold is chosen on them).
@@ -38,9 +44,10 @@ class AutolabelSpec(JobSpecBase):
     #: Held-out items the chosen threshold must hold over, at least.
     min_support: int = Field(default=20, ge=5, le=10_000)
     folds: int = Field(default=5, ge=2, le=10)
-    #: A text task's features: word 1–2-grams, or those and character 2–5-grams (slower;
-    #: a little more accurate on short reviews).
-    text_features: Literal["words", "words+chars"] = "words"
+    #: A text task's features: word 1–2-grams, with character 2–5-grams (slower; a little
+    #: more accurate on short reviews) and/or VADER's sentiment scores (docs/labeling.md).
+    text_features: Literal["words", "words+chars", "words+sentiment",
+                           "words+chars+sentiment"] = TEXT_FEATURES
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
