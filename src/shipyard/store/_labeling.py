@@ -12,6 +12,13 @@ handful of rows whatever the job's size. Every write runs in one write transacti
 (serialised on both backends), and the take is a guarded update (``WHERE taken < N``),
 so two annotators asking at once never put more than N on one item.
 
+Items are served in row order, except in an auto-labeling job: there the first items
+people label are the seed set the first model learns from and its threshold is judged on,
+so they must be a random sample of the data, not its first rows (a table sorted by
+writer, date or class would teach the model one corner of it and overstate its held-out
+accuracy elsewhere). Its items are served in a seeded random order (the job's name seeds
+it) until active learning reorders the queue by uncertainty.
+
 An undo takes back an annotator's latest answer or skip while the job runs: the item is
 its lease again, the answer kept in the row as the pre-fill (an ``answer`` on a lease is
 that, never a counted answer: only ``answered`` rows count).
@@ -21,6 +28,8 @@ from __future__ import annotations
 
 import builtins
 import operator
+import random
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -234,6 +243,15 @@ def _assignment(job: str, position: int, row: Any) -> AssignmentRecord:
 _A, _I = labeling_assignments, labeling_items
 
 
+def _shuffle_priorities(rows: list[dict[str, Any]], name: str) -> None:
+    """Serve ``rows`` in a random order seeded by the job's name (the auto-labeler's seed
+    set is a random sample; see the module's docstring)."""
+    ranks = list(range(len(rows)))
+    random.Random(zlib.crc32(name.encode())).shuffle(ranks)  # noqa: S311 - an order, not a secret
+    for row, rank in zip(rows, ranks, strict=True):
+        row["priority"] = float(rank)
+
+
 class LabelingRepository:
     def __init__(self, db: Database, events: EventLog) -> None:
         self.db = db
@@ -278,6 +296,8 @@ class LabelingRepository:
                 rows = [{"job_id": job_id, "item": it.item, "position": it.position,
                          "priority": float(it.position), "taken": 0, "answers": 0,
                          "open": True, "gold": it.gold, "audit": False} for it in items]
+                if job.auto_label:
+                    _shuffle_priorities(rows, job.name)
                 for start in range(0, len(rows), 10_000):
                     conn.execute(insert(labeling_items), rows[start:start + 10_000])
                 conn.execute(update(labeling_jobs).where(labeling_jobs.c.id == job_id)
