@@ -157,14 +157,14 @@ def test_cross_validation_is_opt_in_and_pinned_in_the_spec(server: LocalServer) 
 
 def test_large_data_searches_on_a_sample_and_refits_on_every_row(
         server: LocalServer) -> None:
-    """``sample_rows`` (by default 50,000 above 100,000 rows; forced small here): every
+    """``sample_rows`` (opt-in; small here): every
     candidate trains on the same sample of the training rows and is scored on the whole
     validation split; the final model's members are refit on every train and validation
     row, and scored on test once."""
     c = server.client()
     plain = _submit(c, _automl("churn", time_budget=60))
     c.post(f"/api/v1/jobs/{plain['id']}/cancel")
-    assert plain["spec"]["sample_rows"] is None  # 5,282 rows: no sample by default
+    assert plain["spec"]["sample_rows"] is None  # no sample unless asked for
     assert "train_rows" not in (plain["spec"]["split"] or {})
     job = _submit(c, _automl("churn", time_budget=120, sample_rows=800, max_candidates=3,
                              algorithms=["lightgbm", "linear"]))

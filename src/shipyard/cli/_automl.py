@@ -83,7 +83,7 @@ def automl(
     sample_rows: Annotated[int | None, typer.Option(
         "--sample-rows", metavar="N",
         help="Candidates train on at most N training rows, sampled; the final model is "
-             "refit on all [default: 50000 above 100,000 rows; 0: never].")] = None,
+             "refit on all [default: every row].")] = None,
     experiment: Annotated[str | None, typer.Option(
         "--experiment", metavar="NAME",
         help="The experiment the candidates are runs of [default: the train dataset's name].")

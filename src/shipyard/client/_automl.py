@@ -54,8 +54,7 @@ def automl_spec(
         cv_folds: cross-validate each candidate in this many folds and select on
             out-of-fold predictions (tables up to 20,000 rows; K fits per candidate).
         sample_rows: candidates train on at most this many training rows (sampled) and the
-            final model is refit on all of them; by default 50,000 above 100,000 train and
-            validation rows; 0 never samples.
+            final model is refit on all of them; by default every row.
     """
     if mode not in MODES:
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")

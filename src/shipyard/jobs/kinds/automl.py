@@ -35,12 +35,11 @@ ENSEMBLE_ROWS = 200_000
 CV_ROWS = 20_000
 #: The shortest budget worth running (a few candidates and the final model).
 MIN_BUDGET = 10.0
-#: Above this many train and validation rows, candidates train on a sample of the training
-#: rows (the split's ``train_rows``) and the final model's members are refit on all of
-#: them; the validation rows stay whole, so every candidate is scored on the same rows.
-SAMPLE_ABOVE = 100_000
-#: The training rows a candidate keeps then (``sample_rows`` overrides; 0: no sample).
-SAMPLE_ROWS = 50_000
+#: ``sample_rows`` is opt-in: candidates train on a sample of the training rows (the
+#: split's ``train_rows``) and the final model's members are refit on all of them; the
+#: validation rows stay whole, so every candidate is scored on the same rows. Not on by
+#: default: on flights (327,346 rows, 60 s) a 50,000-row sample trained 9 candidates and
+#: scored 10.66 test RMSE, all rows 7 candidates and 9.69 (docs/automl.md).
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 #: Semantic types a target cannot have: they name rows, they do not describe them.
@@ -72,8 +71,7 @@ class AutoMLSpec(JobSpecBase):
     #: candidate, so fewer candidates in a budget. Off by default.
     cv_folds: int | None = Field(default=None, ge=2, le=20)
     #: Candidates train on at most this many training rows, sampled (seeded), and the
-    #: final model is refit on all of them. Default: SAMPLE_ROWS when the train and
-    #: validation rows pass SAMPLE_ABOVE; 0: never sample.
+    #: final model is refit on all of them. None or 0 (the default): every row.
     sample_rows: int | None = Field(default=None, ge=0, le=10**9)
 
     @model_validator(mode="after")
@@ -182,7 +180,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
                              "Leave cv_folds out, or split at random.")
     if cv_folds and rows > CV_ROWS:
         cv_folds = None  # a split this size is steady: outputs.automl.cv_folds says None
-    split = _search_split(spec, rows, cv_folds)
+    split = _search_split(spec, cv_folds)
     ctx.stored.update(cv_folds=cv_folds, development_rows=rows, split=split,
         sample_rows=(split or {}).get("train_rows"),
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
@@ -192,16 +190,13 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     ctx.experiment = trial_ctx.experiment
 
 
-def _search_split(spec: AutoMLSpec, rows: int,
-                  cv_folds: int | None) -> dict[str, Any] | None:
+def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | None:
     """The split the candidates train on: the job's, with ``train_rows`` when they search
-    on a sample of the training rows (large data; ``sample_rows``)."""
+    on a sample of the training rows (``sample_rows``)."""
     from shipyard.evaluation._splits import MIN_TRAIN_ROWS
 
     split = dict(spec.split) if spec.split else None
     sample = spec.sample_rows
-    if sample is None:
-        sample = SAMPLE_ROWS if rows > SAMPLE_ABOVE and not cv_folds else 0
     if not sample:
         return split
     if sample < MIN_TRAIN_ROWS:
