@@ -208,7 +208,7 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
     # Not run: the budget does not bind, so the result is the same every time (measured
     # below), and the 13 candidates take 2-5 minutes of CI. Issue 14 stays open on it.
     pytest.param("ames", marks=pytest.mark.xfail(run=False, reason=(
-        "ames (openintro, the issue's): 27,709 test RMSE against XGBoost defaults' 25,951 "
+        "ames (openintro, the issue's): 27,128 test RMSE against XGBoost defaults' 25,951 "
         "(LightGBM 26,035). Three of the 733 test houses decide it: two partial sales of "
         "4,676 and 5,095 sq ft at ~184k, which every model prices at 400-550k, and a "
         "745k abnormal sale. Without them AutoML's ensemble scores 19.1k against the best "
