@@ -71,7 +71,8 @@ class SplitSpec:
                                  or rows < MIN_TRAIN_ROWS):
             raise InvalidRequest(f"Split train_rows must be an integer of at least "
                                  f"{MIN_TRAIN_ROWS} (the training rows kept by a sample); "
-                                 f"got {rows!r}. Leave it out to train on every row.")
+                                 f"got {repr(rows)[:40]}. Leave it out to train on every "
+                                 "row.")
 
     def to_dict(self) -> dict[str, Any]:
         """The spec as JSON (the ``split`` object of a training job spec)."""
