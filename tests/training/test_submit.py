@@ -54,6 +54,13 @@ def _spec(**fields: object) -> dict:
     ({"inputs": {"train": "chicago", "validation": "chicago-test", "test": "chicago-test"},
       "split": None},
      400, "The target is 'ridership', which is not a column of chicago-test:1"),
+    ({"recipe": {"extends": "default", "target_transform": "sqrt"}},
+     400, "The recipe's target_transform must be one of log (or left out); got 'sqrt'."),
+    ({"target": "Bulls_Home", "recipe": {"extends": "default", "target_transform": "log"}},
+     400, "target_transform 'log' is for a regression target; 'Bulls_Home' is binary."),
+    ({"target": "dew", "recipe": {"extends": "default", "target_transform": "log"}},
+     400, "target_transform 'log' learns log(1 + dew), which needs values ≥ 0; 'dew' has "
+          "-1.45."),
     ({"algorithm": "lineer"}, 400, "Unknown algorithm 'lineer'"),
     ({"cv_folds": 1}, 400, "cv_folds must be between 2 and 20; got 1. Use e.g. 5"),
     ({"cv_folds": 5, "split": {"method": "time", "time_column": "date"}},

@@ -20,7 +20,7 @@ from shipyard.bundle._ensemble import (
 from shipyard.bundle._frameworks import Framework, Outputs, get_framework
 from shipyard.bundle._manifest import BundleError, read_manifest, verify_files
 from shipyard.errors import InvalidRequest
-from shipyard.features import FittedRecipe
+from shipyard.features import FittedRecipe, inverse_outputs
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
 
 #: Bad values named in an input error, at most.
@@ -88,8 +88,13 @@ class InferencePipeline:
     def outputs(self, df: pd.DataFrame) -> Outputs:
         """Raw rows → the model's raw outputs (class probabilities, values, scores…)."""
         self._check_columns(df, allow_extra=True)
-        return self.framework.outputs(self.model, self.transform(df), self.task,
-                                      len(self.classes or []))
+        return self.model_outputs(self.transform(df))
+
+    def model_outputs(self, X: pd.DataFrame) -> Outputs:
+        """Features (the recipe's output) → the model's outputs, on the target's own scale
+        (a recipe's target transform undone: :mod:`shipyard.features._target`)."""
+        out = self.framework.outputs(self.model, X, self.task, len(self.classes or []))
+        return inverse_outputs(self.recipe.target_transform, out)
 
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows → one output row each (columns per :func:`output_schema`)."""

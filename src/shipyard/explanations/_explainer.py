@@ -157,7 +157,12 @@ class Explainer:
             raise InvalidRequest("method 'tree' needs an xgboost, lightgbm or catboost model; "
                                  "use method 'kernel' (or 'auto') for this one.")
         self.pipeline = pipeline
-        self.method = "tree" if method == "tree" or (method == "auto" and is_tree) else "kernel"
+        # A model that learns a transformed target (log) explains, by default, the
+        # predictions as served (KernelSHAP); 'tree' explains its raw (log-scale) output.
+        transformed = not isinstance(pipeline, EnsemblePipeline) and \
+            pipeline.recipe.target_transform is not None
+        self.method = "tree" if method == "tree" or (
+            method == "auto" and is_tree and not transformed) else "kernel"
         classes = list(pipeline.classes or [])
         if pipeline.task == "regression":
             self.outputs: tuple[str, ...] = ("prediction",)
@@ -175,7 +180,8 @@ class Explainer:
         self.batch_rows = batch_rows or int(min(DEFAULT_BATCH_ROWS, max(
             50_000, BATCH_CELLS // max(width, 1))))
         if self.method == "tree":
-            self.output_space = "value" if pipeline.task == "regression" else "margin"
+            self.output_space = "value" if pipeline.task == "regression" and not transformed \
+                else "margin"
             lineage = pipeline.recipe.lineage()
             self._matrix = lineage_matrix(lineage, list(self.columns))
             self.background: pd.DataFrame | None = None

@@ -39,12 +39,17 @@ from shipyard.features._steps import (
     Step,
     register_step,
 )
+from shipyard.features._target import TARGET_TRANSFORMS, check_target, inverse_outputs
+from shipyard.features._target import forward as forward_target
+from shipyard.features._target import inverse as inverse_target
 from shipyard.features._text import raw_text_recipe
 
 __all__ = [
-    "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "ColumnFacts", "Dropped",
+    "MISSING", "MISSING_SUFFIX", "OTHER", "SEMANTIC_TYPES", "STEPS", "TARGET_TRANSFORMS",
+    "ColumnFacts", "Dropped",
     "Expression", "FittedRecipe", "Lineage", "Recipe", "SelectionResult", "Step", "StepSpec",
     "UserRecipe",
-    "column_facts", "default_recipe", "extending_recipe", "looks_like_id", "parse_expression",
+    "check_target", "column_facts", "default_recipe", "forward_target", "inverse_outputs",
+    "inverse_target", "extending_recipe", "looks_like_id", "parse_expression",
     "raw_text_recipe", "register_step", "select_features",
 ]

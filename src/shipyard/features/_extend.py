@@ -16,6 +16,9 @@ to it. The order rule, chosen so each step sees the columns a user would expect:
 4. ``balance`` and ``select`` run last: they need the numeric, complete features the
    default makes (SMOTE interpolates numbers; selection judges numeric columns).
 
+``"target_transform": "log"`` (either form) has a regression model learn ``log(1 + y)``
+and turns its predictions back (:mod:`shipyard.features._target`).
+
 Pure: a dict and a DataFrame in, a :class:`Recipe` and notes out.
 """
 
@@ -31,13 +34,14 @@ from shipyard.errors import InvalidRequest
 from shipyard.features._default import default_recipe
 from shipyard.features._recipe import Recipe, StepSpec
 from shipyard.features._steps import MISSING_SUFFIX
+from shipyard.features._target import check_name
 from shipyard.names import did_you_mean
 
 #: What a recipe may extend.
 BASES = ("default",)
 #: Steps that need the default's numeric, complete features, so they run after it.
 AFTER_DEFAULT = frozenset({"balance", "select"})
-_KEYS = ("format_version", "extends", "steps", "drop")
+_KEYS = ("format_version", "extends", "steps", "drop", "target_transform")
 
 
 def _step(i: int, d: Any) -> StepSpec:
@@ -69,6 +73,8 @@ class UserRecipe:
     steps: tuple[StepSpec, ...]
     extends: str | None = None
     drop: tuple[str, ...] = ()
+    #: A regression target's transform (``"log"``): :mod:`shipyard.features._target`.
+    target_transform: str | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> UserRecipe:
@@ -93,6 +99,7 @@ class UserRecipe:
                 f"A recipe can extend {' or '.join(repr(b) for b in BASES)}; got "
                 f"{extends!r}.{did_you_mean(str(extends), BASES)}")
         steps = d.get("steps")
+        transform = check_name(d.get("target_transform"))
         if steps is None and extends is None:
             raise InvalidRequest(
                 'A recipe needs a \'steps\' list (it replaces the default), or "extends": '
@@ -101,7 +108,8 @@ class UserRecipe:
             raise InvalidRequest(f"The recipe's 'steps' must be a list of steps; got "
                                  f"{type(steps).__name__}.")
         return cls(steps=tuple(_step(i, s) for i, s in enumerate(steps or [])),
-                   extends=extends, drop=_names(d.get("drop"), "drop"))
+                   extends=extends, drop=_names(d.get("drop"), "drop"),
+                   target_transform=transform)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"steps": [s.to_dict() for s in self.steps]}
@@ -109,6 +117,8 @@ class UserRecipe:
             out["extends"] = self.extends
         if self.drop:
             out["drop"] = list(self.drop)
+        if self.target_transform:
+            out["target_transform"] = self.target_transform
         return out
 
     def references(self) -> list[tuple[str, str]]:

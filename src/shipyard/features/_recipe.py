@@ -12,6 +12,7 @@ import pandas as pd
 from shipyard.errors import InvalidRequest
 from shipyard.features._semantic import column_facts, is_numeric_dtype
 from shipyard.features._steps import Step, make_step
+from shipyard.features._target import check_name
 
 FORMAT_VERSION = 1
 #: Categories listed in the input signature of a categorical column, at most.
@@ -225,6 +226,9 @@ class FittedRecipe:
     target: str | None = None
     #: Raw free-text columns a text model tokenises itself (the ``raw_text`` step).
     text_features: list[str] = field(default_factory=list)
+    #: The regression target as the model learns it (``"log"``; None: as it is), see
+    #: :mod:`shipyard.features._target`: predictions are turned back before use.
+    target_transform: str | None = None
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         """Raw rows → model features (float columns; pandas categories when native).
@@ -272,7 +276,9 @@ class FittedRecipe:
                 "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],
                 "input_signature": self.input_signature, "feature_names": self.feature_names,
                 "categorical_features": self.categorical_features,
-                **({"text_features": self.text_features} if self.text_features else {})}
+                **({"text_features": self.text_features} if self.text_features else {}),
+                **({"target_transform": self.target_transform}
+                   if self.target_transform else {})}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FittedRecipe:
@@ -287,7 +293,8 @@ class FittedRecipe:
                        feature_names=list(d["feature_names"]),
                        categorical_features=list(d["categorical_features"]),
                        target=d.get("target"),
-                       text_features=list(d.get("text_features") or []))
+                       text_features=list(d.get("text_features") or []),
+                       target_transform=check_name(d.get("target_transform")))
         except (KeyError, TypeError) as exc:
             raise InvalidRequest(
                 f"A fitted recipe lacks a field or has a wrong one: {exc}.") from exc

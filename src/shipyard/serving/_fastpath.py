@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.bundle import EnsemblePipeline, InferencePipeline
-from shipyard.features import MISSING, MISSING_SUFFIX, OTHER
+from shipyard.features import MISSING, MISSING_SUFFIX, OTHER, inverse_target
 from shipyard.features._encode import target_output_names
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
 
@@ -237,6 +237,8 @@ class FastPath:
     predict_raw: Callable[[np.ndarray], np.ndarray]
     task: str
     n_classes: int
+    #: The recipe's target transform: regression values are turned back (features._target).
+    target_transform: str | None = None
 
     def matrix(self, rows: list[Row]) -> np.ndarray:
         X = np.empty((len(rows), len(self.features)), dtype="float64")
@@ -250,7 +252,7 @@ class FastPath:
     def outputs(self, rows: list[Row]) -> dict[str, np.ndarray]:
         raw = np.asarray(self.predict_raw(self.matrix(rows)), dtype="float64")
         if self.task == "regression":
-            return {"value": raw.reshape(-1)}
+            return {"value": inverse_target(self.target_transform, raw.reshape(-1))}
         if raw.ndim == 1 or raw.shape[1] == 1:
             p = raw.reshape(-1)
             return {"proba": np.column_stack([1.0 - p, p])}
@@ -299,7 +301,7 @@ def compile_fast_path(pipeline: InferencePipeline) -> FastPath:
     n_classes = len(pipeline.classes or [])
     return FastPath(ops=tuple(ops), features=tuple(pipeline.recipe.feature_names),
                     predict_raw=_model_call(pipeline, n_classes), task=pipeline.task,
-                    n_classes=n_classes)
+                    n_classes=n_classes, target_transform=pipeline.recipe.target_transform)
 
 
 def same_outputs(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> bool:

@@ -31,7 +31,13 @@ from shipyard.evaluation import (
     scalar_metrics,
     split_frame,
 )
-from shipyard.features import FittedRecipe
+from shipyard.features import (
+    FittedRecipe,
+    UserRecipe,
+    check_target,
+    forward_target,
+    inverse_outputs,
+)
 from shipyard.humanize import number
 from shipyard.training._algorithms import (
     FitData,
@@ -356,6 +362,8 @@ def _prepare_data(ctx: TrainingContext) -> tuple[_Problem, PreparedData]:
     # resampled them); validation, test and the train-split baseline use the rows as they are.
     X["fit"] = fit_rows[fitted.feature_names]
     y["fit"] = _encode(fit_rows[target], problem_type, problem.classes) if target else None
+    if target and y["fit"] is not None:
+        check_target(fitted.target_transform, y["fit"], problem_type, target)
     data = PreparedData(target=target, problem_type=problem_type, classes=problem.classes,
                         notes=list(notes), record=parts.record, fitted=fitted, X=X, y=y)
     _rows_line(ctx, data)
@@ -448,6 +456,9 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
     def encode(values: pd.Series) -> np.ndarray:
         return _encode(values, problem_type, classes)
 
+    transform = UserRecipe.from_dict(ctx.recipe).target_transform if ctx.recipe else None
+    check_target(transform, encode(rows[target]), problem_type, target)
+
     algorithm = get_algorithm(ctx.algorithm)
     framework, task = get_framework(algorithm.info.framework), task_of(problem_type)
     key = "proba" if task == "classification" else "value"
@@ -457,8 +468,8 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
     def fit(k: int, X_fit: pd.DataFrame, y_fit: np.ndarray, X_held: pd.DataFrame,
             y_held: np.ndarray) -> FitResult:
         # Fold fits keep no checkpoints: each is short, and a retried job redoes them.
-        data = _fit_data(ctx, problem, X_fit, y_fit, X_held, y_held, live=k == 0,
-                         checkpoints=False)
+        data = _fit_data(ctx, problem, X_fit, forward_target(transform, y_fit), X_held,
+                         forward_target(transform, y_held), live=k == 0, checkpoints=False)
         result = algorithm.fit(data)
         if k == 0:
             logged.update(data.curves_logged)
@@ -476,7 +487,8 @@ def _cross_validate(ctx: TrainingContext, phases: _Phases
         encode=encode, log=ctx.log, fit=fit,
         text_column=problem.hyperparameters.get("text_column"),
         hyperparameters=problem.hyperparameters,
-        outputs=lambda model, X: framework.outputs(model, X, task, len(classes or []))[key])
+        outputs=lambda model, X: inverse_outputs(
+            transform, framework.outputs(model, X, task, len(classes or [])))[key])
     ctx.log(f"[training] {folds} folds fitted in {sum(cv.fit_seconds):.1f}s "
             f"({'stratified' if cv.stratified else 'shuffled'}, seed {ctx.seed}); the bundle "
             "keeps fold 1's model")
@@ -529,7 +541,10 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         ctx.log(f"[training] {len(fitted.feature_names)} features; fitting {ctx.algorithm}")
         phases.start("fit")
         started = time.perf_counter()
-        fit_data = _fit_data(ctx, problem, X["fit"], y["fit"], X["validation"], y["validation"])
+        # A recipe's target transform (log): the model learns the transformed values.
+        transform = fitted.target_transform
+        fit_data = _fit_data(ctx, problem, X["fit"], forward_target(transform, y["fit"]),
+                             X["validation"], forward_target(transform, y["validation"]))
         result = algorithm.fit(fit_data)
         fit_seconds = time.perf_counter() - started
         logged = fit_data.curves_logged
@@ -552,7 +567,8 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     if ctx.save_predictions is not None and cv is not None:
         _write_predictions(ctx.save_predictions, cv.outputs, cv.y, cv.predict_seconds)
     elif ctx.save_predictions is not None:
-        _save_predictions(ctx.save_predictions, framework, result.model, task, problem, X, y)
+        _save_predictions(ctx.save_predictions, framework, result.model, task, problem, X, y,
+                          fitted.target_transform)
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
@@ -611,12 +627,14 @@ PREDICTIONS_OUTPUT = "output/predictions"
 
 
 def _save_predictions(folder: Path, framework: Any, model: Any, task: str, problem: _Problem,
-                      X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray | None]) -> None:
+                      X: Mapping[str, pd.DataFrame], y: Mapping[str, np.ndarray | None],
+                      transform: str | None = None) -> None:
     """The validation split's outputs and targets, as plain ``.npy`` (read without pickle)."""
     if task not in ("classification", "regression") or not len(X["validation"]):
         return
     started = time.perf_counter()
-    out = framework.outputs(model, X["validation"], task, len(problem.classes or []))
+    out = inverse_outputs(transform, framework.outputs(model, X["validation"], task,
+                                                       len(problem.classes or [])))
     seconds = time.perf_counter() - started
     _write_predictions(folder, out["proba" if task == "classification" else "value"],
                        y["validation"], seconds)

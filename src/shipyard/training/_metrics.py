@@ -17,6 +17,7 @@ from shipyard.evaluation import (
     dimensionality_metrics,
     regression_metrics,
 )
+from shipyard.features import inverse_outputs
 
 
 def _held_out_variance(model: Any, X: np.ndarray) -> np.ndarray:
@@ -55,7 +56,8 @@ def evaluate_split(problem_type: str, pipeline: InferencePipeline, model: Any,
 
     Predictions go through the pipeline's framework adapter: the code path serving uses.
     """
-    out = pipeline.framework.outputs(model, X, pipeline.task, len(classes or []))
+    out = inverse_outputs(pipeline.recipe.target_transform,
+                          pipeline.framework.outputs(model, X, pipeline.task, len(classes or [])))
     if problem_type in SUPERVISED:
         return (supervised_metrics(problem_type, out, y, classes),
                 baseline_metrics(problem_type, y_train, y, classes))

@@ -9,6 +9,7 @@ rather than left to fail inside the library.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,10 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
     info = built_in.info
     # An algorithm with its own recipe (text-bert reads its text column as it is).
     built_in.check_data(train, target, hyperparameters or {}, user)
+    transform = UserRecipe.from_dict(user).target_transform if user is not None else None
     own = built_in.own_recipe(train, target, hyperparameters or {}, notes)
     if own is not None:
-        return own
+        return (replace(own[0], target_transform=transform), own[1]) if transform else own
     user = user if user is not None else info.recipe
     if user is not None:
         recipe, recipe_notes = UserRecipe.from_dict(user).resolve(
@@ -76,6 +78,10 @@ def fit_recipe(user: Mapping[str, Any] | None, algorithm: str, train: pd.DataFra
     if not fitted.feature_names:
         raise InvalidRequest(no_features_message(fitted, recipe_notes))
     _refuse_infinite(fit_rows[fitted.feature_names])
+    if transform:
+        notes.append(f"recipe: the model learns log(1 + {target}); its predictions are "
+                     "turned back (exp − 1) before they are scored or served")
+        fitted = replace(fitted, target_transform=transform)
     return fitted, fit_rows
 
 

@@ -182,6 +182,8 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
              else ctx.datasets.read_table(train["dataset"], train["version"]))
     frame = table.to_pandas()
     check_training_data(frame, spec.target, algorithm, spec.problem_type)
+    if recipe is not None and recipe.target_transform and spec.target in frame.columns:
+        _check_target_transform(recipe.target_transform, frame[spec.target], spec)
     if get_algorithm(algorithm).info.text:  # a missing or non-text text_column: a 400 now
         from shipyard.training._text_column import resolve_text_column
 
@@ -199,6 +201,20 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
 
         _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
                         spec.tuning)
+
+
+def _check_target_transform(name: str, y: Any, spec: TrainingSpec) -> None:
+    """A recipe's target transform the target cannot take (a class, a negative value):
+    a 400 at submit, as the job would refuse it before fitting."""
+    import numpy as np
+
+    from shipyard.features import check_target
+    from shipyard.training import infer_problem_type
+
+    known = y.dropna()
+    problem_type = spec.problem_type or infer_problem_type(known)
+    values = known.to_numpy(dtype="float64") if problem_type == "regression" else np.zeros(0)
+    check_target(name, values, problem_type, str(spec.target))
 
 
 def _check_forecast(spec: TrainingSpec, frame: Any, hp: Mapping[str, Any],
