@@ -9,7 +9,7 @@ import pytest
 from shipyard.automl import DEFAULT_ALGORITHMS, loss_function, portfolio, select
 from shipyard.automl._driver import MAX_RESERVE, reserve
 from shipyard.automl._final import refit_settings
-from shipyard.automl._portfolio import describe, recipe_variants, search_recipe
+from shipyard.automl._portfolio import describe, recipe_variants, search_recipe, skewed_target
 from shipyard.training import get_algorithm, validate_hyperparameters
 
 
@@ -67,6 +67,28 @@ def test_the_binned_variant_bins_only_real_numeric_columns() -> None:
     plain = portfolio(list(DEFAULT_ALGORITHMS))
     assert all("variant" not in e for e in plain)
     assert len(plain) == len(plan) - 1 and search_recipe("linear", {}) is None
+
+
+def test_a_skewed_positive_target_gets_log_candidates_for_boosting_only() -> None:
+    rng = np.random.default_rng(0)
+    prices = rng.lognormal(12, 0.4, 2000)  # skewed right, positive: ames-like
+    assert skewed_target(prices) and skewed_target(np.append(prices, [np.nan, np.inf]))
+    assert not skewed_target(rng.normal(0, 1, 2000))  # symmetric
+    assert not skewed_target(prices - 200_000)  # negative values: no log
+    assert not skewed_target(["a", "b"] * 50) and not skewed_target(prices[:10])
+    schema = [{"name": "area", "semantic_type": "numeric", "distinct": 900}]
+    variants = recipe_variants(schema, "price", log_target=True)
+    assert variants["log"] == {"extends": "default", "target_transform": "log"}
+    assert set(recipe_variants(schema, "price")) == {"clipped", "binned"}
+    assert recipe_variants([], "price", log_target=True) == {"log": variants["log"]}
+    plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
+    logged = [e for e in plan if e.get("variant") == "log"]
+    assert [e["algorithm"] for e in logged] == ["lightgbm", "lightgbm"]
+    assert logged[0] == {"algorithm": "lightgbm", "variant": "log", "recipe": variants["log"],
+                         "hyperparameters": {"early_stopping_rounds": 50}}
+    assert plan.index(logged[0]) == 2  # early: right after the first of each algorithm
+    assert describe(variants["log"]) == "default recipe + the model learns log(1 + target)"
+    assert search_recipe("lightgbm", variants) is None  # the search keeps the default
 
 
 def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:

@@ -116,6 +116,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         EARLY_STOPPING,
         portfolio,
         recipe_variants,
+        skewed_target,
     )
     from shipyard.jobs._spec import local_capacity
     from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
@@ -127,10 +128,16 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     version = ctx.datasets.version(train["dataset"], train["version"])
     _check_target(ctx, version, name)
     problem_type: str | None = spec.problem_type
+    head = None
     if problem_type is None:
         head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
         problem_type = infer_problem_type(head[spec.target])
     assert problem_type is not None
+    log_target = False
+    if problem_type == "regression":
+        if head is None:
+            head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
+        log_target = skewed_target(head[spec.target])
     metric = str(spec.metric or DEFAULT_METRIC[problem_type]).removeprefix("validation.")
     if metric not in OBJECTIVES[problem_type]:
         raise InvalidRequest(f"Metric {spec.metric!r} is not a validation metric of a "
@@ -161,7 +168,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     fixed = {(f"{a}.early_stopping_rounds" if several else "early_stopping_rounds"):
              EARLY_STOPPING for a in algorithms if a in BOOSTING}
     space, _ = study_space(algorithms, declared, {}, {})
-    variants = recipe_variants(version.schema, spec.target)
+    variants = recipe_variants(version.schema, spec.target, log_target=log_target)
     plan = portfolio(algorithms, variants)
     for entry in plan:
         try:
