@@ -20,6 +20,7 @@ COVERED = {"steps": [
     {"step": "impute", "columns": ["multiple_lines"], "params": {"strategy": "most_frequent"}},
     {"step": "log", "columns": ["total_charges"]},
     {"step": "clip", "columns": ["monthly_charges"], "params": {"lower": 0.05, "upper": 0.95}},
+    {"step": "spline", "columns": ["monthly_charges", "total_charges"]},
     {"step": "bin", "columns": ["tenure"], "params": {"method": "edges",
                                                       "edges": [12, 24, 48],
                                                       "output": "onehot"}},

@@ -1,4 +1,4 @@
-"""bin, clip and log against pandas/NumPy on real columns."""
+"""bin, spline, clip and log against pandas/NumPy/scikit-learn on real columns."""
 
 from __future__ import annotations
 
@@ -88,3 +88,44 @@ def test_log_of_skewed_columns(ames: pd.DataFrame) -> None:
         np.log(9))
     with pytest.raises(InvalidRequest, match="Log offset must be a number or 'auto'"):
         _fitted(df, "price", {"step": "log", "params": {"offset": "big"}})
+
+
+def test_splines_equal_scikit_learns_and_keep_missing_values_missing(
+        ames: pd.DataFrame) -> None:
+    from sklearn.preprocessing import SplineTransformer
+
+    df = ames[["Lot.Area", "Lot.Frontage", "price"]]
+    fitted = _fitted(df, "price", {"step": "spline", "columns": ["Lot.Area", "Lot.Frontage"]})
+    X = fitted.transform(df)
+    basis = [f"Lot.Area.spline{i}" for i in range(7)]  # 5 knots + degree 3 - 1
+    assert fitted.feature_names == ["Lot.Area", "Lot.Frontage", *basis,
+                                    *(f"Lot.Frontage.spline{i}" for i in range(7))]
+    assert X["Lot.Area"].equals(df["Lot.Area"].astype("float64"))  # the column is kept
+    area = df[["Lot.Area"]].astype("float64")
+    knots = np.quantile(area, np.linspace(0, 1, 5)).reshape(-1, 1)
+    want = SplineTransformer(n_knots=5, degree=3, knots=knots).fit(area).transform(area)
+    np.testing.assert_allclose(X[basis].to_numpy(), want, atol=1e-12)
+    missing = df["Lot.Frontage"].isna()
+    assert missing.any() and X.loc[missing, "Lot.Frontage.spline0"].isna().all()
+    assert X.loc[~missing, [f"Lot.Frontage.spline{i}" for i in range(7)]].sum(
+        axis=1).round(12).eq(1).all()  # a B-spline basis sums to one
+    # Past the training range: the basis at the nearest end (no polynomial runs off).
+    far = fitted.transform(pd.DataFrame({"Lot.Area": [-1e9, 1e9], "Lot.Frontage": [1, 2]}))
+    ends = fitted.transform(pd.DataFrame({"Lot.Area": [area.min().iloc[0], area.max().iloc[0]],
+                                          "Lot.Frontage": [1, 2]}))
+    np.testing.assert_allclose(far[basis].to_numpy(), ends[basis].to_numpy())
+    assert fitted.lineage()["Lot.Area.spline3"] == ["Lot.Area"]
+
+
+def test_a_constant_column_gets_no_splines_and_bad_settings_are_named(
+        ames: pd.DataFrame) -> None:
+    df = ames[["Lot.Area", "price"]].assign(one=1.0)
+    fitted = _fitted(df, "price", {"step": "spline"})
+    assert "one" in fitted.feature_names and "one.spline0" not in fitted.feature_names
+    assert "Lot.Area.spline0" in fitted.feature_names
+    for params, words in [({"n_knots": 1}, "n_knots must be an integer from 2 to 50"),
+                          ({"degree": 0}, "degree must be an integer from 1 to 5"),
+                          ({"degree": 2.5}, "degree must be an integer"),
+                          ({"knots": 5}, "has no parameter 'knots'")]:
+        with pytest.raises(InvalidRequest, match=words):
+            _fitted(df, "price", {"step": "spline", "params": params})

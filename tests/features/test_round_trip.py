@@ -43,6 +43,10 @@ CASES: dict[str, tuple[str, str | None, list[dict]]] = {
          "params": {"method": "edges", "edges": [1900, 1950, 1980, 2000], "output": "onehot"}},
         {"step": "bin", "columns": ["Lot.Area", "Lot.Frontage"], "params": {"n_bins": 4}},
         {"step": "impute"}, {"step": "categorical"}]),
+    "spline": ("houses", "price", [
+        {"step": "spline", "columns": ["Lot.Area", "Lot.Frontage"]},
+        {"step": "spline", "columns": ["area"], "params": {"n_knots": 4, "degree": 2}},
+        {"step": "impute"}, {"step": "categorical"}]),
     "elapsed_days": ("chicago", "ridership", [
         {"step": "elapsed_days", "columns": ["date"]}]),
     "expression": ("churn", "churn", [

@@ -1,7 +1,8 @@
-"""Numeric recipe steps: ``bin`` (quantile or fixed edges), ``clip`` (outliers), ``log``.
+"""Numeric recipe steps: ``bin`` (quantile or fixed edges), ``spline`` (a smooth basis),
+``clip`` (outliers), ``log``.
 
-Each keeps a small state per column: the inner edges of the bins, the two clip
-bounds, the offset of the log. Missing values stay missing (an ``impute`` step
+Each keeps a small state per column: the inner edges of the bins, the spline's knots, the
+two clip bounds, the offset of the log. Missing values stay missing (an ``impute`` step
 fills them), so the steps can come before or after imputation.
 """
 
@@ -110,6 +111,79 @@ class Bin(Step):
         return passthrough(inputs, drop=state["columns"], add={
             f"{col}={label}": (col,) for col, fit in state["columns"].items()
             for label in fit["labels"]})
+
+
+@register_step
+class Spline(Step):
+    """B-spline basis columns of a number, so a linear model's effect of it may bend
+    smoothly (a generalised additive model's terms; scikit-learn's ``SplineTransformer``).
+
+    The knots are the training rows' quantiles (``n_knots`` of them, min to max, repeated
+    values merged); the basis is ``degree`` 3 (cubic) by default, ``n_knots + degree - 1``
+    columns named ``<col>.spline<i>``, beside the column itself (kept: the basis is
+    local, the column carries the trend). A value past the training range gets the
+    basis at the nearest end (constant extrapolation: no polynomial shoots off); a
+    missing value stays missing in every basis column. Evaluated with SciPy's
+    ``BSpline.design_matrix`` from the knots alone, so the state is plain numbers.
+    """
+
+    name = "spline"
+    description = ("Smooth B-spline basis columns of a number (knots at training quantiles), "
+                   "so a linear model's effect of it may bend; the column is kept.")
+    defaults = {"n_knots": 5, "degree": 3}
+    accepts = "numeric"
+
+    def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
+        n_knots, degree = self.params["n_knots"], self.params["degree"]
+        if isinstance(n_knots, bool) or not isinstance(n_knots, int) or not 2 <= n_knots <= 50:
+            raise InvalidRequest(f"Spline n_knots must be an integer from 2 to 50; "
+                                 f"got {n_knots!r}.")
+        if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 5:
+            raise InvalidRequest(f"Spline degree must be an integer from 1 to 5 (3: cubic); "
+                                 f"got {degree!r}.")
+        fitted: dict[str, list[float]] = {}
+        for col in self.select(df):
+            x = _numbers(df[col]).dropna()
+            x = x[np.isfinite(x)]
+            base = sorted({float(q) for q in np.quantile(x, np.linspace(0, 1, n_knots))}) \
+                if len(x) else []
+            if len(base) >= 2:  # a constant column has no shape to fit: left as it is
+                fitted[col] = base
+        return {"columns": fitted, "degree": degree}
+
+    @staticmethod
+    def knots(base: list[float], degree: int) -> np.ndarray:
+        """The full knot vector: ``degree`` more knots past each end, spaced as the first
+        and last intervals (as scikit-learn's ``SplineTransformer`` pads them)."""
+        t = np.asarray(base, dtype="float64")
+        left = t[0] - (t[1] - t[0]) * np.arange(degree, 0, -1)
+        right = t[-1] + (t[-1] - t[-2]) * np.arange(1, degree + 1)
+        return np.concatenate([left, t, right])
+
+    def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
+        from scipy.interpolate import BSpline
+
+        out = df.copy()
+        degree = int(state["degree"])
+        new: dict[str, np.ndarray] = {}
+        for col, base in state["columns"].items():
+            x = (_numbers(out[col]) if col in out.columns else pd.Series(
+                np.nan, index=out.index, dtype="float64")).to_numpy(dtype="float64")
+            known = np.isfinite(x)
+            basis = np.full((len(x), len(base) + degree - 1), np.nan)
+            if known.any():
+                inside = np.clip(x[known], base[0], base[-1])
+                basis[known] = BSpline.design_matrix(
+                    inside, self.knots(base, degree), degree).toarray()
+            for i in range(basis.shape[1]):
+                new[f"{col}.spline{i}"] = basis[:, i]
+        return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+
+    def lineage(self, state: State, inputs: list[str]) -> Lineage:
+        degree = int(state["degree"])
+        return passthrough(inputs, add={
+            f"{col}.spline{i}": (col,) for col, base in state["columns"].items()
+            for i in range(len(base) + degree - 1)})
 
 
 def _bound(v: Any, what: str) -> float | None:

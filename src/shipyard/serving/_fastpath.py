@@ -213,6 +213,28 @@ def _bin(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
     return op
 
 
+def _spline(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
+    from scipy.interpolate import BSpline
+
+    from shipyard.features._numeric import Spline
+
+    degree = int(state["degree"])
+    plan = [(c, float(base[0]), float(base[-1]), Spline.knots(base, degree),
+             [f"{c}.spline{i}" for i in range(len(base) + degree - 1)])
+            for c, base in state["columns"].items()]
+
+    def op(row: Row) -> None:
+        for c, low, high, knots, names in plan:
+            x = _num(row.get(c))
+            if not math.isfinite(x):
+                row.update(dict.fromkeys(names, NAN))
+                continue
+            basis = BSpline.design_matrix(np.array([min(max(x, low), high)]), knots,
+                                          degree).toarray()[0]
+            row.update(zip(names, basis.tolist(), strict=True))
+    return op
+
+
 def _select(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
     return _drop({"columns": list(state["dropped"])}, kinds)
 
@@ -224,6 +246,7 @@ def _balance(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
 _STEPS: dict[str, Callable[[Mapping[str, Any], Mapping[str, str]], Op]] = {
     "drop": _drop, "boolean": _boolean, "impute": _impute, "scale": _scale,
     "categorical": _categorical, "encode": _encode, "clip": _clip, "log": _log, "bin": _bin,
+    "spline": _spline,
     "select": _select, "balance": _balance,
 }
 
