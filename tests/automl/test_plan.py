@@ -49,12 +49,19 @@ def test_the_binned_variant_bins_only_real_numeric_columns() -> None:
     clip = variants["clipped"]["steps"][0]
     assert clip["step"] == "clip" and clip["columns"] == ["tenure", "charges"]
     assert clip["params"] == {"method": "quantile", "lower": 0.005, "upper": 0.995}
+    splined = variants["splined"]["steps"]
+    assert splined[0] == clip and splined[1] == {
+        "step": "spline", "columns": ["tenure", "charges"],
+        "params": {"n_knots": 5, "degree": 3}}
     plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
     linear = [e for e in plan if e["algorithm"] == "linear"]
-    assert [e.get("variant") for e in linear] == ["clipped", "binned", "clipped"]
-    assert plan[1:3] == linear[:2] and linear[1]["recipe"] == variants["binned"]
+    assert [e.get("variant") for e in linear] == ["clipped", "splined", "binned", "clipped"]
+    assert plan[1:4] == linear[:3] and linear[2]["recipe"] == variants["binned"]
     assert all("variant" not in e for e in plan if e["algorithm"] != "linear")
-    assert describe(linear[1]["recipe"]) == "default recipe + quantile bins (5) of 2 columns"
+    assert describe(linear[2]["recipe"]) == "default recipe + quantile bins (5) of 2 columns"
+    assert describe(linear[1]["recipe"]) == ("default recipe + 2 columns clipped to their "
+                                             "0.5%–99.5% quantiles, cubic splines (5 knots) "
+                                             "of 2 columns")
     assert describe(linear[0]["recipe"]) == \
         "default recipe + 2 columns clipped to their 0.5%–99.5% quantiles"
     assert describe(None) == "default recipe"
@@ -66,7 +73,7 @@ def test_the_binned_variant_bins_only_real_numeric_columns() -> None:
     assert recipe_variants(schema[2:], "price") == {}
     plain = portfolio(list(DEFAULT_ALGORITHMS))
     assert all("variant" not in e for e in plain)
-    assert len(plain) == len(plan) - 1 and search_recipe("linear", {}) is None
+    assert len(plain) == len(plan) - 2 and search_recipe("linear", {}) is None
 
 
 def test_a_skewed_positive_target_gets_log_candidates_for_boosting_only() -> None:
@@ -79,7 +86,7 @@ def test_a_skewed_positive_target_gets_log_candidates_for_boosting_only() -> Non
     schema = [{"name": "area", "semantic_type": "numeric", "distinct": 900}]
     variants = recipe_variants(schema, "price", log_target=True)
     assert variants["log"] == {"extends": "default", "target_transform": "log"}
-    assert set(recipe_variants(schema, "price")) == {"clipped", "binned"}
+    assert set(recipe_variants(schema, "price")) == {"clipped", "splined", "binned"}
     assert recipe_variants([], "price", log_target=True) == {"log": variants["log"]}
     plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
     logged = [e for e in plan if e.get("variant") == "log"]

@@ -26,6 +26,13 @@ sees a number's effect as a straight line and extrapolates it past the training 
   and the bins took the linear model's test ROC AUC from 0.844 to 0.851, past every
   boosting model's (scikit-learn, the issue's stratified split).
 
+- ``splined``: the clipped columns, then a cubic B-spline basis of each (5 knots at
+  training quantiles, :class:`shipyard.features._numeric.Spline`) beside it, so the
+  effects bend smoothly where ``binned`` steps. The linear model's test metric, on the
+  issue's splits (scikit-learn inside Shipyard's training, default → binned → splined):
+  churn ROC AUC 0.8428 → 0.8499 → 0.8514; modeldata's credit_data 0.8387 → 0.8452 →
+  0.8533; ames RMSE 34,255 → 31,034 → 30,786 (the clip matters there: splines alone
+  kept the huge houses' trend, 34,538).
 - ``log``: the default recipe, with the model learning ``log(1 + y)`` of a regression
   target that is never negative and skewed right (sample skewness over
   :data:`LOG_SKEW`: prices, counts, durations), turned back with ``exp − 1``
@@ -37,7 +44,7 @@ sees a number's effect as a straight line and extrapolates it past the training 
 
 An entry whose variant the data does not allow (no numeric column worth it, a target
 that is not skewed) falls back to the default recipe (``clipped``) or is left out
-(``binned``, ``log``).
+(``binned``, ``splined``, ``log``).
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ BINS = 5
 BIN_MIN_DISTINCT = 2 * BINS
 BINNED = "binned"
 CLIPPED = "clipped"
+SPLINED = "splined"
+#: The splined variant's knots per column (cubic).
+SPLINE_KNOTS = 5
 LOG = "log"
 #: A regression target's sample skewness above which the ``log`` variant is tried
 #: (the usual rule of thumb for log-transforming a skewed variable).
@@ -75,6 +85,7 @@ _PORTFOLIO: tuple[tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str], 
     ("lightgbm", {}),
     ("linear", {}, CLIPPED),
     ("lightgbm", {}, LOG),
+    ("linear", {}, SPLINED),
     ("linear", {}, BINNED),
     ("xgboost", {}),
     ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.03, "num_leaves": 15,
@@ -141,10 +152,13 @@ def recipe_variants(schema: Sequence[Mapping[str, Any]], target: str,
     if not numeric:
         return logged
     lower, upper = CLIP_QUANTILES
+    clip = {"step": "clip", "columns": numeric,
+            "params": {"method": "quantile", "lower": lower, "upper": upper}}
     return {**logged,
-        CLIPPED: {"extends": "default", "steps": [
-            {"step": "clip", "columns": numeric,
-             "params": {"method": "quantile", "lower": lower, "upper": upper}}]},
+        CLIPPED: {"extends": "default", "steps": [clip]},
+        SPLINED: {"extends": "default", "steps": [clip, {
+            "step": "spline", "columns": numeric,
+            "params": {"n_knots": SPLINE_KNOTS, "degree": 3}}]},
         BINNED: {"extends": "default", "steps": [
             {"step": "bin", "columns": numeric,
              "params": {"method": "quantile", "n_bins": BINS, "output": "onehot"}}]}}
@@ -170,6 +184,9 @@ def describe(recipe: Mapping[str, Any] | None) -> str:
         if step.get("step") == "bin":
             words.append(f"{params.get('method', 'quantile')} bins "
                          f"({params.get('n_bins', BINS)}) of {what}")
+        elif step.get("step") == "spline":
+            words.append(f"cubic splines ({params.get('n_knots', SPLINE_KNOTS)} knots) of "
+                         f"{what}")
         elif step.get("step") == "clip" and params.get("method") == "quantile":
             words.append(f"{what} clipped to their {params.get('lower'):.1%}–"
                          f"{params.get('upper'):.1%} quantiles")
