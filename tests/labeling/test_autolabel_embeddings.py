@@ -33,10 +33,11 @@ needs_encoder = pytest.mark.skipif(
 
 def test_text_features_map_to_the_labelers_blocks() -> None:
     assert labeler_config("embeddings") == LabelerConfig(
-        word_ngrams=None, char_ngrams=None, sentiment=False, embeddings=True)
+        word_ngrams=None, char_ngrams=None, sentiment=False, embeddings=True,
+        embedding_weight=1.0)
     both = labeler_config("words+chars+sentiment+embeddings")
-    assert (both.word_ngrams, both.char_ngrams, both.sentiment, both.embeddings) == (
-        (1, 2), (2, 5), True, True)
+    assert (both.word_ngrams, both.char_ngrams, both.sentiment, both.embeddings,
+            both.embedding_weight) == ((1, 2), (2, 5), True, True, 0.3)
     assert labeler_config("words+chars+sentiment") == LabelerConfig()
     with pytest.raises(InvalidRequest, match="Unknown text_features 'bert'"):
         labeler_config("bert")
@@ -66,7 +67,7 @@ def test_each_text_is_embedded_once_and_the_block_is_weighted() -> None:
     both = TextLabeler(LabelerConfig(embeddings=True), embed=embed).features(corpus)
     plain = TextLabeler(LabelerConfig()).features(corpus)
     assert both.shape == (4, plain.shape[1] + 2)
-    assert both[:, -1].toarray().ravel().tolist() == [1.0] * 4
+    assert both[:, -1].toarray().ravel().tolist() == [0.3] * 4
 
 
 @needs_encoder
@@ -79,8 +80,7 @@ def test_embedding_labeler_keeps_its_promise_on_held_out_reviews(
     """
     frame = reviews.sample(800, random_state=0).reset_index(drop=True)
     texts, truth = frame["review"].astype(str).tolist(), frame["score"].to_numpy()
-    labeler = TextLabeler(LabelerConfig(word_ngrams=None, char_ngrams=None, sentiment=False,
-                                        embeddings=True))
+    labeler = TextLabeler(labeler_config("embeddings"))
     started = time.monotonic()
     labeler.fit_vocabulary(texts)
     rows = labeler.features(texts)

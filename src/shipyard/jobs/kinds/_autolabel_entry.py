@@ -65,9 +65,13 @@ def labeler_config(text_features: str) -> Any:
         raise InvalidRequest(f"Unknown text_features {text_features!r}; expected one of "
                              f"{', '.join(_MODEL_FEATURES)}.")
     parts = set(text_features.split("+"))
+    alone = parts == {"embeddings"}
+    # Alone, the embeddings' weight only scales C: 1 (unit vectors, C = 10) measured no
+    # worse than 3 (docs/labeling.md); beside the n-grams, the config's measured 0.3.
     return LabelerConfig(word_ngrams=(1, 2) if "words" in parts else None,
                          char_ngrams=(2, 5) if "chars" in parts else None,
-                         sentiment="sentiment" in parts, embeddings="embeddings" in parts)
+                         sentiment="sentiment" in parts, embeddings="embeddings" in parts,
+                         **({"embedding_weight": 1.0} if alone else {}))
 
 
 def _embedder() -> Any:
