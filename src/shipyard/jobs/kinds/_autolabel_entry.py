@@ -71,7 +71,7 @@ def labeler_config(text_features: str) -> Any:
     return LabelerConfig(word_ngrams=(1, 2) if "words" in parts else None,
                          char_ngrams=(2, 5) if "chars" in parts else None,
                          sentiment="sentiment" in parts, embeddings="embeddings" in parts,
-                         **({"embedding_weight": 1.0} if alone else {}))
+                         embedding_weight=1.0 if alone else LabelerConfig.embedding_weight)
 
 
 def _embedder() -> Any:
