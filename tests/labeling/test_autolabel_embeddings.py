@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.jobs.kinds._autolabel_entry import labeler_config
+from shipyard.jobs.kinds.autolabel import AutolabelSpec
 from shipyard.labeling import LabelerConfig, TextLabeler, _embeddings, auto_label
 from shipyard.testing import LocalServer
 
@@ -39,6 +41,11 @@ def test_text_features_map_to_the_labelers_blocks() -> None:
     assert (both.word_ngrams, both.char_ngrams, both.sentiment, both.embeddings,
             both.embedding_weight) == ((1, 2), (2, 5), True, True, 0.3)
     assert labeler_config("words+chars+sentiment") == LabelerConfig()
+    # Every choice the spec accepts has a labeler (a new choice without one fails here).
+    choices = get_args(AutolabelSpec.model_fields["text_features"].annotation)
+    assert "embeddings" in choices
+    for choice in choices:
+        assert isinstance(labeler_config(choice), LabelerConfig)
     with pytest.raises(InvalidRequest, match="Unknown text_features 'bert'"):
         labeler_config("bert")
     with pytest.raises(InvalidRequest, match="needs some features"):
