@@ -77,6 +77,22 @@ def test_each_text_is_embedded_once_and_the_block_is_weighted() -> None:
     assert both[:, -1].toarray().ravel().tolist() == [0.3] * 4
 
 
+def test_embedding_progress_is_a_line_every_few_seconds_and_at_the_end(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    now = [0.0]
+    points: list[tuple[str, float, int]] = []
+    report = _embeddings.progress_printer(every=4.0, clock=lambda: now[0],
+                                          log_metric=lambda *a: points.append(a))
+    for done, at in [(256, 1.0), (512, 4.5), (768, 6.0), (1000, 7.0)]:
+        now[0] = at
+        report(done, 1000)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["[autolabel] embedded 512 of 1,000 texts (51%, 114 texts/s), ETA 4 s",
+                     "[autolabel] embedded 1,000 of 1,000 texts (100%, 143 texts/s), "
+                     "done in 7 s"]
+    assert points == [("progress", 0.512, 512), ("progress", 1.0, 1000)]
+
+
 @needs_encoder
 @pytest.mark.slow
 def test_embedding_labeler_keeps_its_promise_on_held_out_reviews(
