@@ -151,12 +151,13 @@ class LabelerConfig:
 
 class TextLabeler:
     """TF-IDF (word 1–2-grams and char_wb 2–5-grams, sublinear tf) and VADER sentiment
-    scores + logistic regression.
+    scores (and, if configured, sentence embeddings) + logistic regression.
 
     The vectoriser may be fitted on a *corpus* (every text of the job, labeled or
     not: it uses no labels) before :meth:`fit`; then IDF weights and n-gram
     vocabulary come from the whole job, not only from the few labeled texts, and
-    the job's texts are turned into features once (:meth:`features`).
+    the job's texts are turned into features once (:meth:`features`); each distinct
+    text is embedded once, the corpus's at :meth:`fit_vocabulary`.
     """
 
     def __init__(self, config: LabelerConfig | None = None, *,
