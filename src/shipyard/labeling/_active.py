@@ -90,7 +90,7 @@ only, the others nothing); seeds 4–7 were run after. The ceiling moves little:
 truth's threshold 77–79% at ≥ 0.85 against the default's 74–78% (0.882–0.901 at half
 against 0.882–0.899). So the estimate, not the features, still decides a seed, and the
 default stays without embeddings: it must run on the core ``ml`` install, and embedding
-costs time (4,000 reviews: 434 s on the busy 2-core machine, about 9 texts a second).
+costs time (4,000 reviews: 332–434 s on the busy 2-core machine, 9–12 texts a second).
 
 scikit-learn and vaderSentiment are imported on first use (``pip install 'shipyard[ml]'``;
 ``LabelerConfig(sentiment=False)`` goes without the latter).

@@ -79,7 +79,7 @@ def labeler_config(text_features: str) -> LabelerConfig:
 
 def _embedder() -> Any:
     """Embeds texts with progress lines and a ``progress`` metric (a long job must not
-    look hung: 4,000 reviews took 7 minutes on a busy 2-core machine)."""
+    look hung: 4,000 reviews took 6–7 minutes on a busy 2-core machine)."""
     from shipyard import runtime
     from shipyard.labeling._embeddings import embed_texts, progress_printer
 
