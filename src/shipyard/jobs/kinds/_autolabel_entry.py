@@ -9,7 +9,9 @@ and, for an image task, the images in ``input/images/<sha256>``.
 
 The model per task: ``text_classification`` the labeling core's
 :func:`~shipyard.labeling.auto_label` (TF-IDF of words and characters and VADER sentiment
-scores + logistic regression; ``text_features`` drops either block);
+scores + logistic regression; ``text_features`` drops either block, or adds or uses alone
+all-MiniLM-L6-v2 sentence embeddings, computed once over every text of the job with
+progress lines);
 ``tabular_classification`` histogram gradient boosting over the row's columns;
 ``image_classification`` grayscale pixels + logistic regression
 (:mod:`shipyard.labeling._autolabel`). The threshold comes from out-of-fold predictions
@@ -27,10 +29,13 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from shipyard.errors import InvalidRequest
 from shipyard.runtime import _contract as c
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shipyard.labeling import LabelerConfig
 
 CONFIG_NAME = "autolabel.json"
 #: The input channel of the labeled dataset version.
@@ -43,6 +48,46 @@ MACHINE_FILE = "machine_labels.parquet"
 UNCERTAIN_FILE = "uncertain.parquet"
 #: A text task's features unless the job says otherwise (``text_features``).
 TEXT_FEATURES: Final = "words+chars+sentiment"
+
+
+#: ``text_features`` → what the summary's ``model`` calls them.
+_MODEL_FEATURES: Final = {
+    "words": "tfidf(words)", "words+chars": "tfidf(words+chars)",
+    "words+sentiment": "tfidf(words+sentiment)",
+    "words+chars+sentiment": "tfidf(words+chars+sentiment)",
+    "embeddings": "minilm_embeddings",
+    "words+chars+sentiment+embeddings": "tfidf(words+chars+sentiment)+minilm_embeddings",
+}
+
+
+def labeler_config(text_features: str) -> LabelerConfig:
+    """The :class:`~shipyard.labeling.LabelerConfig` of a ``text_features`` choice."""
+    from shipyard.labeling import LabelerConfig
+
+    if text_features not in _MODEL_FEATURES:
+        raise InvalidRequest(f"Unknown text_features {text_features!r}; expected one of "
+                             f"{', '.join(_MODEL_FEATURES)}.")
+    parts = set(text_features.split("+"))
+    alone = parts == {"embeddings"}
+    # Alone, the embeddings' weight only scales C: 1 (unit vectors, C = 10) measured no
+    # worse than 3 (docs/labeling.md); beside the n-grams, the config's measured 0.3.
+    return LabelerConfig(word_ngrams=(1, 2) if "words" in parts else None,
+                         char_ngrams=(2, 5) if "chars" in parts else None,
+                         sentiment="sentiment" in parts, embeddings="embeddings" in parts,
+                         embedding_weight=1.0 if alone else LabelerConfig.embedding_weight)
+
+
+def _embedder() -> Any:
+    """Embeds texts with progress lines and a ``progress`` metric (a long job must not
+    look hung: 4,000 reviews took 6–7 minutes on a busy 2-core machine)."""
+    from shipyard import runtime
+    from shipyard.labeling._embeddings import embed_texts, progress_printer
+
+    def embed(texts: list[str]) -> Any:
+        print(f"[autolabel] embedding {len(texts):,} texts with all-MiniLM-L6-v2", flush=True)
+        return embed_texts(texts, on_progress=progress_printer(log_metric=runtime.log_metric))
+
+    return embed
 
 
 def _read_json(path: Path) -> Any:
@@ -72,7 +117,7 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
     """(summary, machine labels ``(item, label, confidence)``, uncertain items in order)."""
     import numpy as np
 
-    from shipyard.labeling import LabelerConfig, auto_label
+    from shipyard.labeling import TextLabeler, auto_label
     from shipyard.labeling import _autolabel as al
 
     items = [str(i) for i in range(len(frame))]
@@ -89,11 +134,12 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
     todo_idx = np.asarray([int(i) for i in todo], dtype=int)
     text_features = str(config.get("text_features") or TEXT_FEATURES)
     if make is None:
-        labeler = LabelerConfig(char_ngrams=(2, 5) if "chars" in text_features else None,
-                                sentiment="sentiment" in text_features)
+        labeler = TextLabeler(labeler_config(text_features), embed=_embedder())
+        # Every text of the job is featurised (and embedded) once, before any fold.
+        labeler.fit_vocabulary(rows)
         result = auto_label([rows[i] for i in lab_idx], y, [rows[i] for i in todo_idx],
-                            target, config=labeler, folds=folds, min_support=min_support,
-                            random_state=seed)
+                            target, folds=folds, min_support=min_support,
+                            random_state=seed, labeler=labeler)
     else:
         result = al.auto_label_rows(rows[lab_idx], y, rows[todo_idx], make, target,
                                     folds=folds, min_support=min_support, random_state=seed)
@@ -106,7 +152,8 @@ def run(config: dict[str, Any], frame: Any, labels: dict[str, str], job_dir: Pat
         "machine_share": len(machine) / len(items) if items else 0.0,
         "threshold": result.threshold, "estimated_accuracy": result.estimated_accuracy,
         "target_accuracy": target, "seconds": round(time.monotonic() - started, 3),
-        "model": {"text_classification": f"tfidf({text_features})+logistic_regression",
+        "model": {"text_classification": f"{_MODEL_FEATURES[text_features]}+"
+                                         "logistic_regression",
                   "tabular_classification": "hist_gradient_boosting",
                   "image_classification": "pixels+logistic_regression"}[config["task"]],
     }

@@ -45,9 +45,11 @@ class AutolabelSpec(JobSpecBase):
     min_support: int = Field(default=20, ge=5, le=10_000)
     folds: int = Field(default=5, ge=2, le=10)
     #: A text task's features: word 1–2-grams, with character 2–5-grams (slower; a little
-    #: more accurate on short reviews) and/or VADER's sentiment scores (docs/labeling.md).
+    #: more accurate on short reviews) and/or VADER's sentiment scores, and/or
+    #: all-MiniLM-L6-v2 sentence embeddings (the ``text`` extra; docs/labeling.md).
     text_features: Literal["words", "words+chars", "words+sentiment",
-                           "words+chars+sentiment"] = TEXT_FEATURES
+                           "words+chars+sentiment", "embeddings",
+                           "words+chars+sentiment+embeddings"] = TEXT_FEATURES
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
@@ -69,6 +71,10 @@ def check(ctx: SubmitContext[AutolabelSpec]) -> None:
     if job.task not in AUTO_LABEL_TASKS:
         raise InvalidRequest(f"Labeling job {job.name!r} is a {job.task} job; auto-labeling "
                              f"is for {', '.join(AUTO_LABEL_TASKS)}.")
+    if job.task == "text_classification" and "embeddings" in spec.text_features:
+        from shipyard.labeling._embeddings import check_available
+
+        check_available(f"text_features {spec.text_features!r}")
     labels = human_labels(job, repo.answers(job.name))
     if len(labels) < MIN_HUMAN_LABELS or len(set(labels.values())) < 2:
         raise InvalidRequest(
