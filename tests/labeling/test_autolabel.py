@@ -76,6 +76,10 @@ def _jobs(c: httpx.Client) -> int:
     ({"auto_label_after": 3}, 400, ["auto_label_after", "10 to 1,000,000", "got 3"]),
     ({"auto_label_after": 5000}, 400, ["auto_label_after is 5,000", "1,000 items"]),
     ({"target_accuracy": 0.3}, 400, ["target_accuracy", "got 0.3"]),
+    ({"auto_label_features": "bigrams"}, 400, ["auto_label_features must be one of words,",
+                                               "got 'bigrams'"]),
+    ({"auto_label": False, "auto_label_features": "words"}, 400, [
+        "auto_label_features chooses the auto-label model's features; add auto_label"]),
 ])
 def test_bad_auto_label_input_is_a_4xx_naming_it(labeled_world: tuple, change: dict,
                                                  status: int, words: list[str]) -> None:
@@ -90,6 +94,30 @@ def test_bad_auto_label_input_is_a_4xx_naming_it(labeled_world: tuple, change: d
         assert word in r.json()["error"]["message"]
     assert c.get(f"{JOBS}/bad").status_code == 404
     assert _jobs(c) == before
+
+
+def test_the_jobs_features_reach_its_auto_label_models(labeled_world: tuple) -> None:
+    server, ann, frame = labeled_world
+    c = server.client()
+    r = c.post(JOBS, json={"name": "words-only", "dataset": "reviews",
+                           "task": "text_classification", "labels": ["great", "other"],
+                           "column": "review", "auto_label": True, "auto_label_after": 10,
+                           "auto_label_features": "words"})
+    assert r.status_code == 201, r.text
+    assert r.json()["auto_label_features"] == "words"
+    assert c.get(f"{JOBS}/words-only").json()["auto_label_features"] == "words"
+    for _ in range(10):
+        got = ann.get(f"{JOBS}/words-only/next").json()["item"]
+        item = got["item"]
+        r = ann.post(f"{JOBS}/words-only/items/{item}/answers",
+                     json={"label": frame["score"][int(item)]})
+        assert r.status_code == 201, r.text
+    runs = c.get(f"{JOBS}/words-only/status").json()["auto_label"]["runs"]
+    assert runs, "no auto-label model was started after K answers"
+    spec = c.get(f"/api/v1/jobs/{runs[0]['job']}").json()["spec"]
+    assert spec["text_features"] == "words"  # not the default, words+chars+sentiment
+    c.post(f"/api/v1/jobs/{runs[0]['job']}/cancel")
+    assert c.post(f"{JOBS}/words-only/stop").status_code in (200, 201)
 
 
 def test_auto_label_end_to_end(labeled_world: tuple) -> None:

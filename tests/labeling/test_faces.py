@@ -71,6 +71,12 @@ def test_cli_bad_input_is_one_sentence(server: LocalServer, annotator: Client) -
     err = one_sentence_error(run_cli("labeling", "create", "bad", "--dataset", "reviews",
                                      "--task", "image_boxes", "--labels", "a", env=env))
     assert "needs a dataset of image files" in err
+    err = one_sentence_error(run_cli("labeling", "create", "bad", "--dataset", "reviews",
+                                     "--task", "text_classification", "--labels", "a,b",
+                                     "--column", "review", "--auto-label-features", "words",
+                                     env=env))
+    assert "auto_label_features chooses the auto-label model's features; add auto_label" \
+        in err
 
 
 def test_sdk_labeling_job(server: LocalServer, annotator: Client) -> None:

@@ -77,6 +77,10 @@ def create(
     target_accuracy: Annotated[float, typer.Option(
         "--target-accuracy", metavar="A", help="The accuracy machine labels must reach on "
         "held-out human labels (--auto-label).")] = 0.9,
+    auto_label_features: Annotated[str | None, typer.Option(
+        "--auto-label-features", metavar="F", help="A text job's model features: "
+        "words+chars+sentiment (default), embeddings or words+chars+sentiment+embeddings "
+        "(the text extra), words, words+chars, words+sentiment (--auto-label).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a labeling job: one item per row of the dataset version."""
@@ -89,7 +93,10 @@ def create(
         "gold": gold, "workforce": _labels(workforce or ""), "lease_seconds": lease_seconds,
         "auto_label": auto_label}
     if auto_label:
-        body.update(auto_label_after=auto_label_after, target_accuracy=target_accuracy)
+        body.update(auto_label_after=auto_label_after, target_accuracy=target_accuracy,
+                    auto_label_features=auto_label_features)
+    elif auto_label_features is not None:
+        body["auto_label_features"] = auto_label_features  # the server's 400 says why
     doc = client().post("/labeling-jobs", {k: v for k, v in body.items() if v is not None})
     if json_out:
         print_json(doc)

@@ -58,7 +58,8 @@ class LabelingJob(Resource):
                annotators_per_item: int = 1, gold: str | None = None,
                workforce: Sequence[str] = (), lease_seconds: int = 600,
                auto_label: bool = False, auto_label_after: int = 100,
-               target_accuracy: float = 0.9, client: Client | None = None) -> LabelingJob:
+               target_accuracy: float = 0.9, auto_label_features: str | None = None,
+               client: Client | None = None) -> LabelingJob:
         """Create a job over ``dataset`` (``NAME`` or ``NAME:VERSION``, pinned now).
 
         Args:
@@ -70,6 +71,9 @@ class LabelingJob(Resource):
             auto_label: after ``auto_label_after`` human-labeled items a model labels the
                 items it is sure of (held-out accuracy ``target_accuracy``) and orders the
                 rest by uncertainty; one-label tasks only.
+            auto_label_features: a text job's model features (None: words+chars+sentiment;
+                ``"embeddings"`` or ``"words+chars+sentiment+embeddings"`` need the text
+                extra on the server).
         """
         c = client or default_client()
         body: dict[str, Any] = {
@@ -80,6 +84,8 @@ class LabelingJob(Resource):
             "auto_label": auto_label}
         if auto_label:
             body.update(auto_label_after=auto_label_after, target_accuracy=target_accuracy)
+        if auto_label_features is not None:
+            body["auto_label_features"] = auto_label_features
         doc = c.post("/labeling-jobs", {k: v for k, v in body.items() if v is not None})
         return cls(doc["name"], client=c, _doc=doc)
 

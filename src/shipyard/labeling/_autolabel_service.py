@@ -48,6 +48,10 @@ DEFAULT_AFTER = 100
 DEFAULT_TARGET_ACCURACY = 0.9
 #: A new model is trained when the human labels have grown by this share since the last.
 GROWTH = 0.5
+#: A text job's auto-label features (the ``autolabel`` job's ``text_features``): TF-IDF
+#: words and characters, VADER sentiment, all-MiniLM-L6-v2 embeddings (the text extra).
+TEXT_FEATURES = ("words", "words+chars", "words+sentiment", "words+chars+sentiment",
+                 "embeddings", "words+chars+sentiment+embeddings")
 MIN_AFTER, MAX_AFTER = 10, 1_000_000
 #: The audit sample: this share of the machine labels (at least ``MIN_AUDIT``) goes to people.
 AUDIT_SHARE, MIN_AUDIT = 0.05, 5
@@ -58,9 +62,13 @@ SUMMARY, MACHINE, UNCERTAIN = ("output/autolabel.json", "output/machine_labels.p
                                "output/uncertain.parquet")
 
 
-def check_config(task: str, after: int, target_accuracy: float, num_items: int
-                 ) -> dict[str, Any]:
-    """The stored auto-label settings, or a 400 naming what is wrong."""
+def check_config(task: str, after: int, target_accuracy: float, num_items: int,
+                 features: str | None = None) -> dict[str, Any]:
+    """The stored auto-label settings, or a 400 naming what is wrong.
+
+    ``features``: a text job's ``text_features`` (None: the autolabel job's default);
+    embeddings are refused at once when the text extra is not installed.
+    """
     if task not in AUTO_LABEL_TASKS:
         raise InvalidRequest(f"Auto-labeling (auto_label) is for the one-label tasks "
                              f"{', '.join(AUTO_LABEL_TASKS)}; task {task!r} cannot be "
@@ -75,7 +83,21 @@ def check_config(task: str, after: int, target_accuracy: float, num_items: int
     if not (isinstance(target_accuracy, int | float) and 0.5 < target_accuracy <= 1.0):
         raise InvalidRequest(f"target_accuracy must be above 0.5 and at most 1; got "
                              f"{target_accuracy}.")
-    return {"after": int(after), "target_accuracy": float(target_accuracy), "growth": GROWTH}
+    config: dict[str, Any] = {"after": int(after), "target_accuracy": float(target_accuracy),
+                              "growth": GROWTH}
+    if features is not None:
+        if task != "text_classification":
+            raise InvalidRequest(f"auto_label_features chooses a text model's features; "
+                                 f"task {task!r} has no text. Leave it out.")
+        if features not in TEXT_FEATURES:
+            raise InvalidRequest(f"auto_label_features must be one of "
+                                 f"{', '.join(TEXT_FEATURES)}; got {features!r}.")
+        if "embeddings" in features:
+            from shipyard.labeling._embeddings import check_available
+
+            check_available(f"auto_label_features {features!r}")
+        config["features"] = features
+    return config
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,8 @@ class AutoLabeler:
                 "target_accuracy": float(config.get("target_accuracy",
                                                     DEFAULT_TARGET_ACCURACY)),
                 "name": f"autolabel-{job.name}-{seq}"[:128], "tags": {"labeling_job": job.name}}
+        if config.get("features"):
+            body["text_features"] = config["features"]
         try:
             model_job, _ = self.jobs.submit(body, job.created_by,
                                             idempotency_key=f"labeling:{job.name}:{seq}")

@@ -98,6 +98,8 @@ class LabelingSpec:
     auto_label_after: int = DEFAULT_AFTER
     #: The accuracy machine labels must reach on held-out human labels.
     target_accuracy: float = DEFAULT_TARGET_ACCURACY
+    #: A text job's auto-label features (None: the autolabel job's default).
+    auto_label_features: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,12 @@ class LabelingService:
         version = self.datasets.version(name, number)
         column = self._check_column(the_task, spec.column, version)
         gold, gold_ref = self._gold(spec.gold, the_task, labels, (version, column))
+        if spec.auto_label_features is not None and not spec.auto_label:
+            raise InvalidRequest("auto_label_features chooses the auto-label model's features; "
+                                 "add auto_label, or leave it out.")
         auto_config = (check_config(the_task.name, spec.auto_label_after, spec.target_accuracy,
-                                    version.num_rows) if spec.auto_label else None)
+                                    version.num_rows, spec.auto_label_features)
+                       if spec.auto_label else None)
         job = NewLabelingJob(
             name=spec.name, task=the_task.name, labels=labels, dataset=version.dataset,
             version=version.version, column=column, instructions=spec.instructions,

@@ -55,6 +55,10 @@ class NewLabelingJob(BaseModel):
                                   "the first auto-label model (auto_label only).")
     target_accuracy: float = Field(default=0.9, description="The accuracy machine labels must "
                                    "reach on held-out human labels (auto_label only).")
+    auto_label_features: str | None = Field(
+        default=None, max_length=64, description="A text job's auto-label model features: "
+        "words, words+chars, words+sentiment, words+chars+sentiment (the default), "
+        "embeddings or words+chars+sentiment+embeddings (the text extra).")
     workforce: list[str] = Field(default_factory=list, max_length=1000)
     lease_seconds: int = 600
 
@@ -75,6 +79,7 @@ def job_to_dict(rec: LabelingJobRecord) -> dict[str, Any]:
         "gold": rec.gold, "auto_label": rec.auto_label,
         "auto_label_after": (rec.auto_label_config or {}).get("after"),
         "target_accuracy": (rec.auto_label_config or {}).get("target_accuracy"),
+        "auto_label_features": (rec.auto_label_config or {}).get("features"),
         "workforce": rec.workforce,
         "lease_seconds": rec.lease_seconds, "status": rec.status, "items": rec.num_items,
         "created_at": iso(rec.created_at), "updated_at": iso(rec.updated_at),

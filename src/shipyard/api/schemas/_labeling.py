@@ -34,6 +34,9 @@ class LabelingJob(Out):
     target_accuracy: float | None = Field(
         default=None, description="The accuracy machine labels must reach on held-out "
         "human labels.")
+    auto_label_features: str | None = Field(
+        default=None, description="A text job's auto-label features (null: the default, "
+        "words+chars+sentiment).")
     workforce: list[str] = Field(description="Token names that may label; [] = every "
                                  "annotator.")
     lease_seconds: int = Field(description="How long an annotator holds an item before it "
