@@ -98,6 +98,24 @@ def test_a_skewed_positive_target_gets_log_candidates_for_boosting_only() -> Non
     assert search_recipe("lightgbm", variants) is None  # the search keeps the default
 
 
+def test_high_cardinality_categoricals_get_a_target_encoded_xgboost() -> None:
+    schema = [{"name": "Neighborhood", "semantic_type": "categorical", "distinct": 28},
+              {"name": "Lot.Shape", "semantic_type": "categorical", "distinct": 4},
+              {"name": "PID", "semantic_type": "identifier", "distinct": 2930},
+              {"name": "notes", "semantic_type": "text", "distinct": 2000}]
+    variants = recipe_variants(schema, "price")
+    assert variants == {"encoded": {"extends": "default", "steps": [
+        {"step": "encode", "columns": ["Neighborhood"], "params": {"method": "target"}}]}}
+    plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
+    encoded = [e for e in plan if e.get("variant") == "encoded"]
+    assert [e["algorithm"] for e in encoded] == ["xgboost"]
+    assert plan[plan.index(encoded[0]) - 1] == {
+        "algorithm": "xgboost", "hyperparameters": {"early_stopping_rounds": 50}}
+    assert describe(variants["encoded"]) == "default recipe + target encoding of 1 column"
+    assert recipe_variants(schema[1:], "price") == {}
+    assert recipe_variants(schema, "Neighborhood") == {}  # never the target
+
+
 def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:
     manifest = {"algorithm": "lightgbm", "training": {"best_iteration": 136},
                 "hyperparameters": {"n_estimators": 1000, "early_stopping_rounds": 50,

@@ -33,6 +33,13 @@ sees a number's effect as a straight line and extrapolates it past the training 
   churn ROC AUC 0.8428 → 0.8499 → 0.8514; modeldata's credit_data 0.8387 → 0.8452 →
   0.8533; ames RMSE 34,255 → 31,034 → 30,786 (the clip matters there: splines alone
   kept the huge houses' trend, 34,538).
+- ``encoded``: the default recipe after target-encoding (out of fold, smoothed: the
+  ``encode`` step) every categorical column with more than :data:`MAX_CATEGORIES`
+  labels, which the default keeps only the commonest :data:`MAX_CATEGORIES` of (the
+  rest become one "other"). For an XGBoost entry, after its defaults. On ames (the
+  28 neighbourhoods) XGBoost's defaults went from 23,880 to 23,250 validation RMSE and
+  from 25,936 to 24,823 test RMSE with it (LightGBM's got worse on both, 22,909 →
+  23,473 and 26,470 → 27,594, so it is not LightGBM's).
 - ``log``: the default recipe, with the model learning ``log(1 + y)`` of a regression
   target that is never negative and skewed right (sample skewness over
   :data:`LOG_SKEW`: prices, counts, durations), turned back with ``exp − 1``
@@ -44,7 +51,7 @@ sees a number's effect as a straight line and extrapolates it past the training 
 
 An entry whose variant the data does not allow (no numeric column worth it, a target
 that is not skewed) falls back to the default recipe (``clipped``) or is left out
-(``binned``, ``splined``, ``log``).
+(``binned``, ``splined``, ``encoded``, ``log``).
 """
 
 from __future__ import annotations
@@ -68,6 +75,9 @@ BIN_MIN_DISTINCT = 2 * BINS
 BINNED = "binned"
 CLIPPED = "clipped"
 SPLINED = "splined"
+ENCODED = "encoded"
+#: Labels a categorical column keeps in the default recipe; above, the encoded variant.
+MAX_CATEGORIES = 20
 #: The splined variant's knots per column (cubic).
 SPLINE_KNOTS = 5
 LOG = "log"
@@ -88,6 +98,7 @@ _PORTFOLIO: tuple[tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str], 
     ("linear", {}, SPLINED),
     ("linear", {}, BINNED),
     ("xgboost", {}),
+    ("xgboost", {}, ENCODED),
     ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.03, "num_leaves": 15,
                   "min_child_samples": 20, "colsample_bytree": 0.7, "subsample": 0.8,
                   "reg_lambda": 1.0}),
@@ -140,21 +151,28 @@ def recipe_variants(schema: Sequence[Mapping[str, Any]], target: str,
     or bin the columns its schema calls numeric (not identifiers, row numbers or
     booleans) with at least :data:`BIN_MIN_DISTINCT` distinct values, other than the
     target and ``drop``; the default recipe does the rest (imputes, encodes, drops
-    identifiers). ``log_target``: the target suits the ``log`` variant
+    identifiers). ``encoded`` target-encodes its categorical columns with more than
+    :data:`MAX_CATEGORIES` labels. ``log_target``: the target suits the ``log`` variant
     (:func:`skewed_target`).
     """
     skip = {target, *drop}
     numeric = [str(c["name"]) for c in schema
                if c.get("semantic_type") == "numeric" and c.get("name") not in skip
                and int(c.get("distinct") or 0) >= BIN_MIN_DISTINCT]
-    logged: dict[str, dict[str, Any]] = (
+    extra: dict[str, dict[str, Any]] = (
         {LOG: {"extends": "default", "target_transform": "log"}} if log_target else {})
+    many = [str(c["name"]) for c in schema
+            if c.get("semantic_type") == "categorical" and c.get("name") not in skip
+            and int(c.get("distinct") or 0) > MAX_CATEGORIES]
+    if many:
+        extra[ENCODED] = {"extends": "default", "steps": [
+            {"step": "encode", "columns": many, "params": {"method": "target"}}]}
     if not numeric:
-        return logged
+        return extra
     lower, upper = CLIP_QUANTILES
     clip = {"step": "clip", "columns": numeric,
             "params": {"method": "quantile", "lower": lower, "upper": upper}}
-    return {**logged,
+    return {**extra,
         CLIPPED: {"extends": "default", "steps": [clip]},
         SPLINED: {"extends": "default", "steps": [clip, {
             "step": "spline", "columns": numeric,
@@ -180,13 +198,16 @@ def describe(recipe: Mapping[str, Any] | None) -> str:
     words = []
     for step in steps:
         params, columns = step.get("params") or {}, step.get("columns")
-        what = f"{len(columns)} columns" if columns is not None else "every column it takes"
+        what = (f"{len(columns)} column{'' if len(columns) == 1 else 's'}"
+                if columns is not None else "every column it takes")
         if step.get("step") == "bin":
             words.append(f"{params.get('method', 'quantile')} bins "
                          f"({params.get('n_bins', BINS)}) of {what}")
         elif step.get("step") == "spline":
             words.append(f"cubic splines ({params.get('n_knots', SPLINE_KNOTS)} knots) of "
                          f"{what}")
+        elif step.get("step") == "encode" and params.get("method") == "target":
+            words.append(f"target encoding of {what}")
         elif step.get("step") == "clip" and params.get("method") == "quantile":
             words.append(f"{what} clipped to their {params.get('lower'):.1%}–"
                          f"{params.get('upper'):.1%} quantiles")
