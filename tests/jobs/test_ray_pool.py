@@ -99,7 +99,10 @@ def test_a_job_starts_on_a_warm_runner_that_is_replaced(
     (tmp_path / "go").touch()
     wait_for(client, job["id"], "Completed")
     assert wait_runners(ray, srv, lambda n: idle not in n) == replaced - {idle}
-    assert reservation(ray, state["reservation"]) is None  # freed with the job
+    # Freed with the job: the supervisor removes it once the job's process is done, just
+    # after the job reads Completed, and Ray removes a placement group asynchronously.
+    wait_until(lambda: reservation(ray, state["reservation"]) is None, 15,
+               "the job's reservation to be freed")
     srv.stop()
     wait_runners(ray, srv, lambda n: not n, timeout=10)  # close() kills the idle ones
 
