@@ -368,3 +368,12 @@ def test_export_table_has_machine_rows_without_annotators(tmp_path: Path) -> Non
     assert [(r["item"], r["label"], r["source"], r["annotators"]) for r in rows] == [
         ("0", "other", "human", '["ann"]'), ("3", "great", "machine", "[]")]
     assert rows[1]["confidence"] == 0.97 and rows[1]["review"] == "text 3"
+
+
+def test_a_labeling_job_offers_the_autolabel_jobs_text_features() -> None:
+    from typing import get_args
+
+    from shipyard.jobs.kinds.autolabel import AutolabelSpec
+    from shipyard.labeling._autolabel_service import TEXT_FEATURES
+
+    assert get_args(AutolabelSpec.model_fields["text_features"].annotation) == TEXT_FEATURES
