@@ -137,10 +137,10 @@ class Spline(Step):
         n_knots, degree = self.params["n_knots"], self.params["degree"]
         if isinstance(n_knots, bool) or not isinstance(n_knots, int) or not 2 <= n_knots <= 50:
             raise InvalidRequest(f"Spline n_knots must be an integer from 2 to 50; "
-                                 f"got {repr(n_knots):.40}.")
+                                 f"got {n_knots!r:.40}.")
         if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 5:
             raise InvalidRequest(f"Spline degree must be an integer from 1 to 5 (3: cubic); "
-                                 f"got {repr(degree):.40}.")
+                                 f"got {degree!r:.40}.")
         fitted: dict[str, list[float]] = {}
         for col in self.select(df):
             x = _numbers(df[col]).dropna()

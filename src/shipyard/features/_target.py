@@ -37,13 +37,8 @@ def check_name(name: Any) -> str | None:
     if name not in TARGET_TRANSFORMS:
         raise InvalidRequest(
             f"The recipe's target_transform must be one of {', '.join(TARGET_TRANSFORMS)} "
-            f"(or left out); got {_short(name)}.")
+            f"(or left out); got {name!r:.40}.")
     return str(name)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_target(name: str | None, y: np.ndarray, problem_type: str, target: str) -> None:
