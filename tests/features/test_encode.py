@@ -1,4 +1,5 @@
-"""The encode step: one-hot with rare grouping, ordinal codes, cross-fitted target encoding."""
+"""The encode step: one-hot with rare grouping, ordinal codes, cross-fitted target encoding,
+counts."""
 
 from __future__ import annotations
 
@@ -41,6 +42,29 @@ def test_ordinal_uses_the_given_order_and_a_code_for_unknown(penguins: pd.DataFr
     X = fitted.transform(rows)
     assert X["island"].tolist() == [2.0, 0.0, -5.0, -5.0]
     assert X["sex"].tolist() == [1.0, 0.0, -5.0, 0.0]  # sorted when not given
+
+
+def test_count_encoding_is_the_labels_count_in_the_training_rows(ames: pd.DataFrame) -> None:
+    df = ames[["Neighborhood", "Alley", "price"]]
+    fitted, X = _fit_transform(df, None, {"step": "encode", "columns": ["Neighborhood", "Alley"],
+                                          "params": {"method": "count"}})
+    counts = df["Neighborhood"].value_counts()
+    assert X["Neighborhood.count"].tolist() == df["Neighborhood"].map(counts).astype(float).tolist()
+    assert "Neighborhood" not in X.columns and "price" in X.columns
+    missing = int(df["Alley"].isna().sum())
+    assert missing > 0 and X.loc[df["Alley"].isna(), "Alley.count"].eq(missing).all()
+    rows = pd.DataFrame({"Neighborhood": ["NAmes", "Atlantis"], "Alley": [None, "Pave"],
+                         "price": [1.0, 2.0]})
+    out = fitted.transform(rows)
+    assert out["Neighborhood.count"].tolist() == [float(counts["NAmes"]), 0.0]  # unseen: 0
+    assert out["Alley.count"].tolist() == [float(missing), float((df["Alley"] == "Pave").sum())]
+    assert fitted.lineage()["Neighborhood.count"] == ["Neighborhood"]
+    share, X = _fit_transform(df[["Neighborhood"]], None, {
+        "step": "encode", "params": {"method": "count", "normalize": True}})
+    assert X["Neighborhood.count"].sum() == pytest.approx(counts.pow(2).sum() / len(df))
+    with pytest.raises(InvalidRequest, match="normalize"):
+        _fit_transform(df[["Neighborhood"]], None, {
+            "step": "encode", "params": {"method": "count", "normalize": "yes"}})
 
 
 def test_target_encoding_is_the_smoothed_class_rate(churn: pd.DataFrame) -> None:

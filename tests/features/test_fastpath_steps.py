@@ -25,6 +25,7 @@ COVERED = {"steps": [
                                                       "edges": [12, 24, 48],
                                                       "output": "onehot"}},
     {"step": "encode", "columns": ["payment_method"], "params": {"method": "target"}},
+    {"step": "encode", "columns": ["internet_service"], "params": {"method": "count"}},
     {"step": "encode", "columns": ["contract"],
      "params": {"method": "ordinal",
                 "order": {"contract": ["Month-to-month", "One year", "Two year"]}}},

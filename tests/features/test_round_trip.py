@@ -37,6 +37,8 @@ CASES: dict[str, tuple[str, str | None, list[dict]]] = {
         {"step": "encode", "columns": ["island"], "params": {"method": "target"}},
         {"step": "encode", "columns": ["sex"],
          "params": {"method": "ordinal", "order": {"sex": ["female", "male"]}}},
+        {"step": "encode", "columns": ["year"], "params": {"method": "count",
+                                                          "normalize": True}},
         {"step": "impute"}]),
     "bin": ("houses", "price", [
         {"step": "bin", "columns": ["Year.Built"],

@@ -3,6 +3,9 @@
 ``onehot`` groups rare labels as ``__other__`` exactly as the ``categorical`` step
 does (its fitted state has the same shape, so the serving fast path covers both).
 ``ordinal`` gives each label its position in an order (given, or sorted).
+``count`` replaces a label by how many training rows have it (``normalize``: their
+share), as category_encoders' ``CountEncoder`` does: a label no training row has gets 0,
+and a missing value counts as a label of its own. It needs no target, so nothing leaks.
 ``target`` replaces a label by the smoothed mean of the target for that label
 (regression, binary), or one column per class (multiclass). So the model never
 learns from a row's own target, the training rows are encoded out of fold: the
@@ -31,7 +34,7 @@ from shipyard.features._steps import (
     register_step,
 )
 
-ENCODE_METHODS = ("onehot", "ordinal", "target")
+ENCODE_METHODS = ("onehot", "ordinal", "target", "count")
 TARGET_TASKS = ("auto", "regression", "classification")
 
 
@@ -101,10 +104,11 @@ def _smoothed(codes: np.ndarray, n_labels: int, target: np.ndarray, prior: np.nd
 class Encode(Step):
     name = "encode"
     description = ("Labels as one-hot columns (rare ones grouped as __other__), ordinal codes "
-                   "(given or sorted order), or target statistics with K-fold cross-fitting.")
+                   "(given or sorted order), target statistics with K-fold cross-fitting, or "
+                   "their count in the training rows.")
     defaults = {"method": "onehot", "max_categories": 20, "min_count": 5, "order": {},
                 "smoothing": 10.0, "folds": 5, "seed": 0, "task": "auto",
-                "unknown_value": -1.0}
+                "unknown_value": -1.0, "normalize": False}
     accepts = "text"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
@@ -116,6 +120,8 @@ class Encode(Step):
             return {**self._onehot().fit(df, y), "method": "onehot"}
         if method == "ordinal":
             return self._fit_ordinal(df)
+        if method == "count":
+            return self._fit_count(df)
         if y is None:
             raise InvalidRequest("Target encoding needs the target column; fit the recipe "
                                  "with target=… or use method 'onehot' or 'ordinal'.")
@@ -147,6 +153,18 @@ class Encode(Step):
             fitted[col] = {"categories": cats}
         return {"method": "ordinal", "columns": fitted,
                 "unknown_value": float(self.params["unknown_value"])}
+
+    def _fit_count(self, df: pd.DataFrame) -> State:
+        normalize = self.params["normalize"]
+        if not isinstance(normalize, bool):
+            raise InvalidRequest(f"Count encoding's 'normalize' is true or false; got "
+                                 f"{normalize!r:.40}.")
+        fitted = {}
+        for col in self.select(df):
+            counts = _labels(df[col]).fillna(MISSING).value_counts(sort=False)
+            scale = 1.0 / max(len(df), 1) if normalize else 1.0
+            fitted[col] = {"mapping": {str(k): float(n) * scale for k, n in counts.items()}}
+        return {"method": "count", "normalize": normalize, "columns": fitted}
 
     def _fit_target(self, df: pd.DataFrame, y: pd.Series) -> State:
         m = float(self.params["smoothing"])
@@ -197,6 +215,8 @@ class Encode(Step):
             return self._onehot().transform(df, state)
         if method == "ordinal":
             return _ordinal(df, state)
+        if method == "count":
+            return _count(df, state)
         return _target(df, state)
 
     def lineage(self, state: State, inputs: list[str]) -> Lineage:
@@ -205,6 +225,9 @@ class Encode(Step):
             return self._onehot().lineage(state, inputs)
         if method == "ordinal":
             return passthrough(inputs, add={col: (col,) for col in state["columns"]})
+        if method == "count":
+            return passthrough(inputs, drop=state["columns"],
+                               add={f"{col}.count": (col,) for col in state["columns"]})
         return passthrough(inputs, drop=state["columns"], add={
             name: (col,) for col in state["columns"]
             for name in target_output_names(col, state)})
@@ -219,6 +242,17 @@ def _ordinal(df: pd.DataFrame, state: State) -> pd.DataFrame:
         codes = pd.Index(fit["categories"], dtype="object").get_indexer(labels)
         out[col] = np.where(codes >= 0, codes, unknown).astype("float64")
     return out
+
+
+def _count(df: pd.DataFrame, state: State) -> pd.DataFrame:
+    out = df.copy()
+    new: dict[str, pd.Series] = {}
+    for col, fit in state["columns"].items():
+        labels = (_labels(out[col]).fillna(MISSING) if col in out.columns
+                  else pd.Series(MISSING, index=out.index, dtype="object"))
+        new[f"{col}.count"] = labels.map(fit["mapping"]).astype("float64").fillna(0.0)
+        out = out.drop(columns=[col], errors="ignore")
+    return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
 
 
 def target_output_names(col: str, state: State) -> list[str]:

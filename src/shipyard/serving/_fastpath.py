@@ -157,6 +157,15 @@ def _encode(state: Mapping[str, Any], kinds: Mapping[str, str]) -> Op:
                 label = _label(row.get(col))
                 row[col] = unknown if label is None else table.get(label, unknown)
         return ordinal
+    if method == "count":
+        counts = [(c, {k: float(v) for k, v in f["mapping"].items()})
+                  for c, f in state["columns"].items()]
+
+        def count(row: Row) -> None:
+            for col, table in counts:
+                label = _label(row.pop(col, None))
+                row[f"{col}.count"] = table.get(MISSING if label is None else label, 0.0)
+        return count
     prior = [float(v) for v in state["prior"]]
     plan = [(c, {k: [float(x) for x in v] for k, v in f["mapping"].items()},
              target_output_names(c, dict(state))) for c, f in state["columns"].items()]
