@@ -104,6 +104,7 @@ def test_high_cardinality_categoricals_get_a_target_encoded_xgboost() -> None:
               {"name": "PID", "semantic_type": "identifier", "distinct": 2930},
               {"name": "notes", "semantic_type": "text", "distinct": 2000}]
     variants = recipe_variants(schema, "price")
+    assert variants.pop("text")["steps"][0]["columns"] == ["notes"]  # the next test's
     assert variants == {"encoded": {"extends": "default", "steps": [
         {"step": "encode", "columns": ["Neighborhood"], "params": {"method": "target"}}]}}
     plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
@@ -112,8 +113,8 @@ def test_high_cardinality_categoricals_get_a_target_encoded_xgboost() -> None:
     assert plan[plan.index(encoded[0]) - 1] == {
         "algorithm": "xgboost", "hyperparameters": {"early_stopping_rounds": 50}}
     assert describe(variants["encoded"]) == "default recipe + target encoding of 1 column"
-    assert recipe_variants(schema[1:], "price") == {}
-    assert recipe_variants(schema, "Neighborhood") == {}  # never the target
+    assert recipe_variants(schema[1:3], "price") == {}
+    assert "encoded" not in recipe_variants(schema, "Neighborhood")  # never the target
 
 
 def test_a_refit_trains_the_rounds_early_stopping_kept() -> None:
@@ -210,3 +211,28 @@ def test_permutation_importance_finds_the_column_that_matters_on_a_sample() -> N
                                   deadline=time.time() - 10)
     assert late["repeats"] == 1 and late["rows"] == IMPORTANCE_MIN_ROWS
     assert [r["column"] for r in late["columns"]] == ["signal", "noise"]
+
+
+def test_free_text_gets_a_richer_tfidf_for_one_lightgbm_bounded_by_the_rows() -> None:
+    schema = [{"name": "review", "semantic_type": "text", "distinct": 3990},
+              {"name": "product", "semantic_type": "categorical", "distinct": 12},
+              {"name": "score", "semantic_type": "categorical", "distinct": 2}]
+    variants = recipe_variants(schema, "score", rows=4_000)
+    assert variants == {"text": {"extends": "default", "steps": [
+        {"step": "tfidf", "columns": ["review"],
+         "params": {"max_features": 2000, "ngram_range": [1, 2], "min_df": 2,
+                    "sublinear_tf": True}}]}}
+    plan = portfolio(list(DEFAULT_ALGORITHMS), variants)
+    texts = [e for e in plan if e.get("variant") == "text"]
+    assert [e["algorithm"] for e in texts] == ["lightgbm"]
+    assert plan.index(texts[0]) == 2  # right after LightGBM's and the linear defaults
+    assert describe(variants["text"]["recipe"] if "recipe" in variants["text"]
+                    else variants["text"]) == ("default recipe + TF-IDF (1–2-word n-grams, "
+                                               "2000 terms) of 1 column")
+    # A large table keeps fewer terms (dense columns): 20M cells over 50,000 rows and two
+    # text columns is 200 per column, under the default's 300, so no variant.
+    assert recipe_variants(schema, "score", rows=20_000)["text"]["steps"][0]["params"][
+        "max_features"] == 1000
+    two = [*schema, {"name": "summary", "semantic_type": "text", "distinct": 3000}]
+    assert "text" not in recipe_variants(two, "score", rows=50_000)
+    assert "text" not in recipe_variants(schema, "review")  # never the target

@@ -53,6 +53,16 @@ sees a number's effect as a straight line and extrapolates it past the training 
   medv 5.07 → 4.97, CPS1985's wage 4.16 → 4.26: mixed, so it is one candidate among
   the others and the validation metric decides, never the default.
 
+- ``text``: for LightGBM's defaults, every free-text column (the schema's ``text``) as
+  TF-IDF of words and word pairs (:data:`TEXT_TFIDF`: up to 2,000 terms per column seen
+  in at least 2 rows, sublinear term counts) instead of the default recipe's 300 single
+  words. On the reviews (modeldata's training_data, 4,000 rows; scored on its
+  testing_data, 1,000) LightGBM's validation ROC AUC went from 0.792 to 0.834 and test
+  from 0.833 to 0.844 (the fit from 2 s to 8 s); the linear model's did not gain at 2,000
+  terms (test 0.816 → 0.776), so it is LightGBM's. The terms are dense float columns, so
+  fewer are kept on a large table (:data:`TEXT_CELLS` cells in all), and none below the
+  default's 300.
+
 An entry whose variant the data does not allow (no numeric column worth it, a target
 that is not skewed) falls back to the default recipe (``clipped``) or is left out
 (``binned``, ``splined``, ``encoded``, ``log``).
@@ -85,6 +95,14 @@ MAX_CATEGORIES = 20
 #: The splined variant's knots per column (cubic).
 SPLINE_KNOTS = 5
 LOG = "log"
+TEXT = "text"
+#: The text variant's TF-IDF (per free-text column; ``max_features`` at most).
+TEXT_TFIDF: dict[str, Any] = {"max_features": 2000, "ngram_range": [1, 2], "min_df": 2,
+                              "sublinear_tf": True}
+#: Rows × terms the text variant keeps at most (8 bytes each: 160 MB).
+TEXT_CELLS = 20_000_000
+#: Terms per column below which the text variant is left out (the default recipe's).
+TEXT_MIN_TERMS = 300
 #: A regression target's sample skewness above which the ``log`` variant is tried
 #: (the usual rule of thumb for log-transforming a skewed variable).
 LOG_SKEW = 0.75
@@ -99,6 +117,7 @@ _PORTFOLIO: tuple[tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], str], 
     ("lightgbm", {}),
     ("linear", {}, CLIPPED),
     ("lightgbm", {}, LOG),
+    ("lightgbm", {}, TEXT),
     ("linear", {}, SPLINED),
     ("linear", {}, BINNED),
     ("xgboost", {}),
@@ -147,8 +166,8 @@ def skewed_target(values: Any) -> bool:
 
 
 def recipe_variants(schema: Sequence[Mapping[str, Any]], target: str,
-                    drop: Sequence[str] = (), *,
-                    log_target: bool = False) -> dict[str, dict[str, Any]]:
+                    drop: Sequence[str] = (), *, log_target: bool = False,
+                    rows: int | None = None) -> dict[str, dict[str, Any]]:
     """The recipe variants this table allows, by name, as training jobs' ``recipe`` specs.
 
     ``schema``: the train version's columns (name, semantic_type, distinct). Both clip
@@ -157,7 +176,8 @@ def recipe_variants(schema: Sequence[Mapping[str, Any]], target: str,
     target and ``drop``; the default recipe does the rest (imputes, encodes, drops
     identifiers). ``encoded`` target-encodes its categorical columns with more than
     :data:`MAX_CATEGORIES` labels. ``log_target``: the target suits the ``log`` variant
-    (:func:`skewed_target`).
+    (:func:`skewed_target`). ``text`` takes the free-text columns; ``rows`` (the
+    table's) bounds its terms by :data:`TEXT_CELLS`.
     """
     skip = {target, *drop}
     numeric = [str(c["name"]) for c in schema
@@ -171,6 +191,14 @@ def recipe_variants(schema: Sequence[Mapping[str, Any]], target: str,
     if many:
         extra[ENCODED] = {"extends": "default", "steps": [
             {"step": "encode", "columns": many, "params": {"method": "target"}}]}
+    text = [str(c["name"]) for c in schema
+            if c.get("semantic_type") == "text" and c.get("name") not in skip]
+    terms = int(TEXT_TFIDF["max_features"])
+    if text and rows:
+        terms = min(terms, TEXT_CELLS // (max(rows, 1) * len(text)))
+    if text and terms >= TEXT_MIN_TERMS:
+        extra[TEXT] = {"extends": "default", "steps": [
+            {"step": "tfidf", "columns": text, "params": {**TEXT_TFIDF, "max_features": terms}}]}
     if not numeric:
         return extra
     lower, upper = CLIP_QUANTILES
@@ -210,6 +238,10 @@ def describe(recipe: Mapping[str, Any] | None) -> str:
         elif step.get("step") == "spline":
             words.append(f"cubic splines ({params.get('n_knots', SPLINE_KNOTS)} knots) of "
                          f"{what}")
+        elif step.get("step") == "tfidf":
+            low, high = params.get("ngram_range") or (1, 1)
+            grams = "words" if (low, high) == (1, 1) else f"{low}–{high}-word n-grams"
+            words.append(f"TF-IDF ({grams}, {params.get('max_features')} terms) of {what}")
         elif step.get("step") == "encode" and params.get("method") == "target":
             words.append(f"target encoding of {what}")
         elif step.get("step") == "clip" and params.get("method") == "quantile":

@@ -168,7 +168,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     fixed = {(f"{a}.early_stopping_rounds" if several else "early_stopping_rounds"):
              EARLY_STOPPING for a in algorithms if a in BOOSTING}
     space, _ = study_space(algorithms, declared, {}, {})
-    variants = recipe_variants(version.schema, spec.target, log_target=log_target)
+    variants = recipe_variants(version.schema, spec.target, log_target=log_target,
+                               rows=version.num_rows)
     plan = portfolio(algorithms, variants)
     for entry in plan:
         try:
