@@ -65,8 +65,9 @@ all-MiniLM-L6-v2 sentence embeddings covered only 16–39% (five stars against f
 matter of degree that topic-like embeddings blur); self-training on the model's surest
 half of the rest added 1–2 points of coverage; NB-SVM features and naive Bayes did worse.
 
-More rules, same loop (the cut alone changed; seeds 0–7 meet both numbers on how many,
-accuracy range / coverage range; per seed in docs/labeling.md): the cut from the 50 random
+More rules, same loop (``benchmarks/bench_labeling_threshold_rules.py``: the cut alone
+changed; on how many of seeds 0–7 both numbers are met, accuracy range / coverage range;
+per seed in docs/labeling.md): the cut from the 50 random
 seed items only, 3 (0.834–0.880 on 0–84%; two label nothing); Platt or isotonic calibration
 averaged over the rest's confidences from the *fold* models (the held-out ones' scale), the
 same share then labeled by the final model, 1 and 2 (0.816–0.959 on 3–88%); temperature
