@@ -93,7 +93,7 @@ def _loss(base: float, step: int) -> float:
 
 def _candidate(ctx: DriveContext, base: float, *, algorithm: str = "xgboost",
                curve: str = "logloss", portfolio: int | None = None,
-               recipe: dict[str, Any] | None = None) -> str:
+               recipe: dict[str, Any] | None = None, progress: float = 0.4) -> str:
     """A running candidate with its curve up to round ROUNDS; judged once, then Completed
     unless pruned. Returns its job id."""
     repo = ctx.jobs.repo
@@ -105,7 +105,8 @@ def _candidate(ctx: DriveContext, base: float, *, algorithm: str = "xgboost",
         name=None, max_attempts=1, actor="u", initial_status="Running", experiment="exp")
     repo.update_fields(job.id, started_at=utcnow())
     repo.add_metrics(job.id, [MetricPoint(f"curve.validation.{curve}", _loss(base, s), s,
-                                          time.time()) for s in range(ROUNDS)])
+                                          time.time()) for s in range(ROUNDS)]
+                     + [MetricPoint("progress", progress, ROUNDS, time.time())])
     _tick(ctx)
     repo.transition(job.id, "Completed", ["Running"], ended_at=utcnow())
     return job.id
@@ -192,6 +193,20 @@ def test_a_portfolio_candidate_is_never_pruned(repo: JobRepository) -> None:
     assert repo.get(bad).spec["tuning"]["system_attrs"] == {"portfolio": 12}  # not judged
     # The same curve from the search is pruned: the test above's case.
     assert set(_pruned_after(ctx, 0.90)) == {f"cand-{len(children(ctx)[0]) - 1}"}
+
+
+def test_a_candidate_whose_fit_is_over_is_not_pruned_but_keeps_its_rungs(
+        repo: JobRepository) -> None:
+    ctx = _automl(repo)
+    for base in (0.50, 0.48, 0.46, 0.44, 0.42, 0.40):
+        _candidate(ctx, base)
+    # Seen only once its fit ended (early stopping: progress 1), scoring and writing: it
+    # is not stopped, but the rung values it reached are kept for the later ones.
+    done = _candidate(ctx, 0.90, progress=1.0)
+    assert _pruned(ctx) == {}
+    attrs = repo.get(done).spec["tuning"]["system_attrs"]
+    assert any(k.startswith("completed_rung_") for k in attrs), attrs
+    assert len(_pruned_after(ctx, 0.90)) == 1  # the same curve, still fitting: pruned
 
 
 def _pruned_after(ctx: DriveContext, base: float, **how: Any) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, MetricPoint, utcnow
+from shipyard.training._progress import PROGRESS_METRIC
 from shipyard.tuning._driver import ACTIVE, prepared_source, prune_running, stored_trial
 from shipyard.tuning._space import SearchSpace, space_params, trial_settings
 from shipyard.tuning._study import COMPLETE, PRUNED, RUNNING, StoredTrial, suggest
@@ -232,10 +233,17 @@ def _prune(ctx: DriveContext, candidates: Sequence[JobRecord], stored: list[Stor
     """Successive halving on rounds: Hyperband (shipyard.tuning's pruner) judges each
     running candidate of the search at the rungs its live validation loss reached, against
     the candidates with a comparable loss (:func:`loss_of`); a pruned one is marked
-    (``tuning.pruned``) and cancelled, and never becomes an ensemble member."""
+    (``tuning.pruned``) and cancelled, and never becomes an ensemble member.
+
+    A candidate whose fit is over (its ``progress`` reached 1: it is scoring and writing
+    its model) is judged but not pruned: stopping it would save nothing and lose a
+    candidate."""
+    def fitting(j: JobRecord) -> bool:
+        return metrics.get(j.id, {}).get(PROGRESS_METRIC, 0.0) < 1.0
+
     return prune_running(ctx, candidates, stored, metrics, int(ctx.job.spec["max_rounds"]),
                          who=f"AutoML job {ctx.job.id}", noun="candidate", judged=judged,
-                         loss=loss_of)
+                         loss=loss_of, stoppable=fitting)
 
 
 def _next_candidate(ctx: DriveContext, space: SearchSpace, candidates: Sequence[JobRecord],

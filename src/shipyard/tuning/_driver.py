@@ -48,6 +48,7 @@ from shipyard.tuning._study import (
     PRUNED,
     RUNG_ATTR,
     RUNNING,
+    Pruning,
     StoredTrial,
     Suggestion,
     direction,
@@ -230,7 +231,8 @@ def prune_running(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[S
                   metrics: Mapping[str, Mapping[str, float]], max_rounds: int, *,
                   who: str, noun: str = "trial",
                   judged: Callable[[JobRecord], bool] = _always,
-                  loss: Callable[[JobRecord, str], Hashable] | None = None
+                  loss: Callable[[JobRecord, str], Hashable] | None = None,
+                  stoppable: Callable[[JobRecord], bool] = _always
                   ) -> list[StoredTrial]:
     """Judge each running trial of ``trials`` (``judged`` ones only) with Hyperband on its
     live per-round validation loss; mark and cancel the pruned ones. Returns the trials as
@@ -243,6 +245,9 @@ def prune_running(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[S
         loss: what makes two trials' losses comparable, from a trial and its curve's name
             (e.g. the name itself): a trial is judged only against trials of the same
             value. None: every trial against every other.
+        stoppable: whether stopping a trial would still save anything (e.g. its fit is
+            not over). One that is not keeps the rung values it reached, for the others
+            to compete with, and is not pruned.
     """
     out = list(stored)
     steps = rungs(max_rounds)[1]
@@ -259,6 +264,8 @@ def prune_running(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[S
             continue
         rivals = out if loss is None else _comparable(trials, out, metrics, loss, loss(j, name))
         judgement = prune(ctx.job.id, rivals, t.number, curve, max_rounds)
+        if judgement.pruned_at is not None and not stoppable(j):
+            judgement = Pruning(system_attrs=judgement.system_attrs)
         tuning = dict(j.spec.get("tuning") or {})
         if judgement.system_attrs == (tuning.get("system_attrs") or {}) and \
                 judgement.pruned_at is None:
