@@ -255,3 +255,13 @@ def test_judged_candidates_flush_their_curves_more_often() -> None:
     default.curves({"validation.logloss": [0.7]})
     now[0] += CURVE_SECONDS
     assert not default.curves_due()
+
+
+def test_pruning_is_on_by_default_and_the_sdk_turns_it_off() -> None:
+    from shipyard.client._automl import automl_spec
+    from shipyard.jobs.kinds.automl import AutoMLSpec
+
+    body = automl_spec("churn", "churn")
+    assert "prune" not in body and AutoMLSpec.model_validate(body).prune is True
+    off = automl_spec("churn", "churn", prune=False)
+    assert off["prune"] is False and AutoMLSpec.model_validate(off).prune is False
