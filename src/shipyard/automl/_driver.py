@@ -42,7 +42,8 @@ from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, MetricPoint, utcnow
 from shipyard.training._progress import PROGRESS_METRIC
-from shipyard.tuning._driver import ACTIVE, prepared_source, prune_running, stored_trial
+from shipyard.tuning._driver import ACTIVE, prepared_source, stored_trial
+from shipyard.tuning._pruning import prune_running
 from shipyard.tuning._space import SearchSpace, space_params, trial_settings
 from shipyard.tuning._study import COMPLETE, PRUNED, RUNNING, StoredTrial, suggest
 
