@@ -150,6 +150,8 @@ def test_cross_validation_is_opt_in_and_pinned_in_the_spec(server: LocalServer) 
         c.post(f"/api/v1/jobs/{job['id']}/cancel")
     assert plain["spec"]["cv_folds"] is None
     assert folded["spec"]["cv_folds"] == 3
+    # Successive halving on rounds is on by default, judged up to the search's most rounds.
+    assert plain["spec"]["prune"] is True and plain["spec"]["max_rounds"] == 1000
     assert folded["spec"]["development_rows"] > 0
     for job in (plain, folded):
         _wait(c, job["id"])
@@ -258,8 +260,9 @@ def test_the_time_budget_is_kept(budgeted: dict[str, Any]) -> None:
     took = _seconds(budgeted, "created_at", "ended_at")
     assert 0.9 * BUDGET <= took <= 1.1 * BUDGET, took
     assert len(board["candidates"]) >= 5
-    # Candidates still training when the search's time ran out were stopped.
-    assert {r["state"] for r in board["candidates"]} <= {"complete", "stopped"}
+    # Candidates still training when the search's time ran out were stopped (and the search's
+    # boosting ones whose loss lagged at a rung pruned).
+    assert {r["state"] for r in board["candidates"]} <= {"complete", "stopped", "pruned"}
 
 
 def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
@@ -380,6 +383,44 @@ def test_a_candidate_registers_by_number(server: LocalServer,
     err = one_sentence_error(run_cli("models", "register", "churn-candidate", "--job",
                                      row["job_id"], "--candidate", "0", env=env))
     assert "picks one of an AutoML job's candidates" in err
+
+
+def test_the_search_prunes_its_boosting_candidates_on_rounds(server: LocalServer) -> None:
+    """Real candidates, judged on the live curves they log: the search's boosting ones
+    flush theirs every CURVE_SECONDS and are judged at Hyperband's rungs; a pruned one is
+    Stopped, shows its round and loss, and is no member of the final model."""
+    from shipyard.automl._driver import CURVE_SECONDS
+    from shipyard.tuning._study import rungs
+
+    c = server.client()
+    plan = len(portfolio(["lightgbm", "xgboost"]))
+    job = _submit(c, _automl("churn", algorithms=["lightgbm", "xgboost"], time_budget=300,
+                             max_candidates=plan + 8, mode="hpo"))
+    done = _wait(c, job["id"])
+    assert done["status"] == "Completed", done["message"]
+    board = done["outputs"]["automl"]
+    kids = {j["id"]: j for j in c.get("/api/v1/jobs", params={"kind": "training",
+                                                             "limit": 1000}).json()
+            if (j["spec"].get("tuning") or {}).get("job") == job["id"]}
+    search = [r for r in board["candidates"] if r["source"] == "search"]
+    assert len(search) == 8 and board["prune"] is True
+    for r in board["candidates"]:
+        tuning = kids[r["job_id"]]["spec"]["tuning"]
+        assert tuning.get("curve_seconds") == (CURVE_SECONDS if r in search else None)
+    pruned = [r for r in board["candidates"] if r["state"] == "pruned"]
+    assert board["pruned"] == len(pruned)
+    for r in pruned:
+        assert r in search and r["validation"] is None and not r.get("weight")
+        assert r["pruned_at"]["round"] in rungs(1000)[1]
+        assert kids[r["job_id"]]["status"] == "Stopped"
+        assert r["job_id"] not in board["ensemble"]["members"]
+    # Judged live: each search candidate that reached a rung while running kept the loss
+    # it had there (or was pruned at it).
+    judged = [r for r in search if any(k.startswith("completed_rung_") for k in
+                                       kids[r["job_id"]]["spec"]["tuning"]["system_attrs"])]
+    print({"pruned": [(r["number"], r["pruned_at"]) for r in pruned],
+           "judged": [r["number"] for r in judged]})
+    assert judged
 
 
 # -- modes and stopping -----------------------------------------------------------------------

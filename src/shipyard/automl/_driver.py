@@ -6,7 +6,9 @@ final model: an ``ensemble`` job whose spec carries ``automl.job``) and does the
 thing that is due:
 
 1. the job is Stopping: cancel its active children; once none is active, Stopped;
-2. the search goes on (candidates left, time left before the reserve): submit
+2. the search goes on (candidates left, time left before the reserve): judge each running
+   boosting candidate of the search on its live validation loss (successive halving on
+   rounds, :func:`_prune`; the pruned are marked and cancelled), then submit
    candidates until ``parallel`` are active. The first come from the pinned portfolio,
    in order, skipping any whose expected run time (its algorithm's median so far) would
    pass the search's end; then the tuning sampler (TPE over the union of the
@@ -34,14 +36,16 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shipyard.automl._portfolio import describe, search_recipe
+from shipyard.automl._portfolio import BOOSTING, describe, search_recipe
 from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, MetricPoint, utcnow
+from shipyard.training._progress import PROGRESS_METRIC
 from shipyard.tuning._driver import ACTIVE, prepared_source, stored_trial
+from shipyard.tuning._pruning import prune_running
 from shipyard.tuning._space import SearchSpace, space_params, trial_settings
-from shipyard.tuning._study import COMPLETE, RUNNING, StoredTrial, suggest
+from shipyard.tuning._study import COMPLETE, PRUNED, RUNNING, StoredTrial, suggest
 
 log = logging.getLogger("shipyard.automl")
 
@@ -68,6 +72,10 @@ MAX_RESERVE = 0.25
 STORE_SECONDS = 0.5
 #: Seconds a candidate stopped by the budget gets between SIGTERM and SIGKILL.
 CANCEL_GRACE = 0.5
+#: Seconds between two flushes of a judged candidate's live curves (a training job's
+#: default is 1 s): its fit may last a second or two, and it can only be pruned on the
+#: points the control plane has seen (harvested every 0.5 s).
+CURVE_SECONDS = 0.2
 #: Sampler proposals tried per free slot before waiting for the next tick (a proposal
 #: whose expected run time passes the search's end is not started).
 PROPOSALS = 3
@@ -110,9 +118,15 @@ def _duration(j: JobRecord) -> float | None:
     return (j.ended_at - j.started_at).total_seconds()
 
 
+def _pruned(j: JobRecord) -> bool:
+    return bool((j.spec.get("tuning") or {}).get("pruned"))
+
+
 def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
     """How long a candidate of ``algorithm`` is expected to run: the median of its
-    algorithm's finished candidates, else twice the median of all (None: none finished)."""
+    algorithm's finished candidates, else twice the median of all (None: none finished).
+    Pruned candidates do not count: they ran a fraction of their rounds."""
+    done = [j for j in done if not _pruned(j)]
     mine = [d for j in done if j.spec.get("algorithm") == algorithm
             and (d := _duration(j)) is not None]
     if mine:
@@ -153,6 +167,8 @@ def drive(ctx: DriveContext) -> None:
                                          + ([final.id] if final else []))
     stored = [stored_trial(j, metrics[j.id], str(spec["objective_metric"]), space)
               for j in candidates]
+    if spec.get("prune") and job.status == st.RUNNING and final is None:
+        stored = _prune(ctx, candidates, stored, metrics)
     active = [j for j in [*candidates, *([final] if final else [])] if j.status in ACTIVE]
 
     if job.status == st.STOPPING:
@@ -198,6 +214,37 @@ def drive(ctx: DriveContext) -> None:
         _record(ctx, _results(ctx, candidates, stored, final, metrics, "searching"))
         return
     _finish(ctx, candidates, stored, final, metrics, why_over)
+
+
+def judged(j: JobRecord) -> bool:
+    """Whether a candidate is judged on its rounds: a boosting one from the search. The
+    portfolio's are few, cheap and there for the ensemble's diversity: never pruned."""
+    return _portfolio_index(j) is None and j.spec.get("algorithm") in BOOSTING
+
+
+def loss_of(j: JobRecord, curve: str) -> tuple[str, str | None]:
+    """What a candidate's per-round loss is comparable with: the same loss (the curve's
+    name: LightGBM's ``binary_logloss`` is not compared with XGBoost's ``logloss``) on the
+    same scale of the target (a log-target candidate's rmse is of ``log(1 + y)``)."""
+    return curve, (j.spec.get("recipe") or {}).get("target_transform")
+
+
+def _prune(ctx: DriveContext, candidates: Sequence[JobRecord], stored: list[StoredTrial],
+           metrics: Mapping[str, Mapping[str, float]]) -> list[StoredTrial]:
+    """Successive halving on rounds: Hyperband (shipyard.tuning's pruner) judges each
+    running candidate of the search at the rungs its live validation loss reached, against
+    the candidates with a comparable loss (:func:`loss_of`); a pruned one is marked
+    (``tuning.pruned``) and cancelled, and never becomes an ensemble member.
+
+    A candidate whose fit is over (its ``progress`` reached 1: it is scoring and writing
+    its model) is judged but not pruned: stopping it would save nothing and lose a
+    candidate."""
+    def fitting(j: JobRecord) -> bool:
+        return metrics.get(j.id, {}).get(PROGRESS_METRIC, 0.0) < 1.0
+
+    return prune_running(ctx, candidates, stored, metrics, int(ctx.job.spec["max_rounds"]),
+                         who=f"AutoML job {ctx.job.id}", noun="candidate", judged=judged,
+                         loss=loss_of, stoppable=fitting)
 
 
 def _next_candidate(ctx: DriveContext, space: SearchSpace, candidates: Sequence[JobRecord],
@@ -262,6 +309,8 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
         "tuning": {"job": job.id, "number": number, "system_attrs": dict(system_attrs),
                    "prepared": prepared, "save_prepared": prepared is None and not cv_folds},
     }
+    if spec.get("prune") and "portfolio" not in system_attrs and algorithm in BOOSTING:
+        body["tuning"]["curve_seconds"] = CURVE_SECONDS
     candidate, _ = ctx.jobs.submit(body, job.created_by)
     log.info("automl job %s: candidate %d (%s) is job %s", job.id, number, algorithm,
              candidate.id)
@@ -371,8 +420,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
             "pipeline": describe(j.spec.get("recipe")),
             "hyperparameters": j.spec.get("hyperparameters"),
             "source": "portfolio" if _portfolio_index(j) is not None else "search",
-            "state": "complete" if t.state == COMPLETE else
-            "no_objective" if j.status == st.COMPLETED else j.status.lower(),
+            "state": "complete" if t.state == COMPLETE else "pruned" if t.state == PRUNED
+            else "no_objective" if j.status == st.COMPLETED else j.status.lower(),
             "validation": t.value, "fit_seconds": _duration(j),
             "model_bytes": _model_bytes(j),
         }
@@ -382,6 +431,9 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
             if rows_ > 0:
                 row["predict_seconds_per_1k_rows"] = round(
                     float(timing.get("seconds") or 0) * 1000 / rows_, 6)
+        pruned = (j.spec.get("tuning") or {}).get("pruned")
+        if pruned:  # "pruned at round N" with the loss it had there
+            row["pruned_at"] = {"round": pruned["round"], pruned["metric"]: pruned["loss"]}
         if j.id in weights:
             row["weight"] = weights[j.id]
         rows.append(row)
@@ -394,6 +446,9 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
         "cv_folds": spec.get("cv_folds"),
         # Training rows each candidate kept (None: all; the final model refits on all).
         "sample_rows": spec.get("sample_rows"),
+        # Successive halving on rounds (on by default), and how many candidates it stopped.
+        "prune": bool(spec.get("prune")),
+        "pruned": sum(1 for t in stored if t.state == PRUNED),
         "elapsed_seconds": round(time.time() - _started(job), 3),
         "candidates": rows, "best": None, "model_job_id": None, "test": None,
     }

@@ -84,6 +84,10 @@ def automl(
         "--sample-rows", metavar="N",
         help="Candidates train on at most N training rows, sampled; the final model is "
              "refit on all [default: every row].")] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune/--no-prune",
+        help="Stop the search's boosting candidates whose validation loss lags at a rung "
+             "(successive halving on rounds).")] = True,
     experiment: Annotated[str | None, typer.Option(
         "--experiment", metavar="NAME",
         help="The experiment the candidates are runs of [default: the train dataset's name].")
@@ -119,7 +123,8 @@ def automl(
             time_budget=time_budget, mode=mode, max_candidates=max_candidates,
             parallel=parallel, algorithms=algorithm,
             split=parse_split(split) if split else None, seed=seed, experiment=experiment,
-            cpus=cpus, memory=memory, cv_folds=cv_folds, sample_rows=sample_rows)
+            cpus=cpus, memory=memory, cv_folds=cv_folds, sample_rows=sample_rows,
+            prune=prune)
     except InvalidRequest as exc:
         fail(exc.message)
     c = client()
@@ -169,6 +174,16 @@ def _settings(hp: dict[str, Any] | None) -> str:
                      if v is not None)
 
 
+def _state(row: dict[str, Any]) -> str:
+    """A candidate's state; a pruned one's with its round and loss."""
+    pruned = row.get("pruned_at")
+    if not pruned:
+        return str(row.get("state") or "")
+    loss = ", ".join(f"{k.removeprefix('validation.')} {_num(v)}" for k, v in pruned.items()
+                     if k != "round")
+    return f"pruned at round {pruned['round']} ({loss})"
+
+
 def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
     b = board(doc)
     rows = leaderboard_rows(doc)
@@ -177,7 +192,7 @@ def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
     print_table(
         ["#", "algorithm", "state", metric, "fit s", "predict s/1k", "size", "weight",
          "job", "settings"],
-        ([f"{r['number']}{' *' if r['best'] else ''}", r.get("algorithm"), r.get("state"),
+        ([f"{r['number']}{' *' if r['best'] else ''}", r.get("algorithm"), _state(r),
           _num(r.get("validation")), _num(r.get("fit_seconds"), 3),
           _num(r.get("predict_seconds_per_1k_rows"), 3), _size(r.get("model_bytes")),
           _num(r.get("weight"), 3), r.get("job_id"), _settings(r.get("hyperparameters"))]

@@ -33,7 +33,7 @@ def automl_spec(
     seed: int = 0, experiment: str | None = None, name: str | None = None,
     cpus: int | None = None, memory: str | int | None = None,
     tags: Mapping[str, Any] | None = None, cv_folds: int | None = None,
-    sample_rows: int | None = None,
+    sample_rows: int | None = None, prune: bool = True,
 ) -> dict[str, Any]:
     """The JSON spec of an AutoML job (``POST /jobs`` with ``kind: automl``).
 
@@ -55,6 +55,9 @@ def automl_spec(
             out-of-fold predictions (tables up to 20,000 rows; K fits per candidate).
         sample_rows: candidates train on at most this many training rows (sampled) and the
             final model is refit on all of them; by default every row.
+        prune: successive halving on rounds: the search's boosting candidates whose
+            validation loss lags at a rung are stopped early (default); False trains each
+            to its end.
     """
     if mode not in MODES:
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
@@ -80,6 +83,8 @@ def automl_spec(
         spec["cv_folds"] = int(cv_folds)
     if sample_rows is not None:
         spec["sample_rows"] = int(sample_rows)
+    if not prune:
+        spec["prune"] = False
     if algorithms:
         names = algorithms.split(",") if isinstance(algorithms, str) else list(algorithms)
         spec["algorithms"] = [a.strip() for a in names if a.strip()]
@@ -186,7 +191,7 @@ class AutoML:
         rows = leaderboard_rows(self.doc)
         metric = (self.board.get("objective") or {}).get("metric", "validation")
         columns = ["number", "algorithm", "state", "validation", "fit_seconds",
-                   "predict_seconds_per_1k_rows", "model_bytes", "weight", "source",
+                   "predict_seconds_per_1k_rows", "model_bytes", "weight", "source", "pruned_at",
                    "job_id", "hyperparameters"]
         frame = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
         return frame.rename(columns={"validation": metric}).set_index("number")

@@ -14,7 +14,7 @@ import pandas as pd
 from shipyard.errors import InvalidRequest
 from shipyard.names import did_you_mean
 from shipyard.training._hyperparameters import Hyperparameter, validate_all
-from shipyard.training._progress import PROGRESS_SECONDS, Progress
+from shipyard.training._progress import CURVE_SECONDS, PROGRESS_SECONDS, Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from shipyard.features import FittedRecipe
@@ -91,6 +91,8 @@ class FitData:
     log_metric: Callable[..., None] = _no_metric
     #: Seconds between progress lines, at most (tests set 0: a line per update).
     progress_interval: float = PROGRESS_SECONDS
+    #: Seconds between two flushes of the live per-round metrics, at most.
+    curve_interval: float = CURVE_SECONDS
     #: Workers that train together, data parallel (XGBoost and LightGBM on Ray only).
     instances: int = 1
     #: Where the boosting built-ins keep checkpoints and find one to continue from (the
@@ -107,7 +109,8 @@ class FitData:
     def progress(self, total: int, unit: str) -> Progress:
         """A reporter of ``total`` trees or rounds for this fit (see ``_progress``)."""
         return Progress(total=total, unit=unit, log=self.log, log_metric=self.log_metric,
-                        interval=self.progress_interval, curves_logged=self.curves_logged)
+                        interval=self.progress_interval, curve_interval=self.curve_interval,
+                        curves_logged=self.curves_logged)
 
 
 @dataclass

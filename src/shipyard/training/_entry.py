@@ -52,7 +52,7 @@ from shipyard.training._image_files import IMAGES_DIR, decode_channels
 from shipyard.training._metrics import evaluate_split, supervised_metrics
 from shipyard.training._prepared import META_FILE, PreparedData, PreparedDataError
 from shipyard.training._problem import check_training_data, infer_problem_type, known_target
-from shipyard.training._progress import PROGRESS_SECONDS
+from shipyard.training._progress import CURVE_SECONDS, PROGRESS_SECONDS
 from shipyard.training._recipes import dropped_columns, fit_recipe
 from shipyard.training._sanity import (
     BUNDLE_SIZE_WARNING,
@@ -121,6 +121,8 @@ class TrainingContext:
     bundle_size_warning: int = BUNDLE_SIZE_WARNING
     #: Seconds between progress lines of a fit, at most.
     progress_interval: float = PROGRESS_SECONDS
+    #: Seconds between two flushes of a fit's live per-round metrics (``curve.*``).
+    curve_interval: float = CURVE_SECONDS
     #: Workers that train together (``--instances``; XGBoost and LightGBM on Ray).
     instances: int = 1
     #: Where the seconds of each phase (prepare, fit, evaluate, write) go: the job's
@@ -419,8 +421,8 @@ def _fit_data(ctx: TrainingContext, problem: _Problem, X_fit: pd.DataFrame,
         n_classes=len(problem.classes or []), seed=ctx.seed,
         n_jobs=ctx.n_jobs or num_cpus(), log=ctx.log if live else _no_log,
         log_metric=ctx.log_metric if live else _no_metric,
-        progress_interval=ctx.progress_interval, instances=ctx.instances,
-        checkpoint_dir=ctx.checkpoint_dir if checkpoints else None,
+        progress_interval=ctx.progress_interval, curve_interval=ctx.curve_interval,
+        instances=ctx.instances, checkpoint_dir=ctx.checkpoint_dir if checkpoints else None,
         checkpoint_every=ctx.checkpoint_every, checkpoint_seconds=ctx.checkpoint_seconds)
 
 
@@ -775,7 +777,9 @@ def main(job_dir: Path) -> None:
         else None,
         bundle_size_warning=int(config.get("bundle_size_warning") or BUNDLE_SIZE_WARNING),
         checkpoint_seconds=float(config["checkpoint_seconds"])
-        if isinstance(config.get("checkpoint_seconds"), (int, float)) else 2.0))
+        if isinstance(config.get("checkpoint_seconds"), (int, float)) else 2.0,
+        curve_interval=float(config["curve_seconds"])
+        if isinstance(config.get("curve_seconds"), (int, float)) else CURVE_SECONDS))
 
 
 def _weights(model: Any, feature_names: list[str]) -> np.ndarray | None:

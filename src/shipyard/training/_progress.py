@@ -46,6 +46,8 @@ class Progress:
     log: Callable[[str], None]
     log_metric: Callable[..., None]
     interval: float = PROGRESS_SECONDS
+    #: Seconds between two flushes of the live per-round metrics (:meth:`curves`).
+    curve_interval: float = CURVE_SECONDS
     clock: Callable[[], float] = time.monotonic
     #: Units done before this fit started (a fit continued from a checkpoint): the ETA
     #: is measured on the units this fit did.
@@ -68,7 +70,7 @@ class Progress:
 
     def curves_due(self) -> bool:
         """Whether :meth:`curves` would log now (build the history only then)."""
-        return self.clock() - self._curves_at >= CURVE_SECONDS
+        return self.clock() - self._curves_at >= self.curve_interval
 
     def curves(self, curves: Mapping[str, Sequence[float | None]]) -> None:
         """Log the per-round metrics not logged yet (``{"<split>.<metric>": values}``, the

@@ -9,6 +9,8 @@ a time, and ends the study. Its pieces:
   hyperparameters and ``--range`` (pure; a bad name or range is an InvalidRequest);
 * :mod:`~shipyard.tuning._study`: Optuna's samplers over a study rebuilt from the
   stored trials (no Optuna storage: the trial jobs are the study);
+* :mod:`~shipyard.tuning._pruning`: Hyperband on running trials' live losses (the
+  AutoML search's boosting candidates too);
 * :mod:`~shipyard.tuning._driver`: one step of a study, every decision derived from the
   metadata store, so a control-plane restart loses no trial and runs none twice.
 """

@@ -35,6 +35,7 @@ from shipyard.errors import NotFound
 from shipyard.jobs import _states as st
 from shipyard.jobs._kinds import DriveContext
 from shipyard.store import JobRecord, utcnow
+from shipyard.tuning._pruning import prune_running
 from shipyard.tuning._space import (
     ALGORITHM,
     SearchSpace,
@@ -50,8 +51,6 @@ from shipyard.tuning._study import (
     StoredTrial,
     Suggestion,
     direction,
-    prune,
-    rungs,
     suggest,
 )
 
@@ -208,50 +207,11 @@ def stored_trial(j: JobRecord, metrics: Mapping[str, float], key: str,
                        if pruned else {})
 
 
-def _curve_name(metrics: Mapping[str, float]) -> str | None:
-    """The trial's per-round validation loss (``curve.validation.<loss>``), if it logs one."""
-    names = sorted(k for k in metrics if k.startswith("curve.validation."))
-    return names[0] if names else None
-
-
 def _prune(ctx: DriveContext, trials: Sequence[JobRecord], stored: list[StoredTrial],
            metrics: Mapping[str, Mapping[str, float]]) -> list[StoredTrial]:
-    """Judge each running trial with Hyperband; mark and cancel the pruned ones. Returns
-    the trials as they stand after it."""
-    job = ctx.job
-    out = list(stored)
-    for i, (j, t) in enumerate(zip(trials, stored, strict=True)):
-        if j.status != st.RUNNING or t.state != RUNNING:
-            continue
-        name = _curve_name(metrics.get(j.id, {}))
-        if name is None:
-            continue
-        # Only the rung steps matter: the loss the trial had when it reached each one.
-        max_rounds = int(job.spec["max_rounds"])
-        curve = {int(p.step or 0): p.value for p in
-                 ctx.jobs.repo.metrics(j.id, name, steps=rungs(max_rounds)[1])}
-        judged = prune(job.id, out, t.number, curve, max_rounds)
-        tuning = dict(j.spec.get("tuning") or {})
-        if judged.system_attrs == (tuning.get("system_attrs") or {}) and \
-                judged.pruned_at is None:
-            continue
-        tuning["system_attrs"] = judged.system_attrs
-        if judged.pruned_at is not None:
-            tuning["pruned"] = {"round": judged.pruned_at, "loss": curve[judged.pruned_at],
-                                "metric": name.removeprefix("curve.")}
-        # Written before the cancel: a restart in between still knows the trial is pruned.
-        ctx.jobs.repo.update_fields(j.id, spec={**j.spec, "tuning": tuning})
-        out[i] = StoredTrial(number=t.number, params=t.params, state=t.state,
-                             system_attrs=judged.system_attrs)
-        if judged.pruned_at is not None:
-            out[i] = StoredTrial(number=t.number, params=t.params, state=PRUNED,
-                                 system_attrs=judged.system_attrs,
-                                 intermediate={judged.pruned_at: curve[judged.pruned_at]})
-            ctx.jobs.cancel(j.id, f"hyperband (tuning job {job.id}: pruned at round "
-                                  f"{judged.pruned_at})")
-            log.info("tuning job %s: trial %d (job %s) pruned at round %d", job.id,
-                     t.number, j.id, judged.pruned_at)
-    return out
+    """Judge each running trial with Hyperband (see :func:`prune_running`)."""
+    return prune_running(ctx, trials, stored, metrics, int(ctx.job.spec["max_rounds"]),
+                         who=f"tuning job {ctx.job.id}")
 
 
 def _best(stored: Sequence[StoredTrial], goal: str) -> StoredTrial | None:

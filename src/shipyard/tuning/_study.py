@@ -27,6 +27,9 @@ STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 REDUCTION_FACTOR = 3
 #: Rungs of the most aggressive bracket: the first rung is at max rounds / 3**RUNGS.
 RUNGS = 3
+#: The prefix of the system attributes in which Optuna's pruner keeps the loss a trial
+#: had at each rung it passed (``completed_rung_<i>``): the values others compete with.
+RUNG_ATTR = "completed_rung_"
 #: Validation metrics a tuning job can optimise, by problem type.
 OBJECTIVES: dict[str, tuple[str, ...]] = {
     "binary": ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1_macro",

@@ -74,8 +74,12 @@ class AutoMLCandidate(Out):
     hyperparameters: dict[str, Any] | None = Field(description="All of them, as trained.")
     source: str = Field(description="portfolio (a fixed first configuration) or search (the "
                                     "sampler's proposal).")
-    state: str = Field(description="complete, no_objective, or the candidate job's status.")
+    state: str = Field(description="complete, pruned (successive halving stopped it), "
+                                   "no_objective, or the candidate job's status.")
     validation: float | None = Field(description="The validation metric it reached.")
+    pruned_at: dict[str, float] | None = Field(
+        None, description="A pruned candidate's round and its validation loss there, e.g. "
+                          "{\"round\": 38, \"validation.logloss\": 0.47}.")
     fit_seconds: float | None = Field(description="The candidate job's run time.")
     model_bytes: int | None
     predict_seconds_per_1k_rows: float | None = Field(
@@ -106,6 +110,9 @@ class AutoMLBoard(Out):
     sample_rows: int | None = Field(None, description="The training rows each candidate "
                                                       "kept, sampled (large data; the final "
                                                       "model refits on all); null: all.")
+    prune: bool | None = Field(None, description="Whether the search's boosting candidates "
+                                                 "were pruned on rounds (successive halving).")
+    pruned: int | None = Field(None, description="How many candidates were pruned.")
     elapsed_seconds: float
     stopped_by: str | None = Field(None, description="time_budget or max_candidates.")
     candidates: list[AutoMLCandidate]

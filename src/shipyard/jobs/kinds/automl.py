@@ -73,6 +73,10 @@ class AutoMLSpec(JobSpecBase):
     #: Candidates train on at most this many training rows, sampled (seeded), and the
     #: final model is refit on all of them. None or 0 (the default): every row.
     sample_rows: int | None = Field(default=None, ge=0, le=10**9)
+    #: Successive halving on rounds: the search's boosting candidates are judged on their
+    #: live validation loss at Hyperband's rungs and the poor ones are stopped early
+    #: (docs/automl.md). On by default.
+    prune: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
@@ -119,6 +123,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         skewed_target,
     )
     from shipyard.jobs._spec import local_capacity
+    from shipyard.jobs.kinds.tuning import max_rounds
     from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
     from shipyard.tuning import OBJECTIVES, direction, study_space
 
@@ -168,6 +173,13 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     fixed = {(f"{a}.early_stopping_rounds" if several else "early_stopping_rounds"):
              EARLY_STOPPING for a in algorithms if a in BOOSTING}
     space, _ = study_space(algorithms, declared, {}, {})
+    boosting = [a for a in algorithms if a in BOOSTING]
+    if spec.prune and boosting:  # Hyperband's resource: the most rounds the search fits
+        ctx.stored["max_rounds"] = max(max_rounds(a, declared[a], space, {},
+                                                  f"{a}." if several else "")
+                                       for a in boosting)
+    else:
+        ctx.stored["prune"] = False  # nothing it could judge
     variants = recipe_variants(version.schema, spec.target, log_target=log_target,
                                rows=version.num_rows)
     plan = portfolio(algorithms, variants)

@@ -47,6 +47,10 @@ class TrialOf(BaseModel):
     prepared: PreparedFrom | None = None
     #: Keep what this trial prepares, for the later ones (the driver sets it until one did).
     save_prepared: bool = False
+    #: Seconds between two flushes of the fit's live per-round metrics (None: the
+    #: training default, 1 s): shorter for a trial its parent prunes on them while it
+    #: runs, when its fit lasts a second or two (AutoML's candidates).
+    curve_seconds: float | None = Field(default=None, gt=0, le=60)
 
 
 class PreparedFile(BaseModel):
@@ -380,6 +384,8 @@ def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
                               "save": bool(trial.get("save_prepared"))}
     if stored.get("keep_predictions"):
         config["save_predictions"] = True
+    if trial.get("curve_seconds"):
+        config["curve_seconds"] = float(trial["curve_seconds"])
     return {CONFIG_NAME: config}
 
 

@@ -194,7 +194,7 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
             "fix some (hyperparameters) or give each a short list with --range a,b,c.")
     if spec.strategy == "hyperband":
         ctx.stored["max_rounds"] = max(
-            _max_rounds(a, declared[a], space, _own(checked, a, several),
+            max_rounds(a, declared[a], space, _own(checked, a, several),
                         f"{a}." if several else "") for a in algorithms)
     _check_warm_start(ctx, algorithms, metric, problem_type)
     ctx.stored.update(space=space.to_list(), fixed=checked, objective=metric,
@@ -272,7 +272,7 @@ def _check_warm_start(ctx: SubmitContext[TuningSpec], algorithms: list[str], met
                                  f"study tunes {', '.join(algorithms)}: no trial of it fits.")
 
 
-def _max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any],
+def max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any],
                 prefix: str) -> int:
     """Hyperband's resource: the most boosting rounds a trial of ``algorithm`` may fit
     (the searched high, the fixed value, or the default)."""
