@@ -97,3 +97,6 @@ def test_tfidf_equals_scikit_learn(reviews: pd.DataFrame) -> None:
     assert "great" in terms and "the" not in terms  # a stop word
     new = fitted.transform(pd.DataFrame({"review": ["Great great coffee", None]}))
     assert new.loc[0, "review.tfidf.great"] > 0.5 and new.loc[1].eq(0).all()
+    # No rows (a refit's empty validation split): the columns, no rows, no error.
+    empty = fitted.transform(reviews.head(0))
+    assert empty.shape == (0, 60) and list(empty.columns) == fitted.feature_names

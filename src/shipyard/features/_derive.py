@@ -199,7 +199,9 @@ class Tfidf(Step):
             if state["sublinear_tf"]:
                 np.log(tf.data, out=tf.data)
                 tf.data += 1.0
-            weighted = normalize(tf.multiply(np.asarray(fit["idf"])[None, :]).tocsr())
+            weighted = tf.multiply(np.asarray(fit["idf"])[None, :]).tocsr()
+            if weighted.shape[0]:  # scikit-learn's normalize refuses no rows (an empty split)
+                weighted = normalize(weighted)
             # One block per column (not a Series per term): 300 terms of 50k rows is one
             # 120 MB array, not 300 copies on the way to a frame.
             new.append(pd.DataFrame(weighted.toarray(), index=out.index,
