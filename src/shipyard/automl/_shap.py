@@ -6,12 +6,12 @@ an xgboost, lightgbm or catboost bundle (exact, cheap), KernelSHAP for the rest 
 every ensemble (its background a k-means summary of the train rows). The global
 importance of a column is its mean \\|SHAP\\| over the explained test rows.
 
-KernelSHAP's cost is paid per explained row, so the rows are chosen from the time
-left: a first small batch is measured, and each next batch is as large as its cost,
-extrapolated from the batches measured so far, fits before the end (:func:`next_batch`).
-When even the first batch would not fit, or fewer than :data:`SHAP_MIN_ROWS` rows would,
-the result says why (``skipped``) and the job keeps permutation importance as its
-headline.
+KernelSHAP's cost is paid per explained row, so its settings and rows are chosen from
+the time left (:func:`kernel_settings`): a first small batch is measured, and each next
+batch is as large as its cost, bounded from the batches measured so far, fits before
+the end (:func:`next_batch`). When even the
+first batch would not fit, or fewer than :data:`SHAP_MIN_ROWS` rows would, the result
+says why (``skipped``) and the job keeps permutation importance as its headline.
 """
 
 from __future__ import annotations
@@ -38,14 +38,19 @@ SHAP_FIRST_ROWS = {"tree": 200, "kernel": 10}
 SHAP_MIN_ROWS = 30
 #: KernelSHAP settings, (background rows, coalitions per row), richest first; the
 #: coalitions are at least 2M + 2 for M raw columns (every size-1 coalition and its
-#: complement, and a few more), at most every coalition there is.
+#: complement, and a few more), at most every coalition there is. The cheaper pair's
+#: first batch of 10 churn rows (ensemble of 3) takes ~0.3 s on a quiet machine.
 KERNEL_SETTINGS = ((20, 128), (10, 0))
-#: Model calls a KernelSHAP batch makes at least (the background, the rows, the masked
-#: rows): the first batch is not tried when that many calls' time does not fit.
+#: What a first batch is expected to cost, in calls of the model on the sample: a
+#: KernelSHAP batch makes three (the background, the rows, the masked rows), and builds
+#: the masked rows besides.
 FIRST_BATCH_CALLS = 3
+#: Seconds left from which KernelSHAP takes the richer settings: a row costs about 6×
+#: more there (20 × 128 masked rows against 10 × 40 on churn).
+RICH_SECONDS = 10.0
 #: Of the time left, the share a next batch is planned to fill (the rest is slack for
 #: a misestimate: a batch cannot be stopped halfway).
-FILL = 0.9
+FILL = 0.8
 
 
 @dataclass(frozen=True)
@@ -67,37 +72,40 @@ def kernel_coalitions(columns: int, wanted: int) -> int:
     return int(min(default_coalitions(columns), max(wanted, 2 * columns + 2)))
 
 
+def kernel_settings(columns: int, left: float) -> tuple[int, int]:
+    """KernelSHAP's (background rows, coalitions) for ``columns`` raw columns and ``left``
+    seconds: :data:`KERNEL_SETTINGS`' richer pair from :data:`RICH_SECONDS` on, else the
+    cheaper one (more rows explained matter more to a global ranking than more
+    coalitions per row)."""
+    size, wanted = KERNEL_SETTINGS[0] if left >= RICH_SECONDS else KERNEL_SETTINGS[1]
+    return size, kernel_coalitions(columns, wanted)
+
+
 def next_batch(batches: Sequence[tuple[int, float]], left: float, remaining: int) -> int:
-    """Rows of the next batch whose expected cost fits in ``left`` seconds.
+    """Rows of the next batch whose expected cost fits in :data:`FILL` of ``left`` seconds.
 
     ``batches``: (rows, seconds) of the batches measured so far. A batch costs a fixed
-    part (model calls, building the masked rows) and a part per row: with one batch
-    measured, all of it is taken as fixed and as per-row cost at once (conservative);
-    with two or more, the line through the first and the last. Returns 0 when not even
-    one row fits, at most ``remaining``.
+    part (model calls, building the masked rows) and a part per row. Both are bounded
+    from above by what was measured, so that a busy machine's noisy timings do not
+    promise rows for free: the fixed part by the first batch's whole time (the smallest,
+    nearly all fixed), the cost of a row by the last batch's time over its rows (its
+    share of the fixed part included). Returns 0 when not even one row fits, at most
+    ``remaining``.
     """
     if not batches or remaining <= 0 or left <= 0:
         return 0
-    n1, t1 = batches[0]
-    n2, t2 = batches[-1]
-    if len(batches) == 1 or n2 == n1:
-        fixed, per_row = t1, t1 / max(n1, 1)
-    else:
-        per_row = max((t2 - t1) / (n2 - n1), 0.0)
-        fixed = max(t2 - n2 * per_row, 0.0)
-        # A line from noisy timings may promise rows for free: never less than a tenth
-        # of the mean cost of a row in the batches measured.
-        per_row = max(per_row, 0.1 * sum(t for _, t in batches) / sum(n for n, _ in batches))
+    fixed = batches[0][1]
+    n, t = batches[-1]
+    per_row = t / max(n, 1)
     if per_row <= 0:
         return remaining
     return max(0, min(remaining, int((FILL * left - fixed) / per_row)))
 
 
-def _grow(explainer: Explainer, rows: pd.DataFrame, first: int, least: int,
+def _grow(explainer: Explainer, rows: pd.DataFrame, first: int,
           until: float | None) -> tuple[Explanation | None, list[tuple[int, float]]]:
     """Explain ``rows`` in batches: ``first`` rows, then each next batch as large as fits
-    before ``until`` (a ``time.time()``; None: every other row at once). Stops after the
-    first batch when fewer than ``least`` rows in all would fit."""
+    before ``until`` (a ``time.time()``; None: every other row at once)."""
     parts: list[Explanation] = []
     batches: list[tuple[int, float]] = []
     done = 0
@@ -109,8 +117,6 @@ def _grow(explainer: Explainer, rows: pd.DataFrame, first: int, least: int,
         done += n
         n = len(rows) - done if until is None else \
             next_batch(batches, until - time.time(), len(rows) - done)
-        if len(batches) == 1 and done + n < least:
-            break
     return (_join(parts) if parts else None), batches
 
 
@@ -125,25 +131,23 @@ def _join(parts: Sequence[Explanation]) -> Explanation:
                        data=pd.concat([p.data for p in parts], ignore_index=True))
 
 
-def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows: pd.DataFrame, *,
-                    until: float | None, call_seconds: float, seed: int = 0,
-                    ) -> ShapImportance:
+def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows: pd.DataFrame,
+                    *, until: float | None, seed: int = 0) -> ShapImportance:
     """Mean \\|SHAP\\| per raw input column of ``pipeline`` on a seeded sample of ``rows``,
     ending before ``until`` (a ``time.time()``; None: no limit).
 
     Args:
-        pipeline: the loaded bundle (one model or an ensemble).
+        pipeline: the loaded bundle (one model or an ensemble), already called once (its
+            first call loads what it loads lazily).
         background: raw train rows (KernelSHAP's reference, summarised by k-means).
         rows: raw test rows to explain (a sample of them).
         until: when to be done.
-        call_seconds: what one call of the model on the test rows took (the first batch
-            is not started when :data:`FIRST_BATCH_CALLS` of them do not fit).
 
     Returns:
         ``record``: ``method`` "shap", ``explainer`` (tree or kernel), ``output_space``,
         ``outputs``, ``base_values``, ``rows``, ``background_rows`` and ``coalitions``
-        (kernel), ``seconds``, ``columns`` (``column``, ``importance`` = mean \\|SHAP\\|,
-        most important first); or ``skipped`` with the reason.
+        (kernel), ``batches``, ``seconds``, ``columns`` (``column``, ``importance`` =
+        mean \\|SHAP\\|, most important first); or ``skipped`` with the reason.
     """
     from shipyard.explanations import Explainer
 
@@ -156,8 +160,8 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         return ShapImportance({"method": "shap", "skipped": reason, "seconds": round(
             time.perf_counter() - started, 3)}, None)
 
-    if left() < FIRST_BATCH_CALLS * call_seconds:
-        return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
+    if left() <= 0:
+        return skip("no time left")
     # Tree or kernel, by the model; one background row is enough to tell (a KernelSHAP
     # explainer of its own settings is built below).
     explainer = Explainer(pipeline, background.iloc[:1], seed=seed)
@@ -165,26 +169,22 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     sample = rows.sample(most, random_state=seed) if len(rows) > most else rows
     sample = sample.reset_index(drop=True)
     least = min(SHAP_MIN_ROWS, len(sample))
-    first = SHAP_FIRST_ROWS[explainer.method]
-    settings: tuple[int, int] | None = None
-    explanation: Explanation | None = None
-    batches: list[tuple[int, float]] = []
-    if explainer.method == "tree":
-        explanation, batches = _grow(explainer, sample, first, least, until)
-    else:
-        m = len(explainer.columns)
-        for size, wanted in KERNEL_SETTINGS:  # richest first; cheaper when too few rows fit
-            if left() < FIRST_BATCH_CALLS * call_seconds:
-                break
-            settings = (size, kernel_coalitions(m, wanted))
-            explainer = Explainer(pipeline, background, method="kernel",
-                                  background_size=size, n_coalitions=settings[1], seed=seed)
-            explanation, batches = _grow(explainer, sample, first, least, until)
-            if explanation is not None and len(explanation) >= least:
-                break
+    # What a call of the model on the sample costs: the first batch's unit of cost.
+    timer = time.perf_counter()
+    explainer.output(sample)
+    call = time.perf_counter() - timer
+    if left() < (FIRST_BATCH_CALLS if explainer.method == "kernel" else 1) * call:
+        return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
+    if explainer.method == "kernel":
+        size, coalitions = kernel_settings(len(explainer.columns), left())
+        explainer = Explainer(pipeline, background, method="kernel", background_size=size,
+                              n_coalitions=coalitions, seed=seed)
+    explanation, batches = _grow(explainer, sample, SHAP_FIRST_ROWS[explainer.method], until)
     if explanation is None or len(explanation) < least:
         done = 0 if explanation is None else len(explanation)
-        return skip(f"{done} rows explained before the time ran out; {least} needed")
+        found = skip(f"{done} rows explained before the time ran out; {least} needed")
+        found.record.update(rows=done, batches=len(batches))
+        return found
     found = explanation.global_importance()
     record: dict[str, Any] = {
         "method": "shap", "explainer": explanation.method,
@@ -193,7 +193,7 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         "rows": len(explanation),
         "background_rows": None if explainer.background is None else len(
             explainer.background),
-        "coalitions": None if settings is None else settings[1],
+        "coalitions": explainer.n_coalitions,
         "batches": len(batches), "seconds": round(time.perf_counter() - started, 3),
         "columns": [{"column": c, "importance": v} for c, v in found]}
     return ShapImportance(record, explanation)
