@@ -182,9 +182,9 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     explanation, batches = _grow(explainer, sample, SHAP_FIRST_ROWS[explainer.method], until)
     if explanation is None or len(explanation) < least:
         done = 0 if explanation is None else len(explanation)
-        found = skip(f"{done} rows explained before the time ran out; {least} needed")
-        found.record.update(rows=done, batches=len(batches))
-        return found
+        skipped = skip(f"{done} rows explained before the time ran out; {least} needed")
+        skipped.record.update(rows=done, batches=len(batches))
+        return skipped
     found = explanation.global_importance()
     record: dict[str, Any] = {
         "method": "shap", "explainer": explanation.method,
