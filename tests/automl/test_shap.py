@@ -48,10 +48,11 @@ def _explain(pipeline: InferencePipeline, churn: dict[str, pd.DataFrame],
              deadline: float | None) -> dict:
     X = churn["test"].drop(columns="churn")
     y = (churn["test"]["churn"] == "Yes").astype(int).to_numpy()
+    started = time.perf_counter()
     pipeline.outputs(X)  # as the job scores the test rows first
     return explain_final(pipeline, churn["train"].drop(columns="churn"), X, y,
                          lambda t: loss_function("roc_auc", "binary", t, 2),
-                         deadline=deadline)
+                         deadline=deadline, call_seconds=time.perf_counter() - started)
 
 
 def _check_ranking(columns: list[dict]) -> None:
@@ -108,7 +109,8 @@ def test_with_no_time_left_the_importance_is_permutation_importance(
         models: dict, churn: dict) -> None:
     found = _explain(models["ensemble"], churn, time.time() - 1.0)
     assert found["method"] == "permutation" and found["explanation"] is None
-    assert found["shap"]["skipped"] == "no time left"
+    assert found["shap"]["skipped"] == "no time left (0.0 s)"
+    assert found["shap"]["seconds"] < 0.01  # nothing was started
     assert found["columns"] == found["permutation"]["columns"]
     # Its first pass still runs, on fewer rows, so the model is not left unexplained.
     assert found["permutation"]["repeats"] == 1 and found["permutation"]["rows"] >= 200

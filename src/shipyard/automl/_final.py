@@ -243,12 +243,14 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
 
 
 def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: np.ndarray,
-                  loss_for: Any, *, deadline: float | None) -> dict[str, Any]:
+                  loss_for: Any, *, deadline: float | None, call_seconds: float = 0.0,
+                  ) -> dict[str, Any]:
     """The final model's importance of each raw input column on the test rows ``X``.
 
     SHAP first, in :data:`SHAP_SHARE` of the time left before ``deadline`` (its
-    background: ``background``, the raw train rows), then permutation importance (``y``,
-    ``loss_for``: see :func:`permutation_importance`) in what remains.
+    background: ``background``, the raw train rows; ``call_seconds``: what scoring ``X``
+    took), then permutation importance (``y``, ``loss_for``: see
+    :func:`permutation_importance`) in what remains.
 
     Returns:
         ``{"method", "columns", "shap", "permutation", "explanation"}``: ``columns`` is
@@ -261,7 +263,7 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
 
     until = time.time() + (SHAP_MAX_SECONDS if deadline is None else min(
         SHAP_MAX_SECONDS, SHAP_SHARE * max(deadline - STORE_MARGIN - time.time(), 0.0)))
-    shap = shap_importance(pipeline, background, X, until=until)
+    shap = shap_importance(pipeline, background, X, until=until, call_seconds=call_seconds)
     key = "value" if pipeline.task == "regression" else "proba"
     permutation = permutation_importance(lambda rows: pipeline.outputs(rows)[key], X, y,
                                          loss_for, deadline=deadline)
@@ -408,8 +410,11 @@ def main(job_dir: Path) -> None:
         mix = np.tensordot(weights, np.stack([np.asarray(p, "float64") for p in preds]),
                            axes=1)
         metrics["validation"] = _split_metrics(problem_type, targets[0], mix, classes)
+        call_seconds = 0.0
         if len(test):
+            started = time.perf_counter()
             out = pipeline.outputs(test.drop(columns=[target]))
+            call_seconds = time.perf_counter() - started
             y = encode_target(test[target], problem_type, classes)
             metrics["test"] = _split_metrics(
                 problem_type, y, out["value" if problem_type == "regression" else "proba"],
@@ -434,7 +439,8 @@ def main(job_dir: Path) -> None:
                 pipeline, train.drop(columns=[target]),
                 test.drop(columns=[target]).reset_index(drop=True), y,
                 lambda targets: loss_function(metric, problem_type, targets, n_classes),
-                deadline=float(deadline) if isinstance(deadline, int | float) else None)
+                deadline=float(deadline) if isinstance(deadline, int | float) else None,
+                call_seconds=call_seconds)
         shap, importance = explained["shap"], explained["permutation"]
         importance["metric"] = metric
         (out_dir / "importance.json").write_text(json.dumps(importance, indent=2),

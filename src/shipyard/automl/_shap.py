@@ -47,7 +47,7 @@ KERNEL_SETTINGS = ((20, 128), (10, 0))
 FIRST_BATCH_CALLS = 3
 #: Seconds left from which KernelSHAP takes the richer settings: a row costs about 6×
 #: more there (20 × 128 masked rows against 10 × 40 on churn).
-RICH_SECONDS = 10.0
+RICH_SECONDS = 20.0
 #: Of the time left, the share a next batch is planned to fill (the rest is slack for
 #: a misestimate: a batch cannot be stopped halfway).
 FILL = 0.8
@@ -132,7 +132,8 @@ def _join(parts: Sequence[Explanation]) -> Explanation:
 
 
 def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows: pd.DataFrame,
-                    *, until: float | None, seed: int = 0) -> ShapImportance:
+                    *, until: float | None, call_seconds: float = 0.0, seed: int = 0,
+                    ) -> ShapImportance:
     """Mean \\|SHAP\\| per raw input column of ``pipeline`` on a seeded sample of ``rows``,
     ending before ``until`` (a ``time.time()``; None: no limit).
 
@@ -142,6 +143,9 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         background: raw train rows (KernelSHAP's reference, summarised by k-means).
         rows: raw test rows to explain (a sample of them).
         until: when to be done.
+        call_seconds: what a call of the model on ``rows`` took, when known: nothing is
+            started (not even the sample's call that sizes the first batch) when less
+            time than that is left.
 
     Returns:
         ``record``: ``method`` "shap", ``explainer`` (tree or kernel), ``output_space``,
@@ -160,8 +164,8 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         return ShapImportance({"method": "shap", "skipped": reason, "seconds": round(
             time.perf_counter() - started, 3)}, None)
 
-    if left() <= 0:
-        return skip("no time left")
+    if left() <= call_seconds:
+        return skip(f"no time left ({max(left(), 0.0):.1f} s)")
     # Tree or kernel, by the model; one background row is enough to tell (a KernelSHAP
     # explainer of its own settings is built below).
     explainer = Explainer(pipeline, background.iloc[:1], seed=seed)
@@ -169,14 +173,27 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     sample = rows.sample(most, random_state=seed) if len(rows) > most else rows
     sample = sample.reset_index(drop=True)
     least = min(SHAP_MIN_ROWS, len(sample))
-    # What a call of the model on the sample costs: the first batch's unit of cost.
+    # What a call of the model costs: on one row (its fixed part, nearly all) and on the
+    # sample; the first batch's cost is guessed from them.
     timer = time.perf_counter()
+    explainer.output(sample.iloc[:1])
+    fixed = time.perf_counter() - timer
     explainer.output(sample)
-    call = time.perf_counter() - timer
+    call = time.perf_counter() - timer - fixed
     if left() < (FIRST_BATCH_CALLS if explainer.method == "kernel" else 1) * call:
         return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
     if explainer.method == "kernel":
         size, coalitions = kernel_settings(len(explainer.columns), left())
+        # Its calls' fixed parts, and its masked rows at what a row of the sample cost
+        # (at least a tenth of the call's, as timings are noisy). Measured on a busy
+        # machine: 10 rows of a churn ensemble of 8 took 2.5-3.9 s; of an ames ensemble of
+        # 4 (80 columns) 4 s, where this guesses ~3 s and ~15 s.
+        first = SHAP_FIRST_ROWS["kernel"]
+        per_row = max(call - fixed, 0.1 * call) / max(len(sample) - 1, 1)
+        guess = FIRST_BATCH_CALLS * fixed + first * size * coalitions * per_row
+        if guess > left():
+            return skip(f"a first batch of {first} rows (~{guess:.1f} s) would not fit in "
+                        f"the {max(left(), 0.0):.1f} s left")
         explainer = Explainer(pipeline, background, method="kernel", background_size=size,
                               n_coalitions=coalitions, seed=seed)
     explanation, batches = _grow(explainer, sample, SHAP_FIRST_ROWS[explainer.method], until)
