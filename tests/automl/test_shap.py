@@ -120,6 +120,21 @@ def test_with_no_time_left_the_importance_is_permutation_importance(
     assert png is not None and png.startswith(b"\x89PNG")
 
 
+def test_kernelshap_is_not_started_when_its_calls_would_not_fit(models: dict,
+                                                                churn: dict) -> None:
+    X = churn["test"].drop(columns="churn")
+    background = churn["train"].drop(columns="churn")
+    # A model whose call on the test rows took 1 s: sizing and a first batch take ~4 s.
+    found = shap_importance(models["ensemble"], background, X, until=time.time() + 2.0,
+                            call_seconds=1.0)
+    assert "for a first batch" in found.record["skipped"] and found.explanation is None
+    assert found.record["seconds"] < 0.5  # skipped before any call of the model
+    # TreeSHAP's first batch costs about one call: it runs.
+    found = shap_importance(models["lightgbm"], background, X, until=time.time() + 2.0,
+                            call_seconds=1.0)
+    assert found.record["explainer"] == "tree" and found.record["rows"] > 0
+
+
 def test_kernelshap_explains_as_many_rows_as_the_time_allows(
         models: dict, churn: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     # Every test row may be explained, so the time, not the cap, decides; and the same

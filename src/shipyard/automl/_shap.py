@@ -169,6 +169,9 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     # Tree or kernel, by the model; one background row is enough to tell (a KernelSHAP
     # explainer of its own settings is built below).
     explainer = Explainer(pipeline, background.iloc[:1], seed=seed)
+    if explainer.method == "kernel" and left() < (FIRST_BATCH_CALLS + 1) * call_seconds:
+        # Sizing the first batch costs about a call, the batch itself three at least.
+        return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
     most = SHAP_TREE_ROWS if explainer.method == "tree" else SHAP_KERNEL_ROWS
     sample = rows.sample(most, random_state=seed) if len(rows) > most else rows
     sample = sample.reset_index(drop=True)
