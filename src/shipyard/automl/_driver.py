@@ -122,7 +122,8 @@ def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
 
 
 #: Seconds the final job's SHAP values are given besides the rest of its reserve
-#: (KernelSHAP of a churn ensemble: ~100 test rows; ``_final.IMPORTANCE_SECONDS``).
+#: (KernelSHAP of a churn ensemble of 3: 500 test rows in 1.4 s; of 8 on a busy machine
+#: too few rows, and permutation importance is the headline; docs/automl.md).
 SHAP_SECONDS = 2.0
 
 
