@@ -238,6 +238,21 @@ def test_automl_beats_the_best_default_built_in_on_test(server: LocalServer, nam
               for s in singles}
     best = max(theirs.values(), key=lambda v: sign * v)
     assert sign * ours >= sign * best, (ours, theirs, board.get("ensemble"))
+    # With time to spare the final model is explained by SHAP values over the raw input
+    # columns (KernelSHAP for an ensemble): finite, nonnegative, the known strong columns
+    # first (churn: contract and tenure; penguins: the bill and flipper sizes).
+    assert board["importance_method"] == "shap"
+    importance = {r["column"]: r["importance"] for r in board["importance"]}
+    assert CASES[name][2] not in importance
+    assert all(np.isfinite(v) and v >= 0 for v in importance.values())
+    top = set(list(importance)[:3])
+    if name == "churn":
+        assert {"contract", "tenure"} & top, importance
+        assert min(importance["contract"], importance["tenure"]) > 3 * importance["female"]
+    else:
+        assert top <= {"bill_length_mm", "bill_depth_mm", "flipper_length_mm",
+                       "body_mass_g", "island"}, importance
+        assert importance["bill_length_mm"] > importance["sex"]
 
 
 # -- the budget, the final model through the platform ---------------------------------------
@@ -275,11 +290,18 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert board["best"]["validation"] == max(r["validation"] for r in done)
     members = board["ensemble"]["members"]
     assert members and set(members) <= {r["job_id"] for r in done}
-    # Explained: permutation importance over the raw columns; on churn the contract and
-    # the tenure matter more than the customer's gender.
+    # Explained over the raw columns: SHAP values when they fitted in the budget (on a
+    # busy machine they may not: permutation importance is then the headline; a job whose
+    # budget does not bind always has them, test_automl_beats_...). On churn the contract
+    # and the tenure matter more than the customer's gender.
+    assert board["importance_method"] in ("shap", "permutation")
     importance = {r["column"]: r["importance"] for r in board["importance"]}
     assert "churn" not in importance and len(importance) == 19
     assert max(importance["contract"], importance["tenure"]) > importance["female"]
+    permutation = {r["column"]: r["importance"] for r in board["permutation_importance"]}
+    assert len(permutation) == 19
+    if board["importance_method"] == "permutation":
+        assert permutation == importance
 
     env = server.sdk_env()
     doc = ok_json(run_cli("automl", "leaderboard", budgeted["id"], "--json", env=env))
@@ -304,6 +326,9 @@ def test_the_sdk_shows_the_leaderboard(server: LocalServer, budgeted: dict[str, 
     assert frame["validation.roc_auc"].iloc[0] == board["best"]["validation"]
     assert automl.test_metrics == board["test"]
     assert list(automl.importance().index) == [r["column"] for r in board["importance"]]
+    assert automl.importance().attrs["method"] == board["importance_method"]
+    loss = automl.importance("permutation")
+    assert list(loss.columns) == ["importance", "std"] and len(loss) == 19
     assert "AutoML job" in html and "<table" in html
 
 

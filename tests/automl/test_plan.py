@@ -146,18 +146,18 @@ class _Job:
 def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
     spec = {"time_budget": 300, "rows": 7000, "parallel": 2, "resolved_mode": "ensembling"}
     # The final job's own cost: 2.5 s, plus 4 s at churn's size (7,000 rows) and beyond,
-    # plus a second per 200,000 rows.
-    assert reserve(spec) == pytest.approx(6.5 + 7000 / 200_000)
-    assert reserve({**spec, "rows": 700}) == pytest.approx(2.5 + 0.4 + 700 / 200_000)
-    assert reserve({**spec, "rows": 70_000}) == pytest.approx(6.5 + 70_000 / 200_000)
+    # plus 2 s for SHAP values, plus a second per 200,000 rows.
+    assert reserve(spec) == pytest.approx(8.5 + 7000 / 200_000)
+    assert reserve({**spec, "rows": 700}) == pytest.approx(4.5 + 0.4 + 700 / 200_000)
+    assert reserve({**spec, "rows": 70_000}) == pytest.approx(8.5 + 70_000 / 200_000)
     spec["rows"] = 0
     leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
     # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
-    assert reserve(spec, leaders) == pytest.approx(2.5 + 8 * 1.4 / 2)
-    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(2.5 + 4 * 1.4 / 2)
+    assert reserve(spec, leaders) == pytest.approx(4.5 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(4.5 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
     # Cross-validated candidates fitted 5 models on 4/5 of the rows a refit trains on.
-    assert reserve({**spec, "cv_folds": 5}, leaders) == pytest.approx(2.5 + 8 / 4 / 2)
+    assert reserve({**spec, "cv_folds": 5}, leaders) == pytest.approx(4.5 + 8 / 4 / 2)
 
 
 def test_log_loss_breaks_ties_of_accuracy() -> None:

@@ -135,9 +135,16 @@ def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
     return 2 * statistics.median(every) if every else None
 
 
+#: Seconds the final job's SHAP values are given besides the rest of its reserve
+#: (KernelSHAP of a churn ensemble of 3: 500 test rows in 1.4 s; of 8 on a busy machine
+#: too few rows, and permutation importance is the headline; docs/automl.md).
+SHAP_SECONDS = 2.0
+
+
 def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     """Seconds kept at the end of the budget for the final job: starting it, selecting,
-    scoring the test rows (more on bigger data), and refitting the members on every
+    scoring the test rows (more on bigger data), explaining the model (SHAP and
+    permutation importance), and refitting the members on every
     training row. The members are not known before the selection, so the refit is
     estimated as the best candidates' run times (the best one in hpo mode, else the best
     :data:`EXPECTED_MEMBERS`) scaled to the refit's rows and spread over the CPUs the
@@ -153,7 +160,8 @@ def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     grow = max(REFIT_ROWS, int(spec.get("development_rows") or rows) / sample) if sample \
         else REFIT_ROWS
     refit *= (1 / (folds - 1) if folds else grow) / max(1, int(spec.get("parallel") or 1))
-    final = FINAL_FIXED_SECONDS + FINAL_SCALED_SECONDS * min(1.0, rows / FINAL_SCALE_ROWS)
+    final = FINAL_FIXED_SECONDS + FINAL_SCALED_SECONDS * min(1.0, rows / FINAL_SCALE_ROWS) \
+        + SHAP_SECONDS
     return min(final + rows / 200_000 + refit, MAX_RESERVE * budget)
 
 
@@ -472,6 +480,9 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
                                "best_single": ensemble.get("best_single"),
                                "refit": ensemble.get("refit")}
             out["importance"] = ensemble.get("importance") or []
+            # shap (mean |SHAP|), or permutation when SHAP did not fit (or an older job).
+            out["importance_method"] = ensemble.get("importance_method") or "permutation"
+            out["permutation_importance"] = ensemble.get("permutation_importance") or []
     return {"automl": out}
 
 

@@ -217,7 +217,9 @@ def _print_final(doc: dict[str, Any]) -> None:
               + ".")
     importance = b.get("importance") or []
     if importance:
-        out.print("Most important input columns (loss increase when shuffled, on test): "
+        what = "mean |SHAP|" if b.get("importance_method") == "shap" else \
+            "permutation importance: loss increase when shuffled"
+        out.print(f"Most important input columns ({what}, on test): "
                   + ", ".join(f"{r['column']} {r['importance']:.3g}" for r in importance[:5])
                   + ".")
     out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}` "

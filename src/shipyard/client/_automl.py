@@ -196,13 +196,28 @@ class AutoML:
         frame = pd.DataFrame([{k: r.get(k) for k in columns} for r in rows], columns=columns)
         return frame.rename(columns={"validation": metric}).set_index("number")
 
-    def importance(self) -> pd.DataFrame:
-        """The final model's permutation importance of each raw input column on the test
-        rows (the loss increase when the column is shuffled), most important first."""
+    def importance(self, method: str | None = None) -> pd.DataFrame:
+        """The final model's importance of each raw input column on the test rows, most
+        important first: mean |SHAP| (``method="shap"``), or the loss increase when the
+        column is shuffled and its std (``"permutation"``). None: the job's headline,
+        SHAP when it fitted in the budget; ``frame.attrs["method"]`` says which."""
         import pandas as pd
 
-        rows = self.board.get("importance") or []
-        return pd.DataFrame(rows, columns=["column", "importance", "std"]).set_index("column")
+        headline = self.board.get("importance_method") or "permutation"
+        if method not in (None, "shap", "permutation"):
+            raise InvalidRequest(f"method must be 'shap' or 'permutation'; got {method!r}.")
+        method = method or headline
+        if method == headline:
+            rows = self.board.get("importance") or []
+        elif method == "permutation":
+            rows = self.board.get("permutation_importance") or []
+        else:
+            raise InvalidRequest("This job has no SHAP importance (it did not fit in the "
+                                 "time budget); use method='permutation'.")
+        columns = ["column", "importance"] + (["std"] if method == "permutation" else [])
+        frame = pd.DataFrame(rows, columns=columns).set_index("column")
+        frame.attrs["method"] = method
+        return frame
 
     @property
     def test_metrics(self) -> dict[str, float] | None:

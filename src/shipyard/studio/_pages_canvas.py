@@ -196,8 +196,9 @@ def _evaluation(svc: Services, job: JobRecord) -> dict[str, Any]:
 
 
 def _impact(job: JobRecord, svc: Services) -> list[tuple[str, float]]:
-    """(column, share of impact), largest first: an AutoML job's permutation importance
-    over the raw columns, else the model's own importance shares."""
+    """(column, share of impact), largest first: an AutoML job's importance over the raw
+    columns (mean |SHAP|, or permutation importance), else the model's own importance
+    shares."""
     automl = (job.outputs or {}).get("automl") or {}
     rows = automl.get("importance") or []
     pairs: list[tuple[str, float]] = []

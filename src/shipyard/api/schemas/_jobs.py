@@ -127,9 +127,15 @@ class AutoMLBoard(Out):
         None, description="members (job ids, heaviest first), selection, best_single, refit "
                           "(the members trained again on train and validation rows).")
     importance: list[dict[str, Any]] | None = Field(
-        None, description="The final model's permutation importance of each raw input "
-                          "column on the test rows, most important first (at most 20): "
-                          "column, importance (loss increase when shuffled), std.")
+        None, description="The final model's importance of each raw input column on the "
+                          "test rows, most important first (at most 20), by "
+                          "importance_method: column, importance (shap: mean |SHAP|; "
+                          "permutation: loss increase when shuffled, and its std).")
+    importance_method: str | None = Field(
+        None, description="shap, or permutation when SHAP did not fit in the time budget.")
+    permutation_importance: list[dict[str, Any]] | None = Field(
+        None, description="The final model's permutation importance (at most 20): column, "
+                          "importance (loss increase when shuffled), std.")
 
 
 class JobOutputs(Out):
