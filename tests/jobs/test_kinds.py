@@ -121,7 +121,8 @@ def _tuned(c: httpx.Client, job: dict) -> None:
     assert best["test"]["roc_auc"] > 0.5 and best["model_job_id"] != best["trial_job_id"]
     scoring = c.get(f"/api/v1/jobs/{best['model_job_id']}").json()
     assert scoring["spec"]["tuning"] == {"job": job["id"], "number": -1, "system_attrs": {},
-                                         "prepared": None, "save_prepared": False}
+                                         "prepared": None, "save_prepared": False,
+                                         "curve_seconds": None}
 
 
 def _ensembled(c: httpx.Client, job: dict) -> None:
