@@ -412,9 +412,9 @@ def test_a_candidate_registers_by_number(server: LocalServer,
 
 def test_the_search_prunes_its_boosting_candidates_on_rounds(server: LocalServer) -> None:
     """Real candidates, judged on the live curves they log: the search's boosting ones
-    flush theirs every CURVE_SECONDS and are judged at Hyperband's rungs; a pruned one is
+    flush theirs every JUDGED_CURVE_SECONDS and are judged at Hyperband's rungs; a pruned one is
     Stopped, shows its round and loss, and is no member of the final model."""
-    from shipyard.automl._driver import CURVE_SECONDS
+    from shipyard.automl._driver import JUDGED_CURVE_SECONDS
     from shipyard.tuning._study import rungs
 
     c = server.client()
@@ -431,7 +431,7 @@ def test_the_search_prunes_its_boosting_candidates_on_rounds(server: LocalServer
     assert len(search) == 8 and board["prune"] is True
     for r in board["candidates"]:
         tuning = kids[r["job_id"]]["spec"]["tuning"]
-        assert tuning.get("curve_seconds") == (CURVE_SECONDS if r in search else None)
+        assert tuning.get("curve_seconds") == (JUDGED_CURVE_SECONDS if r in search else None)
     pruned = [r for r in board["candidates"] if r["state"] == "pruned"]
     assert board["pruned"] == len(pruned)
     for r in pruned:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from shipyard.automl._driver import (
-    CURVE_SECONDS,
+    JUDGED_CURVE_SECONDS,
     _prune,
     _ranked,
     _results,
@@ -236,24 +236,24 @@ def test_losses_of_different_curves_or_scales_are_never_compared(
 
 def test_judged_candidates_flush_their_curves_more_often() -> None:
     config = configs({"algorithm": "xgboost", "tuning": {
-        "job": "a", "number": 3, "curve_seconds": CURVE_SECONDS}})["training.json"]
-    assert config["curve_seconds"] == CURVE_SECONDS < 1.0
+        "job": "a", "number": 3, "curve_seconds": JUDGED_CURVE_SECONDS}})["training.json"]
+    assert config["curve_seconds"] == JUDGED_CURVE_SECONDS < 1.0
     assert "curve_seconds" not in configs({"algorithm": "xgboost"})["training.json"]
     now = [0.0]
     logged: list[tuple[str, float, int]] = []
     progress = Progress(total=100, unit="rounds", log=lambda line: None,
                         log_metric=lambda *a: logged.append(a), clock=lambda: now[0],
-                        curve_interval=CURVE_SECONDS)
+                        curve_interval=JUDGED_CURVE_SECONDS)
     progress.curves({"validation.logloss": [0.7]})
-    now[0] = CURVE_SECONDS / 2
+    now[0] = JUDGED_CURVE_SECONDS / 2
     assert not progress.curves_due()
-    now[0] = CURVE_SECONDS
+    now[0] = JUDGED_CURVE_SECONDS
     assert progress.curves_due()
     # A training job's default: a second between flushes.
     default = Progress(total=100, unit="rounds", log=lambda line: None,
                        log_metric=lambda *a: None, clock=lambda: now[0])
     default.curves({"validation.logloss": [0.7]})
-    now[0] += CURVE_SECONDS
+    now[0] += JUDGED_CURVE_SECONDS
     assert not default.curves_due()
 
 

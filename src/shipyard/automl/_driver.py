@@ -75,7 +75,7 @@ CANCEL_GRACE = 0.5
 #: Seconds between two flushes of a judged candidate's live curves (a training job's
 #: default is 1 s): its fit may last a second or two, and it can only be pruned on the
 #: points the control plane has seen (harvested every 0.5 s).
-CURVE_SECONDS = 0.2
+JUDGED_CURVE_SECONDS = 0.2
 #: Sampler proposals tried per free slot before waiting for the next tick (a proposal
 #: whose expected run time passes the search's end is not started).
 PROPOSALS = 3
@@ -318,7 +318,7 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
                    "prepared": prepared, "save_prepared": prepared is None and not cv_folds},
     }
     if spec.get("prune") and "portfolio" not in system_attrs and algorithm in BOOSTING:
-        body["tuning"]["curve_seconds"] = CURVE_SECONDS
+        body["tuning"]["curve_seconds"] = JUDGED_CURVE_SECONDS
     candidate, _ = ctx.jobs.submit(body, job.created_by)
     log.info("automl job %s: candidate %d (%s) is job %s", job.id, number, algorithm,
              candidate.id)

@@ -244,12 +244,18 @@ def _ordinal(df: pd.DataFrame, state: State) -> pd.DataFrame:
     return out
 
 
+def _filled_labels(df: pd.DataFrame, col: str) -> pd.Series:
+    """``df[col]`` as labels, a missing value (or a missing column) as ``__missing__``."""
+    if col not in df.columns:
+        return pd.Series(MISSING, index=df.index, dtype="object")
+    return _labels(df[col]).fillna(MISSING)
+
+
 def _count(df: pd.DataFrame, state: State) -> pd.DataFrame:
     out = df.copy()
     new: dict[str, pd.Series] = {}
     for col, fit in state["columns"].items():
-        labels = (_labels(out[col]).fillna(MISSING) if col in out.columns
-                  else pd.Series(MISSING, index=out.index, dtype="object"))
+        labels = _filled_labels(out, col)
         new[f"{col}.count"] = labels.map(fit["mapping"]).astype("float64").fillna(0.0)
         out = out.drop(columns=[col], errors="ignore")
     return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
@@ -268,8 +274,7 @@ def _target(df: pd.DataFrame, state: State) -> pd.DataFrame:
     prior = [float(v) for v in state["prior"]]
     new: dict[str, pd.Series] = {}
     for col, fit in state["columns"].items():
-        labels = (_labels(out[col]).fillna(MISSING) if col in out.columns
-                  else pd.Series(MISSING, index=out.index, dtype="object"))
+        labels = _filled_labels(out, col)
         codes = pd.Index(list(fit["mapping"]), dtype="object").get_indexer(labels)
         table = np.array([*fit["mapping"].values(), prior], dtype="float64").reshape(
             -1, len(prior))
