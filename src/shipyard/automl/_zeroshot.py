@@ -157,7 +157,8 @@ def _max_features(fraction: float, features: int) -> str:
     n = max(features, 1)
     want = fraction * n
     options = {"sqrt": math.sqrt(n), "log2": max(math.log2(n), 1.0), "all": float(n)}
-    return min(options, key=lambda o: (abs(options[o] - want), o))
+    order = list(options)  # a tie (16 columns: 4 either way) goes to sqrt, the common one
+    return min(options, key=lambda o: (abs(options[o] - want), order.index(o)))
 
 
 def translate(algorithm: str, hp: Mapping[str, Any], meta: MetaFeatures,
