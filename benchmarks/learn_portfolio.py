@@ -189,12 +189,18 @@ def evaluate(name: str, config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(cache: Path, workers: int, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return run_pairs(cache, workers, [(t, c) for t in CORPUS for c in configs])
+
+
+def run_pairs(cache: Path, workers: int,
+              pairs: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Fit every (table, configuration) not in ``cache`` yet; every row of the cache."""
     done = {}
     if cache.exists():
         for line in cache.read_text().splitlines():
             r = json.loads(line)
             done[(r["table"], r["key"])] = r
-    todo = [(t, c) for t in CORPUS for c in configs if (t, key(c)) not in done]
+    todo = list({(t, key(c)): (t, c) for t, c in pairs if (t, key(c)) not in done}.values())
     print(f"{len(done)} fits cached, {len(todo)} to run on {workers} workers", flush=True)
     t0 = time.time()
     with ProcessPoolExecutor(workers) as pool, cache.open("a") as fh:

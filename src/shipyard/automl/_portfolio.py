@@ -3,8 +3,10 @@
 Before any search, an AutoML job trains these: each built-in algorithm's defaults, then
 a few configurations known to do well across tables, as FLAML's zero-shot starts and
 AutoGluon's presets do. They are written down here by hand (from the anchors' published
-defaults and this repository's tuning benchmarks), not yet meta-learned over a corpus of
-tables: ``docs/automl.md`` says what measuring one would take.
+defaults and this repository's tuning benchmarks), not meta-learned: a list learned over
+18 tables (``benchmarks/learn_portfolio.py``) and FLAML's own zero-shot suggestions
+(:mod:`shipyard.automl._zeroshot`, ``benchmarks/zeroshot_portfolio.py``) were both
+measured against it out of sample and lost; ``docs/automl.md`` has the figures.
 
 Every entry is ``(algorithm, hyperparameters)`` or ``(algorithm, hyperparameters,
 variant)``; values must lie inside the algorithm's declared bounds (they are validated at
