@@ -68,9 +68,15 @@ class Step:
 
     def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any], *,
                  check: bool = True) -> None:
-        """Raises InvalidRequest on an unknown parameter, and, when ``check`` (any recipe
-        but one already fitted: its values passed the rules of the Shipyard that fitted
-        it), on a value its rule refuses."""
+        """Take ``params`` over the defaults.
+
+        Args:
+            check: apply the value rules (``checks``, then :meth:`check_params`). False
+                only for a fitted recipe's steps: their values were taken when fitted.
+
+        Raises:
+            InvalidRequest: an unknown parameter; with ``check``, a value its rule refuses.
+        """
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise InvalidRequest(
