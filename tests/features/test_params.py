@@ -86,7 +86,7 @@ def test_a_step_without_a_check_for_a_parameter_cannot_be_registered() -> None:
     ("impute", {"indicator": 1}, "indicator", "true or false"),
     ("bin", {"n_bins": 1}, "n_bins", "from 2 to 100"),
     ("bin", {"n_bins": 101}, "n_bins", "from 2 to 100"),
-    ("bin", {"n_bins": 5.0}, "n_bins", "a whole number"),
+    ("bin", {"n_bins": 5.5}, "n_bins", "a whole number"),
     ("bin", {"method": "edges"}, "edges", "with method 'edges'"),
     ("bin", {"method": "edges", "edges": [3, 1]}, "edges", "strictly increasing"),
     ("bin", {"method": "edges", "edges": []}, "edges", "non-empty list"),
@@ -241,3 +241,13 @@ def test_a_word_to_fill_a_numeric_column_is_a_clear_error_at_fit() -> None:
     with pytest.raises(InvalidRequest, match="Column 'n' holds numbers; impute it with a "
                                              "numeric fill_value, not 'unknown'"):
         recipe.fit(pd.DataFrame({"n": [1.0, None, 3.0]}))
+
+
+def test_a_whole_number_float_is_taken_as_the_integer() -> None:
+    """JSON writers send 5.0 for 5 (a hyperparameter takes it too); the step gets the int."""
+    from shipyard.features._steps import make_step
+
+    step = make_step("bin", None, {"n_bins": 5.0})
+    assert step.params["n_bins"] == 5 and isinstance(step.params["n_bins"], int)
+    tfidf = make_step("tfidf", None, {"max_features": 300.0})
+    assert tfidf.params["max_features"] == 300 and isinstance(tfidf.params["max_features"], int)

@@ -38,6 +38,9 @@ class Check:
     test: Callable[[Any], bool]
     #: The strings allowed, for a "did you mean" hint (one_of only).
     choices: tuple[str, ...] = ()
+    #: The value as the step uses it, once allowed: a whole-number float (5.0, which JSON
+    #: writers produce) becomes the int 5, as a hyperparameter's does.
+    normal: Callable[[Any], Any] = lambda v: v
 
     def __call__(self, value: Any) -> bool:
         try:
@@ -84,7 +87,13 @@ def boolean() -> Check:
 def integer(low: int = 0, high: int = MAX_INT) -> Check:
     words = (f"a whole number >= {low}" if high == MAX_INT
              else f"a whole number from {low} to {high}")
-    return Check(words, lambda v: is_int(v) and low <= v <= high)
+    return Check(words, lambda v: (is_int(v) or is_whole(v)) and low <= v <= high,
+                 normal=lambda v: int(v))
+
+
+def is_whole(v: Any) -> bool:
+    """A float that is a whole number (5.0): an integer parameter takes it as the int."""
+    return isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer()
 
 
 def seed() -> Check:
@@ -127,25 +136,28 @@ def text(*, empty: bool = False) -> Check:
 
 
 def optional(check: Check) -> Check:
-    return Check(f"null or {check.allowed}", lambda v: v is None or check(v), check.choices)
+    return Check(f"null or {check.allowed}", lambda v: v is None or check(v), check.choices,
+                 normal=lambda v: None if v is None else check.normal(v))
 
 
 def either(first: Check, second: Check) -> Check:
     return Check(f"{first.allowed} or {second.allowed}", lambda v: first(v) or second(v),
-                 first.choices + second.choices)
+                 first.choices + second.choices,
+                 normal=lambda v: first.normal(v) if first(v) else second.normal(v))
 
 
 def list_of(item: Check, *, what: str | None = None) -> Check:
     """A JSON list (a tuple too, from Python) whose every item passes ``item``."""
     words = what or f"a list of which each item is {item.allowed}"
     return Check(words, lambda v: isinstance(v, list | tuple) and all(item(i) for i in v),
-                 item.choices)
+                 item.choices, normal=lambda v: [item.normal(i) for i in v])
 
 
 def mapping_of(value: Check, *, what: str) -> Check:
     """An object whose keys are strings and whose every value passes ``value``."""
     return Check(what, lambda v: isinstance(v, Mapping) and all(
-        is_text(k) and value(x) for k, x in v.items()))
+        is_text(k) and value(x) for k, x in v.items()),
+        normal=lambda v: {k: value.normal(x) for k, x in v.items()})
 
 
 def label() -> Check:

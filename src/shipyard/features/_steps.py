@@ -90,6 +90,7 @@ class Step:
             for param, rule in self.checks.items():
                 if not rule(self.params[param]):
                     self.refuse(param, rule.allowed, rule.choices)
+                self.params[param] = rule.normal(self.params[param])
             self.check_params()
 
     def check_params(self) -> None:
