@@ -140,6 +140,25 @@ def test_a_bad_automl_request_is_a_400(server: LocalServer, fields: dict, needle
     assert needle in r.json()["error"]["message"], r.text
 
 
+@pytest.mark.parametrize("step", [
+    {"step": "encode", "columns": ["contract"], "params": {"method": "count",
+                                                           "normalize": "yes"}},
+    {"step": "clip", "columns": ["tenure"], "params": {"lower": 0.9, "upper": 0.1}}])
+def test_an_automl_job_with_a_recipe_is_a_400_and_no_job(server: LocalServer,
+                                                         step: dict) -> None:
+    """AutoML makes its candidates' recipes itself (its variants, all checked in
+    tests/features/test_params.py): a recipe of the user's, bad values and all, is refused
+    at submit and nothing is stored."""
+    c = server.client()
+    before = c.get("/api/v1/jobs", params={"limit": 1000}).json()
+    r = c.post("/api/v1/jobs", json=_automl("churn", recipe={"extends": "default",
+                                                             "steps": [step]}))
+    assert r.status_code == 400, r.text
+    assert "'recipe' is for kind 'training', 'tuning' or 'wrangle', not 'automl'" in \
+        r.json()["error"]["message"]
+    assert c.get("/api/v1/jobs", params={"limit": 1000}).json() == before
+
+
 def test_cross_validation_is_opt_in_and_pinned_in_the_spec(server: LocalServer) -> None:
     """``cv_folds`` is stored with the plan (and sent to every candidate by the driver);
     the job is cancelled at once: what it does is tests/training/test_crossval.py's."""

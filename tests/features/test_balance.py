@@ -75,6 +75,6 @@ def test_multiclass_and_refusals(penguins: pd.DataFrame) -> None:
              {}, prep)
     with pytest.raises(InvalidRequest, match="SMOTE needs numeric, complete features"):
         _fit(penguins, "species", {"method": "smote"}, [])
-    with pytest.raises(InvalidRequest, match=r"ratio .* must be in \(0, 1\]"):
+    with pytest.raises(InvalidRequest, match=r"'balance': parameter 'ratio' must be in \(0, 1\]"):
         _fit(penguins, "species", {"ratio": 2}, prep)
     assert np.isfinite(rows.drop(columns="species").to_numpy()).all()

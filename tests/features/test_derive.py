@@ -75,7 +75,7 @@ def test_bad_expressions_are_refused_when_the_recipe_is_read(churn: pd.DataFrame
     with pytest.raises(InvalidRequest, match="Attribute is not allowed"):
         Recipe.from_dict({"steps": [{"step": "expression", "params": {
             "name": "x", "expression": "tenure.__class__"}}]})
-    with pytest.raises(InvalidRequest, match="needs 'name'"):
+    with pytest.raises(InvalidRequest, match="parameter 'name' must be a non-empty string"):
         Recipe.from_dict({"steps": [{"step": "expression", "params": {"expression": "1"}}]})
     with pytest.raises(InvalidRequest, match="reads column 'tenur'"):
         _fitted(churn, "churn", {"step": "expression",

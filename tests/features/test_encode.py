@@ -134,5 +134,5 @@ def test_target_encoding_needs_a_target(penguins: pd.DataFrame) -> None:
     with pytest.raises(InvalidRequest, match="Target encoding needs the target column"):
         _fit_transform(penguins.drop(columns="species"), None,
                        {"step": "encode", "params": {"method": "target"}})
-    with pytest.raises(InvalidRequest, match="Encode method must be one of"):
+    with pytest.raises(InvalidRequest, match="'encode': parameter 'method' must be one of"):
         _fit_transform(penguins, "species", {"step": "encode", "params": {"method": "hash"}})

@@ -70,7 +70,7 @@ def test_clip_by_tukey_fences_and_by_values(ames: pd.DataFrame) -> None:
                                                                "lower": 500, "upper": 3000}})
     X = values.transform(pd.DataFrame({"area": [100, 1500, 9000, None]}))
     assert X["area"].tolist()[:3] == [500, 1500, 3000] and np.isnan(X["area"].iloc[3])
-    with pytest.raises(InvalidRequest, match="For fixed bounds use method 'values'"):
+    with pytest.raises(InvalidRequest, match="for fixed bounds use method 'values'"):
         _fitted(df, "price", {"step": "clip", "params": {"lower": 500, "upper": 3000}})
 
 
@@ -86,7 +86,8 @@ def test_log_of_skewed_columns(ames: pd.DataFrame) -> None:
     out = shifted.transform(pd.DataFrame({"x": [-3.0, -10.0, 5.0]}))["x"]
     assert out.iloc[0] == 0.0 and np.isnan(out.iloc[1]) and out.iloc[2] == pytest.approx(
         np.log(9))
-    with pytest.raises(InvalidRequest, match="Log offset must be a number or 'auto'"):
+    with pytest.raises(InvalidRequest,
+                       match="'log': parameter 'offset' must be 'auto' or a finite number"):
         _fitted(df, "price", {"step": "log", "params": {"offset": "big"}})
 
 
@@ -123,9 +124,9 @@ def test_a_constant_column_gets_no_splines_and_bad_settings_are_named(
     fitted = _fitted(df, "price", {"step": "spline"})
     assert "one" in fitted.feature_names and "one.spline0" not in fitted.feature_names
     assert "Lot.Area.spline0" in fitted.feature_names
-    for params, words in [({"n_knots": 1}, "n_knots must be an integer from 2 to 50"),
-                          ({"degree": 0}, "degree must be an integer from 1 to 5"),
-                          ({"degree": 2.5}, "degree must be an integer"),
+    for params, words in [({"n_knots": 1}, "'n_knots' must be a whole number from 2 to 50"),
+                          ({"degree": 0}, "'degree' must be a whole number from 1 to 5"),
+                          ({"degree": 2.5}, "'degree' must be a whole number"),
                           ({"knots": 5}, "has no parameter 'knots'")]:
         with pytest.raises(InvalidRequest, match=words):
             _fitted(df, "price", {"step": "spline", "params": params})

@@ -104,10 +104,14 @@ def test_stored_recipes_from_before_the_new_options_still_load(houses: pd.DataFr
 
 
 @pytest.mark.parametrize(("step", "words"), [
-    ({"step": "impute", "params": {"strategy": "mode"}}, "Impute strategy must be one of"),
-    ({"step": "scale", "params": {"method": "unit"}}, "Scale method must be one of"),
-    ({"step": "impute", "params": {"strategy": "knn", "n_neighbors": 0}}, "n_neighbors >= 1"),
+    ({"step": "impute", "params": {"strategy": "mode"}},
+     "parameter 'strategy' must be one of 'median'"),
+    ({"step": "scale", "params": {"method": "unit"}},
+     "parameter 'method' must be one of 'standard'"),
+    ({"step": "impute", "params": {"strategy": "knn", "n_neighbors": 0}},
+     "parameter 'n_neighbors' must be a whole number >= 1"),
 ])
-def test_bad_options_are_refused_at_fit(houses: pd.DataFrame, step: dict, words: str) -> None:
+def test_bad_options_are_refused_when_the_step_is_made(houses: pd.DataFrame, step: dict,
+                                                       words: str) -> None:
     with pytest.raises(InvalidRequest, match=words):
         _fit(houses, step)

@@ -146,3 +146,39 @@ def test_a_time_column_that_cannot_order_rows_is_refused_at_submit(
         "kind": "training", "algorithm": "linear", "inputs": {"train": "sacramento"},
         "target": "price", "split": {"method": "time", "time_column": "sqft"}})
     assert ok.status_code == 201, ok.text
+
+
+#: Recipe steps whose parameter values are wrong: refused when read, before any job exists.
+BAD_STEPS = [
+    ({"step": "encode", "columns": ["date"], "params": {"method": "count", "normalize": "yes"}},
+     "Recipe step 1 ('encode'): parameter 'normalize' must be true or false; got 'yes'."),
+    ({"step": "clip", "columns": ["temp"], "params": {"lower": 0.9, "upper": 0.1}},
+     "Recipe step 1 ('clip'): parameter 'upper' must be above lower (0.9) with method "
+     "'quantile', e.g. lower 0.01 and upper 0.99; got 0.1."),
+    ({"step": "tfidf", "params": {"ngram_range": [2, 1]}},
+     "Recipe step 1 ('tfidf'): parameter 'ngram_range' must be two whole numbers [low, high] "
+     "with 1 <= low <= high; got [2, 1]."),
+]
+
+
+@pytest.mark.parametrize(("step", "message"), BAD_STEPS)
+@pytest.mark.parametrize("kind", ["training", "tuning", "wrangle"])
+def test_a_bad_step_value_is_a_400_and_no_job(client: httpx.Client, kind: str, step: dict,
+                                              message: str) -> None:
+    """Every kind that takes a recipe reads it at submit; AutoML takes none (its variants
+    are its own, tests/features/test_params.py)."""
+    recipe = {"extends": "default", "steps": [step]}
+    body = {"training": _spec(recipe=recipe),
+            "tuning": {"kind": "tuning", "algorithm": "linear", "inputs": {"train": "chicago"},
+                       "target": "ridership", "objective": "rmse", "max_trials": 2,
+                       "recipe": recipe},
+            "wrangle": {"kind": "wrangle", "inputs": {"raw": "chicago"}, "outputs": ["never"],
+                        "recipe": {"steps": [step]}}}[kind]
+    before = client.get("/api/v1/jobs", params={"limit": 1000}).json()
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400, r.text
+    got = r.json()["error"]["message"]
+    # A plain recipe (wrangle) names the step by its name only, not its position.
+    assert (got == message if kind != "wrangle"
+            else message.split(": ", 1)[1] in got and f"'{step['step']}'" in got), got
+    assert client.get("/api/v1/jobs", params={"limit": 1000}).json() == before

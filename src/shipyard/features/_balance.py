@@ -23,6 +23,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidRequest
 from shipyard.features._encode import target_task
+from shipyard.features._params import Check, integer, number, one_of, seed
 from shipyard.features._semantic import is_numeric_dtype
 from shipyard.features._steps import State, Step, register_step
 
@@ -40,13 +41,14 @@ class Balance(Step):
     description = ("Training only: resample the training rows so classes are balanced "
                    "(random over- or under-sampling, or SMOTE); new rows pass unchanged.")
     defaults = {"method": "oversample", "ratio": 1.0, "seed": 0, "k_neighbors": 5}
+    checks = {"method": one_of(*BALANCE_METHODS),
+              "ratio": Check("in (0, 1] (the smaller class / the larger class after "
+                             "resampling)", number(0, 1, low_open=True)),
+              "seed": seed(), "k_neighbors": integer(1)}
 
     def _targets(self, counts: dict[str, int]) -> dict[str, int]:
         """The row count every class should have after resampling."""
-        ratio = self.params["ratio"]
-        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0 < ratio <= 1:
-            raise InvalidRequest(f"Balance ratio (smaller class / larger class after "
-                                 f"resampling) must be in (0, 1]; got {ratio!r}.")
+        ratio = float(self.params["ratio"])
         if self.params["method"] == "undersample":
             floor = int(np.ceil(min(counts.values()) / ratio))
             return {c: min(n, floor) for c, n in counts.items()}
@@ -59,9 +61,6 @@ class Balance(Step):
     def fit_transform(self, df: pd.DataFrame, y: pd.Series | None,
                       ) -> tuple[State, pd.DataFrame, pd.Series | None]:
         method = self.params["method"]
-        if method not in BALANCE_METHODS:
-            raise InvalidRequest(f"Balance method must be one of {list(BALANCE_METHODS)}; "
-                                 f"got {method!r}.")
         if y is None or target_task(y) != "classification":
             raise InvalidRequest("The balance step resamples classes; it needs a "
                                  "classification target (fit the recipe with target=…).")

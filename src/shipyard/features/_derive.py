@@ -20,6 +20,19 @@ import pandas as pd
 
 from shipyard.errors import InvalidRequest
 from shipyard.features._expression import parse_expression
+from shipyard.features._params import (
+    MAX_INT,
+    Check,
+    boolean,
+    either,
+    integer,
+    is_int,
+    is_text,
+    number,
+    one_of,
+    optional,
+    text,
+)
 from shipyard.features._steps import (
     Lineage,
     State,
@@ -35,17 +48,14 @@ _DAY = np.timedelta64(1, "D")
 MAX_TERMS = 5000
 
 
-def _reference(value: Any) -> str:
+def _is_reference(value: Any) -> bool:
     if value in ("fit_max", "now"):
-        return str(value)
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if not isinstance(value, str) or pd.isna(stamp):
-        raise InvalidRequest(f"The elapsed_days reference must be 'fit_max', 'now' or an ISO "
-                             f"date such as '2024-01-31'; got {value!r}.")
-    return value
+        return True
+    return is_text(value) and not pd.isna(pd.Timestamp(value))  # Check catches a ValueError
+
+
+#: Where elapsed days count to (when no reference column is given).
+REFERENCE = Check("'fit_max', 'now' or an ISO date such as '2024-01-31'", _is_reference)
 
 
 def _dates(df: pd.DataFrame, col: str) -> pd.Series:
@@ -60,13 +70,20 @@ class ElapsedDays(Step):
     description = ("Days from a date column to a reference (the latest training date, a given "
                    "date, another date column, or now), as <column>.elapsed_days.")
     defaults = {"reference": "fit_max", "reference_column": None, "drop": True}
+    checks = {"reference": text(), "reference_column": optional(text()), "drop": boolean()}
+
+    def check_params(self) -> None:
+        # A reference column makes the reference moot (it was never read at fit either).
+        if self.params["reference_column"] is None \
+                and not REFERENCE(self.params["reference"]):
+            self.refuse("reference", REFERENCE.allowed)
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         ref_col = self.params["reference_column"]
         if ref_col is not None and ref_col not in df.columns:
             raise InvalidRequest(f"The elapsed_days reference column {ref_col!r} is not in "
                                  "the data.")
-        reference = None if ref_col else _reference(self.params["reference"])
+        reference = None if ref_col else str(self.params["reference"])
         columns = [c for c in self.select(df) if c != ref_col]
         if reference == "fit_max":
             latest = max((d.max() for d in (_to_datetime(df[c]) for c in columns)
@@ -106,13 +123,20 @@ class Expression(Step):
     description = ("A derived column from a safe expression over columns, e.g. "
                    "'total_charges / (tenure + 1)' (arithmetic, comparisons, a few functions).")
     defaults = {"name": None, "expression": None}
+    checks = {"name": Check(text().allowed + ': the column it makes, e.g. {"name": '
+                            '"charge_per_month", "expression": "…"}', text()),
+              "expression": text()}
 
-    def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any]) -> None:
-        super().__init__(columns, params)
-        if not isinstance(self.params["name"], str) or not self.params["name"]:
-            raise InvalidRequest("An expression step needs 'name': the column it makes, e.g. "
-                                 '{"name": "charge_per_month", "expression": "…"}.')
+    def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any], *,
+                 check: bool = True) -> None:
+        super().__init__(columns, params, check=check)
         self.expression = parse_expression(self.params["expression"])
+
+    def check_params(self) -> None:
+        try:
+            parse_expression(self.params["expression"])
+        except InvalidRequest as exc:
+            self.refuse("expression", f"a valid expression ({exc.message.rstrip('.')})")
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         missing = [c for c in self.expression.columns if c not in df.columns]
@@ -134,17 +158,15 @@ class Expression(Step):
         return passthrough(inputs, add={state["name"]: tuple(state["inputs"])})
 
 
+def _ngrams_valid(v: Any) -> bool:
+    return isinstance(v, list | tuple) and len(v) == 2 and all(is_int(n) for n in v) \
+        and 1 <= v[0] <= v[1] <= MAX_INT
+
+
 def _tfidf_options(params: Mapping[str, Any]) -> dict[str, Any]:
-    ngrams = params["ngram_range"]
-    if not (isinstance(ngrams, list | tuple) and len(ngrams) == 2
-            and all(isinstance(n, int) and n >= 1 for n in ngrams) and ngrams[0] <= ngrams[1]):
-        raise InvalidRequest(f"ngram_range must be two whole numbers [low, high] with "
-                             f"1 <= low <= high; got {ngrams!r}.")
-    if params["stop_words"] not in (None, "english"):
-        raise InvalidRequest(f"stop_words must be null or 'english'; got "
-                             f"{params['stop_words']!r}.")
-    return {"lowercase": bool(params["lowercase"]), "ngram_range": [int(n) for n in ngrams],
-            "stop_words": params["stop_words"], "sublinear_tf": bool(params["sublinear_tf"])}
+    return {"lowercase": params["lowercase"], "ngram_range": [int(n) for n in
+                                                              params["ngram_range"]],
+            "stop_words": params["stop_words"], "sublinear_tf": params["sublinear_tf"]}
 
 
 def _documents(s: pd.Series | None, n: int) -> list[str]:
@@ -160,6 +182,13 @@ class Tfidf(Step):
                    "frequent terms of the training rows (l2-normalised).")
     defaults = {"max_features": 100, "ngram_range": [1, 1], "min_df": 1, "lowercase": True,
                 "stop_words": None, "sublinear_tf": False}
+    checks = {"max_features": integer(1, MAX_TERMS),
+              "ngram_range": Check("two whole numbers [low, high] with 1 <= low <= high",
+                                   _ngrams_valid),
+              # scikit-learn's: a count of documents, or a share of them.
+              "min_df": either(integer(0), number(0, 1)),
+              "lowercase": boolean(), "stop_words": one_of(None, "english"),
+              "sublinear_tf": boolean()}
     accepts = "text"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
@@ -167,9 +196,6 @@ class Tfidf(Step):
 
         options = _tfidf_options(self.params)
         max_features = int(self.params["max_features"])
-        if not 1 <= max_features <= MAX_TERMS:
-            raise InvalidRequest(f"max_features must be between 1 and {MAX_TERMS}; "
-                                 f"got {max_features}.")
         fitted: dict[str, dict[str, Any]] = {}
         for col in self.select(df):
             vectorizer = TfidfVectorizer(

@@ -15,13 +15,22 @@ others (cross-fitting). New rows use the statistics of all training rows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._params import (
+    boolean,
+    integer,
+    label,
+    list_of,
+    mapping_of,
+    number,
+    one_of,
+    seed,
+)
 from shipyard.features._semantic import is_numeric_dtype
 from shipyard.features._steps import (
     MISSING,
@@ -109,13 +118,18 @@ class Encode(Step):
     defaults = {"method": "onehot", "max_categories": 20, "min_count": 5, "order": {},
                 "smoothing": 10.0, "folds": 5, "seed": 0, "task": "auto",
                 "unknown_value": -1.0, "normalize": False}
+    checks = {"method": one_of(*ENCODE_METHODS), "max_categories": integer(1),
+              "min_count": integer(0),
+              "order": mapping_of(list_of(label()), what=(
+                  'an object from a column to its labels in order, e.g. {"size": ["small", '
+                  '"medium", "large"]}')),
+              "smoothing": number(0), "folds": integer(2), "seed": seed(),
+              "task": one_of(*TARGET_TASKS), "unknown_value": number(),
+              "normalize": boolean()}
     accepts = "text"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         method = self.params["method"]
-        if method not in ENCODE_METHODS:
-            raise InvalidRequest(f"Encode method must be one of {list(ENCODE_METHODS)}; "
-                                 f"got {method!r}.")
         if method == "onehot":
             return {**self._onehot().fit(df, y), "method": "onehot"}
         if method == "ordinal":
@@ -135,15 +149,13 @@ class Encode(Step):
         return state, self.transform(df, state), y
 
     def _onehot(self) -> Categorical:
+        # Its values are this step's, checked when it was made (or fitted before).
         return Categorical(self.columns, {"encoding": "onehot",
                                           "max_categories": self.params["max_categories"],
-                                          "min_count": self.params["min_count"]})
+                                          "min_count": self.params["min_count"]}, check=False)
 
     def _fit_ordinal(self, df: pd.DataFrame) -> State:
         order = self.params["order"]
-        if not isinstance(order, Mapping):
-            raise InvalidRequest("Ordinal 'order' must map a column to its labels in order, "
-                                 'e.g. {"size": ["small", "medium", "large"]}.')
         fitted = {}
         for col in self.select(df):
             if col in order:
@@ -156,9 +168,6 @@ class Encode(Step):
 
     def _fit_count(self, df: pd.DataFrame) -> State:
         normalize = self.params["normalize"]
-        if not isinstance(normalize, bool):
-            raise InvalidRequest(f"Count encoding's 'normalize' is true or false; got "
-                                 f"{normalize!r:.40}.")
         fitted = {}
         for col in self.select(df):
             counts = _labels(df[col]).fillna(MISSING).value_counts(sort=False)
@@ -168,9 +177,6 @@ class Encode(Step):
 
     def _fit_target(self, df: pd.DataFrame, y: pd.Series) -> State:
         m = float(self.params["smoothing"])
-        if m < 0 or int(self.params["folds"]) < 2:
-            raise InvalidRequest("Target encoding needs smoothing >= 0 and folds >= 2; got "
-                                 f"{self.params['smoothing']} and {self.params['folds']}.")
         task = target_task(y, self.params["task"])
         target, classes = target_matrix(y, task)
         keep = ~np.isnan(target).any(axis=1)

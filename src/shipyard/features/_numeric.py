@@ -8,14 +8,23 @@ fills them), so the steps can come before or after imputation.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._params import (
+    Check,
+    either,
+    integer,
+    is_text,
+    number,
+    one_of,
+    optional,
+    strictly_increasing,
+)
 from shipyard.features._steps import (
     Lineage,
     State,
@@ -31,23 +40,26 @@ BIN_OUTPUTS = ("ordinal", "onehot")
 CLIP_METHODS = ("quantile", "iqr", "values")
 
 
+def _edges_valid(raw: Any) -> bool:
+    if isinstance(raw, Mapping):
+        return bool(raw) and all(is_text(k) and strictly_increasing(v) for k, v in raw.items())
+    return strictly_increasing(raw)
+
+
+#: Fixed bin edges: one list for every binned column, or a list per column.
+EDGES = Check("a non-empty list of finite, strictly increasing numbers such as "
+              '[18, 30, 45, 65], or an object {"column": [edges…]} of such lists',
+              _edges_valid)
+
+
 def _edges(raw: Any, col: str) -> list[float]:
+    """Column ``col``'s edges (the step's checks made sure of their shape)."""
     if isinstance(raw, Mapping):
         if col not in raw:
             raise InvalidRequest(f"Bin edges name no edges for column {col!r}; give "
                                  '{"column": [edges…]} for every binned column.')
         raw = raw[col]
-    if isinstance(raw, str) or not isinstance(raw, Sequence) or not raw:
-        raise InvalidRequest(f"Bin edges must be a list of numbers, e.g. [18, 30, 45, 65]; "
-                             f"got {raw!r}.")
-    try:
-        edges = [float(v) for v in raw]
-    except (TypeError, ValueError):
-        raise InvalidRequest(f"Bin edges must be numbers; got {raw!r}.") from None
-    if any(not math.isfinite(e) for e in edges) or any(
-            b <= a for a, b in zip(edges, edges[1:], strict=False)):
-        raise InvalidRequest(f"Bin edges must be finite and strictly increasing; got {edges}.")
-    return edges
+    return [float(v) for v in raw]
 
 
 def bin_labels(edges: list[float]) -> list[str]:
@@ -64,18 +76,17 @@ class Bin(Step):
     description = ("Cut numbers into bins: training quantiles (n_bins), or fixed edges such as "
                    "age groups; the bin number, or one-hot columns named by the bin.")
     defaults = {"method": "quantile", "n_bins": 5, "edges": None, "output": "ordinal"}
+    checks = {"method": one_of(*BIN_METHODS), "n_bins": integer(2, 100),
+              "edges": optional(EDGES), "output": one_of(*BIN_OUTPUTS)}
     accepts = "numeric"
+
+    def check_params(self) -> None:
+        if self.params["method"] == "edges" and self.params["edges"] is None:
+            self.refuse("edges", EDGES.allowed + " with method 'edges'")
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         method, output = self.params["method"], self.params["output"]
-        if method not in BIN_METHODS:
-            raise InvalidRequest(f"Bin method must be one of {list(BIN_METHODS)}; got {method!r}.")
-        if output not in BIN_OUTPUTS:
-            raise InvalidRequest(f"Bin output must be one of {list(BIN_OUTPUTS)}; "
-                                 f"got {output!r}.")
-        n_bins = int(self.params["n_bins"])
-        if method == "quantile" and not 2 <= n_bins <= 100:
-            raise InvalidRequest(f"n_bins must be between 2 and 100; got {n_bins}.")
+        n_bins = self.params["n_bins"]
         fitted: dict[str, dict[str, Any]] = {}
         for col in self.select(df):
             if method == "edges":
@@ -131,16 +142,11 @@ class Spline(Step):
     description = ("Smooth B-spline basis columns of a number (knots at training quantiles), "
                    "so a linear model's effect of it may bend; the column is kept.")
     defaults = {"n_knots": 5, "degree": 3}
+    checks = {"n_knots": integer(2, 50), "degree": integer(1, 5)}
     accepts = "numeric"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
-        n_knots, degree = self.params["n_knots"], self.params["degree"]
-        if isinstance(n_knots, bool) or not isinstance(n_knots, int) or not 2 <= n_knots <= 50:
-            raise InvalidRequest(f"Spline n_knots must be an integer from 2 to 50; "
-                                 f"got {n_knots!r:.40}.")
-        if isinstance(degree, bool) or not isinstance(degree, int) or not 1 <= degree <= 5:
-            raise InvalidRequest(f"Spline degree must be an integer from 1 to 5 (3: cubic); "
-                                 f"got {degree!r:.40}.")
+        n_knots, degree = int(self.params["n_knots"]), int(self.params["degree"])
         fitted: dict[str, list[float]] = {}
         for col in self.select(df):
             x = _numbers(df[col]).dropna()
@@ -186,38 +192,36 @@ class Spline(Step):
             for i in range(len(base) + degree - 1)})
 
 
-def _bound(v: Any, what: str) -> float | None:
-    if v is None:
-        return None
-    try:
-        value = float(v)
-    except (TypeError, ValueError):
-        raise InvalidRequest(
-            f"The clip {what} bound must be a number or null; got {v!r}.") from None
-    return value
-
-
 @register_step
 class Clip(Step):
     name = "clip"
     description = ("Clip outliers to bounds learnt on the training rows: quantiles (lower, "
                    "upper), Tukey's fences (iqr, factor), or given values.")
     defaults = {"method": "quantile", "lower": 0.01, "upper": 0.99, "factor": 1.5}
+    checks = {"method": one_of(*CLIP_METHODS), "lower": optional(number()),
+              "upper": optional(number()), "factor": number(0)}
     accepts = "numeric"
+
+    def check_params(self) -> None:
+        method, lower, upper = self.params["method"], self.params["lower"], self.params["upper"]
+        if method == "quantile":
+            for param in ("lower", "upper"):
+                if not 0 <= (self.params[param] or 0) <= 1:
+                    self.refuse(param, "null or a quantile from 0 to 1 with method 'quantile' "
+                                "(e.g. lower 0.01, upper 0.99); for fixed bounds use method "
+                                "'values'")
+            if lower is not None and lower >= (1 if upper is None else upper):
+                self.refuse("upper", f"above lower ({lower:g}) with method 'quantile', e.g. "
+                            "lower 0.01 and upper 0.99")
+            if lower is None and upper == 0:
+                self.refuse("upper", "above 0 with method 'quantile', e.g. 0.99")
+        if method == "values" and lower is not None and upper is not None and lower > upper:
+            self.refuse("upper", f"at least lower ({lower:g})")
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         method = self.params["method"]
-        if method not in CLIP_METHODS:
-            raise InvalidRequest(f"Clip method must be one of {list(CLIP_METHODS)}; "
-                                 f"got {method!r}.")
-        lower, upper = _bound(self.params["lower"], "lower"), _bound(self.params["upper"], "upper")
-        if method == "quantile" and not (
-                0 <= (lower or 0.0) < (1.0 if upper is None else upper) <= 1):
-            raise InvalidRequest("Clip quantiles need 0 <= lower < upper <= 1, e.g. lower 0.01 "
-                                 f"and upper 0.99; got {lower} and {upper}. For fixed bounds "
-                                 "use method 'values'.")
-        if method == "values" and lower is not None and upper is not None and lower > upper:
-            raise InvalidRequest(f"The clip lower bound {lower} is above the upper {upper}.")
+        lower = None if self.params["lower"] is None else float(self.params["lower"])
+        upper = None if self.params["upper"] is None else float(self.params["upper"])
         fitted: dict[str, list[float | None]] = {}
         for col in self.select(df):
             s = _numbers(df[col]).dropna()
@@ -247,6 +251,7 @@ class Log(Step):
                    "log1p, 'auto' shifts so the training minimum maps to log(1). Values at or "
                    "below -offset become missing.")
     defaults = {"offset": 1.0}
+    checks = {"offset": either(one_of("auto"), number())}
     accepts = "numeric"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
@@ -256,11 +261,8 @@ class Log(Step):
             if offset == "auto":
                 low = _float(_numbers(df[col]).min())
                 fitted[col] = 1.0 - low if low < 0 else 1.0
-            elif isinstance(offset, int | float) and not isinstance(offset, bool) \
-                    and math.isfinite(offset):
-                fitted[col] = float(offset)
             else:
-                raise InvalidRequest(f"Log offset must be a number or 'auto'; got {offset!r}.")
+                fitted[col] = float(offset)
         return {"columns": fitted}
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._params import is_text
 from shipyard.features._semantic import column_facts, is_numeric_dtype
 from shipyard.features._steps import Step, make_step
 from shipyard.features._target import check_name
@@ -35,14 +36,20 @@ class StepSpec:
                 "params": dict(self.params)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> StepSpec:
+    def from_dict(cls, d: Mapping[str, Any], *, check: bool = True) -> StepSpec:
+        """Read a step; ``check=False`` (a fitted recipe) skips the parameter value rules.
+
+        Raises:
+            InvalidRequest: not a step object, bad columns, an unknown step or parameter,
+                or a parameter value the step's rules refuse.
+        """
         if not isinstance(d, Mapping) or not isinstance(d.get("step"), str):
             raise InvalidRequest(
                 f"A recipe step must be an object with a 'step' name; got {d!r}.")
         columns = d.get("columns")
         if columns is not None and (
                 not isinstance(columns, list | tuple)
-                or not all(isinstance(c, str) for c in columns)):
+                or not all(is_text(c) if check else isinstance(c, str) for c in columns)):
             raise InvalidRequest(
                 f"The columns of recipe step {d['step']!r} must be a list of names or null; "
                 f"got {columns!r}.")
@@ -50,12 +57,14 @@ class StepSpec:
         if not isinstance(params, Mapping):
             raise InvalidRequest(
                 f"The params of recipe step {d['step']!r} must be an object; got {params!r}.")
-        make_step(d["step"], None, params)  # unknown step or parameter: refuse now, not at fit
+        # An unknown step, parameter or bad value: refused now, not at fit.
+        make_step(d["step"], None, params, check=check)
         return cls(step=d["step"], columns=None if columns is None else tuple(columns),
                    params=dict(params))
 
-    def build(self) -> Step:
-        return make_step(self.step, self.columns, self.params)
+    def build(self, *, check: bool = True) -> Step:
+        """The step; ``check=False`` for one already fitted (see :meth:`Step.__init__`)."""
+        return make_step(self.step, self.columns, self.params, check=check)
 
 
 @dataclass(frozen=True)
@@ -244,7 +253,7 @@ class FittedRecipe:
             frame = frame.assign(**absent)
         frame = frame.reset_index(drop=True)
         for spec, state in self.steps:
-            frame = spec.build().transform(frame, state)
+            frame = spec.build(check=False).transform(frame, state)
         return self.finish(frame)
 
     def finish(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -265,7 +274,7 @@ class FittedRecipe:
         order = {name: i for i, name in enumerate(raw)}
         sources: dict[str, tuple[str, ...]] = {name: (name,) for name in raw}
         for spec, state in self.steps:
-            local = spec.build().lineage(state, list(sources))
+            local = spec.build(check=False).lineage(state, list(sources))
             sources = {out: tuple(dict.fromkeys(
                 r for i in ins for r in sources.get(i, ()))) for out, ins in local.items()}
         return {f: sorted(sources.get(f, ()), key=order.__getitem__)
@@ -288,7 +297,10 @@ class FittedRecipe:
                 raise InvalidRequest(
                     f"Fitted recipe format {version!r} is not supported; this Shipyard reads "
                     f"format {FORMAT_VERSION}. Upgrade Shipyard to load it.")
-            steps = tuple((StepSpec.from_dict(s), dict(s["state"])) for s in d["steps"])
+            # Fitted with the rules of its day: values are not checked again, so a bundle
+            # whose recipe fitted then still loads.
+            steps = tuple((StepSpec.from_dict(s, check=False), dict(s["state"]))
+                          for s in d["steps"])
             return cls(steps=steps, input_signature=list(d["input_signature"]),
                        feature_names=list(d["feature_names"]),
                        categorical_features=list(d["categorical_features"]),

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.features._encode import target_matrix, target_task
+from shipyard.features._encode import TARGET_TASKS, target_matrix, target_task
+from shipyard.features._params import integer, number, one_of, optional, seed, shown
 from shipyard.features._semantic import is_numeric_dtype
 from shipyard.features._steps import Lineage, State, Step, _numbers, passthrough, register_step
 
@@ -40,6 +41,21 @@ _DEFAULT_THRESHOLD = {"variance": 0.0, "correlation": 0.9, "mutual_info": 0.0,
 ASSOCIATION_TOLERANCE = 0.01
 #: Rows the mutual-information and importance methods look at, at most (a seeded sample).
 MAX_ROWS = 20_000
+#: The rules of ``k`` and ``threshold`` on their own; :func:`settings_problem` ties them
+#: to the method. The ``select`` step and :func:`select` share both.
+K = optional(integer(1))
+THRESHOLD = optional(number())
+
+
+def settings_problem(method: str, threshold: float | None,
+                     k: int | None) -> tuple[str, str] | None:
+    """The setting that ``method`` does not allow with the others, and what it allows;
+    None when they go together."""
+    if k is not None and method in ("variance", "correlation"):
+        return "k", f"null with method {method!r}, which uses a threshold, not k"
+    if method == "correlation" and threshold is not None and not 0 < threshold <= 1:
+        return "threshold", "null or in (0, 1] with method 'correlation'"
+    return None
 
 
 @dataclass(frozen=True)
@@ -93,10 +109,14 @@ def select(X: pd.DataFrame, y: pd.Series | None, method: str, *, threshold: floa
     if method not in SELECTION_METHODS:
         raise InvalidRequest(f"Selection method must be one of {list(SELECTION_METHODS)}; "
                              f"got {method!r}.")
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-        raise InvalidRequest(f"k must be a whole number >= 1 (the columns to keep); got {k!r}.")
-    if k is not None and method in ("variance", "correlation"):
-        raise InvalidRequest(f"Method {method!r} uses a threshold, not k; drop k.")
+    if not K(k):
+        raise InvalidRequest(f"k must be {K.allowed} (the columns to keep); got {shown(k)}.")
+    if not THRESHOLD(threshold):
+        raise InvalidRequest(f"threshold must be {THRESHOLD.allowed}; got {shown(threshold)}.")
+    problem = settings_problem(method, threshold, k)
+    if problem:
+        value = k if problem[0] == "k" else threshold
+        raise InvalidRequest(f"{problem[0]} must be {problem[1]}; got {shown(value)}.")
     if threshold is None and k is None:
         threshold = _DEFAULT_THRESHOLD[method]
     numeric = [str(c) for c in X.columns if is_numeric_dtype(X[c])
@@ -149,8 +169,6 @@ def _pearson(x: np.ndarray, t: np.ndarray) -> float:
 
 def _by_correlation(frame: pd.DataFrame, y: pd.Series | None, threshold: float,
                     task: str) -> tuple[dict[str, float], list[Dropped]]:
-    if not 0 < threshold <= 1:
-        raise InvalidRequest(f"A correlation threshold must be in (0, 1]; got {threshold}.")
     corr = frame.corr().abs().fillna(0.0).to_numpy() if len(frame.columns) else np.zeros((0, 0))
     names = list(frame.columns)
     assoc = _association(frame, y, task)
@@ -249,6 +267,14 @@ class Select(Step):
     description = ("Feature selection fitted on the training rows (variance, correlation, "
                    "mutual information or model importance); keeps the kept list, drops the rest.")
     defaults = {"method": "correlation", "threshold": None, "k": None, "task": "auto", "seed": 0}
+    checks = {"method": one_of(*SELECTION_METHODS), "threshold": THRESHOLD, "k": K,
+              "task": one_of(*TARGET_TASKS), "seed": seed()}
+
+    def check_params(self) -> None:
+        problem = settings_problem(self.params["method"], self.params["threshold"],
+                                   self.params["k"])
+        if problem:
+            self.refuse(*problem)
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         frame = df[self.select(df)]

@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._params import (
+    Check,
+    boolean,
+    either,
+    integer,
+    list_of,
+    number,
+    one_of,
+    seed,
+    shown,
+    text,
+)
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS, is_numeric_dtype
 from shipyard.names import did_you_mean
 
@@ -41,16 +53,30 @@ def passthrough(inputs: list[str], *, drop: Any = (), add: Lineage | None = None
 
 
 class Step:
-    """Base of every recipe step; subclasses declare ``name``, ``defaults`` and ``accepts``."""
+    """Base of every recipe step; subclasses declare ``name``, ``defaults``, ``checks``
+    and ``accepts``."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     #: Parameter name → default value (JSON). Unknown parameters are refused.
     defaults: ClassVar[Mapping[str, Any]] = {}
+    #: Parameter name → the rule its value must pass (:mod:`shipyard.features._params`);
+    #: every parameter in ``defaults`` has one (:func:`register_step` sees to it).
+    checks: ClassVar[Mapping[str, Check]] = {}
     #: Column kinds the step takes when its columns are not listed ("numeric", "text", "any").
     accepts: ClassVar[str] = "any"
 
-    def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any]) -> None:
+    def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any], *,
+                 check: bool = True) -> None:
+        """Take ``params`` over the defaults.
+
+        Args:
+            check: apply the value rules (``checks``, then :meth:`check_params`). False
+                only for a fitted recipe's steps: their values were taken when fitted.
+
+        Raises:
+            InvalidRequest: an unknown parameter; with ``check``, a value its rule refuses.
+        """
         unknown = sorted(set(params) - set(self.defaults))
         if unknown:
             raise InvalidRequest(
@@ -60,6 +86,23 @@ class Step:
             )
         self.columns = columns
         self.params = {**self.defaults, **params}
+        if check:
+            for param, rule in self.checks.items():
+                if not rule(self.params[param]):
+                    self.refuse(param, rule.allowed, rule.choices)
+                self.params[param] = rule.normal(self.params[param])
+            self.check_params()
+
+    def check_params(self) -> None:
+        """Rules that tie parameters together (each value already passed its own check);
+        call :meth:`refuse` on a breach."""
+
+    def refuse(self, param: str, allowed: str, choices: tuple[str, ...] = ()) -> NoReturn:
+        """Raise the one-sentence InvalidRequest for parameter ``param``'s value."""
+        value = self.params[param]
+        hint = did_you_mean(value, choices) if choices and isinstance(value, str) else ""
+        raise InvalidRequest(f"Recipe step {self.name!r}: parameter {param!r} must be "
+                             f"{allowed}; got {shown(value)}.{hint}")
 
     def select(self, df: pd.DataFrame) -> list[str]:
         """The columns this step works on in ``df``: listed ones present, or all it accepts."""
@@ -106,11 +149,21 @@ def register_step(cls: type[Step]) -> type[Step]:
     """Class decorator: make a step available to recipes under ``cls.name``."""
     if cls.name in STEPS:
         raise ValueError(f"A recipe step named {cls.name!r} is already registered.")
+    if set(cls.checks) != set(cls.defaults):
+        raise ValueError(f"Recipe step {cls.name!r} must declare a check for each of its "
+                         f"parameters and no other; defaults {sorted(cls.defaults)}, "
+                         f"checks {sorted(cls.checks)}.")
     STEPS[cls.name] = cls
     return cls
 
 
-def make_step(name: str, columns: tuple[str, ...] | None, params: Mapping[str, Any]) -> Step:
+def make_step(name: str, columns: tuple[str, ...] | None, params: Mapping[str, Any], *,
+              check: bool = True) -> Step:
+    """The registered step ``name``; ``check=False`` skips the value rules (a fitted recipe).
+
+    Raises:
+        InvalidRequest: an unknown step or parameter, or a value its rule refuses.
+    """
     try:
         cls = STEPS[name]
     except KeyError:
@@ -118,7 +171,7 @@ def make_step(name: str, columns: tuple[str, ...] | None, params: Mapping[str, A
             f"Unknown recipe step {name!r}; the known steps are {sorted(STEPS)}."
             + did_you_mean(str(name), STEPS)
         ) from None
-    return cls(columns, params)
+    return cls(columns, params, check=check)
 
 
 def _numbers(s: pd.Series) -> pd.Series:
@@ -181,11 +234,9 @@ class DatetimeParts(Step):
     name = "datetime_parts"
     description = "Replace a date/time column by its parts (year, month, day, weekday, hour)."
     defaults = {"parts": ["year", "month", "day", "dayofweek", "hour"]}
+    checks = {"parts": list_of(one_of(*_PARTS), what=f"a list of some of {list(_PARTS)}")}
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
-        unknown = sorted(set(self.params["parts"]) - set(_PARTS))
-        if unknown:
-            raise InvalidRequest(f"Unknown date part {unknown[0]!r}; use some of {list(_PARTS)}.")
         kept: dict[str, list[str]] = {}
         for col in self.select(df):
             d = _to_datetime(df[col])
@@ -243,20 +294,26 @@ class Impute(Step):
                    "column where the training data had gaps.")
     defaults = {"strategy": "median", "fill_value": 0.0, "indicator": True, "n_neighbors": 5,
                 "max_reference_rows": 1000, "seed": 0}
+    checks = {"strategy": one_of(*IMPUTE_STRATEGIES), "fill_value": either(number(), text()),
+              "indicator": boolean(), "n_neighbors": integer(1),
+              "max_reference_rows": integer(1), "seed": seed()}
     accepts = "numeric"
+
+    def check_params(self) -> None:
+        if self.params["strategy"] == "knn" \
+                and self.params["max_reference_rows"] < self.params["n_neighbors"]:
+            self.refuse("max_reference_rows", "at least n_neighbors "
+                        f"({self.params['n_neighbors']}) for KNN imputation")
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         strategy = self.params["strategy"]
-        if strategy not in IMPUTE_STRATEGIES:
-            raise InvalidRequest(f"Impute strategy must be one of {list(IMPUTE_STRATEGIES)}; "
-                                 f"got {strategy!r}.")
         fitted: dict[str, dict[str, Any]] = {}
         columns = self.select(df)
         for col in columns:
             if is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype):
                 numbers = _finite(df[col])  # ±inf is a gap too: no model can use it
                 gaps = bool(numbers.isna().any())
-                value: float | str | None = self._number(numbers)
+                value: float | str | None = self._number(col, numbers)
             else:
                 gaps = bool(df[col].isna().any())
                 value = self._label(col, df[col])
@@ -265,15 +322,21 @@ class Impute(Step):
         state: State = {"columns": fitted}
         if strategy == "knn":
             state["strategy"] = "knn"
-            state["knn"] = knn_reference(df, columns, int(self.params["n_neighbors"]),
-                                         int(self.params["max_reference_rows"]),
-                                         int(self.params["seed"]))
+            state["knn"] = knn_reference(df, columns, self.params["n_neighbors"],
+                                         self.params["max_reference_rows"], self.params["seed"])
         return state
 
-    def _number(self, s: pd.Series) -> float | None:
+    def _number(self, col: str, s: pd.Series) -> float | None:
         strategy = self.params["strategy"]
         if strategy == "constant":
-            return float(self.params["fill_value"])
+            fill = self.params["fill_value"]
+            try:
+                return float(fill)
+            except ValueError:  # a word, fit for label columns only: this one is numeric
+                raise InvalidRequest(
+                    f"Column {col!r} holds numbers; impute it with a numeric fill_value, not "
+                    f"{shown(fill)}, or list the label columns in the step's columns."
+                ) from None
         if strategy == "most_frequent":
             modes = s.mode()
             return _float(modes.iloc[0]) if len(modes) else 0.0
@@ -323,10 +386,8 @@ class Impute(Step):
 
 def knn_reference(df: pd.DataFrame, columns: list[str], k: int, max_rows: int,
                   seed: int) -> State:
-    """The reference rows of a KNN imputation: a seeded sample of at most ``max_rows``."""
-    if k < 1 or max_rows < k:
-        raise InvalidRequest(f"KNN imputation needs n_neighbors >= 1 and max_reference_rows "
-                             f">= n_neighbors; got {k} and {max_rows}.")
+    """The reference rows of a KNN imputation: a seeded sample of at most ``max_rows``
+    (``1 <= k <= max_rows``: the impute step's checks)."""
     for col in columns:
         if not (is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col].dtype)):
             raise InvalidRequest(f"KNN imputation works on numbers; column {col!r} holds "
@@ -364,13 +425,11 @@ class Scale(Step):
                    "deviation), minmax (to 0..1 on the training range) or robust (subtract the "
                    "median, divide by the interquartile range).")
     defaults = {"method": "standard"}
+    checks = {"method": one_of(*SCALE_METHODS)}
     accepts = "numeric"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         method = self.params["method"]
-        if method not in SCALE_METHODS:
-            raise InvalidRequest(f"Scale method must be one of {list(SCALE_METHODS)}; "
-                                 f"got {method!r}.")
         fitted = {}
         for col in self.select(df):
             s = _finite(df[col])  # ±inf would make every statistic useless; impute takes it
@@ -399,12 +458,11 @@ class Categorical(Step):
     description = ("Labels as one-hot columns or a native pandas category; rare and unseen "
                    "labels become __other__, missing ones __missing__.")
     defaults = {"encoding": "onehot", "max_categories": 20, "min_count": 5}
+    checks = {"encoding": one_of("onehot", "native"), "max_categories": integer(1),
+              "min_count": integer(0)}
     accepts = "text"
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
-        if self.params["encoding"] not in ("onehot", "native"):
-            raise InvalidRequest("Categorical encoding must be 'onehot' or 'native'; "
-                                 f"got {self.params['encoding']!r}.")
         fitted = {}
         for col in self.select(df):
             labels = _labels(df[col])
