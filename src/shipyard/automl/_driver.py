@@ -294,11 +294,11 @@ def _submit(ctx: DriveContext, algorithm: str, hyperparameters: Mapping[str, Any
             number: int, system_attrs: Mapping[str, Any],
             candidates: Sequence[JobRecord],
             recipe: Mapping[str, Any] | None = None) -> JobRecord:
-    from shipyard.client._training import recipe_with_drops
+    from shipyard.features._extend import add_drops
 
     job, spec = ctx.job, ctx.job.spec
     # The user's drop list and the suspected leaks leave every candidate (docs/automl.md).
-    recipe = recipe_with_drops(recipe, spec.get("dropped"))
+    recipe = add_drops(recipe, spec.get("dropped"))
     # Cross-validated candidates fit a recipe per fold: there is no one preparation to share.
     # Others share one per algorithm and recipe (a recipe variant prepares its own).
     cv_folds = spec.get("cv_folds")

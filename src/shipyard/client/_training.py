@@ -128,16 +128,9 @@ def recipe_with_drops(recipe: Mapping[str, Any] | Any | None,
     if recipe is not None and not isinstance(recipe, Mapping):
         raise InvalidRequest(f"A recipe must be a JSON object (or a shipyard.features.Recipe); "
                              f"got {type(recipe).__name__}.")
-    if isinstance(drop, str):
-        drop = [drop]
-    columns = [str(c) for c in drop or []]
-    if recipe is None:
-        return {"extends": "default", "drop": columns} if columns else None
-    out = dict(recipe)
-    if columns:
-        given: list[Any] = out["drop"] if isinstance(out.get("drop"), list) else []
-        out["drop"] = list(dict.fromkeys([*given, *columns]))
-    return out
+    from shipyard.features._extend import add_drops
+
+    return add_drops(recipe, [drop] if isinstance(drop, str) else drop)
 
 
 def add_limits(spec: dict[str, Any], *, cpus: int | None, memory: str | int | None,

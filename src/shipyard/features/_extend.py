@@ -66,6 +66,20 @@ def _names(value: Any, what: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def add_drops(recipe: Mapping[str, Any] | None,
+              columns: Sequence[str] | None) -> dict[str, Any] | None:
+    """A training job's ``recipe`` (JSON; None: the default recipe) with ``columns`` added
+    to its ``drop`` list: with no recipe, ``{"extends": "default", "drop": [...]}``."""
+    names = [str(c) for c in columns or []]
+    if recipe is None:
+        return {"extends": "default", "drop": names} if names else None
+    out = dict(recipe)
+    if names:
+        given: list[Any] = out["drop"] if isinstance(out.get("drop"), list) else []
+        out["drop"] = list(dict.fromkeys([*given, *names]))
+    return out
+
+
 @dataclass(frozen=True)
 class UserRecipe:
     """A recipe as a training job received it; :meth:`resolve` makes the one to fit."""
