@@ -64,17 +64,23 @@ def plan_drops(leaks: Sequence[Mapping[str, Any]], drop: Sequence[str],
     return [d["column"] for d in dropped], analysis
 
 
+def left_out(analysis: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """(column, the last reason the profile gave, or "") of each suspected leak a job's
+    ``analysis`` left out, in order."""
+    reasons = {str(x.get("column")): list(x.get("reasons") or [])
+               for x in (analysis or {}).get("leaks") or []}
+    return [(str(d.get("column")), (reasons.get(str(d.get("column"))) or [""])[-1])
+            for d in (analysis or {}).get("dropped") or [] if d.get("why") == "leak"]
+
+
 def describe_leaks(analysis: Mapping[str, Any] | None, *, sdk: bool = False) -> str | None:
     """One sentence on the leaks a job left out (None when it left out none), for the CLI
     (``--keep a,b``) or the SDK (``keep=[...]``)."""
-    leaks = {str(x.get("column")): x for x in (analysis or {}).get("leaks") or []}
-    gone = [d["column"] for d in (analysis or {}).get("dropped") or [] if d.get("why") == "leak"]
-    if not gone:
+    found = left_out(analysis)
+    if not found:
         return None
-    parts = []
-    for column in gone:
-        reasons = leaks.get(column, {}).get("reasons") or []
-        parts.append(f"{column} ({reasons[-1]})" if reasons else column)
+    gone = [column for column, _ in found]
+    parts = [f"{column} ({reason})" if reason else column for column, reason in found]
     return (f"Left out {len(gone)} suspected leak{'s' if len(gone) > 1 else ''} of the "
             f"target: {'; '.join(parts)}. If {'they are' if len(gone) > 1 else 'it is'} "
             f"known at prediction time, keep {'them' if len(gone) > 1 else 'it'} with "

@@ -46,6 +46,7 @@ from starlette.datastructures import UploadFile
 
 from shipyard.api._context import Services, services
 from shipyard.api._uploads import saved_uploads
+from shipyard.automl._analysis import left_out
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
 from shipyard.store import JobRecord
 from shipyard.studio._charts import bar_chart
@@ -427,15 +428,6 @@ def _retype(svc: Services, name: str, version: int, chosen: dict[str, str],
     return rec.version
 
 
-def _leaks(job: JobRecord) -> list[tuple[str, str]]:
-    """(column, why) of the suspected leaks an AutoML build left out (docs/automl.md)."""
-    analysis = job.spec.get("analysis") or {}
-    reasons = {str(x.get("column")): (x.get("reasons") or [""])[-1]
-               for x in analysis.get("leaks") or []}
-    return [(str(d.get("column")), str(reasons.get(str(d.get("column")), "")))
-            for d in analysis.get("dropped") or [] if d.get("why") == "leak"]
-
-
 @router.get(CANVAS + "/builds/{job_id}")
 def canvas_build_page(request: Request, job_id: str,
                       svc: Services = Depends(services)) -> HTMLResponse:
@@ -449,7 +441,8 @@ def canvas_build_page(request: Request, job_id: str,
     context: dict[str, Any] = {"job": job, "dataset": dataset, "version": version,
                                "target": target, "done": job.status == "Completed",
                                "active": job.status in ACTIVE or job.status == "Pending",
-                               "progress": _progress(job, svc), "leaks": _leaks(job)}
+                               "progress": _progress(job, svc),
+                               "leaks": left_out(job.spec.get("analysis"))}
     if job.status == "Completed":
         evaluation = _evaluation(svc, job)
         impact = _impact(job, svc)
