@@ -457,7 +457,7 @@ def main(job_dir: Path) -> None:
         else:
             print(f"[ensemble] {shap['explainer']} SHAP on {shap['rows']} test rows "
                   + (f"(background {shap['background_rows']}, {shap['coalitions']} "
-                     "coalitions) " if shap["explainer"] == "kernel" else "")
+                     "coalitions) " if shap.get("coalitions") else "")
                   + f"in {shap['seconds']:.1f} s, {shap['output_space']} space: "
                   + ", ".join(f"{r['column']} {r['importance']:.4g}"
                               for r in shap["columns"][:5]), flush=True)

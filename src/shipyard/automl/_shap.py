@@ -2,9 +2,11 @@
 
 The final (``ensemble``) job explains its model as loaded, one member or an ensemble,
 with :class:`shipyard.explanations.Explainer` over the raw input columns: TreeSHAP for
-an xgboost, lightgbm or catboost bundle (exact, cheap), KernelSHAP for the rest and for
-every ensemble (its background a k-means summary of the train rows). The global
-importance of a column is its mean \\|SHAP\\| over the explained test rows.
+an xgboost, lightgbm or catboost bundle (exact, cheap); for a regression ensemble each
+boosting and linear member exactly and KernelSHAP only for the members left (the
+``additive`` method); KernelSHAP for the rest and for classification ensembles (its
+background a k-means summary of the train rows). The global importance of a column is
+its mean \\|SHAP\\| over the explained test rows.
 
 KernelSHAP's cost is paid per explained row, so its settings and rows are chosen from
 the time left (:func:`kernel_settings`): a first small batch is measured, and each next
@@ -17,7 +19,7 @@ says why (``skipped``) and the job keeps permutation importance as its headline.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +104,7 @@ def next_batch(batches: Sequence[tuple[int, float]], left: float, remaining: int
     return max(0, min(remaining, int((FILL * left - fixed) / per_row)))
 
 
-def _grow(explainer: Explainer, rows: pd.DataFrame, first: int,
+def _grow(explain: Callable[[pd.DataFrame], Explanation], rows: pd.DataFrame, first: int,
           until: float | None) -> tuple[Explanation | None, list[tuple[int, float]]]:
     """Explain ``rows`` in batches: ``first`` rows, then each next batch as large as fits
     before ``until`` (a ``time.time()``; None: every other row at once)."""
@@ -112,7 +114,7 @@ def _grow(explainer: Explainer, rows: pd.DataFrame, first: int,
     n = min(first, len(rows))
     while n > 0:
         started = time.perf_counter()
-        parts.append(explainer.explain(rows.iloc[done:done + n]))
+        parts.append(explain(rows.iloc[done:done + n]))
         batches.append((n, time.perf_counter() - started))
         done += n
         n = len(rows) - done if until is None else \
@@ -129,6 +131,54 @@ def _join(parts: Sequence[Explanation]) -> Explanation:
                        base_values=x.base_values, outputs=x.outputs,
                        output_space=x.output_space, method=x.method,
                        data=pd.concat([p.data for p in parts], ignore_index=True))
+
+
+def _added(exact: Explanation, rest: Explanation) -> Explanation:
+    """An additive explanation's two parts as one, over the rows ``rest`` holds (the first
+    of ``exact``'s)."""
+    from shipyard.explanations import Explanation
+
+    n = len(rest)
+    return Explanation(columns=rest.columns, values=exact.values[:n] + rest.values,
+                       base_values=np.asarray(exact.base_values) + np.asarray(
+                           rest.base_values), outputs=rest.outputs,
+                       output_space=rest.output_space, method=rest.method, data=rest.data)
+
+
+class _Clock:
+    """The time left before ``until``, and a skipped result saying why."""
+
+    def __init__(self, until: float | None) -> None:
+        self.until, self.started = until, time.perf_counter()
+
+    def left(self) -> float:
+        return float("inf") if self.until is None else self.until - time.time()
+
+    def skip(self, reason: str, **extra: Any) -> ShapImportance:
+        return ShapImportance({"method": "shap", "skipped": reason, "seconds": round(
+            time.perf_counter() - self.started, 3), **extra}, None)
+
+
+def _time_calls(output: Callable[[pd.DataFrame], Any], sample: pd.DataFrame,
+                ) -> tuple[float, float]:
+    """What a call of ``output`` costs: on one row (its fixed part, nearly all), and on
+    ``sample`` besides that fixed part."""
+    timer = time.perf_counter()
+    output(sample.iloc[:1])
+    fixed = time.perf_counter() - timer
+    output(sample)
+    return fixed, time.perf_counter() - timer - fixed
+
+
+def _first_batch_guess(fixed: float, call: float, rows: int, size: int, coalitions: int,
+                       ) -> float:
+    """What KernelSHAP's first batch is guessed to cost: its calls' fixed parts, and its
+    masked rows at what a row of the sample (``rows`` of them) cost, at least a tenth of
+    the call's as timings are noisy. Measured on a busy machine: 10 rows of a churn
+    ensemble of 8 took 2.5-3.9 s; of an ames ensemble of 4 (80 columns) 4 s, where this
+    guesses ~3 s and ~15 s."""
+    per_row = max(call - fixed, 0.1 * call) / max(rows - 1, 1)
+    return FIRST_BATCH_CALLS * fixed + SHAP_FIRST_ROWS["kernel"] * size * coalitions * per_row
 
 
 def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows: pd.DataFrame,
@@ -148,63 +198,93 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
             time than that is left.
 
     Returns:
-        ``record``: ``method`` "shap", ``explainer`` (tree or kernel), ``output_space``,
-        ``outputs``, ``base_values``, ``rows``, ``background_rows`` and ``coalitions``
-        (kernel), ``batches``, ``seconds``, ``columns`` (``column``, ``importance`` =
+        ``record``: ``method`` "shap", ``explainer`` (tree, kernel or additive),
+        ``output_space``, ``outputs``, ``base_values``, ``rows``, ``background_rows`` and
+        ``coalitions`` (KernelSHAP), ``members`` (additive: each member's method and
+        weight), ``batches``, ``seconds``, ``columns`` (``column``, ``importance`` =
         mean \\|SHAP\\|, most important first); or ``skipped`` with the reason.
     """
-    from shipyard.explanations import Explainer
+    from shipyard.explanations import Explainer, resolve_method
 
-    started = time.perf_counter()
-
-    def left() -> float:
-        return float("inf") if until is None else until - time.time()
-
-    def skip(reason: str) -> ShapImportance:
-        return ShapImportance({"method": "shap", "skipped": reason, "seconds": round(
-            time.perf_counter() - started, 3)}, None)
-
-    if left() <= call_seconds:
-        return skip(f"no time left ({max(left(), 0.0):.1f} s)")
-    # Tree or kernel, by the model; one background row is enough to tell (a KernelSHAP
-    # explainer of its own settings is built below).
-    explainer = Explainer(pipeline, background.iloc[:1], seed=seed)
-    if explainer.method == "kernel" and left() < (FIRST_BATCH_CALLS + 1) * call_seconds:
+    clock = _Clock(until)
+    if clock.left() <= call_seconds:
+        return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s)")
+    method = resolve_method(pipeline)
+    if method == "additive":
+        return _additive_importance(pipeline, background, rows, clock, seed)
+    kernel = method == "kernel"
+    if kernel and clock.left() < (FIRST_BATCH_CALLS + 1) * call_seconds:
         # Sizing the first batch costs about a call, the batch itself three at least.
-        return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
-    most = SHAP_TREE_ROWS if explainer.method == "tree" else SHAP_KERNEL_ROWS
+        return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s) for a first batch")
+    # One background row is enough to time the model (a KernelSHAP explainer of its own
+    # settings is built below, when a first batch fits).
+    explainer = Explainer(pipeline, background.iloc[:1], method=method, seed=seed)
+    most = SHAP_KERNEL_ROWS if kernel else SHAP_TREE_ROWS
+    sample = rows.sample(most, random_state=seed) if len(rows) > most else rows
+    sample = sample.reset_index(drop=True)
+    fixed, call = _time_calls(explainer.output, sample)
+    if clock.left() < (FIRST_BATCH_CALLS if kernel else 1) * call:
+        return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s) for a first batch")
+    if kernel:
+        size, coalitions = kernel_settings(len(explainer.columns), clock.left())
+        first = SHAP_FIRST_ROWS["kernel"]
+        guess = _first_batch_guess(fixed, call, len(sample), size, coalitions)
+        if guess > clock.left():
+            return clock.skip(f"a first batch of {first} rows (~{guess:.1f} s) would not fit "
+                              f"in the {max(clock.left(), 0.0):.1f} s left")
+        explainer = Explainer(pipeline, background, method="kernel", background_size=size,
+                              n_coalitions=coalitions, seed=seed)
+    explanation, batches = _grow(explainer.explain, sample,
+                                 SHAP_FIRST_ROWS["kernel" if kernel else "tree"], until)
+    return _result(explainer, explanation, batches, min(SHAP_MIN_ROWS, len(sample)), clock)
+
+
+def _additive_importance(pipeline: InferencePipeline, background: pd.DataFrame,
+                         rows: pd.DataFrame, clock: _Clock, seed: int) -> ShapImportance:
+    """:func:`shap_importance` of a regression ensemble by the additive method: its exact
+    members' share of every sampled row in one call of each, then KernelSHAP of the
+    members left (if any) for as many of those rows as the time allows."""
+    from shipyard.explanations import BACKGROUND_SIZE, Explainer, kernel_columns
+
+    varied = kernel_columns(pipeline, "additive")
+    # Built once, on the whole background: its linear members need its means.
+    size, coalitions = kernel_settings(len(varied), clock.left()) if varied else \
+        (BACKGROUND_SIZE, None)
+    explainer = Explainer(pipeline, background, method="additive", background_size=size,
+                          n_coalitions=coalitions, seed=seed)
+    varied = explainer.kernel_columns  # a linear member may have failed its check
+    if varied and explainer.n_coalitions is None:
+        explainer.n_coalitions = kernel_coalitions(len(varied), 0)
+    most = SHAP_KERNEL_ROWS if varied else SHAP_TREE_ROWS
     sample = rows.sample(most, random_state=seed) if len(rows) > most else rows
     sample = sample.reset_index(drop=True)
     least = min(SHAP_MIN_ROWS, len(sample))
-    # What a call of the model costs: on one row (its fixed part, nearly all) and on the
-    # sample; the first batch's cost is guessed from them.
     timer = time.perf_counter()
-    explainer.output(sample.iloc[:1])
-    fixed = time.perf_counter() - timer
-    explainer.output(sample)
-    call = time.perf_counter() - timer - fixed
-    if left() < (FIRST_BATCH_CALLS if explainer.method == "kernel" else 1) * call:
-        return skip(f"no time left ({max(left(), 0.0):.1f} s) for a first batch")
-    if explainer.method == "kernel":
-        size, coalitions = kernel_settings(len(explainer.columns), left())
-        # Its calls' fixed parts, and its masked rows at what a row of the sample cost
-        # (at least a tenth of the call's, as timings are noisy). Measured on a busy
-        # machine: 10 rows of a churn ensemble of 8 took 2.5-3.9 s; of an ames ensemble of
-        # 4 (80 columns) 4 s, where this guesses ~3 s and ~15 s.
-        first = SHAP_FIRST_ROWS["kernel"]
-        per_row = max(call - fixed, 0.1 * call) / max(len(sample) - 1, 1)
-        guess = FIRST_BATCH_CALLS * fixed + first * size * coalitions * per_row
-        if guess > left():
-            return skip(f"a first batch of {first} rows (~{guess:.1f} s) would not fit in "
-                        f"the {max(left(), 0.0):.1f} s left")
-        explainer = Explainer(pipeline, background, method="kernel", background_size=size,
-                              n_coalitions=coalitions, seed=seed)
-    explanation, batches = _grow(explainer, sample, SHAP_FIRST_ROWS[explainer.method], until)
+    exact = explainer.explain(sample, part="exact")
+    if not varied:
+        return _result(explainer, exact, [(len(sample), time.perf_counter() - timer)],
+                       least, clock)
+    fixed, call = _time_calls(explainer.kernel_output, sample)
+    first = SHAP_FIRST_ROWS["kernel"]
+    assert explainer.background is not None and explainer.n_coalitions is not None
+    guess = _first_batch_guess(fixed, call, len(sample), len(explainer.background),
+                               explainer.n_coalitions)
+    if guess > clock.left():
+        return clock.skip(f"a first batch of {first} rows of the KernelSHAP members (~"
+                          f"{guess:.1f} s) would not fit in the "
+                          f"{max(clock.left(), 0.0):.1f} s left")
+    rest, batches = _grow(lambda r: explainer.explain(r, part="kernel"), sample, first,
+                          clock.until)
+    return _result(explainer, None if rest is None else _added(exact, rest), batches,
+                   least, clock)
+
+
+def _result(explainer: Explainer, explanation: Explanation | None,
+            batches: list[tuple[int, float]], least: int, clock: _Clock) -> ShapImportance:
     if explanation is None or len(explanation) < least:
         done = 0 if explanation is None else len(explanation)
-        skipped = skip(f"{done} rows explained before the time ran out; {least} needed")
-        skipped.record.update(rows=done, batches=len(batches))
-        return skipped
+        return clock.skip(f"{done} rows explained before the time ran out; {least} needed",
+                          rows=done, batches=len(batches))
     found = explanation.global_importance()
     record: dict[str, Any] = {
         "method": "shap", "explainer": explanation.method,
@@ -213,8 +293,9 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         "rows": len(explanation),
         "background_rows": None if explainer.background is None else len(
             explainer.background),
-        "coalitions": explainer.n_coalitions,
-        "batches": len(batches), "seconds": round(time.perf_counter() - started, 3),
+        "coalitions": explainer.n_coalitions if explainer.kernel_columns else None,
+        "batches": len(batches), "seconds": round(time.perf_counter() - clock.started, 3),
         "columns": [{"column": c, "importance": v} for c, v in found]}
+    if explainer.members is not None:
+        record["members"] = explainer.members.describe()
     return ShapImportance(record, explanation)
-

@@ -8,11 +8,12 @@
     explanation.row(0).top(5)
 
 Tree models (xgboost, lightgbm, catboost) get exact TreeSHAP from the library in the
-margin space, summed back to raw columns through the recipe's lineage; other models
-and ensembles get KernelSHAP over the raw columns (probability space for a
-classifier). :func:`partial_dependence` gives the mean output as one raw column
-varies. See docs/explain.md. Runtime layer: no server module is imported, and never
-the ``shap`` package.
+margin space, summed back to raw columns through the recipe's lineage; a regression
+ensemble with such members (or linear ones) gets their exact values added up by weight
+and KernelSHAP only for the rest; other models and ensembles get KernelSHAP over the
+raw columns (probability space for a classifier). :func:`partial_dependence` gives the
+mean output as one raw column varies. See docs/explain.md. Runtime layer: no server
+module is imported, and never the ``shap`` package.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from shipyard.explanations._explainer import (
     METHODS,
     Explainer,
     explain,
+    kernel_columns,
     lineage_matrix,
     raw_columns,
+    resolve_method,
     summarise_background,
     typical_row,
 )
@@ -33,7 +36,9 @@ from shipyard.explanations._pdp import PartialDependence, partial_dependence
 
 __all__ = [
     "BACKGROUND_SIZE", "METHODS", "OUTPUT_SPACES", "Explainer", "Explanation",
-    "LocalExplanation", "PartialDependence", "coalitions", "explain", "kernel_shap",
-    "lineage_matrix", "partial_dependence", "raw_columns", "summarise_background",
+    "LocalExplanation", "PartialDependence", "coalitions", "explain", "kernel_columns",
+    "kernel_shap",
+    "lineage_matrix", "partial_dependence", "raw_columns", "resolve_method",
+    "summarise_background",
     "typical_row",
 ]

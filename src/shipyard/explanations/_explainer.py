@@ -8,10 +8,15 @@ raw columns (an expression of two columns, an age against a reference column) ha
 value split equally among them: SHAP has no finer answer without re-running the model,
 and the split keeps the row's values adding up to its output.
 
-``method="kernel"`` (every other model, and ensembles) runs KernelSHAP over the raw
-columns themselves (:mod:`shipyard.explanations._kernel`), in probability space for a
-classifier: no lineage is needed, an absent raw column is replaced by background rows
-and the whole pipeline predicts.
+``method="kernel"`` (every other model, and classification ensembles) runs KernelSHAP
+over the raw columns themselves (:mod:`shipyard.explanations._kernel`), in probability
+space for a classifier: no lineage is needed, an absent raw column is replaced by
+background rows and the whole pipeline predicts.
+
+``method="additive"`` (the default for a regression ensemble with a boosting or linear
+member) explains each member by the cheapest exact method it allows and adds the values
+up by weight, KernelSHAP running only the members left
+(:mod:`shipyard.explanations._members`).
 """
 
 from __future__ import annotations
@@ -27,9 +32,10 @@ from shipyard.bundle import EnsemblePipeline, InferencePipeline
 from shipyard.errors import InvalidRequest
 from shipyard.explanations._explanation import Explanation
 from shipyard.explanations._kernel import DEFAULT_BATCH_ROWS, kernel_shap
+from shipyard.explanations._members import Members, additive
 from shipyard.explanations._tree import TREE_FRAMEWORKS, contributions, margin
 
-METHODS = ("auto", "tree", "kernel")
+METHODS = ("auto", "tree", "kernel", "additive")
 SUMMARIES = ("kmeans", "sample")
 #: Cells (rows × the widest of raw columns and features) of one KernelSHAP batch, about.
 BATCH_CELLS = 20_000_000
@@ -120,14 +126,62 @@ def summarise_background(pipeline: InferencePipeline, df: pd.DataFrame, size: in
     return rows, counts[keep] / counts[keep].sum()
 
 
+def resolve_method(pipeline: InferencePipeline, method: str = "auto") -> str:
+    """The SHAP method :class:`Explainer` uses for ``pipeline``: "tree", "additive" or
+    "kernel" (see the module's doc), without building anything.
+
+    Raises:
+        InvalidRequest: an unknown method, a task with nothing to explain, or a method
+            the model does not allow.
+    """
+    if method not in METHODS:
+        raise InvalidRequest(f"The explain method must be one of {list(METHODS)}; got "
+                             f"{method!r}.")
+    if pipeline.task not in ("classification", "regression"):
+        raise InvalidRequest(f"Only classification and regression models are explained; "
+                             f"this model's task is {pipeline.task!r}.")
+    is_tree = not isinstance(pipeline, EnsemblePipeline) and \
+        pipeline.framework.name in TREE_FRAMEWORKS
+    if method == "tree" and not is_tree:
+        raise InvalidRequest("method 'tree' needs an xgboost, lightgbm or catboost model; "
+                             "use method 'kernel' (or 'auto') for this one.")
+    if method == "additive" and not additive(pipeline):
+        raise InvalidRequest("method 'additive' needs a regression ensemble with an "
+                             "xgboost, lightgbm, catboost or linear member; use method "
+                             "'kernel' (or 'auto') for this model.")
+    if method != "auto":
+        return method
+    # A model that learns a transformed target (log) explains, by default, the
+    # predictions as served (KernelSHAP); 'tree' explains its raw (log-scale) output.
+    if is_tree and pipeline.recipe.target_transform is None:
+        return "tree"
+    return "additive" if additive(pipeline) else "kernel"
+
+
+def kernel_columns(pipeline: InferencePipeline, method: str = "auto") -> tuple[str, ...]:
+    """The raw columns KernelSHAP varies when ``pipeline`` is explained by ``method``, known
+    without building anything: none for "tree", every column for "kernel", the columns of
+    the members left to KernelSHAP for "additive" (before a linear member's formula is
+    checked on the background: :attr:`Explainer.kernel_columns` is the final word)."""
+    method = resolve_method(pipeline, method)
+    if method == "tree":
+        return ()
+    columns = raw_columns(pipeline)
+    if method == "kernel":
+        return tuple(columns)
+    assert isinstance(pipeline, EnsemblePipeline)
+    return tuple(Members(pipeline, columns, {}, lineage_matrix).kernel_columns)
+
+
 class Explainer:
     """Explains rows of one loaded bundle; build once, call :meth:`explain` per request.
 
     Args:
         pipeline: a loaded bundle (:func:`shipyard.bundle.load_bundle`).
         background: raw rows (KernelSHAP's reference; tree models need none).
-        method: "auto" (tree for xgboost/lightgbm/catboost, kernel otherwise), "tree",
-            "kernel".
+        method: "auto" (tree for xgboost/lightgbm/catboost, additive for a regression
+            ensemble with such a member or a linear one, kernel otherwise), "tree",
+            "kernel", "additive".
         background_size: rows the background is summarised to (KernelSHAP).
         summary: "kmeans" or "sample" (see :func:`summarise_background`).
         n_coalitions: KernelSHAP coalitions per row (None: every one when 2^M - 2 is
@@ -145,24 +199,10 @@ class Explainer:
                  *, method: str = "auto", background_size: int = BACKGROUND_SIZE,
                  summary: str = "kmeans", n_coalitions: int | None = None,
                  batch_rows: int | None = None, seed: int = 0) -> None:
-        if method not in METHODS:
-            raise InvalidRequest(f"The explain method must be one of {list(METHODS)}; got "
-                                 f"{method!r}.")
-        if pipeline.task not in ("classification", "regression"):
-            raise InvalidRequest(f"Only classification and regression models are explained; "
-                                 f"this model's task is {pipeline.task!r}.")
-        is_tree = not isinstance(pipeline, EnsemblePipeline) and \
-            pipeline.framework.name in TREE_FRAMEWORKS
-        if method == "tree" and not is_tree:
-            raise InvalidRequest("method 'tree' needs an xgboost, lightgbm or catboost model; "
-                                 "use method 'kernel' (or 'auto') for this one.")
+        self.method = resolve_method(pipeline, method)
         self.pipeline = pipeline
-        # A model that learns a transformed target (log) explains, by default, the
-        # predictions as served (KernelSHAP); 'tree' explains its raw (log-scale) output.
         transformed = not isinstance(pipeline, EnsemblePipeline) and \
             pipeline.recipe.target_transform is not None
-        self.method = "tree" if method == "tree" or (
-            method == "auto" and is_tree and not transformed) else "kernel"
         classes = list(pipeline.classes or [])
         if pipeline.task == "regression":
             self.outputs: tuple[str, ...] = ("prediction",)
@@ -179,13 +219,33 @@ class Explainer:
                                            for p in _pipelines(pipeline))])
         self.batch_rows = batch_rows or int(min(DEFAULT_BATCH_ROWS, max(
             50_000, BATCH_CELLS // max(width, 1))))
+        self.members: Members | None = None
+        #: The raw columns KernelSHAP varies (none for a tree model).
+        self.kernel_columns: tuple[str, ...] = () if self.method == "tree" else self.columns
+        self.background: pd.DataFrame | None = None
+        self.background_weights: np.ndarray | None = None
         if self.method == "tree":
             self.output_space = "value" if pipeline.task == "regression" and not transformed \
                 else "margin"
             lineage = pipeline.recipe.lineage()
             self._matrix = lineage_matrix(lineage, list(self.columns))
-            self.background: pd.DataFrame | None = None
-            self.background_weights: np.ndarray | None = None
+        elif self.method == "additive":
+            assert isinstance(pipeline, EnsemblePipeline)
+            self.output_space = "value"
+            members = self.members = Members(pipeline, list(self.columns), self._absent,
+                                              lineage_matrix)
+            if members.needs_background:
+                if background is None:
+                    raise InvalidRequest(
+                        "This ensemble's linear or KernelSHAP members need background rows "
+                        "(e.g. a sample of the training data): Explainer(pipeline, "
+                        "background=df).")
+                rows, weights = summarise_background(pipeline, background, background_size,
+                                                     summary=summary, seed=seed)
+                self.background = self._background = self._raw(rows)
+                self.background_weights = self._weights = weights
+                members.fit_background(self._background, weights)
+            self.kernel_columns = tuple(members.kernel_columns)
         else:
             self.output_space = "value" if pipeline.task == "regression" else "probability"
             if background is None:
@@ -211,6 +271,15 @@ class Explainer:
                           self.pipeline.recipe.transform(raw))
         return self._model(raw)
 
+    def kernel_output(self, rows: pd.DataFrame) -> np.ndarray:
+        """What KernelSHAP calls per masked row (rows × outputs): the whole model, or for
+        the additive method the members left to it (zeros when none is); for timing."""
+        raw = self._raw(rows)
+        if self.members is not None:
+            return self.members.rest_outputs(raw) if self.members.rest else \
+                np.zeros((len(raw), 1))
+        return self._model(raw)
+
     def _model(self, raw: pd.DataFrame) -> np.ndarray:
         out = self.pipeline.outputs(raw.assign(**self._absent) if self._absent else raw)
         if self.pipeline.task == "regression":
@@ -219,11 +288,20 @@ class Explainer:
         return proba[:, 1:] if proba.shape[1] == 2 else proba
 
     def explain(self, rows: pd.DataFrame,
-                progress: Callable[[int, int], None] | None = None) -> Explanation:
+                progress: Callable[[int, int], None] | None = None, *,
+                part: str = "all") -> Explanation:
         """SHAP values of ``rows`` (raw input rows, as the model is sent them).
 
         ``progress`` (KernelSHAP) is called with (rows done, rows) after each batch.
+        ``part`` (the additive method): "exact" for the exactly explained members' share
+        alone, "kernel" for the KernelSHAP members' alone (each with its share of the base
+        value; the two add up to "all"), so a caller may explain the cheap part for many
+        rows and the costly one for as many as its time allows.
         """
+        if part not in ("all", "exact", "kernel"):
+            raise InvalidRequest(f"part must be 'all', 'exact' or 'kernel'; got {part!r}.")
+        if part != "all" and self.members is None:
+            raise InvalidRequest("Only the additive method explains a part of the model.")
         raw = self._raw(rows)
         if not len(raw):
             k = len(self.outputs)
@@ -232,6 +310,8 @@ class Explainer:
                                output_space=self.output_space, method=self.method, data=raw)
         if self.method == "tree":
             values, base = self._tree(raw)
+        elif self.members is not None:
+            values, base = self._additive(raw, progress, part)
         else:
             values, base = kernel_shap(
                 self._model, raw, self._background, self._weights,
@@ -269,6 +349,27 @@ class Explainer:
         return Explanation(columns=self.columns, values=values, base_values=base,
                            outputs=self.outputs, output_space=self.output_space,
                            method=self.method, data=data)
+
+    def _additive(self, raw: pd.DataFrame, progress: Callable[[int, int], None] | None,
+                  part: str) -> tuple[np.ndarray, np.ndarray]:
+        members = self.members
+        assert members is not None
+        if part == "kernel":
+            values, base = np.zeros((len(raw), len(self.columns), 1)), 0.0
+        else:
+            values, base = members.exact_values(raw)
+        if members.rest and part != "exact":
+            where = [self.columns.index(c) for c in members.kernel_columns]
+            rest, rest_base = kernel_shap(
+                members.rest_outputs, raw[list(members.kernel_columns)],
+                self._background[list(members.kernel_columns)], self._weights,
+                n_coalitions=self.n_coalitions, seed=self.seed, batch_rows=self.batch_rows,
+                progress=progress)
+            values[:, where, :] += rest
+            base += float(rest_base[0])
+        elif progress is not None:
+            progress(len(raw), len(raw))
+        return values, np.array([base])
 
     def _tree(self, raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self._contributions(self.pipeline.recipe.transform(raw))

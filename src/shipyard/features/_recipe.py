@@ -280,6 +280,11 @@ class FittedRecipe:
         return {f: sorted(sources.get(f, ()), key=order.__getitem__)
                 for f in self.feature_names}
 
+    def separable(self) -> bool:
+        """Whether every feature depends, for a new row, only on the raw columns
+        :meth:`lineage` names (no step reads other columns, see :meth:`Step.separable`)."""
+        return all(spec.build(check=False).separable(state) for spec, state in self.steps)
+
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": FORMAT_VERSION, "target": self.target,
                 "steps": [{**spec.to_dict(), "state": state} for spec, state in self.steps],

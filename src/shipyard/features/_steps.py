@@ -130,6 +130,14 @@ class Step:
         """
         return passthrough(inputs)
 
+    def separable(self, state: State) -> bool:
+        """Whether each column this step outputs depends, for a new row, only on the
+        inputs :meth:`lineage` names (True for nearly every step). False for a step that
+        reads other columns too, such as a KNN imputation filling a gap from its
+        neighbours: an explainer may then not treat the features one raw column at a time.
+        """
+        return True
+
     def fit_transform(self, df: pd.DataFrame, y: pd.Series | None,
                       ) -> tuple[State, pd.DataFrame, pd.Series | None]:
         """Fit, and give the training rows as the next step sees them (and the target).
@@ -374,6 +382,9 @@ class Impute(Step):
             cols = list(state["knn"]["columns"])
             out[cols] = knn_fill(out[cols], state["knn"])
         return out
+
+    def separable(self, state: State) -> bool:
+        return state.get("strategy") != "knn"
 
     def lineage(self, state: State, inputs: list[str]) -> Lineage:
         # KNN imputation fills a gap from the other columns, but a filled value stands
