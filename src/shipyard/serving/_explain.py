@@ -4,10 +4,13 @@ Nothing is built until the first request asks: a plain invocation never touches 
 module's state, so the fast path's latency does not change. The explainer
 (:class:`shipyard.explanations.Explainer`) is built once, on the first ``explain=true``,
 from the loaded pipeline: exact TreeSHAP through the model library's own
-contributions for xgboost, lightgbm and catboost (no background data needed); for
-any other model (and ensembles), KernelSHAP in probability space against the row of
-typical training values the model's input signature records (each column's median or
-most frequent value; no training row is in a bundle). A model trained before those
+contributions for xgboost, lightgbm and catboost (no background data needed); for a
+regression ensemble with such members or linear ones, their exact values added up by
+weight and KernelSHAP only for the rest (the ``additive`` method); for any other model
+(and classification ensembles), KernelSHAP in probability space. The background of
+KernelSHAP and of the linear members is the row of typical training values the
+model's input signature records (each column's median or most frequent value; no
+training row is in a bundle). A model trained before those
 were recorded answers 400, naming ``shipyard explain`` (a job over a dataset) instead.
 
 Each row's explanation is over the raw input columns (encoded columns summed back):
@@ -99,12 +102,12 @@ class OnlineExplainer:
         if self._explainer is None:
             with self._lock:
                 if self._explainer is None:
-                    from shipyard.explanations import Explainer, typical_row
+                    from shipyard.explanations import Explainer, resolve_method, typical_row
 
                     self._explainer = Explainer(self.pipeline, method="tree") if self.tree() \
                         else Explainer(self.pipeline, typical_row(self.pipeline),
-                                       method="kernel", background_size=1,
-                                       n_coalitions=ONLINE_COALITIONS)
+                                       method=resolve_method(self.pipeline),
+                                       background_size=1, n_coalitions=ONLINE_COALITIONS)
         return self._explainer
 
     def explain(self, predictor: Any, rows: list[dict[str, Any]],
