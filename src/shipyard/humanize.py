@@ -58,3 +58,15 @@ def plural(n: float, word: str, many: str | None = None) -> str:
 def count(n: float, word: str, many: str | None = None) -> str:
     """``1 category``, ``2 categories``, ``10,790 rows``."""
     return f"{number(n)} {plural(n, word, many)}"
+
+
+def duration(seconds: float) -> str:
+    """``75.2`` → ``"1m15s"``; ``8.04`` → ``"8s"``: for people, not for parsing."""
+    whole = int(round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"

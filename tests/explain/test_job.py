@@ -107,7 +107,9 @@ def test_progress_lines_are_spaced() -> None:
             report(done * 10, 100)
     finally:
         builtins.print = real
-    assert lines == ["explained 40 of 100 rows (6 s)", "explained 80 of 100 rows (12 s)",
+    # With the time the rows left should take at the pace so far.
+    assert lines == ["explained 40 of 100 rows (6 s; about 9s left)",
+                     "explained 80 of 100 rows (12 s; about 3s left)",
                      "explained 100 of 100 rows (15 s)"]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.errors import InvalidRequest
-from shipyard.humanize import count, number
+from shipyard.humanize import count, duration, number
 from shipyard.runtime import _contract as c
 
 if TYPE_CHECKING:
@@ -45,7 +45,10 @@ def _read_dataset(job_dir: Path) -> pd.DataFrame:
 
 def progress_printer(every: float = PROGRESS_SECONDS,
                      clock: Callable[[], float] = time.monotonic) -> Callable[[int, int], None]:
-    """A progress callback that prints a line at most every ``every`` seconds (and the last)."""
+    """A progress callback that prints a line at most every ``every`` seconds (and the last),
+    with the time the rows left should take at the pace so far: a KernelSHAP run of a wide
+    model can take many minutes, and its user should know whether to wait or to ask for
+    fewer rows."""
     started = clock()
     last = [started]
 
@@ -53,8 +56,10 @@ def progress_printer(every: float = PROGRESS_SECONDS,
         now = clock()
         if now - last[0] >= every or (done == total and now - started >= every):
             last[0] = now
+            left = (total - done) * (now - started) / done if 0 < done < total else 0.0
+            eta = f"; about {duration(left)} left" if left > 0 else ""
             print(f"explained {number(done)} of {count(total, 'row')} "
-                  f"({now - started:.0f} s)", flush=True)
+                  f"({now - started:.0f} s{eta})", flush=True)
 
     return report
 

@@ -14,24 +14,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from shipyard.humanize import duration
+
 #: Seconds between two progress lines, at most (plus the one iteration that crosses it).
 PROGRESS_SECONDS = 4.0
 #: Seconds between two flushes of the live per-round metrics, at most.
 CURVE_SECONDS = 1.0
 #: The metric holding the share done (0..1), one point per progress line.
 PROGRESS_METRIC = "progress"
-
-
-def duration(seconds: float) -> str:
-    """``75.2`` → ``"1m15s"``; ``8.04`` → ``"8s"``: for people, not for parsing."""
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 @dataclass
