@@ -176,3 +176,18 @@ def test_the_automl_step_explains_a_regression_ensemble_additively(
     assert {r["column"] for r in record["columns"]} == set(df.columns)
     assert record["columns"][0]["column"] in ("Overall.Qual", "area")
 
+
+
+def test_a_linear_regression_model_alone_gets_its_exact_values_at_no_kernel_cost(
+        few: dict[str, Path], ames: pd.DataFrame) -> None:
+    # As a member of weight 1: the same values KernelSHAP finds with every coalition.
+    df = ames[FEW].drop(columns="price")
+    rows = df.sample(20, random_state=5)
+    linear = load_bundle(few["linear"])
+    x = Explainer(linear, df, background_size=20, summary="sample")
+    assert x.method == "additive" and x.kernel_columns == ()
+    e = x.explain(rows)
+    kernel = Explainer(linear, df, method="kernel", background_size=20,
+                       summary="sample").explain(rows)
+    np.testing.assert_allclose(e.values, kernel.values, atol=1e-6 * np.abs(kernel.values).max())
+    np.testing.assert_allclose(e.output_values[:, 0], linear.outputs(rows)["value"], rtol=1e-9)

@@ -14,9 +14,9 @@ space for a classifier: no lineage is needed, an absent raw column is replaced b
 background rows and the whole pipeline predicts.
 
 ``method="additive"`` (the default for a regression ensemble with a boosting or linear
-member) explains each member by the cheapest exact method it allows and adds the values
-up by weight, KernelSHAP running only the members left
-(:mod:`shipyard.explanations._members`).
+member, and for a linear regression model alone) explains each member by the cheapest
+exact method it allows and adds the values up by weight, KernelSHAP running only the
+members left (:mod:`shipyard.explanations._members`).
 """
 
 from __future__ import annotations
@@ -147,8 +147,9 @@ def resolve_method(pipeline: InferencePipeline, method: str = "auto") -> str:
                              "use method 'kernel' (or 'auto') for this one.")
     if method == "additive" and not additive(pipeline):
         raise InvalidRequest("method 'additive' needs a regression ensemble with an "
-                             "xgboost, lightgbm, catboost or linear member; use method "
-                             "'kernel' (or 'auto') for this model.")
+                             "xgboost, lightgbm, catboost or linear member, or a linear "
+                             "regression model; use method 'kernel' (or 'auto') for this "
+                             "model.")
     if method != "auto":
         return method
     # A model that learns a transformed target (log) explains, by default, the
@@ -169,7 +170,6 @@ def kernel_columns(pipeline: InferencePipeline, method: str = "auto") -> tuple[s
     columns = raw_columns(pipeline)
     if method == "kernel":
         return tuple(columns)
-    assert isinstance(pipeline, EnsemblePipeline)
     return tuple(Members(pipeline, columns, {}, lineage_matrix).kernel_columns)
 
 
@@ -180,8 +180,8 @@ class Explainer:
         pipeline: a loaded bundle (:func:`shipyard.bundle.load_bundle`).
         background: raw rows (KernelSHAP's reference; tree models need none).
         method: "auto" (tree for xgboost/lightgbm/catboost, additive for a regression
-            ensemble with such a member or a linear one, kernel otherwise), "tree",
-            "kernel", "additive".
+            ensemble with such a member or a linear one and for a linear regression
+            model, kernel otherwise), "tree", "kernel", "additive".
         background_size: rows the background is summarised to (KernelSHAP).
         summary: "kmeans" or "sample" (see :func:`summarise_background`).
         n_coalitions: KernelSHAP coalitions per row (None: every one when 2^M - 2 is
@@ -230,7 +230,6 @@ class Explainer:
             lineage = pipeline.recipe.lineage()
             self._matrix = lineage_matrix(lineage, list(self.columns))
         elif self.method == "additive":
-            assert isinstance(pipeline, EnsemblePipeline)
             self.output_space = "value"
             members = self.members = Members(pipeline, list(self.columns), self._absent,
                                               lineage_matrix)

@@ -62,11 +62,22 @@ def exact_kind(member: InferencePipeline) -> str | None:
     return None
 
 
+def parts(pipeline: InferencePipeline) -> list[tuple[float, InferencePipeline]]:
+    """A model as a weighted sum of models: an ensemble's members, or the model alone."""
+    if isinstance(pipeline, EnsemblePipeline):
+        return list(pipeline.members)
+    return [(1.0, pipeline)]
+
+
 def additive(pipeline: InferencePipeline) -> bool:
     """Whether the ``additive`` method applies: a regression ensemble with a member that
-    is explained exactly."""
-    return isinstance(pipeline, EnsemblePipeline) and pipeline.task == "regression" and \
-        any(exact_kind(m) is not None for _, m in pipeline.members)
+    is explained exactly, or a linear regression model on its own (exact, as a member
+    of one)."""
+    if pipeline.task != "regression":
+        return False
+    if isinstance(pipeline, EnsemblePipeline):
+        return any(exact_kind(m) is not None for _, m in pipeline.members)
+    return exact_kind(pipeline) == "linear"
 
 
 @dataclass
@@ -79,22 +90,23 @@ class _Exact:
 
 
 class Members:
-    """A regression ensemble split into exactly explained members and the rest.
+    """A regression ensemble (or one linear model) split into exactly explained members
+    and the rest.
 
     Args:
-        pipeline: the ensemble.
+        pipeline: the ensemble, or the model alone (a member of weight 1).
         columns: the explainer's raw columns (every member's are among them).
         absent: required signature columns no feature reads, given as missing.
         matrix: ``lineage_matrix`` (features' lineage, columns) → features × columns.
     """
 
-    def __init__(self, pipeline: EnsemblePipeline, columns: list[str],
+    def __init__(self, pipeline: InferencePipeline, columns: list[str],
                  absent: dict[str, float], matrix: Any) -> None:
         self.columns = columns
         self.absent = absent
         self.exact: list[_Exact] = []
         self.rest: list[tuple[float, InferencePipeline]] = []
-        for weight, member in pipeline.members:
+        for weight, member in parts(pipeline):
             kind = exact_kind(member)
             if kind is None:
                 self.rest.append((weight, member))
