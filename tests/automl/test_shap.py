@@ -105,6 +105,24 @@ def test_one_boosting_model_gets_treeshap_on_up_to_2000_test_rows(models: dict,
     np.testing.assert_allclose(x.output_values, margin, rtol=1e-4, atol=1e-6)
 
 
+def test_few_test_rows_are_topped_up_with_train_rows_for_shap_alone(models: dict,
+                                                                    churn: dict) -> None:
+    # A small table's test split (12 rows): SHAP needs no labels, so train rows follow the
+    # test rows up to 200; permutation importance needs held-out labels and keeps the 12.
+    X = churn["test"].drop(columns="churn").head(12)
+    y = (churn["test"]["churn"].head(12) == "Yes").astype(int).to_numpy()
+    found = explain_final(models["lightgbm"], churn["train"].drop(columns="churn"), X, y,
+                          lambda t: loss_function("roc_auc", "binary", t, 2),
+                          deadline=time.time() + 20.0)
+    shap = found["shap"]
+    assert found["method"] == "shap" and shap["rows"] == 200, shap
+    assert shap["from"] == {"test": 12, "train": 188}
+    x = found["explanation"]
+    pd.testing.assert_frame_equal(x.data.head(12), X[list(x.columns)].reset_index(drop=True),
+                                  check_dtype=False)
+    assert found["permutation"]["rows"] == 12
+
+
 def test_with_no_time_left_the_importance_is_permutation_importance(
         models: dict, churn: dict) -> None:
     found = _explain(models["ensemble"], churn, time.time() - 1.0)

@@ -175,6 +175,8 @@ SHAP_SHARE = 0.6
 #: SHAP's time at most (a job with no deadline, or a budget that does not bind): a
 #: global ranking needs no more (KernelSHAP's 500 rows take ~10 s on churn's ensembles).
 SHAP_MAX_SECONDS = 30.0
+#: Test rows below which SHAP explains train rows besides, up to this many in all.
+SHAP_FEW_ROWS = 200
 #: Seconds kept before the deadline after importance: the result files and storing.
 STORE_MARGIN = 0.7
 
@@ -250,8 +252,10 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
 
     SHAP first, in :data:`SHAP_SHARE` of the time left before ``deadline`` (its
     background: ``background``, the raw train rows; ``call_seconds``: what scoring ``X``
-    took), then permutation importance (``y``, ``loss_for``: see
-    :func:`permutation_importance`) in what remains.
+    took; with fewer than :data:`SHAP_FEW_ROWS` test rows, train rows after them, and
+    the record's ``from`` says how many of each), then permutation importance on the
+    test rows alone (``y``, ``loss_for``: see :func:`permutation_importance`: it needs
+    held-out labels) in what remains.
 
     Returns:
         ``{"method", "columns", "shap", "permutation", "explanation"}``: ``columns`` is
@@ -264,7 +268,16 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
 
     until = time.time() + (SHAP_MAX_SECONDS if deadline is None else min(
         SHAP_MAX_SECONDS, SHAP_SHARE * max(deadline - STORE_MARGIN - time.time(), 0.0)))
-    shap = shap_importance(pipeline, background, X, until=until, call_seconds=call_seconds)
+    # SHAP values need no labels: with few test rows (a small table's 10%), train rows
+    # top them up, after them, so a global ranking does not rest on a handful of rows.
+    extra = max(0, min(SHAP_FEW_ROWS - len(X), len(background)))
+    rows = X if not extra else pd.concat(
+        [X, background.sample(extra, random_state=0)[list(X.columns)]], ignore_index=True)
+    shap = shap_importance(pipeline, background, rows, until=until, call_seconds=call_seconds)
+    if extra and "skipped" not in shap.record:
+        # The explained rows are the first of ``rows`` (no sample is drawn from so few).
+        shap.record["from"] = {"test": min(shap.record["rows"], len(X)),
+                               "train": max(0, shap.record["rows"] - len(X))}
     key = "value" if pipeline.task == "regression" else "proba"
     permutation = permutation_importance(lambda rows: pipeline.outputs(rows)[key], X, y,
                                          loss_for, deadline=deadline)
@@ -455,7 +468,10 @@ def main(job_dir: Path) -> None:
             print(f"[ensemble] SHAP skipped: {shap['skipped']}; the importance is "
                   "permutation importance", flush=True)
         else:
-            print(f"[ensemble] {shap['explainer']} SHAP on {shap['rows']} test rows "
+            rows = f"{shap['rows']} test rows" if "from" not in shap else (
+                f"{shap['rows']} rows ({shap['from']['test']} test, "
+                f"{shap['from']['train']} train)")
+            print(f"[ensemble] {shap['explainer']} SHAP on {rows} "
                   + (f"(background {shap['background_rows']}, {shap['coalitions']} "
                      "coalitions) " if shap.get("coalitions") else "")
                   + f"in {shap['seconds']:.1f} s, {shap['output_space']} space: "
