@@ -191,3 +191,17 @@ def test_a_linear_regression_model_alone_gets_its_exact_values_at_no_kernel_cost
                        summary="sample").explain(rows)
     np.testing.assert_allclose(e.values, kernel.values, atol=1e-6 * np.abs(kernel.values).max())
     np.testing.assert_allclose(e.output_values[:, 0], linear.outputs(rows)["value"], rtol=1e-9)
+
+
+def test_the_automl_step_starts_nothing_when_the_exact_share_would_not_fit(
+        tmp_path: Path, few: dict[str, Path], ames: pd.DataFrame) -> None:
+    import time
+
+    ens = _ensemble(tmp_path, [(few["lightgbm"], 0.5), (few["linear"], 0.5)])
+    df = ames[FEW].drop(columns="price")
+    # A model whose call on the test rows took 1 s: its exact share needs about 2.
+    found = shap_importance(ens, df, df.head(100), until=time.time() + 1.5,
+                            call_seconds=1.0)
+    assert found.explanation is None
+    assert found.record["skipped"].endswith("for the exact members' values")
+    assert found.record["seconds"] < 0.05

@@ -47,6 +47,10 @@ KERNEL_SETTINGS = ((20, 128), (10, 0))
 #: KernelSHAP batch makes three (the background, the rows, the masked rows), and builds
 #: the masked rows besides.
 FIRST_BATCH_CALLS = 3
+#: What the additive method's exact share is expected to cost, in calls of the model on
+#: the test rows: the background's summary (the first member's recipe on the train rows)
+#: and each exact member's recipe and contributions on the sample.
+ADDITIVE_CALLS = 2
 #: Seconds left from which KernelSHAP takes the richer settings: a row costs about 6×
 #: more there (20 × 128 masked rows against 10 × 40 on churn).
 RICH_SECONDS = 20.0
@@ -211,6 +215,9 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
         return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s)")
     method = resolve_method(pipeline)
     if method == "additive":
+        if clock.left() < ADDITIVE_CALLS * call_seconds:
+            return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s) for the exact "
+                              "members' values")
         return _additive_importance(pipeline, background, rows, clock, seed)
     kernel = method == "kernel"
     if kernel and clock.left() < (FIRST_BATCH_CALLS + 1) * call_seconds:
