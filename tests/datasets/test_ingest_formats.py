@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import uuid
 
 import httpx
 import pandas as pd
@@ -190,3 +191,27 @@ def test_parquet_with_pandas_index_and_categories(upload: Upload, client: httpx.
     cols = schema_of(r.json())
     assert cols["k"]["dtype"] == "string" and cols["k"]["semantic_type"] == "categorical"
     assert "key" in cols  # a named index is data the user wrote
+
+
+def test_parquet_with_arrow_extension_types(upload: Upload, client: httpx.Client) -> None:
+    # pandas writes uuid.UUID objects (a PostgreSQL uuid read by `--sql`) as arrow.uuid, and
+    # DuckDB and Polars write UUID and JSON columns the same way: no compute kernel takes
+    # them, so profiling the version was a 500.
+    ids = [uuid.UUID(int=i * 7919) for i in range(1, 4)]
+    table = pa.table({
+        "u": pa.ExtensionArray.from_storage(
+            pa.uuid(), pa.array([ids[0].bytes, None, ids[2].bytes], pa.binary(16))),
+        "doc": pa.ExtensionArray.from_storage(pa.json_(), pa.array(['{"a": 1}', "[]", None])),
+        "ok": pa.ExtensionArray.from_storage(pa.bool8(), pa.array([1, 0, None], pa.int8())),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    r = upload("extension-types", [("x.parquet", buf.getvalue())])
+    assert r.status_code == 201, r.text
+    cols = schema_of(r.json())
+    assert {n: c["dtype"] for n, c in cols.items()} == {"u": "string", "doc": "string",
+                                                         "ok": "bool"}
+    got = download(client, "extension-types")
+    assert got["u"].tolist()[::2] == [str(ids[0]), str(ids[2])]
+    assert got["doc"].tolist()[:2] == ['{"a": 1}', "[]"]
+    assert got["ok"].tolist()[:2] == [True, False]

@@ -212,11 +212,29 @@ def check_names(names: list[str], display: str) -> None:
         )
 
 
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """An Arrow extension column (``arrow.uuid``, ``arrow.json``, ``arrow.bool8``…) as a plain one.
+
+    Parquet files from pandas, DuckDB or Polars carry these, and no compute kernel (distinct
+    counts, casts) takes them: UUIDs become their canonical text, the rest their storage.
+    """
+    ext = column.type
+    if ext.extension_name == "arrow.uuid":
+        return pa.chunked_array(
+            [pa.array([None if u is None else str(u) for u in c.to_pylist()], pa.string())
+             for c in column.chunks], pa.string())
+    storage = pa.chunked_array([c.storage for c in column.chunks], ext.storage_type)
+    return storage.cast(pa.bool_()) if ext.extension_name == "arrow.bool8" else storage
+
+
 def normalize(table: pa.Table) -> pa.Table:
     """Flatten nested records into ``parent.child`` columns; decode dictionaries; plain text."""
     while any(pat.is_struct(f.type) for f in table.schema):
         table = table.flatten()
     for i, field in enumerate(table.schema):
+        if isinstance(field.type, pa.BaseExtensionType):
+            table = table.set_column(i, field.name, _plain(table.column(i)))
+            field = table.schema.field(i)
         t = field.type.value_type if pat.is_dictionary(field.type) else field.type
         # One spelling of text everywhere, so files from different writers agree.
         if pat.is_large_string(t) or pat.is_string_view(t):
