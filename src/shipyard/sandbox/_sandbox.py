@@ -41,10 +41,21 @@ FORMATS = ("parquet", "csv", "json")
 _ALLOWED_TYPES = {duckdb.StatementType.SELECT}
 _SPACE = re.compile(r"\s+")
 _DENIED = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
+_NO_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
 _LEADING_WORDS = re.compile(r"[A-Za-z_]+")
 #: First words named with what follows them (``CREATE VIEW``), and words between them.
 _TAKES_OBJECT = frozenset({"CREATE", "DROP", "ALTER", "FORCE"})
 _MODIFIERS = frozenset({"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "IF", "NOT", "EXISTS"})
+
+
+class UnknownTable(InvalidRequest):
+    """The query names a table that is none of its views (nor one of DuckDB's own)."""
+
+    def __init__(self, table: str, views: Sequence[str]) -> None:
+        self.table = table
+        known = ", ".join(repr(v) for v in views)
+        super().__init__(f"The query reads table {table!r}, which does not exist here; "
+                         + (f"its tables are {known}." if known else "it was given no tables."))
 
 
 def quote_identifier(name: str) -> str:
@@ -341,8 +352,12 @@ def _connection(sources: Sources, limits: Limits) -> Iterator[duckdb.DuckDBPyCon
             shutil.rmtree(spill, ignore_errors=True)
 
 
-def _failure(exc: duckdb.Error, limits: Limits) -> InvalidRequest:
+def _failure(exc: duckdb.Error, limits: Limits, sources: Sources) -> InvalidRequest:
     text = _one_line(str(exc))
+    missing = _NO_TABLE.search(text) if isinstance(exc, duckdb.CatalogException) else None
+    if missing:  # DuckDB's "Did you mean" names its own system views, never the user's
+        return UnknownTable(missing.group(1), [
+            f"{v.schema}.{v.name}" if v.schema else v.name for v in sources.views])
     if isinstance(exc, duckdb.InterruptException):
         return InvalidRequest(f"The query ran longer than {limits.timeout_seconds:g} s and was "
                               "stopped; filter or aggregate more, or raise the timeout.")
@@ -371,7 +386,7 @@ def _batches(query: str, sources: Sources,
             try:
                 reader = con.sql(statement).to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as exc:
-                raise _failure(exc, limits) from None
+                raise _failure(exc, limits, sources) from None
             if reader is None:  # not a query that returns rows
                 raise InvalidRequest("The statement returns no rows; send a SELECT.")
 
@@ -379,10 +394,11 @@ def _batches(query: str, sources: Sources,
                 try:
                     yield from reader
                 except duckdb.Error as exc:
-                    raise _failure(exc, limits) from None
+                    raise _failure(exc, limits, sources) from None
                 except pa.ArrowException as exc:  # DuckDB errors may surface through Arrow
                     if "interrupt" in str(exc).lower():
-                        raise _failure(duckdb.InterruptException(str(exc)), limits) from None
+                        raise _failure(duckdb.InterruptException(str(exc)), limits,
+                                       sources) from None
                     raise InvalidRequest(f"The query failed: {_one_line(str(exc))}") from None
 
             yield reader.schema, stream()
