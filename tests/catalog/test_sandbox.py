@@ -153,6 +153,23 @@ def test_python_variables_are_not_tables(sources: Sources) -> None:
     assert "pg_" not in message  # not DuckDB's "Did you mean" of its own system views
 
 
+def test_a_csv_that_duckdb_cannot_read_is_one_sentence_with_the_fix(tmp_path: Path) -> None:
+    # DuckDB appends its sniffer's settings and "Possible Solution" lines (options a query
+    # of a catalog table cannot set) to a CSV error: a screenful in `catalog tables`.
+    latin = tmp_path / "villes.csv"
+    latin.write_bytes("ville,temp\nZürich,1.5\nGenève,2\n".encode("latin-1"))
+    sources = Sources(views=(View("villes", (str(latin),), "csv"),),
+                      allowed_directories=(str(tmp_path),))
+    message = refused("SELECT * FROM villes", sources)
+    assert "This file is not utf-8 encoded." in message
+    assert message.endswith(f"Read it by path with read_csv('{latin}', encoding='latin-1') "
+                            "(or 'utf-16'), or save it as UTF-8.")
+    assert "Possible Solution" not in message and "sample_size" not in message
+    by_path = run(f"SELECT ville FROM read_csv('{latin}', encoding='latin-1')",
+                  Sources(allowed_directories=(str(tmp_path),)))
+    assert by_path.table.column("ville").to_pylist() == ["Zürich", "Genève"]
+
+
 def test_a_long_query_is_interrupted(sources: Sources) -> None:
     start = time.monotonic()
     message = refused("SELECT count(*) FROM range(100000000) a, range(100000000) b", sources,

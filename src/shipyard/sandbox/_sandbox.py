@@ -41,6 +41,7 @@ FORMATS = ("parquet", "csv", "json")
 _ALLOWED_TYPES = {duckdb.StatementType.SELECT}
 _SPACE = re.compile(r"\s+")
 _DENIED = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
+_CSV_FILE = re.compile(r"\bfile = (\S+)")
 _NO_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
 _LEADING_WORDS = re.compile(r"[A-Za-z_]+")
 #: First words named with what follows them (``CREATE VIEW``), and words between them.
@@ -129,7 +130,18 @@ class QueryResult:
 
 
 def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """DuckDB's message on one line, without the sniffer's settings and "Possible Solution"
+    lines it appends to a CSV error (a screenful naming options the caller cannot set)."""
+    line = _SPACE.sub(" ", text).strip()
+    found = _CSV_FILE.search(line)
+    cut = line.find(" Possible Solution:")
+    if cut < 0 or found is None:
+        return line
+    line, file = line[:cut].rstrip(), found.group(1)
+    if "not utf-8 encoded" in line:
+        return (f"{line} Read it by path with read_csv('{file}', encoding='latin-1') "
+                "(or 'utf-16'), or save it as UTF-8.")
+    return line if file in line else f"{line} (file {file})"
 
 
 def _new_connection() -> duckdb.DuckDBPyConnection:
