@@ -180,8 +180,9 @@ def check_text(path: Path, display: str, encoding: str = "utf-8",
 
 
 def check_names(names: list[str], display: str) -> None:
-    """Refuse blank and duplicate column names, and names holding control characters or text
-    that is not Unicode, naming the column by its position."""
+    """Refuse blank and duplicate column names (also duplicates but for case), and names
+    holding control characters or text that is not Unicode, naming the column by its
+    position."""
     for i, n in enumerate(names):
         where = f"column {i + 1} of {len(names)}"
         if (bad := _CONTROL.search(str(n))) is not None:
@@ -210,6 +211,15 @@ def check_names(names: list[str], display: str) -> None:
             f"{display!r} has more than one column named {listed}; column names must be "
             "unique, so rename the duplicates."
         )
+    # SQL (DuckDB) matches names without case, quoted or not: `SELECT temp` read 'Temp'.
+    folded: dict[str, str] = {}
+    for n in map(str, names):
+        if (first := folded.setdefault(n.casefold(), n)) != n:
+            raise MalformedData(
+                f"{display!r} has columns {first!r} and {n!r}, whose names differ only in "
+                "case; SQL cannot tell them apart (a query of one reads the other), so rename "
+                "one of them."
+            )
 
 
 def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
