@@ -24,6 +24,7 @@ from shipyard.sandbox import (
     path_references,
     run,
     table_references,
+    write_parquet,
 )
 
 from .data import SECRET, Lake, churn, flights, write_lake
@@ -168,6 +169,22 @@ def test_a_csv_that_duckdb_cannot_read_is_one_sentence_with_the_fix(tmp_path: Pa
     by_path = run(f"SELECT ville FROM read_csv('{latin}', encoding='latin-1')",
                   Sources(allowed_directories=(str(tmp_path),)))
     assert by_path.table.column("ville").to_pylist() == ["Zürich", "Genève"]
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("SELECT * FROM lake.flights f JOIN lake.flights g USING (carrier) LIMIT 5", "'day'"),
+    ("SELECT 1 AS n, 2 AS N", "'n', 'N'"),
+])
+def test_a_result_whose_columns_share_a_name_is_not_written(
+        query: str, named: str, sources: Sources, tmp_path: Path) -> None:
+    # Saved, it failed at ingest naming an internal file ('query.parquet has more than one
+    # column named ...'), or, in a wrangle job, after the whole query had run.
+    dest = tmp_path / "out.parquet"
+    with pytest.raises(InvalidRequest, match="result has columns that share a name") as exc:
+        write_parquet(query, sources, dest)
+    assert named in exc.value.message and "AS in the SELECT" in exc.value.message
+    assert not dest.exists()
+    assert run(query, sources).num_rows > 0  # answering it is fine
 
 
 def test_a_long_query_is_interrupted(sources: Sources) -> None:

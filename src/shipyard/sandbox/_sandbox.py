@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,10 +450,24 @@ def write_parquet(query: str, sources: Sources, dest: Path, limits: Limits | Non
     """
     limits = limits or Limits()
     rows = 0
-    with _batches(query, sources, limits) as (schema, batches), \
-            pq.ParquetWriter(dest, schema, compression="zstd") as writer:
-        for batch in batches:
-            if batch.num_rows:
-                writer.write_batch(batch)
-                rows += batch.num_rows
+    with _batches(query, sources, limits) as (schema, batches):
+        _check_savable(schema.names)
+        with pq.ParquetWriter(dest, schema, compression="zstd") as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
     return rows
+
+
+def _check_savable(names: Sequence[str]) -> None:
+    """A result a dataset can hold: DuckDB answers ``SELECT * FROM a JOIN b USING (k)`` with
+    both tables' other columns, so two may share a name (or differ only in case)."""
+    counts = Counter(n.casefold() for n in names)
+    clashes = list(dict.fromkeys(n for n in names if counts[n.casefold()] > 1))
+    if clashes:
+        listed = ", ".join(repr(n) for n in clashes[:8])
+        raise InvalidRequest(
+            f"The query's result has columns that share a name ({listed}; names are matched "
+            "without case), which a dataset cannot hold; give each its own name with AS in "
+            "the SELECT (e.g. p.year AS plane_year), or select fewer columns.")
