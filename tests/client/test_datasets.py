@@ -153,3 +153,15 @@ def test_sql_integers_with_nulls_stay_exact(sdk: sy.Client, tmp_path: Path) -> N
     ds.download(tmp_path / "back.parquet")
     back = pq.read_table(tmp_path / "back.parquet").to_pydict()
     assert back["parent"] == [big, None, 7] and back["score"] == [0.5, None, 1.0]
+
+
+def test_a_dataframe_column_of_mixed_types_is_one_sentence(sdk: sy.Client) -> None:
+    # pyarrow's ArrowInvalid reached the notebook as it was, naming no fix.
+    mixed = pd.DataFrame({"code": [1, "two", 3.0], "x": [1, 2, 3]})
+    with pytest.raises(InvalidRequest, match=r"Column 'code' of the DataFrame cannot be stored "
+                                             r"as one column type \(Could not convert 'two'"):
+        sy.Dataset.create("mixed-types", mixed)
+    with pytest.raises(NotFound):
+        sy.Dataset.get("mixed-types")
+    fixed = sy.Dataset.create("mixed-types", mixed.astype({"code": str}))
+    assert list(fixed.to_pandas()["code"]) == ["1", "two", "3.0"]

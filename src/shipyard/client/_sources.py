@@ -8,6 +8,7 @@ the client, with SQLAlchemy; the server only ever receives files.
 from __future__ import annotations
 
 import glob as globlib
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,8 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
     ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
 }
 _GLOB_CHARS = set("*?[")
+#: pyarrow's note naming the column a DataFrame could not convert.
+_CONVERSION = re.compile(r"Conversion failed for column (.+?) with type")
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,22 @@ def expand_paths(spec: str | Path) -> list[Path]:
 
 def _write_parquet(df: pd.DataFrame, folder: Path, stem: str) -> Path:
     import pandas as pd
+    import pyarrow as pa
 
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
     path = folder / f"{stem}.parquet"
-    df.to_parquet(path, index=False)
+    try:
+        df.to_parquet(path, index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        # An object column holding several types (1, "two", 3.0) cannot be one Parquet column.
+        found = _CONVERSION.search(str(exc))
+        what = f"Column {found.group(1)!r} of the DataFrame" if found else "The DataFrame"
+        detail = " ".join(str(exc.args[0] if exc.args else exc).split())
+        raise InvalidRequest(
+            f"{what} cannot be stored as one column type ({detail}); make its values one type, "
+            "e.g. df[col] = df[col].astype(str) for text, or pd.to_numeric(df[col], "
+            "errors='coerce') for numbers.") from None
     return path
 
 
