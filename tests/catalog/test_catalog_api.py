@@ -172,6 +172,8 @@ def test_unknown_tables_and_versions_say_what_exists(admin: httpx.Client,
         "SELECT * FROM swamp.flights": "there is no catalog location 'swamp'",
         'SELECT * FROM datasets."churn:99"': "Dataset 'churn' has no version 99",
         "SELECT * FROM datasets.chrun": "No dataset named 'chrun'. Did you mean 'churn'?",
+        "SELECT * FROM '/etc/passwd'": ("'/etc/passwd', which is not a file inside a "
+                                        "registered catalog location"),
     }
     for query, expected in cases.items():
         r = sql(admin, query)

@@ -195,6 +195,11 @@ class SqlService:
         try:
             yield
         except UnknownTable as exc:
+            if "/" in exc.table or "\\" in exc.table:  # a path used as a table (FROM '/x.csv')
+                raise InvalidRequest(
+                    f"The query reads {exc.table!r}, which is not a file inside a registered "
+                    "catalog location; query catalog tables and datasets by name, or name a "
+                    "file inside a registered location by its path.") from None
             schema, _, name = exc.table.rpartition(".")
             if schema and schema != DATASETS_SCHEMA:
                 try:
