@@ -55,7 +55,7 @@ class UnknownTable(InvalidRequest):
 
     def __init__(self, table: str, views: Sequence[str]) -> None:
         self.table = table
-        known = ", ".join(repr(v) for v in views)
+        known = ", ".join(repr(v) for v in dict.fromkeys(views))
         super().__init__(f"The query reads table {table!r}, which does not exist here; "
                          + (f"its tables are {known}." if known else "it was given no tables."))
 
