@@ -215,3 +215,25 @@ def test_parquet_with_arrow_extension_types(upload: Upload, client: httpx.Client
     assert got["u"].tolist()[::2] == [str(ids[0]), str(ids[2])]
     assert got["doc"].tolist()[:2] == ['{"a": 1}', "[]"]
     assert got["ok"].tolist()[:2] == [True, False]
+
+
+def test_an_append_reads_the_text_columns_of_the_version_as_text(upload: Upload,
+                                                                 client: httpx.Client) -> None:
+    # Inferred and then cast to the version's text type, '01001' became '1001' and '1.10'
+    # became '1.1', silently.
+    first = b"zip,release,n\n02134,1.10a,1\n"
+    r = upload("codes", [("a.csv", first)], column_types={"zip": "string"})
+    assert r.status_code == 201, r.text
+    assert {c["name"]: c["dtype"] for c in r.json()["schema"]}["release"] == "string"
+    r = upload("codes", [("b.csv", b"zip,release,n\n01001,1.10,2\n")], append=True)
+    assert r.status_code == 201, r.text
+    r = upload("codes", [("c.jsonl", b'{"zip": "00501", "release": "2.0", "n": 3}\n')],
+               append=True)
+    assert r.status_code == 201, r.text
+    got = download(client, "codes")
+    assert got["zip"].tolist() == ["02134", "01001", "00501"]
+    assert got["release"].tolist() == ["1.10a", "1.10", "2.0"]
+    assert got["n"].tolist() == [1, 2, 3]
+    # A file without one of those columns is refused as any mismatch is, naming it.
+    r = upload("codes", [("d.csv", b"release,n\n3,4\n")], append=True)
+    assert r.status_code == 400 and "lacks 'zip'" in r.text, r.text
