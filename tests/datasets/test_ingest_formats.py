@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import gzip
 import io
 import json
@@ -237,3 +238,22 @@ def test_an_append_reads_the_text_columns_of_the_version_as_text(upload: Upload,
     # A file without one of those columns is refused as any mismatch is, naming it.
     r = upload("codes", [("d.csv", b"release,n\n3,4\n")], append=True)
     assert r.status_code == 400 and "lacks 'zip'" in r.text, r.text
+
+
+def test_decimal_columns_are_stored_as_numbers(upload: Upload, client: httpx.Client) -> None:
+    # A database's numeric (money) reached pandas as Decimal objects, which the training
+    # recipe took for 200 categories of a "numeric" column: the model never saw the numbers.
+    table = pa.table({
+        "price": pa.array([decimal.Decimal("12.34"), None, decimal.Decimal("-0.05")],
+                          pa.decimal128(10, 2)),
+        "big": pa.array([decimal.Decimal("1" * 30)] * 3, pa.decimal256(40, 0)),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    r = upload("prices", [("p.parquet", buf.getvalue())])
+    assert r.status_code == 201, r.text
+    cols = schema_of(r.json())
+    assert {n: (c["dtype"], c["semantic_type"]) for n, c in cols.items()} == {
+        "price": ("double", "numeric"), "big": ("double", "numeric")}
+    got = download(client, "prices")
+    assert got["price"].dtype == "float64" and got["price"].tolist()[::2] == [12.34, -0.05]

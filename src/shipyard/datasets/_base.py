@@ -249,6 +249,10 @@ def normalize(table: pa.Table) -> pa.Table:
         # One spelling of text everywhere, so files from different writers agree.
         if pat.is_large_string(t) or pat.is_string_view(t):
             t = pa.string()
+        # Decimals (a database's numeric, money) reach pandas as Decimal objects, which a
+        # recipe takes for categories: stored as float64, every consumer sees numbers.
+        if pat.is_decimal(t):
+            t = pa.float64()
         if t != field.type:
             table = table.set_column(i, field.name, table.column(i).cast(t))
     return table
