@@ -160,6 +160,33 @@ def test_refused_statements_are_named_as_written(admin: httpx.Client) -> None:
         assert r.status_code == 400 and name in r.json()["error"]["message"], (query, r.text)
 
 
+def test_unknown_tables_and_versions_say_what_exists(admin: httpx.Client,
+                                                     registered: dict) -> None:
+    # DuckDB answered "Did you mean "pg_attrdef"?" (its own system views), or that the
+    # schema "datasets" did not exist for a version that does not.
+    cases = {
+        "SELECT * FROM flihgts": ("'flihgts', which is neither a dataset nor a catalog table: "
+                                  "the closest name is 'flights'"),
+        "SELECT * FROM lake.flihgts": ("catalog location 'lake' has no table 'flihgts'; the "
+                                       "closest table is 'flights'"),
+        "SELECT * FROM swamp.flights": "there is no catalog location 'swamp'",
+        'SELECT * FROM datasets."churn:99"': "Dataset 'churn' has no version 99",
+        "SELECT * FROM datasets.chrun": "No dataset named 'chrun'. Did you mean 'churn'?",
+        "SELECT * FROM '/etc/passwd'": ("'/etc/passwd', which is not a file inside a "
+                                        "registered catalog location"),
+    }
+    for query, expected in cases.items():
+        r = sql(admin, query)
+        assert r.status_code in (400, 404), (query, r.text)
+        message = r.json()["error"]["message"]
+        assert expected in message and "pg_" not in message, (query, message)
+    r = admin.post("/api/v1/sql", json={"query": "SELECT * FROM flihgts", "save": "x"})
+    assert "closest name is 'flights'" in r.json()["error"]["message"]
+    # DuckDB's own views and a query's CTEs are still tables.
+    assert sql(admin, "SELECT count(*) FROM information_schema.schemata").status_code == 200
+    assert sql(admin, "WITH f AS (SELECT 1 AS a) SELECT * FROM f").json()["data"] == [[1]]
+
+
 def test_save_makes_a_dataset_version_and_needs_write(server: LocalServer, admin: httpx.Client,
                                                       registered: dict) -> None:
     query = "SELECT carrier, count(*) AS n FROM lake.flights GROUP BY 1"

@@ -24,6 +24,7 @@ from shipyard.sandbox import (
     path_references,
     run,
     table_references,
+    write_parquet,
 )
 
 from .data import SECRET, Lake, churn, flights, write_lake
@@ -149,7 +150,41 @@ def test_reads_outside_the_registered_places_are_refused(
 def test_python_variables_are_not_tables(sources: Sources) -> None:
     secret_frame = pa.table({"secret": [SECRET]}).to_pandas()  # noqa: F841 - the bait
     message = refused("SELECT * FROM secret_frame", sources)
-    assert "secret_frame does not exist" in message
+    assert "'secret_frame', which does not exist here; its tables are" in message
+    assert "pg_" not in message  # not DuckDB's "Did you mean" of its own system views
+
+
+def test_a_csv_that_duckdb_cannot_read_is_one_sentence_with_the_fix(tmp_path: Path) -> None:
+    # DuckDB appends its sniffer's settings and "Possible Solution" lines (options a query
+    # of a catalog table cannot set) to a CSV error: a screenful in `catalog tables`.
+    latin = tmp_path / "villes.csv"
+    latin.write_bytes("ville,temp\nZürich,1.5\nGenève,2\n".encode("latin-1"))
+    sources = Sources(views=(View("villes", (str(latin),), "csv"),),
+                      allowed_directories=(str(tmp_path),))
+    message = refused("SELECT * FROM villes", sources)
+    assert "This file is not utf-8 encoded." in message
+    assert message.endswith(f"Read it by path with read_csv('{latin}', encoding='latin-1') "
+                            "(or 'utf-16'), or save it as UTF-8.")
+    assert "Possible Solution" not in message and "sample_size" not in message
+    by_path = run(f"SELECT ville FROM read_csv('{latin}', encoding='latin-1')",
+                  Sources(allowed_directories=(str(tmp_path),)))
+    assert by_path.table.column("ville").to_pylist() == ["Zürich", "Genève"]
+
+
+@pytest.mark.parametrize(("query", "named"), [
+    ("SELECT * FROM lake.flights f JOIN lake.flights g USING (carrier) LIMIT 5", "'day'"),
+    ("SELECT 1 AS n, 2 AS N", "'n', 'N'"),
+])
+def test_a_result_whose_columns_share_a_name_is_not_written(
+        query: str, named: str, sources: Sources, tmp_path: Path) -> None:
+    # Saved, it failed at ingest naming an internal file ('query.parquet has more than one
+    # column named ...'), or, in a wrangle job, after the whole query had run.
+    dest = tmp_path / "out.parquet"
+    with pytest.raises(InvalidRequest, match="result has columns that share a name") as exc:
+        write_parquet(query, sources, dest)
+    assert named in exc.value.message and "AS in the SELECT" in exc.value.message
+    assert not dest.exists()
+    assert run(query, sources).num_rows > 0  # answering it is fine
 
 
 def test_a_long_query_is_interrupted(sources: Sources) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import shipyard as sy
@@ -136,3 +137,31 @@ def test_from_images_makes_a_files_dataset_and_appends(sdk: sy.Client, tmp_path:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidRequest, match="No image files"):
         sy.Dataset.from_images("sdk-none", tmp_path / "empty")
+
+
+def test_sql_integers_with_nulls_stay_exact(sdk: sy.Client, tmp_path: Path) -> None:
+    # pandas' read_sql made an integer column with a NULL float64, rounding ids past 2**53.
+    db = tmp_path / "ids.db"
+    big = 2**53 + 1
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER, parent INTEGER, score REAL)")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)",
+                         [(1, big, 0.5), (2, None, None), (3, 7, 1.0)])
+    ds = sy.Dataset.create("exact-ids", "SELECT * FROM t ORDER BY id", db=f"sqlite:///{db}")
+    dtypes = dict(zip(ds.schema["name"], ds.schema["dtype"], strict=True))
+    assert dtypes == {"id": "int64", "parent": "int64", "score": "double"}
+    ds.download(tmp_path / "back.parquet")
+    back = pq.read_table(tmp_path / "back.parquet").to_pydict()
+    assert back["parent"] == [big, None, 7] and back["score"] == [0.5, None, 1.0]
+
+
+def test_a_dataframe_column_of_mixed_types_is_one_sentence(sdk: sy.Client) -> None:
+    # pyarrow's ArrowInvalid reached the notebook as it was, naming no fix.
+    mixed = pd.DataFrame({"code": [1, "two", 3.0], "x": [1, 2, 3]})
+    with pytest.raises(InvalidRequest, match=r"Column 'code' of the DataFrame cannot be stored "
+                                             r"as one column type \(Could not convert 'two'"):
+        sy.Dataset.create("mixed-types", mixed)
+    with pytest.raises(NotFound):
+        sy.Dataset.get("mixed-types")
+    fixed = sy.Dataset.create("mixed-types", mixed.astype({"code": str}))
+    assert list(fixed.to_pandas()["code"]) == ["1", "two", "3.0"]

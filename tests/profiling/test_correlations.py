@@ -105,3 +105,19 @@ def test_same_seed_same_profile_other_seed_other_sample(flights: pd.DataFrame) -
     assert_close(two, one)
     assert one["correlations"] != other["correlations"]
     assert one["columns"] == other["columns"]  # statistics use every row, not the sample
+
+
+def test_times_below_the_millisecond_and_integers_past_2_53_are_encoded() -> None:
+    # A PostgreSQL timestamp (microseconds) or a 64-bit id made the safe casts to
+    # milliseconds and float64 raise, and `datasets profile` answered 500.
+    n = 60
+    y = (np.arange(n) % 5 >= 3).astype(int)
+    df = pd.DataFrame({
+        "when": pd.date_range("2024-01-01 00:00:00.123456", periods=n, freq="1001us"),
+        "big": np.arange(n, dtype="int64") % 5 * 7 + 2**53 + 1,
+        "y": y,
+    })
+    p = profile(df, target="y")
+    assert {c.name: c.semantic_type for c in p.columns}["when"] == "datetime"
+    assert p.correlations.pearson.get("big", "y") == pytest.approx(
+        np.corrcoef(df["big"].astype(float), y)[0, 1], abs=0.01)

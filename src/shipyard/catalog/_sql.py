@@ -26,12 +26,14 @@ from shipyard.catalog._location import Location
 from shipyard.catalog._service import CatalogService, as_location
 from shipyard.datasets import parse_ref
 from shipyard.errors import InvalidRequest, NotFound
+from shipyard.names import names_hint
 from shipyard.sandbox import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_SECONDS,
     Limits,
     QueryResult,
     Sources,
+    UnknownTable,
     View,
     keep_warm,
     path_references,
@@ -164,7 +166,7 @@ class SqlService:
                                                          schema=target)
                         continue
                     if schema == DATASETS_SCHEMA:
-                        continue  # DuckDB says the table does not exist, naming it
+                        self.datasets.version(*parse_ref(name))  # raises, saying what is wrong
                     found = self.catalog.repo.find_tables(name)
                     if len(found) == 1:
                         use(found[0], None)
@@ -187,13 +189,41 @@ class SqlService:
                           allowed_paths=tuple(dict.fromkeys(paths)),
                           filesystems=tuple(filesystems))
 
+    @contextmanager
+    def _naming_tables(self) -> Iterator[None]:
+        """An unknown table named as the user looks for it: a dataset or a catalog table."""
+        try:
+            yield
+        except UnknownTable as exc:
+            if "/" in exc.table or "\\" in exc.table:  # a path used as a table (FROM '/x.csv')
+                raise InvalidRequest(
+                    f"The query reads {exc.table!r}, which is not a file inside a registered "
+                    "catalog location; query catalog tables and datasets by name, or name a "
+                    "file inside a registered location by its path.") from None
+            schema, _, name = exc.table.rpartition(".")
+            if schema and schema != DATASETS_SCHEMA:
+                try:
+                    tables = [t.name for t in self.catalog.repo.list_tables(schema)]
+                    where = (f"catalog location {schema!r} has no table {name!r}; "
+                             f"{names_hint(name, tables, 'table')}")
+                except NotFound:
+                    where = (f"there is no catalog location {schema!r}; `shipyard catalog "
+                             "locations` lists them")
+                raise InvalidRequest(f"The query reads {exc.table!r}, but {where}.") from None
+            known = [d.name for d in self.datasets.list()]
+            known += [t.name for t in self.catalog.repo.list_tables()]
+            raise InvalidRequest(
+                f"The query reads {exc.table!r}, which is neither a dataset nor a catalog "
+                f"table: {names_hint(name, known, 'name')} (`shipyard datasets list`, "
+                "`shipyard catalog tables`).") from None
+
     # -- running --------------------------------------------------------------------------
     def query(self, query: str, *, max_rows: int | None = None,
               timeout: float | None = None) -> QueryResult:
         """Run a read-only query; at most ``max_rows`` rows come back (``truncated`` says if
         there were more)."""
         limits = self.limits(max_rows, timeout)
-        with self.sources(query) as sources:
+        with self.sources(query) as sources, self._naming_tables():
             return run(query, sources, limits)
 
     def save(self, query: str, dataset: str, *, actor: str | None = None,
@@ -204,7 +234,7 @@ class SqlService:
         work = Path(tempfile.mkdtemp(prefix="sql-save-", dir=self.settings.tmp_dir))
         try:
             dest = work / "query.parquet"
-            with self.sources(query) as sources:
+            with self.sources(query) as sources, self._naming_tables():
                 rows = write_parquet(query, sources, dest, limits)
             if rows == 0:
                 raise InvalidRequest(f"The query returned no rows, so nothing was saved to "

@@ -58,7 +58,8 @@ FormatOpt = Annotated[str | None, typer.Option(
     help="File format when the suffix does not say: csv, tsv, parquet, json, jsonl.")]
 TypeOpt = Annotated[list[str] | None, typer.Option(
     "--type", metavar="COLUMN=TYPE",
-    help="COLUMN=TYPE to override the inferred semantic type; repeatable.")]
+    help="Read COLUMN as TYPE (int64, float64, string, bool, timestamp, date) instead of "
+         "the inferred type, e.g. zip=string to keep leading zeros; repeatable.")]
 SepOpt = Annotated[str | None, typer.Option(
     "--sep", metavar="CHAR",
     help="CSV/TSV delimiter: ',', ';', '|' or tab [sniffed from the file].")]

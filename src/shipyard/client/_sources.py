@@ -8,6 +8,7 @@ the client, with SQLAlchemy; the server only ever receives files.
 from __future__ import annotations
 
 import glob as globlib
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,8 @@ SUPPORTED_SUFFIXES: dict[str, str] = {
     ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
 }
 _GLOB_CHARS = set("*?[")
+#: pyarrow's note naming the column a DataFrame could not convert.
+_CONVERSION = re.compile(r"Conversion failed for column (.+?) with type")
 
 
 @dataclass(frozen=True)
@@ -97,17 +100,27 @@ def expand_paths(spec: str | Path) -> list[Path]:
 
 def _write_parquet(df: pd.DataFrame, folder: Path, stem: str) -> Path:
     import pandas as pd
+    import pyarrow as pa
 
     if not isinstance(df.index, pd.RangeIndex):
         df = df.reset_index()
     path = folder / f"{stem}.parquet"
-    df.to_parquet(path, index=False)
+    try:
+        df.to_parquet(path, index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        # An object column holding several types (1, "two", 3.0) cannot be one Parquet column.
+        found = _CONVERSION.search(str(exc))
+        what = f"Column {found.group(1)!r} of the DataFrame" if found else "The DataFrame"
+        detail = " ".join(str(exc.args[0] if exc.args else exc).split())
+        raise InvalidRequest(
+            f"{what} cannot be stored as one column type ({detail}); make its values one type, "
+            "e.g. df[col] = df[col].astype(str) for text, or pd.to_numeric(df[col], "
+            "errors='coerce') for numbers.") from None
     return path
 
 
 def run_query(sql: SQL) -> pd.DataFrame:
     """Run ``sql`` with SQLAlchemy and return its result as a DataFrame."""
-    import pandas as pd
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -126,14 +139,36 @@ def run_query(sql: SQL) -> pd.DataFrame:
         ) from exc
     try:
         with engine.connect() as conn:
-            return pd.read_sql(text(sql.query), conn)
-    except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
-        # pandas wraps the SQLAlchemy error; the driver's own message is the useful part.
-        cause = exc.__cause__ if isinstance(exc.__cause__, SQLAlchemyError) else exc
-        detail = " ".join(str(getattr(cause, "orig", None) or cause).split())
+            result = conn.execute(text(sql.query))
+            columns = list(result.keys())
+            rows = result.fetchall()
+    except SQLAlchemyError as exc:
+        # The driver's own message is the useful part.
+        detail = " ".join(str(getattr(exc, "orig", None) or exc).split())
         raise InvalidRequest(f"The SQL query failed on {masked}: {detail.rstrip('.')}.") from exc
     finally:
         engine.dispose()
+    return _frame(rows, columns)
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    """The rows as pandas' ``read_sql`` makes them, but whole numbers stay whole numbers.
+
+    pandas turns an integer column with a NULL into float64, which silently rounds every
+    value past 2**53 (a 64-bit id 9007199254740993 became ...992): such columns are Int64.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    for i in range(len(columns)):
+        column = frame.iloc[:, i]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            frame.isetitem(i, column.dt.tz_convert("UTC"))  # as read_sql answers them
+        elif column.dtype.kind == "f" and column.isna().any():
+            values = [row[i] for row in rows]
+            if all(v is None or (type(v) is int and -2**63 <= v < 2**63) for v in values):
+                frame.isetitem(i, pd.array(values, dtype="Int64"))
+    return frame
 
 
 def _is_dataframe(data: object) -> bool:

@@ -180,8 +180,9 @@ def check_text(path: Path, display: str, encoding: str = "utf-8",
 
 
 def check_names(names: list[str], display: str) -> None:
-    """Refuse blank and duplicate column names, and names holding control characters or text
-    that is not Unicode, naming the column by its position."""
+    """Refuse blank and duplicate column names (also duplicates but for case), and names
+    holding control characters or text that is not Unicode, naming the column by its
+    position."""
     for i, n in enumerate(names):
         where = f"column {i + 1} of {len(names)}"
         if (bad := _CONTROL.search(str(n))) is not None:
@@ -210,6 +211,30 @@ def check_names(names: list[str], display: str) -> None:
             f"{display!r} has more than one column named {listed}; column names must be "
             "unique, so rename the duplicates."
         )
+    # SQL (DuckDB) matches names without case, quoted or not: `SELECT temp` read 'Temp'.
+    folded: dict[str, str] = {}
+    for n in map(str, names):
+        if (first := folded.setdefault(n.casefold(), n)) != n:
+            raise MalformedData(
+                f"{display!r} has columns {first!r} and {n!r}, whose names differ only in "
+                "case; SQL cannot tell them apart (a query of one reads the other), so rename "
+                "one of them."
+            )
+
+
+def _plain(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """An Arrow extension column (``arrow.uuid``, ``arrow.json``, ``arrow.bool8``…) as a plain one.
+
+    Parquet files from pandas, DuckDB or Polars carry these, and no compute kernel (distinct
+    counts, casts) takes them: UUIDs become their canonical text, the rest their storage.
+    """
+    ext = column.type
+    if ext.extension_name == "arrow.uuid":
+        return pa.chunked_array(
+            [pa.array([None if u is None else str(u) for u in c.to_pylist()], pa.string())
+             for c in column.chunks], pa.string())
+    storage = pa.chunked_array([c.storage for c in column.chunks], ext.storage_type)
+    return storage.cast(pa.bool_()) if ext.extension_name == "arrow.bool8" else storage
 
 
 def normalize(table: pa.Table) -> pa.Table:
@@ -217,10 +242,17 @@ def normalize(table: pa.Table) -> pa.Table:
     while any(pat.is_struct(f.type) for f in table.schema):
         table = table.flatten()
     for i, field in enumerate(table.schema):
+        if isinstance(field.type, pa.BaseExtensionType):
+            table = table.set_column(i, field.name, _plain(table.column(i)))
+            field = table.schema.field(i)
         t = field.type.value_type if pat.is_dictionary(field.type) else field.type
         # One spelling of text everywhere, so files from different writers agree.
         if pat.is_large_string(t) or pat.is_string_view(t):
             t = pa.string()
+        # Decimals (a database's numeric, money) reach pandas as Decimal objects, which a
+        # recipe takes for categories: stored as float64, every consumer sees numbers.
+        if pat.is_decimal(t):
+            t = pa.float64()
         if t != field.type:
             table = table.set_column(i, field.name, table.column(i).cast(t))
     return table

@@ -119,12 +119,14 @@ def _write(reader: Reader, part: Part, declared: dict[str, pa.DataType], limits:
 
 def write_part(display: str, path: Path, fmt: str, declared: dict[str, pa.DataType],
                out: Path, *, dialect: Dialect | None = None, limits: Limits | None = None,
-               rows_before: int = 0) -> Part:
+               rows_before: int = 0, text_columns: set[str] | None = None) -> Part:
     """Read one uploaded file and write it as the Parquet file ``out``.
 
     Args:
         dialect: the delimiter, decimal mark and encoding where the user gave them.
         limits: what the upload may expand to; ``rows_before`` rows of it were read already.
+        text_columns: columns to read as text where the file has them (not inferred), e.g.
+            the text columns of the version an append extends.
 
     Raises:
         MalformedData: the file cannot become a table (the message names row or column).
@@ -132,7 +134,8 @@ def write_part(display: str, path: Path, fmt: str, declared: dict[str, pa.DataTy
         PayloadTooLarge: the file expands past ``limits``.
     """
     limits = limits or Limits()
-    reader = open_reader(path, display, fmt, set(declared), dialect, limits)
+    reader = open_reader(path, display, fmt, set(declared) | (text_columns or set()), dialect,
+                         limits)
     used = None
     if isinstance(reader, CsvReader):
         used = {"sep": reader.delimiter, "decimal": reader.dialect.decimal or ".",

@@ -179,6 +179,13 @@ class DatasetService:
         except NotFound:
             return None
 
+    def _text_columns(self, name: str) -> set[str]:
+        """The columns the latest version holds as text: an append reads them as text, since
+        inferred and then cast, '01001' became the number 1001 and then the text '1001'."""
+        base = self._latest(name)
+        return {str(c["name"]) for c in base.schema
+                if c.get("dtype") in ("string", "large_string")} if base else set()
+
     @contextmanager
     def _part_files(self, parts: list[dict[str, Any]]) -> Iterator[Paths]:
         """Local, checked files for ``parts`` (copies only when the store is remote)."""
@@ -247,13 +254,15 @@ class DatasetService:
             if must_exist is True and not exists:
                 raise NotFound(f"No dataset named {name!r}; create it first.")
         limits = Limits(self.settings.max_decompressed_bytes, self.settings.max_upload_rows)
+        text = self._text_columns(name) - set(declared) if extend else set()
         work = self._work_dir()
         try:
             parts: list[Part] = []
             for i, ((display, path), fmt) in enumerate(zip(files, formats, strict=True)):
                 parts.append(write_part(display, path, fmt, declared,
                                         work / f"upload-{i:05d}.parquet", dialect=dialect,
-                                        limits=limits, rows_before=sum(p.rows for p in parts)))
+                                        limits=limits, rows_before=sum(p.rows for p in parts),
+                                        text_columns=text))
             lineage["files"] = [{"name": p.display, "format": p.format, "rows": p.rows,
                                  **({"dialect": p.dialect} if p.dialect else {})}
                                 for p in parts]

@@ -318,7 +318,7 @@ def _problem(err: Any, kind: str) -> str:
     loc = [str(p) for p in err.get("loc", ())]
     if loc and loc[0] == kind:  # the union's tag comes first in a discriminated union
         loc = loc[1:]
-    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    msg = str(err.get("msg", "invalid")).removeprefix("Value error, ").rstrip(".")
     if err.get("type") == "extra_forbidden":
         msg = "unknown field (check its spelling)"
         if len(loc) == 1:

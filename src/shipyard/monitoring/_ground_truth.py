@@ -73,13 +73,16 @@ def pick_label(display: str, columns: Sequence[str], key: str, *, asked: str | N
 
 def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
                 asked: str | None, configured: str | None, target: str | None,
-                format: str | None, tmp_dir: Path) -> Any:
+                format: str | None, tmp_dir: Path, numeric: bool = False) -> Any:
     """The uploaded files as one DataFrame of ``key`` and ``store_as`` (text), rows with
     no key dropped.
 
+    Args:
+        numeric: the model is a regression, so every label given must read as a number.
+
     Raises:
-        InvalidRequest: no file, a file without the key or label column, or no row with
-            a key (nothing is stored).
+        InvalidRequest: no file, a file without the key or label column, no row with
+            a key, or (``numeric``) a label that is not a number (nothing is stored).
     """
     import pandas as pd
     import pyarrow as pa
@@ -103,4 +106,14 @@ def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
     frame = pd.concat(frames, ignore_index=True).dropna(subset=[key])
     if frame.empty:
         raise InvalidRequest("The ground truth has no rows with a key; nothing was stored.")
+    if numeric:
+        labels = frame[store_as]
+        bad = labels.notna() & pd.to_numeric(labels, errors="coerce").isna()
+        if bad.any():
+            first = frame[bad].iloc[0]
+            # Stored, it would fail every later execution of the monitor, not just this one.
+            raise InvalidRequest(
+                f"The label of {key} {first[key]!r} is {first[store_as]!r}, which is not a "
+                f"number ({int(bad.sum())} such labels); the served model is a regression, so "
+                "its labels must be numbers. Fix them, or leave them empty; nothing was stored.")
     return frame

@@ -230,11 +230,15 @@ def _scorer(problem_type: str, joined: pd.DataFrame, labels: Sequence[str] | Non
     if problem_type == "regression":
         pred = pd.to_numeric(joined["prediction"], errors="coerce")
         true = pd.to_numeric(joined["label"], errors="coerce")
-        bad = int((pred.isna() | true.isna()).sum())
+        bad = int(pred.isna().sum())
         if bad:
-            raise InvalidRequest(f"{bad} joined rows have a prediction or label that is not a "
-                                 "number; regression quality needs numeric labels.")
-        joined = joined.assign(label=true, prediction=pred)
+            raise InvalidRequest(f"{bad} joined rows have a prediction that is not a number; "
+                                 "regression quality needs numeric predictions.")
+        if true.isna().any():  # as a class a model does not have: left out, not fatal
+            unknown = sorted(set(joined.loc[true.isna(), "label"].map(str)))[:5]
+            notes.append(f"{int(true.isna().sum())} labels are not numbers (e.g. "
+                         f"{', '.join(map(repr, unknown))}) and were left out.")
+        joined = joined.assign(label=true, prediction=pred)[true.notna()]
         return (lambda part: keep(regression_metrics(part["label"].to_numpy(float),
                                                      part["prediction"].to_numpy(float))),
                 joined)

@@ -437,13 +437,14 @@ class MonitorService:
         """
         mon = self.repo.get(name)
         configured = mon.config.get("label_column")
-        target = None
+        manifest: dict[str, Any] = {}
         with contextlib.suppress(ShipyardError):
-            target = self._model_of(self.endpoints.get(mon.endpoint))["manifest"].get("target")
+            manifest = self._model_of(self.endpoints.get(mon.endpoint))["manifest"]
         frame = read_labels(files, mon.config.get("label_key") or "inference_id",
                             configured or LABEL, asked=label_column or None,
-                            configured=configured, target=target, format=format,
-                            tmp_dir=self.settings.tmp_dir)
+                            configured=configured, target=manifest.get("target"),
+                            format=format, tmp_dir=self.settings.tmp_dir,
+                            numeric=manifest.get("problem_type") == "regression")
         version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
         return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
                 "rows": len(frame)}

@@ -53,12 +53,15 @@ _PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
 def encode_numeric(name: str, column: pa.ChunkedArray | pa.Array) -> Encoded:
     """Numbers as float64 (dates: epoch milliseconds; durations: seconds), NaN for missing."""
     scale = 1.0
+    # Unsafe casts: a time below the millisecond, or a whole number past 2**53 (a 64-bit id),
+    # is rounded, which no association measure can tell, where a safe cast refused it.
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        column = pc.cast(pc.cast(column, pa.timestamp("ms")), pa.int64())
+        column = pc.cast(pc.cast(column, pa.timestamp("ms"), safe=False), pa.int64())
     elif pa.types.is_duration(column.type):
         scale = _PER_SECOND[column.type.unit]
         column = pc.cast(column, pa.int64())
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = (pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+              .astype(np.float64))
     values /= scale
     values[~np.isfinite(values)] = np.nan
     return Encoded(name, "numeric", values)

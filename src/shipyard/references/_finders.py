@@ -1,10 +1,11 @@
 """The referrers Shipyard knows today, found through each domain's repository.
 
 Datasets are used by model versions (lineage), monitors (baseline, ground truth,
-retraining spec), jobs that have not finished (inputs and outputs) and schedules
-(their job spec). Model groups are used by endpoints (a variant serves a version),
-unfinished jobs and schedules (a transform's model). Endpoints are watched by
-monitors. :func:`register_builtin` registers them all.
+retraining spec), jobs that have not finished (inputs and outputs), schedules
+(their job spec) and pipelines (a trigger watching it for new versions, a dataset
+parameter's default). Model groups are used by endpoints (a variant serves a version),
+unfinished jobs, schedules (a transform's model) and pipelines (a trigger watching its
+approvals). Endpoints are watched by monitors. :func:`register_builtin` registers them all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from shipyard.store import (
     EventLog,
     JobRepository,
     MonitorRepository,
+    PipelineRepository,
     RegistryRepository,
     ScheduleRepository,
 )
@@ -70,6 +72,7 @@ class _Finders:
         self.jobs = JobRepository(db, events)
         self.schedules = ScheduleRepository(db, events)
         self.endpoints = EndpointRepository(db, events)
+        self.pipelines = PipelineRepository(db, events)
 
     # -- datasets -------------------------------------------------------------------------
     def lineage(self, name: str) -> list[Referrer]:
@@ -108,6 +111,17 @@ class _Finders:
                 for s in self.schedules.list("job")
                 for how in spec_uses_dataset(_job_spec(s.target), name)]
 
+    def pipelines_of_dataset(self, name: str) -> list[Referrer]:
+        out = [Referrer("pipeline", t.pipeline, f"trigger {t.id} starts it on each new version")
+               for t in self.pipelines.triggers(kind="dataset_version")
+               if t.config.get("dataset") == name]
+        for p in self.pipelines.list():
+            definition = self.pipelines.version(p.name).definition
+            out += [Referrer("pipeline", p.name, f"parameter {param.get('name')!r} defaults to it")
+                    for param in definition.get("parameters") or []
+                    if param.get("type") == "dataset" and _dataset_of(param.get("default")) == name]
+        return out
+
     # -- model groups ---------------------------------------------------------------------
     def serving_endpoints(self, group: str) -> list[Referrer]:
         return [Referrer("endpoint", ep.name,
@@ -127,20 +141,27 @@ class _Finders:
                 for s in self.schedules.list("job")
                 if _group_of(_job_spec(s.target).get("model")) == group]
 
+    def pipelines_of_group(self, group: str) -> list[Referrer]:
+        return [Referrer("pipeline", t.pipeline, f"trigger {t.id} starts it on each approval")
+                for t in self.pipelines.triggers(kind="model_approval")
+                if t.config.get("group") == group]
+
     # -- endpoints ------------------------------------------------------------------------
     def watching_monitors(self, endpoint: str) -> list[Referrer]:
         return [Referrer("monitor", m.name, "watches it") for m in self.monitors.list(endpoint)]
 
 
 def register_builtin(refs: References, db: Database, events: EventLog) -> References:
-    """Register every referrer kind Shipyard has today (pipelines will add theirs here)."""
+    """Register every referrer kind Shipyard has today."""
     f = _Finders(db, events)
     refs.register("dataset", "model version", f.lineage)
     refs.register("dataset", "monitor", f.monitor_data)
     refs.register("dataset", "job", f.unfinished_jobs_of_dataset)
     refs.register("dataset", "schedule", f.schedules_of_dataset)
+    refs.register("dataset", "pipeline", f.pipelines_of_dataset)
     refs.register("model_group", "endpoint", f.serving_endpoints)
     refs.register("model_group", "job", f.unfinished_jobs_of_group)
     refs.register("model_group", "schedule", f.schedules_of_group)
+    refs.register("model_group", "pipeline", f.pipelines_of_group)
     refs.register("endpoint", "monitor", f.watching_monitors)
     return refs

@@ -18,6 +18,7 @@ from shipyard.sandbox._sandbox import (
     Limits,
     QueryResult,
     Sources,
+    UnknownTable,
     View,
     check_query,
     keep_warm,
@@ -29,7 +30,7 @@ from shipyard.sandbox._sandbox import (
 )
 
 __all__ = [
-    "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_SECONDS", "Limits", "QueryResult", "Sources", "View",
-    "check_query", "keep_warm", "path_references", "quote_identifier", "run", "table_references",
-    "write_parquet",
+    "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_SECONDS", "Limits", "QueryResult", "Sources",
+    "UnknownTable", "View", "check_query", "keep_warm", "path_references", "quote_identifier",
+    "run", "table_references", "write_parquet",
 ]

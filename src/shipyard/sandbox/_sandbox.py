@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,10 +42,22 @@ FORMATS = ("parquet", "csv", "json")
 _ALLOWED_TYPES = {duckdb.StatementType.SELECT}
 _SPACE = re.compile(r"\s+")
 _DENIED = re.compile(r'Cannot access (?:file|directory) "([^"]*)"')
+_CSV_FILE = re.compile(r"\bfile = (\S+)")
+_NO_TABLE = re.compile(r'Table with name "?([^"!]+?)"? does not exist')
 _LEADING_WORDS = re.compile(r"[A-Za-z_]+")
 #: First words named with what follows them (``CREATE VIEW``), and words between them.
 _TAKES_OBJECT = frozenset({"CREATE", "DROP", "ALTER", "FORCE"})
 _MODIFIERS = frozenset({"OR", "REPLACE", "TEMP", "TEMPORARY", "UNIQUE", "IF", "NOT", "EXISTS"})
+
+
+class UnknownTable(InvalidRequest):
+    """The query names a table that is none of its views (nor one of DuckDB's own)."""
+
+    def __init__(self, table: str, views: Sequence[str]) -> None:
+        self.table = table
+        known = ", ".join(repr(v) for v in dict.fromkeys(views))
+        super().__init__(f"The query reads table {table!r}, which does not exist here; "
+                         + (f"its tables are {known}." if known else "it was given no tables."))
 
 
 def quote_identifier(name: str) -> str:
@@ -118,7 +131,18 @@ class QueryResult:
 
 
 def _one_line(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """DuckDB's message on one line, without the sniffer's settings and "Possible Solution"
+    lines it appends to a CSV error (a screenful naming options the caller cannot set)."""
+    line = _SPACE.sub(" ", text).strip()
+    found = _CSV_FILE.search(line)
+    cut = line.find(" Possible Solution:")
+    if cut < 0 or found is None:
+        return line
+    line, file = line[:cut].rstrip(), found.group(1)
+    if "not utf-8 encoded" in line:
+        return (f"{line} Read it by path with read_csv('{file}', encoding='latin-1') "
+                "(or 'utf-16'), or save it as UTF-8.")
+    return line if file in line else f"{line} (file {file})"
 
 
 def _new_connection() -> duckdb.DuckDBPyConnection:
@@ -341,8 +365,12 @@ def _connection(sources: Sources, limits: Limits) -> Iterator[duckdb.DuckDBPyCon
             shutil.rmtree(spill, ignore_errors=True)
 
 
-def _failure(exc: duckdb.Error, limits: Limits) -> InvalidRequest:
+def _failure(exc: duckdb.Error, limits: Limits, sources: Sources) -> InvalidRequest:
     text = _one_line(str(exc))
+    missing = _NO_TABLE.search(text) if isinstance(exc, duckdb.CatalogException) else None
+    if missing:  # DuckDB's "Did you mean" names its own system views, never the user's
+        return UnknownTable(missing.group(1), [
+            f"{v.schema}.{v.name}" if v.schema else v.name for v in sources.views])
     if isinstance(exc, duckdb.InterruptException):
         return InvalidRequest(f"The query ran longer than {limits.timeout_seconds:g} s and was "
                               "stopped; filter or aggregate more, or raise the timeout.")
@@ -371,7 +399,7 @@ def _batches(query: str, sources: Sources,
             try:
                 reader = con.sql(statement).to_arrow_reader(BATCH_ROWS)
             except duckdb.Error as exc:
-                raise _failure(exc, limits) from None
+                raise _failure(exc, limits, sources) from None
             if reader is None:  # not a query that returns rows
                 raise InvalidRequest("The statement returns no rows; send a SELECT.")
 
@@ -379,10 +407,11 @@ def _batches(query: str, sources: Sources,
                 try:
                     yield from reader
                 except duckdb.Error as exc:
-                    raise _failure(exc, limits) from None
+                    raise _failure(exc, limits, sources) from None
                 except pa.ArrowException as exc:  # DuckDB errors may surface through Arrow
                     if "interrupt" in str(exc).lower():
-                        raise _failure(duckdb.InterruptException(str(exc)), limits) from None
+                        raise _failure(duckdb.InterruptException(str(exc)), limits,
+                                       sources) from None
                     raise InvalidRequest(f"The query failed: {_one_line(str(exc))}") from None
 
             yield reader.schema, stream()
@@ -421,10 +450,24 @@ def write_parquet(query: str, sources: Sources, dest: Path, limits: Limits | Non
     """
     limits = limits or Limits()
     rows = 0
-    with _batches(query, sources, limits) as (schema, batches), \
-            pq.ParquetWriter(dest, schema, compression="zstd") as writer:
-        for batch in batches:
-            if batch.num_rows:
-                writer.write_batch(batch)
-                rows += batch.num_rows
+    with _batches(query, sources, limits) as (schema, batches):
+        _check_savable(schema.names)
+        with pq.ParquetWriter(dest, schema, compression="zstd") as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
     return rows
+
+
+def _check_savable(names: Sequence[str]) -> None:
+    """A result a dataset can hold: DuckDB answers ``SELECT * FROM a JOIN b USING (k)`` with
+    both tables' other columns, so two may share a name (or differ only in case)."""
+    counts = Counter(n.casefold() for n in names)
+    clashes = list(dict.fromkeys(n for n in names if counts[n.casefold()] > 1))
+    if clashes:
+        listed = ", ".join(repr(n) for n in clashes[:8])
+        raise InvalidRequest(
+            f"The query's result has columns that share a name ({listed}; names are matched "
+            "without case), which a dataset cannot hold; give each its own name with AS in "
+            "the SELECT (e.g. p.year AS plane_year), or select fewer columns.")

@@ -29,6 +29,9 @@ TRAINING_FIELDS = ("algorithm", "target", "problem_type", "split", "recipe",
 TRAINING_SAMPLE_ROWS = 200_000
 CONFIG_NAME = "training.json"
 
+#: Arrow types that hold several values per row (lists, maps).
+_NESTED = ("list<", "large_list<", "fixed_size_list<", "map<")
+
 
 class TrialOf(BaseModel):
     """What makes a training (or script) job a trial of a tuning job, or a candidate of an
@@ -176,11 +179,20 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     if ctx.settings is not None:
         ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
         ctx.stored["checkpoint_seconds"] = ctx.settings.checkpoint_seconds
+    dropped = set(recipe.drop) if recipe is not None else set()
     for col in version.schema:
         if version.num_rows and col.get("missing") == version.num_rows:
             raise InvalidRequest(
                 f"Column {col['name']!r} of {train['dataset']}:{train['version']} is missing "
                 "in every row; drop it (a processing job) or fill it before training.")
+        if col["name"] not in dropped and str(col.get("dtype", "")).startswith(_NESTED):
+            # pandas hands such a column over as arrays, which became categories named by
+            # their repr ("['a' 'b']") that no invocation could send.
+            raise InvalidRequest(
+                f"Column {col['name']!r} of {train['dataset']}:{train['version']} holds "
+                f"{col['dtype']} values (several per row), which no algorithm takes; turn it "
+                "into text or numbers (a processing job), or drop it (--drop "
+                f"{col['name']}).")
     rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
     table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
              else ctx.datasets.read_table(train["dataset"], train["version"]))
