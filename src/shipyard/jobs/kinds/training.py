@@ -7,7 +7,7 @@ defaults, so runs compare); the job runs ``shipyard.training:main``, which reads
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -172,6 +172,9 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
         split=spec.split, recipe=recipe, others=held_out)
     _check_time_column(spec.split, version.schema, f"{train['dataset']}:{train['version']}")
+    if spec.target and get_algorithm(algorithm).info.supervised:
+        check_target_semantics(spec.target, version.schema,
+                               f"{train['dataset']}:{train['version']}")
     # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
     if ctx.settings is not None:
         ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
@@ -205,6 +208,22 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
 
         _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
                         spec.tuning)
+
+
+#: Semantic types of a column whose values name rows rather than describe them.
+NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
+
+
+def check_target_semantics(target: str, schema: Sequence[Mapping[str, Any]], name: str) -> None:
+    """A target the version's schema calls an identifier or a row number is a 400: a model
+    trained on it learns nothing (a class per row, or a regression on row keys)."""
+    column = next((col for col in schema if col.get("name") == target), None)
+    kind = (column or {}).get("semantic_type")
+    if kind in NOT_TARGETS:
+        raise InvalidRequest(
+            f"The target column {target!r} of {name} is {NOT_TARGETS[kind]} (its values name "
+            "rows rather than describe them), so no model can learn it; pick the column you "
+            "want to predict.")
 
 
 def _check_target_transform(name: str, y: Any, spec: TrainingSpec) -> None:
