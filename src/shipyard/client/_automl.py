@@ -296,7 +296,9 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list
     if not rows:
         raise InvalidRequest(f"AutoML job {job_id} has no completed candidate yet; write its "
                              "notebooks once one has completed.")
-    candidates = [client.get(f"/jobs/{quote(r['job_id'], safe='')}") for r in rows[:top]]
+    members = set((b.get("ensemble") or {}).get("members") or [])
+    candidates = [client.get(f"/jobs/{quote(r['job_id'], safe='')}")
+                  for i, r in enumerate(rows) if i < top or r["job_id"] in members]
     best = (b.get("best") or {}).get("job_id") or rows[0]["job_id"]
 
     def artifact(path: str) -> dict[str, Any] | None:
