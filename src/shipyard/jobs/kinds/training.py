@@ -134,6 +134,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     from shipyard.evaluation import SplitSpec
     from shipyard.features import UserRecipe
     from shipyard.training import (
+        check_held_out_inputs,
         check_training_columns,
         check_training_data,
         get_algorithm,
@@ -172,6 +173,11 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
         split=spec.split, recipe=recipe, others=held_out)
     _check_time_column(spec.split, version.schema, f"{train['dataset']}:{train['version']}")
+    check_held_out_inputs(
+        version.schema, f"{train['dataset']}:{train['version']}",
+        {f"{r['dataset']}:{r['version']}": ctx.datasets.version(r["dataset"], r["version"]).schema
+         for ch, r in ctx.stored["inputs"].items() if ch != "train"},
+        target=spec.target, drop=_recipe_drops(recipe))
     if spec.target and get_algorithm(algorithm).info.supervised:
         check_target_semantics(spec.target, version.schema,
                                f"{train['dataset']}:{train['version']}")
@@ -389,6 +395,14 @@ def _check_time_column(split: Mapping[str, Any] | None, schema: list[dict[str, A
             f"The time column {column!r} of {dataset} holds {kind} values "
             f"({found.get('dtype')}), not dates, times or numbers, so rows cannot be ordered "
             "by it; pick a date or number column for --time-column, or convert it first.")
+
+
+def _recipe_drops(recipe: Any) -> list[str]:
+    """The columns a recipe leaves out: its ``drop`` list and its ``drop`` steps'."""
+    if recipe is None:
+        return []
+    return [*recipe.drop, *(c for step in recipe.steps if step.step == "drop"
+                            for c in step.columns or ())]
 
 
 def _column_names(version: Any) -> list[str]:
