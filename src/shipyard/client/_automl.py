@@ -70,7 +70,7 @@ def automl_spec(
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
     if not target:
         raise InvalidRequest("An AutoML job needs a target: the column to predict.")
-    if train is None or train == "":
+    if train is None or (isinstance(train, str) and not train):
         raise InvalidRequest("An AutoML job needs a train dataset (the 'train' input).")
     inputs = {"train": dataset_ref(train)}
     if validation is not None:
