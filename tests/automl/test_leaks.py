@@ -159,3 +159,22 @@ def test_the_cli_says_which_columns_it_left_out_and_how_to_keep_them(
     err = one_sentence_error(run_cli("automl", "--input", "train=credit", "--target", "card",
                                      "--drop", "nope", env=env))
     assert "--drop names 'nope'" in err
+
+
+def test_the_cli_says_the_problem_type_it_inferred(server: LocalServer) -> None:
+    """``dependents`` holds 0 to 6: whole numbers with few values, read as 7 classes. The
+    submit line says so (and how to choose), before the budget is spent on that reading."""
+    env = server.sdk_env()
+    c = server.client()
+    for args, said in (
+            (["--target", "dependents"],
+             "multiclass (inferred from the values of 'dependents'; --problem-type to choose "
+             "another) on accuracy, 60 s budget"),
+            (["--target", "dependents", "--problem-type", "regression"],
+             ": regression on rmse, 60 s budget")):
+        result = ok(run_cli("automl", "--input", "train=credit", *args, "--no-wait",
+                            "--time-budget", "60", env=env))
+        assert said in " ".join(result.stdout.split()), result.stdout
+        job_id = result.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+        c.post(f"/api/v1/jobs/{job_id}/cancel")
+        _wait(c, job_id)
