@@ -39,7 +39,9 @@ def infer_problem_type(y: pd.Series) -> str:
 
     Two distinct values (or a bool) are binary; text, categories, and integers
     with few distinct values (≤ 20 and ≤ 5% of the rows) are multiclass; other
-    numbers are regression.
+    numbers are regression. Floats that are all whole numbers count as integers: an
+    integer column with a missing value is stored as floats (1.0, 2.0, NaN), and the
+    rows it has should not read as another problem than the same column without gaps.
     """
     values = y.dropna()
     distinct = int(values.nunique())
@@ -47,10 +49,20 @@ def infer_problem_type(y: pd.Series) -> str:
         return "binary"
     if not pd.api.types.is_numeric_dtype(values.dtype):
         return "multiclass"
-    if pd.api.types.is_integer_dtype(values.dtype) and distinct <= MAX_INTEGER_CLASSES and (
+    if is_whole(values) and distinct <= MAX_INTEGER_CLASSES and (
             len(values) and distinct / len(values) <= MAX_CLASS_RATIO):
         return "multiclass"
     return "regression"
+
+
+def is_whole(values: pd.Series) -> bool:
+    """Integers, or floats that are all whole numbers (no NaN among ``values``)."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return True
+    if not pd.api.types.is_float_dtype(values.dtype):
+        return False
+    numbers = values.to_numpy(dtype="float64")
+    return bool(np.isfinite(numbers).all() and (numbers == np.round(numbers)).all())
 
 
 def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
