@@ -326,6 +326,7 @@ def main(job_dir: Path) -> None:
         read_channel,
         rebuild_split,
     )
+    from shipyard.training._sanity import sanity_warnings
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
@@ -471,8 +472,15 @@ def main(job_dir: Path) -> None:
         print(f"[ensemble] permutation importance on {importance['rows']} test rows, "
               f"{importance['repeats']} repeats: {top or importance.get('skipped')}",
               flush=True)
+    warned = sanity_warnings(
+        problem_type, metrics["test"],
+        encode_target(pd.concat([train, validation])[target], problem_type, classes), y,
+        classes, [r["column"] for r in (explained or {}).get("columns", [])[:3]], target,
+    ) if "test" in metrics else []
+    for warning in warned:
+        print(f"[ensemble] WARNING: {warning}", flush=True)
     result = {
-        "selection": selection, "metric": metric, "loss": kept,
+        "selection": selection, "metric": metric, "loss": kept, "warnings": warned,
         "best_single": names[best], "best_single_loss": best_loss,
         "weights": {n: float(weights[i]) for i, n in enumerate(names)},
         "members": [names[i] for i in chosen], "refit": [names[i] for i in refit],

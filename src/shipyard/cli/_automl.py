@@ -247,6 +247,8 @@ def _print_final(doc: dict[str, Any]) -> None:
         out.print(f"Most important input columns ({what}, on test): "
                   + ", ".join(f"{r['column']} {r['importance']:.3g}" for r in importance[:5])
                   + ".")
+    for warning in b.get("warnings") or []:
+        out.print(f"Warning: {warning}")
     out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}` "
               "(or a candidate with --candidate N).")
 
