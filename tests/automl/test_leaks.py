@@ -215,3 +215,22 @@ def test_a_final_model_at_chance_level_is_called_out() -> None:
                     "help: choose a decision threshold, or balance the classes."]
     assert sanity_warnings("multiclass", {**test, "accuracy": 0.9}, y_fit, y_test,
                            ["0", "1", "2"], [], "visits") == []
+
+
+@pytest.mark.parametrize("kind", ["automl", "tuning"])
+def test_mape_on_a_target_with_zeros_is_a_400(server: LocalServer, kind: str) -> None:
+    """CreditCard's ``reports`` (derogatory reports, 0 for most applicants) as a quantity:
+    MAPE divides by it, so an AutoML job on it reported test MAPE 8.4e14 (AER's
+    DoctorVisits, visits) and selected its ensemble on that."""
+    c = server.client()
+    before = _jobs(c)
+    body: dict[str, Any] = {"kind": kind, "inputs": {"train": "credit"}, "target": "reports",
+                            "problem_type": "regression"}
+    body.update({"metric": "mape", "time_budget": 20} if kind == "automl" else
+                {"objective": "mape", "algorithm": "lightgbm", "max_trials": 2})
+    r = c.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400, r.text
+    assert ("The metric mape divides by the target, and 'reports' is 0 in 1,060 rows, so it "
+            "would be ~1e15 whatever the model; choose mae or rmse") in r.json()["error"][
+        "message"]
+    assert _jobs(c) == before

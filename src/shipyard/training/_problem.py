@@ -65,6 +65,20 @@ def is_whole(values: pd.Series) -> bool:
     return bool(np.isfinite(numbers).all() and (numbers == np.round(numbers)).all())
 
 
+def check_objective(metric: str, y: pd.Series, target: str) -> None:
+    """A metric the target cannot be judged by is a 400 before a search optimises it:
+    MAPE divides by the target, so one row of 0 (counts, zero-inflated amounts) makes it
+    ~1e15 whatever the predictions (scikit-learn floors the divisor at machine epsilon)."""
+    if metric != "mape" or not is_numeric_target(y):
+        return
+    zeros = int((y == 0).sum())
+    if zeros:
+        raise InvalidRequest(
+            f"The metric mape divides by the target, and {target!r} is 0 in "
+            f"{count(zeros, 'row')}, so it would be ~1e15 whatever the model; choose mae or "
+            "rmse (or r2).")
+
+
 def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
     if not target:
         raise InvalidRequest(

@@ -126,7 +126,12 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     )
     from shipyard.jobs._spec import local_capacity
     from shipyard.jobs.kinds.tuning import max_rounds
-    from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
+    from shipyard.training import (
+        check_objective,
+        get_algorithm,
+        infer_problem_type,
+        validate_hyperparameters,
+    )
     from shipyard.tuning import OBJECTIVES, direction, study_space
 
     spec = ctx.spec
@@ -151,6 +156,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         raise InvalidRequest(f"Metric {spec.metric!r} is not a validation metric of a "
                              f"{problem_type} problem; use one of: "
                              f"{', '.join(OBJECTIVES[problem_type])}.")
+    if head is not None:
+        check_objective(metric, head[spec.target], spec.target)
     named = list(dict.fromkeys(spec.algorithms or []))
     algorithms = named or [a for a in DEFAULT_ALGORITHMS if _usable(a, problem_type)]
     declared = {}
