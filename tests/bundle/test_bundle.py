@@ -169,3 +169,20 @@ class TestValidateInput:
         pipeline.validate_input(rows)
         out = pipeline.predict(rows)
         assert len(out) == 3 and out["prediction"].isin(["Yes", "No"]).all()
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "catboost", "random-forest",
+                                       "linear"])
+def test_multiclass_probabilities_sum_to_one(penguins: pd.DataFrame, tmp_path: Path,
+                                             algorithm: str) -> None:
+    """XGBoost's float32 softmax summed to 1 within ~1e-7 only: scikit-learn's log loss
+    warned "The y_prob values do not sum to one" on every AutoML ensemble's selection
+    over a multiclass target (MASS's Cars93, AER's DoctorVisits)."""
+    from sklearn.metrics import log_loss
+
+    result = train(penguins, algorithm, "species", tmp_path / "model")
+    proba = load_bundle(tmp_path / "model").outputs(penguins)["proba"]
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    codes = pd.Categorical(penguins["species"], categories=result.manifest["classes"]).codes
+    log_loss(codes, proba, labels=[0, 1, 2])  # warnings are errors here

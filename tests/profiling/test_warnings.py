@@ -146,3 +146,23 @@ def test_negative_skew_suggests_clipping() -> None:
     assert w.suggestion == {"step": "clip", "columns": ["loss"],
                             "params": {"method": "quantile", "lower": 0.01, "upper": 0.99}}
     assert StepSpec.from_dict(w.suggestion).to_dict() == w.suggestion
+
+
+def test_labels_spelled_several_ways_are_warned(churn: pd.DataFrame,
+                                                churn_profile: Profile) -> None:
+    """Churn as typed by hand: 'Yes' also as 'yes' and ' Yes ', 'Month-to-month' also in
+    capitals. As written, the target has 4 classes and the contract 4 labels."""
+    df = churn.copy()
+    df.loc[df.index[:40], "churn"] = df.loc[df.index[:40], "churn"].str.lower()
+    df.loc[df.index[40:60], "churn"] = " " + df.loc[df.index[40:60], "churn"] + " "
+    monthly = df.index[df["contract"] == "Month-to-month"][:30]
+    df.loc[monthly, "contract"] = "MONTH-TO-MONTH"
+    p = profile(df, target="churn")
+    target = _by(p, "label_variants")["churn"]
+    assert target.severity == "high" and target.suggestion is None
+    assert "The target 'churn' has classes that differ only in case or surrounding spaces " \
+        "('No', 'no', ' No '; 'Yes', 'yes', ' Yes ')" in target.message
+    contract = _by(p, "label_variants")["contract"]
+    assert contract.severity == "medium"
+    assert "('Month-to-month', 'MONTH-TO-MONTH')" in contract.message
+    assert not _by(churn_profile, "label_variants")  # the table as it comes: one spelling each

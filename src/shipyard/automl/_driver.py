@@ -489,6 +489,8 @@ def _results(ctx: DriveContext, candidates: Sequence[JobRecord],
             # shap (mean |SHAP|), or permutation when SHAP did not fit (or an older job).
             out["importance_method"] = ensemble.get("importance_method") or "permutation"
             out["permutation_importance"] = ensemble.get("permutation_importance") or []
+            # The final model at chance level, or too good to be true (a leak?), on test.
+            out["warnings"] = ensemble.get("warnings") or []
     return {"automl": out}
 
 

@@ -120,7 +120,11 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
                   deadline: float | None) -> dict[int, Path]:
     """Train each member again on the train and validation rows together (heaviest first),
     as long as its expected time (its fit's, scaled by the rows) ends before
-    ``deadline``; returns member index → the refit bundle's folder."""
+    ``deadline``; returns member index → the refit bundle's folder.
+
+    The expected time is the member's whole training (``training.seconds``: the recipe's
+    fit, the model's and the scoring), not its model's fit alone: a linear model's fit
+    takes 0.1 s where the splines of its recipe, over 154 columns, take 5."""
     from shipyard.bundle import read_manifest
     from shipyard.training._entry import TrainingContext, run_training
 
@@ -128,14 +132,15 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
     done: dict[int, Path] = {}
     for index, folder, settings in members:
         manifest = read_manifest(folder)
-        fit = float((manifest.get("training") or {}).get("fit_seconds") or 0.0)
-        folds = int(((manifest.get("training") or {}).get("cv") or {}).get("folds") or 0)
-        # A cross-validated candidate's fit_seconds are its K fits on (K-1)/K of the rows.
+        record = manifest.get("training") or {}
+        took = float(record.get("seconds") or record.get("fit_seconds") or 0.0)
+        folds = int((record.get("cv") or {}).get("folds") or 0)
+        # A cross-validated candidate's seconds are its K fits on (K-1)/K of the rows.
         # A candidate trained on a sample (split.train_rows) scales from its sample's rows.
         trained = int(((manifest.get("split") or {}).get("row_counts") or {}).get("train")
                       or len(train))
-        expected = 0.5 + (fit / (folds - 1) if folds > 1
-                          else fit * len(full) / max(trained, 1))
+        expected = 0.5 + (took / (folds - 1) if folds > 1
+                          else took * len(full) / max(trained, 1))
         left = None if deadline is None else deadline - SCORING_SECONDS - time.time()
         if left is not None and expected > left:
             print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) kept "
@@ -334,6 +339,7 @@ def main(job_dir: Path) -> None:
         read_channel,
         rebuild_split,
     )
+    from shipyard.training._sanity import sanity_warnings
 
     job_dir = Path(job_dir).resolve()
     os.environ.setdefault(c.ENV_JOB_DIR, str(job_dir))
@@ -482,8 +488,15 @@ def main(job_dir: Path) -> None:
         print(f"[ensemble] permutation importance on {importance['rows']} test rows, "
               f"{importance['repeats']} repeats: {top or importance.get('skipped')}",
               flush=True)
+    warned = sanity_warnings(
+        problem_type, metrics["test"],
+        encode_target(pd.concat([train, validation])[target], problem_type, classes), y,
+        classes, [r["column"] for r in (explained or {}).get("columns", [])[:3]], target,
+    ) if "test" in metrics else []
+    for warning in warned:
+        print(f"[ensemble] WARNING: {warning}", flush=True)
     result = {
-        "selection": selection, "metric": metric, "loss": kept,
+        "selection": selection, "metric": metric, "loss": kept, "warnings": warned,
         "best_single": names[best], "best_single_loss": best_loss,
         "weights": {n: float(weights[i]) for i, n in enumerate(names)},
         "members": [names[i] for i in chosen], "refit": [names[i] for i in refit],

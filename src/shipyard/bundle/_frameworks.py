@@ -133,7 +133,12 @@ class XGBoostFramework(Framework):
     def outputs(self, model: Any, X: pd.DataFrame, task: str, n_classes: int = 0) -> Outputs:
         raw = model.predict(self.matrix(X))
         if task == "classification":
-            return {"proba": _two_columns(raw) if n_classes == 2 else np.asarray(raw, "float64")}
+            if n_classes == 2:
+                return {"proba": _two_columns(raw)}
+            # XGBoost's softmax is float32: its rows sum to 1 only to ~1e-7, and
+            # scikit-learn's log loss warns on every call below ~1.5e-8.
+            proba = np.asarray(raw, "float64")
+            return {"proba": proba / proba.sum(axis=1, keepdims=True)}
         return {"value": np.asarray(raw, dtype="float64")}
 
 

@@ -141,9 +141,14 @@ def automl(
     job = Job(doc["id"], client=c, _doc=doc)
     talk = not (json_out or quiet)
     if talk:
-        out.print(f"Submitted AutoML job {job.id}: {time_budget:g} s budget, mode "
-                  f"{doc['spec'].get('resolved_mode', mode)}, up to {max_candidates} "
-                  "candidates.")
+        stored = doc.get("spec") or {}
+        # Whole numbers with few values are read as classes (a count of visits, a rating):
+        # the user sees the reading before the budget is spent on it.
+        how = "" if problem_type else (f" (inferred from the values of {target!r}; "
+                                       "--problem-type to choose another)")
+        out.print(f"Submitted AutoML job {job.id}: {stored.get('problem_type')}{how} on "
+                  f"{stored.get('objective')}, {time_budget:g} s budget, mode "
+                  f"{stored.get('resolved_mode', mode)}, up to {max_candidates} candidates.")
     said = describe_leaks((doc.get("spec") or {}).get("analysis"))
     if said and not quiet and not (wait and talk):  # a waited job's summary says it
         err.print(said)
@@ -242,6 +247,8 @@ def _print_final(doc: dict[str, Any]) -> None:
         out.print(f"Most important input columns ({what}, on test): "
                   + ", ".join(f"{r['column']} {r['importance']:.3g}" for r in importance[:5])
                   + ".")
+    for warning in b.get("warnings") or []:
+        out.print(f"Warning: {warning}")
     out.print(f"Register it with `shipyard models register GROUP --job {doc['id']}` "
               "(or a candidate with --candidate N).")
 

@@ -70,7 +70,7 @@ def automl_spec(
         raise InvalidRequest(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
     if not target:
         raise InvalidRequest("An AutoML job needs a target: the column to predict.")
-    if train is None or train == "":
+    if train is None or (isinstance(train, str) and not train):
         raise InvalidRequest("An AutoML job needs a train dataset (the 'train' input).")
     inputs = {"train": dataset_ref(train)}
     if validation is not None:
@@ -296,7 +296,9 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list
     if not rows:
         raise InvalidRequest(f"AutoML job {job_id} has no completed candidate yet; write its "
                              "notebooks once one has completed.")
-    candidates = [client.get(f"/jobs/{quote(r['job_id'], safe='')}") for r in rows[:top]]
+    members = set((b.get("ensemble") or {}).get("members") or [])
+    candidates = [client.get(f"/jobs/{quote(r['job_id'], safe='')}")
+                  for i, r in enumerate(rows) if i < top or r["job_id"] in members]
     best = (b.get("best") or {}).get("job_id") or rows[0]["job_id"]
 
     def artifact(path: str) -> dict[str, Any] | None:

@@ -24,8 +24,19 @@ HEADLINE = ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "f1_macr
 
 
 def dataset_ref(value: Any) -> str:
-    """A dataset name (``"churn"``, ``"churn:2"``) from a name or a :class:`Dataset`."""
-    return str(getattr(value, "name", value))
+    """A dataset name (``"churn"``, ``"churn:2"``) from a name or a :class:`Dataset`.
+
+    Raises:
+        InvalidRequest: a table (a DataFrame) or anything else that names no dataset: jobs
+            read datasets on the server, so a table is uploaded first.
+    """
+    name = getattr(value, "name", value)
+    if not isinstance(name, str):
+        raise InvalidRequest(
+            f"A job reads a dataset on the server, given by its name (or sy.Dataset); got "
+            f"{type(value).__name__}. Upload a table first: sy.Dataset.create('NAME', df), "
+            "then pass 'NAME'.")
+    return name
 
 
 def parse_split(text: str) -> tuple[float, ...]:
@@ -78,7 +89,7 @@ def training_spec(
     if not algorithm:
         raise InvalidRequest("A training job needs an algorithm; `shipyard algorithms list` "
                              "shows them.")
-    if train is None or train == "":
+    if train is None or (isinstance(train, str) and not train):
         raise InvalidRequest("A training job needs a train dataset (the 'train' input).")
     inputs = {"train": dataset_ref(train)}
     if validation is not None:

@@ -365,19 +365,25 @@ class Impute(Step):
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         out = df.copy()
+        # Indicators join in one concat: inserted one by one, a wide table's (hfi: 100+
+        # columns with gaps) fragment the frame, and pandas warns on every transform.
+        indicators: dict[str, pd.Series] = {}
         for col, fit in state["columns"].items():
             raw = out[col] if col in out.columns else pd.Series(
                 np.nan, index=out.index, dtype="float64")
             if isinstance(fit["value"], str):
                 if fit["indicator"]:
-                    out[col + MISSING_SUFFIX] = raw.isna().astype("float64")
+                    indicators[col + MISSING_SUFFIX] = raw.isna().astype("float64")
                 labels = _labels(raw)
                 out[col] = labels.where(labels.notna(), fit["value"])
                 continue
             numbers = _finite(raw)  # a gap: missing, ±inf, or not a number at all
             if fit["indicator"]:
-                out[col + MISSING_SUFFIX] = numbers.isna().astype("float64")
+                indicators[col + MISSING_SUFFIX] = numbers.isna().astype("float64")
             out[col] = numbers if fit["value"] is None else numbers.fillna(fit["value"])
+        if indicators:
+            out = pd.concat([out.drop(columns=[c for c in indicators if c in out.columns]),
+                             pd.DataFrame(indicators, index=out.index)], axis=1)
         if state.get("strategy") == "knn":
             cols = list(state["knn"]["columns"])
             out[cols] = knn_fill(out[cols], state["knn"])

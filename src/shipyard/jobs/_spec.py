@@ -116,8 +116,9 @@ def check_env_collisions(names: list[str], what: str) -> None:
 def check_model_ref(value: str | None, kind: str) -> str:
     """A ``group:version`` model reference, or a ValueError saying what one looks like."""
     if not value or not _MODEL_REF.fullmatch(value):
-        raise ValueError(f"a {kind} job needs a 'model' like 'churn-model:3' (a model group "
-                         f"and a registered version); got {value!r}")
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise ValueError(f"{article} {kind} job needs a 'model' like 'churn-model:3' (a model "
+                         f"group and a registered version); got {value!r}")
     return value
 
 

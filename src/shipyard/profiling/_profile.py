@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import sys
 import threading
 import time
@@ -108,13 +109,25 @@ def _order_columns(cols: list[Col], profiles: dict[str, ColumnProfile], sample: 
             and profiles[c.name].semantic_type in ("row_number", "identifier")]
 
 
+def _whole(col: Col, tp: ColumnProfile) -> bool:
+    """Integers, or floats whose values (all among the target's top values) are whole
+    numbers: an integer column with a missing value is stored as floats (1.0, NaN)."""
+    if pat.is_integer(col.dtype):
+        return True
+    if not pat.is_floating(col.dtype) or len(tp.top) < tp.distinct:
+        return False
+    values = [v.get("value") for v in tp.top]
+    return all(isinstance(v, int | float) and math.isfinite(v) and float(v).is_integer()
+               for v in values)
+
+
 def _prepare_target(target: str, col: Col, profiles: dict[str, ColumnProfile],
                     encoded: dict[str, Encoded], sample: pa.Table,
                     problem_type: str | None, order: list[Encoded]) -> tuple[str, Prepared]:
     tp = profiles[target]
     if tp.count == 0:
         raise InvalidRequest(f"The target column {target!r} has no values; pick another target.")
-    kind = problem_type_of(tp.semantic_type, col.kind == "numeric", pat.is_integer(col.dtype),
+    kind = problem_type_of(tp.semantic_type, col.kind == "numeric", _whole(col, tp),
                            tp.distinct, target, problem_type)
     column = sample.column(target)
     y = (encode_categorical(target, column, MAX_CLASSES) if kind == "classification"

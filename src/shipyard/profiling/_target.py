@@ -19,6 +19,7 @@ follows the target.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,7 +50,7 @@ PLOT_CLASSES = 8
 #: A feature whose association with the target (or one-feature score) reaches this is strong.
 STRONG_ASSOCIATION = 0.9
 #: A strong feature whose one-feature model scores this on held-out rows (R², ROC AUC or
-#: accuracy) predicts the target almost perfectly on its own: a suspected leak.
+#: balanced accuracy) predicts the target almost perfectly on its own: a suspected leak.
 LEAK_SOLO_SCORE = 0.98
 #: Features a one-feature model is fitted for, at most (the most associated first).
 SOLO_CANDIDATES = 30
@@ -231,8 +232,11 @@ def _held_out(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def solo_score(prep: Prepared, x: np.ndarray, seed: int) -> tuple[float, str] | None:
     """How well one feature ``x`` (a column of the design) predicts the target on its own:
-    a depth-limited tree's held-out R² (regression), ROC AUC (two classes) or accuracy."""
-    from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+    a depth-limited tree's held-out R² (regression), ROC AUC (two classes) or balanced
+    accuracy (more classes). Balanced, since plain accuracy is the majority class's share
+    for a feature that tells nothing: 0.98 on a target 98% of one class, which would call
+    every column a leak. ``None`` when the held-out rows hold one class only."""
+    from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     n = len(prep.y_codes)
@@ -246,10 +250,16 @@ def solo_score(prep: Prepared, x: np.ndarray, seed: int) -> tuple[float, str] | 
     model.fit(x[train].reshape(-1, 1), target[train])
     x_test = x[test].reshape(-1, 1)
     if prep.classification:
-        if len(model.classes_) == 2 and len(np.unique(target[test])) == 2:
+        held = len(np.unique(target[test]))
+        if held < 2:
+            return None
+        if len(model.classes_) == 2 and held == 2:
             proba = model.predict_proba(x_test)[:, 1]
             return float(roc_auc_score(target[test] == model.classes_[1], proba)), "roc_auc"
-        return float(accuracy_score(target[test], model.predict(x_test))), "accuracy"
+        with warnings.catch_warnings():  # a class predicted but absent from the held-out rows
+            warnings.simplefilter("ignore", UserWarning)
+            score = balanced_accuracy_score(target[test], model.predict(x_test))
+        return float(score), "balanced_accuracy"
     return float(r2_score(target[test], model.predict(x_test))), "r2"
 
 

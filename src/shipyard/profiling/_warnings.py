@@ -170,6 +170,8 @@ def _keeping(c: ColumnProfile, facts: Facts) -> list[ProfileWarning]:
             f"fewer than {min_count} times) into one before encoding.", c.distinct_share,
             {"step": "categorical", "columns": [name],
              "params": {"max_categories": HIGH_CARDINALITY, "min_count": min_count}}))
+    if c.semantic_type == "categorical" and (variants := _label_variants(name, c.top, False)):
+        out.append(variants)
     if c.missing_share >= MISSING_LOW:
         severity = "medium" if c.missing_share >= MISSING_MEDIUM else "low"
         if c.semantic_type == "numeric":
@@ -204,6 +206,35 @@ def _keeping(c: ColumnProfile, facts: Facts) -> list[ProfileWarning]:
                                   f"Column {name!r} is skewed (skewness {skew:.2f}); {how}.",
                                   abs(skew), step))
     return out
+
+
+def _spellings(values: Sequence[Mapping[str, Any]]) -> list[list[str]]:
+    """Text labels that differ only in case or surrounding spaces ("No", " no", "NO"), each
+    group most frequent first, as ``values`` (``{"value", "count"}``) rank them."""
+    groups: dict[str, list[str]] = {}
+    for v in values:
+        if isinstance(v.get("value"), str):
+            groups.setdefault(v["value"].strip().casefold(), []).append(v["value"])
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _label_variants(name: str, values: Sequence[Mapping[str, Any]],
+                    target: bool) -> ProfileWarning | None:
+    """A column (or the target) whose labels repeat in other spellings: each spelling is a
+    label, or a class, of its own, though they surely mean one thing."""
+    groups = _spellings(values)
+    if not groups:
+        return None
+    said = "; ".join(", ".join(repr(v) for v in g) for g in groups[:3])
+    more = f" and {len(groups) - 3} more" if len(groups) > 3 else ""
+    what = (f"The target {name!r} has classes", "so they are learned as different classes")
+    if not target:
+        what = (f"Column {name!r} has labels", "so they are encoded as different labels")
+    return ProfileWarning(
+        "label_variants", "high" if target else "medium", (name,),
+        f"{what[0]} that differ only in case or surrounding spaces ({said}{more}), {what[1]}; "
+        "write each one way (a processing job: strip and lower-case them) before training.",
+        float(sum(len(g) - 1 for g in groups)), None)
 
 
 def _correlated(columns: Sequence[ColumnProfile], corr: Correlations,
@@ -306,6 +337,8 @@ def _target_warnings(target: TargetAnalysis, rows: int) -> list[ProfileWarning]:
             f"The target {target.column!r} is imbalanced: its majority class is {ratio:.1f} times "
             f"as frequent as {rare['value']!r} ({_pct(rare['share'])} of rows); weigh the "
             "classes or resample, and judge models by balanced metrics.", ratio, None))
+    if (variants := _label_variants(target.column, target.classes, True)) is not None:
+        out.append(variants)
     if target.missing:
         share = target.missing / rows if rows else 0.0
         out.append(ProfileWarning(

@@ -288,7 +288,7 @@ class FastPath:
         if raw.ndim == 1 or raw.shape[1] == 1:
             p = raw.reshape(-1)
             return {"proba": np.column_stack([1.0 - p, p])}
-        return {"proba": raw}
+        return {"proba": raw / raw.sum(axis=1, keepdims=True)}  # XGBoost's float32 softmax
 
 
 def _model_call(pipeline: InferencePipeline, n_classes: int) -> Callable[[np.ndarray], Any]:

@@ -36,12 +36,18 @@ from shipyard.training._algorithms import (
 from shipyard.training._entry import TrainingContext, TrainingResult, main, run_training
 from shipyard.training._forecast import check_forecast_request
 from shipyard.training._hyperparameters import Hyperparameter
-from shipyard.training._problem import check_training_data, infer_problem_type
-from shipyard.training._submit import check_training_columns
+from shipyard.training._problem import (
+    check_objective,
+    check_training_data,
+    infer_problem_type,
+)
+from shipyard.training._submit import check_held_out_inputs, check_training_columns
 
 __all__ = [
     "ALGORITHMS", "PROBLEM_TYPES", "Algorithm", "AlgorithmInfo", "FitData", "FitResult",
     "Hyperparameter", "TrainingContext", "TrainingResult", "check_forecast_request",
+    "check_held_out_inputs",
+    "check_objective",
     "check_training_columns",
     "check_training_data",
     "get_algorithm", "infer_problem_type", "main", "run_training", "task_of",

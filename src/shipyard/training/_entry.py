@@ -526,6 +526,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         return run_forecast(ctx)
     phases = _Phases(ctx.record_phase)
     phases.start("prepare")
+    began = time.perf_counter()
     cv: CrossValidation | None = None
     if ctx.cv_folds is not None:
         problem, data, cv, logged = _cross_validate(ctx, phases)
@@ -606,7 +607,10 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "hyperparameters": problem.hyperparameters, "split": data.record,
         "metrics": {s: scalar_metrics(m) for s, m in metrics.items()},
         "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
+        # ``seconds``: the whole training (the recipe's fit, the model's, the scoring); a
+        # refit (an ensemble's members) costs that, and the recipe may outweigh the model.
         "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
+                     "seconds": time.perf_counter() - began,
                      "notes": notes, "warnings": warnings,
                      **({"cv": data.record["cv"]} if cv is not None else {})},
         "bundle_size": {"bytes": size, "warning": too_big},

@@ -39,7 +39,9 @@ def infer_problem_type(y: pd.Series) -> str:
 
     Two distinct values (or a bool) are binary; text, categories, and integers
     with few distinct values (≤ 20 and ≤ 5% of the rows) are multiclass; other
-    numbers are regression.
+    numbers are regression. Floats that are all whole numbers count as integers: an
+    integer column with a missing value is stored as floats (1.0, 2.0, NaN), and the
+    rows it has should not read as another problem than the same column without gaps.
     """
     values = y.dropna()
     distinct = int(values.nunique())
@@ -47,10 +49,34 @@ def infer_problem_type(y: pd.Series) -> str:
         return "binary"
     if not pd.api.types.is_numeric_dtype(values.dtype):
         return "multiclass"
-    if pd.api.types.is_integer_dtype(values.dtype) and distinct <= MAX_INTEGER_CLASSES and (
+    if is_whole(values) and distinct <= MAX_INTEGER_CLASSES and (
             len(values) and distinct / len(values) <= MAX_CLASS_RATIO):
         return "multiclass"
     return "regression"
+
+
+def is_whole(values: pd.Series) -> bool:
+    """Integers, or floats that are all whole numbers (no NaN among ``values``)."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return True
+    if not pd.api.types.is_float_dtype(values.dtype):
+        return False
+    numbers = values.to_numpy(dtype="float64")
+    return bool(np.isfinite(numbers).all() and (numbers == np.round(numbers)).all())
+
+
+def check_objective(metric: str, y: pd.Series, target: str) -> None:
+    """A metric the target cannot be judged by is a 400 before a search optimises it:
+    MAPE divides by the target, so one row of 0 (counts, zero-inflated amounts) makes it
+    ~1e15 whatever the predictions (scikit-learn floors the divisor at machine epsilon)."""
+    if metric != "mape" or not is_numeric_target(y):
+        return
+    zeros = int((y == 0).sum())
+    if zeros:
+        raise InvalidRequest(
+            f"The metric mape divides by the target, and {target!r} is 0 in "
+            f"{count(zeros, 'row')}, so it would be ~1e15 whatever the model; choose mae or "
+            "rmse (or r2).")
 
 
 def _check_target(df: pd.DataFrame, target: str | None, algorithm: str) -> pd.Series:
@@ -89,6 +115,18 @@ def _check_problem_type(problem_type: str, y: pd.Series, target: str) -> None:
             f"{distinct}. Use 'multiclass' (or leave problem_type out to infer it).")
 
 
+def _check_classes(known: pd.Series, target: str) -> None:
+    """Classes each seen once teach nothing: such a target names the rows (a model, a
+    person's name) rather than describing them, and every prediction would be wrong."""
+    distinct = int(known.astype(str).nunique())
+    if len(known) >= MIN_ROWS and distinct == len(known):
+        raise InvalidRequest(
+            f"The target column {target!r} has a different value in every row "
+            f"({count(distinct, 'distinct value')} in {count(len(known), 'row')}), so each "
+            "class is seen once and no model can learn it; pick the column you want to "
+            "predict (a number to predict as a quantity takes problem type 'regression').")
+
+
 def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
                         problem_type: str | None = None) -> list[str]:
     """Refuse a training request that cannot work, before training; return notes for the log.
@@ -123,6 +161,8 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
                 f"Problem type {problem_type!r} has no target; algorithm {algorithm!r} "
                 f"solves {sorted(info.problem_types)}.")
         _check_problem_type(problem_type, y, str(target))
+        if problem_type in ("binary", "multiclass"):
+            _check_classes(y[known_target(y)], str(target))
         missing = int(y.isna().sum())
         if missing:
             notes.append(f"{missing} rows with a missing target are left out")

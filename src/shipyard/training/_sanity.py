@@ -84,6 +84,19 @@ def chance_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
     return out
 
 
+def sanity_warnings(problem_type: str, test: Mapping[str, Any], y_fit: Any, y_test: Any,
+                    classes: Sequence[str] | None, leaders: Sequence[str],
+                    target: str) -> list[str]:
+    """What a training job says of a model at chance level or too good to be true, said of
+    a model scored on ``test`` alone (an AutoML job's final model): its baseline predicts
+    the classes (or the mean) of ``y_fit``, the rows it was fitted on."""
+    from shipyard.evaluation import baseline_metrics
+
+    base = baseline_metrics(problem_type, y_fit, y_test, classes)
+    return [*chance_warnings(problem_type, {"test": test}, {"test": base}),
+            *leak_warnings(problem_type, {"test": test}, leaders, None, target)]
+
+
 def leak_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
                   top_features: Sequence[str] = (), dataset: str | None = None,
                   target: str | None = None) -> list[str]:

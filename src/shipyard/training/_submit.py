@@ -62,3 +62,58 @@ def check_training_columns(columns: Sequence[str], dataset: str, *, target: str 
     if supervised and target and target in recipe.drop:
         raise InvalidRequest(f"The recipe drops the target {target!r}; the target is kept "
                              "aside for the model to learn, so leave it out of --drop.")
+
+
+#: Semantic types the default recipe drops: a held-out input may lack them.
+_DROPPED_TYPES = frozenset({"identifier", "row_number"})
+
+
+def _values(dtype: str) -> str | None:
+    """What a schema dtype holds, where the model reads numbers and text differently."""
+    low = dtype.lower()
+    if low.startswith(("int", "uint", "float", "double", "decimal")):
+        return "numbers"
+    if low in ("string", "large_string", "utf8", "large_utf8", "str", "object"):
+        return "text"
+    return None
+
+
+def check_held_out_inputs(train: Sequence[Mapping[str, Any]], dataset: str,
+                          others: Mapping[str, Sequence[Mapping[str, Any]]], *,
+                          target: str | None, drop: Sequence[str] = ()) -> None:
+    """Refuse validation or test inputs the model trained on ``train`` could not read.
+
+    Each must have every column the model reads (all of train's but the target, the
+    recipe's ``drop`` list and the identifiers and row numbers the default recipe drops),
+    holding numbers where train holds numbers and text where it holds text. Else the job
+    would train every candidate and fail when it scores them.
+
+    Args:
+        train: the train version's schema (``name``, ``dtype``, ``semantic_type``).
+        dataset: how to name it in a message (``"titanic:1"``).
+        others: the validation and test inputs' schemas, by message name.
+        target: the target column, which :func:`check_training_columns` checks.
+        drop: columns the recipe drops.
+
+    Raises:
+        InvalidRequest: the first column missing or of other values, and how to fix it.
+    """
+    skip = {target, *drop}
+    needed = [c for c in train if c.get("name") not in skip
+              and c.get("semantic_type") not in _DROPPED_TYPES]
+    for name, schema in others.items():
+        given = {str(c.get("name")): c for c in schema}
+        for column in needed:
+            col = str(column["name"])
+            if col not in given:
+                raise InvalidRequest(
+                    f"{name} lacks the column {col!r} that the model reads from {dataset}; "
+                    f"{names_hint(col, list(given), 'column')}. Give an input with the "
+                    f"train input's columns, or leave {col!r} out (--drop {col}).")
+            want = _values(str(column.get("dtype") or ""))
+            got = _values(str(given[col].get("dtype") or ""))
+            if want and got and want != got:
+                raise InvalidRequest(
+                    f"Column {col!r} holds {got} in {name} but {want} in {dataset}, so the "
+                    f"model cannot read it; give {name} the same values as the train input "
+                    f"(or leave {col!r} out: --drop {col}).")

@@ -141,6 +141,9 @@ class AutoMLBoard(Out):
     permutation_importance: list[dict[str, Any]] | None = Field(
         None, description="The final model's permutation importance (at most 20): column, "
                           "importance (loss increase when shuffled), std.")
+    warnings: list[str] | None = Field(
+        None, description="Sentences on the final model's test score, as a training job "
+                          "gives them: at chance level, or near perfect (a leak?).")
 
 
 class JobOutputs(Out):

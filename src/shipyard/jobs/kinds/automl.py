@@ -43,7 +43,6 @@ MIN_BUDGET = 10.0
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
 #: Semantic types a target cannot have: they name rows, they do not describe them.
-NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
 #: A column name in ``drop`` or ``keep``.
 COLUMN = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -112,12 +111,7 @@ def _check_target(ctx: SubmitContext[AutoMLSpec], version: Any, name: str) -> No
     if version.num_rows and column.get("missing") == version.num_rows:
         raise InvalidRequest(f"The target column {target!r} of {name} is missing in every "
                              "row, so there is nothing to learn; pick a column with values.")
-    kind = column.get("semantic_type")
-    if kind in NOT_TARGETS:
-        raise InvalidRequest(
-            f"The target column {target!r} of {name} is {NOT_TARGETS[kind]} (its values name "
-            "rows rather than describe them), so no model can learn it; pick the column you "
-            "want to predict.")
+    training.check_target_semantics(target, version.schema, name)
 
 
 def check(ctx: SubmitContext[AutoMLSpec]) -> None:
@@ -132,7 +126,12 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     )
     from shipyard.jobs._spec import local_capacity
     from shipyard.jobs.kinds.tuning import max_rounds
-    from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
+    from shipyard.training import (
+        check_objective,
+        get_algorithm,
+        infer_problem_type,
+        validate_hyperparameters,
+    )
     from shipyard.tuning import OBJECTIVES, direction, study_space
 
     spec = ctx.spec
@@ -157,6 +156,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         raise InvalidRequest(f"Metric {spec.metric!r} is not a validation metric of a "
                              f"{problem_type} problem; use one of: "
                              f"{', '.join(OBJECTIVES[problem_type])}.")
+    if head is not None:
+        check_objective(metric, head[spec.target], spec.target)
     named = list(dict.fromkeys(spec.algorithms or []))
     algorithms = named or [a for a in DEFAULT_ALGORITHMS if _usable(a, problem_type)]
     declared = {}
@@ -172,7 +173,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     # Every check a candidate's submit makes (data, target, split), once.
     trial = training.TrainingSpec.model_validate({
         "kind": "training", "algorithm": algorithms[0], "target": spec.target,
-        "problem_type": problem_type, "split": spec.split, "inputs": spec.inputs})
+        "problem_type": problem_type, "split": spec.split, "inputs": spec.inputs,
+        "recipe": {"extends": "default", "drop": list(spec.drop)} if spec.drop else None})
     trial_ctx: SubmitContext[Any] = SubmitContext(
         spec=trial, stored=dict(ctx.stored), datasets=ctx.datasets, models=ctx.models,
         artifacts=ctx.artifacts, catalog=ctx.catalog, actor=ctx.actor,

@@ -7,7 +7,7 @@ defaults, so runs compare); the job runs ``shipyard.training:main``, which reads
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -137,6 +137,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
     from shipyard.evaluation import SplitSpec
     from shipyard.features import UserRecipe
     from shipyard.training import (
+        check_held_out_inputs,
         check_training_columns,
         check_training_data,
         get_algorithm,
@@ -162,6 +163,7 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
                                  "not both.")
         SplitSpec.from_dict(spec.split)
     train = ctx.stored["inputs"]["train"]
+    _check_held_out_rows(ctx.stored["inputs"])
     version = ctx.datasets.version(train["dataset"], train["version"])
     # The schema judged every row of the version (row numbers, identifiers); the job
     # sees only its split, so it gets the schema's word for them.
@@ -175,6 +177,14 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
         target=spec.target, supervised=get_algorithm(algorithm).info.supervised,
         split=spec.split, recipe=recipe, others=held_out)
     _check_time_column(spec.split, version.schema, f"{train['dataset']}:{train['version']}")
+    check_held_out_inputs(
+        version.schema, f"{train['dataset']}:{train['version']}",
+        {f"{r['dataset']}:{r['version']}": ctx.datasets.version(r["dataset"], r["version"]).schema
+         for ch, r in ctx.stored["inputs"].items() if ch != "train"},
+        target=spec.target, drop=_recipe_drops(recipe))
+    if spec.target and get_algorithm(algorithm).info.supervised:
+        check_target_semantics(spec.target, version.schema,
+                               f"{train['dataset']}:{train['version']}")
     # The job reads its size threshold from its config (jobs see no SHIPYARD_* variables).
     if ctx.settings is not None:
         ctx.stored["bundle_size_warning"] = ctx.settings.bundle_size_warning
@@ -217,6 +227,22 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
 
         _check_prepared(JobRepository(ctx.models.db, ctx.models.events), ctx.stored,
                         spec.tuning)
+
+
+#: Semantic types of a column whose values name rows rather than describe them.
+NOT_TARGETS = {"identifier": "an identifier", "row_number": "a row number"}
+
+
+def check_target_semantics(target: str, schema: Sequence[Mapping[str, Any]], name: str) -> None:
+    """A target the version's schema calls an identifier or a row number is a 400: a model
+    trained on it learns nothing (a class per row, or a regression on row keys)."""
+    column = next((col for col in schema if col.get("name") == target), None)
+    kind = (column or {}).get("semantic_type")
+    if kind in NOT_TARGETS:
+        raise InvalidRequest(
+            f"The target column {target!r} of {name} is {NOT_TARGETS[kind]} (its values name "
+            "rows rather than describe them), so no model can learn it; pick the column you "
+            "want to predict.")
 
 
 def _check_target_transform(name: str, y: Any, spec: TrainingSpec) -> None:
@@ -382,6 +408,29 @@ def _check_time_column(split: Mapping[str, Any] | None, schema: list[dict[str, A
             f"The time column {column!r} of {dataset} holds {kind} values "
             f"({found.get('dtype')}), not dates, times or numbers, so rows cannot be ordered "
             "by it; pick a date or number column for --time-column, or convert it first.")
+
+
+def _check_held_out_rows(inputs: Mapping[str, Mapping[str, Any]]) -> None:
+    """A validation or test input holding the train input's very rows is a 400: the model
+    trains on them, so their metrics would flatter it, silently."""
+    train = inputs["train"]
+    for channel, ref in inputs.items():
+        same = (ref["dataset"], ref["version"]) == (train["dataset"], train["version"]) or (
+            ref.get("content_hash") and ref.get("content_hash") == train.get("content_hash"))
+        if channel != "train" and same:
+            raise InvalidRequest(
+                f"The {channel} input {ref['dataset']}:{ref['version']} holds the same rows as "
+                f"the train input {train['dataset']}:{train['version']}, which the model "
+                f"trains on, so its {channel} metrics would flatter it; give held-out rows, "
+                f"or leave the {channel} input out (the split holds rows out).")
+
+
+def _recipe_drops(recipe: Any) -> list[str]:
+    """The columns a recipe leaves out: its ``drop`` list and its ``drop`` steps'."""
+    if recipe is None:
+        return []
+    return [*recipe.drop, *(c for step in recipe.steps if step.step == "drop"
+                            for c in step.columns or ())]
 
 
 def _column_names(version: Any) -> list[str]:

