@@ -175,3 +175,17 @@ def test_columns_a_select_step_dropped_are_not_explained(tmp_path: Path,
     np.testing.assert_allclose(
         e.output_values, pipeline.predict(rows)[[f"probability.{c}" for c in e.outputs]],
         atol=1e-9)
+
+
+def test_with_progress_the_first_batch_is_one_row(bundles: BundleFactory,
+                                                  ames: pd.DataFrame) -> None:
+    # So the explain job's first progress line, and its estimate of the time left, come
+    # after one row rather than after a whole batch of a wide model.
+    pipeline = bundles("linear", "ames")
+    df = ames.drop(columns="price")
+    explainer = Explainer(pipeline, df, method="kernel", background_size=5, n_coalitions=30)
+    rows = df.sample(9, random_state=0)
+    calls: list[tuple[int, int]] = []
+    shown = explainer.explain(rows, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 9), (9, 9)]
+    np.testing.assert_allclose(shown.values, explainer.explain(rows).values, atol=1e-9)

@@ -180,7 +180,8 @@ def kernel_shap(f: Model, rows: pd.DataFrame, background: pd.DataFrame,
         n_coalitions: coalitions per row (None: :func:`default_coalitions`).
         batch_rows: masked rows (rows × coalitions × background) built in one batch, at
             most; ``f`` sees only the distinct ones.
-        progress: called with (rows done, rows) after each batch.
+        progress: called with (rows done, rows) after each batch; the first batch is
+            then one row.
     """
     m = rows.shape[1]
     rng = np.random.default_rng(seed)
@@ -191,14 +192,19 @@ def kernel_shap(f: Model, rows: pd.DataFrame, background: pd.DataFrame,
     per_row = max(len(z) * len(background), 1)
     chunk = max(1, batch_rows // per_row)
     out = np.zeros((len(rows), m, base.shape[0]))
-    for start in range(0, len(rows), chunk):
-        part = rows.iloc[start:start + chunk].reset_index(drop=True)
+    # With progress shown, the first batch is one row, so its first line (and the time the
+    # rest should take) comes after one row, not after a batch of a wide model's minutes.
+    start, n = 0, 1 if progress is not None else chunk
+    while start < len(rows):
+        part = rows.iloc[start:start + n].reset_index(drop=True)
+        n = chunk
         fx = f(part)
         if len(z):
             v = np.einsum("nsbk,b->nsk", masked_values(f, part, background, z), weights)
         else:
             v = np.zeros((len(part), 0, base.shape[0]))
         out[start:start + len(part)] = solve(z, w, v, fx, base)
+        start += len(part)
         if progress is not None:
-            progress(start + len(part), len(rows))
+            progress(start, len(rows))
     return out, base
