@@ -26,6 +26,7 @@ still add up, row by row, to the ensemble's prediction minus that base.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,8 @@ class Members:
     """
 
     def __init__(self, pipeline: InferencePipeline, columns: list[str],
-                 absent: dict[str, float], matrix: Any) -> None:
+                 absent: dict[str, float],
+                 matrix: Callable[[dict[str, list[str]], list[str]], np.ndarray]) -> None:
         self.columns = columns
         self.absent = absent
         self.exact: list[_Exact] = []
@@ -113,9 +115,12 @@ class Members:
             else:
                 self.exact.append(_Exact(weight, member, kind,
                                          matrix(member.recipe.lineage(), columns)))
-        used = {c for _, m in self.rest for s in m.recipe.lineage().values() for c in s}
         #: The raw columns KernelSHAP varies: those the rest's features read.
-        self.kernel_columns = [c for c in columns if c in used]
+        self.kernel_columns = self._read_by_rest()
+
+    def _read_by_rest(self) -> list[str]:
+        used = {c for _, m in self.rest for s in m.recipe.lineage().values() for c in s}
+        return [c for c in self.columns if c in used]
 
     @property
     def needs_background(self) -> bool:
@@ -147,8 +152,7 @@ class Members:
             else:
                 self.rest.append((part.weight, part.member))
         self.exact = keep
-        used = {c for _, m in self.rest for s in m.recipe.lineage().values() for c in s}
-        self.kernel_columns = [c for c in self.columns if c in used]
+        self.kernel_columns = self._read_by_rest()
 
     def rest_outputs(self, raw: pd.DataFrame) -> np.ndarray:
         """The rest's weighted predictions of ``raw`` (rows × 1): what KernelSHAP explains."""
