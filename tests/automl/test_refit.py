@@ -40,12 +40,13 @@ def test_a_member_whose_recipe_outlasts_the_time_left_is_kept_as_trained(
         target="class", split={"fractions": [1.0, 0.0, 0.0]}, recipe=recipe,
         model_dir=folder / "model", score_test=False, plots=False, log=lambda line: None))
     record = read_manifest(folder / "model")["training"]
-    assert record["seconds"] > 5 * record["fit_seconds"], record  # the recipe dominates
-    # Time left for a refit as the model's fit alone promises (its rows scaled), and a
-    # second more; the whole training needs more than that.
+    assert record["seconds"] > record["fit_seconds"], record  # the recipe's fit counts
+    # Time left for a refit halfway between what the model's fit alone promises (its rows
+    # scaled) and what the whole training needs, as recorded (no timing is asserted: on a
+    # busy machine the model's fit took 1.8 s of 5.4, on a quiet one 0.08 s of 7.7): the
+    # old rule would refit, the whole training does not fit.
     rows = (len(train) + len(validation)) / len(train)
-    left = 0.5 + record["fit_seconds"] * rows + 1.0
-    assert record["seconds"] * rows > left + 0.5
+    left = 0.5 + (record["fit_seconds"] + record["seconds"]) / 2 * rows
     done = refit_members([(0, folder / "model", {"job": "job-linear", "recipe": recipe})], train,
                          validation, test, "class", "multiclass", tmp_path / "refit",
                          deadline=time.time() + SCORING_SECONDS + left)
