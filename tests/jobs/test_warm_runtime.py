@@ -158,3 +158,23 @@ def test_a_pid_the_warm_runtime_names_must_be_its_own_child() -> None:
     assert _child_of(os.getpid(), os.getppid())
     assert not _child_of(1, os.getpid())
     assert not _child_of(0, os.getpid()) and not _child_of(-5, os.getpid())
+
+
+def test_the_warm_runtime_holds_skops_and_shap_but_not_pytorch() -> None:
+    """Every scikit-learn model is read and written with skops.io, and the final model's
+    SHAP values need shap: the fork server imports both, so no job pays them (skops.io
+    alone was 2.4-2.6 s of CPU a job), and never PyTorch (skops' estimator listing walked
+    into it where the text extra is installed)."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from shipyard.runtime._spare import warm_up; m = warm_up(); "
+            "print(json.dumps({'missing': m, 'mods': [n for n in ('skops.io', 'shap', "
+            "'torch') if n in sys.modules]}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "shipyard.bundle._skops:skops_io" not in got["missing"]
+    assert "skops.io" in got["mods"] and "torch" not in got["mods"]
+    assert ("shap" in got["mods"]) == ("shap" not in got["missing"])

@@ -12,11 +12,14 @@ just proven to be on the allow-list.
 
 from __future__ import annotations
 
+import importlib.abc
 import io
 import json
+import sys
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from shipyard.bundle._manifest import BundleError
@@ -110,9 +113,50 @@ def check_types(data: bytes, name: str = "model.skops") -> list[str]:
     return sorted(seen)
 
 
+#: Packages under ``sklearn.`` that importing ``skops.io`` need not import: scikit-learn's
+#: test packages and the array-API shims of other libraries (PyTorch, CuPy, Dask).
+#: skops lists scikit-learn's estimators at import (``all_estimators``), which walks every
+#: subpackage with ``pkgutil.walk_packages``; the walk *imports* each package to find its
+#: children before ``all_estimators`` skips ``tests`` and ``externals``. So where PyTorch
+#: is installed (the ``text`` extra, ``dev``), every process that loaded or saved a
+#: scikit-learn model imported PyTorch: 4.4-4.6 s of CPU for ``import skops.io`` against
+#: 2.4-2.6 s without these (2 cores, busy), paid by each linear or forest candidate of an
+#: AutoML job, its final job, and an endpoint's cold start. The estimators listed are the
+#: same (``tests/bundle/test_skops_import.py``).
+_WALK_SKIPPED = ("sklearn.externals.array_api_compat.torch",
+                 "sklearn.externals.array_api_compat.cupy",
+                 "sklearn.externals.array_api_compat.dask")
+
+
+class _SkipWalked(importlib.abc.MetaPathFinder):
+    """Refuses (ImportError, which the walk ignores) the packages of :data:`_WALK_SKIPPED`
+    and scikit-learn's ``tests`` packages, while ``skops.io`` is first imported."""
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> None:
+        if fullname.startswith("sklearn.") and (
+                fullname.startswith(_WALK_SKIPPED) or fullname.endswith(".tests")):
+            raise ImportError(f"{fullname} is not needed to list scikit-learn's estimators")
+        return None
+
+
+def skops_io() -> ModuleType:
+    """``skops.io``, imported without what :data:`_WALK_SKIPPED` names (once a process)."""
+    loaded = sys.modules.get("skops.io")
+    if loaded is not None:
+        return loaded
+    finder = _SkipWalked()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io as sio
+    finally:
+        sys.meta_path.remove(finder)
+    return sio
+
+
 def load_skops(path: Path) -> Any:
     """Load a scikit-learn object from ``path`` after proving every type it holds is allowed."""
-    import skops.io as sio
+    sio = skops_io()
 
     data = path.read_bytes()
     check_types(data, path.name)
@@ -162,7 +206,7 @@ def _check_trees(obj: Any, name: str) -> None:
 
 def dumps_skops(obj: Any) -> bytes:
     """Serialise a scikit-learn object with skops (and prove it will load back)."""
-    import skops.io as sio
+    sio = skops_io()
 
     data: bytes = sio.dumps(obj)
     check_types(data, type(obj).__name__)

@@ -43,10 +43,18 @@ from typing import Any, NoReturn
 
 from shipyard.runtime import _contract as c
 
-#: Imported ahead of time; each is optional (a missing extra just stays cold).
+#: Imported ahead of time; each is optional (a missing extra just stays cold). ``skops.io``
+#: (every scikit-learn model's file, read and written) goes through
+#: :func:`shipyard.bundle._skops.skops_io`, which keeps PyTorch out; ``shap`` serves the
+#: final model's and the explain job's SHAP values; CatBoost is in AutoML's portfolio.
+#: Each was imported by every job that used it: 2.4-2.6 s of CPU for skops.io alone (2
+#: cores, busy), for each linear or forest candidate of an AutoML job and its final job.
+#: None of them starts a thread at import (checked: the fork server forks a one-thread
+#: process).
 WARM_MODULES = (
     "numpy", "pandas", "pyarrow.parquet", "sklearn.metrics", "sklearn.linear_model",
-    "sklearn.ensemble", "shipyard.training", "xgboost", "lightgbm",
+    "sklearn.ensemble", "shipyard.training", "xgboost", "lightgbm", "catboost", "shap",
+    "shipyard.bundle._skops:skops_io",
     "matplotlib.backends.backend_agg", "matplotlib.figure",
 )
 
@@ -81,8 +89,11 @@ def warm_up() -> list[str]:
     _matplotlib_dir()
     missing = []
     for name in WARM_MODULES:
+        module, _, call = name.partition(":")
         try:
-            importlib.import_module(name)
+            loaded = importlib.import_module(module)
+            if call:
+                getattr(loaded, call)()
         except Exception:  # noqa: BLE001 - an optional extra that is not installed
             missing.append(name)
     return missing

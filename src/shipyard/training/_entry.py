@@ -526,6 +526,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         return run_forecast(ctx)
     phases = _Phases(ctx.record_phase)
     phases.start("prepare")
+    get_framework(get_algorithm(ctx.algorithm).info.framework).import_serializer()
     began = time.perf_counter()
     cv: CrossValidation | None = None
     if ctx.cv_folds is not None:
