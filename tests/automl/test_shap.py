@@ -206,3 +206,16 @@ def test_kernel_settings_are_richer_only_when_time_is_plenty() -> None:
     assert kernel_settings(80, 60.0) == (20, 162)
     assert kernel_settings(5, 60.0) == (20, 30)  # every coalition there is
     assert kernel_settings(5, 3.0) == (10, 12)
+
+
+def test_kernel_settings_stay_cheap_when_the_richer_ones_would_explain_too_few_rows() -> None:
+    # A first batch (10 rows) guessed at ~0.02 s per (background row x coalition): 30 rows
+    # at the richer settings (20 x 128) take ~154 s, more than 80% of 60 s; at the cheaper
+    # ones (10 x 40) ~24 s.
+    def guess(size: int, coalitions: int) -> float:
+        return 0.5 + size * coalitions * 0.02
+
+    assert kernel_settings(19, 60.0, guess) == (10, 40)
+    assert kernel_settings(19, 60.0, lambda size, coalitions: 1.0) == (20, 128)
+    # Few rows to explain ask less of the time.
+    assert kernel_settings(19, 60.0, guess, least=3) == (20, 128)

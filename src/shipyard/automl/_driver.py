@@ -36,6 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from shipyard.automl._final import after_refit_seconds
 from shipyard.automl._portfolio import BOOSTING, describe, search_recipe
 from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
@@ -51,15 +52,13 @@ log = logging.getLogger("shipyard.automl")
 
 #: Candidates an ensemble selects over, at most (the best by validation metric).
 ENSEMBLE_CANDIDATES = 32
-#: Seconds the final (ensemble) job is expected to take besides its refits: a fixed
-#: part (the tick that submits it, start, staging, storing) and a part that grows with
-#: the table up to churn's size (selection, loading the members, scoring the test rows,
-#: plots, a pass of permutation importance). Measured submit → end with 30 s budgets:
-#: 3.0 s on Sacramento (932 rows), 3.4 s on credit_data (4,454), 5.8 s on churn (7,043);
-#: a flat 6.5 s left the small tables' jobs ending at 85–87% of their budget.
+#: Seconds the final (ensemble) job is expected to take before its refits: the tick that
+#: submits it, its start, staging, reading and selection. After them it keeps
+#: :func:`~shipyard.automl._final.after_refit_seconds` for scoring, explaining and storing
+#: (3.5 s, up to 6 s at churn's 7,000 rows). Measured submit → end with 30 s budgets and
+#: no refit: 3.0 s on Sacramento (932 rows), 3.4 s on credit_data (4,454), 5.8 s on churn
+#: (7,043); a flat 6.5 s left the small tables' jobs ending at 85–87% of their budget.
 FINAL_FIXED_SECONDS = 2.5
-FINAL_SCALED_SECONDS = 4.0
-FINAL_SCALE_ROWS = 7000
 #: Members an ensemble is expected to keep, for the refit's share of the reserve.
 EXPECTED_MEMBERS = 3
 #: How many more rows a refit trains on than a candidate did (train and validation
@@ -135,17 +134,12 @@ def expected_seconds(algorithm: str, done: Sequence[JobRecord]) -> float | None:
     return 2 * statistics.median(every) if every else None
 
 
-#: Seconds the final job's SHAP values are given besides the rest of its reserve
-#: (KernelSHAP of a churn ensemble of 3: 500 test rows in 1.4 s; of 8 on a busy machine
-#: too few rows, and permutation importance is the headline; docs/automl.md).
-SHAP_SECONDS = 2.0
-
-
 def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     """Seconds kept at the end of the budget for the final job: starting it, selecting,
-    scoring the test rows (more on bigger data), explaining the model (SHAP and
-    permutation importance), and refitting the members on every
-    training row. The members are not known before the selection, so the refit is
+    refitting the members on every training row, then what its refits leave it
+    (:func:`~shipyard.automl._final.after_refit_seconds`, the same figure its refits
+    keep): scoring the test rows, explaining the model (SHAP and permutation importance)
+    and storing. The members are not known before the selection, so the refit is
     estimated as the best candidates' run times (the best one in hpo mode, else the best
     :data:`EXPECTED_MEMBERS`) scaled to the refit's rows and spread over the CPUs the
     search used. At most :data:`MAX_RESERVE` of the budget."""
@@ -160,8 +154,7 @@ def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     grow = max(REFIT_ROWS, int(spec.get("development_rows") or rows) / sample) if sample \
         else REFIT_ROWS
     refit *= (1 / (folds - 1) if folds else grow) / max(1, int(spec.get("parallel") or 1))
-    final = FINAL_FIXED_SECONDS + FINAL_SCALED_SECONDS * min(1.0, rows / FINAL_SCALE_ROWS) \
-        + SHAP_SECONDS
+    final = FINAL_FIXED_SECONDS + after_refit_seconds(rows)
     return min(final + rows / 200_000 + refit, MAX_RESERVE * budget)
 
 
@@ -358,10 +351,12 @@ def _finish(ctx: DriveContext, candidates: Sequence[JobRecord], stored: Sequence
         hpo = spec["resolved_mode"] == "hpo"
         chosen = ranked[:1] if hpo else ranked[:ENSEMBLE_CANDIDATES]
         cpus = int(spec["resources"]["cpus"])
+        deadline = _started(job) + float(spec["time_budget"]) - STORE_SECONDS
         body = {"kind": "ensemble", "candidates": [j.id for j, _ in chosen],
                 "metric": spec["objective"], "selection": "best" if hpo else "caruana",
-                "refit": True, "deadline": _started(job) + float(spec["time_budget"])
-                - STORE_SECONDS,
+                # The refits end as the reserve counted (the rest: scoring, explaining).
+                "refit": True, "deadline": deadline,
+                "refit_until": deadline - after_refit_seconds(int(spec.get("rows") or 0)),
                 "experiment": job.experiment, "automl": {"job": job.id},
                 # The refits use every CPU the search did (one model at a time).
                 "resources": {"cpus": cpus * int(spec["parallel"]),

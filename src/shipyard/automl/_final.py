@@ -92,8 +92,25 @@ def choose(predictions: Sequence[np.ndarray], y: np.ndarray, metric: str, proble
 #: The hyperparameter counting boosting rounds, by algorithm (a refit trains the rounds
 #: early stopping kept, with no validation split to watch).
 ROUNDS = {"xgboost": "n_estimators", "lightgbm": "n_estimators", "catboost": "iterations"}
-#: Seconds kept before the deadline for scoring the test rows and storing the model.
-SCORING_SECONDS = 2.0
+#: Seconds the final job keeps after its refits (:func:`after_refit_seconds`): loading
+#: the final model, scoring the test rows, the explanations and storing. A fixed part, and
+#: a part that grows with the table up to churn's 7,000 rows (scoring and a pass of
+#: permutation importance on more rows). At churn's size the 6 s the job kept before; a
+#: flat 6 s (2 s scoring, 4 s explanations) left a small table's members never refit, since
+#: the AutoML driver's reserve, which shrinks with the table, kept no time for it
+#: (Sacramento, 932 rows, 30 s: "a refit (~1.3 s) would pass the time budget (-0.6 s
+#: left)" for every member).
+AFTER_REFIT_FIXED_SECONDS = 3.5
+AFTER_REFIT_SCALED_SECONDS = 2.5
+AFTER_REFIT_SCALE_ROWS = 7000
+
+
+def after_refit_seconds(rows: int) -> float:
+    """Seconds the final job of an AutoML job over a table of ``rows`` rows keeps after
+    its refits. The AutoML driver's reserve counts it, and its refits end that long
+    before the budget's end (the ensemble spec's ``refit_until``): one figure for both."""
+    return AFTER_REFIT_FIXED_SECONDS + AFTER_REFIT_SCALED_SECONDS * min(
+        1.0, max(rows, 0) / AFTER_REFIT_SCALE_ROWS)
 
 
 def refit_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,24 +131,41 @@ def refit_settings(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return hp
 
 
+def _refit_until(config: Mapping[str, Any]) -> float | None:
+    """When the refits must end: the spec's ``refit_until`` (an AutoML job sets it from
+    :func:`after_refit_seconds`), else :func:`after_refit_seconds` of a churn-sized table
+    before the deadline; None without a deadline."""
+    until, deadline = config.get("refit_until"), config.get("deadline")
+    if isinstance(until, int | float):
+        return float(until)
+    if isinstance(deadline, int | float):
+        return float(deadline) - after_refit_seconds(AFTER_REFIT_SCALE_ROWS)
+    return None
+
+
 def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
                   train: pd.DataFrame, validation: pd.DataFrame, test: pd.DataFrame,
                   target: str, problem_type: str, work: Path,
                   deadline: float | None) -> dict[int, Path]:
     """Train each member again on the train and validation rows together (heaviest first),
     as long as its expected time (its fit's, scaled by the rows) ends before
-    ``deadline``; returns member index → the refit bundle's folder.
+    ``deadline`` (the time the refits must end by); returns member index → the refit
+    bundle's folder.
 
     The expected time is the member's whole training (``training.seconds``: the recipe's
     fit, the model's and the scoring), not its model's fit alone: a linear model's fit
     takes 0.1 s where the splines of its recipe, over 154 columns, take 5."""
-    from shipyard.bundle import read_manifest
+    from shipyard.bundle import get_framework, read_manifest
+    from shipyard.training import get_algorithm
     from shipyard.training._entry import TrainingContext, run_training
 
     full = pd.concat([train, validation], ignore_index=True)
     done: dict[int, Path] = {}
-    for index, folder, settings in members:
-        manifest = read_manifest(folder)
+    manifests = [read_manifest(folder) for _, folder, _ in members]
+    # A first import (skops: 2.5 s of CPU) is not in the members' recorded seconds.
+    for algorithm in {str(m["algorithm"]) for m in manifests}:
+        get_framework(get_algorithm(algorithm).info.framework).import_serializer()
+    for (index, _, settings), manifest in zip(members, manifests, strict=True):
         record = manifest.get("training") or {}
         took = float(record.get("seconds") or record.get("fit_seconds") or 0.0)
         folds = int((record.get("cv") or {}).get("folds") or 0)
@@ -141,7 +175,7 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
                       or len(train))
         expected = 0.5 + (took / (folds - 1) if folds > 1
                           else took * len(full) / max(trained, 1))
-        left = None if deadline is None else deadline - SCORING_SECONDS - time.time()
+        left = None if deadline is None else deadline - time.time()
         if left is not None and expected > left:
             print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) kept "
                   "as trained: a "
@@ -170,10 +204,6 @@ IMPORTANCE_REPEATS = 3
 IMPORTANCE_MIN_ROWS = 200
 #: Rows one call of the model scores at most while measuring importance.
 IMPORTANCE_BATCH_ROWS = 50_000
-#: Seconds the refits leave before the deadline for the final model's explanations:
-#: SHAP (KernelSHAP of a churn ensemble of 3: 500 rows in 1.4 s) and permutation
-#: importance.
-IMPORTANCE_SECONDS = 4.0
 #: The share of the time left for explanations SHAP may take; permutation importance
 #: gets the rest (and whatever SHAP leaves unused).
 SHAP_SHARE = 0.6
@@ -402,9 +432,8 @@ def main(job_dir: Path) -> None:
             members.update(refit_members(
                 [(i, folders[i] / "model", candidates[i]) for i in chosen], train, validation,
                 test, target, problem_type, job_dir / "work" / "refit",
-                # A slice of the time is kept for the importance of the final model.
-                float(deadline) - IMPORTANCE_SECONDS if isinstance(deadline, int | float)
-                else None))
+                # The rest is kept for scoring and explaining the final model.
+                _refit_until(config)))
     refit = sorted(i for i in chosen if members[i] != folders[i] / "model")
 
     model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)

@@ -78,13 +78,24 @@ def kernel_coalitions(columns: int, wanted: int) -> int:
     return int(min(default_coalitions(columns), max(wanted, 2 * columns + 2)))
 
 
-def kernel_settings(columns: int, left: float) -> tuple[int, int]:
+def kernel_settings(columns: int, left: float,
+                    first_batch: Callable[[int, int], float] | None = None,
+                    least: int = SHAP_MIN_ROWS) -> tuple[int, int]:
     """KernelSHAP's (background rows, coalitions) for ``columns`` raw columns and ``left``
     seconds: :data:`KERNEL_SETTINGS`' richer pair from :data:`RICH_SECONDS` on, else the
     cheaper one (more rows explained matter more to a global ranking than more
-    coalitions per row)."""
-    size, wanted = KERNEL_SETTINGS[0] if left >= RICH_SECONDS else KERNEL_SETTINGS[1]
-    return size, kernel_coalitions(columns, wanted)
+    coalitions per row). Not the richer pair either when ``first_batch`` (the guessed
+    seconds of a first batch at given settings) says ``least`` rows would not fit in
+    :data:`FILL` of ``left``: a churn ensemble of 9 on a busy machine explained 29 rows in
+    its 30 s at the richer settings, too few to rank, so none were kept."""
+    cheap = KERNEL_SETTINGS[1][0], kernel_coalitions(columns, KERNEL_SETTINGS[1][1])
+    if left < RICH_SECONDS:
+        return cheap
+    rich = KERNEL_SETTINGS[0][0], kernel_coalitions(columns, KERNEL_SETTINGS[0][1])
+    if first_batch is not None and \
+            first_batch(*rich) * least / SHAP_FIRST_ROWS["kernel"] > FILL * left:
+        return cheap
+    return rich
 
 
 def next_batch(batches: Sequence[tuple[int, float]], left: float, remaining: int) -> int:
@@ -233,9 +244,13 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     if clock.left() < (FIRST_BATCH_CALLS if kernel else 1) * call:
         return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s) for a first batch")
     if kernel:
-        size, coalitions = kernel_settings(len(explainer.columns), clock.left())
+        def first_batch(size: int, coalitions: int) -> float:
+            return _first_batch_guess(fixed, call, len(sample), size, coalitions)
+
+        size, coalitions = kernel_settings(len(explainer.columns), clock.left(), first_batch,
+                                           min(SHAP_MIN_ROWS, len(sample)))
         first = SHAP_FIRST_ROWS["kernel"]
-        guess = _first_batch_guess(fixed, call, len(sample), size, coalitions)
+        guess = first_batch(size, coalitions)
         if guess > clock.left():
             return clock.skip(f"a first batch of {first} rows (~{guess:.1f} s) would not fit "
                               f"in the {max(clock.left(), 0.0):.1f} s left")

@@ -60,6 +60,11 @@ class EnsembleSpec(JobSpecBase):
     #: Unix time by which the job should end: a member whose refit would pass it keeps
     #: its candidate's model (an AutoML job sets its budget's end).
     deadline: float | None = Field(default=None, gt=0)
+    #: Unix time the refits must end by, leaving the rest before ``deadline`` to scoring
+    #: and explaining the model (an AutoML job sets it as its reserve counted it); by
+    #: default the deadline less the 6 s a churn-sized table's scoring and explanations
+    #: take (``shipyard.automl._final.after_refit_seconds``).
+    refit_until: float | None = Field(default=None, gt=0)
     automl: EnsembleOf | None = None
 
     @model_validator(mode="after")
@@ -70,6 +75,11 @@ class EnsembleSpec(JobSpecBase):
             raise ValueError("an ensemble job writes a model, not datasets; drop 'outputs'")
         if len(set(self.candidates)) != len(self.candidates):
             raise ValueError("each candidate may be named once")
+        if self.refit_until is not None and not self.refit:
+            raise ValueError("'refit_until' bounds the refits; set 'refit': true or drop it")
+        if self.refit_until is not None and self.deadline is not None \
+                and self.refit_until > self.deadline:
+            raise ValueError("'refit_until' is after 'deadline'; the refits must end first")
         return self
 
 
@@ -175,7 +185,7 @@ def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
         "target": stored.get("target"), "problem_type": stored.get("problem_type"),
         "metric": stored.get("metric"), "selection": stored.get("selection") or "caruana",
         "split": stored.get("split"), "refit": bool(stored.get("refit")),
-        "deadline": stored.get("deadline"),
+        "deadline": stored.get("deadline"), "refit_until": stored.get("refit_until"),
         "candidates": [{k: m.get(k) for k in ("job", "algorithm", "recipe", "semantic_types")}
                        for m in stored.get("members") or []]}}
 
