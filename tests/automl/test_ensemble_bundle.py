@@ -96,3 +96,40 @@ def test_candidates_of_other_rows_or_without_predictions_are_refused(
     with pytest.raises(InvalidRequest, match="at least one"):
         build_ensemble([], "roc_auc", "binary", tmp_path / "e3")
     assert not (tmp_path / "e1").exists() and not (tmp_path / "e2").exists()
+
+
+def test_members_with_the_same_fitted_recipe_share_one_transform(
+        candidates: dict, churn_splits: dict, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two LightGBM members fitted on the same rows share the default recipe: the rows go
+    through it once a call, and the outputs are the same to the bit as each member's own."""
+    from shipyard.bundle import write_ensemble
+    from shipyard.bundle._ensemble import weighted_outputs
+    from shipyard.features import FittedRecipe
+
+    other = tmp_path / "lightgbm-deep"
+    run_training(TrainingContext(
+        train=churn_splits["train"], validation=churn_splits["validation"],
+        test=churn_splits["test"], algorithm="lightgbm", target="churn",
+        hyperparameters={"n_estimators": 40, "num_leaves": 63}, model_dir=other, n_jobs=1,
+        plots=False, log=lambda line: None))
+    write_ensemble(tmp_path / "ensemble", [(candidates["lightgbm"] / "model", 0.5),
+                                           (candidates["linear"] / "model", 0.2),
+                                           (other, 0.3)])
+    pipeline = load_bundle(tmp_path / "ensemble")
+    assert pipeline.recipe_groups == [[0, 2], [1]]
+    rows = churn_splits["test"].drop(columns="churn")
+    calls: list[int] = []
+    which = {id(m.recipe): i for i, (_, m) in enumerate(pipeline.members)}
+    transform = FittedRecipe.transform
+
+    def counted(self: FittedRecipe, df: pd.DataFrame) -> pd.DataFrame:
+        calls.append(which[id(self)])
+        return transform(self, df)
+
+    monkeypatch.setattr(FittedRecipe, "transform", counted)
+    shared = pipeline.outputs(rows)
+    assert sorted(calls) == [0, 1]  # the second LightGBM member reused the first's features
+    apart = weighted_outputs(pipeline.task, [(w, m.outputs(rows)) for w, m in pipeline.members])
+    assert sorted(calls) == [0, 0, 1, 1, 2]  # each member on its own
+    np.testing.assert_array_equal(shared["proba"], apart["proba"])

@@ -141,14 +141,39 @@ class EnsemblePipeline(InferencePipeline):
         self.classes = list(classes) if classes else None
         self.input_signature = merged_signature([m.input_signature for _, m in members])
         self.task = self.manifest["task"]
+        # Members whose fitted recipes are the same (the default recipe refit on the same
+        # rows: a churn ensemble of 9 has 5 recipes) share one transform of the rows.
+        groups: dict[str, list[int]] = {}
+        for i, (_, m) in enumerate(members):
+            key = f"member {i}" if m.recipe is None else json.dumps(
+                [m.recipe.to_dict(), m.input_signature], sort_keys=True, default=str)
+            groups.setdefault(key, []).append(i)
+        self.recipe_groups = list(groups.values())
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         raise BundleError("An ensemble has no single feature space: each member applies its "
                           "own recipe. Transform with one member's pipeline instead.")
 
     def outputs(self, df: pd.DataFrame) -> Outputs:
+        """The members' outputs, weighted. The rows go through each distinct fitted recipe
+        once (:attr:`recipe_groups`; transforms were 85% of a 9-member churn ensemble's
+        time), one recipe's features at a time; the weighted sum keeps the members'
+        order, so it is the same to the bit as each member's own call."""
         self._check_columns(df, allow_extra=True)
-        return weighted_outputs(self.task, [(w, m.outputs(df)) for w, m in self.members])
+        outs: list[Outputs | None] = [None] * len(self.members)
+        for group in self.recipe_groups:
+            if len(group) == 1:
+                outs[group[0]] = self.members[group[0]][1].outputs(df)
+                continue
+            first = self.members[group[0]][1]
+            first._check_columns(df, allow_extra=True)
+            X = first.transform(df)
+            for i in group:
+                outs[i] = self.members[i][1].model_outputs(X)
+            del X
+        return weighted_outputs(self.task, [(w, out) for (w, _), out in
+                                            zip(self.members, outs, strict=True)
+                                            if out is not None])
 
 
 def _bad(series: pd.Series, ok: pd.Series) -> str:
