@@ -208,14 +208,27 @@ def test_kernel_settings_are_richer_only_when_time_is_plenty() -> None:
     assert kernel_settings(5, 3.0) == (10, 12)
 
 
-def test_kernel_settings_stay_cheap_when_the_richer_ones_would_explain_too_few_rows() -> None:
-    # A first batch (10 rows) guessed at ~0.02 s per (background row x coalition): 30 rows
-    # at the richer settings (20 x 128) take ~154 s, more than 80% of 60 s; at the cheaper
-    # ones (10 x 40) ~24 s.
-    def guess(size: int, coalitions: int) -> float:
-        return 0.5 + size * coalitions * 0.02
 
-    assert kernel_settings(19, 60.0, guess) == (10, 40)
-    assert kernel_settings(19, 60.0, lambda size, coalitions: 1.0) == (20, 128)
-    # Few rows to explain ask less of the time.
-    assert kernel_settings(19, 60.0, guess, least=3) == (20, 128)
+def test_kernelshap_drops_to_the_cheaper_settings_when_the_richer_measure_too_slow(
+        models: dict, churn: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With time for the richer settings (20 background rows, 128 coalitions) whose first
+    batch measures so slow that fewer than 30 rows would be explained (a churn ensemble of
+    9 on a busy machine: 29 rows in 30 s, none kept), it starts again at the cheaper ones
+    (10, 40) rather than end with nothing."""
+    monkeypatch.setattr("shipyard.automl._shap.SHAP_KERNEL_ROWS", 60)
+    explain = Explainer.explain
+
+    def slow_when_rich(self: Explainer, rows: pd.DataFrame, **kw: object) -> object:
+        if self.background is not None and len(self.background) == 20:
+            time.sleep(7.0)  # the richer first batch: 7 s and more for 10 rows
+        return explain(self, rows, **kw)
+
+    monkeypatch.setattr(Explainer, "explain", slow_when_rich)
+    X = churn["test"].drop(columns="churn")
+    found = shap_importance(models["ensemble"], churn["train"].drop(columns="churn"), X,
+                            until=time.time() + 30.0)
+    record = found.record
+    assert "skipped" not in record, record
+    assert (record["background_rows"], record["coalitions"]) == (10, 40), record
+    assert record["rows"] == 60 and record["batches"] >= 2
+    _check_ranking(record["columns"])

@@ -78,24 +78,14 @@ def kernel_coalitions(columns: int, wanted: int) -> int:
     return int(min(default_coalitions(columns), max(wanted, 2 * columns + 2)))
 
 
-def kernel_settings(columns: int, left: float,
-                    first_batch: Callable[[int, int], float] | None = None,
-                    least: int = SHAP_MIN_ROWS) -> tuple[int, int]:
+def kernel_settings(columns: int, left: float) -> tuple[int, int]:
     """KernelSHAP's (background rows, coalitions) for ``columns`` raw columns and ``left``
     seconds: :data:`KERNEL_SETTINGS`' richer pair from :data:`RICH_SECONDS` on, else the
     cheaper one (more rows explained matter more to a global ranking than more
-    coalitions per row). Not the richer pair either when ``first_batch`` (the guessed
-    seconds of a first batch at given settings) says ``least`` rows would not fit in
-    :data:`FILL` of ``left``: a churn ensemble of 9 on a busy machine explained 29 rows in
-    its 30 s at the richer settings, too few to rank, so none were kept."""
-    cheap = KERNEL_SETTINGS[1][0], kernel_coalitions(columns, KERNEL_SETTINGS[1][1])
-    if left < RICH_SECONDS:
-        return cheap
-    rich = KERNEL_SETTINGS[0][0], kernel_coalitions(columns, KERNEL_SETTINGS[0][1])
-    if first_batch is not None and \
-            first_batch(*rich) * least / SHAP_FIRST_ROWS["kernel"] > FILL * left:
-        return cheap
-    return rich
+    coalitions per row). The richer pair is dropped for the cheaper one when its first
+    batch measures too slow (:func:`shap_importance`)."""
+    size, wanted = KERNEL_SETTINGS[0] if left >= RICH_SECONDS else KERNEL_SETTINGS[1]
+    return size, kernel_coalitions(columns, wanted)
 
 
 def next_batch(batches: Sequence[tuple[int, float]], left: float, remaining: int) -> int:
@@ -120,9 +110,12 @@ def next_batch(batches: Sequence[tuple[int, float]], left: float, remaining: int
 
 
 def _grow(explain: Callable[[pd.DataFrame], Explanation], rows: pd.DataFrame, first: int,
-          until: float | None) -> tuple[Explanation | None, list[tuple[int, float]]]:
+          until: float | None, least: int = 0,
+          ) -> tuple[Explanation | None, list[tuple[int, float]]]:
     """Explain ``rows`` in batches: ``first`` rows, then each next batch as large as fits
-    before ``until`` (a ``time.time()``; None: every other row at once)."""
+    before ``until`` (a ``time.time()``; None: every other row at once). With ``least``:
+    stop after the first batch, returning no explanation, when its cost says fewer than
+    ``least`` rows in all would be explained in time."""
     parts: list[Explanation] = []
     batches: list[tuple[int, float]] = []
     done = 0
@@ -134,6 +127,8 @@ def _grow(explain: Callable[[pd.DataFrame], Explanation], rows: pd.DataFrame, fi
         done += n
         n = len(rows) - done if until is None else \
             next_batch(batches, until - time.time(), len(rows) - done)
+        if len(batches) == 1 and until is not None and done + n < least:
+            return None, batches
     return (_join(parts) if parts else None), batches
 
 
@@ -243,22 +238,31 @@ def shap_importance(pipeline: InferencePipeline, background: pd.DataFrame, rows:
     fixed, call = _time_calls(explainer.output, sample)
     if clock.left() < (FIRST_BATCH_CALLS if kernel else 1) * call:
         return clock.skip(f"no time left ({max(clock.left(), 0.0):.1f} s) for a first batch")
+    least = min(SHAP_MIN_ROWS, len(sample))
     if kernel:
-        def first_batch(size: int, coalitions: int) -> float:
-            return _first_batch_guess(fixed, call, len(sample), size, coalitions)
-
-        size, coalitions = kernel_settings(len(explainer.columns), clock.left(), first_batch,
-                                           min(SHAP_MIN_ROWS, len(sample)))
+        size, coalitions = kernel_settings(len(explainer.columns), clock.left())
         first = SHAP_FIRST_ROWS["kernel"]
-        guess = first_batch(size, coalitions)
+        guess = _first_batch_guess(fixed, call, len(sample), size, coalitions)
         if guess > clock.left():
             return clock.skip(f"a first batch of {first} rows (~{guess:.1f} s) would not fit "
                               f"in the {max(clock.left(), 0.0):.1f} s left")
         explainer = Explainer(pipeline, background, method="kernel", background_size=size,
                               n_coalitions=coalitions, seed=seed)
+    rich = kernel and size == KERNEL_SETTINGS[0][0]
     explanation, batches = _grow(explainer.explain, sample,
-                                 SHAP_FIRST_ROWS["kernel" if kernel else "tree"], until)
-    return _result(explainer, explanation, batches, min(SHAP_MIN_ROWS, len(sample)), clock)
+                                 SHAP_FIRST_ROWS["kernel" if kernel else "tree"], until,
+                                 least if rich else 0)
+    if rich and explanation is None and batches:
+        # Measured too slow at the richer settings for ``least`` rows (a churn ensemble of 9
+        # on a busy machine explained 29 rows in 30 s, so none were kept): start again at
+        # the cheaper ones, about 6 times cheaper a row.
+        size, coalitions = KERNEL_SETTINGS[1][0], kernel_coalitions(
+            len(explainer.columns), KERNEL_SETTINGS[1][1])
+        explainer = Explainer(pipeline, background, method="kernel", background_size=size,
+                              n_coalitions=coalitions, seed=seed)
+        explanation, more = _grow(explainer.explain, sample, SHAP_FIRST_ROWS["kernel"], until)
+        batches += more
+    return _result(explainer, explanation, batches, least, clock)
 
 
 def _additive_importance(pipeline: InferencePipeline, background: pd.DataFrame,
