@@ -189,6 +189,11 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
                 manifest["algorithm"]), target=target, problem_type=problem_type,
             hyperparameters=refit_settings(manifest), recipe=settings.get("recipe"),
             semantic_types=settings.get("semantic_types"), model_dir=dest,
+            # As many threads as the candidate's measured time had: on a loaded 2-core
+            # machine LightGBM on 2 threads fitted ames in 32-35 s where 1 took 0.8-2.2
+            # s (OpenMP threads waiting on each other), and a refit expected at ~8 s took
+            # 50.7 s of a 60 s budget.
+            n_jobs=int(record.get("n_jobs") or 0) or None,
             score_test=False, plots=False, log=lambda line: None))
         done[index] = dest
         print(f"[ensemble] member {settings.get('job')} ({manifest.get('algorithm')}) refit "

@@ -610,8 +610,10 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
         "baseline": {s: scalar_metrics(m) for s, m in baseline.items()},
         # ``seconds``: the whole training (the recipe's fit, the model's, the scoring); a
         # refit (an ensemble's members) costs that, and the recipe may outweigh the model.
+        # ``n_jobs``: the threads those seconds were measured with (a refit uses as many).
         "training": {"best_iteration": result.best_iteration, "fit_seconds": fit_seconds,
                      "seconds": time.perf_counter() - began,
+                     "n_jobs": ctx.n_jobs or num_cpus(),
                      "notes": notes, "warnings": warnings,
                      **({"cv": data.record["cv"]} if cv is not None else {})},
         "bundle_size": {"bytes": size, "warning": too_big},
