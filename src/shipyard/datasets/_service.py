@@ -210,6 +210,7 @@ class DatasetService:
         description: str | None = None, source: dict[str, Any] | None = None,
         actor: str | None = None, idempotency_key: str | None = None,
         sep: str | None = None, decimal: str | None = None, encoding: str | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> VersionRecord:
         """Read uploaded files into a new version of ``name``.
 
@@ -220,6 +221,8 @@ class DatasetService:
                 append) or ``replace`` (create, or a new version holding only these rows).
             sep, decimal: the delimiter and decimal mark of CSV/TSV files (sniffed when
                 ``None``); ``encoding`` of text files (UTF-8 when ``None``).
+            request: what ``idempotency_key`` stands for when the files are not the
+                request (a saved query's result: its text and dataset); see :meth:`replayed`.
 
         Raises:
             MalformedData: a file that cannot become a table, naming row or column.
@@ -239,13 +242,13 @@ class DatasetService:
         formats = [detect_format(display, format) for display, _ in files]
         idempotency = None
         if idempotency_key:
-            request = {
+            request = request or {
                 "name": name, "mode": mode, "format": format, "column_types": column_types,
                 "description": description, "source": source, "sep": dialect.sep,
                 "decimal": dialect.decimal, "encoding": dialect.encoding,
                 "files": [[d, sha256_file(p).sha256] for d, p in files],
             }
-            idempotency = (idempotency_key, canonical_hash(request))
+            idempotency = (idempotency_key, canonical_hash(dict(request)))
         else:  # fail before the work; the repository checks again when it stores
             exists = self._latest(name) is not None
             if must_exist is False and exists:
@@ -273,6 +276,16 @@ class DatasetService:
                                    actor, idempotency)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def replayed(self, idempotency_key: str, request: Mapping[str, Any]) -> VersionRecord | None:
+        """The version ``idempotency_key`` made for ``request`` before (None: none yet), so
+        work whose result may differ on a retry (a query over data that changed since) is
+        not redone.
+
+        Raises:
+            Conflict: the key was used with another request.
+        """
+        return self.repo.idempotent_version(idempotency_key, canonical_hash(dict(request)))
 
     def _store(self, name: str, parts: list[Part], must_exist: bool | None, extend: bool,
                lineage: dict[str, Any], description: str | None, actor: str | None,
