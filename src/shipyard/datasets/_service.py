@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,6 +467,38 @@ class DatasetService:
         with self._part_files(rec.parts) as paths:
             return pa.concat_tables([pq.read_table(p) for p in paths])
 
+    def value_counts(self, name: str, version: int | None,
+                     columns: Sequence[str]) -> dict[str, pa.Table]:
+        """How often each value of each of ``columns`` occurs over the rows where all of
+        them hold a value (not null, not NaN): ``{column: table of the column and
+        "count", most frequent first}``. Only those columns are read, a batch at a time,
+        so memory follows the distinct values, not the rows: cheap on a version of any
+        size (a bias check of a 336,776-row table at submit)."""
+        import pyarrow.compute as pc
+
+        wanted = list(dict.fromkeys(columns))
+        rec = self.version(name, version)
+        pieces: dict[str, list[pa.Table]] = {c: [] for c in wanted}
+        with self._part_files(rec.parts) as paths:
+            for path in paths:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536,
+                                                                columns=wanted):
+                    table = pa.Table.from_batches([batch])
+                    present = pc.and_kleene(*[_present(table.column(c)) for c in wanted]) \
+                        if len(wanted) > 1 else _present(table.column(wanted[0]))
+                    table = table.filter(present)
+                    for c in wanted:
+                        counted = table.group_by(c).aggregate([(c, "count")])
+                        pieces[c].append(pa.table({c: counted.column(c),
+                                                   "count": counted.column(f"{c}_count")}))
+        out: dict[str, pa.Table] = {}
+        for c, parts in pieces.items():
+            merged = pa.concat_tables(parts, promote_options="permissive")
+            summed = merged.group_by(c).aggregate([("count", "sum")])
+            out[c] = pa.table({c: summed.column(c), "count": summed.column("count_sum")}
+                              ).sort_by([("count", "descending")])
+        return out
+
     def head(self, name: str, version: int | None = None, n: int = 10) -> pa.Table:
         """The first ``n`` rows, reading no more parts or row groups than it takes."""
         rec = self.version(name, version)
@@ -524,3 +556,13 @@ class DatasetService:
                 yield from _export.stream_csv(paths, schema)
             else:
                 yield from _export.stream_parquet(paths, schema)
+
+
+def _present(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Where ``column`` holds a value: not null, and not NaN (pandas' missing) in floats."""
+    import pyarrow.compute as pc
+
+    valid = pc.is_valid(column)
+    if pa.types.is_floating(column.type):
+        return pc.and_kleene(valid, pc.invert(pc.is_nan(column)))
+    return valid
