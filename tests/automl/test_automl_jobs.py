@@ -176,6 +176,23 @@ def test_cross_validation_is_opt_in_and_pinned_in_the_spec(server: LocalServer) 
         _wait(c, job["id"])
 
 
+def test_a_binary_automl_selects_an_ensemble_on_the_positive_class_f1(
+        server: LocalServer) -> None:
+    """``--metric f1`` of a binary target (its positive class's, as training logs it) is
+    accepted, searched on, and the ensemble is selected on it."""
+    c = server.client()
+    job = _submit(c, _automl("churn", metric="f1", time_budget=45, max_candidates=3,
+                             algorithms=["linear"]))
+    assert job["spec"]["metric"] == "f1"
+    done = _wait(c, job["id"])
+    assert done["status"] == "Completed", done.get("reason")
+    automl = done["outputs"]["automl"]
+    assert automl["objective"]["metric"] == "validation.f1"
+    scored = [k["validation"] for k in automl["candidates"] if k["state"] == "complete"]
+    assert scored and all(0 <= v <= 1 for v in scored)
+    assert 0 <= done["metrics"]["test"]["f1"] <= 1
+
+
 def test_large_data_searches_on_a_sample_and_refits_on_every_row(
         server: LocalServer) -> None:
     """``sample_rows`` (opt-in; small here): every

@@ -101,3 +101,25 @@ def test_two_opposite_errors_average_out() -> None:
 def test_bad_selection_input_is_refused(preds, metric, problem, message) -> None:  # noqa: ANN001
     with pytest.raises(InvalidRequest, match=message):
         select(preds, np.zeros(3, dtype=int), metric, problem)
+
+
+@pytest.mark.parametrize("metric", ["f1", "precision", "recall"])
+def test_binary_positive_class_metrics_are_training_s(churn, metric: str) -> None:
+    """A binary ``f1`` (precision, recall) is of the positive class, code 1, predicted from
+    a probability of 0.5 up: the number training logs as ``validation.f1``."""
+    from shipyard.evaluation import classification_metrics
+
+    preds, y = churn
+    loss = loss_function(metric, "binary", y, 2)
+    for p in preds:
+        trained = classification_metrics(y, p, ["No", "Yes"])[metric]
+        assert loss(p) == pytest.approx(1.0 - trained, abs=1e-6)
+    sel = select(preds, y, metric, "binary")
+    assert sel.loss <= sel.best_single_loss
+    mixed = sum(w * p for w, p in zip(sel.weights, preds, strict=True))
+    assert loss(mixed) == pytest.approx(sel.loss, abs=1e-12)
+
+
+def test_an_unaveraged_f1_is_a_binary_metric_only() -> None:
+    with pytest.raises(InvalidRequest, match="cannot be selected on metric 'f1'"):
+        loss_function("f1", "multiclass", np.array([0, 1, 2]), 3)

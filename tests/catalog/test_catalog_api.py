@@ -12,7 +12,7 @@ import pytest
 import shipyard as sy
 from shipyard.testing import LocalServer
 
-from .conftest import CLI
+from .conftest import CLI, upload_frame
 from .data import SECRET, Lake, churn, flights
 
 
@@ -204,6 +204,38 @@ def test_save_makes_a_dataset_version_and_needs_write(server: LocalServer, admin
     empty = sql(admin, query + " HAVING false", save="per-carrier")
     assert empty.status_code == 400 and "no rows" in empty.text
     assert sql(admin, query, save="../etc").status_code == 400
+
+
+def test_a_retried_save_with_an_idempotency_key_makes_one_version(
+        admin: httpx.Client, registered: dict, cli: CLI) -> None:
+    """A retry (same key, same query) answers with the version the first save made, even
+    when the data changed since, and runs nothing; the key with another query is a 409."""
+    upload_frame(admin, "tenure-src", churn().head(300))
+    query = 'SELECT * FROM "tenure-src" WHERE tenure > 70'
+    key = {"Idempotency-Key": "save-long-tenure-1"}
+    body = {"query": query, "save": "long-tenure"}
+    first = admin.post("/api/v1/sql", json=body, headers=key)
+    assert first.status_code == 200, first.text
+    saved = first.json()["saved"]
+    assert saved["ref"] == "long-tenure:1"
+    more = churn().head(50).to_csv(index=False).encode()  # the data changes
+    r = admin.post("/api/v1/datasets/tenure-src/versions", files={"file": ("m.csv", more)})
+    assert r.status_code == 201, r.text
+    again = admin.post("/api/v1/sql", json=body, headers=key)
+    assert again.status_code == 200, again.text
+    assert again.json()["saved"] == saved
+    other = admin.post("/api/v1/sql", json={**body, "query": query + " AND tenure < 72"},
+                       headers=key)
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["error"]["message"]
+    assert [v["version"] for v in admin.get("/api/v1/datasets/long-tenure/versions").json()
+            ] == [1]
+    # Without a key, each save is a new version; the CLI sends its key the same way.
+    args = ("sql", query, "--save", "long-tenure", "--idempotency-key", "cli-1", "--json")
+    runs = [cli(*args), cli(*args)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert {json.loads(r.stdout)["saved"]["ref"] for r in runs} == {"long-tenure:2"}
+    lone = cli("sql", "SELECT 1 AS one", "--idempotency-key", "k")
+    assert lone.returncode != 0 and "add --save DATASET" in lone.stderr
 
 
 def test_recrawl_and_remove(admin: httpx.Client, tmp_path: Path) -> None:

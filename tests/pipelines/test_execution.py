@@ -240,6 +240,48 @@ def test_a_job_steps_own_spec_is_checked_at_create(server: LocalServer) -> None:
     assert "step 'prep': Invalid job spec: bogus: unknown field" in message
 
 
+def _training_step(name: str, **job: object) -> dict:
+    return {"name": name, "type": "training",
+            "job": {"inputs": {"train": "pl-algos"}, "target": "churned", **job}}
+
+
+def test_an_unknown_algorithm_is_a_400_at_create_and_update(server: LocalServer) -> None:
+    """A training, tuning or AutoML step naming an algorithm that is not built in (or a
+    hyperparameter its algorithm lacks) is refused when the pipeline is saved, naming the
+    step and the known algorithms, not when it runs; a value a parameter gives is checked
+    at the run."""
+    client = server.client()
+    upload(client, "pl-algos")
+    good = {"name": "algos", "parameters": [{"name": "algo", "type": "string"},
+                                            {"name": "depth", "type": "int"}],
+            "steps": [_training_step("train", algorithm="linear"),
+                      _training_step("chosen", algorithm=ref("parameters.algo")),
+                      _training_step("deep", algorithm="xgboost",
+                                     hyperparameters={"max_depth": ref("parameters.depth")})]}
+    assert create(client, good)["version"] == 1
+    bad = {**good, "steps": [
+        _training_step("train", algorithm="xgbost"),
+        _training_step("deep", algorithm="xgboost", hyperparameters={"max_dept": 3}),
+        {"name": "tune", "type": "tuning", "job": {
+            "inputs": {"train": "pl-algos"}, "target": "churned", "objective": "roc_auc",
+            "algorithm": "linear,lightgbn"}},
+        {"name": "auto", "type": "automl", "job": {
+            "inputs": {"train": "pl-algos"}, "target": "churned", "algorithms": ["forest"]}}]}
+    r = client.post("/api/v1/pipelines", json=bad)  # a new version of 'algos': an update
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "step 'train': Unknown algorithm 'xgbost'; the built-in algorithms are [" in message
+    assert "'linear'" in message and "Did you mean 'xgboost'?" in message
+    assert "step 'deep': Algorithm 'xgboost' has no hyperparameter 'max_dept'" in message
+    assert "step 'tune': Unknown algorithm 'lightgbn'" in message
+    assert "step 'auto': Unknown algorithm 'forest'" in message
+    versions = client.get("/api/v1/pipelines/algos").json()
+    assert versions["latest_version"] == 1, versions
+    fresh = client.post("/api/v1/pipelines", json={**bad, "name": "algos-new"})
+    assert fresh.status_code == 400
+    assert client.get("/api/v1/pipelines/algos-new").status_code == 404
+
+
 def test_a_step_is_retried_with_backoff_on_the_failures_its_policy_names(
         server: LocalServer, tmp_path) -> None:
     import os

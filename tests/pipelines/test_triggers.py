@@ -487,9 +487,9 @@ def test_the_cli_adds_lists_and_removes_triggers(srv: LocalServer, tmp_path: Pat
     table = ok(run_cli("pipelines", "triggers", "list", "by-cli", env=env)).stdout
     assert "every 1h" in table and "(main)" in table
     gone = ok(run_cli("pipelines", "triggers", "delete", "by-cli", str(docs[1]["id"]),
-                      env=env))
+                      "--yes", env=env))
     assert "Deleted pipeline trigger" in gone.stdout
     assert srv.client().get(f"/api/v1/schedules/{docs[1]['schedule']}").status_code == 404
     err = one_sentence_error(run_cli("pipelines", "triggers", "delete", "by-cli",
-                                     str(docs[1]["id"]), env=env))
+                                     str(docs[1]["id"]), "--yes", env=env))
     assert "No pipeline trigger" in err

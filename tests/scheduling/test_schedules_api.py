@@ -91,11 +91,11 @@ def test_cli(server: LocalServer, tmp_path: Path) -> None:
     assert "Paused schedule 'from-cli'." in cli(server, "schedules", "pause", "from-cli").stdout
     assert "paused" in cli(server, "schedules", "show", "from-cli").stdout
     assert "Resumed" in cli(server, "schedules", "resume", "from-cli").stdout
-    denied = cli(server, "schedules", "delete", "from-cli", role="viewer")
+    denied = cli(server, "schedules", "delete", "from-cli", "--yes", role="viewer")
     assert denied.returncode == 1 and "may not write" in denied.stderr
     neither = cli(server, "schedules", "create", "x", "--spec", str(spec))
     assert neither.returncode == 1 and "exactly one of --every" in neither.stderr
-    assert cli(server, "schedules", "delete", "from-cli").returncode == 0
+    assert cli(server, "schedules", "delete", "from-cli", "--yes").returncode == 0
     gone = cli(server, "schedules", "show", "from-cli")
     assert gone.returncode == 1 and "No schedule named 'from-cli'" in gone.stderr
 

@@ -38,6 +38,19 @@ def test_single_record_and_ragged_records() -> None:
     assert table.columns == ("a", "b") and len(table) == 2
 
 
+@pytest.mark.parametrize("body", [
+    b'{"rows": [{"a": 1}, {"a": 2}]}', b'{"inputs": [{"a": 1}]}', b'{"data": [[1, 2]]}',
+    b'{"a": 1, "record": {"b": 2}}'])
+def test_an_object_wrapping_rows_is_refused_naming_the_shapes(body: bytes) -> None:
+    """An object holding a list or an object is not one record (that would predict on a
+    row with a column named 'rows', its real columns missing): a 400 naming the shapes."""
+    with pytest.raises(InvalidRequest) as err:
+        parse_body("json", body)
+    message = err.value.message
+    assert err.value.http_status == 400 and "so the body is not one record" in message
+    assert '{"instances": [records]}' in message and "a list of records" in message
+
+
 def test_csv() -> None:
     table = parse_body("csv", b'\xef\xbb\xbfa,b\n1,"x, y"\n\n2,\n')
     assert table == Table(("a", "b"), [{"a": "1", "b": "x, y"}, {"a": "2", "b": None}])

@@ -157,7 +157,8 @@ def test_bodies_over_the_cap_get_413(instances: dict) -> None:
 
 
 @pytest.mark.parametrize(("body", "words"), [
-    ('{"tenure": 1,', "Malformed JSON"), ("[]", "no rows"), ("[3]", "Row 0")])
+    ('{"tenure": 1,', "Malformed JSON"), ("[]", "no rows"), ("[3]", "Row 0"),
+    ('{"rows": [{"tenure": 1}, {"tenure": 2}]}', "field 'rows' holds a list")])
 def test_malformed_json_gets_400(body: str, words: str, instances: dict) -> None:
     inst, _ = instances["churn"]
     r = post_json(inst, body)

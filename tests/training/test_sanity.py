@@ -11,7 +11,13 @@ import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.training import TrainingContext, run_training
-from shipyard.training._sanity import chance_warnings, leak_warnings, size_warning
+from shipyard.training._sanity import (
+    chance_warnings,
+    leak_warnings,
+    sanity_warnings,
+    size_warning,
+    small_split_warnings,
+)
 
 MB = 1024**2
 
@@ -43,6 +49,57 @@ def test_a_score_too_good_to_be_true_names_its_suspects() -> None:
     assert leak_warnings("binary", {"test": {"roc_auc": 0.97, "n_samples": 900}}) == []
     assert leak_warnings("multiclass", {"test": {"roc_auc": 1.0, "n_samples": 23}}) == []
     assert leak_warnings("clustering", {"test": {"silhouette": 1.0, "n_samples": 900}}) == []
+
+
+def _classes(**support: int) -> dict[str, dict[str, int]]:
+    return {name: {"support": n} for name, n in support.items()}
+
+
+def test_a_test_split_of_too_few_rows_or_of_a_class_is_called_out() -> None:
+    (few,) = small_split_warnings("binary", {"test": {
+        "n_samples": 8, "per_class": _classes(No=5, Yes=3)}})
+    assert few.startswith("The test metrics rest on 8 rows, with 3 of class 'Yes', 5 of "
+                          "class 'No' (fewer than 10): one row predicted differently moves "
+                          "accuracy by 0.12, so they cannot be trusted.")
+    assert "--split 0.6,0.2,0.2" in few and "--cv-folds 5" in few
+    # Enough rows, but one class has too few: recall and F1 of that class swing.
+    (rare,) = small_split_warnings("binary", {"test": {
+        "n_samples": 400, "per_class": _classes(good=396, bad=4)}})
+    assert "400 rows, with 4 of class 'bad' (fewer than 10)" in rare
+    (absent,) = small_split_warnings("multiclass", {"test": {
+        "n_samples": 60, "per_class": _classes(a=30, b=30, c=0)}})
+    assert "0 of class 'c'" in absent
+    (values,) = small_split_warnings("regression", {"validation": {"n_samples": 12},
+                                                    "test": {}})
+    assert values.startswith("The validation metrics rest on 12 rows: one row's error is "
+                             "1/12 of every mean reported")
+    assert small_split_warnings("binary", {"test": {
+        "n_samples": 60, "per_class": _classes(No=44, Yes=16)}}) == []
+    assert small_split_warnings("regression", {"test": {"n_samples": 30}}) == []
+    assert small_split_warnings("clustering", {"test": {"n_samples": 5}}) == []
+    # What an AutoML job's final model is told (scored on test alone) says it too.
+    test = {"n_samples": 6, "accuracy": 0.83, "roc_auc": 0.8,
+            "per_class": _classes(No=4, Yes=2)}
+    warned = sanity_warnings("binary", test, np.array([0, 1, 0, 0]), np.array([0, 0, 1, 0, 0, 1]),
+                             ["No", "Yes"], [], "churn")
+    assert any(w.startswith("The test metrics rest on 6 rows") for w in warned), warned
+
+
+@pytest.mark.parametrize("rows", [20, 50])
+def test_a_small_table_s_test_metrics_come_with_a_warning(churn: pd.DataFrame, rows: int,
+                                                          tmp_path: Path) -> None:
+    """A 25% holdout of 20-50 churn rows leaves 5-13 test rows: trained, with a warning."""
+    small = churn.sample(rows, random_state=1)
+    lines: list[str] = []
+    result = run_training(TrainingContext(
+        train=small, algorithm="linear", target="churn", model_dir=tmp_path / "m",
+        split={"fractions": [0.5, 0.25, 0.25]}, plots=False, log=lines.append))
+    n = int(result.manifest["metrics"]["test"]["n_samples"])
+    assert n <= 13
+    warned = [w for w in result.manifest["training"]["warnings"]
+              if w.startswith(f"The test metrics rest on {n} rows")]
+    assert warned, result.manifest["training"]["warnings"]
+    assert f"[training] WARNING: {warned[0]}" in lines
 
 
 def test_size_warning_names_what_drives_the_size() -> None:

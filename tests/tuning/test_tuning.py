@@ -181,6 +181,25 @@ def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalSe
     assert done["best"]["test"] is not None
 
 
+def test_a_binary_study_tunes_the_positive_class_f1(server: LocalServer) -> None:
+    """``f1`` of a binary target is its positive class's, the one training logs (and ranks
+    by for ROC AUC): a study optimises it and its best is the best trial's."""
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", objective="f1", max_trials=2,
+                            strategy="random", ranges={"alpha": "0.01:10:log"},
+                            hyperparameters={"max_iter": 200, "class_weight": "balanced"},
+                            resources={"cpus": 1}, experiment="churn-f1"))
+    done = wait_for(c, job["id"], "Completed", timeout=180)
+    assert done["spec"]["objective"] == "f1"
+    trials = [t for t in done["trials"] if t["state"] == "complete"]
+    assert len(trials) == 2
+    for t in trials:
+        kid = c.get(f"/api/v1/jobs/{t['job_id']}").json()
+        assert t["objective"] == pytest.approx(kid["metrics"]["validation"]["f1"])
+    assert done["best"]["objective"] == max(t["objective"] for t in trials)
+    assert done["best"]["test"]["f1"] is not None
+
+
 def test_cancelling_a_study_stops_its_trials_and_starts_no_more(server: LocalServer) -> None:
     c = server.client()
     job = submit(c, _tuning(algorithm="linear", max_trials=5, strategy="random",

@@ -32,9 +32,13 @@ ROUNDS = 50
 PATIENCE = 10
 
 Loss = Callable[[np.ndarray], float]
-#: Classification metrics counted on hard labels, whose ties log loss breaks.
-HARD_LABEL_METRICS = frozenset({"accuracy", "balanced_accuracy", "f1_macro",
-                                "precision_macro", "recall_macro"})
+#: Classification metrics counted on hard labels, whose ties log loss breaks (a binary
+#: problem's ``f1``, ``precision`` and ``recall`` are of its positive class, code 1).
+HARD_LABEL_METRICS = frozenset({"accuracy", "balanced_accuracy", "f1", "precision", "recall",
+                                "f1_macro", "precision_macro", "recall_macro"})
+#: A binary prediction is the positive class when its probability is at least this, as
+#: training scores it (``shipyard.evaluation``).
+THRESHOLD = 0.5
 #: The weight of log loss (clipped at 35) in a hard-label metric's loss: below a row's
 #: share of the metric for up to ~10^7 rows.
 TIE_BREAK = 1e-9
@@ -92,6 +96,8 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
                       else (lambda p: 1.0 - float(m.average_precision_score(
                           onehot(), p, average="macro"))),
         }
+        if binary:
+            classification.update(_positive_class(y))
         if metric in classification:
             primary = classification[metric]
             if metric in HARD_LABEL_METRICS:
@@ -103,6 +109,24 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
             return primary
     raise InvalidRequest(f"An ensemble cannot be selected on metric {metric!r} for a "
                          f"{problem_type} problem.")
+
+
+def _positive_class(y: np.ndarray) -> dict[str, Loss]:
+    """Losses of the binary metrics of the positive class (code 1), on the labels training
+    predicts (the positive class from a probability of 0.5 up)."""
+    m = _metrics()
+
+    def positive(p: np.ndarray) -> np.ndarray:
+        return (p[:, 1] >= THRESHOLD).astype(int)
+
+    return {
+        "f1": lambda p: 1.0 - float(m.f1_score(y, positive(p), pos_label=1,
+                                                zero_division=0)),
+        "precision": lambda p: 1.0 - float(m.precision_score(y, positive(p), pos_label=1,
+                                                              zero_division=0)),
+        "recall": lambda p: 1.0 - float(m.recall_score(y, positive(p), pos_label=1,
+                                                        zero_division=0)),
+    }
 
 
 def _binary_auc(y: np.ndarray, score: np.ndarray) -> float:

@@ -227,8 +227,19 @@ class SqlService:
             return run(query, sources, limits)
 
     def save(self, query: str, dataset: str, *, actor: str | None = None,
-             timeout: float | None = None) -> VersionRecord:
-        """Run a query and store all its rows as a new version of ``dataset``."""
+             timeout: float | None = None,
+             idempotency_key: str | None = None) -> VersionRecord:
+        """Run a query and store all its rows as a new version of ``dataset``.
+
+        With ``idempotency_key``, a retry of the same query into the same dataset answers
+        with the version the first made, without running the query again (its data may
+        have changed since); the key with another query or dataset is a 409.
+        """
+        request = {"sql": query, "dataset": dataset}
+        if idempotency_key:
+            done = self.datasets.replayed(idempotency_key, request)
+            if done is not None:
+                return done
         limits = self.limits(None, timeout)
         self.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="sql-save-", dir=self.settings.tmp_dir))
@@ -242,7 +253,7 @@ class SqlService:
             source = {"type": "sql", "query": query[:20_000]}
             rec: VersionRecord = self.datasets.ingest(
                 dataset, [("query.parquet", dest)], mode="replace", format="parquet",
-                source=source, actor=actor)
+                source=source, actor=actor, idempotency_key=idempotency_key, request=request)
             return rec
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -45,6 +45,23 @@ def say(text: str) -> None:
 
 ForceOpt = Annotated[bool, typer.Option(
     "--force", help="Delete it even though something still uses it (admin only; audited).")]
+YesOpt = Annotated[bool, typer.Option(
+    "--yes", "-y", help="Delete without asking (needed when stdin is not a terminal).")]
+
+
+def confirm_delete(what: str, yes: bool, also: str = "") -> None:
+    """Ask before a delete that cannot be undone, unless ``--yes``; with no terminal to ask
+    on (a script, a pipe), one sentence saying to pass ``--yes`` and nothing deleted.
+
+    Args:
+        what: the thing, as the sentence names it: ``"model group 'churn'"``.
+        also: what goes with it, for the question: ``" and all its versions"``.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail(f"Deleting {what} needs confirmation; pass --yes.")
+    typer.confirm(f"Delete {what}{also}?", abort=True)
 
 #: One default for every command that starts work on the server (``jobs run``, ``jobs
 #: wrangle``, ``endpoints create|update``, ``monitors run|check``): wait for it. A person at

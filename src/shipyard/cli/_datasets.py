@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -14,7 +13,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from shipyard.cli._common import (
     ForceOpt,
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     fmt,
     human_bytes,
@@ -418,14 +419,10 @@ def _write_recipe(doc: dict[str, Any], path: Path) -> dict[str, Any]:
 
 
 @app.command("delete")
-def delete(name: str, yes: Annotated[bool, typer.Option(
-        "--yes", "-y", help="Do not ask for confirmation.")] = False,
-           force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+def delete(name: str, yes: YesOpt = False, force: ForceOpt = False,
+           json_out: JsonOpt = False) -> None:
     """Delete a dataset and every version of it (refused while something uses it)."""
-    if not yes:
-        if not sys.stdin.isatty():
-            fail(f"Deleting dataset {name!r} needs confirmation; pass --yes.")
-        typer.confirm(f"Delete dataset {name!r} and all its versions?", abort=True)
+    confirm_delete(f"dataset {name!r}", yes, " and all its versions")
     doc = client().delete(_path(name), force=force or None)
     if json_out:
         print_json(doc)

@@ -11,7 +11,9 @@ from shipyard.cli._common import (
     WAIT_DEFAULT,
     ForceOpt,
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     err,
     fail,
     out,
@@ -259,8 +261,10 @@ def capture(
 
 
 @app.command("delete")
-def delete(name: NameArg, force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+def delete(name: NameArg, yes: YesOpt = False, force: ForceOpt = False,
+           json_out: JsonOpt = False) -> None:
     """Stop an endpoint's instances and delete it (refused while a monitor watches it)."""
+    confirm_delete(f"endpoint {name!r}", yes, ", stopping its instances")
     doc = client().delete(f"/endpoints/{name}", force=force or None)
     if json_out:
         print_json(doc)

@@ -142,7 +142,9 @@ def run(
     ] = None,
     keep_column: Annotated[list[str] | None, typer.Option(
         "--keep-column", metavar="COLUMN",
-        help="Transform: an input column copied to the output; repeatable.")] = None,
+        help="Transform: an input column copied to the output, to join predictions back; "
+             "repeatable; '*' copies every input column [default: inference_id, when the "
+             "input has it].")] = None,
     chunk_rows: Annotated[int | None, typer.Option(
         "--chunk-rows", metavar="N",
         help="Transform: rows predicted at a time [default: 10000].")] = None,

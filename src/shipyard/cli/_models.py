@@ -10,7 +10,9 @@ import typer
 from shipyard.cli._common import (
     ForceOpt,
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     out,
     output_mode,
@@ -251,8 +253,10 @@ def card(
 
 
 @app.command("delete")
-def delete(group: GroupArg, force: ForceOpt = False, json_out: JsonOpt = False) -> None:
+def delete(group: GroupArg, yes: YesOpt = False, force: ForceOpt = False,
+           json_out: JsonOpt = False) -> None:
     """Delete a model group and its versions (refused while an endpoint serves it)."""
+    confirm_delete(f"model group {group!r}", yes, " and all its versions and bundles")
     doc = client().delete(f"/models/{group}", force=force or None)
     if json_out:
         print_json(doc)

@@ -11,7 +11,9 @@ import typer
 from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     out,
     print_deleted,
@@ -333,8 +335,9 @@ def statistics(name: NameArg, json_out: JsonOpt = True) -> None:
 
 
 @app.command("delete")
-def delete(name: NameArg, json_out: JsonOpt = False) -> None:
+def delete(name: NameArg, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a monitor, its schedule and its history."""
+    confirm_delete(f"monitor {name!r}", yes, " with its schedule and history")
     doc = client().delete(f"/monitors/{name}")
     if json_out:
         print_json(doc)

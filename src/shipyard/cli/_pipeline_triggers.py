@@ -13,7 +13,9 @@ import typer
 from shipyard.cli import _git_hook
 from shipyard.cli._common import (
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     out,
     parse_pairs,
@@ -128,8 +130,9 @@ def list_(name: NameArg, json_out: JsonOpt = False) -> None:
 @triggers_app.command("delete")
 def delete(name: NameArg,
            trigger_id: Annotated[int, typer.Argument(metavar="TRIGGER_ID")],
-           json_out: JsonOpt = False) -> None:
+           yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a trigger (a schedule trigger's schedule with it); its executions stay."""
+    confirm_delete(f"trigger {trigger_id} of pipeline {name!r}", yes)
     doc = delete_trigger(name, trigger_id, client=client())
     if json_out:
         print_json(doc)

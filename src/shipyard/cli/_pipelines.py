@@ -19,7 +19,9 @@ import typer
 from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     err,
     fail,
     out,
@@ -216,8 +218,9 @@ def _step_summary(step: dict[str, Any]) -> str:
 
 
 @app.command("delete")
-def delete(name: Name, json_out: JsonOpt = False) -> None:
+def delete(name: Name, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a pipeline with its versions and executions (not while one is executing)."""
+    confirm_delete(f"pipeline {name!r}", yes, " with its versions and executions")
     doc = client().delete(_path(name))
     if json_out:
         print_json(doc)

@@ -11,7 +11,9 @@ import typer
 
 from shipyard.cli._common import (
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     out,
     print_deleted,
@@ -136,8 +138,9 @@ def resume(name: Name, json_out: JsonOpt = False) -> None:
 
 
 @app.command("delete")
-def delete(name: Name, json_out: JsonOpt = False) -> None:
+def delete(name: Name, yes: YesOpt = False, json_out: JsonOpt = False) -> None:
     """Delete a schedule (the jobs it started stay)."""
+    confirm_delete(f"schedule {name!r}", yes)
     doc = client().delete(_path(name))
     if json_out:
         print_json(doc)

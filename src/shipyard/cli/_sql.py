@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shipyard.cli._common import JsonOpt, client, err, out, print_json, print_table
+from shipyard.cli._common import JsonOpt, client, err, fail, out, print_json, print_table
 from shipyard.humanize import count
 
 
@@ -21,6 +21,9 @@ def sql(
     timeout: Annotated[float | None, typer.Option(
         "--timeout", metavar="SECONDS", help="Stop the query after this long [default: 120].")
     ] = None,
+    idempotency_key: Annotated[str | None, typer.Option(
+        "--idempotency-key", metavar="KEY",
+        help="With --save: saving again with this key returns the same version.")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run SQL on the server: tables are datasets.NAME (or plain NAME), LOCATION.TABLE."""
@@ -28,7 +31,10 @@ def sql(
     for key, value in (("save", save), ("limit", limit), ("timeout", timeout)):
         if value is not None:
             body[key] = value
-    doc = client().post("/sql", body)
+    if idempotency_key and save is None:
+        fail("--idempotency-key makes a --save repeatable; add --save DATASET or drop it.")
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+    doc = client().post("/sql", body, headers=headers)
     if json_out:
         print_json(doc)
         return

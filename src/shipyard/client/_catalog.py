@@ -31,9 +31,10 @@ def sql(query: str, save: None = None, *, limit: int | None = None,
         timeout: float | None = None, client: Client | None = None) -> pd.DataFrame: ...
 @overload
 def sql(query: str, save: str, *, limit: int | None = None, timeout: float | None = None,
-        client: Client | None = None) -> Dataset: ...
+        client: Client | None = None, idempotency_key: str | None = None) -> Dataset: ...
 def sql(query: str, save: str | None = None, *, limit: int | None = None,
-        timeout: float | None = None, client: Client | None = None) -> pd.DataFrame | Dataset:
+        timeout: float | None = None, client: Client | None = None,
+        idempotency_key: str | None = None) -> pd.DataFrame | Dataset:
     """Run a read-only DuckDB query on the server; return its rows as a DataFrame.
 
     Tables: ``datasets.<name>`` (or ``datasets."<name>:<version>"``), catalog tables
@@ -45,6 +46,8 @@ def sql(query: str, save: str | None = None, *, limit: int | None = None,
         save: store every row as a new version of this dataset instead, and return
             that :class:`Dataset`.
         timeout: seconds before the server stops the query (default 120).
+        idempotency_key: with ``save``, saving again with this key returns the version it
+            made, without running the query again.
     """
     import pyarrow as pa
 
@@ -58,7 +61,8 @@ def sql(query: str, save: str | None = None, *, limit: int | None = None,
         from shipyard.client._datasets import Dataset
 
         body["save"] = save
-        c.post("/sql", body)
+        c.post("/sql", body, headers={"Idempotency-Key": idempotency_key}
+               if idempotency_key else None)
         return Dataset(save, client=c)
     body["format"] = "arrow"
     response = c.request("POST", "/sql", json=body)

@@ -358,7 +358,8 @@ class Job(Resource):
             model: ``"group:version"`` or a :class:`ModelVersion`.
             data: dataset name, ``"name:version"`` or a :class:`Dataset`.
             output: the predictions dataset (a new version of it).
-            keep_columns: input columns copied to the output, e.g. an id.
+            keep_columns: input columns copied to the output, e.g. an id; ``["*"]``
+                copies every one [default: ``inference_id``, when the input has it].
             instances: Ray instances predicting chunks in parallel (a server whose
                 executor is Ray); the output is the same, row for row.
         """

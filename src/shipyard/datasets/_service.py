@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +210,7 @@ class DatasetService:
         description: str | None = None, source: dict[str, Any] | None = None,
         actor: str | None = None, idempotency_key: str | None = None,
         sep: str | None = None, decimal: str | None = None, encoding: str | None = None,
+        request: Mapping[str, Any] | None = None,
     ) -> VersionRecord:
         """Read uploaded files into a new version of ``name``.
 
@@ -220,6 +221,8 @@ class DatasetService:
                 append) or ``replace`` (create, or a new version holding only these rows).
             sep, decimal: the delimiter and decimal mark of CSV/TSV files (sniffed when
                 ``None``); ``encoding`` of text files (UTF-8 when ``None``).
+            request: what ``idempotency_key`` stands for when the files are not the
+                request (a saved query's result: its text and dataset); see :meth:`replayed`.
 
         Raises:
             MalformedData: a file that cannot become a table, naming row or column.
@@ -239,13 +242,13 @@ class DatasetService:
         formats = [detect_format(display, format) for display, _ in files]
         idempotency = None
         if idempotency_key:
-            request = {
+            request = request or {
                 "name": name, "mode": mode, "format": format, "column_types": column_types,
                 "description": description, "source": source, "sep": dialect.sep,
                 "decimal": dialect.decimal, "encoding": dialect.encoding,
                 "files": [[d, sha256_file(p).sha256] for d, p in files],
             }
-            idempotency = (idempotency_key, canonical_hash(request))
+            idempotency = (idempotency_key, canonical_hash(dict(request)))
         else:  # fail before the work; the repository checks again when it stores
             exists = self._latest(name) is not None
             if must_exist is False and exists:
@@ -273,6 +276,16 @@ class DatasetService:
                                    actor, idempotency)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def replayed(self, idempotency_key: str, request: Mapping[str, Any]) -> VersionRecord | None:
+        """The version ``idempotency_key`` made for ``request`` before (None: none yet), so
+        work whose result may differ on a retry (a query over data that changed since) is
+        not redone.
+
+        Raises:
+            Conflict: the key was used with another request.
+        """
+        return self.repo.idempotent_version(idempotency_key, canonical_hash(dict(request)))
 
     def _store(self, name: str, parts: list[Part], must_exist: bool | None, extend: bool,
                lineage: dict[str, Any], description: str | None, actor: str | None,
@@ -454,6 +467,38 @@ class DatasetService:
         with self._part_files(rec.parts) as paths:
             return pa.concat_tables([pq.read_table(p) for p in paths])
 
+    def value_counts(self, name: str, version: int | None,
+                     columns: Sequence[str]) -> dict[str, pa.Table]:
+        """How often each value of each of ``columns`` occurs over the rows where all of
+        them hold a value (not null, not NaN): ``{column: table of the column and
+        "count", most frequent first}``. Only those columns are read, a batch at a time,
+        so memory follows the distinct values, not the rows: cheap on a version of any
+        size (a bias check of a 336,776-row table at submit)."""
+        import pyarrow.compute as pc
+
+        wanted = list(dict.fromkeys(columns))
+        rec = self.version(name, version)
+        pieces: dict[str, list[pa.Table]] = {c: [] for c in wanted}
+        with self._part_files(rec.parts) as paths:
+            for path in paths:
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536,
+                                                                columns=wanted):
+                    table = pa.Table.from_batches([batch])
+                    present = pc.and_kleene(*[_present(table.column(c)) for c in wanted]) \
+                        if len(wanted) > 1 else _present(table.column(wanted[0]))
+                    table = table.filter(present)
+                    for c in wanted:
+                        counted = table.group_by(c).aggregate([(c, "count")])
+                        pieces[c].append(pa.table({c: counted.column(c),
+                                                   "count": counted.column(f"{c}_count")}))
+        out: dict[str, pa.Table] = {}
+        for c, parts in pieces.items():
+            merged = pa.concat_tables(parts, promote_options="permissive")
+            summed = merged.group_by(c).aggregate([("count", "sum")])
+            out[c] = pa.table({c: summed.column(c), "count": summed.column("count_sum")}
+                              ).sort_by([("count", "descending")])
+        return out
+
     def head(self, name: str, version: int | None = None, n: int = 10) -> pa.Table:
         """The first ``n`` rows, reading no more parts or row groups than it takes."""
         rec = self.version(name, version)
@@ -511,3 +556,13 @@ class DatasetService:
                 yield from _export.stream_csv(paths, schema)
             else:
                 yield from _export.stream_parquet(paths, schema)
+
+
+def _present(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Where ``column`` holds a value: not null, and not NaN (pandas' missing) in floats."""
+    import pyarrow.compute as pc
+
+    valid = pc.is_valid(column)
+    if pa.types.is_floating(column.type):
+        return pc.and_kleene(valid, pc.invert(pc.is_nan(column)))
+    return valid

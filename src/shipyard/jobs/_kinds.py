@@ -109,6 +109,7 @@ class DriveContext:
 
 
 Check = Callable[[SubmitContext[Any]], None]
+Precheck = Callable[[Any], None]
 Drive = Callable[[DriveContext], None]
 Configs = Callable[[Mapping[str, Any]], Mapping[str, Any]]
 Stage = Callable[[Mapping[str, Any]], "Sequence[StagedFile]"]
@@ -125,6 +126,10 @@ class JobKind:
         entry: ``"module:function"`` the runtime bootstrap calls with the job folder; it
             returns an exit code (None = 0). Its module must not import the server.
         check: submit-time checks and pinning, given a :class:`SubmitContext`.
+        precheck: the checks of a spec that need no data or store (its algorithm and
+            hyperparameter names), given the parsed spec: run where a spec is accepted
+            before it is submitted, such as a pipeline's job step at create and update.
+            Its ``check`` runs them again at submit.
         configs: stored spec → ``{file name: JSON document}`` written into
             ``input/config/``.
         stage: stored spec → files (artifact-store keys) staged besides the input
@@ -148,6 +153,7 @@ class JobKind:
     summary: str
     entry: str
     check: Check | None = None
+    precheck: Precheck | None = None
     configs: Configs | None = None
     stage: Stage | None = None
     warm: bool = False

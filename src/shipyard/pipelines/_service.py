@@ -192,21 +192,45 @@ class PipelineService:
         return self.repo.execution(execution_id)
 
 
+#: What a reference stands in for when its value is not known before a run (a string
+#: parameter without a default, another step's output): a kind's precheck that names it
+#: is about a value the run will give, so it is no problem of the definition.
+STAND_IN = "stand-in"
+
+
 def job_spec_problems(defn: Definition) -> list[str]:
-    """What each job step's spec gets wrong on its own (a missing algorithm, an unknown
-    field), checked by its kind with references replaced by stand-ins of their type."""
-    from shipyard.jobs import parse_spec
+    """What each job step's spec gets wrong on its own (a missing or unknown algorithm, an
+    unknown field or hyperparameter), checked by its kind (its spec, then its
+    ``precheck``) with references replaced by stand-ins of their type."""
+    from shipyard.jobs import get_kind, parse_spec
 
     problems = []
     for step in defn.steps:
         if not step.is_job:
             continue
-        body = _stand_ins(dict(step.body.get("job") or {}), defn)
+        raw = dict(step.body.get("job") or {})
+        body = _stand_ins(raw, defn)
         try:
             parse_spec({**body, "kind": step.type})
+            precheck = get_kind(step.type).precheck
+            if precheck is not None:
+                precheck(parse_spec({**_stand_ins(_known_values(raw), defn),
+                                     "kind": step.type}))
         except InvalidRequest as exc:
-            problems.append(f"step {step.name!r}: {exc.message.rstrip('.')}")
+            if f"'{STAND_IN}'" not in exc.message:
+                problems.append(f"step {step.name!r}: {exc.message.rstrip('.')}")
     return problems
+
+
+def _known_values(job: dict[str, Any]) -> dict[str, Any]:
+    """A job step's spec without the hyperparameters a reference gives (their value, and
+    whether it is in range, is known at the run, whose submit checks it)."""
+    from shipyard.pipelines._definition import is_ref
+
+    hp = job.get("hyperparameters")
+    if not isinstance(hp, Mapping):
+        return job
+    return {**job, "hyperparameters": {k: v for k, v in hp.items() if not is_ref(v)}}
 
 
 def _stand_ins(value: Any, defn: Definition) -> Any:
@@ -219,10 +243,10 @@ def _stand_ins(value: Any, defn: Definition) -> Any:
             if param is not None and param.default is not None:
                 return param.default
             return {"int": 1, "float": 1.0, "bool": True}.get(param.type if param else "",
-                                                             "stand-in")
+                                                             STAND_IN)
         what = ref.path[0] if ref.path else ""
         return {"metrics": 1.0, "model": "job-stand-in", "job": "job-stand-in",
-                "model_version": "stand-in:1"}.get(what, "stand-in")
+                "model_version": "stand-in:1"}.get(what, STAND_IN)
     if isinstance(value, Mapping):
         return {k: _stand_ins(v, defn) for k, v in value.items()}
     if isinstance(value, list):

@@ -3,7 +3,9 @@
 Pure functions, no I/O. Accepted bodies:
 
 ``application/json``
-    a list of records ``[{"col": value, …}, …]``, a single record ``{"col": value}``,
+    a list of records ``[{"col": value, …}, …]``, a single record ``{"col": value}``
+    (whose values are cells: an object with a list or object in it is none of these
+    shapes, e.g. ``{"rows": [...]}``, and is refused naming them),
     ``{"columns": [...], "data": [[...], …]}``, ``{"instances": [{…}, …]}``, or
     MLflow's ``{"dataframe_split": {...}}`` / ``{"dataframe_records": [...]}``.
 ``text/csv``
@@ -279,7 +281,28 @@ def _table(doc: Any) -> Table:
         return _split(doc["dataframe_split"])
     if keys == {"dataframe_records"}:
         return _records(doc["dataframe_records"], "'dataframe_records'")
+    _check_one_record(doc)
     return _records([doc], "the body")
+
+
+#: The JSON bodies an invocation takes, for the message that refuses another.
+ACCEPTED_SHAPES = ('a list of records [{"col": value, …}, …], one record {"col": value, …}, '
+                   '{"instances": [records]}, {"columns": [names], "data": [[values]]}, '
+                   '{"dataframe_split": {"columns": …, "data": …}} or '
+                   '{"dataframe_records": [records]}')
+
+
+def _check_one_record(doc: Mapping[str, Any]) -> None:
+    """An object that is none of the wrappers is one record, so each value is one cell:
+    a list or an object there is a wrapper this endpoint does not know (``{"rows":
+    [...]}``, ``{"inputs": [...]}``), never a record with a column of that name."""
+    for key, value in doc.items():
+        if isinstance(value, list | dict):
+            what = "a list" if isinstance(value, list) else "an object"
+            raise InvalidRequest(
+                f"The JSON object's field {key!r} holds {what}, so the body is not one "
+                f"record; an invocation takes {ACCEPTED_SHAPES}. Send the records of {key!r} "
+                'as a plain list or as {"instances": [...]}.', field=key)
 
 
 def _records(rows: Any, where: str) -> Table:

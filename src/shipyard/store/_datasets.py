@@ -219,6 +219,16 @@ class DatasetRepository:
         with self.db.read() as conn:
             return self._get_version(conn, name, version)
 
+    def idempotent_version(self, key: str, request_hash: str) -> VersionRecord | None:
+        """The version an idempotency key already made (None: none yet); 409 when the key
+        was used with another request."""
+        with self.db.read() as conn:
+            done = _idempotency.lookup(conn, "datasets", key, request_hash)
+            if done is None:
+                return None
+            ds_name, _, ver = done.rpartition(":")
+            return self._get_version(conn, ds_name, int(ver))
+
     def versions(self, name: str) -> list[VersionRecord]:
         with self.db.read() as conn:
             ds = self._get_row(conn, name)

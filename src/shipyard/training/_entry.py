@@ -59,6 +59,7 @@ from shipyard.training._sanity import (
     chance_warnings,
     leak_warnings,
     size_warning,
+    small_split_warnings,
 )
 
 TRAINING_CONFIG = "input/config/training.json"
@@ -576,6 +577,7 @@ def run_training(ctx: TrainingContext) -> TrainingResult:
     warnings = chance_warnings(problem_type, metrics, baseline, dropped_columns(fitted))
     warnings += leak_warnings(problem_type, metrics, _leaders(result.model, fitted.feature_names),
                               ctx.lineage.get("dataset"), target)
+    warnings += small_split_warnings(problem_type, metrics)
     # The first of the framework's files is the model file; a model made of several (a
     # text model's config and tokenizer, an encoder and its head) lists its companions
     # after it, SHA-256-listed like every file.

@@ -30,10 +30,12 @@ RUNGS = 3
 #: The prefix of the system attributes in which Optuna's pruner keeps the loss a trial
 #: had at each rung it passed (``completed_rung_<i>``): the values others compete with.
 RUNG_ATTR = "completed_rung_"
-#: Validation metrics a tuning job can optimise, by problem type.
+#: Validation metrics a tuning job can optimise, by problem type. A binary problem's
+#: ``f1``, ``precision`` and ``recall`` are of its positive class (the second label, the
+#: one its ROC AUC ranks), as training logs them.
 OBJECTIVES: dict[str, tuple[str, ...]] = {
-    "binary": ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1_macro",
-               "precision_macro", "recall_macro", "log_loss"),
+    "binary": ("roc_auc", "pr_auc", "accuracy", "balanced_accuracy", "f1", "precision",
+               "recall", "f1_macro", "precision_macro", "recall_macro", "log_loss"),
     "multiclass": ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro",
                    "recall_macro", "roc_auc", "pr_auc", "log_loss"),
     "regression": ("rmse", "mae", "r2", "mape"),

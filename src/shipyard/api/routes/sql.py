@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.api._auth import current_principal, permit
 from shipyard.api._context import Services, services
+from shipyard.api.routes.datasets import IdempotencyKey
 from shipyard.api.schemas import QueryAnswer, SavedQuery
 from shipyard.datasets import version_to_dict
 from shipyard.datasets._export import table_rows
@@ -54,12 +55,15 @@ def _arrow(result: QueryResult) -> Response:
     "content": {ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}}}}},
     **permit("read"))
 async def query(body: Query, svc: Services = Depends(services),
-                who: Principal = Depends(current_principal)) -> Any:
+                who: Principal = Depends(current_principal),
+                idempotency_key: IdempotencyKey = None) -> Any:
     """Run one read-only query (SELECT, WITH, VALUES, DESCRIBE, SUMMARIZE).
 
     Names: ``datasets.<name>`` or ``datasets."<name>:<version>"``, ``<location>.<table>``,
     or a plain name (a dataset first, else a catalog table). With ``save`` (which needs
-    permission to write) every row becomes a new version of that dataset.
+    permission to write) every row becomes a new version of that dataset; an
+    ``Idempotency-Key`` makes that repeatable (a retry answers with the version the key
+    made, without running the query again; the key with another query is a 409).
     """
     if body.save is not None:
         check_name(body.save, "dataset name")
@@ -67,7 +71,8 @@ async def query(body: Query, svc: Services = Depends(services),
             raise Forbidden(f"Token {who.name!r} has role {who.role!r}, which may not save a "
                             "query as a dataset; ask for a token that may write.")
         rec = await anyio.to_thread.run_sync(lambda: svc.sql.save(
-            body.query, str(body.save), actor=who.name, timeout=body.timeout))
+            body.query, str(body.save), actor=who.name, timeout=body.timeout,
+            idempotency_key=idempotency_key))
         return {"saved": version_to_dict(rec), "num_rows": rec.num_rows}
     result = await anyio.to_thread.run_sync(lambda: svc.sql.query(
         body.query, max_rows=body.limit, timeout=body.timeout))

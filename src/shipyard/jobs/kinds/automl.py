@@ -328,10 +328,18 @@ def drive(ctx: DriveContext) -> None:
     drive_automl(ctx)
 
 
+def precheck(spec: AutoMLSpec) -> None:
+    """Each algorithm named is a built-in one (a 400 naming the known ones)."""
+    from shipyard.training import get_algorithm
+
+    for algorithm in spec.algorithms or []:
+        get_algorithm(algorithm)
+
+
 register(JobKind(
     name="automl", spec=AutoMLSpec,
     summary="AutoML: candidate pipelines in a time budget, ranked; the best (or an "
             "ensemble) scored on test.",
     # Never launched: a driven kind runs in the control plane's supervisor.
-    entry="shipyard.automl:main", check=check, driver=drive,
+    entry="shipyard.automl:main", check=check, precheck=precheck, driver=drive,
 ))

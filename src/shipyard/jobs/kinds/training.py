@@ -128,6 +128,14 @@ class TrainingSpec(JobSpecBase):
         return self
 
 
+def precheck(spec: TrainingSpec) -> None:
+    """The algorithm is a built-in one and its hyperparameters are its own (400s naming the
+    known ones): what needs no data, so a pipeline's training step is checked at create."""
+    from shipyard.training import validate_hyperparameters
+
+    validate_hyperparameters(spec.algorithm or "", spec.hyperparameters)
+
+
 def check(ctx: SubmitContext[TrainingSpec]) -> None:
     """Refuse a training job that cannot work before it exists (4xx, nothing started).
 
@@ -453,6 +461,7 @@ def configs(stored: Mapping[str, Any]) -> dict[str, Any]:
 register(JobKind(
     name="training", spec=TrainingSpec,
     summary="A built-in algorithm trained on a dataset; the model bundle is kept.",
-    entry="shipyard.training:main", check=check, configs=configs, stage=stage, warm=True,
+    entry="shipyard.training:main", check=check, precheck=precheck, configs=configs,
+    stage=stage, warm=True,
     default_rules=DEFAULT_RULE_NAMES,
 ))

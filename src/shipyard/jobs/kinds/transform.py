@@ -24,8 +24,12 @@ from shipyard.jobs.kinds._common import (
     pin_model,
 )
 from shipyard.jobs.kinds._transform_entry import CHANNEL, CONFIG_NAME, DEFAULT_CHUNK_ROWS
+from shipyard.serving._codec import ID_COLUMN
 
 MAX_CHUNK_ROWS = 1_000_000
+#: ``keep_columns`` naming every input column (the output joins the input, as a managed
+#: service's "join source: input" does).
+ALL = "*"
 
 
 class TransformSpec(JobSpecBase):
@@ -36,7 +40,11 @@ class TransformSpec(JobSpecBase):
     model: str | None = Field(default=None, max_length=300)
     #: A Completed job whose saved model predicts (a tuning or AutoML job: its best).
     job: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    keep_columns: list[str] = Field(default_factory=list, max_length=1000)
+    #: Input columns copied into the output before the predictions, to join them back:
+    #: ``["*"]`` copies every input column (the input joined with its predictions). None
+    #: (the default) copies the caller's id column, ``inference_id``, when the input has
+    #: one, as an endpoint's answer carries it; ``[]`` copies none.
+    keep_columns: list[str] | None = Field(default=None, max_length=1000)
     chunk_rows: int = Field(default=DEFAULT_CHUNK_ROWS, ge=1, le=MAX_CHUNK_ROWS)
     #: Predictor instances working on chunks in parallel (more than one: Ray executor only).
     instances: int = Field(default=1, ge=1, le=MAX_INSTANCES)
@@ -55,8 +63,12 @@ class TransformSpec(JobSpecBase):
         if len(self.outputs) != 1:
             raise ValueError("a transform job writes exactly one output dataset, the "
                              f"predictions; got {len(self.outputs)}")
-        if len(set(self.keep_columns)) != len(self.keep_columns):
-            raise ValueError(f"keep_columns must not repeat a column; got {self.keep_columns}")
+        keep = self.keep_columns or []
+        if len(set(keep)) != len(keep):
+            raise ValueError(f"keep_columns must not repeat a column; got {keep}")
+        if ALL in keep and len(keep) > 1:
+            raise ValueError(f"keep_columns {ALL!r} copies every input column; give it "
+                             f"alone, not with {[k for k in keep if k != ALL]}")
         return self
 
 
@@ -70,7 +82,8 @@ def check(ctx: SubmitContext[TransformSpec]) -> None:
     data = ctx.stored["inputs"][CHANNEL]
     rec = ctx.datasets.version(data["dataset"], data["version"])
     columns = [str(col["name"]) for col in rec.schema]
-    for name in ctx.stored["keep_columns"]:
+    ctx.stored["keep_columns"] = keep = _kept(ctx.spec.keep_columns, columns)
+    for name in keep:
         if name not in columns:
             raise InvalidRequest(
                 f"keep_columns: {data['dataset']}:{data['version']} has no column "
@@ -79,6 +92,15 @@ def check(ctx: SubmitContext[TransformSpec]) -> None:
             raise InvalidRequest(
                 f"keep_columns: {name!r} would clash with the model's output columns; "
                 "rename it in the dataset first.")
+
+
+def _kept(keep: list[str] | None, columns: list[str]) -> list[str]:
+    """The input columns the output carries, pinned at submit: ``*`` is every one, and
+    no choice is the caller's id column when the input has it (an endpoint's answer
+    carries it too), so predictions can be joined back to their rows."""
+    if keep is None:
+        return [ID_COLUMN] if ID_COLUMN in columns else []
+    return list(columns) if keep == [ALL] else list(keep)
 
 
 def configs(stored: Mapping[str, Any]) -> dict[str, Any]:

@@ -303,9 +303,18 @@ def drive(ctx: DriveContext) -> None:
     drive_study(ctx)
 
 
+def precheck(spec: TuningSpec) -> None:
+    """Each algorithm of the study is a built-in one (a 400 naming the known ones)."""
+    from shipyard.training import get_algorithm
+
+    if spec.script is None:
+        for algorithm in _algorithms(spec.algorithm or ""):
+            get_algorithm(algorithm)
+
+
 register(JobKind(
     name="tuning", spec=TuningSpec,
     summary="A hyperparameter study: training jobs as trials, the best scored on test.",
     # Never launched: a driven kind runs in the control plane's supervisor.
-    entry="shipyard.tuning:main", check=check, driver=drive,
+    entry="shipyard.tuning:main", check=check, precheck=precheck, driver=drive,
 ))
