@@ -115,7 +115,13 @@ class Forecaster:
                 raise InvalidRequest(
                     f"Column {spec.series_column!r} is missing; name the series of each row "
                     f"(one of {self._known()}).")
-            ids = df[spec.series_column].astype(str).reset_index(drop=True)
+            raw = df[spec.series_column].reset_index(drop=True)
+            if raw.isna().any():
+                raise InvalidRequest(
+                    f"Column {spec.series_column!r} is missing in row "
+                    f"{int(np.flatnonzero(raw.isna().to_numpy())[0])}; name the series of "
+                    f"each row (one of {self._known()}).")
+            ids = raw.astype(str)
         else:
             ids = pd.Series(SINGLE, index=range(len(df)))
         known = np.empty((len(df), 0))
