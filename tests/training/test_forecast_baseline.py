@@ -89,6 +89,11 @@ def test_a_missing_series_id_is_refused_naming_the_row(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequest, match=r"'cause_of_death' is missing in row 1"):
         pipeline.predict(rows)
     assert len(pipeline.predict(rows.iloc[:1])) == 1
+    # A time between two days was called "not within the forecast horizon".
+    with pytest.raises(InvalidRequest, match=r"06:00:00 \(row 0\) is not on the grid of "
+                       r"series 'Cholera': the model forecasts in steps of 1 days"):
+        pipeline.predict(pd.DataFrame({"date": ["1850-01-02T06:00"],
+                                       "cause_of_death": ["Cholera"]}))
     gappy = df.copy()
     gappy.loc[5, "cause_of_death"] = None
     with pytest.raises(InvalidRequest, match=r"'cause_of_death' is missing in row 5"):

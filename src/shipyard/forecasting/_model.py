@@ -159,7 +159,15 @@ class Forecaster:
         last = self.last_time(name)
         ratio = ((times - last) / spec.step).to_numpy(dtype="float64")
         steps = np.round(ratio).astype("int64")
-        bad = (np.abs(ratio - steps) > 1e-9) | (steps < 1) | (steps > spec.horizon)
+        off = np.abs(ratio - steps) > 1e-9
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise InvalidRequest(
+                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not on "
+                f"the grid of series {name!r}: the model forecasts in steps of {spec.step} "
+                f"from its last known time {last.isoformat()}, e.g. "
+                f"{(last + spec.step).isoformat()}. Send a time on that grid.")
+        bad = (steps < 1) | (steps > spec.horizon)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             end = last + spec.horizon * spec.step
