@@ -126,8 +126,10 @@ VALUE_CHECK_ROWS = 200_000
 
 def _check_values(ctx: SubmitContext[BiasSpec]) -> None:
     """A positive label value or a facet value that matches no row (``'Yes'`` where the
-    label holds ``'yes'``) is a 400, as the job would refuse it once started."""
+    label holds ``'yes'``), or a facet threshold that leaves one side empty, is a 400, as
+    the job would refuse it once started."""
     from shipyard.fairness._config import BiasConfig, facet_splits, positive_mask
+    from shipyard.fairness._report import check_sides
 
     spec = ctx.spec
     data = ctx.stored["inputs"][CHANNEL]
@@ -143,7 +145,8 @@ def _check_values(ctx: SubmitContext[BiasSpec]) -> None:
         return  # the job says so, with the counts
     if config.binary:
         positive_mask(rows[spec.label], config)
-    facet_splits(rows[spec.facet], config)
+    for split in facet_splits(rows[spec.facet], config):
+        check_sides(split, config)
 
 
 _TRUE_FORMS = frozenset({"true", "yes", "1", "1.0", "t", "y"})
