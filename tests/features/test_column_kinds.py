@@ -61,3 +61,11 @@ def test_numbers_written_as_text_are_still_scaled(hotels: pd.DataFrame) -> None:
     lead = hotels["lead_time"]
     expected = (lead - lead.min()) / (lead.max() - lead.min())
     assert rows["lead_time"].tolist() == pytest.approx(expected.tolist())
+
+
+def test_an_expression_of_the_target_says_it_is_the_target(hotels: pd.DataFrame) -> None:
+    """It said the target 'is not in the data at this step; check its name'."""
+    with pytest.raises(InvalidRequest, match=rf"reads the target '{TARGET}', which is kept "
+                                             r"aside"):
+        _fit(hotels.drop(columns="arrival_date"),
+             {"step": "expression", "params": {"name": "x", "expression": f"log({TARGET})"}})
