@@ -92,6 +92,12 @@ def test_a_recipe_job_writes_the_features(sdk: sy.Client) -> None:
      "Unknown recipe step"),
     ({"recipe": {"steps": []}, "inputs": {"raw": "churn"}, "target": "gone"}, 400,
      "has no column 'gone'"),
+    # A step naming a column the input lacks wrote a version without the step's change.
+    ({"recipe": {"steps": [{"step": "impute", "columns": ["total_charge"]}]},
+      "inputs": {"raw": "churn"}}, 400,
+     "Recipe step 1 (impute) names 'total_charge', which is not a column of input 'raw'"),
+    ({"recipe": {"steps": [{"step": "clip", "columns": ["per_month"]}]},
+      "inputs": {"raw": "churn"}}, 400, "names 'per_month'"),
     ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"}, "outputs": ["a", "b"]}, 400,
      "exactly one output"),
     ({"sql": "SELECT * FROM raw", "inputs": {"raw": "churn"},

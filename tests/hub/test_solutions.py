@@ -126,6 +126,13 @@ def test_bad_launches_are_refused_before_anything_is_created(
     assert "Did you mean 'churn-prediction'" in unknown.stderr
     bad_prefix = run_cli("hub", "launch", "churn-prediction", "--prefix", "../x", env=env)
     assert bad_prefix.returncode != 0 and "Invalid solution prefix" in bad_prefix.stderr
+    # --approve with --no-wait returned at once and never approved: the execution waited
+    # at its approval step with no endpoint and no monitor, and nothing said so.
+    both = run_cli("hub", "launch", "churn-prediction", "--prefix", "hasty", "--approve",
+                   "--no-wait", env=env)
+    assert both.returncode != 0 and "cannot go with --no-wait" in both.stderr
+    assert not {"hasty-train", "hasty-test"} & set(sy.Dataset.list(client=sdk)["name"])
+    assert "hasty" not in [p["name"] for p in sdk.get("/pipelines")]
 
     # A solution whose algorithm the server lacks (its extra not installed there).
     lacking = _solutions.Solution(

@@ -136,7 +136,12 @@ def test_a_label_or_facet_value_that_matches_no_row_is_a_400(srv: dict[str, Any]
             ({"positive": ["yes"], "facet": "female"},
              "The label value 'yes' matches no row of column 'churn'; its values include"),
             ({"positive": ["Yes"], "facet": "contract", "facet_values": ["month-to-month"]},
-             "The facet value 'month-to-month' matches no row of column 'contract'")):
+             "The facet value 'month-to-month' matches no row of column 'contract'"),
+            # A threshold no row passes (or every row does) also failed in the job.
+            ({"positive": ["Yes"], "facet": "tenure", "facet_threshold": 1000},
+             "Facet d (tenure > 1000) has no rows"),
+            ({"positive": ["Yes"], "facet": "tenure", "facet_threshold": -1},
+             "Facet d (tenure > -1) holds every row, so facet a is empty")):
         r = c.post("/api/v1/jobs", json={"kind": "bias", "inputs": {"dataset": "churn"},
                                          "label": "churn", **fields})
         assert r.status_code == 400, r.text

@@ -105,13 +105,20 @@ def plan_wrangle(spec: Any, stored: dict[str, Any], catalog: Any, datasets: Any)
     if spec.sql is not None:
         stored.update(plan_sql(spec.sql, stored["inputs"], catalog, datasets))
         return
-    from shipyard.features import Recipe
+    from shipyard.features import Recipe, UserRecipe
+    from shipyard.names import names_hint
 
     Recipe.from_dict(spec.recipe)
     (channel, ref), = stored["inputs"].items()
-    if spec.target is not None:
-        rec = datasets.version(ref["dataset"], ref["version"])
-        names = [str(c["name"]) for c in rec.schema]
-        if spec.target not in names:
-            raise InvalidRequest(f"target: input {channel!r} ({ref['dataset']}:{ref['version']})"
-                                 f" has no column {spec.target!r}; its columns are {names}.")
+    rec = datasets.version(ref["dataset"], ref["version"])
+    names = [str(c["name"]) for c in rec.schema]
+    if spec.target is not None and spec.target not in names:
+        raise InvalidRequest(f"target: input {channel!r} ({ref['dataset']}:{ref['version']})"
+                             f" has no column {spec.target!r}; its columns are {names}.")
+    # A step naming a column the data lacks would fit as if it were not there and write a
+    # version without the change asked for: refuse it here, as a training job does.
+    for where, column in UserRecipe.from_dict(spec.recipe).unknown_columns(names):
+        raise InvalidRequest(
+            f"Recipe {where} names {column!r}, which is not a column of input {channel!r} "
+            f"({ref['dataset']}:{ref['version']}); {names_hint(column, names, 'column')}. "
+            "Fix the recipe.")

@@ -178,7 +178,7 @@ def bias_report(df: pd.DataFrame, config: BiasConfig, predicted: Any = None, *,
     results = []
     rng = np.random.default_rng(seed)
     for split in facet_splits(rows[config.facet], config):
-        _check_sides(split, config)
+        check_sides(split, config)
         d_rows = np.flatnonzero(split.mask)
         ft_rows = None
         if yhat is not None and len(d_rows) > ft_max_rows:
@@ -197,7 +197,7 @@ def _wrong_length(predicted: Any, df: pd.DataFrame) -> Any:
                          f"{count(len(df), 'row')}; give one per row.")
 
 
-def _check_sides(split: FacetSplit, config: BiasConfig) -> None:
+def check_sides(split: FacetSplit, config: BiasConfig) -> None:
     n_d = int(split.mask.sum())
     if n_d == 0:
         raise InvalidRequest(f"Facet d ({split.name}) has no rows; choose a facet threshold "

@@ -140,6 +140,11 @@ class Expression(Step):
 
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         missing = [c for c in self.expression.columns if c not in df.columns]
+        if missing and y is not None and missing[0] == y.name:
+            raise InvalidRequest(
+                f"The expression {self.expression.text!r} reads the target {missing[0]!r}, "
+                "which is kept aside: a feature made from it would not exist for new rows "
+                "and would leak the answer into training. Use other columns.")
         if missing:
             raise InvalidRequest(
                 f"The expression {self.expression.text!r} reads column {missing[0]!r}, which "

@@ -73,6 +73,7 @@ def bin_labels(edges: list[float]) -> list[str]:
 @register_step
 class Bin(Step):
     name = "bin"
+    numbers_only = True
     description = ("Cut numbers into bins: training quantiles (n_bins), or fixed edges such as "
                    "age groups; the bin number, or one-hot columns named by the bin.")
     defaults = {"method": "quantile", "n_bins": 5, "edges": None, "output": "ordinal"}
@@ -139,6 +140,7 @@ class Spline(Step):
     """
 
     name = "spline"
+    numbers_only = True
     description = ("Smooth B-spline basis columns of a number (knots at training quantiles), "
                    "so a linear model's effect of it may bend; the column is kept.")
     defaults = {"n_knots": 5, "degree": 3}
@@ -195,6 +197,7 @@ class Spline(Step):
 @register_step
 class Clip(Step):
     name = "clip"
+    numbers_only = True
     description = ("Clip outliers to bounds learnt on the training rows: quantiles (lower, "
                    "upper), Tukey's fences (iqr, factor), or given values.")
     defaults = {"method": "quantile", "lower": 0.01, "upper": 0.99, "factor": 1.5}
@@ -247,6 +250,7 @@ class Clip(Step):
 @register_step
 class Log(Step):
     name = "log"
+    numbers_only = True
     description = ("Natural log of (x + offset), for skewed positive numbers; offset 1 is "
                    "log1p, 'auto' shifts so the training minimum maps to log(1). Values at or "
                    "below -offset become missing.")

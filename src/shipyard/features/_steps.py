@@ -65,6 +65,9 @@ class Step:
     checks: ClassVar[Mapping[str, Check]] = {}
     #: Column kinds the step takes when its columns are not listed ("numeric", "text", "any").
     accepts: ClassVar[str] = "any"
+    #: The step has no meaning for labels: a listed column of labels is refused at fit
+    #: (rather than every value becoming a gap).
+    numbers_only: ClassVar[bool] = False
 
     def __init__(self, columns: tuple[str, ...] | None, params: Mapping[str, Any], *,
                  check: bool = True) -> None:
@@ -107,7 +110,11 @@ class Step:
     def select(self, df: pd.DataFrame) -> list[str]:
         """The columns this step works on in ``df``: listed ones present, or all it accepts."""
         if self.columns is not None:
-            return [c for c in self.columns if c in df.columns]
+            listed = [c for c in self.columns if c in df.columns]
+            if self.numbers_only:
+                for c in listed:
+                    _refuse_labels(self.name, c, df[c])
+            return listed
         if self.accepts == "numeric":
             return [str(c) for c in df.columns if is_numeric_dtype(df[c])]
         if self.accepts == "text":
@@ -237,6 +244,28 @@ def _to_datetime(s: pd.Series) -> pd.Series:
     return out
 
 
+def _refuse_labels(step: str, column: str, s: pd.Series) -> None:
+    """A numeric step listing a column of labels would turn every value into a gap."""
+    if is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s.dtype):
+        return
+    given = s.dropna()
+    bad = given[pd.to_numeric(given, errors="coerce").isna()]
+    if len(bad):
+        raise InvalidRequest(
+            f"Recipe step {step!r} works on numbers; column {column!r} holds labels (e.g. "
+            f"{shown(bad.iloc[0])}). Take it out of the step's columns, or encode it first "
+            "(an 'encode' or 'categorical' step).")
+
+
+def _holds_dates(s: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return True
+    if is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s.dtype):
+        return False
+    given = s.dropna()
+    return bool(len(given)) and bool(_to_datetime(given).notna().all())
+
+
 @register_step
 class DatetimeParts(Step):
     name = "datetime_parts"
@@ -244,10 +273,30 @@ class DatetimeParts(Step):
     defaults = {"parts": ["year", "month", "day", "dayofweek", "hour"]}
     checks = {"parts": list_of(one_of(*_PARTS), what=f"a list of some of {list(_PARTS)}")}
 
+    def select(self, df: pd.DataFrame) -> list[str]:
+        """Listed columns present, or (columns null) those holding dates: a datetime dtype,
+        or text every given value of which reads as an ISO 8601 date/time. Numbers and
+        other text are not dates: taking them would replace them by no part at all."""
+        if self.columns is not None:
+            return super().select(df)
+        return [str(c) for c in df.columns if _holds_dates(df[c])]
+
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         kept: dict[str, list[str]] = {}
         for col in self.select(df):
-            d = _to_datetime(df[col])
+            s = df[col]
+            if is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s.dtype):
+                raise InvalidRequest(
+                    f"Recipe step 'datetime_parts' needs a date/time column; {col!r} holds "
+                    f"{s.dtype} values. Take it out of the step's columns (or convert it to "
+                    "ISO 8601 dates such as '2024-01-31' first).")
+            d = _to_datetime(s)
+            given = s.notna() & (s.astype("object").astype(str).str.strip() != "")
+            if given.any() and not d[given].notna().any():
+                raise InvalidRequest(
+                    f"Recipe step 'datetime_parts': column {col!r} holds no ISO 8601 date/time "
+                    f"(e.g. {shown(s[given].iloc[0])}). Write its dates as '2024-01-31' (or "
+                    "'2024-01-31T08:00'), or take it out of the step's columns.")
             # A part that never varies (the hour of plain dates) tells the model nothing.
             kept[col] = [p for p in self.params["parts"] if _PARTS[p](d).nunique() > 1]
         return {"parts": kept}
@@ -438,6 +487,7 @@ SCALE_METHODS = ("standard", "minmax", "robust")
 @register_step
 class Scale(Step):
     name = "scale"
+    numbers_only = True
     description = ("Scale numbers: standard (subtract the mean, divide by the standard "
                    "deviation), minmax (to 0..1 on the training range) or robust (subtract the "
                    "median, divide by the interquartile range).")

@@ -167,6 +167,11 @@ def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: st
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise InvalidRequest(f"The time column {time_column!r} is missing in row {row}; "
                              "every row of a forecast needs its time.")
+    if series_column and df[series_column].isna().any():
+        row = int(np.flatnonzero(df[series_column].isna().to_numpy())[0])
+        raise InvalidRequest(
+            f"The series column {series_column!r} is missing in row {row}; every row of a "
+            "forecast needs its series. Fill it in or drop those rows.")
     ids = df[series_column].astype(str) if series_column else pd.Series(SINGLE, index=df.index)
     frame = pd.DataFrame({"id": ids.to_numpy(), "t": times.to_numpy(),
                           "y": pd.to_numeric(df[target], errors="coerce").to_numpy("float64"),
@@ -284,12 +289,26 @@ def training_rows(spec: ForecastSpec, series: Sequence[Series]
 
 def seasonal_naive(spec: ForecastSpec, series: Series, origin: int,
                    steps: np.ndarray) -> np.ndarray:
-    """The value at the same point of the latest season known at ``origin``."""
+    """The value at the same point of the latest season known at ``origin``.
+
+    Where that value is a gap, the same point of the season before it (and so on back):
+    a missing day must not leave the baseline without a forecast, which would drop the
+    point from its metrics (or count it as a perfect one in sMAPE).
+    """
     s = spec.season_length
     index = origin + steps - (-(-steps // s)) * s
     out = np.full(len(steps), np.nan)
-    ok = index >= 0
-    out[ok] = series.values[index[ok]]
+    values = series.values
+    todo = np.ones(len(steps), dtype=bool)
+    while True:
+        ok = todo & (index >= 0)
+        if not ok.any():
+            break
+        found = ok.copy()
+        found[ok] = np.isfinite(values[index[ok]])
+        out[found] = values[index[found]]
+        todo &= ~found
+        index = index - s
     return out
 
 
@@ -302,10 +321,16 @@ def naive_scale(values: np.ndarray, season_length: int) -> float:
 
 
 def naive_residual_quantiles(spec: ForecastSpec, values: np.ndarray) -> np.ndarray:
-    """Quantiles of the in-sample seasonal-naive errors: the naive forecast's band."""
+    """What the naive forecast's band adds to its point, per quantile level: the quantiles
+    of the in-sample seasonal-naive errors below the median and above it, and 0 at the
+    median, so the baseline's point forecast (what its MASE, MAPE and sMAPE score) is the
+    seasonal naive value itself, not one moved by the median of its past errors."""
     s = spec.season_length
     d = values[s:] - values[:-s] if len(values) > s else np.empty(0)
     d = d[np.isfinite(d)]
     if not len(d):
         return np.zeros(len(spec.quantiles))
-    return np.quantile(d, spec.quantiles)
+    levels = np.asarray(spec.quantiles, dtype="float64")
+    q = np.quantile(d, levels)
+    return np.where(levels < 0.5, np.minimum(q, 0.0),
+                    np.where(levels > 0.5, np.maximum(q, 0.0), 0.0))

@@ -40,10 +40,12 @@ def pinball(actual: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
 
 def pool(parts: Sequence[Scored]) -> dict[str, float]:
     """MAPE and sMAPE (percent), MASE, mean pinball loss over the quantiles, and the share
-    of actuals inside the outermost quantiles' band, over every part's finite actuals."""
+    of actuals inside the outermost quantiles' band, over every part's points whose actual
+    and median forecast are both finite (a NaN forecast is neither a perfect nor a missed
+    point)."""
     actual, median, abs_err, mase, loss, inside = [], [], [], [], [], []
     for p in parts:
-        ok = np.isfinite(p.actual)
+        ok = np.isfinite(p.actual) & np.isfinite(p.median)
         if not ok.any():
             continue
         y, f = p.actual[ok], p.median[ok]

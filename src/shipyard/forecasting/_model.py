@@ -115,7 +115,13 @@ class Forecaster:
                 raise InvalidRequest(
                     f"Column {spec.series_column!r} is missing; name the series of each row "
                     f"(one of {self._known()}).")
-            ids = df[spec.series_column].astype(str).reset_index(drop=True)
+            raw = df[spec.series_column].reset_index(drop=True)
+            if raw.isna().any():
+                raise InvalidRequest(
+                    f"Column {spec.series_column!r} is missing in row "
+                    f"{int(np.flatnonzero(raw.isna().to_numpy())[0])}; name the series of "
+                    f"each row (one of {self._known()}).")
+            ids = raw.astype(str)
         else:
             ids = pd.Series(SINGLE, index=range(len(df)))
         known = np.empty((len(df), 0))
@@ -125,9 +131,21 @@ class Forecaster:
                 raise InvalidRequest(
                     f"Column {missing[0]!r} is missing; the model reads it at each forecast "
                     f"time (known ahead: {list(spec.known_ahead)}). Add it to every row.")
-            known = np.column_stack([pd.to_numeric(df[c].reset_index(drop=True),
-                                                   errors="coerce").to_numpy("float64")
-                                     for c in spec.known_ahead])
+            cols = []
+            for c in spec.known_ahead:
+                raw = df[c].reset_index(drop=True)
+                if pd.api.types.is_bool_dtype(raw.dtype):
+                    raw = raw.astype("float64")
+                values = pd.to_numeric(raw, errors="coerce")
+                bad = raw.notna() & values.isna()
+                if bad.any():
+                    i = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise InvalidRequest(
+                        f"Column {c!r} must hold a number (or true/false) in row {i}; got "
+                        f"{raw.iloc[i]!r}. The model reads it at each forecast time "
+                        f"(known ahead: {list(spec.known_ahead)}).")
+                cols.append(values.to_numpy("float64"))
+            known = np.column_stack(cols)
         out = np.full((len(df), len(spec.quantiles)), np.nan)
         for name in pd.unique(ids):
             rows = np.flatnonzero((ids == name).to_numpy())
@@ -153,7 +171,15 @@ class Forecaster:
         last = self.last_time(name)
         ratio = ((times - last) / spec.step).to_numpy(dtype="float64")
         steps = np.round(ratio).astype("int64")
-        bad = (np.abs(ratio - steps) > 1e-9) | (steps < 1) | (steps > spec.horizon)
+        off = np.abs(ratio - steps) > 1e-9
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise InvalidRequest(
+                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not on "
+                f"the grid of series {name!r}: the model forecasts in steps of {spec.step} "
+                f"from its last known time {last.isoformat()}, e.g. "
+                f"{(last + spec.step).isoformat()}. Send a time on that grid.")
+        bad = (steps < 1) | (steps > spec.horizon)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             end = last + spec.horizon * spec.step

@@ -201,6 +201,11 @@ def check_forecast_request(df: pd.DataFrame, target: str | None, time_column: st
         raise InvalidRequest(f"series_column {series_column!r} is also the time column or the "
                              "target; name the column that identifies each series.")
     spec = forecast_spec(hp, target, time_column)
+    if hp.get("max_history") is not None and int(hp["max_history"]) <= spec.horizon:
+        raise InvalidRequest(
+            f"max_history ({int(hp['max_history'])}) must be above horizon ({spec.horizon}): "
+            f"trained on fewer steps, the model never sees a value {spec.horizon} steps "
+            "ahead. Raise max_history (e.g. 1500) or leave it out.")
     for column in spec.known_ahead:
         if column not in df.columns:
             raise InvalidRequest(

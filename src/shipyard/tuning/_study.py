@@ -39,9 +39,12 @@ OBJECTIVES: dict[str, tuple[str, ...]] = {
     "multiclass": ("accuracy", "balanced_accuracy", "f1_macro", "precision_macro",
                    "recall_macro", "roc_auc", "pr_auc", "log_loss"),
     "regression": ("rmse", "mae", "r2", "mape"),
+    # The forecast's own figures over its validation backtests (docs/forecast.md).
+    "forecasting": ("mase", "smape", "mape", "pinball"),
 }
 #: Metrics for which a smaller value is better (the others are maximised).
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss", "mse"})
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss", "mse", "mase", "smape",
+                             "pinball"})
 #: Trial outcomes as Optuna knows them.
 COMPLETE, FAIL, RUNNING, PRUNED = "complete", "fail", "running", "pruned"
 

@@ -121,13 +121,15 @@ def check(ctx: SubmitContext[BiasSpec]) -> None:
 
 def _check_values(ctx: SubmitContext[BiasSpec]) -> None:
     """A positive label value or a facet value that matches no row (``'Yes'`` where the
-    label holds ``'yes'``) is a 400, as the job would refuse it once started. The rules
-    run on the distinct values of the two columns (most frequent first, over the rows
-    where both hold one), which the dataset service counts reading only those columns:
-    cheap for a version of any size."""
+    label holds ``'yes'``), or a facet threshold that leaves one side empty, is a 400, as
+    the job would refuse it once started. The rules run on the distinct values of the two
+    columns (most frequent first, over the rows where both hold one), which the dataset
+    service counts reading only those columns: cheap for a version of any size. A side
+    of a facet split is empty over the rows exactly when it is over their values."""
     import pandas as pd
 
     from shipyard.fairness._config import BiasConfig, facet_splits, positive_mask
+    from shipyard.fairness._report import check_sides
 
     spec = ctx.spec
     data = ctx.stored["inputs"][CHANNEL]
@@ -146,7 +148,8 @@ def _check_values(ctx: SubmitContext[BiasSpec]) -> None:
         return  # no row holds both: the job says so, with the counts
     if config.binary:
         positive_mask(labels, config)
-    facet_splits(values(spec.facet), config)
+    for split in facet_splits(values(spec.facet), config):
+        check_sides(split, config)
 
 
 _TRUE_FORMS = frozenset({"true", "yes", "1", "1.0", "t", "y"})

