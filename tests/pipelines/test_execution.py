@@ -170,6 +170,16 @@ def test_stop_cancels_the_running_job_and_skips_the_rest(server: LocalServer) ->
      "step 'a' depends on unknown step 'ghost'"),
     ({"name": "kind", "steps": [{"name": "a", "type": "trainnig", "job": {}}]},
      "did you mean 'training'?"),
+    ({"name": "tmo", "steps": [{"name": "a", "type": "approval", "model_version": "g:1",
+                                "timeout_seconds": "1d"}]},
+     "step 'a' (approval): timeout_seconds must be a positive number of seconds; got '1d'"),
+    ({"name": "tmo0", "steps": [{"name": "a", "type": "approval", "model_version": "g:1",
+                                 "timeout_seconds": -3}]},
+     "timeout_seconds must be a positive number of seconds; got -3"),
+    ({"name": "inst", "steps": [{"name": "d", "type": "deploy", "model_version": "g:1",
+                                 "endpoint": "e", "instances": "two", "wait": "yes"}]},
+     "step 'd' (deploy): instances must be a whole number, 1 or more; got 'two'; "
+     "step 'd' (deploy): wait must be true or false; got 'yes'"),
 ])
 def test_an_invalid_definition_is_a_400_naming_the_problem(
         server: LocalServer, definition: dict, needle: str) -> None:
@@ -278,3 +288,23 @@ def test_a_step_is_retried_with_backoff_on_the_failures_its_policy_names(
     # A script error is the step's own: not retried by the default policy.
     assert by["strict"]["status"] == "Failed" and by["strict"]["attempt"] == 1
     assert ex["status"] == "Failed"
+
+
+def test_a_control_step_field_of_the_wrong_type_through_a_reference_fails_the_step(
+        server: LocalServer) -> None:
+    """A timeout or an instance count that a string parameter fills in used to raise in the
+    engine on every tick: the step stayed Starting forever. Now the step fails, saying why."""
+    client = server.client()
+    create(client, {"name": "ctl-types", "parameters": [
+        {"name": "wait_for", "type": "string", "default": "1d"},
+        {"name": "n", "type": "string", "default": "two"}], "steps": [
+        {"name": "approve", "type": "approval", "model_version": "ctl-none:1",
+         "timeout_seconds": ref("parameters.wait_for")},
+        {"name": "deploy", "type": "deploy", "model_version": "ctl-none:1",
+         "endpoint": "ctl-types", "instances": ref("parameters.n")}]})
+    done = steps(wait(client, start(client, "ctl-types")["id"], "Failed", timeout=60))
+    assert done["approve"]["status"] == "Failed"
+    assert done["approve"]["reason"] == (
+        "timeout_seconds must be a positive number of seconds; got '1d'")
+    assert done["deploy"]["status"] == "Failed"
+    assert done["deploy"]["reason"] == "instances must be a whole number, 1 or more; got 'two'"

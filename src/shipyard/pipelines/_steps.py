@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
-from shipyard.pipelines._definition import Step
+from shipyard.pipelines._definition import Step, field_problem
 from shipyard.store import ExecutionRecord, StepRecord, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,6 +277,10 @@ class ApprovalRunner:
 
     def poll(self, ctx: StepContext) -> Outcome:
         ref = ctx.resolve(ctx.step.body["model_version"])
+        timeout = ctx.resolve(ctx.step.body.get("timeout_seconds"))
+        problem = None if timeout is None else field_problem("timeout_seconds", timeout)
+        if problem:
+            return Outcome(FAILED, reason=problem)
         try:
             group, version = _model_version(ref)
             rec = ctx.services.registry.get(group, version)
@@ -289,7 +293,6 @@ class ApprovalRunner:
             why = f": {rec.status_comment}" if rec.status_comment else ""
             return Outcome(FAILED, reason=f"{group}:{version} was rejected by "
                                           f"{rec.status_changed_by or 'an approver'}{why}")
-        timeout = ctx.step.body.get("timeout_seconds")
         started = ctx.record.started_at or ctx.now
         if timeout and (ctx.now - started).total_seconds() > float(timeout):
             return Outcome(FAILED, reason=f"{group}:{version} was not approved within "
@@ -306,6 +309,11 @@ class DeployRunner:
         body = ctx.resolve(dict(ctx.step.body))
         eps = ctx.services.endpoints
         name, model = str(body["endpoint"]), str(body["model_version"])
+        for field_name in ("instances", "wait"):
+            problem = (None if body.get(field_name) is None
+                       else field_problem(field_name, body[field_name]))
+            if problem:
+                return Outcome(FAILED, reason=problem)
         try:
             _model_version(model)
             try:
