@@ -308,3 +308,41 @@ def test_a_control_step_field_of_the_wrong_type_through_a_reference_fails_the_st
         "timeout_seconds must be a positive number of seconds; got '1d'")
     assert done["deploy"]["status"] == "Failed"
     assert done["deploy"]["reason"] == "instances must be a whole number, 1 or more; got 'two'"
+
+
+def test_a_cache_hit_whose_output_was_deleted_or_replaced_runs_the_step_again(
+        server: LocalServer) -> None:
+    """A cached step handed on the dataset version it wrote even after that dataset was
+    deleted (every later step then failed, and retries could not help) or deleted and made
+    again, so the same version number held other rows: the next step read someone else's
+    data, silently. Now such a hit is a miss and the step runs again."""
+    client = server.client()
+    upload(client, "gone-raw")
+    create(client, {"name": "gone", "steps": [
+        processing("clean", CLEAN.replace("pl-clean", "gone-clean"),
+                   inputs={"raw": "gone-raw"}, outputs=["gone-clean"]),
+        processing("count", COUNT, inputs={"clean": ref("steps.clean.outputs.gone-clean")}),
+    ]})
+    first = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert first["clean"]["outputs"]["outputs"] == {"gone-clean": "gone-clean:1"}
+    assert first["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Deleted, then made again by hand: version 1 is now one unrelated row.
+    r = client.delete("/api/v1/datasets/gone-clean", params={"force": "true"})
+    assert r.status_code == 200, r.text
+    upload(client, "gone-clean", "customer,tenure,churned\nzz,99,no\n")
+    second = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert not second["clean"]["cache_hit"]
+    assert second["clean"]["job_id"] != first["clean"]["job_id"]
+    assert second["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Deleted and not made again: the step runs again rather than pass on nothing.
+    r = client.delete("/api/v1/datasets/gone-clean", params={"force": "true"})
+    assert r.status_code == 200, r.text
+    third = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert not third["clean"]["cache_hit"]
+    assert third["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Nothing changed since: the new output is what is reused.
+    fourth = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert fourth["clean"]["cache_hit"] and fourth["clean"]["job_id"] == third["clean"]["job_id"]
