@@ -121,6 +121,18 @@ def test_train_register_approve_deploy(server: LocalServer, churn: pd.DataFrame)
         "plml-churn:1"
     assert len(c.get("/api/v1/models/plml-churn/versions").json()) == 1
 
+    # A deploy step asking for 2 instances of the version the endpoint already serves with
+    # one: the endpoint used to keep its one instance, and the step succeeded regardless.
+    create(c, {"name": "plml-scale", "steps": [
+        {"name": "deploy", "type": "deploy", "endpoint": "plml-ep",
+         "model_version": "plml-churn:1", "instances": 2}]})
+    scaled = wait(c, start(c, "plml-scale")["id"], timeout=240)
+    assert scaled["status"] == "Succeeded", scaled
+    ep = c.get("/api/v1/endpoints/plml-ep").json()
+    assert ep["status"] == "InService"
+    assert [v["instances"] for v in ep["variants"]] == [2], ep
+    assert ep["healthy_instances"] == 2, ep
+
 
 def test_a_rejected_version_fails_the_gate(server: LocalServer, churn: pd.DataFrame) -> None:
     c = server.client()

@@ -320,11 +320,15 @@ class DeployRunner:
                 current = eps.get(name)
             except NotFound:
                 current = None
+            instances = body.get("instances")
             if current is None:
-                eps.create(name, model, instances=int(body.get("instances") or 1),
+                eps.create(name, model, instances=int(instances or 1),
                            actor=ctx.actor, actor_role=None)
-            elif not _serves(current, model):
-                eps.update(name, model=model, actor=ctx.actor, actor_role=None)
+            elif not _serves(current, model) or (
+                    instances is not None and _instances(current) != instances):
+                # The instances the step asks for hold for an endpoint that exists too.
+                eps.update(name, model=model, instances=instances, actor=ctx.actor,
+                           actor_role=None)
         except ShipyardError as exc:
             return Outcome(FAILED, reason=f"deploying {model} to {name!r} failed: "
                                           f"{exc.message}")
@@ -344,6 +348,12 @@ class DeployRunner:
             return Outcome(FAILED, outputs, reason=f"endpoint {name!r} failed: "
                                                    f"{getattr(rec, 'reason', None) or ''}")
         return Outcome(RUNNING, outputs)
+
+
+def _instances(rec: Any) -> int | None:
+    """The instance count of a one-variant endpoint (None for several variants)."""
+    variants = (rec.spec or {}).get("variants") or []
+    return int(variants[0].get("instances", 1)) if len(variants) == 1 else None
 
 
 def _serves(rec: Any, model: str) -> bool:
