@@ -198,6 +198,15 @@ def test_parameters_are_typed_at_start(server: LocalServer) -> None:
     assert r.status_code == 400 and "parameter 'n' must be a whole number" in r.text
     r = client.post("/api/v1/pipelines/typed/executions", json={"parameters": {"n": 2}})
     assert r.status_code == 400 and "parameter 'flag' has no default" in r.text
+    # A float that is not finite was stored as null (JSON has no NaN), so a gate comparing
+    # with it failed for a reason nobody typed.
+    create(client, {"name": "typed-f", "parameters": [{"name": "bar", "type": "float"}],
+                    "steps": [processing("a", NOOP)]})
+    for text in ("nan", "1e999", "-inf"):
+        r = client.post("/api/v1/pipelines/typed-f/executions",
+                        json={"parameters": {"bar": text}})
+        assert r.status_code == 400, r.text
+        assert f"parameter 'bar' must be a finite number; got '{text}'" in r.text
     r = client.post("/api/v1/pipelines/typed/executions",
                     json={"parameters": {"flag": True, "m": 1}})
     assert r.status_code == 400 and "no parameter 'm'" in r.text

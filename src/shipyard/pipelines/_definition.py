@@ -52,6 +52,7 @@ unknown step or parameter reference, a default of the wrong type) as one
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -220,16 +221,17 @@ def coerce(ptype: str, value: Any, what: str) -> Any:
             return int(value)
         raise bad()
     if ptype == "float":
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise bad()
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise bad() from None
-        raise bad()
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            raise bad() from None
+        if not math.isfinite(number):
+            # Stored as JSON it would read back as null: a gate comparing with it would fail
+            # for a reason nobody typed.
+            raise ValueError(f"{what} must be a finite number; got {value!r}")
+        return number
     if not isinstance(value, str):
         raise bad()
     if ptype == "dataset" and not _DATASET_REF.fullmatch(value):
