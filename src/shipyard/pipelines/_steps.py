@@ -293,12 +293,22 @@ class ApprovalRunner:
             why = f": {rec.status_comment}" if rec.status_comment else ""
             return Outcome(FAILED, reason=f"{group}:{version} was rejected by "
                                           f"{rec.status_changed_by or 'an approver'}{why}")
-        started = ctx.record.started_at or ctx.now
-        if timeout and (ctx.now - started).total_seconds() > float(timeout):
+        # The wait is timed from when this attempt began waiting (a retry resets the step's
+        # outputs, so a retried approval waits its whole timeout again); a step recorded
+        # waiting before that was kept counts from its first start.
+        previous = ctx.record.outputs or {}
+        if isinstance(previous.get("waiting_since"), str):
+            since = datetime.fromisoformat(previous["waiting_since"])
+        elif previous.get("waiting_for") == "approval":
+            since = ctx.record.started_at or ctx.now
+        else:
+            since = ctx.now
+        if timeout and (ctx.now - since).total_seconds() > float(timeout):
             return Outcome(FAILED, reason=f"{group}:{version} was not approved within "
                                           f"{timeout} s")
         return Outcome(RUNNING, {"model_version": f"{group}:{version}",
-                                 "waiting_for": "approval"})
+                                 "waiting_for": "approval",
+                                 "waiting_since": since.isoformat()})
 
 
 class DeployRunner:
