@@ -61,8 +61,14 @@ def _version(rows: int, source: dict[str, Any]) -> NewVersion:
                       size_bytes=10, content_hash=f"{rows:064d}", source=source)
 
 
+#: The rows of each dataset version the seed makes (its content hash is made of them).
+ROWS = {("churn", 1): 100, ("churn", 2): 120, ("churn-mon.window", 1): 30, ("remade", 1): 7}
+
+
 def _pin(name: str, version: int) -> dict[str, Any]:
-    return {"dataset": name, "version": version, "content_hash": f"{version:064d}"}
+    """A job's input as the job service pins it: with the content hash it read."""
+    return {"dataset": name, "version": version,
+            "content_hash": f"{ROWS[(name, version)]:064d}"}
 
 
 def _job(jobs: JobRepository, job_id: str, kind: str, spec: dict[str, Any],
@@ -308,3 +314,24 @@ def test_the_process_registry_reaches_services_built_without_one(store: Store) -
         unregister_provider("pipelines")
     with pytest.raises(InvalidRequest):
         service.graph("execution:e1")
+
+
+def test_a_dataset_made_again_under_its_old_name_is_not_what_an_old_job_read(
+        store: Store) -> None:
+    """A dataset deleted (forced) and made again reuses version 1: lineage used to show the
+    job that read the old rows downstream of the new version, and the new version upstream
+    of that job (and of the model it made). Jobs are matched by the content they read."""
+    datasets = DatasetRepository(store.db, store.events)
+    jobs = JobRepository(store.db, store.events)
+    datasets.add_version("remade", _version(7, {"type": "upload"}), must_exist=None, actor="ds")
+    _job(jobs, "job-old-reader", "training", {"inputs": {"train": _pin("remade", 1)}})
+    service = store.service()
+    before = _edges(service.graph("dataset:remade:1", direction="downstream"))
+    assert ("dataset:remade:1", "input_of", "job:job-old-reader") in before
+
+    datasets.delete("remade", "admin")
+    datasets.add_version("remade", _version(8, {"type": "upload"}), must_exist=None, actor="ds")
+    down = _edges(service.graph("dataset:remade:1", direction="downstream"))
+    assert not any(target == "job:job-old-reader" for _, _, target in down), down
+    up = _edges(service.graph("job:job-old-reader", direction="upstream"))
+    assert not any(source == "dataset:remade:1" for source, _, _ in up), up

@@ -53,6 +53,27 @@ def test_a_regression_label_that_is_not_a_number_is_refused_at_upload(tmp_path: 
     assert frame["label"].tolist()[:2] == ["70.5", "warm"]  # a class, for a classifier
 
 
+def test_labels_none_of_which_is_a_class_of_the_model_are_refused(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("inference_id,card\nr1,1\nr2,0\nr3,\n")
+    args = {"asked": None, "configured": None, "target": "card", "format": None,
+            "tmp_dir": tmp_path}
+    with pytest.raises(InvalidRequest, match=r"None of the 2 labels is a class of the served "
+                                             r"model \(got '0', '1'; its classes are 'no', "
+                                             r"'yes'\)"):
+        read_labels([("labels.csv", labels)], "inference_id", "label", classes=["no", "yes"],
+                    **args)
+    # Integer classes compare as the text they are stored as; one known label is enough
+    # (a class the model never learnt is left out by model quality, with a note).
+    frame = read_labels([("labels.csv", labels)], "inference_id", "label", classes=[0, 1],
+                        **args)
+    assert frame["label"].tolist()[:2] == ["1", "0"]
+    labels.write_text("inference_id,card\nr1,yes\nr2,maybe\n")
+    frame = read_labels([("labels.csv", labels)], "inference_id", "label",
+                        classes=["no", "yes"], **args)
+    assert frame["label"].tolist() == ["yes", "maybe"]
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     srv = LocalServer.start(tmp_path_factory.mktemp("home"))
@@ -101,8 +122,17 @@ def test_labels_keyed_by_the_callers_ids_are_scored(live: LocalServer, tmp_path:
     assert refused.returncode == 1
     assert "--label-column" in refused.stderr and "its columns are inference_id, left" \
         in refused.stderr
+    # Labels coded 1/0 for a Yes/No model: stored, they would shadow the right labels of
+    # the same ids (the last label wins) and leave nothing to score.
+    coded = tmp_path / "coded.csv"
+    truth.head(60).assign(churn=(truth["churn"].head(60) == "Yes").astype(int)).to_csv(
+        coded, index=False)
+    miscoded = _cli(live, "monitors", "ground-truth", "gt", "--file", str(coded))
+    assert miscoded.returncode == 1
+    assert "None of the 60 labels is a class of the served model (got '0', '1'; its " \
+        "classes are 'No', 'Yes')" in miscoded.stderr, miscoded.stderr
     versions = c.get("/api/v1/datasets/churn-live.ground-truth/versions").json()
-    assert len(versions) == 1  # the refused file stored nothing
+    assert len(versions) == 1  # the refused files stored nothing
     up = _cli(live, "monitors", "ground-truth", "gt", "--file", str(second),
               "--label-column", "left")
     assert up.returncode == 0, up.stderr

@@ -170,6 +170,16 @@ def test_stop_cancels_the_running_job_and_skips_the_rest(server: LocalServer) ->
      "step 'a' depends on unknown step 'ghost'"),
     ({"name": "kind", "steps": [{"name": "a", "type": "trainnig", "job": {}}]},
      "did you mean 'training'?"),
+    ({"name": "tmo", "steps": [{"name": "a", "type": "approval", "model_version": "g:1",
+                                "timeout_seconds": "1d"}]},
+     "step 'a' (approval): timeout_seconds must be a positive number of seconds; got '1d'"),
+    ({"name": "tmo0", "steps": [{"name": "a", "type": "approval", "model_version": "g:1",
+                                 "timeout_seconds": -3}]},
+     "timeout_seconds must be a positive number of seconds; got -3"),
+    ({"name": "inst", "steps": [{"name": "d", "type": "deploy", "model_version": "g:1",
+                                 "endpoint": "e", "instances": "two", "wait": "yes"}]},
+     "step 'd' (deploy): instances must be a whole number, 1 or more; got 'two'; "
+     "step 'd' (deploy): wait must be true or false; got 'yes'"),
 ])
 def test_an_invalid_definition_is_a_400_naming_the_problem(
         server: LocalServer, definition: dict, needle: str) -> None:
@@ -188,6 +198,15 @@ def test_parameters_are_typed_at_start(server: LocalServer) -> None:
     assert r.status_code == 400 and "parameter 'n' must be a whole number" in r.text
     r = client.post("/api/v1/pipelines/typed/executions", json={"parameters": {"n": 2}})
     assert r.status_code == 400 and "parameter 'flag' has no default" in r.text
+    # A float that is not finite was stored as null (JSON has no NaN), so a gate comparing
+    # with it failed for a reason nobody typed.
+    create(client, {"name": "typed-f", "parameters": [{"name": "bar", "type": "float"}],
+                    "steps": [processing("a", NOOP)]})
+    for text in ("nan", "1e999", "-inf"):
+        r = client.post("/api/v1/pipelines/typed-f/executions",
+                        json={"parameters": {"bar": text}})
+        assert r.status_code == 400, r.text
+        assert f"parameter 'bar' must be a finite number; got '{text}'" in r.text
     r = client.post("/api/v1/pipelines/typed/executions",
                     json={"parameters": {"flag": True, "m": 1}})
     assert r.status_code == 400 and "no parameter 'm'" in r.text
@@ -320,3 +339,61 @@ def test_a_step_is_retried_with_backoff_on_the_failures_its_policy_names(
     # A script error is the step's own: not retried by the default policy.
     assert by["strict"]["status"] == "Failed" and by["strict"]["attempt"] == 1
     assert ex["status"] == "Failed"
+
+
+def test_a_control_step_field_of_the_wrong_type_through_a_reference_fails_the_step(
+        server: LocalServer) -> None:
+    """A timeout or an instance count that a string parameter fills in used to raise in the
+    engine on every tick: the step stayed Starting forever. Now the step fails, saying why."""
+    client = server.client()
+    create(client, {"name": "ctl-types", "parameters": [
+        {"name": "wait_for", "type": "string", "default": "1d"},
+        {"name": "n", "type": "string", "default": "two"}], "steps": [
+        {"name": "approve", "type": "approval", "model_version": "ctl-none:1",
+         "timeout_seconds": ref("parameters.wait_for")},
+        {"name": "deploy", "type": "deploy", "model_version": "ctl-none:1",
+         "endpoint": "ctl-types", "instances": ref("parameters.n")}]})
+    done = steps(wait(client, start(client, "ctl-types")["id"], "Failed", timeout=60))
+    assert done["approve"]["status"] == "Failed"
+    assert done["approve"]["reason"] == (
+        "timeout_seconds must be a positive number of seconds; got '1d'")
+    assert done["deploy"]["status"] == "Failed"
+    assert done["deploy"]["reason"] == "instances must be a whole number, 1 or more; got 'two'"
+
+
+def test_a_cache_hit_whose_output_was_deleted_or_replaced_runs_the_step_again(
+        server: LocalServer) -> None:
+    """A cached step handed on the dataset version it wrote even after that dataset was
+    deleted (every later step then failed, and retries could not help) or deleted and made
+    again, so the same version number held other rows: the next step read someone else's
+    data, silently. Now such a hit is a miss and the step runs again."""
+    client = server.client()
+    upload(client, "gone-raw")
+    create(client, {"name": "gone", "steps": [
+        processing("clean", CLEAN.replace("pl-clean", "gone-clean"),
+                   inputs={"raw": "gone-raw"}, outputs=["gone-clean"]),
+        processing("count", COUNT, inputs={"clean": ref("steps.clean.outputs.gone-clean")}),
+    ]})
+    first = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert first["clean"]["outputs"]["outputs"] == {"gone-clean": "gone-clean:1"}
+    assert first["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Deleted, then made again by hand: version 1 is now one unrelated row.
+    r = client.delete("/api/v1/datasets/gone-clean", params={"force": "true"})
+    assert r.status_code == 200, r.text
+    upload(client, "gone-clean", "customer,tenure,churned\nzz,99,no\n")
+    second = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert not second["clean"]["cache_hit"]
+    assert second["clean"]["job_id"] != first["clean"]["job_id"]
+    assert second["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Deleted and not made again: the step runs again rather than pass on nothing.
+    r = client.delete("/api/v1/datasets/gone-clean", params={"force": "true"})
+    assert r.status_code == 200, r.text
+    third = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert not third["clean"]["cache_hit"]
+    assert third["count"]["outputs"]["metrics"]["test"]["rows"] == 3.0
+
+    # Nothing changed since: the new output is what is reused.
+    fourth = steps(wait(client, start(client, "gone")["id"], "Succeeded"))
+    assert fourth["clean"]["cache_hit"] and fourth["clean"]["job_id"] == third["clean"]["job_id"]

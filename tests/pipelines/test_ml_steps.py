@@ -121,6 +121,18 @@ def test_train_register_approve_deploy(server: LocalServer, churn: pd.DataFrame)
         "plml-churn:1"
     assert len(c.get("/api/v1/models/plml-churn/versions").json()) == 1
 
+    # A deploy step asking for 2 instances of the version the endpoint already serves with
+    # one: the endpoint used to keep its one instance, and the step succeeded regardless.
+    create(c, {"name": "plml-scale", "steps": [
+        {"name": "deploy", "type": "deploy", "endpoint": "plml-ep",
+         "model_version": "plml-churn:1", "instances": 2}]})
+    scaled = wait(c, start(c, "plml-scale")["id"], timeout=240)
+    assert scaled["status"] == "Succeeded", scaled
+    ep = c.get("/api/v1/endpoints/plml-ep").json()
+    assert ep["status"] == "InService"
+    assert [v["instances"] for v in ep["variants"]] == [2], ep
+    assert ep["healthy_instances"] == 2, ep
+
 
 def test_a_rejected_version_fails_the_gate(server: LocalServer, churn: pd.DataFrame) -> None:
     c = server.client()
@@ -214,3 +226,39 @@ def test_a_callback_to_the_servers_own_network_is_refused(server: LocalServer) -
     done = wait(c, start(c, "plml-callback")["id"], timeout=30)
     assert done["status"] == "Failed"
     assert "refused" in steps(done)["tell"]["reason"]
+
+
+def test_a_retried_approval_waits_its_whole_timeout_again(
+        server: LocalServer, churn: pd.DataFrame) -> None:
+    """An approval that timed out was retried: its wait was timed from the step's first
+    start, so it failed at once, and nobody could approve in time. Now the retried attempt
+    waits again, and an approval then lets the execution end."""
+    c = server.client()
+    create(c, {"name": "plml-late", "parameters": [
+        {"name": "data", "type": "dataset", "default": "plml-train"}], "steps": [
+        _train(),
+        {"name": "register", "type": "register", "model": ref("steps.train.model"),
+         "group": "plml-late"},
+        {"name": "approve", "type": "approval", "timeout_seconds": 20,
+         "model_version": ref("steps.register.model_version")},
+    ]})
+    ex = start(c, "plml-late")
+    first = wait(c, ex["id"], "Failed", timeout=240)
+    assert steps(first)["approve"]["reason"] == "plml-late:1 was not approved within 20 s"
+
+    r = c.post(f"/api/v1/pipeline-executions/{ex['id']}/retry")
+    assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while True:
+        now = c.get(f"/api/v1/pipeline-executions/{ex['id']}").json()
+        approve = steps(now)["approve"]
+        if approve["status"] == "Running" or now["status"] in ("Failed", "Succeeded"):
+            break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.1)
+    assert approve["status"] == "Running" and approve["attempt"] == 2, now
+    r = server.client("approver").post("/api/v1/models/plml-late/versions/1/approve",
+                                       json={"comment": "late but fine"})
+    assert r.status_code == 200, r.text
+    done = wait(c, ex["id"], timeout=60)
+    assert done["status"] == "Succeeded", done

@@ -128,6 +128,16 @@ def test_the_dsl_compiles_to_the_definition_format(tmp_path: Path) -> None:
             "dataset": {"ref": "steps.prep.outputs.churn-clean"}}
 
 
+def test_an_approval_timeout_may_be_a_timedelta_as_cache_expiry_may() -> None:
+    """``Approval(timeout=timedelta(...))`` raised "A pipeline definition holds JSON values"
+    though the docs give cache_expiry and timeout in the same breath; now it is seconds."""
+    from datetime import timedelta
+
+    approve = steps.Approval("approve", model_version="g:1", timeout=timedelta(minutes=5))
+    doc = sy.Pipeline("p", steps=[approve]).to_dict()
+    assert doc["steps"][0]["timeout_seconds"] == 300.0
+
+
 def test_the_dsl_refuses_mistakes_with_a_sentence_that_says_what_to_write(
         tmp_path: Path) -> None:
     train = steps.Training("train", algorithm="xgboost", train="churn", target="y")

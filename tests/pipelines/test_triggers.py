@@ -165,6 +165,28 @@ def test_bad_configs_are_400s_that_say_what_to_fix(srv: LocalServer, tmp_path: P
         "kind": "schedule", "config": {"every": "1h"}}).status_code == 403
 
 
+def test_the_same_trigger_twice_is_a_409_and_leaves_one(srv: LocalServer) -> None:
+    """A setup script run twice made two identical triggers: every new dataset version (or
+    planned run) then started two executions, each registering a model. Now the second
+    is refused with the first one's id, and no second schedule is left behind."""
+    c = srv.client()
+    _pipeline(c, "twice", parameters=[{"name": "n", "type": "int", "default": 1}])
+    upload(c, "twice-data")
+    first = _add(c, "twice", "dataset_version", config={"dataset": "twice-data"})
+    sched = _add(c, "twice", "schedule", config={"every": "1h"})
+    schedules = sorted(s["name"] for s in c.get("/api/v1/schedules").json())
+    for body in ({"kind": "dataset_version", "config": {"dataset": "twice-data"}},
+                 {"kind": "schedule", "config": {"every": "1h"}}):
+        r = c.post("/api/v1/pipelines/twice/triggers", json=body)
+        assert r.status_code == 409, r.text
+        assert "already has this" in r.json()["error"]["message"]
+    assert [t["id"] for t in c.get("/api/v1/pipelines/twice/triggers").json()] == [
+        first["id"], sched["id"]]
+    assert sorted(s["name"] for s in c.get("/api/v1/schedules").json()) == schedules
+    # Other parameters make another trigger.
+    _add(c, "twice", "dataset_version", config={"dataset": "twice-data"}, parameters={"n": 2})
+
+
 # -- schedule ---------------------------------------------------------------------------------
 def test_a_schedule_starts_one_execution_per_planned_run(srv: LocalServer) -> None:
     c = srv.client()

@@ -109,6 +109,12 @@ def test_triggers_keep_state_with_compare_and_set(db: Database, events: EventLog
     assert repo.set_trigger_state(t.id, {"last_commit": "b"}, expect={"last_commit": "a"})
     assert not repo.set_trigger_state(t.id, {"last_commit": "c"}, expect={"last_commit": "a"})
     assert repo.trigger(t.id).state == {"last_commit": "b"}
+    # The same trigger twice would start two executions per event: refused, as a conflict.
+    with pytest.raises(Conflict, match=f"already has this git trigger \\(trigger {t.id}\\)"):
+        repo.add_trigger("p", "git", {"repo": "/r", "branch": "main"}, {"k": "v"}, "v")
+    other = repo.add_trigger("p", "git", {"repo": "/r", "branch": "main"}, {"k": "w"}, "u")
+    assert [x.id for x in repo.triggers("p")] == [t.id, other.id]
+    repo.delete_trigger(other.id, "u")
     repo.delete_trigger(t.id, "u")
     with pytest.raises(NotFound):
         repo.trigger(t.id)

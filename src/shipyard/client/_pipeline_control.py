@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from shipyard.client._pipeline_refs import (
@@ -74,15 +75,15 @@ class Register(Step):
 
 class Approval(Step):
     """Wait until an approver approves ``model_version`` (the step fails if it is
-    rejected, or after ``timeout`` seconds)."""
+    rejected, or after ``timeout``: seconds or a ``timedelta``, as ``cache_expiry``)."""
 
     type = "approval"
 
-    def __init__(self, name: str, *, model_version: Any, timeout: float | None = None,
-                 **options: Any) -> None:
+    def __init__(self, name: str, *, model_version: Any,
+                 timeout: float | timedelta | None = None, **options: Any) -> None:
         super().__init__(name, **options)
         self.model_version = model_version_of(model_version, "model_version")
-        self.timeout = timeout
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
 
     def _fields(self, into: Collector) -> dict[str, Any]:
         out: dict[str, Any] = {"model_version": self.model_version}

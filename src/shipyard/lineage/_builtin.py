@@ -60,6 +60,15 @@ def _inputs(job: JobRecord) -> Iterator[tuple[str, str, int]]:
             yield str(channel), ref["dataset"], ref["version"]
 
 
+def _input_hash(job: JobRecord, dataset: str, version: int) -> str | None:
+    """The content hash the job recorded for its input ``dataset:version`` (None: none)."""
+    for ref in (job.spec.get("inputs") or {}).values():
+        if isinstance(ref, Mapping) and (ref.get("dataset"), ref.get("version")) == (
+                dataset, version) and isinstance(ref.get("content_hash"), str):
+            return str(ref["content_hash"])
+    return None
+
+
 def _model_of(job: JobRecord) -> str | None:
     model = job.spec.get("model")
     if isinstance(model, Mapping) and model.get("group") and model.get("version"):
@@ -180,6 +189,16 @@ class Builtin:
         except NotFound:  # the object is gone: nothing more is known of it
             return Links()
 
+    def _same_content(self, dataset: str, version: int, content: str | None) -> bool:
+        """Whether ``dataset:version`` still holds what a job read (True when unknown or
+        deleted: the reference still names what it read)."""
+        if content is None:
+            return True
+        try:
+            return bool(self.datasets.version(dataset, version).content_hash == content)
+        except NotFound:
+            return True
+
     def _jobs_mentioning(self, key: str, value: str) -> list[JobRecord]:
         return self.jobs.list(spec_contains=_pin(key, value), limit=JOB_SCAN)
 
@@ -210,11 +229,14 @@ class Builtin:
     def _dataset_down(self, key: str) -> list[Edge]:
         name, _, version = key.rpartition(":")
         number = int(version)
-        self.datasets.version(name, number)
+        content = self.datasets.version(name, number).content_hash
         node = f"dataset:{key}"
+        # A dataset deleted and made again reuses its version numbers: a job that read the
+        # old version (its recorded content hash differs) did not read this one.
         edges = [Edge(node, f"job:{job.id}", "input_of")
                  for job in reversed(self._jobs_mentioning("dataset", name))
-                 if any((d, n) == (name, number) for _, d, n in _inputs(job))]
+                 if any((d, n) == (name, number) for _, d, n in _inputs(job))
+                 and _input_hash(job, name, number) in (None, content)]
         watchers = {r.name for r in self.references.of("dataset", name, kinds=("monitor",))}
         for monitor in sorted(watchers):
             try:
@@ -228,7 +250,8 @@ class Builtin:
     def _job_up(self, key: str) -> list[Edge]:
         job = self.jobs.get(key)
         node = f"job:{key}"
-        edges = [Edge(f"dataset:{d}:{n}", node, "input_of") for _, d, n in _inputs(job)]
+        edges = [Edge(f"dataset:{d}:{n}", node, "input_of") for _, d, n in _inputs(job)
+                 if self._same_content(d, n, _input_hash(job, d, n))]
         model = _model_of(job)
         if model is not None:
             edges.append(Edge(model, node, "input_of"))

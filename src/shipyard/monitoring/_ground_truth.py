@@ -73,12 +73,16 @@ def pick_label(display: str, columns: Sequence[str], key: str, *, asked: str | N
 
 def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
                 asked: str | None, configured: str | None, target: str | None,
-                format: str | None, tmp_dir: Path, numeric: bool = False) -> Any:
+                format: str | None, tmp_dir: Path, numeric: bool = False,
+                classes: Sequence[Any] | None = None) -> Any:
     """The uploaded files as one DataFrame of ``key`` and ``store_as`` (text), rows with
     no key dropped.
 
     Args:
         numeric: the model is a regression, so every label given must read as a number.
+        classes: a classifier's classes: labels none of which is one of them (``0``/``1``
+            for a ``no``/``yes`` model) are refused, since stored they would shadow the
+            right labels of the same keys and leave model quality with nothing to score.
 
     Raises:
         InvalidRequest: no file, a file without the key or label column, no row with
@@ -116,4 +120,15 @@ def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
                 f"The label of {key} {first[key]!r} is {first[store_as]!r}, which is not a "
                 f"number ({int(bad.sum())} such labels); the served model is a regression, so "
                 "its labels must be numbers. Fix them, or leave them empty; nothing was stored.")
+    if classes:
+        from shipyard.monitoring._common import category_text
+
+        known = {category_text(c) for c in classes}
+        given = frame[store_as].dropna()
+        if len(given) and not given.isin(known).any():
+            seen = ", ".join(repr(v) for v in sorted(set(given))[:5])
+            raise InvalidRequest(
+                f"None of the {len(given)} labels is a class of the served model (got {seen}; "
+                f"its classes are {', '.join(repr(c) for c in sorted(known))}); write the "
+                "labels as the model's classes. Nothing was stored.")
     return frame

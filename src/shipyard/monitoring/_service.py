@@ -444,7 +444,9 @@ class MonitorService:
                             configured or LABEL, asked=label_column or None,
                             configured=configured, target=manifest.get("target"),
                             format=format, tmp_dir=self.settings.tmp_dir,
-                            numeric=manifest.get("problem_type") == "regression")
+                            numeric=manifest.get("problem_type") == "regression",
+                            classes=manifest.get("classes")
+                            if manifest.get("problem_type") in ("binary", "multiclass") else None)
         version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
         return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
                 "rows": len(frame)}

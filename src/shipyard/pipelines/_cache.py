@@ -47,3 +47,23 @@ def cache_key(pipeline: str, step: str, step_type: str, spec: dict[str, Any],
         return None
     return canonical_hash({"pipeline": pipeline, "step": step, "type": step_type,
                            "spec": pinned})
+
+
+def outputs_intact(outputs: dict[str, Any], job_id: str | None,
+                   services: EngineServices) -> bool:
+    """Whether the dataset versions a cached step wrote are still those it wrote.
+
+    A hit hands its ``outputs`` (``NAME:VERSION``) to the steps after it. When a version
+    was deleted since, or its dataset deleted and made again (so the same number now holds
+    other rows, written by another job), reusing it would fail every later step or, worse,
+    feed them someone else's data: the step runs again instead.
+    """
+    for ref in (outputs.get("outputs") or {}).values():
+        try:
+            name, version = parse_ref(str(ref))
+            rec = services.datasets.version(name, version)
+        except (ShipyardError, ValueError):
+            return False
+        if job_id is not None and (rec.source or {}).get("job_id") != job_id:
+            return False
+    return True

@@ -52,6 +52,7 @@ unknown step or parameter reference, a default of the wrong type) as one
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -220,16 +221,17 @@ def coerce(ptype: str, value: Any, what: str) -> Any:
             return int(value)
         raise bad()
     if ptype == "float":
-        if isinstance(value, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise bad()
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise bad() from None
-        raise bad()
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            raise bad() from None
+        if not math.isfinite(number):
+            # Stored as JSON it would read back as null: a gate comparing with it would fail
+            # for a reason nobody typed.
+            raise ValueError(f"{what} must be a finite number; got {value!r}")
+        return number
     if not isinstance(value, str):
         raise bad()
     if ptype == "dataset" and not _DATASET_REF.fullmatch(value):
@@ -393,6 +395,12 @@ def _check_own(name: str, stype: str, raw: Mapping[str, Any], problems: list[str
         need("model_version", 'e.g. {"ref": "steps.register.model_version"}')
         if stype == "deploy":
             need("endpoint", "the endpoint to create or update")
+        for field_name in ("timeout_seconds", "instances", "wait"):
+            value = raw.get(field_name)
+            if field_name in _OWN[stype] and value is not None and not is_ref(value):
+                problem = field_problem(field_name, value)
+                if problem:
+                    problems.append(f"step {name!r} ({stype}): {problem}")
     elif stype == "callback":
         need("url", "the https URL to POST to")
     elif stype == "fail":
@@ -401,6 +409,22 @@ def _check_own(name: str, stype: str, raw: Mapping[str, Any], problems: list[str
         need("dataset", "the dataset version to check")
         need("baseline", "the dataset whose statistics and constraints it must meet")
         need("model", "the model version (GROUP:VERSION) whose input columns are checked")
+
+
+def field_problem(field_name: str, value: Any) -> str | None:
+    """What is wrong with an approval's ``timeout_seconds`` or a deploy's ``instances`` or
+    ``wait`` (a value, references resolved), or None. The engine checks the resolved value
+    again, since a reference may bring a value of any type."""
+    if field_name == "timeout_seconds":
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not 0 < value < float("inf")):
+            return f"timeout_seconds must be a positive number of seconds; got {value!r}"
+    elif field_name == "instances":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            return f"instances must be a whole number, 1 or more; got {value!r}"
+    elif field_name == "wait" and not isinstance(value, bool):
+        return f"wait must be true or false; got {value!r}"
+    return None
 
 
 def _check_test(name: str, test: Any, problems: list[str]) -> None:

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
-from shipyard.pipelines._cache import cache_key
+from shipyard.pipelines._cache import cache_key, outputs_intact
 from shipyard.pipelines._definition import Definition, Step, parse_ref
 from shipyard.pipelines._steps import (
     FAILED,
@@ -261,7 +261,7 @@ class PipelineEngine:
             return None
         hit = self.repo.cached(key, ctx.now)
         self.repo.update_step(ctx.execution.id, ctx.step.name, STEP_ACTIVE, cache_key=key)
-        if hit is None:
+        if hit is None or not outputs_intact(hit.outputs, hit.job_id, ctx.services):
             return None
         return Outcome(SUCCEEDED, {**hit.outputs, "cached_from": hit.execution_id},
                        job_id=hit.job_id, reason="cache hit")

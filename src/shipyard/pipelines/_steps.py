@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
-from shipyard.pipelines._definition import Step
+from shipyard.pipelines._definition import Step, field_problem
 from shipyard.store import ExecutionRecord, StepRecord, utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,6 +277,10 @@ class ApprovalRunner:
 
     def poll(self, ctx: StepContext) -> Outcome:
         ref = ctx.resolve(ctx.step.body["model_version"])
+        timeout = ctx.resolve(ctx.step.body.get("timeout_seconds"))
+        problem = None if timeout is None else field_problem("timeout_seconds", timeout)
+        if problem:
+            return Outcome(FAILED, reason=problem)
         try:
             group, version = _model_version(ref)
             rec = ctx.services.registry.get(group, version)
@@ -289,13 +293,22 @@ class ApprovalRunner:
             why = f": {rec.status_comment}" if rec.status_comment else ""
             return Outcome(FAILED, reason=f"{group}:{version} was rejected by "
                                           f"{rec.status_changed_by or 'an approver'}{why}")
-        timeout = ctx.step.body.get("timeout_seconds")
-        started = ctx.record.started_at or ctx.now
-        if timeout and (ctx.now - started).total_seconds() > float(timeout):
+        # The wait is timed from when this attempt began waiting (a retry resets the step's
+        # outputs, so a retried approval waits its whole timeout again); a step recorded
+        # waiting before that was kept counts from its first start.
+        previous = ctx.record.outputs or {}
+        if isinstance(previous.get("waiting_since"), str):
+            since = datetime.fromisoformat(previous["waiting_since"])
+        elif previous.get("waiting_for") == "approval":
+            since = ctx.record.started_at or ctx.now
+        else:
+            since = ctx.now
+        if timeout and (ctx.now - since).total_seconds() > float(timeout):
             return Outcome(FAILED, reason=f"{group}:{version} was not approved within "
                                           f"{timeout} s")
         return Outcome(RUNNING, {"model_version": f"{group}:{version}",
-                                 "waiting_for": "approval"})
+                                 "waiting_for": "approval",
+                                 "waiting_since": since.isoformat()})
 
 
 class DeployRunner:
@@ -306,17 +319,26 @@ class DeployRunner:
         body = ctx.resolve(dict(ctx.step.body))
         eps = ctx.services.endpoints
         name, model = str(body["endpoint"]), str(body["model_version"])
+        for field_name in ("instances", "wait"):
+            problem = (None if body.get(field_name) is None
+                       else field_problem(field_name, body[field_name]))
+            if problem:
+                return Outcome(FAILED, reason=problem)
         try:
             _model_version(model)
             try:
                 current = eps.get(name)
             except NotFound:
                 current = None
+            instances = body.get("instances")
             if current is None:
-                eps.create(name, model, instances=int(body.get("instances") or 1),
+                eps.create(name, model, instances=int(instances or 1),
                            actor=ctx.actor, actor_role=None)
-            elif not _serves(current, model):
-                eps.update(name, model=model, actor=ctx.actor, actor_role=None)
+            elif not _serves(current, model) or (
+                    instances is not None and _instances(current) != instances):
+                # The instances the step asks for hold for an endpoint that exists too.
+                eps.update(name, model=model, instances=instances, actor=ctx.actor,
+                           actor_role=None)
         except ShipyardError as exc:
             return Outcome(FAILED, reason=f"deploying {model} to {name!r} failed: "
                                           f"{exc.message}")
@@ -336,6 +358,12 @@ class DeployRunner:
             return Outcome(FAILED, outputs, reason=f"endpoint {name!r} failed: "
                                                    f"{getattr(rec, 'reason', None) or ''}")
         return Outcome(RUNNING, outputs)
+
+
+def _instances(rec: Any) -> int | None:
+    """The instance count of a one-variant endpoint (None for several variants)."""
+    variants = (rec.spec or {}).get("variants") or []
+    return int(variants[0].get("instances", 1)) if len(variants) == 1 else None
 
 
 def _serves(rec: Any, model: str) -> bool:

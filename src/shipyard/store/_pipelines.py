@@ -470,6 +470,15 @@ class PipelineRepository:
                     state: dict[str, Any] | None = None) -> TriggerRecord:
         with self.db.write() as conn:
             p = self._get(conn, name)
+            # Under the write lock, so two creates at once cannot both pass.
+            for same in conn.execute(select(pipeline_triggers).where(
+                    pipeline_triggers.c.pipeline == name, pipeline_triggers.c.kind == kind)):
+                if (same.config or {}) == config and (same.parameters or {}) == parameters:
+                    raise Conflict(
+                        f"Pipeline {name!r} already has this {kind} trigger (trigger "
+                        f"{same.id}); a second would start a second execution for every "
+                        "event. `shipyard pipelines triggers list "
+                        f"{name}` shows it; delete it first to make it anew.")
             now = utcnow()
             tid = conn.execute(insert(pipeline_triggers).values(
                 pipeline_id=p.id, pipeline=name, kind=kind, config=config,
