@@ -331,3 +331,38 @@ def test_a_span_is_marked_by_selecting_text(browser: Any, studio: LocalServer) -
     assert mine["answer"] == {"spans": [
         {"start": text.index("coffee"), "end": text.index("coffee") + 6, "label": "PRODUCT"},
         {"start": text.index("pricey"), "end": text.index("pricey") + 6, "label": "PRICE"}]}
+
+
+@pytest.mark.slow
+def test_a_session_ended_mid_item_signs_in_again_and_comes_back(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """An annotator whose session ended (signed out in another tab here; an expired one
+    is the same request) pressed a label: the gate's JSON replaced the item, its text
+    and buttons (*{"error": {"code": "unauthenticated", …}}*), with no way on but to
+    guess. Now the browser goes to sign in and back to the item, which it still holds."""
+    _job(studio.client(), "page-expired", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    token = _token(studio, "page-ann-expired")
+    with open_pages(browser, studio) as open_as:
+        w = open_as(token=token)
+        page = w.page
+        page.goto(f"{studio.url}/studio/labeling/page-expired/work")
+        held = page.get_attribute("#item", "data-item")
+        page.locator("#item[data-ready]").wait_for()
+        other = page.context.new_page()
+        other.goto(f"{studio.url}/studio/labeling")
+        other.click("button:text-is('Sign out')")
+        other.wait_for_url("**/studio/sign-in**")
+        other.close()
+
+        page.keyboard.press("1")
+        page.wait_for_url("**/studio/sign-in?next=%2Fstudio%2Flabeling%2Fpage-expired%2Fwork")
+        assert "unauthenticated" not in page.content()
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{studio.url}/studio/labeling/page-expired/work")
+        assert page.get_attribute("#item", "data-item") == held
+        # The one refusal was the press made without a session.
+        assert [p for p in w.problems if "401" not in p] == []
+    status = studio.client().get("/api/v1/labeling-jobs/page-expired/status").json()
+    assert status["items"]["answers"] == 0

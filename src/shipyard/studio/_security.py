@@ -129,6 +129,15 @@ def safe_next(path: str | None) -> str:
     return PREFIX
 
 
+def _sign_in_from(headers: dict[bytes, bytes], path: str) -> str:
+    """The sign-in page, then back to the page an htmx request came from (its
+    ``HX-Current-URL``; the request's own path when that names no studio page)."""
+    current = urlsplit(headers.get(b"hx-current-url", b"").decode("latin-1"))
+    page = current.path + (f"?{current.query}" if current.query else "")
+    back = safe_next(page) if page.startswith(PREFIX) else safe_next(path)
+    return f"{SIGN_IN}?next={quote(back, safe='')}"
+
+
 async def _plain(send: Send, status: int, text: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
@@ -138,11 +147,12 @@ async def _plain(send: Send, status: int, text: str,
     await send({"type": "http.response.body", "body": body})
 
 
-async def _json_error(send: Send, status: int, code: str, message: str) -> None:
+async def _json_error(send: Send, status: int, code: str, message: str,
+                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *HEADERS]})
+        *(extra or []), *HEADERS]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -185,6 +195,15 @@ class StudioGate:
             return None, send, False
         principal, value = await self._who(headers)
         if principal is None:
+            if headers.get(b"hx-request") == b"true":
+                # A page's own request (an answer, a poll) after its session ended: the
+                # browser goes to sign in and back to that page. Answered as below, the
+                # gate's JSON (or, for a GET, the sign-in page) took the place of the
+                # item or fragment the request was for.
+                await _json_error(send, 401, "unauthenticated",
+                                  "Sign in to the studio first (your session has expired).",
+                                  [(b"hx-redirect", _sign_in_from(headers, path).encode())])
+                return None, send, True
             if method in SAFE_METHODS:
                 query = scope.get("query_string", b"").decode("latin-1")
                 target = path + (f"?{query}" if query else "")
