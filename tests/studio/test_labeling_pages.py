@@ -366,3 +366,27 @@ def test_a_session_ended_mid_item_signs_in_again_and_comes_back(
         assert [p for p in w.problems if "401" not in p] == []
     status = studio.client().get("/api/v1/labeling-jobs/page-expired/status").json()
     assert status["items"]["answers"] == 0
+
+
+@pytest.mark.slow
+def test_an_annotator_opening_another_page_reads_why_and_a_way_back(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """An annotator following a colleague's link to a dataset got the gate's JSON as the
+    whole page (and a 401 for the favicon it then asked for); now a page in the studio's
+    look says why, with a link to its queues. A script's request still gets the JSON."""
+    token = _token(studio, "page-ann-lost")
+    with open_pages(browser, studio) as open_as:
+        w = open_as(token=token)
+        page = w.page
+        response = page.goto(f"{studio.url}/studio/datasets/page-reviews")
+        assert response is not None and response.status == 403
+        assert page.locator("h1").inner_text() == "Not for this token"
+        assert "may not read this studio page" in page.locator("main .error").inner_text()
+        page.click("main a:text-is('Your labeling queues')")
+        page.wait_for_url(f"{studio.url}/studio/labeling")
+        assert JOB in page.locator("#queues").inner_text()
+        assert [p for p in w.problems if "403" not in p] == []
+    b, _ = annotator_client(studio, token)
+    scripted = b.get("/studio/datasets", headers={"HX-Request": "true"})
+    assert scripted.status_code == 403
+    assert scripted.json()["error"]["code"] == "forbidden"
