@@ -19,7 +19,7 @@ item again, its answer pre-filled.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +33,7 @@ from shipyard.api._context import Services, services
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.labeling import ItemView
 from shipyard.labeling._export import METHODS
+from shipyard.labeling._tasks import gold_agrees
 from shipyard.store import AssignmentRecord, LabelingJobRecord
 from shipyard.studio._security import PREFIX
 from shipyard.studio._web import (
@@ -292,6 +293,26 @@ def _summary(answer: dict[str, Any] | None) -> str:
                      for r in a.get("spans", [])) or "(none)"
 
 
+def _most_agreeing(given: list[AssignmentRecord]) -> int:
+    """How many of an item's answers agree with the most common one.
+
+    Two answers agree as a gold item scores an answer (:func:`gold_agrees`): equal labels
+    and spans, and boxes matched one to one by label at IoU ≥ 0.5. Boxes drawn by hand
+    never land on the same pixels, so equal JSON put every boxed image among the items
+    of most disagreement, however well the annotators agreed.
+    """
+    groups: list[tuple[dict[str, Any], int]] = []
+    for a in given:
+        answer = a.answer or {}
+        for i, (first, n) in enumerate(groups):
+            if gold_agrees(first, answer) and gold_agrees(answer, first):
+                groups[i] = (first, n + 1)
+                break
+        else:
+            groups.append((answer, 1))
+    return max(n for _, n in groups)
+
+
 def disagreements(svc: Services, job: LabelingJobRecord,
                   answers: list[AssignmentRecord]) -> list[Disagreement]:
     """The items whose answers differ most (items with two answers or more).
@@ -307,8 +328,7 @@ def disagreements(svc: Services, job: LabelingJobRecord,
     for item, given in by_item.items():
         if len(given) < 2:
             continue
-        kinds = Counter(json.dumps(a.answer, sort_keys=True) for a in given)
-        score = 1 - max(kinds.values()) / len(given)
+        score = 1 - _most_agreeing(given) / len(given)
         if score > 0:
             scored.append((score, given[0].position, item, given))
     scored.sort(key=lambda s: (-s[0], s[1]))
