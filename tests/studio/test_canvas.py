@@ -175,6 +175,12 @@ def test_what_if_as_filled_in_predicts_on_whole_number_columns(
     page.click("#canvas-build-button")
     page.wait_for_url("**/studio/canvas/builds/*", timeout=60_000)
     page.locator("section h2", has_text="How good is it?").wait_for(timeout=180_000)
+    build_url = page.url
+    # The build is in Canvas's list of builds (it said "No builds yet" after every one).
+    page.goto(f"{studio.url}/studio/canvas")
+    listed = page.locator("table.list tbody tr", has_text="canvas-prestige")
+    assert listed.count() == 1 and "Completed" in listed.inner_text()
+    page.goto(build_url)
 
     income = page.locator("label", has_text="income").first.get_attribute("for")
     assert page.input_value(f"#{income}") in ("5930", "5931")

@@ -99,8 +99,9 @@ def _kind_of(field: dict[str, Any]) -> str:
 
 
 def _builds(svc: Services, dataset: str | None = None) -> list[JobRecord]:
-    # A coarse filter in SQL over the stored spec (its tags), then the exact check.
-    jobs = [j for j in svc.jobs.repo.list(limit=500, spec_contains='"canvas": "build"')
+    # A coarse filter in SQL over the stored tags, then the exact check. (Over the spec,
+    # which holds no tags, it found nothing: "No builds yet" after every build.)
+    jobs = [j for j in svc.jobs.repo.list(limit=500, tags_contains='"canvas": "build"')
             if (j.tags or {}).get("canvas") == "build"]
     if dataset is not None:
         jobs = [j for j in jobs if (j.tags or {}).get("canvas_dataset") == dataset]
