@@ -390,3 +390,31 @@ def test_an_annotator_opening_another_page_reads_why_and_a_way_back(
     scripted = b.get("/studio/datasets", headers={"HX-Request": "true"})
     assert scripted.status_code == 403
     assert scripted.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.slow
+def test_a_double_click_on_export_writes_one_version(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """A double click on Export wrote the labels twice, versions 1 and 2 of the output
+    (as it shared a Canvas model twice and started two builds: the studio's forms that
+    make something sent a second request while the first was on its way)."""
+    _job(studio.client(), "page-export-twice", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    api = httpx.Client(base_url=studio.url, headers={
+        "Authorization": f"Bearer {_token(studio, 'page-ann-export')}"})
+    _OPEN.append(api)
+    for label in ("great", "other"):
+        item = api.get("/api/v1/labeling-jobs/page-export-twice/next").json()["item"]["item"]
+        r = api.post(f"/api/v1/labeling-jobs/page-export-twice/items/{item}/answers",
+                     json={"label": label})
+        assert r.status_code == 201, r.text
+    with open_pages(browser, studio) as open_as:
+        w = open_as("admin")
+        w.page.goto(f"{studio.url}/studio/labeling/page-export-twice")
+        w.page.fill("#export-output", "page-export-twice-labels")
+        w.page.dblclick("#export-form button[type=submit]")
+        w.page.locator("#export-result", has_text="Exported 2 items").wait_for()
+        w.page.wait_for_load_state("networkidle")
+        w.clean()
+    versions = studio.client().get("/api/v1/datasets/page-export-twice-labels/versions")
+    assert [v["version"] for v in versions.json()] == [1]
