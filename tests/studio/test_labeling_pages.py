@@ -418,3 +418,38 @@ def test_a_double_click_on_export_writes_one_version(
         w.clean()
     versions = studio.client().get("/api/v1/datasets/page-export-twice-labels/versions")
     assert [v["version"] for v in versions.json()] == [1]
+
+
+@pytest.mark.slow
+def test_a_tab_left_behind_is_told_and_led_on_to_the_next_item(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """The same annotator in two tabs: the second answers the item both show, then the
+    first answers it otherwise. It read "… already answered by this token; an answer
+    cannot be changed." under an item it could do nothing more with (or, for a lease
+    gone, "ask for the next item with GET …/next"); now a link leads on."""
+    _job(studio.client(), "page-two-tabs", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    with open_pages(browser, studio) as open_as:
+        first = open_as(token=_token(studio, "page-ann-tabs"))
+        work = f"{studio.url}/studio/labeling/page-two-tabs/work"
+        first.page.goto(work)
+        second = Watched(first.page.context.new_page())
+        second.page.goto(work)
+        held = first.page.get_attribute("#item", "data-item")
+        assert second.page.get_attribute("#item", "data-item") == held
+        second.page.locator("#item[data-ready]").wait_for()
+        second.page.keyboard.press("1")
+        second.page.wait_for_function(NEXT_ITEM, arg=held)
+
+        first.page.locator("#item[data-ready]").wait_for()
+        first.page.keyboard.press("2")
+        said = first.page.locator("#item-error")
+        said.locator("#next-item").wait_for()
+        assert "already answered by this token" in said.inner_text()
+        first.page.click("#next-item")
+        first.page.wait_for_function(NEXT_ITEM, arg=held)
+        assert first.page.get_attribute("#item", "data-item") not in (held, None)
+        assert [p for p in first.problems if "409" not in p] == []
+        second.clean()
+    answers = studio.client().get("/api/v1/labeling-jobs/page-two-tabs/status").json()
+    assert answers["items"]["answers"] == 1

@@ -18,19 +18,20 @@ item again, its answer pre-filled.
 
 from __future__ import annotations
 
+import html
 import json
 from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from shipyard.api._context import Services, services
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import Conflict, NotFound, ShipyardError
 from shipyard.labeling import ItemView
 from shipyard.labeling._export import METHODS
 from shipyard.labeling._tasks import gold_agrees
@@ -195,9 +196,17 @@ async def _answer_form(request: Request) -> dict[str, Any]:
                      "reload the page.")
 
 
-def _in_place(exc: ShipyardError) -> HTMLResponse:
-    """A refusal shown under the item, which stays as it was."""
+def _in_place(exc: ShipyardError, name: str | None = None) -> HTMLResponse:
+    """A refusal shown under the item, which stays as it was. A conflict over the item
+    (answered in another tab, its lease gone) comes with a link on to the next item: the
+    item shown can no longer be answered, and the message speaks of ``GET …/next``."""
     page = action_error(exc)
+    if name is not None and isinstance(exc, Conflict):
+        href = f"{BASE}/{quote(name, safe='')}/work"
+        page = HTMLResponse(
+            bytes(page.body).decode() + f'<p><a id="next-item" href="{html.escape(href)}">'
+            "Go on to your next item</a> (this page fell behind: the item was answered, "
+            "skipped or let go in another tab or window).</p>", status_code=page.status_code)
     page.headers.update({"HX-Retarget": "#item-error", "HX-Reswap": "innerHTML"})
     return page
 
@@ -219,7 +228,7 @@ async def answer(request: Request, name: str, item: str,
         await run(lambda: svc.labeling.answer(name, item, who, body))
         return await run(lambda: _next_fragment(request, svc, name, who))
     except ShipyardError as exc:
-        return _in_place(exc)
+        return _in_place(exc, name)
 
 
 @router.post(BASE + "/{name}/items/{item}/skip")
@@ -232,7 +241,7 @@ async def skip(request: Request, name: str, item: str,
         await run(lambda: svc.labeling.skip(name, item, who))
         return await run(lambda: _next_fragment(request, svc, name, who))
     except ShipyardError as exc:
-        return _in_place(exc)
+        return _in_place(exc, name)
 
 
 @router.post(BASE + "/{name}/undo")
