@@ -453,3 +453,26 @@ def test_a_tab_left_behind_is_told_and_led_on_to_the_next_item(
         second.clean()
     answers = studio.client().get("/api/v1/labeling-jobs/page-two-tabs/status").json()
     assert answers["items"]["answers"] == 1
+
+
+def test_a_stopped_jobs_label_page_shows_no_undo(studio: LocalServer, job: dict) -> None:
+    """A stopped job's answers are final, and docs/labeling.md says its page shows no
+    Undo button; it showed one (greyed out) beside "The job is stopped."."""
+    _job(studio.client(), "page-stopped", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    b, csrf = annotator_client(studio, _token(studio, "page-ann-stopped"))
+    running = b.get("/studio/labeling/page-stopped/work").text
+    item = re.search(r'data-item="(\d+)"', running)
+    assert item and 'id="undo"' in running
+    r = b.post(f"/studio/labeling/page-stopped/items/{item.group(1)}/answer",
+               headers={"X-CSRF-Token": csrf}, data={"answer": "label", "label": "great"})
+    assert r.status_code == 200 and 'id="undo"' in r.text
+    assert studio.client().post("/api/v1/labeling-jobs/page-stopped/stop").status_code == 200
+    # The item it holds may still be answered (docs/labeling.md); nothing may be undone.
+    stopped = b.get("/studio/labeling/page-stopped/work").text
+    held = re.search(r'data-item="(\d+)"', stopped)
+    assert held and 'id="undo"' not in stopped
+    r = b.post(f"/studio/labeling/page-stopped/items/{held.group(1)}/answer",
+               headers={"X-CSRF-Token": csrf}, data={"answer": "label", "label": "other"})
+    assert r.status_code == 200 and "The job is stopped." in r.text
+    assert 'id="undo"' not in r.text
