@@ -144,6 +144,26 @@ def test_workforce_and_stop(world: tuple) -> None:
     assert done["item"] is None and "stopped" in done["message"]
 
 
+def test_a_workforce_of_a_mistyped_or_non_annotator_token_is_a_400(world: tuple) -> None:
+    """`--workforce ann-a,ann-c` for ann-b made a job ann-b never saw, and naming a viewer
+    made one it could never work on; both were created without a word."""
+    server, a, b = world
+    server.client().post("/api/v1/tokens", json={"name": "wf-viewer", "role": "viewer"})
+    typo = _create(server, name="wf-typo", workforce=["ann-a", "ann-c"])
+    assert typo.status_code == 400
+    assert typo.json()["error"]["message"] == (
+        "The workforce names token 'ann-c', which does not exist or was revoked; fix the "
+        "name, or create the token first (shipyard tokens create --name ann-c --role "
+        "annotator).")
+    viewer = _create(server, name="wf-viewer", workforce=["wf-viewer"])
+    assert viewer.status_code == 400
+    assert "role 'viewer' may not label" in viewer.json()["error"]["message"]
+    assert server.client().get(f"{JOBS}/wf-typo").status_code == 404
+    assert server.client().get(f"{JOBS}/wf-viewer").status_code == 404
+    assert _create(server, name="wf-ok", workforce=["ann-a", "ann-b", "admin"]
+                   ).status_code == 201
+
+
 def test_undo_takes_back_only_the_callers_own_answer(world: tuple) -> None:
     server, a, b = world
     assert _create(server, name="undo", annotators_per_item=1).status_code == 201

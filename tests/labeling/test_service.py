@@ -282,6 +282,23 @@ def test_status_measures_agreement(world: World) -> None:
     assert "3 items" in status.agreement_note
 
 
+def test_status_says_why_kappa_has_no_value_when_every_answer_is_one_label(
+        world: World) -> None:
+    """Two annotators both answered 'prof' on Prestige's first row: the job page said
+    "Fleiss' kappa over 1 items with 2+ answers." and showed no kappa."""
+    svc = world.labeling
+    svc.create(_spec(), "ds")
+    for who in (annotator("ann-a"), annotator("ann-b")):
+        view = svc.next("reviews", who)
+        assert view is not None
+        svc.answer("reviews", view.assignment.item, who, {"label": "great"})
+    status = svc.status("reviews")
+    assert status.agreement is None
+    assert status.agreement_note == (
+        "Fleiss' kappa is not defined yet: every answer on the 1 items with 2+ answers is "
+        "'great', so the answers agree but chance would as well.")
+
+
 def _answer_all(world: World, name: str, n: int, answer: dict) -> None:
     for i in range(n):
         who = annotator(f"ann-{i}")

@@ -113,6 +113,20 @@ def test_list_by_text_in_the_spec(db: Database, events: EventLog) -> None:
     assert [j.id for j in repo.list(spec_contains='"group": "churn"', limit=5)] == ["d"]
     assert [j.id for j in repo.list(spec_contains='"churn', limit=2)] == ["d", "c"]
 
+def test_list_by_text_in_the_tags(db: Database, events: EventLog) -> None:
+    """``tags_contains`` finds the text in the stored tags, which the spec does not hold:
+    Canvas looked for its builds' tag in the spec and listed "No builds yet" after each."""
+    repo = JobRepository(db, events)
+    tags = {"a": {"canvas": "build", "canvas_dataset": "prestige"},
+            "b": {"canvas": "whatif"}, "c": None}
+    for job_id, tag in tags.items():
+        repo.create(job_id, "training", {"target": "type"}, name=None, max_attempts=1,
+                    actor="u", initial_status="Pending", tags=tag)
+    assert repo.list(spec_contains='"canvas": "build"') == []
+    assert [j.id for j in repo.list(tags_contains='"canvas": "build"')] == ["a"]
+    assert [j.id for j in repo.list(tags_contains='"canvas": "b%"')] == []
+
+
 def test_concurrent_transitions_one_wins(db: Database, events: EventLog) -> None:
     repo = JobRepository(db, events)
     _job(repo, "j1")

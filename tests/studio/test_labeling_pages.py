@@ -331,3 +331,148 @@ def test_a_span_is_marked_by_selecting_text(browser: Any, studio: LocalServer) -
     assert mine["answer"] == {"spans": [
         {"start": text.index("coffee"), "end": text.index("coffee") + 6, "label": "PRODUCT"},
         {"start": text.index("pricey"), "end": text.index("pricey") + 6, "label": "PRICE"}]}
+
+
+@pytest.mark.slow
+def test_a_session_ended_mid_item_signs_in_again_and_comes_back(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """An annotator whose session ended (signed out in another tab here; an expired one
+    is the same request) pressed a label: the gate's JSON replaced the item, its text
+    and buttons (*{"error": {"code": "unauthenticated", …}}*), with no way on but to
+    guess. Now the browser goes to sign in and back to the item, which it still holds."""
+    _job(studio.client(), "page-expired", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    token = _token(studio, "page-ann-expired")
+    with open_pages(browser, studio) as open_as:
+        w = open_as(token=token)
+        page = w.page
+        page.goto(f"{studio.url}/studio/labeling/page-expired/work")
+        held = page.get_attribute("#item", "data-item")
+        page.locator("#item[data-ready]").wait_for()
+        other = page.context.new_page()
+        other.goto(f"{studio.url}/studio/labeling")
+        other.click("button:text-is('Sign out')")
+        other.wait_for_url("**/studio/sign-in**")
+        other.close()
+
+        page.keyboard.press("1")
+        page.wait_for_url("**/studio/sign-in?next=%2Fstudio%2Flabeling%2Fpage-expired%2Fwork")
+        assert "unauthenticated" not in page.content()
+        page.fill("#token", token)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{studio.url}/studio/labeling/page-expired/work")
+        assert page.get_attribute("#item", "data-item") == held
+        # The one refusal was the press made without a session.
+        assert [p for p in w.problems if "401" not in p] == []
+    status = studio.client().get("/api/v1/labeling-jobs/page-expired/status").json()
+    assert status["items"]["answers"] == 0
+
+
+@pytest.mark.slow
+def test_an_annotator_opening_another_page_reads_why_and_a_way_back(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """An annotator following a colleague's link to a dataset got the gate's JSON as the
+    whole page (and a 401 for the favicon it then asked for); now a page in the studio's
+    look says why, with a link to its queues. A script's request still gets the JSON."""
+    token = _token(studio, "page-ann-lost")
+    with open_pages(browser, studio) as open_as:
+        w = open_as(token=token)
+        page = w.page
+        response = page.goto(f"{studio.url}/studio/datasets/page-reviews")
+        assert response is not None and response.status == 403
+        assert page.locator("h1").inner_text() == "Not for this token"
+        assert "may not read this studio page" in page.locator("main .error").inner_text()
+        page.click("main a:text-is('Your labeling queues')")
+        page.wait_for_url(f"{studio.url}/studio/labeling")
+        assert JOB in page.locator("#queues").inner_text()
+        assert [p for p in w.problems if "403" not in p] == []
+    b, _ = annotator_client(studio, token)
+    scripted = b.get("/studio/datasets", headers={"HX-Request": "true"})
+    assert scripted.status_code == 403
+    assert scripted.json()["error"]["code"] == "forbidden"
+
+
+@pytest.mark.slow
+def test_a_double_click_on_export_writes_one_version(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """A double click on Export wrote the labels twice, versions 1 and 2 of the output
+    (as it shared a Canvas model twice and started two builds: the studio's forms that
+    make something sent a second request while the first was on its way)."""
+    _job(studio.client(), "page-export-twice", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    api = httpx.Client(base_url=studio.url, headers={
+        "Authorization": f"Bearer {_token(studio, 'page-ann-export')}"})
+    _OPEN.append(api)
+    for label in ("great", "other"):
+        item = api.get("/api/v1/labeling-jobs/page-export-twice/next").json()["item"]["item"]
+        r = api.post(f"/api/v1/labeling-jobs/page-export-twice/items/{item}/answers",
+                     json={"label": label})
+        assert r.status_code == 201, r.text
+    with open_pages(browser, studio) as open_as:
+        w = open_as("admin")
+        w.page.goto(f"{studio.url}/studio/labeling/page-export-twice")
+        w.page.fill("#export-output", "page-export-twice-labels")
+        w.page.dblclick("#export-form button[type=submit]")
+        w.page.locator("#export-result", has_text="Exported 2 items").wait_for()
+        w.page.wait_for_load_state("networkidle")
+        w.clean()
+    versions = studio.client().get("/api/v1/datasets/page-export-twice-labels/versions")
+    assert [v["version"] for v in versions.json()] == [1]
+
+
+@pytest.mark.slow
+def test_a_tab_left_behind_is_told_and_led_on_to_the_next_item(
+        browser: Any, studio: LocalServer, job: dict) -> None:
+    """The same annotator in two tabs: the second answers the item both show, then the
+    first answers it otherwise. It read "… already answered by this token; an answer
+    cannot be changed." under an item it could do nothing more with (or, for a lease
+    gone, "ask for the next item with GET …/next"); now a link leads on."""
+    _job(studio.client(), "page-two-tabs", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    with open_pages(browser, studio) as open_as:
+        first = open_as(token=_token(studio, "page-ann-tabs"))
+        work = f"{studio.url}/studio/labeling/page-two-tabs/work"
+        first.page.goto(work)
+        second = Watched(first.page.context.new_page())
+        second.page.goto(work)
+        held = first.page.get_attribute("#item", "data-item")
+        assert second.page.get_attribute("#item", "data-item") == held
+        second.page.locator("#item[data-ready]").wait_for()
+        second.page.keyboard.press("1")
+        second.page.wait_for_function(NEXT_ITEM, arg=held)
+
+        first.page.locator("#item[data-ready]").wait_for()
+        first.page.keyboard.press("2")
+        said = first.page.locator("#item-error")
+        said.locator("#next-item").wait_for()
+        assert "already answered by this token" in said.inner_text()
+        first.page.click("#next-item")
+        first.page.wait_for_function(NEXT_ITEM, arg=held)
+        assert first.page.get_attribute("#item", "data-item") not in (held, None)
+        assert [p for p in first.problems if "409" not in p] == []
+        second.clean()
+    answers = studio.client().get("/api/v1/labeling-jobs/page-two-tabs/status").json()
+    assert answers["items"]["answers"] == 1
+
+
+def test_a_stopped_jobs_label_page_shows_no_undo(studio: LocalServer, job: dict) -> None:
+    """A stopped job's answers are final, and docs/labeling.md says its page shows no
+    Undo button; it showed one (greyed out) beside "The job is stopped."."""
+    _job(studio.client(), "page-stopped", "page-reviews", task="text_classification",
+         labels=["great", "other"], column="review")
+    b, csrf = annotator_client(studio, _token(studio, "page-ann-stopped"))
+    running = b.get("/studio/labeling/page-stopped/work").text
+    item = re.search(r'data-item="(\d+)"', running)
+    assert item and 'id="undo"' in running
+    r = b.post(f"/studio/labeling/page-stopped/items/{item.group(1)}/answer",
+               headers={"X-CSRF-Token": csrf}, data={"answer": "label", "label": "great"})
+    assert r.status_code == 200 and 'id="undo"' in r.text
+    assert studio.client().post("/api/v1/labeling-jobs/page-stopped/stop").status_code == 200
+    # The item it holds may still be answered (docs/labeling.md); nothing may be undone.
+    stopped = b.get("/studio/labeling/page-stopped/work").text
+    held = re.search(r'data-item="(\d+)"', stopped)
+    assert held and 'id="undo"' not in stopped
+    r = b.post(f"/studio/labeling/page-stopped/items/{held.group(1)}/answer",
+               headers={"X-CSRF-Token": csrf}, data={"answer": "label", "label": "other"})
+    assert r.status_code == 200 and "The job is stopped." in r.text
+    assert 'id="undo"' not in r.text

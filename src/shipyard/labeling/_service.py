@@ -521,5 +521,13 @@ def _agreement(job: LabelingJobRecord, answers: list[AssignmentRecord]
     if frame.empty:
         return None, {}, "No item has two answers yet."
     per_label = {k: _finite(v) for k, v in per_label_agreement(frame, job.labels).items()}
-    return (_finite(fleiss_kappa(frame, job.labels)), per_label,
-            f"Fleiss' kappa over {frame['item'].nunique():,} items with 2+ answers.")
+    kappa = _finite(fleiss_kappa(frame, job.labels))
+    items = frame["item"].nunique()
+    if kappa is None:
+        # Every answer so far is one label: chance alone would agree as often, so kappa
+        # has no value. Said, rather than a note that promises a kappa and shows none.
+        given = ", ".join(sorted({str(v) for v in frame["label"]}))
+        return (None, per_label,
+                f"Fleiss' kappa is not defined yet: every answer on the {items:,} items with "
+                f"2+ answers is {given!r}, so the answers agree but chance would as well.")
+    return kappa, per_label, f"Fleiss' kappa over {items:,} items with 2+ answers."

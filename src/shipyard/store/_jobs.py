@@ -215,6 +215,7 @@ class JobRepository:
         experiment: str | None = None,
         spec_contains: str | None = None,
         offset: int = 0,
+        tags_contains: str | None = None,
     ) -> list[JobRecord]:
         """Jobs, newest first (``oldest_first``: the other way), at most ``limit``, after
         skipping ``offset`` (a page of a list).
@@ -222,10 +223,14 @@ class JobRepository:
         ``spec_contains`` keeps the jobs whose stored spec JSON holds that text (such as
         ``'"dataset": "churn"'``): a coarse filter in SQL (``LIKE`` over the JSON text; on
         SQLite it ignores ASCII case), for callers that then check each spec themselves.
+        ``tags_contains`` is the same over the job's tags (``'"canvas": "build"'``), which
+        are stored beside the spec, not in it.
         """
         q = select(jobs)
         if spec_contains:
             q = q.where(cast(jobs.c.spec, Text).contains(spec_contains, autoescape=True))
+        if tags_contains:  # the same coarse filter over the tags, a column of their own
+            q = q.where(cast(jobs.c.tags, Text).contains(tags_contains, autoescape=True))
         if experiment:
             q = q.where(jobs.c.experiment == experiment)
         if statuses:

@@ -99,8 +99,9 @@ def _kind_of(field: dict[str, Any]) -> str:
 
 
 def _builds(svc: Services, dataset: str | None = None) -> list[JobRecord]:
-    # A coarse filter in SQL over the stored spec (its tags), then the exact check.
-    jobs = [j for j in svc.jobs.repo.list(limit=500, spec_contains='"canvas": "build"')
+    # A coarse filter in SQL over the stored tags, then the exact check. (Over the spec,
+    # which holds no tags, it found nothing: "No builds yet" after every build.)
+    jobs = [j for j in svc.jobs.repo.list(limit=500, tags_contains='"canvas": "build"')
             if (j.tags or {}).get("canvas") == "build"]
     if dataset is not None:
         jobs = [j for j in jobs if (j.tags or {}).get("canvas_dataset") == dataset]
@@ -155,6 +156,11 @@ def _typical(frame: pd.DataFrame) -> dict[str, str]:
             out[str(col)] = ""
         elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
             value = float(s.median())
+            if bool((s == s.round()).all()):
+                # Whole numbers (an int64 column, read as float when it has gaps): the
+                # median of an even count can fall between two (5930.5), which the
+                # column's type refuses when the form is sent as it is.
+                value = float(round(value))
             out[str(col)] = str(int(value)) if value.is_integer() else f"{value:.6g}"
         else:
             out[str(col)] = str(s.astype(str).mode().iloc[0])
@@ -499,12 +505,41 @@ def _what_if(svc: Services, job_id: str, form: dict[str, str], actor: str) -> st
     target = str(job.spec.get("target") or "")
     schema = [str(f["name"]) for f in svc.datasets.version(dataset, version).schema
               if str(f["name"]) != target]
-    row = {c: form.get(f"field.{c}", "") for c in schema}
-    text = pa.table({c: pa.array([row[c] if row[c] != "" else None], pa.string())
-                     for c in schema})
+    row = {c: form.get(f"field.{c}", "").strip() for c in schema}
     types = {str(f["name"]): str(f.get("dtype")) for f in
              svc.datasets.version(dataset, version).schema if str(f["name"]) in row}
+    for column, value in row.items():
+        _check_field(column, value, types.get(column, ""))
+    text = pa.table({c: pa.array([row[c] if row[c] != "" else None], pa.string())
+                     for c in schema})
     return _score(svc, job, text, types, actor, "whatif")
+
+
+def _check_field(column: str, value: str, dtype: str) -> None:
+    """A what-if field that its column's type refuses is a 400 naming the field (the
+    ingest would name a file the analyst never saw and suggest retyping the column)."""
+    if not value:
+        return
+    if dtype.startswith(("int", "uint")):
+        try:
+            int(value)
+        except ValueError:
+            raise BadRequest(f"What if: {column} takes a whole number, such as "
+                             f"{_whole(value)}; got {value!r}.") from None
+    elif dtype in ("double", "float", "float64", "float32", "halffloat"):
+        try:
+            float(value)
+        except ValueError:
+            raise BadRequest(f"What if: {column} takes a number, such as 1.5; "
+                             f"got {value!r}.") from None
+
+
+def _whole(value: str) -> str:
+    """A whole number near ``value`` for a message, or 12 when it is no number at all."""
+    try:
+        return str(round(float(value)))
+    except (ValueError, OverflowError):
+        return "12"
 
 
 def _score(svc: Services, job: JobRecord, text: pa.Table, types: dict[str, str],

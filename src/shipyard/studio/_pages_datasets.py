@@ -45,7 +45,11 @@ FRAMING_CSP = CSP + "; frame-src 'self'"
 REPORT_CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
               "img-src data:; form-action 'none'; base-uri 'none'; frame-ancestors 'self'")
 #: The fields an upload form may have besides its files.
-UPLOAD_FIELDS = ("name", "description")
+UPLOAD_FIELDS = ("name", "description", "encoding")
+#: The upload form's text encodings (value, what the select shows): a CSV saved by Excel
+#: in Western Europe is Windows-1252, which the ingest refuses as UTF-8 and names.
+ENCODINGS = (("", "UTF-8 (the default)"), ("cp1252", "Windows-1252 (Excel, Western Europe)"),
+             ("latin-1", "Latin-1 (ISO-8859-1)"), ("utf-16", "UTF-16"))
 MAX_UPLOAD_FILES = 100
 #: Rows of a query's answer the SQL page shows (the REST route returns up to 10,000).
 SQL_ROWS = 200
@@ -56,7 +60,7 @@ MAX_SQL_FORM_BYTES = 4 * 1024**2
 
 @router.get(PREFIX + "/datasets")
 def datasets_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
-    return render(request, "datasets.html", datasets=svc.datasets.list())
+    return render(request, "datasets.html", datasets=svc.datasets.list(), encodings=ENCODINGS)
 
 
 @router.get(PREFIX + "/datasets/{name}")
@@ -74,7 +78,8 @@ def dataset_page(request: Request, name: str, version: int | None = None,
     columns = [c["name"] for c in shown.schema]
     rows = [[_cell(row.get(c)) for c in columns] for row in head]
     page = render(request, "dataset.html", rec=rec, versions=list(reversed(versions)),
-                  shown=shown, columns=columns, rows=rows, train=train_form(shown))
+                  shown=shown, columns=columns, rows=rows, train=train_form(shown),
+                  encodings=ENCODINGS)
     page.headers["Content-Security-Policy"] = FRAMING_CSP
     return page
 
@@ -143,12 +148,14 @@ async def _upload(request: Request, svc: Services, name: str | None) -> Response
             target = name if name is not None else str(form.get("name") or "").strip()
             check_name(target, "dataset name")
             description = str(form.get("description") or "") or None
+            encoding = str(form.get("encoding") or "").strip() or None
             mode = "create" if name is None else "append"
 
             def ingest() -> Any:
                 with saved_uploads(files, svc.settings.tmp_dir) as saved:
                     return svc.datasets.ingest(target, saved, mode=mode,
-                                               description=description, actor=who.name)
+                                               description=description, actor=who.name,
+                                               encoding=encoding)
 
             rec = await run(ingest)
         finally:

@@ -18,21 +18,23 @@ item again, its answer pre-filled.
 
 from __future__ import annotations
 
+import html
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 
 from shipyard.api._context import Services, services
-from shipyard.errors import NotFound, ShipyardError
+from shipyard.errors import Conflict, NotFound, ShipyardError
 from shipyard.labeling import ItemView
 from shipyard.labeling._export import METHODS
+from shipyard.labeling._tasks import gold_agrees
 from shipyard.store import AssignmentRecord, LabelingJobRecord
 from shipyard.studio._security import PREFIX
 from shipyard.studio._web import (
@@ -194,9 +196,17 @@ async def _answer_form(request: Request) -> dict[str, Any]:
                      "reload the page.")
 
 
-def _in_place(exc: ShipyardError) -> HTMLResponse:
-    """A refusal shown under the item, which stays as it was."""
+def _in_place(exc: ShipyardError, name: str | None = None) -> HTMLResponse:
+    """A refusal shown under the item, which stays as it was. A conflict over the item
+    (answered in another tab, its lease gone) comes with a link on to the next item: the
+    item shown can no longer be answered, and the message speaks of ``GET …/next``."""
     page = action_error(exc)
+    if name is not None and isinstance(exc, Conflict):
+        href = f"{BASE}/{quote(name, safe='')}/work"
+        page = HTMLResponse(
+            bytes(page.body).decode() + f'<p><a id="next-item" href="{html.escape(href)}">'
+            "Go on to your next item</a> (this page fell behind: the item was answered, "
+            "skipped or let go in another tab or window).</p>", status_code=page.status_code)
     page.headers.update({"HX-Retarget": "#item-error", "HX-Reswap": "innerHTML"})
     return page
 
@@ -218,7 +228,7 @@ async def answer(request: Request, name: str, item: str,
         await run(lambda: svc.labeling.answer(name, item, who, body))
         return await run(lambda: _next_fragment(request, svc, name, who))
     except ShipyardError as exc:
-        return _in_place(exc)
+        return _in_place(exc, name)
 
 
 @router.post(BASE + "/{name}/items/{item}/skip")
@@ -231,7 +241,7 @@ async def skip(request: Request, name: str, item: str,
         await run(lambda: svc.labeling.skip(name, item, who))
         return await run(lambda: _next_fragment(request, svc, name, who))
     except ShipyardError as exc:
-        return _in_place(exc)
+        return _in_place(exc, name)
 
 
 @router.post(BASE + "/{name}/undo")
@@ -292,6 +302,26 @@ def _summary(answer: dict[str, Any] | None) -> str:
                      for r in a.get("spans", [])) or "(none)"
 
 
+def _most_agreeing(given: list[AssignmentRecord]) -> int:
+    """How many of an item's answers agree with the most common one.
+
+    Two answers agree as a gold item scores an answer (:func:`gold_agrees`): equal labels
+    and spans, and boxes matched one to one by label at IoU ≥ 0.5. Boxes drawn by hand
+    never land on the same pixels, so equal JSON put every boxed image among the items
+    of most disagreement, however well the annotators agreed.
+    """
+    groups: list[tuple[dict[str, Any], int]] = []
+    for a in given:
+        answer = a.answer or {}
+        for i, (first, n) in enumerate(groups):
+            if gold_agrees(first, answer) and gold_agrees(answer, first):
+                groups[i] = (first, n + 1)
+                break
+        else:
+            groups.append((answer, 1))
+    return max(n for _, n in groups)
+
+
 def disagreements(svc: Services, job: LabelingJobRecord,
                   answers: list[AssignmentRecord]) -> list[Disagreement]:
     """The items whose answers differ most (items with two answers or more).
@@ -307,8 +337,7 @@ def disagreements(svc: Services, job: LabelingJobRecord,
     for item, given in by_item.items():
         if len(given) < 2:
             continue
-        kinds = Counter(json.dumps(a.answer, sort_keys=True) for a in given)
-        score = 1 - max(kinds.values()) / len(given)
+        score = 1 - _most_agreeing(given) / len(given)
         if score > 0:
             scored.append((score, given[0].position, item, given))
     scored.sort(key=lambda s: (-s[0], s[1]))

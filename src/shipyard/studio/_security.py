@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import secrets
 import threading
@@ -129,6 +130,15 @@ def safe_next(path: str | None) -> str:
     return PREFIX
 
 
+def _sign_in_from(headers: dict[bytes, bytes], path: str) -> str:
+    """The sign-in page, then back to the page an htmx request came from (its
+    ``HX-Current-URL``; the request's own path when that names no studio page)."""
+    current = urlsplit(headers.get(b"hx-current-url", b"").decode("latin-1"))
+    page = current.path + (f"?{current.query}" if current.query else "")
+    back = safe_next(page) if page.startswith(PREFIX) else safe_next(path)
+    return f"{SIGN_IN}?next={quote(back, safe='')}"
+
+
 async def _plain(send: Send, status: int, text: str,
                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = text.encode()
@@ -138,11 +148,29 @@ async def _plain(send: Send, status: int, text: str,
     await send({"type": "http.response.body", "body": body})
 
 
-async def _json_error(send: Send, status: int, code: str, message: str) -> None:
+async def _json_error(send: Send, status: int, code: str, message: str,
+                      extra: list[tuple[bytes, bytes]] | None = None) -> None:
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        *HEADERS]})
+        *(extra or []), *HEADERS]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _html_error(send: Send, status: int, message: str, href: str, where: str) -> None:
+    """A refused page that a browser opened itself (a link, a bookmark, the address bar):
+    the message and a way on, in the studio's look, rather than JSON in the window."""
+    body = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<title>Not for this token · Shipyard</title>'
+            f'<link rel="icon" href="data:,"><link rel="stylesheet" href="{STYLESHEET}">'
+            '</head><body><header><span class="brand">Shipyard</span></header>'
+            '<main id="main"><h1>Not for this token</h1>'
+            f'<p class="error" role="alert">{html.escape(message)}</p>'
+            f'<p><a href="{html.escape(href)}">{html.escape(where)}</a></p>'
+            '</main></body></html>').encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()), *HEADERS]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -185,6 +213,15 @@ class StudioGate:
             return None, send, False
         principal, value = await self._who(headers)
         if principal is None:
+            if headers.get(b"hx-request") == b"true":
+                # A page's own request (an answer, a poll) after its session ended: the
+                # browser goes to sign in and back to that page. Answered as below, the
+                # gate's JSON (or, for a GET, the sign-in page) took the place of the
+                # item or fragment the request was for.
+                await _json_error(send, 401, "unauthenticated",
+                                  "Sign in to the studio first (your session has expired).",
+                                  [(b"hx-redirect", _sign_in_from(headers, path).encode())])
+                return None, send, True
             if method in SAFE_METHODS:
                 query = scope.get("query_string", b"").decode("latin-1")
                 target = path + (f"?{query}" if query else "")
@@ -196,8 +233,9 @@ class StudioGate:
                 await _json_error(send, 401, "unauthenticated",
                                   "Sign in to the studio first (your session has expired).")
             return None, send, True
+        page = method in SAFE_METHODS and headers.get(b"hx-request") != b"true"
         if not principal.can("read") and \
-                not await self._labeling_only(principal, path, method, send):
+                not await self._labeling_only(principal, path, method, send, page):
             return None, send, True
         csrf = ""
         sessions = self.sessions()
@@ -219,8 +257,8 @@ class StudioGate:
         return principal, send, False
 
     @staticmethod
-    async def _labeling_only(principal: Principal, path: str, method: str, send: Send
-                             ) -> bool:
+    async def _labeling_only(principal: Principal, path: str, method: str, send: Send,
+                             page: bool = False) -> bool:
         """Whether a principal that may not ``read`` (an annotator) may go on to ``path``.
 
         Its work is labeling, so it reaches the labeling pages, the static files and
@@ -235,10 +273,13 @@ class StudioGate:
                 return False
             if any(path == p or path.startswith(p + "/") for p in LABEL_ONLY):
                 return True
-        await _json_error(send, 403, "forbidden",
-                          f"Token {principal.name!r} has role {principal.role!r}, which may "
-                          "not read this studio page; its work is at "
-                          f"{LABELING if principal.can('label') else PREFIX}.")
+        home = LABELING if principal.can("label") else PREFIX
+        message = (f"Token {principal.name!r} has role {principal.role!r}, which may not "
+                   f"read this studio page; its work is at {home}.")
+        if page and principal.can("label"):
+            await _html_error(send, 403, message, home, "Your labeling queues")
+        else:
+            await _json_error(send, 403, "forbidden", message)
         return False
 
     async def _who(self, headers: dict[bytes, bytes]) -> tuple[Principal | None, str | None]:

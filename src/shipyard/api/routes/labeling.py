@@ -29,10 +29,10 @@ from shipyard.api.schemas._labeling import (
     NextItem,
 )
 from shipyard.datasets import version_to_dict
-from shipyard.errors import NotFound
+from shipyard.errors import InvalidRequest, NotFound
 from shipyard.labeling import AutoLabelStatus, ItemView, LabelingSpec
 from shipyard.store import AssignmentRecord, LabelingJobRecord, iso
-from shipyard.tokens import Principal, check_owner
+from shipyard.tokens import PERMISSIONS, Principal, check_owner
 
 router = APIRouter(tags=["labeling"])
 JOBS = "/labeling-jobs"
@@ -87,6 +87,24 @@ def job_to_dict(rec: LabelingJobRecord) -> dict[str, Any]:
     }
 
 
+def _check_workforce(svc: Services, names: list[str]) -> None:
+    """Each name of a workforce is a live token that may label. A mistyped name made a
+    job that name's annotator never saw, and a viewer's token one it could never work on;
+    both were taken without a word."""
+    tokens = {t.name: t for t in svc.tokens.list() if t.active}
+    for name in names:
+        token = tokens.get(name)
+        if token is None:
+            raise InvalidRequest(
+                f"The workforce names token {name!r}, which does not exist or was revoked; "
+                "fix the name, or create the token first (shipyard tokens create --name "
+                f"{name} --role annotator).")
+        if "label" not in PERMISSIONS.get(token.role, frozenset()):
+            raise InvalidRequest(
+                f"The workforce names token {name!r}, whose role {token.role!r} may not "
+                "label; name annotators (or admins).")
+
+
 def _item(view: ItemView) -> dict[str, Any]:
     a = view.assignment
     return {"job": view.job.name, "task": view.job.task, "labels": view.job.labels,
@@ -116,6 +134,8 @@ async def create_job(body: NewLabelingJob, response: Response,
                                                           max_length=255)) -> dict[str, Any]:
     """Create a labeling job over a dataset version (one item per row)."""
     spec = LabelingSpec(**body.model_dump())
+    if spec.workforce:
+        await anyio.to_thread.run_sync(lambda: _check_workforce(svc, spec.workforce))
     rec, created = await anyio.to_thread.run_sync(
         lambda: svc.labeling.create_once(spec, who.name, idempotency_key))
     if not created:

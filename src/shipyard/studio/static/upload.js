@@ -56,6 +56,9 @@
     var bar = shown.querySelector("progress");
     var label = shown.querySelector("[data-progress-text]");
     var name = form.querySelector('input[name="name"]');
+    // A second click (or drop) while a file is on its way would send it again: the
+    // first creates the dataset, the second is told that it already exists.
+    if (form.getAttribute("aria-busy") === "true") { return; }
     if (!file) {
       message(box, "Choose a file, or drop one on the form.");
       return;
@@ -64,6 +67,8 @@
     if (!form.reportValidity()) { return; }
     var data = new FormData();
     if (name) { data.append("name", name.value); }
+    var encoding = form.querySelector('select[name="encoding"]');
+    if (encoding && encoding.value) { data.append("encoding", encoding.value); }
     data.append("file", file, file.name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action"));
