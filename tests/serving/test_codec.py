@@ -40,15 +40,21 @@ def test_single_record_and_ragged_records() -> None:
 
 @pytest.mark.parametrize("body", [
     b'{"rows": [{"a": 1}, {"a": 2}]}', b'{"inputs": [{"a": 1}]}', b'{"data": [[1, 2]]}',
-    b'{"a": 1, "record": {"b": 2}}'])
+    b'{"record": {"b": 2}}'])
 def test_an_object_wrapping_rows_is_refused_naming_the_shapes(body: bytes) -> None:
-    """An object holding a list or an object is not one record (that would predict on a
-    row with a column named 'rows', its real columns missing): a 400 naming the shapes."""
+    """An object whose only field holds a list or an object is not one record (that would
+    predict on a row with a column named 'rows', its real columns missing): a 400 naming
+    the shapes. A record of several fields with a list cell is a record with a bad cell,
+    left to the schema check (422 naming the field: test_server)."""
     with pytest.raises(InvalidRequest) as err:
         parse_body("json", body)
     message = err.value.message
     assert err.value.http_status == 400 and "so the body is not one record" in message
     assert '{"instances": [records]}' in message and "a list of records" in message
+
+
+def test_a_record_with_a_list_cell_is_one_record_for_the_schema_check() -> None:
+    assert parse_body("json", b'{"a": 1, "b": [2]}').records == [{"a": 1, "b": [2]}]
 
 
 def test_csv() -> None:

@@ -92,6 +92,11 @@ def test_idempotency(db: Database, events: EventLog) -> None:
     with pytest.raises(Conflict, match="different request body"):
         repo.add_version("d", _version(["y"]), must_exist=None, actor="u", idempotency=("k1", "h2"))
     assert len(repo.versions("d")) == 1
+    # Looking a key up (a saved query's retry answers with its first version, unrun).
+    assert repo.idempotent_version("k1", "h1").version == 1  # type: ignore[union-attr]
+    assert repo.idempotent_version("k-unused", "h1") is None
+    with pytest.raises(Conflict, match="different request body"):
+        repo.idempotent_version("k1", "h2")
 
 
 def test_longest_name_with_an_idempotency_key(db: Database, events: EventLog) -> None:

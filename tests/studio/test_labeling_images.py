@@ -92,6 +92,10 @@ def _shows(w: Watched, item: str) -> None:
 
 def _fits(w: Watched) -> tuple[float, float, float, float]:
     """The image is loaded, drawn whole inside the window, and the page no wider."""
+    # The item is ready for the keys before its image has arrived: on a loaded machine the
+    # image came after the measure (naturalWidth 0). Wait for it (30 s at most).
+    w.page.wait_for_function("() => { const i = document.getElementById('item-image'); "
+                             "return i !== null && i.complete && i.naturalWidth > 0; }")
     left, top, width, height, inner_w, inner_h, natural = w.page.evaluate(IMAGE_RECT)
     assert natural > 0, "the image did not load"
     assert w.page.evaluate(FITS), "the Label page is wider than the window"

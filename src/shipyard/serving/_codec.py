@@ -293,9 +293,13 @@ ACCEPTED_SHAPES = ('a list of records [{"col": value, …}, …], one record {"c
 
 
 def _check_one_record(doc: Mapping[str, Any]) -> None:
-    """An object that is none of the wrappers is one record, so each value is one cell:
-    a list or an object there is a wrapper this endpoint does not know (``{"rows":
-    [...]}``, ``{"inputs": [...]}``), never a record with a column of that name."""
+    """An object that is none of the wrappers is one record, so its value is one cell: an
+    object whose only field holds a list or an object is a wrapper this endpoint does not
+    know (``{"rows": [...]}``, ``{"inputs": [...]}``), never a record with a column of that
+    name. A record of several fields with a list among them is a record with a bad cell,
+    which the schema check refuses naming the field (422), as before."""
+    if len(doc) != 1:
+        return
     for key, value in doc.items():
         if isinstance(value, list | dict):
             what = "a list" if isinstance(value, list) else "an object"
