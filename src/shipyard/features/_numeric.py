@@ -101,7 +101,8 @@ class Bin(Step):
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         out = df.copy()
-        new: dict[str, pd.Series] = {}
+        new: dict[str, np.ndarray] = {}
+        dropped: list[str] = []
         for col, fit in state["columns"].items():
             x = _numbers(out[col]) if col in out.columns else pd.Series(
                 np.nan, index=out.index, dtype="float64")
@@ -112,10 +113,15 @@ class Bin(Step):
             if state["output"] == "ordinal":
                 out[col] = codes
                 continue
-            out = out.drop(columns=[col], errors="ignore")
+            dropped.append(col)
             for i, label in enumerate(fit["labels"]):
-                new[f"{col}={label}"] = pd.Series((codes == i).astype("float64"), index=out.index)
-        return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+                new[f"{col}={label}"] = (codes == i).astype("float64")
+        if not new:
+            return out
+        # One drop and one block (dropped one by one, each drop copied the whole frame).
+        out = out.drop(columns=[c for c in dropped if c in out.columns])
+        return pd.concat([out, pd.DataFrame(np.column_stack(list(new.values())),
+                                            index=out.index, columns=list(new))], axis=1)
 
     def lineage(self, state: State, inputs: list[str]) -> Lineage:
         if state["output"] == "ordinal":

@@ -260,7 +260,11 @@ class FittedRecipe:
         """The recipe's last frame as features: the feature columns in order, numbers as float."""
         out = frame.reindex(columns=self.feature_names)
         kept = set(self.categorical_features) | set(self.text_features)
-        return out.astype({c: "float64" for c in self.feature_names if c not in kept})
+        # Only the columns not float64 yet: astype over every column rebuilt each one.
+        dtypes = out.dtypes
+        cast = {c: "float64" for c in self.feature_names
+                if c not in kept and dtypes[c] != np.float64}
+        return out.astype(cast) if cast else out
 
     def lineage(self) -> dict[str, list[str]]:
         """Each feature name → the raw input columns it is computed from (signature order).

@@ -417,7 +417,26 @@ class Impute(Step):
         # Indicators join in one concat: inserted one by one, a wide table's (hfi: 100+
         # columns with gaps) fragment the frame, and pandas warns on every transform.
         indicators: dict[str, pd.Series] = {}
+        # Columns of NumPy numbers are imputed as one block (the same float64 operations
+        # as column by column, a few times faster on a wide table).
+        block = [c for c, fit in state["columns"].items() if c in out.columns
+                 and not isinstance(fit["value"], str)
+                 and isinstance(out[c].dtype, np.dtype) and out[c].dtype.kind in "fiub"]
+        gaps = None
+        if block:
+            values = out[block].to_numpy(dtype="float64", copy=True)
+            values[~np.isfinite(values)] = np.nan
+            gaps = np.isnan(values)
+            fills = np.array([np.nan if state["columns"][c]["value"] is None
+                              else state["columns"][c]["value"] for c in block], "float64")
+            out[block] = np.where(gaps, fills, values)
+        position = {c: j for j, c in enumerate(block)}
         for col, fit in state["columns"].items():
+            if col in position:
+                if fit["indicator"]:
+                    indicators[col + MISSING_SUFFIX] = pd.Series(
+                        gaps[:, position[col]].astype("float64"), index=out.index)
+                continue
             raw = out[col] if col in out.columns else pd.Series(
                 np.nan, index=out.index, dtype="float64")
             if isinstance(fit["value"], str):
@@ -513,9 +532,18 @@ class Scale(Step):
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
         out = df.copy()
-        for col, (center, spread) in state["columns"].items():
-            if col in out.columns:
-                out[col] = (_numbers(out[col]) - center) / spread
+        fitted = {c: v for c, v in state["columns"].items() if c in out.columns}
+        # Columns of NumPy numbers scale as one block (the same float64 operations as
+        # column by column, a few times faster on a wide table); the rest one by one.
+        block = [c for c in fitted if isinstance(out[c].dtype, np.dtype)
+                 and out[c].dtype.kind in "fiu"]
+        if block:
+            center = np.array([fitted[c][0] for c in block], dtype="float64")
+            spread = np.array([fitted[c][1] for c in block], dtype="float64")
+            out[block] = (out[block].to_numpy(dtype="float64") - center) / spread
+        for col in fitted.keys() - set(block):
+            center, spread = fitted[col]
+            out[col] = (_numbers(out[col]) - center) / spread
         return out
 
 
@@ -552,26 +580,46 @@ class Categorical(Step):
         return grouped.where(labels.notna(), MISSING)
 
     def transform(self, df: pd.DataFrame, state: State) -> pd.DataFrame:
-        out = df.copy()
-        new: dict[str, pd.Series] = {}
-        for col, fit in state["columns"].items():
-            grouped = self._grouped(out[col] if col in out.columns else None, out.index,
-                                    fit["categories"])
-            out = out.drop(columns=[col], errors="ignore")
+        # The label columns leave in one drop and the one-hot columns join as one float
+        # block: dropped one by one, each drop copied the frame (ames's 40 label columns
+        # made a call's fixed cost ~0.1 s, the most of an ensemble's scoring call).
+        fitted = state["columns"]
+        out = df.drop(columns=[c for c in fitted if c in df.columns])
+        native: dict[str, pd.Series] = {}
+        blocks: list[np.ndarray] = []
+        names: list[str] = []
+        for col, fit in fitted.items():
             if state["encoding"] == "native":
+                grouped = self._grouped(df[col] if col in df.columns else None, df.index,
+                                        fit["categories"])
                 levels = [*fit["categories"], OTHER, MISSING]
-                new[col] = pd.Series(pd.Categorical(grouped, categories=levels), index=out.index)
+                native[col] = pd.Series(pd.Categorical(grouped, categories=levels),
+                                        index=out.index)
                 continue
-            levels = list(fit["categories"])
-            if fit["other"]:
-                levels.append(OTHER)
-            if fit["missing"]:
-                levels.append(MISSING)
-            codes = pd.Index(levels, dtype="object").get_indexer(grouped)  # -1: not a column
-            onehot = (codes[:, None] == np.arange(len(levels))[None, :]).astype("float64")
-            for i, level in enumerate(levels):
-                new[f"{col}={level}"] = pd.Series(onehot[:, i], index=out.index)
-        return pd.concat([out, pd.DataFrame(new, index=out.index)], axis=1) if new else out
+            # What _grouped then an index of its levels gives, in one lookup: a label of
+            # the categories is its own column, another __other__'s, a missing one
+            # __missing__'s; -1 (no column) where the fit saw no such label.
+            categories = list(fit["categories"])
+            other = len(categories) if fit["other"] else -1
+            missing = len(categories) + bool(fit["other"]) if fit["missing"] else -1
+            levels = [*categories, *([OTHER] if fit["other"] else []),
+                      *([MISSING] if fit["missing"] else [])]
+            if col in df.columns:
+                labels = _labels(df[col])
+                codes = pd.Index(categories, dtype="object").get_indexer(labels.to_numpy())
+                codes = np.where(labels.isna().to_numpy(), missing,
+                                 np.where(codes >= 0, codes, other))
+            else:
+                codes = np.full(len(df), missing)
+            blocks.append((codes[:, None] == np.arange(len(levels))[None, :])
+                          .astype("float64"))
+            names.extend(f"{col}={level}" for level in levels)
+        if native:
+            return pd.concat([out, pd.DataFrame(native, index=out.index)], axis=1)
+        if names:
+            return pd.concat([out, pd.DataFrame(np.hstack(blocks), index=out.index,
+                                                columns=names)], axis=1)
+        return out
 
     def lineage(self, state: State, inputs: list[str]) -> Lineage:
         add: Lineage = {}
