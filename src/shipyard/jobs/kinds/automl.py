@@ -116,6 +116,8 @@ def _check_target(ctx: SubmitContext[AutoMLSpec], version: Any, name: str) -> No
 
 def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     """Refuse an AutoML job that cannot work (400, nothing started) and pin its plan."""
+    import time
+
     from shipyard.automl._portfolio import (
         BOOSTING,
         DEFAULT_ALGORITHMS,
@@ -134,6 +136,10 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     )
     from shipyard.tuning import OBJECTIVES, direction, study_space
 
+    # The budget counts from here, the request's arrival, not from the record's creation:
+    # the checks below read the profile (3-7 s for ames on a busy machine), and a user's
+    # clock started when they submitted.
+    ctx.stored["submitted_at"] = time.time()
     spec = ctx.spec
     train = ctx.stored["inputs"]["train"]
     name = f"{train['dataset']}:{train['version']}"
