@@ -422,7 +422,7 @@ class Impute(Step):
         block = [c for c, fit in state["columns"].items() if c in out.columns
                  and not isinstance(fit["value"], str)
                  and isinstance(out[c].dtype, np.dtype) and out[c].dtype.kind in "fiub"]
-        gaps = None
+        gaps = np.zeros((len(out), 0), dtype=bool)
         if block:
             values = out[block].to_numpy(dtype="float64", copy=True)
             values[~np.isfinite(values)] = np.nan
