@@ -331,6 +331,20 @@ def test_export_of_every_buildable_task(world: World) -> None:
     assert json.loads(rows.column("answers")[0].as_py()) == [{"label": "ok"}] * 2
 
 
+
+def test_export_of_agreed_spans_slices_to_the_agreed_text(world: World) -> None:
+    text = "New Yorkers paid $50 for Coke Pepsi, really."
+    world.dataset("ner-texts", pd.DataFrame({"review": [text]}))
+    world.labeling.create(_spec(name="ner", dataset="ner-texts", task="text_spans",
+                                labels=["LOC", "BRAND", "PRICE"], annotators_per_item=3), "ds")
+    agreed = [("New York", "LOC"), ("$5", "PRICE"), ("Coke", "BRAND"), ("Pepsi", "BRAND")]
+    spans = [{"start": text.index(t), "end": text.index(t) + len(t), "label": label}
+             for t, label in agreed]
+    _answer_all(world, "ner", 3, {"spans": spans})
+    out = world.datasets.read_table("ner-out", world.labeling.export("ner", "ner-out").version)
+    (voted,) = [json.loads(v) for v in out.column("label").to_pylist()]
+    assert [(text[s["start"]:s["end"]], s["label"]) for s in voted] == agreed
+
 def test_many_annotators_at_once_never_exceed_n(world: World) -> None:
     """Eight annotators label in threads until the queue is empty: every item ends with
     exactly N answers from N different annotators."""
