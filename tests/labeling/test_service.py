@@ -33,6 +33,9 @@ def _spec(**kw: object) -> LabelingSpec:
     ({"column": None}, ["needs the text column", "'review'"]),
     ({"task": "image_classification"}, ["needs a dataset of image files", "reviews:1 is a table"]),
     ({"task": "image_boxes"}, ["datasets create NAME --files DIR"]),
+    ({"task": "image_classification", "column": "review"},
+     ["reviews:1 is a table", "column 'review' holds text: label it with a text task "
+      "(text_classification, text_multilabel or text_spans)"]),
     ({"auto_label": True, "task": "text_spans"}, ["'text_spans' cannot be auto-labeled"]),
     ({"auto_label": True}, ["runs no jobs, so it cannot auto-label"]),
     ({"annotators_per_item": 0}, ["annotators_per_item must be 1 to 20"]),
