@@ -202,6 +202,37 @@ def test_spans_with_slightly_different_boundaries_vote_to_one_span() -> None:
         consolidate_spans(spans, {})
 
 
+@pytest.mark.parametrize(("text", "agreed"), [
+    ("I paid $50 today.", [(7, 9)]),               # "$5": part of a token, not "$50"
+    ("New Yorkers love it", [(0, 8)]),             # "New York", not "New Yorkers"
+    ("Try snake_case names", [(4, 9)]),            # "snake"
+    ("Coke Pepsi Sprite", [(0, 4), (5, 10)]),      # two entities side by side stay two
+    ("Dr. Smith, Paris.", [(0, 3), (4, 9), (11, 16)]),
+])
+def test_a_span_the_annotators_agree_on_is_exported_exactly(
+        text: str, agreed: list[tuple[int, int]]) -> None:
+    spans = pd.DataFrame([("doc", who, s, e, "X") for who in ("a", "b", "c")
+                          for s, e in agreed],
+                         columns=["item", "annotator", "start", "end", "label"])
+    out = consolidate_spans(spans, {"doc": text})
+    assert list(zip(out["start"], out["end"], strict=True)) == agreed
+    assert [text[s:e] for s, e in zip(out["start"], out["end"], strict=True)] == [
+        text[s:e] for s, e in agreed]
+    assert out["confidence"].tolist() == [1.0] * len(agreed)
+
+
+def test_a_minority_boundary_neither_cuts_a_word_nor_splits_a_span() -> None:
+    text = "I paid $50 to Coke Pepsi"
+    spans = pd.DataFrame([
+        ("doc", "a", 7, 9, "X"), ("doc", "b", 7, 10, "X"), ("doc", "c", 7, 10, "X"),
+        ("doc", "a", 14, 24, "X"), ("doc", "b", 14, 24, "X"),
+        ("doc", "c", 14, 18, "X"), ("doc", "c", 19, 24, "X"),
+    ], columns=["item", "annotator", "start", "end", "label"])
+    out = consolidate_spans(spans, {"doc": text})
+    assert [text[s:e] for s, e in zip(out["start"], out["end"], strict=True)] == [
+        "$50", "Coke Pepsi"]
+
+
 def test_dawid_skene_with_three_classes_learns_each_annotators_reliability() -> None:
     # Synthetic, for an exact truth: 3,000 items, 4 annotators right 0.9/0.7/0.5/0.4 of
     # the time, wrong answers spread evenly. Measured: DS 0.890, majority 0.790.

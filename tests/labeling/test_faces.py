@@ -57,6 +57,26 @@ def test_cli_creates_shows_and_exports(server: LocalServer, annotator: Client,
         "status"] == "Stopped"
 
 
+def test_cli_quiet_prints_only_what_was_made(server: LocalServer, annotator: Client) -> None:
+    env = server.sdk_env("data-scientist")
+    made = ok(run_cli("labeling", "create", "quiet-job", "--dataset", "reviews", "--task",
+                      "text_classification", "--labels", "great,other", "--column", "review",
+                      "-q", env=env))
+    assert made.stdout == "quiet-job\n"
+    job = LabelingJob("quiet-job", client=annotator)
+    item = job.next()
+    assert item is not None
+    job.answer(item["item"], {"label": "great"})
+    exported = ok(run_cli("labeling", "export", "quiet-job", "--output", "quiet-labels",
+                          "--quiet", env=env))
+    assert exported.stdout == "quiet-labels:1\n"
+    err = one_sentence_error(run_cli("labeling", "create", "quiet-both", "--dataset",
+                                     "reviews", "--task", "text_classification", "--labels",
+                                     "a,b", "--column", "review", "-q", "--json", env=env))
+    assert "Give --json or --quiet, not both" in err
+    assert "quiet-both" not in ok(run_cli("labeling", "list", env=env)).stdout
+
+
 def test_cli_bad_input_is_one_sentence(server: LocalServer, annotator: Client) -> None:
     made = ok_json(run_cli("tokens", "create", "--role", "annotator", "--name", "cli-ann",
                            "--json", env=server.sdk_env()))

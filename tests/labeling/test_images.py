@@ -148,6 +148,23 @@ def test_an_image_task_needs_a_files_dataset(world: tuple) -> None:
     assert "needs a dataset of image files" in r.json()["error"]["message"]
 
 
+@pytest.mark.parametrize("task", ["text_classification", "text_multilabel", "text_spans"])
+def test_a_text_task_on_image_files_is_a_400_naming_the_column(world: tuple, task: str) -> None:
+    server, _, _ = world
+    r = _create(server, name="text-on-images", dataset="digits", task=task,
+                labels=["a", "b"], column="path")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"] == (
+        "Column 'path' of dataset digits:1 holds image files, not text (the dataset is a "
+        "files manifest, made by `shipyard datasets create NAME --files DIR`); label its "
+        "images with an image task: image_classification or image_boxes.")
+    r = _create(server, name="text-on-images", dataset="digits", task=task, labels=["a", "b"])
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"].startswith(
+        f"Task {task!r} labels text, but dataset digits:1 holds image files")
+    assert server.client().get(f"{JOBS}/text-on-images").status_code == 404
+
+
 def test_gold_boxes_score_annotators_by_overlap(world: tuple) -> None:
     """Gold boxes (a JSON list in the gold row's label) score an answer right when each is
     found at IoU ≥ 0.5 with its label and nothing is left over; hand-drawn boxes are never

@@ -33,6 +33,9 @@ def _spec(**kw: object) -> LabelingSpec:
     ({"column": None}, ["needs the text column", "'review'"]),
     ({"task": "image_classification"}, ["needs a dataset of image files", "reviews:1 is a table"]),
     ({"task": "image_boxes"}, ["datasets create NAME --files DIR"]),
+    ({"task": "image_classification", "column": "review"},
+     ["reviews:1 is a table", "column 'review' holds text: label it with a text task "
+      "(text_classification, text_multilabel or text_spans)"]),
     ({"auto_label": True, "task": "text_spans"}, ["'text_spans' cannot be auto-labeled"]),
     ({"auto_label": True}, ["runs no jobs, so it cannot auto-label"]),
     ({"annotators_per_item": 0}, ["annotators_per_item must be 1 to 20"]),
@@ -330,6 +333,20 @@ def test_export_of_every_buildable_task(world: World) -> None:
     assert json.loads(rows.column("annotators")[0].as_py()) == ["ann-0", "ann-1"]
     assert json.loads(rows.column("answers")[0].as_py()) == [{"label": "ok"}] * 2
 
+
+
+def test_export_of_agreed_spans_slices_to_the_agreed_text(world: World) -> None:
+    text = "New Yorkers paid $50 for Coke Pepsi, really."
+    world.dataset("ner-texts", pd.DataFrame({"review": [text]}))
+    world.labeling.create(_spec(name="ner", dataset="ner-texts", task="text_spans",
+                                labels=["LOC", "BRAND", "PRICE"], annotators_per_item=3), "ds")
+    agreed = [("New York", "LOC"), ("$5", "PRICE"), ("Coke", "BRAND"), ("Pepsi", "BRAND")]
+    spans = [{"start": text.index(t), "end": text.index(t) + len(t), "label": label}
+             for t, label in agreed]
+    _answer_all(world, "ner", 3, {"spans": spans})
+    out = world.datasets.read_table("ner-out", world.labeling.export("ner", "ner-out").version)
+    (voted,) = [json.loads(v) for v in out.column("label").to_pylist()]
+    assert [(text[s["start"]:s["end"]], s["label"]) for s in voted] == agreed
 
 def test_many_annotators_at_once_never_exceed_n(world: World) -> None:
     """Eight annotators label in threads until the queue is empty: every item ends with

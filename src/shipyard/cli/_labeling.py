@@ -9,7 +9,19 @@ from urllib.parse import quote
 import typer
 
 from shipyard import humanize
-from shipyard.cli._common import JsonOpt, client, fail, out, print_json, print_table, table, when
+from shipyard.cli._common import (
+    JsonOpt,
+    client,
+    fail,
+    out,
+    output_mode,
+    print_json,
+    print_table,
+    quiet_option,
+    say,
+    table,
+    when,
+)
 
 app = typer.Typer(help="Labeling jobs: annotators label a dataset's rows; export the "
                        "consolidated labels as a dataset.", no_args_is_help=True)
@@ -82,8 +94,10 @@ def create(
         "words+chars+sentiment (default), embeddings or words+chars+sentiment+embeddings "
         "(the text extra), words, words+chars, words+sentiment (--auto-label).")] = None,
     json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the job's name")] = False,
 ) -> None:
     """Create a labeling job: one item per row of the dataset version."""
+    output_mode(json_out, quiet)
     text = None
     if instructions is not None:
         text = instructions.expanduser().read_text(encoding="utf-8")
@@ -98,6 +112,9 @@ def create(
     elif auto_label_features is not None:
         body["auto_label_features"] = auto_label_features  # the server's 400 says why
     doc = client().post("/labeling-jobs", {k: v for k, v in body.items() if v is not None})
+    if quiet:
+        say(doc["name"])
+        return
     if json_out:
         print_json(doc)
         return
@@ -196,11 +213,16 @@ def export(
         "--method", metavar="METHOD", help="dawid_skene or majority (one-label tasks).")
     ] = "dawid_skene",
     json_out: JsonOpt = False,
+    quiet: Annotated[bool, quiet_option("the new version as NAME:VERSION")] = False,
 ) -> None:
     """Write the consolidated labels of the complete items as a new dataset version."""
+    output_mode(json_out, quiet)
     if method not in ("dawid_skene", "majority"):
         fail(f"Unknown --method {method!r}; use dawid_skene or majority.")
     doc = client().post(_path(name, "/export"), {"output": output, "method": method})
+    if quiet:
+        say(doc["ref"])
+        return
     if json_out:
         print_json(doc)
         return

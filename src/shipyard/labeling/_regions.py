@@ -6,9 +6,11 @@ than half of the item's annotators becomes one box, whose corners are the
 coordinate-wise *median* of its members' corners.
 
 Spans: each text is cut into tokens (``\\w+|[^\\w\\s]``, with their character
-offsets); every token takes the label that more than half of the item's
-annotators put on it, else none ("O"); runs of neighbouring tokens with the same
-label become one span.
+offsets), and a token is cut again where more than half of the item's annotators
+put a span boundary inside it (they agreed on part of a word: "$5" of "$50");
+every such unit takes the label that more than half of the item's annotators put
+on it, else none ("O"); runs of neighbouring units with the same label become
+one span, unless more annotators marked them as two spans than as one.
 """
 
 from __future__ import annotations
@@ -153,12 +155,16 @@ def consolidate_spans(spans: pd.DataFrame, texts: Mapping[str, str],
                       annotators_per_item: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Voted labelled spans of each text.
 
-    A token counts as marked with a label by an annotator when at least half of its
-    characters fall inside one of their spans of that label, so a boundary a
-    character early or late still marks the same words. A token takes the label
-    marked by more than half of the item's annotators (else none); neighbouring
-    tokens with the same label merge into one span (two adjacent entities of one
-    label therefore come out as one span).
+    The text is cut into units: its tokens, each cut again at an offset inside it
+    that more than half of the item's annotators used as a span boundary (so a part
+    of a word they agreed on, "$5" of "$50", stays that part). A unit counts as
+    marked with a label by an annotator when at least half of its characters fall
+    inside one of their spans of that label, so a boundary a character early or late
+    still marks the same words. A unit takes the label marked by more than half of
+    the item's annotators (else none). Neighbouring units with the same label merge
+    into one span unless more of the annotators who marked both put them in two
+    spans than in one (two entities they agreed on stay two). So a span the majority
+    agreed on comes out exactly: its offsets slice to the agreed text, never wider.
 
     Args:
         spans: columns ``item, annotator, start, end, label`` (character offsets,
@@ -169,7 +175,7 @@ def consolidate_spans(spans: pd.DataFrame, texts: Mapping[str, str],
 
     Returns:
         Columns ``item, start, end, label, confidence`` (the mean over the span's
-        tokens of the share of annotators who gave the token that label), sorted by
+        units of the share of annotators who gave the unit that label), sorted by
         item and start.
 
     Raises:
@@ -196,42 +202,72 @@ def consolidate_spans(spans: pd.DataFrame, texts: Mapping[str, str],
                 f"Span [{first['start']}, {first['end']}) of item {item!r} is empty or "
                 f"outside its text of {len(text)} characters.", item=item)
         n = _raters(annotators_per_item, item, group["annotator"].nunique())
-        rows.extend(_voted_spans(item, group, *tokenize(text), n))
+        rows.extend(_voted_spans(item, group, *_units(group, *tokenize(text), n), n))
     out = pd.DataFrame(rows, columns=["item", "start", "end", "label", "confidence"])
     out["start"] = out["start"].astype(int)
     out["end"] = out["end"].astype(int)
     return out.sort_values(["item", "start"], kind="stable").reset_index(drop=True)
 
 
+def _units(group: pd.DataFrame, t_start: np.ndarray, t_end: np.ndarray,
+           n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The tokens, cut at each offset inside one where more than half of ``n`` annotators
+    put a span boundary (an annotator counts once per offset)."""
+    bounds = pd.concat([group[["annotator", "start"]].set_axis(["annotator", "at"], axis=1),
+                        group[["annotator", "end"]].set_axis(["annotator", "at"], axis=1)])
+    used = bounds.drop_duplicates()["at"].value_counts()
+    agreed = np.sort(used[used > n / 2].index.to_numpy(dtype=np.int64))
+    if len(t_start) == 0 or len(agreed) == 0:
+        return t_start, t_end
+    # For each agreed offset, the token strictly around it (if any).
+    where = np.searchsorted(t_start, agreed, side="right") - 1
+    inside = (where >= 0) & (agreed > t_start[np.maximum(where, 0)]) \
+        & (agreed < t_end[np.maximum(where, 0)])
+    cuts = agreed[inside]
+    starts = np.sort(np.concatenate([t_start, cuts]))
+    ends = np.sort(np.concatenate([t_end, cuts]))
+    return starts, ends
+
+
 def _voted_spans(item: str, group: pd.DataFrame, t_start: np.ndarray, t_end: np.ndarray,
                  n: int) -> list[dict[str, object]]:
-    """The voted spans of one item, given its tokens and number of annotators."""
+    """The voted spans of one item, given its units (see :func:`_units`) and annotators."""
     if len(t_start) == 0:
         return []
     names = sorted(group["label"].unique())
     votes = np.zeros((len(names), len(t_start)))
+    # Per label, how many annotators put each pair of neighbouring units in one span
+    # (joined) or marked both but in two spans (split).
+    joined = np.zeros((len(names), max(len(t_start) - 1, 0)))
+    split = np.zeros_like(joined)
     for li, label in enumerate(names):
         for _, mine in group[group["label"] == label].groupby("annotator"):
             marked = np.zeros(len(t_start), dtype=bool)
+            together = np.zeros(len(t_start) - 1, dtype=bool)
             for s, e in zip(mine["start"], mine["end"], strict=True):
                 inside = np.minimum(e, t_end) - np.maximum(s, t_start)
-                marked |= 2 * inside >= (t_end - t_start)
-            votes[li] += marked  # an annotator votes once per token and label
+                this = 2 * inside >= (t_end - t_start)
+                marked |= this
+                together |= this[:-1] & this[1:]
+            votes[li] += marked  # an annotator votes once per unit and label
+            joined[li] += together
+            split[li] += marked[:-1] & marked[1:] & ~together
     best = votes.argmax(axis=0)
     share = votes[best, np.arange(len(t_start))] / n
-    token_label = np.where(share > 0.5, best, -1)
+    unit_label = np.where(share > 0.5, best, -1)
     out: list[dict[str, object]] = []
     i = 0
-    while i < len(token_label):
-        if token_label[i] < 0:
+    while i < len(unit_label):
+        label = unit_label[i]
+        if label < 0:
             i += 1
             continue
         j = i
-        while j + 1 < len(token_label) and token_label[j + 1] == token_label[i]:
+        while (j + 1 < len(unit_label) and unit_label[j + 1] == label
+               and split[label, j] <= joined[label, j]):
             j += 1
         out.append({"item": item, "start": int(t_start[i]), "end": int(t_end[j]),
-                    "label": names[token_label[i]],
-                    "confidence": float(share[i:j + 1].mean())})
+                    "label": names[label], "confidence": float(share[i:j + 1].mean())})
         i = j + 1
     return out
 

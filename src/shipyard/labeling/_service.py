@@ -42,6 +42,7 @@ from shipyard.labeling._export import build_table
 from shipyard.labeling._items import ItemReader
 from shipyard.labeling._tasks import (
     AUTO_LABEL_TASKS,
+    TASKS,
     Task,
     check_inside,
     check_labels,
@@ -145,6 +146,17 @@ class Progress:
     holding: str | None
 
 
+def _strings(schema: Mapping[str, pa.DataType]) -> list[str]:
+    """The text columns of ``schema``, in order."""
+    return [c for c, t in schema.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
+
+
+def _tasks_of(source: str) -> str:
+    """The names of the tasks whose items come from ``source``: "a, b or c"."""
+    names = [n for n, t in TASKS.items() if t.source == source]
+    return " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+
+
 def _schema_fields(schema: pa.Schema) -> dict[str, pa.DataType]:
     return {f.name: f.type for f in schema}
 
@@ -221,18 +233,30 @@ class LabelingService:
                       version: VersionRecord) -> str | None:
         schema = _schema_fields(self.datasets.head(version.dataset, version.version, 0).schema)
         where = f"dataset {version.dataset}:{version.version}"
-        if the_task.source == "image" and not is_files(version):
+        files = is_files(version)
+        if the_task.source == "image" and not files:
+            text = (f"; column {column!r} holds text: label it with a text task "
+                    f"({_tasks_of('text')})" if column in _strings(schema) else "")
             raise InvalidRequest(
                 f"Task {the_task.name!r} needs a dataset of image files (a files manifest, "
                 f"made by `shipyard datasets create NAME --files DIR`); {where} is a table "
-                f"with columns {', '.join(list(schema)[:10])}.")
+                f"with columns {', '.join(list(schema)[:10])}{text}.")
+        if the_task.source == "text" and files:
+            # Every string of a files manifest (path, sha256, format, folder label) describes
+            # an image: labelling it as text would label file names, never the pictures.
+            what = (f"Column {column!r} of {where} holds image files, not text"
+                    if column in schema else f"Task {the_task.name!r} labels text, but "
+                    f"{where} holds image files")
+            raise InvalidRequest(
+                f"{what} (the dataset is a files manifest, made by `shipyard datasets create "
+                f"NAME --files DIR`); label its images with an image task: "
+                f"{_tasks_of('image')}.")
         if the_task.source != "text":
             if column is not None and column not in schema:
                 raise InvalidRequest(f"Column {column!r} is not in {where}; "
                                      f"{names_hint(column, schema, 'column')}.")
             return column
-        strings = [c for c, t in schema.items() if pa.types.is_string(t)
-                   or pa.types.is_large_string(t)]
+        strings = _strings(schema)
         if column is None:
             raise InvalidRequest(f"Task {the_task.name!r} needs the text column (--column, "
                                  f"column); the text columns of {where} are "

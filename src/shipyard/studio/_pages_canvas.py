@@ -3,7 +3,8 @@
 Canvas keeps no state of its own: everything it makes is an object every other face
 sees, made through the same services as the REST API.
 
-- **Upload** a CSV: a dataset (REST twin ``POST /api/v1/datasets``).
+- **Upload** a CSV, in the text encoding chosen (UTF-8 by default, as on the datasets
+  page): a dataset (REST twin ``POST /api/v1/datasets``).
 - **Prepare**: the first rows, a type per column (number, category, date, ignore) and the
   target; Canvas says what kind of prediction that is. Building with changed types (or
   ignored columns) first makes a new version of the dataset holding the columns as
@@ -50,6 +51,7 @@ from shipyard.automl._analysis import left_out
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
 from shipyard.store import JobRecord
 from shipyard.studio._charts import bar_chart
+from shipyard.studio._pages_datasets import ENCODINGS
 from shipyard.studio._security import PREFIX
 from shipyard.studio._web import (
     ACTIVE,
@@ -301,7 +303,7 @@ async def _one_file(request: Request, missing: str) -> tuple[Any, UploadFile]:
 @router.get(CANVAS)
 def canvas_home(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
     """Start: upload a CSV; the builds so far."""
-    return render(request, "canvas/home.html", builds=_builds(svc)[:50])
+    return render(request, "canvas/home.html", builds=_builds(svc)[:50], encodings=ENCODINGS)
 
 
 @router.post(CANVAS + "/upload")
@@ -312,9 +314,12 @@ async def canvas_upload(request: Request, svc: Services = Depends(services)) -> 
         form, upload = await _one_file(request, "Choose a CSV file to upload.")
         name = str(form.get("name") or "").strip() or _NAME.sub(
             "-", str(upload.filename).rsplit(".", 1)[0].lower()).strip("-")
+        # The same select as the datasets page's upload: a CSV saved by Excel in Western
+        # Europe is Windows-1252, which the ingest refuses as UTF-8 unless it is named.
+        encoding = str(form.get("encoding") or "").strip() or None
         with saved_uploads([upload], svc.settings.tmp_dir) as saved:
             rec = await run(lambda: svc.datasets.ingest(name, saved, mode="create",
-                                                        actor=who.name))
+                                                        actor=who.name, encoding=encoding))
     except ShipyardError as exc:
         return action_error(exc)
     return Response(status_code=204,
@@ -463,7 +468,7 @@ def canvas_build_page(request: Request, job_id: str,
             residuals=Markup(bar_chart(residuals)) if residuals else "",  # noqa: S704
             fields=[(c, v) for c, v in _typical(frame[inputs]).items()],
             group=_group_name(dataset, target))
-    return render(request, "canvas/build.html", **context)
+    return render(request, "canvas/build.html", encodings=ENCODINGS, **context)
 
 
 @router.get(CANVAS + "/builds/{job_id}/progress")
@@ -578,30 +583,50 @@ async def canvas_batch(request: Request, job_id: str,
     ``POST /api/v1/datasets``, ``POST /api/v1/jobs``)."""
     try:
         who = authorize(request, svc, "write")
-        _, upload = await _one_file(request, "Choose a CSV file of rows to predict.")
+        form, upload = await _one_file(request, "Choose a CSV file of rows to predict.")
+        encoding = str(form.get("encoding") or "").strip()
         with saved_uploads([upload], svc.settings.tmp_dir) as saved:
-            scoring = await run(lambda: _batch(svc, job_id, saved[0][1], who.name))
+            scoring = await run(lambda: _batch(svc, job_id, saved[0][1], encoding, who.name))
     except ShipyardError as exc:
         return action_error(exc)
     return render(request, "canvas/_prediction.html", scoring=scoring, rows=None,
                   build=job_id, done=False)
 
 
-def _batch(svc: Services, job_id: str, path: Any, actor: str) -> str:
+def _batch(svc: Services, job_id: str, path: Any, encoding: str, actor: str) -> str:
     job = _build(svc, job_id)
     if job.status != "Completed":
         raise BadRequest("The build has not finished; predict once it has.")
     dataset, version = _dataset_of(job)
-    try:
-        text = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            column_types=None, strings_can_be_null=True))
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidRequest(f"That file is not a CSV Canvas can read: {exc}") from None
-    text = _as_text(text)
+    text = _as_text(_read_rows(path, encoding))
     types = {str(f["name"]): str(f.get("dtype"))
              for f in svc.datasets.version(dataset, version).schema}
     return _score(svc, job, text, {c: t for c, t in types.items() if c in text.column_names},
                   actor, "batch")
+
+
+def _read_rows(path: Any, encoding: str) -> pa.Table:
+    """A CSV of rows to predict, decoded from ``encoding`` (one of the select's; ``""`` is
+    UTF-8). Arrow keeps a column whose bytes are not UTF-8 as binary, which would be scored
+    as the text of its bytes (``"b'Ch\\xe8que'"``): such a file is refused, naming it."""
+    offered = {value: text for value, text in ENCODINGS}
+    if encoding not in offered:
+        raise BadRequest(f"Unknown text encoding {encoding!r}; choose one of: "
+                         f"{', '.join(offered.values())}.")
+    try:
+        table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
+            encoding=encoding or "utf-8"), convert_options=pacsv.ConvertOptions(
+            column_types=None, strings_can_be_null=True))
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"That file is not a CSV Canvas can read: {exc}") from None
+    binary = [f.name for f in table.schema
+              if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise InvalidRequest(
+            f"That file is not valid {offered[encoding].split(' (')[0]}: column {binary[0]!r} "
+            "holds bytes it cannot decode (was it saved as Windows-1252 by Excel?). Choose the "
+            "file's text encoding, or save it as UTF-8, and predict again.")
+    return table
 
 
 @router.get(CANVAS + "/predictions/{scoring_id}")

@@ -47,9 +47,10 @@ REPORT_CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline';
 #: The fields an upload form may have besides its files.
 UPLOAD_FIELDS = ("name", "description", "encoding")
 #: The upload form's text encodings (value, what the select shows): a CSV saved by Excel
-#: in Western Europe is Windows-1252, which the ingest refuses as UTF-8 and names.
+#: in Western Europe is Windows-1252, which the ingest refuses as UTF-8 and names. Only
+#: encodings the ingest takes: it refuses UTF-16 and UTF-32 for every file (docs/datasets.md).
 ENCODINGS = (("", "UTF-8 (the default)"), ("cp1252", "Windows-1252 (Excel, Western Europe)"),
-             ("latin-1", "Latin-1 (ISO-8859-1)"), ("utf-16", "UTF-16"))
+             ("latin-1", "Latin-1 (ISO-8859-1)"))
 MAX_UPLOAD_FILES = 100
 #: Rows of a query's answer the SQL page shows (the REST route returns up to 10,000).
 SQL_ROWS = 200
