@@ -14,6 +14,7 @@ from shipyard.forecasting._features import (
     feature_rows,
     naive_residual_quantiles,
     naive_scale,
+    nonnegative_floor,
     parse_times,
     quantile_name,
     seasonal_naive,
@@ -24,6 +25,7 @@ from shipyard.forecasting._metrics import METRICS, Scored, pinball, pool
 from shipyard.forecasting._model import (
     Forecaster,
     calibration_shifts,
+    clip,
     forecast_at,
     history,
     predict_quantiles,
@@ -32,8 +34,9 @@ from shipyard.forecasting._plots import plot_forecast
 
 __all__ = [
     "METRICS", "ForecastSpec", "Forecaster", "Scored", "Series", "calibration_shifts",
-    "feature_rows",
-    "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "parse_times",
+    "clip", "feature_rows",
+    "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "nonnegative_floor",
+    "parse_times",
     "pinball", "plot_forecast", "pool", "predict_quantiles", "quantile_name",
     "seasonal_naive", "to_series", "training_rows",
 ]

@@ -49,6 +49,9 @@ class ForecastSpec:
     #: Per quantile level, what calibration adds to the model's forecast (empty: none;
     #: see :func:`shipyard.forecasting.calibration_shifts`).
     shifts: tuple[float, ...] = ()
+    #: The least value a forecast may take (0 when the target was never negative in
+    #: training: counts, sales, demand), or ``None``: no bound.
+    floor: float | None = None
 
     @property
     def step(self) -> pd.Timedelta:
@@ -90,7 +93,18 @@ class ForecastSpec:
                    series_column=data.get("series_column"),
                    step_seconds=float(data.get("step_seconds", 86400.0)),
                    known_ahead=tuple(str(c) for c in data.get("known_ahead") or ()),
-                   shifts=tuple(float(v) for v in data.get("shifts") or ()))
+                   shifts=tuple(float(v) for v in data.get("shifts") or ()),
+                   floor=None if data.get("floor") is None else float(data["floor"]))
+
+
+def nonnegative_floor(series: Sequence[Series]) -> float | None:
+    """0.0 when every known value of every series is at or above 0 (a count, sales, a
+    demand: forecasts are then clipped there), else ``None`` (never clip a target that
+    can go negative)."""
+    known = [s.values[np.isfinite(s.values)] for s in series]
+    if not any(len(v) for v in known) or any(bool((v < 0).any()) for v in known):
+        return None
+    return 0.0
 
 
 def quantile_name(q: float) -> str:

@@ -59,9 +59,17 @@ def calibration_shifts(levels: Sequence[float], actual: np.ndarray,
 def forecast_at(spec: ForecastSpec, boosters: Sequence[Booster], series: Series,
                 origin: int, steps: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
     """The quantiles of ``series`` ``steps`` periods after index ``origin`` (steps × q);
-    ``known``: the known-ahead columns at those times (else read from the series)."""
+    ``known``: the known-ahead columns at those times (else read from the series).
+
+    With a ``spec.floor`` (a target never negative in training), every quantile is
+    clipped at it: a monotone map, so the quantiles stay ordered."""
     X, _, level = feature_rows(spec, series, np.full(len(steps), origin), steps, known)
-    return predict_quantiles(boosters, X, spec.shifts) + level[:, None]
+    return clip(spec, predict_quantiles(boosters, X, spec.shifts) + level[:, None])
+
+
+def clip(spec: ForecastSpec, quantiles: np.ndarray) -> np.ndarray:
+    """``quantiles`` raised to ``spec.floor`` where below it (unchanged without a floor)."""
+    return quantiles if spec.floor is None else np.maximum(quantiles, spec.floor)
 
 
 def history(spec: ForecastSpec, series: Sequence[Series]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.forecasting import ForecastSpec, Series, to_series
+from shipyard.forecasting import ForecastSpec, Series, nonnegative_floor, to_series
 from shipyard.names import names_hint
 from shipyard.training._algorithms import (
     Algorithm,
@@ -219,7 +219,8 @@ def check_forecast_request(df: pd.DataFrame, target: str | None, time_column: st
                 f"The known-ahead column {column!r} must hold numbers or true/false (and not "
                 f"be the time, target or series column); it holds {values.dtype} values.")
     series, step = to_series(df, time_column, target, series_column, spec.known_ahead)
-    spec = ForecastSpec.from_dict({**spec.to_dict(), "step_seconds": step})
+    spec = ForecastSpec.from_dict({**spec.to_dict(), "step_seconds": step,
+                                   "floor": nonnegative_floor(series)})
     if complete:
         need = min_history(spec, int(hp["backtest_folds"]))
         short = [s for s in series if np.isfinite(s.values).sum() < need]

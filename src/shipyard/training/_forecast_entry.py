@@ -34,6 +34,7 @@ from shipyard.forecasting import (
     Scored,
     Series,
     calibration_shifts,
+    clip,
     forecast_at,
     history,
     naive_residual_quantiles,
@@ -110,7 +111,7 @@ def backtest(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any],
         q = forecast_at(spec, boosters, known, at, steps,
                         full.known_at(spec.known_ahead, index) if spec.known_ahead else None)
         point = seasonal_naive(spec, known, at, steps)
-        band = point[:, None] + naive_residual_quantiles(spec, known.values)[None, :]
+        band = clip(spec, point[:, None] + naive_residual_quantiles(spec, known.values)[None, :])
         model.append(Scored(actual, q, spec.quantiles, scale))
         naive.append(Scored(actual, band, spec.quantiles, scale))
         if plot is None:
@@ -152,6 +153,12 @@ def _log(ctx: TrainingContext, split: str, model: dict[str, float],
         f"{k} {number(v)}" for k, v in naive.items()))
 
 
+def _floor_note(spec: ForecastSpec) -> str:
+    return (f"the target {spec.target!r} is never below {spec.floor:g} in the training data, "
+            f"so forecasts and their quantiles (and seasonal naive's band) are clipped at "
+            f"{spec.floor:g}")
+
+
 def _json(data: Any) -> bytes:
     return json.dumps(data, indent=2, sort_keys=True, allow_nan=False).encode("utf-8")
 
@@ -183,6 +190,8 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
     ctx.log(f"[training] {len(series)} series, step {spec.step}, horizon {spec.horizon}; "
             f"{len(spec.feature_names())} features; backtests at "
             + ", ".join(o.date().isoformat() for o in reversed(origins)))
+    if spec.floor is not None:
+        ctx.log(f"[training] {_floor_note(spec)}")
     folds: list[Fold] = []
     for i, origin in enumerate(reversed(origins)):
         if i == len(origins) - 1 and hp["calibrate"]:
@@ -232,6 +241,7 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
         "baseline": {k: _finite(v) for k, v in baseline.items()},
         "baseline_name": "seasonal naive", "warnings": [too_big] if too_big else [],
         "shifts": dict(zip(spec.quantile_names(), spec.shifts, strict=False)),
+        "floor": spec.floor,
         "folds": [{"origin": f.origin.isoformat(), "role": "test" if i == 0 else "validation",
                    "metrics": _finite(pool(f.model)), "naive": _finite(pool(f.naive))}
                   for i, f in enumerate(folds)]}
@@ -243,6 +253,8 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
     next_time = first.time(len(first.values), spec.step)
     notes = [f"direct multi-step strategy: one LightGBM quantile model per level over "
              f"{len(spec.feature_names())} features"]
+    if spec.floor is not None:
+        notes.append(_floor_note(spec))
     manifest = {
         "task": FORECASTING, "problem_type": FORECASTING, "algorithm": "forecast",
         "framework": {"name": framework.name, "version": framework.version()},
@@ -255,6 +267,7 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
         "forecast": {"horizon": spec.horizon, "step": str(spec.step),
                      "series": len(series), "quantiles": list(spec.quantiles),
                      "time_column": spec.time_column, "series_column": spec.series_column,
+                     "floor": spec.floor,
                      "last_time": {s.name: pd.Timestamp(
                          s.time(len(s.values) - 1, spec.step)).isoformat()
                          for s in series[:100]}},
