@@ -148,6 +148,11 @@ class Series:
         return Series(self.name, self.start, self.values[:max(n, 0)].copy(), self.known)
 
 
+#: What a forecast of numbered periods can do, as the time column must hold dates.
+_NUMBERS_HINT = ("Numbered periods (a year such as 1990, a period 1..N) are not read as "
+                 "times: a year is not a fixed step, and a number is no date.")
+
+
 def parse_times(values: pd.Series, column: str) -> pd.Series:
     """``values`` as timestamps (tz-naive), or InvalidRequest naming the column and a bad value."""
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
@@ -155,8 +160,19 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
     elif pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
         raise InvalidRequest(
             f"The time column {column!r} holds {values.dtype} values, not dates or times; "
-            "forecast needs a date/time column (e.g. '2024-01-31') for --time-column.")
+            f"forecast needs a date/time column (e.g. '2024-01-31') for --time-column. "
+            f"{_NUMBERS_HINT}")
     else:
+        number = values.map(lambda v: isinstance(v, int | float | np.number)
+                            and not pd.isna(v)).to_numpy(dtype=bool)
+        if number.any():
+            # pandas reads a number as a date (a year) now, as nanoseconds after 1970
+            # from pandas 4: neither is what the number meant.
+            i = int(np.flatnonzero(number)[0])
+            raise InvalidRequest(
+                f"The time column {column!r} must hold dates/times; got the number "
+                f"{values.iloc[i]!r} in row {values.index[i]}. Send ISO 8601 text such as "
+                f"'2024-01-31'. {_NUMBERS_HINT}")
         times = pd.to_datetime(values.astype("object"), errors="coerce", format="ISO8601")
         bad = values[times.isna() & values.notna()]
         if len(bad):
