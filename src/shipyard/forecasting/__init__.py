@@ -12,12 +12,14 @@ from shipyard.forecasting._features import (
     ForecastSpec,
     Series,
     feature_rows,
+    is_periods,
     naive_residual_quantiles,
     naive_scale,
     nonnegative_floor,
     parse_times,
     quantile_name,
     seasonal_naive,
+    time_label,
     to_series,
     training_rows,
 )
@@ -34,9 +36,9 @@ from shipyard.forecasting._plots import plot_forecast
 
 __all__ = [
     "METRICS", "ForecastSpec", "Forecaster", "Scored", "Series", "calibration_shifts",
-    "clip", "feature_rows",
+    "clip", "feature_rows", "is_periods",
     "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "nonnegative_floor",
     "parse_times",
     "pinball", "plot_forecast", "pool", "predict_quantiles", "quantile_name",
-    "seasonal_naive", "to_series", "training_rows",
+    "seasonal_naive", "time_label", "to_series", "training_rows",
 ]

@@ -117,7 +117,8 @@ class Forecaster:
         if spec.time_column not in df.columns:
             raise InvalidRequest(f"Column {spec.time_column!r} is missing; a forecast request "
                                  "names the future time of each row.")
-        times = parse_times(df[spec.time_column].reset_index(drop=True), spec.time_column)
+        times = parse_times(df[spec.time_column].reset_index(drop=True), spec.time_column,
+                            spec.periods)
         if spec.series_column:
             if spec.series_column not in df.columns:
                 raise InvalidRequest(
@@ -177,26 +178,28 @@ class Forecaster:
                                  f"{rows[int(np.flatnonzero(times.isna().to_numpy())[0])]}; "
                                  "send the time to forecast.")
         last = self.last_time(name)
+        label = spec.time_label
+        step = f"{spec.step_label()} period(s)" if spec.periods else spec.step_label()
         ratio = ((times - last) / spec.step).to_numpy(dtype="float64")
         steps = np.round(ratio).astype("int64")
         off = np.abs(ratio - steps) > 1e-9
         if off.any():
             i = int(np.flatnonzero(off)[0])
             raise InvalidRequest(
-                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not on "
-                f"the grid of series {name!r}: the model forecasts in steps of {spec.step} "
-                f"from its last known time {last.isoformat()}, e.g. "
-                f"{(last + spec.step).isoformat()}. Send a time on that grid.")
+                f"Time {label(times.iloc[i])} (row {rows[i]}) is not on "
+                f"the grid of series {name!r}: the model forecasts in steps of {step} "
+                f"from its last known time {label(last)}, e.g. "
+                f"{label(last + spec.step)}. Send a time on that grid.")
         bad = (steps < 1) | (steps > spec.horizon)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             end = last + spec.horizon * spec.step
             raise InvalidRequest(
-                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not within "
+                f"Time {label(times.iloc[i])} (row {rows[i]}) is not within "
                 f"the forecast horizon of series {name!r}: the model forecasts "
-                f"{spec.horizon} steps of {spec.step} after its last known time "
-                f"{last.isoformat()}, i.e. {(last + spec.step).isoformat()} to "
-                f"{end.isoformat()}. Retrain on newer data to forecast further.")
+                f"{spec.horizon} steps of {step} after its last known time "
+                f"{label(last)}, i.e. {label(last + spec.step)} to "
+                f"{label(end)}. Retrain on newer data to forecast further.")
         window = self.windows[name]
         return forecast_at(spec, self.boosters, window, len(window.values) - 1, steps,
                            known if spec.known_ahead else None)

@@ -118,7 +118,7 @@ def backtest(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any],
             plot = (list(known.time(index, spec.step)), actual, q)
     if plot is None:
         raise InvalidRequest(f"No series has history before the backtest origin "
-                             f"{origin.isoformat()}; give more history or fewer folds.")
+                             f"{spec.time_label(origin)}; give more history or fewer folds.")
     return Fold(origin, model, naive, *plot)
 
 
@@ -132,9 +132,10 @@ def _plot(spec: ForecastSpec, series: Series, folds: list[Fold]) -> bytes:
     return plot_forecast({
         "series": series.name if spec.series_column else None, "target": spec.target,
         "band": f"{names[lo]}–{names[hi]}",
-        "history": {"times": [t.isoformat() for t in times[keep]],
+        "history": {"times": [spec.time_label(t) for t in times[keep]],
                     "values": series.values[keep].tolist()},
-        "origins": [{"times": [t.isoformat() for t in f.times], "actual": f.actual.tolist(),
+        "origins": [{"times": [spec.time_label(t) for t in f.times],
+                     "actual": f.actual.tolist(),
                      "median": f.quantiles[:, spec.quantiles.index(0.5)].tolist(),
                      "low": f.quantiles[:, lo].tolist(), "high": f.quantiles[:, hi].tolist()}
                     for f in folds if f.times and pd.Timestamp(f.times[0]) > lead]})
@@ -187,9 +188,10 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
     folds_n = int(hp["backtest_folds"])
     end = max(s.time(len(s.values) - 1, spec.step) for s in series)
     origins = [end - f * spec.horizon * spec.step for f in range(1, folds_n + 2)]
-    ctx.log(f"[training] {len(series)} series, step {spec.step}, horizon {spec.horizon}; "
+    ctx.log(f"[training] {len(series)} series, step {spec.step_label()}, horizon {spec.horizon}; "
             f"{len(spec.feature_names())} features; backtests at "
-            + ", ".join(o.date().isoformat() for o in reversed(origins)))
+            + ", ".join(str(spec.time_label(o)) if spec.periods else o.date().isoformat()
+                        for o in reversed(origins)))
     if spec.floor is not None:
         ctx.log(f"[training] {_floor_note(spec)}")
     folds: list[Fold] = []
@@ -206,7 +208,7 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
                                 zip(spec.quantile_names(), spec.shifts, strict=True)))
         folds.append(backtest(ctx, spec, hp, series, origin))
         ctx.log(f"[training] backtest {i + 1} of {len(origins)} (origin "
-                f"{origin.isoformat()}) done")
+                f"{spec.time_label(origin)}) done")
     folds.reverse()  # folds[0] is the test holdout (the most recent origin)
     metrics = {"validation": pool([p for f in folds[1:] for p in f.model]),
                "test": pool(folds[0].model)}
@@ -242,7 +244,7 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
         "baseline_name": "seasonal naive", "warnings": [too_big] if too_big else [],
         "shifts": dict(zip(spec.quantile_names(), spec.shifts, strict=False)),
         "floor": spec.floor,
-        "folds": [{"origin": f.origin.isoformat(), "role": "test" if i == 0 else "validation",
+        "folds": [{"origin": spec.time_label(f.origin), "role": "test" if i == 0 else "validation",
                    "metrics": _finite(pool(f.model)), "naive": _finite(pool(f.naive))}
                   for i, f in enumerate(folds)]}
     # evaluation.json, as every training's: the SDK's job.evaluation() reads it.
@@ -260,19 +262,19 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
         "framework": {"name": framework.name, "version": framework.version()},
         "shipyard_version": shipyard.__version__, "target": spec.target, "classes": None,
         "input_signature": input_signature(spec, [s.name for s in series],
-                                           pd.Timestamp(next_time).isoformat()),
+                                           spec.time_label(next_time)),
         "feature_names": spec.feature_names(),
         "output_schema": [{"name": n, "dtype": "float64"} for n in spec.quantile_names()],
         "recipe": FORECAST_FILE, "model_files": model_files, "hyperparameters": hp,
-        "forecast": {"horizon": spec.horizon, "step": str(spec.step),
+        "forecast": {"horizon": spec.horizon, "step": spec.step_label(),
+                     "periods": spec.periods,
                      "series": len(series), "quantiles": list(spec.quantiles),
                      "time_column": spec.time_column, "series_column": spec.series_column,
                      "floor": spec.floor,
-                     "last_time": {s.name: pd.Timestamp(
-                         s.time(len(s.values) - 1, spec.step)).isoformat()
-                         for s in series[:100]}},
+                     "last_time": {s.name: spec.time_label(
+                         s.time(len(s.values) - 1, spec.step)) for s in series[:100]}},
         "split": {"method": "backtest", "time_column": spec.time_column,
-                  "origins": [f.origin.isoformat() for f in folds],
+                  "origins": [spec.time_label(f.origin) for f in folds],
                   "validation_folds": len(folds) - 1},
         "metrics": {k: _finite(v) for k, v in metrics.items()},
         "baseline": {k: _finite(v) for k, v in baseline.items()},

