@@ -83,6 +83,14 @@ def test_periods_keep_their_step_and_say_so(nile: pd.DataFrame) -> None:
         check_forecast_request(skewed, "flow", "year", hp)
 
 
+def test_yearly_dates_are_refused_pointing_to_numbered_periods(nile: pd.DataFrame) -> None:
+    hp = validate_hyperparameters("forecast", {**YEARLY, "horizon": 2, "backtest_folds": 1})
+    dates = nile.assign(year=nile["year"].astype(str) + "-01-01")
+    with pytest.raises(InvalidRequest, match=r"not on a regular grid of 365 days .* number "
+                                             r"the periods in a numeric time column"):
+        check_forecast_request(dates, "flow", "year", hp)
+
+
 def test_a_model_trained_on_dates_refuses_a_number(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=120).strftime("%Y-%m-%d"),

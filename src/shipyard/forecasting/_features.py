@@ -289,8 +289,10 @@ def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: st
         raise InvalidRequest(
             f"The times in {time_column!r} are not on a regular grid of "
             f"{_span(step, periods)} steps (one gap is {_span(diffs[off].iloc[0], periods)}); "
-            "forecast needs fixed-step times such as daily, hourly or yearly. Resample the "
-            "data first.")
+            "forecast needs fixed-step times such as daily or hourly. Resample the data "
+            "first" + ("." if periods or step < pd.Timedelta(days=28) else
+                       ", or, for monthly or yearly data, number the periods in a numeric "
+                       "time column (the year, or year × 12 + month)."))
     out = []
     for name, group in frame.groupby("id", sort=True):
         start = pd.Timestamp(group["t"].iloc[0])
