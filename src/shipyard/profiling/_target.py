@@ -66,6 +66,9 @@ LEAK_SPEARMAN_ROWS = 50
 #: trends with time follows its order, which is no leak, so the Spearman rule skips it.
 TIME_WORDS = frozenset({"year", "years", "yr", "date", "time", "period", "month", "week",
                         "quarter", "day", "timestamp", "t"})
+#: ...unless the name also says it ranks something (``year_rank``: a rank within a year).
+RANK_WORDS = frozenset({"rank", "ranking", "position", "percentile", "quantile", "quartile",
+                        "decile"})
 #: Features a one-feature model is fitted for, at most (the most associated first).
 SOLO_CANDIDATES = 30
 #: The quick model's most important features are candidates too, whatever their
@@ -286,6 +289,11 @@ def _words(name: str) -> set[str]:
     return {w.lower() for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub(" ", name)) if w}
 
 
+def _time_index(name: str) -> bool:
+    words = _words(name)
+    return bool(words & TIME_WORDS) and not words & RANK_WORDS
+
+
 def name_points(feature: str, target: str) -> str | None:
     """What in ``feature``'s name points to a leak of ``target``, if anything."""
     t = _normal(target)
@@ -305,7 +313,7 @@ def _rank_leak(prep: Prepared, f: Encoded, association: float | None) -> float |
     Timestamps and time indexes (:data:`TIME_WORDS`) are left out: a target that grows
     with time is no leak of the clock."""
     if (prep.classification or f.kind != "numeric" or prep.y.kind != "numeric"
-            or f.name in prep.datetimes or _words(f.name) & TIME_WORDS
+            or f.name in prep.datetimes or _time_index(f.name)
             or (association or 0.0) < LEAK_SPEARMAN):
         return None  # |rho| ≤ the association (the larger of |Pearson| and |Spearman|)
     both = np.isfinite(f.values) & np.isfinite(prep.y.values)
