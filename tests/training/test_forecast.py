@@ -184,7 +184,12 @@ def test_a_column_known_ahead_is_read_at_the_target_time(chicago: pd.DataFrame,
 
 @pytest.mark.parametrize(("change", "hp", "time_column", "message"), [
     (None, {}, None, "A forecast needs a time column"),
-    (lambda d: d.assign(when=range(len(d))), {}, "when", "holds int64 values, not dates"),
+    (lambda d: d.assign(when=np.arange(len(d)) % 2 == 0), {}, "when",
+     "holds true/false values; send dates/times .* or period numbers"),
+    (lambda d: d.assign(when=np.arange(len(d)) * 0.5), {}, "when",
+     "numbers periods .*; got 0.5 in row 1. Send a whole number"),
+    (lambda d: d.assign(date=[2016, *d["date"].iloc[1:]]), {}, "date",
+     "must hold dates/times; got the number 2016 in row 0"),
     (lambda d: d.assign(date="someday"), {}, "date", "must hold dates/times; got 'someday'"),
     (lambda d: pd.concat([d, d.tail(1)]), {}, "date",
      "have the same time 2016-08-28T00:00:00"),

@@ -8,8 +8,9 @@ the train version's cached profile with its target (:class:`shipyard.profiling.
 VersionProfiles`, the same snapshot ``shipyard datasets profile --target`` and the
 exploration notebook show) and takes its suspected leaks: features that predict the target
 strongly *and* have something else pointing to a leak (a one-feature model scoring 0.98 or
-more on held-out rows, a name repeating the target's or saying "label", "outcome"…; see
-:mod:`shipyard.profiling._target`).
+more on held-out rows, a name repeating the target's or saying "label", "outcome"…, or,
+for a numeric target, ranks that follow the target's at |Spearman| ≥ 0.99, as hfi's
+``hf_rank`` does ``hf_score``'s; see :mod:`shipyard.profiling._target`).
 
 What it does with them, as DataRobot does: every candidate leaves them out (the recipe's
 ``drop`` list), and the job says so (``outputs.automl.analysis``, the CLI, the SDK). A

@@ -72,11 +72,12 @@ class ForecastPipeline(InferencePipeline):
         return self.forecaster.predict(df)
 
 
-def input_signature(spec: ForecastSpec, series: list[str], example: str) -> list[dict]:
-    """What a forecast request sends: the time column, and the series column if any."""
-    out: list[dict[str, Any]] = [{"name": spec.time_column, "semantic_type": "datetime",
-                                  "dtype": "datetime64[ns]", "required": True,
-                                  "example": example}]
+def input_signature(spec: ForecastSpec, series: list[str], example: Any) -> list[dict]:
+    """What a forecast request sends: the time column (a date/time, or a period number),
+    and the series column if any."""
+    kind = ("numeric", "int64") if spec.periods else ("datetime", "datetime64[ns]")
+    out: list[dict[str, Any]] = [{"name": spec.time_column, "semantic_type": kind[0],
+                                  "dtype": kind[1], "required": True, "example": example}]
     if spec.series_column:
         out.append({"name": spec.series_column, "semantic_type": "categorical",
                     "dtype": "object", "required": True, "categories": series,

@@ -350,6 +350,9 @@ def _times(column: pd.Series, name: str | None) -> pd.Series:
         raise InvalidRequest(f"Time column {name!r} holds booleans, not times.")
     if pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_numeric_dtype(column):
         return column.reset_index(drop=True)
+    numbers = _numbers(column, name)
+    if numbers is not None:
+        return numbers
     for utc in (False, True):  # several UTC offsets in one column: compare them in UTC
         try:
             return pd.to_datetime(column, format="ISO8601", utc=utc).reset_index(drop=True)
@@ -362,6 +365,24 @@ def _times(column: pd.Series, name: str | None) -> pd.Series:
         f"Time column {name!r} must hold dates, times or numbers{where}. Fix the value "
         "or declare the column as a timestamp."
     ) from error
+
+
+def _numbers(column: pd.Series, name: str | None) -> pd.Series | None:
+    """An object column of numbers (``year`` 1990, 1991… sent as JSON rows) as numbers, to
+    order as numbers: pandas would read them as dates, and as nanoseconds after 1970 from
+    pandas 4. ``None`` when no value is a number; InvalidRequest when only some are."""
+    is_number = column.map(lambda v: isinstance(v, int | float | np.number)
+                           and not isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    if not is_number.any():
+        return None
+    if not is_number.all():
+        i = int(np.flatnonzero(~is_number)[0])
+        j = int(np.flatnonzero(is_number)[0])
+        raise InvalidRequest(
+            f"Time column {name!r} mixes numbers ({column.iloc[j]!r} in row {j}) and other "
+            f"values ({column.iloc[i]!r} in row {i}); a time split orders rows by dates or "
+            "by numbers (e.g. a year), not both. Make the column one or the other.")
+    return pd.to_numeric(column).reset_index(drop=True)
 
 
 def _sortable(times: pd.Series) -> np.ndarray:

@@ -12,11 +12,14 @@ from shipyard.forecasting._features import (
     ForecastSpec,
     Series,
     feature_rows,
+    is_periods,
     naive_residual_quantiles,
     naive_scale,
+    nonnegative_floor,
     parse_times,
     quantile_name,
     seasonal_naive,
+    time_label,
     to_series,
     training_rows,
 )
@@ -24,6 +27,7 @@ from shipyard.forecasting._metrics import METRICS, Scored, pinball, pool
 from shipyard.forecasting._model import (
     Forecaster,
     calibration_shifts,
+    clip,
     forecast_at,
     history,
     predict_quantiles,
@@ -32,8 +36,9 @@ from shipyard.forecasting._plots import plot_forecast
 
 __all__ = [
     "METRICS", "ForecastSpec", "Forecaster", "Scored", "Series", "calibration_shifts",
-    "feature_rows",
-    "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "parse_times",
+    "clip", "feature_rows", "is_periods",
+    "forecast_at", "history", "naive_residual_quantiles", "naive_scale", "nonnegative_floor",
+    "parse_times",
     "pinball", "plot_forecast", "pool", "predict_quantiles", "quantile_name",
-    "seasonal_naive", "to_series", "training_rows",
+    "seasonal_naive", "time_label", "to_series", "training_rows",
 ]

@@ -27,6 +27,11 @@ from shipyard.errors import InvalidRequest
 SEASONAL_LAGS = 4
 #: The series id of a frame without a series column.
 SINGLE = "series"
+#: Where period 0 of a numbered time column (a year, a period 1..N) sits on the internal
+#: timeline, on which one period is one second: a number never becomes a date, and the
+#: grid, lags and horizon work on periods as they do on days.
+PERIOD_ORIGIN = pd.Timestamp("1970-01-01")
+PERIOD = pd.Timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,12 @@ class ForecastSpec:
     #: Per quantile level, what calibration adds to the model's forecast (empty: none;
     #: see :func:`shipyard.forecasting.calibration_shifts`).
     shifts: tuple[float, ...] = ()
+    #: The least value a forecast may take (0 when the target was never negative in
+    #: training: counts, sales, demand), or ``None``: no bound.
+    floor: float | None = None
+    #: The time column numbers periods (a year, a period 1..N), not dates: no calendar
+    #: features, and times are read and shown as those numbers.
+    periods: bool = False
 
     @property
     def step(self) -> pd.Timedelta:
@@ -72,10 +83,19 @@ class ForecastSpec:
         names = ["step", "level"] + [f"lag_{j}" for j in self.lags]
         names += [f"season_lag_{m + 1}" for m in self.seasonal_offsets]
         names += [f"{kind}_{w}" for w in self.windows for kind in ("mean", "std")]
-        names += ["dayofweek", "day", "month", "dayofyear", "weekofyear"]
-        if self.step_seconds < 86400:
-            names.append("hour")
+        if not self.periods:
+            names += ["dayofweek", "day", "month", "dayofyear", "weekofyear"]
+            if self.step_seconds < 86400:
+                names.append("hour")
         return names + [f"known_{c}" for c in self.known_ahead]
+
+    def time_label(self, t: Any) -> Any:
+        """A time as users see it: the period number, or ISO 8601 text."""
+        return time_label(t, self.periods)
+
+    def step_label(self) -> Any:
+        """The grid's step as users see it: periods (a number), or a duration's text."""
+        return round(self.step_seconds) if self.periods else str(self.step)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -90,7 +110,19 @@ class ForecastSpec:
                    series_column=data.get("series_column"),
                    step_seconds=float(data.get("step_seconds", 86400.0)),
                    known_ahead=tuple(str(c) for c in data.get("known_ahead") or ()),
-                   shifts=tuple(float(v) for v in data.get("shifts") or ()))
+                   shifts=tuple(float(v) for v in data.get("shifts") or ()),
+                   floor=None if data.get("floor") is None else float(data["floor"]),
+                   periods=bool(data.get("periods", False)))
+
+
+def nonnegative_floor(series: Sequence[Series]) -> float | None:
+    """0.0 when every known value of every series is at or above 0 (a count, sales, a
+    demand: forecasts are then clipped there), else ``None`` (never clip a target that
+    can go negative)."""
+    known = [s.values[np.isfinite(s.values)] for s in series]
+    if not any(len(v) for v in known) or any(bool((v < 0).any()) for v in known):
+        return None
+    return 0.0
 
 
 def quantile_name(q: float) -> str:
@@ -134,15 +166,51 @@ class Series:
         return Series(self.name, self.start, self.values[:max(n, 0)].copy(), self.known)
 
 
-def parse_times(values: pd.Series, column: str) -> pd.Series:
-    """``values`` as timestamps (tz-naive), or InvalidRequest naming the column and a bad value."""
+#: Where numbers go in a time column.
+_NUMBERS_HINT = ("Numbered periods (a year such as 1990, a period 1..N) go in a numeric "
+                 "column, not among dates.")
+
+
+def time_label(t: Any, periods: bool) -> Any:
+    """``t`` (a Timestamp) as users see it: the period number, or ISO 8601 text."""
+    if periods:
+        return round((pd.Timestamp(t) - PERIOD_ORIGIN) / PERIOD)
+    return pd.Timestamp(t).isoformat()
+
+
+def _span(gap: pd.Timedelta, periods: bool) -> str:
+    return f"{round(gap / PERIOD)} period(s)" if periods else str(gap)
+
+
+def parse_times(values: pd.Series, column: str, periods: bool = False) -> pd.Series:
+    """``values`` as timestamps (tz-naive), or InvalidRequest naming the column and a bad value.
+
+    ``periods``: the column numbers periods (a year, 1..N), placed on the internal timeline
+    at :data:`PERIOD_ORIGIN` + n × :data:`PERIOD`; otherwise it holds dates/times.
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise InvalidRequest(f"The time column {column!r} holds true/false values; send "
+                             "dates/times such as '2024-01-31' or period numbers (a year "
+                             "such as 2021, a period 1..N).")
+    if periods:
+        return _parse_periods(values, column)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         times = pd.to_datetime(values)
-    elif pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+    elif pd.api.types.is_numeric_dtype(values.dtype):
         raise InvalidRequest(
-            f"The time column {column!r} holds {values.dtype} values, not dates or times; "
-            "forecast needs a date/time column (e.g. '2024-01-31') for --time-column.")
+            f"The time column {column!r} holds {values.dtype} values, not dates or times, "
+            "but this model was trained on dates; send dates/times such as '2024-01-31'.")
     else:
+        number = values.map(lambda v: isinstance(v, int | float | np.number)
+                            and not pd.isna(v)).to_numpy(dtype=bool)
+        if number.any():
+            # pandas reads a number as a date (a year) now, as nanoseconds after 1970
+            # from pandas 4: neither is what the number meant.
+            i = int(np.flatnonzero(number)[0])
+            raise InvalidRequest(
+                f"The time column {column!r} must hold dates/times; got the number "
+                f"{values.iloc[i]!r} in row {values.index[i]}. Send ISO 8601 text such as "
+                f"'2024-01-31'. {_NUMBERS_HINT}")
         times = pd.to_datetime(values.astype("object"), errors="coerce", format="ISO8601")
         bad = values[times.isna() & values.notna()]
         if len(bad):
@@ -154,15 +222,40 @@ def parse_times(values: pd.Series, column: str) -> pd.Series:
     return times
 
 
+#: Periods a numbered time column may count from 0, either way (Timestamps reach 2262).
+MAX_PERIOD = 9_000_000_000
+
+
+def _parse_periods(values: pd.Series, column: str) -> pd.Series:
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = values.notna() & (~np.isfinite(numbers) | (numbers % 1 != 0)
+                            | (numbers.abs() > MAX_PERIOD))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        value = values.iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise InvalidRequest(
+            f"The time column {column!r} numbers periods (a year such as 2021, a period "
+            f"1..N); got {value!r} in row {values.index[i]}. Send a whole number.")
+    return PERIOD_ORIGIN + pd.to_timedelta(numbers, unit="s")
+
+
+def is_periods(values: pd.Series) -> bool:
+    """A time column of numbers (not true/false): it numbers periods."""
+    return pd.api.types.is_numeric_dtype(values.dtype) and not \
+        pd.api.types.is_bool_dtype(values.dtype)
+
+
 def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: str | None,
-              known_ahead: Sequence[str] = ()) -> tuple[list[Series], float]:
+              known_ahead: Sequence[str] = (), periods: bool = False
+              ) -> tuple[list[Series], float]:
     """The frame's rows as series on one regular grid, and the grid's step in seconds.
 
     Raises:
         InvalidRequest: a missing time, two rows at the same time in one series, or
             times on no regular grid.
     """
-    times = parse_times(df[time_column], time_column)
+    times = parse_times(df[time_column], time_column, periods)
     if times.isna().any():
         row = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise InvalidRequest(f"The time column {time_column!r} is missing in row {row}; "
@@ -182,7 +275,7 @@ def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: st
         first = frame[dup].iloc[0]
         where = f" of series {first['id']!r}" if series_column else ""
         raise InvalidRequest(
-            f"Two rows{where} have the same time {pd.Timestamp(first['t']).isoformat()} in "
+            f"Two rows{where} have the same time {time_label(first['t'], periods)} in "
             f"{time_column!r}; a series has one value per time. Aggregate the duplicates "
             "(e.g. sum per day) or name the series column (series_column).")
     frame = frame.sort_values(["id", "t"], kind="stable")
@@ -194,9 +287,12 @@ def to_series(df: pd.DataFrame, time_column: str, target: str, series_column: st
     off = (diffs % step) != pd.Timedelta(0)
     if off.any():
         raise InvalidRequest(
-            f"The times in {time_column!r} are not on a regular grid of {step} steps "
-            f"(one gap is {diffs[off].iloc[0]}); forecast needs fixed-step times such as "
-            "daily or hourly. Resample the data first.")
+            f"The times in {time_column!r} are not on a regular grid of "
+            f"{_span(step, periods)} steps (one gap is {_span(diffs[off].iloc[0], periods)}); "
+            "forecast needs fixed-step times such as daily or hourly. Resample the data "
+            "first" + ("." if periods or step < pd.Timedelta(days=28) else
+                       ", or, for monthly or yearly data, number the periods in a numeric "
+                       "time column (the year, or year × 12 + month)."))
     out = []
     for name, group in frame.groupby("id", sort=True):
         start = pd.Timestamp(group["t"].iloc[0])
@@ -257,7 +353,8 @@ def feature_rows(spec: ForecastSpec, series: Series, origins: np.ndarray, steps:
         rolling = past.rolling(w, min_periods=1)
         cols += [rolling.mean().to_numpy()[origins] - level, rolling.std().to_numpy()[origins]]
     targets = origins + steps
-    cols += _calendar(series.time(targets, spec.step), spec.step_seconds < 86400)
+    if not spec.periods:
+        cols += _calendar(series.time(targets, spec.step), spec.step_seconds < 86400)
     if spec.known_ahead:
         future = known if known is not None else series.known_at(spec.known_ahead, targets)
         cols += list(np.asarray(future, dtype="float64").T)

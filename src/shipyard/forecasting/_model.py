@@ -59,9 +59,17 @@ def calibration_shifts(levels: Sequence[float], actual: np.ndarray,
 def forecast_at(spec: ForecastSpec, boosters: Sequence[Booster], series: Series,
                 origin: int, steps: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
     """The quantiles of ``series`` ``steps`` periods after index ``origin`` (steps × q);
-    ``known``: the known-ahead columns at those times (else read from the series)."""
+    ``known``: the known-ahead columns at those times (else read from the series).
+
+    With a ``spec.floor`` (a target never negative in training), every quantile is
+    clipped at it: a monotone map, so the quantiles stay ordered."""
     X, _, level = feature_rows(spec, series, np.full(len(steps), origin), steps, known)
-    return predict_quantiles(boosters, X, spec.shifts) + level[:, None]
+    return clip(spec, predict_quantiles(boosters, X, spec.shifts) + level[:, None])
+
+
+def clip(spec: ForecastSpec, quantiles: np.ndarray) -> np.ndarray:
+    """``quantiles`` raised to ``spec.floor`` where below it (unchanged without a floor)."""
+    return quantiles if spec.floor is None else np.maximum(quantiles, spec.floor)
 
 
 def history(spec: ForecastSpec, series: Sequence[Series]) -> dict[str, Any]:
@@ -109,7 +117,8 @@ class Forecaster:
         if spec.time_column not in df.columns:
             raise InvalidRequest(f"Column {spec.time_column!r} is missing; a forecast request "
                                  "names the future time of each row.")
-        times = parse_times(df[spec.time_column].reset_index(drop=True), spec.time_column)
+        times = parse_times(df[spec.time_column].reset_index(drop=True), spec.time_column,
+                            spec.periods)
         if spec.series_column:
             if spec.series_column not in df.columns:
                 raise InvalidRequest(
@@ -169,26 +178,28 @@ class Forecaster:
                                  f"{rows[int(np.flatnonzero(times.isna().to_numpy())[0])]}; "
                                  "send the time to forecast.")
         last = self.last_time(name)
+        label = spec.time_label
+        step = f"{spec.step_label()} period(s)" if spec.periods else spec.step_label()
         ratio = ((times - last) / spec.step).to_numpy(dtype="float64")
         steps = np.round(ratio).astype("int64")
         off = np.abs(ratio - steps) > 1e-9
         if off.any():
             i = int(np.flatnonzero(off)[0])
             raise InvalidRequest(
-                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not on "
-                f"the grid of series {name!r}: the model forecasts in steps of {spec.step} "
-                f"from its last known time {last.isoformat()}, e.g. "
-                f"{(last + spec.step).isoformat()}. Send a time on that grid.")
+                f"Time {label(times.iloc[i])} (row {rows[i]}) is not on "
+                f"the grid of series {name!r}: the model forecasts in steps of {step} "
+                f"from its last known time {label(last)}, e.g. "
+                f"{label(last + spec.step)}. Send a time on that grid.")
         bad = (steps < 1) | (steps > spec.horizon)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             end = last + spec.horizon * spec.step
             raise InvalidRequest(
-                f"Time {pd.Timestamp(times.iloc[i]).isoformat()} (row {rows[i]}) is not within "
+                f"Time {label(times.iloc[i])} (row {rows[i]}) is not within "
                 f"the forecast horizon of series {name!r}: the model forecasts "
-                f"{spec.horizon} steps of {spec.step} after its last known time "
-                f"{last.isoformat()}, i.e. {(last + spec.step).isoformat()} to "
-                f"{end.isoformat()}. Retrain on newer data to forecast further.")
+                f"{spec.horizon} steps of {step} after its last known time "
+                f"{label(last)}, i.e. {label(last + spec.step)} to "
+                f"{label(end)}. Retrain on newer data to forecast further.")
         window = self.windows[name]
         return forecast_at(spec, self.boosters, window, len(window.values) - 1, steps,
                            known if spec.known_ahead else None)

@@ -14,6 +14,7 @@ import numpy as np
 def plot_forecast(record: Mapping[str, Any]) -> bytes:
     """Actuals (history tail and forecast window), the median and the band per origin.
 
+    Times are ISO 8601 text, or period numbers (a year) for a numbered time column.
     ``record``: ``{"series" (None: the only one), "target", "history": {"times",
     "values"}, "origins": [{"times", "actual", "median", "low", "high"}], "band":
     "p10–p90"}``.
@@ -23,10 +24,10 @@ def plot_forecast(record: Mapping[str, Any]) -> bytes:
     fig = _figure(11, 4.5)
     ax = fig.subplots(1, 1)
     hist = record["history"]
-    ax.plot(np.asarray(hist["times"], dtype="datetime64[s]"), hist["values"], color="black",
+    ax.plot(_axis(hist["times"]), hist["values"], color="black",
             linewidth=1, label="actual")
     for i, o in enumerate(record["origins"]):
-        t = np.asarray(o["times"], dtype="datetime64[s]")
+        t = _axis(o["times"])
         ax.fill_between(t, o["low"], o["high"], color="tab:blue", alpha=0.2,
                         label=f"{record['band']} band" if i == 0 else None)
         ax.plot(t, o["median"], color="tab:blue", linewidth=1.5,
@@ -38,5 +39,17 @@ def plot_forecast(record: Mapping[str, Any]) -> bytes:
     ax.set_ylabel(record.get("target", "value"))
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
+    if not _numbered(hist["times"]):
+        fig.autofmt_xdate()
     return _png(fig)
+
+
+def _numbered(times: list[Any]) -> bool:
+    return all(isinstance(t, int | float) for t in times)
+
+
+def _axis(times: list[Any]) -> np.ndarray:
+    """Times as the x axis: period numbers as they are, ISO 8601 text as dates."""
+    if _numbered(times):
+        return np.asarray(times, dtype="float64")
+    return np.asarray(times, dtype="datetime64[s]")

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.forecasting import ForecastSpec, Series, to_series
+from shipyard.forecasting import (
+    ForecastSpec,
+    Series,
+    is_periods,
+    nonnegative_floor,
+    to_series,
+)
 from shipyard.names import names_hint
 from shipyard.training._algorithms import (
     Algorithm,
@@ -218,8 +224,10 @@ def check_forecast_request(df: pd.DataFrame, target: str | None, time_column: st
             raise InvalidRequest(
                 f"The known-ahead column {column!r} must hold numbers or true/false (and not "
                 f"be the time, target or series column); it holds {values.dtype} values.")
-    series, step = to_series(df, time_column, target, series_column, spec.known_ahead)
-    spec = ForecastSpec.from_dict({**spec.to_dict(), "step_seconds": step})
+    periods = is_periods(df[time_column])
+    series, step = to_series(df, time_column, target, series_column, spec.known_ahead, periods)
+    spec = ForecastSpec.from_dict({**spec.to_dict(), "step_seconds": step,
+                                   "floor": nonnegative_floor(series), "periods": periods})
     if complete:
         need = min_history(spec, int(hp["backtest_folds"]))
         short = [s for s in series if np.isfinite(s.values).sum() < need]

@@ -34,6 +34,7 @@ from shipyard.forecasting import (
     Scored,
     Series,
     calibration_shifts,
+    clip,
     forecast_at,
     history,
     naive_residual_quantiles,
@@ -110,14 +111,14 @@ def backtest(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any],
         q = forecast_at(spec, boosters, known, at, steps,
                         full.known_at(spec.known_ahead, index) if spec.known_ahead else None)
         point = seasonal_naive(spec, known, at, steps)
-        band = point[:, None] + naive_residual_quantiles(spec, known.values)[None, :]
+        band = clip(spec, point[:, None] + naive_residual_quantiles(spec, known.values)[None, :])
         model.append(Scored(actual, q, spec.quantiles, scale))
         naive.append(Scored(actual, band, spec.quantiles, scale))
         if plot is None:
             plot = (list(known.time(index, spec.step)), actual, q)
     if plot is None:
         raise InvalidRequest(f"No series has history before the backtest origin "
-                             f"{origin.isoformat()}; give more history or fewer folds.")
+                             f"{spec.time_label(origin)}; give more history or fewer folds.")
     return Fold(origin, model, naive, *plot)
 
 
@@ -131,9 +132,10 @@ def _plot(spec: ForecastSpec, series: Series, folds: list[Fold]) -> bytes:
     return plot_forecast({
         "series": series.name if spec.series_column else None, "target": spec.target,
         "band": f"{names[lo]}–{names[hi]}",
-        "history": {"times": [t.isoformat() for t in times[keep]],
+        "history": {"times": [spec.time_label(t) for t in times[keep]],
                     "values": series.values[keep].tolist()},
-        "origins": [{"times": [t.isoformat() for t in f.times], "actual": f.actual.tolist(),
+        "origins": [{"times": [spec.time_label(t) for t in f.times],
+                     "actual": f.actual.tolist(),
                      "median": f.quantiles[:, spec.quantiles.index(0.5)].tolist(),
                      "low": f.quantiles[:, lo].tolist(), "high": f.quantiles[:, hi].tolist()}
                     for f in folds if f.times and pd.Timestamp(f.times[0]) > lead]})
@@ -150,6 +152,12 @@ def _log(ctx: TrainingContext, split: str, model: dict[str, float],
     ctx.log(f"[training] {split}: forecast " + ", ".join(
         f"{k} {number(v)}" for k, v in model.items()) + "; seasonal naive " + ", ".join(
         f"{k} {number(v)}" for k, v in naive.items()))
+
+
+def _floor_note(spec: ForecastSpec) -> str:
+    return (f"the target {spec.target!r} is never below {spec.floor:g} in the training data, "
+            f"so forecasts and their quantiles (and seasonal naive's band) are clipped at "
+            f"{spec.floor:g}")
 
 
 def _json(data: Any) -> bytes:
@@ -180,9 +188,12 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
     folds_n = int(hp["backtest_folds"])
     end = max(s.time(len(s.values) - 1, spec.step) for s in series)
     origins = [end - f * spec.horizon * spec.step for f in range(1, folds_n + 2)]
-    ctx.log(f"[training] {len(series)} series, step {spec.step}, horizon {spec.horizon}; "
+    ctx.log(f"[training] {len(series)} series, step {spec.step_label()}, horizon {spec.horizon}; "
             f"{len(spec.feature_names())} features; backtests at "
-            + ", ".join(o.date().isoformat() for o in reversed(origins)))
+            + ", ".join(str(spec.time_label(o)) if spec.periods else o.date().isoformat()
+                        for o in reversed(origins)))
+    if spec.floor is not None:
+        ctx.log(f"[training] {_floor_note(spec)}")
     folds: list[Fold] = []
     for i, origin in enumerate(reversed(origins)):
         if i == len(origins) - 1 and hp["calibrate"]:
@@ -197,7 +208,7 @@ def run_forecast(ctx: TrainingContext) -> TrainingResult:
                                 zip(spec.quantile_names(), spec.shifts, strict=True)))
         folds.append(backtest(ctx, spec, hp, series, origin))
         ctx.log(f"[training] backtest {i + 1} of {len(origins)} (origin "
-                f"{origin.isoformat()}) done")
+                f"{spec.time_label(origin)}) done")
     folds.reverse()  # folds[0] is the test holdout (the most recent origin)
     metrics = {"validation": pool([p for f in folds[1:] for p in f.model]),
                "test": pool(folds[0].model)}
@@ -232,7 +243,8 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
         "baseline": {k: _finite(v) for k, v in baseline.items()},
         "baseline_name": "seasonal naive", "warnings": [too_big] if too_big else [],
         "shifts": dict(zip(spec.quantile_names(), spec.shifts, strict=False)),
-        "folds": [{"origin": f.origin.isoformat(), "role": "test" if i == 0 else "validation",
+        "floor": spec.floor,
+        "folds": [{"origin": spec.time_label(f.origin), "role": "test" if i == 0 else "validation",
                    "metrics": _finite(pool(f.model)), "naive": _finite(pool(f.naive))}
                   for i, f in enumerate(folds)]}
     # evaluation.json, as every training's: the SDK's job.evaluation() reads it.
@@ -243,23 +255,26 @@ def _write(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any], series:
     next_time = first.time(len(first.values), spec.step)
     notes = [f"direct multi-step strategy: one LightGBM quantile model per level over "
              f"{len(spec.feature_names())} features"]
+    if spec.floor is not None:
+        notes.append(_floor_note(spec))
     manifest = {
         "task": FORECASTING, "problem_type": FORECASTING, "algorithm": "forecast",
         "framework": {"name": framework.name, "version": framework.version()},
         "shipyard_version": shipyard.__version__, "target": spec.target, "classes": None,
         "input_signature": input_signature(spec, [s.name for s in series],
-                                           pd.Timestamp(next_time).isoformat()),
+                                           spec.time_label(next_time)),
         "feature_names": spec.feature_names(),
         "output_schema": [{"name": n, "dtype": "float64"} for n in spec.quantile_names()],
         "recipe": FORECAST_FILE, "model_files": model_files, "hyperparameters": hp,
-        "forecast": {"horizon": spec.horizon, "step": str(spec.step),
+        "forecast": {"horizon": spec.horizon, "step": spec.step_label(),
+                     "periods": spec.periods,
                      "series": len(series), "quantiles": list(spec.quantiles),
                      "time_column": spec.time_column, "series_column": spec.series_column,
-                     "last_time": {s.name: pd.Timestamp(
-                         s.time(len(s.values) - 1, spec.step)).isoformat()
-                         for s in series[:100]}},
+                     "floor": spec.floor,
+                     "last_time": {s.name: spec.time_label(
+                         s.time(len(s.values) - 1, spec.step)) for s in series[:100]}},
         "split": {"method": "backtest", "time_column": spec.time_column,
-                  "origins": [f.origin.isoformat() for f in folds],
+                  "origins": [spec.time_label(f.origin) for f in folds],
                   "validation_folds": len(folds) - 1},
         "metrics": {k: _finite(v) for k, v in metrics.items()},
         "baseline": {k: _finite(v) for k, v in baseline.items()},
