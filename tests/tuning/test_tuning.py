@@ -197,6 +197,23 @@ def test_the_cli_tunes_on_a_time_split_as_training_does(server: LocalServer) -> 
         bounds["validation"]["end"] < bounds["test"]["start"], bounds
 
 
+def test_a_resumed_study_that_completes_says_nothing_of_the_resume(server: LocalServer) -> None:
+    """A stopped study resumed (``jobs resume``, a retry by hand) and then Completed kept
+    "Resumed by admin after attempt 1 (stopped)." as its message: its driver ends it with
+    the status alone, and the final status now has the last word."""
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", strategy="random", experiment="churn-resumed",
+                            hyperparameters={"max_iter": 200}))
+    assert c.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    wait_for(c, job["id"], "Stopped", timeout=60)
+    r = c.post(f"/api/v1/jobs/{job['id']}/resume")
+    assert r.status_code == 200 and r.json()["message"].startswith("Resumed"), r.text
+    done = wait_for(c, job["id"], "Completed", timeout=180)
+    assert (done["reason"], done["message"]) == (None, None), done
+    shown = ok(run_cli("jobs", "show", job["id"], env=server.sdk_env())).stdout
+    assert "Resumed" not in shown and "Completed" in shown
+
+
 def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalServer) -> None:
     c = server.client()
     job = submit(c, _tuning(algorithm="linear", max_trials=2, parallel=2, strategy="random",
