@@ -449,7 +449,10 @@ def test_a_script_study_tunes_what_the_script_logs(server: LocalServer,
     err = one_sentence_error(run_cli(*base, env=env))
     assert "--direction" in err
     err = one_sentence_error(run_cli(*base, "--algorithm", "lightgbm", env=env))
-    assert "--algorithm" in err and "drop them" in err
+    assert "--algorithm is a built-in algorithm's: drop it" in err
+    err = one_sentence_error(run_cli(*base, "--split-method", "time", "--time-column", "t",
+                                     env=env))
+    assert "--split-method and --time-column are a built-in algorithm's: drop them" in err
     doc = ok_json(run_cli(*base, "--direction", "maximize", "--strategy", "random",
                           "--max-trials", "4", "--parallel", "2", "--json", env=env,
                           timeout=240))

@@ -131,7 +131,9 @@ def tune(
             ("--split-method", split_method), ("--time-column", time_column),
             ("--group-column", group_column)) if value]
         if given:
-            fail(f"--script tunes a script of yours; {', '.join(given)} "
+            named = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1
+                                 else given)
+            fail(f"--script tunes a script of yours; {named} "
                  f"{'is' if len(given) == 1 else 'are'} a built-in algorithm's: drop "
                  f"{'it' if len(given) == 1 else 'them'}.")
         if not objective:
