@@ -112,6 +112,56 @@ def test_bad_wrangle_jobs_are_refused_at_submit(admin: httpx.Client, registered:
     assert words in r.json()["error"]["message"]
 
 
+#: Queries that name what is not there: submitted, they were accepted and the job (or a
+#: schedule's every run) failed; bound at submit, each is a 400 naming what is missing.
+UNBOUND = [
+    ("SELECT contract, no_such_column FROM raw", "no_such_column"),
+    ("SELECT * FROM raw JOIN no_such_table USING (contract)", "'no_such_table'"),
+    ("SELECT * FROM lake.no_such_table", "catalog location 'lake' has no table 'no_such_table'"),
+    ("SELECT * FROM no_such_lake.flights", "there is no catalog location 'no_such_lake'"),
+    ("SELECT r.contract, f.no_such_column FROM raw r, lake.flights f", "no_such_column"),
+]
+
+
+@pytest.mark.parametrize(("sql", "words"), UNBOUND)
+def test_a_query_naming_a_missing_table_or_column_is_refused_at_submit(
+        admin: httpx.Client, registered: dict, sql: str, words: str) -> None:
+    r = admin.post("/api/v1/jobs", json={"kind": "wrangle", "sql": sql, "outputs": ["never"],
+                                         "inputs": {"raw": "churn"}})
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("sql", "words"), UNBOUND)
+def test_a_schedule_of_a_query_naming_a_missing_table_or_column_is_refused(
+        admin: httpx.Client, registered: dict, sql: str, words: str) -> None:
+    spec = {"kind": "wrangle", "sql": sql, "outputs": ["never"], "inputs": {"raw": "churn"}}
+    r = admin.post("/api/v1/schedules", json={"name": "never-made", "every": "1d",
+                                              "target": {"spec": spec}})
+    assert r.status_code == 400, r.text
+    assert words in r.json()["error"]["message"]
+    assert admin.get("/api/v1/schedules/never-made").status_code == 404
+
+
+def test_a_schedule_may_read_a_dataset_that_does_not_exist_yet(admin: httpx.Client,
+                                                               registered: dict) -> None:
+    """Another schedule may write it before the first run: its query is checked then. A
+    query that binds on today's version is accepted; a dataset read past the inputs is not."""
+    later = {"kind": "wrangle", "sql": "SELECT anything FROM raw", "outputs": ["later-out"],
+             "inputs": {"raw": "written-later"}}
+    good = {"kind": "wrangle", "outputs": ["good-out"], "inputs": {"raw": "churn"},
+            "sql": "SELECT r.contract, count(*) AS n FROM raw r JOIN lake.flights f "
+                   "ON true GROUP BY 1"}
+    for name, spec in (("reads-later", later), ("binds-now", good)):
+        r = admin.post("/api/v1/schedules", json={"name": name, "every": "1d",
+                                                  "target": {"spec": spec}})
+        assert r.status_code == 201, r.text
+        assert admin.delete(f"/api/v1/schedules/{name}").status_code == 200
+    r = admin.post("/api/v1/schedules", json={"name": "never-made", "every": "1d", "target": {
+        "spec": {**later, "sql": "SELECT * FROM raw JOIN churn USING (x)"}}})
+    assert r.status_code == 400 and "not an input of the job" in r.text, r.text
+
+
 def test_a_query_that_fails_in_the_job_is_an_input_error(sdk: sy.Client) -> None:
     job = sy.Job.wrangle("never-written", inputs={"raw": "churn"}, client=sdk,
                          sql="SELECT * FROM raw WHERE contract = 'none'")

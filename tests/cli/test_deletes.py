@@ -9,6 +9,7 @@ import pty
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ from shipyard.testing import LocalServer
 
 from .helpers import Run, ok, one_sentence_error
 
-#: Deletes that lose nothing stored: the catalog forgets a location's tables, not its files.
-NOT_DESTRUCTIVE = {("catalog", "delete")}
+#: Deletes that lose nothing stored (none today: even the catalog's, which leaves a
+#: location's files, forgets its registration and every SQL name under it).
+NOT_DESTRUCTIVE: set[tuple[str, ...]] = set()
 
 
 def _commands(group: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -37,7 +39,7 @@ def test_every_destructive_delete_takes_yes() -> None:
                if path[-1] == "delete" and path not in NOT_DESTRUCTIVE}
     assert {("models", "delete"), ("endpoints", "delete"), ("pipelines", "delete"),
             ("datasets", "delete"), ("monitors", "delete"), ("schedules", "delete"),
-            ("pipelines", "triggers", "delete")} <= set(deletes)
+            ("pipelines", "triggers", "delete"), ("catalog", "delete")} <= set(deletes)
     lacking = [" ".join(path) for path, command in deletes.items()
                if not any("--yes" in getattr(p, "opts", ()) for p in command.params)]
     assert lacking == []
@@ -52,7 +54,8 @@ def _pipeline(server: LocalServer, name: str) -> None:
 
 @pytest.mark.parametrize(("resource", "name"), [
     ("models", "no-such-group"), ("endpoints", "no-such-endpoint"),
-    ("monitors", "no-such-monitor"), ("schedules", "no-such-schedule")])
+    ("monitors", "no-such-monitor"), ("schedules", "no-such-schedule"),
+    ("catalog", "no_such_location")])
 def test_without_a_terminal_a_delete_needs_yes(cli: Run, resource: str, name: str) -> None:
     err = one_sentence_error(cli(resource, "delete", name))
     assert err.endswith("needs confirmation; pass --yes.") and repr(name) in err, err
@@ -67,6 +70,20 @@ def test_a_pipeline_is_deleted_only_when_confirmed(cli: Run, server: LocalServer
     assert server.client().get("/api/v1/pipelines/doomed").status_code == 200
     assert "Deleted pipeline 'doomed'" in ok(cli("pipelines", "delete", "doomed", "-y")).stdout
     assert server.client().get("/api/v1/pipelines/doomed").status_code == 404
+
+
+def test_a_catalog_location_is_forgotten_only_when_confirmed(
+        cli: Run, server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "lake" / "trips").mkdir(parents=True)
+    (tmp_path / "lake" / "trips" / "a.csv").write_text("x,y\n1,2\n")
+    ok(cli("catalog", "create", str(tmp_path / "lake"), "--name", "doomed_lake"))
+    err = one_sentence_error(cli("catalog", "delete", "doomed_lake"))
+    assert err == "Error: Deleting catalog location 'doomed_lake' needs confirmation; pass --yes."
+    c = server.client()
+    assert c.get("/api/v1/catalog/locations/doomed_lake").status_code == 200
+    assert "Deleted" in ok(cli("catalog", "delete", "doomed_lake", "--yes")).stdout
+    assert c.get("/api/v1/catalog/locations/doomed_lake").status_code == 404
+    assert (tmp_path / "lake" / "trips" / "a.csv").exists()  # its files are not touched
 
 
 def _in_a_terminal(server: LocalServer, answer: str, *args: str) -> tuple[int, str]:

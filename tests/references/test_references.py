@@ -81,3 +81,39 @@ def test_pipelines_that_watch_or_default_to_a_target_are_referrers(tmp_path: Pat
         assert refs.of("dataset", "weather") == []
     finally:
         db.dispose()
+
+
+def test_pipelines_whose_steps_read_a_dataset_by_name_are_referrers(tmp_path: Path) -> None:
+    # Deleting a dataset a step read by name (a job step's input, a quality check's data or
+    # baseline) was allowed, and the pipeline failed at its next start.
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        upgrade(db)
+        events = EventLog(db)
+        refs = register_builtin(References(), db, events)
+        pipelines = PipelineRepository(db, events)
+        definition = {"name": "retrain", "parameters": [], "steps": [
+            {"name": "train", "type": "training",
+             "job": {"algorithm": "linear", "target": "y", "inputs": {"train": "sales"}}},
+            {"name": "eval", "type": "evaluate",
+             "job": {"job": {"ref": "steps.train.model"}, "inputs": {"test": "sales-test:2"},
+                     "target": "y"}},
+            {"name": "prep", "type": "processing",
+             "job": {"inputs": {"raw": {"ref": "parameters.data"}}, "outputs": ["clean"]}},
+            {"name": "check", "type": "quality_check", "dataset": {"ref": "steps.prep.x"},
+             "baseline": "sales-base:1", "model": "g:1"}]}
+        pipelines.save("retrain", definition, "h1", "", "alice")
+        assert [r.text() for r in refs.of("dataset", "sales")] == [
+            "pipeline 'retrain' (step 'train' reads it, input 'train')"]
+        assert [r.text() for r in refs.of("dataset", "sales-test")] == [
+            "pipeline 'retrain' (step 'eval' reads it, input 'test')"]
+        assert [r.text() for r in refs.of("dataset", "sales-base")] == [
+            "pipeline 'retrain' (step 'check' reads it, its baseline)"]
+        assert refs.of("dataset", "clean") == []  # written, not read: deleting it breaks nothing
+        with pytest.raises(Conflict, match=r"still used by pipeline 'retrain' \(step 'train'"):
+            refs.check_delete("dataset", "Dataset 'sales'", "sales", ADMIN)
+        pipelines.save("retrain", {**definition, "steps": definition["steps"][2:]}, "h2", "",
+                       "alice")  # only the latest version runs by default
+        assert refs.of("dataset", "sales") == []
+    finally:
+        db.dispose()

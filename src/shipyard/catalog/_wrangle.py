@@ -4,15 +4,24 @@ A wrangle job's SQL sees its input channels by name (``inputs: {"raw": "churn"}`
 → ``FROM raw``) and catalog tables (``lake.flights``, or ``flights`` when one
 location has it). The files of those tables are pinned into the stored spec, so
 the job reads exactly what the catalog listed when it was submitted, and may read
-nothing else (docs/catalog.md).
+nothing else (docs/catalog.md). The query is then bound (not run) on empty tables shaped
+like its inputs and on those catalog tables, so a table or column that is not there is a
+400 at submit, as ``shipyard sql`` says it, instead of a job that fails when it runs.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidRequest, NotFound
 from shipyard.sandbox import check_query, path_references, table_references
+
+#: Seconds binding a query at submit may take (it reads Parquet footers and CSV headers).
+BIND_TIMEOUT_SECONDS = 30.0
 
 
 def _pin(catalog: Any, schema: str | None, location: str, name: str,
@@ -94,6 +103,109 @@ def _channel(name: str) -> str:
     return text if text[:1].isalpha() else f"d_{text}"
 
 
+def bind_sql(sql: str, inputs: Mapping[str, Mapping[str, Any]], pinned: Mapping[str, Any],
+             datasets: Any, catalog: Any = None) -> None:
+    """Bind ``sql`` without running it: each input channel an empty table with its dataset
+    version's columns, the ``pinned`` catalog tables (:func:`plan_sql`) over their files.
+
+    Args:
+        inputs: channel → ``{"dataset", "version"}`` (a stored spec's pinned inputs).
+        catalog: where an unknown table's message looks for the closest names.
+
+    Raises:
+        InvalidRequest: the query names a table that is neither an input nor a catalog
+            table, or a column its tables do not have (DuckDB's binder says which).
+    """
+    import pyarrow.parquet as pq
+
+    from shipyard.sandbox import Limits, Sources, UnknownTable, View, run
+
+    tmp: Path = datasets.settings.tmp_dir
+    tmp.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="wrangle-bind-", dir=tmp))
+    try:
+        views, paths = [], []
+        for i, (channel, ref) in enumerate(inputs.items()):
+            path = work / f"input-{i}.parquet"  # channel names are not file names
+            pq.write_table(datasets.head(ref["dataset"], ref["version"], n=0), path)
+            views.append(View(name=channel, files=(str(path),)))
+            paths.append(str(path))
+        views += [View(name=t["name"], files=tuple(t["files"]), format=t["format"],
+                       schema=t.get("schema"), hive_partitioning=bool(t.get("hive_partitioning")))
+                  for t in pinned.get("tables") or []]
+        filesystems = []
+        if pinned.get("filesystems"):
+            import fsspec
+
+            filesystems = [fsspec.core.url_to_fs(url)[0] for url in pinned["filesystems"]]
+        sources = Sources(views=tuple(views), allowed_paths=tuple(paths),
+                          allowed_directories=tuple(pinned.get("allowed_directories") or []),
+                          filesystems=tuple(filesystems))
+        limits = Limits(timeout_seconds=BIND_TIMEOUT_SECONDS, temp_directory=work / "spill")
+        try:
+            # DESCRIBE binds the query and answers its columns; nothing is executed.
+            run(f"DESCRIBE {check_query(sql)}", sources, limits)
+        except UnknownTable as exc:
+            raise InvalidRequest(_unknown_table(exc.table, inputs, catalog)) from None
+        except InvalidRequest as exc:
+            what = ", ".join(f"{c} = {r['dataset']}:{r['version']}" for c, r in inputs.items())
+            detail = exc.message.removeprefix("The query failed: ").rstrip(".")
+            raise InvalidRequest(
+                f"The query cannot run: {detail} (checked, without running it, against "
+                f"{'input ' + what if what else 'its tables'}). Fix the query.") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _unknown_table(table: str, inputs: Mapping[str, Any], catalog: Any) -> str:
+    """The sentence for a table the query names that is not there, with where to look."""
+    from shipyard.names import names_hint
+
+    schema, _, name = table.rpartition(".")
+    if schema and catalog is not None:
+        try:
+            tables = [t.name for t in catalog.repo.list_tables(schema)]
+        except NotFound:
+            return (f"The query reads table {table!r}, but there is no catalog location "
+                    f"{schema!r}; `shipyard catalog locations` lists them. Fix the name.")
+        hint = names_hint(name, tables, "table") if tables else "it has no tables"
+        return (f"The query reads table {table!r}, but catalog location {schema!r} has no "
+                f"table {name!r}; {hint}. Fix the name, or crawl the location again if the "
+                "files are new.")
+    known = [*inputs, *(f"{t.location}.{t.name}" for t in
+                        (catalog.repo.list_tables() if catalog is not None else []))]
+    hint = names_hint(table, known, "table") if known else "it reads no tables"
+    return (f"The query reads table {table!r}, which is neither an input of the job nor a "
+            f"catalog table; {hint}. Fix the name, or declare the dataset as an input "
+            "(inputs: {\"CHANNEL\": \"DATASET\"}) and read it as CHANNEL.")
+
+
+def check_scheduled_wrangle(spec: Any, catalog: Any, datasets: Any) -> None:
+    """What a schedule of a wrangle job can check when it is created: everything its
+    submit will (:func:`plan_wrangle`), on the input versions there now.
+
+    An input dataset (or pinned version) that does not exist yet, such as one another
+    schedule writes, is left to each run; the query is then only parsed and checked to
+    read datasets through its inputs.
+
+    Raises:
+        InvalidRequest: the query or recipe cannot run (a 400 before the schedule exists).
+    """
+    from shipyard.datasets import parse_ref
+
+    inputs: dict[str, Any] = {}
+    for channel, ref in spec.inputs.items():
+        name, version = parse_ref(ref)
+        try:
+            rec = datasets.version(name, version)
+        except NotFound:
+            if spec.sql is not None:
+                plan_sql(spec.sql, dict(spec.inputs), catalog, datasets)
+            return
+        inputs[channel] = {"dataset": rec.dataset, "version": rec.version}
+    plan_wrangle(spec, {"inputs": inputs}, catalog, datasets)
+
+
 def plan_wrangle(spec: Any, stored: dict[str, Any], catalog: Any, datasets: Any) -> None:
     """Fill the wrangle fields of a stored job spec (``sql`` or ``recipe``, pinned tables).
 
@@ -104,6 +216,7 @@ def plan_wrangle(spec: Any, stored: dict[str, Any], catalog: Any, datasets: Any)
                    "tables": [], "allowed_directories": [], "filesystems": []})
     if spec.sql is not None:
         stored.update(plan_sql(spec.sql, stored["inputs"], catalog, datasets))
+        bind_sql(spec.sql, stored["inputs"], stored, datasets, catalog)
         return
     from shipyard.features import Recipe, UserRecipe
     from shipyard.names import names_hint

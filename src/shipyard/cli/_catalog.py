@@ -8,7 +8,9 @@ import typer
 
 from shipyard.cli._common import (
     JsonOpt,
+    YesOpt,
     client,
+    confirm_delete,
     fail,
     human_bytes,
     out,
@@ -123,8 +125,13 @@ def show(ref: Annotated[str, typer.Argument(metavar="LOCATION.TABLE")],
 
 
 @app.command("delete")
-def delete(name: Annotated[str, typer.Argument(metavar="NAME")], json_out: JsonOpt = False) -> None:
+def delete(name: Annotated[str, typer.Argument(metavar="NAME")], yes: YesOpt = False,
+           json_out: JsonOpt = False) -> None:
     """Forget a location and its tables (admin); its files are not touched."""
+    # Its files stay, but its registration, its tables' crawl and every SQL name under it
+    # (NAME.table) go: asked first, as every other delete is.
+    confirm_delete(f"catalog location {name!r}", yes,
+                   " and its tables (its files are not touched)")
     doc = Catalog.delete(name, client=client())
     if json_out:
         print_json(doc)

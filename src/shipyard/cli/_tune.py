@@ -77,6 +77,17 @@ def tune(
     split: Annotated[str | None, typer.Option(
         "--split", metavar="TRAIN,VAL,TEST", help="Split fractions [default: 0.7,0.2,0.1].")
     ] = None,
+    split_method: Annotated[str | None, typer.Option(
+        "--split-method", metavar="METHOD",
+        help="auto, random, stratified, time or group [default: auto], as training takes it; "
+             "every trial and the scoring job split the same way.")] = None,
+    time_column: Annotated[str | None, typer.Option(
+        "--time-column", metavar="COLUMN", help="The column a time split orders by.")
+    ] = None,
+    group_column: Annotated[str | None, typer.Option(
+        "--group-column", metavar="COLUMN",
+        help="The column a group split keeps together (no group spans two splits).")
+    ] = None,
     seed: Annotated[int, typer.Option(
         "--seed", metavar="N", help="The samplers' seed.")] = 0,
     script: Annotated[Path | None, typer.Option(
@@ -115,9 +126,16 @@ def tune(
         return
     output_mode(json_out, quiet)
     if script is not None:
-        if algorithm or target or split:
-            fail("--script tunes a script of yours; --algorithm, --target and --split are "
-                 "a built-in algorithm's: drop them.")
+        given = [flag for flag, value in (
+            ("--algorithm", algorithm), ("--target", target), ("--split", split),
+            ("--split-method", split_method), ("--time-column", time_column),
+            ("--group-column", group_column)) if value]
+        if given:
+            named = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1
+                                 else given)
+            fail(f"--script tunes a script of yours; {named} "
+                 f"{'is' if len(given) == 1 else 'are'} a built-in algorithm's: drop "
+                 f"{'it' if len(given) == 1 else 'them'}.")
         if not objective:
             fail("shipyard tune --script FILE needs --objective METRIC: a metric the script "
                  "logs (and --direction minimize|maximize for a metric of its own).")
@@ -147,6 +165,10 @@ def tune(
     if unknown or "train" not in inputs:
         fail("A tuning job reads --input train=DATASET (and optionally validation=, test=); "
              f"got {', '.join(sorted(inputs))}.")
+    if (split or split_method or time_column or group_column) and \
+            {"validation", "test"} <= set(inputs):
+        fail("With both validation and test datasets given nothing is split: drop --split, "
+             "--split-method, --time-column and --group-column.")
     try:
         spec = tuning_spec(
             algorithm, inputs["train"], target, objective, max_trials=max_trials,
@@ -155,7 +177,9 @@ def tune(
             warm_start=warm_start or [],
             hyperparameters={k: hp_value(v) for k, v in parse_pairs(hp, "--hp").items()},
             validation=inputs.get("validation"), test=inputs.get("test"),
-            split=parse_split(split) if split else (0.7, 0.2, 0.1), experiment=experiment,
+            split=parse_split(split) if split else (0.7, 0.2, 0.1),
+            split_method=split_method or "auto", time_column=time_column,
+            group_column=group_column, experiment=experiment,
             cpus=cpus, memory=memory, direction=direction)
     except InvalidRequest as exc:
         fail(exc.message)

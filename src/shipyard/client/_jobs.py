@@ -305,8 +305,10 @@ class Job(Resource):
                 algorithm's, in a study over several).
             warm_start: ids of earlier tuning jobs with the same objective: their trials
                 seed the sampler.
-            training: what :meth:`train` takes (validation, test, split, recipe, drop,
-                experiment, cpus, memory, ...), for every trial.
+            training: what :meth:`train` takes (validation, test, split, split_method,
+                time_column, group_column, recipe, drop, experiment, cpus, memory, ...),
+                for every trial and the scoring job: ``split_method="time",
+                time_column="date"`` validates and tests on the latest rows.
         """
         from shipyard.client._tuning import tuning_spec
 

@@ -73,10 +73,22 @@ def sources(to: str, among: Iterable[str] | None = None) -> list[str]:
     return wanted
 
 
+#: Statuses whose reason and message say how the job ended, and nothing else: moving to
+#: one clears what the caller does not give, so an earlier attempt's "Attempt 1 was lost:
+#: … Retrying." (or a resume's note) never outlives the attempt that ended the job.
+#: Stopped keeps its message: the cancel (or rule) that stopped it set it on Stopping.
+ENDED_BY_LAST_ATTEMPT = frozenset({COMPLETED, FAILED})
+
+
 def transition(
     repo: JobRepository, job_id: str, to: str, frm: str | Iterable[str] | None = None,
     *, actor: str | None = None, **fields: Any,
 ) -> JobRecord | None:
-    """Move a job to ``to`` if it is in an allowed source status; None if it was not."""
+    """Move a job to ``to`` if it is in an allowed source status; None if it was not.
+
+    Completed and Failed replace the reason and message (None unless given)."""
+    if to in ENDED_BY_LAST_ATTEMPT:
+        fields.setdefault("reason", None)
+        fields.setdefault("message", None)
     among = [frm] if isinstance(frm, str) else frm
     return repo.transition(job_id, to, sources(to, among), actor=actor, **fields)

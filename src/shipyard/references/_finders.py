@@ -3,9 +3,10 @@
 Datasets are used by model versions (lineage), monitors (baseline, ground truth,
 retraining spec), jobs that have not finished (inputs and outputs), schedules
 (their job spec) and pipelines (a trigger watching it for new versions, a dataset
-parameter's default). Model groups are used by endpoints (a variant serves a version),
-unfinished jobs, schedules (a transform's model) and pipelines (a trigger watching its
-approvals). Endpoints are watched by monitors. :func:`register_builtin` registers them all.
+parameter's default, a step reading it by name). Model groups are used by endpoints (a
+variant serves a version), unfinished jobs, schedules (a transform's model) and pipelines
+(a trigger watching its approvals). Endpoints are watched by monitors.
+:func:`register_builtin` registers them all.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ def spec_uses_dataset(spec: Mapping[str, Any], name: str) -> Iterator[str]:
             yield f"input {channel!r}"
     if name in (spec.get("outputs") or []):
         yield "writes it"
+
+
+#: The fields of a pipeline's control steps that name a dataset (docs/pipelines.md).
+STEP_DATASET_FIELDS = ("dataset", "baseline")
+
+
+def _step_reads_dataset(step: Mapping[str, Any], name: str) -> Iterator[str]:
+    """How a pipeline step names dataset ``name`` itself (not through a reference, whose
+    value is only known when it runs): a job step's input, a quality check's data."""
+    job = step.get("job")
+    if isinstance(job, Mapping):
+        inputs = job.get("inputs")
+        for channel, ref in (inputs.items() if isinstance(inputs, Mapping) else ()):
+            if _dataset_of(ref) == name:
+                yield f"input {channel!r}"
+    for field in STEP_DATASET_FIELDS:
+        if _dataset_of(step.get(field)) == name:
+            yield f"its {field}"
 
 
 def _job_spec(target: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -120,6 +139,9 @@ class _Finders:
             out += [Referrer("pipeline", p.name, f"parameter {param.get('name')!r} defaults to it")
                     for param in definition.get("parameters") or []
                     if param.get("type") == "dataset" and _dataset_of(param.get("default")) == name]
+            out += [Referrer("pipeline", p.name, f"step {step.get('name')!r} reads it, {how}")
+                    for step in definition.get("steps") or [] if isinstance(step, Mapping)
+                    for how in _step_reads_dataset(step, name)]
         return out
 
     # -- model groups ---------------------------------------------------------------------

@@ -90,7 +90,13 @@ def register_job_kind(scheduler: Scheduler, jobs: Any) -> None:
 
     def validate(target: dict[str, Any]) -> dict[str, Any]:
         spec = target.get("spec", target)
-        parse_spec(spec)  # InvalidRequest naming every problem
+        parsed = parse_spec(spec)  # InvalidRequest naming every problem
+        if parsed.kind == "wrangle":
+            # Its query is bound now, as a submit of it does, so a table or column that is
+            # not there is a 400 here instead of a failure at every run.
+            from shipyard.catalog import check_scheduled_wrangle
+
+            check_scheduled_wrangle(parsed, jobs.catalog, jobs.datasets)
         return {"spec": spec}
 
     def submit(ctx: ScheduleContext) -> str:
