@@ -117,3 +117,49 @@ def test_pipelines_whose_steps_read_a_dataset_by_name_are_referrers(tmp_path: Pa
         assert refs.of("dataset", "sales") == []
     finally:
         db.dispose()
+
+
+def test_pipelines_whose_steps_use_a_model_group_by_name_are_referrers(tmp_path: Path) -> None:
+    # Deleting a model group whose version a step named (a transform's model, a quality
+    # check's model, the version a deploy step serves) was allowed, as only triggers were
+    # counted, and the pipeline failed at its next start.
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        upgrade(db)
+        events = EventLog(db)
+        refs = register_builtin(References(), db, events)
+        pipelines = PipelineRepository(db, events)
+        definition = {"name": "score", "parameters": [], "steps": [
+            {"name": "s", "type": "transform",
+             "job": {"model": "churn:1", "inputs": {"data": "d"}, "outputs": ["o"]}},
+            {"name": "check", "type": "quality_check", "dataset": "d:1", "baseline": "d:1",
+             "model": "churn:2"},
+            {"name": "ship", "type": "deploy", "endpoint": "e", "model_version": "fraud:3"},
+            {"name": "eval", "type": "evaluate",
+             "job": {"model": {"group": "pinned", "version": 4}, "inputs": {"test": "d"},
+                     "target": "y"}},
+            {"name": "train", "type": "training",
+             "job": {"algorithm": "linear", "target": "y", "inputs": {"train": "d"}}},
+            {"name": "register", "type": "register", "model": {"ref": "steps.train.model"},
+             "group": "fresh"},
+            {"name": "approve", "type": "approval",
+             "model_version": {"ref": "steps.register.model_version"}}]}
+        pipelines.save("score", definition, "h1", "", "alice")
+        assert [r.text() for r in refs.of("model_group", "churn")] == [
+            "pipeline 'score' (step 's' uses it, its job's model)",
+            "pipeline 'score' (step 'check' uses it, its model)"]
+        assert [r.text() for r in refs.of("model_group", "fraud")] == [
+            "pipeline 'score' (step 'ship' uses it, its model_version)"]
+        assert [r.text() for r in refs.of("model_group", "pinned")] == [
+            "pipeline 'score' (step 'eval' uses it, its job's model)"]
+        assert refs.of("model_group", "fresh") == []  # registered into: created when missing
+        with pytest.raises(Conflict, match=r"still used by pipeline 'score' \(step 's'"):
+            refs.check_delete("model_group", "Model group 'churn'", "churn", DS)
+        audit = refs.check_delete("model_group", "Model group 'churn'", "churn", ADMIN,
+                                  force=True)
+        assert audit["forced"] is True and audit["referrers"][0]["name"] == "score"
+        pipelines.save("score", {**definition, "steps": definition["steps"][4:]}, "h2", "",
+                       "alice")  # only the latest version runs by default
+        assert refs.of("model_group", "churn") == []
+    finally:
+        db.dispose()

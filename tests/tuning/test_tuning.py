@@ -197,6 +197,38 @@ def test_the_cli_tunes_on_a_time_split_as_training_does(server: LocalServer) -> 
         bounds["validation"]["end"] < bounds["test"]["start"], bounds
 
 
+def test_the_cli_sets_the_trials_split_seed_apart_from_the_samplers(server: LocalServer) -> None:
+    """``--seed`` is the sampler's, so the trials' split seed could not be set from the CLI;
+    ``--split-seed`` sets it (``jobs run --kind training --seed``), for every trial."""
+    c, env = server.client(), server.sdk_env()
+    base = ["tune", "--algorithm", "linear", "--input", "train=churn", "--target", "churn",
+            "--objective", "roc_auc", "--strategy", "random", "--range", "alpha=0.01:10:log",
+            "--hp", "max_iter=200", "--hp", "class_weight=none"]
+    before = _job_count(c)
+    err = one_sentence_error(run_cli(*base, "--input", "validation=churn", "--input",
+                                     "test=churn", "--split-seed", "7", env=env))
+    assert "nothing is split" in err and "--split-seed" in err
+    err = one_sentence_error(run_cli(*base, "--split-seed", "-1", env=env))
+    assert "Split seed must be a non-negative integer" in err
+    assert _job_count(c) == before
+
+    doc = ok_json(run_cli(*base, "--max-trials", "5", "--experiment", "churn-split-seed",
+                          "--split-seed", "7", "--seed", "3", "--no-wait", "--json", env=env))
+    try:
+        assert doc["spec"]["split"]["seed"] == 7 and doc["spec"]["seed"] == 3
+        deadline = time.monotonic() + 60
+        while not _children(c, doc["id"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        kids = _children(c, doc["id"])
+        assert kids and all(k["spec"]["split"]["seed"] == 7 for k in kids)
+    finally:  # the study is not the point: stop it (it may have ended on its own)
+        c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+        deadline = time.monotonic() + 60
+        while c.get(f"/api/v1/jobs/{doc['id']}").json()["status"] not in TERMINAL and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+
+
 def test_a_resumed_study_that_completes_says_nothing_of_the_resume(server: LocalServer) -> None:
     """A stopped study resumed (``jobs resume``, a retry by hand) and then Completed kept
     "Resumed by admin after attempt 1 (stopped)." as its message: its driver ends it with

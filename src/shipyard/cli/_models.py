@@ -255,7 +255,8 @@ def card(
 @app.command("delete")
 def delete(group: GroupArg, yes: YesOpt = False, force: ForceOpt = False,
            json_out: JsonOpt = False) -> None:
-    """Delete a model group and its versions (refused while an endpoint serves it)."""
+    """Delete a model group and its versions (refused while something uses it: an endpoint,
+    a job, a schedule, a pipeline; docs/security.md)."""
     confirm_delete(f"model group {group!r}", yes, " and all its versions and bundles")
     doc = client().delete(f"/models/{group}", force=force or None)
     if json_out:

@@ -88,8 +88,13 @@ def tune(
         "--group-column", metavar="COLUMN",
         help="The column a group split keeps together (no group spans two splits).")
     ] = None,
+    split_seed: Annotated[int | None, typer.Option(
+        "--split-seed", metavar="N",
+        help="The split's random seed [default: 42] (`jobs run --kind training --seed`): "
+             "every trial and the scoring job split the same way.")] = None,
     seed: Annotated[int, typer.Option(
-        "--seed", metavar="N", help="The samplers' seed.")] = 0,
+        "--seed", metavar="N", help="The samplers' seed (--split-seed seeds the split).")
+    ] = 0,
     script: Annotated[Path | None, typer.Option(
         "--script", metavar="FILE",
         help="Tune a script of yours instead of a built-in algorithm: each trial runs it with "
@@ -129,7 +134,8 @@ def tune(
         given = [flag for flag, value in (
             ("--algorithm", algorithm), ("--target", target), ("--split", split),
             ("--split-method", split_method), ("--time-column", time_column),
-            ("--group-column", group_column)) if value]
+            ("--group-column", group_column), ("--split-seed", split_seed is not None))
+            if value]
         if given:
             named = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1
                                  else given)
@@ -165,10 +171,10 @@ def tune(
     if unknown or "train" not in inputs:
         fail("A tuning job reads --input train=DATASET (and optionally validation=, test=); "
              f"got {', '.join(sorted(inputs))}.")
-    if (split or split_method or time_column or group_column) and \
-            {"validation", "test"} <= set(inputs):
+    if (split or split_method or time_column or group_column or split_seed is not None) \
+            and {"validation", "test"} <= set(inputs):
         fail("With both validation and test datasets given nothing is split: drop --split, "
-             "--split-method, --time-column and --group-column.")
+             "--split-method, --time-column, --group-column and --split-seed.")
     try:
         spec = tuning_spec(
             algorithm, inputs["train"], target, objective, max_trials=max_trials,
@@ -183,6 +189,10 @@ def tune(
             cpus=cpus, memory=memory, direction=direction)
     except InvalidRequest as exc:
         fail(exc.message)
+    if split_seed is not None:
+        # tuning_spec's own ``seed`` is the sampler's; the trials' split is the training
+        # spec's, and every trial and the scoring job take it from there.
+        spec["split"]["seed"] = split_seed
     _submit_and_follow(spec, max_trials, parallel, wait, json_out, quiet)
 
 

@@ -5,8 +5,8 @@ retraining spec), jobs that have not finished (inputs and outputs), schedules
 (their job spec) and pipelines (a trigger watching it for new versions, a dataset
 parameter's default, a step reading it by name). Model groups are used by endpoints (a
 variant serves a version), unfinished jobs, schedules (a transform's model) and pipelines
-(a trigger watching its approvals). Endpoints are watched by monitors.
-:func:`register_builtin` registers them all.
+(a trigger watching its approvals, a step using one of its versions by name). Endpoints
+are watched by monitors. :func:`register_builtin` registers them all.
 """
 
 from __future__ import annotations
@@ -76,6 +76,26 @@ def _step_reads_dataset(step: Mapping[str, Any], name: str) -> Iterator[str]:
                 yield f"input {channel!r}"
     for field in STEP_DATASET_FIELDS:
         if _dataset_of(step.get(field)) == name:
+            yield f"its {field}"
+
+
+#: The fields of a pipeline's control steps that name a model version ``GROUP:VERSION``
+#: (docs/pipelines.md). A register step's ``model`` is a job, and its ``group`` is written
+#: (created when missing), so a register step is not a referrer.
+STEP_MODEL_FIELDS = ("model", "model_version")
+
+
+def _step_uses_group(step: Mapping[str, Any], group: str) -> Iterator[str]:
+    """How a pipeline step names a version of model group ``group`` itself (not through a
+    reference): a job step's model (transform, evaluate, explain), a quality check's model,
+    the version an approval waits for or a deploy step serves."""
+    job = step.get("job")
+    if isinstance(job, Mapping) and _group_of(job.get("model")) == group:
+        yield "its job's model"
+    if step.get("type") == "register":
+        return
+    for field in STEP_MODEL_FIELDS:
+        if _group_of(step.get(field)) == group:
             yield f"its {field}"
 
 
@@ -164,9 +184,15 @@ class _Finders:
                 if _group_of(_job_spec(s.target).get("model")) == group]
 
     def pipelines_of_group(self, group: str) -> list[Referrer]:
-        return [Referrer("pipeline", t.pipeline, f"trigger {t.id} starts it on each approval")
-                for t in self.pipelines.triggers(kind="model_approval")
-                if t.config.get("group") == group]
+        out = [Referrer("pipeline", t.pipeline, f"trigger {t.id} starts it on each approval")
+               for t in self.pipelines.triggers(kind="model_approval")
+               if t.config.get("group") == group]
+        for p in self.pipelines.list():
+            definition = self.pipelines.version(p.name).definition
+            out += [Referrer("pipeline", p.name, f"step {step.get('name')!r} uses it, {how}")
+                    for step in definition.get("steps") or [] if isinstance(step, Mapping)
+                    for how in _step_uses_group(step, group)]
+        return out
 
     # -- endpoints ------------------------------------------------------------------------
     def watching_monitors(self, endpoint: str) -> list[Referrer]:
