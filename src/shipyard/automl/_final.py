@@ -531,9 +531,11 @@ def main(job_dir: Path) -> None:
     members = {i: folders[i] / "model" for i in chosen}
     until = _refit_until(config)
     cost: ScoringCost | None = None
-    if config.get("refit") and until is not None and isinstance(deadline, int | float):
+    if config.get("refit") and until is not None and isinstance(deadline, int | float) \
+            and until > time.time():
         # What scoring and explaining the final model will take, measured here and now
-        # (the refits end that long before the deadline, or earlier as the spec says).
+        # (the refits end that long before the deadline, or earlier as the spec says);
+        # not when no refit could start anyway.
         with runtime.phase("measure"):
             rows = (test if len(test) else validation if len(validation) else train)
             _, cost = measure_scoring([(float(weights[i]), folders[i] / "model")
