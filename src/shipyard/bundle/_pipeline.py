@@ -22,6 +22,7 @@ from shipyard.bundle._manifest import BundleError, read_manifest, verify_files
 from shipyard.errors import InvalidRequest
 from shipyard.features import FittedRecipe, inverse_outputs
 from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+from shipyard.features._steps import _to_datetime, numbers_in
 
 #: Bad values named in an input error, at most.
 _SHOWN = 3
@@ -190,8 +191,14 @@ def _check_values(entry: Mapping[str, Any], s: pd.Series) -> None:
                 f"Column {name!r} must be numeric; got {_bad(s, ok)}. Send numbers "
                 "(or null for a missing value).")
     elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(s.dtype):
-        parsed = pd.to_datetime(s.astype("object"), errors="coerce", utc=True, format="ISO8601")
-        ok = parsed.notna() | s.isna()
+        numbers = pd.Series(numbers_in(s), index=s.index)
+        if numbers.any():
+            raise InvalidRequest(
+                f"Column {name!r} must hold dates/times, not numbers; got "
+                f"{_bad(s, ~numbers)}. "
+                "A number (a year such as 1990, seconds since 1970) is not read as a date: "
+                "send ISO 8601 text such as '2024-01-31' or '2024-01-31T12:00:00'.")
+        ok = _to_datetime(s).notna() | s.isna()
         if not ok.all():
             raise InvalidRequest(
                 f"Column {name!r} must hold dates/times; got {_bad(s, ok)}. Send ISO 8601 "

@@ -12,7 +12,7 @@ import pandas as pd
 from shipyard.errors import InvalidRequest
 from shipyard.features._params import is_text
 from shipyard.features._semantic import column_facts, is_numeric_dtype
-from shipyard.features._steps import Step, make_step
+from shipyard.features._steps import Step, make_step, numbers_in
 from shipyard.features._target import check_name
 
 FORMAT_VERSION = 1
@@ -195,9 +195,11 @@ def typical_value(s: pd.Series, semantic_type: str) -> Any:
         return median if np.isfinite(median) else None
     if semantic_type == "datetime":
         # The median moment (a date's mode is often just the first of many unique dates).
-        moments = pd.to_datetime(values.astype("object") if not
-                                 pd.api.types.is_datetime64_any_dtype(values.dtype) else values,
-                                 errors="coerce", utc=True, format="mixed").dropna()
+        # A number is no date (pandas would read it as nanoseconds after 1970): left out,
+        # as the recipe's datetime steps read it as a missing value.
+        if not pd.api.types.is_datetime64_any_dtype(values.dtype):
+            values = values.astype("object")[~numbers_in(values)]
+        moments = pd.to_datetime(values, errors="coerce", utc=True, format="mixed").dropna()
         if moments.empty:
             return None
         middle = moments.sort_values().iloc[len(moments) // 2]

@@ -12,6 +12,7 @@ category becomes ``__other__``, an unparseable number becomes missing.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
@@ -234,11 +235,30 @@ _PARTS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def numbers_in(s: pd.Series) -> np.ndarray:
+    """Where ``s`` holds a number (not a bool, not a missing value), as a bool array.
+
+    A number in a date/time column is not a date: pandas reads 1990 as a year now (with a
+    Pandas4Warning) and as nanoseconds after 1970 from pandas 4; neither is what it meant.
+    JSON rows leave such a column an object column of Python ints, so look at each value.
+    """
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return np.zeros(len(s), dtype=bool)
+    if is_numeric_dtype(s):
+        return s.notna().to_numpy(dtype=bool)
+    return s.astype("object").map(
+        lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool | np.bool_)
+        and not pd.isna(v)).to_numpy(dtype=bool)
+
+
 def _to_datetime(s: pd.Series) -> pd.Series:
+    """``s`` as tz-naive UTC timestamps; text that is not ISO 8601 and numbers are NaT."""
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s
     else:
-        out = pd.to_datetime(s.astype("object"), errors="coerce", utc=True, format="ISO8601")
+        values = s.astype("object")
+        out = pd.to_datetime(values.mask(numbers_in(values)), errors="coerce", utc=True,
+                             format="ISO8601")
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     return out
