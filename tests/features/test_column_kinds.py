@@ -85,6 +85,21 @@ def test_years_held_as_numbers_are_not_taken_for_dates(hotels: pd.DataFrame) -> 
             _fit(df, {"step": "datetime_parts", "columns": ["year"]})
 
 
+@pytest.mark.parametrize("years", ["int64", "object"])
+def test_elapsed_days_from_a_column_of_years_is_refused(hotels: pd.DataFrame,
+                                                        years: str) -> None:
+    """With a reference date, elapsed_days on a column of years fitted and gave every row
+    a missing number of days (a number is no date), with no word said; it is refused as
+    datetime_parts refuses it, naming the column."""
+    df = hotels.assign(year=(2000 + hotels["lead_time"] % 20).astype(years))
+    step = {"step": "elapsed_days", "columns": ["year"],
+            "params": {"reference": "2024-01-01"}}
+    with pytest.raises(InvalidRequest, match=r"'elapsed_days'.*'year'"):
+        _fit(df, step)
+    rows = _fit(df, {**step, "columns": ["arrival_date"]})  # real dates still count days
+    assert rows["arrival_date.elapsed_days"].notna().all()
+
+
 @pytest.mark.parametrize("step", ["scale", "log", "clip", "bin", "spline"])
 def test_a_numeric_step_on_labels_is_refused(hotels: pd.DataFrame, step: str) -> None:
     """scale, log, clip and bin turned every label of 'meal' into a gap (all NaN) and the

@@ -197,6 +197,16 @@ def test_the_cli_tunes_on_a_time_split_as_training_does(server: LocalServer) -> 
         bounds["validation"]["end"] < bounds["test"]["start"], bounds
 
 
+def test_the_sdk_sets_the_trials_split_seed_apart_from_the_samplers() -> None:
+    """``sy.Job.tune(seed=...)`` is the sampler's seed, and ``split_seed=`` the split's
+    (it had no keyword: ``split_seed=7`` was a TypeError, and the split always 42)."""
+    from shipyard.client._tuning import tuning_spec
+
+    spec = tuning_spec("linear", "churn", "churn", "roc_auc", seed=3, split_seed=7)
+    assert spec["seed"] == 3 and spec["split"]["seed"] == 7
+    assert tuning_spec("linear", "churn", "churn", "roc_auc", seed=3)["split"]["seed"] == 42
+
+
 def test_the_cli_sets_the_trials_split_seed_apart_from_the_samplers(server: LocalServer) -> None:
     """``--seed`` is the sampler's, so the trials' split seed could not be set from the CLI;
     ``--split-seed`` sets it (``jobs run --kind training --seed``), for every trial."""

@@ -186,13 +186,9 @@ def tune(
             split=parse_split(split) if split else (0.7, 0.2, 0.1),
             split_method=split_method or "auto", time_column=time_column,
             group_column=group_column, experiment=experiment,
-            cpus=cpus, memory=memory, direction=direction)
+            cpus=cpus, memory=memory, direction=direction, split_seed=split_seed)
     except InvalidRequest as exc:
         fail(exc.message)
-    if split_seed is not None:
-        # tuning_spec's own ``seed`` is the sampler's; the trials' split is the training
-        # spec's, and every trial and the scoring job take it from there.
-        spec["split"]["seed"] = split_seed
     _submit_and_follow(spec, max_trials, parallel, wait, json_out, quiet)
 
 

@@ -282,7 +282,7 @@ class Job(Resource):
         cls, algorithm: str, train: Any, target: str | None, objective: str, *,
         max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
         ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
-        patience: int | None = None, seed: int = 0,
+        patience: int | None = None, seed: int = 0, split_seed: int | None = None,
         hyperparameters: Mapping[str, Any] | None = None, warm_start: Sequence[str] = (),
         idempotency_key: str | None = None, client: Client | None = None, **training: Any,
     ) -> Job:
@@ -305,6 +305,8 @@ class Job(Resource):
                 algorithm's, in a study over several).
             warm_start: ids of earlier tuning jobs with the same objective: their trials
                 seed the sampler.
+            seed: the sampler's seed; ``split_seed``: the split's (every trial's and the
+                scoring job's; default 42).
             training: what :meth:`train` takes (validation, test, split, split_method,
                 time_column, group_column, recipe, drop, experiment, cpus, memory, ...),
                 for every trial and the scoring job: ``split_method="time",
@@ -316,8 +318,8 @@ class Job(Resource):
         spec = tuning_spec(algorithm, train, target, objective, max_trials=max_trials,
                            parallel=parallel, strategy=strategy, ranges=ranges,
                            max_runtime=max_runtime, patience=patience, seed=seed,
-                           hyperparameters=hyperparameters, warm_start=warm_start,
-                           **training)
+                           split_seed=split_seed, hyperparameters=hyperparameters,
+                           warm_start=warm_start, **training)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", spec, headers=headers)
         return cls(doc["id"], client=c, _doc=doc)

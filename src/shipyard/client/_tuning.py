@@ -37,7 +37,7 @@ def tuning_spec(
     algorithm: str, train: Any, target: str | None, objective: str, *,
     max_trials: int = 20, parallel: int = 1, strategy: str = "bayesian",
     ranges: Mapping[str, Any] | None = None, max_runtime: float | None = None,
-    patience: int | None = None, seed: int = 0,
+    patience: int | None = None, seed: int = 0, split_seed: int | None = None,
     hyperparameters: Mapping[str, Any] | None = None,
     warm_start: Sequence[str] = (), direction: str | None = None, **training: Any,
 ) -> dict[str, Any]:
@@ -53,12 +53,16 @@ def tuning_spec(
         hyperparameters: fixed values for every trial (not searched); with several
             algorithms (``"xgboost,lightgbm"``), ``ALGORITHM.NAME`` is one algorithm's.
         warm_start: earlier tuning jobs (same objective) whose trials seed the sampler.
+        seed: the sampler's seed; ``split_seed``: the seed of the split every trial and
+            the scoring job use (the training spec's ``seed``; default 42).
         training: the training arguments of :func:`training_spec` (validation, test,
             split, recipe, experiment, cpus, memory, ...), which every trial uses.
     """
     if strategy not in STRATEGIES:
         raise InvalidRequest(f"Unknown strategy {strategy!r}; use one of: "
                              f"{', '.join(STRATEGIES)}.")
+    if split_seed is not None:
+        training["seed"] = split_seed
     spec = training_spec(algorithm, train, target, hyperparameters=hyperparameters,
                          **training)
     spec.update(kind="tuning", objective=objective, max_trials=max_trials,

@@ -41,6 +41,7 @@ from shipyard.features._steps import (
     _to_datetime,
     passthrough,
     register_step,
+    require_dates,
 )
 
 _DAY = np.timedelta64(1, "D")
@@ -85,6 +86,8 @@ class ElapsedDays(Step):
                                  "the data.")
         reference = None if ref_col else str(self.params["reference"])
         columns = [c for c in self.select(df) if c != ref_col]
+        for col in [*columns, *([ref_col] if ref_col else [])]:
+            require_dates(self.name, col, df[col])  # a column of years: all missing, else
         if reference == "fit_max":
             latest = max((d.max() for d in (_to_datetime(df[c]) for c in columns)
                           if d.notna().any()), default=pd.NaT)

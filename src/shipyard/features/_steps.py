@@ -277,6 +277,26 @@ def _refuse_labels(step: str, column: str, s: pd.Series) -> None:
             "(an 'encode' or 'categorical' step).")
 
 
+def require_dates(step: str, col: str, s: pd.Series) -> pd.Series:
+    """``s`` read as dates (:func:`_to_datetime`), for recipe step ``step`` at fit; a
+    column of numbers (a year, seconds since 1970) or of text that holds no ISO 8601 date
+    is refused, naming it: its dates would all be missing, and the step's output with
+    them, with no word said."""
+    if is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s.dtype):
+        raise InvalidRequest(
+            f"Recipe step {step!r} needs a date/time column; {col!r} holds "
+            f"{s.dtype} values. Take it out of the step's columns (or convert it to "
+            "ISO 8601 dates such as '2024-01-31' first).")
+    d = _to_datetime(s)
+    given = s.notna() & (s.astype("object").astype(str).str.strip() != "")
+    if given.any() and not d[given].notna().any():
+        raise InvalidRequest(
+            f"Recipe step {step!r}: column {col!r} holds no ISO 8601 date/time "
+            f"(e.g. {shown(s[given].iloc[0])}). Write its dates as '2024-01-31' (or "
+            "'2024-01-31T08:00'), or take it out of the step's columns.")
+    return d
+
+
 def _holds_dates(s: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         return True
@@ -304,19 +324,7 @@ class DatetimeParts(Step):
     def fit(self, df: pd.DataFrame, y: pd.Series | None) -> State:
         kept: dict[str, list[str]] = {}
         for col in self.select(df):
-            s = df[col]
-            if is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s.dtype):
-                raise InvalidRequest(
-                    f"Recipe step 'datetime_parts' needs a date/time column; {col!r} holds "
-                    f"{s.dtype} values. Take it out of the step's columns (or convert it to "
-                    "ISO 8601 dates such as '2024-01-31' first).")
-            d = _to_datetime(s)
-            given = s.notna() & (s.astype("object").astype(str).str.strip() != "")
-            if given.any() and not d[given].notna().any():
-                raise InvalidRequest(
-                    f"Recipe step 'datetime_parts': column {col!r} holds no ISO 8601 date/time "
-                    f"(e.g. {shown(s[given].iloc[0])}). Write its dates as '2024-01-31' (or "
-                    "'2024-01-31T08:00'), or take it out of the step's columns.")
+            d = require_dates(self.name, col, df[col])
             # A part that never varies (the hour of plain dates) tells the model nothing.
             kept[col] = [p for p in self.params["parts"] if _PARTS[p](d).nunique() > 1]
         return {"parts": kept}

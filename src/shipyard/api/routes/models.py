@@ -78,13 +78,15 @@ def update_group(group: str, body: GroupSettingsBody, svc: Services = Depends(se
 
 @router.delete("/{group}", response_model=Deleted, **owned("write", "model_group"))
 def delete_group(group: str, force: Annotated[bool, Query(
-                     description="Delete it even though an endpoint serves it (admin only; "
-                                 "audited).")] = False,
+                     description="Delete it even though something uses it: an endpoint "
+                                 "serves it, or an unfinished job, a schedule or a pipeline "
+                                 "names it (admin only; audited).")] = False,
                  svc: Services = Depends(services),
                  who: Principal = Depends(current_principal)) -> Deleted:
     """Delete a model group and its versions (its creator or an admin); refused while an
-    endpoint serves one of them or a job or schedule uses it, unless an admin forces it.
-    The bundles' files stay: they are the training jobs' outputs."""
+    endpoint serves one of them or an unfinished job, a schedule or a pipeline uses it,
+    unless an admin forces it. The bundles' files stay: they are the training jobs'
+    outputs."""
     audit = svc.references.check_delete("model_group", f"Model group {group!r}", group, who,
                                         force)
     count = svc.registry.delete_group(group, who.name, audit)
