@@ -145,20 +145,20 @@ class _Job:
 
 def test_the_reserve_grows_with_the_leaders_fit_times_and_is_capped() -> None:
     spec = {"time_budget": 300, "rows": 7000, "parallel": 2, "resolved_mode": "ensembling"}
-    # The final job's own cost: 2.5 s before its refits, then what its refits leave it
-    # (3.5 s, plus 2.5 s at churn's size (7,000 rows) and beyond), plus a second per
-    # 200,000 rows.
-    assert reserve(spec) == pytest.approx(8.5 + 7000 / 200_000)
-    assert reserve({**spec, "rows": 700}) == pytest.approx(6.0 + 0.25 + 700 / 200_000)
-    assert reserve({**spec, "rows": 70_000}) == pytest.approx(8.5 + 70_000 / 200_000)
+    # The final job's own cost: 2.5 s before its refits and 1 s measuring its model, then
+    # what its refits leave it (3.5 s, plus 2.5 s at churn's size (7,000 rows) and
+    # beyond), plus a second per 200,000 rows.
+    assert reserve(spec) == pytest.approx(9.5 + 7000 / 200_000)
+    assert reserve({**spec, "rows": 700}) == pytest.approx(7.0 + 0.25 + 700 / 200_000)
+    assert reserve({**spec, "rows": 70_000}) == pytest.approx(9.5 + 70_000 / 200_000)
     spec["rows"] = 0
     leaders = [_Job(4), _Job(2), _Job(2), _Job(100)]
     # The three best candidates' run times, scaled to the refit's rows, over 2 CPUs.
-    assert reserve(spec, leaders) == pytest.approx(6.0 + 8 * 1.4 / 2)
-    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(6.0 + 4 * 1.4 / 2)
+    assert reserve(spec, leaders) == pytest.approx(7.0 + 8 * 1.4 / 2)
+    assert reserve({**spec, "resolved_mode": "hpo"}, leaders) == pytest.approx(7.0 + 4 * 1.4 / 2)
     assert reserve(spec, [_Job(1000)] * 3) == pytest.approx(MAX_RESERVE * 300)
     # Cross-validated candidates fitted 5 models on 4/5 of the rows a refit trains on.
-    assert reserve({**spec, "cv_folds": 5}, leaders) == pytest.approx(6.0 + 8 / 4 / 2)
+    assert reserve({**spec, "cv_folds": 5}, leaders) == pytest.approx(7.0 + 8 / 4 / 2)
 
 
 @pytest.mark.parametrize("rows", [100, 932, 3500, 7043, 50_000])
@@ -169,15 +169,16 @@ def test_the_reserve_leaves_the_refits_the_time_it_counted_for_them(rows: int) -
     reserve kept 4.5 s in all where the final job kept 6 s after its refits: its members
     were never refit (Sacramento, 932 rows: "-0.6 s left")."""
     from shipyard.automl._driver import FINAL_FIXED_SECONDS, STORE_SECONDS
-    from shipyard.automl._final import after_refit_seconds
+    from shipyard.automl._final import MEASURE_SECONDS, after_refit_seconds
 
     spec = {"time_budget": 60, "rows": rows, "parallel": 2, "resolved_mode": "ensembling"}
     leaders = [_Job(3), _Job(2), _Job(1)]
     counted = reserve(spec, leaders) - reserve(spec)
     # The search ends at budget - reserve; the final job starts FINAL_FIXED_SECONDS -
-    # STORE_SECONDS later at most, and must end its refits at deadline - after_refit.
+    # STORE_SECONDS later at most, measures its model (MEASURE_SECONDS), and must end its
+    # refits at deadline - after_refit.
     search_end = 60 - reserve(spec, leaders)
-    refits_start = search_end + FINAL_FIXED_SECONDS - STORE_SECONDS
+    refits_start = search_end + FINAL_FIXED_SECONDS + MEASURE_SECONDS - STORE_SECONDS
     refit_until = 60 - STORE_SECONDS - after_refit_seconds(rows)
     assert refit_until - refits_start == pytest.approx(counted + rows / 200_000)
     assert counted == pytest.approx(6 * 1.4 / 2)

@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from shipyard.automl._final import after_refit_seconds
+from shipyard.automl._final import MEASURE_SECONDS, after_refit_seconds
 from shipyard.automl._portfolio import BOOSTING, describe, search_recipe
 from shipyard.errors import InvalidRequest
 from shipyard.jobs import _states as st
@@ -157,7 +157,7 @@ def reserve(spec: Mapping[str, Any], ranked: Sequence[JobRecord] = ()) -> float:
     grow = max(REFIT_ROWS, int(spec.get("development_rows") or rows) / sample) if sample \
         else REFIT_ROWS
     refit *= (1 / (folds - 1) if folds else grow) / max(1, int(spec.get("parallel") or 1))
-    final = FINAL_FIXED_SECONDS + after_refit_seconds(rows)
+    final = FINAL_FIXED_SECONDS + MEASURE_SECONDS + after_refit_seconds(rows)
     return min(final + rows / 200_000 + refit, MAX_RESERVE * budget)
 
 
