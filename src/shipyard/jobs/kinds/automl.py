@@ -244,10 +244,24 @@ def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
     both = sorted(set(spec.drop or []) & set(spec.keep or []))
     if both:
         raise InvalidRequest(f"Column {both[0]!r} is in both --drop and --keep; pick one.")
-    features = set(columns) - {spec.target} - set(spec.drop or [])
+    features = _features(version) - {spec.target} - set(spec.drop or [])
     if not features:
         raise InvalidRequest(f"--drop leaves no column of {name} but the target to learn "
-                             "from; drop fewer columns.")
+                             f"from{_unlearnable(version)}; drop fewer columns.")
+
+
+def _features(version: Any) -> set[str]:
+    """The train version's columns a model can learn from: the default recipe leaves out
+    identifiers and row numbers (training.NOT_TARGETS), so they count as no feature."""
+    return {str(col["name"]) for col in version.schema
+            if col.get("semantic_type") not in training.NOT_TARGETS}
+
+
+def _unlearnable(version: Any) -> str:
+    """', as 'rownames' is a row number every candidate leaves out', or ''."""
+    named = [f"{col['name']!r} is {training.NOT_TARGETS[str(col.get('semantic_type'))]}"
+             for col in version.schema if col.get("semantic_type") in training.NOT_TARGETS]
+    return f" ({'; '.join(named)}, which every candidate leaves out)" if named else ""
 
 
 def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, name: str,
@@ -270,11 +284,12 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
         return dropped, analysis
     dropped, analysis = plan_drops(suspected_leaks(snapshot), spec.drop or [],
                                    spec.keep or [])
-    columns = {str(col["name"]) for col in version.schema} - {spec.target}
+    columns = _features(version) - {spec.target}
     if not columns - set(dropped):
         raise InvalidRequest(
             f"Every column of {name} but the target is dropped or a suspected leak of it "
-            f"({', '.join(dropped)}); keep the ones known at prediction time with --keep.")
+            f"({', '.join(dropped)}){_unlearnable(version)}; keep the ones known at "
+            "prediction time with --keep.")
     return dropped, analysis
 
 
