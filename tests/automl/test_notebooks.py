@@ -77,3 +77,25 @@ def test_the_exploration_notebook_says_how_many_rows_the_profile_saw() -> None:
     snapshot = profile(df, target="Cylinders").to_dict()
     text = _markdown(exploration_notebook(_job(), snapshot, None))
     assert "The train version's profile (93 rows)" in " ".join(text.split())
+
+
+def test_notebooks_already_in_the_folder_are_not_replaced_without_force(tmp_path) -> None:
+    """`automl notebooks ID --out nb` into the folder of an earlier job's notebooks (run, with
+    their outputs, maybe edited) replaced them silently; it is refused before anything is
+    fetched, and the file is left as it was."""
+    import httpx
+    import pytest
+
+    from shipyard.client import Client
+    from shipyard.client._automl import write_notebooks
+    from shipyard.errors import InvalidRequest
+
+    def no_request(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"nothing is fetched before the folder is checked: {request.url}")
+
+    mine = tmp_path / "exploration.ipynb"
+    mine.write_text('{"my": "edits"}')
+    client = Client("http://127.0.0.1:9", "t", transport=httpx.MockTransport(no_request))
+    with pytest.raises(InvalidRequest, match=r"already holds exploration\.ipynb; .*--force"):
+        write_notebooks(client, "job-1", tmp_path)
+    assert mine.read_text() == '{"my": "edits"}'

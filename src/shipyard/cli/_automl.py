@@ -262,13 +262,15 @@ def notebooks(
     top: Annotated[int, typer.Option(
         "--top", metavar="N", min=1, max=20,
         help="Candidates the definition notebook writes out.")] = 3,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace notebooks already in --out (refused without it).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write an AutoML job's notebooks: data exploration (the profile's findings and why
     the recipe did what it did) and candidate definitions (the top candidates as plain
     code that trains each again and checks its validation metric)."""
     try:
-        paths = write_notebooks(client(), job_id, out_dir, top)
+        paths = write_notebooks(client(), job_id, out_dir, top, overwrite=force)
     except InvalidRequest as exc:
         fail(exc.message)
     except OSError as exc:
