@@ -210,6 +210,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     if mode == "auto":
         mode = "ensembling" if version.num_rows <= ENSEMBLE_ROWS else "hpo"
     parallel = spec.parallel or max(1, local_capacity().cpus // spec.resources.cpus)
+    _check_test_rows(ctx)
     rows = _development_rows(ctx, version.num_rows)
     cv_folds = spec.cv_folds
     if cv_folds and (spec.split or {}).get("time_column"):
@@ -310,6 +311,22 @@ def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | No
                              "cross-validation scores every train and validation row out of "
                              "fold, so its candidates cannot train on a sample. Drop one.")
     return {**(split or {}), "train_rows": sample}
+
+
+def _check_test_rows(ctx: SubmitContext[AutoMLSpec]) -> None:
+    """The final model is scored once on test rows and explained on them: without a test
+    input, the split must hold some out."""
+    from shipyard.evaluation import SplitSpec
+
+    if "test" in ctx.stored["inputs"]:
+        return
+    fractions = SplitSpec.from_dict(dict(ctx.spec.split or {})).fractions
+    if fractions[2] <= 0:
+        shown = ",".join(f"{f:g}" for f in fractions)
+        raise InvalidRequest(
+            f"The split {shown} holds no rows out for test, and an AutoML job scores and "
+            "explains its final model on test rows; give the test a share (e.g. --split "
+            "0.7,0.2,0.1) or the test rows as --input test=DATASET.")
 
 
 def _development_rows(ctx: SubmitContext[AutoMLSpec], train_rows: int) -> int:
