@@ -99,3 +99,24 @@ def test_notebooks_already_in_the_folder_are_not_replaced_without_force(tmp_path
     with pytest.raises(InvalidRequest, match=r"already holds exploration\.ipynb; .*--force"):
         write_notebooks(client, "job-1", tmp_path)
     assert mine.read_text() == '{"my": "edits"}'
+
+
+def test_the_exploration_notebook_names_the_recipe_the_best_candidate_trained_on() -> None:
+    """On AER's NMES1988 the best candidate was the splined linear one, and the notebook said
+    "Every candidate trained on the default recipe", then listed clip and spline steps as
+    "the user's steps", though the user gave none: the variant is AutoML's."""
+    job = _job()
+    rows = job["outputs"]["automl"]["candidates"]
+    rows[3]["pipeline"] = "default recipe + quantile bins (5) of 3 columns"
+    job["outputs"]["automl"]["best"] = {"candidate": 3, "job_id": "job-3",
+                                        "algorithm": "linear", "validation": 0.9474}
+    recipe = {"input_signature": [{"name": c} for c in ("Price", "MPG.city")],
+              "feature_names": ["Price__bin_0", "MPG.city__bin_0"],
+              "steps": [{"step": "bin", "columns": ["Price", "MPG.city"]}]}
+    notes = ["recipe: the default recipe, extended",
+             "recipe: the user's steps (bin) run first, on the raw columns"]
+    text = " ".join(_markdown(exploration_notebook(job, None, recipe, notes)).split())
+    assert "Every candidate trained on the default recipe" not in text
+    assert "The best candidate (candidate 3, linear) trained on the default recipe + " \
+        "quantile bins (5) of 3 columns: 2 input columns became 2 features" in text, text
+    assert "the user's steps" not in text and "AutoML's variant steps (bin) run first" in text
