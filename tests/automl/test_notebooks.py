@@ -120,3 +120,21 @@ def test_the_exploration_notebook_names_the_recipe_the_best_candidate_trained_on
     assert "The best candidate (candidate 3, linear) trained on the default recipe + " \
         "quantile bins (5) of 3 columns: 2 input columns became 2 features" in text, text
     assert "the user's steps" not in text and "AutoML's variant steps (bin) run first" in text
+
+
+def test_a_job_of_another_kind_is_named_by_its_kind() -> None:
+    """`automl notebooks` of the ensemble job an AutoML job made said "is a ensemble job"."""
+    import httpx
+    import pytest
+
+    from shipyard.client import Client
+    from shipyard.client._automl import write_notebooks
+    from shipyard.errors import InvalidRequest
+
+    def job(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "job-e", "kind": "ensemble"})
+
+    client = Client("http://127.0.0.1:9", "t", transport=httpx.MockTransport(job))
+    with pytest.raises(InvalidRequest, match=r"^Job job-e is of kind 'ensemble', not an "
+                                             r"AutoML job; `shipyard jobs list --kind automl`"):
+        write_notebooks(client, "job-e", "unused-folder")

@@ -291,8 +291,8 @@ def leaderboard(
     predict time, model size, weight in the final model, settings."""
     doc = client().get(f"/jobs/{quote(job_id, safe='')}")
     if doc.get("kind") != "automl":
-        fail(f"Job {job_id} is a {doc.get('kind')} job, not an AutoML job; `shipyard jobs list "
-             "--kind automl` lists those.")
+        fail(f"Job {job_id} is of kind {doc.get('kind')!r}, not an AutoML job; `shipyard jobs "
+             "list --kind automl` lists those.")
     if json_out:
         b = board(doc)
         print_json({"id": doc["id"], "status": doc["status"],

@@ -307,7 +307,7 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3, *,
                              "--out, or pass --force to replace them.")
     job = client.get(f"/jobs/{quote(job_id, safe='')}")
     if job.get("kind") != "automl":
-        raise InvalidRequest(f"Job {job_id} is a {job.get('kind')} job, not an AutoML job; "
+        raise InvalidRequest(f"Job {job_id} is of kind {job.get('kind')!r}, not an AutoML job; "
                              "`shipyard jobs list --kind automl` lists those.")
     b = board(job)
     rows = [r for r in leaderboard_rows(job) if r.get("validation") is not None]
