@@ -138,3 +138,7 @@ def test_a_job_of_another_kind_is_named_by_its_kind() -> None:
     with pytest.raises(InvalidRequest, match=r"^Job job-e is of kind 'ensemble', not an "
                                              r"AutoML job; `shipyard jobs list --kind automl`"):
         write_notebooks(client, "job-e", "unused-folder")
+    from shipyard.client._automl import AutoML
+
+    with pytest.raises(InvalidRequest, match=r"^Job job-e is of kind 'ensemble', not an "):
+        AutoML.get("job-e", client=client)

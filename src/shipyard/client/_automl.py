@@ -159,7 +159,8 @@ class AutoML:
     def get(cls, id: str, *, client: Client | None = None) -> AutoML:
         job = Job(id, client=client)
         if job.kind != "automl":
-            raise InvalidRequest(f"Job {id} is a {job.kind} job, not an AutoML job.")
+            raise InvalidRequest(f"Job {id} is of kind {job.kind!r}, not an AutoML job; "
+                                 "`shipyard jobs list --kind automl` lists those.")
         automl = cls.__new__(cls)
         automl.job = job
         return automl
