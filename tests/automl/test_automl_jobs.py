@@ -140,6 +140,27 @@ def test_a_bad_automl_request_is_a_400(server: LocalServer, fields: dict, needle
     assert needle in r.json()["error"]["message"], r.text
 
 
+def test_a_split_with_no_test_share_and_no_test_input_is_a_400(server: LocalServer) -> None:
+    """The final model is scored once on test rows and explained on them: with
+    ``--split 0.7,0.3,0`` and no test input the job completed with no test metrics, no
+    importance and no "Final model" line at all (AER's SwissLabor in a user trial)."""
+    c = server.client()
+    before = len(c.get("/api/v1/jobs", params={"limit": 1000}).json())
+    body = _automl("churn", split={"fractions": [0.7, 0.3, 0.0]})
+    del body["inputs"]["test"]
+    r = c.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "holds no rows out for test" in message and "--input test=" in message, message
+    assert len(c.get("/api/v1/jobs", params={"limit": 1000}).json()) == before
+    # With a test input, no test share is needed: nothing is refused for that.
+    r = c.post("/api/v1/jobs", json=_automl("churn", split={"fractions": [0.7, 0.3, 0.0]},
+                                            time_budget=10))
+    assert r.status_code == 201, r.text
+    c.post(f"/api/v1/jobs/{r.json()['id']}/cancel")
+    _wait(c, r.json()["id"])
+
+
 @pytest.mark.parametrize("step", [
     {"step": "encode", "columns": ["contract"], "params": {"method": "count",
                                                            "normalize": "yes"}},

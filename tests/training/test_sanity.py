@@ -66,6 +66,13 @@ def test_a_test_split_of_too_few_rows_or_of_a_class_is_called_out() -> None:
     (rare,) = small_split_warnings("binary", {"test": {
         "n_samples": 400, "per_class": _classes(good=396, bad=4)}})
     assert "400 rows, with 4 of class 'bad' (fewer than 10)" in rare
+    # More than three small classes (MASS's fgl: six glass types in 21 test rows): the
+    # rest are counted once, without saying "under 10 (fewer than 10)".
+    (many,) = small_split_warnings("multiclass", {"test": {
+        "n_samples": 21, "per_class": _classes(Con=1, Tabl=1, Veh=2, Head=4, WinF=6,
+                                               WinNF=7)}})
+    assert "with 1 of class 'Con', 1 of class 'Tabl', 2 of class 'Veh' and 3 more classes " \
+        "(each fewer than 10): one row" in many, many
     (absent,) = small_split_warnings("multiclass", {"test": {
         "n_samples": 60, "per_class": _classes(a=30, b=30, c=0)}})
     assert "0 of class 'c'" in absent

@@ -138,7 +138,7 @@ profile = sy.Dataset({train_name!r}).profile(target={target!r}, version={train_v
         cells.append(_md("## Columns every candidate left out\n\n" + "\n".join(
             f"- `{d.get('column')}`: {why.get(str(d.get('why')), d.get('why'))}"
             for d in dropped)))
-    cells.append(_md(_recipe_text(recipe, notes, target)))
+    cells.append(_md(_recipe_text(recipe, notes, target, _trained_on(board))))
     if recipe is not None:
         cells.append(_code("import json\n\nrecipe = json.loads(" + repr(json.dumps(
             {"steps": [{k: s.get(k) for k in ("step", "columns", "params")}
@@ -146,14 +146,29 @@ profile = sy.Dataset({train_name!r}).profile(target={target!r}, version={train_v
     return _notebook(cells)
 
 
-def _recipe_text(recipe: Mapping[str, Any] | None, notes: Sequence[str], target: str) -> str:
+def _trained_on(board: Mapping[str, Any]) -> str:
+    """"The best candidate (candidate 3, linear) trained on the default recipe + …": the
+    recipe shown is the best candidate's, and candidates differ (AutoML's variants)."""
+    best = board.get("best") or {}
+    number = best.get("candidate")
+    row: Mapping[str, Any] = next(
+        (r for r in board.get("candidates") or [] if r.get("number") == number), {})
+    pipeline = str(row.get("pipeline") or "default recipe")
+    if number is None:
+        return f"The best candidate trained on the {pipeline}"
+    return (f"The best candidate (candidate {number}, {best.get('algorithm') or '?'}) "
+            f"trained on the {pipeline}")
+
+
+def _recipe_text(recipe: Mapping[str, Any] | None, notes: Sequence[str], target: str,
+                 trained_on: str = "The best candidate trained on the default recipe") -> str:
     if recipe is None:
         return "## The recipe\n\nThe job kept no candidate's recipe."
     signature = {e["name"] for e in recipe.get("input_signature") or []}
     features = list(recipe.get("feature_names") or [])
     lines = ["## Why the recipe is what it is", "",
-             f"Every candidate trained on the default recipe for this table: "
-             f"{len(signature)} input columns became {len(features)} features. Its steps:", ""]
+             f"{trained_on}: {len(signature)} input columns became {len(features)} features. "
+             "Its steps:", ""]
     for step in recipe.get("steps") or []:
         name = str(step.get("step") or step.get("name") or "?")
         columns = step.get("columns")
@@ -161,7 +176,10 @@ def _recipe_text(recipe: Mapping[str, Any] | None, notes: Sequence[str], target:
                  + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
                  if columns else " on every column it applies to")
         lines.append(f"- **{name}**{where}: {STEP_WHY.get(name, 'see docs/features.md')}.")
-    recipe_notes = [n.removeprefix("recipe: ") for n in notes if n.startswith("recipe:")]
+    # A candidate's recipe steps come from AutoML's variants, never from the user.
+    recipe_notes = [n.removeprefix("recipe: ").replace("the user's steps",
+                                                       "AutoML's variant steps")
+                    for n in notes if n.startswith("recipe:")]
     if recipe_notes:
         lines += ["", "What it did on this data:", ""]
         lines += [f"- {n}" for n in recipe_notes]

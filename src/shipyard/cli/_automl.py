@@ -262,13 +262,15 @@ def notebooks(
     top: Annotated[int, typer.Option(
         "--top", metavar="N", min=1, max=20,
         help="Candidates the definition notebook writes out.")] = 3,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace notebooks already in --out (refused without it).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write an AutoML job's notebooks: data exploration (the profile's findings and why
     the recipe did what it did) and candidate definitions (the top candidates as plain
     code that trains each again and checks its validation metric)."""
     try:
-        paths = write_notebooks(client(), job_id, out_dir, top)
+        paths = write_notebooks(client(), job_id, out_dir, top, overwrite=force)
     except InvalidRequest as exc:
         fail(exc.message)
     except OSError as exc:
@@ -289,8 +291,8 @@ def leaderboard(
     predict time, model size, weight in the final model, settings."""
     doc = client().get(f"/jobs/{quote(job_id, safe='')}")
     if doc.get("kind") != "automl":
-        fail(f"Job {job_id} is a {doc.get('kind')} job, not an AutoML job; `shipyard jobs list "
-             "--kind automl` lists those.")
+        fail(f"Job {job_id} is of kind {doc.get('kind')!r}, not an AutoML job; `shipyard jobs "
+             "list --kind automl` lists those.")
     if json_out:
         b = board(doc)
         print_json({"id": doc["id"], "status": doc["status"],

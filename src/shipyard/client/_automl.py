@@ -159,7 +159,8 @@ class AutoML:
     def get(cls, id: str, *, client: Client | None = None) -> AutoML:
         job = Job(id, client=client)
         if job.kind != "automl":
-            raise InvalidRequest(f"Job {id} is a {job.kind} job, not an AutoML job.")
+            raise InvalidRequest(f"Job {id} is of kind {job.kind!r}, not an AutoML job; "
+                                 "`shipyard jobs list --kind automl` lists those.")
         automl = cls.__new__(cls)
         automl.job = job
         return automl
@@ -275,9 +276,20 @@ class AutoML:
         return head + table
 
 
-def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list[Any]:
+#: The notebooks :func:`write_notebooks` writes, in this order.
+NOTEBOOKS = ("exploration.ipynb", "candidates.ipynb")
+
+
+def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3, *,
+                    overwrite: bool = False) -> list[Any]:
     """Write an AutoML job's exploration and candidate notebooks into folder ``out``
-    (created); return their paths. See :mod:`shipyard.automl._notebooks`."""
+    (created); return their paths. See :mod:`shipyard.automl._notebooks`.
+
+    Raises:
+        InvalidRequest: ``out`` is a file, or already holds one of the notebooks and
+            ``overwrite`` is false (it may be another job's, or hold the user's edits and
+            outputs), or the job is no AutoML job with a completed candidate.
+    """
     import json
     from pathlib import Path
     from urllib.parse import quote
@@ -287,9 +299,16 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list
     from shipyard.automl._notebooks import candidates_notebook, exploration_notebook
     from shipyard.client._datasets import Dataset
 
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InvalidRequest(f"{folder} is a file; give --out a folder.")
+    there = [name for name in NOTEBOOKS if (folder / name).exists()]
+    if there and not overwrite:
+        raise InvalidRequest(f"{folder} already holds {' and '.join(there)}; give another "
+                             "--out, or pass --force to replace them.")
     job = client.get(f"/jobs/{quote(job_id, safe='')}")
     if job.get("kind") != "automl":
-        raise InvalidRequest(f"Job {job_id} is a {job.get('kind')} job, not an AutoML job; "
+        raise InvalidRequest(f"Job {job_id} is of kind {job.get('kind')!r}, not an AutoML job; "
                              "`shipyard jobs list --kind automl` lists those.")
     b = board(job)
     rows = [r for r in leaderboard_rows(job) if r.get("validation") is not None]
@@ -316,15 +335,12 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3) -> list
             target=spec["target"], version=int(train["version"])).to_dict()
     except ShipyardErrorBase:
         profile = None
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise InvalidRequest(f"{folder} is a file; give --out a folder.")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, nb in (
-            ("exploration.ipynb", exploration_notebook(
-                job, profile, recipe, (manifest.get("training") or {}).get("notes") or [])),
-            ("candidates.ipynb", candidates_notebook(job, candidates, top))):
+    for name, nb in zip(NOTEBOOKS, (
+            exploration_notebook(
+                job, profile, recipe, (manifest.get("training") or {}).get("notes") or []),
+            candidates_notebook(job, candidates, top)), strict=True):
         path = folder / name
         nbformat.write(nb, str(path))
         written.append(path)

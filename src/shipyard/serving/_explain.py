@@ -23,12 +23,18 @@ KernelSHAP that class's probability; for regression the value.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import numpy as np
 
 from shipyard.errors import InvalidRequest
+from shipyard.serving._codec import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shipyard.serving._predictor import Predictor
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
@@ -98,19 +104,35 @@ class OnlineExplainer:
                 "it, or explain it over a dataset with `shipyard explain GROUP:VERSION "
                 "--dataset DATASET`.")
 
-    def explainer(self) -> Any:
+    def explainer(self, predictor: Predictor) -> Any:
         if self._explainer is None:
             with self._lock:
                 if self._explainer is None:
-                    from shipyard.explanations import Explainer, resolve_method, typical_row
+                    from shipyard.explanations import Explainer, resolve_method
 
                     self._explainer = Explainer(self.pipeline, method="tree") if self.tree() \
-                        else Explainer(self.pipeline, typical_row(self.pipeline),
+                        else Explainer(self.pipeline, self.background(predictor),
                                        method=resolve_method(self.pipeline),
                                        background_size=1, n_coalitions=ONLINE_COALITIONS)
         return self._explainer
 
-    def explain(self, predictor: Any, rows: list[dict[str, Any]],
+    def background(self, predictor: Predictor) -> pd.DataFrame:
+        """The typical row, checked as a request's rows are: the rows explained are checked
+        rows (a yes/no column reads 1.0/0.0), so a background holding the recorded word
+        ("no") would mix the two in KernelSHAP's masked rows and fail to predict."""
+        from shipyard.explanations import typical_row
+
+        typical = typical_row(self.pipeline)
+        if typical is None:  # check() refused it before any request got here
+            raise InvalidRequest("This endpoint's model has no typical input values to "
+                                 "explain against; explain it over a dataset with "
+                                 "`shipyard explain GROUP:VERSION --dataset DATASET`.")
+        records = [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+                   for r in typical.to_dict("records")]
+        rows = predictor.schema.check(Table(tuple(typical.columns), records))
+        return predictor.frame(rows)
+
+    def explain(self, predictor: Predictor, rows: list[dict[str, Any]],
                 proba: np.ndarray | None) -> list[dict[str, Any]]:
         """Each row's explanation (see the module's doc); ``proba`` picks a multiclass
         row's predicted class.
@@ -121,7 +143,7 @@ class OnlineExplainer:
         them from the checked rows (a library's TreeSHAP reads categories as pandas
         categories, not as the fast path's codes).
         """
-        explainer = self.explainer()
+        explainer = self.explainer(predictor)
         if predictor.fast is not None and explainer.method == "tree" \
                 and not self.pipeline.recipe.categorical_features:
             exp = explainer.explain_features(predictor.fast.matrix(rows))

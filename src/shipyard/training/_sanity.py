@@ -110,9 +110,9 @@ def small_split_warnings(problem_type: str,
     if few:
         shown = sorted(few.items(), key=lambda kv: kv[1])[:3]
         classes = (f", with {', '.join(f'{n} of class {name!r}' for name, n in shown)}"
-                   + (f" and {len(few) - 3} more classes under {SMALL_SPLIT_CLASS_ROWS}"
-                      if len(few) > 3 else "")
-                   + f" (fewer than {SMALL_SPLIT_CLASS_ROWS})")
+                   + (f" and {len(few) - 3} more {'class' if len(few) == 4 else 'classes'} "
+                      f"(each fewer than {SMALL_SPLIT_CLASS_ROWS})" if len(few) > 3
+                      else f" (fewer than {SMALL_SPLIT_CLASS_ROWS})"))
     return [f"The {split} metrics rest on {rows} {'row' if rows == 1 else 'rows'}{classes}: "
             + (f"one row predicted differently moves accuracy by {1 / max(rows, 1):.2f}"
                if support else f"one row's error is 1/{max(rows, 1)} of every mean reported")

@@ -210,6 +210,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     if mode == "auto":
         mode = "ensembling" if version.num_rows <= ENSEMBLE_ROWS else "hpo"
     parallel = spec.parallel or max(1, local_capacity().cpus // spec.resources.cpus)
+    _check_test_rows(ctx)
     rows = _development_rows(ctx, version.num_rows)
     cv_folds = spec.cv_folds
     if cv_folds and (spec.split or {}).get("time_column"):
@@ -244,10 +245,24 @@ def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
     both = sorted(set(spec.drop or []) & set(spec.keep or []))
     if both:
         raise InvalidRequest(f"Column {both[0]!r} is in both --drop and --keep; pick one.")
-    features = set(columns) - {spec.target} - set(spec.drop or [])
+    features = _features(version) - {spec.target} - set(spec.drop or [])
     if not features:
         raise InvalidRequest(f"--drop leaves no column of {name} but the target to learn "
-                             "from; drop fewer columns.")
+                             f"from{_unlearnable(version)}; drop fewer columns.")
+
+
+def _features(version: Any) -> set[str]:
+    """The train version's columns a model can learn from: the default recipe leaves out
+    identifiers and row numbers (training.NOT_TARGETS), so they count as no feature."""
+    return {str(col["name"]) for col in version.schema
+            if col.get("semantic_type") not in training.NOT_TARGETS}
+
+
+def _unlearnable(version: Any) -> str:
+    """', as 'rownames' is a row number every candidate leaves out', or ''."""
+    named = [f"{col['name']!r} is {training.NOT_TARGETS[str(col.get('semantic_type'))]}"
+             for col in version.schema if col.get("semantic_type") in training.NOT_TARGETS]
+    return f" ({'; '.join(named)}, which every candidate leaves out)" if named else ""
 
 
 def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, name: str,
@@ -270,11 +285,12 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
         return dropped, analysis
     dropped, analysis = plan_drops(suspected_leaks(snapshot), spec.drop or [],
                                    spec.keep or [])
-    columns = {str(col["name"]) for col in version.schema} - {spec.target}
+    columns = _features(version) - {spec.target}
     if not columns - set(dropped):
         raise InvalidRequest(
             f"Every column of {name} but the target is dropped or a suspected leak of it "
-            f"({', '.join(dropped)}); keep the ones known at prediction time with --keep.")
+            f"({', '.join(dropped)}){_unlearnable(version)}; keep the ones known at "
+            "prediction time with --keep.")
     return dropped, analysis
 
 
@@ -295,6 +311,22 @@ def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | No
                              "cross-validation scores every train and validation row out of "
                              "fold, so its candidates cannot train on a sample. Drop one.")
     return {**(split or {}), "train_rows": sample}
+
+
+def _check_test_rows(ctx: SubmitContext[AutoMLSpec]) -> None:
+    """The final model is scored once on test rows and explained on them: without a test
+    input, the split must hold some out."""
+    from shipyard.evaluation import SplitSpec
+
+    if "test" in ctx.stored["inputs"]:
+        return
+    fractions = SplitSpec.from_dict(dict(ctx.spec.split or {})).fractions
+    if fractions[2] <= 0:
+        shown = ",".join(f"{f:g}" for f in fractions)
+        raise InvalidRequest(
+            f"The split {shown} holds no rows out for test, and an AutoML job scores and "
+            "explains its final model on test rows; give the test a share (e.g. --split "
+            "0.7,0.2,0.1) or the test rows as --input test=DATASET.")
 
 
 def _development_rows(ctx: SubmitContext[AutoMLSpec], train_rows: int) -> int:
