@@ -314,3 +314,24 @@ def test_permutation_importance_reuses_the_outputs_it_is_given(
     own = permutation_importance(outputs, X, y, loss, repeats=1)
     assert len(calls) == 4  # its own call of the sample, then one batch
     assert given["columns"] == own["columns"]
+
+
+def test_permutation_importance_leaves_out_a_column_no_feature_comes_from(
+        churn: dict[str, pd.DataFrame], tmp_path: Path) -> None:
+    """A column the recipe drops (a row number) was listed with an importance of 0 among
+    the model's input columns (a user trial, economics' ``rownames``); SHAP never listed
+    it. Only the columns some feature comes from are shuffled and listed."""
+    train = churn["train"].assign(row=range(len(churn["train"])))
+    test = churn["test"].assign(row=range(len(churn["test"])))
+    run_training(TrainingContext(
+        train=train, algorithm="linear", target="churn",
+        recipe={"extends": "default", "drop": ["row"]}, model_dir=tmp_path / "model",
+        n_jobs=1, plots=False, log=lambda line: None))
+    pipeline = load_bundle(tmp_path / "model")
+    X = test.drop(columns="churn")
+    y = (test["churn"] == "Yes").astype(int).to_numpy()
+    found = explain_final(pipeline, train.drop(columns="churn"), X, y,
+                          lambda t: loss_function("roc_auc", "binary", t, 2),
+                          deadline=time.time() + 5, call_seconds=0.01)
+    listed = {r["column"] for r in found["permutation"]["columns"]}
+    assert "row" not in listed and len(listed) == 19

@@ -311,7 +311,8 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
                            deadline: float | None = None, seed: int = 0,
                            repeats: int = IMPORTANCE_REPEATS,
                            scored: np.ndarray | None = None,
-                           cost: ScoringCost | None = None) -> dict[str, Any]:
+                           cost: ScoringCost | None = None,
+                           columns: Sequence[str] | None = None) -> dict[str, Any]:
     """How much worse the model gets when one raw input column is shuffled, per column.
 
     ``outputs``: rows → the model's outputs (class probabilities or values, as the metric
@@ -334,7 +335,10 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
     "std"}]}``, most important first.
     """
     rng = np.random.default_rng(seed)
-    columns = list(X.columns)
+    # Only the columns the model reads (``columns``): one no feature comes from (a row
+    # number the recipe drops) would be listed with an importance of 0 for nothing.
+    columns = list(X.columns) if columns is None else [c for c in X.columns if c in
+                                                          set(columns)]
     picked = np.sort(rng.choice(len(X), IMPORTANCE_ROWS, replace=False)) \
         if len(X) > IMPORTANCE_ROWS else np.arange(len(X))
     sample = X.iloc[picked].reset_index(drop=True)
@@ -377,6 +381,17 @@ def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_fo
         for c, d in deltas.items()]
     found.sort(key=lambda r: -r["importance"])
     return {"repeats": done, "rows": len(sample), "baseline_loss": base, "columns": found}
+
+
+def _read_columns(pipeline: Any) -> list[str] | None:
+    """The raw input columns some feature of ``pipeline`` comes from (SHAP explains these
+    alone), or None when its recipes cannot say."""
+    from shipyard.explanations import raw_columns
+
+    try:
+        return raw_columns(pipeline) or None
+    except (AttributeError, TypeError, KeyError):  # a model with no recipe lineage
+        return None
 
 
 def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: np.ndarray,
@@ -422,7 +437,7 @@ def explain_final(pipeline: Any, background: pd.DataFrame, X: pd.DataFrame, y: n
     key = "value" if pipeline.task == "regression" else "proba"
     permutation = permutation_importance(lambda rows: pipeline.outputs(rows)[key], X, y,
                                          loss_for, deadline=deadline, scored=scored,
-                                         cost=cost)
+                                         cost=cost, columns=_read_columns(pipeline))
     permutation["method"] = "permutation"
     headline = permutation if "skipped" in shap.record else shap.record
     return {"method": headline["method"], "columns": headline["columns"],
