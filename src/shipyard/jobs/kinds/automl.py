@@ -164,6 +164,10 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
                              f"{', '.join(OBJECTIVES[problem_type])}.")
     if head is not None:
         check_objective(metric, head[spec.target], spec.target)
+    if spec.algorithms is not None and not spec.algorithms:
+        raise InvalidRequest("algorithms is an empty list; leave it out to search every "
+                             "suitable built-in algorithm, or name at least one (shipyard "
+                             "algorithms list).")
     named = list(dict.fromkeys(spec.algorithms or []))
     algorithms = named or [a for a in DEFAULT_ALGORITHMS if _usable(a, problem_type)]
     declared = {}
