@@ -559,7 +559,7 @@ def main(job_dir: Path) -> None:
         with runtime.phase("measure"):
             rows = (test if len(test) else validation if len(validation) else train)
             _, cost = measure_scoring([(float(weights[i]), folders[i] / "model")
-                                           for i in chosen], rows.drop(columns=[target]))
+                                       for i in chosen], rows.drop(columns=[target]))
         after = cost.after_refit(len(test), len(train.columns) - 1)
         until = min(until, float(deadline) - after)
         print(f"[ensemble] scoring and explaining the model will take ~{after:.1f} s "
