@@ -118,7 +118,7 @@ def bind_sql(sql: str, inputs: Mapping[str, Mapping[str, Any]], pinned: Mapping[
     """
     import pyarrow.parquet as pq
 
-    from shipyard.sandbox import Limits, Sources, UnknownTable, View, run
+    from shipyard.sandbox import Limits, Sources, UnknownTable, View, pinned_sources, run
 
     tmp: Path = datasets.settings.tmp_dir
     tmp.mkdir(parents=True, exist_ok=True)
@@ -130,14 +130,8 @@ def bind_sql(sql: str, inputs: Mapping[str, Mapping[str, Any]], pinned: Mapping[
             pq.write_table(datasets.head(ref["dataset"], ref["version"], n=0), path)
             views.append(View(name=channel, files=(str(path),)))
             paths.append(str(path))
-        views += [View(name=t["name"], files=tuple(t["files"]), format=t["format"],
-                       schema=t.get("schema"), hive_partitioning=bool(t.get("hive_partitioning")))
-                  for t in pinned.get("tables") or []]
-        filesystems = []
-        if pinned.get("filesystems"):
-            import fsspec
-
-            filesystems = [fsspec.core.url_to_fs(url)[0] for url in pinned["filesystems"]]
+        tables, filesystems = pinned_sources(pinned)
+        views += tables
         sources = Sources(views=tuple(views), allowed_paths=tuple(paths),
                           allowed_directories=tuple(pinned.get("allowed_directories") or []),
                           filesystems=tuple(filesystems))

@@ -23,6 +23,7 @@ from shipyard.sandbox._sandbox import (
     check_query,
     keep_warm,
     path_references,
+    pinned_sources,
     quote_identifier,
     run,
     table_references,
@@ -31,6 +32,7 @@ from shipyard.sandbox._sandbox import (
 
 __all__ = [
     "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_SECONDS", "Limits", "QueryResult", "Sources",
-    "UnknownTable", "View", "check_query", "keep_warm", "path_references", "quote_identifier",
+    "UnknownTable", "View", "check_query", "keep_warm", "path_references", "pinned_sources",
+    "quote_identifier",
     "run", "table_references", "write_parquet",
 ]

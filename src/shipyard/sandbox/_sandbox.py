@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -471,3 +471,19 @@ def _check_savable(names: Sequence[str]) -> None:
             f"The query's result has columns that share a name ({listed}; names are matched "
             "without case), which a dataset cannot hold; give each its own name with AS in "
             "the SELECT (e.g. p.year AS plane_year), or select fewer columns.")
+
+
+def pinned_sources(plan: Mapping[str, Any]) -> tuple[list[View], list[Any]]:
+    """The views of a query plan's pinned catalog tables (``plan["tables"]``: ``name``,
+    ``files``, ``format``, ``schema``, ``hive_partitioning``) and the fsspec filesystems
+    of its pinned URLs (``plan["filesystems"]``): a wrangle job opens them so, and the
+    check that binds its query at submit opens them the same way."""
+    views = [View(name=t["name"], files=tuple(t["files"]), format=t["format"],
+                  schema=t.get("schema"), hive_partitioning=bool(t.get("hive_partitioning")))
+             for t in plan.get("tables") or []]
+    filesystems: list[Any] = []
+    if plan.get("filesystems"):
+        import fsspec
+
+        filesystems = [fsspec.core.url_to_fs(url)[0] for url in plan["filesystems"]]
+    return views, filesystems

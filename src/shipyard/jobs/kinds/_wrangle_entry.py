@@ -43,18 +43,12 @@ def _channel_files(job_dir: Path) -> dict[str, list[str]]:
 
 
 def _run_sql(job_dir: Path, config: dict[str, Any], dest: Path) -> int:
-    from shipyard.sandbox import Limits, Sources, View, write_parquet
+    from shipyard.sandbox import Limits, Sources, View, pinned_sources, write_parquet
 
     channels = _channel_files(job_dir)
     views = [View(name=channel, files=tuple(files)) for channel, files in channels.items()]
-    views += [View(name=t["name"], files=tuple(t["files"]), format=t["format"],
-                   schema=t.get("schema"), hive_partitioning=bool(t.get("hive_partitioning")))
-              for t in config.get("tables") or []]
-    filesystems = []
-    if config.get("filesystems"):
-        import fsspec
-
-        filesystems = [fsspec.core.url_to_fs(url)[0] for url in config["filesystems"]]
+    tables, filesystems = pinned_sources(config)
+    views += tables
     resources = _read_json(job_dir / c.RESOURCES_FILE)
     memory = int(int(resources.get("memory_bytes") or 2 * 1024**3) * DUCKDB_MEMORY_SHARE)
     limits = Limits(timeout_seconds=QUERY_TIMEOUT_SECONDS, memory_limit=f"{memory // 1024**2}MB",
