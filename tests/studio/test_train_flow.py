@@ -199,11 +199,20 @@ def test_a_queued_jobs_page_follows_it_until_it_starts(
         assert 'hx-trigger="every 2s"' in live.text and "HX-Refresh" not in live.headers
         # Its owner may cancel it while it waits (REST stops a Pending job at once).
         owner, csrf = signed_in(studio)
-        assert 'id="cancel"' in owner.get(f"/studio/jobs/{queued}").text
+        waiting = owner.get(f"/studio/jobs/{queued}").text
+        assert 'id="cancel"' in waiting
+        # The page's first log request is a live one: a job that ends before it arrives
+        # (a cancel still Stopping when the page was drawn) reloads the page once.
+        assert f"/jobs/{queued}/log?offset=0&amp;live=1" in waiting, waiting
         assert 'id="cancel"' not in b.get(f"/studio/jobs/{queued}").text  # a viewer
         done = owner.post(f"/studio/jobs/{queued}/cancel", headers={"X-CSRF-Token": csrf})
         assert done.status_code == 204, done.text
         assert api.get(f"/api/v1/jobs/{queued}").json()["status"] == "Stopped"
+        # An ended job's page does not ask live, so it is not reloaded again and again.
+        ended = owner.get(f"/studio/jobs/{queued}").text
+        assert f"/jobs/{queued}/log?offset=0\"" in ended, ended
+        ended_log = owner.get(f"/studio/jobs/{queued}/log?offset=0&live=1")
+        assert ended_log.headers.get("HX-Refresh") == "true"
     finally:
         for job_id in (queued, *hogs):
             api.post(f"/api/v1/jobs/{job_id}/cancel")
