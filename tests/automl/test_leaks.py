@@ -131,13 +131,13 @@ def test_keep_keeps_a_suspected_leak_the_user_knows_at_prediction_time(
 
 
 @pytest.mark.parametrize(("fields", "needle"), [
-    ({"drop": ["card"]}, "--drop names the target column 'card'"),
-    ({"keep": ["sharez"]}, "--keep names 'sharez', which is not a column of credit:1"),
-    ({"drop": ["share"], "keep": ["share"]}, "'share' is in both --drop and --keep"),
+    ({"drop": ["card"]}, "'drop' names the target column 'card'"),
+    ({"keep": ["sharez"]}, "'keep' names 'sharez', which is not a column of credit:1"),
+    ({"drop": ["share"], "keep": ["share"]}, "'share' is in both 'drop' and 'keep'"),
     ({"drop": ["reports", "age", "income", "owner", "selfemp", "dependents", "months",
                "majorcards", "active"]}, "Every column of credit:1 but the target"),
     ({"drop": ["reports", "age", "income", "share", "expenditure", "owner", "selfemp",
-               "dependents", "months", "majorcards", "active"]}, "--drop leaves no column"),
+               "dependents", "months", "majorcards", "active"]}, "'drop' leaves no column"),
     ({"drop": "share"}, "drop"),
     ({"keep": [""]}, "keep"),
     ({"drop": [7]}, "drop"),
@@ -170,7 +170,7 @@ def test_the_cli_says_which_columns_it_left_out_and_how_to_keep_them(
     assert said in " ".join(board.split())
     err = one_sentence_error(run_cli("automl", "--input", "train=credit", "--target", "card",
                                      "--drop", "nope", env=env))
-    assert "--drop names 'nope'" in err
+    assert "'drop' names 'nope'" in err and "(--drop on the CLI)" in err, err
 
 
 def test_the_cli_says_the_problem_type_it_inferred(server: LocalServer) -> None:
@@ -270,7 +270,7 @@ def test_dropping_every_feature_but_a_row_number_is_a_400(server: LocalServer) -
                                      "target": "participation", "drop": features})
     assert r.status_code == 400, r.text
     message = r.json()["error"]["message"]
-    assert "--drop leaves no column" in message and "'rownames'" in message, message
+    assert "'drop' leaves no column" in message and "'rownames'" in message, message
     assert _jobs(c) == before
 
 

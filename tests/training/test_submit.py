@@ -34,16 +34,16 @@ def _spec(**fields: object) -> dict:
 @pytest.mark.parametrize(("fields", "status", "words"), [
     ({"target": "ridershp"},
      400, "The target is 'ridershp', which is not a column of chicago:1; the closest column "
-          "is 'ridership'. Fix --target."),
+          "is 'ridership'. Fix 'target' (--target on the CLI)."),
     ({"split": {"method": "time", "time_column": "dat"}},
      400, "The time column is 'dat', which is not a column of chicago:1; the closest column is "
-          "'date'. Fix --time-column."),
+          "'date'. Fix split.time_column (--time-column on the CLI)."),
     ({"split": {"method": "group", "group_column": "bulls_home"}},
      400, "The group column is 'bulls_home', which is not a column of chicago:1; the closest "
           "columns are 'Bulls_Home', "),
     ({"recipe": {"extends": "default", "drop": ["Clark_Lak"]}},
      400, "The recipe drops 'Clark_Lak', which is not a column of chicago:1; the closest column "
-          "is 'Clark_Lake'. Fix --drop"),
+          "is 'Clark_Lake'. Fix the 'drop' list (--drop on the CLI)."),
     ({"recipe": {"extends": "default", "steps": [
         {"step": "expression", "params": {"name": "wet", "expression": "percip_mx > 0.1"}}]}},
      400, "Recipe step 1 (expression) names 'percip_mx', which is not a column of chicago:1; "

@@ -79,7 +79,7 @@ def _children(c: httpx.Client, tuning_id: str) -> list[dict[str, Any]]:
     ({"algorithm": "linear,lightgbm", "strategy": "grid"}, "A grid is one algorithm's"),
     ({"algorithm": "linear,lightgbm", "ranges": {"num_leafs": "4:8"}}, "ALGORITHM.NAME"),
     ({"algorithm": "linear", "strategy": "hyperband"}, "only xgboost, lightgbm, catboost"),
-    ({"warm_start": ["job-nope"]}, "--warm-start job-nope: there is no such job"),
+    ({"warm_start": ["job-nope"]}, "warm_start job-nope: there is no such job"),
 ])
 def test_a_bad_study_is_a_400_before_any_trial(server: LocalServer, fields: dict,
                                                needle: str) -> None:

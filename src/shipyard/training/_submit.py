@@ -42,26 +42,30 @@ def check_training_columns(columns: Sequence[str], dataset: str, *, target: str 
     """
     if supervised and target:
         if target not in columns:
-            raise _missing(target, columns, "The target is", dataset, "Fix --target.")
+            raise _missing(target, columns, "The target is", dataset,
+                           "Fix 'target' (--target on the CLI).")
         for name, cols in (others or {}).items():
             if target not in cols:
                 raise _missing(target, cols, "The target is", name,
                                "Every input of a training job needs the target column.")
     for key, flag in (("time_column", "--time-column"), ("group_column", "--group-column")):
+        # split.time_column, not 'time_column': the CLI's error printer would turn the bare
+        # field into its flag too (cli/_errors.py), naming it twice.
         column = (split or {}).get(key)
         if isinstance(column, str) and column not in columns:
             raise _missing(column, columns, f"The {key.replace('_', ' ')} is", dataset,
-                           f"Fix {flag}.")
+                           f"Fix split.{key} ({flag} on the CLI).")
     if recipe is None:
         return
     for where, column in recipe.unknown_columns(columns):
         if where == "drop":
             raise _missing(column, columns, "The recipe drops", dataset,
-                           "Fix --drop (or the recipe's 'drop' list).")
+                           "Fix the 'drop' list (--drop on the CLI).")
         raise _missing(column, columns, f"Recipe {where} names", dataset, "Fix the recipe.")
     if supervised and target and target in recipe.drop:
         raise InvalidRequest(f"The recipe drops the target {target!r}; the target is kept "
-                             "aside for the model to learn, so leave it out of --drop.")
+                             "aside for the model to learn, so leave it out of 'drop' "
+                             "(--drop on the CLI).")
 
 
 #: Semantic types the default recipe drops: a held-out input may lack them.
@@ -109,11 +113,12 @@ def check_held_out_inputs(train: Sequence[Mapping[str, Any]], dataset: str,
                 raise InvalidRequest(
                     f"{name} lacks the column {col!r} that the model reads from {dataset}; "
                     f"{names_hint(col, list(given), 'column')}. Give an input with the "
-                    f"train input's columns, or leave {col!r} out (--drop {col}).")
+                    f"train input's columns, or leave {col!r} out (add it to 'drop'; --drop "
+                    f"{col} on the CLI).")
             want = _values(str(column.get("dtype") or ""))
             got = _values(str(given[col].get("dtype") or ""))
             if want and got and want != got:
                 raise InvalidRequest(
                     f"Column {col!r} holds {got} in {name} but {want} in {dataset}, so the "
                     f"model cannot read it; give {name} the same values as the train input "
-                    f"(or leave {col!r} out: --drop {col}).")
+                    f"(or leave {col!r} out: add it to 'drop', --drop {col} on the CLI).")

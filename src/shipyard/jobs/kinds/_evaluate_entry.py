@@ -77,7 +77,7 @@ def evaluate_frame(pipeline: InferencePipeline, frame: pd.DataFrame, target: str
                              "scores classifiers and regressors.")
     if target not in frame.columns:
         raise InvalidRequest(f"The input has no target column {target!r}; name the column "
-                             "that holds the true values with 'target' (--target).")
+                             "that holds the true values with 'target' (--target on the CLI).")
     known = known_target(frame[target])
     dropped = int((~known).sum())
     if dropped:
@@ -117,7 +117,8 @@ def _as_classes(y: pd.Series, classes: list[str], target: str) -> pd.Series:
         raise InvalidRequest(
             f"The target column {target!r} holds {unknown[:5]} ({rows:,} rows), which the "
             f"model never predicts: its classes are {classes[:10]}. Evaluate on rows of the "
-            "classes it was trained on, or name the right column with 'target' (--target).")
+            "classes it was trained on, or name the right column with 'target' (--target on "
+            "the CLI).")
     return names
 
 
@@ -129,7 +130,7 @@ def _as_numbers(y: pd.Series, target: str) -> pd.Series:
         bad = y[values.isna()].iloc[0]
         raise InvalidRequest(f"The target column {target!r} must hold numbers, as the model "
                              f"predicts a number; got {bad!r}. Name a numeric column with "
-                             "'target' (--target).")
+                             "'target' (--target on the CLI).")
     return values.astype("float64")
 
 

@@ -107,7 +107,8 @@ def _check_target(ctx: SubmitContext[AutoMLSpec], version: Any, name: str) -> No
     if column is None:
         columns = [str(col["name"]) for col in version.schema]
         raise InvalidRequest(f"The target column {target!r} is not in {name}; "
-                             f"{names_hint(target, columns, 'column')}. Fix --target.")
+                             f"{names_hint(target, columns, 'column')}. Fix 'target' "
+                             "(--target on the CLI).")
     if version.num_rows and column.get("missing") == version.num_rows:
         raise InvalidRequest(f"The target column {target!r} of {name} is missing in every "
                              "row, so there is nothing to learn; pick a column with values.")
@@ -241,18 +242,21 @@ def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
     for field, given in (("drop", spec.drop or []), ("keep", spec.keep or [])):
         for column in given:
             if column == spec.target:
-                raise InvalidRequest(f"--{field} names the target column {column!r}; list "
-                                     "only feature columns there.")
+                raise InvalidRequest(f"{field!r} names the target column {column!r}; list "
+                                     f"only feature columns there (--{field} on the CLI).")
             if column not in columns:
-                raise InvalidRequest(f"--{field} names {column!r}, which is not a column of "
-                                     f"{name}; {names_hint(column, columns, 'column')}.")
+                raise InvalidRequest(f"{field!r} names {column!r}, which is not a column of "
+                                     f"{name}; {names_hint(column, columns, 'column')} "
+                                     f"(--{field} on the CLI).")
     both = sorted(set(spec.drop or []) & set(spec.keep or []))
     if both:
-        raise InvalidRequest(f"Column {both[0]!r} is in both --drop and --keep; pick one.")
+        raise InvalidRequest(f"Column {both[0]!r} is in both 'drop' and 'keep' (--drop and "
+                             "--keep on the CLI); pick one.")
     features = _features(version) - {spec.target} - set(spec.drop or [])
     if not features:
-        raise InvalidRequest(f"--drop leaves no column of {name} but the target to learn "
-                             f"from{_unlearnable(version)}; drop fewer columns.")
+        raise InvalidRequest(f"'drop' leaves no column of {name} but the target to learn "
+                             f"from{_unlearnable(version)}; drop fewer columns (--drop on "
+                             "the CLI).")
 
 
 def _features(version: Any) -> set[str]:
@@ -294,7 +298,7 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
         raise InvalidRequest(
             f"Every column of {name} but the target is dropped or a suspected leak of it "
             f"({', '.join(dropped)}){_unlearnable(version)}; keep the ones known at "
-            "prediction time with --keep.")
+            "prediction time with 'keep' (--keep on the CLI).")
     return dropped, analysis
 
 
@@ -329,8 +333,9 @@ def _check_test_rows(ctx: SubmitContext[AutoMLSpec]) -> None:
         shown = ",".join(f"{f:g}" for f in fractions)
         raise InvalidRequest(
             f"The split {shown} holds no rows out for test, and an AutoML job scores and "
-            "explains its final model on test rows; give the test a share (e.g. --split "
-            "0.7,0.2,0.1) or the test rows as --input test=DATASET.")
+            "explains its final model on test rows; give the test a share of 'split' (--split "
+            "0.7,0.2,0.1 on the CLI) or the test rows as inputs.test (--input test=DATASET "
+            "on the CLI).")
 
 
 def _development_rows(ctx: SubmitContext[AutoMLSpec], train_rows: int) -> int:

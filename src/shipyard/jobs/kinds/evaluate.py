@@ -73,7 +73,7 @@ def check(ctx: SubmitContext[EvaluateSpec]) -> None:
     target = spec.target or manifest.get("target")
     if not target:
         raise InvalidRequest(f"{whose} names no target column; say which column holds the "
-                             "true values with 'target' (--target).")
+                             "true values with 'target' (--target on the CLI).")
     data = ctx.stored["inputs"][CHANNEL]
     rec = ctx.datasets.version(data["dataset"], data["version"])
     column = next((c for c in rec.schema if str(c["name"]) == target), None)
@@ -81,13 +81,13 @@ def check(ctx: SubmitContext[EvaluateSpec]) -> None:
         raise InvalidRequest(
             f"The target column {target!r} is not in {data['dataset']}:{data['version']}; "
             f"its columns are {[str(c['name']) for c in rec.schema]}. Name the column that "
-            "holds the true values with 'target' (--target).")
+            "holds the true values with 'target' (--target on the CLI).")
     dtype = str(column.get("dtype") or "")
     if kind == "regression" and dtype and not _NUMERIC_DTYPE.match(dtype):
         raise InvalidRequest(
             f"{whose} predicts a number, but the target column "
             f"{target!r} of {data['dataset']}:{data['version']} holds {dtype} values; name a "
-            "numeric column with 'target' (--target).")
+            "numeric column with 'target' (--target on the CLI).")
     ctx.stored["target"] = target
 
 

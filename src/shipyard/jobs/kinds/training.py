@@ -209,8 +209,8 @@ def check(ctx: SubmitContext[TrainingSpec]) -> None:
             raise InvalidRequest(
                 f"Column {col['name']!r} of {train['dataset']}:{train['version']} holds "
                 f"{col['dtype']} values (several per row), which no algorithm takes; turn it "
-                "into text or numbers (a processing job), or drop it (--drop "
-                f"{col['name']}).")
+                "into text or numbers (a processing job), or add it to 'drop' (--drop "
+                f"{col['name']} on the CLI).")
     rows = TRAINING_SAMPLE_ROWS if version.num_rows > TRAINING_SAMPLE_ROWS else None
     table = (ctx.datasets.head(train["dataset"], train["version"], n=rows) if rows
              else ctx.datasets.read_table(train["dataset"], train["version"]))
@@ -415,7 +415,8 @@ def _check_time_column(split: Mapping[str, Any] | None, schema: list[dict[str, A
         raise InvalidRequest(
             f"The time column {column!r} of {dataset} holds {kind} values "
             f"({found.get('dtype')}), not dates, times or numbers, so rows cannot be ordered "
-            "by it; pick a date or number column for --time-column, or convert it first.")
+            "by it; pick a date or number column for split.time_column (--time-column on the "
+            "CLI), or convert it first.")
 
 
 def _check_held_out_rows(inputs: Mapping[str, Mapping[str, Any]]) -> None:

@@ -188,7 +188,7 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     if forecasting and several:
         raise InvalidRequest(
             f"{forecasting[0]!r} forecasts and is scored by backtests; tune it on its own "
-            "(one --algorithm), not beside algorithms scored on a validation split.")
+            "(one 'algorithm'), not beside algorithms scored on a validation split.")
     if problem_type is None:
         problem_type = ("forecasting" if forecasting
                         else infer_problem_type(head[str(spec.target)]))
@@ -201,12 +201,13 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     if not forecasting:  # a forecast's MAPE skips zero actuals (docs/forecast.md)
         check_objective(metric, head[str(spec.target)], str(spec.target))
     if spec.strategy == "grid" and several:
-        raise InvalidRequest("A grid is one algorithm's: give one --algorithm with "
-                             "--strategy grid, or use bayesian or random over several.")
+        raise InvalidRequest("A grid is one algorithm's: give one 'algorithm' with strategy "
+                             "grid, or use bayesian or random over several.")
     if spec.strategy == "grid" and space.grid_size() > 100_000:
         raise InvalidRequest(
             f"The grid has {space.grid_size():,} points ({len(space.names)} hyperparameters); "
-            "fix some (hyperparameters) or give each a short list with --range a,b,c.")
+            "fix some (hyperparameters) or give each a short list in 'ranges' (--range "
+            "NAME=a,b,c on the CLI).")
     if spec.strategy == "hyperband":
         ctx.stored["max_rounds"] = max(
             max_rounds(a, declared[a], space, _own(checked, a, several),
@@ -228,7 +229,7 @@ def _check_script(ctx: SubmitContext[TuningSpec]) -> None:
 
     spec = ctx.spec
     if spec.strategy == "hyperband":
-        raise InvalidRequest("--strategy hyperband prunes the built-in boosting algorithms' "
+        raise InvalidRequest("Strategy hyperband prunes the built-in boosting algorithms' "
                              "trials on their per-round loss; tune a script with bayesian, "
                              "random or grid.")
     if spec.target or spec.split or spec.recipe or spec.problem_type:
@@ -241,15 +242,16 @@ def _check_script(ctx: SubmitContext[TuningSpec]) -> None:
     space = script_space(spec.ranges, spec.hyperparameters)
     if spec.strategy == "grid" and space.grid_size() > 100_000:
         raise InvalidRequest(f"The grid has {space.grid_size():,} points; give shorter "
-                             "lists with --range a,b,c.")
+                             "lists in 'ranges' (--range NAME=a,b,c on the CLI).")
     metric = str(spec.objective)
     last = metric.rsplit(".", 1)[-1]
     known = last in LOWER_IS_BETTER or any(last in m for m in OBJECTIVES.values())
     goal = spec.direction or (("minimize" if last in LOWER_IS_BETTER else "maximize")
                               if known else None)
     if goal is None:
-        raise InvalidRequest(f"Is a higher {metric!r} better or worse? Give --direction "
-                             "maximize or --direction minimize for a script's own metric.")
+        raise InvalidRequest(f"Is a higher {metric!r} better or worse? Give 'direction' "
+                             "maximize or minimize for a script's own metric (--direction "
+                             "on the CLI).")
     store_script(ctx)
     _check_warm_start(ctx, ["script"], metric, "script")
     ctx.stored.update(space=space.to_list(), fixed=dict(spec.hyperparameters),
@@ -269,21 +271,21 @@ def _check_warm_start(ctx: SubmitContext[TuningSpec], algorithms: list[str], met
         try:
             earlier = ctx.jobs.get(job_id)
         except NotFound:
-            raise InvalidRequest(f"--warm-start {job_id}: there is no such job; `shipyard "
+            raise InvalidRequest(f"warm_start {job_id}: there is no such job; `shipyard "
                                  "jobs list --kind tuning` lists tuning jobs.") from None
         if earlier.kind != "tuning":
-            raise InvalidRequest(f"--warm-start {job_id}: it is a {earlier.kind} job; warm "
+            raise InvalidRequest(f"warm_start {job_id}: it is a {earlier.kind} job; warm "
                                  "start takes earlier tuning jobs.")
         theirs = earlier.spec.get("algorithms") or [earlier.spec.get("algorithm")]
         if earlier.spec.get("objective") != metric or \
                 earlier.spec.get("problem_type") != problem_type:
             raise InvalidRequest(
-                f"--warm-start {job_id}: it optimised validation."
+                f"warm_start {job_id}: it optimised validation."
                 f"{earlier.spec.get('objective')} of a {earlier.spec.get('problem_type')} "
                 f"problem; this study optimises validation.{metric} of a {problem_type} "
                 "problem, so its trials' scores cannot seed this one.")
         if not set(theirs) & set(algorithms):
-            raise InvalidRequest(f"--warm-start {job_id}: it tuned {', '.join(theirs)}; this "
+            raise InvalidRequest(f"warm_start {job_id}: it tuned {', '.join(theirs)}; this "
                                  f"study tunes {', '.join(algorithms)}: no trial of it fits.")
 
 
@@ -294,7 +296,7 @@ def max_rounds(algorithm: str, declared: Any, space: Any, fixed: dict[str, Any],
     rounds = ROUNDS.get(algorithm)
     if rounds is None:
         raise InvalidRequest(
-            f"--strategy hyperband prunes trials on the validation loss they report each "
+            f"Strategy hyperband prunes trials on the validation loss they report each "
             f"boosting round, which only {', '.join(ROUNDS)} report; use bayesian, random "
             f"or grid for {algorithm!r}.")
     if rounds in fixed:
