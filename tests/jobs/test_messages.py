@@ -19,7 +19,7 @@ import shipyard
 SRC = Path(shipyard.__file__).parent
 #: The server-side modules whose errors reach SDK and REST callers.
 SERVER_MODULES = sorted([*(SRC / "jobs" / "kinds").glob("*.py"),
-                         SRC / "training" / "_submit.py"])
+                         SRC / "training" / "_submit.py", SRC / "training" / "_forecast.py"])
 #: Errors a caller's request gets back.
 ERRORS = {"InvalidRequest", "Conflict", "NotFound"}
 #: A CLI flag only inside a parenthesis that says it is the CLI's.

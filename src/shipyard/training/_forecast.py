@@ -187,13 +187,15 @@ def check_forecast_request(df: pd.DataFrame, target: str | None, time_column: st
     if not time_column:
         raise InvalidRequest(
             "A forecast needs a time column: name the column holding each row's date/time "
-            "with --time-column (split.time_column in the request), e.g. --time-column date.")
+            "in split.time_column (--time-column date on the CLI).")
     if time_column not in df.columns:
         raise InvalidRequest(f"The time column {time_column!r} is not in the data; "
-                             f"{names_hint(time_column, columns, 'column')}. Fix --time-column.")
+                             f"{names_hint(time_column, columns, 'column')}. Fix "
+                             "split.time_column (--time-column on the CLI).")
     if not target or target not in df.columns:
         raise InvalidRequest(f"A forecast needs a numeric target column; got {target!r}. "
-                             "Name the column to forecast with --target.")
+                             "Name the column to forecast in 'target' (--target on the "
+                             "CLI).")
     y = df[target]
     if not pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype):
         raise InvalidRequest(f"The target {target!r} holds {y.dtype} values; a forecast "
