@@ -9,7 +9,8 @@ import pytest
 from shipyard.jobs import _states as st
 from shipyard.store import Database, EventLog, JobRepository, upgrade
 
-RETRYING = "Attempt 1 was lost: The job process was killed by SIGKILL, not by Shipyard. Retrying."
+RETRYING = ("Attempt 1 of 2 was lost: The job process was killed by SIGKILL, not by Shipyard. "
+            "It is retried as attempt 2.")
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def _retried(repo: JobRepository, job_id: str) -> None:
 
 
 def test_a_retried_job_that_completes_shows_no_retrying_message(repo: JobRepository) -> None:
-    # A driver ends its job with the status and its outputs only; the retry's "Retrying."
+    # A driver ends its job with the status and its outputs only; the retry's note
     # stayed on the Completed job, in `jobs show` and the API.
     _retried(repo, "done")
     done = st.transition(repo, "done", st.COMPLETED, st.RUNNING)

@@ -236,8 +236,10 @@ class JobService:
                 return job
             who = f" by {actor}" if actor else ""
             if job.status == st.PENDING:
+                # A retried or resumed job waits with attempts done: it did start before.
+                before = f"attempt {job.attempts + 1}" if job.attempts else "it"
                 done = st.transition(self.repo, job_id, st.STOPPED, st.PENDING, actor=actor,
-                                     message=f"Cancelled{who} before it started.",
+                                     message=f"Cancelled{who} before {before} started.",
                                      ended_at=utcnow())
             else:
                 done = st.transition(self.repo, job_id, st.STOPPING, [st.STARTING, st.RUNNING],

@@ -74,8 +74,9 @@ def sources(to: str, among: Iterable[str] | None = None) -> list[str]:
 
 
 #: Statuses whose reason and message say how the job ended, and nothing else: moving to
-#: one clears what the caller does not give, so an earlier attempt's "Attempt 1 was lost:
-#: … Retrying." (or a resume's note) never outlives the attempt that ended the job.
+#: one clears what the caller does not give, so an earlier attempt's "Attempt 1 of 2 was
+#: lost: … It is retried as attempt 2." (or a resume's note) never outlives the attempt that
+#: ended the job.
 #: Stopped keeps its message: the cancel (or rule) that stopped it set it on Stopping.
 ENDED_BY_LAST_ATTEMPT = frozenset({COMPLETED, FAILED})
 

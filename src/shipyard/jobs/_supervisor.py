@@ -587,16 +587,28 @@ class Supervisor:
         self._close(job_id, handle)
 
     def _lost(self, job: JobRecord, message: str, handle: JobHandle | None) -> None:
-        """An infrastructure failure: retry while attempts remain, else Failed worker_lost."""
+        """An infrastructure failure: retry while attempts remain, else Failed worker_lost.
+
+        A job cancelled meanwhile is not retried, and its log says so: it must not end on
+        "Retrying." above "stopped"."""
         if job.attempts < job.max_attempts:
+            if self.repo.get(job.id).status == st.STOPPING:
+                if handle is not None:
+                    handle.append_log(f"lost: {message}")
+                self._stopped(job.id, handle)
+                return
             if handle is not None:
                 handle.append_log(f"{message} Retrying.")
+            # Read while the job waits and while attempt n + 1 runs: true in both.
             done = st.transition(
                 self.repo, job.id, st.PENDING, [st.STARTING, st.RUNNING], pid=None,
                 pid_started_at=None, handle=None, outputs=self._log_outputs(job.id, handle),
-                message=f"Attempt {job.attempts} was lost: {message} Retrying.",
+                message=f"Attempt {job.attempts} of {job.max_attempts} was lost: {message} "
+                        f"It is retried as attempt {job.attempts + 1}.",
             )
             if done is None and self.repo.get(job.id).status == st.STOPPING:
+                if handle is not None:  # the cancel came between the check and the move
+                    handle.append_log("not retried: the job was cancelled")
                 self._stopped(job.id, handle)
             else:
                 self._close(job.id, handle)
