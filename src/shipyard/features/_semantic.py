@@ -16,6 +16,7 @@ Pure functions: a Series in, a string out.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -77,6 +78,59 @@ def is_text_dtype(s: pd.Series) -> bool:
 
 def is_numeric_dtype(s: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
+
+
+# -- the number rule ------------------------------------------------------------------------
+# Where a number is expected (an endpoint's numeric input, a monitored column, a regression
+# target), a value is one of three things, the same everywhere:
+#   missing       None, NaN, the text "nan", an infinity written as text ("inf", a CSV's);
+#   a number      an int, a float or a bool (1/0), or text that reads as one (" 4.5 ");
+#   not a number  anything else, the empty text included.
+# A column's semantic type still comes from its dtype: numbers in an object column are
+# parsed where a number is expected, not typed as numeric.
+
+#: Words an infinity is written as (after an optional sign): missing, as training's
+#: recipe treats ±inf.
+INFINITY_WORDS = frozenset({"inf", "infinity"})
+
+
+def number_value(v: object) -> float:
+    """``v`` as a float, NaN for missing (see the rule above); a number too large for a
+    float is ±inf, for the caller to refuse or treat as missing.
+
+    Raises:
+        ValueError: ``v`` is not a number.
+    """
+    if v is None:
+        return math.nan
+    if isinstance(v, int | float | np.integer | np.floating):  # bool included: 1.0/0.0
+        return float(v)
+    if not isinstance(v, str):
+        if v is pd.NA or v is pd.NaT:
+            return math.nan
+        raise ValueError(f"{v!r} is not a number")
+    text = v.strip()
+    if text.lower().lstrip("+-") in INFINITY_WORDS:
+        return math.nan
+    try:
+        return float(text)
+    except OverflowError:
+        return math.inf
+
+
+def parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`number_value` over a column: its values as float64 (NaN for missing and
+    for what is not a number), and where it held something that is not a number."""
+    if pd.api.types.is_numeric_dtype(series.dtype):  # bool included
+        return (series.to_numpy(dtype=float, na_value=np.nan),
+                np.zeros(len(series), dtype=bool))
+    parsed = np.array(pd.to_numeric(series, errors="coerce"), dtype=float)
+    words = series.astype("string").str.strip().str.lower()
+    said_missing = (words.isin(["nan", "+nan", "-nan"])
+                    | words.str.lstrip("+-").isin(INFINITY_WORDS)).fillna(False).to_numpy()
+    parsed[said_missing] = np.nan
+    bad = np.isnan(parsed) & series.notna().to_numpy() & ~said_missing
+    return parsed, bad
 
 
 def _boolean_words(distinct: list[str]) -> bool:

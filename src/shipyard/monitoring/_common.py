@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._semantic import parse_numbers
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
 #: Columns the serving data capture adds to every row (see ``shipyard.serving``).
@@ -96,16 +97,14 @@ def numeric_values(series: pd.Series) -> np.ndarray:
 def coerce_numeric(series: pd.Series) -> tuple[np.ndarray, int, str | None]:
     """Float values of a column that should be numeric, the count that are not, and one example.
 
-    Numeric and boolean columns convert as they are; text is parsed, and what does
-    not parse counts as "not a number" (and as missing in the values returned).
+    Numeric and boolean columns convert as they are; text is parsed by the one number
+    rule (``features._semantic.parse_numbers``): "nan" and "inf" written as text are
+    missing, and what is not a number counts (and is missing in the values returned).
     """
-    if is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series.dtype):
-        return numeric_values(series), 0, None
-    parsed = pd.to_numeric(series, errors="coerce")
-    bad = parsed.isna().to_numpy() & series.notna().to_numpy()
+    values, bad = parse_numbers(series)
     count = int(bad.sum())
     example = str(series[bad].iloc[0]) if count else None
-    return parsed.to_numpy(dtype=float, na_value=np.nan), count, example
+    return values, count, example
 
 
 def category_counts(series: pd.Series, *, boolean: bool = False) -> dict[str, int]:

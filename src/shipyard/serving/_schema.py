@@ -22,16 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from shipyard.errors import Unprocessable
-from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS
+from shipyard.features._semantic import FALSE_WORDS, TRUE_WORDS, number_value
 from shipyard.humanize import count
 from shipyard.serving._codec import Table
 
 NAN = float("nan")
 _SCALARS = (str, int, float, bool, type(None))
-
-
-#: How an infinity is spelled in text (CSV, pandas, R): treated as a missing value.
-INFINITY_WORDS = frozenset({"inf", "infinity"})
 
 
 class SchemaError(Unprocessable):
@@ -153,21 +149,10 @@ class Schema:
 
     @staticmethod
     def _number(name: str, v: Any, row: int, n: int) -> float:
-        if v is None:
-            return NAN
-        if isinstance(v, str) and v.strip().lower().lstrip("+-") in INFINITY_WORDS:
-            # An infinity written as such (a CSV's "inf"): missing, as the recipe treats
-            # ±inf in training. A number too large for a float is refused below instead.
-            return NAN
+        # The one number rule (features._semantic): None, NaN, "nan" and an infinity
+        # written as text are missing; a number too large for a float is refused below.
         try:
-            if isinstance(v, float):
-                x = v
-            elif isinstance(v, int):  # bool included: True is 1.0, as pandas reads it
-                x = float(v)
-            else:
-                x = float(v.strip())  # text that reads as a number, as pandas.to_numeric does
-        except OverflowError:
-            x = math.inf
+            x = number_value(v)
         except ValueError:
             raise SchemaError(
                 f"Column {name!r} must be numeric; got {v!r}{_where(row, n)}. Send numbers "

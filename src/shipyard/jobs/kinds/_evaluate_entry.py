@@ -78,21 +78,26 @@ def evaluate_frame(pipeline: InferencePipeline, frame: pd.DataFrame, target: str
     if target not in frame.columns:
         raise InvalidRequest(f"The input has no target column {target!r}; name the column "
                              "that holds the true values with 'target' (--target on the CLI).")
-    known = known_target(frame[target])
+    classes = list(pipeline.classes or [])
+    # A regressor's target by the one number rule: None and "nan" are missing rows (left
+    # out below), not values that are "not a number".
+    numbers = None if classes else _as_numbers(frame[target], target)
+    known = known_target(frame[target] if numbers is None else numbers)
     dropped = int((~known).sum())
     if dropped:
         log(f"[evaluate] {dropped:,} of {len(frame):,} rows have no {target!r} value "
             "(missing or infinite) and are left out, as training leaves them out")
     frame = frame[known].reset_index(drop=True)
+    if numbers is not None:
+        numbers = numbers[known].reset_index(drop=True)
     if frame.empty:
         raise InvalidRequest(f"No row of the input has a {target!r} value to compare the "
                              "predictions with; evaluate on labelled rows.")
     signature = [str(e["name"]) for e in pipeline.input_signature]
     rows = frame[[n for n in signature if n in frame.columns]]
     pipeline.validate_input(rows)
-    classes = list(pipeline.classes or [])
-    y = encode_target(_as_classes(frame[target], classes, target) if classes
-                      else _as_numbers(frame[target], target), problem_type, classes or None)
+    y = encode_target(_as_classes(frame[target], classes, target) if numbers is None
+                      else numbers, problem_type, classes or None)
     metrics = supervised_metrics(problem_type, pipeline.outputs(rows), y, classes or None)
     scalars = scalar_metrics(metrics)
     return Evaluation(problem_type=problem_type, metrics=metrics, scalars=scalars,
@@ -123,15 +128,22 @@ def _as_classes(y: pd.Series, classes: list[str], target: str) -> pd.Series:
 
 
 def _as_numbers(y: pd.Series, target: str) -> pd.Series:
+    """The target as float64, NaN where it is missing (the one number rule).
+
+    Raises:
+        InvalidRequest: a value that is not a number, named.
+    """
     import pandas as pd
 
-    values = pd.to_numeric(y, errors="coerce")
-    if values.isna().any():
-        bad = y[values.isna()].iloc[0]
+    from shipyard.features._semantic import parse_numbers
+
+    values, bad = parse_numbers(y)
+    if bad.any():
+        first = y[bad].iloc[0]
         raise InvalidRequest(f"The target column {target!r} must hold numbers, as the model "
-                             f"predicts a number; got {bad!r}. Name a numeric column with "
+                             f"predicts a number; got {first!r}. Name a numeric column with "
                              "'target' (--target on the CLI).")
-    return values.astype("float64")
+    return pd.Series(values, index=y.index, dtype="float64")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
