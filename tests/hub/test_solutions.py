@@ -130,7 +130,8 @@ def test_bad_launches_are_refused_before_anything_is_created(
     # at its approval step with no endpoint and no monitor, and nothing said so.
     both = run_cli("hub", "launch", "churn-prediction", "--prefix", "hasty", "--approve",
                    "--no-wait", env=env)
-    assert both.returncode != 0 and "cannot go with --no-wait" in both.stderr
+    assert both.returncode != 0 and \
+        "cannot go with wait=False (--approve, --no-wait on the CLI)" in both.stderr
     assert not {"hasty-train", "hasty-test"} & set(sy.Dataset.list(client=sdk)["name"])
     assert "hasty" not in [p["name"] for p in sdk.get("/pipelines")]
 

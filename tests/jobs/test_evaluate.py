@@ -219,7 +219,7 @@ def test_cli_evaluates_a_job_and_prints_its_metrics(server: LocalServer, churn: 
     bad = subprocess.run([sys.executable, "-m", "shipyard.cli", "evaluate", "--input",
                           "test=churn-test"], capture_output=True, text=True, env=env,
                          timeout=60)
-    assert bad.returncode != 0 and "(--job JOB_ID), one of the two" in bad.stderr
+    assert bad.returncode != 0 and "(job=JOB_ID; --job on the CLI), one of the two" in bad.stderr
 
 
 def test_an_ensemble_bundle_is_scored_as_one_model(tmp_path: Path) -> None:

@@ -20,6 +20,9 @@ SRC = Path(shipyard.__file__).parent
 #: The server-side modules whose errors reach SDK and REST callers.
 SERVER_MODULES = sorted([*(SRC / "jobs" / "kinds").glob("*.py"),
                          SRC / "training" / "_submit.py", SRC / "training" / "_forecast.py"])
+#: The SDK's own checks reach a notebook first (the CLI shares them): the same rule.
+#: ``parse_ranges`` parses the CLI's ``--range`` text only, so it may name its flag.
+SDK_MODULES = sorted(p for p in (SRC / "client").glob("*.py") if p.name != "_tuning.py")
 #: Errors a caller's request gets back.
 ERRORS = {"InvalidRequest", "Conflict", "NotFound"}
 #: A CLI flag only inside a parenthesis that says it is the CLI's.
@@ -62,7 +65,8 @@ def test_the_rule_sees_a_bare_flag() -> None:
     assert _bare_flags("`shipyard jobs list --kind tuning` lists them.") == []
 
 
-@pytest.mark.parametrize("path", SERVER_MODULES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SERVER_MODULES + SDK_MODULES,
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_server_messages_name_fields_not_bare_cli_flags(path: Path) -> None:
     messages = _messages(path)
     bare = [(line, text) for line, text in messages if _bare_flags(text)]

@@ -301,11 +301,13 @@ def write_notebooks(client: Client, job_id: str, out: Any, top: int = 3, *,
 
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
-        raise InvalidRequest(f"{folder} is a file; give --out a folder.")
+        raise InvalidRequest(f"{folder} is a file; give a folder as out (--out on the "
+                             "CLI).")
     there = [name for name in NOTEBOOKS if (folder / name).exists()]
     if there and not overwrite:
         raise InvalidRequest(f"{folder} already holds {' and '.join(there)}; give another "
-                             "--out, or pass --force to replace them.")
+                             "out folder, or overwrite=True to replace them (--out, --force "
+                             "on the CLI).")
     job = client.get(f"/jobs/{quote(job_id, safe='')}")
     if job.get("kind") != "automl":
         raise InvalidRequest(f"Job {job_id} is of kind {job.get('kind')!r}, not an AutoML job; "

@@ -40,12 +40,12 @@ def evaluate_spec(*, model: Any = None, job: Any = None, test: Any,
     from shipyard.client._jobs import model_ref
 
     if (model is None) == (job is None):
-        raise InvalidRequest("Name the model to evaluate: a registered version (--model "
-                             "GROUP:VERSION) or a Completed job's model (--job JOB_ID), one "
-                             "of the two.")
+        raise InvalidRequest("Name the model to evaluate: a registered version "
+                             "(model='GROUP:VERSION'; --model on the CLI) or a Completed "
+                             "job's model (job=JOB_ID; --job on the CLI), one of the two.")
     if test is None or test == "":
-        raise InvalidRequest("Name the dataset to evaluate the model on (--input "
-                             "test=DATASET).")
+        raise InvalidRequest("Name the dataset to evaluate the model on (test=DATASET; "
+                             "--input test=DATASET on the CLI).")
     spec: dict[str, Any] = {"kind": "evaluate", "inputs": {"test": dataset_ref(test)}}
     if model is not None:
         spec["model"] = model_ref(model)

@@ -74,7 +74,8 @@ def deploy(name: str, endpoint: str, *, task: str = "embedding", instances: int 
     card = show(name, client=c)
     if task not in card.get("deploy_tasks", []):
         raise InvalidRequest(f"Hub model {name!r} serves the tasks {card.get('deploy_tasks')}; "
-                             f"got {task!r}. Pass --task embedding or --task similarity.")
+                             f"got {task!r}. Pass task='embedding' or task='similarity' "
+                             "(--task on the CLI).")
     if not card.get("installed"):
         raise InvalidRequest(f"Hub model {name!r} is not installed on the server; install it "
                              f"there with: {card.get('install')}")

@@ -159,9 +159,9 @@ def launch(name: str, *, prefix: str | None = None, approve: bool = False,
         # The launch approves while it follows the execution; one that returns at once
         # would leave the execution waiting at its approval step, the endpoint unmade.
         raise InvalidRequest(
-            "--approve approves the registered version while the launch waits for it, so it "
-            "cannot go with --no-wait; drop one of them (and approve later with shipyard "
-            "models approve GROUP VERSION).")
+            "approve=True approves the registered version while the launch waits for it, so "
+            "it cannot go with wait=False (--approve, --no-wait on the CLI); drop one of them "
+            "(and approve later with `shipyard models approve GROUP VERSION`).")
     say = progress or print
     _check_algorithm(solution, client)
     result = Launch(solution=solution.name, prefix=prefix, pipeline=prefix)

@@ -101,7 +101,7 @@ def build_spec(
     if kind == "training":
         raise InvalidRequest("A training job runs a built-in algorithm, not a script: use "
                              "Job.train(algorithm, train, target) (or --kind training "
-                             "--algorithm NAME on the command line).")
+                             "--algorithm NAME on the CLI).")
     spec: dict[str, Any] = {
         "kind": kind,
         "script": {"filename": Path(script).name, "source": _read_file(script, "script")},
