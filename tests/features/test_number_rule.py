@@ -91,3 +91,20 @@ def test_an_evaluate_target_with_missing_values_reads_them_as_missing() -> None:
     assert values.iloc[1:3].isna().all()
     with pytest.raises(InvalidRequest, match="got 'abc'"):
         _as_numbers(pd.Series(["1", "abc"], dtype=object), "price")
+
+
+@pytest.mark.parametrize(("series", "numeric"), [
+    (pd.Series([1, 2]), True), (pd.Series([1.0, np.nan]), True),
+    (pd.Series([True, False]), False), (pd.Series(["1", "2"], dtype=object), False),
+    (pd.Series(["1", "2"], dtype="category"), False),
+])
+def test_a_column_is_numeric_by_its_dtype_alike_everywhere(series: pd.Series,
+                                                           numeric: bool) -> None:
+    """Numbers stored as text are parsed where a number is expected (above) but do not
+    make the column numeric: training, the recipe and monitoring type it by one rule."""
+    from shipyard.features._semantic import is_numeric_dtype
+    from shipyard.monitoring._common import is_numeric_dtype as monitoring_rule
+    from shipyard.training._problem import is_numeric_target
+
+    assert is_numeric_dtype(series) is numeric
+    assert monitoring_rule(series) is numeric and is_numeric_target(series) is numeric

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
-from shipyard.features._semantic import parse_numbers
+from shipyard.features._semantic import is_numeric_dtype, parse_numbers
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "text", "identifier")
 #: Columns the serving data capture adds to every row (see ``shipyard.serving``).
@@ -81,12 +81,6 @@ def as_frame(data: Any, what: str) -> pd.DataFrame:
     raise InvalidRequest(
         f"The {what} must be a pandas DataFrame or a pyarrow Table; got {type(data).__name__}."
     )
-
-
-def is_numeric_dtype(series: pd.Series) -> bool:
-    """Numbers, not booleans."""
-    return bool(pd.api.types.is_numeric_dtype(series.dtype)
-                and not pd.api.types.is_bool_dtype(series.dtype))
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from shipyard.errors import InvalidRequest
+from shipyard.features._semantic import is_numeric_dtype
 from shipyard.humanize import count
 from shipyard.names import names_hint
 from shipyard.training._algorithms import PROBLEM_TYPES, SUPERVISED, get_algorithm
@@ -24,7 +25,8 @@ MIN_ROWS = 10
 
 
 def is_numeric_target(y: pd.Series) -> bool:
-    return bool(pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype))
+    """Numbers, not booleans: the dtype rule every column kind shares."""
+    return is_numeric_dtype(y)
 
 
 def known_target(y: pd.Series) -> pd.Series:
