@@ -77,3 +77,23 @@ def test_the_modules_raise_messages_at_all() -> None:
     """The reader finds the messages (else the rule above could pass on nothing)."""
     texts = [t for p in SERVER_MODULES for _, t in _messages(p)]
     assert len(texts) > 50 and any("target" in t for t in texts)
+
+
+def _warnings(path: Path) -> list[tuple[int, str]]:
+    """The texts a module returns as a list of warnings, or assigns to a name first."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.List):
+            found += [(node.lineno, _text(e)) for e in node.value.elts]
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.IfExp | ast.BinOp):
+            found.append((node.lineno, _text(node.value)))
+    return [(line, text) for line, text in found if text]
+
+
+def test_training_warnings_name_fields_not_bare_cli_flags() -> None:
+    """A training job's sanity warnings reach every client in its record: they suggested
+    ``--split``, ``--cv-folds``, ``--recipe`` and ``--drop`` to SDK users too."""
+    texts = _warnings(SRC / "training" / "_sanity.py")
+    assert any("cross-validate" in t for _, t in texts), texts
+    bare = [(line, text) for line, text in texts if _bare_flags(text)]
+    assert not bare, bare

@@ -61,7 +61,7 @@ def test_a_test_split_of_too_few_rows_or_of_a_class_is_called_out() -> None:
     assert few.startswith("The test metrics rest on 8 rows, with 3 of class 'Yes', 5 of "
                           "class 'No' (fewer than 10): one row predicted differently moves "
                           "accuracy by 0.12, so they cannot be trusted.")
-    assert "--split 0.6,0.2,0.2" in few and "--cv-folds 5" in few
+    assert "split 0.6,0.2,0.2, --split on the CLI" in few and "cv_folds 5, --cv-folds" in few
     # Enough rows, but one class has too few: recall and F1 of that class swing.
     (rare,) = small_split_warnings("binary", {"test": {
         "n_samples": 400, "per_class": _classes(good=396, bad=4)}})

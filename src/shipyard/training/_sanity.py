@@ -66,7 +66,7 @@ def chance_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
     cause = (f" The recipe dropped {', '.join(dropped[:8])}"
              + (f" and {len(dropped) - 8} more" if len(dropped) > 8 else "")
              + "; the job log says why: keep an informative column with a recipe "
-               "(--recipe) if one was dropped." if dropped else
+               "(recipe, --recipe on the CLI) if one was dropped." if dropped else
              " Check that the features can explain the target.")
     out = []
     if problem_type in ("binary", "multiclass"):
@@ -117,10 +117,10 @@ def small_split_warnings(problem_type: str,
             + (f"one row predicted differently moves accuracy by {1 / max(rows, 1):.2f}"
                if support else f"one row's error is 1/{max(rows, 1)} of every mean reported")
             + ", so they cannot be trusted. Give the split a larger share or more rows "
-            f"(--split 0.6,0.2,0.2; at least {SMALL_SPLIT_ROWS} rows"
+            f"(at least {SMALL_SPLIT_ROWS} rows"
             + (f" and {SMALL_SPLIT_CLASS_ROWS} of each class" if support else "")
-            + "), or cross-validate (--cv-folds 5) and judge the out-of-fold validation "
-            "metrics."]
+            + "; split 0.6,0.2,0.2, --split on the CLI), or cross-validate "
+            "(cv_folds 5, --cv-folds on the CLI) and judge the out-of-fold validation metrics."]
 
 
 def sanity_warnings(problem_type: str, test: Mapping[str, Any], y_fit: Any, y_test: Any,
@@ -161,8 +161,8 @@ def leak_warnings(problem_type: str, metrics: Mapping[str, Mapping[str, Any]],
                "its own and names the likely leaks." if dataset and target else "")
     return [f"The {split} {name} {score:.3f} is near perfect: real problems rarely allow "
             "that, so a feature may leak the target (a value known only once the outcome is)."
-            + leaders + profile + " Drop such columns (--drop) unless they are known at "
-            "prediction time."]
+            + leaders + profile + " Drop such columns (drop, --drop on the CLI) unless they "
+            "are known at prediction time."]
 
 
 def size_warning(size: int, threshold: int, algorithm: str, size_drivers: str,
