@@ -19,7 +19,10 @@ from shipyard.errors import InvalidRequest
 #: 3: a multiclass one-feature score is balanced accuracy (a format-2 snapshot of a target
 #: 98% of one class calls every feature a leak, which AutoML drops), label_variants
 #: warnings, whole-number float targets as classes.
-FORMAT_VERSION = 3
+#: 4: a date the target trends with (and columns that move with it) is a time_order
+#: warning, no leak (a format-3 snapshot has AutoML drop ggplot2 economics' date), and
+#: ranks of the target within groups are leaks (``follows_time`` on features).
+FORMAT_VERSION = 4
 
 SEVERITIES = ("high", "medium", "low")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
