@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
 from shipyard.errors import InvalidRequest
-from shipyard.evaluation import regression_metrics
+from shipyard.evaluation import (
+    EvaluationReport,
+    baseline_metrics,
+    regression_metrics,
+    scalar_metrics,
+)
 
-from .data import Regressed
+from .data import Regressed, load
 
 approx = pytest.approx
 
@@ -67,10 +73,34 @@ def test_one_row_has_no_r2_and_no_warning() -> None:
     assert m["r2"] is None and m["mae"] == 1.0
 
 
-def test_zero_targets_are_noted_for_mape() -> None:
-    m = regression_metrics([0.0, 1.0, 2.0], [0.5, 1.0, 2.0])
-    assert m["mape"] == approx(skm.mean_absolute_percentage_error([0, 1, 2], [0.5, 1, 2]))
-    assert "MAPE" in m["notes"][0]
+def test_mape_is_left_out_with_a_reason_when_a_target_is_zero() -> None:
+    # A count target (NMES1988 physician visits, 0 in 683 of 4,406 rows): scikit-learn's
+    # MAPE floors the divisor at machine epsilon, so it was ~1e15 for any model.
+    visits = load("AER", "NMES1988")["visits"].to_numpy(dtype=float)
+    zeros = int((visits == 0).sum())
+    guess = np.full(visits.size, visits.mean())
+    m = regression_metrics(visits, guess)
+    assert zeros > 0 and m["mape"] is None
+    assert m["notes"] == [
+        f"MAPE is left out: y_true is 0 in {zeros:,} rows and MAPE divides by |y_true|, so it "
+        "would be huge whatever the predictions; read mae or rmse instead."]
+    assert m["mae"] == approx(np.mean(np.abs(visits - guess)))
+    assert "mape" not in scalar_metrics(m)  # so it is neither logged nor monitored
+    base = baseline_metrics("regression", visits, visits)
+    assert base["mape"] is None and base["notes"] == m["notes"]
+
+
+def test_mape_is_kept_when_no_target_is_zero() -> None:
+    m = regression_metrics([-2.0, 1.0, 2.0], [-1.0, 1.0, 2.0])
+    assert m["mape"] == approx(skm.mean_absolute_percentage_error([-2, 1, 2], [-1, 1, 2]))
+    assert m["notes"] == []
+
+
+def test_report_headline_shows_no_mape_for_zero_targets() -> None:
+    metrics = regression_metrics([0.0, 1.0, 2.0], [0.5, 1.0, 2.0])
+    report = EvaluationReport("regression", {"test": metrics})
+    assert report.headline()["test"]["mape"] is None
+    assert "<td>—</td>" in report._repr_html_()
 
 
 @pytest.mark.parametrize(
@@ -86,3 +116,17 @@ def test_zero_targets_are_noted_for_mape() -> None:
 def test_bad_input_is_a_clear_error(y, f, message) -> None:
     with pytest.raises(InvalidRequest, match=message):
         regression_metrics(y, f)
+
+
+def test_model_quality_monitoring_reports_no_mape_for_zero_labels() -> None:
+    from shipyard.monitoring import model_quality
+
+    labels = [0.0, 3.0, 1.0, 0.0, 5.0, 2.0]
+    preds = pd.DataFrame({"inference_id": [f"r{i}" for i in range(6)],
+                          "timestamp": pd.Timestamp("2026-01-01", tz="UTC"),
+                          "prediction": [0.5, 2.5, 1.0, 0.2, 4.0, 2.0]})
+    truth = pd.DataFrame({"inference_id": preds["inference_id"], "label": labels})
+    result = model_quality(preds, truth, problem_type="regression")
+    assert "mape" not in result.overall
+    assert result.overall["mae"] == approx(np.mean(np.abs(np.subtract(labels,
+                                                                      preds["prediction"]))))

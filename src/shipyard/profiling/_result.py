@@ -19,7 +19,10 @@ from shipyard.errors import InvalidRequest
 #: 3: a multiclass one-feature score is balanced accuracy (a format-2 snapshot of a target
 #: 98% of one class calls every feature a leak, which AutoML drops), label_variants
 #: warnings, whole-number float targets as classes.
-FORMAT_VERSION = 3
+#: 4: a date the target trends with (and columns that move with it) is a time_order
+#: warning, no leak (a format-3 snapshot has AutoML drop ggplot2 economics' date), and
+#: ranks of the target within groups are leaks (``follows_time`` on features).
+FORMAT_VERSION = 4
 
 SEVERITIES = ("high", "medium", "low")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -165,6 +168,9 @@ class FeatureAssociation:
     fitted, a one-feature model's held-out score ``solo_score`` in ``solo_metric``).
     ``leak``: strong *and* something else points to a leak, said by ``leak_reasons``
     (its name, a near-perfect score on its own, a timestamp set by the outcome).
+    ``follows_time``: the timestamp column this strong feature owes its strength to (the
+    timestamp itself, or a column that moves with it) when the target follows time: a
+    question of how to split, not a leak.
     """
 
     column: str
@@ -179,14 +185,16 @@ class FeatureAssociation:
     solo_score: float | None = None
     solo_metric: str | None = None
     leak_reasons: tuple[str, ...] = ()
+    follows_time: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"follows_time": self.follows_time} if self.follows_time else {}
         return clean({"column": self.column, "mutual_info": self.mutual_info,
                       "association": self.association, "measure": self.measure,
                       "importance": self.importance, "rank": self.rank, "leak": self.leak,
                       "strong": self.strong, "solo_score": self.solo_score,
                       "solo_metric": self.solo_metric, "leak_reasons": list(self.leak_reasons),
-                      "plot": self.plot})
+                      **extra, "plot": self.plot})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureAssociation:
@@ -195,7 +203,8 @@ class FeatureAssociation:
                    importance=d.get("importance"), rank=int(d["rank"]),
                    leak=bool(d.get("leak")), plot=d.get("plot"), strong=bool(d.get("strong")),
                    solo_score=d.get("solo_score"), solo_metric=d.get("solo_metric"),
-                   leak_reasons=tuple(d.get("leak_reasons") or ()))
+                   leak_reasons=tuple(d.get("leak_reasons") or ()),
+                   follows_time=d.get("follows_time"))
 
 
 @dataclass(frozen=True)

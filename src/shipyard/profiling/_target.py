@@ -36,6 +36,7 @@ from shipyard.profiling._associations import (
     pearson,
     ranks,
 )
+from shipyard.profiling._group_rank import GroupRanks
 from shipyard.profiling._result import Correlations, FeatureAssociation, TargetAnalysis
 
 PROBLEM_TYPES = ("classification", "regression")
@@ -352,23 +353,83 @@ def judge(prep: Prepared, scored: list[dict[str, Any]], seed: int) -> None:
                     f"alone scores {timing[1].replace('_', ' ')} {timing[0]:.2f}), as if "
                     "recorded after the target")
                 s["strong"] = True
+    clock = _follows_time(prep, scored)
+    groups = GroupRanks(prep.y, [] if prep.classification else prep.features)
     for s in scored:
-        rho = _rank_leak(prep, by_name[s["column"]], s["association"])
+        rho = None if s["column"] in clock else _rank_leak(prep, by_name[s["column"]],
+                                                           s["association"])
         if rho is not None:
             s["leak_reasons"].append(
                 f"its ranks follow the target's almost exactly (Spearman {rho:+.4f}), as a "
                 "rank or a rescaling of the target would")
+            s["strong"] = True
+        elif (within := _group_rank_leak(prep, by_name[s["column"]], clock, groups)) is not None:
+            group, rho, rows = within
+            s["leak_reasons"].append(
+                f"within each {group!r} its ranks follow the target's almost exactly "
+                f"(Spearman {rho:+.4f} over {rows:,} rows), as a rank of the target within "
+                "groups would")
             s["strong"] = True
         solo = s.get("solo_score")
         s["strong"] = bool(s.get("strong") or (s["association"] or 0.0) >= STRONG_ASSOCIATION
                            or (solo is not None and solo >= STRONG_ASSOCIATION))
         if s["name_points"]:
             s["leak_reasons"].insert(0, s["name_points"])
-        if solo is not None and solo >= LEAK_SOLO_SCORE:
+        if solo is not None and solo >= LEAK_SOLO_SCORE and s["column"] not in clock:
             s["leak_reasons"].append(
                 f"on its own it scores {s['solo_metric'].replace('_', ' ')} {solo:.3f} on "
                 "held-out rows")
         s["leak"] = s["strong"] and bool(s["leak_reasons"])
+        if s["strong"] and not s["leak"] and s["column"] in clock:
+            s["follows_time"] = clock[s["column"]]
+
+
+def _group_rank_leak(prep: Prepared, f: Encoded, clock: dict[str, str],
+                     groups: GroupRanks) -> tuple[str, float, int] | None:
+    """:meth:`GroupRanks.find` for a numeric target, but for timestamps, time indexes and
+    clocks (a year ranks a target that grows every year within each country)."""
+    if (prep.classification or f.name in prep.datetimes or f.name in clock
+            or _time_index(f.name)):
+        return None
+    return groups.find(f)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """|Spearman's rho| of two columns on the rows where both are finite (0 on too few)."""
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.sum() < LEAK_SPEARMAN_ROWS:
+        return 0.0
+    return abs(pearson(ranks(a[both]), ranks(b[both])) or 0.0)
+
+
+def _follows_time(prep: Prepared, scored: list[dict[str, Any]]) -> dict[str, str]:
+    """The columns that tell the target only the time (column → its time axis).
+
+    A time axis is a timestamp in every row that alone predicts the target strongly (a
+    one-feature score ≥ :data:`STRONG_ASSOCIATION`): the target follows time, and on a
+    random split a model interpolates between neighbouring dates. That is a question of
+    how to split, not a leak, since the date is known at prediction time. A numeric
+    column whose ranks follow the axis's (|Spearman| ≥ :data:`LEAK_SPEARMAN`) at least as
+    closely as the target's is a clock too (a population that grows month by month); a
+    copy of a trending target follows the target more closely, and stays a leak.
+    """
+    by_name = {f.name: f for f in prep.features}
+    axes = [by_name[s["column"]] for s in scored
+            if s["column"] in prep.datetimes and (s.get("solo_score") or 0.0)
+            >= STRONG_ASSOCIATION and np.isfinite(by_name[s["column"]].values).all()]
+    out = {a.name: a.name for a in axes}
+    for s in scored:
+        f = by_name[s["column"]]
+        if f.name in out or f.kind != "numeric" or f.name in prep.datetimes:
+            continue
+        to_target = (_spearman(f.values, prep.y.values) if prep.y.kind == "numeric"
+                     else 0.0)
+        for axis in axes:
+            to_time = _spearman(f.values, axis.values)
+            if to_time >= LEAK_SPEARMAN and to_time >= to_target:
+                out[f.name] = axis.name
+                break
+    return out
 
 
 def order_association(prep: Prepared, corr: Correlations) -> dict[str, tuple[float, str]]:
@@ -457,7 +518,8 @@ def analyse(prep: Prepared, problem_type: str, missing: int, classes: list[tuple
                            leak=bool(s.get("leak")), plot=s["plot"],
                            strong=bool(s.get("strong")), solo_score=s.get("solo_score"),
                            solo_metric=s.get("solo_metric"),
-                           leak_reasons=tuple(s.get("leak_reasons") or ()))
+                           leak_reasons=tuple(s.get("leak_reasons") or ()),
+                           follows_time=s.get("follows_time"))
         for r, s in enumerate(scored))
     classification = prep.classification
     total = sum(n for _, n in classes)

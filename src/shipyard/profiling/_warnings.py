@@ -308,6 +308,20 @@ def _strength(f: FeatureAssociation) -> str:
     return "; ".join(said)
 
 
+def _time_order(f: FeatureAssociation, target: str) -> ProfileWarning:
+    """A strong feature that tells the target the time: how to split, not what to drop."""
+    axis = f.follows_time
+    why = (f"{axis!r} alone scores {_strength(f).split('; alone ')[-1]}" if f.column == axis
+           else f"{f.column!r} moves with {axis!r}, and so predicts it ({_strength(f)})")
+    return ProfileWarning(
+        "time_order", "medium", (f.column,),
+        f"The target {target!r} follows time: {why}, since neighbouring dates have "
+        "similar values. A random split lets a model interpolate between them and overstates "
+        "how it predicts later dates; split by time (or train a forecasting job) to judge it. "
+        f"The column is kept{' as date features' if f.column == axis else ''}.",
+        max(f.association or 0.0, f.solo_score or 0.0), None)
+
+
 def _target_warnings(target: TargetAnalysis, rows: int) -> list[ProfileWarning]:
     out = []
     for f in target.features:
@@ -321,6 +335,8 @@ def _target_warnings(target: TargetAnalysis, rows: int) -> list[ProfileWarning]:
                 f"{' and '.join(f.leak_reasons)}; drop it unless it is known at prediction "
                 "time.", max(f.association or 0.0, f.solo_score or 0.0), _drop(f.column),
                 leak=True))
+        elif f.follows_time:
+            out.append(_time_order(f, target.column))
         elif f.strong:
             out.append(ProfileWarning(
                 "strong_predictor", "medium", (f.column,),

@@ -39,6 +39,7 @@ from shipyard.forecasting import (
     history,
     naive_residual_quantiles,
     naive_scale,
+    nonnegative_floor,
     plot_forecast,
     pool,
     seasonal_naive,
@@ -95,8 +96,11 @@ def backtest(ctx: TrainingContext, spec: ForecastSpec, hp: dict[str, Any],
     cut = [s.upto(origin, spec.step) for s in series]
     # A series with (almost) nothing before the origin has no history to forecast from.
     usable = [np.isfinite(c.values).sum() > spec.season_length for c in cut]
-    boosters = _fit(ctx, spec, hp, [c for c, ok in zip(cut, usable, strict=True) if ok],
-                    live=False)
+    fitted = [c for c, ok in zip(cut, usable, strict=True) if ok]
+    # Whether to clip at 0 is the fit rows' to say: a negative first seen in the scored
+    # window must not spare this backtest the clip a model served at the origin would get.
+    spec = replace(spec, floor=nonnegative_floor(fitted))
+    boosters = _fit(ctx, spec, hp, fitted, live=False)
     steps = np.arange(1, spec.horizon + 1)
     model, naive, plot = [], [], None
     for full, known, ok in zip(series, cut, usable, strict=True):
