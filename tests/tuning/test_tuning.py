@@ -559,3 +559,29 @@ def test_hostile_tuning_fields_get_a_4xx_and_create_nothing(server: LocalServer,
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["error"]["message"], r.text
     assert _job_count(c) == before
+
+
+def test_mape_on_a_target_with_a_zero_past_the_first_rows_is_a_400(server: LocalServer) -> None:
+    """The submit check read the first 10,000 rows: a 0 further down let a MAPE study
+    start, every trial's MAPE then left out (null, evaluation's rule) or ~1e15. The whole
+    column is counted (synthetic: the answer must be exact)."""
+    c = server.client()
+    rng = np.random.default_rng(0)
+    x = rng.uniform(1, 10, 10_050)
+    y = 3 * x + 1
+    y[-3:] = 0.0  # only past row 10,000
+    df = pd.DataFrame({"x": x, "y": y})
+    r = c.post("/api/v1/datasets", data={"name": "late-zeros"},
+               files={"file": ("z.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    before = _job_count(c)
+    body = {"kind": "tuning", "inputs": {"train": "late-zeros"}, "target": "y",
+            "algorithm": "linear", "objective": "mape", "max_trials": 2}
+    r = c.post("/api/v1/jobs", json=body)
+    assert r.status_code == 400, r.text
+    assert "'y' is 0 in 3 rows" in r.json()["error"]["message"], r.text
+    assert _job_count(c) == before
+    # The same study on rmse is accepted: the count is MAPE's alone.
+    r = c.post("/api/v1/jobs", json={**body, "objective": "rmse"})
+    assert r.status_code == 201, r.text
+    c.post(f"/api/v1/jobs/{r.json()['id']}/cancel")

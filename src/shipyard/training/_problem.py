@@ -7,6 +7,9 @@ training entry calls it again on the real rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -67,13 +70,21 @@ def is_whole(values: pd.Series) -> bool:
     return bool(np.isfinite(numbers).all() and (numbers == np.round(numbers)).all())
 
 
-def check_objective(metric: str, y: pd.Series, target: str) -> None:
+def check_objective(metric: str, y: pd.Series, target: str,
+                    zeros_in: Callable[[], int] | None = None) -> None:
     """A metric the target cannot be judged by is a 400 before a search optimises it:
     MAPE divides by the target, so one row of 0 (counts, zero-inflated amounts) makes it
-    ~1e15 whatever the predictions (scikit-learn floors the divisor at machine epsilon)."""
+    ~1e15 whatever the predictions (scikit-learn floors the divisor at machine epsilon),
+    and the evaluation leaves it out (null) on such rows.
+
+    ``y`` is the first rows of the target; ``zeros_in``, when given, counts the zeros of
+    the whole column (:func:`target_zeros`), asked only when ``y`` has none: a table whose
+    first 10,000 rows hold no 0 may hold one further down."""
     if metric != "mape" or not is_numeric_target(y):
         return
     zeros = int((y == 0).sum())
+    if not zeros and zeros_in is not None:
+        zeros = zeros_in()
     if zeros:
         raise InvalidRequest(
             f"The metric mape divides by the target, and {target!r} is 0 in "
@@ -193,3 +204,15 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
             + (f", as do {count(len(empty) - 1, 'other')}" if len(empty) > 1 else "")
             + "; drop it from the dataset, or pass a recipe with a 'drop' step for it.")
     return notes
+
+
+def target_zeros(datasets: Any, dataset: str, version: int | None, target: str) -> int:
+    """How many rows of a dataset version hold 0 in ``target``, counted over every row
+    with the service's ``value_counts`` (one column read a batch at a time)."""
+    counts = datasets.value_counts(dataset, version, [target])[target]
+    values = counts.column(target).to_numpy(zero_copy_only=False)
+    n = counts.column("count").to_numpy(zero_copy_only=False)
+    try:
+        return int(n[values.astype("float64") == 0].sum())
+    except (TypeError, ValueError):  # a text column: MAPE is refused as not numeric
+        return 0

@@ -140,6 +140,7 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
         check_objective,
         get_algorithm,
         infer_problem_type,
+        target_zeros,
         validate_hyperparameters,
     )
     from shipyard.tuning import OBJECTIVES, direction, study_space
@@ -199,7 +200,9 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
             f"Objective {spec.objective!r} is not a validation metric of a {problem_type} "
             f"problem; use one of: {', '.join(allowed)}.")
     if not forecasting:  # a forecast's MAPE skips zero actuals (docs/forecast.md)
-        check_objective(metric, head[str(spec.target)], str(spec.target))
+        target = str(spec.target)
+        check_objective(metric, head[target], target, lambda: target_zeros(
+            ctx.datasets, train["dataset"], train["version"], target))
     if spec.strategy == "grid" and several:
         raise InvalidRequest("A grid is one algorithm's: give one 'algorithm' with strategy "
                              "grid, or use bayesian or random over several.")
