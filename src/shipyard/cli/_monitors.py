@@ -244,15 +244,20 @@ def _not_tested(summary: dict[str, Any]) -> str:
 
 
 def _drift_table(doc: dict[str, Any]) -> None:
-    """Every column of the report's drift: its test and verdict, or why it was not tested."""
+    """Every column of the report's drift: its test and verdict, or why it was not tested;
+    then the model's outputs (prediction drift, which a drift alert may name)."""
     drift = doc.get("drift") or {}
     columns = drift.get("columns") or []
-    if not columns:
+    outputs = drift.get("outputs") or []
+    if not columns and not outputs:
         return
     print_table(["column", "kind", "test", "score", "threshold", "drifted", "not tested"], (
-        [c.get("column"), c.get("kind"), c.get("test"), c.get("score"), c.get("threshold"),
+        [c.get("column"), f"output ({c.get('kind')})" if c.get("role") == "output"
+         else c.get("kind"),
+         c.get("test"), c.get("score"), c.get("threshold"),
          ("yes" if c.get("drifted") else "no") if c.get("test") else "",
-         "" if c.get("test") else (c.get("skip") or c.get("reason"))] for c in columns))
+         "" if c.get("test") else (c.get("skip") or c.get("reason"))]
+        for c in (*columns, *outputs)))
 
 
 def _print_report(doc: dict[str, Any]) -> None:
