@@ -14,6 +14,7 @@ from shipyard.cli._common import (
     YesOpt,
     client,
     confirm_delete,
+    err,
     fail,
     out,
     print_deleted,
@@ -305,6 +306,8 @@ def ground_truth(
         return
     out.print(f"Stored {doc['rows']} labels as {doc['dataset']}:{doc['version']}; the next "
               "execution scores the model against them.")
+    if doc.get("note"):
+        err.print(f"Note: {doc['note']}")
 
 
 @app.command("alerts")

@@ -42,7 +42,7 @@ from shipyard.monitoring._explain_drift import (
     check_bias_settings,
     check_monitor_columns,
 )
-from shipyard.monitoring._ground_truth import LABEL, read_labels
+from shipyard.monitoring._ground_truth import LABEL, read_labels, unmatched_note
 from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._runs import (
     SCHEDULE_KIND,
@@ -440,16 +440,31 @@ class MonitorService:
         manifest: dict[str, Any] = {}
         with contextlib.suppress(ShipyardError):
             manifest = self._model_of(self.endpoints.get(mon.endpoint))["manifest"]
-        frame = read_labels(files, mon.config.get("label_key") or "inference_id",
-                            configured or LABEL, asked=label_column or None,
+        key = mon.config.get("label_key") or "inference_id"
+        frame = read_labels(files, key, configured or LABEL, asked=label_column or None,
                             configured=configured, target=manifest.get("target"),
                             format=format, tmp_dir=self.settings.tmp_dir,
                             numeric=manifest.get("problem_type") == "regression",
                             classes=manifest.get("classes")
                             if manifest.get("problem_type") in ("binary", "multiclass") else None)
         version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
+        lookback = str(mon.config.get("quality_lookback") or QUALITY_LOOKBACK)
+        matched, note = unmatched_note(frame[key].tolist(), self._captured(mon, key, lookback),
+                                       key=key, endpoint=mon.endpoint, lookback=lookback)
         return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
-                "rows": len(frame)}
+                "rows": len(frame), "matched": matched, "note": note}
+
+    def _captured(self, mon: MonitorRecord, key: str, lookback: str) -> builtins.list[Any]:
+        """The ``key`` of every prediction the endpoint captured over the lookback."""
+        import pandas as pd
+
+        from shipyard.serving import read_capture
+
+        self._flush(mon.endpoint)  # answers still in the instances' buffers count too
+        frame = read_capture(self.settings.home / "endpoints" / mon.endpoint / "capture",
+                             utcnow() - pd.Timedelta(lookback).to_pytimedelta(), None,
+                             columns=[key])
+        return frame[key].tolist() if key in frame.columns else []
 
     # -- harvest ------------------------------------------------------------------------------
     def on_job_event(self, event: EventRecord) -> None:
