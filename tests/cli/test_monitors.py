@@ -39,3 +39,26 @@ def test_prediction_drift_has_its_rows_in_the_drift_table(
     # The headline counts only the inputs (outputs do not count in the share).
     assert "0 of 3 columns drifted" in printed, printed
     assert pd.notna(report["drift"]["share_drifted"])
+
+
+def test_a_labels_only_execution_that_scored_nothing_says_why(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from shipyard.cli._monitors import _execution_line
+
+    # The document of an execution with no new traffic whose labels keyed no prediction
+    # (as a server answered it in a user trial: labels keyed by row numbers).
+    doc = {"monitor": "fw", "execution": 2, "status": "Completed", "trigger": "manual",
+           "summary": {"rows": 0, "alerts": [], "drifted_columns": [], "drift_share": None,
+                       "skipped": {}, "violations": 0, "unseen_categories": {},
+                       "model_quality": {}, "labelled": 0, "labels_only": True,
+                       "ground_truth_version": 1}, "has_report": True, "error": None}
+    _execution_line(doc)
+    printed = capsys.readouterr().out
+    assert "None of the labels uploaded since the last execution matched a captured " \
+        "prediction" in printed, printed
+    assert "were scored" not in printed, printed
+    doc["summary"] |= {"labelled": 12, "model_quality": {"rmse": 3.5, "mae": 2.0}}
+    _execution_line(doc)
+    printed = capsys.readouterr().out
+    assert "the labels uploaded since the last execution were scored" in printed
+    assert "model quality on 12 labelled predictions: rmse 3.5, mae 2" in printed, printed

@@ -133,7 +133,12 @@ def _execution_line(doc: dict[str, Any]) -> None:
                  else "") + (f" — {doc['error']}" if doc.get("error") else ""))
     if s.get("note"):
         out.print(f"  {s['note']}")
-    if s.get("labels_only"):
+    if s.get("labels_only") and doc["status"] == "Completed" and not s.get("labelled"):
+        out.print("  No new traffic. None of the labels uploaded since the last execution "
+                  "matched a captured prediction by its key (inference_id unless the monitor's "
+                  "label_key says otherwise), so there is no model quality; upload labels "
+                  "keyed by the ids the endpoint answered with.")
+    elif s.get("labels_only"):
         out.print("  No new traffic; the labels uploaded since the last execution were "
                   "scored.")
     quality = {k: v for k, v in (s.get("model_quality") or {}).items()
