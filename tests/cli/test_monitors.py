@@ -62,3 +62,23 @@ def test_a_labels_only_execution_that_scored_nothing_says_why(
     printed = capsys.readouterr().out
     assert "the labels uploaded since the last execution were scored" in printed
     assert "model quality on 12 labelled predictions: rmse 3.5, mae 2" in printed, printed
+
+
+def test_a_failed_execution_exits_non_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from shipyard.cli._monitors import _after_execution
+    from shipyard.client import Monitor
+
+    doc = {"monitor": "quiet-watch", "execution": 4, "status": "Failed", "trigger": "manual",
+           "summary": {"rows": 3000}, "has_report": False,
+           "error": "The baseline credit-train:1 lacks 2 of the columns model flights:1 reads."}
+    with pytest.raises(typer.Exit) as exited:
+        _after_execution(Monitor("quiet-watch", client=None, _doc={}), doc)  # type: ignore[arg-type]
+    assert exited.value.exit_code == 1
+    printed = capsys.readouterr()
+    assert "execution 4 (manual): Failed, 3,000 rows" in printed.out
+    assert printed.err.startswith("Error: Execution 4 of monitor quiet-watch failed: The "
+                                  "baseline credit-train:1 lacks 2"), printed.err
+    done = {**doc, "status": "Completed", "error": None}
+    _after_execution(Monitor("quiet-watch", client=None, _doc={}), done)  # type: ignore[arg-type]

@@ -163,6 +163,13 @@ def _after_execution(mon: Monitor, doc: dict[str, Any]) -> None:
     if doc.get("has_report"):
         _drift_table(mon.client.get(f"/monitors/{mon.name}/report",
                                     execution=doc["execution"]))
+    _exit_if_failed(mon.name, doc)
+
+
+def _exit_if_failed(name: str, doc: dict[str, Any]) -> None:
+    """A failed execution is a failed command (exit 1), as a failed job or pipeline is."""
+    if doc.get("status") == "Failed":
+        fail(f"Execution {doc['execution']} of monitor {name} failed: {doc.get('error')}")
 
 
 @app.command("run")
@@ -180,6 +187,7 @@ def run(name: NameArg,
     doc = mon.run(wait=wait)
     if json_out:
         print_json(doc)
+        _exit_if_failed(name, doc)
         return
     _after_execution(mon, doc)
 
@@ -195,6 +203,7 @@ def check(name: NameArg,
     doc = mon.check(dataset, wait=wait)
     if json_out:
         print_json(doc)
+        _exit_if_failed(name, doc)
         return
     _after_execution(mon, doc)
 

@@ -148,6 +148,16 @@ class MonitorService:
                 f"Dataset {dataset}:{rec.version} has none of the model's input columns "
                 f"({', '.join(signature[:8])}); the baseline must be data like the training "
                 "data.")
+        missing = [n for n in signature if n not in table.column_names and n != target]
+        if missing:
+            # Each execution scores the baseline rows with the model (prediction drift),
+            # which would fail on them as if the traffic lacked the column.
+            shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+            raise InvalidRequest(
+                f"Dataset {dataset}:{rec.version} lacks {len(missing)} of the columns the "
+                f"model reads ({shown}); each execution scores the baseline with the model, "
+                "so give a baseline that holds every one, such as the training data.",
+                field="baseline")
         frame = table.select(keep).to_pandas()
         if len(frame) > BASELINE_ROWS:
             frame = frame.sample(BASELINE_ROWS, random_state=0)
