@@ -155,10 +155,10 @@ def unmatched_note(keys: Sequence[Any], captured: Any, *, key: str, endpoint: st
     where = (f"endpoint {endpoint} captured over the last {lookback} (such as "
              f"{missing[0]!r})")
     if matched == 0:
-        return 0, (f"None of the {len(keys)} labels matches, by {key}, a prediction {where}, "
+        return 0, (f"None of the {len(keys):,} labels matches, by {key}, a prediction {where}, "
                    f"so no execution can score them yet; key each label by the {key} of the "
                    "answer it labels (the one the request's rows carried, or the endpoint "
                    "made).")
-    return matched, (f"{len(missing)} of the {len(keys)} labels match, by {key}, no "
+    return matched, (f"{len(missing):,} of the {len(keys):,} labels match, by {key}, no "
                      f"prediction {where}; they are scored once such a prediction is "
                      "captured.")
