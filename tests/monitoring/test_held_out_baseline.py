@@ -59,3 +59,19 @@ def test_a_split_that_does_not_reproduce_falls_back_to_every_row(
     held = held_out_rows(shuffled.head(5000), _manifest(churn), _job_dir(tmp_path, "abc"))
     assert len(held) == 5000
     assert "could not be reproduced" in capsys.readouterr().out
+
+
+def test_a_baseline_without_a_column_the_served_model_reads_is_named() -> None:
+    from shipyard.errors import InvalidRequest
+    from shipyard.monitoring._job import check_baseline_columns
+
+    columns = ["Seniority", "Home", "Status"]
+    # The endpoint was moved to a flights model after the monitor was made on credit data.
+    with pytest.raises(InvalidRequest, match=(
+            r"^The baseline credit-train:1 lacks 2 of the columns model flights-model:1 reads "
+            r"\(dep_delay, distance\); the endpoint's model has changed since the monitor was "
+            r"made, so create the monitor again with a baseline of this model's data\.$")):
+        check_baseline_columns(columns, ["dep_delay", "distance", "Home"], ["Status"],
+                               baseline="credit-train:1", model="flights-model:1")
+    check_baseline_columns(columns, ["Seniority", "Home"], ["Status"],
+                           baseline="credit-train:1", model="credit-model:1")

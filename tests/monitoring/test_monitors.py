@@ -208,6 +208,19 @@ def test_bad_input_is_refused_and_nothing_is_stored(loop: dict[str, Any], tmp_pa
         r = c.post("/api/v1/monitors", json=body)
         assert r.status_code == status, (body, r.text)
         assert r.json()["error"]["message"]
+    # A baseline without some column the model reads: every execution scores the baseline
+    # with the model, so each would fail ("Column 'tenure' is missing"), as if the traffic
+    # were wrong. Refused at create, naming the columns.
+    partial = _churn().drop(columns=["tenure", "monthly_charges"])
+    r = c.post("/api/v1/datasets", data={"name": "churn-partial"}, files={
+        "file": ("partial.csv", partial.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    r = c.post("/api/v1/monitors", json={"name": "m1", "endpoint": "churn-live",
+                                         "baseline": "churn-partial"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["message"].startswith(
+        "Dataset churn-partial:1 lacks 2 of the columns the model reads (tenure, "
+        "monthly_charges);"), r.text
     assert c.get("/api/v1/monitors/m1").status_code == 404
     assert c.get("/api/v1/schedules/monitor.m1").status_code == 404
 

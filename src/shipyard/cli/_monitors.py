@@ -14,6 +14,7 @@ from shipyard.cli._common import (
     YesOpt,
     client,
     confirm_delete,
+    err,
     fail,
     out,
     print_deleted,
@@ -132,7 +133,12 @@ def _execution_line(doc: dict[str, Any]) -> None:
                  else "") + (f" — {doc['error']}" if doc.get("error") else ""))
     if s.get("note"):
         out.print(f"  {s['note']}")
-    if s.get("labels_only"):
+    if s.get("labels_only") and doc["status"] == "Completed" and not s.get("labelled"):
+        out.print("  No new traffic. None of the labels uploaded since the last execution "
+                  "matched a captured prediction by its key (inference_id unless the monitor's "
+                  "label_key says otherwise), so there is no model quality; upload labels "
+                  "keyed by the ids the endpoint answered with.")
+    elif s.get("labels_only"):
         out.print("  No new traffic; the labels uploaded since the last execution were "
                   "scored.")
     quality = {k: v for k, v in (s.get("model_quality") or {}).items()
@@ -157,6 +163,13 @@ def _after_execution(mon: Monitor, doc: dict[str, Any]) -> None:
     if doc.get("has_report"):
         _drift_table(mon.client.get(f"/monitors/{mon.name}/report",
                                     execution=doc["execution"]))
+    _exit_if_failed(mon.name, doc)
+
+
+def _exit_if_failed(name: str, doc: dict[str, Any]) -> None:
+    """A failed execution is a failed command (exit 1), as a failed job or pipeline is."""
+    if doc.get("status") == "Failed":
+        fail(f"Execution {doc['execution']} of monitor {name} failed: {doc.get('error')}")
 
 
 @app.command("run")
@@ -174,6 +187,7 @@ def run(name: NameArg,
     doc = mon.run(wait=wait)
     if json_out:
         print_json(doc)
+        _exit_if_failed(name, doc)
         return
     _after_execution(mon, doc)
 
@@ -189,6 +203,7 @@ def check(name: NameArg,
     doc = mon.check(dataset, wait=wait)
     if json_out:
         print_json(doc)
+        _exit_if_failed(name, doc)
         return
     _after_execution(mon, doc)
 
@@ -244,15 +259,20 @@ def _not_tested(summary: dict[str, Any]) -> str:
 
 
 def _drift_table(doc: dict[str, Any]) -> None:
-    """Every column of the report's drift: its test and verdict, or why it was not tested."""
+    """Every column of the report's drift: its test and verdict, or why it was not tested;
+    then the model's outputs (prediction drift, which a drift alert may name)."""
     drift = doc.get("drift") or {}
     columns = drift.get("columns") or []
-    if not columns:
+    outputs = drift.get("outputs") or []
+    if not columns and not outputs:
         return
     print_table(["column", "kind", "test", "score", "threshold", "drifted", "not tested"], (
-        [c.get("column"), c.get("kind"), c.get("test"), c.get("score"), c.get("threshold"),
+        [c.get("column"), f"output ({c.get('kind')})" if c.get("role") == "output"
+         else c.get("kind"),
+         c.get("test"), c.get("score"), c.get("threshold"),
          ("yes" if c.get("drifted") else "no") if c.get("test") else "",
-         "" if c.get("test") else (c.get("skip") or c.get("reason"))] for c in columns))
+         "" if c.get("test") else (c.get("skip") or c.get("reason"))]
+        for c in (*columns, *outputs)))
 
 
 def _print_report(doc: dict[str, Any]) -> None:
@@ -300,6 +320,8 @@ def ground_truth(
         return
     out.print(f"Stored {doc['rows']} labels as {doc['dataset']}:{doc['version']}; the next "
               "execution scores the model against them.")
+    if doc.get("note"):
+        err.print(f"Note: {doc['note']}")
 
 
 @app.command("alerts")

@@ -106,7 +106,38 @@ class EndpointService:
             raise InvalidRequest("An endpoint needs at least one variant that is not a shadow.")
         if sum(v["weight"] for v in production) <= 0:
             raise InvalidRequest("The weights of the production variants must not all be 0.")
+        self._same_inputs(out)
         return out
+
+    def _same_inputs(self, variants: list[dict[str, Any]]) -> None:
+        """Refuse variants whose models read different columns.
+
+        Each request goes to one variant picked by weight (and a copy to each shadow), and
+        an instance refuses a missing or an unknown column, so a request that fits one
+        variant would fail on another at random. A model without a signature is not checked.
+        """
+        first: tuple[dict[str, Any], set[str]] | None = None
+        for v in variants:
+            rec = self.registry.get(v["model_group"], int(v["model_version"]))
+            signature = ((rec.bundle or {}).get("manifest") or {}).get("input_signature")
+            if not signature:
+                continue
+            columns = {str(e["name"]) for e in signature}
+            if first is None:
+                first = (v, columns)
+                continue
+            if columns != first[1]:
+                a, b = first[0], v
+
+                def only(x: set[str], y: set[str]) -> str:
+                    return ", ".join(sorted(x - y)[:8]) or "nothing else"
+                raise InvalidRequest(
+                    f"Variants {a['name']!r} ({a['model_group']}:{a['model_version']}) and "
+                    f"{b['name']!r} ({b['model_group']}:{b['model_version']}) read different "
+                    f"columns: only {a['name']!r} reads {only(first[1], columns)}; only "
+                    f"{b['name']!r} reads {only(columns, first[1])}. Each request goes to one "
+                    "variant (and a copy to each shadow), so it would fail on the other; deploy "
+                    "models of other inputs as endpoints of their own.", field="variants")
 
     @staticmethod
     def _autoscaling(auto: Mapping[str, Any] | None) -> dict[str, Any] | None:

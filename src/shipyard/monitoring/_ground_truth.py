@@ -132,3 +132,33 @@ def read_labels(files: Sequence[tuple[str, Path]], key: str, store_as: str, *,
                 f"its classes are {', '.join(repr(c) for c in sorted(known))}); write the "
                 "labels as the model's classes. Nothing was stored.")
     return frame
+
+
+def unmatched_note(keys: Sequence[Any], captured: Any, *, key: str, endpoint: str,
+                   lookback: str) -> tuple[int, str | None]:
+    """How many labels key a captured prediction, and one sentence when some key none.
+
+    Labels are stored all the same (a caller who chose the ids may label rows before it
+    invokes, and a sampled capture leaves some answers out), but an id the endpoint
+    never answered with, a row number say, is scored by nothing, and the caller should
+    hear so at upload rather than from an empty model-quality section later.
+
+    Args:
+        keys: the uploaded labels' keys (one per label).
+        captured: the keys of the predictions captured over the monitor's quality lookback.
+    """
+    known = set(captured)
+    missing = [k for k in keys if k not in known]
+    matched = len(keys) - len(missing)
+    if not missing:
+        return matched, None
+    where = (f"endpoint {endpoint} captured over the last {lookback} (such as "
+             f"{missing[0]!r})")
+    if matched == 0:
+        return 0, (f"None of the {len(keys):,} labels matches, by {key}, a prediction {where}, "
+                   f"so no execution can score them yet; key each label by the {key} of the "
+                   "answer it labels (the one the request's rows carried, or the endpoint "
+                   "made).")
+    return matched, (f"{len(missing):,} of the {len(keys):,} labels match, by {key}, no "
+                     f"prediction {where}; they are scored once such a prediction is "
+                     "captured.")

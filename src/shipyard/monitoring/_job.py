@@ -52,6 +52,26 @@ def baseline_inputs(frame: Any, signature: list[str], exclude: list[str]) -> Any
     return frame[keep]
 
 
+def check_baseline_columns(columns: list[str], signature: list[str], exclude: list[str], *,
+                           baseline: str | None, model: str | None) -> None:
+    """Refuse a baseline without a column the served model reads: the job scores it.
+
+    The monitor checked this at create, so a gap means the endpoint was moved to a model
+    with other inputs since; without this, the model's own "Column 'x' is missing" reads
+    as if the traffic were wrong.
+
+    Raises:
+        InvalidRequest: naming the columns and what to do.
+    """
+    missing = [n for n in signature if n not in columns and n not in exclude]
+    if missing:
+        shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+        raise InvalidRequest(
+            f"The baseline {baseline} lacks {len(missing)} of the columns model {model} reads "
+            f"({shown}); the endpoint's model has changed since the monitor was made, so "
+            "create the monitor again with a baseline of this model's data.")
+
+
 def model_inputs(pipeline: Any) -> list[str]:
     """The input columns the model reads (the signature without those its recipe drops)."""
     return [str(e["name"]) for e in pipeline.input_signature if e.get("required", True)]
@@ -148,6 +168,9 @@ def main(job_dir: Path) -> None:
     window = window_columns(window, signature)
     baseline = None
     if not labels_only:
+        check_baseline_columns(list(reference.columns), signature,
+                               list(config.get("exclude") or []),
+                               baseline=config.get("baseline_dataset"), model=config.get("model"))
         held = held_out_rows(reference, dict(pipeline.manifest), job_dir)
         base = baseline_inputs(held, signature, list(config.get("exclude") or []))
         if len(base) > PREDICTION_SAMPLE_ROWS:

@@ -42,7 +42,7 @@ from shipyard.monitoring._explain_drift import (
     check_bias_settings,
     check_monitor_columns,
 )
-from shipyard.monitoring._ground_truth import LABEL, read_labels
+from shipyard.monitoring._ground_truth import LABEL, read_labels, unmatched_note
 from shipyard.monitoring._model_quality import MetricThreshold
 from shipyard.monitoring._runs import (
     SCHEDULE_KIND,
@@ -148,6 +148,16 @@ class MonitorService:
                 f"Dataset {dataset}:{rec.version} has none of the model's input columns "
                 f"({', '.join(signature[:8])}); the baseline must be data like the training "
                 "data.")
+        missing = [n for n in signature if n not in table.column_names and n != target]
+        if missing:
+            # Each execution scores the baseline rows with the model (prediction drift),
+            # which would fail on them as if the traffic lacked the column.
+            shown = ", ".join(missing[:8]) + (" …" if len(missing) > 8 else "")
+            raise InvalidRequest(
+                f"Dataset {dataset}:{rec.version} lacks {len(missing)} of the columns the "
+                f"model reads ({shown}); each execution scores the baseline with the model, "
+                "so give a baseline that holds every one, such as the training data.",
+                field="baseline")
         frame = table.select(keep).to_pandas()
         if len(frame) > BASELINE_ROWS:
             frame = frame.sample(BASELINE_ROWS, random_state=0)
@@ -440,16 +450,31 @@ class MonitorService:
         manifest: dict[str, Any] = {}
         with contextlib.suppress(ShipyardError):
             manifest = self._model_of(self.endpoints.get(mon.endpoint))["manifest"]
-        frame = read_labels(files, mon.config.get("label_key") or "inference_id",
-                            configured or LABEL, asked=label_column or None,
+        key = mon.config.get("label_key") or "inference_id"
+        frame = read_labels(files, key, configured or LABEL, asked=label_column or None,
                             configured=configured, target=manifest.get("target"),
                             format=format, tmp_dir=self.settings.tmp_dir,
                             numeric=manifest.get("problem_type") == "regression",
                             classes=manifest.get("classes")
                             if manifest.get("problem_type") in ("binary", "multiclass") else None)
         version = self._ingest_frame(ground_truth_dataset(mon.endpoint), frame, "auto", actor)
+        lookback = str(mon.config.get("quality_lookback") or QUALITY_LOOKBACK)
+        matched, note = unmatched_note(frame[key].tolist(), self._captured(mon, key, lookback),
+                                       key=key, endpoint=mon.endpoint, lookback=lookback)
         return {"dataset": ground_truth_dataset(mon.endpoint), "version": version,
-                "rows": len(frame)}
+                "rows": len(frame), "matched": matched, "note": note}
+
+    def _captured(self, mon: MonitorRecord, key: str, lookback: str) -> builtins.list[Any]:
+        """The ``key`` of every prediction the endpoint captured over the lookback."""
+        import pandas as pd
+
+        from shipyard.serving import read_capture
+
+        self._flush(mon.endpoint)  # answers still in the instances' buffers count too
+        frame = read_capture(self.settings.home / "endpoints" / mon.endpoint / "capture",
+                             utcnow() - pd.Timedelta(lookback).to_pytimedelta(), None,
+                             columns=[key])
+        return frame[key].tolist() if key in frame.columns else []
 
     # -- harvest ------------------------------------------------------------------------------
     def on_job_event(self, event: EventRecord) -> None:

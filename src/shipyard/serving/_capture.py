@@ -210,16 +210,19 @@ class CaptureWriter:
 
 
 def read_capture(directory: Path | str, start: datetime | None = None,
-                 end: datetime | None = None) -> pd.DataFrame:
+                 end: datetime | None = None,
+                 columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Captured rows with ``start <= timestamp < end`` (either bound optional), oldest first.
 
-    Naive datetimes are taken as UTC.
+    Naive datetimes are taken as UTC. ``columns`` reads only those (and ``timestamp``);
+    one the capture does not have is left out.
     """
     import pyarrow.dataset as ds
 
     files = sorted(str(p) for p in Path(directory).glob("capture-*.parquet"))
     if not files:
-        return pd.DataFrame(columns=list(META_COLUMNS))
+        return pd.DataFrame(columns=list(META_COLUMNS if columns is None else
+                                         dict.fromkeys([*columns, "timestamp"])))
     dataset = ds.dataset(files, format="parquet")
     if "unseen" not in dataset.schema.names:  # files written before the column existed
         dataset = ds.dataset(files, format="parquet", schema=dataset.schema.append(
@@ -232,6 +235,8 @@ def read_capture(directory: Path | str, start: datetime | None = None,
         scalar = pa.scalar(when, type=_TIMESTAMP)
         expr = ds.field("timestamp") >= scalar if op == "ge" else ds.field("timestamp") < scalar
         condition = expr if condition is None else condition & expr
-    table = dataset.to_table(filter=condition)
+    wanted = None if columns is None else [
+        c for c in dict.fromkeys([*columns, "timestamp"]) if c in dataset.schema.names]
+    table = dataset.to_table(columns=wanted, filter=condition)
     frame = table.to_pandas()
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)

@@ -175,3 +175,7 @@ class GroundTruth(Out):
     dataset: str = Field(description="The endpoint's ground-truth dataset.")
     version: int
     rows: int
+    matched: int = Field(description="Labels whose key is a prediction the endpoint captured "
+                         "over the monitor's quality lookback.")
+    note: str | None = Field(default=None, description="Why some labels match no captured "
+                             "prediction (None when all do).")
