@@ -128,11 +128,8 @@ def test_a_completed_jobs_model_predicts_before_it_is_registered(server: LocalSe
     r = c.post("/api/v1/jobs", json={
         "kind": "transform", "job": trained, "inputs": {"data": "churn-no-tenure"},
         "outputs": ["by-job"]})
-    assert r.status_code == 201, r.text
-    assert r.json()["spec"]["model"]["job"] == trained
-    # (churn-no-tenure lacks a column the model reads: the job says so, as with a version.)
-    failed = wait_for(c, r.json()["id"], "Failed", timeout=60)
-    assert failed["reason"] == "input_error" and "tenure" in failed["message"]
+    # (churn-no-tenure lacks a column the model reads: a 400, as with a version.)
+    assert r.status_code == 400 and "'tenure'" in r.text, r.text
     by_job = c.post("/api/v1/jobs", json={
         "kind": "transform", "job": trained, "inputs": {"data": "churn"},
         "outputs": ["by-job"], "chunk_rows": 5000}).json()
@@ -150,16 +147,20 @@ def test_a_completed_jobs_model_predicts_before_it_is_registered(server: LocalSe
     assert missing.status_code == 404
 
 
-def test_input_without_a_model_column_fails_as_input_error(server: LocalServer,
-                                                             model: str) -> None:
+def test_input_without_a_model_column_is_a_400_before_any_job(server: LocalServer,
+                                                               model: str) -> None:
+    """The input version is pinned at submit and its schema known: a column the model
+    reads that it lacks is refused then, not a job that fails at its first chunk."""
     c = server.client()
+    before = len(c.get("/api/v1/jobs", params={"kind": "transform", "limit": 1000}).json())
     r = c.post("/api/v1/jobs", json={
         "kind": "transform", "model": model, "inputs": {"data": "churn-no-tenure"},
         "outputs": ["never-written"]})
-    assert r.status_code == 201, r.text
-    job = wait_for(c, r.json()["id"], "Failed", timeout=60)
-    assert job["reason"] == "input_error"
-    assert "'tenure'" in job["message"]
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert "'tenure'" in message and "churn-no-tenure:1" in message, message
+    assert len(c.get("/api/v1/jobs", params={"kind": "transform", "limit": 1000}).json()) \
+        == before
     assert c.get("/api/v1/datasets/never-written").status_code == 404
 
 

@@ -177,7 +177,7 @@ def pin_predictor(ctx: SubmitContext[Any], purpose: str, *, channel: str = CHANN
         manifest = pin_job_model(ctx, job, use=f"used by {ctx.spec.kind} jobs")
     else:
         pin_model(ctx)
-        manifest = _manifest(ctx)
+        manifest = version_manifest(ctx)
     task = manifest.get("task")
     if task not in (None, "classification", "regression"):
         raise InvalidRequest(f"{model_label(ctx.stored, start=True)} is a {task} model; "
@@ -187,7 +187,8 @@ def pin_predictor(ctx: SubmitContext[Any], purpose: str, *, channel: str = CHANN
     return manifest
 
 
-def _manifest(ctx: SubmitContext[Any]) -> dict[str, Any]:
+def version_manifest(ctx: SubmitContext[Any]) -> dict[str, Any]:
+    """The MODEL.json of the model version :func:`pin_model` pinned."""
     model = ctx.stored["model"]
     version = ctx.models.get(model["group"], int(model["version"]))
     return dict((version.bundle or {}).get("manifest") or {})

@@ -74,11 +74,17 @@ class TransformSpec(JobSpecBase):
 
 def check(ctx: SubmitContext[TransformSpec]) -> None:
     """Refuse a transform that cannot work (4xx, nothing started); pin its model."""
+    from shipyard.jobs.kinds.bias import check_model_inputs, version_manifest
+
     check_instances(ctx, "a batch transform")
     if ctx.spec.job is not None:
-        pin_job_model(ctx, ctx.spec.job, "used by a batch transform")
+        manifest = pin_job_model(ctx, ctx.spec.job, "used by a batch transform")
     else:
         pin_model(ctx)
+        manifest = version_manifest(ctx)
+    # The version is pinned and its schema known: a column the model reads that it lacks
+    # is a 400 now, not a job that fails at its first chunk (a user trial).
+    check_model_inputs(ctx, manifest, CHANNEL)
     data = ctx.stored["inputs"][CHANNEL]
     rec = ctx.datasets.version(data["dataset"], data["version"])
     columns = [str(col["name"]) for col in rec.schema]
