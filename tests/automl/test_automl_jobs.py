@@ -128,7 +128,10 @@ def test_a_target_that_cannot_be_learned_is_a_400_before_any_job(
     ({"algorithms": ["kmeans"]}, "does not solve binary problems"),
     ({"algorithms": ["no-such"]}, "no-such"),
     ({"hyperparameters": {"n_estimators": 5}}, "chooses the hyperparameters"),
-    ({"time_budget": 3}, "time_budget"),
+    # A budget of 5 s read "Input should be greater than or equal to 10" (a user trial):
+    # no unit, no reason, nothing said about what would work.
+    ({"time_budget": 3}, "time_budget: 3 s is too short for an AutoML job, which needs "
+                         "at least 10 s"),
     ({"cv_folds": 1}, "cv_folds"),
     ({"cv_folds": 5, "split": {"time_column": "tenure"}}, "split by time"),
     ({"sample_rows": 5}, "sample_rows=5 is too few training rows"),
@@ -259,6 +262,11 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
     assert "is an identifier" in err and "pick the column you want to predict" in err
     err = one_sentence_error(run_cli("automl", "--target", "churn", env=server.sdk_env()))
     assert "needs --input train=DATASET" in err
+    # The budget's bound says the unit and what would work, in the command's flag.
+    err = one_sentence_error(run_cli("automl", "--input", "train=churn-train", "--target",
+                                     "churn", "--time-budget", "5", env=server.sdk_env()))
+    assert "--time-budget: 5 s is too short for an AutoML job, which needs at least 10 s" \
+        in err and "give 60 s or more" in err, err
 
 
 

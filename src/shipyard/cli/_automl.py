@@ -59,7 +59,7 @@ def automl(
         help="binary, multiclass or regression [default: inferred from the target].")
     ] = None,
     time_budget: Annotated[float, typer.Option(
-        "--time-budget", metavar="SECONDS", min=10,
+        "--time-budget", metavar="SECONDS",
         help="Seconds from submit to the final model, everything included.")] = 300.0,
     mode: Annotated[str, typer.Option(
         "--mode", metavar="MODE",

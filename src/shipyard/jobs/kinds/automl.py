@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidRequest, ShipyardError
 from shipyard.jobs._kinds import DriveContext, JobKind, SubmitContext, register
@@ -86,6 +86,17 @@ class AutoMLSpec(JobSpecBase):
     #: user knows are available at prediction time (otherwise every candidate leaves
     #: them out; docs/automl.md, "Leaks").
     keep: list[COLUMN] | None = Field(default=None, max_length=10_000)
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _long_enough(cls, value: Any) -> Any:
+        # Before the bound's own check, which says neither the unit nor what would work.
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and value < MIN_BUDGET:
+            raise ValueError(f"{value:g} s is too short for an AutoML job, which needs at "
+                             f"least {MIN_BUDGET:g} s to train a few candidates and the final "
+                             "model; give 60 s or more for a search worth running")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
