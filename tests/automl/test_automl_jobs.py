@@ -417,6 +417,8 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert values == sorted(values, reverse=True) and doc["test"] == board["test"]
     table = ok(run_cli("automl", "leaderboard", budgeted["id"], env=env)).stdout
     assert "validation.roc_auc" in table and "Final model" in table and "* best" in table
+    # An ended job's state is said once ("Completed, completed" in a user trial).
+    assert "(Completed; * best single" in table and "completed;" not in table, table
     assert "Most important input columns" in table
     err = one_sentence_error(run_cli("automl", "leaderboard", board["model_job_id"], env=env))
     assert "not an AutoML job" in err

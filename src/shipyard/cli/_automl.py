@@ -233,10 +233,16 @@ def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
           _num(r.get("predict_seconds_per_1k_rows"), 3), _size(r.get("model_bytes")),
           _num(r.get("weight"), 3), r.get("job_id"), _settings(r.get("hyperparameters"))]
          for r in shown),
-        title=f"Candidates of AutoML job {doc['id']} ({doc['status']}, "
-              f"{b.get('state', 'pending')}; * best single"
+        title=f"Candidates of AutoML job {doc['id']} ({_phase(doc['status'], b)}; * best single"
               + (f"; top {top} of {len(rows)}" if top and len(rows) > top else "") + ")",
         empty=f"AutoML job {doc['id']} has no candidates yet.")
+
+
+def _phase(status: str, b: dict[str, Any]) -> str:
+    """'Running, searching'; an ended job's status alone ('Completed', not 'Completed,
+    completed')."""
+    state = str(b.get("state") or "pending")
+    return status if state.lower() == status.lower() else f"{status}, {state}"
 
 
 def _print_final(doc: dict[str, Any]) -> None:
