@@ -291,6 +291,25 @@ def test_rows_with_no_target_are_counted_at_submit(server: LocalServer) -> None:
     _wait(c, job_id)
 
 
+
+def test_keeping_a_column_that_is_no_suspected_leak_is_said(server: LocalServer) -> None:
+    """``--keep`` is for the suspected leaks a job would leave out; ``--keep age`` on
+    MASS's birthwt (where only ``bwt`` is suspected) was taken in silence, as if it did
+    something (a user trial). The job says it changes nothing, and still runs."""
+    c = server.client()
+    doc = _submit(c, _automl("churn", time_budget=60, keep=["tenure"]))
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    assert doc["spec"]["analysis"]["not_leaks"] == ["tenure"]
+    assert doc["spec"]["analysis"]["kept"] == []
+    _wait(c, doc["id"])
+    said = ok(run_cli("automl", "--input", "train=churn-train", "--target", "churn",
+                      "--time-budget", "60", "--keep", "tenure", env=server.sdk_env()))
+    job_id = said.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+    c.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert "--keep tenure changes nothing: it is not a suspected leak of 'churn', so every " \
+        "candidate uses it anyway." in " ".join(said.stderr.split()), said.stderr
+    _wait(c, job_id)
+
 def test_a_regression_search_has_no_class_weights(server: LocalServer) -> None:
     """``class_weight`` weighs classes; a regression fit ignores it, yet the search drew it
     for every random forest and linear candidate (economics' forests showed

@@ -155,6 +155,9 @@ def automl(
     said = describe_leaks((doc.get("spec") or {}).get("analysis"))
     if said and not quiet and not (wait and talk):  # a waited job's summary says it
         err.print(said)
+    idle = _kept_for_nothing(doc.get("spec") or {})
+    if idle and not quiet:
+        err.print(idle)
     if wait:
         job.wait(progress=talk, raise_on_failure=False)
     if quiet:
@@ -168,6 +171,17 @@ def automl(
         out.print(f"Follow it with `shipyard automl leaderboard {job.id}`.")
     if wait and job.status != "Completed":
         fail(failure_sentence(job.id, job.status, job.reason, job.message))
+
+
+def _kept_for_nothing(spec: dict[str, Any]) -> str:
+    """'--keep age changes nothing: ...' for --keep columns no leak check suspected."""
+    idle = [str(c) for c in (spec.get("analysis") or {}).get("not_leaks") or []]
+    if not idle:
+        return ""
+    one = len(idle) == 1
+    return (f"--keep {','.join(idle)} changes nothing: {'it is' if one else 'they are'} not "
+            f"a suspected leak of {spec.get('target')!r}, so every candidate uses "
+            f"{'it' if one else 'them'} anyway.")
 
 
 def _no_target(spec: dict[str, Any]) -> str:

@@ -309,9 +309,10 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
     except InvalidRequest as exc:  # a target the profile cannot analyse: no leak check
         dropped, analysis = plan_drops([], spec.drop or [], [])
         analysis["skipped"] = exc.message
-        return dropped, analysis
+        return dropped, _not_leaks(analysis, spec.keep)
     dropped, analysis = plan_drops(suspected_leaks(snapshot), spec.drop or [],
                                    spec.keep or [])
+    _not_leaks(analysis, spec.keep)
     columns = _features(version) - {spec.target}
     if not columns - set(dropped):
         raise InvalidRequest(
@@ -319,6 +320,16 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
             f"({', '.join(dropped)}){_unlearnable(version)}; keep the ones known at "
             "prediction time with --keep.")
     return dropped, analysis
+
+
+def _not_leaks(analysis: dict[str, Any], keep: list[str] | None) -> dict[str, Any]:
+    """Record the ``keep`` columns no leak check suspected (``not_leaks``): keeping them
+    changes nothing, and a user who named one should hear so."""
+    suspected = {str(x.get("column")) for x in analysis.get("leaks") or []}
+    given = [c for c in dict.fromkeys(keep or []) if c not in suspected]
+    if given:
+        analysis["not_leaks"] = given
+    return analysis
 
 
 def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | None:
