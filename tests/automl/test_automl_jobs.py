@@ -436,6 +436,11 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert values == sorted(values, reverse=True) and doc["test"] == board["test"]
     table = ok(run_cli("automl", "leaderboard", budgeted["id"], env=env)).stdout
     assert "validation.roc_auc" in table and "Final model" in table and "* best" in table
+    # Candidates that differ only in their recipe are told apart: on Hitters the LightGBM
+    # defaults, their log-target twin and their TF-IDF twin read alike (a user trial).
+    linear = [r for r in doc["candidates"] if r["algorithm"] == "linear"]
+    assert any("clipped" in r["pipeline"] for r in linear), linear
+    assert "clipped" in table, table
     # An ended job's state is said once ("Completed, completed" in a user trial).
     assert "(Completed; * best single" in table and "completed;" not in table, table
     assert "Most important input columns" in table

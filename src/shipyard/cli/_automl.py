@@ -219,9 +219,13 @@ def _size(value: Any) -> str:
     return str(value)
 
 
-def _settings(hp: dict[str, Any] | None) -> str:
-    return ", ".join(f"{k}={_num(v, 3)}" for k, v in sorted((hp or {}).items())
-                     if v is not None)
+def _settings(hp: dict[str, Any] | None, pipeline: str | None = None) -> str:
+    """The hyperparameters, after the recipe when it is not the default one: candidates
+    that differ only there (LightGBM's defaults and their log-target twin) read apart."""
+    values = ", ".join(f"{k}={_num(v, 3)}" for k, v in sorted((hp or {}).items())
+                       if v is not None)
+    recipe = (pipeline or "").removeprefix("default recipe").removeprefix(" + ").strip()
+    return f"recipe: {recipe}; {values}" if recipe else values
 
 
 def _state(row: dict[str, Any]) -> str:
@@ -245,7 +249,8 @@ def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
         ([f"{r['number']}{' *' if r['best'] else ''}", r.get("algorithm"), _state(r),
           _num(r.get("validation")), _num(r.get("fit_seconds"), 3),
           _num(r.get("predict_seconds_per_1k_rows"), 3), _size(r.get("model_bytes")),
-          _num(r.get("weight"), 3), r.get("job_id"), _settings(r.get("hyperparameters"))]
+          _num(r.get("weight"), 3), r.get("job_id"),
+          _settings(r.get("hyperparameters"), r.get("pipeline"))]
          for r in shown),
         title=f"Candidates of AutoML job {doc['id']} ({_phase(doc['status'], b)}; * best single"
               + (f"; top {top} of {len(rows)}" if top and len(rows) > top else "") + ")",
