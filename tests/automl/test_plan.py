@@ -237,6 +237,33 @@ def test_permutation_importance_finds_the_column_that_matters_on_a_sample() -> N
     assert [r["column"] for r in late["columns"]] == ["signal", "noise"]
 
 
+
+def test_a_column_that_flips_no_label_has_no_accuracy_importance() -> None:
+    """Accuracy's loss breaks selection ties with a pinch of log loss; importance measured
+    with it listed AER's Affairs columns that change no prediction as "yearsmarried
+    1.48e-10, rating 5.41e-11" among the most important (a user trial). A column that moves
+    the probabilities but flips no label matters 0 to accuracy."""
+    import pandas as pd
+
+    from shipyard.automl._final import importance_loss, permutation_importance
+
+    rng = np.random.default_rng(2)
+    n = 600
+    X = pd.DataFrame({"signal": rng.normal(size=n), "nudge": rng.random(size=n)})
+    y = (X["signal"].to_numpy() > 0).astype(int)
+
+    def proba(rows: pd.DataFrame) -> np.ndarray:
+        # The nudge shifts each probability by at most 0.05, never across 0.5.
+        p = np.where(rows["signal"].to_numpy() > 0, 0.8, 0.2) + 0.05 * rows["nudge"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+    found = permutation_importance(proba, X, y, importance_loss("accuracy", "binary", 2))
+    importance = {r["column"]: r["importance"] for r in found["columns"]}
+    assert importance["signal"] > 0.3 and importance["nudge"] == 0.0, importance
+    # A metric with no tie-break (ROC AUC, RMSE) is the selection's own loss.
+    assert importance_loss("rmse", "regression", 0)(np.array([1.0, 3.0]))(
+        np.array([1.0, 1.0])) == pytest.approx(np.sqrt(2))
+
 def test_free_text_gets_a_richer_tfidf_for_one_lightgbm_bounded_by_the_rows() -> None:
     schema = [{"name": "review", "semantic_type": "text", "distinct": 3990},
               {"name": "product", "semantic_type": "categorical", "distinct": 12},

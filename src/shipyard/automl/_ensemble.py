@@ -50,11 +50,14 @@ def _metrics():  # noqa: ANN202 - scikit-learn's module, imported when needed
     return metrics
 
 
-def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int = 0) -> Loss:
+def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int = 0, *,
+                  tie_break: bool = True) -> Loss:
     """``predictions -> loss`` (lower is better) for ``metric`` against targets ``y``.
 
     Classification predictions are class probabilities (n × classes, columns in class
-    code order, ``y`` the codes 0..k-1); regression predictions are values.
+    code order, ``y`` the codes 0..k-1); regression predictions are values. A hard-label
+    metric's loss breaks ties with a pinch of log loss (for selection) unless
+    ``tie_break`` is False (importance: a change that flips no label is no change).
 
     Raises:
         InvalidRequest: a metric Shipyard cannot select an ensemble on for this problem.
@@ -100,7 +103,7 @@ def loss_function(metric: str, problem_type: str, y: np.ndarray, n_classes: int 
             classification.update(_positive_class(y))
         if metric in classification:
             primary = classification[metric]
-            if metric in HARD_LABEL_METRICS:
+            if metric in HARD_LABEL_METRICS and tie_break:
                 # Counted on hard labels, these tie often (on a small split, every good
                 # candidate may reach the same accuracy): log loss breaks ties, scaled far
                 # below one row's share of the metric so it never outweighs a row.

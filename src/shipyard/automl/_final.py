@@ -307,6 +307,17 @@ SHAP_FEW_ROWS = 200
 STORE_MARGIN = 0.7
 
 
+def importance_loss(metric: str, problem_type: str, n_classes: int) -> Any:
+    """``targets -> (outputs -> loss)`` for permutation importance: the metric's own loss.
+
+    Not the selection's: a hard-label metric's breaks ties with a pinch of log loss, which
+    gave columns that flip no prediction an importance of 1e-10 instead of 0."""
+    from shipyard.automl._ensemble import loss_function
+
+    return lambda targets: loss_function(metric, problem_type, targets, n_classes,
+                                         tie_break=False)
+
+
 def permutation_importance(outputs: Any, X: pd.DataFrame, y: np.ndarray, loss_for: Any, *,
                            deadline: float | None = None, seed: int = 0,
                            repeats: int = IMPORTANCE_REPEATS,
@@ -479,7 +490,6 @@ def _importance_plot(importance: Mapping[str, Any], metric: str) -> bytes | None
 def main(job_dir: Path) -> None:
     """Build, write and score the ensemble (see the module's docstring)."""
     from shipyard import runtime
-    from shipyard.automl._ensemble import loss_function
     from shipyard.bundle import load_bundle, read_manifest, write_ensemble
     from shipyard.errors import InvalidRequest
     from shipyard.evaluation import render_plots, scalar_metrics
@@ -628,7 +638,7 @@ def main(job_dir: Path) -> None:
             explained = explain_final(
                 pipeline, train.drop(columns=[target]),
                 test.drop(columns=[target]).reset_index(drop=True), y,
-                lambda targets: loss_function(metric, problem_type, targets, n_classes),
+                importance_loss(metric, problem_type, n_classes),
                 deadline=float(deadline) if isinstance(deadline, int | float) else None,
                 call_seconds=call_seconds, cost=cost,
                 scored=out["value" if problem_type == "regression" else "proba"])

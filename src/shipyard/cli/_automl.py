@@ -59,7 +59,7 @@ def automl(
         help="binary, multiclass or regression [default: inferred from the target].")
     ] = None,
     time_budget: Annotated[float, typer.Option(
-        "--time-budget", metavar="SECONDS", min=10,
+        "--time-budget", metavar="SECONDS",
         help="Seconds from submit to the final model, everything included.")] = 300.0,
     mode: Annotated[str, typer.Option(
         "--mode", metavar="MODE",
@@ -149,9 +149,15 @@ def automl(
         out.print(f"Submitted AutoML job {job.id}: {stored.get('problem_type')}{how} on "
                   f"{stored.get('objective')}, {time_budget:g} s budget, mode "
                   f"{stored.get('resolved_mode', mode)}, up to {max_candidates} candidates.")
+        no_target = _no_target(stored)
+        if no_target:
+            out.print(no_target)
     said = describe_leaks((doc.get("spec") or {}).get("analysis"))
     if said and not quiet and not (wait and talk):  # a waited job's summary says it
         err.print(said)
+    idle = _kept_for_nothing(doc.get("spec") or {})
+    if idle and not quiet:
+        err.print(idle)
     if wait:
         job.wait(progress=talk, raise_on_failure=False)
     if quiet:
@@ -165,6 +171,28 @@ def automl(
         out.print(f"Follow it with `shipyard automl leaderboard {job.id}`.")
     if wait and job.status != "Completed":
         fail(failure_sentence(job.id, job.status, job.reason, job.message))
+
+
+def _kept_for_nothing(spec: dict[str, Any]) -> str:
+    """'--keep age changes nothing: ...' for --keep columns no leak check suspected."""
+    idle = [str(c) for c in (spec.get("analysis") or {}).get("not_leaks") or []]
+    if not idle:
+        return ""
+    one = len(idle) == 1
+    return (f"--keep {','.join(idle)} changes nothing: {'it is' if one else 'they are'} not "
+            f"a suspected leak of {spec.get('target')!r}, so every candidate uses "
+            f"{'it' if one else 'them'} anyway.")
+
+
+def _no_target(spec: dict[str, Any]) -> str:
+    """'59 of the 322 rows of hitters:1 have no 'Salary' and are left out.', or ''."""
+    missing = int(spec.get("target_missing") or 0)
+    if not missing:
+        return ""
+    train = (spec.get("inputs") or {}).get("train") or {}
+    return (f"{missing:,} of the {int(spec.get('rows') or 0):,} rows of "
+            f"{train.get('dataset')}:{train.get('version')} have no {spec.get('target')!r} "
+            "and are left out.")
 
 
 def _names(given: list[str] | None) -> list[str]:
@@ -191,9 +219,13 @@ def _size(value: Any) -> str:
     return str(value)
 
 
-def _settings(hp: dict[str, Any] | None) -> str:
-    return ", ".join(f"{k}={_num(v, 3)}" for k, v in sorted((hp or {}).items())
-                     if v is not None)
+def _settings(hp: dict[str, Any] | None, pipeline: str | None = None) -> str:
+    """The hyperparameters, after the recipe when it is not the default one: candidates
+    that differ only there (LightGBM's defaults and their log-target twin) read apart."""
+    values = ", ".join(f"{k}={_num(v, 3)}" for k, v in sorted((hp or {}).items())
+                       if v is not None)
+    recipe = (pipeline or "").removeprefix("default recipe").removeprefix(" + ").strip()
+    return f"recipe: {recipe}; {values}" if recipe else values
 
 
 def _state(row: dict[str, Any]) -> str:
@@ -217,12 +249,19 @@ def _print_leaderboard(doc: dict[str, Any], top: int | None = None) -> None:
         ([f"{r['number']}{' *' if r['best'] else ''}", r.get("algorithm"), _state(r),
           _num(r.get("validation")), _num(r.get("fit_seconds"), 3),
           _num(r.get("predict_seconds_per_1k_rows"), 3), _size(r.get("model_bytes")),
-          _num(r.get("weight"), 3), r.get("job_id"), _settings(r.get("hyperparameters"))]
+          _num(r.get("weight"), 3), r.get("job_id"),
+          _settings(r.get("hyperparameters"), r.get("pipeline"))]
          for r in shown),
-        title=f"Candidates of AutoML job {doc['id']} ({doc['status']}, "
-              f"{b.get('state', 'pending')}; * best single"
+        title=f"Candidates of AutoML job {doc['id']} ({_phase(doc['status'], b)}; * best single"
               + (f"; top {top} of {len(rows)}" if top and len(rows) > top else "") + ")",
         empty=f"AutoML job {doc['id']} has no candidates yet.")
+
+
+def _phase(status: str, b: dict[str, Any]) -> str:
+    """'Running, searching'; an ended job's status alone ('Completed', not 'Completed,
+    completed')."""
+    state = str(b.get("state") or "pending")
+    return status if state.lower() == status.lower() else f"{status}, {state}"
 
 
 def _print_final(doc: dict[str, Any]) -> None:

@@ -31,6 +31,8 @@ _TRAINING = {
 
 #: Command (``resource verb``) → API field → the flag that sets it.
 FLAGS: dict[str, dict[str, str]] = {
+    "automl": {"time_budget": "--time-budget", "cv_folds": "--cv-folds",
+               "sample_rows": "--sample-rows", "problem_type": "--problem-type"},
     "endpoints create": _ENDPOINT,
     "endpoints update": _ENDPOINT,
     "jobs run": _TRAINING,

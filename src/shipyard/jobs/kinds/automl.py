@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from shipyard.errors import InvalidRequest, ShipyardError
 from shipyard.jobs._kinds import DriveContext, JobKind, SubmitContext, register
@@ -42,7 +42,9 @@ MIN_BUDGET = 10.0
 #: scored 10.66 test RMSE, all rows 7 candidates and 9.69 (docs/automl.md).
 #: The metric optimised when none is given, by problem type.
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}
-#: Semantic types a target cannot have: they name rows, they do not describe them.
+#: Hyperparameters that weigh classes: a regression fit ignores them, so its search leaves
+#: them out rather than model a dimension that changes nothing.
+CLASSIFICATION_ONLY = frozenset({"class_weight"})
 #: A column name in ``drop`` or ``keep``.
 COLUMN = Annotated[str, Field(min_length=1, max_length=256)]
 
@@ -84,6 +86,17 @@ class AutoMLSpec(JobSpecBase):
     #: user knows are available at prediction time (otherwise every candidate leaves
     #: them out; docs/automl.md, "Leaks").
     keep: list[COLUMN] | None = Field(default=None, max_length=10_000)
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _long_enough(cls, value: Any) -> Any:
+        # Before the bound's own check, which says neither the unit nor what would work.
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and value < MIN_BUDGET:
+            raise ValueError(f"{value:g} s is too short for an AutoML job, which needs at "
+                             f"least {MIN_BUDGET:g} s to train a few candidates and the final "
+                             "model; give 60 s or more for a search worth running")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> AutoMLSpec:
@@ -177,7 +190,9 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         if problem_type not in info.problem_types:
             raise InvalidRequest(f"Algorithm {algorithm!r} does not solve {problem_type} "
                                  f"problems; it solves {sorted(info.problem_types)}.")
-        declared[algorithm] = info.hyperparameters
+        declared[algorithm] = tuple(h for h in info.hyperparameters
+                                    if problem_type != "regression"
+                                    or h.name not in CLASSIFICATION_ONLY)
     if not algorithms:
         raise InvalidRequest(f"No installed algorithm solves {problem_type} problems; "
                              "install shipyard[ml].")
@@ -230,8 +245,16 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         problem_type=problem_type, objective=metric, objective_metric=f"validation.{metric}",
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
-        strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis)
+        strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis,
+        target_missing=_target_missing(version, spec.target))
     ctx.experiment = trial_ctx.experiment
+
+
+def _target_missing(version: Any, target: str) -> int:
+    """Rows of the train version with no target: every candidate leaves them out (as
+    training does), so the job says how many."""
+    column = next(col for col in version.schema if col.get("name") == target)
+    return int(column.get("missing") or 0)
 
 
 def _check_columns(spec: AutoMLSpec, version: Any, name: str) -> None:
@@ -290,9 +313,10 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
     except InvalidRequest as exc:  # a target the profile cannot analyse: no leak check
         dropped, analysis = plan_drops([], spec.drop or [], [])
         analysis["skipped"] = exc.message
-        return dropped, analysis
+        return dropped, _not_leaks(analysis, spec.keep)
     dropped, analysis = plan_drops(suspected_leaks(snapshot), spec.drop or [],
                                    spec.keep or [])
+    _not_leaks(analysis, spec.keep)
     columns = _features(version) - {spec.target}
     if not columns - set(dropped):
         raise InvalidRequest(
@@ -300,6 +324,16 @@ def _leaks(ctx: SubmitContext[AutoMLSpec], train: dict[str, Any], version: Any, 
             f"({', '.join(dropped)}){_unlearnable(version)}; keep the ones known at "
             "prediction time with 'keep' (--keep on the CLI).")
     return dropped, analysis
+
+
+def _not_leaks(analysis: dict[str, Any], keep: list[str] | None) -> dict[str, Any]:
+    """Record the ``keep`` columns no leak check suspected (``not_leaks``): keeping them
+    changes nothing, and a user who named one should hear so."""
+    suspected = {str(x.get("column")) for x in analysis.get("leaks") or []}
+    given = [c for c in dict.fromkeys(keep or []) if c not in suspected]
+    if given:
+        analysis["not_leaks"] = given
+    return analysis
 
 
 def _search_split(spec: AutoMLSpec, cv_folds: int | None) -> dict[str, Any] | None:
