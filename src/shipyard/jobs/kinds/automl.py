@@ -146,6 +146,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         check_objective,
         get_algorithm,
         infer_problem_type,
+        target_zeros,
         validate_hyperparameters,
     )
     from shipyard.tuning import OBJECTIVES, direction, study_space
@@ -177,7 +178,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
                              f"{problem_type} problem; use one of: "
                              f"{', '.join(OBJECTIVES[problem_type])}.")
     if head is not None:
-        check_objective(metric, head[spec.target], spec.target)
+        check_objective(metric, head[spec.target], spec.target, lambda: target_zeros(
+            ctx.datasets, train["dataset"], train["version"], spec.target))
     if spec.algorithms is not None and not spec.algorithms:
         raise InvalidRequest("algorithms is an empty list; leave it out to search every "
                              "suitable built-in algorithm, or name at least one (shipyard "
