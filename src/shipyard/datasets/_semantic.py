@@ -8,7 +8,8 @@ semantic type says how a person or an algorithm should treat them:
 ``boolean``      two states (``bool``, or text such as yes/no, true/false, y/n)
 ``datetime``     points in time (timestamps, dates, or text that parses as ISO dates)
 ``text``         free text (long values with spaces)
-``identifier``   keys that name rows (``id``, ``*_id``, ``customerId``, or unique strings)
+``identifier``   keys that name rows (``id``, ``*_id``, ``customerId``, or unique strings,
+                 names of a few words among them)
 ``row_number``   row numbers: integers 0..n-1 or 1..n in any order, a contiguous range
                  under an index-like name (``index``, ``id``), R's ``rownames``, pandas'
                  ``Unnamed: 0`` (see :func:`shipyard.profiling.row_number_reason`);
@@ -48,6 +49,9 @@ MIN_ROWS_FOR_UNIQUE_ID = 20
 TEXT_MEAN_LENGTH = 30.0
 #: Share of distinct values above which strings with spaces are free text.
 TEXT_DISTINCT_RATIO = 0.5
+#: Unique strings of at most this many words on average (and no longer than
+#: :data:`TEXT_MEAN_LENGTH`) are names, so identifiers, not free text.
+NAME_MAX_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,12 @@ def _string_semantic(name: str, values: pa.Array, distinct: pa.Array) -> str:
     mean_len = pc.mean(pc.utf8_length(values)).as_py() or 0.0
     ratio = len(distinct) / n
     varied = ratio > TEXT_DISTINCT_RATIO and n >= MIN_ROWS_FOR_UNIQUE_ID
+    unique = len(distinct) == n and n >= MIN_ROWS_FOR_UNIQUE_ID
+    if unique and mean_len <= TEXT_MEAN_LENGTH and spaced and (pc.mean(pc.count_substring(
+            values, " ")).as_py() or 0.0) < NAME_MAX_WORDS:
+        # A short phrase in every row, never repeated: a name ("-Andy Allanson", "Acura
+        # Integra"), which names the row; as text it made TF-IDF features of 322 names.
+        return "identifier"
     if spaced >= 0.5 and (mean_len > TEXT_MEAN_LENGTH or varied):
         return "text"
     if len(distinct) == n and n >= MIN_ROWS_FOR_UNIQUE_ID:
