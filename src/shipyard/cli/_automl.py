@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import typer
 
-from shipyard.automl._analysis import describe_leaks
+from shipyard.automl._analysis import describe_leaks, describe_missing_target
 from shipyard.cli._common import (
     WAIT_DEFAULT,
     JsonOpt,
@@ -149,7 +149,7 @@ def automl(
         out.print(f"Submitted AutoML job {job.id}: {stored.get('problem_type')}{how} on "
                   f"{stored.get('objective')}, {time_budget:g} s budget, mode "
                   f"{stored.get('resolved_mode', mode)}, up to {max_candidates} candidates.")
-        no_target = _no_target(stored)
+        no_target = describe_missing_target(stored)
         if no_target:
             out.print(no_target)
     said = describe_leaks((doc.get("spec") or {}).get("analysis"))
@@ -182,17 +182,6 @@ def _kept_for_nothing(spec: dict[str, Any]) -> str:
     return (f"--keep {','.join(idle)} changes nothing: {'it is' if one else 'they are'} not "
             f"a suspected leak of {spec.get('target')!r}, so every candidate uses "
             f"{'it' if one else 'them'} anyway.")
-
-
-def _no_target(spec: dict[str, Any]) -> str:
-    """'59 of the 322 rows of hitters:1 have no 'Salary' and are left out.', or ''."""
-    missing = int(spec.get("target_missing") or 0)
-    if not missing:
-        return ""
-    train = (spec.get("inputs") or {}).get("train") or {}
-    return (f"{missing:,} of the {int(spec.get('rows') or 0):,} rows of "
-            f"{train.get('dataset')}:{train.get('version')} have no {spec.get('target')!r} "
-            "and are left out.")
 
 
 def _names(given: list[str] | None) -> list[str]:

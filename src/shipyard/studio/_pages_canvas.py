@@ -47,7 +47,7 @@ from starlette.datastructures import UploadFile
 
 from shipyard.api._context import Services, services
 from shipyard.api._uploads import saved_uploads
-from shipyard.automl._analysis import left_out
+from shipyard.automl._analysis import describe_missing_target, left_out
 from shipyard.errors import InvalidRequest, NotFound, ShipyardError
 from shipyard.store import JobRecord
 from shipyard.studio._charts import bar_chart
@@ -243,6 +243,17 @@ def _plain(job: JobRecord, svc: Services, target: str) -> list[str]:
         said.append(f"It explains {max(summary['test.r2'], 0):.0%} of the variation in "
                     f"{target} (R² {summary['test.r2']:.3f}).")
     return said
+
+
+def _cautions(job: JobRecord, evaluation: dict[str, Any]) -> list[str]:
+    """What the build warned about, as the CLI prints it: rows with no target left out,
+    then the final model's warnings (chance level, too few test rows, near perfect).
+    An AutoML build's are in its outputs, a quick build's in its evaluation report."""
+    said = [describe_missing_target(job.spec)]
+    board = (job.outputs or {}).get("automl") or {}
+    said += [str(w) for w in board.get("warnings") or []]
+    said += [str(w) for w in evaluation.get("warnings") or []]
+    return [w for w in dict.fromkeys(said) if w]
 
 
 def _confusion(evaluation: dict[str, Any]) -> dict[str, Any] | None:
@@ -462,7 +473,7 @@ def canvas_build_page(request: Request, job_id: str,
         frame = _table(svc, dataset, version)
         inputs = [c for c in frame.columns if c != target]
         context.update(
-            plain=_plain(job, svc, target),
+            plain=_plain(job, svc, target), cautions=_cautions(job, evaluation),
             impact=Markup(bar_chart(impact)) if impact else "",  # noqa: S704 - drawn here
             confusion=confusion,
             residuals=Markup(bar_chart(residuals)) if residuals else "",  # noqa: S704
