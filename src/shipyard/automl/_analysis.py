@@ -100,3 +100,13 @@ def describe_missing_target(spec: Mapping[str, Any]) -> str:
     return (f"{missing:,} of the {int(spec.get('rows') or 0):,} rows of "
             f"{train.get('dataset')}:{train.get('version')} have no {spec.get('target')!r} "
             "and are left out.")
+
+
+def describe_numbers_as_classes(spec: Mapping[str, Any]) -> str:
+    """A sentence when an AutoML job read a target of whole numbers as classes without
+    being told (``numbers_as_classes`` in its stored spec), for the SDK; else ''."""
+    if not spec.get("numbers_as_classes"):
+        return ""
+    return (f"The target {spec.get('target')!r} holds whole numbers with few distinct "
+            "values, so it is read as classes (multiclass); if it is a quantity (a count, "
+            "an amount), pass problem_type='regression'.")

@@ -11,7 +11,11 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shipyard.automl._analysis import describe_leaks
+from shipyard.automl._analysis import (
+    describe_leaks,
+    describe_missing_target,
+    describe_numbers_as_classes,
+)
 from shipyard.client._jobs import Job
 from shipyard.client._training import add_limits, dataset_ref
 from shipyard.errors import InvalidRequest
@@ -151,9 +155,12 @@ class AutoML:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         doc = c.post("/jobs", automl_spec(train, target, **options), headers=headers)
         self.job = Job(doc["id"], client=c, _doc=doc)
-        said = describe_leaks((doc.get("spec") or {}).get("analysis"), sdk=True)
-        if said:
-            warnings.warn(said, UserWarning, stacklevel=2)
+        stored = doc.get("spec") or {}
+        # What the CLI prints at submit, as warnings a notebook shows once.
+        for said in (describe_numbers_as_classes(stored), describe_missing_target(stored),
+                     describe_leaks(stored.get("analysis"), sdk=True)):
+            if said:
+                warnings.warn(said, UserWarning, stacklevel=2)
 
     @classmethod
     def get(cls, id: str, *, client: Client | None = None) -> AutoML:

@@ -140,6 +140,7 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         recipe_variants,
         skewed_target,
     )
+    from shipyard.features._semantic import is_numeric_dtype
     from shipyard.jobs._spec import local_capacity
     from shipyard.jobs.kinds.tuning import max_rounds
     from shipyard.training import (
@@ -163,9 +164,14 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     _check_columns(spec, version, name)
     problem_type: str | None = spec.problem_type
     head = None
+    numbers_as_classes = False
     if problem_type is None:
         head = ctx.datasets.head(train["dataset"], train["version"], n=10_000).to_pandas()
         problem_type = infer_problem_type(head[spec.target])
+        # Whole numbers with few values read as classes (a count, a rating): the CLI says
+        # "inferred" at submit; the SDK warns on this ambiguous reading alone.
+        numbers_as_classes = problem_type == "multiclass" and is_numeric_dtype(
+            head[spec.target])
     assert problem_type is not None
     log_target = False
     if problem_type == "regression":
@@ -248,7 +254,8 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
         direction=direction(metric), algorithms=algorithms, space=space.to_list(),
         fixed=fixed, portfolio=plan, variants=variants, resolved_mode=mode, parallel=parallel,
         strategy="bayesian", rows=version.num_rows, dropped=dropped, analysis=analysis,
-        target_missing=_target_missing(version, spec.target))
+        target_missing=_target_missing(version, spec.target),
+        numbers_as_classes=numbers_as_classes)
     ctx.experiment = trial_ctx.experiment
 
 
