@@ -47,7 +47,8 @@ def check_training_columns(columns: Sequence[str], dataset: str, *, target: str 
         for name, cols in (others or {}).items():
             if target not in cols:
                 raise _missing(target, cols, "The target is", name,
-                               "Every input of a training job needs the target column.")
+                               "Every input (train, validation, test) needs the target column: the "
+                               "model is scored on it.")
     for key, flag in (("time_column", "--time-column"), ("group_column", "--group-column")):
         # split.time_column, not 'time_column': the CLI's error printer would turn the bare
         # field into its flag too (cli/_errors.py), naming it twice.
