@@ -76,7 +76,7 @@ def check_cron(expr: str) -> str:
         raise InvalidRequest(
             f"Invalid cron expression {expr!r}: {str(exc).rstrip('.').lower()}; fields are "
             "minute (0-59), hour (0-23), day of month (1-31), month (1-12) and day of week "
-            "(0-6, Sunday is 0)."
+            "(0-7, Sunday is 0 or 7)."
         ) from None
     return text
 
