@@ -111,6 +111,41 @@ def test_runs_windows_and_json(db: Database, events: EventLog) -> None:
     assert events.list(kind="monitor.execution_completed")[0].payload["alerts"] == 1
 
 
+def test_a_runs_alerts_are_written_with_its_completion(db: Database, events: EventLog,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run turned Completed in one transaction and its alerts came in later ones: a
+    page read in between showed the drifted report beside "No alerts." (seen in CI). Now
+    both are one transaction: an alert that cannot be written leaves the run Running."""
+    repo = MonitorRepository(db, events)
+    repo.create("m", "ep", BASELINE, {}, None)
+    repo.add_run("m", "manual", T0, T0 + timedelta(hours=1))
+    repo.update_run("m", 1, status="Running")
+    alerts = [{"kind": "data_drift", "column": "tenure", "message": "drifted", "run": 1},
+              {"kind": "data_drift", "column": "contract", "message": "drifted"}]
+    record = events.record
+    written: list[str] = []
+
+    def second_fails(conn, event, *args, **payload):  # type: ignore[no-untyped-def]
+        if event == "monitor.alert":
+            written.append(payload["column"])
+            if len(written) == 2:
+                raise RuntimeError("the database went away")
+        return record(conn, event, *args, **payload)
+
+    monkeypatch.setattr(events, "record", second_fails)
+    with pytest.raises(RuntimeError):
+        repo.update_run("m", 1, status="Completed", alerts=alerts)
+    assert repo.get_run("m", 1).status == "Running"
+    assert events.list(kind="monitor.alert") == []
+    monkeypatch.setattr(events, "record", record)
+    done = repo.update_run("m", 1, status="Completed", alerts=alerts)
+    assert done.status == "Completed"
+    said = events.list(kind="monitor.alert")
+    assert [(e.payload["column"], e.payload["execution"]) for e in said] == [
+        ("tenure", 1), ("contract", 1)]
+    assert "run" not in said[0].payload
+
+
 def test_concurrent_runs_get_distinct_numbers(db: Database, events: EventLog) -> None:
     repo = MonitorRepository(db, events)
     repo.create("m", "ep", {}, {}, None)

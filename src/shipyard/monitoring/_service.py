@@ -500,15 +500,13 @@ class MonitorService:
         run = self.repo.update_run(run.monitor, run.seq, status="Completed", summary=summary,
                                    report_key=report_entry["sha256"],
                                    html_key=html_entry["sha256"],
-                                   finished_at=utcnow())
+                                   finished_at=utcnow(), alerts=report.get("alerts") or [])
         if report.get("alerts"):
             self._act_on_alerts(run, report["alerts"])
 
     def _act_on_alerts(self, run: MonitorRunRecord, alerts: builtins.list[dict[str, Any]]) -> None:
+        """Post the alerts (recorded with the run's completion) and start retraining."""
         mon = self.repo.get(run.monitor)
-        for alert in alerts:
-            self.repo.record(mon.name, "monitor.alert", None, execution=run.seq, **{
-                k: v for k, v in alert.items() if k not in ("run", "execution")})
         if mon.config.get("webhook"):
             threading.Thread(target=self._deliver, args=(mon, run, alerts), daemon=True,
                              name=f"webhook-{mon.name}").start()

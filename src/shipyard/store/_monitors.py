@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -231,7 +232,11 @@ class MonitorRepository:
                                .where(monitor_runs.c.job_id == job_id)).first()
             return _run(row, row.monitor_name) if row is not None else None
 
-    def update_run(self, name: str, seq: int, **values: Any) -> MonitorRunRecord:
+    def update_run(self, name: str, seq: int, *,
+                   alerts: Sequence[Mapping[str, Any]] = (), **values: Any) -> MonitorRunRecord:
+        """Change a run's fields; ``alerts`` become its ``monitor.alert`` events in the same
+        transaction, so no reader sees a Completed execution whose alerts are not in yet
+        (the monitor's page said "No alerts." beside a drifted report)."""
         allowed = {"status", "job_id", "summary", "report_key", "html_key", "error",
                    "finished_at"}
         unknown = set(values) - allowed
@@ -241,6 +246,10 @@ class MonitorRepository:
             mon = self._get(conn, name)
             conn.execute(update(monitor_runs).where(
                 monitor_runs.c.monitor_id == mon.id, monitor_runs.c.seq == seq).values(**values))
+            for alert in alerts:
+                self.events.record(conn, "monitor.alert", "monitor", name, None, execution=seq,
+                                   **{k: v for k, v in alert.items()
+                                      if k not in ("run", "execution")})
             run = self._get_run(conn, mon, seq)
             if "status" in values:
                 self.events.record(conn, "monitor.execution_" + values["status"].lower(), "monitor",
