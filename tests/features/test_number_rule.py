@@ -108,3 +108,11 @@ def test_a_column_is_numeric_by_its_dtype_alike_everywhere(series: pd.Series,
 
     assert is_numeric_dtype(series) is numeric
     assert monitoring_rule(series) is numeric and is_numeric_target(series) is numeric
+
+
+def test_an_int_past_a_floats_range_is_infinite_not_an_error() -> None:
+    """JSON's 1 followed by 400 zeros is a Python int that float() overflows on: the rule
+    raised OverflowError, which an endpoint answered with a 500 (the hostile-input test);
+    it is ±inf, which serving refuses as out of range."""
+    assert number_value(10**400) == math.inf
+    assert number_value(-(10**400)) == -math.inf

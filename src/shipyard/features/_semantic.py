@@ -104,7 +104,10 @@ def number_value(v: object) -> float:
     if v is None:
         return math.nan
     if isinstance(v, int | float | np.integer | np.floating):  # bool included: 1.0/0.0
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # an int past a float's range (JSON's 1 and 400 zeros)
+            return math.inf if v > 0 else -math.inf
     if not isinstance(v, str):
         if v is pd.NA or v is pd.NaT:
             return math.nan
