@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.api._context import Services
+from shipyard.settings import Settings
 from shipyard.testing import (
     LocalServer,
     S3Server,
@@ -62,6 +64,16 @@ def fresh_server(tmp_path: Path) -> Iterator[LocalServer]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[Services]:
+    """The server's services on a fresh home, without an HTTP server (a unit's view)."""
+    services = Services.build(Settings.from_env(home=tmp_path / "home"))
+    try:
+        yield services
+    finally:
+        services.db.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -8,30 +8,15 @@ looked at. ``test_executor_suite.py`` covers the same retry end to end.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from shipyard.api._context import Services
 from shipyard.jobs import _states as st
 from shipyard.jobs._package import build_package
 from shipyard.jobs._supervisor import Supervisor
-from shipyard.settings import Settings
 from shipyard.store import JobRecord
 
 from .helpers import spec
 
 LOST = "The job process was killed by SIGKILL, not by Shipyard."
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
-    services = Services.build(Settings.from_env(home=tmp_path / "home"))
-    try:
-        yield services
-    finally:
-        services.db.dispose()
 
 
 def _running(svc: Services, retries: int = 1) -> JobRecord:

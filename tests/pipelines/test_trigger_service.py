@@ -9,23 +9,10 @@ never does, to show the idempotency keys and the compare-and-set hold on their o
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from shipyard.api._context import Services
-from shipyard.settings import Settings
 from shipyard.store import EventRecord
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[Services]:
-    services = Services.build(Settings.from_env(home=tmp_path / "home"))
-    try:
-        yield services
-    finally:
-        services.db.dispose()
 
 
 def _pipeline(svc: Services, name: str) -> None:
