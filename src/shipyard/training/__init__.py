@@ -40,7 +40,6 @@ from shipyard.training._problem import (
     check_objective,
     check_training_data,
     infer_problem_type,
-    target_zeros,
 )
 from shipyard.training._submit import check_held_out_inputs, check_training_columns
 
@@ -51,6 +50,6 @@ __all__ = [
     "check_objective",
     "check_training_columns",
     "check_training_data",
-    "get_algorithm", "infer_problem_type", "main", "run_training", "target_zeros", "task_of",
+    "get_algorithm", "infer_problem_type", "main", "run_training", "task_of",
     "validate_hyperparameters",
 ]

@@ -8,7 +8,6 @@ training entry calls it again on the real rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,8 +77,8 @@ def check_objective(metric: str, y: pd.Series, target: str,
     and the evaluation leaves it out (null) on such rows.
 
     ``y`` is the first rows of the target; ``zeros_in``, when given, counts the zeros of
-    the whole column (:func:`target_zeros`), asked only when ``y`` has none: a table whose
-    first 10,000 rows hold no 0 may hold one further down."""
+    the whole column (the job kinds' ``target_zeros``), asked only when ``y`` has none: a
+    table whose first 10,000 rows hold no 0 may hold one further down."""
     if metric != "mape" or not is_numeric_target(y):
         return
     zeros = int((y == 0).sum())
@@ -205,14 +204,3 @@ def check_training_data(df: pd.DataFrame, target: str | None, algorithm: str,
             + "; drop it from the dataset, or pass a recipe with a 'drop' step for it.")
     return notes
 
-
-def target_zeros(datasets: Any, dataset: str, version: int | None, target: str) -> int:
-    """How many rows of a dataset version hold 0 in ``target``, counted over every row
-    with the service's ``value_counts`` (one column read a batch at a time)."""
-    counts = datasets.value_counts(dataset, version, [target])[target]
-    values = counts.column(target).to_numpy(zero_copy_only=False)
-    n = counts.column("count").to_numpy(zero_copy_only=False)
-    try:
-        return int(n[values.astype("float64") == 0].sum())
-    except (TypeError, ValueError):  # a text column: MAPE is refused as not numeric
-        return 0

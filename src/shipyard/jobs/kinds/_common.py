@@ -132,3 +132,15 @@ def check_instances(ctx: SubmitContext[Any], what: str) -> None:
             f"instances={instances}: {what} spreads over several instances only on the Ray "
             f"executor (SHIPYARD_EXECUTOR=ray), and this server runs jobs on {executor!r}; "
             "use instances=1.")
+
+
+def target_zeros(datasets: Any, dataset: str, version: int | None, target: str) -> int:
+    """How many rows of a dataset version hold 0 in ``target``, counted over every row
+    with the service's ``value_counts`` (one column read a batch at a time)."""
+    counts = datasets.value_counts(dataset, version, [target])[target]
+    values = counts.column(target).to_numpy(zero_copy_only=False)
+    n = counts.column("count").to_numpy(zero_copy_only=False)
+    try:
+        return int(n[values.astype("float64") == 0].sum())
+    except (TypeError, ValueError):  # a text column: MAPE is refused as not numeric
+        return 0

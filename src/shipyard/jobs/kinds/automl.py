@@ -142,12 +142,12 @@ def check(ctx: SubmitContext[AutoMLSpec]) -> None:
     )
     from shipyard.features._semantic import is_numeric_dtype
     from shipyard.jobs._spec import local_capacity
+    from shipyard.jobs.kinds._common import target_zeros
     from shipyard.jobs.kinds.tuning import max_rounds
     from shipyard.training import (
         check_objective,
         get_algorithm,
         infer_problem_type,
-        target_zeros,
         validate_hyperparameters,
     )
     from shipyard.tuning import OBJECTIVES, direction, study_space

@@ -136,11 +136,11 @@ def check(ctx: SubmitContext[TuningSpec]) -> None:
     ``validation.`` prefix (``objective``), the problem type and, for hyperband, the
     most rounds a trial fits (``max_rounds``).
     """
+    from shipyard.jobs.kinds._common import target_zeros
     from shipyard.training import (
         check_objective,
         get_algorithm,
         infer_problem_type,
-        target_zeros,
         validate_hyperparameters,
     )
     from shipyard.tuning import OBJECTIVES, direction, study_space
